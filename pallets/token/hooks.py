@@ -1,0 +1,46 @@
+"""Token hooks: the static config check, the invariant check, and the fee handler plugin."""
+
+from __future__ import annotations
+
+from runtime.context import Context
+from runtime.crypto import TREASURY
+from runtime.errors import Invalid, InvalidTransaction
+from runtime.hookspecs import hookimpl
+
+from . import errors, interface
+from .config import TokenConfig
+from .storage import Account, Balances, issuance
+
+
+def integrity_test(config: TokenConfig) -> None:
+    assert isinstance(config, TokenConfig), "token config must be a TokenConfig"
+
+
+def try_state(ctx: Context) -> None:
+    """Total issuance equals the sum of all balances; no live account is dust; chunks are bounded."""
+    total = 0
+    ed = ctx.config.existential_deposit
+    for who, data in Account.iter(ctx):
+        bal = Balances.from_proto(data)
+        assert bal.total > 0, f"token: empty account {who.hex()} was not removed"
+        assert who == TREASURY or bal.locked > 0 or bal.free >= ed, f"token: account {who.hex()} is dust"
+        assert len(bal.unlocking) <= ctx.config.max_unlock_chunks, f"token: {who.hex()} has too many chunks"
+        total += bal.total
+    assert total == issuance(ctx), f"token: total issuance {issuance(ctx)} != sum of balances {total}"
+
+
+class FeeHandler:
+    """Makes the token pallet the chain's fee currency (the runtime's fee hooks)."""
+
+    @hookimpl
+    def payable_withdraw_fee(self, ctx: Context, who: bytes, amount: int):
+        try:
+            interface.withdraw_fee(ctx, who, amount)
+        except errors.InsufficientBalance as exc:
+            raise InvalidTransaction(Invalid.CANNOT_PAY_FEE, exc.message) from exc
+        return True
+
+    @hookimpl
+    def payable_deposit_fee(self, ctx: Context, who: bytes, amount: int):
+        interface.deposit_fee(ctx, who, amount)
+        return True

@@ -1,0 +1,1 @@
+"""Payable runtime: the state machine (storage, state root, extrinsics, fees, executive, pallets)."""

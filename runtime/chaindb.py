@@ -1,0 +1,110 @@
+"""The chain database: state, blocks and chain head in one backend, committed one block at a time.
+
+Each block lands as a single synced write batch holding its state changes, the block, its events, its
+hash→number index, the state root for the historical window and the new head. There is no moment at
+which the state and the head disagree on disk, which is the lesson of Cosmos' "wrong app hash after
+crash" bugs. On open, the state trie is rebuilt from the stored state and must reproduce the head's
+state root, or the database is refused as corrupt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from payable.runtime.v1.extrinsic_pb2 import Block, BlockEvents, StateProof
+
+from .storage.backend import KVBackend
+from .storage.overlay import Overlay
+from .storage.trie import StateTrie, TrieUndo
+
+STATE = b"s"
+HEAD = b"m:head"
+GENESIS = b"m:genesis"
+ROOT = b"r:"
+BLOCK = b"b:"
+EVENTS = b"e:"
+HASH_INDEX = b"h:"
+
+
+class CorruptDatabase(RuntimeError):
+    """The stored state does not reproduce the committed state root."""
+
+
+def _num(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+@dataclass(frozen=True)
+class Head:
+    number: int
+    hash: bytes
+    state_root: bytes
+
+
+class ChainDB:
+    def __init__(self, backend: KVBackend, root_window: int = 256):
+        self.backend = backend
+        self.root_window = root_window
+        self.trie = StateTrie((k[1:], v) for k, v in backend.iter_prefix(STATE))
+        raw = backend.get(HEAD)
+        self.head: Head | None = None
+        if raw is not None:
+            self.head = Head(int.from_bytes(raw[:8], "big"), raw[8:40], raw[40:72])
+            if self.trie.root != self.head.state_root:
+                raise CorruptDatabase(f"stored state gives root {self.trie.root.hex()} but block "
+                                      f"#{self.head.number} committed {self.head.state_root.hex()}")
+
+    @property
+    def genesis_hash(self) -> bytes | None:
+        return self.backend.get(GENESIS)
+
+    def overlay(self) -> Overlay:
+        """A fresh overlay over the committed state (keys without the state namespace byte)."""
+        return Overlay(self.backend, STATE)
+
+    def stage_root(self, changes: dict[bytes, bytes | None]) -> tuple[bytes, TrieUndo]:
+        return self.trie.stage(changes)
+
+    def revert_root(self, undo: TrieUndo) -> None:
+        self.trie.revert(undo)
+
+    def commit_block(self, number: int, block_hash: bytes, block: Block, events: BlockEvents,
+                     changes: dict[bytes, bytes | None], state_root: bytes) -> None:
+        """Write everything of one block in one synced batch; `stage_root(changes)` must precede it."""
+        if self.trie.root != state_root:
+            raise RuntimeError("commit_block: the staged trie does not match the block's state root")
+        batch: dict[bytes, bytes | None] = {STATE + k: v for k, v in changes.items()}
+        batch[BLOCK + _num(number)] = block.SerializeToString(deterministic=True)
+        batch[EVENTS + _num(number)] = events.SerializeToString(deterministic=True)
+        batch[HASH_INDEX + block_hash] = _num(number)
+        batch[ROOT + _num(number)] = state_root
+        if number >= self.root_window:
+            batch[ROOT + _num(number - self.root_window)] = None
+        batch[HEAD] = _num(number) + block_hash + state_root
+        if number == 0:
+            batch[GENESIS] = block_hash
+        self.backend.write_batch(batch)
+        self.head = Head(number, block_hash, state_root)
+
+    def block(self, number: int) -> Block | None:
+        raw = self.backend.get(BLOCK + _num(number))
+        return None if raw is None else Block.FromString(raw)
+
+    def number_of(self, block_hash: bytes) -> int | None:
+        raw = self.backend.get(HASH_INDEX + block_hash)
+        return None if raw is None else int.from_bytes(raw, "big")
+
+    def events(self, number: int) -> BlockEvents | None:
+        raw = self.backend.get(EVENTS + _num(number))
+        return None if raw is None else BlockEvents.FromString(raw)
+
+    def state_root_at(self, number: int) -> bytes | None:
+        """The state root after block `number`, if it is within the kept window."""
+        return self.backend.get(ROOT + _num(number))
+
+    def state_value(self, key: bytes) -> bytes | None:
+        return self.backend.get(STATE + key)
+
+    def prove(self, key: bytes) -> StateProof:
+        """Proof of `key`'s committed value (or absence) against the head's state root."""
+        return self.trie.prove(key)

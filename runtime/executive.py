@@ -1,0 +1,411 @@
+"""The executive: the block lifecycle - `initialize_block`, `apply_extrinsic`, `finalize_block`, `commit`.
+
+Consensus is not its business. A driver decides which blocks to build or import: the dev author
+calls `author_block`; a second node, a consensus driver or `check-chain` calls `import_block`, which
+re-executes the block and refuses it unless every root, weight and signature matches.
+
+Applying a signed extrinsic, in order: size → decode → genesis → mortality → signature → call
+resolution → block limits → nonce → pallet validity → [extrinsic layer: nonce+1, fee withdrawn →
+[dispatch layer: the call] → fee paid out → outcome event]. Anything before the extrinsic layer
+rejects the extrinsic with `InvalidTransaction` and writes nothing; a call that raises rolls back
+only the dispatch layer, so fee and nonce stay charged and `ExtrinsicFailed` records why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import structlog
+
+from payable.runtime.v1.extrinsic_pb2 import Block, BlockEvents, EventRecord, Header
+from payable.system.v1 import system_pb2
+
+from . import system
+from .chaindb import ChainDB
+from .chainspec import ChainSpec
+from .codec import CodecError, encode_u128
+from .context import Context
+from .crypto import TREASURY, BatchVerifier, Keypair, blake2_256, verify
+from .errors import ChainSpecError, Invalid, InvalidTransaction, PalletError
+from .extrinsic import Decoded, decode_extrinsic, inherent_extrinsic, make_call
+from .merkle import merkle_root
+from .pallet import CallDef
+from .runtime import Runtime
+from .storage.backend import KVBackend, MemoryBackend
+from .storage.trie import TrieUndo
+from .weights import Weight
+
+log = structlog.get_logger("payable.executive")
+
+
+class BlockImportError(Exception):
+    """A block was refused on import; nothing of it was written."""
+
+
+@dataclass
+class ApplyOutcome:
+    index: int
+    hash: bytes
+    signer: bytes
+    error: PalletError | None  # None: the call succeeded
+    weight_ns: int
+    fee: int
+    declared: Weight
+    reads: int    # storage reads the dispatch really did
+    writes: int   # storage writes the dispatch really did
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class _PendingBlock:
+    number: int
+    parent_hash: bytes
+    author: bytes
+    ctx: Context
+    allow_inherents: bool
+    extrinsics: list[bytes] = field(default_factory=list)
+    weight: int = 0
+    length: int = 0
+    signed_seen: bool = False
+    header: bytes = b""
+    undo: TrieUndo | None = None
+
+
+@dataclass
+class AuthoredBlock:
+    block: Block
+    hash: bytes
+    header: Header
+    outcomes: list[ApplyOutcome]
+    rejected: list[tuple[bytes, InvalidTransaction]]
+
+
+class Executive:
+    def __init__(self, runtime: Runtime, db: ChainDB, verifier: BatchVerifier | None = None):
+        self.runtime = runtime
+        self.db = db
+        self.params = runtime.params
+        self.treasury = TREASURY
+        self._verifier = verifier
+        self._block: _PendingBlock | None = None
+        hook = runtime.pm.hook
+        self._dispatch, self._withdraw, self._deposit = (hook.payable_dispatch, hook.payable_withdraw_fee,
+                                                         hook.payable_deposit_fee)
+        self._validate = hook.payable_validate_transaction
+
+    @classmethod
+    def open(cls, spec: ChainSpec, backend: KVBackend | None = None, **kwargs) -> Executive:
+        """Open (or create, at genesis) the chain `spec` describes on `backend` (in memory if None)."""
+        runtime = Runtime(spec, kwargs.pop("pallets", None))
+        db = ChainDB(backend if backend is not None else MemoryBackend(), spec.runtime.state_root_window)
+        executive = cls(runtime, db, **kwargs)
+        if db.head is None:
+            executive.build_genesis()
+        else:
+            expected = cls(runtime, ChainDB(MemoryBackend(), spec.runtime.state_root_window))
+            expected.build_genesis()
+            if expected.genesis_hash != db.genesis_hash:
+                raise ChainSpecError(f"the database holds a chain with genesis {db.genesis_hash.hex()}, but this "
+                                     f"chain spec's genesis is {expected.genesis_hash.hex()}")
+        return executive
+
+    @property
+    def genesis_hash(self) -> bytes:
+        return self.db.genesis_hash
+
+    @property
+    def head(self):
+        return self.db.head
+
+    @property
+    def verifier(self) -> BatchVerifier:
+        if self._verifier is None:
+            self._verifier = BatchVerifier()
+        return self._verifier
+
+    def close(self) -> None:
+        if self._verifier is not None:
+            self._verifier.close()
+
+    # --- genesis --------------------------------------------------------------------------------
+    def build_genesis(self) -> bytes:
+        overlay = self.db.overlay()
+        ctx = Context(self.runtime, overlay, block_number=0, parent_hash=bytes(32), timestamp_ms=0,
+                      author=bytes(32))
+        self.runtime.pm.hook.payable_build_genesis(ctx=ctx, genesis=self.runtime.spec.genesis)
+        timestamp = int(self.runtime.spec.genesis.get("system", {}).get("timestamp_ms", 0))
+        self._block = _PendingBlock(0, bytes(32), bytes(32), ctx, allow_inherents=False)
+        ctx.timestamp_ms = timestamp
+        self.finalize_block(run_hooks=False)
+        return self.commit()
+
+    # --- the block lifecycle --------------------------------------------------------------------
+    def initialize_block(self, author: bytes, *, allow_inherents: bool = True) -> None:
+        if self._block is not None:
+            raise RuntimeError("a block is already being built; finalize and commit (or abort) it first")
+        head = self.db.head
+        ctx = Context(self.runtime, self.db.overlay(), block_number=head.number + 1, parent_hash=head.hash,
+                      timestamp_ms=0, author=author)
+        self._block = _PendingBlock(head.number + 1, head.hash, author, ctx, allow_inherents)
+        self.runtime.pm.hook.payable_on_initialize(ctx=ctx)
+
+    def apply_extrinsic(self, raw: bytes, *, verified: bool = False) -> ApplyOutcome | None:
+        """Apply one extrinsic to the block being built. Inherents return None; signed ones an outcome."""
+        block = self._pending()
+        limits = self.params.block
+        if len(raw) > limits.max_extrinsic_length:
+            raise InvalidTransaction(Invalid.OVERSIZE, f"{len(raw)} bytes exceeds the {limits.max_extrinsic_length}"
+                                                       f"-byte extrinsic limit")
+        decoded = decode_extrinsic(raw)
+        if decoded.inherent:
+            self._apply_inherent(block, decoded)
+            return None
+        return self._apply_signed(block, decoded, verified)
+
+    def _apply_inherent(self, block: _PendingBlock, decoded: Decoded) -> None:
+        if not block.allow_inherents or block.signed_seen:
+            raise InvalidTransaction(Invalid.NOT_ALLOWED, "unsigned inherents come only from the block author, "
+                                                          "before any signed extrinsic")
+        definition, args = self.runtime.resolve_call(decoded.call)
+        if not definition.inherent:
+            raise InvalidTransaction(Invalid.NOT_ALLOWED, f"{definition.pallet}.{definition.name} is not an inherent")
+        ctx = block.ctx
+        ctx.phase, ctx.extrinsic_index = EventRecord.APPLY_EXTRINSIC, len(block.extrinsics)
+        try:
+            with ctx.transaction():
+                self._dispatch(ctx=ctx, pallet=definition.pallet, call=definition, origin=None, args=args)
+        except PalletError as exc:
+            raise InvalidTransaction(Invalid.REJECTED_BY_PALLET,
+                                     f"inherent {definition.pallet}.{definition.name} failed: {exc.message}") from exc
+        block.extrinsics.append(decoded.raw)
+        block.length += len(decoded.raw)
+
+    def _check_validity(self, block: _PendingBlock, d: Decoded, verified: bool) -> tuple[CallDef, object, int]:
+        """Everything that makes an extrinsic includable; returns (call, args, weight in ns)."""
+        if d.genesis_hash != self.genesis_hash:
+            raise InvalidTransaction(Invalid.WRONG_GENESIS, "signed for another chain (genesis hash differs)")
+        if d.valid_until and d.valid_until < block.number:
+            raise InvalidTransaction(Invalid.EXPIRED, f"valid until block {d.valid_until}, now {block.number}")
+        if not verified and not verify(d.signer, d.body, d.signature):
+            raise InvalidTransaction(Invalid.BAD_SIGNATURE, "signature does not match the body and signer")
+        definition, args = self.runtime.resolve_call(d.call)
+        if definition.inherent:
+            raise InvalidTransaction(Invalid.NOT_ALLOWED,
+                                     f"{definition.pallet}.{definition.name} is an inherent and cannot be signed")
+        weight = self.params.block.base_extrinsic_ns + self.params.db_weights.total_ns(definition.weight)
+        limits = self.params.block
+        if block.weight + weight > limits.max_weight_ns or block.length + len(d.raw) > limits.max_length:
+            raise InvalidTransaction(Invalid.EXHAUSTS_RESOURCES, "the block has no room left for it")
+        return definition, args, weight
+
+    def _apply_signed(self, block: _PendingBlock, d: Decoded, verified: bool) -> ApplyOutcome:
+        definition, args, weight = self._check_validity(block, d, verified)
+        ctx = block.ctx
+        ctx.phase, ctx.extrinsic_index = EventRecord.APPLY_EXTRINSIC, len(block.extrinsics)
+        expected = system.account_nonce(ctx, d.signer)
+        if d.nonce != expected:
+            reason = Invalid.STALE_NONCE if d.nonce < expected else Invalid.FUTURE_NONCE
+            raise InvalidTransaction(reason, f"nonce {d.nonce}, account's next nonce is {expected}")
+        self._validate(ctx=ctx, signer=d.signer, pallet=definition.pallet, call=definition, args=args)
+        fee = self.params.fees.fee(len(d.raw), weight, d.tip)
+        overlay = ctx.overlay
+        overlay.begin()  # the extrinsic layer: nonce and fee
+        try:
+            system.set_account_nonce(ctx, d.signer, expected + 1)
+            if self._withdraw(ctx=ctx, who=d.signer, amount=fee) is None and fee:
+                raise InvalidTransaction(Invalid.CANNOT_PAY_FEE, "no pallet in this chain collects fees")
+        except BaseException:
+            overlay.rollback_layer()
+            raise
+        error, reads, writes = self._dispatch_call(ctx, definition, d.signer, args)
+        to_author, to_treasury = self.params.fees.split(fee, d.tip)
+        for who, amount in ((block.author, to_author), (self.treasury, to_treasury)):
+            if amount:
+                self._deposit(ctx=ctx, who=who, amount=amount)
+        system.emit_outcome(ctx, error, weight, encode_u128(fee))
+        overlay.commit_layer()
+        block.signed_seen = True
+        block.extrinsics.append(d.raw)
+        block.weight += weight
+        block.length += len(d.raw)
+        return ApplyOutcome(ctx.extrinsic_index, blake2_256(d.raw), d.signer, error, weight, fee,
+                            definition.weight, reads, writes)
+
+    def _dispatch_call(self, ctx: Context, definition: CallDef, origin: bytes, args) -> tuple:
+        """Run the call in its own layer; returns (error or None, reads, writes)."""
+        events_before, reads_before, writes_before = len(ctx.events), ctx.reads, ctx.writes
+        ctx.overlay.begin()
+        error: PalletError | None = None
+        try:
+            self._dispatch(ctx=ctx, pallet=definition.pallet, call=definition, origin=origin, args=args)
+        except PalletError as exc:
+            error = exc
+        except CodecError as exc:
+            error = system.BadArgument(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a pallet bug must fail the call, not halt the chain
+            log.error("dispatch_panic", pallet=definition.pallet, call=definition.name, error=repr(exc))
+            error = system.DispatchPanic(f"{definition.pallet}.{definition.name} raised {type(exc).__name__}: {exc}")
+        reads, writes = ctx.reads - reads_before, ctx.writes - writes_before
+        if error is None:
+            ctx.overlay.commit_layer()
+        else:
+            ctx.overlay.rollback_layer()
+            del ctx.events[events_before:]
+        return error, reads, writes
+
+    def finalize_block(self, *, run_hooks: bool = True) -> Header:
+        block = self._pending()
+        ctx = block.ctx
+        if run_hooks:
+            ctx.phase = EventRecord.FINALIZATION
+            self.runtime.pm.hook.payable_on_finalize(ctx=ctx)
+        root, block.undo = self.db.stage_root(ctx.overlay.changes())
+        header = Header(parent_hash=block.parent_hash, number=block.number, state_root=root,
+                        extrinsics_root=merkle_root([blake2_256(x) for x in block.extrinsics]),
+                        timestamp_ms=ctx.timestamp_ms, author=block.author, weight=block.weight,
+                        length=block.length)
+        block.header = header.SerializeToString(deterministic=True)
+        return header
+
+    def commit(self, seal: bytes = b"") -> bytes:
+        """Persist the finalized block atomically; returns its hash."""
+        block = self._pending()
+        if block.undo is None:
+            raise RuntimeError("finalize_block must run before commit")
+        block_hash = blake2_256(block.header)
+        ctx = block.ctx
+        self.db.commit_block(block.number, block_hash,
+                             Block(header=block.header, extrinsics=block.extrinsics, seal=seal),
+                             BlockEvents(events=ctx.events), ctx.overlay.changes(),
+                             Header.FromString(block.header).state_root)
+        self._block = None
+        return block_hash
+
+    def abort(self) -> None:
+        """Drop the block being built; a staged state root is reverted."""
+        if self._block is not None and self._block.undo is not None:
+            self.db.revert_root(self._block.undo)
+        self._block = None
+
+    def _pending(self) -> _PendingBlock:
+        if self._block is None:
+            raise RuntimeError("no block is being built; call initialize_block first")
+        return self._block
+
+    # --- drivers --------------------------------------------------------------------------------
+    def author_block(self, extrinsics: list[bytes], *, author: Keypair, timestamp_ms: int) -> AuthoredBlock:
+        """Build, seal and commit a block from candidate extrinsics; invalid ones are left out, with reasons."""
+        self.initialize_block(author.public)
+        try:
+            self.apply_extrinsic(inherent_extrinsic(
+                make_call(system.NAME, 0, system_pb2.SetTimestamp(now_ms=timestamp_ms))))
+            verified = self._verify_batch(extrinsics)
+            outcomes, rejected = [], []
+            for raw, ok in zip(extrinsics, verified, strict=True):
+                try:
+                    if not ok:
+                        raise InvalidTransaction(Invalid.BAD_SIGNATURE, "signature does not match the body and signer")
+                    outcome = self.apply_extrinsic(raw, verified=True)
+                    if outcome is None:
+                        raise InvalidTransaction(Invalid.NOT_ALLOWED, "inherents are added by the author itself")
+                    outcomes.append(outcome)
+                except InvalidTransaction as exc:
+                    rejected.append((raw, exc))
+            header = self.finalize_block()
+        except BaseException:
+            self.abort()
+            raise
+        seal = author.sign(self._block.header)
+        block = Block(header=self._block.header, extrinsics=self._block.extrinsics, seal=seal)
+        block_hash = self.commit(seal)
+        return AuthoredBlock(block, block_hash, header, outcomes, rejected)
+
+    def _verify_batch(self, extrinsics: list[bytes]) -> list[bool]:
+        """Signature validity per extrinsic, checked in parallel; undecodable ones pass to apply's checks."""
+        items, positions = [], []
+        for i, raw in enumerate(extrinsics):
+            try:
+                d = decode_extrinsic(raw)
+            except InvalidTransaction:
+                continue
+            if not d.inherent:
+                items.append((d.signer, d.body, d.signature))
+                positions.append(i)
+        result = [True] * len(extrinsics)
+        for i, ok in zip(positions, self.verifier.verify_all(items), strict=True):
+            result[i] = ok
+        return result
+
+    def import_block(self, block: Block | bytes) -> list[ApplyOutcome]:
+        """Re-execute a block built elsewhere and commit it only if everything it claims matches."""
+        if isinstance(block, bytes | bytearray):
+            try:
+                block = Block.FromString(bytes(block))
+            except Exception as exc:  # noqa: BLE001 - any undecodable block is refused the same way
+                raise BlockImportError(f"not a Block message: {exc}") from exc
+        try:
+            claimed = Header.FromString(block.header)
+        except Exception as exc:  # noqa: BLE001
+            raise BlockImportError(f"header does not decode: {exc}") from exc
+        head = self.db.head
+        if claimed.number != head.number + 1 or claimed.parent_hash != head.hash:
+            raise BlockImportError(f"block #{claimed.number} does not extend the head #{head.number} "
+                                   f"({head.hash.hex()[:16]}…)")
+        if not verify(claimed.author, block.header, block.seal):
+            raise BlockImportError(f"block #{claimed.number}: the seal is not the author's signature of the header")
+        extrinsics = list(block.extrinsics)
+        if not extrinsics or not self._is_timestamp(extrinsics[0]):
+            raise BlockImportError(f"block #{claimed.number}: the first extrinsic must be the timestamp inherent")
+        bad = [i for i, ok in enumerate(self._verify_batch(extrinsics)) if not ok]
+        if bad:
+            raise BlockImportError(f"block #{claimed.number}: extrinsic {bad[0]} has a bad signature")
+        self.initialize_block(claimed.author)
+        outcomes = []
+        try:
+            for i, raw in enumerate(extrinsics):
+                try:
+                    outcome = self.apply_extrinsic(raw, verified=True)
+                except InvalidTransaction as exc:
+                    raise BlockImportError(f"block #{claimed.number}: extrinsic {i} is invalid: {exc}") from exc
+                if outcome is not None:
+                    outcomes.append(outcome)
+            header = self.finalize_block()
+            mismatched = [name for name in ("state_root", "extrinsics_root", "timestamp_ms", "weight", "length")
+                          if getattr(header, name) != getattr(claimed, name)]
+            if mismatched:
+                raise BlockImportError(f"block #{claimed.number}: re-execution gives a different {', '.join(mismatched)}")
+        except BaseException:
+            self.abort()
+            raise
+        self.commit(block.seal)
+        return outcomes
+
+    @staticmethod
+    def _is_timestamp(raw: bytes) -> bool:
+        try:
+            d = decode_extrinsic(raw)
+        except InvalidTransaction:
+            return False
+        return d.inherent and d.call.pallet == system.NAME and d.call.call_index == 0
+
+    # --- reads ----------------------------------------------------------------------------------
+    def read_context(self) -> Context:
+        """A read-only context over the committed state (for queries and invariant checks)."""
+        head = self.db.head
+        block = self.db.block(head.number)
+        timestamp = Header.FromString(block.header).timestamp_ms if block is not None else 0
+        return Context(self.runtime, self.db.overlay(), block_number=head.number, parent_hash=head.hash,
+                       timestamp_ms=timestamp, author=bytes(32), readonly=True)
+
+    def query(self, pallet: str, name: str, request: bytes) -> bytes:
+        if pallet not in self.runtime.pallets:
+            raise KeyError(f"no pallet {pallet!r}; pallets: {sorted(self.runtime.pallets)}")
+        return self.runtime.pm.hook.payable_query(ctx=self.read_context(), pallet=pallet, name=name,
+                                                  request=request)
+
+    def try_state(self) -> None:
+        """Every pallet's invariant check on the committed state; raises AssertionError on a violation."""
+        self.runtime.pm.hook.payable_try_state(ctx=self.read_context())

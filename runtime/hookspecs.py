@@ -1,0 +1,70 @@
+"""The pluggy hook specifications every pallet plugin implements (project name "payable").
+
+A pallet is registered as a plugin; the runtime calls these hooks across all registered pallets.
+`runtime.pallet.Pallet` implements them generically from a pallet's declarations, so a pallet author
+declares calls, storage, events and errors and rarely writes a hookimpl by hand. Extra plugins (e.g. a
+tracer) can wrap any hook with `hookwrapper=True`.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT = "payable"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def payable_pallet_info():
+    """Return the plugin's `Pallet` declaration (registration: name, calls, storage, events, ...)."""
+
+
+@hookspec
+def payable_build_genesis(ctx, genesis: dict):
+    """Write the pallet's initial state from its section of the chain spec's genesis."""
+
+
+@hookspec
+def payable_on_initialize(ctx):
+    """Run at the start of every block, before any extrinsic."""
+
+
+@hookspec
+def payable_on_finalize(ctx):
+    """Run at the end of every block, after the last extrinsic."""
+
+
+@hookspec(firstresult=True)
+def payable_dispatch(ctx, pallet: str, call, origin, args):
+    """Run call `call` (a CallDef) of `pallet` with decoded `args`; return True if this plugin ran it."""
+
+
+@hookspec(firstresult=True)
+def payable_query(ctx, pallet: str, name: str, request: bytes):
+    """Answer read-only query `name` of `pallet`; return the serialized response, or None if not ours."""
+
+
+@hookspec
+def payable_validate_transaction(ctx, signer: bytes, pallet: str, call, args):
+    """Extra validity checks before a signed call is charged; raise InvalidTransaction to reject it."""
+
+
+@hookspec(firstresult=True)
+def payable_withdraw_fee(ctx, who: bytes, amount: int):
+    """Take `amount` from `who` for fees; return True when taken, raise InvalidTransaction if it cannot be."""
+
+
+@hookspec(firstresult=True)
+def payable_deposit_fee(ctx, who: bytes, amount: int):
+    """Credit collected fees to `who` (block author or treasury); return True when credited."""
+
+
+@hookspec
+def payable_integrity_test(config):
+    """Check the pallet's static configuration once at start-up; raise with a clear message if broken."""
+
+
+@hookspec
+def payable_try_state(ctx):
+    """Check the pallet's invariants against the current state; raise AssertionError if one fails."""

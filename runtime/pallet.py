@@ -1,0 +1,211 @@
+"""Declaring a pallet: its calls, events, queries and the `Pallet` plugin that ties them together.
+
+A pallet package builds one `Pallet` and exposes it through the `payable.pallets` entry-point group;
+a chain spec then names it. `Pallet` implements every hookspec generically from the declarations, so
+the runtime never needs to know a pallet in advance (see README: "Writing a pallet").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from .context import Context
+from .errors import PalletError
+from .hookspecs import hookimpl
+from .storage.items import PalletStorage, pallet_prefix
+from .weights import Weight
+
+
+@dataclass(frozen=True)
+class CallDef:
+    pallet: str
+    index: int
+    name: str
+    args_type: Any  # protobuf message class
+    weight: Weight
+    fn: Callable
+    inherent: bool
+    doc: str
+
+
+class CallTable:
+    """A pallet's calls by stable index. Indices are never reused, even after a call is removed."""
+
+    def __init__(self, pallet: str, retired: tuple[int, ...] = ()):
+        self.pallet = pallet
+        self.retired = set(retired)
+        self.by_index: dict[int, CallDef] = {}
+
+    def call(self, index: int, args: Any, weight: Weight, *, inherent: bool = False):
+        """Declare `fn(ctx, origin, args)` as call `index`; origin is the signer (None for inherents)."""
+        def decorate(fn: Callable) -> Callable:
+            if index in self.by_index or index in self.retired:
+                raise ValueError(f"{self.pallet}: call index {index} is already used or retired")
+            self.by_index[index] = CallDef(self.pallet, index, fn.__name__, args, weight, fn, inherent,
+                                           (fn.__doc__ or "").strip())
+            return fn
+        return decorate
+
+
+@dataclass(frozen=True)
+class EventDef:
+    pallet: str
+    code: int
+    name: str
+    data_type: Any
+    doc: str
+
+    def emit(self, ctx: Context, **fields) -> None:
+        ctx.deposit_event(self.pallet, self.code, self.name,
+                          self.data_type(**fields).SerializeToString(deterministic=True))
+
+
+class EventTable:
+    def __init__(self, pallet: str):
+        self.pallet = pallet
+        self.by_code: dict[int, EventDef] = {}
+
+    def event(self, code: int, name: str, data_type: Any, doc: str) -> EventDef:
+        if code in self.by_code:
+            raise ValueError(f"{self.pallet}: event code {code} declared twice")
+        self.by_code[code] = EventDef(self.pallet, code, name, data_type, doc)
+        return self.by_code[code]
+
+
+@dataclass(frozen=True)
+class QueryDef:
+    name: str
+    request_type: Any
+    response_type: Any
+    fn: Callable
+    doc: str
+
+
+class QueryTable:
+    def __init__(self, pallet: str):
+        self.pallet = pallet
+        self.by_name: dict[str, QueryDef] = {}
+
+    def query(self, request: Any, response: Any):
+        """Declare `fn(ctx, request) -> response` as a read-only query named after the function."""
+        def decorate(fn: Callable) -> Callable:
+            self.by_name[fn.__name__] = QueryDef(fn.__name__, request, response, fn, (fn.__doc__ or "").strip())
+            return fn
+        return decorate
+
+
+def config_from_dict(config_type: type | None, values: dict, pallet: str):
+    """Build a pallet's frozen config dataclass from the chain spec, rejecting unknown keys."""
+    if config_type is None:
+        if values:
+            raise ValueError(f"pallet {pallet!r} takes no configuration, got {sorted(values)}")
+        return None
+    known = {f.name: f for f in dataclasses.fields(config_type)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"pallet {pallet!r}: unknown config keys {unknown}; known: {sorted(known)}")
+    converted = {k: int(v) if known[k].type in ("int", int) else v for k, v in values.items()}
+    return config_type(**converted)
+
+
+def config_to_json(config: Any) -> str:
+    if config is None:
+        return "{}"
+    return json.dumps({k: str(v) if isinstance(v, int) else v for k, v in dataclasses.asdict(config).items()},
+                      sort_keys=True)
+
+
+class Pallet:
+    """A pallet as a pluggy plugin. Hooks that a pallet does not define in `hooks` are no-ops."""
+
+    def __init__(self, name: str, *, doc: str, calls: CallTable, storage: PalletStorage, events: EventTable,
+                 errors: type[PalletError], queries: QueryTable | None = None, config: type | None = None,
+                 genesis: Callable[[Context, Any, dict], None] | None = None, hooks: ModuleType | None = None,
+                 proto_files: tuple[Any, ...] = (), extra_plugins: tuple[Any, ...] = ()):
+        self.name = name
+        self.doc = doc
+        self.prefix = pallet_prefix(name)
+        self.calls, self.storage, self.events, self.errors = calls, storage, events, errors
+        self.queries = queries or QueryTable(name)
+        self.config_type = config
+        self.genesis = genesis
+        self.hooks = hooks
+        self.proto_files = proto_files  # protobuf FileDescriptors of this pallet's types, for metadata
+        self.extra_plugins = extra_plugins
+        for table in (calls, storage, events, queries):
+            if table is not None and table.pallet != name:
+                raise ValueError(f"pallet {name!r} was given declarations of pallet {table.pallet!r}")
+
+    def _hook(self, name: str) -> Callable | None:
+        return getattr(self.hooks, name, None) if self.hooks is not None else None
+
+    # --- hookimpls ------------------------------------------------------------------------------
+    @hookimpl
+    def payable_pallet_info(self):
+        return self
+
+    @hookimpl
+    def payable_build_genesis(self, ctx: Context, genesis: dict):
+        if self.genesis is not None:
+            with ctx.acting_as(self.name):
+                self.genesis(ctx, ctx.config, genesis.get(self.name, {}))
+        elif genesis.get(self.name):
+            raise ValueError(f"pallet {self.name!r} has no genesis config, but the chain spec gives one")
+
+    @hookimpl
+    def payable_on_initialize(self, ctx: Context):
+        if hook := self._hook("on_initialize"):
+            with ctx.acting_as(self.name):
+                hook(ctx)
+
+    @hookimpl
+    def payable_on_finalize(self, ctx: Context):
+        if hook := self._hook("on_finalize"):
+            with ctx.acting_as(self.name):
+                hook(ctx)
+
+    @hookimpl
+    def payable_dispatch(self, ctx: Context, pallet: str, call: CallDef, origin, args):
+        if pallet != self.name:
+            return None
+        with ctx.acting_as(self.name):
+            call.fn(ctx, origin, args)
+        return True
+
+    @hookimpl
+    def payable_query(self, ctx: Context, pallet: str, name: str, request: bytes):
+        if pallet != self.name:
+            return None
+        query = self.queries.by_name.get(name)
+        if query is None:
+            raise KeyError(f"pallet {pallet!r} has no query {name!r}; known: {sorted(self.queries.by_name)}")
+        with ctx.acting_as(self.name):
+            response = query.fn(ctx, query.request_type.FromString(request))
+        return response.SerializeToString(deterministic=True)
+
+    @hookimpl
+    def payable_validate_transaction(self, ctx: Context, signer: bytes, pallet: str, call: CallDef, args):
+        if pallet == self.name and (hook := self._hook("validate_transaction")):
+            with ctx.acting_as(self.name):
+                hook(ctx, signer, call, args)
+
+    @hookimpl
+    def payable_integrity_test(self, config: dict):
+        codes = [e.code for e in self.errors.declared()]
+        if len(codes) != len(set(codes)):
+            raise ValueError(f"pallet {self.name!r}: duplicate error codes {codes}")
+        if any(e.pallet != self.name for e in self.errors.declared()):
+            raise ValueError(f"pallet {self.name!r}: errors must set pallet = {self.name!r}")
+        if hook := self._hook("integrity_test"):
+            hook(config[self.name])
+
+    @hookimpl
+    def payable_try_state(self, ctx: Context):
+        if hook := self._hook("try_state"):
+            with ctx.acting_as(self.name):
+                hook(ctx)

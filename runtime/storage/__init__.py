@@ -1,0 +1,1 @@
+"""Storage: key-value backends, the transactional overlay, declared storage items, the state trie."""

@@ -1,0 +1,98 @@
+"""Key-value backends behind one interface: RocksDB on disk (default) and in-memory (tests).
+
+The backend is written only by `write_batch`, which applies a whole block (state, block data,
+height and root) atomically; the RocksDB backend syncs it to disk before returning, because RocksDB
+does not fsync by default and a block reported as committed must survive a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Protocol
+
+from sortedcontainers import SortedDict
+
+
+class KVBackend(Protocol):
+    """What the runtime needs from a key-value store."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) pairs whose key starts with `prefix`, in ascending byte order."""
+        ...
+
+    def write_batch(self, changes: Mapping[bytes, bytes | None]) -> None:
+        """Apply puts (bytes) and deletes (None) atomically and durably."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MemoryBackend:
+    """Sorted in-memory store with the same semantics as RocksDB (for tests and throwaway chains)."""
+
+    def __init__(self) -> None:
+        self._data: SortedDict = SortedDict()
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._data.get(key)
+
+    def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        for key in list(self._data.irange(minimum=prefix)):
+            if not key.startswith(prefix):
+                break
+            yield key, self._data[key]
+
+    def write_batch(self, changes: Mapping[bytes, bytes | None]) -> None:
+        for key, value in changes.items():
+            if value is None:
+                self._data.pop(key, None)
+            else:
+                self._data[key] = value
+
+    def close(self) -> None:
+        pass
+
+
+class RocksBackend:
+    """RocksDB through rocksdict, with raw bytes keys/values and synced batch writes."""
+
+    def __init__(self, path: str | Path):
+        from rocksdict import Options, Rdict, WriteOptions
+
+        Path(path).mkdir(parents=True, exist_ok=True)
+        options = Options(raw_mode=True)
+        options.create_if_missing(True)
+        self._db = Rdict(str(path), options)
+        self._sync = WriteOptions()
+        self._sync.set_sync(True)
+        self.path = Path(path)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._db.get(key)
+
+    def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        it = self._db.iter()
+        it.seek(prefix)
+        while it.valid():
+            key = it.key()
+            if not key.startswith(prefix):
+                break
+            yield key, it.value()
+            it.next()
+
+    def write_batch(self, changes: Mapping[bytes, bytes | None]) -> None:
+        from rocksdict import WriteBatch
+
+        batch = WriteBatch(raw_mode=True)
+        for key, value in changes.items():
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
+        self._db.write(batch, self._sync)
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,80 @@
+"""Weights (what a call may cost) and fees (what its signer pays for it).
+
+A weight is declared per call, measured by `bench/weights.py` on a named reference machine: compute
+time plus the storage reads and writes the call may perform. The executive counts the reads and
+writes a dispatch really does, so a declaration that under-counts them is caught deterministically
+(by the fuzzing harness); the compute part is compared against measurement by the benchmark, never
+by a timed assertion in a test.
+
+Fee = base + length × per-byte fee + weight × fee-per-ns × multiplier + tip, all integers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from payable.runtime.v1 import metadata_pb2
+
+PPB = 1_000_000_000  # parts per billion: the unit of the fee multiplier
+
+
+@dataclass(frozen=True)
+class Weight:
+    ref_time_ns: int
+    reads: int = 0
+    writes: int = 0
+
+    def to_proto(self) -> metadata_pb2.Weight:
+        return metadata_pb2.Weight(ref_time_ns=self.ref_time_ns, reads=self.reads, writes=self.writes)
+
+
+@dataclass(frozen=True)
+class DbWeights:
+    """Cost of one storage access on the reference machine, in ns (overlay + RocksDB + trie share)."""
+
+    read_ns: int = 3_000
+    write_ns: int = 12_000
+
+    def total_ns(self, weight: Weight) -> int:
+        return weight.ref_time_ns + weight.reads * self.read_ns + weight.writes * self.write_ns
+
+
+@dataclass(frozen=True)
+class FeeConfig:
+    """Chain-wide fee parameters (amounts in base units, 10^-18 OPEN)."""
+
+    base_fee: int = 10**14
+    byte_fee: int = 10**11
+    fee_per_ns: int = 10**6
+    multiplier_ppb: int = PPB
+    author_share_percent: int = 20  # of the fee before tip; tips go wholly to the author
+
+    def __post_init__(self) -> None:
+        for name in ("base_fee", "byte_fee", "fee_per_ns", "multiplier_ppb"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"fees.{name} must not be negative")
+        if not 0 <= self.author_share_percent <= 100:
+            raise ValueError("fees.author_share_percent must be within 0..100")
+
+    def fee(self, length: int, weight_ns: int, tip: int) -> int:
+        return (self.base_fee + length * self.byte_fee
+                + weight_ns * self.fee_per_ns * self.multiplier_ppb // PPB + tip)
+
+    def split(self, fee: int, tip: int) -> tuple[int, int]:
+        """(to author, to treasury): exact, nothing lost to rounding."""
+        to_author = (fee - tip) * self.author_share_percent // 100 + tip
+        return to_author, fee - to_author
+
+
+@dataclass(frozen=True)
+class BlockLimits:
+    max_weight_ns: int = 1_500_000_000      # 75% of 2 s of compute on the reference machine
+    max_length: int = 5 * 1024 * 1024        # bytes of extrinsics per block
+    max_extrinsic_length: int = 128 * 1024   # bytes per extrinsic
+    base_extrinsic_ns: int = 60_000          # decode + signature check + fee handling per extrinsic
+
+    def __post_init__(self) -> None:
+        if min(self.max_weight_ns, self.max_length, self.max_extrinsic_length) <= 0:
+            raise ValueError("block limits must be positive")
+        if self.max_extrinsic_length > self.max_length:
+            raise ValueError("block.max_extrinsic_length cannot exceed block.max_length")
