@@ -270,6 +270,13 @@ class Executive:
         block.header = header.SerializeToString(deterministic=True)
         return header
 
+    def seal(self, author: Keypair) -> bytes:
+        """The author's signature over the finalized header's exact bytes."""
+        block = self._pending()
+        if not block.header:
+            raise RuntimeError("finalize_block must run before seal")
+        return author.sign(block.header)
+
     def commit(self, seal: bytes = b"") -> bytes:
         """Persist the finalized block atomically; returns its hash."""
         block = self._pending()
@@ -302,23 +309,21 @@ class Executive:
         try:
             self.apply_extrinsic(inherent_extrinsic(
                 make_call(system.NAME, 0, system_pb2.SetTimestamp(now_ms=timestamp_ms))))
+            self._block.allow_inherents = False  # candidates come from users: none of them is an inherent
             verified = self._verify_batch(extrinsics)
             outcomes, rejected = [], []
             for raw, ok in zip(extrinsics, verified, strict=True):
                 try:
                     if not ok:
                         raise InvalidTransaction(Invalid.BAD_SIGNATURE, "signature does not match the body and signer")
-                    outcome = self.apply_extrinsic(raw, verified=True)
-                    if outcome is None:
-                        raise InvalidTransaction(Invalid.NOT_ALLOWED, "inherents are added by the author itself")
-                    outcomes.append(outcome)
+                    outcomes.append(self.apply_extrinsic(raw, verified=True))
                 except InvalidTransaction as exc:
                     rejected.append((raw, exc))
             header = self.finalize_block()
         except BaseException:
             self.abort()
             raise
-        seal = author.sign(self._block.header)
+        seal = self.seal(author)
         block = Block(header=self._block.header, extrinsics=self._block.extrinsics, seal=seal)
         block_hash = self.commit(seal)
         return AuthoredBlock(block, block_hash, header, outcomes, rejected)

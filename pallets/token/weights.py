@@ -9,6 +9,6 @@ from runtime.weights import Weight
 
 TRANSFER = Weight(ref_time_ns=40_000, reads=4, writes=5)
 TRANSFER_KEEP_ALIVE = Weight(ref_time_ns=40_000, reads=4, writes=5)
-BOND = Weight(ref_time_ns=30_000, reads=2, writes=1)
-UNBOND = Weight(ref_time_ns=30_000, reads=2, writes=1)
-WITHDRAW_UNBONDED = Weight(ref_time_ns=30_000, reads=2, writes=1)
+BOND = Weight(ref_time_ns=30_000, reads=2, writes=2)
+UNBOND = Weight(ref_time_ns=30_000, reads=2, writes=2)
+WITHDRAW_UNBONDED = Weight(ref_time_ns=30_000, reads=2, writes=2)

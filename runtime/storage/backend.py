@@ -52,6 +52,12 @@ class MemoryBackend:
             else:
                 self._data[key] = value
 
+    def copy(self) -> MemoryBackend:
+        """An independent copy (for replaying a chain from the same state)."""
+        twin = MemoryBackend()
+        twin._data = self._data.copy()
+        return twin
+
     def close(self) -> None:
         pass
 
@@ -67,7 +73,7 @@ class RocksBackend:
         options.create_if_missing(True)
         self._db = Rdict(str(path), options)
         self._sync = WriteOptions()
-        self._sync.set_sync(True)
+        self._sync.sync = True
         self.path = Path(path)
 
     def get(self, key: bytes) -> bytes | None:

@@ -1,0 +1,45 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runtime.codec import U128_MAX, CodecError, decode_u128, encode_u128, format_open, parse_open
+from runtime.crypto import Keypair, decode_address, encode_address
+
+
+@given(st.integers(0, U128_MAX))
+def test_u128_round_trip_is_canonical(value):
+    data = encode_u128(value)
+    assert decode_u128(data) == value
+    assert not data.startswith(b"\x00")
+
+
+@pytest.mark.parametrize("bad", [b"\x00", b"\x00\x01", b"\x01" * 17])
+def test_u128_rejects_non_canonical_or_oversized(bad):
+    with pytest.raises(CodecError):
+        decode_u128(bad)
+
+
+@pytest.mark.parametrize("bad", [-1, U128_MAX + 1, True, 1.5])
+def test_u128_refuses_to_encode_out_of_range(bad):
+    with pytest.raises(CodecError):
+        encode_u128(bad)
+
+
+def test_open_amounts_parse_and_format():
+    assert parse_open("1.5") == 1_500_000_000_000_000_000
+    assert parse_open("2 OPEN") == 2 * 10**18
+    assert format_open(1_500_000_000_000_000_000) == "1.5"
+    with pytest.raises(CodecError, match="decimals"):
+        parse_open("0.0000000000000000001")
+    with pytest.raises(CodecError):
+        parse_open("lots")
+
+
+def test_dev_keys_are_stable_and_addresses_checksummed():
+    alice = Keypair.from_uri("//Alice")
+    assert alice.public == Keypair.from_uri("//Alice").public != Keypair.from_uri("//Bob").public
+    address = encode_address(alice.public)
+    assert decode_address(address) == alice.public
+    typo = address[:-1] + ("2" if address[-1] != "2" else "3")
+    with pytest.raises(ValueError, match="checksum|not a Payable"):
+        decode_address(typo)
