@@ -381,7 +381,8 @@ class Executive:
             mismatched = [name for name in ("state_root", "extrinsics_root", "timestamp_ms", "weight", "length")
                           if getattr(header, name) != getattr(claimed, name)]
             if mismatched:
-                raise BlockImportError(f"block #{claimed.number}: re-execution gives a different {', '.join(mismatched)}")
+                raise BlockImportError(f"block #{claimed.number}: re-execution gives a different "
+                                       f"{', '.join(mismatched)}")
         except BaseException:
             self.abort()
             raise

@@ -25,9 +25,14 @@ def generate(root: Path, out: Path) -> None:
     """Compile every .proto under `root` into `out` with grpc_tools' bundled protoc."""
     from grpc_tools import protoc  # dev dependency: only needed to (re)generate
 
+    import payable
+
     sources = [str(p.relative_to(root)) for p in proto_sources(root)]
-    include = str(Path(protoc.__file__).parent / "_proto")
-    args = ["protoc", f"-I{root}", f"-I{include}", f"--python_out={out}", f"--pyi_out={out}",
+    includes = [root, Path(protoc.__file__).parent / "_proto"]
+    payable_protos = Path(payable.__file__).resolve().parent.parent  # lets a pallet package import payable/*.proto
+    if payable_protos != root.resolve():
+        includes.append(payable_protos)
+    args = ["protoc", *(f"-I{path}" for path in includes), f"--python_out={out}", f"--pyi_out={out}",
             f"--grpc_python_out={out}", *sources]
     if protoc.main(args) != 0:
         raise SystemExit(f"protoc failed for sources under {root}")

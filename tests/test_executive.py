@@ -2,9 +2,9 @@
 
 import pytest
 
+from pallets.token import interface
 from payable.runtime.v1.extrinsic_pb2 import Block, EventRecord, Header
 from payable.system.v1 import system_pb2
-from pallets.token import interface
 from runtime import system
 from runtime.chainspec import ChainSpec, dev_spec
 from runtime.codec import ONE_OPEN

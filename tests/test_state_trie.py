@@ -4,8 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from payable.runtime.v1.extrinsic_pb2 import StateProof
-from runtime.storage.trie import StateTrie
 from runtime.storage.proof import verify_proof
+from runtime.storage.trie import StateTrie
 
 keys = st.one_of(st.binary(min_size=0, max_size=3), st.sampled_from([b"a", b"b", b"c", b"abc"]))
 changes = st.dictionaries(keys, st.one_of(st.none(), st.binary(max_size=8)), max_size=12)

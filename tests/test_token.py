@@ -2,8 +2,8 @@
 
 import pytest
 
-from payable.token.v1 import token_pb2
 from pallets.token import errors, interface
+from payable.token.v1 import token_pb2
 from runtime.codec import ONE_OPEN, encode_u128
 from runtime.crypto import TREASURY, Keypair
 
