@@ -42,14 +42,9 @@ class Context:
         self._prefix = b"\xff" * 17  # matches no key until a pallet acts
 
     # --- acting pallet -------------------------------------------------------------------------
-    @contextmanager
-    def acting_as(self, pallet: str):
-        saved = self.acting, self._prefix
-        self.acting, self._prefix = pallet, self.runtime.prefixes[pallet]
-        try:
-            yield self
-        finally:
-            self.acting, self._prefix = saved
+    def acting_as(self, pallet: str) -> _Acting:
+        """`with ctx.acting_as("token"):` - storage access is checked against that pallet's slice."""
+        return _Acting(self, pallet)
 
     @property
     def config(self) -> Any:
@@ -99,6 +94,24 @@ class Context:
     def deposit_event(self, pallet: str, code: int, name: str, data: bytes) -> None:
         self.events.append(EventRecord(phase=self.phase, extrinsic_index=self.extrinsic_index,
                                        pallet=pallet, code=code, name=name, data=data))
+
+
+class _Acting:
+    """Context manager behind `Context.acting_as` (a class: it runs several times per extrinsic)."""
+
+    __slots__ = ("ctx", "pallet", "saved")
+
+    def __init__(self, ctx: Context, pallet: str):
+        self.ctx, self.pallet = ctx, pallet
+
+    def __enter__(self) -> Context:
+        ctx = self.ctx
+        self.saved = ctx.acting, ctx._prefix
+        ctx.acting, ctx._prefix = self.pallet, ctx.runtime.prefixes[self.pallet]
+        return ctx
+
+    def __exit__(self, *exc) -> None:
+        self.ctx.acting, self.ctx._prefix = self.saved
 
 
 def public_interface(pallet: str):

@@ -91,18 +91,39 @@ class BatchVerifier:
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="sigverify") if self.threads > 1 else None
 
     def verify_all(self, items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
-        if self._pool is None or len(items) < 64:
-            return [verify(*item) for item in items]
-        size = -(-len(items) // self.threads)
-        chunks = [items[i:i + size] for i in range(0, len(items), size)]
-        results: list[bool] = []
-        for part in self._pool.map(lambda chunk: [verify(*item) for item in chunk], chunks):
-            results.extend(part)
-        return results
+        pending = self.start(items)
+        return [pending.result(i) for i in range(len(items))]
+
+    def start(self, items: list[tuple[bytes, bytes, bytes]], chunk: int = 256) -> PendingVerification:
+        """Begin verifying in the background; the caller can use early results while later ones run."""
+        return PendingVerification(self._pool, items, chunk)
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+
+
+class PendingVerification:
+    """Signature checks running in chunks on a pool; `result(i)` waits only for item i's chunk."""
+
+    def __init__(self, pool: ThreadPoolExecutor | None, items: list, chunk: int):
+        self.chunk = chunk
+        self._futures: list = []
+        self._done: list[list[bool] | None] = []
+        for start in range(0, len(items), chunk):
+            part = items[start:start + chunk]
+            if pool is None:
+                self._done.append([verify(*item) for item in part])
+                self._futures.append(None)
+            else:
+                self._done.append(None)
+                self._futures.append(pool.submit(lambda p=part: [verify(*item) for item in p]))
+
+    def result(self, index: int) -> bool:
+        slot = index // self.chunk
+        if self._done[slot] is None:
+            self._done[slot] = self._futures[slot].result()
+        return self._done[slot][index % self.chunk]
 
 
 def _b58encode(data: bytes) -> str:

@@ -6,9 +6,11 @@ re-executes the block and refuses it unless every root, weight and signature mat
 
 Applying a signed extrinsic, in order: size → decode → genesis → mortality → signature → call
 resolution → block limits → nonce → pallet validity → [extrinsic layer: nonce+1, fee withdrawn →
-[dispatch layer: the call] → fee paid out → outcome event]. Anything before the extrinsic layer
-rejects the extrinsic with `InvalidTransaction` and writes nothing; a call that raises rolls back
-only the dispatch layer, so fee and nonce stay charged and `ExtrinsicFailed` records why.
+[dispatch layer: the call] → outcome event]. Anything before the extrinsic layer rejects the
+extrinsic with `InvalidTransaction` and writes nothing; a call that raises rolls back only the
+dispatch layer, so fee and nonce stay charged and `ExtrinsicFailed` records why. The fees a block
+collects are paid out to its author and the treasury once, at finalization (one credit each per
+block instead of two per extrinsic).
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from .merkle import merkle_root
 from .pallet import CallDef
 from .runtime import Runtime
 from .storage.backend import KVBackend, MemoryBackend
-from .storage.trie import TrieUndo
 from .weights import Weight
 
 log = structlog.get_logger("payable.executive")
@@ -70,8 +71,10 @@ class _PendingBlock:
     weight: int = 0
     length: int = 0
     signed_seen: bool = False
+    to_author: int = 0    # fee shares collected in this block, paid out once at finalization
+    to_treasury: int = 0
     header: bytes = b""
-    undo: TrieUndo | None = None
+    staged: dict[bytes, bytes | None] | None = None  # changes folded into the trie, until commit
 
 
 @dataclass
@@ -154,12 +157,16 @@ class Executive:
 
     def apply_extrinsic(self, raw: bytes, *, verified: bool = False) -> ApplyOutcome | None:
         """Apply one extrinsic to the block being built. Inherents return None; signed ones an outcome."""
+        return self._apply(self._decode(raw), verified)
+
+    def _decode(self, raw: bytes) -> Decoded:
+        limit = self.params.block.max_extrinsic_length
+        if len(raw) > limit:
+            raise InvalidTransaction(Invalid.OVERSIZE, f"{len(raw)} bytes exceeds the {limit}-byte extrinsic limit")
+        return decode_extrinsic(raw)
+
+    def _apply(self, decoded: Decoded, verified: bool) -> ApplyOutcome | None:
         block = self._pending()
-        limits = self.params.block
-        if len(raw) > limits.max_extrinsic_length:
-            raise InvalidTransaction(Invalid.OVERSIZE, f"{len(raw)} bytes exceeds the {limits.max_extrinsic_length}"
-                                                       f"-byte extrinsic limit")
-        decoded = decode_extrinsic(raw)
         if decoded.inherent:
             self._apply_inherent(block, decoded)
             return None
@@ -222,9 +229,8 @@ class Executive:
             raise
         error, reads, writes = self._dispatch_call(ctx, definition, d.signer, args)
         to_author, to_treasury = self.params.fees.split(fee, d.tip)
-        for who, amount in ((block.author, to_author), (self.treasury, to_treasury)):
-            if amount:
-                self._deposit(ctx=ctx, who=who, amount=amount)
+        block.to_author += to_author
+        block.to_treasury += to_treasury
         system.emit_outcome(ctx, error, weight, encode_u128(fee))
         overlay.commit_layer()
         block.signed_seen = True
@@ -261,8 +267,12 @@ class Executive:
         ctx = block.ctx
         if run_hooks:
             ctx.phase = EventRecord.FINALIZATION
+            for who, amount in ((block.author, block.to_author), (self.treasury, block.to_treasury)):
+                if amount:
+                    self._deposit(ctx=ctx, who=who, amount=amount)
             self.runtime.pm.hook.payable_on_finalize(ctx=ctx)
-        root, block.undo = self.db.stage_root(ctx.overlay.changes())
+        block.staged = ctx.overlay.changes()
+        root = self.db.stage_root(block.staged)
         header = Header(parent_hash=block.parent_hash, number=block.number, state_root=root,
                         extrinsics_root=merkle_root([blake2_256(x) for x in block.extrinsics]),
                         timestamp_ms=ctx.timestamp_ms, author=block.author, weight=block.weight,
@@ -280,7 +290,7 @@ class Executive:
     def commit(self, seal: bytes = b"") -> bytes:
         """Persist the finalized block atomically; returns its hash."""
         block = self._pending()
-        if block.undo is None:
+        if block.staged is None:
             raise RuntimeError("finalize_block must run before commit")
         block_hash = blake2_256(block.header)
         ctx = block.ctx
@@ -293,8 +303,8 @@ class Executive:
 
     def abort(self) -> None:
         """Drop the block being built; a staged state root is reverted."""
-        if self._block is not None and self._block.undo is not None:
-            self.db.revert_root(self._block.undo)
+        if self._block is not None and self._block.staged is not None:
+            self.db.revert_root(self._block.staged)
         self._block = None
 
     def _pending(self) -> _PendingBlock:
@@ -306,17 +316,25 @@ class Executive:
     def author_block(self, extrinsics: list[bytes], *, author: Keypair, timestamp_ms: int) -> AuthoredBlock:
         """Build, seal and commit a block from candidate extrinsics; invalid ones are left out, with reasons."""
         self.initialize_block(author.public)
+        outcomes, rejected = [], []
         try:
             self.apply_extrinsic(inherent_extrinsic(
                 make_call(system.NAME, 0, system_pb2.SetTimestamp(now_ms=timestamp_ms))))
             self._block.allow_inherents = False  # candidates come from users: none of them is an inherent
-            verified = self._verify_batch(extrinsics)
-            outcomes, rejected = [], []
-            for raw, ok in zip(extrinsics, verified, strict=True):
+            decoded = []
+            for raw in extrinsics:
                 try:
-                    if not ok:
+                    decoded.append(self._decode(raw))
+                except InvalidTransaction as exc:
+                    decoded.append(exc)
+            signature_ok = self._start_verification([d for d in decoded if isinstance(d, Decoded)])
+            for raw, d in zip(extrinsics, decoded, strict=True):
+                try:
+                    if isinstance(d, InvalidTransaction):
+                        raise d
+                    if not signature_ok(d):
                         raise InvalidTransaction(Invalid.BAD_SIGNATURE, "signature does not match the body and signer")
-                    outcomes.append(self.apply_extrinsic(raw, verified=True))
+                    outcomes.append(self._apply(d, verified=True))
                 except InvalidTransaction as exc:
                     rejected.append((raw, exc))
             header = self.finalize_block()
@@ -328,21 +346,16 @@ class Executive:
         block_hash = self.commit(seal)
         return AuthoredBlock(block, block_hash, header, outcomes, rejected)
 
-    def _verify_batch(self, extrinsics: list[bytes]) -> list[bool]:
-        """Signature validity per extrinsic, checked in parallel; undecodable ones pass to apply's checks."""
-        items, positions = [], []
-        for i, raw in enumerate(extrinsics):
-            try:
-                d = decode_extrinsic(raw)
-            except InvalidTransaction:
-                continue
-            if not d.inherent:
-                items.append((d.signer, d.body, d.signature))
-                positions.append(i)
-        result = [True] * len(extrinsics)
-        for i, ok in zip(positions, self.verifier.verify_all(items), strict=True):
-            result[i] = ok
-        return result
+    def _start_verification(self, decoded: list[Decoded]):
+        """Check signed extrinsics' signatures on the thread pool while the caller applies earlier ones.
+
+        Returns `ok(d)`, which waits only for the chunk holding `d`: libsodium runs outside the GIL, so
+        verification of later extrinsics overlaps with Python applying earlier ones.
+        """
+        signed = [d for d in decoded if not d.inherent]
+        position = {id(d): i for i, d in enumerate(signed)}
+        pending = self.verifier.start([(d.signer, d.body, d.signature) for d in signed])
+        return lambda d: d.inherent or pending.result(position[id(d)])
 
     def import_block(self, block: Block | bytes) -> list[ApplyOutcome]:
         """Re-execute a block built elsewhere and commit it only if everything it claims matches."""
@@ -356,46 +369,42 @@ class Executive:
         except Exception as exc:  # noqa: BLE001
             raise BlockImportError(f"header does not decode: {exc}") from exc
         head = self.db.head
-        if claimed.number != head.number + 1 or claimed.parent_hash != head.hash:
-            raise BlockImportError(f"block #{claimed.number} does not extend the head #{head.number} "
+        number = claimed.number
+        if number != head.number + 1 or claimed.parent_hash != head.hash:
+            raise BlockImportError(f"block #{number} does not extend the head #{head.number} "
                                    f"({head.hash.hex()[:16]}…)")
         if not verify(claimed.author, block.header, block.seal):
-            raise BlockImportError(f"block #{claimed.number}: the seal is not the author's signature of the header")
-        extrinsics = list(block.extrinsics)
-        if not extrinsics or not self._is_timestamp(extrinsics[0]):
-            raise BlockImportError(f"block #{claimed.number}: the first extrinsic must be the timestamp inherent")
-        bad = [i for i, ok in enumerate(self._verify_batch(extrinsics)) if not ok]
-        if bad:
-            raise BlockImportError(f"block #{claimed.number}: extrinsic {bad[0]} has a bad signature")
+            raise BlockImportError(f"block #{number}: the seal is not the author's signature of the header")
+        try:
+            decoded = [self._decode(raw) for raw in block.extrinsics]
+        except InvalidTransaction as exc:
+            raise BlockImportError(f"block #{number}: an extrinsic does not decode: {exc}") from exc
+        first = decoded[0] if decoded else None
+        if first is None or not (first.inherent and first.call.pallet == system.NAME and first.call.call_index == 0):
+            raise BlockImportError(f"block #{number}: the first extrinsic must be the timestamp inherent")
+        signature_ok = self._start_verification(decoded)
         self.initialize_block(claimed.author)
         outcomes = []
         try:
-            for i, raw in enumerate(extrinsics):
+            for i, d in enumerate(decoded):
+                if not signature_ok(d):
+                    raise BlockImportError(f"block #{number}: extrinsic {i} has a bad signature")
                 try:
-                    outcome = self.apply_extrinsic(raw, verified=True)
+                    outcome = self._apply(d, verified=True)
                 except InvalidTransaction as exc:
-                    raise BlockImportError(f"block #{claimed.number}: extrinsic {i} is invalid: {exc}") from exc
+                    raise BlockImportError(f"block #{number}: extrinsic {i} is invalid: {exc}") from exc
                 if outcome is not None:
                     outcomes.append(outcome)
             header = self.finalize_block()
             mismatched = [name for name in ("state_root", "extrinsics_root", "timestamp_ms", "weight", "length")
                           if getattr(header, name) != getattr(claimed, name)]
             if mismatched:
-                raise BlockImportError(f"block #{claimed.number}: re-execution gives a different "
-                                       f"{', '.join(mismatched)}")
+                raise BlockImportError(f"block #{number}: re-execution gives a different {', '.join(mismatched)}")
         except BaseException:
             self.abort()
             raise
         self.commit(block.seal)
         return outcomes
-
-    @staticmethod
-    def _is_timestamp(raw: bytes) -> bool:
-        try:
-            d = decode_extrinsic(raw)
-        except InvalidTransaction:
-            return False
-        return d.inherent and d.call.pallet == system.NAME and d.call.call_index == 0
 
     # --- reads ----------------------------------------------------------------------------------
     def read_context(self) -> Context:
