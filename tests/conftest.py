@@ -52,8 +52,8 @@ def make_chain():
     """Build DevChains on other specs or backends; all are closed at teardown."""
     made: list[Executive] = []
 
-    def build(spec=None, backend=None) -> DevChain:
-        executive = Executive.open(spec or dev_spec(), backend)
+    def build(spec=None, backend=None, pallets=None) -> DevChain:
+        executive = Executive.open(spec or dev_spec(), backend, pallets=pallets)
         made.append(executive)
         return DevChain(executive)
 
