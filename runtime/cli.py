@@ -1,111 +1,377 @@
-"""The `payable` command line.
+"""The `payable` command line: run a node, manage keys, send transactions, read the chain.
 
-`payable demo` runs a scripted block-production session on a temporary RocksDB chain and prints the
-blocks, balances and a state proof; `payable build-spec --dev` prints the development chain spec.
+Client commands talk to a node over gRPC (`--node HOST:PORT`, default 127.0.0.1:9944) through the
+client SDK, print tables for people and JSON with `--json`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
-
-from payable.token.v1 import token_pb2
+import threading
+import time
+from pathlib import Path
 
 from .chainspec import DEV_ACCOUNTS, ChainSpec, dev_spec
-from .codec import ONE_OPEN, decode_u128, encode_u128, format_open
-from .crypto import TREASURY, Keypair, encode_address
-from .errors import ChainSpecError
-from .executive import Executive
-from .extrinsic import make_call, sign_extrinsic
-from .storage.backend import RocksBackend
-from .storage.proof import verify_proof
+from .codec import CodecError, decode_u128, format_open
+from .crypto import Keypair, decode_address, encode_address
 
-BLOCK_MS = 6_000
+DEFAULT_NODE = "127.0.0.1:9944"
 
 
-def _demo_blocks(alice: Keypair, bob: Keypair, charlie: Keypair, fresh: Keypair):
-    """(description, signer, pallet, call index, args) per block: the scripted session."""
-    t = token_pb2
-    return [
-        [("Alice pays Bob 250 OPEN", alice, 1, t.Transfer(dest=bob.public, amount=encode_u128(250 * ONE_OPEN))),
-         ("Bob opens a new account with 1.5 OPEN", bob, 0,
-          t.Transfer(dest=fresh.public, amount=encode_u128(3 * ONE_OPEN // 2)))],
-        [("Charlie bonds 100 OPEN", charlie, 2, t.Bond(amount=encode_u128(100 * ONE_OPEN))),
-         ("Bob overspends (fails: fee kept)", bob, 1, t.Transfer(dest=alice.public, amount=encode_u128(10**30)))],
-        [("Charlie unbonds 40 OPEN", charlie, 3, t.Unbond(amount=encode_u128(40 * ONE_OPEN)))],
-    ]
+def keypair_from(text: str) -> Keypair:
+    """A signing key from a dev name ('//Alice'), 64 hex digits of seed, or a file holding either."""
+    if text.startswith("//"):
+        return Keypair.from_uri(text)
+    if os.path.isfile(text):
+        text = Path(text).read_text().strip()
+        if text.startswith("//"):
+            return Keypair.from_uri(text)
+    try:
+        seed = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        seed = b""
+    if len(seed) != 32:
+        raise ValueError(f"{text[:20]!r} is neither a dev name like //Alice, a 32-byte hex seed, nor a key file")
+    return Keypair(seed)
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    spec = dev_spec()
-    alice, bob, charlie = (Keypair.from_uri(u) for u in DEV_ACCOUNTS[:3])
-    fresh = Keypair.from_uri("//Demo")
-    with tempfile.TemporaryDirectory(prefix="payable-demo-") as base:
-        backend = RocksBackend(f"{base}/db")
-        chain = Executive.open(spec, backend)
-        print(f"chain {spec.name!r}  genesis {chain.genesis_hash.hex()}  db {base}/db\n")
-        nonces: dict[bytes, int] = {}
-        timestamp = spec.genesis["system"]["timestamp_ms"]
-        for txs in _demo_blocks(alice, bob, charlie, fresh):
-            raws = []
-            for _desc, signer, index, call_args in txs:
-                nonce = nonces.get(signer.public, 0)
-                nonces[signer.public] = nonce + 1
-                raws.append(sign_extrinsic(signer, make_call("token", index, call_args), nonce=nonce,
-                                           genesis_hash=chain.genesis_hash))
-            timestamp += BLOCK_MS
-            built = chain.author_block(raws, author=alice, timestamp_ms=timestamp)
-            print(f"block #{built.header.number}  {built.hash.hex()[:16]}…  extrinsics {len(built.block.extrinsics)}"
-                  f"  state root {built.header.state_root.hex()[:16]}…")
-            for (desc, *_), outcome in zip(txs, built.outcomes, strict=True):
-                status = "ok" if outcome.ok else f"FAILED {type(outcome.error).__name__}: {outcome.error.message}"
-                print(f"   - {desc:<40} fee {format_open(outcome.fee):>12} OPEN  {status}")
-        chain.try_state()
-        print(f"\n{'account':<10} {'address':<52} {'free':>16} {'bonded+unbonding':>18}")
-        named = [("Alice", alice.public), ("Bob", bob.public), ("Charlie", charlie.public),
-                 ("//Demo", fresh.public), ("treasury", TREASURY)]
-        for name, who in named:
-            data = token_pb2.AccountData.FromString(
-                chain.query("token", "account", token_pb2.AccountRequest(account=who).SerializeToString()))
-            staked = decode_u128(data.bonded) + sum(decode_u128(c.amount) for c in data.unlocking)
-            print(f"{name:<10} {encode_address(who):<52} {format_open(decode_u128(data.free)):>16} "
-                  f"{format_open(staked):>18}")
-        issuance = decode_u128(token_pb2.Amount.FromString(
-            chain.query("token", "total_issuance", b"")).value)
-        key = next(item for item in chain.runtime.pallets["token"].storage.items if item.name == "Account")
-        alice_key = key.storage_key(alice.public)
-        proof = chain.db.prove(alice_key)
-        verified = verify_proof(chain.head.state_root, alice_key, chain.db.state_value(alice_key), proof)
-        print(f"\ntotal issuance {format_open(issuance)} OPEN (invariant checked: equals the sum of all balances)")
-        print(f"head #{chain.head.number}  state root {chain.head.state_root.hex()}")
-        print(f"Alice's balance proven against the state root: {'verified' if verified else 'FAILED'} "
-              f"({sum(len(level) for level in proof.levels)} proof bytes)")
-        chain.close()
-        backend.close()
-        return 0 if verified else 1
+def account_from(text: str) -> bytes:
+    return Keypair.from_uri(text).public if text.startswith("//") else decode_address(text)
 
 
-def run_build_spec(args: argparse.Namespace) -> int:
-    spec = dev_spec() if args.dev else ChainSpec.load(args.chain)
-    print(spec.to_json())
+def _emit(args, data, table: list[tuple[str, str]] | None = None) -> None:
+    if args.json or table is None:
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        width = max(len(k) for k, _ in table)
+        for key, value in table:
+            print(f"{key:<{width}}  {value}")
+
+
+def _client(args):
+    from .client import Client
+
+    return Client(args.node)
+
+
+# --- node ------------------------------------------------------------------------------------------
+def cmd_node(args) -> int:
+    from .grpc_api import serve
+    from .logs import configure_logging
+    from .node import Node
+
+    configure_logging(args.log_level)
+    spec = dev_spec() if args.dev else ChainSpec.load(args.chain) if args.chain else None
+    temporary = args.base_path is None
+    base = Path(args.base_path or tempfile.mkdtemp(prefix="payable-node-"))
+    node = Node(spec, base, author=keypair_from(args.author), block_time=None if args.instant_seal else args.block_time)
+    server, port = serve(node, args.grpc_port)
+    metrics_port = node.metrics.serve(args.metrics_port) if args.metrics_port is not None else None
+    node.start()
+    from .node import log
+
+    log.info("node_started", grpc=f"127.0.0.1:{port}", metrics=metrics_port, base_path=str(base),
+             mode="instant-seal" if args.instant_seal else f"{args.block_time}s blocks")
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    stopping.wait()
+    server.stop(grace=2).wait()
+    node.stop()
+    if temporary:
+        shutil.rmtree(base, ignore_errors=True)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="payable", description="Payable AI chain tools")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run a scripted block-production session and print blocks and balances")
-    build = sub.add_parser("build-spec", help="print a chain spec as JSON")
-    group = build.add_mutually_exclusive_group(required=True)
-    group.add_argument("--dev", action="store_true", help="the development chain")
-    group.add_argument("--chain", help="a chain spec file to validate and normalise")
-    args = parser.parse_args(argv)
-    handlers = {"demo": run_demo, "build-spec": run_build_spec}
+def cmd_build_spec(args) -> int:
+    print((dev_spec() if args.dev else ChainSpec.load(args.chain)).to_json())
+    return 0
+
+
+def cmd_check_chain(args) -> int:
+    from .chaintools import check_chain
+
+    report = check_chain(Path(args.base_path))
+    _emit(args, {"ok": True, "blocks": report.blocks, "head": report.head_hash.hex(),
+                 "state_root": report.state_root.hex()},
+          [("result", "ok: every block re-executes to its stored roots"), ("blocks", str(report.blocks)),
+           ("head", report.head_hash.hex()), ("state root", report.state_root.hex())])
+    return 0
+
+
+def cmd_export_blocks(args) -> int:
+    from .chaintools import export_blocks
+
+    count = export_blocks(Path(args.base_path), Path(args.output), args.start, args.end)
+    _emit(args, {"exported": count, "file": args.output}, [("exported", f"{count} blocks to {args.output}")])
+    return 0
+
+
+def cmd_import_blocks(args) -> int:
+    from .chaintools import import_blocks
+
+    spec = dev_spec() if args.dev else ChainSpec.load(args.chain) if args.chain else None
+    count = import_blocks(Path(args.base_path), Path(args.input), spec)
+    _emit(args, {"imported": count}, [("imported", f"{count} blocks")])
+    return 0
+
+
+# --- keys ------------------------------------------------------------------------------------------
+def cmd_key(args) -> int:
+    key = Keypair.generate() if args.action == "generate" else keypair_from(args.name)
+    data = {"public": key.public.hex(), "address": key.address}
+    if args.action == "generate":
+        data["seed"] = key.seed.hex()
+    _emit(args, data, [(k, v) for k, v in data.items()])
+    return 0
+
+
+# --- transactions ----------------------------------------------------------------------------------
+def _result(args, result) -> int:
+    data = {"hash": result.hash.hex(), "block": result.block_number, "index": result.extrinsic_index,
+            "success": result.success, "error": result.error}
+    _emit(args, data, [("extrinsic", result.hash.hex()), ("block", f"#{result.block_number}"),
+                       ("result", "success" if result.success else f"FAILED {result.error}")])
+    return 0 if result.success else 1
+
+
+def cmd_transfer(args) -> int:
+    with _client(args) as client:
+        call = "transfer_keep_alive" if args.keep_alive else "transfer"
+        result = client.submit_call(keypair_from(args.sender), "token", call, tip=args.tip,
+                                    dest=account_from(args.to), amount=args.amount)
+        return _result(args, result)
+
+
+def cmd_tx(args) -> int:
+    fields = {}
+    for item in args.arg or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--arg takes key=value, got {item!r}")
+        fields[key] = value
+    with _client(args) as client:
+        return _result(args, client.submit_call(keypair_from(args.sender), args.pallet, args.call, tip=args.tip,
+                                                **fields))
+
+
+# --- reads -----------------------------------------------------------------------------------------
+def cmd_query_balance(args) -> int:
+    who = account_from(args.account)
+    with _client(args) as client:
+        data, proven_at = client.account_data(who, prove=args.prove)
+        if not args.prove:
+            proven_at = client.chain_info().best_number
+    unbonding = sum(decode_u128(c.amount) for c in data.unlocking)
+    parts = {"free": decode_u128(data.free), "reserved": decode_u128(data.reserved),
+             "bonded": decode_u128(data.bonded), "unbonding": unbonding}
+    out = {"account": encode_address(who), "block": proven_at, "proven": args.prove,
+           **{k: str(v) for k, v in parts.items()}}
+    table = [("account", encode_address(who)), *((k, f"{format_open(v)} OPEN") for k, v in parts.items()),
+             ("at block", f"#{proven_at}" + (" (Merkle proof verified against the header)" if args.prove else ""))]
+    _emit(args, out, table)
+    return 0
+
+
+def cmd_block(args) -> int:
+    with _client(args) as client:
+        block = client.block(args.number)
+        events = client.events(block.header.number)
+    h = block.header
+    data = {"number": h.number, "hash": block.hash.hex(), "parent": h.parent_hash.hex(),
+            "state_root": h.state_root.hex(), "extrinsics_root": h.extrinsics_root.hex(),
+            "timestamp_ms": h.timestamp_ms, "author": encode_address(h.author) if len(h.author) == 32 else "",
+            "extrinsics": len(block.block.extrinsics), "events": [f"{e.pallet}.{e.name}" for e in events.events]}
+    _emit(args, data, [(k, str(v)) for k, v in data.items() if k != "events"]
+          + [("events", ", ".join(data["events"]) or "-")])
+    return 0
+
+
+# --- demo ------------------------------------------------------------------------------------------
+def cmd_demo(args) -> int:
+    """Start a dev node process, send transfers as a client would, print blocks as they come, stop."""
+    from .client import Client, ClientError
+
+    with tempfile.TemporaryDirectory(prefix="payable-demo-") as base:
+        port = _free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "node", "--dev", "--base-path", base,
+                                 "--grpc-port", str(port), "--block-time", "1"],
+                                stdout=subprocess.DEVNULL, stderr=open(Path(base) / "node.log", "w"))
+        try:
+            with Client(f"127.0.0.1:{port}") as client:
+                client.wait_ready()
+                info = client.chain_info()
+                print(f"dev node up: chain {info.chain_name!r}, genesis {info.genesis_hash.hex()[:16]}…, "
+                      f"gRPC 127.0.0.1:{port}\n")
+                return _demo_story(client)
+        except ClientError as exc:
+            print(f"demo failed: {exc}; node log: {Path(base) / 'node.log'}", file=sys.stderr)
+            return 1
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+
+
+def _demo_story(client) -> int:
+    alice, bob, charlie, dave = (Keypair.from_uri(u) for u in DEV_ACCOUNTS[:4])
+    newcomer = Keypair.from_uri("//Demo")
+    heads = client.heads()
+    printer = threading.Thread(target=_print_heads, args=(client, heads), daemon=True)
+    printer.start()
+    steps = [("Alice pays Bob 250 OPEN", alice, "transfer_keep_alive", {"dest": bob.public, "amount": "250"}),
+             ("Bob opens //Demo's account with 1.5 OPEN", bob, "transfer",
+              {"dest": newcomer.public, "amount": "1.5"}),
+             ("Charlie bonds 100 OPEN", charlie, "bond", {"amount": "100"}),
+             ("Dave overspends (fails; the fee is kept)", dave, "transfer_keep_alive",
+              {"dest": alice.public, "amount": "99999999"})]
+    for desc, signer, call, fields in steps:
+        result = client.submit_call(signer, "token", call, **fields)
+        status = "ok" if result.success else f"FAILED {result.error}"
+        print(f"  tx  {desc:<42} -> block #{result.block_number}: {status}")
+    time.sleep(1.2)
+    heads.cancel()
+    print(f"\n{'account':<9} {'free OPEN':>20} {'bonded OPEN':>12}  (each read with a Merkle proof)")
+    for name, who in (("Alice", alice), ("Bob", bob), ("Charlie", charlie), ("Dave", dave), ("//Demo", newcomer)):
+        data, number = client.account_data(who.public, prove=True)
+        print(f"{name:<9} {format_open(decode_u128(data.free)):>20} {format_open(decode_u128(data.bonded)):>12}")
+    info = client.chain_info()
+    print(f"\nbest block #{info.best_number} {info.best_hash.hex()}; stopping the node")
+    return 0
+
+
+def _print_heads(client, heads) -> None:
+    import grpc
+
     try:
-        return handlers[args.command](args)
-    except ChainSpecError as exc:
-        print(f"error: chain spec: {exc}", file=sys.stderr)
+        for head in heads:
+            block = client.block(head.header.number)
+            print(f"  block #{head.header.number:<4} {head.hash.hex()[:16]}…  extrinsics "
+                  f"{len(block.block.extrinsics)} (incl. the timestamp)  "
+                  f"state root {head.header.state_root.hex()[:16]}…")
+    except grpc.RpcError:
+        return
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- argument parsing ------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="payable", description="Payable AI chain: node and client tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def client_command(name: str, help_text: str, func):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--node", default=DEFAULT_NODE, help=f"node gRPC address (default {DEFAULT_NODE})")
+        p.add_argument("--json", action="store_true", help="print JSON for scripts")
+        p.set_defaults(func=func)
+        return p
+
+    node = sub.add_parser("node", help="run a node")
+    chain = node.add_mutually_exclusive_group()
+    chain.add_argument("--dev", action="store_true", help="the development chain (prefunded //Alice, //Bob, ...)")
+    chain.add_argument("--chain", help="a chain spec JSON file")
+    node.add_argument("--base-path", help="data directory (default: a temporary one, removed on exit)")
+    node.add_argument("--grpc-port", type=int, default=9944)
+    node.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
+    seal = node.add_mutually_exclusive_group()
+    seal.add_argument("--block-time", type=float, default=2.0, help="seconds between blocks (default 2)")
+    seal.add_argument("--instant-seal", action="store_true", help="author a block as soon as extrinsics arrive")
+    node.add_argument("--author", default="//Alice", help="block author key (dev name, hex seed or key file)")
+    node.add_argument("--log-level", default="info")
+    node.set_defaults(func=cmd_node)
+
+    spec = sub.add_parser("build-spec", help="print a chain spec as JSON")
+    group = spec.add_mutually_exclusive_group(required=True)
+    group.add_argument("--dev", action="store_true")
+    group.add_argument("--chain")
+    spec.set_defaults(func=cmd_build_spec)
+
+    check = sub.add_parser("check-chain", help="re-execute a stopped node's chain from genesis, verifying all roots")
+    check.add_argument("--base-path", required=True)
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(func=cmd_check_chain)
+
+    export = sub.add_parser("export-blocks", help="write a stopped node's blocks to a file")
+    export.add_argument("--base-path", required=True)
+    export.add_argument("--output", required=True)
+    export.add_argument("--start", type=int, default=1)
+    export.add_argument("--end", type=int)
+    export.add_argument("--json", action="store_true")
+    export.set_defaults(func=cmd_export_blocks)
+
+    imp = sub.add_parser("import-blocks", help="import blocks from a file into a (stopped) node's chain")
+    imp.add_argument("--base-path", required=True)
+    imp.add_argument("--input", required=True)
+    which = imp.add_mutually_exclusive_group()
+    which.add_argument("--dev", action="store_true")
+    which.add_argument("--chain")
+    imp.add_argument("--json", action="store_true")
+    imp.set_defaults(func=cmd_import_blocks)
+
+    key = sub.add_parser("key", help="generate or inspect keys")
+    key_sub = key.add_subparsers(dest="action", required=True)
+    key_sub.add_parser("generate").add_argument("--json", action="store_true")
+    inspect = key_sub.add_parser("inspect")
+    inspect.add_argument("name", help="//Alice, a hex seed, or a key file")
+    inspect.add_argument("--json", action="store_true")
+    key.set_defaults(func=cmd_key)
+
+    transfer = client_command("transfer", "send OPEN and wait for inclusion", cmd_transfer)
+    transfer.add_argument("--from", dest="sender", required=True)
+    transfer.add_argument("--to", required=True, help="address or dev name")
+    transfer.add_argument("--amount", required=True, help="OPEN, e.g. 1.5")
+    transfer.add_argument("--tip", type=int, default=0, help="tip in base units (raises priority)")
+    transfer.add_argument("--allow-death", dest="keep_alive", action="store_false",
+                          help="allow the sender to drop below the existential deposit")
+
+    tx = client_command("tx", "submit any call, built from the runtime metadata", cmd_tx)
+    tx.add_argument("pallet")
+    tx.add_argument("call")
+    tx.add_argument("--arg", action="append", help="field=value (amounts in OPEN, accounts as addresses)")
+    tx.add_argument("--from", dest="sender", required=True)
+    tx.add_argument("--tip", type=int, default=0)
+
+    query = client_command("query", "read state", None)
+    query_sub = query.add_subparsers(dest="what", required=True)
+    balance = query_sub.add_parser("balance")
+    balance.add_argument("account", help="address or dev name")
+    balance.add_argument("--prove", action="store_true", help="verify a Merkle proof against the block header")
+    balance.set_defaults(func=cmd_query_balance)
+
+    block = client_command("block", "show a block (default: the best)", cmd_block)
+    block.add_argument("number", type=int, nargs="?")
+
+    sub.add_parser("demo", help="start a dev node and show blocks with transfers").set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "query":
+        args.json = getattr(args, "json", False)
+    from .chaintools import BlockFileError
+    from .client import ClientError
+    from .errors import ChainSpecError
+    from .executive import BlockImportError
+
+    try:
+        return args.func(args)
+    except (ClientError, ChainSpecError, BlockImportError, BlockFileError, CodecError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -60,6 +60,20 @@ class ApplyOutcome:
         return self.error is None
 
 
+@dataclass(frozen=True)
+class Validity:
+    """What the pool needs to know about a valid extrinsic."""
+
+    hash: bytes
+    signer: bytes
+    nonce: int
+    account_nonce: int  # the signer's next nonce now: nonce > account_nonce means it must wait
+    priority: int       # the tip
+    length: int
+    fee: int
+    valid_until: int
+
+
 @dataclass
 class _PendingBlock:
     number: int
@@ -190,12 +204,12 @@ class Executive:
         block.extrinsics.append(decoded.raw)
         block.length += len(decoded.raw)
 
-    def _check_validity(self, block: _PendingBlock, d: Decoded, verified: bool) -> tuple[CallDef, object, int]:
-        """Everything that makes an extrinsic includable; returns (call, args, weight in ns)."""
+    def _check_static(self, d: Decoded, number: int, verified: bool) -> tuple[CallDef, object, int]:
+        """Checks that need no state: genesis, mortality, signature, call; returns (call, args, weight ns)."""
         if d.genesis_hash != self.genesis_hash:
             raise InvalidTransaction(Invalid.WRONG_GENESIS, "signed for another chain (genesis hash differs)")
-        if d.valid_until and d.valid_until < block.number:
-            raise InvalidTransaction(Invalid.EXPIRED, f"valid until block {d.valid_until}, now {block.number}")
+        if d.valid_until and d.valid_until < number:
+            raise InvalidTransaction(Invalid.EXPIRED, f"valid until block {d.valid_until}, now {number}")
         if not verified and not verify(d.signer, d.body, d.signature):
             raise InvalidTransaction(Invalid.BAD_SIGNATURE, "signature does not match the body and signer")
         definition, args = self.runtime.resolve_call(d.call)
@@ -203,13 +217,42 @@ class Executive:
             raise InvalidTransaction(Invalid.NOT_ALLOWED,
                                      f"{definition.pallet}.{definition.name} is an inherent and cannot be signed")
         weight = self.params.block.base_extrinsic_ns + self.params.db_weights.total_ns(definition.weight)
+        return definition, args, weight
+
+    def validate_transaction(self, raw: bytes) -> Validity:
+        """Would this extrinsic be valid in the next block? For the transaction pool: writes nothing.
+
+        Future nonces are valid (the pool holds them until the gap fills); the fee is checked against
+        the signer's current balance by withdrawing it in a scratch layer that is always rolled back.
+        """
+        d = self._decode(raw)
+        if d.inherent:
+            raise InvalidTransaction(Invalid.NOT_ALLOWED, "unsigned inherents come only from the block author")
+        head = self.db.head
+        definition, args, weight = self._check_static(d, head.number + 1, verified=False)
+        limits = self.params.block
+        if weight > limits.max_weight_ns:
+            raise InvalidTransaction(Invalid.EXHAUSTS_RESOURCES, "heavier than a whole block")
+        ctx = Context(self.runtime, self.db.overlay(), block_number=head.number + 1, parent_hash=head.hash,
+                      timestamp_ms=0, author=bytes(32))
+        expected = system.account_nonce(ctx, d.signer)
+        if d.nonce < expected:
+            raise InvalidTransaction(Invalid.STALE_NONCE, f"nonce {d.nonce}, account's next nonce is {expected}")
+        self._validate(ctx=ctx, signer=d.signer, pallet=definition.pallet, call=definition, args=args)
+        fee = self.params.fees.fee(len(raw), weight, d.tip)
+        ctx.overlay.begin()
+        try:
+            if self._withdraw(ctx=ctx, who=d.signer, amount=fee) is None and fee:
+                raise InvalidTransaction(Invalid.CANNOT_PAY_FEE, "no pallet in this chain collects fees")
+        finally:
+            ctx.overlay.rollback_layer()
+        return Validity(blake2_256(raw), d.signer, d.nonce, expected, d.tip, len(raw), fee, d.valid_until)
+
+    def _apply_signed(self, block: _PendingBlock, d: Decoded, verified: bool) -> ApplyOutcome:
+        definition, args, weight = self._check_static(d, block.number, verified)
         limits = self.params.block
         if block.weight + weight > limits.max_weight_ns or block.length + len(d.raw) > limits.max_length:
             raise InvalidTransaction(Invalid.EXHAUSTS_RESOURCES, "the block has no room left for it")
-        return definition, args, weight
-
-    def _apply_signed(self, block: _PendingBlock, d: Decoded, verified: bool) -> ApplyOutcome:
-        definition, args, weight = self._check_validity(block, d, verified)
         ctx = block.ctx
         ctx.phase, ctx.extrinsic_index = EventRecord.APPLY_EXTRINSIC, len(block.extrinsics)
         expected = system.account_nonce(ctx, d.signer)

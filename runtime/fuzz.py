@@ -23,13 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from google.protobuf import descriptor_pool, message_factory
+from google.protobuf import message_factory
 from google.protobuf.descriptor import FieldDescriptor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from payable import options_pb2
-from payable.runtime.v1.metadata_pb2 import RuntimeMetadata
 from payable.system.v1 import system_pb2
 
 from . import system
@@ -41,7 +40,7 @@ from .errors import Invalid, InvalidTransaction
 from .executive import Executive
 from .extrinsic import inherent_extrinsic, make_call, sign_extrinsic
 from .hookspecs import hookimpl
-from .runtime import Runtime
+from .runtime import Runtime, message_class_lookup
 from .storage.backend import MemoryBackend
 
 FAULTS = {"bad_signature": Invalid.BAD_SIGNATURE, "wrong_genesis": Invalid.WRONG_GENESIS,
@@ -70,14 +69,6 @@ class _SkipDispatch:
     @hookimpl(tryfirst=True)
     def payable_dispatch(self, ctx, pallet, call, origin, args):
         return True if self.active else None
-
-
-def message_class_lookup(metadata: RuntimeMetadata):
-    """full protobuf name -> message class, built from the metadata alone (as a generic client would)."""
-    pool = descriptor_pool.DescriptorPool()
-    for file in metadata.types.file:
-        pool.Add(file)
-    return lambda name: message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
 
 
 def _field_strategy(field: FieldDescriptor, accounts: list[bytes], depth: int) -> st.SearchStrategy:

@@ -126,7 +126,7 @@ class Pallet:
     def __init__(self, name: str, *, doc: str, calls: CallTable, storage: PalletStorage, events: EventTable,
                  errors: type[PalletError], queries: QueryTable | None = None, config: type | None = None,
                  genesis: Callable[[Context, Any, dict], None] | None = None, hooks: ModuleType | None = None,
-                 proto_files: tuple[Any, ...] = (), extra_plugins: tuple[Any, ...] = ()):
+                 proto_files: tuple[Any, ...] = (), query_service: Any = None, extra_plugins: tuple[Any, ...] = ()):
         self.name = name
         self.doc = doc
         self.prefix = pallet_prefix(name)
@@ -136,6 +136,7 @@ class Pallet:
         self.genesis = genesis
         self.hooks = hooks
         self.proto_files = proto_files  # protobuf FileDescriptors of this pallet's types, for metadata
+        self.query_service = query_service  # gRPC ServiceDescriptor whose methods serve `queries` (optional)
         self.extra_plugins = extra_plugins
         for table in (calls, storage, events, queries):
             if table is not None and table.pallet != name:

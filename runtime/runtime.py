@@ -10,7 +10,7 @@ import json
 from importlib.metadata import entry_points
 
 import pluggy
-from google.protobuf import descriptor_pb2
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from payable.runtime.v1 import extrinsic_pb2, metadata_pb2
@@ -130,3 +130,11 @@ def _collect_files(file, out: dict) -> None:
     for dep in file.dependencies:
         _collect_files(dep, out)
     out.setdefault(file.name, file)
+
+
+def message_class_lookup(metadata: metadata_pb2.RuntimeMetadata):
+    """full protobuf name -> message class, built from the metadata alone (as a generic client does)."""
+    pool = descriptor_pool.DescriptorPool()
+    for file in metadata.types.file:
+        pool.Add(file)
+    return lambda name: message_factory.GetMessageClass(pool.FindMessageTypeByName(name))

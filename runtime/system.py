@@ -131,4 +131,5 @@ def nonce(ctx: Context, request: system_pb2.NonceRequest) -> system_pb2.AccountN
 
 
 pallet = Pallet(NAME, doc=__doc__, calls=calls, storage=storage, events=events, errors=SystemError,
-                queries=queries, genesis=_genesis, hooks=_Hooks, proto_files=(system_pb2.DESCRIPTOR,))
+                queries=queries, genesis=_genesis, hooks=_Hooks, proto_files=(system_pb2.DESCRIPTOR,),
+                query_service=system_pb2.DESCRIPTOR.services_by_name["SystemQuery"])

@@ -32,4 +32,5 @@ from .storage import storage
 
 pallet = Pallet("token", doc=__doc__, calls=calls, storage=storage, events=events, errors=TokenError,
                 queries=queries, config=TokenConfig, genesis=genesis.build, hooks=hooks,
-                proto_files=(token_pb2.DESCRIPTOR,), extra_plugins=(hooks.FeeHandler(),))
+                proto_files=(token_pb2.DESCRIPTOR,), query_service=token_pb2.DESCRIPTOR.services_by_name["TokenQuery"],
+                extra_plugins=(hooks.FeeHandler(),))

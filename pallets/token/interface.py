@@ -8,7 +8,7 @@ account is exempt from the existential deposit: it is never reaped.
 
 from __future__ import annotations
 
-from runtime.codec import U128_MAX, encode_u128
+from runtime.codec import U128_MAX, encode_u128, format_open
 from runtime.context import Context, public_interface
 from runtime.crypto import TREASURY
 
@@ -34,6 +34,10 @@ def _settle(ctx: Context, who: bytes, balances: Balances, existed: bool) -> None
     Account.insert(ctx, who, balances.to_proto())
     if not existed:
         ev.Endowed.emit(ctx, account=who, amount=encode_u128(balances.total))
+
+
+def _open(units: int) -> str:
+    return f"{format_open(units)} OPEN"
 
 
 def _positive(amount: int) -> None:
@@ -62,19 +66,19 @@ def transfer(ctx: Context, source: bytes, dest: bytes, amount: int, *, keep_aliv
     _positive(amount)
     src = load(ctx, source)
     if src is None or src.free < amount:
-        raise errors.InsufficientBalance(f"free balance {src.free if src else 0} < {amount}")
+        raise errors.InsufficientBalance(f"free balance {_open(src.free if src else 0)} < {_open(amount)}")
     if source == dest:
         ev.Transferred.emit(ctx, **{"from": source, "to": dest, "amount": encode_u128(amount)})
         return
     ed = ctx.config.existential_deposit
     src.free -= amount
     if keep_alive and src.locked == 0 and src.free < ed and source != TREASURY:
-        raise errors.KeepAlive(f"sender would keep {src.free} < existential deposit {ed}")
+        raise errors.KeepAlive(f"sender would keep {_open(src.free)} < existential deposit {_open(ed)}")
     dst = load(ctx, dest)
     existed = dst is not None
     dst = dst or Balances()
     if not existed and amount < ed and dest != TREASURY:
-        raise errors.ExistentialDeposit(f"{amount} would create an account below the existential deposit {ed}")
+        raise errors.ExistentialDeposit(f"{_open(amount)} would create an account below the existential deposit {_open(ed)}")
     dst.free += amount
     _settle(ctx, source, src, True)
     _settle(ctx, dest, dst, existed)
@@ -87,7 +91,7 @@ def reserve(ctx: Context, who: bytes, amount: int) -> None:
     _positive(amount)
     bal = load(ctx, who)
     if bal is None or bal.free < amount:
-        raise errors.InsufficientBalance(f"free balance {bal.free if bal else 0} cannot reserve {amount}")
+        raise errors.InsufficientBalance(f"free balance {_open(bal.free if bal else 0)} cannot reserve {_open(amount)}")
     bal.free -= amount
     bal.reserved += amount
     _settle(ctx, who, bal, True)
@@ -113,7 +117,7 @@ def repatriate_reserved(ctx: Context, source: bytes, dest: bytes, amount: int, *
     _positive(amount)
     src = load(ctx, source)
     if src is None or src.reserved < amount:
-        raise errors.InsufficientReserved(f"reserved balance {src.reserved if src else 0} < {amount}")
+        raise errors.InsufficientReserved(f"reserved balance {_open(src.reserved if src else 0)} < {_open(amount)}")
     src.reserved -= amount
     dst = src if source == dest else load(ctx, dest)
     existed = dst is not None
@@ -187,7 +191,7 @@ def bond(ctx: Context, who: bytes, amount: int) -> None:
     _positive(amount)
     bal = load(ctx, who)
     if bal is None or bal.free < amount:
-        raise errors.InsufficientBalance(f"free balance {bal.free if bal else 0} cannot bond {amount}")
+        raise errors.InsufficientBalance(f"free balance {_open(bal.free if bal else 0)} cannot bond {_open(amount)}")
     bal.free -= amount
     bal.bonded += amount
     _settle(ctx, who, bal, True)
@@ -200,7 +204,7 @@ def unbond(ctx: Context, who: bytes, amount: int) -> int:
     _positive(amount)
     bal = load(ctx, who)
     if bal is None or bal.bonded < amount:
-        raise errors.InsufficientBonded(f"bonded balance {bal.bonded if bal else 0} < {amount}")
+        raise errors.InsufficientBonded(f"bonded balance {_open(bal.bonded if bal else 0)} < {_open(amount)}")
     if len(bal.unlocking) >= ctx.config.max_unlock_chunks:
         raise errors.TooManyUnlockChunks(f"{len(bal.unlocking)} unbonds already pending")
     unlock_at = ctx.block_number + ctx.config.unbonding_period
@@ -231,7 +235,7 @@ def withdraw_fee(ctx: Context, who: bytes, amount: int) -> None:
     """Take a transaction fee from the free balance (the account may be reaped by it)."""
     bal = load(ctx, who)
     if bal is None or bal.free < amount:
-        raise errors.InsufficientBalance(f"free balance {bal.free if bal else 0} cannot pay fee {amount}")
+        raise errors.InsufficientBalance(f"free balance {_open(bal.free if bal else 0)} cannot pay fee {_open(amount)}")
     bal.free -= amount
     _settle(ctx, who, bal, True)
     ev.FeeWithdrawn.emit(ctx, account=who, amount=encode_u128(amount))

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from payable.system.v1 import system_pb2 as payable_dot_system_dot_v1_dot_system__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -22,3 +23,78 @@ if _version_not_supported:
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
+
+
+class SystemQueryStub:
+    """System queries over gRPC (served by the node from the pallet's query table).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Nonce = channel.unary_unary(
+                '/payable.system.v1.SystemQuery/Nonce',
+                request_serializer=payable_dot_system_dot_v1_dot_system__pb2.NonceRequest.SerializeToString,
+                response_deserializer=payable_dot_system_dot_v1_dot_system__pb2.AccountNonce.FromString,
+                _registered_method=True)
+
+
+class SystemQueryServicer:
+    """System queries over gRPC (served by the node from the pallet's query table).
+    """
+
+    def Nonce(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_SystemQueryServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Nonce': grpc.unary_unary_rpc_method_handler(
+                    servicer.Nonce,
+                    request_deserializer=payable_dot_system_dot_v1_dot_system__pb2.NonceRequest.FromString,
+                    response_serializer=payable_dot_system_dot_v1_dot_system__pb2.AccountNonce.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'payable.system.v1.SystemQuery', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('payable.system.v1.SystemQuery', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class SystemQuery:
+    """System queries over gRPC (served by the node from the pallet's query table).
+    """
+
+    @staticmethod
+    def Nonce(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.system.v1.SystemQuery/Nonce',
+            payable_dot_system_dot_v1_dot_system__pb2.NonceRequest.SerializeToString,
+            payable_dot_system_dot_v1_dot_system__pb2.AccountNonce.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

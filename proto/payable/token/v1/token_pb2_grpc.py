@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from payable.token.v1 import token_pb2 as payable_dot_token_dot_v1_dot_token__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -22,3 +23,121 @@ if _version_not_supported:
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
+
+
+class TokenQueryStub:
+    """Token queries over gRPC (served by the node from the pallet's query table).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Account = channel.unary_unary(
+                '/payable.token.v1.TokenQuery/Account',
+                request_serializer=payable_dot_token_dot_v1_dot_token__pb2.AccountRequest.SerializeToString,
+                response_deserializer=payable_dot_token_dot_v1_dot_token__pb2.AccountData.FromString,
+                _registered_method=True)
+        self.TotalIssuance = channel.unary_unary(
+                '/payable.token.v1.TokenQuery/TotalIssuance',
+                request_serializer=payable_dot_token_dot_v1_dot_token__pb2.Empty.SerializeToString,
+                response_deserializer=payable_dot_token_dot_v1_dot_token__pb2.Amount.FromString,
+                _registered_method=True)
+
+
+class TokenQueryServicer:
+    """Token queries over gRPC (served by the node from the pallet's query table).
+    """
+
+    def Account(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TotalIssuance(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_TokenQueryServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Account': grpc.unary_unary_rpc_method_handler(
+                    servicer.Account,
+                    request_deserializer=payable_dot_token_dot_v1_dot_token__pb2.AccountRequest.FromString,
+                    response_serializer=payable_dot_token_dot_v1_dot_token__pb2.AccountData.SerializeToString,
+            ),
+            'TotalIssuance': grpc.unary_unary_rpc_method_handler(
+                    servicer.TotalIssuance,
+                    request_deserializer=payable_dot_token_dot_v1_dot_token__pb2.Empty.FromString,
+                    response_serializer=payable_dot_token_dot_v1_dot_token__pb2.Amount.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'payable.token.v1.TokenQuery', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('payable.token.v1.TokenQuery', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class TokenQuery:
+    """Token queries over gRPC (served by the node from the pallet's query table).
+    """
+
+    @staticmethod
+    def Account(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.token.v1.TokenQuery/Account',
+            payable_dot_token_dot_v1_dot_token__pb2.AccountRequest.SerializeToString,
+            payable_dot_token_dot_v1_dot_token__pb2.AccountData.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TotalIssuance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.token.v1.TokenQuery/TotalIssuance',
+            payable_dot_token_dot_v1_dot_token__pb2.Empty.SerializeToString,
+            payable_dot_token_dot_v1_dot_token__pb2.Amount.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

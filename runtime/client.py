@@ -1,0 +1,242 @@
+"""The client SDK: what an application imports to talk to a Payable node over gRPC.
+
+    from runtime.client import Client
+    from runtime.crypto import Keypair
+
+    with Client("127.0.0.1:9944") as client:
+        alice = Keypair.from_uri("//Alice")
+        result = client.submit_call(alice, "token", "transfer_keep_alive", dest=bob_address, amount="1.5")
+        account, proven = client.account_data(alice.public, prove=True)
+
+Calls are built from the node's runtime metadata (any pallet, any call, no generated code needed):
+keyword arguments are converted by the field's declared meaning - amount fields take an int of base
+units or an OPEN string ('1.5'), account fields take an address or 32 bytes. Proofs are checked
+against the state root in the block header the client fetched, not against the node's word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf.descriptor import FieldDescriptor
+
+from payable import options_pb2
+from payable.node.v1 import node_pb2, node_pb2_grpc
+from payable.runtime.v1.extrinsic_pb2 import Call
+from payable.runtime.v1.metadata_pb2 import RuntimeMetadata
+
+from .codec import encode_u128, parse_open
+from .crypto import Keypair, blake2_128, blake2_256, decode_address
+from .extrinsic import sign_extrinsic
+from .runtime import message_class_lookup
+from .storage.proof import verify_proof
+
+HASHERS = {"blake2_128_concat": lambda k: blake2_128(k) + k, "identity": lambda k: k, "blake2_256": blake2_256}
+Status = node_pb2.TxStatus
+
+
+class ClientError(RuntimeError):
+    """The node refused a request or answered something that does not check out."""
+
+
+@dataclass(frozen=True)
+class TxResult:
+    hash: bytes
+    block_number: int
+    block_hash: bytes
+    extrinsic_index: int
+    success: bool
+    error: str
+
+
+class Client:
+    def __init__(self, target: str = "127.0.0.1:9944", timeout: float = 30.0):
+        self.target = target
+        self.timeout = timeout
+        self._channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 8 << 20)])
+        self.node = node_pb2_grpc.NodeStub(self._channel)
+        self._metadata: RuntimeMetadata | None = None
+        self._info: node_pb2.ChainInfo | None = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _rpc(self, method, request, **kwargs):
+        try:
+            return method(request, timeout=kwargs.pop("timeout", self.timeout), **kwargs)
+        except grpc.RpcError as exc:
+            raise ClientError(f"{exc.code().name}: {exc.details()}") from exc
+
+    # --- chain ---------------------------------------------------------------------------------
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Block until the node answers (e.g. right after starting its process)."""
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError as exc:
+            raise ClientError(f"no node answered at {self.target} within {timeout}s") from exc
+
+    def chain_info(self) -> node_pb2.ChainInfo:
+        self._info = self._rpc(self.node.GetChainInfo, node_pb2.ChainInfoRequest())
+        return self._info
+
+    @property
+    def genesis_hash(self) -> bytes:
+        return (self._info or self.chain_info()).genesis_hash
+
+    @property
+    def metadata(self) -> RuntimeMetadata:
+        if self._metadata is None:
+            self._metadata = self._rpc(self.node.GetMetadata, node_pb2.MetadataRequest())
+            self._classes = message_class_lookup(self._metadata)
+        return self._metadata
+
+    def header(self, number: int | None = None, block_hash: bytes | None = None) -> node_pb2.HeaderResponse:
+        """A header, checked: its hash is recomputed from the exact header bytes."""
+        response = self._rpc(self.node.GetHeader, _block_request(number, block_hash))
+        if blake2_256(response.header_bytes) != response.hash:
+            raise ClientError("the node sent a header whose bytes do not hash to its claimed hash")
+        return response
+
+    def block(self, number: int | None = None, block_hash: bytes | None = None) -> node_pb2.BlockResponse:
+        return self._rpc(self.node.GetBlock, _block_request(number, block_hash))
+
+    def events(self, number: int) -> node_pb2.EventsResponse:
+        return self._rpc(self.node.GetEvents, node_pb2.BlockRequest(number=number))
+
+    def heads(self) -> Iterator[node_pb2.HeaderResponse]:
+        """New best headers as they are produced (iterate; cancel by closing the client)."""
+        return self.node.StreamHeads(node_pb2.StreamHeadsRequest())
+
+    # --- building calls ------------------------------------------------------------------------
+    def call(self, pallet: str, name: str, **fields) -> Call:
+        """Build any call from metadata, converting amounts and accounts by their declared meaning."""
+        for p in self.metadata.pallets:
+            if p.name == pallet:
+                for c in p.calls:
+                    if c.name == name:
+                        message = self._classes(c.args_type)()
+                        _fill(message, fields)
+                        return Call(pallet=pallet, call_index=c.index,
+                                    args=message.SerializeToString(deterministic=True))
+                raise ClientError(f"pallet {pallet!r} has no call {name!r}; calls: {[c.name for c in p.calls]}")
+        raise ClientError(f"the chain has no pallet {pallet!r}; pallets: {[p.name for p in self.metadata.pallets]}")
+
+    def nonce(self, account: bytes) -> int:
+        return self._rpc(self.node.GetAccount, node_pb2.AccountRequest(account=account)).nonce
+
+    def sign(self, keypair: Keypair, call: Call, *, nonce: int | None = None, tip: int = 0,
+             valid_until: int = 0) -> bytes:
+        nonce = self.nonce(keypair.public) if nonce is None else nonce
+        return sign_extrinsic(keypair, call, nonce=nonce, genesis_hash=self.genesis_hash, tip=tip,
+                              valid_until=valid_until)
+
+    # --- submitting ----------------------------------------------------------------------------
+    def submit(self, extrinsic: bytes) -> bytes:
+        """Pool an extrinsic; returns its hash. Raises ClientError with the node's reason if refused."""
+        return self._rpc(self.node.SubmitExtrinsic, node_pb2.SubmitRequest(extrinsic=extrinsic)).hash
+
+    def watch(self, extrinsic: bytes) -> Iterator[node_pb2.TxStatus]:
+        try:
+            yield from self.node.SubmitAndWatch(node_pb2.SubmitRequest(extrinsic=extrinsic), timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise ClientError(f"{exc.code().name}: {exc.details()}") from exc
+
+    def submit_and_wait(self, extrinsic: bytes) -> TxResult:
+        """Submit and wait until the extrinsic is in a finalized block (or refused/dropped: ClientError)."""
+        for status in self.watch(extrinsic):
+            if status.state == Status.FINALIZED:
+                return TxResult(status.hash, status.block_number, status.block_hash, status.extrinsic_index,
+                                status.success, status.error)
+            if status.state in (Status.INVALID, Status.DROPPED):
+                raise ClientError(f"{Status.State.Name(status.state).lower()}: {status.reason}")
+        raise ClientError("the node closed the status stream before the extrinsic was finalized")
+
+    def submit_call(self, keypair: Keypair, pallet: str, name: str, *, tip: int = 0, **fields) -> TxResult:
+        return self.submit_and_wait(self.sign(keypair, self.call(pallet, name, **fields), tip=tip))
+
+    # --- state ---------------------------------------------------------------------------------
+    def storage_key(self, pallet: str, item: str, *keys: bytes) -> bytes:
+        """The raw state key of a declared storage item, computed from metadata alone."""
+        for p in self.metadata.pallets:
+            for s in p.storage:
+                if p.name == pallet and s.name == item:
+                    hashers = [h for h in s.hasher.split(",") if h]
+                    if len(hashers) != len(keys):
+                        raise ClientError(f"{pallet}.{item} takes {len(hashers)} key(s), got {len(keys)}")
+                    return s.prefix + b"".join(HASHERS[h](k) for h, k in zip(hashers, keys, strict=True))
+        raise ClientError(f"no storage item {pallet}.{item}")
+
+    def read_storage(self, key: bytes) -> tuple[bytes | None, int]:
+        """(value or None, block number) - proven against that block's header, or ClientError."""
+        response = self._rpc(self.node.QueryStorage, node_pb2.StorageRequest(key=key))
+        header = self.header(response.block_number)
+        if header.hash != response.block_hash or header.header.state_root != response.state_root:
+            raise ClientError("the proof's state root is not the one in the block header")
+        value = response.value if response.exists else None
+        if not verify_proof(header.header.state_root, key, value, response.proof):
+            raise ClientError(f"the node's proof for key {key.hex()} does not verify against block "
+                              f"#{response.block_number}'s state root")
+        return value, response.block_number
+
+    def query(self, pallet: str, name: str, request) -> bytes:
+        payload = request if isinstance(request, bytes) else request.SerializeToString(deterministic=True)
+        return self._rpc(self.node.Query, node_pb2.PalletQueryRequest(pallet=pallet, name=name,
+                                                                      request=payload)).response
+
+    def account(self, account: bytes) -> node_pb2.AccountResponse:
+        return self._rpc(self.node.GetAccount, node_pb2.AccountRequest(account=account))
+
+    def account_data(self, account: bytes, *, prove: bool = False):
+        """The token pallet's record of an account; with prove=True it comes from a verified proof.
+
+        Returns (AccountData, block number or None).
+        """
+        from payable.token.v1 import token_pb2
+
+        if prove:
+            raw, number = self.read_storage(self.storage_key("token", "Account", account))
+            return (token_pb2.AccountData.FromString(raw) if raw else token_pb2.AccountData()), number
+        raw = self.query("token", "account", token_pb2.AccountRequest(account=account))
+        return token_pb2.AccountData.FromString(raw), None
+
+
+def _block_request(number: int | None, block_hash: bytes | None) -> node_pb2.BlockRequest:
+    if block_hash is not None:
+        return node_pb2.BlockRequest(hash=block_hash)
+    if number is not None:
+        return node_pb2.BlockRequest(number=number)
+    return node_pb2.BlockRequest(latest=True)
+
+
+def _fill(message, fields: dict) -> None:
+    """Set message fields from Python values, converting declared amounts and accounts."""
+    by_name = {f.name: f for f in message.DESCRIPTOR.fields}
+    unknown = sorted(set(fields) - set(by_name))
+    if unknown:
+        raise ClientError(f"{message.DESCRIPTOR.full_name} has no field(s) {unknown}; fields: {sorted(by_name)}")
+    for name, value in fields.items():
+        field = by_name[name]
+        options = field.GetOptions()
+        if options.Extensions[options_pb2.amount]:
+            value = encode_u128(parse_open(value) if isinstance(value, str) else int(value))
+        elif options.Extensions[options_pb2.account]:
+            value = decode_address(value) if isinstance(value, str) else bytes(value)
+        elif field.type == FieldDescriptor.TYPE_BYTES and isinstance(value, str):
+            value = bytes.fromhex(value.removeprefix("0x"))
+        elif field.type in (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_INT64,
+                            FieldDescriptor.TYPE_INT32):
+            value = int(value)
+        elif field.type == FieldDescriptor.TYPE_BOOL and isinstance(value, str):
+            value = value.lower() in ("1", "true", "yes")
+        try:
+            setattr(message, name, value)
+        except (TypeError, ValueError) as exc:
+            raise ClientError(f"field {name!r}: {exc}") from exc
