@@ -78,7 +78,8 @@ def transfer(ctx: Context, source: bytes, dest: bytes, amount: int, *, keep_aliv
     existed = dst is not None
     dst = dst or Balances()
     if not existed and amount < ed and dest != TREASURY:
-        raise errors.ExistentialDeposit(f"{_open(amount)} would create an account below the existential deposit {_open(ed)}")
+        raise errors.ExistentialDeposit(
+            f"{_open(amount)} would create an account below the existential deposit {_open(ed)}")
     dst.free += amount
     _settle(ctx, source, src, True)
     _settle(ctx, dest, dst, existed)
