@@ -272,12 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="payable", description="Payable AI chain: node and client tools")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def client_command(name: str, help_text: str, func):
-        p = sub.add_parser(name, help=help_text)
+    def client_options(p: argparse.ArgumentParser, func) -> argparse.ArgumentParser:
         p.add_argument("--node", default=DEFAULT_NODE, help=f"node gRPC address (default {DEFAULT_NODE})")
         p.add_argument("--json", action="store_true", help="print JSON for scripts")
         p.set_defaults(func=func)
         return p
+
+    def client_command(name: str, help_text: str, func):
+        return client_options(sub.add_parser(name, help=help_text), func)
 
     node = sub.add_parser("node", help="run a node")
     chain = node.add_mutually_exclusive_group()
@@ -344,12 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
     tx.add_argument("--from", dest="sender", required=True)
     tx.add_argument("--tip", type=int, default=0)
 
-    query = client_command("query", "read state", None)
+    query = sub.add_parser("query", help="read state")
     query_sub = query.add_subparsers(dest="what", required=True)
-    balance = query_sub.add_parser("balance")
+    balance = client_options(query_sub.add_parser("balance", help="an account's OPEN balances"), cmd_query_balance)
     balance.add_argument("account", help="address or dev name")
     balance.add_argument("--prove", action="store_true", help="verify a Merkle proof against the block header")
-    balance.set_defaults(func=cmd_query_balance)
 
     block = client_command("block", "show a block (default: the best)", cmd_block)
     block.add_argument("number", type=int, nargs="?")
@@ -361,8 +362,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "query":
-        args.json = getattr(args, "json", False)
     from .chaintools import BlockFileError
     from .client import ClientError
     from .errors import ChainSpecError

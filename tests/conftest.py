@@ -60,3 +60,65 @@ def make_chain():
     yield build
     for executive in made:
         executive.close()
+
+
+class NodeProcess:
+    """A `payable node` in its own process, on free loopback ports; stopped at teardown whatever happens."""
+
+    def __init__(self, base_path, *extra: str, metrics: bool = False):
+        import socket
+        import subprocess
+        import sys
+
+        def free_port() -> int:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                return s.getsockname()[1]
+
+        self.base_path = base_path
+        self.port = free_port()
+        self.metrics_port = free_port() if metrics else None
+        cmd = [sys.executable, "-m", "runtime.cli", "node", "--base-path", str(base_path),
+               "--grpc-port", str(self.port), *extra]
+        if self.metrics_port:
+            cmd += ["--metrics-port", str(self.metrics_port)]
+        self.log_path = base_path.parent / f"{base_path.name}-node.log"
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "ab"))
+        self.target = f"127.0.0.1:{self.port}"
+
+    def client(self, timeout: float = 30.0):
+        from runtime.client import Client
+
+        client = Client(self.target)
+        try:
+            client.wait_ready(timeout)
+        except Exception:
+            client.close()
+            raise AssertionError(f"node did not come up; log:\n{self.log_path.read_text()[-3000:]}") from None
+        return client
+
+    def stop(self, timeout: float = 30.0) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def start_node(tmp_path):
+    started: list[NodeProcess] = []
+
+    def start(name: str = "node", *extra: str, metrics: bool = False) -> NodeProcess:
+        node = NodeProcess(tmp_path / name, *extra, metrics=metrics)
+        started.append(node)
+        return node
+
+    yield start
+    for node in started:
+        node.kill()

@@ -1,0 +1,138 @@
+"""A real node process over real gRPC on loopback: transfers, proofs, streams, services, CLI, shutdown."""
+
+import json
+import subprocess
+import sys
+import urllib.request
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from payable.node.v1 import node_pb2
+from payable.token.v1 import token_pb2, token_pb2_grpc
+from runtime.client import ClientError
+from runtime.codec import ONE_OPEN, decode_u128
+from runtime.crypto import Keypair
+from runtime.extrinsic import sign_extrinsic
+
+ALICE, BOB = Keypair.from_uri("//Alice"), Keypair.from_uri("//Bob")
+
+
+@pytest.fixture
+def node(start_node):
+    return start_node("dev", "--dev", "--instant-seal", metrics=True)
+
+
+def test_transfer_inclusion_and_proven_balance(node):
+    with node.client() as client:
+        before, _ = client.account_data(BOB.public, prove=True)
+        result = client.submit_call(ALICE, "token", "transfer_keep_alive", dest=BOB.address, amount="2.5")
+        assert result.success and result.block_number >= 1
+        after, proven_at = client.account_data(BOB.public, prove=True)
+        assert decode_u128(after.free) - decode_u128(before.free) == 5 * ONE_OPEN // 2
+        assert proven_at >= result.block_number
+        block = client.block(result.block_number)
+        assert block.block.extrinsics[result.extrinsic_index]
+        names = [e.name for e in client.events(result.block_number).events]
+        assert "Transferred" in names and "ExtrinsicSuccess" in names
+        failed = client.submit_call(BOB, "token", "transfer_keep_alive", dest=ALICE.address, amount="99999999")
+        assert not failed.success and "InsufficientBalance" in failed.error
+        assert client.nonce(BOB.public) == 1
+
+
+def test_watch_reports_ready_then_in_block_then_finalized(node):
+    with node.client() as client:
+        raw = client.sign(ALICE, client.call("token", "transfer_keep_alive", dest=BOB.public, amount=ONE_OPEN))
+        states = [node_pb2.TxStatus.State.Name(s.state) for s in client.watch(raw)]
+        assert states == ["READY", "IN_BLOCK", "FINALIZED"]
+
+
+def test_heads_stream_and_typed_pallet_query_service(node):
+    with node.client() as client:
+        heads = client.heads()
+        client.submit_call(ALICE, "token", "transfer_keep_alive", dest=BOB.public, amount="1")
+        head = next(heads)
+        heads.cancel()
+        assert head.header.number >= 1
+        stub = token_pb2_grpc.TokenQueryStub(grpc.insecure_channel(node.target))
+        issuance = stub.TotalIssuance(token_pb2.Empty(), timeout=10)
+        assert decode_u128(issuance.value) == 6 * 1_000_000 * ONE_OPEN
+        account = stub.Account(token_pb2.AccountRequest(account=ALICE.public), timeout=10)
+        assert decode_u128(account.free) > 0
+
+
+def test_health_reflection_and_metrics(node):
+    with node.client() as client:
+        client.submit_call(ALICE, "token", "transfer_keep_alive", dest=BOB.public, amount="1")
+    channel = grpc.insecure_channel(node.target)
+    health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    answers = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10)
+    services = {s.name for s in next(answers).list_services_response.service}
+    assert {"payable.node.v1.Node", "payable.token.v1.TokenQuery", "grpc.health.v1.Health"} <= services
+    text = urllib.request.urlopen(f"http://127.0.0.1:{node.metrics_port}/metrics", timeout=10).read().decode()
+    assert "payable_block_height" in text and "payable_extrinsics_included_total 1.0" in text
+
+
+def test_bad_input_is_rejected_with_reasons_and_leaves_the_state_alone(node):
+    with node.client() as client:
+        client.submit_call(ALICE, "token", "transfer_keep_alive", dest=BOB.public, amount="1")
+        root = client.header().header.state_root
+        good = client.sign(ALICE, client.call("token", "transfer_keep_alive", dest=BOB.public, amount="1"))
+        forged = bytearray(good)
+        forged[-5] ^= 0xFF
+        other_chain = sign_extrinsic(ALICE, client.call("token", "transfer_keep_alive", dest=BOB.public, amount="1"),
+                                     nonce=client.nonce(ALICE.public), genesis_hash=b"\x42" * 32)
+        replay = client.block(1).block.extrinsics[1]
+        cases = {
+            b"": "empty", b"\xff\xfe garbage": "bad_encoding", good[: len(good) // 2]: "bad_encoding",
+            bytes(forged): "bad_signature", other_chain: "wrong_genesis", replay: "stale_nonce",
+            b"\x0a" + b"\x00" * 200_000: "oversize|bad_encoding",
+        }
+        for raw, reason in cases.items():
+            with pytest.raises(ClientError) as info:
+                client.submit(raw)
+            assert "INVALID_ARGUMENT" in str(info.value)
+            assert any(r in str(info.value) for r in reason.split("|")), (reason, str(info.value))
+        with pytest.raises(ClientError, match="takes 1 key"):
+            client.storage_key("token", "Account")  # wrong arity is caught before anything is sent
+        with pytest.raises(ClientError, match="INVALID_ARGUMENT"):
+            client._rpc(client.node.QueryStorage, node_pb2.StorageRequest(key=b""))
+        assert client.header().header.state_root == root
+        assert client.chain_info().txpool_ready == 0
+
+
+def test_cli_against_the_node(node):
+    def cli(*args):
+        done = subprocess.run([sys.executable, "-m", "runtime.cli", *args, "--node", node.target, "--json"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    with node.client():
+        pass
+    sent = cli("transfer", "--from", "//Alice", "--to", BOB.address, "--amount", "1.25")
+    assert sent["success"] and sent["block"] >= 1
+    balance = cli("query", "balance", "//Bob", "--prove")
+    assert balance["proven"] and int(balance["free"]) == 1_000_001_250_000_000_000_000_000
+    generic = cli("tx", "token", "bond", "--arg", "amount=3", "--from", "//Charlie")
+    assert generic["success"]
+    block = cli("block", str(generic["block"]))
+    assert "token.Bonded" in block["events"]
+    bad = subprocess.run([sys.executable, "-m", "runtime.cli", "transfer", "--from", "//Alice", "--to", "nonsense",
+                          "--amount", "1", "--node", node.target], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "error:" in bad.stderr
+
+
+def test_sigterm_shuts_down_cleanly_and_restart_resumes(node, start_node):
+    with node.client() as client:
+        result = client.submit_call(ALICE, "token", "transfer_keep_alive", dest=BOB.public, amount="1")
+        head = client.chain_info().best_hash
+    assert node.stop() == 0
+    again = start_node("dev", "--dev", "--instant-seal")
+    with again.client() as client:
+        assert client.chain_info().best_hash == head
+        assert client.block(result.block_number).block.extrinsics

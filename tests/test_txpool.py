@@ -1,0 +1,131 @@
+"""The transaction pool: ordering, future queue, bounds, replacement, pruning, concurrent submission."""
+
+import threading
+
+import pytest
+
+from runtime.codec import ONE_OPEN
+from runtime.crypto import Keypair, blake2_256
+from runtime.txpool import PoolRejected, TxPool
+
+
+@pytest.fixture
+def pool_chain(chain):
+    drops = []
+    chain.pool = TxPool(chain.ex.validate_transaction, max_count=6, max_future=2,
+                        on_drop=lambda h, kind, reason: drops.append((h, kind, reason)))
+    chain.drops = drops
+    return chain
+
+
+def _transfer(chain, signer, nonce, tip=0, **kw):
+    return chain.transfer(signer, chain.dave.public, ONE_OPEN, nonce=nonce, tip=tip, **kw)
+
+
+def _author(chain):
+    """Author a block from the pool the way the node does, then let the pool catch up."""
+    from runtime import system
+
+    batch = chain.pool.ready(100)
+    built = chain.block(*[t.raw for t in batch])
+    ctx_nonce = lambda who: system.account_nonce(chain.ex.read_context(), who)  # noqa: E731
+    chain.pool.after_block(built.header.number, [o.hash for o in built.outcomes], {}, ctx_nonce)
+    return built
+
+
+def test_ready_order_is_tip_then_arrival_and_nonce_order_per_sender(pool_chain):
+    c = pool_chain
+    c.pool.submit(_transfer(c, c.alice, 0, tip=1))
+    c.pool.submit(_transfer(c, c.alice, 1, tip=10**12))  # high tip but must follow nonce 0
+    c.pool.submit(_transfer(c, c.bob, 0, tip=5))
+    c.pool.submit(_transfer(c, c.charlie, 0, tip=0))
+    order = [(t.signer, t.nonce) for t in c.pool.ready(10)]
+    assert order == [(c.bob.public, 0), (c.alice.public, 0), (c.alice.public, 1), (c.charlie.public, 0)]
+
+
+def test_future_nonces_wait_and_are_promoted_when_the_gap_fills(pool_chain):
+    c = pool_chain
+    _, ready = c.pool.submit(_transfer(c, c.alice, 2))
+    assert not ready and c.pool.counts() == (0, 1)
+    _, ready = c.pool.submit(_transfer(c, c.alice, 1))
+    assert not ready and c.pool.counts() == (0, 2)
+    with pytest.raises(PoolRejected, match="future_queue_full"):
+        c.pool.submit(_transfer(c, c.alice, 5))
+    c.pool.submit(_transfer(c, c.alice, 0))
+    assert c.pool.counts() == (3, 0)
+    built = _author(c)
+    assert len(built.outcomes) == 3 and len(c.pool) == 0
+
+
+def test_duplicates_stale_and_underpriced_replacements_are_refused(pool_chain):
+    c = pool_chain
+    raw = _transfer(c, c.alice, 0)
+    c.pool.submit(raw)
+    with pytest.raises(PoolRejected, match="duplicate"):
+        c.pool.submit(raw)
+    with pytest.raises(PoolRejected, match="replacement_underpriced"):
+        c.pool.submit(c.transfer(c.alice, c.bob.public, 2 * ONE_OPEN, nonce=0))
+    better = _transfer(c, c.alice, 0, tip=100)
+    c.pool.submit(better)
+    assert [t.hash for t in c.pool.ready(5)] == [blake2_256(better)]
+    assert c.drops == [(blake2_256(raw), "dropped", "replaced by a higher tip")]
+    _author(c)
+    with pytest.raises(PoolRejected, match="stale_nonce"):
+        c.pool.submit(_transfer(c, c.alice, 0, tip=7))
+
+
+def test_invalid_extrinsics_are_refused_with_the_reason(pool_chain):
+    c = pool_chain
+    with pytest.raises(PoolRejected, match="bad_encoding"):
+        c.pool.submit(b"\x00\xffjunk")
+    with pytest.raises(PoolRejected, match="wrong_genesis"):
+        c.pool.submit(_transfer(c, c.alice, 0, genesis_hash=bytes(32)))
+    with pytest.raises(PoolRejected, match="cannot_pay_fee"):
+        c.pool.submit(c.transfer(Keypair.from_uri("//Nobody"), c.bob.public, 1, nonce=0))
+    assert len(c.pool) == 0
+
+
+def test_a_full_pool_evicts_the_lowest_tip_or_refuses_the_newcomer(pool_chain):
+    c = pool_chain
+    signers = [Keypair.from_uri(u) for u in ("//Alice", "//Bob", "//Charlie", "//Dave", "//Eve", "//Ferdie")]
+    for i, s in enumerate(signers):
+        c.pool.submit(_transfer(c, s, 0, tip=10 + i))
+    assert len(c.pool) == 6
+    with pytest.raises(PoolRejected, match="pool_full"):
+        c.pool.submit(_transfer(c, signers[0], 1, tip=5))
+    c.pool.submit(_transfer(c, signers[1], 1, tip=1000))
+    assert len(c.pool) == 6
+    assert c.drops[-1][1] == "dropped" and "evicted" in c.drops[-1][2]
+    assert signers[0].public not in {t.signer for t in c.pool.ready(10)}  # tip 10 was the lowest
+
+
+def test_expired_extrinsics_are_pruned_after_a_block(pool_chain):
+    c = pool_chain
+    c.block()
+    c.pool.submit(_transfer(c, c.alice, 1, valid_until=2))  # future (nonce 0 missing), expires after block 2
+    _author(c)
+    assert len(c.pool) == 0 and c.drops and "expired" in c.drops[-1][2]
+
+
+def test_concurrent_submissions_lose_nothing(chain):
+    pool = TxPool(chain.ex.validate_transaction, max_count=10_000)
+    signers = [Keypair.from_uri("//Alice"), Keypair.from_uri("//Bob"), Keypair.from_uri("//Charlie"),
+               Keypair.from_uri("//Dave")]
+    raws = {s.public: [chain.transfer(s, chain.alice.public if s != signers[0] else chain.bob.public,
+                                      ONE_OPEN, nonce=n) for n in range(40)] for s in signers}
+    errors = []
+
+    def client(items):
+        for raw in reversed(items):  # worst case: every extrinsic arrives before its predecessor
+            try:
+                pool.submit(raw)
+            except PoolRejected as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(items,)) for items in raws.values()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert pool.counts() == (160, 0)
