@@ -143,6 +143,11 @@ class Client:
         """Pool an extrinsic; returns its hash. Raises ClientError with the node's reason if refused."""
         return self._rpc(self.node.SubmitExtrinsic, node_pb2.SubmitRequest(extrinsic=extrinsic)).hash
 
+    def submit_batch(self, extrinsics: list[bytes]) -> list[node_pb2.SubmitResult]:
+        """Pool many extrinsics in one round trip; each result has its hash or its error."""
+        request = node_pb2.SubmitBatchRequest(extrinsics=extrinsics)
+        return list(self._rpc(self.node.SubmitBatch, request).results)
+
     def watch(self, extrinsic: bytes) -> Iterator[node_pb2.TxStatus]:
         try:
             yield from self.node.SubmitAndWatch(node_pb2.SubmitRequest(extrinsic=extrinsic), timeout=self.timeout)

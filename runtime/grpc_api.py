@@ -27,6 +27,7 @@ from .node import Node
 from .txpool import PoolRejected
 
 MAX_MESSAGE = 8 * 1024 * 1024
+MAX_BATCH = 4096
 POOL_STATUS = {"duplicate": grpc.StatusCode.ALREADY_EXISTS, "pool_full": grpc.StatusCode.RESOURCE_EXHAUSTED,
                "future_queue_full": grpc.StatusCode.RESOURCE_EXHAUSTED}
 
@@ -51,6 +52,18 @@ class NodeService(node_pb2_grpc.NodeServicer):
     def SubmitExtrinsic(self, request, context):  # noqa: N802 - gRPC method names
         tx_hash, _ = self._submit(request, context, watch=False)
         return node_pb2.SubmitResponse(hash=tx_hash)
+
+    def SubmitBatch(self, request, context):  # noqa: N802
+        if len(request.extrinsics) > MAX_BATCH:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} extrinsics per batch")
+        results = []
+        for raw in request.extrinsics:
+            try:
+                tx_hash, _ = self.node.submit(raw)
+                results.append(node_pb2.SubmitResult(hash=tx_hash))
+            except PoolRejected as exc:
+                results.append(node_pb2.SubmitResult(hash=blake2_256(raw), error_code=exc.code, error=exc.detail))
+        return node_pb2.SubmitBatchResponse(results=results)
 
     def SubmitAndWatch(self, request, context):  # noqa: N802
         _, updates = self._submit(request, context, watch=True)

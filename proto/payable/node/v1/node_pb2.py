@@ -26,7 +26,7 @@ from payable.runtime.v1 import extrinsic_pb2 as payable_dot_runtime_dot_v1_dot_e
 from payable.runtime.v1 import metadata_pb2 as payable_dot_runtime_dot_v1_dot_metadata__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1apayable/node/v1/node.proto\x12\x0fpayable.node.v1\x1a\"payable/runtime/v1/extrinsic.proto\x1a!payable/runtime/v1/metadata.proto\"\"\n\rSubmitRequest\x12\x11\n\textrinsic\x18\x01 \x01(\x0c\"\x1e\n\x0eSubmitResponse\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\"\x92\x02\n\x08TxStatus\x12.\n\x05state\x18\x01 \x01(\x0e\x32\x1f.payable.node.v1.TxStatus.State\x12\x0c\n\x04hash\x18\x02 \x01(\x0c\x12\x14\n\x0c\x62lock_number\x18\x03 \x01(\x04\x12\x12\n\nblock_hash\x18\x04 \x01(\x0c\x12\x17\n\x0f\x65xtrinsic_index\x18\x05 \x01(\r\x12\x0f\n\x07success\x18\x06 \x01(\x08\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\x0e\n\x06reason\x18\x08 \x01(\t\"U\n\x05State\x12\t\n\x05READY\x10\x00\x12\n\n\x06\x46UTURE\x10\x01\x12\x0c\n\x08IN_BLOCK\x10\x02\x12\r\n\tFINALIZED\x10\x03\x12\x0b\n\x07INVALID\x10\x04\x12\x0b\n\x07\x44ROPPED\x10\x05\"H\n\x0c\x42lockRequest\x12\x10\n\x06number\x18\x01 \x01(\x04H\x00\x12\x0e\n\x04hash\x18\x02 \x01(\x0cH\x00\x12\x10\n\x06latest\x18\x03 \x01(\x08H\x00\x42\x04\n\x02\x61t\"s\n\rBlockResponse\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12(\n\x05\x62lock\x18\x02 \x01(\x0b\x32\x19.payable.runtime.v1.Block\x12*\n\x06header\x18\x03 \x01(\x0b\x32\x1a.payable.runtime.v1.Header\"`\n\x0eHeaderResponse\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12\x14\n\x0cheader_bytes\x18\x02 \x01(\x0c\x12*\n\x06header\x18\x03 \x01(\x0b\x32\x1a.payable.runtime.v1.Header\"\x14\n\x12StreamHeadsRequest\"W\n\x0e\x45ventsResponse\x12\x14\n\x0c\x62lock_number\x18\x01 \x01(\x04\x12/\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1f.payable.runtime.v1.EventRecord\"!\n\x0e\x41\x63\x63ountRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\"y\n\x0f\x41\x63\x63ountResponse\x12\r\n\x05nonce\x18\x01 \x01(\x04\x12\x0c\n\x04\x66ree\x18\x02 \x01(\x0c\x12\x10\n\x08reserved\x18\x03 \x01(\x0c\x12\x0e\n\x06\x62onded\x18\x04 \x01(\x0c\x12\x11\n\tunbonding\x18\x05 \x01(\x0c\x12\x14\n\x0c\x62lock_number\x18\x06 \x01(\x04\"\x1d\n\x0eStorageRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\"\x9d\x01\n\x0fStorageResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\r\n\x05value\x18\x02 \x01(\x0c\x12-\n\x05proof\x18\x03 \x01(\x0b\x32\x1e.payable.runtime.v1.StateProof\x12\x14\n\x0c\x62lock_number\x18\x04 \x01(\x04\x12\x12\n\nblock_hash\x18\x05 \x01(\x0c\x12\x12\n\nstate_root\x18\x06 \x01(\x0c\"\x12\n\x10\x43hainInfoRequest\"\xad\x01\n\tChainInfo\x12\x12\n\nchain_name\x18\x01 \x01(\t\x12\x10\n\x08\x63hain_id\x18\x02 \x01(\t\x12\x14\n\x0cgenesis_hash\x18\x03 \x01(\x0c\x12\x13\n\x0b\x62\x65st_number\x18\x04 \x01(\x04\x12\x11\n\tbest_hash\x18\x05 \x01(\x0c\x12\x0f\n\x07pallets\x18\x06 \x03(\t\x12\x14\n\x0ctxpool_ready\x18\x07 \x01(\r\x12\x15\n\rtxpool_future\x18\x08 \x01(\r\"\x11\n\x0fMetadataRequest\"C\n\x12PalletQueryRequest\x12\x0e\n\x06pallet\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07request\x18\x03 \x01(\x0c\"=\n\x13PalletQueryResponse\x12\x10\n\x08response\x18\x01 \x01(\x0c\x12\x14\n\x0c\x62lock_number\x18\x02 \x01(\x04\x32\x82\x07\n\x04Node\x12R\n\x0fSubmitExtrinsic\x12\x1e.payable.node.v1.SubmitRequest\x1a\x1f.payable.node.v1.SubmitResponse\x12M\n\x0eSubmitAndWatch\x12\x1e.payable.node.v1.SubmitRequest\x1a\x19.payable.node.v1.TxStatus0\x01\x12I\n\x08GetBlock\x12\x1d.payable.node.v1.BlockRequest\x1a\x1e.payable.node.v1.BlockResponse\x12K\n\tGetHeader\x12\x1d.payable.node.v1.BlockRequest\x1a\x1f.payable.node.v1.HeaderResponse\x12U\n\x0bStreamHeads\x12#.payable.node.v1.StreamHeadsRequest\x1a\x1f.payable.node.v1.HeaderResponse0\x01\x12K\n\tGetEvents\x12\x1d.payable.node.v1.BlockRequest\x1a\x1f.payable.node.v1.EventsResponse\x12O\n\nGetAccount\x12\x1f.payable.node.v1.AccountRequest\x1a .payable.node.v1.AccountResponse\x12Q\n\x0cQueryStorage\x12\x1f.payable.node.v1.StorageRequest\x1a .payable.node.v1.StorageResponse\x12M\n\x0cGetChainInfo\x12!.payable.node.v1.ChainInfoRequest\x1a\x1a.payable.node.v1.ChainInfo\x12T\n\x0bGetMetadata\x12 .payable.node.v1.MetadataRequest\x1a#.payable.runtime.v1.RuntimeMetadata\x12R\n\x05Query\x12#.payable.node.v1.PalletQueryRequest\x1a$.payable.node.v1.PalletQueryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1apayable/node/v1/node.proto\x12\x0fpayable.node.v1\x1a\"payable/runtime/v1/extrinsic.proto\x1a!payable/runtime/v1/metadata.proto\"\"\n\rSubmitRequest\x12\x11\n\textrinsic\x18\x01 \x01(\x0c\"\x1e\n\x0eSubmitResponse\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\"(\n\x12SubmitBatchRequest\x12\x12\n\nextrinsics\x18\x01 \x03(\x0c\"?\n\x0cSubmitResult\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12\x12\n\nerror_code\x18\x02 \x01(\t\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"E\n\x13SubmitBatchResponse\x12.\n\x07results\x18\x01 \x03(\x0b\x32\x1d.payable.node.v1.SubmitResult\"\x92\x02\n\x08TxStatus\x12.\n\x05state\x18\x01 \x01(\x0e\x32\x1f.payable.node.v1.TxStatus.State\x12\x0c\n\x04hash\x18\x02 \x01(\x0c\x12\x14\n\x0c\x62lock_number\x18\x03 \x01(\x04\x12\x12\n\nblock_hash\x18\x04 \x01(\x0c\x12\x17\n\x0f\x65xtrinsic_index\x18\x05 \x01(\r\x12\x0f\n\x07success\x18\x06 \x01(\x08\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\x0e\n\x06reason\x18\x08 \x01(\t\"U\n\x05State\x12\t\n\x05READY\x10\x00\x12\n\n\x06\x46UTURE\x10\x01\x12\x0c\n\x08IN_BLOCK\x10\x02\x12\r\n\tFINALIZED\x10\x03\x12\x0b\n\x07INVALID\x10\x04\x12\x0b\n\x07\x44ROPPED\x10\x05\"H\n\x0c\x42lockRequest\x12\x10\n\x06number\x18\x01 \x01(\x04H\x00\x12\x0e\n\x04hash\x18\x02 \x01(\x0cH\x00\x12\x10\n\x06latest\x18\x03 \x01(\x08H\x00\x42\x04\n\x02\x61t\"s\n\rBlockResponse\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12(\n\x05\x62lock\x18\x02 \x01(\x0b\x32\x19.payable.runtime.v1.Block\x12*\n\x06header\x18\x03 \x01(\x0b\x32\x1a.payable.runtime.v1.Header\"`\n\x0eHeaderResponse\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12\x14\n\x0cheader_bytes\x18\x02 \x01(\x0c\x12*\n\x06header\x18\x03 \x01(\x0b\x32\x1a.payable.runtime.v1.Header\"\x14\n\x12StreamHeadsRequest\"W\n\x0e\x45ventsResponse\x12\x14\n\x0c\x62lock_number\x18\x01 \x01(\x04\x12/\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1f.payable.runtime.v1.EventRecord\"!\n\x0e\x41\x63\x63ountRequest\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\"y\n\x0f\x41\x63\x63ountResponse\x12\r\n\x05nonce\x18\x01 \x01(\x04\x12\x0c\n\x04\x66ree\x18\x02 \x01(\x0c\x12\x10\n\x08reserved\x18\x03 \x01(\x0c\x12\x0e\n\x06\x62onded\x18\x04 \x01(\x0c\x12\x11\n\tunbonding\x18\x05 \x01(\x0c\x12\x14\n\x0c\x62lock_number\x18\x06 \x01(\x04\"\x1d\n\x0eStorageRequest\x12\x0b\n\x03key\x18\x01 \x01(\x0c\"\x9d\x01\n\x0fStorageResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\r\n\x05value\x18\x02 \x01(\x0c\x12-\n\x05proof\x18\x03 \x01(\x0b\x32\x1e.payable.runtime.v1.StateProof\x12\x14\n\x0c\x62lock_number\x18\x04 \x01(\x04\x12\x12\n\nblock_hash\x18\x05 \x01(\x0c\x12\x12\n\nstate_root\x18\x06 \x01(\x0c\"\x12\n\x10\x43hainInfoRequest\"\xad\x01\n\tChainInfo\x12\x12\n\nchain_name\x18\x01 \x01(\t\x12\x10\n\x08\x63hain_id\x18\x02 \x01(\t\x12\x14\n\x0cgenesis_hash\x18\x03 \x01(\x0c\x12\x13\n\x0b\x62\x65st_number\x18\x04 \x01(\x04\x12\x11\n\tbest_hash\x18\x05 \x01(\x0c\x12\x0f\n\x07pallets\x18\x06 \x03(\t\x12\x14\n\x0ctxpool_ready\x18\x07 \x01(\r\x12\x15\n\rtxpool_future\x18\x08 \x01(\r\"\x11\n\x0fMetadataRequest\"C\n\x12PalletQueryRequest\x12\x0e\n\x06pallet\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07request\x18\x03 \x01(\x0c\"=\n\x13PalletQueryResponse\x12\x10\n\x08response\x18\x01 \x01(\x0c\x12\x14\n\x0c\x62lock_number\x18\x02 \x01(\x04\x32\xdc\x07\n\x04Node\x12R\n\x0fSubmitExtrinsic\x12\x1e.payable.node.v1.SubmitRequest\x1a\x1f.payable.node.v1.SubmitResponse\x12X\n\x0bSubmitBatch\x12#.payable.node.v1.SubmitBatchRequest\x1a$.payable.node.v1.SubmitBatchResponse\x12M\n\x0eSubmitAndWatch\x12\x1e.payable.node.v1.SubmitRequest\x1a\x19.payable.node.v1.TxStatus0\x01\x12I\n\x08GetBlock\x12\x1d.payable.node.v1.BlockRequest\x1a\x1e.payable.node.v1.BlockResponse\x12K\n\tGetHeader\x12\x1d.payable.node.v1.BlockRequest\x1a\x1f.payable.node.v1.HeaderResponse\x12U\n\x0bStreamHeads\x12#.payable.node.v1.StreamHeadsRequest\x1a\x1f.payable.node.v1.HeaderResponse0\x01\x12K\n\tGetEvents\x12\x1d.payable.node.v1.BlockRequest\x1a\x1f.payable.node.v1.EventsResponse\x12O\n\nGetAccount\x12\x1f.payable.node.v1.AccountRequest\x1a .payable.node.v1.AccountResponse\x12Q\n\x0cQueryStorage\x12\x1f.payable.node.v1.StorageRequest\x1a .payable.node.v1.StorageResponse\x12M\n\x0cGetChainInfo\x12!.payable.node.v1.ChainInfoRequest\x1a\x1a.payable.node.v1.ChainInfo\x12T\n\x0bGetMetadata\x12 .payable.node.v1.MetadataRequest\x1a#.payable.runtime.v1.RuntimeMetadata\x12R\n\x05Query\x12#.payable.node.v1.PalletQueryRequest\x1a$.payable.node.v1.PalletQueryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,38 +37,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBMITREQUEST']._serialized_end=152
   _globals['_SUBMITRESPONSE']._serialized_start=154
   _globals['_SUBMITRESPONSE']._serialized_end=184
-  _globals['_TXSTATUS']._serialized_start=187
-  _globals['_TXSTATUS']._serialized_end=461
-  _globals['_TXSTATUS_STATE']._serialized_start=376
-  _globals['_TXSTATUS_STATE']._serialized_end=461
-  _globals['_BLOCKREQUEST']._serialized_start=463
-  _globals['_BLOCKREQUEST']._serialized_end=535
-  _globals['_BLOCKRESPONSE']._serialized_start=537
-  _globals['_BLOCKRESPONSE']._serialized_end=652
-  _globals['_HEADERRESPONSE']._serialized_start=654
-  _globals['_HEADERRESPONSE']._serialized_end=750
-  _globals['_STREAMHEADSREQUEST']._serialized_start=752
-  _globals['_STREAMHEADSREQUEST']._serialized_end=772
-  _globals['_EVENTSRESPONSE']._serialized_start=774
-  _globals['_EVENTSRESPONSE']._serialized_end=861
-  _globals['_ACCOUNTREQUEST']._serialized_start=863
-  _globals['_ACCOUNTREQUEST']._serialized_end=896
-  _globals['_ACCOUNTRESPONSE']._serialized_start=898
-  _globals['_ACCOUNTRESPONSE']._serialized_end=1019
-  _globals['_STORAGEREQUEST']._serialized_start=1021
-  _globals['_STORAGEREQUEST']._serialized_end=1050
-  _globals['_STORAGERESPONSE']._serialized_start=1053
-  _globals['_STORAGERESPONSE']._serialized_end=1210
-  _globals['_CHAININFOREQUEST']._serialized_start=1212
-  _globals['_CHAININFOREQUEST']._serialized_end=1230
-  _globals['_CHAININFO']._serialized_start=1233
-  _globals['_CHAININFO']._serialized_end=1406
-  _globals['_METADATAREQUEST']._serialized_start=1408
-  _globals['_METADATAREQUEST']._serialized_end=1425
-  _globals['_PALLETQUERYREQUEST']._serialized_start=1427
-  _globals['_PALLETQUERYREQUEST']._serialized_end=1494
-  _globals['_PALLETQUERYRESPONSE']._serialized_start=1496
-  _globals['_PALLETQUERYRESPONSE']._serialized_end=1557
-  _globals['_NODE']._serialized_start=1560
-  _globals['_NODE']._serialized_end=2458
+  _globals['_SUBMITBATCHREQUEST']._serialized_start=186
+  _globals['_SUBMITBATCHREQUEST']._serialized_end=226
+  _globals['_SUBMITRESULT']._serialized_start=228
+  _globals['_SUBMITRESULT']._serialized_end=291
+  _globals['_SUBMITBATCHRESPONSE']._serialized_start=293
+  _globals['_SUBMITBATCHRESPONSE']._serialized_end=362
+  _globals['_TXSTATUS']._serialized_start=365
+  _globals['_TXSTATUS']._serialized_end=639
+  _globals['_TXSTATUS_STATE']._serialized_start=554
+  _globals['_TXSTATUS_STATE']._serialized_end=639
+  _globals['_BLOCKREQUEST']._serialized_start=641
+  _globals['_BLOCKREQUEST']._serialized_end=713
+  _globals['_BLOCKRESPONSE']._serialized_start=715
+  _globals['_BLOCKRESPONSE']._serialized_end=830
+  _globals['_HEADERRESPONSE']._serialized_start=832
+  _globals['_HEADERRESPONSE']._serialized_end=928
+  _globals['_STREAMHEADSREQUEST']._serialized_start=930
+  _globals['_STREAMHEADSREQUEST']._serialized_end=950
+  _globals['_EVENTSRESPONSE']._serialized_start=952
+  _globals['_EVENTSRESPONSE']._serialized_end=1039
+  _globals['_ACCOUNTREQUEST']._serialized_start=1041
+  _globals['_ACCOUNTREQUEST']._serialized_end=1074
+  _globals['_ACCOUNTRESPONSE']._serialized_start=1076
+  _globals['_ACCOUNTRESPONSE']._serialized_end=1197
+  _globals['_STORAGEREQUEST']._serialized_start=1199
+  _globals['_STORAGEREQUEST']._serialized_end=1228
+  _globals['_STORAGERESPONSE']._serialized_start=1231
+  _globals['_STORAGERESPONSE']._serialized_end=1388
+  _globals['_CHAININFOREQUEST']._serialized_start=1390
+  _globals['_CHAININFOREQUEST']._serialized_end=1408
+  _globals['_CHAININFO']._serialized_start=1411
+  _globals['_CHAININFO']._serialized_end=1584
+  _globals['_METADATAREQUEST']._serialized_start=1586
+  _globals['_METADATAREQUEST']._serialized_end=1603
+  _globals['_PALLETQUERYREQUEST']._serialized_start=1605
+  _globals['_PALLETQUERYREQUEST']._serialized_end=1672
+  _globals['_PALLETQUERYRESPONSE']._serialized_start=1674
+  _globals['_PALLETQUERYRESPONSE']._serialized_end=1735
+  _globals['_NODE']._serialized_start=1738
+  _globals['_NODE']._serialized_end=2726
 # @@protoc_insertion_point(module_scope)

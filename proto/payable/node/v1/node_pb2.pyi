@@ -21,6 +21,28 @@ class SubmitResponse(_message.Message):
     hash: bytes
     def __init__(self, hash: _Optional[bytes] = ...) -> None: ...
 
+class SubmitBatchRequest(_message.Message):
+    __slots__ = ("extrinsics",)
+    EXTRINSICS_FIELD_NUMBER: _ClassVar[int]
+    extrinsics: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, extrinsics: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class SubmitResult(_message.Message):
+    __slots__ = ("hash", "error_code", "error")
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    hash: bytes
+    error_code: str
+    error: str
+    def __init__(self, hash: _Optional[bytes] = ..., error_code: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
+
+class SubmitBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SubmitResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[SubmitResult, _Mapping]]] = ...) -> None: ...
+
 class TxStatus(_message.Message):
     __slots__ = ("state", "hash", "block_number", "block_hash", "extrinsic_index", "success", "error", "reason")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

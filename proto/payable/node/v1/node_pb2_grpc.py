@@ -40,6 +40,11 @@ class NodeStub:
                 request_serializer=payable_dot_node_dot_v1_dot_node__pb2.SubmitRequest.SerializeToString,
                 response_deserializer=payable_dot_node_dot_v1_dot_node__pb2.SubmitResponse.FromString,
                 _registered_method=True)
+        self.SubmitBatch = channel.unary_unary(
+                '/payable.node.v1.Node/SubmitBatch',
+                request_serializer=payable_dot_node_dot_v1_dot_node__pb2.SubmitBatchRequest.SerializeToString,
+                response_deserializer=payable_dot_node_dot_v1_dot_node__pb2.SubmitBatchResponse.FromString,
+                _registered_method=True)
         self.SubmitAndWatch = channel.unary_stream(
                 '/payable.node.v1.Node/SubmitAndWatch',
                 request_serializer=payable_dot_node_dot_v1_dot_node__pb2.SubmitRequest.SerializeToString,
@@ -97,6 +102,13 @@ class NodeServicer:
 
     def SubmitExtrinsic(self, request, context):
         """Validate and pool a signed extrinsic; returns its hash. Invalid ones fail with INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitBatch(self, request, context):
+        """Validate and pool many extrinsics in one call (at most 4096); each gets its own result.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -173,6 +185,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.SubmitExtrinsic,
                     request_deserializer=payable_dot_node_dot_v1_dot_node__pb2.SubmitRequest.FromString,
                     response_serializer=payable_dot_node_dot_v1_dot_node__pb2.SubmitResponse.SerializeToString,
+            ),
+            'SubmitBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitBatch,
+                    request_deserializer=payable_dot_node_dot_v1_dot_node__pb2.SubmitBatchRequest.FromString,
+                    response_serializer=payable_dot_node_dot_v1_dot_node__pb2.SubmitBatchResponse.SerializeToString,
             ),
             'SubmitAndWatch': grpc.unary_stream_rpc_method_handler(
                     servicer.SubmitAndWatch,
@@ -252,6 +269,33 @@ class Node:
             '/payable.node.v1.Node/SubmitExtrinsic',
             payable_dot_node_dot_v1_dot_node__pb2.SubmitRequest.SerializeToString,
             payable_dot_node_dot_v1_dot_node__pb2.SubmitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.node.v1.Node/SubmitBatch',
+            payable_dot_node_dot_v1_dot_node__pb2.SubmitBatchRequest.SerializeToString,
+            payable_dot_node_dot_v1_dot_node__pb2.SubmitBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
