@@ -45,6 +45,17 @@ def _positive(amount: int) -> None:
         raise errors.ZeroAmount(f"amount must be positive, got {amount}")
 
 
+def _take_free(ctx: Context, who: bytes, amount: int, purpose: str) -> Balances:
+    """The account with `amount` taken out of its free balance; the caller puts it elsewhere and settles."""
+    _positive(amount)
+    bal = load(ctx, who)
+    if bal is None or bal.free < amount:
+        free = bal.free if bal else 0
+        raise errors.InsufficientBalance(f"free balance {_open(free)} cannot {purpose} {_open(amount)}")
+    bal.free -= amount
+    return bal
+
+
 @public_interface(NAME)
 def account(ctx: Context, who: bytes) -> Balances:
     return load(ctx, who) or Balances()
@@ -89,11 +100,7 @@ def transfer(ctx: Context, source: bytes, dest: bytes, amount: int, *, keep_aliv
 @public_interface(NAME)
 def reserve(ctx: Context, who: bytes, amount: int) -> None:
     """Move free balance to reserved (e.g. a deposit held by another pallet)."""
-    _positive(amount)
-    bal = load(ctx, who)
-    if bal is None or bal.free < amount:
-        raise errors.InsufficientBalance(f"free balance {_open(bal.free if bal else 0)} cannot reserve {_open(amount)}")
-    bal.free -= amount
+    bal = _take_free(ctx, who, amount, "reserve")
     bal.reserved += amount
     _settle(ctx, who, bal, True)
     ev.Reserved.emit(ctx, account=who, amount=encode_u128(amount))
@@ -189,11 +196,8 @@ def bonded(ctx: Context, who: bytes) -> int:
 
 @public_interface(NAME)
 def bond(ctx: Context, who: bytes, amount: int) -> None:
-    _positive(amount)
-    bal = load(ctx, who)
-    if bal is None or bal.free < amount:
-        raise errors.InsufficientBalance(f"free balance {_open(bal.free if bal else 0)} cannot bond {_open(amount)}")
-    bal.free -= amount
+    """Move free balance to the bond (staked, slashable)."""
+    bal = _take_free(ctx, who, amount, "bond")
     bal.bonded += amount
     _settle(ctx, who, bal, True)
     ev.Bonded.emit(ctx, account=who, amount=encode_u128(amount))
