@@ -8,9 +8,12 @@ re-executes a stored chain from genesis on a scratch in-memory copy and compares
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import structlog
 
 from payable.runtime.v1.extrinsic_pb2 import Block
 from payable.runtime.v1.extrinsic_pb2 import Header as HeaderMessage
@@ -23,6 +26,7 @@ from .node import DB_DIR, open_spec
 from .storage.backend import MemoryBackend, RocksBackend
 
 MAGIC = b"PAYABLE-BLOCKS-1\n"
+log = structlog.get_logger("payable.import")
 
 
 class BlockFileError(ValueError):
@@ -86,8 +90,11 @@ def import_blocks(base_path: Path, source: Path, spec: ChainSpec | None = None) 
                 if stored is None or blake2_256(stored.header) != blake2_256(block.header):
                     raise BlockImportError(f"block #{number} conflicts with the block already stored at that height")
                 continue
+            started = time.perf_counter()
             executive.import_block(block)
             imported += 1
+            log.info("block_imported", number=number, hash=blake2_256(block.header).hex(),
+                     extrinsics=len(block.extrinsics), ms=round((time.perf_counter() - started) * 1000, 1))
     finally:
         executive.close()
         backend.close()

@@ -116,6 +116,9 @@ def cmd_export_blocks(args) -> int:
 
 def cmd_import_blocks(args) -> int:
     from .chaintools import import_blocks
+    from .logs import configure_logging
+
+    configure_logging()
 
     spec = dev_spec() if args.dev else ChainSpec.load(args.chain) if args.chain else None
     count = import_blocks(Path(args.base_path), Path(args.input), spec)
