@@ -33,7 +33,7 @@ class DbWeights:
     """Cost of one storage access on the reference machine, in ns (overlay + RocksDB + trie share)."""
 
     read_ns: int = 3_000    # bench/weights.py: RocksDB get through the overlay, 100k+ keys
-    write_ns: int = 20_000  # measured 13.6 µs per changed key for state root + synced commit
+    write_ns: int = 25_000  # measured up to 20 µs per changed key for state root + synced commit
 
     def total_ns(self, weight: Weight) -> int:
         return weight.ref_time_ns + weight.reads * self.read_ns + weight.writes * self.write_ns
