@@ -33,7 +33,7 @@ class DbWeights:
     """Cost of one storage access on the reference machine, in ns (overlay + RocksDB + trie share)."""
 
     read_ns: int = 3_000    # bench/weights.py: RocksDB get through the overlay, 100k+ keys
-    write_ns: int = 25_000  # measured up to 20 µs per changed key for state root + synced commit
+    write_ns: int = 40_000  # measured 18-26 µs per changed key (state root + synced commit), noisy
 
     def total_ns(self, weight: Weight) -> int:
         return weight.ref_time_ns + weight.reads * self.read_ns + weight.writes * self.write_ns
