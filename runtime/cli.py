@@ -90,6 +90,33 @@ def cmd_node(args) -> int:
     return 0
 
 
+def cmd_worker(args) -> int:
+    """The GPU worker sidecar (needs the `worker` extra: torch, onnxruntime, safetensors)."""
+    try:
+        from gpu_worker.service import Worker, serve
+    except ImportError as exc:
+        raise ValueError(f"the worker needs its extra installed: pip install -e '.[worker]' ({exc})") from exc
+    from .logs import configure_logging
+
+    configure_logging(args.log_level)
+    temporary = args.data_dir is None
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="payable-worker-"))
+    worker = Worker(data_dir, keypair_from(args.key), args.device)
+    server, port = serve(worker, args.grpc_port)
+    from gpu_worker.service import log
+
+    log.info("worker_started", grpc=f"127.0.0.1:{port}", device=str(worker.device), data_dir=str(data_dir),
+             worker=worker.key.address)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    stopping.wait()
+    server.stop(grace=2).wait()
+    if temporary:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
 def cmd_build_spec(args) -> int:
     print((dev_spec() if args.dev else ChainSpec.load(args.chain)).to_json())
     return 0
@@ -297,6 +324,14 @@ def build_parser() -> argparse.ArgumentParser:
     node.add_argument("--author", default="//Alice", help="block author key (dev name, hex seed or key file)")
     node.add_argument("--log-level", default="info")
     node.set_defaults(func=cmd_node)
+
+    worker = sub.add_parser("worker", help="run the GPU worker (training, inference, attribution)")
+    worker.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    worker.add_argument("--data-dir", help="models, datasets and indexes (default: a temporary directory)")
+    worker.add_argument("--grpc-port", type=int, default=9955)
+    worker.add_argument("--key", default="//Worker", help="the worker's signing key (dev name, hex seed or key file)")
+    worker.add_argument("--log-level", default="info")
+    worker.set_defaults(func=cmd_worker)
 
     spec = sub.add_parser("build-spec", help="print a chain spec as JSON")
     group = spec.add_mutually_exclusive_group(required=True)

@@ -1,0 +1,26 @@
+"""Device choice and the torch settings that make results reproducible.
+
+Small models on a few CPU cores are far faster single-threaded (thread hand-offs cost more than the
+work), and a fixed thread count plus deterministic algorithms is what makes two runs - in two
+processes - produce the same bytes.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def pick_device(choice: str = "auto") -> torch.device:
+    if choice not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, not {choice!r}")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device")
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(choice)
+
+
+def deterministic(threads: int = 1) -> None:
+    """Fixed threads and deterministic kernels: same inputs, same bytes (per device kind)."""
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=False)

@@ -1,0 +1,215 @@
+from payable import options_pb2 as _options_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ModelArtifact(_message.Message):
+    __slots__ = ("config_json", "weights", "onnx")
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    ONNX_FIELD_NUMBER: _ClassVar[int]
+    config_json: str
+    weights: bytes
+    onnx: bytes
+    def __init__(self, config_json: _Optional[str] = ..., weights: _Optional[bytes] = ..., onnx: _Optional[bytes] = ...) -> None: ...
+
+class Contribution(_message.Message):
+    __slots__ = ("id", "contributor")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    contributor: bytes
+    def __init__(self, id: _Optional[int] = ..., contributor: _Optional[bytes] = ...) -> None: ...
+
+class Example(_message.Message):
+    __slots__ = ("features", "label", "contribution")
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    features: _containers.RepeatedScalarFieldContainer[float]
+    label: int
+    contribution: int
+    def __init__(self, features: _Optional[_Iterable[float]] = ..., label: _Optional[int] = ..., contribution: _Optional[int] = ...) -> None: ...
+
+class Dataset(_message.Message):
+    __slots__ = ("examples", "contributions")
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    examples: _containers.RepeatedCompositeFieldContainer[Example]
+    contributions: _containers.RepeatedCompositeFieldContainer[Contribution]
+    def __init__(self, examples: _Optional[_Iterable[_Union[Example, _Mapping]]] = ..., contributions: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ...) -> None: ...
+
+class TrainRequest(_message.Message):
+    __slots__ = ("dataset", "model_config_json", "seed", "weight_decay")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    MODEL_CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_DECAY_FIELD_NUMBER: _ClassVar[int]
+    dataset: Dataset
+    model_config_json: str
+    seed: int
+    weight_decay: float
+    def __init__(self, dataset: _Optional[_Union[Dataset, _Mapping]] = ..., model_config_json: _Optional[str] = ..., seed: _Optional[int] = ..., weight_decay: _Optional[float] = ...) -> None: ...
+
+class TrainResponse(_message.Message):
+    __slots__ = ("model_hash", "dataset_hash", "train_accuracy")
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    DATASET_HASH_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    model_hash: bytes
+    dataset_hash: bytes
+    train_accuracy: float
+    def __init__(self, model_hash: _Optional[bytes] = ..., dataset_hash: _Optional[bytes] = ..., train_accuracy: _Optional[float] = ...) -> None: ...
+
+class LoadModelRequest(_message.Message):
+    __slots__ = ("artifact", "expected_hash")
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_HASH_FIELD_NUMBER: _ClassVar[int]
+    artifact: ModelArtifact
+    expected_hash: bytes
+    def __init__(self, artifact: _Optional[_Union[ModelArtifact, _Mapping]] = ..., expected_hash: _Optional[bytes] = ...) -> None: ...
+
+class LoadModelResponse(_message.Message):
+    __slots__ = ("model_hash",)
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    model_hash: bytes
+    def __init__(self, model_hash: _Optional[bytes] = ...) -> None: ...
+
+class BuildIndexRequest(_message.Message):
+    __slots__ = ("model_hash", "dataset_hash", "method", "ensemble", "projection", "damping")
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    DATASET_HASH_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    ENSEMBLE_FIELD_NUMBER: _ClassVar[int]
+    PROJECTION_FIELD_NUMBER: _ClassVar[int]
+    DAMPING_FIELD_NUMBER: _ClassVar[int]
+    model_hash: bytes
+    dataset_hash: bytes
+    method: str
+    ensemble: int
+    projection: int
+    damping: float
+    def __init__(self, model_hash: _Optional[bytes] = ..., dataset_hash: _Optional[bytes] = ..., method: _Optional[str] = ..., ensemble: _Optional[int] = ..., projection: _Optional[int] = ..., damping: _Optional[float] = ...) -> None: ...
+
+class IndexProgress(_message.Message):
+    __slots__ = ("phase", "done", "total", "examples_per_s", "eta_s", "index_hash", "index_bytes")
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_PER_S_FIELD_NUMBER: _ClassVar[int]
+    ETA_S_FIELD_NUMBER: _ClassVar[int]
+    INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
+    INDEX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    phase: str
+    done: int
+    total: int
+    examples_per_s: float
+    eta_s: float
+    index_hash: bytes
+    index_bytes: int
+    def __init__(self, phase: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., examples_per_s: _Optional[float] = ..., eta_s: _Optional[float] = ..., index_hash: _Optional[bytes] = ..., index_bytes: _Optional[int] = ...) -> None: ...
+
+class InferRequest(_message.Message):
+    __slots__ = ("model_hash", "input")
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    model_hash: bytes
+    input: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, model_hash: _Optional[bytes] = ..., input: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class InferResponse(_message.Message):
+    __slots__ = ("logits", "label", "output_hash")
+    LOGITS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    logits: _containers.RepeatedScalarFieldContainer[float]
+    label: int
+    output_hash: bytes
+    def __init__(self, logits: _Optional[_Iterable[float]] = ..., label: _Optional[int] = ..., output_hash: _Optional[bytes] = ...) -> None: ...
+
+class AttributeRequest(_message.Message):
+    __slots__ = ("model_hash", "index_hash", "input", "label", "top_k", "request_id")
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    model_hash: bytes
+    index_hash: bytes
+    input: _containers.RepeatedScalarFieldContainer[float]
+    label: int
+    top_k: int
+    request_id: bytes
+    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., input: _Optional[_Iterable[float]] = ..., label: _Optional[int] = ..., top_k: _Optional[int] = ..., request_id: _Optional[bytes] = ...) -> None: ...
+
+class ContributionScore(_message.Message):
+    __slots__ = ("contribution_id", "contributor", "score_ppb")
+    CONTRIBUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
+    SCORE_PPB_FIELD_NUMBER: _ClassVar[int]
+    contribution_id: int
+    contributor: bytes
+    score_ppb: int
+    def __init__(self, contribution_id: _Optional[int] = ..., contributor: _Optional[bytes] = ..., score_ppb: _Optional[int] = ...) -> None: ...
+
+class AttributionResult(_message.Message):
+    __slots__ = ("model_hash", "index_hash", "input_hash", "output_hash", "method", "params_json", "top_k", "worker", "request_id")
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
+    INPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    model_hash: bytes
+    index_hash: bytes
+    input_hash: bytes
+    output_hash: bytes
+    method: str
+    params_json: str
+    top_k: _containers.RepeatedCompositeFieldContainer[ContributionScore]
+    worker: bytes
+    request_id: bytes
+    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., method: _Optional[str] = ..., params_json: _Optional[str] = ..., top_k: _Optional[_Iterable[_Union[ContributionScore, _Mapping]]] = ..., worker: _Optional[bytes] = ..., request_id: _Optional[bytes] = ...) -> None: ...
+
+class SignedAttribution(_message.Message):
+    __slots__ = ("result", "signature")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    result: bytes
+    signature: bytes
+    def __init__(self, result: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class StatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StatusResponse(_message.Message):
+    __slots__ = ("device", "worker", "models", "indexes")
+    class IndexInfo(_message.Message):
+        __slots__ = ("index_hash", "bytes", "examples", "method")
+        INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
+        BYTES_FIELD_NUMBER: _ClassVar[int]
+        EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+        METHOD_FIELD_NUMBER: _ClassVar[int]
+        index_hash: bytes
+        bytes: int
+        examples: int
+        method: str
+        def __init__(self, index_hash: _Optional[bytes] = ..., bytes: _Optional[int] = ..., examples: _Optional[int] = ..., method: _Optional[str] = ...) -> None: ...
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    INDEXES_FIELD_NUMBER: _ClassVar[int]
+    device: str
+    worker: bytes
+    models: _containers.RepeatedScalarFieldContainer[bytes]
+    indexes: _containers.RepeatedCompositeFieldContainer[StatusResponse.IndexInfo]
+    def __init__(self, device: _Optional[str] = ..., worker: _Optional[bytes] = ..., models: _Optional[_Iterable[bytes]] = ..., indexes: _Optional[_Iterable[_Union[StatusResponse.IndexInfo, _Mapping]]] = ...) -> None: ...
