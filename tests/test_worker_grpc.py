@@ -1,0 +1,89 @@
+"""The worker process end to end over gRPC: train, build an index with progress, infer, attribute, status."""
+
+import socket
+import subprocess
+import sys
+
+import grpc
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the worker extra (torch) is part of `make test`'s install")
+
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+
+from gpu_worker.artifacts import dataset_to_proto  # noqa: E402
+from gpu_worker.attribution import PPB, verify_signed  # noqa: E402
+from gpu_worker.training import Snapshot  # noqa: E402
+from payable.worker.v1 import worker_pb2 as pb  # noqa: E402
+from payable.worker.v1 import worker_pb2_grpc  # noqa: E402
+from runtime.crypto import Keypair  # noqa: E402
+
+
+@pytest.fixture
+def worker(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path / "worker.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "worker", "--device", "cpu", "--data-dir",
+                             str(tmp_path / "data"), "--grpc-port", str(port), "--key", "//Worker"],
+                            stdout=subprocess.DEVNULL, stderr=log)
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        grpc.channel_ready_future(channel).result(timeout=60)
+        yield worker_pb2_grpc.WorkerStub(channel), channel
+    finally:
+        channel.close()
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+
+
+def _dataset() -> pb.Dataset:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.data[:400] / 16.0).astype(np.float32)
+    contributors = [Keypair.from_uri(f"//Contributor{i}").public for i in range(8)]
+    return dataset_to_proto(Snapshot(x, digits.target[:400], np.arange(400) % 8, list(range(1, 9)), contributors))
+
+
+def test_worker_serves_training_indexing_inference_and_signed_attribution(worker):
+    stub, channel = worker
+    health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    trained = stub.Train(pb.TrainRequest(dataset=_dataset(), model_config_json=(
+        '{"family": "mlp", "inputs": 64, "classes": 10, "hidden": [16]}'), seed=3), timeout=120)
+    assert trained.train_accuracy > 0.9
+    progress = list(stub.BuildIndex(pb.BuildIndexRequest(model_hash=trained.model_hash,
+                                                         dataset_hash=trained.dataset_hash, ensemble=2), timeout=300))
+    assert progress[-1].phase == "done" and len(progress[-1].index_hash) == 32
+    assert any(p.phase == "features" and p.examples_per_s > 0 for p in progress)
+    from sklearn.datasets import load_digits
+
+    query = (load_digits().data[1500] / 16.0).astype(np.float32).tolist()
+    inferred = stub.Infer(pb.InferRequest(model_hash=trained.model_hash, input=query), timeout=30)
+    assert len(inferred.logits) == 10 and inferred.label == int(np.argmax(inferred.logits))
+    signed = stub.Attribute(pb.AttributeRequest(model_hash=trained.model_hash, index_hash=progress[-1].index_hash,
+                                                input=query, label=-1, top_k=4, request_id=b"req-7"), timeout=30)
+    result = verify_signed(signed)
+    assert result.worker == Keypair.from_uri("//Worker").public
+    assert result.output_hash == inferred.output_hash and result.request_id == b"req-7"
+    assert 0 < len(result.top_k) <= 4 and sum(s.score_ppb for s in result.top_k) <= PPB
+    status = stub.Status(pb.StatusRequest(), timeout=10)
+    assert status.device == "cpu" and trained.model_hash in list(status.models)
+    assert status.indexes[0].examples == 400
+
+
+def test_worker_rejects_bad_requests_with_reasons(worker):
+    stub, _ = worker
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Train(pb.TrainRequest(dataset=_dataset(), model_config_json='{"family": "transformer"}'), timeout=30)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Infer(pb.InferRequest(model_hash=b"\x01" * 32, input=[0.0] * 64), timeout=30)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as info:
+        stub.LoadModel(pb.LoadModelRequest(artifact=pb.ModelArtifact(config_json="{}"), expected_hash=b"\x02" * 32),
+                       timeout=30)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "refused" in info.value.details()
