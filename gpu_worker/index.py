@@ -248,6 +248,7 @@ class AttributionIndex:
         self.contribution_ids = contributions["contribution_ids"]
         self.contributors = [bytes.fromhex(c) for c in contributions["contributors"]]
         self._dense: list[torch.Tensor] | None = None
+        self._matrix: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:
@@ -261,6 +262,15 @@ class AttributionIndex:
                            for i in range(self.params.ensemble)]
         return self._dense[m]
 
+    def _projection(self) -> np.ndarray | None:
+        """The D×k projection matrix, generated once per loaded index (None when not projected)."""
+        parameters = self.manifest["parameters"]
+        if self.k is None or self.k >= parameters:
+            return None
+        if self._matrix is None:
+            self._matrix = inf.projection_block(self.params.seed, parameters, self.k, 0, parameters)
+        return self._matrix
+
     def example_scores(self, x: np.ndarray, label: int) -> np.ndarray:
         """Influence of every training example on (x, label), averaged over the ensemble (float64)."""
         target = self.manifest["target"]
@@ -268,7 +278,8 @@ class AttributionIndex:
         for m, state in enumerate(self.members):
             grads, _ = next(inf.per_example_grads(self.config, state, x[None].astype(np.float32),
                                                   np.array([label]), target, chunk=1))
-            query = torch.from_numpy(inf.project(grads, self.params.seed, self.k)[0].astype(np.float32))
+            query = torch.from_numpy((grads @ self._projection())[0].astype(np.float32)
+                                     if self._projection() is not None else grads[0].astype(np.float32))
             dense = self._member_features(m)
             if dense is not None:
                 total += (dense @ query).double().numpy()

@@ -44,7 +44,7 @@ class Snapshot:
 class TrainConfig:
     seed: int = 0
     weight_decay: float = 1e-3   # L2 on all parameters (mean loss + wd/2 ‖θ‖²)
-    epochs: int = 60             # mlp only
+    epochs: int = 30             # mlp only
     batch_size: int = 64
     lr: float = 0.05
     momentum: float = 0.9

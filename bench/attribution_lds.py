@@ -1,0 +1,252 @@
+"""Attribution accuracy benchmark: Linear Datamodeling Score (LDS), ours next to the public yardsticks.
+
+Setting (design.md §5, field notes): scikit-learn's digits, 1,000 train / 200 test, logistic regression
+and an MLP (64-32-10), weight decay 1e-2, torch.set_num_threads(1). Ground truth: M random 50% subsets
+of the training set (example level) or of 20 contributors (contributor level), each retrained with R
+seeds, recording every test point's −loss; cached in bench/.cache. LDS = mean over test points of the
+Spearman correlation between retrained outcomes and the sums of predicted scores over each subset.
+Hyper-parameters were chosen on the first half of the test points; LDS is reported on the second half.
+The noise ceiling is the LDS one seed's retraining gets at predicting another's.
+
+Ours run through the worker's real index (build, then per-query scoring); the yardsticks are
+Kronfluence (EK-FAC) and traker (TRAK, 10 models), installed with `pip install -e '.[bench]'`.
+
+    python bench/attribution_lds.py [--subsets 200] [--seeds 3] [--models logreg mlp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scipy.stats import spearmanr  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+
+from gpu_worker import influence as inf  # noqa: E402
+from gpu_worker.artifacts import Store, artifact_from_state, dataset_to_proto  # noqa: E402
+from gpu_worker.index import AttributionIndex, IndexBuilder, IndexParams  # noqa: E402
+from gpu_worker.models import ModelConfig  # noqa: E402
+from gpu_worker.training import Snapshot, TrainConfig, load_model, train  # noqa: E402
+
+CACHE = ROOT / "bench" / ".cache"
+CONTRIBUTORS = 20
+WD = 1e-2
+CONFIGS = {"logreg": ModelConfig("logreg", 64, 10), "mlp": ModelConfig("mlp", 64, 10, (32,))}
+
+
+def digits() -> tuple[Snapshot, np.ndarray, np.ndarray]:
+    data = load_digits()
+    order = np.random.default_rng(0).permutation(len(data.data))
+    train_idx, test_idx = order[:1000], order[1000:1200]
+    mean, std = data.data[train_idx].mean(0), data.data[train_idx].std(0) + 1e-6
+    x = ((data.data - mean) / std).astype(np.float32)
+    owner = np.random.default_rng(1).integers(0, CONTRIBUTORS, 1000)
+    snapshot = Snapshot(x[train_idx], data.target[train_idx], owner, list(range(CONTRIBUTORS)),
+                        [bytes([i + 1]) * 32 for i in range(CONTRIBUTORS)])
+    return snapshot, x[test_idx], data.target[test_idx]
+
+
+def test_log_prob(config: ModelConfig, state, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        logp = torch.log_softmax(load_model(config, state)(torch.as_tensor(x, dtype=torch.float64)), -1).numpy()
+    return logp[np.arange(len(y)), y]
+
+
+def ground_truth(name: str, level: str, data: Snapshot, x_test, y_test, subsets: int, seeds: int):
+    """masks [M, units] and outcomes [M, R, n_test] (−loss), cached on disk."""
+    key = hashlib.blake2b(f"{name}{level}{subsets}{seeds}{WD}{CONFIGS[name]}v1".encode(), digest_size=8).hexdigest()
+    path = CACHE / f"lds-{name}-{level}-{key}.npz"
+    if path.exists():
+        cached = np.load(path)
+        return cached["masks"], cached["outcomes"]
+    units = len(data.labels) if level == "example" else CONTRIBUTORS
+    masks = np.random.default_rng(2 if level == "example" else 3).random((subsets, units)) < 0.5
+    outcomes = np.zeros((subsets, seeds, len(y_test)))
+    for m in range(subsets):
+        keep = masks[m] if level == "example" else masks[m][data.contribution]
+        for r in range(seeds):
+            trained = train(CONFIGS[name], data.subset(keep), TrainConfig(seed=1000 + r, weight_decay=WD))
+            outcomes[m, r] = test_log_prob(CONFIGS[name], trained.state, x_test, y_test)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(path, masks=masks, outcomes=outcomes)
+    return masks, outcomes
+
+
+def lds(scores: np.ndarray, masks: np.ndarray, outcomes: np.ndarray, points: np.ndarray) -> float:
+    """scores [n_test, units]: mean Spearman(predicted, actual) over the given test points."""
+    predicted = masks.astype(np.float64) @ scores.T
+    truth = outcomes.mean(axis=1)
+    return float(np.mean([spearmanr(predicted[:, j], truth[:, j]).statistic for j in points]))
+
+
+def noise_ceiling(outcomes: np.ndarray, points: np.ndarray) -> float:
+    seeds = outcomes.shape[1]
+    pairs = [(a, b) for a in range(seeds) for b in range(seeds) if a < b]
+    return float(np.mean([spearmanr(outcomes[:, a, j], outcomes[:, b, j]).statistic
+                          for a, b in pairs for j in points]))
+
+
+def ours(method: str, ensemble: int, config, data, model_state, x_test, y_test, workdir: Path, **extra) -> dict:
+    store = Store(workdir / f"{method}-{ensemble}")
+    model_hash = store.put_model(artifact_from_state(config, model_state))
+    dataset_hash = store.put_dataset(dataset_to_proto(data))
+    started = time.perf_counter()
+    index_hash = IndexBuilder(store, model_hash, dataset_hash,
+                              IndexParams(method=method, ensemble=ensemble, weight_decay=WD, **extra)).build()
+    build_s = time.perf_counter() - started
+    index = AttributionIndex(store, index_hash)
+    index.example_scores(x_test[0], int(y_test[0]))  # warm: memory-maps and caches
+    scores, latencies = [], []
+    for x, y in zip(x_test, y_test, strict=True):
+        t0 = time.perf_counter()
+        scores.append(index.example_scores(x, int(y)))
+        latencies.append((time.perf_counter() - t0) * 1000)
+    return {"scores": np.array(scores), "build_s": build_s, "query_ms_p50": statistics.median(latencies),
+            "bytes_per_example": index.nbytes / len(data.labels)}
+
+
+def tracin(config, data, x_test, y_test) -> dict:
+    started = time.perf_counter()
+    trained = train(config, data, TrainConfig(seed=0, weight_decay=WD))
+    checkpoints = trained.checkpoints or [trained.state]
+    lrs = trained.checkpoint_lrs or [1.0]
+    scores = 0
+    for state, lr in zip(checkpoints, lrs, strict=True):
+        g_train = np.concatenate([g for g, _ in inf.per_example_grads(config, state, data.features, data.labels,
+                                                                      "loss")])
+        g_test = np.concatenate([g for g, _ in inf.per_example_grads(config, state, x_test, y_test, "loss")])
+        scores = scores + lr * g_test @ g_train.T
+    return {"scores": np.asarray(scores), "build_s": time.perf_counter() - started, "query_ms_p50": None,
+            "bytes_per_example": None}
+
+
+def kronfluence_ekfac(config, model_state, data, x_test, y_test, workdir: Path) -> dict:
+    from kronfluence.analyzer import Analyzer, prepare_model
+    from kronfluence.arguments import FactorArguments, ScoreArguments
+    from kronfluence.task import Task
+
+    class Classification(Task):
+        def compute_train_loss(self, batch, model, sample=False):
+            inputs, labels = batch
+            logits = model(inputs)
+            if sample:
+                with torch.no_grad():
+                    labels = torch.multinomial(torch.softmax(logits, -1), 1).flatten()
+            return torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
+
+        def compute_measurement(self, batch, model):
+            inputs, labels = batch
+            return torch.nn.functional.cross_entropy(model(inputs), labels, reduction="sum")
+
+    model = load_model(config, model_state).float()
+    model = prepare_model(model, Classification())
+    train_set = torch.utils.data.TensorDataset(torch.as_tensor(data.features), torch.as_tensor(data.labels))
+    test_set = torch.utils.data.TensorDataset(torch.as_tensor(x_test), torch.as_tensor(y_test))
+    started = time.perf_counter()
+    analyzer = Analyzer(analysis_name="lds", model=model, task=Classification(), cpu=True,
+                        output_dir=str(workdir / "kronfluence"), disable_tqdm=True)
+    analyzer.fit_all_factors(factors_name="ekfac", dataset=train_set, per_device_batch_size=200,
+                             factor_args=FactorArguments(strategy="ekfac"), overwrite_output_dir=True)
+    analyzer.compute_pairwise_scores(scores_name="scores", factors_name="ekfac", query_dataset=test_set,
+                                     train_dataset=train_set, per_device_query_batch_size=200,
+                                     per_device_train_batch_size=500, score_args=ScoreArguments(),
+                                     overwrite_output_dir=True)
+    scores = analyzer.load_pairwise_scores("scores")["all_modules"].numpy().astype(np.float64)
+    return {"scores": scores, "build_s": time.perf_counter() - started, "query_ms_p50": None,
+            "bytes_per_example": None}
+
+
+def traker_trak(config, data, x_test, y_test, workdir: Path, models: int = 10, proj_dim: int = 512) -> dict:
+    from trak import TRAKer
+    from trak.projectors import BasicProjector, ProjectionType
+
+    states = [train(config, data, TrainConfig(seed=s, weight_decay=WD)).state for s in range(models)]
+    model = load_model(config, states[0]).float()
+    dim = sum(p.numel() for p in model.parameters())
+    started = time.perf_counter()
+    projector = BasicProjector(grad_dim=dim, proj_dim=proj_dim, seed=0, proj_type=ProjectionType.rademacher,
+                               device="cpu", dtype=torch.float32)
+    traker = TRAKer(model=model, task="image_classification", train_set_size=len(data.labels),
+                    save_dir=str(workdir / "trak"), device="cpu", projector=projector, use_half_precision=False,
+                    proj_dim=proj_dim)
+    x_train, y_train = torch.as_tensor(data.features), torch.as_tensor(data.labels)
+    for model_id, state in enumerate(states):
+        traker.load_checkpoint({k: v.float() for k, v in state.items()}, model_id=model_id)
+        for s in range(0, len(y_train), 250):
+            traker.featurize(batch=(x_train[s:s + 250], y_train[s:s + 250]), num_samples=len(y_train[s:s + 250]))
+    traker.finalize_features()
+    for model_id, state in enumerate(states):
+        traker.start_scoring_checkpoint(exp_name="lds", checkpoint={k: v.float() for k, v in state.items()},
+                                        model_id=model_id, num_targets=len(y_test))
+        traker.score(batch=(torch.as_tensor(x_test), torch.as_tensor(y_test)), num_samples=len(y_test))
+    scores = np.asarray(traker.finalize_scores(exp_name="lds"), dtype=np.float64).T  # [n_test, n_train]
+    return {"scores": scores, "build_s": time.perf_counter() - started, "query_ms_p50": None,
+            "bytes_per_example": None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subsets", type=int, default=200)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--models", nargs="+", default=["logreg", "mlp"], choices=sorted(CONFIGS))
+    parser.add_argument("--no-yardsticks", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    data, x_test, y_test = digits()
+    tune, report = np.arange(0, 100), np.arange(100, 200)
+    onehot = np.eye(CONTRIBUTORS)[data.contribution]  # [n, 20]: example -> contributor
+    out = {"benchmark": "attribution_lds", "setting": {"train": 1000, "test": 200, "subsets": args.subsets,
+                                                       "seeds": args.seeds, "contributors": CONTRIBUTORS,
+                                                       "weight_decay": WD, "reported_on": "test points 100-199"}}
+    for name in args.models:
+        config = CONFIGS[name]
+        started = time.perf_counter()
+        ex_masks, ex_out = ground_truth(name, "example", data, x_test, y_test, args.subsets, args.seeds)
+        co_masks, co_out = ground_truth(name, "contributor", data, x_test, y_test, args.subsets, args.seeds)
+        row = {"ground_truth_s": round(time.perf_counter() - started, 1),
+               "noise_ceiling": {"example": round(noise_ceiling(ex_out, report), 3),
+                                 "contributor": round(noise_ceiling(co_out, report), 3)}, "methods": {}}
+        primary = train(config, data, TrainConfig(seed=0, weight_decay=WD)).state
+        with tempfile.TemporaryDirectory(prefix="payable-lds-") as tmp:
+            work = Path(tmp)
+            runs = [("ours gn (1 model)", ours, ("gn", 1), {}), ("ours gn (3 models)", ours, ("gn", 3), {}),
+                    ("ours gn (5 models)", ours, ("gn", 5), {}), ("ours ekfac", ours, ("ekfac", 1), {}),
+                    ("ours trak (10 models, k=512)", ours, ("trak", 10), {"projection": 512, "damping": 0.01}),
+                    ("grad_dot", ours, ("grad_dot", 1), {})]
+            if name == "logreg":
+                runs.append(("ours if (exact Hessian)", ours, ("if", 1), {"damping": 0.0}))
+            results = {label: fn(*head, config, data, primary, x_test, y_test, work, **kw)
+                       for label, fn, head, kw in runs}
+            results["tracin"] = tracin(config, data, x_test, y_test)
+            if not args.no_yardsticks:
+                results["kronfluence ekfac"] = kronfluence_ekfac(config, primary, data, x_test, y_test, work)
+                results["traker trak (10 models)"] = traker_trak(config, data, x_test, y_test, work)
+            for method, result in results.items():
+                scores = result.pop("scores")
+                sign = 1.0
+                if method.startswith(("kronfluence", "traker")):  # orientation chosen on the tuning half
+                    sign = 1.0 if lds(scores, ex_masks, ex_out, tune) >= lds(-scores, ex_masks, ex_out, tune) else -1.0
+                scores = sign * scores
+                row["methods"][method] = {
+                    "lds": round(lds(scores, ex_masks, ex_out, report), 3),
+                    "lds_contributor": round(lds(scores @ onehot, co_masks, co_out, report), 3),
+                    **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in result.items()}}
+                print(f"{name:>6} {method:<30} {row['methods'][method]}", file=sys.stderr)
+        out[name] = row
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
