@@ -7,6 +7,8 @@ processes - produce the same bytes.
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 
@@ -22,5 +24,6 @@ def pick_device(choice: str = "auto") -> torch.device:
 
 def deterministic(threads: int = 1) -> None:
     """Fixed threads and deterministic kernels: same inputs, same bytes (per device kind)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS refuses determinism without it
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=False)

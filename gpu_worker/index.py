@@ -73,8 +73,9 @@ def _target(method: str) -> str:
 
 
 class IndexBuilder:
-    def __init__(self, store: Store, model_hash: bytes, dataset_hash: bytes, params: IndexParams):
-        self.store, self.params = store, params
+    def __init__(self, store: Store, model_hash: bytes, dataset_hash: bytes, params: IndexParams,
+                 device: str | torch.device = "cpu"):
+        self.store, self.params, self.device = store, params, device
         self.model_hash, self.dataset_hash = model_hash, dataset_hash
         self.config, self.state, _ = store.model(model_hash)
         self.data: Snapshot = store.dataset(dataset_hash)
@@ -103,7 +104,8 @@ class IndexBuilder:
         else:
             seed = int.from_bytes(hashlib.blake2b(self.model_hash + bytes([m, self.params.seed & 0xFF]),
                                                   digest_size=4).digest(), "big")
-            state = train(self.config, self.data, TrainConfig(seed=seed, weight_decay=self.params.weight_decay)).state
+            state = train(self.config, self.data, TrainConfig(seed=seed, weight_decay=self.params.weight_decay),
+                          self.device).state
         tensors = {k: v.to(torch.float64).contiguous() for k, v in sorted(state.items())}
         if not path.exists():
             save_file(tensors, path)
@@ -169,7 +171,7 @@ class IndexBuilder:
     def _features(self, state, precond, rows: slice) -> np.ndarray:
         data, p = self.data, self.params
         grads, p_y = next(inf.per_example_grads(self.config, state, data.features[rows], data.labels[rows],
-                                                _target(p.method), chunk=CHUNK))
+                                                _target(p.method), chunk=CHUNK, device=self.device))
         if p.method == "ekfac":
             factors = _ekfac_from_flat(self.config, precond)
             return inf.project(factors.precondition(grads), p.seed, self.k)
@@ -223,7 +225,8 @@ def _ekfac_from_flat(config: ModelConfig, flat: np.ndarray) -> inf.KFACFactors:
 class AttributionIndex:
     """A sealed index, verified against its hash on load, answering attribution queries."""
 
-    def __init__(self, store: Store, index_hash: bytes):
+    def __init__(self, store: Store, index_hash: bytes, device: str | torch.device = "cpu"):
+        self.device = device
         root = store.root / "indexes" / index_hash.hex()
         if not (root / "manifest.json").exists():
             raise ArtifactError(f"no index {index_hash.hex()} in {store.root}")
@@ -277,7 +280,7 @@ class AttributionIndex:
         total = np.zeros(len(self.example_contribution))
         for m, state in enumerate(self.members):
             grads, _ = next(inf.per_example_grads(self.config, state, x[None].astype(np.float32),
-                                                  np.array([label]), target, chunk=1))
+                                                  np.array([label]), target, chunk=1, device=self.device))
             query = torch.from_numpy((grads @ self._projection())[0].astype(np.float32)
                                      if self._projection() is not None else grads[0].astype(np.float32))
             dense = self._member_features(m)

@@ -35,10 +35,14 @@ def _params(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def per_example_grads(config: ModelConfig, state: dict[str, torch.Tensor], x: np.ndarray, y: np.ndarray,
-                      target: str, chunk: int = 512) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yields (gradients [b, D], p_y [b]) chunk by chunk: ∇θ of the margin or of the loss per example."""
-    model = build(config).double()
-    params = _params(state)
+                      target: str, chunk: int = 512, device: str | torch.device = "cpu"
+                      ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yields (gradients [b, D], p_y [b]) chunk by chunk: ∇θ of the margin or of the loss per example.
+
+    The gradients are computed on `device` (CUDA when the worker has one) and returned to the CPU.
+    """
+    model = build(config).double().to(device)
+    params = {k: v.to(device) for k, v in _params(state).items()}
     names = list(params)
 
     def output(p, xi, onehot):
@@ -53,14 +57,14 @@ def per_example_grads(config: ModelConfig, state: dict[str, torch.Tensor], x: np
 
     per_example = vmap(grad(output), in_dims=(None, 0, 0))
     for start in range(0, len(x), chunk):
-        xb = torch.as_tensor(x[start:start + chunk], dtype=torch.float64)
-        yb = torch.as_tensor(y[start:start + chunk], dtype=torch.int64)
+        xb = torch.as_tensor(x[start:start + chunk], dtype=torch.float64, device=device)
+        yb = torch.as_tensor(y[start:start + chunk], dtype=torch.int64, device=device)
         onehot = torch.nn.functional.one_hot(yb, config.classes).double()  # precomputed: no traced indexing
         grads = per_example(params, xb, onehot)
         flat = torch.cat([grads[n].reshape(len(xb), -1) for n in names], dim=1)
         with torch.no_grad():
             p_y = torch.softmax(functional_call(model, params, (xb,)), dim=-1).gather(1, yb[:, None])[:, 0]
-        yield flat.numpy(), p_y.numpy()
+        yield flat.cpu().numpy(), p_y.cpu().numpy()
 
 
 def projection_block(seed: int, dim: int, k: int, row_start: int, rows: int) -> np.ndarray:

@@ -50,7 +50,7 @@ class Worker:
         if data.labels.min() < 0 or data.labels.max() >= config.classes:
             raise ArtifactError(f"labels must lie in 0..{config.classes - 1}")
         train_config = TrainConfig(seed=request.seed, weight_decay=request.weight_decay or TrainConfig.weight_decay)
-        trained = train(config, data, train_config)
+        trained = train(config, data, train_config, self.device)
         model_hash = self.store.put_model(artifact_from_state(config, trained.state))
         dataset_hash = self.store.put_dataset(request.dataset)
         logits = self._logits(model_hash, data.features)
@@ -95,7 +95,7 @@ class Worker:
         defaults = IndexParams()
         params = IndexParams(method=request.method or defaults.method, ensemble=request.ensemble or defaults.ensemble,
                              projection=request.projection, damping=request.damping or defaults.damping)
-        builder = IndexBuilder(self.store, request.model_hash, request.dataset_hash, params)
+        builder = IndexBuilder(self.store, request.model_hash, request.dataset_hash, params, self.device)
         updates: list[pb.IndexProgress] = []
         started = time.perf_counter()
 
@@ -132,7 +132,7 @@ class Worker:
     def index(self, index_hash: bytes) -> AttributionIndex:
         with self._lock:
             if index_hash not in self._indexes:
-                self._indexes[index_hash] = AttributionIndex(self.store, index_hash)
+                self._indexes[index_hash] = AttributionIndex(self.store, index_hash, self.device)
             return self._indexes[index_hash]
 
     def attribute(self, request: pb.AttributeRequest) -> pb.SignedAttribution:

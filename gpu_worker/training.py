@@ -64,11 +64,13 @@ def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, weight_decay: floa
     return nn.functional.cross_entropy(model(x), y) + 0.5 * weight_decay * penalty
 
 
-def train(config: ModelConfig, data: Snapshot, train_config: TrainConfig = TrainConfig()) -> Trained:
+def train(config: ModelConfig, data: Snapshot, train_config: TrainConfig = TrainConfig(),
+          device: str | torch.device = "cpu") -> Trained:
+    """Train on `device`; the returned weights are on the CPU."""
     torch.manual_seed(train_config.seed)
-    model = build(config).double()
-    x = torch.as_tensor(data.features, dtype=torch.float64)
-    y = torch.as_tensor(data.labels, dtype=torch.int64)
+    model = build(config).double().to(device)
+    x = torch.as_tensor(data.features, dtype=torch.float64, device=device)
+    y = torch.as_tensor(data.labels, dtype=torch.int64, device=device)
     if config.family == "logreg":
         for p in model.parameters():
             nn.init.zeros_(p)  # convex: start anywhere, zero is the canonical start
@@ -89,7 +91,7 @@ def train(config: ModelConfig, data: Snapshot, train_config: TrainConfig = Train
     every = max(1, train_config.epochs // train_config.checkpoints)
     trained = Trained(config, {})
     for epoch in range(train_config.epochs):
-        order = torch.randperm(len(x), generator=generator)
+        order = torch.randperm(len(x), generator=generator).to(device)
         for start in range(0, len(x), train_config.batch_size):
             batch = order[start:start + train_config.batch_size]
             optimizer.zero_grad()

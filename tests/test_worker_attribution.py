@@ -202,3 +202,13 @@ def test_results_are_byte_identical_across_processes(tmp_path):
     assert outputs[0] == outputs[1] and len(outputs[0]) > 200
     result = verify_signed(pb.SignedAttribution.FromString(bytes.fromhex(outputs[0])))
     assert result.request_id == b"r1" and result.index_hash == index.hash
+
+
+def test_an_index_larger_than_the_memory_budget_is_streamed_with_the_same_scores(tmp_path, monkeypatch):
+    _, _, index = _index(tmp_path, _blobs(300), ModelConfig("mlp", 4, 3, (8,)), IndexParams(ensemble=2))
+    x = np.array([0.5, 1.5, 0.0, 0.2], dtype=np.float32)
+    in_memory = index.example_scores(x, 1)
+    index._dense = None
+    monkeypatch.setattr(AttributionIndex, "_member_features", lambda self, m, budget=0: None)
+    streamed = index.example_scores(x, 1)
+    np.testing.assert_allclose(streamed, in_memory, rtol=1e-5, atol=1e-9)
