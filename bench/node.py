@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from runtime.chainspec import ChainSpec  # noqa: E402
 from runtime.client import Client  # noqa: E402
 from runtime.codec import ONE_OPEN  # noqa: E402
 from runtime.crypto import Keypair  # noqa: E402
+from runtime.ports import free_port  # noqa: E402
 
 
 def _runtime_bench():
@@ -39,12 +39,6 @@ def _runtime_bench():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def over_grpc(senders: int, per_sender: int, clients: int, block_time: float, batch: int, workdir: Path) -> dict:
@@ -55,7 +49,7 @@ def over_grpc(senders: int, per_sender: int, clients: int, block_time: float, ba
                                                                    for k in keys]}}})
     spec_path = workdir / "spec.json"
     spec_path.write_text(spec.to_json())
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "node", "--chain", str(spec_path),
                              "--base-path", str(workdir / "node"), "--grpc-port", str(port),
                              "--block-time", str(block_time), "--log-level", "warning"],

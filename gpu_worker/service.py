@@ -202,18 +202,10 @@ class WorkerService(worker_pb2_grpc.WorkerServicer):
 
 
 def serve(worker: Worker, port: int = 0) -> tuple[grpc.Server, int]:
-    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-    from grpc_reflection.v1alpha import reflection
+    """Start the worker's gRPC server on 127.0.0.1:port (0 picks a free port)."""
+    from runtime.grpc_api import start_with_health_and_reflection
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"),
                          options=[("grpc.max_receive_message_length", 64 << 20)])
     worker_pb2_grpc.add_WorkerServicer_to_server(WorkerService(worker), server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    name = pb.DESCRIPTOR.services_by_name["Worker"].full_name
-    reflection.enable_server_reflection([name, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(f"127.0.0.1:{port}")
-    server.start()
-    for service in ("", name):
-        health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return server, port
+    return start_with_health_and_reflection(server, [pb.DESCRIPTOR.services_by_name["Worker"].full_name], port)

@@ -21,6 +21,7 @@ from pathlib import Path
 from .chainspec import DEV_ACCOUNTS, ChainSpec, dev_spec
 from .codec import CodecError, decode_u128, format_open
 from .crypto import Keypair, decode_address, encode_address
+from .ports import free_port
 
 DEFAULT_NODE = "127.0.0.1:9944"
 
@@ -62,6 +63,14 @@ def _client(args):
 
 
 # --- node ------------------------------------------------------------------------------------------
+def _wait_for_stop_signal() -> None:
+    """Block until SIGINT or SIGTERM: servers then stop cleanly instead of dying mid-write."""
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    stopping.wait()
+
+
 def cmd_node(args) -> int:
     from .grpc_api import serve
     from .logs import configure_logging
@@ -79,10 +88,7 @@ def cmd_node(args) -> int:
 
     log.info("node_started", grpc=f"127.0.0.1:{port}", metrics=metrics_port, base_path=str(base),
              mode="instant-seal" if args.instant_seal else f"{args.block_time}s blocks")
-    stopping = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
-    stopping.wait()
+    _wait_for_stop_signal()
     server.stop(grace=2).wait()
     node.stop()
     if temporary:
@@ -107,10 +113,7 @@ def cmd_worker(args) -> int:
 
     log.info("worker_started", grpc=f"127.0.0.1:{port}", device=str(worker.device), data_dir=str(data_dir),
              worker=worker.key.address)
-    stopping = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
-    stopping.wait()
+    _wait_for_stop_signal()
     server.stop(grace=2).wait()
     if temporary:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -230,7 +233,7 @@ def cmd_demo(args) -> int:
     from .client import Client, ClientError
 
     with tempfile.TemporaryDirectory(prefix="payable-demo-") as base:
-        port = _free_port()
+        port = free_port()
         proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "node", "--dev", "--base-path", base,
                                  "--grpc-port", str(port), "--block-time", "1"],
                                 stdout=subprocess.DEVNULL, stderr=open(Path(base) / "node.log", "w"))
@@ -287,14 +290,6 @@ def _print_heads(client, heads) -> None:
                   f"state root {head.header.state_root.hex()[:16]}…")
     except grpc.RpcError:
         return
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- argument parsing ------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from .chaintools import check_chain
 from .client import Client, ClientError
 from .crypto import Keypair, blake2_256
 from .node import DB_DIR
+from .ports import free_port
 from .storage.backend import RocksBackend
 
 SENDERS = ("//Alice", "//Bob", "//Charlie")
@@ -36,12 +36,6 @@ class SoakReport:
     reported_included: int = 0
     blocks: int = 0
     round_seconds: list[float] = field(default_factory=list)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _send_until_dead(target: str, sender: Keypair, dest: bytes, reported: list, stop: threading.Event) -> None:
@@ -56,7 +50,7 @@ def _send_until_dead(target: str, sender: Keypair, dest: bytes, reported: list, 
 
 
 def run_round(base_path: Path, rng: random.Random, reported: list, log) -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "node", "--dev", "--block-time", "0.1",
                              "--base-path", str(base_path), "--grpc-port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=log)

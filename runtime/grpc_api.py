@@ -206,15 +206,22 @@ def serve(node: Node, port: int = 0, workers: int = 32) -> tuple[grpc.Server, in
     node_pb2_grpc.add_NodeServicer_to_server(service, server)
     pallet_handlers = pallet_query_handlers(service)
     server.add_generic_rpc_handlers(pallet_handlers)
+    names = [node_pb2.DESCRIPTOR.services_by_name["Node"].full_name]
+    names += [p.query_service.full_name for p in node.executive.runtime.pallets.values() if p.query_service]
+    return start_with_health_and_reflection(server, names, port)
+
+
+def start_with_health_and_reflection(server: grpc.Server, services: list[str], port: int) -> tuple[grpc.Server, int]:
+    """Add the standard health service and server reflection for `services`, bind 127.0.0.1:port
+    (0 picks a free port), start, and mark everything SERVING; returns (server, bound port)."""
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [node_pb2.DESCRIPTOR.services_by_name["Node"].full_name, health.SERVICE_NAME, reflection.SERVICE_NAME]
-    names += [p.query_service.full_name for p in node.executive.runtime.pallets.values() if p.query_service]
+    names = [*services, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
     if bound == 0:
         raise OSError(f"could not bind 127.0.0.1:{port} for gRPC")
     server.start()
-    for name in ["", *names]:
+    for name in ["", *services]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, bound

@@ -66,14 +66,10 @@ class NodeProcess:
     """A `payable node` in its own process, on free loopback ports; stopped at teardown whatever happens."""
 
     def __init__(self, base_path, *extra: str, metrics: bool = False):
-        import socket
         import subprocess
         import sys
 
-        def free_port() -> int:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                return s.getsockname()[1]
+        from runtime.ports import free_port
 
         self.base_path = base_path
         self.port = free_port()

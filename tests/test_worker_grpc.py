@@ -1,6 +1,5 @@
 """The worker process end to end over gRPC: train, build an index with progress, infer, attribute, status."""
 
-import socket
 import subprocess
 import sys
 
@@ -18,13 +17,12 @@ from gpu_worker.training import Snapshot  # noqa: E402
 from payable.worker.v1 import worker_pb2 as pb  # noqa: E402
 from payable.worker.v1 import worker_pb2_grpc  # noqa: E402
 from runtime.crypto import Keypair  # noqa: E402
+from runtime.ports import free_port  # noqa: E402
 
 
 @pytest.fixture
 def worker(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log = open(tmp_path / "worker.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "worker", "--device", "cpu", "--data-dir",
                              str(tmp_path / "data"), "--grpc-port", str(port), "--key", "//Worker"],
