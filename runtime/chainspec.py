@@ -103,11 +103,14 @@ class ChainSpec:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
+DEV_PALLETS = ("token", "datanet", "modelregistry")
+
+
 def dev_spec(extra_pallets: tuple[str, ...] = (), endowment: str = "1000000 OPEN") -> ChainSpec:
-    """The development chain: the token pallet, well-known dev accounts funded from genesis."""
+    """The development chain: Payable's pallets, well-known dev accounts funded from genesis."""
     balances = [[Keypair.from_uri(uri).address, endowment] for uri in DEV_ACCOUNTS]
     return ChainSpec.from_dict({
-        "name": "Payable Dev", "id": "payable-dev", "pallets": ["token", *extra_pallets],
+        "name": "Payable Dev", "id": "payable-dev", "pallets": [*DEV_PALLETS, *extra_pallets],
         "config": {"token": {"unbonding_period": 10}},
         "genesis": {"system": {"timestamp_ms": 1_700_000_000_000}, "token": {"balances": balances}},
     })

@@ -195,6 +195,145 @@ def cmd_tx(args) -> int:
                                                 **fields))
 
 
+# --- DataNets and models ---------------------------------------------------------------------------
+def _created(client, result, name: str, message_type):
+    """The event `name` that the extrinsic emitted (to learn the id it created); fails if the call did."""
+    if not result.success:
+        raise ValueError(f"the call failed: {result.error}")
+    for event in client.events(result.block_number).events:
+        if event.extrinsic_index == result.extrinsic_index and event.name == name:
+            return message_type.FromString(event.data)
+    raise ValueError(f"no {name} event in block #{result.block_number}")
+
+
+def _progress_bar(sent: int, total: int) -> None:
+    width = 30
+    done = int(width * sent / total) if total else width
+    print(f"\r  uploading [{'#' * done}{'.' * (width - done)}] {sent:,}/{total:,} bytes", end="", file=sys.stderr)
+    if sent >= total:
+        print(file=sys.stderr)
+
+
+def cmd_datanet(args) -> int:
+    from payable.datanet.v1 import datanet_pb2 as pb
+
+    with _client(args) as client:
+        if args.action == "show":
+            info = client.pallet_query("datanet", "get_datanet", pb.DataNetRequest(datanet=args.datanet),
+                                       pb.DataNetInfo)
+            listing = client.pallet_query("datanet", "list_contributions",
+                                          pb.ContributionsRequest(datanet=args.datanet, limit=100), pb.ContributionList)
+            rows = [{"id": c.id, "contributor": encode_address(c.contributor), "status": pb.Status.Name(c.status),
+                     "size": c.size, "format": c.format, "content": c.content_hash.hex()}
+                    for c in listing.contributions]
+            net = info.datanet
+            data = {"id": net.id, "name": net.name, "domain": net.domain, "license": info.metadata.license,
+                    "formats": list(info.metadata.accepted_formats), "snapshots": net.snapshot_count,
+                    "curators": [encode_address(c) for c in net.curators], "contributions": rows}
+            table = [(k, str(v)) for k, v in data.items() if k != "contributions"]
+            table += [(f"#{r['id']}", f"{r['status']:<9} {r['format']:<6} {r['size']:>9} B  {r['contributor']}")
+                      for r in rows]
+            _emit(args, data, table)
+            return 0
+        signer = keypair_from(args.sender)
+        if args.action == "create":
+            result = client.submit_call(
+                signer, "datanet", "create_datanet", name=args.name, domain=args.domain,
+                description=args.description, license=args.license, contribution_deposit=args.deposit,
+                accepted_formats=args.formats.split(","), curators=[account_from(c) for c in args.curator or []])
+            created = _created(client, result, "DataNetCreated", pb.DataNetCreated)
+            _emit(args, {"datanet": created.datanet, "block": result.block_number},
+                  [("datanet", str(created.datanet)), ("block", f"#{result.block_number}")])
+            return 0
+        if args.action == "contribute":
+            blob = client.upload(args.file, progress=None if args.json else _progress_bar)
+            result = client.submit_call(signer, "datanet", "contribute", datanet=args.datanet,
+                                        content_hash=blob.hash, size=blob.size, format=args.format)
+            made = _created(client, result, "Contributed", pb.ContributionEvent)
+            _emit(args, {"contribution": made.contribution, "content_hash": blob.hash.hex(), "size": blob.size,
+                         "block": result.block_number},
+                  [("contribution", str(made.contribution)), ("content", blob.hash.hex()),
+                   ("size", f"{blob.size} bytes"), ("block", f"#{result.block_number}")])
+            return 0
+        if args.action == "snapshot":
+            result = client.submit_call(signer, "datanet", "publish_snapshot", datanet=args.datanet)
+            snap = _created(client, result, "SnapshotPublished", pb.SnapshotPublished)
+            _emit(args, {"datanet": snap.datanet, "version": snap.version, "root": snap.root.hex(),
+                         "contributions": snap.count},
+                  [("version", str(snap.version)), ("root", snap.root.hex()), ("contributions", str(snap.count))])
+            return 0
+        call = {"approve": "approve", "reject": "reject", "revoke": "revoke", "withdraw": "withdraw"}[args.action]
+        fields = {"contribution": args.contribution}
+        if call != "withdraw":
+            fields["reason"] = args.reason
+        return _result(args, client.submit_call(signer, "datanet", call, **fields))
+
+
+def cmd_model(args) -> int:
+    from payable.modelregistry.v1 import modelregistry_pb2 as pb
+
+    from .merkle import verify_merkle_proof
+
+    with _client(args) as client:
+        if args.action in ("show", "provenance"):
+            if args.action == "show":
+                found = client.pallet_query("modelregistry", "get_model", pb.ModelRequest(model=args.model), pb.Model)
+                from google.protobuf import json_format
+
+                _emit(args, json_format.MessageToDict(found, preserving_proto_field_name=True),
+                      [("model", str(found.id)), ("owner", encode_address(found.owner)),
+                       ("snapshots", ", ".join(f"{s.datanet}:{s.version}" for s in found.snapshots)),
+                       ("split (bps)", f"contributors {found.split.contributors}, owner {found.split.model_owner}, "
+                                       f"protocol {found.split.protocol}, worker {found.split.worker}"),
+                       ("deprecated", str(found.deprecated))])
+                return 0
+            prov = client.pallet_query("modelregistry", "get_provenance", pb.ModelRequest(model=args.model),
+                                       pb.Provenance)
+            from pallets.datanet.interface import leaf_bytes
+
+            rows, all_ok = [], True
+            for snap in prov.snapshots:
+                for proof in snap.contributions:
+                    ok = verify_merkle_proof(snap.snapshot.root, leaf_bytes(proof.leaf), proof.index, proof.count,
+                                             list(proof.siblings))
+                    all_ok &= ok
+                    rows.append({"datanet": snap.snapshot.datanet, "version": snap.snapshot.version,
+                                 "contribution": proof.leaf.contribution_id,
+                                 "contributor": encode_address(proof.leaf.contributor),
+                                 "content": proof.leaf.content_hash.hex(), "proof_verified": ok})
+            _emit(args, {"model": prov.model.id, "base_model": prov.base_model.id, "contributions": rows,
+                         "all_proofs_verified": all_ok},
+                  [("model", str(prov.model.id)),
+                   ("base model", f"{prov.base_model.id} ({prov.base_model.architecture})")]
+                  + [(f"  {r['datanet']}:{r['version']} #{r['contribution']}",
+                      f"{r['contributor']}  proof {'ok' if r['proof_verified'] else 'FAILED'}") for r in rows])
+            return 0 if all_ok else 1
+        signer = keypair_from(args.sender)
+        if args.action == "register-base":
+            result = client.submit_call(signer, "modelregistry", "register_base_model",
+                                        artifact_hash=args.artifact_hash, architecture=args.architecture,
+                                        format=args.format, license=args.license)
+            made = _created(client, result, "BaseModelRegistered", pb.BaseModelRegistered)
+            _emit(args, {"base_model": made.base_model}, [("base model", str(made.base_model))])
+            return 0
+        split = [int(x) for x in args.split.split(",")]
+        if len(split) != 4:
+            raise ValueError("--split takes contributors,owner,protocol,worker basis points, e.g. 7000,2000,500,500")
+        snapshots = []
+        for ref in args.snapshot:
+            net, _, version = ref.partition(":")
+            snapshots.append({"datanet": int(net), "version": int(version or 0)})
+        result = client.submit_call(
+            signer, "modelregistry", "register_model", base_model=args.base_model, snapshots=snapshots,
+            training_config_hash=args.training_config_hash, artifact_hash=args.artifact_hash,
+            attribution_method=args.method, attribution_index_hash=args.index_hash,
+            price_per_inference=args.price, price_per_token=args.price_per_token,
+            split=dict(zip(("contributors", "model_owner", "protocol", "worker"), split, strict=True)))
+        made = _created(client, result, "ModelRegistered", pb.ModelEvent)
+        _emit(args, {"model": made.model, "block": result.block_number}, [("model", str(made.model))])
+        return 0
+
+
 # --- reads -----------------------------------------------------------------------------------------
 def cmd_query_balance(args) -> int:
     who = account_from(args.account)
@@ -384,6 +523,56 @@ def build_parser() -> argparse.ArgumentParser:
     balance = client_options(query_sub.add_parser("balance", help="an account's OPEN balances"), cmd_query_balance)
     balance.add_argument("account", help="address or dev name")
     balance.add_argument("--prove", action="store_true", help="verify a Merkle proof against the block header")
+
+    datanet = sub.add_parser("datanet", help="DataNets: create, contribute, curate, snapshot, show")
+    dsub = datanet.add_subparsers(dest="action", required=True)
+    create = client_options(dsub.add_parser("create", help="create a DataNet"), cmd_datanet)
+    create.add_argument("--name", required=True)
+    create.add_argument("--domain", required=True, help="e.g. legal, medical, code")
+    create.add_argument("--description", default="")
+    create.add_argument("--license", required=True, help="SPDX id, e.g. CC-BY-4.0")
+    create.add_argument("--deposit", required=True, help="contribution deposit in OPEN")
+    create.add_argument("--formats", required=True, help="accepted formats, comma separated (e.g. csv,text)")
+    create.add_argument("--curator", action="append", help="curator address (repeatable; default: you)")
+    contribute = client_options(dsub.add_parser("contribute", help="upload a file and contribute it"), cmd_datanet)
+    contribute.add_argument("datanet", type=int)
+    contribute.add_argument("file")
+    contribute.add_argument("--format", required=True)
+    for action in ("approve", "reject", "revoke", "withdraw"):
+        p = client_options(dsub.add_parser(action, help=f"{action} a contribution"), cmd_datanet)
+        p.add_argument("contribution", type=int)
+        if action != "withdraw":
+            p.add_argument("--reason", type=int, default=0, help="reason code")
+    snap = client_options(dsub.add_parser("snapshot", help="publish the next snapshot version"), cmd_datanet)
+    snap.add_argument("datanet", type=int)
+    show = client_options(dsub.add_parser("show", help="a DataNet and its contributions"), cmd_datanet)
+    show.add_argument("datanet", type=int)
+    for p in (create, contribute, snap, *[dsub.choices[a] for a in ("approve", "reject", "revoke", "withdraw")]):
+        p.add_argument("--from", dest="sender", required=True)
+
+    model = sub.add_parser("model", help="models: register, show, provenance")
+    msub = model.add_subparsers(dest="action", required=True)
+    base = client_options(msub.add_parser("register-base", help="register a base model"), cmd_model)
+    base.add_argument("--artifact-hash", required=True)
+    base.add_argument("--architecture", required=True)
+    base.add_argument("--format", default="onnx", choices=("onnx", "torch", "safetensors"))
+    base.add_argument("--license", required=True)
+    register = client_options(msub.add_parser("register", help="register a fine-tuned model or adapter"), cmd_model)
+    register.add_argument("--base-model", type=int, required=True)
+    register.add_argument("--snapshot", action="append", required=True, help="DATANET:VERSION (repeatable)")
+    register.add_argument("--artifact-hash", required=True)
+    register.add_argument("--training-config-hash", required=True)
+    register.add_argument("--index-hash", required=True, help="the attribution index hash")
+    register.add_argument("--method", default="gradient", choices=("gradient", "span"))
+    register.add_argument("--price", required=True, help="OPEN per inference")
+    register.add_argument("--price-per-token", default="0")
+    register.add_argument("--split", default="7000,2000,500,500", help="contributors,owner,protocol,worker bps")
+    for p in (base, register):
+        p.add_argument("--from", dest="sender", required=True)
+    for action in ("show", "provenance"):
+        p = client_options(msub.add_parser(action, help=f"a model's {'record' if action == 'show' else 'provenance'}"),
+                           cmd_model)
+        p.add_argument("model", type=int)
 
     block = client_command("block", "show a block (default: the best)", cmd_block)
     block.add_argument("number", type=int, nargs="?")

@@ -23,6 +23,7 @@ import grpc
 from google.protobuf.descriptor import FieldDescriptor
 
 from payable import options_pb2
+from payable.content.v1 import content_pb2, content_pb2_grpc
 from payable.node.v1 import node_pb2, node_pb2_grpc
 from payable.runtime.v1.extrinsic_pb2 import Call
 from payable.runtime.v1.metadata_pb2 import RuntimeMetadata
@@ -33,6 +34,7 @@ from .extrinsic import sign_extrinsic
 from .runtime import message_class_lookup
 from .storage.proof import verify_proof
 
+CHUNK = 1 << 20
 HASHERS = {"blake2_128_concat": lambda k: blake2_128(k) + k, "identity": lambda k: k, "blake2_256": blake2_256}
 Status = node_pb2.TxStatus
 
@@ -57,6 +59,7 @@ class Client:
         self.timeout = timeout
         self._channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 8 << 20)])
         self.node = node_pb2_grpc.NodeStub(self._channel)
+        self.content = content_pb2_grpc.ContentStoreStub(self._channel)
         self._metadata: RuntimeMetadata | None = None
         self._info: node_pb2.ChainInfo | None = None
 
@@ -196,6 +199,67 @@ class Client:
         return self._rpc(self.node.Query, node_pb2.PalletQueryRequest(pallet=pallet, name=name,
                                                                       request=payload)).response
 
+    # --- content store -------------------------------------------------------------------------
+    def upload(self, source, *, expected: bytes | None = None, progress=None) -> content_pb2.BlobInfo:
+        """Stream a file path or a bytes object to the node's content store in 1 MiB chunks.
+
+        progress(sent_bytes, total_bytes) is called after each chunk (for progress bars).
+        """
+        import os
+
+        total = os.path.getsize(source) if not isinstance(source, bytes | bytearray) else len(source)
+
+        def chunks():
+            sent = 0
+            first = True
+            stream = open(source, "rb") if not isinstance(source, bytes | bytearray) else None
+            try:
+                while True:
+                    data = stream.read(CHUNK) if stream else bytes(source[sent:sent + CHUNK])
+                    if not data:
+                        break
+                    sent += len(data)
+                    message = content_pb2.UploadChunk(data=data)
+                    if first:
+                        message.total_size, first = total, False
+                        if expected:
+                            message.expected_hash = expected
+                    yield message
+                    if progress:
+                        progress(sent, total)
+            finally:
+                if stream:
+                    stream.close()
+
+        return self._rpc(self.content.Upload, chunks())
+
+    def download(self, content_hash: bytes, destination=None) -> bytes | None:
+        """Fetch a blob, checking its hash; written to `destination` (a path) or returned as bytes."""
+        import hashlib
+
+        check = hashlib.blake2b(digest_size=32)
+        parts = [] if destination is None else None
+        out = open(destination, "wb") if destination is not None else None
+        try:
+            for chunk in self.content.Download(content_pb2.BlobRequest(hash=content_hash), timeout=self.timeout):
+                check.update(chunk.data)
+                if out:
+                    out.write(chunk.data)
+                else:
+                    parts.append(chunk.data)
+        except grpc.RpcError as exc:
+            raise ClientError(f"{exc.code().name}: {exc.details()}") from exc
+        finally:
+            if out:
+                out.close()
+        if check.digest() != content_hash:
+            raise ClientError(f"downloaded bytes do not match {content_hash.hex()}")
+        return None if parts is None else b"".join(parts)
+
+    def pallet_query(self, pallet: str, name: str, request, response_type):
+        """A typed pallet query: request message in, `response_type` message out."""
+        return response_type.FromString(self.query(pallet, name, request))
+
     def account(self, account: bytes) -> node_pb2.AccountResponse:
         return self._rpc(self.node.GetAccount, node_pb2.AccountRequest(account=account))
 
@@ -229,19 +293,35 @@ def _fill(message, fields: dict) -> None:
         raise ClientError(f"{message.DESCRIPTOR.full_name} has no field(s) {unknown}; fields: {sorted(by_name)}")
     for name, value in fields.items():
         field = by_name[name]
-        options = field.GetOptions()
-        if options.Extensions[options_pb2.amount]:
-            value = encode_u128(parse_open(value) if isinstance(value, str) else int(value))
-        elif options.Extensions[options_pb2.account]:
-            value = decode_address(value) if isinstance(value, str) else bytes(value)
-        elif field.type == FieldDescriptor.TYPE_BYTES and isinstance(value, str):
-            value = bytes.fromhex(value.removeprefix("0x"))
-        elif field.type in (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_INT64,
-                            FieldDescriptor.TYPE_INT32):
-            value = int(value)
-        elif field.type == FieldDescriptor.TYPE_BOOL and isinstance(value, str):
-            value = value.lower() in ("1", "true", "yes")
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            target = getattr(message, name)
+            for item in (value if field.is_repeated else [value]):
+                _fill(target.add() if field.is_repeated else target, item)
+            continue
+        if field.is_repeated:
+            values = value if isinstance(value, list | tuple) else [value]
+            getattr(message, name).extend(_convert(field, v) for v in values)
+            continue
         try:
-            setattr(message, name, value)
+            setattr(message, name, _convert(field, value))
         except (TypeError, ValueError) as exc:
             raise ClientError(f"field {name!r}: {exc}") from exc
+
+
+def _convert(field, value):
+    """One Python value as the field's wire value (amounts, accounts, hex bytes, numbers, booleans, enums)."""
+    options = field.GetOptions()
+    if options.Extensions[options_pb2.amount]:
+        return encode_u128(parse_open(value) if isinstance(value, str) else int(value))
+    if options.Extensions[options_pb2.account]:
+        return decode_address(value) if isinstance(value, str) else bytes(value)
+    if field.type == FieldDescriptor.TYPE_BYTES and isinstance(value, str):
+        return bytes.fromhex(value.removeprefix("0x"))
+    if field.type in (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_INT64,
+                      FieldDescriptor.TYPE_INT32):
+        return int(value)
+    if field.type == FieldDescriptor.TYPE_BOOL and isinstance(value, str):
+        return value.lower() in ("1", "true", "yes")
+    if field.type == FieldDescriptor.TYPE_ENUM and isinstance(value, str):
+        return field.enum_type.values_by_name[value.upper()].number
+    return value

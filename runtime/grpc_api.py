@@ -16,13 +16,16 @@ from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from payable.content.v1 import content_pb2, content_pb2_grpc
 from payable.node.v1 import node_pb2, node_pb2_grpc
 from payable.runtime.v1.extrinsic_pb2 import Header
 from payable.token.v1 import token_pb2
 
 from . import system
 from .codec import decode_u128, encode_u128
+from .contentstore import ContentError, ContentStore
 from .crypto import blake2_256
+from .errors import PalletError
 from .node import Node
 from .txpool import PoolRejected
 
@@ -172,6 +175,51 @@ class NodeService(node_pb2_grpc.NodeServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, str(exc.args[0]))
         except DecodeError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"request does not decode: {exc}")
+        except PalletError as exc:
+            code = grpc.StatusCode.NOT_FOUND if type(exc).__name__.startswith("Unknown") else \
+                grpc.StatusCode.INVALID_ARGUMENT
+            context.abort(code, f"{exc.pallet}.{type(exc).__name__}: {exc.message}")
+
+
+class ContentService(content_pb2_grpc.ContentStoreServicer):
+    """Streaming upload and download of the node's content-addressed blobs."""
+
+    def __init__(self, store: ContentStore):
+        self.store = store
+
+    def Upload(self, request_iterator, context):  # noqa: N802
+        first = next(request_iterator, None)
+        if first is None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no data")
+
+        def chunks():
+            yield first.data
+            for message in request_iterator:
+                yield message.data
+
+        try:
+            stored = self.store.put(chunks(), expected=first.expected_hash or None,
+                                    declared_size=first.total_size or None)
+        except ContentError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return content_pb2.BlobInfo(hash=stored.hash, size=stored.size, already_stored=stored.already_stored)
+
+    def Download(self, request, context):  # noqa: N802
+        try:
+            for chunk in self.store.read(request.hash):
+                yield content_pb2.DownloadChunk(data=chunk)
+        except ContentError as exc:
+            code = grpc.StatusCode.NOT_FOUND if str(exc).startswith("no blob") else grpc.StatusCode.DATA_LOSS
+            context.abort(code, str(exc))
+
+    def Stat(self, request, context):  # noqa: N802
+        try:
+            size = self.store.size(request.hash)
+        except ContentError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        if size is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no blob {request.hash.hex()}")
+        return content_pb2.BlobInfo(hash=request.hash, size=size, already_stored=True)
 
 
 def pallet_query_handlers(service: NodeService) -> list[grpc.GenericRpcHandler]:
@@ -204,9 +252,11 @@ def serve(node: Node, port: int = 0, workers: int = 32) -> tuple[grpc.Server, in
                                   ("grpc.max_send_message_length", MAX_MESSAGE)])
     service = NodeService(node)
     node_pb2_grpc.add_NodeServicer_to_server(service, server)
+    content_pb2_grpc.add_ContentStoreServicer_to_server(ContentService(node.content), server)
     pallet_handlers = pallet_query_handlers(service)
     server.add_generic_rpc_handlers(pallet_handlers)
-    names = [node_pb2.DESCRIPTOR.services_by_name["Node"].full_name]
+    names = [node_pb2.DESCRIPTOR.services_by_name["Node"].full_name,
+             content_pb2.DESCRIPTOR.services_by_name["ContentStore"].full_name]
     names += [p.query_service.full_name for p in node.executive.runtime.pallets.values() if p.query_service]
     return start_with_health_and_reflection(server, names, port)
 

@@ -20,6 +20,7 @@ from payable.runtime.v1.extrinsic_pb2 import Header
 
 from . import system
 from .chainspec import ChainSpec
+from .contentstore import ContentStore
 from .crypto import Keypair, blake2_256
 from .errors import ChainSpecError, Invalid
 from .executive import AuthoredBlock, Executive
@@ -63,6 +64,7 @@ class Node:
         except BaseException:
             self.backend.close()
             raise
+        self.content = ContentStore(self.base_path / "blobs")
         self.author = author
         self.block_time = block_time
         self.max_block_extrinsics = max_block_extrinsics

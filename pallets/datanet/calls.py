@@ -1,0 +1,278 @@
+"""DataNet pallet calls. Indices are stable: a removed call's index is retired, never reused."""
+
+from __future__ import annotations
+
+import re
+
+from pallets.token import interface as token
+from payable.datanet.v1 import datanet_pb2 as pb
+from runtime.codec import check_account_id, decode_u128, encode_u128
+from runtime.context import Context
+from runtime.crypto import TREASURY
+from runtime.pallet import CallTable
+
+from . import errors, weights
+from . import events as ev
+from .interface import datanet, leaf_of, root_of
+from .storage import (
+    Approved,
+    ByContributor,
+    ByDataNet,
+    Contributions,
+    DataNets,
+    LiveContent,
+    MetadataVersions,
+    NextContributionId,
+    NextDataNetId,
+    Snapshots,
+    Stats,
+)
+
+calls = CallTable("datanet")
+SPDX = re.compile(r"^[A-Za-z0-9.+-]+(\s+(AND|OR|WITH)\s+[A-Za-z0-9.+-]+)*$")
+FORMAT = re.compile(r"^[a-z0-9][a-z0-9+.-]{0,15}$")
+
+
+# --- validation ---------------------------------------------------------------------------------
+def _text(value: str, field: str, limit: int, required: bool = True) -> str:
+    if required and not value.strip():
+        raise errors.BadInput(f"{field} must not be empty")
+    if len(value) > limit:
+        raise errors.BadInput(f"{field} is {len(value)} characters; at most {limit}")
+    return value
+
+
+def _license(value: str) -> str:
+    if not SPDX.match(value):
+        raise errors.BadInput(f"license {value!r} is not an SPDX identifier or expression (e.g. CC-BY-4.0)")
+    return value
+
+
+def _formats(values) -> list[str]:
+    formats = list(values)
+    if not 1 <= len(formats) <= 16 or len(set(formats)) != len(formats):
+        raise errors.BadInput("accepted_formats must list 1 to 16 distinct formats")
+    for value in formats:
+        if not FORMAT.match(value):
+            raise errors.BadInput(f"format {value!r} must be a short lowercase token such as csv, jsonl or png")
+    return formats
+
+
+def _hash(value: bytes, field: str, optional: bool = False) -> bytes:
+    if optional and not value:
+        return b""
+    if len(value) != 32:
+        raise errors.BadInput(f"{field} must be a 32-byte blake2b-256 hash, got {len(value)} bytes")
+    return value
+
+
+def _curator(net: pb.DataNet, who: bytes) -> None:
+    if who not in net.curators and who != net.owner:
+        raise errors.NotCurator(f"the caller is not a curator of DataNet {net.id}")
+
+
+def _owner(net: pb.DataNet, who: bytes) -> None:
+    if who != net.owner:
+        raise errors.NotOwner(f"only the owner of DataNet {net.id} may do this")
+
+
+def _stats(ctx: Context, datanet_id: int, who: bytes, field: str) -> None:
+    stats = Stats.get(ctx, datanet_id, who) or pb.ContributorStats()
+    setattr(stats, field, getattr(stats, field) + 1)
+    Stats.insert(ctx, datanet_id, who, stats)
+
+
+def _pending(ctx: Context, contribution_id: int) -> pb.Contribution:
+    found = Contributions.get(ctx, contribution_id)
+    if found is None:
+        raise errors.UnknownContribution(f"no contribution {contribution_id}")
+    if found.status != pb.PENDING:
+        raise errors.NotPending(f"contribution {contribution_id} is {pb.Status.Name(found.status).lower()}")
+    return found
+
+
+def _decide(ctx: Context, found: pb.Contribution, status: int, reason: int) -> None:
+    found.status, found.reason, found.decided_at = status, reason, ctx.block_number
+    Contributions.insert(ctx, found.id, found)
+
+
+# --- calls --------------------------------------------------------------------------------------
+@calls.call(0, pb.CreateDataNet, weights.CREATE)
+def create_datanet(ctx: Context, origin: bytes, args: pb.CreateDataNet) -> None:
+    """Create a DataNet; the creation deposit is reserved from the creator."""
+    config = ctx.config
+    name, domain = _text(args.name, "name", 64), _text(args.domain, "domain", 32)
+    description = _text(args.description, "description", 4096, required=False)
+    license_id, formats = _license(args.license), _formats(args.accepted_formats)
+    curators = [check_account_id(c, "curator") for c in args.curators] or [origin]
+    if len(set(curators)) != len(curators):
+        raise errors.BadInput("curators must be distinct")
+    if len(curators) > config.max_curators:
+        raise errors.TooManyCurators(f"{len(curators)} curators; at most {config.max_curators}")
+    deposit = decode_u128(args.contribution_deposit, "contribution_deposit")
+    if deposit < config.min_contribution_deposit:
+        raise errors.BadInput(f"contribution_deposit must be at least {config.min_contribution_deposit}")
+    token.reserve(ctx, origin, config.creation_deposit)
+    new_id = NextDataNetId.get(ctx, 1)
+    DataNets.insert(ctx, new_id, pb.DataNet(id=new_id, owner=origin, name=name, domain=domain, curators=curators,
+                                            contribution_deposit=encode_u128(deposit),
+                                            creation_deposit=encode_u128(config.creation_deposit),
+                                            metadata_version=1, created_at=ctx.block_number))
+    MetadataVersions.insert(ctx, new_id, 1, pb.Metadata(description=description, license=license_id,
+                                                        accepted_formats=formats, set_at=ctx.block_number))
+    NextDataNetId.put(ctx, new_id + 1)
+    ev.Created.emit(ctx, datanet=new_id, owner=origin, name=name)
+
+
+@calls.call(1, pb.Contribute, weights.CONTRIBUTE)
+def contribute(ctx: Context, origin: bytes, args: pb.Contribute) -> None:
+    """Submit a contribution (its content's hash; the data lives in the content store); the deposit is reserved."""
+    net = datanet(ctx, args.datanet)
+    metadata = MetadataVersions.get(ctx, net.id, net.metadata_version)
+    if args.format not in metadata.accepted_formats:
+        raise errors.FormatNotAccepted(f"format {args.format!r} is not one of {list(metadata.accepted_formats)}")
+    content = _hash(args.content_hash, "content_hash")
+    metadata_hash = _hash(args.metadata_hash, "metadata_hash", optional=True)
+    if not 1 <= args.size <= ctx.config.max_blob_size:
+        raise errors.BadInput(f"size must be within 1..{ctx.config.max_blob_size} bytes")
+    existing = LiveContent.get(ctx, net.id, content)
+    if existing is not None:
+        raise errors.DuplicateContent(f"the same content is already contribution {existing}")
+    deposit = decode_u128(net.contribution_deposit)
+    token.reserve(ctx, origin, deposit)
+    new_id = NextContributionId.get(ctx, 1)
+    Contributions.insert(ctx, new_id, pb.Contribution(
+        id=new_id, datanet=net.id, contributor=origin, content_hash=content, size=args.size, format=args.format,
+        metadata_hash=metadata_hash, status=pb.PENDING, deposit=encode_u128(deposit), submitted_at=ctx.block_number))
+    ByDataNet.insert(ctx, net.id, new_id, b"")
+    ByContributor.insert(ctx, origin, new_id, b"")
+    LiveContent.insert(ctx, net.id, content, new_id)
+    NextContributionId.put(ctx, new_id + 1)
+    _stats(ctx, net.id, origin, "contributions")
+    ev.Contributed.emit(ctx, contribution=new_id, datanet=net.id, contributor=origin, amount=encode_u128(deposit))
+
+
+@calls.call(2, pb.Decide, weights.APPROVE)
+def approve(ctx: Context, origin: bytes, args: pb.Decide) -> None:
+    """Curator: approve a pending contribution; its deposit is returned."""
+    found = _pending(ctx, args.contribution)
+    _curator(datanet(ctx, found.datanet), origin)
+    deposit = decode_u128(found.deposit)
+    token.unreserve(ctx, found.contributor, deposit)
+    _decide(ctx, found, pb.APPROVED, args.reason)
+    Approved.insert(ctx, found.datanet, found.id, b"")
+    _stats(ctx, found.datanet, found.contributor, "approved")
+    ev.Approved.emit(ctx, contribution=found.id, datanet=found.datanet, contributor=found.contributor,
+                     reason=args.reason, amount=encode_u128(deposit))
+
+
+@calls.call(3, pb.Decide, weights.REJECT)
+def reject(ctx: Context, origin: bytes, args: pb.Decide) -> None:
+    """Curator: reject a pending contribution (spam, poor quality); its deposit is slashed to the treasury."""
+    found = _pending(ctx, args.contribution)
+    _curator(datanet(ctx, found.datanet), origin)
+    deposit = decode_u128(found.deposit)
+    token.repatriate_reserved(ctx, found.contributor, TREASURY, deposit, to_reserved=False)
+    LiveContent.remove(ctx, found.datanet, found.content_hash)
+    _decide(ctx, found, pb.REJECTED, args.reason)
+    _stats(ctx, found.datanet, found.contributor, "rejected")
+    ev.Rejected.emit(ctx, contribution=found.id, datanet=found.datanet, contributor=found.contributor,
+                     reason=args.reason, amount=encode_u128(deposit))
+
+
+@calls.call(4, pb.ContributionRef, weights.WITHDRAW)
+def withdraw(ctx: Context, origin: bytes, args: pb.ContributionRef) -> None:
+    """Contributor: withdraw a pending contribution; the deposit comes back."""
+    found = _pending(ctx, args.contribution)
+    if origin != found.contributor:
+        raise errors.NotContributor(f"contribution {found.id} is not the caller's")
+    deposit = decode_u128(found.deposit)
+    token.unreserve(ctx, origin, deposit)
+    LiveContent.remove(ctx, found.datanet, found.content_hash)
+    _decide(ctx, found, pb.WITHDRAWN, 0)
+    ev.Withdrawn.emit(ctx, contribution=found.id, datanet=found.datanet, contributor=origin,
+                      amount=encode_u128(deposit))
+
+
+@calls.call(5, pb.Decide, weights.REVOKE)
+def revoke(ctx: Context, origin: bytes, args: pb.Decide) -> None:
+    """Curator or contributor: take an approved contribution out of future snapshots (past ones keep it)."""
+    found = Contributions.get(ctx, args.contribution)
+    if found is None:
+        raise errors.UnknownContribution(f"no contribution {args.contribution}")
+    if found.status != pb.APPROVED:
+        raise errors.NotApproved(f"contribution {found.id} is {pb.Status.Name(found.status).lower()}")
+    if origin != found.contributor:
+        _curator(datanet(ctx, found.datanet), origin)
+    Approved.remove(ctx, found.datanet, found.id)
+    LiveContent.remove(ctx, found.datanet, found.content_hash)
+    _decide(ctx, found, pb.REVOKED, args.reason)
+    ev.Revoked.emit(ctx, contribution=found.id, datanet=found.datanet, contributor=found.contributor,
+                    reason=args.reason)
+
+
+@calls.call(6, pb.PublishSnapshot, weights.PUBLISH)
+def publish_snapshot(ctx: Context, origin: bytes, args: pb.PublishSnapshot) -> None:
+    """Curator: freeze the approved contributions into the next numbered, immutable snapshot version."""
+    net = datanet(ctx, args.datanet)
+    _curator(net, origin)
+    limit = ctx.config.max_snapshot_contributions
+    ids = []
+    for contribution_id, _ in Approved.iter_prefix(ctx, net.id):
+        ids.append(contribution_id)
+        if len(ids) > limit:
+            raise errors.SnapshotTooLarge(f"more than {limit} approved contributions")
+    if not ids:
+        raise errors.NothingApproved(f"DataNet {net.id} has no approved contribution to snapshot")
+    leaves = [leaf_of(Contributions.get(ctx, cid)) for cid in ids]
+    version = net.snapshot_count + 1
+    root = root_of(leaves)
+    Snapshots.insert(ctx, net.id, version, pb.Snapshot(
+        datanet=net.id, version=version, root=root, count=len(ids), total_size=sum(leaf.size for leaf in leaves),
+        published_at=ctx.block_number, contribution_ids=ids))
+    net.snapshot_count = version
+    DataNets.insert(ctx, net.id, net)
+    ev.SnapshotPublished.emit(ctx, datanet=net.id, version=version, root=root, count=len(ids))
+
+
+@calls.call(7, pb.CuratorChange, weights.CURATOR)
+def add_curator(ctx: Context, origin: bytes, args: pb.CuratorChange) -> None:
+    """Owner: add a curator."""
+    net = datanet(ctx, args.datanet)
+    _owner(net, origin)
+    curator = check_account_id(args.curator, "curator")
+    if curator in net.curators:
+        raise errors.CuratorExists("already a curator")
+    if len(net.curators) >= ctx.config.max_curators:
+        raise errors.TooManyCurators(f"at most {ctx.config.max_curators} curators")
+    net.curators.append(curator)
+    DataNets.insert(ctx, net.id, net)
+    ev.CuratorAdded.emit(ctx, datanet=net.id, curator=curator)
+
+
+@calls.call(8, pb.CuratorChange, weights.CURATOR)
+def remove_curator(ctx: Context, origin: bytes, args: pb.CuratorChange) -> None:
+    """Owner: remove a curator."""
+    net = datanet(ctx, args.datanet)
+    _owner(net, origin)
+    if args.curator not in net.curators:
+        raise errors.UnknownCurator("not a curator of this DataNet")
+    kept = [c for c in net.curators if c != args.curator]
+    del net.curators[:]
+    net.curators.extend(kept)
+    DataNets.insert(ctx, net.id, net)
+    ev.CuratorRemoved.emit(ctx, datanet=net.id, curator=args.curator)
+
+
+@calls.call(9, pb.UpdateMetadata, weights.METADATA)
+def update_metadata(ctx: Context, origin: bytes, args: pb.UpdateMetadata) -> None:
+    """Owner: publish a new metadata version (earlier versions stay as they were)."""
+    net = datanet(ctx, args.datanet)
+    _owner(net, origin)
+    metadata = pb.Metadata(description=_text(args.description, "description", 4096, required=False),
+                           license=_license(args.license), accepted_formats=_formats(args.accepted_formats),
+                           set_at=ctx.block_number)
+    net.metadata_version += 1
+    MetadataVersions.insert(ctx, net.id, net.metadata_version, metadata)
+    DataNets.insert(ctx, net.id, net)
+    ev.MetadataUpdated.emit(ctx, datanet=net.id, version=net.metadata_version)

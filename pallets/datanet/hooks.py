@@ -1,0 +1,42 @@
+"""DataNet hooks: the static config check and the invariant check."""
+
+from __future__ import annotations
+
+from pallets.token import interface as token
+from payable.datanet.v1 import datanet_pb2 as pb
+from runtime.codec import decode_u128
+from runtime.context import Context
+
+from . import weights
+from .config import DataNetConfig
+from .interface import leaf_of, root_of
+from .storage import Approved, Contributions, DataNets, LiveContent, Snapshots
+
+
+def integrity_test(config: DataNetConfig) -> None:
+    declared = (weights.PUBLISH.reads - 2) // 2
+    if config.max_snapshot_contributions > declared:
+        raise ValueError(f"datanet.max_snapshot_contributions {config.max_snapshot_contributions} exceeds the "
+                         f"{declared} that publish_snapshot's declared weight covers")
+
+
+def try_state(ctx: Context) -> None:
+    """Indexes agree with statuses; every snapshot's root matches its leaves; deposits are reserved."""
+    held: dict[bytes, int] = {}
+    for net_id, net in DataNets.iter(ctx):
+        held[net.owner] = held.get(net.owner, 0) + decode_u128(net.creation_deposit)
+        versions = [v for v, _ in Snapshots.iter_prefix(ctx, net_id)]
+        assert versions == list(range(1, net.snapshot_count + 1)), f"datanet {net_id}: snapshot versions {versions}"
+        for version, snap in Snapshots.iter_prefix(ctx, net_id):
+            leaves = [leaf_of(Contributions.get(ctx, cid)) for cid in snap.contribution_ids]
+            assert root_of(leaves) == snap.root, f"datanet {net_id} snapshot {version}: root does not match leaves"
+    for cid, found in Contributions.iter(ctx):
+        live = LiveContent.get(ctx, found.datanet, found.content_hash)
+        approved = Approved.get(ctx, found.datanet, cid) is not None
+        if found.status in (pb.PENDING, pb.APPROVED):
+            assert live == cid, f"contribution {cid}: live-content index points at {live}"
+        assert approved == (found.status == pb.APPROVED), f"contribution {cid}: approved index disagrees"
+        if found.status == pb.PENDING:
+            held[found.contributor] = held.get(found.contributor, 0) + decode_u128(found.deposit)
+    for who, amount in held.items():
+        assert token.account(ctx, who).reserved >= amount, f"account {who.hex()}: deposits not reserved"

@@ -1,0 +1,72 @@
+"""The DataNet pallet's public interface (for the model registry, the attribution pallet and queries)."""
+
+from __future__ import annotations
+
+from payable.datanet.v1 import datanet_pb2 as pb
+from runtime.codec import decode_u128, encode_u128
+from runtime.context import Context, public_interface
+from runtime.merkle import merkle_proof, merkle_root
+
+from . import errors
+from .storage import Contributions, DataNets, Snapshots, Stats
+
+NAME = "datanet"
+
+
+def leaf_of(contribution: pb.Contribution) -> pb.SnapshotLeaf:
+    return pb.SnapshotLeaf(contribution_id=contribution.id, contributor=contribution.contributor,
+                           content_hash=contribution.content_hash, size=contribution.size)
+
+
+def leaf_bytes(leaf: pb.SnapshotLeaf) -> bytes:
+    """Exactly what is hashed into a snapshot's Merkle tree (and what a verifier re-hashes)."""
+    return leaf.SerializeToString(deterministic=True)
+
+
+def root_of(leaves: list[pb.SnapshotLeaf]) -> bytes:
+    return merkle_root([leaf_bytes(leaf) for leaf in leaves])
+
+
+@public_interface(NAME)
+def datanet(ctx: Context, datanet_id: int) -> pb.DataNet:
+    found = DataNets.get(ctx, datanet_id)
+    if found is None:
+        raise errors.UnknownDataNet(f"no DataNet {datanet_id}")
+    return found
+
+
+@public_interface(NAME)
+def contribution(ctx: Context, contribution_id: int) -> pb.Contribution:
+    found = Contributions.get(ctx, contribution_id)
+    if found is None:
+        raise errors.UnknownContribution(f"no contribution {contribution_id}")
+    return found
+
+
+@public_interface(NAME)
+def snapshot(ctx: Context, datanet_id: int, version: int) -> pb.Snapshot:
+    """A published snapshot (version 0: the latest), or UnknownDataNet / BadInput."""
+    net = datanet(ctx, datanet_id)
+    version = version or net.snapshot_count
+    found = Snapshots.get(ctx, datanet_id, version) if version else None
+    if found is None:
+        raise errors.BadInput(f"DataNet {datanet_id} has no snapshot version {version} "
+                              f"(it has {net.snapshot_count})")
+    return found
+
+
+@public_interface(NAME)
+def membership_proofs(ctx: Context, snap: pb.Snapshot, only: set[int] | None = None) -> list[pb.MembershipProof]:
+    """Merkle membership proofs of a snapshot's leaves (all, or those whose ids are in `only`)."""
+    leaves = [leaf_of(Contributions.get(ctx, cid)) for cid in snap.contribution_ids]
+    raw = [leaf_bytes(leaf) for leaf in leaves]
+    return [pb.MembershipProof(leaf=leaf, index=i, count=len(leaves), siblings=merkle_proof(raw, i))
+            for i, leaf in enumerate(leaves) if only is None or leaf.contribution_id in only]
+
+
+@public_interface(NAME)
+def record_earnings(ctx: Context, datanet_id: int, contributor: bytes, amount: int) -> None:
+    """Credit a contributor's statistics with OPEN earned from attribution (the attribution pallet calls it)."""
+    stats = Stats.get(ctx, datanet_id, contributor) or pb.ContributorStats()
+    stats.earned = encode_u128(decode_u128(stats.earned) + amount)
+    Stats.insert(ctx, datanet_id, contributor, stats)

@@ -1,0 +1,90 @@
+"""DataNet read-only queries (served by the node as payable.datanet.v1.DataNetQuery)."""
+
+from __future__ import annotations
+
+from payable.datanet.v1 import datanet_pb2 as pb
+from runtime.context import Context
+from runtime.pallet import QueryTable
+
+from . import errors
+from .interface import contribution, datanet, membership_proofs, snapshot
+from .storage import ByContributor, ByDataNet, Contributions, DataNets, MetadataVersions, Stats
+
+queries = QueryTable("datanet")
+MAX_PAGE = 100
+
+
+def _limit(requested: int) -> int:
+    return min(requested or 20, MAX_PAGE)
+
+
+@queries.query(pb.DataNetRequest, pb.DataNetInfo)
+def get_datanet(ctx: Context, request: pb.DataNetRequest) -> pb.DataNetInfo:
+    """A DataNet and its current metadata."""
+    net = datanet(ctx, request.datanet)
+    return pb.DataNetInfo(datanet=net, metadata=MetadataVersions.get(ctx, net.id, net.metadata_version))
+
+
+@queries.query(pb.ListDataNetsRequest, pb.DataNetList)
+def list_datanets(ctx: Context, request: pb.ListDataNetsRequest) -> pb.DataNetList:
+    """DataNets in id order, a page at a time (pass next_start_after back for the next page)."""
+    out, limit = pb.DataNetList(), _limit(request.limit)
+    for net_id, net in DataNets.iter(ctx):
+        if net_id <= request.start_after:
+            continue
+        if len(out.datanets) == limit:
+            out.next_start_after = out.datanets[-1].datanet.id
+            break
+        out.datanets.add(datanet=net, metadata=MetadataVersions.get(ctx, net_id, net.metadata_version))
+    return out
+
+
+@queries.query(pb.ContributionsRequest, pb.ContributionList)
+def list_contributions(ctx: Context, request: pb.ContributionsRequest) -> pb.ContributionList:
+    """Contributions by DataNet and/or contributor and/or status, in id order, paged."""
+    if request.datanet:
+        datanet(ctx, request.datanet)
+        ids = (cid for cid, _ in ByDataNet.iter_prefix(ctx, request.datanet))
+    elif request.contributor:
+        ids = (cid for cid, _ in ByContributor.iter_prefix(ctx, request.contributor))
+    else:
+        ids = (cid for cid, _ in Contributions.iter(ctx))
+    out, limit = pb.ContributionList(), _limit(request.limit)
+    for cid in ids:
+        if cid <= request.start_after:
+            continue
+        found = Contributions.get(ctx, cid)
+        if request.contributor and found.contributor != request.contributor:
+            continue
+        if request.filter_status and found.status != request.status:
+            continue
+        if len(out.contributions) == limit:
+            out.next_start_after = out.contributions[-1].id
+            break
+        out.contributions.append(found)
+    return out
+
+
+@queries.query(pb.SnapshotRequest, pb.SnapshotWithProofs)
+def get_snapshot(ctx: Context, request: pb.SnapshotRequest) -> pb.SnapshotWithProofs:
+    """A snapshot (version 0: the latest) with a membership proof for every contribution in it."""
+    snap = snapshot(ctx, request.datanet, request.version)
+    return pb.SnapshotWithProofs(snapshot=snap, proofs=membership_proofs(ctx, snap))
+
+
+@queries.query(pb.ProofRequest, pb.MembershipProof)
+def get_membership(ctx: Context, request: pb.ProofRequest) -> pb.MembershipProof:
+    """The Merkle proof that a contribution is in a snapshot version (verifiable with the root alone)."""
+    snap = snapshot(ctx, request.datanet, request.version)
+    contribution(ctx, request.contribution)
+    proofs = membership_proofs(ctx, snap, only={request.contribution})
+    if not proofs:
+        raise errors.BadInput(f"contribution {request.contribution} is not in snapshot version {snap.version}")
+    return proofs[0]
+
+
+@queries.query(pb.StatsRequest, pb.ContributorStats)
+def get_stats(ctx: Context, request: pb.StatsRequest) -> pb.ContributorStats:
+    """A contributor's counts and earnings in one DataNet."""
+    datanet(ctx, request.datanet)
+    return Stats.get(ctx, request.datanet, request.contributor) or pb.ContributorStats()

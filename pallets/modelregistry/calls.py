@@ -1,0 +1,131 @@
+"""Model registry calls. Indices are stable: a removed call's index is retired, never reused."""
+
+from __future__ import annotations
+
+from pallets.datanet import interface as datanet
+from pallets.datanet.errors import DataNetError
+from payable.modelregistry.v1 import modelregistry_pb2 as pb
+from runtime.codec import check_account_id, decode_u128
+from runtime.context import Context
+from runtime.pallet import CallTable
+
+from . import errors, weights
+from . import events as ev
+from .interface import base_model, model
+from .storage import BaseModels, ByDataNet, ByOwner, Models, NextBaseModelId, NextModelId
+
+calls = CallTable("modelregistry")
+BPS = 10_000
+
+
+def _hash(value: bytes, field: str) -> bytes:
+    if len(value) != 32:
+        raise errors.BadInput(f"{field} must be a 32-byte hash, got {len(value)} bytes")
+    return value
+
+
+def _text(value: str, field: str, limit: int) -> str:
+    if not value.strip() or len(value) > limit:
+        raise errors.BadInput(f"{field} must be 1..{limit} characters")
+    return value
+
+
+def _owned(ctx: Context, model_id: int, who: bytes) -> pb.Model:
+    found = model(ctx, model_id)
+    if found.owner != who:
+        raise errors.NotOwner(f"only the owner of model {model_id} may do this")
+    return found
+
+
+def _prices(per_inference: bytes, per_token: bytes) -> None:
+    if decode_u128(per_inference, "price_per_inference") == 0:
+        raise errors.BadInput("price_per_inference must be greater than zero")
+    decode_u128(per_token, "price_per_token")
+
+
+@calls.call(0, pb.RegisterBaseModel, weights.REGISTER_BASE)
+def register_base_model(ctx: Context, origin: bytes, args: pb.RegisterBaseModel) -> None:
+    """Register a base model: its artifact hash, architecture, format and license."""
+    if args.format not in pb.ArtifactFormat.values():
+        raise errors.BadInput(f"unknown artifact format {args.format}")
+    new_id = NextBaseModelId.get(ctx, 1)
+    BaseModels.insert(ctx, new_id, pb.BaseModel(
+        id=new_id, owner=origin, artifact_hash=_hash(args.artifact_hash, "artifact_hash"),
+        architecture=_text(args.architecture, "architecture", 128), format=args.format,
+        license=_text(args.license, "license", 64), registered_at=ctx.block_number))
+    NextBaseModelId.put(ctx, new_id + 1)
+    ev.BaseModelRegistered.emit(ctx, base_model=new_id, owner=origin, artifact_hash=args.artifact_hash)
+
+
+@calls.call(1, pb.RegisterModel, weights.REGISTER)
+def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
+    """Register a fine-tuned model or adapter with its training provenance, prices and reward split."""
+    base_model(ctx, args.base_model)
+    config = ctx.config
+    refs = [(s.datanet, s.version) for s in args.snapshots]
+    if not 1 <= len(refs) <= config.max_snapshots or len(set(refs)) != len(refs):
+        raise errors.BadInput(f"cite 1..{config.max_snapshots} distinct snapshots")
+    for net, version in refs:
+        if version == 0:
+            raise errors.UnknownSnapshot(f"DataNet {net}: cite an explicit snapshot version (1, 2, ...)")
+        try:
+            datanet.snapshot(ctx, net, version)
+        except DataNetError as exc:
+            raise errors.UnknownSnapshot(f"DataNet {net} version {version}: {exc.message}") from exc
+    split = args.split
+    parts = (split.contributors, split.model_owner, split.protocol, split.worker)
+    if sum(parts) != BPS:
+        raise errors.BadSplit(f"the split sums to {sum(parts)} basis points, not {BPS}")
+    if split.contributors < config.min_contributors_bps:
+        raise errors.BadSplit(f"contributors get {split.contributors} bps; the chain minimum is "
+                              f"{config.min_contributors_bps}")
+    if args.attribution_method not in pb.AttributionMethod.values():
+        raise errors.BadInput(f"unknown attribution method {args.attribution_method}")
+    _prices(args.price_per_inference, args.price_per_token)
+    new_id = NextModelId.get(ctx, 1)
+    Models.insert(ctx, new_id, pb.Model(
+        id=new_id, owner=origin, base_model=args.base_model, snapshots=args.snapshots,
+        training_config_hash=_hash(args.training_config_hash, "training_config_hash"),
+        artifact_hash=_hash(args.artifact_hash, "artifact_hash"), attribution_method=args.attribution_method,
+        attribution_index_hash=_hash(args.attribution_index_hash, "attribution_index_hash"),
+        price_per_inference=args.price_per_inference, price_per_token=args.price_per_token, split=split,
+        registered_at=ctx.block_number))
+    NextModelId.put(ctx, new_id + 1)
+    for net in sorted({net for net, _ in refs}):
+        ByDataNet.insert(ctx, net, new_id, b"")
+    ByOwner.insert(ctx, origin, new_id, b"")
+    ev.ModelRegistered.emit(ctx, model=new_id, owner=origin)
+
+
+@calls.call(2, pb.UpdatePrice, weights.UPDATE_PRICE)
+def update_price(ctx: Context, origin: bytes, args: pb.UpdatePrice) -> None:
+    """Owner: change the model's prices (requests already made keep theirs)."""
+    found = _owned(ctx, args.model, origin)
+    _prices(args.price_per_inference, args.price_per_token)
+    found.price_per_inference, found.price_per_token = args.price_per_inference, args.price_per_token
+    Models.insert(ctx, found.id, found)
+    ev.PriceUpdated.emit(ctx, model=found.id, price_per_inference=args.price_per_inference,
+                         price_per_token=args.price_per_token)
+
+
+@calls.call(3, pb.ModelRef, weights.DEPRECATE)
+def deprecate(ctx: Context, origin: bytes, args: pb.ModelRef) -> None:
+    """Owner: stop the model taking new inference requests (its record and provenance stay)."""
+    found = _owned(ctx, args.model, origin)
+    if found.deprecated:
+        raise errors.Deprecated(f"model {found.id} is already deprecated")
+    found.deprecated = True
+    Models.insert(ctx, found.id, found)
+    ev.ModelDeprecated.emit(ctx, model=found.id, owner=origin)
+
+
+@calls.call(4, pb.TransferOwnership, weights.TRANSFER)
+def transfer_ownership(ctx: Context, origin: bytes, args: pb.TransferOwnership) -> None:
+    """Owner: hand the model (and its share of future fees) to another account."""
+    found = _owned(ctx, args.model, origin)
+    new_owner = check_account_id(args.new_owner, "new_owner")
+    found.owner = new_owner
+    Models.insert(ctx, found.id, found)
+    ByOwner.remove(ctx, origin, found.id)
+    ByOwner.insert(ctx, new_owner, found.id, b"")
+    ev.OwnershipTransferred.emit(ctx, model=found.id, **{"from": origin, "to": new_owner})

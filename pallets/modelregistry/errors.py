@@ -1,0 +1,44 @@
+"""Model registry errors; codes are stable and never reused."""
+
+from __future__ import annotations
+
+from runtime.errors import PalletError
+
+
+class ModelRegistryError(PalletError):
+    pallet = "modelregistry"
+
+
+class UnknownBaseModel(ModelRegistryError):
+    """No base model has this id."""
+    code = 0
+
+
+class UnknownModel(ModelRegistryError):
+    """No model has this id."""
+    code = 1
+
+
+class NotOwner(ModelRegistryError):
+    """Only the model's owner may do this."""
+    code = 2
+
+
+class BadSplit(ModelRegistryError):
+    """The reward split must sum to 10,000 basis points and give contributors at least the chain minimum."""
+    code = 3
+
+
+class BadInput(ModelRegistryError):
+    """A field is malformed or out of bounds; the message says which."""
+    code = 4
+
+
+class UnknownSnapshot(ModelRegistryError):
+    """A cited DataNet snapshot does not exist."""
+    code = 5
+
+
+class Deprecated(ModelRegistryError):
+    """The model is deprecated."""
+    code = 6

@@ -1,0 +1,36 @@
+"""The model registry's public interface (for the inference and attribution pallets, and queries)."""
+
+from __future__ import annotations
+
+from payable.modelregistry.v1 import modelregistry_pb2 as pb
+from runtime.context import Context, public_interface
+
+from . import errors
+from .storage import BaseModels, Models
+
+NAME = "modelregistry"
+
+
+@public_interface(NAME)
+def model(ctx: Context, model_id: int) -> pb.Model:
+    found = Models.get(ctx, model_id)
+    if found is None:
+        raise errors.UnknownModel(f"no model {model_id}")
+    return found
+
+
+@public_interface(NAME)
+def base_model(ctx: Context, base_id: int) -> pb.BaseModel:
+    found = BaseModels.get(ctx, base_id)
+    if found is None:
+        raise errors.UnknownBaseModel(f"no base model {base_id}")
+    return found
+
+
+@public_interface(NAME)
+def active_model(ctx: Context, model_id: int) -> pb.Model:
+    """A model that may take new inference requests (exists and is not deprecated)."""
+    found = model(ctx, model_id)
+    if found.deprecated:
+        raise errors.Deprecated(f"model {model_id} is deprecated")
+    return found

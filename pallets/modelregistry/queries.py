@@ -1,0 +1,56 @@
+"""Model registry read-only queries (served by the node as payable.modelregistry.v1.ModelRegistryQuery)."""
+
+from __future__ import annotations
+
+from pallets.datanet import interface as datanet
+from payable.modelregistry.v1 import modelregistry_pb2 as pb
+from runtime.context import Context
+from runtime.pallet import QueryTable
+
+from .interface import base_model, model
+from .storage import ByDataNet, ByOwner, Models
+
+queries = QueryTable("modelregistry")
+
+
+@queries.query(pb.BaseModelRequest, pb.BaseModel)
+def get_base_model(ctx: Context, request: pb.BaseModelRequest) -> pb.BaseModel:
+    """A base model by id."""
+    return base_model(ctx, request.base_model)
+
+
+@queries.query(pb.ModelRequest, pb.Model)
+def get_model(ctx: Context, request: pb.ModelRequest) -> pb.Model:
+    """A model by id."""
+    return model(ctx, request.model)
+
+
+@queries.query(pb.ModelsRequest, pb.ModelList)
+def list_models(ctx: Context, request: pb.ModelsRequest) -> pb.ModelList:
+    """Models trained on a DataNet, or owned by an account (or all), in id order, paged."""
+    if request.datanet:
+        ids = (mid for mid, _ in ByDataNet.iter_prefix(ctx, request.datanet))
+    elif request.owner:
+        ids = (mid for mid, _ in ByOwner.iter_prefix(ctx, request.owner))
+    else:
+        ids = (mid for mid, _ in Models.iter(ctx))
+    out, limit = pb.ModelList(), min(request.limit or 20, 100)
+    for mid in ids:
+        if mid <= request.start_after:
+            continue
+        if len(out.models) == limit:
+            out.next_start_after = out.models[-1].id
+            break
+        out.models.append(Models.get(ctx, mid))
+    return out
+
+
+@queries.query(pb.ModelRequest, pb.Provenance)
+def get_provenance(ctx: Context, request: pb.ModelRequest) -> pb.Provenance:
+    """The model's full chain: base model → snapshots → contributions, each with its membership proof."""
+    found = model(ctx, request.model)
+    out = pb.Provenance(model=found, base_model=base_model(ctx, found.base_model))
+    for ref in found.snapshots:
+        snap = datanet.snapshot(ctx, ref.datanet, ref.version)
+        out.snapshots.add(snapshot=snap, contributions=datanet.membership_proofs(ctx, snap))
+    return out

@@ -1,0 +1,352 @@
+from payable import options_pb2 as _options_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PENDING: _ClassVar[Status]
+    APPROVED: _ClassVar[Status]
+    REJECTED: _ClassVar[Status]
+    WITHDRAWN: _ClassVar[Status]
+    REVOKED: _ClassVar[Status]
+PENDING: Status
+APPROVED: Status
+REJECTED: Status
+WITHDRAWN: Status
+REVOKED: Status
+
+class DataNet(_message.Message):
+    __slots__ = ("id", "owner", "name", "domain", "curators", "contribution_deposit", "creation_deposit", "metadata_version", "snapshot_count", "created_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    CURATORS_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_DEPOSIT_FIELD_NUMBER: _ClassVar[int]
+    CREATION_DEPOSIT_FIELD_NUMBER: _ClassVar[int]
+    METADATA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    owner: bytes
+    name: str
+    domain: str
+    curators: _containers.RepeatedScalarFieldContainer[bytes]
+    contribution_deposit: bytes
+    creation_deposit: bytes
+    metadata_version: int
+    snapshot_count: int
+    created_at: int
+    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., name: _Optional[str] = ..., domain: _Optional[str] = ..., curators: _Optional[_Iterable[bytes]] = ..., contribution_deposit: _Optional[bytes] = ..., creation_deposit: _Optional[bytes] = ..., metadata_version: _Optional[int] = ..., snapshot_count: _Optional[int] = ..., created_at: _Optional[int] = ...) -> None: ...
+
+class Metadata(_message.Message):
+    __slots__ = ("description", "license", "accepted_formats", "set_at")
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    LICENSE_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FORMATS_FIELD_NUMBER: _ClassVar[int]
+    SET_AT_FIELD_NUMBER: _ClassVar[int]
+    description: str
+    license: str
+    accepted_formats: _containers.RepeatedScalarFieldContainer[str]
+    set_at: int
+    def __init__(self, description: _Optional[str] = ..., license: _Optional[str] = ..., accepted_formats: _Optional[_Iterable[str]] = ..., set_at: _Optional[int] = ...) -> None: ...
+
+class Contribution(_message.Message):
+    __slots__ = ("id", "datanet", "contributor", "content_hash", "size", "format", "metadata_hash", "status", "deposit", "reason", "submitted_at", "decided_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    METADATA_HASH_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DEPOSIT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTED_AT_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    datanet: int
+    contributor: bytes
+    content_hash: bytes
+    size: int
+    format: str
+    metadata_hash: bytes
+    status: Status
+    deposit: bytes
+    reason: int
+    submitted_at: int
+    decided_at: int
+    def __init__(self, id: _Optional[int] = ..., datanet: _Optional[int] = ..., contributor: _Optional[bytes] = ..., content_hash: _Optional[bytes] = ..., size: _Optional[int] = ..., format: _Optional[str] = ..., metadata_hash: _Optional[bytes] = ..., status: _Optional[_Union[Status, str]] = ..., deposit: _Optional[bytes] = ..., reason: _Optional[int] = ..., submitted_at: _Optional[int] = ..., decided_at: _Optional[int] = ...) -> None: ...
+
+class Snapshot(_message.Message):
+    __slots__ = ("datanet", "version", "root", "count", "total_size", "published_at", "contribution_ids")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ROOT_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    version: int
+    root: bytes
+    count: int
+    total_size: int
+    published_at: int
+    contribution_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, datanet: _Optional[int] = ..., version: _Optional[int] = ..., root: _Optional[bytes] = ..., count: _Optional[int] = ..., total_size: _Optional[int] = ..., published_at: _Optional[int] = ..., contribution_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SnapshotLeaf(_message.Message):
+    __slots__ = ("contribution_id", "contributor", "content_hash", "size")
+    CONTRIBUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    contribution_id: int
+    contributor: bytes
+    content_hash: bytes
+    size: int
+    def __init__(self, contribution_id: _Optional[int] = ..., contributor: _Optional[bytes] = ..., content_hash: _Optional[bytes] = ..., size: _Optional[int] = ...) -> None: ...
+
+class ContributorStats(_message.Message):
+    __slots__ = ("contributions", "approved", "rejected", "earned")
+    CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    EARNED_FIELD_NUMBER: _ClassVar[int]
+    contributions: int
+    approved: int
+    rejected: int
+    earned: bytes
+    def __init__(self, contributions: _Optional[int] = ..., approved: _Optional[int] = ..., rejected: _Optional[int] = ..., earned: _Optional[bytes] = ...) -> None: ...
+
+class CreateDataNet(_message.Message):
+    __slots__ = ("name", "domain", "description", "license", "curators", "contribution_deposit", "accepted_formats")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    LICENSE_FIELD_NUMBER: _ClassVar[int]
+    CURATORS_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_DEPOSIT_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FORMATS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    domain: str
+    description: str
+    license: str
+    curators: _containers.RepeatedScalarFieldContainer[bytes]
+    contribution_deposit: bytes
+    accepted_formats: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., domain: _Optional[str] = ..., description: _Optional[str] = ..., license: _Optional[str] = ..., curators: _Optional[_Iterable[bytes]] = ..., contribution_deposit: _Optional[bytes] = ..., accepted_formats: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Contribute(_message.Message):
+    __slots__ = ("datanet", "content_hash", "size", "format", "metadata_hash")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    METADATA_HASH_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    content_hash: bytes
+    size: int
+    format: str
+    metadata_hash: bytes
+    def __init__(self, datanet: _Optional[int] = ..., content_hash: _Optional[bytes] = ..., size: _Optional[int] = ..., format: _Optional[str] = ..., metadata_hash: _Optional[bytes] = ...) -> None: ...
+
+class Decide(_message.Message):
+    __slots__ = ("contribution", "reason")
+    CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    contribution: int
+    reason: int
+    def __init__(self, contribution: _Optional[int] = ..., reason: _Optional[int] = ...) -> None: ...
+
+class ContributionRef(_message.Message):
+    __slots__ = ("contribution",)
+    CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    contribution: int
+    def __init__(self, contribution: _Optional[int] = ...) -> None: ...
+
+class PublishSnapshot(_message.Message):
+    __slots__ = ("datanet",)
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    def __init__(self, datanet: _Optional[int] = ...) -> None: ...
+
+class CuratorChange(_message.Message):
+    __slots__ = ("datanet", "curator")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    CURATOR_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    curator: bytes
+    def __init__(self, datanet: _Optional[int] = ..., curator: _Optional[bytes] = ...) -> None: ...
+
+class UpdateMetadata(_message.Message):
+    __slots__ = ("datanet", "description", "license", "accepted_formats")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    LICENSE_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FORMATS_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    description: str
+    license: str
+    accepted_formats: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, datanet: _Optional[int] = ..., description: _Optional[str] = ..., license: _Optional[str] = ..., accepted_formats: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DataNetCreated(_message.Message):
+    __slots__ = ("datanet", "owner", "name")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    owner: bytes
+    name: str
+    def __init__(self, datanet: _Optional[int] = ..., owner: _Optional[bytes] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ContributionEvent(_message.Message):
+    __slots__ = ("contribution", "datanet", "contributor", "reason", "amount")
+    CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    contribution: int
+    datanet: int
+    contributor: bytes
+    reason: int
+    amount: bytes
+    def __init__(self, contribution: _Optional[int] = ..., datanet: _Optional[int] = ..., contributor: _Optional[bytes] = ..., reason: _Optional[int] = ..., amount: _Optional[bytes] = ...) -> None: ...
+
+class SnapshotPublished(_message.Message):
+    __slots__ = ("datanet", "version", "root", "count")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ROOT_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    version: int
+    root: bytes
+    count: int
+    def __init__(self, datanet: _Optional[int] = ..., version: _Optional[int] = ..., root: _Optional[bytes] = ..., count: _Optional[int] = ...) -> None: ...
+
+class CuratorEvent(_message.Message):
+    __slots__ = ("datanet", "curator")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    CURATOR_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    curator: bytes
+    def __init__(self, datanet: _Optional[int] = ..., curator: _Optional[bytes] = ...) -> None: ...
+
+class MetadataUpdated(_message.Message):
+    __slots__ = ("datanet", "version")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    version: int
+    def __init__(self, datanet: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+
+class DataNetRequest(_message.Message):
+    __slots__ = ("datanet",)
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    def __init__(self, datanet: _Optional[int] = ...) -> None: ...
+
+class DataNetInfo(_message.Message):
+    __slots__ = ("datanet", "metadata")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    datanet: DataNet
+    metadata: Metadata
+    def __init__(self, datanet: _Optional[_Union[DataNet, _Mapping]] = ..., metadata: _Optional[_Union[Metadata, _Mapping]] = ...) -> None: ...
+
+class ListDataNetsRequest(_message.Message):
+    __slots__ = ("start_after", "limit")
+    START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    start_after: int
+    limit: int
+    def __init__(self, start_after: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class DataNetList(_message.Message):
+    __slots__ = ("datanets", "next_start_after")
+    DATANETS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    datanets: _containers.RepeatedCompositeFieldContainer[DataNetInfo]
+    next_start_after: int
+    def __init__(self, datanets: _Optional[_Iterable[_Union[DataNetInfo, _Mapping]]] = ..., next_start_after: _Optional[int] = ...) -> None: ...
+
+class ContributionsRequest(_message.Message):
+    __slots__ = ("datanet", "contributor", "filter_status", "status", "start_after", "limit")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
+    FILTER_STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    contributor: bytes
+    filter_status: bool
+    status: Status
+    start_after: int
+    limit: int
+    def __init__(self, datanet: _Optional[int] = ..., contributor: _Optional[bytes] = ..., filter_status: _Optional[bool] = ..., status: _Optional[_Union[Status, str]] = ..., start_after: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ContributionList(_message.Message):
+    __slots__ = ("contributions", "next_start_after")
+    CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    contributions: _containers.RepeatedCompositeFieldContainer[Contribution]
+    next_start_after: int
+    def __init__(self, contributions: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ..., next_start_after: _Optional[int] = ...) -> None: ...
+
+class SnapshotRequest(_message.Message):
+    __slots__ = ("datanet", "version")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    version: int
+    def __init__(self, datanet: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+
+class MembershipProof(_message.Message):
+    __slots__ = ("leaf", "index", "count", "siblings")
+    LEAF_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SIBLINGS_FIELD_NUMBER: _ClassVar[int]
+    leaf: SnapshotLeaf
+    index: int
+    count: int
+    siblings: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, leaf: _Optional[_Union[SnapshotLeaf, _Mapping]] = ..., index: _Optional[int] = ..., count: _Optional[int] = ..., siblings: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class SnapshotWithProofs(_message.Message):
+    __slots__ = ("snapshot", "proofs")
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    PROOFS_FIELD_NUMBER: _ClassVar[int]
+    snapshot: Snapshot
+    proofs: _containers.RepeatedCompositeFieldContainer[MembershipProof]
+    def __init__(self, snapshot: _Optional[_Union[Snapshot, _Mapping]] = ..., proofs: _Optional[_Iterable[_Union[MembershipProof, _Mapping]]] = ...) -> None: ...
+
+class ProofRequest(_message.Message):
+    __slots__ = ("datanet", "version", "contribution")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    version: int
+    contribution: int
+    def __init__(self, datanet: _Optional[int] = ..., version: _Optional[int] = ..., contribution: _Optional[int] = ...) -> None: ...
+
+class StatsRequest(_message.Message):
+    __slots__ = ("datanet", "contributor")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    contributor: bytes
+    def __init__(self, datanet: _Optional[int] = ..., contributor: _Optional[bytes] = ...) -> None: ...

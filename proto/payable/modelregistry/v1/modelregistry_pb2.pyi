@@ -1,0 +1,239 @@
+from payable import options_pb2 as _options_pb2
+from payable.datanet.v1 import datanet_pb2 as _datanet_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ArtifactFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ONNX: _ClassVar[ArtifactFormat]
+    TORCH: _ClassVar[ArtifactFormat]
+    SAFETENSORS: _ClassVar[ArtifactFormat]
+
+class AttributionMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GRADIENT: _ClassVar[AttributionMethod]
+    SPAN: _ClassVar[AttributionMethod]
+ONNX: ArtifactFormat
+TORCH: ArtifactFormat
+SAFETENSORS: ArtifactFormat
+GRADIENT: AttributionMethod
+SPAN: AttributionMethod
+
+class BaseModel(_message.Message):
+    __slots__ = ("id", "owner", "artifact_hash", "architecture", "format", "license", "registered_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_HASH_FIELD_NUMBER: _ClassVar[int]
+    ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    LICENSE_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    owner: bytes
+    artifact_hash: bytes
+    architecture: str
+    format: ArtifactFormat
+    license: str
+    registered_at: int
+    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., registered_at: _Optional[int] = ...) -> None: ...
+
+class SnapshotRef(_message.Message):
+    __slots__ = ("datanet", "version")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    version: int
+    def __init__(self, datanet: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+
+class RewardSplit(_message.Message):
+    __slots__ = ("contributors", "model_owner", "protocol", "worker")
+    CONTRIBUTORS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_OWNER_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    contributors: int
+    model_owner: int
+    protocol: int
+    worker: int
+    def __init__(self, contributors: _Optional[int] = ..., model_owner: _Optional[int] = ..., protocol: _Optional[int] = ..., worker: _Optional[int] = ...) -> None: ...
+
+class Model(_message.Message):
+    __slots__ = ("id", "owner", "base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_token", "split", "deprecated", "registered_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_CONFIG_HASH_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_HASH_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTION_METHOD_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTION_INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_INFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    DEPRECATED_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    owner: bytes
+    base_model: int
+    snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotRef]
+    training_config_hash: bytes
+    artifact_hash: bytes
+    attribution_method: AttributionMethod
+    attribution_index_hash: bytes
+    price_per_inference: bytes
+    price_per_token: bytes
+    split: RewardSplit
+    deprecated: bool
+    registered_at: int
+    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., deprecated: _Optional[bool] = ..., registered_at: _Optional[int] = ...) -> None: ...
+
+class RegisterBaseModel(_message.Message):
+    __slots__ = ("artifact_hash", "architecture", "format", "license")
+    ARTIFACT_HASH_FIELD_NUMBER: _ClassVar[int]
+    ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    LICENSE_FIELD_NUMBER: _ClassVar[int]
+    artifact_hash: bytes
+    architecture: str
+    format: ArtifactFormat
+    license: str
+    def __init__(self, artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ...) -> None: ...
+
+class RegisterModel(_message.Message):
+    __slots__ = ("base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_token", "split")
+    BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_CONFIG_HASH_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_HASH_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTION_METHOD_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTION_INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_INFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    base_model: int
+    snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotRef]
+    training_config_hash: bytes
+    artifact_hash: bytes
+    attribution_method: AttributionMethod
+    attribution_index_hash: bytes
+    price_per_inference: bytes
+    price_per_token: bytes
+    split: RewardSplit
+    def __init__(self, base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ...) -> None: ...
+
+class UpdatePrice(_message.Message):
+    __slots__ = ("model", "price_per_inference", "price_per_token")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_INFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    model: int
+    price_per_inference: bytes
+    price_per_token: bytes
+    def __init__(self, model: _Optional[int] = ..., price_per_inference: _Optional[bytes] = ..., price_per_token: _Optional[bytes] = ...) -> None: ...
+
+class ModelRef(_message.Message):
+    __slots__ = ("model",)
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: int
+    def __init__(self, model: _Optional[int] = ...) -> None: ...
+
+class TransferOwnership(_message.Message):
+    __slots__ = ("model", "new_owner")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    NEW_OWNER_FIELD_NUMBER: _ClassVar[int]
+    model: int
+    new_owner: bytes
+    def __init__(self, model: _Optional[int] = ..., new_owner: _Optional[bytes] = ...) -> None: ...
+
+class BaseModelRegistered(_message.Message):
+    __slots__ = ("base_model", "owner", "artifact_hash")
+    BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_HASH_FIELD_NUMBER: _ClassVar[int]
+    base_model: int
+    owner: bytes
+    artifact_hash: bytes
+    def __init__(self, base_model: _Optional[int] = ..., owner: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ...) -> None: ...
+
+class ModelEvent(_message.Message):
+    __slots__ = ("model", "owner")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    model: int
+    owner: bytes
+    def __init__(self, model: _Optional[int] = ..., owner: _Optional[bytes] = ...) -> None: ...
+
+class PriceUpdated(_message.Message):
+    __slots__ = ("model", "price_per_inference", "price_per_token")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_INFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    model: int
+    price_per_inference: bytes
+    price_per_token: bytes
+    def __init__(self, model: _Optional[int] = ..., price_per_inference: _Optional[bytes] = ..., price_per_token: _Optional[bytes] = ...) -> None: ...
+
+class OwnershipTransferred(_message.Message):
+    __slots__ = ("model", "to")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    model: int
+    to: bytes
+    def __init__(self, model: _Optional[int] = ..., to: _Optional[bytes] = ..., **kwargs) -> None: ...
+
+class BaseModelRequest(_message.Message):
+    __slots__ = ("base_model",)
+    BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    base_model: int
+    def __init__(self, base_model: _Optional[int] = ...) -> None: ...
+
+class ModelRequest(_message.Message):
+    __slots__ = ("model",)
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: int
+    def __init__(self, model: _Optional[int] = ...) -> None: ...
+
+class ModelsRequest(_message.Message):
+    __slots__ = ("datanet", "owner", "start_after", "limit")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    owner: bytes
+    start_after: int
+    limit: int
+    def __init__(self, datanet: _Optional[int] = ..., owner: _Optional[bytes] = ..., start_after: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ModelList(_message.Message):
+    __slots__ = ("models", "next_start_after")
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[Model]
+    next_start_after: int
+    def __init__(self, models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ..., next_start_after: _Optional[int] = ...) -> None: ...
+
+class SnapshotProvenance(_message.Message):
+    __slots__ = ("snapshot", "contributions")
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    snapshot: _datanet_pb2.Snapshot
+    contributions: _containers.RepeatedCompositeFieldContainer[_datanet_pb2.MembershipProof]
+    def __init__(self, snapshot: _Optional[_Union[_datanet_pb2.Snapshot, _Mapping]] = ..., contributions: _Optional[_Iterable[_Union[_datanet_pb2.MembershipProof, _Mapping]]] = ...) -> None: ...
+
+class Provenance(_message.Message):
+    __slots__ = ("model", "base_model", "snapshots")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    model: Model
+    base_model: BaseModel
+    snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotProvenance]
+    def __init__(self, model: _Optional[_Union[Model, _Mapping]] = ..., base_model: _Optional[_Union[BaseModel, _Mapping]] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotProvenance, _Mapping]]] = ...) -> None: ...
