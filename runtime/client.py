@@ -119,7 +119,7 @@ class Client:
         return self.node.StreamHeads(node_pb2.StreamHeadsRequest())
 
     # --- building calls ------------------------------------------------------------------------
-    def call(self, pallet: str, name: str, **fields) -> Call:
+    def call(self, pallet: str, name: str, /, **fields) -> Call:
         """Build any call from metadata, converting amounts and accounts by their declared meaning."""
         for p in self.metadata.pallets:
             if p.name == pallet:
@@ -167,7 +167,8 @@ class Client:
                 raise ClientError(f"{Status.State.Name(status.state).lower()}: {status.reason}")
         raise ClientError("the node closed the status stream before the extrinsic was finalized")
 
-    def submit_call(self, keypair: Keypair, pallet: str, name: str, *, tip: int = 0, **fields) -> TxResult:
+    def submit_call(self, keypair: Keypair, pallet: str, name: str, /, *, tip: int = 0, **fields) -> TxResult:
+        """Build, sign, submit and wait for finality. Positional-only names leave every field name free."""
         return self.submit_and_wait(self.sign(keypair, self.call(pallet, name, **fields), tip=tip))
 
     # --- state ---------------------------------------------------------------------------------

@@ -1,0 +1,122 @@
+"""DataNet and model registry: each bad input is a clear, typed error; the content store refuses bad bytes."""
+
+import pytest
+
+from payable.datanet.v1 import datanet_pb2 as dn
+from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from runtime.codec import ONE_OPEN, encode_u128
+from runtime.contentstore import ContentError, ContentStore
+from runtime.crypto import blake2_256
+
+H = [bytes([i]) * 32 for i in range(1, 10)]
+
+
+def _run(chain, signer, pallet, index, args):
+    outcome = chain.block(chain.sign(signer, pallet, index, args)).outcomes[0]
+    return None if outcome.ok else type(outcome.error).__name__
+
+
+@pytest.fixture
+def net(chain):
+    """A DataNet (id 1) curated by Alice with two pending contributions (ids 1 and 2)."""
+    assert _run(chain, chain.alice, "datanet", 0, dn.CreateDataNet(
+        name="legal", domain="legal", license="CC-BY-4.0", contribution_deposit=encode_u128(ONE_OPEN),
+        accepted_formats=["text", "csv"])) is None
+    for who, content in ((chain.bob, H[0]), (chain.charlie, H[1])):
+        assert _run(chain, who, "datanet", 1, dn.Contribute(datanet=1, content_hash=content, size=5,
+                                                            format="text")) is None
+    return chain
+
+
+def test_datanet_bad_inputs(net):
+    c = net
+    assert _run(c, c.bob, "datanet", 1, dn.Contribute(datanet=99, content_hash=H[2], size=1,
+                                                      format="text")) == "UnknownDataNet"
+    assert _run(c, c.bob, "datanet", 1, dn.Contribute(datanet=1, content_hash=H[0], size=1,
+                                                      format="text")) == "DuplicateContent"
+    assert _run(c, c.bob, "datanet", 1, dn.Contribute(datanet=1, content_hash=H[2], size=1,
+                                                      format="png")) == "FormatNotAccepted"
+    assert _run(c, c.bob, "datanet", 1, dn.Contribute(datanet=1, content_hash=b"short", size=1,
+                                                      format="text")) == "BadInput"
+    assert _run(c, c.bob, "datanet", 2, dn.Decide(contribution=1)) == "NotCurator"
+    assert _run(c, c.alice, "datanet", 2, dn.Decide(contribution=1)) is None
+    assert _run(c, c.alice, "datanet", 2, dn.Decide(contribution=1)) == "NotPending"  # double approval
+    assert _run(c, c.alice, "datanet", 2, dn.Decide(contribution=77)) == "UnknownContribution"
+    assert _run(c, c.alice, "datanet", 0, dn.CreateDataNet(
+        name="x", domain="x", license="not a license!", contribution_deposit=encode_u128(ONE_OPEN),
+        accepted_formats=["text"])) == "BadInput"
+    assert _run(c, c.bob, "datanet", 9, dn.UpdateMetadata(datanet=1, license="MIT",
+                                                          accepted_formats=["text"])) == "NotOwner"
+    c.ex.try_state()
+
+
+def test_rejection_slashes_and_snapshots_exclude_it(net):
+    from pallets.token import interface as token
+    from runtime.crypto import TREASURY
+
+    c = net
+    treasury = token.free_balance(c.ex.read_context(), TREASURY)
+    assert _run(c, c.alice, "datanet", 3, dn.Decide(contribution=2, reason=4)) is None
+    assert token.account(c.ex.read_context(), c.charlie.public).reserved == 0
+    gained = token.free_balance(c.ex.read_context(), TREASURY) - treasury
+    assert gained >= ONE_OPEN  # the deposit (plus the treasury's share of fees)
+    assert _run(c, c.alice, "datanet", 6, dn.PublishSnapshot(datanet=1)) == "NothingApproved"
+    assert _run(c, c.alice, "datanet", 2, dn.Decide(contribution=1)) is None
+    assert _run(c, c.alice, "datanet", 6, dn.PublishSnapshot(datanet=1)) is None
+    snap = dn.SnapshotWithProofs.FromString(c.ex.query(
+        "datanet", "get_snapshot", dn.SnapshotRequest(datanet=1).SerializeToString()))
+    assert list(snap.snapshot.contribution_ids) == [1]
+
+
+def test_model_registry_bad_inputs(net):
+    c = net
+    assert _run(c, c.alice, "datanet", 2, dn.Decide(contribution=1)) is None
+    assert _run(c, c.alice, "datanet", 6, dn.PublishSnapshot(datanet=1)) is None
+    assert _run(c, c.dave, "modelregistry", 0, mr.RegisterBaseModel(artifact_hash=H[5], architecture="mlp",
+                                                                    license="MIT")) is None
+
+    def register(**changes):
+        fields = dict(base_model=1, snapshots=[mr.SnapshotRef(datanet=1, version=1)], training_config_hash=H[6],
+                      artifact_hash=H[7], attribution_index_hash=H[8], price_per_inference=encode_u128(ONE_OPEN),
+                      split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500))
+        fields.update(changes)
+        return _run(c, c.dave, "modelregistry", 1, mr.RegisterModel(**fields))
+
+    assert register(split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=400)) == "BadSplit"
+    assert register(split=mr.RewardSplit(contributors=1000, model_owner=8000, protocol=500, worker=500)) == "BadSplit"
+    assert register(snapshots=[mr.SnapshotRef(datanet=1, version=2)]) == "UnknownSnapshot"
+    assert register(snapshots=[mr.SnapshotRef(datanet=5, version=1)]) == "UnknownSnapshot"
+    assert register(base_model=9) == "UnknownBaseModel"
+    assert register(price_per_inference=b"") == "BadInput"
+    assert register() is None
+    assert _run(c, c.bob, "modelregistry", 2, mr.UpdatePrice(model=1, price_per_inference=encode_u128(5))) == \
+        "NotOwner"
+    assert _run(c, c.dave, "modelregistry", 3, mr.ModelRef(model=1)) is None
+    assert _run(c, c.dave, "modelregistry", 3, mr.ModelRef(model=1)) == "Deprecated"
+    from pallets.modelregistry import interface as registry
+    from pallets.modelregistry.errors import Deprecated
+
+    ctx = c.ex.read_context()
+    with pytest.raises(Deprecated):
+        registry.active_model(ctx, 1)
+    c.ex.try_state()
+
+
+def test_content_store_refuses_mismatched_oversized_and_corrupted_blobs(tmp_path):
+    store = ContentStore(tmp_path, max_blob=1000, quota=1500)
+    data = b"real bytes " * 50
+    stored = store.put([data[:100], data[100:]])
+    assert stored.hash == blake2_256(data) and stored.size == len(data) and not stored.already_stored
+    assert store.put([data]).already_stored and store.used == len(data)  # deduplicated
+    assert b"".join(store.read(stored.hash)) == data
+    with pytest.raises(ContentError, match="not the expected"):
+        store.put([b"other bytes"], expected=stored.hash)
+    with pytest.raises(ContentError, match="limit"):
+        store.put([b"x" * 600, b"x" * 600])
+    with pytest.raises(ContentError, match="quota"):
+        store.put([b"y" * 999])
+    assert not list((tmp_path / "tmp").iterdir())  # nothing half-written is left behind
+    path = tmp_path / stored.hash.hex()[:2] / stored.hash.hex()
+    path.write_bytes(b"tampered" + data[8:])
+    with pytest.raises(ContentError, match="corrupted"):
+        b"".join(store.read(stored.hash))
