@@ -80,7 +80,8 @@ def cmd_node(args) -> int:
     spec = dev_spec() if args.dev else ChainSpec.load(args.chain) if args.chain else None
     temporary = args.base_path is None
     base = Path(args.base_path or tempfile.mkdtemp(prefix="payable-node-"))
-    node = Node(spec, base, author=keypair_from(args.author), block_time=None if args.instant_seal else args.block_time)
+    node = Node(spec, base, author=keypair_from(args.author), block_time=None if args.instant_seal else args.block_time,
+                content_limits={"max_blob": args.blob_limit << 20, "quota": args.content_quota << 20})
     server, port = serve(node, args.grpc_port)
     metrics_port = node.metrics.serve(args.metrics_port) if args.metrics_port is not None else None
     node.start()
@@ -456,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     seal.add_argument("--block-time", type=float, default=2.0, help="seconds between blocks (default 2)")
     seal.add_argument("--instant-seal", action="store_true", help="author a block as soon as extrinsics arrive")
     node.add_argument("--author", default="//Alice", help="block author key (dev name, hex seed or key file)")
+    node.add_argument("--blob-limit", type=int, default=256, help="content store: largest blob, MiB (default 256)")
+    node.add_argument("--content-quota", type=int, default=8192, help="content store: total MiB (default 8192)")
     node.add_argument("--log-level", default="info")
     node.set_defaults(func=cmd_node)
 

@@ -54,8 +54,12 @@ def open_spec(base_path: Path, spec: ChainSpec | None) -> ChainSpec:
 
 class Node:
     def __init__(self, spec: ChainSpec | None, base_path: str | Path, *, author: Keypair,
-                 block_time: float | None = 2.0, max_block_extrinsics: int = 10_000, pool_limits: dict | None = None):
-        """block_time None means instant seal: a block as soon as extrinsics are ready."""
+                 block_time: float | None = 2.0, max_block_extrinsics: int = 10_000, pool_limits: dict | None = None,
+                 content_limits: dict | None = None):
+        """block_time None means instant seal: a block as soon as extrinsics are ready.
+
+        content_limits: ContentStore's max_blob and quota (bytes) for the off-chain blob store.
+        """
         self.base_path = Path(base_path)
         self.spec = open_spec(self.base_path, spec)
         self.backend = RocksBackend(self.base_path / DB_DIR)
@@ -64,7 +68,7 @@ class Node:
         except BaseException:
             self.backend.close()
             raise
-        self.content = ContentStore(self.base_path / "blobs")
+        self.content = ContentStore(self.base_path / "blobs", **(content_limits or {}))
         self.author = author
         self.block_time = block_time
         self.max_block_extrinsics = max_block_extrinsics

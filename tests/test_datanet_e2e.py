@@ -80,7 +80,7 @@ def test_content_store_over_grpc_refuses_bad_bytes(start_node, tmp_path):
 
     from runtime.client import ClientError
 
-    node = start_node("content", "--dev", "--instant-seal")
+    node = start_node("content", "--dev", "--instant-seal", "--blob-limit", "8")
     big = tmp_path / "big.bin"
     big.write_bytes(bytes(range(256)) * 20_000)  # ~5 MB, streamed in 1 MiB chunks
     with node.client() as client:
@@ -92,6 +92,10 @@ def test_content_store_over_grpc_refuses_bad_bytes(start_node, tmp_path):
             client.upload(b"some bytes", expected=b"\x01" * 32)
         with pytest.raises(ClientError, match="NOT_FOUND"):
             client.download(b"\x02" * 32)
+        too_big = tmp_path / "too_big.bin"
+        too_big.write_bytes(b"\0" * (9 << 20))
+        with pytest.raises(ClientError, match="limit"):
+            client.upload(too_big)
         blob = node.base_path / "blobs" / info.hash.hex()[:2] / info.hash.hex()
         blob.write_bytes(b"corrupted")
         with pytest.raises(ClientError, match="DATA_LOSS|do not match"):
