@@ -157,8 +157,20 @@ class ContributionScore(_message.Message):
     score_ppb: int
     def __init__(self, contribution_id: _Optional[int] = ..., contributor: _Optional[bytes] = ..., score_ppb: _Optional[int] = ...) -> None: ...
 
+class Span(_message.Message):
+    __slots__ = ("start", "length", "count", "contribution_ids")
+    START_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    length: int
+    count: int
+    contribution_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, start: _Optional[int] = ..., length: _Optional[int] = ..., count: _Optional[int] = ..., contribution_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class AttributionResult(_message.Message):
-    __slots__ = ("model_hash", "index_hash", "input_hash", "output_hash", "method", "params_json", "top_k", "worker", "request_id")
+    __slots__ = ("model_hash", "index_hash", "input_hash", "output_hash", "method", "params_json", "top_k", "worker", "request_id", "spans")
     MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
     INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
     INPUT_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -168,6 +180,7 @@ class AttributionResult(_message.Message):
     TOP_K_FIELD_NUMBER: _ClassVar[int]
     WORKER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SPANS_FIELD_NUMBER: _ClassVar[int]
     model_hash: bytes
     index_hash: bytes
     input_hash: bytes
@@ -177,7 +190,8 @@ class AttributionResult(_message.Message):
     top_k: _containers.RepeatedCompositeFieldContainer[ContributionScore]
     worker: bytes
     request_id: bytes
-    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., method: _Optional[str] = ..., params_json: _Optional[str] = ..., top_k: _Optional[_Iterable[_Union[ContributionScore, _Mapping]]] = ..., worker: _Optional[bytes] = ..., request_id: _Optional[bytes] = ...) -> None: ...
+    spans: _containers.RepeatedCompositeFieldContainer[Span]
+    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., method: _Optional[str] = ..., params_json: _Optional[str] = ..., top_k: _Optional[_Iterable[_Union[ContributionScore, _Mapping]]] = ..., worker: _Optional[bytes] = ..., request_id: _Optional[bytes] = ..., spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ...) -> None: ...
 
 class SignedAttribution(_message.Message):
     __slots__ = ("result", "signature")
