@@ -7,6 +7,7 @@ it, so a model whose bytes differ from what the chain registered is refused, nev
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +36,14 @@ def artifact_hash(artifact: pb.ModelArtifact) -> bytes:
     return blake2_256(artifact.SerializeToString(deterministic=True))
 
 
-def decode_artifact(artifact: pb.ModelArtifact) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+def decode_artifact(artifact: pb.ModelArtifact):
+    """(config, weights): a ModelConfig for classifiers, an LMConfig for language models."""
+    from .span.lm import LMConfig
+
     try:
-        config = ModelConfig.from_json(artifact.config_json)
+        family = json.loads(artifact.config_json).get("family")
+        config = LMConfig.from_json(artifact.config_json) if family == "tiny-lm" else \
+            ModelConfig.from_json(artifact.config_json)
         state = load_safetensors(artifact.weights)
     except Exception as exc:  # noqa: BLE001 - any malformed artifact is refused the same way
         raise ArtifactError(f"artifact does not decode: {exc}") from exc
@@ -105,6 +111,16 @@ class Store:
 
     def models(self) -> list[bytes]:
         return sorted(bytes.fromhex(p.stem) for p in (self.root / "models").glob("*.bin"))
+
+    def put_text_dataset(self, dataset: pb.TextDataset) -> bytes:
+        if not dataset.documents:
+            raise ArtifactError("the text dataset has no documents")
+        if any(d.contribution >= len(dataset.contributions) for d in dataset.documents):
+            raise ArtifactError("a document points at a contribution that does not exist")
+        return self._put("datasets", dataset.SerializeToString(deterministic=True))
+
+    def text_dataset(self, digest: bytes) -> pb.TextDataset:
+        return pb.TextDataset.FromString(self._get("datasets", digest))
 
     def put_dataset(self, dataset: pb.Dataset) -> bytes:
         dataset_from_proto(dataset)

@@ -44,14 +44,15 @@ def output_hash(logits: np.ndarray, label: int) -> bytes:
     return blake2_256(np.ascontiguousarray(logits, dtype="<f4").tobytes() + int(label).to_bytes(8, "big", signed=True))
 
 
-def build_result(*, model_hash: bytes, index_hash: bytes, x: np.ndarray, logits: np.ndarray, label: int,
-                 method: str, params: dict, shares: list[tuple[int, int]], contribution_ids: list[int],
-                 contributors: list[bytes], worker: Keypair, request_id: bytes = b"") -> pb.SignedAttribution:
+def build_result(*, model_hash: bytes, index_hash: bytes, input_hash: bytes, output_hash: bytes, method: str,
+                 params: dict, shares: list[tuple[int, int]], contributions: list[tuple[int, bytes]],
+                 worker: Keypair, request_id: bytes = b"", spans=()) -> pb.SignedAttribution:
+    """The signed result; `contributions[i]` is (contribution id, contributor) of share index i."""
     result = pb.AttributionResult(
-        model_hash=model_hash, index_hash=index_hash, input_hash=input_hash(x), output_hash=output_hash(logits, label),
-        method=method, params_json=json.dumps(params, sort_keys=True), worker=worker.public, request_id=request_id,
-        top_k=[pb.ContributionScore(contribution_id=contribution_ids[i], contributor=contributors[i], score_ppb=s)
-               for i, s in shares])
+        model_hash=model_hash, index_hash=index_hash, input_hash=input_hash, output_hash=output_hash, method=method,
+        params_json=json.dumps(params, sort_keys=True), worker=worker.public, request_id=request_id, spans=spans,
+        top_k=[pb.ContributionScore(contribution_id=contributions[i][0], contributor=contributions[i][1],
+                                    score_ppb=s) for i, s in shares])
     body = result.SerializeToString(deterministic=True)
     return pb.SignedAttribution(result=body, signature=worker.sign(body))
 

@@ -19,10 +19,10 @@ import structlog
 
 from payable.worker.v1 import worker_pb2 as pb
 from payable.worker.v1 import worker_pb2_grpc
-from runtime.crypto import Keypair
+from runtime.crypto import Keypair, blake2_256
 
 from .artifacts import ArtifactError, Store, artifact_from_state, dataset_from_proto
-from .attribution import build_result, contribution_scores, output_hash, top_k_shares
+from .attribution import build_result, contribution_scores, input_hash, output_hash, top_k_shares
 from .device import deterministic, pick_device
 from .index import AttributionIndex, IndexBuilder, IndexParams
 from .models import ModelConfig
@@ -145,11 +145,112 @@ class Worker:
         scores = contribution_scores(index.example_scores(x, label), index.example_contribution,
                                      len(index.contribution_ids))
         shares = top_k_shares(scores, request.top_k or 10)
-        return build_result(model_hash=request.model_hash, index_hash=request.index_hash, x=x,
-                            logits=np.asarray(inferred.logits, dtype=np.float32), label=label,
+        return build_result(model_hash=request.model_hash, index_hash=request.index_hash, input_hash=input_hash(x),
+                            output_hash=output_hash(np.asarray(inferred.logits, dtype=np.float32), label),
                             method=index.params.method, params=json.loads(index.params.to_json()), shares=shares,
-                            contribution_ids=index.contribution_ids, contributors=index.contributors, worker=self.key,
-                            request_id=request.request_id)
+                            contributions=list(zip(index.contribution_ids, index.contributors, strict=True)),
+                            worker=self.key, request_id=request.request_id)
+
+    # --- language models and span attribution -----------------------------------------------------
+    def train_language_model(self, request: pb.TrainLanguageModelRequest) -> pb.TrainResponse:
+        from safetensors.torch import save as save_safetensors
+
+        from .span.lm import LMConfig, lm_to_onnx, load_tokenizer, train_lm, train_tokenizer
+
+        dataset_hash = self.store.put_text_dataset(request.dataset)
+        texts = [d.text for d in request.dataset.documents]
+        tokenizer_json = train_tokenizer(texts, request.vocab_size or 2000)
+        tokenizer = load_tokenizer(tokenizer_json)
+        documents = [np.array(tokenizer.encode(t).ids) for t in texts]
+        config = LMConfig(vocab=tokenizer.get_vocab_size())
+        state = train_lm(config, documents, seed=request.seed, steps=request.steps or 400, device=self.device)
+        weights = save_safetensors(dict(sorted(state.items())))
+        artifact = pb.ModelArtifact(config_json=config.to_json(), weights=weights, onnx=lm_to_onnx(config, state),
+                                    tokenizer_json=tokenizer_json)
+        model_hash = self.store.put_model(artifact)
+        log.info("language_model_trained", model=model_hash.hex(), documents=len(texts),
+                 tokens=int(sum(len(d) for d in documents)))
+        return pb.TrainResponse(model_hash=model_hash, dataset_hash=dataset_hash)
+
+    def _tokenizer(self, model_hash: bytes):
+        from .span.lm import load_tokenizer
+
+        _, _, artifact = self.store.model(model_hash)
+        if not artifact.tokenizer_json:
+            raise ArtifactError(f"model {model_hash.hex()} is not a language model (no tokenizer)")
+        return load_tokenizer(artifact.tokenizer_json)
+
+    def build_span_index(self, request: pb.SpanIndexRequest):
+        """Yields IndexProgress; the last message carries the span index hash."""
+        import shutil
+        import tempfile
+
+        from .span.index import Document, build_index
+
+        tokenizer = self._tokenizer(request.model_hash)
+        dataset = self.store.text_dataset(request.dataset_hash)
+        root = self.store.root / "span-indexes"
+        root.mkdir(exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="building-", dir=root))
+        started = time.perf_counter()
+        documents = (Document(np.array(tokenizer.encode(d.text).ids), d.contribution) for d in dataset.documents)
+        index_hash = build_index(documents, [(c.id, bytes(c.contributor)) for c in dataset.contributions], work,
+                                 vocab_size=tokenizer.get_vocab_size())
+        final = root / index_hash.hex()
+        if final.exists():
+            shutil.rmtree(work)
+        else:
+            work.replace(final)
+        size = sum(p.stat().st_size for p in final.iterdir())
+        log.info("span_index_built", index=index_hash.hex(), bytes=size,
+                 seconds=round(time.perf_counter() - started, 2))
+        yield pb.IndexProgress(phase="done", done=1, total=1, index_hash=index_hash, index_bytes=size)
+
+    def span_index(self, index_hash: bytes):
+        from .span.index import SpanIndex
+
+        with self._lock:
+            if index_hash not in self._indexes:
+                root = self.store.root / "span-indexes" / index_hash.hex()
+                if not root.exists():
+                    raise ArtifactError(f"no span index {index_hash.hex()} in {self.store.root}")
+                try:
+                    self._indexes[index_hash] = SpanIndex(root, index_hash)
+                except ValueError as exc:
+                    raise ArtifactError(str(exc)) from exc
+            return self._indexes[index_hash]
+
+    def generate(self, request: pb.GenerateRequest) -> pb.GenerateResponse:
+        from .span.lm import generate, load_lm
+
+        config, state, _ = self.store.model(request.model_hash)
+        tokenizer = self._tokenizer(request.model_hash)
+        prompt = tokenizer.encode(request.prompt).ids
+        if not prompt:
+            raise ArtifactError("the prompt is empty")
+        tokens = generate(load_lm(config, state, self.device), prompt, min(request.max_tokens or 64, 1024))
+        return pb.GenerateResponse(text=tokenizer.decode(tokens), tokens=tokens,
+                                   output_hash=blake2_256(np.array(tokens, dtype="<u4").tobytes()))
+
+    def attribute_spans(self, request: pb.SpanAttributeRequest) -> pb.SignedAttribution:
+        from .span.credit import CreditParams, attribute_spans
+
+        index = self.span_index(request.index_hash)
+        params = CreditParams(min_length=request.min_length or 8, max_count=request.max_count or 100)
+        tokens = np.array(request.tokens, dtype=np.int64)
+        if tokens.size == 0:
+            raise ArtifactError("no output tokens to attribute")
+        spans, credit = attribute_spans(index, tokens, params)
+        shares = top_k_shares(credit, request.top_k or 10)
+        ids = [cid for cid, _ in index.contributions]
+        return build_result(
+            model_hash=request.model_hash, index_hash=request.index_hash, input_hash=request.input_hash,
+            output_hash=blake2_256(np.array(request.tokens, dtype="<u4").tobytes()), method="span",
+            params={"min_length": params.min_length, "max_count": params.max_count}, shares=shares,
+            contributions=index.contributions, worker=self.key, request_id=request.request_id,
+            spans=[pb.Span(start=s.start, length=s.length, count=s.count,
+                           contribution_ids=sorted({ids[index.doc_contribution[d]] for d in s.documents}))
+                   for s in spans])
 
     def status(self) -> pb.StatusResponse:
         response = pb.StatusResponse(device=str(self.device), worker=self.key.public, models=self.store.models())
@@ -158,6 +259,11 @@ class Worker:
             size = (path.parent / "features.f16").stat().st_size
             response.indexes.add(index_hash=bytes.fromhex(path.parent.name), bytes=size,
                                  examples=manifest["examples"], method=manifest["params"]["method"])
+        for path in sorted((self.store.root / "span-indexes").glob("*/manifest.json")):
+            manifest = json.loads(path.read_text())
+            response.indexes.add(index_hash=bytes.fromhex(path.parent.name),
+                                 bytes=sum(p.stat().st_size for p in path.parent.iterdir()),
+                                 examples=sum(s["tokens"] for s in manifest["shards"]), method="span")
         return response
 
 
@@ -199,6 +305,23 @@ class WorkerService(worker_pb2_grpc.WorkerServicer):
 
     def Status(self, request, context):  # noqa: N802
         return self.worker.status()
+
+    def TrainLanguageModel(self, request, context):  # noqa: N802
+        return self._guard(context, self.worker.train_language_model, request)
+
+    def BuildSpanIndex(self, request, context):  # noqa: N802
+        try:
+            yield from self.worker.build_span_index(request)
+        except ArtifactError as exc:
+            context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        except ValueError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+    def Generate(self, request, context):  # noqa: N802
+        return self._guard(context, self.worker.generate, request)
+
+    def AttributeSpans(self, request, context):  # noqa: N802
+        return self._guard(context, self.worker.attribute_spans, request)
 
 
 def serve(worker: Worker, port: int = 0) -> tuple[grpc.Server, int]:

@@ -85,3 +85,29 @@ def test_worker_rejects_bad_requests_with_reasons(worker):
         stub.LoadModel(pb.LoadModelRequest(artifact=pb.ModelArtifact(config_json="{}"), expected_hash=b"\x02" * 32),
                        timeout=30)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "refused" in info.value.details()
+
+
+def test_worker_serves_span_attribution_over_grpc(worker):
+    import inspect
+    import json as json_module
+
+    stub, _ = worker
+    text = inspect.getsource(json_module)
+    dataset = pb.TextDataset(documents=[pb.TextDocument(text=text, contribution=0)] * 3,
+                             contributions=[pb.Contribution(id=5, contributor=Keypair.from_uri("//Writer").public)])
+    trained = stub.TrainLanguageModel(pb.TrainLanguageModelRequest(dataset=dataset, vocab_size=500, steps=150),
+                                      timeout=300)
+    index = list(stub.BuildSpanIndex(pb.SpanIndexRequest(model_hash=trained.model_hash,
+                                                         dataset_hash=trained.dataset_hash), timeout=300))[-1]
+    generated = stub.Generate(pb.GenerateRequest(model_hash=trained.model_hash, prompt=text[:40], max_tokens=30),
+                              timeout=60)
+    assert len(generated.tokens) == 30 and generated.text
+    signed = stub.AttributeSpans(pb.SpanAttributeRequest(model_hash=trained.model_hash, index_hash=index.index_hash,
+                                                         tokens=generated.tokens, min_length=4), timeout=60)
+    result = verify_signed(signed)
+    assert result.method == "span" and result.index_hash == index.index_hash
+    assert all(s.contribution_id == 5 for s in result.top_k)
+    with pytest.raises(grpc.RpcError) as info:
+        stub.AttributeSpans(pb.SpanAttributeRequest(model_hash=trained.model_hash, index_hash=b"\x09" * 32,
+                                                    tokens=[1, 2, 3]), timeout=30)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND

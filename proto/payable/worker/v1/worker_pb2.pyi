@@ -8,14 +8,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ModelArtifact(_message.Message):
-    __slots__ = ("config_json", "weights", "onnx")
+    __slots__ = ("config_json", "weights", "onnx", "tokenizer_json")
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     ONNX_FIELD_NUMBER: _ClassVar[int]
+    TOKENIZER_JSON_FIELD_NUMBER: _ClassVar[int]
     config_json: str
     weights: bytes
     onnx: bytes
-    def __init__(self, config_json: _Optional[str] = ..., weights: _Optional[bytes] = ..., onnx: _Optional[bytes] = ...) -> None: ...
+    tokenizer_json: str
+    def __init__(self, config_json: _Optional[str] = ..., weights: _Optional[bytes] = ..., onnx: _Optional[bytes] = ..., tokenizer_json: _Optional[str] = ...) -> None: ...
 
 class Contribution(_message.Message):
     __slots__ = ("id", "contributor")
@@ -42,6 +44,82 @@ class Dataset(_message.Message):
     examples: _containers.RepeatedCompositeFieldContainer[Example]
     contributions: _containers.RepeatedCompositeFieldContainer[Contribution]
     def __init__(self, examples: _Optional[_Iterable[_Union[Example, _Mapping]]] = ..., contributions: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ...) -> None: ...
+
+class TextDocument(_message.Message):
+    __slots__ = ("text", "contribution")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    contribution: int
+    def __init__(self, text: _Optional[str] = ..., contribution: _Optional[int] = ...) -> None: ...
+
+class TextDataset(_message.Message):
+    __slots__ = ("documents", "contributions")
+    DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    documents: _containers.RepeatedCompositeFieldContainer[TextDocument]
+    contributions: _containers.RepeatedCompositeFieldContainer[Contribution]
+    def __init__(self, documents: _Optional[_Iterable[_Union[TextDocument, _Mapping]]] = ..., contributions: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ...) -> None: ...
+
+class TrainLanguageModelRequest(_message.Message):
+    __slots__ = ("dataset", "vocab_size", "steps", "seed")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    VOCAB_SIZE_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    dataset: TextDataset
+    vocab_size: int
+    steps: int
+    seed: int
+    def __init__(self, dataset: _Optional[_Union[TextDataset, _Mapping]] = ..., vocab_size: _Optional[int] = ..., steps: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class SpanIndexRequest(_message.Message):
+    __slots__ = ("model_hash", "dataset_hash")
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    DATASET_HASH_FIELD_NUMBER: _ClassVar[int]
+    model_hash: bytes
+    dataset_hash: bytes
+    def __init__(self, model_hash: _Optional[bytes] = ..., dataset_hash: _Optional[bytes] = ...) -> None: ...
+
+class GenerateRequest(_message.Message):
+    __slots__ = ("model_hash", "prompt", "max_tokens")
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    model_hash: bytes
+    prompt: str
+    max_tokens: int
+    def __init__(self, model_hash: _Optional[bytes] = ..., prompt: _Optional[str] = ..., max_tokens: _Optional[int] = ...) -> None: ...
+
+class GenerateResponse(_message.Message):
+    __slots__ = ("text", "tokens", "output_hash")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    tokens: _containers.RepeatedScalarFieldContainer[int]
+    output_hash: bytes
+    def __init__(self, text: _Optional[str] = ..., tokens: _Optional[_Iterable[int]] = ..., output_hash: _Optional[bytes] = ...) -> None: ...
+
+class SpanAttributeRequest(_message.Message):
+    __slots__ = ("model_hash", "index_hash", "tokens", "top_k", "request_id", "min_length", "max_count", "input_hash")
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MIN_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    MAX_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    model_hash: bytes
+    index_hash: bytes
+    tokens: _containers.RepeatedScalarFieldContainer[int]
+    top_k: int
+    request_id: bytes
+    min_length: int
+    max_count: int
+    input_hash: bytes
+    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., tokens: _Optional[_Iterable[int]] = ..., top_k: _Optional[int] = ..., request_id: _Optional[bytes] = ..., min_length: _Optional[int] = ..., max_count: _Optional[int] = ..., input_hash: _Optional[bytes] = ...) -> None: ...
 
 class TrainRequest(_message.Message):
     __slots__ = ("dataset", "model_config_json", "seed", "weight_decay")

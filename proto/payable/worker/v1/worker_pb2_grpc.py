@@ -64,6 +64,26 @@ class WorkerStub:
                 request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.StatusRequest.SerializeToString,
                 response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.StatusResponse.FromString,
                 _registered_method=True)
+        self.TrainLanguageModel = channel.unary_unary(
+                '/payable.worker.v1.Worker/TrainLanguageModel',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.TrainLanguageModelRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.TrainResponse.FromString,
+                _registered_method=True)
+        self.BuildSpanIndex = channel.unary_stream(
+                '/payable.worker.v1.Worker/BuildSpanIndex',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.SpanIndexRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.IndexProgress.FromString,
+                _registered_method=True)
+        self.Generate = channel.unary_unary(
+                '/payable.worker.v1.Worker/Generate',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.GenerateRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.GenerateResponse.FromString,
+                _registered_method=True)
+        self.AttributeSpans = channel.unary_unary(
+                '/payable.worker.v1.Worker/AttributeSpans',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.SpanAttributeRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.SignedAttribution.FromString,
+                _registered_method=True)
 
 
 class WorkerServicer:
@@ -105,6 +125,30 @@ class WorkerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TrainLanguageModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BuildSpanIndex(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Generate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AttributeSpans(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +181,26 @@ def add_WorkerServicer_to_server(servicer, server):
                     servicer.Status,
                     request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.StatusRequest.FromString,
                     response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.StatusResponse.SerializeToString,
+            ),
+            'TrainLanguageModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.TrainLanguageModel,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.TrainLanguageModelRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.TrainResponse.SerializeToString,
+            ),
+            'BuildSpanIndex': grpc.unary_stream_rpc_method_handler(
+                    servicer.BuildSpanIndex,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.SpanIndexRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.IndexProgress.SerializeToString,
+            ),
+            'Generate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Generate,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.GenerateRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.GenerateResponse.SerializeToString,
+            ),
+            'AttributeSpans': grpc.unary_unary_rpc_method_handler(
+                    servicer.AttributeSpans,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.SpanAttributeRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.SignedAttribution.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -301,6 +365,114 @@ class Worker:
             '/payable.worker.v1.Worker/Status',
             payable_dot_worker_dot_v1_dot_worker__pb2.StatusRequest.SerializeToString,
             payable_dot_worker_dot_v1_dot_worker__pb2.StatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TrainLanguageModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.Worker/TrainLanguageModel',
+            payable_dot_worker_dot_v1_dot_worker__pb2.TrainLanguageModelRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.TrainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BuildSpanIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/payable.worker.v1.Worker/BuildSpanIndex',
+            payable_dot_worker_dot_v1_dot_worker__pb2.SpanIndexRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.IndexProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Generate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.Worker/Generate',
+            payable_dot_worker_dot_v1_dot_worker__pb2.GenerateRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.GenerateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AttributeSpans(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.Worker/AttributeSpans',
+            payable_dot_worker_dot_v1_dot_worker__pb2.SpanAttributeRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.SignedAttribution.FromString,
             options,
             channel_credentials,
             insecure,
