@@ -88,3 +88,35 @@ def test_the_language_model_runs_in_onnx_runtime_like_torch(trained):
     with torch.no_grad():
         torch_logits = load_lm(config, state)(torch.as_tensor(tokens)).numpy()
     np.testing.assert_allclose(onnx_logits, torch_logits, atol=1e-4)
+
+
+def test_span_results_are_byte_identical_across_processes(trained):
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    worker, response, index_hash, memorised = trained
+    tokens = list(worker.generate(pb.GenerateRequest(model_hash=response.model_hash, prompt=memorised[:70],
+                                                     max_tokens=50)).tokens)
+    script = textwrap.dedent("""
+        import sys
+        from gpu_worker.service import Worker
+        from payable.worker.v1 import worker_pb2 as pb
+        from runtime.crypto import Keypair
+        worker = Worker(sys.argv[1], Keypair.from_uri("//Worker"))
+        request = pb.SpanAttributeRequest(model_hash=bytes.fromhex(sys.argv[2]), index_hash=bytes.fromhex(sys.argv[3]),
+                                          tokens=[int(t) for t in sys.argv[4].split(",")], top_k=5, request_id=b"x")
+        sys.stdout.write(worker.attribute_spans(request).SerializeToString(deterministic=True).hex())
+    """)
+    outputs = []
+    for seed in ("3", "77"):
+        done = subprocess.run([sys.executable, "-c", script, str(worker.store.root), response.model_hash.hex(),
+                               index_hash.hex(), ",".join(map(str, tokens))], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "PYTHONHASHSEED": seed})
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1] and outputs[0]
+    request = pb.SpanAttributeRequest(model_hash=response.model_hash, index_hash=index_hash, tokens=tokens, top_k=5,
+                                      request_id=b"x")
+    assert worker.attribute_spans(request).SerializeToString(deterministic=True).hex() == outputs[0]
