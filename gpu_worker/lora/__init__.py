@@ -1,0 +1,1 @@
+"""OpenLoRA: one base causal LM serving many LoRA adapters, batched across adapters."""

@@ -1,0 +1,148 @@
+"""A LLaMA-family causal LM over Hugging Face weights, batched across requests and LoRA adapters.
+
+The base model is read from a local Hugging Face directory (config.json + model.safetensors; nothing
+downloaded) and run by this module's own forward, so that KV caches stay per request and one batch
+can mix requests that use different adapters:
+
+- every Linear runs once for the whole batch (all rows of all requests),
+- then each adapter adds its low-rank term to its own rows: requests are sorted by adapter so each
+  adapter's rows are one contiguous segment (`segments`), or every row gathers its adapter's factors
+  for batched matmuls (`bmm`) - bench/openlora.py measures both,
+- attention runs per request against that request's own KV cache.
+Outputs equal the single-adapter forward (PEFT's, or the base model's) within float tolerance.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from .adapters import LoRA
+
+
+@dataclass
+class Sequence:
+    """One request's state: its adapter (None: the base model), tokens so far and its KV cache."""
+
+    adapter: LoRA | None
+    tokens: list[int]
+    cache: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # per layer: k, v [kv, T, hd]
+
+    @property
+    def cached(self) -> int:
+        return self.cache[0][0].shape[1] if self.cache else 0
+
+
+class LlamaRuntime:
+    def __init__(self, directory: str | Path, device: torch.device | str = "cpu", dtype=torch.float32):
+        directory = Path(directory)
+        config = json.loads((directory / "config.json").read_text())
+        if config.get("model_type") not in ("llama", "mistral", "qwen2"):
+            raise ValueError(f"unsupported model_type {config.get('model_type')!r} (LLaMA-family models only)")
+        self.device, self.dtype = torch.device(device), dtype
+        weights = load_file(directory / "model.safetensors", device=str(self.device))
+        self.w = {k: v.to(dtype) for k, v in weights.items()}
+        if "lm_head.weight" not in self.w:  # tied embeddings
+            self.w["lm_head.weight"] = self.w["model.embed_tokens.weight"]
+        self.layers = config["num_hidden_layers"]
+        self.heads = config["num_attention_heads"]
+        self.kv_heads = config.get("num_key_value_heads", self.heads)
+        self.head_dim = config.get("head_dim") or config["hidden_size"] // self.heads
+        self.eps = config.get("rms_norm_eps", 1e-6)
+        theta = config.get("rope_theta") or (config.get("rope_parameters") or {}).get("rope_theta", 10000.0)
+        self.inv_freq = 1.0 / (theta ** (torch.arange(0, self.head_dim, 2, device=self.device).float() / self.head_dim))
+        self.vocab = config["vocab_size"]
+
+    # --- building blocks -------------------------------------------------------------------------
+    def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.w[name] * x32.to(self.dtype)
+
+    def _linear(self, x: torch.Tensor, name: str, segments: list[tuple[LoRA | None, int, int]],
+                method: str) -> torch.Tensor:
+        out = x @ self.w[f"{name}.weight"].T
+        bias = self.w.get(f"{name}.bias")
+        if bias is not None:
+            out = out + bias
+        active = [(a, s, e) for a, s, e in segments if a is not None and name in a.factors]
+        if not active:
+            return out
+        if method == "segments":
+            for adapter, start, end in active:
+                a, b = adapter.factors[name]
+                out[start:end] += ((x[start:end] @ a.T) @ b.T) * adapter.scaling
+            return out
+        rank = max(a.factors[name][0].shape[0] for a, _, _ in active)
+        a_rows = x.new_zeros(x.shape[0], rank, x.shape[1])
+        b_rows = x.new_zeros(x.shape[0], out.shape[1], rank)
+        for adapter, start, end in active:
+            a, b = adapter.factors[name]
+            a_rows[start:end, :a.shape[0]] = a * adapter.scaling
+            b_rows[start:end, :, :b.shape[1]] = b
+        return out + torch.bmm(b_rows, torch.bmm(a_rows, x[:, :, None]))[:, :, 0]
+
+    def _rotate(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        freqs = positions[:, None].float() * self.inv_freq[None]
+        emb = torch.cat([freqs, freqs], dim=-1)
+        cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
+        half = x.shape[-1] // 2
+        rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+        return x * cos[:, None, :] + rotated * sin[:, None, :]
+
+    # --- the batched step ------------------------------------------------------------------------
+    @torch.no_grad()
+    def step(self, sequences: list[Sequence], new: list[list[int]], method: str = "segments") -> torch.Tensor:
+        """Feed each sequence its new tokens (a prompt, or one decode token); returns the logits of each
+        sequence's last new token [len(sequences), vocab]. Sequences must be ordered by adapter."""
+        rows, positions, spans, segments = [], [], [], []
+        for seq, tokens in zip(sequences, new, strict=True):
+            start = len(rows)
+            rows += tokens
+            positions += list(range(seq.cached, seq.cached + len(tokens)))
+            spans.append((start, len(rows)))
+            if segments and segments[-1][0] is seq.adapter and segments[-1][2] == start:
+                segments[-1] = (seq.adapter, segments[-1][1], len(rows))
+            else:
+                segments.append((seq.adapter, start, len(rows)))
+        pos = torch.tensor(positions, device=self.device)
+        h = self.w["model.embed_tokens.weight"][torch.tensor(rows, device=self.device)]
+        for layer in range(self.layers):
+            p = f"model.layers.{layer}"
+            x = self._norm(h, f"{p}.input_layernorm.weight")
+            q = self._linear(x, f"{p}.self_attn.q_proj", segments, method).view(-1, self.heads, self.head_dim)
+            k = self._linear(x, f"{p}.self_attn.k_proj", segments, method).view(-1, self.kv_heads, self.head_dim)
+            v = self._linear(x, f"{p}.self_attn.v_proj", segments, method).view(-1, self.kv_heads, self.head_dim)
+            q, k = self._rotate(q, pos), self._rotate(k, pos)
+            attended = torch.empty_like(q)
+            for seq, (start, end) in zip(sequences, spans, strict=True):
+                k_new, v_new = k[start:end].transpose(0, 1), v[start:end].transpose(0, 1)
+                if len(seq.cache) > layer:
+                    k_all = torch.cat([seq.cache[layer][0], k_new], dim=1)
+                    v_all = torch.cat([seq.cache[layer][1], v_new], dim=1)
+                    seq.cache[layer] = (k_all, v_all)
+                else:
+                    k_all, v_all = k_new, v_new
+                    seq.cache.append((k_all, v_all))
+                repeat = self.heads // self.kv_heads
+                k_all, v_all = k_all.repeat_interleave(repeat, 0), v_all.repeat_interleave(repeat, 0)
+                qs = q[start:end].transpose(0, 1)  # [heads, t, hd]
+                scores = qs @ k_all.transpose(1, 2) / self.head_dim ** 0.5
+                total, t = k_all.shape[1], end - start
+                mask = torch.ones(t, total, dtype=torch.bool, device=self.device).tril(total - t)
+                scores = scores.masked_fill(~mask, float("-inf"))
+                attended[start:end] = (scores.softmax(-1) @ v_all).transpose(0, 1)
+            h = h + self._linear(attended.reshape(len(rows), -1), f"{p}.self_attn.o_proj", segments, method)
+            x = self._norm(h, f"{p}.post_attention_layernorm.weight")
+            gate = self._linear(x, f"{p}.mlp.gate_proj", segments, method)
+            up = self._linear(x, f"{p}.mlp.up_proj", segments, method)
+            h = h + self._linear(torch.nn.functional.silu(gate) * up, f"{p}.mlp.down_proj", segments, method)
+        for seq, tokens in zip(sequences, new, strict=True):
+            seq.tokens += tokens
+        last = torch.tensor([end - 1 for _, end in spans], device=self.device)
+        h = self._norm(h[last], "model.norm.weight")
+        return h @ self.w["lm_head.weight"].T

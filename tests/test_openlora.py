@@ -1,0 +1,92 @@
+"""OpenLoRA core: batched multi-adapter outputs equal PEFT's single-adapter outputs; the cache is bounded."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers", reason="OpenLoRA needs transformers and peft (worker extra)")
+peft = pytest.importorskip("peft")
+
+from gpu_worker.lora.adapters import AdapterError, adapter_hash, read_adapter  # noqa: E402
+from gpu_worker.lora.cache import AdapterCache  # noqa: E402
+from gpu_worker.lora.model import LlamaRuntime, Sequence  # noqa: E402
+
+TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("openlora")
+    config = transformers.LlamaConfig(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
+    base = transformers.LlamaForCausalLM(config).eval()
+    base.save_pretrained(root / "base")
+    adapters = []
+    for i in range(3):
+        torch.manual_seed(10 + i)
+        lora = peft.LoraConfig(r=4 + 2 * i, lora_alpha=8, target_modules=TARGETS, init_lora_weights=False)
+        peft_model = peft.get_peft_model(transformers.LlamaForCausalLM.from_pretrained(root / "base"), lora)
+        peft_model.save_pretrained(root / f"adapter{i}")
+        adapters.append(root / f"adapter{i}")
+    return root, adapters
+
+
+def _reference(root, adapter_dir, tokens):
+    model = transformers.LlamaForCausalLM.from_pretrained(root / "base").eval()
+    if adapter_dir is not None:
+        model = peft.PeftModel.from_pretrained(model, adapter_dir).eval()
+    with torch.no_grad():
+        return model(torch.tensor([tokens])).logits[0, -1]
+
+
+@pytest.mark.parametrize("method", ["segments", "bmm"])
+def test_a_mixed_adapter_batch_equals_each_single_adapter_forward(models, method):
+    root, dirs = models
+    runtime = LlamaRuntime(root / "base")
+    loras = [read_adapter(d) for d in dirs]
+    prompts = [[5, 9, 17, 33, 2], [7, 7, 7], [100, 200, 3, 4, 5, 6, 7], [1, 2]]
+    assigned = [loras[0], loras[0], loras[2], None]  # two share an adapter; one uses the base model
+    sequences = [Sequence(a, []) for a in assigned]
+    logits = runtime.step(sequences, prompts, method)
+    references = [_reference(root, dirs[0], prompts[0]), _reference(root, dirs[0], prompts[1]),
+                  _reference(root, dirs[2], prompts[2]), _reference(root, None, prompts[3])]
+    for got, want in zip(logits, references, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    # a decode step over requests of different lengths, still mixed
+    nxt = [[int(x.argmax())] for x in logits]
+    logits = runtime.step(sequences, nxt, method)
+    for seq, got, d in zip(sequences, logits, [dirs[0], dirs[0], dirs[2], None], strict=True):
+        torch.testing.assert_close(got, _reference(root, d, seq.tokens), atol=1e-4, rtol=1e-4)
+
+
+def test_adapters_are_identified_by_content_and_corruption_is_refused(models, tmp_path):
+    import shutil
+
+    _, dirs = models
+    good = read_adapter(dirs[1])
+    raw = (dirs[1] / "adapter_config.json").read_bytes(), (dirs[1] / "adapter_model.safetensors").read_bytes()
+    assert good.hash == adapter_hash(*raw) and good.rank == 6
+    copy = tmp_path / "copy"
+    shutil.copytree(dirs[1], copy)
+    weights = bytearray((copy / "adapter_model.safetensors").read_bytes())
+    weights[-3] ^= 0xFF
+    (copy / "adapter_model.safetensors").write_bytes(bytes(weights))
+    with pytest.raises(AdapterError, match="registered"):
+        read_adapter(copy, expected=good.hash)
+
+
+def test_the_cache_stays_within_its_bounds_and_evicts_least_recently_used(models):
+    _, dirs = models
+    sizes = [read_adapter(d).nbytes for d in dirs]
+    # adapters 0, 1, 2 have ranks 4, 6, 8: the host tier holds 0 and 2 together, but not all three
+    cache = AdapterCache(host_bytes=sizes[0] + sizes[2] + 1, device_bytes=max(sizes) + 1)
+    keys = [cache.register(d, read_adapter(d).hash) for d in dirs]
+    cache.get(keys[0])
+    cache.get(keys[1])
+    assert cache.stats()["device"] == 1  # only one fits on the "device" tier
+    cache.get(keys[0])                   # 0 becomes most recently used on the host tier
+    cache.get(keys[2])                   # host tier must evict: 1 is the least recently used
+    assert keys[1] not in cache.host.items and keys[0] in cache.host.items
+    assert cache.host.used <= cache.host.limit and cache.device_tier.used <= cache.device_tier.limit
+    with pytest.raises(AdapterError, match="not registered"):
+        cache.get(b"\x00" * 32)
