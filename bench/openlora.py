@@ -1,0 +1,174 @@
+"""OpenLoRA benchmark: mixed-adapter batches against PEFT, side by side, interleaved rounds.
+
+Base LLaMA-style models (hidden 256 and 768, 4 layers) with rank-16 adapters on every linear.
+Workloads: a decode step of 64 requests × 1 token and a prefill of 32 requests × 16 tokens, with K
+distinct adapters (1, 8, 64; requests spread uniformly). Methods: ours (sort-by-adapter segments,
+and gather + bmm), PEFT switching the active adapter per request, and PEFT's own mixed-adapter batch
+(`adapter_names`). Prints tokens/s, p50/p95 step latency, speedups, K=64 throughput as a fraction of
+K=1, cold adapter load time, bytes per resident adapter and the max abs error against PEFT.
+
+    python bench/openlora.py [--hidden 256 768] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gpu_worker.lora.adapters import read_adapter  # noqa: E402
+from gpu_worker.lora.model import LlamaRuntime, Sequence  # noqa: E402
+
+TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+VOCAB, LAYERS, RANK = 1000, 4, 16
+
+
+def make_base(root: Path, hidden: int):
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(vocab_size=VOCAB, hidden_size=hidden, intermediate_size=hidden * 8 // 3 // 8 * 8,
+                                      num_hidden_layers=LAYERS, num_attention_heads=max(4, hidden // 64),
+                                      max_position_embeddings=256)
+    transformers.LlamaForCausalLM(config).save_pretrained(root / "base")
+    return config
+
+
+def make_adapters(root: Path, config, count: int) -> list[Path]:
+    """PEFT-format adapters written directly (the same files PEFT's save_pretrained produces)."""
+    from safetensors.torch import save_file
+
+    shapes = {"q_proj": (config.hidden_size, config.hidden_size), "k_proj": (config.hidden_size, config.hidden_size),
+              "v_proj": (config.hidden_size, config.hidden_size), "o_proj": (config.hidden_size, config.hidden_size),
+              "gate_proj": (config.hidden_size, config.intermediate_size),
+              "up_proj": (config.hidden_size, config.intermediate_size),
+              "down_proj": (config.intermediate_size, config.hidden_size)}
+    dirs = []
+    for a in range(count):
+        g = torch.Generator().manual_seed(100 + a)
+        tensors = {}
+        for layer in range(LAYERS):
+            for name, (fan_in, fan_out) in shapes.items():
+                part = "self_attn" if name.endswith(("q_proj", "k_proj", "v_proj", "o_proj")) else "mlp"
+                key = f"base_model.model.model.layers.{layer}.{part}.{name}"
+                tensors[f"{key}.lora_A.weight"] = torch.randn(RANK, fan_in, generator=g) * 0.02
+                tensors[f"{key}.lora_B.weight"] = torch.randn(fan_out, RANK, generator=g) * 0.02
+        out = root / f"adapter{a}"
+        out.mkdir()
+        save_file(tensors, out / "adapter_model.safetensors")
+        (out / "adapter_config.json").write_text(json.dumps({
+            "peft_type": "LORA", "r": RANK, "lora_alpha": 32, "target_modules": TARGETS, "bias": "none",
+            "task_type": "CAUSAL_LM", "base_model_name_or_path": str(root / "base"), "lora_dropout": 0.0}))
+        dirs.append(out)
+    return dirs
+
+
+def peft_model(root: Path, dirs: list[Path]):
+    import peft
+    import transformers
+
+    model = transformers.LlamaForCausalLM.from_pretrained(root / "base").eval()
+    model = peft.PeftModel.from_pretrained(model, dirs[0], adapter_name="a0").eval()
+    for i, d in enumerate(dirs[1:], start=1):
+        model.load_adapter(d, adapter_name=f"a{i}")
+    return model
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run(hidden: int, rounds: int, work: Path) -> dict:
+    config = make_base(work, hidden)
+    dirs = make_adapters(work, config, 64)
+    loads = []
+    for d in dirs[:20]:
+        loads.append(timed(lambda d=d: read_adapter(d)) * 1000)
+    adapters = [read_adapter(d) for d in dirs]
+    runtime = LlamaRuntime(work / "base")
+    model = peft_model(work, dirs)
+    g = torch.Generator().manual_seed(0)
+    out = {"hidden": hidden, "cold_adapter_load_ms_p50": round(statistics.median(loads), 2),
+           "bytes_per_resident_adapter": adapters[0].nbytes, "workloads": {}}
+    for workload, batch, length in (("decode", 64, 1), ("prefill", 32, 16)):
+        for k in (1, 8, 64):
+            assigned = sorted(range(batch), key=lambda r: r % k)  # sort requests by adapter
+            names = [f"a{r % k}" for r in assigned]
+            prompts = torch.randint(0, VOCAB, (batch, 8), generator=g)
+            steps = torch.randint(0, VOCAB, (batch, length), generator=g)
+            times = {m: [] for m in ("ours_segments", "ours_bmm", "peft_switch", "peft_mixed")}
+            error = 0.0
+            for _ in range(rounds):  # interleaved: each method once per round
+                for method in times:
+                    if method.startswith("ours"):
+                        seqs = [Sequence(adapters[r % k], []) for r in assigned]
+                        runtime.step(seqs, [p.tolist() for p in prompts])  # context to decode against
+                        strategy = method.split("_")[1]
+                        times[method].append(timed(lambda seqs=seqs, steps=steps, strategy=strategy: runtime.step(
+                            seqs, [s.tolist() for s in steps], strategy)))
+                        ours_logits = runtime.step([Sequence(adapters[assigned[0] % k], [])],
+                                                   [torch.cat([prompts[0], steps[0]]).tolist()])
+                    elif method == "peft_switch":
+                        caches = []
+                        with torch.no_grad():
+                            for i in range(batch):
+                                model.set_adapter(names[i])
+                                caches.append(model(prompts[i:i + 1], use_cache=True).past_key_values)
+
+                            def switch(batch=batch, names=names, steps=steps, caches=caches):
+                                for i in range(batch):
+                                    model.set_adapter(names[i])
+                                    model(steps[i:i + 1], past_key_values=caches[i], use_cache=True)
+                            times[method].append(timed(switch))
+                    else:
+                        with torch.no_grad():
+                            cache = model(prompts, use_cache=True, adapter_names=names).past_key_values
+                            times[method].append(timed(lambda cache=cache, steps=steps, names=names: model(
+                                steps, past_key_values=cache, use_cache=True, adapter_names=names)))
+                            reference = model(torch.cat([prompts[:1], steps[:1]], 1),
+                                              adapter_names=names[:1]).logits[0, -1]
+                error = max(error, float((ours_logits[0] - reference).abs().max()))
+            tokens = batch * length
+            row = {m: {"tokens_per_s": round(tokens / statistics.median(t)),
+                       "p50_ms": round(statistics.median(t) * 1000, 2),
+                       "p95_ms": round(sorted(t)[max(0, int(0.95 * len(t)) - 1)] * 1000, 2)} for m, t in times.items()}
+            best = max(("ours_segments", "ours_bmm"), key=lambda m: row[m]["tokens_per_s"])
+            row["ours_best"] = best
+            row["speedup_vs_peft_switch"] = round(row[best]["tokens_per_s"] / row["peft_switch"]["tokens_per_s"], 2)
+            row["speedup_vs_peft_mixed"] = round(row[best]["tokens_per_s"] / row["peft_mixed"]["tokens_per_s"], 2)
+            row["max_abs_error"] = error
+            out["workloads"][f"{workload}_K{k}"] = row
+            print(f"hidden {hidden} {workload} K={k}: {json.dumps(row)}", file=sys.stderr)
+        k1 = out["workloads"][f"{workload}_K1"]
+        k64 = out["workloads"][f"{workload}_K64"]
+        out[f"{workload}_K64_fraction_of_K1"] = round(
+            k64[k64["ours_best"]]["tokens_per_s"] / k1[k1["ours_best"]]["tokens_per_s"], 3)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 768])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    results = []
+    for hidden in args.hidden:
+        with tempfile.TemporaryDirectory(prefix="payable-openlora-") as tmp:
+            results.append(run(hidden, args.rounds, Path(tmp)))
+    print(json.dumps({"benchmark": "openlora", "threads": 2, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
