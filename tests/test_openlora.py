@@ -90,3 +90,66 @@ def test_the_cache_stays_within_its_bounds_and_evicts_least_recently_used(models
     assert cache.host.used <= cache.host.limit and cache.device_tier.used <= cache.device_tier.limit
     with pytest.raises(AdapterError, match="not registered"):
         cache.get(b"\x00" * 32)
+
+
+def _greedy(runtime, adapter, prompt, steps):
+    seq, out, feed = Sequence(adapter, []), [], prompt
+    for _ in range(steps):
+        token = int(runtime.step([seq], [feed])[0].argmax())
+        out.append(token)
+        feed = [token]
+    return out
+
+
+def _drain(request, timeout=60):
+    out = []
+    while (token := request.tokens.get(timeout=timeout)) is not None:
+        out.append(token)
+    return out
+
+
+def test_continuous_batching_matches_unbatched_generation_and_admits_mid_flight(models):
+    from gpu_worker.lora.engine import Engine
+
+    root, dirs = models
+    runtime = LlamaRuntime(root / "base")
+    cache = AdapterCache(host_bytes=1 << 24, device_bytes=1 << 24)
+    keys = [cache.register(d, read_adapter(d).hash) for d in dirs]
+    engine = Engine(runtime, cache, max_batch=8)
+    try:
+        jobs = [(keys[i % 3] if i < 5 else None, [3 + i, 40 + i, 7], 6 + i) for i in range(6)]
+        requests = [engine.submit(*job) for job in jobs[:3]]
+        first = requests[0].tokens.get(timeout=60)
+        requests += [engine.submit(*job) for job in jobs[3:]]  # arrive while the first ones are decoding
+        outputs = [[first] + _drain(requests[0])] + [_drain(r) for r in requests[1:]]
+        for (key, prompt, n), got in zip(jobs, outputs, strict=True):
+            adapter = cache.get(key) if key else None
+            assert got == _greedy(runtime, adapter, prompt, n)
+        assert engine.stats()["completed"] == 6 and engine.steps < sum(n for _, _, n in jobs)  # batched, not serial
+    finally:
+        engine.close()
+
+
+def test_cancellation_frees_the_slot_and_adapters_are_served_fairly(models):
+    from gpu_worker.lora.engine import Engine
+
+    root, dirs = models
+    cache = AdapterCache(host_bytes=1 << 24, device_bytes=1 << 24)
+    keys = [cache.register(d, read_adapter(d).hash) for d in dirs]
+    engine = Engine(LlamaRuntime(root / "base"), cache, max_batch=1)
+    try:
+        long = engine.submit(keys[0], [1, 2, 3], 200)
+        assert long.tokens.get(timeout=60) is not None
+        busy = [engine.submit(keys[0], [5, 6], 2) for _ in range(3)]
+        other = engine.submit(keys[1], [9, 9], 2)
+        long.cancel()
+        rest = _drain(long)
+        assert len(rest) < 199  # stopped early: the slot was freed
+        for r in (*busy, other):
+            _drain(r)
+        # one slot: round-robin admission serves adapter 1 right after adapter 0's first request
+        order = sorted((*busy, other), key=lambda r: r.finished_step)
+        assert [r.id for r in order] == [busy[0].id, other.id, busy[1].id, busy[2].id]
+        assert engine.stats()["queued"] == 0 and engine.stats()["active"] == 0
+    finally:
+        engine.close()
