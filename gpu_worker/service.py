@@ -331,4 +331,8 @@ def serve(worker: Worker, port: int = 0) -> tuple[grpc.Server, int]:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"),
                          options=[("grpc.max_receive_message_length", 64 << 20)])
     worker_pb2_grpc.add_WorkerServicer_to_server(WorkerService(worker), server)
-    return start_with_health_and_reflection(server, [pb.DESCRIPTOR.services_by_name["Worker"].full_name], port)
+    from .lora.service import OpenLoRAService
+
+    worker_pb2_grpc.add_OpenLoRAServicer_to_server(OpenLoRAService(str(worker.device)), server)
+    names = [pb.DESCRIPTOR.services_by_name[name].full_name for name in ("Worker", "OpenLoRA")]
+    return start_with_health_and_reflection(server, names, port)

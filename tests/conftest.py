@@ -118,3 +118,28 @@ def start_node(tmp_path):
     yield start
     for node in started:
         node.kill()
+
+
+@pytest.fixture
+def worker_channel(tmp_path):
+    """A gRPC channel to a `payable worker` process on a free loopback port (terminated at teardown)."""
+    import subprocess
+    import sys
+
+    import grpc
+
+    from runtime.ports import free_port
+
+    port = free_port()
+    log = open(tmp_path / "worker.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "worker", "--device", "cpu", "--data-dir",
+                             str(tmp_path / "worker-data"), "--grpc-port", str(port), "--key", "//Worker"],
+                            stdout=subprocess.DEVNULL, stderr=log)
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        grpc.channel_ready_future(channel).result(timeout=60)
+        yield channel
+    finally:
+        channel.close()
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0

@@ -153,3 +153,53 @@ def test_cancellation_frees_the_slot_and_adapters_are_served_fairly(models):
         assert engine.stats()["queued"] == 0 and engine.stats()["active"] == 0
     finally:
         engine.close()
+
+
+def test_openlora_serves_mixed_adapters_over_grpc_with_streaming_and_cancellation(models, worker_channel):
+    import threading
+
+    import grpc
+
+    from payable.worker.v1 import worker_pb2 as pb
+    from payable.worker.v1 import worker_pb2_grpc
+
+    root, dirs = models
+    stub = worker_pb2_grpc.OpenLoRAStub(worker_channel)
+    with pytest.raises(grpc.RpcError) as info:
+        next(stub.Generate(pb.LoRAGenerateRequest(prompt=[1, 2], max_new_tokens=2), timeout=30))
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    stub.LoadBase(pb.LoadBaseRequest(directory=str(root / "base"), max_batch=8), timeout=60)
+    hashes = [stub.LoadAdapter(pb.LoadAdapterRequest(directory=str(d), expected_hash=read_adapter(d).hash),
+                               timeout=30).hash for d in dirs]
+    with pytest.raises(grpc.RpcError) as info:
+        stub.LoadAdapter(pb.LoadAdapterRequest(directory=str(dirs[0]), expected_hash=b"\x01" * 32), timeout=30)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert sorted(stub.ListAdapters(pb.ListAdaptersRequest(), timeout=30).hashes) == sorted(hashes)
+
+    runtime = LlamaRuntime(root / "base")
+    results: dict[int, list[int]] = {}
+
+    def client(i: int) -> None:
+        stream = stub.Generate(pb.LoRAGenerateRequest(adapter_hash=hashes[i % 3], prompt=[10 + i, 20, 30],
+                                                      max_new_tokens=5), timeout=120)
+        results[i] = [t.token for t in stream]
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, tokens in results.items():
+        assert tokens == _greedy(runtime, read_adapter(dirs[i % 3]), [10 + i, 20, 30], 5)
+    long = stub.Generate(pb.LoRAGenerateRequest(adapter_hash=hashes[0], prompt=[1, 2, 3], max_new_tokens=500),
+                         timeout=120)
+    next(long)
+    long.cancel()  # the client hangs up: its slot must be freed
+    import time
+
+    for _ in range(100):
+        stats = stub.Stats(pb.LoRAStatsRequest(), timeout=30)
+        if stats.active == 0:
+            break
+        time.sleep(0.1)
+    assert stats.active == 0 and stats.completed >= 7 and stats.registered == 3

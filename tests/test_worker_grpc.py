@@ -1,7 +1,5 @@
 """The worker process end to end over gRPC: train, build an index with progress, infer, attribute, status."""
 
-import subprocess
-import sys
 
 import grpc
 import numpy as np
@@ -17,24 +15,11 @@ from gpu_worker.training import Snapshot  # noqa: E402
 from payable.worker.v1 import worker_pb2 as pb  # noqa: E402
 from payable.worker.v1 import worker_pb2_grpc  # noqa: E402
 from runtime.crypto import Keypair  # noqa: E402
-from runtime.ports import free_port  # noqa: E402
 
 
 @pytest.fixture
-def worker(tmp_path):
-    port = free_port()
-    log = open(tmp_path / "worker.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "worker", "--device", "cpu", "--data-dir",
-                             str(tmp_path / "data"), "--grpc-port", str(port), "--key", "//Worker"],
-                            stdout=subprocess.DEVNULL, stderr=log)
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    try:
-        grpc.channel_ready_future(channel).result(timeout=60)
-        yield worker_pb2_grpc.WorkerStub(channel), channel
-    finally:
-        channel.close()
-        proc.terminate()
-        assert proc.wait(timeout=30) == 0
+def worker(worker_channel):
+    return worker_pb2_grpc.WorkerStub(worker_channel), worker_channel
 
 
 def _dataset() -> pb.Dataset:

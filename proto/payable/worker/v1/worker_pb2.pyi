@@ -305,3 +305,87 @@ class StatusResponse(_message.Message):
     models: _containers.RepeatedScalarFieldContainer[bytes]
     indexes: _containers.RepeatedCompositeFieldContainer[StatusResponse.IndexInfo]
     def __init__(self, device: _Optional[str] = ..., worker: _Optional[bytes] = ..., models: _Optional[_Iterable[bytes]] = ..., indexes: _Optional[_Iterable[_Union[StatusResponse.IndexInfo, _Mapping]]] = ...) -> None: ...
+
+class LoadBaseRequest(_message.Message):
+    __slots__ = ("directory", "max_batch")
+    DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
+    directory: str
+    max_batch: int
+    def __init__(self, directory: _Optional[str] = ..., max_batch: _Optional[int] = ...) -> None: ...
+
+class LoadAdapterRequest(_message.Message):
+    __slots__ = ("directory", "expected_hash")
+    DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_HASH_FIELD_NUMBER: _ClassVar[int]
+    directory: str
+    expected_hash: bytes
+    def __init__(self, directory: _Optional[str] = ..., expected_hash: _Optional[bytes] = ...) -> None: ...
+
+class AdapterInfo(_message.Message):
+    __slots__ = ("hash", "rank", "bytes")
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    hash: bytes
+    rank: int
+    bytes: int
+    def __init__(self, hash: _Optional[bytes] = ..., rank: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...
+
+class ListAdaptersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListAdaptersResponse(_message.Message):
+    __slots__ = ("hashes",)
+    HASHES_FIELD_NUMBER: _ClassVar[int]
+    hashes: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, hashes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class LoRAGenerateRequest(_message.Message):
+    __slots__ = ("adapter_hash", "prompt", "max_new_tokens")
+    ADAPTER_HASH_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    adapter_hash: bytes
+    prompt: _containers.RepeatedScalarFieldContainer[int]
+    max_new_tokens: int
+    def __init__(self, adapter_hash: _Optional[bytes] = ..., prompt: _Optional[_Iterable[int]] = ..., max_new_tokens: _Optional[int] = ...) -> None: ...
+
+class GeneratedToken(_message.Message):
+    __slots__ = ("token", "index")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    token: int
+    index: int
+    def __init__(self, token: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...
+
+class LoRAStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class LoRAStats(_message.Message):
+    __slots__ = ("active", "queued", "steps", "completed", "registered", "host_resident", "device_resident", "host_bytes", "device_bytes", "disk_loads", "evictions")
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    HOST_RESIDENT_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_RESIDENT_FIELD_NUMBER: _ClassVar[int]
+    HOST_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DISK_LOADS_FIELD_NUMBER: _ClassVar[int]
+    EVICTIONS_FIELD_NUMBER: _ClassVar[int]
+    active: int
+    queued: int
+    steps: int
+    completed: int
+    registered: int
+    host_resident: int
+    device_resident: int
+    host_bytes: int
+    device_bytes: int
+    disk_loads: int
+    evictions: int
+    def __init__(self, active: _Optional[int] = ..., queued: _Optional[int] = ..., steps: _Optional[int] = ..., completed: _Optional[int] = ..., registered: _Optional[int] = ..., host_resident: _Optional[int] = ..., device_resident: _Optional[int] = ..., host_bytes: _Optional[int] = ..., device_bytes: _Optional[int] = ..., disk_loads: _Optional[int] = ..., evictions: _Optional[int] = ...) -> None: ...

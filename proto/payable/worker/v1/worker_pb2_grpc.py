@@ -482,3 +482,248 @@ class Worker:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class OpenLoRAStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.LoadBase = channel.unary_unary(
+                '/payable.worker.v1.OpenLoRA/LoadBase',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoadBaseRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStats.FromString,
+                _registered_method=True)
+        self.LoadAdapter = channel.unary_unary(
+                '/payable.worker.v1.OpenLoRA/LoadAdapter',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoadAdapterRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.AdapterInfo.FromString,
+                _registered_method=True)
+        self.ListAdapters = channel.unary_unary(
+                '/payable.worker.v1.OpenLoRA/ListAdapters',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.ListAdaptersRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.ListAdaptersResponse.FromString,
+                _registered_method=True)
+        self.Generate = channel.unary_stream(
+                '/payable.worker.v1.OpenLoRA/Generate',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoRAGenerateRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.GeneratedToken.FromString,
+                _registered_method=True)
+        self.Stats = channel.unary_unary(
+                '/payable.worker.v1.OpenLoRA/Stats',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStatsRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStats.FromString,
+                _registered_method=True)
+
+
+class OpenLoRAServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def LoadBase(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LoadAdapter(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAdapters(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Generate(self, request, context):
+        """Tokens stream as the continuous-batching engine produces them; hanging up cancels the request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Stats(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_OpenLoRAServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'LoadBase': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadBase,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoadBaseRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStats.SerializeToString,
+            ),
+            'LoadAdapter': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadAdapter,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoadAdapterRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.AdapterInfo.SerializeToString,
+            ),
+            'ListAdapters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAdapters,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.ListAdaptersRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.ListAdaptersResponse.SerializeToString,
+            ),
+            'Generate': grpc.unary_stream_rpc_method_handler(
+                    servicer.Generate,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoRAGenerateRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.GeneratedToken.SerializeToString,
+            ),
+            'Stats': grpc.unary_unary_rpc_method_handler(
+                    servicer.Stats,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStatsRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStats.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'payable.worker.v1.OpenLoRA', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('payable.worker.v1.OpenLoRA', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class OpenLoRA:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def LoadBase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.OpenLoRA/LoadBase',
+            payable_dot_worker_dot_v1_dot_worker__pb2.LoadBaseRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadAdapter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.OpenLoRA/LoadAdapter',
+            payable_dot_worker_dot_v1_dot_worker__pb2.LoadAdapterRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.AdapterInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAdapters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.OpenLoRA/ListAdapters',
+            payable_dot_worker_dot_v1_dot_worker__pb2.ListAdaptersRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.ListAdaptersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Generate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/payable.worker.v1.OpenLoRA/Generate',
+            payable_dot_worker_dot_v1_dot_worker__pb2.LoRAGenerateRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.GeneratedToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Stats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.OpenLoRA/Stats',
+            payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStatsRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
