@@ -203,3 +203,40 @@ def test_openlora_serves_mixed_adapters_over_grpc_with_streaming_and_cancellatio
             break
         time.sleep(0.1)
     assert stats.active == 0 and stats.completed >= 7 and stats.registered == 3
+
+
+def test_onnx_runtime_lora_runs_one_pass_per_adapter_group(tmp_path):
+    import numpy as np
+
+    from gpu_worker.lora.onnx_lora import OnnxLoRARunner, export_adapter, lora_onnx
+    from gpu_worker.models import ModelConfig, build
+
+    config = ModelConfig("mlp", 8, 3, (16,))
+    torch.manual_seed(0)
+    state = build(config).state_dict()
+    rank, rng = 4, np.random.default_rng(0)
+    runner = OnnxLoRARunner(lora_onnx(config, state, rank))
+    factors = {}
+    for name in ("alpha", "beta"):
+        layers = [(rng.normal(0, 0.3, (rank, 8)), rng.normal(0, 0.3, (16, rank))),
+                  (rng.normal(0, 0.3, (rank, 16)), rng.normal(0, 0.3, (3, rank)))]
+        export_adapter(layers, 2.0, tmp_path / f"{name}.onnx_adapter")
+        runner.load(name, tmp_path / f"{name}.onnx_adapter")
+        factors[name] = layers
+    x = rng.normal(0, 1, (5, 8)).astype(np.float32)
+    names = ["alpha", None, "beta", "alpha", None]
+    got = runner.run(x, names)
+
+    def reference(row, name):
+        h = row
+        for i, layer in enumerate((0, 2)):
+            w, b = state[f"{layer}.weight"].numpy(), state[f"{layer}.bias"].numpy()
+            out = h @ w.T + b
+            if name is not None:
+                a, bb = factors[name][i]
+                out = out + 2.0 * (h @ a.T) @ bb.T
+            h = np.maximum(out, 0) if i == 0 else out
+        return h
+
+    for row, name, logits in zip(x, names, got, strict=True):
+        np.testing.assert_allclose(logits, reference(row, name), atol=1e-4)
