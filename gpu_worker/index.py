@@ -22,11 +22,12 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+
+from runtime.crypto import blake2_256_file
 
 from . import influence as inf
 from .artifacts import ArtifactError, Store
@@ -59,13 +60,6 @@ class IndexParams:
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
-
-def _file_hash(path: Path) -> str:
-    digest = hashlib.blake2b(digest_size=32)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _target(method: str) -> str:
@@ -193,7 +187,7 @@ class IndexBuilder:
                     "dataset_hash": self.dataset_hash.hex(), "model_config": json.loads(self.config.to_json()),
                     "examples": len(data.features), "dim": self.feature_dim, "projection": self.k,
                     "parameters": self.dim, "target": _target(self.params.method),
-                    "files": {name: _file_hash(self.work / name) for name in files}}
+                    "files": {name: blake2_256_file(self.work / name).hex() for name in files}}
         raw = json.dumps(manifest, sort_keys=True, indent=1).encode()
         (self.work / "manifest.json").write_bytes(raw)
         index_hash = hashlib.blake2b(raw, digest_size=32).digest()
@@ -235,7 +229,7 @@ class AttributionIndex:
             raise ArtifactError(f"index {index_hash.hex()}: manifest does not match the index hash (tampered)")
         manifest = json.loads(raw)
         for name, digest in manifest["files"].items():
-            if not (root / name).exists() or _file_hash(root / name) != digest:
+            if not (root / name).exists() or blake2_256_file(root / name).hex() != digest:
                 raise ArtifactError(f"index {index_hash.hex()}: {name} does not match its hash (tampered)")
         self.hash, self.root, self.manifest = index_hash, root, manifest
         self.params = IndexParams(**manifest["params"])

@@ -70,7 +70,6 @@ def linear_layers(model: nn.Sequential) -> list[nn.Linear]:
 
 def to_onnx(config: ModelConfig, state: dict[str, torch.Tensor]) -> bytes:
     """A deterministic ONNX graph (Gemm/Relu) computing the same logits as `build(config)`."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits = [], []
@@ -87,10 +86,18 @@ def to_onnx(config: ModelConfig, state: dict[str, torch.Tensor]) -> bytes:
             nodes.append(helper.make_node("Relu", [out], [f"r{i}"]))
             out = f"r{i}"
         current = out
-    graph = helper.make_graph(nodes, "payable_model",
-                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", config.inputs])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", config.classes])],
-                              inits)
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", config.inputs])]
+    return finish_graph("payable_model", nodes, inputs, inits, config.classes)
+
+
+def finish_graph(name: str, nodes: list, inputs: list, initializers: list, classes: int) -> bytes:
+    """Wrap nodes into a checked opset-17 model whose output is `logits` [batch, classes]."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(nodes, name, inputs,
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])],
+                              initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="payable")
     model.ir_version = 8
     onnx.checker.check_model(model)

@@ -289,13 +289,17 @@ class WorkerService(worker_pb2_grpc.WorkerServicer):
         digest = self._guard(context, self.worker.load_model, request.artifact, request.expected_hash)
         return pb.LoadModelResponse(model_hash=digest)
 
-    def BuildIndex(self, request, context):  # noqa: N802
+    def _guard_stream(self, context, messages):
+        """`_guard` for streaming methods: the same error mapping while the stream runs."""
         try:
-            yield from self.worker.build_index(request)
+            yield from messages
         except ArtifactError as exc:
             context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         except ValueError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+    def BuildIndex(self, request, context):  # noqa: N802
+        return self._guard_stream(context, self.worker.build_index(request))
 
     def Infer(self, request, context):  # noqa: N802
         return self._guard(context, self.worker.infer, request.model_hash, np.asarray(request.input, dtype=np.float32))
@@ -310,12 +314,7 @@ class WorkerService(worker_pb2_grpc.WorkerServicer):
         return self._guard(context, self.worker.train_language_model, request)
 
     def BuildSpanIndex(self, request, context):  # noqa: N802
-        try:
-            yield from self.worker.build_span_index(request)
-        except ArtifactError as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-        except ValueError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return self._guard_stream(context, self.worker.build_span_index(request))
 
     def Generate(self, request, context):  # noqa: N802
         return self._guard(context, self.worker.generate, request)

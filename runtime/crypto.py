@@ -27,6 +27,15 @@ def blake2_256(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=32).digest()
 
 
+def blake2_256_file(path) -> bytes:
+    """blake2b-256 of a file's bytes, read in chunks (index and model files can be large)."""
+    digest = hashlib.blake2b(digest_size=32)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.digest()
+
+
 def blake2_128(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 

@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models import ModelConfig
+from ..models import ModelConfig, finish_graph
 
 
 def lora_onnx(config: ModelConfig, state: dict[str, torch.Tensor], rank: int) -> bytes:
     """The model's ONNX graph, each Linear layer plus (x Aᵀ) Bᵀ with A, B adapter inputs (default zero)."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits, inputs = [], [], [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", config.inputs])]
@@ -41,13 +40,7 @@ def lora_onnx(config: ModelConfig, state: dict[str, torch.Tensor], rank: int) ->
             nodes.append(helper.make_node("Relu", [out], [f"r{i}"]))
             out = f"r{i}"
         current = out
-    graph = helper.make_graph(nodes, "payable_lora_model", inputs,
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", config.classes])],
-                              inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="payable")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model.SerializeToString(deterministic=True)
+    return finish_graph("payable_lora_model", nodes, inputs, inits, config.classes)
 
 
 def export_adapter(factors: list[tuple[np.ndarray, np.ndarray]], scaling: float, path: Path) -> None:

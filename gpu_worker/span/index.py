@@ -28,17 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from runtime.crypto import blake2_256_file
+
 SEPARATOR = 0xFFFF
 MAX_VOCAB = SEPARATOR  # token ids must be below the separator
 DEFAULT_SHARD_TOKENS = 50_000_000
 
-
-def _file_hash(path: Path) -> str:
-    digest = hashlib.blake2b(digest_size=32)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def pointer_bytes(positions: int) -> int:
@@ -102,7 +97,7 @@ def build_index(documents: Iterable[Document], contributions: list[tuple[int, by
     files = sorted(p.name for p in out.iterdir() if p.name != "manifest.json")
     manifest = {"version": 1, "kind": "suffix-array", "shards": shards, "vocab_size": vocab_size,
                 "contributions": [[cid, who.hex()] for cid, who in contributions],
-                "files": {name: _file_hash(out / name) for name in files}}
+                "files": {name: blake2_256_file(out / name).hex() for name in files}}
     raw = json.dumps(manifest, sort_keys=True, indent=1).encode()
     (out / "manifest.json").write_bytes(raw)
     return hashlib.blake2b(raw, digest_size=32).digest()
@@ -125,16 +120,21 @@ class _Shard:
         p = self.pos(i) * 2
         return self.tokens[p:p + length]
 
-    def bounds(self, key: bytes) -> tuple[int, int]:
-        """[lo, hi) of suffixes starting with `key` (big-endian token bytes)."""
-        m = len(key)
-        lo, hi = 0, self.n
+    def lower_bound(self, key: bytes) -> int:
+        """The first suffix (in sorted order) not less than `key`, comparing its first len(key) bytes."""
+        m, lo, hi = len(key), 0, self.n
         while lo < hi:
             mid = (lo + hi) // 2
             if self.suffix(mid, m) < key:
                 lo = mid + 1
             else:
                 hi = mid
+        return lo
+
+    def bounds(self, key: bytes) -> tuple[int, int]:
+        """[lo, hi) of suffixes starting with `key` (big-endian token bytes)."""
+        m = len(key)
+        lo = self.lower_bound(key)
         start, hi = lo, self.n
         while lo < hi:
             mid = (lo + hi) // 2
@@ -146,13 +146,7 @@ class _Shard:
 
     def longest_match(self, key: bytes) -> int:
         """Longest prefix of `key` (in tokens) that occurs in this shard."""
-        lo, hi, m = 0, self.n, len(key)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.suffix(mid, m) < key:
-                lo = mid + 1
-            else:
-                hi = mid
+        lo, m = self.lower_bound(key), len(key)
         best = 0
         for i in (lo - 1, lo):
             if 0 <= i < self.n:
@@ -184,7 +178,7 @@ class SpanIndex:
         self.manifest = json.loads(raw)
         if verify_files:
             for name, digest in self.manifest["files"].items():
-                if _file_hash(root / name) != digest:
+                if blake2_256_file(root / name).hex() != digest:
                     raise ValueError(f"span index: {name} does not match its hash (tampered)")
         self.hash = hashlib.blake2b(raw, digest_size=32).digest()
         self.shards = [_Shard(root, s, meta) for s, meta in enumerate(self.manifest["shards"])]
