@@ -1,0 +1,35 @@
+"""The inference pallet.
+
+Overview
+    Workers bond OPEN (through the token pallet's staking) and register the models they serve. A
+    paid inference request escrows the model's price from the requester and is assigned,
+    deterministically from on-chain data (the parent block hash and the request id), to a
+    chain-configured number of eligible workers. A request with no settled result by its deadline
+    is refunded and its silent workers are slashed. Settling - checking results and splitting the
+    fee - is the attribution pallet's job, through this pallet's public interface.
+
+Terminology
+    eligible worker: registered, not deregistering, bond at least the chain minimum, serving the model.
+    escrow: the requester's reserved OPEN for one request (the model's price per inference).
+
+Invariants (checked by `try_state`)
+    Every pending request's escrow is reserved on its requester and it has a deadline entry not yet
+    passed; every worker's recorded bond is backed by bonded or unbonding OPEN.
+
+Public interface: `pallets.inference.interface` (request, worker, record_answer, mark_settled).
+"""
+
+from payable.inference.v1 import inference_pb2
+from runtime.pallet import Pallet
+
+from . import hooks
+from .calls import calls
+from .config import InferenceConfig
+from .errors import InferenceError
+from .events import events
+from .queries import queries
+from .storage import storage
+
+pallet = Pallet("inference", doc=__doc__, calls=calls, storage=storage, events=events, errors=InferenceError,
+                queries=queries, config=InferenceConfig, hooks=hooks, proto_files=(inference_pb2.DESCRIPTOR,),
+                query_service=inference_pb2.DESCRIPTOR.services_by_name["InferenceQuery"])

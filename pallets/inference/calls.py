@@ -1,0 +1,108 @@
+"""Inference pallet calls. Indices are stable: a removed call's index is retired, never reused."""
+
+from __future__ import annotations
+
+from pallets.modelregistry import interface as registry
+from pallets.token import interface as token
+from payable.inference.v1 import inference_pb2 as pb
+from runtime.codec import decode_u128, encode_u128
+from runtime.context import Context
+from runtime.crypto import blake2_256
+from runtime.pallet import CallTable
+
+from . import errors, weights
+from . import events as ev
+from .storage import ByModel, Deadlines, NextRequestId, Requests, Workers
+
+calls = CallTable("inference")
+MAX_MODELS = 16
+
+
+@calls.call(0, pb.RegisterWorker, weights.REGISTER)
+def register_worker(ctx: Context, origin: bytes, args: pb.RegisterWorker) -> None:
+    """Bond OPEN (through the token pallet's staking) and register as a worker for some models."""
+    if Workers.get(ctx, origin) is not None:
+        raise errors.AlreadyRegistered("deregister first to change the bond")
+    if not args.endpoint or len(args.endpoint) > 256:
+        raise errors.BadInput("endpoint must be 1..256 characters")
+    models = list(dict.fromkeys(args.models))
+    if not 1 <= len(models) <= MAX_MODELS:
+        raise errors.BadInput(f"serve 1..{MAX_MODELS} distinct models")
+    for model_id in models:
+        registry.model(ctx, model_id)
+    bond = decode_u128(args.bond, "bond")
+    if bond < ctx.config.min_worker_bond:
+        raise errors.BondTooSmall(f"bond {bond} is below the minimum {ctx.config.min_worker_bond}")
+    token.bond(ctx, origin, bond)
+    Workers.insert(ctx, origin, pb.Worker(account=origin, endpoint=args.endpoint, models=models,
+                                          device=args.device[:32], bond=encode_u128(bond),
+                                          registered_at=ctx.block_number))
+    for model_id in models:
+        ByModel.insert(ctx, model_id, origin, b"")
+    ev.WorkerRegistered.emit(ctx, worker=origin, bond=encode_u128(bond))
+
+
+@calls.call(1, pb.Deregister, weights.DEREGISTER)
+def deregister_worker(ctx: Context, origin: bytes, args: pb.Deregister) -> None:
+    """Stop taking requests; the bond unbonds over the token pallet's unbonding period (still slashable)."""
+    found = Workers.get(ctx, origin)
+    if found is None:
+        raise errors.UnknownWorker("not a registered worker")
+    if found.leaving_at:
+        raise errors.Leaving("already deregistering")
+    bond = decode_u128(found.bond)
+    if bond:
+        token.unbond(ctx, origin, bond)
+    found.leaving_at = ctx.block_number
+    Workers.insert(ctx, origin, found)
+    for model_id in found.models:
+        ByModel.remove(ctx, model_id, origin)
+    ev.WorkerLeaving.emit(ctx, worker=origin, bond=found.bond)
+
+
+def assign(ctx: Context, model_id: int, request_id: int) -> list[bytes]:
+    """Deterministic assignment from on-chain data: eligible workers ranked by blake2(parent hash ‖ request ‖
+    worker), the first `replication` taken. Every node computes the same list."""
+    config = ctx.config
+    seed = ctx.parent_hash + request_id.to_bytes(8, "big")
+    eligible = []
+    for account, _ in ByModel.iter_prefix(ctx, model_id):
+        if len(eligible) == config.max_workers_per_model:
+            break
+        found = Workers.get(ctx, account)
+        if found is not None and not found.leaving_at and decode_u128(found.bond) >= config.min_worker_bond:
+            eligible.append(account)
+    return sorted(eligible, key=lambda account: blake2_256(seed + account))[:config.replication]
+
+
+@calls.call(2, pb.RequestInference, weights.REQUEST)
+def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) -> None:
+    """Pay for an inference: the model's price is escrowed (reserved) and workers are assigned."""
+    model = registry.active_model(ctx, args.model)
+    if args.input and args.input_hash:
+        raise errors.BadInput("give the input inline or its content hash, not both")
+    if args.input:
+        if len(args.input) > ctx.config.max_inline_input:
+            raise errors.BadInput(f"inline input is {len(args.input)} bytes; at most {ctx.config.max_inline_input} "
+                                  f"(put larger inputs in the content store and pass their hash)")
+        input_hash = blake2_256(args.input)
+    elif len(args.input_hash) == 32:
+        input_hash = args.input_hash
+    else:
+        raise errors.BadInput("an input (inline) or a 32-byte input_hash is required")
+    price = decode_u128(model.price_per_inference)
+    if decode_u128(args.max_fee, "max_fee") < price:
+        raise errors.FeeTooLow(f"max_fee is below the model's price {price}")
+    request_id = NextRequestId.get(ctx, 1)
+    workers = assign(ctx, args.model, request_id)
+    if not workers:
+        raise errors.NoWorker(f"no bonded, active worker serves model {args.model}")
+    token.reserve(ctx, origin, price)
+    deadline = ctx.block_number + ctx.config.deadline_blocks
+    Requests.insert(ctx, request_id, pb.Request(
+        id=request_id, requester=origin, model=args.model, input_hash=input_hash, input=args.input,
+        escrow=encode_u128(price), workers=workers, deadline=deadline, created_at=ctx.block_number))
+    Deadlines.insert(ctx, deadline, request_id, b"")
+    NextRequestId.put(ctx, request_id + 1)
+    ev.InferenceRequested.emit(ctx, request=request_id, model=args.model, requester=origin,
+                               escrow=encode_u128(price), workers=workers, deadline=deadline)

@@ -1,0 +1,49 @@
+"""Inference pallet errors; codes are stable and never reused."""
+
+from __future__ import annotations
+
+from runtime.errors import PalletError
+
+
+class InferenceError(PalletError):
+    pallet = "inference"
+
+
+class UnknownWorker(InferenceError):
+    """The account is not a registered worker."""
+    code = 0
+
+
+class AlreadyRegistered(InferenceError):
+    """The account is already a registered worker."""
+    code = 1
+
+
+class BondTooSmall(InferenceError):
+    """A worker's bond must be at least the chain minimum."""
+    code = 2
+
+
+class BadInput(InferenceError):
+    """A field is malformed or out of bounds; the message says which."""
+    code = 3
+
+
+class UnknownRequest(InferenceError):
+    """No inference request has this id."""
+    code = 4
+
+
+class NoWorker(InferenceError):
+    """No bonded, active worker serves this model."""
+    code = 5
+
+
+class FeeTooLow(InferenceError):
+    """max_fee is below the model's price."""
+    code = 6
+
+
+class Leaving(InferenceError):
+    """The worker is deregistering."""
+    code = 7

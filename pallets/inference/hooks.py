@@ -1,0 +1,48 @@
+"""Inference hooks: deadline expiry at the end of each block, and the invariant check."""
+
+from __future__ import annotations
+
+from pallets.token import interface as token
+from payable.inference.v1 import inference_pb2 as pb
+from runtime.codec import decode_u128, encode_u128
+from runtime.context import Context
+
+from . import events as ev
+from .storage import Deadlines, Requests, Workers
+
+
+def on_finalize(ctx: Context) -> None:
+    """Requests still pending at their deadline: refund the requester, slash workers that stayed silent."""
+    due = [request_id for request_id, _ in Deadlines.iter_prefix(ctx, ctx.block_number)]
+    for request_id in due:
+        Deadlines.remove(ctx, ctx.block_number, request_id)
+        found = Requests.get(ctx, request_id)
+        if found is None or found.status != pb.PENDING:
+            continue
+        escrow = decode_u128(found.escrow)
+        token.unreserve(ctx, found.requester, escrow)
+        silent = [w for w in found.workers if w not in found.answered]
+        for account in silent:
+            taken = token.slash_bonded(ctx, account, ctx.config.missed_deadline_penalty)
+            record = Workers.get(ctx, account)
+            if record is not None and taken:
+                record.bond = encode_u128(max(0, decode_u128(record.bond) - taken))
+                Workers.insert(ctx, account, record)
+        found.status = pb.EXPIRED
+        Requests.insert(ctx, request_id, found)
+        ev.RequestExpired.emit(ctx, request=request_id, refunded=encode_u128(escrow), penalised=silent)
+
+
+def try_state(ctx: Context) -> None:
+    """Pending escrows are reserved and due; worker bonds are backed by bonded (or unbonding) OPEN."""
+    escrowed: dict[bytes, int] = {}
+    for request_id, found in Requests.iter(ctx):
+        if found.status == pb.PENDING:
+            escrowed[found.requester] = escrowed.get(found.requester, 0) + decode_u128(found.escrow)
+            assert Deadlines.get(ctx, found.deadline, request_id) is not None, f"request {request_id}: no deadline"
+            assert found.deadline >= ctx.block_number, f"request {request_id}: pending past its deadline"
+    for who, amount in escrowed.items():
+        assert token.account(ctx, who).reserved >= amount, f"{who.hex()}: escrow not reserved"
+    for account, found in Workers.iter(ctx):
+        balances = token.account(ctx, account)
+        assert balances.bonded + balances.unbonding >= decode_u128(found.bond), f"worker {account.hex()}: bond"

@@ -1,0 +1,45 @@
+"""The inference pallet's public interface (for the attribution pallet, which settles requests)."""
+
+from __future__ import annotations
+
+from payable.inference.v1 import inference_pb2 as pb
+from runtime.context import Context, public_interface
+
+from . import errors
+from .storage import Requests, Workers
+
+NAME = "inference"
+
+
+@public_interface(NAME)
+def request(ctx: Context, request_id: int) -> pb.Request:
+    found = Requests.get(ctx, request_id)
+    if found is None:
+        raise errors.UnknownRequest(f"no inference request {request_id}")
+    return found
+
+
+@public_interface(NAME)
+def worker(ctx: Context, account: bytes) -> pb.Worker:
+    found = Workers.get(ctx, account)
+    if found is None:
+        raise errors.UnknownWorker("not a registered worker")
+    return found
+
+
+@public_interface(NAME)
+def record_answer(ctx: Context, request_id: int, account: bytes) -> pb.Request:
+    """Note that an assigned worker's result arrived (it will not be penalised at the deadline)."""
+    found = request(ctx, request_id)
+    if account not in found.answered:
+        found.answered.append(account)
+        Requests.insert(ctx, request_id, found)
+    return found
+
+
+@public_interface(NAME)
+def mark_settled(ctx: Context, request_id: int) -> None:
+    """The attribution pallet paid the escrow out; the request is closed."""
+    found = request(ctx, request_id)
+    found.status = pb.SETTLED
+    Requests.insert(ctx, request_id, found)

@@ -1,0 +1,15 @@
+"""Inference pallet storage."""
+
+from __future__ import annotations
+
+from payable.inference.v1 import inference_pb2 as pb
+from runtime.storage.items import BLAKE2_128_CONCAT, BYTES, IDENTITY, U64, PalletStorage, ProtoCodec
+
+storage = PalletStorage("inference")
+Workers = storage.map("Workers", BYTES, ProtoCodec(pb.Worker), BLAKE2_128_CONCAT, "Registered workers by account.")
+ByModel = storage.double_map("ByModel", U64, IDENTITY, BYTES, BLAKE2_128_CONCAT, BYTES,
+                             "Model → workers that serve it (presence).")
+NextRequestId = storage.value("NextRequestId", U64, "Id the next request gets (ids start at 1).")
+Requests = storage.map("Requests", U64, ProtoCodec(pb.Request), IDENTITY, "Inference requests by id.")
+Deadlines = storage.double_map("Deadlines", U64, IDENTITY, U64, IDENTITY, BYTES,
+                               "Block → requests whose deadline it is (expired at that block's end if still pending).")

@@ -1,0 +1,148 @@
+from payable import options_pb2 as _options_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PENDING: _ClassVar[Status]
+    SETTLED: _ClassVar[Status]
+    EXPIRED: _ClassVar[Status]
+PENDING: Status
+SETTLED: Status
+EXPIRED: Status
+
+class Worker(_message.Message):
+    __slots__ = ("account", "endpoint", "models", "device", "bond", "registered_at", "leaving_at")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    BOND_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    LEAVING_AT_FIELD_NUMBER: _ClassVar[int]
+    account: bytes
+    endpoint: str
+    models: _containers.RepeatedScalarFieldContainer[int]
+    device: str
+    bond: bytes
+    registered_at: int
+    leaving_at: int
+    def __init__(self, account: _Optional[bytes] = ..., endpoint: _Optional[str] = ..., models: _Optional[_Iterable[int]] = ..., device: _Optional[str] = ..., bond: _Optional[bytes] = ..., registered_at: _Optional[int] = ..., leaving_at: _Optional[int] = ...) -> None: ...
+
+class Request(_message.Message):
+    __slots__ = ("id", "requester", "model", "input_hash", "input", "escrow", "workers", "deadline", "status", "created_at", "answered")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    INPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    ESCROW_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    requester: bytes
+    model: int
+    input_hash: bytes
+    input: bytes
+    escrow: bytes
+    workers: _containers.RepeatedScalarFieldContainer[bytes]
+    deadline: int
+    status: Status
+    created_at: int
+    answered: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, id: _Optional[int] = ..., requester: _Optional[bytes] = ..., model: _Optional[int] = ..., input_hash: _Optional[bytes] = ..., input: _Optional[bytes] = ..., escrow: _Optional[bytes] = ..., workers: _Optional[_Iterable[bytes]] = ..., deadline: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., created_at: _Optional[int] = ..., answered: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class RegisterWorker(_message.Message):
+    __slots__ = ("endpoint", "models", "device", "bond")
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    BOND_FIELD_NUMBER: _ClassVar[int]
+    endpoint: str
+    models: _containers.RepeatedScalarFieldContainer[int]
+    device: str
+    bond: bytes
+    def __init__(self, endpoint: _Optional[str] = ..., models: _Optional[_Iterable[int]] = ..., device: _Optional[str] = ..., bond: _Optional[bytes] = ...) -> None: ...
+
+class Deregister(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RequestInference(_message.Message):
+    __slots__ = ("model", "input", "input_hash", "max_fee")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    MAX_FEE_FIELD_NUMBER: _ClassVar[int]
+    model: int
+    input: bytes
+    input_hash: bytes
+    max_fee: bytes
+    def __init__(self, model: _Optional[int] = ..., input: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., max_fee: _Optional[bytes] = ...) -> None: ...
+
+class WorkerEvent(_message.Message):
+    __slots__ = ("worker", "bond")
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    BOND_FIELD_NUMBER: _ClassVar[int]
+    worker: bytes
+    bond: bytes
+    def __init__(self, worker: _Optional[bytes] = ..., bond: _Optional[bytes] = ...) -> None: ...
+
+class InferenceRequested(_message.Message):
+    __slots__ = ("request", "model", "requester", "escrow", "workers", "deadline")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_FIELD_NUMBER: _ClassVar[int]
+    ESCROW_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    model: int
+    requester: bytes
+    escrow: bytes
+    workers: _containers.RepeatedScalarFieldContainer[bytes]
+    deadline: int
+    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., requester: _Optional[bytes] = ..., escrow: _Optional[bytes] = ..., workers: _Optional[_Iterable[bytes]] = ..., deadline: _Optional[int] = ...) -> None: ...
+
+class RequestExpired(_message.Message):
+    __slots__ = ("request", "refunded", "penalised")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_FIELD_NUMBER: _ClassVar[int]
+    PENALISED_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    refunded: bytes
+    penalised: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, request: _Optional[int] = ..., refunded: _Optional[bytes] = ..., penalised: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class RequestRef(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    def __init__(self, request: _Optional[int] = ...) -> None: ...
+
+class WorkerRef(_message.Message):
+    __slots__ = ("worker",)
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    worker: bytes
+    def __init__(self, worker: _Optional[bytes] = ...) -> None: ...
+
+class WorkersRequest(_message.Message):
+    __slots__ = ("model",)
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: int
+    def __init__(self, model: _Optional[int] = ...) -> None: ...
+
+class WorkerList(_message.Message):
+    __slots__ = ("workers",)
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    workers: _containers.RepeatedCompositeFieldContainer[Worker]
+    def __init__(self, workers: _Optional[_Iterable[_Union[Worker, _Mapping]]] = ...) -> None: ...
