@@ -1,0 +1,1 @@
+"""Proof of Attribution on chain (in progress): for now the exact fee split the pallet will settle with."""

@@ -1,0 +1,53 @@
+"""The exact fee split: integers only, nothing minted, nothing lost.
+
+A settled request's escrowed fee is divided by the model's basis points into the contributors' pool,
+the model owner, the protocol and the workers; the contributors' pool is divided pro rata by their
+fixed-point attribution scores. Each division takes the floor and hands the leftover base units to
+the largest fractional remainders (ties to the lower index), so the parts always sum to the whole.
+With no credited contribution the pool goes to the model owner (there is no one else to pay).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BPS = 10_000
+
+
+def largest_remainder(total: int, weights: list[int]) -> list[int]:
+    """Split `total` base units in proportion to non-negative integer weights, exactly."""
+    if total < 0 or any(w < 0 for w in weights):
+        raise ValueError("amounts and weights must not be negative")
+    weight_sum = sum(weights)
+    if weight_sum == 0:
+        raise ValueError("at least one weight must be positive")
+    shares = [total * w // weight_sum for w in weights]
+    remainders = [total * w % weight_sum for w in weights]
+    leftover = total - sum(shares)
+    for i in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:leftover]:
+        shares[i] += 1
+    return shares
+
+
+@dataclass(frozen=True)
+class Split:
+    contributors: list[int]  # per credited contribution, in the order of the scores given
+    model_owner: int
+    protocol: int
+    worker: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.contributors) + self.model_owner + self.protocol + self.worker
+
+
+def split_fee(fee: int, bps: tuple[int, int, int, int], scores: list[int]) -> Split:
+    """Divide `fee` by (contributors, owner, protocol, worker) basis points, then the pool by `scores`."""
+    if sum(bps) != BPS:
+        raise ValueError(f"the split must sum to {BPS} basis points, not {sum(bps)}")
+    pool, owner, protocol, worker = largest_remainder(fee, list(bps)) if fee else (0, 0, 0, 0)
+    if pool and any(scores):
+        contributors = largest_remainder(pool, scores)
+    else:
+        owner, contributors = owner + pool, [0] * len(scores)
+    return Split(contributors, owner, protocol, worker)
