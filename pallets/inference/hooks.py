@@ -8,6 +8,7 @@ from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
 
 from . import events as ev
+from .interface import slash_worker
 from .storage import Deadlines, Requests, Workers
 
 
@@ -23,11 +24,7 @@ def on_finalize(ctx: Context) -> None:
         token.unreserve(ctx, found.requester, escrow)
         silent = [w for w in found.workers if w not in found.answered]
         for account in silent:
-            taken = token.slash_bonded(ctx, account, ctx.config.missed_deadline_penalty)
-            record = Workers.get(ctx, account)
-            if record is not None and taken:
-                record.bond = encode_u128(max(0, decode_u128(record.bond) - taken))
-                Workers.insert(ctx, account, record)
+            slash_worker(ctx, account, ctx.config.missed_deadline_penalty)
         found.status = pb.EXPIRED
         Requests.insert(ctx, request_id, found)
         ev.RequestExpired.emit(ctx, request=request_id, refunded=encode_u128(escrow), penalised=silent)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from pallets.token import interface as token
 from payable.inference.v1 import inference_pb2 as pb
+from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context, public_interface
 
 from . import errors
@@ -43,3 +45,14 @@ def mark_settled(ctx: Context, request_id: int) -> None:
     found = request(ctx, request_id)
     found.status = pb.SETTLED
     Requests.insert(ctx, request_id, found)
+
+
+@public_interface(NAME)
+def slash_worker(ctx: Context, account: bytes, amount: int) -> int:
+    """Slash a worker's bond (to the treasury) and keep its recorded bond in step; returns the amount taken."""
+    taken = token.slash_bonded(ctx, account, amount)
+    record = Workers.get(ctx, account)
+    if record is not None and taken:
+        record.bond = encode_u128(max(0, decode_u128(record.bond) - taken))
+        Workers.insert(ctx, account, record)
+    return taken

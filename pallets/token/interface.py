@@ -67,6 +67,11 @@ def free_balance(ctx: Context, who: bytes) -> int:
 
 
 @public_interface(NAME)
+def existential_deposit(ctx: Context) -> int:
+    return ctx.config.existential_deposit
+
+
+@public_interface(NAME)
 def total_issuance(ctx: Context) -> int:
     return issuance(ctx)
 

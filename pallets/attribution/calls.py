@@ -1,0 +1,158 @@
+"""Attribution pallet calls. Indices are stable: a removed call's index is retired, never reused."""
+
+from __future__ import annotations
+
+from google.protobuf.message import DecodeError
+
+from pallets.datanet import interface as datanet
+from pallets.datanet.errors import DataNetError
+from pallets.inference import interface as inference
+from pallets.modelregistry import interface as registry
+from pallets.token import interface as token
+from payable.attribution.v1 import attribution_pb2 as pb
+from payable.inference.v1 import inference_pb2
+from payable.modelregistry.v1 import modelregistry_pb2
+from payable.worker.v1 import worker_pb2
+from runtime.codec import decode_u128, encode_u128
+from runtime.context import Context
+from runtime.crypto import TREASURY, verify
+from runtime.merkle import verify_merkle_proof
+from runtime.pallet import CallTable
+
+from . import errors, weights
+from . import events as ev
+from .split import largest_remainder, split_fee
+from .storage import ContributorEarnings, ModelTotals, Results, Settlements
+
+calls = CallTable("attribution")
+PPB = 1_000_000_000
+SPAN = "span"
+
+
+def request_id_bytes(request_id: int) -> bytes:
+    """How a result names its request (the worker puts exactly this in AttributionResult.request_id)."""
+    return request_id.to_bytes(8, "big")
+
+
+def _method_kind(method: str) -> int:
+    return modelregistry_pb2.SPAN if method == SPAN else modelregistry_pb2.GRADIENT
+
+
+@calls.call(0, pb.SubmitResult, weights.SUBMIT)
+def submit_result(ctx: Context, origin: bytes, args: pb.SubmitResult) -> None:
+    """An assigned worker's signed attribution result for a request; settles it once all have answered."""
+    request = inference.request(ctx, args.request)
+    if request.status != inference_pb2.PENDING or ctx.block_number > request.deadline:
+        raise errors.Closed(f"request {request.id} is closed")
+    if origin not in request.workers:
+        raise errors.NotAssigned(f"the signer is not assigned to request {request.id}")
+    if origin in request.answered:
+        raise errors.AlreadyAnswered("one result per worker")
+    worker = inference.worker(ctx, origin)
+    if worker.leaving_at:
+        raise errors.NotBonded("the worker is deregistering")
+    try:
+        signed = worker_pb2.SignedAttribution.FromString(args.signed_attribution)
+        result = worker_pb2.AttributionResult.FromString(signed.result)
+    except DecodeError as exc:
+        raise errors.Malformed(f"signed_attribution does not decode: {exc}") from exc
+    if result.worker != origin or not verify(origin, signed.result, signed.signature):
+        raise errors.BadSignature("the result must be signed by the submitting worker")
+    model = registry.model(ctx, request.model)
+    checks = {"request": (result.request_id, request_id_bytes(request.id)),
+              "input": (result.input_hash, request.input_hash), "model": (result.model_hash, model.artifact_hash),
+              "index": (result.index_hash, model.attribution_index_hash),
+              "method": (_method_kind(result.method), model.attribution_method)}
+    for what, (got, want) in checks.items():
+        if got != want:
+            raise errors.Mismatch(f"the result's {what} does not match request {request.id}")
+    _check_credits(ctx, result, args.proofs, model)
+    Results.insert(ctx, request.id, origin, pb.StoredResult(
+        worker=origin, output_hash=result.output_hash, contribution_ids=[s.contribution_id for s in result.top_k],
+        scores_ppb=[s.score_ppb for s in result.top_k]))
+    request = inference.record_answer(ctx, request.id, origin)
+    ev.ResultAccepted.emit(ctx, request=request.id, worker=origin)
+    if len(request.answered) == len(request.workers):
+        _settle(ctx, request, model)
+
+
+def _check_credits(ctx: Context, result, proofs, model) -> None:
+    if len(result.top_k) > ctx.config.max_credited:
+        raise errors.BadScores(f"at most {ctx.config.max_credited} credited contributions")
+    if sum(s.score_ppb for s in result.top_k) > PPB:
+        raise errors.BadScores("shares sum above one")
+    cited = {(s.datanet, s.version) for s in model.snapshots}
+    by_id = {p.proof.leaf.contribution_id: p for p in proofs}
+    for credit in result.top_k:
+        proof = by_id.get(credit.contribution_id)
+        if proof is None or (proof.datanet, proof.version) not in cited:
+            raise errors.BadProof(f"contribution {credit.contribution_id}: no proof into a snapshot the model cites")
+        if proof.proof.leaf.contributor != credit.contributor:
+            raise errors.BadProof(f"contribution {credit.contribution_id}: credited to someone else than its leaf")
+        try:
+            snapshot = datanet.snapshot(ctx, proof.datanet, proof.version)
+        except DataNetError as exc:
+            raise errors.BadProof(exc.message) from exc
+        leaf = datanet.leaf_bytes(proof.proof.leaf)
+        if not verify_merkle_proof(snapshot.root, leaf, proof.proof.index, proof.proof.count,
+                                   list(proof.proof.siblings)):
+            raise errors.BadProof(f"contribution {credit.contribution_id}: the Merkle proof does not verify")
+
+
+def _agree(a: pb.StoredResult, b: pb.StoredResult, tolerance: int) -> bool:
+    return (a.output_hash == b.output_hash and list(a.contribution_ids) == list(b.contribution_ids)
+            and all(abs(x - y) <= tolerance for x, y in zip(a.scores_ppb, b.scores_ppb, strict=True)))
+
+
+def _settle(ctx: Context, request, model) -> None:
+    """All assigned workers answered: a majority of agreeing results settles; the others are slashed."""
+    results = [Results.get(ctx, request.id, w) for w in request.workers]
+    tolerance = ctx.config.score_tolerance_ppb
+    groups = [[r for r in results if _agree(r, leader, tolerance)] for leader in results]
+    majority = max(groups, key=len)
+    if 2 * len(majority) <= len(results):
+        return  # no majority: the request waits for its deadline and is refunded
+    agreeing = [r.worker for r in majority]
+    minority = [w for w in request.workers if w not in agreeing]
+    for account in minority:
+        inference.slash_worker(ctx, account, ctx.config.minority_penalty)
+    winner = majority[0]
+    fee = decode_u128(request.escrow)
+    split = model.split
+    parts = split_fee(fee, (split.contributors, split.model_owner, split.protocol, split.worker),
+                      list(winner.scores_ppb))
+    settlement = pb.Settlement(request=request.id, model=model.id, fee=request.escrow, settled_at=ctx.block_number,
+                               agreeing_workers=agreeing, slashed_workers=minority)
+    ed = token.existential_deposit(ctx)
+
+    def pay(account: bytes, amount: int, role: str, contribution_id: int = 0, net: int = 0) -> None:
+        if not amount:
+            return
+        if account != TREASURY and amount < ed and token.account(ctx, account).total == 0:
+            account, role = TREASURY, f"{role} (below the existential deposit: to the treasury)"
+        token.repatriate_reserved(ctx, request.requester, account, amount, to_reserved=False)
+        payment = pb.Payment(account=account, amount=encode_u128(amount), role=role,
+                             contribution_id=contribution_id, datanet=net)
+        settlement.payments.append(payment)
+        if role == "contributor":
+            earnings = ContributorEarnings.get(ctx, account, request.id) or pb.Earnings()
+            earnings.payments.append(payment)
+            earnings.total = encode_u128(decode_u128(earnings.total) + amount)
+            ContributorEarnings.insert(ctx, account, request.id, earnings)
+            datanet.record_earnings(ctx, net, account, amount)
+
+    for contribution_id, amount in zip(winner.contribution_ids, parts.contributors, strict=True):
+        found = datanet.contribution(ctx, contribution_id)
+        pay(found.contributor, amount, "contributor", contribution_id, found.datanet)
+    pay(model.owner, parts.model_owner, "model_owner")
+    pay(TREASURY, parts.protocol, "protocol")
+    for account, amount in zip(agreeing, largest_remainder(parts.worker, [1] * len(agreeing)) if parts.worker
+                               else [0] * len(agreeing), strict=True):
+        pay(account, amount, "worker")
+    Settlements.insert(ctx, request.id, settlement)
+    totals = ModelTotals.get(ctx, model.id) or pb.ModelEarnings()
+    totals.settled += 1
+    totals.fees = encode_u128(decode_u128(totals.fees) + fee)
+    ModelTotals.insert(ctx, model.id, totals)
+    inference.mark_settled(ctx, request.id)
+    ev.Settled.emit(ctx, request=request.id, fee=request.escrow, payments=len(settlement.payments))

@@ -1,0 +1,54 @@
+"""Attribution pallet errors; codes are stable and never reused."""
+
+from __future__ import annotations
+
+from runtime.errors import PalletError
+
+
+class AttributionError(PalletError):
+    pallet = "attribution"
+
+
+class NotAssigned(AttributionError):
+    """The signer is not assigned to this request."""
+    code = 0
+
+
+class AlreadyAnswered(AttributionError):
+    """This worker already submitted a result for the request."""
+    code = 1
+
+
+class Closed(AttributionError):
+    """The request is settled or expired, or its deadline has passed."""
+    code = 2
+
+
+class BadSignature(AttributionError):
+    """The attribution result is not signed by the submitting worker over exactly its bytes."""
+    code = 3
+
+
+class Mismatch(AttributionError):
+    """The result is for another request, input, model, index or method than this request's."""
+    code = 4
+
+
+class BadProof(AttributionError):
+    """A credited contribution lacks a valid membership proof into a snapshot the model cites."""
+    code = 5
+
+
+class BadScores(AttributionError):
+    """Shares must be non-negative fixed-point parts per billion summing to at most one."""
+    code = 6
+
+
+class Malformed(AttributionError):
+    """The submitted result does not decode."""
+    code = 7
+
+
+class NotBonded(AttributionError):
+    """The worker's bond is below the chain minimum or it is deregistering."""
+    code = 8

@@ -1,0 +1,10 @@
+"""Attribution pallet events; codes are stable."""
+
+from __future__ import annotations
+
+from payable.attribution.v1 import attribution_pb2 as pb
+from runtime.pallet import EventTable
+
+events = EventTable("attribution")
+ResultAccepted = events.event(0, "ResultAccepted", pb.ResultAccepted, "A worker's result passed every check.")
+Settled = events.event(1, "Settled", pb.Settled, "A request's fee was split and paid out.")

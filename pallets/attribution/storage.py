@@ -1,0 +1,16 @@
+"""Attribution pallet storage."""
+
+from __future__ import annotations
+
+from payable.attribution.v1 import attribution_pb2 as pb
+from runtime.storage.items import BLAKE2_128_CONCAT, BYTES, IDENTITY, U64, PalletStorage, ProtoCodec
+
+storage = PalletStorage("attribution")
+Results = storage.double_map("Results", U64, IDENTITY, BYTES, BLAKE2_128_CONCAT, ProtoCodec(pb.StoredResult),
+                             "Request → worker → its accepted result.")
+Settlements = storage.map("Settlements", U64, ProtoCodec(pb.Settlement), IDENTITY,
+                          "Request → where its fee went and why.")
+ContributorEarnings = storage.double_map("ContributorEarnings", BYTES, BLAKE2_128_CONCAT, U64, IDENTITY,
+                                         ProtoCodec(pb.Earnings), "Contributor → request → payments in it.")
+ModelTotals = storage.map("ModelTotals", U64, ProtoCodec(pb.ModelEarnings), IDENTITY,
+                          "Model → settled requests and fees.")

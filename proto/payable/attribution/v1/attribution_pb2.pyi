@@ -1,0 +1,125 @@
+from payable import options_pb2 as _options_pb2
+from payable.datanet.v1 import datanet_pb2 as _datanet_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ContributionProof(_message.Message):
+    __slots__ = ("datanet", "version", "proof")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    version: int
+    proof: _datanet_pb2.MembershipProof
+    def __init__(self, datanet: _Optional[int] = ..., version: _Optional[int] = ..., proof: _Optional[_Union[_datanet_pb2.MembershipProof, _Mapping]] = ...) -> None: ...
+
+class SubmitResult(_message.Message):
+    __slots__ = ("request", "signed_attribution", "proofs")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_ATTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    PROOFS_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    signed_attribution: bytes
+    proofs: _containers.RepeatedCompositeFieldContainer[ContributionProof]
+    def __init__(self, request: _Optional[int] = ..., signed_attribution: _Optional[bytes] = ..., proofs: _Optional[_Iterable[_Union[ContributionProof, _Mapping]]] = ...) -> None: ...
+
+class StoredResult(_message.Message):
+    __slots__ = ("worker", "output_hash", "contribution_ids", "scores_ppb")
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    SCORES_PPB_FIELD_NUMBER: _ClassVar[int]
+    worker: bytes
+    output_hash: bytes
+    contribution_ids: _containers.RepeatedScalarFieldContainer[int]
+    scores_ppb: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, worker: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., contribution_ids: _Optional[_Iterable[int]] = ..., scores_ppb: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Payment(_message.Message):
+    __slots__ = ("account", "amount", "role", "contribution_id", "datanet")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    account: bytes
+    amount: bytes
+    role: str
+    contribution_id: int
+    datanet: int
+    def __init__(self, account: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., role: _Optional[str] = ..., contribution_id: _Optional[int] = ..., datanet: _Optional[int] = ...) -> None: ...
+
+class Settlement(_message.Message):
+    __slots__ = ("request", "model", "fee", "payments", "settled_at", "agreeing_workers", "slashed_workers")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    PAYMENTS_FIELD_NUMBER: _ClassVar[int]
+    SETTLED_AT_FIELD_NUMBER: _ClassVar[int]
+    AGREEING_WORKERS_FIELD_NUMBER: _ClassVar[int]
+    SLASHED_WORKERS_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    model: int
+    fee: bytes
+    payments: _containers.RepeatedCompositeFieldContainer[Payment]
+    settled_at: int
+    agreeing_workers: _containers.RepeatedScalarFieldContainer[bytes]
+    slashed_workers: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., settled_at: _Optional[int] = ..., agreeing_workers: _Optional[_Iterable[bytes]] = ..., slashed_workers: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class ResultAccepted(_message.Message):
+    __slots__ = ("request", "worker")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    worker: bytes
+    def __init__(self, request: _Optional[int] = ..., worker: _Optional[bytes] = ...) -> None: ...
+
+class Settled(_message.Message):
+    __slots__ = ("request", "fee", "payments")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    PAYMENTS_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    fee: bytes
+    payments: int
+    def __init__(self, request: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[int] = ...) -> None: ...
+
+class SettlementRequest(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    def __init__(self, request: _Optional[int] = ...) -> None: ...
+
+class EarningsRequest(_message.Message):
+    __slots__ = ("contributor",)
+    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
+    contributor: bytes
+    def __init__(self, contributor: _Optional[bytes] = ...) -> None: ...
+
+class Earnings(_message.Message):
+    __slots__ = ("total", "payments")
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    PAYMENTS_FIELD_NUMBER: _ClassVar[int]
+    total: bytes
+    payments: _containers.RepeatedCompositeFieldContainer[Payment]
+    def __init__(self, total: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ...) -> None: ...
+
+class ModelEarningsRequest(_message.Message):
+    __slots__ = ("model",)
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: int
+    def __init__(self, model: _Optional[int] = ...) -> None: ...
+
+class ModelEarnings(_message.Message):
+    __slots__ = ("settled", "fees")
+    SETTLED_FIELD_NUMBER: _ClassVar[int]
+    FEES_FIELD_NUMBER: _ClassVar[int]
+    settled: int
+    fees: bytes
+    def __init__(self, settled: _Optional[int] = ..., fees: _Optional[bytes] = ...) -> None: ...

@@ -1,0 +1,212 @@
+"""Proof of Attribution on chain: a worker's real signed result settles exactly; bad results are refused."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the worker extra is part of `make test`'s install")
+
+from gpu_worker.artifacts import dataset_to_proto  # noqa: E402
+from gpu_worker.service import Worker  # noqa: E402
+from gpu_worker.training import Snapshot  # noqa: E402
+from pallets.attribution.calls import request_id_bytes  # noqa: E402
+from pallets.token import interface as token  # noqa: E402
+from payable.attribution.v1 import attribution_pb2 as at  # noqa: E402
+from payable.datanet.v1 import datanet_pb2 as dn  # noqa: E402
+from payable.inference.v1 import inference_pb2 as inf  # noqa: E402
+from payable.modelregistry.v1 import modelregistry_pb2 as mr  # noqa: E402
+from payable.worker.v1 import worker_pb2 as wp  # noqa: E402
+from runtime.chainspec import ChainSpec, dev_spec  # noqa: E402
+from runtime.codec import ONE_OPEN, decode_u128, encode_u128  # noqa: E402
+from runtime.crypto import Keypair, blake2_256  # noqa: E402
+
+EVE, FERDIE = Keypair.from_uri("//Eve"), Keypair.from_uri("//Ferdie")
+PRICE = 3 * ONE_OPEN
+
+
+def _call(chain, signer, pallet, index, args):
+    return chain.block(chain.sign(signer, pallet, index, args)).outcomes[0]
+
+
+def _ok(chain, signer, pallet, index, args):
+    outcome = _call(chain, signer, pallet, index, args)
+    assert outcome.ok, outcome.error
+    return outcome
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x, y = (digits.data[:300] / 16.0).astype(np.float32), digits.target[:300]
+    contributors = [Keypair.from_uri(u).public for u in ("//Bob", "//Charlie", "//Dave")]
+    data = Snapshot(x, y, np.arange(300) % 3, [1, 2, 3], contributors)  # on-chain contribution ids 1..3
+    worker = Worker(tmp_path_factory.mktemp("worker"), EVE)
+    response = worker.train(wp.TrainRequest(dataset=dataset_to_proto(data), seed=1,
+                                            model_config_json='{"family":"mlp","inputs":64,"classes":10,"hidden":[16]}'))
+    index = list(worker.build_index(wp.BuildIndexRequest(model_hash=response.model_hash,
+                                                         dataset_hash=response.dataset_hash, ensemble=1)))[-1]
+    return worker, response.model_hash, index.index_hash, (digits.data[1000] / 16.0).astype(np.float32)
+
+
+def _world(make_chain, trained, replication=1):
+    """Three contributions in DataNet 1 (snapshot 1), the worker's model registered, workers bonded."""
+    worker, model_hash, index_hash, _ = trained
+    doc = dev_spec().to_dict()
+    doc["config"]["inference"] = {"replication": str(replication), "deadline_blocks": "5"}
+    chain = make_chain(ChainSpec.from_dict(doc))
+    _ok(chain, chain.alice, "datanet", 0, dn.CreateDataNet(name="digits", domain="vision", license="CC0-1.0",
+                                                           contribution_deposit=encode_u128(ONE_OPEN),
+                                                           accepted_formats=["npy"]))
+    for i, who in enumerate((chain.bob, chain.charlie, chain.dave)):
+        _ok(chain, who, "datanet", 1, dn.Contribute(datanet=1, content_hash=blake2_256(bytes([i])), size=100,
+                                                    format="npy"))
+    for cid in (1, 2, 3):
+        _ok(chain, chain.alice, "datanet", 2, dn.Decide(contribution=cid))
+    _ok(chain, chain.alice, "datanet", 6, dn.PublishSnapshot(datanet=1))
+    _ok(chain, chain.alice, "modelregistry", 0, mr.RegisterBaseModel(artifact_hash=b"\x01" * 32, architecture="mlp",
+                                                                     license="MIT"))
+    _ok(chain, chain.alice, "modelregistry", 1, mr.RegisterModel(
+        base_model=1, snapshots=[mr.SnapshotRef(datanet=1, version=1)], training_config_hash=b"\x02" * 32,
+        artifact_hash=model_hash, attribution_index_hash=index_hash, attribution_method=mr.GRADIENT,
+        price_per_inference=encode_u128(PRICE),
+        split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500)))
+    for who in (EVE, FERDIE, chain.charlie)[:max(2, replication)]:
+        _ok(chain, who, "inference", 0, inf.RegisterWorker(endpoint="127.0.0.1:1", models=[1], device="cpu",
+                                                           bond=encode_u128(100 * ONE_OPEN)))
+    return chain
+
+
+def _request(chain, x):
+    """Dave pays for one inference on x (inline input: the float32 bytes the worker hashes)."""
+    _ok(chain, chain.dave, "inference", 2, inf.RequestInference(model=1, input=x.astype("<f4").tobytes(),
+                                                                max_fee=encode_u128(PRICE)))
+    return inf.Request.FromString(chain.ex.query("inference", "get_request",
+                                                 inf.RequestRef(request=1).SerializeToString()))
+
+
+def _proofs(chain, signed, datanet=1, version=1):
+    result = wp.AttributionResult.FromString(signed.result)
+    proofs = []
+    for credit in result.top_k:
+        proof = dn.MembershipProof.FromString(chain.ex.query("datanet", "get_membership", dn.ProofRequest(
+            datanet=datanet, version=version, contribution=credit.contribution_id).SerializeToString()))
+        proofs.append(at.ContributionProof(datanet=datanet, version=version, proof=proof))
+    return proofs
+
+
+def _attribute(worker, model_hash, index_hash, x, request_id=1, key=None):
+    if key is not None:
+        worker = Worker(worker.store.root, key)
+    return worker.attribute(wp.AttributeRequest(model_hash=model_hash, index_hash=index_hash, input=x.tolist(),
+                                                label=-1, top_k=3, request_id=request_id_bytes(request_id)))
+
+
+def _submit(chain, signer, signed, proofs, request_id=1):
+    return _call(chain, signer, "attribution", 0, at.SubmitResult(
+        request=request_id, signed_attribution=signed.SerializeToString(), proofs=proofs))
+
+
+def test_a_real_result_settles_and_the_fee_is_split_exactly(make_chain, trained):
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained)
+    request = _request(chain, x)
+    assigned = EVE if request.workers[0] == EVE.public else FERDIE
+    signed = _attribute(worker, model_hash, index_hash, x, key=assigned)
+    ctx = chain.ex.read_context()
+    before = {who: token.account(ctx, who).total for who in (chain.bob.public, chain.charlie.public)}
+    assert _submit(chain, assigned, signed, _proofs(chain, signed)).ok
+    settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
+        request=1).SerializeToString()))
+    assert sum(decode_u128(p.amount) for p in settlement.payments) == PRICE
+    roles = {p.role for p in settlement.payments}
+    assert {"contributor", "model_owner", "protocol", "worker"} <= roles
+    contributor_total = sum(decode_u128(p.amount) for p in settlement.payments if p.role == "contributor")
+    assert contributor_total == PRICE * 7000 // 10_000
+    earnings = at.Earnings.FromString(chain.ex.query("attribution", "get_earnings", at.EarningsRequest(
+        contributor=settlement.payments[0].account).SerializeToString()))
+    assert decode_u128(earnings.total) > 0
+    stats = dn.ContributorStats.FromString(chain.ex.query("datanet", "get_stats", dn.StatsRequest(
+        datanet=1, contributor=settlement.payments[0].account).SerializeToString()))
+    assert decode_u128(stats.earned) == decode_u128(earnings.total)
+    ctx = chain.ex.read_context()
+    assert token.account(ctx, chain.dave.public).reserved == 0  # nothing left in escrow
+    for who, total in before.items():  # Bob and Charlie sent nothing since: their gain is exactly their pay
+        paid = sum(decode_u128(p.amount) for p in settlement.payments if p.account == who)
+        assert token.account(ctx, who).total - total == paid
+    chain.ex.try_state()
+    assert inf.Request.FromString(chain.ex.query("inference", "get_request", inf.RequestRef(
+        request=1).SerializeToString())).status == inf.SETTLED
+
+
+def test_bad_results_are_refused_and_change_nothing(make_chain, trained):
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained)
+    _ok(chain, chain.alice, "datanet", 0, dn.CreateDataNet(name="other", domain="x", license="MIT",
+                                                           contribution_deposit=encode_u128(ONE_OPEN),
+                                                           accepted_formats=["npy"]))
+    _ok(chain, chain.bob, "datanet", 1, dn.Contribute(datanet=2, content_hash=b"\x09" * 32, size=1, format="npy"))
+    _ok(chain, chain.alice, "datanet", 2, dn.Decide(contribution=4))
+    _ok(chain, chain.alice, "datanet", 6, dn.PublishSnapshot(datanet=2))
+    request = _request(chain, x)
+    assigned = EVE if request.workers[0] == EVE.public else FERDIE
+    other = FERDIE if assigned is EVE else EVE
+    good = _attribute(worker, model_hash, index_hash, x, key=assigned)
+    proofs = _proofs(chain, good)
+    forged = wp.SignedAttribution(result=good.result, signature=other.sign(good.result))
+    assert type(_submit(chain, assigned, forged, proofs).error).__name__ == "BadSignature"
+    assert type(_submit(chain, other, _attribute(worker, model_hash, index_hash, x, key=other),
+                        proofs).error).__name__ == "NotAssigned"
+    replayed = _attribute(worker, model_hash, index_hash, x, request_id=7, key=assigned)
+    assert type(_submit(chain, assigned, replayed, _proofs(chain, replayed)).error).__name__ == "Mismatch"
+    result = wp.AttributionResult.FromString(good.result)
+    inflated = wp.AttributionResult()
+    inflated.CopyFrom(result)
+    for credit in inflated.top_k:
+        credit.score_ppb = 600_000_000
+    body = inflated.SerializeToString(deterministic=True)
+    too_much = wp.SignedAttribution(result=body, signature=assigned.sign(body))
+    assert type(_submit(chain, assigned, too_much, proofs).error).__name__ == "BadScores"
+    # a valid proof, but into a snapshot (DataNet 2) the model does not cite
+    outside = wp.AttributionResult()
+    outside.CopyFrom(result)
+    outside.top_k[0].contribution_id, outside.top_k[0].contributor = 4, chain.bob.public
+    body = outside.SerializeToString(deterministic=True)
+    signed_outside = wp.SignedAttribution(result=body, signature=assigned.sign(body))
+    bad_proofs = [p for p in proofs if p.proof.leaf.contribution_id != result.top_k[0].contribution_id]
+    bad_proofs += _proofs(chain, wp.SignedAttribution(result=wp.AttributionResult(
+        top_k=[outside.top_k[0]]).SerializeToString()), datanet=2)
+    assert type(_submit(chain, assigned, signed_outside, bad_proofs).error).__name__ == "BadProof"
+    for _ in range(6):  # past the deadline: a late result is refused (and the request was refunded)
+        chain.block()
+    assert type(_submit(chain, assigned, good, proofs).error).__name__ in ("Closed",)
+    assert token.account(chain.ex.read_context(), chain.dave.public).reserved == 0
+    chain.ex.try_state()
+
+
+def test_disagreeing_replicas_settle_by_majority_and_the_minority_is_slashed(make_chain, trained):
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained, replication=3)
+    request = _request(chain, x)
+    keys = {k.public: k for k in (EVE, FERDIE, Keypair.from_uri("//Charlie"))}
+    liar_key = keys[request.workers[2]]
+    for account in request.workers:
+        key = keys[account]
+        signed = _attribute(worker, model_hash, index_hash, x, key=key)
+        if key is liar_key:  # the liar credits everything to one contribution
+            result = wp.AttributionResult.FromString(signed.result)
+            lie = wp.AttributionResult()
+            lie.CopyFrom(result)
+            for credit in lie.top_k:
+                credit.score_ppb = 0
+            lie.top_k[0].score_ppb = 900_000_000
+            body = lie.SerializeToString(deterministic=True)
+            signed = wp.SignedAttribution(result=body, signature=key.sign(body))
+        bonded = token.account(chain.ex.read_context(), account).bonded
+        assert _submit(chain, key, signed, _proofs(chain, signed)).ok
+    settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
+        request=1).SerializeToString()))
+    assert list(settlement.slashed_workers) == [liar_key.public] and len(settlement.agreeing_workers) == 2
+    assert token.account(chain.ex.read_context(), liar_key.public).bonded == bonded - 10 * ONE_OPEN
+    assert sum(decode_u128(p.amount) for p in settlement.payments) == PRICE
+    chain.ex.try_state()
