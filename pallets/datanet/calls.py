@@ -83,9 +83,8 @@ def _stats(ctx: Context, datanet_id: int, who: bytes, field: str) -> None:
 
 
 def _pending(ctx: Context, contribution_id: int) -> pb.Contribution:
-    found = Contributions.get(ctx, contribution_id)
-    if found is None:
-        raise errors.UnknownContribution(f"no contribution {contribution_id}")
+    found = Contributions.require(ctx, contribution_id, errors.UnknownContribution,
+                                  f"no contribution {contribution_id}")
     if found.status != pb.PENDING:
         raise errors.NotPending(f"contribution {contribution_id} is {pb.Status.Name(found.status).lower()}")
     return found
@@ -197,9 +196,8 @@ def withdraw(ctx: Context, origin: bytes, args: pb.ContributionRef) -> None:
 @calls.call(5, pb.Decide, weights.REVOKE)
 def revoke(ctx: Context, origin: bytes, args: pb.Decide) -> None:
     """Curator or contributor: take an approved contribution out of future snapshots (past ones keep it)."""
-    found = Contributions.get(ctx, args.contribution)
-    if found is None:
-        raise errors.UnknownContribution(f"no contribution {args.contribution}")
+    found = Contributions.require(ctx, args.contribution, errors.UnknownContribution,
+                                  f"no contribution {args.contribution}")
     if found.status != pb.APPROVED:
         raise errors.NotApproved(f"contribution {found.id} is {pb.Status.Name(found.status).lower()}")
     if origin != found.contributor:

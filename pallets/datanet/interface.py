@@ -29,18 +29,13 @@ def root_of(leaves: list[pb.SnapshotLeaf]) -> bytes:
 
 @public_interface(NAME)
 def datanet(ctx: Context, datanet_id: int) -> pb.DataNet:
-    found = DataNets.get(ctx, datanet_id)
-    if found is None:
-        raise errors.UnknownDataNet(f"no DataNet {datanet_id}")
-    return found
+    return DataNets.require(ctx, datanet_id, errors.UnknownDataNet, f"no DataNet {datanet_id}")
 
 
 @public_interface(NAME)
 def contribution(ctx: Context, contribution_id: int) -> pb.Contribution:
-    found = Contributions.get(ctx, contribution_id)
-    if found is None:
-        raise errors.UnknownContribution(f"no contribution {contribution_id}")
-    return found
+    return Contributions.require(ctx, contribution_id, errors.UnknownContribution,
+                                 f"no contribution {contribution_id}")
 
 
 @public_interface(NAME)

@@ -15,18 +15,12 @@ NAME = "inference"
 
 @public_interface(NAME)
 def request(ctx: Context, request_id: int) -> pb.Request:
-    found = Requests.get(ctx, request_id)
-    if found is None:
-        raise errors.UnknownRequest(f"no inference request {request_id}")
-    return found
+    return Requests.require(ctx, request_id, errors.UnknownRequest, f"no inference request {request_id}")
 
 
 @public_interface(NAME)
 def worker(ctx: Context, account: bytes) -> pb.Worker:
-    found = Workers.get(ctx, account)
-    if found is None:
-        raise errors.UnknownWorker("not a registered worker")
-    return found
+    return Workers.require(ctx, account, errors.UnknownWorker, "not a registered worker")
 
 
 @public_interface(NAME)

@@ -13,18 +13,12 @@ NAME = "modelregistry"
 
 @public_interface(NAME)
 def model(ctx: Context, model_id: int) -> pb.Model:
-    found = Models.get(ctx, model_id)
-    if found is None:
-        raise errors.UnknownModel(f"no model {model_id}")
-    return found
+    return Models.require(ctx, model_id, errors.UnknownModel, f"no model {model_id}")
 
 
 @public_interface(NAME)
 def base_model(ctx: Context, base_id: int) -> pb.BaseModel:
-    found = BaseModels.get(ctx, base_id)
-    if found is None:
-        raise errors.UnknownBaseModel(f"no base model {base_id}")
-    return found
+    return BaseModels.require(ctx, base_id, errors.UnknownBaseModel, f"no base model {base_id}")
 
 
 @public_interface(NAME)

@@ -150,6 +150,13 @@ class Map(StorageItem):
     def get(self, ctx: Context, key, default=None):
         return self._get(ctx, self.storage_key(key), default)
 
+    def require(self, ctx: Context, key, error: type[Exception], message: str):
+        """The value, or `error(message)` when the key is absent (a pallet's Unknown... error)."""
+        found = self.get(ctx, key)
+        if found is None:
+            raise error(message)
+        return found
+
     def contains(self, ctx: Context, key) -> bool:
         return ctx.read(self.storage_key(key)) is not None
 
