@@ -113,8 +113,16 @@ def cmd_worker(args) -> int:
     from gpu_worker.service import log
 
     log.info("worker_started", grpc=f"127.0.0.1:{port}", device=str(worker.device), data_dir=str(data_dir),
-             worker=worker.key.address)
+             worker=worker.key.address, node=args.node)
+    follower = None
+    if args.node:
+        from gpu_worker.chain import ChainWorker
+
+        follower = ChainWorker(worker, args.node, worker.key)
+        threading.Thread(target=follower.run, name="chain-follower", daemon=True).start()
     _wait_for_stop_signal()
+    if follower is not None:
+        follower.stop()
     server.stop(grace=2).wait()
     if temporary:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -467,6 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--data-dir", help="models, datasets and indexes (default: a temporary directory)")
     worker.add_argument("--grpc-port", type=int, default=9955)
     worker.add_argument("--key", default="//Worker", help="the worker's signing key (dev name, hex seed or key file)")
+    worker.add_argument("--node", help="follow this node (HOST:PORT) and answer the inference requests assigned "
+                                       "to the worker's key")
     worker.add_argument("--log-level", default="info")
     worker.set_defaults(func=cmd_worker)
 

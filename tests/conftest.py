@@ -65,14 +65,14 @@ def make_chain():
 class NodeProcess:
     """A `payable node` in its own process, on free loopback ports; stopped at teardown whatever happens."""
 
-    def __init__(self, base_path, *extra: str, metrics: bool = False):
+    def __init__(self, base_path, *extra: str, metrics: bool = False, port: int | None = None):
         import subprocess
         import sys
 
         from runtime.ports import free_port
 
         self.base_path = base_path
-        self.port = free_port()
+        self.port = port or free_port()
         self.metrics_port = free_port() if metrics else None
         cmd = [sys.executable, "-m", "runtime.cli", "node", "--base-path", str(base_path),
                "--grpc-port", str(self.port), *extra]
@@ -110,8 +110,8 @@ class NodeProcess:
 def start_node(tmp_path):
     started: list[NodeProcess] = []
 
-    def start(name: str = "node", *extra: str, metrics: bool = False) -> NodeProcess:
-        node = NodeProcess(tmp_path / name, *extra, metrics=metrics)
+    def start(name: str = "node", *extra: str, metrics: bool = False, port: int | None = None) -> NodeProcess:
+        node = NodeProcess(tmp_path / name, *extra, metrics=metrics, port=port)
         started.append(node)
         return node
 

@@ -1,0 +1,122 @@
+"""The worker on chain: follow a node's blocks and answer the inference requests assigned to this worker.
+
+For each `InferenceRequested` event naming this worker, it loads the model the request is for (from
+its own store, or downloaded from the node's content store by the artifact hash the chain registered,
+and checked), runs inference and attribution against the model's attribution index, gathers the
+Merkle membership proof of every credited contribution from the node, and submits the signed result
+as a `attribution.submit_result` extrinsic signed with the same key. It remembers the last block it
+processed: after a lost connection (a node restart) it scans the blocks it missed before following
+new heads again, and it never submits twice (the chain's record of who answered is checked first).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import grpc
+import numpy as np
+import structlog
+
+from pallets.attribution.calls import request_id_bytes
+from payable.attribution.v1 import attribution_pb2 as at
+from payable.datanet.v1 import datanet_pb2 as dn
+from payable.inference.v1 import inference_pb2 as inf
+from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from payable.worker.v1 import worker_pb2 as wp
+from runtime.client import Client, ClientError
+from runtime.crypto import Keypair
+from runtime.extrinsic import make_call
+
+from .artifacts import ArtifactError
+from .service import Worker
+
+log = structlog.get_logger("payable.worker.chain")
+
+
+class ChainWorker:
+    def __init__(self, worker: Worker, target: str, key: Keypair, top_k: int = 10):
+        self.worker, self.target, self.key, self.top_k = worker, target, key, top_k
+        self.last_block = 0
+        self.answered: list[int] = []
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        """Follow the chain until stopped, reconnecting (and catching up) whenever the node goes away."""
+        while not self._stop.is_set():
+            try:
+                with Client(self.target, timeout=30) as client:
+                    client.wait_ready(10)
+                    self._follow(client)
+            except (ClientError, grpc.RpcError) as exc:
+                log.warning("node_unreachable", node=self.target, error=str(exc)[:200])
+                self._stop.wait(1.0)
+
+    def _follow(self, client: Client) -> None:
+        heads = client.heads()
+        try:
+            self._catch_up(client, client.chain_info().best_number)
+            for head in heads:
+                if self._stop.is_set():
+                    return
+                self._catch_up(client, head.header.number)
+        finally:
+            heads.cancel()
+
+    def _catch_up(self, client: Client, best: int) -> None:
+        while self.last_block < best and not self._stop.is_set():
+            number = self.last_block + 1
+            for event in client.events(number).events:
+                if event.pallet == "inference" and event.name == "InferenceRequested":
+                    requested = inf.InferenceRequested.FromString(event.data)
+                    if self.key.public in requested.workers:
+                        self._answer(client, requested.request)
+            self.last_block = number
+
+    def _answer(self, client: Client, request_id: int) -> None:
+        request = client.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
+        if request.status != inf.PENDING or self.key.public in request.answered:
+            return  # settled, expired, or answered before a restart: never submit twice
+        model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=request.model), mr.Model)
+        try:
+            self._ensure_model(client, model.artifact_hash)
+            x = self._input(client, request)
+            signed = self.worker.attribute(wp.AttributeRequest(
+                model_hash=model.artifact_hash, index_hash=model.attribution_index_hash, input=x.tolist(), label=-1,
+                top_k=self.top_k, request_id=request_id_bytes(request_id)))
+        except (ArtifactError, ValueError) as exc:
+            log.error("cannot_answer", request=request_id, error=str(exc))
+            return
+        result = wp.AttributionResult.FromString(signed.result)
+        proofs = [self._proof(client, model, credit.contribution_id) for credit in result.top_k]
+        call = make_call("attribution", 0, at.SubmitResult(request=request_id, proofs=proofs,
+                                                           signed_attribution=signed.SerializeToString()))
+        outcome = client.submit_and_wait(client.sign(self.key, call))
+        self.answered.append(request_id)
+        log.info("request_answered", request=request_id, block=outcome.block_number, success=outcome.success,
+                 error=outcome.error)
+
+    def _ensure_model(self, client: Client, artifact_hash: bytes) -> None:
+        try:
+            self.worker.store.model(artifact_hash)
+        except ArtifactError:
+            artifact = wp.ModelArtifact.FromString(client.download(artifact_hash))
+            self.worker.store.put_model(artifact, expected=artifact_hash)
+
+    @staticmethod
+    def _input(client: Client, request: inf.Request) -> np.ndarray:
+        raw = request.input or client.download(request.input_hash)
+        return np.frombuffer(raw, dtype="<f4").copy()
+
+    @staticmethod
+    def _proof(client: Client, model: mr.Model, contribution_id: int) -> at.ContributionProof:
+        for ref in model.snapshots:
+            try:
+                proof = client.pallet_query("datanet", "get_membership", dn.ProofRequest(
+                    datanet=ref.datanet, version=ref.version, contribution=contribution_id), dn.MembershipProof)
+            except ClientError:
+                continue
+            return at.ContributionProof(datanet=ref.datanet, version=ref.version, proof=proof)
+        raise ValueError(f"contribution {contribution_id} is in none of the model's snapshots")

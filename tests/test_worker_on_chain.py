@@ -1,0 +1,86 @@
+"""The worker on chain: it follows a real node, answers its assigned requests, and survives a node restart."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the worker extra is part of `make test`'s install")
+
+from gpu_worker.artifacts import dataset_to_proto  # noqa: E402
+from gpu_worker.chain import ChainWorker  # noqa: E402
+from gpu_worker.service import Worker  # noqa: E402
+from gpu_worker.training import Snapshot  # noqa: E402
+from payable.attribution.v1 import attribution_pb2 as at  # noqa: E402
+from payable.worker.v1 import worker_pb2 as wp  # noqa: E402
+from runtime.client import ClientError  # noqa: E402
+from runtime.codec import ONE_OPEN, decode_u128  # noqa: E402
+from runtime.crypto import Keypair, blake2_256  # noqa: E402
+
+EVE = Keypair.from_uri("//Eve")
+
+
+def _settlement(client, request_id, timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            return client.pallet_query("attribution", "get_settlement", at.SettlementRequest(request=request_id),
+                                       at.Settlement)
+        except ClientError:
+            time.sleep(0.2)
+    raise AssertionError(f"request {request_id} was not settled within {timeout}s")
+
+
+def test_the_worker_answers_assigned_requests_and_survives_a_node_restart(start_node, tmp_path):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x, y = (digits.data[:300] / 16.0).astype(np.float32), digits.target[:300]
+    names = ("//Bob", "//Charlie", "//Dave")
+    worker = Worker(tmp_path / "worker", EVE)
+    trained = worker.train(wp.TrainRequest(
+        dataset=dataset_to_proto(Snapshot(x, y, np.arange(300) % 3, [1, 2, 3],
+                                          [Keypair.from_uri(n).public for n in names])),
+        model_config_json='{"family":"mlp","inputs":64,"classes":10,"hidden":[16]}', seed=2))
+    index = list(worker.build_index(wp.BuildIndexRequest(model_hash=trained.model_hash,
+                                                         dataset_hash=trained.dataset_hash, ensemble=1)))[-1]
+    node = start_node("chain", "--dev", "--instant-seal")
+    alice, dave = Keypair.from_uri("//Alice"), Keypair.from_uri("//Dave")
+    with node.client() as client:
+        client.submit_call(alice, "datanet", "create_datanet", name="digits", domain="vision", license="CC0-1.0",
+                           contribution_deposit="1", accepted_formats=["npy"])
+        for i, name in enumerate(names):
+            client.submit_call(Keypair.from_uri(name), "datanet", "contribute", datanet=1,
+                               content_hash=blake2_256(bytes([i])), size=10, format="npy")
+            client.submit_call(alice, "datanet", "approve", contribution=i + 1)
+        client.submit_call(alice, "datanet", "publish_snapshot", datanet=1)
+        client.submit_call(alice, "modelregistry", "register_base_model", artifact_hash=b"\x01" * 32,
+                           architecture="mlp", license="MIT")
+        client.submit_call(alice, "modelregistry", "register_model", base_model=1,
+                           snapshots=[{"datanet": 1, "version": 1}], training_config_hash=b"\x02" * 32,
+                           artifact_hash=trained.model_hash, attribution_index_hash=index.index_hash,
+                           price_per_inference="2", split={"contributors": 7000, "model_owner": 2000,
+                                                          "protocol": 500, "worker": 500})
+        client.submit_call(EVE, "inference", "register_worker", endpoint="127.0.0.1:0", models=[1], device="cpu",
+                           bond="100")
+    follower = ChainWorker(worker, node.target, EVE)
+    thread = threading.Thread(target=follower.run, daemon=True)
+    thread.start()
+    try:
+        query = (digits.data[1200] / 16.0).astype("<f4")
+        with node.client() as client:
+            client.submit_call(dave, "inference", "request_inference", model=1, input=query.tobytes(), max_fee="2")
+            settled = _settlement(client, 1)
+        assert sum(decode_u128(p.amount) for p in settled.payments) == 2 * ONE_OPEN
+        assert EVE.public in [p.account for p in settled.payments if p.role == "worker"]
+
+        assert node.stop() == 0  # the node goes away and comes back (same base path and address)
+        node = start_node("chain", "--dev", "--instant-seal", port=node.port)
+        with node.client() as client:
+            client.submit_call(dave, "inference", "request_inference", model=1, input=query.tobytes(), max_fee="2")
+            _settlement(client, 2)
+        assert follower.answered == [1, 2]  # each request answered once, across the restart
+    finally:
+        follower.stop()
+        thread.join(timeout=30)
