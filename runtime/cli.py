@@ -11,17 +11,14 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
-from .chainspec import DEV_ACCOUNTS, ChainSpec, dev_spec
+from .chainspec import ChainSpec, dev_spec
 from .codec import CodecError, decode_u128, format_open
 from .crypto import Keypair, decode_address, encode_address
-from .ports import free_port
 
 DEFAULT_NODE = "127.0.0.1:9944"
 
@@ -377,67 +374,10 @@ def cmd_block(args) -> int:
 
 # --- demo ------------------------------------------------------------------------------------------
 def cmd_demo(args) -> int:
-    """Start a dev node process, send transfers as a client would, print blocks as they come, stop."""
-    from .client import Client, ClientError
+    """The Payable AI story on a dev node and a worker (see runtime/demo.py)."""
+    from .demo import run
 
-    with tempfile.TemporaryDirectory(prefix="payable-demo-") as base:
-        port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "node", "--dev", "--base-path", base,
-                                 "--grpc-port", str(port), "--block-time", "1"],
-                                stdout=subprocess.DEVNULL, stderr=open(Path(base) / "node.log", "w"))
-        try:
-            with Client(f"127.0.0.1:{port}") as client:
-                client.wait_ready()
-                info = client.chain_info()
-                print(f"dev node up: chain {info.chain_name!r}, genesis {info.genesis_hash.hex()[:16]}…, "
-                      f"gRPC 127.0.0.1:{port}\n")
-                return _demo_story(client)
-        except ClientError as exc:
-            print(f"demo failed: {exc}; node log: {Path(base) / 'node.log'}", file=sys.stderr)
-            return 1
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=30)
-
-
-def _demo_story(client) -> int:
-    alice, bob, charlie, dave = (Keypair.from_uri(u) for u in DEV_ACCOUNTS[:4])
-    newcomer = Keypair.from_uri("//Demo")
-    heads = client.heads()
-    printer = threading.Thread(target=_print_heads, args=(client, heads), daemon=True)
-    printer.start()
-    steps = [("Alice pays Bob 250 OPEN", alice, "transfer_keep_alive", {"dest": bob.public, "amount": "250"}),
-             ("Bob opens //Demo's account with 1.5 OPEN", bob, "transfer",
-              {"dest": newcomer.public, "amount": "1.5"}),
-             ("Charlie bonds 100 OPEN", charlie, "bond", {"amount": "100"}),
-             ("Dave overspends (fails; the fee is kept)", dave, "transfer_keep_alive",
-              {"dest": alice.public, "amount": "99999999"})]
-    for desc, signer, call, fields in steps:
-        result = client.submit_call(signer, "token", call, **fields)
-        status = "ok" if result.success else f"FAILED {result.error}"
-        print(f"  tx  {desc:<42} -> block #{result.block_number}: {status}")
-    time.sleep(1.2)
-    heads.cancel()
-    print(f"\n{'account':<9} {'free OPEN':>20} {'bonded OPEN':>12}  (each read with a Merkle proof)")
-    for name, who in (("Alice", alice), ("Bob", bob), ("Charlie", charlie), ("Dave", dave), ("//Demo", newcomer)):
-        data, number = client.account_data(who.public, prove=True)
-        print(f"{name:<9} {format_open(decode_u128(data.free)):>20} {format_open(decode_u128(data.bonded)):>12}")
-    info = client.chain_info()
-    print(f"\nbest block #{info.best_number} {info.best_hash.hex()}; stopping the node")
-    return 0
-
-
-def _print_heads(client, heads) -> None:
-    import grpc
-
-    try:
-        for head in heads:
-            block = client.block(head.header.number)
-            print(f"  block #{head.header.number:<4} {head.hash.hex()[:16]}…  extrinsics "
-                  f"{len(block.block.extrinsics)} (incl. the timestamp)  "
-                  f"state root {head.header.state_root.hex()[:16]}…")
-    except grpc.RpcError:
-        return
+    return run()
 
 
 # --- argument parsing ------------------------------------------------------------------------------
@@ -590,7 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     block = client_command("block", "show a block (default: the best)", cmd_block)
     block.add_argument("number", type=int, nargs="?")
 
-    sub.add_parser("demo", help="start a dev node and show blocks with transfers").set_defaults(func=cmd_demo)
+    sub.add_parser("demo", help="the Payable AI story: DataNet, training, paid inferences, attributed payouts"
+                   ).set_defaults(func=cmd_demo)
     return parser
 
 

@@ -1,0 +1,23 @@
+"""`payable demo` (the README's main command) as a test: real node and worker processes, real settlements."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("sklearn", reason="the worker extra is part of `make test`'s install")
+
+
+def test_the_demo_story_pays_every_contributor_and_payouts_equal_fees():
+    done = subprocess.run([sys.executable, "-m", "runtime.cli", "demo"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    rows = re.findall(r"^(//\w+)\s+1\s+([\d.]+)%\s+([\d.]+)$", out, re.MULTILINE)
+    assert [name for name, _, _ in rows] == ["//Bob", "//Charlie", "//Dave", "//Ferdie"]
+    shares = [float(share) for _, share, _ in rows]
+    assert all(share > 0 for share in shares) and abs(sum(shares) - 100) < 0.5
+    assert shares[0] == min(shares)  # the smallest contribution earned the least
+    fees, payouts = re.search(r"fees ([\d.]+) OPEN = payouts ([\d.]+) OPEN: OK", out).groups()
+    assert fees == payouts == "4"
+    assert re.search(r"state root [0-9a-f]{64}", out)
