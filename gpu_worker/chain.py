@@ -2,7 +2,8 @@
 
 For each `InferenceRequested` event naming this worker, it loads the model the request is for (from
 its own store, or downloaded from the node's content store by the artifact hash the chain registered,
-and checked), runs inference and attribution against the model's attribution index, gathers the
+and checked), runs inference and attribution against the model's attribution index - gradient
+influence for classifiers, or generation then span attribution for language models - gathers the
 Merkle membership proof of every credited contribution from the node, and submits the signed result
 as a `attribution.submit_result` extrinsic signed with the same key. It remembers the last block it
 processed: after a lost connection (a node restart) it scans the blocks it missed before following
@@ -82,10 +83,14 @@ class ChainWorker:
         model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=request.model), mr.Model)
         try:
             self._ensure_model(client, model.artifact_hash)
-            x = self._input(client, request)
-            signed = self.worker.attribute(wp.AttributeRequest(
-                model_hash=model.artifact_hash, index_hash=model.attribution_index_hash, input=x.tolist(), label=-1,
-                top_k=self.top_k, request_id=request_id_bytes(request_id)))
+            raw = request.input or client.download(request.input_hash)
+            if model.attribution_method == mr.SPAN:
+                signed = self._attribute_generation(model, raw, request_id, request.input_hash)
+            else:
+                signed = self.worker.attribute(wp.AttributeRequest(
+                    model_hash=model.artifact_hash, index_hash=model.attribution_index_hash,
+                    input=np.frombuffer(raw, dtype="<f4").tolist(), label=-1, top_k=self.top_k,
+                    request_id=request_id_bytes(request_id)))
         except (ArtifactError, ValueError) as exc:
             log.error("cannot_answer", request=request_id, error=str(exc))
             return
@@ -105,10 +110,13 @@ class ChainWorker:
             artifact = wp.ModelArtifact.FromString(client.download(artifact_hash))
             self.worker.store.put_model(artifact, expected=artifact_hash)
 
-    @staticmethod
-    def _input(client: Client, request: inf.Request) -> np.ndarray:
-        raw = request.input or client.download(request.input_hash)
-        return np.frombuffer(raw, dtype="<f4").copy()
+    def _attribute_generation(self, model: mr.Model, prompt: bytes, request_id: int, input_hash: bytes):
+        """A language model: continue the prompt, then attribute the output's spans to the corpus."""
+        generated = self.worker.generate(wp.GenerateRequest(model_hash=model.artifact_hash,
+                                                            prompt=prompt.decode("utf-8", "replace"), max_tokens=48))
+        return self.worker.attribute_spans(wp.SpanAttributeRequest(
+            model_hash=model.artifact_hash, index_hash=model.attribution_index_hash, tokens=generated.tokens,
+            top_k=self.top_k, request_id=request_id_bytes(request_id), input_hash=input_hash))
 
     @staticmethod
     def _proof(client: Client, model: mr.Model, contribution_id: int) -> at.ContributionProof:
