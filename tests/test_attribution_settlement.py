@@ -71,7 +71,7 @@ def _world(make_chain, trained, replication=1):
         artifact_hash=model_hash, attribution_index_hash=index_hash, attribution_method=mr.GRADIENT,
         price_per_inference=encode_u128(PRICE),
         split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500)))
-    for who in (EVE, FERDIE, chain.charlie)[:max(2, replication)]:
+    for who in (EVE, FERDIE, chain.charlie):
         _ok(chain, who, "inference", 0, inf.RegisterWorker(endpoint="127.0.0.1:1", models=[1], device="cpu",
                                                            bond=encode_u128(100 * ONE_OPEN)))
     return chain
@@ -95,6 +95,11 @@ def _proofs(chain, signed, datanet=1, version=1):
     return proofs
 
 
+def _keys():
+    """The three bonded workers' keys by account."""
+    return {k.public: k for k in (EVE, FERDIE, Keypair.from_uri("//Charlie"))}
+
+
 def _attribute(worker, model_hash, index_hash, x, request_id=1, key=None):
     if key is not None:
         worker = Worker(worker.store.root, key)
@@ -111,7 +116,7 @@ def test_a_real_result_settles_and_the_fee_is_split_exactly(make_chain, trained)
     worker, model_hash, index_hash, x = trained
     chain = _world(make_chain, trained)
     request = _request(chain, x)
-    assigned = EVE if request.workers[0] == EVE.public else FERDIE
+    assigned = _keys()[request.workers[0]]
     signed = _attribute(worker, model_hash, index_hash, x, key=assigned)
     ctx = chain.ex.read_context()
     before = {who: token.account(ctx, who).total for who in (chain.bob.public, chain.charlie.public)}
@@ -131,9 +136,11 @@ def test_a_real_result_settles_and_the_fee_is_split_exactly(make_chain, trained)
     assert decode_u128(stats.earned) == decode_u128(earnings.total)
     ctx = chain.ex.read_context()
     assert token.account(ctx, chain.dave.public).reserved == 0  # nothing left in escrow
-    for who, total in before.items():  # Bob and Charlie sent nothing since: their gain is exactly their pay
+    for who, total in before.items():
+        if who == assigned.public:
+            continue  # the submitting worker paid a fee; everyone else sent nothing since
         paid = sum(decode_u128(p.amount) for p in settlement.payments if p.account == who)
-        assert token.account(ctx, who).total - total == paid
+        assert token.account(ctx, who).total - total == paid  # their gain is exactly their pay
     chain.ex.try_state()
     assert inf.Request.FromString(chain.ex.query("inference", "get_request", inf.RequestRef(
         request=1).SerializeToString())).status == inf.SETTLED
@@ -149,8 +156,8 @@ def test_bad_results_are_refused_and_change_nothing(make_chain, trained):
     _ok(chain, chain.alice, "datanet", 2, dn.Decide(contribution=4))
     _ok(chain, chain.alice, "datanet", 6, dn.PublishSnapshot(datanet=2))
     request = _request(chain, x)
-    assigned = EVE if request.workers[0] == EVE.public else FERDIE
-    other = FERDIE if assigned is EVE else EVE
+    assigned = _keys()[request.workers[0]]
+    other = next(k for a, k in _keys().items() if a not in request.workers)
     good = _attribute(worker, model_hash, index_hash, x, key=assigned)
     proofs = _proofs(chain, good)
     forged = wp.SignedAttribution(result=good.result, signature=other.sign(good.result))
@@ -188,7 +195,7 @@ def test_disagreeing_replicas_settle_by_majority_and_the_minority_is_slashed(mak
     worker, model_hash, index_hash, x = trained
     chain = _world(make_chain, trained, replication=3)
     request = _request(chain, x)
-    keys = {k.public: k for k in (EVE, FERDIE, Keypair.from_uri("//Charlie"))}
+    keys = _keys()
     liar_key = keys[request.workers[2]]
     for account in request.workers:
         key = keys[account]
@@ -209,4 +216,39 @@ def test_disagreeing_replicas_settle_by_majority_and_the_minority_is_slashed(mak
     assert list(settlement.slashed_workers) == [liar_key.public] and len(settlement.agreeing_workers) == 2
     assert token.account(chain.ex.read_context(), liar_key.public).bonded == bonded - 10 * ONE_OPEN
     assert sum(decode_u128(p.amount) for p in settlement.payments) == PRICE
+    chain.ex.try_state()
+
+
+def test_replicas_without_a_majority_escalate_to_another_worker(make_chain, trained):
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained, replication=2)
+    request = _request(chain, x)
+    keys = _keys()
+    honest, liar = (keys[w] for w in request.workers)
+
+    def lie(key):
+        signed = _attribute(worker, model_hash, index_hash, x, key=key)
+        result = wp.AttributionResult.FromString(signed.result)
+        for credit in result.top_k:
+            credit.score_ppb = 0
+        result.top_k[0].score_ppb = 900_000_000
+        body = result.SerializeToString(deterministic=True)
+        return wp.SignedAttribution(result=body, signature=key.sign(body))
+
+    good = _attribute(worker, model_hash, index_hash, x, key=honest)
+    assert _submit(chain, honest, good, _proofs(chain, good)).ok
+    bad = lie(liar)
+    assert _submit(chain, liar, bad, _proofs(chain, bad)).ok  # 1 against 1: no majority
+    escalated = inf.Request.FromString(chain.ex.query("inference", "get_request",
+                                                      inf.RequestRef(request=1).SerializeToString()))
+    assert escalated.status == inf.PENDING and len(escalated.workers) == 3
+    third = keys[escalated.workers[2]]
+    bonded = token.account(chain.ex.read_context(), liar.public).bonded
+    extra = _attribute(worker, model_hash, index_hash, x, key=third)
+    assert _submit(chain, third, extra, _proofs(chain, extra)).ok
+    settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
+        request=1).SerializeToString()))
+    assert sorted(settlement.agreeing_workers) == sorted([honest.public, third.public])
+    assert list(settlement.slashed_workers) == [liar.public]
+    assert token.account(chain.ex.read_context(), liar.public).bonded == bonded - 10 * ONE_OPEN
     chain.ex.try_state()

@@ -9,8 +9,9 @@ Overview
     fixed-point shares sum to at most one. When every assigned worker has answered, agreeing results
     (same output, same contributions, scores within a tolerance) that form a majority settle the
     request: the escrow is split exactly by the model's basis points and the contributors' scores;
-    workers outside the majority are slashed. Without a majority the request waits for its deadline
-    (refund) - escalation to more workers and the challenge window are not implemented yet.
+    workers outside the majority are slashed. Without a majority the request escalates: more workers are
+    assigned and the majority is taken over all results once they answer (with no workers left, the
+    request is refunded at its deadline). The post-settlement challenge window is not implemented yet.
 
 Invariants (checked by `try_state`)
     A settlement's payments sum to its fee; every stored result belongs to an assigned worker.

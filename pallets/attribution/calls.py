@@ -111,7 +111,8 @@ def _settle(ctx: Context, request, model) -> None:
     groups = [[r for r in results if _agree(r, leader, tolerance)] for leader in results]
     majority = max(groups, key=len)
     if 2 * len(majority) <= len(results):
-        return  # no majority: the request waits for its deadline and is refunded
+        inference.escalate(ctx, request.id)  # no majority: more workers; without any, refund at the deadline
+        return
     agreeing = [r.worker for r in majority]
     minority = [w for w in request.workers if w not in agreeing]
     for account in minority:

@@ -60,9 +60,9 @@ def deregister_worker(ctx: Context, origin: bytes, args: pb.Deregister) -> None:
     ev.WorkerLeaving.emit(ctx, worker=origin, bond=found.bond)
 
 
-def assign(ctx: Context, model_id: int, request_id: int) -> list[bytes]:
-    """Deterministic assignment from on-chain data: eligible workers ranked by blake2(parent hash ‖ request ‖
-    worker), the first `replication` taken. Every node computes the same list."""
+def assign(ctx: Context, model_id: int, request_id: int, exclude: tuple[bytes, ...] = ()) -> list[bytes]:
+    """Deterministic assignment from on-chain data: eligible workers (not in `exclude`) ranked by
+    blake2(parent hash ‖ request ‖ worker), the first `replication` taken. Every node computes the same list."""
     config = ctx.config
     seed = ctx.parent_hash + request_id.to_bytes(8, "big")
     eligible = []
@@ -70,7 +70,8 @@ def assign(ctx: Context, model_id: int, request_id: int) -> list[bytes]:
         if len(eligible) == config.max_workers_per_model:
             break
         found = Workers.get(ctx, account)
-        if found is not None and not found.leaving_at and decode_u128(found.bond) >= config.min_worker_bond:
+        if (found is not None and account not in exclude and not found.leaving_at
+                and decode_u128(found.bond) >= config.min_worker_bond):
             eligible.append(account)
     return sorted(eligible, key=lambda account: blake2_256(seed + account))[:config.replication]
 

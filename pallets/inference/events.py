@@ -12,3 +12,5 @@ InferenceRequested = events.event(2, "InferenceRequested", pb.InferenceRequested
                                   "A paid request: its fee is escrowed and workers are assigned.")
 RequestExpired = events.event(3, "RequestExpired", pb.RequestExpired,
                               "No result by the deadline: the fee went back, silent workers were penalised.")
+Escalated = events.event(4, "Escalated", pb.Escalated,
+                         "Replicas disagreed without a majority: more workers were assigned and the deadline moved.")

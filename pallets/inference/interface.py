@@ -8,7 +8,9 @@ from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context, public_interface
 
 from . import errors
-from .storage import Requests, Workers
+from .calls import assign
+from .events import Escalated
+from .storage import Deadlines, Requests, Workers
 
 NAME = "inference"
 
@@ -50,3 +52,19 @@ def slash_worker(ctx: Context, account: bytes, amount: int) -> int:
         record.bond = encode_u128(max(0, decode_u128(record.bond) - taken))
         Workers.insert(ctx, account, record)
     return taken
+
+
+@public_interface(NAME)
+def escalate(ctx: Context, request_id: int) -> list[bytes]:
+    """Replicas disagreed without a majority: assign up to `replication` more eligible workers and give the
+    request a fresh deadline. Returns the workers added (none left: the request expires and is refunded)."""
+    found = request(ctx, request_id)
+    added = assign(ctx, found.model, request_id, exclude=tuple(found.workers))
+    if added:
+        Deadlines.remove(ctx, found.deadline, request_id)
+        found.deadline = ctx.block_number + ctx.config.deadline_blocks
+        Deadlines.insert(ctx, found.deadline, request_id, b"")
+        found.workers.extend(added)
+        Requests.insert(ctx, request_id, found)
+        Escalated.emit(ctx, request=request_id, added=added, deadline=found.deadline)
+    return added

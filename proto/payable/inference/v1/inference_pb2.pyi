@@ -113,6 +113,16 @@ class InferenceRequested(_message.Message):
     deadline: int
     def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., requester: _Optional[bytes] = ..., escrow: _Optional[bytes] = ..., workers: _Optional[_Iterable[bytes]] = ..., deadline: _Optional[int] = ...) -> None: ...
 
+class Escalated(_message.Message):
+    __slots__ = ("request", "added", "deadline")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    added: _containers.RepeatedScalarFieldContainer[bytes]
+    deadline: int
+    def __init__(self, request: _Optional[int] = ..., added: _Optional[_Iterable[bytes]] = ..., deadline: _Optional[int] = ...) -> None: ...
+
 class RequestExpired(_message.Message):
     __slots__ = ("request", "refunded", "penalised")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
