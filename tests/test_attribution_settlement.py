@@ -252,3 +252,69 @@ def test_replicas_without_a_majority_escalate_to_another_worker(make_chain, trai
     assert list(settlement.slashed_workers) == [liar.public]
     assert token.account(chain.ex.read_context(), liar.public).bonded == bonded - 10 * ONE_OPEN
     chain.ex.try_state()
+
+
+def _lie(worker, model_hash, index_hash, x, key):
+    signed = _attribute(worker, model_hash, index_hash, x, key=key)
+    result = wp.AttributionResult.FromString(signed.result)
+    for credit in result.top_k:
+        credit.score_ppb = 0
+    result.top_k[0].score_ppb = 900_000_000
+    body = result.SerializeToString(deterministic=True)
+    return wp.SignedAttribution(result=body, signature=key.sign(body))
+
+
+def _challenge_world(make_chain, trained, first_lies: bool):
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained)
+    request = _request(chain, x)
+    keys = _keys()
+    first = keys[request.workers[0]]
+    challenger, juror = (k for a, k in keys.items() if a != first.public)
+    signed = (_lie if first_lies else _attribute)(worker, model_hash, index_hash, x, key=first)
+    assert _submit(chain, first, signed, _proofs(chain, signed)).ok  # replication 1: settles at once
+    return chain, first, challenger, juror
+
+
+def _dispute(chain, index, signer, signed):
+    return _call(chain, signer, "attribution", index, at.Challenge(
+        request=1, signed_attribution=signed.SerializeToString(), proofs=_proofs(chain, signed)))
+
+
+def test_a_false_challenge_costs_the_challenger_its_bond(make_chain, trained):
+    worker, model_hash, index_hash, x = trained
+    chain, first, challenger, juror = _challenge_world(make_chain, trained, first_lies=False)
+    honest = _attribute(worker, model_hash, index_hash, x, key=challenger)
+    assert type(_dispute(chain, 1, challenger, honest).error).__name__ == "NotADispute"  # it agrees
+    assert type(_dispute(chain, 1, first, _lie(worker, model_hash, index_hash, x, first)).error).__name__ == \
+        "NotADispute"  # the majority cannot dispute itself
+    before = token.account(chain.ex.read_context(), challenger.public).total
+    claim = _lie(worker, model_hash, index_hash, x, challenger)
+    challenged = _dispute(chain, 1, challenger, claim)
+    assert challenged.ok, challenged.error
+    assert token.account(chain.ex.read_context(), challenger.public).reserved == 20 * ONE_OPEN
+    vote = _attribute(worker, model_hash, index_hash, x, key=juror)  # the juror recomputes honestly
+    assert _dispute(chain, 2, juror, vote).ok
+    after = token.account(chain.ex.read_context(), challenger.public)
+    assert after.reserved == 0 and after.total == before - 20 * ONE_OPEN - challenged.fee
+    events = [e.name for e in chain.ex.db.events(chain.ex.head.number).events]
+    assert "DisputeResolved" in events
+    chain.ex.try_state()
+
+
+def test_a_proven_dispute_slashes_the_original_worker_and_rewards_the_challenger(make_chain, trained):
+    worker, model_hash, index_hash, x = trained
+    chain, first, challenger, juror = _challenge_world(make_chain, trained, first_lies=True)
+    bonded = token.account(chain.ex.read_context(), first.public).bonded
+    free = token.account(chain.ex.read_context(), challenger.public).free
+    challenged = _dispute(chain, 1, challenger, _attribute(worker, model_hash, index_hash, x, key=challenger))
+    assert challenged.ok, challenged.error
+    assert _dispute(chain, 2, juror, _attribute(worker, model_hash, index_hash, x, key=juror)).ok
+    assert token.account(chain.ex.read_context(), first.public).bonded == bonded - 10 * ONE_OPEN
+    reward = token.account(chain.ex.read_context(), challenger.public).free - (free - challenged.fee)
+    assert reward == 10 * ONE_OPEN  # its bond back plus what the liar was slashed
+    for _ in range(25):  # past the window nobody can challenge any more
+        chain.block()
+    assert type(_dispute(chain, 1, juror, _lie(worker, model_hash, index_hash, x, juror)).error).__name__ == \
+        "NotChallengeable"
+    chain.ex.try_state()

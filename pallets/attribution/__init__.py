@@ -11,7 +11,11 @@ Overview
     request: the escrow is split exactly by the model's basis points and the contributors' scores;
     workers outside the majority are slashed. Without a majority the request escalates: more workers are
     assigned and the majority is taken over all results once they answer (with no workers left, the
-    request is refunded at its deadline). The post-settlement challenge window is not implemented yet.
+    request is refunded at its deadline). For `challenge_window` blocks after settlement, any bonded
+    worker outside the majority may challenge with its own verified, disagreeing result and a bond; a
+    jury of other workers is drawn and votes with their own verified results: upheld, the settled
+    majority is slashed and the challenger rewarded with the slashed amount; rejected, the
+    challenger's bond goes to the treasury. (Payments already made are not reversed.)
 
 Invariants (checked by `try_state`)
     A settlement's payments sum to its fee; every stored result belongs to an assigned worker.

@@ -22,7 +22,7 @@ from runtime.pallet import CallTable
 from . import errors, weights
 from . import events as ev
 from .split import largest_remainder, split_fee
-from .storage import ContributorEarnings, ModelTotals, Results, Settlements
+from .storage import ContributorEarnings, Disputes, ModelTotals, Results, Settlements
 
 calls = CallTable("attribution")
 PPB = 1_000_000_000
@@ -38,6 +38,31 @@ def _method_kind(method: str) -> int:
     return modelregistry_pb2.SPAN if method == SPAN else modelregistry_pb2.GRADIENT
 
 
+def _verified(ctx: Context, origin: bytes, request, model, signed_bytes: bytes, proofs) -> pb.StoredResult:
+    """Every check a chain can make of a worker's signed result for `request`; returns what is kept of it."""
+    worker = inference.worker(ctx, origin)
+    if worker.leaving_at:
+        raise errors.NotBonded("the worker is deregistering")
+    try:
+        signed = worker_pb2.SignedAttribution.FromString(signed_bytes)
+        result = worker_pb2.AttributionResult.FromString(signed.result)
+    except DecodeError as exc:
+        raise errors.Malformed(f"signed_attribution does not decode: {exc}") from exc
+    if result.worker != origin or not verify(origin, signed.result, signed.signature):
+        raise errors.BadSignature("the result must be signed by the submitting worker")
+    checks = {"request": (result.request_id, request_id_bytes(request.id)),
+              "input": (result.input_hash, request.input_hash), "model": (result.model_hash, model.artifact_hash),
+              "index": (result.index_hash, model.attribution_index_hash),
+              "method": (_method_kind(result.method), model.attribution_method)}
+    for what, (got, want) in checks.items():
+        if got != want:
+            raise errors.Mismatch(f"the result's {what} does not match request {request.id}")
+    _check_credits(ctx, result, proofs, model)
+    return pb.StoredResult(worker=origin, output_hash=result.output_hash,
+                           contribution_ids=[s.contribution_id for s in result.top_k],
+                           scores_ppb=[s.score_ppb for s in result.top_k])
+
+
 @calls.call(0, pb.SubmitResult, weights.SUBMIT)
 def submit_result(ctx: Context, origin: bytes, args: pb.SubmitResult) -> None:
     """An assigned worker's signed attribution result for a request; settles it once all have answered."""
@@ -48,32 +73,75 @@ def submit_result(ctx: Context, origin: bytes, args: pb.SubmitResult) -> None:
         raise errors.NotAssigned(f"the signer is not assigned to request {request.id}")
     if origin in request.answered:
         raise errors.AlreadyAnswered("one result per worker")
-    worker = inference.worker(ctx, origin)
-    if worker.leaving_at:
-        raise errors.NotBonded("the worker is deregistering")
-    try:
-        signed = worker_pb2.SignedAttribution.FromString(args.signed_attribution)
-        result = worker_pb2.AttributionResult.FromString(signed.result)
-    except DecodeError as exc:
-        raise errors.Malformed(f"signed_attribution does not decode: {exc}") from exc
-    if result.worker != origin or not verify(origin, signed.result, signed.signature):
-        raise errors.BadSignature("the result must be signed by the submitting worker")
     model = registry.model(ctx, request.model)
-    checks = {"request": (result.request_id, request_id_bytes(request.id)),
-              "input": (result.input_hash, request.input_hash), "model": (result.model_hash, model.artifact_hash),
-              "index": (result.index_hash, model.attribution_index_hash),
-              "method": (_method_kind(result.method), model.attribution_method)}
-    for what, (got, want) in checks.items():
-        if got != want:
-            raise errors.Mismatch(f"the result's {what} does not match request {request.id}")
-    _check_credits(ctx, result, args.proofs, model)
-    Results.insert(ctx, request.id, origin, pb.StoredResult(
-        worker=origin, output_hash=result.output_hash, contribution_ids=[s.contribution_id for s in result.top_k],
-        scores_ppb=[s.score_ppb for s in result.top_k]))
+    Results.insert(ctx, request.id, origin, _verified(ctx, origin, request, model, args.signed_attribution,
+                                                      args.proofs))
     request = inference.record_answer(ctx, request.id, origin)
     ev.ResultAccepted.emit(ctx, request=request.id, worker=origin)
     if len(request.answered) == len(request.workers):
         _settle(ctx, request, model)
+
+
+@calls.call(1, pb.Challenge, weights.CHALLENGE)
+def challenge(ctx: Context, origin: bytes, args: pb.Challenge) -> None:
+    """Dispute a settlement within its window with a recomputed result and a bond; a jury is drawn."""
+    settlement = Settlements.get(ctx, args.request)
+    if settlement is None or ctx.block_number > settlement.challenge_until or Disputes.get(ctx, args.request):
+        raise errors.NotChallengeable(f"request {args.request} cannot be challenged now")
+    if origin in settlement.agreeing_workers:
+        raise errors.NotADispute("a worker of the settled majority cannot challenge it")
+    request = inference.request(ctx, args.request)
+    model = registry.model(ctx, request.model)
+    claim = _verified(ctx, origin, request, model, args.signed_attribution, args.proofs)
+    settled = Results.get(ctx, request.id, settlement.agreeing_workers[0])
+    if _agree(claim, settled, ctx.config.score_tolerance_ppb):
+        raise errors.NotADispute("the challenge agrees with the settled result")
+    jury = inference.draw_workers(ctx, request.model, request.id,
+                                  tuple(request.workers) + (origin,))
+    if not jury:
+        raise errors.NotChallengeable("no other eligible worker can serve on a jury")
+    token.reserve(ctx, origin, ctx.config.challenge_bond)
+    Disputes.insert(ctx, request.id, pb.Dispute(request=request.id, challenger=origin, claim=claim, jury=jury,
+                                                bond=encode_u128(ctx.config.challenge_bond)))
+    ev.Challenged.emit(ctx, request=request.id, challenger=origin, jury=jury)
+
+
+@calls.call(2, pb.Challenge, weights.VOTE)
+def vote(ctx: Context, origin: bytes, args: pb.Challenge) -> None:
+    """A juror's own recomputed result for a disputed request; the last vote resolves the dispute."""
+    dispute = Disputes.get(ctx, args.request)
+    if dispute is None or dispute.resolved or origin not in dispute.jury or \
+            origin in [v.worker for v in dispute.votes]:
+        raise errors.NotJuror(f"the signer cannot vote on request {args.request}")
+    request = inference.request(ctx, args.request)
+    model = registry.model(ctx, request.model)
+    dispute.votes.append(_verified(ctx, origin, request, model, args.signed_attribution, args.proofs))
+    if len(dispute.votes) == len(dispute.jury):
+        _resolve(ctx, dispute)
+    Disputes.insert(ctx, request.id, dispute)
+
+
+def _resolve(ctx: Context, dispute: pb.Dispute) -> None:
+    """Upheld when most jurors agree with the challenger: the settled majority is slashed and the
+    challenger gets its bond back plus what was slashed; otherwise its bond goes to the treasury."""
+    tolerance = ctx.config.score_tolerance_ppb
+    with_challenger = sum(_agree(v, dispute.claim, tolerance) for v in dispute.votes)
+    dispute.resolved = True
+    dispute.upheld = 2 * with_challenger > len(dispute.votes)
+    bond = decode_u128(dispute.bond)
+    if dispute.upheld:
+        settlement = Settlements.get(ctx, dispute.request)
+        slashed = sum(inference.slash_worker(ctx, w, ctx.config.minority_penalty)
+                      for w in settlement.agreeing_workers)
+        token.unreserve(ctx, dispute.challenger, bond)
+        if slashed:
+            token.transfer(ctx, TREASURY, dispute.challenger, slashed, keep_alive=True)
+        amount = slashed
+    else:
+        token.repatriate_reserved(ctx, dispute.challenger, TREASURY, bond, to_reserved=False)
+        amount = bond
+    ev.DisputeResolved.emit(ctx, request=dispute.request, challenger=dispute.challenger, upheld=dispute.upheld,
+                            amount=encode_u128(amount))
 
 
 def _check_credits(ctx: Context, result, proofs, model) -> None:
@@ -123,7 +191,8 @@ def _settle(ctx: Context, request, model) -> None:
     parts = split_fee(fee, (split.contributors, split.model_owner, split.protocol, split.worker),
                       list(winner.scores_ppb))
     settlement = pb.Settlement(request=request.id, model=model.id, fee=request.escrow, settled_at=ctx.block_number,
-                               agreeing_workers=agreeing, slashed_workers=minority)
+                               agreeing_workers=agreeing, slashed_workers=minority,
+                               challenge_until=ctx.block_number + ctx.config.challenge_window)
     ed = token.existential_deposit(ctx)
 
     def pay(account: bytes, amount: int, role: str, contribution_id: int = 0, net: int = 0) -> None:

@@ -12,6 +12,8 @@ class AttributionConfig:
     score_tolerance_ppb: int = 1_000_000   # replicas agree when every share differs by at most 0.1%
     minority_penalty: int = 10 * ONE_OPEN  # slashed from each worker outside the agreeing majority
     max_credited: int = 16                 # contributions one result may credit (bounds the weight)
+    challenge_window: int = 20             # blocks after settlement in which it may be disputed
+    challenge_bond: int = 20 * ONE_OPEN    # reserved from a challenger; lost if the jury disagrees
 
     def __post_init__(self) -> None:
         if not 0 <= self.score_tolerance_ppb <= 1_000_000_000 or not 1 <= self.max_credited <= 16:

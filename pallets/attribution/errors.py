@@ -52,3 +52,18 @@ class Malformed(AttributionError):
 class NotBonded(AttributionError):
     """The worker's bond is below the chain minimum or it is deregistering."""
     code = 8
+
+
+class NotChallengeable(AttributionError):
+    """The request is not settled, its challenge window has passed, or it is already disputed."""
+    code = 9
+
+
+class NotADispute(AttributionError):
+    """The challenge agrees with the settled result, or the challenger was part of it."""
+    code = 10
+
+
+class NotJuror(AttributionError):
+    """The signer is not on this dispute's jury, or has already voted."""
+    code = 11

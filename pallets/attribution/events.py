@@ -8,3 +8,6 @@ from runtime.pallet import EventTable
 events = EventTable("attribution")
 ResultAccepted = events.event(0, "ResultAccepted", pb.ResultAccepted, "A worker's result passed every check.")
 Settled = events.event(1, "Settled", pb.Settled, "A request's fee was split and paid out.")
+Challenged = events.event(2, "Challenged", pb.Challenged, "A settlement was disputed; a jury was drawn.")
+DisputeResolved = events.event(3, "DisputeResolved", pb.DisputeResolved,
+                               "The jury decided: upheld (majority slashed, challenger rewarded) or not (bond lost).")

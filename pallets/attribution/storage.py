@@ -14,3 +14,4 @@ ContributorEarnings = storage.double_map("ContributorEarnings", BYTES, BLAKE2_12
                                          ProtoCodec(pb.Earnings), "Contributor → request → payments in it.")
 ModelTotals = storage.map("ModelTotals", U64, ProtoCodec(pb.ModelEarnings), IDENTITY,
                           "Model → settled requests and fees.")
+Disputes = storage.map("Disputes", U64, ProtoCodec(pb.Dispute), IDENTITY, "Request → its dispute (one at most).")

@@ -8,3 +8,5 @@ and up to 8 workers, each payment two token reads and writes plus the contributo
 from runtime.weights import Weight
 
 SUBMIT = Weight(ref_time_ns=1_500_000, reads=40 + 16 + 4 * 30, writes=10 + 3 * 30)
+CHALLENGE = Weight(ref_time_ns=1_500_000, reads=40 + 16 + 2 * 64, writes=4)
+VOTE = Weight(ref_time_ns=1_500_000, reads=40 + 16 + 4 * 8, writes=6 + 2 * 8)

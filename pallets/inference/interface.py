@@ -68,3 +68,9 @@ def escalate(ctx: Context, request_id: int) -> list[bytes]:
         Requests.insert(ctx, request_id, found)
         Escalated.emit(ctx, request=request_id, added=added, deadline=found.deadline)
     return added
+
+
+@public_interface(NAME)
+def draw_workers(ctx: Context, model_id: int, request_id: int, exclude: tuple[bytes, ...]) -> list[bytes]:
+    """Eligible workers for a model, drawn deterministically (e.g. a dispute's jury), excluding some."""
+    return assign(ctx, model_id, request_id, exclude)

@@ -28,6 +28,16 @@ class SubmitResult(_message.Message):
     proofs: _containers.RepeatedCompositeFieldContainer[ContributionProof]
     def __init__(self, request: _Optional[int] = ..., signed_attribution: _Optional[bytes] = ..., proofs: _Optional[_Iterable[_Union[ContributionProof, _Mapping]]] = ...) -> None: ...
 
+class Challenge(_message.Message):
+    __slots__ = ("request", "signed_attribution", "proofs")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_ATTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    PROOFS_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    signed_attribution: bytes
+    proofs: _containers.RepeatedCompositeFieldContainer[ContributionProof]
+    def __init__(self, request: _Optional[int] = ..., signed_attribution: _Optional[bytes] = ..., proofs: _Optional[_Iterable[_Union[ContributionProof, _Mapping]]] = ...) -> None: ...
+
 class StoredResult(_message.Message):
     __slots__ = ("worker", "output_hash", "contribution_ids", "scores_ppb")
     WORKER_FIELD_NUMBER: _ClassVar[int]
@@ -55,7 +65,7 @@ class Payment(_message.Message):
     def __init__(self, account: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., role: _Optional[str] = ..., contribution_id: _Optional[int] = ..., datanet: _Optional[int] = ...) -> None: ...
 
 class Settlement(_message.Message):
-    __slots__ = ("request", "model", "fee", "payments", "settled_at", "agreeing_workers", "slashed_workers")
+    __slots__ = ("request", "model", "fee", "payments", "settled_at", "agreeing_workers", "slashed_workers", "challenge_until")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     FEE_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +73,7 @@ class Settlement(_message.Message):
     SETTLED_AT_FIELD_NUMBER: _ClassVar[int]
     AGREEING_WORKERS_FIELD_NUMBER: _ClassVar[int]
     SLASHED_WORKERS_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGE_UNTIL_FIELD_NUMBER: _ClassVar[int]
     request: int
     model: int
     fee: bytes
@@ -70,7 +81,28 @@ class Settlement(_message.Message):
     settled_at: int
     agreeing_workers: _containers.RepeatedScalarFieldContainer[bytes]
     slashed_workers: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., settled_at: _Optional[int] = ..., agreeing_workers: _Optional[_Iterable[bytes]] = ..., slashed_workers: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    challenge_until: int
+    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., settled_at: _Optional[int] = ..., agreeing_workers: _Optional[_Iterable[bytes]] = ..., slashed_workers: _Optional[_Iterable[bytes]] = ..., challenge_until: _Optional[int] = ...) -> None: ...
+
+class Dispute(_message.Message):
+    __slots__ = ("request", "challenger", "claim", "jury", "votes", "bond", "resolved", "upheld")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGER_FIELD_NUMBER: _ClassVar[int]
+    CLAIM_FIELD_NUMBER: _ClassVar[int]
+    JURY_FIELD_NUMBER: _ClassVar[int]
+    VOTES_FIELD_NUMBER: _ClassVar[int]
+    BOND_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    UPHELD_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    challenger: bytes
+    claim: StoredResult
+    jury: _containers.RepeatedScalarFieldContainer[bytes]
+    votes: _containers.RepeatedCompositeFieldContainer[StoredResult]
+    bond: bytes
+    resolved: bool
+    upheld: bool
+    def __init__(self, request: _Optional[int] = ..., challenger: _Optional[bytes] = ..., claim: _Optional[_Union[StoredResult, _Mapping]] = ..., jury: _Optional[_Iterable[bytes]] = ..., votes: _Optional[_Iterable[_Union[StoredResult, _Mapping]]] = ..., bond: _Optional[bytes] = ..., resolved: _Optional[bool] = ..., upheld: _Optional[bool] = ...) -> None: ...
 
 class ResultAccepted(_message.Message):
     __slots__ = ("request", "worker")
@@ -79,6 +111,28 @@ class ResultAccepted(_message.Message):
     request: int
     worker: bytes
     def __init__(self, request: _Optional[int] = ..., worker: _Optional[bytes] = ...) -> None: ...
+
+class Challenged(_message.Message):
+    __slots__ = ("request", "challenger", "jury")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGER_FIELD_NUMBER: _ClassVar[int]
+    JURY_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    challenger: bytes
+    jury: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, request: _Optional[int] = ..., challenger: _Optional[bytes] = ..., jury: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class DisputeResolved(_message.Message):
+    __slots__ = ("request", "challenger", "upheld", "amount")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    CHALLENGER_FIELD_NUMBER: _ClassVar[int]
+    UPHELD_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    challenger: bytes
+    upheld: bool
+    amount: bytes
+    def __init__(self, request: _Optional[int] = ..., challenger: _Optional[bytes] = ..., upheld: _Optional[bool] = ..., amount: _Optional[bytes] = ...) -> None: ...
 
 class Settled(_message.Message):
     __slots__ = ("request", "fee", "payments")
