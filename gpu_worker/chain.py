@@ -2,10 +2,12 @@
 
 For each `InferenceRequested` event naming this worker, it loads the model the request is for (from
 its own store, or downloaded from the node's content store by the artifact hash the chain registered,
-and checked), runs inference and attribution against the model's attribution index - gradient
-influence for classifiers, or generation then span attribution for language models - gathers the
+and checked), makes sure it holds the model's attribution index (a gradient index missing locally is
+rebuilt from the snapshot's data in the content store and must reproduce the registered hash; a
+language model's span index comes with its training run), runs inference and attribution - gradient
+influence for classifiers, generation then span attribution for language models - gathers the
 Merkle membership proof of every credited contribution from the node, and submits the signed result
-as a `attribution.submit_result` extrinsic signed with the same key. It remembers the last block it
+as an `attribution.submit_result` extrinsic signed with the same key. It remembers the last block it
 processed: after a lost connection (a node restart) it scans the blocks it missed before following
 new heads again, and it never submits twice (the chain's record of who answered is checked first).
 """
@@ -30,6 +32,7 @@ from runtime.extrinsic import make_call
 
 from .artifacts import ArtifactError
 from .service import Worker
+from .snapshots import snapshot_dataset
 
 log = structlog.get_logger("payable.worker.chain")
 
@@ -83,6 +86,7 @@ class ChainWorker:
         model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=request.model), mr.Model)
         try:
             self._ensure_model(client, model.artifact_hash)
+            self._ensure_index(client, model)
             raw = request.input or client.download(request.input_hash)
             if model.attribution_method == mr.SPAN:
                 signed = self._attribute_generation(model, raw, request_id, request.input_hash)
@@ -109,6 +113,27 @@ class ChainWorker:
         except ArtifactError:
             artifact = wp.ModelArtifact.FromString(client.download(artifact_hash))
             self.worker.store.put_model(artifact, expected=artifact_hash)
+
+    def _ensure_index(self, client: Client, model: mr.Model) -> None:
+        """A gradient model's index, rebuilt from its snapshot's data when missing - and accepted only if
+        the rebuild reproduces the index hash registered on chain (builds are deterministic)."""
+        if model.attribution_method == mr.SPAN:
+            return  # span indexes come with the language model's training run (see the module docstring)
+        try:
+            self.worker.index(model.attribution_index_hash)
+            return
+        except ArtifactError:
+            pass
+        if len(model.snapshots) != 1:
+            raise ArtifactError("rebuilding an index is supported for models trained on one snapshot")
+        _, dataset = snapshot_dataset(client, model.snapshots[0].datanet, model.snapshots[0].version)
+        dataset_hash = self.worker.store.put_dataset(dataset)
+        built = list(self.worker.build_index(wp.BuildIndexRequest(model_hash=model.artifact_hash,
+                                                                  dataset_hash=dataset_hash)))[-1]
+        if built.index_hash != model.attribution_index_hash:
+            raise ArtifactError(f"rebuilt index {built.index_hash.hex()} differs from the registered "
+                                f"{model.attribution_index_hash.hex()}")
+        log.info("index_rebuilt", model=model.id, index=built.index_hash.hex())
 
     def _attribute_generation(self, model: mr.Model, prompt: bytes, request_id: int, input_hash: bytes):
         """A language model: continue the prompt, then attribute the output's spans to the corpus."""

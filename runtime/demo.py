@@ -149,19 +149,16 @@ def _digits_model(client: Client, builder, alice: Keypair) -> list[bytes]:
                                 ).SerializeToString(deterministic=True), f"{len(rows)} examples")
              for name, rows in zip(CONTRIBUTORS, shares, strict=True)]
     _contribute(client, alice, 1, blobs, 1)
-    snapshot, parts = _snapshot_dataset(client, 1)
-    dataset = wp.Dataset()
-    for index, (leaf, blob) in enumerate(parts):
-        dataset.contributions.add(id=leaf.contribution_id, contributor=leaf.contributor)
-        for example in wp.Dataset.FromString(blob).examples:
-            dataset.examples.add(features=example.features, label=example.label, contribution=index)
+    from gpu_worker.snapshots import snapshot_dataset
+
+    snapshot, dataset = snapshot_dataset(client, 1)
     trained = builder.Train(wp.TrainRequest(dataset=dataset, seed=7, model_config_json=(
         '{"family": "mlp", "inputs": 64, "hidden": [32], "classes": 10}')), timeout=300)
     built = list(builder.BuildIndex(wp.BuildIndexRequest(model_hash=trained.model_hash,
                                                          dataset_hash=trained.dataset_hash), timeout=600))[-1]
     _register(client, alice, 1, 1, trained.model_hash, built.index_hash, "gradient", trained.dataset_hash,
               "mlp-64-32-10")
-    print(f"   snapshot root {snapshot.snapshot.root.hex()[:16]}…; classifier trained (accuracy "
+    print(f"   snapshot root {snapshot.root.hex()[:16]}…; classifier trained (accuracy "
           f"{trained.train_accuracy:.3f}), gradient index built, model 1 registered")
     return [x[1000 + i].astype("<f4").tobytes() for i in range(6)]
 

@@ -318,3 +318,14 @@ def test_a_proven_dispute_slashes_the_original_worker_and_rewards_the_challenger
     assert type(_dispute(chain, 1, juror, _lie(worker, model_hash, index_hash, x, juror)).error).__name__ == \
         "NotChallengeable"
     chain.ex.try_state()
+
+
+def test_an_unbonded_worker_cannot_submit(make_chain, trained):
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained)
+    request = _request(chain, x)
+    assigned = _keys()[request.workers[0]]
+    _ok(chain, assigned, "inference", 1, inf.Deregister())  # its bond starts unbonding
+    signed = _attribute(worker, model_hash, index_hash, x, key=assigned)
+    assert type(_submit(chain, assigned, signed, _proofs(chain, signed)).error).__name__ == "NotBonded"
+    chain.ex.try_state()

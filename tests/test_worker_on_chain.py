@@ -84,3 +84,57 @@ def test_the_worker_answers_assigned_requests_and_survives_a_node_restart(start_
     finally:
         follower.stop()
         thread.join(timeout=30)
+
+
+def test_a_fresh_worker_fetches_the_model_and_rebuilds_its_index_from_the_snapshot(start_node, tmp_path):
+    from sklearn.datasets import load_digits
+
+    from gpu_worker.snapshots import snapshot_dataset
+
+    digits = load_digits()
+    x, y = (digits.data / 16.0).astype(np.float32), digits.target
+    node = start_node("fresh", "--dev", "--instant-seal")
+    alice, ferdie, dave = (Keypair.from_uri(u) for u in ("//Alice", "//Ferdie", "//Dave"))
+    with node.client() as client:
+        client.submit_call(alice, "datanet", "create_datanet", name="digits", domain="vision", license="CC0-1.0",
+                           contribution_deposit="1", accepted_formats=["examples"])
+        for i, name in enumerate(("//Bob", "//Charlie", "//Dave")):
+            rows = range(100 * i, 100 * i + 100)
+            blob = wp.Dataset(examples=[wp.Example(features=x[r].tolist(), label=int(y[r])) for r in rows])
+            info = client.upload(blob.SerializeToString(deterministic=True))
+            client.submit_call(Keypair.from_uri(name), "datanet", "contribute", datanet=1, content_hash=info.hash,
+                               size=info.size, format="examples")
+            client.submit_call(alice, "datanet", "approve", contribution=i + 1)
+        client.submit_call(alice, "datanet", "publish_snapshot", datanet=1)
+        builder = Worker(tmp_path / "builder", alice)  # the model builder's own worker
+        _, dataset = snapshot_dataset(client, 1)
+        trained = builder.train(wp.TrainRequest(dataset=dataset, seed=5, model_config_json=(
+            '{"family":"mlp","inputs":64,"classes":10,"hidden":[16]}')))
+        index = list(builder.build_index(wp.BuildIndexRequest(model_hash=trained.model_hash,
+                                                              dataset_hash=trained.dataset_hash)))[-1]
+        _, _, artifact = builder.store.model(trained.model_hash)
+        assert client.upload(artifact.SerializeToString(deterministic=True)).hash == trained.model_hash
+        client.submit_call(alice, "modelregistry", "register_base_model", artifact_hash=b"\x01" * 32,
+                           architecture="mlp", license="MIT")
+        client.submit_call(alice, "modelregistry", "register_model", base_model=1,
+                           snapshots=[{"datanet": 1, "version": 1}], training_config_hash=b"\x02" * 32,
+                           artifact_hash=trained.model_hash, attribution_index_hash=index.index_hash,
+                           price_per_inference="1", split={"contributors": 7000, "model_owner": 2000,
+                                                          "protocol": 500, "worker": 500})
+        client.submit_call(ferdie, "inference", "register_worker", endpoint="127.0.0.1:0", models=[1], device="cpu",
+                           bond="100")
+    fresh = Worker(tmp_path / "fresh", ferdie)  # knows nothing: no model, no data, no index
+    follower = ChainWorker(fresh, node.target, ferdie)
+    thread = threading.Thread(target=follower.run, daemon=True)
+    thread.start()
+    try:
+        with node.client() as client:
+            client.submit_call(dave, "inference", "request_inference", model=1,
+                               input=x[1500].astype("<f4").tobytes(), max_fee="1")
+            settled = _settlement(client, 1)
+        assert sum(decode_u128(p.amount) for p in settled.payments) == ONE_OPEN
+        assert fresh.store.model(trained.model_hash)  # downloaded, and checked against the registered hash
+        assert fresh.index(index.index_hash).hash == index.index_hash  # rebuilt to the very same index
+    finally:
+        follower.stop()
+        thread.join(timeout=30)
