@@ -199,16 +199,8 @@ def test_disagreeing_replicas_settle_by_majority_and_the_minority_is_slashed(mak
     liar_key = keys[request.workers[2]]
     for account in request.workers:
         key = keys[account]
-        signed = _attribute(worker, model_hash, index_hash, x, key=key)
-        if key is liar_key:  # the liar credits everything to one contribution
-            result = wp.AttributionResult.FromString(signed.result)
-            lie = wp.AttributionResult()
-            lie.CopyFrom(result)
-            for credit in lie.top_k:
-                credit.score_ppb = 0
-            lie.top_k[0].score_ppb = 900_000_000
-            body = lie.SerializeToString(deterministic=True)
-            signed = wp.SignedAttribution(result=body, signature=key.sign(body))
+        honest = key is not liar_key  # the liar credits everything to one contribution
+        signed = (_attribute if honest else _lie)(worker, model_hash, index_hash, x, key=key)
         bonded = token.account(chain.ex.read_context(), account).bonded
         assert _submit(chain, key, signed, _proofs(chain, signed)).ok
     settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
@@ -226,18 +218,9 @@ def test_replicas_without_a_majority_escalate_to_another_worker(make_chain, trai
     keys = _keys()
     honest, liar = (keys[w] for w in request.workers)
 
-    def lie(key):
-        signed = _attribute(worker, model_hash, index_hash, x, key=key)
-        result = wp.AttributionResult.FromString(signed.result)
-        for credit in result.top_k:
-            credit.score_ppb = 0
-        result.top_k[0].score_ppb = 900_000_000
-        body = result.SerializeToString(deterministic=True)
-        return wp.SignedAttribution(result=body, signature=key.sign(body))
-
     good = _attribute(worker, model_hash, index_hash, x, key=honest)
     assert _submit(chain, honest, good, _proofs(chain, good)).ok
-    bad = lie(liar)
+    bad = _lie(worker, model_hash, index_hash, x, liar)
     assert _submit(chain, liar, bad, _proofs(chain, bad)).ok  # 1 against 1: no majority
     escalated = inf.Request.FromString(chain.ex.query("inference", "get_request",
                                                       inf.RequestRef(request=1).SerializeToString()))
@@ -255,6 +238,7 @@ def test_replicas_without_a_majority_escalate_to_another_worker(make_chain, trai
 
 
 def _lie(worker, model_hash, index_hash, x, key):
+    """A signed result that credits 90% to the first contribution: agrees with no honest worker."""
     signed = _attribute(worker, model_hash, index_hash, x, key=key)
     result = wp.AttributionResult.FromString(signed.result)
     for credit in result.top_k:
