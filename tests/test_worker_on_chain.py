@@ -32,6 +32,18 @@ def _settlement(client, request_id, timeout=90):
     raise AssertionError(f"request {request_id} was not settled within {timeout}s")
 
 
+def _register_model_and_worker(client, owner, worker_key, model_hash, index_hash, price):
+    """Model 1 on snapshot 1 of DataNet 1 (70/20/5/5 split), and a bonded worker serving it."""
+    client.submit_call(owner, "modelregistry", "register_base_model", artifact_hash=b"\x01" * 32,
+                       architecture="mlp", license="MIT")
+    client.submit_call(owner, "modelregistry", "register_model", base_model=1,
+                       snapshots=[{"datanet": 1, "version": 1}], training_config_hash=b"\x02" * 32,
+                       artifact_hash=model_hash, attribution_index_hash=index_hash, price_per_inference=price,
+                       split={"contributors": 7000, "model_owner": 2000, "protocol": 500, "worker": 500})
+    client.submit_call(worker_key, "inference", "register_worker", endpoint="127.0.0.1:0", models=[1], device="cpu",
+                       bond="100")
+
+
 def test_the_worker_answers_assigned_requests_and_survives_a_node_restart(start_node, tmp_path):
     from sklearn.datasets import load_digits
 
@@ -55,15 +67,7 @@ def test_the_worker_answers_assigned_requests_and_survives_a_node_restart(start_
                                content_hash=blake2_256(bytes([i])), size=10, format="npy")
             client.submit_call(alice, "datanet", "approve", contribution=i + 1)
         client.submit_call(alice, "datanet", "publish_snapshot", datanet=1)
-        client.submit_call(alice, "modelregistry", "register_base_model", artifact_hash=b"\x01" * 32,
-                           architecture="mlp", license="MIT")
-        client.submit_call(alice, "modelregistry", "register_model", base_model=1,
-                           snapshots=[{"datanet": 1, "version": 1}], training_config_hash=b"\x02" * 32,
-                           artifact_hash=trained.model_hash, attribution_index_hash=index.index_hash,
-                           price_per_inference="2", split={"contributors": 7000, "model_owner": 2000,
-                                                          "protocol": 500, "worker": 500})
-        client.submit_call(EVE, "inference", "register_worker", endpoint="127.0.0.1:0", models=[1], device="cpu",
-                           bond="100")
+        _register_model_and_worker(client, alice, EVE, trained.model_hash, index.index_hash, price="2")
     follower = ChainWorker(worker, node.target, EVE)
     thread = threading.Thread(target=follower.run, daemon=True)
     thread.start()
@@ -114,15 +118,7 @@ def test_a_fresh_worker_fetches_the_model_and_rebuilds_its_index_from_the_snapsh
                                                               dataset_hash=trained.dataset_hash)))[-1]
         _, _, artifact = builder.store.model(trained.model_hash)
         assert client.upload(artifact.SerializeToString(deterministic=True)).hash == trained.model_hash
-        client.submit_call(alice, "modelregistry", "register_base_model", artifact_hash=b"\x01" * 32,
-                           architecture="mlp", license="MIT")
-        client.submit_call(alice, "modelregistry", "register_model", base_model=1,
-                           snapshots=[{"datanet": 1, "version": 1}], training_config_hash=b"\x02" * 32,
-                           artifact_hash=trained.model_hash, attribution_index_hash=index.index_hash,
-                           price_per_inference="1", split={"contributors": 7000, "model_owner": 2000,
-                                                          "protocol": 500, "worker": 500})
-        client.submit_call(ferdie, "inference", "register_worker", endpoint="127.0.0.1:0", models=[1], device="cpu",
-                           bond="100")
+        _register_model_and_worker(client, alice, ferdie, trained.model_hash, index.index_hash, price="1")
     fresh = Worker(tmp_path / "fresh", ferdie)  # knows nothing: no model, no data, no index
     follower = ChainWorker(fresh, node.target, ferdie)
     thread = threading.Thread(target=follower.run, daemon=True)
