@@ -34,11 +34,13 @@ sys.path.insert(0, str(ROOT))
 from scipy.stats import spearmanr  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
-from gpu_worker import influence as inf  # noqa: E402
-from gpu_worker.artifacts import Store, artifact_from_state, dataset_to_proto  # noqa: E402
-from gpu_worker.index import AttributionIndex, IndexBuilder, IndexParams  # noqa: E402
-from gpu_worker.models import ModelConfig  # noqa: E402
-from gpu_worker.training import Snapshot, TrainConfig, load_model, train  # noqa: E402
+from gpu_worker.artifacts import Store  # noqa: E402
+from gpu_worker.configs import ModelConfig  # noqa: E402
+from gpu_worker.datasets import Snapshot, dataset_to_proto  # noqa: E402
+from gpu_worker.gradient import influence as inf  # noqa: E402
+from gpu_worker.gradient.index import AttributionIndex, IndexBuilder, IndexParams  # noqa: E402
+from gpu_worker.gradient.models import artifact_from_state  # noqa: E402
+from gpu_worker.gradient.training import TrainConfig, load_model, train  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache"
 CONTRIBUTORS = 20

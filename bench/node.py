@@ -50,7 +50,7 @@ def over_grpc(senders: int, per_sender: int, clients: int, block_time: float, ba
     spec_path = workdir / "spec.json"
     spec_path.write_text(spec.to_json())
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "node", "--chain", str(spec_path),
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "node", "--chain", str(spec_path),
                              "--base-path", str(workdir / "node"), "--grpc-port", str(port),
                              "--block-time", str(block_time), "--log-level", "warning"],
                             stdout=subprocess.DEVNULL, stderr=open(workdir / "node.log", "wb"), cwd=ROOT)

@@ -162,8 +162,8 @@ def run(hidden: int, rounds: int, work: Path) -> dict:
 
 def generation_run(work: Path, requests: int = 500, adapters: int = 1000, new_tokens: int = 16) -> dict:
     """Continuous batching over many registered adapters, popularity skewed (Zipf), bounded cache."""
+    from gpu_worker.lora.batching import Batcher
     from gpu_worker.lora.cache import AdapterCache
-    from gpu_worker.lora.engine import Engine
 
     config = make_base(work, 256)
     dirs = make_adapters(work, config, adapters)
@@ -172,7 +172,7 @@ def generation_run(work: Path, requests: int = 500, adapters: int = 1000, new_to
     started = time.perf_counter()
     keys = [cache.register(d, read_adapter(d).hash) for d in dirs]
     register_s = time.perf_counter() - started
-    engine = Engine(LlamaRuntime(work / "base"), cache, max_batch=64)
+    engine = Batcher(LlamaRuntime(work / "base"), cache, max_batch=64)
     rng = torch.Generator().manual_seed(1)
     weights = 1.0 / torch.arange(1, adapters + 1).float() ** 1.1
     chosen = torch.multinomial(weights, requests, replacement=True, generator=rng).tolist()

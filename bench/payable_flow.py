@@ -26,8 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gpu_worker.service import Worker  # noqa: E402
-from pallets.attribution.calls import request_id_bytes  # noqa: E402
+from gpu_worker.worker import Worker  # noqa: E402
 from payable.attribution.v1 import attribution_pb2 as at  # noqa: E402
 from payable.datanet.v1 import datanet_pb2 as dn  # noqa: E402
 from payable.inference.v1 import inference_pb2 as inf  # noqa: E402
@@ -38,6 +37,7 @@ from runtime.codec import ONE_OPEN, encode_u128  # noqa: E402
 from runtime.crypto import Keypair, blake2_256  # noqa: E402
 from runtime.executive import Executive  # noqa: E402
 from runtime.extrinsic import make_call, sign_extrinsic  # noqa: E402
+from runtime.wire import request_id_bytes  # noqa: E402
 
 # the module (the package re-exports its CallTable under the same name `calls`)
 attribution_calls = importlib.import_module("pallets.attribution.calls")
@@ -82,9 +82,9 @@ def setup(chain: Chain, worker: Worker, x, y) -> None:
     for c, rows in enumerate(shares):
         for i in rows:
             dataset.examples.add(features=x[i].tolist(), label=int(y[i]), contribution=c)
-    trained = worker.train(wp.TrainRequest(dataset=dataset, seed=7, model_config_json=(
+    trained = worker.gradient.train(wp.TrainRequest(dataset=dataset, seed=7, model_config_json=(
         '{"family": "mlp", "inputs": 64, "hidden": [32], "classes": 10}')))
-    index = list(worker.build_index(wp.BuildIndexRequest(model_hash=trained.model_hash,
+    index = list(worker.gradient.build_index(wp.BuildIndexRequest(model_hash=trained.model_hash,
                                                          dataset_hash=trained.dataset_hash)))[-1]
     chain.block(chain.tx(alice, "modelregistry", 0, mr.RegisterBaseModel(
         artifact_hash=trained.model_hash, architecture="mlp", license="MIT")))
@@ -115,8 +115,8 @@ def main() -> None:
         user = Keypair.from_uri("//Alice")
         timing = {"inference": 0.0, "attribution": 0.0, "proof_gathering": 0.0, "proof_checking_on_chain": 0.0,
                   "block_execution": 0.0}
-        real_infer = worker.infer
-        real_merkle, real_signature = attribution_calls.verify_merkle_proof, attribution_calls.verify
+        real_infer = worker.gradient.infer
+        real_merkle, real_signature = attribution_calls.verify_membership, attribution_calls.verify
 
         def timed_infer(*a, **kw):
             t0 = time.perf_counter()
@@ -134,8 +134,8 @@ def main() -> None:
                     timing["proof_checking_on_chain"] += time.perf_counter() - t0
             return timed
 
-        worker.infer = timed_infer
-        attribution_calls.verify_merkle_proof = checking(real_merkle)  # Merkle membership proofs
+        worker.gradient.infer = timed_infer
+        attribution_calls.verify_membership = checking(real_merkle)  # Merkle membership proofs
         attribution_calls.verify = checking(real_signature)            # the result's ed25519 signature
         queries = [x[1000 + i % 700].astype("<f4") for i in range(args.requests)]
         started = time.perf_counter()
@@ -150,7 +150,7 @@ def main() -> None:
             request_id = first + i
             t0 = time.perf_counter()
             inferred_before = timing["inference"]
-            signed = worker.attribute(wp.AttributeRequest(model_hash=model.artifact_hash,
+            signed = worker.gradient.attribute(wp.AttributeRequest(model_hash=model.artifact_hash,
                                                           index_hash=model.attribution_index_hash, input=q.tolist(),
                                                           label=-1, top_k=10, request_id=request_id_bytes(request_id)))
             timing["attribution"] += time.perf_counter() - t0 - (timing["inference"] - inferred_before)

@@ -51,16 +51,16 @@ class Bench:
         self.nonces = [0] * signers
         self.timestamp = GENESIS_TS
         self.dispatch_ns: list[int] = []
-        real = self.chain._dispatch
+        real = self.chain.runtime.dispatch
 
-        def timed(**kwargs):
+        def timed(*args):
             start = time.perf_counter_ns()
             try:
-                return real(**kwargs)
+                return real(*args)
             finally:
                 self.dispatch_ns.append(time.perf_counter_ns() - start)
 
-        self.chain._dispatch = timed
+        self.chain.runtime.dispatch = timed
 
     def block(self, make_args, pallet: str = "token", index: int = 0):
         """One block where every signer sends one call.

@@ -7,29 +7,17 @@ it, so a model whose bytes differ from what the chain registered is refused, nev
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 
 from payable.worker.v1 import worker_pb2 as pb
 from runtime.crypto import blake2_256
 
-from .models import ModelConfig, to_onnx
-from .training import Snapshot
-
-
-class ArtifactError(ValueError):
-    """An artifact or dataset is missing, malformed, or does not match its hash."""
-
-
-def artifact_from_state(config: ModelConfig, state: dict[str, torch.Tensor]) -> pb.ModelArtifact:
-    tensors = {k: v.detach().to(torch.float64).contiguous() for k, v in sorted(state.items())}
-    return pb.ModelArtifact(config_json=config.to_json(), weights=save_safetensors(tensors),
-                            onnx=to_onnx(config, state))
+from .configs import LMConfig, ModelConfig, config_from_json
+from .datasets import Snapshot, dataset_from_proto
+from .errors import ArtifactError
 
 
 def artifact_hash(artifact: pb.ModelArtifact) -> bytes:
@@ -38,36 +26,12 @@ def artifact_hash(artifact: pb.ModelArtifact) -> bytes:
 
 def decode_artifact(artifact: pb.ModelArtifact):
     """(config, weights): a ModelConfig for classifiers, an LMConfig for language models."""
-    from .span.lm import LMConfig
-
     try:
-        family = json.loads(artifact.config_json).get("family")
-        config = LMConfig.from_json(artifact.config_json) if family == "tiny-lm" else \
-            ModelConfig.from_json(artifact.config_json)
+        config = config_from_json(artifact.config_json)
         state = load_safetensors(artifact.weights)
     except Exception as exc:  # noqa: BLE001 - any malformed artifact is refused the same way
         raise ArtifactError(f"artifact does not decode: {exc}") from exc
     return config, state
-
-
-def dataset_to_proto(data: Snapshot) -> pb.Dataset:
-    out = pb.Dataset(contributions=[pb.Contribution(id=i, contributor=c)
-                                    for i, c in zip(data.contribution_ids, data.contributors, strict=True)])
-    for x, y, c in zip(data.features, data.labels, data.contribution, strict=True):
-        out.examples.add(features=x.tolist(), label=int(y), contribution=int(c))
-    return out
-
-
-def dataset_from_proto(message: pb.Dataset) -> Snapshot:
-    if not message.examples:
-        raise ArtifactError("the dataset has no examples")
-    width = len(message.examples[0].features)
-    if any(len(e.features) != width for e in message.examples):
-        raise ArtifactError("every example must have the same number of features")
-    return Snapshot(np.array([e.features for e in message.examples], dtype=np.float32),
-                    np.array([e.label for e in message.examples], dtype=np.int64),
-                    np.array([e.contribution for e in message.examples], dtype=np.int64),
-                    [c.id for c in message.contributions], [bytes(c.contributor) for c in message.contributions])
 
 
 class Store:
@@ -104,7 +68,7 @@ class Store:
         decode_artifact(artifact)
         return self._put("models", data)
 
-    def model(self, digest: bytes) -> tuple[ModelConfig, dict[str, torch.Tensor], pb.ModelArtifact]:
+    def model(self, digest: bytes) -> tuple[ModelConfig | LMConfig, dict[str, torch.Tensor], pb.ModelArtifact]:
         artifact = pb.ModelArtifact.FromString(self._get("models", digest))
         config, state = decode_artifact(artifact)
         return config, state, artifact

@@ -20,7 +20,6 @@ import grpc
 import numpy as np
 import structlog
 
-from pallets.attribution.calls import request_id_bytes
 from payable.attribution.v1 import attribution_pb2 as at
 from payable.datanet.v1 import datanet_pb2 as dn
 from payable.inference.v1 import inference_pb2 as inf
@@ -29,10 +28,11 @@ from payable.worker.v1 import worker_pb2 as wp
 from runtime.client import Client, ClientError
 from runtime.crypto import Keypair
 from runtime.extrinsic import make_call
+from runtime.wire import request_id_bytes
 
-from .artifacts import ArtifactError
-from .service import Worker
+from .errors import ArtifactError
 from .snapshots import snapshot_dataset
+from .worker import Worker
 
 log = structlog.get_logger("payable.worker.chain")
 
@@ -91,7 +91,7 @@ class ChainWorker:
             if model.attribution_method == mr.SPAN:
                 signed = self._attribute_generation(model, raw, request_id, request.input_hash)
             else:
-                signed = self.worker.attribute(wp.AttributeRequest(
+                signed = self.worker.gradient.attribute(wp.AttributeRequest(
                     model_hash=model.artifact_hash, index_hash=model.attribution_index_hash,
                     input=np.frombuffer(raw, dtype="<f4").tolist(), label=-1, top_k=self.top_k,
                     request_id=request_id_bytes(request_id)))
@@ -120,7 +120,7 @@ class ChainWorker:
         if model.attribution_method == mr.SPAN:
             return  # span indexes come with the language model's training run (see the module docstring)
         try:
-            self.worker.index(model.attribution_index_hash)
+            self.worker.gradient.index(model.attribution_index_hash)
             return
         except ArtifactError:
             pass
@@ -128,8 +128,8 @@ class ChainWorker:
             raise ArtifactError("rebuilding an index is supported for models trained on one snapshot")
         _, dataset = snapshot_dataset(client, model.snapshots[0].datanet, model.snapshots[0].version)
         dataset_hash = self.worker.store.put_dataset(dataset)
-        built = list(self.worker.build_index(wp.BuildIndexRequest(model_hash=model.artifact_hash,
-                                                                  dataset_hash=dataset_hash)))[-1]
+        built = list(self.worker.gradient.build_index(wp.BuildIndexRequest(model_hash=model.artifact_hash,
+                                                                           dataset_hash=dataset_hash)))[-1]
         if built.index_hash != model.attribution_index_hash:
             raise ArtifactError(f"rebuilt index {built.index_hash.hex()} differs from the registered "
                                 f"{model.attribution_index_hash.hex()}")
@@ -137,9 +137,10 @@ class ChainWorker:
 
     def _attribute_generation(self, model: mr.Model, prompt: bytes, request_id: int, input_hash: bytes):
         """A language model: continue the prompt, then attribute the output's spans to the corpus."""
-        generated = self.worker.generate(wp.GenerateRequest(model_hash=model.artifact_hash,
-                                                            prompt=prompt.decode("utf-8", "replace"), max_tokens=48))
-        return self.worker.attribute_spans(wp.SpanAttributeRequest(
+        generated = self.worker.span.generate(wp.GenerateRequest(model_hash=model.artifact_hash,
+                                                                 prompt=prompt.decode("utf-8", "replace"),
+                                                                 max_tokens=48))
+        return self.worker.span.attribute(wp.SpanAttributeRequest(
             model_hash=model.artifact_hash, index_hash=model.attribution_index_hash, tokens=generated.tokens,
             top_k=self.top_k, request_id=request_id_bytes(request_id), input_hash=input_hash))
 

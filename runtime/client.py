@@ -31,7 +31,8 @@ from payable.runtime.v1.metadata_pb2 import RuntimeMetadata
 from .codec import encode_u128, parse_open
 from .crypto import Keypair, blake2_128, blake2_256, decode_address
 from .extrinsic import sign_extrinsic
-from .runtime import message_class_lookup
+from .grpcserver import MAX_MESSAGE
+from .metadata import message_class_lookup
 from .storage.proof import verify_proof
 
 CHUNK = 1 << 20
@@ -57,7 +58,7 @@ class Client:
     def __init__(self, target: str = "127.0.0.1:9944", timeout: float = 30.0):
         self.target = target
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 8 << 20)])
+        self._channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", MAX_MESSAGE)])
         self.node = node_pb2_grpc.NodeStub(self._channel)
         self.content = content_pb2_grpc.ContentStoreStub(self._channel)
         self._metadata: RuntimeMetadata | None = None
@@ -264,18 +265,27 @@ class Client:
     def account(self, account: bytes) -> node_pb2.AccountResponse:
         return self._rpc(self.node.GetAccount, node_pb2.AccountRequest(account=account))
 
-    def account_data(self, account: bytes, *, prove: bool = False):
-        """The token pallet's record of an account; with prove=True it comes from a verified proof.
+    def account_data(self, account: bytes, *, prove: bool = False, pallet: str = "token"):
+        """The currency pallet's record of an account (`pallet`, the token pallet on Payable chains);
+        with prove=True it comes from a Merkle proof verified against the block header.
 
-        Returns (AccountData, block number or None).
+        Types come from the runtime metadata (the pallet's `Account` storage item and `account`
+        query), so the SDK needs no generated code of the pallet. Returns (record, block number or None).
         """
-        from payable.token.v1 import token_pb2
-
         if prove:
-            raw, number = self.read_storage(self.storage_key("token", "Account", account))
-            return (token_pb2.AccountData.FromString(raw) if raw else token_pb2.AccountData()), number
-        raw = self.query("token", "account", token_pb2.AccountRequest(account=account))
-        return token_pb2.AccountData.FromString(raw), None
+            value_type = next((s.value_type for p in self.metadata.pallets if p.name == pallet
+                               for s in p.storage if s.name == "Account"), None)
+            if value_type is None:
+                raise ClientError(f"the chain has no storage item {pallet}.Account")
+            record = self._classes(value_type)
+            raw, number = self.read_storage(self.storage_key(pallet, "Account", account))
+            return (record.FromString(raw) if raw else record()), number
+        query = next((q for p in self.metadata.pallets if p.name == pallet for q in p.queries
+                      if q.name == "account"), None)
+        if query is None:
+            raise ClientError(f"the chain has no query {pallet}.account")
+        request = self._classes(query.request_type)(account=account)
+        return self._classes(query.response_type).FromString(self.query(pallet, "account", request)), None
 
 
 def _block_request(number: int | None, block_hash: bytes | None) -> node_pb2.BlockRequest:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from payable.runtime.v1.extrinsic_pb2 import EventRecord
 
@@ -19,12 +19,21 @@ from .errors import StorageAccessError
 from .storage.items import pallet_prefix
 from .storage.overlay import Overlay
 
-if TYPE_CHECKING:
-    from .runtime import Runtime
+
+class PalletLayout(Protocol):
+    """What a context needs of the runtime (`runtime.runtime.Runtime` is one): each pallet's key prefix
+    and configuration (and the whole chain's, which genesis records), and which pallet owns a key (for
+    the error message when a pallet strays)."""
+
+    prefixes: dict[str, bytes]
+    configs: dict[str, Any]
+    config_json: str
+
+    def owner_of(self, key: bytes) -> str | None: ...
 
 
 class Context:
-    def __init__(self, runtime: Runtime, overlay: Overlay, *, block_number: int, parent_hash: bytes,
+    def __init__(self, runtime: PalletLayout, overlay: Overlay, *, block_number: int, parent_hash: bytes,
                  timestamp_ms: int, author: bytes, readonly: bool = False):
         self.runtime = runtime
         self.overlay = overlay

@@ -65,3 +65,13 @@ class StorageAccessError(RuntimeError):
 
 class ChainSpecError(ValueError):
     """The chain spec is malformed or names something that does not exist."""
+
+
+class InvariantViolation(RuntimeError):
+    """A pallet's state broke one of its declared invariants (found by `try_state`): a bug, never user error."""
+
+
+def ensure(holds: bool, message: str) -> None:
+    """Raise InvariantViolation(message) unless `holds`: a real check, unlike `assert`, which `python -O` strips."""
+    if not holds:
+        raise InvariantViolation(message)

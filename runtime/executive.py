@@ -29,7 +29,7 @@ from .codec import CodecError, encode_u128
 from .context import Context
 from .crypto import TREASURY, BatchVerifier, Keypair, blake2_256, verify
 from .errors import ChainSpecError, Invalid, InvalidTransaction, PalletError
-from .extrinsic import Decoded, decode_extrinsic, inherent_extrinsic, make_call
+from .extrinsic import Decoded, Validity, decode_extrinsic, inherent_extrinsic, make_call
 from .merkle import merkle_root
 from .pallet import CallDef
 from .runtime import Runtime
@@ -58,20 +58,6 @@ class ApplyOutcome:
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-@dataclass(frozen=True)
-class Validity:
-    """What the pool needs to know about a valid extrinsic."""
-
-    hash: bytes
-    signer: bytes
-    nonce: int
-    account_nonce: int  # the signer's next nonce now: nonce > account_nonce means it must wait
-    priority: int       # the tip
-    length: int
-    fee: int
-    valid_until: int
 
 
 @dataclass
@@ -109,9 +95,7 @@ class Executive:
         self._verifier = verifier
         self._block: _PendingBlock | None = None
         hook = runtime.pm.hook
-        self._dispatch, self._withdraw, self._deposit = (hook.payable_dispatch, hook.payable_withdraw_fee,
-                                                         hook.payable_deposit_fee)
-        self._validate = hook.payable_validate_transaction
+        self._withdraw, self._deposit = hook.payable_withdraw_fee, hook.payable_deposit_fee
 
     @classmethod
     def open(cls, spec: ChainSpec, backend: KVBackend | None = None, **kwargs) -> Executive:
@@ -197,7 +181,7 @@ class Executive:
         ctx.phase, ctx.extrinsic_index = EventRecord.APPLY_EXTRINSIC, len(block.extrinsics)
         try:
             with ctx.transaction():
-                self._dispatch(ctx=ctx, pallet=definition.pallet, call=definition, origin=None, args=args)
+                self.runtime.dispatch(ctx, definition, None, args)
         except PalletError as exc:
             raise InvalidTransaction(Invalid.REJECTED_BY_PALLET,
                                      f"inherent {definition.pallet}.{definition.name} failed: {exc.message}") from exc
@@ -238,7 +222,7 @@ class Executive:
         expected = system.account_nonce(ctx, d.signer)
         if d.nonce < expected:
             raise InvalidTransaction(Invalid.STALE_NONCE, f"nonce {d.nonce}, account's next nonce is {expected}")
-        self._validate(ctx=ctx, signer=d.signer, pallet=definition.pallet, call=definition, args=args)
+        self.runtime.validate(ctx, d.signer, definition, args)
         fee = self.params.fees.fee(len(raw), weight, d.tip)
         ctx.overlay.begin()
         try:
@@ -259,7 +243,7 @@ class Executive:
         if d.nonce != expected:
             reason = Invalid.STALE_NONCE if d.nonce < expected else Invalid.FUTURE_NONCE
             raise InvalidTransaction(reason, f"nonce {d.nonce}, account's next nonce is {expected}")
-        self._validate(ctx=ctx, signer=d.signer, pallet=definition.pallet, call=definition, args=args)
+        self.runtime.validate(ctx, d.signer, definition, args)
         fee = self.params.fees.fee(len(d.raw), weight, d.tip)
         overlay = ctx.overlay
         overlay.begin()  # the extrinsic layer: nonce and fee
@@ -289,7 +273,7 @@ class Executive:
         ctx.overlay.begin()
         error: PalletError | None = None
         try:
-            self._dispatch(ctx=ctx, pallet=definition.pallet, call=definition, origin=origin, args=args)
+            self.runtime.dispatch(ctx, definition, origin, args)
         except PalletError as exc:
             error = exc
         except CodecError as exc:
@@ -465,11 +449,12 @@ class Executive:
                        timestamp_ms=timestamp, author=bytes(32), readonly=True)
 
     def query(self, pallet: str, name: str, request: bytes) -> bytes:
-        if pallet not in self.runtime.pallets:
-            raise KeyError(f"no pallet {pallet!r}; pallets: {sorted(self.runtime.pallets)}")
-        return self.runtime.pm.hook.payable_query(ctx=self.read_context(), pallet=pallet, name=name,
-                                                  request=request)
+        return self.runtime.query(self.read_context(), pallet, name, request)
+
+    def account_balances(self, who: bytes) -> dict[str, int] | None:
+        """The account's balances from the chain's currency pallet (None if the chain has none)."""
+        return self.runtime.pm.hook.payable_account_balances(ctx=self.read_context(), who=who)
 
     def try_state(self) -> None:
-        """Every pallet's invariant check on the committed state; raises AssertionError on a violation."""
+        """Every pallet's invariant check on the committed state; raises InvariantViolation on a violation."""
         self.runtime.pm.hook.payable_try_state(ctx=self.read_context())

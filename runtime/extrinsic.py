@@ -18,6 +18,20 @@ from .crypto import Keypair, blake2_256
 from .errors import Invalid, InvalidTransaction
 
 
+@dataclass(frozen=True)
+class Validity:
+    """What the pool needs to know about a valid extrinsic."""
+
+    hash: bytes
+    signer: bytes
+    nonce: int
+    account_nonce: int  # the signer's next nonce now: nonce > account_nonce means it must wait
+    priority: int       # the tip
+    length: int
+    fee: int
+    valid_until: int
+
+
 def make_call(pallet: str, call_index: int, args) -> Call:
     return Call(pallet=pallet, call_index=call_index, args=args.SerializeToString(deterministic=True))
 

@@ -39,8 +39,8 @@ from .crypto import Keypair
 from .errors import Invalid, InvalidTransaction
 from .executive import Executive
 from .extrinsic import inherent_extrinsic, make_call, sign_extrinsic
-from .hookspecs import hookimpl
-from .runtime import Runtime, message_class_lookup
+from .metadata import message_class_lookup
+from .runtime import Runtime
 from .storage.backend import MemoryBackend
 
 FAULTS = {"bad_signature": Invalid.BAD_SIGNATURE, "wrong_genesis": Invalid.WRONG_GENESIS,
@@ -61,14 +61,14 @@ class Plan:
     fault: str  # "" for none, else a key of FAULTS
 
 
-class _SkipDispatch:
-    """Plugin for the replay twin: when active, claims every dispatch without running it."""
+class _SkipDispatchRuntime(Runtime):
+    """The replay twin's runtime: once `skipping` is set, calls are charged but not run."""
 
-    active = False
+    skipping = False
 
-    @hookimpl(tryfirst=True)
-    def payable_dispatch(self, ctx, pallet, call, origin, args):
-        return True if self.active else None
+    def dispatch(self, ctx, definition, origin, args) -> None:
+        if not self.skipping:
+            super().dispatch(ctx, definition, origin, args)
 
 
 def _field_strategy(field: FieldDescriptor, accounts: list[bytes], depth: int) -> st.SearchStrategy:
@@ -148,7 +148,8 @@ class ChainFuzzer:
                 self._call_strategies.append(
                     _message_strategy(descriptor, accounts).map(
                         lambda msg, p=pallet.name, i=call.index: (p, i, msg.SerializeToString(deterministic=True))))
-        self._issuance_query = next(((p.name, q.name) for p in self.metadata.pallets for q in p.queries
+        self._issuance_query = next(((p.name, q.name, lookup(q.request_type), lookup(q.response_type))
+                                     for p in self.metadata.pallets for q in p.queries
                                      if q.name == "total_issuance"), None)
 
     def plans(self) -> st.SearchStrategy[Plan]:
@@ -180,11 +181,12 @@ class ChainFuzzer:
         return [system.account_nonce(ctx, k.public) for k in self.signers]
 
     def _issuance(self, chain: Executive) -> int | None:
+        """Total issuance, from the query of that name a currency pallet declares (its `value` is a u128)."""
         if self._issuance_query is None:
             return None
-        from payable.token.v1 import token_pb2
-        raw = chain.query(*self._issuance_query, token_pb2.Empty().SerializeToString())
-        return decode_u128(token_pb2.Amount.FromString(raw).value)
+        pallet, query, request_type, response_type = self._issuance_query
+        raw = chain.query(pallet, query, request_type().SerializeToString())
+        return decode_u128(response_type.FromString(raw).value)
 
     def _sign(self, chain: Executive, plan: Plan, nonce: int) -> tuple[bytes, str]:
         """The signed extrinsic for `plan` and the fault it really carries (some cannot exist yet)."""
@@ -245,14 +247,12 @@ class ChainFuzzer:
 
     def _check_fee_only(self, chain: Executive, pre_block: MemoryBackend, applied: list[bytes]) -> None:
         """Replay the block with the last extrinsic's dispatch skipped; the state must match exactly."""
-        skip = _SkipDispatch()
-        runtime = Runtime(self.spec)
-        runtime.pm.register(skip, name="skip-dispatch")
+        runtime = _SkipDispatchRuntime(self.spec)
         twin = Executive(runtime, ChainDB(pre_block.copy(), self.spec.runtime.state_root_window))
         twin.initialize_block(self.author.public)
         for raw in applied[:-1]:
             twin.apply_extrinsic(raw)
-        skip.active = True
+        runtime.skipping = True
         twin.apply_extrinsic(applied[-1])
         real = dict(chain._pending().ctx.overlay.iter_prefix(b""))
         replayed = dict(twin._pending().ctx.overlay.iter_prefix(b""))

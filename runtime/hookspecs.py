@@ -1,9 +1,13 @@
 """The pluggy hook specifications every pallet plugin implements (project name "payable").
 
-A pallet is registered as a plugin; the runtime calls these hooks across all registered pallets.
-`runtime.pallet.Pallet` implements them generically from a pallet's declarations, so a pallet author
-declares calls, storage, events and errors and rarely writes a hookimpl by hand. Extra plugins (e.g. a
-tracer) can wrap any hook with `hookwrapper=True`.
+A pallet is registered as a plugin; the runtime calls these hooks across all registered pallets, for
+what every pallet takes part in (genesis, block start and end, invariants) and for services one plugin
+provides to the whole chain (the fee currency, account balances). What concerns one pallet - running
+its call, answering its query, its extra validity checks - is not a hook: the runtime looks the pallet
+up by name and calls it (`Runtime.dispatch`, `Runtime.query`, `Runtime.validate`), so no other pallet
+is asked. `runtime.pallet.Pallet` implements the hooks generically from a pallet's declarations, so a
+pallet author declares calls, storage, events and errors and rarely writes a hookimpl by hand. Extra
+plugins (e.g. a tracer) can wrap any hook with `hookwrapper=True`.
 """
 
 from __future__ import annotations
@@ -36,21 +40,6 @@ def payable_on_finalize(ctx):
 
 
 @hookspec(firstresult=True)
-def payable_dispatch(ctx, pallet: str, call, origin, args):
-    """Run call `call` (a CallDef) of `pallet` with decoded `args`; return True if this plugin ran it."""
-
-
-@hookspec(firstresult=True)
-def payable_query(ctx, pallet: str, name: str, request: bytes):
-    """Answer read-only query `name` of `pallet`; return the serialized response, or None if not ours."""
-
-
-@hookspec
-def payable_validate_transaction(ctx, signer: bytes, pallet: str, call, args):
-    """Extra validity checks before a signed call is charged; raise InvalidTransaction to reject it."""
-
-
-@hookspec(firstresult=True)
 def payable_withdraw_fee(ctx, who: bytes, amount: int):
     """Take `amount` from `who` for fees; return True when taken, raise InvalidTransaction if it cannot be."""
 
@@ -60,6 +49,12 @@ def payable_deposit_fee(ctx, who: bytes, amount: int):
     """Credit collected fees to `who` (block author or treasury); return True when credited."""
 
 
+@hookspec(firstresult=True)
+def payable_account_balances(ctx, who: bytes):
+    """The account's balances in the fee currency as a dict of ints (free, reserved, bonded, unbonding),
+    from the pallet that holds them; None if no pallet in this chain does."""
+
+
 @hookspec
 def payable_integrity_test(config):
     """Check the pallet's static configuration once at start-up; raise with a clear message if broken."""
@@ -67,4 +62,4 @@ def payable_integrity_test(config):
 
 @hookspec
 def payable_try_state(ctx):
-    """Check the pallet's invariants against the current state; raise AssertionError if one fails."""
+    """Check the pallet's invariants against the current state; raise InvariantViolation if one fails."""

@@ -121,7 +121,11 @@ def config_to_json(config: Any) -> str:
 
 
 class Pallet:
-    """A pallet as a pluggy plugin. Hooks that a pallet does not define in `hooks` are no-ops."""
+    """A pallet as a pluggy plugin. Hooks that a pallet does not define in `hooks` are no-ops.
+
+    A pallet's `hooks` module may also define `account_balances(ctx, who)`; the pallet that does is the
+    chain's source of account balances (the node's GetAccount reads them through it).
+    """
 
     def __init__(self, name: str, *, doc: str, calls: CallTable, storage: PalletStorage, events: EventTable,
                  errors: type[PalletError], queries: QueryTable | None = None, config: type | None = None,
@@ -144,6 +148,27 @@ class Pallet:
 
     def _hook(self, name: str) -> Callable | None:
         return getattr(self.hooks, name, None) if self.hooks is not None else None
+
+    # --- what the runtime asks of this pallet alone (looked up by name, not broadcast) --------------
+    def dispatch(self, ctx: Context, call: CallDef, origin, args) -> None:
+        """Run one of this pallet's calls with decoded `args`; origin is the signer (None for inherents)."""
+        with ctx.acting_as(self.name):
+            call.fn(ctx, origin, args)
+
+    def query(self, ctx: Context, name: str, request: bytes) -> bytes:
+        """Answer read-only query `name` (serialized request in, serialized response out)."""
+        query = self.queries.by_name.get(name)
+        if query is None:
+            raise KeyError(f"pallet {self.name!r} has no query {name!r}; known: {sorted(self.queries.by_name)}")
+        with ctx.acting_as(self.name):
+            response = query.fn(ctx, query.request_type.FromString(request))
+        return response.SerializeToString(deterministic=True)
+
+    def validate_transaction(self, ctx: Context, signer: bytes, call: CallDef, args) -> None:
+        """The pallet's extra validity checks for a signed call (its hooks' `validate_transaction`)."""
+        if hook := self._hook("validate_transaction"):
+            with ctx.acting_as(self.name):
+                hook(ctx, signer, call, args)
 
     # --- hookimpls ------------------------------------------------------------------------------
     @hookimpl
@@ -171,31 +196,6 @@ class Pallet:
                 hook(ctx)
 
     @hookimpl
-    def payable_dispatch(self, ctx: Context, pallet: str, call: CallDef, origin, args):
-        if pallet != self.name:
-            return None
-        with ctx.acting_as(self.name):
-            call.fn(ctx, origin, args)
-        return True
-
-    @hookimpl
-    def payable_query(self, ctx: Context, pallet: str, name: str, request: bytes):
-        if pallet != self.name:
-            return None
-        query = self.queries.by_name.get(name)
-        if query is None:
-            raise KeyError(f"pallet {pallet!r} has no query {name!r}; known: {sorted(self.queries.by_name)}")
-        with ctx.acting_as(self.name):
-            response = query.fn(ctx, query.request_type.FromString(request))
-        return response.SerializeToString(deterministic=True)
-
-    @hookimpl
-    def payable_validate_transaction(self, ctx: Context, signer: bytes, pallet: str, call: CallDef, args):
-        if pallet == self.name and (hook := self._hook("validate_transaction")):
-            with ctx.acting_as(self.name):
-                hook(ctx, signer, call, args)
-
-    @hookimpl
     def payable_integrity_test(self, config: dict):
         codes = [e.code for e in self.errors.declared()]
         if len(codes) != len(set(codes)):
@@ -204,6 +204,13 @@ class Pallet:
             raise ValueError(f"pallet {self.name!r}: errors must set pallet = {self.name!r}")
         if hook := self._hook("integrity_test"):
             hook(config[self.name])
+
+    @hookimpl
+    def payable_account_balances(self, ctx: Context, who: bytes):
+        if hook := self._hook("account_balances"):
+            with ctx.acting_as(self.name):
+                return hook(ctx, who)
+        return None
 
     @hookimpl
     def payable_try_state(self, ctx: Context):

@@ -10,7 +10,6 @@ import json
 from importlib.metadata import entry_points
 
 import pluggy
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
 from payable.runtime.v1 import extrinsic_pb2, metadata_pb2
@@ -18,6 +17,7 @@ from payable.runtime.v1 import extrinsic_pb2, metadata_pb2
 from . import hookspecs
 from .chainspec import ChainSpec
 from .errors import ChainSpecError, Invalid, InvalidTransaction
+from .metadata import build_metadata
 from .pallet import CallDef, Pallet, config_from_dict, config_to_json
 
 ENTRY_POINT_GROUP = "payable.pallets"
@@ -87,6 +87,20 @@ class Runtime:
                                      f"{definition.args_type.DESCRIPTOR.full_name} ({exc})") from exc
         return definition, args
 
+    def dispatch(self, ctx, definition: CallDef, origin: bytes | None, args) -> None:
+        """Run a resolved call in its own pallet (a direct look-up: no other pallet is asked)."""
+        self.pallets[definition.pallet].dispatch(ctx, definition, origin, args)
+
+    def validate(self, ctx, signer: bytes, definition: CallDef, args) -> None:
+        """The call's pallet's extra validity checks; raises InvalidTransaction or a PalletError."""
+        self.pallets[definition.pallet].validate_transaction(ctx, signer, definition, args)
+
+    def query(self, ctx, pallet: str, name: str, request: bytes) -> bytes:
+        """Answer pallet `pallet`'s query `name`; KeyError names what does not exist."""
+        if pallet not in self.pallets:
+            raise KeyError(f"no pallet {pallet!r}; pallets: {sorted(self.pallets)}")
+        return self.pallets[pallet].query(ctx, name, request)
+
     def call_by_name(self, pallet: str, name: str) -> CallDef:
         if pallet not in self.pallets:
             raise KeyError(f"no pallet {pallet!r}; pallets: {sorted(self.pallets)}")
@@ -98,43 +112,5 @@ class Runtime:
 
     def metadata(self) -> metadata_pb2.RuntimeMetadata:
         """Everything a generic client needs: pallets, calls with types and indices, storage, events, errors."""
-        meta = metadata_pb2.RuntimeMetadata(chain_name=self.spec.name, chain_id=self.spec.id)
-        files: dict[str, object] = {}
-        for name, pallet in self.pallets.items():
-            pm = meta.pallets.add(name=name, doc=pallet.doc or "", prefix=pallet.prefix,
-                                  config_json=config_to_json(self.configs[name]))
-            for c in sorted(pallet.calls.by_index.values(), key=lambda d: d.index):
-                pm.calls.add(index=c.index, name=c.name, args_type=c.args_type.DESCRIPTOR.full_name,
-                             weight=c.weight.to_proto(), inherent=c.inherent, doc=c.doc)
-            for item in pallet.storage.items:
-                pm.storage.add(name=item.name, kind=item.kind, hasher=item.hasher_names,
-                               value_type=item.value.type_name, prefix=item.prefix, doc=item.doc)
-            for e in sorted(pallet.events.by_code.values(), key=lambda d: d.code):
-                pm.events.add(code=e.code, name=e.name, data_type=e.data_type.DESCRIPTOR.full_name, doc=e.doc)
-            for err in pallet.errors.declared():
-                pm.errors.add(code=err.code, name=err.__name__, doc=(err.__doc__ or "").strip())
-            for q in pallet.queries.by_name.values():
-                pm.queries.add(name=q.name, request_type=q.request_type.DESCRIPTOR.full_name,
-                               response_type=q.response_type.DESCRIPTOR.full_name, doc=q.doc)
-            for file in pallet.proto_files:
-                _collect_files(file, files)
-        for file in files.values():
-            proto = descriptor_pb2.FileDescriptorProto()
-            file.CopyToProto(proto)
-            meta.types.file.append(proto)
-        return meta
-
-
-def _collect_files(file, out: dict) -> None:
-    """A file descriptor and its imports, dependencies first (the order a descriptor pool needs)."""
-    for dep in file.dependencies:
-        _collect_files(dep, out)
-    out.setdefault(file.name, file)
-
-
-def message_class_lookup(metadata: metadata_pb2.RuntimeMetadata):
-    """full protobuf name -> message class, built from the metadata alone (as a generic client does)."""
-    pool = descriptor_pool.DescriptorPool()
-    for file in metadata.types.file:
-        pool.Add(file)
-    return lambda name: message_factory.GetMessageClass(pool.FindMessageTypeByName(name))
+        return build_metadata(self.spec, self.pallets,
+                              {name: config_to_json(config) for name, config in self.configs.items()})

@@ -14,7 +14,7 @@ from payable.system.v1 import system_pb2
 
 from .context import Context, public_interface
 from .crypto import blake2_256
-from .errors import PalletError
+from .errors import PalletError, ensure
 from .pallet import CallTable, EventTable, Pallet, QueryTable
 from .storage.items import BLAKE2_128_CONCAT, BYTES, PalletStorage, ProtoCodec
 from .weights import Weight
@@ -111,7 +111,7 @@ class _Hooks:
     @staticmethod
     def try_state(ctx: Context) -> None:
         info = CurrentBlock.get(ctx)
-        assert info is not None and info.number == ctx.block_number, "system: CurrentBlock out of step"
+        ensure(info is not None and info.number == ctx.block_number, "system: CurrentBlock out of step")
 
 
 def _genesis(ctx: Context, config, genesis: dict) -> None:

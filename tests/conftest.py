@@ -74,7 +74,7 @@ class NodeProcess:
         self.base_path = base_path
         self.port = port or free_port()
         self.metrics_port = free_port() if metrics else None
-        cmd = [sys.executable, "-m", "runtime.cli", "node", "--base-path", str(base_path),
+        cmd = [sys.executable, "-m", "cli", "node", "--base-path", str(base_path),
                "--grpc-port", str(self.port), *extra]
         if self.metrics_port:
             cmd += ["--metrics-port", str(self.metrics_port)]
@@ -132,7 +132,7 @@ def worker_channel(tmp_path):
 
     port = free_port()
     log = open(tmp_path / "worker.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "worker", "--device", "cpu", "--data-dir",
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "worker", "--device", "cpu", "--data-dir",
                              str(tmp_path / "worker-data"), "--grpc-port", str(port), "--key", "//Worker"],
                             stdout=subprocess.DEVNULL, stderr=log)
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")

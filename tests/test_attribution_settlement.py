@@ -5,10 +5,11 @@ import pytest
 
 pytest.importorskip("torch", reason="the worker extra is part of `make test`'s install")
 
-from gpu_worker.artifacts import dataset_to_proto  # noqa: E402
-from gpu_worker.service import Worker  # noqa: E402
-from gpu_worker.training import Snapshot  # noqa: E402
-from pallets.attribution.calls import request_id_bytes  # noqa: E402
+from gpu_worker.datasets import (
+    Snapshot,  # noqa: E402
+    dataset_to_proto,  # noqa: E402
+)
+from gpu_worker.worker import Worker  # noqa: E402
 from pallets.token import interface as token  # noqa: E402
 from payable.attribution.v1 import attribution_pb2 as at  # noqa: E402
 from payable.datanet.v1 import datanet_pb2 as dn  # noqa: E402
@@ -18,6 +19,7 @@ from payable.worker.v1 import worker_pb2 as wp  # noqa: E402
 from runtime.chainspec import ChainSpec, dev_spec  # noqa: E402
 from runtime.codec import ONE_OPEN, decode_u128, encode_u128  # noqa: E402
 from runtime.crypto import Keypair, blake2_256  # noqa: E402
+from runtime.wire import request_id_bytes  # noqa: E402
 
 EVE, FERDIE = Keypair.from_uri("//Eve"), Keypair.from_uri("//Ferdie")
 PRICE = 3 * ONE_OPEN
@@ -42,9 +44,9 @@ def trained(tmp_path_factory):
     contributors = [Keypair.from_uri(u).public for u in ("//Bob", "//Charlie", "//Dave")]
     data = Snapshot(x, y, np.arange(300) % 3, [1, 2, 3], contributors)  # on-chain contribution ids 1..3
     worker = Worker(tmp_path_factory.mktemp("worker"), EVE)
-    response = worker.train(wp.TrainRequest(dataset=dataset_to_proto(data), seed=1,
+    response = worker.gradient.train(wp.TrainRequest(dataset=dataset_to_proto(data), seed=1,
                                             model_config_json='{"family":"mlp","inputs":64,"classes":10,"hidden":[16]}'))
-    index = list(worker.build_index(wp.BuildIndexRequest(model_hash=response.model_hash,
+    index = list(worker.gradient.build_index(wp.BuildIndexRequest(model_hash=response.model_hash,
                                                          dataset_hash=response.dataset_hash, ensemble=1)))[-1]
     return worker, response.model_hash, index.index_hash, (digits.data[1000] / 16.0).astype(np.float32)
 
@@ -103,7 +105,7 @@ def _keys():
 def _attribute(worker, model_hash, index_hash, x, request_id=1, key=None):
     if key is not None:
         worker = Worker(worker.store.root, key)
-    return worker.attribute(wp.AttributeRequest(model_hash=model_hash, index_hash=index_hash, input=x.tolist(),
+    return worker.gradient.attribute(wp.AttributeRequest(model_hash=model_hash, index_hash=index_hash, input=x.tolist(),
                                                 label=-1, top_k=3, request_id=request_id_bytes(request_id)))
 
 

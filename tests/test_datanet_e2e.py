@@ -5,12 +5,12 @@ import json
 import subprocess
 import sys
 
-from pallets.datanet.interface import leaf_bytes
 from payable.datanet.v1 import datanet_pb2 as dn
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from runtime.codec import ONE_OPEN, decode_u128
 from runtime.crypto import Keypair, blake2_256
 from runtime.merkle import verify_merkle_proof
+from runtime.wire import leaf_bytes
 
 
 def test_datanet_to_model_provenance_through_the_cli(start_node, tmp_path):
@@ -21,7 +21,7 @@ def test_datanet_to_model_provenance_through_the_cli(start_node, tmp_path):
     node = start_node("datanet", "--dev", "--instant-seal")
 
     def cli(*args):
-        done = subprocess.run([sys.executable, "-m", "runtime.cli", *args, "--node", node.target, "--json"],
+        done = subprocess.run([sys.executable, "-m", "cli", *args, "--node", node.target, "--json"],
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)

@@ -10,7 +10,6 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from pallets.datanet.interface import leaf_bytes
 from pallets.token import interface as token
 from payable.datanet.v1 import datanet_pb2 as pb
 from runtime.chainspec import dev_spec
@@ -18,6 +17,7 @@ from runtime.codec import ONE_OPEN, encode_u128
 from runtime.crypto import TREASURY, Keypair
 from runtime.executive import Executive
 from runtime.merkle import verify_merkle_proof
+from runtime.wire import leaf_bytes
 
 DEPOSIT = ONE_OPEN
 CURATOR = Keypair.from_uri("//Alice")

@@ -2,10 +2,10 @@
 
 import pytest
 
+from node.contentstore import ContentError, ContentStore
 from payable.datanet.v1 import datanet_pb2 as dn
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from runtime.codec import ONE_OPEN, encode_u128
-from runtime.contentstore import ContentError, ContentStore
 from runtime.crypto import blake2_256
 
 H = [bytes([i]) * 32 for i in range(1, 10)]

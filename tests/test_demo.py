@@ -10,7 +10,7 @@ pytest.importorskip("sklearn", reason="the worker extra is part of `make test`'s
 
 
 def test_the_demo_story_pays_every_contributor_and_payouts_equal_fees():
-    done = subprocess.run([sys.executable, "-m", "runtime.cli", "demo"], capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-m", "cli", "demo"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     rows = re.findall(r"^(//\w+)\s+1\s+([\d.]+)%\s+([\d.]+)$", out, re.MULTILINE)

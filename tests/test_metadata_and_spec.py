@@ -9,7 +9,7 @@ from runtime.chainspec import ChainSpec, dev_spec
 from runtime.codec import ONE_OPEN, encode_u128
 from runtime.errors import ChainSpecError
 from runtime.extrinsic import sign_extrinsic
-from runtime.runtime import message_class_lookup
+from runtime.metadata import message_class_lookup
 
 
 def test_metadata_describes_pallets_calls_storage_events_errors(chain):

@@ -107,7 +107,7 @@ def test_bad_input_is_rejected_with_reasons_and_leaves_the_state_alone(node):
 
 def test_cli_against_the_node(node):
     def cli(*args):
-        done = subprocess.run([sys.executable, "-m", "runtime.cli", *args, "--node", node.target, "--json"],
+        done = subprocess.run([sys.executable, "-m", "cli", *args, "--node", node.target, "--json"],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
@@ -122,7 +122,7 @@ def test_cli_against_the_node(node):
     assert generic["success"]
     block = cli("block", str(generic["block"]))
     assert "token.Bonded" in block["events"]
-    bad = subprocess.run([sys.executable, "-m", "runtime.cli", "transfer", "--from", "//Alice", "--to", "nonsense",
+    bad = subprocess.run([sys.executable, "-m", "cli", "transfer", "--from", "//Alice", "--to", "nonsense",
                           "--amount", "1", "--node", node.target], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "error:" in bad.stderr
 

@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 
-from runtime.crashloop import soak
+from node.crashloop import soak
 from runtime.crypto import Keypair, blake2_256
 
 KILLS = int(os.environ.get("PAYABLE_CRASH_KILLS", "50"))
@@ -64,7 +64,7 @@ def test_export_then_import_into_a_fresh_node_reaches_the_same_roots(start_node,
     assert source.stop() == 0
 
     def cli(*args):
-        done = subprocess.run([sys.executable, "-m", "runtime.cli", *args, "--json"], capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-m", "cli", *args, "--json"], capture_output=True, text=True,
                               timeout=120)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
@@ -82,6 +82,6 @@ def test_export_then_import_into_a_fresh_node_reaches_the_same_roots(start_node,
     data[-10] ^= 0xFF
     export.write_bytes(bytes(data))
     other = tmp_path / "other"
-    bad = subprocess.run([sys.executable, "-m", "runtime.cli", "import-blocks", "--base-path", str(other),
+    bad = subprocess.run([sys.executable, "-m", "cli", "import-blocks", "--base-path", str(other),
                           "--input", str(export), "--dev"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "error:" in bad.stderr

@@ -109,13 +109,13 @@ def _drain(request, timeout=60):
 
 
 def test_continuous_batching_matches_unbatched_generation_and_admits_mid_flight(models):
-    from gpu_worker.lora.engine import Engine
+    from gpu_worker.lora.batching import Batcher
 
     root, dirs = models
     runtime = LlamaRuntime(root / "base")
     cache = AdapterCache(host_bytes=1 << 24, device_bytes=1 << 24)
     keys = [cache.register(d, read_adapter(d).hash) for d in dirs]
-    engine = Engine(runtime, cache, max_batch=8)
+    engine = Batcher(runtime, cache, max_batch=8)
     try:
         jobs = [(keys[i % 3] if i < 5 else None, [3 + i, 40 + i, 7], 6 + i) for i in range(6)]
         requests = [engine.submit(*job) for job in jobs[:3]]
@@ -131,12 +131,12 @@ def test_continuous_batching_matches_unbatched_generation_and_admits_mid_flight(
 
 
 def test_cancellation_frees_the_slot_and_adapters_are_served_fairly(models):
-    from gpu_worker.lora.engine import Engine
+    from gpu_worker.lora.batching import Batcher
 
     root, dirs = models
     cache = AdapterCache(host_bytes=1 << 24, device_bytes=1 << 24)
     keys = [cache.register(d, read_adapter(d).hash) for d in dirs]
-    engine = Engine(LlamaRuntime(root / "base"), cache, max_batch=1)
+    engine = Batcher(LlamaRuntime(root / "base"), cache, max_batch=1)
     try:
         long = engine.submit(keys[0], [1, 2, 3], 200)
         assert long.tokens.get(timeout=60) is not None
@@ -208,8 +208,9 @@ def test_openlora_serves_mixed_adapters_over_grpc_with_streaming_and_cancellatio
 def test_onnx_runtime_lora_runs_one_pass_per_adapter_group(tmp_path):
     import numpy as np
 
+    from gpu_worker.configs import ModelConfig
+    from gpu_worker.gradient.models import build
     from gpu_worker.lora.onnx_lora import OnnxLoRARunner, export_adapter, lora_onnx
-    from gpu_worker.models import ModelConfig, build
 
     config = ModelConfig("mlp", 8, 3, (16,))
     torch.manual_seed(0)

@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("tokenizers", reason="part of the worker extra that `make test` installs")
 
-from gpu_worker.attribution import PPB, verify_signed  # noqa: E402
-from gpu_worker.service import Worker  # noqa: E402
+from gpu_worker.results import PPB, verify_signed  # noqa: E402
+from gpu_worker.worker import Worker  # noqa: E402
 from payable.worker.v1 import worker_pb2 as pb  # noqa: E402
 from runtime.crypto import Keypair, blake2_256  # noqa: E402
 
@@ -31,9 +31,9 @@ def _dataset() -> tuple[pb.TextDataset, str]:
 def trained(tmp_path_factory):
     worker = Worker(tmp_path_factory.mktemp("span-worker"), Keypair.from_uri("//Worker"))
     dataset, memorised = _dataset()
-    response = worker.train_language_model(pb.TrainLanguageModelRequest(dataset=dataset, vocab_size=800,
+    response = worker.span.train(pb.TrainLanguageModelRequest(dataset=dataset, vocab_size=800,
                                                                         steps=500, seed=1))
-    index_hash = list(worker.build_span_index(pb.SpanIndexRequest(model_hash=response.model_hash,
+    index_hash = list(worker.span.build_index(pb.SpanIndexRequest(model_hash=response.model_hash,
                                                                   dataset_hash=response.dataset_hash)))[-1].index_hash
     return worker, response, index_hash, memorised
 
@@ -41,8 +41,8 @@ def trained(tmp_path_factory):
 def test_the_memorised_contributor_is_credited_first(trained):
     worker, response, index_hash, memorised = trained
     prompt = memorised[memorised.index("def rgb_to_hls"):][:80]
-    generated = worker.generate(pb.GenerateRequest(model_hash=response.model_hash, prompt=prompt, max_tokens=60))
-    signed = worker.attribute_spans(pb.SpanAttributeRequest(
+    generated = worker.span.generate(pb.GenerateRequest(model_hash=response.model_hash, prompt=prompt, max_tokens=60))
+    signed = worker.span.attribute(pb.SpanAttributeRequest(
         model_hash=response.model_hash, index_hash=index_hash, tokens=generated.tokens, top_k=3, request_id=b"q1",
         input_hash=blake2_256(prompt.encode())))
     result = verify_signed(signed)
@@ -57,19 +57,19 @@ def test_the_memorised_contributor_is_credited_first(trained):
 
 def test_results_reproduce_and_a_tampered_index_is_refused(trained, tmp_path):
     worker, response, index_hash, memorised = trained
-    tokens = worker.generate(pb.GenerateRequest(model_hash=response.model_hash, prompt=memorised[:60],
+    tokens = worker.span.generate(pb.GenerateRequest(model_hash=response.model_hash, prompt=memorised[:60],
                                                 max_tokens=40)).tokens
     request = pb.SpanAttributeRequest(model_hash=response.model_hash, index_hash=index_hash, tokens=tokens, top_k=3)
     again = Worker(worker.store.root, Keypair.from_uri("//Worker"))  # a fresh process-level state
-    assert worker.attribute_spans(request).SerializeToString() == again.attribute_spans(request).SerializeToString()
+    assert worker.span.attribute(request).SerializeToString() == again.span.attribute(request).SerializeToString()
     sa = next((worker.store.root / "span-indexes" / index_hash.hex()).glob("shard-0.sa"))
     raw = bytearray(sa.read_bytes())
     raw[3] ^= 1
     sa.write_bytes(bytes(raw))
-    from gpu_worker.artifacts import ArtifactError
+    from gpu_worker.errors import ArtifactError
 
     with pytest.raises(ArtifactError, match="tampered"):
-        Worker(worker.store.root, Keypair.from_uri("//Worker")).attribute_spans(request)
+        Worker(worker.store.root, Keypair.from_uri("//Worker")).span.attribute(request)
     raw[3] ^= 1
     sa.write_bytes(bytes(raw))
 
@@ -97,17 +97,17 @@ def test_span_results_are_byte_identical_across_processes(trained):
     import textwrap
 
     worker, response, index_hash, memorised = trained
-    tokens = list(worker.generate(pb.GenerateRequest(model_hash=response.model_hash, prompt=memorised[:70],
+    tokens = list(worker.span.generate(pb.GenerateRequest(model_hash=response.model_hash, prompt=memorised[:70],
                                                      max_tokens=50)).tokens)
     script = textwrap.dedent("""
         import sys
-        from gpu_worker.service import Worker
+        from gpu_worker.worker import Worker
         from payable.worker.v1 import worker_pb2 as pb
         from runtime.crypto import Keypair
         worker = Worker(sys.argv[1], Keypair.from_uri("//Worker"))
         request = pb.SpanAttributeRequest(model_hash=bytes.fromhex(sys.argv[2]), index_hash=bytes.fromhex(sys.argv[3]),
                                           tokens=[int(t) for t in sys.argv[4].split(",")], top_k=5, request_id=b"x")
-        sys.stdout.write(worker.attribute_spans(request).SerializeToString(deterministic=True).hex())
+        sys.stdout.write(worker.span.attribute(request).SerializeToString(deterministic=True).hex())
     """)
     outputs = []
     for seed in ("3", "77"):
@@ -119,4 +119,4 @@ def test_span_results_are_byte_identical_across_processes(trained):
     assert outputs[0] == outputs[1] and outputs[0]
     request = pb.SpanAttributeRequest(model_hash=response.model_hash, index_hash=index_hash, tokens=tokens, top_k=5,
                                       request_id=b"x")
-    assert worker.attribute_spans(request).SerializeToString(deterministic=True).hex() == outputs[0]
+    assert worker.span.attribute(request).SerializeToString(deterministic=True).hex() == outputs[0]

@@ -4,9 +4,9 @@ import threading
 
 import pytest
 
+from node.txpool import PoolRejected, TxPool
 from runtime.codec import ONE_OPEN
 from runtime.crypto import Keypair, blake2_256
-from runtime.txpool import PoolRejected, TxPool
 
 
 @pytest.fixture

@@ -11,12 +11,15 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the worker extra (torch) is part of `make test`'s install")
 
-from gpu_worker.artifacts import ArtifactError, Store, artifact_from_state, dataset_to_proto  # noqa: E402
-from gpu_worker.attribution import PPB, verify_signed  # noqa: E402
-from gpu_worker.index import AttributionIndex, IndexBuilder, IndexParams  # noqa: E402
-from gpu_worker.models import ModelConfig  # noqa: E402
-from gpu_worker.service import Worker  # noqa: E402
-from gpu_worker.training import Snapshot, TrainConfig, load_model, train  # noqa: E402
+from gpu_worker.artifacts import Store  # noqa: E402
+from gpu_worker.configs import ModelConfig  # noqa: E402
+from gpu_worker.datasets import Snapshot, dataset_to_proto  # noqa: E402
+from gpu_worker.errors import ArtifactError  # noqa: E402
+from gpu_worker.gradient.index import AttributionIndex, IndexBuilder, IndexParams  # noqa: E402
+from gpu_worker.gradient.models import artifact_from_state  # noqa: E402
+from gpu_worker.gradient.training import TrainConfig, load_model, train  # noqa: E402
+from gpu_worker.results import PPB, verify_signed  # noqa: E402
+from gpu_worker.worker import Worker  # noqa: E402
 from payable.worker.v1 import worker_pb2 as pb  # noqa: E402
 from runtime.crypto import Keypair  # noqa: E402
 
@@ -102,7 +105,7 @@ def test_a_contributor_whose_example_is_duplicated_tops_matching_queries(tmp_pat
     dup = Snapshot(features, labels, contribution, data.contribution_ids, data.contributors)
     store, _, index = _index(tmp_path, dup, ModelConfig("mlp", 4, 3, (8,)), IndexParams(ensemble=2))
     worker = Worker(tmp_path / "store", Keypair.from_uri("//Worker"))
-    signed = worker.attribute(pb.AttributeRequest(model_hash=index.model_hash, index_hash=index.hash,
+    signed = worker.gradient.attribute(pb.AttributeRequest(model_hash=index.model_hash, index_hash=index.hash,
                                                   input=[0.0, 0.0, 0.0, 3.0], label=-1, top_k=3))
     result = verify_signed(signed)
     assert result.top_k[0].contributor == dup.contributors[5]
@@ -179,13 +182,14 @@ def _copy(store: Store, root, model_hash: bytes, dataset_hash: bytes):
 
 SCRIPT = textwrap.dedent("""
     import sys, numpy as np
-    from gpu_worker.service import Worker
+    from gpu_worker.worker import Worker
     from payable.worker.v1 import worker_pb2 as pb
     from runtime.crypto import Keypair
     model, index = bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3])
     worker = Worker(sys.argv[1], Keypair.from_uri("//Worker"))
-    signed = worker.attribute(pb.AttributeRequest(model_hash=model, index_hash=index, input=[1.5, 0.5, 0.1, 0.0],
-                                                  label=-1, top_k=6, request_id=b"r1"))
+    signed = worker.gradient.attribute(pb.AttributeRequest(model_hash=model, index_hash=index,
+                                                           input=[1.5, 0.5, 0.1, 0.0], label=-1, top_k=6,
+                                                           request_id=b"r1"))
     sys.stdout.write(signed.SerializeToString(deterministic=True).hex())
 """)
 

@@ -8,10 +8,12 @@ import pytest
 
 pytest.importorskip("torch", reason="the worker extra is part of `make test`'s install")
 
-from gpu_worker.artifacts import dataset_to_proto  # noqa: E402
 from gpu_worker.chain import ChainWorker  # noqa: E402
-from gpu_worker.service import Worker  # noqa: E402
-from gpu_worker.training import Snapshot  # noqa: E402
+from gpu_worker.datasets import (
+    Snapshot,  # noqa: E402
+    dataset_to_proto,  # noqa: E402
+)
+from gpu_worker.worker import Worker  # noqa: E402
 from payable.attribution.v1 import attribution_pb2 as at  # noqa: E402
 from payable.worker.v1 import worker_pb2 as wp  # noqa: E402
 from runtime.client import ClientError  # noqa: E402
@@ -51,11 +53,11 @@ def test_the_worker_answers_assigned_requests_and_survives_a_node_restart(start_
     x, y = (digits.data[:300] / 16.0).astype(np.float32), digits.target[:300]
     names = ("//Bob", "//Charlie", "//Dave")
     worker = Worker(tmp_path / "worker", EVE)
-    trained = worker.train(wp.TrainRequest(
+    trained = worker.gradient.train(wp.TrainRequest(
         dataset=dataset_to_proto(Snapshot(x, y, np.arange(300) % 3, [1, 2, 3],
                                           [Keypair.from_uri(n).public for n in names])),
         model_config_json='{"family":"mlp","inputs":64,"classes":10,"hidden":[16]}', seed=2))
-    index = list(worker.build_index(wp.BuildIndexRequest(model_hash=trained.model_hash,
+    index = list(worker.gradient.build_index(wp.BuildIndexRequest(model_hash=trained.model_hash,
                                                          dataset_hash=trained.dataset_hash, ensemble=1)))[-1]
     node = start_node("chain", "--dev", "--instant-seal")
     alice, dave = Keypair.from_uri("//Alice"), Keypair.from_uri("//Dave")
@@ -112,9 +114,9 @@ def test_a_fresh_worker_fetches_the_model_and_rebuilds_its_index_from_the_snapsh
         client.submit_call(alice, "datanet", "publish_snapshot", datanet=1)
         builder = Worker(tmp_path / "builder", alice)  # the model builder's own worker
         _, dataset = snapshot_dataset(client, 1)
-        trained = builder.train(wp.TrainRequest(dataset=dataset, seed=5, model_config_json=(
+        trained = builder.gradient.train(wp.TrainRequest(dataset=dataset, seed=5, model_config_json=(
             '{"family":"mlp","inputs":64,"classes":10,"hidden":[16]}')))
-        index = list(builder.build_index(wp.BuildIndexRequest(model_hash=trained.model_hash,
+        index = list(builder.gradient.build_index(wp.BuildIndexRequest(model_hash=trained.model_hash,
                                                               dataset_hash=trained.dataset_hash)))[-1]
         _, _, artifact = builder.store.model(trained.model_hash)
         assert client.upload(artifact.SerializeToString(deterministic=True)).hash == trained.model_hash
@@ -130,7 +132,7 @@ def test_a_fresh_worker_fetches_the_model_and_rebuilds_its_index_from_the_snapsh
             settled = _settlement(client, 1)
         assert sum(decode_u128(p.amount) for p in settled.payments) == ONE_OPEN
         assert fresh.store.model(trained.model_hash)  # downloaded, and checked against the registered hash
-        assert fresh.index(index.index_hash).hash == index.index_hash  # rebuilt to the very same index
+        assert fresh.gradient.index(index.index_hash).hash == index.index_hash  # rebuilt to the very same index
     finally:
         follower.stop()
         thread.join(timeout=30)

@@ -1,139 +1,62 @@
-"""Continuous batching: requests join the running batch at every decode step, across adapters.
+"""The OpenLoRA engine: one base model, many adapters registered by content hash, one batching loop.
 
-Each step admits queued requests (round-robin over adapters, so one busy adapter cannot starve the
-others) while the batch has room - bounded by request count and by KV-cache tokens - then runs ONE
-mixed forward: newcomers feed their prompts (prefill), running requests feed their last token
-(decode), all adapters together (see model.py). Tokens stream to each request's queue as they are
-made; a finished or cancelled request leaves the batch at the next step and frees its slot.
+What the worker's gRPC service delegates to (`LoadBase`, `LoadAdapter`, `ListAdapters`, `Generate`,
+`Stats`): it owns the byte-bounded adapter cache and the continuous batcher over the loaded base.
 """
 
 from __future__ import annotations
 
-import itertools
-import queue
 import threading
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from pathlib import Path
 
+from ..errors import ArtifactError
+from .adapters import AdapterError, LoRA, read_adapter
+from .batching import Batcher, Request
 from .cache import AdapterCache
-from .model import LlamaRuntime, Sequence
+from .model import LlamaRuntime
 
 
-@dataclass
-class Request:
-    id: int
-    adapter: bytes | None
-    prompt: list[int]
-    max_new: int
-    tokens: queue.Queue = field(default_factory=queue.Queue)  # generated ids, then None
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    generated: list[int] = field(default_factory=list)
-    seq: Sequence | None = None
-    finished_step: int | None = None  # the engine step at which it left the batch
+class LoRAEngine:
+    def __init__(self, device: str = "cpu", host_bytes: int = 2 << 30, device_bytes: int = 1 << 30):
+        self.device = device
+        self.cache = AdapterCache(host_bytes, device_bytes, device)
+        self.batcher: Batcher | None = None
+        self._lock = threading.Lock()
 
-    def cancel(self) -> None:
-        """Stop generating; the request leaves the batch (freeing its slot) at the next step."""
-        self.cancelled.set()
-
-
-class Engine:
-    def __init__(self, runtime: LlamaRuntime, cache: AdapterCache, *, max_batch: int = 64,
-                 max_kv_tokens: int = 65_536, method: str = "segments"):
-        self.runtime, self.cache = runtime, cache
-        self.max_batch, self.max_kv_tokens, self.method = max_batch, max_kv_tokens, method
-        self._queues: OrderedDict[bytes | None, deque[Request]] = OrderedDict()
-        self._active: list[Request] = []
-        self._ids = itertools.count(1)
-        self._lock = threading.Condition()
-        self._stop = False
-        self.steps = 0
-        self.completed = 0
-        self._thread = threading.Thread(target=self._loop, name="openlora-engine", daemon=True)
-        self._thread.start()
-
-    def submit(self, adapter: bytes | None, prompt: list[int], max_new: int) -> Request:
-        if not prompt or max_new < 1:
-            raise ValueError("a request needs a non-empty prompt and max_new ≥ 1")
-        if len(prompt) + max_new > self.max_kv_tokens:
-            raise ValueError(f"prompt + max_new exceeds the {self.max_kv_tokens}-token KV budget")
-        if adapter is not None and adapter not in self.cache.registry:
-            raise ValueError(f"adapter {adapter.hex()} is not registered")
-        request = Request(next(self._ids), adapter, list(prompt), max_new)
+    def load_base(self, directory: str | Path, max_batch: int = 64) -> None:
+        """Serve this base model (a Hugging Face LLaMA-family directory) from now on, replacing any other."""
+        try:
+            runtime = LlamaRuntime(Path(directory), self.device)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ArtifactError(f"cannot load base model: {exc}") from exc
         with self._lock:
-            self._queues.setdefault(adapter, deque()).append(request)
-            self._lock.notify()
-        if adapter is not None:
-            self.cache.prefetch([adapter])
-        return request
+            if self.batcher is not None:
+                self.batcher.close()
+            self.batcher = Batcher(runtime, self.cache, max_batch=max_batch)
 
-    def close(self) -> None:
-        with self._lock:
-            self._stop = True
-            self._lock.notify()
-        self._thread.join()
+    def load_adapter(self, directory: str | Path, expected_hash: bytes | None = None) -> LoRA:
+        """Register a PEFT adapter directory; refused unless its bytes hash to `expected_hash` (when given)."""
+        try:
+            adapter = read_adapter(Path(directory), expected_hash)
+            self.cache.register(Path(directory), adapter.hash)
+        except AdapterError as exc:
+            raise ArtifactError(str(exc)) from exc
+        return adapter
+
+    def adapters(self) -> list[bytes]:
+        return sorted(self.cache.registry)
+
+    def submit(self, adapter: bytes | None, prompt: list[int], max_new_tokens: int) -> Request:
+        """Queue a generation (tokens stream to the returned request's queue); needs a loaded base."""
+        if self.batcher is None:
+            raise RuntimeError("no base model loaded: call LoadBase first")
+        return self.batcher.submit(adapter, prompt, max_new_tokens)
 
     def stats(self) -> dict:
-        with self._lock:
-            return {"active": len(self._active), "queued": sum(len(q) for q in self._queues.values()),
-                    "steps": self.steps, "completed": self.completed, **self.cache.stats()}
+        if self.batcher is not None:
+            return self.batcher.stats()
+        return {**self.cache.stats(), "active": 0, "queued": 0, "steps": 0, "completed": 0}
 
-    # --- the loop --------------------------------------------------------------------------------
-    def _kv_tokens(self) -> int:
-        return sum(len(r.prompt) + r.max_new for r in self._active)
-
-    def _admit(self) -> list[Request]:
-        admitted = []
-        while len(self._active) < self.max_batch and self._queues:
-            adapter, waiting = next(iter(self._queues.items()))
-            request = waiting[0]
-            if self._kv_tokens() + len(request.prompt) + request.max_new > self.max_kv_tokens:
-                break
-            waiting.popleft()
-            self._queues.move_to_end(adapter)  # round-robin: this adapter goes to the back of the line
-            if not waiting:
-                del self._queues[adapter]
-            if request.cancelled.is_set():
-                request.tokens.put(None)
-                continue
-            self._active.append(request)
-            admitted.append(request)
-        return admitted
-
-    def _loop(self) -> None:
-        while True:
-            with self._lock:
-                while not self._stop and not self._active and not self._queues:
-                    self._lock.wait()
-                if self._stop:
-                    for r in self._active:
-                        r.tokens.put(None)
-                    return
-                for r in [r for r in self._active if r.cancelled.is_set()]:
-                    self._finish(r)
-                self._admit()
-                batch = sorted(self._active, key=lambda r: (r.adapter or b"", r.id))  # adapters contiguous
-            if not batch:
-                continue
-            feeds = []
-            for r in batch:
-                if r.seq is None:
-                    r.seq = Sequence(self.cache.get(r.adapter) if r.adapter else None, [])
-                    feeds.append(r.prompt)
-                else:
-                    feeds.append([r.generated[-1]])
-            logits = self.runtime.step([r.seq for r in batch], feeds, self.method)
-            with self._lock:
-                self.steps += 1
-                for r, row in zip(batch, logits, strict=True):
-                    token = int(row.argmax())
-                    r.generated.append(token)
-                    r.tokens.put(token)
-                    if len(r.generated) >= r.max_new:
-                        self._finish(r)
-
-    def _finish(self, request: Request) -> None:
-        request.finished_step = self.steps
-        self._active.remove(request)
-        request.tokens.put(None)
-        request.seq = None  # free its KV cache
-        self.completed += 1
+    def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()

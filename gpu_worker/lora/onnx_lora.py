@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models import ModelConfig, finish_graph
+from ..configs import ModelConfig
+from ..onnx_graph import finish_graph
 
 
 def lora_onnx(config: ModelConfig, state: dict[str, torch.Tensor], rank: int) -> bytes:

@@ -8,33 +8,11 @@ to ONNX for inference.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-
 import numpy as np
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class LMConfig:
-    vocab: int
-    d_model: int = 64
-    heads: int = 4
-    layers: int = 2
-    context: int = 64
-    family: str = "tiny-lm"
-
-    def __post_init__(self) -> None:
-        if self.family != "tiny-lm" or self.d_model % self.heads or min(self.vocab, self.layers, self.context) < 1:
-            raise ValueError("a tiny-lm config needs vocab, layers, context ≥ 1 and d_model divisible by heads")
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> LMConfig:
-        return cls(**json.loads(text))
+from ..configs import LMConfig
 
 
 class Block(nn.Module):

@@ -16,8 +16,8 @@ from payable.worker.v1 import worker_pb2
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
 from runtime.crypto import TREASURY, verify
-from runtime.merkle import verify_merkle_proof
 from runtime.pallet import CallTable
+from runtime.wire import request_id_bytes, verify_membership
 
 from . import errors, weights
 from . import events as ev
@@ -27,11 +27,6 @@ from .storage import ContributorEarnings, Disputes, ModelTotals, Results, Settle
 calls = CallTable("attribution")
 PPB = 1_000_000_000
 SPAN = "span"
-
-
-def request_id_bytes(request_id: int) -> bytes:
-    """How a result names its request (the worker puts exactly this in AttributionResult.request_id)."""
-    return request_id.to_bytes(8, "big")
 
 
 def _method_kind(method: str) -> int:
@@ -161,9 +156,7 @@ def _check_credits(ctx: Context, result, proofs, model) -> None:
             snapshot = datanet.snapshot(ctx, proof.datanet, proof.version)
         except DataNetError as exc:
             raise errors.BadProof(exc.message) from exc
-        leaf = datanet.leaf_bytes(proof.proof.leaf)
-        if not verify_merkle_proof(snapshot.root, leaf, proof.proof.index, proof.proof.count,
-                                   list(proof.proof.siblings)):
+        if not verify_membership(snapshot.root, proof.proof):
             raise errors.BadProof(f"contribution {credit.contribution_id}: the Merkle proof does not verify")
 
 

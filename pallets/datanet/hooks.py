@@ -6,6 +6,7 @@ from pallets.token import interface as token
 from payable.datanet.v1 import datanet_pb2 as pb
 from runtime.codec import decode_u128
 from runtime.context import Context
+from runtime.errors import ensure
 
 from . import weights
 from .config import DataNetConfig
@@ -26,17 +27,17 @@ def try_state(ctx: Context) -> None:
     for net_id, net in DataNets.iter(ctx):
         held[net.owner] = held.get(net.owner, 0) + decode_u128(net.creation_deposit)
         versions = [v for v, _ in Snapshots.iter_prefix(ctx, net_id)]
-        assert versions == list(range(1, net.snapshot_count + 1)), f"datanet {net_id}: snapshot versions {versions}"
+        ensure(versions == list(range(1, net.snapshot_count + 1)), f"datanet {net_id}: snapshot versions {versions}")
         for version, snap in Snapshots.iter_prefix(ctx, net_id):
             leaves = [leaf_of(Contributions.get(ctx, cid)) for cid in snap.contribution_ids]
-            assert root_of(leaves) == snap.root, f"datanet {net_id} snapshot {version}: root does not match leaves"
+            ensure(root_of(leaves) == snap.root, f"datanet {net_id} snapshot {version}: root does not match leaves")
     for cid, found in Contributions.iter(ctx):
         live = LiveContent.get(ctx, found.datanet, found.content_hash)
         approved = Approved.get(ctx, found.datanet, cid) is not None
         if found.status in (pb.PENDING, pb.APPROVED):
-            assert live == cid, f"contribution {cid}: live-content index points at {live}"
-        assert approved == (found.status == pb.APPROVED), f"contribution {cid}: approved index disagrees"
+            ensure(live == cid, f"contribution {cid}: live-content index points at {live}")
+        ensure(approved == (found.status == pb.APPROVED), f"contribution {cid}: approved index disagrees")
         if found.status == pb.PENDING:
             held[found.contributor] = held.get(found.contributor, 0) + decode_u128(found.deposit)
     for who, amount in held.items():
-        assert token.account(ctx, who).reserved >= amount, f"account {who.hex()}: deposits not reserved"
+        ensure(token.account(ctx, who).reserved >= amount, f"account {who.hex()}: deposits not reserved")

@@ -6,6 +6,7 @@ from payable.datanet.v1 import datanet_pb2 as pb
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context, public_interface
 from runtime.merkle import merkle_proof, merkle_root
+from runtime.wire import leaf_bytes
 
 from . import errors
 from .storage import Contributions, DataNets, Snapshots, Stats
@@ -16,11 +17,6 @@ NAME = "datanet"
 def leaf_of(contribution: pb.Contribution) -> pb.SnapshotLeaf:
     return pb.SnapshotLeaf(contribution_id=contribution.id, contributor=contribution.contributor,
                            content_hash=contribution.content_hash, size=contribution.size)
-
-
-def leaf_bytes(leaf: pb.SnapshotLeaf) -> bytes:
-    """Exactly what is hashed into a snapshot's Merkle tree (and what a verifier re-hashes)."""
-    return leaf.SerializeToString(deterministic=True)
 
 
 def root_of(leaves: list[pb.SnapshotLeaf]) -> bytes:

@@ -6,6 +6,7 @@ from pallets.token import interface as token
 from payable.inference.v1 import inference_pb2 as pb
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
+from runtime.errors import ensure
 
 from . import events as ev
 from .interface import slash_worker
@@ -36,10 +37,10 @@ def try_state(ctx: Context) -> None:
     for request_id, found in Requests.iter(ctx):
         if found.status == pb.PENDING:
             escrowed[found.requester] = escrowed.get(found.requester, 0) + decode_u128(found.escrow)
-            assert Deadlines.get(ctx, found.deadline, request_id) is not None, f"request {request_id}: no deadline"
-            assert found.deadline >= ctx.block_number, f"request {request_id}: pending past its deadline"
+            ensure(Deadlines.get(ctx, found.deadline, request_id) is not None, f"request {request_id}: no deadline")
+            ensure(found.deadline >= ctx.block_number, f"request {request_id}: pending past its deadline")
     for who, amount in escrowed.items():
-        assert token.account(ctx, who).reserved >= amount, f"{who.hex()}: escrow not reserved"
+        ensure(token.account(ctx, who).reserved >= amount, f"{who.hex()}: escrow not reserved")
     for account, found in Workers.iter(ctx):
         balances = token.account(ctx, account)
-        assert balances.bonded + balances.unbonding >= decode_u128(found.bond), f"worker {account.hex()}: bond"
+        ensure(balances.bonded + balances.unbonding >= decode_u128(found.bond), f"worker {account.hex()}: bond")

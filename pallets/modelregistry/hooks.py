@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runtime.context import Context
+from runtime.errors import ensure
 
 from .storage import BaseModels, ByDataNet, ByOwner, Models
 
@@ -11,10 +12,10 @@ def try_state(ctx: Context) -> None:
     """Every model cites an existing base model, splits sum to 10,000, indexes point at real models."""
     minimum = ctx.config.min_contributors_bps
     for mid, found in Models.iter(ctx):
-        assert BaseModels.get(ctx, found.base_model) is not None, f"model {mid}: unknown base model"
+        ensure(BaseModels.get(ctx, found.base_model) is not None, f"model {mid}: unknown base model")
         s = found.split
-        assert s.contributors + s.model_owner + s.protocol + s.worker == 10_000, f"model {mid}: split"
-        assert s.contributors >= minimum, f"model {mid}: contributors below the chain minimum"
-        assert ByOwner.get(ctx, found.owner, mid) is not None, f"model {mid}: owner index missing"
+        ensure(s.contributors + s.model_owner + s.protocol + s.worker == 10_000, f"model {mid}: split")
+        ensure(s.contributors >= minimum, f"model {mid}: contributors below the chain minimum")
+        ensure(ByOwner.get(ctx, found.owner, mid) is not None, f"model {mid}: owner index missing")
         for ref in found.snapshots:
-            assert ByDataNet.get(ctx, ref.datanet, mid) is not None, f"model {mid}: datanet index missing"
+            ensure(ByDataNet.get(ctx, ref.datanet, mid) is not None, f"model {mid}: datanet index missing")

@@ -1,10 +1,11 @@
-"""Token hooks: the static config check, the invariant check, and the fee handler plugin."""
+"""Token hooks: the static config check, the invariant check, account balances for the node, and the
+fee handler plugin."""
 
 from __future__ import annotations
 
 from runtime.context import Context
 from runtime.crypto import TREASURY
-from runtime.errors import Invalid, InvalidTransaction
+from runtime.errors import Invalid, InvalidTransaction, ensure
 from runtime.hookspecs import hookimpl
 
 from . import errors, interface
@@ -13,7 +14,7 @@ from .storage import Account, Balances, issuance
 
 
 def integrity_test(config: TokenConfig) -> None:
-    assert isinstance(config, TokenConfig), "token config must be a TokenConfig"
+    ensure(isinstance(config, TokenConfig), "token config must be a TokenConfig")
 
 
 def try_state(ctx: Context) -> None:
@@ -22,11 +23,17 @@ def try_state(ctx: Context) -> None:
     ed = ctx.config.existential_deposit
     for who, data in Account.iter(ctx):
         bal = Balances.from_proto(data)
-        assert bal.total > 0, f"token: empty account {who.hex()} was not removed"
-        assert who == TREASURY or bal.locked > 0 or bal.free >= ed, f"token: account {who.hex()} is dust"
-        assert len(bal.unlocking) <= ctx.config.max_unlock_chunks, f"token: {who.hex()} has too many chunks"
+        ensure(bal.total > 0, f"token: empty account {who.hex()} was not removed")
+        ensure(who == TREASURY or bal.locked > 0 or bal.free >= ed, f"token: account {who.hex()} is dust")
+        ensure(len(bal.unlocking) <= ctx.config.max_unlock_chunks, f"token: {who.hex()} has too many chunks")
         total += bal.total
-    assert total == issuance(ctx), f"token: total issuance {issuance(ctx)} != sum of balances {total}"
+    ensure(total == issuance(ctx), f"token: total issuance {issuance(ctx)} != sum of balances {total}")
+
+
+def account_balances(ctx: Context, who: bytes) -> dict[str, int]:
+    """The chain's account balances come from this pallet (what the node's GetAccount shows)."""
+    bal = interface.account(ctx, who)
+    return {"free": bal.free, "reserved": bal.reserved, "bonded": bal.bonded, "unbonding": bal.unbonding}
 
 
 class FeeHandler:

@@ -11,15 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..codec import decode_u128, encode_u128
 from ..crypto import blake2_128, blake2_256
 
-if TYPE_CHECKING:
-    from ..context import Context
-
 T = TypeVar("T")
+
+
+class StorageAccess(Protocol):
+    """What a storage item needs of the context it runs in (`runtime.context.Context` is one): keyed
+    reads, writes and prefix scans, each checked against the acting pallet's slice by the context."""
+
+    def read(self, key: bytes) -> bytes | None: ...
+
+    def write(self, key: bytes, value: bytes) -> None: ...
+
+    def remove(self, key: bytes) -> None: ...
+
+    def scan(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]: ...
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,7 @@ class StorageItem:
     def hasher_names(self) -> str:
         return ""
 
-    def _get(self, ctx: Context, key: bytes, default):
+    def _get(self, ctx: StorageAccess, key: bytes, default):
         raw = ctx.read(key)
         return default if raw is None else self.value.decode(raw)
 
@@ -121,13 +131,13 @@ class Value(StorageItem):
 
     kind = "value"
 
-    def get(self, ctx: Context, default=None):
+    def get(self, ctx: StorageAccess, default=None):
         return self._get(ctx, self.prefix, default)
 
-    def put(self, ctx: Context, value) -> None:
+    def put(self, ctx: StorageAccess, value) -> None:
         ctx.write(self.prefix, self.value.encode(value))
 
-    def remove(self, ctx: Context) -> None:
+    def remove(self, ctx: StorageAccess) -> None:
         ctx.remove(self.prefix)
 
 
@@ -147,26 +157,26 @@ class Map(StorageItem):
     def storage_key(self, key) -> bytes:
         return self.prefix + self.hasher.hash(self.key.encode(key))
 
-    def get(self, ctx: Context, key, default=None):
+    def get(self, ctx: StorageAccess, key, default=None):
         return self._get(ctx, self.storage_key(key), default)
 
-    def require(self, ctx: Context, key, error: type[Exception], message: str):
+    def require(self, ctx: StorageAccess, key, error: type[Exception], message: str):
         """The value, or `error(message)` when the key is absent (a pallet's Unknown... error)."""
         found = self.get(ctx, key)
         if found is None:
             raise error(message)
         return found
 
-    def contains(self, ctx: Context, key) -> bool:
+    def contains(self, ctx: StorageAccess, key) -> bool:
         return ctx.read(self.storage_key(key)) is not None
 
-    def insert(self, ctx: Context, key, value) -> None:
+    def insert(self, ctx: StorageAccess, key, value) -> None:
         ctx.write(self.storage_key(key), self.value.encode(value))
 
-    def remove(self, ctx: Context, key) -> None:
+    def remove(self, ctx: StorageAccess, key) -> None:
         ctx.remove(self.storage_key(key))
 
-    def iter(self, ctx: Context) -> Iterator[tuple[Any, Any]]:
+    def iter(self, ctx: StorageAccess) -> Iterator[tuple[Any, Any]]:
         """(key, value) pairs in storage-key order (deterministic, not insertion order)."""
         strip = self.hasher.reversible_prefix
         if strip is None:
@@ -196,16 +206,16 @@ class DoubleMap(StorageItem):
     def storage_key(self, key1, key2) -> bytes:
         return self._first(key1) + self.hasher2.hash(self.key2.encode(key2))
 
-    def get(self, ctx: Context, key1, key2, default=None):
+    def get(self, ctx: StorageAccess, key1, key2, default=None):
         return self._get(ctx, self.storage_key(key1, key2), default)
 
-    def insert(self, ctx: Context, key1, key2, value) -> None:
+    def insert(self, ctx: StorageAccess, key1, key2, value) -> None:
         ctx.write(self.storage_key(key1, key2), self.value.encode(value))
 
-    def remove(self, ctx: Context, key1, key2) -> None:
+    def remove(self, ctx: StorageAccess, key1, key2) -> None:
         ctx.remove(self.storage_key(key1, key2))
 
-    def iter_prefix(self, ctx: Context, key1) -> Iterator[tuple[Any, Any]]:
+    def iter_prefix(self, ctx: StorageAccess, key1) -> Iterator[tuple[Any, Any]]:
         """(key2, value) pairs under key1, in storage-key order."""
         strip = self.hasher2.reversible_prefix
         if strip is None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pallets.token import interface as token
 from runtime.codec import decode_u128, encode_u128
-from runtime.errors import PalletError
+from runtime.errors import PalletError, ensure
 from runtime.pallet import CallTable, EventTable, Pallet
 from runtime.storage.items import BLAKE2_128_CONCAT, BYTES, PalletStorage, ProtoCodec
 from runtime.weights import Weight
@@ -81,7 +81,7 @@ class _Hooks:
     @staticmethod
     def try_state(ctx) -> None:
         for who, note in Notes.iter(ctx):
-            assert token.account(ctx, who).reserved >= decode_u128(note.deposit), "notes: deposit not reserved"
+            ensure(token.account(ctx, who).reserved >= decode_u128(note.deposit), "notes: deposit not reserved")
 
 
 pallet = Pallet(NAME, doc=__doc__, calls=calls, storage=storage, events=events, errors=NotesError,

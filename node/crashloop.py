@@ -19,13 +19,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .chaindb import ChainDB
+from runtime.chaindb import ChainDB
+from runtime.client import Client, ClientError
+from runtime.crypto import Keypair, blake2_256
+from runtime.ports import free_port
+from runtime.storage.backend import RocksBackend
+
 from .chaintools import check_chain
-from .client import Client, ClientError
-from .crypto import Keypair, blake2_256
 from .node import DB_DIR
-from .ports import free_port
-from .storage.backend import RocksBackend
 
 SENDERS = ("//Alice", "//Bob", "//Charlie")
 
@@ -51,7 +52,7 @@ def _send_until_dead(target: str, sender: Keypair, dest: bytes, reported: list, 
 
 def run_round(base_path: Path, rng: random.Random, reported: list, log) -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "runtime.cli", "node", "--dev", "--block-time", "0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "node", "--dev", "--block-time", "0.1",
                              "--base-path", str(base_path), "--grpc-port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=log)
     try:

@@ -27,18 +27,17 @@ from payable.attribution.v1 import attribution_pb2 as at
 from payable.datanet.v1 import datanet_pb2 as dn
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
-
-from .client import Client, ClientError
-from .codec import decode_u128, format_open
-from .crypto import Keypair
-from .ports import free_port
+from runtime.client import Client, ClientError
+from runtime.codec import decode_u128, format_open
+from runtime.crypto import Keypair
+from runtime.ports import free_port
 
 CONTRIBUTORS = ("//Bob", "//Charlie", "//Dave", "//Ferdie")
 PRICE = "0.5"
 
 
 def _start(args: list[str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "runtime.cli", *args], stdout=subprocess.DEVNULL,
+    return subprocess.Popen([sys.executable, "-m", "cli", *args], stdout=subprocess.DEVNULL,
                             stderr=open(log, "wb"))
 
 
@@ -49,6 +48,11 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def register(sub) -> None:
+    sub.add_parser("demo", help="the Payable AI story: DataNet, training, paid inferences, attributed payouts"
+                   ).set_defaults(func=lambda args: run())
 
 
 def run() -> int:

@@ -13,23 +13,20 @@ from concurrent import futures
 import grpc
 from google.protobuf import message_factory
 from google.protobuf.message import DecodeError
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from payable.content.v1 import content_pb2, content_pb2_grpc
 from payable.node.v1 import node_pb2, node_pb2_grpc
 from payable.runtime.v1.extrinsic_pb2 import Header
-from payable.token.v1 import token_pb2
+from runtime import system
+from runtime.codec import encode_u128
+from runtime.crypto import blake2_256
+from runtime.errors import PalletError
+from runtime.grpcserver import MESSAGE_OPTIONS, start_with_health_and_reflection
 
-from . import system
-from .codec import decode_u128, encode_u128
 from .contentstore import ContentError, ContentStore
-from .crypto import blake2_256
-from .errors import PalletError
 from .node import Node
 from .txpool import PoolRejected
 
-MAX_MESSAGE = 8 * 1024 * 1024
 MAX_BATCH = 4096
 POOL_STATUS = {"duplicate": grpc.StatusCode.ALREADY_EXISTS, "pool_full": grpc.StatusCode.RESOURCE_EXHAUSTED,
                "future_queue_full": grpc.StatusCode.RESOURCE_EXHAUSTED}
@@ -126,19 +123,16 @@ class NodeService(node_pb2_grpc.NodeServicer):
 
     # --- state ---------------------------------------------------------------------------------
     def GetAccount(self, request, context):  # noqa: N802
-        """Nonce, plus balances when the chain has the token pallet (read through its query)."""
+        """Nonce, plus balances when a pallet of the chain holds them (its `account_balances` hook)."""
         if len(request.account) != 32:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "account ids are 32 bytes")
         executive = self.node.executive
         with self.node.lock:
             response = node_pb2.AccountResponse(nonce=system.account_nonce(executive.read_context(), request.account),
                                                 block_number=executive.head.number)
-            if "token" in executive.runtime.pallets:
-                data = token_pb2.AccountData.FromString(executive.query(
-                    "token", "account", token_pb2.AccountRequest(account=request.account).SerializeToString()))
-                unbonding = sum(decode_u128(chunk.amount) for chunk in data.unlocking)
-                response.free, response.reserved, response.bonded = data.free, data.reserved, data.bonded
-                response.unbonding = encode_u128(unbonding)
+            balances = executive.account_balances(request.account)
+        for name, amount in (balances or {}).items():
+            setattr(response, name, encode_u128(amount))
         return response
 
     def QueryStorage(self, request, context):  # noqa: N802
@@ -248,8 +242,7 @@ def pallet_query_handlers(service: NodeService) -> list[grpc.GenericRpcHandler]:
 def serve(node: Node, port: int = 0, workers: int = 32) -> tuple[grpc.Server, int]:
     """Start the gRPC server on 127.0.0.1:port (0 picks a free port); returns (server, bound port)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
-                         options=[("grpc.max_receive_message_length", MAX_MESSAGE),
-                                  ("grpc.max_send_message_length", MAX_MESSAGE)])
+                         options=MESSAGE_OPTIONS)
     service = NodeService(node)
     node_pb2_grpc.add_NodeServicer_to_server(service, server)
     content_pb2_grpc.add_ContentStoreServicer_to_server(ContentService(node.content), server)
@@ -259,19 +252,3 @@ def serve(node: Node, port: int = 0, workers: int = 32) -> tuple[grpc.Server, in
              content_pb2.DESCRIPTOR.services_by_name["ContentStore"].full_name]
     names += [p.query_service.full_name for p in node.executive.runtime.pallets.values() if p.query_service]
     return start_with_health_and_reflection(server, names, port)
-
-
-def start_with_health_and_reflection(server: grpc.Server, services: list[str], port: int) -> tuple[grpc.Server, int]:
-    """Add the standard health service and server reflection for `services`, bind 127.0.0.1:port
-    (0 picks a free port), start, and mark everything SERVING; returns (server, bound port)."""
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [*services, health.SERVICE_NAME, reflection.SERVICE_NAME]
-    reflection.enable_server_reflection(names, server)
-    bound = server.add_insecure_port(f"127.0.0.1:{port}")
-    if bound == 0:
-        raise OSError(f"could not bind 127.0.0.1:{port} for gRPC")
-    server.start()
-    for name in ["", *services]:
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return server, bound

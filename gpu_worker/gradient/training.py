@@ -9,35 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import nn
 
-from .models import ModelConfig, build
-
-
-@dataclass
-class Snapshot:
-    """Training examples with their provenance: example i belongs to contribution `contribution[i]`."""
-
-    features: np.ndarray      # float32 [n, d]
-    labels: np.ndarray        # int64 [n]
-    contribution: np.ndarray  # int64 [n]: index into contribution_ids
-    contribution_ids: list[int]
-    contributors: list[bytes]  # per contribution: the contributor's 32-byte account
-
-    def __post_init__(self) -> None:
-        n = len(self.features)
-        if len(self.labels) != n or len(self.contribution) != n:
-            raise ValueError("features, labels and contribution must have one entry per example")
-        if len(self.contribution_ids) != len(self.contributors):
-            raise ValueError("every contribution needs exactly one contributor")
-        if n and (self.contribution.min() < 0 or self.contribution.max() >= len(self.contribution_ids)):
-            raise ValueError("an example points at a contribution that does not exist")
-
-    def subset(self, keep: np.ndarray) -> Snapshot:
-        return Snapshot(self.features[keep], self.labels[keep], self.contribution[keep], self.contribution_ids,
-                        self.contributors)
+from ..configs import ModelConfig
+from ..datasets import Snapshot
+from .models import build
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import InvalidTransaction
-from .executive import Validity
+from runtime.errors import InvalidTransaction
+from runtime.extrinsic import Validity
 
 
 class PoolRejected(Exception):

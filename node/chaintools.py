@@ -17,13 +17,13 @@ import structlog
 
 from payable.runtime.v1.extrinsic_pb2 import Block
 from payable.runtime.v1.extrinsic_pb2 import Header as HeaderMessage
+from runtime.chaindb import ChainDB
+from runtime.chainspec import ChainSpec
+from runtime.crypto import blake2_256
+from runtime.executive import BlockImportError, Executive
+from runtime.storage.backend import MemoryBackend, RocksBackend
 
-from .chaindb import ChainDB
-from .chainspec import ChainSpec
-from .crypto import blake2_256
-from .executive import BlockImportError, Executive
 from .node import DB_DIR, open_spec
-from .storage.backend import MemoryBackend, RocksBackend
 
 MAGIC = b"PAYABLE-BLOCKS-1\n"
 log = structlog.get_logger("payable.import")

@@ -29,10 +29,12 @@ from safetensors.torch import load_file, save_file
 
 from runtime.crypto import blake2_256_file
 
+from ..artifacts import Store
+from ..configs import ModelConfig
+from ..datasets import Snapshot
+from ..errors import ArtifactError
 from . import influence as inf
-from .artifacts import ArtifactError, Store
-from .models import ModelConfig
-from .training import Snapshot, TrainConfig, train
+from .training import TrainConfig, train
 
 EXACT_MAX_DIM = 8192  # above this many parameters the curvature is built in a projected space
 DEFAULT_PROJECTION = 2048

@@ -1,7 +1,11 @@
-"""The dev node: a chain on RocksDB, a transaction pool, a block author, and the gRPC API around them.
+"""The node: a chain on RocksDB, its transaction pool, its content store, and the subscriptions the
+gRPC API serves - everything a node has whichever driver decides the block order.
 
-One lock serialises everything that touches the executive's block in progress or needs a consistent
-view of the head (authoring, imports, proofs); pool validation reads committed state without it, so
+A driver (the dev author in `node.dev_author`; a consensus engine's driver beside it) takes ready
+extrinsics from `pool`, builds or imports a block through `executive` under `lock`, and hands the
+committed block to `block_committed`, which updates the pool and tells the watchers. One lock
+serialises everything that touches the executive's block in progress or needs a consistent view of
+the head (authoring, imports, proofs); pool validation reads committed state without it, so
 submissions keep flowing while a block is built. Status updates for watched extrinsics and new heads
 go to subscriber queues that the gRPC streams drain.
 """
@@ -10,22 +14,20 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from pathlib import Path
 
 import structlog
 
 from payable.node.v1 import node_pb2
-from payable.runtime.v1.extrinsic_pb2 import Header
+from runtime import system
+from runtime.chainspec import ChainSpec
+from runtime.crypto import blake2_256
+from runtime.errors import ChainSpecError, Invalid
+from runtime.executive import AuthoredBlock, Executive
+from runtime.storage.backend import RocksBackend
 
-from . import system
-from .chainspec import ChainSpec
 from .contentstore import ContentStore
-from .crypto import Keypair, blake2_256
-from .errors import ChainSpecError, Invalid
-from .executive import AuthoredBlock, Executive
 from .metrics import NodeMetrics
-from .storage.backend import RocksBackend
 from .txpool import PoolRejected, TxPool
 
 log = structlog.get_logger("payable.node")
@@ -53,13 +55,9 @@ def open_spec(base_path: Path, spec: ChainSpec | None) -> ChainSpec:
 
 
 class Node:
-    def __init__(self, spec: ChainSpec | None, base_path: str | Path, *, author: Keypair,
-                 block_time: float | None = 2.0, max_block_extrinsics: int = 10_000, pool_limits: dict | None = None,
+    def __init__(self, spec: ChainSpec | None, base_path: str | Path, *, pool_limits: dict | None = None,
                  content_limits: dict | None = None):
-        """block_time None means instant seal: a block as soon as extrinsics are ready.
-
-        content_limits: ContentStore's max_blob and quota (bytes) for the off-chain blob store.
-        """
+        """content_limits: ContentStore's max_blob and quota (bytes) for the off-chain blob store."""
         self.base_path = Path(base_path)
         self.spec = open_spec(self.base_path, spec)
         self.backend = RocksBackend(self.base_path / DB_DIR)
@@ -69,31 +67,19 @@ class Node:
             self.backend.close()
             raise
         self.content = ContentStore(self.base_path / "blobs", **(content_limits or {}))
-        self.author = author
-        self.block_time = block_time
-        self.max_block_extrinsics = max_block_extrinsics
         self.lock = threading.RLock()
         self.metrics = NodeMetrics()
         self.pool = TxPool(self.executive.validate_transaction, on_drop=self._dropped, **(pool_limits or {}))
         self._watchers: dict[bytes, list[queue.Queue]] = {}
         self._heads: list[queue.Queue] = []
         self._subs_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.metrics.height.set(self.executive.head.number)
         log.info("node_opened", chain=self.spec.id, base_path=str(self.base_path), best=self.executive.head.number,
                  best_hash=self.executive.head.hash.hex(), genesis=self.executive.genesis_hash.hex())
 
     # --- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._author_loop, name="block-author", daemon=True)
-        self._thread.start()
-
     def stop(self) -> None:
-        self._stop.set()
-        self.pool.added.set()
-        if self._thread is not None:
-            self._thread.join()
+        """Close the chain (stop the driver first): watchers and head streams end, the database closes."""
         with self._subs_lock:
             for q in [*self._heads, *(q for qs in self._watchers.values() for q in qs)]:
                 q.put(None)
@@ -158,37 +144,11 @@ class Node:
             if q in self._heads:
                 self._heads.remove(q)
 
-    # --- authoring -------------------------------------------------------------------------------
-    def _author_loop(self) -> None:
-        next_slot = time.monotonic()
-        while not self._stop.is_set():
-            if self.block_time is None:
-                self.pool.added.wait(0.5)
-                self.pool.added.clear()
-                if self._stop.is_set() or self.pool.counts()[0] == 0:
-                    continue
-            else:
-                next_slot += self.block_time
-                delay = next_slot - time.monotonic()
-                if delay > 0 and self._stop.wait(delay):
-                    break
-                next_slot = max(next_slot, time.monotonic())
-            try:
-                self.author_one()
-            except Exception:  # noqa: BLE001 - keep producing; the error is logged with its traceback
-                log.exception("block_authoring_failed")
-                time.sleep(0.2)
-
-    def author_one(self) -> AuthoredBlock:
-        """Build, commit and announce one block from the pool's ready extrinsics."""
-        batch = self.pool.ready(self.max_block_extrinsics)
-        started = time.perf_counter()
-        with self.lock:
-            head_ts = Header.FromString(self.executive.db.block(self.executive.head.number).header).timestamp_ms
-            built = self.executive.author_block([t.raw for t in batch], author=self.author,
-                                                timestamp_ms=max(int(time.time() * 1000), head_ts + 1),
-                                                signatures_checked=True)  # the pool verified each on entry
-        elapsed = time.perf_counter() - started
+    # --- committed blocks ----------------------------------------------------------------------
+    def block_committed(self, built: AuthoredBlock, *, final: bool) -> None:
+        """What every driver does once a block is committed: the pool drops what the block included
+        or refused for good, watchers hear IN_BLOCK (and FINALIZED when `final`), head streams get the
+        header, and the metrics move."""
         number = built.header.number
         invalid = {blake2_256(raw): str(exc) for raw, exc in built.rejected if exc.reason not in KEEP_IN_POOL}
         included = [o.hash for o in built.outcomes]
@@ -198,9 +158,10 @@ class Node:
                 return system.account_nonce(self.executive.read_context(), who)
 
         self.pool.after_block(number, included, invalid, nonce_of)
+        states = (Status.IN_BLOCK, Status.FINALIZED) if final else (Status.IN_BLOCK,)
         for o in built.outcomes:
             error = "" if o.ok else f"{o.error.pallet}.{type(o.error).__name__}: {o.error.message}"
-            for state in (Status.IN_BLOCK, Status.FINALIZED):  # single authority: final once included
+            for state in states:
                 self._publish(o.hash, Status(state=state, hash=o.hash, block_number=number, block_hash=built.hash,
                                              extrinsic_index=o.index, success=o.ok, error=error),
                               final=state == Status.FINALIZED)
@@ -209,13 +170,8 @@ class Node:
             for q in self._heads:
                 q.put(head)
         self.metrics.height.set(number)
-        self.metrics.block_time.labels("author").observe(elapsed)
         self.metrics.included.inc(len(included))
         self._update_pool_gauges()
-        log.info("block_authored", number=number, hash=built.hash.hex(), extrinsics=len(built.block.extrinsics),
-                 failed_calls=sum(not o.ok for o in built.outcomes), rejected=len(built.rejected),
-                 ms=round(elapsed * 1000, 1))
-        return built
 
     def _update_pool_gauges(self) -> None:
         """Once per block: counting the pool walks every sender's chain, too costly per submission."""

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad, vmap
 
-from .models import ModelConfig, build
+from ..configs import ModelConfig
+from .models import build
 
 METHODS = ("gn", "trak", "if", "ekfac", "grad_dot", "tracin")
 

@@ -1,0 +1,98 @@
+"""Keys, transactions and reads against a running node: key, transfer, tx, query balance, block."""
+
+from __future__ import annotations
+
+from runtime.codec import decode_u128, format_open
+from runtime.crypto import Keypair, encode_address
+
+from .common import account_from, client, client_command, emit, json_option, keypair_from, tx_result
+
+
+def cmd_key(args) -> int:
+    key = Keypair.generate() if args.action == "generate" else keypair_from(args.name)
+    data = {"public": key.public.hex(), "address": key.address}
+    if args.action == "generate":
+        data["seed"] = key.seed.hex()
+    emit(args, data, [(k, v) for k, v in data.items()])
+    return 0
+
+
+def cmd_transfer(args) -> int:
+    with client(args) as node:
+        call = "transfer_keep_alive" if args.keep_alive else "transfer"
+        result = node.submit_call(keypair_from(args.sender), "token", call, tip=args.tip,
+                                  dest=account_from(args.to), amount=args.amount)
+        return tx_result(args, result)
+
+
+def cmd_tx(args) -> int:
+    fields = {}
+    for item in args.arg or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--arg takes key=value, got {item!r}")
+        fields[key] = value
+    with client(args) as node:
+        return tx_result(args, node.submit_call(keypair_from(args.sender), args.pallet, args.call, tip=args.tip,
+                                                **fields))
+
+
+def cmd_query_balance(args) -> int:
+    who = account_from(args.account)
+    with client(args) as node:
+        data, proven_at = node.account_data(who, prove=args.prove)
+        if not args.prove:
+            proven_at = node.chain_info().best_number
+    unbonding = sum(decode_u128(c.amount) for c in data.unlocking)
+    parts = {"free": decode_u128(data.free), "reserved": decode_u128(data.reserved),
+             "bonded": decode_u128(data.bonded), "unbonding": unbonding}
+    out = {"account": encode_address(who), "block": proven_at, "proven": args.prove,
+           **{k: str(v) for k, v in parts.items()}}
+    table = [("account", encode_address(who)), *((k, f"{format_open(v)} OPEN") for k, v in parts.items()),
+             ("at block", f"#{proven_at}" + (" (Merkle proof verified against the header)" if args.prove else ""))]
+    emit(args, out, table)
+    return 0
+
+
+def cmd_block(args) -> int:
+    with client(args) as node:
+        block = node.block(args.number)
+        events = node.events(block.header.number)
+    h = block.header
+    data = {"number": h.number, "hash": block.hash.hex(), "parent": h.parent_hash.hex(),
+            "state_root": h.state_root.hex(), "extrinsics_root": h.extrinsics_root.hex(),
+            "timestamp_ms": h.timestamp_ms, "author": encode_address(h.author) if len(h.author) == 32 else "",
+            "extrinsics": len(block.block.extrinsics), "events": [f"{e.pallet}.{e.name}" for e in events.events]}
+    emit(args, data, [(k, str(v)) for k, v in data.items() if k != "events"]
+         + [("events", ", ".join(data["events"]) or "-")])
+    return 0
+
+
+def register(sub) -> None:
+    key = sub.add_parser("key", help="generate or inspect keys")
+    key_sub = key.add_subparsers(dest="action", required=True)
+    json_option(key_sub.add_parser("generate"))
+    json_option(key_sub.add_parser("inspect")).add_argument("name", help="//Alice, a hex seed, or a key file")
+    key.set_defaults(func=cmd_key)
+
+    transfer = client_command(sub, "transfer", "send OPEN and wait for inclusion", cmd_transfer, signed=True)
+    transfer.add_argument("--to", required=True, help="address or dev name")
+    transfer.add_argument("--amount", required=True, help="OPEN, e.g. 1.5")
+    transfer.add_argument("--tip", type=int, default=0, help="tip in base units (raises priority)")
+    transfer.add_argument("--allow-death", dest="keep_alive", action="store_false",
+                          help="allow the sender to drop below the existential deposit")
+
+    tx = client_command(sub, "tx", "submit any call, built from the runtime metadata", cmd_tx, signed=True)
+    tx.add_argument("pallet")
+    tx.add_argument("call")
+    tx.add_argument("--arg", action="append", help="field=value (amounts in OPEN, accounts as addresses)")
+    tx.add_argument("--tip", type=int, default=0)
+
+    query = sub.add_parser("query", help="read state")
+    query_sub = query.add_subparsers(dest="what", required=True)
+    balance = client_command(query_sub, "balance", "an account's OPEN balances", cmd_query_balance)
+    balance.add_argument("account", help="address or dev name")
+    balance.add_argument("--prove", action="store_true", help="verify a Merkle proof against the block header")
+
+    block = client_command(sub, "block", "show a block (default: the best)", cmd_block)
+    block.add_argument("number", type=int, nargs="?")

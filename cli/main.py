@@ -1,0 +1,36 @@
+"""The `payable` command line: run a node or a worker, manage keys, send transactions, read the chain.
+
+Client commands talk to a node over gRPC (`--node HOST:PORT`, default 127.0.0.1:9944) through the
+client SDK, print tables for people and JSON with `--json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from runtime.codec import CodecError
+
+from . import chain, chaintools, datanet, demo, model, node, worker
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="payable", description="Payable AI chain: node and client tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for subject in (node, worker, chaintools, chain, datanet, model, demo):
+        subject.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from node.chaintools import BlockFileError
+    from runtime.client import ClientError
+    from runtime.errors import ChainSpecError
+    from runtime.executive import BlockImportError
+
+    try:
+        return args.func(args)
+    except (ClientError, ChainSpecError, BlockImportError, BlockFileError, CodecError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,61 @@
+"""`payable node` (a dev-author node over gRPC) and `payable build-spec`."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from .common import chain_choice, chain_spec, keypair_from, wait_for_stop_signal
+
+
+def cmd_node(args) -> int:
+    from node.dev_author import DevAuthor
+    from node.grpc_api import serve
+    from node.node import Node, log
+
+    from .logs import configure_logging
+
+    configure_logging(args.log_level)
+    temporary = args.base_path is None
+    base = Path(args.base_path or tempfile.mkdtemp(prefix="payable-node-"))
+    node = Node(chain_spec(args), base,
+                content_limits={"max_blob": args.blob_limit << 20, "quota": args.content_quota << 20})
+    author = DevAuthor(node, keypair_from(args.author), block_time=None if args.instant_seal else args.block_time)
+    server, port = serve(node, args.grpc_port)
+    metrics_port = node.metrics.serve(args.metrics_port) if args.metrics_port is not None else None
+    author.start()
+    log.info("node_started", grpc=f"127.0.0.1:{port}", metrics=metrics_port, base_path=str(base),
+             mode="instant-seal" if args.instant_seal else f"{args.block_time}s blocks")
+    wait_for_stop_signal()
+    server.stop(grace=2).wait()
+    author.stop()
+    node.stop()
+    if temporary:
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+def cmd_build_spec(args) -> int:
+    print(chain_spec(args).to_json())
+    return 0
+
+
+def register(sub) -> None:
+    node = sub.add_parser("node", help="run a node")
+    chain_choice(node)
+    node.add_argument("--base-path", help="data directory (default: a temporary one, removed on exit)")
+    node.add_argument("--grpc-port", type=int, default=9944)
+    node.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
+    seal = node.add_mutually_exclusive_group()
+    seal.add_argument("--block-time", type=float, default=2.0, help="seconds between blocks (default 2)")
+    seal.add_argument("--instant-seal", action="store_true", help="author a block as soon as extrinsics arrive")
+    node.add_argument("--author", default="//Alice", help="block author key (dev name, hex seed or key file)")
+    node.add_argument("--blob-limit", type=int, default=256, help="content store: largest blob, MiB (default 256)")
+    node.add_argument("--content-quota", type=int, default=8192, help="content store: total MiB (default 8192)")
+    node.add_argument("--log-level", default="info")
+    node.set_defaults(func=cmd_node)
+
+    spec = sub.add_parser("build-spec", help="print a chain spec as JSON")
+    chain_choice(spec, required=True)
+    spec.set_defaults(func=cmd_build_spec)

@@ -1,0 +1,5 @@
+"""The worker's one error for bad artifacts and data; the gRPC layer maps it to INVALID_ARGUMENT or NOT_FOUND."""
+
+
+class ArtifactError(ValueError):
+    """An artifact or dataset is missing, malformed, or does not match its hash."""

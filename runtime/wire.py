@@ -1,0 +1,26 @@
+"""Encodings that both sides of the wire must compute identically: the chain's pallets that check a
+result, and the worker, the CLI and any client that produces or verifies one.
+
+They live here, below every pallet, so that a worker or a client never imports a pallet to learn
+how a request id is spelled or what a snapshot leaf hashes to.
+"""
+
+from __future__ import annotations
+
+from .merkle import verify_merkle_proof
+
+
+def request_id_bytes(request_id: int) -> bytes:
+    """How a signed attribution result names its inference request (exactly this, in `request_id`)."""
+    return request_id.to_bytes(8, "big")
+
+
+def leaf_bytes(leaf) -> bytes:
+    """A DataNet snapshot leaf (`payable.datanet.v1.SnapshotLeaf`) exactly as hashed into the snapshot's
+    Merkle tree, and as a verifier re-hashes it: its canonical protobuf encoding."""
+    return leaf.SerializeToString(deterministic=True)
+
+
+def verify_membership(root: bytes, proof) -> bool:
+    """Does a `payable.datanet.v1.MembershipProof` prove its leaf under the snapshot root `root`?"""
+    return verify_merkle_proof(root, leaf_bytes(proof.leaf), proof.index, proof.count, list(proof.siblings))
