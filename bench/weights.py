@@ -1,13 +1,20 @@
-"""Weights benchmark: each call's declared weight next to its measured cost, on this machine.
+"""Weights benchmark: every call's declared weight next to its measured cost, on this machine.
 
 A call's declared weight must cover what it really costs: compute (`ref_time_ns`) plus its storage
-reads and writes priced by the chain's `db_weights`. This runs each token call (and system.remark)
-many times on a RocksDB chain, times the dispatch, counts its real reads/writes, and prints declared
-vs measured, with `covered` false where a declaration is too low. It also measures the per-extrinsic
-base cost (decode, signature, nonce, fee) and the per-key cost of reads and of writes (overlay +
-state root + commit), which `base_extrinsic_ns` and `db_weights` must cover.
+reads and writes priced by the chain's `db_weights`. This builds one RocksDB chain with every pallet
+of the dev chain, makes `--samples` funded signers live through the whole Payable AI loop - DataNets
+created, curated, contributed to, approved and snapshotted; base models and models registered;
+workers bonded; inferences paid for; attribution results (16 credited contributions each, with
+Merkle proofs) submitted and settled; settlements challenged and voted on - one block per call, every
+signer sending that call, and times each dispatch and counts its real reads and writes.
 
-    python bench/weights.py [--samples 1500]
+For calls whose cost grows with a bounded list (snapshot members, workers of a model), it measures
+two sizes and extrapolates to the bound the weight declares. It prints declared vs measured, with
+`covered` false where a declaration is too low, and the per-extrinsic base cost and per-key commit
+cost that `base_extrinsic_ns` and `db_weights` must cover. The pallets' `weights.py` files quote its
+figures and name the machine they came from.
+
+    python bench/weights.py [--samples 64] [--filler 100000]
 """
 
 from __future__ import annotations
@@ -24,28 +31,41 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from payable.attribution.v1 import attribution_pb2 as at  # noqa: E402
+from payable.datanet.v1 import datanet_pb2 as dn  # noqa: E402
+from payable.inference.v1 import inference_pb2 as inf  # noqa: E402
+from payable.modelregistry.v1 import modelregistry_pb2 as mr  # noqa: E402
 from payable.system.v1 import system_pb2  # noqa: E402
-from payable.token.v1 import token_pb2 as pb  # noqa: E402
+from payable.token.v1 import token_pb2 as tk  # noqa: E402
+from payable.worker.v1 import worker_pb2 as wp  # noqa: E402
 from runtime import system  # noqa: E402
-from runtime.chainspec import ChainSpec, RuntimeParams  # noqa: E402
+from runtime.chainspec import ChainSpec, RuntimeParams, dev_spec  # noqa: E402
 from runtime.codec import ONE_OPEN, encode_u128  # noqa: E402
-from runtime.crypto import Keypair  # noqa: E402
+from runtime.crypto import Keypair, blake2_256, encode_address  # noqa: E402
 from runtime.executive import Executive  # noqa: E402
 from runtime.extrinsic import inherent_extrinsic, make_call, sign_extrinsic  # noqa: E402
 from runtime.storage.backend import RocksBackend  # noqa: E402
+from runtime.wire import request_id_bytes  # noqa: E402
 
 GENESIS_TS = 1_700_000_000_000
+CITED = 16        # snapshots a model cites = contributions a result credits (the attribution bound)
+MEMBERS = 16      # extra approved contributions per DataNet for the snapshot size measurement
+PRICE = ONE_OPEN
 
 
 class Bench:
+    """A RocksDB chain with `signers` funded accounts (plus `filler` others) and a timed dispatch."""
+
     def __init__(self, path: Path, signers: int, filler: int):
         self.keys = [Keypair(i.to_bytes(32, "big")) for i in range(1, signers + 1)]
-        balances = [[k.public, 10**6 * ONE_OPEN] for k in self.keys]
-        balances += [[os.urandom(32), ONE_OPEN] for _ in range(filler)]
-        self.spec = ChainSpec.from_dict({"name": "weights", "id": "weights", "pallets": ["token"],
-                                         "config": {"token": {"unbonding_period": 1}},
-                                         "genesis": {"system": {"timestamp_ms": GENESIS_TS},
-                                                     "token": {"balances": balances}}})
+        doc = dev_spec().to_dict()
+        doc["config"] = {"token": {"unbonding_period": "1"},
+                         "inference": {"deadline_blocks": "1000", "replication": "1"},
+                         "attribution": {"challenge_window": "1000"}}
+        doc["genesis"]["system"] = {"timestamp_ms": GENESIS_TS}
+        doc["genesis"]["token"]["balances"] = ([[k.address, f"{10**6} OPEN"] for k in self.keys]
+                                               + [[encode_address(os.urandom(32)), "1 OPEN"] for _ in range(filler)])
+        self.spec = ChainSpec.from_dict(doc)
         self.backend = RocksBackend(path)
         self.chain = Executive.open(self.spec, self.backend)
         self.nonces = [0] * signers
@@ -62,25 +82,23 @@ class Bench:
 
         self.chain.runtime.dispatch = timed
 
-    def block(self, make_args, pallet: str = "token", index: int = 0):
-        """One block where every signer sends one call.
-
-        Returns (outcomes, apply ns per extrinsic, dispatch ns per extrinsic, finalize+commit ns per changed key).
-        """
-        txs = []
-        for i, key in enumerate(self.keys):
-            txs.append(sign_extrinsic(key, make_call(pallet, index, make_args(i)), nonce=self.nonces[i],
-                                      genesis_hash=self.chain.genesis_hash))
-            self.nonces[i] += 1
-        self.timestamp += 6000
-        self.dispatch_ns.clear()
+    def block(self, txs: list[tuple[int, str, str, object]]):
+        """One block of (signer index, pallet, call name, args). Returns (outcomes, apply ns, dispatch ns,
+        finalize+commit ns per changed key, events)."""
         chain = self.chain
+        raws = []
+        for signer, pallet, name, args in txs:
+            index = chain.runtime.call_by_name(pallet, name).index
+            raws.append(sign_extrinsic(self.keys[signer], make_call(pallet, index, args), nonce=self.nonces[signer],
+                                       genesis_hash=chain.genesis_hash))
+            self.nonces[signer] += 1
+        self.timestamp += 6000
         chain.initialize_block(self.keys[0].public)
         chain.apply_extrinsic(inherent_extrinsic(make_call(system.NAME, 0,
                                                            system_pb2.SetTimestamp(now_ms=self.timestamp))))
         self.dispatch_ns.clear()
         outcomes, apply_ns = [], []
-        for raw in txs:
+        for raw in raws:
             start = time.perf_counter_ns()
             outcomes.append(chain.apply_extrinsic(raw))
             apply_ns.append(time.perf_counter_ns() - start)
@@ -89,7 +107,14 @@ class Bench:
         chain.finalize_block()
         chain.commit(chain.seal(self.keys[0]))
         per_key_ns = (time.perf_counter_ns() - start) / changed_keys
-        return outcomes, apply_ns, list(self.dispatch_ns), per_key_ns
+        failed = [o for o in outcomes if not o.ok]
+        if failed:
+            raise SystemExit(f"{txs[0][1]}.{txs[0][2]} failed: {type(failed[0].error).__name__}: "
+                             f"{failed[0].error.message}")
+        return outcomes, apply_ns, list(self.dispatch_ns), per_key_ns, chain.db.events(chain.head.number).events
+
+    def query(self, pallet: str, name: str, request, response_type):
+        return response_type.FromString(self.chain.query(pallet, name, request.SerializeToString()))
 
 
 def percentile(values: list[int], q: float) -> int:
@@ -97,56 +122,211 @@ def percentile(values: list[int], q: float) -> int:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+class Recorder:
+    """Runs each measured block and keeps its row, plus the base and commit samples."""
+
+    def __init__(self, bench: Bench):
+        self.bench, self.rows, self.base_ns, self.per_key = bench, [], [], []
+        self.db = bench.spec.runtime.db_weights
+
+    def run(self, txs, *, label: str | None = None, at_bound=None):
+        """Measure one block; `at_bound(p90 ns)` extrapolates the measured time to the declared bound."""
+        outcomes, apply_ns, dispatch_ns, per_key_ns, events = self.bench.block(txs)
+        pallet, name = txs[0][1], txs[0][2]
+        w = self.bench.chain.runtime.call_by_name(pallet, name).weight
+        measured = int(at_bound(percentile(dispatch_ns, 0.9)) if at_bound else percentile(dispatch_ns, 0.9))
+        reads, writes = max(o.reads for o in outcomes), max(o.writes for o in outcomes)
+        self.rows.append({"call": label or f"{pallet}.{name}",
+                          "declared": {"ref_time_ns": w.ref_time_ns, "reads": w.reads, "writes": w.writes,
+                                       "total_ns": self.db.total_ns(w)},
+                          "measured": {"dispatch_p50_ns": int(statistics.median(dispatch_ns)),
+                                       "dispatch_p90_ns": percentile(dispatch_ns, 0.9),
+                                       "at_bound_ns": measured, "max_reads": reads, "max_writes": writes},
+                          "covered": w.ref_time_ns >= measured and reads <= w.reads and writes <= w.writes})
+        self.base_ns += [a - d for a, d in zip(apply_ns, dispatch_ns, strict=True)]
+        self.per_key.append(per_key_ns)
+        return outcomes, dispatch_ns, events
+
+    def each(self, make, pallet: str, name: str, **kwargs):
+        return self.run([(i, pallet, name, make(i)) for i in range(len(self.bench.keys))], **kwargs)
+
+
+def token_calls(rec: Recorder) -> None:
+    keys, n = rec.bench.keys, len(rec.bench.keys)
+    fresh = [os.urandom(32) for _ in range(n)]
+    rec.each(lambda i: tk.Transfer(dest=keys[(i + 1) % n].public, amount=encode_u128(ONE_OPEN)),
+             "token", "transfer_keep_alive")
+    rec.each(lambda i: tk.Transfer(dest=fresh[i], amount=encode_u128(ONE_OPEN)), "token", "transfer")
+    rec.each(lambda i: tk.Bond(amount=encode_u128(10 * ONE_OPEN)), "token", "bond")
+    rec.each(lambda i: tk.Unbond(amount=encode_u128(4 * ONE_OPEN)), "token", "unbond")
+    rec.each(lambda i: tk.WithdrawUnbonded(), "token", "withdraw_unbonded")
+    rec.each(lambda i: system_pb2.Remark(data=b"x" * 64), "system", "remark")
+
+
+def datanet_calls(rec: Recorder) -> None:
+    """Signer i owns DataNet i+1 and contributes to its neighbour's; snapshots at 1 and 1+MEMBERS members."""
+    keys, n = rec.bench.keys, len(rec.bench.keys)
+    counter = iter(range(1, 10**9))
+
+    def unmeasured(txs):
+        """A block that only prepares state: (outcomes, dispatch ns, events), like `Recorder.run`."""
+        outcomes, _, dispatch_ns, _, events = rec.bench.block(txs)
+        return outcomes, dispatch_ns, events
+
+    def contribute_round(measure: bool = False) -> list[int]:
+        """Every signer contributes once to its neighbour's DataNet; ids[i] is signer i's contribution."""
+        txs = [(i, "datanet", "contribute", dn.Contribute(
+            datanet=(i + 1) % n + 1, content_hash=blake2_256(next(counter).to_bytes(8, "big")), size=1000,
+            format="text")) for i in range(n)]
+        _, _, events = rec.run(txs) if measure else unmeasured(txs)
+        return [dn.ContributionEvent.FromString(e.data).contribution for e in events if e.name == "Contributed"]
+
+    def owner_of(i: int) -> int:
+        """The owner of the DataNet signer i contributes to."""
+        return (i + 1) % n
+
+    rec.each(lambda i: dn.CreateDataNet(name=f"net-{i}", domain="text", license="CC0-1.0",
+                                        contribution_deposit=encode_u128(ONE_OPEN), accepted_formats=["text"]),
+             "datanet", "create_datanet")
+    rec.each(lambda i: dn.UpdateMetadata(datanet=i + 1, description="described", license="CC-BY-4.0",
+                                         accepted_formats=["text", "csv"]), "datanet", "update_metadata")
+    rec.each(lambda i: dn.CuratorChange(datanet=i + 1, curator=keys[(i + 1) % n].public), "datanet", "add_curator")
+    rec.each(lambda i: dn.CuratorChange(datanet=i + 1, curator=keys[(i + 1) % n].public), "datanet",
+             "remove_curator")
+    ids = contribute_round(measure=True)
+    rec.run([(owner_of(i), "datanet", "approve", dn.Decide(contribution=ids[i])) for i in range(n)])
+    rejected = contribute_round()
+    rec.run([(owner_of(i), "datanet", "reject", dn.Decide(contribution=rejected[i], reason=1)) for i in range(n)])
+    withdrawn = contribute_round()
+    rec.run([(i, "datanet", "withdraw", dn.ContributionRef(contribution=withdrawn[i])) for i in range(n)])
+    _, small, _ = unmeasured([(i, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=i + 1))
+                              for i in range(n)])
+    for _ in range(MEMBERS):
+        more = contribute_round()
+        unmeasured([(owner_of(i), "datanet", "approve", dn.Decide(contribution=more[i])) for i in range(n)])
+    bound = rec.bench.chain.runtime.configs["datanet"].max_snapshot_contributions
+    base = percentile(small, 0.9)  # one member
+    rec.each(lambda i: dn.PublishSnapshot(datanet=i + 1), "datanet", "publish_snapshot",
+             label=f"datanet.publish_snapshot (1 and {1 + MEMBERS} members, extrapolated to {bound})",
+             at_bound=lambda large: base + max(0, large - base) / MEMBERS * (bound - 1))
+    later = contribute_round()
+    unmeasured([(owner_of(i), "datanet", "approve", dn.Decide(contribution=later[i])) for i in range(n)])
+    rec.run([(owner_of(i), "datanet", "revoke", dn.Decide(contribution=later[i], reason=2)) for i in range(n)])
+
+
+def model_calls(rec: Recorder) -> None:
+    """Signer i registers base model i+1 and model i+1, citing CITED DataNets' first snapshots."""
+    n = len(rec.bench.keys)
+    rec.each(lambda i: mr.RegisterBaseModel(artifact_hash=blake2_256(b"base" + bytes([i % 256, i // 256])),
+                                            architecture="mlp", license="MIT"), "modelregistry", "register_base_model")
+    rec.each(lambda i: mr.RegisterModel(
+        base_model=i + 1, snapshots=[mr.SnapshotRef(datanet=(i + k) % n + 1, version=1) for k in range(CITED)],
+        training_config_hash=blake2_256(b"cfg%d" % i), artifact_hash=blake2_256(b"model%d" % i),
+        attribution_method=mr.GRADIENT, attribution_index_hash=blake2_256(b"index%d" % i),
+        price_per_inference=encode_u128(PRICE),
+        split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500)),
+        "modelregistry", "register_model")
+    rec.each(lambda i: mr.UpdatePrice(model=i + 1, price_per_inference=encode_u128(PRICE)), "modelregistry",
+             "update_price")
+
+
+def inference_calls(rec: Recorder) -> list[inf.Request]:
+    """Every signer bonds as a worker serving CITED models; every signer pays for one inference."""
+    n = len(rec.bench.keys)
+    rec.each(lambda i: inf.RegisterWorker(endpoint=f"127.0.0.1:{1000 + i}", device="cpu",
+                                          models=[(i + k) % n + 1 for k in range(CITED)],
+                                          bond=encode_u128(100 * ONE_OPEN)), "inference", "register_worker")
+    bound = rec.bench.chain.runtime.configs["inference"].max_workers_per_model
+    _, _, events = rec.each(lambda i: inf.RequestInference(model=(i + 5) % n + 1, input=b"q%05d" % i,
+                                                           max_fee=encode_u128(PRICE)),
+                            "inference", "request_inference",
+                            label=f"inference.request_inference (measured at {CITED} workers/model, "
+                                  f"extrapolated to {bound})", at_bound=lambda p90: p90 * bound / CITED)
+    ids = [inf.InferenceRequested.FromString(e.data).request for e in events if e.name == "InferenceRequested"]
+    return [rec.bench.query("inference", "get_request", inf.RequestRef(request=r), inf.Request) for r in ids]
+
+
+def _result(bench: Bench, worker: int, request: inf.Request, salt: bytes = b""):
+    """A signed result crediting one contribution of each snapshot the model cites, with proofs."""
+    model = bench.query("modelregistry", "get_model", mr.ModelRequest(model=request.model), mr.Model)
+    credits, proofs = [], []
+    for ref in model.snapshots:
+        snap = bench.query("datanet", "get_snapshot", dn.SnapshotRequest(datanet=ref.datanet, version=ref.version),
+                           dn.SnapshotWithProofs)
+        proof = snap.proofs[0]
+        credits.append(wp.ContributionScore(contribution_id=proof.leaf.contribution_id,
+                                            contributor=proof.leaf.contributor, score_ppb=10**9 // CITED))
+        proofs.append(at.ContributionProof(datanet=ref.datanet, version=ref.version, proof=proof))
+    key = bench.keys[worker]
+    body = wp.AttributionResult(model_hash=model.artifact_hash, index_hash=model.attribution_index_hash,
+                                input_hash=request.input_hash, output_hash=blake2_256(b"out" + salt),
+                                method="gradient", params_json="{}", worker=key.public,
+                                request_id=request_id_bytes(request.id), top_k=credits).SerializeToString(
+                                    deterministic=True)
+    signed = wp.SignedAttribution(result=body, signature=key.sign(body))
+    return at.SubmitResult(request=request.id, signed_attribution=signed.SerializeToString(), proofs=proofs)
+
+
+def attribution_calls(rec: Recorder, requests: list[inf.Request]) -> None:
+    bench = rec.bench
+    index_of = {k.public: i for i, k in enumerate(bench.keys)}
+    rec.run([(index_of[r.workers[0]], "attribution", "submit_result", _result(bench, index_of[r.workers[0]], r))
+             for r in requests])
+    serving = {}  # model -> signers serving it
+    for i in range(len(bench.keys)):
+        for k in range(CITED):
+            serving.setdefault((i + k) % len(bench.keys) + 1, []).append(i)
+    challenges = []
+    for r in requests:
+        challenger = next(w for w in serving[r.model] if bench.keys[w].public not in r.workers)
+        submit = _result(bench, challenger, r, salt=b"challenge")
+        challenges.append((challenger, "attribution", "challenge", at.Challenge(
+            request=r.id, signed_attribution=submit.signed_attribution, proofs=submit.proofs)))
+    _, _, events = rec.run(challenges)
+    votes = []
+    for event in events:
+        if event.name == "Challenged":
+            challenged = at.Challenged.FromString(event.data)
+            request = next(r for r in requests if r.id == challenged.request)
+            for juror in challenged.jury:
+                submit = _result(bench, index_of[juror], request)
+                votes.append((index_of[juror], "attribution", "vote", at.Challenge(
+                    request=request.id, signed_attribution=submit.signed_attribution, proofs=submit.proofs)))
+    rec.run(votes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=1500, help="signers, i.e. dispatches per call")
+    parser.add_argument("--samples", type=int, default=64, help="signers, i.e. dispatches per call (>= 20)")
     parser.add_argument("--filler", type=int, default=100_000, help="extra funded accounts in the state")
     args = parser.parse_args()
+    if args.samples < 20:
+        parser.error("--samples must be at least 20 (each model cites 16 DataNets)")
     params = RuntimeParams()
-    db = params.db_weights
     with tempfile.TemporaryDirectory(prefix="payable-weights-") as tmp:
         bench = Bench(Path(tmp) / "db", args.samples, args.filler)
+        rec = Recorder(bench)
+        token_calls(rec)
+        datanet_calls(rec)
+        model_calls(rec)
+        attribution_calls(rec, inference_calls(rec))
         n = len(bench.keys)
-        fresh = [os.urandom(32) for _ in range(n)]
-        scenarios = [
-            ("token", "transfer_keep_alive", 1,
-             lambda i: pb.Transfer(dest=bench.keys[(i + 1) % n].public, amount=encode_u128(ONE_OPEN))),
-            ("token", "transfer", 0, lambda i: pb.Transfer(dest=fresh[i], amount=encode_u128(ONE_OPEN))),
-            ("token", "bond", 2, lambda i: pb.Bond(amount=encode_u128(10 * ONE_OPEN))),
-            ("token", "unbond", 3, lambda i: pb.Unbond(amount=encode_u128(4 * ONE_OPEN))),
-            ("token", "withdraw_unbonded", 4, lambda i: pb.WithdrawUnbonded()),
-            ("system", "remark", 1, lambda i: system_pb2.Remark(data=b"x" * 64)),
-        ]
-        rows, base_ns, per_key_commit = [], [], []
-        for pallet, name, index, make in scenarios:
-            definition = bench.chain.runtime.call_by_name(pallet, name)
-            outcomes, apply_ns, dispatch_ns, per_key_ns = bench.block(make, pallet, index)
-            failed = [o for o in outcomes if not o.ok]
-            assert not failed, f"{name}: {type(failed[0].error).__name__}: {failed[0].error.message}"
-            w = definition.weight
-            declared_total = db.total_ns(w)
-            measured = percentile(dispatch_ns, 0.9)
-            rows.append({"call": f"{pallet}.{name}", "declared": {"ref_time_ns": w.ref_time_ns, "reads": w.reads,
-                                                                   "writes": w.writes, "total_ns": declared_total},
-                         "measured": {"dispatch_p50_ns": int(statistics.median(dispatch_ns)),
-                                      "dispatch_p90_ns": measured,
-                                      "max_reads": max(o.reads for o in outcomes),
-                                      "max_writes": max(o.writes for o in outcomes)},
-                         "covered": declared_total >= measured and max(o.reads for o in outcomes) <= w.reads
-                         and max(o.writes for o in outcomes) <= w.writes})
-            base_ns += [a - d for a, d in zip(apply_ns, dispatch_ns, strict=True)]
-            per_key_commit.append(per_key_ns)
-        base = percentile(base_ns, 0.9)
+        rec.each(lambda i: mr.TransferOwnership(model=i + 1, new_owner=bench.keys[(i + 1) % n].public),
+                 "modelregistry", "transfer_ownership")
+        rec.run([((i + 1) % n, "modelregistry", "deprecate", mr.ModelRef(model=i + 1)) for i in range(n)])
+        rec.each(lambda i: inf.Deregister(), "inference", "deregister_worker")
         bench.chain.close()
         bench.backend.close()
+    db = params.db_weights
+    base = percentile(rec.base_ns, 0.9)
     report = {"benchmark": "weights", "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                                                  f"Python {platform.python_version()}",
-              "calls": rows,
+              "samples_per_call": args.samples, "filler_accounts": args.filler, "calls": rec.rows,
+              "uncovered": [r["call"] for r in rec.rows if not r["covered"]],
               "base_extrinsic": {"declared_ns": params.block.base_extrinsic_ns, "measured_p90_ns": base,
                                  "covered": params.block.base_extrinsic_ns >= base},
-              "write_commit_per_key": {"declared_write_ns": db.write_ns,
-                                       "measured_ns": int(max(per_key_commit)),
-                                       "covered": db.write_ns >= max(per_key_commit)}}
+              "write_commit_per_key": {"declared_write_ns": db.write_ns, "measured_ns": int(max(rec.per_key)),
+                                       "covered": db.write_ns >= max(rec.per_key)}}
     print(json.dumps(report, indent=2))
 
 

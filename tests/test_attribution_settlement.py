@@ -5,10 +5,7 @@ import pytest
 
 pytest.importorskip("torch", reason="the worker extra is part of `make test`'s install")
 
-from gpu_worker.datasets import (
-    Snapshot,  # noqa: E402
-    dataset_to_proto,  # noqa: E402
-)
+from gpu_worker.datasets import Snapshot, dataset_to_proto  # noqa: E402
 from gpu_worker.worker import Worker  # noqa: E402
 from pallets.token import interface as token  # noqa: E402
 from payable.attribution.v1 import attribution_pb2 as at  # noqa: E402
@@ -44,10 +41,11 @@ def trained(tmp_path_factory):
     contributors = [Keypair.from_uri(u).public for u in ("//Bob", "//Charlie", "//Dave")]
     data = Snapshot(x, y, np.arange(300) % 3, [1, 2, 3], contributors)  # on-chain contribution ids 1..3
     worker = Worker(tmp_path_factory.mktemp("worker"), EVE)
-    response = worker.gradient.train(wp.TrainRequest(dataset=dataset_to_proto(data), seed=1,
-                                            model_config_json='{"family":"mlp","inputs":64,"classes":10,"hidden":[16]}'))
+    response = worker.gradient.train(wp.TrainRequest(
+        dataset=dataset_to_proto(data), seed=1,
+        model_config_json='{"family":"mlp","inputs":64,"classes":10,"hidden":[16]}'))
     index = list(worker.gradient.build_index(wp.BuildIndexRequest(model_hash=response.model_hash,
-                                                         dataset_hash=response.dataset_hash, ensemble=1)))[-1]
+                                                                  dataset_hash=response.dataset_hash, ensemble=1)))[-1]
     return worker, response.model_hash, index.index_hash, (digits.data[1000] / 16.0).astype(np.float32)
 
 
@@ -105,8 +103,9 @@ def _keys():
 def _attribute(worker, model_hash, index_hash, x, request_id=1, key=None):
     if key is not None:
         worker = Worker(worker.store.root, key)
-    return worker.gradient.attribute(wp.AttributeRequest(model_hash=model_hash, index_hash=index_hash, input=x.tolist(),
-                                                label=-1, top_k=3, request_id=request_id_bytes(request_id)))
+    return worker.gradient.attribute(wp.AttributeRequest(model_hash=model_hash, index_hash=index_hash,
+                                                         input=x.tolist(), label=-1, top_k=3,
+                                                         request_id=request_id_bytes(request_id)))
 
 
 def _submit(chain, signer, signed, proofs, request_id=1):

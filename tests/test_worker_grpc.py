@@ -9,10 +9,7 @@ pytest.importorskip("torch", reason="the worker extra (torch) is part of `make t
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 
-from gpu_worker.datasets import (
-    Snapshot,  # noqa: E402
-    dataset_to_proto,  # noqa: E402
-)
+from gpu_worker.datasets import Snapshot, dataset_to_proto  # noqa: E402
 from gpu_worker.results import PPB, verify_signed  # noqa: E402
 from payable.worker.v1 import worker_pb2 as pb  # noqa: E402
 from payable.worker.v1 import worker_pb2_grpc  # noqa: E402

@@ -9,10 +9,7 @@ import pytest
 pytest.importorskip("torch", reason="the worker extra is part of `make test`'s install")
 
 from gpu_worker.chain import ChainWorker  # noqa: E402
-from gpu_worker.datasets import (
-    Snapshot,  # noqa: E402
-    dataset_to_proto,  # noqa: E402
-)
+from gpu_worker.datasets import Snapshot, dataset_to_proto  # noqa: E402
 from gpu_worker.worker import Worker  # noqa: E402
 from payable.attribution.v1 import attribution_pb2 as at  # noqa: E402
 from payable.worker.v1 import worker_pb2 as wp  # noqa: E402

@@ -17,8 +17,25 @@ Overview
     majority is slashed and the challenger rewarded with the slashed amount; rejected, the
     challenger's bond goes to the treasury. (Payments already made are not reversed.)
 
+Terminology
+    result: a worker's signed `AttributionResult` for one request - output hash, method, index hash
+    and the top-k credited contributions with fixed-point scores (ppb, parts per 10^9 of the
+    contributors' pool). replicas: the workers assigned to one request; they must agree within
+    `score_tolerance_ppb`. majority: the largest group of agreeing results, if it is more than half.
+    settlement: the exact split of a request's escrowed fee among contributors (pro rata by score,
+    largest-remainder rounding), the model owner, the protocol (treasury) and the majority workers.
+    challenge: a bonded worker's dispute of a settlement, decided by a jury drawn from the parent
+    hash; bond: what the challenger reserves, lost if the jury sides with the settlement.
+
 Invariants (checked by `try_state`)
     A settlement's payments sum to its fee; every stored result belongs to an assigned worker.
+
+Public interface
+    None for other pallets: this pallet calls the others (`token` to pay and slash, `inference` for
+    requests and workers, `modelregistry` for the model record, `datanet` for snapshots and
+    contributor statistics). For clients: calls `submit_result`, `challenge`, `vote`; queries
+    `get_settlement`, `get_earnings`, `get_model_earnings` (service `AttributionQuery`). The bytes a
+    result must carry to name its request are `runtime.wire.request_id_bytes`.
 """
 
 from payable.attribution.v1 import attribution_pb2

@@ -21,9 +21,11 @@ def build(ctx: Context, config: TokenConfig, genesis: dict) -> None:
         address, amount = entry
         who = decode_address(address) if isinstance(address, str) else bytes(address)
         units = parse_open(amount)
-        assert who not in seen, f"token genesis: {address} is listed twice"
-        assert units >= config.existential_deposit, (
-            f"token genesis: {address} gets {units}, below the existential deposit {config.existential_deposit}")
+        if who in seen:
+            raise ValueError(f"token genesis: {address} is listed twice")
+        if units < config.existential_deposit:
+            raise ValueError(f"token genesis: {address} gets {units}, below the existential deposit "
+                             f"{config.existential_deposit}")
         seen.add(who)
         Account.insert(ctx, who, Balances(free=units).to_proto())
         total += units

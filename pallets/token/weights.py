@@ -1,18 +1,19 @@
 """Declared call weights for the token pallet.
 
-From `python bench/weights.py` on the reference machine (2 shared x86-64 vCPUs, Python 3.11, RocksDB via
-rocksdict, 100k funded accounts): ref_time is about 1.5x the measured p90 dispatch time; reads/writes
-are the most any path of the call performs (e.g. a transfer that reaps the sender also reads and
-writes the total issuance). The fuzzing harness checks reads/writes on every dispatch it makes.
+From `python bench/weights.py` (64 signers, 100k funded filler accounts, RocksDB via rocksdict), three
+runs on x86_64, 2 cores, Python 3.11.7 (the project's development machine, a shared VM, 2026-11-29):
+ref_time is 1.3x the largest p90 dispatch time of the three runs, so this machine's run-to-run noise
+(up to 1.6x) stays covered; reads/writes are the most any path of the call performs (the bench
+checks the measured counts stay within them, and the fuzzing harness checks them on every dispatch).
 
-Measured p90 dispatch: transfer_keep_alive 21.7 µs, transfer 23.1 µs, bond 12.4 µs, unbond 15.5 µs,
-withdraw_unbonded 12.6 µs.
+Largest p90 dispatch of the three runs: transfer_keep_alive 56 µs, transfer 43 µs, bond 32 µs,
+unbond 23 µs, withdraw_unbonded 34 µs.
 """
 
 from runtime.weights import Weight
 
-TRANSFER = Weight(ref_time_ns=35_000, reads=3, writes=3)
-TRANSFER_KEEP_ALIVE = Weight(ref_time_ns=35_000, reads=3, writes=3)
-BOND = Weight(ref_time_ns=20_000, reads=1, writes=1)
-UNBOND = Weight(ref_time_ns=25_000, reads=1, writes=1)
-WITHDRAW_UNBONDED = Weight(ref_time_ns=20_000, reads=2, writes=2)
+TRANSFER = Weight(ref_time_ns=60_000, reads=3, writes=3)
+TRANSFER_KEEP_ALIVE = Weight(ref_time_ns=75_000, reads=3, writes=3)
+BOND = Weight(ref_time_ns=45_000, reads=1, writes=1)
+UNBOND = Weight(ref_time_ns=35_000, reads=1, writes=1)
+WITHDRAW_UNBONDED = Weight(ref_time_ns=45_000, reads=2, writes=2)
