@@ -36,6 +36,18 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def _drain(updates: queue.Queue, context):
+    """Yield a subscription's messages until the node ends it (None) or the client hangs up."""
+    while context.is_active():
+        try:
+            message = updates.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if message is None:
+            return
+        yield message
+
+
 class NodeService(node_pb2_grpc.NodeServicer):
     def __init__(self, node: Node):
         self.node = node
@@ -67,14 +79,7 @@ class NodeService(node_pb2_grpc.NodeServicer):
 
     def SubmitAndWatch(self, request, context):  # noqa: N802
         _, updates = self._submit(request, context, watch=True)
-        while context.is_active():
-            try:
-                status = updates.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if status is None:
-                return
-            yield status
+        yield from _drain(updates, context)
 
     # --- blocks --------------------------------------------------------------------------------
     def _number(self, request, context) -> int:
@@ -105,14 +110,7 @@ class NodeService(node_pb2_grpc.NodeServicer):
     def StreamHeads(self, request, context):  # noqa: N802
         heads = self.node.subscribe_heads()
         try:
-            while context.is_active():
-                try:
-                    head = heads.get(timeout=0.5)
-                except queue.Empty:
-                    continue
-                if head is None:
-                    return
-                yield head
+            yield from _drain(heads, context)
         finally:
             self.node.unsubscribe_heads(heads)
 
