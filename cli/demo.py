@@ -30,6 +30,7 @@ from payable.worker.v1 import worker_pb2_grpc
 from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import Keypair
+from runtime.grpcserver import MESSAGE_OPTIONS
 from runtime.ports import free_port
 
 CONTRIBUTORS = ("//Bob", "//Charlie", "//Dave", "//Ferdie")
@@ -82,8 +83,7 @@ def _story(client: Client, worker_target: str) -> int:
     alice, eve, user = Keypair.from_uri("//Alice"), Keypair.from_uri("//Eve"), Keypair.from_uri("//Demo-User")
     print(f"dev node up (genesis {client.genesis_hash.hex()[:16]}…); worker //Eve follows it\n")
     client.submit_call(alice, "token", "transfer_keep_alive", dest=user.public, amount="100")
-    channel = grpc.insecure_channel(worker_target, options=[("grpc.max_receive_message_length", 64 << 20),
-                                                            ("grpc.max_send_message_length", 64 << 20)])
+    channel = grpc.insecure_channel(worker_target, options=MESSAGE_OPTIONS)
     grpc.channel_ready_future(channel).result(timeout=60)
     builder = worker_pb2_grpc.WorkerStub(channel)
     queries = _digits_model(client, builder, alice)

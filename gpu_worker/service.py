@@ -14,12 +14,10 @@ import numpy as np
 
 from payable.worker.v1 import worker_pb2 as pb
 from payable.worker.v1 import worker_pb2_grpc
-from runtime.grpcserver import start_with_health_and_reflection
+from runtime.grpcserver import MESSAGE_OPTIONS, start_with_health_and_reflection
 
 from .errors import ArtifactError
 from .worker import Worker
-
-MAX_WORKER_MESSAGE = 64 << 20  # datasets and model artifacts travel in one message
 
 
 def _abort_for(context, exc: Exception) -> None:
@@ -140,7 +138,7 @@ class OpenLoRAService(worker_pb2_grpc.OpenLoRAServicer):
 def serve(worker: Worker, port: int = 0) -> tuple[grpc.Server, int]:
     """Start the worker's gRPC server on 127.0.0.1:port (0 picks a free port)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"),
-                         options=[("grpc.max_receive_message_length", MAX_WORKER_MESSAGE)])
+                         options=MESSAGE_OPTIONS)
     worker_pb2_grpc.add_WorkerServicer_to_server(WorkerService(worker), server)
     worker_pb2_grpc.add_OpenLoRAServicer_to_server(OpenLoRAService(worker), server)
     names = [pb.DESCRIPTOR.services_by_name[name].full_name for name in ("Worker", "OpenLoRA")]

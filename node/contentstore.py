@@ -50,7 +50,8 @@ class ContentStore:
         return self.root / digest.hex()[:2] / digest.hex()
 
     def put(self, chunks: Iterable[bytes], expected: bytes | None = None, declared_size: int | None = None) -> Stored:
-        """Store a stream of chunks; refuses oversize, over-quota and (with `expected`) mismatched content."""
+        """Store a stream of chunks; refuses oversize, over-quota, a size other than `declared_size` (when
+        given: the upload stops as soon as it sends more) and (with `expected`) mismatched content."""
         if declared_size is not None:
             self._check_room(declared_size)
         digest = hashlib.blake2b(digest_size=32)
@@ -62,12 +63,17 @@ class ContentStore:
                     size += len(chunk)
                     if size > self.max_blob:
                         raise ContentError(f"blob exceeds the {self.max_blob}-byte limit")
+                    if declared_size is not None and size > declared_size:
+                        raise ContentError(f"the upload sent more than its declared total_size of {declared_size} "
+                                           f"bytes")
                     digest.update(chunk)
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
             if size == 0:
                 raise ContentError("empty blob")
+            if declared_size is not None and size != declared_size:
+                raise ContentError(f"the upload sent {size} bytes, not its declared total_size of {declared_size}")
             found = digest.digest()
             if expected and found != expected:
                 raise ContentError(f"content hashes to {found.hex()}, not the expected {expected.hex()}")

@@ -18,7 +18,7 @@ from payable.content.v1 import content_pb2, content_pb2_grpc
 from payable.node.v1 import node_pb2, node_pb2_grpc
 from payable.runtime.v1.extrinsic_pb2 import Header
 from runtime import system
-from runtime.codec import encode_u128
+from runtime.codec import CodecError, encode_u128
 from runtime.crypto import blake2_256
 from runtime.errors import PalletError
 from runtime.grpcserver import MESSAGE_OPTIONS, start_with_health_and_reflection
@@ -29,6 +29,7 @@ from .txpool import PoolRejected
 
 MAX_BATCH = 4096
 POOL_STATUS = {"duplicate": grpc.StatusCode.ALREADY_EXISTS, "pool_full": grpc.StatusCode.RESOURCE_EXHAUSTED,
+               "sender_limit": grpc.StatusCode.RESOURCE_EXHAUSTED, "future_limit": grpc.StatusCode.RESOURCE_EXHAUSTED,
                "future_queue_full": grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
@@ -165,8 +166,8 @@ class NodeService(node_pb2_grpc.NodeServicer):
                 return self.node.executive.query(pallet, name, request)
         except KeyError as exc:
             context.abort(grpc.StatusCode.NOT_FOUND, str(exc.args[0]))
-        except DecodeError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"request does not decode: {exc}")
+        except (DecodeError, CodecError) as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad request: {exc}")
         except PalletError as exc:
             code = grpc.StatusCode.NOT_FOUND if type(exc).__name__.startswith("Unknown") else \
                 grpc.StatusCode.INVALID_ARGUMENT
@@ -196,7 +197,14 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         return content_pb2.BlobInfo(hash=stored.hash, size=stored.size, already_stored=stored.already_stored)
 
+    @staticmethod
+    def _check_hash(request, context) -> None:
+        """The same answer for a malformed hash on every content RPC."""
+        if len(request.hash) != 32:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"a content hash is 32 bytes, got {len(request.hash)}")
+
     def Download(self, request, context):  # noqa: N802
+        self._check_hash(request, context)
         try:
             for chunk in self.store.read(request.hash):
                 yield content_pb2.DownloadChunk(data=chunk)
@@ -205,10 +213,8 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
             context.abort(code, str(exc))
 
     def Stat(self, request, context):  # noqa: N802
-        try:
-            size = self.store.size(request.hash)
-        except ContentError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        self._check_hash(request, context)
+        size = self.store.size(request.hash)
         if size is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no blob {request.hash.hex()}")
         return content_pb2.BlobInfo(hash=request.hash, size=size, already_stored=True)

@@ -12,6 +12,15 @@ class NodeMetrics:
         self.pool_ready = Gauge("payable_txpool_ready", "Ready extrinsics in the pool", registry=self.registry)
         self.pool_future = Gauge("payable_txpool_future", "Extrinsics waiting for an earlier nonce",
                                  registry=self.registry)
+        self.pool_senders = Gauge("payable_txpool_senders", "Accounts with extrinsics in the pool",
+                                  registry=self.registry)
+        self.pool_sender_max = Gauge("payable_txpool_sender_max", "The most extrinsics one account holds in the pool",
+                                     registry=self.registry)
+        self.pool_evicted = Counter("payable_txpool_evicted_total", "Extrinsics evicted by higher-priority ones",
+                                    registry=self.registry)
+        self.pool_expired = Counter("payable_txpool_expired_total",
+                                    "Extrinsics dropped for mortality or for waiting too long for a nonce",
+                                    registry=self.registry)
         self.block_time = Histogram("payable_block_seconds", "Time to build or import a block, by kind",
                                     ["kind"], registry=self.registry,
                                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))

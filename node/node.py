@@ -73,6 +73,7 @@ class Node:
         self._watchers: dict[bytes, list[queue.Queue]] = {}
         self._heads: list[queue.Queue] = []
         self._subs_lock = threading.Lock()
+        self._counted = (0, 0)  # pool evictions and expiries already added to the metrics
         self.metrics.height.set(self.executive.head.number)
         log.info("node_opened", chain=self.spec.id, base_path=str(self.base_path), best=self.executive.head.number,
                  best_hash=self.executive.head.hash.hex(), genesis=self.executive.genesis_hash.hex())
@@ -176,5 +177,12 @@ class Node:
     def _update_pool_gauges(self) -> None:
         """Once per block: counting the pool walks every sender's chain, too costly per submission."""
         ready, future = self.pool.counts()
-        self.metrics.pool_ready.set(ready)
-        self.metrics.pool_future.set(future)
+        senders, most = self.pool.sender_stats()
+        metrics = self.metrics
+        metrics.pool_ready.set(ready)
+        metrics.pool_future.set(future)
+        metrics.pool_senders.set(senders)
+        metrics.pool_sender_max.set(most)
+        metrics.pool_evicted.inc(self.pool.evicted - self._counted[0])
+        metrics.pool_expired.inc(self.pool.expired - self._counted[1])
+        self._counted = (self.pool.evicted, self.pool.expired)

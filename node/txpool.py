@@ -3,10 +3,20 @@
 Each sender's extrinsics form a nonce chain starting at the account's next nonce. Those that continue
 the chain without a gap are *ready*; the rest are *future* (held, bounded, until the gap fills).
 Blocks take ready extrinsics by priority (the tip), then arrival, never out of nonce order for one
-sender. The pool is bounded by count and bytes: a newcomer evicts the lowest-priority tail extrinsic
-(one whose removal breaks no chain) only if it pays more, else it is refused with that reason. After
-each block the included extrinsics leave, stale and expired ones are dropped with a reason, and
-future ones whose gap filled become ready.
+sender.
+
+The pool is a shared resource, so admission makes spam cost and bounds what one account can hold:
+- every pooled extrinsic must be payable: the fees (tips included) of all the sender's pooled
+  extrinsics together must fit in its free balance at admission (the block re-checks when it
+  withdraws each fee), so a tip the sender can never pay buys no priority;
+- per sender: at most `sender_count` extrinsics and `sender_bytes` bytes, of which at most
+  `sender_future` wait for an earlier nonce, and none more than `max_nonce_gap` ahead of its next one;
+- a future extrinsic that still waits `future_ttl` blocks after it arrived is dropped (expired);
+- pool-wide: `max_count` extrinsics, `max_bytes` bytes, `max_future` futures. When full, a newcomer
+  first evicts futures (they cannot be included now), then the lowest-priority ready tail (one whose
+  removal breaks no chain) if the newcomer pays more; otherwise it is refused with that reason.
+After each block the included extrinsics leave, stale, expired and unpayable ones are dropped with a
+reason, and future ones whose gap filled become ready.
 
 Validation runs before the pool lock is taken (signature checks are the expensive part), so many
 clients can submit at once; the pool itself is guarded by one lock.
@@ -42,17 +52,26 @@ class PooledTx:
     priority: int
     length: int
     valid_until: int
-    seq: int  # arrival order, the tie-breaker between equal priorities
+    seq: int      # arrival order, the tie-breaker between equal priorities
+    fee: int      # what including it withdraws from the sender (tip included)
+    arrived: int  # the block number the pool had seen when it arrived (future expiry counts from it)
 
 
-DropListener = Callable[[bytes, str, str], None]  # (hash, "invalid" | "dropped", reason)
+# (hash, "invalid" | "dropped", reason): invalid can never be included; dropped could be, if sent again
+DropListener = Callable[[bytes, str, str], None]
 
 
 class TxPool:
     def __init__(self, validate: Callable[[bytes], Validity], *, max_count: int = 8192,
-                 max_bytes: int = 32 * 1024 * 1024, max_future: int = 1024, on_drop: DropListener | None = None):
+                 max_bytes: int = 32 * 1024 * 1024, max_future: int = 1024, sender_count: int = 256,
+                 sender_bytes: int = 4 * 1024 * 1024, sender_future: int = 64, max_nonce_gap: int = 256,
+                 future_ttl: int = 64, on_drop: DropListener | None = None):
         self._validate = validate
         self.max_count, self.max_bytes, self.max_future = max_count, max_bytes, max_future
+        self.sender_count, self.sender_bytes, self.sender_future = sender_count, sender_bytes, sender_future
+        self.max_nonce_gap, self.future_ttl = max_nonce_gap, future_ttl
+        self.block_number = 0
+        self.evicted = self.expired = 0  # totals, for metrics
         self._on_drop = on_drop or (lambda *_: None)
         self._lock = threading.Lock()
         self._by_hash: dict[bytes, PooledTx] = {}
@@ -85,29 +104,60 @@ class TxPool:
         next_nonce = max(self._next_nonce.get(v.signer, 0), v.account_nonce)
         if v.nonce < next_nonce:
             raise PoolRejected("stale_nonce", f"nonce {v.nonce}, account's next nonce is {next_nonce}")
+        if v.nonce - next_nonce > self.max_nonce_gap:
+            raise PoolRejected("nonce_too_far", f"nonce {v.nonce} is more than {self.max_nonce_gap} ahead of the "
+                                                f"account's next nonce {next_nonce}")
         chain = self._by_sender.get(v.signer, {})
         existing = chain.get(v.nonce)
         if existing is not None and v.priority <= existing.priority:
             raise PoolRejected("replacement_underpriced",
                                f"nonce {v.nonce} is already pooled with tip {existing.priority}; pay a higher tip")
-        tx = PooledTx(v.hash, raw, v.signer, v.nonce, v.priority, v.length, v.valid_until, next(self._seq))
+        self._check_sender(v, chain, existing, next_nonce)
+        tx = PooledTx(v.hash, raw, v.signer, v.nonce, v.priority, v.length, v.valid_until, next(self._seq), v.fee,
+                      self.block_number)
         self._next_nonce[v.signer] = next_nonce
         if existing is not None:
             self._remove(existing)
             dropped.append((existing.hash, "dropped", "replaced by a higher tip"))
-        if not self._would_be_ready(tx) and self._future_count() >= self.max_future:
-            raise PoolRejected("future_queue_full", f"{self.max_future} extrinsics already wait for earlier nonces")
+        future = not self._would_be_ready(tx)
+        while future and self._future_count() >= self.max_future:
+            victim = self._eviction_candidate(for_ready=False, below=tx.priority)
+            if victim is None:
+                raise PoolRejected("future_queue_full",
+                                   f"{self.max_future} extrinsics already wait for earlier nonces")
+            self._evict(victim, dropped)
         while len(self._by_hash) + 1 > self.max_count or self._bytes + tx.length > self.max_bytes:
-            victim = self._eviction_candidate()
-            if victim is None or victim.priority >= tx.priority:
+            victim = self._eviction_candidate(for_ready=not future, below=tx.priority)
+            if victim is None:
                 raise PoolRejected("pool_full", f"the pool is full ({len(self._by_hash)} extrinsics, {self._bytes} "
                                                 f"bytes) and this tip does not outbid the lowest")
-            self._remove(victim)
-            dropped.append((victim.hash, "dropped", "evicted by a higher-priority extrinsic (pool full)"))
+            self._evict(victim, dropped)
         self._by_sender.setdefault(tx.signer, {})[tx.nonce] = tx
         self._by_hash[tx.hash] = tx
         self._bytes += tx.length
         return tx
+
+    def _check_sender(self, v: Validity, chain: dict[int, PooledTx], existing: PooledTx | None,
+                      next_nonce: int) -> None:
+        """One sender's share of the pool: count, bytes, futures, and fees it can actually pay."""
+        others = [t for t in chain.values() if t is not existing]
+        if len(others) + 1 > self.sender_count:
+            raise PoolRejected("sender_limit", f"the sender already has {len(others)} extrinsics pooled "
+                                               f"(at most {self.sender_count})")
+        if sum(t.length for t in others) + v.length > self.sender_bytes:
+            raise PoolRejected("sender_limit", f"the sender's pooled extrinsics would exceed {self.sender_bytes} "
+                                               f"bytes")
+        ready_until = next_nonce
+        while ready_until in chain or ready_until == v.nonce:
+            ready_until += 1
+        futures = sum(1 for t in others if t.nonce >= ready_until) + (v.nonce >= ready_until)
+        if futures > self.sender_future:
+            raise PoolRejected("future_limit", f"the sender already has {futures - 1} extrinsics waiting for "
+                                               f"earlier nonces (at most {self.sender_future})")
+        committed = sum(t.fee for t in others) + v.fee
+        if v.spendable is not None and committed > v.spendable:
+            raise PoolRejected("cannot_pay_fee", f"the sender's pooled extrinsics would need {committed} in fees "
+                                                 f"and tips, more than its free balance {v.spendable}")
 
     def _remove(self, tx: PooledTx) -> None:
         del self._by_hash[tx.hash]
@@ -117,10 +167,22 @@ class TxPool:
             del self._by_sender[tx.signer]
         self._bytes -= tx.length
 
-    def _eviction_candidate(self) -> PooledTx | None:
-        """Lowest priority (newest first among equals) of the senders' last extrinsics."""
+    def _eviction_candidate(self, *, for_ready: bool, below: int) -> PooledTx | None:
+        """Whom a newcomer may push out (always a sender's last extrinsic, so no chain breaks): for a
+        ready newcomer, any future extrinsic first (it cannot be included now), else the lowest-priority
+        ready one paying less than `below`; for a future newcomer, only a future one paying less."""
         tails = [chain[max(chain)] for chain in self._by_sender.values()]
-        return min(tails, key=lambda t: (t.priority, -t.seq), default=None)
+        futures = [t for t in tails if not self._would_be_ready(t)]
+        lowest = min(futures if futures or not for_ready else tails, key=lambda t: (t.priority, -t.seq),
+                     default=None)
+        if lowest is None or (lowest.priority >= below and not (for_ready and lowest in futures)):
+            return None
+        return lowest
+
+    def _evict(self, tx: PooledTx, dropped: list) -> None:
+        self._remove(tx)
+        self.evicted += 1
+        dropped.append((tx.hash, "dropped", "evicted by a higher-priority extrinsic (pool full)"))
 
     def _would_be_ready(self, tx: PooledTx) -> bool:
         chain = self._by_sender.get(tx.signer, {})
@@ -172,13 +234,21 @@ class TxPool:
                     dropped.append((h, "invalid", reason))
             # every pooled sender's chain restarts at its account nonce (also right after an imported block)
             self._next_nonce = {signer: nonce_of(signer) for signer in self._by_sender}
+            self.block_number = number
             for tx in list(self._by_hash.values()):
                 if tx.nonce < self._next_nonce.get(tx.signer, 0):
                     self._remove(tx)
                     dropped.append((tx.hash, "invalid", f"stale nonce {tx.nonce} (an earlier extrinsic used it)"))
                 elif tx.valid_until and tx.valid_until < number + 1:
                     self._remove(tx)
+                    self.expired += 1
                     dropped.append((tx.hash, "invalid", f"expired: valid until block {tx.valid_until}"))
+            for tx in [t for t in self._by_hash.values() if number - t.arrived >= self.future_ttl]:
+                if not self._would_be_ready(tx) and tx.hash in self._by_hash:
+                    self._remove(tx)
+                    self.expired += 1
+                    dropped.append((tx.hash, "dropped", f"expired: waited {number - tx.arrived} blocks for nonce "
+                                                        f"{self._next_nonce.get(tx.signer, 0)}"))
             has_ready = any(self._ready_chain(s) for s in self._by_sender)
         for event in dropped:
             self._on_drop(*event)
@@ -186,6 +256,11 @@ class TxPool:
             self.added.set()
 
     # --- inspection ----------------------------------------------------------------------------
+    def sender_stats(self) -> tuple[int, int]:
+        """(senders with pooled extrinsics, the most extrinsics one sender holds)."""
+        with self._lock:
+            return len(self._by_sender), max((len(c) for c in self._by_sender.values()), default=0)
+
     def counts(self) -> tuple[int, int]:
         """(ready, future)."""
         with self._lock:

@@ -23,6 +23,7 @@ from payable.runtime.v1.extrinsic_pb2 import Block, BlockEvents, EventRecord, He
 from payable.system.v1 import system_pb2
 
 from . import system
+from .canonical import NonCanonical, decode_canonical
 from .chaindb import ChainDB
 from .chainspec import ChainSpec
 from .codec import CodecError, encode_u128
@@ -230,7 +231,9 @@ class Executive:
                 raise InvalidTransaction(Invalid.CANNOT_PAY_FEE, "no pallet in this chain collects fees")
         finally:
             ctx.overlay.rollback_layer()
-        return Validity(blake2_256(raw), d.signer, d.nonce, expected, d.tip, len(raw), fee, d.valid_until)
+        balances = self.runtime.pm.hook.payable_account_balances(ctx=ctx, who=d.signer)
+        return Validity(blake2_256(raw), d.signer, d.nonce, expected, d.tip, len(raw), fee, d.valid_until,
+                        balances["free"] if balances else None)
 
     def _apply_signed(self, block: _PendingBlock, d: Decoded, verified: bool) -> ApplyOutcome:
         definition, args, weight = self._check_static(d, block.number, verified)
@@ -392,15 +395,12 @@ class Executive:
 
     def import_block(self, block: Block | bytes) -> list[ApplyOutcome]:
         """Re-execute a block built elsewhere and commit it only if everything it claims matches."""
-        if isinstance(block, bytes | bytearray):
-            try:
-                block = Block.FromString(bytes(block))
-            except Exception as exc:  # noqa: BLE001 - any undecodable block is refused the same way
-                raise BlockImportError(f"not a Block message: {exc}") from exc
         try:
-            claimed = Header.FromString(block.header)
-        except Exception as exc:  # noqa: BLE001
-            raise BlockImportError(f"header does not decode: {exc}") from exc
+            if isinstance(block, bytes | bytearray):
+                block = decode_canonical(Block, bytes(block), "the block")
+            claimed = decode_canonical(Header, block.header, "the block header")
+        except NonCanonical as exc:
+            raise BlockImportError(str(exc)) from exc
         head = self.db.head
         number = claimed.number
         if number != head.number + 1 or claimed.parent_hash != head.hash:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from google.protobuf.message import DecodeError
-
 from payable.runtime.v1.extrinsic_pb2 import Call, Extrinsic, ExtrinsicBody, SignedExtrinsic
 
+from .canonical import NonCanonical, decode_canonical
 from .codec import CodecError, decode_u128, encode_u128
 from .crypto import Keypair, blake2_256
 from .errors import Invalid, InvalidTransaction
@@ -28,8 +27,9 @@ class Validity:
     account_nonce: int  # the signer's next nonce now: nonce > account_nonce means it must wait
     priority: int       # the tip
     length: int
-    fee: int
+    fee: int            # base + length + weight fee, tip included: what inclusion withdraws
     valid_until: int
+    spendable: int | None = None  # the signer's free balance now (None: no pallet of the chain holds balances)
 
 
 def make_call(pallet: str, call_index: int, args) -> Call:
@@ -70,19 +70,20 @@ class Decoded:
 
 
 def decode_extrinsic(raw: bytes) -> Decoded:
+    """Decode an extrinsic, refusing any encoding but the canonical one (so its hash is the only hash)."""
     try:
-        ext = Extrinsic.FromString(raw)
-    except DecodeError as exc:
-        raise InvalidTransaction(Invalid.BAD_ENCODING, f"not an Extrinsic message ({exc})") from exc
+        ext = decode_canonical(Extrinsic, raw, "the extrinsic")
+    except NonCanonical as exc:
+        raise InvalidTransaction(Invalid.BAD_ENCODING, str(exc)) from exc
     kind = ext.WhichOneof("kind")
     if kind == "inherent":
         return Decoded(raw=raw, inherent=True, call=ext.inherent)
     if kind != "signed":
         raise InvalidTransaction(Invalid.BAD_ENCODING, "extrinsic is neither signed nor an inherent")
     try:
-        body = ExtrinsicBody.FromString(ext.signed.body)
-    except DecodeError as exc:
-        raise InvalidTransaction(Invalid.BAD_ENCODING, f"signed body is not an ExtrinsicBody ({exc})") from exc
+        body = decode_canonical(ExtrinsicBody, ext.signed.body, "the signed body")
+    except NonCanonical as exc:
+        raise InvalidTransaction(Invalid.BAD_ENCODING, str(exc)) from exc
     if len(body.signer) != 32:
         raise InvalidTransaction(Invalid.BAD_ENCODING, f"signer must be a 32-byte public key, got {len(body.signer)}")
     if len(ext.signed.signature) != 64:

@@ -9,7 +9,8 @@ extrinsics through the real executive, valid ones and deliberately broken ones. 
 * the total issuance never grows (when a pallet offers a `total_issuance` query);
 * each signer's nonce grew by exactly the number of its included extrinsics;
 * every faulty extrinsic (bad signature, wrong genesis, stale/future nonce, expired) was rejected
-  with its reason, and nothing else was rejected except for fees, limits or pallet validity;
+  with its reason, every call with impossible arguments (an amount or account of the wrong size) as
+  bad_call_args, and nothing else was rejected except for fees, limits or pallet validity;
 * a failed call changed exactly what paying its fee and nonce changes - checked against an independent
   replay of the block in which dispatch of that extrinsic is skipped;
 * each dispatch read and wrote no more keys than its declared weight allows;
@@ -46,6 +47,7 @@ from .storage.backend import MemoryBackend
 FAULTS = {"bad_signature": Invalid.BAD_SIGNATURE, "wrong_genesis": Invalid.WRONG_GENESIS,
           "stale_nonce": Invalid.STALE_NONCE, "future_nonce": Invalid.FUTURE_NONCE, "expired": Invalid.EXPIRED}
 ACCEPTABLE_REJECTIONS = {Invalid.CANNOT_PAY_FEE, Invalid.EXHAUSTS_RESOURCES, Invalid.REJECTED_BY_PALLET}
+CHECKED_AFTER_THE_CALL = {"", "stale_nonce", "future_nonce"}  # faults the executive finds after decoding the call
 BLOCK_TIME_MS = 6_000
 
 
@@ -135,7 +137,7 @@ class ChainFuzzer:
         self.signers = signers
         self.author = author or signers[0]
         self.fault_rate = fault_rate
-        runtime = Runtime(spec)
+        self.runtime = runtime = Runtime(spec)
         self.metadata = runtime.metadata()
         lookup = message_class_lookup(self.metadata)
         accounts = [k.public for k in signers]
@@ -188,6 +190,14 @@ class ChainFuzzer:
         raw = chain.query(pallet, query, request_type().SerializeToString())
         return decode_u128(response_type.FromString(raw).value)
 
+    def _impossible_args(self, plan: Plan) -> bool:
+        """Arguments no state could make valid (an amount or account of the wrong size): refused at the door."""
+        try:
+            self.runtime.resolve_call(make_call(plan.pallet, plan.call_index, _Raw(plan.args)))
+        except InvalidTransaction as exc:
+            return exc.reason == Invalid.BAD_CALL_ARGS
+        return False
+
     def _sign(self, chain: Executive, plan: Plan, nonce: int) -> tuple[bytes, str]:
         """The signed extrinsic for `plan` and the fault it really carries (some cannot exist yet)."""
         fault = plan.fault
@@ -216,15 +226,19 @@ class ChainFuzzer:
         included = [0] * len(self.signers)
         for plan in plans:
             raw, fault = self._sign(chain, plan, next_nonce[plan.signer])
+            bad_args = self._impossible_args(plan)
             try:
                 outcome = chain.apply_extrinsic(raw)
             except InvalidTransaction as exc:
-                if fault:
+                if bad_args and fault in CHECKED_AFTER_THE_CALL:
+                    assert exc.reason == Invalid.BAD_CALL_ARGS, f"impossible arguments rejected for {exc}"
+                elif fault:
                     assert exc.reason == FAULTS[fault], f"{fault} extrinsic rejected for {exc.reason.name}: {exc}"
                 else:
                     assert exc.reason in ACCEPTABLE_REJECTIONS, f"valid-looking extrinsic rejected: {exc}"
                 continue
             assert not fault, f"faulty extrinsic ({fault}) was accepted"
+            assert not bad_args, f"a call with impossible arguments was accepted: {plan}"
             applied.append(raw)
             included[plan.signer] += 1
             next_nonce[plan.signer] += 1

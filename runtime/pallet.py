@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from .canonical import check_declared
 from .context import Context
 from .errors import PalletError
 from .hookspecs import hookimpl
@@ -156,12 +157,15 @@ class Pallet:
             call.fn(ctx, origin, args)
 
     def query(self, ctx: Context, name: str, request: bytes) -> bytes:
-        """Answer read-only query `name` (serialized request in, serialized response out)."""
+        """Answer read-only query `name` (serialized request in, serialized response out). A request whose
+        amounts or accounts could never be valid is refused with CodecError, as a call's would be."""
         query = self.queries.by_name.get(name)
         if query is None:
             raise KeyError(f"pallet {self.name!r} has no query {name!r}; known: {sorted(self.queries.by_name)}")
+        decoded = query.request_type.FromString(request)
+        check_declared(decoded)
         with ctx.acting_as(self.name):
-            response = query.fn(ctx, query.request_type.FromString(request))
+            response = query.fn(ctx, decoded)
         return response.SerializeToString(deterministic=True)
 
     def validate_transaction(self, ctx: Context, signer: bytes, call: CallDef, args) -> None:

@@ -10,12 +10,13 @@ import json
 from importlib.metadata import entry_points
 
 import pluggy
-from google.protobuf.message import DecodeError
 
 from payable.runtime.v1 import extrinsic_pb2, metadata_pb2
 
 from . import hookspecs
+from .canonical import NonCanonical, check_declared, decode_canonical
 from .chainspec import ChainSpec
+from .codec import CodecError
 from .errors import ChainSpecError, Invalid, InvalidTransaction
 from .metadata import build_metadata
 from .pallet import CallDef, Pallet, config_from_dict, config_to_json
@@ -79,12 +80,16 @@ class Runtime:
         definition = pallet.calls.by_index.get(call.call_index)
         if definition is None:
             raise InvalidTransaction(Invalid.UNKNOWN_CALL, f"pallet {call.pallet!r} has no call {call.call_index}")
+        where = f"{call.pallet}.{definition.name} arguments"
         try:
-            args = definition.args_type.FromString(call.args)
-        except DecodeError as exc:
-            raise InvalidTransaction(Invalid.BAD_CALL_ARGS,
-                                     f"{call.pallet}.{definition.name}: arguments do not decode as "
-                                     f"{definition.args_type.DESCRIPTOR.full_name} ({exc})") from exc
+            args = decode_canonical(definition.args_type, call.args, where)
+        except NonCanonical as exc:
+            undecodable = exc.__cause__ is not None  # not even a message of that type
+            raise InvalidTransaction(Invalid.BAD_CALL_ARGS if undecodable else Invalid.BAD_ENCODING, str(exc)) from exc
+        try:
+            check_declared(args)
+        except CodecError as exc:
+            raise InvalidTransaction(Invalid.BAD_CALL_ARGS, f"{where}: {exc}") from exc
         return definition, args
 
     def dispatch(self, ctx, definition: CallDef, origin: bytes | None, args) -> None:

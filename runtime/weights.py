@@ -66,10 +66,16 @@ class FeeConfig:
         return to_author, fee - to_author
 
 
+# gRPC's default receive limit, and so the one limit of every Payable server and of the SDK: a client
+# with default settings can read anything they send, the fullest block included.
+MAX_WIRE_MESSAGE = 4 * 1024 * 1024
+BLOCK_ENVELOPE = 256 * 1024  # header (twice: bytes and decoded), seal, hash and per-extrinsic framing
+
+
 @dataclass(frozen=True)
 class BlockLimits:
     max_weight_ns: int = 1_500_000_000      # 75% of 2 s of compute on the reference machine
-    max_length: int = 5 * 1024 * 1024        # bytes of extrinsics per block
+    max_length: int = 3 * 1024 * 1024        # bytes of extrinsics per block: a full block fits one wire message
     max_extrinsic_length: int = 128 * 1024   # bytes per extrinsic
     base_extrinsic_ns: int = 100_000         # decode + signature + nonce + fee: measured p90 72 µs
 
@@ -78,3 +84,6 @@ class BlockLimits:
             raise ValueError("block limits must be positive")
         if self.max_extrinsic_length > self.max_length:
             raise ValueError("block.max_extrinsic_length cannot exceed block.max_length")
+        if self.max_length > MAX_WIRE_MESSAGE - BLOCK_ENVELOPE:
+            raise ValueError(f"block.max_length must be at most {MAX_WIRE_MESSAGE - BLOCK_ENVELOPE} bytes, so that "
+                             f"any block the chain produces fits one {MAX_WIRE_MESSAGE}-byte gRPC message")

@@ -5,6 +5,7 @@ import threading
 import pytest
 
 from node.txpool import PoolRejected, TxPool
+from runtime import system
 from runtime.codec import ONE_OPEN
 from runtime.crypto import Keypair, blake2_256
 
@@ -24,8 +25,6 @@ def _transfer(chain, signer, nonce, tip=0, **kw):
 
 def _author(chain):
     """Author a block from the pool the way the node does, then let the pool catch up."""
-    from runtime import system
-
     batch = chain.pool.ready(100)
     built = chain.block(*[t.raw for t in batch])
     ctx_nonce = lambda who: system.account_nonce(chain.ex.read_context(), who)  # noqa: E731
@@ -129,3 +128,57 @@ def test_concurrent_submissions_lose_nothing(chain):
         t.join()
     assert not errors
     assert pool.counts() == (160, 0)
+
+
+# --- admission that costs spam and bounds it (one account cannot fill the pool) -------------------------
+def _limited(chain, **limits):
+    drops = []
+    pool = TxPool(chain.ex.validate_transaction, on_drop=lambda h, kind, reason: drops.append((kind, reason)),
+                  **limits)
+    return pool, drops
+
+
+def test_one_sender_is_bounded_in_count_futures_and_nonce_gap(chain):
+    pool, _ = _limited(chain, sender_count=5, sender_future=2, max_nonce_gap=8)
+    for nonce in range(3):
+        pool.submit(_transfer(chain, chain.alice, nonce))
+    for nonce in (5, 6):
+        pool.submit(_transfer(chain, chain.alice, nonce))  # futures: nonces 3 and 4 are missing
+    with pytest.raises(PoolRejected, match="sender_limit"):
+        pool.submit(_transfer(chain, chain.alice, 3))
+    pool2, _ = _limited(chain, sender_future=2, max_nonce_gap=8)
+    pool2.submit(_transfer(chain, chain.bob, 4))
+    pool2.submit(_transfer(chain, chain.bob, 5))
+    with pytest.raises(PoolRejected, match="future_limit"):
+        pool2.submit(_transfer(chain, chain.bob, 6))
+    with pytest.raises(PoolRejected, match="nonce_too_far"):
+        pool2.submit(_transfer(chain, chain.charlie, 9))
+    pool2.submit(_transfer(chain, chain.charlie, 0))  # other senders are unaffected
+    assert pool2.counts() == (1, 2)
+
+
+def test_only_fees_the_sender_can_pay_are_pooled(chain):
+    pool, _ = _limited(chain)
+    eve = Keypair.from_uri("//Eve")
+    free = chain.ex.account_balances(eve.public)["free"]
+    tip = free // 3
+    pool.submit(_transfer(chain, eve, 0, tip=tip))
+    pool.submit(_transfer(chain, eve, 1, tip=tip))
+    with pytest.raises(PoolRejected, match="cannot_pay_fee") as refused:
+        pool.submit(_transfer(chain, eve, 2, tip=tip))  # three tips of a third plus fees exceed the balance
+    assert str(free) in str(refused.value) and len(pool) == 2
+
+
+def test_futures_expire_and_a_ready_newcomer_evicts_futures_from_a_full_pool(chain):
+    pool, drops = _limited(chain, max_count=3, future_ttl=2)
+    pool.submit(_transfer(chain, chain.alice, 3))
+    pool.submit(_transfer(chain, chain.alice, 4))
+    pool.submit(_transfer(chain, chain.bob, 0))
+    pool.submit(_transfer(chain, chain.charlie, 0))  # full: a future makes room for a ready extrinsic
+    assert pool.evicted == 1 and drops[-1][0] == "dropped" and "evicted" in drops[-1][1]
+    assert pool.counts() == (2, 1)
+    for _ in range(2):
+        built = chain.block(*[t.raw for t in pool.ready(10)])
+        pool.after_block(built.header.number, [o.hash for o in built.outcomes], {},
+                         lambda who: system.account_nonce(chain.ex.read_context(), who))
+    assert len(pool) == 0 and pool.expired == 1 and "waited" in drops[-1][1]

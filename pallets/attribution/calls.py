@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from google.protobuf.message import DecodeError
-
 from pallets.datanet import interface as datanet
 from pallets.datanet.errors import DataNetError
 from pallets.inference import interface as inference
@@ -13,6 +11,7 @@ from payable.attribution.v1 import attribution_pb2 as pb
 from payable.inference.v1 import inference_pb2
 from payable.modelregistry.v1 import modelregistry_pb2
 from payable.worker.v1 import worker_pb2
+from runtime.canonical import NonCanonical, decode_canonical
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
 from runtime.crypto import TREASURY, verify
@@ -39,10 +38,10 @@ def _verified(ctx: Context, origin: bytes, request, model, signed_bytes: bytes, 
     if worker.leaving_at:
         raise errors.NotBonded("the worker is deregistering")
     try:
-        signed = worker_pb2.SignedAttribution.FromString(signed_bytes)
-        result = worker_pb2.AttributionResult.FromString(signed.result)
-    except DecodeError as exc:
-        raise errors.Malformed(f"signed_attribution does not decode: {exc}") from exc
+        signed = decode_canonical(worker_pb2.SignedAttribution, signed_bytes, "signed_attribution")
+        result = decode_canonical(worker_pb2.AttributionResult, signed.result, "the signed result")
+    except NonCanonical as exc:
+        raise errors.Malformed(str(exc)) from exc
     if result.worker != origin or not verify(origin, signed.result, signed.signature):
         raise errors.BadSignature("the result must be signed by the submitting worker")
     checks = {"request": (result.request_id, request_id_bytes(request.id)),

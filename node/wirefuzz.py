@@ -1,0 +1,216 @@
+"""Coverage-guided fuzzing (atheris / libFuzzer) of everything a network peer can send a node.
+
+Targets, each a function of raw bytes run against a real executive on a dev chain in memory:
+- `extrinsic`: pool admission (`Executive.validate_transaction`, what `SubmitExtrinsic` runs);
+- `block`: block decoding and import (`Executive.import_block`, what a consensus driver runs);
+- `result`: a signed attribution result inside a `submit_result` call from an assigned worker, applied
+  in a block (the attribution pallet's verification), on a chain with a pending paid request;
+- `upload`: the content store's upload frames (chunk boundaries and a declared size from the input);
+- `query`: every pallet query with arbitrary request bytes (what `Query` and the typed services run).
+
+The property, for every input: it is accepted (as canonical, valid input) or refused with the
+project's own typed reason; nothing else is raised, and nothing a refusal touches changes the state
+root or the chain head. A violation raises, which libFuzzer reports as a crash with the input saved.
+
+    python -m node.wirefuzz TARGET [libFuzzer flags, e.g. -runs=2000 -max_total_time=60]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+
+TARGETS = ("extrinsic", "block", "result", "upload", "query")
+
+
+class PropertyViolated(AssertionError):
+    """An input was neither accepted nor refused with a reason, or a refusal changed the state."""
+
+
+def _world():
+    """A dev chain in memory with one pending paid request assigned to //Eve (for the `result` target)."""
+    from payable.datanet.v1 import datanet_pb2 as dn
+    from payable.inference.v1 import inference_pb2 as inf
+    from payable.modelregistry.v1 import modelregistry_pb2 as mr
+    from runtime.chainspec import dev_spec
+    from runtime.codec import ONE_OPEN, encode_u128
+    from runtime.crypto import Keypair, blake2_256
+    from runtime.executive import Executive
+    from runtime.extrinsic import make_call, sign_extrinsic
+
+    chain = Executive.open(dev_spec())
+    alice, bob, eve = (Keypair.from_uri(f"//{n}") for n in ("Alice", "Bob", "Eve"))
+    nonces: dict[bytes, int] = {}
+    clock = [1_700_000_000_000]
+
+    def block(*calls) -> None:
+        raws = []
+        for who, pallet, name, args in calls:
+            index = chain.runtime.call_by_name(pallet, name).index
+            nonce = nonces.get(who.public, 0)
+            nonces[who.public] = nonce + 1
+            raws.append(sign_extrinsic(who, make_call(pallet, index, args), nonce=nonce,
+                                       genesis_hash=chain.genesis_hash))
+        clock[0] += 6000
+        built = chain.author_block(raws, author=alice, timestamp_ms=clock[0])
+        failed = [o.error for o in built.outcomes if not o.ok] + [e for _, e in built.rejected]
+        if failed:
+            raise RuntimeError(f"fuzz world set-up failed: {failed[0]}")
+
+    block((alice, "datanet", "create_datanet", dn.CreateDataNet(
+        name="fuzz", domain="text", license="CC0-1.0", contribution_deposit=encode_u128(ONE_OPEN),
+        accepted_formats=["text"])))
+    block((bob, "datanet", "contribute", dn.Contribute(datanet=1, content_hash=blake2_256(b"x"), size=1,
+                                                       format="text")))
+    block((alice, "datanet", "approve", dn.Decide(contribution=1)))
+    block((alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=1)))
+    block((alice, "modelregistry", "register_base_model", mr.RegisterBaseModel(
+        artifact_hash=blake2_256(b"base"), architecture="mlp", license="MIT")))
+    block((alice, "modelregistry", "register_model", mr.RegisterModel(
+        base_model=1, snapshots=[mr.SnapshotRef(datanet=1, version=1)], training_config_hash=blake2_256(b"c"),
+        artifact_hash=blake2_256(b"m"), attribution_method=mr.GRADIENT, attribution_index_hash=blake2_256(b"i"),
+        price_per_inference=encode_u128(ONE_OPEN),
+        split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500))))
+    block((eve, "inference", "register_worker", inf.RegisterWorker(endpoint="127.0.0.1:1", models=[1],
+                                                                   device="cpu", bond=encode_u128(100 * ONE_OPEN))))
+    block((bob, "inference", "request_inference", inf.RequestInference(model=1, input=b"q",
+                                                                       max_fee=encode_u128(ONE_OPEN))))
+    return chain, eve, nonces[eve.public], clock[0]
+
+
+def make_targets() -> tuple[dict[str, Callable[[bytes], None]], dict[str, list[bytes]]]:
+    """The fuzz targets by name, sharing one chain (each leaves it as it found it), and for each a seed
+    corpus of valid inputs - protobuf is decoded in C, so libFuzzer gets no coverage signal from it and
+    needs well-formed starting points to reach the Python checks behind the decoder."""
+    from google.protobuf.message import DecodeError
+
+    from payable.attribution.v1 import attribution_pb2 as at
+    from payable.system.v1 import system_pb2
+    from runtime import system
+    from runtime.codec import CodecError
+    from runtime.errors import InvalidTransaction, PalletError
+    from runtime.executive import BlockImportError
+    from runtime.extrinsic import inherent_extrinsic, make_call, sign_extrinsic
+
+    from .contentstore import ContentError, ContentStore
+
+    chain, eve, eve_nonce, last_ts = _world()
+    store = ContentStore(tempfile.mkdtemp(prefix="payable-wirefuzz-"), max_blob=1 << 16, quota=1 << 30)
+    queries = [(p, q) for p, pallet in chain.runtime.pallets.items() for q in sorted(pallet.queries.by_name)]
+
+    def unchanged(before: tuple[bytes, int], what: str) -> None:
+        if (chain.db.head.state_root, chain.db.head.number) != before:
+            raise PropertyViolated(f"{what} changed the chain")
+
+    def head() -> tuple[bytes, int]:
+        return chain.db.head.state_root, chain.db.head.number
+
+    def extrinsic(data: bytes) -> None:
+        before = head()
+        try:
+            chain.validate_transaction(data)
+        except InvalidTransaction:
+            pass
+        unchanged(before, "pool admission")
+
+    def block(data: bytes) -> None:
+        before = head()
+        try:
+            chain.import_block(data)
+        except BlockImportError:
+            unchanged(before, "a refused block")
+            return
+        raise PropertyViolated("a fuzzed block was imported")  # it would need Alice's seal
+
+    def result(data: bytes) -> None:
+        before = head()
+        call = make_call("attribution", 0, at.SubmitResult(request=1, signed_attribution=data))
+        raw = sign_extrinsic(eve, call, nonce=eve_nonce, genesis_hash=chain.genesis_hash)
+        chain.initialize_block(eve.public)
+        try:
+            chain.apply_extrinsic(inherent_extrinsic(make_call(system.NAME, 0,
+                                                               system_pb2.SetTimestamp(now_ms=last_ts + 6000))))
+            outcome = chain.apply_extrinsic(raw)
+            if outcome.ok or not isinstance(outcome.error, PalletError) or outcome.error.pallet != "attribution":
+                raise PropertyViolated(f"a fuzzed result was not refused by the attribution pallet: {outcome}")
+        finally:
+            chain.abort()
+        unchanged(before, "a refused result")
+
+    def upload(data: bytes) -> None:
+        if not data:
+            return
+        declared = data[0] * 64 if data[0] % 2 else None
+        cuts = sorted({1 + b % max(1, len(data) - 1) for b in data[1:4]})
+        chunks = [data[a:b] for a, b in zip([1, *cuts], [*cuts, len(data)], strict=True) if b > a]
+        try:
+            stored = store.put(iter(chunks), declared_size=declared)
+        except ContentError:
+            return
+        if b"".join(store.read(stored.hash)) != data[1:]:
+            raise PropertyViolated("the stored blob is not what was uploaded")
+
+    def query(data: bytes) -> None:
+        if not data:
+            return
+        pallet, name = queries[data[0] % len(queries)]
+        before = head()
+        try:
+            chain.query(pallet, name, data[1:])
+        except (DecodeError, CodecError, KeyError, PalletError):
+            pass
+        unchanged(before, "a query")
+
+    targets = {"extrinsic": extrinsic, "block": block, "result": result, "upload": upload, "query": query}
+    return targets, _seeds(chain, eve, queries)
+
+
+def _seeds(chain, eve, queries) -> dict[str, list[bytes]]:
+    from payable.inference.v1 import inference_pb2 as inf
+    from payable.modelregistry.v1 import modelregistry_pb2 as mr
+    from payable.token.v1 import token_pb2
+    from payable.worker.v1 import worker_pb2 as wp
+    from runtime.codec import ONE_OPEN, encode_u128
+    from runtime.crypto import Keypair
+    from runtime.extrinsic import make_call, sign_extrinsic
+    from runtime.wire import request_id_bytes
+
+    alice = Keypair.from_uri("//Alice")
+    transfer = make_call("token", 1, token_pb2.Transfer(dest=eve.public, amount=encode_u128(ONE_OPEN)))
+    request = inf.Request.FromString(chain.query("inference", "get_request", inf.RequestRef(request=1)
+                                                 .SerializeToString()))
+    model = mr.Model.FromString(chain.query("modelregistry", "get_model", mr.ModelRequest(model=1)
+                                            .SerializeToString()))
+    body = wp.AttributionResult(model_hash=model.artifact_hash, index_hash=model.attribution_index_hash,
+                                input_hash=request.input_hash, output_hash=b"\x01" * 32, method="gradient",
+                                worker=eve.public, request_id=request_id_bytes(1),
+                                top_k=[wp.ContributionScore(contribution_id=1, contributor=Keypair.from_uri("//Bob")
+                                                            .public, score_ppb=10**9)]).SerializeToString()
+    account = token_pb2.AccountRequest(account=alice.public).SerializeToString()
+    return {
+        "extrinsic": [sign_extrinsic(alice, transfer, nonce=n, genesis_hash=chain.genesis_hash) for n in range(3)],
+        "block": [chain.db.block(n).SerializeToString() for n in range(1, chain.db.head.number + 1)],
+        "result": [wp.SignedAttribution(result=body, signature=eve.sign(body)).SerializeToString()],
+        "upload": [bytes([3]) + b"blob" * 40, bytes([8, 1, 2, 3]) + b"x" * 600],
+        "query": [bytes([i]) + account for i in range(len(queries))],
+    }
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 2 or argv[1] not in TARGETS:
+        raise SystemExit(f"usage: python -m node.wirefuzz {{{','.join(TARGETS)}}} [libFuzzer flags]")
+    import atheris
+
+    with atheris.instrument_imports(include=["runtime", "node", "pallets"]):
+        targets, seeds = make_targets()
+    corpus = tempfile.mkdtemp(prefix=f"payable-wirefuzz-{argv[1]}-")
+    for i, seed in enumerate(seeds[argv[1]]):
+        with open(f"{corpus}/seed-{i}", "wb") as out:
+            out.write(seed)
+    atheris.Setup([argv[0], *argv[2:], corpus], targets[argv[1]])
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main(sys.argv)

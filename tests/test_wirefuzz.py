@@ -1,0 +1,40 @@
+"""A short coverage-guided fuzzing run of everything a peer can send (the long one is bench/fuzz_decoders.py):
+each target runs as libFuzzer does it, in its own process, and must finish its runs without a crash."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from node.wirefuzz import TARGETS
+
+pytest.importorskip("atheris", reason="atheris is part of the dev extra that `make test` installs")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_no_input_escapes_its_reasons_or_changes_the_chain(target, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "node.wirefuzz", target, "-runs=1500", "-seed=1",
+                           f"-artifact_prefix={tmp_path}/"], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "Done 1500 runs" in done.stderr
+    assert not list(tmp_path.glob("crash-*"))
+
+
+def test_a_violation_is_reported_as_a_crash(tmp_path):
+    """The harness can fail: a target whose property breaks makes libFuzzer stop with the input saved."""
+    script = ("import sys, atheris\n"
+              "def target(data):\n"
+              "    if data[:1] == b'x':\n"
+              "        raise AssertionError('property violated')\n"
+              "atheris.Setup([sys.argv[0], '-runs=200000', sys.argv[1]], target)\n"
+              "atheris.Fuzz()\n")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "seed").write_bytes(b"y")
+    done = subprocess.run([sys.executable, "-c", script, str(corpus)], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert done.returncode != 0 and "property violated" in done.stdout + done.stderr
+    assert list(tmp_path.glob("crash-*"))
