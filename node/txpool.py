@@ -77,6 +77,7 @@ class TxPool:
         self._by_hash: dict[bytes, PooledTx] = {}
         self._by_sender: dict[bytes, dict[int, PooledTx]] = {}
         self._next_nonce: dict[bytes, int] = {}
+        self._sender_totals: dict[bytes, tuple[int, int]] = {}  # per sender: (bytes, fees) pooled
         self._bytes = 0
         self._seq = itertools.count()
         self.added = threading.Event()  # set whenever an extrinsic becomes ready (the author waits on it)
@@ -112,14 +113,14 @@ class TxPool:
         if existing is not None and v.priority <= existing.priority:
             raise PoolRejected("replacement_underpriced",
                                f"nonce {v.nonce} is already pooled with tip {existing.priority}; pay a higher tip")
-        self._check_sender(v, chain, existing, next_nonce)
+        future = any(n not in chain for n in range(next_nonce, v.nonce))  # it waits for an earlier nonce
+        self._check_sender(v, chain, existing, next_nonce, future)
         tx = PooledTx(v.hash, raw, v.signer, v.nonce, v.priority, v.length, v.valid_until, next(self._seq), v.fee,
                       self.block_number)
         self._next_nonce[v.signer] = next_nonce
         if existing is not None:
             self._remove(existing)
             dropped.append((existing.hash, "dropped", "replaced by a higher tip"))
-        future = not self._would_be_ready(tx)
         while future and self._future_count() >= self.max_future:
             victim = self._eviction_candidate(for_ready=False, below=tx.priority)
             if victim is None:
@@ -133,38 +134,47 @@ class TxPool:
                                                 f"bytes) and this tip does not outbid the lowest")
             self._evict(victim, dropped)
         self._by_sender.setdefault(tx.signer, {})[tx.nonce] = tx
+        held_bytes, held_fees = self._sender_totals.get(tx.signer, (0, 0))
+        self._sender_totals[tx.signer] = (held_bytes + tx.length, held_fees + tx.fee)
         self._by_hash[tx.hash] = tx
         self._bytes += tx.length
         return tx
 
     def _check_sender(self, v: Validity, chain: dict[int, PooledTx], existing: PooledTx | None,
-                      next_nonce: int) -> None:
-        """One sender's share of the pool: count, bytes, futures, and fees it can actually pay."""
-        others = [t for t in chain.values() if t is not existing]
-        if len(others) + 1 > self.sender_count:
-            raise PoolRejected("sender_limit", f"the sender already has {len(others)} extrinsics pooled "
+                      next_nonce: int, future: bool) -> None:
+        """One sender's share of the pool: count, bytes, futures, and fees it can actually pay. Kept O(1)
+        per submission (running totals) except for a future newcomer, which counts the sender's futures."""
+        held_bytes, held_fees = self._sender_totals.get(v.signer, (0, 0))
+        if existing is not None:
+            held_bytes, held_fees = held_bytes - existing.length, held_fees - existing.fee
+        count = len(chain) - (existing is not None)
+        if count + 1 > self.sender_count:
+            raise PoolRejected("sender_limit", f"the sender already has {count} extrinsics pooled "
                                                f"(at most {self.sender_count})")
-        if sum(t.length for t in others) + v.length > self.sender_bytes:
+        if held_bytes + v.length > self.sender_bytes:
             raise PoolRejected("sender_limit", f"the sender's pooled extrinsics would exceed {self.sender_bytes} "
                                                f"bytes")
-        ready_until = next_nonce
-        while ready_until in chain or ready_until == v.nonce:
-            ready_until += 1
-        futures = sum(1 for t in others if t.nonce >= ready_until) + (v.nonce >= ready_until)
-        if futures > self.sender_future:
-            raise PoolRejected("future_limit", f"the sender already has {futures - 1} extrinsics waiting for "
-                                               f"earlier nonces (at most {self.sender_future})")
-        committed = sum(t.fee for t in others) + v.fee
-        if v.spendable is not None and committed > v.spendable:
-            raise PoolRejected("cannot_pay_fee", f"the sender's pooled extrinsics would need {committed} in fees "
-                                                 f"and tips, more than its free balance {v.spendable}")
+        if future:  # the newcomer waits: count the sender's waiting extrinsics
+            ready_until = next_nonce
+            while ready_until in chain:
+                ready_until += 1
+            futures = sum(1 for n in chain if n >= ready_until and n != v.nonce) + 1
+            if futures > self.sender_future:
+                raise PoolRejected("future_limit", f"the sender already has {futures - 1} extrinsics waiting for "
+                                                   f"earlier nonces (at most {self.sender_future})")
+        if v.spendable is not None and held_fees + v.fee > v.spendable:
+            raise PoolRejected("cannot_pay_fee", f"the sender's pooled extrinsics would need {held_fees + v.fee} in "
+                                                 f"fees and tips, more than its free balance {v.spendable}")
 
     def _remove(self, tx: PooledTx) -> None:
         del self._by_hash[tx.hash]
         chain = self._by_sender[tx.signer]
         del chain[tx.nonce]
+        held_bytes, held_fees = self._sender_totals[tx.signer]
+        self._sender_totals[tx.signer] = (held_bytes - tx.length, held_fees - tx.fee)
         if not chain:
             del self._by_sender[tx.signer]
+            del self._sender_totals[tx.signer]
         self._bytes -= tx.length
 
     def _eviction_candidate(self, *, for_ready: bool, below: int) -> PooledTx | None:

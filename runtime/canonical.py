@@ -13,6 +13,8 @@ declared `[(payable.account) = true]` hold a 32-byte account id when set.
 
 from __future__ import annotations
 
+import functools
+
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
@@ -44,18 +46,40 @@ def decode_canonical(message_type: type[Message], data: bytes, what: str) -> Mes
 
 def check_declared(message: Message, path: str = "") -> None:
     """Amount and account fields (by their declared options) hold values they can ever hold, recursively."""
-    for field, value in message.ListFields():
-        name = f"{path}{field.name}"
-        values = list(value) if field.is_repeated else [value]
+    amounts, accounts, nested = _declared_fields(message.DESCRIPTOR)
+    for name in amounts:
+        for item in _values(message, name):
+            decode_u128(item, f"{path}{name}")
+    for name in accounts:
+        for item in _values(message, name):
+            if len(item) != ACCOUNT_ID_LEN:
+                raise CodecError(f"{path}{name}: account ids are {ACCOUNT_ID_LEN} bytes, got {len(item)}")
+    for name, repeated in nested:
+        if repeated:
+            for i, item in enumerate(getattr(message, name)):
+                check_declared(item, f"{path}{name}[{i}].")
+        elif message.HasField(name):
+            check_declared(getattr(message, name), f"{path}{name}.")
+
+
+def _values(message: Message, name: str) -> list[bytes]:
+    """A bytes field's set values: all of a repeated field, a singular one only when set (non-empty)."""
+    value = getattr(message, name)
+    return [value] if isinstance(value, bytes) and value else [] if isinstance(value, bytes) else list(value)
+
+
+@functools.cache
+def _declared_fields(descriptor) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, bool], ...]]:
+    """(amount fields, account fields, message fields with whether repeated): worked out once per type, since
+    reading field options is far slower than the check itself."""
+    amounts, accounts, nested = [], [], []
+    for field in descriptor.fields:
         if field.type == FieldDescriptor.TYPE_MESSAGE:
-            for i, item in enumerate(values):
-                check_declared(item, f"{name}[{i}]." if field.is_repeated else f"{name}.")
-            continue
-        if field.type != FieldDescriptor.TYPE_BYTES:
-            continue
-        options = field.GetOptions()
-        for item in values:
+            nested.append((field.name, field.is_repeated))
+        elif field.type == FieldDescriptor.TYPE_BYTES:
+            options = field.GetOptions()
             if options.Extensions[options_pb2.amount]:
-                decode_u128(item, name)
-            elif options.Extensions[options_pb2.account] and len(item) != ACCOUNT_ID_LEN:
-                raise CodecError(f"{name}: account ids are {ACCOUNT_ID_LEN} bytes, got {len(item)}")
+                amounts.append(field.name)
+            elif options.Extensions[options_pb2.account]:
+                accounts.append(field.name)
+    return tuple(amounts), tuple(accounts), tuple(nested)

@@ -207,8 +207,10 @@ class Executive:
     def validate_transaction(self, raw: bytes) -> Validity:
         """Would this extrinsic be valid in the next block? For the transaction pool: writes nothing.
 
-        Future nonces are valid (the pool holds them until the gap fills); the fee is checked against
-        the signer's current balance by withdrawing it in a scratch layer that is always rolled back.
+        Future nonces are valid (the pool holds them until the gap fills). The fee (tip included) must
+        fit the signer's free balance, read from the chain's balances pallet; the pool adds up what each
+        sender's pooled extrinsics need against the same figure. On a chain whose fee currency declares
+        no balances, the fee is withdrawn in a scratch layer that is always rolled back instead.
         """
         d = self._decode(raw)
         if d.inherent:
@@ -225,13 +227,17 @@ class Executive:
             raise InvalidTransaction(Invalid.STALE_NONCE, f"nonce {d.nonce}, account's next nonce is {expected}")
         self.runtime.validate(ctx, d.signer, definition, args)
         fee = self.params.fees.fee(len(raw), weight, d.tip)
-        ctx.overlay.begin()
-        try:
-            if self._withdraw(ctx=ctx, who=d.signer, amount=fee) is None and fee:
-                raise InvalidTransaction(Invalid.CANNOT_PAY_FEE, "no pallet in this chain collects fees")
-        finally:
-            ctx.overlay.rollback_layer()
-        balances = self.runtime.pm.hook.payable_account_balances(ctx=ctx, who=d.signer)
+        balances = self.runtime.account_balances(ctx, d.signer)
+        if balances is None:
+            ctx.overlay.begin()
+            try:
+                if self._withdraw(ctx=ctx, who=d.signer, amount=fee) is None and fee:
+                    raise InvalidTransaction(Invalid.CANNOT_PAY_FEE, "no pallet in this chain collects fees")
+            finally:
+                ctx.overlay.rollback_layer()
+        elif fee > balances["free"]:
+            raise InvalidTransaction(Invalid.CANNOT_PAY_FEE, f"free balance {balances['free']} cannot pay the fee "
+                                                             f"{fee} (tip included)")
         return Validity(blake2_256(raw), d.signer, d.nonce, expected, d.tip, len(raw), fee, d.valid_until,
                         balances["free"] if balances else None)
 
@@ -453,7 +459,7 @@ class Executive:
 
     def account_balances(self, who: bytes) -> dict[str, int] | None:
         """The account's balances from the chain's currency pallet (None if the chain has none)."""
-        return self.runtime.pm.hook.payable_account_balances(ctx=self.read_context(), who=who)
+        return self.runtime.account_balances(self.read_context(), who)
 
     def try_state(self) -> None:
         """Every pallet's invariant check on the committed state; raises InvariantViolation on a violation."""

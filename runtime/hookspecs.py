@@ -49,12 +49,6 @@ def payable_deposit_fee(ctx, who: bytes, amount: int):
     """Credit collected fees to `who` (block author or treasury); return True when credited."""
 
 
-@hookspec(firstresult=True)
-def payable_account_balances(ctx, who: bytes):
-    """The account's balances in the fee currency as a dict of ints (free, reserved, bonded, unbonding),
-    from the pallet that holds them; None if no pallet in this chain does."""
-
-
 @hookspec
 def payable_integrity_test(config):
     """Check the pallet's static configuration once at start-up; raise with a clear message if broken."""

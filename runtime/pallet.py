@@ -168,6 +168,16 @@ class Pallet:
             response = query.fn(ctx, decoded)
         return response.SerializeToString(deterministic=True)
 
+    @property
+    def holds_balances(self) -> bool:
+        """Whether this pallet is the chain's source of account balances (its hooks' `account_balances`)."""
+        return self._hook("account_balances") is not None
+
+    def account_balances(self, ctx: Context, who: bytes) -> dict[str, int]:
+        """free, reserved, bonded and unbonding of `who` (only for the pallet that `holds_balances`)."""
+        with ctx.acting_as(self.name):
+            return self._hook("account_balances")(ctx, who)
+
     def validate_transaction(self, ctx: Context, signer: bytes, call: CallDef, args) -> None:
         """The pallet's extra validity checks for a signed call (its hooks' `validate_transaction`)."""
         if hook := self._hook("validate_transaction"):
@@ -208,13 +218,6 @@ class Pallet:
             raise ValueError(f"pallet {self.name!r}: errors must set pallet = {self.name!r}")
         if hook := self._hook("integrity_test"):
             hook(config[self.name])
-
-    @hookimpl
-    def payable_account_balances(self, ctx: Context, who: bytes):
-        if hook := self._hook("account_balances"):
-            with ctx.acting_as(self.name):
-                return hook(ctx, who)
-        return None
 
     @hookimpl
     def payable_try_state(self, ctx: Context):

@@ -62,6 +62,10 @@ class Runtime:
                             for name, p in self.pallets.items()}
         except (TypeError, ValueError) as exc:
             raise ChainSpecError(str(exc)) from exc
+        holders = [p for p in self.pallets.values() if p.holds_balances]
+        if len(holders) > 1:
+            raise ChainSpecError(f"pallets {[p.name for p in holders]} all declare account balances; a chain has one")
+        self._balances = holders[0] if holders else None
         self.prefixes = {name: p.prefix for name, p in self.pallets.items()}
         self._owners = {p.prefix: name for name, p in self.pallets.items()}
         self.config_json = json.dumps(
@@ -105,6 +109,10 @@ class Runtime:
         if pallet not in self.pallets:
             raise KeyError(f"no pallet {pallet!r}; pallets: {sorted(self.pallets)}")
         return self.pallets[pallet].query(ctx, name, request)
+
+    def account_balances(self, ctx, who: bytes) -> dict[str, int] | None:
+        """The account's balances from the pallet that holds them (None when no pallet of the chain does)."""
+        return self._balances.account_balances(ctx, who) if self._balances is not None else None
 
     def call_by_name(self, pallet: str, name: str) -> CallDef:
         if pallet not in self.pallets:

@@ -5,6 +5,7 @@ client, and the same malformed input gets the same status code on every RPC that
 from __future__ import annotations
 
 import time
+import urllib.request
 
 import grpc
 import pytest
@@ -23,7 +24,7 @@ ALICE, BOB, CHARLIE, DAVE, FERDIE = (Keypair.from_uri(f"//{n}") for n in ("Alice
 
 @pytest.fixture
 def node(start_node):
-    return start_node("dev", "--dev", "--block-time", "0.5")
+    return start_node("dev", "--dev", "--block-time", "0.5", metrics=True)
 
 
 def _transfer(client, signer, nonce, tip=0, amount=ONE_OPEN, dest=None):
@@ -57,6 +58,10 @@ def test_a_far_future_nonce_flood_neither_fills_the_pool_nor_blocks_others(node)
         info = client.chain_info()
         assert info.txpool_future <= 64
         assert client.nonce(FERDIE.public) == 0
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{node.metrics_port}/metrics", timeout=10).read().decode()
+    sender_max = float(next(line.split()[1] for line in metrics.splitlines()
+                            if line.startswith("payable_txpool_sender_max ")))
+    assert 1 <= sender_max <= 64 and "payable_txpool_senders " in metrics and "payable_txpool_expired_total" in metrics
 
 
 def test_unpayable_tips_buy_nothing_and_a_payable_flood_is_bounded_and_paid_for(node):
