@@ -154,13 +154,13 @@ def main() -> None:
         tests = responses(docs, rng)
         for tokens, planted, primary in tests:
             t0 = time.perf_counter()
-            spans, credit = attribute_spans(index, tokens, CreditParams(min_length=8, max_count=100))
+            spans, credit, _ = attribute_spans(index, tokens, CreditParams(min_length=8, max_count=100))
             attribution_ms.append((time.perf_counter() - t0) * 1000)
             for s, n, _ in planted:
                 if n >= 12:
                     planted_long += 1
                     recalled += any(k.start <= s and s + n <= k.start + k.length for k in spans)
-            by_contributor = np.bincount(np.arange(len(credit)) % CONTRIBUTORS, weights=credit,
+            by_contributor = np.bincount(index.doc_contribution.astype(np.int64) % CONTRIBUTORS, weights=credit,
                                          minlength=CONTRIBUTORS)
             top1 += int(by_contributor.argmax()) == primary
         report["ours"] = {"build_tokens_per_s": round(total / build_s), "build_s": round(build_s, 2),

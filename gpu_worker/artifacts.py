@@ -17,7 +17,7 @@ from runtime.crypto import blake2_256
 
 from .configs import LMConfig, ModelConfig, config_from_json
 from .datasets import Snapshot, dataset_from_proto
-from .errors import ArtifactError
+from .errors import ArtifactError, ArtifactNotFound
 
 
 def artifact_hash(artifact: pb.ModelArtifact) -> bytes:
@@ -54,7 +54,7 @@ class Store:
     def _get(self, kind: str, digest: bytes) -> bytes:
         path = self.root / kind / f"{digest.hex()}.bin"
         if not path.exists():
-            raise ArtifactError(f"no {kind[:-1]} {digest.hex()} in {self.root}")
+            raise ArtifactNotFound(f"no {kind[:-1]} {digest.hex()} in {self.root}")
         data = path.read_bytes()
         if blake2_256(data) != digest:
             raise ArtifactError(f"{kind[:-1]} {digest.hex()} on disk does not match its hash (corrupted)")

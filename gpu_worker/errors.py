@@ -3,3 +3,7 @@
 
 class ArtifactError(ValueError):
     """An artifact or dataset is missing, malformed, or does not match its hash."""
+
+
+class ArtifactNotFound(ArtifactError):
+    """No artifact, dataset or index with that hash is held here (gRPC: NOT_FOUND)."""

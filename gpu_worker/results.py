@@ -1,8 +1,19 @@
-"""From example scores to a signed, reproducible attribution result.
+"""From per-unit credit to a signed, reproducible attribution result.
 
-Example scores are summed per contribution; only positive influence earns credit. A contribution's
-score is its share of the total positive influence, in integer parts per billion (floor), so the
-shares of the top-k never sum above 10⁹ and the chain checks them with integers alone.
+The payout rule is additive over examples, so it cannot care how the same examples are grouped into
+contributions or accounts (README: "Who gets paid"):
+1. Credit is clipped at the unit - a training example, or a document for span attribution - never
+   after summing a contribution: only positive influence is paid, unit by unit.
+2. The contributors' pool is paid in `draws` equal parts (at most 16, the chain's bound on credited
+   contributions). The draws are placed by systematic sampling over the units' cumulative positive
+   credit - units laid out by credit, largest first, so neither their order nor their grouping moves
+   them - from an offset derived from the request: a unit holding a fraction f of the credit gets
+   ⌊draws·f⌋ or ⌈draws·f⌉ draws, and exactly draws·f in expectation. So what any fixed set of units
+   earns depends on their credit alone, not on who holds them; a contribution gets its units' draws.
+3. `paid_fraction` scales the whole pool (span attribution pays contributors only the share of the
+   output that credited spans reproduce); what it leaves, and what rounds away, goes to the model owner.
+Shares are integer parts per billion of the pool, summing exactly to paid_fraction·10⁹ (largest
+remainder), so the chain checks and splits them with integers alone.
 
 Reproducibility: the same query on the same kind of device gives the same bytes (fixed threads,
 deterministic kernels, float64 accumulation). Across device kinds (CPU vs CUDA) float sums may differ
@@ -22,18 +33,33 @@ from runtime.crypto import Keypair, blake2_256, verify
 PPB = 1_000_000_000
 
 
-def contribution_scores(example_scores: np.ndarray, example_contribution: np.ndarray, count: int) -> np.ndarray:
-    return np.bincount(example_contribution, weights=example_scores, minlength=count)
+MAX_DRAWS = 16  # the chain's bound on credited contributions per result (attribution.max_credited)
 
 
-def top_k_shares(scores: np.ndarray, k: int) -> list[tuple[int, int]]:
-    """[(contribution index, share in ppb)] for the k largest positive scores, ties by lower index."""
-    positive = np.where(scores > 0, scores, 0.0)
+def sampled_credit(unit_credit: np.ndarray, unit_contribution: np.ndarray, draws: int, seed: bytes,
+                   paid_fraction: float = 1.0) -> list[tuple[int, int]]:
+    """[(contribution index, share in ppb)] by the rule above, largest share first (ties: lower index)."""
+    if not 1 <= draws <= MAX_DRAWS:
+        raise ValueError(f"top_k (the number of paid draws) must be within 1..{MAX_DRAWS}, got {draws}")
+    positive = np.where(np.isfinite(unit_credit) & (unit_credit > 0), unit_credit, 0.0).astype(np.float64)
     total = positive.sum()
-    if total <= 0:
+    if total <= 0 or paid_fraction <= 0:
         return []
-    order = sorted(range(len(scores)), key=lambda i: (-positive[i], i))[:k]
-    return [(i, int(positive[i] / total * PPB)) for i in order if positive[i] > 0]
+    layout = np.lexsort((np.arange(len(positive)), -positive))  # largest credit first, ties by unit index
+    offset = int.from_bytes(blake2_256(b"payable/draws" + seed)[:8], "big") / 2**64
+    marks = (offset + np.arange(draws)) / draws * total
+    units = layout[np.searchsorted(np.cumsum(positive[layout]), marks, side="right").clip(0, len(positive) - 1)]
+    counts: dict[int, int] = {}
+    for unit in units:
+        contribution = int(unit_contribution[unit])
+        counts[contribution] = counts.get(contribution, 0) + 1
+    budget = int(round(min(1.0, paid_fraction) * PPB))
+    order = sorted(counts, key=lambda c: (-counts[c], c))
+    shares = [budget * counts[c] // draws for c in order]
+    remainders = [budget * counts[c] % draws for c in order]
+    for i in sorted(range(len(order)), key=lambda i: (-remainders[i], i))[:budget - sum(shares)]:
+        shares[i] += 1
+    return list(zip(order, shares, strict=True))
 
 
 def input_hash(x: np.ndarray) -> bytes:

@@ -16,16 +16,14 @@ from payable.worker.v1 import worker_pb2 as pb
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.grpcserver import MESSAGE_OPTIONS, start_with_health_and_reflection
 
-from .errors import ArtifactError
+from .errors import ArtifactError, ArtifactNotFound
 from .worker import Worker
 
 
 def _abort_for(context, exc: Exception) -> None:
     """One mapping of engine errors to status codes, for unary and streaming methods alike."""
-    if isinstance(exc, ArtifactError):
-        code = grpc.StatusCode.NOT_FOUND if "no " in str(exc).split(":")[0] else grpc.StatusCode.INVALID_ARGUMENT
-        context.abort(code, str(exc))
-    context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    code = grpc.StatusCode.NOT_FOUND if isinstance(exc, ArtifactNotFound) else grpc.StatusCode.INVALID_ARGUMENT
+    context.abort(code, str(exc))
 
 
 class WorkerService(worker_pb2_grpc.WorkerServicer):

@@ -106,7 +106,7 @@ def test_a_contributor_whose_example_is_duplicated_tops_matching_queries(tmp_pat
     store, _, index = _index(tmp_path, dup, ModelConfig("mlp", 4, 3, (8,)), IndexParams(ensemble=2))
     worker = Worker(tmp_path / "store", Keypair.from_uri("//Worker"))
     signed = worker.gradient.attribute(pb.AttributeRequest(model_hash=index.model_hash, index_hash=index.hash,
-                                                  input=[0.0, 0.0, 0.0, 3.0], label=-1, top_k=3))
+                                                  input=[0.0, 0.0, 0.0, 3.0], label=-1, top_k=16))
     result = verify_signed(signed)
     assert result.top_k[0].contributor == dup.contributors[5]
     assert result.top_k[0].score_ppb > PPB // 2

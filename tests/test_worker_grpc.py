@@ -52,6 +52,11 @@ def test_worker_serves_training_indexing_inference_and_signed_attribution(worker
     assert result.worker == Keypair.from_uri("//Worker").public
     assert result.output_hash == inferred.output_hash and result.request_id == b"req-7"
     assert 0 < len(result.top_k) <= 4 and sum(s.score_ppb for s in result.top_k) <= PPB
+    for bad, reason in (({"input": [float("nan")] + query[1:]}, "NaN"), ({"top_k": 1000}, "top_k")):
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Attribute(pb.AttributeRequest(**{"model_hash": trained.model_hash, "input": query, "label": -1,
+                                                  "index_hash": progress[-1].index_hash, **bad}), timeout=30)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and reason in info.value.details()
     status = stub.Status(pb.StatusRequest(), timeout=10)
     assert status.device == "cpu" and trained.model_hash in list(status.models)
     assert status.indexes[0].examples == 400
@@ -95,3 +100,8 @@ def test_worker_serves_span_attribution_over_grpc(worker):
         stub.AttributeSpans(pb.SpanAttributeRequest(model_hash=trained.model_hash, index_hash=b"\x09" * 32,
                                                     tokens=[1, 2, 3]), timeout=30)
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    for tokens, reason in (([1, 70_000, 2], "vocabulary"), ([], "no output")):
+        with pytest.raises(grpc.RpcError) as info:
+            stub.AttributeSpans(pb.SpanAttributeRequest(model_hash=trained.model_hash, index_hash=index.index_hash,
+                                                        tokens=tokens), timeout=30)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and reason in info.value.details()

@@ -22,7 +22,7 @@ from ..artifacts import Store
 from ..configs import ModelConfig
 from ..datasets import dataset_from_proto
 from ..errors import ArtifactError
-from ..results import build_result, contribution_scores, input_hash, output_hash, top_k_shares
+from ..results import MAX_DRAWS, build_result, input_hash, output_hash, sampled_credit
 from .index import AttributionIndex, IndexBuilder, IndexParams
 from .models import artifact_from_state
 from .training import TrainConfig, train
@@ -76,6 +76,8 @@ class GradientEngine:
         config, _, _ = self.store.model(model_hash)
         if x.shape != (config.inputs,):
             raise ArtifactError(f"input must have {config.inputs} features, got {x.shape[0]}")
+        if not np.all(np.isfinite(x)):
+            raise ArtifactError("the input holds NaN or infinite values")
         logits = self._logits(model_hash, x[None])[0]
         label = int(logits.argmax())
         return pb.InferResponse(logits=logits.tolist(), label=label, output_hash=output_hash(logits, label))
@@ -85,7 +87,8 @@ class GradientEngine:
         """Yields IndexProgress messages; the last carries the index hash."""
         defaults = IndexParams()
         params = IndexParams(method=request.method or defaults.method, ensemble=request.ensemble or defaults.ensemble,
-                             projection=request.projection, damping=request.damping or defaults.damping)
+                             projection=request.projection, damping=request.damping or None,
+                             weight_decay=request.weight_decay or defaults.weight_decay)
         builder = IndexBuilder(self.store, request.model_hash, request.dataset_hash, params, self.device)
         updates: list[pb.IndexProgress] = []
         started = time.perf_counter()
@@ -133,9 +136,10 @@ class GradientEngine:
         x = np.asarray(request.input, dtype=np.float32)
         inferred = self.infer(request.model_hash, x)
         label = inferred.label if request.label < 0 else int(request.label)
-        scores = contribution_scores(index.example_scores(x, label), index.example_contribution,
-                                     len(index.contribution_ids))
-        shares = top_k_shares(scores, request.top_k or 10)
+        if label >= index.config.classes:
+            raise ArtifactError(f"label {label} is outside the model's {index.config.classes} classes")
+        shares = sampled_credit(index.example_scores(x, label), index.example_contribution,
+                                request.top_k or MAX_DRAWS, request.request_id + input_hash(x))
         return build_result(model_hash=request.model_hash, index_hash=request.index_hash, input_hash=input_hash(x),
                             output_hash=output_hash(np.asarray(inferred.logits, dtype=np.float32), label),
                             method=index.params.method, params=json.loads(index.params.to_json()), shares=shares,

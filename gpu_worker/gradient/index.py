@@ -21,7 +21,7 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -32,8 +32,9 @@ from runtime.crypto import blake2_256_file
 from ..artifacts import Store
 from ..configs import ModelConfig
 from ..datasets import Snapshot
-from ..errors import ArtifactError
+from ..errors import ArtifactError, ArtifactNotFound
 from . import influence as inf
+from .damping import choose_damping
 from .training import TrainConfig, train
 
 EXACT_MAX_DIM = 8192  # above this many parameters the curvature is built in a projected space
@@ -47,8 +48,8 @@ class IndexParams:
     method: str = "gn"
     ensemble: int = 3
     projection: int = 0      # 0: exact (no projection) when the model is small enough, else DEFAULT_PROJECTION
-    damping: float = 0.1     # relative to the curvature's mean eigenvalue
-    weight_decay: float = 1e-2
+    damping: float | None = None  # relative to the curvature's mean eigenvalue; None: chosen from the data
+    weight_decay: float = TrainConfig.weight_decay  # the L2 the model was trained with
     seed: int = 0            # projection seed; ensemble members are trained from seeds derived from it
 
     def __post_init__(self) -> None:
@@ -56,7 +57,7 @@ class IndexParams:
             raise ValueError(f"index method must be one of gn, trak, ekfac, if, grad_dot; got {self.method!r}")
         if not 1 <= self.ensemble <= 32:
             raise ValueError("ensemble must be within 1..32")
-        if self.projection < 0 or self.damping < 0:
+        if self.projection < 0 or (self.damping is not None and self.damping < 0):
             raise ValueError("projection and damping must not be negative")
 
     def to_json(self) -> str:
@@ -107,10 +108,26 @@ class IndexBuilder:
             save_file(tensors, path)
         return tensors
 
+    def _chosen_damping(self) -> None:
+        """With damping None (auto), choose it from the data once (kept in the work folder for a resumed build);
+        the index is then built, and its manifest written, with the chosen value."""
+        if self.params.damping is not None or self.params.method == "grad_dot":
+            self.selection = None
+            return
+        path = self.work / "damping.json"
+        if not path.exists():
+            k = self.k if self.k is not None and self.k < self.dim else None
+            chosen = choose_damping(self.config, self.state, self.data, self.params.method, self.params.weight_decay,
+                                    self.params.seed, k, self.device)
+            path.write_text(json.dumps(chosen, sort_keys=True))
+        self.selection = json.loads(path.read_text())
+        self.params = replace(self.params, damping=self.selection["damping"])
+
     def build(self, report: Progress | None = None) -> bytes:
         """Build (or finish building) the index; returns its hash."""
         report = report or (lambda *_: None)
         self.work.mkdir(parents=True, exist_ok=True)
+        self._chosen_damping()
         n, members = len(self.data.features), self.params.ensemble
         shape = (members, n, self.feature_dim)
         features_path = self.work / "features.f16"
@@ -180,7 +197,8 @@ class IndexBuilder:
 
     def _seal(self) -> bytes:
         data = self.data
-        contributions = {"example_contribution": data.contribution.tolist(),
+        owners = first_holders(data.features, data.labels, data.contribution)
+        contributions = {"example_contribution": owners.tolist(),
                          "contribution_ids": list(map(int, data.contribution_ids)),
                          "contributors": [c.hex() for c in data.contributors]}
         (self.work / "contributions.json").write_text(json.dumps(contributions, sort_keys=True))
@@ -189,6 +207,8 @@ class IndexBuilder:
                     "dataset_hash": self.dataset_hash.hex(), "model_config": json.loads(self.config.to_json()),
                     "examples": len(data.features), "dim": self.feature_dim, "projection": self.k,
                     "parameters": self.dim, "target": _target(self.params.method),
+                    "damping_selection": self.selection,
+                    "duplicates_credited_to_first_holder": int((owners != data.contribution).sum()),
                     "files": {name: blake2_256_file(self.work / name).hex() for name in files}}
         raw = json.dumps(manifest, sort_keys=True, indent=1).encode()
         (self.work / "manifest.json").write_bytes(raw)
@@ -200,6 +220,17 @@ class IndexBuilder:
         else:
             self.work.replace(final)
         return index_hash
+
+
+def first_holders(features: np.ndarray, labels: np.ndarray, contribution: np.ndarray) -> np.ndarray:
+    """Each example's paid contribution: an example identical (features and label) to one already in
+    the snapshot is credited to the contribution that holds it first (snapshot order is arrival order),
+    so re-uploading someone's rows - re-encoded or shuffled - earns their copier nothing."""
+    first: dict[bytes, int] = {}
+    owners = contribution.copy()
+    for i, (row, label) in enumerate(zip(np.ascontiguousarray(features, dtype="<f4"), labels, strict=True)):
+        owners[i] = first.setdefault(row.tobytes() + int(label).to_bytes(8, "big", signed=True), int(contribution[i]))
+    return owners
 
 
 def _ekfac_from_flat(config: ModelConfig, flat: np.ndarray) -> inf.KFACFactors:
@@ -225,7 +256,7 @@ class AttributionIndex:
         self.device = device
         root = store.root / "indexes" / index_hash.hex()
         if not (root / "manifest.json").exists():
-            raise ArtifactError(f"no index {index_hash.hex()} in {store.root}")
+            raise ArtifactNotFound(f"no index {index_hash.hex()} in {store.root}")
         raw = (root / "manifest.json").read_bytes()
         if hashlib.blake2b(raw, digest_size=32).digest() != index_hash:
             raise ArtifactError(f"index {index_hash.hex()}: manifest does not match the index hash (tampered)")

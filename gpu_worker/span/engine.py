@@ -18,8 +18,8 @@ from payable.worker.v1 import worker_pb2 as pb
 from runtime.crypto import Keypair, blake2_256
 
 from ..artifacts import Store
-from ..errors import ArtifactError
-from ..results import build_result, top_k_shares
+from ..errors import ArtifactError, ArtifactNotFound
+from ..results import MAX_DRAWS, build_result, sampled_credit
 from .credit import CreditParams, attribute_spans
 from .index import Document, SpanIndex, build_index
 from .lm import LMConfig, generate, lm_to_onnx, load_lm, load_tokenizer, train_lm, train_tokenizer
@@ -83,7 +83,7 @@ class SpanEngine:
             if index_hash not in self._indexes:
                 root = self.root / index_hash.hex()
                 if not root.exists():
-                    raise ArtifactError(f"no span index {index_hash.hex()} in {self.store.root}")
+                    raise ArtifactNotFound(f"no span index {index_hash.hex()} in {self.store.root}")
                 try:
                     self._indexes[index_hash] = SpanIndex(root, index_hash)
                 except ValueError as exc:
@@ -103,11 +103,12 @@ class SpanEngine:
     def attribute(self, request: pb.SpanAttributeRequest) -> pb.SignedAttribution:
         index = self.index(request.index_hash)
         params = CreditParams(min_length=request.min_length or 8, max_count=request.max_count or 100)
-        tokens = np.array(request.tokens, dtype=np.int64)
-        if tokens.size == 0:
-            raise ArtifactError("no output tokens to attribute")
-        spans, credit = attribute_spans(index, tokens, params)
-        shares = top_k_shares(credit, request.top_k or 10)
+        try:
+            spans, credit, coverage = attribute_spans(index, request.tokens, params)
+        except ValueError as exc:
+            raise ArtifactError(str(exc)) from exc
+        shares = sampled_credit(credit, index.doc_contribution, request.top_k or MAX_DRAWS,
+                                request.request_id + request.input_hash, paid_fraction=coverage)
         ids = [cid for cid, _ in index.contributions]
         return build_result(
             model_hash=request.model_hash, index_hash=request.index_hash, input_hash=request.input_hash,

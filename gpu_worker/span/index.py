@@ -74,6 +74,8 @@ def build_index(documents: Iterable[Document], contributions: list[tuple[int, by
         if progress:
             progress(total, total)
 
+    first_seen: dict[bytes, int] = {}  # a document identical to an earlier one is that document, for credit
+    canonical: list[int] = []
     for doc in documents:
         tokens = np.asarray(doc.tokens)
         if tokens.size and (tokens.min() < 0 or tokens.max() >= vocab_size):
@@ -84,11 +86,14 @@ def build_index(documents: Iterable[Document], contributions: list[tuple[int, by
         buffer += [tokens, np.array([SEPARATOR])]
         size += len(tokens) + 1
         total += len(tokens) + 1
-        doc_contributions.append(int(doc.contribution))
+        first = first_seen.setdefault(tokens.astype("<u4").tobytes(), len(canonical))
+        canonical.append(first)
+        doc_contributions.append(int(doc.contribution) if first == len(canonical) - 1 else doc_contributions[first])
     flush()
     if not shards:
         raise ValueError("the index needs at least one document")
     (out / "documents.u32").write_bytes(np.array(doc_contributions, dtype="<u4").tobytes())
+    (out / "canonical.u32").write_bytes(np.array(canonical, dtype="<u4").tobytes())
     unigram = np.zeros(vocab_size + 1, dtype=np.int64)
     for s in range(len(shards)):
         unigram += np.bincount(np.frombuffer((out / f"shard-{s}.tokens").read_bytes(), dtype=">u2"),
@@ -96,6 +101,7 @@ def build_index(documents: Iterable[Document], contributions: list[tuple[int, by
     (out / "unigram.i64").write_bytes(unigram.astype("<i8").tobytes())
     files = sorted(p.name for p in out.iterdir() if p.name != "manifest.json")
     manifest = {"version": 1, "kind": "suffix-array", "shards": shards, "vocab_size": vocab_size,
+                "distinct_documents": len(first_seen),
                 "contributions": [[cid, who.hex()] for cid, who in contributions],
                 "files": {name: blake2_256_file(out / name).hex() for name in files}}
     raw = json.dumps(manifest, sort_keys=True, indent=1).encode()
@@ -183,6 +189,7 @@ class SpanIndex:
         self.hash = hashlib.blake2b(raw, digest_size=32).digest()
         self.shards = [_Shard(root, s, meta) for s, meta in enumerate(self.manifest["shards"])]
         self.doc_contribution = np.frombuffer((root / "documents.u32").read_bytes(), dtype="<u4")
+        self.canonical = np.frombuffer((root / "canonical.u32").read_bytes(), dtype="<u4")  # first identical doc
         self.contributions = [(cid, bytes.fromhex(who)) for cid, who in self.manifest["contributions"]]
         self.unigram = np.frombuffer((root / "unigram.i64").read_bytes(), dtype="<i8")
         self.total_tokens = int(self.unigram[:SEPARATOR].sum())

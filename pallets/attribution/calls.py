@@ -20,11 +20,10 @@ from runtime.wire import request_id_bytes, verify_membership
 
 from . import errors, weights
 from . import events as ev
-from .split import largest_remainder, split_fee
+from .split import PPB, largest_remainder, split_fee
 from .storage import ContributorEarnings, Disputes, ModelTotals, Results, Settlements
 
 calls = CallTable("attribution")
-PPB = 1_000_000_000
 SPAN = "span"
 
 
@@ -181,7 +180,7 @@ def _settle(ctx: Context, request, model) -> None:
     fee = decode_u128(request.escrow)
     split = model.split
     parts = split_fee(fee, (split.contributors, split.model_owner, split.protocol, split.worker),
-                      list(winner.scores_ppb))
+                      list(winner.scores_ppb), paid_ppb=min(PPB, sum(winner.scores_ppb)))
     settlement = pb.Settlement(request=request.id, model=model.id, fee=request.escrow, settled_at=ctx.block_number,
                                agreeing_workers=agreeing, slashed_workers=minority,
                                challenge_until=ctx.block_number + ctx.config.challenge_window)

@@ -158,20 +158,22 @@ class LoadModelResponse(_message.Message):
     def __init__(self, model_hash: _Optional[bytes] = ...) -> None: ...
 
 class BuildIndexRequest(_message.Message):
-    __slots__ = ("model_hash", "dataset_hash", "method", "ensemble", "projection", "damping")
+    __slots__ = ("model_hash", "dataset_hash", "method", "ensemble", "projection", "damping", "weight_decay")
     MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
     DATASET_HASH_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
     ENSEMBLE_FIELD_NUMBER: _ClassVar[int]
     PROJECTION_FIELD_NUMBER: _ClassVar[int]
     DAMPING_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_DECAY_FIELD_NUMBER: _ClassVar[int]
     model_hash: bytes
     dataset_hash: bytes
     method: str
     ensemble: int
     projection: int
     damping: float
-    def __init__(self, model_hash: _Optional[bytes] = ..., dataset_hash: _Optional[bytes] = ..., method: _Optional[str] = ..., ensemble: _Optional[int] = ..., projection: _Optional[int] = ..., damping: _Optional[float] = ...) -> None: ...
+    weight_decay: float
+    def __init__(self, model_hash: _Optional[bytes] = ..., dataset_hash: _Optional[bytes] = ..., method: _Optional[str] = ..., ensemble: _Optional[int] = ..., projection: _Optional[int] = ..., damping: _Optional[float] = ..., weight_decay: _Optional[float] = ...) -> None: ...
 
 class IndexProgress(_message.Message):
     __slots__ = ("phase", "done", "total", "examples_per_s", "eta_s", "index_hash", "index_bytes")

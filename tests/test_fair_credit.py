@@ -1,0 +1,197 @@
+"""Attribution that pays the right people: credit additive over examples (split-invariant), span credit
+in proportion to what was reproduced, and bad input refused with a reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("torch", reason="the worker extra is part of `make test`'s install")
+
+from gpu_worker.datasets import Snapshot, dataset_to_proto  # noqa: E402
+from gpu_worker.results import MAX_DRAWS, PPB, sampled_credit, verify_signed  # noqa: E402
+from gpu_worker.span.credit import CreditParams, attribute_spans  # noqa: E402
+from gpu_worker.span.index import Document, SpanIndex, build_index  # noqa: E402
+from gpu_worker.worker import Worker  # noqa: E402
+from pallets.attribution.split import split_fee  # noqa: E402
+from payable.worker.v1 import worker_pb2 as pb  # noqa: E402
+from runtime.crypto import Keypair  # noqa: E402
+
+
+def _paid_to(shares, contributions: set[int]) -> int:
+    return sum(ppb for c, ppb in shares if c in contributions)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-5, 5, allow_nan=False), min_size=2, max_size=60), st.integers(1, MAX_DRAWS),
+       st.binary(min_size=1, max_size=8), st.data())
+def test_what_a_set_of_examples_earns_does_not_depend_on_how_they_are_grouped(scores, draws, seed, data):
+    scores = np.array(scores)
+    n = len(scores)
+    fixed = data.draw(st.integers(1, n - 1))  # examples 0..fixed-1 are the fixed set
+    # grouping A: the fixed set is one contribution; the others are grouped at random
+    a = np.array([0] * fixed + data.draw(st.lists(st.integers(1, 4), min_size=n - fixed, max_size=n - fixed)))
+    # grouping B: the fixed set split over up to 3 accounts; the others regrouped differently
+    b = np.array(data.draw(st.lists(st.integers(0, 2), min_size=fixed, max_size=fixed))
+                 + data.draw(st.lists(st.integers(3, 9), min_size=n - fixed, max_size=n - fixed)))
+    shares_a, shares_b = sampled_credit(scores, a, draws, seed), sampled_credit(scores, b, draws, seed)
+    assert abs(_paid_to(shares_a, {0}) - _paid_to(shares_b, {0, 1, 2})) <= 3  # largest-remainder rounding
+    for shares in (shares_a, shares_b):
+        assert sum(ppb for _, ppb in shares) == (PPB if (scores > 0).any() else 0)  # nothing minted or lost
+        assert all(ppb > 0 for _, ppb in shares) and len(shares) <= draws
+
+
+def test_each_example_earns_its_share_of_positive_influence_in_expectation():
+    scores = np.array([4.0, -3.0, 1.0, 2.5, 0.5, -1.0, 2.0])
+    owners = np.arange(len(scores))
+    earned = np.zeros(len(scores))
+    for seed in range(4000):
+        for c, ppb in sampled_credit(scores, owners, 5, seed.to_bytes(4, "big")):
+            earned[c] += ppb
+    expected = np.where(scores > 0, scores, 0) / scores[scores > 0].sum()
+    assert np.allclose(earned / earned.sum(), expected, atol=0.01)
+    assert earned[1] == earned[5] == 0  # negative influence is never paid
+
+
+@given(st.integers(0, 10**24), st.integers(0, PPB), st.lists(st.integers(0, 10**9), max_size=8))
+def test_the_unpaid_part_of_the_pool_goes_to_the_owner_and_nothing_is_minted(fee, paid_ppb, scores):
+    full = split_fee(fee, (7000, 2000, 500, 500), scores)
+    part = split_fee(fee, (7000, 2000, 500, 500), scores, paid_ppb=paid_ppb)
+    assert part.total == fee
+    assert sum(part.contributors) <= sum(full.contributors)
+    assert part.model_owner - full.model_owner == sum(full.contributors) - sum(part.contributors)
+
+
+def test_bad_credit_requests_are_refused():
+    with pytest.raises(ValueError, match="top_k"):
+        sampled_credit(np.ones(3), np.zeros(3, dtype=int), 1000, b"s")
+    assert sampled_credit(np.array([np.nan, -1.0, np.inf]), np.zeros(3, dtype=int), 4, b"s") == []
+
+
+def test_one_contributor_split_over_three_accounts_earns_the_same_through_the_worker(tmp_path):
+    """Tolerance: exact up to rounding - at most 3 ppb per query (one per account) - since the same
+    examples train the same model and get the same influence, whoever holds them."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x, y = (digits.data[:300] / 16.0).astype(np.float32), digits.target[:300]
+    owner = np.arange(300) % 3  # contributor 0 holds every third example
+    people = [Keypair.from_uri(f"//Person{i}").public for i in range(5)]
+    whole = Snapshot(x, y, owner, [1, 2, 3], people[:3])
+    split_owner = np.where(owner == 0, 2 + (np.arange(300) // 3) % 3, owner - 1)  # 1, 2 -> 0, 1; 0 -> 2, 3, 4
+    split = Snapshot(x, y, split_owner, [1, 2, 3, 4, 5], [people[1], people[2], people[0], people[3], people[4]])
+    config = '{"family": "mlp", "inputs": 64, "classes": 10, "hidden": [16]}'
+    totals = []
+    for name, snapshot, accounts in (("whole", whole, {0}), ("split", split, {2, 3, 4})):
+        worker = Worker(tmp_path / name, Keypair.from_uri("//Worker"))
+        trained = worker.gradient.train(pb.TrainRequest(dataset=dataset_to_proto(snapshot), model_config_json=config,
+                                                        seed=4))
+        index = list(worker.gradient.build_index(pb.BuildIndexRequest(
+            model_hash=trained.model_hash, dataset_hash=trained.dataset_hash, ensemble=1)))[-1]
+        per_query = []
+        for q in range(1000, 1012):
+            signed = worker.gradient.attribute(pb.AttributeRequest(
+                model_hash=trained.model_hash, index_hash=index.index_hash,
+                input=(digits.data[q] / 16.0).astype(np.float32).tolist(), label=-1, request_id=b"q%d" % q))
+            result = verify_signed(signed)
+            ids = {snapshot.contribution_ids[i] for i in accounts}
+            per_query.append(sum(s.score_ppb for s in result.top_k if s.contribution_id in ids))
+        totals.append(per_query)
+    assert max(abs(a - b) for a, b in zip(*totals, strict=True)) <= 3
+    assert sum(totals[0]) > 0
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """20 documents of 3 contributors: a boilerplate line in 16 of them, then each its own random text."""
+    rng = np.random.default_rng(7)
+    boilerplate = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])  # frequent tokens, like `def __init__(self,`
+    docs = [np.concatenate([boilerplate if i < 16 else rng.integers(11, 400, 10), rng.integers(11, 400, 300)])
+            for i in range(20)]
+    root = tmp_path_factory.mktemp("span-credit")
+    build_index((Document(d, i % 3) for i, d in enumerate(docs)), [(i + 1, bytes([i + 1]) * 32) for i in range(3)],
+                root, vocab_size=400)
+    index = SpanIndex(root)
+    yield index, docs, rng
+    index.close()
+
+
+def test_an_output_that_reproduces_nothing_pays_no_contributor(corpus):
+    index, _, _ = corpus
+    novel = np.array([399, 398, 397, 396] * 10)
+    spans, credit, coverage = attribute_spans(index, novel, CreditParams(min_length=8))
+    assert spans == [] and coverage == 0.0
+    assert sampled_credit(credit, index.doc_contribution, MAX_DRAWS, b"r", paid_fraction=coverage) == []
+    assert split_fee(1000, (7000, 2000, 500, 500), [], paid_ppb=0).model_owner == 900
+
+
+def test_a_long_rare_passage_pays_its_owner_and_most_of_the_pool(corpus):
+    index, docs, rng = corpus
+    output = np.concatenate([rng.integers(11, 400, 6), docs[17][40:140], rng.integers(11, 400, 6)])
+    _, credit, coverage = attribute_spans(index, output, CreditParams(min_length=8))
+    shares = sampled_credit(credit, index.doc_contribution, MAX_DRAWS, b"r", paid_fraction=coverage)
+    assert coverage > 0.85
+    assert shares[0][0] == 17 % 3 and shares[0][1] >= 0.8 * PPB
+
+
+def test_boilerplate_alone_pays_contributors_a_small_stated_fraction(corpus):
+    """Stated: a generation whose only reproduction is a line 16 of the 20 documents share pays the
+    contributors under 5% of their pool (here about 1%); the rest goes to the model owner."""
+    index, _, rng = corpus
+    output = np.concatenate([np.arange(1, 11), rng.integers(11, 400, 40)])
+    _, credit, coverage = attribute_spans(index, output, CreditParams(min_length=8))
+    shares = sampled_credit(credit, index.doc_contribution, MAX_DRAWS, b"r", paid_fraction=coverage)
+    assert 0 < coverage < 0.05
+    assert sum(ppb for _, ppb in shares) == round(coverage * PPB)
+
+
+def test_out_of_vocabulary_and_empty_outputs_are_refused(corpus):
+    index, _, _ = corpus
+    for tokens, reason in (([5, 70_000, 6], "vocabulary"), ([400], "vocabulary"), ([], "no output")):
+        with pytest.raises(ValueError, match=reason):
+            attribute_spans(index, np.array(tokens, dtype=np.int64))
+
+
+def test_a_copier_of_someone_elses_rows_or_documents_earns_nothing(tmp_path):
+    from gpu_worker.gradient.index import first_holders
+
+    rng = np.random.default_rng(3)
+    rows, labels = rng.normal(size=(6, 4)).astype(np.float32), np.array([0, 1, 2, 0, 1, 2])
+    copied = np.concatenate([rows, rows[::-1]])  # the copier (contribution 1) re-uploads them shuffled
+    owners = first_holders(copied, np.concatenate([labels, labels[::-1]]), np.array([0] * 6 + [1] * 6))
+    assert owners.tolist() == [0] * 12
+    original = rng.integers(11, 400, 200)
+    build_index([Document(original, 0), Document(rng.integers(11, 400, 200), 1), Document(original.copy(), 2)],
+                [(1, b"\x01" * 32), (2, b"\x02" * 32), (3, b"\x03" * 32)], tmp_path, vocab_size=400)
+    index = SpanIndex(tmp_path)
+    _, credit, coverage = attribute_spans(index, original[20:120], CreditParams(min_length=8))
+    shares = sampled_credit(credit, index.doc_contribution, MAX_DRAWS, b"r", paid_fraction=coverage)
+    assert coverage > 0.9 and [c for c, _ in shares] == [0]
+    index.close()
+
+
+def test_damping_is_chosen_from_the_data_and_recorded_with_the_weight_decay(tmp_path):
+    from gpu_worker.gradient.damping import CANDIDATES
+    from gpu_worker.gradient.index import AttributionIndex
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(160, 6)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1)
+    data = Snapshot(x, y, np.arange(160) % 4, [1, 2, 3, 4], [bytes([i + 1]) * 32 for i in range(4)])
+    hashes = []
+    for name in ("a", "b"):
+        worker = Worker(tmp_path / name, Keypair.from_uri("//Worker"))
+        trained = worker.gradient.train(pb.TrainRequest(dataset=dataset_to_proto(data), seed=2, weight_decay=0.05,
+                                                        model_config_json='{"family": "mlp", "inputs": 6, '
+                                                                          '"classes": 3, "hidden": [8]}'))
+        built = list(worker.gradient.build_index(pb.BuildIndexRequest(
+            model_hash=trained.model_hash, dataset_hash=trained.dataset_hash, ensemble=1, weight_decay=0.05)))[-1]
+        manifest = AttributionIndex(worker.store, built.index_hash).manifest
+        hashes.append(built.index_hash)
+    assert hashes[0] == hashes[1]  # the choice is reproducible, so the index hash is checkable
+    selection = manifest["damping_selection"]
+    assert manifest["params"]["weight_decay"] == 0.05 and manifest["params"]["damping"] in CANDIDATES
+    assert selection["damping"] == manifest["params"]["damping"] and len(selection["validation_lds"]) == len(CANDIDATES)
+    assert selection["validation_lds"][CANDIDATES.index(selection["damping"])] == max(selection["validation_lds"])
