@@ -1,17 +1,21 @@
 """Attribution accuracy benchmark: Linear Datamodeling Score (LDS), ours next to the public yardsticks.
 
-Setting (design.md §5, field notes): scikit-learn's digits, 1,000 train / 200 test, logistic regression
-and an MLP (64-32-10), weight decay 1e-2, torch.set_num_threads(1). Ground truth: M random 50% subsets
-of the training set (example level) or of 20 contributors (contributor level), each retrained with R
-seeds, recording every test point's −loss; cached in bench/.cache. LDS = mean over test points of the
-Spearman correlation between retrained outcomes and the sums of predicted scores over each subset.
-Hyper-parameters were chosen on the first half of the test points; LDS is reported on the second half.
-The noise ceiling is the LDS one seed's retraining gets at predicting another's.
+Datasets (all bundled or generated, nothing downloaded): scikit-learn's digits (64 features, 10
+classes), breast cancer (30, 2), wine (13, 3), and a synthetic `make_classification` set (20, 4),
+each standardised, with logistic regression and an MLP (one hidden layer of 32), weight decay 1e-2,
+torch.set_num_threads(1). Ground truth: M random 50% subsets of the training set (example level) or of
+the contributors (contributor level), each retrained with R seeds, recording every test point's −loss;
+cached in bench/.cache. LDS = mean over test points of the Spearman correlation between retrained
+outcomes and the sums of predicted scores over each subset; the first half of the test points only
+orients the yardsticks' sign, LDS is reported on the second half. The noise ceiling is the LDS one
+seed's retraining gets at predicting another's.
 
-Ours run through the worker's real index (build, then per-query scoring); the yardsticks are
-Kronfluence (EK-FAC) and traker (TRAK, 10 models), installed with `pip install -e '.[bench]'`.
+Ours run through the worker's real index (build, then per-query scoring) with the damping the index
+chooses from the training data (gradient/damping.py); no per-dataset constant is set here. The
+yardsticks are plain gradient dot-product, Kronfluence (EK-FAC) and traker (TRAK, 10 models),
+installed with `pip install -e '.[bench]'`.
 
-    python bench/attribution_lds.py [--subsets 200] [--seeds 3] [--models logreg mlp]
+    python bench/attribution_lds.py [--subsets 100] [--seeds 2] [--datasets digits wine] [--models mlp]
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scipy.stats import spearmanr  # noqa: E402
-from sklearn.datasets import load_digits  # noqa: E402
 
 from gpu_worker.artifacts import Store  # noqa: E402
 from gpu_worker.configs import ModelConfig  # noqa: E402
@@ -43,21 +46,51 @@ from gpu_worker.gradient.models import artifact_from_state  # noqa: E402
 from gpu_worker.gradient.training import TrainConfig, load_model, train  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache"
-CONTRIBUTORS = 20
 WD = 1e-2
-CONFIGS = {"logreg": ModelConfig("logreg", 64, 10), "mlp": ModelConfig("mlp", 64, 10, (32,))}
 
 
-def digits() -> tuple[Snapshot, np.ndarray, np.ndarray]:
-    data = load_digits()
-    order = np.random.default_rng(0).permutation(len(data.data))
-    train_idx, test_idx = order[:1000], order[1000:1200]
-    mean, std = data.data[train_idx].mean(0), data.data[train_idx].std(0) + 1e-6
-    x = ((data.data - mean) / std).astype(np.float32)
-    owner = np.random.default_rng(1).integers(0, CONTRIBUTORS, 1000)
-    snapshot = Snapshot(x[train_idx], data.target[train_idx], owner, list(range(CONTRIBUTORS)),
-                        [bytes([i + 1]) * 32 for i in range(CONTRIBUTORS)])
-    return snapshot, x[test_idx], data.target[test_idx]
+def _split(x: np.ndarray, y: np.ndarray, train_n: int, test_n: int, contributors: int) -> tuple:
+    """Standardised, shuffled train/test split; training examples dealt to contributors at random."""
+    order = np.random.default_rng(0).permutation(len(x))
+    train_idx, test_idx = order[:train_n], order[train_n:train_n + test_n]
+    mean, std = x[train_idx].mean(0), x[train_idx].std(0) + 1e-6
+    x = ((x - mean) / std).astype(np.float32)
+    owner = np.random.default_rng(1).integers(0, contributors, train_n)
+    snapshot = Snapshot(x[train_idx], y[train_idx].astype(np.int64), owner, list(range(contributors)),
+                        [bytes([i + 1]) * 32 for i in range(contributors)])
+    return snapshot, x[test_idx], y[test_idx].astype(np.int64)
+
+
+def _sklearn(loader: str):
+    import sklearn.datasets
+
+    data = getattr(sklearn.datasets, loader)()
+    return data.data, data.target
+
+
+def _synthetic():
+    from sklearn.datasets import make_classification
+
+    return make_classification(n_samples=1400, n_features=20, n_informative=8, n_redundant=4, n_classes=4,
+                               n_clusters_per_class=2, class_sep=1.0, flip_y=0.02, random_state=0)
+
+
+# name -> (features and labels, train examples, test examples, contributors)
+DATASETS = {"digits": (lambda: _sklearn("load_digits"), 1000, 200, 20),
+            "breast_cancer": (lambda: _sklearn("load_breast_cancer"), 400, 160, 20),
+            "wine": (lambda: _sklearn("load_wine"), 120, 58, 10),
+            "synthetic": (_synthetic, 1000, 200, 20)}
+
+
+def dataset(name: str) -> tuple[Snapshot, np.ndarray, np.ndarray]:
+    load, train_n, test_n, contributors = DATASETS[name]
+    x, y = load()
+    return _split(np.asarray(x, dtype=np.float64), np.asarray(y), train_n, test_n, contributors)
+
+
+def model_config(model: str, data: Snapshot) -> ModelConfig:
+    inputs, classes = data.features.shape[1], int(data.labels.max()) + 1
+    return ModelConfig("logreg", inputs, classes) if model == "logreg" else ModelConfig("mlp", inputs, classes, (32,))
 
 
 def test_log_prob(config: ModelConfig, state, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -66,21 +99,23 @@ def test_log_prob(config: ModelConfig, state, x: np.ndarray, y: np.ndarray) -> n
     return logp[np.arange(len(y)), y]
 
 
-def ground_truth(name: str, level: str, data: Snapshot, x_test, y_test, subsets: int, seeds: int):
+def ground_truth(name: str, config: ModelConfig, level: str, data: Snapshot, x_test, y_test, subsets: int,
+                 seeds: int):
     """masks [M, units] and outcomes [M, R, n_test] (−loss), cached on disk."""
-    key = hashlib.blake2b(f"{name}{level}{subsets}{seeds}{WD}{CONFIGS[name]}v1".encode(), digest_size=8).hexdigest()
+    key = hashlib.blake2b(f"{name}{level}{subsets}{seeds}{WD}{config}{len(data.labels)}v2".encode(),
+                          digest_size=8).hexdigest()
     path = CACHE / f"lds-{name}-{level}-{key}.npz"
     if path.exists():
         cached = np.load(path)
         return cached["masks"], cached["outcomes"]
-    units = len(data.labels) if level == "example" else CONTRIBUTORS
+    units = len(data.labels) if level == "example" else len(data.contribution_ids)
     masks = np.random.default_rng(2 if level == "example" else 3).random((subsets, units)) < 0.5
     outcomes = np.zeros((subsets, seeds, len(y_test)))
     for m in range(subsets):
         keep = masks[m] if level == "example" else masks[m][data.contribution]
         for r in range(seeds):
-            trained = train(CONFIGS[name], data.subset(keep), TrainConfig(seed=1000 + r, weight_decay=WD))
-            outcomes[m, r] = test_log_prob(CONFIGS[name], trained.state, x_test, y_test)
+            trained = train(config, data.subset(keep), TrainConfig(seed=1000 + r, weight_decay=WD))
+            outcomes[m, r] = test_log_prob(config, trained.state, x_test, y_test)
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez(path, masks=masks, outcomes=outcomes)
     return masks, outcomes
@@ -109,6 +144,7 @@ def ours(method: str, ensemble: int, config, data, model_state, x_test, y_test, 
                               IndexParams(method=method, ensemble=ensemble, weight_decay=WD, **extra)).build()
     build_s = time.perf_counter() - started
     index = AttributionIndex(store, index_hash)
+    damping = index.manifest["params"]["damping"]
     index.example_scores(x_test[0], int(y_test[0]))  # warm: memory-maps and caches
     scores, latencies = [], []
     for x, y in zip(x_test, y_test, strict=True):
@@ -116,7 +152,7 @@ def ours(method: str, ensemble: int, config, data, model_state, x_test, y_test, 
         scores.append(index.example_scores(x, int(y)))
         latencies.append((time.perf_counter() - t0) * 1000)
     return {"scores": np.array(scores), "build_s": build_s, "query_ms_p50": statistics.median(latencies),
-            "bytes_per_example": index.nbytes / len(data.labels)}
+            "bytes_per_example": index.nbytes / len(data.labels), "damping": damping}
 
 
 def tracin(config, data, x_test, y_test) -> dict:
@@ -200,53 +236,61 @@ def traker_trak(config, data, x_test, y_test, workdir: Path, models: int = 10, p
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subsets", type=int, default=200)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--models", nargs="+", default=["logreg", "mlp"], choices=sorted(CONFIGS))
+    parser.add_argument("--subsets", type=int, default=100)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--datasets", nargs="+", default=sorted(DATASETS), choices=sorted(DATASETS))
+    parser.add_argument("--models", nargs="+", default=["logreg", "mlp"], choices=["logreg", "mlp"])
     parser.add_argument("--no-yardsticks", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    data, x_test, y_test = digits()
-    tune, report = np.arange(0, 100), np.arange(100, 200)
-    onehot = np.eye(CONTRIBUTORS)[data.contribution]  # [n, 20]: example -> contributor
-    out = {"benchmark": "attribution_lds", "setting": {"train": 1000, "test": 200, "subsets": args.subsets,
-                                                       "seeds": args.seeds, "contributors": CONTRIBUTORS,
-                                                       "weight_decay": WD, "reported_on": "test points 100-199"}}
-    for name in args.models:
-        config = CONFIGS[name]
-        started = time.perf_counter()
-        ex_masks, ex_out = ground_truth(name, "example", data, x_test, y_test, args.subsets, args.seeds)
-        co_masks, co_out = ground_truth(name, "contributor", data, x_test, y_test, args.subsets, args.seeds)
-        row = {"ground_truth_s": round(time.perf_counter() - started, 1),
-               "noise_ceiling": {"example": round(noise_ceiling(ex_out, report), 3),
-                                 "contributor": round(noise_ceiling(co_out, report), 3)}, "methods": {}}
-        primary = train(config, data, TrainConfig(seed=0, weight_decay=WD)).state
-        with tempfile.TemporaryDirectory(prefix="payable-lds-") as tmp:
-            work = Path(tmp)
-            runs = [("ours gn (1 model)", ours, ("gn", 1), {}), ("ours gn (3 models)", ours, ("gn", 3), {}),
-                    ("ours gn (5 models)", ours, ("gn", 5), {}), ("ours ekfac", ours, ("ekfac", 1), {}),
-                    ("ours trak (10 models, k=512)", ours, ("trak", 10), {"projection": 512, "damping": 0.01}),
-                    ("grad_dot", ours, ("grad_dot", 1), {})]
-            if name == "logreg":
-                runs.append(("ours if (exact Hessian)", ours, ("if", 1), {"damping": 0.0}))
-            results = {label: fn(*head, config, data, primary, x_test, y_test, work, **kw)
-                       for label, fn, head, kw in runs}
-            results["tracin"] = tracin(config, data, x_test, y_test)
-            if not args.no_yardsticks:
-                results["kronfluence ekfac"] = kronfluence_ekfac(config, primary, data, x_test, y_test, work)
-                results["traker trak (10 models)"] = traker_trak(config, data, x_test, y_test, work)
-            for method, result in results.items():
-                scores = result.pop("scores")
-                sign = 1.0
-                if method.startswith(("kronfluence", "traker")):  # orientation chosen on the tuning half
-                    sign = 1.0 if lds(scores, ex_masks, ex_out, tune) >= lds(-scores, ex_masks, ex_out, tune) else -1.0
-                scores = sign * scores
-                row["methods"][method] = {
-                    "lds": round(lds(scores, ex_masks, ex_out, report), 3),
-                    "lds_contributor": round(lds(scores @ onehot, co_masks, co_out, report), 3),
-                    **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in result.items()}}
-                print(f"{name:>6} {method:<30} {row['methods'][method]}", file=sys.stderr)
-        out[name] = row
+    out = {"benchmark": "attribution_lds", "setting": {"subsets": args.subsets, "seeds": args.seeds,
+                                                       "weight_decay": WD, "reported_on": "the second half of "
+                                                                                          "the test points"}}
+    for dataset_name in args.datasets:
+        data, x_test, y_test = dataset(dataset_name)
+        half = len(y_test) // 2
+        tune, report = np.arange(0, half), np.arange(half, len(y_test))
+        onehot = np.eye(len(data.contribution_ids))[data.contribution]  # [n, contributors]
+        out[dataset_name] = {"train": len(data.labels), "test": len(y_test),
+                             "contributors": len(data.contribution_ids)}
+        for name in args.models:
+            config = model_config(name, data)
+            started = time.perf_counter()
+            key = f"{dataset_name}-{name}"
+            ex_masks, ex_out = ground_truth(key, config, "example", data, x_test, y_test, args.subsets, args.seeds)
+            co_masks, co_out = ground_truth(key, config, "contributor", data, x_test, y_test, args.subsets,
+                                            args.seeds)
+            row = {"ground_truth_s": round(time.perf_counter() - started, 1),
+                   "noise_ceiling": {"example": round(noise_ceiling(ex_out, report), 3),
+                                     "contributor": round(noise_ceiling(co_out, report), 3)}, "methods": {}}
+            primary = train(config, data, TrainConfig(seed=0, weight_decay=WD)).state
+            with tempfile.TemporaryDirectory(prefix="payable-lds-") as tmp:
+                work = Path(tmp)
+                runs = [("ours gn (1 model)", ours, ("gn", 1), {}), ("ours gn (3 models)", ours, ("gn", 3), {}),
+                        ("ours ekfac", ours, ("ekfac", 1), {}),
+                        ("ours trak (10 models, k=512)", ours, ("trak", 10), {"projection": 512}),
+                        ("grad_dot", ours, ("grad_dot", 1), {})]
+                if name == "logreg":
+                    runs.append(("ours if (exact Hessian)", ours, ("if", 1), {}))
+                results = {label: fn(*head, config, data, primary, x_test, y_test, work, **kw)
+                           for label, fn, head, kw in runs}
+                results["tracin"] = tracin(config, data, x_test, y_test)
+                if not args.no_yardsticks:
+                    results["kronfluence ekfac"] = kronfluence_ekfac(config, primary, data, x_test, y_test, work)
+                    results["traker trak (10 models)"] = traker_trak(config, data, x_test, y_test, work)
+                for method, result in results.items():
+                    scores = result.pop("scores")
+                    damping = result.pop("damping", None)
+                    if method.startswith(("kronfluence", "traker")):  # orientation chosen on the tuning half
+                        if lds(scores, ex_masks, ex_out, tune) < lds(-scores, ex_masks, ex_out, tune):
+                            scores = -scores
+                    row["methods"][method] = {
+                        "lds": round(lds(scores, ex_masks, ex_out, report), 3),
+                        "lds_contributor": round(lds(scores @ onehot, co_masks, co_out, report), 3),
+                        **({"damping": damping} if damping is not None else {}),
+                        **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in result.items()}}
+                    print(f"{key:>22} {method:<30} {row['methods'][method]}", file=sys.stderr)
+            out[dataset_name][name] = row
     print(json.dumps(out, indent=2))
 
 

@@ -138,7 +138,7 @@ def test_a_long_rare_passage_pays_its_owner_and_most_of_the_pool(corpus):
 
 def test_boilerplate_alone_pays_contributors_a_small_stated_fraction(corpus):
     """Stated: a generation whose only reproduction is a line 16 of the 20 documents share pays the
-    contributors under 5% of their pool (here about 1%); the rest goes to the model owner."""
+    contributors under 5% of their pool (here about 1.5%); the rest goes to the model owner."""
     index, _, rng = corpus
     output = np.concatenate([np.arange(1, 11), rng.integers(11, 400, 40)])
     _, credit, coverage = attribute_spans(index, output, CreditParams(min_length=8))
