@@ -4,7 +4,9 @@ A fixed damping is a guess: on one small MLP 0.1 is best, on another 10 beats it
 So the index chooses it the way its quality is judged (LDS), on the training data alone:
 
 1. hold out a few training examples as validation queries (deterministic, from the index seed);
-2. retrain the model, with its own training recipe, on `SUBSETS` random halves of the rest;
+2. retrain the model, with its own training recipe, on random halves of the rest - as many as a fixed
+   budget of retrained examples allows (6 to 32), since a small dataset is cheap to retrain and its
+   estimate is the noisiest;
 3. for every candidate damping, predict each retrained model's −loss on the queries as the sum of the
    kept examples' influence scores, and score the candidate by the mean Spearman correlation between
    predicted and real outcomes over the subsets;
@@ -28,8 +30,9 @@ from . import influence as inf
 from .training import TrainConfig, load_model, train
 
 CANDIDATES = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)  # relative to the curvature's mean eigenvalue
-SUBSETS = 6
-HELD_OUT = 48  # validation queries at most (a tenth of the data when smaller)
+RETRAIN_BUDGET = 8000  # examples retrained on, summed over the subsets: small data gets more subsets
+SUBSETS = (6, 32)      # at least, at most
+HELD_OUT = (8, 64)     # validation queries: a fifth of the data, within these bounds
 
 
 def _grads(config: ModelConfig, state, x: np.ndarray, y: np.ndarray, target: str, device) -> tuple:
@@ -55,10 +58,11 @@ def choose_damping(config: ModelConfig, state, data: Snapshot, method: str, weig
     n = len(data.labels)
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
-    held_count = min(HELD_OUT, max(2, n // 10))
+    held_count = min(HELD_OUT[1], max(HELD_OUT[0], n // 5), n // 2)
     held, rest = np.sort(order[:held_count]), np.sort(order[held_count:])
     part = data.subset(rest)
-    masks = rng.random((SUBSETS, len(rest))) < 0.5
+    subsets = min(SUBSETS[1], max(SUBSETS[0], 2 * RETRAIN_BUDGET // len(rest)))
+    masks = rng.random((subsets, len(rest))) < 0.5
     recipe = TrainConfig(seed=seed, weight_decay=weight_decay)
     outcomes = np.stack([_neg_loss(config, train(config, part.subset(mask), recipe, device).state,
                                    data.features[held], data.labels[held]) for mask in masks])
@@ -88,4 +92,4 @@ def choose_damping(config: ModelConfig, state, data: Snapshot, method: str, weig
     validation = [_lds(masks, scores_for(c), outcomes) for c in CANDIDATES]
     best = max(range(len(CANDIDATES)), key=lambda i: (round(validation[i], 6), CANDIDATES[i]))
     return {"damping": CANDIDATES[best], "candidates": list(CANDIDATES),
-            "validation_lds": [round(v, 6) for v in validation], "held_out": int(held_count), "subsets": SUBSETS}
+            "validation_lds": [round(v, 6) for v in validation], "held_out": int(held_count), "subsets": subsets}

@@ -314,7 +314,7 @@ class AttributionIndex:
             if dense is not None:
                 total += (dense @ query).double().numpy()
             else:  # larger than the memory budget: stream the memory-mapped rows
-                for start in range(0, len(total), 65536):
-                    rows = np.asarray(self.features[m, start:start + 65536], dtype=np.float32)
-                    total[start:start + len(rows)] += rows @ query.numpy()
+                for start in range(0, len(total), 65536):  # the same kernel as in memory: the same scores
+                    rows = torch.from_numpy(np.asarray(self.features[m, start:start + 65536], dtype=np.float32))
+                    total[start:start + len(rows)] += (rows @ query).double().numpy()
         return total / len(self.members)
