@@ -31,6 +31,7 @@ from runtime.extrinsic import make_call
 from runtime.wire import request_id_bytes
 
 from .errors import ArtifactError
+from .results import MAX_DRAWS
 from .snapshots import snapshot_dataset
 from .worker import Worker
 
@@ -38,7 +39,7 @@ log = structlog.get_logger("payable.worker.chain")
 
 
 class ChainWorker:
-    def __init__(self, worker: Worker, target: str, key: Keypair, top_k: int = 10):
+    def __init__(self, worker: Worker, target: str, key: Keypair, top_k: int = MAX_DRAWS):
         self.worker, self.target, self.key, self.top_k = worker, target, key, top_k
         self.last_block = 0
         self.answered: list[int] = []
