@@ -17,6 +17,7 @@ import structlog
 
 from payable.runtime.v1.extrinsic_pb2 import Block
 from payable.runtime.v1.extrinsic_pb2 import Header as HeaderMessage
+from runtime.canonical import NonCanonical, decode_canonical
 from runtime.chaindb import ChainDB
 from runtime.chainspec import ChainSpec
 from runtime.crypto import blake2_256
@@ -58,9 +59,10 @@ def read_blocks(path: Path) -> Iterator[Block]:
             if len(data) != int.from_bytes(size, "big"):
                 raise BlockFileError(f"{path}: block {index} is truncated")
             try:
-                yield Block.FromString(data)
-            except Exception as exc:  # noqa: BLE001
-                raise BlockFileError(f"{path}: block {index} does not decode ({exc})") from exc
+                block = decode_canonical(Block, data, f"{path}: block {index}")
+            except NonCanonical as exc:
+                raise BlockFileError(str(exc)) from exc
+            yield block
             index += 1
 
 

@@ -184,3 +184,15 @@ def test_the_same_malformed_input_gets_the_same_answer_everywhere(node):
                 client.submit(raw)
             assert ("17 bytes" if "amount" in what else "32 bytes") in str(refused.value)
         assert client.nonce(ALICE.public) == nonce  # nothing pooled, nothing charged
+
+
+def test_a_block_file_with_a_padded_block_is_refused(tmp_path, chain):
+    from node.chaintools import MAGIC, BlockFileError, read_blocks
+
+    built = chain.block()
+    raw = built.block.SerializeToString(deterministic=True)
+    for name, data in (("good", raw), ("padded", raw + _unknown_field(10))):
+        (tmp_path / name).write_bytes(MAGIC + len(data).to_bytes(4, "big") + data)
+    assert [b.header for b in read_blocks(tmp_path / "good")] == [built.block.header]
+    with pytest.raises(BlockFileError, match="does not know"):
+        list(read_blocks(tmp_path / "padded"))
