@@ -13,10 +13,15 @@ project's own typed reason; nothing else is raised, and nothing a refusal touche
 root or the chain head. A violation raises, which libFuzzer reports as a crash with the input saved.
 
     python -m node.wirefuzz TARGET [libFuzzer flags, e.g. -runs=2000 -max_total_time=60]
+
+libFuzzer ends the process with C's exit(), so nothing cleans up after it: the corpus and the content
+store's scratch files go into a `payable-wirefuzz-*` folder in the current directory (the tests and
+bench/fuzz_decoders.py run it in a temporary one).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -79,7 +84,7 @@ def _world():
     return chain, eve, nonces[eve.public], clock[0]
 
 
-def make_targets() -> tuple[dict[str, Callable[[bytes], None]], dict[str, list[bytes]]]:
+def make_targets(scratch: str) -> tuple[dict[str, Callable[[bytes], None]], dict[str, list[bytes]]]:
     """The fuzz targets by name, sharing one chain (each leaves it as it found it), and for each a seed
     corpus of valid inputs - protobuf is decoded in C, so libFuzzer gets no coverage signal from it and
     needs well-formed starting points to reach the Python checks behind the decoder."""
@@ -96,7 +101,7 @@ def make_targets() -> tuple[dict[str, Callable[[bytes], None]], dict[str, list[b
     from .contentstore import ContentError, ContentStore
 
     chain, eve, eve_nonce, last_ts = _world()
-    store = ContentStore(tempfile.mkdtemp(prefix="payable-wirefuzz-"), max_blob=1 << 16, quota=1 << 30)
+    store = ContentStore(f"{scratch}/blobs", max_blob=1 << 16, quota=1 << 30)
     queries = [(p, q) for p, pallet in chain.runtime.pallets.items() for q in sorted(pallet.queries.by_name)]
 
     def unchanged(before: tuple[bytes, int], what: str) -> None:
@@ -202,9 +207,11 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"usage: python -m node.wirefuzz {{{','.join(TARGETS)}}} [libFuzzer flags]")
     import atheris
 
+    scratch = tempfile.mkdtemp(prefix=f"payable-wirefuzz-{argv[1]}-", dir=".")
     with atheris.instrument_imports(include=["runtime", "node", "pallets"]):
-        targets, seeds = make_targets()
-    corpus = tempfile.mkdtemp(prefix=f"payable-wirefuzz-{argv[1]}-")
+        targets, seeds = make_targets(scratch)
+    corpus = f"{scratch}/corpus"
+    os.mkdir(corpus)
     for i, seed in enumerate(seeds[argv[1]]):
         with open(f"{corpus}/seed-{i}", "wb") as out:
             out.write(seed)

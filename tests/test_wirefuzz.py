@@ -3,6 +3,7 @@ each target runs as libFuzzer does it, in its own process, and must finish its r
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -19,7 +20,8 @@ def test_no_input_escapes_its_reasons_or_changes_the_chain(target, tmp_path):
                            f"-artifact_prefix={tmp_path}/"], capture_output=True, text=True, timeout=600,
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-4000:]
-    assert "Done 1500 runs" in done.stderr
+    runs = re.search(r"Done (\d+) runs", done.stderr)
+    assert runs and int(runs.group(1)) >= 1500  # libFuzzer also counts the seed corpus it replays
     assert not list(tmp_path.glob("crash-*"))
 
 
