@@ -118,26 +118,27 @@ class TxPool:
         tx = PooledTx(v.hash, raw, v.signer, v.nonce, v.priority, v.length, v.valid_until, next(self._seq), v.fee,
                       self.block_number)
         self._next_nonce[v.signer] = next_nonce
+        removed = [existing] if existing is not None else []
+        try:
+            if existing is not None:
+                self._remove(existing)
+            while future and self._future_count() >= self.max_future:
+                removed.append(self._make_room(for_ready=False, below=tx.priority, refusal=(
+                    "future_queue_full", f"{self.max_future} extrinsics already wait for earlier nonces")))
+            while len(self._by_hash) + 1 > self.max_count or self._bytes + tx.length > self.max_bytes:
+                removed.append(self._make_room(for_ready=not future, below=tx.priority, refusal=(
+                    "pool_full", f"the pool is full ({len(self._by_hash)} extrinsics, {self._bytes} bytes) and "
+                                 f"this tip does not outbid the lowest")))
+        except PoolRejected:
+            for back in removed:  # a refused newcomer leaves the pool exactly as it found it
+                self._add(back)
+            raise
         if existing is not None:
-            self._remove(existing)
             dropped.append((existing.hash, "dropped", "replaced by a higher tip"))
-        while future and self._future_count() >= self.max_future:
-            victim = self._eviction_candidate(for_ready=False, below=tx.priority)
-            if victim is None:
-                raise PoolRejected("future_queue_full",
-                                   f"{self.max_future} extrinsics already wait for earlier nonces")
-            self._evict(victim, dropped)
-        while len(self._by_hash) + 1 > self.max_count or self._bytes + tx.length > self.max_bytes:
-            victim = self._eviction_candidate(for_ready=not future, below=tx.priority)
-            if victim is None:
-                raise PoolRejected("pool_full", f"the pool is full ({len(self._by_hash)} extrinsics, {self._bytes} "
-                                                f"bytes) and this tip does not outbid the lowest")
-            self._evict(victim, dropped)
-        self._by_sender.setdefault(tx.signer, {})[tx.nonce] = tx
-        held_bytes, held_fees = self._sender_totals.get(tx.signer, (0, 0))
-        self._sender_totals[tx.signer] = (held_bytes + tx.length, held_fees + tx.fee)
-        self._by_hash[tx.hash] = tx
-        self._bytes += tx.length
+        for victim in removed[existing is not None:]:
+            self.evicted += 1
+            dropped.append((victim.hash, "dropped", "evicted by a higher-priority extrinsic (pool full)"))
+        self._add(tx)
         return tx
 
     def _check_sender(self, v: Validity, chain: dict[int, PooledTx], existing: PooledTx | None,
@@ -166,6 +167,13 @@ class TxPool:
             raise PoolRejected("cannot_pay_fee", f"the sender's pooled extrinsics would need {held_fees + v.fee} in "
                                                  f"fees and tips, more than its free balance {v.spendable}")
 
+    def _add(self, tx: PooledTx) -> None:
+        self._by_sender.setdefault(tx.signer, {})[tx.nonce] = tx
+        held_bytes, held_fees = self._sender_totals.get(tx.signer, (0, 0))
+        self._sender_totals[tx.signer] = (held_bytes + tx.length, held_fees + tx.fee)
+        self._by_hash[tx.hash] = tx
+        self._bytes += tx.length
+
     def _remove(self, tx: PooledTx) -> None:
         del self._by_hash[tx.hash]
         chain = self._by_sender[tx.signer]
@@ -189,10 +197,13 @@ class TxPool:
             return None
         return lowest
 
-    def _evict(self, tx: PooledTx, dropped: list) -> None:
-        self._remove(tx)
-        self.evicted += 1
-        dropped.append((tx.hash, "dropped", "evicted by a higher-priority extrinsic (pool full)"))
+    def _make_room(self, *, for_ready: bool, below: int, refusal: tuple[str, str]) -> PooledTx:
+        """Remove the eviction candidate and return it, or refuse the newcomer with `refusal`."""
+        victim = self._eviction_candidate(for_ready=for_ready, below=below)
+        if victim is None:
+            raise PoolRejected(*refusal)
+        self._remove(victim)
+        return victim
 
     def _would_be_ready(self, tx: PooledTx) -> bool:
         chain = self._by_sender.get(tx.signer, {})

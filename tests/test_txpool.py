@@ -5,6 +5,7 @@ import threading
 import pytest
 
 from node.txpool import PoolRejected, TxPool
+from payable.system.v1 import system_pb2
 from runtime import system
 from runtime.codec import ONE_OPEN
 from runtime.crypto import Keypair, blake2_256
@@ -182,3 +183,14 @@ def test_futures_expire_and_a_ready_newcomer_evicts_futures_from_a_full_pool(cha
         pool.after_block(built.header.number, [o.hash for o in built.outcomes], {},
                          lambda who: system.account_nonce(chain.ex.read_context(), who))
     assert len(pool) == 0 and pool.expired == 1 and "waited" in drops[-1][1]
+
+
+def test_a_refused_replacement_leaves_the_pool_as_it_was(chain):
+    small = _transfer(chain, chain.alice, 0, tip=1)
+    pool, drops = _limited(chain, max_bytes=2 * len(small) + 10)
+    pool.submit(small)
+    pool.submit(_transfer(chain, chain.bob, 0, tip=10**6))
+    bigger = chain.sign(chain.alice, "system", 1, system_pb2.Remark(data=b"x" * 200), nonce=0, tip=100)
+    with pytest.raises(PoolRejected, match="pool_full"):
+        pool.submit(bigger)  # it would replace Alice's transfer, but does not fit and outbids nobody
+    assert blake2_256(small) in pool and len(pool) == 2 and drops == [] and pool.evicted == 0
