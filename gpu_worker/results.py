@@ -28,6 +28,7 @@ import json
 import numpy as np
 
 from payable.worker.v1 import worker_pb2 as pb
+from runtime.apportion import largest_remainder
 from runtime.crypto import Keypair, blake2_256, verify
 
 PPB = 1_000_000_000
@@ -55,11 +56,8 @@ def sampled_credit(unit_credit: np.ndarray, unit_contribution: np.ndarray, draws
         counts[contribution] = counts.get(contribution, 0) + 1
     budget = int(round(min(1.0, paid_fraction) * PPB))
     order = sorted(counts, key=lambda c: (-counts[c], c))
-    shares = [budget * counts[c] // draws for c in order]
-    remainders = [budget * counts[c] % draws for c in order]
-    for i in sorted(range(len(order)), key=lambda i: (-remainders[i], i))[:budget - sum(shares)]:
-        shares[i] += 1
-    return list(zip(order, shares, strict=True))
+    shares = largest_remainder(budget, [counts[c] for c in order])
+    return [(c, ppb) for c, ppb in zip(order, shares, strict=True) if ppb]  # a tiny paid fraction may round to 0
 
 
 def input_hash(x: np.ndarray) -> bytes:

@@ -65,7 +65,9 @@ def check_declared(message: Message, path: str = "") -> None:
 def _values(message: Message, name: str) -> list[bytes]:
     """A bytes field's set values: all of a repeated field, a singular one only when set (non-empty)."""
     value = getattr(message, name)
-    return [value] if isinstance(value, bytes) and value else [] if isinstance(value, bytes) else list(value)
+    if isinstance(value, bytes):
+        return [value] if value else []
+    return list(value)
 
 
 @functools.cache

@@ -13,23 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runtime.apportion import largest_remainder
+
 BPS = 10_000
 PPB = 1_000_000_000  # scores and the paid fraction are parts per billion of the contributors' pool
-
-
-def largest_remainder(total: int, weights: list[int]) -> list[int]:
-    """Split `total` base units in proportion to non-negative integer weights, exactly."""
-    if total < 0 or any(w < 0 for w in weights):
-        raise ValueError("amounts and weights must not be negative")
-    weight_sum = sum(weights)
-    if weight_sum == 0:
-        raise ValueError("at least one weight must be positive")
-    shares = [total * w // weight_sum for w in weights]
-    remainders = [total * w % weight_sum for w in weights]
-    leftover = total - sum(shares)
-    for i in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[:leftover]:
-        shares[i] += 1
-    return shares
 
 
 @dataclass(frozen=True)
