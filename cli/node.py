@@ -1,4 +1,4 @@
-"""`payable node` (a dev-author node over gRPC) and `payable build-spec`."""
+"""`payable node` (a node over gRPC, authoring alone or driven by CometBFT) and `payable build-spec`."""
 
 from __future__ import annotations
 
@@ -21,15 +21,21 @@ def cmd_node(args) -> int:
     base = Path(args.base_path or tempfile.mkdtemp(prefix="payable-node-"))
     node = Node(chain_spec(args), base,
                 content_limits={"max_blob": args.blob_limit << 20, "quota": args.content_quota << 20})
-    author = DevAuthor(node, keypair_from(args.author), block_time=None if args.instant_seal else args.block_time)
+    if args.abci:
+        from node.abci.driver import AbciDriver
+
+        driver = AbciDriver(node, args.abci, comet_rpc=args.comet_rpc, retain_blocks=args.retain_blocks)
+        mode = f"CometBFT over ABCI at {args.abci}, mempool via {args.comet_rpc}"
+    else:
+        driver = DevAuthor(node, keypair_from(args.author), block_time=None if args.instant_seal else args.block_time)
+        mode = "instant-seal" if args.instant_seal else f"{args.block_time}s blocks"
     server, port = serve(node, args.grpc_port)
     metrics_port = node.metrics.serve(args.metrics_port) if args.metrics_port is not None else None
-    author.start()
-    log.info("node_started", grpc=f"127.0.0.1:{port}", metrics=metrics_port, base_path=str(base),
-             mode="instant-seal" if args.instant_seal else f"{args.block_time}s blocks")
+    driver.start()
+    log.info("node_started", grpc=f"127.0.0.1:{port}", metrics=metrics_port, base_path=str(base), mode=mode)
     wait_for_stop_signal()
     server.stop(grace=2).wait()
-    author.stop()
+    driver.stop()
     node.stop()
     if temporary:
         shutil.rmtree(base, ignore_errors=True)
@@ -50,6 +56,12 @@ def register(sub) -> None:
     seal = node.add_mutually_exclusive_group()
     seal.add_argument("--block-time", type=float, default=2.0, help="seconds between blocks (default 2)")
     seal.add_argument("--instant-seal", action="store_true", help="author a block as soon as extrinsics arrive")
+    seal.add_argument("--abci", metavar="ADDR", help="let CometBFT order blocks: serve its ABCI++ connections at "
+                      "ADDR (tcp://127.0.0.1:26658 or unix:///path) instead of authoring")
+    node.add_argument("--comet-rpc", default="http://127.0.0.1:26657",
+                      help="with --abci: CometBFT's RPC, where client submissions go (its mempool)")
+    node.add_argument("--retain-blocks", type=int, default=0,
+                      help="with --abci: let CometBFT prune blocks older than this many (default 0: keep all)")
     node.add_argument("--author", default="//Alice", help="block author key (dev name, hex seed or key file)")
     node.add_argument("--blob-limit", type=int, default=256, help="content store: largest blob, MiB (default 256)")
     node.add_argument("--content-quota", type=int, default=8192, help="content store: total MiB (default 8192)")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -74,6 +75,8 @@ class Node:
         self._heads: list[queue.Queue] = []
         self._subs_lock = threading.Lock()
         self._counted = (0, 0)  # pool evictions and expiries already added to the metrics
+        # set by a consensus driver: raw extrinsic -> its engine's mempool (raises PoolRejected if refused)
+        self.forward: Callable[[bytes], None] | None = None
         self.metrics.height.set(self.executive.head.number)
         log.info("node_opened", chain=self.spec.id, base_path=str(self.base_path), best=self.executive.head.number,
                  best_hash=self.executive.head.hash.hex(), genesis=self.executive.genesis_hash.hex())
@@ -94,18 +97,28 @@ class Node:
 
     # --- submissions -----------------------------------------------------------------------------
     def submit(self, raw: bytes, watch: bool = False) -> tuple[bytes, queue.Queue | None]:
-        """Pool an extrinsic; with watch, also return a queue of its TxStatus updates (None ends it)."""
+        """Take a client's extrinsic; with watch, also return a queue of its TxStatus updates (None ends
+        it). Under a consensus engine (`forward` set) it goes to the engine's mempool, which admits it
+        through this node's pool (`admit`) and gossips it; else straight into the pool."""
         tx_hash = blake2_256(raw)
         q = self._watch(tx_hash) if watch else None
         try:
-            tx, ready = self.pool.submit(raw)
+            if self.forward is not None:
+                self.forward(raw)
+            else:
+                self.admit(raw)
         except PoolRejected as exc:
             self.metrics.rejected.labels(exc.code).inc()
             if q is not None:
                 self._unwatch(tx_hash, q)
             raise
-        self._publish(tx_hash, Status(state=Status.READY if ready else Status.FUTURE, hash=tx_hash), final=False)
-        return tx.hash, q
+        return tx_hash, q
+
+    def admit(self, raw: bytes) -> bool:
+        """Validate and pool an extrinsic, telling its watchers; returns whether it is ready. Raises PoolRejected."""
+        tx, ready = self.pool.submit(raw)
+        self._publish(tx.hash, Status(state=Status.READY if ready else Status.FUTURE, hash=tx.hash), final=False)
+        return ready
 
     def _watch(self, tx_hash: bytes) -> queue.Queue:
         q: queue.Queue = queue.Queue()

@@ -103,7 +103,7 @@ class ChainSpec:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
-DEV_PALLETS = ("token", "datanet", "modelregistry", "inference", "attribution")
+DEV_PALLETS = ("token", "datanet", "modelregistry", "inference", "attribution", "validators")
 
 
 def dev_spec(extra_pallets: tuple[str, ...] = (), endowment: str = "1000000 OPEN") -> ChainSpec:

@@ -15,6 +15,7 @@ block instead of two per extrinsic).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -87,6 +88,14 @@ class AuthoredBlock:
     rejected: list[tuple[bytes, InvalidTransaction]]
 
 
+def split_results(extrinsics: list[bytes], results: list[ApplyOutcome | InvalidTransaction]
+                  ) -> tuple[list[ApplyOutcome], list[tuple[bytes, InvalidTransaction]]]:
+    """`apply_candidates`' results as (outcomes of the included, (bytes, reason) of the left out)."""
+    outcomes = [r for r in results if isinstance(r, ApplyOutcome)]
+    rejected = [(raw, r) for raw, r in zip(extrinsics, results, strict=True) if isinstance(r, InvalidTransaction)]
+    return outcomes, rejected
+
+
 class Executive:
     def __init__(self, runtime: Runtime, db: ChainDB, verifier: BatchVerifier | None = None):
         self.runtime = runtime
@@ -137,7 +146,7 @@ class Executive:
         overlay = self.db.overlay()
         ctx = Context(self.runtime, overlay, block_number=0, parent_hash=bytes(32), timestamp_ms=0,
                       author=bytes(32))
-        self.runtime.pm.hook.payable_build_genesis(ctx=ctx, genesis=self.runtime.spec.genesis)
+        self.runtime.build_genesis(ctx)
         timestamp = int(self.runtime.spec.genesis.get("system", {}).get("timestamp_ms", 0))
         self._block = _PendingBlock(0, bytes(32), bytes(32), ctx, allow_inherents=False)
         ctx.timestamp_ms = timestamp
@@ -349,6 +358,50 @@ class Executive:
         return self._block
 
     # --- drivers --------------------------------------------------------------------------------
+    def open_block(self, author: bytes, timestamp_ms: int, inherents: tuple[bytes, ...] = ()) -> None:
+        """Start a block with its inherents - the timestamp first, then the driver's own (e.g. a
+        consensus engine's `NoteConsensus`); everything applied after them must be signed."""
+        self.initialize_block(author)
+        try:
+            self.apply_extrinsic(inherent_extrinsic(
+                make_call(system.NAME, 0, system_pb2.SetTimestamp(now_ms=timestamp_ms))))
+            for raw in inherents:
+                self.apply_extrinsic(raw)
+        except BaseException:
+            self.abort()
+            raise
+        self._block.allow_inherents = False  # what follows comes from users: none of it is an inherent
+
+    def apply_candidates(self, extrinsics: list[bytes], *, trusted: Callable[[bytes], bool] | None = None
+                         ) -> list[ApplyOutcome | InvalidTransaction]:
+        """Apply candidate extrinsics to the open block; one result per candidate, in order: its outcome,
+        or why it was left out (nothing of a left-out extrinsic is written).
+
+        trusted(raw): these exact bytes were verified already (the node's pool checks each on entry), so
+        their signature is not checked twice; every other check still runs. The rest are verified on
+        the thread pool while earlier ones apply.
+        """
+        trusted = trusted or (lambda raw: False)
+        decoded = []
+        for raw in extrinsics:
+            try:
+                decoded.append(self._decode(raw))
+            except InvalidTransaction as exc:
+                decoded.append(exc)
+        signature_ok = self._start_verification(
+            [d for d in decoded if isinstance(d, Decoded) and not trusted(d.raw)])
+        results: list[ApplyOutcome | InvalidTransaction] = []
+        for d in decoded:
+            try:
+                if isinstance(d, InvalidTransaction):
+                    raise d
+                if not trusted(d.raw) and not signature_ok(d):
+                    raise InvalidTransaction(Invalid.BAD_SIGNATURE, "signature does not match the body and signer")
+                results.append(self._apply(d, verified=True))
+            except InvalidTransaction as exc:
+                results.append(exc)
+        return results
+
     def author_block(self, extrinsics: list[bytes], *, author: Keypair, timestamp_ms: int,
                      signatures_checked: bool = False) -> AuthoredBlock:
         """Build, seal and commit a block from candidate extrinsics; invalid ones are left out, with reasons.
@@ -356,29 +409,9 @@ class Executive:
         signatures_checked: the caller already verified these exact bytes (the node's pool does, on
         entry), so they are not checked twice; every other check still runs.
         """
-        self.initialize_block(author.public)
-        outcomes, rejected = [], []
+        self.open_block(author.public, timestamp_ms)
         try:
-            self.apply_extrinsic(inherent_extrinsic(
-                make_call(system.NAME, 0, system_pb2.SetTimestamp(now_ms=timestamp_ms))))
-            self._block.allow_inherents = False  # candidates come from users: none of them is an inherent
-            decoded = []
-            for raw in extrinsics:
-                try:
-                    decoded.append(self._decode(raw))
-                except InvalidTransaction as exc:
-                    decoded.append(exc)
-            signature_ok = (lambda d: True) if signatures_checked else self._start_verification(
-                [d for d in decoded if isinstance(d, Decoded)])
-            for raw, d in zip(extrinsics, decoded, strict=True):
-                try:
-                    if isinstance(d, InvalidTransaction):
-                        raise d
-                    if not signature_ok(d):
-                        raise InvalidTransaction(Invalid.BAD_SIGNATURE, "signature does not match the body and signer")
-                    outcomes.append(self._apply(d, verified=True))
-                except InvalidTransaction as exc:
-                    rejected.append((raw, exc))
+            results = self.apply_candidates(extrinsics, trusted=(lambda raw: True) if signatures_checked else None)
             header = self.finalize_block()
         except BaseException:
             self.abort()
@@ -386,13 +419,13 @@ class Executive:
         seal = self.seal(author)
         block = Block(header=self._block.header, extrinsics=self._block.extrinsics, seal=seal)
         block_hash = self.commit(seal)
-        return AuthoredBlock(block, block_hash, header, outcomes, rejected)
+        return AuthoredBlock(block, block_hash, header, *split_results(extrinsics, results))
 
     def _start_verification(self, decoded: list[Decoded]):
         """Check signed extrinsics' signatures on the thread pool while the caller applies earlier ones.
 
-        Returns `ok(d)`, which waits only for the chunk holding `d`: libsodium runs outside the GIL, so
-        verification of later extrinsics overlaps with Python applying earlier ones.
+        Returns `ok(d)` for any of `decoded`, which waits only for the chunk holding `d`: libsodium runs
+        outside the GIL, so verification of later extrinsics overlaps with Python applying earlier ones.
         """
         signed = [d for d in decoded if not d.inherent]
         position = {id(d): i for i, d in enumerate(signed)}
@@ -460,6 +493,16 @@ class Executive:
     def account_balances(self, who: bytes) -> dict[str, int] | None:
         """The account's balances from the chain's currency pallet (None if the chain has none)."""
         return self.runtime.account_balances(self.read_context(), who)
+
+    def pending_events(self) -> list[EventRecord]:
+        """The events of the block being built so far (a consensus driver reports them before commit)."""
+        return list(self._pending().ctx.events)
+
+    def consensus_validators(self, *, pending: bool = False) -> list[tuple[bytes, int]] | None:
+        """The validator set the chain elects, as of the committed head or (pending) of the block being
+        built once finalized; None when no pallet elects one."""
+        ctx = self._pending().ctx if pending else self.read_context()
+        return self.runtime.consensus_validators(ctx)
 
     def try_state(self) -> None:
         """Every pallet's invariant check on the committed state; raises InvariantViolation on a violation."""

@@ -39,6 +39,18 @@ def payable_on_finalize(ctx):
     """Run at the end of every block, after the last extrinsic."""
 
 
+@hookspec
+def payable_on_consensus(ctx, info):
+    """A consensus driver's view of the block being built (`system_pb2.NoteConsensus`: proposer, the
+    previous block's votes, misbehaviour evidence); runs inside the block, as an inherent."""
+
+
+@hookspec(firstresult=True)
+def payable_consensus_validators(ctx):
+    """The validator set the chain elects: [(ed25519 consensus key, power)] sorted by key, or None when
+    no pallet of the chain elects one (the consensus engine's genesis set then stays)."""
+
+
 @hookspec(firstresult=True)
 def payable_withdraw_fee(ctx, who: bytes, amount: int):
     """Take `amount` from `who` for fees; return True when taken, raise InvalidTransaction if it cannot be."""

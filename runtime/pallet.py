@@ -125,7 +125,9 @@ class Pallet:
     """A pallet as a pluggy plugin. Hooks that a pallet does not define in `hooks` are no-ops.
 
     A pallet's `hooks` module may also define `account_balances(ctx, who)`; the pallet that does is the
-    chain's source of account balances (the node's GetAccount reads them through it).
+    chain's source of account balances (the node's GetAccount reads them through it). A pallet that
+    works with a consensus engine defines `on_consensus(ctx, info)` (the driver's inherent) and
+    `consensus_validators(ctx)` (the set it elects).
     """
 
     def __init__(self, name: str, *, doc: str, calls: CallTable, storage: PalletStorage, events: EventTable,
@@ -208,6 +210,19 @@ class Pallet:
         if hook := self._hook("on_finalize"):
             with ctx.acting_as(self.name):
                 hook(ctx)
+
+    @hookimpl
+    def payable_on_consensus(self, ctx: Context, info):
+        if hook := self._hook("on_consensus"):
+            with ctx.acting_as(self.name):
+                hook(ctx, info)
+
+    @hookimpl
+    def payable_consensus_validators(self, ctx: Context):
+        if hook := self._hook("consensus_validators"):
+            with ctx.acting_as(self.name):
+                return hook(ctx)
+        return None
 
     @hookimpl
     def payable_integrity_test(self, config: dict):

@@ -114,6 +114,16 @@ class Runtime:
         """The account's balances from the pallet that holds them (None when no pallet of the chain does)."""
         return self._balances.account_balances(ctx, who) if self._balances is not None else None
 
+    def build_genesis(self, ctx) -> None:
+        """Each pallet's genesis in the chain spec's order (pluggy calls the last registered first), so a
+        pallet may rely on those listed before it: the validators pallet bonds what token genesis created."""
+        for pallet in self.pallets.values():
+            pallet.payable_build_genesis(ctx=ctx, genesis=self.spec.genesis)
+
+    def consensus_validators(self, ctx) -> list[tuple[bytes, int]] | None:
+        """The validator set the chain elects, for a consensus driver (None when no pallet elects one)."""
+        return self.pm.hook.payable_consensus_validators(ctx=ctx)
+
     def call_by_name(self, pallet: str, name: str) -> CallDef:
         if pallet not in self.pallets:
             raise KeyError(f"no pallet {pallet!r}; pallets: {sorted(self.pallets)}")

@@ -73,6 +73,13 @@ def set_timestamp(ctx: Context, origin, args: system_pb2.SetTimestamp) -> None:
     ctx.timestamp_ms = args.now_ms
 
 
+@calls.call(2, system_pb2.NoteConsensus, Weight(50_000, reads=4, writes=4), inherent=True)
+def note_consensus(ctx: Context, origin, args: system_pb2.NoteConsensus) -> None:
+    """Inherent from a consensus driver: the block's proposer, the previous block's votes and any
+    misbehaviour evidence, handed to the pallets that act on them (`payable_on_consensus`)."""
+    ctx.runtime.pm.hook.payable_on_consensus(ctx=ctx, info=args)
+
+
 @calls.call(1, system_pb2.Remark, Weight(15_000))  # bench/weights.py: p90 at most 9.2 µs (x86_64, 2 cores)
 def remark(ctx: Context, origin: bytes, args: system_pb2.Remark) -> None:
     """Record a remark on chain: only its hash appears in the events, the bytes stay in the block."""

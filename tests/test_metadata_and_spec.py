@@ -15,7 +15,7 @@ from runtime.metadata import message_class_lookup
 def test_metadata_describes_pallets_calls_storage_events_errors(chain):
     meta = chain.ex.runtime.metadata()
     pallets = {p.name: p for p in meta.pallets}
-    assert list(pallets) == ["system", "token", "datanet", "modelregistry", "inference", "attribution"]
+    assert list(pallets) == ["system", "token", "datanet", "modelregistry", "inference", "attribution", "validators"]
     token = pallets["token"]
     assert [(c.index, c.name) for c in token.calls] == [
         (0, "transfer"), (1, "transfer_keep_alive"), (2, "bond"), (3, "unbond"), (4, "withdraw_unbonded")]

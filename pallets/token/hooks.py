@@ -4,7 +4,7 @@ fee handler plugin."""
 from __future__ import annotations
 
 from runtime.context import Context
-from runtime.crypto import TREASURY
+from runtime.crypto import PROTOCOL_ACCOUNTS
 from runtime.errors import Invalid, InvalidTransaction, ensure
 from runtime.hookspecs import hookimpl
 
@@ -24,7 +24,7 @@ def try_state(ctx: Context) -> None:
     for who, data in Account.iter(ctx):
         bal = Balances.from_proto(data)
         ensure(bal.total > 0, f"token: empty account {who.hex()} was not removed")
-        ensure(who == TREASURY or bal.locked > 0 or bal.free >= ed, f"token: account {who.hex()} is dust")
+        ensure(who in PROTOCOL_ACCOUNTS or bal.locked > 0 or bal.free >= ed, f"token: account {who.hex()} is dust")
         ensure(len(bal.unlocking) <= ctx.config.max_unlock_chunks, f"token: {who.hex()} has too many chunks")
         total += bal.total
     ensure(total == issuance(ctx), f"token: total issuance {issuance(ctx)} != sum of balances {total}")

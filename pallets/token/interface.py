@@ -2,15 +2,15 @@
 
 Every function runs acting as the token pallet (`public_interface`), checks first and mutates after,
 and emits an event for each movement. Slashed funds go to the treasury: nothing is ever minted or lost
-except dust, which is burned from the total issuance when an account is reaped. The treasury
-account is exempt from the existential deposit: it is never reaped.
+except dust, which is burned from the total issuance when an account is reaped. The protocol's
+accounts (the treasury, the block-rewards pot) are exempt from the existential deposit: never reaped.
 """
 
 from __future__ import annotations
 
 from runtime.codec import U128_MAX, encode_u128, format_open
 from runtime.context import Context, public_interface
-from runtime.crypto import TREASURY
+from runtime.crypto import PROTOCOL_ACCOUNTS, TREASURY
 
 from . import errors
 from . import events as ev
@@ -22,7 +22,7 @@ NAME = "token"
 def _settle(ctx: Context, who: bytes, balances: Balances, existed: bool) -> None:
     """Store an account after a change, reaping it (dust burned) when it drops below the existential deposit."""
     ed = ctx.config.existential_deposit
-    if balances.total == 0 or (balances.locked == 0 and balances.free < ed and who != TREASURY):
+    if balances.total == 0 or (balances.locked == 0 and balances.free < ed and who not in PROTOCOL_ACCOUNTS):
         if balances.free:
             TotalIssuance.put(ctx, issuance(ctx) - balances.free)
             ev.DustLost.emit(ctx, account=who, amount=encode_u128(balances.free))
@@ -88,12 +88,12 @@ def transfer(ctx: Context, source: bytes, dest: bytes, amount: int, *, keep_aliv
         return
     ed = ctx.config.existential_deposit
     src.free -= amount
-    if keep_alive and src.locked == 0 and src.free < ed and source != TREASURY:
+    if keep_alive and src.locked == 0 and src.free < ed and source not in PROTOCOL_ACCOUNTS:
         raise errors.KeepAlive(f"sender would keep {_open(src.free)} < existential deposit {_open(ed)}")
     dst = load(ctx, dest)
     existed = dst is not None
     dst = dst or Balances()
-    if not existed and amount < ed and dest != TREASURY:
+    if not existed and amount < ed and dest not in PROTOCOL_ACCOUNTS:
         raise errors.ExistentialDeposit(
             f"{_open(amount)} would create an account below the existential deposit {_open(ed)}")
     dst.free += amount
@@ -255,7 +255,7 @@ def withdraw_fee(ctx: Context, who: bytes, amount: int) -> None:
 def deposit_fee(ctx: Context, who: bytes, amount: int) -> None:
     """Credit collected fees; a share too small to open the recipient's account goes to the treasury."""
     bal = load(ctx, who)
-    if bal is None and amount < ctx.config.existential_deposit and who != TREASURY:
+    if bal is None and amount < ctx.config.existential_deposit and who not in PROTOCOL_ACCOUNTS:
         who, bal = TREASURY, load(ctx, TREASURY)
     existed = bal is not None
     bal = bal or Balances()

@@ -1,7 +1,10 @@
 from payable import options_pb2 as _options_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -32,6 +35,48 @@ class Remark(_message.Message):
     DATA_FIELD_NUMBER: _ClassVar[int]
     data: bytes
     def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+
+class NoteConsensus(_message.Message):
+    __slots__ = ("proposer", "votes", "misbehavior")
+    PROPOSER_FIELD_NUMBER: _ClassVar[int]
+    VOTES_FIELD_NUMBER: _ClassVar[int]
+    MISBEHAVIOR_FIELD_NUMBER: _ClassVar[int]
+    proposer: bytes
+    votes: _containers.RepeatedCompositeFieldContainer[ConsensusVote]
+    misbehavior: _containers.RepeatedCompositeFieldContainer[Misbehavior]
+    def __init__(self, proposer: _Optional[bytes] = ..., votes: _Optional[_Iterable[_Union[ConsensusVote, _Mapping]]] = ..., misbehavior: _Optional[_Iterable[_Union[Misbehavior, _Mapping]]] = ...) -> None: ...
+
+class ConsensusVote(_message.Message):
+    __slots__ = ("validator", "power", "signed")
+    VALIDATOR_FIELD_NUMBER: _ClassVar[int]
+    POWER_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_FIELD_NUMBER: _ClassVar[int]
+    validator: bytes
+    power: int
+    signed: bool
+    def __init__(self, validator: _Optional[bytes] = ..., power: _Optional[int] = ..., signed: _Optional[bool] = ...) -> None: ...
+
+class Misbehavior(_message.Message):
+    __slots__ = ("kind", "validator", "power", "height", "total_power")
+    class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        UNKNOWN: _ClassVar[Misbehavior.Kind]
+        DUPLICATE_VOTE: _ClassVar[Misbehavior.Kind]
+        LIGHT_CLIENT_ATTACK: _ClassVar[Misbehavior.Kind]
+    UNKNOWN: Misbehavior.Kind
+    DUPLICATE_VOTE: Misbehavior.Kind
+    LIGHT_CLIENT_ATTACK: Misbehavior.Kind
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VALIDATOR_FIELD_NUMBER: _ClassVar[int]
+    POWER_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_POWER_FIELD_NUMBER: _ClassVar[int]
+    kind: Misbehavior.Kind
+    validator: bytes
+    power: int
+    height: int
+    total_power: int
+    def __init__(self, kind: _Optional[_Union[Misbehavior.Kind, str]] = ..., validator: _Optional[bytes] = ..., power: _Optional[int] = ..., height: _Optional[int] = ..., total_power: _Optional[int] = ...) -> None: ...
 
 class ExtrinsicSuccess(_message.Message):
     __slots__ = ("weight", "fee")

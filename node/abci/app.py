@@ -1,0 +1,317 @@
+"""The ABCI++ application: CometBFT's requests mapped onto the node's pool and executive.
+
+- InitChain: genesis was built from the chain spec when the node opened; here CometBFT's chain id,
+  genesis time and validator set are checked against it, and the genesis state root is the app hash.
+- CheckTx is the pool's admission (signature, nonce, fee, canonical bytes); RECHECK after a block
+  keeps what the pool still holds.
+- PrepareProposal takes the pool's ready extrinsics by priority, each sender in nonce order, and
+  executes them, keeping those that apply within the block's weight and length limits and CometBFT's
+  byte limit. ProcessProposal executes a proposal and rejects it if the runtime would refuse any of
+  its extrinsics. Either execution stays open, keyed by the proposal's contents, so FinalizeBlock of
+  the same block only finalizes it (one execution per block, not three).
+- FinalizeBlock executes with CometBFT's height and BFT time, the block's proposer, the previous
+  block's votes and any misbehaviour evidence as the `NoteConsensus` inherent; it returns per-extrinsic
+  results and events, the validator updates the chain elected, and the state root as app hash -
+  without persisting. Commit persists the block atomically (state, block, height and root in one
+  synced batch), tells the node (pool, watchers, head streams), and sets the retain height.
+- Info reports the last committed height and state root, so CometBFT's handshake replays exactly
+  the blocks the node is missing.
+- Query serves storage values with Merkle proofs at the committed head, and pallet queries.
+
+The node's lock is held from FinalizeBlock to Commit: in between, the state trie holds the finalized
+but uncommitted root, which no proof or read may see.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import structlog
+
+from payable.runtime.v1.extrinsic_pb2 import Header
+from payable.system.v1 import system_pb2
+from runtime import system
+from runtime.crypto import BLOCK_REWARDS, blake2_256
+from runtime.errors import InvalidTransaction
+from runtime.executive import ApplyOutcome, AuthoredBlock, split_results
+from runtime.extrinsic import inherent_extrinsic, make_call
+
+from ..node import Node
+from ..txpool import PoolRejected
+from .types import abci, keys, proof, validator_pb2
+
+log = structlog.get_logger("payable.abci")
+APP_VERSION = 1
+OK, INVALID, CALL_FAILED = 0, 1, 2  # CheckTx / ExecTxResult codes, codespace "payable"
+CODESPACE = "payable"
+TX_OVERHEAD = 8  # bytes CometBFT counts per transaction on top of its length (field tag + varint length)
+MAX_PROPOSAL_EXTRINSICS = 10_000  # candidates a proposal considers (the block's weight bounds it further)
+CRASH_BEFORE_COMMIT = "PAYABLE_ABCI_CRASH_BEFORE_COMMIT"  # test-only: exit at Commit of this height
+
+
+def time_ms(timestamp) -> int:
+    return timestamp.seconds * 1000 + timestamp.nanos // 1_000_000
+
+
+def note_consensus(proposer: bytes, votes, misbehavior) -> system_pb2.NoteConsensus:
+    """The consensus inherent's argument from a request's proposer, last-commit votes and evidence."""
+    return system_pb2.NoteConsensus(
+        proposer=proposer,
+        votes=[system_pb2.ConsensusVote(validator=v.validator.address, power=v.validator.power,
+                                        signed=v.block_id_flag == validator_pb2.BLOCK_ID_FLAG_COMMIT)
+               for v in votes],
+        misbehavior=[system_pb2.Misbehavior(kind=m.type, validator=m.validator.address, power=m.validator.power,
+                                            height=m.height, total_power=m.total_voting_power)
+                     for m in misbehavior])
+
+
+class AbciApp:
+    def __init__(self, node: Node, *, retain_blocks: int = 0):
+        """retain_blocks: keep at least this many recent blocks in CometBFT's store (0: keep all)."""
+        self.node = node
+        self.executive = node.executive
+        self.retain_blocks = retain_blocks
+        self._crash_at = int(os.environ.get(CRASH_BEFORE_COMMIT, "0"))
+        self._open_key: bytes | None = None   # the proposal whose execution is open in the executive
+        self._open_txs: list[bytes] = []
+        self._open_results: list[ApplyOutcome | InvalidTransaction] = []
+        self._finalized: tuple[int, Header] | None = None
+        self._holder: int | None = None  # the thread holding the node's lock from FinalizeBlock to Commit
+        self._handlers = {
+            "echo": lambda r: abci.Response(echo=abci.ResponseEcho(message=r.echo.message)),
+            "info": self.info, "init_chain": self.init_chain, "query": self.query, "check_tx": self.check_tx,
+            "prepare_proposal": self.prepare_proposal, "process_proposal": self.process_proposal,
+            "finalize_block": self.finalize_block, "commit": self.commit,
+            "extend_vote": lambda r: abci.Response(extend_vote=abci.ResponseExtendVote()),
+            "verify_vote_extension": lambda r: abci.Response(verify_vote_extension=abci.ResponseVerifyVoteExtension(
+                status=abci.ResponseVerifyVoteExtension.ACCEPT)),
+            "list_snapshots": lambda r: abci.Response(list_snapshots=abci.ResponseListSnapshots()),
+            "offer_snapshot": lambda r: abci.Response(offer_snapshot=abci.ResponseOfferSnapshot(
+                result=abci.ResponseOfferSnapshot.REJECT)),
+            "load_snapshot_chunk": lambda r: abci.Response(load_snapshot_chunk=abci.ResponseLoadSnapshotChunk()),
+            "apply_snapshot_chunk": lambda r: abci.Response(apply_snapshot_chunk=abci.ResponseApplySnapshotChunk(
+                result=abci.ResponseApplySnapshotChunk.ABORT)),
+        }
+
+    def connection_closed(self) -> None:
+        """On the closing connection's thread: a block finalized but never committed (CometBFT went
+        away) is dropped and the node's lock, which that thread holds, is released. CometBFT replays
+        the block at the next handshake."""
+        if self._finalized is not None and self._holder == threading.get_ident():
+            self._finalized, self._holder = None, None
+            self._drop_open()
+            self.node.lock.release()
+
+    def handle(self, request: abci.Request) -> abci.Response:
+        kind = request.WhichOneof("value")
+        handler = self._handlers.get(kind)
+        if handler is None:
+            raise ValueError(f"unsupported ABCI request {kind!r}")
+        return handler(request)
+
+    # --- connection: info / query -------------------------------------------------------------
+    def info(self, request: abci.Request) -> abci.Response:
+        head = self.executive.head
+        return abci.Response(info=abci.ResponseInfo(
+            data=self.executive.runtime.spec.id, version="payable", app_version=APP_VERSION,
+            last_block_height=head.number, last_block_app_hash=head.state_root))
+
+    def query(self, request: abci.Request) -> abci.Response:
+        """`/store` (data: a storage key; value and its Merkle proof at the committed head) or
+        `/query/PALLET/NAME` (data: the query's request bytes)."""
+        req = request.query
+        with self.node.lock:
+            head = self.executive.head
+            try:
+                if req.height and req.height != head.number:
+                    raise ValueError(f"only the committed head #{head.number} is served, asked #{req.height}")
+                if req.path == "/store":
+                    value = self.executive.db.state_value(req.data)
+                    ops = proof.ProofOps(ops=[proof.ProofOp(
+                        type="payable:state-merkle", key=req.data,
+                        data=self.executive.db.prove(req.data).SerializeToString())]) if req.prove else None
+                    response = abci.ResponseQuery(key=req.data, value=value or b"", proof_ops=ops, height=head.number,
+                                                  log="exists" if value is not None else "does not exist")
+                elif req.path.startswith("/query/") and req.path.count("/") == 3:
+                    _, _, pallet, name = req.path.split("/")
+                    response = abci.ResponseQuery(value=self.executive.query(pallet, name, req.data),
+                                                  height=head.number)
+                else:
+                    raise ValueError(f"unknown query path {req.path!r}: use /store or /query/PALLET/NAME")
+            except Exception as exc:  # noqa: BLE001 - a bad query is the client's error, answered as such
+                response = abci.ResponseQuery(code=INVALID, codespace=CODESPACE, log=f"{type(exc).__name__}: {exc}",
+                                              height=head.number)
+        return abci.Response(query=response)
+
+    # --- connection: mempool ------------------------------------------------------------------
+    def check_tx(self, request: abci.Request) -> abci.Response:
+        req = request.check_tx
+        if req.type == abci.RECHECK:
+            held = blake2_256(req.tx) in self.node.pool
+            return abci.Response(check_tx=abci.ResponseCheckTx(
+                code=OK if held else INVALID, codespace=CODESPACE, log="" if held else "no longer in the pool"))
+        try:
+            self.node.admit(req.tx)
+        except PoolRejected as exc:
+            if exc.code != "duplicate":  # already pooled: valid, and CometBFT may hold it again
+                message = str(exc).removeprefix(f"{exc.code}: ")
+                return abci.Response(check_tx=abci.ResponseCheckTx(code=INVALID, codespace=CODESPACE,
+                                                                   info=exc.code, log=message))
+        return abci.Response(check_tx=abci.ResponseCheckTx(code=OK))
+
+    # --- connection: consensus ----------------------------------------------------------------
+    def init_chain(self, request: abci.Request) -> abci.Response:
+        req, spec = request.init_chain, self.executive.runtime.spec
+        head = self.executive.head
+        if head.number != 0:
+            raise ValueError(f"InitChain on a node that has committed block #{head.number}: wrong --base-path?")
+        if req.chain_id != spec.id:
+            raise ValueError(f"CometBFT's chain id {req.chain_id!r} is not this chain spec's id {spec.id!r}")
+        if req.initial_height > 1:
+            raise ValueError(f"initial_height {req.initial_height}: a Payable chain starts at height 1")
+        genesis_ms = int(spec.genesis.get("system", {}).get("timestamp_ms", 0))
+        if time_ms(req.time) <= genesis_ms:
+            raise ValueError(f"CometBFT's genesis time ({time_ms(req.time)} ms) must be after the chain spec's "
+                             f"genesis timestamp ({genesis_ms} ms)")
+        wanted = self.executive.consensus_validators()
+        if wanted is not None:
+            given = sorted((v.pub_key.ed25519, v.power) for v in req.validators)
+            if given != sorted(wanted):
+                raise ValueError(f"CometBFT's genesis validators {_describe(given)} are not the chain spec's "
+                                 f"{_describe(wanted)}")
+        log.info("abci_init_chain", chain=req.chain_id, validators=len(req.validators))
+        return abci.Response(init_chain=abci.ResponseInitChain(app_hash=head.state_root))
+
+    def prepare_proposal(self, request: abci.Request) -> abci.Response:
+        req = request.prepare_proposal
+        note = note_consensus(req.proposer_address, req.local_last_commit.votes, req.misbehavior)
+        budget, chosen = req.max_tx_bytes, []
+        for tx in self.node.pool.ready(MAX_PROPOSAL_EXTRINSICS):
+            if len(tx.raw) + TX_OVERHEAD > budget:
+                continue
+            budget -= len(tx.raw) + TX_OVERHEAD
+            chosen.append(tx.raw)
+        with self.node.lock:
+            self._open(None, req.height, time_ms(req.time), note, chosen)
+            applied = [raw for raw, r in zip(chosen, self._open_results, strict=True) if isinstance(r, ApplyOutcome)]
+            self._open_key = self._key(req.height, time_ms(req.time), note, applied)
+            self._open_txs, self._open_results = applied, [r for r in self._open_results if isinstance(r, ApplyOutcome)]
+        return abci.Response(prepare_proposal=abci.ResponsePrepareProposal(txs=applied))
+
+    def process_proposal(self, request: abci.Request) -> abci.Response:
+        req = request.process_proposal
+        note = note_consensus(req.proposer_address, req.proposed_last_commit.votes, req.misbehavior)
+        with self.node.lock:
+            results = self._execute(req.height, time_ms(req.time), note, list(req.txs))
+        refused = [(i, r) for i, r in enumerate(results) if isinstance(r, InvalidTransaction)]
+        if refused:
+            log.warning("abci_proposal_rejected", height=req.height, first=f"#{refused[0][0]}: {refused[0][1]}",
+                        refused=len(refused))
+        status = abci.ResponseProcessProposal.REJECT if refused else abci.ResponseProcessProposal.ACCEPT
+        return abci.Response(process_proposal=abci.ResponseProcessProposal(status=status))
+
+    def finalize_block(self, request: abci.Request) -> abci.Response:
+        req = request.finalize_block
+        note = note_consensus(req.proposer_address, req.decided_last_commit.votes, req.misbehavior)
+        self.node.lock.acquire()  # released by Commit (or below, if finalizing fails)
+        try:
+            results = self._execute(req.height, time_ms(req.time), note, list(req.txs))
+            before = self.executive.consensus_validators()
+            header = self.executive.finalize_block()
+            after = self.executive.consensus_validators(pending=True)
+            events = self.executive.pending_events()
+        except BaseException:
+            self._drop_open()
+            self.node.lock.release()
+            raise
+        self._finalized, self._holder = (req.height, header), threading.get_ident()
+        return abci.Response(finalize_block=abci.ResponseFinalizeBlock(
+            events=[_event(e) for e in events if e.phase != e.APPLY_EXTRINSIC],
+            tx_results=[_tx_result(r, events) for r in results],
+            validator_updates=_updates(before, after),
+            app_hash=header.state_root))
+
+    def commit(self, request: abci.Request) -> abci.Response:
+        if self._finalized is None:
+            raise RuntimeError("Commit without a finalized block")
+        height, header = self._finalized
+        if self._crash_at == height:
+            log.warning("abci_crash_before_commit", height=height)
+            os._exit(3)
+        try:
+            block_hash = self.executive.commit()
+            outcomes, rejected = split_results(self._open_txs, self._open_results)
+            block = self.executive.db.block(height)
+            self._open_key, self._open_txs, self._open_results, self._finalized = None, [], [], None
+        finally:
+            self._holder = None
+            self.node.lock.release()
+        self.node.block_committed(AuthoredBlock(block, block_hash, header, outcomes, rejected), final=True)
+        log.info("block_committed", number=height, hash=block_hash.hex(), extrinsics=len(outcomes),
+                 failed_calls=sum(not o.ok for o in outcomes), left_out=len(rejected))
+        retain = max(0, height - self.retain_blocks) if self.retain_blocks else 0
+        return abci.Response(commit=abci.ResponseCommit(retain_height=retain))
+
+    # --- executing a proposal -------------------------------------------------------------------
+    @staticmethod
+    def _key(height: int, timestamp_ms: int, note: system_pb2.NoteConsensus, txs: list[bytes]) -> bytes:
+        parts = [height.to_bytes(8, "big"), timestamp_ms.to_bytes(8, "big"),
+                 blake2_256(note.SerializeToString(deterministic=True)), *(blake2_256(tx) for tx in txs)]
+        return blake2_256(b"".join(parts))
+
+    def _execute(self, height: int, timestamp_ms: int, note: system_pb2.NoteConsensus, txs: list[bytes]) -> list:
+        """Results of executing this proposal in the open block - reused if it is the one already open."""
+        key = self._key(height, timestamp_ms, note, txs)
+        if key != self._open_key:
+            self._open(key, height, timestamp_ms, note, txs)
+        return self._open_results
+
+    def _open(self, key: bytes | None, height: int, timestamp_ms: int, note: system_pb2.NoteConsensus,
+              txs: list[bytes]) -> None:
+        self._drop_open()
+        head = self.executive.head
+        if height != head.number + 1:
+            raise ValueError(f"asked to execute height {height}, but the committed head is #{head.number}")
+        inherent = inherent_extrinsic(make_call(system.NAME, 2, note))
+        self.executive.open_block(BLOCK_REWARDS, timestamp_ms, (inherent,))
+        pool = self.node.pool
+        self._open_results = self.executive.apply_candidates(txs, trusted=lambda raw: blake2_256(raw) in pool)
+        self._open_key, self._open_txs = key, txs
+
+    def _drop_open(self) -> None:
+        self.executive.abort()
+        self._open_key, self._open_txs, self._open_results = None, [], []
+
+
+def _describe(validators) -> str:
+    return "[" + ", ".join(f"{key.hex()[:12]}…={power}" for key, power in validators) + "]"
+
+
+def _event(record) -> abci.Event:
+    return abci.Event(type=f"{record.pallet}.{record.name}", attributes=[
+        abci.EventAttribute(key="data", value=record.data.hex(), index=False)])
+
+
+def _tx_result(result: ApplyOutcome | InvalidTransaction, events) -> abci.ExecTxResult:
+    if isinstance(result, InvalidTransaction):
+        return abci.ExecTxResult(code=INVALID, codespace=CODESPACE, log=f"left out: {result}")
+    mine = [_event(e) for e in events if e.phase == e.APPLY_EXTRINSIC and e.extrinsic_index == result.index]
+    mine.insert(0, abci.Event(type="extrinsic", attributes=[
+        abci.EventAttribute(key="hash", value=result.hash.hex(), index=True),
+        abci.EventAttribute(key="index", value=str(result.index), index=False)]))
+    if result.ok:
+        return abci.ExecTxResult(code=OK, gas_used=result.weight_ns, events=mine)
+    error = result.error
+    return abci.ExecTxResult(code=CALL_FAILED, codespace=CODESPACE, gas_used=result.weight_ns, events=mine,
+                             log=f"{error.pallet}.{type(error).__name__}: {error.message}")
+
+
+def _updates(before, after) -> list[abci.ValidatorUpdate]:
+    """CometBFT validator updates that turn set `before` into `after` (power 0 removes)."""
+    if after is None:
+        return []
+    old, new = dict(before or []), dict(after)
+    changed = [(key, power) for key, power in sorted(new.items()) if old.get(key) != power]
+    changed += [(key, 0) for key in sorted(old) if key not in new]
+    return [abci.ValidatorUpdate(pub_key=keys.PublicKey(ed25519=key), power=power) for key, power in changed]

@@ -1,0 +1,287 @@
+"""A loopback CometBFT network of Payable nodes on one machine: `payable testnet up|down|status`.
+
+`up` runs CometBFT's own `testnet` command for the keys and config files, then makes the network
+fit one host - every node gets its own free ports (p2p, RPC, ABCI, gRPC), persistent peers point at
+127.0.0.1, `allow_duplicate_ip` is on - and writes one chain spec in which the first N nodes are the
+genesis validators (each bonded from its own account, `//validator-I`, a dev key: never use one on a
+real network). The rest are full nodes with consensus keys, candidates that can bond later. Each
+node is a pair of processes, `payable node --abci` and `cometbft start`; what was started is
+recorded in `DIR/testnet.json`, so `down` (and `status`) work from any shell.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from runtime.chainspec import DEV_ACCOUNTS, ChainSpec
+from runtime.crypto import Keypair
+
+from .abci.comet import CometRpc, CometUnavailable
+from .abci.install import check_binary
+
+STATE_FILE = "testnet.json"
+CHAIN_ID = "payable-testnet"
+VALIDATOR_BOND = "1000 OPEN"
+ENDOWMENT = "1000000 OPEN"
+
+
+class TestnetError(RuntimeError):
+    """The network could not be set up, started or stopped; the message says what and where."""
+
+
+@dataclass
+class NodeInfo:
+    name: str
+    home: str
+    account_uri: str
+    consensus_key: str        # base64, as CometBFT writes it
+    node_id: str
+    validator: bool
+    ports: dict[str, int]
+    pids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rpc(self) -> str:
+        return f"http://127.0.0.1:{self.ports['rpc']}"
+
+    @property
+    def grpc(self) -> str:
+        return f"127.0.0.1:{self.ports['grpc']}"
+
+
+def free_ports(count: int) -> list[int]:
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _set(text: str, key: str, value: str, section: str | None = None) -> str:
+    """Replace `key = ...` in config.toml (within `[section]` when given); refuse a missing key."""
+    lines, current, done = text.splitlines(), None, False
+    for i, line in enumerate(lines):
+        if line.startswith("["):
+            current = line.strip("[] ")
+        elif line.split("=")[0].strip() == key and (section is None or current == section):
+            lines[i] = f"{key} = {value}"
+            done = True
+            break
+    if not done:
+        raise TestnetError(f"config.toml has no {key!r}{f' in [{section}]' if section else ''}")
+    return "\n".join(lines) + "\n"
+
+
+def node_id(home: Path) -> str:
+    """CometBFT's node id: the hex of the first 20 bytes of sha256 of the node key's public half."""
+    import hashlib
+
+    key = base64.b64decode(json.loads((home / "config" / "node_key.json").read_text())["priv_key"]["value"])
+    return hashlib.sha256(key[32:]).digest()[:20].hex()
+
+
+class Testnet:
+    def __init__(self, directory: str | Path):
+        self.dir = Path(directory).resolve()
+        self.nodes: list[NodeInfo] = []
+        state = self.dir / STATE_FILE
+        if state.exists():
+            self.nodes = [NodeInfo(**n) for n in json.loads(state.read_text())["nodes"]]
+
+    # --- generation ---------------------------------------------------------------------------
+    def generate(self, validators: int, candidates: int = 0, *, epoch_length: int = 20,
+                 timeout_commit_ms: int = 300, log_level: str = "info") -> None:
+        if self.nodes:
+            raise TestnetError(f"{self.dir} already holds a testnet: `payable testnet down --dir {self.dir}` "
+                               f"and remove it, or use another --dir")
+        if not 1 <= validators <= 64 or not 0 <= candidates <= 64:
+            raise TestnetError("--validators must be within 1..64 and --candidates within 0..64")
+        binary = check_binary()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([str(binary), "testnet", "--v", str(validators), "--n", str(candidates),
+                               "--o", str(self.dir), "--populate-persistent-peers=false"],
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise TestnetError(f"`cometbft testnet` failed: {done.stderr.strip()[-1000:]}")
+        genesis_ms = int(time.time() * 1000)
+        for i in range(validators + candidates):
+            home = self.dir / f"node{i}"
+            key = json.loads((home / "config" / "priv_validator_key.json").read_text())["pub_key"]["value"]
+            ports = dict(zip(("p2p", "rpc", "abci", "grpc"), free_ports(4), strict=True))
+            self.nodes.append(NodeInfo(f"node{i}", str(home), f"//validator-{i}", key, node_id(home),
+                                       i < validators, ports))
+        spec = self.chain_spec(genesis_ms - 1, epoch_length)
+        (self.dir / "chain_spec.json").write_text(spec.to_json())
+        for node in self.nodes:
+            self._configure(node, genesis_ms, spec, timeout_commit_ms, log_level)
+        self._save()
+
+    def chain_spec(self, timestamp_ms: int, epoch_length: int) -> ChainSpec:
+        from runtime.chainspec import dev_spec
+
+        doc = dev_spec().to_dict()
+        funded = [*DEV_ACCOUNTS, *(n.account_uri for n in self.nodes)]
+        doc.update(name="Payable Testnet", id=CHAIN_ID)
+        doc["genesis"]["system"] = {"timestamp_ms": timestamp_ms}
+        doc["genesis"]["token"]["balances"] = [[Keypair.from_uri(uri).address, ENDOWMENT] for uri in funded]
+        doc["genesis"]["validators"] = {"validators": [[Keypair.from_uri(n.account_uri).address, n.consensus_key,
+                                                        VALIDATOR_BOND] for n in self.nodes if n.validator]}
+        validators = sum(n.validator for n in self.nodes)
+        doc["config"]["validators"] = {"max_validators": validators, "epoch_length": epoch_length}
+        return ChainSpec.from_dict(doc)
+
+    def _configure(self, node: NodeInfo, genesis_ms: int, spec: ChainSpec, timeout_commit_ms: int,
+                   log_level: str) -> None:
+        config_dir = Path(node.home) / "config"
+        from runtime.codec import parse_open
+
+        power = parse_open(VALIDATOR_BOND) // int(spec.config["validators"].get("power_unit", 10**18))
+        genesis = json.loads((config_dir / "genesis.json").read_text())
+        stamp = datetime.fromtimestamp(genesis_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        genesis.update(chain_id=spec.id, genesis_time=stamp, initial_height="1")
+        genesis["consensus_params"]["block"]["max_bytes"] = str(4 * 1024 * 1024)
+        for v in genesis["validators"]:
+            v["power"] = str(power)
+        (config_dir / "genesis.json").write_text(json.dumps(genesis, indent=2))
+        peers = ",".join(f"{n.node_id}@127.0.0.1:{n.ports['p2p']}" for n in self.nodes if n is not node)
+        text = (config_dir / "config.toml").read_text()
+        for key, value, section in (
+                ("proxy_app", f'"tcp://127.0.0.1:{node.ports["abci"]}"', None),
+                ("log_level", f'"{log_level}"', None),
+                ("laddr", f'"tcp://127.0.0.1:{node.ports["rpc"]}"', "rpc"),
+                ("laddr", f'"tcp://127.0.0.1:{node.ports["p2p"]}"', "p2p"),
+                ("persistent_peers", f'"{peers}"', "p2p"),
+                ("addr_book_strict", "false", "p2p"), ("allow_duplicate_ip", "true", "p2p"), ("pex", "false", "p2p"),
+                ("size", "50000", "mempool"), ("cache_size", "100000", "mempool"),
+                ("indexer", '"null"', "tx_index"),
+                ("timeout_propose", '"1s"', "consensus"), ("timeout_prevote", '"500ms"', "consensus"),
+                ("timeout_precommit", '"500ms"', "consensus"),
+                ("timeout_commit", f'"{timeout_commit_ms}ms"', "consensus")):
+            text = _set(text, key, value, section)
+        (config_dir / "config.toml").write_text(text)
+
+    def _save(self) -> None:
+        state = {"chain_id": CHAIN_ID, "nodes": [asdict(n) for n in self.nodes]}
+        tmp = self.dir / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(self.dir / STATE_FILE)
+
+    # --- processes ----------------------------------------------------------------------------
+    def up(self) -> None:
+        for i in range(len(self.nodes)):
+            self.start_node(i)
+
+    def start_node(self, i: int, env: dict | None = None) -> None:
+        """Start node i's pair: the Payable node first (CometBFT connects to it at start), then CometBFT."""
+        node = self.nodes[i]
+        home = Path(node.home)
+        self.stop_node(i)
+        with open(home / "app.log", "ab") as out:
+            app = subprocess.Popen(
+                [sys.executable, "-m", "cli", "node", "--chain", str(self.dir / "chain_spec.json"),
+                 "--base-path", str(home / "payable"), "--abci", f"tcp://127.0.0.1:{node.ports['abci']}",
+                 "--comet-rpc", node.rpc, "--grpc-port", str(node.ports["grpc"])],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                env={**os.environ, **(env or {})})
+        node.pids = {"app": app.pid}
+        self._save()
+        self._wait_port(node.ports["abci"], app, home / "app.log")
+        with open(home / "comet.log", "ab") as out:
+            comet = subprocess.Popen([str(check_binary()), "start", "--home", str(home)], stdout=out,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        node.pids["comet"] = comet.pid
+        self._save()
+
+    @staticmethod
+    def _wait_port(port: int, process: subprocess.Popen, log_file: Path, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                tail = log_file.read_text(errors="replace")[-2000:]
+                raise TestnetError(f"the node exited with {process.returncode} at start; {log_file}:\n{tail}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise TestnetError(f"the node did not open port {port} within {timeout:.0f} s; see {log_file}")
+
+    def signal_node(self, i: int, sig: int) -> None:
+        """Send `sig` to both processes of node i (SIGKILL, SIGSTOP, SIGCONT, ...)."""
+        for pid in self.nodes[i].pids.values():
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def stop_node(self, i: int, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        """Stop node i's pair (CometBFT first, so it does not see its app vanish) and wait for both."""
+        node = self.nodes[i]
+        for role in ("comet", "app"):
+            pid = node.pids.get(role)
+            if pid is None:
+                continue
+            try:
+                os.killpg(pid, signal.SIGCONT)
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                continue
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and _alive(pid):
+                time.sleep(0.05)
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+                while _alive(pid):
+                    time.sleep(0.05)
+        node.pids = {}
+        self._save()
+
+    def down(self) -> None:
+        for i in range(len(self.nodes)):
+            self.stop_node(i)
+
+    # --- status -------------------------------------------------------------------------------
+    def status(self) -> list[dict]:
+        rows = []
+        for node in self.nodes:
+            row = {"name": node.name, "validator": node.validator, "rpc": node.rpc, "grpc": node.grpc,
+                   "running": bool(node.pids) and all(_alive(p) for p in node.pids.values())}
+            try:
+                info = CometRpc(node.rpc, timeout=2).status()["sync_info"]
+                row.update(height=int(info["latest_block_height"]), app_hash=info["latest_app_hash"],
+                           catching_up=info["catching_up"])
+            except (CometUnavailable, RuntimeError, KeyError):
+                row.update(height=None)
+            rows.append(row)
+        return rows
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, status = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -1,0 +1,43 @@
+"""The validators pallet.
+
+Overview
+    Candidates bond OPEN (through the token pallet's staking) with the ed25519 key their CometBFT
+    node signs with. At the end of every epoch the top `max_validators` non-jailed candidates by bond
+    become the validator set, with voting power bond // power_unit; a consensus driver sends the
+    changes to CometBFT as validator updates (they take effect two heights later). Misbehaviour
+    evidence that CometBFT commits (duplicate votes, light-client attacks) slashes the offender's
+    bond and jails it. A block's fees are the validators': the proposer gets `proposer_bps` of them
+    and the rest is split by power among the validators that signed the previous block.
+
+Terminology
+    consensus key: the ed25519 public key a CometBFT validator signs votes with; its CometBFT
+        address is the first 20 bytes of its SHA-256.
+    epoch: `epoch_length` blocks; the set is elected at the end of blocks whose number is a multiple.
+    jailed: slashed for misbehaviour; never elected again (like a tombstone in Cosmos), may unbond.
+    block-rewards pot: the author account of blocks a consensus engine orders; the executive pays
+        the author's share of the block's fees into it and this pallet pays it out the same block.
+
+Invariants (checked by `try_state`)
+    Every candidate's bond is backed by bonded or unbonding OPEN and its key maps back to it; the set
+    is at most `max_validators`, sorted by distinct keys, every member with power >= 1; no block's
+    consensus view and no fees outlive their block. The set is never emptied by an election.
+
+Public interface: `pallets.validators.interface` (candidate, active_set, consensus_address).
+Hooks for the runtime: `on_consensus` (the driver's NoteConsensus inherent), `consensus_validators`.
+"""
+
+from payable.validators.v1 import validators_pb2
+from runtime.pallet import Pallet
+
+from . import genesis, hooks
+from .calls import calls
+from .config import ValidatorsConfig
+from .errors import ValidatorsError
+from .events import events
+from .queries import queries
+from .storage import storage
+
+pallet = Pallet("validators", doc=__doc__, calls=calls, storage=storage, events=events, errors=ValidatorsError,
+                queries=queries, config=ValidatorsConfig, genesis=genesis.build, hooks=hooks,
+                proto_files=(validators_pb2.DESCRIPTOR,),
+                query_service=validators_pb2.DESCRIPTOR.services_by_name["ValidatorsQuery"])
