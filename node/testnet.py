@@ -94,6 +94,8 @@ def node_id(home: Path) -> str:
 
 
 class Testnet:
+    __test__ = False  # not a pytest test class, despite its name
+
     def __init__(self, directory: str | Path):
         self.dir = Path(directory).resolve()
         self.nodes: list[NodeInfo] = []
@@ -240,11 +242,11 @@ class Testnet:
             except ProcessLookupError:
                 continue
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and _alive(pid):
+            while time.monotonic() < deadline and process_alive(pid):
                 time.sleep(0.05)
-            if _alive(pid):
+            if process_alive(pid):
                 os.killpg(pid, signal.SIGKILL)
-                while _alive(pid):
+                while process_alive(pid):
                     time.sleep(0.05)
         node.pids = {}
         self._save()
@@ -258,7 +260,7 @@ class Testnet:
         rows = []
         for node in self.nodes:
             row = {"name": node.name, "validator": node.validator, "rpc": node.rpc, "grpc": node.grpc,
-                   "running": bool(node.pids) and all(_alive(p) for p in node.pids.values())}
+                   "running": bool(node.pids) and all(process_alive(p) for p in node.pids.values())}
             try:
                 info = CometRpc(node.rpc, timeout=2).status()["sync_info"]
                 row.update(height=int(info["latest_block_height"]), app_hash=info["latest_app_hash"],
@@ -269,7 +271,8 @@ class Testnet:
         return rows
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie - exited, not yet reaped - does not)."""
     try:
         waited, status = os.waitpid(pid, os.WNOHANG)
         if waited == pid:

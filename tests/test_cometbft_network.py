@@ -1,0 +1,176 @@
+"""A real 4-validator CometBFT network on loopback (plus one candidate full node), driven through its
+gRPC APIs and perturbed like CometBFT's own e2e runner: kill, pause, crash between FinalizeBlock and
+Commit, and a stake change that moves the validator set. One network for the module, always torn down."""
+
+from __future__ import annotations
+
+import base64
+import signal
+import time
+
+import pytest
+
+from node.abci.app import CRASH_BEFORE_COMMIT
+from node.abci.comet import CometRpc, CometUnavailable
+from node.testnet import Testnet, process_alive
+from pallets.validators.interface import consensus_address
+from runtime.client import Client
+from runtime.codec import ONE_OPEN
+from runtime.crypto import Keypair, blake2_256
+
+EPOCH = 10
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except (CometUnavailable, RuntimeError, OSError):
+            value = None
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    network = Testnet(tmp_path_factory.mktemp("testnet"))
+    network.generate(4, 1, epoch_length=EPOCH, timeout_commit_ms=200)
+    try:
+        network.up()
+        yield network
+    finally:
+        network.down()
+
+
+def height(net: Testnet, i: int) -> int:
+    return int(CometRpc(net.nodes[i].rpc, timeout=2).status()["sync_info"]["latest_block_height"])
+
+
+def wait_height(net: Testnet, nodes, target: int, timeout: float = 60) -> None:
+    wait_until(lambda: all(height(net, i) >= target for i in nodes), timeout, f"nodes {nodes} at height {target}")
+
+
+def roots(net: Testnet, i: int, upto: int) -> list[bytes]:
+    with Client(net.nodes[i].grpc) as client:
+        return [client.header(n).header.state_root for n in range(1, upto + 1)]
+
+
+def assert_same_chain(net: Testnet, nodes) -> int:
+    """Every node's state root at every height agrees, and is the app hash CometBFT recorded."""
+    top = min(height(net, i) for i in nodes)
+    first = roots(net, nodes[0], top)
+    for i in nodes[1:]:
+        assert roots(net, i, top) == first, f"node{i} diverged from node{nodes[0]}"
+    block = CometRpc(net.nodes[nodes[0]].rpc).call("block", height=str(top))["block"]
+    assert bytes.fromhex(block["header"]["app_hash"]) == first[top - 2]  # header h carries the root after h-1
+    return top
+
+
+def balance(net: Testnet, i: int, who: bytes) -> int:
+    with Client(net.nodes[i].grpc) as client:
+        return int.from_bytes(client.account(who).free, "big")
+
+
+def test_four_validators_agree_and_include_each_transfer_once(net):
+    wait_height(net, range(5), 3)
+    dest = Keypair.from_uri("//cometbft-dest").public
+    senders = [Keypair.from_uri(uri) for uri in ("//Alice", "//Bob", "//Charlie", "//Dave")]
+    sent = []
+    with Client(net.nodes[0].grpc) as first:
+        nonces = {s.public: first.nonce(s.public) for s in senders}
+    for k in range(12):  # each submitted to a different node's gRPC API
+        sender = senders[k % len(senders)]
+        with Client(net.nodes[k % 5].grpc) as client:
+            raw = client.sign(sender, client.call("token", "transfer", dest=dest, amount=ONE_OPEN),
+                              nonce=nonces[sender.public])
+            nonces[sender.public] += 1
+            sent.append(client.submit(raw))
+    wait_until(lambda: all(balance(net, i, dest) == 12 * ONE_OPEN for i in range(5)), 60,
+               "every node to see all 12 transfers")
+    top = assert_same_chain(net, [0, 1, 2, 3, 4])
+    with Client(net.nodes[2].grpc) as client:
+        included = [blake2_256(raw) for n in range(1, top + 1) for raw in client.block(n).block.extrinsics]
+    assert sorted(included.count(h) for h in sent) == [1] * 12
+
+
+def test_kill_one_validator_chain_goes_on_and_restarted_catches_up(net):
+    net.signal_node(3, signal.SIGKILL)
+    start = height(net, 0)
+    wait_height(net, [0, 1, 2], start + 5)
+    net.start_node(3)
+    wait_height(net, [3], height(net, 0), timeout=90)
+    assert_same_chain(net, [0, 1, 2, 3])
+
+
+def test_two_killed_stop_finality_without_divergence_and_one_back_resumes(net):
+    net.signal_node(2, signal.SIGKILL)
+    net.signal_node(3, signal.SIGKILL)
+    time.sleep(1.0)
+    stalled = max(height(net, 0), height(net, 1))
+    time.sleep(4.0)
+    assert max(height(net, 0), height(net, 1)) <= stalled + 1  # a block in flight may still land, no more
+    assert_same_chain(net, [0, 1])
+    net.start_node(2)
+    wait_height(net, [0, 1, 2], stalled + 4, timeout=90)
+    net.start_node(3)
+    wait_height(net, [3], height(net, 0), timeout=90)
+    assert_same_chain(net, [0, 1, 2, 3])
+
+
+def test_app_crash_between_finalize_and_commit_is_replayed(net):
+    target = height(net, 1) + 4
+    net.start_node(1, env={CRASH_BEFORE_COMMIT: str(target)})
+    app_pid = net.nodes[1].pids["app"]
+    wait_until(lambda: not process_alive(app_pid), 60, "the app to crash at Commit")
+    net.stop_node(1, signal.SIGKILL)
+    log = (net.dir / "node1" / "app.log").read_text()
+    assert "abci_crash_before_commit" in log
+    net.start_node(1)
+    wait_height(net, [1], target + 3, timeout=90)
+    assert_same_chain(net, [0, 1, 2, 3])
+
+
+def test_paused_validator_catches_up(net):
+    net.signal_node(2, signal.SIGSTOP)
+    try:
+        start = height(net, 0)
+        wait_height(net, [0, 1, 3], start + 6)
+    finally:
+        net.signal_node(2, signal.SIGCONT)
+    wait_height(net, [2], height(net, 0), timeout=90)
+    assert_same_chain(net, [0, 1, 2, 3])
+
+
+def test_bonding_more_than_the_smallest_validator_enters_the_set(net):
+    candidate = net.nodes[4]
+    key = base64.b64decode(candidate.consensus_key)
+    address = consensus_address(key).hex().upper()
+    rpc = CometRpc(net.nodes[0].rpc)
+    keys_before = {v["pub_key"]["value"] for v in rpc.validators()}
+    assert candidate.consensus_key not in keys_before
+    displaced = max(base64.b64decode(k) for k in keys_before)  # equal bonds: the highest key loses the tie
+    with Client(net.nodes[4].grpc) as client:
+        result = client.submit_call(Keypair.from_uri(candidate.account_uri), "validators", "bond",
+                                    consensus_key=key, amount=1500 * ONE_OPEN)
+    assert result.success, result.error
+
+    def in_set():
+        keys = {v["pub_key"]["value"] for v in rpc.validators()}
+        return candidate.consensus_key in keys and base64.b64encode(displaced).decode() not in keys
+
+    wait_until(in_set, 60, "CometBFT to show the candidate in the set and the displaced validator out")
+    powers = {v["pub_key"]["value"]: int(v["voting_power"]) for v in rpc.validators()}
+    assert powers[candidate.consensus_key] == 1500 and len(powers) == 4
+
+    def signs():
+        top = height(net, 0)
+        commit = rpc.call("commit", height=str(top))["signed_header"]["commit"]
+        return any(s.get("validator_address") == address for s in commit["signatures"])
+
+    wait_until(signs, 60, "the candidate's node to sign blocks")
+    assert_same_chain(net, [0, 1, 2, 3, 4])
+
+
