@@ -1,17 +1,22 @@
 # The two commands a fresh machine needs: `make demo` and `make test`. Each creates or refreshes
-# .venv by itself (Python >= 3.11 as python3), so nothing has to be installed beforehand.
+# .venv by itself (Python >= 3.11 as python3, Go for CometBFT), so nothing has to be installed
+# beforehand: Python packages, then the pinned CometBFT into .venv/bin and its ABCI types.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench protos clean
+.PHONY: demo test lint bench protos clean cometbft
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml node/abci/install.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev,worker]"
+	$(PY) -m node.abci.install
 	touch $(STAMP)
+
+cometbft: $(STAMP)
+	$(PY) -m node.abci.install
 
 demo: $(STAMP)
 	$(VENV)/bin/payable demo
@@ -27,6 +32,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/weights.py
 	$(PY) bench/runtime.py
+	$(PY) bench/testnet.py
 
 protos: $(STAMP)
 	$(PY) -m runtime.protogen proto

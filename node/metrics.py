@@ -24,6 +24,8 @@ class NodeMetrics:
         self.block_time = Histogram("payable_block_seconds", "Time to build or import a block, by kind",
                                     ["kind"], registry=self.registry,
                                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.abci_time = Counter("payable_abci_seconds_total", "Time spent answering CometBFT, by ABCI request",
+                                 ["request"], registry=self.registry)
         self.included = Counter("payable_extrinsics_included_total", "Extrinsics included in blocks",
                                 registry=self.registry)
         self.rejected = Counter("payable_extrinsics_rejected_total", "Extrinsics refused, by reason", ["reason"],

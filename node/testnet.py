@@ -105,7 +105,9 @@ class Testnet:
 
     # --- generation ---------------------------------------------------------------------------
     def generate(self, validators: int, candidates: int = 0, *, epoch_length: int = 20,
-                 timeout_commit_ms: int = 300, log_level: str = "info") -> None:
+                 timeout_commit_ms: int = 300, log_level: str = "info", endow: tuple[str, ...] = ()) -> None:
+        """Keys and configs for `validators` genesis validators and `candidates` full nodes; `endow`:
+        more addresses funded at genesis (e.g. a benchmark's senders)."""
         if self.nodes:
             raise TestnetError(f"{self.dir} already holds a testnet: `payable testnet down --dir {self.dir}` "
                                f"and remove it, or use another --dir")
@@ -122,23 +124,24 @@ class Testnet:
         for i in range(validators + candidates):
             home = self.dir / f"node{i}"
             key = json.loads((home / "config" / "priv_validator_key.json").read_text())["pub_key"]["value"]
-            ports = dict(zip(("p2p", "rpc", "abci", "grpc"), free_ports(4), strict=True))
+            ports = dict(zip(("p2p", "rpc", "abci", "grpc", "metrics"), free_ports(5), strict=True))
             self.nodes.append(NodeInfo(f"node{i}", str(home), f"//validator-{i}", key, node_id(home),
                                        i < validators, ports))
-        spec = self.chain_spec(genesis_ms - 1, epoch_length)
+        spec = self.chain_spec(genesis_ms - 1, epoch_length, endow)
         (self.dir / "chain_spec.json").write_text(spec.to_json())
         for node in self.nodes:
             self._configure(node, genesis_ms, spec, timeout_commit_ms, log_level)
         self._save()
 
-    def chain_spec(self, timestamp_ms: int, epoch_length: int) -> ChainSpec:
+    def chain_spec(self, timestamp_ms: int, epoch_length: int, endow: tuple[str, ...] = ()) -> ChainSpec:
         from runtime.chainspec import dev_spec
 
         doc = dev_spec().to_dict()
         funded = [*DEV_ACCOUNTS, *(n.account_uri for n in self.nodes)]
         doc.update(name="Payable Testnet", id=CHAIN_ID)
         doc["genesis"]["system"] = {"timestamp_ms": timestamp_ms}
-        doc["genesis"]["token"]["balances"] = [[Keypair.from_uri(uri).address, ENDOWMENT] for uri in funded]
+        doc["genesis"]["token"]["balances"] = [[Keypair.from_uri(uri).address, ENDOWMENT] for uri in funded] + [
+            [address, ENDOWMENT] for address in endow]
         doc["genesis"]["validators"] = {"validators": [[Keypair.from_uri(n.account_uri).address, n.consensus_key,
                                                         VALIDATOR_BOND] for n in self.nodes if n.validator]}
         validators = sum(n.validator for n in self.nodes)
@@ -195,7 +198,8 @@ class Testnet:
             app = subprocess.Popen(
                 [sys.executable, "-m", "cli", "node", "--chain", str(self.dir / "chain_spec.json"),
                  "--base-path", str(home / "payable"), "--abci", f"tcp://127.0.0.1:{node.ports['abci']}",
-                 "--comet-rpc", node.rpc, "--grpc-port", str(node.ports["grpc"])],
+                 "--comet-rpc", node.rpc, "--grpc-port", str(node.ports["grpc"]),
+                 "--metrics-port", str(node.ports["metrics"])],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                 env={**os.environ, **(env or {})})
         node.pids = {"app": app.pid}

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import structlog
 
@@ -108,7 +109,10 @@ class AbciApp:
         handler = self._handlers.get(kind)
         if handler is None:
             raise ValueError(f"unsupported ABCI request {kind!r}")
-        return handler(request)
+        started = time.perf_counter()
+        response = handler(request)
+        self.node.metrics.abci_time.labels(kind).inc(time.perf_counter() - started)
+        return response
 
     # --- connection: info / query -------------------------------------------------------------
     def info(self, request: abci.Request) -> abci.Response:
