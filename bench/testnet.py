@@ -9,7 +9,8 @@ Every transfer goes the way a client's does: gRPC SubmitBatch to one of the node
 concurrent clients per node (each sender keeps to one client, so its nonces arrive in order); the
 node hands it to its CometBFT's mempool (broadcast_tx_sync), CometBFT runs CheckTx on the node's
 pool and gossips it; the proposer's PrepareProposal picks it, every validator executes it
-(ProcessProposal, reused by FinalizeBlock) and commits. A transfer is final when a committed block holds it (CometBFT has instant finality).
+(ProcessProposal, reused by FinalizeBlock) and commits. A transfer is final when a committed block
+holds it (CometBFT has instant finality).
 Time breakdown: each node's seconds answering CometBFT by ABCI request, from its metrics; the rest of
 the wall time is consensus (waiting for proposals and votes, gossip, timeouts) and the other
 processes sharing the cores.
