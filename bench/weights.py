@@ -4,9 +4,10 @@ A call's declared weight must cover what it really costs: compute (`ref_time_ns`
 reads and writes priced by the chain's `db_weights`. This builds one RocksDB chain with every pallet
 of the dev chain, makes `--samples` funded signers live through the whole Payable AI loop - DataNets
 created, curated, contributed to, approved and snapshotted; base models and models registered;
-workers bonded; inferences paid for; attribution results (16 credited contributions each, with
-Merkle proofs) submitted and settled; settlements challenged and voted on - one block per call, every
-signer sending that call, and times each dispatch and counts its real reads and writes.
+workers bonded; validator candidates bonded; inferences paid for; attribution results (16 credited
+contributions each, with Merkle proofs) submitted and settled; settlements challenged and voted on -
+one block per call, every signer sending that call, and times each dispatch and counts its real
+reads and writes.
 
 For calls whose cost grows with a bounded list (snapshot members, workers of a model), it measures
 two sizes and extrapolates to the bound the weight declares. It prints declared vs measured, with
@@ -37,6 +38,7 @@ from payable.inference.v1 import inference_pb2 as inf  # noqa: E402
 from payable.modelregistry.v1 import modelregistry_pb2 as mr  # noqa: E402
 from payable.system.v1 import system_pb2  # noqa: E402
 from payable.token.v1 import token_pb2 as tk  # noqa: E402
+from payable.validators.v1 import validators_pb2 as vd  # noqa: E402
 from payable.worker.v1 import worker_pb2 as wp  # noqa: E402
 from runtime import system  # noqa: E402
 from runtime.chainspec import ChainSpec, RuntimeParams, dev_spec  # noqa: E402
@@ -246,6 +248,14 @@ def inference_calls(rec: Recorder) -> list[inf.Request]:
     return [rec.bench.query("inference", "get_request", inf.RequestRef(request=r), inf.Request) for r in ids]
 
 
+def validators_calls(rec: Recorder) -> None:
+    """Every signer becomes a validator candidate, adds to its bond, then unbonds part of it."""
+    rec.each(lambda i: vd.Bond(consensus_key=Keypair.from_uri(f"//weights-{i}//consensus").public,
+                               amount=encode_u128(200 * ONE_OPEN)), "validators", "bond")
+    rec.each(lambda i: vd.BondExtra(amount=encode_u128(50 * ONE_OPEN)), "validators", "bond_extra")
+    rec.each(lambda i: vd.Unbond(amount=encode_u128(100 * ONE_OPEN)), "validators", "unbond")
+
+
 def _result(bench: Bench, worker: int, request: inf.Request, salt: bytes = b""):
     """A signed result crediting one contribution of each snapshot the model cites, with proofs."""
     model = bench.query("modelregistry", "get_model", mr.ModelRequest(model=request.model), mr.Model)
@@ -310,6 +320,7 @@ def main() -> None:
         datanet_calls(rec)
         model_calls(rec)
         attribution_calls(rec, inference_calls(rec))
+        validators_calls(rec)
         n = len(bench.keys)
         rec.each(lambda i: mr.TransferOwnership(model=i + 1, new_owner=bench.keys[(i + 1) % n].public),
                  "modelregistry", "transfer_ownership")
