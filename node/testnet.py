@@ -12,6 +12,8 @@ recorded in `DIR/testnet.json`, so `down` (and `status`) work from any shell.
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
 import json
 import os
 import signal
@@ -23,8 +25,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runtime.chainspec import DEV_ACCOUNTS, ChainSpec
+from runtime.chainspec import DEV_ACCOUNTS, ChainSpec, dev_spec
 from runtime.crypto import Keypair
+from runtime.executive import Executive
+from runtime.ports import free_ports
 
 from .abci.comet import CometRpc, CometUnavailable
 from .abci.install import check_binary
@@ -59,17 +63,6 @@ class NodeInfo:
         return f"127.0.0.1:{self.ports['grpc']}"
 
 
-def free_ports(count: int) -> list[int]:
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def _set(text: str, key: str, value: str, section: str | None = None) -> str:
     """Replace `key = ...` in config.toml (within `[section]` when given); refuse a missing key."""
     lines, current, done = text.splitlines(), None, False
@@ -87,8 +80,6 @@ def _set(text: str, key: str, value: str, section: str | None = None) -> str:
 
 def node_id(home: Path) -> str:
     """CometBFT's node id: the hex of the first 20 bytes of sha256 of the node key's public half."""
-    import hashlib
-
     key = base64.b64decode(json.loads((home / "config" / "node_key.json").read_text())["priv_key"]["value"])
     return hashlib.sha256(key[32:]).digest()[:20].hex()
 
@@ -103,6 +94,11 @@ class Testnet:
         if state.exists():
             self.nodes = [NodeInfo(**n) for n in json.loads(state.read_text())["nodes"]]
 
+    @functools.cached_property
+    def binary(self) -> Path:
+        """The pinned cometbft, checked once per Testnet (not at every node start)."""
+        return check_binary()
+
     # --- generation ---------------------------------------------------------------------------
     def generate(self, validators: int, candidates: int = 0, *, epoch_length: int = 20,
                  timeout_commit_ms: int = 300, log_level: str = "info", endow: tuple[str, ...] = ()) -> None:
@@ -113,7 +109,7 @@ class Testnet:
                                f"and remove it, or use another --dir")
         if not 1 <= validators <= 64 or not 0 <= candidates <= 64:
             raise TestnetError("--validators must be within 1..64 and --candidates within 0..64")
-        binary = check_binary()
+        binary = self.binary
         self.dir.mkdir(parents=True, exist_ok=True)
         done = subprocess.run([str(binary), "testnet", "--v", str(validators), "--n", str(candidates),
                                "--o", str(self.dir), "--populate-persistent-peers=false"],
@@ -129,13 +125,16 @@ class Testnet:
                                        i < validators, ports))
         spec = self.chain_spec(genesis_ms - 1, epoch_length, endow)
         (self.dir / "chain_spec.json").write_text(spec.to_json())
+        genesis_chain = Executive.open(spec)  # the set the chain elects at genesis: what InitChain checks
+        try:
+            powers = {base64.b64encode(key).decode(): power for key, power in genesis_chain.consensus_validators()}
+        finally:
+            genesis_chain.close()
         for node in self.nodes:
-            self._configure(node, genesis_ms, spec, timeout_commit_ms, log_level)
+            self._configure(node, genesis_ms, spec.id, powers, timeout_commit_ms, log_level)
         self._save()
 
     def chain_spec(self, timestamp_ms: int, epoch_length: int, endow: tuple[str, ...] = ()) -> ChainSpec:
-        from runtime.chainspec import dev_spec
-
         doc = dev_spec().to_dict()
         funded = [*DEV_ACCOUNTS, *(n.account_uri for n in self.nodes)]
         doc.update(name="Payable Testnet", id=CHAIN_ID)
@@ -148,18 +147,15 @@ class Testnet:
         doc["config"]["validators"] = {"max_validators": validators, "epoch_length": epoch_length}
         return ChainSpec.from_dict(doc)
 
-    def _configure(self, node: NodeInfo, genesis_ms: int, spec: ChainSpec, timeout_commit_ms: int,
-                   log_level: str) -> None:
+    def _configure(self, node: NodeInfo, genesis_ms: int, chain_id: str, powers: dict[str, int],
+                   timeout_commit_ms: int, log_level: str) -> None:
         config_dir = Path(node.home) / "config"
-        from runtime.codec import parse_open
-
-        power = parse_open(VALIDATOR_BOND) // int(spec.config["validators"].get("power_unit", 10**18))
         genesis = json.loads((config_dir / "genesis.json").read_text())
         stamp = datetime.fromtimestamp(genesis_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        genesis.update(chain_id=spec.id, genesis_time=stamp, initial_height="1")
+        genesis.update(chain_id=chain_id, genesis_time=stamp, initial_height="1")
         genesis["consensus_params"]["block"]["max_bytes"] = str(4 * 1024 * 1024)
         for v in genesis["validators"]:
-            v["power"] = str(power)
+            v["power"] = str(powers[v["pub_key"]["value"]])
         (config_dir / "genesis.json").write_text(json.dumps(genesis, indent=2))
         peers = ",".join(f"{n.node_id}@127.0.0.1:{n.ports['p2p']}" for n in self.nodes if n is not node)
         text = (config_dir / "config.toml").read_text()
@@ -206,7 +202,7 @@ class Testnet:
         self._save()
         self._wait_port(node.ports["abci"], app, home / "app.log")
         with open(home / "comet.log", "ab") as out:
-            comet = subprocess.Popen([str(check_binary()), "start", "--home", str(home)], stdout=out,
+            comet = subprocess.Popen([str(self.binary), "start", "--home", str(home)], stdout=out,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         node.pids["comet"] = comet.pid
         self._save()

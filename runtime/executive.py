@@ -381,21 +381,20 @@ class Executive:
         their signature is not checked twice; every other check still runs. The rest are verified on
         the thread pool while earlier ones apply.
         """
-        trusted = trusted or (lambda raw: False)
         decoded = []
         for raw in extrinsics:
             try:
                 decoded.append(self._decode(raw))
             except InvalidTransaction as exc:
                 decoded.append(exc)
-        signature_ok = self._start_verification(
-            [d for d in decoded if isinstance(d, Decoded) and not trusted(d.raw)])
+        checked = {id(d) for d in decoded if isinstance(d, Decoded) and not (trusted and trusted(d.raw))}
+        signature_ok = self._start_verification([d for d in decoded if id(d) in checked])
         results: list[ApplyOutcome | InvalidTransaction] = []
         for d in decoded:
             try:
                 if isinstance(d, InvalidTransaction):
                     raise d
-                if not trusted(d.raw) and not signature_ok(d):
+                if id(d) in checked and not signature_ok(d):
                     raise InvalidTransaction(Invalid.BAD_SIGNATURE, "signature does not match the body and signer")
                 results.append(self._apply(d, verified=True))
             except InvalidTransaction as exc:

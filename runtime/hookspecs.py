@@ -1,7 +1,7 @@
 """The pluggy hook specifications every pallet plugin implements (project name "payable").
 
 A pallet is registered as a plugin; the runtime calls these hooks across all registered pallets, for
-what every pallet takes part in (genesis, block start and end, invariants) and for services one plugin
+what every pallet takes part in (block start and end, invariants) and for services one plugin
 provides to the whole chain (the fee currency, account balances). What concerns one pallet - running
 its call, answering its query, its extra validity checks - is not a hook: the runtime looks the pallet
 up by name and calls it (`Runtime.dispatch`, `Runtime.query`, `Runtime.validate`), so no other pallet
@@ -22,11 +22,6 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 @hookspec
 def payable_pallet_info():
     """Return the plugin's `Pallet` declaration (registration: name, calls, storage, events, ...)."""
-
-
-@hookspec
-def payable_build_genesis(ctx, genesis: dict):
-    """Write the pallet's initial state from its section of the chain spec's genesis."""
 
 
 @hookspec

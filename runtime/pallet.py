@@ -191,8 +191,9 @@ class Pallet:
     def payable_pallet_info(self):
         return self
 
-    @hookimpl
-    def payable_build_genesis(self, ctx: Context, genesis: dict):
+    def build_genesis(self, ctx: Context, genesis: dict) -> None:
+        """Write this pallet's initial state from its section of `genesis` (the runtime calls each pallet
+        in the chain spec's order, not as a hook: later pallets may rely on earlier ones)."""
         if self.genesis is not None:
             with ctx.acting_as(self.name):
                 self.genesis(ctx, ctx.config, genesis.get(self.name, {}))

@@ -118,7 +118,7 @@ class Runtime:
         """Each pallet's genesis in the chain spec's order (pluggy calls the last registered first), so a
         pallet may rely on those listed before it: the validators pallet bonds what token genesis created."""
         for pallet in self.pallets.values():
-            pallet.payable_build_genesis(ctx=ctx, genesis=self.spec.genesis)
+            pallet.build_genesis(ctx, self.spec.genesis)
 
     def consensus_validators(self, ctx) -> list[tuple[bytes, int]] | None:
         """The validator set the chain elects, for a consensus driver (None when no pallet elects one)."""

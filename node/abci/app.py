@@ -230,9 +230,13 @@ class AbciApp:
             self.node.lock.release()
             raise
         self._finalized, self._holder = (req.height, header), threading.get_ident()
+        by_extrinsic: dict[int, list[abci.Event]] = {}
+        for e in events:
+            if e.phase == e.APPLY_EXTRINSIC:
+                by_extrinsic.setdefault(e.extrinsic_index, []).append(_event(e))
         return abci.Response(finalize_block=abci.ResponseFinalizeBlock(
             events=[_event(e) for e in events if e.phase != e.APPLY_EXTRINSIC],
-            tx_results=[_tx_result(r, events) for r in results],
+            tx_results=[_tx_result(r, by_extrinsic) for r in results],
             validator_updates=_updates(before, after),
             app_hash=header.state_root))
 
@@ -297,13 +301,14 @@ def _event(record) -> abci.Event:
         abci.EventAttribute(key="data", value=record.data.hex(), index=False)])
 
 
-def _tx_result(result: ApplyOutcome | InvalidTransaction, events) -> abci.ExecTxResult:
+def _tx_result(result: ApplyOutcome | InvalidTransaction, by_extrinsic: dict[int, list[abci.Event]]
+               ) -> abci.ExecTxResult:
+    """One transaction's result; `by_extrinsic`: the block's events grouped by extrinsic index."""
     if isinstance(result, InvalidTransaction):
         return abci.ExecTxResult(code=INVALID, codespace=CODESPACE, log=f"left out: {result}")
-    mine = [_event(e) for e in events if e.phase == e.APPLY_EXTRINSIC and e.extrinsic_index == result.index]
-    mine.insert(0, abci.Event(type="extrinsic", attributes=[
+    mine = [abci.Event(type="extrinsic", attributes=[
         abci.EventAttribute(key="hash", value=result.hash.hex(), index=True),
-        abci.EventAttribute(key="index", value=str(result.index), index=False)]))
+        abci.EventAttribute(key="index", value=str(result.index), index=False)]), *by_extrinsic.get(result.index, [])]
     if result.ok:
         return abci.ExecTxResult(code=OK, gas_used=result.weight_ns, events=mine)
     error = result.error
