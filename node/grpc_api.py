@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import re
+import time
 from concurrent import futures
 
 import grpc
@@ -19,9 +20,10 @@ from payable.node.v1 import node_pb2, node_pb2_grpc
 from payable.runtime.v1.extrinsic_pb2 import Header
 from runtime import system
 from runtime.codec import CodecError, encode_u128
-from runtime.crypto import blake2_256
+from runtime.crypto import blake2_256, verify
 from runtime.errors import PalletError
 from runtime.grpcserver import MESSAGE_OPTIONS, start_with_health_and_reflection
+from runtime.wire import CONTENT_READ_MAX_SKEW_S, content_read_message
 
 from .contentstore import ContentError, ContentStore
 from .node import Node
@@ -175,10 +177,16 @@ class NodeService(node_pb2_grpc.NodeServicer):
 
 
 class ContentService(content_pb2_grpc.ContentStoreServicer):
-    """Streaming upload and download of the node's content-addressed blobs."""
+    """Streaming upload and download of the node's content-addressed blobs.
 
-    def __init__(self, store: ContentStore):
-        self.store = store
+    Anyone may upload; a download is served unless the chain restricts the blob (it belongs only to
+    permissioned DataNets) and the request is not signed by a reader the chain allows
+    (`Runtime.content_readable`).
+    """
+
+    def __init__(self, node: Node):
+        self.node = node
+        self.store: ContentStore = node.content
 
     def Upload(self, request_iterator, context):  # noqa: N802
         first = next(request_iterator, None)
@@ -203,8 +211,35 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
         if len(request.hash) != 32:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"a content hash is 32 bytes, got {len(request.hash)}")
 
+    def _reader(self, request, context) -> bytes:
+        """The signing reader of a download (empty: anonymous); a bad or stale signature is refused."""
+        if not (request.reader or request.signature):
+            return b""
+        if len(request.reader) != 32 or len(request.signature) != 64:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a signed read needs a 32-byte reader and a 64-byte "
+                                                            "signature")
+        skew = abs(time.time() - request.issued_at)
+        if skew > CONTENT_READ_MAX_SKEW_S:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"the read signature was issued {skew:.0f} s away from "
+                                                           f"now; at most {CONTENT_READ_MAX_SKEW_S} s (sign afresh)")
+        message = content_read_message(self.node.executive.genesis_hash, request.hash, request.reader,
+                                       request.issued_at)
+        if not verify(request.reader, message, request.signature):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "the read signature does not verify for this reader, "
+                                                           "blob and chain")
+        return request.reader
+
     def Download(self, request, context):  # noqa: N802
         self._check_hash(request, context)
+        reader = self._reader(request, context)
+        with self.node.lock:
+            readable = self.node.executive.content_readable(request.hash, reader)
+        if not readable:
+            who = "an anonymous request" if not reader else "this reader"
+            context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                          f"blob {request.hash.hex()} belongs to a permissioned DataNet and {who} has no access: "
+                          f"sign the request as its owner, a curator, a contributor, a granted account or a worker "
+                          f"serving a model that cites it")
         try:
             for chunk in self.store.read(request.hash):
                 yield content_pb2.DownloadChunk(data=chunk)
@@ -249,7 +284,7 @@ def serve(node: Node, port: int = 0, workers: int = 32) -> tuple[grpc.Server, in
                          options=MESSAGE_OPTIONS)
     service = NodeService(node)
     node_pb2_grpc.add_NodeServicer_to_server(service, server)
-    content_pb2_grpc.add_ContentStoreServicer_to_server(ContentService(node.content), server)
+    content_pb2_grpc.add_ContentStoreServicer_to_server(ContentService(node), server)
     pallet_handlers = pallet_query_handlers(service)
     server.add_generic_rpc_handlers(pallet_handlers)
     names = [node_pb2.DESCRIPTOR.services_by_name["Node"].full_name,

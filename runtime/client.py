@@ -34,6 +34,7 @@ from .extrinsic import sign_extrinsic
 from .grpcserver import MAX_MESSAGE
 from .metadata import message_class_lookup
 from .storage.proof import verify_proof
+from .wire import content_read_message
 
 CHUNK = 1 << 20
 HASHERS = {"blake2_128_concat": lambda k: blake2_128(k) + k, "identity": lambda k: k, "blake2_256": blake2_256}
@@ -235,15 +236,27 @@ class Client:
 
         return self._rpc(self.content.Upload, chunks())
 
-    def download(self, content_hash: bytes, destination=None) -> bytes | None:
-        """Fetch a blob, checking its hash; written to `destination` (a path) or returned as bytes."""
+    def blob_request(self, content_hash: bytes, reader: Keypair | None = None) -> content_pb2.BlobRequest:
+        """A download request; signed by `reader` (needed for a permissioned DataNet's data)."""
+        import time
+
+        request = content_pb2.BlobRequest(hash=content_hash)
+        if reader is not None:
+            request.reader, request.issued_at = reader.public, int(time.time())
+            request.signature = reader.sign(content_read_message(self.genesis_hash, content_hash, reader.public,
+                                                                 request.issued_at))
+        return request
+
+    def download(self, content_hash: bytes, destination=None, *, reader: Keypair | None = None) -> bytes | None:
+        """Fetch a blob, checking its hash; written to `destination` (a path) or returned as bytes. Sign the
+        request as `reader` to read a permissioned DataNet's data."""
         import hashlib
 
         check = hashlib.blake2b(digest_size=32)
         parts = [] if destination is None else None
         out = open(destination, "wb") if destination is not None else None
         try:
-            for chunk in self.content.Download(content_pb2.BlobRequest(hash=content_hash), timeout=self.timeout):
+            for chunk in self.content.Download(self.blob_request(content_hash, reader), timeout=self.timeout):
                 check.update(chunk.data)
                 if out:
                     out.write(chunk.data)

@@ -489,6 +489,10 @@ class Executive:
     def query(self, pallet: str, name: str, request: bytes) -> bytes:
         return self.runtime.query(self.read_context(), pallet, name, request)
 
+    def content_readable(self, content_hash: bytes, reader: bytes) -> bool:
+        """Whether the chain lets `reader` download this blob (as of the committed head)."""
+        return self.runtime.content_readable(self.read_context(), content_hash, reader)
+
     def account_balances(self, who: bytes) -> dict[str, int] | None:
         """The account's balances from the chain's currency pallet (None if the chain has none)."""
         return self.runtime.account_balances(self.read_context(), who)

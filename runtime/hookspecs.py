@@ -57,6 +57,12 @@ def payable_deposit_fee(ctx, who: bytes, amount: int):
 
 
 @hookspec
+def payable_content_access(ctx, content_hash: bytes, reader: bytes):
+    """May `reader` (an account; empty: anonymous) download this blob from the node's content store? Each
+    pallet answers None (no opinion), True (it allows) or False (it restricts); see Runtime.content_readable."""
+
+
+@hookspec
 def payable_integrity_test(config):
     """Check the pallet's static configuration once at start-up; raise with a clear message if broken."""
 

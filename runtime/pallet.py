@@ -127,7 +127,8 @@ class Pallet:
     A pallet's `hooks` module may also define `account_balances(ctx, who)`; the pallet that does is the
     chain's source of account balances (the node's GetAccount reads them through it). A pallet that
     works with a consensus engine defines `on_consensus(ctx, info)` (the driver's inherent) and
-    `consensus_validators(ctx)` (the set it elects).
+    `consensus_validators(ctx)` (the set it elects). A pallet that governs who may read blobs of the node's
+    content store defines `content_access(ctx, content_hash, reader)` (None, True or False).
     """
 
     def __init__(self, name: str, *, doc: str, calls: CallTable, storage: PalletStorage, events: EventTable,
@@ -223,6 +224,13 @@ class Pallet:
         if hook := self._hook("consensus_validators"):
             with ctx.acting_as(self.name):
                 return hook(ctx)
+        return None
+
+    @hookimpl
+    def payable_content_access(self, ctx: Context, content_hash: bytes, reader: bytes):
+        if hook := self._hook("content_access"):
+            with ctx.acting_as(self.name):
+                return hook(ctx, content_hash, reader)
         return None
 
     @hookimpl

@@ -120,6 +120,13 @@ class Runtime:
         for pallet in self.pallets.values():
             pallet.build_genesis(ctx, self.spec.genesis)
 
+    def content_readable(self, ctx, content_hash: bytes, reader: bytes) -> bool:
+        """Whether the node may serve this blob to `reader`: yes unless a pallet restricts it and none of the
+        pallets allows this reader (a DataNet restricts its data; the inference pallet allows assigned workers)."""
+        verdicts = [v for v in self.pm.hook.payable_content_access(ctx=ctx, content_hash=content_hash,
+                                                                      reader=reader) if v is not None]
+        return not verdicts or any(verdicts)
+
     def consensus_validators(self, ctx) -> list[tuple[bytes, int]] | None:
         """The validator set the chain elects, for a consensus driver (None when no pallet elects one)."""
         return self.pm.hook.payable_consensus_validators(ctx=ctx)

@@ -24,3 +24,13 @@ def leaf_bytes(leaf) -> bytes:
 def verify_membership(root: bytes, proof) -> bool:
     """Does a `payable.datanet.v1.MembershipProof` prove its leaf under the snapshot root `root`?"""
     return verify_merkle_proof(root, leaf_bytes(proof.leaf), proof.index, proof.count, list(proof.siblings))
+
+
+CONTENT_READ_DOMAIN = b"payable/content-read/v1"
+CONTENT_READ_MAX_SKEW_S = 300
+
+
+def content_read_message(genesis_hash: bytes, content_hash: bytes, reader: bytes, issued_at: int) -> bytes:
+    """What a reader signs to download a restricted blob (`payable.content.v1.BlobRequest`): bound to one
+    chain, one blob, one reader and a time, so a captured signature is useless elsewhere and soon stale."""
+    return CONTENT_READ_DOMAIN + genesis_hash + content_hash + reader + issued_at.to_bytes(8, "big")

@@ -15,7 +15,9 @@ from . import errors, weights
 from . import events as ev
 from .interface import datanet, leaf_of, root_of
 from .storage import (
+    Access,
     Approved,
+    ByContent,
     ByContributor,
     ByDataNet,
     Contributions,
@@ -146,6 +148,7 @@ def contribute(ctx: Context, origin: bytes, args: pb.Contribute) -> None:
     ByDataNet.insert(ctx, net.id, new_id, b"")
     ByContributor.insert(ctx, origin, new_id, b"")
     LiveContent.insert(ctx, net.id, content, new_id)
+    ByContent.insert(ctx, content, net.id, new_id)
     NextContributionId.put(ctx, new_id + 1)
     _stats(ctx, net.id, origin, "contributions")
     ev.Contributed.emit(ctx, contribution=new_id, datanet=net.id, contributor=origin, amount=encode_u128(deposit))
@@ -274,3 +277,64 @@ def update_metadata(ctx: Context, origin: bytes, args: pb.UpdateMetadata) -> Non
     MetadataVersions.insert(ctx, net.id, net.metadata_version, metadata)
     DataNets.insert(ctx, net.id, net)
     ev.MetadataUpdated.emit(ctx, datanet=net.id, version=net.metadata_version)
+
+
+@calls.call(10, pb.SetPermissioned, weights.METADATA)
+def set_permissioned(ctx: Context, origin: bytes, args: pb.SetPermissioned) -> None:
+    """Owner: make the DataNet permissioned (only granted accounts may train on or download its data) or public."""
+    net = datanet(ctx, args.datanet)
+    _owner(net, origin)
+    if net.permissioned == args.permissioned:
+        raise errors.BadInput(f"DataNet {net.id} is already {'permissioned' if net.permissioned else 'public'}")
+    net.permissioned = args.permissioned
+    DataNets.insert(ctx, net.id, net)
+    ev.PermissionChanged.emit(ctx, datanet=net.id, permissioned=args.permissioned)
+
+
+def _permissioned(ctx: Context, datanet_id: int) -> pb.DataNet:
+    net = datanet(ctx, datanet_id)
+    if not net.permissioned:
+        raise errors.NotPermissioned(f"DataNet {net.id} is public: its data needs no access grant")
+    return net
+
+
+@calls.call(11, pb.RequestAccess, weights.ACCESS)
+def request_access(ctx: Context, origin: bytes, args: pb.RequestAccess) -> None:
+    """Ask the owner and curators of a permissioned DataNet for access to its data, with a note saying why."""
+    net = _permissioned(ctx, args.datanet)
+    note = _text(args.note, "note", 512, required=False)
+    found = Access.get(ctx, net.id, origin)
+    if found is not None and found.state in (pb.ACCESS_REQUESTED, pb.ACCESS_GRANTED):
+        raise errors.AccessExists(f"access to DataNet {net.id} is already "
+                                  f"{'granted' if found.state == pb.ACCESS_GRANTED else 'requested'}")
+    Access.insert(ctx, net.id, origin, pb.Access(state=pb.ACCESS_REQUESTED, note=note,
+                                                 requested_at=ctx.block_number))
+    ev.AccessRequested.emit(ctx, datanet=net.id, account=origin, by=origin)
+
+
+@calls.call(12, pb.AccessChange, weights.ACCESS)
+def grant_access(ctx: Context, origin: bytes, args: pb.AccessChange) -> None:
+    """Owner or curator: grant an account access (whether or not it asked)."""
+    net = _permissioned(ctx, args.datanet)
+    _curator(net, origin)
+    account = check_account_id(args.account, "account")
+    found = Access.get(ctx, net.id, account)
+    if found is not None and found.state == pb.ACCESS_GRANTED:
+        raise errors.AccessExists(f"the account already has access to DataNet {net.id}")
+    found = found or pb.Access(requested_at=ctx.block_number)
+    found.state, found.decided_at, found.decided_by = pb.ACCESS_GRANTED, ctx.block_number, origin
+    Access.insert(ctx, net.id, account, found)
+    ev.AccessGranted.emit(ctx, datanet=net.id, account=account, by=origin)
+
+
+@calls.call(13, pb.AccessChange, weights.ACCESS)
+def revoke_access(ctx: Context, origin: bytes, args: pb.AccessChange) -> None:
+    """Owner or curator: take a grant back or turn a request down (models already registered keep their record)."""
+    net = _permissioned(ctx, args.datanet)
+    _curator(net, origin)
+    found = Access.get(ctx, net.id, args.account)
+    if found is None or found.state == pb.ACCESS_REVOKED:
+        raise errors.NoAccess(f"the account holds no grant or request for DataNet {net.id}")
+    found.state, found.decided_at, found.decided_by = pb.ACCESS_REVOKED, ctx.block_number, origin
+    Access.insert(ctx, net.id, args.account, found)
+    ev.AccessRevoked.emit(ctx, datanet=net.id, account=args.account, by=origin)

@@ -82,3 +82,18 @@ class CuratorExists(DataNetError):
 class UnknownCurator(DataNetError):
     """The account is not a curator of the DataNet."""
     code = 14
+
+
+class NotPermissioned(DataNetError):
+    """Access requests and grants apply to permissioned DataNets only."""
+    code = 15
+
+
+class AccessExists(DataNetError):
+    """The account already has this access state (already requested, or already granted)."""
+    code = 16
+
+
+class NoAccess(DataNetError):
+    """The account holds no grant or request to revoke."""
+    code = 17

@@ -17,3 +17,9 @@ SnapshotPublished = events.event(6, "SnapshotPublished", pb.SnapshotPublished, "
 CuratorAdded = events.event(7, "CuratorAdded", pb.CuratorEvent, "The owner added a curator.")
 CuratorRemoved = events.event(8, "CuratorRemoved", pb.CuratorEvent, "The owner removed a curator.")
 MetadataUpdated = events.event(9, "MetadataUpdated", pb.MetadataUpdated, "A new metadata version.")
+PermissionChanged = events.event(10, "PermissionChanged", pb.PermissionChanged,
+                                 "The owner made the DataNet permissioned, or public again.")
+AccessRequested = events.event(11, "AccessRequested", pb.AccessEvent, "An account asked for access to the data.")
+AccessGranted = events.event(12, "AccessGranted", pb.AccessEvent, "The owner or a curator granted access.")
+AccessRevoked = events.event(13, "AccessRevoked", pb.AccessEvent,
+                             "The owner or a curator revoked a grant or turned a request down.")

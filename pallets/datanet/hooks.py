@@ -1,4 +1,4 @@
-"""DataNet hooks: the static config check and the invariant check."""
+"""DataNet hooks: the static config check, the invariant check, and who may read a DataNet's blobs."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from runtime.errors import ensure
 
 from . import weights
 from .config import DataNetConfig
-from .interface import leaf_of, root_of
-from .storage import Approved, Contributions, DataNets, LiveContent, Snapshots
+from .interface import access_check, holders, leaf_of, root_of
+from .storage import Approved, ByContent, Contributions, DataNets, LiveContent, Snapshots
 
 
 def integrity_test(config: DataNetConfig) -> None:
@@ -37,7 +37,18 @@ def try_state(ctx: Context) -> None:
         if found.status in (pb.PENDING, pb.APPROVED):
             ensure(live == cid, f"contribution {cid}: live-content index points at {live}")
         ensure(approved == (found.status == pb.APPROVED), f"contribution {cid}: approved index disagrees")
+        ensure(ByContent.get(ctx, found.content_hash, found.datanet) is not None,
+               f"contribution {cid}: its content is missing from the content index")
         if found.status == pb.PENDING:
             held[found.contributor] = held.get(found.contributor, 0) + decode_u128(found.deposit)
     for who, amount in held.items():
         ensure(token.account(ctx, who).reserved >= amount, f"account {who.hex()}: deposits not reserved")
+
+
+def content_access(ctx: Context, content_hash: bytes, reader: bytes) -> bool | None:
+    """For the node's content store: None when no DataNet holds this content; otherwise whether one of the
+    DataNets holding it lets `reader` (empty: anonymous) read it - any public holder lets everyone."""
+    nets = holders(ctx, content_hash)
+    if not nets:
+        return None
+    return any(access_check(ctx, net, reader).allowed for net in nets)

@@ -9,7 +9,7 @@ from runtime.merkle import merkle_proof, merkle_root
 from runtime.wire import leaf_bytes
 
 from . import errors
-from .storage import Contributions, DataNets, Snapshots, Stats
+from .storage import Access, ByContent, Contributions, DataNets, Snapshots, Stats
 
 NAME = "datanet"
 
@@ -61,3 +61,43 @@ def record_earnings(ctx: Context, datanet_id: int, contributor: bytes, amount: i
     stats = Stats.get(ctx, datanet_id, contributor) or pb.ContributorStats()
     stats.earned = encode_u128(decode_u128(stats.earned) + amount)
     Stats.insert(ctx, datanet_id, contributor, stats)
+
+
+def _licence(ctx: Context, net: pb.DataNet, who: bytes) -> str | None:
+    """Why `who` may train on the DataNet's data (public, owner, curator, granted), or None."""
+    if not net.permissioned:
+        return "public"
+    if who == net.owner:
+        return "owner"
+    if who in net.curators:
+        return "curator"
+    found = Access.get(ctx, net.id, who)
+    return "granted" if found is not None and found.state == pb.ACCESS_GRANTED else None
+
+
+@public_interface(NAME)
+def access_check(ctx: Context, datanet_id: int, who: bytes) -> pb.AccessCheck:
+    """Whether `who` may download the DataNet's data, and why: anyone for a public DataNet; for a permissioned
+    one its owner, curators, the accounts it granted, and its contributors (who hold their own data anyway)."""
+    net = datanet(ctx, datanet_id)
+    reason = _licence(ctx, net, who)
+    if reason is None and who and (Stats.get(ctx, net.id, who) or pb.ContributorStats()).contributions:
+        reason = "contributor"
+    if reason is not None:
+        return pb.AccessCheck(permissioned=net.permissioned, allowed=True, reason=reason)
+    found = Access.get(ctx, net.id, who)
+    state = "no access requested" if found is None else f"access {pb.AccessState.Name(found.state)[7:].lower()}"
+    return pb.AccessCheck(permissioned=True, allowed=False, reason=f"DataNet {net.id} is permissioned ({state})")
+
+
+@public_interface(NAME)
+def may_train(ctx: Context, datanet_id: int, who: bytes) -> bool:
+    """Whether a model owned by `who` may cite the DataNet's snapshots: public, or its owner, a curator or a
+    granted account (contributing data is not a licence to train on everyone else's)."""
+    return _licence(ctx, datanet(ctx, datanet_id), who) is not None
+
+
+@public_interface(NAME)
+def holders(ctx: Context, content_hash: bytes) -> list[int]:
+    """The DataNets that hold (or held) a contribution with this content, in id order."""
+    return [net for net, _ in ByContent.iter_prefix(ctx, content_hash)]

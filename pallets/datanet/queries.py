@@ -7,8 +7,8 @@ from runtime.context import Context
 from runtime.pallet import QueryTable
 
 from . import errors
-from .interface import contribution, datanet, membership_proofs, snapshot
-from .storage import ByContributor, ByDataNet, Contributions, DataNets, MetadataVersions, Stats
+from .interface import access_check, contribution, datanet, membership_proofs, snapshot
+from .storage import Access, ByContributor, ByDataNet, Contributions, DataNets, MetadataVersions, Stats
 
 queries = QueryTable("datanet")
 MAX_PAGE = 100
@@ -88,3 +88,19 @@ def get_stats(ctx: Context, request: pb.StatsRequest) -> pb.ContributorStats:
     """A contributor's counts and earnings in one DataNet."""
     datanet(ctx, request.datanet)
     return Stats.get(ctx, request.datanet, request.contributor) or pb.ContributorStats()
+
+
+@queries.query(pb.DataNetRequest, pb.AccessList)
+def list_access(ctx: Context, request: pb.DataNetRequest) -> pb.AccessList:
+    """A DataNet's access requests and grants, by account (bounded by the number of accounts that asked)."""
+    net = datanet(ctx, request.datanet)
+    out = pb.AccessList(permissioned=net.permissioned)
+    for account, access in Access.iter_prefix(ctx, net.id):
+        out.entries.add(account=account, access=access)
+    return out
+
+
+@queries.query(pb.AccessRequest, pb.AccessCheck)
+def check_access(ctx: Context, request: pb.AccessRequest) -> pb.AccessCheck:
+    """Whether an account may train on and download a DataNet's data, and why."""
+    return access_check(ctx, request.datanet, request.account)

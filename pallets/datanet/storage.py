@@ -24,3 +24,8 @@ Snapshots = storage.double_map("Snapshots", U64, IDENTITY, U64, IDENTITY, ProtoC
                                "DataNet → version → the frozen snapshot (immutable).")
 Stats = storage.double_map("Stats", U64, IDENTITY, BYTES, BLAKE2_128_CONCAT, ProtoCodec(pb.ContributorStats),
                            "DataNet → contributor → counts and earnings.")
+ByContent = storage.double_map("ByContent", BYTES, BLAKE2_128_CONCAT, U64, IDENTITY, U64,
+                              "Content hash → DataNet → the latest contribution of it there (any status): who may "
+                              "read a blob from the content store is decided by the DataNets that hold it.")
+Access = storage.double_map("Access", U64, IDENTITY, BYTES, BLAKE2_128_CONCAT, ProtoCodec(pb.Access),
+                           "DataNet → account → its access request and the decision on it (permissioned DataNets).")

@@ -16,7 +16,7 @@ extrapolated linearly to 1000, 11.1 ms.
 from runtime.weights import Weight
 
 CREATE = Weight(ref_time_ns=80_000, reads=3, writes=5)
-CONTRIBUTE = Weight(ref_time_ns=145_000, reads=6, writes=7)
+CONTRIBUTE = Weight(ref_time_ns=145_000, reads=6, writes=8)
 APPROVE = Weight(ref_time_ns=95_000, reads=4, writes=5)
 REJECT = Weight(ref_time_ns=105_000, reads=6, writes=6)
 WITHDRAW = Weight(ref_time_ns=65_000, reads=3, writes=5)
@@ -24,3 +24,4 @@ REVOKE = Weight(ref_time_ns=60_000, reads=2, writes=3)
 PUBLISH = Weight(ref_time_ns=14_500_000, reads=2 + 2 * 1000, writes=2)  # 2 reads per member, up to 1000
 CURATOR = Weight(ref_time_ns=25_000, reads=1, writes=1)
 METADATA = Weight(ref_time_ns=35_000, reads=1, writes=2)
+ACCESS = Weight(ref_time_ns=30_000, reads=2, writes=1)

@@ -80,6 +80,9 @@ def assign(ctx: Context, model_id: int, request_id: int, exclude: tuple[bytes, .
 def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) -> None:
     """Pay for an inference: the model's price is escrowed (reserved) and workers are assigned."""
     model = registry.active_model(ctx, args.model)
+    if not model.attribution_index_hash:
+        raise errors.BadInput(f"model {args.model} has no attribution index yet, so its fees could not be "
+                              f"attributed; it takes no paid requests until it has one")
     if args.input and args.input_hash:
         raise errors.BadInput("give the input inline or its content hash, not both")
     if args.input:

@@ -1,7 +1,10 @@
-"""Inference hooks: deadline expiry at the end of each block, and the invariant check."""
+"""Inference hooks: deadline expiry at the end of each block, the invariant check, and the content-store rule
+that lets a worker read the data of the models it serves."""
 
 from __future__ import annotations
 
+from pallets.datanet import interface as datanet
+from pallets.modelregistry import interface as registry
 from pallets.token import interface as token
 from payable.inference.v1 import inference_pb2 as pb
 from runtime.codec import decode_u128, encode_u128
@@ -10,7 +13,7 @@ from runtime.errors import ensure
 
 from . import events as ev
 from .interface import slash_worker
-from .storage import Deadlines, Requests, Workers
+from .storage import ByModel, Deadlines, Requests, Workers
 
 
 def on_finalize(ctx: Context) -> None:
@@ -44,3 +47,15 @@ def try_state(ctx: Context) -> None:
     for account, found in Workers.iter(ctx):
         balances = token.account(ctx, account)
         ensure(balances.bonded + balances.unbonding >= decode_u128(found.bond), f"worker {account.hex()}: bond")
+
+
+def content_access(ctx: Context, content_hash: bytes, reader: bytes) -> bool | None:
+    """A registered worker assigned to serve a model that cites a DataNet holding this content may read it
+    (to fine-tune, index or attribute); otherwise no opinion (the DataNet pallet decides)."""
+    if len(reader) != 32 or Workers.get(ctx, reader) is None:
+        return None
+    for net in datanet.holders(ctx, content_hash):
+        for model_id in registry.models_citing(ctx, net):
+            if ByModel.get(ctx, model_id, reader) is not None:
+                return True
+    return None

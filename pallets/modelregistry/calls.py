@@ -18,7 +18,9 @@ calls = CallTable("modelregistry")
 BPS = 10_000
 
 
-def _hash(value: bytes, field: str) -> bytes:
+def _hash(value: bytes, field: str, optional: bool = False) -> bytes:
+    if optional and not value:
+        return b""
     if len(value) != 32:
         raise errors.BadInput(f"{field} must be a 32-byte hash, got {len(value)} bytes")
     return value
@@ -37,6 +39,11 @@ def _owned(ctx: Context, model_id: int, who: bytes) -> pb.Model:
     return found
 
 
+def _format(value: int) -> None:
+    if value not in pb.ArtifactFormat.values():
+        raise errors.BadInput(f"unknown artifact format {value}")
+
+
 def _prices(per_inference: bytes, per_token: bytes) -> None:
     if decode_u128(per_inference, "price_per_inference") == 0:
         raise errors.BadInput("price_per_inference must be greater than zero")
@@ -46,13 +53,15 @@ def _prices(per_inference: bytes, per_token: bytes) -> None:
 @calls.call(0, pb.RegisterBaseModel, weights.REGISTER_BASE)
 def register_base_model(ctx: Context, origin: bytes, args: pb.RegisterBaseModel) -> None:
     """Register a base model: its artifact hash, architecture, format and license."""
-    if args.format not in pb.ArtifactFormat.values():
-        raise errors.BadInput(f"unknown artifact format {args.format}")
+    _format(args.format)
+    if args.format == pb.PEFT_LORA:
+        raise errors.BadInput("a base model cannot be an adapter (format PEFT_LORA); register the adapter as a model")
     new_id = NextBaseModelId.get(ctx, 1)
     BaseModels.insert(ctx, new_id, pb.BaseModel(
         id=new_id, owner=origin, artifact_hash=_hash(args.artifact_hash, "artifact_hash"),
         architecture=_text(args.architecture, "architecture", 128), format=args.format,
-        license=_text(args.license, "license", 64), registered_at=ctx.block_number))
+        license=_text(args.license, "license", 64), registered_at=ctx.block_number, size_bytes=args.size_bytes,
+        parameters=args.parameters))
     NextBaseModelId.put(ctx, new_id + 1)
     ev.BaseModelRegistered.emit(ctx, base_model=new_id, owner=origin, artifact_hash=args.artifact_hash)
 
@@ -72,6 +81,9 @@ def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
             datanet.snapshot(ctx, net, version)
         except DataNetError as exc:
             raise errors.UnknownSnapshot(f"DataNet {net} version {version}: {exc.message}") from exc
+        if not datanet.may_train(ctx, net, origin):
+            raise errors.AccessRequired(f"DataNet {net} is permissioned and the caller holds no access grant; "
+                                        f"request access (datanet.request_access) and wait for a grant")
     split = args.split
     parts = (split.contributors, split.model_owner, split.protocol, split.worker)
     if sum(parts) != BPS:
@@ -82,14 +94,15 @@ def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
     if args.attribution_method not in pb.AttributionMethod.values():
         raise errors.BadInput(f"unknown attribution method {args.attribution_method}")
     _prices(args.price_per_inference, args.price_per_token)
+    _format(args.format)
     new_id = NextModelId.get(ctx, 1)
     Models.insert(ctx, new_id, pb.Model(
         id=new_id, owner=origin, base_model=args.base_model, snapshots=args.snapshots,
         training_config_hash=_hash(args.training_config_hash, "training_config_hash"),
         artifact_hash=_hash(args.artifact_hash, "artifact_hash"), attribution_method=args.attribution_method,
-        attribution_index_hash=_hash(args.attribution_index_hash, "attribution_index_hash"),
+        attribution_index_hash=_hash(args.attribution_index_hash, "attribution_index_hash", optional=True),
         price_per_inference=args.price_per_inference, price_per_token=args.price_per_token, split=split,
-        registered_at=ctx.block_number))
+        registered_at=ctx.block_number, format=args.format, eval=args.eval))
     NextModelId.put(ctx, new_id + 1)
     for net in sorted({net for net, _ in refs}):
         ByDataNet.insert(ctx, net, new_id, b"")

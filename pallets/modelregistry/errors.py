@@ -42,3 +42,8 @@ class UnknownSnapshot(ModelRegistryError):
 class Deprecated(ModelRegistryError):
     """The model is deprecated."""
     code = 6
+
+
+class AccessRequired(ModelRegistryError):
+    """A cited snapshot belongs to a permissioned DataNet the model's owner holds no grant for."""
+    code = 7

@@ -6,7 +6,7 @@ from payable.modelregistry.v1 import modelregistry_pb2 as pb
 from runtime.context import Context, public_interface
 
 from . import errors
-from .storage import BaseModels, Models
+from .storage import BaseModels, ByDataNet, Models
 
 NAME = "modelregistry"
 
@@ -28,3 +28,9 @@ def active_model(ctx: Context, model_id: int) -> pb.Model:
     if found.deprecated:
         raise errors.Deprecated(f"model {model_id} is deprecated")
     return found
+
+
+@public_interface(NAME)
+def models_citing(ctx: Context, datanet_id: int) -> list[int]:
+    """Ids of the models trained on one of the DataNet's snapshots, in id order."""
+    return [model_id for model_id, _ in ByDataNet.iter_prefix(ctx, datanet_id)]

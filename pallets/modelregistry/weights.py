@@ -14,7 +14,7 @@ snapshot; it was measured citing 16. Largest p90 dispatch of the three runs: reg
 from runtime.weights import Weight
 
 REGISTER_BASE = Weight(ref_time_ns=35_000, reads=1, writes=2)
-REGISTER = Weight(ref_time_ns=405_000, reads=2 + 2 * 16, writes=3 + 16)
+REGISTER = Weight(ref_time_ns=405_000, reads=2 + 4 * 16, writes=3 + 16)  # + DataNet and access per snapshot
 UPDATE_PRICE = Weight(ref_time_ns=30_000, reads=1, writes=1)
 DEPRECATE = Weight(ref_time_ns=40_000, reads=1, writes=1)
 TRANSFER = Weight(ref_time_ns=75_000, reads=1, writes=3)

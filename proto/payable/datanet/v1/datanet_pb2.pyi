@@ -15,14 +15,23 @@ class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECTED: _ClassVar[Status]
     WITHDRAWN: _ClassVar[Status]
     REVOKED: _ClassVar[Status]
+
+class AccessState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ACCESS_REQUESTED: _ClassVar[AccessState]
+    ACCESS_GRANTED: _ClassVar[AccessState]
+    ACCESS_REVOKED: _ClassVar[AccessState]
 PENDING: Status
 APPROVED: Status
 REJECTED: Status
 WITHDRAWN: Status
 REVOKED: Status
+ACCESS_REQUESTED: AccessState
+ACCESS_GRANTED: AccessState
+ACCESS_REVOKED: AccessState
 
 class DataNet(_message.Message):
-    __slots__ = ("id", "owner", "name", "domain", "curators", "contribution_deposit", "creation_deposit", "metadata_version", "snapshot_count", "created_at")
+    __slots__ = ("id", "owner", "name", "domain", "curators", "contribution_deposit", "creation_deposit", "metadata_version", "snapshot_count", "created_at", "permissioned")
     ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -33,6 +42,7 @@ class DataNet(_message.Message):
     METADATA_VERSION_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_COUNT_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    PERMISSIONED_FIELD_NUMBER: _ClassVar[int]
     id: int
     owner: bytes
     name: str
@@ -43,7 +53,8 @@ class DataNet(_message.Message):
     metadata_version: int
     snapshot_count: int
     created_at: int
-    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., name: _Optional[str] = ..., domain: _Optional[str] = ..., curators: _Optional[_Iterable[bytes]] = ..., contribution_deposit: _Optional[bytes] = ..., creation_deposit: _Optional[bytes] = ..., metadata_version: _Optional[int] = ..., snapshot_count: _Optional[int] = ..., created_at: _Optional[int] = ...) -> None: ...
+    permissioned: bool
+    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., name: _Optional[str] = ..., domain: _Optional[str] = ..., curators: _Optional[_Iterable[bytes]] = ..., contribution_deposit: _Optional[bytes] = ..., creation_deposit: _Optional[bytes] = ..., metadata_version: _Optional[int] = ..., snapshot_count: _Optional[int] = ..., created_at: _Optional[int] = ..., permissioned: _Optional[bool] = ...) -> None: ...
 
 class Metadata(_message.Message):
     __slots__ = ("description", "license", "accepted_formats", "set_at")
@@ -114,6 +125,20 @@ class SnapshotLeaf(_message.Message):
     content_hash: bytes
     size: int
     def __init__(self, contribution_id: _Optional[int] = ..., contributor: _Optional[bytes] = ..., content_hash: _Optional[bytes] = ..., size: _Optional[int] = ...) -> None: ...
+
+class Access(_message.Message):
+    __slots__ = ("state", "note", "requested_at", "decided_at", "decided_by")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    state: AccessState
+    note: str
+    requested_at: int
+    decided_at: int
+    decided_by: bytes
+    def __init__(self, state: _Optional[_Union[AccessState, str]] = ..., note: _Optional[str] = ..., requested_at: _Optional[int] = ..., decided_at: _Optional[int] = ..., decided_by: _Optional[bytes] = ...) -> None: ...
 
 class ContributorStats(_message.Message):
     __slots__ = ("contributions", "approved", "rejected", "earned")
@@ -199,6 +224,30 @@ class UpdateMetadata(_message.Message):
     accepted_formats: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, datanet: _Optional[int] = ..., description: _Optional[str] = ..., license: _Optional[str] = ..., accepted_formats: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class SetPermissioned(_message.Message):
+    __slots__ = ("datanet", "permissioned")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    PERMISSIONED_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    permissioned: bool
+    def __init__(self, datanet: _Optional[int] = ..., permissioned: _Optional[bool] = ...) -> None: ...
+
+class RequestAccess(_message.Message):
+    __slots__ = ("datanet", "note")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    note: str
+    def __init__(self, datanet: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+
+class AccessChange(_message.Message):
+    __slots__ = ("datanet", "account")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    account: bytes
+    def __init__(self, datanet: _Optional[int] = ..., account: _Optional[bytes] = ...) -> None: ...
+
 class DataNetCreated(_message.Message):
     __slots__ = ("datanet", "owner", "name")
     DATANET_FIELD_NUMBER: _ClassVar[int]
@@ -250,6 +299,24 @@ class MetadataUpdated(_message.Message):
     datanet: int
     version: int
     def __init__(self, datanet: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+
+class PermissionChanged(_message.Message):
+    __slots__ = ("datanet", "permissioned")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    PERMISSIONED_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    permissioned: bool
+    def __init__(self, datanet: _Optional[int] = ..., permissioned: _Optional[bool] = ...) -> None: ...
+
+class AccessEvent(_message.Message):
+    __slots__ = ("datanet", "account", "by")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    account: bytes
+    by: bytes
+    def __init__(self, datanet: _Optional[int] = ..., account: _Optional[bytes] = ..., by: _Optional[bytes] = ...) -> None: ...
 
 class DataNetRequest(_message.Message):
     __slots__ = ("datanet",)
@@ -350,3 +417,37 @@ class StatsRequest(_message.Message):
     datanet: int
     contributor: bytes
     def __init__(self, datanet: _Optional[int] = ..., contributor: _Optional[bytes] = ...) -> None: ...
+
+class AccessEntry(_message.Message):
+    __slots__ = ("account", "access")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_FIELD_NUMBER: _ClassVar[int]
+    account: bytes
+    access: Access
+    def __init__(self, account: _Optional[bytes] = ..., access: _Optional[_Union[Access, _Mapping]] = ...) -> None: ...
+
+class AccessList(_message.Message):
+    __slots__ = ("permissioned", "entries")
+    PERMISSIONED_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    permissioned: bool
+    entries: _containers.RepeatedCompositeFieldContainer[AccessEntry]
+    def __init__(self, permissioned: _Optional[bool] = ..., entries: _Optional[_Iterable[_Union[AccessEntry, _Mapping]]] = ...) -> None: ...
+
+class AccessRequest(_message.Message):
+    __slots__ = ("datanet", "account")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    account: bytes
+    def __init__(self, datanet: _Optional[int] = ..., account: _Optional[bytes] = ...) -> None: ...
+
+class AccessCheck(_message.Message):
+    __slots__ = ("permissioned", "allowed", "reason")
+    PERMISSIONED_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    permissioned: bool
+    allowed: bool
+    reason: str
+    def __init__(self, permissioned: _Optional[bool] = ..., allowed: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -64,6 +64,16 @@ class DataNetQueryStub:
                 request_serializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.StatsRequest.SerializeToString,
                 response_deserializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.ContributorStats.FromString,
                 _registered_method=True)
+        self.ListAccess = channel.unary_unary(
+                '/payable.datanet.v1.DataNetQuery/ListAccess',
+                request_serializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.DataNetRequest.SerializeToString,
+                response_deserializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.AccessList.FromString,
+                _registered_method=True)
+        self.CheckAccess = channel.unary_unary(
+                '/payable.datanet.v1.DataNetQuery/CheckAccess',
+                request_serializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.AccessRequest.SerializeToString,
+                response_deserializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.AccessCheck.FromString,
+                _registered_method=True)
 
 
 class DataNetQueryServicer:
@@ -105,6 +115,18 @@ class DataNetQueryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAccess(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckAccess(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataNetQueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +159,16 @@ def add_DataNetQueryServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.StatsRequest.FromString,
                     response_serializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.ContributorStats.SerializeToString,
+            ),
+            'ListAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccess,
+                    request_deserializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.DataNetRequest.FromString,
+                    response_serializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.AccessList.SerializeToString,
+            ),
+            'CheckAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckAccess,
+                    request_deserializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.AccessRequest.FromString,
+                    response_serializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.AccessCheck.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -301,6 +333,60 @@ class DataNetQuery:
             '/payable.datanet.v1.DataNetQuery/GetStats',
             payable_dot_datanet_dot_v1_dot_datanet__pb2.StatsRequest.SerializeToString,
             payable_dot_datanet_dot_v1_dot_datanet__pb2.ContributorStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.datanet.v1.DataNetQuery/ListAccess',
+            payable_dot_datanet_dot_v1_dot_datanet__pb2.DataNetRequest.SerializeToString,
+            payable_dot_datanet_dot_v1_dot_datanet__pb2.AccessList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.datanet.v1.DataNetQuery/CheckAccess',
+            payable_dot_datanet_dot_v1_dot_datanet__pb2.AccessRequest.SerializeToString,
+            payable_dot_datanet_dot_v1_dot_datanet__pb2.AccessCheck.FromString,
             options,
             channel_credentials,
             insecure,

@@ -14,6 +14,8 @@ class ArtifactFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ONNX: _ClassVar[ArtifactFormat]
     TORCH: _ClassVar[ArtifactFormat]
     SAFETENSORS: _ClassVar[ArtifactFormat]
+    HF_DIRECTORY: _ClassVar[ArtifactFormat]
+    PEFT_LORA: _ClassVar[ArtifactFormat]
 
 class AttributionMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -22,11 +24,13 @@ class AttributionMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 ONNX: ArtifactFormat
 TORCH: ArtifactFormat
 SAFETENSORS: ArtifactFormat
+HF_DIRECTORY: ArtifactFormat
+PEFT_LORA: ArtifactFormat
 GRADIENT: AttributionMethod
 SPAN: AttributionMethod
 
 class BaseModel(_message.Message):
-    __slots__ = ("id", "owner", "artifact_hash", "architecture", "format", "license", "registered_at")
+    __slots__ = ("id", "owner", "artifact_hash", "architecture", "format", "license", "registered_at", "size_bytes", "parameters")
     ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +38,8 @@ class BaseModel(_message.Message):
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     LICENSE_FIELD_NUMBER: _ClassVar[int]
     REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     id: int
     owner: bytes
     artifact_hash: bytes
@@ -41,7 +47,9 @@ class BaseModel(_message.Message):
     format: ArtifactFormat
     license: str
     registered_at: int
-    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., registered_at: _Optional[int] = ...) -> None: ...
+    size_bytes: int
+    parameters: int
+    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., registered_at: _Optional[int] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ...) -> None: ...
 
 class SnapshotRef(_message.Message):
     __slots__ = ("datanet", "version")
@@ -63,8 +71,20 @@ class RewardSplit(_message.Message):
     worker: int
     def __init__(self, contributors: _Optional[int] = ..., model_owner: _Optional[int] = ..., protocol: _Optional[int] = ..., worker: _Optional[int] = ...) -> None: ...
 
+class EvalMetrics(_message.Message):
+    __slots__ = ("eval_loss_ppm", "base_eval_loss_ppm", "eval_examples", "train_examples")
+    EVAL_LOSS_PPM_FIELD_NUMBER: _ClassVar[int]
+    BASE_EVAL_LOSS_PPM_FIELD_NUMBER: _ClassVar[int]
+    EVAL_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    eval_loss_ppm: int
+    base_eval_loss_ppm: int
+    eval_examples: int
+    train_examples: int
+    def __init__(self, eval_loss_ppm: _Optional[int] = ..., base_eval_loss_ppm: _Optional[int] = ..., eval_examples: _Optional[int] = ..., train_examples: _Optional[int] = ...) -> None: ...
+
 class Model(_message.Message):
-    __slots__ = ("id", "owner", "base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_token", "split", "deprecated", "registered_at")
+    __slots__ = ("id", "owner", "base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_token", "split", "deprecated", "registered_at", "format", "eval")
     ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +98,8 @@ class Model(_message.Message):
     SPLIT_FIELD_NUMBER: _ClassVar[int]
     DEPRECATED_FIELD_NUMBER: _ClassVar[int]
     REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    EVAL_FIELD_NUMBER: _ClassVar[int]
     id: int
     owner: bytes
     base_model: int
@@ -91,22 +113,28 @@ class Model(_message.Message):
     split: RewardSplit
     deprecated: bool
     registered_at: int
-    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., deprecated: _Optional[bool] = ..., registered_at: _Optional[int] = ...) -> None: ...
+    format: ArtifactFormat
+    eval: EvalMetrics
+    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., deprecated: _Optional[bool] = ..., registered_at: _Optional[int] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ...) -> None: ...
 
 class RegisterBaseModel(_message.Message):
-    __slots__ = ("artifact_hash", "architecture", "format", "license")
+    __slots__ = ("artifact_hash", "architecture", "format", "license", "size_bytes", "parameters")
     ARTIFACT_HASH_FIELD_NUMBER: _ClassVar[int]
     ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     LICENSE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     artifact_hash: bytes
     architecture: str
     format: ArtifactFormat
     license: str
-    def __init__(self, artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ...) -> None: ...
+    size_bytes: int
+    parameters: int
+    def __init__(self, artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ...) -> None: ...
 
 class RegisterModel(_message.Message):
-    __slots__ = ("base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_token", "split")
+    __slots__ = ("base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_token", "split", "format", "eval")
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
     TRAINING_CONFIG_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +144,8 @@ class RegisterModel(_message.Message):
     PRICE_PER_INFERENCE_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    EVAL_FIELD_NUMBER: _ClassVar[int]
     base_model: int
     snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotRef]
     training_config_hash: bytes
@@ -125,7 +155,9 @@ class RegisterModel(_message.Message):
     price_per_inference: bytes
     price_per_token: bytes
     split: RewardSplit
-    def __init__(self, base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ...) -> None: ...
+    format: ArtifactFormat
+    eval: EvalMetrics
+    def __init__(self, base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ...) -> None: ...
 
 class UpdatePrice(_message.Message):
     __slots__ = ("model", "price_per_inference", "price_per_token")
