@@ -1,4 +1,5 @@
-"""`payable datanet`: create a DataNet, contribute files, curate, publish snapshots, show one."""
+"""`payable datanet`: create a DataNet, contribute files, curate, publish snapshots, show one, and manage who may
+train on a permissioned DataNet (permission, request-access, grant, revoke-access, access)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def _show(args, node, pb) -> int:
             for c in listing.contributions]
     net = info.datanet
     data = {"id": net.id, "name": net.name, "domain": net.domain, "license": info.metadata.license,
+            "permissioned": net.permissioned,
             "formats": list(info.metadata.accepted_formats), "snapshots": net.snapshot_count,
             "curators": [encode_address(c) for c in net.curators], "contributions": rows}
     table = [(k, str(v)) for k, v in data.items() if k != "contributions"]
@@ -27,13 +29,42 @@ def _show(args, node, pb) -> int:
     return 0
 
 
+def _access(args, node, pb) -> int:
+    found = node.pallet_query("datanet", "list_access", pb.DataNetRequest(datanet=args.datanet), pb.AccessList)
+    rows = [{"account": encode_address(e.account), "state": pb.AccessState.Name(e.access.state)[7:].lower(),
+             "note": e.access.note, "requested_at": e.access.requested_at, "decided_at": e.access.decided_at}
+            for e in found.entries]
+    emit(args, {"datanet": args.datanet, "permissioned": found.permissioned, "accounts": rows},
+         [("permissioned", str(found.permissioned))] + [(r["account"], f"{r['state']:<9} {r['note']}") for r in rows])
+    return 0
+
+
+ACCESS_CALLS = {"permission": "set_permissioned", "request-access": "request_access", "grant": "grant_access",
+                "revoke-access": "revoke_access"}
+
+
+def _access_call(args, node, signer) -> int:
+    fields = {"datanet": args.datanet}
+    if args.action == "permission":
+        fields["permissioned"] = args.state == "on"
+    elif args.action == "request-access":
+        fields["note"] = args.note
+    else:
+        fields["account"] = account_from(args.account)
+    return tx_result(args, node.submit_call(signer, "datanet", ACCESS_CALLS[args.action], **fields))
+
+
 def cmd_datanet(args) -> int:
     from payable.datanet.v1 import datanet_pb2 as pb
 
     with client(args) as node:
         if args.action == "show":
             return _show(args, node, pb)
+        if args.action == "access":
+            return _access(args, node, pb)
         signer = keypair_from(args.sender)
+        if args.action in ACCESS_CALLS:
+            return _access_call(args, node, signer)
         if args.action == "create":
             result = node.submit_call(
                 signer, "datanet", "create_datanet", name=args.name, domain=args.domain,
@@ -67,7 +98,7 @@ def cmd_datanet(args) -> int:
 
 
 def register(sub) -> None:
-    datanet = sub.add_parser("datanet", help="DataNets: create, contribute, curate, snapshot, show")
+    datanet = sub.add_parser("datanet", help="DataNets: create, contribute, curate, snapshot, show, access")
     dsub = datanet.add_subparsers(dest="action", required=True)
     create = client_command(dsub, "create", "create a DataNet", cmd_datanet, signed=True)
     create.add_argument("--name", required=True)
@@ -89,3 +120,17 @@ def register(sub) -> None:
     client_command(dsub, "snapshot", "publish the next snapshot version", cmd_datanet,
                    signed=True).add_argument("datanet", type=int)
     client_command(dsub, "show", "a DataNet and its contributions", cmd_datanet).add_argument("datanet", type=int)
+    client_command(dsub, "access", "a DataNet's access requests and grants", cmd_datanet).add_argument(
+        "datanet", type=int)
+    permission = client_command(dsub, "permission", "owner: make a DataNet permissioned (on) or public (off)",
+                                cmd_datanet, signed=True)
+    permission.add_argument("datanet", type=int)
+    permission.add_argument("state", choices=("on", "off"))
+    request = client_command(dsub, "request-access", "ask for access to a permissioned DataNet", cmd_datanet,
+                             signed=True)
+    request.add_argument("datanet", type=int)
+    request.add_argument("--note", default="", help="why you want the data")
+    for action, what in (("grant", "grant an account access"), ("revoke-access", "revoke an account's access")):
+        p = client_command(dsub, action, f"owner or curator: {what}", cmd_datanet, signed=True)
+        p.add_argument("datanet", type=int)
+        p.add_argument("account", help="address or //Name")

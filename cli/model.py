@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
+from runtime.artifacts import HF_MODEL, total_size, upload_directory
 from runtime.crypto import encode_address
 from runtime.wire import verify_membership
 
-from .common import client, client_command, created, emit, keypair_from
+from .common import client, client_command, created, emit, keypair_from, progress_bar
 
 
 def _show(args, node, pb) -> int:
@@ -33,9 +38,17 @@ def _provenance(args, node, pb) -> int:
                          "contribution": proof.leaf.contribution_id,
                          "contributor": encode_address(proof.leaf.contributor),
                          "content": proof.leaf.content_hash.hex(), "proof_verified": ok})
-    emit(args, {"model": prov.model.id, "base_model": prov.base_model.id, "contributions": rows,
-                "all_proofs_verified": all_ok},
-         [("model", str(prov.model.id)), ("base model", f"{prov.base_model.id} ({prov.base_model.architecture})")]
+    m = prov.model
+    emit(args, {"model": m.id, "base_model": prov.base_model.id, "base_artifact": prov.base_model.artifact_hash.hex(),
+                "artifact": m.artifact_hash.hex(), "format": pb.ArtifactFormat.Name(m.format),
+                "training_config_hash": m.training_config_hash.hex(), "eval_loss_ppm": m.eval.eval_loss_ppm,
+                "base_eval_loss_ppm": m.eval.base_eval_loss_ppm, "contributions": rows, "all_proofs_verified": all_ok},
+         [("model", str(m.id)), ("base model", f"{prov.base_model.id} ({prov.base_model.architecture}, "
+                                              f"{prov.base_model.artifact_hash.hex()[:16]}…)"),
+          ("artifact", f"{pb.ArtifactFormat.Name(m.format)} {m.artifact_hash.hex()}"),
+          ("training config", m.training_config_hash.hex())]
+         + ([("held-out loss", f"{m.eval.base_eval_loss_ppm / 1e6:.4f} (base) → {m.eval.eval_loss_ppm / 1e6:.4f}")]
+            if m.eval.eval_examples else [])
          + [(f"  {r['datanet']}:{r['version']} #{r['contribution']}",
              f"{r['contributor']}  proof {'ok' if r['proof_verified'] else 'FAILED'}") for r in rows])
     return 0 if all_ok else 1
@@ -60,12 +73,39 @@ def _register(args, node, pb) -> int:
     return 0
 
 
+def describe_hf_directory(directory: Path) -> tuple[str, int]:
+    """(architecture, parameter count) of a Hugging Face model directory, read from config.json and the
+    safetensors headers (no weights loaded)."""
+    try:
+        config = json.loads((directory / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{directory} is not a Hugging Face model directory: config.json unreadable ({exc})") from exc
+    shards = sorted(directory.glob("*.safetensors"))
+    if not shards:
+        raise ValueError(f"{directory} has no *.safetensors weights (PyTorch .bin checkpoints are not accepted: "
+                         f"they can run code when loaded)")
+    parameters = 0
+    for shard in shards:
+        with open(shard, "rb") as src:
+            header = json.loads(src.read(int.from_bytes(src.read(8), "little")))
+        parameters += sum(math.prod(t["shape"]) for name, t in header.items() if name != "__metadata__")
+    names = config.get("architectures") or [config.get("model_type", "unknown")]
+    return f"{config.get('model_type', 'unknown')}:{names[0]}", parameters
+
+
 def _register_base(args, node, pb) -> int:
+    directory = Path(args.directory)
+    architecture, parameters = describe_hf_directory(directory)
+    digest, manifest = upload_directory(node, directory, HF_MODEL, progress=None if args.json else progress_bar)
     result = node.submit_call(keypair_from(args.sender), "modelregistry", "register_base_model",
-                              artifact_hash=args.artifact_hash, architecture=args.architecture,
-                              format=args.format, license=args.license)
+                              artifact_hash=digest, architecture=args.architecture or architecture,
+                              format="hf_directory", license=args.license, size_bytes=total_size(manifest),
+                              parameters=parameters)
     made = created(node, result, "BaseModelRegistered", pb.BaseModelRegistered)
-    emit(args, {"base_model": made.base_model}, [("base model", str(made.base_model))])
+    emit(args, {"base_model": made.base_model, "artifact_hash": digest.hex(), "parameters": parameters,
+                "size_bytes": total_size(manifest), "files": [f.path for f in manifest.files]},
+         [("base model", str(made.base_model)), ("artifact", digest.hex()), ("architecture", architecture),
+          ("parameters", f"{parameters:,}"), ("files", ", ".join(f.path for f in manifest.files))])
     return 0
 
 
@@ -82,11 +122,11 @@ def cmd_model(args) -> int:
 def register(sub) -> None:
     model = sub.add_parser("model", help="models: register, show, provenance")
     msub = model.add_subparsers(dest="action", required=True)
-    base = client_command(msub, "register-base", "register a base model", cmd_model, signed=True)
-    base.add_argument("--artifact-hash", required=True)
-    base.add_argument("--architecture", required=True)
-    base.add_argument("--format", default="onnx", choices=("onnx", "torch", "safetensors"))
-    base.add_argument("--license", required=True)
+    base = client_command(msub, "register-base", "upload a Hugging Face model directory and register it as a base "
+                          "model", cmd_model, signed=True)
+    base.add_argument("directory", help="config.json, *.safetensors (sharded too), tokenizer files")
+    base.add_argument("--license", required=True, help="SPDX id or the model's licence name, e.g. Llama-3.2")
+    base.add_argument("--architecture", help="override what config.json says")
     register_ = client_command(msub, "register", "register a fine-tuned model or adapter", cmd_model, signed=True)
     register_.add_argument("--base-model", type=int, required=True)
     register_.add_argument("--snapshot", action="append", required=True, help="DATANET:VERSION (repeatable)")

@@ -22,7 +22,7 @@ def cmd_worker(args) -> int:
     configure_logging(args.log_level)
     temporary = args.data_dir is None
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="payable-worker-"))
-    worker = Worker(data_dir, keypair_from(args.key), args.device)
+    worker = Worker(data_dir, keypair_from(args.key), args.device, node=args.node)
     server, port = serve(worker, args.grpc_port)
     log.info("worker_started", grpc=f"127.0.0.1:{port}", device=str(worker.device), data_dir=str(data_dir),
              worker=worker.key.address, node=args.node)
@@ -48,7 +48,7 @@ def register(sub) -> None:
     worker.add_argument("--data-dir", help="models, datasets and indexes (default: a temporary directory)")
     worker.add_argument("--grpc-port", type=int, default=9955)
     worker.add_argument("--key", default="//Worker", help="the worker's signing key (dev name, hex seed or key file)")
-    worker.add_argument("--node", help="follow this node (HOST:PORT) and answer the inference requests assigned "
-                                       "to the worker's key")
+    worker.add_argument("--node", help="follow this node (HOST:PORT): answer the inference requests assigned to "
+                                       "the worker's key, and read base models and DataNets for fine-tuning")
     worker.add_argument("--log-level", default="info")
     worker.set_defaults(func=cmd_worker)

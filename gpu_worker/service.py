@@ -1,11 +1,12 @@
-"""The worker's gRPC face: `payable.worker.v1.Worker` and `payable.worker.v1.OpenLoRA`, each method a thin
-call into an engine of `gpu_worker.worker.Worker`.
+"""The worker's gRPC face: `payable.worker.v1.Worker`, `payable.worker.v1.OpenLoRA` and
+`payable.worker.v1.Finetune`, each method a thin call into an engine of `gpu_worker.worker.Worker`.
 
 Bad input is INVALID_ARGUMENT and unknown hashes NOT_FOUND, with the reason; nothing else escapes.
 """
 
 from __future__ import annotations
 
+import json
 import queue
 from concurrent import futures
 
@@ -17,6 +18,9 @@ from payable.worker.v1 import worker_pb2_grpc
 from runtime.grpcserver import MESSAGE_OPTIONS, start_with_health_and_reflection
 
 from .errors import ArtifactError, ArtifactNotFound
+from .finetune.config import TrainingConfig
+from .finetune.dataset import DatasetSpec
+from .finetune.engine import Job, JobError
 from .worker import Worker
 
 
@@ -133,11 +137,103 @@ class OpenLoRAService(worker_pb2_grpc.OpenLoRAServicer):
         return self._stats()
 
 
+def job_info(job: Job) -> pb.JobInfo:
+    last = job.points[-1] if job.points else {}
+    return pb.JobInfo(id=job.id, state=job.state, error=job.error, owner=job.owner,
+                      config_json=job.config.to_json().decode(), config_hash=job.config.hash(),
+                      results_json=json.dumps(job.results, sort_keys=True), step=last.get("step", 0),
+                      total_steps=last.get("total_steps", 0))
+
+
+def progress_point(point: dict) -> pb.ProgressPoint:
+    out = pb.ProgressPoint(step=point["step"], total_steps=point["total_steps"], lr=point.get("lr", 0.0),
+                           tokens_per_s=point.get("tokens_per_s", 0.0), eta_s=point.get("eta_s", 0.0),
+                           epoch=point.get("epoch", 0.0))
+    if point.get("loss") is not None:
+        out.loss, out.has_loss = point["loss"], True
+    if point.get("eval_loss") is not None:
+        out.eval_loss, out.has_eval = point["eval_loss"], True
+    return out
+
+
+class FinetuneService(worker_pb2_grpc.FinetuneServicer):
+    """ModelFactory jobs. A bad config, spec or job request is INVALID_ARGUMENT (FAILED_PRECONDITION for a job
+    in the wrong state, NOT_FOUND for an unknown one), with the reason."""
+
+    def __init__(self, worker: Worker):
+        self.engine = worker.finetune
+
+    def _call(self, context, fn, *args):
+        try:
+            return fn(*args)
+        except JobError as exc:
+            code = grpc.StatusCode.NOT_FOUND if str(exc).startswith("no fine-tuning job") else \
+                grpc.StatusCode.FAILED_PRECONDITION
+            context.abort(code, str(exc))
+        except (ValueError, KeyError, OSError, RuntimeError) as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{type(exc).__name__}: {exc}")
+
+    def _config(self, context, raw: str) -> TrainingConfig:
+        return self._call(context, lambda: TrainingConfig.from_dict(json.loads(raw or "{}")))
+
+    def Preview(self, request, context):  # noqa: N802 - gRPC method names
+        spec = self._call(context, lambda: DatasetSpec.from_dict(json.loads(request.dataset_spec_json or "{}")))
+        found = self._call(context, self.engine.preview, spec, request.base_model, request.cutoff or 256,
+                           request.limit or 10)
+        return pb.DatasetPreview(examples=[pb.PreviewExample(**e) for e in found["examples"]], errors=found["errors"],
+                                 train_examples=found["train_examples"], eval_examples=found["eval_examples"],
+                                 train_tokens=found["train_tokens"])
+
+    def Estimate(self, request, context):  # noqa: N802
+        return pb.JobEstimate(**self._call(context, self.engine.estimate, self._config(context, request.config_json)))
+
+    def Start(self, request, context):  # noqa: N802
+        config = self._config(context, request.config_json)
+        return job_info(self._call(context, self.engine.start, config, request.owner, list(request.prompts)))
+
+    def Status(self, request, context):  # noqa: N802
+        return job_info(self._call(context, self.engine.job, request.job))
+
+    def ListJobs(self, request, context):  # noqa: N802
+        return pb.JobList(jobs=[job_info(j) for j in sorted(self.engine.jobs.values(), key=lambda j: -j.created_at)])
+
+    def Watch(self, request, context):  # noqa: N802
+        updates = self._call(context, self.engine.watch, request.job, request.since)
+        for job, points in updates:
+            if not context.is_active():
+                return
+            yield pb.ProgressUpdate(job=job_info(job), points=[progress_point(p) for p in points])
+
+    def Abort(self, request, context):  # noqa: N802
+        return job_info(self._call(context, self.engine.abort, request.job))
+
+    def Resume(self, request, context):  # noqa: N802
+        return job_info(self._call(context, self.engine.resume, request.job))
+
+    def Try(self, request, context):  # noqa: N802
+        samples = self._call(context, self.engine.generate, request.job, list(request.prompts),
+                             request.max_new_tokens or 40)
+        return pb.TryResponse(samples=[pb.Sample(**s) for s in samples])
+
+    def Evaluate(self, request, context):  # noqa: N802
+        found = self._call(context, self.engine.evaluate, request.job)
+        return pb.EvaluationResult(eval_loss=found["eval_loss"] or 0.0, base_eval_loss=found["base_eval_loss"] or 0.0,
+                                   eval_examples=found["eval_examples"])
+
+    def Export(self, request, context):  # noqa: N802
+        return pb.ExportResult(**self._call(context, self.engine.export, request.job))
+
+    def PublishArtifacts(self, request, context):  # noqa: N802
+        adapter, config = self._call(context, self.engine.publish_artifacts, request.job)
+        return pb.PublishedArtifacts(adapter_hash=adapter, training_config_hash=config)
+
+
 def serve(worker: Worker, port: int = 0) -> tuple[grpc.Server, int]:
     """Start the worker's gRPC server on 127.0.0.1:port (0 picks a free port)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"),
                          options=MESSAGE_OPTIONS)
     worker_pb2_grpc.add_WorkerServicer_to_server(WorkerService(worker), server)
     worker_pb2_grpc.add_OpenLoRAServicer_to_server(OpenLoRAService(worker), server)
-    names = [pb.DESCRIPTOR.services_by_name[name].full_name for name in ("Worker", "OpenLoRA")]
+    worker_pb2_grpc.add_FinetuneServicer_to_server(FinetuneService(worker), server)
+    names = [pb.DESCRIPTOR.services_by_name[name].full_name for name in ("Worker", "OpenLoRA", "Finetune")]
     return start_with_health_and_reflection(server, names, port)

@@ -1,8 +1,9 @@
 """The worker: one signing key, one device, one content-addressed store, and its engines.
 
 Each engine is a package of the same shape - `gradient/` (classifiers, influence), `span/` (language
-models, suffix-array attribution), `lora/` (OpenLoRA serving) - with an `engine.py` whose class the
-gRPC service (`service.py`) and the chain follower (`chain.py`) delegate to. A new engine is a new
+models, suffix-array attribution), `lora/` (OpenLoRA serving), `finetune/` (ModelFactory jobs) - with
+an `engine.py` whose class the gRPC service (`service.py`) and the chain follower (`chain.py`) delegate
+to. A new engine is a new
 sibling package with its engine class, constructed here.
 """
 
@@ -17,6 +18,7 @@ from runtime.crypto import Keypair
 
 from .artifacts import Store
 from .device import deterministic, pick_device
+from .finetune.engine import FinetuneEngine
 from .gradient.engine import GradientEngine
 from .lora.engine import LoRAEngine
 from .span.engine import SpanEngine
@@ -25,7 +27,8 @@ log = structlog.get_logger("payable.worker")
 
 
 class Worker:
-    def __init__(self, data_dir: str | Path, key: Keypair, device: str = "auto"):
+    def __init__(self, data_dir: str | Path, key: Keypair, device: str = "auto", node: str | None = None):
+        """`node`: the node whose content store and DataNets fine-tuning jobs read (None: no fine-tuning)."""
         deterministic(1)
         self.device = pick_device(device)
         self.store = Store(Path(data_dir))
@@ -33,6 +36,7 @@ class Worker:
         self.gradient = GradientEngine(self.store, key, self.device)
         self.span = SpanEngine(self.store, key, self.device)
         self.lora = LoRAEngine(str(self.device))
+        self.finetune = FinetuneEngine(Path(data_dir), key, self.device, node)
 
     def status(self) -> pb.StatusResponse:
         return pb.StatusResponse(device=str(self.device), worker=self.key.public, models=self.store.models(),

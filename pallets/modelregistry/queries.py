@@ -8,7 +8,7 @@ from runtime.context import Context
 from runtime.pallet import QueryTable
 
 from .interface import base_model, model
-from .storage import ByDataNet, ByOwner, Models
+from .storage import BaseModels, ByDataNet, ByOwner, Models
 
 queries = QueryTable("modelregistry")
 
@@ -53,4 +53,18 @@ def get_provenance(ctx: Context, request: pb.ModelRequest) -> pb.Provenance:
     for ref in found.snapshots:
         snap = datanet.snapshot(ctx, ref.datanet, ref.version)
         out.snapshots.add(snapshot=snap, contributions=datanet.membership_proofs(ctx, snap))
+    return out
+
+
+@queries.query(pb.BaseModelsRequest, pb.BaseModelList)
+def list_base_models(ctx: Context, request: pb.BaseModelsRequest) -> pb.BaseModelList:
+    """Base models in id order, paged."""
+    out, limit = pb.BaseModelList(), min(request.limit or 20, 100)
+    for base_id, found in BaseModels.iter(ctx):
+        if base_id <= request.start_after:
+            continue
+        if len(out.base_models) == limit:
+            out.next_start_after = out.base_models[-1].id
+            break
+        out.base_models.append(found)
     return out

@@ -232,6 +232,22 @@ class ModelRequest(_message.Message):
     model: int
     def __init__(self, model: _Optional[int] = ...) -> None: ...
 
+class BaseModelsRequest(_message.Message):
+    __slots__ = ("start_after", "limit")
+    START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    start_after: int
+    limit: int
+    def __init__(self, start_after: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class BaseModelList(_message.Message):
+    __slots__ = ("base_models", "next_start_after")
+    BASE_MODELS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    base_models: _containers.RepeatedCompositeFieldContainer[BaseModel]
+    next_start_after: int
+    def __init__(self, base_models: _Optional[_Iterable[_Union[BaseModel, _Mapping]]] = ..., next_start_after: _Optional[int] = ...) -> None: ...
+
 class ModelsRequest(_message.Message):
     __slots__ = ("datanet", "owner", "start_after", "limit")
     DATANET_FIELD_NUMBER: _ClassVar[int]

@@ -391,3 +391,207 @@ class LoRAStats(_message.Message):
     disk_loads: int
     evictions: int
     def __init__(self, active: _Optional[int] = ..., queued: _Optional[int] = ..., steps: _Optional[int] = ..., completed: _Optional[int] = ..., registered: _Optional[int] = ..., host_resident: _Optional[int] = ..., device_resident: _Optional[int] = ..., host_bytes: _Optional[int] = ..., device_bytes: _Optional[int] = ..., disk_loads: _Optional[int] = ..., evictions: _Optional[int] = ...) -> None: ...
+
+class DatasetPreviewRequest(_message.Message):
+    __slots__ = ("dataset_spec_json", "base_model", "cutoff", "limit")
+    DATASET_SPEC_JSON_FIELD_NUMBER: _ClassVar[int]
+    BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    CUTOFF_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    dataset_spec_json: str
+    base_model: str
+    cutoff: int
+    limit: int
+    def __init__(self, dataset_spec_json: _Optional[str] = ..., base_model: _Optional[str] = ..., cutoff: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class PreviewExample(_message.Message):
+    __slots__ = ("rendered", "tokens", "trained_tokens", "contribution", "contributor", "line", "split")
+    RENDERED_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TRAINED_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    rendered: str
+    tokens: int
+    trained_tokens: int
+    contribution: int
+    contributor: str
+    line: int
+    split: str
+    def __init__(self, rendered: _Optional[str] = ..., tokens: _Optional[int] = ..., trained_tokens: _Optional[int] = ..., contribution: _Optional[int] = ..., contributor: _Optional[str] = ..., line: _Optional[int] = ..., split: _Optional[str] = ...) -> None: ...
+
+class DatasetPreview(_message.Message):
+    __slots__ = ("examples", "errors", "train_examples", "eval_examples", "train_tokens")
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    EVAL_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    examples: _containers.RepeatedCompositeFieldContainer[PreviewExample]
+    errors: _containers.RepeatedScalarFieldContainer[str]
+    train_examples: int
+    eval_examples: int
+    train_tokens: int
+    def __init__(self, examples: _Optional[_Iterable[_Union[PreviewExample, _Mapping]]] = ..., errors: _Optional[_Iterable[str]] = ..., train_examples: _Optional[int] = ..., eval_examples: _Optional[int] = ..., train_tokens: _Optional[int] = ...) -> None: ...
+
+class JobConfigRequest(_message.Message):
+    __slots__ = ("config_json",)
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    config_json: str
+    def __init__(self, config_json: _Optional[str] = ...) -> None: ...
+
+class JobEstimate(_message.Message):
+    __slots__ = ("steps", "train_tokens", "trainable_params", "memory_bytes", "seconds")
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TRAINABLE_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    steps: int
+    train_tokens: int
+    trainable_params: int
+    memory_bytes: int
+    seconds: float
+    def __init__(self, steps: _Optional[int] = ..., train_tokens: _Optional[int] = ..., trainable_params: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class StartJobRequest(_message.Message):
+    __slots__ = ("config_json", "owner", "prompts")
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    config_json: str
+    owner: str
+    prompts: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, config_json: _Optional[str] = ..., owner: _Optional[str] = ..., prompts: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class JobRef(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: str
+    def __init__(self, job: _Optional[str] = ...) -> None: ...
+
+class JobInfo(_message.Message):
+    __slots__ = ("id", "state", "error", "owner", "config_json", "config_hash", "results_json", "step", "total_steps")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_HASH_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_STEPS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    state: str
+    error: str
+    owner: str
+    config_json: str
+    config_hash: bytes
+    results_json: str
+    step: int
+    total_steps: int
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[str] = ..., error: _Optional[str] = ..., owner: _Optional[str] = ..., config_json: _Optional[str] = ..., config_hash: _Optional[bytes] = ..., results_json: _Optional[str] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ...) -> None: ...
+
+class JobList(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[JobInfo]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[JobInfo, _Mapping]]] = ...) -> None: ...
+
+class WatchRequest(_message.Message):
+    __slots__ = ("job", "since")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    job: str
+    since: int
+    def __init__(self, job: _Optional[str] = ..., since: _Optional[int] = ...) -> None: ...
+
+class ProgressPoint(_message.Message):
+    __slots__ = ("step", "total_steps", "loss", "has_loss", "eval_loss", "has_eval", "lr", "tokens_per_s", "eta_s", "epoch")
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_STEPS_FIELD_NUMBER: _ClassVar[int]
+    LOSS_FIELD_NUMBER: _ClassVar[int]
+    HAS_LOSS_FIELD_NUMBER: _ClassVar[int]
+    EVAL_LOSS_FIELD_NUMBER: _ClassVar[int]
+    HAS_EVAL_FIELD_NUMBER: _ClassVar[int]
+    LR_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_PER_S_FIELD_NUMBER: _ClassVar[int]
+    ETA_S_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    step: int
+    total_steps: int
+    loss: float
+    has_loss: bool
+    eval_loss: float
+    has_eval: bool
+    lr: float
+    tokens_per_s: float
+    eta_s: float
+    epoch: float
+    def __init__(self, step: _Optional[int] = ..., total_steps: _Optional[int] = ..., loss: _Optional[float] = ..., has_loss: _Optional[bool] = ..., eval_loss: _Optional[float] = ..., has_eval: _Optional[bool] = ..., lr: _Optional[float] = ..., tokens_per_s: _Optional[float] = ..., eta_s: _Optional[float] = ..., epoch: _Optional[float] = ...) -> None: ...
+
+class ProgressUpdate(_message.Message):
+    __slots__ = ("job", "points")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    job: JobInfo
+    points: _containers.RepeatedCompositeFieldContainer[ProgressPoint]
+    def __init__(self, job: _Optional[_Union[JobInfo, _Mapping]] = ..., points: _Optional[_Iterable[_Union[ProgressPoint, _Mapping]]] = ...) -> None: ...
+
+class TryRequest(_message.Message):
+    __slots__ = ("job", "prompts", "max_new_tokens")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    job: str
+    prompts: _containers.RepeatedScalarFieldContainer[str]
+    max_new_tokens: int
+    def __init__(self, job: _Optional[str] = ..., prompts: _Optional[_Iterable[str]] = ..., max_new_tokens: _Optional[int] = ...) -> None: ...
+
+class Sample(_message.Message):
+    __slots__ = ("prompt", "completion")
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_FIELD_NUMBER: _ClassVar[int]
+    prompt: str
+    completion: str
+    def __init__(self, prompt: _Optional[str] = ..., completion: _Optional[str] = ...) -> None: ...
+
+class TryResponse(_message.Message):
+    __slots__ = ("samples",)
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    samples: _containers.RepeatedCompositeFieldContainer[Sample]
+    def __init__(self, samples: _Optional[_Iterable[_Union[Sample, _Mapping]]] = ...) -> None: ...
+
+class EvaluationResult(_message.Message):
+    __slots__ = ("eval_loss", "base_eval_loss", "eval_examples")
+    EVAL_LOSS_FIELD_NUMBER: _ClassVar[int]
+    BASE_EVAL_LOSS_FIELD_NUMBER: _ClassVar[int]
+    EVAL_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    eval_loss: float
+    base_eval_loss: float
+    eval_examples: int
+    def __init__(self, eval_loss: _Optional[float] = ..., base_eval_loss: _Optional[float] = ..., eval_examples: _Optional[int] = ...) -> None: ...
+
+class ExportResult(_message.Message):
+    __slots__ = ("adapter_dir", "merged_dir", "max_logit_difference", "changed_tensors", "logit_shift_from_base")
+    ADAPTER_DIR_FIELD_NUMBER: _ClassVar[int]
+    MERGED_DIR_FIELD_NUMBER: _ClassVar[int]
+    MAX_LOGIT_DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_TENSORS_FIELD_NUMBER: _ClassVar[int]
+    LOGIT_SHIFT_FROM_BASE_FIELD_NUMBER: _ClassVar[int]
+    adapter_dir: str
+    merged_dir: str
+    max_logit_difference: float
+    changed_tensors: int
+    logit_shift_from_base: float
+    def __init__(self, adapter_dir: _Optional[str] = ..., merged_dir: _Optional[str] = ..., max_logit_difference: _Optional[float] = ..., changed_tensors: _Optional[int] = ..., logit_shift_from_base: _Optional[float] = ...) -> None: ...
+
+class PublishedArtifacts(_message.Message):
+    __slots__ = ("adapter_hash", "training_config_hash")
+    ADAPTER_HASH_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_CONFIG_HASH_FIELD_NUMBER: _ClassVar[int]
+    adapter_hash: bytes
+    training_config_hash: bytes
+    def __init__(self, adapter_hash: _Optional[bytes] = ..., training_config_hash: _Optional[bytes] = ...) -> None: ...

@@ -727,3 +727,549 @@ class OpenLoRA:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class FinetuneStub:
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Preview = channel.unary_unary(
+                '/payable.worker.v1.Finetune/Preview',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.DatasetPreviewRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.DatasetPreview.FromString,
+                _registered_method=True)
+        self.Estimate = channel.unary_unary(
+                '/payable.worker.v1.Finetune/Estimate',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobConfigRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobEstimate.FromString,
+                _registered_method=True)
+        self.Start = channel.unary_unary(
+                '/payable.worker.v1.Finetune/Start',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.StartJobRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobInfo.FromString,
+                _registered_method=True)
+        self.Status = channel.unary_unary(
+                '/payable.worker.v1.Finetune/Status',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobInfo.FromString,
+                _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/payable.worker.v1.Finetune/ListJobs',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobList.FromString,
+                _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/payable.worker.v1.Finetune/Watch',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.WatchRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.ProgressUpdate.FromString,
+                _registered_method=True)
+        self.Abort = channel.unary_unary(
+                '/payable.worker.v1.Finetune/Abort',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobInfo.FromString,
+                _registered_method=True)
+        self.Resume = channel.unary_unary(
+                '/payable.worker.v1.Finetune/Resume',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobInfo.FromString,
+                _registered_method=True)
+        self.Try = channel.unary_unary(
+                '/payable.worker.v1.Finetune/Try',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.TryRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.TryResponse.FromString,
+                _registered_method=True)
+        self.Evaluate = channel.unary_unary(
+                '/payable.worker.v1.Finetune/Evaluate',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.EvaluationResult.FromString,
+                _registered_method=True)
+        self.Export = channel.unary_unary(
+                '/payable.worker.v1.Finetune/Export',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.ExportResult.FromString,
+                _registered_method=True)
+        self.PublishArtifacts = channel.unary_unary(
+                '/payable.worker.v1.Finetune/PublishArtifacts',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.PublishedArtifacts.FromString,
+                _registered_method=True)
+
+
+class FinetuneServicer:
+    """Missing associated documentation comment in .proto file."""
+
+    def Preview(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Estimate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Start(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Status(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Watch(self, request, context):
+        """The whole curve so far, then each point as it comes; ends when the job reaches a final state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Abort(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Resume(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Try(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Evaluate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Export(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishArtifacts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_FinetuneServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Preview': grpc.unary_unary_rpc_method_handler(
+                    servicer.Preview,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.DatasetPreviewRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.DatasetPreview.SerializeToString,
+            ),
+            'Estimate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Estimate,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobConfigRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobEstimate.SerializeToString,
+            ),
+            'Start': grpc.unary_unary_rpc_method_handler(
+                    servicer.Start,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.StartJobRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobInfo.SerializeToString,
+            ),
+            'Status': grpc.unary_unary_rpc_method_handler(
+                    servicer.Status,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobInfo.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobList.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.WatchRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.ProgressUpdate.SerializeToString,
+            ),
+            'Abort': grpc.unary_unary_rpc_method_handler(
+                    servicer.Abort,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobInfo.SerializeToString,
+            ),
+            'Resume': grpc.unary_unary_rpc_method_handler(
+                    servicer.Resume,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobInfo.SerializeToString,
+            ),
+            'Try': grpc.unary_unary_rpc_method_handler(
+                    servicer.Try,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.TryRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.TryResponse.SerializeToString,
+            ),
+            'Evaluate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Evaluate,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.EvaluationResult.SerializeToString,
+            ),
+            'Export': grpc.unary_unary_rpc_method_handler(
+                    servicer.Export,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.ExportResult.SerializeToString,
+            ),
+            'PublishArtifacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishArtifacts,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.PublishedArtifacts.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'payable.worker.v1.Finetune', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('payable.worker.v1.Finetune', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Finetune:
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def Preview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.Finetune/Preview',
+            payable_dot_worker_dot_v1_dot_worker__pb2.DatasetPreviewRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.DatasetPreview.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Estimate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.Finetune/Estimate',
+            payable_dot_worker_dot_v1_dot_worker__pb2.JobConfigRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.JobEstimate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Start(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.Finetune/Start',
+            payable_dot_worker_dot_v1_dot_worker__pb2.StartJobRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.JobInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Status(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.Finetune/Status',
+            payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.JobInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.Finetune/ListJobs',
+            payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.JobList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/payable.worker.v1.Finetune/Watch',
+            payable_dot_worker_dot_v1_dot_worker__pb2.WatchRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.ProgressUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Abort(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.Finetune/Abort',
+            payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.JobInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Resume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.Finetune/Resume',
+            payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.JobInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Try(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.Finetune/Try',
+            payable_dot_worker_dot_v1_dot_worker__pb2.TryRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.TryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Evaluate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.Finetune/Evaluate',
+            payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.EvaluationResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Export(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.Finetune/Export',
+            payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.ExportResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishArtifacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.Finetune/PublishArtifacts',
+            payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.PublishedArtifacts.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -1,0 +1,331 @@
+"""`payable finetune`: ModelFactory from the command line - preview the data, start, watch, abort, resume,
+export and publish a LoRA fine-tuning job on a worker; verify a published model by re-running its job."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from runtime.crypto import encode_address
+
+from .common import DEFAULT_NODE, client, created, emit, json_option, keypair_from
+
+DEFAULT_WORKER = "127.0.0.1:9955"
+HYPER = {"rank": int, "alpha": int, "dropout": float, "learning_rate": float, "schedule": str, "warmup_ratio": float,
+         "epochs": int, "max_steps": int, "batch_size": int, "grad_accum": int, "cutoff": int, "seed": int,
+         "checkpoint_every": int, "eval_every": int, "weight_decay": float}
+
+
+def _stub(args):
+    import grpc
+
+    from payable.worker.v1 import worker_pb2_grpc
+    from runtime.grpcserver import MESSAGE_OPTIONS
+
+    channel = grpc.insecure_channel(args.worker, options=MESSAGE_OPTIONS)
+    return worker_pb2_grpc.FinetuneStub(channel)
+
+
+def _rpc(call, request, timeout: float | None = 600):
+    import grpc
+
+    try:
+        return call(request, timeout=timeout)
+    except grpc.RpcError as exc:
+        raise ValueError(f"worker: {exc.code().name}: {exc.details()}") from exc
+
+
+def _spec(args) -> dict:
+    snapshots = []
+    for ref in args.snapshot:
+        net, sep, version = ref.partition(":")
+        if not sep or not net.isdigit() or not version.isdigit():
+            raise ValueError(f"--snapshot {ref!r}: write DATANET:VERSION, e.g. 1:2 (versions are explicit)")
+        snapshots.append([int(net), int(version)])
+    mapping = {}
+    for item in args.map or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--map {item!r}: write KEY=FIELD, e.g. prompt=question")
+        mapping[key] = value
+    return {"snapshots": snapshots, "format": args.format, "mapping": mapping, "template": args.template,
+            "eval_per_mille": args.eval_per_mille, "split_seed": args.split_seed}
+
+
+def _base_hash(args) -> str:
+    from payable.modelregistry.v1 import modelregistry_pb2 as mr
+
+    with client(args) as node:
+        base = node.pallet_query("modelregistry", "get_base_model", mr.BaseModelRequest(base_model=args.base_model),
+                                 mr.BaseModel)
+    return base.artifact_hash.hex()
+
+
+def _config(args) -> dict:
+    config = json.loads(Path(args.config).read_text()) if args.config else {}
+    if args.snapshot:
+        config["dataset"] = _spec(args)
+    if args.base_model:
+        config["base_model"] = _base_hash(args)
+    config.update({k: getattr(args, k) for k in HYPER if getattr(args, k) is not None})
+    return config
+
+
+def _bar(done: int, total: int, extra: str) -> None:
+    width = 30
+    filled = int(width * done / total) if total else 0
+    print(f"\r  training [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {extra}", end="", file=sys.stderr)
+
+
+def _follow(args, stub, job_id: str, since: int = 0) -> int:
+    """Print the curve (or a progress bar); the exit code says whether the job completed."""
+    from payable.worker.v1 import worker_pb2 as wp
+
+    last = None
+    for update in stub.Watch(wp.WatchRequest(job=job_id, since=since), timeout=None):
+        for p in update.points:
+            if args.json or getattr(args, "all", False):
+                print(json.dumps({"step": p.step, "total_steps": p.total_steps, "loss": p.loss if p.has_loss else None,
+                                  "eval_loss": p.eval_loss if p.has_eval else None, "lr": p.lr,
+                                  "tokens_per_s": round(p.tokens_per_s), "eta_s": round(p.eta_s, 1)}))
+            else:
+                extra = f"loss {p.loss:.3f}" if p.has_loss else ""
+                extra += f" eval {p.eval_loss:.3f}" if p.has_eval else ""
+                _bar(p.step, p.total_steps, f"{extra} {p.tokens_per_s:,.0f} tok/s eta {p.eta_s:.0f}s   ")
+        last = update.job
+    if not args.json:
+        print(file=sys.stderr)
+    _print_job(args, last)
+    return 0 if last is not None and last.state == "completed" else 1
+
+
+def _print_job(args, job) -> None:
+    results = json.loads(job.results_json or "{}")
+    data = {"job": job.id, "state": job.state, "error": job.error, "step": job.step, "total_steps": job.total_steps,
+            "config_hash": job.config_hash.hex(), "results": results}
+    table = [("job", job.id), ("state", job.state + (f" ({job.error})" if job.error else "")),
+             ("step", f"{job.step}/{job.total_steps}"), ("config hash", job.config_hash.hex())]
+    for key in ("base_eval_loss", "eval_loss", "base_perplexity", "perplexity", "adapter_hash"):
+        if results.get(key) is not None:
+            value = results[key]
+            table.append((key.replace("_", " "), f"{value:.4f}" if isinstance(value, float) else str(value)))
+    for sample in results.get("samples", []):
+        table.append((f"» {sample['prompt']}", sample["completion"]))
+    emit(args, data, table)
+
+
+def cmd_finetune(args) -> int:
+    from payable.worker.v1 import worker_pb2 as wp
+
+    stub = _stub(args)
+    action = args.action
+    if action == "verify":
+        return _verify(args)
+    if action == "preview":
+        found = _rpc(stub.Preview, wp.DatasetPreviewRequest(dataset_spec_json=json.dumps(_spec(args)),
+                                                            base_model=_base_hash(args), cutoff=args.cutoff or 0,
+                                                            limit=args.limit))
+        data = {"train_examples": found.train_examples, "eval_examples": found.eval_examples,
+                "train_tokens": found.train_tokens, "errors": list(found.errors),
+                "examples": [{"contribution": e.contribution, "contributor": e.contributor, "line": e.line,
+                              "split": e.split, "tokens": e.tokens, "rendered": e.rendered} for e in found.examples]}
+        if args.json:
+            emit(args, data)
+        else:
+            print(f"{found.train_examples} training and {found.eval_examples} held-out examples, "
+                  f"{found.train_tokens:,} training tokens")
+            for e in found.examples:
+                print(f"\n--- contribution {e.contribution} line {e.line} ({e.split}, {e.tokens} tokens, "
+                      f"{e.contributor})\n{e.rendered}")
+            for error in found.errors:
+                print(f"error: {error}")
+        return 0 if not found.errors else 1
+    if action == "start":
+        config = json.dumps(_config(args))
+        if args.estimate:
+            est = _rpc(stub.Estimate, wp.JobConfigRequest(config_json=config))
+            emit(args, {"steps": est.steps, "train_tokens": est.train_tokens, "trainable_params": est.trainable_params,
+                        "memory_bytes": est.memory_bytes, "seconds": est.seconds},
+                 [("steps", str(est.steps)), ("training tokens", f"{est.train_tokens:,}"),
+                  ("trainable parameters", f"{est.trainable_params:,}"),
+                  ("memory", f"{est.memory_bytes / 2**20:.1f} MiB"), ("time", f"~{est.seconds:.0f} s")])
+            return 0
+        owner = encode_address(keypair_from(args.owner).public) if args.owner else ""
+        job = _rpc(stub.Start, wp.StartJobRequest(config_json=config, owner=owner, prompts=args.prompt or []))
+        if args.follow:
+            return _follow(args, stub, job.id)
+        _print_job(args, job)
+        return 0
+    job_ref = wp.JobRef(job=args.job)
+    if action == "status":
+        _print_job(args, _rpc(stub.Status, job_ref))
+        return 0
+    if action == "logs":
+        args.all = True
+        return _follow(args, stub, args.job) if args.follow else _logs(args, stub)
+    if action in ("abort", "resume"):
+        job = _rpc(stub.Abort if action == "abort" else stub.Resume, job_ref)
+        if action == "resume" and args.follow:
+            return _follow(args, stub, job.id, since=0)
+        _print_job(args, job)
+        return 0
+    if action == "export":
+        out = _rpc(stub.Export, job_ref)
+        emit(args, {"adapter_dir": out.adapter_dir, "merged_dir": out.merged_dir,
+                    "max_logit_difference": out.max_logit_difference, "changed_tensors": out.changed_tensors,
+                    "logit_shift_from_base": out.logit_shift_from_base},
+             [("adapter (PEFT)", out.adapter_dir), ("merged model", out.merged_dir),
+              ("merged vs base + adapter", f"max logit difference {out.max_logit_difference:.2e}"),
+              ("merged vs base", f"{out.changed_tensors} tensors changed, "
+                                 f"logits moved {out.logit_shift_from_base:.3f}")])
+        return 0
+    return _publish(args, stub, job_ref)
+
+
+def _logs(args, stub) -> int:
+    """The whole stored curve of a job, as JSON lines, without waiting for more."""
+    from payable.worker.v1 import worker_pb2 as wp
+
+    stream = stub.Watch(wp.WatchRequest(job=args.job), timeout=60)
+    first = next(iter(stream), None)  # the first update carries every point stored so far
+    stream.cancel()
+    for p in first.points if first is not None else []:
+        print(json.dumps({"step": p.step, "total_steps": p.total_steps, "loss": p.loss if p.has_loss else None,
+                          "eval_loss": p.eval_loss if p.has_eval else None, "lr": p.lr}))
+    return 0
+
+
+def _publish(args, stub, job_ref) -> int:
+    """Adapter and config to the content store (by the worker), then the model record on chain (signed here)."""
+    from payable.modelregistry.v1 import modelregistry_pb2 as mr
+    from payable.worker.v1 import worker_pb2 as wp
+
+    job = _rpc(stub.Status, job_ref)
+    if job.state != "completed":
+        raise ValueError(f"job {job.id} is {job.state}; publish a completed job")
+    config, results = json.loads(job.config_json), json.loads(job.results_json)
+    published = _rpc(stub.PublishArtifacts, wp.JobRef(job=job.id))
+    split = [int(x) for x in args.split.split(",")]
+    with client(args) as node:
+        base_id = _base_id(node, config["base_model"])
+        result = node.submit_call(
+            keypair_from(args.sender), "modelregistry", "register_model", base_model=base_id,
+            snapshots=[{"datanet": d, "version": v} for d, v in config["dataset"]["snapshots"]],
+            training_config_hash=published.training_config_hash, artifact_hash=published.adapter_hash,
+            attribution_method="span", price_per_inference=args.price, price_per_token=args.price_per_token,
+            format="peft_lora",
+            split=dict(zip(("contributors", "model_owner", "protocol", "worker"), split, strict=True)),
+            eval=eval_metrics(results))
+        made = created(node, result, "ModelRegistered", mr.ModelEvent)
+    emit(args, {"model": made.model, "adapter_hash": published.adapter_hash.hex(),
+                "training_config_hash": published.training_config_hash.hex(), "block": result.block_number},
+         [("model", str(made.model)), ("adapter", published.adapter_hash.hex()),
+          ("training config", published.training_config_hash.hex()), ("block", f"#{result.block_number}")])
+    return 0
+
+
+def eval_metrics(results: dict) -> dict:
+    """A job's held-out metrics as the chain records them: integers, parts per million."""
+    return {"eval_loss_ppm": round((results.get("eval_loss") or 0) * 1e6),
+            "base_eval_loss_ppm": round((results.get("base_eval_loss") or 0) * 1e6),
+            "eval_examples": results.get("eval_examples", 0), "train_examples": results.get("train_examples", 0)}
+
+
+def _base_id(node, artifact_hex: str) -> int:
+    """The on-chain id of the base model with this artifact hash."""
+    from payable.modelregistry.v1 import modelregistry_pb2 as mr
+
+    after = 0
+    while True:
+        page = node.pallet_query("modelregistry", "list_base_models", mr.BaseModelsRequest(start_after=after,
+                                                                                           limit=100), mr.BaseModelList)
+        for base in page.base_models:
+            if base.artifact_hash.hex() == artifact_hex:
+                return base.id
+        if not page.next_start_after:
+            raise ValueError(f"no base model with artifact {artifact_hex} is registered")
+        after = page.next_start_after
+
+
+def _verify(args) -> int:
+    """Re-run a published model's training from its on-chain config and snapshots; compare adapter hashes."""
+    from gpu_worker.device import deterministic
+    from gpu_worker.finetune.config import TrainingConfig, library_versions
+    from gpu_worker.finetune.engine import reproduce
+    from payable.modelregistry.v1 import modelregistry_pb2 as mr
+
+    deterministic(1)
+    with client(args) as node:
+        model = node.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=args.model), mr.Model)
+        config = TrainingConfig.from_json(node.download(model.training_config_hash))
+        mismatched = {k: (v, library_versions().get(k)) for k, v in config.libraries.items()
+                      if library_versions().get(k) != v}
+        reader = keypair_from(args.sender) if args.sender else None
+        with tempfile.TemporaryDirectory(prefix="payable-verify-") as work:
+            if not args.json:
+                print(f"re-training model {model.id}'s adapter from its recorded config "
+                      f"{model.training_config_hash.hex()[:16]}… on CPU", file=sys.stderr)
+            got = reproduce(node, config, Path(work), reader)
+    same = got == model.artifact_hash
+    emit(args, {"model": model.id, "recorded_adapter": model.artifact_hash.hex(), "reproduced_adapter": got.hex(),
+                "match": same, "library_differences": mismatched},
+         [("model", str(model.id)), ("recorded adapter", model.artifact_hash.hex()),
+          ("reproduced adapter", got.hex()), ("result", "MATCH: byte for byte" if same else "MISMATCH")]
+         + [(f"library {k}", f"recorded {a}, here {b}") for k, (a, b) in mismatched.items()])
+    return 0 if same else 1
+
+
+def register(sub) -> None:
+    ft = sub.add_parser("finetune", help="ModelFactory: LoRA fine-tuning jobs on DataNet snapshots")
+    fsub = ft.add_subparsers(dest="action", required=True)
+
+    def command(name: str, help_text: str, *, job: bool = False, node: bool = False):
+        p = json_option(fsub.add_parser(name, help=help_text))
+        p.add_argument("--worker", default=DEFAULT_WORKER, help=f"worker gRPC address (default {DEFAULT_WORKER})")
+        if node:
+            p.add_argument("--node", default=DEFAULT_NODE, help=f"node gRPC address (default {DEFAULT_NODE})")
+        if job:
+            p.add_argument("job", help="the job id")
+        p.set_defaults(func=cmd_finetune)
+        return p
+
+    def dataset_options(p, required: bool) -> None:
+        p.add_argument("--base-model", type=int, required=required, help="the base model's id on chain")
+        p.add_argument("--snapshot", action="append", required=required, help="DATANET:VERSION (repeatable)")
+        p.add_argument("--format", default="auto", choices=("auto", "text", "jsonl", "csv"))
+        p.add_argument("--map", action="append", help="KEY=FIELD: prompt, response, input, system, text, messages")
+        p.add_argument("--template", default="chat", help="chat (the tokenizer's), alpaca, plain, qa")
+        p.add_argument("--eval-per-mille", type=int, default=100, help="held-out share of rows in 1/1000")
+        p.add_argument("--split-seed", type=int, default=0)
+
+    preview = command("preview", "the first examples after the template, token counts, mapping errors", node=True)
+    dataset_options(preview, True)
+    preview.add_argument("--cutoff", type=int)
+    preview.add_argument("--limit", type=int, default=5)
+    start = command("start", "start a job (--estimate: only the memory/time estimate)", node=True)
+    dataset_options(start, False)
+    start.add_argument("--config", help="a training config JSON file (flags override it)")
+    for name, kind in HYPER.items():
+        start.add_argument(f"--{name.replace('_', '-')}", type=kind)
+    start.add_argument("--prompt", action="append", help="a prompt to sample when training ends (repeatable)")
+    start.add_argument("--owner", help="the account the job is for (//Name, seed or key file)")
+    start.add_argument("--estimate", action="store_true")
+    start.add_argument("--follow", action="store_true", help="show progress until the job ends")
+    command("status", "a job's state, metrics and samples", job=True)
+    logs = command("logs", "a job's loss curve as JSON lines", job=True)
+    logs.add_argument("--follow", action="store_true")
+    command("abort", "stop a job (its last checkpoint stays)", job=True)
+    resume = command("resume", "continue a stopped job from its last checkpoint", job=True)
+    resume.add_argument("--follow", action="store_true")
+    command("export", "the adapter (PEFT) and a checked merged model", job=True)
+    publish = command("publish", "adapter and config to the content store, the model on chain", job=True, node=True)
+    publish.add_argument("--from", dest="sender", required=True, help="the model owner's key")
+    publish.add_argument("--price", required=True, help="OPEN per inference")
+    publish.add_argument("--price-per-token", default="0")
+    publish.add_argument("--split", default="7000,2000,500,500", help="contributors,owner,protocol,worker bps")
+    verify = command("verify", "re-run a model's recorded job on CPU and compare the adapter byte for byte",
+                     node=True)
+    verify.add_argument("model", type=int)
+    verify.add_argument("--from", dest="sender", help="sign data reads (needed for a permissioned DataNet)")

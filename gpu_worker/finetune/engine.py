@@ -1,0 +1,318 @@
+"""ModelFactory's engine: fine-tuning jobs that persist, stream progress, abort, resume and publish.
+
+Each job lives in `finetune/<id>/` under the worker's data directory: `job.json` (its immutable config,
+its state and results), `progress.jsonl` (every progress point, so a client that reconnects - or a
+browser reloaded mid-run - gets the whole curve), `checkpoints/`, `adapter/` and `merged/`. The state
+on disk is the truth: a worker restarted after a crash finds its running job `interrupted`, and
+`resume` continues it from the last checkpoint to the same adapter bytes.
+
+Jobs run one at a time on a background thread (the device is one); others wait `queued`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from runtime.artifacts import PEFT_LORA, directory_hash, upload_directory
+from runtime.client import Client
+from runtime.crypto import Keypair, blake2_256, encode_address
+
+from .config import TrainingConfig, estimate, library_versions
+from .dataset import DatasetSpec, Prepared, prepare
+from .export import export_merged
+from .sources import fetch_base, snapshot_sources
+from .trainer import Aborted, evaluate, load_base, train
+
+TERMINAL = ("completed", "failed", "aborted", "interrupted")
+RESUMABLE = ("failed", "aborted", "interrupted")
+PREVIEW_LIMIT = 50
+
+
+class JobError(ValueError):
+    """A job request cannot be honoured (unknown job, wrong state); the message says why."""
+
+
+@dataclass
+class Job:
+    id: str
+    owner: str
+    config: TrainingConfig
+    prompts: list[str]
+    state: str = "queued"
+    error: str = ""
+    created_at: float = field(default_factory=time.time)
+    results: dict = field(default_factory=dict)
+    points: list[dict] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def record(self) -> dict:
+        return {"id": self.id, "owner": self.owner, "config": self.config.to_dict(), "prompts": self.prompts,
+                "state": self.state, "error": self.error, "created_at": self.created_at, "results": self.results,
+                "config_hash": self.config.hash().hex()}
+
+
+def load_inputs(client: Client, config: TrainingConfig, cache: Path, reader: Keypair | None):
+    """The base (fetched, checked), its tokenizer and the prepared dataset of a config."""
+    base_dir = fetch_base(client, bytes.fromhex(config.base_model), cache / "bases", reader)
+    base, tokenizer = load_base(base_dir)
+    sources = snapshot_sources(client, config.dataset, cache / "blobs", reader)
+    return base_dir, base, tokenizer, prepare(config.dataset, sources, tokenizer, config.cutoff)
+
+
+def reproduce(client: Client, config: TrainingConfig, workdir: Path, reader: Keypair | None = None) -> bytes:
+    """Re-run a recorded job from scratch and return its adapter's artifact hash (what `verify` compares)."""
+    _, base, tokenizer, data = load_inputs(client, config, workdir / "cache", reader)
+    outcome = train(config, base, tokenizer, data.train, data.eval, workdir / "job", report=lambda point: None)
+    return directory_hash(outcome.adapter_dir, PEFT_LORA)
+
+
+class FinetuneEngine:
+    def __init__(self, root: Path, key: Keypair, device: torch.device, node: str | None):
+        self.root = Path(root) / "finetune"
+        self.cache = Path(root) / "finetune-cache"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.key, self.device, self.node = key, device, node
+        self.jobs: dict[str, Job] = {}
+        self.changed = threading.Condition()
+        self.device_lock = threading.Lock()
+        self._tried: dict[str, tuple] = {}  # job id → (model, tokenizer) with the adapter, for the prompt box
+        for path in sorted(self.root.glob("*/job.json")):
+            self._reload(path)
+
+    # --- persistence ----------------------------------------------------------------------------
+    def _reload(self, path: Path) -> None:
+        data = json.loads(path.read_text())
+        config = TrainingConfig.from_dict(data["config"], libraries=data["config"].get("libraries"))
+        job = Job(data["id"], data["owner"], config, data.get("prompts", []), data["state"], data.get("error", ""),
+                  data.get("created_at", 0.0), data.get("results", {}))
+        progress = path.parent / "progress.jsonl"
+        if progress.exists():
+            job.points = [json.loads(line) for line in progress.read_text().splitlines() if line.strip()]
+        if job.state in ("queued", "running"):
+            job.state, job.error = "interrupted", "the worker stopped while the job ran; resume it"
+            self._save(job)
+        self.jobs[job.id] = job
+
+    def _dir(self, job: Job) -> Path:
+        return self.root / job.id
+
+    def _save(self, job: Job) -> None:
+        directory = self._dir(job)
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / "job.json.tmp"
+        tmp.write_text(json.dumps(job.record(), indent=2, sort_keys=True))
+        os.replace(tmp, directory / "job.json")
+        with self.changed:
+            self.changed.notify_all()
+
+    def _append(self, job: Job, point: dict) -> None:
+        with open(self._dir(job) / "progress.jsonl", "a") as out:
+            out.write(json.dumps(point, sort_keys=True) + "\n")
+        with self.changed:
+            job.points.append(point)
+            self.changed.notify_all()
+
+    def _truncate(self, job: Job, step: int) -> None:
+        """Forget progress after `step` (the checkpoint a resume starts from): it will be recomputed."""
+        kept = [p for p in job.points if p["step"] <= step]
+        (self._dir(job) / "progress.jsonl").write_text("".join(json.dumps(p, sort_keys=True) + "\n" for p in kept))
+        job.points = kept
+
+    # --- requests -------------------------------------------------------------------------------
+    def _client(self) -> Client:
+        if not self.node:
+            raise JobError("this worker was started without --node: it cannot read base models or DataNets")
+        return Client(self.node)
+
+    def job(self, job_id: str) -> Job:
+        if job_id not in self.jobs:
+            raise JobError(f"no fine-tuning job {job_id!r} on this worker")
+        return self.jobs[job_id]
+
+    def preview(self, spec: DatasetSpec, base_model: str, cutoff: int, limit: int = 10) -> dict:
+        """What the job would train on: the first examples after the template, token counts, provenance, and
+        every row that does not map (contribution, line, reason)."""
+        with self._client() as client:
+            config = TrainingConfig(base_model=base_model, dataset=spec, cutoff=cutoff)
+            _, _, tokenizer, data = load_inputs(client, config, self.cache, self.key)
+        examples = [{"rendered": e.rendered, "tokens": len(e.input_ids), "trained_tokens": e.trained_tokens,
+                     "contribution": e.row.contribution_id, "contributor": encode_address(e.row.contributor),
+                     "line": e.row.line, "split": split}
+                    for split, group in (("train", data.train), ("eval", data.eval)) for e in group]
+        return {"examples": examples[:min(limit, PREVIEW_LIMIT)], "errors": [str(e) for e in data.errors],
+                "train_examples": len(data.train), "eval_examples": len(data.eval), "train_tokens": data.tokens}
+
+    def estimate(self, config: TrainingConfig) -> dict:
+        with self._client() as client:
+            base_dir, _, _, data = load_inputs(client, config, self.cache, self.key)
+        return self._estimate(config, base_dir, data)
+
+    @staticmethod
+    def _estimate(config: TrainingConfig, base_dir: Path, data: Prepared) -> dict:
+        model_config = json.loads((base_dir / "config.json").read_text())
+        mean = data.tokens / max(1, len(data.train))
+        return estimate(config, model_config, len(data.train), mean).to_dict()
+
+    def start(self, config: TrainingConfig, owner: str, prompts: list[str]) -> Job:
+        if config.libraries != library_versions():
+            raise JobError(f"the config records libraries {config.libraries}, this worker has {library_versions()}")
+        job_id = blake2_256(config.to_json() + f"{time.time_ns()}:{len(self.jobs)}".encode()).hex()[:16]
+        job = Job(job_id, owner, config, [p for p in prompts if p.strip()][:8])
+        self.jobs[job_id] = job
+        self._save(job)
+        threading.Thread(target=self._run, args=(job, False), name=f"finetune-{job_id}", daemon=True).start()
+        return job
+
+    def resume(self, job_id: str) -> Job:
+        job = self.job(job_id)
+        if job.state not in RESUMABLE:
+            raise JobError(f"job {job_id} is {job.state}; only a failed, aborted or interrupted job resumes")
+        job.state, job.error = "queued", ""
+        job.stop.clear()
+        self._save(job)
+        threading.Thread(target=self._run, args=(job, True), name=f"finetune-{job_id}", daemon=True).start()
+        return job
+
+    def abort(self, job_id: str) -> Job:
+        job = self.job(job_id)
+        if job.state in TERMINAL:
+            raise JobError(f"job {job_id} is already {job.state}")
+        job.stop.set()
+        return job
+
+    def watch(self, job_id: str, since: int = 0) -> Iterator[tuple[Job, list[dict]]]:
+        """The job's progress from point `since` on, as it comes; ends once the job is in a final state."""
+        job = self.job(job_id)
+        sent = since
+        while True:
+            with self.changed:
+                if len(job.points) <= sent and job.state not in TERMINAL:
+                    self.changed.wait(timeout=1.0)
+                fresh, final = job.points[sent:], job.state in TERMINAL
+            sent += len(fresh)
+            yield job, fresh
+            if final and sent >= len(job.points):
+                return
+
+    # --- the run --------------------------------------------------------------------------------
+    def _run(self, job: Job, resume: bool) -> None:
+        with self.device_lock:
+            if job.stop.is_set():
+                job.state, job.error = "aborted", "aborted before it started"
+                self._save(job)
+                return
+            job.state = "running"
+            self._save(job)
+            try:
+                self._train(job, resume)
+            except Aborted as exc:
+                job.state, job.error = "aborted", str(exc)
+            except Exception as exc:  # noqa: BLE001 - whatever broke, the job must not stay "running"
+                job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+            self._save(job)
+
+    def _train(self, job: Job, resume: bool) -> None:
+        with self._client() as client:
+            base_dir, base, tokenizer, data = load_inputs(client, job.config, self.cache, self.key)
+        if resume:
+            latest = sorted(int(p.name[5:]) for p in (self._dir(job) / "checkpoints").glob("step-*"))
+            self._truncate(job, latest[-1] if latest else -1)
+        job.results.update(train_examples=len(data.train), eval_examples=len(data.eval),
+                           rows_refused=len(data.errors), estimate=self._estimate(job.config, base_dir, data))
+        outcome = train(job.config, base.to(self.device), tokenizer, data.train, data.eval, self._dir(job),
+                        report=lambda point: self._append(job, point), stop=job.stop.is_set, resume=resume,
+                        device=self.device)
+        base_eval = next((p["base_eval_loss"] for p in job.points if "base_eval_loss" in p), None)
+        job.results.update(steps=outcome.steps, train_loss=outcome.train_loss, eval_loss=outcome.eval_loss,
+                           base_eval_loss=base_eval, adapter_hash=directory_hash(outcome.adapter_dir, PEFT_LORA).hex(),
+                           base_dir=str(base_dir))
+        self._tried.pop(job.id, None)  # a resumed job's adapter replaces the one tried before
+        job.results["samples"] = self._samples(job, job.prompts)
+        if outcome.eval_loss is not None:
+            job.results["perplexity"] = float(torch.exp(torch.tensor(outcome.eval_loss)))
+        if base_eval is not None:
+            job.results["base_perplexity"] = float(torch.exp(torch.tensor(base_eval)))
+        job.state = "completed"
+
+    # --- after training -------------------------------------------------------------------------
+    def _completed(self, job_id: str) -> Job:
+        job = self.job(job_id)
+        if job.state != "completed":
+            raise JobError(f"job {job_id} is {job.state}; it must be completed first")
+        return job
+
+    def _with_adapter(self, job: Job):
+        if job.id not in self._tried:
+            from peft import PeftModel
+
+            base, tokenizer = load_base(Path(job.results["base_dir"]), self.device)
+            self._tried = {job.id: (PeftModel.from_pretrained(base, self._dir(job) / "adapter").eval(), tokenizer)}
+        return self._tried[job.id]
+
+    def _samples(self, job: Job, prompts: list[str], max_new_tokens: int = 40) -> list[dict]:
+        if not prompts:
+            return []
+        model, tokenizer = self._with_adapter(job)
+        out = []
+        for prompt in prompts:
+            text = self._chat(tokenizer, prompt, job.config.dataset.template)
+            ids = torch.tensor([tokenizer.encode(text, add_special_tokens=False)], device=self.device)
+            with torch.no_grad():
+                generated = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                           max_new_tokens=max_new_tokens, do_sample=False,
+                                           pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+            out.append({"prompt": prompt, "completion": tokenizer.decode(generated[0, ids.shape[1]:],
+                                                                         skip_special_tokens=True)})
+        return out
+
+    @staticmethod
+    def _chat(tokenizer, prompt: str, template: str) -> str:
+        from .dataset import TEMPLATES
+
+        if template == "chat" and getattr(tokenizer, "chat_template", None):
+            return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                                 add_generation_prompt=True)
+        before, after = TEMPLATES.get(template, TEMPLATES["plain"])
+        return before + prompt + after
+
+    def generate(self, job_id: str, prompts: list[str], max_new_tokens: int = 40) -> list[dict]:
+        """Try the adapter: greedy completions for the user's prompts."""
+        if not prompts or len(prompts) > 8 or any(not p.strip() or len(p) > 2000 for p in prompts):
+            raise JobError("give 1..8 non-empty prompts of at most 2000 characters")
+        return self._samples(self._completed(job_id), prompts, max(1, min(max_new_tokens, 256)))
+
+    def evaluate(self, job_id: str) -> dict:
+        job = self._completed(job_id)
+        model, tokenizer = self._with_adapter(job)
+        with self._client() as client:
+            _, _, _, data = load_inputs(client, job.config, self.cache, self.key)
+        loss = evaluate(model, data.eval, tokenizer.pad_token_id, job.config.batch_size, self.device)
+        return {"eval_loss": loss, "base_eval_loss": job.results.get("base_eval_loss"),
+                "eval_examples": len(data.eval)}
+
+    def export(self, job_id: str) -> dict:
+        """The adapter directory and a merged model, checked against base and base + adapter."""
+        job = self._completed(job_id)
+        checks = export_merged(Path(job.results["base_dir"]), self._dir(job) / "adapter", self._dir(job) / "merged")
+        job.results["export"] = checks
+        self._save(job)
+        return {"adapter_dir": str(self._dir(job) / "adapter"), **checks}
+
+    def publish_artifacts(self, job_id: str) -> tuple[bytes, bytes]:
+        """Upload the adapter and the full training config to the node's content store: (adapter artifact
+        hash, training-config hash), what the model registry records."""
+        job = self._completed(job_id)
+        with self._client() as client:
+            adapter_hash, _ = upload_directory(client, self._dir(job) / "adapter", PEFT_LORA)
+            config_hash = client.upload(job.config.to_json()).hash
+        if adapter_hash.hex() != job.results["adapter_hash"] or config_hash != job.config.hash():
+            raise JobError("the stored adapter or config no longer matches what the job produced")
+        return adapter_hash, config_hash

@@ -1,0 +1,71 @@
+"""What a fine-tuning job reads from the chain and its content store: the base model and the snapshots' files.
+
+Everything is checked on the way in: the base directory against its manifest hash, each contribution's
+file against the content hash in its snapshot leaf, each leaf against the snapshot's Merkle root. The
+worker signs its reads, so a permissioned DataNet's data reaches it only when the chain allows it.
+Files are cached by content hash under the worker's data directory: a resumed or repeated job reads
+nothing twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from payable.datanet.v1 import datanet_pb2 as dn
+from runtime.artifacts import HF_MODEL, fetch_directory
+from runtime.client import Client
+from runtime.crypto import Keypair, blake2_256
+from runtime.wire import verify_membership
+
+from .dataset import DatasetSpec, Source
+
+
+def contribution_formats(client: Client, datanet: int) -> dict[int, str]:
+    """Contribution id → its declared format, for one DataNet (paged through the chain's query)."""
+    formats, after = {}, 0
+    while True:
+        page = client.pallet_query("datanet", "list_contributions",
+                                   dn.ContributionsRequest(datanet=datanet, start_after=after, limit=100),
+                                   dn.ContributionList)
+        formats.update({c.id: c.format for c in page.contributions})
+        if not page.next_start_after:
+            return formats
+        after = page.next_start_after
+
+
+def snapshot_sources(client: Client, spec: DatasetSpec, cache: Path, reader: Keypair | None) -> list[Source]:
+    """Every contribution file of the spec's snapshots, in spec order then snapshot (id) order."""
+    cache.mkdir(parents=True, exist_ok=True)
+    sources = []
+    for datanet, version in spec.snapshots:
+        snap = client.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(datanet=datanet, version=version),
+                                   dn.SnapshotWithProofs)
+        formats = contribution_formats(client, datanet)
+        for proof in snap.proofs:
+            if not verify_membership(snap.snapshot.root, proof):
+                raise ValueError(f"DataNet {datanet} v{version}: contribution {proof.leaf.contribution_id}'s "
+                                 f"proof does not verify against the snapshot root")
+            sources.append(Source(proof.leaf.contribution_id, proof.leaf.contributor, proof.leaf.content_hash,
+                                  formats.get(proof.leaf.contribution_id, ""),
+                                  _cached_blob(client, proof.leaf.content_hash, cache, reader)))
+    return sources
+
+
+def _cached_blob(client: Client, digest: bytes, cache: Path, reader: Keypair | None) -> bytes:
+    path = cache / digest.hex()
+    if path.exists():
+        data = path.read_bytes()
+        if blake2_256(data) == digest:
+            return data
+    data = client.download(digest, reader=reader)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return data
+
+
+def fetch_base(client: Client, artifact_hash: bytes, cache: Path, reader: Keypair | None = None) -> Path:
+    """The base model's directory, fetched (and checked) once into the cache."""
+    directory = cache / artifact_hash.hex()
+    fetch_directory(client, artifact_hash, directory, kind=HF_MODEL, reader=reader)
+    return directory

@@ -1,0 +1,229 @@
+"""The LoRA training loop: deterministic, checkpointed, resumable to the same bytes.
+
+Why not `transformers.Trainer`: resuming it after a kill gives a different adapter (its data order
+depends on sampler state it does not fully restore, and LLaMA-Factory's users report resume as broken,
+#3660/#9766), and its per-step machinery costs throughput on small models. Here everything a step
+depends on is a function of (seed, step) or is in the checkpoint:
+- the data order of epoch e is a permutation drawn from a generator seeded with (seed, e);
+- the LoRA factors' initial values come from the seed;
+- a checkpoint holds the adapter weights, AdamW's moments, and the RNG state that dropout draws from;
+- the learning rate is a pure function of the step.
+So a run resumed from step k computes exactly what the uninterrupted run computed after step k, and
+on the same device kind and thread count the adapter's bytes are equal (tests/test_finetune_engine.py
+kills a worker with SIGKILL to check it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .config import TrainingConfig, lr_at
+from .dataset import IGNORE, Example
+
+ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
+LLAMA_FAMILY = ("llama", "mistral", "qwen2")
+
+
+class Aborted(Exception):
+    """The job was asked to stop; its last checkpoint stays, so it can be resumed."""
+
+
+@dataclass
+class Outcome:
+    steps: int
+    train_loss: float
+    eval_loss: float | None
+    base_eval_loss: float | None
+    adapter_dir: Path
+
+
+def load_base(directory: Path, device: torch.device | str = "cpu"):
+    """The base model (fp32, eval mode) and its tokenizer from a Hugging Face directory; LLaMA family only."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    config = json.loads((directory / "config.json").read_text())
+    if config.get("model_type") not in LLAMA_FAMILY:
+        raise ValueError(f"the base is a {config.get('model_type')!r} model; ModelFactory fine-tunes LLaMA-family "
+                         f"models ({', '.join(LLAMA_FAMILY)})")
+    model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).to(device)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model.eval(), tokenizer
+
+
+def lora_model(base, config: TrainingConfig):
+    """Wrap the base with fresh LoRA factors drawn from the seed."""
+    from peft import LoraConfig, get_peft_model
+
+    targets = "all-linear" if config.target_modules == ("all-linear",) else list(config.target_modules)
+    torch.manual_seed(config.seed)
+    lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout, target_modules=targets,
+                      bias="none", task_type="CAUSAL_LM")
+    try:
+        return get_peft_model(base, lora)
+    except ValueError as exc:
+        raise ValueError(f"target_modules {list(config.target_modules)}: {exc}") from exc
+
+
+def collate(examples: list[Example], pad_id: int, device) -> dict[str, torch.Tensor]:
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for i, e in enumerate(examples):
+        ids[i, : len(e.input_ids)] = torch.tensor(e.input_ids)
+        labels[i, : len(e.labels)] = torch.tensor(e.labels)
+        mask[i, : len(e.input_ids)] = 1
+    return {"input_ids": ids.to(device), "labels": labels.to(device), "attention_mask": mask.to(device)}
+
+
+def token_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """Summed next-token cross-entropy over the labelled tokens, and how many there are."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    targets = batch["labels"][:, 1:]
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
+                                             ignore_index=IGNORE, reduction="sum")
+    return loss, int((targets != IGNORE).sum())
+
+
+@torch.no_grad()
+def evaluate(model, examples: list[Example], pad_id: int, batch_size: int, device) -> float | None:
+    """Mean token cross-entropy (nats) on held-out examples; None when there are none."""
+    if not examples:
+        return None
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for start in range(0, len(examples), batch_size):
+        loss, n = token_loss(model, collate(examples[start:start + batch_size], pad_id, device))
+        total, count = total + float(loss), count + n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def micro_batch(examples: list[Example], config: TrainingConfig, index: int) -> list[Example]:
+    """The `index`-th micro-batch of the run: a pure function of (seed, index) - resume needs no sampler state."""
+    per_epoch = math.ceil(len(examples) / config.batch_size)
+    epoch, position = divmod(index, per_epoch)
+    order = torch.randperm(len(examples), generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch))
+    picked = order[position * config.batch_size:(position + 1) * config.batch_size]
+    return [examples[i] for i in picked.tolist()]
+
+
+def save_adapter(model, config: TrainingConfig, directory: Path) -> None:
+    """PEFT's format with canonical bytes: sorted JSON naming the base by its hash, sorted safetensors."""
+    from peft import get_peft_model_state_dict
+
+    tmp = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    peft_config = model.peft_config["default"].to_dict()
+    peft_config["base_model_name_or_path"] = f"payable:{config.base_model}"
+    peft_config = {k: sorted(v) if isinstance(v, set) else v for k, v in peft_config.items()}
+    (tmp / ADAPTER_CONFIG).write_text(json.dumps(peft_config, sort_keys=True, indent=2, default=str) + "\n")
+    state = {k: v.detach().to("cpu").contiguous() for k, v in sorted(get_peft_model_state_dict(model).items())}
+    save_file(state, tmp / ADAPTER_WEIGHTS, metadata={"format": "pt"})
+    shutil.rmtree(directory, ignore_errors=True)
+    os.replace(tmp, directory)
+
+
+class Checkpoints:
+    """checkpoints/step-N/ under the job: written to a temporary name and renamed, so a kill mid-write
+    leaves the previous checkpoint intact; the last two are kept."""
+
+    def __init__(self, root: Path):
+        self.root = root / "checkpoints"
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def latest(self) -> tuple[int, Path] | None:
+        done = sorted((int(p.name[5:]), p) for p in self.root.glob("step-*") if p.name[5:].isdigit())
+        return done[-1] if done else None
+
+    def save(self, step: int, model, optimizer) -> None:
+        from peft import get_peft_model_state_dict
+
+        tmp = self.root / f".step-{step}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        save_file({k: v.detach().to("cpu").contiguous() for k, v in get_peft_model_state_dict(model).items()},
+                  tmp / "adapter.safetensors")
+        torch.save({"optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(), "step": step},
+                   tmp / "state.pt")
+        os.replace(tmp, self.root / f"step-{step}")
+        for old in sorted(self.root.glob("step-*"), key=lambda p: int(p.name[5:]))[:-2]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def restore(self, path: Path, model, optimizer) -> int:
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(model, load_file(path / "adapter.safetensors"))
+        state = torch.load(path / "state.pt", weights_only=False)
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        return int(state["step"])
+
+
+def train(config: TrainingConfig, base, tokenizer, train_set: list[Example], eval_set: list[Example], job_dir: Path,
+          *, report: Callable[[dict], None], stop: Callable[[], bool] = lambda: False, resume: bool = False,
+          device: torch.device | str = "cpu") -> Outcome:
+    """Train (or resume) the job in `job_dir`; `report` gets one progress point per optimizer step."""
+    if not train_set:
+        raise ValueError("the training split is empty: the snapshots map to no usable rows")
+    model = lora_model(base, config)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    checkpoints = Checkpoints(job_dir)
+    total = config.steps_for(len(train_set))
+    pad = tokenizer.pad_token_id
+    first = 0
+    base_eval = None
+    latest = checkpoints.latest() if resume else None
+    if latest is not None:
+        first = checkpoints.restore(latest[1], model, optimizer)
+    else:
+        base_eval = evaluate(model, eval_set, pad, config.batch_size, device)
+        report({"step": 0, "total_steps": total, "eval_loss": base_eval, "base_eval_loss": base_eval})
+        torch.manual_seed(config.seed)  # dropout's stream starts here, whatever evaluation consumed
+    model.train()
+    started, tokens, loss_value, eval_loss = time.perf_counter(), 0, float("nan"), None
+    for step in range(first, total):
+        if stop():
+            raise Aborted(f"stopped before step {step + 1}")
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(config, step, total)
+        optimizer.zero_grad(set_to_none=True)
+        step_loss, step_count = 0.0, 0
+        for k in range(config.grad_accum):
+            batch = collate(micro_batch(train_set, config, step * config.grad_accum + k), pad, device)
+            loss_sum, count = token_loss(model, batch)
+            (loss_sum / max(count, 1) / config.grad_accum).backward()
+            step_loss, step_count = step_loss + float(loss_sum.detach()), step_count + count
+            tokens += int(batch["attention_mask"].sum())
+        optimizer.step()
+        loss_value = step_loss / max(step_count, 1)
+        done = step + 1
+        elapsed = time.perf_counter() - started
+        point = {"step": done, "total_steps": total, "loss": loss_value, "lr": lr_at(config, step, total),
+                 "epoch": done * config.batch_size * config.grad_accum / len(train_set),
+                 "tokens_per_s": tokens / elapsed if elapsed else 0.0,
+                 "eta_s": elapsed / (done - first) * (total - done)}
+        if done % config.eval_every == 0 or done == total:
+            eval_loss = evaluate(model, eval_set, pad, config.batch_size, device)
+            point["eval_loss"] = eval_loss
+        if done % config.checkpoint_every == 0 and done < total:
+            checkpoints.save(done, model, optimizer)
+        report(point)
+    adapter_dir = job_dir / "adapter"
+    save_adapter(model, config, adapter_dir)
+    return Outcome(total, loss_value, eval_loss, base_eval, adapter_dir)
