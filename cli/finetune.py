@@ -202,51 +202,22 @@ def _publish(args, stub, job_ref) -> int:
     from payable.modelregistry.v1 import modelregistry_pb2 as mr
     from payable.worker.v1 import worker_pb2 as wp
 
-    job = _rpc(stub.Status, job_ref)
-    if job.state != "completed":
-        raise ValueError(f"job {job.id} is {job.state}; publish a completed job")
-    config, results = json.loads(job.config_json), json.loads(job.results_json)
-    published = _rpc(stub.PublishArtifacts, wp.JobRef(job=job.id))
     split = [int(x) for x in args.split.split(",")]
+    if len(split) != 4:
+        raise ValueError("--split takes contributors,owner,protocol,worker basis points, e.g. 7000,2000,500,500")
+    published = _rpc(stub.PublishArtifacts, wp.PublishRequest(
+        job=job_ref.job, price_per_inference=args.price, price_per_token=args.price_per_token,
+        split=mr.RewardSplit(**dict(zip(("contributors", "model_owner", "protocol", "worker"), split, strict=True)))))
     with client(args) as node:
-        base_id = _base_id(node, config["base_model"])
-        result = node.submit_call(
-            keypair_from(args.sender), "modelregistry", "register_model", base_model=base_id,
-            snapshots=[{"datanet": d, "version": v} for d, v in config["dataset"]["snapshots"]],
-            training_config_hash=published.training_config_hash, artifact_hash=published.adapter_hash,
-            attribution_method="span", price_per_inference=args.price, price_per_token=args.price_per_token,
-            format="peft_lora",
-            split=dict(zip(("contributors", "model_owner", "protocol", "worker"), split, strict=True)),
-            eval=eval_metrics(results))
+        signer = keypair_from(args.sender)
+        call = node.call_with("modelregistry", "register_model", published.register_model)
+        result = node.submit_and_wait(node.sign(signer, call))
         made = created(node, result, "ModelRegistered", mr.ModelEvent)
     emit(args, {"model": made.model, "adapter_hash": published.adapter_hash.hex(),
                 "training_config_hash": published.training_config_hash.hex(), "block": result.block_number},
          [("model", str(made.model)), ("adapter", published.adapter_hash.hex()),
           ("training config", published.training_config_hash.hex()), ("block", f"#{result.block_number}")])
     return 0
-
-
-def eval_metrics(results: dict) -> dict:
-    """A job's held-out metrics as the chain records them: integers, parts per million."""
-    return {"eval_loss_ppm": round((results.get("eval_loss") or 0) * 1e6),
-            "base_eval_loss_ppm": round((results.get("base_eval_loss") or 0) * 1e6),
-            "eval_examples": results.get("eval_examples", 0), "train_examples": results.get("train_examples", 0)}
-
-
-def _base_id(node, artifact_hex: str) -> int:
-    """The on-chain id of the base model with this artifact hash."""
-    from payable.modelregistry.v1 import modelregistry_pb2 as mr
-
-    after = 0
-    while True:
-        page = node.pallet_query("modelregistry", "list_base_models", mr.BaseModelsRequest(start_after=after,
-                                                                                           limit=100), mr.BaseModelList)
-        for base in page.base_models:
-            if base.artifact_hash.hex() == artifact_hex:
-                return base.id
-        if not page.next_start_after:
-            raise ValueError(f"no base model with artifact {artifact_hex} is registered")
-        after = page.next_start_after
 
 
 def _verify(args) -> int:
@@ -281,11 +252,10 @@ def register(sub) -> None:
     ft = sub.add_parser("finetune", help="ModelFactory: LoRA fine-tuning jobs on DataNet snapshots")
     fsub = ft.add_subparsers(dest="action", required=True)
 
-    def command(name: str, help_text: str, *, job: bool = False, node: bool = False):
+    def command(name: str, help_text: str, *, job: bool = False):
         p = json_option(fsub.add_parser(name, help=help_text))
         p.add_argument("--worker", default=DEFAULT_WORKER, help=f"worker gRPC address (default {DEFAULT_WORKER})")
-        if node:
-            p.add_argument("--node", default=DEFAULT_NODE, help=f"node gRPC address (default {DEFAULT_NODE})")
+        p.add_argument("--node", default=DEFAULT_NODE, help=f"node gRPC address (default {DEFAULT_NODE})")
         if job:
             p.add_argument("job", help="the job id")
         p.set_defaults(func=cmd_finetune)
@@ -300,11 +270,11 @@ def register(sub) -> None:
         p.add_argument("--eval-per-mille", type=int, default=100, help="held-out share of rows in 1/1000")
         p.add_argument("--split-seed", type=int, default=0)
 
-    preview = command("preview", "the first examples after the template, token counts, mapping errors", node=True)
+    preview = command("preview", "the first examples after the template, token counts, mapping errors")
     dataset_options(preview, True)
     preview.add_argument("--cutoff", type=int)
     preview.add_argument("--limit", type=int, default=5)
-    start = command("start", "start a job (--estimate: only the memory/time estimate)", node=True)
+    start = command("start", "start a job (--estimate: only the memory/time estimate)")
     dataset_options(start, False)
     start.add_argument("--config", help="a training config JSON file (flags override it)")
     for name, kind in HYPER.items():
@@ -320,12 +290,11 @@ def register(sub) -> None:
     resume = command("resume", "continue a stopped job from its last checkpoint", job=True)
     resume.add_argument("--follow", action="store_true")
     command("export", "the adapter (PEFT) and a checked merged model", job=True)
-    publish = command("publish", "adapter and config to the content store, the model on chain", job=True, node=True)
+    publish = command("publish", "adapter and config to the content store, the model on chain", job=True)
     publish.add_argument("--from", dest="sender", required=True, help="the model owner's key")
     publish.add_argument("--price", required=True, help="OPEN per inference")
     publish.add_argument("--price-per-token", default="0")
     publish.add_argument("--split", default="7000,2000,500,500", help="contributors,owner,protocol,worker bps")
-    verify = command("verify", "re-run a model's recorded job on CPU and compare the adapter byte for byte",
-                     node=True)
+    verify = command("verify", "re-run a model's recorded job on CPU and compare the adapter byte for byte")
     verify.add_argument("model", type=int)
     verify.add_argument("--from", dest="sender", help="sign data reads (needed for a permissioned DataNet)")

@@ -224,8 +224,10 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
         return pb.ExportResult(**self._call(context, self.engine.export, request.job))
 
     def PublishArtifacts(self, request, context):  # noqa: N802
-        adapter, config = self._call(context, self.engine.publish_artifacts, request.job)
-        return pb.PublishedArtifacts(adapter_hash=adapter, training_config_hash=config)
+        record = self._call(context, self.engine.publish, request.job, request.price_per_inference,
+                            request.price_per_token, request.split)
+        return pb.PublishedArtifacts(adapter_hash=record.artifact_hash,
+                                     training_config_hash=record.training_config_hash, register_model=record)
 
 
 def serve(worker: Worker, port: int = 0) -> tuple[grpc.Server, int]:

@@ -134,6 +134,16 @@ class Client:
                 raise ClientError(f"pallet {pallet!r} has no call {name!r}; calls: {[c.name for c in p.calls]}")
         raise ClientError(f"the chain has no pallet {pallet!r}; pallets: {[p.name for p in self.metadata.pallets]}")
 
+    def call_with(self, pallet: str, name: str, args) -> Call:
+        """A call from an already-built argument message (checked to be the type the call takes)."""
+        for p in self.metadata.pallets:
+            for c in p.calls:
+                if p.name == pallet and c.name == name:
+                    if args.DESCRIPTOR.full_name != c.args_type:
+                        raise ClientError(f"{pallet}.{name} takes {c.args_type}, not {args.DESCRIPTOR.full_name}")
+                    return Call(pallet=pallet, call_index=c.index, args=args.SerializeToString(deterministic=True))
+        raise ClientError(f"the chain has no call {pallet}.{name}")
+
     def nonce(self, account: bytes) -> int:
         return self._rpc(self.node.GetAccount, node_pb2.AccountRequest(account=account)).nonce
 

@@ -36,13 +36,24 @@ def make_call(pallet: str, call_index: int, args) -> Call:
     return Call(pallet=pallet, call_index=call_index, args=args.SerializeToString(deterministic=True))
 
 
+def extrinsic_body(signer: bytes, call: Call, *, nonce: int, genesis_hash: bytes, tip: int = 0,
+                   valid_until: int = 0) -> bytes:
+    """The exact bytes a signer signs (a browser wallet signs these without the server ever holding its key)."""
+    return ExtrinsicBody(signer=signer, nonce=nonce, tip=encode_u128(tip), valid_until=valid_until,
+                         genesis_hash=genesis_hash, call=call).SerializeToString(deterministic=True)
+
+
+def assemble_signed(body: bytes, signature: bytes) -> bytes:
+    """The `Extrinsic` to submit, from body bytes and the signer's ed25519 signature over exactly them."""
+    return Extrinsic(signed=SignedExtrinsic(body=body, signature=signature)).SerializeToString(deterministic=True)
+
+
 def sign_extrinsic(keypair: Keypair, call: Call, *, nonce: int, genesis_hash: bytes, tip: int = 0,
                    valid_until: int = 0) -> bytes:
     """Serialized, signed `Extrinsic` ready to submit."""
-    body = ExtrinsicBody(signer=keypair.public, nonce=nonce, tip=encode_u128(tip), valid_until=valid_until,
-                         genesis_hash=genesis_hash, call=call).SerializeToString(deterministic=True)
-    signed = SignedExtrinsic(body=body, signature=keypair.sign(body))
-    return Extrinsic(signed=signed).SerializeToString(deterministic=True)
+    body = extrinsic_body(keypair.public, call, nonce=nonce, genesis_hash=genesis_hash, tip=tip,
+                          valid_until=valid_until)
+    return assemble_signed(body, keypair.sign(body))
 
 
 def inherent_extrinsic(call: Call) -> bytes:

@@ -143,3 +143,60 @@ def worker_channel(tmp_path):
         channel.close()
         proc.terminate()
         assert proc.wait(timeout=30) == 0
+
+
+class WorkerProcess:
+    """A `payable worker` process following a node, on a free loopback port; restartable on the same data."""
+
+    def __init__(self, data_dir, node_target: str, key: str = "//Eve"):
+        from runtime.ports import free_port
+
+        self.data_dir, self.node_target, self.key = data_dir, node_target, key
+        self.port = free_port()
+        self.target = f"127.0.0.1:{self.port}"
+        self.proc = None
+        self.start()
+
+    def start(self) -> None:
+        import subprocess
+        import sys
+
+        log = open(self.data_dir.parent / f"{self.data_dir.name}-worker.log", "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "cli", "worker", "--device", "cpu", "--data-dir",
+                                      str(self.data_dir), "--grpc-port", str(self.port), "--key", self.key,
+                                      "--node", self.node_target], stdout=subprocess.DEVNULL, stderr=log)
+
+    def channel(self, timeout: float = 60.0):
+        import grpc
+
+        from runtime.grpcserver import MESSAGE_OPTIONS
+
+        channel = grpc.insecure_channel(self.target, options=MESSAGE_OPTIONS)
+        grpc.channel_ready_future(channel).result(timeout=timeout)
+        return channel
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up runs, as when a machine dies."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except Exception:  # noqa: BLE001 - a worker that will not stop is killed
+                self.kill()
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory):
+    """A small LLaMA-family base pretrained on Python's documentation, in Hugging Face format (sharded)."""
+    pytest.importorskip("transformers")
+    import torch
+
+    from gpu_worker.finetune.pretrain import pretrain_base
+
+    torch.set_num_threads(1)
+    return pretrain_base(tmp_path_factory.mktemp("base") / "tiny-llama", steps=150, max_shard_size="600KB")

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import torch
 
+from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from runtime.artifacts import PEFT_LORA, directory_hash, upload_directory
 from runtime.client import Client
+from runtime.codec import encode_u128, parse_open
 from runtime.crypto import Keypair, blake2_256, encode_address
 
 from .config import TrainingConfig, estimate, library_versions
@@ -306,13 +308,41 @@ class FinetuneEngine:
         self._save(job)
         return {"adapter_dir": str(self._dir(job) / "adapter"), **checks}
 
-    def publish_artifacts(self, job_id: str) -> tuple[bytes, bytes]:
-        """Upload the adapter and the full training config to the node's content store: (adapter artifact
-        hash, training-config hash), what the model registry records."""
+    def publish(self, job_id: str, price: str, price_per_token: str, split: mr.RewardSplit) -> mr.RegisterModel:
+        """Upload the adapter and the full training config to the node's content store and return the model
+        record for the owner to sign: base model id, snapshots, both hashes, held-out metrics, prices, split."""
         job = self._completed(job_id)
         with self._client() as client:
             adapter_hash, _ = upload_directory(client, self._dir(job) / "adapter", PEFT_LORA)
             config_hash = client.upload(job.config.to_json()).hash
+            base_id = registered_base(client, job.config.base_model)
         if adapter_hash.hex() != job.results["adapter_hash"] or config_hash != job.config.hash():
             raise JobError("the stored adapter or config no longer matches what the job produced")
-        return adapter_hash, config_hash
+        results = job.results
+        return mr.RegisterModel(
+            base_model=base_id,
+            snapshots=[mr.SnapshotRef(datanet=d, version=v) for d, v in job.config.dataset.snapshots],
+            training_config_hash=config_hash, artifact_hash=adapter_hash, attribution_method=mr.SPAN,
+            price_per_inference=encode_u128(parse_open(price or "0")),
+            price_per_token=encode_u128(parse_open(price_per_token or "0")), format=mr.PEFT_LORA,
+            split=split if split.ByteSize() else mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500,
+                                                                worker=500),
+            eval=mr.EvalMetrics(eval_loss_ppm=round((results.get("eval_loss") or 0) * 1e6),
+                                base_eval_loss_ppm=round((results.get("base_eval_loss") or 0) * 1e6),
+                                eval_examples=results.get("eval_examples", 0),
+                                train_examples=results.get("train_examples", 0)))
+
+
+def registered_base(client: Client, artifact_hex: str) -> int:
+    """The on-chain id of the base model with this artifact hash."""
+    after = 0
+    while True:
+        page = client.pallet_query("modelregistry", "list_base_models", mr.BaseModelsRequest(start_after=after,
+                                                                                             limit=100),
+                                   mr.BaseModelList)
+        for base in page.base_models:
+            if base.artifact_hash.hex() == artifact_hex:
+                return base.id
+        if not page.next_start_after:
+            raise JobError(f"no base model with artifact {artifact_hex} is registered on the chain")
+        after = page.next_start_after

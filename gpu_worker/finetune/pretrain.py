@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import warnings
 from pathlib import Path
 
 import torch
@@ -38,7 +39,9 @@ def python_docs(modules: tuple[str, ...] = CORPUS_MODULES) -> list[str]:
         for attr in sorted(dir(module)):
             if attr.startswith("_"):
                 continue
-            doc = inspect.getdoc(getattr(module, attr, None))
+            with warnings.catch_warnings():  # typing.io and typing.re warn when touched
+                warnings.simplefilter("ignore", DeprecationWarning)
+                doc = inspect.getdoc(getattr(module, attr, None))
             if doc and len(doc) > 40 and doc not in docs:
                 docs.append(doc)
     return docs

@@ -1,4 +1,5 @@
 from payable import options_pb2 as _options_pb2
+from payable.modelregistry.v1 import modelregistry_pb2 as _modelregistry_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -588,10 +589,24 @@ class ExportResult(_message.Message):
     logit_shift_from_base: float
     def __init__(self, adapter_dir: _Optional[str] = ..., merged_dir: _Optional[str] = ..., max_logit_difference: _Optional[float] = ..., changed_tensors: _Optional[int] = ..., logit_shift_from_base: _Optional[float] = ...) -> None: ...
 
+class PublishRequest(_message.Message):
+    __slots__ = ("job", "price_per_inference", "price_per_token", "split")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_INFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
+    job: str
+    price_per_inference: str
+    price_per_token: str
+    split: _modelregistry_pb2.RewardSplit
+    def __init__(self, job: _Optional[str] = ..., price_per_inference: _Optional[str] = ..., price_per_token: _Optional[str] = ..., split: _Optional[_Union[_modelregistry_pb2.RewardSplit, _Mapping]] = ...) -> None: ...
+
 class PublishedArtifacts(_message.Message):
-    __slots__ = ("adapter_hash", "training_config_hash")
+    __slots__ = ("adapter_hash", "training_config_hash", "register_model")
     ADAPTER_HASH_FIELD_NUMBER: _ClassVar[int]
     TRAINING_CONFIG_HASH_FIELD_NUMBER: _ClassVar[int]
+    REGISTER_MODEL_FIELD_NUMBER: _ClassVar[int]
     adapter_hash: bytes
     training_config_hash: bytes
-    def __init__(self, adapter_hash: _Optional[bytes] = ..., training_config_hash: _Optional[bytes] = ...) -> None: ...
+    register_model: _modelregistry_pb2.RegisterModel
+    def __init__(self, adapter_hash: _Optional[bytes] = ..., training_config_hash: _Optional[bytes] = ..., register_model: _Optional[_Union[_modelregistry_pb2.RegisterModel, _Mapping]] = ...) -> None: ...

@@ -795,7 +795,7 @@ class FinetuneStub:
                 _registered_method=True)
         self.PublishArtifacts = channel.unary_unary(
                 '/payable.worker.v1.Finetune/PublishArtifacts',
-                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.PublishRequest.SerializeToString,
                 response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.PublishedArtifacts.FromString,
                 _registered_method=True)
 
@@ -936,7 +936,7 @@ def add_FinetuneServicer_to_server(servicer, server):
             ),
             'PublishArtifacts': grpc.unary_unary_rpc_method_handler(
                     servicer.PublishArtifacts,
-                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.FromString,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.PublishRequest.FromString,
                     response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.PublishedArtifacts.SerializeToString,
             ),
     }
@@ -1262,7 +1262,7 @@ class Finetune:
             request,
             target,
             '/payable.worker.v1.Finetune/PublishArtifacts',
-            payable_dot_worker_dot_v1_dot_worker__pb2.JobRef.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.PublishRequest.SerializeToString,
             payable_dot_worker_dot_v1_dot_worker__pb2.PublishedArtifacts.FromString,
             options,
             channel_credentials,

@@ -1,0 +1,369 @@
+// Payable Studio in the browser: the key and its signatures live here; the server prepares and relays.
+// The server sends the exact body bytes of each extrinsic and what they say; this page shows that, signs
+// the bytes with the key held in this browser (tweetnacl's ed25519) and sends back only the signature.
+"use strict";
+
+const Studio = (() => {
+  const KEY = "payable.key";
+  const TERMINAL = ["completed", "failed", "aborted", "interrupted"];
+
+  const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const unhex = (text) => {
+    if (!/^([0-9a-fA-F]{2})*$/.test(text)) throw new Error("not hex");
+    return new Uint8Array(text.match(/../g)?.map((h) => parseInt(h, 16)) || []);
+  };
+
+  function toast(message, error = false) {
+    const box = document.getElementById("toast");
+    box.textContent = message;
+    box.className = error ? "show error" : "show";
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => (box.className = ""), error ? 12000 : 5000);
+  }
+
+  async function api(path, body, options = {}) {
+    const init = body === undefined ? { method: options.method || "GET" } : {
+      method: "POST",
+      headers: body instanceof FormData ? {} : { "Content-Type": "application/json" },
+      body: body instanceof FormData ? body : JSON.stringify(body),
+    };
+    const response = await fetch(path, init);
+    const data = await response.json().catch(() => ({ detail: response.statusText }));
+    if (!response.ok) throw new Error(typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail));
+    return data;
+  }
+
+  // --- the key --------------------------------------------------------------------------------
+  function key() {
+    const stored = JSON.parse(localStorage.getItem(KEY) || "null");
+    if (!stored) return null;
+    const pair = nacl.sign.keyPair.fromSeed(unhex(stored.seed));
+    return { name: stored.name, pair, public: hex(pair.publicKey) };
+  }
+
+  function setKey(name, seed) {
+    if (!/^[0-9a-fA-F]{64}$/.test(seed)) throw new Error("a seed is 64 hex digits");
+    localStorage.setItem(KEY, JSON.stringify({ name, seed: seed.toLowerCase() }));
+    showKey();
+  }
+
+  async function showKey() {
+    const current = key();
+    const label = document.getElementById("current-key");
+    const status = document.getElementById("key-status");
+    const text = current ? `${current.name} (${current.public.slice(0, 12)}…)` : "no key selected";
+    if (label) label.textContent = text;
+    if (status) status.textContent = text;
+  }
+
+  function requireKey() {
+    const current = key();
+    if (!current) throw new Error("choose a key first (Keys page)");
+    return current;
+  }
+
+  // --- signing --------------------------------------------------------------------------------
+  function confirmSign(summary) {
+    const dialog = document.getElementById("sign-dialog");
+    const table = document.getElementById("sign-summary");
+    table.replaceChildren(...summary.map(([k, v]) => {
+      const row = document.createElement("tr");
+      for (const text of [k, v]) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.append(cell);
+      }
+      return row;
+    }));
+    return new Promise((resolve) => {
+      const done = (ok) => { dialog.close(); resolve(ok); };
+      document.getElementById("sign-confirm").onclick = () => done(true);
+      document.getElementById("sign-cancel").onclick = () => done(false);
+      dialog.showModal();
+    });
+  }
+
+  async function signPrepared(prepared) {
+    const current = requireKey();
+    if (!(await confirmSign(prepared.summary))) throw new Error("not signed");
+    const signature = nacl.sign.detached(unhex(prepared.body), current.pair.secretKey);
+    const result = await api("/api/submit", { body: prepared.body, signature: hex(signature) });
+    if (!result.success) throw new Error(`the call failed in block #${result.block}: ${result.error}`);
+    return result;
+  }
+
+  async function send(pallet, call, fields, { reload = true } = {}) {
+    try {
+      const current = requireKey();
+      const prepared = await api("/api/prepare", { signer: current.public, pallet, call, fields });
+      const result = await signPrepared(prepared);
+      toast(`${pallet}.${call} included in block #${result.block}`);
+      if (reload) setTimeout(() => location.reload(), 400);
+      return result;
+    } catch (error) {
+      toast(error.message, true);
+      return null;
+    }
+  }
+
+  // --- DataNets -------------------------------------------------------------------------------
+  function createDataNet(form) {
+    const data = new FormData(form);
+    send("datanet", "create_datanet", {
+      name: data.get("name"), domain: data.get("domain"), license: data.get("license"),
+      description: data.get("description") || "", contribution_deposit: data.get("deposit"),
+      accepted_formats: String(data.get("formats")).split(",").map((f) => f.trim()).filter(Boolean),
+    }, { reload: false }).then(async (result) => {
+      if (!result) return;
+      const made = result.events.find((e) => e.name === "datanet.DataNetCreated");
+      const id = made ? made.data.datanet : null;
+      if (id && data.get("permissioned")) await send("datanet", "set_permissioned", { datanet: id, permissioned: true }, { reload: false });
+      location.href = id ? `/datanets/${id}` : "/datanets";
+    });
+    return false;
+  }
+
+  function uploadFile(file, onProgress) {
+    return new Promise((resolve, reject) => {
+      const request = new XMLHttpRequest();
+      request.open("POST", "/api/upload");
+      request.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded, e.total);
+      request.onload = () => {
+        const data = JSON.parse(request.responseText || "{}");
+        request.status === 200 ? resolve(data) : reject(new Error(data.detail || request.statusText));
+      };
+      request.onerror = () => reject(new Error("the upload failed (network)"));
+      request.send(file);
+    });
+  }
+
+  async function contribute(form, datanet) {
+    const file = form.file.files[0];
+    const bar = document.getElementById("upload-progress");
+    const status = document.getElementById("upload-status");
+    try {
+      requireKey();
+      if (!file) throw new Error("choose a file");
+      bar.hidden = false;
+      const stored = await uploadFile(file, (done, total) => {
+        bar.value = (100 * done) / total;
+        status.textContent = `${done.toLocaleString()} / ${total.toLocaleString()} bytes`;
+      });
+      bar.value = 100;
+      status.textContent = `stored as ${stored.hash.slice(0, 16)}… (${stored.size} bytes)`;
+      await send("datanet", "contribute", { datanet, content_hash: stored.hash, size: stored.size, format: form.format.value });
+    } catch (error) {
+      toast(error.message, true);
+    }
+    return false;
+  }
+
+  function curate(action, contribution, button) {
+    const reason = Number(button.closest("tr").querySelector(".reason").value || 0);
+    send("datanet", action, { contribution, reason });
+  }
+
+  function requestAccess(form, datanet) {
+    send("datanet", "request_access", { datanet, note: form.note.value });
+    return false;
+  }
+
+  // --- ModelFactory ---------------------------------------------------------------------------
+  async function startJob(form) {
+    try {
+      const data = new FormData(form);
+      const current = key();
+      if (current) data.set("owner", current.public);
+      const made = await api("/api/jobs", data);
+      location.href = `/factory/jobs/${made.job}`;
+    } catch (error) {
+      toast(error.message, true);
+    }
+    return false;
+  }
+
+  function drawChart(points) {
+    const svg = document.getElementById("loss-chart");
+    const note = document.getElementById("chart-note");
+    const train = points.filter((p) => p.has_loss).map((p) => [p.step, p.loss]);
+    const evals = points.filter((p) => p.has_eval).map((p) => [p.step, p.eval_loss]);
+    svg.replaceChildren();
+    svg.dataset.points = String(points.length);
+    if (train.length + evals.length < 2) {
+      note.textContent = "Not enough steps yet to draw a curve.";
+      return;
+    }
+    note.textContent = "";
+    const all = [...train, ...evals];
+    const maxStep = Math.max(...all.map((p) => p[0]), 1);
+    const lo = Math.min(...all.map((p) => p[1]));
+    const hi = Math.max(...all.map((p) => p[1]));
+    const [w, h, pad] = [640, 260, 40];
+    const x = (s) => pad + ((w - 2 * pad) * s) / maxStep;
+    const y = (v) => h - pad - ((h - 2 * pad) * (v - lo)) / (hi - lo || 1);
+    const ns = "http://www.w3.org/2000/svg";
+    const add = (name, attrs, text) => {
+      const el = document.createElementNS(ns, name);
+      for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+      if (text !== undefined) el.textContent = text;
+      svg.append(el);
+    };
+    add("line", { x1: pad, y1: h - pad, x2: w - pad, y2: h - pad, class: "axis" });
+    add("line", { x1: pad, y1: pad, x2: pad, y2: h - pad, class: "axis" });
+    add("text", { x: pad, y: pad - 8, class: "label" }, hi.toFixed(2));
+    add("text", { x: pad, y: h - pad + 16, class: "label" }, lo.toFixed(2));
+    add("text", { x: w - pad, y: h - pad + 16, class: "label", "text-anchor": "end" }, `step ${maxStep}`);
+    const line = (series, cls) => series.length > 1 &&
+      add("polyline", { points: series.map(([s, v]) => `${x(s)},${y(v)}`).join(" "), class: cls });
+    line(train, "train");
+    line(evals, "eval");
+    evals.forEach(([s, v]) => add("circle", { cx: x(s), cy: y(v), r: 3, class: "eval" }));
+    add("text", { x: w - pad, y: pad - 8, class: "legend train", "text-anchor": "end" }, "— training loss");
+    add("text", { x: w - pad - 120, y: pad - 8, class: "legend eval", "text-anchor": "end" }, "● held-out loss");
+  }
+
+  function showResults(job) {
+    const r = job.results || {};
+    if (job.state !== "completed") return;
+    const box = document.getElementById("eval-results");
+    const rows = [["held-out loss", `${(r.base_eval_loss ?? NaN).toFixed(4)} (base) → ${(r.eval_loss ?? NaN).toFixed(4)}`],
+      ["perplexity", `${(r.base_perplexity ?? NaN).toFixed(2)} → ${(r.perplexity ?? NaN).toFixed(2)}`],
+      ["examples", `${r.train_examples} training, ${r.eval_examples} held out`],
+      ["adapter hash", r.adapter_hash]];
+    for (const s of r.samples || []) rows.push([`» ${s.prompt}`, s.completion]);
+    const table = document.createElement("table");
+    table.id = "eval-table";
+    for (const [k, v] of rows) {
+      const row = table.insertRow();
+      row.insertCell().textContent = k;
+      row.insertCell().textContent = v;
+    }
+    box.replaceChildren(table);
+  }
+
+  function watchJob(id) {
+    let points = [];
+    let timer = null;
+    const tick = async () => {
+      try {
+        const data = await api(`/api/jobs/${id}?since=${points.length}`);
+        points = points.concat(data.points);
+        const job = data.job;
+        const state = document.getElementById("job-state");
+        state.textContent = job.state;
+        state.dataset.state = job.state;
+        document.getElementById("job-error").textContent = job.error;
+        const last = points[points.length - 1];
+        const total = (last && last.total_steps) || job.total_steps || 1;
+        const step = (last && last.step) || 0;
+        const bar = document.getElementById("job-progress");
+        bar.max = total;
+        bar.value = step;
+        document.getElementById("job-step").textContent = `${step}/${total}`;
+        if (last) {
+          document.getElementById("job-stats").textContent =
+            `step ${step} · loss ${last.has_loss ? last.loss.toFixed(3) : "–"} · lr ${last.lr.toExponential(2)} · ` +
+            `${Math.round(last.tokens_per_s)} tokens/s · ETA ${Math.round(last.eta_s)} s`;
+        }
+        drawChart(points);
+        showResults(job);
+        if (TERMINAL.includes(job.state)) { clearInterval(timer); timer = null; }
+      } catch (error) {
+        toast(error.message, true);
+      }
+    };
+    Studio.restartWatch = () => { points = []; if (!timer) timer = setInterval(tick, 1000); tick(); };
+    timer = setInterval(tick, 1000);
+    tick();
+  }
+
+  async function jobAction(id, action) {
+    try {
+      const job = await api(`/api/jobs/${id}/${action}`, {});
+      toast(`job ${id}: ${action} requested (${job.state})`);
+      if (action === "resume" && Studio.restartWatch) Studio.restartWatch();
+    } catch (error) {
+      toast(error.message, true);
+    }
+  }
+
+  async function tryPrompt(form, id) {
+    const out = document.getElementById("try-output");
+    out.textContent = "generating…";
+    try {
+      const found = await api(`/api/jobs/${id}/try`, { prompts: [form.prompt.value] });
+      out.replaceChildren(...found.samples.map((s) => {
+        const p = document.createElement("pre");
+        p.className = "sample";
+        p.textContent = s.completion;
+        return p;
+      }));
+    } catch (error) {
+      out.textContent = "";
+      toast(error.message, true);
+    }
+    return false;
+  }
+
+  async function exportJob(id) {
+    const out = document.getElementById("export-output");
+    out.textContent = "exporting…";
+    try {
+      const found = await api(`/api/jobs/${id}/export`, {});
+      out.textContent = `adapter: ${found.adapter_dir} · merged: ${found.merged_dir} · merged vs base + adapter: ` +
+        `${Number(found.max_logit_difference).toExponential(1)} · ${found.changed_tensors} tensors changed from the base`;
+    } catch (error) {
+      out.textContent = "";
+      toast(error.message, true);
+    }
+  }
+
+  async function publishJob(form, id) {
+    const out = document.getElementById("publish-output");
+    try {
+      const current = requireKey();
+      out.textContent = "uploading the adapter and its config to the content store…";
+      const prepared = await api(`/api/jobs/${id}/publish`, { signer: current.public, price: form.price.value, split: form.split.value });
+      const result = await signPrepared(prepared);
+      const made = result.events.find((e) => e.name === "modelregistry.ModelRegistered");
+      out.innerHTML = "";
+      const link = document.createElement("a");
+      link.href = "/models";
+      link.id = "published-model";
+      link.textContent = `model ${made ? made.data.model : "?"} registered in block #${result.block}`;
+      out.append(link);
+    } catch (error) {
+      out.textContent = "";
+      toast(error.message, true);
+    }
+    return false;
+  }
+
+  // --- keys page ------------------------------------------------------------------------------
+  function useDev() {
+    const select = document.getElementById("dev-account");
+    const option = select.options[select.selectedIndex];
+    setKey(option.dataset.name, option.value);
+    toast(`signing as ${option.dataset.name}`);
+  }
+
+  function importKey() {
+    try {
+      setKey(document.getElementById("import-name").value || "imported", document.getElementById("import-seed").value.trim());
+      document.getElementById("import-seed").value = "";
+      toast("key imported (kept in this browser only)");
+    } catch (error) {
+      toast(error.message, true);
+    }
+  }
+
+  function forgetKey() {
+    localStorage.removeItem(KEY);
+    showKey();
+  }
+
+  document.addEventListener("DOMContentLoaded", showKey);
+  document.addEventListener("htmx:responseError", (e) => toast(e.detail.xhr.responseText || "request failed", true));
+  return { send, createDataNet, contribute, curate, requestAccess, startJob, watchJob, jobAction, tryPrompt,
+           exportJob, publishJob, useDev, importKey, forgetKey, key };
+})();

@@ -1,0 +1,231 @@
+"""ModelFactory end to end on a real node and a real worker process: a base registered from its Hugging Face
+directory, DataNet rows previewed and trained on, a worker killed with SIGKILL mid-job and resumed to the
+same adapter bytes, export with merge checks, publish with provenance, and `verify` re-running the job."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import time
+
+import grpc
+import pytest
+
+from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from payable.worker.v1 import worker_pb2 as wp
+from payable.worker.v1 import worker_pb2_grpc
+from runtime.artifacts import HF_MODEL, ArtifactError, fetch_directory, manifest_hash, read_manifest, upload_directory
+from runtime.crypto import Keypair
+
+pytest.importorskip("peft")
+
+RUN = {"max_steps": 120, "checkpoint_every": 10, "eval_every": 20, "batch_size": 8, "seed": 7}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, tiny_base):
+    """A dev node with a base model and a DataNet of Python Q&A rows (JSONL + CSV + a broken file)."""
+    from conftest import NodeProcess, WorkerProcess
+
+    from gpu_worker.finetune.pretrain import python_qa_rows
+
+    root = tmp_path_factory.mktemp("modelfactory")
+    node = NodeProcess(root / "node", "--dev", "--instant-seal")
+    worker = WorkerProcess(root / "worker", node.target)
+    try:
+        client = node.client()
+        rows = python_qa_rows()
+        (root / "a.jsonl").write_text("\n".join(json.dumps(r) for r in rows[:45]))
+        with open(root / "b.csv", "w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["prompt", "response"])
+            writer.writerows([r["prompt"], r["response"]] for r in rows[45:])
+        (root / "bad.jsonl").write_text('{"prompt": "a", "response": "b"}\n{oops}\n{"prompt": "no answer"}\n[1]\n')
+        base = _cli(node, "model", "register-base", str(tiny_base), "--license", "MIT", "--from", "//Alice")
+        _cli(node, "datanet", "create", "--name", "python-qa", "--domain", "code", "--license", "PSF-2.0",
+             "--deposit", "1", "--formats", "jsonl,csv", "--from", "//Alice")
+        for who, name, fmt in (("//Bob", "a.jsonl", "jsonl"), ("//Charlie", "b.csv", "csv"),
+                               ("//Dave", "bad.jsonl", "jsonl")):
+            made = _cli(node, "datanet", "contribute", "1", str(root / name), "--format", fmt, "--from", who)
+            _cli(node, "datanet", "approve", str(made["contribution"]), "--from", "//Alice")
+        _cli(node, "datanet", "snapshot", "1", "--from", "//Alice")
+        yield {"node": node, "worker": worker, "client": client, "base": base, "root": root}
+        client.close()
+    finally:
+        worker.stop()
+        node.kill()
+
+
+def _cli(node, *args, worker=None, ok=True):
+    extra = ["--node", node.target]
+    if worker is not None:
+        extra += ["--worker", worker.target]
+    done = subprocess.run([sys.executable, "-m", "cli", *args, *extra, "--json"], capture_output=True, text=True,
+                          timeout=600)
+    if ok:
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout) if done.stdout.strip().startswith("{") else done.stdout
+    return done
+
+
+def _stub(worker):
+    return worker_pb2_grpc.FinetuneStub(worker.channel())
+
+
+def _config(stack, **extra) -> str:
+    return json.dumps({"base_model": stack["base"]["artifact_hash"],
+                       "dataset": {"snapshots": [[1, 1]], "format": "auto"}, **RUN, **extra})
+
+
+def _wait(stub, job_id: str, until, timeout: float = 300) -> wp.JobInfo:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            info = stub.Status(wp.JobRef(job=job_id), timeout=10)
+            if until(info):
+                return info
+        except grpc.RpcError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} never reached the expected state")
+
+
+def test_the_base_model_is_a_verifiable_content_store_artifact(stack, tiny_base, tmp_path):
+    client, base = stack["client"], stack["base"]
+    record = client.pallet_query("modelregistry", "get_base_model", mr.BaseModelRequest(base_model=base["base_model"]),
+                                 mr.BaseModel)
+    assert record.format == mr.HF_DIRECTORY and record.parameters == base["parameters"] > 100_000
+    assert record.size_bytes == sum(p.stat().st_size for p in tiny_base.iterdir() if p.is_file())
+    assert any(f.startswith("model-00001-of-") for f in base["files"])  # a sharded checkpoint went through
+    fetched = tmp_path / "fetched"
+    fetch_directory(client, record.artifact_hash, fetched, kind=HF_MODEL)
+    assert {p.name: p.read_bytes() for p in fetched.iterdir()} == {
+        p.name: p.read_bytes() for p in tiny_base.iterdir() if p.is_file()}
+    # large files travel in parts: the same directory cut into 64 KiB parts is another valid artifact
+    small_parts, manifest = upload_directory(client, tiny_base, HF_MODEL, part=64 << 10)
+    assert max(len(f.chunks) for f in manifest.files) > 4 and manifest_hash(manifest) == small_parts
+    again = tmp_path / "again"
+    fetch_directory(client, small_parts, again)
+    assert sorted(p.name for p in again.iterdir()) == sorted(p.name for p in fetched.iterdir())
+    with pytest.raises(ArtifactError, match="not a 'peft-lora'"):
+        fetch_directory(client, small_parts, tmp_path / "x", kind="peft-lora")
+    with pytest.raises(ArtifactError, match="no readable manifest"):
+        read_manifest(client, bytes(32))
+
+
+def test_preview_shows_templated_examples_with_provenance_and_every_mapping_error(stack):
+    found = _cli(stack["node"], "finetune", "preview", "--base-model", str(stack["base"]["base_model"]),
+                 "--snapshot", "1:1", "--limit", "3", worker=stack["worker"], ok=False)
+    assert found.returncode == 1  # rows were refused: the exit code says so
+    data = json.loads(found.stdout)
+    assert data["train_examples"] + data["eval_examples"] == 81  # 80 good rows + the broken file's one good row
+    first = data["examples"][0]
+    assert first["rendered"].startswith("<|user|>What does builtins.") and "<|assistant|>" in first["rendered"]
+    assert first["contribution"] == 1 and first["contributor"] == Keypair.from_uri("//Bob").address
+    assert [e.split(", ", 1)[1] for e in data["errors"]] == [
+        "line 2: not valid JSON (Expecting property name enclosed in double quotes at column 2)",
+        "line 3: no field 'response' (it has: prompt); set the mapping",
+        "line 4: a JSONL line must be an object, got list"]
+    assert all(e.startswith("contribution 3 (") for e in data["errors"])
+    wrong = _cli(stack["node"], "finetune", "preview", "--base-model", str(stack["base"]["base_model"]),
+                 "--snapshot", "1:1", "--map", "prompt=question", worker=stack["worker"], ok=False)
+    assert "columns ['question'] not in the header ['prompt', 'response']" in wrong.stdout
+    missing = _cli(stack["node"], "finetune", "preview", "--base-model", str(stack["base"]["base_model"]),
+                   "--snapshot", "1:7", worker=stack["worker"], ok=False)
+    assert missing.returncode == 2 and "no snapshot version 7" in missing.stderr
+
+
+def test_kill_9_mid_job_then_resume_gives_the_uninterrupted_adapter_bytes(stack):
+    worker = stack["worker"]
+    stub = _stub(worker)
+    estimate = stub.Estimate(wp.JobConfigRequest(config_json=_config(stack)), timeout=120)
+    assert estimate.steps == RUN["max_steps"] and estimate.trainable_params > 0 and estimate.memory_bytes > 0
+    straight = stub.Start(wp.StartJobRequest(config_json=_config(stack)), timeout=60)
+    done = _wait(stub, straight.id, lambda i: i.state in ("completed", "failed"))
+    assert done.state == "completed", done.error
+    reference = json.loads(done.results_json)
+
+    victim = stub.Start(wp.StartJobRequest(config_json=_config(stack)), timeout=60)
+    _wait(stub, victim.id, lambda i: i.step >= 25)
+    worker.kill()
+    worker.start()
+    stub = _stub(worker)
+    after = stub.Status(wp.JobRef(job=victim.id), timeout=30)
+    assert after.state == "interrupted" and 25 <= after.step < RUN["max_steps"]
+    stub.Resume(wp.JobRef(job=victim.id), timeout=30)
+    resumed = _wait(stub, victim.id, lambda i: i.state in ("completed", "failed"))
+    assert resumed.state == "completed", resumed.error
+    results = json.loads(resumed.results_json)
+    assert results["adapter_hash"] == reference["adapter_hash"]
+    assert results["eval_loss"] == reference["eval_loss"]
+    # the stored curve is whole: one point per step, none twice, as if it had never stopped
+    curve = next(iter(stub.Watch(wp.WatchRequest(job=victim.id), timeout=30))).points
+    assert [p.step for p in curve] == list(range(0, RUN["max_steps"] + 1))
+    # the loss falls on the DataNet's domain
+    assert results["eval_loss"] < 0.9 * results["base_eval_loss"]
+    stack["job"] = victim.id
+
+
+def test_abort_stops_a_job_and_a_final_job_refuses_abort_and_resume(stack):
+    stub = _stub(stack["worker"])
+    job = stub.Start(wp.StartJobRequest(config_json=_config(stack, max_steps=400)), timeout=60)
+    _wait(stub, job.id, lambda i: i.step >= 3)
+    stub.Abort(wp.JobRef(job=job.id), timeout=30)
+    stopped = _wait(stub, job.id, lambda i: i.state != "running")
+    assert stopped.state == "aborted" and stopped.step < 400
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.Abort(wp.JobRef(job=job.id), timeout=30)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.RpcError) as unknown:
+        stub.Status(wp.JobRef(job="nope"), timeout=30)
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as bad:
+        stub.Start(wp.StartJobRequest(config_json=_config(stack, rank=0)), timeout=30)
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "rank must be within" in bad.value.details()
+
+
+def test_export_publish_provenance_and_verify(stack, tmp_path):
+    node, worker, client = stack["node"], stack["worker"], stack["client"]
+    job = stack["job"]
+    exported = _cli(node, "finetune", "export", job, worker=worker)
+    assert exported["max_logit_difference"] < 1e-4 and exported["changed_tensors"] > 0
+    assert exported["logit_shift_from_base"] > 0
+    published = _cli(node, "finetune", "publish", job, "--from", "//Ferdie", "--price", "0.2", worker=worker)
+    model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=published["model"]), mr.Model)
+    status = _cli(node, "finetune", "status", job, worker=worker)
+    assert model.format == mr.PEFT_LORA and model.artifact_hash.hex() == status["results"]["adapter_hash"]
+    assert model.training_config_hash.hex() == status["config_hash"]
+    assert model.eval.eval_loss_ppm == round(status["results"]["eval_loss"] * 1e6) > 0
+    assert [(s.datanet, s.version) for s in model.snapshots] == [(1, 1)]
+    # anyone with the hash fetches the adapter and finds PEFT's files
+    fetch_directory(client, model.artifact_hash, tmp_path / "adapter", kind="peft-lora")
+    assert sorted(p.name for p in (tmp_path / "adapter").iterdir()) == ["adapter_config.json",
+                                                                       "adapter_model.safetensors"]
+    provenance = _cli(node, "model", "provenance", str(model.id))
+    assert provenance["all_proofs_verified"] and [r["contribution"] for r in provenance["contributions"]] == [1, 2, 3]
+    assert provenance["training_config_hash"] == status["config_hash"]
+
+    verified = _cli(node, "finetune", "verify", str(model.id), worker=worker)
+    assert verified["match"] and verified["reproduced_adapter"] == model.artifact_hash.hex()
+
+    # a record whose config does not produce its adapter is caught: the recorded config says seed 8
+    tampered = json.loads(client.download(model.training_config_hash))
+    tampered["seed"] = 8
+    forged = client.upload(json.dumps(tampered, sort_keys=True, separators=(",", ":")).encode()).hash
+    result = client.submit_call(Keypair.from_uri("//Ferdie"), "modelregistry", "register_model", base_model=1,
+                                snapshots=[{"datanet": 1, "version": 1}], training_config_hash=forged,
+                                artifact_hash=model.artifact_hash, price_per_inference="0.2", format="peft_lora",
+                                split={"contributors": 7000, "model_owner": 2000, "protocol": 500, "worker": 500})
+    assert result.success
+    # and so is a record whose adapter is not what its (true) config produces
+    result = client.submit_call(Keypair.from_uri("//Ferdie"), "modelregistry", "register_model", base_model=1,
+                                snapshots=[{"datanet": 1, "version": 1}],
+                                training_config_hash=model.training_config_hash, artifact_hash=bytes(range(32)),
+                                price_per_inference="0.2", format="peft_lora",
+                                split={"contributors": 7000, "model_owner": 2000, "protocol": 500, "worker": 500})
+    assert result.success
+    for forged_model in (model.id + 1, model.id + 2):
+        caught = _cli(node, "finetune", "verify", str(forged_model), worker=worker, ok=False)
+        assert caught.returncode == 1 and json.loads(caught.stdout)["match"] is False
