@@ -1,0 +1,148 @@
+"""The fine-tuning engine in process: mapping rows (and saying exactly why one does not map), the config and
+its hash, the loop (loss falls, abort then resume gives the same bytes), and the merged model's checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+pytest.importorskip("peft")
+
+from gpu_worker.device import deterministic  # noqa: E402
+from gpu_worker.finetune import trainer  # noqa: E402
+from gpu_worker.finetune.config import TrainingConfig, estimate, lr_at  # noqa: E402
+from gpu_worker.finetune.dataset import DatasetSpec, Source, SpecError, parse_source, prepare, render  # noqa: E402
+from gpu_worker.finetune.export import MergeError, export_merged  # noqa: E402
+from gpu_worker.finetune.pretrain import python_qa_rows  # noqa: E402
+
+BASE = "ab" * 32
+
+
+def _src(data: bytes, fmt: str, cid: int = 1) -> Source:
+    return Source(cid, bytes(32), hashlib.blake2b(data, digest_size=32).digest(), fmt, data)
+
+
+def _errors(spec: DatasetSpec, data: bytes, fmt: str) -> list[str]:
+    return [f"{e.line}: {e.reason}" for e in parse_source(spec, _src(data, fmt))[1]]
+
+
+SPEC = DatasetSpec(snapshots=((1, 1),))
+
+
+def test_every_row_that_does_not_map_is_reported_with_its_line_and_reason():
+    jsonl = (b'{"prompt": "p", "response": "r"}\n\n{"prompt": 3, "response": "r"}\n{"messages": []}\n'
+             b'{"messages": [{"role": "user", "content": "hi"}]}\n"text"\n')
+    assert _errors(SPEC, jsonl, "jsonl") == [
+        "3: field 'prompt' must be non-empty text",
+        "4: field 'messages' must be a non-empty list of {role, content} objects",
+        "5: messages need an assistant turn and roles among system/user/assistant, got ['user']",
+        "6: a JSONL line must be an object, got str"]
+    csv_spec = DatasetSpec(snapshots=((1, 1),), mapping={"prompt": "q", "response": "a"})
+    assert _errors(csv_spec, b"q,a\nwhat,that\nonly-one\nx,y,z\n", "csv") == [
+        "3: field 'a' must be non-empty text", "4: 1 more values than header columns"]
+    assert _errors(csv_spec, b"", "csv") == ["1: the CSV has no header row"]
+    assert _errors(SPEC, b"\xff\xfe", "text") == ["0: not UTF-8 text (invalid start byte at byte 0)"]
+    assert _errors(SPEC, b"bytes", "png") == ["0: format 'png' cannot be mapped to examples (text, jsonl or csv)"]
+    assert _errors(SPEC, b"\n\n", "jsonl") == ["0: the file holds no rows"]
+
+
+def test_rows_map_from_text_jsonl_chat_and_csv():
+    text, _ = parse_source(SPEC, _src(b"First paragraph.\n\nSecond\nparagraph.\n", "text"))
+    assert [(r.line, r.text) for r in text] == [(1, "First paragraph."), (3, "Second\nparagraph.")]
+    chat, _ = parse_source(SPEC, _src(json.dumps({"messages": [
+        {"role": "system", "content": "be brief"}, {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "a"}]}).encode(), "jsonl"))
+    assert chat[0].messages == (("system", "be brief"), ("user", "q"), ("assistant", "a"))
+    spec = DatasetSpec(snapshots=((1, 1),), mapping={"prompt": "instruction", "input": "context", "response": "out"})
+    rows, problems = parse_source(spec, _src(b'{"instruction": "sum", "context": "1 2", "out": "3"}', "jsonl"))
+    assert not problems and rows[0].messages == (("user", "sum\n1 2"), ("assistant", "3"))
+
+
+def test_spec_and_config_refuse_bad_values_and_hash_canonically():
+    for bad, message in ((dict(snapshots=()), "at least one snapshot"), (dict(snapshots=((1, 0),)), "explicit"),
+                         (dict(snapshots=((1, 1),), format="xml"), "format 'xml'"),
+                         (dict(snapshots=((1, 1),), template="llama9"), "template 'llama9'"),
+                         (dict(snapshots=((1, 1),), mapping={"answer": "x"}), "unknown mapping keys"),
+                         (dict(snapshots=((1, 1),), eval_per_mille=900), "eval_per_mille")):
+        with pytest.raises(SpecError, match=message):
+            DatasetSpec(**bad)
+    with pytest.raises(SpecError, match="base_model must be"):
+        TrainingConfig(base_model="xyz", dataset=SPEC)
+    with pytest.raises(SpecError, match="learning_rate"):
+        TrainingConfig(base_model=BASE, dataset=SPEC, learning_rate=0)
+    with pytest.raises(SpecError, match="unknown training config keys"):
+        TrainingConfig.from_dict({"base_model": BASE, "dataset": {"snapshots": [[1, 1]]}, "lr": 1})
+    config = TrainingConfig(base_model=BASE, dataset=SPEC, seed=3)
+    again = TrainingConfig.from_json(config.to_json())
+    assert again == config and again.hash() == config.hash()
+    assert TrainingConfig.from_json(config.to_json().replace(b'"seed":3', b'"seed":4')).hash() != config.hash()
+    assert config.rank == 8 and config.alpha == 16 and config.target_modules == ("all-linear",)
+    assert lr_at(config, 0, 100) < lr_at(config, 9, 100) == pytest.approx(config.learning_rate)
+    assert lr_at(config, 99, 100) < 0.01 * config.learning_rate
+    assert config.steps_for(10) == 9 and config.steps_for(10_000) == 200
+
+
+@pytest.fixture(scope="module")
+def data(tiny_base):
+    deterministic(1)
+    rows = python_qa_rows()
+    _, tokenizer = trainer.load_base(tiny_base)
+    blob = "\n".join(json.dumps(r) for r in rows).encode()
+    return prepare(SPEC, [_src(blob, "jsonl")], tokenizer, 256)
+
+
+def test_templates_mask_the_prompt_and_the_split_is_stable(data, tiny_base):
+    example = data.train[0]
+    assert example.labels[: example.labels.index(next(x for x in example.labels if x != -100))] == (-100,) * len(
+        [x for x in example.labels if x == -100])
+    assert example.trained_tokens < len(example.input_ids)
+    _, tokenizer = trainer.load_base(tiny_base)
+    alpaca = render(DatasetSpec(snapshots=((1, 1),), template="alpaca"), example.row, tokenizer, 256)
+    assert alpaca.rendered.startswith("### Instruction:\nWhat does") and "\n\n### Response:\n" in alpaca.rendered
+    again = prepare(SPEC, [_src("\n".join(json.dumps(r) for r in python_qa_rows()).encode(), "jsonl")], tokenizer, 256)
+    assert [e.row.line for e in again.eval] == [e.row.line for e in data.eval] and 4 <= len(data.eval) <= 16
+    config = TrainingConfig(base_model=BASE, dataset=SPEC)
+    model_config = json.loads((tiny_base / "config.json").read_text())
+    est = estimate(config, model_config, len(data.train), data.tokens / len(data.train))
+    assert est.steps == config.steps_for(len(data.train)) and est.trainable_params > 0
+    assert est.memory_bytes > 4 * 100_000 and est.seconds > 0
+
+
+def test_loss_falls_abort_resume_is_byte_identical_and_the_merge_is_checked(data, tiny_base, tmp_path):
+    config = TrainingConfig(base_model=BASE, dataset=SPEC, max_steps=30, checkpoint_every=5, eval_every=10,
+                            dropout=0.1, grad_accum=2, seed=5)
+
+    def run(job_dir, stop_after=None, resume=False):
+        base, tokenizer = trainer.load_base(tiny_base)
+        points = []
+        outcome = trainer.train(config, base, tokenizer, data.train, data.eval, job_dir, report=points.append,
+                                stop=lambda: stop_after is not None and len(points) > stop_after, resume=resume)
+        return outcome, points
+
+    whole, points = run(tmp_path / "whole")
+    assert whole.eval_loss < 0.95 * whole.base_eval_loss
+    assert [p["step"] for p in points] == list(range(31))
+    with pytest.raises(trainer.Aborted):
+        run(tmp_path / "cut", stop_after=17)
+    resumed, _ = run(tmp_path / "cut", resume=True)
+    files = ("adapter_config.json", "adapter_model.safetensors")
+    assert [(resumed.adapter_dir / f).read_bytes() for f in files] == [(whole.adapter_dir / f).read_bytes()
+                                                                       for f in files]
+    assert json.loads((whole.adapter_dir / "adapter_config.json").read_text())["base_model_name_or_path"] == \
+        f"payable:{BASE}"
+
+    checks = export_merged(tiny_base, whole.adapter_dir, tmp_path / "merged")
+    assert checks["max_logit_difference"] < 1e-4 and checks["changed_tensors"] >= 14
+    assert (tmp_path / "merged" / "model.safetensors").exists()
+    # an adapter whose B factors are zero changes nothing: the merge must refuse to pass it off as a new model
+    from safetensors.torch import load_file, save_file
+
+    zero = tmp_path / "zero"
+    zero.mkdir()
+    (zero / files[0]).write_bytes((whole.adapter_dir / files[0]).read_bytes())
+    tensors = {k: (v * 0 if "lora_B" in k else v) for k, v in load_file(whole.adapter_dir / files[1]).items()}
+    save_file(tensors, zero / files[1])
+    with pytest.raises(MergeError, match="equal the base"):
+        export_merged(tiny_base, zero, tmp_path / "merged-zero")
