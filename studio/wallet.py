@@ -9,10 +9,12 @@ the server (dev accounts are derived from well-known names, and only on a dev ch
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 
+from payable import options_pb2
 from payable.runtime.v1.extrinsic_pb2 import ExtrinsicBody
 from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, format_open
@@ -42,14 +44,35 @@ def dev_accounts(client: Client) -> list[dict]:
             for name in DEV_NAMES]
 
 
-def _args_dict(client: Client, body: ExtrinsicBody) -> dict:
+def readable(message) -> dict:
+    """A message's set fields as people read them: amounts in OPEN, accounts as addresses, other bytes as hex."""
+    out = {}
+    for field, value in message.ListFields():
+        options = field.GetOptions()
+        values = list(value) if field.is_repeated else [value]
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            shown = [readable(v) for v in values]
+        elif options.Extensions[options_pb2.amount]:
+            shown = [f"{format_open(decode_u128(v))} OPEN" for v in values]
+        elif options.Extensions[options_pb2.account]:
+            shown = [encode_address(v) if len(v) == 32 else v.hex() for v in values]
+        elif field.type == FieldDescriptor.TYPE_BYTES:
+            shown = [v.hex() for v in values]
+        elif field.type == FieldDescriptor.TYPE_ENUM:
+            shown = [field.enum_type.values_by_number[v].name for v in values]
+        else:
+            shown = values
+        out[field.name] = shown if field.is_repeated else shown[0]
+    return out
+
+
+def _args_dict(client: Client, body: ExtrinsicBody) -> tuple[str, dict]:
     for pallet in client.metadata.pallets:
         if pallet.name == body.call.pallet:
             for call in pallet.calls:
                 if call.index == body.call.call_index:
                     lookup = message_class_lookup(client.metadata)
-                    message = lookup(call.args_type).FromString(body.call.args)
-                    return call.name, json_format.MessageToDict(message, preserving_proto_field_name=True)
+                    return call.name, readable(lookup(call.args_type).FromString(body.call.args))
     raise WalletError(f"unknown call {body.call.pallet}#{body.call.call_index}")
 
 
@@ -60,7 +83,8 @@ def describe(client: Client, body_bytes: bytes) -> list[tuple[str, str]]:
     lines = [("call", f"{body.call.pallet}.{name}"), ("signer", encode_address(body.signer)),
              ("nonce", str(body.nonce)), ("tip", f"{format_open(decode_u128(body.tip))} OPEN"),
              ("chain", body.genesis_hash.hex()[:16] + "…"), ("body hash", blake2_256(body_bytes).hex())]
-    return lines + [(f"  {key}", str(value)) for key, value in sorted(args.items())]
+    return lines + [(f"  {key}", value if isinstance(value, str) else json.dumps(value))
+                    for key, value in sorted(args.items())]
 
 
 def prepare(client: Client, signer: str, pallet: str, call: str, fields: dict | None = None, args=None) -> Prepared:
@@ -100,6 +124,5 @@ def _event_dict(client: Client, event) -> dict:
         if pallet.name == event.pallet:
             for declared in pallet.events:
                 if declared.name == event.name:
-                    message = message_class_lookup(client.metadata)(declared.data_type).FromString(event.data)
-                    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+                    return readable(message_class_lookup(client.metadata)(declared.data_type).FromString(event.data))
     return {}

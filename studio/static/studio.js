@@ -267,6 +267,12 @@ const Studio = (() => {
         }
         drawChart(points);
         showResults(job);
+        const active = ["queued", "running"].includes(job.state);
+        document.getElementById("abort-job").disabled = !active;
+        document.getElementById("resume-job").disabled = active || job.state === "completed";
+        for (const button of ["try-button", "export-button", "publish-button"]) {
+          document.getElementById(button).disabled = job.state !== "completed";
+        }
         if (TERMINAL.includes(job.state)) { clearInterval(timer); timer = null; }
       } catch (error) {
         toast(error.message, true);

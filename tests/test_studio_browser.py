@@ -1,0 +1,210 @@
+"""Payable Studio in a real Chromium (Debian's, driven by Playwright): a new user creates a DataNet, uploads two
+files, approves them, publishes a snapshot, configures a fine-tuning job with the live preview, starts it,
+watches the loss chart grow, reloads mid-run and sees the same curve, tries the adapter and publishes it;
+the model is then on chain. Every step is signed in the browser. Screenshots of each step are saved under
+the test's output folder (or $PAYABLE_SCREENSHOTS)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("peft")
+playwright = pytest.importorskip("playwright.sync_api")
+
+from payable.modelregistry.v1 import modelregistry_pb2 as mr  # noqa: E402
+from runtime.crypto import Keypair  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run"]
+STEPS = 400
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory, tiny_base):
+    from conftest import NodeProcess, WorkerProcess
+
+    from runtime.ports import free_port
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: the set-up installs Debian's chromium package (make does it)")
+    root = tmp_path_factory.mktemp("studio")
+    node = NodeProcess(root / "node", "--dev", "--instant-seal")
+    worker = WorkerProcess(root / "worker", node.target)
+    port = free_port()
+    log = open(root / "studio.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "studio", "--node", node.target, "--worker", worker.target,
+                             "--port", str(port)], stdout=log, stderr=log)
+    try:
+        client = node.client()
+        done = subprocess.run([sys.executable, "-m", "cli", "model", "register-base", str(tiny_base), "--license",
+                               "MIT", "--from", "//Alice", "--node", node.target, "--json"], capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/chain", timeout=5)
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    log_tail = (root / "studio.log").read_text()[-3000:]
+                    raise AssertionError(f"studio did not start:\n{log_tail}") from None
+                time.sleep(0.3)
+        yield {"url": url, "client": client, "root": root}
+        client.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        worker.stop()
+        node.kill()
+
+
+@pytest.fixture
+def page(studio, tmp_path):
+    shots = Path(os.environ.get("PAYABLE_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.shots = shots
+        yield page
+        browser.close()
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(page.shots / f"{name}.png"), full_page=True)
+
+
+def _sign(page, name: str) -> None:
+    """The signing dialog shows what the body says; the browser's key signs it."""
+    dialog = page.locator("#sign-dialog")
+    playwright.expect(dialog).to_be_visible()
+    playwright.expect(page.locator("#sign-summary")).to_contain_text("signer")
+    _shot(page, name)
+    page.click("#sign-confirm")
+
+
+def _files(root: Path) -> tuple[Path, Path]:
+    from gpu_worker.finetune.pretrain import python_qa_rows
+
+    rows = python_qa_rows()
+    first = root / "questions.jsonl"
+    first.write_text("\n".join(json.dumps(r) for r in rows[:45]))
+    second = root / "more-questions.csv"
+    with open(second, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["prompt", "response"])
+        writer.writerows([r["prompt"], r["response"]] for r in rows[45:])
+    return first, second
+
+
+def test_a_new_user_goes_from_files_to_a_published_adapter(studio, page):
+    url, expect = studio["url"], playwright.expect
+    page.goto(f"{url}/keys")
+    page.select_option("#dev-account", label=page.locator("#dev-account option", has_text="//Alice").inner_text())
+    page.click("#use-dev")
+    expect(page.locator("#key-status")).to_contain_text("//Alice")
+    _shot(page, "01-keys")
+
+    page.goto(f"{url}/datanets")
+    expect(page.locator("#datanet-list")).to_contain_text("No DataNets yet")
+    page.fill("input[name=name]", "python-answers")
+    page.fill("input[name=domain]", "code")
+    page.fill("input[name=formats]", "jsonl,csv")
+    page.click("#create-datanet button[type=submit]")
+    _sign(page, "02-sign-create")
+    page.wait_for_url(f"{url}/datanets/1")
+    expect(page.locator("h1")).to_contain_text("python-answers")
+
+    for i, path in enumerate(_files(studio["root"]), start=1):
+        page.set_input_files("#upload-file", str(path))
+        page.select_option("select[name=format]", path.suffix.lstrip("."))
+        page.click("#upload-form button[type=submit]")
+        _sign(page, f"03-sign-contribute-{i}")
+        expect(page.locator("#upload-progress")).to_have_attribute("value", "100")
+        _shot(page, f"04-uploaded-{i}")
+        expect(page.locator("#contributions tr[data-contribution]")).to_have_count(i)
+    for contribution in (1, 2):
+        page.locator(f"tr[data-contribution='{contribution}'] button.approve").click()
+        _sign(page, f"05-sign-approve-{contribution}")
+        expect(page.locator(f"tr[data-contribution='{contribution}'] .status")).to_have_text("approved")
+    page.click("#publish-snapshot")
+    _sign(page, "06-sign-snapshot")
+    expect(page.locator("#snapshots")).to_contain_text("v1")
+    _shot(page, "07-datanet")
+
+    page.goto(f"{url}/factory")
+    page.check("input[name=snapshots][value='1:1']")
+    page.click("#preview-button")
+    expect(page.locator("#preview-examples li").first).to_contain_text("<|assistant|>")
+    expect(page.locator("#preview-counts")).to_contain_text("training")
+    _shot(page, "08-preview")
+    page.fill("input[name=max_steps]", str(STEPS))
+    page.fill("input[name=eval_every]", "25")
+    page.fill("input[name=checkpoint_every]", "50")
+    page.click("#estimate-button")
+    expect(page.locator("#estimate-result")).to_contain_text(f"{STEPS} steps")
+    page.fill("textarea[name=prompts]", "What does builtins.abs do?")
+    _shot(page, "09-configured")
+    page.click("#start-job")
+    page.wait_for_url(f"{url}/factory/jobs/*")
+    job_id = page.url.rsplit("/", 1)[1]
+
+    chart = page.locator("#loss-chart")
+    page.wait_for_function("() => Number(document.querySelector('#loss-chart').dataset.points || 0) >= 20")
+    expect(page.locator("#job-state")).to_have_text("running")
+    _shot(page, "10-training")
+    before = json.loads(urllib.request.urlopen(f"{url}/api/jobs/{job_id}").read())["points"]
+    page.reload()
+    page.wait_for_function(f"() => Number(document.querySelector('#loss-chart').dataset.points || 0) >= "
+                           f"{len(before)}")
+    assert chart.locator("polyline.train").count() == 1
+    _shot(page, "11-reloaded")
+    after = json.loads(urllib.request.urlopen(f"{url}/api/jobs/{job_id}").read())["points"]
+    assert after[:len(before)] == before  # the same curve, not a fresh one
+
+    expect(page.locator("#job-state")).to_have_text("completed", timeout=300_000)
+    expect(page.locator("#eval-table")).to_contain_text("held-out loss")
+    expect(page.locator("#eval-table")).to_contain_text("» What does builtins.abs do?")
+    assert int(chart.get_attribute("data-points")) == STEPS + 1
+    _shot(page, "12-completed")
+    page.fill("#try-prompt", "What does builtins.len do?")
+    page.click("#try-button")
+    expect(page.locator("#try-output .sample")).to_have_count(1)
+    page.click("#publish-button")
+    _sign(page, "13-sign-publish")
+    expect(page.locator("#published-model")).to_contain_text("model 1 registered")
+    page.goto(f"{url}/models")
+    expect(page.locator("tr[data-model='1']")).to_contain_text("PEFT_LORA")
+    _shot(page, "14-models")
+
+    model = studio["client"].pallet_query("modelregistry", "get_model", mr.ModelRequest(model=1), mr.Model)
+    job = json.loads(urllib.request.urlopen(f"{url}/api/jobs/{job_id}").read())["job"]
+    assert model.format == mr.PEFT_LORA and [(s.datanet, s.version) for s in model.snapshots] == [(1, 1)]
+    assert model.artifact_hash.hex() == job["results"]["adapter_hash"]
+    assert model.owner == Keypair.from_uri("//Alice").public
+
+
+def test_bad_input_is_explained_in_the_page(studio, page):
+    url, expect = studio["url"], playwright.expect
+    page.goto(f"{url}/factory")
+    page.click("#preview-button")
+    expect(page.locator("#preview-problem")).to_contain_text("pick at least one snapshot")
+    page.goto(f"{url}/datanets")
+    page.fill("input[name=name]", "no-key")
+    page.fill("input[name=domain]", "code")
+    page.click("#create-datanet button[type=submit]")
+    expect(page.locator("#toast")).to_contain_text("choose a key first")
