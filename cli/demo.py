@@ -10,8 +10,10 @@
 4. A user pays for classifications and text generations; the worker answers each with a signed
    attribution result (gradient or span) that the chain checks and settles, splitting every fee exactly.
 5. Per model, a table: contributor, contributions, influence share, OPEN earned; model owner, protocol
-   and worker totals; then a check that payouts equal fees and the chain's state root. Everything
-   started is stopped.
+   and worker totals; then a check that payouts equal fees and the chain's state root.
+6. ModelFactory (`demo_modelfactory`): a base pretrained on Python's docs, registered from its Hugging
+   Face directory; a DataNet of Q&A rows; a LoRA adapter fine-tuned on it, exported, published with
+   provenance, and verified by re-running the recorded job. Everything started is stopped.
 """
 
 from __future__ import annotations
@@ -107,7 +109,10 @@ def _story(client: Client, worker_target: str) -> int:
         except ClientError:
             time.sleep(0.3)
     assert len(settlements) == total, f"only {len(settlements)} of {total} requests settled"
-    return _table(client, settlements)
+    paid_out = _table(client, settlements)
+    from .demo_modelfactory import chapter
+
+    return paid_out | chapter(client, channel, "6")
 
 
 def _snapshot_dataset(client: Client, datanet: int):

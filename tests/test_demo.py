@@ -24,3 +24,9 @@ def test_the_demo_story_pays_every_contributor_and_payouts_equal_fees():
     fees, payouts = re.search(r"fees ([\d.]+) OPEN = payouts ([\d.]+) OPEN: OK", out).groups()
     assert fees == payouts == "5"  # 10 paid inferences at 0.5 OPEN
     assert re.search(r"state root [0-9a-f]{64}", out)
+    # the ModelFactory chapter: the adapter learned, its merge is checked, provenance verifies, verify re-runs it
+    before, after = map(float, re.search(r"held-out loss ([\d.]+) → ([\d.]+)", out).groups())
+    assert after < 0.9 * before
+    assert re.search(r"the merge differs from the base in \d+ tensors and matches base \+ adapter", out)
+    assert "Merkle proofs all verify" in out
+    assert re.search(r"verify: re-running the recorded job .* - the same bytes", out)

@@ -69,7 +69,9 @@ def pretrain_base(directory: str | Path, *, vocab_size: int = 1024, hidden: int 
                   lr: float = 3e-3, seed: int = 0, max_shard_size: str | None = None) -> Path:
     """Pretrain the base and save it as a Hugging Face directory; returns the directory."""
     from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     torch.manual_seed(seed)
     texts = python_docs()
     tokenizer = train_tokenizer(texts, vocab_size)

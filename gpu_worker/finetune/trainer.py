@@ -20,6 +20,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from .dataset import IGNORE, Example
 
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
 LLAMA_FAMILY = ("llama", "mistral", "qwen2")
+# PEFT asks transformers a deprecated question on every wrap; the answer is right, the warning is noise
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 class Aborted(Exception):
@@ -50,7 +53,9 @@ class Outcome:
 def load_base(directory: Path, device: torch.device | str = "cpu"):
     """The base model (fp32, eval mode) and its tokenizer from a Hugging Face directory; LLaMA family only."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a worker's log and the demo's story are not progress-bar terminals
     config = json.loads((directory / "config.json").read_text())
     if config.get("model_type") not in LLAMA_FAMILY:
         raise ValueError(f"the base is a {config.get('model_type')!r} model; ModelFactory fine-tunes LLaMA-family "
