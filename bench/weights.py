@@ -214,6 +214,15 @@ def datanet_calls(rec: Recorder) -> None:
     later = contribute_round()
     unmeasured([(owner_of(i), "datanet", "approve", dn.Decide(contribution=later[i])) for i in range(n)])
     rec.run([(owner_of(i), "datanet", "revoke", dn.Decide(contribution=later[i], reason=2)) for i in range(n)])
+    # access to permissioned DataNets: signer i+2 asks for DataNet i+1's data, its owner grants then revokes
+    rec.each(lambda i: dn.SetPermissioned(datanet=i + 1, permissioned=True), "datanet", "set_permissioned")
+    rec.run([((i + 2) % n, "datanet", "request_access", dn.RequestAccess(datanet=i + 1, note="for a study"))
+             for i in range(n)])
+    rec.each(lambda i: dn.AccessChange(datanet=i + 1, account=keys[(i + 2) % n].public), "datanet", "grant_access")
+    rec.each(lambda i: dn.AccessChange(datanet=i + 1, account=keys[(i + 2) % n].public), "datanet",
+             "revoke_access")
+    unmeasured([(i, "datanet", "set_permissioned", dn.SetPermissioned(datanet=i + 1, permissioned=False))
+                for i in range(n)])  # public again: the models below cite these DataNets
 
 
 def model_calls(rec: Recorder) -> None:

@@ -94,12 +94,14 @@ def collate(examples: list[Example], pad_id: int, device) -> dict[str, torch.Ten
 
 
 def token_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-    """Summed next-token cross-entropy over the labelled tokens, and how many there are."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
-    targets = batch["labels"][:, 1:]
-    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1),
-                                             ignore_index=IGNORE, reduction="sum")
-    return loss, int((targets != IGNORE).sum())
+    """Mean next-token cross-entropy over the labelled tokens (the model's own loss, which upcasts the logits),
+    and how many tokens it covers."""
+    count = int((batch["labels"][:, 1:] != IGNORE).sum())
+    if count == 0:
+        return torch.zeros((), requires_grad=True), 0
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"],
+                use_cache=False)
+    return out.loss, count
 
 
 @torch.no_grad()
@@ -112,7 +114,7 @@ def evaluate(model, examples: list[Example], pad_id: int, batch_size: int, devic
     total, count = 0.0, 0
     for start in range(0, len(examples), batch_size):
         loss, n = token_loss(model, collate(examples[start:start + batch_size], pad_id, device))
-        total, count = total + float(loss), count + n
+        total, count = total + float(loss) * n, count + n
     model.train(was_training)
     return total / max(count, 1)
 
@@ -211,9 +213,9 @@ def train(config: TrainingConfig, base, tokenizer, train_set: list[Example], eva
         step_loss, step_count = 0.0, 0
         for k in range(config.grad_accum):
             batch = collate(micro_batch(train_set, config, step * config.grad_accum + k), pad, device)
-            loss_sum, count = token_loss(model, batch)
-            (loss_sum / max(count, 1) / config.grad_accum).backward()
-            step_loss, step_count = step_loss + float(loss_sum.detach()), step_count + count
+            loss, count = token_loss(model, batch)
+            (loss / config.grad_accum).backward()
+            step_loss, step_count = step_loss + float(loss.detach()) * count, step_count + count
             tokens += int(batch["attention_mask"].sum())
         optimizer.step()
         loss_value = step_loss / max(step_count, 1)
