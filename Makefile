@@ -31,7 +31,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m runtime.protogen --check proto
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

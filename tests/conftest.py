@@ -200,3 +200,16 @@ def tiny_base(tmp_path_factory):
 
     torch.set_num_threads(1)
     return pretrain_base(tmp_path_factory.mktemp("base") / "tiny-llama", steps=150, max_shard_size="600KB")
+
+
+# Files whose processes keep both cores busy (a 5-validator CometBFT network; fine-tuning jobs; the demo) run
+# one after another on one xdist worker, so a CPU-bound training run never starves a network of timeouts.
+CPU_HEAVY = {"test_cometbft_network.py", "test_modelfactory_e2e.py", "test_studio_browser.py",
+             "test_finetune_engine.py", "test_demo.py"}
+
+
+def pytest_collection_modifyitems(items):
+    """With `--dist loadgroup`: each file is a group of its own (as `loadfile`), the CPU-heavy files one group."""
+    for item in items:
+        name = item.path.name
+        item.add_marker(pytest.mark.xdist_group("cpu-heavy" if name in CPU_HEAVY else name))

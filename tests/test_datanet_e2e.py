@@ -45,8 +45,17 @@ def test_datanet_to_model_provenance_through_the_cli(start_node, tmp_path):
     assert snapshot["version"] == 1 and snapshot["contributions"] == 2
     shown = cli("datanet", "show", str(net))
     assert [c["status"] for c in shown["contributions"]] == ["APPROVED", "APPROVED", "REJECTED"]
-    base = cli("model", "register-base", "--artifact-hash", "11" * 32, "--architecture", "tiny-mlp",
-               "--license", "Apache-2.0", "--from", "//Eve")["base_model"]
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    base_dir = tmp_path / "tiny-mlp"  # a model directory as Hugging Face lays it out
+    base_dir.mkdir()
+    (base_dir / "config.json").write_text(json.dumps({"model_type": "mlp", "architectures": ["TinyMLP"]}))
+    save_file({"fc.weight": np.zeros((10, 64), np.float32), "fc.bias": np.zeros(10, np.float32)},
+              str(base_dir / "model.safetensors"))
+    registered = cli("model", "register-base", str(base_dir), "--license", "Apache-2.0", "--from", "//Eve")
+    assert registered["parameters"] == 650 and registered["files"] == ["config.json", "model.safetensors"]
+    base = registered["base_model"]
     model = cli("model", "register", "--base-model", str(base), "--snapshot", f"{net}:1", "--artifact-hash",
                 "22" * 32, "--training-config-hash", "33" * 32, "--index-hash", "44" * 32, "--price", "0.5",
                 "--from", "//Eve")["model"]
