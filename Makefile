@@ -31,7 +31,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m runtime.protogen --check proto
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not solo"
+	$(PY) -m pytest -m solo
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

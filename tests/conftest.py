@@ -202,10 +202,11 @@ def tiny_base(tmp_path_factory):
     return pretrain_base(tmp_path_factory.mktemp("base") / "tiny-llama", steps=150, max_shard_size="600KB")
 
 
-# Files whose processes keep both cores busy (a 5-validator CometBFT network; fine-tuning jobs; the demo) run
-# one after another on one xdist worker, so a CPU-bound training run never starves a network of timeouts.
-CPU_HEAVY = {"test_cometbft_network.py", "test_modelfactory_e2e.py", "test_studio_browser.py",
-             "test_finetune_engine.py", "test_demo.py"}
+# Files that train models (fine-tuning jobs, the demo) run one after another on one xdist worker; the
+# 5-validator CometBFT network, whose 10 processes need both cores to keep its timeouts, runs alone after the
+# parallel part (`make test` runs `-m "not solo"` with two workers, then `-m solo`).
+CPU_HEAVY = {"test_modelfactory_e2e.py", "test_studio_browser.py", "test_finetune_engine.py", "test_demo.py"}
+SOLO = {"test_cometbft_network.py"}
 
 
 def pytest_collection_modifyitems(items):
@@ -213,3 +214,5 @@ def pytest_collection_modifyitems(items):
     for item in items:
         name = item.path.name
         item.add_marker(pytest.mark.xdist_group("cpu-heavy" if name in CPU_HEAVY else name))
+        if name in SOLO:
+            item.add_marker(pytest.mark.solo)

@@ -137,15 +137,22 @@ def test_preview_shows_templated_examples_with_provenance_and_every_mapping_erro
     assert missing.returncode == 2 and "no snapshot version 7" in missing.stderr
 
 
-def test_kill_9_mid_job_then_resume_gives_the_uninterrupted_adapter_bytes(stack):
+@pytest.fixture(scope="module")
+def trained(stack) -> wp.JobInfo:
+    """One job run start to finish, never interrupted: the reference, and what gets exported and published."""
+    stub = _stub(stack["worker"])
+    straight = stub.Start(wp.StartJobRequest(config_json=_config(stack)), timeout=60)
+    done = _wait(stub, straight.id, lambda i: i.state in ("completed", "failed"))
+    assert done.state == "completed", done.error
+    return done
+
+
+def test_kill_9_mid_job_then_resume_gives_the_uninterrupted_adapter_bytes(stack, trained):
     worker = stack["worker"]
     stub = _stub(worker)
     estimate = stub.Estimate(wp.JobConfigRequest(config_json=_config(stack)), timeout=120)
     assert estimate.steps == RUN["max_steps"] and estimate.trainable_params > 0 and estimate.memory_bytes > 0
-    straight = stub.Start(wp.StartJobRequest(config_json=_config(stack)), timeout=60)
-    done = _wait(stub, straight.id, lambda i: i.state in ("completed", "failed"))
-    assert done.state == "completed", done.error
-    reference = json.loads(done.results_json)
+    reference = json.loads(trained.results_json)
 
     victim = stub.Start(wp.StartJobRequest(config_json=_config(stack)), timeout=60)
     _wait(stub, victim.id, lambda i: i.step >= 25)
@@ -165,7 +172,6 @@ def test_kill_9_mid_job_then_resume_gives_the_uninterrupted_adapter_bytes(stack)
     assert [p.step for p in curve] == list(range(0, RUN["max_steps"] + 1))
     # the loss falls on the DataNet's domain
     assert results["eval_loss"] < 0.9 * results["base_eval_loss"]
-    stack["job"] = victim.id
 
 
 def test_abort_stops_a_job_and_a_final_job_refuses_abort_and_resume(stack):
@@ -186,9 +192,9 @@ def test_abort_stops_a_job_and_a_final_job_refuses_abort_and_resume(stack):
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "rank must be within" in bad.value.details()
 
 
-def test_export_publish_provenance_and_verify(stack, tmp_path):
+def test_export_publish_provenance_and_verify(stack, trained, tmp_path):
     node, worker, client = stack["node"], stack["worker"], stack["client"]
-    job = stack["job"]
+    job = trained.id
     exported = _cli(node, "finetune", "export", job, worker=worker)
     assert exported["max_logit_difference"] < 1e-4 and exported["changed_tensors"] > 0
     assert exported["logit_shift_from_base"] > 0
