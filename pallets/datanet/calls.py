@@ -279,7 +279,7 @@ def update_metadata(ctx: Context, origin: bytes, args: pb.UpdateMetadata) -> Non
     ev.MetadataUpdated.emit(ctx, datanet=net.id, version=net.metadata_version)
 
 
-@calls.call(10, pb.SetPermissioned, weights.METADATA)
+@calls.call(10, pb.SetPermissioned, weights.SET_PERMISSIONED)
 def set_permissioned(ctx: Context, origin: bytes, args: pb.SetPermissioned) -> None:
     """Owner: make the DataNet permissioned (only granted accounts may train on or download its data) or public."""
     net = datanet(ctx, args.datanet)
