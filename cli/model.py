@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 
-from runtime.artifacts import HF_MODEL, total_size, upload_directory
+from runtime.artifacts import HF_MODEL, fetch_directory, total_size, upload_directory
 from runtime.crypto import encode_address
 from runtime.wire import verify_membership
 
@@ -109,7 +109,20 @@ def _register_base(args, node, pb) -> int:
     return 0
 
 
-ACTIONS = {"show": _show, "provenance": _provenance, "register": _register, "register-base": _register_base}
+def _fetch(args, node, pb) -> int:
+    """Download a directory artifact (a base model, an adapter) by its hash, every byte checked."""
+    reader = keypair_from(args.sender) if args.sender else None
+    manifest = fetch_directory(node, bytes.fromhex(args.artifact_hash), Path(args.directory), reader=reader,
+                               progress=None if args.json else progress_bar)
+    emit(args, {"kind": manifest.kind, "files": [f.path for f in manifest.files], "size_bytes": total_size(manifest),
+                "directory": args.directory},
+         [("kind", manifest.kind), ("files", ", ".join(f.path for f in manifest.files)),
+          ("size", f"{total_size(manifest):,} bytes, every part and file checked"), ("into", args.directory)])
+    return 0
+
+
+ACTIONS = {"fetch": _fetch, "show": _show, "provenance": _provenance, "register": _register,
+           "register-base": _register_base}
 
 
 def cmd_model(args) -> int:
@@ -137,5 +150,10 @@ def register(sub) -> None:
     register_.add_argument("--price", required=True, help="OPEN per inference")
     register_.add_argument("--price-per-token", default="0")
     register_.add_argument("--split", default="7000,2000,500,500", help="contributors,owner,protocol,worker bps")
+    fetch = client_command(msub, "fetch", "download a model directory (base or adapter) by its artifact hash",
+                           cmd_model)
+    fetch.add_argument("artifact_hash")
+    fetch.add_argument("directory")
+    fetch.add_argument("--from", dest="sender", help="sign the reads (a permissioned DataNet's data)")
     client_command(msub, "show", "a model's record", cmd_model).add_argument("model", type=int)
     client_command(msub, "provenance", "a model's provenance", cmd_model).add_argument("model", type=int)

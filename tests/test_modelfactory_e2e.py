@@ -206,7 +206,8 @@ def test_export_publish_provenance_and_verify(stack, trained, tmp_path):
     assert model.eval.eval_loss_ppm == round(status["results"]["eval_loss"] * 1e6) > 0
     assert [(s.datanet, s.version) for s in model.snapshots] == [(1, 1)]
     # anyone with the hash fetches the adapter and finds PEFT's files
-    fetch_directory(client, model.artifact_hash, tmp_path / "adapter", kind="peft-lora")
+    fetched = _cli(node, "model", "fetch", model.artifact_hash.hex(), str(tmp_path / "adapter"))
+    assert fetched["kind"] == "peft-lora"
     assert sorted(p.name for p in (tmp_path / "adapter").iterdir()) == ["adapter_config.json",
                                                                        "adapter_model.safetensors"]
     provenance = _cli(node, "model", "provenance", str(model.id))
