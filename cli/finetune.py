@@ -206,7 +206,8 @@ def _publish(args, stub, job_ref) -> int:
     if len(split) != 4:
         raise ValueError("--split takes contributors,owner,protocol,worker basis points, e.g. 7000,2000,500,500")
     published = _rpc(stub.PublishArtifacts, wp.PublishRequest(
-        job=job_ref.job, price_per_inference=args.price, price_per_token=args.price_per_token,
+        job=job_ref.job, price_per_inference=args.price, price_per_input_token=args.price_per_input_token,
+        price_per_output_token=args.price_per_output_token,
         split=mr.RewardSplit(**dict(zip(("contributors", "model_owner", "protocol", "worker"), split, strict=True)))))
     with client(args) as node:
         signer = keypair_from(args.sender)
@@ -292,8 +293,9 @@ def register(sub) -> None:
     command("export", "the adapter (PEFT) and a checked merged model", job=True)
     publish = command("publish", "adapter and config to the content store, the model on chain", job=True)
     publish.add_argument("--from", dest="sender", required=True, help="the model owner's key")
-    publish.add_argument("--price", required=True, help="OPEN per inference")
-    publish.add_argument("--price-per-token", default="0")
+    publish.add_argument("--price", required=True, help="OPEN per inference (a flat fee; may be 0 with token prices)")
+    publish.add_argument("--price-per-input-token", default="0", help="OPEN per input token")
+    publish.add_argument("--price-per-output-token", default="0", help="OPEN per generated token")
     publish.add_argument("--split", default="7000,2000,500,500", help="contributors,owner,protocol,worker bps")
     verify = command("verify", "re-run a model's recorded job on CPU and compare the adapter byte for byte")
     verify.add_argument("model", type=int)

@@ -66,7 +66,7 @@ def _register(args, node, pb) -> int:
         keypair_from(args.sender), "modelregistry", "register_model", base_model=args.base_model,
         snapshots=snapshots, training_config_hash=args.training_config_hash, artifact_hash=args.artifact_hash,
         attribution_method=args.method, attribution_index_hash=args.index_hash, price_per_inference=args.price,
-        price_per_token=args.price_per_token,
+        price_per_input_token=args.price_per_input_token, price_per_output_token=args.price_per_output_token,
         split=dict(zip(("contributors", "model_owner", "protocol", "worker"), split, strict=True)))
     made = created(node, result, "ModelRegistered", pb.ModelEvent)
     emit(args, {"model": made.model, "block": result.block_number}, [("model", str(made.model))])
@@ -147,8 +147,9 @@ def register(sub) -> None:
     register_.add_argument("--training-config-hash", required=True)
     register_.add_argument("--index-hash", required=True, help="the attribution index hash")
     register_.add_argument("--method", default="gradient", choices=("gradient", "span"))
-    register_.add_argument("--price", required=True, help="OPEN per inference")
-    register_.add_argument("--price-per-token", default="0")
+    register_.add_argument("--price", required=True, help="OPEN per inference (a flat fee; may be 0 with token prices)")
+    register_.add_argument("--price-per-input-token", default="0", help="OPEN per input token")
+    register_.add_argument("--price-per-output-token", default="0", help="OPEN per generated token")
     register_.add_argument("--split", default="7000,2000,500,500", help="contributors,owner,protocol,worker bps")
     fetch = client_command(msub, "fetch", "download a model directory (base or adapter) by its artifact hash",
                            cmd_model)

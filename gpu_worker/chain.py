@@ -90,7 +90,7 @@ class ChainWorker:
             self._ensure_index(client, model)
             raw = request.input or client.download(request.input_hash)
             if model.attribution_method == mr.SPAN:
-                signed = self._attribute_generation(model, raw, request_id, request.input_hash)
+                signed = self._attribute_generation(model, raw, request)
             else:
                 signed = self.worker.gradient.attribute(wp.AttributeRequest(
                     model_hash=model.artifact_hash, index_hash=model.attribution_index_hash,
@@ -136,14 +136,16 @@ class ChainWorker:
                                 f"{model.attribution_index_hash.hex()}")
         log.info("index_rebuilt", model=model.id, index=built.index_hash.hex())
 
-    def _attribute_generation(self, model: mr.Model, prompt: bytes, request_id: int, input_hash: bytes):
-        """A language model: continue the prompt, then attribute the output's spans to the corpus."""
+    def _attribute_generation(self, model: mr.Model, prompt: bytes, request: inf.Request):
+        """A language model: continue the prompt (at most the request's max_new_tokens when it sets one), then
+        attribute the output's spans to the corpus; the token counts go into the signed result."""
         generated = self.worker.span.generate(wp.GenerateRequest(model_hash=model.artifact_hash,
                                                                  prompt=prompt.decode("utf-8", "replace"),
-                                                                 max_tokens=48))
+                                                                 max_tokens=min(48, request.max_new_tokens or 48)))
         return self.worker.span.attribute(wp.SpanAttributeRequest(
             model_hash=model.artifact_hash, index_hash=model.attribution_index_hash, tokens=generated.tokens,
-            top_k=self.top_k, request_id=request_id_bytes(request_id), input_hash=input_hash))
+            top_k=self.top_k, request_id=request_id_bytes(request.id), input_hash=request.input_hash,
+            input_tokens=generated.prompt_tokens))
 
     @staticmethod
     def _proof(client: Client, model: mr.Model, contribution_id: int) -> at.ContributionProof:

@@ -224,8 +224,9 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
         return pb.ExportResult(**self._call(context, self.engine.export, request.job))
 
     def PublishArtifacts(self, request, context):  # noqa: N802
-        record = self._call(context, self.engine.publish, request.job, request.price_per_inference,
-                            request.price_per_token, request.split)
+        record = self._call(context, self.engine.publish, request.job, request.split,
+                            {"flat": request.price_per_inference, "input": request.price_per_input_token,
+                             "output": request.price_per_output_token})
         return pb.PublishedArtifacts(adapter_hash=record.artifact_hash,
                                      training_config_hash=record.training_config_hash, register_model=record)
 

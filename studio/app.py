@@ -283,7 +283,9 @@ def create_app(node: str, worker: str) -> FastAPI:
         if len(split) != 4:
             raise HTTPException(400, "split is contributors,owner,protocol,worker basis points")
         published = worker_call(jobs.PublishArtifacts, wp.PublishRequest(
-            job=job_id, price_per_inference=str(body.get("price") or "0.1"),
+            job=job_id, price_per_inference=str(body.get("price") or "0"),
+            price_per_input_token=str(body.get("price_per_input_token") or "0"),
+            price_per_output_token=str(body.get("price_per_output_token") or "0"),
             split=mr.RewardSplit(**dict(zip(("contributors", "model_owner", "protocol", "worker"), split,
                                             strict=True)))))
         prepared = wallet.prepare(client, str(body.get("signer", "")), "modelregistry", "register_model",

@@ -308,9 +308,10 @@ class FinetuneEngine:
         self._save(job)
         return {"adapter_dir": str(self._dir(job) / "adapter"), **checks}
 
-    def publish(self, job_id: str, price: str, price_per_token: str, split: mr.RewardSplit) -> mr.RegisterModel:
+    def publish(self, job_id: str, split: mr.RewardSplit, prices: dict[str, str]) -> mr.RegisterModel:
         """Upload the adapter and the full training config to the node's content store and return the model
-        record for the owner to sign: base model id, snapshots, both hashes, held-out metrics, prices, split."""
+        record for the owner to sign: base model id, snapshots, both hashes, held-out metrics, prices (OPEN text:
+        flat per request, per input token, per output token), split."""
         job = self._completed(job_id)
         with self._client() as client:
             adapter_hash, _ = upload_directory(client, self._dir(job) / "adapter", PEFT_LORA)
@@ -323,8 +324,9 @@ class FinetuneEngine:
             base_model=base_id,
             snapshots=[mr.SnapshotRef(datanet=d, version=v) for d, v in job.config.dataset.snapshots],
             training_config_hash=config_hash, artifact_hash=adapter_hash, attribution_method=mr.SPAN,
-            price_per_inference=encode_u128(parse_open(price or "0")),
-            price_per_token=encode_u128(parse_open(price_per_token or "0")), format=mr.PEFT_LORA,
+            price_per_inference=encode_u128(parse_open(prices.get("flat") or "0")),
+            price_per_input_token=encode_u128(parse_open(prices.get("input") or "0")),
+            price_per_output_token=encode_u128(parse_open(prices.get("output") or "0")), format=mr.PEFT_LORA,
             split=split if split.ByteSize() else mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500,
                                                                 worker=500),
             eval=mr.EvalMetrics(eval_loss_ppm=round((results.get("eval_loss") or 0) * 1e6),

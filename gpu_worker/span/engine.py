@@ -97,7 +97,7 @@ class SpanEngine:
         if not prompt:
             raise ArtifactError("the prompt is empty")
         tokens = generate(load_lm(config, state, self.device), prompt, min(request.max_tokens or 64, 1024))
-        return pb.GenerateResponse(text=tokenizer.decode(tokens), tokens=tokens,
+        return pb.GenerateResponse(text=tokenizer.decode(tokens), tokens=tokens, prompt_tokens=len(prompt),
                                    output_hash=blake2_256(np.array(tokens, dtype="<u4").tobytes()))
 
     def attribute(self, request: pb.SpanAttributeRequest) -> pb.SignedAttribution:
@@ -115,6 +115,7 @@ class SpanEngine:
             output_hash=blake2_256(np.array(request.tokens, dtype="<u4").tobytes()), method="span",
             params={"min_length": params.min_length, "max_count": params.max_count}, shares=shares,
             contributions=index.contributions, worker=self.key, request_id=request.request_id,
+            tokens=(request.input_tokens, len(request.tokens)),
             spans=[pb.Span(start=s.start, length=s.length, count=s.count,
                            contribution_ids=sorted({ids[index.doc_contribution[d]] for d in s.documents}))
                    for s in spans])

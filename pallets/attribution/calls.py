@@ -50,10 +50,22 @@ def _verified(ctx: Context, origin: bytes, request, model, signed_bytes: bytes, 
     for what, (got, want) in checks.items():
         if got != want:
             raise errors.Mismatch(f"the result's {what} does not match request {request.id}")
+    _check_tokens(request, result)
     _check_credits(ctx, result, proofs, model)
     return pb.StoredResult(worker=origin, output_hash=result.output_hash,
                            contribution_ids=[s.contribution_id for s in result.top_k],
-                           scores_ppb=[s.score_ppb for s in result.top_k])
+                           scores_ppb=[s.score_ppb for s in result.top_k], input_tokens=result.input_tokens,
+                           output_tokens=result.output_tokens)
+
+
+def _check_tokens(request, result) -> None:
+    """The counts a request is charged for stay within the bounds its escrow covers."""
+    if decode_u128(request.input_token_price) and result.input_tokens > request.max_input_tokens:
+        raise errors.Mismatch(f"the result counts {result.input_tokens} input tokens; request {request.id} "
+                              f"escrowed for at most {request.max_input_tokens}")
+    if decode_u128(request.output_token_price) and result.output_tokens > request.max_new_tokens:
+        raise errors.Mismatch(f"the result counts {result.output_tokens} output tokens; request {request.id} "
+                              f"escrowed for at most {request.max_new_tokens}")
 
 
 @calls.call(0, pb.SubmitResult, weights.SUBMIT)
@@ -160,6 +172,7 @@ def _check_credits(ctx: Context, result, proofs, model) -> None:
 
 def _agree(a: pb.StoredResult, b: pb.StoredResult, tolerance: int) -> bool:
     return (a.output_hash == b.output_hash and list(a.contribution_ids) == list(b.contribution_ids)
+            and (a.input_tokens, a.output_tokens) == (b.input_tokens, b.output_tokens)
             and all(abs(x - y) <= tolerance for x, y in zip(a.scores_ppb, b.scores_ppb, strict=True)))
 
 
@@ -177,13 +190,18 @@ def _settle(ctx: Context, request, model) -> None:
     for account in minority:
         inference.slash_worker(ctx, account, ctx.config.minority_penalty)
     winner = majority[0]
-    fee = decode_u128(request.escrow)
+    escrow = decode_u128(request.escrow)
+    fee = charge(request, winner)
+    if escrow > fee:  # per-token pricing: what the bounds escrowed beyond the real counts goes back now
+        token.unreserve(ctx, request.requester, escrow - fee)
     split = model.split
     parts = split_fee(fee, (split.contributors, split.model_owner, split.protocol, split.worker),
                       list(winner.scores_ppb), paid_ppb=min(PPB, sum(winner.scores_ppb)))
-    settlement = pb.Settlement(request=request.id, model=model.id, fee=request.escrow, settled_at=ctx.block_number,
+    settlement = pb.Settlement(request=request.id, model=model.id, fee=encode_u128(fee), settled_at=ctx.block_number,
                                agreeing_workers=agreeing, slashed_workers=minority,
-                               challenge_until=ctx.block_number + ctx.config.challenge_window)
+                               challenge_until=ctx.block_number + ctx.config.challenge_window,
+                               escrow=request.escrow, refund=encode_u128(escrow - fee),
+                               input_tokens=winner.input_tokens, output_tokens=winner.output_tokens)
     ed = token.existential_deposit(ctx)
 
     def pay(account: bytes, amount: int, role: str, contribution_id: int = 0, net: int = 0) -> None:
@@ -216,4 +234,12 @@ def _settle(ctx: Context, request, model) -> None:
     totals.fees = encode_u128(decode_u128(totals.fees) + fee)
     ModelTotals.insert(ctx, model.id, totals)
     inference.mark_settled(ctx, request.id)
-    ev.Settled.emit(ctx, request=request.id, fee=request.escrow, payments=len(settlement.payments))
+    ev.Settled.emit(ctx, request=request.id, fee=encode_u128(fee), payments=len(settlement.payments))
+
+
+def charge(request, result: pb.StoredResult) -> int:
+    """The fee for the counts the agreeing workers signed, at the prices of the request; never above the
+    escrow (the counts were checked against the bounds it covers)."""
+    fee = (decode_u128(request.flat_fee) + decode_u128(request.input_token_price) * result.input_tokens
+           + decode_u128(request.output_token_price) * result.output_tokens)
+    return min(fee, decode_u128(request.escrow))

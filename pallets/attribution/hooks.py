@@ -10,7 +10,10 @@ from .storage import Settlements
 
 
 def try_state(ctx: Context) -> None:
-    """Every settlement paid out exactly its fee."""
+    """Every settlement paid out exactly its fee, and fee plus refund is exactly what was escrowed."""
     for request_id, settlement in Settlements.iter(ctx):
         paid = sum(decode_u128(p.amount) for p in settlement.payments)
-        ensure(paid == decode_u128(settlement.fee), f"settlement {request_id}: paid {paid} of its fee")
+        fee = decode_u128(settlement.fee)
+        ensure(paid == fee, f"settlement {request_id}: paid {paid} of its fee")
+        ensure(fee + decode_u128(settlement.refund) == decode_u128(settlement.escrow),
+               f"settlement {request_id}: fee and refund do not add up to the escrow")

@@ -76,9 +76,24 @@ def assign(ctx: Context, model_id: int, request_id: int, exclude: tuple[bytes, .
     return sorted(eligible, key=lambda account: blake2_256(seed + account))[:config.replication]
 
 
+def _token_bounds(ctx: Context, args: pb.RequestInference, per_input: int, per_output: int) -> None:
+    """A token-priced model needs the bounds its escrow is computed at; they stay within the chain's limits."""
+    config = ctx.config
+    if per_input and not 1 <= args.max_input_tokens <= config.max_input_tokens:
+        raise errors.BadInput(f"this model charges per input token: max_input_tokens must be within "
+                              f"1..{config.max_input_tokens}")
+    if per_output and not 1 <= args.max_new_tokens <= config.max_new_tokens:
+        raise errors.BadInput(f"this model charges per output token: max_new_tokens must be within "
+                              f"1..{config.max_new_tokens}")
+    if args.max_input_tokens > config.max_input_tokens or args.max_new_tokens > config.max_new_tokens:
+        raise errors.BadInput(f"token bounds are at most {config.max_input_tokens} input and "
+                              f"{config.max_new_tokens} new tokens")
+
+
 @calls.call(2, pb.RequestInference, weights.REQUEST)
 def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) -> None:
-    """Pay for an inference: the model's price is escrowed (reserved) and workers are assigned."""
+    """Pay for an inference: the model's price - its flat fee plus its token prices at the request's token
+    bounds - is escrowed (reserved) and workers are assigned; settlement charges the real counts."""
     model = registry.active_model(ctx, args.model)
     if not model.attribution_index_hash:
         raise errors.BadInput(f"model {args.model} has no attribution index yet, so its fees could not be "
@@ -94,9 +109,12 @@ def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) ->
         input_hash = args.input_hash
     else:
         raise errors.BadInput("an input (inline) or a 32-byte input_hash is required")
-    price = decode_u128(model.price_per_inference)
+    flat, per_input, per_output = (decode_u128(model.price_per_inference), decode_u128(model.price_per_input_token),
+                                   decode_u128(model.price_per_output_token))
+    _token_bounds(ctx, args, per_input, per_output)
+    price = flat + per_input * args.max_input_tokens + per_output * args.max_new_tokens
     if decode_u128(args.max_fee, "max_fee") < price:
-        raise errors.FeeTooLow(f"max_fee is below the model's price {price}")
+        raise errors.FeeTooLow(f"max_fee is below {price}, the model's price at the request's token bounds")
     request_id = NextRequestId.get(ctx, 1)
     workers = assign(ctx, args.model, request_id)
     if not workers:
@@ -105,7 +123,9 @@ def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) ->
     deadline = ctx.block_number + ctx.config.deadline_blocks
     Requests.insert(ctx, request_id, pb.Request(
         id=request_id, requester=origin, model=args.model, input_hash=input_hash, input=args.input,
-        escrow=encode_u128(price), workers=workers, deadline=deadline, created_at=ctx.block_number))
+        escrow=encode_u128(price), workers=workers, deadline=deadline, created_at=ctx.block_number,
+        max_input_tokens=args.max_input_tokens, max_new_tokens=args.max_new_tokens, flat_fee=model.price_per_inference,
+        input_token_price=model.price_per_input_token, output_token_price=model.price_per_output_token))
     Deadlines.insert(ctx, deadline, request_id, b"")
     NextRequestId.put(ctx, request_id + 1)
     ev.InferenceRequested.emit(ctx, request=request_id, model=args.model, requester=origin,

@@ -37,7 +37,8 @@ def record_answer(ctx: Context, request_id: int, account: bytes) -> pb.Request:
 
 @public_interface(NAME)
 def mark_settled(ctx: Context, request_id: int) -> None:
-    """The attribution pallet paid the escrow out; the request is closed."""
+    """The attribution pallet paid the escrow out (the fee, and any refund to the requester); the request is
+    closed."""
     found = request(ctx, request_id)
     found.status = pb.SETTLED
     Requests.insert(ctx, request_id, found)

@@ -44,10 +44,13 @@ def _format(value: int) -> None:
         raise errors.BadInput(f"unknown artifact format {value}")
 
 
-def _prices(per_inference: bytes, per_token: bytes) -> None:
-    if decode_u128(per_inference, "price_per_inference") == 0:
-        raise errors.BadInput("price_per_inference must be greater than zero")
-    decode_u128(per_token, "price_per_token")
+def _prices(flat: bytes, per_input_token: bytes, per_output_token: bytes) -> None:
+    """A flat fee per request, a price per input token and one per output token; at least one is charged."""
+    prices = [decode_u128(flat, "price_per_inference"), decode_u128(per_input_token, "price_per_input_token"),
+              decode_u128(per_output_token, "price_per_output_token")]
+    if not any(prices):
+        raise errors.BadInput("a model must charge something: a flat price per inference, per input token or "
+                              "per output token")
 
 
 @calls.call(0, pb.RegisterBaseModel, weights.REGISTER_BASE)
@@ -93,7 +96,7 @@ def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
                               f"{config.min_contributors_bps}")
     if args.attribution_method not in pb.AttributionMethod.values():
         raise errors.BadInput(f"unknown attribution method {args.attribution_method}")
-    _prices(args.price_per_inference, args.price_per_token)
+    _prices(args.price_per_inference, args.price_per_input_token, args.price_per_output_token)
     _format(args.format)
     new_id = NextModelId.get(ctx, 1)
     Models.insert(ctx, new_id, pb.Model(
@@ -101,7 +104,8 @@ def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
         training_config_hash=_hash(args.training_config_hash, "training_config_hash"),
         artifact_hash=_hash(args.artifact_hash, "artifact_hash"), attribution_method=args.attribution_method,
         attribution_index_hash=_hash(args.attribution_index_hash, "attribution_index_hash", optional=True),
-        price_per_inference=args.price_per_inference, price_per_token=args.price_per_token, split=split,
+        price_per_inference=args.price_per_inference, price_per_input_token=args.price_per_input_token,
+        price_per_output_token=args.price_per_output_token, split=split,
         registered_at=ctx.block_number, format=args.format, eval=args.eval))
     NextModelId.put(ctx, new_id + 1)
     for net in sorted({net for net, _ in refs}):
@@ -114,11 +118,13 @@ def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
 def update_price(ctx: Context, origin: bytes, args: pb.UpdatePrice) -> None:
     """Owner: change the model's prices (requests already made keep theirs)."""
     found = _owned(ctx, args.model, origin)
-    _prices(args.price_per_inference, args.price_per_token)
-    found.price_per_inference, found.price_per_token = args.price_per_inference, args.price_per_token
+    _prices(args.price_per_inference, args.price_per_input_token, args.price_per_output_token)
+    found.price_per_inference = args.price_per_inference
+    found.price_per_input_token, found.price_per_output_token = args.price_per_input_token, args.price_per_output_token
     Models.insert(ctx, found.id, found)
     ev.PriceUpdated.emit(ctx, model=found.id, price_per_inference=args.price_per_inference,
-                         price_per_token=args.price_per_token)
+                         price_per_input_token=args.price_per_input_token,
+                         price_per_output_token=args.price_per_output_token)
 
 
 @calls.call(3, pb.ModelRef, weights.DEPRECATE)

@@ -329,7 +329,10 @@ const Studio = (() => {
     try {
       const current = requireKey();
       out.textContent = "uploading the adapter and its config to the content store…";
-      const prepared = await api(`/api/jobs/${id}/publish`, { signer: current.public, price: form.price.value, split: form.split.value });
+      const prepared = await api(`/api/jobs/${id}/publish`, {
+        signer: current.public, price: form.price.value, split: form.split.value,
+        price_per_input_token: form.price_per_input_token.value, price_per_output_token: form.price_per_output_token.value,
+      });
       const result = await signPrepared(prepared);
       const made = result.events.find((e) => e.name === "modelregistry.ModelRegistered");
       out.innerHTML = "";

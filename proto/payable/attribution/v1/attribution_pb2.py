@@ -26,7 +26,7 @@ from payable import options_pb2 as payable_dot_options__pb2
 from payable.datanet.v1 import datanet_pb2 as payable_dot_datanet_dot_v1_dot_datanet__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(payable/attribution/v1/attribution.proto\x12\x16payable.attribution.v1\x1a\x15payable/options.proto\x1a payable/datanet/v1/datanet.proto\"i\n\x11\x43ontributionProof\x12\x0f\n\x07\x64\x61tanet\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x32\n\x05proof\x18\x03 \x01(\x0b\x32#.payable.datanet.v1.MembershipProof\"v\n\x0cSubmitResult\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x1a\n\x12signed_attribution\x18\x02 \x01(\x0c\x12\x39\n\x06proofs\x18\x03 \x03(\x0b\x32).payable.attribution.v1.ContributionProof\"s\n\tChallenge\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x1a\n\x12signed_attribution\x18\x02 \x01(\x0c\x12\x39\n\x06proofs\x18\x03 \x03(\x0b\x32).payable.attribution.v1.ContributionProof\"g\n\x0cStoredResult\x12\x14\n\x06worker\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x13\n\x0boutput_hash\x18\x02 \x01(\x0c\x12\x18\n\x10\x63ontribution_ids\x18\x03 \x03(\x04\x12\x12\n\nscores_ppb\x18\x04 \x03(\x04\"n\n\x07Payment\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x17\n\x0f\x63ontribution_id\x18\x04 \x01(\x04\x12\x0f\n\x07\x64\x61tanet\x18\x05 \x01(\x04\"\xde\x01\n\nSettlement\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\r\n\x05model\x18\x02 \x01(\x04\x12\x11\n\x03\x66\x65\x65\x18\x03 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x31\n\x08payments\x18\x04 \x03(\x0b\x32\x1f.payable.attribution.v1.Payment\x12\x12\n\nsettled_at\x18\x05 \x01(\x04\x12\x1e\n\x10\x61greeing_workers\x18\x06 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x1d\n\x0fslashed_workers\x18\x07 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x17\n\x0f\x63hallenge_until\x18\x08 \x01(\x04\"\xe8\x01\n\x07\x44ispute\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x18\n\nchallenger\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x33\n\x05\x63laim\x18\x03 \x01(\x0b\x32$.payable.attribution.v1.StoredResult\x12\x12\n\x04jury\x18\x04 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x33\n\x05votes\x18\x05 \x03(\x0b\x32$.payable.attribution.v1.StoredResult\x12\x12\n\x04\x62ond\x18\x06 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x10\n\x08resolved\x18\x07 \x01(\x08\x12\x0e\n\x06upheld\x18\x08 \x01(\x08\"7\n\x0eResultAccepted\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x14\n\x06worker\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"K\n\nChallenged\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x18\n\nchallenger\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x12\n\x04jury\x18\x03 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\"b\n\x0f\x44isputeResolved\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x18\n\nchallenger\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x0e\n\x06upheld\x18\x03 \x01(\x08\x12\x14\n\x06\x61mount\x18\x04 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"?\n\x07Settled\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x11\n\x03\x66\x65\x65\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x10\n\x08payments\x18\x03 \x01(\r\"$\n\x11SettlementRequest\x12\x0f\n\x07request\x18\x01 \x01(\x04\",\n\x0f\x45\x61rningsRequest\x12\x19\n\x0b\x63ontributor\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"R\n\x08\x45\x61rnings\x12\x13\n\x05total\x18\x01 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x31\n\x08payments\x18\x02 \x03(\x0b\x32\x1f.payable.attribution.v1.Payment\"%\n\x14ModelEarningsRequest\x12\r\n\x05model\x18\x01 \x01(\x04\"4\n\rModelEarnings\x12\x0f\n\x07settled\x18\x01 \x01(\x04\x12\x12\n\x04\x66\x65\x65s\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x32\xb5\x02\n\x10\x41ttributionQuery\x12^\n\rGetSettlement\x12).payable.attribution.v1.SettlementRequest\x1a\".payable.attribution.v1.Settlement\x12X\n\x0bGetEarnings\x12\'.payable.attribution.v1.EarningsRequest\x1a .payable.attribution.v1.Earnings\x12g\n\x10GetModelEarnings\x12,.payable.attribution.v1.ModelEarningsRequest\x1a%.payable.attribution.v1.ModelEarningsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(payable/attribution/v1/attribution.proto\x12\x16payable.attribution.v1\x1a\x15payable/options.proto\x1a payable/datanet/v1/datanet.proto\"i\n\x11\x43ontributionProof\x12\x0f\n\x07\x64\x61tanet\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x32\n\x05proof\x18\x03 \x01(\x0b\x32#.payable.datanet.v1.MembershipProof\"v\n\x0cSubmitResult\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x1a\n\x12signed_attribution\x18\x02 \x01(\x0c\x12\x39\n\x06proofs\x18\x03 \x03(\x0b\x32).payable.attribution.v1.ContributionProof\"s\n\tChallenge\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x1a\n\x12signed_attribution\x18\x02 \x01(\x0c\x12\x39\n\x06proofs\x18\x03 \x03(\x0b\x32).payable.attribution.v1.ContributionProof\"\x94\x01\n\x0cStoredResult\x12\x14\n\x06worker\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x13\n\x0boutput_hash\x18\x02 \x01(\x0c\x12\x18\n\x10\x63ontribution_ids\x18\x03 \x03(\x04\x12\x12\n\nscores_ppb\x18\x04 \x03(\x04\x12\x14\n\x0cinput_tokens\x18\x05 \x01(\r\x12\x15\n\routput_tokens\x18\x06 \x01(\r\"n\n\x07Payment\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x17\n\x0f\x63ontribution_id\x18\x04 \x01(\x04\x12\x0f\n\x07\x64\x61tanet\x18\x05 \x01(\x04\"\xb7\x02\n\nSettlement\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\r\n\x05model\x18\x02 \x01(\x04\x12\x11\n\x03\x66\x65\x65\x18\x03 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x31\n\x08payments\x18\x04 \x03(\x0b\x32\x1f.payable.attribution.v1.Payment\x12\x12\n\nsettled_at\x18\x05 \x01(\x04\x12\x1e\n\x10\x61greeing_workers\x18\x06 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x1d\n\x0fslashed_workers\x18\x07 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x17\n\x0f\x63hallenge_until\x18\x08 \x01(\x04\x12\x14\n\x06\x65scrow\x18\t \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x14\n\x06refund\x18\n \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x14\n\x0cinput_tokens\x18\x0b \x01(\r\x12\x15\n\routput_tokens\x18\x0c \x01(\r\"\xe8\x01\n\x07\x44ispute\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x18\n\nchallenger\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x33\n\x05\x63laim\x18\x03 \x01(\x0b\x32$.payable.attribution.v1.StoredResult\x12\x12\n\x04jury\x18\x04 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x33\n\x05votes\x18\x05 \x03(\x0b\x32$.payable.attribution.v1.StoredResult\x12\x12\n\x04\x62ond\x18\x06 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x10\n\x08resolved\x18\x07 \x01(\x08\x12\x0e\n\x06upheld\x18\x08 \x01(\x08\"7\n\x0eResultAccepted\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x14\n\x06worker\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"K\n\nChallenged\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x18\n\nchallenger\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x12\n\x04jury\x18\x03 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\"b\n\x0f\x44isputeResolved\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x18\n\nchallenger\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x0e\n\x06upheld\x18\x03 \x01(\x08\x12\x14\n\x06\x61mount\x18\x04 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"?\n\x07Settled\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x11\n\x03\x66\x65\x65\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x10\n\x08payments\x18\x03 \x01(\r\"$\n\x11SettlementRequest\x12\x0f\n\x07request\x18\x01 \x01(\x04\",\n\x0f\x45\x61rningsRequest\x12\x19\n\x0b\x63ontributor\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"R\n\x08\x45\x61rnings\x12\x13\n\x05total\x18\x01 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x31\n\x08payments\x18\x02 \x03(\x0b\x32\x1f.payable.attribution.v1.Payment\"%\n\x14ModelEarningsRequest\x12\r\n\x05model\x18\x01 \x01(\x04\"4\n\rModelEarnings\x12\x0f\n\x07settled\x18\x01 \x01(\x04\x12\x12\n\x04\x66\x65\x65s\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x32\xb5\x02\n\x10\x41ttributionQuery\x12^\n\rGetSettlement\x12).payable.attribution.v1.SettlementRequest\x1a\".payable.attribution.v1.Settlement\x12X\n\x0bGetEarnings\x12\'.payable.attribution.v1.EarningsRequest\x1a .payable.attribution.v1.Earnings\x12g\n\x10GetModelEarnings\x12,.payable.attribution.v1.ModelEarningsRequest\x1a%.payable.attribution.v1.ModelEarningsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,6 +45,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SETTLEMENT'].fields_by_name['agreeing_workers']._serialized_options = b'\260\273\030\001'
   _globals['_SETTLEMENT'].fields_by_name['slashed_workers']._loaded_options = None
   _globals['_SETTLEMENT'].fields_by_name['slashed_workers']._serialized_options = b'\260\273\030\001'
+  _globals['_SETTLEMENT'].fields_by_name['escrow']._loaded_options = None
+  _globals['_SETTLEMENT'].fields_by_name['escrow']._serialized_options = b'\250\273\030\001'
+  _globals['_SETTLEMENT'].fields_by_name['refund']._loaded_options = None
+  _globals['_SETTLEMENT'].fields_by_name['refund']._serialized_options = b'\250\273\030\001'
   _globals['_DISPUTE'].fields_by_name['challenger']._loaded_options = None
   _globals['_DISPUTE'].fields_by_name['challenger']._serialized_options = b'\260\273\030\001'
   _globals['_DISPUTE'].fields_by_name['jury']._loaded_options = None
@@ -75,32 +79,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBMITRESULT']._serialized_end=350
   _globals['_CHALLENGE']._serialized_start=352
   _globals['_CHALLENGE']._serialized_end=467
-  _globals['_STOREDRESULT']._serialized_start=469
-  _globals['_STOREDRESULT']._serialized_end=572
-  _globals['_PAYMENT']._serialized_start=574
-  _globals['_PAYMENT']._serialized_end=684
-  _globals['_SETTLEMENT']._serialized_start=687
-  _globals['_SETTLEMENT']._serialized_end=909
-  _globals['_DISPUTE']._serialized_start=912
-  _globals['_DISPUTE']._serialized_end=1144
-  _globals['_RESULTACCEPTED']._serialized_start=1146
-  _globals['_RESULTACCEPTED']._serialized_end=1201
-  _globals['_CHALLENGED']._serialized_start=1203
-  _globals['_CHALLENGED']._serialized_end=1278
-  _globals['_DISPUTERESOLVED']._serialized_start=1280
-  _globals['_DISPUTERESOLVED']._serialized_end=1378
-  _globals['_SETTLED']._serialized_start=1380
-  _globals['_SETTLED']._serialized_end=1443
-  _globals['_SETTLEMENTREQUEST']._serialized_start=1445
-  _globals['_SETTLEMENTREQUEST']._serialized_end=1481
-  _globals['_EARNINGSREQUEST']._serialized_start=1483
-  _globals['_EARNINGSREQUEST']._serialized_end=1527
-  _globals['_EARNINGS']._serialized_start=1529
-  _globals['_EARNINGS']._serialized_end=1611
-  _globals['_MODELEARNINGSREQUEST']._serialized_start=1613
-  _globals['_MODELEARNINGSREQUEST']._serialized_end=1650
-  _globals['_MODELEARNINGS']._serialized_start=1652
-  _globals['_MODELEARNINGS']._serialized_end=1704
-  _globals['_ATTRIBUTIONQUERY']._serialized_start=1707
-  _globals['_ATTRIBUTIONQUERY']._serialized_end=2016
+  _globals['_STOREDRESULT']._serialized_start=470
+  _globals['_STOREDRESULT']._serialized_end=618
+  _globals['_PAYMENT']._serialized_start=620
+  _globals['_PAYMENT']._serialized_end=730
+  _globals['_SETTLEMENT']._serialized_start=733
+  _globals['_SETTLEMENT']._serialized_end=1044
+  _globals['_DISPUTE']._serialized_start=1047
+  _globals['_DISPUTE']._serialized_end=1279
+  _globals['_RESULTACCEPTED']._serialized_start=1281
+  _globals['_RESULTACCEPTED']._serialized_end=1336
+  _globals['_CHALLENGED']._serialized_start=1338
+  _globals['_CHALLENGED']._serialized_end=1413
+  _globals['_DISPUTERESOLVED']._serialized_start=1415
+  _globals['_DISPUTERESOLVED']._serialized_end=1513
+  _globals['_SETTLED']._serialized_start=1515
+  _globals['_SETTLED']._serialized_end=1578
+  _globals['_SETTLEMENTREQUEST']._serialized_start=1580
+  _globals['_SETTLEMENTREQUEST']._serialized_end=1616
+  _globals['_EARNINGSREQUEST']._serialized_start=1618
+  _globals['_EARNINGSREQUEST']._serialized_end=1662
+  _globals['_EARNINGS']._serialized_start=1664
+  _globals['_EARNINGS']._serialized_end=1746
+  _globals['_MODELEARNINGSREQUEST']._serialized_start=1748
+  _globals['_MODELEARNINGSREQUEST']._serialized_end=1785
+  _globals['_MODELEARNINGS']._serialized_start=1787
+  _globals['_MODELEARNINGS']._serialized_end=1839
+  _globals['_ATTRIBUTIONQUERY']._serialized_start=1842
+  _globals['_ATTRIBUTIONQUERY']._serialized_end=2151
 # @@protoc_insertion_point(module_scope)

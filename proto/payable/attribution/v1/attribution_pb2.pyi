@@ -39,16 +39,20 @@ class Challenge(_message.Message):
     def __init__(self, request: _Optional[int] = ..., signed_attribution: _Optional[bytes] = ..., proofs: _Optional[_Iterable[_Union[ContributionProof, _Mapping]]] = ...) -> None: ...
 
 class StoredResult(_message.Message):
-    __slots__ = ("worker", "output_hash", "contribution_ids", "scores_ppb")
+    __slots__ = ("worker", "output_hash", "contribution_ids", "scores_ppb", "input_tokens", "output_tokens")
     WORKER_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
     CONTRIBUTION_IDS_FIELD_NUMBER: _ClassVar[int]
     SCORES_PPB_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     worker: bytes
     output_hash: bytes
     contribution_ids: _containers.RepeatedScalarFieldContainer[int]
     scores_ppb: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, worker: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., contribution_ids: _Optional[_Iterable[int]] = ..., scores_ppb: _Optional[_Iterable[int]] = ...) -> None: ...
+    input_tokens: int
+    output_tokens: int
+    def __init__(self, worker: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., contribution_ids: _Optional[_Iterable[int]] = ..., scores_ppb: _Optional[_Iterable[int]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ...) -> None: ...
 
 class Payment(_message.Message):
     __slots__ = ("account", "amount", "role", "contribution_id", "datanet")
@@ -65,7 +69,7 @@ class Payment(_message.Message):
     def __init__(self, account: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., role: _Optional[str] = ..., contribution_id: _Optional[int] = ..., datanet: _Optional[int] = ...) -> None: ...
 
 class Settlement(_message.Message):
-    __slots__ = ("request", "model", "fee", "payments", "settled_at", "agreeing_workers", "slashed_workers", "challenge_until")
+    __slots__ = ("request", "model", "fee", "payments", "settled_at", "agreeing_workers", "slashed_workers", "challenge_until", "escrow", "refund", "input_tokens", "output_tokens")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     FEE_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +78,10 @@ class Settlement(_message.Message):
     AGREEING_WORKERS_FIELD_NUMBER: _ClassVar[int]
     SLASHED_WORKERS_FIELD_NUMBER: _ClassVar[int]
     CHALLENGE_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    ESCROW_FIELD_NUMBER: _ClassVar[int]
+    REFUND_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     request: int
     model: int
     fee: bytes
@@ -82,7 +90,11 @@ class Settlement(_message.Message):
     agreeing_workers: _containers.RepeatedScalarFieldContainer[bytes]
     slashed_workers: _containers.RepeatedScalarFieldContainer[bytes]
     challenge_until: int
-    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., settled_at: _Optional[int] = ..., agreeing_workers: _Optional[_Iterable[bytes]] = ..., slashed_workers: _Optional[_Iterable[bytes]] = ..., challenge_until: _Optional[int] = ...) -> None: ...
+    escrow: bytes
+    refund: bytes
+    input_tokens: int
+    output_tokens: int
+    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., settled_at: _Optional[int] = ..., agreeing_workers: _Optional[_Iterable[bytes]] = ..., slashed_workers: _Optional[_Iterable[bytes]] = ..., challenge_until: _Optional[int] = ..., escrow: _Optional[bytes] = ..., refund: _Optional[bytes] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ...) -> None: ...
 
 class Dispute(_message.Message):
     __slots__ = ("request", "challenger", "claim", "jury", "votes", "bond", "resolved", "upheld")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from payable import options_pb2 as payable_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$payable/inference/v1/inference.proto\x12\x14payable.inference.v1\x1a\x15payable/options.proto\"\x90\x01\n\x06Worker\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x10\n\x08\x65ndpoint\x18\x02 \x01(\t\x12\x0e\n\x06models\x18\x03 \x03(\x04\x12\x0e\n\x06\x64\x65vice\x18\x04 \x01(\t\x12\x12\n\x04\x62ond\x18\x05 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x15\n\rregistered_at\x18\x06 \x01(\x04\x12\x12\n\nleaving_at\x18\x07 \x01(\x04\"\xf9\x01\n\x07Request\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x17\n\trequester\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\r\n\x05model\x18\x03 \x01(\x04\x12\x12\n\ninput_hash\x18\x04 \x01(\x0c\x12\r\n\x05input\x18\x05 \x01(\x0c\x12\x14\n\x06\x65scrow\x18\x06 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x15\n\x07workers\x18\x07 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x10\n\x08\x64\x65\x61\x64line\x18\x08 \x01(\x04\x12,\n\x06status\x18\t \x01(\x0e\x32\x1c.payable.inference.v1.Status\x12\x12\n\ncreated_at\x18\n \x01(\x04\x12\x16\n\x08\x61nswered\x18\x0b \x03(\x0c\x42\x04\xb0\xbb\x18\x01\"V\n\x0eRegisterWorker\x12\x10\n\x08\x65ndpoint\x18\x01 \x01(\t\x12\x0e\n\x06models\x18\x02 \x03(\x04\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\x12\n\x04\x62ond\x18\x04 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"\x0c\n\nDeregister\"[\n\x10RequestInference\x12\r\n\x05model\x18\x01 \x01(\x04\x12\r\n\x05input\x18\x02 \x01(\x0c\x12\x12\n\ninput_hash\x18\x03 \x01(\x0c\x12\x15\n\x07max_fee\x18\x04 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"7\n\x0bWorkerEvent\x12\x14\n\x06worker\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x12\n\x04\x62ond\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"\x8c\x01\n\x12InferenceRequested\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\r\n\x05model\x18\x02 \x01(\x04\x12\x17\n\trequester\x18\x03 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x65scrow\x18\x04 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x15\n\x07workers\x18\x05 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x10\n\x08\x64\x65\x61\x64line\x18\x06 \x01(\x04\"C\n\tEscalated\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x13\n\x05\x61\x64\x64\x65\x64\x18\x02 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x10\n\x08\x64\x65\x61\x64line\x18\x03 \x01(\x04\"R\n\x0eRequestExpired\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x16\n\x08refunded\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x17\n\tpenalised\x18\x03 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\"\x1d\n\nRequestRef\x12\x0f\n\x07request\x18\x01 \x01(\x04\"!\n\tWorkerRef\x12\x14\n\x06worker\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"\x1f\n\x0eWorkersRequest\x12\r\n\x05model\x18\x01 \x01(\x04\";\n\nWorkerList\x12-\n\x07workers\x18\x01 \x03(\x0b\x32\x1c.payable.inference.v1.Worker*/\n\x06Status\x12\x0b\n\x07PENDING\x10\x00\x12\x0b\n\x07SETTLED\x10\x01\x12\x0b\n\x07\x45XPIRED\x10\x02\x32\x82\x02\n\x0eInferenceQuery\x12M\n\nGetRequest\x12 .payable.inference.v1.RequestRef\x1a\x1d.payable.inference.v1.Request\x12J\n\tGetWorker\x12\x1f.payable.inference.v1.WorkerRef\x1a\x1c.payable.inference.v1.Worker\x12U\n\x0bListWorkers\x12$.payable.inference.v1.WorkersRequest\x1a .payable.inference.v1.WorkerListb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$payable/inference/v1/inference.proto\x12\x14payable.inference.v1\x1a\x15payable/options.proto\"\x90\x01\n\x06Worker\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x10\n\x08\x65ndpoint\x18\x02 \x01(\t\x12\x0e\n\x06models\x18\x03 \x03(\x04\x12\x0e\n\x06\x64\x65vice\x18\x04 \x01(\t\x12\x12\n\x04\x62ond\x18\x05 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x15\n\rregistered_at\x18\x06 \x01(\x04\x12\x12\n\nleaving_at\x18\x07 \x01(\x04\"\x86\x03\n\x07Request\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x17\n\trequester\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\r\n\x05model\x18\x03 \x01(\x04\x12\x12\n\ninput_hash\x18\x04 \x01(\x0c\x12\r\n\x05input\x18\x05 \x01(\x0c\x12\x14\n\x06\x65scrow\x18\x06 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x15\n\x07workers\x18\x07 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x10\n\x08\x64\x65\x61\x64line\x18\x08 \x01(\x04\x12,\n\x06status\x18\t \x01(\x0e\x32\x1c.payable.inference.v1.Status\x12\x12\n\ncreated_at\x18\n \x01(\x04\x12\x16\n\x08\x61nswered\x18\x0b \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x18\n\x10max_input_tokens\x18\x0c \x01(\r\x12\x16\n\x0emax_new_tokens\x18\r \x01(\r\x12\x16\n\x08\x66lat_fee\x18\x0e \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x1f\n\x11input_token_price\x18\x0f \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12 \n\x12output_token_price\x18\x10 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"V\n\x0eRegisterWorker\x12\x10\n\x08\x65ndpoint\x18\x01 \x01(\t\x12\x0e\n\x06models\x18\x02 \x03(\x04\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\x12\n\x04\x62ond\x18\x04 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"\x0c\n\nDeregister\"\x8d\x01\n\x10RequestInference\x12\r\n\x05model\x18\x01 \x01(\x04\x12\r\n\x05input\x18\x02 \x01(\x0c\x12\x12\n\ninput_hash\x18\x03 \x01(\x0c\x12\x15\n\x07max_fee\x18\x04 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x18\n\x10max_input_tokens\x18\x05 \x01(\r\x12\x16\n\x0emax_new_tokens\x18\x06 \x01(\r\"7\n\x0bWorkerEvent\x12\x14\n\x06worker\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x12\n\x04\x62ond\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"\x8c\x01\n\x12InferenceRequested\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\r\n\x05model\x18\x02 \x01(\x04\x12\x17\n\trequester\x18\x03 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x65scrow\x18\x04 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x15\n\x07workers\x18\x05 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x10\n\x08\x64\x65\x61\x64line\x18\x06 \x01(\x04\"C\n\tEscalated\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x13\n\x05\x61\x64\x64\x65\x64\x18\x02 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x10\n\x08\x64\x65\x61\x64line\x18\x03 \x01(\x04\"R\n\x0eRequestExpired\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x16\n\x08refunded\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x17\n\tpenalised\x18\x03 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\"\x1d\n\nRequestRef\x12\x0f\n\x07request\x18\x01 \x01(\x04\"!\n\tWorkerRef\x12\x14\n\x06worker\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"\x1f\n\x0eWorkersRequest\x12\r\n\x05model\x18\x01 \x01(\x04\";\n\nWorkerList\x12-\n\x07workers\x18\x01 \x03(\x0b\x32\x1c.payable.inference.v1.Worker*/\n\x06Status\x12\x0b\n\x07PENDING\x10\x00\x12\x0b\n\x07SETTLED\x10\x01\x12\x0b\n\x07\x45XPIRED\x10\x02\x32\x82\x02\n\x0eInferenceQuery\x12M\n\nGetRequest\x12 .payable.inference.v1.RequestRef\x1a\x1d.payable.inference.v1.Request\x12J\n\tGetWorker\x12\x1f.payable.inference.v1.WorkerRef\x1a\x1c.payable.inference.v1.Worker\x12U\n\x0bListWorkers\x12$.payable.inference.v1.WorkersRequest\x1a .payable.inference.v1.WorkerListb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,6 +44,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REQUEST'].fields_by_name['workers']._serialized_options = b'\260\273\030\001'
   _globals['_REQUEST'].fields_by_name['answered']._loaded_options = None
   _globals['_REQUEST'].fields_by_name['answered']._serialized_options = b'\260\273\030\001'
+  _globals['_REQUEST'].fields_by_name['flat_fee']._loaded_options = None
+  _globals['_REQUEST'].fields_by_name['flat_fee']._serialized_options = b'\250\273\030\001'
+  _globals['_REQUEST'].fields_by_name['input_token_price']._loaded_options = None
+  _globals['_REQUEST'].fields_by_name['input_token_price']._serialized_options = b'\250\273\030\001'
+  _globals['_REQUEST'].fields_by_name['output_token_price']._loaded_options = None
+  _globals['_REQUEST'].fields_by_name['output_token_price']._serialized_options = b'\250\273\030\001'
   _globals['_REGISTERWORKER'].fields_by_name['bond']._loaded_options = None
   _globals['_REGISTERWORKER'].fields_by_name['bond']._serialized_options = b'\250\273\030\001'
   _globals['_REQUESTINFERENCE'].fields_by_name['max_fee']._loaded_options = None
@@ -66,34 +72,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REQUESTEXPIRED'].fields_by_name['penalised']._serialized_options = b'\260\273\030\001'
   _globals['_WORKERREF'].fields_by_name['worker']._loaded_options = None
   _globals['_WORKERREF'].fields_by_name['worker']._serialized_options = b'\260\273\030\001'
-  _globals['_STATUS']._serialized_start=1192
-  _globals['_STATUS']._serialized_end=1239
+  _globals['_STATUS']._serialized_start=1384
+  _globals['_STATUS']._serialized_end=1431
   _globals['_WORKER']._serialized_start=86
   _globals['_WORKER']._serialized_end=230
   _globals['_REQUEST']._serialized_start=233
-  _globals['_REQUEST']._serialized_end=482
-  _globals['_REGISTERWORKER']._serialized_start=484
-  _globals['_REGISTERWORKER']._serialized_end=570
-  _globals['_DEREGISTER']._serialized_start=572
-  _globals['_DEREGISTER']._serialized_end=584
-  _globals['_REQUESTINFERENCE']._serialized_start=586
-  _globals['_REQUESTINFERENCE']._serialized_end=677
-  _globals['_WORKEREVENT']._serialized_start=679
-  _globals['_WORKEREVENT']._serialized_end=734
-  _globals['_INFERENCEREQUESTED']._serialized_start=737
-  _globals['_INFERENCEREQUESTED']._serialized_end=877
-  _globals['_ESCALATED']._serialized_start=879
-  _globals['_ESCALATED']._serialized_end=946
-  _globals['_REQUESTEXPIRED']._serialized_start=948
-  _globals['_REQUESTEXPIRED']._serialized_end=1030
-  _globals['_REQUESTREF']._serialized_start=1032
-  _globals['_REQUESTREF']._serialized_end=1061
-  _globals['_WORKERREF']._serialized_start=1063
-  _globals['_WORKERREF']._serialized_end=1096
-  _globals['_WORKERSREQUEST']._serialized_start=1098
-  _globals['_WORKERSREQUEST']._serialized_end=1129
-  _globals['_WORKERLIST']._serialized_start=1131
-  _globals['_WORKERLIST']._serialized_end=1190
-  _globals['_INFERENCEQUERY']._serialized_start=1242
-  _globals['_INFERENCEQUERY']._serialized_end=1500
+  _globals['_REQUEST']._serialized_end=623
+  _globals['_REGISTERWORKER']._serialized_start=625
+  _globals['_REGISTERWORKER']._serialized_end=711
+  _globals['_DEREGISTER']._serialized_start=713
+  _globals['_DEREGISTER']._serialized_end=725
+  _globals['_REQUESTINFERENCE']._serialized_start=728
+  _globals['_REQUESTINFERENCE']._serialized_end=869
+  _globals['_WORKEREVENT']._serialized_start=871
+  _globals['_WORKEREVENT']._serialized_end=926
+  _globals['_INFERENCEREQUESTED']._serialized_start=929
+  _globals['_INFERENCEREQUESTED']._serialized_end=1069
+  _globals['_ESCALATED']._serialized_start=1071
+  _globals['_ESCALATED']._serialized_end=1138
+  _globals['_REQUESTEXPIRED']._serialized_start=1140
+  _globals['_REQUESTEXPIRED']._serialized_end=1222
+  _globals['_REQUESTREF']._serialized_start=1224
+  _globals['_REQUESTREF']._serialized_end=1253
+  _globals['_WORKERREF']._serialized_start=1255
+  _globals['_WORKERREF']._serialized_end=1288
+  _globals['_WORKERSREQUEST']._serialized_start=1290
+  _globals['_WORKERSREQUEST']._serialized_end=1321
+  _globals['_WORKERLIST']._serialized_start=1323
+  _globals['_WORKERLIST']._serialized_end=1382
+  _globals['_INFERENCEQUERY']._serialized_start=1434
+  _globals['_INFERENCEQUERY']._serialized_end=1692
 # @@protoc_insertion_point(module_scope)

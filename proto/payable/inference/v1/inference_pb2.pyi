@@ -36,7 +36,7 @@ class Worker(_message.Message):
     def __init__(self, account: _Optional[bytes] = ..., endpoint: _Optional[str] = ..., models: _Optional[_Iterable[int]] = ..., device: _Optional[str] = ..., bond: _Optional[bytes] = ..., registered_at: _Optional[int] = ..., leaving_at: _Optional[int] = ...) -> None: ...
 
 class Request(_message.Message):
-    __slots__ = ("id", "requester", "model", "input_hash", "input", "escrow", "workers", "deadline", "status", "created_at", "answered")
+    __slots__ = ("id", "requester", "model", "input_hash", "input", "escrow", "workers", "deadline", "status", "created_at", "answered", "max_input_tokens", "max_new_tokens", "flat_fee", "input_token_price", "output_token_price")
     ID_FIELD_NUMBER: _ClassVar[int]
     REQUESTER_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,11 @@ class Request(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     ANSWERED_FIELD_NUMBER: _ClassVar[int]
+    MAX_INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    FLAT_FEE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKEN_PRICE_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKEN_PRICE_FIELD_NUMBER: _ClassVar[int]
     id: int
     requester: bytes
     model: int
@@ -59,7 +64,12 @@ class Request(_message.Message):
     status: Status
     created_at: int
     answered: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, id: _Optional[int] = ..., requester: _Optional[bytes] = ..., model: _Optional[int] = ..., input_hash: _Optional[bytes] = ..., input: _Optional[bytes] = ..., escrow: _Optional[bytes] = ..., workers: _Optional[_Iterable[bytes]] = ..., deadline: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., created_at: _Optional[int] = ..., answered: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    max_input_tokens: int
+    max_new_tokens: int
+    flat_fee: bytes
+    input_token_price: bytes
+    output_token_price: bytes
+    def __init__(self, id: _Optional[int] = ..., requester: _Optional[bytes] = ..., model: _Optional[int] = ..., input_hash: _Optional[bytes] = ..., input: _Optional[bytes] = ..., escrow: _Optional[bytes] = ..., workers: _Optional[_Iterable[bytes]] = ..., deadline: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., created_at: _Optional[int] = ..., answered: _Optional[_Iterable[bytes]] = ..., max_input_tokens: _Optional[int] = ..., max_new_tokens: _Optional[int] = ..., flat_fee: _Optional[bytes] = ..., input_token_price: _Optional[bytes] = ..., output_token_price: _Optional[bytes] = ...) -> None: ...
 
 class RegisterWorker(_message.Message):
     __slots__ = ("endpoint", "models", "device", "bond")
@@ -78,16 +88,20 @@ class Deregister(_message.Message):
     def __init__(self) -> None: ...
 
 class RequestInference(_message.Message):
-    __slots__ = ("model", "input", "input_hash", "max_fee")
+    __slots__ = ("model", "input", "input_hash", "max_fee", "max_input_tokens", "max_new_tokens")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     INPUT_HASH_FIELD_NUMBER: _ClassVar[int]
     MAX_FEE_FIELD_NUMBER: _ClassVar[int]
+    MAX_INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
     model: int
     input: bytes
     input_hash: bytes
     max_fee: bytes
-    def __init__(self, model: _Optional[int] = ..., input: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., max_fee: _Optional[bytes] = ...) -> None: ...
+    max_input_tokens: int
+    max_new_tokens: int
+    def __init__(self, model: _Optional[int] = ..., input: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., max_fee: _Optional[bytes] = ..., max_input_tokens: _Optional[int] = ..., max_new_tokens: _Optional[int] = ...) -> None: ...
 
 class WorkerEvent(_message.Message):
     __slots__ = ("worker", "bond")

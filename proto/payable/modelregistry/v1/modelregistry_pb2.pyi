@@ -84,7 +84,7 @@ class EvalMetrics(_message.Message):
     def __init__(self, eval_loss_ppm: _Optional[int] = ..., base_eval_loss_ppm: _Optional[int] = ..., eval_examples: _Optional[int] = ..., train_examples: _Optional[int] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("id", "owner", "base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_token", "split", "deprecated", "registered_at", "format", "eval")
+    __slots__ = ("id", "owner", "base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "deprecated", "registered_at", "format", "eval", "price_per_input_token")
     ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -94,12 +94,13 @@ class Model(_message.Message):
     ATTRIBUTION_METHOD_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTION_INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_INFERENCE_FIELD_NUMBER: _ClassVar[int]
-    PRICE_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_OUTPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
     DEPRECATED_FIELD_NUMBER: _ClassVar[int]
     REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     EVAL_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_INPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     id: int
     owner: bytes
     base_model: int
@@ -109,13 +110,14 @@ class Model(_message.Message):
     attribution_method: AttributionMethod
     attribution_index_hash: bytes
     price_per_inference: bytes
-    price_per_token: bytes
+    price_per_output_token: bytes
     split: RewardSplit
     deprecated: bool
     registered_at: int
     format: ArtifactFormat
     eval: EvalMetrics
-    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., deprecated: _Optional[bool] = ..., registered_at: _Optional[int] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ...) -> None: ...
+    price_per_input_token: bytes
+    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., deprecated: _Optional[bool] = ..., registered_at: _Optional[int] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ...) -> None: ...
 
 class RegisterBaseModel(_message.Message):
     __slots__ = ("artifact_hash", "architecture", "format", "license", "size_bytes", "parameters")
@@ -134,7 +136,7 @@ class RegisterBaseModel(_message.Message):
     def __init__(self, artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ...) -> None: ...
 
 class RegisterModel(_message.Message):
-    __slots__ = ("base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_token", "split", "format", "eval")
+    __slots__ = ("base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "format", "eval", "price_per_input_token")
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
     TRAINING_CONFIG_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -142,10 +144,11 @@ class RegisterModel(_message.Message):
     ATTRIBUTION_METHOD_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTION_INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_INFERENCE_FIELD_NUMBER: _ClassVar[int]
-    PRICE_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_OUTPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     EVAL_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_INPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     base_model: int
     snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotRef]
     training_config_hash: bytes
@@ -153,21 +156,24 @@ class RegisterModel(_message.Message):
     attribution_method: AttributionMethod
     attribution_index_hash: bytes
     price_per_inference: bytes
-    price_per_token: bytes
+    price_per_output_token: bytes
     split: RewardSplit
     format: ArtifactFormat
     eval: EvalMetrics
-    def __init__(self, base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ...) -> None: ...
+    price_per_input_token: bytes
+    def __init__(self, base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ...) -> None: ...
 
 class UpdatePrice(_message.Message):
-    __slots__ = ("model", "price_per_inference", "price_per_token")
+    __slots__ = ("model", "price_per_inference", "price_per_output_token", "price_per_input_token")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_INFERENCE_FIELD_NUMBER: _ClassVar[int]
-    PRICE_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_OUTPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_INPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     model: int
     price_per_inference: bytes
-    price_per_token: bytes
-    def __init__(self, model: _Optional[int] = ..., price_per_inference: _Optional[bytes] = ..., price_per_token: _Optional[bytes] = ...) -> None: ...
+    price_per_output_token: bytes
+    price_per_input_token: bytes
+    def __init__(self, model: _Optional[int] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., price_per_input_token: _Optional[bytes] = ...) -> None: ...
 
 class ModelRef(_message.Message):
     __slots__ = ("model",)
@@ -202,14 +208,16 @@ class ModelEvent(_message.Message):
     def __init__(self, model: _Optional[int] = ..., owner: _Optional[bytes] = ...) -> None: ...
 
 class PriceUpdated(_message.Message):
-    __slots__ = ("model", "price_per_inference", "price_per_token")
+    __slots__ = ("model", "price_per_inference", "price_per_output_token", "price_per_input_token")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_INFERENCE_FIELD_NUMBER: _ClassVar[int]
-    PRICE_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_OUTPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_INPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     model: int
     price_per_inference: bytes
-    price_per_token: bytes
-    def __init__(self, model: _Optional[int] = ..., price_per_inference: _Optional[bytes] = ..., price_per_token: _Optional[bytes] = ...) -> None: ...
+    price_per_output_token: bytes
+    price_per_input_token: bytes
+    def __init__(self, model: _Optional[int] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., price_per_input_token: _Optional[bytes] = ...) -> None: ...
 
 class OwnershipTransferred(_message.Message):
     __slots__ = ("model", "to")

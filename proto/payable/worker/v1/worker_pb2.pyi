@@ -93,17 +93,19 @@ class GenerateRequest(_message.Message):
     def __init__(self, model_hash: _Optional[bytes] = ..., prompt: _Optional[str] = ..., max_tokens: _Optional[int] = ...) -> None: ...
 
 class GenerateResponse(_message.Message):
-    __slots__ = ("text", "tokens", "output_hash")
+    __slots__ = ("text", "tokens", "output_hash", "prompt_tokens")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     text: str
     tokens: _containers.RepeatedScalarFieldContainer[int]
     output_hash: bytes
-    def __init__(self, text: _Optional[str] = ..., tokens: _Optional[_Iterable[int]] = ..., output_hash: _Optional[bytes] = ...) -> None: ...
+    prompt_tokens: int
+    def __init__(self, text: _Optional[str] = ..., tokens: _Optional[_Iterable[int]] = ..., output_hash: _Optional[bytes] = ..., prompt_tokens: _Optional[int] = ...) -> None: ...
 
 class SpanAttributeRequest(_message.Message):
-    __slots__ = ("model_hash", "index_hash", "tokens", "top_k", "request_id", "min_length", "max_count", "input_hash")
+    __slots__ = ("model_hash", "index_hash", "tokens", "top_k", "request_id", "min_length", "max_count", "input_hash", "input_tokens")
     MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
     INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +114,7 @@ class SpanAttributeRequest(_message.Message):
     MIN_LENGTH_FIELD_NUMBER: _ClassVar[int]
     MAX_COUNT_FIELD_NUMBER: _ClassVar[int]
     INPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     model_hash: bytes
     index_hash: bytes
     tokens: _containers.RepeatedScalarFieldContainer[int]
@@ -120,7 +123,8 @@ class SpanAttributeRequest(_message.Message):
     min_length: int
     max_count: int
     input_hash: bytes
-    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., tokens: _Optional[_Iterable[int]] = ..., top_k: _Optional[int] = ..., request_id: _Optional[bytes] = ..., min_length: _Optional[int] = ..., max_count: _Optional[int] = ..., input_hash: _Optional[bytes] = ...) -> None: ...
+    input_tokens: int
+    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., tokens: _Optional[_Iterable[int]] = ..., top_k: _Optional[int] = ..., request_id: _Optional[bytes] = ..., min_length: _Optional[int] = ..., max_count: _Optional[int] = ..., input_hash: _Optional[bytes] = ..., input_tokens: _Optional[int] = ...) -> None: ...
 
 class TrainRequest(_message.Message):
     __slots__ = ("dataset", "model_config_json", "seed", "weight_decay")
@@ -251,7 +255,7 @@ class Span(_message.Message):
     def __init__(self, start: _Optional[int] = ..., length: _Optional[int] = ..., count: _Optional[int] = ..., contribution_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class AttributionResult(_message.Message):
-    __slots__ = ("model_hash", "index_hash", "input_hash", "output_hash", "method", "params_json", "top_k", "worker", "request_id", "spans")
+    __slots__ = ("model_hash", "index_hash", "input_hash", "output_hash", "method", "params_json", "top_k", "worker", "request_id", "spans", "input_tokens", "output_tokens")
     MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
     INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
     INPUT_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -262,6 +266,8 @@ class AttributionResult(_message.Message):
     WORKER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SPANS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     model_hash: bytes
     index_hash: bytes
     input_hash: bytes
@@ -272,7 +278,9 @@ class AttributionResult(_message.Message):
     worker: bytes
     request_id: bytes
     spans: _containers.RepeatedCompositeFieldContainer[Span]
-    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., method: _Optional[str] = ..., params_json: _Optional[str] = ..., top_k: _Optional[_Iterable[_Union[ContributionScore, _Mapping]]] = ..., worker: _Optional[bytes] = ..., request_id: _Optional[bytes] = ..., spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ...) -> None: ...
+    input_tokens: int
+    output_tokens: int
+    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., method: _Optional[str] = ..., params_json: _Optional[str] = ..., top_k: _Optional[_Iterable[_Union[ContributionScore, _Mapping]]] = ..., worker: _Optional[bytes] = ..., request_id: _Optional[bytes] = ..., spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ...) -> None: ...
 
 class SignedAttribution(_message.Message):
     __slots__ = ("result", "signature")
@@ -590,16 +598,18 @@ class ExportResult(_message.Message):
     def __init__(self, adapter_dir: _Optional[str] = ..., merged_dir: _Optional[str] = ..., max_logit_difference: _Optional[float] = ..., changed_tensors: _Optional[int] = ..., logit_shift_from_base: _Optional[float] = ...) -> None: ...
 
 class PublishRequest(_message.Message):
-    __slots__ = ("job", "price_per_inference", "price_per_token", "split")
+    __slots__ = ("job", "price_per_inference", "price_per_output_token", "split", "price_per_input_token")
     JOB_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_INFERENCE_FIELD_NUMBER: _ClassVar[int]
-    PRICE_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_OUTPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PER_INPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     job: str
     price_per_inference: str
-    price_per_token: str
+    price_per_output_token: str
     split: _modelregistry_pb2.RewardSplit
-    def __init__(self, job: _Optional[str] = ..., price_per_inference: _Optional[str] = ..., price_per_token: _Optional[str] = ..., split: _Optional[_Union[_modelregistry_pb2.RewardSplit, _Mapping]] = ...) -> None: ...
+    price_per_input_token: str
+    def __init__(self, job: _Optional[str] = ..., price_per_inference: _Optional[str] = ..., price_per_output_token: _Optional[str] = ..., split: _Optional[_Union[_modelregistry_pb2.RewardSplit, _Mapping]] = ..., price_per_input_token: _Optional[str] = ...) -> None: ...
 
 class PublishedArtifacts(_message.Message):
     __slots__ = ("adapter_hash", "training_config_hash", "register_model")
