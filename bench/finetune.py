@@ -7,6 +7,8 @@ each. Each run is its own process, so peak memory (max RSS) is that run's alone.
 training tokens/s (steps × batch × mean example length over the training wall time), peak memory,
 held-out loss after the same steps (measured the same way for both), and what a kill-and-resume costs:
 an uninterrupted checkpointed run against the same run stopped half way and resumed in a new process.
+Throughput is given per wall second and per CPU second; the resume cost is in CPU seconds, since on a
+shared VM the wall time of the same run varies by more than the cost being measured.
 
     python bench/finetune.py [--steps 600] [--rounds 3]
 
@@ -62,17 +64,18 @@ def child_ours(base: Path, steps: int, job: Path, checkpoint_every: int, stop_at
     model, tokenizer, spec, data = _data(base)
     config = _config(spec, steps, checkpoint_every)
     points: list[dict] = []
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     try:
         outcome = trainer.train(config, model, tokenizer, data.train, data.eval, job, report=points.append,
                                 stop=lambda: stop_at > 0 and points[-1]["step"] >= stop_at, resume=resume)
         eval_loss = outcome.eval_loss
     except trainer.Aborted:
         eval_loss = None
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     mean = data.tokens / len(data.train)
     trained = (points[-1]["step"] - (points[0]["step"] if resume else 0)) if points else 0
-    return {"seconds": seconds, "tokens_per_s": trained * 4 * mean / seconds, "eval_loss": eval_loss}
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "tokens_per_s": trained * 4 * mean / seconds,
+            "tokens_per_cpu_s": trained * 4 * mean / cpu_seconds, "eval_loss": eval_loss}
 
 
 def child_trainer(base: Path, steps: int, out: Path) -> dict:
@@ -94,12 +97,13 @@ def child_trainer(base: Path, steps: int, out: Path) -> dict:
                              use_cpu=True, disable_tqdm=True, dataloader_num_workers=0)
     run = Trainer(model=model, args=args, train_dataset=rows,
                   data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     run.train()
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     mean = data.tokens / len(data.train)
     eval_loss = ours.evaluate(model, data.eval, tokenizer.pad_token_id, 4, "cpu")
-    return {"seconds": seconds, "tokens_per_s": steps * 4 * mean / seconds, "eval_loss": eval_loss}
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "tokens_per_s": steps * 4 * mean / seconds,
+            "tokens_per_cpu_s": steps * 4 * mean / cpu_seconds, "eval_loss": eval_loss}
 
 
 def _child(argv: list[str]) -> None:
@@ -144,22 +148,27 @@ def main() -> None:
             whole = _run("ours", CACHE, args.steps, Path(tmp) / f"ckpt-{r}", 10, 0, 0)
             first = _run("ours", CACHE, args.steps, Path(tmp) / f"cut-{r}", 10, args.steps // 2, 0)
             second = _run("ours", CACHE, args.steps, Path(tmp) / f"cut-{r}", 10, 0, 1)
-            resume.append({"uninterrupted_s": whole["seconds"], "interrupted_s": first["seconds"] + second["seconds"],
-                           "fixed_cost_s": first["seconds"] + second["seconds"] - whole["seconds"],
+            resume.append({"uninterrupted_cpu_s": whole["cpu_seconds"],
+                           "interrupted_cpu_s": first["cpu_seconds"] + second["cpu_seconds"],
+                           "fixed_cost_cpu_s": first["cpu_seconds"] + second["cpu_seconds"] - whole["cpu_seconds"],
                            "same_eval_loss": second["eval_loss"] == whole["eval_loss"]})
     med = lambda rows, key: statistics.median(row[key] for row in rows)  # noqa: E731
-    overhead = statistics.median((r["interrupted_s"] - r["uninterrupted_s"]) / r["uninterrupted_s"] for r in resume)
+    overhead = statistics.median(r["fixed_cost_cpu_s"] / r["uninterrupted_cpu_s"] for r in resume)
     report = {
         "steps": args.steps, "rounds": args.rounds, "batch": 4, "threads": 1,
-        "ours": {"tokens_per_s": med(ours, "tokens_per_s"), "peak_rss_mib": med(ours, "peak_rss_mib"),
+        "ours": {"tokens_per_s": med(ours, "tokens_per_s"), "tokens_per_cpu_s": med(ours, "tokens_per_cpu_s"),
+                 "peak_rss_mib": med(ours, "peak_rss_mib"),
                  "eval_loss": med(ours, "eval_loss"), "seconds": med(ours, "seconds")},
         "transformers_trainer_peft": {"tokens_per_s": med(theirs, "tokens_per_s"),
+                                      "tokens_per_cpu_s": med(theirs, "tokens_per_cpu_s"),
                                       "peak_rss_mib": med(theirs, "peak_rss_mib"),
                                       "eval_loss": med(theirs, "eval_loss"), "seconds": med(theirs, "seconds")},
-        "resume": {"overhead_fraction": overhead, "fixed_cost_s": statistics.median(r["fixed_cost_s"] for r in resume),
-                   "rounds": resume},
+        "resume": {"overhead_fraction": overhead,
+                   "fixed_cost_cpu_s": statistics.median(r["fixed_cost_cpu_s"] for r in resume), "rounds": resume},
     }
     report["throughput_ratio"] = report["ours"]["tokens_per_s"] / report["transformers_trainer_peft"]["tokens_per_s"]
+    report["cpu_throughput_ratio"] = (report["ours"]["tokens_per_cpu_s"]
+                                      / report["transformers_trainer_peft"]["tokens_per_cpu_s"])
     report["eval_loss_ratio"] = report["ours"]["eval_loss"] / report["transformers_trainer_peft"]["eval_loss"]
     report["targets_met"] = {"throughput_ge_1x": report["throughput_ratio"] >= 1.0,
                              "eval_loss_within_2pct": abs(report["eval_loss_ratio"] - 1) <= 0.02,
