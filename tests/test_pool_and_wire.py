@@ -79,13 +79,16 @@ def test_unpayable_tips_buy_nothing_and_a_payable_flood_is_bounded_and_paid_for(
         tip = 1000 * ONE_OPEN  # payable: the pool holds what one sender may hold, and the sender pays for it
         results = client.submit_batch([_transfer(client, FERDIE, n, tip=tip) for n in range(300)])
         accepted = [r for r in results if not r.error_code]
-        assert len(accepted) == 256
-        assert {r.error_code for r in results if r.error_code} == {"sender_limit", "nonce_too_far"}
+        # the pool never holds more than 256 of one sender's: more are accepted only as blocks (every 0.5 s;
+        # a slow machine admits 300 signed transfers in longer than that) take some out during the batch
+        assert 256 <= len(accepted) <= 256 + client.nonce(FERDIE.public)
+        codes = {r.error_code for r in results if r.error_code}
+        assert codes <= {"sender_limit", "nonce_too_far"} and ("sender_limit" in codes) == (len(accepted) < 300)
         first = client.chain_info().best_number
         _ordinary_senders_get_in(client)
         time.sleep(1.5)
         assert client.chain_info().best_number >= first + 2  # block production goes on
-        assert client.nonce(FERDIE.public) == 256 and client.account(FERDIE.public).free < before
+        assert client.nonce(FERDIE.public) == len(accepted) and client.account(FERDIE.public).free < before
 
 
 def test_a_padded_extrinsic_is_refused_and_the_signers_hash_is_the_only_hash(node):
