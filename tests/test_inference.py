@@ -140,3 +140,29 @@ def test_an_answered_worker_is_not_penalised(chain):
         chain.block()
     assert token.account(chain.ex.read_context(), EVE.public).bonded == bonded  # answered: no penalty
     assert _get(chain, 1).status == inf.EXPIRED  # nobody settled it, so the requester was still refunded
+
+
+def test_a_worker_serving_a_base_model_takes_requests_for_every_adapter_on_it(chain):
+    """OpenLoRA: one base in memory serves all its adapters, so a worker registers for the base."""
+    _with_model(chain)  # model 1: not an adapter, on base 1
+    _ok(chain, chain.dave, "modelregistry", 1, mr.RegisterModel(
+        base_model=1, snapshots=[mr.SnapshotRef(datanet=1, version=1)], training_config_hash=b"\x06" * 32,
+        artifact_hash=b"\x07" * 32, attribution_index_hash=b"\x08" * 32, price_per_inference=encode_u128(PRICE),
+        format=mr.PEFT_LORA, split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500)))
+    refused = chain.block(chain.sign(EVE, "inference", 0, inf.RegisterWorker(
+        endpoint="127.0.0.1:1", base_models=[9], device="cpu", bond=encode_u128(100 * ONE_OPEN)))).outcomes[0]
+    assert type(refused.error).__name__ == "UnknownBaseModel"
+    too_many = chain.block(chain.sign(EVE, "inference", 0, inf.RegisterWorker(
+        endpoint="127.0.0.1:1", models=list(range(1, 10)), base_models=list(range(1, 9)), device="cpu",
+        bond=encode_u128(100 * ONE_OPEN)))).outcomes[0]
+    assert "in all" in too_many.error.message
+    _ok(chain, EVE, "inference", 0, inf.RegisterWorker(endpoint="127.0.0.1:1", base_models=[1], device="cpu",
+                                                       bond=encode_u128(100 * ONE_OPEN)))
+    assert type(_request(chain, chain.charlie).error).__name__ == "NoWorker"  # model 1 is not an adapter
+    _ok(chain, chain.charlie, "inference", 2, inf.RequestInference(model=2, input=b"prompt",
+                                                                   max_fee=encode_u128(PRICE)))
+    assert list(_get(chain, 1).workers) == [EVE.public]
+    _ok(chain, EVE, "inference", 1, inf.Deregister())
+    assert type(chain.block(chain.sign(chain.charlie, "inference", 2, inf.RequestInference(
+        model=2, input=b"again", max_fee=encode_u128(PRICE)))).outcomes[0].error).__name__ == "NoWorker"
+    chain.ex.try_state()

@@ -133,12 +133,20 @@ def test_the_content_store_serves_permissioned_data_only_to_allowed_readers(star
                            artifact_hash=blake2_256(b"a"), attribution_index_hash=blake2_256(b"i"),
                            price_per_inference="1", format="peft_lora",
                            split={"contributors": 7000, "model_owner": 2000, "protocol": 500, "worker": 500})
-        client.submit_call(ferdie, "inference", "register_worker", endpoint="127.0.0.1:1", models=[],
-                           device="cpu", bond="100")
+        client.submit_call(dave, "modelregistry", "register_base_model", artifact_hash=blake2_256(b"other base"),
+                           architecture="llama", format="hf_directory", license="MIT")
+        assert client.submit_call(ferdie, "inference", "register_worker", endpoint="127.0.0.1:1", base_models=[2],
+                                  device="cpu", bond="100").success
         assert _read(client, _signed(client, digest, ferdie)) == grpc.StatusCode.PERMISSION_DENIED
-        client.submit_call(eve, "inference", "register_worker", endpoint="127.0.0.1:2", models=[1], device="cpu",
-                           bond="100")
+        assert client.submit_call(eve, "inference", "register_worker", endpoint="127.0.0.1:2", models=[1],
+                                  device="cpu", bond="100").success
         assert client.download(digest, reader=eve) == secret
+        # model 1 is an adapter on base 1: a worker serving base 1 serves it, so it may read its data too
+        client.submit_call(alice, "token", "transfer_keep_alive", dest=stranger.public, amount="200")
+        assert _read(client, _signed(client, digest, stranger)) == grpc.StatusCode.PERMISSION_DENIED
+        assert client.submit_call(stranger, "inference", "register_worker", endpoint="127.0.0.1:3",
+                                  base_models=[1], device="cpu", bond="100").success
+        assert client.download(digest, reader=stranger) == secret
         client.submit_call(alice, "datanet", "revoke_access", datanet=1, account=dave.public)
         assert _read(client, _signed(client, digest, dave)) == grpc.StatusCode.PERMISSION_DENIED
         # forged, stale and malformed signatures are refused before the chain is asked

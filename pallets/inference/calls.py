@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pallets.modelregistry import interface as registry
 from pallets.token import interface as token
 from payable.inference.v1 import inference_pb2 as pb
+from payable.modelregistry.v1.modelregistry_pb2 import PEFT_LORA
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
 from runtime.crypto import blake2_256
@@ -12,7 +15,7 @@ from runtime.pallet import CallTable
 
 from . import errors, weights
 from . import events as ev
-from .storage import ByModel, Deadlines, NextRequestId, Requests, Workers
+from .storage import ByBase, ByModel, Deadlines, NextRequestId, Requests, Workers
 
 calls = CallTable("inference")
 MAX_MODELS = 16
@@ -20,25 +23,30 @@ MAX_MODELS = 16
 
 @calls.call(0, pb.RegisterWorker, weights.REGISTER)
 def register_worker(ctx: Context, origin: bytes, args: pb.RegisterWorker) -> None:
-    """Bond OPEN (through the token pallet's staking) and register as a worker for some models."""
+    """Bond OPEN (through the token pallet's staking) and register as a worker for some models, and for every
+    adapter of some base models (OpenLoRA: one base in memory serves all its adapters)."""
     if Workers.get(ctx, origin) is not None:
         raise errors.AlreadyRegistered("deregister first to change the bond")
     if not args.endpoint or len(args.endpoint) > 256:
         raise errors.BadInput("endpoint must be 1..256 characters")
-    models = list(dict.fromkeys(args.models))
-    if not 1 <= len(models) <= MAX_MODELS:
-        raise errors.BadInput(f"serve 1..{MAX_MODELS} distinct models")
+    models, bases = list(dict.fromkeys(args.models)), list(dict.fromkeys(args.base_models))
+    if not 1 <= len(models) + len(bases) <= MAX_MODELS:
+        raise errors.BadInput(f"serve 1..{MAX_MODELS} distinct models and base models in all")
     for model_id in models:
         registry.model(ctx, model_id)
+    for base_id in bases:
+        registry.base_model(ctx, base_id)
     bond = decode_u128(args.bond, "bond")
     if bond < ctx.config.min_worker_bond:
         raise errors.BondTooSmall(f"bond {bond} is below the minimum {ctx.config.min_worker_bond}")
     token.bond(ctx, origin, bond)
     Workers.insert(ctx, origin, pb.Worker(account=origin, endpoint=args.endpoint, models=models,
                                           device=args.device[:32], bond=encode_u128(bond),
-                                          registered_at=ctx.block_number))
+                                          registered_at=ctx.block_number, base_models=bases))
     for model_id in models:
         ByModel.insert(ctx, model_id, origin, b"")
+    for base_id in bases:
+        ByBase.insert(ctx, base_id, origin, b"")
     ev.WorkerRegistered.emit(ctx, worker=origin, bond=encode_u128(bond))
 
 
@@ -57,20 +65,31 @@ def deregister_worker(ctx: Context, origin: bytes, args: pb.Deregister) -> None:
     Workers.insert(ctx, origin, found)
     for model_id in found.models:
         ByModel.remove(ctx, model_id, origin)
+    for base_id in found.base_models:
+        ByBase.remove(ctx, base_id, origin)
     ev.WorkerLeaving.emit(ctx, worker=origin, bond=found.bond)
+
+
+def serving(ctx: Context, model_id: int) -> Iterator[bytes]:
+    """The workers registered for a model, then - for an adapter - those serving its base model."""
+    yield from (account for account, _ in ByModel.iter_prefix(ctx, model_id))
+    model = registry.model(ctx, model_id)
+    if model.format == PEFT_LORA:
+        yield from (account for account, _ in ByBase.iter_prefix(ctx, model.base_model))
 
 
 def assign(ctx: Context, model_id: int, request_id: int, exclude: tuple[bytes, ...] = ()) -> list[bytes]:
     """Deterministic assignment from on-chain data: eligible workers (not in `exclude`) ranked by
-    blake2(parent hash ‖ request ‖ worker), the first `replication` taken. Every node computes the same list."""
+    blake2(parent hash ‖ request ‖ worker), the first `replication` taken. Every node computes the same list.
+    At most `max_workers_per_model` candidates are read, those registered for the model first."""
     config = ctx.config
     seed = ctx.parent_hash + request_id.to_bytes(8, "big")
-    eligible = []
-    for account, _ in ByModel.iter_prefix(ctx, model_id):
-        if len(eligible) == config.max_workers_per_model:
+    eligible: list[bytes] = []
+    for seen, account in enumerate(serving(ctx, model_id)):
+        if seen == config.max_workers_per_model:
             break
         found = Workers.get(ctx, account)
-        if (found is not None and account not in exclude and not found.leaving_at
+        if (found is not None and account not in exclude and account not in eligible and not found.leaving_at
                 and decode_u128(found.bond) >= config.min_worker_bond):
             eligible.append(account)
     return sorted(eligible, key=lambda account: blake2_256(seed + account))[:config.replication]

@@ -12,8 +12,9 @@ from runtime.context import Context
 from runtime.errors import ensure
 
 from . import events as ev
+from .calls import serving
 from .interface import slash_worker
-from .storage import ByModel, Deadlines, Requests, Workers
+from .storage import ByBase, ByModel, Deadlines, Requests, Workers
 
 
 def on_finalize(ctx: Context) -> None:
@@ -47,15 +48,19 @@ def try_state(ctx: Context) -> None:
     for account, found in Workers.iter(ctx):
         balances = token.account(ctx, account)
         ensure(balances.bonded + balances.unbonding >= decode_u128(found.bond), f"worker {account.hex()}: bond")
+        listed = [ByModel.get(ctx, m, account) for m in found.models] + \
+            [ByBase.get(ctx, b, account) for b in found.base_models]
+        ensure(all((entry is not None) != bool(found.leaving_at) for entry in listed),
+               f"worker {account.hex()}: its model and base indexes disagree with its record")
 
 
 def content_access(ctx: Context, content_hash: bytes, reader: bytes) -> bool | None:
-    """A registered worker assigned to serve a model that cites a DataNet holding this content may read it
-    (to fine-tune, index or attribute); otherwise no opinion (the DataNet pallet decides)."""
+    """A registered worker that serves a model citing a DataNet holding this content (directly, or an adapter
+    through its base) may read it (to index or attribute); otherwise no opinion (the DataNet pallet decides)."""
     if len(reader) != 32 or Workers.get(ctx, reader) is None:
         return None
     for net in datanet.holders(ctx, content_hash):
         for model_id in registry.models_citing(ctx, net):
-            if ByModel.get(ctx, model_id, reader) is not None:
+            if reader in serving(ctx, model_id):
                 return True
     return None

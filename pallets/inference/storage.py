@@ -9,6 +9,8 @@ storage = PalletStorage("inference")
 Workers = storage.map("Workers", BYTES, ProtoCodec(pb.Worker), BLAKE2_128_CONCAT, "Registered workers by account.")
 ByModel = storage.double_map("ByModel", U64, IDENTITY, BYTES, BLAKE2_128_CONCAT, BYTES,
                              "Model → workers that serve it (presence).")
+ByBase = storage.double_map("ByBase", U64, IDENTITY, BYTES, BLAKE2_128_CONCAT, BYTES,
+                            "Base model → workers that serve every adapter on it (presence).")
 NextRequestId = storage.value("NextRequestId", U64, "Id the next request gets (ids start at 1).")
 Requests = storage.map("Requests", U64, ProtoCodec(pb.Request), IDENTITY, "Inference requests by id.")
 Deadlines = storage.double_map("Deadlines", U64, IDENTITY, U64, IDENTITY, BYTES,

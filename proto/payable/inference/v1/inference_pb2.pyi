@@ -18,7 +18,7 @@ SETTLED: Status
 EXPIRED: Status
 
 class Worker(_message.Message):
-    __slots__ = ("account", "endpoint", "models", "device", "bond", "registered_at", "leaving_at")
+    __slots__ = ("account", "endpoint", "models", "device", "bond", "registered_at", "leaving_at", "base_models")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class Worker(_message.Message):
     BOND_FIELD_NUMBER: _ClassVar[int]
     REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
     LEAVING_AT_FIELD_NUMBER: _ClassVar[int]
+    BASE_MODELS_FIELD_NUMBER: _ClassVar[int]
     account: bytes
     endpoint: str
     models: _containers.RepeatedScalarFieldContainer[int]
@@ -33,7 +34,8 @@ class Worker(_message.Message):
     bond: bytes
     registered_at: int
     leaving_at: int
-    def __init__(self, account: _Optional[bytes] = ..., endpoint: _Optional[str] = ..., models: _Optional[_Iterable[int]] = ..., device: _Optional[str] = ..., bond: _Optional[bytes] = ..., registered_at: _Optional[int] = ..., leaving_at: _Optional[int] = ...) -> None: ...
+    base_models: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, account: _Optional[bytes] = ..., endpoint: _Optional[str] = ..., models: _Optional[_Iterable[int]] = ..., device: _Optional[str] = ..., bond: _Optional[bytes] = ..., registered_at: _Optional[int] = ..., leaving_at: _Optional[int] = ..., base_models: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Request(_message.Message):
     __slots__ = ("id", "requester", "model", "input_hash", "input", "escrow", "workers", "deadline", "status", "created_at", "answered", "max_input_tokens", "max_new_tokens", "flat_fee", "input_token_price", "output_token_price")
@@ -72,16 +74,18 @@ class Request(_message.Message):
     def __init__(self, id: _Optional[int] = ..., requester: _Optional[bytes] = ..., model: _Optional[int] = ..., input_hash: _Optional[bytes] = ..., input: _Optional[bytes] = ..., escrow: _Optional[bytes] = ..., workers: _Optional[_Iterable[bytes]] = ..., deadline: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., created_at: _Optional[int] = ..., answered: _Optional[_Iterable[bytes]] = ..., max_input_tokens: _Optional[int] = ..., max_new_tokens: _Optional[int] = ..., flat_fee: _Optional[bytes] = ..., input_token_price: _Optional[bytes] = ..., output_token_price: _Optional[bytes] = ...) -> None: ...
 
 class RegisterWorker(_message.Message):
-    __slots__ = ("endpoint", "models", "device", "bond")
+    __slots__ = ("endpoint", "models", "device", "bond", "base_models")
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     BOND_FIELD_NUMBER: _ClassVar[int]
+    BASE_MODELS_FIELD_NUMBER: _ClassVar[int]
     endpoint: str
     models: _containers.RepeatedScalarFieldContainer[int]
     device: str
     bond: bytes
-    def __init__(self, endpoint: _Optional[str] = ..., models: _Optional[_Iterable[int]] = ..., device: _Optional[str] = ..., bond: _Optional[bytes] = ...) -> None: ...
+    base_models: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, endpoint: _Optional[str] = ..., models: _Optional[_Iterable[int]] = ..., device: _Optional[str] = ..., bond: _Optional[bytes] = ..., base_models: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Deregister(_message.Message):
     __slots__ = ()
