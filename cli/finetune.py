@@ -79,17 +79,22 @@ def _bar(done: int, total: int, extra: str) -> None:
     print(f"\r  training [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {extra}", end="", file=sys.stderr)
 
 
-def _follow(args, stub, job_id: str, since: int = 0) -> int:
-    """Print the curve (or a progress bar); the exit code says whether the job completed."""
+def _point_json(p) -> str:
+    return json.dumps({"step": p.step, "total_steps": p.total_steps, "loss": p.loss if p.has_loss else None,
+                       "eval_loss": p.eval_loss if p.has_eval else None, "lr": p.lr,
+                       "tokens_per_s": round(p.tokens_per_s), "eta_s": round(p.eta_s, 1)})
+
+
+def _follow(args, stub, job_id: str, since: int = 0, lines: bool = False) -> int:
+    """Print the curve as JSON lines (with --json or `lines`) or a progress bar; the exit code says whether the
+    job completed."""
     from payable.worker.v1 import worker_pb2 as wp
 
     last = None
     for update in stub.Watch(wp.WatchRequest(job=job_id, since=since), timeout=None):
         for p in update.points:
-            if args.json or getattr(args, "all", False):
-                print(json.dumps({"step": p.step, "total_steps": p.total_steps, "loss": p.loss if p.has_loss else None,
-                                  "eval_loss": p.eval_loss if p.has_eval else None, "lr": p.lr,
-                                  "tokens_per_s": round(p.tokens_per_s), "eta_s": round(p.eta_s, 1)}))
+            if args.json or lines:
+                print(_point_json(p))
             else:
                 extra = f"loss {p.loss:.3f}" if p.has_loss else ""
                 extra += f" eval {p.eval_loss:.3f}" if p.has_eval else ""
@@ -163,8 +168,7 @@ def cmd_finetune(args) -> int:
         _print_job(args, _rpc(stub.Status, job_ref))
         return 0
     if action == "logs":
-        args.all = True
-        return _follow(args, stub, args.job) if args.follow else _logs(args, stub)
+        return _follow(args, stub, args.job, lines=True) if args.follow else _logs(args, stub)
     if action in ("abort", "resume"):
         job = _rpc(stub.Abort if action == "abort" else stub.Resume, job_ref)
         if action == "resume" and args.follow:
@@ -192,8 +196,7 @@ def _logs(args, stub) -> int:
     first = next(iter(stream), None)  # the first update carries every point stored so far
     stream.cancel()
     for p in first.points if first is not None else []:
-        print(json.dumps({"step": p.step, "total_steps": p.total_steps, "loss": p.loss if p.has_loss else None,
-                          "eval_loss": p.eval_loss if p.has_eval else None, "lr": p.lr}))
+        print(_point_json(p))
     return 0
 
 

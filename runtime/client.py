@@ -285,6 +285,17 @@ class Client:
         """A typed pallet query: request message in, `response_type` message out."""
         return response_type.FromString(self.query(pallet, name, request))
 
+    def pallet_items(self, pallet: str, name: str, request, response_type, field: str) -> Iterator:
+        """Every item of a paged list query, page after page (`request` carries the filters; its `start_after`
+        and `limit` are set here; the response's `next_start_after` says where the next page starts)."""
+        request.limit = 100
+        while True:
+            page = self.pallet_query(pallet, name, request, response_type)
+            yield from getattr(page, field)
+            if not page.next_start_after:
+                return
+            request.start_after = page.next_start_after
+
     def account(self, account: bytes) -> node_pb2.AccountResponse:
         return self._rpc(self.node.GetAccount, node_pb2.AccountRequest(account=account))
 

@@ -44,14 +44,13 @@ def missing_assets() -> list[str]:
     return [str(path) for path in VENDOR.values() if not path.exists()]
 
 
-def _page_list(client: Client, pallet: str, query: str, request_type, response_type, field: str) -> list:
-    items, after = [], 0
-    while True:
-        page = client.pallet_query(pallet, query, request_type(start_after=after, limit=100), response_type)
-        items.extend(getattr(page, field))
-        if not page.next_start_after:
-            return items
-        after = page.next_start_after
+def _all_datanets(client: Client) -> list[dn.DataNetInfo]:
+    return list(client.pallet_items("datanet", "list_datanets", dn.ListDataNetsRequest(), dn.DataNetList, "datanets"))
+
+
+def _all_base_models(client: Client) -> list[mr.BaseModel]:
+    return list(client.pallet_items("modelregistry", "list_base_models", mr.BaseModelsRequest(), mr.BaseModelList,
+                                    "base_models"))
 
 
 def create_app(node: str, worker: str) -> FastAPI:
@@ -143,7 +142,7 @@ def create_app(node: str, worker: str) -> FastAPI:
 
     @app.get("/datanets", response_class=HTMLResponse)
     def datanets(request: Request):
-        nets = _page_list(client, "datanet", "list_datanets", dn.ListDataNetsRequest, dn.DataNetList, "datanets")
+        nets = _all_datanets(client)
         return page(request, "datanets.html", datanets=nets)
 
     @app.get("/datanets/{datanet_id}", response_class=HTMLResponse)
@@ -162,16 +161,15 @@ def create_app(node: str, worker: str) -> FastAPI:
 
     @app.get("/models", response_class=HTMLResponse)
     def models(request: Request):
-        found = _page_list(client, "modelregistry", "list_models", mr.ModelsRequest, mr.ModelList, "models")
-        bases = _page_list(client, "modelregistry", "list_base_models", mr.BaseModelsRequest, mr.BaseModelList,
-                           "base_models")
+        found = list(client.pallet_items("modelregistry", "list_models", mr.ModelsRequest(), mr.ModelList,
+                                         "models"))
+        bases = _all_base_models(client)
         return page(request, "models.html", models=found, bases=bases, format_name=mr.ArtifactFormat.Name)
 
     @app.get("/factory", response_class=HTMLResponse)
     def factory(request: Request):
-        bases = _page_list(client, "modelregistry", "list_base_models", mr.BaseModelsRequest, mr.BaseModelList,
-                           "base_models")
-        nets = _page_list(client, "datanet", "list_datanets", dn.ListDataNetsRequest, dn.DataNetList, "datanets")
+        bases = _all_base_models(client)
+        nets = _all_datanets(client)
         listed = worker_call(jobs.ListJobs, wp.JobRef()).jobs
         return page(request, "factory.html", bases=bases, datanets=nets, jobs=listed, defaults=HYPER_DEFAULTS)
 
@@ -211,30 +209,33 @@ def create_app(node: str, worker: str) -> FastAPI:
                 raise HTTPException(400, f"{key}: {raw!r} is not a number") from exc
         return config
 
+    def partial(request: Request, template: str, name: str, compute) -> HTMLResponse:
+        """An htmx fragment: `compute()`'s answer as `name`, or the problem in words (never a blank swap)."""
+        try:
+            return templates.TemplateResponse(request, template, {name: compute(), "problem": None})
+        except (grpc.RpcError, ValueError, HTTPException) as exc:
+            problem = exc.details() if isinstance(exc, grpc.RpcError) else getattr(exc, "detail", str(exc))
+            return templates.TemplateResponse(request, template, {name: None, "problem": problem})
+
     @app.post("/factory/preview", response_class=HTMLResponse)
     async def preview(request: Request):
         form = await read_form(request)
-        try:
+
+        def compute():
             if not form["snapshots"]:
                 raise ValueError("pick at least one snapshot")
             config = training_config(form)
-            found = jobs.Preview(wp.DatasetPreviewRequest(dataset_spec_json=json.dumps(config["dataset"]),
-                                                          base_model=config["base_model"], cutoff=config["cutoff"],
-                                                          limit=8), timeout=600)
-            return templates.TemplateResponse(request, "_preview.html", {"preview": found, "problem": None})
-        except (grpc.RpcError, ValueError, HTTPException) as exc:
-            problem = exc.details() if isinstance(exc, grpc.RpcError) else getattr(exc, "detail", str(exc))
-            return templates.TemplateResponse(request, "_preview.html", {"preview": None, "problem": problem})
+            return jobs.Preview(wp.DatasetPreviewRequest(dataset_spec_json=json.dumps(config["dataset"]),
+                                                         base_model=config["base_model"], cutoff=config["cutoff"],
+                                                         limit=8), timeout=600)
+
+        return partial(request, "_preview.html", "preview", compute)
 
     @app.post("/factory/estimate", response_class=HTMLResponse)
     async def estimate(request: Request):
         form = await read_form(request)
-        try:
-            found = jobs.Estimate(wp.JobConfigRequest(config_json=json.dumps(training_config(form))), timeout=600)
-            return templates.TemplateResponse(request, "_estimate.html", {"estimate": found, "problem": None})
-        except (grpc.RpcError, ValueError, HTTPException) as exc:
-            problem = exc.details() if isinstance(exc, grpc.RpcError) else getattr(exc, "detail", str(exc))
-            return templates.TemplateResponse(request, "_estimate.html", {"estimate": None, "problem": problem})
+        return partial(request, "_estimate.html", "estimate", lambda: jobs.Estimate(
+            wp.JobConfigRequest(config_json=json.dumps(training_config(form))), timeout=600))
 
     @app.post("/api/jobs")
     async def start_job(request: Request):

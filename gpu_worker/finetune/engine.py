@@ -31,7 +31,7 @@ from .config import TrainingConfig, estimate, library_versions
 from .dataset import DatasetSpec, Prepared, prepare
 from .export import export_merged
 from .sources import fetch_base, snapshot_sources
-from .trainer import Aborted, evaluate, load_base, train
+from .trainer import Aborted, evaluate, load_base, load_tokenizer, train
 
 TERMINAL = ("completed", "failed", "aborted", "interrupted")
 RESUMABLE = ("failed", "aborted", "interrupted")
@@ -61,17 +61,19 @@ class Job:
                 "config_hash": self.config.hash().hex()}
 
 
-def load_inputs(client: Client, config: TrainingConfig, cache: Path, reader: Keypair | None):
-    """The base (fetched, checked), its tokenizer and the prepared dataset of a config."""
+def load_inputs(client: Client, config: TrainingConfig, cache: Path, reader: Keypair | None
+                ) -> tuple[Path, Prepared]:
+    """The base's directory (fetched, checked) and the config's prepared dataset. The weights are not loaded:
+    a preview or an estimate needs only the tokenizer."""
     base_dir = fetch_base(client, bytes.fromhex(config.base_model), cache / "bases", reader)
-    base, tokenizer = load_base(base_dir)
     sources = snapshot_sources(client, config.dataset, cache / "blobs", reader)
-    return base_dir, base, tokenizer, prepare(config.dataset, sources, tokenizer, config.cutoff)
+    return base_dir, prepare(config.dataset, sources, load_tokenizer(base_dir), config.cutoff)
 
 
 def reproduce(client: Client, config: TrainingConfig, workdir: Path, reader: Keypair | None = None) -> bytes:
     """Re-run a recorded job from scratch and return its adapter's artifact hash (what `verify` compares)."""
-    _, base, tokenizer, data = load_inputs(client, config, workdir / "cache", reader)
+    base_dir, data = load_inputs(client, config, workdir / "cache", reader)
+    base, tokenizer = load_base(base_dir)
     outcome = train(config, base, tokenizer, data.train, data.eval, workdir / "job", report=lambda point: None)
     return directory_hash(outcome.adapter_dir, PEFT_LORA)
 
@@ -144,7 +146,7 @@ class FinetuneEngine:
         every row that does not map (contribution, line, reason)."""
         with self._client() as client:
             config = TrainingConfig(base_model=base_model, dataset=spec, cutoff=cutoff)
-            _, _, tokenizer, data = load_inputs(client, config, self.cache, self.key)
+            _, data = load_inputs(client, config, self.cache, self.key)
         examples = [{"rendered": e.rendered, "tokens": len(e.input_ids), "trained_tokens": e.trained_tokens,
                      "contribution": e.row.contribution_id, "contributor": encode_address(e.row.contributor),
                      "line": e.row.line, "split": split}
@@ -154,7 +156,7 @@ class FinetuneEngine:
 
     def estimate(self, config: TrainingConfig) -> dict:
         with self._client() as client:
-            base_dir, _, _, data = load_inputs(client, config, self.cache, self.key)
+            base_dir, data = load_inputs(client, config, self.cache, self.key)
         return self._estimate(config, base_dir, data)
 
     @staticmethod
@@ -223,13 +225,14 @@ class FinetuneEngine:
 
     def _train(self, job: Job, resume: bool) -> None:
         with self._client() as client:
-            base_dir, base, tokenizer, data = load_inputs(client, job.config, self.cache, self.key)
+            base_dir, data = load_inputs(client, job.config, self.cache, self.key)
+        base, tokenizer = load_base(base_dir, self.device)
         if resume:
             latest = sorted(int(p.name[5:]) for p in (self._dir(job) / "checkpoints").glob("step-*"))
             self._truncate(job, latest[-1] if latest else -1)
         job.results.update(train_examples=len(data.train), eval_examples=len(data.eval),
                            rows_refused=len(data.errors), estimate=self._estimate(job.config, base_dir, data))
-        outcome = train(job.config, base.to(self.device), tokenizer, data.train, data.eval, self._dir(job),
+        outcome = train(job.config, base, tokenizer, data.train, data.eval, self._dir(job),
                         report=lambda point: self._append(job, point), stop=job.stop.is_set, resume=resume,
                         device=self.device)
         base_eval = next((p["base_eval_loss"] for p in job.points if "base_eval_loss" in p), None)
@@ -295,7 +298,7 @@ class FinetuneEngine:
         job = self._completed(job_id)
         model, tokenizer = self._with_adapter(job)
         with self._client() as client:
-            _, _, _, data = load_inputs(client, job.config, self.cache, self.key)
+            _, data = load_inputs(client, job.config, self.cache, self.key)
         loss = evaluate(model, data.eval, tokenizer.pad_token_id, job.config.batch_size, self.device)
         return {"eval_loss": loss, "base_eval_loss": job.results.get("base_eval_loss"),
                 "eval_examples": len(data.eval)}
@@ -337,14 +340,8 @@ class FinetuneEngine:
 
 def registered_base(client: Client, artifact_hex: str) -> int:
     """The on-chain id of the base model with this artifact hash."""
-    after = 0
-    while True:
-        page = client.pallet_query("modelregistry", "list_base_models", mr.BaseModelsRequest(start_after=after,
-                                                                                             limit=100),
-                                   mr.BaseModelList)
-        for base in page.base_models:
-            if base.artifact_hash.hex() == artifact_hex:
-                return base.id
-        if not page.next_start_after:
-            raise JobError(f"no base model with artifact {artifact_hex} is registered on the chain")
-        after = page.next_start_after
+    for base in client.pallet_items("modelregistry", "list_base_models", mr.BaseModelsRequest(), mr.BaseModelList,
+                                    "base_models"):
+        if base.artifact_hash.hex() == artifact_hex:
+            return base.id
+    raise JobError(f"no base model with artifact {artifact_hex} is registered on the chain")

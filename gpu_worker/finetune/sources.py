@@ -22,15 +22,9 @@ from .dataset import DatasetSpec, Source
 
 def contribution_formats(client: Client, datanet: int) -> dict[int, str]:
     """Contribution id → its declared format, for one DataNet (paged through the chain's query)."""
-    formats, after = {}, 0
-    while True:
-        page = client.pallet_query("datanet", "list_contributions",
-                                   dn.ContributionsRequest(datanet=datanet, start_after=after, limit=100),
-                                   dn.ContributionList)
-        formats.update({c.id: c.format for c in page.contributions})
-        if not page.next_start_after:
-            return formats
-        after = page.next_start_after
+    return {c.id: c.format for c in client.pallet_items("datanet", "list_contributions",
+                                                        dn.ContributionsRequest(datanet=datanet), dn.ContributionList,
+                                                        "contributions")}
 
 
 def snapshot_sources(client: Client, spec: DatasetSpec, cache: Path, reader: Keypair | None) -> list[Source]:

@@ -50,20 +50,28 @@ class Outcome:
     adapter_dir: Path
 
 
-def load_base(directory: Path, device: torch.device | str = "cpu"):
-    """The base model (fp32, eval mode) and its tokenizer from a Hugging Face directory; LLaMA family only."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
+def load_tokenizer(directory: Path):
+    """A LLaMA-family base's tokenizer (with a pad token), without its weights: enough to map and count rows."""
+    from transformers import AutoTokenizer
 
-    hf_logging.disable_progress_bar()  # a worker's log and the demo's story are not progress-bar terminals
     config = json.loads((directory / "config.json").read_text())
     if config.get("model_type") not in LLAMA_FAMILY:
         raise ValueError(f"the base is a {config.get('model_type')!r} model; ModelFactory fine-tunes LLaMA-family "
                          f"models ({', '.join(LLAMA_FAMILY)})")
-    model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).to(device)
     tokenizer = AutoTokenizer.from_pretrained(directory)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_base(directory: Path, device: torch.device | str = "cpu"):
+    """The base model (fp32, eval mode) and its tokenizer from a Hugging Face directory; LLaMA family only."""
+    from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a worker's log and the demo's story are not progress-bar terminals
+    tokenizer = load_tokenizer(directory)
+    model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).to(device)
     return model.eval(), tokenizer
 
 
