@@ -210,7 +210,8 @@ def _publish(args, stub, job_ref) -> int:
         raise ValueError("--split takes contributors,owner,protocol,worker basis points, e.g. 7000,2000,500,500")
     published = _rpc(stub.PublishArtifacts, wp.PublishRequest(
         job=job_ref.job, price_per_inference=args.price, price_per_input_token=args.price_per_input_token,
-        price_per_output_token=args.price_per_output_token,
+        price_per_output_token=args.price_per_output_token, attribution_method=args.attribution,
+        span_weight_bps=args.span_weight_bps if args.attribution == "span+lora-gradient" else 0,
         split=mr.RewardSplit(**dict(zip(("contributors", "model_owner", "protocol", "worker"), split, strict=True)))))
     with client(args) as node:
         signer = keypair_from(args.sender)
@@ -218,9 +219,11 @@ def _publish(args, stub, job_ref) -> int:
         result = node.submit_and_wait(node.sign(signer, call))
         made = created(node, result, "ModelRegistered", mr.ModelEvent)
     emit(args, {"model": made.model, "adapter_hash": published.adapter_hash.hex(),
-                "training_config_hash": published.training_config_hash.hex(), "block": result.block_number},
+                "training_config_hash": published.training_config_hash.hex(),
+                "attribution_index_hash": published.attribution_index_hash.hex(), "block": result.block_number},
          [("model", str(made.model)), ("adapter", published.adapter_hash.hex()),
-          ("training config", published.training_config_hash.hex()), ("block", f"#{result.block_number}")])
+          ("training config", published.training_config_hash.hex()),
+          ("attribution index", published.attribution_index_hash.hex()), ("block", f"#{result.block_number}")])
     return 0
 
 
@@ -300,6 +303,11 @@ def register(sub) -> None:
     publish.add_argument("--price-per-input-token", default="0", help="OPEN per input token")
     publish.add_argument("--price-per-output-token", default="0", help="OPEN per generated token")
     publish.add_argument("--split", default="7000,2000,500,500", help="contributors,owner,protocol,worker bps")
+    publish.add_argument("--attribution", default="span+lora-gradient",
+                         choices=("span", "lora-gradient", "span+lora-gradient"),
+                         help="how generations are attributed to the training rows (default: both)")
+    publish.add_argument("--span-weight-bps", type=int, default=5000,
+                         help="span+lora-gradient: the span method's weight in basis points")
     verify = command("verify", "re-run a model's recorded job on CPU and compare the adapter byte for byte")
     verify.add_argument("model", type=int)
     verify.add_argument("--from", dest="sender", help="sign data reads (needed for a permissioned DataNet)")

@@ -62,10 +62,12 @@ def _register(args, node, pb) -> int:
     for ref in args.snapshot:
         net, _, version = ref.partition(":")
         snapshots.append({"datanet": int(net), "version": int(version or 0)})
+    method = args.method.replace("+", "_and_").replace("-", "_")  # span+lora-gradient → SPAN_AND_LORA_GRADIENT
     result = node.submit_call(
         keypair_from(args.sender), "modelregistry", "register_model", base_model=args.base_model,
         snapshots=snapshots, training_config_hash=args.training_config_hash, artifact_hash=args.artifact_hash,
-        attribution_method=args.method, attribution_index_hash=args.index_hash, price_per_inference=args.price,
+        attribution_method=method, attribution_index_hash=args.index_hash, price_per_inference=args.price,
+        span_weight_bps=args.span_weight_bps if args.method == "span+lora-gradient" else 0,
         price_per_input_token=args.price_per_input_token, price_per_output_token=args.price_per_output_token,
         split=dict(zip(("contributors", "model_owner", "protocol", "worker"), split, strict=True)))
     made = created(node, result, "ModelRegistered", pb.ModelEvent)
@@ -146,7 +148,9 @@ def register(sub) -> None:
     register_.add_argument("--artifact-hash", required=True)
     register_.add_argument("--training-config-hash", required=True)
     register_.add_argument("--index-hash", required=True, help="the attribution index hash")
-    register_.add_argument("--method", default="gradient", choices=("gradient", "span"))
+    register_.add_argument("--method", default="gradient",
+                           choices=("gradient", "span", "lora-gradient", "span+lora-gradient"))
+    register_.add_argument("--span-weight-bps", type=int, default=5000, help="span+lora-gradient: the span share")
     register_.add_argument("--price", required=True, help="OPEN per inference (a flat fee; may be 0 with token prices)")
     register_.add_argument("--price-per-input-token", default="0", help="OPEN per input token")
     register_.add_argument("--price-per-output-token", default="0", help="OPEN per generated token")

@@ -7,7 +7,10 @@ rebuilt from the snapshot's data in the content store and must reproduce the reg
 language model's span index comes with its training run), runs inference and attribution - gradient
 influence for classifiers, generation then span attribution for language models - gathers the
 Merkle membership proof of every credited contribution from the node, and submits the signed result
-as an `attribution.submit_result` extrinsic signed with the same key. It remembers the last block it
+as an `attribution.submit_result` extrinsic signed with the same key. A request for an adapter
+(`PEFT_LORA`) is answered on a thread of its own by `gpu_worker.paid` - so concurrent paid requests
+share OpenLoRA's batches - and streamed to its requester as it is generated; the worker keeps its own
+nonce count, so results from many threads go into the pool in order. It remembers the last block it
 processed: after a lost connection (a node restart) it scans the blocks it missed before following
 new heads again, and it never submits twice (the chain's record of who answered is checked first).
 """
@@ -15,6 +18,7 @@ new heads again, and it never submits twice (the chain's record of who answered 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import numpy as np
@@ -38,15 +42,40 @@ from .worker import Worker
 log = structlog.get_logger("payable.worker.chain")
 
 
+class Submitter:
+    """Signs and pools this worker's extrinsics from any thread, numbering them itself: the chain's nonce
+    lags the pool, so the next nonce is the larger of the chain's and one past the last this worker used."""
+
+    def __init__(self, key: Keypair):
+        self.key = key
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def submit(self, client: Client, call) -> bytes:
+        with self._lock:
+            nonce = max(client.nonce(self.key.public), self._next)
+            try:
+                digest = client.submit(client.sign(self.key, call, nonce=nonce))
+            except ClientError:
+                self._next = 0  # re-read the chain's count next time
+                raise
+            self._next = nonce + 1
+            return digest
+
+
 class ChainWorker:
-    def __init__(self, worker: Worker, target: str, key: Keypair, top_k: int = MAX_DRAWS):
+    def __init__(self, worker: Worker, target: str, key: Keypair, top_k: int = MAX_DRAWS, paid_threads: int = 64):
         self.worker, self.target, self.key, self.top_k = worker, target, key, top_k
         self.last_block = 0
         self.answered: list[int] = []
+        self.submitter = Submitter(key)
+        self._paid = ThreadPoolExecutor(max_workers=paid_threads, thread_name_prefix="paid")
+        self._paid_client: Client | None = None
         self._stop = threading.Event()
 
     def stop(self) -> None:
         self._stop.set()
+        self._paid.shutdown(wait=False, cancel_futures=True)
 
     def run(self) -> None:
         """Follow the chain until stopped, reconnecting (and catching up) whenever the node goes away."""
@@ -54,6 +83,7 @@ class ChainWorker:
             try:
                 with Client(self.target, timeout=30) as client:
                     client.wait_ready(10)
+                    self.worker.paid.genesis = client.genesis_hash
                     self._follow(client)
             except (ClientError, grpc.RpcError) as exc:
                 log.warning("node_unreachable", node=self.target, error=str(exc)[:200])
@@ -85,6 +115,10 @@ class ChainWorker:
         if request.status != inf.PENDING or self.key.public in request.answered:
             return  # settled, expired, or answered before a restart: never submit twice
         model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=request.model), mr.Model)
+        if model.format == mr.PEFT_LORA:
+            self.worker.paid.expect(request)  # its requester may start reading now
+            self._paid.submit(self._answer_paid, request, model)
+            return
         try:
             self._ensure_model(client, model.artifact_hash)
             self._ensure_index(client, model)
@@ -99,14 +133,30 @@ class ChainWorker:
         except (ArtifactError, ValueError) as exc:
             log.error("cannot_answer", request=request_id, error=str(exc))
             return
+        self._submit(client, model, request_id, signed)
+
+    def _answer_paid(self, request: inf.Request, model: mr.Model) -> None:
+        """A paid generation, on a pool thread: generate and stream, attribute, submit."""
+        try:
+            if self._paid_client is None:
+                self._paid_client = Client(self.target, timeout=60)
+            client = self._paid_client
+            signed = self.worker.paid.answer(client, request, model)
+            self._submit(client, model, request.id, signed)
+        except (ArtifactError, ValueError, ClientError, grpc.RpcError) as exc:
+            log.error("cannot_answer", request=request.id, error=str(exc)[:300])
+        except Exception:  # noqa: BLE001 - a pool thread's failure must reach the log, not vanish
+            log.exception("paid_answer_failed", request=request.id)
+
+    def _submit(self, client: Client, model: mr.Model, request_id: int, signed: wp.SignedAttribution) -> None:
         result = wp.AttributionResult.FromString(signed.result)
         proofs = [self._proof(client, model, credit.contribution_id) for credit in result.top_k]
         call = make_call("attribution", 0, at.SubmitResult(request=request_id, proofs=proofs,
                                                            signed_attribution=signed.SerializeToString()))
-        outcome = client.submit_and_wait(client.sign(self.key, call))
+        digest = self.submitter.submit(client, call)
         self.answered.append(request_id)
-        log.info("request_answered", request=request_id, block=outcome.block_number, success=outcome.success,
-                 error=outcome.error)
+        log.info("request_answered", request=request_id, extrinsic=digest.hex()[:16],
+                 output_tokens=result.output_tokens)
 
     def _ensure_model(self, client: Client, artifact_hash: bytes) -> None:
         try:

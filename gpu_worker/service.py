@@ -21,6 +21,7 @@ from .errors import ArtifactError, ArtifactNotFound
 from .finetune.config import TrainingConfig
 from .finetune.dataset import DatasetSpec
 from .finetune.engine import Job, JobError
+from .paid import StreamRefused
 from .worker import Worker
 
 
@@ -86,6 +87,7 @@ class WorkerService(worker_pb2_grpc.WorkerServicer):
 class OpenLoRAService(worker_pb2_grpc.OpenLoRAServicer):
     def __init__(self, worker: Worker):
         self.engine = worker.lora
+        self.paid = worker.paid
 
     def _stats(self) -> pb.LoRAStats:
         s = self.engine.stats()
@@ -135,6 +137,14 @@ class OpenLoRAService(worker_pb2_grpc.OpenLoRAServicer):
 
     def Stats(self, request, context):  # noqa: N802
         return self._stats()
+
+    def StreamPaid(self, request, context):  # noqa: N802
+        """A paid request's tokens, to its requester only (UNAUTHENTICATED / PERMISSION_DENIED otherwise)."""
+        try:
+            stream = self.paid.open_stream(request.request, request.requester, request.issued_at, request.signature)
+        except StreamRefused as exc:
+            context.abort(getattr(grpc.StatusCode, exc.code), str(exc))
+        yield from stream.events(context.is_active)
 
 
 def job_info(job: Job) -> pb.JobInfo:
@@ -226,8 +236,10 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
     def PublishArtifacts(self, request, context):  # noqa: N802
         record = self._call(context, self.engine.publish, request.job, request.split,
                             {"flat": request.price_per_inference, "input": request.price_per_input_token,
-                             "output": request.price_per_output_token})
+                             "output": request.price_per_output_token}, request.attribution_method,
+                            request.span_weight_bps)
         return pb.PublishedArtifacts(adapter_hash=record.artifact_hash,
+                                     attribution_index_hash=record.attribution_index_hash,
                                      training_config_hash=record.training_config_hash, register_model=record)
 
 

@@ -21,6 +21,7 @@ from .device import deterministic, pick_device
 from .finetune.engine import FinetuneEngine
 from .gradient.engine import GradientEngine
 from .lora.engine import LoRAEngine
+from .paid import PaidEngine
 from .span.engine import SpanEngine
 
 log = structlog.get_logger("payable.worker")
@@ -36,6 +37,7 @@ class Worker:
         self.gradient = GradientEngine(self.store, key, self.device)
         self.span = SpanEngine(self.store, key, self.device)
         self.lora = LoRAEngine(str(self.device))
+        self.paid = PaidEngine(Path(data_dir), key, self.lora, self.device)
         self.finetune = FinetuneEngine(Path(data_dir), key, self.device, node)
 
     def status(self) -> pb.StatusResponse:

@@ -34,3 +34,13 @@ def content_read_message(genesis_hash: bytes, content_hash: bytes, reader: bytes
     """What a reader signs to download a restricted blob (`payable.content.v1.BlobRequest`): bound to one
     chain, one blob, one reader and a time, so a captured signature is useless elsewhere and soon stale."""
     return CONTENT_READ_DOMAIN + genesis_hash + content_hash + reader + issued_at.to_bytes(8, "big")
+
+
+STREAM_READ_DOMAIN = b"payable/stream-read/v1"
+
+
+def stream_read_message(genesis_hash: bytes, request_id: int, requester: bytes, issued_at: int) -> bytes:
+    """What a requester signs to read its paid generation's token stream from an assigned worker
+    (`payable.worker.v1.PaidStreamRequest`): bound to one chain, one request and a time, like a content read
+    (at most CONTENT_READ_MAX_SKEW_S from the worker's clock)."""
+    return STREAM_READ_DOMAIN + genesis_hash + request_id_bytes(request_id) + requester + issued_at.to_bytes(8, "big")

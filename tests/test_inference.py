@@ -148,7 +148,8 @@ def test_a_worker_serving_a_base_model_takes_requests_for_every_adapter_on_it(ch
     _ok(chain, chain.dave, "modelregistry", 1, mr.RegisterModel(
         base_model=1, snapshots=[mr.SnapshotRef(datanet=1, version=1)], training_config_hash=b"\x06" * 32,
         artifact_hash=b"\x07" * 32, attribution_index_hash=b"\x08" * 32, price_per_inference=encode_u128(PRICE),
-        format=mr.PEFT_LORA, split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500)))
+        format=mr.PEFT_LORA, attribution_method=mr.LORA_GRADIENT,
+        split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500)))
     refused = chain.block(chain.sign(EVE, "inference", 0, inf.RegisterWorker(
         endpoint="127.0.0.1:1", base_models=[9], device="cpu", bond=encode_u128(100 * ONE_OPEN)))).outcomes[0]
     assert type(refused.error).__name__ == "UnknownBaseModel"

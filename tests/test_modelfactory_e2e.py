@@ -224,6 +224,7 @@ def test_export_publish_provenance_and_verify(stack, trained, tmp_path):
     result = client.submit_call(Keypair.from_uri("//Ferdie"), "modelregistry", "register_model", base_model=1,
                                 snapshots=[{"datanet": 1, "version": 1}], training_config_hash=forged,
                                 artifact_hash=model.artifact_hash, price_per_inference="0.2", format="peft_lora",
+                                attribution_method="lora_gradient",
                                 split={"contributors": 7000, "model_owner": 2000, "protocol": 500, "worker": 500})
     assert result.success
     # and so is a record whose adapter is not what its (true) config produces
@@ -231,6 +232,7 @@ def test_export_publish_provenance_and_verify(stack, trained, tmp_path):
                                 snapshots=[{"datanet": 1, "version": 1}],
                                 training_config_hash=model.training_config_hash, artifact_hash=bytes(range(32)),
                                 price_per_inference="0.2", format="peft_lora",
+                                attribution_method="lora_gradient",
                                 split={"contributors": 7000, "model_owner": 2000, "protocol": 500, "worker": 500})
     assert result.success
     for forged_model in (model.id + 1, model.id + 2):

@@ -29,7 +29,7 @@ def _register(chain, signer, base=1, snapshot=(1, 1)):
     return _run(chain, signer, "modelregistry", 1, mr.RegisterModel(
         base_model=base, snapshots=[mr.SnapshotRef(datanet=snapshot[0], version=snapshot[1])],
         training_config_hash=H[5], artifact_hash=H[6], price_per_inference=encode_u128(ONE_OPEN), split=SPLIT,
-        format=mr.PEFT_LORA))
+        format=mr.PEFT_LORA, attribution_method=mr.LORA_GRADIENT))
 
 
 @pytest.fixture
@@ -131,7 +131,7 @@ def test_the_content_store_serves_permissioned_data_only_to_allowed_readers(star
         client.submit_call(dave, "modelregistry", "register_model", base_model=1,
                            snapshots=[{"datanet": 1, "version": 1}], training_config_hash=blake2_256(b"c"),
                            artifact_hash=blake2_256(b"a"), attribution_index_hash=blake2_256(b"i"),
-                           price_per_inference="1", format="peft_lora",
+                           price_per_inference="1", format="peft_lora", attribution_method="lora_gradient",
                            split={"contributors": 7000, "model_owner": 2000, "protocol": 500, "worker": 500})
         client.submit_call(dave, "modelregistry", "register_base_model", artifact_hash=blake2_256(b"other base"),
                            architecture="llama", format="hf_directory", license="MIT")

@@ -229,6 +229,15 @@ def render(spec: DatasetSpec, row: Row, tokenizer, cutoff: int) -> Example:
     return Example(row, prompt + answer + eos, tuple(ids), tuple(labels))
 
 
+def prompt_text(tokenizer, prompt: str, template: str) -> str:
+    """A user's prompt as the adapter saw prompts in training (its template), ready for its response."""
+    if template == "chat" and getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                             add_generation_prompt=True)
+    before, after = TEMPLATES.get(template, TEMPLATES["plain"])
+    return before + prompt + after
+
+
 def is_eval(spec: DatasetSpec, row: Row) -> bool:
     """Held out or not, decided by a hash of (split seed, contribution, line): stable as data is added."""
     key = blake2_256(f"{spec.split_seed}:{row.contribution_id}:{row.line}".encode())

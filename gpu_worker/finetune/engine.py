@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -27,12 +28,14 @@ from runtime.client import Client
 from runtime.codec import encode_u128, parse_open
 from runtime.crypto import Keypair, blake2_256, encode_address
 
+from ..lora.attribution import ATTRIBUTION_INDEX, BOTH, GRADIENT, SPAN, IndexSpec, build_adapter_index
 from .config import TrainingConfig, estimate, library_versions
-from .dataset import DatasetSpec, Prepared, prepare
+from .dataset import DatasetSpec, Prepared, prepare, prompt_text
 from .export import export_merged
 from .sources import fetch_base, snapshot_sources
 from .trainer import Aborted, evaluate, load_base, load_tokenizer, train
 
+RECORDED_METHODS = {SPAN: mr.SPAN, GRADIENT: mr.LORA_GRADIENT, BOTH: mr.SPAN_AND_LORA_GRADIENT}
 TERMINAL = ("completed", "failed", "aborted", "interrupted")
 RESUMABLE = ("failed", "aborted", "interrupted")
 PREVIEW_LIMIT = 50
@@ -268,7 +271,7 @@ class FinetuneEngine:
         model, tokenizer = self._with_adapter(job)
         out = []
         for prompt in prompts:
-            text = self._chat(tokenizer, prompt, job.config.dataset.template)
+            text = prompt_text(tokenizer, prompt, job.config.dataset.template)
             ids = torch.tensor([tokenizer.encode(text, add_special_tokens=False)], device=self.device)
             with torch.no_grad():
                 generated = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
@@ -277,16 +280,6 @@ class FinetuneEngine:
             out.append({"prompt": prompt, "completion": tokenizer.decode(generated[0, ids.shape[1]:],
                                                                          skip_special_tokens=True)})
         return out
-
-    @staticmethod
-    def _chat(tokenizer, prompt: str, template: str) -> str:
-        from .dataset import TEMPLATES
-
-        if template == "chat" and getattr(tokenizer, "chat_template", None):
-            return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                                 add_generation_prompt=True)
-        before, after = TEMPLATES.get(template, TEMPLATES["plain"])
-        return before + prompt + after
 
     def generate(self, job_id: str, prompts: list[str], max_new_tokens: int = 40) -> list[dict]:
         """Try the adapter: greedy completions for the user's prompts."""
@@ -311,13 +304,37 @@ class FinetuneEngine:
         self._save(job)
         return {"adapter_dir": str(self._dir(job) / "adapter"), **checks}
 
-    def publish(self, job_id: str, split: mr.RewardSplit, prices: dict[str, str]) -> mr.RegisterModel:
-        """Upload the adapter and the full training config to the node's content store and return the model
-        record for the owner to sign: base model id, snapshots, both hashes, held-out metrics, prices (OPEN text:
+    def attribution_index(self, job: Job, spec: IndexSpec) -> Path:
+        """The adapter's attribution index over its training rows (built once per spec, then kept)."""
+        key = blake2_256(json.dumps([spec.method, spec.span_weight_bps, spec.gradient_method, spec.k,
+                                     spec.seed]).encode()).hex()[:16]
+        final = self._dir(job) / f"attribution-{key}"
+        if final.exists():
+            return final
+        model, tokenizer = self._with_adapter(job)
+        with self._client() as client:
+            _, data = load_inputs(client, job.config, self.cache, self.key)
+        work = self._dir(job) / f".attribution-{key}-building"
+        if work.exists():
+            shutil.rmtree(work)
+        with self.device_lock:
+            build_adapter_index(model, tokenizer, data.train, data.eval, work, spec, job.config.learning_rate)
+        work.replace(final)
+        return final
+
+    def publish(self, job_id: str, split: mr.RewardSplit, prices: dict[str, str],
+                method: str = "", span_weight_bps: int = 0) -> mr.RegisterModel:
+        """Upload the adapter, the full training config and the adapter's attribution index (built from its
+        training rows) to the node's content store and return the model record for the owner to sign: base
+        model id, snapshots, the three hashes, the attribution method, held-out metrics, prices (OPEN text:
         flat per request, per input token, per output token), split."""
         job = self._completed(job_id)
+        spec = IndexSpec(method=method or BOTH, span_weight_bps=span_weight_bps or (5000 if (method or BOTH) == BOTH
+                                                                                    else 0))
+        index_dir = self.attribution_index(job, spec)
         with self._client() as client:
             adapter_hash, _ = upload_directory(client, self._dir(job) / "adapter", PEFT_LORA)
+            index_hash, _ = upload_directory(client, index_dir, ATTRIBUTION_INDEX)
             config_hash = client.upload(job.config.to_json()).hash
             base_id = registered_base(client, job.config.base_model)
         if adapter_hash.hex() != job.results["adapter_hash"] or config_hash != job.config.hash():
@@ -326,7 +343,9 @@ class FinetuneEngine:
         return mr.RegisterModel(
             base_model=base_id,
             snapshots=[mr.SnapshotRef(datanet=d, version=v) for d, v in job.config.dataset.snapshots],
-            training_config_hash=config_hash, artifact_hash=adapter_hash, attribution_method=mr.SPAN,
+            training_config_hash=config_hash, artifact_hash=adapter_hash,
+            attribution_method=RECORDED_METHODS[spec.method], attribution_index_hash=index_hash,
+            span_weight_bps=spec.span_weight_bps if spec.method == BOTH else 0,
             price_per_inference=encode_u128(parse_open(prices.get("flat") or "0")),
             price_per_input_token=encode_u128(parse_open(prices.get("input") or "0")),
             price_per_output_token=encode_u128(parse_open(prices.get("output") or "0")), format=mr.PEFT_LORA,

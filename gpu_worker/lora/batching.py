@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .cache import AdapterCache
 from .model import LlamaRuntime, Sequence
+from .sampling import Sampler
 
 
 @dataclass
@@ -30,6 +31,8 @@ class Request:
     generated: list[int] = field(default_factory=list)
     seq: Sequence | None = None
     finished_step: int | None = None  # the engine step at which it left the batch
+    sampler: Sampler = field(default_factory=Sampler)  # greedy unless given
+    stop: frozenset[int] = frozenset()  # tokens that end the generation (kept as its last token)
 
     def cancel(self) -> None:
         """Stop generating; the request leaves the batch (freeing its slot) at the next step."""
@@ -53,14 +56,15 @@ class Batcher:
         self._thread = threading.Thread(target=self._loop, name="openlora-engine", daemon=True)
         self._thread.start()
 
-    def submit(self, adapter: bytes | None, prompt: list[int], max_new: int) -> Request:
+    def submit(self, adapter: bytes | None, prompt: list[int], max_new: int, sampler: Sampler | None = None,
+               stop: frozenset[int] = frozenset()) -> Request:
         if not prompt or max_new < 1:
             raise ValueError("a request needs a non-empty prompt and max_new ≥ 1")
         if len(prompt) + max_new > self.max_kv_tokens:
             raise ValueError(f"prompt + max_new exceeds the {self.max_kv_tokens}-token KV budget")
         if adapter is not None and adapter not in self.cache.registry:
             raise ValueError(f"adapter {adapter.hex()} is not registered")
-        request = Request(next(self._ids), adapter, list(prompt), max_new)
+        request = Request(next(self._ids), adapter, list(prompt), max_new, sampler=sampler or Sampler(), stop=stop)
         with self._lock:
             self._queues.setdefault(adapter, deque()).append(request)
             self._lock.notify()
@@ -127,10 +131,10 @@ class Batcher:
             with self._lock:
                 self.steps += 1
                 for r, row in zip(batch, logits, strict=True):
-                    token = int(row.argmax())
+                    token = r.sampler(row)
                     r.generated.append(token)
                     r.tokens.put(token)
-                    if len(r.generated) >= r.max_new:
+                    if len(r.generated) >= r.max_new or token in r.stop:
                         self._finish(r)
 
     def _finish(self, request: Request) -> None:

@@ -1,7 +1,9 @@
 """The OpenLoRA engine: one base model, many adapters registered by content hash, one batching loop.
 
 What the worker's gRPC service delegates to (`LoadBase`, `LoadAdapter`, `ListAdapters`, `Generate`,
-`Stats`): it owns the byte-bounded adapter cache and the continuous batcher over the loaded base.
+`Stats`): it owns the byte-bounded adapter cache and the continuous batcher over the loaded base. Paid
+generation (`gpu_worker.paid`) serves registered base models by their on-chain artifact hash, each with
+its own batch-invariant batcher over the same adapter cache (`serve_base`, `submit_paid`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from .adapters import AdapterError, LoRA, read_adapter
 from .batching import Batcher, Request
 from .cache import AdapterCache
 from .model import LlamaRuntime
+from .sampling import Sampler
 
 
 class LoRAEngine:
@@ -21,6 +24,7 @@ class LoRAEngine:
         self.device = device
         self.cache = AdapterCache(host_bytes, device_bytes, device)
         self.batcher: Batcher | None = None
+        self.bases: dict[bytes, Batcher] = {}
         self._lock = threading.Lock()
 
     def load_base(self, directory: str | Path, max_batch: int = 64) -> None:
@@ -33,6 +37,22 @@ class LoRAEngine:
             if self.batcher is not None:
                 self.batcher.close()
             self.batcher = Batcher(runtime, self.cache, max_batch=max_batch)
+
+    def serve_base(self, key: bytes, directory: str | Path, max_batch: int = 64) -> None:
+        """Serve a registered base model (by its artifact hash) for paid requests, if not served yet."""
+        with self._lock:
+            if key in self.bases:
+                return
+            try:
+                runtime = LlamaRuntime(Path(directory), self.device, batch_invariant=True)
+            except (OSError, ValueError, KeyError) as exc:
+                raise ArtifactError(f"cannot load base model {key.hex()}: {exc}") from exc
+            self.bases[key] = Batcher(runtime, self.cache, max_batch=max_batch)
+
+    def submit_paid(self, base: bytes, adapter: bytes, prompt: list[int], max_new_tokens: int,
+                    sampler: Sampler, stop: frozenset[int]) -> Request:
+        """Queue a paid generation on a served base (see `serve_base`)."""
+        return self.bases[base].submit(adapter, prompt, max_new_tokens, sampler, stop)
 
     def load_adapter(self, directory: str | Path, expected_hash: bytes | None = None) -> LoRA:
         """Register a PEFT adapter directory; refused unless its bytes hash to `expected_hash` (when given)."""
@@ -53,10 +73,17 @@ class LoRAEngine:
         return self.batcher.submit(adapter, prompt, max_new_tokens)
 
     def stats(self) -> dict:
-        if self.batcher is not None:
-            return self.batcher.stats()
-        return {**self.cache.stats(), "active": 0, "queued": 0, "steps": 0, "completed": 0}
+        """The adapter cache's figures, with the batch figures summed over every batcher."""
+        out = {**self.cache.stats(), "active": 0, "queued": 0, "steps": 0, "completed": 0}
+        for batcher in self._batchers():
+            found = batcher.stats()
+            for key in ("active", "queued", "steps", "completed"):
+                out[key] += found[key]
+        return out
+
+    def _batchers(self) -> list[Batcher]:
+        return [b for b in (self.batcher, *self.bases.values()) if b is not None]
 
     def close(self) -> None:
-        if self.batcher is not None:
-            self.batcher.close()
+        for batcher in self._batchers():
+            batcher.close()

@@ -1,7 +1,7 @@
 """A LLaMA-family causal LM over Hugging Face weights, batched across requests and LoRA adapters.
 
-The base model is read from a local Hugging Face directory (config.json + model.safetensors; nothing
-downloaded) and run by this module's own forward, so that KV caches stay per request and one batch
+The base model is read from a local Hugging Face directory (config.json + model.safetensors, or its
+shards; nothing downloaded) and run by this module's own forward, so that KV caches stay per request and one batch
 can mix requests that use different adapters:
 
 - every Linear runs once for the whole batch (all rows of all requests),
@@ -9,7 +9,11 @@ can mix requests that use different adapters:
   adapter's rows are one contiguous segment (`segments`), or every row gathers its adapter's factors
   for batched matmuls (`bmm`) - bench/openlora.py measures both,
 - attention runs per request against that request's own KV cache.
-Outputs equal the single-adapter forward (PEFT's, or the base model's) within float tolerance.
+Outputs equal the single-adapter forward (PEFT's, or the base model's) within float tolerance - and,
+with `batch_invariant` (what paid, replicated generation uses), bit for bit whatever else shares the
+batch: a CPU matmul picks its kernel (and so its rounding) by the number of rows, so every matmul runs
+on a row count padded to a multiple of `ROW_BLOCK`, where a row's result depends on that row alone
+(tests/test_paid_generation.py checks a request alone against the same request in mixed batches).
 """
 
 from __future__ import annotations
@@ -22,6 +26,25 @@ import torch
 from safetensors.torch import load_file
 
 from .adapters import LoRA
+
+ROW_BLOCK = 16
+
+
+def _shards(directory: Path) -> list[Path]:
+    """The checkpoint's safetensors files: one, or the shards its index names (as `save_pretrained` writes)."""
+    index = directory / "model.safetensors.index.json"
+    if index.exists():
+        return [directory / name for name in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+    return [directory / "model.safetensors"]
+
+
+def _padded_mm(x: torch.Tensor, w_t: torch.Tensor) -> torch.Tensor:
+    """x @ w_t on a row count padded to a multiple of ROW_BLOCK (same kernel, so same rounding, per row)."""
+    rows = x.shape[0]
+    padded = -(-rows // ROW_BLOCK) * ROW_BLOCK
+    if padded == rows:
+        return x @ w_t
+    return (torch.cat([x, x.new_zeros(padded - rows, x.shape[1])]) @ w_t)[:rows]
 
 
 @dataclass
@@ -38,13 +61,17 @@ class Sequence:
 
 
 class LlamaRuntime:
-    def __init__(self, directory: str | Path, device: torch.device | str = "cpu", dtype=torch.float32):
+    def __init__(self, directory: str | Path, device: torch.device | str = "cpu", dtype=torch.float32,
+                 batch_invariant: bool = False):
         directory = Path(directory)
+        self.mm = _padded_mm if batch_invariant else torch.matmul
         config = json.loads((directory / "config.json").read_text())
         if config.get("model_type") not in ("llama", "mistral", "qwen2"):
             raise ValueError(f"unsupported model_type {config.get('model_type')!r} (LLaMA-family models only)")
         self.device, self.dtype = torch.device(device), dtype
-        weights = load_file(directory / "model.safetensors", device=str(self.device))
+        weights = {}
+        for shard in _shards(directory):
+            weights.update(load_file(shard, device=str(self.device)))
         self.w = {k: v.to(dtype) for k, v in weights.items()}
         if "lm_head.weight" not in self.w:  # tied embeddings
             self.w["lm_head.weight"] = self.w["model.embed_tokens.weight"]
@@ -65,7 +92,7 @@ class LlamaRuntime:
 
     def _linear(self, x: torch.Tensor, name: str, segments: list[tuple[LoRA | None, int, int]],
                 method: str) -> torch.Tensor:
-        out = x @ self.w[f"{name}.weight"].T
+        out = self.mm(x, self.w[f"{name}.weight"].T)
         bias = self.w.get(f"{name}.bias")
         if bias is not None:
             out = out + bias
@@ -75,7 +102,7 @@ class LlamaRuntime:
         if method == "segments":
             for adapter, start, end in active:
                 a, b = adapter.factors[name]
-                out[start:end] += ((x[start:end] @ a.T) @ b.T) * adapter.scaling
+                out[start:end] += self.mm(self.mm(x[start:end], a.T), b.T) * adapter.scaling
             return out
         rank = max(a.factors[name][0].shape[0] for a, _, _ in active)
         a_rows = x.new_zeros(x.shape[0], rank, x.shape[1])
@@ -145,4 +172,4 @@ class LlamaRuntime:
             seq.tokens += tokens
         last = torch.tensor([end - 1 for _, end in spans], device=self.device)
         h = self._norm(h[last], "model.norm.weight")
-        return h @ self.w["lm_head.weight"].T
+        return self.mm(h, self.w["lm_head.weight"].T)

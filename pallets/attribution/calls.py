@@ -24,11 +24,13 @@ from .split import PPB, largest_remainder, split_fee
 from .storage import ContributorEarnings, Disputes, ModelTotals, Results, Settlements
 
 calls = CallTable("attribution")
-SPAN = "span"
+# The method string a worker's result names, per on-chain attribution method (anything else: GRADIENT).
+METHOD_KINDS = {"span": modelregistry_pb2.SPAN, "lora-gradient": modelregistry_pb2.LORA_GRADIENT,
+                "span+lora-gradient": modelregistry_pb2.SPAN_AND_LORA_GRADIENT}
 
 
 def _method_kind(method: str) -> int:
-    return modelregistry_pb2.SPAN if method == SPAN else modelregistry_pb2.GRADIENT
+    return METHOD_KINDS.get(method, modelregistry_pb2.GRADIENT)
 
 
 def _verified(ctx: Context, origin: bytes, request, model, signed_bytes: bytes, proofs) -> pb.StoredResult:

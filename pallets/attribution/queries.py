@@ -8,7 +8,7 @@ from runtime.context import Context
 from runtime.pallet import QueryTable
 
 from . import errors
-from .storage import ContributorEarnings, ModelTotals, Settlements
+from .storage import ContributorEarnings, ModelTotals, Results, Settlements
 
 queries = QueryTable("attribution")
 
@@ -19,6 +19,15 @@ def get_settlement(ctx: Context, request: pb.SettlementRequest) -> pb.Settlement
     found = Settlements.get(ctx, request.request)
     if found is None:
         raise errors.Closed(f"request {request.request} has no settlement")
+    return found
+
+
+@queries.query(pb.ResultRequest, pb.StoredResult)
+def get_result(ctx: Context, request: pb.ResultRequest) -> pb.StoredResult:
+    """What one assigned worker's accepted result recorded (output hash, credits, token counts)."""
+    found = Results.get(ctx, request.request, request.worker)
+    if found is None:
+        raise errors.Closed(f"request {request.request} has no accepted result from that worker")
     return found
 
 

@@ -19,6 +19,7 @@ from .storage import ByBase, ByModel, Deadlines, NextRequestId, Requests, Worker
 
 calls = CallTable("inference")
 MAX_MODELS = 16
+MAX_TEMPERATURE_MILLI = 2000
 
 
 @calls.call(0, pb.RegisterWorker, weights.REGISTER)
@@ -131,6 +132,9 @@ def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) ->
     flat, per_input, per_output = (decode_u128(model.price_per_inference), decode_u128(model.price_per_input_token),
                                    decode_u128(model.price_per_output_token))
     _token_bounds(ctx, args, per_input, per_output)
+    if args.sampling.temperature_milli > MAX_TEMPERATURE_MILLI or args.sampling.top_p_milli > 1000:
+        raise errors.BadInput(f"sampling: temperature_milli is at most {MAX_TEMPERATURE_MILLI} and top_p_milli "
+                              f"at most 1000")
     price = flat + per_input * args.max_input_tokens + per_output * args.max_new_tokens
     if decode_u128(args.max_fee, "max_fee") < price:
         raise errors.FeeTooLow(f"max_fee is below {price}, the model's price at the request's token bounds")
@@ -144,7 +148,8 @@ def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) ->
         id=request_id, requester=origin, model=args.model, input_hash=input_hash, input=args.input,
         escrow=encode_u128(price), workers=workers, deadline=deadline, created_at=ctx.block_number,
         max_input_tokens=args.max_input_tokens, max_new_tokens=args.max_new_tokens, flat_fee=model.price_per_inference,
-        input_token_price=model.price_per_input_token, output_token_price=model.price_per_output_token))
+        input_token_price=model.price_per_input_token, output_token_price=model.price_per_output_token,
+        sampling=args.sampling if args.sampling.temperature_milli else None))
     Deadlines.insert(ctx, deadline, request_id, b"")
     NextRequestId.put(ctx, request_id + 1)
     ev.InferenceRequested.emit(ctx, request=request_id, model=args.model, requester=origin,

@@ -94,8 +94,7 @@ def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
     if split.contributors < config.min_contributors_bps:
         raise errors.BadSplit(f"contributors get {split.contributors} bps; the chain minimum is "
                               f"{config.min_contributors_bps}")
-    if args.attribution_method not in pb.AttributionMethod.values():
-        raise errors.BadInput(f"unknown attribution method {args.attribution_method}")
+    _method(args)
     _prices(args.price_per_inference, args.price_per_input_token, args.price_per_output_token)
     _format(args.format)
     new_id = NextModelId.get(ctx, 1)
@@ -106,12 +105,31 @@ def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
         attribution_index_hash=_hash(args.attribution_index_hash, "attribution_index_hash", optional=True),
         price_per_inference=args.price_per_inference, price_per_input_token=args.price_per_input_token,
         price_per_output_token=args.price_per_output_token, split=split,
-        registered_at=ctx.block_number, format=args.format, eval=args.eval))
+        registered_at=ctx.block_number, format=args.format, eval=args.eval, span_weight_bps=args.span_weight_bps))
     NextModelId.put(ctx, new_id + 1)
     for net in sorted({net for net, _ in refs}):
         ByDataNet.insert(ctx, net, new_id, b"")
     ByOwner.insert(ctx, origin, new_id, b"")
     ev.ModelRegistered.emit(ctx, model=new_id, owner=origin)
+
+
+LORA_METHODS = (pb.SPAN, pb.LORA_GRADIENT, pb.SPAN_AND_LORA_GRADIENT)
+
+
+def _method(args: pb.RegisterModel) -> None:
+    """The attribution method suits the artifact: the LoRA-gradient methods need an adapter (their gradients
+    are taken over its parameters), and only the combined method carries a span weight."""
+    method = args.attribution_method
+    if method not in pb.AttributionMethod.values():
+        raise errors.BadInput(f"unknown attribution method {method}")
+    if args.format == pb.PEFT_LORA and method not in LORA_METHODS:
+        raise errors.BadInput("an adapter is attributed by SPAN, LORA_GRADIENT or SPAN_AND_LORA_GRADIENT")
+    if args.format != pb.PEFT_LORA and method in (pb.LORA_GRADIENT, pb.SPAN_AND_LORA_GRADIENT):
+        raise errors.BadInput("LoRA-gradient attribution needs a PEFT_LORA adapter")
+    if method == pb.SPAN_AND_LORA_GRADIENT and not 1 <= args.span_weight_bps < BPS:
+        raise errors.BadInput(f"SPAN_AND_LORA_GRADIENT needs span_weight_bps within 1..{BPS - 1}")
+    if method != pb.SPAN_AND_LORA_GRADIENT and args.span_weight_bps:
+        raise errors.BadInput("span_weight_bps applies to SPAN_AND_LORA_GRADIENT only")
 
 
 @calls.call(2, pb.UpdatePrice, weights.UPDATE_PRICE)

@@ -189,3 +189,11 @@ class ModelEarnings(_message.Message):
     settled: int
     fees: bytes
     def __init__(self, settled: _Optional[int] = ..., fees: _Optional[bytes] = ...) -> None: ...
+
+class ResultRequest(_message.Message):
+    __slots__ = ("request", "worker")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    worker: bytes
+    def __init__(self, request: _Optional[int] = ..., worker: _Optional[bytes] = ...) -> None: ...

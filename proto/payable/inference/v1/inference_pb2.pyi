@@ -38,7 +38,7 @@ class Worker(_message.Message):
     def __init__(self, account: _Optional[bytes] = ..., endpoint: _Optional[str] = ..., models: _Optional[_Iterable[int]] = ..., device: _Optional[str] = ..., bond: _Optional[bytes] = ..., registered_at: _Optional[int] = ..., leaving_at: _Optional[int] = ..., base_models: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Request(_message.Message):
-    __slots__ = ("id", "requester", "model", "input_hash", "input", "escrow", "workers", "deadline", "status", "created_at", "answered", "max_input_tokens", "max_new_tokens", "flat_fee", "input_token_price", "output_token_price")
+    __slots__ = ("id", "requester", "model", "input_hash", "input", "escrow", "workers", "deadline", "status", "created_at", "answered", "max_input_tokens", "max_new_tokens", "flat_fee", "input_token_price", "output_token_price", "sampling")
     ID_FIELD_NUMBER: _ClassVar[int]
     REQUESTER_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +55,7 @@ class Request(_message.Message):
     FLAT_FEE_FIELD_NUMBER: _ClassVar[int]
     INPUT_TOKEN_PRICE_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_TOKEN_PRICE_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
     id: int
     requester: bytes
     model: int
@@ -71,7 +72,16 @@ class Request(_message.Message):
     flat_fee: bytes
     input_token_price: bytes
     output_token_price: bytes
-    def __init__(self, id: _Optional[int] = ..., requester: _Optional[bytes] = ..., model: _Optional[int] = ..., input_hash: _Optional[bytes] = ..., input: _Optional[bytes] = ..., escrow: _Optional[bytes] = ..., workers: _Optional[_Iterable[bytes]] = ..., deadline: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., created_at: _Optional[int] = ..., answered: _Optional[_Iterable[bytes]] = ..., max_input_tokens: _Optional[int] = ..., max_new_tokens: _Optional[int] = ..., flat_fee: _Optional[bytes] = ..., input_token_price: _Optional[bytes] = ..., output_token_price: _Optional[bytes] = ...) -> None: ...
+    sampling: Sampling
+    def __init__(self, id: _Optional[int] = ..., requester: _Optional[bytes] = ..., model: _Optional[int] = ..., input_hash: _Optional[bytes] = ..., input: _Optional[bytes] = ..., escrow: _Optional[bytes] = ..., workers: _Optional[_Iterable[bytes]] = ..., deadline: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., created_at: _Optional[int] = ..., answered: _Optional[_Iterable[bytes]] = ..., max_input_tokens: _Optional[int] = ..., max_new_tokens: _Optional[int] = ..., flat_fee: _Optional[bytes] = ..., input_token_price: _Optional[bytes] = ..., output_token_price: _Optional[bytes] = ..., sampling: _Optional[_Union[Sampling, _Mapping]] = ...) -> None: ...
+
+class Sampling(_message.Message):
+    __slots__ = ("temperature_milli", "top_p_milli")
+    TEMPERATURE_MILLI_FIELD_NUMBER: _ClassVar[int]
+    TOP_P_MILLI_FIELD_NUMBER: _ClassVar[int]
+    temperature_milli: int
+    top_p_milli: int
+    def __init__(self, temperature_milli: _Optional[int] = ..., top_p_milli: _Optional[int] = ...) -> None: ...
 
 class RegisterWorker(_message.Message):
     __slots__ = ("endpoint", "models", "device", "bond", "base_models")
@@ -92,20 +102,22 @@ class Deregister(_message.Message):
     def __init__(self) -> None: ...
 
 class RequestInference(_message.Message):
-    __slots__ = ("model", "input", "input_hash", "max_fee", "max_input_tokens", "max_new_tokens")
+    __slots__ = ("model", "input", "input_hash", "max_fee", "max_input_tokens", "max_new_tokens", "sampling")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     INPUT_HASH_FIELD_NUMBER: _ClassVar[int]
     MAX_FEE_FIELD_NUMBER: _ClassVar[int]
     MAX_INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
     model: int
     input: bytes
     input_hash: bytes
     max_fee: bytes
     max_input_tokens: int
     max_new_tokens: int
-    def __init__(self, model: _Optional[int] = ..., input: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., max_fee: _Optional[bytes] = ..., max_input_tokens: _Optional[int] = ..., max_new_tokens: _Optional[int] = ...) -> None: ...
+    sampling: Sampling
+    def __init__(self, model: _Optional[int] = ..., input: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., max_fee: _Optional[bytes] = ..., max_input_tokens: _Optional[int] = ..., max_new_tokens: _Optional[int] = ..., sampling: _Optional[_Union[Sampling, _Mapping]] = ...) -> None: ...
 
 class WorkerEvent(_message.Message):
     __slots__ = ("worker", "bond")

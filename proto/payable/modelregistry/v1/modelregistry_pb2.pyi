@@ -21,6 +21,8 @@ class AttributionMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     GRADIENT: _ClassVar[AttributionMethod]
     SPAN: _ClassVar[AttributionMethod]
+    LORA_GRADIENT: _ClassVar[AttributionMethod]
+    SPAN_AND_LORA_GRADIENT: _ClassVar[AttributionMethod]
 ONNX: ArtifactFormat
 TORCH: ArtifactFormat
 SAFETENSORS: ArtifactFormat
@@ -28,6 +30,8 @@ HF_DIRECTORY: ArtifactFormat
 PEFT_LORA: ArtifactFormat
 GRADIENT: AttributionMethod
 SPAN: AttributionMethod
+LORA_GRADIENT: AttributionMethod
+SPAN_AND_LORA_GRADIENT: AttributionMethod
 
 class BaseModel(_message.Message):
     __slots__ = ("id", "owner", "artifact_hash", "architecture", "format", "license", "registered_at", "size_bytes", "parameters")
@@ -84,7 +88,7 @@ class EvalMetrics(_message.Message):
     def __init__(self, eval_loss_ppm: _Optional[int] = ..., base_eval_loss_ppm: _Optional[int] = ..., eval_examples: _Optional[int] = ..., train_examples: _Optional[int] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("id", "owner", "base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "deprecated", "registered_at", "format", "eval", "price_per_input_token")
+    __slots__ = ("id", "owner", "base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "deprecated", "registered_at", "format", "eval", "price_per_input_token", "span_weight_bps")
     ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -101,6 +105,7 @@ class Model(_message.Message):
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     EVAL_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_INPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SPAN_WEIGHT_BPS_FIELD_NUMBER: _ClassVar[int]
     id: int
     owner: bytes
     base_model: int
@@ -117,7 +122,8 @@ class Model(_message.Message):
     format: ArtifactFormat
     eval: EvalMetrics
     price_per_input_token: bytes
-    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., deprecated: _Optional[bool] = ..., registered_at: _Optional[int] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ...) -> None: ...
+    span_weight_bps: int
+    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., deprecated: _Optional[bool] = ..., registered_at: _Optional[int] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ..., span_weight_bps: _Optional[int] = ...) -> None: ...
 
 class RegisterBaseModel(_message.Message):
     __slots__ = ("artifact_hash", "architecture", "format", "license", "size_bytes", "parameters")
@@ -136,7 +142,7 @@ class RegisterBaseModel(_message.Message):
     def __init__(self, artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ...) -> None: ...
 
 class RegisterModel(_message.Message):
-    __slots__ = ("base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "format", "eval", "price_per_input_token")
+    __slots__ = ("base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "format", "eval", "price_per_input_token", "span_weight_bps")
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
     TRAINING_CONFIG_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -149,6 +155,7 @@ class RegisterModel(_message.Message):
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     EVAL_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_INPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SPAN_WEIGHT_BPS_FIELD_NUMBER: _ClassVar[int]
     base_model: int
     snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotRef]
     training_config_hash: bytes
@@ -161,7 +168,8 @@ class RegisterModel(_message.Message):
     format: ArtifactFormat
     eval: EvalMetrics
     price_per_input_token: bytes
-    def __init__(self, base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ...) -> None: ...
+    span_weight_bps: int
+    def __init__(self, base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ..., span_weight_bps: _Optional[int] = ...) -> None: ...
 
 class UpdatePrice(_message.Message):
     __slots__ = ("model", "price_per_inference", "price_per_output_token", "price_per_input_token")

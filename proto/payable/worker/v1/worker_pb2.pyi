@@ -364,12 +364,46 @@ class LoRAGenerateRequest(_message.Message):
     def __init__(self, adapter_hash: _Optional[bytes] = ..., prompt: _Optional[_Iterable[int]] = ..., max_new_tokens: _Optional[int] = ...) -> None: ...
 
 class GeneratedToken(_message.Message):
-    __slots__ = ("token", "index")
+    __slots__ = ("token", "index", "text")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
     token: int
     index: int
-    def __init__(self, token: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...
+    text: str
+    def __init__(self, token: _Optional[int] = ..., index: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
+
+class PaidStreamRequest(_message.Message):
+    __slots__ = ("request", "requester", "issued_at", "signature")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    REQUESTER_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    requester: bytes
+    issued_at: int
+    signature: bytes
+    def __init__(self, request: _Optional[int] = ..., requester: _Optional[bytes] = ..., issued_at: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class PaidStreamEnd(_message.Message):
+    __slots__ = ("input_tokens", "output_tokens", "output_hash", "error")
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    input_tokens: int
+    output_tokens: int
+    output_hash: bytes
+    error: str
+    def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., output_hash: _Optional[bytes] = ..., error: _Optional[str] = ...) -> None: ...
+
+class PaidStreamEvent(_message.Message):
+    __slots__ = ("token", "end")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    token: GeneratedToken
+    end: PaidStreamEnd
+    def __init__(self, token: _Optional[_Union[GeneratedToken, _Mapping]] = ..., end: _Optional[_Union[PaidStreamEnd, _Mapping]] = ...) -> None: ...
 
 class LoRAStatsRequest(_message.Message):
     __slots__ = ()
@@ -598,25 +632,31 @@ class ExportResult(_message.Message):
     def __init__(self, adapter_dir: _Optional[str] = ..., merged_dir: _Optional[str] = ..., max_logit_difference: _Optional[float] = ..., changed_tensors: _Optional[int] = ..., logit_shift_from_base: _Optional[float] = ...) -> None: ...
 
 class PublishRequest(_message.Message):
-    __slots__ = ("job", "price_per_inference", "price_per_output_token", "split", "price_per_input_token")
+    __slots__ = ("job", "price_per_inference", "price_per_output_token", "split", "price_per_input_token", "attribution_method", "span_weight_bps")
     JOB_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_INFERENCE_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_OUTPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_INPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTION_METHOD_FIELD_NUMBER: _ClassVar[int]
+    SPAN_WEIGHT_BPS_FIELD_NUMBER: _ClassVar[int]
     job: str
     price_per_inference: str
     price_per_output_token: str
     split: _modelregistry_pb2.RewardSplit
     price_per_input_token: str
-    def __init__(self, job: _Optional[str] = ..., price_per_inference: _Optional[str] = ..., price_per_output_token: _Optional[str] = ..., split: _Optional[_Union[_modelregistry_pb2.RewardSplit, _Mapping]] = ..., price_per_input_token: _Optional[str] = ...) -> None: ...
+    attribution_method: str
+    span_weight_bps: int
+    def __init__(self, job: _Optional[str] = ..., price_per_inference: _Optional[str] = ..., price_per_output_token: _Optional[str] = ..., split: _Optional[_Union[_modelregistry_pb2.RewardSplit, _Mapping]] = ..., price_per_input_token: _Optional[str] = ..., attribution_method: _Optional[str] = ..., span_weight_bps: _Optional[int] = ...) -> None: ...
 
 class PublishedArtifacts(_message.Message):
-    __slots__ = ("adapter_hash", "training_config_hash", "register_model")
+    __slots__ = ("attribution_index_hash", "adapter_hash", "training_config_hash", "register_model")
+    ATTRIBUTION_INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
     ADAPTER_HASH_FIELD_NUMBER: _ClassVar[int]
     TRAINING_CONFIG_HASH_FIELD_NUMBER: _ClassVar[int]
     REGISTER_MODEL_FIELD_NUMBER: _ClassVar[int]
+    attribution_index_hash: bytes
     adapter_hash: bytes
     training_config_hash: bytes
     register_model: _modelregistry_pb2.RegisterModel
-    def __init__(self, adapter_hash: _Optional[bytes] = ..., training_config_hash: _Optional[bytes] = ..., register_model: _Optional[_Union[_modelregistry_pb2.RegisterModel, _Mapping]] = ...) -> None: ...
+    def __init__(self, attribution_index_hash: _Optional[bytes] = ..., adapter_hash: _Optional[bytes] = ..., training_config_hash: _Optional[bytes] = ..., register_model: _Optional[_Union[_modelregistry_pb2.RegisterModel, _Mapping]] = ...) -> None: ...

@@ -518,6 +518,11 @@ class OpenLoRAStub:
                 request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStatsRequest.SerializeToString,
                 response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStats.FromString,
                 _registered_method=True)
+        self.StreamPaid = channel.unary_stream(
+                '/payable.worker.v1.OpenLoRA/StreamPaid',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.PaidStreamRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.PaidStreamEvent.FromString,
+                _registered_method=True)
 
 
 class OpenLoRAServicer:
@@ -554,6 +559,13 @@ class OpenLoRAServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamPaid(self, request, context):
+        """The tokens of a paid request as they are generated, to its requester only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OpenLoRAServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -581,6 +593,11 @@ def add_OpenLoRAServicer_to_server(servicer, server):
                     servicer.Stats,
                     request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStatsRequest.FromString,
                     response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStats.SerializeToString,
+            ),
+            'StreamPaid': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamPaid,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.PaidStreamRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.PaidStreamEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -718,6 +735,33 @@ class OpenLoRA:
             '/payable.worker.v1.OpenLoRA/Stats',
             payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStatsRequest.SerializeToString,
             payable_dot_worker_dot_v1_dot_worker__pb2.LoRAStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamPaid(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/payable.worker.v1.OpenLoRA/StreamPaid',
+            payable_dot_worker_dot_v1_dot_worker__pb2.PaidStreamRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.PaidStreamEvent.FromString,
             options,
             channel_credentials,
             insecure,

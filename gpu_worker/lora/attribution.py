@@ -1,0 +1,164 @@
+"""An adapter's attribution index: its fine-tuning rows, for span and LoRA-gradient attribution.
+
+Built once, when ModelFactory publishes the adapter, from the rows it was trained on, and uploaded to
+the content store as a directory artifact (kind `attribution-index`) whose manifest hash is the model's
+`attribution_index_hash` on chain - so every worker serving the adapter fetches the same index and
+checks every byte of it. The directory holds:
+    attribution.json      method, span weight, contributions, projection seed and k, the chosen damping
+                          and its evidence, the modules' sizes
+    rows.npy              each row's contribution (index into attribution.json's contributions)
+    span/                 the suffix-array index over each row's trained tokens (one document per row)
+    gradient/features.npy the rows' preconditioned, projected LoRA gradients [rows, Σ k_l]
+A unit of credit is a row; a contribution earns its rows' draws (`gpu_worker.results`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..finetune.dataset import IGNORE, Example
+from ..span.credit import CreditParams, attribute_spans
+from ..span.index import Document, SpanIndex, build_index
+from . import influence
+from .damping import choose_damping
+
+ATTRIBUTION_INDEX = "attribution-index"
+SPAN, GRADIENT, BOTH = "span", "lora-gradient", "span+lora-gradient"
+METHOD_NAMES = (SPAN, GRADIENT, BOTH)
+PROJECTION_DIMS = 64
+SPAN_PARAMS = CreditParams(min_length=6, max_count=100)
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """What to build: the method (as the model record names it), the span weight for both, the gradient
+    method (ours, or a yardstick for benchmarks), projection dims and seed."""
+
+    method: str = BOTH
+    span_weight_bps: int = 5000
+    gradient_method: str = "ours"
+    k: int = PROJECTION_DIMS
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in METHOD_NAMES:
+            raise ValueError(f"unknown attribution method {self.method!r}; known: {METHOD_NAMES}")
+        if self.method == BOTH and not 0 < self.span_weight_bps < 10_000:
+            raise ValueError("the combined method needs a span weight within 1..9999 basis points")
+
+
+def _contributions(rows: list[Example]) -> tuple[list[tuple[int, bytes]], np.ndarray]:
+    ids = sorted({(e.row.contribution_id, e.row.contributor) for e in rows})
+    position = {cid: i for i, (cid, _) in enumerate(ids)}
+    return ids, np.array([position[e.row.contribution_id] for e in rows], dtype=np.int32)
+
+
+def trained_tokens(example: Example) -> np.ndarray:
+    """The tokens a row taught the model to produce (its labelled part)."""
+    return np.array([t for t in example.labels if t != IGNORE], dtype=np.int64)
+
+
+def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[Example], out: Path,
+                        spec: IndexSpec, lr: float, adapter: str = "default") -> dict:
+    """Write the index into `out` (a fresh directory); returns attribution.json's content."""
+    if not train:
+        raise ValueError("an adapter index needs the rows it was trained on")
+    out.mkdir(parents=True, exist_ok=False)
+    contributions, row_contribution = _contributions(train)
+    np.save(out / "rows.npy", row_contribution)
+    meta = {"method": spec.method, "span_weight_bps": spec.span_weight_bps if spec.method == BOTH else 0,
+            "rows": len(train), "contributions": [[cid, who.hex()] for cid, who in contributions]}
+    if spec.method in (SPAN, BOTH):
+        build_index((Document(trained_tokens(e), int(c)) for e, c in zip(train, row_contribution, strict=True)),
+                    contributions, out / "span", vocab_size=len(tokenizer))
+        meta["span"] = {"min_length": SPAN_PARAMS.min_length, "max_count": SPAN_PARAMS.max_count}
+    if spec.method in (GRADIENT, BOTH):
+        layout, grads = influence.per_example_gradients(model, train, tokenizer.pad_token_id, adapter)
+        blocks = influence.project_layers(grads, layout, spec.k, spec.seed)
+        gradient = {"method": spec.gradient_method, "k": spec.k, "seed": spec.seed,
+                    "modules": [[m.name, m.a_size, m.b_size] for m in layout]}
+        damping = 0.0
+        if spec.gradient_method == "ours":
+            queries = held_out[:16] or train[:8]
+            _, query_grads = influence.per_example_gradients(model, queries, tokenizer.pad_token_id, adapter)
+            evidence = choose_damping(model, adapter, train, queries, tokenizer.pad_token_id, blocks,
+                                      influence.project_layers(query_grads, layout, spec.k, spec.seed), lr,
+                                      spec.seed)
+            damping = evidence["damping"]
+            gradient["damping"] = evidence
+        ops = influence.operators(blocks, layout, spec.gradient_method, damping)
+        (out / "gradient").mkdir()
+        np.save(out / "gradient" / "features.npy", influence.row_features(blocks, ops).astype(np.float32))
+        meta["gradient"] = gradient
+    (out / "attribution.json").write_text(json.dumps(meta, sort_keys=True, indent=1))
+    return meta
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One generation's credit per row, the fraction of the contributors' pool it pays, and the spans."""
+
+    rows: np.ndarray
+    paid_fraction: float
+    spans: list
+
+
+class AdapterIndex:
+    """A fetched (and checked) index directory, ready for queries."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.meta = json.loads((self.root / "attribution.json").read_text())
+        self.method = self.meta["method"]
+        self.row_contribution = np.load(self.root / "rows.npy")
+        self.contributions = [(cid, bytes.fromhex(who)) for cid, who in self.meta["contributions"]]
+        self.span = SpanIndex(self.root / "span") if "span" in self.meta else None
+        self.features = np.load(self.root / "gradient" / "features.npy").astype(np.float64) \
+            if "gradient" in self.meta else None
+
+    @property
+    def span_weight(self) -> float:
+        return {SPAN: 1.0, GRADIENT: 0.0}.get(self.method, self.meta["span_weight_bps"] / 10_000)
+
+    def params(self) -> dict:
+        """What a signed result records of how it was computed."""
+        out = {"span_weight": self.span_weight}
+        if "gradient" in self.meta:
+            g = self.meta["gradient"]
+            out.update(gradient=g["method"], k=g["k"], damping=g.get("damping", {}).get("damping"))
+        return out
+
+    def gradient_scores(self, model, tokenizer, query: Example, adapter: str = "default") -> np.ndarray:
+        g = self.meta["gradient"]
+        layout, grads = influence.per_example_gradients(model, [query], tokenizer.pad_token_id, adapter)
+        expected = [[m.name, m.a_size, m.b_size] for m in layout]
+        if expected != g["modules"]:
+            raise ValueError("the index was built for another adapter layout than the one loaded")
+        return influence.scores(influence.project_layers(grads, layout, g["k"], g["seed"]), self.features)[0]
+
+    def credit(self, model, tokenizer, query: Example, output: list[int], adapter: str = "default") -> Credit:
+        """Span credit over the output tokens and positive LoRA-gradient influence of the whole continuation,
+        each normalised to the pool it pays, mixed by the span weight."""
+        w = self.span_weight
+        rows, paid, spans = np.zeros(len(self.row_contribution)), 0.0, []
+        if self.span is not None and w > 0:
+            params = CreditParams(**self.meta["span"])
+            spans, by_row, coverage = attribute_spans(self.span, output, params)
+            if by_row.sum() > 0:
+                rows += w * coverage * by_row / by_row.sum()
+                paid += w * coverage
+        if self.features is not None and w < 1:
+            scores = self.gradient_scores(model, tokenizer, query, adapter)
+            positive = np.where(np.isfinite(scores) & (scores > 0), scores, 0.0)
+            if positive.sum() > 0:
+                rows += (1 - w) * positive / positive.sum()
+                paid += 1 - w
+        return Credit(rows, paid, spans)
+
+    def close(self) -> None:
+        if self.span is not None:
+            self.span.close()

@@ -1,0 +1,189 @@
+"""OpenLoRA in the paid flow, end to end in real processes: two adapters fine-tuned and published through
+ModelFactory on two DataNets, served on one base by two replicated workers, paid per token, streamed to
+their requesters alone, attributed to their own fine-tuning rows, and settled when both replicas agree
+byte for byte; an adapter whose bytes do not match its hash is refused; a worker killed mid-stream leaves
+the request to expire and be refunded, once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+
+import grpc
+import pytest
+
+from payable.attribution.v1 import attribution_pb2 as at
+from payable.inference.v1 import inference_pb2 as inf
+from payable.worker.v1 import worker_pb2 as wp
+from payable.worker.v1 import worker_pb2_grpc
+from runtime.codec import ONE_OPEN, decode_u128
+from runtime.crypto import Keypair
+
+pytest.importorskip("peft")
+
+RUN = {"max_steps": 40, "checkpoint_every": 100, "eval_every": 100, "batch_size": 8, "seed": 3,
+       "learning_rate": 3e-3}
+PRICES = {"flat": "0.1", "input": "0.001", "output": "0.01"}
+REQUESTER = Keypair.from_uri("//Paying-User")
+
+
+def _cli(node, *args, worker=None):
+    extra = ["--node", node.target] + (["--worker", worker.target] if worker is not None else [])
+    done = subprocess.run([sys.executable, "-m", "cli", *args, *extra, "--json"], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def _adapter(node, worker, datanet: int, base_hex: str) -> int:
+    """Fine-tune on the DataNet's snapshot through ModelFactory, publish with both attribution methods."""
+    stub = worker_pb2_grpc.FinetuneStub(worker.channel())
+    config = json.dumps({"base_model": base_hex, "dataset": {"snapshots": [[datanet, 1]], "format": "auto",
+                                                             "template": "qa"}, **RUN})
+    job = stub.Start(wp.StartJobRequest(config_json=config, owner=Keypair.from_uri("//Alice").address), timeout=60)
+    for update in stub.Watch(wp.WatchRequest(job=job.id), timeout=600):
+        last = update.job
+    assert last.state == "completed", last.error
+    published = _cli(node, "finetune", "publish", job.id, "--price", PRICES["flat"], "--price-per-input-token",
+                     PRICES["input"], "--price-per-output-token", PRICES["output"], "--from", "//Alice",
+                     worker=worker)
+    return published["model"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, tiny_base):
+    from conftest import NodeProcess, WorkerProcess
+
+    from gpu_worker.finetune.pretrain import python_qa_rows
+    from gpu_worker.finetune.synthetic import task_rows
+
+    root = tmp_path_factory.mktemp("paid")
+    spec = json.loads(subprocess.run([sys.executable, "-m", "cli", "build-spec", "--dev"], capture_output=True,
+                                     text=True, check=True).stdout)
+    spec["config"]["inference"] = {"replication": "2", "deadline_blocks": "16"}
+    (root / "spec.json").write_text(json.dumps(spec))
+    node = NodeProcess(root / "node", "--chain", str(root / "spec.json"), "--block-time", "0.3")
+    workers = [WorkerProcess(root / "eve", node.target, "//Eve"), WorkerProcess(root / "ferdie", node.target,
+                                                                                "//Ferdie")]
+    try:
+        client = node.client()
+        base = _cli(node, "model", "register-base", str(tiny_base), "--license", "MIT", "--from", "//Alice")
+        python_rows = python_qa_rows()[:60]
+        word_rows = task_rows(20, seed=5, tasks=("upper", "bracket", "hyphen"))
+        files = {"python.jsonl": python_rows, "words.jsonl": word_rows}
+        for name, rows in files.items():
+            (root / name).write_text("\n".join(json.dumps({"prompt": r["prompt"], "response": r["response"]})
+                                               for r in rows))
+        nets = {}
+        for net, (name, contributors) in enumerate((("python.jsonl", ("//Bob", "//Charlie")),
+                                                    ("words.jsonl", ("//Dave", "//Alice"))), start=1):
+            _cli(node, "datanet", "create", "--name", name.split(".")[0], "--domain", "text", "--license", "MIT",
+                 "--deposit", "1", "--formats", "jsonl", "--from", "//Alice")
+            lines = (root / name).read_text().splitlines()
+            half = len(lines) // 2
+            for who, part in zip(contributors, (lines[:half], lines[half:]), strict=True):
+                path = root / f"{net}-{who[2:]}.jsonl"
+                path.write_text("\n".join(part))
+                made = _cli(node, "datanet", "contribute", str(net), str(path), "--format", "jsonl", "--from", who)
+                _cli(node, "datanet", "approve", str(made["contribution"]), "--from", "//Alice")
+            _cli(node, "datanet", "snapshot", str(net), "--from", "//Alice")
+            nets[net] = contributors
+        models = {net: _adapter(node, workers[0], net, base["artifact_hash"]) for net in nets}
+        for worker in workers:
+            client.submit_call(Keypair.from_uri(worker.key), "inference", "register_worker", endpoint=worker.target,
+                               base_models=[base["base_model"]], device="cpu", bond="100")
+        client.submit_call(Keypair.from_uri("//Alice"), "token", "transfer_keep_alive", dest=REQUESTER.public,
+                           amount="1000")
+        yield {"node": node, "client": client, "workers": workers, "models": models, "nets": nets, "base": base,
+               "root": root}
+        client.close()
+    finally:
+        for worker in workers:
+            worker.stop()
+        node.kill()
+
+
+def _collect(client, signer, request_id, out: dict, endpoint=None):
+    from cli.generate import stream_tokens
+
+    try:
+        events = list(stream_tokens(client, signer, request_id, endpoint))
+        out[request_id] = events
+    except grpc.RpcError as exc:
+        out[request_id] = exc
+
+
+def test_two_adapters_interleaved_streamed_and_settled_by_replicas_that_agree(world):
+    from cli.generate import request_generation, wait_closed
+
+    client, models = world["client"], world["models"]
+    before = _balance(client, REQUESTER)
+    prompts = [(models[1], "What does builtins.len do?", 0.0), (models[2], "upper: print while class", 0.0),
+               (models[1], "What does builtins.sorted do?", 0.9), (models[2], "bracket: open range list", 0.0)]
+    ids, streams, readers = [], {}, []
+    for model, prompt, temperature in prompts:
+        request_id = request_generation(client, REQUESTER, model, prompt, max_new_tokens=24, temperature=temperature)
+        ids.append(request_id)
+        reader = threading.Thread(target=_collect, args=(client, REQUESTER, request_id, streams))
+        reader.start()
+        readers.append(reader)
+    for reader in readers:
+        reader.join(timeout=120)
+    workers = {Keypair.from_uri(w.key).public for w in world["workers"]}
+    fees = 0
+    for request_id, (model, _, _) in zip(ids, prompts, strict=True):
+        request, settlement = wait_closed(client, request_id)
+        assert settlement is not None, f"request {request_id} expired"
+        assert set(settlement.agreeing_workers) == workers and not settlement.slashed_workers  # byte for byte
+        events = streams[request_id]
+        assert not isinstance(events, Exception), events
+        tokens = [e.token for e in events if e.HasField("token")]
+        end = events[-1].end
+        assert not end.error and [t.index for t in tokens] == list(range(len(tokens)))
+        assert (end.input_tokens, end.output_tokens) == (settlement.input_tokens, settlement.output_tokens)
+        assert len(tokens) == settlement.output_tokens and 1 <= settlement.output_tokens <= 24
+        for worker in workers:
+            stored = client.pallet_query("attribution", "get_result",
+                                         at.ResultRequest(request=request_id, worker=worker), at.StoredResult)
+            assert stored.output_hash == end.output_hash
+        fee = decode_u128(settlement.fee)
+        assert fee == (ONE_OPEN // 10 + ONE_OPEN // 1000 * settlement.input_tokens
+                       + ONE_OPEN // 100 * settlement.output_tokens)
+        assert decode_u128(settlement.refund) == decode_u128(request.escrow) - fee > 0
+        assert sum(decode_u128(p.amount) for p in settlement.payments) == fee
+        own = _net_of(world, model)
+        contributors = [p for p in settlement.payments if p.role == "contributor"]
+        assert contributors and all(p.datanet == own for p in contributors)
+        fees += fee
+    after = _balance(client, REQUESTER)
+    assert decode_u128(after.reserved) == decode_u128(before.reserved) == 0
+    assert decode_u128(before.free) - decode_u128(after.free) - fees == _tx_fees(client, ids)
+
+
+def _tx_fees(client, request_ids) -> int:
+    """What the requester paid in transaction fees for its request_inference extrinsics (system events)."""
+    from payable.system.v1 import system_pb2
+
+    total = 0
+    for request_id in request_ids:
+        request = client.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
+        events = client.events(request.created_at).events
+        index = next(e.extrinsic_index for e in events if e.name == "InferenceRequested" and
+                     inf.InferenceRequested.FromString(e.data).request == request_id)
+        outcome = next(e for e in events if e.pallet == "system" and e.name == "ExtrinsicSuccess"
+                       and e.extrinsic_index == index)
+        total += decode_u128(system_pb2.ExtrinsicSuccess.FromString(outcome.data).fee)
+    return total
+
+
+def _net_of(world, model_id: int) -> int:
+    return next(net for net, m in world["models"].items() if m == model_id)
+
+
+def _balance(client, signer):
+    from payable.token.v1 import token_pb2
+
+    return client.pallet_query("token", "account", token_pb2.AccountRequest(account=signer.public),
+                               token_pb2.AccountData)
