@@ -77,14 +77,17 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
                     contributions, out / "span", vocab_size=len(tokenizer))
         meta["span"] = {"min_length": SPAN_PARAMS.min_length, "max_count": SPAN_PARAMS.max_count}
     if spec.method in (GRADIENT, BOTH):
-        layout, grads = influence.per_example_gradients(model, train, tokenizer.pad_token_id, adapter)
+        normalized = influence.TOKEN_NORMALIZED[spec.gradient_method]
+        layout, grads = influence.per_example_gradients(model, train, tokenizer.pad_token_id, adapter,
+                                                        token_normalized=normalized)
         blocks = influence.project_layers(grads, layout, spec.k, spec.seed)
-        gradient = {"method": spec.gradient_method, "k": spec.k, "seed": spec.seed,
+        gradient = {"method": spec.gradient_method, "k": spec.k, "seed": spec.seed, "token_normalized": normalized,
                     "modules": [[m.name, m.a_size, m.b_size] for m in layout]}
         damping = 0.0
         if spec.gradient_method == "ours":
             queries = held_out[:16] or train[:8]
-            _, query_grads = influence.per_example_gradients(model, queries, tokenizer.pad_token_id, adapter)
+            _, query_grads = influence.per_example_gradients(model, queries, tokenizer.pad_token_id, adapter,
+                                                             token_normalized=normalized)
             evidence = choose_damping(model, adapter, train, queries, tokenizer.pad_token_id, blocks,
                                       influence.project_layers(query_grads, layout, spec.k, spec.seed), lr,
                                       spec.seed)
@@ -92,7 +95,8 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
             gradient["damping"] = evidence
         ops = influence.operators(blocks, layout, spec.gradient_method, damping)
         (out / "gradient").mkdir()
-        np.save(out / "gradient" / "features.npy", influence.row_features(blocks, ops).astype(np.float32))
+        np.save(out / "gradient" / "features.npy",
+                influence.row_features(blocks, ops, spec.gradient_method).astype(np.float32))
         meta["gradient"] = gradient
     (out / "attribution.json").write_text(json.dumps(meta, sort_keys=True, indent=1))
     return meta
@@ -134,7 +138,8 @@ class AdapterIndex:
 
     def gradient_scores(self, model, tokenizer, query: Example, adapter: str = "default") -> np.ndarray:
         g = self.meta["gradient"]
-        layout, grads = influence.per_example_gradients(model, [query], tokenizer.pad_token_id, adapter)
+        layout, grads = influence.per_example_gradients(model, [query], tokenizer.pad_token_id, adapter,
+                                                        token_normalized=g["token_normalized"])
         expected = [[m.name, m.a_size, m.b_size] for m in layout]
         if expected != g["modules"]:
             raise ValueError("the index was built for another adapter layout than the one loaded")

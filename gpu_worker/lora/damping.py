@@ -8,7 +8,8 @@ judged (LDS), on the fine-tune's own data:
 2. starting from the published adapter, continue training on random halves of the training rows
    (`SUBSETS` runs of `STEPS` AdamW steps at the job's learning rate) and record each query's loss
    change - real retrains, local to the adapter being attributed;
-3. each candidate predicts a query's change as minus the sum of the kept rows' scores; a candidate's
+3. each candidate predicts a query's change as minus the sum of the kept rows' scores (ours: unit rows
+   after preconditioning, `influence.row_features`); a candidate's
    score is the mean Spearman correlation between predicted and measured changes over the subsets;
 4. the best wins (ties: the larger damping, the more conservative inverse).
 Every run is seeded, so a rebuild on the same data chooses the same damping; the evidence goes into
@@ -25,7 +26,7 @@ from ..finetune.dataset import Example
 from ..finetune.trainer import collate
 from .influence import fisher, per_example_loss, trainable
 
-CANDIDATES = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+CANDIDATES = (1e-1, 1.0, 10.0, 100.0)
 SUBSETS, STEPS, BATCH = 6, 12, 8
 
 
@@ -73,10 +74,13 @@ def choose_damping(model, adapter: str, train: list[Example], queries: list[Exam
     decompositions = [np.linalg.eigh(fisher(phi)) for phi in train_blocks]
     lds = []
     for c in CANDIDATES:
-        total = np.zeros((len(queries), len(train)))
-        for (values, vectors), phi, q in zip(decompositions, train_blocks, query_blocks, strict=True):
+        rows, total = [], np.zeros((len(queries), len(train)))
+        for (values, vectors), phi in zip(decompositions, train_blocks, strict=True):
             lam = c * max(float(values.mean()), 1e-30)
-            total += ((q @ vectors) / (values + lam)) @ (phi @ vectors).T
+            rows.append(((phi @ vectors) / (values + lam)) @ vectors.T)
+        features = np.concatenate(rows, axis=1)
+        features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-30)
+        total = np.concatenate(query_blocks, axis=1) @ features.T
         predicted = -(masks.astype(float) @ total.T)  # [subsets, queries]: the loss falls by the kept scores
         per_query = [spearmanr(predicted[:, j], changes[:, j]).statistic for j in range(len(queries))]
         lds.append(float(np.nanmean(per_query)) if not np.all(np.isnan(per_query)) else float("-inf"))
