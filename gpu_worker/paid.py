@@ -214,6 +214,8 @@ class PaidEngine:
                                         request.max_new_tokens or DEFAULT_NEW_TOKENS, sampler,
                                         frozenset({tokenizer.eos_token_id}))
             output = self._relay(job, stream, tokenizer)
+            if job.error:
+                raise ArtifactError(f"request {request.id}: {job.error}")
             signed = self._attribute(served, request, model, prompt, output)
         except (ArtifactError, ValueError, KeyError, OSError) as exc:
             stream.close(pb.PaidStreamEnd(error=str(exc)))

@@ -205,7 +205,8 @@ def tiny_base(tmp_path_factory):
 # Files that train models (fine-tuning jobs, the demo) run one after another on one xdist worker; the
 # 5-validator CometBFT network, whose 10 processes need both cores to keep its timeouts, runs alone after the
 # parallel part (`make test` runs `-m "not solo"` with two workers, then `-m solo`).
-CPU_HEAVY = {"test_modelfactory_e2e.py", "test_studio_browser.py", "test_finetune_engine.py", "test_demo.py"}
+CPU_HEAVY = {"test_modelfactory_e2e.py", "test_studio_browser.py", "test_finetune_engine.py", "test_demo.py",
+             "test_paid_generation.py", "test_lora_attribution.py"}
 SOLO = {"test_cometbft_network.py"}
 
 

@@ -167,3 +167,48 @@ def test_a_worker_serving_a_base_model_takes_requests_for_every_adapter_on_it(ch
     assert type(chain.block(chain.sign(chain.charlie, "inference", 2, inf.RequestInference(
         model=2, input=b"again", max_fee=encode_u128(PRICE)))).outcomes[0].error).__name__ == "NoWorker"
     chain.ex.try_state()
+
+
+def test_an_adapter_names_a_lora_attribution_method_and_a_span_weight_only_for_both(chain):
+    _with_model(chain)
+
+    def adapter(**kw):
+        fields = {"base_model": 1, "snapshots": [mr.SnapshotRef(datanet=1, version=1)],
+                  "training_config_hash": b"\x06" * 32, "artifact_hash": b"\x07" * 32,
+                  "attribution_index_hash": b"\x08" * 32, "price_per_inference": encode_u128(PRICE),
+                  "split": mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500),
+                  "format": mr.PEFT_LORA, **kw}
+        return mr.RegisterModel(**fields)
+
+    assert _err(chain, chain.dave, "modelregistry", 1, adapter(attribution_method=mr.GRADIENT)) == "BadInput"
+    assert _err(chain, chain.dave, "modelregistry", 1, adapter(attribution_method=mr.SPAN_AND_LORA_GRADIENT)) == \
+        "BadInput"  # both methods need the span's weight
+    assert _err(chain, chain.dave, "modelregistry", 1, adapter(attribution_method=mr.SPAN_AND_LORA_GRADIENT,
+                                                               span_weight_bps=10_000)) == "BadInput"
+    assert _err(chain, chain.dave, "modelregistry", 1, adapter(attribution_method=mr.LORA_GRADIENT,
+                                                               span_weight_bps=10)) == "BadInput"
+    assert _err(chain, chain.dave, "modelregistry", 1, adapter(attribution_method=mr.LORA_GRADIENT,
+                                                               format=mr.ONNX)) == "BadInput"
+    _ok(chain, chain.dave, "modelregistry", 1, adapter(attribution_method=mr.SPAN_AND_LORA_GRADIENT,
+                                                       span_weight_bps=3000))
+    stored = mr.Model.FromString(chain.ex.query("modelregistry", "get_model", mr.ModelRequest(model=2)
+                                                .SerializeToString()))
+    assert (stored.attribution_method, stored.span_weight_bps) == (mr.SPAN_AND_LORA_GRADIENT, 3000)
+
+
+def test_sampling_is_recorded_on_the_request_and_bounded(chain):
+    _with_model(chain)
+    assert _register(chain, EVE).ok
+    too_hot = chain.block(chain.sign(chain.bob, "inference", 2, inf.RequestInference(
+        model=1, input=b"x", max_fee=encode_u128(PRICE), sampling=inf.Sampling(temperature_milli=2001))))
+    assert type(too_hot.outcomes[0].error).__name__ == "BadInput"
+    over = chain.block(chain.sign(chain.bob, "inference", 2, inf.RequestInference(
+        model=1, input=b"x", max_fee=encode_u128(PRICE), sampling=inf.Sampling(temperature_milli=700,
+                                                                               top_p_milli=1001))))
+    assert type(over.outcomes[0].error).__name__ == "BadInput"
+    for sampling in (inf.Sampling(temperature_milli=700, top_p_milli=900), inf.Sampling(top_p_milli=900)):
+        outcome = chain.block(chain.sign(chain.bob, "inference", 2, inf.RequestInference(
+            model=1, input=b"x", max_fee=encode_u128(PRICE), sampling=sampling))).outcomes[0]
+        assert outcome.ok, outcome.error
+    assert _get(chain, 1).sampling == inf.Sampling(temperature_milli=700, top_p_milli=900)
+    assert not _get(chain, 2).HasField("sampling")  # greedy: no sampling recorded

@@ -241,3 +241,57 @@ def test_onnx_runtime_lora_runs_one_pass_per_adapter_group(tmp_path):
 
     for row, name, logits in zip(x, names, got, strict=True):
         np.testing.assert_allclose(logits, reference(row, name), atol=1e-4)
+
+
+def test_batch_invariant_steps_give_a_request_the_same_bits_alone_and_in_any_mixed_batch(models):
+    """What lets replicated workers agree byte for byte: each request's logits do not depend on what else
+    shares its batch (prefill and decode, with and without adapters, different batch sizes)."""
+    root, dirs = models
+    runtime = LlamaRuntime(root / "base", batch_invariant=True)
+    loras = [read_adapter(d) for d in dirs]
+    prompt, adapter = [5, 9, 17, 33, 2, 71], loras[1]
+    alone = Sequence(adapter, [])
+    alone_logits = [runtime.step([alone], [prompt])[0]]
+    crowds = [[(loras[0], [1, 2, 3])], [(None, [8] * 20), (loras[0], [4, 4]), (loras[2], [9, 8, 7, 6, 5])],
+              [(loras[i % 3], [i + 1, i + 2]) for i in range(17)]]
+    for crowd in crowds:
+        seqs = [Sequence(a, []) for a, _ in crowd] + [Sequence(adapter, [])]
+        order = sorted(range(len(seqs)), key=lambda i: id(seqs[i].adapter))  # grouped by adapter, as the batcher
+        mixed = runtime.step([seqs[i] for i in order], [([*(p for _, p in crowd), prompt])[i] for i in order])
+        assert torch.equal(mixed[order.index(len(seqs) - 1)], alone_logits[0])
+    feed = [int(alone_logits[0].argmax())]
+    for step in range(4):  # decode steps: alone, and a twin in the same state next to a request mid-prefill
+        twin = Sequence(adapter, [])
+        runtime.step([twin], [prompt])
+        for token in alone.tokens[len(prompt):]:
+            runtime.step([twin], [[token]])
+        solo = runtime.step([alone], [feed])[0]
+        other = Sequence(loras[0], [])
+        together = runtime.step([other, twin], [[3] * (step + 2), feed])[1]
+        assert torch.equal(solo, together)
+        feed = [int(solo.argmax())]
+
+
+def test_seeded_sampling_is_reproducible_and_batch_independent(models):
+    from gpu_worker.lora.batching import Batcher
+    from gpu_worker.lora.sampling import Sampler, seed_for
+
+    root, dirs = models
+    cache = AdapterCache(host_bytes=1 << 24, device_bytes=1 << 24)
+    keys = [cache.register(d, read_adapter(d).hash) for d in dirs]
+    seed = seed_for(7, bytes(32), 12)
+    assert seed == seed_for(7, bytes(32), 12) != seed_for(8, bytes(32), 12)
+    engine = Batcher(LlamaRuntime(root / "base", batch_invariant=True), cache, max_batch=16)
+    try:
+        alone = _drain(engine.submit(keys[0], [5, 6, 7], 12, Sampler(1.2, 0.95, seed)))
+        crowd = [engine.submit(keys[i % 3], [i, i + 1], 12, Sampler(0.7, 1.0, i)) for i in range(9)]
+        again = engine.submit(keys[0], [5, 6, 7], 12, Sampler(1.2, 0.95, seed))
+        assert _drain(again) == alone
+        other_seed = _drain(engine.submit(keys[0], [5, 6, 7], 12, Sampler(1.2, 0.95, seed + 1)))
+        assert other_seed != alone  # the seed matters (12 draws at temperature 1.2)
+        for request in crowd:
+            assert len(_drain(request)) == 12
+    finally:
+        engine.close()
+    with pytest.raises(ValueError):
+        Sampler(3.0)

@@ -7,19 +7,27 @@ the request to expire and be refunded, once."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 
 import grpc
 import pytest
 
 from payable.attribution.v1 import attribution_pb2 as at
+from payable.content.v1 import content_pb2
 from payable.inference.v1 import inference_pb2 as inf
+from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
+from runtime.artifacts import manifest_bytes, read_manifest
+from runtime.client import ClientError
 from runtime.codec import ONE_OPEN, decode_u128
 from runtime.crypto import Keypair
+from runtime.wire import stream_read_message
 
 pytest.importorskip("peft")
 
@@ -93,7 +101,7 @@ def world(tmp_path_factory, tiny_base):
         models = {net: _adapter(node, workers[0], net, base["artifact_hash"]) for net in nets}
         for worker in workers:
             client.submit_call(Keypair.from_uri(worker.key), "inference", "register_worker", endpoint=worker.target,
-                               base_models=[base["base_model"]], device="cpu", bond="100")
+                               base_models=[base["base_model"]], device="cpu", bond="150")
         client.submit_call(Keypair.from_uri("//Alice"), "token", "transfer_keep_alive", dest=REQUESTER.public,
                            amount="1000")
         yield {"node": node, "client": client, "workers": workers, "models": models, "nets": nets, "base": base,
@@ -187,3 +195,108 @@ def _balance(client, signer):
 
     return client.pallet_query("token", "account", token_pb2.AccountRequest(account=signer.public),
                                token_pb2.AccountData)
+
+
+def test_the_stream_is_refused_to_anyone_but_the_requester(world):
+    from cli.generate import request_generation, stream_tokens, wait_closed, worker_endpoint
+
+    client = world["client"]
+    request_id = request_generation(client, REQUESTER, world["models"][1], "What does builtins.abs do?",
+                                    max_new_tokens=8)
+    endpoint = worker_endpoint(client, request_id)
+    with pytest.raises(grpc.RpcError) as someone_else:  # a valid signature, by the wrong account
+        list(stream_tokens(client, Keypair.from_uri("//Bob"), request_id, endpoint))
+    assert someone_else.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    stub = worker_pb2_grpc.OpenLoRAStub(grpc.insecure_channel(endpoint))
+    now = int(time.time())
+    forged = wp.PaidStreamRequest(request=request_id, requester=REQUESTER.public, issued_at=now,  # not its key
+                                  signature=Keypair.from_uri("//Bob").sign(
+                                      stream_read_message(client.genesis_hash, request_id, REQUESTER.public, now)))
+    stale = wp.PaidStreamRequest(request=request_id, requester=REQUESTER.public, issued_at=now - 3600,
+                                 signature=REQUESTER.sign(stream_read_message(client.genesis_hash, request_id,
+                                                                              REQUESTER.public, now - 3600)))
+    for refused in (forged, stale):
+        with pytest.raises(grpc.RpcError) as caught:
+            list(stub.StreamPaid(refused, timeout=30))
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    events = list(stream_tokens(client, REQUESTER, request_id, endpoint))
+    assert events[-1].HasField("end") and not events[-1].end.error and len(events) == events[-1].end.output_tokens + 1
+    assert wait_closed(client, request_id)[1] is not None
+
+
+def test_an_adapter_whose_bytes_do_not_match_its_hash_is_refused_and_the_request_refunded(world):
+    """A model record pointing at a manifest whose adapter weights do not hash to what it lists."""
+    from cli.generate import request_generation, stream_tokens, wait_closed
+
+    client = world["client"]
+    genuine = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=world["models"][2]), mr.Model)
+    manifest = read_manifest(client, genuine.artifact_hash)
+    forged = content_pb2.Manifest()
+    forged.CopyFrom(manifest)
+    weights = next(f for f in forged.files if f.path.endswith(".safetensors"))
+    weights.hash = bytes(32)  # the parts are the real ones; the file they make is not what the manifest says
+    forged_hash = client.upload(manifest_bytes(forged)).hash
+    record = mr.RegisterModel(base_model=genuine.base_model, snapshots=genuine.snapshots,
+                              training_config_hash=genuine.training_config_hash, artifact_hash=forged_hash,
+                              attribution_method=genuine.attribution_method,
+                              attribution_index_hash=genuine.attribution_index_hash,
+                              span_weight_bps=genuine.span_weight_bps, price_per_inference=genuine.price_per_inference,
+                              price_per_input_token=genuine.price_per_input_token,
+                              price_per_output_token=genuine.price_per_output_token, split=genuine.split,
+                              format=mr.PEFT_LORA)
+    alice = Keypair.from_uri("//Alice")
+    result = client.submit_and_wait(client.sign(alice, client.call_with("modelregistry", "register_model", record)))
+    assert result.success, result.error
+    from cli.common import created
+
+    model_id = created(client, result, "ModelRegistered", mr.ModelEvent).model
+    before = _balance(client, REQUESTER)
+    request_id = request_generation(client, REQUESTER, model_id, "upper: class def", max_new_tokens=8)
+    events = list(stream_tokens(client, REQUESTER, request_id))
+    assert len(events) == 1 and "does not match its hash" in events[0].end.error
+    request, settlement = wait_closed(client, request_id, timeout=60)
+    assert settlement is None and request.status == inf.EXPIRED
+    after = _balance(client, REQUESTER)
+    assert decode_u128(after.reserved) == 0
+    assert decode_u128(before.free) - decode_u128(after.free) == _tx_fees(client, [request_id])  # all refunded
+
+
+def test_a_worker_killed_mid_stream_leaves_the_request_to_expire_and_be_refunded_once(world):
+    """Replicated: the other worker answers, but without every assigned result nothing settles; at the deadline
+    the requester gets the escrow back and the dead worker is penalised - and after it restarts, it does not
+    answer the expired request, so nothing settles twice."""
+    from cli.generate import request_generation, stream_tokens, wait_closed
+
+    client, eve = world["client"], world["workers"][0]
+    before = _balance(client, REQUESTER)
+    os.kill(eve.proc.pid, signal.SIGSTOP)  # frozen until the request is on chain, so it cannot finish first
+    try:
+        request_id = request_generation(client, REQUESTER, world["models"][1], "Explain builtins.print in detail.",
+                                        max_new_tokens=200)
+        reader = stream_tokens(client, REQUESTER, request_id, eve.target, timeout=60)
+        os.kill(eve.proc.pid, signal.SIGCONT)
+        first = next(reader)
+        eve.kill()  # SIGKILL as soon as the first token arrives: mid-stream
+    finally:
+        if eve.proc.poll() is None:
+            os.kill(eve.proc.pid, signal.SIGCONT)
+    assert first.HasField("token")
+    with pytest.raises(grpc.RpcError):
+        for event in reader:
+            assert not event.HasField("end"), "the killed worker finished its stream"
+    request, settlement = wait_closed(client, request_id, timeout=120)
+    assert settlement is None and request.status == inf.EXPIRED
+    expired = [inf.RequestExpired.FromString(e.data) for e in client.events(request.deadline).events
+               if e.name == "RequestExpired"]
+    assert [(x.request, decode_u128(x.refunded)) for x in expired] == [(request_id, decode_u128(request.escrow))]
+    assert list(expired[0].penalised) == [Keypair.from_uri(eve.key).public]
+    eve.start()  # back on the same data: it catches up on the blocks it missed, and must not answer
+    eve.channel()
+    time.sleep(5)
+    request = client.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
+    assert request.status == inf.EXPIRED and Keypair.from_uri(eve.key).public not in request.answered
+    with pytest.raises(ClientError):
+        client.pallet_query("attribution", "get_settlement", at.SettlementRequest(request=request_id), at.Settlement)
+    after = _balance(client, REQUESTER)
+    assert decode_u128(after.reserved) == 0
+    assert decode_u128(before.free) - decode_u128(after.free) == _tx_fees(client, [request_id])

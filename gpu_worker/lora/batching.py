@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
+from .adapters import AdapterError
 from .cache import AdapterCache
 from .model import LlamaRuntime, Sequence
 from .sampling import Sampler
@@ -33,6 +34,7 @@ class Request:
     finished_step: int | None = None  # the engine step at which it left the batch
     sampler: Sampler = field(default_factory=Sampler)  # greedy unless given
     stop: frozenset[int] = frozenset()  # tokens that end the generation (kept as its last token)
+    error: str = ""  # why it ended early (its adapter could not be loaded)
 
     def cancel(self) -> None:
         """Stop generating; the request leaves the batch (freeing its slot) at the next step."""
@@ -118,15 +120,24 @@ class Batcher:
                     self._finish(r)
                 self._admit()
                 batch = sorted(self._active, key=lambda r: (r.adapter or b"", r.id))  # adapters contiguous
-            if not batch:
-                continue
-            feeds = []
+            feeds, ready = [], []
             for r in batch:
                 if r.seq is None:
-                    r.seq = Sequence(self.cache.get(r.adapter) if r.adapter else None, [])
+                    try:
+                        adapter = self.cache.get(r.adapter) if r.adapter else None
+                    except AdapterError as exc:  # e.g. its file changed on disk: this request fails, not the loop
+                        with self._lock:
+                            r.error = str(exc)
+                            self._finish(r)
+                        continue
+                    r.seq = Sequence(adapter, [])
                     feeds.append(r.prompt)
                 else:
                     feeds.append([r.generated[-1]])
+                ready.append(r)
+            batch = ready
+            if not batch:
+                continue
             logits = self.runtime.step([r.seq for r in batch], feeds, self.method)
             with self._lock:
                 self.steps += 1

@@ -26,7 +26,7 @@ from ..finetune.dataset import Example
 from ..finetune.trainer import collate
 from .influence import fisher, per_example_loss, trainable
 
-CANDIDATES = (1e-1, 1.0, 10.0, 100.0)
+CANDIDATES = (1e-1, 1.0, 10.0, 100.0, 1000.0)
 SUBSETS, STEPS, BATCH = 6, 12, 8
 
 

@@ -1,0 +1,113 @@
+"""Attribution of adapter generations to fine-tuning rows: on ten distinguishable synthetic tasks, a LoRA
+fine-tuned on all of them credits each task's generations to that task's rows; the index is rebuilt to the
+same bytes; DataInf's closed form is the inverse it approximates when the rows are few."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+
+
+@pytest.fixture(scope="module")
+def tuned(tiny_base, tmp_path_factory):
+    from peft import PeftModel
+
+    from gpu_worker.finetune.config import TrainingConfig
+    from gpu_worker.finetune.dataset import DatasetSpec, Row, render
+    from gpu_worker.finetune.synthetic import TASKS, task_rows
+    from gpu_worker.finetune.trainer import load_base, train
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("lora-attribution")
+    base, tokenizer = load_base(tiny_base)
+    spec = DatasetSpec(snapshots=((1, 1),), template="qa")
+    names = list(TASKS)
+    rows = task_rows(12, seed=0)
+
+    def example(r, line):  # each task is one contribution (id = its position + 1), by its own contributor
+        task = names.index(r["task"])
+        return render(spec, Row(task + 1, bytes([task]) * 32, line, (("user", r["prompt"]), ("assistant",
+                                                                                          r["response"]))),
+                      tokenizer, 128)
+
+    examples = [example(r, i + 1) for i, r in enumerate(rows)]
+    config = TrainingConfig(base_model="00" * 32, dataset=spec, max_steps=400, batch_size=8, learning_rate=3e-3,
+                            checkpoint_every=1000, eval_every=1000, seed=2)
+    outcome = train(config, base, tokenizer, examples, [], root / "job", report=lambda point: None)
+    model = PeftModel.from_pretrained(load_base(tiny_base)[0], outcome.adapter_dir).eval()
+    held = [example(r, 10_000 + i) for i, r in enumerate(task_rows(1, seed=9))]
+    return {"model": model, "tokenizer": tokenizer, "train": examples, "held": held, "root": root,
+            "config": config, "names": names}
+
+
+def _generate(model, tokenizer, example, new_tokens: int = 16) -> tuple[list[int], list[int]]:
+    prompt = [t for t, label in zip(example.input_ids, example.labels, strict=True) if label == -100]
+    with torch.no_grad():
+        out = model.generate(input_ids=torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt),
+                                                                                          dtype=torch.long),
+                             max_new_tokens=new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                             eos_token_id=tokenizer.eos_token_id)
+    return prompt, out[0, len(prompt):].tolist()
+
+
+def test_generations_are_credited_to_the_rows_of_their_own_task(tuned):
+    from gpu_worker.finetune.dataset import IGNORE, Example
+    from gpu_worker.lora.attribution import AdapterIndex, IndexSpec, build_adapter_index
+    from gpu_worker.results import sampled_credit
+
+    model, tokenizer, rows = tuned["model"], tuned["tokenizer"], tuned["train"]  # 400 steps: the tasks are learnt
+    build_adapter_index(model, tokenizer, rows, tuned["held"][:4], tuned["root"] / "index", IndexSpec(),
+                        tuned["config"].learning_rate)
+    index = AdapterIndex(tuned["root"] / "index")
+    assert index.method == "span+lora-gradient" and index.span_weight == 0.5
+    task_of_row = np.array([e.row.contribution_id for e in rows])
+    own_share, top_hits = [], 0
+    for task, example in enumerate(tuned["held"], start=1):
+        prompt, output = _generate(model, tokenizer, example)
+        query = Example(example.row, "", tuple(prompt + output), tuple([IGNORE] * len(prompt) + output))
+        credit = index.credit(model, tokenizer, query, output)
+        assert 0 < credit.paid_fraction <= 1 and credit.rows.min() >= 0
+        by_task = np.array([credit.rows[task_of_row == t].sum() for t in range(1, 11)])
+        own_share.append(by_task[task - 1] / by_task.sum())
+        top_hits += int(by_task.argmax() == task - 1)
+        shares = sampled_credit(credit.rows, index.row_contribution, 16, bytes(8), credit.paid_fraction)
+        assert sum(p for _, p in shares) == round(min(1.0, credit.paid_fraction) * 1e9)  # the whole paid pool
+    assert top_hits >= 8, f"own task on top for {top_hits}/10 generations; shares {np.round(own_share, 2)}"
+    assert np.mean(own_share) > 0.25  # a uniform split would give each task 0.1
+
+
+def test_the_index_is_rebuilt_to_the_same_bytes_and_refuses_a_foreign_layout(tuned):
+    from gpu_worker.lora.attribution import ATTRIBUTION_INDEX, AdapterIndex, IndexSpec, build_adapter_index
+    from runtime.artifacts import directory_hash
+
+    spec = IndexSpec(method="lora-gradient")
+    hashes = []
+    for name in ("a", "b"):
+        meta = build_adapter_index(tuned["model"], tuned["tokenizer"], tuned["train"][:40], tuned["held"][:3],
+                                   tuned["root"] / f"rebuild-{name}", spec, 1e-3)
+        hashes.append(directory_hash(tuned["root"] / f"rebuild-{name}", ATTRIBUTION_INDEX))
+    assert hashes[0] == hashes[1]
+    assert meta["gradient"]["damping"]["damping"] in meta["gradient"]["damping"]["candidates"]
+    index = AdapterIndex(tuned["root"] / "rebuild-a")
+    index.meta["gradient"]["modules"][0][1] += 1
+    with pytest.raises(ValueError, match="another adapter layout"):
+        index.gradient_scores(tuned["model"], tuned["tokenizer"], tuned["held"][0])
+    with pytest.raises(ValueError, match="unknown attribution method"):
+        IndexSpec(method="vibes")
+    with pytest.raises(FileExistsError):
+        build_adapter_index(tuned["model"], tuned["tokenizer"], tuned["train"][:5], [], tuned["root"] / "rebuild-a",
+                            spec, 1e-3)
+
+
+def test_datainf_is_the_inverse_it_approximates_when_one_row_dominates():
+    """Sherman-Morrison: with one row, DataInf's swap of inverse and average is exact."""
+    from gpu_worker.lora.influence import DATAINF_DAMPING, datainf_operator
+
+    rng = np.random.default_rng(0)
+    phi = rng.standard_normal((1, 6))
+    lam = DATAINF_DAMPING * float((phi ** 2).sum()) / 6
+    exact = np.linalg.inv(phi.T @ phi + lam * np.eye(6))
+    np.testing.assert_allclose(datainf_operator(phi, 6), exact, rtol=1e-9, atol=1e-12)
