@@ -4,16 +4,18 @@
    store and contribute it to DataNet 1; the curator approves them and publishes snapshot 1. The
    model builder downloads the snapshot's data from the content store (hash-checked), has the worker
    train a classifier and build its gradient-attribution index, and registers model 1.
-2. The same four contribute text that ships with Python (module sources) to DataNet 2; the worker
-   trains a tiny language model and a suffix-array span index on the snapshot; model 2 is registered.
-3. The worker bonds OPEN and registers for both models; it follows the chain by itself.
-4. A user pays for classifications and text generations; the worker answers each with a signed
-   attribution result (gradient or span) that the chain checks and settles, splitting every fee exactly.
-5. Per model, a table: contributor, contributions, influence share, OPEN earned; model owner, protocol
-   and worker totals; then a check that payouts equal fees and the chain's state root.
-6. ModelFactory (`demo_modelfactory`): a base pretrained on Python's docs, registered from its Hugging
-   Face directory; a DataNet of Q&A rows; a LoRA adapter fine-tuned on it, exported, published with
-   provenance, and verified by re-running the recorded job. Everything started is stopped.
+2. ModelFactory (`demo_modelfactory`): a base pretrained on Python's docs, registered from its Hugging
+   Face directory; two DataNets of different text (Python Q&A, word games); a LoRA adapter fine-tuned on
+   each by the worker, published with provenance and an attribution index over its training rows.
+3. The worker bonds OPEN and registers for the classifier and for the base model - so for every adapter
+   on it (OpenLoRA: one base in memory serves both); it follows the chain by itself.
+4. A user pays for classifications and for generations with each adapter; each generation streams from
+   the worker to the user alone and is charged per token; the worker answers every request with a signed
+   attribution result (gradient influence, or span + LoRA-gradient) that the chain checks and settles,
+   splitting every fee exactly.
+5. Per model, a table: contributor, contributions, share, OPEN earned; model owner, protocol and worker
+   totals; then a check that payouts equal fees, and the chain's state root. Last, `verify` re-runs an
+   adapter's recorded fine-tuning job to the same bytes. Everything started is stopped.
 """
 
 from __future__ import annotations
@@ -22,11 +24,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from payable.attribution.v1 import attribution_pb2 as at
-from payable.datanet.v1 import datanet_pb2 as dn
+from payable.inference.v1 import inference_pb2 as inf
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.client import Client, ClientError
@@ -34,6 +34,8 @@ from runtime.codec import decode_u128, format_open
 from runtime.crypto import Keypair
 from runtime.grpcserver import MESSAGE_OPTIONS
 from runtime.ports import free_port
+
+from .common import created
 
 CONTRIBUTORS = ("//Bob", "//Charlie", "//Dave", "//Ferdie")
 PRICE = "0.5"
@@ -82,6 +84,9 @@ def run() -> int:
 def _story(client: Client, worker_target: str) -> int:
     import grpc
 
+    from . import demo_modelfactory
+    from .generate import request_generation, stream_tokens, wait_closed
+
     alice, eve, user = Keypair.from_uri("//Alice"), Keypair.from_uri("//Eve"), Keypair.from_uri("//Demo-User")
     print(f"dev node up (genesis {client.genesis_hash.hex()[:16]}…); worker //Eve follows it\n")
     client.submit_call(alice, "token", "transfer_keep_alive", dest=user.public, amount="100")
@@ -89,37 +94,39 @@ def _story(client: Client, worker_target: str) -> int:
     grpc.channel_ready_future(channel).result(timeout=60)
     builder = worker_pb2_grpc.WorkerStub(channel)
     queries = _digits_model(client, builder, alice)
-    prompts = _text_model(client, builder, alice)
-    client.submit_call(eve, "inference", "register_worker", endpoint=worker_target, models=[1, 2], device="cpu",
-                       bond="100")
-    print("3. worker //Eve bonds 100 OPEN and serves both models")
-    print(f"4. a user pays for {len(queries)} classifications and {len(prompts)} text generations; the worker "
-          f"answers each with a signed attribution")
+    base, adapters = demo_modelfactory.build(client, channel, 2)
+    client.submit_call(eve, "inference", "register_worker", endpoint=worker_target, models=[1], base_models=[base],
+                       device="cpu", bond="100")
+    print(f"\n3. worker //Eve bonds 100 OPEN and serves model 1 and base model {base} - so both adapters on it")
+    print(f"4. a user pays for {len(queries)} classifications and {sum(len(a.prompts) for a in adapters)} "
+          f"generations; each generation streams from the worker to the user alone, charged per token")
+    requests = []
     for query in queries:
-        client.submit_call(user, "inference", "request_inference", model=1, input=query, max_fee=PRICE)
-    for prompt in prompts:
-        client.submit_call(user, "inference", "request_inference", model=2, input=prompt, max_fee=PRICE)
-    total = len(queries) + len(prompts)
+        result = client.submit_call(user, "inference", "request_inference", model=1, input=query, max_fee=PRICE)
+        requests.append(created(client, result, "InferenceRequested", inf.InferenceRequested).request)
+    for adapter in adapters:
+        for prompt in adapter.prompts:
+            request_id = request_generation(client, user, adapter.model, prompt, max_new_tokens=32)
+            text = "".join(e.token.text for e in stream_tokens(client, user, request_id) if e.HasField("token"))
+            request, settlement = wait_closed(client, request_id)
+            if settlement is None:
+                raise AssertionError(f"generation {request_id} was not answered (the escrow was refunded)")
+            print(f"   model {adapter.model} ({adapter.title}) {prompt!r} → {text.strip()!r}\n"
+                  f"      {settlement.input_tokens} input + {settlement.output_tokens} output tokens: charged "
+                  f"{format_open(decode_u128(settlement.fee))} OPEN of the {format_open(decode_u128(request.escrow))} "
+                  f"escrowed, {format_open(decode_u128(settlement.refund))} refunded")
+            requests.append(request_id)
     settlements = []
-    deadline = time.time() + 240
-    while len(settlements) < total and time.time() < deadline:
-        try:
-            settlements.append(client.pallet_query("attribution", "get_settlement",
-                                                   at.SettlementRequest(request=len(settlements) + 1), at.Settlement))
-        except ClientError:
-            time.sleep(0.3)
-    assert len(settlements) == total, f"only {len(settlements)} of {total} requests settled"
-    paid_out = _table(client, settlements)
-    from .demo_modelfactory import chapter
-
-    return paid_out | chapter(client, channel, "6")
-
-
-def _snapshot_dataset(client: Client, datanet: int):
-    """The snapshot's contributions, each downloaded from the content store (hash-checked), with provenance."""
-    snapshot = client.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(datanet=datanet),
-                                   dn.SnapshotWithProofs)
-    return snapshot, [(proof.leaf, client.download(proof.leaf.content_hash)) for proof in snapshot.proofs]
+    for request_id in requests:
+        _, settlement = wait_closed(client, request_id, timeout=240)
+        if settlement is None:
+            raise AssertionError(f"request {request_id} expired unanswered")
+        settlements.append(settlement)
+    models = [(1, "model 1 (digits classifier, gradient attribution)", CONTRIBUTORS)] + [
+        (a.model, f"model {a.model} (adapter on DataNet {a.datanet}, {a.title}; span + LoRA-gradient attribution)",
+         a.contributors) for a in adapters]
+    paid_out = _table(client, settlements, models)
+    return paid_out | (0 if demo_modelfactory.verify(client, adapters[0]) else 1)
 
 
 def _contribute(client: Client, alice: Keypair, datanet: int, blobs: list[tuple[str, bytes, str]], first_id: int):
@@ -172,43 +179,11 @@ def _digits_model(client: Client, builder, alice: Keypair) -> list[bytes]:
     return [x[1000 + i].astype("<f4").tobytes() for i in range(6)]
 
 
-def _text_model(client: Client, builder, alice: Keypair) -> list[bytes]:
-    """DataNet 2 (text that ships with Python) → snapshot → worker-trained tiny LM with a span index → model 2."""
-    import colorsys
-    import inspect
-    import string
-    import textwrap
-
-    sources = [(name, inspect.getsource(module)) for name, module in
-               zip(CONTRIBUTORS, (colorsys, textwrap, string, colorsys), strict=True)]
-    sources[3] = (CONTRIBUTORS[3], inspect.getsource(textwrap)[:3000])  # a smaller, overlapping contribution
-    client.submit_call(alice, "datanet", "create_datanet", name="python-sources", domain="code", license="PSF-2.0",
-                       contribution_deposit="1", accepted_formats=["text"])
-    print("2. contributors contribute text that ships with Python to DataNet 2")
-    blobs = [(name, text.encode(), f"{len(text)} characters") for name, text in sources]
-    _contribute(client, alice, 2, blobs, 5)
-    _, parts = _snapshot_dataset(client, 2)
-    dataset = wp.TextDataset()
-    for index, (leaf, blob) in enumerate(parts):
-        dataset.contributions.add(id=leaf.contribution_id, contributor=leaf.contributor)
-        for _ in range(6):  # several passes of each text: the tiny LM memorises, which span attribution traces
-            dataset.documents.add(text=blob.decode(), contribution=index)
-    trained = builder.TrainLanguageModel(wp.TrainLanguageModelRequest(dataset=dataset, vocab_size=1000, steps=800,
-                                                                      seed=3), timeout=600)
-    built = list(builder.BuildSpanIndex(wp.SpanIndexRequest(model_hash=trained.model_hash,
-                                                            dataset_hash=trained.dataset_hash), timeout=600))[-1]
-    _register(client, alice, 2, 2, trained.model_hash, built.index_hash, "span", trained.dataset_hash, "tiny-lm")
-    print("   tiny language model trained, suffix-array index built, model 2 registered")
-    colors, wrap = sources[0][1], sources[1][1]
-    return [colors[colors.index("def rgb_to_hls"):][:60].encode(), wrap[wrap.index("def wrap("):][:60].encode(),
-            colors[colors.index("def hls_to_rgb"):][:60].encode(), wrap[wrap.index("def fill("):][:60].encode()]
-
-
-def _table(client: Client, settlements) -> int:
+def _table(client: Client, settlements, models: list[tuple[int, str, tuple[str, ...]]]) -> int:
+    """Per model: what each of its DataNet's contributors earned, and where the rest of the fees went."""
     fees = sum(decode_u128(s.fee) for s in settlements)
     paid, ok = 0, True
-    for model, title in ((1, "model 1 (digits classifier, gradient attribution)"),
-                         (2, "model 2 (tiny LM, span attribution)")):
+    for model, title, contributors in models:
         mine = [s for s in settlements if s.model == model]
         by_role, by_account = {}, {}
         for settlement in mine:
@@ -219,15 +194,21 @@ def _table(client: Client, settlements) -> int:
                 by_role[key] = by_role.get(key, 0) + amount
                 if key == "contributor":
                     by_account[p.account] = by_account.get(p.account, 0) + amount
-        print(f"\n{title}: {len(mine)} paid inferences")
-        print(f"{'contributor':<10} {'contributions':>13} {'influence share':>16} {'OPEN earned':>14}")
+        model_fees = sum(decode_u128(s.fee) for s in mine)
+        print(f"\n{title}: {len(mine)} paid requests, {format_open(model_fees)} OPEN in fees")
+        print(f"{'contributor':<10} {'contributions':>13} {'share':>16} {'OPEN earned':>18}")
         pool = by_role.get("contributor", 0)
-        for name in CONTRIBUTORS:
+        for name in contributors:
             earned = by_account.get(Keypair.from_uri(name).public, 0)
-            print(f"{name:<10} {1:>13} {earned / pool if pool else 0:>15.1%} {format_open(earned):>14}")
+            print(f"{name:<10} {1:>13} {earned / pool if pool else 0:>15.1%} {format_open(earned):>18}")
+        strangers = set(by_account) - {Keypair.from_uri(name).public for name in contributors}
         for role in ("model_owner", "protocol", "worker"):
-            print(f"{role:<10} {'':>13} {'':>16} {format_open(by_role.get(role, 0)):>14}")
-        ok &= pool > 0
+            print(f"{role:<10} {'':>13} {'':>16} {format_open(by_role.get(role, 0)):>18}")
+        unpaid = sum(decode_u128(s.fee) for s in mine) * 7000 // 10_000 - pool
+        if unpaid > 0:
+            print(f"   (the model owner's line includes {format_open(unpaid)} OPEN of the contributors' 70% that the "
+                  f"attribution did not pay out: output no training row accounts for)")
+        ok &= pool > 0 and not strangers  # only the model's own DataNet's contributors were paid
     root = client.header().header.state_root
     ok &= fees == paid
     print(f"\nfees {format_open(fees)} OPEN = payouts {format_open(paid)} OPEN: {'OK' if fees == paid else 'MISMATCH'}")
