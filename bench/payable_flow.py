@@ -7,7 +7,16 @@ signatures and Merkle proofs and splits the fees. Prints settled inferences per 
 of time spent in inference, attribution, gathering proofs (worker side), proof checking on chain (the
 result's signature and every Merkle proof), and the rest of block execution.
 
-    python bench/payable_flow.py [--requests 64]
+Then paid generations with adapters (`generations`): a LoRA adapter fine-tuned on word-game rows of a
+DataNet and K - 1 more made from it (its B factors scaled by 1 + i/100: distinct bytes, hashes and
+outputs, the same index layout), each registered as a model priced per token; 64 requests spread over
+K = 1, 8, 64 adapters, all in flight at once through the worker's paid path (one batch-invariant
+OpenLoRA engine, `PaidEngine.attribute`, proofs, the results' block). Prints settled generations/s,
+tokens/s, the time shares of generation, attribution, proofs and block execution, and the ratio to
+serving each adapter in its own engine (its own copy of the base and its own batching loop, all
+running at once - what one process per adapter amounts to, without K interpreters' memory).
+
+    python bench/payable_flow.py [--requests 64] [--adapters 1 8 64]
 """
 
 from __future__ import annotations
@@ -97,11 +106,7 @@ def setup(chain: Chain, worker: Worker, x, y) -> None:
         endpoint="in-process", models=[1], device="cpu", bond=encode_u128(100 * ONE_OPEN))))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=64)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+def classifier_flow(args) -> dict:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -171,11 +176,221 @@ def main() -> None:
         timing["block_execution"] -= timing["proof_checking_on_chain"]
         total = sum(timing.values())
         chain.ex.try_state()
-    print(json.dumps({"benchmark": "payable_flow", "requests": args.requests, "settled": settled,
-                      "request_blocks_extrinsics": len(built.block.extrinsics),
-                      "settled_per_s": round(settled / elapsed, 1), "seconds": round(elapsed, 3),
-                      "time_share": {k: round(v / total, 3) for k, v in timing.items()},
-                      "seconds_by_phase": {k: round(v, 4) for k, v in timing.items()}}, indent=2))
+        attribution_calls.verify_membership, attribution_calls.verify = real_merkle, real_signature
+    return {"requests": args.requests, "settled": settled, "request_blocks_extrinsics": len(built.block.extrinsics),
+            "settled_per_s": round(settled / elapsed, 1), "seconds": round(elapsed, 3),
+            "time_share": {k: round(v / total, 3) for k, v in timing.items()},
+            "seconds_by_phase": {k: round(v, 4) for k, v in timing.items()}}
+
+
+# --- paid generations with adapters ---------------------------------------------------------------
+WORD_TASKS = ("upper", "bracket", "hyphen", "last")
+TOKEN_PRICES = {"price_per_inference": encode_u128(ONE_OPEN // 10),
+                "price_per_input_token": encode_u128(ONE_OPEN // 1000),
+                "price_per_output_token": encode_u128(ONE_OPEN // 100)}
+
+
+def _adapters(workdir: Path, base_dir: Path, count: int):
+    """One adapter fine-tuned on word-game rows (contributions 1..4 of DataNet 1), its index, and `count` - 1
+    adapters derived from it by scaling its B factors; returns (adapter dirs, index dir, training rows)."""
+    import safetensors.torch
+
+    from gpu_worker.finetune.config import TrainingConfig
+    from gpu_worker.finetune.dataset import DatasetSpec, Row, render
+    from gpu_worker.finetune.synthetic import task_rows
+    from gpu_worker.finetune.trainer import load_base, train
+    from gpu_worker.lora.attribution import IndexSpec, build_adapter_index
+
+    base, tokenizer = load_base(base_dir)
+    spec = DatasetSpec(snapshots=((1, 1),), template="qa")
+    rows = [render(spec, Row(1 + i % 4, Keypair.from_uri(CONTRIBUTORS[i % 4]).public, i + 1,
+                             (("user", r["prompt"]), ("assistant", r["response"]))), tokenizer, 128)
+            for i, r in enumerate(task_rows(10, seed=3, tasks=WORD_TASKS))]
+    config = TrainingConfig(base_model="00" * 32, dataset=spec, max_steps=60, batch_size=8, learning_rate=3e-3,
+                            checkpoint_every=1000, eval_every=1000, seed=1)
+    first = train(config, base, tokenizer, rows, [], workdir / "job", report=lambda point: None).adapter_dir
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(load_base(base_dir)[0], first).eval()
+    build_adapter_index(model, tokenizer, rows, rows[:4], workdir / "index", IndexSpec(), config.learning_rate)
+    tensors = safetensors.torch.load_file(first / "adapter_model.safetensors")
+    dirs = [first]
+    for i in range(1, count):
+        out = workdir / f"adapter-{i}"
+        out.mkdir()
+        (out / "adapter_config.json").write_bytes((first / "adapter_config.json").read_bytes())
+        safetensors.torch.save_file({k: v * (1 + i / 100) if "lora_B" in k else v for k, v in tensors.items()},
+                                    out / "adapter_model.safetensors")
+        dirs.append(out)
+    return dirs, workdir / "index", rows
+
+
+def _separate_engines(base_dir: Path, jobs: list[tuple[Path, list[int]]], new_tokens: int, stop) -> float:
+    """Tokens/s with each adapter in its own engine (own base copy, own loop), all at once."""
+    from gpu_worker.lora.adapters import read_adapter
+    from gpu_worker.lora.batching import Batcher
+    from gpu_worker.lora.cache import AdapterCache
+    from gpu_worker.lora.model import LlamaRuntime
+    from gpu_worker.lora.sampling import Sampler
+
+    by_adapter: dict[Path, list[list[int]]] = {}
+    for adapter_dir, prompt in jobs:
+        by_adapter.setdefault(adapter_dir, []).append(prompt)
+    engines = []
+    for adapter_dir, prompts in by_adapter.items():
+        cache = AdapterCache(1 << 26, 1 << 26)
+        key = cache.register(adapter_dir, read_adapter(adapter_dir).hash)
+        engines.append((Batcher(LlamaRuntime(base_dir, batch_invariant=True), cache, max_batch=64), key, prompts))
+    for engine, key, prompts in engines:  # warm: the adapter on the device tier, first kernels run
+        _drain(engine.submit(key, prompts[0], 2, Sampler(), stop))
+    started = time.perf_counter()
+    requests = [engine.submit(key, p, new_tokens, Sampler(), stop) for engine, key, prompts in engines
+                for p in prompts]
+    tokens = sum(len(_drain(r)) for r in requests)
+    elapsed = time.perf_counter() - started
+    for engine, _, _ in engines:
+        engine.close()
+    return tokens / elapsed
+
+
+def _drain(request) -> list[int]:
+    out = []
+    while (token := request.tokens.get(timeout=600)) is not None:
+        out.append(token)
+    return out
+
+
+def generation_flow(args) -> dict:
+    from gpu_worker.finetune.pretrain import pretrain_base
+    from gpu_worker.finetune.trainer import load_tokenizer
+    from gpu_worker.lora.attribution import AdapterIndex
+
+    base_dir = ROOT / "bench" / ".cache" / "finetune-base"
+    if not (base_dir / "config.json").exists():
+        pretrain_base(base_dir, steps=300)
+    tokenizer = load_tokenizer(base_dir)
+    out = {"requests": args.requests, "max_new_tokens": args.new_tokens, "by_adapters_in_flight": {}}
+    with tempfile.TemporaryDirectory(prefix="payable-generations-") as tmp:
+        dirs, index_dir, _ = _adapters(Path(tmp), base_dir, max(args.adapters))
+        index = AdapterIndex(index_dir)
+        for count in args.adapters:
+            worker = Worker(Path(tmp) / f"worker-{count}", Keypair.from_uri("//Eve"))
+            try:
+                out["by_adapters_in_flight"][str(count)] = _generations(worker, dirs[:count], index, index_dir,
+                                                                        base_dir, tokenizer, args)
+            finally:
+                worker.close()
+    return out
+
+
+def _generations(worker: Worker, dirs: list[Path], index, index_dir: Path, base_dir: Path, tokenizer,
+                 args) -> dict:
+    """One round: the chain set up with len(dirs) adapter models, `args.requests` paid generations over them."""
+    from gpu_worker.finetune.dataset import prompt_text
+    from gpu_worker.finetune.synthetic import task_rows
+    from gpu_worker.lora.adapters import adapter_hash
+    from gpu_worker.lora.attribution import ATTRIBUTION_INDEX
+    from gpu_worker.lora.sampling import Sampler, seed_for
+    from gpu_worker.paid import Served
+    from runtime.artifacts import HF_MODEL, PEFT_LORA, directory_hash
+
+    doc = dev_spec().to_dict()
+    doc["config"]["inference"] = {"deadline_blocks": "1000"}
+    chain = Chain(Executive.open(ChainSpec.from_dict(doc)))
+    alice = chain.author
+    chain.block(chain.tx(alice, "datanet", 0, dn.CreateDataNet(
+        name="word-games", domain="text", license="MIT", contribution_deposit=encode_u128(ONE_OPEN),
+        accepted_formats=["jsonl"])))
+    for cid, name in enumerate(CONTRIBUTORS, start=1):
+        chain.block(chain.tx(Keypair.from_uri(name), "datanet", 1, dn.Contribute(
+            datanet=1, content_hash=blake2_256(name.encode()), size=100, format="jsonl")))
+        chain.block(chain.tx(alice, "datanet", 2, dn.Decide(contribution=cid)))
+    chain.block(chain.tx(alice, "datanet", 6, dn.PublishSnapshot(datanet=1)))
+    base_hash = directory_hash(base_dir, HF_MODEL)
+    index_hash = directory_hash(index_dir, ATTRIBUTION_INDEX)
+    chain.block(chain.tx(alice, "modelregistry", 0, mr.RegisterBaseModel(
+        artifact_hash=base_hash, architecture="llama", format=mr.HF_DIRECTORY, license="MIT")))
+    served, models = {}, []
+    for adapter_dir in dirs:
+        artifact = directory_hash(adapter_dir, PEFT_LORA)
+        chain.block(chain.tx(alice, "modelregistry", 1, mr.RegisterModel(
+            base_model=1, snapshots=[mr.SnapshotRef(datanet=1, version=1)], training_config_hash=blake2_256(b"c"),
+            artifact_hash=artifact, attribution_method=mr.SPAN_AND_LORA_GRADIENT, span_weight_bps=5000,
+            attribution_index_hash=index_hash, format=mr.PEFT_LORA, **TOKEN_PRICES,
+            split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500))))
+        lora = adapter_hash((adapter_dir / "adapter_config.json").read_bytes(),
+                            (adapter_dir / "adapter_model.safetensors").read_bytes())
+        worker.lora.cache.register(adapter_dir, lora)
+        models.append(chain.query("modelregistry", "get_model", mr.ModelRequest(model=len(models) + 1), mr.Model))
+        served[len(models)] = Served(base_hash, lora, tokenizer, "qa", index, base_dir, adapter_dir)
+    worker.lora.serve_base(base_hash, base_dir)
+    chain.block(chain.tx(worker.key, "inference", 0, inf.RegisterWorker(
+        endpoint="in-process", base_models=[1], device="cpu", bond=encode_u128(100 * ONE_OPEN))))
+
+    prompts = [r["prompt"] for r in task_rows(args.requests // len(WORD_TASKS) + 1, seed=11, tasks=WORD_TASKS)]
+    texts = [prompt_text(tokenizer, prompts[i], "qa") for i in range(args.requests)]
+    timing = dict.fromkeys(("generation", "attribution", "proof_gathering", "block_execution"), 0.0)
+    user = Keypair.from_uri("//Ferdie")
+    for number in served:  # warm, as a serving worker is: each adapter loaded once, first kernels run
+        worker.paid.load_attributor(served[number])
+        _drain(worker.lora.submit_paid(base_hash, served[number].adapter, [1, 2, 3], 2, Sampler(), frozenset()))
+    started = time.perf_counter()
+    t0 = time.perf_counter()
+    chain.block(*(chain.tx(user, "inference", 2, inf.RequestInference(
+        model=1 + i % len(dirs), input=texts[i].encode(), max_fee=encode_u128(10 * ONE_OPEN), max_input_tokens=256,
+        max_new_tokens=args.new_tokens)) for i in range(args.requests)))
+    timing["block_execution"] += time.perf_counter() - t0
+    requests = [chain.query("inference", "get_request", inf.RequestRef(request=i + 1), inf.Request)
+                for i in range(args.requests)]
+    stop = frozenset({tokenizer.eos_token_id})
+    t0 = time.perf_counter()
+    prompts_ids = [tokenizer.encode(text, add_special_tokens=False) for text in texts]
+    jobs = [worker.lora.submit_paid(base_hash, served[r.model].adapter, ids, args.new_tokens,
+                                    Sampler(0.0, 1.0, seed_for(r.id, r.input_hash, r.created_at)), stop)
+            for r, ids in zip(requests, prompts_ids, strict=True)]
+    outputs = [_drain(job) for job in jobs]
+    timing["generation"] = time.perf_counter() - t0
+    results = []
+    for request, ids, output in zip(requests, prompts_ids, outputs, strict=True):
+        t0 = time.perf_counter()
+        signed = worker.paid.attribute(served[request.model], request, models[request.model - 1], ids, output)
+        timing["attribution"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        credits = wp.AttributionResult.FromString(signed.result).top_k
+        proofs = [at.ContributionProof(datanet=1, version=1, proof=chain.query(
+            "datanet", "get_membership", dn.ProofRequest(datanet=1, version=1, contribution=c.contribution_id),
+            dn.MembershipProof)) for c in credits]
+        timing["proof_gathering"] += time.perf_counter() - t0
+        results.append(chain.tx(worker.key, "attribution", 0, at.SubmitResult(
+            request=request.id, signed_attribution=signed.SerializeToString(), proofs=proofs)))
+    t0 = time.perf_counter()
+    chain.block(*results)
+    timing["block_execution"] += time.perf_counter() - t0
+    elapsed = time.perf_counter() - started
+    settled = sum(1 for r in requests if chain.query("inference", "get_request", inf.RequestRef(request=r.id),
+                                                     inf.Request).status == inf.SETTLED)
+    chain.ex.try_state()
+    tokens = sum(len(o) for o in outputs)
+    separate = _separate_engines(base_dir, [(served[r.model].adapter_dir, ids) for r, ids in
+                                            zip(requests, prompts_ids, strict=True)], args.new_tokens, stop)
+    total = sum(timing.values())
+    return {"adapters": len(dirs), "settled": settled, "settled_per_s": round(settled / elapsed, 2),
+            "output_tokens": tokens, "tokens_per_s": round(tokens / elapsed, 1),
+            "generation_tokens_per_s": round(tokens / timing["generation"], 1),
+            "separate_engines_tokens_per_s": round(separate, 1),
+            "generation_vs_separate_engines": round(tokens / timing["generation"] / separate, 2),
+            "time_share": {k: round(v / total, 3) for k, v in timing.items()},
+            "seconds_by_phase": {k: round(v, 3) for k, v in timing.items()}}
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=64)
+    parser.add_argument("--adapters", type=int, nargs="+", default=[1, 8, 64])
+    parser.add_argument("--new-tokens", type=int, default=24)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(json.dumps({"benchmark": "payable_flow", "classifier": classifier_flow(args),
+                      "generations": generation_flow(args)}, indent=2))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def tuned(tiny_base, tmp_path_factory):
     model = PeftModel.from_pretrained(load_base(tiny_base)[0], outcome.adapter_dir).eval()
     held = [example(r, 10_000 + i) for i, r in enumerate(task_rows(1, seed=9))]
     return {"model": model, "tokenizer": tokenizer, "train": examples, "held": held, "root": root,
-            "config": config, "names": names}
+            "config": config, "names": names, "base_dir": tiny_base}
 
 
 def _generate(model, tokenizer, example, new_tokens: int = 16) -> tuple[list[int], list[int]]:
@@ -111,3 +111,60 @@ def test_datainf_is_the_inverse_it_approximates_when_one_row_dominates():
     lam = DATAINF_DAMPING * float((phi ** 2).sum()) / 6
     exact = np.linalg.inv(phi.T @ phi + lam * np.eye(6))
     np.testing.assert_allclose(datainf_operator(phi, 6), exact, rtol=1e-9, atol=1e-12)
+
+
+def test_the_paid_engine_attributes_each_adapter_with_its_own_factors(tuned, tmp_path):
+    """The worker's attributor keeps one PEFT slot per adapter configuration and copies the queried adapter's
+    factors into it: each signed result must be what a model holding only that adapter gives."""
+    import safetensors.torch
+    from peft import PeftModel
+
+    from gpu_worker.finetune.dataset import IGNORE, Example
+    from gpu_worker.finetune.trainer import load_base
+    from gpu_worker.lora.adapters import adapter_hash
+    from gpu_worker.lora.attribution import AdapterIndex, IndexSpec, build_adapter_index
+    from gpu_worker.lora.engine import LoRAEngine
+    from gpu_worker.paid import PaidEngine, Served
+    from gpu_worker.results import MAX_DRAWS, sampled_credit
+    from payable.inference.v1 import inference_pb2 as inf
+    from payable.modelregistry.v1 import modelregistry_pb2 as mr
+    from payable.worker.v1 import worker_pb2 as wp
+    from runtime.crypto import Keypair
+    from runtime.wire import request_id_bytes
+
+    tokenizer, first = tuned["tokenizer"], tuned["root"] / "job" / "adapter"
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "adapter_config.json").write_bytes((first / "adapter_config.json").read_bytes())
+    tensors = safetensors.torch.load_file(first / "adapter_model.safetensors")
+    safetensors.torch.save_file({k: -v if "lora_B" in k else v for k, v in tensors.items()},
+                                second / "adapter_model.safetensors")
+    build_adapter_index(tuned["model"], tokenizer, tuned["train"][:30], [], tmp_path / "index",
+                        IndexSpec(method="lora-gradient"), 1e-3)
+    index = AdapterIndex(tmp_path / "index")
+    lora = LoRAEngine("cpu")
+    engine = PaidEngine(tmp_path / "worker", Keypair.from_uri("//Eve"), lora, "cpu")
+    served = []
+    for directory in (first, second):
+        key = adapter_hash((directory / "adapter_config.json").read_bytes(),
+                           (directory / "adapter_model.safetensors").read_bytes())
+        lora.cache.register(directory, key)
+        served.append(Served(b"b" * 32, key, tokenizer, "qa", index, tuned["base_dir"], directory))
+    example = tuned["held"][0]
+    prompt = [t for t, label in zip(example.input_ids, example.labels, strict=True) if label == IGNORE]
+    output = [t for t in example.labels if t != IGNORE]
+    query = Example(example.row, "", tuple(prompt + output), tuple([IGNORE] * len(prompt) + output))
+    request = inf.Request(id=1, input_hash=bytes(32))
+    record = mr.Model(artifact_hash=bytes(32), attribution_index_hash=bytes(32), attribution_method=mr.LORA_GRADIENT)
+    found = []
+    for which in (1, 0, 1):  # back and forth through the shared slot
+        signed = engine.attribute(served[which], request, record, prompt, output)
+        got = [(c.contribution_id, c.score_ppb) for c in wp.AttributionResult.FromString(signed.result).top_k]
+        alone = PeftModel.from_pretrained(load_base(tuned["base_dir"])[0], (first, second)[which]).eval()
+        credit = index.credit(alone, tokenizer, query, output)
+        want = sampled_credit(credit.rows, index.row_contribution, MAX_DRAWS, request_id_bytes(1) + bytes(32),
+                              credit.paid_fraction)
+        assert got == [(index.contributions[c][0], ppb) for c, ppb in want]
+        found.append(got)
+    assert found[0] == found[2] != found[1]  # the two adapters (B negated) credit differently
+    lora.close()

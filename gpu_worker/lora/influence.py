@@ -57,18 +57,25 @@ class Module:
 
 
 def lora_modules(model, adapter: str = "default") -> list[tuple[str, torch.nn.Module]]:
-    """The PEFT LoRA layers of the model that carry `adapter`, in a fixed (name) order."""
-    found = [(name, m) for name, m in model.named_modules()
-             if hasattr(m, "lora_A") and adapter in getattr(m, "lora_A", {})]
+    """The PEFT LoRA layers of the model that carry `adapter`, in a fixed (name) order. The walk does not
+    descend into a LoRA layer: with many adapters loaded, their factors are most of the module tree."""
+    found, stack = [], [("", model)]
+    while stack:
+        prefix, module = stack.pop()
+        if hasattr(module, "lora_A"):
+            if adapter in module.lora_A:
+                found.append((prefix, module))
+            continue
+        stack.extend((f"{prefix}.{name}" if prefix else name, child) for name, child in module.named_children())
     if not found:
         raise ValueError(f"the model has no LoRA layers for adapter {adapter!r}")
     return sorted(found, key=lambda item: item[0])
 
 
 @contextmanager
-def trainable(model, adapter: str = "default") -> Iterator[list[torch.Tensor]]:
+def trainable(model, adapter: str = "default", modules=None) -> Iterator[list[torch.Tensor]]:
     """The adapter's LoRA weights with gradients on (an adapter loaded for inference is frozen), restored after."""
-    params = [w for _, layer in lora_modules(model, adapter)
+    params = [w for _, layer in (modules or lora_modules(model, adapter))
               for w in (layer.lora_A[adapter].weight, layer.lora_B[adapter].weight)]
     required = [w.requires_grad for w in params]
     for w in params:
@@ -128,16 +135,18 @@ def per_example_gradients(model, examples: list[Example], pad_id: int, adapter: 
     modules = lora_modules(model, adapter)
     layout = [Module(name, layer.lora_A[adapter].weight.numel(), layer.lora_B[adapter].weight.numel())
               for name, layer in modules]
-    device = next(model.parameters()).device
+    device = modules[0][1].lora_A[adapter].weight.device
     was_training = model.training
-    model.eval()  # no dropout: a row's gradient is a function of the row
+    if was_training:
+        model.eval()  # no dropout: a row's gradient is a function of the row
     capture = _Capture(modules, adapter)
     out = []
     try:
-        with trainable(model, adapter):
+        with trainable(model, adapter, modules) as params:
             for start in range(0, len(examples), batch_size):
                 batch = collate(examples[start:start + batch_size], pad_id, device)
-                model.zero_grad(set_to_none=True)
+                for p in params:
+                    p.grad = None
                 per_example_loss(model, batch, token_normalized).sum().backward()
                 parts = []
                 for name, _ in modules:
@@ -149,8 +158,8 @@ def per_example_gradients(model, examples: list[Example], pad_id: int, adapter: 
                 capture.saved.clear()
     finally:
         capture.close()
-        model.zero_grad(set_to_none=True)
-        model.train(was_training)
+        if was_training:
+            model.train()
     return layout, np.concatenate(out)
 
 
