@@ -74,6 +74,17 @@ class Chain:
     def query(self, pallet, name, request, response_type):
         return response_type.FromString(self.ex.query(pallet, name, request.SerializeToString()))
 
+    def result(self, worker: Keypair, request_id: int, signed, timing: dict) -> bytes:
+        """The worker's submit_result extrinsic, with the Merkle proof of every credited contribution of
+        DataNet 1 (the time gathering them counted as proof_gathering)."""
+        t0 = time.perf_counter()
+        proofs = [at.ContributionProof(datanet=1, version=1, proof=self.query(
+            "datanet", "get_membership", dn.ProofRequest(datanet=1, version=1, contribution=c.contribution_id),
+            dn.MembershipProof)) for c in wp.AttributionResult.FromString(signed.result).top_k]
+        timing["proof_gathering"] += time.perf_counter() - t0
+        return self.tx(worker, "attribution", 0, at.SubmitResult(
+            request=request_id, signed_attribution=signed.SerializeToString(), proofs=proofs))
+
 
 def setup(chain: Chain, worker: Worker, x, y) -> None:
     alice = chain.author
@@ -159,14 +170,7 @@ def classifier_flow(args) -> dict:
                                                           index_hash=model.attribution_index_hash, input=q.tolist(),
                                                           label=-1, top_k=10, request_id=request_id_bytes(request_id)))
             timing["attribution"] += time.perf_counter() - t0 - (timing["inference"] - inferred_before)
-            t0 = time.perf_counter()
-            credits = wp.AttributionResult.FromString(signed.result).top_k
-            proofs = [at.ContributionProof(datanet=1, version=1, proof=chain.query(
-                "datanet", "get_membership", dn.ProofRequest(datanet=1, version=1, contribution=c.contribution_id),
-                dn.MembershipProof)) for c in credits]
-            timing["proof_gathering"] += time.perf_counter() - t0
-            results.append(chain.tx(worker.key, "attribution", 0, at.SubmitResult(
-                request=request_id, signed_attribution=signed.SerializeToString(), proofs=proofs)))
+            results.append(chain.result(worker.key, request_id, signed, timing))
         t0 = time.perf_counter()
         chain.block(*results)
         timing["block_execution"] += time.perf_counter() - t0
@@ -289,10 +293,9 @@ def _generations(worker: Worker, dirs: list[Path], index, index_dir: Path, base_
     from gpu_worker.finetune.dataset import prompt_text
     from gpu_worker.finetune.synthetic import task_rows
     from gpu_worker.lora.adapters import adapter_hash
-    from gpu_worker.lora.attribution import ATTRIBUTION_INDEX
     from gpu_worker.lora.sampling import Sampler, seed_for
     from gpu_worker.paid import Served
-    from runtime.artifacts import HF_MODEL, PEFT_LORA, directory_hash
+    from runtime.artifacts import ATTRIBUTION_INDEX, HF_MODEL, PEFT_LORA, directory_hash
 
     doc = dev_spec().to_dict()
     doc["config"]["inference"] = {"deadline_blocks": "1000"}
@@ -355,14 +358,7 @@ def _generations(worker: Worker, dirs: list[Path], index, index_dir: Path, base_
         t0 = time.perf_counter()
         signed = worker.paid.attribute(served[request.model], request, models[request.model - 1], ids, output)
         timing["attribution"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        credits = wp.AttributionResult.FromString(signed.result).top_k
-        proofs = [at.ContributionProof(datanet=1, version=1, proof=chain.query(
-            "datanet", "get_membership", dn.ProofRequest(datanet=1, version=1, contribution=c.contribution_id),
-            dn.MembershipProof)) for c in credits]
-        timing["proof_gathering"] += time.perf_counter() - t0
-        results.append(chain.tx(worker.key, "attribution", 0, at.SubmitResult(
-            request=request.id, signed_attribution=signed.SerializeToString(), proofs=proofs)))
+        results.append(chain.result(worker.key, request.id, signed, timing))
     t0 = time.perf_counter()
     chain.block(*results)
     timing["block_execution"] += time.perf_counter() - t0

@@ -31,7 +31,7 @@ import torch
 from payable.inference.v1 import inference_pb2 as inf
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as pb
-from runtime.artifacts import HF_MODEL, PEFT_LORA, fetch_directory
+from runtime.artifacts import ATTRIBUTION_INDEX, HF_MODEL, PEFT_LORA, fetch_directory
 from runtime.client import Client
 from runtime.crypto import Keypair, blake2_256, verify
 from runtime.wire import CONTENT_READ_MAX_SKEW_S, request_id_bytes, stream_read_message
@@ -40,7 +40,7 @@ from .errors import ArtifactError
 from .finetune.config import TrainingConfig
 from .finetune.dataset import IGNORE, Example, Row, prompt_text
 from .lora.adapters import CONFIG, WEIGHTS, adapter_hash
-from .lora.attribution import ATTRIBUTION_INDEX, AdapterIndex
+from .lora.attribution import AdapterIndex
 from .lora.engine import LoRAEngine
 from .lora.influence import lora_modules
 from .lora.sampling import Sampler, seed_for

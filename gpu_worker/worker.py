@@ -20,6 +20,7 @@ from .artifacts import Store
 from .device import deterministic, pick_device
 from .finetune.engine import FinetuneEngine
 from .gradient.engine import GradientEngine
+from .lora.attribution import build_for_publish
 from .lora.engine import LoRAEngine
 from .paid import PaidEngine
 from .span.engine import SpanEngine
@@ -38,7 +39,7 @@ class Worker:
         self.span = SpanEngine(self.store, key, self.device)
         self.lora = LoRAEngine(str(self.device))
         self.paid = PaidEngine(Path(data_dir), key, self.lora, self.device)
-        self.finetune = FinetuneEngine(Path(data_dir), key, self.device, node)
+        self.finetune = FinetuneEngine(Path(data_dir), key, self.device, node, build_index=build_for_publish)
 
     def status(self) -> pb.StatusResponse:
         return pb.StatusResponse(device=str(self.device), worker=self.key.public, models=self.store.models(),

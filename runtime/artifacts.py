@@ -25,6 +25,7 @@ from .crypto import blake2_256
 
 PART = 64 << 20
 HF_MODEL, PEFT_LORA = "hf-model", "peft-lora"
+ATTRIBUTION_INDEX = "attribution-index"  # an adapter's index over its training rows (gpu_worker/lora/attribution.py)
 Progress = Callable[[int, int], None]
 
 

@@ -80,8 +80,8 @@ def test_generations_are_credited_to_the_rows_of_their_own_task(tuned):
 
 
 def test_the_index_is_rebuilt_to_the_same_bytes_and_refuses_a_foreign_layout(tuned):
-    from gpu_worker.lora.attribution import ATTRIBUTION_INDEX, AdapterIndex, IndexSpec, build_adapter_index
-    from runtime.artifacts import directory_hash
+    from gpu_worker.lora.attribution import AdapterIndex, IndexSpec, build_adapter_index
+    from runtime.artifacts import ATTRIBUTION_INDEX, directory_hash
 
     spec = IndexSpec(method="lora-gradient")
     hashes = []

@@ -16,26 +16,30 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
-from runtime.artifacts import PEFT_LORA, directory_hash, upload_directory
+from runtime.artifacts import ATTRIBUTION_INDEX, PEFT_LORA, directory_hash, upload_directory
 from runtime.client import Client
 from runtime.codec import encode_u128, parse_open
 from runtime.crypto import Keypair, blake2_256, encode_address
 
-from ..lora.attribution import ATTRIBUTION_INDEX, BOTH, GRADIENT, SPAN, IndexSpec, build_adapter_index
 from .config import TrainingConfig, estimate, library_versions
 from .dataset import DatasetSpec, Prepared, prepare, prompt_text
 from .export import export_merged
 from .sources import fetch_base, snapshot_sources
 from .trainer import Aborted, evaluate, load_base, load_tokenizer, train
 
-RECORDED_METHODS = {SPAN: mr.SPAN, GRADIENT: mr.LORA_GRADIENT, BOTH: mr.SPAN_AND_LORA_GRADIENT}
+# How an adapter's generations are attributed, as the publish request names it and the model record stores it.
+RECORDED_METHODS = {"span": mr.SPAN, "lora-gradient": mr.LORA_GRADIENT, "span+lora-gradient": mr.SPAN_AND_LORA_GRADIENT}
+DEFAULT_METHOD, DEFAULT_SPAN_WEIGHT = "span+lora-gradient", 5000
+# (model, tokenizer, training rows, held-out rows, directory, method, span weight bps, learning rate): writes the
+# adapter's attribution index; the worker passes gpu_worker.lora.attribution.build_for_publish
+IndexBuilder = Callable[[object, object, list, list, Path, str, int, float], None]
 TERMINAL = ("completed", "failed", "aborted", "interrupted")
 RESUMABLE = ("failed", "aborted", "interrupted")
 PREVIEW_LIMIT = 50
@@ -82,11 +86,13 @@ def reproduce(client: Client, config: TrainingConfig, workdir: Path, reader: Key
 
 
 class FinetuneEngine:
-    def __init__(self, root: Path, key: Keypair, device: torch.device, node: str | None):
+    def __init__(self, root: Path, key: Keypair, device: torch.device, node: str | None,
+                 build_index: IndexBuilder | None = None):
         self.root = Path(root) / "finetune"
         self.cache = Path(root) / "finetune-cache"
         self.root.mkdir(parents=True, exist_ok=True)
         self.key, self.device, self.node = key, device, node
+        self.build_index = build_index
         self.jobs: dict[str, Job] = {}
         self.changed = threading.Condition()
         self.device_lock = threading.Lock()
@@ -304,21 +310,22 @@ class FinetuneEngine:
         self._save(job)
         return {"adapter_dir": str(self._dir(job) / "adapter"), **checks}
 
-    def attribution_index(self, job: Job, spec: IndexSpec) -> Path:
-        """The adapter's attribution index over its training rows (built once per spec, then kept)."""
-        key = blake2_256(json.dumps([spec.method, spec.span_weight_bps, spec.gradient_method, spec.k,
-                                     spec.seed]).encode()).hex()[:16]
-        final = self._dir(job) / f"attribution-{key}"
+    def attribution_index(self, job: Job, method: str, span_weight_bps: int) -> Path:
+        """The adapter's attribution index over its training rows (built once per method, then kept)."""
+        if self.build_index is None:
+            raise JobError("this worker cannot build attribution indexes, so it cannot publish adapters")
+        final = self._dir(job) / f"attribution-{method.replace('+', '-and-')}-{span_weight_bps}"
         if final.exists():
             return final
         model, tokenizer = self._with_adapter(job)
         with self._client() as client:
             _, data = load_inputs(client, job.config, self.cache, self.key)
-        work = self._dir(job) / f".attribution-{key}-building"
+        work = final.with_name(f".{final.name}-building")
         if work.exists():
             shutil.rmtree(work)
         with self.device_lock:
-            build_adapter_index(model, tokenizer, data.train, data.eval, work, spec, job.config.learning_rate)
+            self.build_index(model, tokenizer, data.train, data.eval, work, method, span_weight_bps,
+                             job.config.learning_rate)
         work.replace(final)
         return final
 
@@ -329,9 +336,11 @@ class FinetuneEngine:
         model id, snapshots, the three hashes, the attribution method, held-out metrics, prices (OPEN text:
         flat per request, per input token, per output token), split."""
         job = self._completed(job_id)
-        spec = IndexSpec(method=method or BOTH, span_weight_bps=span_weight_bps or (5000 if (method or BOTH) == BOTH
-                                                                                    else 0))
-        index_dir = self.attribution_index(job, spec)
+        method = method or DEFAULT_METHOD
+        if method not in RECORDED_METHODS:
+            raise JobError(f"attribution method {method!r} is not one of {sorted(RECORDED_METHODS)}")
+        weight = (span_weight_bps or DEFAULT_SPAN_WEIGHT) if method == DEFAULT_METHOD else 0
+        index_dir = self.attribution_index(job, method, weight)
         with self._client() as client:
             adapter_hash, _ = upload_directory(client, self._dir(job) / "adapter", PEFT_LORA)
             index_hash, _ = upload_directory(client, index_dir, ATTRIBUTION_INDEX)
@@ -344,8 +353,7 @@ class FinetuneEngine:
             base_model=base_id,
             snapshots=[mr.SnapshotRef(datanet=d, version=v) for d, v in job.config.dataset.snapshots],
             training_config_hash=config_hash, artifact_hash=adapter_hash,
-            attribution_method=RECORDED_METHODS[spec.method], attribution_index_hash=index_hash,
-            span_weight_bps=spec.span_weight_bps if spec.method == BOTH else 0,
+            attribution_method=RECORDED_METHODS[method], attribution_index_hash=index_hash, span_weight_bps=weight,
             price_per_inference=encode_u128(parse_open(prices.get("flat") or "0")),
             price_per_input_token=encode_u128(parse_open(prices.get("input") or "0")),
             price_per_output_token=encode_u128(parse_open(prices.get("output") or "0")), format=mr.PEFT_LORA,

@@ -1,8 +1,8 @@
 """An adapter's attribution index: its fine-tuning rows, for span and LoRA-gradient attribution.
 
 Built once, when ModelFactory publishes the adapter, from the rows it was trained on, and uploaded to
-the content store as a directory artifact (kind `attribution-index`) whose manifest hash is the model's
-`attribution_index_hash` on chain - so every worker serving the adapter fetches the same index and
+the content store as a directory artifact (kind `runtime.artifacts.ATTRIBUTION_INDEX`) whose manifest
+hash is the model's `attribution_index_hash` on chain - so every worker serving the adapter fetches the same index and
 checks every byte of it. The directory holds:
     attribution.json      method, span weight, contributions, projection seed and k, the chosen damping
                           and its evidence, the modules' sizes
@@ -26,7 +26,6 @@ from ..span.index import Document, SpanIndex, build_index
 from . import influence
 from .damping import choose_damping
 
-ATTRIBUTION_INDEX = "attribution-index"
 SPAN, GRADIENT, BOTH = "span", "lora-gradient", "span+lora-gradient"
 METHOD_NAMES = (SPAN, GRADIENT, BOTH)
 PROJECTION_DIMS = 64
@@ -100,6 +99,14 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
         meta["gradient"] = gradient
     (out / "attribution.json").write_text(json.dumps(meta, sort_keys=True, indent=1))
     return meta
+
+
+def build_for_publish(model, tokenizer, train: list[Example], held_out: list[Example], out: Path, method: str,
+                      span_weight_bps: int, lr: float) -> None:
+    """What ModelFactory's publish step calls (the worker hands it to the fine-tuning engine): the index for
+    the method the model record will name, with ours as the gradient method."""
+    build_adapter_index(model, tokenizer, train, held_out, out, IndexSpec(method=method,
+                                                                          span_weight_bps=span_weight_bps), lr)
 
 
 @dataclass(frozen=True)
