@@ -3,9 +3,10 @@
 Base LLaMA-style models (hidden 256 and 768, 4 layers) with rank-16 adapters on every linear.
 Workloads: a decode step of 64 requests × 1 token and a prefill of 32 requests × 16 tokens, with K
 distinct adapters (1, 8, 64; requests spread uniformly). Methods: ours (sort-by-adapter segments,
-and gather + bmm), PEFT switching the active adapter per request, and PEFT's own mixed-adapter batch
-(`adapter_names`). Prints tokens/s, p50/p95 step latency, speedups, K=64 throughput as a fraction of
-K=1, cold adapter load time, bytes per resident adapter and the max abs error against PEFT.
+and gather + bmm; and segments with batch-invariant matmuls, what paid generation runs), PEFT
+switching the active adapter per request, and PEFT's own mixed-adapter batch (`adapter_names`).
+Prints tokens/s, p50/p95 step latency, speedups, K=64 throughput as a fraction of K=1, the cost of
+batch invariance, cold adapter load time, bytes per resident adapter and the max abs error against PEFT.
 
     python bench/openlora.py [--hidden 256 768] [--rounds 5] [--skip-generation]
 
@@ -100,6 +101,7 @@ def run(hidden: int, rounds: int, work: Path) -> dict:
         loads.append(timed(lambda d=d: read_adapter(d)) * 1000)
     adapters = [read_adapter(d) for d in dirs]
     runtime = LlamaRuntime(work / "base")
+    invariant = LlamaRuntime(work / "base", batch_invariant=True)  # what paid, replicated generation runs
     model = peft_model(work, dirs)
     g = torch.Generator().manual_seed(0)
     out = {"hidden": hidden, "cold_adapter_load_ms_p50": round(statistics.median(loads), 2),
@@ -110,16 +112,17 @@ def run(hidden: int, rounds: int, work: Path) -> dict:
             names = [f"a{r % k}" for r in assigned]
             prompts = torch.randint(0, VOCAB, (batch, 8), generator=g)
             steps = torch.randint(0, VOCAB, (batch, length), generator=g)
-            times = {m: [] for m in ("ours_segments", "ours_bmm", "peft_switch", "peft_mixed")}
+            times = {m: [] for m in ("ours_segments", "ours_bmm", "ours_invariant", "peft_switch", "peft_mixed")}
             error = 0.0
             for _ in range(rounds):  # interleaved: each method once per round
                 for method in times:
                     if method.startswith("ours"):
                         seqs = [Sequence(adapters[r % k], []) for r in assigned]
-                        runtime.step(seqs, [p.tolist() for p in prompts])  # context to decode against
-                        strategy = method.split("_")[1]
-                        times[method].append(timed(lambda seqs=seqs, steps=steps, strategy=strategy: runtime.step(
-                            seqs, [s.tolist() for s in steps], strategy)))
+                        engine = invariant if method == "ours_invariant" else runtime
+                        engine.step(seqs, [p.tolist() for p in prompts])  # context to decode against
+                        strategy = "segments" if method == "ours_invariant" else method.split("_")[1]
+                        times[method].append(timed(lambda seqs=seqs, steps=steps, strategy=strategy, engine=engine:
+                                                   engine.step(seqs, [s.tolist() for s in steps], strategy)))
                         ours_logits = runtime.step([Sequence(adapters[assigned[0] % k], [])],
                                                    [torch.cat([prompts[0], steps[0]]).tolist()])
                     elif method == "peft_switch":
@@ -151,6 +154,8 @@ def run(hidden: int, rounds: int, work: Path) -> dict:
             row["speedup_vs_peft_switch"] = round(row[best]["tokens_per_s"] / row["peft_switch"]["tokens_per_s"], 2)
             row["speedup_vs_peft_mixed"] = round(row[best]["tokens_per_s"] / row["peft_mixed"]["tokens_per_s"], 2)
             row["max_abs_error"] = error
+            row["batch_invariant_vs_segments"] = round(row["ours_invariant"]["tokens_per_s"]
+                                                       / row["ours_segments"]["tokens_per_s"], 2)
             out["workloads"][f"{workload}_K{k}"] = row
             print(f"hidden {hidden} {workload} K={k}: {json.dumps(row)}", file=sys.stderr)
         k1 = out["workloads"][f"{workload}_K1"]
