@@ -197,6 +197,19 @@ def _balance(client, signer):
                                token_pb2.AccountData)
 
 
+def test_payable_generate_streams_the_text_and_reports_the_settlement(world):
+    from decimal import Decimal
+
+    done = _cli(world["node"], "generate", str(world["models"][2]), "hyphen: class yield print", "--max-new-tokens",
+                "16", "--from", "//Paying-User")
+    assert done["text"] and 1 <= done["output_tokens"] <= 16 and done["input_tokens"] > 5
+    fee = Decimal(done["fee"])
+    assert fee == Decimal("0.1") + Decimal("0.001") * done["input_tokens"] + Decimal("0.01") * done["output_tokens"]
+    assert sum(Decimal(p["amount"]) for p in done["payments"]) == fee and Decimal(done["refund"]) > 0
+    dave, alice = (Keypair.from_uri(n).public.hex() for n in ("//Dave", "//Alice"))
+    assert {p["account"] for p in done["payments"] if p["role"] == "contributor"} <= {dave, alice}
+
+
 def test_the_stream_is_refused_to_anyone_but_the_requester(world):
     from cli.generate import request_generation, stream_tokens, wait_closed, worker_endpoint
 
