@@ -2,7 +2,8 @@
 
 A small base (a 4-layer, 192-wide LLaMA pretrained here on Python's docs, cached in bench/.cache) is
 fine-tuned with LoRA (r 8, all linear layers, one epoch) on 10 synthetic text tasks × `--per-task` rows
-(gpu_worker/finetune/synthetic.py). Every method scores all training rows for each query and we report
+(gpu_worker/finetune/synthetic.py), with 10 more per task held out (DataInf's 90/10 split). Every
+method scores all training rows for each query and we report
   - AUC: same-task rows against the others, ranked by score;
   - recall: the share of same-task rows among the top-(rows of that task) scores;
 averaged over the queries, for two kinds of query: DataInf's protocol, where a query is one task's
@@ -80,7 +81,7 @@ def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-task", type=int, default=90)
-    parser.add_argument("--queries-per-task", type=int, default=5)
+    parser.add_argument("--queries-per-task", type=int, default=10, help="held-out rows per task (DataInf: 10)")
     parser.add_argument("--subsets", type=int, default=8)
     parser.add_argument("--steps", type=int, default=0, help="fine-tuning steps (0: one epoch)")
     args = parser.parse_args()
