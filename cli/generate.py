@@ -124,8 +124,8 @@ def cmd_generate(args) -> int:
 def register(sub) -> None:
     parser = client_command(sub, "generate", "pay for a generation, stream it from the worker, show the settlement",
                             cmd_generate, signed=True)
-    parser.add_argument("model", type=int)
-    parser.add_argument("prompt")
+    parser.add_argument("model", type=int, help="the model id (an adapter, or a language model)")
+    parser.add_argument("prompt", help="the text to continue; the adapter's training template is applied")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--max-input-tokens", type=int, default=0,
                         help="the prompt's token bound (default: its bytes + 64 for the template)")
