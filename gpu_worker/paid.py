@@ -34,7 +34,7 @@ from payable.worker.v1 import worker_pb2 as pb
 from runtime.artifacts import ATTRIBUTION_INDEX, HF_MODEL, PEFT_LORA, fetch_directory
 from runtime.client import Client
 from runtime.crypto import Keypair, blake2_256, verify
-from runtime.wire import CONTENT_READ_MAX_SKEW_S, request_id_bytes, stream_read_message
+from runtime.wire import ADAPTER_METHOD_NAMES, CONTENT_READ_MAX_SKEW_S, request_id_bytes, stream_read_message
 
 from .errors import ArtifactError
 from .finetune.config import TrainingConfig
@@ -47,7 +47,6 @@ from .lora.sampling import Sampler, seed_for
 from .results import MAX_DRAWS, build_result, sampled_credit
 
 log = structlog.get_logger("payable.worker.paid")
-METHOD_NAMES = {mr.SPAN: "span", mr.LORA_GRADIENT: "lora-gradient", mr.SPAN_AND_LORA_GRADIENT: "span+lora-gradient"}
 DEFAULT_NEW_TOKENS = 64
 KEPT_STREAMS = 4096
 STREAM_WAIT_S = 30.0
@@ -179,7 +178,7 @@ class PaidEngine:
             except (ValueError, KeyError, OSError) as exc:
                 raise ArtifactError(f"model {model.id}: {exc}") from exc
             index = AdapterIndex(index_dir)
-            want = METHOD_NAMES.get(model.attribution_method)
+            want = ADAPTER_METHOD_NAMES.get(model.attribution_method)
             if index.method != want or (want == "span+lora-gradient"
                                         and index.meta["span_weight_bps"] != model.span_weight_bps):
                 raise ArtifactError(f"model {model.id}: its index is for {index.method}, the chain records {want}")
@@ -292,7 +291,7 @@ class PaidEngine:
                  for s in credit.spans]
         return build_result(model_hash=model.artifact_hash, index_hash=model.attribution_index_hash,
                             input_hash=request.input_hash, output_hash=_output_hash(output),
-                            method=METHOD_NAMES[model.attribution_method], params=index.params(), shares=shares,
+                            method=ADAPTER_METHOD_NAMES[model.attribution_method], params=index.params(), shares=shares,
                             contributions=index.contributions, worker=self.key, request_id=rid, spans=spans,
                             tokens=(len(prompt), len(output)))
 

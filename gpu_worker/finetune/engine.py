@@ -27,6 +27,7 @@ from runtime.artifacts import ATTRIBUTION_INDEX, PEFT_LORA, directory_hash, uplo
 from runtime.client import Client
 from runtime.codec import encode_u128, parse_open
 from runtime.crypto import Keypair, blake2_256, encode_address
+from runtime.wire import ADAPTER_METHODS
 
 from .config import TrainingConfig, estimate, library_versions
 from .dataset import DatasetSpec, Prepared, prepare, prompt_text
@@ -34,8 +35,6 @@ from .export import export_merged
 from .sources import fetch_base, snapshot_sources
 from .trainer import Aborted, evaluate, load_base, load_tokenizer, train
 
-# How an adapter's generations are attributed, as the publish request names it and the model record stores it.
-RECORDED_METHODS = {"span": mr.SPAN, "lora-gradient": mr.LORA_GRADIENT, "span+lora-gradient": mr.SPAN_AND_LORA_GRADIENT}
 DEFAULT_METHOD, DEFAULT_SPAN_WEIGHT = "span+lora-gradient", 5000
 # (model, tokenizer, training rows, held-out rows, directory, method, span weight bps, learning rate): writes the
 # adapter's attribution index; the worker passes gpu_worker.lora.attribution.build_for_publish
@@ -337,8 +336,8 @@ class FinetuneEngine:
         flat per request, per input token, per output token), split."""
         job = self._completed(job_id)
         method = method or DEFAULT_METHOD
-        if method not in RECORDED_METHODS:
-            raise JobError(f"attribution method {method!r} is not one of {sorted(RECORDED_METHODS)}")
+        if method not in ADAPTER_METHODS:
+            raise JobError(f"attribution method {method!r} is not one of {sorted(ADAPTER_METHODS)}")
         weight = (span_weight_bps or DEFAULT_SPAN_WEIGHT) if method == DEFAULT_METHOD else 0
         index_dir = self.attribution_index(job, method, weight)
         with self._client() as client:
@@ -353,7 +352,7 @@ class FinetuneEngine:
             base_model=base_id,
             snapshots=[mr.SnapshotRef(datanet=d, version=v) for d, v in job.config.dataset.snapshots],
             training_config_hash=config_hash, artifact_hash=adapter_hash,
-            attribution_method=RECORDED_METHODS[method], attribution_index_hash=index_hash, span_weight_bps=weight,
+            attribution_method=ADAPTER_METHODS[method], attribution_index_hash=index_hash, span_weight_bps=weight,
             price_per_inference=encode_u128(parse_open(prices.get("flat") or "0")),
             price_per_input_token=encode_u128(parse_open(prices.get("input") or "0")),
             price_per_output_token=encode_u128(parse_open(prices.get("output") or "0")), format=mr.PEFT_LORA,

@@ -9,14 +9,13 @@ from pallets.modelregistry import interface as registry
 from pallets.token import interface as token
 from payable.attribution.v1 import attribution_pb2 as pb
 from payable.inference.v1 import inference_pb2
-from payable.modelregistry.v1 import modelregistry_pb2
 from payable.worker.v1 import worker_pb2
 from runtime.canonical import NonCanonical, decode_canonical
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
 from runtime.crypto import TREASURY, verify
 from runtime.pallet import CallTable
-from runtime.wire import request_id_bytes, verify_membership
+from runtime.wire import method_kind, request_id_bytes, verify_membership
 
 from . import errors, weights
 from . import events as ev
@@ -24,13 +23,6 @@ from .split import PPB, largest_remainder, split_fee
 from .storage import ContributorEarnings, Disputes, ModelTotals, Results, Settlements
 
 calls = CallTable("attribution")
-# The method string a worker's result names, per on-chain attribution method (anything else: GRADIENT).
-METHOD_KINDS = {"span": modelregistry_pb2.SPAN, "lora-gradient": modelregistry_pb2.LORA_GRADIENT,
-                "span+lora-gradient": modelregistry_pb2.SPAN_AND_LORA_GRADIENT}
-
-
-def _method_kind(method: str) -> int:
-    return METHOD_KINDS.get(method, modelregistry_pb2.GRADIENT)
 
 
 def _verified(ctx: Context, origin: bytes, request, model, signed_bytes: bytes, proofs) -> pb.StoredResult:
@@ -48,7 +40,7 @@ def _verified(ctx: Context, origin: bytes, request, model, signed_bytes: bytes, 
     checks = {"request": (result.request_id, request_id_bytes(request.id)),
               "input": (result.input_hash, request.input_hash), "model": (result.model_hash, model.artifact_hash),
               "index": (result.index_hash, model.attribution_index_hash),
-              "method": (_method_kind(result.method), model.attribution_method)}
+              "method": (method_kind(result.method), model.attribution_method)}
     for what, (got, want) in checks.items():
         if got != want:
             raise errors.Mismatch(f"the result's {what} does not match request {request.id}")
