@@ -70,12 +70,13 @@ class ChainWorker:
         self.answered: list[int] = []
         self.submitter = Submitter(key)
         self._paid = ThreadPoolExecutor(max_workers=paid_threads, thread_name_prefix="paid")
-        self._paid_client: Client | None = None
+        self._paid_client = Client(target, timeout=60)  # shared by the paid threads (connects on first use)
         self._stop = threading.Event()
 
     def stop(self) -> None:
         self._stop.set()
         self._paid.shutdown(wait=False, cancel_futures=True)
+        self._paid_client.close()
 
     def run(self) -> None:
         """Follow the chain until stopped, reconnecting (and catching up) whenever the node goes away."""
@@ -137,10 +138,8 @@ class ChainWorker:
 
     def _answer_paid(self, request: inf.Request, model: mr.Model) -> None:
         """A paid generation, on a pool thread: generate and stream, attribute, submit."""
+        client = self._paid_client
         try:
-            if self._paid_client is None:
-                self._paid_client = Client(self.target, timeout=60)
-            client = self._paid_client
             signed = self.worker.paid.answer(client, request, model)
             self._submit(client, model, request.id, signed)
         except (ArtifactError, ValueError, ClientError, grpc.RpcError) as exc:

@@ -100,6 +100,11 @@ class Served:
     index: AdapterIndex
     base_dir: Path
     adapter_dir: Path
+    slot: str = ""       # its configuration's slot in the attributor (see `PaidEngine._attributor`)
+
+    def __post_init__(self) -> None:
+        if not self.slot:
+            self.slot = "slot-" + blake2_256((self.adapter_dir / CONFIG).read_bytes()).hex()[:16]
 
 
 class StreamRefused(Exception):
@@ -118,6 +123,7 @@ class PaidEngine:
         self.genesis = b""
         self.streams: OrderedDict[int, PaidStream] = OrderedDict()
         self._served: dict[bytes, Served] = {}
+        self._tokenizers: dict[bytes, object] = {}  # base hash → its tokenizer
         self._attributors: dict[bytes, object] = {}  # base hash → PeftModel with a slot per adapter config
         self._in_slot: dict[tuple[bytes, str], bytes] = {}  # (base, slot) → the adapter whose factors it holds
         self._lock = threading.Condition()
@@ -187,8 +193,10 @@ class PaidEngine:
             self.lora.serve_base(base.artifact_hash, base_dir)
             lora_hash = adapter_hash((adapter_dir / CONFIG).read_bytes(), (adapter_dir / WEIGHTS).read_bytes())
             self.lora.cache.register(adapter_dir, lora_hash)
-            found = Served(base.artifact_hash, lora_hash, load_tokenizer(base_dir), config.dataset.template, index,
-                           base_dir, adapter_dir)
+            if base.artifact_hash not in self._tokenizers:  # one per base, shared by its adapters
+                self._tokenizers[base.artifact_hash] = load_tokenizer(base_dir)
+            found = Served(base.artifact_hash, lora_hash, self._tokenizers[base.artifact_hash],
+                           config.dataset.template, index, base_dir, adapter_dir)
             self.load_attributor(found)
             self._served[model.artifact_hash] = found
             log.info("adapter_ready", model=model.id, adapter=model.artifact_hash.hex()[:16],
@@ -229,16 +237,22 @@ class PaidEngine:
 
     @staticmethod
     def _relay(job, stream: PaidStream, tokenizer) -> list[int]:
-        """Move the engine's tokens into the stream, each with the text it completes."""
-        output, shown = [], ""
+        """Move the engine's tokens into the stream, each with the text it completes. Only the tokens since
+        the last line break are decoded again (so a long generation does not re-decode all it made), and a
+        token that ends inside a multi-byte character sends no text until the character is whole."""
+        output, line, shown = [], [], 0
         while True:
             token = job.tokens.get()
             if token is None:
                 return output
             output.append(token)
-            text = tokenizer.decode(output, skip_special_tokens=True)
-            stream.push(token, text[len(shown):] if text.startswith(shown) else text)
-            shown = text
+            line.append(token)
+            text = tokenizer.decode(line, skip_special_tokens=True)
+            if text.endswith("\ufffd"):
+                stream.push(token, "")
+                continue
+            stream.push(token, text[shown:])
+            line, shown = ([], 0) if text.endswith("\n") else (line, len(text))
 
     def load_attributor(self, served: Served) -> None:
         """Give the adapter's configuration a slot in its base's PEFT model now (when the adapter becomes
@@ -255,7 +269,7 @@ class PaidEngine:
 
         from .finetune.trainer import load_base
 
-        slot = "slot-" + blake2_256((served.adapter_dir / CONFIG).read_bytes()).hex()[:16]
+        slot = served.slot
         model = self._attributors.get(served.base)
         if model is None:
             base, _ = load_base(served.base_dir, self.device)
