@@ -27,8 +27,10 @@ import tempfile
 from pathlib import Path
 
 from payable.inference.v1 import inference_pb2 as inf
+from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
+from runtime.apportion import largest_remainder
 from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import Keypair
@@ -204,10 +206,13 @@ def _table(client: Client, settlements, models: list[tuple[int, str, tuple[str, 
         strangers = set(by_account) - {Keypair.from_uri(name).public for name in contributors}
         for role in ("model_owner", "protocol", "worker"):
             print(f"{role:<10} {'':>13} {'':>16} {format_open(by_role.get(role, 0)):>18}")
-        unpaid = sum(decode_u128(s.fee) for s in mine) * 7000 // 10_000 - pool
+        split = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=model), mr.Model).split
+        parts = [split.contributors, split.model_owner, split.protocol, split.worker]
+        unpaid = sum(largest_remainder(decode_u128(s.fee), parts)[0] for s in mine) - pool  # as the chain splits
         if unpaid > 0:
-            print(f"   (the model owner's line includes {format_open(unpaid)} OPEN of the contributors' 70% that the "
-                  f"attribution did not pay out: output no training row accounts for)")
+            print(f"   (the model owner's line includes {format_open(unpaid)} OPEN of the contributors' "
+                  f"{split.contributors / 100:g}% that the attribution did not pay out: output no training row "
+                  f"accounts for)")
         ok &= pool > 0 and not strangers  # only the model's own DataNet's contributors were paid
     root = client.header().header.state_root
     ok &= fees == paid
