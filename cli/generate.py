@@ -19,17 +19,11 @@ from payable.worker.v1 import worker_pb2 as wp
 from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, encode_u128, format_open
 from runtime.crypto import Keypair
-from runtime.wire import stream_read_message
+from runtime.wire import stream_read_message, token_price
 
 from .common import client, client_command, created, emit, keypair_from
 
 TEMPLATE_ALLOWANCE = 64  # tokens a chat or instruction template may add around the prompt
-
-
-def escrow_for(model: mr.Model, max_input_tokens: int, max_new_tokens: int) -> int:
-    """What a request escrows: the flat fee plus both token prices at the request's bounds."""
-    return (decode_u128(model.price_per_inference) + decode_u128(model.price_per_input_token) * max_input_tokens
-            + decode_u128(model.price_per_output_token) * max_new_tokens)
 
 
 def request_generation(node: Client, signer: Keypair, model_id: int, prompt: str, *, max_new_tokens: int = 64,
@@ -39,9 +33,11 @@ def request_generation(node: Client, signer: Keypair, model_id: int, prompt: str
     model = node.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=model_id), mr.Model)
     bound = max_input_tokens or len(prompt.encode()) + TEMPLATE_ALLOWANCE
     sampling = inf.Sampling(temperature_milli=round(temperature * 1000), top_p_milli=round(top_p * 1000))
+    escrow = token_price(decode_u128(model.price_per_inference), decode_u128(model.price_per_input_token),
+                         decode_u128(model.price_per_output_token), bound, max_new_tokens)
     call = node.call_with("inference", "request_inference", inf.RequestInference(
-        model=model_id, input=prompt.encode(), max_fee=encode_u128(escrow_for(model, bound, max_new_tokens)),
-        max_input_tokens=bound, max_new_tokens=max_new_tokens, sampling=sampling))
+        model=model_id, input=prompt.encode(), max_fee=encode_u128(escrow), max_input_tokens=bound,
+        max_new_tokens=max_new_tokens, sampling=sampling))
     result = node.submit_and_wait(node.sign(signer, call))
     return created(node, result, "InferenceRequested", inf.InferenceRequested).request
 

@@ -28,6 +28,12 @@ def method_kind(method: str) -> int:
     return ADAPTER_METHODS.get(method, mr.GRADIENT)
 
 
+def token_price(flat: int, per_input: int, per_output: int, input_tokens: int, output_tokens: int) -> int:
+    """A request's price: the flat fee plus both token prices. At the request's token bounds it is what the
+    request escrows (and what a client offers as max_fee); at the signed counts, what settlement charges."""
+    return flat + per_input * input_tokens + per_output * output_tokens
+
+
 def leaf_bytes(leaf) -> bytes:
     """A DataNet snapshot leaf (`payable.datanet.v1.SnapshotLeaf`) exactly as hashed into the snapshot's
     Merkle tree, and as a verifier re-hashes it: its canonical protobuf encoding."""

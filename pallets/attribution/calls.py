@@ -15,7 +15,7 @@ from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
 from runtime.crypto import TREASURY, verify
 from runtime.pallet import CallTable
-from runtime.wire import method_kind, request_id_bytes, verify_membership
+from runtime.wire import method_kind, request_id_bytes, token_price, verify_membership
 
 from . import errors, weights
 from . import events as ev
@@ -234,6 +234,6 @@ def _settle(ctx: Context, request, model) -> None:
 def charge(request, result: pb.StoredResult) -> int:
     """The fee for the counts the agreeing workers signed, at the prices of the request; never above the
     escrow (the counts were checked against the bounds it covers)."""
-    fee = (decode_u128(request.flat_fee) + decode_u128(request.input_token_price) * result.input_tokens
-           + decode_u128(request.output_token_price) * result.output_tokens)
+    fee = token_price(decode_u128(request.flat_fee), decode_u128(request.input_token_price),
+                      decode_u128(request.output_token_price), result.input_tokens, result.output_tokens)
     return min(fee, decode_u128(request.escrow))

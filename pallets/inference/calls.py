@@ -12,6 +12,7 @@ from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
 from runtime.crypto import blake2_256
 from runtime.pallet import CallTable
+from runtime.wire import token_price
 
 from . import errors, weights
 from . import events as ev
@@ -135,7 +136,7 @@ def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) ->
     if args.sampling.temperature_milli > MAX_TEMPERATURE_MILLI or args.sampling.top_p_milli > 1000:
         raise errors.BadInput(f"sampling: temperature_milli is at most {MAX_TEMPERATURE_MILLI} and top_p_milli "
                               f"at most 1000")
-    price = flat + per_input * args.max_input_tokens + per_output * args.max_new_tokens
+    price = token_price(flat, per_input, per_output, args.max_input_tokens, args.max_new_tokens)
     if decode_u128(args.max_fee, "max_fee") < price:
         raise errors.FeeTooLow(f"max_fee is below {price}, the model's price at the request's token bounds")
     request_id = NextRequestId.get(ctx, 1)
