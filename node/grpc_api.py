@@ -17,8 +17,9 @@ from google.protobuf.message import DecodeError
 
 from payable.content.v1 import content_pb2, content_pb2_grpc
 from payable.node.v1 import node_pb2, node_pb2_grpc
-from payable.runtime.v1.extrinsic_pb2 import Header
+from payable.runtime.v1.extrinsic_pb2 import EventRecord, Header
 from runtime import system
+from runtime.chainindex import HOOKS, account_history, locate_extrinsic
 from runtime.codec import CodecError, encode_u128
 from runtime.crypto import blake2_256, verify
 from runtime.errors import PalletError
@@ -49,6 +50,9 @@ def _drain(updates: queue.Queue, context):
         if message is None:
             return
         yield message
+
+
+MAX_HISTORY_PAGE = 500
 
 
 class NodeService(node_pb2_grpc.NodeServicer):
@@ -161,6 +165,39 @@ class NodeService(node_pb2_grpc.NodeServicer):
     def Query(self, request, context):  # noqa: N802
         response = self._query(request.pallet, request.name, request.request, context)
         return node_pb2.PalletQueryResponse(response=response, block_number=self.node.executive.head.number)
+
+    # --- explorer index --------------------------------------------------------------------------
+    def GetExtrinsic(self, request, context):  # noqa: N802
+        db = self.node.executive.db
+        found = locate_extrinsic(db.backend, request.hash)
+        if found is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no extrinsic with hash {request.hash.hex()} on this chain")
+        number, index = found
+        block = db.block(number)
+        events = [e for e in db.events(number).events
+                  if e.phase == EventRecord.APPLY_EXTRINSIC and e.extrinsic_index == index]
+        return node_pb2.ExtrinsicResponse(block_number=number, block_hash=blake2_256(block.header), index=index,
+                                          extrinsic=block.extrinsics[index], events=events)
+
+    def GetAccountHistory(self, request, context):  # noqa: N802
+        if len(request.account) != 32:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "account ids are 32 bytes")
+        if request.limit > MAX_HISTORY_PAGE:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit {request.limit} is above {MAX_HISTORY_PAGE}")
+        db = self.node.executive.db
+        entries, next_before = account_history(db.backend, request.account, request.before_block,
+                                               request.limit or 50)
+        out = node_pb2.AccountHistory(next_before_block=next_before)
+        blocks: dict[int, object] = {}
+        for entry in entries:
+            tx_hash = b""
+            if entry.extrinsic_index != HOOKS:
+                block = blocks.get(entry.block_number) or blocks.setdefault(entry.block_number,
+                                                                            db.block(entry.block_number))
+                tx_hash = blake2_256(block.extrinsics[entry.extrinsic_index])
+            out.entries.add(block_number=entry.block_number, extrinsic_index=entry.extrinsic_index,
+                            roles=entry.roles, extrinsic_hash=tx_hash)
+        return out
 
     def _query(self, pallet: str, name: str, request: bytes, context) -> bytes:
         try:

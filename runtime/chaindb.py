@@ -43,9 +43,10 @@ class Head:
 
 
 class ChainDB:
-    def __init__(self, backend: KVBackend, root_window: int = 256):
+    def __init__(self, backend: KVBackend, root_window: int = 256, indexer=None):
         self.backend = backend
         self.root_window = root_window
+        self.indexer = indexer  # a ChainIndex: its entries for each block go into the block's batch
         self.trie = StateTrie((k[1:], v) for k, v in backend.iter_prefix(STATE))
         # The trie is millions of long-lived objects without reference cycles: moving them out of the
         # cyclic GC's sight stops full collections from costing hundreds of ms in the middle of a block.
@@ -91,6 +92,8 @@ class ChainDB:
         batch[HEAD] = _num(number) + block_hash + state_root
         if number == 0:
             batch[GENESIS] = block_hash
+        if self.indexer is not None:
+            batch.update(self.indexer.entries(number, block, events))
         self.backend.write_batch(batch)
         self.head = Head(number, block_hash, state_root)
 

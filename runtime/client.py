@@ -116,6 +116,15 @@ class Client:
     def events(self, number: int) -> node_pb2.EventsResponse:
         return self._rpc(self.node.GetEvents, node_pb2.BlockRequest(number=number))
 
+    def extrinsic(self, extrinsic_hash: bytes) -> node_pb2.ExtrinsicResponse:
+        """Where an extrinsic landed (block, index), its bytes and the events it emitted."""
+        return self._rpc(self.node.GetExtrinsic, node_pb2.ExtrinsicRequest(hash=extrinsic_hash))
+
+    def account_history(self, account: bytes, before_block: int = 0, limit: int = 50) -> node_pb2.AccountHistory:
+        """What touched an account, newest first; pass `next_before_block` back for the next page."""
+        return self._rpc(self.node.GetAccountHistory, node_pb2.AccountHistoryRequest(
+            account=account, before_block=before_block, limit=limit))
+
     def heads(self) -> Iterator[node_pb2.HeaderResponse]:
         """New best headers as they are produced (iterate; cancel by closing the client)."""
         return self.node.StreamHeads(node_pb2.StreamHeadsRequest())

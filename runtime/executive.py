@@ -26,6 +26,7 @@ from payable.system.v1 import system_pb2
 from . import system
 from .canonical import NonCanonical, decode_canonical
 from .chaindb import ChainDB
+from .chainindex import ChainIndex
 from .chainspec import ChainSpec
 from .codec import CodecError, encode_u128
 from .context import Context
@@ -111,7 +112,8 @@ class Executive:
     def open(cls, spec: ChainSpec, backend: KVBackend | None = None, **kwargs) -> Executive:
         """Open (or create, at genesis) the chain `spec` describes on `backend` (in memory if None)."""
         runtime = Runtime(spec, kwargs.pop("pallets", None))
-        db = ChainDB(backend if backend is not None else MemoryBackend(), spec.runtime.state_root_window)
+        index = ChainIndex(runtime)
+        db = ChainDB(backend if backend is not None else MemoryBackend(), spec.runtime.state_root_window, index)
         executive = cls(runtime, db, **kwargs)
         if db.head is None:
             executive.build_genesis()
@@ -121,6 +123,7 @@ class Executive:
             if expected.genesis_hash != db.genesis_hash:
                 raise ChainSpecError(f"the database holds a chain with genesis {db.genesis_hash.hex()}, but this "
                                      f"chain spec's genesis is {expected.genesis_hash.hex()}")
+            index.catch_up(db)
         return executive
 
     @property

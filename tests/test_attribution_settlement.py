@@ -314,3 +314,49 @@ def test_an_unbonded_worker_cannot_submit(make_chain, trained):
     signed = _attribute(worker, model_hash, index_hash, x, key=assigned)
     assert type(_submit(chain, assigned, signed, _proofs(chain, signed)).error).__name__ == "NotBonded"
     chain.ex.try_state()
+
+
+def test_every_payout_is_an_event_and_the_earnings_queries_page_what_settled(make_chain, trained):
+    """Explorer and earnings data: a Paid event per payment (indexed in each payee's history), a contributor's
+    earnings linked to the request and model, a model's contributors and a DataNet's ranking - paged."""
+    from runtime.chainindex import account_history
+
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained)
+    for n in (1, 2):
+        request = _request(chain, x)
+        assigned = _keys()[request.workers[0]]
+        signed = _attribute(worker, model_hash, index_hash, x, request_id=n, key=assigned)
+        assert _submit(chain, assigned, signed, _proofs(chain, signed), request_id=n).ok
+    settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
+        request=2).SerializeToString()))
+    number = settlement.settled_at
+    paid = [at.Paid.FromString(e.data) for e in chain.ex.db.events(number).events if e.name == "Paid"]
+    assert [(p.account, p.amount, p.role) for p in paid] == [(p.account, p.amount, p.role)
+                                                            for p in settlement.payments]
+    contributor = next(p.account for p in settlement.payments if p.role == "contributor")
+    history, _ = account_history(chain.ex.db.backend, contributor, limit=5)
+    assert history[0].block_number == number and "attribution.Paid" in history[0].roles
+
+    def query(pallet, name, request, out):
+        return out.FromString(chain.ex.query(pallet, name, request.SerializeToString()))
+
+    first = query("attribution", "list_earnings", at.EarningsPageRequest(contributor=contributor, limit=1),
+                  at.EarningsPage)
+    assert [(i.request, i.model) for i in first.items] == [(1, 1)] and first.next_start_after == 1
+    second = query("attribution", "list_earnings", at.EarningsPageRequest(
+        contributor=contributor, start_after=1, limit=1), at.EarningsPage)
+    assert [i.request for i in second.items] == [2] and second.next_start_after == 0
+    assert second.items[0].settled_at == number
+    items = list(first.items) + list(second.items)
+    assert decode_u128(first.total) == sum(decode_u128(i.amount) for i in items) == decode_u128(query(
+        "attribution", "get_earnings", at.EarningsRequest(contributor=contributor), at.Earnings).total)
+    shares = query("attribution", "list_model_contributors", at.ModelContributorsRequest(model=1),
+                   at.ModelContributors)
+    earned = [decode_u128(s.earned) for s in shares.contributors]
+    assert earned == sorted(earned, reverse=True) and shares.total == len(earned)
+    assert sum(earned) == 2 * PRICE * 7000 // 10_000
+    ranked = query("datanet", "rank_contributors", dn.RankRequest(datanet=1, limit=1), dn.RankedContributors)
+    assert ranked.total == 3 and ranked.next_offset == 1
+    assert ranked.contributors[0].contributor == shares.contributors[0].contributor
+    assert decode_u128(ranked.contributors[0].stats.earned) == earned[0]

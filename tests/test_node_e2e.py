@@ -148,3 +148,44 @@ def test_batch_submission_reports_each_extrinsic(start_node):
         assert results[3].hash == results[0].hash
         info = client.chain_info()
         assert (info.txpool_ready, info.txpool_future) == (2, 1)
+
+
+def test_explorer_index_finds_extrinsics_by_hash_and_pages_an_account_history(node, start_node):
+    """The node's derived index: an extrinsic by hash with its events; an account's history newest first,
+    paged without splitting a block; rebuilt on open for a database written before the index existed."""
+    charlie = Keypair.from_uri("//Charlie")
+    with node.client() as client:
+        results = [client.submit_call(ALICE, "token", "transfer_keep_alive", dest=charlie.address, amount="1")
+                   for _ in range(3)]
+        found = client.extrinsic(results[0].hash)
+        assert (found.block_number, found.index) == (results[0].block_number, results[0].extrinsic_index)
+        assert [e.name for e in found.events][-1] == "ExtrinsicSuccess"
+        with pytest.raises(ClientError, match="no extrinsic with hash"):
+            client.extrinsic(bytes(32))
+        history = client.account_history(charlie.public)
+        assert [e.block_number for e in history.entries] == [r.block_number for r in reversed(results)]
+        assert all("call:dest" in e.roles and "token.Transferred" in e.roles for e in history.entries)
+        assert history.entries[0].extrinsic_hash == results[-1].hash
+        pages, before = [], 0
+        while True:
+            page = client.account_history(charlie.public, before_block=before, limit=1)
+            pages.append([e.block_number for e in page.entries])
+            if not page.next_before_block:
+                break
+            before = page.next_before_block
+        assert pages == [[r.block_number] for r in reversed(results)]
+        alice = client.account_history(ALICE.public, limit=500)
+        assert {"signer"} <= set(alice.entries[0].roles)
+        with pytest.raises(ClientError, match="above 500"):
+            client.account_history(ALICE.public, limit=501)
+    assert node.stop() == 0
+    from runtime.chainindex import ACCOUNT, INDEXED, TX
+    from runtime.storage.backend import RocksBackend
+
+    backend = RocksBackend(node.base_path / "db")
+    backend.write_batch({key: None for prefix in (ACCOUNT, TX, INDEXED) for key, _ in backend.iter_prefix(prefix)})
+    backend.close()
+    again = start_node("dev", "--dev", "--instant-seal")
+    with again.client() as client:
+        assert client.extrinsic(results[1].hash).block_number == results[1].block_number
+        assert len(client.account_history(charlie.public).entries) == 3

@@ -20,7 +20,7 @@ from runtime.wire import method_kind, request_id_bytes, token_price, verify_memb
 from . import errors, weights
 from . import events as ev
 from .split import PPB, largest_remainder, split_fee
-from .storage import ContributorEarnings, Disputes, ModelTotals, Results, Settlements
+from .storage import ContributorEarnings, Disputes, ModelContributors, ModelTotals, Results, Settlements
 
 calls = CallTable("attribution")
 
@@ -188,6 +188,8 @@ def _settle(ctx: Context, request, model) -> None:
     fee = charge(request, winner)
     if escrow > fee:  # per-token pricing: what the bounds escrowed beyond the real counts goes back now
         token.unreserve(ctx, request.requester, escrow - fee)
+        ev.Paid.emit(ctx, request=request.id, model=model.id, account=request.requester,
+                     amount=encode_u128(escrow - fee), role="refund")
     split = model.split
     parts = split_fee(fee, (split.contributors, split.model_owner, split.protocol, split.worker),
                       list(winner.scores_ppb), paid_ppb=min(PPB, sum(winner.scores_ppb)))
@@ -207,12 +209,18 @@ def _settle(ctx: Context, request, model) -> None:
         payment = pb.Payment(account=account, amount=encode_u128(amount), role=role,
                              contribution_id=contribution_id, datanet=net)
         settlement.payments.append(payment)
+        ev.Paid.emit(ctx, request=request.id, model=model.id, account=account, amount=encode_u128(amount), role=role,
+                     contribution_id=contribution_id, datanet=net)
         if role == "contributor":
             earnings = ContributorEarnings.get(ctx, account, request.id) or pb.Earnings()
             earnings.payments.append(payment)
             earnings.total = encode_u128(decode_u128(earnings.total) + amount)
             ContributorEarnings.insert(ctx, account, request.id, earnings)
             datanet.record_earnings(ctx, net, account, amount)
+            share = ModelContributors.get(ctx, model.id, account) or pb.ModelContributor(contributor=account)
+            share.earned = encode_u128(decode_u128(share.earned) + amount)
+            share.payments += 1
+            ModelContributors.insert(ctx, model.id, account, share)
 
     for contribution_id, amount in zip(winner.contribution_ids, parts.contributors, strict=True):
         found = datanet.contribution(ctx, contribution_id)

@@ -11,3 +11,5 @@ Settled = events.event(1, "Settled", pb.Settled, "A request's fee was split and 
 Challenged = events.event(2, "Challenged", pb.Challenged, "A settlement was disputed; a jury was drawn.")
 DisputeResolved = events.event(3, "DisputeResolved", pb.DisputeResolved,
                                "The jury decided: upheld (majority slashed, challenger rewarded) or not (bond lost).")
+Paid = events.event(4, "Paid", pb.Paid, "One payment of a settlement: to a contributor, the model's owner, the "
+                                        "protocol, a worker, or the requester's refund.")

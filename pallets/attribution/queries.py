@@ -8,7 +8,7 @@ from runtime.context import Context
 from runtime.pallet import QueryTable
 
 from . import errors
-from .storage import ContributorEarnings, ModelTotals, Results, Settlements
+from .storage import ContributorEarnings, ModelContributors, ModelTotals, Results, Settlements
 
 queries = QueryTable("attribution")
 
@@ -46,3 +46,40 @@ def get_earnings(ctx: Context, request: pb.EarningsRequest) -> pb.Earnings:
 def get_model_earnings(ctx: Context, request: pb.ModelEarningsRequest) -> pb.ModelEarnings:
     """How many of a model's requests settled, and their total fees."""
     return ModelTotals.get(ctx, request.model) or pb.ModelEarnings()
+
+
+MAX_PAGE = 500
+
+
+def _limit(requested: int) -> int:
+    return min(requested or 50, MAX_PAGE)
+
+
+@queries.query(pb.EarningsPageRequest, pb.EarningsPage)
+def list_earnings(ctx: Context, request: pb.EarningsPageRequest) -> pb.EarningsPage:
+    """A contributor's earnings one paying request per item (its model and settling block), oldest first, a
+    page at a time; the total covers every page."""
+    out, total, limit = pb.EarningsPage(), 0, _limit(request.limit)
+    for request_id, earnings in ContributorEarnings.iter_prefix(ctx, request.contributor):
+        amount = decode_u128(earnings.total)
+        total += amount
+        if request_id <= request.start_after:
+            continue
+        if len(out.items) == limit:
+            out.next_start_after = out.items[-1].request
+            continue
+        settlement = Settlements.get(ctx, request_id)
+        out.items.add(request=request_id, model=settlement.model, settled_at=settlement.settled_at,
+                      amount=earnings.total, payments=earnings.payments)
+    out.total = encode_u128(total)
+    return out
+
+
+@queries.query(pb.ModelContributorsRequest, pb.ModelContributors)
+def list_model_contributors(ctx: Context, request: pb.ModelContributorsRequest) -> pb.ModelContributors:
+    """Who a model's fees paid as contributors, by earnings (highest first, ties by account), a page at a time."""
+    ranked = sorted((share for _, share in ModelContributors.iter_prefix(ctx, request.model)),
+                    key=lambda share: (-decode_u128(share.earned), share.contributor))
+    end = request.offset + _limit(request.limit)
+    return pb.ModelContributors(contributors=ranked[request.offset:end], total=len(ranked),
+                                next_offset=end if end < len(ranked) else 0)

@@ -14,4 +14,6 @@ ContributorEarnings = storage.double_map("ContributorEarnings", BYTES, BLAKE2_12
                                          ProtoCodec(pb.Earnings), "Contributor → request → payments in it.")
 ModelTotals = storage.map("ModelTotals", U64, ProtoCodec(pb.ModelEarnings), IDENTITY,
                           "Model → settled requests and fees.")
+ModelContributors = storage.double_map("ModelContributors", U64, IDENTITY, BYTES, BLAKE2_128_CONCAT,
+                                       ProtoCodec(pb.ModelContributor), "Model → contributor → what it earned there.")
 Disputes = storage.map("Disputes", U64, ProtoCodec(pb.Dispute), IDENTITY, "Request → its dispute (one at most).")

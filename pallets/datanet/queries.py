@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from payable.datanet.v1 import datanet_pb2 as pb
+from runtime.codec import decode_u128
 from runtime.context import Context
 from runtime.pallet import QueryTable
 
@@ -104,3 +105,16 @@ def list_access(ctx: Context, request: pb.DataNetRequest) -> pb.AccessList:
 def check_access(ctx: Context, request: pb.AccessRequest) -> pb.AccessCheck:
     """Whether an account may train on and download a DataNet's data, and why."""
     return access_check(ctx, request.datanet, request.account)
+
+
+@queries.query(pb.RankRequest, pb.RankedContributors)
+def rank_contributors(ctx: Context, request: pb.RankRequest) -> pb.RankedContributors:
+    """A DataNet's contributors by OPEN earned from attribution, highest first (ties by account), a page at a
+    time from rank `offset`."""
+    datanet(ctx, request.datanet)
+    ranked = sorted(Stats.iter_prefix(ctx, request.datanet), key=lambda kv: (-decode_u128(kv[1].earned), kv[0]))
+    end = request.offset + _limit(request.limit)
+    out = pb.RankedContributors(total=len(ranked), next_offset=end if end < len(ranked) else 0)
+    for account, stats in ranked[request.offset:end]:
+        out.contributors.add(contributor=account, stats=stats)
+    return out

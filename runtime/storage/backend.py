@@ -19,8 +19,9 @@ class KVBackend(Protocol):
 
     def get(self, key: bytes) -> bytes | None: ...
 
-    def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        """(key, value) pairs whose key starts with `prefix`, in ascending byte order."""
+    def iter_prefix(self, prefix: bytes, start: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) pairs whose key starts with `prefix`, in ascending byte order (from `start` on, when
+        given: a page cursor inside the prefix)."""
         ...
 
     def write_batch(self, changes: Mapping[bytes, bytes | None]) -> None:
@@ -39,8 +40,8 @@ class MemoryBackend:
     def get(self, key: bytes) -> bytes | None:
         return self._data.get(key)
 
-    def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        for key in list(self._data.irange(minimum=prefix)):
+    def iter_prefix(self, prefix: bytes, start: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        for key in list(self._data.irange(minimum=max(prefix, start or prefix))):
             if not key.startswith(prefix):
                 break
             yield key, self._data[key]
@@ -85,9 +86,9 @@ class RocksBackend:
     def get(self, key: bytes) -> bytes | None:
         return self._db.get(key)
 
-    def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def iter_prefix(self, prefix: bytes, start: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
         it = self._db.iter()
-        it.seek(prefix)
+        it.seek(max(prefix, start or prefix))
         while it.valid():
             key = it.key()
             if not key.startswith(prefix):

@@ -26,7 +26,7 @@ from payable import options_pb2 as payable_dot_options__pb2
 from payable.datanet.v1 import datanet_pb2 as payable_dot_datanet_dot_v1_dot_datanet__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(payable/attribution/v1/attribution.proto\x12\x16payable.attribution.v1\x1a\x15payable/options.proto\x1a payable/datanet/v1/datanet.proto\"i\n\x11\x43ontributionProof\x12\x0f\n\x07\x64\x61tanet\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x32\n\x05proof\x18\x03 \x01(\x0b\x32#.payable.datanet.v1.MembershipProof\"v\n\x0cSubmitResult\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x1a\n\x12signed_attribution\x18\x02 \x01(\x0c\x12\x39\n\x06proofs\x18\x03 \x03(\x0b\x32).payable.attribution.v1.ContributionProof\"s\n\tChallenge\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x1a\n\x12signed_attribution\x18\x02 \x01(\x0c\x12\x39\n\x06proofs\x18\x03 \x03(\x0b\x32).payable.attribution.v1.ContributionProof\"\x94\x01\n\x0cStoredResult\x12\x14\n\x06worker\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x13\n\x0boutput_hash\x18\x02 \x01(\x0c\x12\x18\n\x10\x63ontribution_ids\x18\x03 \x03(\x04\x12\x12\n\nscores_ppb\x18\x04 \x03(\x04\x12\x14\n\x0cinput_tokens\x18\x05 \x01(\r\x12\x15\n\routput_tokens\x18\x06 \x01(\r\"n\n\x07Payment\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x17\n\x0f\x63ontribution_id\x18\x04 \x01(\x04\x12\x0f\n\x07\x64\x61tanet\x18\x05 \x01(\x04\"\xb7\x02\n\nSettlement\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\r\n\x05model\x18\x02 \x01(\x04\x12\x11\n\x03\x66\x65\x65\x18\x03 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x31\n\x08payments\x18\x04 \x03(\x0b\x32\x1f.payable.attribution.v1.Payment\x12\x12\n\nsettled_at\x18\x05 \x01(\x04\x12\x1e\n\x10\x61greeing_workers\x18\x06 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x1d\n\x0fslashed_workers\x18\x07 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x17\n\x0f\x63hallenge_until\x18\x08 \x01(\x04\x12\x14\n\x06\x65scrow\x18\t \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x14\n\x06refund\x18\n \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x14\n\x0cinput_tokens\x18\x0b \x01(\r\x12\x15\n\routput_tokens\x18\x0c \x01(\r\"\xe8\x01\n\x07\x44ispute\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x18\n\nchallenger\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x33\n\x05\x63laim\x18\x03 \x01(\x0b\x32$.payable.attribution.v1.StoredResult\x12\x12\n\x04jury\x18\x04 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x33\n\x05votes\x18\x05 \x03(\x0b\x32$.payable.attribution.v1.StoredResult\x12\x12\n\x04\x62ond\x18\x06 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x10\n\x08resolved\x18\x07 \x01(\x08\x12\x0e\n\x06upheld\x18\x08 \x01(\x08\"7\n\x0eResultAccepted\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x14\n\x06worker\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"K\n\nChallenged\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x18\n\nchallenger\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x12\n\x04jury\x18\x03 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\"b\n\x0f\x44isputeResolved\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x18\n\nchallenger\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x0e\n\x06upheld\x18\x03 \x01(\x08\x12\x14\n\x06\x61mount\x18\x04 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"?\n\x07Settled\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x11\n\x03\x66\x65\x65\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x10\n\x08payments\x18\x03 \x01(\r\"$\n\x11SettlementRequest\x12\x0f\n\x07request\x18\x01 \x01(\x04\",\n\x0f\x45\x61rningsRequest\x12\x19\n\x0b\x63ontributor\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"R\n\x08\x45\x61rnings\x12\x13\n\x05total\x18\x01 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x31\n\x08payments\x18\x02 \x03(\x0b\x32\x1f.payable.attribution.v1.Payment\"%\n\x14ModelEarningsRequest\x12\r\n\x05model\x18\x01 \x01(\x04\"4\n\rModelEarnings\x12\x0f\n\x07settled\x18\x01 \x01(\x04\x12\x12\n\x04\x66\x65\x65s\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"6\n\rResultRequest\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x14\n\x06worker\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x32\x8f\x03\n\x10\x41ttributionQuery\x12^\n\rGetSettlement\x12).payable.attribution.v1.SettlementRequest\x1a\".payable.attribution.v1.Settlement\x12X\n\tGetResult\x12%.payable.attribution.v1.ResultRequest\x1a$.payable.attribution.v1.StoredResult\x12X\n\x0bGetEarnings\x12\'.payable.attribution.v1.EarningsRequest\x1a .payable.attribution.v1.Earnings\x12g\n\x10GetModelEarnings\x12,.payable.attribution.v1.ModelEarningsRequest\x1a%.payable.attribution.v1.ModelEarningsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(payable/attribution/v1/attribution.proto\x12\x16payable.attribution.v1\x1a\x15payable/options.proto\x1a payable/datanet/v1/datanet.proto\"i\n\x11\x43ontributionProof\x12\x0f\n\x07\x64\x61tanet\x18\x01 \x01(\x04\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x32\n\x05proof\x18\x03 \x01(\x0b\x32#.payable.datanet.v1.MembershipProof\"v\n\x0cSubmitResult\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x1a\n\x12signed_attribution\x18\x02 \x01(\x0c\x12\x39\n\x06proofs\x18\x03 \x03(\x0b\x32).payable.attribution.v1.ContributionProof\"s\n\tChallenge\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x1a\n\x12signed_attribution\x18\x02 \x01(\x0c\x12\x39\n\x06proofs\x18\x03 \x03(\x0b\x32).payable.attribution.v1.ContributionProof\"\x94\x01\n\x0cStoredResult\x12\x14\n\x06worker\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x13\n\x0boutput_hash\x18\x02 \x01(\x0c\x12\x18\n\x10\x63ontribution_ids\x18\x03 \x03(\x04\x12\x12\n\nscores_ppb\x18\x04 \x03(\x04\x12\x14\n\x0cinput_tokens\x18\x05 \x01(\r\x12\x15\n\routput_tokens\x18\x06 \x01(\r\"n\n\x07Payment\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x17\n\x0f\x63ontribution_id\x18\x04 \x01(\x04\x12\x0f\n\x07\x64\x61tanet\x18\x05 \x01(\x04\"\xb7\x02\n\nSettlement\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\r\n\x05model\x18\x02 \x01(\x04\x12\x11\n\x03\x66\x65\x65\x18\x03 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x31\n\x08payments\x18\x04 \x03(\x0b\x32\x1f.payable.attribution.v1.Payment\x12\x12\n\nsettled_at\x18\x05 \x01(\x04\x12\x1e\n\x10\x61greeing_workers\x18\x06 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x1d\n\x0fslashed_workers\x18\x07 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x17\n\x0f\x63hallenge_until\x18\x08 \x01(\x04\x12\x14\n\x06\x65scrow\x18\t \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x14\n\x06refund\x18\n \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x14\n\x0cinput_tokens\x18\x0b \x01(\r\x12\x15\n\routput_tokens\x18\x0c \x01(\r\"\xe8\x01\n\x07\x44ispute\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x18\n\nchallenger\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x33\n\x05\x63laim\x18\x03 \x01(\x0b\x32$.payable.attribution.v1.StoredResult\x12\x12\n\x04jury\x18\x04 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x33\n\x05votes\x18\x05 \x03(\x0b\x32$.payable.attribution.v1.StoredResult\x12\x12\n\x04\x62ond\x18\x06 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x10\n\x08resolved\x18\x07 \x01(\x08\x12\x0e\n\x06upheld\x18\x08 \x01(\x08\"7\n\x0eResultAccepted\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x14\n\x06worker\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"K\n\nChallenged\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x18\n\nchallenger\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x12\n\x04jury\x18\x03 \x03(\x0c\x42\x04\xb0\xbb\x18\x01\"b\n\x0f\x44isputeResolved\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x18\n\nchallenger\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x0e\n\x06upheld\x18\x03 \x01(\x08\x12\x14\n\x06\x61mount\x18\x04 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"?\n\x07Settled\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x11\n\x03\x66\x65\x65\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x10\n\x08payments\x18\x03 \x01(\r\"\x8b\x01\n\x04Paid\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\r\n\x05model\x18\x02 \x01(\x04\x12\x15\n\x07\x61\x63\x63ount\x18\x03 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x04 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x0c\n\x04role\x18\x05 \x01(\t\x12\x17\n\x0f\x63ontribution_id\x18\x06 \x01(\x04\x12\x0f\n\x07\x64\x61tanet\x18\x07 \x01(\x04\"U\n\x10ModelContributor\x12\x19\n\x0b\x63ontributor\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x65\x61rned\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x10\n\x08payments\x18\x03 \x01(\r\"$\n\x11SettlementRequest\x12\x0f\n\x07request\x18\x01 \x01(\x04\",\n\x0f\x45\x61rningsRequest\x12\x19\n\x0b\x63ontributor\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"R\n\x08\x45\x61rnings\x12\x13\n\x05total\x18\x01 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x31\n\x08payments\x18\x02 \x03(\x0b\x32\x1f.payable.attribution.v1.Payment\"%\n\x14ModelEarningsRequest\x12\r\n\x05model\x18\x01 \x01(\x04\"4\n\rModelEarnings\x12\x0f\n\x07settled\x18\x01 \x01(\x04\x12\x12\n\x04\x66\x65\x65s\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"6\n\rResultRequest\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\x14\n\x06worker\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"T\n\x13\x45\x61rningsPageRequest\x12\x19\n\x0b\x63ontributor\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x13\n\x0bstart_after\x18\x02 \x01(\x04\x12\r\n\x05limit\x18\x03 \x01(\r\"\x8c\x01\n\rEarnedRequest\x12\x0f\n\x07request\x18\x01 \x01(\x04\x12\r\n\x05model\x18\x02 \x01(\x04\x12\x12\n\nsettled_at\x18\x03 \x01(\x04\x12\x14\n\x06\x61mount\x18\x04 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x31\n\x08payments\x18\x05 \x03(\x0b\x32\x1f.payable.attribution.v1.Payment\"s\n\x0c\x45\x61rningsPage\x12\x34\n\x05items\x18\x01 \x03(\x0b\x32%.payable.attribution.v1.EarnedRequest\x12\x13\n\x05total\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x18\n\x10next_start_after\x18\x03 \x01(\x04\"H\n\x18ModelContributorsRequest\x12\r\n\x05model\x18\x01 \x01(\x04\x12\x0e\n\x06offset\x18\x02 \x01(\r\x12\r\n\x05limit\x18\x03 \x01(\r\"w\n\x11ModelContributors\x12>\n\x0c\x63ontributors\x18\x01 \x03(\x0b\x32(.payable.attribution.v1.ModelContributor\x12\r\n\x05total\x18\x02 \x01(\r\x12\x13\n\x0bnext_offset\x18\x03 \x01(\r2\xe8\x04\n\x10\x41ttributionQuery\x12^\n\rGetSettlement\x12).payable.attribution.v1.SettlementRequest\x1a\".payable.attribution.v1.Settlement\x12X\n\tGetResult\x12%.payable.attribution.v1.ResultRequest\x1a$.payable.attribution.v1.StoredResult\x12X\n\x0bGetEarnings\x12\'.payable.attribution.v1.EarningsRequest\x1a .payable.attribution.v1.Earnings\x12g\n\x10GetModelEarnings\x12,.payable.attribution.v1.ModelEarningsRequest\x1a%.payable.attribution.v1.ModelEarnings\x12\x61\n\x0cListEarnings\x12+.payable.attribution.v1.EarningsPageRequest\x1a$.payable.attribution.v1.EarningsPage\x12t\n\x15ListModelContributors\x12\x30.payable.attribution.v1.ModelContributorsRequest\x1a).payable.attribution.v1.ModelContributorsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -67,6 +67,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DISPUTERESOLVED'].fields_by_name['amount']._serialized_options = b'\250\273\030\001'
   _globals['_SETTLED'].fields_by_name['fee']._loaded_options = None
   _globals['_SETTLED'].fields_by_name['fee']._serialized_options = b'\250\273\030\001'
+  _globals['_PAID'].fields_by_name['account']._loaded_options = None
+  _globals['_PAID'].fields_by_name['account']._serialized_options = b'\260\273\030\001'
+  _globals['_PAID'].fields_by_name['amount']._loaded_options = None
+  _globals['_PAID'].fields_by_name['amount']._serialized_options = b'\250\273\030\001'
+  _globals['_MODELCONTRIBUTOR'].fields_by_name['contributor']._loaded_options = None
+  _globals['_MODELCONTRIBUTOR'].fields_by_name['contributor']._serialized_options = b'\260\273\030\001'
+  _globals['_MODELCONTRIBUTOR'].fields_by_name['earned']._loaded_options = None
+  _globals['_MODELCONTRIBUTOR'].fields_by_name['earned']._serialized_options = b'\250\273\030\001'
   _globals['_EARNINGSREQUEST'].fields_by_name['contributor']._loaded_options = None
   _globals['_EARNINGSREQUEST'].fields_by_name['contributor']._serialized_options = b'\260\273\030\001'
   _globals['_EARNINGS'].fields_by_name['total']._loaded_options = None
@@ -75,6 +83,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODELEARNINGS'].fields_by_name['fees']._serialized_options = b'\250\273\030\001'
   _globals['_RESULTREQUEST'].fields_by_name['worker']._loaded_options = None
   _globals['_RESULTREQUEST'].fields_by_name['worker']._serialized_options = b'\260\273\030\001'
+  _globals['_EARNINGSPAGEREQUEST'].fields_by_name['contributor']._loaded_options = None
+  _globals['_EARNINGSPAGEREQUEST'].fields_by_name['contributor']._serialized_options = b'\260\273\030\001'
+  _globals['_EARNEDREQUEST'].fields_by_name['amount']._loaded_options = None
+  _globals['_EARNEDREQUEST'].fields_by_name['amount']._serialized_options = b'\250\273\030\001'
+  _globals['_EARNINGSPAGE'].fields_by_name['total']._loaded_options = None
+  _globals['_EARNINGSPAGE'].fields_by_name['total']._serialized_options = b'\250\273\030\001'
   _globals['_CONTRIBUTIONPROOF']._serialized_start=125
   _globals['_CONTRIBUTIONPROOF']._serialized_end=230
   _globals['_SUBMITRESULT']._serialized_start=232
@@ -97,18 +111,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DISPUTERESOLVED']._serialized_end=1513
   _globals['_SETTLED']._serialized_start=1515
   _globals['_SETTLED']._serialized_end=1578
-  _globals['_SETTLEMENTREQUEST']._serialized_start=1580
-  _globals['_SETTLEMENTREQUEST']._serialized_end=1616
-  _globals['_EARNINGSREQUEST']._serialized_start=1618
-  _globals['_EARNINGSREQUEST']._serialized_end=1662
-  _globals['_EARNINGS']._serialized_start=1664
-  _globals['_EARNINGS']._serialized_end=1746
-  _globals['_MODELEARNINGSREQUEST']._serialized_start=1748
-  _globals['_MODELEARNINGSREQUEST']._serialized_end=1785
-  _globals['_MODELEARNINGS']._serialized_start=1787
-  _globals['_MODELEARNINGS']._serialized_end=1839
-  _globals['_RESULTREQUEST']._serialized_start=1841
-  _globals['_RESULTREQUEST']._serialized_end=1895
-  _globals['_ATTRIBUTIONQUERY']._serialized_start=1898
-  _globals['_ATTRIBUTIONQUERY']._serialized_end=2297
+  _globals['_PAID']._serialized_start=1581
+  _globals['_PAID']._serialized_end=1720
+  _globals['_MODELCONTRIBUTOR']._serialized_start=1722
+  _globals['_MODELCONTRIBUTOR']._serialized_end=1807
+  _globals['_SETTLEMENTREQUEST']._serialized_start=1809
+  _globals['_SETTLEMENTREQUEST']._serialized_end=1845
+  _globals['_EARNINGSREQUEST']._serialized_start=1847
+  _globals['_EARNINGSREQUEST']._serialized_end=1891
+  _globals['_EARNINGS']._serialized_start=1893
+  _globals['_EARNINGS']._serialized_end=1975
+  _globals['_MODELEARNINGSREQUEST']._serialized_start=1977
+  _globals['_MODELEARNINGSREQUEST']._serialized_end=2014
+  _globals['_MODELEARNINGS']._serialized_start=2016
+  _globals['_MODELEARNINGS']._serialized_end=2068
+  _globals['_RESULTREQUEST']._serialized_start=2070
+  _globals['_RESULTREQUEST']._serialized_end=2124
+  _globals['_EARNINGSPAGEREQUEST']._serialized_start=2126
+  _globals['_EARNINGSPAGEREQUEST']._serialized_end=2210
+  _globals['_EARNEDREQUEST']._serialized_start=2213
+  _globals['_EARNEDREQUEST']._serialized_end=2353
+  _globals['_EARNINGSPAGE']._serialized_start=2355
+  _globals['_EARNINGSPAGE']._serialized_end=2470
+  _globals['_MODELCONTRIBUTORSREQUEST']._serialized_start=2472
+  _globals['_MODELCONTRIBUTORSREQUEST']._serialized_end=2544
+  _globals['_MODELCONTRIBUTORS']._serialized_start=2546
+  _globals['_MODELCONTRIBUTORS']._serialized_end=2665
+  _globals['_ATTRIBUTIONQUERY']._serialized_start=2668
+  _globals['_ATTRIBUTIONQUERY']._serialized_end=3284
 # @@protoc_insertion_point(module_scope)

@@ -156,6 +156,34 @@ class Settled(_message.Message):
     payments: int
     def __init__(self, request: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[int] = ...) -> None: ...
 
+class Paid(_message.Message):
+    __slots__ = ("request", "model", "account", "amount", "role", "contribution_id", "datanet")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    model: int
+    account: bytes
+    amount: bytes
+    role: str
+    contribution_id: int
+    datanet: int
+    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., account: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., role: _Optional[str] = ..., contribution_id: _Optional[int] = ..., datanet: _Optional[int] = ...) -> None: ...
+
+class ModelContributor(_message.Message):
+    __slots__ = ("contributor", "earned", "payments")
+    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
+    EARNED_FIELD_NUMBER: _ClassVar[int]
+    PAYMENTS_FIELD_NUMBER: _ClassVar[int]
+    contributor: bytes
+    earned: bytes
+    payments: int
+    def __init__(self, contributor: _Optional[bytes] = ..., earned: _Optional[bytes] = ..., payments: _Optional[int] = ...) -> None: ...
+
 class SettlementRequest(_message.Message):
     __slots__ = ("request",)
     REQUEST_FIELD_NUMBER: _ClassVar[int]
@@ -197,3 +225,57 @@ class ResultRequest(_message.Message):
     request: int
     worker: bytes
     def __init__(self, request: _Optional[int] = ..., worker: _Optional[bytes] = ...) -> None: ...
+
+class EarningsPageRequest(_message.Message):
+    __slots__ = ("contributor", "start_after", "limit")
+    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
+    START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    contributor: bytes
+    start_after: int
+    limit: int
+    def __init__(self, contributor: _Optional[bytes] = ..., start_after: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class EarnedRequest(_message.Message):
+    __slots__ = ("request", "model", "settled_at", "amount", "payments")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    SETTLED_AT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PAYMENTS_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    model: int
+    settled_at: int
+    amount: bytes
+    payments: _containers.RepeatedCompositeFieldContainer[Payment]
+    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., settled_at: _Optional[int] = ..., amount: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ...) -> None: ...
+
+class EarningsPage(_message.Message):
+    __slots__ = ("items", "total", "next_start_after")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[EarnedRequest]
+    total: bytes
+    next_start_after: int
+    def __init__(self, items: _Optional[_Iterable[_Union[EarnedRequest, _Mapping]]] = ..., total: _Optional[bytes] = ..., next_start_after: _Optional[int] = ...) -> None: ...
+
+class ModelContributorsRequest(_message.Message):
+    __slots__ = ("model", "offset", "limit")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    model: int
+    offset: int
+    limit: int
+    def __init__(self, model: _Optional[int] = ..., offset: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ModelContributors(_message.Message):
+    __slots__ = ("contributors", "total", "next_offset")
+    CONTRIBUTORS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    contributors: _containers.RepeatedCompositeFieldContainer[ModelContributor]
+    total: int
+    next_offset: int
+    def __init__(self, contributors: _Optional[_Iterable[_Union[ModelContributor, _Mapping]]] = ..., total: _Optional[int] = ..., next_offset: _Optional[int] = ...) -> None: ...

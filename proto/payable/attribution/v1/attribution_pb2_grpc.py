@@ -54,6 +54,16 @@ class AttributionQueryStub:
                 request_serializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.ModelEarningsRequest.SerializeToString,
                 response_deserializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.ModelEarnings.FromString,
                 _registered_method=True)
+        self.ListEarnings = channel.unary_unary(
+                '/payable.attribution.v1.AttributionQuery/ListEarnings',
+                request_serializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.EarningsPageRequest.SerializeToString,
+                response_deserializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.EarningsPage.FromString,
+                _registered_method=True)
+        self.ListModelContributors = channel.unary_unary(
+                '/payable.attribution.v1.AttributionQuery/ListModelContributors',
+                request_serializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.ModelContributorsRequest.SerializeToString,
+                response_deserializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.ModelContributors.FromString,
+                _registered_method=True)
 
 
 class AttributionQueryServicer:
@@ -83,6 +93,18 @@ class AttributionQueryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEarnings(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModelContributors(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AttributionQueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -105,6 +127,16 @@ def add_AttributionQueryServicer_to_server(servicer, server):
                     servicer.GetModelEarnings,
                     request_deserializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.ModelEarningsRequest.FromString,
                     response_serializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.ModelEarnings.SerializeToString,
+            ),
+            'ListEarnings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEarnings,
+                    request_deserializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.EarningsPageRequest.FromString,
+                    response_serializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.EarningsPage.SerializeToString,
+            ),
+            'ListModelContributors': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModelContributors,
+                    request_deserializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.ModelContributorsRequest.FromString,
+                    response_serializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.ModelContributors.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -215,6 +247,60 @@ class AttributionQuery:
             '/payable.attribution.v1.AttributionQuery/GetModelEarnings',
             payable_dot_attribution_dot_v1_dot_attribution__pb2.ModelEarningsRequest.SerializeToString,
             payable_dot_attribution_dot_v1_dot_attribution__pb2.ModelEarnings.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEarnings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.attribution.v1.AttributionQuery/ListEarnings',
+            payable_dot_attribution_dot_v1_dot_attribution__pb2.EarningsPageRequest.SerializeToString,
+            payable_dot_attribution_dot_v1_dot_attribution__pb2.EarningsPage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModelContributors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.attribution.v1.AttributionQuery/ListModelContributors',
+            payable_dot_attribution_dot_v1_dot_attribution__pb2.ModelContributorsRequest.SerializeToString,
+            payable_dot_attribution_dot_v1_dot_attribution__pb2.ModelContributors.FromString,
             options,
             channel_credentials,
             insecure,

@@ -418,6 +418,34 @@ class StatsRequest(_message.Message):
     contributor: bytes
     def __init__(self, datanet: _Optional[int] = ..., contributor: _Optional[bytes] = ...) -> None: ...
 
+class RankRequest(_message.Message):
+    __slots__ = ("datanet", "offset", "limit")
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    datanet: int
+    offset: int
+    limit: int
+    def __init__(self, datanet: _Optional[int] = ..., offset: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class RankedContributor(_message.Message):
+    __slots__ = ("contributor", "stats")
+    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    contributor: bytes
+    stats: ContributorStats
+    def __init__(self, contributor: _Optional[bytes] = ..., stats: _Optional[_Union[ContributorStats, _Mapping]] = ...) -> None: ...
+
+class RankedContributors(_message.Message):
+    __slots__ = ("contributors", "total", "next_offset")
+    CONTRIBUTORS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    contributors: _containers.RepeatedCompositeFieldContainer[RankedContributor]
+    total: int
+    next_offset: int
+    def __init__(self, contributors: _Optional[_Iterable[_Union[RankedContributor, _Mapping]]] = ..., total: _Optional[int] = ..., next_offset: _Optional[int] = ...) -> None: ...
+
 class AccessEntry(_message.Message):
     __slots__ = ("account", "access")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]

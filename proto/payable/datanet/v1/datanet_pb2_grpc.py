@@ -64,6 +64,11 @@ class DataNetQueryStub:
                 request_serializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.StatsRequest.SerializeToString,
                 response_deserializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.ContributorStats.FromString,
                 _registered_method=True)
+        self.RankContributors = channel.unary_unary(
+                '/payable.datanet.v1.DataNetQuery/RankContributors',
+                request_serializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.RankRequest.SerializeToString,
+                response_deserializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.RankedContributors.FromString,
+                _registered_method=True)
         self.ListAccess = channel.unary_unary(
                 '/payable.datanet.v1.DataNetQuery/ListAccess',
                 request_serializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.DataNetRequest.SerializeToString,
@@ -115,6 +120,12 @@ class DataNetQueryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RankContributors(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListAccess(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -159,6 +170,11 @@ def add_DataNetQueryServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.StatsRequest.FromString,
                     response_serializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.ContributorStats.SerializeToString,
+            ),
+            'RankContributors': grpc.unary_unary_rpc_method_handler(
+                    servicer.RankContributors,
+                    request_deserializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.RankRequest.FromString,
+                    response_serializer=payable_dot_datanet_dot_v1_dot_datanet__pb2.RankedContributors.SerializeToString,
             ),
             'ListAccess': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAccess,
@@ -333,6 +349,33 @@ class DataNetQuery:
             '/payable.datanet.v1.DataNetQuery/GetStats',
             payable_dot_datanet_dot_v1_dot_datanet__pb2.StatsRequest.SerializeToString,
             payable_dot_datanet_dot_v1_dot_datanet__pb2.ContributorStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RankContributors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.datanet.v1.DataNetQuery/RankContributors',
+            payable_dot_datanet_dot_v1_dot_datanet__pb2.RankRequest.SerializeToString,
+            payable_dot_datanet_dot_v1_dot_datanet__pb2.RankedContributors.FromString,
             options,
             channel_credentials,
             insecure,

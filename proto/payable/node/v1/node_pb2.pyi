@@ -208,3 +208,53 @@ class PalletQueryResponse(_message.Message):
     response: bytes
     block_number: int
     def __init__(self, response: _Optional[bytes] = ..., block_number: _Optional[int] = ...) -> None: ...
+
+class ExtrinsicRequest(_message.Message):
+    __slots__ = ("hash",)
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    hash: bytes
+    def __init__(self, hash: _Optional[bytes] = ...) -> None: ...
+
+class ExtrinsicResponse(_message.Message):
+    __slots__ = ("block_number", "block_hash", "index", "extrinsic", "events")
+    BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_HASH_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    EXTRINSIC_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    block_number: int
+    block_hash: bytes
+    index: int
+    extrinsic: bytes
+    events: _containers.RepeatedCompositeFieldContainer[_extrinsic_pb2.EventRecord]
+    def __init__(self, block_number: _Optional[int] = ..., block_hash: _Optional[bytes] = ..., index: _Optional[int] = ..., extrinsic: _Optional[bytes] = ..., events: _Optional[_Iterable[_Union[_extrinsic_pb2.EventRecord, _Mapping]]] = ...) -> None: ...
+
+class AccountHistoryRequest(_message.Message):
+    __slots__ = ("account", "before_block", "limit")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_BLOCK_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    account: bytes
+    before_block: int
+    limit: int
+    def __init__(self, account: _Optional[bytes] = ..., before_block: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class AccountHistoryEntry(_message.Message):
+    __slots__ = ("block_number", "extrinsic_index", "roles", "extrinsic_hash")
+    BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    EXTRINSIC_INDEX_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    EXTRINSIC_HASH_FIELD_NUMBER: _ClassVar[int]
+    block_number: int
+    extrinsic_index: int
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    extrinsic_hash: bytes
+    def __init__(self, block_number: _Optional[int] = ..., extrinsic_index: _Optional[int] = ..., roles: _Optional[_Iterable[str]] = ..., extrinsic_hash: _Optional[bytes] = ...) -> None: ...
+
+class AccountHistory(_message.Message):
+    __slots__ = ("entries", "next_before_block")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_BEFORE_BLOCK_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[AccountHistoryEntry]
+    next_before_block: int
+    def __init__(self, entries: _Optional[_Iterable[_Union[AccountHistoryEntry, _Mapping]]] = ..., next_before_block: _Optional[int] = ...) -> None: ...

@@ -95,6 +95,16 @@ class NodeStub:
                 request_serializer=payable_dot_node_dot_v1_dot_node__pb2.PalletQueryRequest.SerializeToString,
                 response_deserializer=payable_dot_node_dot_v1_dot_node__pb2.PalletQueryResponse.FromString,
                 _registered_method=True)
+        self.GetExtrinsic = channel.unary_unary(
+                '/payable.node.v1.Node/GetExtrinsic',
+                request_serializer=payable_dot_node_dot_v1_dot_node__pb2.ExtrinsicRequest.SerializeToString,
+                response_deserializer=payable_dot_node_dot_v1_dot_node__pb2.ExtrinsicResponse.FromString,
+                _registered_method=True)
+        self.GetAccountHistory = channel.unary_unary(
+                '/payable.node.v1.Node/GetAccountHistory',
+                request_serializer=payable_dot_node_dot_v1_dot_node__pb2.AccountHistoryRequest.SerializeToString,
+                response_deserializer=payable_dot_node_dot_v1_dot_node__pb2.AccountHistory.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -178,6 +188,20 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetExtrinsic(self, request, context):
+        """Where an extrinsic landed, found by its hash: block, index, its bytes and the events it emitted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAccountHistory(self, request, context):
+        """What touched an account (as signer, call argument or event field), newest block first, paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -240,6 +264,16 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.Query,
                     request_deserializer=payable_dot_node_dot_v1_dot_node__pb2.PalletQueryRequest.FromString,
                     response_serializer=payable_dot_node_dot_v1_dot_node__pb2.PalletQueryResponse.SerializeToString,
+            ),
+            'GetExtrinsic': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetExtrinsic,
+                    request_deserializer=payable_dot_node_dot_v1_dot_node__pb2.ExtrinsicRequest.FromString,
+                    response_serializer=payable_dot_node_dot_v1_dot_node__pb2.ExtrinsicResponse.SerializeToString,
+            ),
+            'GetAccountHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccountHistory,
+                    request_deserializer=payable_dot_node_dot_v1_dot_node__pb2.AccountHistoryRequest.FromString,
+                    response_serializer=payable_dot_node_dot_v1_dot_node__pb2.AccountHistory.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -566,6 +600,60 @@ class Node:
             '/payable.node.v1.Node/Query',
             payable_dot_node_dot_v1_dot_node__pb2.PalletQueryRequest.SerializeToString,
             payable_dot_node_dot_v1_dot_node__pb2.PalletQueryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetExtrinsic(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.node.v1.Node/GetExtrinsic',
+            payable_dot_node_dot_v1_dot_node__pb2.ExtrinsicRequest.SerializeToString,
+            payable_dot_node_dot_v1_dot_node__pb2.ExtrinsicResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccountHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.node.v1.Node/GetAccountHistory',
+            payable_dot_node_dot_v1_dot_node__pb2.AccountHistoryRequest.SerializeToString,
+            payable_dot_node_dot_v1_dot_node__pb2.AccountHistory.FromString,
             options,
             channel_credentials,
             insecure,
