@@ -86,8 +86,9 @@ def run() -> int:
 def _story(client: Client, worker_target: str) -> int:
     import grpc
 
+    from studio.generation import request_generation, stream_tokens, wait_closed
+
     from . import demo_modelfactory
-    from .generate import request_generation, stream_tokens, wait_closed
 
     alice, eve, user = Keypair.from_uri("//Alice"), Keypair.from_uri("//Eve"), Keypair.from_uri("//Demo-User")
     print(f"dev node up (genesis {client.genesis_hash.hex()[:16]}…); worker //Eve follows it\n")

@@ -190,6 +190,48 @@ class WorkerProcess:
                 self.kill()
 
 
+class HttpProcess:
+    """A `payable` subcommand serving HTTP on a free loopback port (the studio, the gateway); started and
+    waited for until `ready_path` answers; `stop()` terminates it."""
+
+    def __init__(self, log_path, *args: str, ready_path: str = "/"):
+        import subprocess
+        import sys
+        import time
+        import urllib.error
+        import urllib.request
+
+        from runtime.ports import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        log = open(log_path, "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "cli", *args, "--port", str(self.port)], stdout=log,
+                                     stderr=log)
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(self.url + ready_path, timeout=5)
+                return
+            except urllib.error.HTTPError:
+                return  # it answers (an error status is still an answer)
+            except OSError:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise AssertionError(f"{args[0]} did not start:\n{open(log_path).read()[-3000:]}") from None
+                time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except Exception:  # noqa: BLE001 - one that will not stop is killed
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory):
     """A small LLaMA-family base pretrained on Python's documentation, in Hugging Face format (sharded)."""
@@ -206,7 +248,8 @@ def tiny_base(tmp_path_factory):
 # 5-validator CometBFT network, whose 10 processes need both cores to keep its timeouts, runs alone after the
 # parallel part (`make test` runs `-m "not solo"` with two workers, then `-m solo`).
 CPU_HEAVY = {"test_modelfactory_e2e.py", "test_studio_browser.py", "test_finetune_engine.py", "test_demo.py",
-             "test_paid_generation.py", "test_lora_attribution.py"}
+             "test_paid_generation.py", "test_lora_attribution.py", "test_gateway.py",
+             "test_studio_explorer.py"}
 SOLO = {"test_cometbft_network.py"}
 
 

@@ -6,11 +6,8 @@ the request to expire and be refunded, once."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -31,90 +28,17 @@ from runtime.wire import stream_read_message
 
 pytest.importorskip("peft")
 
-RUN = {"max_steps": 40, "checkpoint_every": 100, "eval_every": 100, "batch_size": 8, "seed": 3,
-       "learning_rate": 3e-3}
-PRICES = {"flat": "0.1", "input": "0.001", "output": "0.01"}
-REQUESTER = Keypair.from_uri("//Paying-User")
-
-
-def _cli(node, *args, worker=None):
-    extra = ["--node", node.target] + (["--worker", worker.target] if worker is not None else [])
-    done = subprocess.run([sys.executable, "-m", "cli", *args, *extra, "--json"], capture_output=True, text=True,
-                          timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
-
-
-def _adapter(node, worker, datanet: int, base_hex: str) -> int:
-    """Fine-tune on the DataNet's snapshot through ModelFactory, publish with both attribution methods."""
-    stub = worker_pb2_grpc.FinetuneStub(worker.channel())
-    config = json.dumps({"base_model": base_hex, "dataset": {"snapshots": [[datanet, 1]], "format": "auto",
-                                                             "template": "qa"}, **RUN})
-    job = stub.Start(wp.StartJobRequest(config_json=config, owner=Keypair.from_uri("//Alice").address), timeout=60)
-    for update in stub.Watch(wp.WatchRequest(job=job.id), timeout=600):
-        last = update.job
-    assert last.state == "completed", last.error
-    published = _cli(node, "finetune", "publish", job.id, "--price", PRICES["flat"], "--price-per-input-token",
-                     PRICES["input"], "--price-per-output-token", PRICES["output"], "--from", "//Alice",
-                     worker=worker)
-    return published["model"]
+from paid_world import REQUESTER, cli_json, paid_world  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, tiny_base):
-    from conftest import NodeProcess, WorkerProcess
-
-    from gpu_worker.finetune.pretrain import python_qa_rows
-    from gpu_worker.finetune.synthetic import task_rows
-
-    root = tmp_path_factory.mktemp("paid")
-    spec = json.loads(subprocess.run([sys.executable, "-m", "cli", "build-spec", "--dev"], capture_output=True,
-                                     text=True, check=True).stdout)
-    spec["config"]["inference"] = {"replication": "2", "deadline_blocks": "16"}
-    (root / "spec.json").write_text(json.dumps(spec))
-    node = NodeProcess(root / "node", "--chain", str(root / "spec.json"), "--block-time", "0.3")
-    workers = [WorkerProcess(root / "eve", node.target, "//Eve"), WorkerProcess(root / "ferdie", node.target,
-                                                                                "//Ferdie")]
-    try:
-        client = node.client()
-        base = _cli(node, "model", "register-base", str(tiny_base), "--license", "MIT", "--from", "//Alice")
-        python_rows = python_qa_rows()[:60]
-        word_rows = task_rows(20, seed=5, tasks=("upper", "bracket", "hyphen"))
-        files = {"python.jsonl": python_rows, "words.jsonl": word_rows}
-        for name, rows in files.items():
-            (root / name).write_text("\n".join(json.dumps({"prompt": r["prompt"], "response": r["response"]})
-                                               for r in rows))
-        nets = {}
-        for net, (name, contributors) in enumerate((("python.jsonl", ("//Bob", "//Charlie")),
-                                                    ("words.jsonl", ("//Dave", "//Alice"))), start=1):
-            _cli(node, "datanet", "create", "--name", name.split(".")[0], "--domain", "text", "--license", "MIT",
-                 "--deposit", "1", "--formats", "jsonl", "--from", "//Alice")
-            lines = (root / name).read_text().splitlines()
-            half = len(lines) // 2
-            for who, part in zip(contributors, (lines[:half], lines[half:]), strict=True):
-                path = root / f"{net}-{who[2:]}.jsonl"
-                path.write_text("\n".join(part))
-                made = _cli(node, "datanet", "contribute", str(net), str(path), "--format", "jsonl", "--from", who)
-                _cli(node, "datanet", "approve", str(made["contribution"]), "--from", "//Alice")
-            _cli(node, "datanet", "snapshot", str(net), "--from", "//Alice")
-            nets[net] = contributors
-        models = {net: _adapter(node, workers[0], net, base["artifact_hash"]) for net in nets}
-        for worker in workers:
-            client.submit_call(Keypair.from_uri(worker.key), "inference", "register_worker", endpoint=worker.target,
-                               base_models=[base["base_model"]], device="cpu", bond="150")
-        client.submit_call(Keypair.from_uri("//Alice"), "token", "transfer_keep_alive", dest=REQUESTER.public,
-                           amount="1000")
-        yield {"node": node, "client": client, "workers": workers, "models": models, "nets": nets, "base": base,
-               "root": root}
-        client.close()
-    finally:
-        for worker in workers:
-            worker.stop()
-        node.kill()
+    with paid_world(tmp_path_factory.mktemp("paid"), tiny_base, replication=2) as built:
+        yield built
 
 
 def _collect(client, signer, request_id, out: dict, endpoint=None):
-    from cli.generate import stream_tokens
+    from studio.generation import stream_tokens
 
     try:
         events = list(stream_tokens(client, signer, request_id, endpoint))
@@ -124,7 +48,7 @@ def _collect(client, signer, request_id, out: dict, endpoint=None):
 
 
 def test_two_adapters_interleaved_streamed_and_settled_by_replicas_that_agree(world):
-    from cli.generate import request_generation, wait_closed
+    from studio.generation import request_generation, wait_closed
 
     client, models = world["client"], world["models"]
     before = _balance(client, REQUESTER)
@@ -200,7 +124,7 @@ def _balance(client, signer):
 def test_payable_generate_streams_the_text_and_reports_the_settlement(world):
     from decimal import Decimal
 
-    done = _cli(world["node"], "generate", str(world["models"][2]), "hyphen: class yield print", "--max-new-tokens",
+    done = cli_json(world["node"], "generate", str(world["models"][2]), "hyphen: class yield print", "--max-new-tokens",
                 "16", "--from", "//Paying-User")
     assert done["text"] and 1 <= done["output_tokens"] <= 16 and done["input_tokens"] > 5
     fee = Decimal(done["fee"])
@@ -211,7 +135,7 @@ def test_payable_generate_streams_the_text_and_reports_the_settlement(world):
 
 
 def test_the_stream_is_refused_to_anyone_but_the_requester(world):
-    from cli.generate import request_generation, stream_tokens, wait_closed, worker_endpoint
+    from studio.generation import request_generation, stream_tokens, wait_closed, worker_endpoint
 
     client = world["client"]
     request_id = request_generation(client, REQUESTER, world["models"][1], "What does builtins.abs do?",
@@ -239,7 +163,7 @@ def test_the_stream_is_refused_to_anyone_but_the_requester(world):
 
 def test_an_adapter_whose_bytes_do_not_match_its_hash_is_refused_and_the_request_refunded(world):
     """A model record pointing at a manifest whose adapter weights do not hash to what it lists."""
-    from cli.generate import request_generation, stream_tokens, wait_closed
+    from studio.generation import request_generation, stream_tokens, wait_closed
 
     client = world["client"]
     genuine = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=world["models"][2]), mr.Model)
@@ -278,7 +202,7 @@ def test_a_worker_killed_mid_stream_leaves_the_request_to_expire_and_be_refunded
     """Replicated: the other worker answers, but without every assigned result nothing settles; at the deadline
     the requester gets the escrow back and the dead worker is penalised - and after it restarts, it does not
     answer the expired request, so nothing settles twice."""
-    from cli.generate import request_generation, stream_tokens, wait_closed
+    from studio.generation import request_generation, stream_tokens, wait_closed
 
     client, eve = world["client"], world["workers"][0]
     before = _balance(client, REQUESTER)

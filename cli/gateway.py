@@ -1,0 +1,35 @@
+"""`payable gateway`: an OpenAI-compatible API on 127.0.0.1 whose every call is a paid on-chain request."""
+
+from __future__ import annotations
+
+from runtime.codec import format_open, parse_open
+
+from .common import DEFAULT_NODE, keypair_from
+
+
+def cmd_gateway(args) -> int:
+    try:
+        import uvicorn
+
+        from studio.gateway import create_gateway_app
+    except ImportError as exc:
+        raise ValueError(f"the gateway needs the studio extra installed: pip install -e '.[studio]' ({exc})") from exc
+    key = keypair_from(args.key)
+    cap = parse_open(args.max_fee) if args.max_fee else None
+    app = create_gateway_app(args.node, key, cap)
+    print(f"OpenAI-compatible gateway on http://127.0.0.1:{args.port}/v1 (node {args.node}, paying as "
+          f"{key.address}, cap {format_open(cap) + ' OPEN per call' if cap is not None else 'none'})", flush=True)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level=args.log_level)
+    return 0
+
+
+def register(sub) -> None:
+    gateway = sub.add_parser("gateway", help="an OpenAI-compatible API (/v1/models, /v1/completions, "
+                                             "/v1/chat/completions) paying on chain for each call")
+    gateway.add_argument("--node", default=DEFAULT_NODE, help=f"node gRPC address (default {DEFAULT_NODE})")
+    gateway.add_argument("--key", required=True, help="the paying key: a key file, //Name or a hex seed")
+    gateway.add_argument("--max-fee", default="", help="spending cap per call in OPEN (a call whose escrow at its "
+                                                       "token bounds is above it is refused)")
+    gateway.add_argument("--port", type=int, default=8081)
+    gateway.add_argument("--log-level", default="warning")
+    gateway.set_defaults(func=cmd_gateway)

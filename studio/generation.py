@@ -1,0 +1,156 @@
+"""A paid generation as a client sees it: quote, pay, stream, settle, and read back whose data spoke.
+
+One module for every client that pays for generations - `payable generate`, the studio's playground (where
+the browser signs) and the OpenAI-compatible gateway (where the gateway's key signs) - so the escrow, the
+stream's signature and the way back from a settlement to its attribution are computed one way.
+
+The request escrows the model's price at the token bounds; the worker's endpoint comes from its on-chain
+record; the stream is read with a signature over the request id (`runtime.wire.stream_read_message`), so
+nobody but the requester can read it; settlement charges the real token counts and refunds the rest. The
+attribution shown afterwards is the agreeing worker's signed result as it sits in its `submit_result`
+extrinsic (found through the node's account-history index), so what a page shows is what the chain checked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+
+from payable.attribution.v1 import attribution_pb2 as at
+from payable.inference.v1 import inference_pb2 as inf
+from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from payable.runtime.v1.extrinsic_pb2 import Extrinsic, ExtrinsicBody
+from payable.worker.v1 import worker_pb2 as wp
+from payable.worker.v1 import worker_pb2_grpc
+from runtime.client import Client, ClientError
+from runtime.codec import decode_u128, encode_u128
+from runtime.crypto import Keypair
+from runtime.grpcserver import MESSAGE_OPTIONS
+from runtime.wire import stream_read_message, token_price
+
+TEMPLATE_ALLOWANCE = 64  # tokens a chat or instruction template may add around the prompt
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a generation would escrow, and the call that pays it."""
+
+    model: mr.Model
+    args: inf.RequestInference
+    escrow: int
+
+
+def quote(node: Client, model_id: int, prompt: str, *, max_new_tokens: int = 64, max_input_tokens: int = 0,
+          temperature: float = 0.0, top_p: float = 1.0) -> Quote:
+    """The escrow at the token bounds and the `inference.request_inference` arguments. The input bound
+    defaults to the prompt's bytes plus the template's allowance (a byte-level tokenizer never makes more
+    tokens than bytes)."""
+    model = node.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=model_id), mr.Model)
+    bound = max_input_tokens or len(prompt.encode()) + TEMPLATE_ALLOWANCE
+    sampling = inf.Sampling(temperature_milli=round(temperature * 1000), top_p_milli=round(top_p * 1000))
+    escrow = token_price(decode_u128(model.price_per_inference), decode_u128(model.price_per_input_token),
+                         decode_u128(model.price_per_output_token), bound, max_new_tokens)
+    args = inf.RequestInference(model=model_id, input=prompt.encode(), max_fee=encode_u128(escrow),
+                                max_input_tokens=bound, max_new_tokens=max_new_tokens, sampling=sampling)
+    return Quote(model, args, escrow)
+
+
+def requested_id(node: Client, block_number: int, extrinsic_index: int) -> int:
+    """The request id an included `request_inference` created (its InferenceRequested event)."""
+    for event in node.events(block_number).events:
+        if event.extrinsic_index == extrinsic_index and event.name == "InferenceRequested":
+            return inf.InferenceRequested.FromString(event.data).request
+    raise ClientError(f"no InferenceRequested event in block #{block_number}")
+
+
+def request_generation(node: Client, signer: Keypair, model_id: int, prompt: str, **bounds) -> int:
+    """Pay for one generation signed by `signer`; returns the request id (ClientError if the chain refused)."""
+    result = node.submit_and_wait(node.sign(signer, node.call_with(
+        "inference", "request_inference", quote(node, model_id, prompt, **bounds).args)))
+    if not result.success:
+        raise ClientError(f"the request was refused: {result.error}")
+    return requested_id(node, result.block_number, result.extrinsic_index)
+
+
+def worker_endpoint(node: Client, request_id: int) -> str:
+    """Where the request's first assigned worker serves its gRPC (its on-chain record)."""
+    request = node.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
+    found = node.pallet_query("inference", "get_worker", inf.WorkerRef(worker=request.workers[0]), inf.Worker)
+    return found.endpoint
+
+
+def open_stream(node: Client, request_id: int, requester: bytes, issued_at: int, signature: bytes, *,
+                endpoint: str | None = None, timeout: float = 300.0) -> Iterator[wp.PaidStreamEvent]:
+    """The paid request's stream events (tokens, then the end), read with the requester's signature over
+    `stream_read_message` (made here for a key, or by a browser)."""
+    channel = grpc.insecure_channel(endpoint or worker_endpoint(node, request_id), options=MESSAGE_OPTIONS)
+    try:
+        stub = worker_pb2_grpc.OpenLoRAStub(channel)
+        yield from stub.StreamPaid(wp.PaidStreamRequest(request=request_id, requester=requester,
+                                                        issued_at=issued_at, signature=signature), timeout=timeout)
+    finally:
+        channel.close()
+
+
+def stream_tokens(node: Client, signer: Keypair, request_id: int, endpoint: str | None = None,
+                  timeout: float = 300.0) -> Iterator[wp.PaidStreamEvent]:
+    """The stream read as `signer` (who must be the requester)."""
+    issued_at = int(time.time())
+    signature = signer.sign(stream_read_message(node.genesis_hash, request_id, signer.public, issued_at))
+    yield from open_stream(node, request_id, signer.public, issued_at, signature, endpoint=endpoint,
+                           timeout=timeout)
+
+
+def wait_closed(node: Client, request_id: int, timeout: float = 120.0) -> tuple[inf.Request, at.Settlement | None]:
+    """The request once it is settled (with its settlement) or expired (None), or ClientError at the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        request = node.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
+        if request.status == inf.SETTLED:
+            return request, node.pallet_query("attribution", "get_settlement",
+                                              at.SettlementRequest(request=request_id), at.Settlement)
+        if request.status == inf.EXPIRED:
+            return request, None
+        time.sleep(0.3)
+    raise ClientError(f"request {request_id} neither settled nor expired within {timeout:.0f} s")
+
+
+@dataclass
+class Attribution:
+    """The settled result as the chain accepted it: the agreeing worker's signed attribution (method, spans
+    over the output's tokens, credited contributions with scores) and the proofs it submitted with it."""
+
+    result: wp.AttributionResult
+    proofs: list[at.ContributionProof]
+    extrinsic_hash: bytes
+    block_number: int
+
+
+def settled_attribution(node: Client, settlement: at.Settlement) -> Attribution:
+    """Find the agreeing worker's `attribution.submit_result` for the settled request in the worker's
+    history (the node's index), between the request's block and the settling block."""
+    worker = settlement.agreeing_workers[0]
+    before = settlement.settled_at + 1
+    submit_result = next(("attribution", c.index) for p in node.metadata.pallets if p.name == "attribution"
+                         for c in p.calls if c.name == "submit_result")
+    while True:
+        page = node.account_history(worker, before_block=before, limit=100)
+        for entry in page.entries:
+            if "signer" not in entry.roles or not entry.extrinsic_hash:
+                continue
+            found = node.extrinsic(entry.extrinsic_hash)
+            body = ExtrinsicBody.FromString(Extrinsic.FromString(found.extrinsic).signed.body)
+            if (body.call.pallet, body.call.call_index) != submit_result:
+                continue
+            args = at.SubmitResult.FromString(body.call.args)
+            if args.request == settlement.request:
+                signed = wp.SignedAttribution.FromString(args.signed_attribution)
+                return Attribution(wp.AttributionResult.FromString(signed.result), list(args.proofs),
+                                   entry.extrinsic_hash, found.block_number)
+        if not page.next_before_block:
+            raise ClientError(f"no submit_result for request {settlement.request} by its agreeing worker")
+        before = page.next_before_block
+
