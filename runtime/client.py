@@ -204,9 +204,14 @@ class Client:
                     return s.prefix + b"".join(HASHERS[h](k) for h, k in zip(hashers, keys, strict=True))
         raise ClientError(f"no storage item {pallet}.{item}")
 
+    def raw_storage(self, key: bytes) -> node_pb2.StorageResponse:
+        """The node's answer for a state key - value, proof, block - unchecked (for a verifier elsewhere, such
+        as a browser; `read_storage` checks it here)."""
+        return self._rpc(self.node.QueryStorage, node_pb2.StorageRequest(key=key))
+
     def read_storage(self, key: bytes) -> tuple[bytes | None, int]:
         """(value or None, block number) - proven against that block's header, or ClientError."""
-        response = self._rpc(self.node.QueryStorage, node_pb2.StorageRequest(key=key))
+        response = self.raw_storage(key)
         header = self.header(response.block_number)
         if header.hash != response.block_hash or header.header.state_root != response.state_root:
             raise ClientError("the proof's state root is not the one in the block header")

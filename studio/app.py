@@ -1,10 +1,13 @@
 """Payable Studio's server: FastAPI, server-rendered Jinja pages with htmx swaps, a small JSON API for the
 page's script. It is a client like any other - the node and the worker over gRPC - and holds no keys.
 
-Pages: DataNets (list, create, upload with progress, curate, snapshots, access), ModelFactory (base and
+Pages: the explorer (blocks live, block, extrinsic, account with balances proven in the browser, search),
+the playground (pay, stream, whose data spoke, where the fee went), earnings (contributor, model, DataNet),
+DataNets (list, create, upload with progress, curate, snapshots, access), ModelFactory (base and
 snapshots, mapping with a live preview, hyper-parameters with defaults and the estimate, jobs with a
 live loss chart that survives reloads, evaluation, a prompt box, export, publish), Models (what the
-chain records), Keys (dev accounts on a dev chain, or an imported key, held in the browser only).
+chain records), Keys (dev accounts on a dev chain, or an imported key, held in the browser only); with a
+gateway key, the OpenAI-compatible /v1 routes too.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import grpc
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from google.protobuf import json_format
@@ -25,14 +28,20 @@ from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.client import Client, ClientError
-from runtime.crypto import encode_address
+from runtime.crypto import decode_address, encode_address
 from runtime.grpcserver import MESSAGE_OPTIONS
 
 from . import wallet
+from .earnings import earnings_router
+from .explorer import explorer_router
+from .gateway import Gateway, gateway_router
+from .playground import playground_router
 
 HERE = Path(__file__).parent
 VENDOR = {"htmx.min.js": HERE / "node_modules/htmx.org/dist/htmx.min.js",
-          "nacl-fast.min.js": HERE / "node_modules/tweetnacl/nacl-fast.min.js"}
+          "nacl-fast.min.js": HERE / "node_modules/tweetnacl/nacl-fast.min.js",
+          "blake2b.js": HERE / "node_modules/blakejs/blake2b.js"}
+BLAKE_UTIL = HERE / "node_modules/blakejs/util.js"
 HYPER_DEFAULTS = {"rank": 8, "alpha": 16, "dropout": 0.0, "learning_rate": 2e-3, "epochs": 3, "max_steps": 0,
                   "batch_size": 4, "grad_accum": 1, "cutoff": 256, "seed": 42, "checkpoint_every": 10,
                   "eval_every": 10}
@@ -53,7 +62,28 @@ def _all_base_models(client: Client) -> list[mr.BaseModel]:
                                     "base_models"))
 
 
-def create_app(node: str, worker: str) -> FastAPI:
+def is_address(text: str) -> bool:
+    """An account's text form (base58 with checksum), for linking decoded fields to their account page."""
+    try:
+        return not all(c in "0123456789abcdef" for c in text) and len(decode_address(text)) == 32
+    except ValueError:
+        return False
+
+
+def blake2b_script() -> str:
+    """blakejs (CommonJS: blake2b.js requiring util.js) wrapped for a plain <script> as `window.blakejs`."""
+    modules = {"./util": BLAKE_UTIL.read_text(), "blake2b": VENDOR["blake2b.js"].read_text()}
+    parts = [f"defs[{name!r}] = function (module, exports, require) {{\n{source}\n}};"
+             for name, source in modules.items()]
+    return ("(function () {\nconst defs = {}, cache = {};\n" + "\n".join(parts) +
+            "\nfunction require(name) {\n  if (!cache[name]) { const module = { exports: {} }; cache[name] = module;"
+            " defs[name](module, module.exports, require); }\n  return cache[name].exports;\n}\n"
+            "window.blakejs = require('blake2b');\n})();\n")
+
+
+def create_app(node: str, worker: str, gateway_key=None, spend_cap: int | None = None) -> FastAPI:
+    """The studio; with `gateway_key` (a Keypair) it also serves the OpenAI-compatible /v1 routes, paying
+    with that key (at most `spend_cap` per call)."""
     if missing := missing_assets():
         raise RuntimeError(f"Studio's front-end packages are not installed ({', '.join(missing)}): run "
                            f"`npm ci --prefix studio` (make does it)")
@@ -64,6 +94,7 @@ def create_app(node: str, worker: str) -> FastAPI:
     app.state.client, app.state.channel = client, channel
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["address"] = lambda b: encode_address(b) if b else ""
+    templates.env.tests["address"] = is_address
     templates.env.filters["short"] = lambda b: (b.hex() if isinstance(b, bytes) else str(b))[:16] + "…"
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -77,6 +108,20 @@ def create_app(node: str, worker: str) -> FastAPI:
     def page(request: Request, name: str, **context) -> HTMLResponse:
         info = client.chain_info()
         return templates.TemplateResponse(request, name, {"chain": info, **context})
+
+    app.include_router(explorer_router(client, page))
+    app.include_router(playground_router(client, page))
+    app.include_router(earnings_router(client, page))
+    if gateway_key is not None:
+        app.include_router(gateway_router(Gateway(client, gateway_key, spend_cap)))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        """A page answers with a page that says what went wrong and what to do; the API with JSON."""
+        if request.url.path.startswith(("/api/", "/v1/")) or "text/html" not in request.headers.get("accept", ""):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return templates.TemplateResponse(request, "error.html", {"chain": None, "status": exc.status_code,
+                                                                  "detail": exc.detail}, status_code=exc.status_code)
 
     @app.exception_handler(ClientError)
     async def client_error(request: Request, exc: ClientError):
@@ -93,6 +138,8 @@ def create_app(node: str, worker: str) -> FastAPI:
 
         if name not in VENDOR:
             raise HTTPException(404, f"no vendored asset {name}")
+        if name == "blake2b.js":
+            return Response(blake2b_script(), media_type="text/javascript")
         return FileResponse(VENDOR[name], media_type="text/javascript")
 
     @app.get("/api/chain")
@@ -134,7 +181,7 @@ def create_app(node: str, worker: str) -> FastAPI:
     # --- pages ----------------------------------------------------------------------------------
     @app.get("/")
     def home():
-        return RedirectResponse("/datanets")
+        return RedirectResponse("/explorer")
 
     @app.get("/keys", response_class=HTMLResponse)
     def keys(request: Request):

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from payable.attribution.v1 import attribution_pb2 as at
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, format_open
@@ -51,14 +50,6 @@ def model_entry(model: mr.Model) -> dict:
             "pricing": {"flat": format_open(decode_u128(model.price_per_inference)),
                         "input_token": format_open(decode_u128(model.price_per_input_token)),
                         "output_token": format_open(decode_u128(model.price_per_output_token)), "unit": "OPEN"}}
-
-
-def settlement_dict(settlement: at.Settlement) -> dict:
-    return {"fee": format_open(decode_u128(settlement.fee)), "escrow": format_open(decode_u128(settlement.escrow)),
-            "refund": format_open(decode_u128(settlement.refund)), "block": settlement.settled_at,
-            "payments": [{"account": encode_address(p.account), "role": p.role,
-                          "amount": format_open(decode_u128(p.amount)), "contribution": p.contribution_id,
-                          "datanet": p.datanet} for p in settlement.payments]}
 
 
 def attribution_dict(found: generation.Attribution) -> dict:
@@ -143,7 +134,7 @@ class Gateway:
                                     "refunded", kind="server_error", code="request_expired")
         usage = {"prompt_tokens": settlement.input_tokens, "completion_tokens": settlement.output_tokens,
                  "total_tokens": settlement.input_tokens + settlement.output_tokens}
-        extension = {"request": request_id, "settlement": settlement_dict(settlement),
+        extension = {"request": request_id, "settlement": generation.settlement_dict(settlement),
                      "attribution": attribution_dict(generation.settled_attribution(self.node, settlement))}
         return usage, extension, "length" if settlement.output_tokens >= max_tokens else "stop"
 

@@ -26,8 +26,8 @@ from payable.runtime.v1.extrinsic_pb2 import Extrinsic, ExtrinsicBody
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.client import Client, ClientError
-from runtime.codec import decode_u128, encode_u128
-from runtime.crypto import Keypair
+from runtime.codec import decode_u128, encode_u128, format_open
+from runtime.crypto import Keypair, encode_address
 from runtime.grpcserver import MESSAGE_OPTIONS
 from runtime.wire import stream_read_message, token_price
 
@@ -154,3 +154,11 @@ def settled_attribution(node: Client, settlement: at.Settlement) -> Attribution:
             raise ClientError(f"no submit_result for request {settlement.request} by its agreeing worker")
         before = page.next_before_block
 
+
+def settlement_dict(settlement: at.Settlement) -> dict:
+    """Where a fee went, as people read it (amounts in OPEN, accounts as addresses)."""
+    return {"fee": format_open(decode_u128(settlement.fee)), "escrow": format_open(decode_u128(settlement.escrow)),
+            "refund": format_open(decode_u128(settlement.refund)), "block": settlement.settled_at,
+            "payments": [{"account": encode_address(p.account), "role": p.role,
+                          "amount": format_open(decode_u128(p.amount)), "contribution": p.contribution_id,
+                          "datanet": p.datanet} for p in settlement.payments]}

@@ -10,20 +10,29 @@ the server (dev accounts are derived from well-known names, and only on a dev ch
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass
 
-from google.protobuf.descriptor import FieldDescriptor
-
-from payable import options_pb2
 from payable.runtime.v1.extrinsic_pb2 import ExtrinsicBody
 from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import Keypair, blake2_256, decode_address, encode_address, verify
 from runtime.extrinsic import assemble_signed, extrinsic_body
-from runtime.metadata import message_class_lookup
+
+from .decode import Decoder
 
 DEV_CHAIN_ID = "payable-dev"
 DEV_NAMES = ("//Alice", "//Bob", "//Charlie", "//Dave", "//Eve", "//Ferdie")
+
+
+_DECODERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def decoder(client: Client) -> Decoder:
+    """One decoder per client (its metadata is fetched once)."""
+    if client not in _DECODERS:
+        _DECODERS[client] = Decoder(client.metadata)
+    return _DECODERS[client]
 
 
 class WalletError(ValueError):
@@ -44,43 +53,14 @@ def dev_accounts(client: Client) -> list[dict]:
             for name in DEV_NAMES]
 
 
-def readable(message) -> dict:
-    """A message's set fields as people read them: amounts in OPEN, accounts as addresses, other bytes as hex."""
-    out = {}
-    for field, value in message.ListFields():
-        options = field.GetOptions()
-        values = list(value) if field.is_repeated else [value]
-        if field.type == FieldDescriptor.TYPE_MESSAGE:
-            shown = [readable(v) for v in values]
-        elif options.Extensions[options_pb2.amount]:
-            shown = [f"{format_open(decode_u128(v))} OPEN" for v in values]
-        elif options.Extensions[options_pb2.account]:
-            shown = [encode_address(v) if len(v) == 32 else v.hex() for v in values]
-        elif field.type == FieldDescriptor.TYPE_BYTES:
-            shown = [v.hex() for v in values]
-        elif field.type == FieldDescriptor.TYPE_ENUM:
-            shown = [field.enum_type.values_by_number[v].name for v in values]
-        else:
-            shown = values
-        out[field.name] = shown if field.is_repeated else shown[0]
-    return out
-
-
-def _args_dict(client: Client, body: ExtrinsicBody) -> tuple[str, dict]:
-    for pallet in client.metadata.pallets:
-        if pallet.name == body.call.pallet:
-            for call in pallet.calls:
-                if call.index == body.call.call_index:
-                    lookup = message_class_lookup(client.metadata)
-                    return call.name, readable(lookup(call.args_type).FromString(body.call.args))
-    raise WalletError(f"unknown call {body.call.pallet}#{body.call.call_index}")
-
-
 def describe(client: Client, body_bytes: bytes) -> list[tuple[str, str]]:
     """What a body says, read back from its bytes: the call, every argument, signer, nonce, chain."""
     body = ExtrinsicBody.FromString(body_bytes)
-    name, args = _args_dict(client, body)
-    lines = [("call", f"{body.call.pallet}.{name}"), ("signer", encode_address(body.signer)),
+    call = decoder(client).call(body.call)
+    if call["name"].startswith("#"):
+        raise WalletError(f"unknown call {body.call.pallet}{call['name']}")
+    args = call["args"]
+    lines = [("call", f"{body.call.pallet}.{call['name']}"), ("signer", encode_address(body.signer)),
              ("nonce", str(body.nonce)), ("tip", f"{format_open(decode_u128(body.tip))} OPEN"),
              ("chain", body.genesis_hash.hex()[:16] + "…"), ("body hash", blake2_256(body_bytes).hex())]
     return lines + [(f"  {key}", value if isinstance(value, str) else json.dumps(value))
@@ -114,15 +94,7 @@ def submit(client: Client, body: bytes, signature: bytes) -> dict:
     if result.block_number:
         for event in client.events(result.block_number).events:
             if event.extrinsic_index == result.extrinsic_index:
-                events.append({"name": f"{event.pallet}.{event.name}", "data": _event_dict(client, event)})
+                shown = decoder(client).event(event)
+                events.append({"name": f"{event.pallet}.{event.name}", "data": shown["data"]})
     return {"success": result.success, "error": result.error, "block": result.block_number,
             "hash": result.hash.hex(), "events": events}
-
-
-def _event_dict(client: Client, event) -> dict:
-    for pallet in client.metadata.pallets:
-        if pallet.name == event.pallet:
-            for declared in pallet.events:
-                if declared.name == event.name:
-                    return readable(message_class_lookup(client.metadata)(declared.data_type).FromString(event.data))
-    return {}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import pytest
 
 from payable.token.v1 import token_pb2
@@ -230,6 +233,35 @@ class HttpProcess:
             except Exception:  # noqa: BLE001 - one that will not stop is killed
                 self.proc.kill()
                 self.proc.wait(timeout=30)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run"]
+
+
+@contextlib.contextmanager
+def chromium_page(shots, viewport=(1200, 900)):
+    """A page in Debian's Chromium (driven by Playwright, never downloaded); `page.shots` is where
+    screenshots go. Fails, not skips, when the browser is missing: the set-up installs it."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: the set-up installs Debian's chromium package (make does it)")
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}).new_page()
+            page.set_default_timeout(60_000)
+            page.shots = shots
+            yield page
+        finally:
+            browser.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(page.shots / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture(scope="session")

@@ -28,11 +28,11 @@ def cli_json(node, *args, worker=None):
     return json.loads(done.stdout)
 
 
-def _adapter(node, worker, datanet: int, base_hex: str) -> int:
+def _adapter(node, worker, datanet: int, base_hex: str, steps: int) -> int:
     """Fine-tune on the DataNet's snapshot through ModelFactory, publish with both attribution methods."""
     stub = worker_pb2_grpc.FinetuneStub(worker.channel())
     config = json.dumps({"base_model": base_hex, "dataset": {"snapshots": [[datanet, 1]], "format": "auto",
-                                                             "template": "qa"}, **RUN})
+                                                             "template": "qa"}, **RUN, "max_steps": steps})
     job = stub.Start(wp.StartJobRequest(config_json=config, owner=Keypair.from_uri("//Alice").address), timeout=60)
     for update in stub.Watch(wp.WatchRequest(job=job.id), timeout=600):
         last = update.job
@@ -44,8 +44,10 @@ def _adapter(node, worker, datanet: int, base_hex: str) -> int:
 
 
 @contextlib.contextmanager
-def paid_world(root, tiny_base, *, replication: int = 1, datanets: int = 2, block_time: str = "0.3"):
-    """Yields {node, client, workers, models (DataNet → model id), nets (DataNet → contributors), base, root}."""
+def paid_world(root, tiny_base, *, replication: int = 1, datanets: int = 2, block_time: str = "0.3",
+               steps: int = RUN["max_steps"]):
+    """Yields {node, client, workers, models (DataNet → model id), nets (DataNet → contributors), base, root};
+    `steps` of fine-tuning per adapter (more: answers closer to the training rows, verbatim spans)."""
     from conftest import NodeProcess, WorkerProcess
 
     from gpu_worker.finetune.pretrain import python_qa_rows
@@ -76,7 +78,7 @@ def paid_world(root, tiny_base, *, replication: int = 1, datanets: int = 2, bloc
                 cli_json(node, "datanet", "approve", str(made["contribution"]), "--from", "//Alice")
             cli_json(node, "datanet", "snapshot", str(net), "--from", "//Alice")
             nets[net] = contributors
-        models = {net: _adapter(node, workers[0], net, base["artifact_hash"]) for net in nets}
+        models = {net: _adapter(node, workers[0], net, base["artifact_hash"], steps) for net in nets}
         for worker in workers:
             client.submit_call(Keypair.from_uri(worker.key), "inference", "register_worker", endpoint=worker.target,
                                base_models=[base["base_model"]], device="cpu", bond="150")

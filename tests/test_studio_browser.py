@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -23,69 +22,46 @@ playwright = pytest.importorskip("playwright.sync_api")
 from payable.modelregistry.v1 import modelregistry_pb2 as mr  # noqa: E402
 from runtime.crypto import Keypair  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run"]
 STEPS = 400
 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory, tiny_base):
-    from conftest import NodeProcess, WorkerProcess
+    from conftest import HttpProcess, NodeProcess, WorkerProcess
 
-    from runtime.ports import free_port
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: the set-up installs Debian's chromium package (make does it)")
     root = tmp_path_factory.mktemp("studio")
     node = NodeProcess(root / "node", "--dev", "--instant-seal")
     worker = WorkerProcess(root / "worker", node.target)
-    port = free_port()
-    log = open(root / "studio.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "studio", "--node", node.target, "--worker", worker.target,
-                             "--port", str(port)], stdout=log, stderr=log)
+    server = None
     try:
         client = node.client()
         done = subprocess.run([sys.executable, "-m", "cli", "model", "register-base", str(tiny_base), "--license",
                                "MIT", "--from", "//Alice", "--node", node.target, "--json"], capture_output=True,
                               text=True, timeout=300)
         assert done.returncode == 0, done.stderr
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/chain", timeout=5)
-                break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    log_tail = (root / "studio.log").read_text()[-3000:]
-                    raise AssertionError(f"studio did not start:\n{log_tail}") from None
-                time.sleep(0.3)
-        yield {"url": url, "client": client, "root": root}
+        server = HttpProcess(root / "studio.log", "studio", "--node", node.target, "--worker", worker.target,
+                             ready_path="/api/chain")
+        yield {"url": server.url, "client": client, "root": root}
         client.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        if server is not None:
+            server.stop()
         worker.stop()
         node.kill()
 
 
 @pytest.fixture
 def page(studio, tmp_path):
-    shots = Path(os.environ.get("PAYABLE_SCREENSHOTS") or tmp_path / "screenshots")
-    shots.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.shots = shots
+    from conftest import chromium_page
+
+    with chromium_page(Path(os.environ.get("PAYABLE_SCREENSHOTS") or tmp_path / "screenshots")) as page:
         yield page
-        browser.close()
 
 
 def _shot(page, name: str) -> None:
-    page.screenshot(path=str(page.shots / f"{name}.png"), full_page=True)
+    from conftest import shot
+
+    shot(page, name)
 
 
 def _sign(page, name: str) -> None:

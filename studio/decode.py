@@ -1,0 +1,94 @@
+"""Everything the studio shows of the chain, decoded from the runtime metadata alone.
+
+Calls, events and their fields are read with the protobuf types the chain describes about itself, so a
+pallet added later shows up on every page (explorer, signing dialog) without an edit here. Amounts are shown
+in OPEN, accounts as addresses, other bytes as hex - the same for every pallet.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.descriptor import FieldDescriptor
+
+from payable import options_pb2
+from payable.runtime.v1.extrinsic_pb2 import EventRecord, Extrinsic, ExtrinsicBody
+from runtime.codec import decode_u128, format_open
+from runtime.crypto import blake2_256, encode_address
+from runtime.metadata import message_class_lookup
+
+PHASES = {EventRecord.INITIALIZATION: "block start", EventRecord.APPLY_EXTRINSIC: "extrinsic",
+          EventRecord.FINALIZATION: "block end"}
+
+
+def readable(message) -> dict:
+    """A message's set fields as people read them: amounts in OPEN, accounts as addresses, other bytes as hex."""
+    out = {}
+    for field, value in message.ListFields():
+        options = field.GetOptions()
+        values = list(value) if field.is_repeated else [value]
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            shown = [readable(v) for v in values]
+        elif options.Extensions[options_pb2.amount]:
+            shown = [f"{format_open(decode_u128(v))} OPEN" for v in values]
+        elif options.Extensions[options_pb2.account]:
+            shown = [encode_address(v) if len(v) == 32 else v.hex() for v in values]
+        elif field.type == FieldDescriptor.TYPE_BYTES:
+            shown = [v.hex() for v in values]
+        elif field.type == FieldDescriptor.TYPE_ENUM:
+            shown = [field.enum_type.values_by_number[v].name for v in values]
+        else:
+            shown = values
+        out[field.name] = shown if field.is_repeated else shown[0]
+    return out
+
+
+class Decoder:
+    """Calls, extrinsics and events of one chain, by its metadata (fetched once: a runtime upgrade means a
+    restarted studio)."""
+
+    def __init__(self, metadata):
+        self.lookup = message_class_lookup(metadata)
+        self.calls = {(p.name, c.index): (c.name, c.args_type) for p in metadata.pallets for c in p.calls}
+        self.events = {(p.name, e.name): e.data_type for p in metadata.pallets for e in p.events}
+
+    def call(self, call) -> dict:
+        """{pallet, name, args}; an unknown call is named by its index, undecoded."""
+        found = self.calls.get((call.pallet, call.call_index))
+        if found is None:
+            return {"pallet": call.pallet, "name": f"#{call.call_index}", "args": {"raw": call.args.hex()}}
+        name, args_type = found
+        return {"pallet": call.pallet, "name": name, "args": readable(self.lookup(args_type).FromString(call.args))}
+
+    def call_message(self, call):
+        """The call's arguments as their protobuf message (for code that reads fields, not people)."""
+        _, args_type = self.calls[(call.pallet, call.call_index)]
+        return self.lookup(args_type).FromString(call.args)
+
+    def extrinsic(self, raw: bytes) -> dict:
+        """{hash, kind, call, and for signed ones signer, nonce, tip, valid_until}."""
+        extrinsic = Extrinsic.FromString(raw)
+        out = {"hash": blake2_256(raw).hex(), "size": len(raw)}
+        if extrinsic.WhichOneof("kind") == "inherent":
+            return out | {"kind": "inherent", "call": self.call(extrinsic.inherent)}
+        body = ExtrinsicBody.FromString(extrinsic.signed.body)
+        return out | {"kind": "signed", "signer": encode_address(body.signer), "nonce": body.nonce,
+                      "tip": f"{format_open(decode_u128(body.tip))} OPEN", "valid_until": body.valid_until,
+                      "call": self.call(body.call)}
+
+    def event(self, record: EventRecord) -> dict:
+        data_type = self.events.get((record.pallet, record.name))
+        data = readable(self.lookup(data_type).FromString(record.data)) if data_type else {"raw": record.data.hex()}
+        return {"pallet": record.pallet, "name": record.name, "phase": PHASES.get(record.phase, "?"),
+                "extrinsic_index": record.extrinsic_index if record.phase == EventRecord.APPLY_EXTRINSIC else None,
+                "data": data}
+
+
+def outcome(events: list[dict]) -> dict:
+    """An extrinsic's result and fee, from its system events."""
+    for event in events:
+        if event["pallet"] == "system" and event["name"] in ("ExtrinsicSuccess", "ExtrinsicFailed"):
+            data = event["data"]
+            failed = event["name"] == "ExtrinsicFailed"
+            return {"success": not failed, "fee": data.get("fee", "0 OPEN"),
+                    "error": f"{data.get('pallet', '')}.{data.get('error', '')}: {data.get('message', '')}"
+                    if failed else ""}
+    return {"success": True, "fee": "0 OPEN", "error": ""}  # inherents pay no fee and emit no outcome

@@ -1,0 +1,157 @@
+"""The playground and a request's page: pay for a generation signed by the browser's key, watch it stream,
+then see whose data spoke and where every unit of the fee went.
+
+The browser signs twice: the `request_inference` body (prepared here from the model's prices, shown in the
+signing dialog) and the stream-read message over the request id, which this server only relays to the
+assigned worker - it cannot read a stream it was not given a signature for. After settlement the outcome is
+read back from the chain: the settlement's payments (each a `Paid` event in the settling block) and the
+agreeing worker's signed attribution as it sits in its `submit_result` extrinsic: spans over the output's
+tokens (span attribution, OLMoTrace-style), credited contributions with their shares and the Merkle proofs
+into the snapshots the model cites, which the browser checks against the snapshot roots.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import grpc
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from payable.attribution.v1 import attribution_pb2 as at
+from payable.datanet.v1 import datanet_pb2 as dn
+from payable.inference.v1 import inference_pb2 as inf
+from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from runtime.client import Client, ClientError
+from runtime.codec import decode_u128, format_open
+from runtime.crypto import encode_address
+from runtime.wire import leaf_bytes
+
+from . import generation, wallet
+
+
+def model_card(model: mr.Model) -> dict:
+    return {"id": model.id, "format": mr.ArtifactFormat.Name(model.format), "base": model.base_model,
+            "method": mr.AttributionMethod.Name(model.attribution_method),
+            "owner": encode_address(model.owner), "snapshots": [f"{s.datanet}:v{s.version}" for s in model.snapshots],
+            "flat": format_open(decode_u128(model.price_per_inference)),
+            "input_token": format_open(decode_u128(model.price_per_input_token)),
+            "output_token": format_open(decode_u128(model.price_per_output_token)),
+            "split": {"contributors": model.split.contributors, "owner": model.split.model_owner,
+                      "protocol": model.split.protocol, "worker": model.split.worker}}
+
+
+def attribution_view(client: Client, found: generation.Attribution) -> dict:
+    """Spans, credited contributions (with DataNet, contributor, share) and their proofs with the snapshot
+    roots they must fold to - everything the page shows and the browser re-checks."""
+    roots: dict[tuple[int, int], bytes] = {}
+    proofs = {p.proof.leaf.contribution_id: p for p in found.proofs}
+    contributions = []
+    for credit in found.result.top_k:
+        proof = proofs[credit.contribution_id]
+        key = (proof.datanet, proof.version)
+        if key not in roots:
+            roots[key] = client.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(
+                datanet=proof.datanet, version=proof.version), dn.SnapshotWithProofs).snapshot.root
+        contributions.append({
+            "contribution": credit.contribution_id, "contributor": encode_address(credit.contributor),
+            "datanet": proof.datanet, "version": proof.version, "share_ppb": credit.score_ppb,
+            "proof": {"leaf": leaf_bytes(proof.proof.leaf).hex(), "index": proof.proof.index,
+                      "count": proof.proof.count, "siblings": [s.hex() for s in proof.proof.siblings],
+                      "root": roots[key].hex()}})
+    spans = [{"start": s.start, "length": s.length, "count": s.count, "contributions": list(s.contribution_ids)}
+             for s in found.result.spans]
+    return {"method": found.result.method, "extrinsic": found.extrinsic_hash.hex(), "block": found.block_number,
+            "contributions": contributions, "spans": spans, "output_tokens": found.result.output_tokens}
+
+
+def outcome(client: Client, request_id: int) -> dict:
+    """A request as it stands: pending, expired (refunded) or settled with its settlement and attribution."""
+    try:
+        request = client.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
+    except ClientError as exc:
+        raise HTTPException(404, f"no request {request_id} on this chain") from exc
+    out = {"request": request_id, "model": request.model, "requester": encode_address(request.requester),
+           "status": inf.Status.Name(request.status).lower(), "created_at": request.created_at,
+           "prompt": request.input.decode("utf-8", "replace"), "escrow": format_open(decode_u128(request.escrow))}
+    if request.status == inf.SETTLED:
+        settlement = client.pallet_query("attribution", "get_settlement", at.SettlementRequest(
+            request=request_id), at.Settlement)
+        out["settlement"] = generation.settlement_dict(settlement)
+        out["attribution"] = attribution_view(client, generation.settled_attribution(client, settlement))
+    return out
+
+
+def playground_router(client: Client, page) -> APIRouter:
+    router = APIRouter()
+
+    def adapters() -> list[dict]:
+        found = client.pallet_items("modelregistry", "list_models", mr.ModelsRequest(), mr.ModelList, "models")
+        return [model_card(m) for m in found if m.format == mr.PEFT_LORA and not m.deprecated]
+
+    @router.get("/playground", response_class=HTMLResponse)
+    def playground(request: Request):
+        return page(request, "playground.html", models=adapters())
+
+    @router.post("/api/playground/prepare")
+    def prepare(body: dict):
+        """The `request_inference` body for the browser to sign, with the escrow it will reserve."""
+        try:
+            model_id, max_new = int(body.get("model", 0)), int(body.get("max_new_tokens") or 32)
+            temperature = float(body.get("temperature") or 0)
+        except (TypeError, ValueError) as exc:
+            raise HTTPException(400, f"model, max_new_tokens and temperature must be numbers ({exc})") from exc
+        prompt = str(body.get("prompt") or "")
+        if not prompt.strip():
+            raise HTTPException(400, "write a prompt first")
+        if not 1 <= max_new <= 256:
+            raise HTTPException(400, "max new tokens must be 1..256")
+        if not 0 <= temperature <= 2:
+            raise HTTPException(400, "temperature must be 0..2 (0: greedy)")
+        quote = generation.quote(client, model_id, prompt, max_new_tokens=max_new, temperature=temperature)
+        prepared = wallet.prepare(client, str(body.get("signer", "")), "inference", "request_inference",
+                                  args=quote.args)
+        return {"body": prepared.body.hex(), "summary": prepared.summary, "escrow": format_open(quote.escrow)}
+
+    @router.get("/api/generations/by-extrinsic/{tx_hash}")
+    def request_of(tx_hash: str):
+        """The request id a signed and included `request_inference` created."""
+        try:
+            found = client.extrinsic(bytes.fromhex(tx_hash))
+        except (ValueError, ClientError) as exc:
+            raise HTTPException(404, f"no extrinsic {tx_hash!r}") from exc
+        return {"request": generation.requested_id(client, found.block_number, found.index)}
+
+    @router.get("/api/generations/{request_id}/stream")
+    def stream(request_id: int, requester: str, issued_at: int, signature: str):
+        """Server-sent events relaying the worker's stream: `token` {text}, then `end` {counts, error}."""
+        try:
+            who, sig = bytes.fromhex(requester), bytes.fromhex(signature)
+        except ValueError as exc:
+            raise HTTPException(400, "requester and signature must be hex") from exc
+
+        def events() -> Iterator[bytes]:
+            try:
+                for event in generation.open_stream(client, request_id, who, issued_at, sig, timeout=600):
+                    if event.HasField("token"):
+                        yield f"event: token\ndata: {json.dumps({'text': event.token.text})}\n\n".encode()
+                    else:
+                        end = {"input_tokens": event.end.input_tokens, "output_tokens": event.end.output_tokens,
+                               "output_hash": event.end.output_hash.hex(), "error": event.end.error}
+                        yield f"event: end\ndata: {json.dumps(end)}\n\n".encode()
+            except grpc.RpcError as exc:
+                problem = {"error": f"the worker refused the stream: {exc.details()}"}
+                yield f"event: end\ndata: {json.dumps(problem)}\n\n".encode()
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    @router.get("/api/generations/{request_id}")
+    def generation_outcome(request_id: int):
+        return outcome(client, request_id)
+
+    @router.get("/requests/{request_id}", response_class=HTMLResponse)
+    def request_page(request: Request, request_id: int):
+        return page(request, "request.html", found=outcome(client, request_id))
+
+    return router
