@@ -70,16 +70,16 @@ def output_hash(logits: np.ndarray, label: int) -> bytes:
 
 def build_result(*, model_hash: bytes, index_hash: bytes, input_hash: bytes, output_hash: bytes, method: str,
                  params: dict, shares: list[tuple[int, int]], contributions: list[tuple[int, bytes]],
-                 worker: Keypair, request_id: bytes = b"", spans=(), tokens: tuple[int, int] = (0, 0)
-                 ) -> pb.SignedAttribution:
+                 worker: Keypair, request_id: bytes = b"", spans=(), tokens: tuple[int, int] = (0, 0),
+                 label: int | None = None) -> pb.SignedAttribution:
     """The signed result; `contributions[i]` is (contribution id, contributor) of share index i; `tokens` is
-    (input, output) token counts, what a token-priced request is charged for."""
+    (input, output) token counts, what a token-priced request is charged for; `label` a classifier's answer."""
     result = pb.AttributionResult(
         model_hash=model_hash, index_hash=index_hash, input_hash=input_hash, output_hash=output_hash, method=method,
         params_json=json.dumps(params, sort_keys=True), worker=worker.public, request_id=request_id, spans=spans,
         input_tokens=tokens[0], output_tokens=tokens[1],
         top_k=[pb.ContributionScore(contribution_id=contributions[i][0], contributor=contributions[i][1],
-                                    score_ppb=s) for i, s in shares])
+                                    score_ppb=s) for i, s in shares], label=label)
     body = result.SerializeToString(deterministic=True)
     return pb.SignedAttribution(result=body, signature=worker.sign(body))
 

@@ -58,6 +58,18 @@ def quote(node: Client, model_id: int, prompt: str, *, max_new_tokens: int = 64,
     return Quote(model, args, escrow)
 
 
+def classifier_quote(node: Client, model_id: int, features: list[float]) -> Quote:
+    """A classifier's request: the features as little-endian float32 (what its workers read), escrowing the
+    flat price."""
+    import struct
+
+    model = node.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=model_id), mr.Model)
+    escrow = decode_u128(model.price_per_inference)
+    args = inf.RequestInference(model=model_id, input=struct.pack(f"<{len(features)}f", *features),
+                                max_fee=encode_u128(escrow))
+    return Quote(model, args, escrow)
+
+
 def requested_id(node: Client, block_number: int, extrinsic_index: int) -> int:
     """The request id an included `request_inference` created (its InferenceRequested event)."""
     for event in node.events(block_number).events:

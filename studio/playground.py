@@ -30,9 +30,12 @@ from runtime.wire import leaf_bytes
 
 from . import generation, wallet
 
+CLASSIFIER_FORMATS = (mr.ONNX, mr.TORCH, mr.SAFETENSORS)
+
 
 def model_card(model: mr.Model) -> dict:
-    return {"id": model.id, "format": mr.ArtifactFormat.Name(model.format), "base": model.base_model,
+    kind = "adapter" if model.format == mr.PEFT_LORA else "classifier"
+    return {"id": model.id, "kind": kind, "format": mr.ArtifactFormat.Name(model.format), "base": model.base_model,
             "method": mr.AttributionMethod.Name(model.attribution_method),
             "owner": encode_address(model.owner), "snapshots": [f"{s.datanet}:v{s.version}" for s in model.snapshots],
             "flat": format_open(decode_u128(model.price_per_inference)),
@@ -63,7 +66,8 @@ def attribution_view(client: Client, found: generation.Attribution) -> dict:
     spans = [{"start": s.start, "length": s.length, "count": s.count, "contributions": list(s.contribution_ids)}
              for s in found.result.spans]
     return {"method": found.result.method, "extrinsic": found.extrinsic_hash.hex(), "block": found.block_number,
-            "contributions": contributions, "spans": spans, "output_tokens": found.result.output_tokens}
+            "contributions": contributions, "spans": spans, "output_tokens": found.result.output_tokens,
+            "label": found.result.label if found.result.HasField("label") else None}
 
 
 def outcome(client: Client, request_id: int) -> dict:
@@ -86,17 +90,21 @@ def outcome(client: Client, request_id: int) -> dict:
 def playground_router(client: Client, page) -> APIRouter:
     router = APIRouter()
 
-    def adapters() -> list[dict]:
+    def playable() -> list[dict]:
+        """Adapters (generation, streamed) and classifiers with gradient attribution (a class, no stream)."""
         found = client.pallet_items("modelregistry", "list_models", mr.ModelsRequest(), mr.ModelList, "models")
-        return [model_card(m) for m in found if m.format == mr.PEFT_LORA and not m.deprecated]
+        return [model_card(m) for m in found if not m.deprecated and (
+            m.format == mr.PEFT_LORA or (m.format in CLASSIFIER_FORMATS and m.attribution_method == mr.GRADIENT))]
 
     @router.get("/playground", response_class=HTMLResponse)
     def playground(request: Request):
-        return page(request, "playground.html", models=adapters())
+        return page(request, "playground.html", models=playable())
 
     @router.post("/api/playground/prepare")
     def prepare(body: dict):
         """The `request_inference` body for the browser to sign, with the escrow it will reserve."""
+        if body.get("features") is not None:
+            return prepare_classification(body)
         try:
             model_id, max_new = int(body.get("model", 0)), int(body.get("max_new_tokens") or 32)
             temperature = float(body.get("temperature") or 0)
@@ -110,6 +118,22 @@ def playground_router(client: Client, page) -> APIRouter:
         if not 0 <= temperature <= 2:
             raise HTTPException(400, "temperature must be 0..2 (0: greedy)")
         quote = generation.quote(client, model_id, prompt, max_new_tokens=max_new, temperature=temperature)
+        prepared = wallet.prepare(client, str(body.get("signer", "")), "inference", "request_inference",
+                                  args=quote.args)
+        return {"body": prepared.body.hex(), "summary": prepared.summary, "escrow": format_open(quote.escrow)}
+
+    def prepare_classification(body: dict) -> dict:
+        text = str(body.get("features") or "").replace(",", " ").split()
+        try:
+            features = [float(v) for v in text]
+            model_id = int(body.get("model", 0))
+        except ValueError as exc:
+            raise HTTPException(400, f"the input must be numbers separated by spaces or commas ({exc})") from exc
+        if not features:
+            raise HTTPException(400, "give the classifier its input: draw on the grid or paste numbers")
+        if len(features) > 4096:
+            raise HTTPException(400, f"{len(features)} numbers is more than a classifier's 4096-feature limit here")
+        quote = generation.classifier_quote(client, model_id, features)
         prepared = wallet.prepare(client, str(body.get("signer", "")), "inference", "request_inference",
                                   args=quote.args)
         return {"body": prepared.body.hex(), "summary": prepared.summary, "escrow": format_open(quote.escrow)}

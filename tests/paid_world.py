@@ -43,11 +43,55 @@ def _adapter(node, worker, datanet: int, base_hex: str, steps: int) -> int:
     return published["model"]
 
 
+def _classifier(client, worker, net: int) -> int:
+    """A digits DataNet (three contributors' example blobs), a classifier the worker trains on its snapshot
+    with a gradient index, registered (flat price) as a model with gradient attribution; its model id."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from gpu_worker.snapshots import snapshot_dataset
+    from payable.datanet.v1 import datanet_pb2 as dn
+    from payable.modelregistry.v1 import modelregistry_pb2 as mr
+
+    alice = Keypair.from_uri("//Alice")
+    digits = load_digits()
+    x, y = (digits.data[:300] / 16.0).astype(np.float32), digits.target[:300]
+    client.submit_call(alice, "datanet", "create_datanet", name="digits", domain="vision", license="BSD-3-Clause",
+                       contribution_deposit="1", accepted_formats=["examples"])
+    for who, rows in zip(("//Bob", "//Charlie", "//Dave"), np.array_split(np.arange(300), 3), strict=True):
+        blob = wp.Dataset(examples=[wp.Example(features=x[i].tolist(), label=int(y[i])) for i in rows])
+        info = client.upload(blob.SerializeToString(deterministic=True))
+        result = client.submit_call(Keypair.from_uri(who), "datanet", "contribute", datanet=net,
+                                    content_hash=info.hash, size=info.size, format="examples")
+        made = next(e for e in client.events(result.block_number).events if e.name == "Contributed")
+        client.submit_call(alice, "datanet", "approve", contribution=dn.ContributionEvent.FromString(
+            made.data).contribution)
+    client.submit_call(alice, "datanet", "publish_snapshot", datanet=net)
+    _, dataset = snapshot_dataset(client, net)
+    builder = worker_pb2_grpc.WorkerStub(worker.channel())
+    trained = builder.Train(wp.TrainRequest(dataset=dataset, seed=7, model_config_json=(
+        '{"family": "mlp", "inputs": 64, "hidden": [16], "classes": 10}')), timeout=300)
+    built = list(builder.BuildIndex(wp.BuildIndexRequest(model_hash=trained.model_hash,
+                                                         dataset_hash=trained.dataset_hash), timeout=600))[-1]
+    result = client.submit_call(alice, "modelregistry", "register_base_model", artifact_hash=trained.model_hash,
+                                architecture="mlp-64-16-10", license="MIT")
+    base = mr.BaseModelRegistered.FromString(next(e.data for e in client.events(result.block_number).events
+                                                  if e.name == "BaseModelRegistered")).base_model
+    result = client.submit_call(alice, "modelregistry", "register_model", base_model=base,
+                                snapshots=[{"datanet": net, "version": 1}], training_config_hash=trained.dataset_hash,
+                                artifact_hash=trained.model_hash, attribution_index_hash=built.index_hash,
+                                attribution_method="gradient", price_per_inference="0.5",
+                                split={"contributors": 7000, "model_owner": 2000, "protocol": 500, "worker": 500})
+    return mr.ModelEvent.FromString(next(e.data for e in client.events(result.block_number).events
+                                         if e.name == "ModelRegistered")).model
+
+
 @contextlib.contextmanager
 def paid_world(root, tiny_base, *, replication: int = 1, datanets: int = 2, block_time: str = "0.3",
-               steps: int = RUN["max_steps"]):
-    """Yields {node, client, workers, models (DataNet → model id), nets (DataNet → contributors), base, root};
-    `steps` of fine-tuning per adapter (more: answers closer to the training rows, verbatim spans)."""
+               steps: int = RUN["max_steps"], classifier: bool = False):
+    """Yields {node, client, workers, models (DataNet → model id), nets (DataNet → contributors), base, root,
+    classifier (its model id, or None)}; `steps` of fine-tuning per adapter (more: answers closer to the
+    training rows, verbatim spans); with `classifier`, a digits classifier on a DataNet of its own too."""
     from conftest import NodeProcess, WorkerProcess
 
     from gpu_worker.finetune.pretrain import python_qa_rows
@@ -79,13 +123,15 @@ def paid_world(root, tiny_base, *, replication: int = 1, datanets: int = 2, bloc
             cli_json(node, "datanet", "snapshot", str(net), "--from", "//Alice")
             nets[net] = contributors
         models = {net: _adapter(node, workers[0], net, base["artifact_hash"], steps) for net in nets}
+        digits = _classifier(client, workers[0], len(nets) + 1) if classifier else None
         for worker in workers:
             client.submit_call(Keypair.from_uri(worker.key), "inference", "register_worker", endpoint=worker.target,
-                               base_models=[base["base_model"]], device="cpu", bond="150")
+                               base_models=[base["base_model"]], models=[digits] if digits else [], device="cpu",
+                               bond="150")
         client.submit_call(Keypair.from_uri("//Alice"), "token", "transfer_keep_alive", dest=REQUESTER.public,
                            amount="1000")
         yield {"node": node, "client": client, "workers": workers, "models": models, "nets": nets, "base": base,
-               "root": root}
+               "root": root, "classifier": digits}
         client.close()
     finally:
         for worker in workers:

@@ -31,7 +31,7 @@ def studio(tmp_path_factory, tiny_base):
     from paid_world import paid_world
 
     root = tmp_path_factory.mktemp("studio2")
-    with paid_world(root, tiny_base, steps=200) as world:
+    with paid_world(root, tiny_base, steps=200, classifier=True) as world:
         node, worker = world["node"].target, world["workers"][0].target
         server = HttpProcess(root / "studio.log", "studio", "--node", node, "--worker", worker, "--gateway-key",
                              "//Alice", ready_path="/api/chain")
@@ -152,6 +152,35 @@ def test_a_paid_generation_followed_to_its_spans_settlement_earnings_and_block(s
         shot(page, "06-model-earnings")
         outside = [u for u in seen if not u.startswith(url) and not u.startswith("data:")]
         assert outside == []  # nothing loads from anywhere but the studio
+
+
+def test_a_classifier_from_the_playground_a_drawn_digit_its_class_and_its_contributors(studio, shots):
+    from conftest import chromium_page, shot
+
+    from studio.generation import settled_attribution
+
+    url, client = studio["url"], studio["client"]
+    with chromium_page(shots) as page:
+        _as_requester(page, url)
+        page.goto(f"{url}/playground")
+        page.select_option("#play-model", str(studio["classifier"]))
+        expect(page.locator("#for-classifier")).to_be_visible()
+        expect(page.locator("#play-go")).to_have_text("Pay and classify")
+        for row in range(8):  # a "1": the fourth column, top to bottom
+            page.click(f"#draw-grid .cell[data-cell='{row * 8 + 3}']")
+        features = page.input_value("#play-features").split()
+        assert len(features) == 64 and features.count("1") == 8
+        page.click("#play-go")
+        expect(page.locator("#sign-summary")).to_contain_text("inference.request_inference")
+        page.click("#sign-confirm")
+        expect(page.locator("#play-progress")).to_contain_text("settled in block", timeout=180_000)
+        shot(page, "12-classifier-settled")
+        request_id = int(page.locator("#settle-links a", has_text="permalink").get_attribute("href").split("/")[-1])
+        found = settled_attribution(client, _settlement(client, request_id))
+        assert found.result.HasField("label")
+        expect(page.locator("#prediction")).to_have_text(f"class {found.result.label}")
+        expect(page.locator("#contributions .badge.ok")).to_have_count(len(found.result.top_k))
+        expect(page.locator("#payments tbody tr")).to_have_count(len(_settlement(client, request_id).payments) + 1)
 
 
 def test_balances_are_proven_in_the_browser_and_a_tampered_proof_fails(studio, shots):

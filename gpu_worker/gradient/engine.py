@@ -144,7 +144,7 @@ class GradientEngine:
                             output_hash=output_hash(np.asarray(inferred.logits, dtype=np.float32), label),
                             method=index.params.method, params=json.loads(index.params.to_json()), shares=shares,
                             contributions=list(zip(index.contribution_ids, index.contributors, strict=True)),
-                            worker=self.key, request_id=request.request_id)
+                            worker=self.key, request_id=request.request_id, label=label)
 
     def index_summaries(self) -> list[pb.StatusResponse.IndexInfo]:
         """The gradient indexes on disk, for the worker's Status."""

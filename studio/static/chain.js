@@ -203,11 +203,38 @@ const Chain = (() => {
     if (!select) return;
     const update = () => {
       const m = selectedModel();
-      document.getElementById("price").textContent = `Price: ${m.flat} OPEN per request + ${m.input_token} per input token + ${m.output_token} per output token. ` +
+      const classifier = m.kind === "classifier";
+      document.getElementById("for-adapter").hidden = classifier;
+      document.getElementById("for-classifier").hidden = !classifier;
+      const tokens = classifier ? "" : ` + ${m.input_token} per input token + ${m.output_token} per output token`;
+      document.getElementById("price").textContent = `Price: ${m.flat} OPEN per request${tokens}. ` +
         `Split: contributors ${m.split.contributors / 100}%, owner ${m.split.owner / 100}%, protocol ${m.split.protocol / 100}%, worker ${m.split.worker / 100}%. Attribution: ${m.method}.`;
+      document.getElementById("play-go").textContent = classifier ? "Pay and classify" : "Pay and generate";
     };
     select.addEventListener("change", update);
+    drawGrid();
     update();
+  }
+
+  // An 8×8 grid that writes 64 features in [0, 1] (the digits classifiers' input), cell by cell.
+  function drawGrid() {
+    const grid = document.getElementById("draw-grid"), box = document.getElementById("play-features");
+    if (!grid) return;
+    const values = new Array(64).fill(0);
+    const cycle = { 0: 1, 1: 0.5, 0.5: 0 };
+    grid.replaceChildren(...values.map((_, i) => {
+      const cell = el("button", { type: "button", className: "cell" });
+      cell.setAttribute("aria-label", `row ${Math.floor(i / 8) + 1}, column ${(i % 8) + 1}`);
+      cell.setAttribute("aria-pressed", "false");
+      cell.dataset.cell = i;
+      cell.addEventListener("click", () => {
+        values[i] = cycle[values[i]];
+        cell.style.setProperty("--ink", values[i]);
+        cell.setAttribute("aria-pressed", values[i] ? "true" : "false");
+        box.value = values.join(" ");
+      });
+      return cell;
+    }));
   }
 
   async function play(form) {
@@ -218,15 +245,21 @@ const Chain = (() => {
     try {
       const current = Studio.key();
       if (!current) throw new Error("choose a key first (Keys page)");
+      const classifier = selectedModel().kind === "classifier";
       step("Preparing the payment…");
-      const fields = Object.fromEntries(new FormData(form));
+      const all = Object.fromEntries(new FormData(form));
+      const fields = classifier ? { model: all.model, features: all.features }
+        : { model: all.model, prompt: all.prompt, max_new_tokens: all.max_new_tokens, temperature: all.temperature };
       const prepared = await Studio.api("/api/playground/prepare", { ...fields, signer: current.public });
       step(`Escrow up to ${prepared.escrow} OPEN: sign to pay.`);
       const result = await Studio.signPrepared(prepared);
       const { request } = await fetchJson(`/api/generations/by-extrinsic/${result.hash}`);
-      step(`Request ${request} paid in block #${result.block}; streaming from the worker…`);
-      const tokens = await streamTokens(request, current);
-      step(`Generated ${tokens.length} tokens; waiting for the workers' results to settle on chain…`);
+      let tokens = null;
+      if (!classifier) {
+        step(`Request ${request} paid in block #${result.block}; streaming from the worker…`);
+        tokens = await streamTokens(request, current);
+        step(`Generated ${tokens.length} tokens; waiting for the workers' results to settle on chain…`);
+      } else step(`Request ${request} paid in block #${result.block}; waiting for the workers' results to settle on chain…`);
       const outcome = await waitSettled(request);
       step(outcome.status === "settled" ? `Request ${request} settled in block #${outcome.settlement.block}.`
         : `Request ${request} ${outcome.status}: the escrow was refunded.`);
@@ -287,7 +320,9 @@ const Chain = (() => {
       return;
     }
     const spanOf = a.spans.map((s, i) => ({ ...s, id: i }));
-    if (tokens) {
+    if (a.label !== null && a.label !== undefined) {
+      answer.replaceChildren(el("strong", { id: "prediction", textContent: `class ${a.label}` }));
+    } else if (tokens) {
       answer.replaceChildren();
       let t = 0;
       while (t < tokens.length) {
@@ -311,10 +346,12 @@ const Chain = (() => {
         return mark;
       }) : [el("span", { className: "meta", textContent: "(no verbatim spans)" })]));
     }
-    document.getElementById("span-hint").textContent = spanOf.length
+    document.getElementById("span-hint").textContent = a.label !== null && a.label !== undefined
+      ? "The class the worker computed and signed (its output hash on chain binds it)."
+      : spanOf.length
       ? `${spanOf.length} span(s) reproduced verbatim from the training data are highlighted: select one to see whose contributions it came from.`
       : "No span of this answer appears verbatim in the training data; the credit below comes from the gradient method.";
-    document.getElementById("answer-meta").textContent = `${a.output_tokens} output tokens, signed by the worker in extrinsic ${a.extrinsic.slice(0, 16)}…`;
+    document.getElementById("answer-meta").textContent = `${a.label !== null && a.label !== undefined ? "Classified" : `${a.output_tokens} output tokens`}, signed by the worker in extrinsic ${a.extrinsic.slice(0, 16)}…`;
     document.getElementById("attr-method").textContent = `Method: ${a.method}. Shares are of the contributors' pool.`;
     list.replaceChildren(...a.contributions.map((c) => {
       const ok = verifyMerkle(c.proof.root, c.proof.leaf, c.proof.index, c.proof.count, c.proof.siblings);
@@ -364,7 +401,7 @@ const Chain = (() => {
   function showSettlement(outcome) {
     const s = outcome.settlement;
     document.getElementById("settle-summary").textContent =
-      `Escrowed ${s.escrow} OPEN; charged ${s.fee} OPEN for the real token counts; ${s.refund} OPEN refunded to the requester in the same block.`;
+      `Escrowed ${s.escrow} OPEN; charged ${s.fee} OPEN${outcome.attribution.output_tokens ? " for the real token counts" : " (the flat price)"}; ${s.refund} OPEN refunded to the requester in the same block.`;
     const rows = s.payments.map((p) => el("tr", {},
       el("td", {}, el("a", { className: "addr", href: `/explorer/accounts/${p.account}`, textContent: `${p.account.slice(0, 10)}…` })),
       el("td", { textContent: p.role }), el("td", { className: "amount", textContent: `${p.amount} OPEN` }),
