@@ -41,15 +41,33 @@ class HistoryEntry:
     roles: tuple[str, ...]
 
 
+_PLAN: dict = {}  # message descriptor → its (account fields, message fields), worked out once per type
+
+
+def _plan(descriptor) -> tuple[tuple, tuple]:
+    found = _PLAN.get(descriptor)
+    if found is None:
+        accounts = tuple(f for f in descriptor.fields if f.type == FieldDescriptor.TYPE_BYTES
+                         and f.GetOptions().Extensions[options_pb2.account])
+        messages = tuple(f for f in descriptor.fields if f.type == FieldDescriptor.TYPE_MESSAGE)
+        found = _PLAN[descriptor] = (accounts, messages)
+    return found
+
+
 def account_fields(message) -> Iterator[tuple[str, bytes]]:
     """(field name, 32-byte account) for every account-typed field of a message, nested ones included."""
-    for field, value in message.ListFields():
-        values = list(value) if field.is_repeated else [value]
-        if field.type == FieldDescriptor.TYPE_MESSAGE:
-            for item in values:
+    accounts, messages = _plan(message.DESCRIPTOR)
+    for field in accounts:
+        value = getattr(message, field.name)
+        for item in (value if field.is_repeated else (value,)):
+            if len(item) == 32:
+                yield field.name, item
+    for field in messages:
+        if field.is_repeated:
+            for item in getattr(message, field.name):
                 yield from account_fields(item)
-        elif field.GetOptions().Extensions[options_pb2.account]:
-            yield from ((field.name, v) for v in values if len(v) == 32)
+        elif message.HasField(field.name):
+            yield from account_fields(getattr(message, field.name))
 
 
 class ChainIndex:

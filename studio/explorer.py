@@ -11,7 +11,9 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from payable.attribution.v1 import attribution_pb2 as at
 from runtime.client import Client, ClientError
+from runtime.codec import decode_u128, format_open
 from runtime.crypto import decode_address, encode_address
 
 from .decode import outcome
@@ -96,8 +98,11 @@ def explorer_router(client: Client, page) -> APIRouter:
         history = client.account_history(who, before_block=before, limit=HISTORY_PAGE)
         entries = [{"block": e.block_number, "index": None if e.extrinsic_index == HOOKS else e.extrinsic_index,
                     "hash": e.extrinsic_hash.hex(), "roles": list(e.roles)} for e in history.entries]
+        earned = client.pallet_query("attribution", "list_earnings", at.EarningsPageRequest(contributor=who, limit=1),
+                                     at.EarningsPage) if "attribution" in client.chain_info().pallets else None
         return page(request, "account.html", address=encode_address(who), public=who.hex(), entries=entries,
-                    next_before=history.next_before_block)
+                    next_before=history.next_before_block,
+                    earned=format_open(decode_u128(earned.total)) if earned is not None else None)
 
     @router.get("/api/accounts/{address}/proof")
     def account_proof(address: str):

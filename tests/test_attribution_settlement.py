@@ -324,10 +324,13 @@ def test_every_payout_is_an_event_and_the_earnings_queries_page_what_settled(mak
     worker, model_hash, index_hash, x = trained
     chain = _world(make_chain, trained)
     for n in (1, 2):
-        request = _request(chain, x)
+        _request(chain, x)
+        request = inf.Request.FromString(chain.ex.query("inference", "get_request",
+                                                        inf.RequestRef(request=n).SerializeToString()))
         assigned = _keys()[request.workers[0]]
         signed = _attribute(worker, model_hash, index_hash, x, request_id=n, key=assigned)
-        assert _submit(chain, assigned, signed, _proofs(chain, signed), request_id=n).ok
+        outcome = _submit(chain, assigned, signed, _proofs(chain, signed), request_id=n)
+        assert outcome.ok, outcome.error
     settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
         request=2).SerializeToString()))
     number = settlement.settled_at

@@ -196,6 +196,9 @@ def test_balances_are_proven_in_the_browser_and_a_tampered_proof_fails(studio, s
             value = format_open(decode_u128(getattr(account, name)))
             expect(page.locator(f"#bal-{name}")).to_have_text(f"{value} OPEN")
         expect(page.locator("#history tbody tr").first).to_contain_text("#")
+        earned = client.pallet_query("attribution", "get_earnings", at.EarningsRequest(contributor=bob.public),
+                                     at.Earnings)
+        expect(page.locator("#account-earned")).to_have_text(format_open(decode_u128(earned.total)))
         shot(page, "07-account-proven")
 
         def tamper(route):
