@@ -58,11 +58,31 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def register(sub) -> None:
-    sub.add_parser("demo", help="the Payable AI story: DataNet, training, paid inferences, attributed payouts"
-                   ).set_defaults(func=lambda args: run())
+    demo = sub.add_parser("demo", help="the Payable AI story: DataNet, training, paid inferences, attributed payouts")
+    demo.add_argument("--studio", type=int, metavar="PORT", default=0,
+                      help="afterwards, keep the chain running with Payable Studio (and its OpenAI-compatible "
+                           "/v1, paying as //Demo-User) on this port until Ctrl-C")
+    demo.set_defaults(func=lambda args: run(args.studio))
 
 
-def run() -> int:
+def _explore(node: str, worker: str, port: int, base: Path) -> None:
+    """The demo's chain in the browser, until Ctrl-C."""
+    studio = _start(["studio", "--node", node, "--worker", worker, "--port", str(port), "--gateway-key",
+                     "//Demo-User", "--max-fee", "5"], base / "studio.log")
+    url = f"http://127.0.0.1:{port}"
+    print(f"\nExplore this chain: {url}/explorer (blocks, extrinsics, accounts with proven balances), "
+          f"{url}/playground (pick //Alice on the Keys page, then pay for a generation), {url}/earnings "
+          f"(what //Bob's data earned); OpenAI-compatible: {url}/v1 (model = an adapter's id). Ctrl-C stops "
+          "everything.", flush=True)
+    try:
+        studio.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop(studio)
+
+
+def run(studio_port: int = 0) -> int:
     with tempfile.TemporaryDirectory(prefix="payable-demo-") as base:
         base = Path(base)
         node_port, worker_port = free_port(), free_port()
@@ -73,7 +93,10 @@ def run() -> int:
         try:
             with Client(f"127.0.0.1:{node_port}") as client:
                 client.wait_ready(60)
-                return _story(client, f"127.0.0.1:{worker_port}")
+                code = _story(client, f"127.0.0.1:{worker_port}")
+            if studio_port and code == 0:
+                _explore(f"127.0.0.1:{node_port}", f"127.0.0.1:{worker_port}", studio_port, base)
+            return code
         except (ClientError, AssertionError) as exc:
             print(f"demo failed: {exc}\nnode log: {base / 'node.log'}\nworker log: {base / 'worker.log'}",
                   file=sys.stderr)
