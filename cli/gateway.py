@@ -5,22 +5,21 @@ from __future__ import annotations
 from runtime.codec import format_open, parse_open
 
 from .common import DEFAULT_NODE, keypair_from
+from .studio import serve_web
 
 
 def cmd_gateway(args) -> int:
-    try:
-        import uvicorn
-
-        from studio.gateway import create_gateway_app
-    except ImportError as exc:
-        raise ValueError(f"the gateway needs the studio extra installed: pip install -e '.[studio]' ({exc})") from exc
     key = keypair_from(args.key)
     cap = parse_open(args.max_fee) if args.max_fee else None
-    app = create_gateway_app(args.node, key, cap)
-    print(f"OpenAI-compatible gateway on http://127.0.0.1:{args.port}/v1 (node {args.node}, paying as "
-          f"{key.address}, cap {format_open(cap) + ' OPEN per call' if cap is not None else 'none'})", flush=True)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level=args.log_level)
-    return 0
+
+    def build():
+        from studio.gateway import create_gateway_app
+
+        return create_gateway_app(args.node, key, cap)
+
+    limit = f"{format_open(cap)} OPEN per call" if cap is not None else "none"
+    return serve_web(args, build, f"OpenAI-compatible gateway on http://127.0.0.1:{args.port}/v1 (node {args.node}, "
+                                  f"paying as {key.address}, cap {limit})")
 
 
 def register(sub) -> None:

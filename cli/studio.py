@@ -1,31 +1,39 @@
-"""`payable studio`: the web app (DataNets, ModelFactory, models) on 127.0.0.1."""
+"""`payable studio`: the web app (explorer, playground, earnings, DataNets, ModelFactory, models) on 127.0.0.1."""
 
 from __future__ import annotations
 
-from .common import DEFAULT_NODE
+from runtime.codec import parse_open
+
+from .common import DEFAULT_NODE, keypair_from
 
 
-def cmd_studio(args) -> int:
+def serve_web(args, build, banner) -> int:
+    """Build an app of the studio package (`build()`, which may refuse with RuntimeError) and serve it on
+    127.0.0.1:args.port, after printing `banner`."""
     try:
         import uvicorn
 
-        from studio.app import create_app
+        app = build()
     except ImportError as exc:
-        raise ValueError(f"the studio needs its extra installed: pip install -e '.[studio]' ({exc})") from exc
-    from runtime.codec import parse_open
-
-    from .common import keypair_from
-
-    key = keypair_from(args.gateway_key) if args.gateway_key else None
-    try:
-        app = create_app(args.node, args.worker, key, parse_open(args.max_fee) if args.max_fee else None)
+        raise ValueError(f"the studio extra is not installed: pip install -e '.[studio]' ({exc})") from exc
     except RuntimeError as exc:
         raise ValueError(str(exc)) from exc
-    gateway = f"; OpenAI-compatible /v1 paying as {key.address}" if key else ""
-    print(f"Payable Studio on http://127.0.0.1:{args.port} (node {args.node}, worker {args.worker}{gateway})",
-          flush=True)
+    print(banner, flush=True)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level=args.log_level)
     return 0
+
+
+def cmd_studio(args) -> int:
+    key = keypair_from(args.gateway_key) if args.gateway_key else None
+
+    def build():
+        from studio.app import create_app
+
+        return create_app(args.node, args.worker, key, parse_open(args.max_fee) if args.max_fee else None)
+
+    gateway = f"; OpenAI-compatible /v1 paying as {key.address}" if key else ""
+    return serve_web(args, build, f"Payable Studio on http://127.0.0.1:{args.port} (node {args.node}, worker "
+                                  f"{args.worker}{gateway})")
 
 
 def register(sub) -> None:

@@ -230,21 +230,20 @@ def gateway_router(gateway: Gateway) -> APIRouter:
     def get_model(model: str):
         return guarded(lambda: JSONResponse(model_entry(gateway.adapter(model))))
 
-    @router.post("/v1/completions")
-    async def completions(request: Request):
+    async def complete(request: Request, chat: bool):
         try:
             body = await body_of(request)
         except GatewayError as exc:
             return exc.response()
-        return await _threaded(lambda: guarded(lambda: run(body, chat=False)))
+        return await _threaded(lambda: guarded(lambda: run(body, chat=chat)))
+
+    @router.post("/v1/completions")
+    async def completions(request: Request):
+        return await complete(request, chat=False)
 
     @router.post("/v1/chat/completions")
     async def chat_completions(request: Request):
-        try:
-            body = await body_of(request)
-        except GatewayError as exc:
-            return exc.response()
-        return await _threaded(lambda: guarded(lambda: run(body, chat=True)))
+        return await complete(request, chat=True)
 
     return router
 
