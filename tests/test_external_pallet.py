@@ -39,6 +39,13 @@ SCRIPT = textwrap.dedent('''
         token_pb2.AccountRequest(account=alice.public).SerializeToString()))
     chain.try_state()
     meta = chain.runtime.metadata()
+    # what the studio's explorer shows of it, decoded from the metadata alone, and the node's account index
+    from runtime.chainindex import account_history
+    from studio.decode import Decoder
+    decoder = Decoder(type(meta).FromString(meta.SerializeToString()))
+    shown = decoder.extrinsic(chain.db.block(1).extrinsics[1])
+    shown_events = [decoder.event(e) for e in chain.db.events(1).events if e.pallet == "notes"]
+    history, _ = account_history(chain.db.backend, alice.public)
     fuzz_chain(spec, [alice, Keypair.from_uri("//Bob")], max_examples=15)  # the harness covers it for free
     print(json.dumps({
         "installed": sorted(available_pallets()),
@@ -47,6 +54,10 @@ SCRIPT = textwrap.dedent('''
         "reserved": int.from_bytes(account.reserved, "big"),
         "events": [e.name for e in chain.db.events(1).events if e.pallet == "notes"],
         "metadata_pallets": [p.name for p in meta.pallets],
+        "explorer_call": [shown["call"]["pallet"], shown["call"]["name"], shown["call"]["args"]],
+        "explorer_events": [[e["name"], e["data"]] for e in shown_events],
+        "history_roles": [list(e.roles) for e in history if e.block_number == 1],
+        "alice": alice.address,
     }))
 ''')
 
@@ -71,6 +82,10 @@ def test_separately_installed_pallet_joins_a_chain_through_the_spec(tmp_path):
     assert result["reserved"] == 5 * 10**18
     assert result["events"] == ["NotePosted"]
     assert result["metadata_pallets"] == ["system", "token", "notes"]
+    assert result["explorer_call"] == ["notes", "post_note", {"content_hash": "07" * 32}]
+    assert result["explorer_events"][0][0] == "NotePosted"
+    assert result["alice"] in result["explorer_events"][0][1].values()
+    assert any("notes.NotePosted" in roles for roles in result["history_roles"])
 
 
 def test_without_the_package_the_spec_is_refused_with_a_hint():
