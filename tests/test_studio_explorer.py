@@ -141,6 +141,7 @@ def test_a_paid_generation_followed_to_its_spans_settlement_earnings_and_block(s
         paid = page.locator("#event-list tr[data-event='attribution.Paid']")
         assert paid.count() >= len(settlement.payments) + (1 if decode_u128(settlement.refund) else 0)
         expect(page.locator("#event-list")).to_contain_text("Settled")
+        expect(paid.first.locator(f"a[href='/requests/{request_id}']")).to_be_visible()  # ids link to their page
         shot(page, "05-settling-block")
 
         # the model's earnings page agrees with the chain's totals
