@@ -91,10 +91,7 @@ def created(client, result, name: str, message_type):
     """The event `name` that the extrinsic emitted (to learn the id it created); fails if the call did."""
     if not result.success:
         raise ValueError(f"the call failed: {result.error}")
-    for event in client.events(result.block_number).events:
-        if event.extrinsic_index == result.extrinsic_index and event.name == name:
-            return message_type.FromString(event.data)
-    raise ValueError(f"no {name} event in block #{result.block_number}")
+    return client.emitted(result.block_number, result.extrinsic_index, name, message_type)
 
 
 def progress_bar(sent: int, total: int) -> None:

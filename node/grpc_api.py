@@ -188,13 +188,13 @@ class NodeService(node_pb2_grpc.NodeServicer):
         entries, next_before = account_history(db.backend, request.account, request.before_block,
                                                request.limit or 50)
         out = node_pb2.AccountHistory(next_before_block=next_before)
-        blocks: dict[int, object] = {}
+        blocks: dict[int, object] = {}  # a block read once for all its entries on the page
         for entry in entries:
             tx_hash = b""
             if entry.extrinsic_index != HOOKS:
-                block = blocks.get(entry.block_number) or blocks.setdefault(entry.block_number,
-                                                                            db.block(entry.block_number))
-                tx_hash = blake2_256(block.extrinsics[entry.extrinsic_index])
+                if entry.block_number not in blocks:
+                    blocks[entry.block_number] = db.block(entry.block_number)
+                tx_hash = blake2_256(blocks[entry.block_number].extrinsics[entry.extrinsic_index])
             out.entries.add(block_number=entry.block_number, extrinsic_index=entry.extrinsic_index,
                             roles=entry.roles, extrinsic_hash=tx_hash)
         return out

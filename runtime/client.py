@@ -125,6 +125,14 @@ class Client:
         return self._rpc(self.node.GetAccountHistory, node_pb2.AccountHistoryRequest(
             account=account, before_block=before_block, limit=limit))
 
+    def emitted(self, block_number: int, extrinsic_index: int, name: str, message_type):
+        """The event `name` an included extrinsic emitted, decoded as `message_type` (to learn what it
+        created: a request id, a DataNet id); ClientError when it emitted none."""
+        for event in self.events(block_number).events:
+            if event.extrinsic_index == extrinsic_index and event.name == name:
+                return message_type.FromString(event.data)
+        raise ClientError(f"no {name} event from extrinsic {block_number}-{extrinsic_index}")
+
     def heads(self) -> Iterator[node_pb2.HeaderResponse]:
         """New best headers as they are produced (iterate; cancel by closing the client)."""
         return self.node.StreamHeads(node_pb2.StreamHeadsRequest())

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from payable.attribution.v1 import attribution_pb2 as at
+from runtime.chainindex import HOOKS
 from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import decode_address, encode_address
@@ -20,7 +21,6 @@ from .decode import outcome
 from .wallet import decoder
 
 HISTORY_PAGE = 25
-HOOKS = 0xFFFFFFFF
 
 
 def block_summary(client: Client, number: int) -> dict:
@@ -99,7 +99,8 @@ def explorer_router(client: Client, page) -> APIRouter:
         entries = [{"block": e.block_number, "index": None if e.extrinsic_index == HOOKS else e.extrinsic_index,
                     "hash": e.extrinsic_hash.hex(), "roles": list(e.roles)} for e in history.entries]
         earned = client.pallet_query("attribution", "list_earnings", at.EarningsPageRequest(contributor=who, limit=1),
-                                     at.EarningsPage) if "attribution" in client.chain_info().pallets else None
+                                     at.EarningsPage) if any(p.name == "attribution" for p in client.metadata.pallets) \
+            else None
         return page(request, "account.html", address=encode_address(who), public=who.hex(), entries=entries,
                     next_before=history.next_before_block,
                     earned=format_open(decode_u128(earned.total)) if earned is not None else None)

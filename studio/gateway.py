@@ -52,14 +52,6 @@ def model_entry(model: mr.Model) -> dict:
                         "output_token": format_open(decode_u128(model.price_per_output_token)), "unit": "OPEN"}}
 
 
-def attribution_dict(found: generation.Attribution) -> dict:
-    proofs = {p.proof.leaf.contribution_id: p for p in found.proofs}
-    return {"method": found.result.method, "extrinsic": found.extrinsic_hash.hex(),
-            "contributions": [{"contribution": c.contribution_id, "contributor": encode_address(c.contributor),
-                               "datanet": proofs[c.contribution_id].datanet if c.contribution_id in proofs else 0,
-                               "share_ppb": c.score_ppb} for c in found.result.top_k]}
-
-
 class Gateway:
     """The gateway's state: a node client, the paying key, the per-call spending cap (in OPEN base units)."""
 
@@ -87,11 +79,8 @@ class Gateway:
         found = self.node.pallet_items("modelregistry", "list_models", mr.ModelsRequest(), mr.ModelList, "models")
         return [model_entry(m) for m in found if m.format == mr.PEFT_LORA and not m.deprecated]
 
-    def pay(self, model: mr.Model, prompt: str, body: dict) -> int:
-        """Check the bounds, the cap and the balance, then pay; the request id."""
-        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
-        if not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_TOKENS:
-            raise GatewayError(400, f"max_tokens must be an integer in 1..{MAX_TOKENS}", param="max_tokens")
+    def pay(self, model: mr.Model, prompt: str, body: dict, max_tokens: int) -> int:
+        """Check the sampling, the cap and the balance, then pay; the request id."""
         temperature, top_p = body.get("temperature", 0.0), body.get("top_p", 1.0)
         for name, value, top in (("temperature", temperature, 2.0), ("top_p", top_p, 1.0)):
             if not isinstance(value, int | float) or not 0 <= value <= top:
@@ -110,11 +99,10 @@ class Gateway:
             raise GatewayError(429, f"The gateway's account {self.key.address} has {format_open(free)} OPEN free; "
                                     f"this call escrows up to {format_open(quote.escrow)} OPEN: fund the account",
                                kind="insufficient_quota", code="insufficient_quota")
-        result = self.node.submit_and_wait(self.node.sign(self.key, self.node.call_with(
-            "inference", "request_inference", quote.args)))
-        if not result.success:
-            raise GatewayError(400, f"The chain refused the request: {result.error}", code="request_refused")
-        return generation.requested_id(self.node, result.block_number, result.extrinsic_index)
+        try:
+            return generation.pay(self.node, self.key, quote)
+        except ClientError as exc:
+            raise GatewayError(400, f"The chain refused the request: {exc}", code="request_refused") from exc
 
     def tokens(self, request_id: int) -> Iterator[str]:
         """The generated text piece by piece; GatewayError when the worker could not answer."""
@@ -135,8 +123,17 @@ class Gateway:
         usage = {"prompt_tokens": settlement.input_tokens, "completion_tokens": settlement.output_tokens,
                  "total_tokens": settlement.input_tokens + settlement.output_tokens}
         extension = {"request": request_id, "settlement": generation.settlement_dict(settlement),
-                     "attribution": attribution_dict(generation.settled_attribution(self.node, settlement))}
+                     "attribution": generation.attribution_view(
+                         self.node, generation.settled_attribution(self.node, settlement))}
         return usage, extension, "length" if settlement.output_tokens >= max_tokens else "stop"
+
+
+def max_tokens_of(body: dict) -> int:
+    """The call's new-token bound (`max_completion_tokens`, or the older `max_tokens`), checked."""
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
+    if not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_TOKENS:
+        raise GatewayError(400, f"max_tokens must be an integer in 1..{MAX_TOKENS}", param="max_tokens")
+    return max_tokens
 
 
 def chat_prompt(messages) -> str:
@@ -169,8 +166,8 @@ def gateway_router(gateway: Gateway) -> APIRouter:
         prompt = chat_prompt(body.get("messages")) if chat else body.get("prompt")
         if not isinstance(prompt, str):
             raise GatewayError(400, "prompt must be one string", param="prompt")
-        request_id = gateway.pay(model, prompt, body)
-        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
+        max_tokens = max_tokens_of(body)
+        request_id = gateway.pay(model, prompt, body, max_tokens)
         head = {"id": f"{'chatcmpl' if chat else 'cmpl'}-{request_id}", "created": int(time.time()),
                 "model": str(model.id), "object": "chat.completion" if chat else "text_completion"}
         if not body.get("stream"):
@@ -183,23 +180,24 @@ def gateway_router(gateway: Gateway) -> APIRouter:
 
     def stream(head: dict, request_id: int, max_tokens: int, chat: bool, body: dict) -> Iterator[bytes]:
         head = {**head, "object": "chat.completion.chunk" if chat else "text_completion"}
+        first = True
 
         def chunk(piece: str | None, finish: str | None = None) -> dict:
-            if chat:
-                delta = {} if piece is None else {"content": piece} if head.get("_started") else \
-                    {"role": "assistant", "content": piece}
-                head["_started"] = True
+            nonlocal first
+            if chat:  # the first delta names the role, as OpenAI's streams do
+                delta = {} if piece is None else {"content": piece} | ({"role": "assistant"} if first else {})
+                first = False
                 choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
             else:
                 choice = {"index": 0, "text": piece or "", "finish_reason": finish, "logprobs": None}
-            return {k: v for k, v in head.items() if not k.startswith("_")} | {"choices": [choice]}
+            return head | {"choices": [choice]}
 
         try:
             for piece in gateway.tokens(request_id):
                 yield sse(chunk(piece))
             usage, extension, finish = gateway.settle(request_id, max_tokens)
             yield sse(chunk(None, finish))
-            last = {k: v for k, v in head.items() if not k.startswith("_")} | {"choices": [], "payable": extension}
+            last = head | {"choices": [], "payable": extension}
             if (body.get("stream_options") or {}).get("include_usage"):
                 last["usage"] = usage
             yield sse(last)

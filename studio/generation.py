@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import grpc
 
 from payable.attribution.v1 import attribution_pb2 as at
+from payable.datanet.v1 import datanet_pb2 as dn
 from payable.inference.v1 import inference_pb2 as inf
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.runtime.v1.extrinsic_pb2 import Extrinsic, ExtrinsicBody
@@ -29,7 +30,7 @@ from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, encode_u128, format_open
 from runtime.crypto import Keypair, encode_address
 from runtime.grpcserver import MESSAGE_OPTIONS
-from runtime.wire import stream_read_message, token_price
+from runtime.wire import leaf_bytes, stream_read_message, token_price
 
 TEMPLATE_ALLOWANCE = 64  # tokens a chat or instruction template may add around the prompt
 
@@ -72,19 +73,21 @@ def classifier_quote(node: Client, model_id: int, features: list[float]) -> Quot
 
 def requested_id(node: Client, block_number: int, extrinsic_index: int) -> int:
     """The request id an included `request_inference` created (its InferenceRequested event)."""
-    for event in node.events(block_number).events:
-        if event.extrinsic_index == extrinsic_index and event.name == "InferenceRequested":
-            return inf.InferenceRequested.FromString(event.data).request
-    raise ClientError(f"no InferenceRequested event in block #{block_number}")
+    return node.emitted(block_number, extrinsic_index, "InferenceRequested", inf.InferenceRequested).request
+
+
+def pay(node: Client, signer: Keypair, quoted: Quote) -> int:
+    """Submit a quoted request signed by `signer` and wait for its block; the request id (ClientError if the
+    chain refused it)."""
+    result = node.submit_and_wait(node.sign(signer, node.call_with("inference", "request_inference", quoted.args)))
+    if not result.success:
+        raise ClientError(f"the request was refused: {result.error}")
+    return requested_id(node, result.block_number, result.extrinsic_index)
 
 
 def request_generation(node: Client, signer: Keypair, model_id: int, prompt: str, **bounds) -> int:
     """Pay for one generation signed by `signer`; returns the request id (ClientError if the chain refused)."""
-    result = node.submit_and_wait(node.sign(signer, node.call_with(
-        "inference", "request_inference", quote(node, model_id, prompt, **bounds).args)))
-    if not result.success:
-        raise ClientError(f"the request was refused: {result.error}")
-    return requested_id(node, result.block_number, result.extrinsic_index)
+    return pay(node, signer, quote(node, model_id, prompt, **bounds))
 
 
 def worker_endpoint(node: Client, request_id: int) -> str:
@@ -174,3 +177,29 @@ def settlement_dict(settlement: at.Settlement) -> dict:
             "payments": [{"account": encode_address(p.account), "role": p.role,
                           "amount": format_open(decode_u128(p.amount)), "contribution": p.contribution_id,
                           "datanet": p.datanet} for p in settlement.payments]}
+
+
+def attribution_view(client: Client, found: Attribution) -> dict:
+    """A settled attribution as clients show it: method, spans over the output's tokens, credited contributions
+    (DataNet, contributor, share) with their proofs and the snapshot roots they must fold to (a browser or a
+    script re-checks them), a classifier's class."""
+    roots: dict[tuple[int, int], bytes] = {}
+    proofs = {p.proof.leaf.contribution_id: p for p in found.proofs}
+    contributions = []
+    for credit in found.result.top_k:
+        proof = proofs[credit.contribution_id]
+        key = (proof.datanet, proof.version)
+        if key not in roots:
+            roots[key] = client.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(
+                datanet=proof.datanet, version=proof.version), dn.SnapshotWithProofs).snapshot.root
+        contributions.append({
+            "contribution": credit.contribution_id, "contributor": encode_address(credit.contributor),
+            "datanet": proof.datanet, "version": proof.version, "share_ppb": credit.score_ppb,
+            "proof": {"leaf": leaf_bytes(proof.proof.leaf).hex(), "index": proof.proof.index,
+                      "count": proof.proof.count, "siblings": [s.hex() for s in proof.proof.siblings],
+                      "root": roots[key].hex()}})
+    spans = [{"start": s.start, "length": s.length, "count": s.count, "contributions": list(s.contribution_ids)}
+             for s in found.result.spans]
+    return {"method": found.result.method, "extrinsic": found.extrinsic_hash.hex(), "block": found.block_number,
+            "contributions": contributions, "spans": spans, "output_tokens": found.result.output_tokens,
+            "label": found.result.label if found.result.HasField("label") else None}

@@ -20,13 +20,11 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from payable.attribution.v1 import attribution_pb2 as at
-from payable.datanet.v1 import datanet_pb2 as dn
 from payable.inference.v1 import inference_pb2 as inf
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import encode_address
-from runtime.wire import leaf_bytes
 
 from . import generation, wallet
 
@@ -45,31 +43,6 @@ def model_card(model: mr.Model) -> dict:
                       "protocol": model.split.protocol, "worker": model.split.worker}}
 
 
-def attribution_view(client: Client, found: generation.Attribution) -> dict:
-    """Spans, credited contributions (with DataNet, contributor, share) and their proofs with the snapshot
-    roots they must fold to - everything the page shows and the browser re-checks."""
-    roots: dict[tuple[int, int], bytes] = {}
-    proofs = {p.proof.leaf.contribution_id: p for p in found.proofs}
-    contributions = []
-    for credit in found.result.top_k:
-        proof = proofs[credit.contribution_id]
-        key = (proof.datanet, proof.version)
-        if key not in roots:
-            roots[key] = client.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(
-                datanet=proof.datanet, version=proof.version), dn.SnapshotWithProofs).snapshot.root
-        contributions.append({
-            "contribution": credit.contribution_id, "contributor": encode_address(credit.contributor),
-            "datanet": proof.datanet, "version": proof.version, "share_ppb": credit.score_ppb,
-            "proof": {"leaf": leaf_bytes(proof.proof.leaf).hex(), "index": proof.proof.index,
-                      "count": proof.proof.count, "siblings": [s.hex() for s in proof.proof.siblings],
-                      "root": roots[key].hex()}})
-    spans = [{"start": s.start, "length": s.length, "count": s.count, "contributions": list(s.contribution_ids)}
-             for s in found.result.spans]
-    return {"method": found.result.method, "extrinsic": found.extrinsic_hash.hex(), "block": found.block_number,
-            "contributions": contributions, "spans": spans, "output_tokens": found.result.output_tokens,
-            "label": found.result.label if found.result.HasField("label") else None}
-
-
 def outcome(client: Client, request_id: int) -> dict:
     """A request as it stands: pending, expired (refunded) or settled with its settlement and attribution."""
     try:
@@ -83,7 +56,7 @@ def outcome(client: Client, request_id: int) -> dict:
         settlement = client.pallet_query("attribution", "get_settlement", at.SettlementRequest(
             request=request_id), at.Settlement)
         out["settlement"] = generation.settlement_dict(settlement)
-        out["attribution"] = attribution_view(client, generation.settled_attribution(client, settlement))
+        out["attribution"] = generation.attribution_view(client, generation.settled_attribution(client, settlement))
     return out
 
 

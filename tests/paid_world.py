@@ -63,9 +63,8 @@ def _classifier(client, worker, net: int) -> int:
         info = client.upload(blob.SerializeToString(deterministic=True))
         result = client.submit_call(Keypair.from_uri(who), "datanet", "contribute", datanet=net,
                                     content_hash=info.hash, size=info.size, format="examples")
-        made = next(e for e in client.events(result.block_number).events if e.name == "Contributed")
-        client.submit_call(alice, "datanet", "approve", contribution=dn.ContributionEvent.FromString(
-            made.data).contribution)
+        made = client.emitted(result.block_number, result.extrinsic_index, "Contributed", dn.ContributionEvent)
+        client.submit_call(alice, "datanet", "approve", contribution=made.contribution)
     client.submit_call(alice, "datanet", "publish_snapshot", datanet=net)
     _, dataset = snapshot_dataset(client, net)
     builder = worker_pb2_grpc.WorkerStub(worker.channel())
@@ -75,15 +74,14 @@ def _classifier(client, worker, net: int) -> int:
                                                          dataset_hash=trained.dataset_hash), timeout=600))[-1]
     result = client.submit_call(alice, "modelregistry", "register_base_model", artifact_hash=trained.model_hash,
                                 architecture="mlp-64-16-10", license="MIT")
-    base = mr.BaseModelRegistered.FromString(next(e.data for e in client.events(result.block_number).events
-                                                  if e.name == "BaseModelRegistered")).base_model
+    base = client.emitted(result.block_number, result.extrinsic_index, "BaseModelRegistered",
+                          mr.BaseModelRegistered).base_model
     result = client.submit_call(alice, "modelregistry", "register_model", base_model=base,
                                 snapshots=[{"datanet": net, "version": 1}], training_config_hash=trained.dataset_hash,
                                 artifact_hash=trained.model_hash, attribution_index_hash=built.index_hash,
                                 attribution_method="gradient", price_per_inference="0.5",
                                 split={"contributors": 7000, "model_owner": 2000, "protocol": 500, "worker": 500})
-    return mr.ModelEvent.FromString(next(e.data for e in client.events(result.block_number).events
-                                         if e.name == "ModelRegistered")).model
+    return client.emitted(result.block_number, result.extrinsic_index, "ModelRegistered", mr.ModelEvent).model
 
 
 @contextlib.contextmanager

@@ -7,8 +7,7 @@
 const Chain = (() => {
   const ONE_OPEN = 10n ** 18n;
   const enc = new TextEncoder();
-  const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  const unhex = (text) => new Uint8Array((text.match(/../g) || []).map((h) => parseInt(h, 16)));
+  const { hex, unhex, api } = Studio;  // studio.js: hex codec and the JSON fetch with its errors
   const blake = (bytes, size = 32) => blakejs.blake2b(bytes, undefined, size);
   const concat = (...parts) => {
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -124,18 +123,11 @@ const Chain = (() => {
 
   const HASHERS = { blake2_128_concat: (k) => concat(blake(k, 16), k), identity: (k) => k, blake2_256: (k) => blake(k) };
 
-  async function fetchJson(path) {
-    const response = await fetch(path);
-    const data = await response.json().catch(() => ({ detail: response.statusText }));
-    if (!response.ok) throw new Error(typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail));
-    return data;
-  }
-
   async function verifyAccount(address) {
     const badge = document.getElementById("proof-badge");
     const set = (id, text) => { document.getElementById(id).textContent = text; };
     try {
-      const p = await fetchJson(`/api/accounts/${encodeURIComponent(address)}/proof`);
+      const p = await api(`/api/accounts/${encodeURIComponent(address)}/proof`);
       const header = unhex(p.header);
       if (hex(blake(header)) !== p.block_hash) throw new Error("the header bytes do not hash to the block hash");
       const stateRoot = field(header, 3);
@@ -170,7 +162,7 @@ const Chain = (() => {
     const status = document.getElementById("live-status");
     const tick = async () => {
       try {
-        const data = await fetchJson(`/api/blocks?after=${best}`);
+        const data = await api(`/api/blocks?after=${best}`);
         for (const b of data.blocks.reverse()) {
           if (b.number <= best) continue;
           const row = el("tr", {}, el("td", {}, el("a", { href: `/explorer/blocks/${b.number}`, textContent: `#${b.number}` })),
@@ -250,10 +242,10 @@ const Chain = (() => {
       const all = Object.fromEntries(new FormData(form));
       const fields = classifier ? { model: all.model, features: all.features }
         : { model: all.model, prompt: all.prompt, max_new_tokens: all.max_new_tokens, temperature: all.temperature };
-      const prepared = await Studio.api("/api/playground/prepare", { ...fields, signer: current.public });
+      const prepared = await api("/api/playground/prepare", { ...fields, signer: current.public });
       step(`Escrow up to ${prepared.escrow} OPEN: sign to pay.`);
       const result = await Studio.signPrepared(prepared);
-      const { request } = await fetchJson(`/api/generations/by-extrinsic/${result.hash}`);
+      const { request } = await api(`/api/generations/by-extrinsic/${result.hash}`);
       let tokens = null;
       if (!classifier) {
         step(`Request ${request} paid in block #${result.block}; streaming from the worker…`);
@@ -273,7 +265,7 @@ const Chain = (() => {
   }
 
   async function streamTokens(request, current) {
-    const chain = await fetchJson("/api/chain");
+    const chain = await api("/api/chain");
     const issuedAt = Math.floor(Date.now() / 1000);
     const message = concat(enc.encode("payable/stream-read/v1"), unhex(chain.genesis), u64(request),
       current.pair.publicKey, u64(issuedAt));
@@ -301,7 +293,7 @@ const Chain = (() => {
 
   async function waitSettled(request) {
     for (let i = 0; i < 600; i++) {
-      const outcome = await fetchJson(`/api/generations/${request}`);
+      const outcome = await api(`/api/generations/${request}`);
       if (outcome.status !== "pending") return outcome;
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -354,7 +346,8 @@ const Chain = (() => {
     document.getElementById("answer-meta").textContent = `${a.label !== null && a.label !== undefined ? "Classified" : `${a.output_tokens} output tokens`}, signed by the worker in extrinsic ${a.extrinsic.slice(0, 16)}…`;
     document.getElementById("attr-method").textContent = `Method: ${a.method}. Shares are of the contributors' pool.`;
     list.replaceChildren(...a.contributions.map((c) => {
-      const ok = verifyMerkle(c.proof.root, c.proof.leaf, c.proof.index, c.proof.count, c.proof.siblings);
+      let ok;
+      try { ok = verifyMerkle(c.proof.root, c.proof.leaf, c.proof.index, c.proof.count, c.proof.siblings); } catch (error) { ok = false; }
       const leafContributor = hex(field(unhex(c.proof.leaf), 2) || []);
       const item = el("li", { className: "contribution", tabIndex: 0 },
         el("strong", { textContent: `${(c.share_ppb / 1e7).toFixed(2)}%` }), " · contribution ",

@@ -374,5 +374,5 @@ const Studio = (() => {
   document.addEventListener("DOMContentLoaded", showKey);
   document.addEventListener("htmx:responseError", (e) => toast(e.detail.xhr.responseText || "request failed", true));
   return { send, createDataNet, contribute, curate, requestAccess, startJob, watchJob, jobAction, tryPrompt,
-           exportJob, publishJob, useDev, importKey, forgetKey, key, api, signPrepared, toast };
+           exportJob, publishJob, useDev, importKey, forgetKey, key, api, signPrepared, toast, hex, unhex };
 })();
