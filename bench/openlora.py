@@ -3,12 +3,14 @@
 Base LLaMA-style models (hidden 256 and 768, 4 layers) with rank-16 adapters on every linear.
 Workloads: a decode step of 64 requests × 1 token and a prefill of 32 requests × 16 tokens, with K
 distinct adapters (1, 8, 64; requests spread uniformly). Methods: ours (sort-by-adapter segments,
-and gather + bmm; and segments with batch-invariant matmuls, what paid generation runs), PEFT
-switching the active adapter per request, and PEFT's own mixed-adapter batch (`adapter_names`).
+and gather + bmm; and segments with batch-invariant matmuls, what paid generation runs; on a GPU,
+Punica-style SGMV kernels over device-resident adapter slots), PEFT switching the active adapter per
+request, and PEFT's own mixed-adapter batch (`adapter_names`).
 Prints tokens/s, p50/p95 step latency, speedups, K=64 throughput as a fraction of K=1, the cost of
 batch invariance, cold adapter load time, bytes per resident adapter and the max abs error against PEFT.
 
-    python bench/openlora.py [--hidden 256 768] [--rounds 5] [--skip-generation]
+    python bench/openlora.py [--hidden 256 768] [--rounds 5] [--skip-generation] [--device cuda]
+                             [--dtype bfloat16]
 
 Then a generation run: 500 requests over 1,000 registered adapters (Zipf popularity), continuous
 batching, a host cache that holds 200 of them: tokens/s, request latency, disk loads, evictions.
@@ -29,6 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gpu_worker.lora import sgmv  # noqa: E402
 from gpu_worker.lora.adapters import read_adapter  # noqa: E402
 from gpu_worker.lora.model import LlamaRuntime, Sequence  # noqa: E402
 
@@ -76,44 +79,50 @@ def make_adapters(root: Path, config, count: int) -> list[Path]:
     return dirs
 
 
-def peft_model(root: Path, dirs: list[Path]):
+def peft_model(root: Path, dirs: list[Path], device: str, dtype: torch.dtype):
     import peft
     import transformers
 
-    model = transformers.LlamaForCausalLM.from_pretrained(root / "base").eval()
+    model = transformers.LlamaForCausalLM.from_pretrained(root / "base", dtype=dtype).to(device).eval()
     model = peft.PeftModel.from_pretrained(model, dirs[0], adapter_name="a0").eval()
     for i, d in enumerate(dirs[1:], start=1):
         model.load_adapter(d, adapter_name=f"a{i}")
-    return model
+    return model.to(device, dtype)
 
 
 def timed(fn) -> float:
+    """Wall time of fn, with the GPU's queued work finished before and after."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    sync()
     start = time.perf_counter()
     fn()
+    sync()
     return time.perf_counter() - start
 
 
-def run(hidden: int, rounds: int, work: Path) -> dict:
+def run(hidden: int, rounds: int, work: Path, device: str, dtype: torch.dtype) -> dict:
     config = make_base(work, hidden)
     dirs = make_adapters(work, config, 64)
     loads = []
     for d in dirs[:20]:
         loads.append(timed(lambda d=d: read_adapter(d)) * 1000)
-    adapters = [read_adapter(d) for d in dirs]
-    runtime = LlamaRuntime(work / "base")
-    invariant = LlamaRuntime(work / "base", batch_invariant=True)  # what paid, replicated generation runs
-    model = peft_model(work, dirs)
+    adapters = [read_adapter(d).to(device, dtype) for d in dirs]
+    runtime = LlamaRuntime(work / "base", device, dtype)
+    invariant = LlamaRuntime(work / "base", device, dtype, batch_invariant=True)  # what paid generation runs
+    model = peft_model(work, dirs, device, dtype)
+    ours = ["ours_segments", "ours_bmm"] + (["ours_sgmv"] if sgmv.available(device) else [])
     g = torch.Generator().manual_seed(0)
-    out = {"hidden": hidden, "cold_adapter_load_ms_p50": round(statistics.median(loads), 2),
+    out = {"hidden": hidden, "device": device, "dtype": str(dtype).removeprefix("torch."),
+           "cold_adapter_load_ms_p50": round(statistics.median(loads), 2),
            "bytes_per_resident_adapter": adapters[0].nbytes, "workloads": {}}
     for workload, batch, length in (("decode", 64, 1), ("prefill", 32, 16)):
         for k in (1, 8, 64):
             assigned = sorted(range(batch), key=lambda r: r % k)  # sort requests by adapter
             names = [f"a{r % k}" for r in assigned]
-            prompts = torch.randint(0, VOCAB, (batch, 8), generator=g)
-            steps = torch.randint(0, VOCAB, (batch, length), generator=g)
-            times = {m: [] for m in ("ours_segments", "ours_bmm", "ours_invariant", "peft_switch", "peft_mixed")}
-            error = 0.0
+            prompts = torch.randint(0, VOCAB, (batch, 8), generator=g).to(device)
+            steps = torch.randint(0, VOCAB, (batch, length), generator=g).to(device)
+            times = {m: [] for m in (*ours, "ours_invariant", "peft_switch", "peft_mixed")}
+            errors, ours_logits = {}, {}
             for _ in range(rounds):  # interleaved: each method once per round
                 for method in times:
                     if method.startswith("ours"):
@@ -123,8 +132,8 @@ def run(hidden: int, rounds: int, work: Path) -> dict:
                         strategy = "segments" if method == "ours_invariant" else method.split("_")[1]
                         times[method].append(timed(lambda seqs=seqs, steps=steps, strategy=strategy, engine=engine:
                                                    engine.step(seqs, [s.tolist() for s in steps], strategy)))
-                        ours_logits = runtime.step([Sequence(adapters[assigned[0] % k], [])],
-                                                   [torch.cat([prompts[0], steps[0]]).tolist()])
+                        ours_logits[method] = engine.step([Sequence(adapters[assigned[0] % k], [])],
+                                                          [torch.cat([prompts[0], steps[0]]).tolist()], strategy)
                     elif method == "peft_switch":
                         caches = []
                         with torch.no_grad():
@@ -144,16 +153,17 @@ def run(hidden: int, rounds: int, work: Path) -> dict:
                                 steps, past_key_values=cache, use_cache=True, adapter_names=names)))
                             reference = model(torch.cat([prompts[:1], steps[:1]], 1),
                                               adapter_names=names[:1]).logits[0, -1]
-                error = max(error, float((ours_logits[0] - reference).abs().max()))
+                for m, logits in ours_logits.items():
+                    errors[m] = max(errors.get(m, 0.0), float((logits[0].float() - reference.float()).abs().max()))
             tokens = batch * length
             row = {m: {"tokens_per_s": round(tokens / statistics.median(t)),
                        "p50_ms": round(statistics.median(t) * 1000, 2),
                        "p95_ms": round(sorted(t)[max(0, int(0.95 * len(t)) - 1)] * 1000, 2)} for m, t in times.items()}
-            best = max(("ours_segments", "ours_bmm"), key=lambda m: row[m]["tokens_per_s"])
+            best = max(ours, key=lambda m: row[m]["tokens_per_s"])
             row["ours_best"] = best
             row["speedup_vs_peft_switch"] = round(row[best]["tokens_per_s"] / row["peft_switch"]["tokens_per_s"], 2)
             row["speedup_vs_peft_mixed"] = round(row[best]["tokens_per_s"] / row["peft_mixed"]["tokens_per_s"], 2)
-            row["max_abs_error"] = error
+            row["max_abs_error_vs_peft"] = {m: round(e, 6) for m, e in errors.items()}
             row["batch_invariant_vs_segments"] = round(row["ours_invariant"]["tokens_per_s"]
                                                        / row["ours_segments"]["tokens_per_s"], 2)
             out["workloads"][f"{workload}_K{k}"] = row
@@ -165,7 +175,8 @@ def run(hidden: int, rounds: int, work: Path) -> dict:
     return out
 
 
-def generation_run(work: Path, requests: int = 500, adapters: int = 1000, new_tokens: int = 16) -> dict:
+def generation_run(work: Path, device: str, dtype: torch.dtype, requests: int = 500, adapters: int = 1000,
+                   new_tokens: int = 16) -> dict:
     """Continuous batching over many registered adapters, popularity skewed (Zipf), bounded cache."""
     from gpu_worker.lora.batching import Batcher
     from gpu_worker.lora.cache import AdapterCache
@@ -173,11 +184,11 @@ def generation_run(work: Path, requests: int = 500, adapters: int = 1000, new_to
     config = make_base(work, 256)
     dirs = make_adapters(work, config, adapters)
     one = read_adapter(dirs[0]).nbytes
-    cache = AdapterCache(host_bytes=200 * one, device_bytes=64 * one)  # 200 of 1,000 fit in host memory
+    cache = AdapterCache(host_bytes=200 * one, device_bytes=64 * one, device=device, dtype=dtype)  # 200 of 1,000 on host
     started = time.perf_counter()
     keys = [cache.register(d, read_adapter(d).hash) for d in dirs]
     register_s = time.perf_counter() - started
-    engine = Batcher(LlamaRuntime(work / "base"), cache, max_batch=64)
+    engine = Batcher(LlamaRuntime(work / "base", device, dtype), cache, max_batch=64)
     rng = torch.Generator().manual_seed(1)
     weights = 1.0 / torch.arange(1, adapters + 1).float() ** 1.1
     chosen = torch.multinomial(weights, requests, replacement=True, generator=rng).tolist()
@@ -199,7 +210,7 @@ def generation_run(work: Path, requests: int = 500, adapters: int = 1000, new_to
             "request_latency_p50_s": round(latencies[len(latencies) // 2], 2),
             "request_latency_p95_s": round(latencies[int(0.95 * len(latencies))], 2),
             "register_1000_s": round(register_s, 2), "disk_loads": stats["disk_loads"],
-            "evictions": stats["evictions"], "engine_steps": stats["steps"]}
+            "evictions": stats["evictions"], "engine_steps": stats["steps"], "method": engine.method}
 
 
 def main() -> None:
@@ -207,16 +218,21 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 768])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-generation", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda (adds the SGMV kernels)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     args = parser.parse_args()
     torch.set_num_threads(2)
+    dtype = getattr(torch, args.dtype)
     results = []
     for hidden in args.hidden:
         with tempfile.TemporaryDirectory(prefix="payable-openlora-") as tmp:
-            results.append(run(hidden, args.rounds, Path(tmp)))
+            results.append(run(hidden, args.rounds, Path(tmp), args.device, dtype))
     report = {"benchmark": "openlora", "threads": 2, "results": results}
+    if args.device.startswith("cuda"):
+        report["gpu"] = torch.cuda.get_device_name(args.device)
     if not args.skip_generation:
         with tempfile.TemporaryDirectory(prefix="payable-openlora-") as tmp:
-            report["generation"] = generation_run(Path(tmp))
+            report["generation"] = generation_run(Path(tmp), args.device, dtype)
     print(json.dumps(report, indent=2))
 
 

@@ -295,3 +295,26 @@ def test_seeded_sampling_is_reproducible_and_batch_independent(models):
         engine.close()
     with pytest.raises(ValueError):
         Sampler(3.0)
+
+
+def test_sgmv_kernels_equal_the_segments_path_under_the_triton_interpreter(models):
+    """The Punica-style kernels (gpu_worker/lora/sgmv.py) compile for CUDA only; Triton's interpreter runs
+    the same kernels on the CPU, so their results are checked here on every machine."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("triton")
+    root, dirs = models
+    helper = Path(__file__).with_name("sgmv_interpreted.py")
+    done = subprocess.run([sys.executable, str(helper), str(root / "base"), *map(str, dirs)], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "TRITON_INTERPRET": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["steps"] == 9 and found["max_abs_error"] < 1e-4
+    assert found["pool_loads"] >= 4  # the third batch's adapters came back after eviction
+    assert found["rank"] == 16  # ranks 4, 6 and 8 padded to Triton's smallest dot size
+    assert "exceed the pool's 2 slots" in found["overflow"]
+    assert found["default_method"] == "sgmv"  # where the kernels run, batchers use them

@@ -42,8 +42,9 @@ class LoRA:
     def nbytes(self) -> int:
         return sum(a.numel() * a.element_size() + b.numel() * b.element_size() for a, b in self.factors.values())
 
-    def to(self, device: torch.device | str) -> LoRA:
-        moved = {name: (a.to(device), b.to(device)) for name, (a, b) in self.factors.items()}
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> LoRA:
+        """A copy on `device` (and in `dtype`: the serving runtime's, when it is not float32)."""
+        moved = {name: (a.to(device, dtype), b.to(device, dtype)) for name, (a, b) in self.factors.items()}
         return LoRA(self.hash, self.rank, self.scaling, moved)
 
 

@@ -45,9 +45,11 @@ class Batcher:
     """The continuous-batching loop over one base model (one thread); `submit` queues a request."""
 
     def __init__(self, runtime: LlamaRuntime, cache: AdapterCache, *, max_batch: int = 64,
-                 max_kv_tokens: int = 65_536, method: str = "segments"):
+                 max_kv_tokens: int = 65_536, method: str | None = None):
+        """`method`: how a step adds the adapters' terms (`model.METHODS`); the runtime's default unless given."""
         self.runtime, self.cache = runtime, cache
-        self.max_batch, self.max_kv_tokens, self.method = max_batch, max_kv_tokens, method
+        self.max_batch, self.max_kv_tokens = max_batch, max_kv_tokens
+        self.method = method or runtime.default_method
         self._queues: OrderedDict[bytes | None, deque[Request]] = OrderedDict()
         self._active: list[Request] = []
         self._ids = itertools.count(1)

@@ -42,10 +42,12 @@ class _Tier:
 
 
 class AdapterCache:
-    def __init__(self, host_bytes: int, device_bytes: int, device: torch.device | str = "cpu"):
+    def __init__(self, host_bytes: int, device_bytes: int, device: torch.device | str = "cpu",
+                 dtype: torch.dtype = torch.float32):
+        """`device`, `dtype`: where and in which precision the serving runtime wants its adapters."""
         self.registry: dict[bytes, Path] = {}
         self.host, self.device_tier = _Tier(host_bytes), _Tier(device_bytes)
-        self.device = torch.device(device)
+        self.device, self.dtype = torch.device(device), dtype
         self.disk_loads = 0
         self._lock = threading.Lock()
 
@@ -72,7 +74,8 @@ class AdapterCache:
             found = self.device_tier.get(key)
             if found is None:
                 host = self._host(key)
-                found = host if self.device.type == "cpu" else host.to(self.device)
+                as_served = self.device.type == "cpu" and self.dtype == torch.float32
+                found = host if as_served else host.to(self.device, self.dtype)
                 self.device_tier.put(found)
             return found
 

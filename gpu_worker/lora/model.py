@@ -6,8 +6,10 @@ can mix requests that use different adapters:
 
 - every Linear runs once for the whole batch (all rows of all requests),
 - then each adapter adds its low-rank term to its own rows: requests are sorted by adapter so each
-  adapter's rows are one contiguous segment (`segments`), or every row gathers its adapter's factors
-  for batched matmuls (`bmm`) - bench/openlora.py measures both,
+  adapter's rows are one contiguous segment (`segments`: two matmuls per segment), or every row
+  gathers its adapter's factors for batched matmuls (`bmm`), or, on a GPU, Punica's SGMV kernels add
+  every segment's term in two launches per module from device-resident adapter slots (`sgmv`, see
+  sgmv.py and pool.py) - bench/openlora.py measures them side by side,
 - attention runs per request against that request's own KV cache.
 Outputs equal the single-adapter forward (PEFT's, or the base model's) within float tolerance - and,
 with `batch_invariant` (what paid, replicated generation uses), bit for bit whatever else shares the
@@ -25,9 +27,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from . import sgmv
 from .adapters import LoRA
+from .pool import AdapterPool
 
 ROW_BLOCK = 16
+METHODS = ("segments", "bmm", "sgmv")
 
 
 def _shards(directory: Path) -> list[Path]:
@@ -60,9 +65,20 @@ class Sequence:
         return self.cache[0][0].shape[1] if self.cache else 0
 
 
+@dataclass
+class _Mix:
+    """How one step adds the adapters' terms: its (adapter, start, end) segments, the method, and for
+    `sgmv` the segments with an adapter as the kernels take them (slots in the runtime's pool)."""
+
+    segments: list[tuple[LoRA | None, int, int]]
+    method: str
+    kernel: sgmv.Segments | None = None
+
+
 class LlamaRuntime:
     def __init__(self, directory: str | Path, device: torch.device | str = "cpu", dtype=torch.float32,
-                 batch_invariant: bool = False):
+                 batch_invariant: bool = False, pool_slots: int = 128):
+        """`pool_slots`: how many adapters the `sgmv` method keeps resident on the device at once."""
         directory = Path(directory)
         self.mm = _padded_mm if batch_invariant else torch.matmul
         config = json.loads((directory / "config.json").read_text())
@@ -83,6 +99,32 @@ class LlamaRuntime:
         theta = config.get("rope_theta") or (config.get("rope_parameters") or {}).get("rope_theta", 10000.0)
         self.inv_freq = 1.0 / (theta ** (torch.arange(0, self.head_dim, 2, device=self.device).float() / self.head_dim))
         self.vocab = config["vocab_size"]
+        self.pool_slots = pool_slots
+        self.pool: AdapterPool | None = None
+
+    @property
+    def default_method(self) -> str:
+        """What a batcher uses unless told: the SGMV kernels where they run (a GPU with Triton), else segments."""
+        return "sgmv" if sgmv.available(self.device) else "segments"
+
+    def _pool(self) -> AdapterPool:
+        if self.pool is None:
+            shapes = {name[:-len(".weight")]: (w.shape[1], w.shape[0]) for name, w in self.w.items()
+                      if name.startswith("model.layers.") and name.endswith(".weight") and w.dim() == 2}
+            self.pool = AdapterPool(shapes, self.pool_slots, self.device, self.dtype)
+        return self.pool
+
+    def _mix(self, segments: list[tuple[LoRA | None, int, int]], method: str) -> _Mix:
+        if method not in METHODS:
+            raise ValueError(f"unknown LoRA method {method!r}; known: {METHODS}")
+        if method != "sgmv":
+            return _Mix(segments, method)
+        if not sgmv.available(self.device):
+            raise ValueError(f"the sgmv method needs a CUDA device with Triton (this runtime is on {self.device})")
+        active = [(a, s, e) for a, s, e in segments if a is not None]
+        slots = self._pool().slots([a for a, _, _ in active])
+        spans = [(s, e, slot) for (_, s, e), slot in zip(active, slots, strict=True)]
+        return _Mix(segments, method, sgmv.Segments.of(spans, self.device))
 
     # --- building blocks -------------------------------------------------------------------------
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
@@ -90,16 +132,19 @@ class LlamaRuntime:
         x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
         return self.w[name] * x32.to(self.dtype)
 
-    def _linear(self, x: torch.Tensor, name: str, segments: list[tuple[LoRA | None, int, int]],
-                method: str) -> torch.Tensor:
+    def _linear(self, x: torch.Tensor, name: str, mix: _Mix) -> torch.Tensor:
         out = self.mm(x, self.w[f"{name}.weight"].T)
         bias = self.w.get(f"{name}.bias")
         if bias is not None:
             out = out + bias
-        active = [(a, s, e) for a, s, e in segments if a is not None and name in a.factors]
+        if mix.kernel is not None:
+            if name in self.pool.a:
+                sgmv.add_lora(out, x.contiguous(), self.pool.a[name], self.pool.b[name], mix.kernel)
+            return out
+        active = [(a, s, e) for a, s, e in mix.segments if a is not None and name in a.factors]
         if not active:
             return out
-        if method == "segments":
+        if mix.method == "segments":
             for adapter, start, end in active:
                 a, b = adapter.factors[name]
                 out[start:end] += self.mm(self.mm(x[start:end], a.T), b.T) * adapter.scaling
@@ -125,7 +170,8 @@ class LlamaRuntime:
     @torch.no_grad()
     def step(self, sequences: list[Sequence], new: list[list[int]], method: str = "segments") -> torch.Tensor:
         """Feed each sequence its new tokens (a prompt, or one decode token); returns the logits of each
-        sequence's last new token [len(sequences), vocab]. Sequences must be ordered by adapter."""
+        sequence's last new token [len(sequences), vocab]. Sequences must be ordered by adapter; `method`
+        is one of METHODS."""
         rows, positions, spans, segments = [], [], [], []
         for seq, tokens in zip(sequences, new, strict=True):
             start = len(rows)
@@ -136,14 +182,15 @@ class LlamaRuntime:
                 segments[-1] = (seq.adapter, segments[-1][1], len(rows))
             else:
                 segments.append((seq.adapter, start, len(rows)))
+        mix = self._mix(segments, method)
         pos = torch.tensor(positions, device=self.device)
         h = self.w["model.embed_tokens.weight"][torch.tensor(rows, device=self.device)]
         for layer in range(self.layers):
             p = f"model.layers.{layer}"
             x = self._norm(h, f"{p}.input_layernorm.weight")
-            q = self._linear(x, f"{p}.self_attn.q_proj", segments, method).view(-1, self.heads, self.head_dim)
-            k = self._linear(x, f"{p}.self_attn.k_proj", segments, method).view(-1, self.kv_heads, self.head_dim)
-            v = self._linear(x, f"{p}.self_attn.v_proj", segments, method).view(-1, self.kv_heads, self.head_dim)
+            q = self._linear(x, f"{p}.self_attn.q_proj", mix).view(-1, self.heads, self.head_dim)
+            k = self._linear(x, f"{p}.self_attn.k_proj", mix).view(-1, self.kv_heads, self.head_dim)
+            v = self._linear(x, f"{p}.self_attn.v_proj", mix).view(-1, self.kv_heads, self.head_dim)
             q, k = self._rotate(q, pos), self._rotate(k, pos)
             attended = torch.empty_like(q)
             for seq, (start, end) in zip(sequences, spans, strict=True):
@@ -163,11 +210,11 @@ class LlamaRuntime:
                 mask = torch.ones(t, total, dtype=torch.bool, device=self.device).tril(total - t)
                 scores = scores.masked_fill(~mask, float("-inf"))
                 attended[start:end] = (scores.softmax(-1) @ v_all).transpose(0, 1)
-            h = h + self._linear(attended.reshape(len(rows), -1), f"{p}.self_attn.o_proj", segments, method)
+            h = h + self._linear(attended.reshape(len(rows), -1), f"{p}.self_attn.o_proj", mix)
             x = self._norm(h, f"{p}.post_attention_layernorm.weight")
-            gate = self._linear(x, f"{p}.mlp.gate_proj", segments, method)
-            up = self._linear(x, f"{p}.mlp.up_proj", segments, method)
-            h = h + self._linear(torch.nn.functional.silu(gate) * up, f"{p}.mlp.down_proj", segments, method)
+            gate = self._linear(x, f"{p}.mlp.gate_proj", mix)
+            up = self._linear(x, f"{p}.mlp.up_proj", mix)
+            h = h + self._linear(torch.nn.functional.silu(gate) * up, f"{p}.mlp.down_proj", mix)
         for seq, tokens in zip(sequences, new, strict=True):
             seq.tokens += tokens
         last = torch.tensor([end - 1 for _, end in spans], device=self.device)

@@ -1,0 +1,84 @@
+"""Device-resident adapter slots for the SGMV kernels (Punica's and S-LoRA's layout).
+
+Per target module, one tensor holds every resident adapter's A [slots, R, in] and one its B
+[slots, out, R], with B multiplied by the adapter's scaling and ranks zero-padded to R (a multiple of
+16, grown when a larger adapter arrives). An adapter is copied into a slot the first time a step needs
+it and stays until its slot is wanted for another; a step's adapters are never evicted by that same
+step. Modules an adapter does not target stay zero in its slot, so the kernel adds nothing there.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+
+from .adapters import LoRA
+
+RANK_MULTIPLE = 16
+
+
+class AdapterPool:
+    def __init__(self, shapes: dict[str, tuple[int, int]], capacity: int, device: torch.device | str,
+                 dtype: torch.dtype):
+        """`shapes`: module name → (in, out) of every linear layer an adapter may target."""
+        if capacity < 1:
+            raise ValueError("an adapter pool needs at least one slot")
+        self.shapes, self.capacity = shapes, capacity
+        self.device, self.dtype = torch.device(device), dtype
+        self.rank = RANK_MULTIPLE
+        self.a: dict[str, torch.Tensor] = {}
+        self.b: dict[str, torch.Tensor] = {}
+        self._slots: OrderedDict[bytes, int] = OrderedDict()  # adapter hash → slot, least recently used first
+        self.loads = 0
+
+    def slots(self, adapters: list[LoRA]) -> list[int]:
+        """Each adapter's slot (loading the ones not resident), all of them resident together afterwards."""
+        distinct = list(dict.fromkeys(a.hash for a in adapters))
+        if len(distinct) > self.capacity:
+            raise ValueError(f"{len(distinct)} adapters in one step exceed the pool's {self.capacity} slots")
+        wanted = set(distinct)
+        by_hash = {a.hash: a for a in adapters}
+        for key in distinct:
+            if key in self._slots:
+                self._slots.move_to_end(key)
+            else:
+                self._load(by_hash[key], wanted)
+        return [self._slots[a.hash] for a in adapters]
+
+    def _load(self, adapter: LoRA, wanted: set[bytes]) -> None:
+        unknown = set(adapter.factors) - set(self.shapes)
+        if unknown:
+            raise ValueError(f"adapter {adapter.hash.hex()} targets modules the base model lacks: {sorted(unknown)}")
+        if adapter.rank > self.rank:
+            self._grow_rank(-(-adapter.rank // RANK_MULTIPLE) * RANK_MULTIPLE)
+        if len(self._slots) < self.capacity:
+            slot = len(self._slots)
+        else:
+            victim = next(key for key in self._slots if key not in wanted)
+            slot = self._slots.pop(victim)
+        for name in self.a:  # a reused slot must not keep the previous adapter's factors
+            self.a[name][slot].zero_()
+            self.b[name][slot].zero_()
+        for name, (a, b) in adapter.factors.items():
+            pool_a, pool_b = self._module(name)
+            pool_a[slot, :a.shape[0]] = a.to(self.device, self.dtype)
+            pool_b[slot, :, :b.shape[1]] = (b * adapter.scaling).to(self.device, self.dtype)
+        self._slots[adapter.hash] = slot
+        self.loads += 1
+
+    def _module(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if name not in self.a:
+            fan_in, fan_out = self.shapes[name]
+            self.a[name] = torch.zeros(self.capacity, self.rank, fan_in, device=self.device, dtype=self.dtype)
+            self.b[name] = torch.zeros(self.capacity, fan_out, self.rank, device=self.device, dtype=self.dtype)
+        return self.a[name], self.b[name]
+
+    def _grow_rank(self, rank: int) -> None:
+        for name in self.a:
+            a = torch.zeros(self.capacity, rank, self.a[name].shape[2], device=self.device, dtype=self.dtype)
+            b = torch.zeros(self.capacity, self.b[name].shape[1], rank, device=self.device, dtype=self.dtype)
+            a[:, :self.rank] = self.a[name]
+            b[:, :, :self.rank] = self.b[name]
+            self.a[name], self.b[name] = a, b
+        self.rank = rank
