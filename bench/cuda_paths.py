@@ -3,9 +3,10 @@
 For each base size: ModelFactory's fine-tuning engine (`gpu_worker.finetune.trainer.train`, LoRA r 8 on
 every linear, AdamW), the per-example LoRA gradients that build an adapter's attribution index
 (`gpu_worker.lora.influence.per_example_gradients`) and one attribution query (backward + projection +
-scoring against a 1,000-row index), on the CPU (all its cores) and on CUDA. The 192-wide base is the
-one bench/lora_attribution.py pretrains (cached in bench/.cache); the wider ones are the same LLaMA
-shape with random weights and the same tokenizer - throughput does not depend on what the weights know.
+scoring against a 1,000-row index), on the CPU (`--cpu-threads`, all its cores unless told) and on
+CUDA. The 192-wide base is the one bench/lora_attribution.py pretrains (cached in bench/.cache); the
+wider ones are the same LLaMA shape with random weights and the same tokenizer - throughput does not
+depend on what the weights know.
 Rows: the synthetic tasks of gpu_worker/finetune/synthetic.py.
 
     python bench/cuda_paths.py [--hidden 192 1024] [--steps 30]
@@ -60,7 +61,6 @@ def _sync(device: str) -> None:
 
 def _measure(base_dir: Path, device: str, steps: int, work: Path) -> dict:
     import numpy as np
-    import torch
     from peft import PeftModel
 
     from gpu_worker.finetune.config import TrainingConfig
@@ -108,6 +108,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, nargs="+", default=[192, 1024])
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--cpu-threads", type=int, default=os.cpu_count(),
+                        help="the CPU side's threads (all cores; a 192-wide model runs faster on one)")
     args = parser.parse_args()
     import torch
 
@@ -115,7 +117,7 @@ def main() -> None:
         raise SystemExit("bench/cuda_paths.py needs a CUDA device; torch sees none here")
     if not (PRETRAINED / "config.json").exists():
         raise SystemExit(f"run bench/lora_attribution.py once first: it pretrains the base into {PRETRAINED}")
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(args.cpu_threads)
     results = []
     with tempfile.TemporaryDirectory(prefix="payable-cuda-") as tmp:
         work = Path(tmp)

@@ -10,10 +10,12 @@ Prints tokens/s, p50/p95 step latency, speedups, K=64 throughput as a fraction o
 batch invariance, cold adapter load time, bytes per resident adapter and the max abs error against PEFT.
 
     python bench/openlora.py [--hidden 256 768] [--rounds 5] [--skip-generation] [--device cuda]
-                             [--dtype bfloat16]
+                             [--dtype bfloat16] [--skip-switch]
 
-Then a generation run: 500 requests over 1,000 registered adapters (Zipf popularity), continuous
-batching, a host cache that holds 200 of them: tokens/s, request latency, disk loads, evictions.
+On a GPU, also the LoRA term alone for one 4096-wide module (the SGMV kernels against the per-segment
+loop, K = 1, 8, 64). Then a generation run: 500 requests over 1,000 registered adapters (Zipf
+popularity), continuous batching, a host cache that holds 200 of them: tokens/s, request latency, disk
+loads, evictions.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gpu_worker.lora import sgmv  # noqa: E402
-from gpu_worker.lora.adapters import read_adapter  # noqa: E402
+from gpu_worker.lora.adapters import LoRA, read_adapter  # noqa: E402
 from gpu_worker.lora.model import LlamaRuntime, Sequence  # noqa: E402
+from gpu_worker.lora.pool import AdapterPool  # noqa: E402
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 VOCAB, LAYERS, RANK = 1000, 4, 16
@@ -100,7 +103,7 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def run(hidden: int, rounds: int, work: Path, device: str, dtype: torch.dtype) -> dict:
+def run(hidden: int, rounds: int, work: Path, device: str, dtype: torch.dtype, switch: bool = True) -> dict:
     config = make_base(work, hidden)
     dirs = make_adapters(work, config, 64)
     loads = []
@@ -121,7 +124,8 @@ def run(hidden: int, rounds: int, work: Path, device: str, dtype: torch.dtype) -
             names = [f"a{r % k}" for r in assigned]
             prompts = torch.randint(0, VOCAB, (batch, 8), generator=g).to(device)
             steps = torch.randint(0, VOCAB, (batch, length), generator=g).to(device)
-            times = {m: [] for m in (*ours, "ours_invariant", "peft_switch", "peft_mixed")}
+            peft_methods = ("peft_switch", "peft_mixed") if switch else ("peft_mixed",)
+            times = {m: [] for m in (*ours, "ours_invariant", *peft_methods)}
             errors, ours_logits = {}, {}
             for _ in range(rounds):  # interleaved: each method once per round
                 for method in times:
@@ -161,7 +165,8 @@ def run(hidden: int, rounds: int, work: Path, device: str, dtype: torch.dtype) -
                        "p95_ms": round(sorted(t)[max(0, int(0.95 * len(t)) - 1)] * 1000, 2)} for m, t in times.items()}
             best = max(ours, key=lambda m: row[m]["tokens_per_s"])
             row["ours_best"] = best
-            row["speedup_vs_peft_switch"] = round(row[best]["tokens_per_s"] / row["peft_switch"]["tokens_per_s"], 2)
+            if switch:
+                row["speedup_vs_peft_switch"] = round(row[best]["tokens_per_s"] / row["peft_switch"]["tokens_per_s"], 2)
             row["speedup_vs_peft_mixed"] = round(row[best]["tokens_per_s"] / row["peft_mixed"]["tokens_per_s"], 2)
             row["max_abs_error_vs_peft"] = {m: round(e, 6) for m, e in errors.items()}
             row["batch_invariant_vs_segments"] = round(row["ours_invariant"]["tokens_per_s"]
@@ -184,7 +189,8 @@ def generation_run(work: Path, device: str, dtype: torch.dtype, requests: int = 
     config = make_base(work, 256)
     dirs = make_adapters(work, config, adapters)
     one = read_adapter(dirs[0]).nbytes
-    cache = AdapterCache(host_bytes=200 * one, device_bytes=64 * one, device=device, dtype=dtype)  # 200 of 1,000 on host
+    # 200 of the 1,000 fit in host memory
+    cache = AdapterCache(host_bytes=200 * one, device_bytes=64 * one, device=device, dtype=dtype)
     started = time.perf_counter()
     keys = [cache.register(d, read_adapter(d).hash) for d in dirs]
     register_s = time.perf_counter() - started
@@ -213,23 +219,57 @@ def generation_run(work: Path, device: str, dtype: torch.dtype, requests: int = 
             "evictions": stats["evictions"], "engine_steps": stats["steps"], "method": engine.method}
 
 
+def kernel_run(device: str, dtype: torch.dtype, width: int = 4096, rows: int = 64, rank: int = 16) -> dict:
+    """The LoRA term alone, for one width×width module and a decode step of `rows` rows with K adapters:
+    the SGMV kernels against the per-segment loop, timed on the GPU (Triton's do_bench: median of many
+    launches, caches flushed), so the figure is the kernels' own and not the Python around a model step."""
+    from triton.testing import do_bench
+
+    g = torch.Generator().manual_seed(0)
+    loras = [LoRA(bytes([i]) * 32, rank, 2.0, {"m": (torch.randn(rank, width, generator=g) * 0.02,
+                                                     torch.randn(width, rank, generator=g) * 0.02)}).to(device, dtype)
+             for i in range(64)]
+    pool = AdapterPool({"m": (width, width)}, 64, device, dtype)
+    x = torch.randn(rows, width, generator=g).to(device, dtype)
+    out = torch.zeros(rows, width, device=device, dtype=dtype)
+    found = {}
+    for k in (1, 8, 64):
+        per = rows // k  # requests sorted by adapter: K segments of rows / K rows
+        spans = [(i * per, (i + 1) * per, slot) for i, slot in enumerate(pool.slots(loras[:k]))]
+        segments = sgmv.Segments.of(spans, device)
+
+        def loop(k=k, per=per):
+            for i, adapter in enumerate(loras[:k]):
+                a, b = adapter.factors["m"]
+                out[i * per:(i + 1) * per] += (x[i * per:(i + 1) * per] @ a.T) @ b.T * adapter.scaling
+
+        found[f"K{k}"] = {"sgmv_us": round(do_bench(lambda segments=segments: sgmv.add_lora(
+            out, x, pool.a["m"], pool.b["m"], segments)) * 1000, 1), "segment_loop_us": round(do_bench(loop) * 1000, 1)}
+    found["sgmv_K64_time_over_K1"] = round(found["K64"]["sgmv_us"] / found["K1"]["sgmv_us"], 2)
+    return {"width": width, "rows": rows, "rank": rank, **found}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 768])
+    parser.add_argument("--hidden", type=int, nargs="*", default=[256, 768],
+                        help="model widths (none: only the generation run)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-generation", action="store_true")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda (adds the SGMV kernels)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--skip-switch", action="store_true",
+                        help="leave out PEFT switching adapters per request (the slowest, 64 forwards a step)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     dtype = getattr(torch, args.dtype)
     results = []
     for hidden in args.hidden:
         with tempfile.TemporaryDirectory(prefix="payable-openlora-") as tmp:
-            results.append(run(hidden, args.rounds, Path(tmp), args.device, dtype))
+            results.append(run(hidden, args.rounds, Path(tmp), args.device, dtype, not args.skip_switch))
     report = {"benchmark": "openlora", "threads": 2, "results": results}
     if args.device.startswith("cuda"):
         report["gpu"] = torch.cuda.get_device_name(args.device)
+        report["kernel"] = kernel_run(args.device, dtype)
     if not args.skip_generation:
         with tempfile.TemporaryDirectory(prefix="payable-openlora-") as tmp:
             report["generation"] = generation_run(Path(tmp), args.device, dtype)
