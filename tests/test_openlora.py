@@ -318,3 +318,32 @@ def test_sgmv_kernels_equal_the_segments_path_under_the_triton_interpreter(model
     assert found["rank"] == 16  # ranks 4, 6 and 8 padded to Triton's smallest dot size
     assert "exceed the pool's 2 slots" in found["overflow"]
     assert found["default_method"] == "sgmv"  # where the kernels run, batchers use them
+
+
+def test_an_adapter_that_does_not_fit_the_base_fails_its_request_not_the_engine(models, tmp_path):
+    import json
+
+    from safetensors.torch import save_file
+
+    from gpu_worker.lora.batching import Batcher
+
+    root, dirs = models
+    wide = tmp_path / "wide"  # PEFT's format, but made for a base twice as wide
+    wide.mkdir()
+    save_file({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(4, 128),
+               "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.zeros(128, 4)},
+              wide / "adapter_model.safetensors")
+    (wide / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4, "lora_alpha": 8}))
+    cache = AdapterCache(host_bytes=1 << 24, device_bytes=1 << 24)
+    good, bad = (cache.register(d, read_adapter(d).hash) for d in (dirs[0], wide))
+    runtime = LlamaRuntime(root / "base")
+    engine = Batcher(runtime, cache, max_batch=8)
+    try:
+        failing, serving = engine.submit(bad, [1, 2, 3], 4), engine.submit(good, [1, 2, 3], 4)
+        assert _drain(failing) == [] and "q_proj is 128→128 in the adapter but 64→64" in failing.error
+        assert _drain(serving) == _greedy(runtime, cache.get(good), [1, 2, 3], 4)
+        assert _drain(engine.submit(good, [4, 5], 2)) == _greedy(runtime, cache.get(good), [4, 5], 2)  # lives on
+    finally:
+        engine.close()
+    with pytest.raises(ValueError, match="exceeds the runtime's 4 adapter slots"):
+        Batcher(LlamaRuntime(root / "base", pool_slots=4), cache, max_batch=8, method="sgmv")

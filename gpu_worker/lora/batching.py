@@ -50,6 +50,9 @@ class Batcher:
         self.runtime, self.cache = runtime, cache
         self.max_batch, self.max_kv_tokens = max_batch, max_kv_tokens
         self.method = method or runtime.default_method
+        if self.method == "sgmv" and max_batch > runtime.pool_slots:
+            raise ValueError(f"max_batch {max_batch} exceeds the runtime's {runtime.pool_slots} adapter slots: a "
+                             "step could hold more adapters than the sgmv method keeps resident")
         self._queues: OrderedDict[bytes | None, deque[Request]] = OrderedDict()
         self._active: list[Request] = []
         self._ids = itertools.count(1)
@@ -127,7 +130,9 @@ class Batcher:
                 if r.seq is None:
                     try:
                         adapter = self.cache.get(r.adapter) if r.adapter else None
-                    except AdapterError as exc:  # e.g. its file changed on disk: this request fails, not the loop
+                        if adapter is not None:
+                            self.runtime.check(adapter)
+                    except AdapterError as exc:  # its file changed, or it does not fit the base: this request fails
                         with self._lock:
                             r.error = str(exc)
                             self._finish(r)

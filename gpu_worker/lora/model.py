@@ -28,7 +28,7 @@ import torch
 from safetensors.torch import load_file
 
 from . import sgmv
-from .adapters import LoRA
+from .adapters import AdapterError, LoRA
 from .pool import AdapterPool
 
 ROW_BLOCK = 16
@@ -101,6 +101,17 @@ class LlamaRuntime:
         self.vocab = config["vocab_size"]
         self.pool_slots = pool_slots
         self.pool: AdapterPool | None = None
+
+    def check(self, adapter: LoRA) -> None:
+        """Refuse an adapter that does not fit this base (a module it lacks, or other widths), before a step
+        would fail on it for every request in the batch."""
+        for name, (a, b) in adapter.factors.items():
+            weight = self.w.get(f"{name}.weight")
+            if weight is None or weight.dim() != 2:
+                raise AdapterError(f"adapter {adapter.hash.hex()} targets {name}, which this base model lacks")
+            if a.shape[1] != weight.shape[1] or b.shape[0] != weight.shape[0]:
+                raise AdapterError(f"adapter {adapter.hash.hex()}: {name} is {a.shape[1]}→{b.shape[0]} in the "
+                                   f"adapter but {weight.shape[1]}→{weight.shape[0]} in this base model")
 
     @property
     def default_method(self) -> str:
