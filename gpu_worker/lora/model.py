@@ -10,7 +10,8 @@ can mix requests that use different adapters:
   gathers its adapter's factors for batched matmuls (`bmm`), or, on a GPU, Punica's SGMV kernels add
   every segment's term in two launches per module from device-resident adapter slots (`sgmv`, see
   sgmv.py and pool.py) - bench/openlora.py measures them side by side,
-- attention runs per request against that request's own KV cache.
+- attention reads each request's own KV cache: in a decode step (one new token per request) as one
+  attention over all the caches padded to the longest, otherwise request by request.
 Outputs equal the single-adapter forward (PEFT's, or the base model's) within float tolerance - and,
 with `batch_invariant` (what paid, replicated generation uses), bit for bit whatever else shares the
 batch: a CPU matmul picks its kernel (and so its rounding) by the number of rows, so every matmul runs
@@ -80,6 +81,7 @@ class LlamaRuntime:
                  batch_invariant: bool = False, pool_slots: int = 128):
         """`pool_slots`: how many adapters the `sgmv` method keeps resident on the device at once."""
         directory = Path(directory)
+        self.batch_invariant = batch_invariant
         self.mm = _padded_mm if batch_invariant else torch.matmul
         config = json.loads((directory / "config.json").read_text())
         if config.get("model_type") not in ("llama", "mistral", "qwen2"):
@@ -177,6 +179,49 @@ class LlamaRuntime:
         rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
         return x * cos[:, None, :] + rotated * sin[:, None, :]
 
+    def _attend_each(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                     sequences: list[Sequence], spans: list[tuple[int, int]]) -> torch.Tensor:
+        """Attention request by request, each against its own KV cache (which grows by its new rows)."""
+        attended = torch.empty_like(q)
+        repeat = self.heads // self.kv_heads
+        for seq, (start, end) in zip(sequences, spans, strict=True):
+            k_new, v_new = k[start:end].transpose(0, 1), v[start:end].transpose(0, 1)
+            if len(seq.cache) > layer:
+                k_all = torch.cat([seq.cache[layer][0], k_new], dim=1)
+                v_all = torch.cat([seq.cache[layer][1], v_new], dim=1)
+                seq.cache[layer] = (k_all, v_all)
+            else:
+                k_all, v_all = k_new, v_new
+                seq.cache.append((k_all, v_all))
+            k_all, v_all = k_all.repeat_interleave(repeat, 0), v_all.repeat_interleave(repeat, 0)
+            qs = q[start:end].transpose(0, 1)  # [heads, t, hd]
+            scores = qs @ k_all.transpose(1, 2) / self.head_dim ** 0.5
+            total, t = k_all.shape[1], end - start
+            mask = torch.ones(t, total, dtype=torch.bool, device=self.device).tril(total - t)
+            scores = scores.masked_fill(~mask, float("-inf"))
+            attended[start:end] = (scores.softmax(-1) @ v_all).transpose(0, 1)
+        return attended
+
+    def _attend_decode(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                       sequences: list[Sequence]) -> torch.Tensor:
+        """One new token per request: the caches grow by one position each, then one attention over all of
+        them padded to the longest, the padding masked out."""
+        for i, seq in enumerate(sequences):
+            cached_k, cached_v = seq.cache[layer]
+            seq.cache[layer] = (torch.cat([cached_k, k[i:i + 1].transpose(0, 1)], dim=1),
+                                torch.cat([cached_v, v[i:i + 1].transpose(0, 1)], dim=1))
+        lengths = torch.tensor([seq.cache[layer][0].shape[1] for seq in sequences], device=self.device)
+        pad = torch.nn.utils.rnn.pad_sequence
+        keys = pad([seq.cache[layer][0].transpose(0, 1) for seq in sequences], batch_first=True)  # [B, T, kv, hd]
+        values = pad([seq.cache[layer][1].transpose(0, 1) for seq in sequences], batch_first=True)
+        repeat = self.heads // self.kv_heads
+        keys = keys.permute(0, 2, 1, 3).repeat_interleave(repeat, 1)  # [B, heads, T, hd]
+        values = values.permute(0, 2, 1, 3).repeat_interleave(repeat, 1)
+        scores = (q[:, :, None, :] @ keys.transpose(2, 3)) / self.head_dim ** 0.5  # [B, heads, 1, T]
+        inside = torch.arange(keys.shape[2], device=self.device)[None, :] < lengths[:, None]
+        scores = scores.masked_fill(~inside[:, None, None, :], float("-inf"))
+        return (scores.softmax(-1) @ values)[:, :, 0, :]
+
     # --- the batched step ------------------------------------------------------------------------
     @torch.no_grad()
     def step(self, sequences: list[Sequence], new: list[list[int]], method: str = "segments") -> torch.Tensor:
@@ -194,6 +239,9 @@ class LlamaRuntime:
             else:
                 segments.append((seq.adapter, start, len(rows)))
         mix = self._mix(segments, method)
+        # every request feeds one token against a cache: one padded attention for all of them (not in the
+        # batch-invariant runtime: the padding gives a reduction a length that depends on the neighbours)
+        decode = not self.batch_invariant and len(rows) == len(sequences) and all(seq.cache for seq in sequences)
         pos = torch.tensor(positions, device=self.device)
         h = self.w["model.embed_tokens.weight"][torch.tensor(rows, device=self.device)]
         for layer in range(self.layers):
@@ -203,24 +251,10 @@ class LlamaRuntime:
             k = self._linear(x, f"{p}.self_attn.k_proj", mix).view(-1, self.kv_heads, self.head_dim)
             v = self._linear(x, f"{p}.self_attn.v_proj", mix).view(-1, self.kv_heads, self.head_dim)
             q, k = self._rotate(q, pos), self._rotate(k, pos)
-            attended = torch.empty_like(q)
-            for seq, (start, end) in zip(sequences, spans, strict=True):
-                k_new, v_new = k[start:end].transpose(0, 1), v[start:end].transpose(0, 1)
-                if len(seq.cache) > layer:
-                    k_all = torch.cat([seq.cache[layer][0], k_new], dim=1)
-                    v_all = torch.cat([seq.cache[layer][1], v_new], dim=1)
-                    seq.cache[layer] = (k_all, v_all)
-                else:
-                    k_all, v_all = k_new, v_new
-                    seq.cache.append((k_all, v_all))
-                repeat = self.heads // self.kv_heads
-                k_all, v_all = k_all.repeat_interleave(repeat, 0), v_all.repeat_interleave(repeat, 0)
-                qs = q[start:end].transpose(0, 1)  # [heads, t, hd]
-                scores = qs @ k_all.transpose(1, 2) / self.head_dim ** 0.5
-                total, t = k_all.shape[1], end - start
-                mask = torch.ones(t, total, dtype=torch.bool, device=self.device).tril(total - t)
-                scores = scores.masked_fill(~mask, float("-inf"))
-                attended[start:end] = (scores.softmax(-1) @ v_all).transpose(0, 1)
+            if decode:
+                attended = self._attend_decode(layer, q, k, v, sequences)
+            else:
+                attended = self._attend_each(layer, q, k, v, sequences, spans)
             h = h + self._linear(attended.reshape(len(rows), -1), f"{p}.self_attn.o_proj", mix)
             x = self._norm(h, f"{p}.post_attention_layernorm.weight")
             gate = self._linear(x, f"{p}.mlp.gate_proj", mix)
