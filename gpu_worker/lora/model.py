@@ -241,7 +241,8 @@ class LlamaRuntime:
         mix = self._mix(segments, method)
         # every request feeds one token against a cache: one padded attention for all of them (not in the
         # batch-invariant runtime: the padding gives a reduction a length that depends on the neighbours)
-        decode = not self.batch_invariant and len(rows) == len(sequences) and all(seq.cache for seq in sequences)
+        decode = not self.batch_invariant and all(len(tokens) == 1 and seq.cache
+                                                  for seq, tokens in zip(sequences, new, strict=True))
         pos = torch.tensor(positions, device=self.device)
         h = self.w["model.embed_tokens.weight"][torch.tensor(rows, device=self.device)]
         for layer in range(self.layers):
