@@ -39,6 +39,7 @@ def studio(tmp_path_factory, tiny_base):
                                "MIT", "--from", "//Alice", "--node", node.target, "--json"], capture_output=True,
                               text=True, timeout=300)
         assert done.returncode == 0, done.stderr
+        worker.channel(timeout=120).close()  # listening: the studio's pages ask the worker at once
         server = HttpProcess(root / "studio.log", "studio", "--node", node.target, "--worker", worker.target,
                              ready_path="/api/chain")
         yield {"url": server.url, "client": client, "root": root}
