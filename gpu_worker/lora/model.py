@@ -124,7 +124,7 @@ class LlamaRuntime:
         if self.pool is None:
             shapes = {name[:-len(".weight")]: (w.shape[1], w.shape[0]) for name, w in self.w.items()
                       if name.startswith("model.layers.") and name.endswith(".weight") and w.dim() == 2}
-            self.pool = AdapterPool(shapes, self.pool_slots, self.device, self.dtype)
+            self.pool = AdapterPool(shapes, self.pool_slots, self.device, self.dtype, self.check)
         return self.pool
 
     def _mix(self, segments: list[tuple[LoRA | None, int, int]], method: str) -> _Mix:

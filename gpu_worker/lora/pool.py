@@ -10,6 +10,7 @@ step. Modules an adapter does not target stay zero in its slot, so the kernel ad
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Collection
 
 import torch
 
@@ -20,11 +21,12 @@ RANK_MULTIPLE = 16
 
 class AdapterPool:
     def __init__(self, shapes: dict[str, tuple[int, int]], capacity: int, device: torch.device | str,
-                 dtype: torch.dtype):
-        """`shapes`: module name → (in, out) of every linear layer an adapter may target."""
+                 dtype: torch.dtype, check: Callable[[LoRA], None]):
+        """`shapes`: module name → (in, out) of every linear layer an adapter may target; `check`: the base
+        model's refusal of an adapter that does not fit it (`LlamaRuntime.check`), run on each load."""
         if capacity < 1:
             raise ValueError("an adapter pool needs at least one slot")
-        self.shapes, self.capacity = shapes, capacity
+        self.shapes, self.capacity, self.check = shapes, capacity, check
         self.device, self.dtype = torch.device(device), dtype
         self.rank = RANK_MULTIPLE
         self.a: dict[str, torch.Tensor] = {}
@@ -34,22 +36,18 @@ class AdapterPool:
 
     def slots(self, adapters: list[LoRA]) -> list[int]:
         """Each adapter's slot (loading the ones not resident), all of them resident together afterwards."""
-        distinct = list(dict.fromkeys(a.hash for a in adapters))
+        distinct = {a.hash: a for a in adapters}
         if len(distinct) > self.capacity:
             raise ValueError(f"{len(distinct)} adapters in one step exceed the pool's {self.capacity} slots")
-        wanted = set(distinct)
-        by_hash = {a.hash: a for a in adapters}
-        for key in distinct:
+        for key, adapter in distinct.items():
             if key in self._slots:
                 self._slots.move_to_end(key)
             else:
-                self._load(by_hash[key], wanted)
+                self._load(adapter, distinct.keys())
         return [self._slots[a.hash] for a in adapters]
 
-    def _load(self, adapter: LoRA, wanted: set[bytes]) -> None:
-        unknown = set(adapter.factors) - set(self.shapes)
-        if unknown:
-            raise ValueError(f"adapter {adapter.hash.hex()} targets modules the base model lacks: {sorted(unknown)}")
+    def _load(self, adapter: LoRA, wanted: Collection[bytes]) -> None:
+        self.check(adapter)
         if adapter.rank > self.rank:
             self._grow_rank(-(-adapter.rank // RANK_MULTIPLE) * RANK_MULTIPLE)
         if len(self._slots) < self.capacity:
