@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from runtime.codec import format_open, parse_open
 
-from .common import DEFAULT_NODE, keypair_from
-from .studio import serve_web
+from .common import keypair_from
+from .studio import serve_web, web_arguments
 
 
 def cmd_gateway(args) -> int:
@@ -25,10 +25,8 @@ def cmd_gateway(args) -> int:
 def register(sub) -> None:
     gateway = sub.add_parser("gateway", help="an OpenAI-compatible API (/v1/models, /v1/completions, "
                                              "/v1/chat/completions) paying on chain for each call")
-    gateway.add_argument("--node", default=DEFAULT_NODE, help=f"node gRPC address (default {DEFAULT_NODE})")
+    web_arguments(gateway, 8081)
     gateway.add_argument("--key", required=True, help="the paying key: a key file, //Name or a hex seed")
     gateway.add_argument("--max-fee", default="", help="spending cap per call in OPEN (a call whose escrow at its "
                                                        "token bounds is above it is refused)")
-    gateway.add_argument("--port", type=int, default=8081)
-    gateway.add_argument("--log-level", default="warning")
     gateway.set_defaults(func=cmd_gateway)

@@ -23,6 +23,13 @@ def serve_web(args, build, banner) -> int:
     return 0
 
 
+def web_arguments(parser, port: int) -> None:
+    """What every web command of the studio package takes: the node to follow, its port, its log level."""
+    parser.add_argument("--node", default=DEFAULT_NODE, help=f"node gRPC address (default {DEFAULT_NODE})")
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--log-level", default="warning")
+
+
 def cmd_studio(args) -> int:
     key = keypair_from(args.gateway_key) if args.gateway_key else None
 
@@ -39,11 +46,9 @@ def cmd_studio(args) -> int:
 def register(sub) -> None:
     studio = sub.add_parser("studio", help="the web app: explorer, playground, earnings, DataNets, ModelFactory, "
                                            "models")
-    studio.add_argument("--node", default=DEFAULT_NODE, help=f"node gRPC address (default {DEFAULT_NODE})")
+    web_arguments(studio, 8080)
     studio.add_argument("--worker", default="127.0.0.1:9955", help="worker gRPC address (default 127.0.0.1:9955)")
-    studio.add_argument("--port", type=int, default=8080)
     studio.add_argument("--gateway-key", default="", help="also serve the OpenAI-compatible /v1 routes, paying with "
                                                          "this key (a key file, //Name or a hex seed)")
     studio.add_argument("--max-fee", default="", help="the gateway's spending cap per call, in OPEN")
-    studio.add_argument("--log-level", default="warning")
     studio.set_defaults(func=cmd_studio)
