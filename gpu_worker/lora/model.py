@@ -203,14 +203,13 @@ class LlamaRuntime:
         return attended
 
     def _attend_decode(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                       sequences: list[Sequence]) -> torch.Tensor:
+                       sequences: list[Sequence], padding: torch.Tensor) -> torch.Tensor:
         """One new token per request: the caches grow by one position each, then one attention over all of
-        them padded to the longest, the padding masked out."""
+        them padded to the longest; `padding` [requests, longest] marks the positions to mask out."""
         for i, seq in enumerate(sequences):
             cached_k, cached_v = seq.cache[layer]
             seq.cache[layer] = (torch.cat([cached_k, k[i:i + 1].transpose(0, 1)], dim=1),
                                 torch.cat([cached_v, v[i:i + 1].transpose(0, 1)], dim=1))
-        lengths = torch.tensor([seq.cache[layer][0].shape[1] for seq in sequences], device=self.device)
         pad = torch.nn.utils.rnn.pad_sequence
         keys = pad([seq.cache[layer][0].transpose(0, 1) for seq in sequences], batch_first=True)  # [B, T, kv, hd]
         values = pad([seq.cache[layer][1].transpose(0, 1) for seq in sequences], batch_first=True)
@@ -218,8 +217,7 @@ class LlamaRuntime:
         keys = keys.permute(0, 2, 1, 3).repeat_interleave(repeat, 1)  # [B, heads, T, hd]
         values = values.permute(0, 2, 1, 3).repeat_interleave(repeat, 1)
         scores = (q[:, :, None, :] @ keys.transpose(2, 3)) / self.head_dim ** 0.5  # [B, heads, 1, T]
-        inside = torch.arange(keys.shape[2], device=self.device)[None, :] < lengths[:, None]
-        scores = scores.masked_fill(~inside[:, None, None, :], float("-inf"))
+        scores = scores.masked_fill(padding[:, None, None, :], float("-inf"))
         return (scores.softmax(-1) @ values)[:, :, 0, :]
 
     # --- the batched step ------------------------------------------------------------------------
@@ -243,6 +241,10 @@ class LlamaRuntime:
         # batch-invariant runtime: the padding gives a reduction a length that depends on the neighbours)
         decode = not self.batch_invariant and all(len(tokens) == 1 and seq.cache
                                                   for seq, tokens in zip(sequences, new, strict=True))
+        if decode:  # every layer's caches have the same lengths: the mask is made once a step
+            lengths = [seq.cached + 1 for seq in sequences]
+            padding = (torch.arange(max(lengths), device=self.device)[None, :]
+                       >= torch.tensor(lengths, device=self.device)[:, None])
         pos = torch.tensor(positions, device=self.device)
         h = self.w["model.embed_tokens.weight"][torch.tensor(rows, device=self.device)]
         for layer in range(self.layers):
@@ -253,7 +255,7 @@ class LlamaRuntime:
             v = self._linear(x, f"{p}.self_attn.v_proj", mix).view(-1, self.kv_heads, self.head_dim)
             q, k = self._rotate(q, pos), self._rotate(k, pos)
             if decode:
-                attended = self._attend_decode(layer, q, k, v, sequences)
+                attended = self._attend_decode(layer, q, k, v, sequences, padding)
             else:
                 attended = self._attend_each(layer, q, k, v, sequences, spans)
             h = h + self._linear(attended.reshape(len(rows), -1), f"{p}.self_attn.o_proj", mix)
