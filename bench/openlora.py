@@ -2,10 +2,11 @@
 
 Base LLaMA-style models (hidden 256 and 768, 4 layers) with rank-16 adapters on every linear.
 Workloads: a decode step of 64 requests × 1 token and a prefill of 32 requests × 16 tokens, with K
-distinct adapters (1, 8, 64; requests spread uniformly). Methods: ours (sort-by-adapter segments,
-and gather + bmm; and the batch-invariant runtime, what paid generation runs; on a GPU,
-Punica-style SGMV kernels over device-resident adapter slots), PEFT switching the active adapter per
-request, and PEFT's own mixed-adapter batch (`adapter_names`).
+distinct adapters (1, 8, 64; requests spread uniformly). Methods: ours (sort-by-adapter segments;
+BGMV, each row gathering its adapter's factors from resident slots in embedding bags; the
+batch-invariant runtime, what paid generation runs; on a GPU, Punica-style SGMV kernels over
+device-resident adapter slots), PEFT switching the active adapter per request, and PEFT's own
+mixed-adapter batch (`adapter_names`).
 Prints tokens/s, p50/p95 step latency, speedups, K=64 throughput as a fraction of K=1, the cost of
 batch invariance, cold adapter load time, bytes per resident adapter and the max abs error against PEFT.
 
@@ -113,7 +114,7 @@ def run(hidden: int, rounds: int, work: Path, device: str, dtype: torch.dtype, s
     runtime = LlamaRuntime(work / "base", device, dtype)
     invariant = LlamaRuntime(work / "base", device, dtype, batch_invariant=True)  # what paid generation runs
     model = peft_model(work, dirs, device, dtype)
-    ours = ["ours_segments", "ours_bmm"] + (["ours_sgmv"] if sgmv.available(device) else [])
+    ours = ["ours_segments", "ours_bgmv"] + (["ours_sgmv"] if sgmv.available(device) else [])
     paid = invariant.default_method  # the paid path's way to add the adapters' terms on this device
     g = torch.Generator().manual_seed(0)
     out = {"hidden": hidden, "device": device, "dtype": str(dtype).removeprefix("torch."),

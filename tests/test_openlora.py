@@ -39,7 +39,7 @@ def _reference(root, adapter_dir, tokens):
         return model(torch.tensor([tokens])).logits[0, -1]
 
 
-@pytest.mark.parametrize("method", ["segments", "bmm"])
+@pytest.mark.parametrize("method", ["segments", "bgmv"])
 def test_a_mixed_adapter_batch_equals_each_single_adapter_forward(models, method):
     root, dirs = models
     runtime = LlamaRuntime(root / "base")
@@ -243,31 +243,36 @@ def test_onnx_runtime_lora_runs_one_pass_per_adapter_group(tmp_path):
         np.testing.assert_allclose(logits, reference(row, name), atol=1e-4)
 
 
-def test_batch_invariant_steps_give_a_request_the_same_bits_alone_and_in_any_mixed_batch(models):
+@pytest.mark.parametrize("method", ["segments", "bgmv"])
+def test_batch_invariant_steps_give_a_request_the_same_bits_alone_and_in_any_mixed_batch(models, method):
     """What lets replicated workers agree byte for byte: each request's logits do not depend on what else
     shares its batch (prefill and decode, with and without adapters, different batch sizes)."""
     root, dirs = models
     runtime = LlamaRuntime(root / "base", batch_invariant=True)
+
+    def step(sequences, new):
+        return runtime.step(sequences, new, method)
+
     loras = [read_adapter(d) for d in dirs]
     prompt, adapter = [5, 9, 17, 33, 2, 71], loras[1]
     alone = Sequence(adapter, [])
-    alone_logits = [runtime.step([alone], [prompt])[0]]
+    alone_logits = [step([alone], [prompt])[0]]
     crowds = [[(loras[0], [1, 2, 3])], [(None, [8] * 20), (loras[0], [4, 4]), (loras[2], [9, 8, 7, 6, 5])],
               [(loras[i % 3], [i + 1, i + 2]) for i in range(17)]]
     for crowd in crowds:
         seqs = [Sequence(a, []) for a, _ in crowd] + [Sequence(adapter, [])]
         order = sorted(range(len(seqs)), key=lambda i: id(seqs[i].adapter))  # grouped by adapter, as the batcher
-        mixed = runtime.step([seqs[i] for i in order], [([*(p for _, p in crowd), prompt])[i] for i in order])
+        mixed = step([seqs[i] for i in order], [([*(p for _, p in crowd), prompt])[i] for i in order])
         assert torch.equal(mixed[order.index(len(seqs) - 1)], alone_logits[0])
     feed = [int(alone_logits[0].argmax())]
-    for step in range(4):  # decode steps: alone, and a twin in the same state next to a request mid-prefill
+    for turn in range(4):  # decode steps: alone, and a twin in the same state next to a request mid-prefill
         twin = Sequence(adapter, [])
-        runtime.step([twin], [prompt])
+        step([twin], [prompt])
         for token in alone.tokens[len(prompt):]:
-            runtime.step([twin], [[token]])
-        solo = runtime.step([alone], [feed])[0]
+            step([twin], [[token]])
+        solo = step([alone], [feed])[0]
         other = Sequence(loras[0], [])
-        together = runtime.step([other, twin], [[3] * (step + 2), feed])[1]
+        together = step([other, twin], [[3] * (turn + 2), feed])[1]
         assert torch.equal(solo, together)
         feed = [int(solo.argmax())]
 
@@ -297,6 +302,24 @@ def test_seeded_sampling_is_reproducible_and_batch_independent(models):
         Sampler(3.0)
 
 
+def _check_pooled(found: dict) -> None:
+    assert found["steps"] == 9 and found["max_abs_error"] < 1e-4
+    assert found["pool_loads"] >= 4  # the third batch's adapters came back after eviction
+    assert found["rank"] == 16  # ranks 4, 6 and 8 padded to one rank (Triton's smallest dot size)
+    assert "exceed the pool's 2 slots" in found["overflow"]
+
+
+def test_bgmv_equals_the_segments_path_through_a_pool_that_evicts(models):
+    """The CPU's default method (gpu_worker/lora/bgmv.py): each row gathers its adapter's factors from
+    the resident slots; loaded, evicted and reloaded slots must give the segments path's logits."""
+    from pooled_methods import compare
+
+    root, dirs = models
+    found = compare("bgmv", root / "base", dirs)
+    _check_pooled(found)
+    assert found["default_method"] == "bgmv"  # where the SGMV kernels do not run, batchers use bgmv
+
+
 def test_sgmv_kernels_equal_the_segments_path_under_the_triton_interpreter(models):
     """The Punica-style kernels (gpu_worker/lora/sgmv.py) compile for CUDA only; Triton's interpreter runs
     the same kernels on the CPU, so their results are checked here on every machine."""
@@ -308,15 +331,12 @@ def test_sgmv_kernels_equal_the_segments_path_under_the_triton_interpreter(model
 
     pytest.importorskip("triton")
     root, dirs = models
-    helper = Path(__file__).with_name("sgmv_interpreted.py")
-    done = subprocess.run([sys.executable, str(helper), str(root / "base"), *map(str, dirs)], capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "TRITON_INTERPRET": "1"})
+    helper = Path(__file__).with_name("pooled_methods.py")
+    done = subprocess.run([sys.executable, str(helper), "sgmv", str(root / "base"), *map(str, dirs)],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "TRITON_INTERPRET": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert found["steps"] == 9 and found["max_abs_error"] < 1e-4
-    assert found["pool_loads"] >= 4  # the third batch's adapters came back after eviction
-    assert found["rank"] == 16  # ranks 4, 6 and 8 padded to Triton's smallest dot size
-    assert "exceed the pool's 2 slots" in found["overflow"]
+    _check_pooled(found)
     assert found["default_method"] == "sgmv"  # where the kernels run, batchers use them
 
 

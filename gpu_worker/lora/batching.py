@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .adapters import AdapterError
 from .cache import AdapterCache
-from .model import LlamaRuntime, Sequence
+from .model import POOLED, LlamaRuntime, Sequence
 from .sampling import Sampler
 
 
@@ -50,9 +50,9 @@ class Batcher:
         self.runtime, self.cache = runtime, cache
         self.max_batch, self.max_kv_tokens = max_batch, max_kv_tokens
         self.method = method or runtime.default_method
-        if self.method == "sgmv" and max_batch > runtime.pool_slots:
+        if self.method in POOLED and max_batch > runtime.pool_slots:
             raise ValueError(f"max_batch {max_batch} exceeds the runtime's {runtime.pool_slots} adapter slots: a "
-                             "step could hold more adapters than the sgmv method keeps resident")
+                             "step could hold more adapters than its method keeps resident")
         self._queues: OrderedDict[bytes | None, deque[Request]] = OrderedDict()
         self._active: list[Request] = []
         self._ids = itertools.count(1)

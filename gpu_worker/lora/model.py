@@ -7,9 +7,10 @@ can mix requests that use different adapters:
 - every Linear runs once for the whole batch (all rows of all requests),
 - then each adapter adds its low-rank term to its own rows: requests are sorted by adapter so each
   adapter's rows are one contiguous segment (`segments`: two matmuls per segment), or every row
-  gathers its adapter's factors for batched matmuls (`bmm`), or, on a GPU, Punica's SGMV kernels add
-  every segment's term in two launches per module from device-resident adapter slots (`sgmv`, see
-  sgmv.py and pool.py) - bench/openlora.py measures them side by side,
+  gathers its own adapter's factors from resident adapter slots in two embedding-bag reductions per
+  module (`bgmv`, bgmv.py: the CPU's default), or, on a GPU, Punica's SGMV kernels add every
+  segment's term in two launches per module from device-resident slots (`sgmv`, sgmv.py; the slots:
+  pool.py) - bench/openlora.py measures them side by side,
 - attention reads each request's own KV cache: in a decode step (one new token per request) as one
   attention over all the caches padded to the longest, otherwise request by request.
 Outputs equal the single-adapter forward (PEFT's, or the base model's) within float tolerance - and,
@@ -28,12 +29,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from . import sgmv
+from . import bgmv, sgmv
 from .adapters import AdapterError, LoRA
 from .pool import AdapterPool
 
 ROW_BLOCK = 16
-METHODS = ("segments", "bmm", "sgmv")
+METHODS = ("segments", "bgmv", "sgmv")
+POOLED = ("bgmv", "sgmv")  # the methods that read adapters from the runtime's resident slots
 
 
 def _shards(directory: Path) -> list[Path]:
@@ -68,18 +70,19 @@ class Sequence:
 
 @dataclass
 class _Mix:
-    """How one step adds the adapters' terms: its (adapter, start, end) segments, the method, and for
-    `sgmv` the segments with an adapter as the kernels take them (slots in the runtime's pool)."""
+    """How one step adds the adapters' terms: its (adapter, start, end) segments, the method, and for a
+    pooled method its pool and the segments with an adapter as that method takes them (pool slots)."""
 
     segments: list[tuple[LoRA | None, int, int]]
     method: str
-    kernel: sgmv.Segments | None = None
+    pool: AdapterPool | None = None
+    slotted: sgmv.Segments | bgmv.Rows | None = None
 
 
 class LlamaRuntime:
     def __init__(self, directory: str | Path, device: torch.device | str = "cpu", dtype=torch.float32,
                  batch_invariant: bool = False, pool_slots: int = 128):
-        """`pool_slots`: how many adapters the `sgmv` method keeps resident on the device at once."""
+        """`pool_slots`: how many adapters a pooled method (`POOLED`) keeps resident at once."""
         directory = Path(directory)
         self.batch_invariant = batch_invariant
         self.mm = _padded_mm if batch_invariant else torch.matmul
@@ -102,7 +105,7 @@ class LlamaRuntime:
         self.inv_freq = 1.0 / (theta ** (torch.arange(0, self.head_dim, 2, device=self.device).float() / self.head_dim))
         self.vocab = config["vocab_size"]
         self.pool_slots = pool_slots
-        self.pool: AdapterPool | None = None
+        self.pools: dict[str, AdapterPool] = {}  # per pooled method: each reads its own layout
 
     def check(self, adapter: LoRA) -> None:
         """Refuse an adapter that does not fit this base (a module it lacks, or other widths), before a step
@@ -117,27 +120,31 @@ class LlamaRuntime:
 
     @property
     def default_method(self) -> str:
-        """What a batcher uses unless told: the SGMV kernels where they run (a GPU with Triton), else segments."""
-        return "sgmv" if sgmv.available(self.device) else "segments"
+        """What a batcher uses unless told: the SGMV kernels where they run (a GPU with Triton), else bgmv."""
+        return "sgmv" if sgmv.available(self.device) else "bgmv"
 
-    def _pool(self) -> AdapterPool:
-        if self.pool is None:
+    def pool(self, method: str) -> AdapterPool:
+        """The resident adapter slots of a pooled method, made on first use."""
+        if method not in self.pools:
             shapes = {name[:-len(".weight")]: (w.shape[1], w.shape[0]) for name, w in self.w.items()
                       if name.startswith("model.layers.") and name.endswith(".weight") and w.dim() == 2}
-            self.pool = AdapterPool(shapes, self.pool_slots, self.device, self.dtype, self.check)
-        return self.pool
+            self.pools[method] = AdapterPool(shapes, self.pool_slots, self.device, self.dtype, self.check,
+                                             transposed=method == "bgmv")
+        return self.pools[method]
 
-    def _mix(self, segments: list[tuple[LoRA | None, int, int]], method: str) -> _Mix:
+    def _mix(self, segments: list[tuple[LoRA | None, int, int]], method: str, rows: int) -> _Mix:
         if method not in METHODS:
             raise ValueError(f"unknown LoRA method {method!r}; known: {METHODS}")
-        if method != "sgmv":
+        if method not in POOLED:
             return _Mix(segments, method)
-        if not sgmv.available(self.device):
+        if method == "sgmv" and not sgmv.available(self.device):
             raise ValueError(f"the sgmv method needs a CUDA device with Triton (this runtime is on {self.device})")
+        pool = self.pool(method)
         active = [(a, s, e) for a, s, e in segments if a is not None]
-        slots = self._pool().slots([a for a, _, _ in active])
+        slots = pool.slots([a for a, _, _ in active])
         spans = [(s, e, slot) for (_, s, e), slot in zip(active, slots, strict=True)]
-        return _Mix(segments, method, sgmv.Segments.of(spans, self.device))
+        slotted = sgmv.Segments.of(spans, self.device) if method == "sgmv" else bgmv.Rows(spans, rows, self.device)
+        return _Mix(segments, method, pool, slotted)
 
     # --- building blocks -------------------------------------------------------------------------
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
@@ -150,26 +157,16 @@ class LlamaRuntime:
         bias = self.w.get(f"{name}.bias")
         if bias is not None:
             out = out + bias
-        if mix.kernel is not None:
-            if name in self.pool.a:
-                sgmv.add_lora(out, x.contiguous(), self.pool.a[name], self.pool.b[name], mix.kernel)
+        if mix.pool is not None:
+            if name in mix.pool.a:
+                method = sgmv if mix.method == "sgmv" else bgmv
+                method.add_lora(out, x.contiguous(), mix.pool.a[name], mix.pool.b[name], mix.slotted)
             return out
-        active = [(a, s, e) for a, s, e in mix.segments if a is not None and name in a.factors]
-        if not active:
-            return out
-        if mix.method == "segments":
-            for adapter, start, end in active:
+        for adapter, start, end in mix.segments:
+            if adapter is not None and name in adapter.factors:
                 a, b = adapter.factors[name]
                 out[start:end] += self.mm(self.mm(x[start:end], a.T), b.T) * adapter.scaling
-            return out
-        rank = max(a.factors[name][0].shape[0] for a, _, _ in active)
-        a_rows = x.new_zeros(x.shape[0], rank, x.shape[1])
-        b_rows = x.new_zeros(x.shape[0], out.shape[1], rank)
-        for adapter, start, end in active:
-            a, b = adapter.factors[name]
-            a_rows[start:end, :a.shape[0]] = a * adapter.scaling
-            b_rows[start:end, :, :b.shape[1]] = b
-        return out + torch.bmm(b_rows, torch.bmm(a_rows, x[:, :, None]))[:, :, 0]
+        return out
 
     def _rotate(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         freqs = positions[:, None].float() * self.inv_freq[None]
@@ -236,7 +233,7 @@ class LlamaRuntime:
                 segments[-1] = (seq.adapter, segments[-1][1], len(rows))
             else:
                 segments.append((seq.adapter, start, len(rows)))
-        mix = self._mix(segments, method)
+        mix = self._mix(segments, method, len(rows))
         # every request feeds one token against a cache: one padded attention for all of them (not in the
         # batch-invariant runtime: the padding gives a reduction a length that depends on the neighbours)
         decode = not self.batch_invariant and all(len(tokens) == 1 and seq.cache

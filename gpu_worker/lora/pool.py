@@ -1,10 +1,13 @@
-"""Device-resident adapter slots for the SGMV kernels (Punica's and S-LoRA's layout).
+"""Resident adapter slots for the SGMV kernels and the BGMV path (Punica's and S-LoRA's layout).
 
 Per target module, one tensor holds every resident adapter's A [slots, R, in] and one its B
 [slots, out, R], with B multiplied by the adapter's scaling and ranks zero-padded to R (a multiple of
-16, grown when a larger adapter arrives). An adapter is copied into a slot the first time a step needs
-it and stays until its slot is wanted for another; a step's adapters are never evicted by that same
-step. Modules an adapter does not target stay zero in its slot, so the kernel adds nothing there.
+16, grown when a larger adapter arrives). The SGMV kernels read them as they are; with `transposed` the
+same shapes are views of storage laid out [slots, in, R] and [slots, R, out], so that their transposes
+are the contiguous tables bgmv.py's embedding bags gather rows from. An adapter is copied into a slot
+the first time a step needs it and stays until its slot is wanted for another; a step's adapters are
+never evicted by that same step. Modules an adapter does not target stay zero in its slot, so
+nothing is added there.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ RANK_MULTIPLE = 16
 
 class AdapterPool:
     def __init__(self, shapes: dict[str, tuple[int, int]], capacity: int, device: torch.device | str,
-                 dtype: torch.dtype, check: Callable[[LoRA], None]):
+                 dtype: torch.dtype, check: Callable[[LoRA], None], transposed: bool = False):
         """`shapes`: module name → (in, out) of every linear layer an adapter may target; `check`: the base
-        model's refusal of an adapter that does not fit it (`LlamaRuntime.check`), run on each load."""
+        model's refusal of an adapter that does not fit it (`LlamaRuntime.check`), run on each load;
+        `transposed`: the storage layout (see above)."""
         if capacity < 1:
             raise ValueError("an adapter pool needs at least one slot")
         self.shapes, self.capacity, self.check = shapes, capacity, check
-        self.device, self.dtype = torch.device(device), dtype
+        self.device, self.dtype, self.transposed = torch.device(device), dtype, transposed
         self.rank = RANK_MULTIPLE
         self.a: dict[str, torch.Tensor] = {}
         self.b: dict[str, torch.Tensor] = {}
@@ -68,14 +72,18 @@ class AdapterPool:
     def _module(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         if name not in self.a:
             fan_in, fan_out = self.shapes[name]
-            self.a[name] = torch.zeros(self.capacity, self.rank, fan_in, device=self.device, dtype=self.dtype)
-            self.b[name] = torch.zeros(self.capacity, fan_out, self.rank, device=self.device, dtype=self.dtype)
+            self.a[name], self.b[name] = self._zeros(self.rank, fan_in), self._zeros(fan_out, self.rank)
         return self.a[name], self.b[name]
+
+    def _zeros(self, rows: int, columns: int) -> torch.Tensor:
+        """A zero [slots, rows, columns] tensor, stored [slots, columns, rows] when `transposed`."""
+        if self.transposed:
+            return torch.zeros(self.capacity, columns, rows, device=self.device, dtype=self.dtype).transpose(1, 2)
+        return torch.zeros(self.capacity, rows, columns, device=self.device, dtype=self.dtype)
 
     def _grow_rank(self, rank: int) -> None:
         for name in self.a:
-            a = torch.zeros(self.capacity, rank, self.a[name].shape[2], device=self.device, dtype=self.dtype)
-            b = torch.zeros(self.capacity, self.b[name].shape[1], rank, device=self.device, dtype=self.dtype)
+            a, b = self._zeros(rank, self.a[name].shape[2]), self._zeros(self.b[name].shape[1], rank)
             a[:, :self.rank] = self.a[name]
             b[:, :, :self.rank] = self.b[name]
             self.a[name], self.b[name] = a, b
