@@ -42,8 +42,9 @@ def compare(method: str, base: Path, dirs: list[Path]) -> dict:
         overflow = ""
     except ValueError as exc:
         overflow = str(exc)
-    return {"max_abs_error": error, "steps": steps, "pool_loads": pooled.pool(method).loads,
-            "rank": pooled.pool(method).rank, "overflow": overflow, "default_method": pooled.default_method}
+    pool = pooled.pool(method)
+    return {"max_abs_error": error, "steps": steps, "pool_loads": pool.loads, "rank": pool.rank,
+            "allocated": pool.allocated, "overflow": overflow, "default_method": pooled.default_method}
 
 
 if __name__ == "__main__":

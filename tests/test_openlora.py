@@ -306,6 +306,7 @@ def _check_pooled(found: dict) -> None:
     assert found["steps"] == 9 and found["max_abs_error"] < 1e-4
     assert found["pool_loads"] >= 4  # the third batch's adapters came back after eviction
     assert found["rank"] == 16  # ranks 4, 6 and 8 padded to one rank (Triton's smallest dot size)
+    assert found["allocated"] == 2  # grown from one slot as adapters came, never past the capacity
     assert "exceed the pool's 2 slots" in found["overflow"]
 
 

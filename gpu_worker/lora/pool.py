@@ -7,7 +7,9 @@ same shapes are views of storage laid out [slots, in, R] and [slots, R, out], so
 are the contiguous tables bgmv.py's embedding bags gather rows from. An adapter is copied into a slot
 the first time a step needs it and stays until its slot is wanted for another; a step's adapters are
 never evicted by that same step. Modules an adapter does not target stay zero in its slot, so
-nothing is added there.
+nothing is added there. The tensors hold as many slots as have been wanted so far (doubling up to
+`capacity`), so a pool sized for 128 adapters over a large base costs memory only when that many
+adapters are in use.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class AdapterPool:
         self.shapes, self.capacity, self.check = shapes, capacity, check
         self.device, self.dtype, self.transposed = torch.device(device), dtype, transposed
         self.rank = RANK_MULTIPLE
+        self.allocated = 1  # slots the tensors hold now
         self.a: dict[str, torch.Tensor] = {}
         self.b: dict[str, torch.Tensor] = {}
         self._slots: OrderedDict[bytes, int] = OrderedDict()  # adapter hash → slot, least recently used first
@@ -53,8 +56,10 @@ class AdapterPool:
     def _load(self, adapter: LoRA, wanted: Collection[bytes]) -> None:
         self.check(adapter)
         if adapter.rank > self.rank:
-            self._grow_rank(-(-adapter.rank // RANK_MULTIPLE) * RANK_MULTIPLE)
-        if len(self._slots) < self.capacity:
+            self._resize(self.allocated, -(-adapter.rank // RANK_MULTIPLE) * RANK_MULTIPLE)
+        if len(self._slots) == self.allocated < self.capacity:
+            self._resize(min(2 * self.allocated, self.capacity), self.rank)
+        if len(self._slots) < self.allocated:
             slot = len(self._slots)
         else:
             victim = next(key for key in self._slots if key not in wanted)
@@ -76,15 +81,18 @@ class AdapterPool:
         return self.a[name], self.b[name]
 
     def _zeros(self, rows: int, columns: int) -> torch.Tensor:
-        """A zero [slots, rows, columns] tensor, stored [slots, columns, rows] when `transposed`."""
+        """A zero [allocated slots, rows, columns] tensor, stored [slots, columns, rows] when `transposed`."""
         if self.transposed:
-            return torch.zeros(self.capacity, columns, rows, device=self.device, dtype=self.dtype).transpose(1, 2)
-        return torch.zeros(self.capacity, rows, columns, device=self.device, dtype=self.dtype)
+            return torch.zeros(self.allocated, columns, rows, device=self.device, dtype=self.dtype).transpose(1, 2)
+        return torch.zeros(self.allocated, rows, columns, device=self.device, dtype=self.dtype)
 
-    def _grow_rank(self, rank: int) -> None:
+    def _resize(self, slots: int, rank: int) -> None:
+        """Reallocate every module's tensors with `slots` slots and rank `rank` (neither smaller), keeping
+        the resident adapters where they are."""
+        held, self.allocated = self.allocated, slots
         for name in self.a:
             a, b = self._zeros(rank, self.a[name].shape[2]), self._zeros(self.b[name].shape[1], rank)
-            a[:, :self.rank] = self.a[name]
-            b[:, :, :self.rank] = self.b[name]
+            a[:held, :self.rank] = self.a[name]
+            b[:held, :, :self.rank] = self.b[name]
             self.a[name], self.b[name] = a, b
         self.rank = rank
