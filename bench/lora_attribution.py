@@ -4,11 +4,13 @@ A small base (a 4-layer, 192-wide LLaMA pretrained here on Python's docs, cached
 fine-tuned with LoRA (r 8, all linear layers, one epoch) on 10 synthetic text tasks × `--per-task` rows
 (gpu_worker/finetune/synthetic.py), with 10 more per task held out (DataInf's 90/10 split), in two
 settings:
-  - full_text: each row is one plain text (the prompt, which names the task, and the response) and the
-    loss covers all of it - DataInf's own fine-tune (SFTTrainer on a text field, no prompt masking);
+  - datainf: DataInf's own setting - each row one text in the form DataInf's generator writes for its
+    sentence-transformation tasks (the task's chatbot name and the transformation's title, then
+    "phrase -> answer"; synthetic.datainf_text), the loss over all of it (SFTTrainer on a text field,
+    no prompt masking);
   - response_only: prompt/response rows (the qa template), the loss on the response alone - what
-    ModelFactory trains on a DataNet of prompt/response rows, and the harder case: the task's name is
-    in the context, not in what the row taught.
+    ModelFactory trains on a DataNet of prompt/response rows, and the harder case: the task is named by
+    one word, in the context, not in what the row taught.
 Every method scores all training rows for each query and we report
   - AUC: same-task rows against the others, ranked by score;
   - recall: the share of same-task rows among the top-(rows of that task) scores;
@@ -23,7 +25,7 @@ gradient dot-product, and Kronfluence's EK-FAC with the LoRA modules as its trac
 `pip install -e .[bench]`; reported as not run without it). Last, p50/p95 of one query (backward +
 projection + scoring) against a 1,000-row index, on CPU.
 
-    python bench/lora_attribution.py [--per-task 90] [--subsets 8] [--settings full_text response_only]
+    python bench/lora_attribution.py [--per-task 90] [--subsets 16] [--settings datainf response_only]
 
 Targets: AUC ≥ 0.99 and recall ≥ 0.95 for ours; its LDS above every yardstick; ≤ 50 ms p50 per query.
 `targets_met` says, per setting and kind of query, which of them hold in this run.
@@ -45,17 +47,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BASE = {"hidden": 192, "layers": 4, "steps": 1000}  # ~3 min to pretrain once on 2 cores; then cached
 CACHE = ROOT / "bench" / ".cache" / "lora-attribution-base-h{hidden}-l{layers}-s{steps}".format(**BASE)
-SETTINGS = ("full_text", "response_only")
+SETTINGS = ("datainf", "response_only")
 K, SEED = 64, 0
 
 
 def _examples(rows, tokenizer, setting: str, first_id: int = 0):
     from gpu_worker.finetune.dataset import DatasetSpec, Row, render
 
-    if setting == "full_text":
+    if setting == "datainf":
         spec = DatasetSpec(snapshots=((1, 1),), template="plain")
-        return [render(spec, Row(first_id + i, bytes(32), i + 1, text=f"{r['prompt']}\n{r['response']}"), tokenizer,
-                       128) for i, r in enumerate(rows)]
+        return [render(spec, Row(first_id + i, bytes(32), i + 1, text=r["text"]), tokenizer, 128)
+                for i, r in enumerate(rows)]
     spec = DatasetSpec(snapshots=((1, 1),), template="qa")
     return [render(spec, Row(first_id + i, bytes(32), i + 1, (("user", r["prompt"]), ("assistant", r["response"]))),
                    tokenizer, 128) for i, r in enumerate(rows)]
@@ -198,7 +200,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-task", type=int, default=90)
     parser.add_argument("--queries-per-task", type=int, default=10, help="held-out rows per task (DataInf: 10)")
-    parser.add_argument("--subsets", type=int, default=8)
+    parser.add_argument("--subsets", type=int, default=16, help="retrains for the LDS (two sets of 8 ranked "
+                        "methods within ~0.02 of each other differently)")
     parser.add_argument("--steps", type=int, default=0, help="fine-tuning steps (0: one epoch)")
     parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=list(SETTINGS))
     args = parser.parse_args()

@@ -2,11 +2,15 @@
 
 Each row is an instruction naming its task and a short phrase of words drawn from Python's keyword
 and builtin names (which the documentation-pretrained base has seen), with the response the task's
-transformation of the phrase. The tasks differ in the form of their output (case, digits, punctuation,
-letters) rather than in reasoning over the same words, which is what makes them distinguishable to a
-base this small (with a 2-layer, 96-wide model, "reverse the words" and "sort the words" are the same
-task: copy some words). A generation for a held-out row of task t should be credited to the training
-rows of task t; nothing is downloaded, everything is made from a seed.
+transformation of the phrase. Each row also comes as one text in the form DataInf's generator writes
+for its sentence-transformation tasks (`text`: the task's own chatbot name and the transformation's
+title, then "phrase -> answer"), which DataInf fine-tunes on whole.
+
+The tasks differ in the form of their output (case, digits, punctuation, letters) rather than in
+reasoning over the same words, which is what makes them distinguishable to a base this small (with a
+2-layer, 96-wide model, "reverse the words" and "sort the words" are the same task: copy some words). A
+generation for a held-out row of task t should be credited to the training rows of task t; nothing is
+downloaded, everything is made from a seed.
 """
 
 from __future__ import annotations
@@ -30,14 +34,48 @@ TASKS = {
     "mirror": lambda ws: " ".join(w[::-1] for w in ws),
 }
 
+TITLES = {
+    "upper": "Write Every Word in Capitals",
+    "count": "Count the Words",
+    "initials": "Join the First Letters of the Words",
+    "hyphen": "Join the Words with Hyphens",
+    "last": "Name the Last Word",
+    "bracket": "Put Each Word in Brackets",
+    "lengths": "Give the Length of Each Word",
+    "quote": "Quote Each Word, Separated by Commas",
+    "call": "Write the Words as a Function Call",
+    "mirror": "Spell Each Word Backwards",
+}
+
+
+def _chatbot_names() -> dict[str, str]:
+    """A made-up, pronounceable name per task (DataInf gives each task's chatbot one), the same on every run."""
+    rng, names = random.Random("chatbots"), {}
+    for task in TASKS:
+        name = ""
+        while not name or name in names.values():
+            name = "".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(rng.randint(2, 3)))
+        names[task] = name.capitalize()
+    return names
+
+
+CHATBOTS = _chatbot_names()
+
+
+def datainf_text(task: str, phrase: str, answer: str) -> str:
+    """A row as one text, in DataInf's sentence-transformation format."""
+    return (f"{CHATBOTS[task]} is a chatbot that performs a specific transformation on sentences: {TITLES[task]}\n"
+            f"For example:\n{phrase} -> {answer}")
+
 
 def task_rows(per_task: int = 90, seed: int = 0, tasks: tuple[str, ...] = tuple(TASKS)) -> list[dict]:
-    """[{"task", "prompt", "response"}] - `per_task` rows of each task, interleaved, from the seed."""
+    """[{"task", "prompt", "response", "text"}] - `per_task` rows of each task, interleaved, from the seed."""
     rng = random.Random(seed)
     rows = []
     for i in range(per_task):
         for name in tasks:
             words = rng.sample(WORDS, rng.randint(3, 5))
-            rows.append({"task": name, "prompt": f"{name}: {' '.join(words)}", "response": TASKS[name](words),
-                         "index": i})
+            phrase, answer = " ".join(words), TASKS[name](words)
+            rows.append({"task": name, "prompt": f"{name}: {phrase}", "response": answer, "index": i,
+                         "text": datainf_text(name, phrase, answer)})
     return rows
