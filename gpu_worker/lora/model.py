@@ -17,7 +17,8 @@ Outputs equal the single-adapter forward (PEFT's, or the base model's) within fl
 with `batch_invariant` (what paid, replicated generation uses), bit for bit whatever else shares the
 batch: a CPU matmul picks its kernel (and so its rounding) by the number of rows, so every matmul runs
 on a row count padded to a multiple of `ROW_BLOCK`, where a row's result depends on that row alone
-(tests/test_paid_generation.py checks a request alone against the same request in mixed batches).
+(bgmv's embedding bags need no padding: each row's bag is reduced on its own); tests/test_openlora.py
+and tests/test_paid_generation.py check a request alone against the same request in mixed batches.
 """
 
 from __future__ import annotations
