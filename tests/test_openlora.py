@@ -321,6 +321,26 @@ def test_bgmv_equals_the_segments_path_through_a_pool_that_evicts(models):
     assert found["default_method"] == "bgmv"  # where the SGMV kernels do not run, batchers use bgmv
 
 
+def test_a_pool_grows_in_slots_and_rank_keeping_its_resident_adapters(models, tmp_path):
+    """A rank-20 adapter arriving after rank-4 and rank-6 ones widens every slot to rank 32, and a third
+    adapter doubles the slots; the adapters already resident must still give the segments path's logits."""
+    root, dirs = models
+    torch.manual_seed(30)
+    lora = peft.LoraConfig(r=20, lora_alpha=8, target_modules=TARGETS, init_lora_weights=False)
+    peft.get_peft_model(transformers.LlamaForCausalLM.from_pretrained(root / "base"), lora).save_pretrained(
+        tmp_path / "wide")
+    small, medium, wide = (read_adapter(d) for d in (dirs[0], dirs[1], tmp_path / "wide"))
+    pooled, reference = LlamaRuntime(root / "base"), LlamaRuntime(root / "base")
+    prompts = [[5, 9, 17, 33, 2], [7, 7, 7], [100, 200, 3]]
+    for assigned in ([small, medium], [wide], [small, medium, wide]):
+        ordered = sorted(assigned, key=lambda a: a.hash)
+        got = pooled.step([Sequence(a, []) for a in ordered], prompts[:len(ordered)], "bgmv")
+        want = reference.step([Sequence(a, []) for a in ordered], prompts[:len(ordered)], "segments")
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    pool = pooled.pool("bgmv")
+    assert pool.rank == 32 and pool.allocated == 4 and pool.loads == 3
+
+
 def test_sgmv_kernels_equal_the_segments_path_under_the_triton_interpreter(models):
     """The Punica-style kernels (gpu_worker/lora/sgmv.py) compile for CUDA only; Triton's interpreter runs
     the same kernels on the CPU, so their results are checked here on every machine."""
