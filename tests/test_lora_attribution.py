@@ -168,3 +168,22 @@ def test_the_paid_engine_attributes_each_adapter_with_its_own_factors(tuned, tmp
         found.append(got)
     assert found[0] == found[2] != found[1]  # the two adapters (B negated) credit differently
     lora.close()
+
+
+def test_the_damping_check_credits_the_rows_its_retrains_drew_and_restores_the_adapter(tuned):
+    """The damping choice predicts each short retrain's loss change from the rows that retrain actually
+    trained on (a few batches of its half), so it must report them - only rows of the half, as often as
+    drawn - and leave the published adapter as it was."""
+    from gpu_worker.lora import damping
+    from gpu_worker.lora.influence import trainable
+
+    model, rows = tuned["model"], tuned["train"][:40]
+    half = np.arange(0, 40, 2)
+    with trainable(model) as params:
+        before = [p.detach().clone() for p in params]
+    losses, drawn = damping._retrained_losses(model, "default", rows, half, tuned["held"][:3],
+                                              tuned["tokenizer"].pad_token_id, 1e-3, seed=5)
+    assert drawn.sum() == damping.STEPS * damping.BATCH and drawn[1::2].sum() == 0
+    assert np.isfinite(losses).all() and len(losses) == 3
+    with trainable(model) as params:
+        assert all(torch.equal(p, q) for p, q in zip(params, before, strict=True))
