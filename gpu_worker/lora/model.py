@@ -24,6 +24,7 @@ and tests/test_paid_generation.py check a request alone against the same request
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,13 +72,13 @@ class Sequence:
 
 @dataclass
 class _Mix:
-    """How one step adds the adapters' terms: its (adapter, start, end) segments, the method, and for a
-    pooled method its pool and the segments with an adapter as that method takes them (pool slots)."""
+    """How one step adds the adapters' terms: its (adapter, start, end) segments, and for a pooled method
+    its pool, the segments with an adapter as that method takes them (pool slots) and its `add_lora`."""
 
     segments: list[tuple[LoRA | None, int, int]]
-    method: str
     pool: AdapterPool | None = None
     slotted: sgmv.Segments | bgmv.Rows | None = None
+    add: Callable | None = None
 
 
 class LlamaRuntime:
@@ -137,15 +138,16 @@ class LlamaRuntime:
         if method not in METHODS:
             raise ValueError(f"unknown LoRA method {method!r}; known: {METHODS}")
         if method not in POOLED:
-            return _Mix(segments, method)
+            return _Mix(segments)
         if method == "sgmv" and not sgmv.available(self.device):
             raise ValueError(f"the sgmv method needs a CUDA device with Triton (this runtime is on {self.device})")
         pool = self.pool(method)
         active = [(a, s, e) for a, s, e in segments if a is not None]
         slots = pool.slots([a for a, _, _ in active])
         spans = [(s, e, slot) for (_, s, e), slot in zip(active, slots, strict=True)]
-        slotted = sgmv.Segments.of(spans, self.device) if method == "sgmv" else bgmv.Rows(spans, rows, self.device)
-        return _Mix(segments, method, pool, slotted)
+        if method == "sgmv":
+            return _Mix(segments, pool, sgmv.Segments.of(spans, self.device), sgmv.add_lora)
+        return _Mix(segments, pool, bgmv.Rows(spans, rows, self.device), bgmv.add_lora)
 
     # --- building blocks -------------------------------------------------------------------------
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
@@ -160,8 +162,7 @@ class LlamaRuntime:
             out = out + bias
         if mix.pool is not None:
             if name in mix.pool.a:
-                method = sgmv if mix.method == "sgmv" else bgmv
-                method.add_lora(out, x.contiguous(), mix.pool.a[name], mix.pool.b[name], mix.slotted)
+                mix.add(out, x.contiguous(), mix.pool.a[name], mix.pool.b[name], mix.slotted)
             return out
         for adapter, start, end in mix.segments:
             if adapter is not None and name in adapter.factors:

@@ -16,7 +16,7 @@ because Triton's `dot` needs every side ≥ 16; a decode segment of one row fill
 which costs nothing that matters in a step bound by reading the adapters' weights.
 
 Triton compiles for CUDA; on a machine without a GPU `TRITON_INTERPRET=1` runs the same kernels on the
-CPU with NumPy (tests/sgmv_interpreted.py, run by tests/test_openlora.py), so the kernels are checked
+CPU with NumPy (tests/pooled_methods.py, run by tests/test_openlora.py), so the kernels are checked
 on every machine.
 """
 
