@@ -10,9 +10,10 @@ mixed-adapter batch (`adapter_names`).
 Prints tokens/s, p50/p95 step latency, speedups, K=64 throughput as a fraction of K=1, the cost of
 batch invariance, cold adapter load time, bytes per resident adapter and the max abs error against PEFT.
 
-    python bench/openlora.py [--hidden 256 768] [--rounds 5] [--skip-generation] [--device cuda]
-                             [--dtype bfloat16] [--skip-switch]
+    python bench/openlora.py [--hidden 256 768] [--rounds 5] [--skip-generation] [--skip-context]
+                             [--device cuda] [--dtype bfloat16] [--skip-switch]
 
+Then a decode step of 64 requests at contexts of 8, 128 and 512 tokens (hidden 256), K = 1 and 64.
 On a GPU, also the LoRA term alone for one 4096-wide module (the SGMV kernels against the per-segment
 loop, K = 1, 8, 64). Then a generation run: 500 requests over 1,000 registered adapters (Zipf
 popularity), continuous batching, a host cache that holds 200 of them: tokens/s, request latency, disk
@@ -221,6 +222,36 @@ def generation_run(work: Path, device: str, dtype: torch.dtype, requests: int = 
             "evictions": stats["evictions"], "engine_steps": stats["steps"], "method": engine.method}
 
 
+def context_run(work: Path, device: str, dtype: torch.dtype, hidden: int = 256, contexts=(8, 128, 512),
+                rounds: int = 5) -> dict:
+    """A decode step of 64 requests as their contexts grow: each K (1, 64 adapters) prefills its requests
+    once per context, then every method takes decode steps in turn (the contexts grow by one a step).
+    What a step costs beyond the LoRA term is attention over the caches, which grows with the context."""
+    config = make_base(work, hidden)
+    adapters = [read_adapter(d).to(device, dtype) for d in make_adapters(work, config, 64)]
+    runtime = LlamaRuntime(work / "base", device, dtype)
+    methods = ["segments", runtime.default_method]
+    g = torch.Generator().manual_seed(2)
+    found = {}
+    for context in contexts:
+        row = {}
+        for k in (1, 64):
+            seqs = [Sequence(adapters[r % k], []) for r in sorted(range(64), key=lambda r: r % k)]
+            runtime.step(seqs, torch.randint(0, VOCAB, (64, context), generator=g).tolist())
+            times = {m: [] for m in methods}
+            for _ in range(rounds):
+                for m in methods:
+                    step = torch.randint(0, VOCAB, (64, 1), generator=g).tolist()
+                    times[m].append(timed(lambda m=m, step=step, seqs=seqs: runtime.step(seqs, step, m)))
+            best = min(methods, key=lambda m: statistics.median(times[m]))
+            row[f"K{k}"] = {"tokens_per_s": round(64 / statistics.median(times[best])),
+                            "p50_ms": round(statistics.median(times[best]) * 1000, 2), "method": best}
+        row["K64_fraction_of_K1"] = round(row["K64"]["tokens_per_s"] / row["K1"]["tokens_per_s"], 3)
+        found[str(context)] = row
+        print(f"hidden {hidden} decode at context {context}: {json.dumps(row)}", file=sys.stderr)
+    return {"hidden": hidden, "requests": 64, "contexts": found}
+
+
 def kernel_run(device: str, dtype: torch.dtype, width: int = 4096, rows: int = 64, rank: int = 16) -> dict:
     """The LoRA term alone, for one width×width module and a decode step of `rows` rows with K adapters:
     the SGMV kernels against the per-segment loop, timed on the GPU (Triton's do_bench: median of many
@@ -257,6 +288,7 @@ def main() -> None:
                         help="model widths (none: only the generation run)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-generation", action="store_true")
+    parser.add_argument("--skip-context", action="store_true", help="leave out decode at longer contexts")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda (adds the SGMV kernels)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--skip-switch", action="store_true",
@@ -272,6 +304,9 @@ def main() -> None:
     if args.device.startswith("cuda"):
         report["gpu"] = torch.cuda.get_device_name(args.device)
         report["kernel"] = kernel_run(args.device, dtype)
+    if not args.skip_context:
+        with tempfile.TemporaryDirectory(prefix="payable-openlora-") as tmp:
+            report["decode_context"] = context_run(Path(tmp), args.device, dtype)
     if not args.skip_generation:
         with tempfile.TemporaryDirectory(prefix="payable-openlora-") as tmp:
             report["generation"] = generation_run(Path(tmp), args.device, dtype)

@@ -8,7 +8,7 @@ peft = pytest.importorskip("peft")
 
 from gpu_worker.lora.adapters import AdapterError, adapter_hash, read_adapter  # noqa: E402
 from gpu_worker.lora.cache import AdapterCache  # noqa: E402
-from gpu_worker.lora.model import LlamaRuntime, Sequence  # noqa: E402
+from gpu_worker.lora.model import PAD_BELOW, LlamaRuntime, Sequence  # noqa: E402
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -56,6 +56,29 @@ def test_a_mixed_adapter_batch_equals_each_single_adapter_forward(models, method
     nxt = [[int(x.argmax())] for x in logits]
     logits = runtime.step(sequences, nxt, method)
     for seq, got, d in zip(sequences, logits, [dirs[0], dirs[0], dirs[2], None], strict=True):
+        torch.testing.assert_close(got, _reference(root, d, seq.tokens), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["segments", "bgmv"])
+def test_decode_past_the_padded_attention_equals_each_single_adapter_forward(models, method):
+    """Decode steps over short caches (one padded attention), a step that mixes a prompt in (request by
+    request), then decode steps whose caches pass PAD_BELOW (the loop over requests; a cache's buffers
+    double on the way): every request's logits still equal PEFT's forward of its whole sequence."""
+    root, dirs = models
+    runtime = LlamaRuntime(root / "base")
+    loras = [read_adapter(d) for d in dirs]
+    assigned = [(loras[0], dirs[0]), (loras[1], dirs[1]), (None, None)]
+    sequences = [Sequence(a, []) for a, _ in assigned]
+    short = sequences[:2]
+    logits = runtime.step(short, [list(range(1, PAD_BELOW - 3)), [7, 7, 7]], method)
+    for _ in range(2):  # caches of 28-29 and 3-4 positions: the padded attention
+        logits = runtime.step(short, [[int(x.argmax())] for x in logits], method)
+    nxt = [[int(x.argmax())] for x in logits]
+    logits = runtime.step(sequences, [*nxt, list(range(50, 50 + PAD_BELOW + 3))], method)
+    for _ in range(4):  # the first cache passes 32 positions (its buffers double), the third starts past PAD_BELOW
+        logits = runtime.step(sequences, [[int(x.argmax())] for x in logits], method)
+    assert [seq.cached for seq in sequences] == [PAD_BELOW + 3, 10, PAD_BELOW + 7]
+    for seq, got, (_, d) in zip(sequences, logits, assigned, strict=True):
         torch.testing.assert_close(got, _reference(root, d, seq.tokens), atol=1e-4, rtol=1e-4)
 
 
