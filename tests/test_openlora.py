@@ -59,13 +59,17 @@ def test_a_mixed_adapter_batch_equals_each_single_adapter_forward(models, method
         torch.testing.assert_close(got, _reference(root, d, seq.tokens), atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("method", ["segments", "bgmv"])
-def test_decode_past_the_padded_attention_equals_each_single_adapter_forward(models, method):
+@pytest.mark.parametrize(("method", "pad_below"), [("segments", PAD_BELOW), ("bgmv", PAD_BELOW),
+                                                   ("bgmv", float("inf"))])  # inf: what a GPU runtime does
+def test_decode_past_the_padded_attention_equals_each_single_adapter_forward(models, method, pad_below):
     """Decode steps over short caches (one padded attention), a step that mixes a prompt in (request by
-    request), then decode steps whose caches pass PAD_BELOW (the loop over requests; a cache's buffers
-    double on the way): every request's logits still equal PEFT's forward of its whole sequence."""
+    request), then decode steps whose caches pass PAD_BELOW (on the CPU the loop over requests, on a GPU
+    still padded; a cache's buffers double on the way): every request's logits still equal PEFT's
+    forward of its whole sequence."""
     root, dirs = models
     runtime = LlamaRuntime(root / "base")
+    assert runtime.pad_below == PAD_BELOW  # on the CPU
+    runtime.pad_below = pad_below
     loras = [read_adapter(d) for d in dirs]
     assigned = [(loras[0], dirs[0]), (loras[1], dirs[1]), (None, None)]
     sequences = [Sequence(a, []) for a, _ in assigned]

@@ -12,10 +12,11 @@ can mix requests that use different adapters:
   segment's term in two launches per module from device-resident slots (`sgmv`, sgmv.py; the slots:
   pool.py) - bench/openlora.py measures them side by side,
 - attention reads each request's own KV cache (kv_cache.py): in a decode step (one new token per
-  request) over short caches as one attention over all of them padded to the longest, otherwise
-  request by request - padding copies every cache every step, which past `PAD_BELOW` positions costs
-  more than the loop over requests (one layer, 64 requests, hidden 256: padded 0.9 / 9.9 / 54 ms,
-  the loop 2.4 / 2.8 / 4.8 ms with 9 / 128 / 512 positions cached).
+  request) as one attention over all the caches padded to the longest, otherwise request by request.
+  On the CPU a decode step pads only short caches: padding copies every cache every step, which past
+  `PAD_BELOW` positions costs more than the loop over requests (one layer, 64 requests, hidden 256:
+  padded 0.9 / 9.9 / 54 ms, the loop 2.4 / 2.8 / 4.8 ms with 9 / 128 / 512 positions cached). On a
+  GPU copies are cheap and each request's attention is kernel launches, so a decode step always pads.
 Outputs equal the single-adapter forward (PEFT's, or the base model's) within float tolerance - and,
 with `batch_invariant` (what paid, replicated generation uses), bit for bit whatever else shares the
 batch: a CPU matmul picks its kernel (and so its rounding) by the number of rows, so every matmul runs
@@ -40,7 +41,7 @@ from .kv_cache import KVCache
 from .pool import AdapterPool
 
 ROW_BLOCK = 16
-PAD_BELOW = 32  # a decode step pads its caches into one attention while the longest is shorter than this
+PAD_BELOW = 32  # on the CPU, a decode step pads its caches into one attention while all are shorter than this
 METHODS = ("segments", "bgmv", "sgmv")
 POOLED = ("bgmv", "sgmv")  # the methods that read adapters from the runtime's resident slots
 
@@ -112,6 +113,7 @@ class LlamaRuntime:
         self.inv_freq = 1.0 / (theta ** (torch.arange(0, self.head_dim, 2, device=self.device).float() / self.head_dim))
         self.vocab = config["vocab_size"]
         self.pool_slots = pool_slots
+        self.pad_below = PAD_BELOW if self.device.type == "cpu" else float("inf")
         self.pools: dict[str, AdapterPool] = {}  # per pooled method: each reads its own layout
 
     def check(self, adapter: LoRA) -> None:
@@ -238,7 +240,7 @@ class LlamaRuntime:
         mix = self._mix(segments, method, len(rows))
         # every request feeds one token against a short cache: one padded attention for all of them (not in
         # the batch-invariant runtime: the padding gives a reduction a length that depends on the neighbours)
-        decode = not self.batch_invariant and all(len(tokens) == 1 and 0 < seq.cached < PAD_BELOW
+        decode = not self.batch_invariant and all(len(tokens) == 1 and 0 < seq.cached < self.pad_below
                                                   for seq, tokens in zip(sequences, new, strict=True))
         if decode:  # every layer's caches have the same lengths: the mask is made once a step
             lengths = [seq.cached + 1 for seq in sequences]
