@@ -1,13 +1,15 @@
 """One request's keys and values, per layer, in buffers that grow by doubling.
 
-A decode step adds one position per layer. Appending with `torch.cat` copies the whole past every
-step, so a step's cost grew with the context: 64 requests at hidden 256 took 20 ms a step with 8
-tokens of context and 267 ms with 512, nearly all of it copying caches (bench/openlora.py,
-`decode_context`). Here a step writes its new positions in place, and the buffer is copied only when
-it doubles - amortised O(1) per position, at most twice the memory the positions need.
+A decode step adds one position per layer. Appending with `torch.cat` copied the whole past every
+step (and padding the batch's caches for one attention copied them again), so a step's cost grew with
+the context: 64 requests at hidden 256 took 20 ms a step with 8 positions cached and 267 ms with 512,
+over 80% of it copying and zero-filling caches (bench/openlora.py's `decode_context` gives 15 and
+41 ms now, with model.py's attention request by request past `PAD_BELOW` on the CPU). Here a step
+writes its new positions in place, and a buffer is copied only when it doubles - amortised O(1) per
+position, at most twice the memory the positions need.
 
-Buffers are time-first ([capacity, kv heads, head dim]), so the filled part is a contiguous view:
-attention reads it as it is, and a decode step pads the batch's caches in one copy.
+Buffers are time-first ([capacity, kv heads, head dim]), so the filled part is a contiguous view that
+attention reads as it is.
 """
 
 from __future__ import annotations
