@@ -131,6 +131,8 @@ class OpenLoRAService(worker_pb2_grpc.OpenLoRAServicer):
                     return
                 continue
             if token is None:
+                if job.error:  # the stream ends early, and says why
+                    context.abort(grpc.StatusCode.FAILED_PRECONDITION, job.error)
                 return
             yield pb.GeneratedToken(token=token, index=index)
             index += 1

@@ -182,7 +182,7 @@ def test_cancellation_frees_the_slot_and_adapters_are_served_fairly(models):
         engine.close()
 
 
-def test_openlora_serves_mixed_adapters_over_grpc_with_streaming_and_cancellation(models, worker_channel):
+def test_openlora_serves_mixed_adapters_over_grpc_with_streaming_and_cancellation(models, worker_channel, tmp_path):
     import threading
 
     import grpc
@@ -201,7 +201,14 @@ def test_openlora_serves_mixed_adapters_over_grpc_with_streaming_and_cancellatio
     with pytest.raises(grpc.RpcError) as info:
         stub.LoadAdapter(pb.LoadAdapterRequest(directory=str(dirs[0]), expected_hash=b"\x01" * 32), timeout=30)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert sorted(stub.ListAdapters(pb.ListAdaptersRequest(), timeout=30).hashes) == sorted(hashes)
+    with pytest.raises(grpc.RpcError) as info:  # a token id the base does not have
+        next(stub.Generate(pb.LoRAGenerateRequest(prompt=[1, 999], max_new_tokens=2), timeout=30))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "vocabulary of 300" in info.value.details()
+    wide = stub.LoadAdapter(pb.LoadAdapterRequest(directory=str(_wide_adapter(tmp_path / "wide"))), timeout=30).hash
+    with pytest.raises(grpc.RpcError) as info:  # its request fails in the engine: the stream ends saying why
+        list(stub.Generate(pb.LoRAGenerateRequest(adapter_hash=wide, prompt=[1, 2], max_new_tokens=2), timeout=60))
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "64→64 in this base" in info.value.details()
+    assert sorted(stub.ListAdapters(pb.ListAdaptersRequest(), timeout=30).hashes) == sorted([*hashes, wide])
 
     runtime = LlamaRuntime(root / "base")
     results: dict[int, list[int]] = {}
@@ -218,7 +225,7 @@ def test_openlora_serves_mixed_adapters_over_grpc_with_streaming_and_cancellatio
         t.join()
     for i, tokens in results.items():
         assert tokens == _greedy(runtime, read_adapter(dirs[i % 3]), [10 + i, 20, 30], 5)
-    long = stub.Generate(pb.LoRAGenerateRequest(adapter_hash=hashes[0], prompt=[1, 2, 3], max_new_tokens=500),
+    long = stub.Generate(pb.LoRAGenerateRequest(adapter_hash=hashes[0], prompt=[1, 2, 3], max_new_tokens=250),
                          timeout=120)
     next(long)
     long.cancel()  # the client hangs up: its slot must be freed
@@ -229,7 +236,7 @@ def test_openlora_serves_mixed_adapters_over_grpc_with_streaming_and_cancellatio
         if stats.active == 0:
             break
         time.sleep(0.1)
-    assert stats.active == 0 and stats.completed >= 7 and stats.registered == 3
+    assert stats.active == 0 and stats.completed >= 8 and stats.registered == 4
 
 
 def test_onnx_runtime_lora_runs_one_pass_per_adapter_group(tmp_path):
@@ -388,20 +395,25 @@ def test_sgmv_kernels_equal_the_segments_path_under_the_triton_interpreter(model
     assert found["default_method"] == "sgmv"  # where the kernels run, batchers use them
 
 
-def test_an_adapter_that_does_not_fit_the_base_fails_its_request_not_the_engine(models, tmp_path):
+def _wide_adapter(directory):
+    """An adapter in PEFT's format, but made for a base twice as wide as the fixture's."""
     import json
 
     from safetensors.torch import save_file
 
+    directory.mkdir()
+    save_file({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(4, 128),
+               "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.zeros(128, 4)},
+              directory / "adapter_model.safetensors")
+    (directory / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4, "lora_alpha": 8}))
+    return directory
+
+
+def test_an_adapter_that_does_not_fit_the_base_fails_its_request_not_the_engine(models, tmp_path):
     from gpu_worker.lora.batching import Batcher
 
     root, dirs = models
-    wide = tmp_path / "wide"  # PEFT's format, but made for a base twice as wide
-    wide.mkdir()
-    save_file({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(4, 128),
-               "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.zeros(128, 4)},
-              wide / "adapter_model.safetensors")
-    (wide / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4, "lora_alpha": 8}))
+    wide = _wide_adapter(tmp_path / "wide")
     cache = AdapterCache(host_bytes=1 << 24, device_bytes=1 << 24)
     good, bad = (cache.register(d, read_adapter(d).hash) for d in (dirs[0], wide))
     runtime = LlamaRuntime(root / "base")
@@ -415,3 +427,52 @@ def test_an_adapter_that_does_not_fit_the_base_fails_its_request_not_the_engine(
         engine.close()
     with pytest.raises(ValueError, match="exceeds the runtime's 4 adapter slots"):
         Batcher(LlamaRuntime(root / "base", pool_slots=4), cache, max_batch=8, method="sgmv")
+
+
+def test_requests_the_base_cannot_run_are_refused_when_submitted(models):
+    from gpu_worker.lora.batching import Batcher
+
+    root, dirs = models
+    cache = AdapterCache(host_bytes=1 << 24, device_bytes=1 << 24)
+    engine = Batcher(LlamaRuntime(root / "base"), cache, max_batch=8)  # vocabulary 300, context 256
+    try:
+        with pytest.raises(ValueError, match=r"prompt token 300 \(position 1\) is outside the base model's "
+                                             r"vocabulary of 300"):
+            engine.submit(None, [5, 300, 7], 4)
+        with pytest.raises(ValueError, match=r"prompt token -1 \(position 0\)"):
+            engine.submit(None, [-1], 4)
+        with pytest.raises(ValueError, match="a prompt of 200 tokens and 57 new tokens need 257 positions; the base "
+                                             "model's context is 256"):
+            engine.submit(None, [1] * 200, 57)
+        assert len(_drain(engine.submit(None, [1] * 200, 56))) == 56  # exactly the context: served
+        assert engine.stats()["active"] == engine.stats()["queued"] == 0
+    finally:
+        engine.close()
+
+
+def test_a_failing_step_fails_its_requests_and_the_engine_serves_on(models):
+    from gpu_worker.lora.batching import Batcher
+
+    root, dirs = models
+    cache = AdapterCache(host_bytes=1 << 24, device_bytes=1 << 24)
+    key = cache.register(dirs[0], read_adapter(dirs[0]).hash)
+    runtime = LlamaRuntime(root / "base")
+    engine = Batcher(runtime, cache, max_batch=8)
+    real_step, failures = runtime.step, []
+
+    def step_that_runs_out_of_memory_once(*args):  # what a step over too large a batch can do
+        if not failures:
+            failures.append(1)
+            raise MemoryError("could not allocate 8 GiB")
+        return real_step(*args)
+
+    runtime.step = step_that_runs_out_of_memory_once
+    try:
+        failed = engine.submit(key, [1, 2, 3], 4)
+        assert _drain(failed) == []
+        assert failed.error == "the engine step failed: MemoryError('could not allocate 8 GiB')"
+        served = engine.submit(key, [1, 2, 3], 4)
+        assert _drain(served) == _greedy(LlamaRuntime(root / "base"), cache.get(key), [1, 2, 3], 4)
+        assert served.error == "" and engine.stats()["active"] == 0
+    finally:
+        engine.close()

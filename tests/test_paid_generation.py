@@ -1,8 +1,8 @@
 """OpenLoRA in the paid flow, end to end in real processes: two adapters fine-tuned and published through
 ModelFactory on two DataNets, served on one base by two replicated workers, paid per token, streamed to
 their requesters alone, attributed to their own fine-tuning rows, and settled when both replicas agree
-byte for byte; an adapter whose bytes do not match its hash is refused; a worker killed mid-stream leaves
-the request to expire and be refunded, once."""
+byte for byte; an adapter whose bytes do not match its hash is refused, and so is a request longer than
+the base's context; a worker killed mid-stream leaves the request to expire and be refunded, once."""
 
 from __future__ import annotations
 
@@ -191,6 +191,24 @@ def test_an_adapter_whose_bytes_do_not_match_its_hash_is_refused_and_the_request
     request_id = request_generation(client, REQUESTER, model_id, "upper: class def", max_new_tokens=8)
     events = list(stream_tokens(client, REQUESTER, request_id))
     assert len(events) == 1 and "does not match its hash" in events[0].end.error
+    request, settlement = wait_closed(client, request_id, timeout=60)
+    assert settlement is None and request.status == inf.EXPIRED
+    after = _balance(client, REQUESTER)
+    assert decode_u128(after.reserved) == 0
+    assert decode_u128(before.free) - decode_u128(after.free) == _tx_fees(client, [request_id])  # all refunded
+
+
+def test_a_request_longer_than_the_base_model_s_context_is_refused_with_the_reason_and_refunded(world):
+    """The tiny base holds 512 positions; 600 new tokens cannot fit, so no worker generates past what the
+    base was made for: the stream ends saying why, and at the deadline the escrow comes back whole."""
+    from studio.generation import request_generation, stream_tokens, wait_closed
+
+    client = world["client"]
+    before = _balance(client, REQUESTER)
+    request_id = request_generation(client, REQUESTER, world["models"][1], "upper: class def", max_new_tokens=600)
+    events = list(stream_tokens(client, REQUESTER, request_id))
+    assert len(events) == 1 and "600 new tokens need" in events[0].end.error
+    assert "the base model's context is 512" in events[0].end.error
     request, settlement = wait_closed(client, request_id, timeout=60)
     assert settlement is None and request.status == inf.EXPIRED
     after = _balance(client, REQUESTER)

@@ -5,6 +5,11 @@ others) while the batch has room - bounded by request count and by KV-cache toke
 mixed forward: newcomers feed their prompts (prefill), running requests feed their last token
 (decode), all adapters together (see model.py). Tokens stream to each request's queue as they are
 made; a finished or cancelled request leaves the batch at the next step and frees its slot.
+
+A request the base cannot run is refused when submitted (a token outside its vocabulary, more
+positions than its context); a step that fails anyway (its memory ran out, say) fails the requests in
+that step with the reason and the engine goes on serving - one thread serves every request, so an
+exception that ended it would leave every stream waiting forever.
 """
 
 from __future__ import annotations
@@ -15,10 +20,14 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
+import structlog
+
 from .adapters import AdapterError
 from .cache import AdapterCache
 from .model import POOLED, LlamaRuntime, Sequence
 from .sampling import Sampler
+
+log = structlog.get_logger("payable.worker.openlora")
 
 
 @dataclass
@@ -34,7 +43,7 @@ class Request:
     finished_step: int | None = None  # the engine step at which it left the batch
     sampler: Sampler = field(default_factory=Sampler)  # greedy unless given
     stop: frozenset[int] = frozenset()  # tokens that end the generation (kept as its last token)
-    error: str = ""  # why it ended early (its adapter could not be loaded)
+    error: str = ""  # why it ended early (its adapter could not be loaded, its step failed)
 
     def cancel(self) -> None:
         """Stop generating; the request leaves the batch (freeing its slot) at the next step."""
@@ -69,6 +78,14 @@ class Batcher:
             raise ValueError("a request needs a non-empty prompt and max_new ≥ 1")
         if len(prompt) + max_new > self.max_kv_tokens:
             raise ValueError(f"prompt + max_new exceeds the {self.max_kv_tokens}-token KV budget")
+        context = self.runtime.max_positions
+        if context is not None and len(prompt) + max_new > context:
+            raise ValueError(f"a prompt of {len(prompt)} tokens and {max_new} new tokens need {len(prompt) + max_new} "
+                             f"positions; the base model's context is {context}")
+        outside = next(((i, t) for i, t in enumerate(prompt) if not 0 <= t < self.runtime.vocab), None)
+        if outside is not None:
+            raise ValueError(f"prompt token {outside[1]} (position {outside[0]}) is outside the base model's "
+                             f"vocabulary of {self.runtime.vocab}")
         if adapter is not None and adapter not in self.cache.registry:
             raise ValueError(f"adapter {adapter.hex()} is not registered")
         request = Request(next(self._ids), adapter, list(prompt), max_new, sampler=sampler or Sampler(), stop=stop)
@@ -145,7 +162,15 @@ class Batcher:
             batch = ready
             if not batch:
                 continue
-            logits = self.runtime.step([r.seq for r in batch], feeds, self.method)
+            try:
+                logits = self.runtime.step([r.seq for r in batch], feeds, self.method)
+            except Exception as exc:  # noqa: BLE001 - whatever failed, the engine must go on serving
+                log.error("openlora_step_failed", requests=len(batch), error=repr(exc))
+                with self._lock:
+                    for r in batch:
+                        r.error = f"the engine step failed: {exc!r}"
+                        self._finish(r)
+                continue
             with self._lock:
                 self.steps += 1
                 for r, row in zip(batch, logits, strict=True):

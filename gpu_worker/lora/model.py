@@ -112,6 +112,7 @@ class LlamaRuntime:
         theta = config.get("rope_theta") or (config.get("rope_parameters") or {}).get("rope_theta", 10000.0)
         self.inv_freq = 1.0 / (theta ** (torch.arange(0, self.head_dim, 2, device=self.device).float() / self.head_dim))
         self.vocab = config["vocab_size"]
+        self.max_positions: int | None = config.get("max_position_embeddings")  # the context it was made for
         self.pool_slots = pool_slots
         self.pad_below = PAD_BELOW if self.device.type == "cpu" else float("inf")
         self.pools: dict[str, AdapterPool] = {}  # per pooled method: each reads its own layout
