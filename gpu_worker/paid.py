@@ -228,7 +228,7 @@ class PaidEngine:
             if job.error:
                 raise ArtifactError(f"request {request.id}: {job.error}")
             signed = self.attribute(served, request, model, prompt, output)
-        except (ArtifactError, ValueError, KeyError, OSError) as exc:
+        except (ArtifactError, ValueError, KeyError, OSError, RuntimeError) as exc:  # the stream says why
             stream.close(pb.PaidStreamEnd(error=str(exc)))
             raise
         stream.close(pb.PaidStreamEnd(input_tokens=len(prompt), output_tokens=len(output),

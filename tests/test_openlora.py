@@ -196,6 +196,9 @@ def test_openlora_serves_mixed_adapters_over_grpc_with_streaming_and_cancellatio
         next(stub.Generate(pb.LoRAGenerateRequest(prompt=[1, 2], max_new_tokens=2), timeout=30))
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     stub.LoadBase(pb.LoadBaseRequest(directory=str(root / "base"), max_batch=8), timeout=60)
+    with pytest.raises(grpc.RpcError) as info:  # more rows than adapter slots: refused, the loaded base serves on
+        stub.LoadBase(pb.LoadBaseRequest(directory=str(root / "base"), max_batch=1000), timeout=60)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "1000 exceeds" in info.value.details()
     hashes = [stub.LoadAdapter(pb.LoadAdapterRequest(directory=str(d), expected_hash=read_adapter(d).hash),
                                timeout=30).hash for d in dirs]
     with pytest.raises(grpc.RpcError) as info:
@@ -425,6 +428,8 @@ def test_an_adapter_that_does_not_fit_the_base_fails_its_request_not_the_engine(
         assert _drain(engine.submit(good, [4, 5], 2)) == _greedy(runtime, cache.get(good), [4, 5], 2)  # lives on
     finally:
         engine.close()
+    with pytest.raises(RuntimeError, match="this engine is closed"):  # not queued where nothing will run it
+        engine.submit(good, [1, 2], 2)
     with pytest.raises(ValueError, match="exceeds the runtime's 4 adapter slots"):
         Batcher(LlamaRuntime(root / "base", pool_slots=4), cache, max_batch=8, method="sgmv")
 

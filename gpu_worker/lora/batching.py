@@ -90,6 +90,8 @@ class Batcher:
             raise ValueError(f"adapter {adapter.hex()} is not registered")
         request = Request(next(self._ids), adapter, list(prompt), max_new, sampler=sampler or Sampler(), stop=stop)
         with self._lock:
+            if self._stop:
+                raise RuntimeError("this engine is closed (its base model was replaced or the worker is stopping)")
             self._queues.setdefault(adapter, deque()).append(request)
             self._lock.notify()
         if adapter is not None:

@@ -28,15 +28,16 @@ class LoRAEngine:
         self._lock = threading.Lock()
 
     def load_base(self, directory: str | Path, max_batch: int = 64) -> None:
-        """Serve this base model (a Hugging Face LLaMA-family directory) from now on, replacing any other."""
+        """Serve this base model (a Hugging Face LLaMA-family directory) from now on, replacing any other -
+        once the new one is ready: one that cannot be served leaves the running one serving."""
         try:
-            runtime = LlamaRuntime(Path(directory), self.device)
+            batcher = Batcher(LlamaRuntime(Path(directory), self.device), self.cache, max_batch=max_batch)
         except (OSError, ValueError, KeyError) as exc:
             raise ArtifactError(f"cannot load base model: {exc}") from exc
         with self._lock:
-            if self.batcher is not None:
-                self.batcher.close()
-            self.batcher = Batcher(runtime, self.cache, max_batch=max_batch)
+            replaced, self.batcher = self.batcher, batcher
+        if replaced is not None:
+            replaced.close()
 
     def serve_base(self, key: bytes, directory: str | Path, max_batch: int = 64) -> None:
         """Serve a registered base model (by its artifact hash) for paid requests, if not served yet."""
@@ -45,9 +46,9 @@ class LoRAEngine:
                 return
             try:
                 runtime = LlamaRuntime(Path(directory), self.device, batch_invariant=True)
+                self.bases[key] = Batcher(runtime, self.cache, max_batch=max_batch)
             except (OSError, ValueError, KeyError) as exc:
                 raise ArtifactError(f"cannot load base model {key.hex()}: {exc}") from exc
-            self.bases[key] = Batcher(runtime, self.cache, max_batch=max_batch)
 
     def submit_paid(self, base: bytes, adapter: bytes, prompt: list[int], max_new_tokens: int,
                     sampler: Sampler, stop: frozenset[int]) -> Request:
