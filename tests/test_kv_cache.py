@@ -26,3 +26,15 @@ def test_a_layer_cannot_be_appended_before_the_layers_below_it():
     cache.append(0, torch.zeros(1, 2, 4), torch.zeros(1, 2, 4))
     with pytest.raises(IndexError, match="layer 2 appended before layer 1"):
         cache.append(2, torch.zeros(1, 2, 4), torch.zeros(1, 2, 4))
+
+
+def test_a_reservation_is_allocated_once_and_growth_past_it_doubles():
+    cache, appended = KVCache(reserve=40), []
+    for added in [7] + [1] * 33:  # a prompt, then decode steps up to exactly the reservation
+        k = torch.full((added, 1, 2), float(len(appended)))
+        appended.append(k)
+        got, _ = cache.append(0, k, k)
+        assert cache.capacity == 40
+    assert torch.equal(got, torch.cat(appended)) and len(cache) == 40
+    cache.append(0, torch.zeros(1, 1, 2), torch.zeros(1, 1, 2))  # past it: the buffers double as before
+    assert cache.capacity == 64 and len(cache) == 41

@@ -481,3 +481,25 @@ def test_a_failing_step_fails_its_requests_and_the_engine_serves_on(models):
         assert served.error == "" and engine.stats()["active"] == 0
     finally:
         engine.close()
+
+
+def test_a_request_reserves_its_whole_kv_cache_when_it_joins(models):
+    """prompt + max_new positions, allocated at its first step: the batcher's KV budget is the memory."""
+    from gpu_worker.lora.batching import Batcher
+
+    root, _ = models
+    runtime = LlamaRuntime(root / "base")
+    engine = Batcher(runtime, AdapterCache(host_bytes=1 << 24, device_bytes=1 << 24), max_batch=8)
+    real_step, seen = runtime.step, []
+
+    def step(sequences, new, method):
+        out = real_step(sequences, new, method)
+        seen.append([seq.cache.capacity for seq in sequences])
+        return out
+
+    runtime.step = step
+    try:
+        assert len(_drain(engine.submit(None, [1, 2, 3], 30))) == 30
+    finally:
+        engine.close()
+    assert seen == [[33]] * 30  # one allocation, never grown

@@ -24,6 +24,7 @@ import structlog
 
 from .adapters import AdapterError
 from .cache import AdapterCache
+from .kv_cache import KVCache
 from .model import POOLED, LlamaRuntime, Sequence
 from .sampling import Sampler
 
@@ -156,7 +157,7 @@ class Batcher:
                             r.error = str(exc)
                             self._finish(r)
                         continue
-                    r.seq = Sequence(adapter, [])
+                    r.seq = Sequence(adapter, [], KVCache(len(r.prompt) + r.max_new))  # all it can need, at once
                     feeds.append(r.prompt)
                 else:
                     feeds.append([r.generated[-1]])

@@ -6,7 +6,9 @@ the context: 64 requests at hidden 256 took 20 ms a step with 8 positions cached
 over 80% of it copying and zero-filling caches (bench/openlora.py's `decode_context` gives 15 and
 41 ms now, with model.py's attention request by request past `PAD_BELOW` on the CPU). Here a step
 writes its new positions in place, and a buffer is copied only when it doubles - amortised O(1) per
-position, at most twice the memory the positions need.
+position, at most twice the memory the positions need. A request that knows how long it can get (the
+batcher's: prompt + max_new) reserves that much at once: one allocation, no copies, and the batcher's
+KV budget is then the memory its caches take.
 
 Buffers are time-first ([capacity, kv heads, head dim]), so the filled part is a contiguous view that
 attention reads as it is.
@@ -22,7 +24,9 @@ MIN_CAPACITY = 16
 class KVCache:
     """Keys and values per layer: `append` a step's new positions, read back views of everything so far."""
 
-    def __init__(self):
+    def __init__(self, reserve: int = 0):
+        """`reserve`: the positions to allocate at the first append (0: grow by doubling from the start)."""
+        self.reserve = reserve
         self._keys: list[torch.Tensor] = []    # per layer: [capacity, kv, hd]
         self._values: list[torch.Tensor] = []
         self._lengths: list[int] = []
@@ -30,6 +34,11 @@ class KVCache:
     def __len__(self) -> int:
         """Positions cached (what every layer holds once a step has run through all of them)."""
         return self._lengths[0] if self._lengths else 0
+
+    @property
+    def capacity(self) -> int:
+        """Positions the buffers hold before they must grow again."""
+        return self._keys[0].shape[0] if self._keys else 0
 
     def append(self, layer: int, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Add a step's positions to `layer` (keys, values [t, kv, hd]; layers in order, each once a
@@ -43,7 +52,7 @@ class KVCache:
         start, added = self._lengths[layer], keys.shape[0]
         end = start + added
         if end > self._keys[layer].shape[0]:
-            self._grow(layer, max(MIN_CAPACITY, 1 << (end - 1).bit_length()))
+            self._grow(layer, self.reserve if end <= self.reserve else max(MIN_CAPACITY, 1 << (end - 1).bit_length()))
         self._keys[layer][start:end] = keys
         self._values[layer][start:end] = values
         self._lengths[layer] = end
