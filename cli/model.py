@@ -75,9 +75,9 @@ def _register(args, node, pb) -> int:
     return 0
 
 
-def describe_hf_directory(directory: Path) -> tuple[str, int]:
-    """(architecture, parameter count) of a Hugging Face model directory, read from config.json and the
-    safetensors headers (no weights loaded)."""
+def describe_hf_directory(directory: Path) -> tuple[str, int, int]:
+    """(architecture, parameter count, context in positions - 0 when config.json gives none) of a Hugging
+    Face model directory, read from config.json and the safetensors headers (no weights loaded)."""
     try:
         config = json.loads((directory / "config.json").read_text())
     except (OSError, ValueError) as exc:
@@ -92,22 +92,27 @@ def describe_hf_directory(directory: Path) -> tuple[str, int]:
             header = json.loads(src.read(int.from_bytes(src.read(8), "little")))
         parameters += sum(math.prod(t["shape"]) for name, t in header.items() if name != "__metadata__")
     names = config.get("architectures") or [config.get("model_type", "unknown")]
-    return f"{config.get('model_type', 'unknown')}:{names[0]}", parameters
+    context = config.get("max_position_embeddings") or 0
+    if not isinstance(context, int) or not 0 <= context < 1 << 32:
+        raise ValueError(f"{directory}/config.json: max_position_embeddings is {context!r}, not a context length")
+    return f"{config.get('model_type', 'unknown')}:{names[0]}", parameters, context
 
 
 def _register_base(args, node, pb) -> int:
     directory = Path(args.directory)
-    architecture, parameters = describe_hf_directory(directory)
+    architecture, parameters, context = describe_hf_directory(directory)
     digest, manifest = upload_directory(node, directory, HF_MODEL, progress=None if args.json else progress_bar)
     result = node.submit_call(keypair_from(args.sender), "modelregistry", "register_base_model",
                               artifact_hash=digest, architecture=args.architecture or architecture,
                               format="hf_directory", license=args.license, size_bytes=total_size(manifest),
-                              parameters=parameters)
+                              parameters=parameters, context_length=context)
     made = created(node, result, "BaseModelRegistered", pb.BaseModelRegistered)
     emit(args, {"base_model": made.base_model, "artifact_hash": digest.hex(), "parameters": parameters,
-                "size_bytes": total_size(manifest), "files": [f.path for f in manifest.files]},
+                "context_length": context, "size_bytes": total_size(manifest),
+                "files": [f.path for f in manifest.files]},
          [("base model", str(made.base_model)), ("artifact", digest.hex()), ("architecture", architecture),
-          ("parameters", f"{parameters:,}"), ("files", ", ".join(f.path for f in manifest.files))])
+          ("parameters", f"{parameters:,}"), ("context", f"{context:,} positions" if context else "not given"),
+          ("files", ", ".join(f.path for f in manifest.files))])
     return 0
 
 

@@ -55,6 +55,7 @@ def test_datanet_to_model_provenance_through_the_cli(start_node, tmp_path):
               str(base_dir / "model.safetensors"))
     registered = cli("model", "register-base", str(base_dir), "--license", "Apache-2.0", "--from", "//Eve")
     assert registered["parameters"] == 650 and registered["files"] == ["config.json", "model.safetensors"]
+    assert registered["context_length"] == 0  # not a language model: no context declared
     base = registered["base_model"]
     model = cli("model", "register", "--base-model", str(base), "--snapshot", f"{net}:1", "--artifact-hash",
                 "22" * 32, "--training-config-hash", "33" * 32, "--index-hash", "44" * 32, "--price", "0.5",

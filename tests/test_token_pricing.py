@@ -116,6 +116,34 @@ def test_the_escrow_covers_the_bounds_and_settlement_charges_the_real_counts(pri
     c.ex.try_state()
 
 
+def test_a_request_that_cannot_fit_its_base_model_s_context_is_refused_when_made(priced):
+    """A language model's base records its context: max_new_tokens that leave no position for a prompt
+    are refused at once (nothing escrowed); the worker checks the prompt's real length against the rest."""
+    c = priced
+    _ok(c, c.alice, "modelregistry", 0, mr.RegisterBaseModel(artifact_hash=blake2_256(b"base 2"), architecture="llama",
+                                                             format=mr.HF_DIRECTORY, license="MIT", context_length=64))
+    base = _query(c, "modelregistry", "get_base_model", mr.BaseModelRequest(base_model=2), mr.BaseModel)
+    assert base.context_length == 64
+    _ok(c, c.alice, "modelregistry", 1, mr.RegisterModel(
+        base_model=2, snapshots=[mr.SnapshotRef(datanet=1, version=1)], training_config_hash=blake2_256(b"config"),
+        artifact_hash=blake2_256(b"adapter 2"), attribution_index_hash=INDEX_HASH, attribution_method=mr.SPAN,
+        split=SPLIT, price_per_inference=encode_u128(ONE_OPEN // 10), format=mr.PEFT_LORA))
+    _ok(c, c.charlie, "inference", 0, inf.RegisterWorker(endpoint="127.0.0.1:2", base_models=[2], device="cpu",
+                                                         bond=encode_u128(100 * ONE_OPEN)))
+    before = token.account(c.ex.read_context(), c.dave.public)
+    refused = _error(c, c.dave, "inference", 2, inf.RequestInference(
+        model=2, input=b"x", max_new_tokens=64, max_fee=encode_u128(ONE_OPEN)))
+    assert refused == ("BadInput: max_new_tokens 64 leaves no room for a prompt: model 2's base holds 64 positions "
+                       "(prompt and new tokens together)")
+    assert token.account(c.ex.read_context(), c.dave.public).reserved == before.reserved
+    _ok(c, c.dave, "inference", 2, inf.RequestInference(model=2, input=b"x", max_new_tokens=63,
+                                                        max_fee=encode_u128(ONE_OPEN)))
+    # base 1 declared no context: only the chain's own token bounds apply
+    _ok(c, c.dave, "inference", 2, inf.RequestInference(model=1, input=b"x", max_input_tokens=10,
+                                                        max_new_tokens=4096, max_fee=encode_u128(100 * ONE_OPEN)))
+    c.ex.try_state()
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_nothing_is_minted_or_lost_whatever_the_prices_bounds_and_counts(priced, data):

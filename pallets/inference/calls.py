@@ -133,6 +133,10 @@ def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) ->
     flat, per_input, per_output = (decode_u128(model.price_per_inference), decode_u128(model.price_per_input_token),
                                    decode_u128(model.price_per_output_token))
     _token_bounds(ctx, args, per_input, per_output)
+    context = registry.base_model(ctx, model.base_model).context_length
+    if context and args.max_new_tokens >= context:
+        raise errors.BadInput(f"max_new_tokens {args.max_new_tokens} leaves no room for a prompt: model {args.model}'s "
+                              f"base holds {context} positions (prompt and new tokens together)")
     if args.sampling.temperature_milli > MAX_TEMPERATURE_MILLI or args.sampling.top_p_milli > 1000:
         raise errors.BadInput(f"sampling: temperature_milli is at most {MAX_TEMPERATURE_MILLI} and top_p_milli "
                               f"at most 1000")

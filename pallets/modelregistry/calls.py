@@ -55,7 +55,8 @@ def _prices(flat: bytes, per_input_token: bytes, per_output_token: bytes) -> Non
 
 @calls.call(0, pb.RegisterBaseModel, weights.REGISTER_BASE)
 def register_base_model(ctx: Context, origin: bytes, args: pb.RegisterBaseModel) -> None:
-    """Register a base model: its artifact hash, architecture, format and license."""
+    """Register a base model: its artifact hash, architecture, format and license (and, for a language
+    model, its context in positions: requests that could not fit it are refused when made)."""
     _format(args.format)
     if args.format == pb.PEFT_LORA:
         raise errors.BadInput("a base model cannot be an adapter (format PEFT_LORA); register the adapter as a model")
@@ -64,7 +65,7 @@ def register_base_model(ctx: Context, origin: bytes, args: pb.RegisterBaseModel)
         id=new_id, owner=origin, artifact_hash=_hash(args.artifact_hash, "artifact_hash"),
         architecture=_text(args.architecture, "architecture", 128), format=args.format,
         license=_text(args.license, "license", 64), registered_at=ctx.block_number, size_bytes=args.size_bytes,
-        parameters=args.parameters))
+        parameters=args.parameters, context_length=args.context_length))
     NextBaseModelId.put(ctx, new_id + 1)
     ev.BaseModelRegistered.emit(ctx, base_model=new_id, owner=origin, artifact_hash=args.artifact_hash)
 

@@ -34,7 +34,7 @@ LORA_GRADIENT: AttributionMethod
 SPAN_AND_LORA_GRADIENT: AttributionMethod
 
 class BaseModel(_message.Message):
-    __slots__ = ("id", "owner", "artifact_hash", "architecture", "format", "license", "registered_at", "size_bytes", "parameters")
+    __slots__ = ("id", "owner", "artifact_hash", "architecture", "format", "license", "registered_at", "size_bytes", "parameters", "context_length")
     ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,7 @@ class BaseModel(_message.Message):
     REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_LENGTH_FIELD_NUMBER: _ClassVar[int]
     id: int
     owner: bytes
     artifact_hash: bytes
@@ -53,7 +54,8 @@ class BaseModel(_message.Message):
     registered_at: int
     size_bytes: int
     parameters: int
-    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., registered_at: _Optional[int] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ...) -> None: ...
+    context_length: int
+    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., registered_at: _Optional[int] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ..., context_length: _Optional[int] = ...) -> None: ...
 
 class SnapshotRef(_message.Message):
     __slots__ = ("datanet", "version")
@@ -126,20 +128,22 @@ class Model(_message.Message):
     def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., deprecated: _Optional[bool] = ..., registered_at: _Optional[int] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ..., span_weight_bps: _Optional[int] = ...) -> None: ...
 
 class RegisterBaseModel(_message.Message):
-    __slots__ = ("artifact_hash", "architecture", "format", "license", "size_bytes", "parameters")
+    __slots__ = ("artifact_hash", "architecture", "format", "license", "size_bytes", "parameters", "context_length")
     ARTIFACT_HASH_FIELD_NUMBER: _ClassVar[int]
     ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     LICENSE_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_LENGTH_FIELD_NUMBER: _ClassVar[int]
     artifact_hash: bytes
     architecture: str
     format: ArtifactFormat
     license: str
     size_bytes: int
     parameters: int
-    def __init__(self, artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ...) -> None: ...
+    context_length: int
+    def __init__(self, artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ..., context_length: _Optional[int] = ...) -> None: ...
 
 class RegisterModel(_message.Message):
     __slots__ = ("base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "format", "eval", "price_per_input_token", "span_weight_bps")
