@@ -199,15 +199,20 @@ def test_an_adapter_whose_bytes_do_not_match_its_hash_is_refused_and_the_request
 
 
 def test_a_request_longer_than_the_base_model_s_context_is_refused_with_the_reason_and_refunded(world):
-    """The tiny base holds 512 positions; 600 new tokens cannot fit, so no worker generates past what the
-    base was made for: the stream ends saying why, and at the deadline the escrow comes back whole."""
+    """The tiny base holds 512 positions (its record says so): 512 new tokens leave no room for a prompt, and
+    the chain refuses them before anything is escrowed; 511 pass the chain, but with the prompt they cannot
+    fit, so no worker generates past what the base was made for: the stream ends saying why, and at the
+    deadline the escrow comes back whole."""
     from studio.generation import request_generation, stream_tokens, wait_closed
 
     client = world["client"]
+    with pytest.raises(ClientError, match="max_new_tokens 512 leaves no room for a prompt: model .*'s base holds 512"):
+        request_generation(client, REQUESTER, world["models"][1], "upper: class def", max_new_tokens=512)
     before = _balance(client, REQUESTER)
-    request_id = request_generation(client, REQUESTER, world["models"][1], "upper: class def", max_new_tokens=600)
+    assert decode_u128(before.reserved) == 0  # nothing escrowed
+    request_id = request_generation(client, REQUESTER, world["models"][1], "upper: class def", max_new_tokens=511)
     events = list(stream_tokens(client, REQUESTER, request_id))
-    assert len(events) == 1 and "600 new tokens need" in events[0].end.error
+    assert len(events) == 1 and "511 new tokens need" in events[0].end.error
     assert "the base model's context is 512" in events[0].end.error
     request, settlement = wait_closed(client, request_id, timeout=60)
     assert settlement is None and request.status == inf.EXPIRED
