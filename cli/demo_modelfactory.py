@@ -27,6 +27,7 @@ from runtime.crypto import Keypair
 from runtime.wire import verify_membership
 
 from .common import created
+from .model import describe_hf_directory
 
 JOB = {"max_steps": 150, "eval_every": 25, "checkpoint_every": 50, "seed": 11, "template": "qa",
        "learning_rate": 3e-3, "batch_size": 8}
@@ -77,9 +78,9 @@ def build(client: Client, channel, first: int) -> tuple[int, list[Adapter]]:
     with tempfile.TemporaryDirectory(prefix="payable-base-") as tmp:
         base_dir = pretrain_base(Path(tmp) / "py-llama", steps=200)
         digest, manifest = upload_directory(client, base_dir, HF_MODEL)
-        context = json.loads((base_dir / "config.json").read_text())["max_position_embeddings"]
+        architecture, _, context = describe_hf_directory(base_dir)
     base = created(client, client.submit_call(alice, "modelregistry", "register_base_model", artifact_hash=digest,
-                                              architecture="llama:LlamaForCausalLM", format="hf_directory",
+                                              architecture=architecture, format="hf_directory",
                                               license="MIT", size_bytes=total_size(manifest), context_length=context),
                    "BaseModelRegistered", mr.BaseModelRegistered).base_model
     print(f"   its Hugging Face directory ({len(manifest.files)} files, {total_size(manifest):,} bytes) is in the "

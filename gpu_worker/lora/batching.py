@@ -153,9 +153,7 @@ class Batcher:
                         if adapter is not None:
                             self.runtime.check(adapter)
                     except AdapterError as exc:  # its file changed, or it does not fit the base: this request fails
-                        with self._lock:
-                            r.error = str(exc)
-                            self._finish(r)
+                        self._fail([r], str(exc))
                         continue
                     r.seq = Sequence(adapter, [], KVCache(len(r.prompt) + r.max_new))  # all it can need, at once
                     feeds.append(r.prompt)
@@ -169,10 +167,7 @@ class Batcher:
                 logits = self.runtime.step([r.seq for r in batch], feeds, self.method)
             except Exception as exc:  # noqa: BLE001 - whatever failed, the engine must go on serving
                 log.error("openlora_step_failed", requests=len(batch), error=repr(exc))
-                with self._lock:
-                    for r in batch:
-                        r.error = f"the engine step failed: {exc!r}"
-                        self._finish(r)
+                self._fail(batch, f"the engine step failed: {exc!r}")
                 continue
             with self._lock:
                 self.steps += 1
@@ -182,6 +177,13 @@ class Batcher:
                     r.tokens.put(token)
                     if len(r.generated) >= r.max_new or token in r.stop:
                         self._finish(r)
+
+    def _fail(self, requests: list[Request], reason: str) -> None:
+        """End these requests early, each stream told why."""
+        with self._lock:
+            for r in requests:
+                r.error = reason
+                self._finish(r)
 
     def _finish(self, request: Request) -> None:
         request.finished_step = self.steps
