@@ -78,10 +78,11 @@ def build(client: Client, channel, first: int) -> tuple[int, list[Adapter]]:
     with tempfile.TemporaryDirectory(prefix="payable-base-") as tmp:
         base_dir = pretrain_base(Path(tmp) / "py-llama", steps=200)
         digest, manifest = upload_directory(client, base_dir, HF_MODEL)
-        architecture, _, context = describe_hf_directory(base_dir)
+        architecture, parameters, context = describe_hf_directory(base_dir)
     base = created(client, client.submit_call(alice, "modelregistry", "register_base_model", artifact_hash=digest,
                                               architecture=architecture, format="hf_directory",
-                                              license="MIT", size_bytes=total_size(manifest), context_length=context),
+                                              license="MIT", size_bytes=total_size(manifest), parameters=parameters,
+                                              context_length=context),
                    "BaseModelRegistered", mr.BaseModelRegistered).base_model
     print(f"   its Hugging Face directory ({len(manifest.files)} files, {total_size(manifest):,} bytes) is in the "
           f"content store; base model {base} = manifest {digest.hex()[:16]}… (anyone can fetch and re-hash it)")
