@@ -29,7 +29,7 @@ demo: $(STAMP)
 	$(VENV)/bin/payable demo
 
 test: $(STAMP)
-	$(PY) -m runtime.protogen --check proto
+	$(PY) -m devtools.protogen --check proto
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not solo"
 	$(PY) -m pytest -m solo
@@ -44,7 +44,7 @@ bench: $(STAMP)
 	$(PY) bench/finetune.py
 
 protos: $(STAMP)
-	$(PY) -m runtime.protogen proto
+	$(PY) -m devtools.protogen proto
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache *.egg-info studio/node_modules

@@ -1,4 +1,4 @@
-"""The long fuzzing run: every target of `node.wirefuzz` (extrinsic admission, block import, signed
+"""The long fuzzing run: every target of `devtools.wirefuzz` (extrinsic admission, block import, signed
 attribution results, content-store upload frames, pallet queries) under libFuzzer for a time budget
 each, reporting executions, executions per second, coverage and any crash (with its saved input).
 
@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from node.wirefuzz import TARGETS  # noqa: E402
+from devtools.wirefuzz import TARGETS  # noqa: E402
 
 
 def run(target: str, seconds: int, work: Path) -> dict:
-    done = subprocess.run([sys.executable, "-m", "node.wirefuzz", target, f"-max_total_time={seconds}",
+    done = subprocess.run([sys.executable, "-m", "devtools.wirefuzz", target, f"-max_total_time={seconds}",
                            f"-artifact_prefix={work}/{target}-"], capture_output=True, text=True,
                           timeout=seconds + 600, cwd=work)
     log = done.stdout + done.stderr

@@ -31,11 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from node.ports import free_port  # noqa: E402
 from runtime.chainspec import ChainSpec  # noqa: E402
-from runtime.client import Client, ClientError  # noqa: E402
 from runtime.codec import ONE_OPEN  # noqa: E402
 from runtime.crypto import Keypair  # noqa: E402
-from runtime.ports import free_port  # noqa: E402
+from sdk.client import Client, ClientError  # noqa: E402
 
 
 def _runtime_bench():

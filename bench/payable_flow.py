@@ -46,7 +46,7 @@ from runtime.codec import ONE_OPEN, encode_u128  # noqa: E402
 from runtime.crypto import Keypair, blake2_256  # noqa: E402
 from runtime.executive import Executive  # noqa: E402
 from runtime.extrinsic import make_call, sign_extrinsic  # noqa: E402
-from runtime.wire import request_id_bytes  # noqa: E402
+from sdk.wire import request_id_bytes  # noqa: E402
 
 # the module (the package re-exports its CallTable under the same name `calls`)
 attribution_calls = importlib.import_module("pallets.attribution.calls")
@@ -295,7 +295,7 @@ def _generations(worker: Worker, dirs: list[Path], index, index_dir: Path, base_
     from gpu_worker.lora.adapters import adapter_hash
     from gpu_worker.lora.sampling import Sampler, seed_for
     from gpu_worker.paid import Served
-    from runtime.artifacts import ATTRIBUTION_INDEX, HF_MODEL, PEFT_LORA, directory_hash
+    from sdk.artifacts import ATTRIBUTION_INDEX, HF_MODEL, PEFT_LORA, directory_hash
 
     doc = dev_spec().to_dict()
     doc["config"]["inference"] = {"deadline_blocks": "1000"}

@@ -36,16 +36,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from node.ports import free_port  # noqa: E402
 from payable.inference.v1 import inference_pb2 as inf  # noqa: E402
 from payable.worker.v1 import worker_pb2 as wp  # noqa: E402
 from runtime.chainspec import ChainSpec, dev_spec  # noqa: E402
-from runtime.client import Client  # noqa: E402
 from runtime.codec import ONE_OPEN, encode_u128  # noqa: E402
 from runtime.crypto import Keypair  # noqa: E402
 from runtime.executive import Executive  # noqa: E402
-from runtime.ports import free_port  # noqa: E402
 from runtime.storage.backend import RocksBackend  # noqa: E402
-from runtime.wire import request_id_bytes  # noqa: E402
+from sdk.client import Client  # noqa: E402
+from sdk.wire import request_id_bytes  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -173,7 +173,7 @@ def gateway_latency(work: Path, calls: int) -> dict:
     import openai
 
     from cli import demo_modelfactory
-    from runtime.grpcserver import MESSAGE_OPTIONS
+    from sdk.grpcserver import MESSAGE_OPTIONS
     from studio.generation import request_generation, stream_tokens, wait_closed
 
     node_port, worker_port, gateway_port = free_port(), free_port(), free_port()

@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from node.testnet import Testnet  # noqa: E402
-from runtime.client import Client  # noqa: E402
 from runtime.codec import ONE_OPEN  # noqa: E402
 from runtime.crypto import Keypair, blake2_256  # noqa: E402
+from sdk.client import Client  # noqa: E402
 
 STAGES = ("check_tx", "prepare_proposal", "process_proposal", "finalize_block", "commit")
 

@@ -47,7 +47,7 @@ from runtime.crypto import Keypair, blake2_256, encode_address  # noqa: E402
 from runtime.executive import Executive  # noqa: E402
 from runtime.extrinsic import inherent_extrinsic, make_call, sign_extrinsic  # noqa: E402
 from runtime.storage.backend import RocksBackend  # noqa: E402
-from runtime.wire import request_id_bytes  # noqa: E402
+from sdk.wire import request_id_bytes  # noqa: E402
 
 GENESIS_TS = 1_700_000_000_000
 CITED = 16        # snapshots a model cites = contributions a result credits (the attribution bound)

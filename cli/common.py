@@ -64,7 +64,7 @@ def chain_spec(args) -> ChainSpec | None:
 
 
 def client(args):
-    from runtime.client import Client
+    from sdk.client import Client
 
     return Client(args.node)
 

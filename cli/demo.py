@@ -26,16 +26,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+from node.ports import free_port
 from payable.inference.v1 import inference_pb2 as inf
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.apportion import largest_remainder
-from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import Keypair
-from runtime.grpcserver import MESSAGE_OPTIONS
-from runtime.ports import free_port
+from sdk.client import Client, ClientError
+from sdk.grpcserver import MESSAGE_OPTIONS
 
 from .common import created
 

@@ -21,13 +21,13 @@ from payable.datanet.v1 import datanet_pb2 as dn
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
-from runtime.artifacts import HF_MODEL, total_size, upload_directory
-from runtime.client import Client
 from runtime.crypto import Keypair
-from runtime.wire import verify_membership
+from sdk.artifacts import HF_MODEL, total_size, upload_directory
+from sdk.client import Client
+from sdk.hf_directory import describe_hf_directory
+from sdk.wire import verify_membership
 
 from .common import created
-from .model import describe_hf_directory
 
 JOB = {"max_steps": 150, "eval_every": 25, "checkpoint_every": 50, "seed": 11, "template": "qa",
        "learning_rate": 3e-3, "batch_size": 8}

@@ -22,7 +22,7 @@ def _stub(args):
     import grpc
 
     from payable.worker.v1 import worker_pb2_grpc
-    from runtime.grpcserver import MESSAGE_OPTIONS
+    from sdk.grpcserver import MESSAGE_OPTIONS
 
     channel = grpc.insecure_channel(args.worker, options=MESSAGE_OPTIONS)
     return worker_pb2_grpc.FinetuneStub(channel)

@@ -2,7 +2,7 @@
 made, straight from the assigned worker, and show what was charged and who was paid.
 
 The request escrows the model's price at the token bounds; the worker's endpoint comes from its on-chain
-record; the stream is read with a signature over the request id (`runtime.wire.stream_read_message`), so
+record; the stream is read with a signature over the request id (`sdk.wire.stream_read_message`), so
 nobody but the requester can read it; settlement charges the real token counts and refunds the rest.
 """
 

@@ -26,9 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from node.chaintools import BlockFileError
-    from runtime.client import ClientError
     from runtime.errors import ChainSpecError
     from runtime.executive import BlockImportError
+    from sdk.client import ClientError
 
     try:
         return args.func(args)

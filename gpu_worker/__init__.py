@@ -7,5 +7,5 @@ the top: `configs` (declared architectures), `datasets`, `artifacts` (the conten
 `results` (signed attribution results), `onnx_graph`, `device`, `snapshots`.
 
 Torch and ONNX Runtime are needed here and only here: the chain itself never imports this package,
-and this package reaches the chain only over gRPC (`runtime.client`).
+and this package reaches the chain only over gRPC (`sdk.client`).
 """

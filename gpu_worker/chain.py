@@ -29,10 +29,10 @@ from payable.datanet.v1 import datanet_pb2 as dn
 from payable.inference.v1 import inference_pb2 as inf
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
-from runtime.client import Client, ClientError
 from runtime.crypto import Keypair
 from runtime.extrinsic import make_call
-from runtime.wire import request_id_bytes
+from sdk.client import Client, ClientError
+from sdk.wire import request_id_bytes
 
 from .errors import ArtifactError
 from .results import MAX_DRAWS

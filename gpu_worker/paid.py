@@ -30,11 +30,12 @@ import torch
 
 from payable.inference.v1 import inference_pb2 as inf
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from payable.modelregistry.v1.methods import ADAPTER_METHOD_NAMES
 from payable.worker.v1 import worker_pb2 as pb
-from runtime.artifacts import ATTRIBUTION_INDEX, HF_MODEL, PEFT_LORA, fetch_directory
-from runtime.client import Client
 from runtime.crypto import Keypair, blake2_256, verify
-from runtime.wire import ADAPTER_METHOD_NAMES, CONTENT_READ_MAX_SKEW_S, request_id_bytes, stream_read_message
+from sdk.artifacts import ATTRIBUTION_INDEX, HF_MODEL, PEFT_LORA, fetch_directory
+from sdk.client import Client
+from sdk.wire import CONTENT_READ_MAX_SKEW_S, request_id_bytes, stream_read_message
 
 from .errors import ArtifactError
 from .finetune.config import TrainingConfig

@@ -15,7 +15,7 @@ import numpy as np
 
 from payable.worker.v1 import worker_pb2 as pb
 from payable.worker.v1 import worker_pb2_grpc
-from runtime.grpcserver import MESSAGE_OPTIONS, start_with_health_and_reflection
+from sdk.grpcserver import MESSAGE_OPTIONS, start_with_health_and_reflection
 
 from .errors import ArtifactError, ArtifactNotFound
 from .finetune.config import TrainingConfig

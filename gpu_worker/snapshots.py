@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from payable.datanet.v1 import datanet_pb2 as dn
 from payable.worker.v1 import worker_pb2 as wp
-from runtime.client import Client
+from sdk.client import Client
 
 
 def snapshot_dataset(client: Client, datanet: int, version: int = 0) -> tuple[dn.Snapshot, wp.Dataset]:

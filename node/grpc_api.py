@@ -23,8 +23,8 @@ from runtime.chainindex import HOOKS, account_history, locate_extrinsic
 from runtime.codec import CodecError, encode_u128
 from runtime.crypto import blake2_256, verify
 from runtime.errors import PalletError
-from runtime.grpcserver import MESSAGE_OPTIONS, start_with_health_and_reflection
-from runtime.wire import CONTENT_READ_MAX_SKEW_S, content_read_message
+from sdk.grpcserver import MESSAGE_OPTIONS, start_with_health_and_reflection
+from sdk.wire import CONTENT_READ_MAX_SKEW_S, content_read_message
 
 from .contentstore import ContentError, ContentStore
 from .node import Node

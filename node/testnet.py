@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from node.ports import free_ports
 from runtime.chainspec import DEV_ACCOUNTS, ChainSpec, dev_spec
 from runtime.crypto import Keypair
 from runtime.executive import Executive
-from runtime.ports import free_ports
 
 from .abci.comet import CometRpc, CometUnavailable
 from .abci.install import check_binary

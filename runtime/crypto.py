@@ -45,13 +45,6 @@ def derived_account(label: str) -> bytes:
     return blake2_256(b"payable/account/" + label.encode())
 
 
-TREASURY = derived_account("treasury")  # receives the protocol's share of fees and slashed funds
-# The author of blocks a consensus engine orders: it collects the block's fees for the validator set,
-# and the pallet that elects the set pays it out at the end of the same block.
-BLOCK_REWARDS = derived_account("block-rewards")
-PROTOCOL_ACCOUNTS = (TREASURY, BLOCK_REWARDS)  # hold protocol funds: never reaped as dust
-
-
 @dataclass(frozen=True)
 class Keypair:
     """An ed25519 keypair; `public` is the 32-byte account id."""

@@ -30,11 +30,12 @@ from .chainindex import ChainIndex
 from .chainspec import ChainSpec
 from .codec import CodecError, encode_u128
 from .context import Context
-from .crypto import TREASURY, BatchVerifier, Keypair, blake2_256, verify
+from .crypto import BatchVerifier, Keypair, blake2_256, verify
 from .errors import ChainSpecError, Invalid, InvalidTransaction, PalletError
 from .extrinsic import Decoded, Validity, decode_extrinsic, inherent_extrinsic, make_call
 from .merkle import merkle_root
 from .pallet import CallDef
+from .protocol import TREASURY
 from .runtime import Runtime
 from .storage.backend import KVBackend, MemoryBackend
 from .weights import Weight

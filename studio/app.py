@@ -27,9 +27,9 @@ from payable.datanet.v1 import datanet_pb2 as dn
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
-from runtime.client import Client, ClientError
 from runtime.crypto import decode_address, encode_address
-from runtime.grpcserver import MESSAGE_OPTIONS
+from sdk.client import Client, ClientError
+from sdk.grpcserver import MESSAGE_OPTIONS
 
 from . import wallet
 from .earnings import earnings_router

@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse
 from payable.attribution.v1 import attribution_pb2 as at
 from payable.datanet.v1 import datanet_pb2 as dn
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
-from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import encode_address
+from sdk.client import Client, ClientError
 
 from .explorer import parse_account
 

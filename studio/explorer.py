@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from payable.attribution.v1 import attribution_pb2 as at
 from runtime.chainindex import HOOKS
-from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import decode_address, encode_address
+from sdk.client import Client, ClientError
 
 from .decode import outcome
 from .wallet import decoder

@@ -21,9 +21,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
-from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import Keypair, encode_address
+from sdk.client import Client, ClientError
 
 from . import generation
 

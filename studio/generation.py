@@ -5,7 +5,7 @@ the browser signs) and the OpenAI-compatible gateway (where the gateway's key si
 stream's signature and the way back from a settlement to its attribution are computed one way.
 
 The request escrows the model's price at the token bounds; the worker's endpoint comes from its on-chain
-record; the stream is read with a signature over the request id (`runtime.wire.stream_read_message`), so
+record; the stream is read with a signature over the request id (`sdk.wire.stream_read_message`), so
 nobody but the requester can read it; settlement charges the real token counts and refunds the rest. The
 attribution shown afterwards is the agreeing worker's signed result as it sits in its `submit_result`
 extrinsic (found through the node's account-history index), so what a page shows is what the chain checked.
@@ -26,11 +26,11 @@ from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.runtime.v1.extrinsic_pb2 import Extrinsic, ExtrinsicBody
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
-from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, encode_u128, format_open
 from runtime.crypto import Keypair, encode_address
-from runtime.grpcserver import MESSAGE_OPTIONS
-from runtime.wire import leaf_bytes, stream_read_message, token_price
+from sdk.client import Client, ClientError
+from sdk.grpcserver import MESSAGE_OPTIONS
+from sdk.wire import leaf_bytes, stream_read_message, token_price
 
 TEMPLATE_ALLOWANCE = 64  # tokens a chat or instruction template may add around the prompt
 

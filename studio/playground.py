@@ -22,9 +22,9 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from payable.attribution.v1 import attribution_pb2 as at
 from payable.inference.v1 import inference_pb2 as inf
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
-from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import encode_address
+from sdk.client import Client, ClientError
 
 from . import generation, wallet
 

@@ -14,10 +14,10 @@ import weakref
 from dataclasses import dataclass
 
 from payable.runtime.v1.extrinsic_pb2 import ExtrinsicBody
-from runtime.client import Client, ClientError
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import Keypair, blake2_256, decode_address, encode_address, verify
 from runtime.extrinsic import assemble_signed, extrinsic_body
+from sdk.client import Client, ClientError
 
 from .decode import Decoder
 

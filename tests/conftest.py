@@ -72,7 +72,7 @@ class NodeProcess:
         import subprocess
         import sys
 
-        from runtime.ports import free_port
+        from node.ports import free_port
 
         self.base_path = base_path
         self.port = port or free_port()
@@ -86,7 +86,7 @@ class NodeProcess:
         self.target = f"127.0.0.1:{self.port}"
 
     def client(self, timeout: float = 30.0):
-        from runtime.client import Client
+        from sdk.client import Client
 
         client = Client(self.target)
         try:
@@ -131,7 +131,7 @@ def worker_channel(tmp_path):
 
     import grpc
 
-    from runtime.ports import free_port
+    from node.ports import free_port
 
     port = free_port()
     log = open(tmp_path / "worker.log", "wb")
@@ -152,7 +152,7 @@ class WorkerProcess:
     """A `payable worker` process following a node, on a free loopback port; restartable on the same data."""
 
     def __init__(self, data_dir, node_target: str, key: str = "//Eve"):
-        from runtime.ports import free_port
+        from node.ports import free_port
 
         self.data_dir, self.node_target, self.key = data_dir, node_target, key
         self.port = free_port()
@@ -172,7 +172,7 @@ class WorkerProcess:
     def channel(self, timeout: float = 60.0):
         import grpc
 
-        from runtime.grpcserver import MESSAGE_OPTIONS
+        from sdk.grpcserver import MESSAGE_OPTIONS
 
         channel = grpc.insecure_channel(self.target, options=MESSAGE_OPTIONS)
         grpc.channel_ready_future(channel).result(timeout=timeout)
@@ -204,7 +204,7 @@ class HttpProcess:
         import urllib.error
         import urllib.request
 
-        from runtime.ports import free_port
+        from node.ports import free_port
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

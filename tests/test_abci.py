@@ -20,8 +20,9 @@ from payable.token.v1 import token_pb2
 from payable.validators.v1 import validators_pb2
 from runtime.chainspec import ChainSpec, dev_spec
 from runtime.codec import ONE_OPEN, encode_u128
-from runtime.crypto import TREASURY, Keypair
+from runtime.crypto import Keypair
 from runtime.extrinsic import make_call, sign_extrinsic
+from runtime.protocol import TREASURY
 
 GENESIS_MS = 1_700_000_000_000
 VALIDATORS = [Keypair.from_uri(f"//Validator{i}") for i in range(4)]

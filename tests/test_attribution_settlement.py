@@ -16,7 +16,7 @@ from payable.worker.v1 import worker_pb2 as wp  # noqa: E402
 from runtime.chainspec import ChainSpec, dev_spec  # noqa: E402
 from runtime.codec import ONE_OPEN, decode_u128, encode_u128  # noqa: E402
 from runtime.crypto import Keypair, blake2_256  # noqa: E402
-from runtime.wire import request_id_bytes  # noqa: E402
+from sdk.wire import request_id_bytes  # noqa: E402
 
 EVE, FERDIE = Keypair.from_uri("//Eve"), Keypair.from_uri("//Ferdie")
 PRICE = 3 * ONE_OPEN

@@ -14,9 +14,9 @@ from node.abci.app import CRASH_BEFORE_COMMIT
 from node.abci.comet import CometRpc, CometUnavailable
 from node.testnet import Testnet, process_alive
 from pallets.validators.interface import consensus_address
-from runtime.client import Client
 from runtime.codec import ONE_OPEN
 from runtime.crypto import Keypair, blake2_256
+from sdk.client import Client
 
 EPOCH = 10
 

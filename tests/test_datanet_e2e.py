@@ -10,7 +10,7 @@ from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from runtime.codec import ONE_OPEN, decode_u128
 from runtime.crypto import Keypair, blake2_256
 from runtime.merkle import verify_merkle_proof
-from runtime.wire import leaf_bytes
+from sdk.wire import leaf_bytes
 
 
 def test_datanet_to_model_provenance_through_the_cli(start_node, tmp_path):
@@ -88,7 +88,7 @@ def test_datanet_to_model_provenance_through_the_cli(start_node, tmp_path):
 def test_content_store_over_grpc_refuses_bad_bytes(start_node, tmp_path):
     import pytest
 
-    from runtime.client import ClientError
+    from sdk.client import ClientError
 
     node = start_node("content", "--dev", "--instant-seal", "--blob-limit", "8")
     big = tmp_path / "big.bin"

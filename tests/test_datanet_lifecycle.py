@@ -14,10 +14,11 @@ from pallets.token import interface as token
 from payable.datanet.v1 import datanet_pb2 as pb
 from runtime.chainspec import dev_spec
 from runtime.codec import ONE_OPEN, encode_u128
-from runtime.crypto import TREASURY, Keypair
+from runtime.crypto import Keypair
 from runtime.executive import Executive
 from runtime.merkle import verify_merkle_proof
-from runtime.wire import leaf_bytes
+from runtime.protocol import TREASURY
+from sdk.wire import leaf_bytes
 
 DEPOSIT = ONE_OPEN
 CURATOR = Keypair.from_uri("//Alice")

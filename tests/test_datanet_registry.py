@@ -52,7 +52,7 @@ def test_datanet_bad_inputs(net):
 
 def test_rejection_slashes_and_snapshots_exclude_it(net):
     from pallets.token import interface as token
-    from runtime.crypto import TREASURY
+    from runtime.protocol import TREASURY
 
     c = net
     treasury = token.free_balance(c.ex.read_context(), TREASURY)

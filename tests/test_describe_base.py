@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from cli.model import describe_hf_directory
+from sdk.hf_directory import describe_hf_directory
 
 
 def _directory(tmp_path, config: dict):

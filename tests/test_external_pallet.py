@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.protogen import stale_files
+from devtools.protogen import stale_files
 
 EXAMPLE = Path(__file__).parent / "example_pallet"
 
@@ -20,7 +20,7 @@ SCRIPT = textwrap.dedent('''
     from runtime.crypto import Keypair
     from runtime.executive import Executive
     from runtime.extrinsic import make_call, sign_extrinsic
-    from runtime.fuzz import fuzz_chain
+    from devtools.fuzz import fuzz_chain
     from runtime.runtime import available_pallets
     import payable_notes.notes_pb2 as pb
 

@@ -1,12 +1,12 @@
-"""The reusable fuzzing harness, run on the token chain (see runtime/fuzz.py for what it checks)."""
+"""The reusable fuzzing harness, run on the token chain (see devtools/fuzz.py for what it checks)."""
 
 import os
 
 import pytest
 
+from devtools.fuzz import ChainFuzzer, Plan, fuzz_chain
 from runtime.chainspec import DEV_ACCOUNTS, dev_spec
 from runtime.crypto import Keypair
-from runtime.fuzz import ChainFuzzer, Plan, fuzz_chain
 
 SIGNERS = [Keypair.from_uri(u) for u in DEV_ACCOUNTS[:4]]
 EXAMPLES = int(os.environ.get("PAYABLE_FUZZ_EXAMPLES", "120"))

@@ -81,7 +81,7 @@ def test_generations_are_credited_to_the_rows_of_their_own_task(tuned):
 
 def test_the_index_is_rebuilt_to_the_same_bytes_and_refuses_a_foreign_layout(tuned):
     from gpu_worker.lora.attribution import AdapterIndex, IndexSpec, build_adapter_index
-    from runtime.artifacts import ATTRIBUTION_INDEX, directory_hash
+    from sdk.artifacts import ATTRIBUTION_INDEX, directory_hash
 
     spec = IndexSpec(method="lora-gradient")
     hashes = []
@@ -130,7 +130,7 @@ def test_the_paid_engine_attributes_each_adapter_with_its_own_factors(tuned, tmp
     from payable.modelregistry.v1 import modelregistry_pb2 as mr
     from payable.worker.v1 import worker_pb2 as wp
     from runtime.crypto import Keypair
-    from runtime.wire import request_id_bytes
+    from sdk.wire import request_id_bytes
 
     tokenizer, first = tuned["tokenizer"], tuned["root"] / "job" / "adapter"
     second = tmp_path / "second"

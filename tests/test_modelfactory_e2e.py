@@ -16,8 +16,8 @@ import pytest
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
-from runtime.artifacts import HF_MODEL, ArtifactError, fetch_directory, manifest_hash, read_manifest, upload_directory
 from runtime.crypto import Keypair
+from sdk.artifacts import HF_MODEL, ArtifactError, fetch_directory, manifest_hash, read_manifest, upload_directory
 
 pytest.importorskip("peft")
 

@@ -12,10 +12,10 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from payable.node.v1 import node_pb2
 from payable.token.v1 import token_pb2, token_pb2_grpc
-from runtime.client import ClientError
 from runtime.codec import ONE_OPEN, decode_u128
 from runtime.crypto import Keypair
 from runtime.extrinsic import sign_extrinsic
+from sdk.client import ClientError
 
 ALICE, BOB = Keypair.from_uri("//Alice"), Keypair.from_uri("//Bob")
 

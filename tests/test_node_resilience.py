@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 
-from node.crashloop import soak
+from devtools.crashloop import soak
 from runtime.crypto import Keypair, blake2_256
 
 KILLS = int(os.environ.get("PAYABLE_CRASH_KILLS", "50"))

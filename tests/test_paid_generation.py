@@ -20,11 +20,11 @@ from payable.inference.v1 import inference_pb2 as inf
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
-from runtime.artifacts import manifest_bytes, read_manifest
-from runtime.client import ClientError
 from runtime.codec import ONE_OPEN, decode_u128
 from runtime.crypto import Keypair
-from runtime.wire import stream_read_message
+from sdk.artifacts import manifest_bytes, read_manifest
+from sdk.client import ClientError
+from sdk.wire import stream_read_message
 
 pytest.importorskip("peft")
 

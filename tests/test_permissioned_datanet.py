@@ -12,9 +12,9 @@ import pytest
 from payable.content.v1 import content_pb2
 from payable.datanet.v1 import datanet_pb2 as dn
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
-from runtime.client import ClientError
 from runtime.codec import ONE_OPEN, encode_u128
 from runtime.crypto import Keypair, blake2_256
+from sdk.client import ClientError
 
 H = [bytes([i]) * 32 for i in range(1, 10)]
 SPLIT = mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500)
@@ -81,7 +81,7 @@ def test_a_model_may_cite_a_permissioned_snapshot_only_with_a_grant(gated):
 def _signed(client, digest: bytes, reader: Keypair, issued_at: int | None = None) -> content_pb2.BlobRequest:
     request = client.blob_request(digest, reader)
     if issued_at is not None:
-        from runtime.wire import content_read_message
+        from sdk.wire import content_read_message
 
         request.issued_at = issued_at
         request.signature = reader.sign(content_read_message(client.genesis_hash, digest, reader.public, issued_at))

@@ -13,11 +13,11 @@ import pytest
 from payable.content.v1 import content_pb2, content_pb2_grpc
 from payable.node.v1 import node_pb2, node_pb2_grpc
 from payable.token.v1 import token_pb2, token_pb2_grpc
-from runtime.client import ClientError
 from runtime.codec import ONE_OPEN, encode_u128
 from runtime.crypto import Keypair, blake2_256
 from runtime.extrinsic import make_call, sign_extrinsic
 from runtime.weights import BlockLimits
+from sdk.client import ClientError
 
 ALICE, BOB, CHARLIE, DAVE, FERDIE = (Keypair.from_uri(f"//{n}") for n in ("Alice", "Bob", "Charlie", "Dave", "Ferdie"))
 

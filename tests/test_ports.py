@@ -4,7 +4,7 @@ port can take them before the server binds."""
 
 import socket
 
-from runtime.ports import ephemeral_range, free_port, free_ports
+from node.ports import ephemeral_range, free_port, free_ports
 
 
 def test_ports_are_never_handed_out_twice_and_lie_below_the_ephemeral_range():

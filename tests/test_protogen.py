@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from runtime.protogen import stale_files
+from devtools.protogen import stale_files
 
 ROOT = Path(__file__).resolve().parent.parent
 

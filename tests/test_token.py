@@ -5,8 +5,9 @@ import pytest
 from pallets.token import errors, interface
 from payable.token.v1 import token_pb2
 from runtime.codec import ONE_OPEN, encode_u128
-from runtime.crypto import TREASURY, Keypair
+from runtime.crypto import Keypair
 from runtime.errors import Invalid
+from runtime.protocol import TREASURY
 
 ED = ONE_OPEN // 100
 

@@ -17,7 +17,7 @@ from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
 from runtime.codec import ONE_OPEN, decode_u128, encode_u128
 from runtime.crypto import Keypair, blake2_256
-from runtime.wire import request_id_bytes
+from sdk.wire import request_id_bytes
 
 EVE = Keypair.from_uri("//Eve")
 MODEL_HASH, INDEX_HASH = blake2_256(b"adapter"), blake2_256(b"span index")

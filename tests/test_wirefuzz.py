@@ -9,14 +9,14 @@ import sys
 
 import pytest
 
-from node.wirefuzz import TARGETS
+from devtools.wirefuzz import TARGETS
 
 pytest.importorskip("atheris", reason="atheris is part of the dev extra that `make test` installs")
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_no_input_escapes_its_reasons_or_changes_the_chain(target, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "node.wirefuzz", target, "-runs=1500", "-seed=1",
+    done = subprocess.run([sys.executable, "-m", "devtools.wirefuzz", target, "-runs=1500", "-seed=1",
                            f"-artifact_prefix={tmp_path}/"], capture_output=True, text=True, timeout=600,
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-4000:]

@@ -13,9 +13,9 @@ from gpu_worker.datasets import Snapshot, dataset_to_proto  # noqa: E402
 from gpu_worker.worker import Worker  # noqa: E402
 from payable.attribution.v1 import attribution_pb2 as at  # noqa: E402
 from payable.worker.v1 import worker_pb2 as wp  # noqa: E402
-from runtime.client import ClientError  # noqa: E402
 from runtime.codec import ONE_OPEN, decode_u128  # noqa: E402
 from runtime.crypto import Keypair, blake2_256  # noqa: E402
+from sdk.client import ClientError  # noqa: E402
 
 EVE = Keypair.from_uri("//Eve")
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import torch
 
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
-from runtime.artifacts import ATTRIBUTION_INDEX, PEFT_LORA, directory_hash, upload_directory
-from runtime.client import Client
+from payable.modelregistry.v1.methods import ADAPTER_METHODS
 from runtime.codec import encode_u128, parse_open
 from runtime.crypto import Keypair, blake2_256, encode_address
-from runtime.wire import ADAPTER_METHODS
+from sdk.artifacts import ATTRIBUTION_INDEX, PEFT_LORA, directory_hash, upload_directory
+from sdk.client import Client
 
 from .config import TrainingConfig, estimate, library_versions
 from .dataset import DatasetSpec, Prepared, prepare, prompt_text

@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from payable.datanet.v1 import datanet_pb2 as dn
-from runtime.artifacts import HF_MODEL, fetch_directory
-from runtime.client import Client
 from runtime.crypto import Keypair, blake2_256
-from runtime.wire import verify_membership
+from sdk.artifacts import HF_MODEL, fetch_directory
+from sdk.client import Client
+from sdk.wire import verify_membership
 
 from .dataset import DatasetSpec, Source
 

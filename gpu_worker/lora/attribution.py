@@ -1,7 +1,7 @@
 """An adapter's attribution index: its fine-tuning rows, for span and LoRA-gradient attribution.
 
 Built once, when ModelFactory publishes the adapter, from the rows it was trained on, and uploaded to
-the content store as a directory artifact (kind `runtime.artifacts.ATTRIBUTION_INDEX`) whose manifest
+the content store as a directory artifact (kind `sdk.artifacts.ATTRIBUTION_INDEX`) whose manifest
 hash is the model's `attribution_index_hash` on chain - so every worker serving the adapter fetches the same index and
 checks every byte of it. The directory holds:
     attribution.json      method, span weight, contributions, projection seed and k, the chosen damping

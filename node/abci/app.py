@@ -33,10 +33,11 @@ import structlog
 from payable.runtime.v1.extrinsic_pb2 import Header
 from payable.system.v1 import system_pb2
 from runtime import system
-from runtime.crypto import BLOCK_REWARDS, blake2_256
+from runtime.crypto import blake2_256
 from runtime.errors import InvalidTransaction
 from runtime.executive import ApplyOutcome, AuthoredBlock, split_results
 from runtime.extrinsic import inherent_extrinsic, make_call
+from runtime.protocol import BLOCK_REWARDS
 
 from ..node import Node
 from ..txpool import PoolRejected

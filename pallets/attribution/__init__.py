@@ -35,7 +35,7 @@ Public interface
     requests and workers, `modelregistry` for the model record, `datanet` for snapshots and
     contributor statistics). For clients: calls `submit_result`, `challenge`, `vote`; queries
     `get_settlement`, `get_earnings`, `get_model_earnings` (service `AttributionQuery`). The bytes a
-    result must carry to name its request are `runtime.wire.request_id_bytes`.
+    result must carry to name its request are `sdk.wire.request_id_bytes`.
 """
 
 from payable.attribution.v1 import attribution_pb2

@@ -9,13 +9,15 @@ from pallets.modelregistry import interface as registry
 from pallets.token import interface as token
 from payable.attribution.v1 import attribution_pb2 as pb
 from payable.inference.v1 import inference_pb2
+from payable.modelregistry.v1.methods import method_kind
 from payable.worker.v1 import worker_pb2
 from runtime.canonical import NonCanonical, decode_canonical
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
-from runtime.crypto import TREASURY, verify
+from runtime.crypto import verify
 from runtime.pallet import CallTable
-from runtime.wire import method_kind, request_id_bytes, token_price, verify_membership
+from runtime.protocol import TREASURY
+from sdk.wire import request_id_bytes, token_price, verify_membership
 
 from . import errors, weights
 from . import events as ev

@@ -18,7 +18,7 @@ Invariants (checked by `try_state`)
     versions run 1..snapshot_count; creation and pending contribution deposits are reserved.
 
 Public interface: `pallets.datanet.interface` (datanet, contribution, snapshot, membership_proofs,
-record_earnings; a snapshot leaf's encoding is `runtime.wire.leaf_bytes`).
+record_earnings; a snapshot leaf's encoding is `sdk.wire.leaf_bytes`).
 """
 
 from payable.datanet.v1 import datanet_pb2

@@ -8,8 +8,8 @@ from pallets.token import interface as token
 from payable.datanet.v1 import datanet_pb2 as pb
 from runtime.codec import check_account_id, decode_u128, encode_u128
 from runtime.context import Context
-from runtime.crypto import TREASURY
 from runtime.pallet import CallTable
+from runtime.protocol import TREASURY
 
 from . import errors, weights
 from . import events as ev

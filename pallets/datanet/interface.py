@@ -6,7 +6,7 @@ from payable.datanet.v1 import datanet_pb2 as pb
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context, public_interface
 from runtime.merkle import merkle_proof, merkle_root
-from runtime.wire import leaf_bytes
+from sdk.wire import leaf_bytes
 
 from . import errors
 from .storage import Access, ByContent, Contributions, DataNets, Snapshots, Stats

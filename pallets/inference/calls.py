@@ -12,7 +12,7 @@ from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
 from runtime.crypto import blake2_256
 from runtime.pallet import CallTable
-from runtime.wire import token_price
+from sdk.wire import token_price
 
 from . import errors, weights
 from . import events as ev

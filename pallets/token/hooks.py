@@ -4,9 +4,9 @@ fee handler plugin."""
 from __future__ import annotations
 
 from runtime.context import Context
-from runtime.crypto import PROTOCOL_ACCOUNTS
 from runtime.errors import Invalid, InvalidTransaction, ensure
 from runtime.hookspecs import hookimpl
+from runtime.protocol import PROTOCOL_ACCOUNTS
 
 from . import errors, interface
 from .config import TokenConfig

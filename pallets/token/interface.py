@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from runtime.codec import U128_MAX, encode_u128, format_open
 from runtime.context import Context, public_interface
-from runtime.crypto import PROTOCOL_ACCOUNTS, TREASURY
+from runtime.protocol import PROTOCOL_ACCOUNTS, TREASURY
 
 from . import errors
 from . import events as ev

@@ -9,8 +9,8 @@ from payable.validators.v1 import validators_pb2 as pb
 from runtime.apportion import largest_remainder
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
-from runtime.crypto import BLOCK_REWARDS, TREASURY
 from runtime.errors import PalletError, ensure
+from runtime.protocol import BLOCK_REWARDS, TREASURY
 
 from . import events as ev
 from .election import elect, install, needs_election

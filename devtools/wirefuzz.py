@@ -12,7 +12,7 @@ The property, for every input: it is accepted (as canonical, valid input) or ref
 project's own typed reason; nothing else is raised, and nothing a refusal touches changes the state
 root or the chain head. A violation raises, which libFuzzer reports as a crash with the input saved.
 
-    python -m node.wirefuzz TARGET [libFuzzer flags, e.g. -runs=2000 -max_total_time=60]
+    python -m devtools.wirefuzz TARGET [libFuzzer flags, e.g. -runs=2000 -max_total_time=60]
 
 libFuzzer ends the process with C's exit(), so nothing cleans up after it: the corpus and the content
 store's scratch files go into a `payable-wirefuzz-*` folder in the current directory (the tests and
@@ -90,6 +90,7 @@ def make_targets(scratch: str) -> tuple[dict[str, Callable[[bytes], None]], dict
     needs well-formed starting points to reach the Python checks behind the decoder."""
     from google.protobuf.message import DecodeError
 
+    from node.contentstore import ContentError, ContentStore
     from payable.attribution.v1 import attribution_pb2 as at
     from payable.system.v1 import system_pb2
     from runtime import system
@@ -97,8 +98,6 @@ def make_targets(scratch: str) -> tuple[dict[str, Callable[[bytes], None]], dict
     from runtime.errors import InvalidTransaction, PalletError
     from runtime.executive import BlockImportError
     from runtime.extrinsic import inherent_extrinsic, make_call, sign_extrinsic
-
-    from .contentstore import ContentError, ContentStore
 
     chain, eve, eve_nonce, last_ts = _world()
     store = ContentStore(f"{scratch}/blobs", max_blob=1 << 16, quota=1 << 30)
@@ -179,7 +178,7 @@ def _seeds(chain, eve, queries) -> dict[str, list[bytes]]:
     from runtime.codec import ONE_OPEN, encode_u128
     from runtime.crypto import Keypair
     from runtime.extrinsic import make_call, sign_extrinsic
-    from runtime.wire import request_id_bytes
+    from sdk.wire import request_id_bytes
 
     alice = Keypair.from_uri("//Alice")
     transfer = make_call("token", 1, token_pb2.Transfer(dest=eve.public, amount=encode_u128(ONE_OPEN)))
@@ -204,7 +203,7 @@ def _seeds(chain, eve, queries) -> dict[str, list[bytes]]:
 
 def main(argv: list[str]) -> None:
     if len(argv) < 2 or argv[1] not in TARGETS:
-        raise SystemExit(f"usage: python -m node.wirefuzz {{{','.join(TARGETS)}}} [libFuzzer flags]")
+        raise SystemExit(f"usage: python -m devtools.wirefuzz {{{','.join(TARGETS)}}} [libFuzzer flags]")
     import atheris
 
     scratch = tempfile.mkdtemp(prefix=f"payable-wirefuzz-{argv[1]}-", dir=".")

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from payable.content.v1 import content_pb2 as pb
-
-from .crypto import blake2_256
+from runtime.crypto import blake2_256
 
 PART = 64 << 20
 HF_MODEL, PEFT_LORA = "hf-model", "peft-lora"

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in problems:
             print(line, file=sys.stderr)
         if problems:
-            print(f"run: python -m runtime.protogen {args.root}", file=sys.stderr)
+            print(f"run: python -m devtools.protogen {args.root}", file=sys.stderr)
         return 1 if problems else 0
     generate(args.root, args.root)
     return 0

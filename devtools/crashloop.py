@@ -19,14 +19,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from node.chaintools import check_chain
+from node.node import DB_DIR
+from node.ports import free_port
 from runtime.chaindb import ChainDB
-from runtime.client import Client, ClientError
 from runtime.crypto import Keypair, blake2_256
-from runtime.ports import free_port
 from runtime.storage.backend import RocksBackend
-
-from .chaintools import check_chain
-from .node import DB_DIR
+from sdk.client import Client, ClientError
 
 SENDERS = ("//Alice", "//Bob", "//Charlie")
 

@@ -1,6 +1,6 @@
 """The client SDK: what an application imports to talk to a Payable node over gRPC.
 
-    from runtime.client import Client
+    from sdk.client import Client
     from runtime.crypto import Keypair
 
     with Client("127.0.0.1:9944") as client:
@@ -27,14 +27,13 @@ from payable.content.v1 import content_pb2, content_pb2_grpc
 from payable.node.v1 import node_pb2, node_pb2_grpc
 from payable.runtime.v1.extrinsic_pb2 import Call
 from payable.runtime.v1.metadata_pb2 import RuntimeMetadata
-
-from .codec import encode_u128, parse_open
-from .crypto import Keypair, blake2_128, blake2_256, decode_address
-from .extrinsic import sign_extrinsic
-from .grpcserver import MAX_MESSAGE
-from .metadata import message_class_lookup
-from .storage.proof import verify_proof
-from .wire import content_read_message
+from runtime.codec import encode_u128, parse_open
+from runtime.crypto import Keypair, blake2_128, blake2_256, decode_address
+from runtime.extrinsic import sign_extrinsic
+from runtime.metadata import message_class_lookup
+from runtime.storage.proof import verify_proof
+from sdk.grpcserver import MAX_MESSAGE
+from sdk.wire import content_read_message
 
 CHUNK = 1 << 20
 HASHERS = {"blake2_128_concat": lambda k: blake2_128(k) + k, "identity": lambda k: k, "blake2_256": blake2_256}

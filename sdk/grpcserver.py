@@ -16,7 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_reflection.v1alpha import reflection_pb2 as v1alpha
 
-from .weights import MAX_WIRE_MESSAGE
+from runtime.weights import MAX_WIRE_MESSAGE
 
 MAX_MESSAGE = MAX_WIRE_MESSAGE  # every server's receive/send limit and the SDK's receive limit
 REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"

@@ -1,31 +1,19 @@
 """Encodings that both sides of the wire must compute identically: the chain's pallets that check a
 result, and the worker, the CLI and any client that produces or verifies one.
 
-They live here, below every pallet, so that a worker or a client never imports a pallet to learn
-how a request id is spelled, what a snapshot leaf hashes to or how an attribution method is named.
+They live here, below every pallet, so that a worker or a client never imports a pallet to learn how a
+request id is spelled or what a snapshot leaf hashes to; they import no pallet's protobuf types either
+(an attribution method's name is `payable.modelregistry.v1.methods`, beside the enum it maps to).
 """
 
 from __future__ import annotations
 
-from payable.modelregistry.v1 import modelregistry_pb2 as mr
-
-from .merkle import verify_merkle_proof
+from runtime.merkle import verify_merkle_proof
 
 
 def request_id_bytes(request_id: int) -> bytes:
     """How a signed attribution result names its inference request (exactly this, in `request_id`)."""
     return request_id.to_bytes(8, "big")
-
-
-# The method string an adapter's signed result names, per on-chain `AttributionMethod` (a classifier's
-# gradient result names its index method - "gn", "trak", ... - and is GRADIENT).
-ADAPTER_METHODS = {"span": mr.SPAN, "lora-gradient": mr.LORA_GRADIENT, "span+lora-gradient": mr.SPAN_AND_LORA_GRADIENT}
-ADAPTER_METHOD_NAMES = {kind: name for name, kind in ADAPTER_METHODS.items()}
-
-
-def method_kind(method: str) -> int:
-    """The on-chain attribution method a result's method string stands for."""
-    return ADAPTER_METHODS.get(method, mr.GRADIENT)
 
 
 def token_price(flat: int, per_input: int, per_output: int, input_tokens: int, output_tokens: int) -> int:

@@ -16,7 +16,7 @@ extrinsics through the real executive, valid ones and deliberately broken ones. 
 * each dispatch read and wrote no more keys than its declared weight allows;
 * a second node importing the block reaches the same block hash and state root.
 
-    from runtime.fuzz import fuzz_chain
+    from devtools.fuzz import fuzz_chain
     fuzz_chain(spec, signers, max_examples=50)
 """
 
@@ -31,18 +31,17 @@ from hypothesis import strategies as st
 
 from payable import options_pb2
 from payable.system.v1 import system_pb2
-
-from . import system
-from .chaindb import ChainDB
-from .chainspec import ChainSpec
-from .codec import U128_MAX, decode_u128, encode_u128
-from .crypto import Keypair
-from .errors import Invalid, InvalidTransaction
-from .executive import Executive
-from .extrinsic import inherent_extrinsic, make_call, sign_extrinsic
-from .metadata import message_class_lookup
-from .runtime import Runtime
-from .storage.backend import MemoryBackend
+from runtime import system
+from runtime.chaindb import ChainDB
+from runtime.chainspec import ChainSpec
+from runtime.codec import U128_MAX, decode_u128, encode_u128
+from runtime.crypto import Keypair
+from runtime.errors import Invalid, InvalidTransaction
+from runtime.executive import Executive
+from runtime.extrinsic import inherent_extrinsic, make_call, sign_extrinsic
+from runtime.metadata import message_class_lookup
+from runtime.runtime import Runtime
+from runtime.storage.backend import MemoryBackend
 
 FAULTS = {"bad_signature": Invalid.BAD_SIGNATURE, "wrong_genesis": Invalid.WRONG_GENESIS,
           "stale_nonce": Invalid.STALE_NONCE, "future_nonce": Invalid.FUTURE_NONCE, "expired": Invalid.EXPIRED}

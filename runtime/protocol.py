@@ -1,0 +1,15 @@
+"""The protocol's own accounts: keyless ids that hold funds no signer owns.
+
+They are constants of the protocol, not of the cryptography that derives them, so they live here where
+the executive, the pallets and the drivers that pay into them can name them.
+"""
+
+from __future__ import annotations
+
+from .crypto import derived_account
+
+TREASURY = derived_account("treasury")  # receives the protocol's share of fees and slashed funds
+# The author of blocks a consensus engine orders: it collects the block's fees for the validator set,
+# and the pallet that elects the set pays it out at the end of the same block.
+BLOCK_REWARDS = derived_account("block-rewards")
+PROTOCOL_ACCOUNTS = (TREASURY, BLOCK_REWARDS)  # hold protocol funds: never reaped as dust
