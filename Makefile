@@ -1,14 +1,16 @@
 # The two commands a fresh machine needs: `make demo` and `make test`. Each creates or refreshes
 # .venv by itself (Python >= 3.11 as python3, Go for CometBFT, Node.js with npm for the Studio), so
 # nothing has to be installed beforehand: Python packages, the pinned CometBFT into .venv/bin and its
-# ABCI types, the Studio's front-end packages from its lockfile, and Debian's Chromium for the browser
-# tests when it is missing (as root, or through sudo).
+# ABCI types, and the Studio's front-end packages from its lockfile. Only `make test` also installs
+# Debian's Chromium for the browser tests when it is missing (as root, or through sudo): the demo needs no
+# browser. `make test-fast` runs the in-process tests only (no processes started, nothing slow).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+BROWSER_STAMP := $(VENV)/.chromium-stamp
 
-.PHONY: demo test lint bench protos clean cometbft
+.PHONY: demo test test-fast lint typecheck bench weights protos clean cometbft
 
 ROOT := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -18,9 +20,13 @@ $(STAMP): pyproject.toml node/abci/install.py studio/package-lock.json
 	$(PY) -m pip install --quiet -e ".[dev,worker,studio]"
 	$(PY) -m node.abci.install
 	npm ci --prefix studio --no-audit --no-fund --loglevel=error
+	touch $(STAMP)
+
+# Debian's Chromium, which only the browser tests drive (Playwright never downloads one).
+$(BROWSER_STAMP): $(STAMP)
 	command -v chromium >/dev/null 2>&1 || { $(ROOT) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(ROOT) apt-get install -y -q chromium; }
-	touch $(STAMP)
+	touch $(BROWSER_STAMP)
 
 cometbft: $(STAMP)
 	$(PY) -m node.abci.install
@@ -28,14 +34,22 @@ cometbft: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/payable demo
 
-test: $(STAMP)
+test: $(STAMP) $(BROWSER_STAMP)
 	$(PY) -m devtools.protogen --check proto
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not solo"
 	$(PY) -m pytest -m solo
 
+# The in-process tests: no node, worker, studio or browser started, nothing marked slow (about 20 s on 2 cores).
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not e2e and not solo and not slow"
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
 
 bench: $(STAMP)
 	$(PY) bench/weights.py
@@ -43,8 +57,12 @@ bench: $(STAMP)
 	$(PY) bench/testnet.py
 	$(PY) bench/finetune.py
 
+# Measure every call three times on this machine and write the pallets' weights.py files from it.
+weights: $(STAMP)
+	$(PY) bench/weights.py --runs 3 --write
+
 protos: $(STAMP)
 	$(PY) -m devtools.protogen proto
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache *.egg-info studio/node_modules
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .mypy_cache *.egg-info studio/node_modules

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devtools.crashloop import soak  # noqa: E402
+from devtools.crashloop import soak
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 For each base size: ModelFactory's fine-tuning engine (`gpu_worker.finetune.trainer.train`, LoRA r 8 on
 every linear, AdamW), the per-example LoRA gradients that build an adapter's attribution index
-(`gpu_worker.lora.influence.per_example_gradients`) and one attribution query (backward + projection +
+(`gpu_worker.gradient.lora_influence.per_example_gradients`) and one attribution query (backward + projection +
 scoring against a 1,000-row index), on the CPU (`--cpu-threads`, all its cores unless told) and on
 CUDA. The 192-wide base is the one bench/lora_attribution.py pretrains (cached in bench/.cache); the
 wider ones are the same LLaMA shape with random weights and the same tokenizer - throughput does not
@@ -67,7 +67,7 @@ def _measure(base_dir: Path, device: str, steps: int, work: Path) -> dict:
     from gpu_worker.finetune.dataset import DatasetSpec, Row, render
     from gpu_worker.finetune.synthetic import task_rows
     from gpu_worker.finetune.trainer import load_base, train
-    from gpu_worker.lora import influence
+    from gpu_worker.gradient import lora_influence as influence
 
     base, tokenizer = load_base(base_dir, device)
     spec = DatasetSpec(snapshots=((1, 1),), template="qa")

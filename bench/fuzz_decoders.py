@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devtools.wirefuzz import TARGETS  # noqa: E402
+from devtools.wirefuzz import TARGETS
 
 
 def run(target: str, seconds: int, work: Path) -> dict:

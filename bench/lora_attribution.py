@@ -101,8 +101,8 @@ def evaluate(setting: str, args, tokenizer, work: Path) -> dict:
 
     from gpu_worker.finetune.synthetic import task_rows
     from gpu_worker.finetune.trainer import collate
-    from gpu_worker.lora import influence
-    from gpu_worker.lora.damping import choose_damping
+    from gpu_worker.gradient import lora_influence as influence
+    from gpu_worker.gradient.damping import choose_adapter_damping
 
     rows, held = task_rows(args.per_task, seed=0), task_rows(args.queries_per_task, seed=1)
     tasks, held_tasks = np.array([r["task"] for r in rows]), np.array([r["task"] for r in held])
@@ -128,8 +128,9 @@ def evaluate(setting: str, args, tokenizer, work: Path) -> dict:
             checks = _examples(task_rows(2, seed=2), tokenizer, setting, 2 * 10 ** 6)
             _, cgrads = influence.per_example_gradients(model, checks, pad, token_normalized=True)
             started = time.perf_counter()
-            chosen = choose_damping(model, "default", train, checks, pad, blocks,
-                                    influence.project_layers(cgrads, layout, K, SEED), config.learning_rate, SEED)
+            chosen = choose_adapter_damping(model, "default", train, checks, pad, blocks,
+                                            influence.project_layers(cgrads, layout, K, SEED), config.learning_rate,
+                                            SEED)
             timings["ours_damping_choice"] = round(time.perf_counter() - started, 1)
             damping = chosen["damping"]
         features = influence.row_features(blocks, influence.operators(blocks, layout, name, damping), name)
@@ -182,7 +183,7 @@ def evaluate(setting: str, args, tokenizer, work: Path) -> dict:
 
 def query_latency(model, layout, blocks, damping: float, queries, pad: int) -> dict:
     """One query against a 1,000-row index: backward, projection, scoring."""
-    from gpu_worker.lora import influence
+    from gpu_worker.gradient import lora_influence as influence
 
     features = influence.row_features(blocks, influence.operators(blocks, layout, "ours", damping), "ours")
     features = np.resize(features, (1000, features.shape[1])).astype(np.float32).astype(np.float64)

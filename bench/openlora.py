@@ -105,6 +105,23 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def _row(times: dict[str, list[float]], errors: dict[str, float], ours: list[str], paid: str, tokens: int,
+         switch: bool) -> dict:
+    """One workload's figures: each method's throughput and latency, and ours against PEFT's."""
+    row: dict = {m: {"tokens_per_s": round(tokens / statistics.median(t)),
+                     "p50_ms": round(statistics.median(t) * 1000, 2),
+                     "p95_ms": round(sorted(t)[max(0, int(0.95 * len(t)) - 1)] * 1000, 2)} for m, t in times.items()}
+    best = max(ours, key=lambda m: row[m]["tokens_per_s"])
+    row["ours_best"] = best
+    if switch:
+        row["speedup_vs_peft_switch"] = round(row[best]["tokens_per_s"] / row["peft_switch"]["tokens_per_s"], 2)
+    row["speedup_vs_peft_mixed"] = round(row[best]["tokens_per_s"] / row["peft_mixed"]["tokens_per_s"], 2)
+    row["max_abs_error_vs_peft"] = {m: round(e, 6) for m, e in errors.items()}
+    row["batch_invariant_vs_plain"] = round(row["ours_invariant"]["tokens_per_s"]
+                                            / row[f"ours_{paid}"]["tokens_per_s"], 2)
+    return row
+
+
 def run(hidden: int, rounds: int, work: Path, device: str, dtype: torch.dtype, switch: bool = True) -> dict:
     config = make_base(work, hidden)
     dirs = make_adapters(work, config, 64)
@@ -162,18 +179,7 @@ def run(hidden: int, rounds: int, work: Path, device: str, dtype: torch.dtype, s
                                               adapter_names=names[:1]).logits[0, -1]
                 for m, logits in ours_logits.items():
                     errors[m] = max(errors.get(m, 0.0), float((logits[0].float() - reference.float()).abs().max()))
-            tokens = batch * length
-            row = {m: {"tokens_per_s": round(tokens / statistics.median(t)),
-                       "p50_ms": round(statistics.median(t) * 1000, 2),
-                       "p95_ms": round(sorted(t)[max(0, int(0.95 * len(t)) - 1)] * 1000, 2)} for m, t in times.items()}
-            best = max(ours, key=lambda m: row[m]["tokens_per_s"])
-            row["ours_best"] = best
-            if switch:
-                row["speedup_vs_peft_switch"] = round(row[best]["tokens_per_s"] / row["peft_switch"]["tokens_per_s"], 2)
-            row["speedup_vs_peft_mixed"] = round(row[best]["tokens_per_s"] / row["peft_mixed"]["tokens_per_s"], 2)
-            row["max_abs_error_vs_peft"] = {m: round(e, 6) for m, e in errors.items()}
-            row["batch_invariant_vs_plain"] = round(row["ours_invariant"]["tokens_per_s"]
-                                                    / row[f"ours_{paid}"]["tokens_per_s"], 2)
+            row = _row(times, errors, ours, paid, batch * length, switch)
             out["workloads"][f"{workload}_K{k}"] = row
             print(f"hidden {hidden} {workload} K={k}: {json.dumps(row)}", file=sys.stderr)
         k1 = out["workloads"][f"{workload}_K1"]

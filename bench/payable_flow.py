@@ -80,7 +80,7 @@ class Chain:
         t0 = time.perf_counter()
         proofs = [at.ContributionProof(datanet=1, version=1, proof=self.query(
             "datanet", "get_membership", dn.ProofRequest(datanet=1, version=1, contribution=c.contribution_id),
-            dn.MembershipProof)) for c in wp.AttributionResult.FromString(signed.result).top_k]
+            dn.MembershipProof)) for c in at.AttributionResult.FromString(signed.result).top_k]
         timing["proof_gathering"] += time.perf_counter() - t0
         return self.tx(worker, "attribution", 0, at.SubmitResult(
             request=request_id, signed_attribution=signed.SerializeToString(), proofs=proofs))
@@ -199,11 +199,11 @@ def _adapters(workdir: Path, base_dir: Path, count: int):
     adapters derived from it by scaling its B factors; returns (adapter dirs, index dir, training rows)."""
     import safetensors.torch
 
+    from gpu_worker.adapter_index import IndexSpec, build_adapter_index
     from gpu_worker.finetune.config import TrainingConfig
     from gpu_worker.finetune.dataset import DatasetSpec, Row, render
     from gpu_worker.finetune.synthetic import task_rows
     from gpu_worker.finetune.trainer import load_base, train
-    from gpu_worker.lora.attribution import IndexSpec, build_adapter_index
 
     base, tokenizer = load_base(base_dir)
     spec = DatasetSpec(snapshots=((1, 1),), template="qa")
@@ -265,9 +265,9 @@ def _drain(request) -> list[int]:
 
 
 def generation_flow(args) -> dict:
+    from gpu_worker.adapter_index import AdapterIndex
     from gpu_worker.finetune.pretrain import pretrain_base
     from gpu_worker.finetune.trainer import load_tokenizer
-    from gpu_worker.lora.attribution import AdapterIndex
 
     base_dir = ROOT / "bench" / ".cache" / "finetune-base"
     if not (base_dir / "config.json").exists():
@@ -335,7 +335,7 @@ def _generations(worker: Worker, dirs: list[Path], index, index_dir: Path, base_
     timing = dict.fromkeys(("generation", "attribution", "proof_gathering", "block_execution"), 0.0)
     user = Keypair.from_uri("//Ferdie")
     for number in served:  # warm, as a serving worker is: each adapter loaded once, first kernels run
-        worker.paid.load_attributor(served[number])
+        worker.paid.attributor.load(served[number])
         _drain(worker.lora.submit_paid(base_hash, served[number].adapter, [1, 2, 3], 2, Sampler(), frozenset()))
     started = time.perf_counter()
     t0 = time.perf_counter()

@@ -23,15 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from payable.token.v1 import token_pb2  # noqa: E402
-from runtime.chaindb import ChainDB  # noqa: E402
-from runtime.chainspec import ChainSpec  # noqa: E402
-from runtime.codec import ONE_OPEN, encode_u128  # noqa: E402
-from runtime.crypto import BatchVerifier, Keypair, verify  # noqa: E402
-from runtime.executive import Executive  # noqa: E402
-from runtime.extrinsic import make_call, sign_extrinsic  # noqa: E402
-from runtime.runtime import Runtime  # noqa: E402
-from runtime.storage.backend import RocksBackend  # noqa: E402
+from payable.token.v1 import token_pb2
+from runtime.chaindb import ChainDB
+from runtime.chainspec import ChainSpec
+from runtime.codec import ONE_OPEN, encode_u128
+from runtime.crypto import BatchVerifier, Keypair, verify
+from runtime.executive import Executive
+from runtime.extrinsic import sign_extrinsic
+from runtime.runtime import Runtime
+from runtime.storage.backend import RocksBackend
 
 GENESIS_TS = 1_700_000_000_000
 
@@ -79,7 +79,8 @@ def bench_import(accounts: int, senders: int, blocks: int, block_size: int, work
         for j in range(block_size):
             i = (number * block_size + j) % senders
             dest = dests[(i * 7919 + number * 104729 + j) % len(dests)]
-            call = make_call("token", 1, token_pb2.Transfer(dest=dest, amount=encode_u128(ONE_OPEN // 1000)))
+            call = author.runtime.make_call("token", "transfer_keep_alive",
+                                            token_pb2.Transfer(dest=dest, amount=encode_u128(ONE_OPEN // 1000)))
             txs.append(sign_extrinsic(keys[i], call, nonce=nonces[i], genesis_hash=genesis))
             nonces[i] += 1
         result = author.author_block(txs, author=keys[0], timestamp_ms=GENESIS_TS + (number + 1) * 6000)

@@ -52,6 +52,37 @@ def abci_seconds(net: Testnet) -> list[dict[str, float]]:
     return out
 
 
+def _follow(target: str, start_height: int, wanted: set[bytes], final: dict[bytes, float], block_times: list[int],
+            done: threading.Event) -> None:
+    """Note when each wanted transfer is seen in a block (`final`) and each block's timestamp."""
+    with Client(target, timeout=600) as client:
+        for head in client.heads():
+            seen = time.perf_counter()
+            number = head.header.number
+            if number <= start_height:
+                continue
+            block_times.append(head.header.timestamp_ms)
+            for raw in client.block(number).block.extrinsics:
+                h = blake2_256(raw)
+                if h in wanted:
+                    final[h] = seen
+            if len(final) == len(wanted) or done.is_set():
+                return
+
+
+def _submit(target: str, per_sender: int, chains: list[list[bytes]], submitted: dict[bytes, float]) -> None:
+    """Submit one client's share, noting when each transfer was sent (`submitted`)."""
+    with Client(target, timeout=600) as client:
+        for n in range(per_sender):  # round-robin over this node's senders: nonce n of each, then n+1
+            batch = [chain[n] for chain in chains]
+            now = time.perf_counter()
+            for raw in batch:
+                submitted[blake2_256(raw)] = now
+            for result in client.submit_batch(batch):
+                if result.error:
+                    raise SystemExit(f"submission refused: {result.error}")
+
+
 def run(net: Testnet, senders: list[Keypair], per_sender: int, clients_per_node: int) -> dict:
     dest = Keypair.from_uri("//bench-dest").public
     with Client(net.nodes[0].grpc) as client:
@@ -66,39 +97,14 @@ def run(net: Testnet, senders: list[Keypair], per_sender: int, clients_per_node:
     final: dict[bytes, float] = {}
     block_times: list[int] = []
     done = threading.Event()
-
-    def follow() -> None:
-        with Client(net.nodes[0].grpc, timeout=600) as client:
-            for head in client.heads():
-                seen = time.perf_counter()
-                number = head.header.number
-                if number <= start_height:
-                    continue
-                block_times.append(head.header.timestamp_ms)
-                for raw in client.block(number).block.extrinsics:
-                    h = blake2_256(raw)
-                    if h in wanted:
-                        final[h] = seen
-                if len(final) == len(wanted) or done.is_set():
-                    return
-
-    def submit(node_index: int, chains: list[list[bytes]]) -> None:
-        with Client(net.nodes[node_index].grpc, timeout=600) as client:
-            for n in range(per_sender):  # round-robin over this node's senders: nonce n of each, then n+1
-                batch = [chain[n] for chain in chains]
-                now = time.perf_counter()
-                for raw in batch:
-                    submitted[blake2_256(raw)] = now
-                for result in client.submit_batch(batch):
-                    if result.error:
-                        raise SystemExit(f"submission refused: {result.error}")
-
     before = abci_seconds(net)
-    follower = threading.Thread(target=follow, daemon=True)
+    follower = threading.Thread(target=_follow, args=(net.nodes[0].grpc, start_height, wanted, final, block_times,
+                                                      done), daemon=True)
     follower.start()
     started = time.perf_counter()
     groups = len(net.nodes) * clients_per_node
-    submitters = [threading.Thread(target=submit, args=(g % len(net.nodes), signed[g::groups])) for g in range(groups)]
+    submitters = [threading.Thread(target=_submit, args=(net.nodes[g % len(net.nodes)].grpc, per_sender,
+                                                         signed[g::groups], submitted)) for g in range(groups)]
     for t in submitters:
         t.start()
     for t in submitters:

@@ -118,7 +118,7 @@ def _story(client: Client, worker_target: str) -> int:
     client.submit_call(alice, "token", "transfer_keep_alive", dest=user.public, amount="100")
     channel = grpc.insecure_channel(worker_target, options=MESSAGE_OPTIONS)
     grpc.channel_ready_future(channel).result(timeout=60)
-    builder = worker_pb2_grpc.WorkerStub(channel)
+    builder = worker_pb2_grpc.GradientStub(channel)
     queries = _digits_model(client, builder, alice)
     base, adapters = demo_modelfactory.build(client, channel, 2)
     client.submit_call(eve, "inference", "register_worker", endpoint=worker_target, models=[1], base_models=[base],

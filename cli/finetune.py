@@ -9,13 +9,12 @@ import tempfile
 from pathlib import Path
 
 from runtime.crypto import encode_address
+from sdk import modelfactory
 
 from .common import DEFAULT_NODE, client, created, emit, json_option, keypair_from
 
 DEFAULT_WORKER = "127.0.0.1:9955"
-HYPER = {"rank": int, "alpha": int, "dropout": float, "learning_rate": float, "schedule": str, "warmup_ratio": float,
-         "epochs": int, "max_steps": int, "batch_size": int, "grad_accum": int, "cutoff": int, "seed": int,
-         "checkpoint_every": int, "eval_every": int, "weight_decay": float}
+HYPER = modelfactory.hyperparameter_types()  # flag → type, from ModelFactory's one declaration (the worker's defaults)
 
 
 def _stub(args):
@@ -121,6 +120,51 @@ def _print_job(args, job) -> None:
     emit(args, data, table)
 
 
+def _preview(args, stub) -> int:
+    """The examples a job would train on, rendered through its template."""
+    from payable.worker.v1 import worker_pb2 as wp
+
+    found = _rpc(stub.Preview, wp.DatasetPreviewRequest(dataset_spec_json=json.dumps(_spec(args)),
+                                                        base_model=_base_hash(args), cutoff=args.cutoff or 0,
+                                                        limit=args.limit))
+    data = {"train_examples": found.train_examples, "eval_examples": found.eval_examples,
+            "train_tokens": found.train_tokens, "errors": list(found.errors),
+            "examples": [{"contribution": e.contribution, "contributor": e.contributor, "line": e.line,
+                          "split": e.split, "tokens": e.tokens, "rendered": e.rendered} for e in found.examples]}
+    if args.json:
+        emit(args, data)
+    else:
+        print(f"{found.train_examples} training and {found.eval_examples} held-out examples, "
+              f"{found.train_tokens:,} training tokens")
+        for e in found.examples:
+            print(f"\n--- contribution {e.contribution} line {e.line} ({e.split}, {e.tokens} tokens, "
+                  f"{e.contributor})\n{e.rendered}")
+        for error in found.errors:
+            print(f"error: {error}")
+    return 0 if not found.errors else 1
+
+
+def _start(args, stub) -> int:
+    """Start a job (or only estimate its cost); `--follow` streams its progress."""
+    from payable.worker.v1 import worker_pb2 as wp
+
+    config = json.dumps(_config(args))
+    if args.estimate:
+        est = _rpc(stub.Estimate, wp.JobConfigRequest(config_json=config))
+        emit(args, {"steps": est.steps, "train_tokens": est.train_tokens, "trainable_params": est.trainable_params,
+                    "memory_bytes": est.memory_bytes, "seconds": est.seconds},
+             [("steps", str(est.steps)), ("training tokens", f"{est.train_tokens:,}"),
+              ("trainable parameters", f"{est.trainable_params:,}"),
+              ("memory", f"{est.memory_bytes / 2**20:.1f} MiB"), ("time", f"~{est.seconds:.0f} s")])
+        return 0
+    owner = encode_address(keypair_from(args.owner).public) if args.owner else ""
+    job = _rpc(stub.Start, wp.StartJobRequest(config_json=config, owner=owner, prompts=args.prompt or []))
+    if args.follow:
+        return _follow(args, stub, job.id)
+    _print_job(args, job)
+    return 0
+
+
 def cmd_finetune(args) -> int:
     from payable.worker.v1 import worker_pb2 as wp
 
@@ -129,40 +173,9 @@ def cmd_finetune(args) -> int:
     if action == "verify":
         return _verify(args)
     if action == "preview":
-        found = _rpc(stub.Preview, wp.DatasetPreviewRequest(dataset_spec_json=json.dumps(_spec(args)),
-                                                            base_model=_base_hash(args), cutoff=args.cutoff or 0,
-                                                            limit=args.limit))
-        data = {"train_examples": found.train_examples, "eval_examples": found.eval_examples,
-                "train_tokens": found.train_tokens, "errors": list(found.errors),
-                "examples": [{"contribution": e.contribution, "contributor": e.contributor, "line": e.line,
-                              "split": e.split, "tokens": e.tokens, "rendered": e.rendered} for e in found.examples]}
-        if args.json:
-            emit(args, data)
-        else:
-            print(f"{found.train_examples} training and {found.eval_examples} held-out examples, "
-                  f"{found.train_tokens:,} training tokens")
-            for e in found.examples:
-                print(f"\n--- contribution {e.contribution} line {e.line} ({e.split}, {e.tokens} tokens, "
-                      f"{e.contributor})\n{e.rendered}")
-            for error in found.errors:
-                print(f"error: {error}")
-        return 0 if not found.errors else 1
+        return _preview(args, stub)
     if action == "start":
-        config = json.dumps(_config(args))
-        if args.estimate:
-            est = _rpc(stub.Estimate, wp.JobConfigRequest(config_json=config))
-            emit(args, {"steps": est.steps, "train_tokens": est.train_tokens, "trainable_params": est.trainable_params,
-                        "memory_bytes": est.memory_bytes, "seconds": est.seconds},
-                 [("steps", str(est.steps)), ("training tokens", f"{est.train_tokens:,}"),
-                  ("trainable parameters", f"{est.trainable_params:,}"),
-                  ("memory", f"{est.memory_bytes / 2**20:.1f} MiB"), ("time", f"~{est.seconds:.0f} s")])
-            return 0
-        owner = encode_address(keypair_from(args.owner).public) if args.owner else ""
-        job = _rpc(stub.Start, wp.StartJobRequest(config_json=config, owner=owner, prompts=args.prompt or []))
-        if args.follow:
-            return _follow(args, stub, job.id)
-        _print_job(args, job)
-        return 0
+        return _start(args, stub)
     job_ref = wp.JobRef(job=args.job)
     if action == "status":
         _print_job(args, _rpc(stub.Status, job_ref))
@@ -271,11 +284,13 @@ def register(sub) -> None:
     def dataset_options(p, required: bool) -> None:
         p.add_argument("--base-model", type=int, required=required, help="the base model's id on chain")
         p.add_argument("--snapshot", action="append", required=required, help="DATANET:VERSION (repeatable)")
-        p.add_argument("--format", default="auto", choices=("auto", "text", "jsonl", "csv"))
-        p.add_argument("--map", action="append", help="KEY=FIELD: prompt, response, input, system, text, messages")
-        p.add_argument("--template", default="chat", help="chat (the tokenizer's), alpaca, plain, qa")
-        p.add_argument("--eval-per-mille", type=int, default=100, help="held-out share of rows in 1/1000")
-        p.add_argument("--split-seed", type=int, default=0)
+        p.add_argument("--format", default=modelfactory.DEFAULT_FORMAT, choices=("auto", "text", "jsonl", "csv"))
+        p.add_argument("--map", action="append", help=f"KEY=FIELD: {', '.join(modelfactory.MAPPING_KEYS)}")
+        p.add_argument("--template", default=modelfactory.DEFAULT_TEMPLATE,
+                       help="chat (the tokenizer's), alpaca, plain, qa")
+        p.add_argument("--eval-per-mille", type=int, default=modelfactory.DEFAULT_EVAL_PER_MILLE,
+                       help="held-out share of rows in 1/1000")
+        p.add_argument("--split-seed", type=int, default=modelfactory.DEFAULT_SPLIT_SEED)
 
     preview = command("preview", "the first examples after the template, token counts, mapping errors")
     dataset_options(preview, True)
@@ -302,7 +317,8 @@ def register(sub) -> None:
     publish.add_argument("--price", required=True, help="OPEN per inference (a flat fee; may be 0 with token prices)")
     publish.add_argument("--price-per-input-token", default="0", help="OPEN per input token")
     publish.add_argument("--price-per-output-token", default="0", help="OPEN per generated token")
-    publish.add_argument("--split", default="7000,2000,500,500", help="contributors,owner,protocol,worker bps")
+    publish.add_argument("--split", default=modelfactory.reward_split_text(),
+                         help="contributors,owner,protocol,worker bps")
     publish.add_argument("--attribution", default="span+lora-gradient",
                          choices=("span", "lora-gradient", "span+lora-gradient"),
                          help="how generations are attributed to the training rows (default: both)")

@@ -13,7 +13,7 @@ def cmd_gateway(args) -> int:
     cap = parse_open(args.max_fee) if args.max_fee else None
 
     def build():
-        from studio.gateway import create_gateway_app
+        from studio.app import create_gateway_app
 
         return create_gateway_app(args.node, key, cap)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from runtime.crypto import encode_address
 from sdk.artifacts import HF_MODEL, fetch_directory, total_size, upload_directory
 from sdk.hf_directory import describe_hf_directory
+from sdk.modelfactory import reward_split_text
 from sdk.wire import verify_membership
 
 from .common import client, client_command, created, emit, keypair_from, progress_bar
@@ -135,7 +136,7 @@ def register(sub) -> None:
     register_.add_argument("--price", required=True, help="OPEN per inference (a flat fee; may be 0 with token prices)")
     register_.add_argument("--price-per-input-token", default="0", help="OPEN per input token")
     register_.add_argument("--price-per-output-token", default="0", help="OPEN per generated token")
-    register_.add_argument("--split", default="7000,2000,500,500", help="contributors,owner,protocol,worker bps")
+    register_.add_argument("--split", default=reward_split_text(), help="contributors,owner,protocol,worker bps")
     fetch = client_command(msub, "fetch", "download a model directory (base or adapter) by its artifact hash",
                            cmd_model)
     fetch.add_argument("artifact_hash")

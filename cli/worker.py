@@ -28,9 +28,9 @@ def cmd_worker(args) -> int:
              worker=worker.key.address, node=args.node)
     follower = None
     if args.node:
-        from gpu_worker.chain import ChainWorker
+        from gpu_worker.follower import Follower
 
-        follower = ChainWorker(worker, args.node, worker.key)
+        follower = Follower(worker, args.node, worker.key)
         threading.Thread(target=follower.run, name="chain-follower", daemon=True).start()
     wait_for_stop_signal()
     if follower is not None:

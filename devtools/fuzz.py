@@ -22,6 +22,7 @@ extrinsics through the real executive, valid ones and deliberately broken ones. 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from google.protobuf import message_factory
@@ -74,11 +75,12 @@ class _SkipDispatchRuntime(Runtime):
 
 def _field_strategy(field: FieldDescriptor, accounts: list[bytes], depth: int) -> st.SearchStrategy:
     opts = field.GetOptions()
-    if field.type == FieldDescriptor.TYPE_BYTES and opts.Extensions[options_pb2.amount]:
+    # protoc's .pyi types an extension as a plain FieldDescriptor, which types-protobuf's Extensions[] refuses
+    if field.type == FieldDescriptor.TYPE_BYTES and opts.Extensions[options_pb2.amount]:  # type: ignore[index]
         amounts = st.one_of(st.integers(0, 10**18 * 10), st.integers(0, 10**24), st.just(U128_MAX),
                             st.sampled_from([0, 1, 10**16 - 1, 10**16, 10**16 + 1]))
         return st.one_of(amounts.map(encode_u128), st.just(b"\x00\x01"), st.binary(min_size=17, max_size=17))
-    if field.type == FieldDescriptor.TYPE_BYTES and opts.Extensions[options_pb2.account]:
+    if field.type == FieldDescriptor.TYPE_BYTES and opts.Extensions[options_pb2.account]:  # type: ignore[index]
         return st.one_of(st.sampled_from(accounts), st.binary(min_size=32, max_size=32), st.binary(max_size=33))
     simple = {
         FieldDescriptor.TYPE_BYTES: st.binary(max_size=64),
@@ -92,9 +94,13 @@ def _field_strategy(field: FieldDescriptor, accounts: list[bytes], depth: int) -
         if depth > 3:
             return st.none()
         return _message_strategy(field.message_type, accounts, depth + 1)
-    if field.type == FieldDescriptor.TYPE_ENUM:
+    if field.type == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
         return st.sampled_from([v.number for v in field.enum_type.values])
     return simple.get(field.type, st.none())
+
+
+def _encoded_call(pallet: str, index: int, message) -> tuple[str, int, bytes]:
+    return pallet, index, message.SerializeToString(deterministic=True)
 
 
 def _message_strategy(descriptor, accounts: list[bytes], depth: int = 0) -> st.SearchStrategy:
@@ -146,9 +152,8 @@ class ChainFuzzer:
                 if call.inherent:
                     continue
                 descriptor = lookup(call.args_type).DESCRIPTOR
-                self._call_strategies.append(
-                    _message_strategy(descriptor, accounts).map(
-                        lambda msg, p=pallet.name, i=call.index: (p, i, msg.SerializeToString(deterministic=True))))
+                encode = functools.partial(_encoded_call, pallet.name, call.index)
+                self._call_strategies.append(_message_strategy(descriptor, accounts).map(encode))
         self._issuance_query = next(((p.name, q.name, lookup(q.request_type), lookup(q.response_type))
                                      for p in self.metadata.pallets for q in p.queries
                                      if q.name == "total_issuance"), None)
@@ -238,6 +243,7 @@ class ChainFuzzer:
                 continue
             assert not fault, f"faulty extrinsic ({fault}) was accepted"
             assert not bad_args, f"a call with impossible arguments was accepted: {plan}"
+            assert outcome is not None, "a signed extrinsic has an outcome"
             applied.append(raw)
             included[plan.signer] += 1
             next_nonce[plan.signer] += 1
@@ -248,14 +254,14 @@ class ChainFuzzer:
                 self._check_fee_only(chain, pre_block, applied)
         chain.finalize_block()
         block_hash = chain.commit(chain.seal(self.author))
-        replica.import_block(chain.db.block(chain.head.number))
+        replica.import_block(chain.db.require_block(chain.head.number))
         assert replica.head.hash == block_hash, "replica computed a different block"
         chain.try_state()
         after = self._nonces(chain)
         for i, (b, a) in enumerate(zip(before_nonces, after, strict=True)):
             assert a == b + included[i], f"signer {i}: nonce {b} -> {a} with {included[i]} included"
         after_issuance = self._issuance(chain)
-        if before_issuance is not None:
+        if before_issuance is not None and after_issuance is not None:
             assert after_issuance <= before_issuance, f"issuance grew {before_issuance} -> {after_issuance}"
 
     def _check_fee_only(self, chain: Executive, pre_block: MemoryBackend, applied: list[bytes]) -> None:
@@ -280,7 +286,7 @@ class _Raw:
     def __init__(self, data: bytes):
         self.data = data
 
-    def SerializeToString(self, deterministic: bool = True) -> bytes:  # noqa: N802 - protobuf's name
+    def SerializeToString(self, deterministic: bool = True) -> bytes:
         return self.data
 
 

@@ -42,7 +42,7 @@ def _world():
     from runtime.codec import ONE_OPEN, encode_u128
     from runtime.crypto import Keypair, blake2_256
     from runtime.executive import Executive
-    from runtime.extrinsic import make_call, sign_extrinsic
+    from runtime.extrinsic import sign_extrinsic
 
     chain = Executive.open(dev_spec())
     alice, bob, eve = (Keypair.from_uri(f"//{n}") for n in ("Alice", "Bob", "Eve"))
@@ -52,10 +52,9 @@ def _world():
     def block(*calls) -> None:
         raws = []
         for who, pallet, name, args in calls:
-            index = chain.runtime.call_by_name(pallet, name).index
             nonce = nonces.get(who.public, 0)
             nonces[who.public] = nonce + 1
-            raws.append(sign_extrinsic(who, make_call(pallet, index, args), nonce=nonce,
+            raws.append(sign_extrinsic(who, chain.runtime.make_call(pallet, name, args), nonce=nonce,
                                        genesis_hash=chain.genesis_hash))
         clock[0] += 6000
         built = chain.author_block(raws, author=alice, timestamp_ms=clock[0])
@@ -88,114 +87,134 @@ def make_targets(scratch: str) -> tuple[dict[str, Callable[[bytes], None]], dict
     """The fuzz targets by name, sharing one chain (each leaves it as it found it), and for each a seed
     corpus of valid inputs - protobuf is decoded in C, so libFuzzer gets no coverage signal from it and
     needs well-formed starting points to reach the Python checks behind the decoder."""
-    from google.protobuf.message import DecodeError
+    targets = _Targets(scratch)
+    named: dict[str, Callable[[bytes], None]] = {"extrinsic": targets.extrinsic, "block": targets.block,
+                                                 "result": targets.result, "upload": targets.upload,
+                                                 "query": targets.query}
+    return named, _seeds(targets.chain, targets.eve, targets.queries)
 
-    from node.contentstore import ContentError, ContentStore
-    from payable.attribution.v1 import attribution_pb2 as at
-    from payable.system.v1 import system_pb2
-    from runtime import system
-    from runtime.codec import CodecError
-    from runtime.errors import InvalidTransaction, PalletError
-    from runtime.executive import BlockImportError
-    from runtime.extrinsic import inherent_extrinsic, make_call, sign_extrinsic
 
-    chain, eve, eve_nonce, last_ts = _world()
-    store = ContentStore(f"{scratch}/blobs", max_blob=1 << 16, quota=1 << 30)
-    queries = [(p, q) for p, pallet in chain.runtime.pallets.items() for q in sorted(pallet.queries.by_name)]
+class _Targets:
+    """One chain and content store that every target uses and leaves as it found it."""
 
-    def unchanged(before: tuple[bytes, int], what: str) -> None:
-        if (chain.db.head.state_root, chain.db.head.number) != before:
+    def __init__(self, scratch: str):
+        from node.contentstore import ContentStore
+
+        self.chain, self.eve, self.eve_nonce, self.last_ts = _world()
+        self.store = ContentStore(f"{scratch}/blobs", max_blob=1 << 16, quota=1 << 30)
+        self.queries = [(p, q) for p, pallet in self.chain.runtime.pallets.items()
+                        for q in sorted(pallet.queries.by_name)]
+
+    def head(self) -> tuple[bytes, int]:
+        return self.chain.head.state_root, self.chain.head.number
+
+    def unchanged(self, before: tuple[bytes, int], what: str) -> None:
+        if self.head() != before:
             raise PropertyViolated(f"{what} changed the chain")
 
-    def head() -> tuple[bytes, int]:
-        return chain.db.head.state_root, chain.db.head.number
+    def extrinsic(self, data: bytes) -> None:
+        from runtime.errors import InvalidTransaction
 
-    def extrinsic(data: bytes) -> None:
-        before = head()
+        before = self.head()
         try:
-            chain.validate_transaction(data)
+            self.chain.validate_transaction(data)
         except InvalidTransaction:
             pass
-        unchanged(before, "pool admission")
+        self.unchanged(before, "pool admission")
 
-    def block(data: bytes) -> None:
-        before = head()
+    def block(self, data: bytes) -> None:
+        from runtime.executive import BlockImportError
+
+        before = self.head()
         try:
-            chain.import_block(data)
+            self.chain.import_block(data)
         except BlockImportError:
-            unchanged(before, "a refused block")
+            self.unchanged(before, "a refused block")
             return
         raise PropertyViolated("a fuzzed block was imported")  # it would need Alice's seal
 
-    def result(data: bytes) -> None:
-        before = head()
-        call = make_call("attribution", 0, at.SubmitResult(request=1, signed_attribution=data))
-        raw = sign_extrinsic(eve, call, nonce=eve_nonce, genesis_hash=chain.genesis_hash)
-        chain.initialize_block(eve.public)
+    def result(self, data: bytes) -> None:
+        from payable.attribution.v1 import attribution_pb2 as at
+        from payable.system.v1 import system_pb2
+        from runtime import system
+        from runtime.errors import PalletError
+        from runtime.extrinsic import inherent_extrinsic, make_call, sign_extrinsic
+
+        chain = self.chain
+        before = self.head()
+        call = chain.runtime.make_call("attribution", "submit_result",
+                                       at.SubmitResult(request=1, signed_attribution=data))
+        raw = sign_extrinsic(self.eve, call, nonce=self.eve_nonce, genesis_hash=chain.genesis_hash)
+        chain.initialize_block(self.eve.public)
         try:
             chain.apply_extrinsic(inherent_extrinsic(make_call(system.NAME, 0,
-                                                               system_pb2.SetTimestamp(now_ms=last_ts + 6000))))
+                                                               system_pb2.SetTimestamp(now_ms=self.last_ts + 6000))))
             outcome = chain.apply_extrinsic(raw)
             if outcome.ok or not isinstance(outcome.error, PalletError) or outcome.error.pallet != "attribution":
                 raise PropertyViolated(f"a fuzzed result was not refused by the attribution pallet: {outcome}")
         finally:
             chain.abort()
-        unchanged(before, "a refused result")
+        self.unchanged(before, "a refused result")
 
-    def upload(data: bytes) -> None:
+    def upload(self, data: bytes) -> None:
+        from node.contentstore import ContentError
+
         if not data:
             return
         declared = data[0] * 64 if data[0] % 2 else None
         cuts = sorted({1 + b % max(1, len(data) - 1) for b in data[1:4]})
         chunks = [data[a:b] for a, b in zip([1, *cuts], [*cuts, len(data)], strict=True) if b > a]
         try:
-            stored = store.put(iter(chunks), declared_size=declared)
+            stored = self.store.put(iter(chunks), declared_size=declared)
         except ContentError:
             return
-        if b"".join(store.read(stored.hash)) != data[1:]:
+        if b"".join(self.store.read(stored.hash)) != data[1:]:
             raise PropertyViolated("the stored blob is not what was uploaded")
 
-    def query(data: bytes) -> None:
+    def query(self, data: bytes) -> None:
+        from google.protobuf.message import DecodeError
+
+        from runtime.codec import CodecError
+        from runtime.errors import PalletError
+
         if not data:
             return
-        pallet, name = queries[data[0] % len(queries)]
-        before = head()
+        pallet, name = self.queries[data[0] % len(self.queries)]
+        before = self.head()
         try:
-            chain.query(pallet, name, data[1:])
+            self.chain.query(pallet, name, data[1:])
         except (DecodeError, CodecError, KeyError, PalletError):
             pass
-        unchanged(before, "a query")
-
-    targets = {"extrinsic": extrinsic, "block": block, "result": result, "upload": upload, "query": query}
-    return targets, _seeds(chain, eve, queries)
+        self.unchanged(before, "a query")
 
 
 def _seeds(chain, eve, queries) -> dict[str, list[bytes]]:
+    from payable.attribution.v1 import attribution_pb2 as at
     from payable.inference.v1 import inference_pb2 as inf
     from payable.modelregistry.v1 import modelregistry_pb2 as mr
     from payable.token.v1 import token_pb2
-    from payable.worker.v1 import worker_pb2 as wp
     from runtime.codec import ONE_OPEN, encode_u128
     from runtime.crypto import Keypair
-    from runtime.extrinsic import make_call, sign_extrinsic
+    from runtime.extrinsic import sign_extrinsic
     from sdk.wire import request_id_bytes
 
     alice = Keypair.from_uri("//Alice")
-    transfer = make_call("token", 1, token_pb2.Transfer(dest=eve.public, amount=encode_u128(ONE_OPEN)))
+    transfer = chain.runtime.make_call("token", "transfer_keep_alive",
+                                       token_pb2.Transfer(dest=eve.public, amount=encode_u128(ONE_OPEN)))
     request = inf.Request.FromString(chain.query("inference", "get_request", inf.RequestRef(request=1)
                                                  .SerializeToString()))
     model = mr.Model.FromString(chain.query("modelregistry", "get_model", mr.ModelRequest(model=1)
                                             .SerializeToString()))
-    body = wp.AttributionResult(model_hash=model.artifact_hash, index_hash=model.attribution_index_hash,
+    body = at.AttributionResult(model_hash=model.artifact_hash, index_hash=model.attribution_index_hash,
                                 input_hash=request.input_hash, output_hash=b"\x01" * 32, method="gradient",
                                 worker=eve.public, request_id=request_id_bytes(1),
-                                top_k=[wp.ContributionScore(contribution_id=1, contributor=Keypair.from_uri("//Bob")
+                                top_k=[at.ContributionScore(contribution_id=1, contributor=Keypair.from_uri("//Bob")
                                                             .public, score_ppb=10**9)]).SerializeToString()
     account = token_pb2.AccountRequest(account=alice.public).SerializeToString()
     return {
         "extrinsic": [sign_extrinsic(alice, transfer, nonce=n, genesis_hash=chain.genesis_hash) for n in range(3)],
-        "block": [chain.db.block(n).SerializeToString() for n in range(1, chain.db.head.number + 1)],
-        "result": [wp.SignedAttribution(result=body, signature=eve.sign(body)).SerializeToString()],
+        "block": [chain.db.require_block(n).SerializeToString() for n in range(1, chain.head.number + 1)],
+        "result": [at.SignedAttribution(result=body, signature=eve.sign(body)).SerializeToString()],
         "upload": [bytes([3]) + b"blob" * 40, bytes([8, 1, 2, 3]) + b"x" * 600],
         "query": [bytes([i]) + account for i in range(len(queries))],
     }

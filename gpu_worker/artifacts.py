@@ -29,7 +29,7 @@ def decode_artifact(artifact: pb.ModelArtifact):
     try:
         config = config_from_json(artifact.config_json)
         state = load_safetensors(artifact.weights)
-    except Exception as exc:  # noqa: BLE001 - any malformed artifact is refused the same way
+    except Exception as exc:  # any malformed artifact is refused the same way
         raise ArtifactError(f"artifact does not decode: {exc}") from exc
     return config, state
 

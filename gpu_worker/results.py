@@ -27,7 +27,7 @@ import json
 
 import numpy as np
 
-from payable.worker.v1 import worker_pb2 as pb
+from payable.attribution.v1 import attribution_pb2 as at
 from runtime.apportion import largest_remainder
 from runtime.crypto import Keypair, blake2_256, verify
 
@@ -71,22 +71,22 @@ def output_hash(logits: np.ndarray, label: int) -> bytes:
 def build_result(*, model_hash: bytes, index_hash: bytes, input_hash: bytes, output_hash: bytes, method: str,
                  params: dict, shares: list[tuple[int, int]], contributions: list[tuple[int, bytes]],
                  worker: Keypair, request_id: bytes = b"", spans=(), tokens: tuple[int, int] = (0, 0),
-                 label: int | None = None) -> pb.SignedAttribution:
+                 label: int | None = None) -> at.SignedAttribution:
     """The signed result; `contributions[i]` is (contribution id, contributor) of share index i; `tokens` is
     (input, output) token counts, what a token-priced request is charged for; `label` a classifier's answer."""
-    result = pb.AttributionResult(
+    result = at.AttributionResult(
         model_hash=model_hash, index_hash=index_hash, input_hash=input_hash, output_hash=output_hash, method=method,
         params_json=json.dumps(params, sort_keys=True), worker=worker.public, request_id=request_id, spans=spans,
         input_tokens=tokens[0], output_tokens=tokens[1],
-        top_k=[pb.ContributionScore(contribution_id=contributions[i][0], contributor=contributions[i][1],
+        top_k=[at.ContributionScore(contribution_id=contributions[i][0], contributor=contributions[i][1],
                                     score_ppb=s) for i, s in shares], label=label)
     body = result.SerializeToString(deterministic=True)
-    return pb.SignedAttribution(result=body, signature=worker.sign(body))
+    return at.SignedAttribution(result=body, signature=worker.sign(body))
 
 
-def verify_signed(signed: pb.SignedAttribution) -> pb.AttributionResult:
+def verify_signed(signed: at.SignedAttribution) -> at.AttributionResult:
     """The result, if its signature is the worker's over exactly these bytes; else ValueError."""
-    result = pb.AttributionResult.FromString(signed.result)
+    result = at.AttributionResult.FromString(signed.result)
     if not verify(result.worker, signed.result, signed.signature):
         raise ValueError("attribution result: the signature does not match the worker key and bytes")
     if sum(s.score_ppb for s in result.top_k) > PPB:

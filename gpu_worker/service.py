@@ -1,5 +1,5 @@
-"""The worker's gRPC face: `payable.worker.v1.Worker`, `payable.worker.v1.OpenLoRA` and
-`payable.worker.v1.Finetune`, each method a thin call into an engine of `gpu_worker.worker.Worker`.
+"""The worker's gRPC face: one service per engine - `payable.worker.v1.Gradient`, `Span`, `OpenLoRA`,
+`Finetune` - and `WorkerInfo`, each method a thin call into an engine of `gpu_worker.worker.Worker`.
 
 Bad input is INVALID_ARGUMENT and unknown hashes NOT_FOUND, with the reason; nothing else escapes.
 """
@@ -31,57 +31,74 @@ def _abort_for(context, exc: Exception) -> None:
     context.abort(code, str(exc))
 
 
-class WorkerService(worker_pb2_grpc.WorkerServicer):
+def _guard(context, fn, *args):
+    """Call into an engine; its ValueError / KeyError become the status `_abort_for` picks, with the reason."""
+    try:
+        return fn(*args)
+    except (ValueError, KeyError) as exc:
+        _abort_for(context, exc)
+
+
+def _guard_stream(context, messages):
+    """`_guard` for streaming methods: the same error mapping while the stream runs."""
+    try:
+        yield from messages
+    except ValueError as exc:
+        _abort_for(context, exc)
+
+
+class GradientService(worker_pb2_grpc.GradientServicer):
+    """Classifiers: train, load, index, infer and attribute (`gradient/`)."""
+
     def __init__(self, worker: Worker):
         self.worker = worker
 
-    def _guard(self, context, fn, *args):
-        try:
-            return fn(*args)
-        except (ValueError, KeyError) as exc:
-            _abort_for(context, exc)
+    def Train(self, request, context):  # gRPC method names
+        return _guard(context, self.worker.gradient.train, request)
 
-    def _guard_stream(self, context, messages):
-        """`_guard` for streaming methods: the same error mapping while the stream runs."""
-        try:
-            yield from messages
-        except ValueError as exc:
-            _abort_for(context, exc)
-
-    def Train(self, request, context):  # noqa: N802 - gRPC method names
-        return self._guard(context, self.worker.gradient.train, request)
-
-    def LoadModel(self, request, context):  # noqa: N802
+    def LoadModel(self, request, context):
         if len(request.expected_hash) != 32:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           "expected_hash must be the 32-byte hash the chain registered")
-        digest = self._guard(context, self.worker.store.put_model, request.artifact, request.expected_hash)
+        digest = _guard(context, self.worker.store.put_model, request.artifact, request.expected_hash)
         return pb.LoadModelResponse(model_hash=digest)
 
-    def BuildIndex(self, request, context):  # noqa: N802
-        return self._guard_stream(context, self.worker.gradient.build_index(request))
+    def BuildIndex(self, request, context):
+        return _guard_stream(context, self.worker.gradient.build_index(request))
 
-    def Infer(self, request, context):  # noqa: N802
-        return self._guard(context, self.worker.gradient.infer, request.model_hash,
-                           np.asarray(request.input, dtype=np.float32))
+    def Infer(self, request, context):
+        return _guard(context, self.worker.gradient.infer, request.model_hash,
+                      np.asarray(request.input, dtype=np.float32))
 
-    def Attribute(self, request, context):  # noqa: N802
-        return self._guard(context, self.worker.gradient.attribute, request)
+    def Attribute(self, request, context):
+        return _guard(context, self.worker.gradient.attribute, request)
 
-    def Status(self, request, context):  # noqa: N802
+
+class SpanService(worker_pb2_grpc.SpanServicer):
+    """Language models: train, span index, generate and attribute spans (`span/`)."""
+
+    def __init__(self, worker: Worker):
+        self.engine = worker.span
+
+    def TrainLanguageModel(self, request, context):  # gRPC method names
+        return _guard(context, self.engine.train, request)
+
+    def BuildSpanIndex(self, request, context):
+        return _guard_stream(context, self.engine.build_index(request))
+
+    def Generate(self, request, context):
+        return _guard(context, self.engine.generate, request)
+
+    def AttributeSpans(self, request, context):
+        return _guard(context, self.engine.attribute, request)
+
+
+class WorkerInfoService(worker_pb2_grpc.WorkerInfoServicer):
+    def __init__(self, worker: Worker):
+        self.worker = worker
+
+    def Status(self, request, context):  # gRPC method names
         return self.worker.status()
-
-    def TrainLanguageModel(self, request, context):  # noqa: N802
-        return self._guard(context, self.worker.span.train, request)
-
-    def BuildSpanIndex(self, request, context):  # noqa: N802
-        return self._guard_stream(context, self.worker.span.build_index(request))
-
-    def Generate(self, request, context):  # noqa: N802
-        return self._guard(context, self.worker.span.generate, request)
-
-    def AttributeSpans(self, request, context):  # noqa: N802
-        return self._guard(context, self.worker.span.attribute, request)
 
 
 class OpenLoRAService(worker_pb2_grpc.OpenLoRAServicer):
@@ -96,24 +113,24 @@ class OpenLoRAService(worker_pb2_grpc.OpenLoRAServicer):
                             host_bytes=s["host_bytes"], device_bytes=s["device_bytes"], disk_loads=s["disk_loads"],
                             evictions=s["evictions"])
 
-    def LoadBase(self, request, context):  # noqa: N802 - gRPC method names
+    def LoadBase(self, request, context):  # gRPC method names
         try:
             self.engine.load_base(request.directory, request.max_batch or 64)
         except ArtifactError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         return self._stats()
 
-    def LoadAdapter(self, request, context):  # noqa: N802
+    def LoadAdapter(self, request, context):
         try:
             adapter = self.engine.load_adapter(request.directory, request.expected_hash or None)
         except ArtifactError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         return pb.AdapterInfo(hash=adapter.hash, rank=adapter.rank, bytes=adapter.nbytes)
 
-    def ListAdapters(self, request, context):  # noqa: N802
+    def ListAdapters(self, request, context):
         return pb.ListAdaptersResponse(hashes=self.engine.adapters())
 
-    def Generate(self, request, context):  # noqa: N802
+    def Generate(self, request, context):
         try:
             job = self.engine.submit(request.adapter_hash or None, list(request.prompt), request.max_new_tokens or 32)
         except RuntimeError as exc:
@@ -137,10 +154,10 @@ class OpenLoRAService(worker_pb2_grpc.OpenLoRAServicer):
             yield pb.GeneratedToken(token=token, index=index)
             index += 1
 
-    def Stats(self, request, context):  # noqa: N802
+    def Stats(self, request, context):
         return self._stats()
 
-    def StreamPaid(self, request, context):  # noqa: N802
+    def StreamPaid(self, request, context):
         """A paid request's tokens, to its requester only (UNAUTHENTICATED / PERMISSION_DENIED otherwise)."""
         try:
             stream = self.paid.open_stream(request.request, request.requester, request.issued_at, request.signature)
@@ -188,7 +205,7 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
     def _config(self, context, raw: str) -> TrainingConfig:
         return self._call(context, lambda: TrainingConfig.from_dict(json.loads(raw or "{}")))
 
-    def Preview(self, request, context):  # noqa: N802 - gRPC method names
+    def Preview(self, request, context):  # gRPC method names
         spec = self._call(context, lambda: DatasetSpec.from_dict(json.loads(request.dataset_spec_json or "{}")))
         found = self._call(context, self.engine.preview, spec, request.base_model, request.cutoff or 256,
                            request.limit or 10)
@@ -196,46 +213,46 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
                                  train_examples=found["train_examples"], eval_examples=found["eval_examples"],
                                  train_tokens=found["train_tokens"])
 
-    def Estimate(self, request, context):  # noqa: N802
+    def Estimate(self, request, context):
         return pb.JobEstimate(**self._call(context, self.engine.estimate, self._config(context, request.config_json)))
 
-    def Start(self, request, context):  # noqa: N802
+    def Start(self, request, context):
         config = self._config(context, request.config_json)
         return job_info(self._call(context, self.engine.start, config, request.owner, list(request.prompts)))
 
-    def Status(self, request, context):  # noqa: N802
+    def Status(self, request, context):
         return job_info(self._call(context, self.engine.job, request.job))
 
-    def ListJobs(self, request, context):  # noqa: N802
+    def ListJobs(self, request, context):
         return pb.JobList(jobs=[job_info(j) for j in sorted(self.engine.jobs.values(), key=lambda j: -j.created_at)])
 
-    def Watch(self, request, context):  # noqa: N802
+    def Watch(self, request, context):
         updates = self._call(context, self.engine.watch, request.job, request.since)
         for job, points in updates:
             if not context.is_active():
                 return
             yield pb.ProgressUpdate(job=job_info(job), points=[progress_point(p) for p in points])
 
-    def Abort(self, request, context):  # noqa: N802
+    def Abort(self, request, context):
         return job_info(self._call(context, self.engine.abort, request.job))
 
-    def Resume(self, request, context):  # noqa: N802
+    def Resume(self, request, context):
         return job_info(self._call(context, self.engine.resume, request.job))
 
-    def Try(self, request, context):  # noqa: N802
+    def Try(self, request, context):
         samples = self._call(context, self.engine.generate, request.job, list(request.prompts),
                              request.max_new_tokens or 40)
         return pb.TryResponse(samples=[pb.Sample(**s) for s in samples])
 
-    def Evaluate(self, request, context):  # noqa: N802
+    def Evaluate(self, request, context):
         found = self._call(context, self.engine.evaluate, request.job)
         return pb.EvaluationResult(eval_loss=found["eval_loss"] or 0.0, base_eval_loss=found["base_eval_loss"] or 0.0,
                                    eval_examples=found["eval_examples"])
 
-    def Export(self, request, context):  # noqa: N802
+    def Export(self, request, context):
         return pb.ExportResult(**self._call(context, self.engine.export, request.job))
 
-    def PublishArtifacts(self, request, context):  # noqa: N802
+    def PublishArtifacts(self, request, context):
         record = self._call(context, self.engine.publish, request.job, request.split,
                             {"flat": request.price_per_inference, "input": request.price_per_input_token,
                              "output": request.price_per_output_token}, request.attribution_method,
@@ -249,8 +266,11 @@ def serve(worker: Worker, port: int = 0) -> tuple[grpc.Server, int]:
     """Start the worker's gRPC server on 127.0.0.1:port (0 picks a free port)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"),
                          options=MESSAGE_OPTIONS)
-    worker_pb2_grpc.add_WorkerServicer_to_server(WorkerService(worker), server)
+    worker_pb2_grpc.add_GradientServicer_to_server(GradientService(worker), server)
+    worker_pb2_grpc.add_SpanServicer_to_server(SpanService(worker), server)
+    worker_pb2_grpc.add_WorkerInfoServicer_to_server(WorkerInfoService(worker), server)
     worker_pb2_grpc.add_OpenLoRAServicer_to_server(OpenLoRAService(worker), server)
     worker_pb2_grpc.add_FinetuneServicer_to_server(FinetuneService(worker), server)
-    names = [pb.DESCRIPTOR.services_by_name[name].full_name for name in ("Worker", "OpenLoRA", "Finetune")]
+    names = [pb.DESCRIPTOR.services_by_name[name].full_name
+             for name in ("Gradient", "Span", "WorkerInfo", "OpenLoRA", "Finetune")]
     return start_with_health_and_reflection(server, names, port)

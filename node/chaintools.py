@@ -72,8 +72,9 @@ def export_blocks(base_path: Path, out: Path, start: int = 1, end: int | None = 
     backend = RocksBackend(base_path / DB_DIR)
     try:
         db = ChainDB(backend)
-        last = db.head.number if end is None else min(end, db.head.number)
-        return write_blocks(out, (db.block(n) for n in range(max(start, 1), last + 1)))
+        best = db.head.number if db.head is not None else 0  # a store without genesis has no blocks to export
+        last = best if end is None else min(end, best)
+        return write_blocks(out, (db.require_block(n) for n in range(max(start, 1), last + 1)))
     finally:
         backend.close()
 

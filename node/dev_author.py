@@ -62,7 +62,7 @@ class DevAuthor:
                 next_slot = max(next_slot, time.monotonic())
             try:
                 self.author_one()
-            except Exception:  # noqa: BLE001 - keep producing; the error is logged with its traceback
+            except Exception:  # last resort: keep producing; the error is logged with its traceback
                 log.exception("block_authoring_failed")
                 time.sleep(0.2)
 
@@ -73,7 +73,7 @@ class DevAuthor:
         started = time.perf_counter()
         with node.lock:
             executive = node.executive
-            head_ts = Header.FromString(executive.db.block(executive.head.number).header).timestamp_ms
+            head_ts = Header.FromString(executive.db.require_block(executive.head.number).header).timestamp_ms
             built = executive.author_block([t.raw for t in batch], author=self.author,
                                            timestamp_ms=max(int(time.time() * 1000), head_ts + 1),
                                            signatures_checked=True)  # the pool verified each on entry

@@ -10,6 +10,7 @@ import queue
 import re
 import time
 from concurrent import futures
+from typing import NoReturn
 
 import grpc
 from google.protobuf import message_factory
@@ -17,7 +18,7 @@ from google.protobuf.message import DecodeError
 
 from payable.content.v1 import content_pb2, content_pb2_grpc
 from payable.node.v1 import node_pb2, node_pb2_grpc
-from payable.runtime.v1.extrinsic_pb2 import EventRecord, Header
+from payable.runtime.v1.extrinsic_pb2 import Block, EventRecord, Header
 from runtime import system
 from runtime.chainindex import HOOKS, account_history, locate_extrinsic
 from runtime.codec import CodecError, encode_u128
@@ -29,6 +30,12 @@ from sdk.wire import CONTENT_READ_MAX_SKEW_S, content_read_message
 from .contentstore import ContentError, ContentStore
 from .node import Node
 from .txpool import PoolRejected
+
+
+def abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
+    """End the RPC with `code`: `context.abort` raises, which this says to the type checker."""
+    context.abort(code, details)
+    raise AssertionError("grpc.ServicerContext.abort returned instead of raising")
 
 MAX_BATCH = 4096
 POOL_STATUS = {"duplicate": grpc.StatusCode.ALREADY_EXISTS, "pool_full": grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -62,19 +69,19 @@ class NodeService(node_pb2_grpc.NodeServicer):
     # --- extrinsics ----------------------------------------------------------------------------
     def _submit(self, request, context, watch: bool):
         if not request.extrinsic:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "empty extrinsic")
+            abort(context, grpc.StatusCode.INVALID_ARGUMENT, "empty extrinsic")
         try:
             return self.node.submit(request.extrinsic, watch=watch)
         except PoolRejected as exc:
-            context.abort(POOL_STATUS.get(exc.code, grpc.StatusCode.INVALID_ARGUMENT), str(exc))
+            abort(context, POOL_STATUS.get(exc.code, grpc.StatusCode.INVALID_ARGUMENT), str(exc))
 
-    def SubmitExtrinsic(self, request, context):  # noqa: N802 - gRPC method names
+    def SubmitExtrinsic(self, request, context):
         tx_hash, _ = self._submit(request, context, watch=False)
         return node_pb2.SubmitResponse(hash=tx_hash)
 
-    def SubmitBatch(self, request, context):  # noqa: N802
+    def SubmitBatch(self, request, context):
         if len(request.extrinsics) > MAX_BATCH:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} extrinsics per batch")
+            abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} extrinsics per batch")
         results = []
         for raw in request.extrinsics:
             try:
@@ -84,7 +91,7 @@ class NodeService(node_pb2_grpc.NodeServicer):
                 results.append(node_pb2.SubmitResult(hash=blake2_256(raw), error_code=exc.code, error=exc.detail))
         return node_pb2.SubmitBatchResponse(results=results)
 
-    def SubmitAndWatch(self, request, context):  # noqa: N802
+    def SubmitAndWatch(self, request, context):
         _, updates = self._submit(request, context, watch=True)
         yield from _drain(updates, context)
 
@@ -97,40 +104,41 @@ class NodeService(node_pb2_grpc.NodeServicer):
         elif which == "hash":
             number = db.number_of(request.hash)
             if number is None:
-                context.abort(grpc.StatusCode.NOT_FOUND, f"no block with hash {request.hash.hex()}")
+                abort(context, grpc.StatusCode.NOT_FOUND, f"no block with hash {request.hash.hex()}")
         else:
-            number = db.head.number
-        if number > db.head.number:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no block #{number} yet (best is #{db.head.number})")
+            number = self.node.executive.head.number
+        best = self.node.executive.head.number
+        if number > best:
+            abort(context, grpc.StatusCode.NOT_FOUND, f"no block #{number} yet (best is #{best})")
         return number
 
-    def GetBlock(self, request, context):  # noqa: N802
-        block = self.node.executive.db.block(self._number(request, context))
+    def GetBlock(self, request, context):
+        block = self.node.executive.db.require_block(self._number(request, context))
         header = Header.FromString(block.header)
         return node_pb2.BlockResponse(hash=blake2_256(block.header), block=block, header=header)
 
-    def GetHeader(self, request, context):  # noqa: N802
-        block = self.node.executive.db.block(self._number(request, context))
+    def GetHeader(self, request, context):
+        block = self.node.executive.db.require_block(self._number(request, context))
         return node_pb2.HeaderResponse(hash=blake2_256(block.header), header_bytes=block.header,
                                        header=Header.FromString(block.header))
 
-    def StreamHeads(self, request, context):  # noqa: N802
+    def StreamHeads(self, request, context):
         heads = self.node.subscribe_heads()
         try:
             yield from _drain(heads, context)
         finally:
             self.node.unsubscribe_heads(heads)
 
-    def GetEvents(self, request, context):  # noqa: N802
+    def GetEvents(self, request, context):
         number = self._number(request, context)
-        events = self.node.executive.db.events(number).events
+        events = self.node.executive.db.require_events(number).events
         return node_pb2.EventsResponse(block_number=number, events=events)
 
     # --- state ---------------------------------------------------------------------------------
-    def GetAccount(self, request, context):  # noqa: N802
+    def GetAccount(self, request, context):
         """Nonce, plus balances when a pallet of the chain holds them (its `account_balances` hook)."""
         if len(request.account) != 32:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "account ids are 32 bytes")
+            abort(context, grpc.StatusCode.INVALID_ARGUMENT, "account ids are 32 bytes")
         executive = self.node.executive
         with self.node.lock:
             response = node_pb2.AccountResponse(nonce=system.account_nonce(executive.read_context(), request.account),
@@ -140,18 +148,18 @@ class NodeService(node_pb2_grpc.NodeServicer):
             setattr(response, name, encode_u128(amount))
         return response
 
-    def QueryStorage(self, request, context):  # noqa: N802
+    def QueryStorage(self, request, context):
         if not request.key or len(request.key) > 1024:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a storage key is 1 to 1024 bytes")
+            abort(context, grpc.StatusCode.INVALID_ARGUMENT, "a storage key is 1 to 1024 bytes")
         db = self.node.executive.db
         with self.node.lock:
             value = db.state_value(request.key)
-            head = db.head
+            head = self.node.executive.head
             return node_pb2.StorageResponse(exists=value is not None, value=value or b"", proof=db.prove(request.key),
                                             block_number=head.number, block_hash=head.hash,
                                             state_root=head.state_root)
 
-    def GetChainInfo(self, request, context):  # noqa: N802
+    def GetChainInfo(self, request, context):
         executive = self.node.executive
         ready, future = self.node.pool.counts()
         head = executive.head
@@ -159,41 +167,41 @@ class NodeService(node_pb2_grpc.NodeServicer):
                                   genesis_hash=executive.genesis_hash, best_number=head.number, best_hash=head.hash,
                                   pallets=list(executive.runtime.pallets), txpool_ready=ready, txpool_future=future)
 
-    def GetMetadata(self, request, context):  # noqa: N802
+    def GetMetadata(self, request, context):
         return self.node.executive.runtime.metadata()
 
-    def Query(self, request, context):  # noqa: N802
+    def Query(self, request, context):
         response = self._query(request.pallet, request.name, request.request, context)
         return node_pb2.PalletQueryResponse(response=response, block_number=self.node.executive.head.number)
 
     # --- explorer index --------------------------------------------------------------------------
-    def GetExtrinsic(self, request, context):  # noqa: N802
+    def GetExtrinsic(self, request, context):
         db = self.node.executive.db
         found = locate_extrinsic(db.backend, request.hash)
         if found is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no extrinsic with hash {request.hash.hex()} on this chain")
+            abort(context, grpc.StatusCode.NOT_FOUND, f"no extrinsic with hash {request.hash.hex()} on this chain")
         number, index = found
-        block = db.block(number)
-        events = [e for e in db.events(number).events
+        block = db.require_block(number)
+        events = [e for e in db.require_events(number).events
                   if e.phase == EventRecord.APPLY_EXTRINSIC and e.extrinsic_index == index]
         return node_pb2.ExtrinsicResponse(block_number=number, block_hash=blake2_256(block.header), index=index,
                                           extrinsic=block.extrinsics[index], events=events)
 
-    def GetAccountHistory(self, request, context):  # noqa: N802
+    def GetAccountHistory(self, request, context):
         if len(request.account) != 32:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "account ids are 32 bytes")
+            abort(context, grpc.StatusCode.INVALID_ARGUMENT, "account ids are 32 bytes")
         if request.limit > MAX_HISTORY_PAGE:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit {request.limit} is above {MAX_HISTORY_PAGE}")
+            abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"limit {request.limit} is above {MAX_HISTORY_PAGE}")
         db = self.node.executive.db
         entries, next_before = account_history(db.backend, request.account, request.before_block,
                                                request.limit or 50)
         out = node_pb2.AccountHistory(next_before_block=next_before)
-        blocks: dict[int, object] = {}  # a block read once for all its entries on the page
+        blocks: dict[int, Block] = {}  # a block read once for all its entries on the page
         for entry in entries:
             tx_hash = b""
             if entry.extrinsic_index != HOOKS:
                 if entry.block_number not in blocks:
-                    blocks[entry.block_number] = db.block(entry.block_number)
+                    blocks[entry.block_number] = db.require_block(entry.block_number)
                 tx_hash = blake2_256(blocks[entry.block_number].extrinsics[entry.extrinsic_index])
             out.entries.add(block_number=entry.block_number, extrinsic_index=entry.extrinsic_index,
                             roles=entry.roles, extrinsic_hash=tx_hash)
@@ -204,13 +212,13 @@ class NodeService(node_pb2_grpc.NodeServicer):
             with self.node.lock:
                 return self.node.executive.query(pallet, name, request)
         except KeyError as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND, str(exc.args[0]))
+            abort(context, grpc.StatusCode.NOT_FOUND, str(exc.args[0]))
         except (DecodeError, CodecError) as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad request: {exc}")
+            abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"bad request: {exc}")
         except PalletError as exc:
             code = grpc.StatusCode.NOT_FOUND if type(exc).__name__.startswith("Unknown") else \
                 grpc.StatusCode.INVALID_ARGUMENT
-            context.abort(code, f"{exc.pallet}.{type(exc).__name__}: {exc.message}")
+            abort(context, code, f"{exc.pallet}.{type(exc).__name__}: {exc.message}")
 
 
 class ContentService(content_pb2_grpc.ContentStoreServicer):
@@ -225,10 +233,10 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
         self.node = node
         self.store: ContentStore = node.content
 
-    def Upload(self, request_iterator, context):  # noqa: N802
+    def Upload(self, request_iterator, context):
         first = next(request_iterator, None)
         if first is None:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no data")
+            abort(context, grpc.StatusCode.INVALID_ARGUMENT, "no data")
 
         def chunks():
             yield first.data
@@ -239,41 +247,41 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
             stored = self.store.put(chunks(), expected=first.expected_hash or None,
                                     declared_size=first.total_size or None)
         except ContentError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         return content_pb2.BlobInfo(hash=stored.hash, size=stored.size, already_stored=stored.already_stored)
 
     @staticmethod
     def _check_hash(request, context) -> None:
         """The same answer for a malformed hash on every content RPC."""
         if len(request.hash) != 32:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"a content hash is 32 bytes, got {len(request.hash)}")
+            abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"a content hash is 32 bytes, got {len(request.hash)}")
 
     def _reader(self, request, context) -> bytes:
         """The signing reader of a download (empty: anonymous); a bad or stale signature is refused."""
         if not (request.reader or request.signature):
             return b""
         if len(request.reader) != 32 or len(request.signature) != 64:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a signed read needs a 32-byte reader and a 64-byte "
+            abort(context, grpc.StatusCode.INVALID_ARGUMENT, "a signed read needs a 32-byte reader and a 64-byte "
                                                             "signature")
         skew = abs(time.time() - request.issued_at)
         if skew > CONTENT_READ_MAX_SKEW_S:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"the read signature was issued {skew:.0f} s away from "
+            abort(context, grpc.StatusCode.UNAUTHENTICATED, f"the read signature was issued {skew:.0f} s away from "
                                                            f"now; at most {CONTENT_READ_MAX_SKEW_S} s (sign afresh)")
         message = content_read_message(self.node.executive.genesis_hash, request.hash, request.reader,
                                        request.issued_at)
         if not verify(request.reader, message, request.signature):
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "the read signature does not verify for this reader, "
+            abort(context, grpc.StatusCode.UNAUTHENTICATED, "the read signature does not verify for this reader, "
                                                            "blob and chain")
         return request.reader
 
-    def Download(self, request, context):  # noqa: N802
+    def Download(self, request, context):
         self._check_hash(request, context)
         reader = self._reader(request, context)
         with self.node.lock:
             readable = self.node.executive.content_readable(request.hash, reader)
         if not readable:
             who = "an anonymous request" if not reader else "this reader"
-            context.abort(grpc.StatusCode.PERMISSION_DENIED,
+            abort(context, grpc.StatusCode.PERMISSION_DENIED,
                           f"blob {request.hash.hex()} belongs to a permissioned DataNet and {who} has no access: "
                           f"sign the request as its owner, a curator, a contributor, a granted account or a worker "
                           f"serving a model that cites it")
@@ -282,13 +290,13 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
                 yield content_pb2.DownloadChunk(data=chunk)
         except ContentError as exc:
             code = grpc.StatusCode.NOT_FOUND if str(exc).startswith("no blob") else grpc.StatusCode.DATA_LOSS
-            context.abort(code, str(exc))
+            abort(context, code, str(exc))
 
-    def Stat(self, request, context):  # noqa: N802
+    def Stat(self, request, context):
         self._check_hash(request, context)
         size = self.store.size(request.hash)
         if size is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no blob {request.hash.hex()}")
+            abort(context, grpc.StatusCode.NOT_FOUND, f"no blob {request.hash.hex()}")
         return content_pb2.BlobInfo(hash=request.hash, size=size, already_stored=True)
 
 

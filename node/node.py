@@ -174,7 +174,7 @@ class Node:
         self.pool.after_block(number, included, invalid, nonce_of)
         states = (Status.IN_BLOCK, Status.FINALIZED) if final else (Status.IN_BLOCK,)
         for o in built.outcomes:
-            error = "" if o.ok else f"{o.error.pallet}.{type(o.error).__name__}: {o.error.message}"
+            error = o.error_text
             for state in states:
                 self._publish(o.hash, Status(state=state, hash=o.hash, block_number=number, block_hash=built.hash,
                                              extrinsic_index=o.index, success=o.ok, error=error),

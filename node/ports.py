@@ -38,7 +38,8 @@ def free_ports(count: int) -> list[int]:
     and below the ephemeral range (or, where that range leaves too little room below it, from the OS)."""
     low, _ = ephemeral_range()
     room = low - LOWEST >= 100 * count
-    rng, held = random.SystemRandom(), []
+    rng = random.SystemRandom()
+    held: list[socket.socket] = []
     with _lock:
         try:
             for _ in range(TRIES):

@@ -127,7 +127,10 @@ class Testnet:
         (self.dir / "chain_spec.json").write_text(spec.to_json())
         genesis_chain = Executive.open(spec)  # the set the chain elects at genesis: what InitChain checks
         try:
-            powers = {base64.b64encode(key).decode(): power for key, power in genesis_chain.consensus_validators()}
+            elected = genesis_chain.consensus_validators()
+            if elected is None:
+                raise ValueError("the testnet's chain spec has no pallet that elects validators (add `validators`)")
+            powers = {base64.b64encode(key).decode(): power for key, power in elected}
         finally:
             genesis_chain.close()
         for node in self.nodes:

@@ -14,6 +14,7 @@ declared `[(payable.account) = true]` hold a 32-byte account id when set.
 from __future__ import annotations
 
 import functools
+from typing import TypeVar
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
@@ -22,12 +23,14 @@ from payable import options_pb2
 
 from .codec import ACCOUNT_ID_LEN, CodecError, decode_u128
 
+M = TypeVar("M", bound=Message)
+
 
 class NonCanonical(ValueError):
     """The bytes are not the one encoding the chain accepts for this message; the message says why."""
 
 
-def decode_canonical(message_type: type[Message], data: bytes, what: str) -> Message:
+def decode_canonical(message_type: type[M], data: bytes, what: str) -> M:
     """Parse `data` as `message_type`, refusing anything but its canonical encoding."""
     try:
         message = message_type.FromString(data)

@@ -101,6 +101,13 @@ class ChainDB:
         raw = self.backend.get(BLOCK + _num(number))
         return None if raw is None else Block.FromString(raw)
 
+    def require_block(self, number: int) -> Block:
+        """Block `number`, which the caller knows is stored (at most the head): a missing one is a bug."""
+        block = self.block(number)
+        if block is None:
+            raise LookupError(f"block #{number} is not stored (the head is #{self.head.number if self.head else None})")
+        return block
+
     def number_of(self, block_hash: bytes) -> int | None:
         raw = self.backend.get(HASH_INDEX + block_hash)
         return None if raw is None else int.from_bytes(raw, "big")
@@ -108,6 +115,13 @@ class ChainDB:
     def events(self, number: int) -> BlockEvents | None:
         raw = self.backend.get(EVENTS + _num(number))
         return None if raw is None else BlockEvents.FromString(raw)
+
+    def require_events(self, number: int) -> BlockEvents:
+        """The events of block `number`, which the caller knows is stored (at most the head)."""
+        events = self.events(number)
+        if events is None:
+            raise LookupError(f"no events stored for block #{number}")
+        return events
 
     def state_root_at(self, number: int) -> bytes | None:
         """The state root after block `number`, if it is within the kept window."""

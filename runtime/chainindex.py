@@ -26,6 +26,7 @@ from payable import options_pb2
 from payable.runtime.v1.extrinsic_pb2 import Block, BlockEvents, EventRecord, Extrinsic, ExtrinsicBody
 
 from .crypto import blake2_256
+from .errors import InvalidTransaction
 
 TX = b"x:"
 ACCOUNT = b"a:"
@@ -94,7 +95,7 @@ class ChainIndex:
             note(body.signer, index, "signer")
             try:
                 _, args = self.runtime.resolve_call(body.call)
-            except Exception:  # noqa: BLE001 - a stored block's calls resolved when it was applied; be safe
+            except InvalidTransaction:  # a stored block's calls resolved when it was applied; be safe
                 continue
             for name, account in account_fields(args):
                 note(account, index, f"call:{name}")

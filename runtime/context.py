@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+import pluggy
+
 from payable.runtime.v1.extrinsic_pb2 import EventRecord
 
 from .errors import StorageAccessError
@@ -23,9 +25,11 @@ from .storage.overlay import Overlay
 class PalletLayout(Protocol):
     """What a context needs of the runtime (`runtime.runtime.Runtime` is one): each pallet's key prefix
     and configuration (and the whole chain's, which genesis records), and which pallet owns a key (for
-    the error message when a pallet strays)."""
+    the error message when a pallet strays), and the pallets' hooks (a consensus inherent hands its
+    information to the pallets that act on it)."""
 
     prefixes: dict[str, bytes]
+    pm: pluggy.PluginManager
     configs: dict[str, Any]
     config_json: str
 
@@ -59,6 +63,12 @@ class Context:
     def config(self) -> Any:
         """The acting pallet's configuration for this chain."""
         return self.runtime.configs[self.acting]
+
+    def current_extrinsic(self) -> int | None:
+        """The index, within the block being built, of the extrinsic being applied (FRAME's
+        `frame_system::Pallet::extrinsic_index`): with `block_number` it is where the extrinsic is stored,
+        the same on every node; None outside one (block hooks, genesis, queries)."""
+        return self.extrinsic_index if self.phase == EventRecord.APPLY_EXTRINSIC else None
 
     # --- storage -------------------------------------------------------------------------------
     def _check(self, key: bytes) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -114,22 +114,21 @@ class PendingVerification:
 
     def __init__(self, pool: ThreadPoolExecutor | None, items: list, chunk: int):
         self.chunk = chunk
-        self._futures: list = []
-        self._done: list[list[bool] | None] = []
+        self._chunks: list[list[bool] | Future[list[bool]]] = []  # each chunk's results, or their future
         for start in range(0, len(items), chunk):
             part = items[start:start + chunk]
-            if pool is None:
-                self._done.append([verify(*item) for item in part])
-                self._futures.append(None)
-            else:
-                self._done.append(None)
-                self._futures.append(pool.submit(lambda p=part: [verify(*item) for item in p]))
+            self._chunks.append(_verify_all(part) if pool is None else pool.submit(_verify_all, part))
 
     def result(self, index: int) -> bool:
         slot = index // self.chunk
-        if self._done[slot] is None:
-            self._done[slot] = self._futures[slot].result()
-        return self._done[slot][index % self.chunk]
+        chunk = self._chunks[slot]
+        if isinstance(chunk, Future):
+            chunk = self._chunks[slot] = chunk.result()
+        return chunk[index % self.chunk]
+
+
+def _verify_all(items: list) -> list[bool]:
+    return [verify(*item) for item in items]
 
 
 def _b58encode(data: bytes) -> str:

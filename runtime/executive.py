@@ -25,7 +25,7 @@ from payable.system.v1 import system_pb2
 
 from . import system
 from .canonical import NonCanonical, decode_canonical
-from .chaindb import ChainDB
+from .chaindb import ChainDB, Head
 from .chainindex import ChainIndex
 from .chainspec import ChainSpec
 from .codec import CodecError, encode_u128
@@ -63,6 +63,12 @@ class ApplyOutcome:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def error_text(self) -> str:
+        """`pallet.ErrorName: message` of a failed call; empty when the call succeeded."""
+        error = self.error
+        return "" if error is None else f"{error.pallet}.{type(error).__name__}: {error.message}"
+
 
 @dataclass
 class _PendingBlock:
@@ -98,6 +104,9 @@ def split_results(extrinsics: list[bytes], results: list[ApplyOutcome | InvalidT
     return outcomes, rejected
 
 
+INHERENTS_FIRST = "unsigned inherents come only from the block author, before any signed extrinsic"
+
+
 class Executive:
     def __init__(self, runtime: Runtime, db: ChainDB, verifier: BatchVerifier | None = None):
         self.runtime = runtime
@@ -121,19 +130,25 @@ class Executive:
         else:
             expected = cls(runtime, ChainDB(MemoryBackend(), spec.runtime.state_root_window))
             expected.build_genesis()
-            if expected.genesis_hash != db.genesis_hash:
-                raise ChainSpecError(f"the database holds a chain with genesis {db.genesis_hash.hex()}, but this "
-                                     f"chain spec's genesis is {expected.genesis_hash.hex()}")
+            if expected.genesis_hash != executive.genesis_hash:
+                raise ChainSpecError(f"the database holds a chain with genesis {executive.genesis_hash.hex()}, but "
+                                     f"this chain spec's genesis is {expected.genesis_hash.hex()}")
             index.catch_up(db)
         return executive
 
     @property
     def genesis_hash(self) -> bytes:
-        return self.db.genesis_hash
+        genesis = self.db.genesis_hash
+        if genesis is None:
+            raise RuntimeError("the chain has no genesis block yet: open it with Executive.open")
+        return genesis
 
     @property
-    def head(self):
-        return self.db.head
+    def head(self) -> Head:
+        head = self.db.head
+        if head is None:
+            raise RuntimeError("the chain has no genesis block yet: open it with Executive.open")
+        return head
 
     @property
     def verifier(self) -> BatchVerifier:
@@ -161,7 +176,7 @@ class Executive:
     def initialize_block(self, author: bytes, *, allow_inherents: bool = True) -> None:
         if self._block is not None:
             raise RuntimeError("a block is already being built; finalize and commit (or abort) it first")
-        head = self.db.head
+        head = self.head
         ctx = Context(self.runtime, self.db.overlay(), block_number=head.number + 1, parent_hash=head.hash,
                       timestamp_ms=0, author=author)
         self._block = _PendingBlock(head.number + 1, head.hash, author, ctx, allow_inherents)
@@ -186,8 +201,7 @@ class Executive:
 
     def _apply_inherent(self, block: _PendingBlock, decoded: Decoded) -> None:
         if not block.allow_inherents or block.signed_seen:
-            raise InvalidTransaction(Invalid.NOT_ALLOWED, "unsigned inherents come only from the block author, "
-                                                          "before any signed extrinsic")
+            raise InvalidTransaction(Invalid.NOT_ALLOWED, INHERENTS_FIRST)
         definition, args = self.runtime.resolve_call(decoded.call)
         if not definition.inherent:
             raise InvalidTransaction(Invalid.NOT_ALLOWED, f"{definition.pallet}.{definition.name} is not an inherent")
@@ -228,7 +242,7 @@ class Executive:
         d = self._decode(raw)
         if d.inherent:
             raise InvalidTransaction(Invalid.NOT_ALLOWED, "unsigned inherents come only from the block author")
-        head = self.db.head
+        head = self.head
         definition, args, weight = self._check_static(d, head.number + 1, verified=False)
         limits = self.params.block
         if weight > limits.max_weight_ns:
@@ -300,8 +314,8 @@ class Executive:
             error = exc
         except CodecError as exc:
             error = system.BadArgument(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a pallet bug must fail the call, not halt the chain
-            log.error("dispatch_panic", pallet=definition.pallet, call=definition.name, error=repr(exc))
+        except Exception as exc:  # last resort: a pallet bug fails the call, not the chain (logged)
+            log.exception("dispatch_panic", pallet=definition.pallet, call=definition.name)
             error = system.DispatchPanic(f"{definition.pallet}.{definition.name} raised {type(exc).__name__}: {exc}")
         reads, writes = ctx.reads - reads_before, ctx.writes - writes_before
         if error is None:
@@ -374,7 +388,7 @@ class Executive:
         except BaseException:
             self.abort()
             raise
-        self._block.allow_inherents = False  # what follows comes from users: none of it is an inherent
+        self._pending().allow_inherents = False  # what follows comes from users: none of it is an inherent
 
     def apply_candidates(self, extrinsics: list[bytes], *, trusted: Callable[[bytes], bool] | None = None
                          ) -> list[ApplyOutcome | InvalidTransaction]:
@@ -385,14 +399,14 @@ class Executive:
         their signature is not checked twice; every other check still runs. The rest are verified on
         the thread pool while earlier ones apply.
         """
-        decoded = []
+        decoded: list[Decoded | InvalidTransaction] = []
         for raw in extrinsics:
             try:
                 decoded.append(self._decode(raw))
             except InvalidTransaction as exc:
                 decoded.append(exc)
         checked = {id(d) for d in decoded if isinstance(d, Decoded) and not (trusted and trusted(d.raw))}
-        signature_ok = self._start_verification([d for d in decoded if id(d) in checked])
+        signature_ok = self._start_verification([d for d in decoded if isinstance(d, Decoded) and id(d) in checked])
         results: list[ApplyOutcome | InvalidTransaction] = []
         for d in decoded:
             try:
@@ -400,7 +414,9 @@ class Executive:
                     raise d
                 if id(d) in checked and not signature_ok(d):
                     raise InvalidTransaction(Invalid.BAD_SIGNATURE, "signature does not match the body and signer")
-                results.append(self._apply(d, verified=True))
+                if d.inherent:  # open_block ended the inherent phase: a candidate is always signed
+                    raise InvalidTransaction(Invalid.NOT_ALLOWED, INHERENTS_FIRST)
+                results.append(self._apply_signed(self._pending(), d, verified=True))
             except InvalidTransaction as exc:
                 results.append(exc)
         return results
@@ -420,11 +436,12 @@ class Executive:
             self.abort()
             raise
         seal = self.seal(author)
-        block = Block(header=self._block.header, extrinsics=self._block.extrinsics, seal=seal)
+        pending = self._pending()
+        block = Block(header=pending.header, extrinsics=pending.extrinsics, seal=seal)
         block_hash = self.commit(seal)
         return AuthoredBlock(block, block_hash, header, *split_results(extrinsics, results))
 
-    def _start_verification(self, decoded: list[Decoded]):
+    def _start_verification(self, decoded: list[Decoded]) -> Callable[[Decoded], bool]:
         """Check signed extrinsics' signatures on the thread pool while the caller applies earlier ones.
 
         Returns `ok(d)` for any of `decoded`, which waits only for the chunk holding `d`: libsodium runs
@@ -443,7 +460,21 @@ class Executive:
             claimed = decode_canonical(Header, block.header, "the block header")
         except NonCanonical as exc:
             raise BlockImportError(str(exc)) from exc
-        head = self.db.head
+        decoded = self._check_import(block, claimed)
+        signature_ok = self._start_verification(decoded)
+        self.initialize_block(claimed.author)
+        try:
+            outcomes = self._reexecute(claimed, decoded, signature_ok)
+        except BaseException:
+            self.abort()
+            raise
+        self.commit(block.seal)
+        return outcomes
+
+    def _check_import(self, block: Block, claimed: Header) -> list[Decoded]:
+        """What an imported block must satisfy before it runs: it extends the head, its seal is its author's,
+        its extrinsics decode and the first is the timestamp inherent. Returns them decoded."""
+        head = self.head
         number = claimed.number
         if number != head.number + 1 or claimed.parent_hash != head.hash:
             raise BlockImportError(f"block #{number} does not extend the head #{head.number} "
@@ -457,34 +488,34 @@ class Executive:
         first = decoded[0] if decoded else None
         if first is None or not (first.inherent and first.call.pallet == system.NAME and first.call.call_index == 0):
             raise BlockImportError(f"block #{number}: the first extrinsic must be the timestamp inherent")
-        signature_ok = self._start_verification(decoded)
-        self.initialize_block(claimed.author)
+        return decoded
+
+    def _reexecute(self, claimed: Header, decoded: list[Decoded], signature_ok: Callable[[Decoded], bool]
+                   ) -> list[ApplyOutcome]:
+        """Apply the imported block's extrinsics to the initialized block and finalize it; everything the
+        header claims must come out the same."""
+        number = claimed.number
         outcomes = []
-        try:
-            for i, d in enumerate(decoded):
-                if not signature_ok(d):
-                    raise BlockImportError(f"block #{number}: extrinsic {i} has a bad signature")
-                try:
-                    outcome = self._apply(d, verified=True)
-                except InvalidTransaction as exc:
-                    raise BlockImportError(f"block #{number}: extrinsic {i} is invalid: {exc}") from exc
-                if outcome is not None:
-                    outcomes.append(outcome)
-            header = self.finalize_block()
-            mismatched = [name for name in ("state_root", "extrinsics_root", "timestamp_ms", "weight", "length")
-                          if getattr(header, name) != getattr(claimed, name)]
-            if mismatched:
-                raise BlockImportError(f"block #{number}: re-execution gives a different {', '.join(mismatched)}")
-        except BaseException:
-            self.abort()
-            raise
-        self.commit(block.seal)
+        for i, d in enumerate(decoded):
+            if not signature_ok(d):
+                raise BlockImportError(f"block #{number}: extrinsic {i} has a bad signature")
+            try:
+                outcome = self._apply(d, verified=True)
+            except InvalidTransaction as exc:
+                raise BlockImportError(f"block #{number}: extrinsic {i} is invalid: {exc}") from exc
+            if outcome is not None:
+                outcomes.append(outcome)
+        header = self.finalize_block()
+        mismatched = [name for name in ("state_root", "extrinsics_root", "timestamp_ms", "weight", "length")
+                      if getattr(header, name) != getattr(claimed, name)]
+        if mismatched:
+            raise BlockImportError(f"block #{number}: re-execution gives a different {', '.join(mismatched)}")
         return outcomes
 
     # --- reads ----------------------------------------------------------------------------------
     def read_context(self) -> Context:
         """A read-only context over the committed state (for queries and invariant checks)."""
-        head = self.db.head
+        head = self.head
         block = self.db.block(head.number)
         timestamp = Header.FromString(block.header).timestamp_ms if block is not None else 0
         return Context(self.runtime, self.db.overlay(), block_number=head.number, parent_hash=head.hash,

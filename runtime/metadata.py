@@ -8,6 +8,7 @@ module needs nothing but protobuf, so a client can import it without loading the
 from __future__ import annotations
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.descriptor import FileDescriptor
 
 from payable.runtime.v1 import metadata_pb2
 
@@ -15,7 +16,7 @@ from payable.runtime.v1 import metadata_pb2
 def build_metadata(spec, pallets: dict, config_json: dict[str, str]) -> metadata_pb2.RuntimeMetadata:
     """Pallets (in chain-spec order) with their calls, storage, events, errors, queries and protobuf types."""
     meta = metadata_pb2.RuntimeMetadata(chain_name=spec.name, chain_id=spec.id)
-    files: dict[str, object] = {}
+    files: dict[str, FileDescriptor] = {}
     for name, pallet in pallets.items():
         pm = meta.pallets.add(name=name, doc=pallet.doc or "", prefix=pallet.prefix, config_json=config_json[name])
         for c in sorted(pallet.calls.by_index.values(), key=lambda d: d.index):
@@ -40,7 +41,7 @@ def build_metadata(spec, pallets: dict, config_json: dict[str, str]) -> metadata
     return meta
 
 
-def _collect_files(file, out: dict) -> None:
+def _collect_files(file: FileDescriptor, out: dict[str, FileDescriptor]) -> None:
     """A file descriptor and its imports, dependencies first (the order a descriptor pool needs)."""
     for dep in file.dependencies:
         _collect_files(dep, out)

@@ -42,6 +42,14 @@ class CallTable:
         self.retired = set(retired)
         self.by_index: dict[int, CallDef] = {}
 
+    def named(self, name: str) -> CallDef:
+        """The call declared as `name` (KeyError, listing the declared names, if none is)."""
+        for definition in self.by_index.values():
+            if definition.name == name:
+                return definition
+        raise KeyError(f"pallet {self.pallet!r} has no call {name!r}; calls: "
+                       f"{sorted(d.name for d in self.by_index.values())}")
+
     def call(self, index: int, args: Any, weight: Weight, *, inherent: bool = False):
         """Declare `fn(ctx, origin, args)` as call `index`; origin is the signer (None for inherents)."""
         def decorate(fn: Callable) -> Callable:
@@ -133,7 +141,7 @@ class Pallet:
 
     def __init__(self, name: str, *, doc: str, calls: CallTable, storage: PalletStorage, events: EventTable,
                  errors: type[PalletError], queries: QueryTable | None = None, config: type | None = None,
-                 genesis: Callable[[Context, Any, dict], None] | None = None, hooks: ModuleType | None = None,
+                 genesis: Callable[[Context, Any, dict], None] | None = None, hooks: ModuleType | type | None = None,
                  proto_files: tuple[Any, ...] = (), query_service: Any = None, extra_plugins: tuple[Any, ...] = ()):
         self.name = name
         self.doc = doc
@@ -178,8 +186,11 @@ class Pallet:
 
     def account_balances(self, ctx: Context, who: bytes) -> dict[str, int]:
         """free, reserved, bonded and unbonding of `who` (only for the pallet that `holds_balances`)."""
+        hook = self._hook("account_balances")
+        if hook is None:
+            raise RuntimeError(f"pallet {self.name!r} holds no balances (its hooks define no account_balances)")
         with ctx.acting_as(self.name):
-            return self._hook("account_balances")(ctx, who)
+            return hook(ctx, who)
 
     def validate_transaction(self, ctx: Context, signer: bytes, call: CallDef, args) -> None:
         """The pallet's extra validity checks for a signed call (its hooks' `validate_transaction`)."""

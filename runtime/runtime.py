@@ -7,7 +7,7 @@ adds a pallet with no edit here: install it, name it in the chain spec.
 from __future__ import annotations
 
 import json
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 import pluggy
 
@@ -18,15 +18,22 @@ from .canonical import NonCanonical, check_declared, decode_canonical
 from .chainspec import ChainSpec
 from .codec import CodecError
 from .errors import ChainSpecError, Invalid, InvalidTransaction
+from .extrinsic import make_call
 from .metadata import build_metadata
 from .pallet import CallDef, Pallet, config_from_dict, config_to_json
 
 ENTRY_POINT_GROUP = "payable.pallets"
 
 
-def available_pallets() -> dict[str, object]:
+def available_pallets() -> dict[str, EntryPoint]:
     """Installed pallets by name (entry points, not yet imported)."""
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def make_call_by_name(pallet: str, name: str, args) -> extrinsic_pb2.Call:
+    """The call `pallet.name` with `args`, its index resolved from the installed pallet's declared calls
+    (with a chain at hand, `Runtime.make_call` resolves it from that chain's pallets)."""
+    return make_call(pallet, load_pallet(pallet).calls.named(name).index, args)
 
 
 def load_pallet(name: str) -> Pallet:
@@ -134,11 +141,11 @@ class Runtime:
     def call_by_name(self, pallet: str, name: str) -> CallDef:
         if pallet not in self.pallets:
             raise KeyError(f"no pallet {pallet!r}; pallets: {sorted(self.pallets)}")
-        for definition in self.pallets[pallet].calls.by_index.values():
-            if definition.name == name:
-                return definition
-        raise KeyError(f"pallet {pallet!r} has no call {name!r}; calls: "
-                       f"{sorted(d.name for d in self.pallets[pallet].calls.by_index.values())}")
+        return self.pallets[pallet].calls.named(name)
+
+    def make_call(self, pallet: str, name: str, args) -> extrinsic_pb2.Call:
+        """The call `pallet.name` with `args`, its index resolved from the pallet's declared calls."""
+        return make_call(pallet, self.call_by_name(pallet, name).index, args)
 
     def metadata(self) -> metadata_pb2.RuntimeMetadata:
         """Everything a generic client needs: pallets, calls with types and indices, storage, events, errors."""

@@ -32,21 +32,23 @@ ChainConfig = storage.value("ChainConfig", BYTES,
 
 
 # --- errors ---
-class SystemError(PalletError):
+class SystemPalletError(PalletError):
+    """The system pallet's errors (named so as not to shadow the builtin SystemError)."""
+
     pallet = NAME
 
 
-class TimestampNotIncreasing(SystemError):
+class TimestampNotIncreasing(SystemPalletError):
     """The block timestamp must be later than the previous block's."""
     code = 0
 
 
-class BadArgument(SystemError):
+class BadArgument(SystemPalletError):
     """A call argument is malformed (e.g. an amount longer than 128 bits)."""
     code = 1
 
 
-class DispatchPanic(SystemError):
+class DispatchPanic(SystemPalletError):
     """The call raised an unexpected error: a bug in its pallet; its writes were rolled back."""
     code = 2
 
@@ -137,6 +139,6 @@ def nonce(ctx: Context, request: system_pb2.NonceRequest) -> system_pb2.AccountN
     return system_pb2.AccountNonce(nonce=account_nonce(ctx, request.account))
 
 
-pallet = Pallet(NAME, doc=__doc__, calls=calls, storage=storage, events=events, errors=SystemError,
+pallet = Pallet(NAME, doc=__doc__, calls=calls, storage=storage, events=events, errors=SystemPalletError,
                 queries=queries, genesis=_genesis, hooks=_Hooks, proto_files=(system_pb2.DESCRIPTOR,),
                 query_service=system_pb2.DESCRIPTOR.services_by_name["SystemQuery"])

@@ -24,7 +24,7 @@ from runtime.crypto import blake2_256
 
 PART = 64 << 20
 HF_MODEL, PEFT_LORA = "hf-model", "peft-lora"
-ATTRIBUTION_INDEX = "attribution-index"  # an adapter's index over its training rows (gpu_worker/lora/attribution.py)
+ATTRIBUTION_INDEX = "attribution-index"  # an adapter's index over its training rows (gpu_worker/adapter_index.py)
 Progress = Callable[[int, int], None]
 
 
@@ -107,7 +107,7 @@ def upload_directory(client, directory: str | Path, kind: str, progress: Progres
 def read_manifest(client, artifact_hash: bytes, reader=None) -> pb.Manifest:
     try:
         manifest = pb.Manifest.FromString(client.download(artifact_hash, reader=reader))
-    except Exception as exc:  # noqa: BLE001 - a missing blob and undecodable bytes are the same refusal
+    except Exception as exc:  # a missing blob and undecodable bytes are the same refusal (re-raised, chained)
         raise ArtifactError(f"artifact {artifact_hash.hex()} has no readable manifest: {exc}") from exc
     if manifest_hash(manifest) != artifact_hash:
         raise ArtifactError(f"artifact {artifact_hash.hex()}: the manifest does not re-encode to its hash")

@@ -284,7 +284,7 @@ class Client:
         import hashlib
 
         check = hashlib.blake2b(digest_size=32)
-        parts = [] if destination is None else None
+        parts: list[bytes] = []  # the blob, when it is returned rather than written
         out = open(destination, "wb") if destination is not None else None
         try:
             for chunk in self.content.Download(self.blob_request(content_hash, reader), timeout=self.timeout):
@@ -300,7 +300,7 @@ class Client:
                 out.close()
         if check.digest() != content_hash:
             raise ClientError(f"downloaded bytes do not match {content_hash.hex()}")
-        return None if parts is None else b"".join(parts)
+        return None if destination is not None else b"".join(parts)
 
     def pallet_query(self, pallet: str, name: str, request, response_type):
         """A typed pallet query: request message in, `response_type` message out."""

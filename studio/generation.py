@@ -8,7 +8,7 @@ The request escrows the model's price at the token bounds; the worker's endpoint
 record; the stream is read with a signature over the request id (`sdk.wire.stream_read_message`), so
 nobody but the requester can read it; settlement charges the real token counts and refunds the rest. The
 attribution shown afterwards is the agreeing worker's signed result as it sits in its `submit_result`
-extrinsic (found through the node's account-history index), so what a page shows is what the chain checked.
+extrinsic (read where the settlement records it was included), so what a page shows is what the chain checked.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from payable.runtime.v1.extrinsic_pb2 import Extrinsic, ExtrinsicBody
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.codec import decode_u128, encode_u128, format_open
-from runtime.crypto import Keypair, encode_address
+from runtime.crypto import Keypair, blake2_256, encode_address
 from sdk.client import Client, ClientError
 from sdk.grpcserver import MESSAGE_OPTIONS
 from sdk.wire import leaf_bytes, stream_read_message, token_price
@@ -138,36 +138,57 @@ class Attribution:
     """The settled result as the chain accepted it: the agreeing worker's signed attribution (method, spans
     over the output's tokens, credited contributions with scores) and the proofs it submitted with it."""
 
-    result: wp.AttributionResult
+    result: at.AttributionResult
     proofs: list[at.ContributionProof]
     extrinsic_hash: bytes
     block_number: int
 
 
 def settled_attribution(node: Client, settlement: at.Settlement) -> Attribution:
-    """Find the agreeing worker's `attribution.submit_result` for the settled request in the worker's
-    history (the node's index), between the request's block and the settling block."""
+    """The agreeing worker's `attribution.submit_result` for the settled request, read where the settlement
+    says it was included (its evidence: block, extrinsic index) - one block fetched, no search. A settlement
+    recorded before the chain kept its evidence is found in the worker's history (the node's index) instead."""
     worker = settlement.agreeing_workers[0]
-    before = settlement.settled_at + 1
     submit_result = next(("attribution", c.index) for p in node.metadata.pallets if p.name == "attribution"
                          for c in p.calls if c.name == "submit_result")
+    if settlement.evidence:
+        where = settlement.evidence[0]
+        extrinsics = node.block(where.block).block.extrinsics
+        raw = extrinsics[where.index] if where.index < len(extrinsics) else b""
+        found = _submitted(raw, worker, submit_result, settlement.request)
+        if found is None:
+            raise ClientError(f"block {where.block} extrinsic {where.index} is not the submit_result of request "
+                              f"{settlement.request} its settlement points to")
+        return Attribution(*found, blake2_256(raw), where.block)
+    before = settlement.settled_at + 1
     while True:
         page = node.account_history(worker, before_block=before, limit=100)
         for entry in page.entries:
             if "signer" not in entry.roles or not entry.extrinsic_hash:
                 continue
-            found = node.extrinsic(entry.extrinsic_hash)
-            body = ExtrinsicBody.FromString(Extrinsic.FromString(found.extrinsic).signed.body)
-            if (body.call.pallet, body.call.call_index) != submit_result:
-                continue
-            args = at.SubmitResult.FromString(body.call.args)
-            if args.request == settlement.request:
-                signed = wp.SignedAttribution.FromString(args.signed_attribution)
-                return Attribution(wp.AttributionResult.FromString(signed.result), list(args.proofs),
-                                   entry.extrinsic_hash, found.block_number)
+            tx = node.extrinsic(entry.extrinsic_hash)
+            found = _submitted(tx.extrinsic, worker, submit_result, settlement.request)
+            if found is not None:
+                return Attribution(*found, entry.extrinsic_hash, tx.block_number)
         if not page.next_before_block:
             raise ClientError(f"no submit_result for request {settlement.request} by its agreeing worker")
         before = page.next_before_block
+
+
+def _submitted(raw: bytes, worker: bytes, submit_result: tuple[str, int],
+               request_id: int) -> tuple[at.AttributionResult, list[at.ContributionProof]] | None:
+    """The signed result and proofs in `raw` if it is `worker`'s submit_result for `request_id`, else None."""
+    extrinsic = Extrinsic.FromString(raw)
+    if not extrinsic.HasField("signed"):
+        return None
+    body = ExtrinsicBody.FromString(extrinsic.signed.body)
+    if body.signer != worker or (body.call.pallet, body.call.call_index) != submit_result:
+        return None
+    args = at.SubmitResult.FromString(body.call.args)
+    if args.request != request_id:
+        return None
+    signed = at.SignedAttribution.FromString(args.signed_attribution)
+    return at.AttributionResult.FromString(signed.result), list(args.proofs)
 
 
 def settlement_dict(settlement: at.Settlement) -> dict:

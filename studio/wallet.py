@@ -13,6 +13,8 @@ import json
 import weakref
 from dataclasses import dataclass
 
+from google.protobuf.message import DecodeError
+
 from payable.runtime.v1.extrinsic_pb2 import ExtrinsicBody
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import Keypair, blake2_256, decode_address, encode_address, verify
@@ -85,7 +87,7 @@ def submit(client: Client, body: bytes, signature: bytes) -> dict:
     """Check the signature here first (a clear error beats a pool refusal), submit, wait for the block."""
     try:
         decoded = ExtrinsicBody.FromString(body)
-    except Exception as exc:  # noqa: BLE001 - any undecodable body is the same refusal
+    except DecodeError as exc:
         raise WalletError(f"the body does not decode: {exc}") from exc
     if len(signature) != 64 or not verify(decoded.signer, body, signature):
         raise WalletError("the signature does not verify for this body and signer")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 
 import pytest
 
@@ -12,7 +13,7 @@ from runtime.chainspec import DEV_ACCOUNTS, dev_spec
 from runtime.codec import encode_u128
 from runtime.crypto import Keypair
 from runtime.executive import Executive
-from runtime.extrinsic import make_call, sign_extrinsic
+from runtime.extrinsic import sign_extrinsic
 
 GENESIS_TS = 1_700_000_000_000
 
@@ -26,17 +27,18 @@ class DevChain:
         self.nonces: dict[bytes, int] = {}
         self.timestamp = GENESIS_TS
 
-    def sign(self, signer: Keypair, pallet: str, index: int, args, **kwargs) -> bytes:
+    def sign(self, signer: Keypair, pallet: str, call: str, args, **kwargs) -> bytes:
+        """`signer` signs `pallet.call(args)` (the call by name; its index comes from the chain's pallets)."""
         nonce = kwargs.pop("nonce", None)
         if nonce is None:
             nonce = self.nonces.get(signer.public, 0)
             self.nonces[signer.public] = nonce + 1
         kwargs.setdefault("genesis_hash", self.ex.genesis_hash)
-        return sign_extrinsic(signer, make_call(pallet, index, args), nonce=nonce, **kwargs)
+        return sign_extrinsic(signer, self.ex.runtime.make_call(pallet, call, args), nonce=nonce, **kwargs)
 
     def transfer(self, signer: Keypair, dest: bytes, amount: int, *, keep_alive: bool = True, **kwargs) -> bytes:
         args = token_pb2.Transfer(dest=dest, amount=encode_u128(amount))
-        return self.sign(signer, "token", 1 if keep_alive else 0, args, **kwargs)
+        return self.sign(signer, "token", "transfer_keep_alive" if keep_alive else "transfer", args, **kwargs)
 
     def block(self, *extrinsics: bytes):
         self.timestamp += 6_000
@@ -69,7 +71,6 @@ class NodeProcess:
     """A `payable node` in its own process, on free loopback ports; stopped at teardown whatever happens."""
 
     def __init__(self, base_path, *extra: str, metrics: bool = False, port: int | None = None):
-        import subprocess
         import sys
 
         from node.ports import free_port
@@ -86,12 +87,12 @@ class NodeProcess:
         self.target = f"127.0.0.1:{self.port}"
 
     def client(self, timeout: float = 30.0):
-        from sdk.client import Client
+        from sdk.client import Client, ClientError
 
         client = Client(self.target)
         try:
             client.wait_ready(timeout)
-        except Exception:
+        except ClientError:
             client.close()
             raise AssertionError(f"node did not come up; log:\n{self.log_path.read_text()[-3000:]}") from None
         return client
@@ -126,7 +127,6 @@ def start_node(tmp_path):
 @pytest.fixture
 def worker_channel(tmp_path):
     """A gRPC channel to a `payable worker` process on a free loopback port (terminated at teardown)."""
-    import subprocess
     import sys
 
     import grpc
@@ -161,7 +161,6 @@ class WorkerProcess:
         self.start()
 
     def start(self) -> None:
-        import subprocess
         import sys
 
         log = open(self.data_dir.parent / f"{self.data_dir.name}-worker.log", "ab")
@@ -189,7 +188,7 @@ class WorkerProcess:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=30)
-            except Exception:  # noqa: BLE001 - a worker that will not stop is killed
+            except subprocess.TimeoutExpired:  # a worker that will not stop is killed
                 self.kill()
 
 
@@ -198,7 +197,6 @@ class HttpProcess:
     waited for until `ready_path` answers; `stop()` terminates it."""
 
     def __init__(self, log_path, *args: str, ready_path: str = "/"):
-        import subprocess
         import sys
         import time
         import urllib.error
@@ -230,7 +228,7 @@ class HttpProcess:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=30)
-            except Exception:  # noqa: BLE001 - one that will not stop is killed
+            except subprocess.TimeoutExpired:  # one that will not stop is killed
                 self.proc.kill()
                 self.proc.wait(timeout=30)
 
@@ -276,19 +274,43 @@ def tiny_base(tmp_path_factory):
     return pretrain_base(tmp_path_factory.mktemp("base") / "tiny-llama", steps=150, max_shard_size="600KB")
 
 
-# Files that train models (fine-tuning jobs, the demo) run one after another on one xdist worker; the
-# 5-validator CometBFT network, whose 10 processes need both cores to keep its timeouts, runs alone after the
-# parallel part (`make test` runs `-m "not solo"` with two workers, then `-m solo`).
-CPU_HEAVY = {"test_modelfactory_e2e.py", "test_studio_browser.py", "test_finetune_engine.py", "test_demo.py",
-             "test_paid_generation.py", "test_lora_attribution.py", "test_gateway.py",
-             "test_studio_explorer.py"}
-SOLO = {"test_cometbft_network.py"}
+# Grouping for `--dist loadgroup` lives in the test files: files that train models (fine-tuning jobs, the
+# demo) declare `pytest.mark.xdist_group("cpu-heavy")` so they run one after another on one xdist worker; the
+# 5-validator CometBFT network, whose 10 processes need both cores to keep its timeouts, declares
+# `pytest.mark.solo` and runs alone after the parallel part (`make test` runs `-m "not solo"` with two
+# workers, then `-m solo`). Tests that start processes are marked `e2e`, long in-process ones `slow`:
+# `make test-fast` leaves both out.
 
 
 def pytest_collection_modifyitems(items):
-    """With `--dist loadgroup`: each file is a group of its own (as `loadfile`), the CPU-heavy files one group."""
+    """With `--dist loadgroup`: a file that declares no group is a group of its own (as `loadfile`)."""
     for item in items:
-        name = item.path.name
-        item.add_marker(pytest.mark.xdist_group("cpu-heavy" if name in CPU_HEAVY else name))
-        if name in SOLO:
-            item.add_marker(pytest.mark.solo)
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+
+
+def holds_for(condition, seconds: float, interval: float = 0.2, message: str = "condition"):
+    """Check `condition()` throughout `seconds` (what must NOT happen needs a window to watch), failing the
+    test the moment it does not hold."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not condition():
+            pytest.fail(f"{message}: stopped holding")
+        time.sleep(interval)
+
+
+def wait_until(condition, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
+    """Poll `condition()` until it returns something truthy (returned), failing the test after `timeout`
+    seconds: a wait on what the test expects, never a fixed sleep that assumes how long it takes."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{message} did not hold within {timeout} s")
+        time.sleep(interval)

@@ -67,7 +67,7 @@ def _classifier(client, worker, net: int) -> int:
         client.submit_call(alice, "datanet", "approve", contribution=made.contribution)
     client.submit_call(alice, "datanet", "publish_snapshot", datanet=net)
     _, dataset = snapshot_dataset(client, net)
-    builder = worker_pb2_grpc.WorkerStub(worker.channel())
+    builder = worker_pb2_grpc.GradientStub(worker.channel())
     trained = builder.Train(wp.TrainRequest(dataset=dataset, seed=7, model_config_json=(
         '{"family": "mlp", "inputs": 64, "hidden": [16], "classes": 10}')), timeout=300)
     built = list(builder.BuildIndex(wp.BuildIndexRequest(model_hash=trained.model_hash,

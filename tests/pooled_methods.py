@@ -14,8 +14,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gpu_worker.lora.adapters import read_adapter  # noqa: E402
-from gpu_worker.lora.model import LlamaRuntime, Sequence  # noqa: E402
+from gpu_worker.lora.adapters import read_adapter
+from gpu_worker.lora.model import LlamaRuntime, Sequence
 
 
 def compare(method: str, base: Path, dirs: list[Path]) -> dict:
@@ -49,4 +49,4 @@ def compare(method: str, base: Path, dirs: list[Path]) -> dict:
 
 if __name__ == "__main__":
     torch.manual_seed(0)
-    print(json.dumps(compare(sys.argv[1], Path(sys.argv[2]), [Path(d) for d in sys.argv[3:]])))
+    print(json.dumps(compare(sys.argv[1], Path(sys.argv[2]), [Path(d) for d in sys.argv[3:]])))  # noqa: T201 - JSON to the test

@@ -21,8 +21,9 @@ from payable.validators.v1 import validators_pb2
 from runtime.chainspec import ChainSpec, dev_spec
 from runtime.codec import ONE_OPEN, encode_u128
 from runtime.crypto import Keypair
-from runtime.extrinsic import make_call, sign_extrinsic
+from runtime.extrinsic import sign_extrinsic
 from runtime.protocol import TREASURY
+from runtime.runtime import make_call_by_name
 
 GENESIS_MS = 1_700_000_000_000
 VALIDATORS = [Keypair.from_uri(f"//Validator{i}") for i in range(4)]
@@ -99,8 +100,8 @@ def free(app, who: bytes) -> int:
 
 
 def transfer(app, sender: Keypair, nonce: int, amount: int = ONE_OPEN) -> bytes:
-    call = make_call("token", 0, token_pb2.Transfer(dest=Keypair.from_uri("//Dest").public,
-                                                    amount=encode_u128(amount)))
+    call = make_call_by_name("token", "transfer", token_pb2.Transfer(dest=Keypair.from_uri("//Dest").public,
+                                                             amount=encode_u128(amount)))
     return sign_extrinsic(sender, call, nonce=nonce, genesis_hash=app.executive.genesis_hash)
 
 

@@ -5,29 +5,29 @@ import pytest
 
 pytest.importorskip("torch", reason="the worker extra is part of `make test`'s install")
 
-from gpu_worker.datasets import Snapshot, dataset_to_proto  # noqa: E402
-from gpu_worker.worker import Worker  # noqa: E402
-from pallets.token import interface as token  # noqa: E402
-from payable.attribution.v1 import attribution_pb2 as at  # noqa: E402
-from payable.datanet.v1 import datanet_pb2 as dn  # noqa: E402
-from payable.inference.v1 import inference_pb2 as inf  # noqa: E402
-from payable.modelregistry.v1 import modelregistry_pb2 as mr  # noqa: E402
-from payable.worker.v1 import worker_pb2 as wp  # noqa: E402
-from runtime.chainspec import ChainSpec, dev_spec  # noqa: E402
-from runtime.codec import ONE_OPEN, decode_u128, encode_u128  # noqa: E402
-from runtime.crypto import Keypair, blake2_256  # noqa: E402
-from sdk.wire import request_id_bytes  # noqa: E402
+from gpu_worker.datasets import Snapshot, dataset_to_proto
+from gpu_worker.worker import Worker
+from pallets.token import interface as token
+from payable.attribution.v1 import attribution_pb2 as at
+from payable.datanet.v1 import datanet_pb2 as dn
+from payable.inference.v1 import inference_pb2 as inf
+from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from payable.worker.v1 import worker_pb2 as wp
+from runtime.chainspec import ChainSpec, dev_spec
+from runtime.codec import ONE_OPEN, decode_u128, encode_u128
+from runtime.crypto import Keypair, blake2_256
+from sdk.wire import request_id_bytes
 
 EVE, FERDIE = Keypair.from_uri("//Eve"), Keypair.from_uri("//Ferdie")
 PRICE = 3 * ONE_OPEN
 
 
-def _call(chain, signer, pallet, index, args):
-    return chain.block(chain.sign(signer, pallet, index, args)).outcomes[0]
+def _call(chain, signer, pallet, call, args):
+    return chain.block(chain.sign(signer, pallet, call, args)).outcomes[0]
 
 
-def _ok(chain, signer, pallet, index, args):
-    outcome = _call(chain, signer, pallet, index, args)
+def _ok(chain, signer, pallet, call, args):
+    outcome = _call(chain, signer, pallet, call, args)
     assert outcome.ok, outcome.error
     return outcome
 
@@ -55,38 +55,42 @@ def _world(make_chain, trained, replication=1):
     doc = dev_spec().to_dict()
     doc["config"]["inference"] = {"replication": str(replication), "deadline_blocks": "5"}
     chain = make_chain(ChainSpec.from_dict(doc))
-    _ok(chain, chain.alice, "datanet", 0, dn.CreateDataNet(name="digits", domain="vision", license="CC0-1.0",
-                                                           contribution_deposit=encode_u128(ONE_OPEN),
-                                                           accepted_formats=["npy"]))
+    _ok(chain, chain.alice, "datanet", "create_datanet",
+        dn.CreateDataNet(name="digits", domain="vision", license="CC0-1.0",
+                         contribution_deposit=encode_u128(ONE_OPEN),
+                         accepted_formats=["npy"]))
     for i, who in enumerate((chain.bob, chain.charlie, chain.dave)):
-        _ok(chain, who, "datanet", 1, dn.Contribute(datanet=1, content_hash=blake2_256(bytes([i])), size=100,
-                                                    format="npy"))
+        _ok(chain, who, "datanet", "contribute", dn.Contribute(datanet=1, content_hash=blake2_256(bytes([i])), size=100,
+                                                               format="npy"))
     for cid in (1, 2, 3):
-        _ok(chain, chain.alice, "datanet", 2, dn.Decide(contribution=cid))
-    _ok(chain, chain.alice, "datanet", 6, dn.PublishSnapshot(datanet=1))
-    _ok(chain, chain.alice, "modelregistry", 0, mr.RegisterBaseModel(artifact_hash=b"\x01" * 32, architecture="mlp",
-                                                                     license="MIT"))
-    _ok(chain, chain.alice, "modelregistry", 1, mr.RegisterModel(
+        _ok(chain, chain.alice, "datanet", "approve", dn.Decide(contribution=cid))
+    _ok(chain, chain.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=1))
+    _ok(chain, chain.alice, "modelregistry", "register_base_model",
+        mr.RegisterBaseModel(artifact_hash=b"\x01" * 32, architecture="mlp",
+                             license="MIT"))
+    _ok(chain, chain.alice, "modelregistry", "register_model", mr.RegisterModel(
         base_model=1, snapshots=[mr.SnapshotRef(datanet=1, version=1)], training_config_hash=b"\x02" * 32,
         artifact_hash=model_hash, attribution_index_hash=index_hash, attribution_method=mr.GRADIENT,
         price_per_inference=encode_u128(PRICE),
         split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500)))
     for who in (EVE, FERDIE, chain.charlie):
-        _ok(chain, who, "inference", 0, inf.RegisterWorker(endpoint="127.0.0.1:1", models=[1], device="cpu",
-                                                           bond=encode_u128(100 * ONE_OPEN)))
+        _ok(chain, who, "inference", "register_worker",
+            inf.RegisterWorker(endpoint="127.0.0.1:1", models=[1], device="cpu",
+                               bond=encode_u128(100 * ONE_OPEN)))
     return chain
 
 
 def _request(chain, x):
     """Dave pays for one inference on x (inline input: the float32 bytes the worker hashes)."""
-    _ok(chain, chain.dave, "inference", 2, inf.RequestInference(model=1, input=x.astype("<f4").tobytes(),
-                                                                max_fee=encode_u128(PRICE)))
+    _ok(chain, chain.dave, "inference", "request_inference",
+        inf.RequestInference(model=1, input=x.astype("<f4").tobytes(),
+                             max_fee=encode_u128(PRICE)))
     return inf.Request.FromString(chain.ex.query("inference", "get_request",
                                                  inf.RequestRef(request=1).SerializeToString()))
 
 
 def _proofs(chain, signed, datanet=1, version=1):
-    result = wp.AttributionResult.FromString(signed.result)
+    result = at.AttributionResult.FromString(signed.result)
     proofs = []
     for credit in result.top_k:
         proof = dn.MembershipProof.FromString(chain.ex.query("datanet", "get_membership", dn.ProofRequest(
@@ -109,7 +113,7 @@ def _attribute(worker, model_hash, index_hash, x, request_id=1, key=None):
 
 
 def _submit(chain, signer, signed, proofs, request_id=1):
-    return _call(chain, signer, "attribution", 0, at.SubmitResult(
+    return _call(chain, signer, "attribution", "submit_result", at.SubmitResult(
         request=request_id, signed_attribution=signed.SerializeToString(), proofs=proofs))
 
 
@@ -121,10 +125,20 @@ def test_a_real_result_settles_and_the_fee_is_split_exactly(make_chain, trained)
     signed = _attribute(worker, model_hash, index_hash, x, key=assigned)
     ctx = chain.ex.read_context()
     before = {who: token.account(ctx, who).total for who in (chain.bob.public, chain.charlie.public)}
-    assert _submit(chain, assigned, signed, _proofs(chain, signed)).ok
+    submitted = _submit(chain, assigned, signed, _proofs(chain, signed))
+    assert submitted.ok
     settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
         request=1).SerializeToString()))
     assert sum(decode_u128(p.amount) for p in settlement.payments) == PRICE
+    # the settlement points at the submit_result that carried its result: the block and the index it landed at
+    assert list(settlement.agreeing_workers) == [assigned.public]
+    where = settlement.evidence[0]
+    assert len(settlement.evidence) == 1 and submitted.index > 0  # the block's inherents come first
+    assert (where.block, where.index) == (chain.ex.head.number, submitted.index)
+    assert blake2_256(chain.ex.db.block(where.block).extrinsics[where.index]) == submitted.hash
+    stored = at.StoredResult.FromString(chain.ex.query("attribution", "get_result", at.ResultRequest(
+        request=1, worker=assigned.public).SerializeToString()))
+    assert stored.included == where
     roles = {p.role for p in settlement.payments}
     assert {"contributor", "model_owner", "protocol", "worker"} <= roles
     contributor_total = sum(decode_u128(p.amount) for p in settlement.payments if p.role == "contributor")
@@ -137,6 +151,7 @@ def test_a_real_result_settles_and_the_fee_is_split_exactly(make_chain, trained)
     assert decode_u128(stats.earned) == decode_u128(earnings.total)
     ctx = chain.ex.read_context()
     assert token.account(ctx, chain.dave.public).reserved == 0  # nothing left in escrow
+    assert token.balance_on_hold(ctx, "inference/escrow", chain.dave.public) == 0
     for who, total in before.items():
         if who == assigned.public:
             continue  # the submitting worker paid a fee; everyone else sent nothing since
@@ -150,39 +165,40 @@ def test_a_real_result_settles_and_the_fee_is_split_exactly(make_chain, trained)
 def test_bad_results_are_refused_and_change_nothing(make_chain, trained):
     worker, model_hash, index_hash, x = trained
     chain = _world(make_chain, trained)
-    _ok(chain, chain.alice, "datanet", 0, dn.CreateDataNet(name="other", domain="x", license="MIT",
-                                                           contribution_deposit=encode_u128(ONE_OPEN),
-                                                           accepted_formats=["npy"]))
-    _ok(chain, chain.bob, "datanet", 1, dn.Contribute(datanet=2, content_hash=b"\x09" * 32, size=1, format="npy"))
-    _ok(chain, chain.alice, "datanet", 2, dn.Decide(contribution=4))
-    _ok(chain, chain.alice, "datanet", 6, dn.PublishSnapshot(datanet=2))
+    _ok(chain, chain.alice, "datanet", "create_datanet", dn.CreateDataNet(name="other", domain="x", license="MIT",
+                                                                          contribution_deposit=encode_u128(ONE_OPEN),
+                                                                          accepted_formats=["npy"]))
+    _ok(chain, chain.bob, "datanet", "contribute",
+        dn.Contribute(datanet=2, content_hash=b"\x09" * 32, size=1, format="npy"))
+    _ok(chain, chain.alice, "datanet", "approve", dn.Decide(contribution=4))
+    _ok(chain, chain.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=2))
     request = _request(chain, x)
     assigned = _keys()[request.workers[0]]
     other = next(k for a, k in _keys().items() if a not in request.workers)
     good = _attribute(worker, model_hash, index_hash, x, key=assigned)
     proofs = _proofs(chain, good)
-    forged = wp.SignedAttribution(result=good.result, signature=other.sign(good.result))
+    forged = at.SignedAttribution(result=good.result, signature=other.sign(good.result))
     assert type(_submit(chain, assigned, forged, proofs).error).__name__ == "BadSignature"
     assert type(_submit(chain, other, _attribute(worker, model_hash, index_hash, x, key=other),
                         proofs).error).__name__ == "NotAssigned"
     replayed = _attribute(worker, model_hash, index_hash, x, request_id=7, key=assigned)
     assert type(_submit(chain, assigned, replayed, _proofs(chain, replayed)).error).__name__ == "Mismatch"
-    result = wp.AttributionResult.FromString(good.result)
-    inflated = wp.AttributionResult()
+    result = at.AttributionResult.FromString(good.result)
+    inflated = at.AttributionResult()
     inflated.CopyFrom(result)
     for credit in inflated.top_k:
         credit.score_ppb = 600_000_000
     body = inflated.SerializeToString(deterministic=True)
-    too_much = wp.SignedAttribution(result=body, signature=assigned.sign(body))
+    too_much = at.SignedAttribution(result=body, signature=assigned.sign(body))
     assert type(_submit(chain, assigned, too_much, proofs).error).__name__ == "BadScores"
     # a valid proof, but into a snapshot (DataNet 2) the model does not cite
-    outside = wp.AttributionResult()
+    outside = at.AttributionResult()
     outside.CopyFrom(result)
     outside.top_k[0].contribution_id, outside.top_k[0].contributor = 4, chain.bob.public
     body = outside.SerializeToString(deterministic=True)
-    signed_outside = wp.SignedAttribution(result=body, signature=assigned.sign(body))
+    signed_outside = at.SignedAttribution(result=body, signature=assigned.sign(body))
     bad_proofs = [p for p in proofs if p.proof.leaf.contribution_id != result.top_k[0].contribution_id]
-    bad_proofs += _proofs(chain, wp.SignedAttribution(result=wp.AttributionResult(
+    bad_proofs += _proofs(chain, at.SignedAttribution(result=at.AttributionResult(
         top_k=[outside.top_k[0]]).SerializeToString()), datanet=2)
     assert type(_submit(chain, assigned, signed_outside, bad_proofs).error).__name__ == "BadProof"
     for _ in range(6):  # past the deadline: a late result is refused (and the request was refunded)
@@ -241,12 +257,12 @@ def test_replicas_without_a_majority_escalate_to_another_worker(make_chain, trai
 def _lie(worker, model_hash, index_hash, x, key):
     """A signed result that credits 90% to the first contribution: agrees with no honest worker."""
     signed = _attribute(worker, model_hash, index_hash, x, key=key)
-    result = wp.AttributionResult.FromString(signed.result)
+    result = at.AttributionResult.FromString(signed.result)
     for credit in result.top_k:
         credit.score_ppb = 0
     result.top_k[0].score_ppb = 900_000_000
     body = result.SerializeToString(deterministic=True)
-    return wp.SignedAttribution(result=body, signature=key.sign(body))
+    return at.SignedAttribution(result=body, signature=key.sign(body))
 
 
 def _challenge_world(make_chain, trained, first_lies: bool):
@@ -261,8 +277,9 @@ def _challenge_world(make_chain, trained, first_lies: bool):
     return chain, first, challenger, juror
 
 
-def _dispute(chain, index, signer, signed):
-    return _call(chain, signer, "attribution", index, at.Challenge(
+def _dispute(chain, call, signer, signed):
+    """`call`: "challenge" a settled result, or "vote" on a challenged one."""
+    return _call(chain, signer, "attribution", call, at.Challenge(
         request=1, signed_attribution=signed.SerializeToString(), proofs=_proofs(chain, signed)))
 
 
@@ -270,16 +287,16 @@ def test_a_false_challenge_costs_the_challenger_its_bond(make_chain, trained):
     worker, model_hash, index_hash, x = trained
     chain, first, challenger, juror = _challenge_world(make_chain, trained, first_lies=False)
     honest = _attribute(worker, model_hash, index_hash, x, key=challenger)
-    assert type(_dispute(chain, 1, challenger, honest).error).__name__ == "NotADispute"  # it agrees
-    assert type(_dispute(chain, 1, first, _lie(worker, model_hash, index_hash, x, first)).error).__name__ == \
+    assert type(_dispute(chain, "challenge", challenger, honest).error).__name__ == "NotADispute"  # it agrees
+    assert type(_dispute(chain, "challenge", first, _lie(worker, model_hash, index_hash, x, first)).error).__name__ == \
         "NotADispute"  # the majority cannot dispute itself
     before = token.account(chain.ex.read_context(), challenger.public).total
     claim = _lie(worker, model_hash, index_hash, x, challenger)
-    challenged = _dispute(chain, 1, challenger, claim)
+    challenged = _dispute(chain, "challenge", challenger, claim)
     assert challenged.ok, challenged.error
     assert token.account(chain.ex.read_context(), challenger.public).reserved == 20 * ONE_OPEN
     vote = _attribute(worker, model_hash, index_hash, x, key=juror)  # the juror recomputes honestly
-    assert _dispute(chain, 2, juror, vote).ok
+    assert _dispute(chain, "vote", juror, vote).ok
     after = token.account(chain.ex.read_context(), challenger.public)
     assert after.reserved == 0 and after.total == before - 20 * ONE_OPEN - challenged.fee
     events = [e.name for e in chain.ex.db.events(chain.ex.head.number).events]
@@ -292,15 +309,15 @@ def test_a_proven_dispute_slashes_the_original_worker_and_rewards_the_challenger
     chain, first, challenger, juror = _challenge_world(make_chain, trained, first_lies=True)
     bonded = token.account(chain.ex.read_context(), first.public).bonded
     free = token.account(chain.ex.read_context(), challenger.public).free
-    challenged = _dispute(chain, 1, challenger, _attribute(worker, model_hash, index_hash, x, key=challenger))
+    challenged = _dispute(chain, "challenge", challenger, _attribute(worker, model_hash, index_hash, x, key=challenger))
     assert challenged.ok, challenged.error
-    assert _dispute(chain, 2, juror, _attribute(worker, model_hash, index_hash, x, key=juror)).ok
+    assert _dispute(chain, "vote", juror, _attribute(worker, model_hash, index_hash, x, key=juror)).ok
     assert token.account(chain.ex.read_context(), first.public).bonded == bonded - 10 * ONE_OPEN
     reward = token.account(chain.ex.read_context(), challenger.public).free - (free - challenged.fee)
     assert reward == 10 * ONE_OPEN  # its bond back plus what the liar was slashed
     for _ in range(25):  # past the window nobody can challenge any more
         chain.block()
-    assert type(_dispute(chain, 1, juror, _lie(worker, model_hash, index_hash, x, juror)).error).__name__ == \
+    assert type(_dispute(chain, "challenge", juror, _lie(worker, model_hash, index_hash, x, juror)).error).__name__ == \
         "NotChallengeable"
     chain.ex.try_state()
 
@@ -310,7 +327,7 @@ def test_an_unbonded_worker_cannot_submit(make_chain, trained):
     chain = _world(make_chain, trained)
     request = _request(chain, x)
     assigned = _keys()[request.workers[0]]
-    _ok(chain, assigned, "inference", 1, inf.Deregister())  # its bond starts unbonding
+    _ok(chain, assigned, "inference", "deregister_worker", inf.Deregister())  # its bond starts unbonding
     signed = _attribute(worker, model_hash, index_hash, x, key=assigned)
     assert type(_submit(chain, assigned, signed, _proofs(chain, signed)).error).__name__ == "NotBonded"
     chain.ex.try_state()

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 
 import grpc
+import pytest
 from grpc_reflection.v1alpha import reflection_pb2
 
 from payable.system.v1 import system_pb2
 from runtime.crypto import Keypair
+
+pytestmark = pytest.mark.e2e
 
 
 def test_a_system_only_chain_serves_accounts_calls_and_reflection(tmp_path, start_node):

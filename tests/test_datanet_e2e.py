@@ -5,12 +5,16 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from payable.datanet.v1 import datanet_pb2 as dn
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from runtime.codec import ONE_OPEN, decode_u128
 from runtime.crypto import Keypair, blake2_256
 from runtime.merkle import verify_merkle_proof
 from sdk.wire import leaf_bytes
+
+pytestmark = pytest.mark.e2e
 
 
 def test_datanet_to_model_provenance_through_the_cli(start_node, tmp_path):

@@ -6,6 +6,7 @@ revoked contribution never appears in a later snapshot; every snapshot's proofs 
 snapshots never change.
 """
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -34,8 +35,9 @@ class DataNetLifecycle(RuleBasedStateMachine):
 
         self.chain = DevChain(Executive.open(dev_spec()))
         self.treasury_expected = self._treasury()
-        self.call(CURATOR, 0, pb.CreateDataNet(name="lifecycle", domain="test", license="CC-BY-4.0",
-                                               contribution_deposit=encode_u128(DEPOSIT), accepted_formats=["csv"]),
+        self.call(CURATOR, "create_datanet", pb.CreateDataNet(name="lifecycle", domain="test", license="CC-BY-4.0",
+                                                              contribution_deposit=encode_u128(DEPOSIT),
+                                                              accepted_formats=["csv"]),
                   ok=True)
         self.net = 1
         self.status: dict[int, int] = {}     # contribution id -> status
@@ -47,14 +49,14 @@ class DataNetLifecycle(RuleBasedStateMachine):
     def _treasury(self) -> int:
         return token.free_balance(self.chain.ex.read_context(), TREASURY)
 
-    def call(self, signer, index, args, ok: bool | None = None):
-        built = self.chain.block(self.chain.sign(signer, "datanet", index, args))
+    def call(self, signer, name, args, ok: bool | None = None):
+        built = self.chain.block(self.chain.sign(signer, "datanet", name, args))
         assert not built.rejected, built.rejected
         outcome = built.outcomes[0]
         fees = self.chain.ex.params.fees
         self.treasury_expected += fees.split(outcome.fee, 0)[1]
         if ok is not None:
-            assert outcome.ok == ok, (index, outcome.error)
+            assert outcome.ok == ok, (name, outcome.error)
         return outcome
 
     def live(self, content: bytes) -> bool:
@@ -62,8 +64,8 @@ class DataNetLifecycle(RuleBasedStateMachine):
 
     @rule(who=st.integers(0, 2), content=st.sampled_from(CONTENTS))
     def contribute(self, who, content):
-        outcome = self.call(CONTRIBUTORS[who], 1, pb.Contribute(datanet=self.net, content_hash=content, size=10,
-                                                                format="csv"))
+        outcome = self.call(CONTRIBUTORS[who], "contribute",
+                            pb.Contribute(datanet=self.net, content_hash=content, size=10, format="csv"))
         if self.live(content):
             assert type(outcome.error).__name__ == "DuplicateContent"
             return
@@ -83,7 +85,7 @@ class DataNetLifecycle(RuleBasedStateMachine):
     def decide(self, data, by_curator, reject):
         cid = self._some(data, pb.PENDING)
         signer = CURATOR if by_curator else OUTSIDER
-        outcome = self.call(signer, 3 if reject else 2, pb.Decide(contribution=cid, reason=7))
+        outcome = self.call(signer, "reject" if reject else "approve", pb.Decide(contribution=cid, reason=7))
         if self.status[cid] != pb.PENDING:
             assert type(outcome.error).__name__ == "NotPending"
         elif not by_curator:
@@ -99,7 +101,7 @@ class DataNetLifecycle(RuleBasedStateMachine):
     def withdraw(self, data, own):
         cid = self._some(data, pb.PENDING)
         signer = self.owner[cid] if own else OUTSIDER
-        outcome = self.call(signer, 4, pb.ContributionRef(contribution=cid))
+        outcome = self.call(signer, "withdraw", pb.ContributionRef(contribution=cid))
         if self.status[cid] != pb.PENDING:
             assert type(outcome.error).__name__ == "NotPending"
         elif not own:
@@ -112,7 +114,7 @@ class DataNetLifecycle(RuleBasedStateMachine):
     @rule(data=st.data())
     def revoke(self, data):
         cid = self._some(data, pb.APPROVED)
-        outcome = self.call(CURATOR, 5, pb.Decide(contribution=cid, reason=9))
+        outcome = self.call(CURATOR, "revoke", pb.Decide(contribution=cid, reason=9))
         if self.status[cid] != pb.APPROVED:
             assert type(outcome.error).__name__ == "NotApproved"
         else:
@@ -122,7 +124,7 @@ class DataNetLifecycle(RuleBasedStateMachine):
     @precondition(lambda self: any(s == pb.APPROVED for s in self.status.values()))
     @rule()
     def publish(self):
-        outcome = self.call(CURATOR, 6, pb.PublishSnapshot(datanet=self.net))
+        outcome = self.call(CURATOR, "publish_snapshot", pb.PublishSnapshot(datanet=self.net))
         approved = sorted(c for c, s in self.status.items() if s == pb.APPROVED)
         assert outcome.ok, outcome.error
         version = len(self.snapshots) + 1
@@ -160,4 +162,4 @@ class DataNetLifecycle(RuleBasedStateMachine):
 
 
 DataNetLifecycle.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
-TestDataNetLifecycle = DataNetLifecycle.TestCase
+TestDataNetLifecycle = pytest.mark.slow(DataNetLifecycle.TestCase)

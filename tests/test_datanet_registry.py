@@ -11,42 +11,42 @@ from runtime.crypto import blake2_256
 H = [bytes([i]) * 32 for i in range(1, 10)]
 
 
-def _run(chain, signer, pallet, index, args):
-    outcome = chain.block(chain.sign(signer, pallet, index, args)).outcomes[0]
+def _run(chain, signer, pallet, call, args):
+    outcome = chain.block(chain.sign(signer, pallet, call, args)).outcomes[0]
     return None if outcome.ok else type(outcome.error).__name__
 
 
 @pytest.fixture
 def net(chain):
     """A DataNet (id 1) curated by Alice with two pending contributions (ids 1 and 2)."""
-    assert _run(chain, chain.alice, "datanet", 0, dn.CreateDataNet(
+    assert _run(chain, chain.alice, "datanet", "create_datanet", dn.CreateDataNet(
         name="legal", domain="legal", license="CC-BY-4.0", contribution_deposit=encode_u128(ONE_OPEN),
         accepted_formats=["text", "csv"])) is None
     for who, content in ((chain.bob, H[0]), (chain.charlie, H[1])):
-        assert _run(chain, who, "datanet", 1, dn.Contribute(datanet=1, content_hash=content, size=5,
-                                                            format="text")) is None
+        assert _run(chain, who, "datanet", "contribute", dn.Contribute(datanet=1, content_hash=content, size=5,
+                                                                       format="text")) is None
     return chain
 
 
 def test_datanet_bad_inputs(net):
     c = net
-    assert _run(c, c.bob, "datanet", 1, dn.Contribute(datanet=99, content_hash=H[2], size=1,
-                                                      format="text")) == "UnknownDataNet"
-    assert _run(c, c.bob, "datanet", 1, dn.Contribute(datanet=1, content_hash=H[0], size=1,
-                                                      format="text")) == "DuplicateContent"
-    assert _run(c, c.bob, "datanet", 1, dn.Contribute(datanet=1, content_hash=H[2], size=1,
-                                                      format="png")) == "FormatNotAccepted"
-    assert _run(c, c.bob, "datanet", 1, dn.Contribute(datanet=1, content_hash=b"short", size=1,
-                                                      format="text")) == "BadInput"
-    assert _run(c, c.bob, "datanet", 2, dn.Decide(contribution=1)) == "NotCurator"
-    assert _run(c, c.alice, "datanet", 2, dn.Decide(contribution=1)) is None
-    assert _run(c, c.alice, "datanet", 2, dn.Decide(contribution=1)) == "NotPending"  # double approval
-    assert _run(c, c.alice, "datanet", 2, dn.Decide(contribution=77)) == "UnknownContribution"
-    assert _run(c, c.alice, "datanet", 0, dn.CreateDataNet(
+    assert _run(c, c.bob, "datanet", "contribute", dn.Contribute(datanet=99, content_hash=H[2], size=1,
+                                                                 format="text")) == "UnknownDataNet"
+    assert _run(c, c.bob, "datanet", "contribute", dn.Contribute(datanet=1, content_hash=H[0], size=1,
+                                                                 format="text")) == "DuplicateContent"
+    assert _run(c, c.bob, "datanet", "contribute", dn.Contribute(datanet=1, content_hash=H[2], size=1,
+                                                                 format="png")) == "FormatNotAccepted"
+    assert _run(c, c.bob, "datanet", "contribute", dn.Contribute(datanet=1, content_hash=b"short", size=1,
+                                                                 format="text")) == "BadInput"
+    assert _run(c, c.bob, "datanet", "approve", dn.Decide(contribution=1)) == "NotCurator"
+    assert _run(c, c.alice, "datanet", "approve", dn.Decide(contribution=1)) is None
+    assert _run(c, c.alice, "datanet", "approve", dn.Decide(contribution=1)) == "NotPending"  # double approval
+    assert _run(c, c.alice, "datanet", "approve", dn.Decide(contribution=77)) == "UnknownContribution"
+    assert _run(c, c.alice, "datanet", "create_datanet", dn.CreateDataNet(
         name="x", domain="x", license="not a license!", contribution_deposit=encode_u128(ONE_OPEN),
         accepted_formats=["text"])) == "BadInput"
-    assert _run(c, c.bob, "datanet", 9, dn.UpdateMetadata(datanet=1, license="MIT",
-                                                          accepted_formats=["text"])) == "NotOwner"
+    assert _run(c, c.bob, "datanet", "update_metadata", dn.UpdateMetadata(datanet=1, license="MIT",
+                                                                          accepted_formats=["text"])) == "NotOwner"
     c.ex.try_state()
 
 
@@ -56,13 +56,13 @@ def test_rejection_slashes_and_snapshots_exclude_it(net):
 
     c = net
     treasury = token.free_balance(c.ex.read_context(), TREASURY)
-    assert _run(c, c.alice, "datanet", 3, dn.Decide(contribution=2, reason=4)) is None
+    assert _run(c, c.alice, "datanet", "reject", dn.Decide(contribution=2, reason=4)) is None
     assert token.account(c.ex.read_context(), c.charlie.public).reserved == 0
     gained = token.free_balance(c.ex.read_context(), TREASURY) - treasury
     assert gained >= ONE_OPEN  # the deposit (plus the treasury's share of fees)
-    assert _run(c, c.alice, "datanet", 6, dn.PublishSnapshot(datanet=1)) == "NothingApproved"
-    assert _run(c, c.alice, "datanet", 2, dn.Decide(contribution=1)) is None
-    assert _run(c, c.alice, "datanet", 6, dn.PublishSnapshot(datanet=1)) is None
+    assert _run(c, c.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=1)) == "NothingApproved"
+    assert _run(c, c.alice, "datanet", "approve", dn.Decide(contribution=1)) is None
+    assert _run(c, c.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=1)) is None
     snap = dn.SnapshotWithProofs.FromString(c.ex.query(
         "datanet", "get_snapshot", dn.SnapshotRequest(datanet=1).SerializeToString()))
     assert list(snap.snapshot.contribution_ids) == [1]
@@ -70,17 +70,18 @@ def test_rejection_slashes_and_snapshots_exclude_it(net):
 
 def test_model_registry_bad_inputs(net):
     c = net
-    assert _run(c, c.alice, "datanet", 2, dn.Decide(contribution=1)) is None
-    assert _run(c, c.alice, "datanet", 6, dn.PublishSnapshot(datanet=1)) is None
-    assert _run(c, c.dave, "modelregistry", 0, mr.RegisterBaseModel(artifact_hash=H[5], architecture="mlp",
-                                                                    license="MIT")) is None
+    assert _run(c, c.alice, "datanet", "approve", dn.Decide(contribution=1)) is None
+    assert _run(c, c.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=1)) is None
+    assert _run(c, c.dave, "modelregistry", "register_base_model",
+                mr.RegisterBaseModel(artifact_hash=H[5], architecture="mlp",
+                                     license="MIT")) is None
 
     def register(**changes):
         fields = dict(base_model=1, snapshots=[mr.SnapshotRef(datanet=1, version=1)], training_config_hash=H[6],
                       artifact_hash=H[7], attribution_index_hash=H[8], price_per_inference=encode_u128(ONE_OPEN),
                       split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500))
         fields.update(changes)
-        return _run(c, c.dave, "modelregistry", 1, mr.RegisterModel(**fields))
+        return _run(c, c.dave, "modelregistry", "register_model", mr.RegisterModel(**fields))
 
     assert register(split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=400)) == "BadSplit"
     assert register(split=mr.RewardSplit(contributors=1000, model_owner=8000, protocol=500, worker=500)) == "BadSplit"
@@ -89,10 +90,11 @@ def test_model_registry_bad_inputs(net):
     assert register(base_model=9) == "UnknownBaseModel"
     assert register(price_per_inference=b"") == "BadInput"
     assert register() is None
-    assert _run(c, c.bob, "modelregistry", 2, mr.UpdatePrice(model=1, price_per_inference=encode_u128(5))) == \
+    assert _run(c, c.bob, "modelregistry", "update_price",
+                mr.UpdatePrice(model=1, price_per_inference=encode_u128(5))) == \
         "NotOwner"
-    assert _run(c, c.dave, "modelregistry", 3, mr.ModelRef(model=1)) is None
-    assert _run(c, c.dave, "modelregistry", 3, mr.ModelRef(model=1)) == "Deprecated"
+    assert _run(c, c.dave, "modelregistry", "deprecate", mr.ModelRef(model=1)) is None
+    assert _run(c, c.dave, "modelregistry", "deprecate", mr.ModelRef(model=1)) == "Deprecated"
     from pallets.modelregistry import interface as registry
     from pallets.modelregistry.errors import Deprecated
 

@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("sklearn", reason="the worker extra is part of `make test`'s install")
 
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cpu-heavy")]
+
 
 def test_the_demo_story_pays_every_contributor_and_payouts_equal_fees():
     done = subprocess.run([sys.executable, "-m", "cli", "demo"], capture_output=True, text=True, timeout=600)

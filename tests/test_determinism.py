@@ -6,6 +6,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.e2e
+
 SCRIPT = textwrap.dedent('''
     import json, random
     from payable.token.v1 import token_pb2

@@ -19,7 +19,8 @@ SCRIPT = textwrap.dedent('''
     from runtime.chainspec import ChainSpec, dev_spec
     from runtime.crypto import Keypair
     from runtime.executive import Executive
-    from runtime.extrinsic import make_call, sign_extrinsic
+    from runtime.extrinsic import sign_extrinsic
+    from runtime.runtime import make_call_by_name
     from devtools.fuzz import fuzz_chain
     from runtime.runtime import available_pallets
     import payable_notes.notes_pb2 as pb
@@ -30,9 +31,11 @@ SCRIPT = textwrap.dedent('''
     spec = ChainSpec.from_dict(doc)
     chain = Executive.open(spec)
     alice = Keypair.from_uri("//Alice")
-    post = sign_extrinsic(alice, make_call("notes", 0, pb.PostNote(content_hash=b"\\x07" * 32)), nonce=0,
+    post = sign_extrinsic(alice, make_call_by_name("notes", "post_note",
+                                                   pb.PostNote(content_hash=b"\\x07" * 32)), nonce=0,
                           genesis_hash=chain.genesis_hash)
-    again = sign_extrinsic(alice, make_call("notes", 0, pb.PostNote(content_hash=b"\\x08" * 32)), nonce=1,
+    again = sign_extrinsic(alice, make_call_by_name("notes", "post_note",
+                                                    pb.PostNote(content_hash=b"\\x08" * 32)), nonce=1,
                            genesis_hash=chain.genesis_hash)
     built = chain.author_block([post, again], author=alice, timestamp_ms=1_700_000_006_000)
     account = token_pb2.AccountData.FromString(chain.query("token", "account",
@@ -66,6 +69,7 @@ def test_example_pallet_generated_code_is_current():
     assert stale_files(EXAMPLE / "src") == []
 
 
+@pytest.mark.e2e
 def test_separately_installed_pallet_joins_a_chain_through_the_spec(tmp_path):
     site = tmp_path / "site"
     install = subprocess.run(

@@ -7,7 +7,8 @@ from payable.system.v1 import system_pb2
 from runtime.codec import ONE_OPEN
 from runtime.crypto import Keypair
 from runtime.errors import Invalid, InvalidTransaction
-from runtime.extrinsic import inherent_extrinsic, make_call, sign_extrinsic
+from runtime.extrinsic import inherent_extrinsic, sign_extrinsic
+from runtime.runtime import make_call_by_name
 
 
 def _rejected(chain, raw: bytes) -> InvalidTransaction:
@@ -61,7 +62,7 @@ def test_unresolvable_calls(chain, call, reason):
 
 def test_undecodable_and_oversize(chain):
     assert _rejected(chain, b"\xff\x00garbage").reason == Invalid.BAD_ENCODING
-    big = chain.sign(chain.alice, "system", 1, system_pb2.Remark(data=b"x" * 200_000))
+    big = chain.sign(chain.alice, "system", "remark", system_pb2.Remark(data=b"x" * 200_000))
     assert _rejected(chain, big).reason == Invalid.OVERSIZE
 
 
@@ -73,7 +74,7 @@ def test_cannot_pay_fee(chain):
 
 
 def test_user_inherents_are_refused(chain):
-    raw = inherent_extrinsic(make_call("system", 0, system_pb2.SetTimestamp(now_ms=2**40)))
+    raw = inherent_extrinsic(make_call_by_name("system", "set_timestamp", system_pb2.SetTimestamp(now_ms=2**40)))
     assert _rejected(chain, raw).reason == Invalid.NOT_ALLOWED
 
 

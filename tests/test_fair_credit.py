@@ -10,14 +10,14 @@ from hypothesis import strategies as st
 
 pytest.importorskip("torch", reason="the worker extra is part of `make test`'s install")
 
-from gpu_worker.datasets import Snapshot, dataset_to_proto  # noqa: E402
-from gpu_worker.results import MAX_DRAWS, PPB, sampled_credit, verify_signed  # noqa: E402
-from gpu_worker.span.credit import CreditParams, attribute_spans  # noqa: E402
-from gpu_worker.span.index import Document, SpanIndex, build_index  # noqa: E402
-from gpu_worker.worker import Worker  # noqa: E402
-from pallets.attribution.split import split_fee  # noqa: E402
-from payable.worker.v1 import worker_pb2 as pb  # noqa: E402
-from runtime.crypto import Keypair  # noqa: E402
+from gpu_worker.datasets import Snapshot, dataset_to_proto
+from gpu_worker.results import MAX_DRAWS, PPB, sampled_credit, verify_signed
+from gpu_worker.span.credit import CreditParams, attribute_spans
+from gpu_worker.span.index import Document, SpanIndex, build_index
+from gpu_worker.worker import Worker
+from pallets.attribution.split import split_fee
+from payable.worker.v1 import worker_pb2 as pb
+from runtime.crypto import Keypair
 
 
 def _paid_to(shares, contributions: set[int]) -> int:
@@ -70,6 +70,7 @@ def test_bad_credit_requests_are_refused():
     assert sampled_credit(np.array([np.nan, -1.0, np.inf]), np.zeros(3, dtype=int), 4, b"s") == []
 
 
+@pytest.mark.slow
 def test_one_contributor_split_over_three_accounts_earns_the_same_through_the_worker(tmp_path):
     """Tolerance: exact up to rounding - at most 3 ppb per query (one per account) - since the same
     examples train the same model and get the same influence, whoever holds them."""

@@ -10,12 +10,14 @@ import pytest
 
 pytest.importorskip("peft")
 
-from gpu_worker.device import deterministic  # noqa: E402
-from gpu_worker.finetune import trainer  # noqa: E402
-from gpu_worker.finetune.config import TrainingConfig, estimate, lr_at  # noqa: E402
-from gpu_worker.finetune.dataset import DatasetSpec, Source, SpecError, parse_source, prepare, render  # noqa: E402
-from gpu_worker.finetune.export import MergeError, export_merged  # noqa: E402
-from gpu_worker.finetune.pretrain import python_qa_rows  # noqa: E402
+from gpu_worker.device import deterministic
+from gpu_worker.finetune import trainer
+from gpu_worker.finetune.config import TrainingConfig, estimate, lr_at
+from gpu_worker.finetune.dataset import DatasetSpec, Source, SpecError, parse_source, prepare, render
+from gpu_worker.finetune.export import MergeError, export_merged
+from gpu_worker.finetune.pretrain import python_qa_rows
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cpu-heavy")]
 
 BASE = "ab" * 32
 

@@ -12,6 +12,7 @@ SIGNERS = [Keypair.from_uri(u) for u in DEV_ACCOUNTS[:4]]
 EXAMPLES = int(os.environ.get("PAYABLE_FUZZ_EXAMPLES", "120"))
 
 
+@pytest.mark.slow
 def test_fuzz_token_chain():
     fuzz_chain(dev_spec(), SIGNERS, max_examples=EXAMPLES, max_blocks=5, max_block_size=8)
 

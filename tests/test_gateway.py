@@ -15,6 +15,8 @@ from payable.inference.v1 import inference_pb2 as inf  # noqa: E402
 from runtime.codec import decode_u128, format_open  # noqa: E402
 from runtime.crypto import Keypair  # noqa: E402
 
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cpu-heavy")]
+
 GATEWAY_KEY = Keypair.from_uri("//Gateway")
 EMPTY_KEY = Keypair.from_uri("//Gateway-Without-Funds")
 

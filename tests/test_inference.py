@@ -12,29 +12,31 @@ PRICE = ONE_OPEN
 EVE, FERDIE = Keypair.from_uri("//Eve"), Keypair.from_uri("//Ferdie")
 
 
-def _ok(chain, signer, pallet, index, args):
-    outcome = chain.block(chain.sign(signer, pallet, index, args)).outcomes[0]
+def _ok(chain, signer, pallet, call, args):
+    outcome = chain.block(chain.sign(signer, pallet, call, args)).outcomes[0]
     assert outcome.ok, outcome.error
     return outcome
 
 
-def _err(chain, signer, pallet, index, args) -> str:
-    outcome = chain.block(chain.sign(signer, pallet, index, args)).outcomes[0]
+def _err(chain, signer, pallet, call, args) -> str:
+    outcome = chain.block(chain.sign(signer, pallet, call, args)).outcomes[0]
     assert not outcome.ok
     return type(outcome.error).__name__
 
 
 def _with_model(chain, price=PRICE):
     """DataNet 1 → snapshot 1 → base model 1 → model 1 (price per inference)."""
-    _ok(chain, chain.alice, "datanet", 0, dn.CreateDataNet(name="d", domain="x", license="MIT",
-                                                           contribution_deposit=encode_u128(ONE_OPEN),
-                                                           accepted_formats=["csv"]))
-    _ok(chain, chain.bob, "datanet", 1, dn.Contribute(datanet=1, content_hash=b"\x05" * 32, size=3, format="csv"))
-    _ok(chain, chain.alice, "datanet", 2, dn.Decide(contribution=1))
-    _ok(chain, chain.alice, "datanet", 6, dn.PublishSnapshot(datanet=1))
-    _ok(chain, chain.dave, "modelregistry", 0, mr.RegisterBaseModel(artifact_hash=b"\x01" * 32, architecture="mlp",
-                                                                    license="MIT"))
-    _ok(chain, chain.dave, "modelregistry", 1, mr.RegisterModel(
+    _ok(chain, chain.alice, "datanet", "create_datanet", dn.CreateDataNet(name="d", domain="x", license="MIT",
+                                                                          contribution_deposit=encode_u128(ONE_OPEN),
+                                                                          accepted_formats=["csv"]))
+    _ok(chain, chain.bob, "datanet", "contribute",
+        dn.Contribute(datanet=1, content_hash=b"\x05" * 32, size=3, format="csv"))
+    _ok(chain, chain.alice, "datanet", "approve", dn.Decide(contribution=1))
+    _ok(chain, chain.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=1))
+    _ok(chain, chain.dave, "modelregistry", "register_base_model",
+        mr.RegisterBaseModel(artifact_hash=b"\x01" * 32, architecture="mlp",
+                             license="MIT"))
+    _ok(chain, chain.dave, "modelregistry", "register_model", mr.RegisterModel(
         base_model=1, snapshots=[mr.SnapshotRef(datanet=1, version=1)], training_config_hash=b"\x02" * 32,
         artifact_hash=b"\x03" * 32, attribution_index_hash=b"\x04" * 32, price_per_inference=encode_u128(price),
         split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500)))
@@ -42,12 +44,12 @@ def _with_model(chain, price=PRICE):
 
 
 def _register(chain, who, bond=100 * ONE_OPEN, models=(1,)):
-    return chain.block(chain.sign(who, "inference", 0, inf.RegisterWorker(
+    return chain.block(chain.sign(who, "inference", "register_worker", inf.RegisterWorker(
         endpoint="127.0.0.1:9955", models=list(models), device="cpu", bond=encode_u128(bond)))).outcomes[0]
 
 
 def _request(chain, who, max_fee=PRICE, **kw):
-    return chain.block(chain.sign(who, "inference", 2, inf.RequestInference(
+    return chain.block(chain.sign(who, "inference", "request_inference", inf.RequestInference(
         model=1, input=kw.get("input", b"features"), max_fee=encode_u128(max_fee)))).outcomes[0]
 
 
@@ -91,13 +93,13 @@ def test_requests_escrow_the_price_and_are_assigned_deterministically(make_chain
 def test_deregistered_workers_are_not_assigned_and_deprecated_models_take_no_requests(chain):
     _with_model(chain)
     assert _register(chain, EVE).ok and _register(chain, FERDIE).ok
-    _ok(chain, EVE, "inference", 1, inf.Deregister())
+    _ok(chain, EVE, "inference", "deregister_worker", inf.Deregister())
     assert token.account(chain.ex.read_context(), EVE.public).unbonding == 100 * ONE_OPEN
     for _ in range(5):
         assert _request(chain, chain.charlie).ok
     assigned = {w for i in range(1, 6) for w in _get(chain, i).workers}
     assert assigned == {FERDIE.public}
-    _ok(chain, chain.dave, "modelregistry", 3, mr.ModelRef(model=1))
+    _ok(chain, chain.dave, "modelregistry", "deprecate", mr.ModelRef(model=1))
     assert type(_request(chain, chain.charlie).error).__name__ == "Deprecated"
 
 
@@ -123,7 +125,8 @@ def test_an_answered_worker_is_not_penalised(chain):
     """record_answer is what the attribution pallet calls on a valid result; here a block does it directly."""
     from pallets.inference import interface
     from payable.system.v1 import system_pb2
-    from runtime.extrinsic import inherent_extrinsic, make_call
+    from runtime.extrinsic import inherent_extrinsic
+    from runtime.runtime import make_call_by_name
 
     _with_model(chain)
     assert _register(chain, EVE).ok and _request(chain, chain.charlie).ok
@@ -131,7 +134,7 @@ def test_an_answered_worker_is_not_penalised(chain):
     chain.ex.initialize_block(chain.alice.public)
     chain.timestamp += 6000
     timestamp = system_pb2.SetTimestamp(now_ms=chain.timestamp)
-    chain.ex.apply_extrinsic(inherent_extrinsic(make_call("system", 0, timestamp)))
+    chain.ex.apply_extrinsic(inherent_extrinsic(make_call_by_name("system", "set_timestamp", timestamp)))
     interface.record_answer(chain.ex._pending().ctx, 1, EVE.public)
     chain.ex.finalize_block()
     chain.ex.commit(chain.ex.seal(chain.alice))
@@ -145,26 +148,27 @@ def test_an_answered_worker_is_not_penalised(chain):
 def test_a_worker_serving_a_base_model_takes_requests_for_every_adapter_on_it(chain):
     """OpenLoRA: one base in memory serves all its adapters, so a worker registers for the base."""
     _with_model(chain)  # model 1: not an adapter, on base 1
-    _ok(chain, chain.dave, "modelregistry", 1, mr.RegisterModel(
+    _ok(chain, chain.dave, "modelregistry", "register_model", mr.RegisterModel(
         base_model=1, snapshots=[mr.SnapshotRef(datanet=1, version=1)], training_config_hash=b"\x06" * 32,
         artifact_hash=b"\x07" * 32, attribution_index_hash=b"\x08" * 32, price_per_inference=encode_u128(PRICE),
         format=mr.PEFT_LORA, attribution_method=mr.LORA_GRADIENT,
         split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500)))
-    refused = chain.block(chain.sign(EVE, "inference", 0, inf.RegisterWorker(
+    refused = chain.block(chain.sign(EVE, "inference", "register_worker", inf.RegisterWorker(
         endpoint="127.0.0.1:1", base_models=[9], device="cpu", bond=encode_u128(100 * ONE_OPEN)))).outcomes[0]
     assert type(refused.error).__name__ == "UnknownBaseModel"
-    too_many = chain.block(chain.sign(EVE, "inference", 0, inf.RegisterWorker(
+    too_many = chain.block(chain.sign(EVE, "inference", "register_worker", inf.RegisterWorker(
         endpoint="127.0.0.1:1", models=list(range(1, 10)), base_models=list(range(1, 9)), device="cpu",
         bond=encode_u128(100 * ONE_OPEN)))).outcomes[0]
     assert "in all" in too_many.error.message
-    _ok(chain, EVE, "inference", 0, inf.RegisterWorker(endpoint="127.0.0.1:1", base_models=[1], device="cpu",
-                                                       bond=encode_u128(100 * ONE_OPEN)))
+    _ok(chain, EVE, "inference", "register_worker",
+        inf.RegisterWorker(endpoint="127.0.0.1:1", base_models=[1], device="cpu",
+                           bond=encode_u128(100 * ONE_OPEN)))
     assert type(_request(chain, chain.charlie).error).__name__ == "NoWorker"  # model 1 is not an adapter
-    _ok(chain, chain.charlie, "inference", 2, inf.RequestInference(model=2, input=b"prompt",
-                                                                   max_fee=encode_u128(PRICE)))
+    _ok(chain, chain.charlie, "inference", "request_inference", inf.RequestInference(model=2, input=b"prompt",
+                                                                                     max_fee=encode_u128(PRICE)))
     assert list(_get(chain, 1).workers) == [EVE.public]
-    _ok(chain, EVE, "inference", 1, inf.Deregister())
-    assert type(chain.block(chain.sign(chain.charlie, "inference", 2, inf.RequestInference(
+    _ok(chain, EVE, "inference", "deregister_worker", inf.Deregister())
+    assert type(chain.block(chain.sign(chain.charlie, "inference", "request_inference", inf.RequestInference(
         model=2, input=b"again", max_fee=encode_u128(PRICE)))).outcomes[0].error).__name__ == "NoWorker"
     chain.ex.try_state()
 
@@ -180,17 +184,20 @@ def test_an_adapter_names_a_lora_attribution_method_and_a_span_weight_only_for_b
                   "format": mr.PEFT_LORA, **kw}
         return mr.RegisterModel(**fields)
 
-    assert _err(chain, chain.dave, "modelregistry", 1, adapter(attribution_method=mr.GRADIENT)) == "BadInput"
-    assert _err(chain, chain.dave, "modelregistry", 1, adapter(attribution_method=mr.SPAN_AND_LORA_GRADIENT)) == \
+    assert _err(chain, chain.dave, "modelregistry", "register_model",
+                adapter(attribution_method=mr.GRADIENT)) == "BadInput"
+    assert _err(chain, chain.dave, "modelregistry", "register_model",
+                adapter(attribution_method=mr.SPAN_AND_LORA_GRADIENT)) == \
         "BadInput"  # both methods need the span's weight
-    assert _err(chain, chain.dave, "modelregistry", 1, adapter(attribution_method=mr.SPAN_AND_LORA_GRADIENT,
-                                                               span_weight_bps=10_000)) == "BadInput"
-    assert _err(chain, chain.dave, "modelregistry", 1, adapter(attribution_method=mr.LORA_GRADIENT,
-                                                               span_weight_bps=10)) == "BadInput"
-    assert _err(chain, chain.dave, "modelregistry", 1, adapter(attribution_method=mr.LORA_GRADIENT,
-                                                               format=mr.ONNX)) == "BadInput"
-    _ok(chain, chain.dave, "modelregistry", 1, adapter(attribution_method=mr.SPAN_AND_LORA_GRADIENT,
-                                                       span_weight_bps=3000))
+    assert _err(chain, chain.dave, "modelregistry", "register_model",
+                adapter(attribution_method=mr.SPAN_AND_LORA_GRADIENT,
+                        span_weight_bps=10_000)) == "BadInput"
+    assert _err(chain, chain.dave, "modelregistry", "register_model", adapter(attribution_method=mr.LORA_GRADIENT,
+                                                                              span_weight_bps=10)) == "BadInput"
+    assert _err(chain, chain.dave, "modelregistry", "register_model", adapter(attribution_method=mr.LORA_GRADIENT,
+                                                                              format=mr.ONNX)) == "BadInput"
+    _ok(chain, chain.dave, "modelregistry", "register_model", adapter(attribution_method=mr.SPAN_AND_LORA_GRADIENT,
+                                                                      span_weight_bps=3000))
     stored = mr.Model.FromString(chain.ex.query("modelregistry", "get_model", mr.ModelRequest(model=2)
                                                 .SerializeToString()))
     assert (stored.attribution_method, stored.span_weight_bps) == (mr.SPAN_AND_LORA_GRADIENT, 3000)
@@ -199,15 +206,15 @@ def test_an_adapter_names_a_lora_attribution_method_and_a_span_weight_only_for_b
 def test_sampling_is_recorded_on_the_request_and_bounded(chain):
     _with_model(chain)
     assert _register(chain, EVE).ok
-    too_hot = chain.block(chain.sign(chain.bob, "inference", 2, inf.RequestInference(
+    too_hot = chain.block(chain.sign(chain.bob, "inference", "request_inference", inf.RequestInference(
         model=1, input=b"x", max_fee=encode_u128(PRICE), sampling=inf.Sampling(temperature_milli=2001))))
     assert type(too_hot.outcomes[0].error).__name__ == "BadInput"
-    over = chain.block(chain.sign(chain.bob, "inference", 2, inf.RequestInference(
+    over = chain.block(chain.sign(chain.bob, "inference", "request_inference", inf.RequestInference(
         model=1, input=b"x", max_fee=encode_u128(PRICE), sampling=inf.Sampling(temperature_milli=700,
-                                                                               top_p_milli=1001))))
+                                                                                                 top_p_milli=1001))))
     assert type(over.outcomes[0].error).__name__ == "BadInput"
     for sampling in (inf.Sampling(temperature_milli=700, top_p_milli=900), inf.Sampling(top_p_milli=900)):
-        outcome = chain.block(chain.sign(chain.bob, "inference", 2, inf.RequestInference(
+        outcome = chain.block(chain.sign(chain.bob, "inference", "request_inference", inf.RequestInference(
             model=1, input=b"x", max_fee=encode_u128(PRICE), sampling=sampling))).outcomes[0]
         assert outcome.ok, outcome.error
     assert _get(chain, 1).sampling == inf.Sampling(temperature_milli=700, top_p_milli=900)

@@ -90,6 +90,7 @@ print(count)
 """
 
 
+@pytest.mark.e2e
 def test_every_shipped_module_imports_without_the_dev_libraries():
     """What `pip install payable[worker,studio]` gets must import: no shipped module may need hypothesis,
     atheris, pytest, protoc or the test clients (those live in devtools/ and tests/)."""
@@ -100,3 +101,38 @@ def test_every_shipped_module_imports_without_the_dev_libraries():
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert int(done.stdout.split()[-1]) > 100
+
+
+ENGINES = ("gradient", "span", "lora", "finetune")
+
+
+def engine_violations(root: Path) -> list[str]:
+    """Imports of one worker engine by another (design.md §1: engines only compute, and what two share lives
+    beside them in gpu_worker/, once)."""
+    bad = []
+    for engine in ENGINES:
+        for path in sorted((root / "gpu_worker" / engine).rglob("*.py")):
+            depth = len(path.relative_to(root / "gpu_worker").parts) - 1  # `..` from here is gpu_worker/
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                targets: list[str] = []
+                if isinstance(node, ast.Import):
+                    targets = [alias.name.split(".")[1] for alias in node.names
+                               if alias.name.startswith("gpu_worker.") and "." in alias.name]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
+                        and node.module.startswith("gpu_worker."):
+                    targets = [node.module.split(".")[1]]
+                elif isinstance(node, ast.ImportFrom) and node.level == depth + 1:
+                    targets = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+                bad += [f"{path.relative_to(root)}:{node.lineno} imports {t}" for t in targets
+                        if t in ENGINES and t != engine]
+    return bad
+
+
+def test_worker_engines_do_not_import_each_other():
+    assert engine_violations(ROOT) == []
+
+
+def test_an_engine_importing_another_is_reported(tmp_path):
+    (tmp_path / "gpu_worker" / "lora").mkdir(parents=True)
+    (tmp_path / "gpu_worker" / "lora" / "bad.py").write_text("from ..rows import x\nfrom ..span.index import y\n")
+    assert engine_violations(tmp_path) == ["gpu_worker/lora/bad.py:2 imports span"]

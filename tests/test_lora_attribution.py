@@ -10,6 +10,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cpu-heavy")]
+
 
 @pytest.fixture(scope="module")
 def tuned(tiny_base, tmp_path_factory):
@@ -54,8 +56,8 @@ def _generate(model, tokenizer, example, new_tokens: int = 16) -> tuple[list[int
 
 
 def test_generations_are_credited_to_the_rows_of_their_own_task(tuned):
+    from gpu_worker.adapter_index import AdapterIndex, IndexSpec, build_adapter_index
     from gpu_worker.finetune.dataset import IGNORE, Example
-    from gpu_worker.lora.attribution import AdapterIndex, IndexSpec, build_adapter_index
     from gpu_worker.results import sampled_credit
 
     model, tokenizer, rows = tuned["model"], tuned["tokenizer"], tuned["train"]  # 400 steps: the tasks are learnt
@@ -80,7 +82,7 @@ def test_generations_are_credited_to_the_rows_of_their_own_task(tuned):
 
 
 def test_the_index_is_rebuilt_to_the_same_bytes_and_refuses_a_foreign_layout(tuned):
-    from gpu_worker.lora.attribution import AdapterIndex, IndexSpec, build_adapter_index
+    from gpu_worker.adapter_index import AdapterIndex, IndexSpec, build_adapter_index
     from sdk.artifacts import ATTRIBUTION_INDEX, directory_hash
 
     spec = IndexSpec(method="lora-gradient")
@@ -104,7 +106,7 @@ def test_the_index_is_rebuilt_to_the_same_bytes_and_refuses_a_foreign_layout(tun
 
 def test_datainf_is_the_inverse_it_approximates_when_one_row_dominates():
     """Sherman-Morrison: with one row, DataInf's swap of inverse and average is exact."""
-    from gpu_worker.lora.influence import DATAINF_DAMPING, datainf_operator
+    from gpu_worker.gradient.lora_influence import DATAINF_DAMPING, datainf_operator
 
     rng = np.random.default_rng(0)
     phi = rng.standard_normal((1, 6))
@@ -119,16 +121,16 @@ def test_the_paid_engine_attributes_each_adapter_with_its_own_factors(tuned, tmp
     import safetensors.torch
     from peft import PeftModel
 
+    from gpu_worker.adapter_index import AdapterIndex, IndexSpec, build_adapter_index
     from gpu_worker.finetune.dataset import IGNORE, Example
     from gpu_worker.finetune.trainer import load_base
     from gpu_worker.lora.adapters import adapter_hash
-    from gpu_worker.lora.attribution import AdapterIndex, IndexSpec, build_adapter_index
     from gpu_worker.lora.engine import LoRAEngine
-    from gpu_worker.paid import PaidEngine, Served
+    from gpu_worker.paid import Attributor, PaidEngine, ReadAuthenticator, Served, ServedModels, StreamRegistry
     from gpu_worker.results import MAX_DRAWS, sampled_credit
+    from payable.attribution.v1 import attribution_pb2 as at
     from payable.inference.v1 import inference_pb2 as inf
     from payable.modelregistry.v1 import modelregistry_pb2 as mr
-    from payable.worker.v1 import worker_pb2 as wp
     from runtime.crypto import Keypair
     from sdk.wire import request_id_bytes
 
@@ -143,7 +145,10 @@ def test_the_paid_engine_attributes_each_adapter_with_its_own_factors(tuned, tmp
                         IndexSpec(method="lora-gradient"), 1e-3)
     index = AdapterIndex(tmp_path / "index")
     lora = LoRAEngine("cpu")
-    engine = PaidEngine(tmp_path / "worker", Keypair.from_uri("//Eve"), lora, "cpu")
+    attributor = Attributor(lora.cache, "cpu")
+    eve = Keypair.from_uri("//Eve")
+    engine = PaidEngine(eve, lora, ServedModels(tmp_path / "worker" / "paid", eve, lora, attributor.load), attributor,
+                        StreamRegistry(), ReadAuthenticator())
     served = []
     for directory in (first, second):
         key = adapter_hash((directory / "adapter_config.json").read_bytes(),
@@ -159,7 +164,7 @@ def test_the_paid_engine_attributes_each_adapter_with_its_own_factors(tuned, tmp
     found = []
     for which in (1, 0, 1):  # back and forth through the shared slot
         signed = engine.attribute(served[which], request, record, prompt, output)
-        got = [(c.contribution_id, c.score_ppb) for c in wp.AttributionResult.FromString(signed.result).top_k]
+        got = [(c.contribution_id, c.score_ppb) for c in at.AttributionResult.FromString(signed.result).top_k]
         alone = PeftModel.from_pretrained(load_base(tuned["base_dir"])[0], (first, second)[which]).eval()
         credit = index.credit(alone, tokenizer, query, output)
         want = sampled_credit(credit.rows, index.row_contribution, MAX_DRAWS, request_id_bytes(1) + bytes(32),
@@ -174,8 +179,8 @@ def test_the_damping_check_credits_the_rows_its_retrains_drew_and_restores_the_a
     """The damping choice predicts each short retrain's loss change from the rows that retrain actually
     trained on (a few batches of its half), so it must report them - only rows of the half, as often as
     drawn - and leave the published adapter as it was."""
-    from gpu_worker.lora import damping
-    from gpu_worker.lora.influence import trainable
+    from gpu_worker.gradient import damping
+    from gpu_worker.gradient.lora_influence import trainable
 
     model, rows = tuned["model"], tuned["train"][:40]
     half = np.arange(0, 40, 2)
@@ -183,7 +188,7 @@ def test_the_damping_check_credits_the_rows_its_retrains_drew_and_restores_the_a
         before = [p.detach().clone() for p in params]
     losses, drawn = damping._retrained_losses(model, "default", rows, half, tuned["held"][:3],
                                               tuned["tokenizer"].pad_token_id, 1e-3, seed=5)
-    assert drawn.sum() == damping.STEPS * damping.BATCH and drawn[1::2].sum() == 0
+    assert drawn.sum() == damping.ADAPTER_STEPS * damping.ADAPTER_BATCH and drawn[1::2].sum() == 0
     assert np.isfinite(losses).all() and len(losses) == 3
     with trainable(model) as params:
         assert all(torch.equal(p, q) for p, q in zip(params, before, strict=True))

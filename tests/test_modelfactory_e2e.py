@@ -21,6 +21,8 @@ from sdk.artifacts import HF_MODEL, ArtifactError, fetch_directory, manifest_has
 
 pytest.importorskip("peft")
 
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cpu-heavy")]
+
 RUN = {"max_steps": 120, "checkpoint_every": 10, "eval_every": 20, "batch_size": 8, "seed": 7}
 
 

@@ -17,6 +17,8 @@ from runtime.crypto import Keypair
 from runtime.extrinsic import sign_extrinsic
 from sdk.client import ClientError
 
+pytestmark = pytest.mark.e2e
+
 ALICE, BOB = Keypair.from_uri("//Alice"), Keypair.from_uri("//Bob")
 
 

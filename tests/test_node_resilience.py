@@ -7,18 +7,22 @@ import sys
 import threading
 import time
 
+import pytest
+
 from devtools.crashloop import soak
 from runtime.crypto import Keypair, blake2_256
 
 KILLS = int(os.environ.get("PAYABLE_CRASH_KILLS", "50"))
 
 
+@pytest.mark.e2e
 def test_kill_9_never_loses_a_reported_block_or_leaves_partial_state(tmp_path):
     report = soak(tmp_path / "crash", kills=KILLS, seed=1)
     assert report.kills == KILLS
     assert report.reported_included > 0 and report.blocks > 0
 
 
+@pytest.mark.e2e
 def test_concurrent_clients_every_accepted_transfer_is_included_exactly_once(start_node):
     node = start_node("load", "--dev", "--block-time", "0.3")
     senders = [Keypair.from_uri(u) for u in ("//Alice", "//Bob", "//Charlie", "//Dave", "//Eve", "//Ferdie")]
@@ -54,6 +58,7 @@ def test_concurrent_clients_every_accepted_transfer_is_included_exactly_once(sta
     assert sorted(included) == sorted(accepted)  # every accepted one, once, and nothing else
 
 
+@pytest.mark.e2e
 def test_export_then_import_into_a_fresh_node_reaches_the_same_roots(start_node, tmp_path):
     source = start_node("source", "--dev", "--instant-seal")
     with source.client() as client:

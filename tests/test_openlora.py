@@ -182,6 +182,7 @@ def test_cancellation_frees_the_slot_and_adapters_are_served_fairly(models):
         engine.close()
 
 
+@pytest.mark.e2e
 def test_openlora_serves_mixed_adapters_over_grpc_with_streaming_and_cancellation(models, worker_channel, tmp_path):
     import threading
 
@@ -240,44 +241,6 @@ def test_openlora_serves_mixed_adapters_over_grpc_with_streaming_and_cancellatio
             break
         time.sleep(0.1)
     assert stats.active == 0 and stats.completed >= 8 and stats.registered == 4
-
-
-def test_onnx_runtime_lora_runs_one_pass_per_adapter_group(tmp_path):
-    import numpy as np
-
-    from gpu_worker.configs import ModelConfig
-    from gpu_worker.gradient.models import build
-    from gpu_worker.lora.onnx_lora import OnnxLoRARunner, export_adapter, lora_onnx
-
-    config = ModelConfig("mlp", 8, 3, (16,))
-    torch.manual_seed(0)
-    state = build(config).state_dict()
-    rank, rng = 4, np.random.default_rng(0)
-    runner = OnnxLoRARunner(lora_onnx(config, state, rank))
-    factors = {}
-    for name in ("alpha", "beta"):
-        layers = [(rng.normal(0, 0.3, (rank, 8)), rng.normal(0, 0.3, (16, rank))),
-                  (rng.normal(0, 0.3, (rank, 16)), rng.normal(0, 0.3, (3, rank)))]
-        export_adapter(layers, 2.0, tmp_path / f"{name}.onnx_adapter")
-        runner.load(name, tmp_path / f"{name}.onnx_adapter")
-        factors[name] = layers
-    x = rng.normal(0, 1, (5, 8)).astype(np.float32)
-    names = ["alpha", None, "beta", "alpha", None]
-    got = runner.run(x, names)
-
-    def reference(row, name):
-        h = row
-        for i, layer in enumerate((0, 2)):
-            w, b = state[f"{layer}.weight"].numpy(), state[f"{layer}.bias"].numpy()
-            out = h @ w.T + b
-            if name is not None:
-                a, bb = factors[name][i]
-                out = out + 2.0 * (h @ a.T) @ bb.T
-            h = np.maximum(out, 0) if i == 0 else out
-        return h
-
-    for row, name, logits in zip(x, names, got, strict=True):
-        np.testing.assert_allclose(logits, reference(row, name), atol=1e-4)
 
 
 @pytest.mark.parametrize("method", ["segments", "bgmv"])
@@ -378,6 +341,7 @@ def test_a_pool_grows_in_slots_and_rank_keeping_its_resident_adapters(models, tm
     assert pool.rank == 32 and pool.allocated == 4 and pool.loads == 3
 
 
+@pytest.mark.e2e
 def test_sgmv_kernels_equal_the_segments_path_under_the_triton_interpreter(models):
     """The Punica-style kernels (gpu_worker/lora/sgmv.py) compile for CUDA only; Triton's interpreter runs
     the same kernels on the CPU, so their results are checked here on every machine."""

@@ -28,7 +28,10 @@ from sdk.wire import stream_read_message
 
 pytest.importorskip("peft")
 
-from paid_world import REQUESTER, cli_json, paid_world  # noqa: E402
+from conftest import wait_until
+from paid_world import REQUESTER, cli_json, paid_world
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cpu-heavy")]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +51,7 @@ def _collect(client, signer, request_id, out: dict, endpoint=None):
 
 
 def test_two_adapters_interleaved_streamed_and_settled_by_replicas_that_agree(world):
-    from studio.generation import request_generation, wait_closed
+    from studio.generation import request_generation, settled_attribution, wait_closed
 
     client, models = world["client"], world["models"]
     before = _balance(client, REQUESTER)
@@ -76,10 +79,15 @@ def test_two_adapters_interleaved_streamed_and_settled_by_replicas_that_agree(wo
         assert not end.error and [t.index for t in tokens] == list(range(len(tokens)))
         assert (end.input_tokens, end.output_tokens) == (settlement.input_tokens, settlement.output_tokens)
         assert len(tokens) == settlement.output_tokens and 1 <= settlement.output_tokens <= 24
-        for worker in workers:
+        assert len(settlement.evidence) == len(settlement.agreeing_workers)
+        for worker, where in zip(settlement.agreeing_workers, settlement.evidence, strict=True):
             stored = client.pallet_query("attribution", "get_result",
                                          at.ResultRequest(request=request_id, worker=worker), at.StoredResult)
             assert stored.output_hash == end.output_hash
+            assert stored.included == where
+            _assert_submit_result(client, where, worker, request_id, end.output_hash)
+        found = settled_attribution(client, settlement)  # one block read: where the settlement points
+        assert found.block_number == settlement.evidence[0].block and found.result.output_hash == end.output_hash
         fee = decode_u128(settlement.fee)
         assert fee == (ONE_OPEN // 10 + ONE_OPEN // 1000 * settlement.input_tokens
                        + ONE_OPEN // 100 * settlement.output_tokens)
@@ -92,6 +100,25 @@ def test_two_adapters_interleaved_streamed_and_settled_by_replicas_that_agree(wo
     after = _balance(client, REQUESTER)
     assert decode_u128(after.reserved) == decode_u128(before.reserved) == 0
     assert decode_u128(before.free) - decode_u128(after.free) - fees == _tx_fees(client, ids)
+
+
+def _assert_submit_result(client, where, worker: bytes, request_id: int, output_hash: bytes) -> None:
+    """The recorded (block, index) is the worker's attribution.submit_result for this request, and the node's
+    own extrinsic index puts that extrinsic at exactly that place."""
+    from payable.runtime.v1.extrinsic_pb2 import Extrinsic, ExtrinsicBody
+    from runtime.crypto import blake2_256
+
+    raw = client.block(where.block).block.extrinsics[where.index]
+    body = ExtrinsicBody.FromString(Extrinsic.FromString(raw).signed.body)
+    submit_result = next(c.index for p in client.metadata.pallets if p.name == "attribution"
+                         for c in p.calls if c.name == "submit_result")
+    assert body.signer == worker and (body.call.pallet, body.call.call_index) == ("attribution", submit_result)
+    args = at.SubmitResult.FromString(body.call.args)
+    signed = at.SignedAttribution.FromString(args.signed_attribution)
+    assert args.request == request_id and at.AttributionResult.FromString(signed.result).output_hash == output_hash
+    located = client.extrinsic(blake2_256(raw))
+    assert (located.block_number, located.index) == (where.block, where.index)
+    assert any(e.name == "ResultAccepted" for e in located.events)
 
 
 def _tx_fees(client, request_ids) -> int:
@@ -251,8 +278,10 @@ def test_a_worker_killed_mid_stream_leaves_the_request_to_expire_and_be_refunded
     assert [(x.request, decode_u128(x.refunded)) for x in expired] == [(request_id, decode_u128(request.escrow))]
     assert list(expired[0].penalised) == [Keypair.from_uri(eve.key).public]
     eve.start()  # back on the same data: it catches up on the blocks it missed, and must not answer
-    eve.channel()
-    time.sleep(5)
+    best = client.chain_info().best_number
+    status = worker_pb2_grpc.WorkerInfoStub(eve.channel())
+    wait_until(lambda: status.Status(wp.StatusRequest()).followed_block >= best, timeout=120,
+               message=f"the restarted worker following the chain up to block {best}")
     request = client.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
     assert request.status == inf.EXPIRED and Keypair.from_uri(eve.key).public not in request.answered
     with pytest.raises(ClientError):

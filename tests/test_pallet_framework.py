@@ -61,8 +61,8 @@ def probe_chain(make_chain):
 def test_hooks_run_around_the_block_and_double_maps_iterate(probe_chain):
     chain = probe_chain
     remark = system_pb2.Remark(data=b"hi")
-    built = chain.block(chain.sign(chain.bob, NAME, 0, remark), chain.sign(chain.bob, NAME, 0, remark),
-                        chain.sign(chain.charlie, NAME, 0, remark))
+    built = chain.block(chain.sign(chain.bob, NAME, "note", remark), chain.sign(chain.bob, NAME, "note", remark),
+                        chain.sign(chain.charlie, NAME, "note", remark))
     assert all(o.ok for o in built.outcomes)
     ctx = chain.ex.read_context()
     with ctx.acting_as(NAME):
@@ -73,7 +73,7 @@ def test_hooks_run_around_the_block_and_double_maps_iterate(probe_chain):
 
 def test_validate_transaction_hook_rejects_before_any_charge(probe_chain):
     chain = probe_chain
-    built = chain.block(chain.sign(chain.bob, NAME, 0, system_pb2.Remark(data=b"spam")))
+    built = chain.block(chain.sign(chain.bob, NAME, "note", system_pb2.Remark(data=b"spam")))
     (_, exc), = built.rejected
     assert exc.reason == Invalid.REJECTED_BY_PALLET and "spam" in str(exc)
     from runtime import system

@@ -20,13 +20,13 @@ H = [bytes([i]) * 32 for i in range(1, 10)]
 SPLIT = mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500)
 
 
-def _run(chain, signer, pallet, index, args):
-    outcome = chain.block(chain.sign(signer, pallet, index, args)).outcomes[0]
+def _run(chain, signer, pallet, call, args):
+    outcome = chain.block(chain.sign(signer, pallet, call, args)).outcomes[0]
     return None if outcome.ok else type(outcome.error).__name__
 
 
 def _register(chain, signer, base=1, snapshot=(1, 1)):
-    return _run(chain, signer, "modelregistry", 1, mr.RegisterModel(
+    return _run(chain, signer, "modelregistry", "register_model", mr.RegisterModel(
         base_model=base, snapshots=[mr.SnapshotRef(datanet=snapshot[0], version=snapshot[1])],
         training_config_hash=H[5], artifact_hash=H[6], price_per_inference=encode_u128(ONE_OPEN), split=SPLIT,
         format=mr.PEFT_LORA, attribution_method=mr.LORA_GRADIENT))
@@ -36,14 +36,15 @@ def _register(chain, signer, base=1, snapshot=(1, 1)):
 def gated(chain):
     """DataNet 1 (owner Alice, permissioned) with snapshot 1 of Bob's approved contribution; base model 1."""
     c = chain
-    assert _run(c, c.alice, "datanet", 0, dn.CreateDataNet(
+    assert _run(c, c.alice, "datanet", "create_datanet", dn.CreateDataNet(
         name="clinic", domain="medical", license="CC-BY-4.0", contribution_deposit=encode_u128(ONE_OPEN),
         accepted_formats=["jsonl"])) is None
-    assert _run(c, c.alice, "datanet", 10, dn.SetPermissioned(datanet=1, permissioned=True)) is None
-    assert _run(c, c.bob, "datanet", 1, dn.Contribute(datanet=1, content_hash=H[0], size=5, format="jsonl")) is None
-    assert _run(c, c.alice, "datanet", 2, dn.Decide(contribution=1)) is None
-    assert _run(c, c.alice, "datanet", 6, dn.PublishSnapshot(datanet=1)) is None
-    assert _run(c, c.dave, "modelregistry", 0, mr.RegisterBaseModel(
+    assert _run(c, c.alice, "datanet", "set_permissioned", dn.SetPermissioned(datanet=1, permissioned=True)) is None
+    assert _run(c, c.bob, "datanet", "contribute",
+                dn.Contribute(datanet=1, content_hash=H[0], size=5, format="jsonl")) is None
+    assert _run(c, c.alice, "datanet", "approve", dn.Decide(contribution=1)) is None
+    assert _run(c, c.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=1)) is None
+    assert _run(c, c.dave, "modelregistry", "register_base_model", mr.RegisterBaseModel(
         artifact_hash=H[4], architecture="llama", format=mr.HF_DIRECTORY, license="MIT", size_bytes=10,
         parameters=5)) is None
     return c
@@ -55,26 +56,27 @@ def test_a_model_may_cite_a_permissioned_snapshot_only_with_a_grant(gated):
     assert _register(c, c.dave, snapshot=(1, 2)) == "UnknownSnapshot"
     assert _register(c, c.dave) == "AccessRequired"
     assert _register(c, c.bob) == "AccessRequired"  # contributing is not a licence to train on everyone's data
-    assert _run(c, c.dave, "datanet", 11, dn.RequestAccess(datanet=1, note="research")) is None
-    assert _run(c, c.dave, "datanet", 11, dn.RequestAccess(datanet=1)) == "AccessExists"
+    assert _run(c, c.dave, "datanet", "request_access", dn.RequestAccess(datanet=1, note="research")) is None
+    assert _run(c, c.dave, "datanet", "request_access", dn.RequestAccess(datanet=1)) == "AccessExists"
     assert _register(c, c.dave) == "AccessRequired"  # asking is not being granted
-    assert _run(c, c.bob, "datanet", 12, dn.AccessChange(datanet=1, account=c.dave.public)) == "NotCurator"
-    assert _run(c, c.alice, "datanet", 12, dn.AccessChange(datanet=1, account=c.dave.public)) is None
-    assert _run(c, c.alice, "datanet", 12, dn.AccessChange(datanet=1, account=c.dave.public)) == "AccessExists"
+    assert _run(c, c.bob, "datanet", "grant_access", dn.AccessChange(datanet=1, account=c.dave.public)) == "NotCurator"
+    assert _run(c, c.alice, "datanet", "grant_access", dn.AccessChange(datanet=1, account=c.dave.public)) is None
+    assert _run(c, c.alice, "datanet", "grant_access",
+                dn.AccessChange(datanet=1, account=c.dave.public)) == "AccessExists"
     assert _register(c, c.dave) is None
     assert _register(c, c.alice) is None  # the owner needs no grant
-    assert _run(c, c.alice, "datanet", 13, dn.AccessChange(datanet=1, account=c.dave.public)) is None
+    assert _run(c, c.alice, "datanet", "revoke_access", dn.AccessChange(datanet=1, account=c.dave.public)) is None
     assert _register(c, c.dave) == "AccessRequired"
-    assert _run(c, c.alice, "datanet", 13, dn.AccessChange(datanet=1, account=c.dave.public)) == "NoAccess"
+    assert _run(c, c.alice, "datanet", "revoke_access", dn.AccessChange(datanet=1, account=c.dave.public)) == "NoAccess"
     listed = dn.AccessList.FromString(c.ex.query("datanet", "list_access", dn.DataNetRequest(datanet=1)
                                                  .SerializeToString()))
     assert [(e.account, e.access.state, e.access.note) for e in listed.entries] == [
         (c.dave.public, dn.ACCESS_REVOKED, "research")]
     # public again: anyone may cite it, and access calls no longer apply
-    assert _run(c, c.alice, "datanet", 10, dn.SetPermissioned(datanet=1, permissioned=False)) is None
+    assert _run(c, c.alice, "datanet", "set_permissioned", dn.SetPermissioned(datanet=1, permissioned=False)) is None
     assert _register(c, c.dave) is None
-    assert _run(c, c.charlie, "datanet", 11, dn.RequestAccess(datanet=1)) == "NotPermissioned"
-    assert _run(c, c.bob, "datanet", 10, dn.SetPermissioned(datanet=1, permissioned=True)) == "NotOwner"
+    assert _run(c, c.charlie, "datanet", "request_access", dn.RequestAccess(datanet=1)) == "NotPermissioned"
+    assert _run(c, c.bob, "datanet", "set_permissioned", dn.SetPermissioned(datanet=1, permissioned=True)) == "NotOwner"
     c.ex.try_state()
 
 
@@ -96,6 +98,7 @@ def _read(client, request) -> grpc.StatusCode:
         return exc.code()
 
 
+@pytest.mark.e2e
 def test_the_content_store_serves_permissioned_data_only_to_allowed_readers(start_node):
     node = start_node("gated", "--dev", "--instant-seal")
     alice, bob, carol, dave, eve, ferdie = (Keypair.from_uri(n) for n in

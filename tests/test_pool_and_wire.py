@@ -4,20 +4,23 @@ client, and the same malformed input gets the same status code on every RPC that
 
 from __future__ import annotations
 
-import time
 import urllib.request
 
 import grpc
 import pytest
+from conftest import wait_until
 
 from payable.content.v1 import content_pb2, content_pb2_grpc
 from payable.node.v1 import node_pb2, node_pb2_grpc
 from payable.token.v1 import token_pb2, token_pb2_grpc
 from runtime.codec import ONE_OPEN, encode_u128
 from runtime.crypto import Keypair, blake2_256
-from runtime.extrinsic import make_call, sign_extrinsic
+from runtime.extrinsic import sign_extrinsic
+from runtime.runtime import make_call_by_name
 from runtime.weights import BlockLimits
 from sdk.client import ClientError
+
+pytestmark = pytest.mark.e2e
 
 ALICE, BOB, CHARLIE, DAVE, FERDIE = (Keypair.from_uri(f"//{n}") for n in ("Alice", "Bob", "Charlie", "Dave", "Ferdie"))
 
@@ -86,8 +89,8 @@ def test_unpayable_tips_buy_nothing_and_a_payable_flood_is_bounded_and_paid_for(
         assert codes <= {"sender_limit", "nonce_too_far"} and ("sender_limit" in codes) == (len(accepted) < 300)
         first = client.chain_info().best_number
         _ordinary_senders_get_in(client)
-        time.sleep(1.5)
-        assert client.chain_info().best_number >= first + 2  # block production goes on
+        wait_until(lambda: client.chain_info().best_number >= first + 2, timeout=30,
+                   message="block production going on (two more blocks)")
         assert client.nonce(FERDIE.public) == len(accepted) and client.account(FERDIE.public).free < before
 
 
@@ -134,9 +137,8 @@ def test_the_fullest_block_is_readable_with_default_client_settings(node):
         for start in range(0, len(remarks), 8):
             results = client.submit_batch(remarks[start:start + 8])
             assert not [r.error for r in results if r.error_code], results
-        deadline = time.time() + 60
-        while client.chain_info().txpool_ready and time.time() < deadline:
-            time.sleep(0.5)
+        wait_until(lambda: not client.chain_info().txpool_ready, timeout=60, interval=0.5,
+                   message="every filler remark included (the pool drained)")
         best = client.chain_info().best_number
     plain = node_pb2_grpc.NodeStub(grpc.insecure_channel(node.target))  # gRPC's default 4 MiB receive limit
     lengths = []
@@ -182,7 +184,8 @@ def test_the_same_malformed_input_gets_the_same_answer_everywhere(node):
             "a 31-byte account": token_pb2.Transfer(dest=short_account, amount=encode_u128(ONE_OPEN)),
         }
         for what, args in impossible.items():
-            raw = sign_extrinsic(ALICE, make_call("token", 1, args), nonce=nonce, genesis_hash=client.genesis_hash)
+            raw = sign_extrinsic(ALICE, make_call_by_name("token", "transfer_keep_alive",
+                                                          args), nonce=nonce, genesis_hash=client.genesis_hash)
             with pytest.raises(ClientError, match="INVALID_ARGUMENT.*bad_call_args") as refused:
                 client.submit(raw)
             assert ("17 bytes" if "amount" in what else "32 bytes") in str(refused.value)

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 pytest.importorskip("pydivsufsort", reason="part of the worker extra that `make test` installs")
 
-from gpu_worker.span.credit import CreditParams, attribute_spans, maximal_spans  # noqa: E402
-from gpu_worker.span.index import Document, SpanIndex, build_index  # noqa: E402
+from gpu_worker.span.credit import CreditParams, attribute_spans, maximal_spans
+from gpu_worker.span.index import Document, SpanIndex, build_index
 
 corpora = st.lists(st.lists(st.integers(0, 5), min_size=0, max_size=30), min_size=1, max_size=8)
 

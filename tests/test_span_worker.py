@@ -7,10 +7,12 @@ import pytest
 
 pytest.importorskip("tokenizers", reason="part of the worker extra that `make test` installs")
 
-from gpu_worker.results import PPB, verify_signed  # noqa: E402
-from gpu_worker.worker import Worker  # noqa: E402
-from payable.worker.v1 import worker_pb2 as pb  # noqa: E402
-from runtime.crypto import Keypair, blake2_256  # noqa: E402
+from gpu_worker.results import PPB, verify_signed
+from gpu_worker.worker import Worker
+from payable.worker.v1 import worker_pb2 as pb
+from runtime.crypto import Keypair, blake2_256
+
+pytestmark = pytest.mark.slow
 
 
 def _dataset() -> tuple[pb.TextDataset, str]:
@@ -90,6 +92,7 @@ def test_the_language_model_runs_in_onnx_runtime_like_torch(trained):
     np.testing.assert_allclose(onnx_logits, torch_logits, atol=1e-4)
 
 
+@pytest.mark.e2e
 def test_span_results_are_byte_identical_across_processes(trained):
     import os
     import subprocess

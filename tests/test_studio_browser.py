@@ -22,6 +22,8 @@ playwright = pytest.importorskip("playwright.sync_api")
 from payable.modelregistry.v1 import modelregistry_pb2 as mr  # noqa: E402
 from runtime.crypto import Keypair  # noqa: E402
 
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cpu-heavy")]
+
 STEPS = 400
 
 

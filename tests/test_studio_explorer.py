@@ -22,6 +22,8 @@ from payable.attribution.v1 import attribution_pb2 as at  # noqa: E402
 from runtime.codec import decode_u128, format_open  # noqa: E402
 from runtime.crypto import Keypair, encode_address  # noqa: E402
 
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cpu-heavy")]
+
 expect = playwright.expect
 
 

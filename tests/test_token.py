@@ -78,21 +78,63 @@ def test_reserve_unreserve_repatriate_and_slash(chain):
     ctx_chain.abort()
 
 
+def test_named_holds_are_kept_by_reason_and_only_their_pallet_moves_them(chain):
+    from pallets.inference.hooks import try_state as inference_try_state
+    from pallets.token.hooks import try_state
+    from pallets.token.storage import Account
+    from runtime.errors import InvariantViolation
+
+    chain.ex.initialize_block(chain.alice.public)
+    ctx = chain.ex._pending().ctx
+    a, b = chain.alice.public, chain.bob.public
+    interface.hold(ctx, "inference/escrow", a, 5 * ONE_OPEN)
+    interface.hold(ctx, "datanet/contribution_deposit", a, 2 * ONE_OPEN)
+    interface.reserve(ctx, a, ONE_OPEN)  # the anonymous reserve is a hold too: token/reserve
+    assert interface.account(ctx, a).reserved == 8 * ONE_OPEN
+    with ctx.acting_as("token"):
+        stored = [(h.reason, h.amount) for h in Account.get(ctx, a).holds]
+    assert stored == [("datanet/contribution_deposit", encode_u128(2 * ONE_OPEN)),  # sorted by reason
+                      ("inference/escrow", encode_u128(5 * ONE_OPEN)), ("token/reserve", encode_u128(ONE_OPEN))]
+    with pytest.raises(errors.InsufficientReserved):  # exact by default: 3 are not held for that reason
+        interface.release(ctx, "datanet/contribution_deposit", a, 3 * ONE_OPEN)
+    assert interface.release(ctx, "datanet/contribution_deposit", a, 3 * ONE_OPEN, best_effort=True) == 2 * ONE_OPEN
+    assert "datanet/contribution_deposit" not in interface.account(ctx, a).holds  # an empty hold is dropped
+    b_free = interface.free_balance(ctx, b)
+    interface.transfer_on_hold(ctx, "inference/escrow", a, b, 2 * ONE_OPEN)
+    interface.transfer_on_hold(ctx, "inference/escrow", a, b, ONE_OPEN, on_hold=True)
+    assert interface.free_balance(ctx, b) == b_free + 2 * ONE_OPEN
+    assert interface.holds(ctx, "inference/escrow") == {a: 2 * ONE_OPEN, b: ONE_OPEN}
+    with pytest.raises(errors.InsufficientReserved):
+        interface.transfer_on_hold(ctx, "inference/escrow", a, b, 3 * ONE_OPEN)
+    free_a = interface.free_balance(ctx, a)
+    assert interface.slash(ctx, a, free_a + 10 * ONE_OPEN) == free_a + ONE_OPEN  # named holds are never slashed
+    assert interface.account(ctx, a).holds == {"inference/escrow": 2 * ONE_OPEN}
+    with pytest.raises(errors.BadHoldReason):
+        interface.hold(ctx, "escrow", b, ONE_OPEN)
+    with ctx.acting_as("attribution"), pytest.raises(errors.NotHoldOwner):  # another pallet's hold is not its own
+        interface.release(ctx, "inference/escrow", a, ONE_OPEN)
+    with ctx.acting_as("token"):
+        try_state(ctx)
+    with ctx.acting_as("inference"), pytest.raises(InvariantViolation, match="inference/escrow"):
+        inference_try_state(ctx)  # held for inference, but no pending request escrows it
+    chain.ex.abort()
+
+
 def test_staking_bond_unbond_withdraw_and_slash_bonded(chain):
     c = chain.charlie
     bond = token_pb2.Bond(amount=encode_u128(100 * ONE_OPEN))
-    assert chain.block(chain.sign(c, "token", 2, bond)).outcomes[0].ok
+    assert chain.block(chain.sign(c, "token", "bond", bond)).outcomes[0].ok
     assert _bal(chain, c.public).bonded == 100 * ONE_OPEN
     unbond = token_pb2.Unbond(amount=encode_u128(40 * ONE_OPEN))
-    assert chain.block(chain.sign(c, "token", 3, unbond)).outcomes[0].ok
-    too_early = chain.block(chain.sign(c, "token", 4, token_pb2.WithdrawUnbonded())).outcomes[0]
+    assert chain.block(chain.sign(c, "token", "unbond", unbond)).outcomes[0].ok
+    too_early = chain.block(chain.sign(c, "token", "withdraw_unbonded", token_pb2.WithdrawUnbonded())).outcomes[0]
     assert type(too_early.error) is errors.NothingToWithdraw
-    over = chain.block(chain.sign(c, "token", 3, token_pb2.Unbond(amount=encode_u128(10**30)))).outcomes[0]
+    over = chain.block(chain.sign(c, "token", "unbond", token_pb2.Unbond(amount=encode_u128(10**30)))).outcomes[0]
     assert type(over.error) is errors.InsufficientBonded
     for _ in range(10):  # dev unbonding period is 10 blocks
         chain.block()
     free_before = _bal(chain, c.public).free
-    withdrawn = chain.block(chain.sign(c, "token", 4, token_pb2.WithdrawUnbonded())).outcomes[0]
+    withdrawn = chain.block(chain.sign(c, "token", "withdraw_unbonded", token_pb2.WithdrawUnbonded())).outcomes[0]
     assert withdrawn.ok
     assert _bal(chain, c.public).free == free_before + 40 * ONE_OPEN - withdrawn.fee
     chain.ex.initialize_block(chain.alice.public)
@@ -120,11 +162,11 @@ def test_zero_and_malformed_amounts_fail_cleanly(chain):
     # amounts and accounts that can never be valid are refused before any fee (issue: no free floods)
     before = interface.account(chain.ex.read_context(), chain.alice.public).free
     bad = token_pb2.Transfer(dest=chain.bob.public, amount=b"\x00\x05")
-    built = chain.block(chain.sign(chain.alice, "token", 1, bad))
+    built = chain.block(chain.sign(chain.alice, "token", "transfer_keep_alive", bad))
     assert not built.outcomes and built.rejected[0][1].reason == Invalid.BAD_CALL_ARGS
     assert "non-canonical" in str(built.rejected[0][1])
     short = token_pb2.Transfer(dest=b"\x01" * 5, amount=encode_u128(ONE_OPEN))
-    built = chain.block(chain.sign(chain.alice, "token", 1, short))
+    built = chain.block(chain.sign(chain.alice, "token", "transfer_keep_alive", short))
     assert not built.outcomes and built.rejected[0][1].reason == Invalid.BAD_CALL_ARGS
     assert "32 bytes" in str(built.rejected[0][1])
     assert interface.account(chain.ex.read_context(), chain.alice.public).free == before

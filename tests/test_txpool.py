@@ -190,7 +190,7 @@ def test_a_refused_replacement_leaves_the_pool_as_it_was(chain):
     pool, drops = _limited(chain, max_bytes=2 * len(small) + 10)
     pool.submit(small)
     pool.submit(_transfer(chain, chain.bob, 0, tip=10**6))
-    bigger = chain.sign(chain.alice, "system", 1, system_pb2.Remark(data=b"x" * 200), nonce=0, tip=100)
+    bigger = chain.sign(chain.alice, "system", "remark", system_pb2.Remark(data=b"x" * 200), nonce=0, tip=100)
     with pytest.raises(PoolRejected, match="pool_full"):
         pool.submit(bigger)  # it would replace Alice's transfer, but does not fit and outbids nobody
     assert blake2_256(small) in pool and len(pool) == 2 and drops == [] and pool.evicted == 0

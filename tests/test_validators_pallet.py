@@ -28,7 +28,7 @@ def active(chain) -> list[bytes]:
 
 
 def bond(chain, who, key, amount):
-    return chain.sign(who, "validators", 0, pb.Bond(consensus_key=key, amount=encode_u128(amount * ONE_OPEN)))
+    return chain.sign(who, "validators", "bond", pb.Bond(consensus_key=key, amount=encode_u128(amount * ONE_OPEN)))
 
 
 def run_to_epoch_end(chain):
@@ -42,7 +42,8 @@ def test_bonding_rules_give_clear_errors(make_chain):
                         bond(chain, chain.charlie, KEYS[1], 500), bond(chain, chain.dave, KEYS[1], 500))
     errors = [type(o.error).__name__ if o.error else None for o in built.outcomes]
     assert errors == ["BondTooSmall", "BadKey", None, "KeyInUse"]
-    built = chain.block(chain.sign(chain.charlie, "validators", 2, pb.Unbond(amount=encode_u128(450 * ONE_OPEN))))
+    built = chain.block(chain.sign(chain.charlie, "validators", "unbond",
+                                   pb.Unbond(amount=encode_u128(450 * ONE_OPEN))))
     assert "unbond all" in outcome(built).message
     chain.ex.try_state()
 
@@ -56,7 +57,7 @@ def test_top_n_by_stake_elected_at_epoch_end_and_a_leaver_replaced_at_once(make_
     tie_winner = min(KEYS[1], KEYS[2])  # equal bonds: the lower key wins
     assert active(chain) == sorted([KEYS[0], tie_winner])
     leaver = alice
-    built = chain.block(chain.sign(leaver, "validators", 2, pb.Unbond(amount=encode_u128(300 * ONE_OPEN))))
+    built = chain.block(chain.sign(leaver, "validators", "unbond", pb.Unbond(amount=encode_u128(300 * ONE_OPEN))))
     assert outcome(built) is None and chain.ex.head.number % EPOCH  # not an epoch end: replaced at once
     assert active(chain) == sorted([KEYS[1], KEYS[2]])
     chain.ex.try_state()

@@ -13,6 +13,8 @@ from devtools.wirefuzz import TARGETS
 
 pytest.importorskip("atheris", reason="atheris is part of the dev extra that `make test` installs")
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_no_input_escapes_its_reasons_or_changes_the_chain(target, tmp_path):

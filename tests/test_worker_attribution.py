@@ -20,6 +20,7 @@ from gpu_worker.gradient.models import artifact_from_state  # noqa: E402
 from gpu_worker.gradient.training import TrainConfig, load_model, train  # noqa: E402
 from gpu_worker.results import PPB, verify_signed  # noqa: E402
 from gpu_worker.worker import Worker  # noqa: E402
+from payable.attribution.v1 import attribution_pb2 as at  # noqa: E402
 from payable.worker.v1 import worker_pb2 as pb  # noqa: E402
 from runtime.crypto import Keypair  # noqa: E402
 
@@ -142,6 +143,7 @@ def test_an_artifact_whose_bytes_do_not_match_the_registered_hash_is_refused(tmp
         store.model(good)
 
 
+@pytest.mark.slow
 def test_an_interrupted_build_resumes_to_the_same_index(tmp_path):
     data = _blobs(700)
     config = ModelConfig("mlp", 4, 3, (8,))
@@ -194,6 +196,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.e2e
 def test_results_are_byte_identical_across_processes(tmp_path):
     _, _, index = _index(tmp_path, _blobs(200), ModelConfig("mlp", 4, 3, (8,)), IndexParams(ensemble=2))
     outputs = []
@@ -204,7 +207,7 @@ def test_results_are_byte_identical_across_processes(tmp_path):
         assert done.returncode == 0, done.stderr
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1] and len(outputs[0]) > 200
-    result = verify_signed(pb.SignedAttribution.FromString(bytes.fromhex(outputs[0])))
+    result = verify_signed(at.SignedAttribution.FromString(bytes.fromhex(outputs[0])))
     assert result.request_id == b"r1" and result.index_hash == index.hash
 
 

@@ -7,18 +7,22 @@ import pytest
 
 pytest.importorskip("torch", reason="the worker extra (torch) is part of `make test`'s install")
 
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gpu_worker.datasets import Snapshot, dataset_to_proto  # noqa: E402
-from gpu_worker.results import PPB, verify_signed  # noqa: E402
-from payable.worker.v1 import worker_pb2 as pb  # noqa: E402
-from payable.worker.v1 import worker_pb2_grpc  # noqa: E402
-from runtime.crypto import Keypair  # noqa: E402
+from gpu_worker.datasets import Snapshot, dataset_to_proto
+from gpu_worker.results import PPB, verify_signed
+from payable.worker.v1 import worker_pb2 as pb
+from payable.worker.v1 import worker_pb2_grpc
+from runtime.crypto import Keypair
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def worker(worker_channel):
-    return worker_pb2_grpc.WorkerStub(worker_channel), worker_channel
+    """One stub per service (Gradient, Span, WorkerInfo) and the channel."""
+    return (worker_pb2_grpc.GradientStub(worker_channel), worker_pb2_grpc.SpanStub(worker_channel),
+            worker_pb2_grpc.WorkerInfoStub(worker_channel), worker_channel)
 
 
 def _dataset() -> pb.Dataset:
@@ -31,7 +35,7 @@ def _dataset() -> pb.Dataset:
 
 
 def test_worker_serves_training_indexing_inference_and_signed_attribution(worker):
-    stub, channel = worker
+    stub, _, worker_info, channel = worker
     health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
     assert health.status == health_pb2.HealthCheckResponse.SERVING
     trained = stub.Train(pb.TrainRequest(dataset=_dataset(), model_config_json=(
@@ -57,13 +61,13 @@ def test_worker_serves_training_indexing_inference_and_signed_attribution(worker
             stub.Attribute(pb.AttributeRequest(**{"model_hash": trained.model_hash, "input": query, "label": -1,
                                                   "index_hash": progress[-1].index_hash, **bad}), timeout=30)
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and reason in info.value.details()
-    status = stub.Status(pb.StatusRequest(), timeout=10)
+    status = worker_info.Status(pb.StatusRequest(), timeout=10)
     assert status.device == "cpu" and trained.model_hash in list(status.models)
     assert status.indexes[0].examples == 400
 
 
 def test_worker_rejects_bad_requests_with_reasons(worker):
-    stub, _ = worker
+    stub, _, _, _ = worker
     with pytest.raises(grpc.RpcError) as info:
         stub.Train(pb.TrainRequest(dataset=_dataset(), model_config_json='{"family": "transformer"}'), timeout=30)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -80,7 +84,7 @@ def test_worker_serves_span_attribution_over_grpc(worker):
     import inspect
     import json as json_module
 
-    stub, _ = worker
+    _, stub, _, _ = worker
     text = inspect.getsource(json_module)
     dataset = pb.TextDataset(documents=[pb.TextDocument(text=text, contribution=0)] * 3,
                              contributions=[pb.Contribution(id=5, contributor=Keypair.from_uri("//Writer").public)])

@@ -8,14 +8,16 @@ import pytest
 
 pytest.importorskip("torch", reason="the worker extra is part of `make test`'s install")
 
-from gpu_worker.chain import ChainWorker  # noqa: E402
-from gpu_worker.datasets import Snapshot, dataset_to_proto  # noqa: E402
-from gpu_worker.worker import Worker  # noqa: E402
-from payable.attribution.v1 import attribution_pb2 as at  # noqa: E402
-from payable.worker.v1 import worker_pb2 as wp  # noqa: E402
-from runtime.codec import ONE_OPEN, decode_u128  # noqa: E402
-from runtime.crypto import Keypair, blake2_256  # noqa: E402
-from sdk.client import ClientError  # noqa: E402
+from gpu_worker.datasets import Snapshot, dataset_to_proto
+from gpu_worker.follower import Follower
+from gpu_worker.worker import Worker
+from payable.attribution.v1 import attribution_pb2 as at
+from payable.worker.v1 import worker_pb2 as wp
+from runtime.codec import ONE_OPEN, decode_u128
+from runtime.crypto import Keypair, blake2_256
+from sdk.client import ClientError
+
+pytestmark = pytest.mark.e2e
 
 EVE = Keypair.from_uri("//Eve")
 
@@ -67,7 +69,7 @@ def test_the_worker_answers_assigned_requests_and_survives_a_node_restart(start_
             client.submit_call(alice, "datanet", "approve", contribution=i + 1)
         client.submit_call(alice, "datanet", "publish_snapshot", datanet=1)
         _register_model_and_worker(client, alice, EVE, trained.model_hash, index.index_hash, price="2")
-    follower = ChainWorker(worker, node.target, EVE)
+    follower = Follower(worker, node.target, EVE)
     thread = threading.Thread(target=follower.run, daemon=True)
     thread.start()
     try:
@@ -119,7 +121,7 @@ def test_a_fresh_worker_fetches_the_model_and_rebuilds_its_index_from_the_snapsh
         assert client.upload(artifact.SerializeToString(deterministic=True)).hash == trained.model_hash
         _register_model_and_worker(client, alice, ferdie, trained.model_hash, index.index_hash, price="1")
     fresh = Worker(tmp_path / "fresh", ferdie)  # knows nothing: no model, no data, no index
-    follower = ChainWorker(fresh, node.target, ferdie)
+    follower = Follower(fresh, node.target, ferdie)
     thread = threading.Thread(target=follower.run, daemon=True)
     thread.start()
     try:

@@ -1,14 +1,7 @@
 """A fine-tuning job's full configuration: what the chain records, by hash, and what `verify` re-runs.
 
-Defaults follow LLaMA-Factory's LoRA board where they carry over: r 8, α 16, dropout 0, every linear
-layer, cosine schedule, 3 epochs. Its learning rate, 5e-5, is tuned for 7B models, which already know
-the task and move far per update; Axolotl and Unsloth use 2e-4 for 1B-8B. The base at hand - the
-small LLaMA pretrained on Python's docs, ~0.5M parameters - needs larger steps. Measured on the demo's
-80 question/answer rows (60 steps, batch 4, 10% warm-up, held-out token loss from 4.70): 5e-5 → 4.59,
-2e-4 → 4.36, 1e-3 → 4.06, 3e-3 → 3.93, 1e-2 → 4.05 and no longer monotone. So the default is 2e-3: near
-the best, with a margin from where training turns unstable. Batch 4 × accumulation 1 (not 2 × 8) keeps
-the number of updates up on a few hundred rows. Steps default to what the epochs take, capped at 200,
-so a big DataNet does not silently train for hours; set max_steps to go further.
+The defaults are ModelFactory's one declaration, `sdk.modelfactory.Hyperparameters` (its docstring says
+why each is what it is), which the studio's form and `payable finetune` read too.
 
 The config is canonical JSON (sorted keys, no floats that do not round-trip), with the library
 versions that shape the bytes of the result; its blake2b-256 is the training-config hash.
@@ -21,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from runtime.crypto import blake2_256
+from sdk.modelfactory import DEFAULTS
 
 from .dataset import DatasetSpec, SpecError
 
@@ -42,22 +36,22 @@ def library_versions() -> dict[str, str]:
 class TrainingConfig:
     base_model: str                    # the base's artifact hash (hex): its manifest in the content store
     dataset: DatasetSpec
-    rank: int = 8
-    alpha: int = 16
-    dropout: float = 0.0
-    target_modules: tuple[str, ...] = ("all-linear",)
-    learning_rate: float = 2e-3
-    schedule: str = "cosine"
-    warmup_ratio: float = 0.1
-    epochs: int = 3
-    max_steps: int = 0                 # 0: epochs decide, capped at 200
-    batch_size: int = 4
-    grad_accum: int = 1
-    cutoff: int = 256                  # tokens per example
-    weight_decay: float = 0.0
-    seed: int = 42
-    checkpoint_every: int = 10         # optimizer steps
-    eval_every: int = 10
+    rank: int = DEFAULTS.rank
+    alpha: int = DEFAULTS.alpha
+    dropout: float = DEFAULTS.dropout
+    target_modules: tuple[str, ...] = DEFAULTS.target_modules
+    learning_rate: float = DEFAULTS.learning_rate
+    schedule: str = DEFAULTS.schedule
+    warmup_ratio: float = DEFAULTS.warmup_ratio
+    epochs: int = DEFAULTS.epochs
+    max_steps: int = DEFAULTS.max_steps                # 0: epochs decide, capped at 200
+    batch_size: int = DEFAULTS.batch_size
+    grad_accum: int = DEFAULTS.grad_accum
+    cutoff: int = DEFAULTS.cutoff                      # tokens per example
+    weight_decay: float = DEFAULTS.weight_decay
+    seed: int = DEFAULTS.seed
+    checkpoint_every: int = DEFAULTS.checkpoint_every  # optimizer steps
+    eval_every: int = DEFAULTS.eval_every
     libraries: dict = field(default_factory=library_versions)
 
     def __post_init__(self) -> None:

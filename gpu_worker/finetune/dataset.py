@@ -16,6 +16,9 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from runtime.crypto import blake2_256
+from sdk import modelfactory
+
+from ..rows import IGNORE, Example, Row
 
 FORMATS = ("auto", "text", "jsonl", "csv")
 TEMPLATES = {
@@ -24,7 +27,6 @@ TEMPLATES = {
     "plain": ("", "\n"),
     "qa": ("Question: ", "\nAnswer: "),
 }
-IGNORE = -100
 
 
 class SpecError(ValueError):
@@ -34,11 +36,11 @@ class SpecError(ValueError):
 @dataclass(frozen=True)
 class DatasetSpec:
     snapshots: tuple[tuple[int, int], ...]   # (datanet, version), versions explicit
-    format: str = "auto"                     # auto: each contribution's format as recorded on chain
-    mapping: dict = field(default_factory=dict)  # prompt, response, text, messages, system → field/column names
-    template: str = "chat"                   # chat (the tokenizer's chat template), alpaca, plain, qa
-    eval_per_mille: int = 100                # held-out share of rows, in 1/1000
-    split_seed: int = 0
+    format: str = modelfactory.DEFAULT_FORMAT        # auto: each contribution's format as recorded on chain
+    mapping: dict = field(default_factory=dict)      # modelfactory.MAPPING_KEYS → field/column names
+    template: str = modelfactory.DEFAULT_TEMPLATE    # chat (the tokenizer's chat template), alpaca, plain, qa
+    eval_per_mille: int = modelfactory.DEFAULT_EVAL_PER_MILLE  # held-out share of rows, in 1/1000
+    split_seed: int = modelfactory.DEFAULT_SPLIT_SEED
 
     def __post_init__(self) -> None:
         if not self.snapshots:
@@ -49,11 +51,12 @@ class DatasetSpec:
             raise SpecError(f"format {self.format!r} is not one of {FORMATS}")
         if self.template != "chat" and self.template not in TEMPLATES:
             raise SpecError(f"template {self.template!r} is not one of {('chat', *TEMPLATES)}")
-        unknown = sorted(set(self.mapping) - {"prompt", "response", "text", "messages", "system", "input"})
+        unknown = sorted(set(self.mapping) - set(modelfactory.MAPPING_KEYS))
         if unknown:
-            raise SpecError(f"unknown mapping keys {unknown}: use prompt, response, input, system, text, messages")
-        if not 0 <= self.eval_per_mille <= 500:
-            raise SpecError("eval_per_mille must be within 0..500 (at most half the rows held out)")
+            raise SpecError(f"unknown mapping keys {unknown}: use {', '.join(modelfactory.MAPPING_KEYS)}")
+        if not 0 <= self.eval_per_mille <= modelfactory.MAX_EVAL_PER_MILLE:
+            raise SpecError(f"eval_per_mille must be within 0..{modelfactory.MAX_EVAL_PER_MILLE} (at most half the "
+                            "rows held out)")
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -70,9 +73,10 @@ class DatasetSpec:
             snapshots = tuple((int(d), int(v)) for d, v in data.get("snapshots", ()))
         except (TypeError, ValueError) as exc:
             raise SpecError("snapshots must be [[datanet, version], ...]") from exc
-        return cls(snapshots=snapshots, format=data.get("format", "auto"), mapping=dict(data.get("mapping", {})),
-                   template=data.get("template", "chat"), eval_per_mille=int(data.get("eval_per_mille", 100)),
-                   split_seed=int(data.get("split_seed", 0)))
+        return cls(snapshots=snapshots, format=data.get("format", modelfactory.DEFAULT_FORMAT),
+                   mapping=dict(data.get("mapping", {})), template=data.get("template", modelfactory.DEFAULT_TEMPLATE),
+                   eval_per_mille=int(data.get("eval_per_mille", modelfactory.DEFAULT_EVAL_PER_MILLE)),
+                   split_seed=int(data.get("split_seed", modelfactory.DEFAULT_SPLIT_SEED)))
 
 
 @dataclass(frozen=True)
@@ -86,16 +90,6 @@ class Source:
 
 
 @dataclass(frozen=True)
-class Row:
-    """One mapped row before templating: a chat (list of role/content) or a plain text."""
-    contribution_id: int
-    contributor: bytes
-    line: int
-    messages: tuple[tuple[str, str], ...] = ()
-    text: str = ""
-
-
-@dataclass(frozen=True)
 class RowError:
     contribution_id: int
     content_hash: bytes
@@ -105,18 +99,6 @@ class RowError:
     def __str__(self) -> str:
         where = f"line {self.line}" if self.line else "the file"
         return f"contribution {self.contribution_id} ({self.content_hash.hex()[:12]}), {where}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class Example:
-    row: Row
-    rendered: str            # the text after the template, as the model sees it
-    input_ids: tuple[int, ...]
-    labels: tuple[int, ...]  # IGNORE where no loss is taken (the prompt)
-
-    @property
-    def trained_tokens(self) -> int:
-        return sum(1 for x in self.labels if x != IGNORE)
 
 
 def _pair(spec: DatasetSpec, obj: dict, line: int, src: Source) -> Row:
@@ -153,54 +135,72 @@ def _field(obj: dict, name: str) -> str:
     return value
 
 
+def _text_rows(spec: DatasetSpec, src: Source, text: str) -> tuple[list[Row], list[RowError]]:
+    """Plain text: one row per paragraph (blank-line separated), numbered by its first line."""
+    rows, line = [], 1
+    for paragraph in text.split("\n\n"):
+        if paragraph.strip():
+            rows.append(Row(src.contribution_id, src.contributor, line, text=paragraph.strip()))
+        line += paragraph.count("\n") + 2
+    return rows, []
+
+
+def _jsonl_rows(spec: DatasetSpec, src: Source, text: str) -> tuple[list[Row], list[RowError]]:
+    """One JSON object per line; a line that is not one, or does not map, is an error of its own."""
+    rows, problems = [], []
+    for line, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+            if not isinstance(obj, dict):
+                raise ValueError(f"a JSONL line must be an object, got {type(obj).__name__}")
+            rows.append(_pair(spec, obj, line, src))
+        except json.JSONDecodeError as exc:
+            problems.append(RowError(src.contribution_id, src.content_hash, line, f"not valid JSON ({exc.msg} "
+                                                                                     f"at column {exc.colno})"))
+        except ValueError as exc:
+            problems.append(RowError(src.contribution_id, src.content_hash, line, str(exc)))
+    return rows, problems
+
+
+def _csv_rows(spec: DatasetSpec, src: Source, text: str) -> tuple[list[Row], list[RowError]]:
+    """A CSV with a header row holding the mapped columns; each data row maps or is an error."""
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        return [], [RowError(src.contribution_id, src.content_hash, 1, "the CSV has no header row")]
+    wanted = [v for k, v in spec.mapping.items() if k in ("prompt", "response", "text")] or ["prompt", "response"]
+    missing = [c for c in wanted if c not in reader.fieldnames]
+    if missing:
+        return [], [RowError(src.contribution_id, src.content_hash, 1,
+                             f"columns {missing} not in the header {reader.fieldnames}; set the mapping")]
+    rows, problems = [], []
+    for obj in reader:
+        try:
+            if None in obj:
+                raise ValueError(f"{len(obj[None])} more values than header columns")
+            rows.append(_pair(spec, obj, reader.line_num, src))
+        except ValueError as exc:
+            problems.append(RowError(src.contribution_id, src.content_hash, reader.line_num, str(exc)))
+    return rows, problems
+
+
+READERS = {"text": _text_rows, "txt": _text_rows, "md": _text_rows, "jsonl": _jsonl_rows, "csv": _csv_rows}
+
+
 def parse_source(spec: DatasetSpec, src: Source) -> tuple[list[Row], list[RowError]]:
     """The rows of one contribution's file, and an error for every row that does not map."""
     fmt = src.format if spec.format == "auto" else spec.format
-    rows, problems = [], []
     try:
         text = src.data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return [], [RowError(src.contribution_id, src.content_hash, 0, f"not UTF-8 text ({exc.reason} at byte "
                                                                         f"{exc.start})")]
-    if fmt in ("text", "txt", "md"):
-        line = 1
-        for paragraph in text.split("\n\n"):
-            if paragraph.strip():
-                rows.append(Row(src.contribution_id, src.contributor, line, text=paragraph.strip()))
-            line += paragraph.count("\n") + 2
-    elif fmt == "jsonl":
-        for line, raw in enumerate(text.splitlines(), 1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-                if not isinstance(obj, dict):
-                    raise ValueError(f"a JSONL line must be an object, got {type(obj).__name__}")
-                rows.append(_pair(spec, obj, line, src))
-            except json.JSONDecodeError as exc:
-                problems.append(RowError(src.contribution_id, src.content_hash, line, f"not valid JSON ({exc.msg} "
-                                                                                         f"at column {exc.colno})"))
-            except ValueError as exc:
-                problems.append(RowError(src.contribution_id, src.content_hash, line, str(exc)))
-    elif fmt == "csv":
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames:
-            return [], [RowError(src.contribution_id, src.content_hash, 1, "the CSV has no header row")]
-        wanted = [v for k, v in spec.mapping.items() if k in ("prompt", "response", "text")] or ["prompt", "response"]
-        missing = [c for c in wanted if c not in reader.fieldnames]
-        if missing:
-            return [], [RowError(src.contribution_id, src.content_hash, 1,
-                                 f"columns {missing} not in the header {reader.fieldnames}; set the mapping")]
-        for obj in reader:
-            try:
-                if None in obj:
-                    raise ValueError(f"{len(obj[None])} more values than header columns")
-                rows.append(_pair(spec, obj, reader.line_num, src))
-            except ValueError as exc:
-                problems.append(RowError(src.contribution_id, src.content_hash, reader.line_num, str(exc)))
-    else:
-        problems.append(RowError(src.contribution_id, src.content_hash, 0,
-                                 f"format {fmt!r} cannot be mapped to examples (text, jsonl or csv)"))
+    reader = READERS.get(fmt)
+    if reader is None:
+        return [], [RowError(src.contribution_id, src.content_hash, 0,
+                             f"format {fmt!r} cannot be mapped to examples (text, jsonl or csv)")]
+    rows, problems = reader(spec, src, text)
     if not rows and not problems:
         problems.append(RowError(src.contribution_id, src.content_hash, 0, "the file holds no rows"))
     return rows, problems

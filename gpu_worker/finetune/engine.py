@@ -28,6 +28,7 @@ from runtime.codec import encode_u128, parse_open
 from runtime.crypto import Keypair, blake2_256, encode_address
 from sdk.artifacts import ATTRIBUTION_INDEX, PEFT_LORA, directory_hash, upload_directory
 from sdk.client import Client
+from sdk.modelfactory import DEFAULT_REWARD_SPLIT
 
 from .config import TrainingConfig, estimate, library_versions
 from .dataset import DatasetSpec, Prepared, prepare, prompt_text
@@ -37,7 +38,7 @@ from .trainer import Aborted, evaluate, load_base, load_tokenizer, train
 
 DEFAULT_METHOD, DEFAULT_SPAN_WEIGHT = "span+lora-gradient", 5000
 # (model, tokenizer, training rows, held-out rows, directory, method, span weight bps, learning rate): writes the
-# adapter's attribution index; the worker passes gpu_worker.lora.attribution.build_for_publish
+# adapter's attribution index; the worker passes gpu_worker.adapter_index.build_for_publish
 IndexBuilder = Callable[[object, object, list, list, Path, str, int, float], None]
 TERMINAL = ("completed", "failed", "aborted", "interrupted")
 RESUMABLE = ("failed", "aborted", "interrupted")
@@ -356,8 +357,7 @@ class FinetuneEngine:
             price_per_inference=encode_u128(parse_open(prices.get("flat") or "0")),
             price_per_input_token=encode_u128(parse_open(prices.get("input") or "0")),
             price_per_output_token=encode_u128(parse_open(prices.get("output") or "0")), format=mr.PEFT_LORA,
-            split=split if split.ByteSize() else mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500,
-                                                                worker=500),
+            split=split if split.ByteSize() else mr.RewardSplit(**DEFAULT_REWARD_SPLIT),
             eval=mr.EvalMetrics(eval_loss_ppm=round((results.get("eval_loss") or 0) * 1e6),
                                 base_eval_loss_ppm=round((results.get("base_eval_loss") or 0) * 1e6),
                                 eval_examples=results.get("eval_examples", 0),

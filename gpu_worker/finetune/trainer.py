@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..rows import IGNORE, Example, collate
 from .config import TrainingConfig, lr_at
-from .dataset import IGNORE, Example
 
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
 LLAMA_FAMILY = ("llama", "mistral", "qwen2")
@@ -87,18 +87,6 @@ def lora_model(base, config: TrainingConfig):
         return get_peft_model(base, lora)
     except ValueError as exc:
         raise ValueError(f"target_modules {list(config.target_modules)}: {exc}") from exc
-
-
-def collate(examples: list[Example], pad_id: int, device) -> dict[str, torch.Tensor]:
-    width = max(len(e.input_ids) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for i, e in enumerate(examples):
-        ids[i, : len(e.input_ids)] = torch.tensor(e.input_ids)
-        labels[i, : len(e.labels)] = torch.tensor(e.labels)
-        mask[i, : len(e.input_ids)] = 1
-    return {"input_ids": ids.to(device), "labels": labels.to(device), "attention_mask": mask.to(device)}
 
 
 def token_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:

@@ -15,6 +15,7 @@ import numpy as np
 import structlog
 import torch
 
+from payable.attribution.v1 import attribution_pb2 as at
 from payable.worker.v1 import worker_pb2 as pb
 from runtime.crypto import Keypair
 
@@ -129,7 +130,7 @@ class GradientEngine:
                 self._indexes[index_hash] = AttributionIndex(self.store, index_hash, self.device)
             return self._indexes[index_hash]
 
-    def attribute(self, request: pb.AttributeRequest) -> pb.SignedAttribution:
+    def attribute(self, request: pb.AttributeRequest) -> at.SignedAttribution:
         index = self.index(request.index_hash)
         if index.model_hash != request.model_hash:
             raise ArtifactError("this index was built for another model")

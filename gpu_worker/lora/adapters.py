@@ -61,7 +61,7 @@ def read_adapter(directory: Path, expected: bytes | None = None) -> LoRA:
     try:
         config = json.loads(config_bytes)
         tensors = load_safetensors(weights_bytes)
-    except Exception as exc:  # noqa: BLE001 - any malformed adapter is refused the same way
+    except Exception as exc:  # any malformed adapter is refused the same way
         raise AdapterError(f"adapter {directory.name} does not decode: {exc}") from exc
     if config.get("peft_type", "LORA") != "LORA" or int(config.get("r", 0)) < 1:
         raise AdapterError(f"adapter {directory.name}: only LoRA adapters with rank ≥ 1 are supported")

@@ -133,50 +133,62 @@ class Batcher:
         return admitted
 
     def _loop(self) -> None:
-        while True:
-            with self._lock:
-                while not self._stop and not self._active and not self._queues:
-                    self._lock.wait()
-                if self._stop:
-                    for r in self._active:
-                        r.tokens.put(None)
-                    return
-                for r in [r for r in self._active if r.cancelled.is_set()]:
-                    self._finish(r)
-                self._admit()
-                batch = sorted(self._active, key=lambda r: (r.adapter or b"", r.id))  # adapters contiguous
-            feeds, ready = [], []
-            for r in batch:
-                if r.seq is None:
-                    try:
-                        adapter = self.cache.get(r.adapter) if r.adapter else None
-                        if adapter is not None:
-                            self.runtime.check(adapter)
-                    except AdapterError as exc:  # its file changed, or it does not fit the base: this request fails
-                        self._fail([r], str(exc))
-                        continue
-                    r.seq = Sequence(adapter, [], KVCache(len(r.prompt) + r.max_new))  # all it can need, at once
-                    feeds.append(r.prompt)
-                else:
-                    feeds.append([r.generated[-1]])
-                ready.append(r)
-            batch = ready
-            if not batch:
+        while (batch := self._next_batch()) is not None:
+            ready, feeds = self._feeds(batch)
+            if not ready:
                 continue
             try:
-                logits = self.runtime.step([r.seq for r in batch], feeds, self.method)
-            except Exception as exc:  # noqa: BLE001 - whatever failed, the engine must go on serving
-                log.error("openlora_step_failed", requests=len(batch), error=repr(exc))
-                self._fail(batch, f"the engine step failed: {exc!r}")
+                logits = self.runtime.step([r.seq for r in ready], feeds, self.method)
+            except Exception as exc:  # whatever failed (logged with its traceback), the engine must go on serving
+                log.exception("openlora_step_failed", requests=len(ready))
+                self._fail(ready, f"the engine step failed: {exc!r}")
                 continue
-            with self._lock:
-                self.steps += 1
-                for r, row in zip(batch, logits, strict=True):
-                    token = r.sampler(row)
-                    r.generated.append(token)
-                    r.tokens.put(token)
-                    if len(r.generated) >= r.max_new or token in r.stop:
-                        self._finish(r)
+            self._emit(ready, logits)
+
+    def _next_batch(self) -> list[Request] | None:
+        """Wait for work, then the requests of the next step (adapters contiguous); None once stopped."""
+        with self._lock:
+            while not self._stop and not self._active and not self._queues:
+                self._lock.wait()
+            if self._stop:
+                for r in self._active:
+                    r.tokens.put(None)
+                return None
+            for r in [r for r in self._active if r.cancelled.is_set()]:
+                self._finish(r)
+            self._admit()
+            return sorted(self._active, key=lambda r: (r.adapter or b"", r.id))
+
+    def _feeds(self, batch: list[Request]) -> tuple[list[Request], list[list[int]]]:
+        """What each request feeds this step: a new one its prompt (its adapter checked and its KV cache made
+        for all it can need, at once), the others their last token. A request whose adapter fails ends here."""
+        ready, feeds = [], []
+        for r in batch:
+            if r.seq is None:
+                try:
+                    adapter = self.cache.get(r.adapter) if r.adapter else None
+                    if adapter is not None:
+                        self.runtime.check(adapter)
+                except AdapterError as exc:  # its file changed, or it does not fit the base: this request fails
+                    self._fail([r], str(exc))
+                    continue
+                r.seq = Sequence(adapter, [], KVCache(len(r.prompt) + r.max_new))
+                feeds.append(r.prompt)
+            else:
+                feeds.append([r.generated[-1]])
+            ready.append(r)
+        return ready, feeds
+
+    def _emit(self, batch: list[Request], logits) -> None:
+        """Sample each request's next token, stream it, and finish requests that are done."""
+        with self._lock:
+            self.steps += 1
+            for r, row in zip(batch, logits, strict=True):
+                token = r.sampler(row)
+                r.generated.append(token)
+                r.tokens.put(token)
+                if len(r.generated) >= r.max_new or token in r.stop:
+                    self._finish(r)
 
     def _fail(self, requests: list[Request], reason: str) -> None:
         """End these requests early, each stream told why."""

@@ -14,6 +14,7 @@ import numpy as np
 import structlog
 import torch
 
+from payable.attribution.v1 import attribution_pb2 as at
 from payable.worker.v1 import worker_pb2 as pb
 from runtime.crypto import Keypair, blake2_256
 
@@ -100,7 +101,7 @@ class SpanEngine:
         return pb.GenerateResponse(text=tokenizer.decode(tokens), tokens=tokens, prompt_tokens=len(prompt),
                                    output_hash=blake2_256(np.array(tokens, dtype="<u4").tobytes()))
 
-    def attribute(self, request: pb.SpanAttributeRequest) -> pb.SignedAttribution:
+    def attribute(self, request: pb.SpanAttributeRequest) -> at.SignedAttribution:
         index = self.index(request.index_hash)
         params = CreditParams(min_length=request.min_length or 8, max_count=request.max_count or 100)
         try:
@@ -116,7 +117,7 @@ class SpanEngine:
             params={"min_length": params.min_length, "max_count": params.max_count}, shares=shares,
             contributions=index.contributions, worker=self.key, request_id=request.request_id,
             tokens=(request.input_tokens, len(request.tokens)),
-            spans=[pb.Span(start=s.start, length=s.length, count=s.count,
+            spans=[at.Span(start=s.start, length=s.length, count=s.count,
                            contribution_ids=sorted({ids[index.doc_contribution[d]] for d in s.documents}))
                    for s in spans])
 

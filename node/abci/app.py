@@ -29,12 +29,13 @@ import threading
 import time
 
 import structlog
+from google.protobuf.message import DecodeError
 
 from payable.runtime.v1.extrinsic_pb2 import Header
 from payable.system.v1 import system_pb2
 from runtime import system
 from runtime.crypto import blake2_256
-from runtime.errors import InvalidTransaction
+from runtime.errors import InvalidTransaction, PalletError
 from runtime.executive import ApplyOutcome, AuthoredBlock, split_results
 from runtime.extrinsic import inherent_extrinsic, make_call
 from runtime.protocol import BLOCK_REWARDS
@@ -144,7 +145,11 @@ class AbciApp:
                                                   height=head.number)
                 else:
                     raise ValueError(f"unknown query path {req.path!r}: use /store or /query/PALLET/NAME")
-            except Exception as exc:  # noqa: BLE001 - a bad query is the client's error, answered as such
+            except (KeyError, ValueError, DecodeError, PalletError) as exc:  # the client's error, answered as such
+                response = abci.ResponseQuery(code=INVALID, codespace=CODESPACE, log=f"{type(exc).__name__}: {exc}",
+                                              height=head.number)
+            except Exception as exc:  # last resort: a query's bug must not stop consensus (logged)
+                log.exception("abci_query_failed", path=req.path)
                 response = abci.ResponseQuery(code=INVALID, codespace=CODESPACE, log=f"{type(exc).__name__}: {exc}",
                                               height=head.number)
         return abci.Response(query=response)
@@ -251,7 +256,7 @@ class AbciApp:
         try:
             block_hash = self.executive.commit()
             outcomes, rejected = split_results(self._open_txs, self._open_results)
-            block = self.executive.db.block(height)
+            block = self.executive.db.require_block(height)
             self._open_key, self._open_txs, self._open_results, self._finalized = None, [], [], None
         finally:
             self._holder = None
@@ -312,9 +317,8 @@ def _tx_result(result: ApplyOutcome | InvalidTransaction, by_extrinsic: dict[int
         abci.EventAttribute(key="index", value=str(result.index), index=False)]), *by_extrinsic.get(result.index, [])]
     if result.ok:
         return abci.ExecTxResult(code=OK, gas_used=result.weight_ns, events=mine)
-    error = result.error
     return abci.ExecTxResult(code=CALL_FAILED, codespace=CODESPACE, gas_used=result.weight_ns, events=mine,
-                             log=f"{error.pallet}.{type(error).__name__}: {error.message}")
+                             log=result.error_text)
 
 
 def _updates(before, after) -> list[abci.ValidatorUpdate]:

@@ -40,7 +40,7 @@ class FrameReader:
     def feed(self, data: bytes) -> list[bytes]:
         """Add bytes read from the stream; return every frame now complete, in order."""
         self._buffer += data
-        frames = []
+        frames: list[bytes] = []
         while True:
             header = self._length()
             if header is None:

@@ -118,7 +118,7 @@ def main() -> None:
         out = generate_protos()
     except InstallError as exc:
         raise SystemExit(f"cometbft set-up: {exc}") from exc
-    print(f"cometbft {COMETBFT_VERSION} at {binary}; ABCI types in {out}")
+    print(f"cometbft {COMETBFT_VERSION} at {binary}; ABCI types in {out}")  # noqa: T201 - the set-up command reports
 
 
 if __name__ == "__main__":

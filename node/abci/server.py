@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 
 import structlog
+from google.protobuf.message import DecodeError
 
 from .framing import FrameReader, FramingError, frame
 from .types import abci
@@ -22,7 +23,7 @@ log = structlog.get_logger("payable.abci")
 READ_SIZE = 256 * 1024
 
 
-def parse_address(address: str) -> tuple[int, object]:
+def parse_address(address: str) -> tuple[int, str | tuple[str, int]]:
     """(socket family, bind address) of `tcp://host:port` or `unix:///path`."""
     if address.startswith("unix://"):
         return socket.AF_UNIX, address[len("unix://"):]
@@ -41,7 +42,7 @@ class AbciServer:
         self.on_close = on_close
         self.address = address
         family, where = parse_address(address)
-        if family == socket.AF_UNIX and os.path.exists(where):
+        if family == socket.AF_UNIX and isinstance(where, str) and os.path.exists(where):
             os.unlink(where)
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         if family == socket.AF_INET:
@@ -120,12 +121,12 @@ class AbciServer:
         """The response to one request frame, and whether the connection must close after it."""
         try:
             request = abci.Request.FromString(payload)
-        except Exception as exc:  # noqa: BLE001 - any undecodable frame is the peer's error, reported to it
+        except DecodeError as exc:  # an undecodable frame is the peer's error, reported to it
             return abci.Response(exception=abci.ResponseException(error=f"undecodable request: {exc}")), True
         if request.WhichOneof("value") == "flush":
             return abci.Response(flush=abci.ResponseFlush()), False
         try:
             return self.handle(request), False
-        except Exception as exc:  # noqa: BLE001 - reported to CometBFT, which stops on it
+        except Exception as exc:  # last resort: reported to CometBFT, which stops on it (logged with its traceback)
             log.exception("abci_request_failed", request=request.WhichOneof("value"))
             return abci.Response(exception=abci.ResponseException(error=f"{type(exc).__name__}: {exc}")), True

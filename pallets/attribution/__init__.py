@@ -8,14 +8,18 @@ Overview
     contribution carries a Merkle membership proof into one of the snapshots the model cites; the
     fixed-point shares sum to at most one. When every assigned worker has answered, agreeing results
     (same output, same contributions, scores within a tolerance) that form a majority settle the
-    request: the escrow is split exactly by the model's basis points and the contributors' scores;
-    workers outside the majority are slashed. Without a majority the request escalates: more workers are
+    request: the escrow (the inference pallet's `inference/escrow` hold, paid out through its interface)
+    is split exactly by the model's basis points and the contributors' scores; workers outside the
+    majority are slashed. Each accepted result records where it was included (block, extrinsic index),
+    and the settlement lists those places for its agreeing workers, so the signed result behind a
+    payment is one block read away. Without a majority the request escalates: more workers are
     assigned and the majority is taken over all results once they answer (with no workers left, the
     request is refunded at its deadline). For `challenge_window` blocks after settlement, any bonded
     worker outside the majority may challenge with its own verified, disagreeing result and a bond; a
-    jury of other workers is drawn and votes with their own verified results: upheld, the settled
-    majority is slashed and the challenger rewarded with the slashed amount; rejected, the
-    challenger's bond goes to the treasury. (Payments already made are not reversed.)
+    jury of other workers is drawn and votes with their own verified results (the bond is held under
+    `attribution/challenge_bond` meanwhile): upheld, the settled majority is slashed and the challenger
+    rewarded with the slashed amount; rejected, the challenger's bond goes to the treasury. (Payments
+    already made are not reversed.)
 
 Terminology
     result: a worker's signed `AttributionResult` for one request - output hash, method, index hash
@@ -24,18 +28,24 @@ Terminology
     `score_tolerance_ppb`. majority: the largest group of agreeing results, if it is more than half.
     settlement: the exact split of a request's escrowed fee among contributors (pro rata by score,
     largest-remainder rounding), the model owner, the protocol (treasury) and the majority workers.
+    evidence: where each agreeing result's extrinsic was included - (block, index in the block), the
+    `included` of its stored result.
     challenge: a bonded worker's dispute of a settlement, decided by a jury drawn from the parent
-    hash; bond: what the challenger reserves, lost if the jury sides with the settlement.
+    hash; bond: what the challenger puts on hold, lost if the jury sides with the settlement.
 
 Invariants (checked by `try_state`)
-    A settlement's payments sum to its fee; every stored result belongs to an assigned worker.
+    A settlement's payments sum to its fee, and fee + refund == escrow; a settlement has one evidence
+    entry per agreeing worker, included no later than the settling block; what each account holds under
+    `attribution/challenge_bond` is exactly the bonds of its unresolved disputes.
 
 Public interface
-    None for other pallets: this pallet calls the others (`token` to pay and slash, `inference` for
-    requests and workers, `modelregistry` for the model record, `datanet` for snapshots and
-    contributor statistics). For clients: calls `submit_result`, `challenge`, `vote`; queries
-    `get_settlement`, `get_earnings`, `get_model_earnings` (service `AttributionQuery`). The bytes a
-    result must carry to name its request are `sdk.wire.request_id_bytes`.
+    None for other pallets: this pallet calls the others (`token` to hold bonds, `inference` for
+    requests and workers, to slash them and to pay out or refund a request's escrow, `modelregistry`
+    for the model record, `datanet` for snapshots and contributor statistics). For clients: calls
+    `submit_result`, `challenge`, `vote`; queries `get_settlement` (with its evidence), `get_result`,
+    `get_earnings`, `get_model_earnings`, `list_earnings`, `list_model_contributors` (service
+    `AttributionQuery`). The bytes a result must carry to name its request are
+    `sdk.wire.request_id_bytes`.
 """
 
 from payable.attribution.v1 import attribution_pb2

@@ -10,7 +10,6 @@ from pallets.token import interface as token
 from payable.attribution.v1 import attribution_pb2 as pb
 from payable.inference.v1 import inference_pb2
 from payable.modelregistry.v1.methods import method_kind
-from payable.worker.v1 import worker_pb2
 from runtime.canonical import NonCanonical, decode_canonical
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
@@ -22,7 +21,15 @@ from sdk.wire import request_id_bytes, token_price, verify_membership
 from . import errors, weights
 from . import events as ev
 from .split import PPB, largest_remainder, split_fee
-from .storage import ContributorEarnings, Disputes, ModelContributors, ModelTotals, Results, Settlements
+from .storage import (
+    CHALLENGE_BOND,
+    ContributorEarnings,
+    Disputes,
+    ModelContributors,
+    ModelTotals,
+    Results,
+    Settlements,
+)
 
 calls = CallTable("attribution")
 
@@ -33,8 +40,8 @@ def _verified(ctx: Context, origin: bytes, request, model, signed_bytes: bytes, 
     if worker.leaving_at:
         raise errors.NotBonded("the worker is deregistering")
     try:
-        signed = decode_canonical(worker_pb2.SignedAttribution, signed_bytes, "signed_attribution")
-        result = decode_canonical(worker_pb2.AttributionResult, signed.result, "the signed result")
+        signed = decode_canonical(pb.SignedAttribution, signed_bytes, "signed_attribution")
+        result = decode_canonical(pb.AttributionResult, signed.result, "the signed result")
     except NonCanonical as exc:
         raise errors.Malformed(str(exc)) from exc
     if result.worker != origin or not verify(origin, signed.result, signed.signature):
@@ -51,7 +58,14 @@ def _verified(ctx: Context, origin: bytes, request, model, signed_bytes: bytes, 
     return pb.StoredResult(worker=origin, output_hash=result.output_hash,
                            contribution_ids=[s.contribution_id for s in result.top_k],
                            scores_ppb=[s.score_ppb for s in result.top_k], input_tokens=result.input_tokens,
-                           output_tokens=result.output_tokens)
+                           output_tokens=result.output_tokens, included=_here(ctx))
+
+
+def _here(ctx: Context) -> pb.ExtrinsicRef | None:
+    """Where the extrinsic being applied is stored: this block, its index in it (the evidence a settlement
+    points to)."""
+    index = ctx.current_extrinsic()
+    return None if index is None else pb.ExtrinsicRef(block=ctx.block_number, index=index)
 
 
 def _check_tokens(request, result) -> None:
@@ -101,7 +115,7 @@ def challenge(ctx: Context, origin: bytes, args: pb.Challenge) -> None:
                                   tuple(request.workers) + (origin,))
     if not jury:
         raise errors.NotChallengeable("no other eligible worker can serve on a jury")
-    token.reserve(ctx, origin, ctx.config.challenge_bond)
+    token.hold(ctx, CHALLENGE_BOND, origin, ctx.config.challenge_bond)
     Disputes.insert(ctx, request.id, pb.Dispute(request=request.id, challenger=origin, claim=claim, jury=jury,
                                                 bond=encode_u128(ctx.config.challenge_bond)))
     ev.Challenged.emit(ctx, request=request.id, challenger=origin, jury=jury)
@@ -134,12 +148,12 @@ def _resolve(ctx: Context, dispute: pb.Dispute) -> None:
         settlement = Settlements.get(ctx, dispute.request)
         slashed = sum(inference.slash_worker(ctx, w, ctx.config.minority_penalty)
                       for w in settlement.agreeing_workers)
-        token.unreserve(ctx, dispute.challenger, bond)
+        token.release(ctx, CHALLENGE_BOND, dispute.challenger, bond)
         if slashed:
             token.transfer(ctx, TREASURY, dispute.challenger, slashed, keep_alive=True)
         amount = slashed
     else:
-        token.repatriate_reserved(ctx, dispute.challenger, TREASURY, bond, to_reserved=False)
+        token.transfer_on_hold(ctx, CHALLENGE_BOND, dispute.challenger, TREASURY, bond)
         amount = bond
     ev.DisputeResolved.emit(ctx, request=dispute.request, challenger=dispute.challenger, upheld=dispute.upheld,
                             amount=encode_u128(amount))
@@ -189,7 +203,7 @@ def _settle(ctx: Context, request, model) -> None:
     escrow = decode_u128(request.escrow)
     fee = charge(request, winner)
     if escrow > fee:  # per-token pricing: what the bounds escrowed beyond the real counts goes back now
-        token.unreserve(ctx, request.requester, escrow - fee)
+        inference.refund_escrow(ctx, request, escrow - fee)
         ev.Paid.emit(ctx, request=request.id, model=model.id, account=request.requester,
                      amount=encode_u128(escrow - fee), role="refund")
     split = model.split
@@ -199,7 +213,8 @@ def _settle(ctx: Context, request, model) -> None:
                                agreeing_workers=agreeing, slashed_workers=minority,
                                challenge_until=ctx.block_number + ctx.config.challenge_window,
                                escrow=request.escrow, refund=encode_u128(escrow - fee),
-                               input_tokens=winner.input_tokens, output_tokens=winner.output_tokens)
+                               input_tokens=winner.input_tokens, output_tokens=winner.output_tokens,
+                               evidence=[r.included for r in majority])
     ed = token.existential_deposit(ctx)
 
     def pay(account: bytes, amount: int, role: str, contribution_id: int = 0, net: int = 0) -> None:
@@ -207,7 +222,7 @@ def _settle(ctx: Context, request, model) -> None:
             return
         if account != TREASURY and amount < ed and token.account(ctx, account).total == 0:
             account, role = TREASURY, f"{role} (below the existential deposit: to the treasury)"
-        token.repatriate_reserved(ctx, request.requester, account, amount, to_reserved=False)
+        inference.pay_escrow(ctx, request, account, amount)
         payment = pb.Payment(account=account, amount=encode_u128(amount), role=role,
                              contribution_id=contribution_id, datanet=net)
         settlement.payments.append(payment)

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from pallets.token import interface as token
 from runtime.codec import decode_u128
 from runtime.context import Context
 from runtime.errors import ensure
 
-from .storage import Settlements
+from .storage import CHALLENGE_BOND, Disputes, Settlements
 
 
 def try_state(ctx: Context) -> None:
-    """Every settlement paid out exactly its fee, and fee plus refund is exactly what was escrowed."""
+    """Every settlement paid out exactly its fee, fee plus refund is exactly what was escrowed, and it points
+    to where each agreeing result was included (no later than the settling block); what each account holds
+    under `attribution/challenge_bond` is exactly the bonds of its unresolved disputes."""
+    bonds: dict[bytes, int] = {}
+    for _, dispute in Disputes.iter(ctx):
+        if not dispute.resolved:
+            bonds[dispute.challenger] = bonds.get(dispute.challenger, 0) + decode_u128(dispute.bond)
+    held = token.holds(ctx, CHALLENGE_BOND)
+    for who in sorted(set(bonds) | set(held)):
+        ensure(held.get(who, 0) == bonds.get(who, 0),
+               f"{who.hex()}: {held.get(who, 0)} held for {CHALLENGE_BOND}, open disputes bond {bonds.get(who, 0)}")
     for request_id, settlement in Settlements.iter(ctx):
+        ensure(len(settlement.evidence) == len(settlement.agreeing_workers)
+               and all(0 < e.block <= settlement.settled_at for e in settlement.evidence),
+               f"settlement {request_id}: its evidence does not point at one included result per agreeing worker")
         paid = sum(decode_u128(p.amount) for p in settlement.payments)
         fee = decode_u128(settlement.fee)
         ensure(paid == fee, f"settlement {request_id}: paid {paid} of its fee")

@@ -6,10 +6,15 @@ from payable.attribution.v1 import attribution_pb2 as pb
 from runtime.storage.items import BLAKE2_128_CONCAT, BYTES, IDENTITY, U64, PalletStorage, ProtoCodec
 
 storage = PalletStorage("attribution")
+
+# The hold this pallet places in the token pallet: a challenger's bond, while its dispute is unresolved. (The
+# escrow a settlement pays out is the inference pallet's hold, paid through its interface.)
+CHALLENGE_BOND = "attribution/challenge_bond"
+
 Results = storage.double_map("Results", U64, IDENTITY, BYTES, BLAKE2_128_CONCAT, ProtoCodec(pb.StoredResult),
-                             "Request → worker → its accepted result.")
+                             "Request → worker → its accepted result (and where its extrinsic was included).")
 Settlements = storage.map("Settlements", U64, ProtoCodec(pb.Settlement), IDENTITY,
-                          "Request → where its fee went and why.")
+                          "Request → where its fee went and why, and where the results it rests on were included.")
 ContributorEarnings = storage.double_map("ContributorEarnings", BYTES, BLAKE2_128_CONCAT, U64, IDENTITY,
                                          ProtoCodec(pb.Earnings), "Contributor → request → payments in it.")
 ModelTotals = storage.map("ModelTotals", U64, ProtoCodec(pb.ModelEarnings), IDENTITY,

@@ -5,7 +5,9 @@ Overview
     blake2b-256 content hash; the bytes live in the node's content store) with a deposit; curators
     approve it (deposit returned) or reject it (deposit slashed to the treasury); approved data is
     frozen into numbered, immutable snapshots whose Merkle roots models cite, so every payment made
-    for a model's inference can be traced to the exact data it was trained on.
+    for a model's inference can be traced to the exact data it was trained on. Deposits are named holds
+    in the token pallet: `datanet/creation_deposit` on a DataNet's owner for as long as the DataNet
+    exists, `datanet/contribution_deposit` on a contributor while its contribution is pending.
 
 Terminology
     contribution: one submitted item (content hash, size, format). live: pending or approved - the
@@ -15,7 +17,9 @@ Terminology
 Invariants (checked by `try_state`)
     Pending and approved contributions hold their content's live slot; the approved index is exactly
     the approved contributions; every snapshot's root equals the root of its recorded leaves, and
-    versions run 1..snapshot_count; creation and pending contribution deposits are reserved.
+    versions run 1..snapshot_count; what each account holds under `datanet/creation_deposit` is exactly
+    the creation deposits of its DataNets, and under `datanet/contribution_deposit` exactly the deposits
+    of its pending contributions.
 
 Public interface: `pallets.datanet.interface` (datanet, contribution, snapshot, membership_proofs,
 record_earnings; a snapshot leaf's encoding is `sdk.wire.leaf_bytes`).

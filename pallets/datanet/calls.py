@@ -15,6 +15,8 @@ from . import errors, weights
 from . import events as ev
 from .interface import datanet, leaf_of, root_of
 from .storage import (
+    CONTRIBUTION_DEPOSIT,
+    CREATION_DEPOSIT,
     Access,
     Approved,
     ByContent,
@@ -92,7 +94,7 @@ def _pending(ctx: Context, contribution_id: int) -> pb.Contribution:
     return found
 
 
-def _decide(ctx: Context, found: pb.Contribution, status: int, reason: int) -> None:
+def _decide(ctx: Context, found: pb.Contribution, status: pb.Status, reason: int) -> None:
     found.status, found.reason, found.decided_at = status, reason, ctx.block_number
     Contributions.insert(ctx, found.id, found)
 
@@ -100,7 +102,7 @@ def _decide(ctx: Context, found: pb.Contribution, status: int, reason: int) -> N
 # --- calls --------------------------------------------------------------------------------------
 @calls.call(0, pb.CreateDataNet, weights.CREATE)
 def create_datanet(ctx: Context, origin: bytes, args: pb.CreateDataNet) -> None:
-    """Create a DataNet; the creation deposit is reserved from the creator."""
+    """Create a DataNet; the creation deposit is held from the creator."""
     config = ctx.config
     name, domain = _text(args.name, "name", 64), _text(args.domain, "domain", 32)
     description = _text(args.description, "description", 4096, required=False)
@@ -113,7 +115,7 @@ def create_datanet(ctx: Context, origin: bytes, args: pb.CreateDataNet) -> None:
     deposit = decode_u128(args.contribution_deposit, "contribution_deposit")
     if deposit < config.min_contribution_deposit:
         raise errors.BadInput(f"contribution_deposit must be at least {config.min_contribution_deposit}")
-    token.reserve(ctx, origin, config.creation_deposit)
+    token.hold(ctx, CREATION_DEPOSIT, origin, config.creation_deposit)
     new_id = NextDataNetId.get(ctx, 1)
     DataNets.insert(ctx, new_id, pb.DataNet(id=new_id, owner=origin, name=name, domain=domain, curators=curators,
                                             contribution_deposit=encode_u128(deposit),
@@ -127,7 +129,7 @@ def create_datanet(ctx: Context, origin: bytes, args: pb.CreateDataNet) -> None:
 
 @calls.call(1, pb.Contribute, weights.CONTRIBUTE)
 def contribute(ctx: Context, origin: bytes, args: pb.Contribute) -> None:
-    """Submit a contribution (its content's hash; the data lives in the content store); the deposit is reserved."""
+    """Submit a contribution (its content's hash; the data lives in the content store); the deposit is held."""
     net = datanet(ctx, args.datanet)
     metadata = MetadataVersions.get(ctx, net.id, net.metadata_version)
     if args.format not in metadata.accepted_formats:
@@ -140,7 +142,7 @@ def contribute(ctx: Context, origin: bytes, args: pb.Contribute) -> None:
     if existing is not None:
         raise errors.DuplicateContent(f"the same content is already contribution {existing}")
     deposit = decode_u128(net.contribution_deposit)
-    token.reserve(ctx, origin, deposit)
+    token.hold(ctx, CONTRIBUTION_DEPOSIT, origin, deposit)
     new_id = NextContributionId.get(ctx, 1)
     Contributions.insert(ctx, new_id, pb.Contribution(
         id=new_id, datanet=net.id, contributor=origin, content_hash=content, size=args.size, format=args.format,
@@ -160,7 +162,7 @@ def approve(ctx: Context, origin: bytes, args: pb.Decide) -> None:
     found = _pending(ctx, args.contribution)
     _curator(datanet(ctx, found.datanet), origin)
     deposit = decode_u128(found.deposit)
-    token.unreserve(ctx, found.contributor, deposit)
+    token.release(ctx, CONTRIBUTION_DEPOSIT, found.contributor, deposit)
     _decide(ctx, found, pb.APPROVED, args.reason)
     Approved.insert(ctx, found.datanet, found.id, b"")
     _stats(ctx, found.datanet, found.contributor, "approved")
@@ -174,7 +176,7 @@ def reject(ctx: Context, origin: bytes, args: pb.Decide) -> None:
     found = _pending(ctx, args.contribution)
     _curator(datanet(ctx, found.datanet), origin)
     deposit = decode_u128(found.deposit)
-    token.repatriate_reserved(ctx, found.contributor, TREASURY, deposit, to_reserved=False)
+    token.transfer_on_hold(ctx, CONTRIBUTION_DEPOSIT, found.contributor, TREASURY, deposit)
     LiveContent.remove(ctx, found.datanet, found.content_hash)
     _decide(ctx, found, pb.REJECTED, args.reason)
     _stats(ctx, found.datanet, found.contributor, "rejected")
@@ -189,7 +191,7 @@ def withdraw(ctx: Context, origin: bytes, args: pb.ContributionRef) -> None:
     if origin != found.contributor:
         raise errors.NotContributor(f"contribution {found.id} is not the caller's")
     deposit = decode_u128(found.deposit)
-    token.unreserve(ctx, origin, deposit)
+    token.release(ctx, CONTRIBUTION_DEPOSIT, origin, deposit)
     LiveContent.remove(ctx, found.datanet, found.content_hash)
     _decide(ctx, found, pb.WITHDRAWN, 0)
     ev.Withdrawn.emit(ctx, contribution=found.id, datanet=found.datanet, contributor=origin,

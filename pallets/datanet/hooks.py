@@ -11,7 +11,16 @@ from runtime.errors import ensure
 from . import weights
 from .config import DataNetConfig
 from .interface import access_check, holders, leaf_of, root_of
-from .storage import Approved, ByContent, Contributions, DataNets, LiveContent, Snapshots
+from .storage import (
+    CONTRIBUTION_DEPOSIT,
+    CREATION_DEPOSIT,
+    Approved,
+    ByContent,
+    Contributions,
+    DataNets,
+    LiveContent,
+    Snapshots,
+)
 
 
 def integrity_test(config: DataNetConfig) -> None:
@@ -22,10 +31,13 @@ def integrity_test(config: DataNetConfig) -> None:
 
 
 def try_state(ctx: Context) -> None:
-    """Indexes agree with statuses; every snapshot's root matches its leaves; deposits are reserved."""
-    held: dict[bytes, int] = {}
+    """Indexes agree with statuses; every snapshot's root matches its leaves; what is held under each of
+    this pallet's hold reasons is exactly what it owes: creation deposits of the DataNets, deposits of the
+    pending contributions, per account."""
+    created: dict[bytes, int] = {}
+    pending: dict[bytes, int] = {}
     for net_id, net in DataNets.iter(ctx):
-        held[net.owner] = held.get(net.owner, 0) + decode_u128(net.creation_deposit)
+        created[net.owner] = created.get(net.owner, 0) + decode_u128(net.creation_deposit)
         versions = [v for v, _ in Snapshots.iter_prefix(ctx, net_id)]
         ensure(versions == list(range(1, net.snapshot_count + 1)), f"datanet {net_id}: snapshot versions {versions}")
         for version, snap in Snapshots.iter_prefix(ctx, net_id):
@@ -40,9 +52,12 @@ def try_state(ctx: Context) -> None:
         ensure(ByContent.get(ctx, found.content_hash, found.datanet) is not None,
                f"contribution {cid}: its content is missing from the content index")
         if found.status == pb.PENDING:
-            held[found.contributor] = held.get(found.contributor, 0) + decode_u128(found.deposit)
-    for who, amount in held.items():
-        ensure(token.account(ctx, who).reserved >= amount, f"account {who.hex()}: deposits not reserved")
+            pending[found.contributor] = pending.get(found.contributor, 0) + decode_u128(found.deposit)
+    for reason, owed in ((CREATION_DEPOSIT, created), (CONTRIBUTION_DEPOSIT, pending)):
+        held = token.holds(ctx, reason)
+        for who in sorted(set(owed) | set(held)):
+            ensure(held.get(who, 0) == owed.get(who, 0),
+                   f"account {who.hex()}: {held.get(who, 0)} held for {reason}, {owed.get(who, 0)} owed")
 
 
 def content_access(ctx: Context, content_hash: bytes, reader: bytes) -> bool | None:

@@ -6,6 +6,11 @@ from payable.datanet.v1 import datanet_pb2 as pb
 from runtime.storage.items import BLAKE2_128_CONCAT, BYTES, IDENTITY, U64, PalletStorage, ProtoCodec
 
 storage = PalletStorage("datanet")
+
+# Holds this pallet places in the token pallet (only this pallet may release or pay them out):
+CREATION_DEPOSIT = "datanet/creation_deposit"  # on each DataNet's owner, for as long as the DataNet exists
+CONTRIBUTION_DEPOSIT = "datanet/contribution_deposit"  # on the contributor, while its contribution is pending
+
 NextDataNetId = storage.value("NextDataNetId", U64, "Id the next DataNet gets (ids start at 1).")
 DataNets = storage.map("DataNets", U64, ProtoCodec(pb.DataNet), IDENTITY, "Every DataNet by id.")
 MetadataVersions = storage.double_map("MetadataVersions", U64, IDENTITY, U64, IDENTITY, ProtoCodec(pb.Metadata),

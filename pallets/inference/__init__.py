@@ -6,17 +6,24 @@ Overview
     deterministically from on-chain data (the parent block hash and the request id), to a
     chain-configured number of eligible workers. A request with no settled result by its deadline
     is refunded and its silent workers are slashed. Settling - checking results and splitting the
-    fee - is the attribution pallet's job, through this pallet's public interface.
+    fee - is the attribution pallet's job, through this pallet's public interface: the escrow is this
+    pallet's hold (`inference/escrow` in the token pallet) from request to settlement or expiry, and
+    the attribution pallet pays it out (`pay_escrow`) and refunds what the real counts left
+    (`refund_escrow`) through here.
 
 Terminology
     eligible worker: registered, not deregistering, bond at least the chain minimum, serving the model.
-    escrow: the requester's reserved OPEN for one request (the model's price per inference).
+    escrow: the requester's OPEN held for one request under `inference/escrow` (the model's price at the
+    request's token bounds).
 
 Invariants (checked by `try_state`)
-    Every pending request's escrow is reserved on its requester and it has a deadline entry not yet
-    passed; every worker's recorded bond is backed by bonded or unbonding OPEN.
+    Every pending request has a deadline entry not yet passed; what each account holds under
+    `inference/escrow` is exactly the sum of the escrows of its pending requests (nothing else holds
+    under it, nothing settled or expired is left on it); every worker's recorded bond is backed by
+    bonded or unbonding OPEN.
 
-Public interface: `pallets.inference.interface` (request, worker, record_answer, mark_settled).
+Public interface: `pallets.inference.interface` (request, worker, record_answer, pay_escrow,
+refund_escrow, mark_settled, slash_worker, escalate, draw_workers).
 """
 
 from payable.inference.v1 import inference_pb2

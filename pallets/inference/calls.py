@@ -16,7 +16,7 @@ from sdk.wire import token_price
 
 from . import errors, weights
 from . import events as ev
-from .storage import ByBase, ByModel, Deadlines, NextRequestId, Requests, Workers
+from .storage import ESCROW, ByBase, ByModel, Deadlines, NextRequestId, Requests, Workers
 
 calls = CallTable("inference")
 MAX_MODELS = 16
@@ -114,7 +114,8 @@ def _token_bounds(ctx: Context, args: pb.RequestInference, per_input: int, per_o
 @calls.call(2, pb.RequestInference, weights.REQUEST)
 def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) -> None:
     """Pay for an inference: the model's price - its flat fee plus its token prices at the request's token
-    bounds - is escrowed (reserved) and workers are assigned; settlement charges the real counts."""
+    bounds - is escrowed (held under `inference/escrow`) and workers are assigned; settlement charges the
+    real counts."""
     model = registry.active_model(ctx, args.model)
     if not model.attribution_index_hash:
         raise errors.BadInput(f"model {args.model} has no attribution index yet, so its fees could not be "
@@ -147,7 +148,7 @@ def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) ->
     workers = assign(ctx, args.model, request_id)
     if not workers:
         raise errors.NoWorker(f"no bonded, active worker serves model {args.model}")
-    token.reserve(ctx, origin, price)
+    token.hold(ctx, ESCROW, origin, price)
     deadline = ctx.block_number + ctx.config.deadline_blocks
     Requests.insert(ctx, request_id, pb.Request(
         id=request_id, requester=origin, model=args.model, input_hash=input_hash, input=args.input,

@@ -47,3 +47,8 @@ class FeeTooLow(InferenceError):
 class Leaving(InferenceError):
     """The worker is deregistering."""
     code = 7
+
+
+class NotPending(InferenceError):
+    """The request is settled or expired: its escrow is no longer held."""
+    code = 8

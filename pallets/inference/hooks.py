@@ -14,7 +14,7 @@ from runtime.errors import ensure
 from . import events as ev
 from .calls import serving
 from .interface import slash_worker
-from .storage import ByBase, ByModel, Deadlines, Requests, Workers
+from .storage import ESCROW, ByBase, ByModel, Deadlines, Requests, Workers
 
 
 def on_finalize(ctx: Context) -> None:
@@ -26,7 +26,7 @@ def on_finalize(ctx: Context) -> None:
         if found is None or found.status != pb.PENDING:
             continue
         escrow = decode_u128(found.escrow)
-        token.unreserve(ctx, found.requester, escrow)
+        token.release(ctx, ESCROW, found.requester, escrow, best_effort=True)  # a block hook never fails
         silent = [w for w in found.workers if w not in found.answered]
         for account in silent:
             slash_worker(ctx, account, ctx.config.missed_deadline_penalty)
@@ -36,15 +36,19 @@ def on_finalize(ctx: Context) -> None:
 
 
 def try_state(ctx: Context) -> None:
-    """Pending escrows are reserved and due; worker bonds are backed by bonded (or unbonding) OPEN."""
+    """Pending requests are due; what each account holds under `inference/escrow` is exactly the escrow of
+    its pending requests (settled and expired ones paid theirs out); worker bonds are backed by bonded (or
+    unbonding) OPEN."""
     escrowed: dict[bytes, int] = {}
     for request_id, found in Requests.iter(ctx):
         if found.status == pb.PENDING:
             escrowed[found.requester] = escrowed.get(found.requester, 0) + decode_u128(found.escrow)
             ensure(Deadlines.get(ctx, found.deadline, request_id) is not None, f"request {request_id}: no deadline")
             ensure(found.deadline >= ctx.block_number, f"request {request_id}: pending past its deadline")
-    for who, amount in escrowed.items():
-        ensure(token.account(ctx, who).reserved >= amount, f"{who.hex()}: escrow not reserved")
+    held = token.holds(ctx, ESCROW)
+    for who in sorted(set(escrowed) | set(held)):
+        ensure(held.get(who, 0) == escrowed.get(who, 0),
+               f"{who.hex()}: {held.get(who, 0)} held for {ESCROW}, pending requests escrow {escrowed.get(who, 0)}")
     for account, found in Workers.iter(ctx):
         balances = token.account(ctx, account)
         ensure(balances.bonded + balances.unbonding >= decode_u128(found.bond), f"worker {account.hex()}: bond")

@@ -10,7 +10,7 @@ from runtime.context import Context, public_interface
 from . import errors
 from .calls import assign
 from .events import Escalated
-from .storage import Deadlines, Requests, Workers
+from .storage import ESCROW, Deadlines, Requests, Workers
 
 NAME = "inference"
 
@@ -42,6 +42,27 @@ def mark_settled(ctx: Context, request_id: int) -> None:
     found = request(ctx, request_id)
     found.status = pb.SETTLED
     Requests.insert(ctx, request_id, found)
+
+
+@public_interface(NAME)
+def pay_escrow(ctx: Context, found: pb.Request, dest: bytes, amount: int) -> None:
+    """Settling a pending request: pay `amount` of its escrow to `dest` (a contributor, the model's owner, the
+    treasury, a worker). The escrow is this pallet's hold; the attribution pallet settles through here."""
+    _pending(found)
+    token.transfer_on_hold(ctx, ESCROW, found.requester, dest, amount)
+
+
+@public_interface(NAME)
+def refund_escrow(ctx: Context, found: pb.Request, amount: int) -> None:
+    """Settling a pending request: return `amount` of its escrow (what the real token counts left) to the
+    requester."""
+    _pending(found)
+    token.release(ctx, ESCROW, found.requester, amount)
+
+
+def _pending(found: pb.Request) -> None:
+    if found.status != pb.PENDING:
+        raise errors.NotPending(f"request {found.id} is not pending: its escrow is no longer held")
 
 
 @public_interface(NAME)

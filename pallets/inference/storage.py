@@ -6,6 +6,11 @@ from payable.inference.v1 import inference_pb2 as pb
 from runtime.storage.items import BLAKE2_128_CONCAT, BYTES, IDENTITY, U64, PalletStorage, ProtoCodec
 
 storage = PalletStorage("inference")
+
+# The hold this pallet places in the token pallet: each pending request's escrow, on its requester. Only this
+# pallet releases it or pays it out (the attribution pallet settles through `interface.pay_escrow`/`refund_escrow`).
+ESCROW = "inference/escrow"
+
 Workers = storage.map("Workers", BYTES, ProtoCodec(pb.Worker), BLAKE2_128_CONCAT, "Registered workers by account.")
 ByModel = storage.double_map("ByModel", U64, IDENTITY, BYTES, BLAKE2_128_CONCAT, BYTES,
                              "Model → workers that serve it (presence).")

@@ -25,7 +25,7 @@ class KeepAlive(TokenError):
 
 
 class InsufficientReserved(TokenError):
-    """The reserved balance cannot cover the amount."""
+    """The balance on hold (under the hold's reason) cannot cover the amount."""
     code = 3
 
 
@@ -52,3 +52,13 @@ class ZeroAmount(TokenError):
 class Overflow(TokenError):
     """The balance would exceed the largest representable amount."""
     code = 8
+
+
+class BadHoldReason(TokenError):
+    """A hold's reason is "<pallet>/<name>": ASCII, at most 64 bytes."""
+    code = 9
+
+
+class NotHoldOwner(TokenError):
+    """Only the pallet a hold's reason names may place, release or pay out funds held under it."""
+    code = 10

@@ -10,10 +10,10 @@ Transferred = events.event(0, "Transferred", pb.Transferred, "Funds moved betwee
 Endowed = events.event(1, "Endowed", pb.AccountAmount, "A new account came into existence with this balance.")
 DustLost = events.event(2, "DustLost", pb.AccountAmount,
                         "An account fell below the existential deposit; its dust was burned.")
-Reserved = events.event(3, "Reserved", pb.AccountAmount, "Free balance moved to reserved.")
-Unreserved = events.event(4, "Unreserved", pb.AccountAmount, "Reserved balance moved back to free.")
+Reserved = events.event(3, "Reserved", pb.HoldAmount, "Free balance was put on hold (reserved) for a reason.")
+Unreserved = events.event(4, "Unreserved", pb.HoldAmount, "Funds on hold for a reason moved back to free.")
 ReserveRepatriated = events.event(5, "ReserveRepatriated", pb.ReserveRepatriated,
-                                  "Reserved funds moved to another account's free or reserved balance.")
+                                  "Funds on hold moved to another account's free balance (or its hold).")
 Slashed = events.event(6, "Slashed", pb.AccountAmount, "Funds were slashed to the treasury.")
 Bonded = events.event(7, "Bonded", pb.AccountAmount, "Free balance was bonded for staking.")
 Unbonded = events.event(8, "Unbonded", pb.Unbonded, "Bonded funds started unbonding.")

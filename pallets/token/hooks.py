@@ -18,11 +18,18 @@ def integrity_test(config: TokenConfig) -> None:
 
 
 def try_state(ctx: Context) -> None:
-    """Total issuance equals the sum of all balances; no live account is dust; chunks are bounded."""
+    """Total issuance equals the sum of all balances; no live account is dust; chunks are bounded; each
+    account's reserved balance is exactly the sum of its holds, stored by reason in order, none empty.
+    (Whether a hold is what its pallet owes is that pallet's own `try_state`, through `interface.holds`.)"""
     total = 0
     ed = ctx.config.existential_deposit
     for who, data in Account.iter(ctx):
         bal = Balances.from_proto(data)
+        reasons = [h.reason for h in data.holds]
+        ensure(reasons == sorted(set(reasons)) and all(bal.holds.values()),
+               f"token: {who.hex()}'s holds are not sorted, distinct and non-zero")
+        ensure(bal.reserved == sum(bal.holds.values()),
+               f"token: {who.hex()} has {bal.reserved} reserved but {sum(bal.holds.values())} on hold")
         ensure(bal.total > 0, f"token: empty account {who.hex()} was not removed")
         ensure(who in PROTOCOL_ACCOUNTS or bal.locked > 0 or bal.free >= ed, f"token: account {who.hex()} is dust")
         ensure(len(bal.unlocking) <= ctx.config.max_unlock_chunks, f"token: {who.hex()} has too many chunks")

@@ -100,7 +100,7 @@ class StrCodec(Codec[str]):
         return data.decode()
 
 
-BYTES = Codec()
+BYTES: Codec[bytes] = Codec()
 U128 = U128Codec()
 U64 = U64Codec()
 STR = StrCodec()

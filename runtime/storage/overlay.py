@@ -52,7 +52,8 @@ class Overlay:
                 if key.startswith(prefix):
                     pending[key] = value
         strip = len(self._prefix)
-        merged = {key[strip:]: value for key, value in self._backend.iter_prefix(self._prefix + prefix)}
+        merged: dict[bytes, bytes | None] = {key[strip:]: value
+                                             for key, value in self._backend.iter_prefix(self._prefix + prefix)}
         merged.update(pending)
         for key in sorted(merged):
             value = merged[key]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 
+from google.protobuf.message import DecodeError
+
 from payable.runtime.v1.extrinsic_pb2 import StateProof
 
 EMPTY = bytes(32)
@@ -70,7 +72,7 @@ def verify_proof(root: bytes, key: bytes, value: bytes | None, proof: StateProof
         parsed = StateProof()
         try:
             parsed.ParseFromString(bytes(proof))
-        except Exception:  # noqa: BLE001 - any undecodable proof is simply not a valid proof
+        except DecodeError:  # an undecodable proof is simply not a valid proof
             return False
         proof = parsed
     levels = list(proof.levels)

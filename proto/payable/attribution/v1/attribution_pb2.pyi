@@ -18,6 +18,66 @@ class ContributionProof(_message.Message):
     proof: _datanet_pb2.MembershipProof
     def __init__(self, datanet: _Optional[int] = ..., version: _Optional[int] = ..., proof: _Optional[_Union[_datanet_pb2.MembershipProof, _Mapping]] = ...) -> None: ...
 
+class ContributionScore(_message.Message):
+    __slots__ = ("contribution_id", "contributor", "score_ppb")
+    CONTRIBUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
+    SCORE_PPB_FIELD_NUMBER: _ClassVar[int]
+    contribution_id: int
+    contributor: bytes
+    score_ppb: int
+    def __init__(self, contribution_id: _Optional[int] = ..., contributor: _Optional[bytes] = ..., score_ppb: _Optional[int] = ...) -> None: ...
+
+class Span(_message.Message):
+    __slots__ = ("start", "length", "count", "contribution_ids")
+    START_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    length: int
+    count: int
+    contribution_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, start: _Optional[int] = ..., length: _Optional[int] = ..., count: _Optional[int] = ..., contribution_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class AttributionResult(_message.Message):
+    __slots__ = ("model_hash", "index_hash", "input_hash", "output_hash", "method", "params_json", "top_k", "worker", "request_id", "spans", "input_tokens", "output_tokens", "label")
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
+    INPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    TOP_K_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SPANS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    model_hash: bytes
+    index_hash: bytes
+    input_hash: bytes
+    output_hash: bytes
+    method: str
+    params_json: str
+    top_k: _containers.RepeatedCompositeFieldContainer[ContributionScore]
+    worker: bytes
+    request_id: bytes
+    spans: _containers.RepeatedCompositeFieldContainer[Span]
+    input_tokens: int
+    output_tokens: int
+    label: int
+    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., method: _Optional[str] = ..., params_json: _Optional[str] = ..., top_k: _Optional[_Iterable[_Union[ContributionScore, _Mapping]]] = ..., worker: _Optional[bytes] = ..., request_id: _Optional[bytes] = ..., spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., label: _Optional[int] = ...) -> None: ...
+
+class SignedAttribution(_message.Message):
+    __slots__ = ("result", "signature")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    result: bytes
+    signature: bytes
+    def __init__(self, result: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
 class SubmitResult(_message.Message):
     __slots__ = ("request", "signed_attribution", "proofs")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
@@ -38,21 +98,31 @@ class Challenge(_message.Message):
     proofs: _containers.RepeatedCompositeFieldContainer[ContributionProof]
     def __init__(self, request: _Optional[int] = ..., signed_attribution: _Optional[bytes] = ..., proofs: _Optional[_Iterable[_Union[ContributionProof, _Mapping]]] = ...) -> None: ...
 
+class ExtrinsicRef(_message.Message):
+    __slots__ = ("block", "index")
+    BLOCK_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    block: int
+    index: int
+    def __init__(self, block: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...
+
 class StoredResult(_message.Message):
-    __slots__ = ("worker", "output_hash", "contribution_ids", "scores_ppb", "input_tokens", "output_tokens")
+    __slots__ = ("worker", "output_hash", "contribution_ids", "scores_ppb", "input_tokens", "output_tokens", "included")
     WORKER_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
     CONTRIBUTION_IDS_FIELD_NUMBER: _ClassVar[int]
     SCORES_PPB_FIELD_NUMBER: _ClassVar[int]
     INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDED_FIELD_NUMBER: _ClassVar[int]
     worker: bytes
     output_hash: bytes
     contribution_ids: _containers.RepeatedScalarFieldContainer[int]
     scores_ppb: _containers.RepeatedScalarFieldContainer[int]
     input_tokens: int
     output_tokens: int
-    def __init__(self, worker: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., contribution_ids: _Optional[_Iterable[int]] = ..., scores_ppb: _Optional[_Iterable[int]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ...) -> None: ...
+    included: ExtrinsicRef
+    def __init__(self, worker: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., contribution_ids: _Optional[_Iterable[int]] = ..., scores_ppb: _Optional[_Iterable[int]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., included: _Optional[_Union[ExtrinsicRef, _Mapping]] = ...) -> None: ...
 
 class Payment(_message.Message):
     __slots__ = ("account", "amount", "role", "contribution_id", "datanet")
@@ -69,7 +139,7 @@ class Payment(_message.Message):
     def __init__(self, account: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., role: _Optional[str] = ..., contribution_id: _Optional[int] = ..., datanet: _Optional[int] = ...) -> None: ...
 
 class Settlement(_message.Message):
-    __slots__ = ("request", "model", "fee", "payments", "settled_at", "agreeing_workers", "slashed_workers", "challenge_until", "escrow", "refund", "input_tokens", "output_tokens")
+    __slots__ = ("request", "model", "fee", "payments", "settled_at", "agreeing_workers", "slashed_workers", "challenge_until", "escrow", "refund", "input_tokens", "output_tokens", "evidence")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     FEE_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +152,7 @@ class Settlement(_message.Message):
     REFUND_FIELD_NUMBER: _ClassVar[int]
     INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
     request: int
     model: int
     fee: bytes
@@ -94,7 +165,8 @@ class Settlement(_message.Message):
     refund: bytes
     input_tokens: int
     output_tokens: int
-    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., settled_at: _Optional[int] = ..., agreeing_workers: _Optional[_Iterable[bytes]] = ..., slashed_workers: _Optional[_Iterable[bytes]] = ..., challenge_until: _Optional[int] = ..., escrow: _Optional[bytes] = ..., refund: _Optional[bytes] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ...) -> None: ...
+    evidence: _containers.RepeatedCompositeFieldContainer[ExtrinsicRef]
+    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., settled_at: _Optional[int] = ..., agreeing_workers: _Optional[_Iterable[bytes]] = ..., slashed_workers: _Optional[_Iterable[bytes]] = ..., challenge_until: _Optional[int] = ..., escrow: _Optional[bytes] = ..., refund: _Optional[bytes] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., evidence: _Optional[_Iterable[_Union[ExtrinsicRef, _Mapping]]] = ...) -> None: ...
 
 class Dispute(_message.Message):
     __slots__ = ("request", "challenger", "claim", "jury", "votes", "bond", "resolved", "upheld")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from payable import options_pb2 as payable_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpayable/token/v1/token.proto\x12\x10payable.token.v1\x1a\x15payable/options.proto\"6\n\x0bUnlockChunk\x12\x14\n\x06\x61mount\x18\x01 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x11\n\tunlock_at\x18\x02 \x01(\x04\"\x81\x01\n\x0b\x41\x63\x63ountData\x12\x12\n\x04\x66ree\x18\x01 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x16\n\x08reserved\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x14\n\x06\x62onded\x18\x03 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x30\n\tunlocking\x18\x04 \x03(\x0b\x32\x1d.payable.token.v1.UnlockChunk\"\x1d\n\x06\x41mount\x12\x13\n\x05value\x18\x01 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"4\n\x08Transfer\x12\x12\n\x04\x64\x65st\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"\x1c\n\x04\x42ond\x12\x14\n\x06\x61mount\x18\x01 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"\x1e\n\x06Unbond\x12\x14\n\x06\x61mount\x18\x01 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"\x12\n\x10WithdrawUnbonded\"I\n\x0bTransferred\x12\x12\n\x04\x66rom\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x10\n\x02to\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x03 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"<\n\rAccountAmount\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"e\n\x12ReserveRepatriated\x12\x12\n\x04\x66rom\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x10\n\x02to\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x03 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x13\n\x0bto_reserved\x18\x04 \x01(\x08\"J\n\x08Unbonded\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x11\n\tunlock_at\x18\x03 \x01(\x04\"\'\n\x0e\x41\x63\x63ountRequest\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"\x07\n\x05\x45mpty2\x9c\x01\n\nTokenQuery\x12J\n\x07\x41\x63\x63ount\x12 .payable.token.v1.AccountRequest\x1a\x1d.payable.token.v1.AccountData\x12\x42\n\rTotalIssuance\x12\x17.payable.token.v1.Empty\x1a\x18.payable.token.v1.Amountb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpayable/token/v1/token.proto\x12\x10payable.token.v1\x1a\x15payable/options.proto\"6\n\x0bUnlockChunk\x12\x14\n\x06\x61mount\x18\x01 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x11\n\tunlock_at\x18\x02 \x01(\x04\"\xa8\x01\n\x0b\x41\x63\x63ountData\x12\x12\n\x04\x66ree\x18\x01 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x16\n\x08reserved\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x14\n\x06\x62onded\x18\x03 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x30\n\tunlocking\x18\x04 \x03(\x0b\x32\x1d.payable.token.v1.UnlockChunk\x12%\n\x05holds\x18\x05 \x03(\x0b\x32\x16.payable.token.v1.Hold\",\n\x04Hold\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x14\n\x06\x61mount\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"\x1d\n\x06\x41mount\x12\x13\n\x05value\x18\x01 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"4\n\x08Transfer\x12\x12\n\x04\x64\x65st\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"\x1c\n\x04\x42ond\x12\x14\n\x06\x61mount\x18\x01 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"\x1e\n\x06Unbond\x12\x14\n\x06\x61mount\x18\x01 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"\x12\n\x10WithdrawUnbonded\"I\n\x0bTransferred\x12\x12\n\x04\x66rom\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x10\n\x02to\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x03 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"<\n\rAccountAmount\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"u\n\x12ReserveRepatriated\x12\x12\n\x04\x66rom\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x10\n\x02to\x18\x02 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x03 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x13\n\x0bto_reserved\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\"I\n\nHoldAmount\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x0e\n\x06reason\x18\x03 \x01(\t\"J\n\x08Unbonded\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x14\n\x06\x61mount\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\x12\x11\n\tunlock_at\x18\x03 \x01(\x04\"\'\n\x0e\x41\x63\x63ountRequest\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"\x07\n\x05\x45mpty2\x9c\x01\n\nTokenQuery\x12J\n\x07\x41\x63\x63ount\x12 .payable.token.v1.AccountRequest\x1a\x1d.payable.token.v1.AccountData\x12\x42\n\rTotalIssuance\x12\x17.payable.token.v1.Empty\x1a\x18.payable.token.v1.Amountb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,6 +40,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACCOUNTDATA'].fields_by_name['reserved']._serialized_options = b'\250\273\030\001'
   _globals['_ACCOUNTDATA'].fields_by_name['bonded']._loaded_options = None
   _globals['_ACCOUNTDATA'].fields_by_name['bonded']._serialized_options = b'\250\273\030\001'
+  _globals['_HOLD'].fields_by_name['amount']._loaded_options = None
+  _globals['_HOLD'].fields_by_name['amount']._serialized_options = b'\250\273\030\001'
   _globals['_AMOUNT'].fields_by_name['value']._loaded_options = None
   _globals['_AMOUNT'].fields_by_name['value']._serialized_options = b'\250\273\030\001'
   _globals['_TRANSFER'].fields_by_name['dest']._loaded_options = None
@@ -66,6 +68,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESERVEREPATRIATED'].fields_by_name['to']._serialized_options = b'\260\273\030\001'
   _globals['_RESERVEREPATRIATED'].fields_by_name['amount']._loaded_options = None
   _globals['_RESERVEREPATRIATED'].fields_by_name['amount']._serialized_options = b'\250\273\030\001'
+  _globals['_HOLDAMOUNT'].fields_by_name['account']._loaded_options = None
+  _globals['_HOLDAMOUNT'].fields_by_name['account']._serialized_options = b'\260\273\030\001'
+  _globals['_HOLDAMOUNT'].fields_by_name['amount']._loaded_options = None
+  _globals['_HOLDAMOUNT'].fields_by_name['amount']._serialized_options = b'\250\273\030\001'
   _globals['_UNBONDED'].fields_by_name['account']._loaded_options = None
   _globals['_UNBONDED'].fields_by_name['account']._serialized_options = b'\260\273\030\001'
   _globals['_UNBONDED'].fields_by_name['amount']._loaded_options = None
@@ -75,29 +81,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UNLOCKCHUNK']._serialized_start=73
   _globals['_UNLOCKCHUNK']._serialized_end=127
   _globals['_ACCOUNTDATA']._serialized_start=130
-  _globals['_ACCOUNTDATA']._serialized_end=259
-  _globals['_AMOUNT']._serialized_start=261
-  _globals['_AMOUNT']._serialized_end=290
-  _globals['_TRANSFER']._serialized_start=292
-  _globals['_TRANSFER']._serialized_end=344
-  _globals['_BOND']._serialized_start=346
-  _globals['_BOND']._serialized_end=374
-  _globals['_UNBOND']._serialized_start=376
-  _globals['_UNBOND']._serialized_end=406
-  _globals['_WITHDRAWUNBONDED']._serialized_start=408
-  _globals['_WITHDRAWUNBONDED']._serialized_end=426
-  _globals['_TRANSFERRED']._serialized_start=428
-  _globals['_TRANSFERRED']._serialized_end=501
-  _globals['_ACCOUNTAMOUNT']._serialized_start=503
-  _globals['_ACCOUNTAMOUNT']._serialized_end=563
-  _globals['_RESERVEREPATRIATED']._serialized_start=565
-  _globals['_RESERVEREPATRIATED']._serialized_end=666
-  _globals['_UNBONDED']._serialized_start=668
-  _globals['_UNBONDED']._serialized_end=742
-  _globals['_ACCOUNTREQUEST']._serialized_start=744
-  _globals['_ACCOUNTREQUEST']._serialized_end=783
-  _globals['_EMPTY']._serialized_start=785
-  _globals['_EMPTY']._serialized_end=792
-  _globals['_TOKENQUERY']._serialized_start=795
-  _globals['_TOKENQUERY']._serialized_end=951
+  _globals['_ACCOUNTDATA']._serialized_end=298
+  _globals['_HOLD']._serialized_start=300
+  _globals['_HOLD']._serialized_end=344
+  _globals['_AMOUNT']._serialized_start=346
+  _globals['_AMOUNT']._serialized_end=375
+  _globals['_TRANSFER']._serialized_start=377
+  _globals['_TRANSFER']._serialized_end=429
+  _globals['_BOND']._serialized_start=431
+  _globals['_BOND']._serialized_end=459
+  _globals['_UNBOND']._serialized_start=461
+  _globals['_UNBOND']._serialized_end=491
+  _globals['_WITHDRAWUNBONDED']._serialized_start=493
+  _globals['_WITHDRAWUNBONDED']._serialized_end=511
+  _globals['_TRANSFERRED']._serialized_start=513
+  _globals['_TRANSFERRED']._serialized_end=586
+  _globals['_ACCOUNTAMOUNT']._serialized_start=588
+  _globals['_ACCOUNTAMOUNT']._serialized_end=648
+  _globals['_RESERVEREPATRIATED']._serialized_start=650
+  _globals['_RESERVEREPATRIATED']._serialized_end=767
+  _globals['_HOLDAMOUNT']._serialized_start=769
+  _globals['_HOLDAMOUNT']._serialized_end=842
+  _globals['_UNBONDED']._serialized_start=844
+  _globals['_UNBONDED']._serialized_end=918
+  _globals['_ACCOUNTREQUEST']._serialized_start=920
+  _globals['_ACCOUNTREQUEST']._serialized_end=959
+  _globals['_EMPTY']._serialized_start=961
+  _globals['_EMPTY']._serialized_end=968
+  _globals['_TOKENQUERY']._serialized_start=971
+  _globals['_TOKENQUERY']._serialized_end=1127
 # @@protoc_insertion_point(module_scope)

@@ -16,16 +16,26 @@ class UnlockChunk(_message.Message):
     def __init__(self, amount: _Optional[bytes] = ..., unlock_at: _Optional[int] = ...) -> None: ...
 
 class AccountData(_message.Message):
-    __slots__ = ("free", "reserved", "bonded", "unlocking")
+    __slots__ = ("free", "reserved", "bonded", "unlocking", "holds")
     FREE_FIELD_NUMBER: _ClassVar[int]
     RESERVED_FIELD_NUMBER: _ClassVar[int]
     BONDED_FIELD_NUMBER: _ClassVar[int]
     UNLOCKING_FIELD_NUMBER: _ClassVar[int]
+    HOLDS_FIELD_NUMBER: _ClassVar[int]
     free: bytes
     reserved: bytes
     bonded: bytes
     unlocking: _containers.RepeatedCompositeFieldContainer[UnlockChunk]
-    def __init__(self, free: _Optional[bytes] = ..., reserved: _Optional[bytes] = ..., bonded: _Optional[bytes] = ..., unlocking: _Optional[_Iterable[_Union[UnlockChunk, _Mapping]]] = ...) -> None: ...
+    holds: _containers.RepeatedCompositeFieldContainer[Hold]
+    def __init__(self, free: _Optional[bytes] = ..., reserved: _Optional[bytes] = ..., bonded: _Optional[bytes] = ..., unlocking: _Optional[_Iterable[_Union[UnlockChunk, _Mapping]]] = ..., holds: _Optional[_Iterable[_Union[Hold, _Mapping]]] = ...) -> None: ...
+
+class Hold(_message.Message):
+    __slots__ = ("reason", "amount")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    amount: bytes
+    def __init__(self, reason: _Optional[str] = ..., amount: _Optional[bytes] = ...) -> None: ...
 
 class Amount(_message.Message):
     __slots__ = ("value",)
@@ -75,15 +85,27 @@ class AccountAmount(_message.Message):
     def __init__(self, account: _Optional[bytes] = ..., amount: _Optional[bytes] = ...) -> None: ...
 
 class ReserveRepatriated(_message.Message):
-    __slots__ = ("to", "amount", "to_reserved")
+    __slots__ = ("to", "amount", "to_reserved", "reason")
     FROM_FIELD_NUMBER: _ClassVar[int]
     TO_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     TO_RESERVED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     to: bytes
     amount: bytes
     to_reserved: bool
-    def __init__(self, to: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., to_reserved: _Optional[bool] = ..., **kwargs) -> None: ...
+    reason: str
+    def __init__(self, to: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., to_reserved: _Optional[bool] = ..., reason: _Optional[str] = ..., **kwargs) -> None: ...
+
+class HoldAmount(_message.Message):
+    __slots__ = ("account", "amount", "reason")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    account: bytes
+    amount: bytes
+    reason: str
+    def __init__(self, account: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Unbonded(_message.Message):
     __slots__ = ("account", "amount", "unlock_at")

@@ -1,5 +1,6 @@
 from payable import options_pb2 as _options_pb2
 from payable.modelregistry.v1 import modelregistry_pb2 as _modelregistry_pb2
+from payable.attribution.v1 import attribution_pb2 as _attribution_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -232,72 +233,12 @@ class AttributeRequest(_message.Message):
     request_id: bytes
     def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., input: _Optional[_Iterable[float]] = ..., label: _Optional[int] = ..., top_k: _Optional[int] = ..., request_id: _Optional[bytes] = ...) -> None: ...
 
-class ContributionScore(_message.Message):
-    __slots__ = ("contribution_id", "contributor", "score_ppb")
-    CONTRIBUTION_ID_FIELD_NUMBER: _ClassVar[int]
-    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
-    SCORE_PPB_FIELD_NUMBER: _ClassVar[int]
-    contribution_id: int
-    contributor: bytes
-    score_ppb: int
-    def __init__(self, contribution_id: _Optional[int] = ..., contributor: _Optional[bytes] = ..., score_ppb: _Optional[int] = ...) -> None: ...
-
-class Span(_message.Message):
-    __slots__ = ("start", "length", "count", "contribution_ids")
-    START_FIELD_NUMBER: _ClassVar[int]
-    LENGTH_FIELD_NUMBER: _ClassVar[int]
-    COUNT_FIELD_NUMBER: _ClassVar[int]
-    CONTRIBUTION_IDS_FIELD_NUMBER: _ClassVar[int]
-    start: int
-    length: int
-    count: int
-    contribution_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, start: _Optional[int] = ..., length: _Optional[int] = ..., count: _Optional[int] = ..., contribution_ids: _Optional[_Iterable[int]] = ...) -> None: ...
-
-class AttributionResult(_message.Message):
-    __slots__ = ("model_hash", "index_hash", "input_hash", "output_hash", "method", "params_json", "top_k", "worker", "request_id", "spans", "input_tokens", "output_tokens", "label")
-    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
-    INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
-    INPUT_HASH_FIELD_NUMBER: _ClassVar[int]
-    OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
-    METHOD_FIELD_NUMBER: _ClassVar[int]
-    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
-    TOP_K_FIELD_NUMBER: _ClassVar[int]
-    WORKER_FIELD_NUMBER: _ClassVar[int]
-    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    SPANS_FIELD_NUMBER: _ClassVar[int]
-    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
-    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
-    LABEL_FIELD_NUMBER: _ClassVar[int]
-    model_hash: bytes
-    index_hash: bytes
-    input_hash: bytes
-    output_hash: bytes
-    method: str
-    params_json: str
-    top_k: _containers.RepeatedCompositeFieldContainer[ContributionScore]
-    worker: bytes
-    request_id: bytes
-    spans: _containers.RepeatedCompositeFieldContainer[Span]
-    input_tokens: int
-    output_tokens: int
-    label: int
-    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., method: _Optional[str] = ..., params_json: _Optional[str] = ..., top_k: _Optional[_Iterable[_Union[ContributionScore, _Mapping]]] = ..., worker: _Optional[bytes] = ..., request_id: _Optional[bytes] = ..., spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., label: _Optional[int] = ...) -> None: ...
-
-class SignedAttribution(_message.Message):
-    __slots__ = ("result", "signature")
-    RESULT_FIELD_NUMBER: _ClassVar[int]
-    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
-    result: bytes
-    signature: bytes
-    def __init__(self, result: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
-
 class StatusRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class StatusResponse(_message.Message):
-    __slots__ = ("device", "worker", "models", "indexes")
+    __slots__ = ("device", "worker", "models", "indexes", "followed_block")
     class IndexInfo(_message.Message):
         __slots__ = ("index_hash", "bytes", "examples", "method")
         INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -313,11 +254,13 @@ class StatusResponse(_message.Message):
     WORKER_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     INDEXES_FIELD_NUMBER: _ClassVar[int]
+    FOLLOWED_BLOCK_FIELD_NUMBER: _ClassVar[int]
     device: str
     worker: bytes
     models: _containers.RepeatedScalarFieldContainer[bytes]
     indexes: _containers.RepeatedCompositeFieldContainer[StatusResponse.IndexInfo]
-    def __init__(self, device: _Optional[str] = ..., worker: _Optional[bytes] = ..., models: _Optional[_Iterable[bytes]] = ..., indexes: _Optional[_Iterable[_Union[StatusResponse.IndexInfo, _Mapping]]] = ...) -> None: ...
+    followed_block: int
+    def __init__(self, device: _Optional[str] = ..., worker: _Optional[bytes] = ..., models: _Optional[_Iterable[bytes]] = ..., indexes: _Optional[_Iterable[_Union[StatusResponse.IndexInfo, _Mapping]]] = ..., followed_block: _Optional[int] = ...) -> None: ...
 
 class LoadBaseRequest(_message.Message):
     __slots__ = ("directory", "max_batch")

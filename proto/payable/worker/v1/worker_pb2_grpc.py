@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from payable.attribution.v1 import attribution_pb2 as payable_dot_attribution_dot_v1_dot_attribution__pb2
 from payable.worker.v1 import worker_pb2 as payable_dot_worker_dot_v1_dot_worker__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -25,8 +26,9 @@ if _version_not_supported:
     )
 
 
-class WorkerStub:
-    """Missing associated documentation comment in .proto file."""
+class GradientStub:
+    """Gradient influence for classifiers (gpu_worker/gradient).
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -35,59 +37,35 @@ class WorkerStub:
             channel: A grpc.Channel.
         """
         self.Train = channel.unary_unary(
-                '/payable.worker.v1.Worker/Train',
+                '/payable.worker.v1.Gradient/Train',
                 request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.TrainRequest.SerializeToString,
                 response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.TrainResponse.FromString,
                 _registered_method=True)
         self.LoadModel = channel.unary_unary(
-                '/payable.worker.v1.Worker/LoadModel',
+                '/payable.worker.v1.Gradient/LoadModel',
                 request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoadModelRequest.SerializeToString,
                 response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.LoadModelResponse.FromString,
                 _registered_method=True)
         self.BuildIndex = channel.unary_stream(
-                '/payable.worker.v1.Worker/BuildIndex',
+                '/payable.worker.v1.Gradient/BuildIndex',
                 request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.BuildIndexRequest.SerializeToString,
                 response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.IndexProgress.FromString,
                 _registered_method=True)
         self.Infer = channel.unary_unary(
-                '/payable.worker.v1.Worker/Infer',
+                '/payable.worker.v1.Gradient/Infer',
                 request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.InferRequest.SerializeToString,
                 response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.InferResponse.FromString,
                 _registered_method=True)
         self.Attribute = channel.unary_unary(
-                '/payable.worker.v1.Worker/Attribute',
+                '/payable.worker.v1.Gradient/Attribute',
                 request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.AttributeRequest.SerializeToString,
-                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.SignedAttribution.FromString,
-                _registered_method=True)
-        self.Status = channel.unary_unary(
-                '/payable.worker.v1.Worker/Status',
-                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.StatusRequest.SerializeToString,
-                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.StatusResponse.FromString,
-                _registered_method=True)
-        self.TrainLanguageModel = channel.unary_unary(
-                '/payable.worker.v1.Worker/TrainLanguageModel',
-                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.TrainLanguageModelRequest.SerializeToString,
-                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.TrainResponse.FromString,
-                _registered_method=True)
-        self.BuildSpanIndex = channel.unary_stream(
-                '/payable.worker.v1.Worker/BuildSpanIndex',
-                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.SpanIndexRequest.SerializeToString,
-                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.IndexProgress.FromString,
-                _registered_method=True)
-        self.Generate = channel.unary_unary(
-                '/payable.worker.v1.Worker/Generate',
-                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.GenerateRequest.SerializeToString,
-                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.GenerateResponse.FromString,
-                _registered_method=True)
-        self.AttributeSpans = channel.unary_unary(
-                '/payable.worker.v1.Worker/AttributeSpans',
-                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.SpanAttributeRequest.SerializeToString,
-                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.SignedAttribution.FromString,
+                response_deserializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.SignedAttribution.FromString,
                 _registered_method=True)
 
 
-class WorkerServicer:
-    """Missing associated documentation comment in .proto file."""
+class GradientServicer:
+    """Gradient influence for classifiers (gpu_worker/gradient).
+    """
 
     def Train(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -119,38 +97,8 @@ class WorkerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Status(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
 
-    def TrainLanguageModel(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def BuildSpanIndex(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def Generate(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def AttributeSpans(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-
-def add_WorkerServicer_to_server(servicer, server):
+def add_GradientServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Train': grpc.unary_unary_rpc_method_handler(
                     servicer.Train,
@@ -175,43 +123,19 @@ def add_WorkerServicer_to_server(servicer, server):
             'Attribute': grpc.unary_unary_rpc_method_handler(
                     servicer.Attribute,
                     request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.AttributeRequest.FromString,
-                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.SignedAttribution.SerializeToString,
-            ),
-            'Status': grpc.unary_unary_rpc_method_handler(
-                    servicer.Status,
-                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.StatusRequest.FromString,
-                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.StatusResponse.SerializeToString,
-            ),
-            'TrainLanguageModel': grpc.unary_unary_rpc_method_handler(
-                    servicer.TrainLanguageModel,
-                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.TrainLanguageModelRequest.FromString,
-                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.TrainResponse.SerializeToString,
-            ),
-            'BuildSpanIndex': grpc.unary_stream_rpc_method_handler(
-                    servicer.BuildSpanIndex,
-                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.SpanIndexRequest.FromString,
-                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.IndexProgress.SerializeToString,
-            ),
-            'Generate': grpc.unary_unary_rpc_method_handler(
-                    servicer.Generate,
-                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.GenerateRequest.FromString,
-                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.GenerateResponse.SerializeToString,
-            ),
-            'AttributeSpans': grpc.unary_unary_rpc_method_handler(
-                    servicer.AttributeSpans,
-                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.SpanAttributeRequest.FromString,
-                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.SignedAttribution.SerializeToString,
+                    response_serializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.SignedAttribution.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'payable.worker.v1.Worker', rpc_method_handlers)
+            'payable.worker.v1.Gradient', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('payable.worker.v1.Worker', rpc_method_handlers)
+    server.add_registered_method_handlers('payable.worker.v1.Gradient', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class Worker:
-    """Missing associated documentation comment in .proto file."""
+class Gradient:
+    """Gradient influence for classifiers (gpu_worker/gradient).
+    """
 
     @staticmethod
     def Train(request,
@@ -227,7 +151,7 @@ class Worker:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/payable.worker.v1.Worker/Train',
+            '/payable.worker.v1.Gradient/Train',
             payable_dot_worker_dot_v1_dot_worker__pb2.TrainRequest.SerializeToString,
             payable_dot_worker_dot_v1_dot_worker__pb2.TrainResponse.FromString,
             options,
@@ -254,7 +178,7 @@ class Worker:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/payable.worker.v1.Worker/LoadModel',
+            '/payable.worker.v1.Gradient/LoadModel',
             payable_dot_worker_dot_v1_dot_worker__pb2.LoadModelRequest.SerializeToString,
             payable_dot_worker_dot_v1_dot_worker__pb2.LoadModelResponse.FromString,
             options,
@@ -281,7 +205,7 @@ class Worker:
         return grpc.experimental.unary_stream(
             request,
             target,
-            '/payable.worker.v1.Worker/BuildIndex',
+            '/payable.worker.v1.Gradient/BuildIndex',
             payable_dot_worker_dot_v1_dot_worker__pb2.BuildIndexRequest.SerializeToString,
             payable_dot_worker_dot_v1_dot_worker__pb2.IndexProgress.FromString,
             options,
@@ -308,7 +232,7 @@ class Worker:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/payable.worker.v1.Worker/Infer',
+            '/payable.worker.v1.Gradient/Infer',
             payable_dot_worker_dot_v1_dot_worker__pb2.InferRequest.SerializeToString,
             payable_dot_worker_dot_v1_dot_worker__pb2.InferResponse.FromString,
             options,
@@ -335,9 +259,9 @@ class Worker:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/payable.worker.v1.Worker/Attribute',
+            '/payable.worker.v1.Gradient/Attribute',
             payable_dot_worker_dot_v1_dot_worker__pb2.AttributeRequest.SerializeToString,
-            payable_dot_worker_dot_v1_dot_worker__pb2.SignedAttribution.FromString,
+            payable_dot_attribution_dot_v1_dot_attribution__pb2.SignedAttribution.FromString,
             options,
             channel_credentials,
             insecure,
@@ -348,32 +272,101 @@ class Worker:
             metadata,
             _registered_method=True)
 
-    @staticmethod
-    def Status(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/payable.worker.v1.Worker/Status',
-            payable_dot_worker_dot_v1_dot_worker__pb2.StatusRequest.SerializeToString,
-            payable_dot_worker_dot_v1_dot_worker__pb2.StatusResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
+
+class SpanStub:
+    """Span attribution for language models (gpu_worker/span).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.TrainLanguageModel = channel.unary_unary(
+                '/payable.worker.v1.Span/TrainLanguageModel',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.TrainLanguageModelRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.TrainResponse.FromString,
+                _registered_method=True)
+        self.BuildSpanIndex = channel.unary_stream(
+                '/payable.worker.v1.Span/BuildSpanIndex',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.SpanIndexRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.IndexProgress.FromString,
+                _registered_method=True)
+        self.Generate = channel.unary_unary(
+                '/payable.worker.v1.Span/Generate',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.GenerateRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.GenerateResponse.FromString,
+                _registered_method=True)
+        self.AttributeSpans = channel.unary_unary(
+                '/payable.worker.v1.Span/AttributeSpans',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.SpanAttributeRequest.SerializeToString,
+                response_deserializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.SignedAttribution.FromString,
+                _registered_method=True)
+
+
+class SpanServicer:
+    """Span attribution for language models (gpu_worker/span).
+    """
+
+    def TrainLanguageModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BuildSpanIndex(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Generate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AttributeSpans(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_SpanServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'TrainLanguageModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.TrainLanguageModel,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.TrainLanguageModelRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.TrainResponse.SerializeToString,
+            ),
+            'BuildSpanIndex': grpc.unary_stream_rpc_method_handler(
+                    servicer.BuildSpanIndex,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.SpanIndexRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.IndexProgress.SerializeToString,
+            ),
+            'Generate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Generate,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.GenerateRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.GenerateResponse.SerializeToString,
+            ),
+            'AttributeSpans': grpc.unary_unary_rpc_method_handler(
+                    servicer.AttributeSpans,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.SpanAttributeRequest.FromString,
+                    response_serializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.SignedAttribution.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'payable.worker.v1.Span', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('payable.worker.v1.Span', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Span:
+    """Span attribution for language models (gpu_worker/span).
+    """
 
     @staticmethod
     def TrainLanguageModel(request,
@@ -389,7 +382,7 @@ class Worker:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/payable.worker.v1.Worker/TrainLanguageModel',
+            '/payable.worker.v1.Span/TrainLanguageModel',
             payable_dot_worker_dot_v1_dot_worker__pb2.TrainLanguageModelRequest.SerializeToString,
             payable_dot_worker_dot_v1_dot_worker__pb2.TrainResponse.FromString,
             options,
@@ -416,7 +409,7 @@ class Worker:
         return grpc.experimental.unary_stream(
             request,
             target,
-            '/payable.worker.v1.Worker/BuildSpanIndex',
+            '/payable.worker.v1.Span/BuildSpanIndex',
             payable_dot_worker_dot_v1_dot_worker__pb2.SpanIndexRequest.SerializeToString,
             payable_dot_worker_dot_v1_dot_worker__pb2.IndexProgress.FromString,
             options,
@@ -443,7 +436,7 @@ class Worker:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/payable.worker.v1.Worker/Generate',
+            '/payable.worker.v1.Span/Generate',
             payable_dot_worker_dot_v1_dot_worker__pb2.GenerateRequest.SerializeToString,
             payable_dot_worker_dot_v1_dot_worker__pb2.GenerateResponse.FromString,
             options,
@@ -470,9 +463,84 @@ class Worker:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/payable.worker.v1.Worker/AttributeSpans',
+            '/payable.worker.v1.Span/AttributeSpans',
             payable_dot_worker_dot_v1_dot_worker__pb2.SpanAttributeRequest.SerializeToString,
-            payable_dot_worker_dot_v1_dot_worker__pb2.SignedAttribution.FromString,
+            payable_dot_attribution_dot_v1_dot_attribution__pb2.SignedAttribution.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class WorkerInfoStub:
+    """What the worker holds: its device, key, models and indexes.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Status = channel.unary_unary(
+                '/payable.worker.v1.WorkerInfo/Status',
+                request_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.StatusRequest.SerializeToString,
+                response_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.StatusResponse.FromString,
+                _registered_method=True)
+
+
+class WorkerInfoServicer:
+    """What the worker holds: its device, key, models and indexes.
+    """
+
+    def Status(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_WorkerInfoServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Status': grpc.unary_unary_rpc_method_handler(
+                    servicer.Status,
+                    request_deserializer=payable_dot_worker_dot_v1_dot_worker__pb2.StatusRequest.FromString,
+                    response_serializer=payable_dot_worker_dot_v1_dot_worker__pb2.StatusResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'payable.worker.v1.WorkerInfo', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('payable.worker.v1.WorkerInfo', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class WorkerInfo:
+    """What the worker holds: its device, key, models and indexes.
+    """
+
+    @staticmethod
+    def Status(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.worker.v1.WorkerInfo/Status',
+            payable_dot_worker_dot_v1_dot_worker__pb2.StatusRequest.SerializeToString,
+            payable_dot_worker_dot_v1_dot_worker__pb2.StatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

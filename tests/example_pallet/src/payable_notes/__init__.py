@@ -1,8 +1,8 @@
-"""The notes pallet: one note per account, held with a deposit reserved through the token pallet.
+"""The notes pallet: one note per account, with a deposit held through the token pallet (hold "notes/deposit").
 
 Overview: an example of a pallet shipped as its own package. It owns its state slice, declares calls,
 events and errors, and moves funds only through the token pallet's public interface.
-Invariants: every stored note has its deposit reserved on the author's account.
+Invariants: what each account holds under "notes/deposit" is exactly its note's deposit.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from runtime.weights import Weight
 from . import notes_pb2 as pb
 
 NAME = "notes"
+DEPOSIT = "notes/deposit"  # the hold this pallet places (only this pallet may release it)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def post_note(ctx, origin: bytes, args: pb.PostNote) -> None:
     if Notes.contains(ctx, origin):
         raise AlreadyPosted("delete the existing note first")
     deposit = ctx.config.note_deposit
-    token.reserve(ctx, origin, deposit)
+    token.hold(ctx, DEPOSIT, origin, deposit)
     Notes.insert(ctx, origin, pb.Note(content_hash=args.content_hash, deposit=encode_u128(deposit)))
     NotePosted.emit(ctx, author=origin, content_hash=args.content_hash)
 
@@ -74,14 +75,16 @@ def delete_note(ctx, origin: bytes, args: pb.DeleteNote) -> None:
     if note is None:
         raise NoNote("nothing to delete")
     Notes.remove(ctx, origin)
-    token.unreserve(ctx, origin, decode_u128(note.deposit))
+    token.release(ctx, DEPOSIT, origin, decode_u128(note.deposit))
 
 
 class _Hooks:
     @staticmethod
     def try_state(ctx) -> None:
-        for who, note in Notes.iter(ctx):
-            ensure(token.account(ctx, who).reserved >= decode_u128(note.deposit), "notes: deposit not reserved")
+        owed = {who: decode_u128(note.deposit) for who, note in Notes.iter(ctx)}
+        held = token.holds(ctx, DEPOSIT)
+        for who in sorted(set(owed) | set(held)):
+            ensure(held.get(who, 0) == owed.get(who, 0), f"notes: {who.hex()} holds {held.get(who, 0)} for its note")
 
 
 pallet = Pallet(NAME, doc=__doc__, calls=calls, storage=storage, events=events, errors=NotesError,

@@ -10,6 +10,10 @@ checks every byte of it. The directory holds:
     span/                 the suffix-array index over each row's trained tokens (one document per row)
     gradient/features.npy the rows' preconditioned, projected LoRA gradients [rows, Σ k_l]
 A unit of credit is a row; a contribution earns its rows' draws (`gpu_worker.results`).
+
+It composes two engines' methods - span attribution (`span/`) and LoRA-gradient influence
+(`gradient/lora_influence.py`) - over the same rows (`rows`), which is why it sits beside them rather
+than in either: engines never import each other.
 """
 
 from __future__ import annotations
@@ -20,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..finetune.dataset import IGNORE, Example
-from ..span.credit import CreditParams, attribute_spans
-from ..span.index import Document, SpanIndex, build_index
-from . import influence
-from .damping import choose_damping
+from .gradient import lora_influence as influence
+from .gradient.damping import choose_adapter_damping
+from .rows import IGNORE, Example
+from .span.credit import CreditParams, attribute_spans
+from .span.index import Document, SpanIndex, build_index
 
 SPAN, GRADIENT, BOTH = "span", "lora-gradient", "span+lora-gradient"
 METHOD_NAMES = (SPAN, GRADIENT, BOTH)
@@ -87,9 +91,9 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
             queries = held_out[:16] or train[:8]
             _, query_grads = influence.per_example_gradients(model, queries, tokenizer.pad_token_id, adapter,
                                                              token_normalized=normalized)
-            evidence = choose_damping(model, adapter, train, queries, tokenizer.pad_token_id, blocks,
-                                      influence.project_layers(query_grads, layout, spec.k, spec.seed), lr,
-                                      spec.seed)
+            evidence = choose_adapter_damping(model, adapter, train, queries, tokenizer.pad_token_id, blocks,
+                                              influence.project_layers(query_grads, layout, spec.k, spec.seed),
+                                              lr, spec.seed)
             damping = evidence["damping"]
             gradient["damping"] = evidence
         ops = influence.operators(blocks, layout, spec.gradient_method, damping)

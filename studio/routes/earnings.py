@@ -8,7 +8,7 @@ script gets what the page shows; the JSON routes here are those figures as the p
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse
 
 from payable.attribution.v1 import attribution_pb2 as at
@@ -18,6 +18,7 @@ from runtime.codec import decode_u128, format_open
 from runtime.crypto import encode_address
 from sdk.client import Client, ClientError
 
+from ..deps import NodeClient, Page
 from .explorer import parse_account
 
 
@@ -71,47 +72,52 @@ def datanet_ranking(client: Client, datanet_id: int, offset: int = 0, limit: int
                              for i, c in enumerate(found.contributors)]}
 
 
-def earnings_router(client: Client, page) -> APIRouter:
-    router = APIRouter()
+router = APIRouter()
 
-    def guarded(compute):
-        try:
-            return compute()
-        except ClientError as exc:
-            raise HTTPException(404, str(exc)) from exc
 
-    @router.get("/api/earnings/contributors/{address}")
-    def contributor_json(address: str):
-        return guarded(lambda: contributor_earnings(client, parse_account(address)))
+def guarded(compute):
+    try:
+        return compute()
+    except ClientError as exc:
+        raise HTTPException(404, str(exc)) from exc
 
-    @router.get("/api/earnings/models/{model_id}")
-    def model_json(model_id: int):
-        return guarded(lambda: model_earnings(client, model_id))
 
-    @router.get("/api/earnings/datanets/{datanet_id}")
-    def datanet_json(datanet_id: int, offset: int = 0):
-        return guarded(lambda: datanet_ranking(client, datanet_id, offset))
+@router.get("/api/earnings/contributors/{address}")
+def contributor_json(address: str, client: NodeClient):
+    return guarded(lambda: contributor_earnings(client, parse_account(address)))
 
-    @router.get("/earnings", response_class=HTMLResponse)
-    def earnings_home(request: Request):
-        models = list(client.pallet_items("modelregistry", "list_models", mr.ModelsRequest(), mr.ModelList,
-                                          "models"))
-        nets = list(client.pallet_items("datanet", "list_datanets", dn.ListDataNetsRequest(), dn.DataNetList,
-                                        "datanets"))
-        return page(request, "earnings.html", models=models, datanets=nets)
 
-    @router.get("/earnings/contributors/{address}", response_class=HTMLResponse)
-    def contributor_page(request: Request, address: str):
-        data = guarded(lambda: contributor_earnings(client, parse_account(address)))
-        return page(request, "earnings_contributor.html", data=data)
+@router.get("/api/earnings/models/{model_id}")
+def model_json(model_id: int, client: NodeClient):
+    return guarded(lambda: model_earnings(client, model_id))
 
-    @router.get("/earnings/models/{model_id}", response_class=HTMLResponse)
-    def model_page(request: Request, model_id: int):
-        return page(request, "earnings_model.html", data=guarded(lambda: model_earnings(client, model_id)))
 
-    @router.get("/earnings/datanets/{datanet_id}", response_class=HTMLResponse)
-    def datanet_page(request: Request, datanet_id: int, offset: int = 0):
-        return page(request, "earnings_datanet.html",
-                    data=guarded(lambda: datanet_ranking(client, datanet_id, offset)))
+@router.get("/api/earnings/datanets/{datanet_id}")
+def datanet_json(datanet_id: int, client: NodeClient, offset: int = 0):
+    return guarded(lambda: datanet_ranking(client, datanet_id, offset))
 
-    return router
+
+@router.get("/earnings", response_class=HTMLResponse)
+def earnings_home(client: NodeClient, page: Page):
+    models = list(client.pallet_items("modelregistry", "list_models", mr.ModelsRequest(), mr.ModelList,
+                                      "models"))
+    nets = list(client.pallet_items("datanet", "list_datanets", dn.ListDataNetsRequest(), dn.DataNetList,
+                                    "datanets"))
+    return page("earnings.html", models=models, datanets=nets)
+
+
+@router.get("/earnings/contributors/{address}", response_class=HTMLResponse)
+def contributor_page(address: str, client: NodeClient, page: Page):
+    data = guarded(lambda: contributor_earnings(client, parse_account(address)))
+    return page("earnings_contributor.html", data=data)
+
+
+@router.get("/earnings/models/{model_id}", response_class=HTMLResponse)
+def model_page(model_id: int, client: NodeClient, page: Page):
+    return page("earnings_model.html", data=guarded(lambda: model_earnings(client, model_id)))
+
+
+@router.get("/earnings/datanets/{datanet_id}", response_class=HTMLResponse)
+def datanet_page(datanet_id: int, client: NodeClient, page: Page, offset: int = 0):
+    return page("earnings_datanet.html",
+                data=guarded(lambda: datanet_ranking(client, datanet_id, offset)))

@@ -12,7 +12,7 @@ on i lowers the loss of q:
   its logit gradient, so a few surprising tokens - in a fine-tuning row, usually the free-text words
   it copies - do not drown the tokens that say what the row teaches); M_l = (G_l + λ_l I)⁻¹, the exact
   inverse of the damped per-layer empirical Fisher G_l = (1/n) Σ_i φ_l(i)φ_l(i)ᵀ with λ_l = c · (mean
-  eigenvalue of G_l) and c chosen from the data (`damping.choose_damping`; a large c tends to the plain
+  eigenvalue of G_l) and c chosen from the data (`damping.choose_adapter_damping`; a large c tends to the plain
   dot product, so the data may choose it); each row's preconditioned features are scaled to unit
   norm, so a row is credited for the direction of what it teaches, not for how far it is from being
   learnt (bench/lora_attribution.py: each of the three raises AUC and LDS on the synthetic tasks);
@@ -34,9 +34,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ..finetune.dataset import IGNORE, Example
-from ..finetune.trainer import collate
-from ..gradient.influence import projection_block
+from ..rows import IGNORE, Example, collate
+from .influence import projection_block
 
 METHODS = ("ours", "datainf", "grad_dot")
 TOKEN_NORMALIZED = {"ours": True, "datainf": False, "grad_dot": False}

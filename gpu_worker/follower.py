@@ -1,0 +1,151 @@
+"""The follower: follow a node's blocks and submit this worker's answers to the requests assigned to it.
+
+For each `InferenceRequested` event naming this worker it reads the request and the model record from
+the chain, has the worker answer (`Worker.answer`, which decides which engine computes it), gathers
+the Merkle membership proof of every credited contribution from the node, and submits the signed
+result as an `attribution.submit_result` extrinsic (built by name from the runtime metadata) signed
+with the same key. An answer the worker streams to its requester (`Worker.prepare` says which) runs on
+a pool thread of its own, so concurrent paid requests share OpenLoRA's batches; the follower keeps its
+own nonce count, so results from many threads go into the pool in order. It remembers the last block
+it processed: after a lost connection (a node restart) it scans the blocks it missed before following
+new heads again, and it never submits twice (the chain's record of who answered is checked first).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import structlog
+
+from payable.attribution.v1 import attribution_pb2 as at
+from payable.datanet.v1 import datanet_pb2 as dn
+from payable.inference.v1 import inference_pb2 as inf
+from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from payable.runtime.v1.extrinsic_pb2 import Call
+from runtime.crypto import Keypair
+from sdk.client import Client, ClientError
+
+from .errors import ArtifactError
+from .results import MAX_DRAWS
+from .worker import Worker
+
+log = structlog.get_logger("payable.worker.follower")
+
+
+class Submitter:
+    """Signs and pools this worker's extrinsics from any thread, numbering them itself: the chain's nonce
+    lags the pool, so the next nonce is the larger of the chain's and one past the last this worker used."""
+
+    def __init__(self, key: Keypair):
+        self.key = key
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def submit(self, client: Client, call: Call) -> bytes:
+        with self._lock:
+            nonce = max(client.nonce(self.key.public), self._next)
+            try:
+                digest = client.submit(client.sign(self.key, call, nonce=nonce))
+            except ClientError:
+                self._next = 0  # re-read the chain's count next time
+                raise
+            self._next = nonce + 1
+            return digest
+
+
+class Follower:
+    def __init__(self, worker: Worker, target: str, key: Keypair, top_k: int = MAX_DRAWS, paid_threads: int = 64):
+        self.worker, self.target, self.key, self.top_k = worker, target, key, top_k
+        self.last_block = 0
+        self.answered: list[int] = []
+        self.submitter = Submitter(key)
+        self._paid = ThreadPoolExecutor(max_workers=paid_threads, thread_name_prefix="paid")
+        self._paid_client = Client(target, timeout=60)  # shared by the paid threads (connects on first use)
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._paid.shutdown(wait=False, cancel_futures=True)
+        self._paid_client.close()
+
+    def run(self) -> None:
+        """Follow the chain until stopped, reconnecting (and catching up) whenever the node goes away."""
+        while not self._stop.is_set():
+            try:
+                with Client(self.target, timeout=30) as client:
+                    client.wait_ready(10)
+                    self.worker.follow_chain(client.genesis_hash)
+                    self._follow(client)
+            except (ClientError, grpc.RpcError) as exc:
+                log.warning("node_unreachable", node=self.target, error=str(exc)[:200])
+                self._stop.wait(1.0)
+
+    def _follow(self, client: Client) -> None:
+        heads = client.heads()
+        try:
+            self._catch_up(client, client.chain_info().best_number)
+            for head in heads:
+                if self._stop.is_set():
+                    return
+                self._catch_up(client, head.header.number)
+        finally:
+            heads.cancel()
+
+    def _catch_up(self, client: Client, best: int) -> None:
+        while self.last_block < best and not self._stop.is_set():
+            number = self.last_block + 1
+            for event in client.events(number).events:
+                if event.pallet == "inference" and event.name == "InferenceRequested":
+                    requested = inf.InferenceRequested.FromString(event.data)
+                    if self.key.public in requested.workers:
+                        self._answer(client, requested.request)
+            self.last_block = self.worker.followed_block = number
+
+    def _answer(self, client: Client, request_id: int) -> None:
+        request = client.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
+        if request.status != inf.PENDING or self.key.public in request.answered:
+            return  # settled, expired, or answered before a restart: never submit twice
+        model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=request.model), mr.Model)
+        if self.worker.prepare(request, model):
+            self._paid.submit(self._answer_on_pool, request, model)
+            return
+        try:
+            signed = self.worker.answer(client, request, model, self.top_k)
+        except (ArtifactError, ValueError) as exc:
+            log.error("cannot_answer", request=request_id, error=str(exc))
+            return
+        self._submit(client, model, request_id, signed)
+
+    def _answer_on_pool(self, request: inf.Request, model: mr.Model) -> None:
+        """A paid generation, on a pool thread: the worker generates, streams and attributes; then submit."""
+        client = self._paid_client
+        try:
+            signed = self.worker.answer(client, request, model, self.top_k)
+            self._submit(client, model, request.id, signed)
+        except (ArtifactError, ValueError, ClientError, grpc.RpcError) as exc:
+            log.error("cannot_answer", request=request.id, error=str(exc)[:300])
+        except Exception:  # a pool thread's failure must reach the log, not vanish
+            log.exception("paid_answer_failed", request=request.id)
+
+    def _submit(self, client: Client, model: mr.Model, request_id: int, signed: at.SignedAttribution) -> None:
+        result = at.AttributionResult.FromString(signed.result)
+        proofs = [self._proof(client, model, credit.contribution_id) for credit in result.top_k]
+        call = client.call_with("attribution", "submit_result", at.SubmitResult(
+            request=request_id, proofs=proofs, signed_attribution=signed.SerializeToString()))
+        digest = self.submitter.submit(client, call)
+        self.answered.append(request_id)
+        log.info("request_answered", request=request_id, extrinsic=digest.hex()[:16],
+                 output_tokens=result.output_tokens)
+
+    @staticmethod
+    def _proof(client: Client, model: mr.Model, contribution_id: int) -> at.ContributionProof:
+        for ref in model.snapshots:
+            try:
+                proof = client.pallet_query("datanet", "get_membership", dn.ProofRequest(
+                    datanet=ref.datanet, version=ref.version, contribution=contribution_id), dn.MembershipProof)
+            except ClientError:
+                continue
+            return at.ContributionProof(datanet=ref.datanet, version=ref.version, proof=proof)
+        raise ValueError(f"contribution {contribution_id} is in none of the model's snapshots")

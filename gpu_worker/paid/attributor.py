@@ -1,0 +1,67 @@
+"""PEFT slot juggling: the model an adapter's LoRA-gradient query runs through.
+
+Per served base, one PEFT model with one slot per adapter *configuration* (rank, alpha, targets), into
+which the queried adapter's factors are copied from OpenLoRA's cache: PEFT's own switch between many
+loaded adapters walks every module (~40 ms with 64 adapters), a copy of the factors takes microseconds.
+One query at a time (the slots are shared), hence the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+
+from ..adapter_index import Credit
+from ..finetune.trainer import load_base
+from ..gradient.lora_influence import lora_modules
+from ..lora.cache import AdapterCache
+from ..rows import Example
+from .models import Served
+
+
+class Attributor:
+    def __init__(self, cache: AdapterCache, device):
+        self.cache, self.device = cache, device
+        self._models: dict[bytes, object] = {}  # base hash → PeftModel with a slot per adapter config
+        self._in_slot: dict[tuple[bytes, str], bytes] = {}  # (base, slot) → the adapter whose factors it holds
+        self._lock = threading.Lock()
+
+    def load(self, served: Served) -> None:
+        """Give the adapter's configuration a slot in its base's PEFT model now (when the adapter becomes
+        servable), not on its first query."""
+        if served.index.features is not None:
+            with self._lock:
+                self._slot(served)
+
+    def credit(self, served: Served, query: Example, output: list[int]) -> Credit:
+        """The adapter index's credit for one generation (`query`: prompt and output, the output labelled)."""
+        index = served.index
+        with self._lock:
+            peft_model, name = self._slot(served) if index.features is not None else (None, "default")
+            return index.credit(peft_model, served.tokenizer, query, output, name)
+
+    def _slot(self, served: Served) -> tuple[object, str]:
+        # peft pulls in transformers' generation stack (and torch._dynamo): seconds at import, so it is
+        # imported when a worker first attributes an adapter, not when any worker starts
+        from peft import PeftModel
+
+        slot = served.slot
+        model = self._models.get(served.base)
+        if model is None:
+            base, _ = load_base(served.base_dir, self.device)
+            model = self._models[served.base] = PeftModel.from_pretrained(base, served.adapter_dir,
+                                                                           adapter_name=slot).eval()
+        elif slot not in model.peft_config:
+            model.load_adapter(served.adapter_dir, adapter_name=slot)
+        if model.active_adapter != slot:
+            model.set_adapter(slot)
+        if self._in_slot.get((served.base, slot)) != served.adapter:
+            factors = self.cache.get(served.adapter).factors
+            with torch.no_grad():
+                for name, layer in lora_modules(model, slot):
+                    a, b = factors[name.removeprefix("base_model.model.")]
+                    layer.lora_A[slot].weight.copy_(a)
+                    layer.lora_B[slot].weight.copy_(b)
+            self._in_slot[(served.base, slot)] = served.adapter
+        return model, slot

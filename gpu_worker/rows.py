@@ -1,0 +1,49 @@
+"""Fine-tuning rows as token sequences: what ModelFactory trains on and what LoRA attribution credits.
+
+Shared by the engines that both read a fine-tune's rows - `finetune/` (which maps DataNet files to
+rows and renders them) and `gradient/` (LoRA-gradient influence over the same rows) - so neither
+imports the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+IGNORE = -100  # a label position that takes no loss (the prompt, padding)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One mapped row before templating: a chat (list of role/content) or a plain text."""
+    contribution_id: int
+    contributor: bytes
+    line: int
+    messages: tuple[tuple[str, str], ...] = ()
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Example:
+    row: Row
+    rendered: str            # the text after the template, as the model sees it
+    input_ids: tuple[int, ...]
+    labels: tuple[int, ...]  # IGNORE where no loss is taken (the prompt)
+
+    @property
+    def trained_tokens(self) -> int:
+        return sum(1 for x in self.labels if x != IGNORE)
+
+
+def collate(examples: list[Example], pad_id: int, device) -> dict[str, torch.Tensor]:
+    """A padded batch: input ids, labels (IGNORE past each example) and the attention mask."""
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for i, e in enumerate(examples):
+        ids[i, : len(e.input_ids)] = torch.tensor(e.input_ids)
+        labels[i, : len(e.labels)] = torch.tensor(e.labels)
+        mask[i, : len(e.input_ids)] = 1
+    return {"input_ids": ids.to(device), "labels": labels.to(device), "attention_mask": mask.to(device)}

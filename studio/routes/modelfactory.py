@@ -1,0 +1,216 @@
+"""ModelFactory: the form (base model, snapshots, mapping with a live preview, hyper-parameters with their
+defaults and the estimate), a job's page, and the job API the page's script drives (start, watch the loss
+curve, abort, resume, try a prompt, export, publish).
+
+The worker runs the jobs; these routes turn the form into a training config and relay to the worker's
+`Finetune` service. The defaults, the mapping keys and the splits are ModelFactory's one declaration,
+`sdk.modelfactory`, which the worker validates against: the form offers exactly what the worker accepts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import grpc
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from google.protobuf import json_format
+from pydantic import BeforeValidator, JsonValue
+
+from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from payable.worker.v1 import worker_pb2 as wp
+from sdk import modelfactory
+from sdk.client import Client
+
+from .. import wallet
+from ..deps import FinetuneClient, NodeClient, Page, Templates
+from .body import JsonBody
+from .datanets import all_datanets
+from .models import all_base_models
+
+router = APIRouter()
+
+HYPER_DEFAULTS = modelfactory.form_defaults()
+INTEGERS = tuple(name for name, kind in modelfactory.hyperparameter_types().items() if kind is int)
+MAPPING_FIELDS = {  # the form's input for each mapping key: label, placeholder
+    "prompt": ("Prompt field", "prompt"),
+    "response": ("Response field", "response"),
+    "input": ("Input field (added to the prompt)", ""),
+    "system": ("System field", ""),
+    "text": ("Text field (plain)", ""),
+    "messages": ("Messages field (chat)", ""),
+}
+
+
+class JobActionRequest(JsonBody):
+    """POST /api/jobs/{job}/{action}: `try` reads the prompts; `publish` the prices (OPEN), the split
+    (contributors,owner,protocol,worker basis points) and the signer; `abort`, `resume`, `export` nothing."""
+
+    prompts: Annotated[list[JsonValue], BeforeValidator(lambda value: [] if value is None else list(value))] = []
+    price: JsonValue = None
+    price_per_input_token: JsonValue = None
+    price_per_output_token: JsonValue = None
+    split: JsonValue = None
+    signer: JsonValue = ""
+
+
+def worker_call(method, request, timeout: float = 600):
+    try:
+        return method(request, timeout=timeout)
+    except grpc.RpcError as exc:
+        status = 404 if exc.code() == grpc.StatusCode.NOT_FOUND else 400
+        raise HTTPException(status, f"worker: {exc.details()}") from exc
+
+
+def mapping_fields() -> list[tuple[str, str, str]]:
+    """(key, label, placeholder) of every mapping key the worker accepts, in the declaration's order."""
+    return [(key, *MAPPING_FIELDS[key]) for key in modelfactory.MAPPING_KEYS]
+
+
+# --- the form -------------------------------------------------------------------------------------
+async def read_form(request: Request) -> dict:
+    form = await request.form()
+    data: dict[str, Any] = {k: v for k, v in form.items() if k != "snapshots"}
+    data["snapshots"] = form.getlist("snapshots")
+    return data
+
+
+def dataset_spec(form: dict) -> dict:
+    snapshots = [[int(p) for p in ref.split(":")] for ref in form.get("snapshots", [])]
+    mapping = {k: form[f"map_{k}"].strip() for k in modelfactory.MAPPING_KEYS if form.get(f"map_{k}", "").strip()}
+    return {"snapshots": snapshots, "format": form.get("format", modelfactory.DEFAULT_FORMAT), "mapping": mapping,
+            "template": form.get("template", modelfactory.DEFAULT_TEMPLATE),
+            "eval_per_mille": int(form.get("eval_per_mille") or modelfactory.DEFAULT_EVAL_PER_MILLE),
+            "split_seed": modelfactory.DEFAULT_SPLIT_SEED}
+
+
+def base_hash(client: Client, base_model: int) -> str:
+    return client.pallet_query("modelregistry", "get_base_model", mr.BaseModelRequest(base_model=base_model),
+                               mr.BaseModel).artifact_hash.hex()
+
+
+def training_config(client: Client, form: dict) -> dict:
+    if not form.get("base_model"):
+        raise HTTPException(400, "pick a base model")
+    config = {"base_model": base_hash(client, int(form["base_model"])), "dataset": dataset_spec(form)}
+    for key, default in HYPER_DEFAULTS.items():
+        raw = str(form.get(key, "")).strip()
+        try:
+            config[key] = (int(raw) if key in INTEGERS else float(raw)) if raw else default
+        except ValueError as exc:
+            raise HTTPException(400, f"{key}: {raw!r} is not a number") from exc
+    return config
+
+
+def partial(request: Request, templates, template: str, name: str, compute: Callable[[], Any]) -> HTMLResponse:
+    """An htmx fragment: `compute()`'s answer as `name`, or the problem in words (never a blank swap)."""
+    try:
+        return templates.TemplateResponse(request, template, {name: compute(), "problem": None})
+    except (grpc.RpcError, ValueError, HTTPException) as exc:
+        problem = exc.details() if isinstance(exc, grpc.RpcError) else getattr(exc, "detail", str(exc))
+        return templates.TemplateResponse(request, template, {name: None, "problem": problem})
+
+
+# --- pages ----------------------------------------------------------------------------------------
+@router.get("/factory", response_class=HTMLResponse)
+def factory(client: NodeClient, jobs: FinetuneClient, page: Page):
+    bases = all_base_models(client)
+    nets = all_datanets(client)
+    listed = worker_call(jobs.ListJobs, wp.JobRef()).jobs
+    return page("factory.html", bases=bases, datanets=nets, jobs=listed, defaults=HYPER_DEFAULTS,
+                mapping_fields=mapping_fields(), eval_per_mille=modelfactory.DEFAULT_EVAL_PER_MILLE,
+                max_eval_per_mille=modelfactory.MAX_EVAL_PER_MILLE)
+
+
+@router.get("/factory/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(job_id: str, jobs: FinetuneClient, page: Page):
+    job = worker_call(jobs.Status, wp.JobRef(job=job_id))
+    return page("job.html", job=job, config=json.dumps(json.loads(job.config_json), indent=2),
+                default_split=modelfactory.reward_split_text())
+
+
+@router.post("/factory/preview", response_class=HTMLResponse)
+async def preview(request: Request, client: NodeClient, jobs: FinetuneClient, templates: Templates):
+    form = await read_form(request)
+
+    def compute():
+        if not form["snapshots"]:
+            raise ValueError("pick at least one snapshot")
+        config = training_config(client, form)
+        return jobs.Preview(wp.DatasetPreviewRequest(dataset_spec_json=json.dumps(config["dataset"]),
+                                                     base_model=config["base_model"], cutoff=config["cutoff"],
+                                                     limit=8), timeout=600)
+
+    return partial(request, templates, "_preview.html", "preview", compute)
+
+
+@router.post("/factory/estimate", response_class=HTMLResponse)
+async def estimate(request: Request, client: NodeClient, jobs: FinetuneClient, templates: Templates):
+    form = await read_form(request)
+    return partial(request, templates, "_estimate.html", "estimate", lambda: jobs.Estimate(
+        wp.JobConfigRequest(config_json=json.dumps(training_config(client, form))), timeout=600))
+
+
+# --- the job API ----------------------------------------------------------------------------------
+def job_dict(job: wp.JobInfo) -> dict:
+    return {"id": job.id, "state": job.state, "error": job.error, "step": job.step,
+            "total_steps": job.total_steps, "results": json.loads(job.results_json or "{}")}
+
+
+@router.post("/api/jobs")
+async def start_job(request: Request, client: NodeClient, jobs: FinetuneClient):
+    form = await read_form(request)
+    prompts = [p.strip() for p in form.get("prompts", "").splitlines() if p.strip()]
+    job = worker_call(jobs.Start, wp.StartJobRequest(config_json=json.dumps(training_config(client, form)),
+                                                     owner=form.get("owner", ""), prompts=prompts))
+    return {"job": job.id}
+
+
+@router.get("/api/jobs/{job_id}")
+def job_progress(job_id: str, jobs: FinetuneClient, since: int = 0):
+    """The job and its curve from point `since` (0: all of it) - a reloaded page gets the whole curve."""
+    stream = worker_call(jobs.Watch, wp.WatchRequest(job=job_id, since=since), timeout=30)
+    try:
+        update = next(iter(stream))
+    except grpc.RpcError as exc:
+        raise HTTPException(404 if exc.code() == grpc.StatusCode.NOT_FOUND else 400, exc.details()) from exc
+    finally:
+        stream.cancel()
+    points = [json_format.MessageToDict(p, preserving_proto_field_name=True,
+                                        always_print_fields_with_no_presence=True) for p in update.points]
+    return {"job": job_dict(update.job), "points": points}
+
+
+@router.post("/api/jobs/{job_id}/{action}")
+def job_action(job_id: str, action: str, client: NodeClient, jobs: FinetuneClient,
+               body: JobActionRequest | None = None):
+    ref = wp.JobRef(job=job_id)
+    body = body or JobActionRequest()
+    if action in ("abort", "resume"):
+        return job_dict(worker_call(jobs.Abort if action == "abort" else jobs.Resume, ref))
+    if action == "try":
+        prompts = [p for p in body.prompts if isinstance(p, str) and p.strip()]
+        found = worker_call(jobs.Try, wp.TryRequest(job=job_id, prompts=prompts, max_new_tokens=40))
+        return {"samples": [{"prompt": s.prompt, "completion": s.completion} for s in found.samples]}
+    if action == "export":
+        return json_format.MessageToDict(worker_call(jobs.Export, ref), preserving_proto_field_name=True)
+    if action == "publish":
+        return publish(client, jobs, job_id, body)
+    raise HTTPException(404, f"no job action {action!r}")
+
+
+def publish(client: Client, jobs, job_id: str, body: JobActionRequest) -> dict:
+    """Adapter and config to the content store (by the worker); the register_model body for the browser."""
+    split = [int(x) for x in str(body.split or modelfactory.reward_split_text()).split(",")]
+    if len(split) != len(modelfactory.REWARD_SPLIT_FIELDS):
+        raise HTTPException(400, "split is contributors,owner,protocol,worker basis points")
+    published = worker_call(jobs.PublishArtifacts, wp.PublishRequest(
+        job=job_id, price_per_inference=str(body.price or "0"),
+        price_per_input_token=str(body.price_per_input_token or "0"),
+        price_per_output_token=str(body.price_per_output_token or "0"),
+        split=mr.RewardSplit(**dict(zip(modelfactory.REWARD_SPLIT_FIELDS, split, strict=True)))))
+    prepared = wallet.prepare(client, str(body.signer), "modelregistry", "register_model",
+                              args=published.register_model)
+    return {"body": prepared.body.hex(), "summary": prepared.summary}
