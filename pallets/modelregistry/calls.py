@@ -32,6 +32,18 @@ def _text(value: str, field: str, limit: int) -> str:
     return value
 
 
+def _source(source: pb.BaseModelSource) -> pb.BaseModelSource:
+    """A converted base's origin: empty, or the source file's name and sha256 with short texts beside."""
+    if source == pb.BaseModelSource():
+        return source
+    _hash(source.file_sha256, "source.file_sha256")
+    _text(source.file_name, "source.file_name", 256)
+    for field in ("package", "version", "quantization", "converter"):
+        if len(getattr(source, field)) > 256:
+            raise errors.BadInput(f"source.{field} must be at most 256 characters")
+    return source
+
+
 def _owned(ctx: Context, model_id: int, who: bytes) -> pb.Model:
     found = model(ctx, model_id)
     if found.owner != who:
@@ -56,7 +68,8 @@ def _prices(flat: bytes, per_input_token: bytes, per_output_token: bytes) -> Non
 @calls.call(0, pb.RegisterBaseModel, weights.REGISTER_BASE)
 def register_base_model(ctx: Context, origin: bytes, args: pb.RegisterBaseModel) -> None:
     """Register a base model: its artifact hash, architecture, format and license (and, for a language
-    model, its context in positions: requests that could not fit it are refused when made)."""
+    model, its context in positions: requests that could not fit it are refused when made; for weights
+    converted from another format, where they came from)."""
     _format(args.format)
     if args.format == pb.PEFT_LORA:
         raise errors.BadInput("a base model cannot be an adapter (format PEFT_LORA); register the adapter as a model")
@@ -65,7 +78,7 @@ def register_base_model(ctx: Context, origin: bytes, args: pb.RegisterBaseModel)
         id=new_id, owner=origin, artifact_hash=_hash(args.artifact_hash, "artifact_hash"),
         architecture=_text(args.architecture, "architecture", 128), format=args.format,
         license=_text(args.license, "license", 64), registered_at=ctx.block_number, size_bytes=args.size_bytes,
-        parameters=args.parameters, context_length=args.context_length))
+        parameters=args.parameters, context_length=args.context_length, source=_source(args.source)))
     NextBaseModelId.put(ctx, new_id + 1)
     ev.BaseModelRegistered.emit(ctx, base_model=new_id, owner=origin, artifact_hash=args.artifact_hash)
 

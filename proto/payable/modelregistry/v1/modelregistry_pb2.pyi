@@ -34,7 +34,7 @@ LORA_GRADIENT: AttributionMethod
 SPAN_AND_LORA_GRADIENT: AttributionMethod
 
 class BaseModel(_message.Message):
-    __slots__ = ("id", "owner", "artifact_hash", "architecture", "format", "license", "registered_at", "size_bytes", "parameters", "context_length")
+    __slots__ = ("id", "owner", "artifact_hash", "architecture", "format", "license", "registered_at", "size_bytes", "parameters", "context_length", "source")
     ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,7 @@ class BaseModel(_message.Message):
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     id: int
     owner: bytes
     artifact_hash: bytes
@@ -55,7 +56,24 @@ class BaseModel(_message.Message):
     size_bytes: int
     parameters: int
     context_length: int
-    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., registered_at: _Optional[int] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ..., context_length: _Optional[int] = ...) -> None: ...
+    source: BaseModelSource
+    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., registered_at: _Optional[int] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ..., context_length: _Optional[int] = ..., source: _Optional[_Union[BaseModelSource, _Mapping]] = ...) -> None: ...
+
+class BaseModelSource(_message.Message):
+    __slots__ = ("file_name", "file_sha256", "package", "version", "quantization", "converter")
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    FILE_SHA256_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
+    CONVERTER_FIELD_NUMBER: _ClassVar[int]
+    file_name: str
+    file_sha256: bytes
+    package: str
+    version: str
+    quantization: str
+    converter: str
+    def __init__(self, file_name: _Optional[str] = ..., file_sha256: _Optional[bytes] = ..., package: _Optional[str] = ..., version: _Optional[str] = ..., quantization: _Optional[str] = ..., converter: _Optional[str] = ...) -> None: ...
 
 class SnapshotRef(_message.Message):
     __slots__ = ("datanet", "version")
@@ -128,7 +146,7 @@ class Model(_message.Message):
     def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., deprecated: _Optional[bool] = ..., registered_at: _Optional[int] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ..., span_weight_bps: _Optional[int] = ...) -> None: ...
 
 class RegisterBaseModel(_message.Message):
-    __slots__ = ("artifact_hash", "architecture", "format", "license", "size_bytes", "parameters", "context_length")
+    __slots__ = ("artifact_hash", "architecture", "format", "license", "size_bytes", "parameters", "context_length", "source")
     ARTIFACT_HASH_FIELD_NUMBER: _ClassVar[int]
     ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +154,7 @@ class RegisterBaseModel(_message.Message):
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_LENGTH_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     artifact_hash: bytes
     architecture: str
     format: ArtifactFormat
@@ -143,7 +162,8 @@ class RegisterBaseModel(_message.Message):
     size_bytes: int
     parameters: int
     context_length: int
-    def __init__(self, artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ..., context_length: _Optional[int] = ...) -> None: ...
+    source: BaseModelSource
+    def __init__(self, artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ..., context_length: _Optional[int] = ..., source: _Optional[_Union[BaseModelSource, _Mapping]] = ...) -> None: ...
 
 class RegisterModel(_message.Message):
     __slots__ = ("base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "format", "eval", "price_per_input_token", "span_weight_bps")
