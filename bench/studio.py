@@ -195,9 +195,11 @@ def gateway_latency(work: Path, calls: int) -> dict:
         for key in (direct_key, gateway_key):
             client.submit_call(alice, "token", "transfer_keep_alive", dest=key.public, amount="500")
         model, prompt = adapters[0].model, "What does builtins.len do?"
+        api_key = "bench-api-key-0123456789"
         with process(["gateway", "--node", node_target, "--key", gateway_key.seed.hex(), "--port",
-                      str(gateway_port)], work / "gateway.log", f"http://127.0.0.1:{gateway_port}/v1/models"):
-            api = openai.OpenAI(base_url=f"http://127.0.0.1:{gateway_port}/v1", api_key="unused", max_retries=0,
+                      str(gateway_port), "--api-key", api_key], work / "gateway.log",
+                     f"http://127.0.0.1:{gateway_port}/v1/models"):
+            api = openai.OpenAI(base_url=f"http://127.0.0.1:{gateway_port}/v1", api_key=api_key, max_retries=0,
                                 timeout=300)
             direct, through = [], []
             for _ in range(calls):

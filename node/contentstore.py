@@ -10,13 +10,16 @@ no longer match their address. Identical content is stored once.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK = 1 << 20
+_uploads = itertools.count()  # a unique temporary name per upload in this process
 
 
 class ContentError(ValueError):
@@ -52,42 +55,20 @@ class ContentStore:
     def put(self, chunks: Iterable[bytes], expected: bytes | None = None, declared_size: int | None = None) -> Stored:
         """Store a stream of chunks; refuses oversize, over-quota, a size other than `declared_size` (when
         given: the upload stops as soon as it sends more) and (with `expected`) mismatched content."""
+        upload = self.begin(expected, declared_size)
+        try:
+            for chunk in chunks:
+                upload.write(chunk)
+            return upload.finish()
+        finally:
+            upload.discard()
+
+    def begin(self, expected: bytes | None = None, declared_size: int | None = None) -> Upload:
+        """Start an upload that takes its chunks one call at a time (what a server that does not give each
+        upload a thread needs); `put` is this with a loop. Checks the declared size's room at once."""
         if declared_size is not None:
             self._check_room(declared_size)
-        digest = hashlib.blake2b(digest_size=32)
-        size = 0
-        tmp = self.root / "tmp" / f"upload-{os.getpid()}-{threading.get_ident()}-{id(chunks)}"
-        try:
-            with open(tmp, "wb") as out:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if size > self.max_blob:
-                        raise ContentError(f"blob exceeds the {self.max_blob}-byte limit")
-                    if declared_size is not None and size > declared_size:
-                        raise ContentError(f"the upload sent more than its declared total_size of {declared_size} "
-                                           f"bytes")
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            if size == 0:
-                raise ContentError("empty blob")
-            if declared_size is not None and size != declared_size:
-                raise ContentError(f"the upload sent {size} bytes, not its declared total_size of {declared_size}")
-            found = digest.digest()
-            if expected and found != expected:
-                raise ContentError(f"content hashes to {found.hex()}, not the expected {expected.hex()}")
-            final = self._path(found)
-            with self._lock:
-                if final.exists():
-                    return Stored(found, size, True)
-                self._check_room(size)
-                final.parent.mkdir(exist_ok=True)
-                os.replace(tmp, final)
-                self._used += size
-            return Stored(found, size, False)
-        finally:
-            tmp.unlink(missing_ok=True)
+        return Upload(self, expected, declared_size)
 
     def _check_room(self, size: int) -> None:
         if size > self.max_blob:
@@ -95,19 +76,111 @@ class ContentStore:
         if self._used + size > self.quota:
             raise ContentError(f"the store's quota ({self.quota} bytes, {self._used} used) has no room for {size}")
 
+    def _land(self, tmp: Path, found: bytes, size: int) -> Stored:
+        """Move a complete, hashed upload under its address (or keep the copy already there)."""
+        final = self._path(found)
+        with self._lock:
+            if final.exists():
+                return Stored(found, size, True)
+            self._check_room(size)
+            final.parent.mkdir(exist_ok=True)
+            os.replace(tmp, final)
+            self._used += size
+        return Stored(found, size, False)
+
     def size(self, digest: bytes) -> int | None:
         path = self._path(digest)
         return path.stat().st_size if path.exists() else None
 
     def read(self, digest: bytes) -> Iterator[bytes]:
         """Stream a blob's bytes, re-hashing them; the final step raises ContentError if they do not match."""
-        path = self._path(digest)
-        if not path.exists():
-            raise ContentError(f"no blob {digest.hex()}")
-        check = hashlib.blake2b(digest_size=32)
-        with open(path, "rb") as src:
-            while chunk := src.read(CHUNK):
-                check.update(chunk)
+        reader = self.open_read(digest)
+        try:
+            while (chunk := reader.next_chunk()) is not None:
                 yield chunk
-        if check.digest() != digest:
-            raise ContentError(f"blob {digest.hex()} is corrupted on disk (its bytes no longer match its hash)")
+        finally:
+            reader.close()
+
+    def open_read(self, digest: bytes) -> BlobReader:
+        """A blob opened for reading one chunk per call (`read` is this with a loop); ContentError if absent."""
+        path = self._path(digest)
+        try:
+            return BlobReader(digest, open(path, "rb"))  # closed by BlobReader.close
+        except FileNotFoundError:
+            raise ContentError(f"no blob {digest.hex()}") from None
+
+
+class BlobReader:
+    """A blob being read: each `next_chunk` re-hashes what it returns, and the last (None: the end) raises
+    ContentError if the bytes no longer match their address. Safe to close from another thread."""
+
+    def __init__(self, digest: bytes, source: BinaryIO):
+        self.digest, self._source = digest, source
+        self._check = hashlib.blake2b(digest_size=32)
+        self._lock = threading.Lock()
+
+    def next_chunk(self) -> bytes | None:
+        with self._lock:
+            if self._source.closed:
+                raise ContentError(f"the read of blob {self.digest.hex()} was closed")
+            chunk = self._source.read(CHUNK)
+            if chunk:
+                self._check.update(chunk)
+                return chunk
+            if self._check.digest() != self.digest:
+                raise ContentError(f"blob {self.digest.hex()} is corrupted on disk (its bytes no longer match its "
+                                   f"hash)")
+            return None
+
+    def close(self) -> None:
+        with self._lock:
+            self._source.close()
+
+
+class Upload:
+    """One upload in progress: each chunk is checked against the limits, hashed and written to a temporary
+    file as it arrives; `finish` lands it under its hash, `discard` (always safe) removes what is left."""
+
+    def __init__(self, store: ContentStore, expected: bytes | None, declared_size: int | None):
+        self.store, self.expected, self.declared_size = store, expected, declared_size
+        self.size = 0
+        self._digest = hashlib.blake2b(digest_size=32)
+        self._tmp = store.root / "tmp" / f"upload-{os.getpid()}-{next(_uploads)}"
+        self._out: BinaryIO | None = open(self._tmp, "wb")  # closed by finish or discard
+
+    def write(self, chunk: bytes) -> None:
+        if self._out is None:
+            raise ContentError("this upload is already finished")
+        self.size += len(chunk)
+        if self.size > self.store.max_blob:
+            raise ContentError(f"blob exceeds the {self.store.max_blob}-byte limit")
+        if self.declared_size is not None and self.size > self.declared_size:
+            raise ContentError(f"the upload sent more than its declared total_size of {self.declared_size} bytes")
+        self._digest.update(chunk)
+        self._out.write(chunk)
+
+    def finish(self) -> Stored:
+        """Sync the bytes to disk, check them (size, declared size, expected hash) and land them."""
+        if self._out is None:
+            raise ContentError("this upload is already finished")
+        out, self._out = self._out, None
+        try:
+            out.flush()
+            os.fsync(out.fileno())
+        finally:
+            out.close()
+        if self.size == 0:
+            raise ContentError("empty blob")
+        if self.declared_size is not None and self.size != self.declared_size:
+            raise ContentError(f"the upload sent {self.size} bytes, not its declared total_size of "
+                               f"{self.declared_size}")
+        found = self._digest.digest()
+        if self.expected and found != self.expected:
+            raise ContentError(f"content hashes to {found.hex()}, not the expected {self.expected.hex()}")
+        return self.store._land(self._tmp, found, self.size)
+
+    def discard(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        self._tmp.unlink(missing_ok=True)

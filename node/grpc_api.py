@@ -1,16 +1,25 @@
 """The node's gRPC server: the `payable.node.v1.Node` service, one typed query service per pallet,
 the standard health service and server reflection, all on 127.0.0.1.
 
-Every malformed input is answered with INVALID_ARGUMENT and the reason; the node keeps serving.
+Every malformed input is answered with INVALID_ARGUMENT and the reason (what it echoes of the input is
+capped); the node keeps serving.
+
+The server runs on asyncio (`sdk.grpcserver.AioServerThread`): the streams that stay open - head
+subscriptions, watched submissions, uploads and downloads - are coroutines on one event loop, and what
+they need of the node (validation, the chain lock, the disk) runs on the thread pool for a moment at a
+time; unary calls and health checks run on that pool too, so idle streams, however many, never take the
+threads they need. Open streams are capped per client connection and in all (`StreamLimits`): the one
+past a cap is refused with RESOURCE_EXHAUSTED.
 """
 
 from __future__ import annotations
 
-import queue
+import asyncio
+import functools
 import re
 import time
 from concurrent import futures
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import message_factory
@@ -24,18 +33,45 @@ from runtime.chainindex import HOOKS, account_history, locate_extrinsic
 from runtime.codec import CodecError, encode_u128
 from runtime.crypto import blake2_256, verify
 from runtime.errors import PalletError
-from sdk.grpcserver import MESSAGE_OPTIONS, start_with_health_and_reflection
+from sdk.grpcserver import MESSAGE_OPTIONS, AioServerThread, StreamLimiter, StreamLimits
 from sdk.wire import CONTENT_READ_MAX_SKEW_S, content_read_message
 
 from .contentstore import ContentError, ContentStore
 from .node import Node
 from .txpool import PoolRejected
 
+MAX_DETAILS = 1000  # characters of an error's details: what a refusal echoes of its input stays bounded
+
+
+def clip(details: str) -> str:
+    return details if len(details) <= MAX_DETAILS else f"{details[:MAX_DETAILS]}... ({len(details)} characters)"
+
 
 def abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
-    """End the RPC with `code`: `context.abort` raises, which this says to the type checker."""
-    context.abort(code, details)
+    """End the RPC with `code` (a thread-pool handler): `context.abort` raises, which this says to the type
+    checker."""
+    context.abort(code, clip(details))
     raise AssertionError("grpc.ServicerContext.abort returned instead of raising")
+
+
+async def abort_async(context, code: grpc.StatusCode, details: str) -> NoReturn:
+    """End the RPC with `code` (a coroutine handler, whose `abort` is awaited)."""
+    await context.abort(code, clip(details))
+    raise AssertionError("grpc.aio.ServicerContext.abort returned instead of raising")
+
+
+class Refused(Exception):
+    """A check's answer that ends the RPC, for code shared by thread-pool and coroutine handlers."""
+
+    def __init__(self, code: grpc.StatusCode, details: str):
+        super().__init__(details)
+        self.code, self.details = code, details
+
+
+def check_hash(value: bytes, what: str) -> None:
+    """A 32-byte hash, or INVALID_ARGUMENT that names its length (never echoes it: it may be megabytes)."""
+    if len(value) != 32:
+        raise Refused(grpc.StatusCode.INVALID_ARGUMENT, f"{what} is 32 bytes, got {len(value)}")
 
 MAX_BATCH = 4096
 POOL_STATUS = {"duplicate": grpc.StatusCode.ALREADY_EXISTS, "pool_full": grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -47,24 +83,54 @@ def snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def _drain(updates: queue.Queue, context):
-    """Yield a subscription's messages until the node ends it (None) or the client hangs up."""
-    while context.is_active():
+STREAM_BACKLOG = 1024  # messages a stream may fall behind before the node ends it
+
+
+class LoopSink:
+    """A node subscription (`node.Sink`) for a coroutine stream: the node's threads `put`, the stream awaits.
+    Bounded: a client that stops reading falls STREAM_BACKLOG behind and is cut off, not buffered forever."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.overflowed = False
+
+    def put(self, item: Any) -> None:
         try:
-            message = updates.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        if message is None:
+            self.loop.call_soon_threadsafe(self._put, item)
+        except RuntimeError:  # the server's loop has closed: nobody is listening
+            pass
+
+    def _put(self, item: Any) -> None:
+        if self.overflowed:
             return
+        if item is not None and self.queue.qsize() >= STREAM_BACKLOG:
+            self.overflowed, item = True, None
+        self.queue.put_nowait(item)
+
+
+async def _drain(sink: LoopSink, context):
+    """Yield a subscription's messages until the node ends it (None); a client that hangs up cancels this."""
+    while (message := await sink.queue.get()) is not None:
         yield message
+    if sink.overflowed:
+        await abort_async(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"this stream fell {STREAM_BACKLOG} messages behind: read it, or close it")
 
 
 MAX_HISTORY_PAGE = 500
 
 
 class NodeService(node_pb2_grpc.NodeServicer):
-    def __init__(self, node: Node):
+    """Unary methods run on the server's thread pool; streaming ones are coroutines (see the module doc)."""
+
+    def __init__(self, node: Node, executor: futures.Executor | None = None):
         self.node = node
+        self.executor = executor
+
+    async def _in_pool(self, fn, *args, **kwargs):
+        """Run blocking node work (validation, the chain lock, the disk) on the thread pool."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
     # --- extrinsics ----------------------------------------------------------------------------
     def _submit(self, request, context, watch: bool):
@@ -91,9 +157,19 @@ class NodeService(node_pb2_grpc.NodeServicer):
                 results.append(node_pb2.SubmitResult(hash=blake2_256(raw), error_code=exc.code, error=exc.detail))
         return node_pb2.SubmitBatchResponse(results=results)
 
-    def SubmitAndWatch(self, request, context):
-        _, updates = self._submit(request, context, watch=True)
-        yield from _drain(updates, context)
+    async def SubmitAndWatch(self, request, context):
+        if not request.extrinsic:
+            await abort_async(context, grpc.StatusCode.INVALID_ARGUMENT, "empty extrinsic")
+        sink = LoopSink()
+        try:
+            tx_hash, _ = await self._in_pool(self.node.submit, request.extrinsic, watch=True, sink=sink)
+        except PoolRejected as exc:
+            await abort_async(context, POOL_STATUS.get(exc.code, grpc.StatusCode.INVALID_ARGUMENT), str(exc))
+        try:
+            async for status in _drain(sink, context):
+                yield status
+        finally:
+            self.node._unwatch(tx_hash, sink)
 
     # --- blocks --------------------------------------------------------------------------------
     def _number(self, request, context) -> int:
@@ -102,6 +178,10 @@ class NodeService(node_pb2_grpc.NodeServicer):
         if which == "number":
             number = request.number
         elif which == "hash":
+            try:
+                check_hash(request.hash, "a block hash")
+            except Refused as refused:
+                abort(context, refused.code, refused.details)
             number = db.number_of(request.hash)
             if number is None:
                 abort(context, grpc.StatusCode.NOT_FOUND, f"no block with hash {request.hash.hex()}")
@@ -122,12 +202,14 @@ class NodeService(node_pb2_grpc.NodeServicer):
         return node_pb2.HeaderResponse(hash=blake2_256(block.header), header_bytes=block.header,
                                        header=Header.FromString(block.header))
 
-    def StreamHeads(self, request, context):
-        heads = self.node.subscribe_heads()
+    async def StreamHeads(self, request, context):
+        sink = LoopSink()
+        self.node.subscribe_heads(sink)
         try:
-            yield from _drain(heads, context)
+            async for head in _drain(sink, context):
+                yield head
         finally:
-            self.node.unsubscribe_heads(heads)
+            self.node.unsubscribe_heads(sink)
 
     def GetEvents(self, request, context):
         number = self._number(request, context)
@@ -136,13 +218,15 @@ class NodeService(node_pb2_grpc.NodeServicer):
 
     # --- state ---------------------------------------------------------------------------------
     def GetAccount(self, request, context):
-        """Nonce, plus balances when a pallet of the chain holds them (its `account_balances` hook)."""
+        """Nonce (committed, and the next one counting this node's pool), plus balances when a pallet of the
+        chain holds them (its `account_balances` hook)."""
         if len(request.account) != 32:
             abort(context, grpc.StatusCode.INVALID_ARGUMENT, "account ids are 32 bytes")
         executive = self.node.executive
         with self.node.lock:
-            response = node_pb2.AccountResponse(nonce=system.account_nonce(executive.read_context(), request.account),
-                                                block_number=executive.head.number)
+            nonce = system.account_nonce(executive.read_context(), request.account)
+            response = node_pb2.AccountResponse(nonce=nonce, block_number=executive.head.number,
+                                                next_nonce=self.node.pool.next_nonce(request.account, nonce))
             balances = executive.account_balances(request.account)
         for name, amount in (balances or {}).items():
             setattr(response, name, encode_u128(amount))
@@ -176,6 +260,10 @@ class NodeService(node_pb2_grpc.NodeServicer):
 
     # --- explorer index --------------------------------------------------------------------------
     def GetExtrinsic(self, request, context):
+        try:
+            check_hash(request.hash, "an extrinsic hash")
+        except Refused as refused:
+            abort(context, refused.code, refused.details)
         db = self.node.executive.db
         found = locate_extrinsic(db.backend, request.hash)
         if found is None:
@@ -229,71 +317,88 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
     (`Runtime.content_readable`).
     """
 
-    def __init__(self, node: Node):
+    def __init__(self, node: Node, executor: futures.Executor | None = None):
         self.node = node
         self.store: ContentStore = node.content
+        self.executor = executor
 
-    def Upload(self, request_iterator, context):
-        first = next(request_iterator, None)
+    async def _in_pool(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def Upload(self, request_iterator, context):
+        first = await anext(aiter(request_iterator), None)
         if first is None:
-            abort(context, grpc.StatusCode.INVALID_ARGUMENT, "no data")
-
-        def chunks():
-            yield first.data
-            for message in request_iterator:
-                yield message.data
-
+            await abort_async(context, grpc.StatusCode.INVALID_ARGUMENT, "no data")
+        upload = None
         try:
-            stored = self.store.put(chunks(), expected=first.expected_hash or None,
-                                    declared_size=first.total_size or None)
+            upload = await self._in_pool(self.store.begin, first.expected_hash or None, first.total_size or None)
+            await self._in_pool(upload.write, first.data)
+            async for message in request_iterator:
+                await self._in_pool(upload.write, message.data)
+            stored = await self._in_pool(upload.finish)
         except ContentError as exc:
-            abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await abort_async(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        finally:
+            if upload is not None:
+                upload.discard()
         return content_pb2.BlobInfo(hash=stored.hash, size=stored.size, already_stored=stored.already_stored)
 
-    @staticmethod
-    def _check_hash(request, context) -> None:
-        """The same answer for a malformed hash on every content RPC."""
-        if len(request.hash) != 32:
-            abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"a content hash is 32 bytes, got {len(request.hash)}")
-
-    def _reader(self, request, context) -> bytes:
-        """The signing reader of a download (empty: anonymous); a bad or stale signature is refused."""
+    def _reader(self, request) -> bytes:
+        """The signing reader of a request (empty: anonymous); a bad or stale signature is Refused."""
         if not (request.reader or request.signature):
             return b""
         if len(request.reader) != 32 or len(request.signature) != 64:
-            abort(context, grpc.StatusCode.INVALID_ARGUMENT, "a signed read needs a 32-byte reader and a 64-byte "
+            raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "a signed read needs a 32-byte reader and a 64-byte "
                                                             "signature")
         skew = abs(time.time() - request.issued_at)
         if skew > CONTENT_READ_MAX_SKEW_S:
-            abort(context, grpc.StatusCode.UNAUTHENTICATED, f"the read signature was issued {skew:.0f} s away from "
+            raise Refused(grpc.StatusCode.UNAUTHENTICATED, f"the read signature was issued {skew:.0f} s away from "
                                                            f"now; at most {CONTENT_READ_MAX_SKEW_S} s (sign afresh)")
         message = content_read_message(self.node.executive.genesis_hash, request.hash, request.reader,
                                        request.issued_at)
         if not verify(request.reader, message, request.signature):
-            abort(context, grpc.StatusCode.UNAUTHENTICATED, "the read signature does not verify for this reader, "
+            raise Refused(grpc.StatusCode.UNAUTHENTICATED, "the read signature does not verify for this reader, "
                                                            "blob and chain")
         return request.reader
 
-    def Download(self, request, context):
-        self._check_hash(request, context)
-        reader = self._reader(request, context)
+    def _authorize_read(self, request) -> None:
+        """What every read of a blob (its bytes, or whether it exists and its size) must pass: a 32-byte hash,
+        a valid signature when signed, and a reader the chain allows when the blob is permissioned; else
+        Refused (a non-reader learns nothing of the blob from this node, not even whether it holds it)."""
+        check_hash(request.hash, "a content hash")
+        reader = self._reader(request)
         with self.node.lock:
             readable = self.node.executive.content_readable(request.hash, reader)
         if not readable:
             who = "an anonymous request" if not reader else "this reader"
-            abort(context, grpc.StatusCode.PERMISSION_DENIED,
+            raise Refused(grpc.StatusCode.PERMISSION_DENIED,
                           f"blob {request.hash.hex()} belongs to a permissioned DataNet and {who} has no access: "
                           f"sign the request as its owner, a curator, a contributor, a granted account or a worker "
                           f"serving a model that cites it")
+
+    async def Download(self, request, context):
         try:
-            for chunk in self.store.read(request.hash):
+            await self._in_pool(self._authorize_read, request)
+        except Refused as refused:
+            await abort_async(context, refused.code, refused.details)
+        reader = None
+        try:
+            reader = await self._in_pool(self.store.open_read, request.hash)
+            while (chunk := await self._in_pool(reader.next_chunk)) is not None:
                 yield content_pb2.DownloadChunk(data=chunk)
         except ContentError as exc:
             code = grpc.StatusCode.NOT_FOUND if str(exc).startswith("no blob") else grpc.StatusCode.DATA_LOSS
-            abort(context, code, str(exc))
+            await abort_async(context, code, str(exc))
+        finally:
+            if reader is not None:
+                reader.close()
 
     def Stat(self, request, context):
-        self._check_hash(request, context)
+        """Whether the node holds a blob, and its size: told only to those who may read it (as Download)."""
+        try:
+            self._authorize_read(request)
+        except Refused as refused:
+            abort(context, refused.code, refused.details)
         size = self.store.size(request.hash)
         if size is None:
             abort(context, grpc.StatusCode.NOT_FOUND, f"no blob {request.hash.hex()}")
@@ -323,16 +428,27 @@ def pallet_query_handlers(service: NodeService) -> list[grpc.GenericRpcHandler]:
     return handlers
 
 
-def serve(node: Node, port: int = 0, workers: int = 32) -> tuple[grpc.Server, int]:
-    """Start the gRPC server on 127.0.0.1:port (0 picks a free port); returns (server, bound port)."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
-                         options=MESSAGE_OPTIONS)
-    service = NodeService(node)
-    node_pb2_grpc.add_NodeServicer_to_server(service, server)
-    content_pb2_grpc.add_ContentStoreServicer_to_server(ContentService(node), server)
-    pallet_handlers = pallet_query_handlers(service)
-    server.add_generic_rpc_handlers(pallet_handlers)
-    names = [node_pb2.DESCRIPTOR.services_by_name["Node"].full_name,
-             content_pb2.DESCRIPTOR.services_by_name["ContentStore"].full_name]
-    names += [p.query_service.full_name for p in node.executive.runtime.pallets.values() if p.query_service]
-    return start_with_health_and_reflection(server, names, port)
+def serve(node: Node, port: int = 0, workers: int = 32,
+          limits: StreamLimits | None = None) -> tuple[AioServerThread, int]:
+    """Start the gRPC server on 127.0.0.1:port (0 picks a free port); returns (server, bound port).
+
+    `workers` threads run unary calls and the blocking steps of streams; `limits` caps the open streams
+    (default: StreamLimits() with uploads and downloads as transfers)."""
+    executor = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc")
+    content_name = content_pb2.DESCRIPTOR.services_by_name["ContentStore"].full_name
+    limits = limits or StreamLimits(transfer_methods=frozenset({f"/{content_name}/Upload",
+                                                                f"/{content_name}/Download"}))
+
+    def build() -> tuple[grpc.aio.Server, list[str]]:
+        server = grpc.aio.server(migration_thread_pool=executor, options=MESSAGE_OPTIONS,
+                                 interceptors=[StreamLimiter(limits)])
+        service = NodeService(node, executor)
+        node_pb2_grpc.add_NodeServicer_to_server(service, server)
+        content_pb2_grpc.add_ContentStoreServicer_to_server(ContentService(node, executor), server)
+        server.add_generic_rpc_handlers(pallet_query_handlers(service))
+        names = [node_pb2.DESCRIPTOR.services_by_name["Node"].full_name, content_name]
+        names += [p.query_service.full_name for p in node.executive.runtime.pallets.values() if p.query_service]
+        return server, names
+
+    server = AioServerThread(build, port, executor)
+    return server, server.port

@@ -16,6 +16,7 @@ import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 import structlog
 
@@ -36,6 +37,13 @@ SPEC_FILE = "chain_spec.json"
 DB_DIR = "db"
 KEEP_IN_POOL = {Invalid.EXHAUSTS_RESOURCES, Invalid.FUTURE_NONCE}  # try again next block
 Status = node_pb2.TxStatus
+
+
+class Sink(Protocol):
+    """Where a subscription's messages go (None ends it): a `queue.Queue`, or anything with `put` - the gRPC
+    server's streams pass one that hands each message to their event loop."""
+
+    def put(self, item: Any) -> None: ...
 
 
 def open_spec(base_path: Path, spec: ChainSpec | None) -> ChainSpec:
@@ -71,8 +79,8 @@ class Node:
         self.lock = threading.RLock()
         self.metrics = NodeMetrics()
         self.pool = TxPool(self.executive.validate_transaction, on_drop=self._dropped, **(pool_limits or {}))
-        self._watchers: dict[bytes, list[queue.Queue]] = {}
-        self._heads: list[queue.Queue] = []
+        self._watchers: dict[bytes, list[Sink]] = {}
+        self._heads: list[Sink] = []
         self._subs_lock = threading.Lock()
         self._counted = (0, 0)  # pool evictions and expiries already added to the metrics
         # set by a consensus driver: raw extrinsic -> its engine's mempool (raises PoolRejected if refused)
@@ -96,12 +104,13 @@ class Node:
         log.info("node_stopped", best=self.executive.head.number)
 
     # --- submissions -----------------------------------------------------------------------------
-    def submit(self, raw: bytes, watch: bool = False) -> tuple[bytes, queue.Queue | None]:
+    def submit(self, raw: bytes, watch: bool = False, sink: Sink | None = None) -> tuple[bytes, Sink | None]:
         """Take a client's extrinsic; with watch, also return a queue of its TxStatus updates (None ends
-        it). Under a consensus engine (`forward` set) it goes to the engine's mempool, which admits it
-        through this node's pool (`admit`) and gossips it; else straight into the pool."""
+        it; `sink` instead of a new queue when given). Under a consensus engine (`forward` set) it goes to
+        the engine's mempool, which admits it through this node's pool (`admit`) and gossips it; else
+        straight into the pool."""
         tx_hash = blake2_256(raw)
-        q = self._watch(tx_hash) if watch else None
+        q = self._watch(tx_hash, sink) if watch else None
         try:
             if self.forward is not None:
                 self.forward(raw)
@@ -120,13 +129,13 @@ class Node:
         self._publish(tx.hash, Status(state=Status.READY if ready else Status.FUTURE, hash=tx.hash), final=False)
         return ready
 
-    def _watch(self, tx_hash: bytes) -> queue.Queue:
-        q: queue.Queue = queue.Queue()
+    def _watch(self, tx_hash: bytes, sink: Sink | None = None) -> Sink:
+        q: Sink = sink if sink is not None else queue.Queue()
         with self._subs_lock:
             self._watchers.setdefault(tx_hash, []).append(q)
         return q
 
-    def _unwatch(self, tx_hash: bytes, q: queue.Queue) -> None:
+    def _unwatch(self, tx_hash: bytes, q: Sink) -> None:
         with self._subs_lock:
             queues = self._watchers.get(tx_hash, [])
             if q in queues:
@@ -147,13 +156,14 @@ class Node:
         state = Status.INVALID if kind == "invalid" else Status.DROPPED
         self._publish(tx_hash, Status(state=state, hash=tx_hash, reason=reason), final=True)
 
-    def subscribe_heads(self) -> queue.Queue:
-        q: queue.Queue = queue.Queue()
+    def subscribe_heads(self, sink: Sink | None = None) -> Sink:
+        """New heads as they commit, into `sink` (a new queue when none is given); None ends the stream."""
+        q: Sink = sink if sink is not None else queue.Queue()
         with self._subs_lock:
             self._heads.append(q)
         return q
 
-    def unsubscribe_heads(self, q: queue.Queue) -> None:
+    def unsubscribe_heads(self, q: Sink) -> None:
         with self._subs_lock:
             if q in self._heads:
                 self._heads.remove(q)

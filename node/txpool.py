@@ -13,8 +13,17 @@ The pool is a shared resource, so admission makes spam cost and bounds what one 
   `sender_future` wait for an earlier nonce, and none more than `max_nonce_gap` ahead of its next one;
 - a future extrinsic that still waits `future_ttl` blocks after it arrived is dropped (expired);
 - pool-wide: `max_count` extrinsics, `max_bytes` bytes, `max_future` futures. When full, a newcomer
-  first evicts futures (they cannot be included now), then the lowest-priority ready tail (one whose
-  removal breaks no chain) if the newcomer pays more; otherwise it is refused with that reason.
+  makes room by evicting a sender's last extrinsic (so no chain breaks), or is refused with the reason:
+  - a ready newcomer always gets in while any future is pooled: futures never lock out, or outrank,
+    what can be included now (it evicts the newest future of the sender holding the most);
+  - else it evicts the lowest-tip ready tail paying less, or, at an equal tip, the tail of a sender
+    holding at least two more pooled extrinsics than its own sender (one account's flood gives way to
+    everybody else's first extrinsics);
+  - a future newcomer evicts only futures: first from a sender holding at least two more futures than
+    its own sender, whatever their tips (a future pays nothing until it becomes ready, so its tip
+    buys it no place), else the lowest-tip one paying less. Under pressure the future queue is thus
+    shared out max-min fairly: however many funded accounts flood it, each inside its nonce window,
+    every other sender's share shrinks toward `max_future` / senders but never to nothing.
 After each block the included extrinsics leave, stale, expired and unpayable ones are dropped with a
 reason, and future ones whose gap filled become ready.
 
@@ -123,10 +132,13 @@ class TxPool:
             if existing is not None:
                 self._remove(existing)
             while future and self._future_count() >= self.max_future:
-                removed.append(self._make_room(for_ready=False, below=tx.priority, refusal=(
-                    "future_queue_full", f"{self.max_future} extrinsics already wait for earlier nonces")))
+                mine = self._futures_by_sender().get(v.signer, 0)
+                removed.append(self._make_room(for_ready=False, below=tx.priority, signer=v.signer, refusal=(
+                    "future_queue_full", f"{self.max_future} extrinsics already wait for earlier nonces; this "
+                                         f"sender holds {mine} of them, no sender holds more than {mine + 1} and "
+                                         f"none pays a lower tip: send the missing nonce first")))
             while len(self._by_hash) + 1 > self.max_count or self._bytes + tx.length > self.max_bytes:
-                removed.append(self._make_room(for_ready=not future, below=tx.priority, refusal=(
+                removed.append(self._make_room(for_ready=not future, below=tx.priority, signer=v.signer, refusal=(
                     "pool_full", f"the pool is full ({len(self._by_hash)} extrinsics, {self._bytes} bytes) and "
                                  f"this tip does not outbid the lowest")))
         except PoolRejected:
@@ -185,25 +197,36 @@ class TxPool:
             del self._sender_totals[tx.signer]
         self._bytes -= tx.length
 
-    def _eviction_candidate(self, *, for_ready: bool, below: int) -> PooledTx | None:
-        """Whom a newcomer may push out (always a sender's last extrinsic, so no chain breaks): for a
-        ready newcomer, any future extrinsic first (it cannot be included now), else the lowest-priority
-        ready one paying less than `below`; for a future newcomer, only a future one paying less."""
-        tails = [chain[max(chain)] for chain in self._by_sender.values()]
-        futures = [t for t in tails if not self._would_be_ready(t)]
-        lowest = min(futures if futures or not for_ready else tails, key=lambda t: (t.priority, -t.seq),
-                     default=None)
-        if lowest is None or (lowest.priority >= below and not (for_ready and lowest in futures)):
-            return None
-        return lowest
+    def _eviction_candidate(self, *, for_ready: bool, below: int, signer: bytes) -> PooledTx | None:
+        """Whom a newcomer from `signer` paying `below` may push out (always a sender's last extrinsic, so no
+        chain breaks; the rules are in the module doc), or None."""
+        waiting = self._futures_by_sender()
+        # never the newcomer's own sender's: its last may be the very nonce the newcomer follows
+        tails = [chain[max(chain)] for s, chain in self._by_sender.items() if s != signer]
+        futures = [t for t in tails if t.signer in waiting]  # a sender's last is a future if it has any
+        if for_ready and futures:
+            return max(futures, key=lambda t: (waiting[t.signer], -t.priority, t.seq))
+        if not for_ready:
+            mine = waiting.get(signer, 0)
+            allowed = [t for t in futures if t.priority < below or waiting[t.signer] >= mine + 2]
+            return min(allowed, key=lambda t: (-waiting[t.signer], t.priority, -t.seq), default=None)
+        held = {s: len(chain) for s, chain in self._by_sender.items()}
+        mine = held.get(signer, 0)
+        allowed = [t for t in tails if t.priority < below or (t.priority == below and held[t.signer] >= mine + 2)]
+        return min(allowed, key=lambda t: (t.priority, -held[t.signer], -t.seq), default=None)
 
-    def _make_room(self, *, for_ready: bool, below: int, refusal: tuple[str, str]) -> PooledTx:
+    def _make_room(self, *, for_ready: bool, below: int, signer: bytes, refusal: tuple[str, str]) -> PooledTx:
         """Remove the eviction candidate and return it, or refuse the newcomer with `refusal`."""
-        victim = self._eviction_candidate(for_ready=for_ready, below=below)
+        victim = self._eviction_candidate(for_ready=for_ready, below=below, signer=signer)
         if victim is None:
             raise PoolRejected(*refusal)
         self._remove(victim)
         return victim
+
+    def _futures_by_sender(self) -> dict[bytes, int]:
+        """How many of each sender's pooled extrinsics wait for an earlier nonce (senders with none left out)."""
+        counts = {s: len(chain) - len(self._ready_chain(s)) for s, chain in self._by_sender.items()}
+        return {s: n for s, n in counts.items() if n}
 
     def _would_be_ready(self, tx: PooledTx) -> bool:
         chain = self._by_sender.get(tx.signer, {})
@@ -277,6 +300,17 @@ class TxPool:
             self.added.set()
 
     # --- inspection ----------------------------------------------------------------------------
+    def next_nonce(self, signer: bytes, account_nonce: int) -> int:
+        """The nonce `signer`'s next extrinsic should carry: its committed `account_nonce`, moved past the
+        extrinsics it has pooled without a gap (Substrate's `accountNextIndex`). A future extrinsic beyond a
+        gap does not count: the gap is the nonce to fill."""
+        with self._lock:
+            nonce = max(self._next_nonce.get(signer, 0), account_nonce)
+            chain = self._by_sender.get(signer, {})
+            while nonce in chain:
+                nonce += 1
+            return nonce
+
     def sender_stats(self) -> tuple[int, int]:
         """(senders with pooled extrinsics, the most extrinsics one sender holds)."""
         with self._lock:

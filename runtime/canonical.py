@@ -1,10 +1,21 @@
 """Canonical protobuf: the only bytes a message may arrive as, and what its declared fields may hold.
 
-A signature covers exact bytes and an extrinsic's hash is the hash of its bytes, so a message is
-accepted only in the one encoding this chain writes: protobuf's deterministic serialization - fields
-in number order, minimal varints, no default-valued scalars, no unknown fields, no repeats of a
-singular field. Anything else (a relay padding a transaction with an unknown field, a varint with
-redundant continuation bytes) would give the same call a second hash, and is refused.
+An extrinsic's hash is the hash of its bytes, so whatever a relay could change without breaking a
+signature - the envelope around a signed body (`Extrinsic`, `SignedExtrinsic`), an inherent's call,
+blocks and headers - is accepted only in the one encoding this chain writes (`decode_canonical`):
+protobuf's deterministic serialization - fields in number order, minimal varints, no default-valued
+scalars, no unknown fields, no repeats of a singular field. Anything else (a relay padding a
+transaction with an unknown field, a varint with redundant continuation bytes) would give the same
+call a second hash, and is refused.
+
+Bytes a signature covers (a signed extrinsic's `ExtrinsicBody` and its call's arguments) are the
+signer's to choose: nobody can change them without breaking the signature, so any valid protobuf
+encoding is accepted as sent (`decode_signed`) - protobufjs writing `nonce: 0` explicitly, fields out
+of order, a repeated singular field (protobuf's rule: the last one wins, for every conformant
+decoder), a varint with redundant bytes. What stays refused there: bytes that are not a message of the
+type at all, and fields this chain does not know. An unknown field is refused rather than skipped
+because the signer meant something by it (a newer client's field, say a fee cap) that this chain would
+silently not do.
 
 `check_declared` is what can be checked of a message without state: fields declared
 `[(payable.amount) = true]` hold a canonical u128 (at most 16 bytes, no leading zero byte), fields
@@ -30,8 +41,8 @@ class NonCanonical(ValueError):
     """The bytes are not the one encoding the chain accepts for this message; the message says why."""
 
 
-def decode_canonical(message_type: type[M], data: bytes, what: str) -> M:
-    """Parse `data` as `message_type`, refusing anything but its canonical encoding."""
+def _parsed(message_type: type[M], data: bytes, what: str) -> tuple[M, M]:
+    """(the message as parsed, a copy without the fields its type does not declare, at any depth)."""
     try:
         message = message_type.FromString(data)
     except DecodeError as exc:
@@ -39,11 +50,27 @@ def decode_canonical(message_type: type[M], data: bytes, what: str) -> M:
     known = message_type()
     known.CopyFrom(message)
     known.DiscardUnknownFields()  # recursively: unknown fields re-serialize verbatim, so compare without them
+    return message, known
+
+
+def decode_canonical(message_type: type[M], data: bytes, what: str) -> M:
+    """Parse `data` as `message_type`, refusing anything but its canonical encoding."""
+    message, known = _parsed(message_type, data, what)
     if known.SerializeToString(deterministic=True) != data:
         reason = ("it carries fields this chain does not know" if known.ByteSize() != message.ByteSize()
                   else "its bytes are not the canonical encoding (field order, varint length, repeated or "
                        "default-valued fields)")
         raise NonCanonical(f"{what}: {reason}; encode it deterministically, as the SDK does")
+    return message
+
+
+def decode_signed(message_type: type[M], data: bytes, what: str) -> M:
+    """Parse signed bytes as `message_type` in whatever valid encoding the signer chose; refuses bytes that
+    do not parse and fields the type does not declare (at any depth)."""
+    message, known = _parsed(message_type, data, what)
+    if known.ByteSize() != message.ByteSize():
+        raise NonCanonical(f"{what} carries fields this chain does not know (a field a newer client sets would "
+                           f"not be honoured here); leave them out")
     return message
 
 

@@ -202,7 +202,7 @@ class Executive:
     def _apply_inherent(self, block: _PendingBlock, decoded: Decoded) -> None:
         if not block.allow_inherents or block.signed_seen:
             raise InvalidTransaction(Invalid.NOT_ALLOWED, INHERENTS_FIRST)
-        definition, args = self.runtime.resolve_call(decoded.call)
+        definition, args = self.runtime.resolve_call(decoded.call, signed=False)
         if not definition.inherent:
             raise InvalidTransaction(Invalid.NOT_ALLOWED, f"{definition.pallet}.{definition.name} is not an inherent")
         ctx = block.ctx

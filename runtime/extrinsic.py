@@ -2,7 +2,10 @@
 
 The signature covers the serialized `ExtrinsicBody` exactly as transmitted; the node verifies those
 same bytes and never re-encodes them, so two encoders that disagree on field order can never make a
-valid signature invalid (or the other way round).
+valid signature invalid (or the other way round). The body may therefore arrive in any valid protobuf
+encoding its signer's library wrote (protobufjs writes `nonce: 0` explicitly; the SDK writes the
+deterministic encoding); the envelope around it (`Extrinsic`, `SignedExtrinsic`) is what a relay could
+change without breaking the signature, so it must be canonical, and an extrinsic has exactly one hash.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 
 from payable.runtime.v1.extrinsic_pb2 import Call, Extrinsic, ExtrinsicBody, SignedExtrinsic
 
-from .canonical import NonCanonical, decode_canonical
+from .canonical import NonCanonical, decode_canonical, decode_signed
 from .codec import CodecError, decode_u128, encode_u128
 from .crypto import Keypair, blake2_256
 from .errors import Invalid, InvalidTransaction
@@ -81,7 +84,8 @@ class Decoded:
 
 
 def decode_extrinsic(raw: bytes) -> Decoded:
-    """Decode an extrinsic, refusing any encoding but the canonical one (so its hash is the only hash)."""
+    """Decode an extrinsic: the envelope only in its canonical encoding (so its hash is the only hash), the
+    signed body in any valid encoding without unknown fields (the signer chose those bytes)."""
     try:
         ext = decode_canonical(Extrinsic, raw, "the extrinsic")
     except NonCanonical as exc:
@@ -92,7 +96,7 @@ def decode_extrinsic(raw: bytes) -> Decoded:
     if kind != "signed":
         raise InvalidTransaction(Invalid.BAD_ENCODING, "extrinsic is neither signed nor an inherent")
     try:
-        body = decode_canonical(ExtrinsicBody, ext.signed.body, "the signed body")
+        body = decode_signed(ExtrinsicBody, ext.signed.body, "the signed body")
     except NonCanonical as exc:
         raise InvalidTransaction(Invalid.BAD_ENCODING, str(exc)) from exc
     if len(body.signer) != 32:

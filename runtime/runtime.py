@@ -14,7 +14,7 @@ import pluggy
 from payable.runtime.v1 import extrinsic_pb2, metadata_pb2
 
 from . import hookspecs
-from .canonical import NonCanonical, check_declared, decode_canonical
+from .canonical import NonCanonical, check_declared, decode_canonical, decode_signed
 from .chainspec import ChainSpec
 from .codec import CodecError
 from .errors import ChainSpecError, Invalid, InvalidTransaction
@@ -83,8 +83,11 @@ class Runtime:
     def owner_of(self, key: bytes) -> str | None:
         return self._owners.get(key[:16])
 
-    def resolve_call(self, call: extrinsic_pb2.Call) -> tuple[CallDef, object]:
-        """The call's declaration and decoded arguments, or InvalidTransaction saying what is wrong."""
+    def resolve_call(self, call: extrinsic_pb2.Call, *, signed: bool = True) -> tuple[CallDef, object]:
+        """The call's declaration and decoded arguments, or InvalidTransaction saying what is wrong.
+
+        A signed call's arguments are covered by the signature, so any valid encoding the signer chose is
+        accepted (`decode_signed`); an inherent's sit in the unsigned envelope and must be canonical."""
         pallet = self.pallets.get(call.pallet)
         if pallet is None:
             raise InvalidTransaction(Invalid.UNKNOWN_PALLET, f"no pallet {call.pallet!r} in this chain")
@@ -93,7 +96,7 @@ class Runtime:
             raise InvalidTransaction(Invalid.UNKNOWN_CALL, f"pallet {call.pallet!r} has no call {call.call_index}")
         where = f"{call.pallet}.{definition.name} arguments"
         try:
-            args = decode_canonical(definition.args_type, call.args, where)
+            args = (decode_signed if signed else decode_canonical)(definition.args_type, call.args, where)
         except NonCanonical as exc:
             undecodable = exc.__cause__ is not None  # not even a message of that type
             raise InvalidTransaction(Invalid.BAD_CALL_ARGS if undecodable else Invalid.BAD_ENCODING, str(exc)) from exc

@@ -16,6 +16,8 @@ against the state root in the block header the client fetched, not against the n
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -38,6 +40,16 @@ from sdk.wire import content_read_message
 CHUNK = 1 << 20
 HASHERS = {"blake2_128_concat": lambda k: blake2_128(k) + k, "identity": lambda k: k, "blake2_256": blake2_256}
 Status = node_pb2.TxStatus
+# refusals that mean "another extrinsic took this nonce": sign again with a fresh next nonce
+NONCE_CONFLICTS = ("stale_nonce", "duplicate", "replacement_underpriced")
+_SIGNERS: dict[bytes, threading.Lock] = {}  # one nonce allocator per key in this process
+_SIGNERS_GUARD = threading.Lock()
+
+
+def signer_lock(public: bytes) -> threading.Lock:
+    """The lock this process holds while it picks a nonce for `public` and the pool admits it."""
+    with _SIGNERS_GUARD:
+        return _SIGNERS.setdefault(bytes(public), threading.Lock())
 
 
 class ClientError(RuntimeError):
@@ -161,11 +173,19 @@ class Client:
         raise ClientError(f"the chain has no call {pallet}.{name}")
 
     def nonce(self, account: bytes) -> int:
+        """The account's committed nonce (what its included extrinsics used up)."""
         return self._rpc(self.node.GetAccount, node_pb2.AccountRequest(account=account)).nonce
+
+    def next_nonce(self, account: bytes) -> int:
+        """The nonce its next extrinsic should carry: the committed one plus its extrinsics already pooled
+        (Substrate's `accountNextIndex`)."""
+        return self._rpc(self.node.GetAccount, node_pb2.AccountRequest(account=account)).next_nonce
 
     def sign(self, keypair: Keypair, call: Call, *, nonce: int | None = None, tip: int = 0,
              valid_until: int = 0) -> bytes:
-        nonce = self.nonce(keypair.public) if nonce is None else nonce
+        """Sign `call` with `nonce`, by default the account's next nonce counting the node's pool. Threads
+        that sign for one key at once should use `submit_signed`, which takes turns for the nonce."""
+        nonce = self.next_nonce(keypair.public) if nonce is None else nonce
         return sign_extrinsic(keypair, call, nonce=nonce, genesis_hash=self.genesis_hash, tip=tip,
                               valid_until=valid_until)
 
@@ -187,7 +207,41 @@ class Client:
 
     def submit_and_wait(self, extrinsic: bytes) -> TxResult:
         """Submit and wait until the extrinsic is in a finalized block (or refused/dropped: ClientError)."""
-        for status in self.watch(extrinsic):
+        return self._finalized(self.watch(extrinsic))
+
+    def submit_signed(self, keypair: Keypair, call: Call, *, tip: int = 0, valid_until: int = 0,
+                      attempts: int = 5) -> TxResult:
+        """Sign `call` with the key's next nonce, submit it and wait for finality. Every thread of this process
+        signing for the key takes its turn only while a nonce is picked and the pool admits the extrinsic (its
+        first status), so many calls pipeline into consecutive nonces; a refusal that says the nonce was taken
+        (by another process with the same key, say) signs again with a fresh next nonce."""
+        with signer_lock(keypair.public):
+            for attempt in range(attempts):
+                extrinsic = self.sign(keypair, call, tip=tip, valid_until=valid_until)
+                statuses = self.node.SubmitAndWatch(node_pb2.SubmitRequest(extrinsic=extrinsic),
+                                                    timeout=self.timeout)
+                try:
+                    first = next(statuses)
+                except StopIteration:
+                    raise ClientError("the node closed the status stream before admitting the extrinsic") from None
+                except grpc.RpcError as exc:
+                    if attempt + 1 < attempts and (exc.details() or "").startswith(NONCE_CONFLICTS):
+                        continue
+                    raise ClientError(f"{exc.code().name}: {exc.details()}") from exc
+                break
+
+        def rest() -> Iterator[node_pb2.TxStatus]:
+            yield first
+            try:
+                yield from statuses
+            except grpc.RpcError as exc:
+                raise ClientError(f"{exc.code().name}: {exc.details()}") from exc
+
+        return self._finalized(rest())
+
+    @staticmethod
+    def _finalized(statuses: Iterator[node_pb2.TxStatus]) -> TxResult:
+        for status in statuses:
             if status.state == Status.FINALIZED:
                 return TxResult(status.hash, status.block_number, status.block_hash, status.extrinsic_index,
                                 status.success, status.error)
@@ -196,8 +250,9 @@ class Client:
         raise ClientError("the node closed the status stream before the extrinsic was finalized")
 
     def submit_call(self, keypair: Keypair, pallet: str, name: str, /, *, tip: int = 0, **fields) -> TxResult:
-        """Build, sign, submit and wait for finality. Positional-only names leave every field name free."""
-        return self.submit_and_wait(self.sign(keypair, self.call(pallet, name, **fields), tip=tip))
+        """Build, sign, submit and wait for finality (`submit_signed`: concurrent calls for one key get
+        consecutive nonces). Positional-only names leave every field name free."""
+        return self.submit_signed(keypair, self.call(pallet, name, **fields), tip=tip)
 
     # --- state ---------------------------------------------------------------------------------
     def storage_key(self, pallet: str, item: str, *keys: bytes) -> bytes:
@@ -359,18 +414,20 @@ def _fill(message, fields: dict) -> None:
         raise ClientError(f"{message.DESCRIPTOR.full_name} has no field(s) {unknown}; fields: {sorted(by_name)}")
     for name, value in fields.items():
         field = by_name[name]
-        if field.type == FieldDescriptor.TYPE_MESSAGE:
-            target = getattr(message, name)
-            for item in (value if field.is_repeated else [value]):
-                _fill(target.add() if field.is_repeated else target, item)
-            continue
-        if field.is_repeated:
-            values = value if isinstance(value, list | tuple) else [value]
-            getattr(message, name).extend(_convert(field, v) for v in values)
-            continue
+        values = list(value) if isinstance(value, list | tuple) else [value]  # a list field takes one or many
+        if not field.is_repeated and len(values) != 1:
+            raise ClientError(f"field {name!r} takes one value, got {len(values)}: {values!r}")
         try:
-            setattr(message, name, _convert(field, value))
-        except (TypeError, ValueError) as exc:
+            if field.type == FieldDescriptor.TYPE_MESSAGE:
+                target = getattr(message, name)
+                for item in values:  # a message given as text (the CLI's --arg) is JSON: {"field": value, ...}
+                    _fill(target.add() if field.is_repeated else target,
+                          json.loads(item) if isinstance(item, str) else item)
+            elif field.is_repeated:
+                getattr(message, name).extend(_convert(field, v) for v in values)
+            else:
+                setattr(message, name, _convert(field, value))
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
             raise ClientError(f"field {name!r}: {exc}") from exc
 
 

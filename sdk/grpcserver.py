@@ -6,9 +6,23 @@ Postman and grpc-js clients try first) and the older `grpc.reflection.v1alpha`. 
 ships only the v1alpha servicer; the v1 protocol is the same messages under another package name, so
 the v1 service is that servicer behind a second method name, with its descriptor registered under
 the v1 name so a client can describe it too.
+
+A server with long-lived streams (the node: head subscriptions, watched submissions, uploads that
+trickle in) runs on asyncio instead (`AioServerThread`): an idle stream is a suspended coroutine, not
+a thread, so no number of them can starve health checks or unary calls, which run on the thread pool
+the server is given. `StreamLimiter` caps the open streams per peer (one client connection: gRPC's
+peer address, host and port) and in all, refusing the next with RESOURCE_EXHAUSTED and the reason.
 """
 
 from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
@@ -68,3 +82,188 @@ def start_with_health_and_reflection(server: grpc.Server, services: list[str], p
     for name in ["", *services]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, bound
+
+
+# --- asyncio servers ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StreamLimits:
+    """How many streams may be open at once: per peer (one client connection) and in all; `transfer_methods`
+    (full method names, e.g. "/pkg.Service/Upload") hold a file each, so they have their own, lower caps."""
+
+    per_peer: int = 1024
+    total: int = 16384
+    transfers_per_peer: int = 32
+    transfers_total: int = 256
+    transfer_methods: frozenset[str] = frozenset()
+
+
+class StreamLimiter(grpc.aio.ServerInterceptor):
+    """Counts the open streaming RPCs (either side streaming) per peer and in all, and refuses one past a cap
+    with RESOURCE_EXHAUSTED saying which; an accepted stream gets its response headers at once, so a client
+    can tell an accepted idle stream from a refused one. Runs on the server's event loop only (no locks)."""
+
+    def __init__(self, limits: StreamLimits):
+        self.limits = limits
+        self.open: Counter[str] = Counter()       # peer -> open streams
+        self.transfers: Counter[str] = Counter()  # peer -> open transfers
+        self.open_total = self.transfers_total = 0
+
+    def _refusal(self, peer: str, transfer: bool) -> str | None:
+        limits = self.limits
+        if self.open[peer] >= limits.per_peer:
+            return (f"this connection already has {self.open[peer]} open streams (at most {limits.per_peer} per "
+                    f"peer): close one you no longer read before opening another")
+        if self.open_total >= limits.total:
+            return f"the server has {self.open_total} open streams (at most {limits.total}); try again later"
+        if transfer and self.transfers[peer] >= limits.transfers_per_peer:
+            return (f"this connection already has {self.transfers[peer]} uploads and downloads open (at most "
+                    f"{limits.transfers_per_peer} per peer): finish one first")
+        if transfer and self.transfers_total >= limits.transfers_total:
+            return (f"the server has {self.transfers_total} uploads and downloads open (at most "
+                    f"{limits.transfers_total}); try again later")
+        return None
+
+    async def _enter(self, context, transfer: bool) -> str:
+        peer = context.peer()
+        refusal = self._refusal(peer, transfer)
+        if refusal is not None:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal)
+        self.open[peer] += 1
+        self.open_total += 1
+        if transfer:
+            self.transfers[peer] += 1
+            self.transfers_total += 1
+        return peer
+
+    def _leave(self, peer: str, transfer: bool) -> None:
+        self.open[peer] -= 1
+        if not self.open[peer]:
+            del self.open[peer]
+        self.open_total -= 1
+        if transfer:
+            self.transfers[peer] -= 1
+            if not self.transfers[peer]:
+                del self.transfers[peer]
+            self.transfers_total -= 1
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None or not (handler.request_streaming or handler.response_streaming):
+            return handler
+        transfer = handler_call_details.method in self.limits.transfer_methods
+        serializers = {"request_deserializer": handler.request_deserializer,
+                       "response_serializer": handler.response_serializer}
+        if not handler.response_streaming:  # client streaming: one response
+            inner = handler.stream_unary
+            if not inspect.iscoroutinefunction(inner):
+                return handler  # a thread-pool handler: not counted (the node has none)
+
+            async def stream_unary(request_iterator, context):
+                peer = await self._enter(context, transfer)
+                try:
+                    await context.send_initial_metadata(())
+                    return await inner(request_iterator, context)
+                finally:
+                    self._leave(peer, transfer)
+
+            return grpc.stream_unary_rpc_method_handler(stream_unary, **serializers)
+        inner = handler.stream_stream if handler.request_streaming else handler.unary_stream
+        if not inspect.isasyncgenfunction(inner):
+            return handler
+
+        async def streaming(request, context):
+            peer = await self._enter(context, transfer)
+            try:
+                await context.send_initial_metadata(())
+                async for response in inner(request, context):
+                    yield response
+            finally:
+                self._leave(peer, transfer)
+
+        make = grpc.stream_stream_rpc_method_handler if handler.request_streaming else \
+            grpc.unary_stream_rpc_method_handler
+        return make(streaming, **serializers)
+
+
+class AioServerThread:
+    """A `grpc.aio` server on its own event-loop thread, for a caller that is not asyncio code.
+
+    `build()` runs on that loop and returns (server, service names to serve health and reflection for);
+    the server is bound to 127.0.0.1:port (0 picks a free port) and started before the constructor
+    returns. `stop(grace)` returns a threading.Event, like `grpc.Server.stop`."""
+
+    def __init__(self, build: Callable[[], tuple[grpc.aio.Server, list[str]]], port: int,
+                 executor: futures.ThreadPoolExecutor | None = None):
+        self.loop = asyncio.new_event_loop()
+        self.executor = executor
+        self.port = 0
+        self._server: grpc.aio.Server | None = None
+        self._health: health.aio.HealthServicer | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(build, port), name="grpc-aio", daemon=True)
+        self._thread.start()
+        self._started.wait()
+        if self._error is not None:
+            self._thread.join()
+            raise self._error
+
+    def _run(self, build, port: int) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._start(build, port))
+        except BaseException as exc:  # noqa: BLE001 - handed to the constructor's caller, which re-raises it
+            self._error = exc
+            self._started.set()
+            self.loop.close()
+            return
+        self._started.set()
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    async def _start(self, build, port: int) -> None:
+        server, services = build()
+        _register_v1_descriptor()
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        names = [*services, health.SERVICE_NAME, reflection.SERVICE_NAME, REFLECTION_V1]
+        reflection.enable_server_reflection(names, server)
+        server.add_generic_rpc_handlers([_reflection_v1_handler(reflection.aio.ReflectionServicer(names))])
+        bound = server.add_insecure_port(f"127.0.0.1:{port}")
+        if bound == 0:
+            raise OSError(f"could not bind 127.0.0.1:{port} for gRPC")
+        await server.start()
+        for name in ["", *services]:
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._server, self._health, self.port = server, health_servicer, bound
+
+    def stop(self, grace: float | None = None) -> threading.Event:
+        """Stop taking calls, give those in flight `grace` seconds, then cancel them and end the loop."""
+        done = threading.Event()
+        if not self._thread.is_alive():
+            done.set()
+            return done
+
+        async def shutdown() -> None:
+            if self._health is not None:
+                await self._health.enter_graceful_shutdown()
+            if self._server is not None:
+                await self._server.stop(grace)
+
+        stopping = asyncio.run_coroutine_threadsafe(shutdown(), self.loop)
+
+        def finish() -> None:
+            try:
+                stopping.result()
+            finally:
+                self.loop.call_soon_threadsafe(self.loop.stop)
+                self._thread.join()
+                if self.executor is not None:
+                    self.executor.shutdown(wait=False, cancel_futures=True)
+                done.set()
+
+        threading.Thread(target=finish, name="grpc-aio-stop", daemon=True).start()
+        return done

@@ -18,14 +18,17 @@ lifespan closes the connections when the server stops.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.crypto import Keypair, decode_address, encode_address
@@ -33,7 +36,8 @@ from sdk.client import Client, ClientError
 from sdk.grpcserver import MESSAGE_OPTIONS
 
 from . import wallet
-from .gateway import Gateway
+from .gateway import API_KEY_ENV, Access, Budget, Gateway
+from .openai_protocol import GatewayError
 from .routes import datanets, earnings, explorer, keys, modelfactory, models, playground, site
 from .routes import gateway as gateway_routes
 from .routes.site import missing_assets
@@ -59,9 +63,11 @@ def studio_templates() -> Jinja2Templates:
     return templates
 
 
-def create_app(node: str, worker: str, gateway_key: Keypair | None = None, spend_cap: int | None = None) -> FastAPI:
+def create_app(node: str, worker: str, gateway_key: Keypair | None = None, spend_cap: int | None = None,
+               gateway_access: Access | None = None, gateway_budget: Budget | None = None) -> FastAPI:
     """The studio; with `gateway_key` it also serves the OpenAI-compatible /v1 routes, paying with that key
-    (at most `spend_cap` per call)."""
+    (at most `spend_cap` per call, within `gateway_budget`), to the callers `gateway_access` allows: by default
+    those with the API key in $PAYABLE_GATEWAY_API_KEY when it is set, and no browser page of another origin."""
     if missing := missing_assets():
         raise RuntimeError(f"Studio's front-end packages are not installed ({', '.join(missing)}): run "
                            f"`npm ci --prefix studio` (make does it)")
@@ -78,12 +84,16 @@ def create_app(node: str, worker: str, gateway_key: Keypair | None = None, spend
     app.state.client, app.state.channel = client, channel
     app.state.finetune = worker_pb2_grpc.FinetuneStub(channel)
     app.state.templates = templates = studio_templates()
-    app.state.gateway = Gateway(client, gateway_key, spend_cap) if gateway_key is not None else None
+    if gateway_access is None:
+        gateway_access = Access(api_key=os.environ.get(API_KEY_ENV) or None)
+    app.state.gateway = (Gateway(client, gateway_key, spend_cap, gateway_access, gateway_budget)
+                         if gateway_key is not None else None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)
     if gateway_key is not None:
         app.include_router(gateway_routes.router)
+        app.add_exception_handler(GatewayError, gateway_error)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
@@ -104,8 +114,23 @@ def create_app(node: str, worker: str, gateway_key: Keypair | None = None, spend
     return app
 
 
-def create_gateway_app(node: str, key: Keypair, spend_cap: int | None = None) -> FastAPI:
-    """The gateway on its own (`payable gateway`): the /v1 routes and nothing else."""
+async def gateway_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A refusal raised before a route ran (the caller checks) in OpenAI's error shape."""
+    assert isinstance(exc, GatewayError)
+    response = exc.response()
+    if exc.status in (401, 403, 415, 429):  # asking again unchanged would be refused again
+        response.headers["x-should-retry"] = "false"
+    return response
+
+
+def create_gateway_app(node: str, key: Keypair, spend_cap: int | None = None, access: Access | None = None,
+                       budget: Budget | None = None) -> FastAPI:
+    """The gateway on its own (`payable gateway`): the /v1 routes and nothing else, to the callers `access`
+    allows (by default: only those with the API key in $PAYABLE_GATEWAY_API_KEY, any Host; the CLI passes
+    the loopback hosts of its port), spending at most `spend_cap` per call and within `budget`. Unknown
+    paths and methods answer in OpenAI's error shape too; with allowed origins, browsers get CORS headers."""
+    if access is None:
+        access = Access(api_key=os.environ.get(API_KEY_ENV) or None)
     client = Client(node, timeout=600)
 
     @contextlib.asynccontextmanager
@@ -115,6 +140,25 @@ def create_gateway_app(node: str, key: Keypair, spend_cap: int | None = None) ->
 
     app = FastAPI(title="Payable OpenAI-compatible gateway", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.client = client
-    app.state.gateway = Gateway(client, key, spend_cap)
+    app.state.gateway = Gateway(client, key, spend_cap, access, budget)
     app.include_router(gateway_routes.router)
+    app.add_exception_handler(GatewayError, gateway_error)
+    if access.origins:
+        app.add_middleware(CORSMiddleware, allow_origins=sorted(access.origins), allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "content-type"])
+
+    @app.exception_handler(HTTPException)
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        """404 and 405 (and any other HTTP error) in OpenAI's error shape."""
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        message = {404: f"Unknown path {request.url.path[:200]!r}: the gateway serves /v1/models, /v1/completions "
+                        "and /v1/chat/completions",
+                   405: f"{request.method} is not allowed on {request.url.path[:200]!r}"}.get(exc.status_code,
+                                                                                            str(exc.detail))
+        response = GatewayError(exc.status_code, message, code=kind).response()
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
     return app

@@ -24,6 +24,7 @@ from payable.datanet.v1 import datanet_pb2 as dn
 from payable.inference.v1 import inference_pb2 as inf
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.runtime.v1.extrinsic_pb2 import Extrinsic, ExtrinsicBody
+from payable.system.v1 import system_pb2
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.codec import decode_u128, encode_u128, format_open
@@ -45,13 +46,14 @@ class Quote:
 
 
 def quote(node: Client, model_id: int, prompt: str, *, max_new_tokens: int = 64, max_input_tokens: int = 0,
-          temperature: float = 0.0, top_p: float = 1.0) -> Quote:
+          temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None) -> Quote:
     """The escrow at the token bounds and the `inference.request_inference` arguments. The input bound
     defaults to the prompt's bytes plus the template's allowance (a byte-level tokenizer never makes more
-    tokens than bytes)."""
+    tokens than bytes). A `seed` makes the sampling's random stream the seed's own (same seed, same text)."""
     model = node.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=model_id), mr.Model)
     bound = max_input_tokens or len(prompt.encode()) + TEMPLATE_ALLOWANCE
-    sampling = inf.Sampling(temperature_milli=round(temperature * 1000), top_p_milli=round(top_p * 1000))
+    sampling = inf.Sampling(temperature_milli=round(temperature * 1000), top_p_milli=round(top_p * 1000),
+                            seed=seed)
     escrow = token_price(decode_u128(model.price_per_inference), decode_u128(model.price_per_input_token),
                          decode_u128(model.price_per_output_token), bound, max_new_tokens)
     args = inf.RequestInference(model=model_id, input=prompt.encode(), max_fee=encode_u128(escrow),
@@ -79,10 +81,27 @@ def requested_id(node: Client, block_number: int, extrinsic_index: int) -> int:
 def pay(node: Client, signer: Keypair, quoted: Quote) -> int:
     """Submit a quoted request signed by `signer` and wait for its block; the request id (ClientError if the
     chain refused it)."""
-    result = node.submit_and_wait(node.sign(signer, node.call_with("inference", "request_inference", quoted.args)))
+    return pay_with_fee(node, signer, quoted)[0]
+
+
+def pay_with_fee(node: Client, signer: Keypair, quoted: Quote) -> tuple[int, int]:
+    """`pay`, and the transaction fee the chain took for the call (its ExtrinsicSuccess event), in base units.
+    Concurrent calls for one key get consecutive nonces (`Client.submit_signed`)."""
+    result = node.submit_signed(signer, node.call_with("inference", "request_inference", quoted.args))
     if not result.success:
         raise ClientError(f"the request was refused: {result.error}")
-    return requested_id(node, result.block_number, result.extrinsic_index)
+    request_id, fee = None, 0
+    for event in node.events(result.block_number).events:
+        if event.extrinsic_index != result.extrinsic_index:
+            continue
+        if event.name == "InferenceRequested":
+            request_id = inf.InferenceRequested.FromString(event.data).request
+        elif event.name == "ExtrinsicSuccess":
+            fee = decode_u128(system_pb2.ExtrinsicSuccess.FromString(event.data).fee)
+    if request_id is None:
+        raise ClientError(f"no InferenceRequested event from extrinsic {result.block_number}-"
+                          f"{result.extrinsic_index}")
+    return request_id, fee
 
 
 def request_generation(node: Client, signer: Keypair, model_id: int, prompt: str, **bounds) -> int:
@@ -131,6 +150,30 @@ def wait_closed(node: Client, request_id: int, timeout: float = 120.0) -> tuple[
             return request, None
         time.sleep(0.3)
     raise ClientError(f"request {request_id} neither settled nor expired within {timeout:.0f} s")
+
+
+def wait_outcome(node: Client, request_id: int, *, stall: float = 60.0,
+                 poll: float = 0.3) -> tuple[inf.Request, at.Settlement | None]:
+    """The request once it is settled (with its settlement) or expired (None), following the chain rather than
+    a clock: a request stays pending at most until the end of its deadline block (escalation may move the
+    deadline later; it is re-read each time), so this waits as long as the chain makes blocks. ClientError
+    only when the request is still pending and no block has come for `stall` seconds (a halted chain, or an
+    instant-seal node with nothing to seal)."""
+    best, seen = -1, time.monotonic()
+    while True:
+        request = node.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
+        if request.status == inf.SETTLED:
+            return request, node.pallet_query("attribution", "get_settlement",
+                                              at.SettlementRequest(request=request_id), at.Settlement)
+        if request.status == inf.EXPIRED:
+            return request, None
+        number, now = node.chain_info().best_number, time.monotonic()
+        if number != best:
+            best, seen = number, now
+        elif now - seen > stall:
+            raise ClientError(f"request {request_id} is still pending at block #{best} (its deadline is block "
+                              f"#{request.deadline}) and the chain has made no block for {stall:.0f} s")
+        time.sleep(poll)
 
 
 @dataclass

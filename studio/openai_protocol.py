@@ -1,10 +1,19 @@
 """The OpenAI-compatible gateway's wire types: request and response bodies as pydantic models, as vLLM keeps
 them in `entrypoints/openai/protocol.py`.
 
-Requests accept what OpenAI's clients send and ignore the fields this gateway does not use (`n`, `stop`,
-`user`, ...). Each request is checked in a fixed order - prompt or messages, the new-token bound, then the
-sampling - and a refusal is a `GatewayError`: OpenAI's error shape (`{"error": {message, type, param,
-code}}`) with the status code the official client maps to its exception classes, never FastAPI's 422.
+Requests accept what OpenAI's clients send. Fields that change nothing here are ignored (`user`, `store`,
+`metadata`, ...); a parameter the gateway cannot honour end to end (`tools`, `response_format` other than
+text, `logprobs`, penalties, `logit_bias`, ...) is refused with a 400 that names it, before anything is paid,
+never silently dropped. Each request is checked in a fixed order - the model, prompt or messages, the
+parameters refused, the new-token bound, the sampling, the streaming options - and a refusal is a
+`GatewayError`: OpenAI's error shape (`{"error": {message, type, param, code}}`) with the status code the
+official client maps to its exception classes, never FastAPI's 422.
+
+Honoured: `stop` (up to 4 strings; the text ends before the first one, finish reason "stop" - the tokens
+the worker generated past it are still what the settlement charged), `n` (1, the default), `seed` (the
+worker's sampling stream is seeded from it, so the same seed gives the same text), `top_p` (0 means the most
+likely token only, i.e. greedy), `max_tokens`/`max_completion_tokens` (1..1024), message `content` as a
+string or a list of text parts.
 Responses serialize to the same JSON the gateway has always answered with; the extension field `payable`
 (request id, settlement, attribution) rides beside OpenAI's fields, as vLLM and LoRAX add theirs.
 """
@@ -18,7 +27,29 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_serial
 
 DEFAULT_MAX_TOKENS = 64
 MAX_TOKENS = 1024
+MAX_STOP = 4
+MAX_SEED = (1 << 63) - 1
 ROLES = ("system", "user", "assistant", "developer")
+# parameters refused unless absent or at their neutral value (the value says why), in the order checked
+UNSUPPORTED: tuple[tuple[str, tuple, str], ...] = (
+    ("tools", (None, []), "tool calling is not supported by the gateway's adapters"),
+    ("tool_choice", (None, "none", "auto"), "tool calling is not supported by the gateway's adapters"),
+    ("functions", (None, []), "function calling is not supported by the gateway's adapters"),
+    ("function_call", (None, "none", "auto"), "function calling is not supported by the gateway's adapters"),
+    ("response_format", (None, {"type": "text"}), "only plain text responses are supported"),
+    ("logprobs", (None, False, 0), "token log-probabilities are not returned by the paid workers"),
+    ("top_logprobs", (None, 0), "token log-probabilities are not returned by the paid workers"),
+    ("logit_bias", (None, {}), "logit_bias is not applied by the paid workers"),
+    ("presence_penalty", (None, 0, 0.0), "penalties are not applied by the paid workers"),
+    ("frequency_penalty", (None, 0, 0.0), "penalties are not applied by the paid workers"),
+    ("best_of", (None, 1), "best_of is not supported (each choice is one paid request)"),
+    ("echo", (None, False), "echo is not supported"),
+    ("suffix", (None, ""), "suffix (insertion) is not supported"),
+    ("audio", (None,), "audio output is not supported"),
+    ("modalities", (None, ["text"]), "only text output is supported"),
+    ("prediction", (None,), "predicted outputs are not supported"),
+    ("web_search_options", (None,), "web search is not supported"),
+)
 
 
 class GatewayError(Exception):
@@ -59,9 +90,18 @@ class StreamOptions(OpenAIBaseModel):
     include_usage: Annotated[bool, BeforeValidator(bool)] = False  # read as truthy
 
 
+def _text_content(content: Any) -> Any:
+    """A message's content as one string: a string, or a list of text parts (`{"type": "text", "text": ...}`)
+    joined; anything else is left for the check to refuse."""
+    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" and
+                                         isinstance(p.get("text"), str) for p in content):
+        return "".join(p["text"] for p in content)
+    return content
+
+
 class ChatMessage(OpenAIBaseModel):
     role: Literal["system", "user", "assistant", "developer"]
-    content: str
+    content: Annotated[str, BeforeValidator(_text_content)]
 
 
 def _check_object(data: Any) -> dict:
@@ -70,31 +110,71 @@ def _check_object(data: Any) -> dict:
     return data
 
 
+def _check_model(data: dict) -> None:
+    model = data.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise GatewayError(400, "model is required: an on-chain model id (GET /v1/models lists them)",
+                           param="model", code="missing_model" if model is None else None)
+
+
+def _check_supported(data: dict) -> None:
+    """Refuse, naming it, the first parameter the gateway cannot honour end to end."""
+    for name, neutral, why in UNSUPPORTED:
+        value = data.get(name)
+        if not any(value == n and type(value) is type(n) or value is n for n in neutral):
+            raise GatewayError(400, f"{name} is not supported by this gateway ({why}); leave it out",
+                               code="unsupported_parameter", param=name)
+    n = data.get("n")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n != 1):
+        raise GatewayError(400, "n must be 1: each choice is one paid on-chain request, so ask for more choices "
+                                "with more calls", code="unsupported_parameter", param="n")
+
+
 def _check_bound(data: dict) -> int:
     """The call's new-token bound (`max_completion_tokens`, or the older `max_tokens`), checked."""
-    max_tokens = data.get("max_completion_tokens") or data.get("max_tokens") or DEFAULT_MAX_TOKENS
-    if not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_TOKENS:
-        raise GatewayError(400, f"max_tokens must be an integer in 1..{MAX_TOKENS}", param="max_tokens")
+    name = "max_completion_tokens" if data.get("max_completion_tokens") is not None else "max_tokens"
+    max_tokens = data.get(name)
+    if max_tokens is None:
+        return DEFAULT_MAX_TOKENS
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or not 1 <= max_tokens <= MAX_TOKENS:
+        raise GatewayError(400, f"{name} must be an integer in 1..{MAX_TOKENS}", param=name)
     return max_tokens
 
 
 def _check_sampling(data: dict) -> None:
-    for name, default, top in (("temperature", 0.0, 2.0), ("top_p", 1.0, 1.0)):
-        value = data.get(name, default)
-        if not isinstance(value, int | float) or not 0 <= value <= top:
+    for name, top in (("temperature", 2.0), ("top_p", 1.0)):
+        value = data.get(name)
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool) or
+                                  not 0 <= value <= top):
             raise GatewayError(400, f"{name} must be a number in 0..{top}", param=name)
+    seed = data.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED):
+        raise GatewayError(400, f"seed must be an integer in 0..{MAX_SEED}", param="seed")
+    stop = data.get("stop")
+    stops = [stop] if isinstance(stop, str) else stop
+    if stops is not None and (not isinstance(stops, list) or len(stops) > MAX_STOP or
+                              not all(isinstance(s, str) and s for s in stops)):
+        raise GatewayError(400, f"stop must be a non-empty string or a list of at most {MAX_STOP} of them",
+                           param="stop")
 
 
 def _checked_generation(data: dict) -> dict:
-    """The new-token bound and the sampling checked; the bound as `max_tokens` (whichever field carried it);
-    `stream` read as truthy; `stream_options`, when given, an object."""
+    """The parameters refused, the new-token bound and the sampling checked; the bound as `max_tokens`
+    (whichever field carried it); unset sampling as the defaults; `stop` as a list; `stream` read as truthy;
+    `stream_options` an object, and only with `stream`."""
+    _check_supported(data)
     max_tokens = _check_bound(data)
     _check_sampling(data)
+    stream = bool(data.get("stream"))
     options = data.get("stream_options")
-    if options and not isinstance(options, dict):
+    if options is not None and not isinstance(options, dict):
         raise GatewayError(400, "stream_options must be an object", param="stream_options")
-    data = {k: v for k, v in data.items() if k != "max_completion_tokens"}
-    return {**data, "max_tokens": max_tokens, "stream": bool(data.get("stream")), "stream_options": options or None}
+    if options is not None and not stream:
+        raise GatewayError(400, "stream_options is only allowed when stream is true", param="stream_options")
+    stop = data.get("stop")
+    data = {k: v for k, v in data.items() if k != "max_completion_tokens" and v is not None}  # null: the default
+    return {**data, "max_tokens": max_tokens, "stream": stream, "stream_options": options,
+            "stop": [stop] if isinstance(stop, str) else (stop or [])}
 
 
 class GenerationRequest(OpenAIBaseModel):
@@ -106,6 +186,8 @@ class GenerationRequest(OpenAIBaseModel):
     max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float = 0.0
     top_p: float = 1.0
+    seed: int | None = None
+    stop: list[str] = []
     stream: bool = False
     stream_options: StreamOptions | None = None
 
@@ -127,6 +209,7 @@ class CompletionRequest(GenerationRequest):
     @classmethod
     def _checked(cls, data: Any) -> Any:
         data = _check_object(data)
+        _check_model(data)
         if not isinstance(data.get("prompt"), str):
             raise GatewayError(400, "prompt must be one string", param="prompt")
         return _checked_generation(data)
@@ -144,15 +227,18 @@ class ChatCompletionRequest(GenerationRequest):
     @classmethod
     def _checked(cls, data: Any) -> Any:
         data = _check_object(data)
+        _check_model(data)
         messages = data.get("messages")
         if not isinstance(messages, list) or not messages:
             raise GatewayError(400, "messages must be a non-empty list", param="messages")
         for message in messages:
-            if not isinstance(message, dict) or not isinstance(message.get("content"), str):
-                raise GatewayError(400, "each message needs a role and a string content", param="messages")
+            if not isinstance(message, dict) or not isinstance(_text_content(message.get("content")), str):
+                raise GatewayError(400, "each message needs a role and a content: a string or a list of text "
+                                        "parts ({\"type\": \"text\", \"text\": ...}); images and audio are not "
+                                        "supported", param="messages")
             if message.get("role") not in ROLES:
                 raise GatewayError(400, f"unknown role {message.get('role')!r}", param="messages")
-        if messages[-1]["role"] != "user":
+        if messages[-1].get("role") != "user":
             raise GatewayError(400, "the last message must be the user's", param="messages")
         return _checked_generation(data)
 

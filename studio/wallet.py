@@ -79,7 +79,8 @@ def prepare(client: Client, signer: str, pallet: str, call: str, fields: dict | 
         built = client.call_with(pallet, call, args) if args is not None else client.call(pallet, call, **fields)
     except ClientError as exc:
         raise WalletError(str(exc)) from exc
-    body = extrinsic_body(who, built, nonce=client.nonce(who), genesis_hash=client.genesis_hash)
+    # the nonce after the signer's pooled extrinsics, so a second signature before a block is not a duplicate
+    body = extrinsic_body(who, built, nonce=client.next_nonce(who), genesis_hash=client.genesis_hash)
     return Prepared(body, describe(client, body))
 
 

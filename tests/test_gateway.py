@@ -1,9 +1,17 @@
 """The OpenAI-compatible gateway, driven by the official `openai` Python client against real processes (node,
 worker, `payable gateway`): every call is a paid on-chain request whose usage is the charged token counts;
 plain and streamed completions and chat; an unknown model, a call above the spending cap and an empty
-balance each come back as a clear OpenAI-style error."""
+balance each come back as a clear OpenAI-style error. Only callers with the API key, from an allowed Host and
+Origin, sending JSON, may spend the key, within its budget; 64 concurrent calls all settle, each paid once;
+the OpenAI parameters clients rely on are honoured or refused by name before anything is paid."""
 
 from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -12,13 +20,16 @@ openai = pytest.importorskip("openai")
 
 from payable.attribution.v1 import attribution_pb2 as at  # noqa: E402
 from payable.inference.v1 import inference_pb2 as inf  # noqa: E402
-from runtime.codec import decode_u128, format_open  # noqa: E402
+from runtime.codec import decode_u128, format_open, parse_open  # noqa: E402
 from runtime.crypto import Keypair  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cpu-heavy")]
 
 GATEWAY_KEY = Keypair.from_uri("//Gateway")
 EMPTY_KEY = Keypair.from_uri("//Gateway-Without-Funds")
+BUDGET_KEY = Keypair.from_uri("//Gateway-On-A-Budget")
+API_KEY = "test-api-key-0123456789abcdef"
+PROMPT = "What does builtins.len do?"
 
 
 @pytest.fixture(scope="module")
@@ -29,21 +40,27 @@ def gateway(tmp_path_factory, tiny_base):
     root = tmp_path_factory.mktemp("gateway")
     with paid_world(root, tiny_base, datanets=1) as world:
         client = world["client"]
-        client.submit_call(Keypair.from_uri("//Alice"), "token", "transfer_keep_alive", dest=GATEWAY_KEY.public,
-                           amount="100")
+        for key in (GATEWAY_KEY, BUDGET_KEY):
+            client.submit_call(Keypair.from_uri("//Alice"), "token", "transfer_keep_alive", dest=key.public,
+                               amount="100")
         keyfile = root / "gateway.key"
         keyfile.write_text(GATEWAY_KEY.seed.hex())
         node = world["node"].target
         servers = [HttpProcess(root / "gateway.log", "gateway", "--node", node, "--key", str(keyfile), "--max-fee",
-                               "2", ready_path="/v1/models"),
+                               "2", "--api-key", API_KEY, "--allowed-origin", "http://app.example",
+                               ready_path="/v1/models"),
                    HttpProcess(root / "empty.log", "gateway", "--node", node, "--key", EMPTY_KEY.seed.hex(),
-                               ready_path="/v1/models")]
+                               "--insecure-no-api-key", ready_path="/v1/models"),
+                   HttpProcess(root / "budget.log", "gateway", "--node", node, "--key", BUDGET_KEY.seed.hex(),
+                               "--api-key", API_KEY, "--budget-total", "0.3", ready_path="/v1/models")]
         try:
-            yield {**world, "model": str(world["models"][1]),
-                   "api": openai.OpenAI(base_url=servers[0].url + "/v1", api_key="unused", max_retries=0,
+            yield {**world, "model": str(world["models"][1]), "url": servers[0].url, "logs": root,
+                   "api": openai.OpenAI(base_url=servers[0].url + "/v1", api_key=API_KEY, max_retries=0,
                                         timeout=300),
                    "empty": openai.OpenAI(base_url=servers[1].url + "/v1", api_key="unused", max_retries=0,
-                                          timeout=300)}
+                                          timeout=300),
+                   "budget": openai.OpenAI(base_url=servers[2].url + "/v1", api_key=API_KEY, max_retries=0,
+                                           timeout=300)}
         finally:
             for server in servers:
                 server.stop()
@@ -80,7 +97,9 @@ def test_a_plain_completion_is_a_paid_request_and_usage_is_what_was_charged(gate
     request = client.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
     assert request.requester == GATEWAY_KEY.public and request.max_new_tokens == 12
     spent = before - decode_u128(client.account(GATEWAY_KEY.public).free)
-    assert spent >= decode_u128(settlement.fee)  # the fee, plus the transaction's own fee
+    tx_fee = parse_open(extension["transaction_fee"])
+    assert tx_fee > 0 and spent == decode_u128(settlement.fee) + tx_fee  # the fee, and the transaction's own
+    assert abs(response.created - time.time()) < 600  # Unix seconds
 
 
 def test_a_streamed_chat_arrives_token_by_token_and_ends_with_the_charged_usage(gateway):
@@ -127,3 +146,122 @@ def test_an_empty_balance_is_an_insufficient_quota_error(gateway):
     assert caught.value.code == "insufficient_quota"
     assert EMPTY_KEY.address in caught.value.message and "fund the account" in caught.value.message
     assert decode_u128(gateway["client"].account(EMPTY_KEY.public).free) == 0
+
+
+def _post(gateway, path: str, body: bytes, headers: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(gateway["url"] + path, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_only_callers_with_the_api_key_from_allowed_hosts_and_origins_sending_json_spend_the_key(gateway):
+    client = gateway["client"]
+    nonce = client.nonce(GATEWAY_KEY.public)
+    body = json.dumps({"model": gateway["model"], "prompt": PROMPT, "max_tokens": 2}).encode()
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    # a web page's "simple" cross-origin POST: text/plain, no preflight
+    status, answer = _post(gateway, "/v1/completions", body, {**auth, "Content-Type": "text/plain"})
+    assert status == 415 and answer["error"]["code"] == "unsupported_media_type"
+    status, answer = _post(gateway, "/v1/completions", body, {"Content-Type": "application/json"})
+    assert status == 401 and answer["error"]["code"] == "invalid_api_key"
+    status, _ = _post(gateway, "/v1/completions", body, {"Content-Type": "application/json",
+                                                         "Authorization": f"Bearer {API_KEY[:-1]}x"})
+    assert status == 401
+    status, answer = _post(gateway, "/v1/completions", body, {**auth, "Content-Type": "application/json",
+                                                              "Host": "attacker.example:80"})  # DNS rebinding
+    assert status == 400 and answer["error"]["code"] == "host_not_allowed"
+    status, answer = _post(gateway, "/v1/completions", body, {**auth, "Content-Type": "application/json",
+                                                              "Origin": "http://attacker.example"})
+    assert status == 403 and answer["error"]["code"] == "origin_not_allowed"
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=gateway["url"] + "/v1", api_key="wrong", max_retries=0).models.list()
+    assert client.nonce(GATEWAY_KEY.public) == nonce  # nothing was paid
+    status, answer = _post(gateway, "/v1/completions", body, {**auth, "Content-Type": "application/json",
+                                                              "Origin": "http://app.example"})
+    assert status == 200 and answer["choices"][0]["text"]  # an allowed origin may
+    assert "gateway_without_api_key" in (gateway["logs"] / "empty.log").read_text()  # the opt-out is loud
+
+
+def test_a_call_past_the_total_budget_is_refused_before_anything_is_paid(gateway):
+    client, api = gateway["client"], gateway["budget"]
+    api.completions.create(model=gateway["model"], prompt=PROMPT, max_tokens=4)  # escrows ~0.23 of 0.3
+    nonce = client.nonce(BUDGET_KEY.public)
+    with pytest.raises(openai.RateLimitError) as caught:
+        api.completions.create(model=gateway["model"], prompt=PROMPT, max_tokens=4)
+    assert caught.value.code == "budget_exceeded" and "0.3 OPEN in total" in caught.value.message
+    assert client.nonce(BUDGET_KEY.public) == nonce
+
+
+def test_sixty_four_concurrent_calls_all_settle_each_paid_once(gateway):
+    client = gateway["client"]
+    nonce, before = client.nonce(GATEWAY_KEY.public), decode_u128(client.account(GATEWAY_KEY.public).free)
+
+    def call(i: int):
+        return gateway["api"].completions.create(model=gateway["model"], prompt=f"What does builtins.len do? {i}",
+                                                 max_tokens=2)
+
+    with ThreadPoolExecutor(64) as pool:
+        responses = list(pool.map(call, range(64)))
+    requests = {r.model_extra["payable"]["request"] for r in responses}
+    assert len(requests) == 64
+    assert client.nonce(GATEWAY_KEY.public) == nonce + 64  # 64 request_inference extrinsics, no more
+    charged = sum(decode_u128(_settlement(client, r).fee) for r in requests)
+    tx_fees = sum(parse_open(r.model_extra["payable"]["transaction_fee"]) for r in responses)
+    assert before - decode_u128(client.account(GATEWAY_KEY.public).free) == charged + tx_fees
+
+
+def test_openai_parameters_are_honoured_or_refused_by_name_before_paying(gateway):
+    client, api, model = gateway["client"], gateway["api"], gateway["model"]
+    nonce = client.nonce(GATEWAY_KEY.public)
+    refused = [({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+               ({"response_format": {"type": "json_object"}}, "response_format"), ({"logprobs": True}, "logprobs"),
+               ({"n": 2}, "n"), ({"max_tokens": 0}, "max_tokens"), ({"stream": True, "stream_options": "yes"},
+                                                                    "stream_options")]
+    for extra, param in refused:
+        with pytest.raises(openai.BadRequestError) as caught:
+            api.chat.completions.create(model=model, messages=[{"role": "user", "content": PROMPT}],
+                                        **{"max_tokens": 4, **extra})
+        assert caught.value.param == param and param in caught.value.message
+    status, answer = _post(gateway, "/v1/chat/completions", json.dumps({"messages": [
+        {"role": "user", "content": "hi"}]}).encode(), {"Authorization": f"Bearer {API_KEY}",
+                                                        "Content-Type": "application/json"})
+    assert status == 400 and answer["error"]["param"] == "model"
+    assert client.nonce(GATEWAY_KEY.public) == nonce  # nothing was paid
+    for path in ("/v1/nowhere", "/v1/chat/completions"):
+        request = urllib.request.Request(gateway["url"] + path, headers={"Authorization": f"Bearer {API_KEY}"})
+        with pytest.raises(urllib.error.HTTPError) as http:
+            urllib.request.urlopen(request, timeout=30)
+        assert http.value.code in (404, 405) and json.loads(http.value.read())["error"]["message"]
+
+    greedy = api.completions.create(model=model, prompt=PROMPT, max_tokens=8, temperature=0).choices[0].text
+    # top_p 0 means the most likely token only, whatever the temperature
+    assert api.completions.create(model=model, prompt=PROMPT, max_tokens=8, temperature=1.5,
+                                  top_p=0).choices[0].text == greedy
+    seeded = [api.completions.create(model=model, prompt=PROMPT, max_tokens=8, temperature=1.5, seed=42)
+              .choices[0].text for _ in range(2)]
+    assert seeded[0] == seeded[1]  # same seed, same text
+    cut = next(i for i in range(1, len(greedy)) if greedy[i].strip())
+    stopped = api.completions.create(model=model, prompt=PROMPT, max_tokens=8, stop=[greedy[cut:cut + 2]])
+    assert stopped.choices[0].text == greedy[:greedy.index(greedy[cut:cut + 2])]
+    assert stopped.choices[0].finish_reason == "stop"
+    text_parts = [{"type": "text", "text": "What does "}, {"type": "text", "text": "builtins.len do?"}]
+    parts = api.chat.completions.create(model=model, max_tokens=8, messages=[{"role": "user", "content": text_parts}])
+    plain = api.chat.completions.create(model=model, max_tokens=8, messages=[{"role": "user", "content": PROMPT}])
+    assert parts.choices[0].message.content == plain.choices[0].message.content
+    # without stream_options.include_usage every chunk has a choice (the cookbook's chunk.choices[0] works)
+    chunks = list(api.chat.completions.create(model=model, max_tokens=4, stream=True,
+                                              messages=[{"role": "user", "content": PROMPT}]))
+    assert all(c.choices for c in chunks) and chunks[-1].choices[0].finish_reason
+    assert chunks[-1].model_extra["payable"]["request"] and all(c.usage is None for c in chunks)
+
+
+def test_an_unreachable_worker_is_a_502_in_openais_shape(gateway):
+    """Last in this file: it stops the only worker."""
+    for worker in gateway["workers"]:
+        worker.stop()
+    with pytest.raises(openai.InternalServerError) as caught:
+        gateway["api"].completions.create(model=gateway["model"], prompt=PROMPT, max_tokens=2)
+    assert caught.value.status_code == 502 and caught.value.code == "worker_unreachable"

@@ -194,3 +194,74 @@ def test_a_refused_replacement_leaves_the_pool_as_it_was(chain):
     with pytest.raises(PoolRejected, match="pool_full"):
         pool.submit(bigger)  # it would replace Alice's transfer, but does not fit and outbids nobody
     assert blake2_256(small) in pool and len(pool) == 2 and drops == [] and pool.evicted == 0
+
+
+# --- floods spread over many funded accounts, each inside its nonce window ------------------------------
+def _funded(chain, count: int, prefix: str) -> list[Keypair]:
+    """`count` fresh accounts, funded by Alice in one block."""
+    accounts = [Keypair.from_uri(f"//{prefix}{i}") for i in range(count)]
+    built = chain.block(*[chain.transfer(chain.alice, a.public, 1000 * ONE_OPEN) for a in accounts])
+    assert len(built.outcomes) == count and all(o.ok for o in built.outcomes)
+    return accounts
+
+
+def test_a_future_flood_over_many_accounts_locks_nobody_out(chain):
+    pool, drops = _limited(chain, max_count=1_100)  # the default future limits: 1,024 = 16 accounts x 64
+    assert (pool.max_future, pool.sender_future) == (1024, 64)
+    flooders = _funded(chain, 20, "Flood")
+    high = 10**9  # a future's tip is never paid while it waits: it buys no place in the future queue
+    for who in flooders[:16]:
+        for nonce in range(1, 65):  # nonce 0 never sent: all 64 wait, inside the nonce window
+            pool.submit(_transfer(chain, who, nonce, tip=high))
+    assert pool.counts() == (0, 1024)
+    # another sender's futures still get in, at no tip, pushing out the newest of the biggest holder's
+    _, ready = pool.submit(_transfer(chain, chain.bob, 2))
+    assert not ready
+    pool.submit(_transfer(chain, chain.bob, 1))
+    assert pool.counts() == (0, 1024) and all(kind == "dropped" and "evicted" in why for kind, why in drops)
+    _, ready = pool.submit(_transfer(chain, chain.bob, 0))
+    assert ready and pool.counts() == (3, 1022)
+    # more flooding accounts share the queue out: each newcomer evicts from whoever holds the most
+    for who in flooders[16:]:
+        for nonce in range(1, 9):
+            pool.submit(_transfer(chain, who, nonce, tip=high))
+    waiting = pool._futures_by_sender()
+    assert sum(waiting.values()) == 1024 and [waiting[w.public] for w in flooders[16:]] == [8] * 4
+    # a sender at its fair share cannot keep growing at the others' expense
+    biggest = max(waiting.values())
+    heavy = next(w for w in flooders if waiting.get(w.public) == biggest)
+    with pytest.raises(PoolRejected, match="future_queue_full"):
+        pool.submit(_transfer(chain, heavy, 65, tip=high))
+    # ready extrinsics always get in while futures are pooled, even into a full pool
+    filler = 0
+    while len(pool) < pool.max_count:
+        pool.submit(_transfer(chain, chain.charlie, filler))
+        filler += 1
+    for who in (chain.dave, Keypair.from_uri("//Eve"), Keypair.from_uri("//Ferdie")):
+        _, ready = pool.submit(_transfer(chain, who, 0))
+        assert ready
+    assert len(pool) == pool.max_count and pool.counts()[0] == 3 + filler + 3
+    built = _author_with(pool, chain)
+    assert {o.ok for o in built.outcomes} == {True} and len(built.outcomes) == 3 + filler + 3
+
+
+def test_one_accounts_ready_flood_gives_way_to_others_at_an_equal_tip(chain):
+    pool, drops = _limited(chain, max_count=6)
+    for nonce in range(6):
+        pool.submit(_transfer(chain, chain.alice, nonce))
+    _, ready = pool.submit(_transfer(chain, chain.bob, 0))  # a full pool: Alice's last gives way
+    assert ready and len(pool) == 6 and drops[-1][0] == "dropped"
+    assert [t.nonce for t in pool.ready(10) if t.signer == chain.alice.public] == [0, 1, 2, 3, 4]
+    pool.submit(_transfer(chain, chain.charlie, 0))  # Alice 4, Bob 1, Charlie 1
+    pool.submit(_transfer(chain, chain.bob, 1))      # Alice 3, Bob 2, Charlie 1
+    with pytest.raises(PoolRejected, match="pool_full"):  # Alice holds no longer two more than Bob
+        pool.submit(_transfer(chain, chain.bob, 2))
+    pool.submit(_transfer(chain, chain.bob, 2, tip=1))  # a higher tip still outbids the lowest
+    assert sorted(len([t for t in pool.ready(10) if t.signer == w.public]) for w in (chain.alice, chain.bob)) == [2, 3]
+
+
+def _author_with(pool, chain):
+    built = chain.block(*[t.raw for t in pool.ready(10_000)])
+    pool.after_block(built.header.number, [o.hash for o in built.outcomes], {},
+                     lambda who: system.account_nonce(chain.ex.read_context(), who))
+    return built

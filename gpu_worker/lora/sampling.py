@@ -21,6 +21,12 @@ def seed_for(request_id: int, input_hash: bytes, created_at: int) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
+def requester_seed(seed: int) -> int:
+    """The sampling seed of a paid request whose requester chose `seed` (OpenAI's `seed`): the same seed, the
+    same random stream, whatever the request's id."""
+    return int.from_bytes(blake2_256(b"payable/sampling-seed" + seed.to_bytes(8, "big"))[:8], "big")
+
+
 class Sampler:
     """Greedy when temperature is 0; otherwise temperature + nucleus (top-p) sampling from `seed`."""
 

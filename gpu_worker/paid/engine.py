@@ -12,7 +12,7 @@ from sdk.client import Client
 from ..errors import ArtifactError
 from ..finetune.dataset import prompt_text
 from ..lora.engine import LoRAEngine
-from ..lora.sampling import Sampler, seed_for
+from ..lora.sampling import Sampler, requester_seed, seed_for
 from ..rows import IGNORE, Example, Row
 from .attributor import Attributor
 from .models import Served, ServedModels
@@ -57,8 +57,9 @@ class PaidEngine:
                 raise ArtifactError(f"request {request.id}: the prompt is {len(prompt)} tokens; the request escrowed "
                                     f"for at most {request.max_input_tokens}")
             sampling = request.sampling
-            sampler = Sampler(sampling.temperature_milli / 1000, (sampling.top_p_milli or 1000) / 1000,
-                              seed_for(request.id, request.input_hash, request.created_at))
+            seed = (requester_seed(sampling.seed) if sampling.HasField("seed") else
+                    seed_for(request.id, request.input_hash, request.created_at))
+            sampler = Sampler(sampling.temperature_milli / 1000, (sampling.top_p_milli or 1000) / 1000, seed)
             job = self.lora.submit_paid(served.base, served.adapter, prompt,
                                         request.max_new_tokens or DEFAULT_NEW_TOKENS, sampler,
                                         frozenset({tokenizer.eos_token_id}))

@@ -76,12 +76,14 @@ class Request(_message.Message):
     def __init__(self, id: _Optional[int] = ..., requester: _Optional[bytes] = ..., model: _Optional[int] = ..., input_hash: _Optional[bytes] = ..., input: _Optional[bytes] = ..., escrow: _Optional[bytes] = ..., workers: _Optional[_Iterable[bytes]] = ..., deadline: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., created_at: _Optional[int] = ..., answered: _Optional[_Iterable[bytes]] = ..., max_input_tokens: _Optional[int] = ..., max_new_tokens: _Optional[int] = ..., flat_fee: _Optional[bytes] = ..., input_token_price: _Optional[bytes] = ..., output_token_price: _Optional[bytes] = ..., sampling: _Optional[_Union[Sampling, _Mapping]] = ...) -> None: ...
 
 class Sampling(_message.Message):
-    __slots__ = ("temperature_milli", "top_p_milli")
+    __slots__ = ("temperature_milli", "top_p_milli", "seed")
     TEMPERATURE_MILLI_FIELD_NUMBER: _ClassVar[int]
     TOP_P_MILLI_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
     temperature_milli: int
     top_p_milli: int
-    def __init__(self, temperature_milli: _Optional[int] = ..., top_p_milli: _Optional[int] = ...) -> None: ...
+    seed: int
+    def __init__(self, temperature_milli: _Optional[int] = ..., top_p_milli: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class RegisterWorker(_message.Message):
     __slots__ = ("endpoint", "models", "device", "bond", "base_models")

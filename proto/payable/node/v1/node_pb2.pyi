@@ -126,20 +126,22 @@ class AccountRequest(_message.Message):
     def __init__(self, account: _Optional[bytes] = ...) -> None: ...
 
 class AccountResponse(_message.Message):
-    __slots__ = ("nonce", "free", "reserved", "bonded", "unbonding", "block_number")
+    __slots__ = ("nonce", "free", "reserved", "bonded", "unbonding", "block_number", "next_nonce")
     NONCE_FIELD_NUMBER: _ClassVar[int]
     FREE_FIELD_NUMBER: _ClassVar[int]
     RESERVED_FIELD_NUMBER: _ClassVar[int]
     BONDED_FIELD_NUMBER: _ClassVar[int]
     UNBONDING_FIELD_NUMBER: _ClassVar[int]
     BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    NEXT_NONCE_FIELD_NUMBER: _ClassVar[int]
     nonce: int
     free: bytes
     reserved: bytes
     bonded: bytes
     unbonding: bytes
     block_number: int
-    def __init__(self, nonce: _Optional[int] = ..., free: _Optional[bytes] = ..., reserved: _Optional[bytes] = ..., bonded: _Optional[bytes] = ..., unbonding: _Optional[bytes] = ..., block_number: _Optional[int] = ...) -> None: ...
+    next_nonce: int
+    def __init__(self, nonce: _Optional[int] = ..., free: _Optional[bytes] = ..., reserved: _Optional[bytes] = ..., bonded: _Optional[bytes] = ..., unbonding: _Optional[bytes] = ..., block_number: _Optional[int] = ..., next_nonce: _Optional[int] = ...) -> None: ...
 
 class StorageRequest(_message.Message):
     __slots__ = ("key",)

@@ -1,0 +1,112 @@
+"""The gateway's guards without a chain: who may call (Host, Origin, API key, JSON only), the spending budget
+per hour and in total, the `stop` sequences cut across streamed pieces, and the OpenAI-shaped refusals that
+come before anything is looked up or paid (the node address given here answers nothing)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from fastapi.testclient import TestClient
+
+from runtime.codec import ONE_OPEN
+from runtime.crypto import Keypair
+from studio.app import create_gateway_app
+from studio.gateway import Access, Budget
+from studio.openai_protocol import GatewayError
+from studio.routes.gateway import Stopper
+
+KEY = "k" * 24
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture
+def api():
+    access = Access.local(8081, KEY, ["gw.internal:8081"], ["http://app.example"])
+    app = create_gateway_app("127.0.0.1:1", Keypair.from_uri("//Gateway"), None, access, Budget())
+    with TestClient(app, base_url="http://127.0.0.1:8081") as client:
+        yield client
+
+
+def test_callers_need_the_key_an_allowed_host_and_origin_and_a_json_body(api):
+    body = '{"model": "1", "prompt": "hi"}'
+    answer = api.post("/v1/completions", content=body, headers={**AUTH, "Content-Type": "text/plain"})
+    assert answer.status_code == 415 and answer.json()["error"]["code"] == "unsupported_media_type"
+    assert api.post("/v1/completions", content=body, headers=AUTH).status_code == 415  # no type at all
+    answer = api.post("/v1/completions", json={})
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "invalid_api_key"
+    assert answer.headers["x-should-retry"] == "false"
+    assert api.get("/v1/models", headers={"Authorization": f"Bearer {KEY[:-1]}"}).status_code == 401
+    answer = api.get("/v1/models", headers={**AUTH, "Host": "rebound.attacker.example"})
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "host_not_allowed"
+    answer = api.get("/v1/models", headers={**AUTH, "Origin": "http://attacker.example"})
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "origin_not_allowed"
+    # allowed: past the guards, the request itself is checked (here: no model)
+    for headers in ({}, {"Origin": "http://app.example"}, {"Host": "gw.internal:8081"}, {"Host": "localhost:8081"}):
+        answer = api.post("/v1/completions", json={"prompt": "hi"}, headers={**AUTH, **headers})
+        assert answer.status_code == 400 and answer.json()["error"]["param"] == "model"
+    preflight = api.options("/v1/chat/completions", headers={"Origin": "http://app.example",
+                                                             "Access-Control-Request-Method": "POST"})
+    assert preflight.headers["access-control-allow-origin"] == "http://app.example"
+
+
+@pytest.mark.parametrize(("extra", "param"), [
+    ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+    ({"response_format": {"type": "json_schema"}}, "response_format"),
+    ({"logprobs": True}, "logprobs"), ({"top_logprobs": 2}, "top_logprobs"), ({"n": 3}, "n"),
+    ({"presence_penalty": 0.5}, "presence_penalty"), ({"max_tokens": 0}, "max_tokens"),
+    ({"max_completion_tokens": 0}, "max_completion_tokens"), ({"stream": True, "stream_options": False},
+                                                              "stream_options"),
+    ({"stream_options": {"include_usage": True}}, "stream_options"), ({"stop": ["a"] * 5}, "stop"),
+    ({"seed": -1}, "seed"), ({"top_p": 1.5}, "top_p"),
+    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}, "messages"),
+])
+def test_parameters_that_cannot_be_honoured_are_refused_by_name(api, extra, param):
+    body = {"model": "1", "messages": [{"role": "user", "content": "hi"}], **extra}
+    answer = api.post("/v1/chat/completions", json=body, headers=AUTH)
+    assert answer.status_code == 400, answer.json()
+    assert answer.json()["error"]["param"] == param and answer.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_neutral_values_of_unsupported_parameters_pass(api):
+    """What clients send by default (n 1, no tools, text responses, zero penalties) gets past the checks: the
+    node (absent here) is the next thing asked, a 502."""
+    body = {"model": "1", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "n": 1,
+            "tools": None, "response_format": {"type": "text"}, "presence_penalty": 0, "frequency_penalty": 0.0,
+            "logprobs": False, "stop": "\n", "seed": 7, "top_p": 0, "max_tokens": None, "user": "me"}
+    answer = api.post("/v1/chat/completions", json=body, headers=AUTH)
+    assert answer.status_code == 502 and answer.json()["error"]["code"] == "node_error"
+
+
+def test_unknown_paths_and_methods_answer_in_openais_shape(api):
+    answer = api.get("/v1/embeddings", headers=AUTH)
+    assert answer.status_code == 404 and answer.json()["error"]["message"]
+    answer = api.get("/v1/chat/completions", headers=AUTH)
+    assert answer.status_code == 405 and answer.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_the_budget_holds_escrows_per_rolling_hour_and_in_total():
+    now = [0.0]
+    budget = Budget(per_hour=10 * ONE_OPEN, total=25 * ONE_OPEN, clock=lambda: now[0])
+    first = budget.reserve(6 * ONE_OPEN)
+    with pytest.raises(GatewayError) as refused:
+        budget.reserve(5 * ONE_OPEN)
+    assert refused.value.status == 429 and refused.value.code == "budget_exceeded"
+    budget.settle(first, 4 * ONE_OPEN)  # it cost less than its escrow
+    budget.reserve(5 * ONE_OPEN)
+    now[0] = 3601.0  # an hour later, the hourly budget is free again; the total is not
+    budget.reserve(10 * ONE_OPEN)
+    now[0] = 7300.0
+    with pytest.raises(GatewayError) as refused:
+        budget.reserve(7 * ONE_OPEN)
+    assert "in total" in refused.value.message and budget.spent == 19 * ONE_OPEN
+
+
+def test_stop_sequences_cut_the_text_even_across_pieces():
+    stopper = Stopper(["END", "\n\n"])
+    shown = [stopper.feed(p) for p in ("Hello E", "N", "x wor", "ld E", "ND more")]
+    assert "".join(shown) == "Hello ENx world " and stopper.stopped
+    assert Stopper([]).feed("anything") == "anything"
+    tail = Stopper(["zz"])
+    assert tail.feed("abz") == "ab" and tail.flush() == "z" and not tail.stopped
