@@ -3,24 +3,37 @@
 # nothing has to be installed beforehand: Python packages, the pinned CometBFT into .venv/bin and its
 # ABCI types, and the Studio's front-end packages from its lockfile. Only `make test` also installs
 # Debian's Chromium for the browser tests when it is missing (as root, or through sudo): the demo needs no
-# browser. `make test-fast` runs the in-process tests only (no processes started, nothing slow).
+# browser - nor llama.cpp's Python binding, which `make test` compiles from the pinned llama-cpp-python sdist
+# (the GGUF export's test; about 3 min on 2 cores, the wheel then kept in pip's cache), nor the JS client
+# test's npm packages. llama.cpp's converters (`finetune export --format gguf`) are extracted once,
+# hash-checked, into .venv/share/llama.cpp (gpu_worker/finetune/gguf_export.py). `make test-fast` runs the
+# in-process tests only (no processes started, nothing slow).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 BROWSER_STAMP := $(VENV)/.chromium-stamp
+TEST_STAMP := $(VENV)/.test-tools-stamp
 
 .PHONY: demo test test-fast lint typecheck bench weights protos clean cometbft
 
 ROOT := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-$(STAMP): pyproject.toml node/abci/install.py studio/package-lock.json
+$(STAMP): pyproject.toml node/abci/install.py gpu_worker/finetune/gguf_export.py studio/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev,worker,studio]"
 	$(PY) -m node.abci.install
+	$(PY) -m gpu_worker.finetune.gguf_export install
 	npm ci --prefix studio --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
+
+# What only tests use: llama.cpp's binding, compiled (the GGUF export's test), and the JS client's packages.
+$(TEST_STAMP): $(STAMP) tests/js/package-lock.json
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+		$(PY) -m pip install --quiet -e ".[llamacpp]"
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error  # protobufjs, tweetnacl
+	touch $(TEST_STAMP)
 
 # Debian's Chromium, which only the browser tests drive (Playwright never downloads one).
 $(BROWSER_STAMP): $(STAMP)
@@ -34,7 +47,7 @@ cometbft: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/payable demo
 
-test: $(STAMP) $(BROWSER_STAMP)
+test: $(STAMP) $(BROWSER_STAMP) $(TEST_STAMP)
 	$(PY) -m devtools.protogen --check proto
 	$(PY) -m ruff check .
 	$(PY) -m mypy
@@ -65,4 +78,4 @@ protos: $(STAMP)
 	$(PY) -m devtools.protogen proto
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .mypy_cache *.egg-info studio/node_modules
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .mypy_cache *.egg-info studio/node_modules tests/js/node_modules

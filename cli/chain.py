@@ -25,13 +25,21 @@ def cmd_transfer(args) -> int:
         return tx_result(args, result)
 
 
-def cmd_tx(args) -> int:
-    fields = {}
-    for item in args.arg or []:
+def tx_fields(items: list[str] | None) -> dict[str, str | list[str]]:
+    """`--arg key=value` strings as call fields: a key given more than once is a list (for a list field, each
+    `--arg` appends one value); a message field takes JSON (`--arg 'split={"contributors": 7000, ...}'`)."""
+    fields: dict[str, str | list[str]] = {}
+    for item in items or []:
         key, sep, value = item.partition("=")
-        if not sep:
+        if not sep or not key:
             raise ValueError(f"--arg takes key=value, got {item!r}")
-        fields[key] = value
+        before = fields.get(key)
+        fields[key] = value if before is None else [*before, value] if isinstance(before, list) else [before, value]
+    return fields
+
+
+def cmd_tx(args) -> int:
+    fields = tx_fields(args.arg)
     with client(args) as node:
         return tx_result(args, node.submit_call(keypair_from(args.sender), args.pallet, args.call, tip=args.tip,
                                                 **fields))
@@ -85,7 +93,8 @@ def register(sub) -> None:
     tx = client_command(sub, "tx", "submit any call, built from the runtime metadata", cmd_tx, signed=True)
     tx.add_argument("pallet")
     tx.add_argument("call")
-    tx.add_argument("--arg", action="append", help="field=value (amounts in OPEN, accounts as addresses)")
+    tx.add_argument("--arg", action="append", help="field=value (amounts in OPEN, accounts as addresses, bytes as "
+                                                   "hex, messages as JSON); repeat a list field's --arg per value")
     tx.add_argument("--tip", type=int, default=0)
 
     query = sub.add_parser("query", help="read state")

@@ -11,6 +11,7 @@ from pathlib import Path
 from runtime.crypto import encode_address
 from sdk import modelfactory
 
+from . import finetune_export
 from .common import DEFAULT_NODE, client, created, emit, json_option, keypair_from
 
 DEFAULT_WORKER = "127.0.0.1:9955"
@@ -121,24 +122,44 @@ def _print_job(args, job) -> None:
 
 
 def _preview(args, stub) -> int:
-    """The examples a job would train on, rendered through its template."""
+    """The examples a job would train on, rendered through its template: a page of the listing (training
+    examples then held-out ones, or one split), fetched from the worker in pages of at most 50, with the offset
+    where the next page starts; `--all` lists everything."""
     from payable.worker.v1 import worker_pb2 as wp
 
-    found = _rpc(stub.Preview, wp.DatasetPreviewRequest(dataset_spec_json=json.dumps(_spec(args)),
-                                                        base_model=_base_hash(args), cutoff=args.cutoff or 0,
-                                                        limit=args.limit))
+    if args.limit < 1 or args.offset < 0:
+        raise ValueError("--limit takes 1 or more examples and --offset 0 or more")
+    spec, base = json.dumps(_spec(args)), _base_hash(args)
+    split = "" if args.split == "all" else args.split
+    wanted = None if args.all else args.limit
+    offset, examples = args.offset, []
+    while True:
+        ask = 50 if wanted is None else min(50, wanted - len(examples))
+        found = _rpc(stub.Preview, wp.DatasetPreviewRequest(dataset_spec_json=spec, base_model=base,
+                                                            cutoff=args.cutoff or 0, limit=ask, offset=offset,
+                                                            split=split))
+        examples += found.examples
+        offset = found.next_offset
+        if not offset or not found.examples or (wanted is not None and len(examples) >= wanted):
+            break
     data = {"train_examples": found.train_examples, "eval_examples": found.eval_examples,
-            "train_tokens": found.train_tokens, "errors": list(found.errors),
-            "examples": [{"contribution": e.contribution, "contributor": e.contributor, "line": e.line,
-                          "split": e.split, "tokens": e.tokens, "rendered": e.rendered} for e in found.examples]}
+            "train_tokens": found.train_tokens, "errors": list(found.errors), "split": args.split,
+            "listed": found.listed, "offset": args.offset, "next_offset": offset or None,
+            "examples": [{"index": e.index, "contribution": e.contribution, "contributor": e.contributor,
+                          "line": e.line, "split": e.split, "tokens": e.tokens, "rendered": e.rendered}
+                         for e in examples]}
     if args.json:
         emit(args, data)
     else:
         print(f"{found.train_examples} training and {found.eval_examples} held-out examples, "
               f"{found.train_tokens:,} training tokens")
-        for e in found.examples:
-            print(f"\n--- contribution {e.contribution} line {e.line} ({e.split}, {e.tokens} tokens, "
+        for e in examples:
+            print(f"\n--- #{e.index}: contribution {e.contribution} line {e.line} ({e.split}, {e.tokens} tokens, "
                   f"{e.contributor})\n{e.rendered}")
+        scope = {"all": "", "train": " training", "eval": " held-out"}[args.split]
+        first = f"#{args.offset}-#{args.offset + len(examples) - 1}" if examples else "none"
+        print(f"\nshown: {first} of {found.listed}{scope} examples"
+              + (f"; next page: --offset {offset}" if offset else ""))
         for error in found.errors:
             print(f"error: {error}")
     return 0 if not found.errors else 1
@@ -189,15 +210,7 @@ def cmd_finetune(args) -> int:
         _print_job(args, job)
         return 0
     if action == "export":
-        out = _rpc(stub.Export, job_ref)
-        emit(args, {"adapter_dir": out.adapter_dir, "merged_dir": out.merged_dir,
-                    "max_logit_difference": out.max_logit_difference, "changed_tensors": out.changed_tensors,
-                    "logit_shift_from_base": out.logit_shift_from_base},
-             [("adapter (PEFT)", out.adapter_dir), ("merged model", out.merged_dir),
-              ("merged vs base + adapter", f"max logit difference {out.max_logit_difference:.2e}"),
-              ("merged vs base", f"{out.changed_tensors} tensors changed, "
-                                 f"logits moved {out.logit_shift_from_base:.3f}")])
-        return 0
+        return finetune_export.export(args, stub, job_ref)
     return _publish(args, stub, job_ref)
 
 
@@ -292,10 +305,15 @@ def register(sub) -> None:
                        help="held-out share of rows in 1/1000")
         p.add_argument("--split-seed", type=int, default=modelfactory.DEFAULT_SPLIT_SEED)
 
-    preview = command("preview", "the first examples after the template, token counts, mapping errors")
+    preview = command("preview", "the examples after the template (paged), token counts, mapping errors")
     dataset_options(preview, True)
     preview.add_argument("--cutoff", type=int)
-    preview.add_argument("--limit", type=int, default=5)
+    preview.add_argument("--limit", type=int, default=5, help="examples to show (default 5; any number: "
+                                                               "fetched in pages)")
+    preview.add_argument("--offset", type=int, default=0, help="start at this example (a page's next_offset)")
+    preview.add_argument("--split", choices=("all", "train", "eval"), default="all",
+                         help="list training examples, held-out ones (eval), or both (default)")
+    preview.add_argument("--all", action="store_true", help="every example of the listing, however many")
     start = command("start", "start a job (--estimate: only the memory/time estimate)")
     dataset_options(start, False)
     start.add_argument("--config", help="a training config JSON file (flags override it)")
@@ -311,7 +329,8 @@ def register(sub) -> None:
     command("abort", "stop a job (its last checkpoint stays)", job=True)
     resume = command("resume", "continue a stopped job from its last checkpoint", job=True)
     resume.add_argument("--follow", action="store_true")
-    command("export", "the adapter (PEFT) and a checked merged model", job=True)
+    finetune_export.add_arguments(command("export", "the adapter (PEFT) and a checked merged model, or "
+                                                    "(--format gguf) a GGUF LoRA for llama.cpp", job=True))
     publish = command("publish", "adapter and config to the content store, the model on chain", job=True)
     publish.add_argument("--from", dest="sender", required=True, help="the model owner's key")
     publish.add_argument("--price", required=True, help="OPEN per inference (a flat fee; may be 0 with token prices)")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 from runtime.crypto import encode_address
-from sdk.artifacts import HF_MODEL, fetch_directory, total_size, upload_directory
+from sdk.artifacts import HF_MODEL, fetch_directory, manifest_hash, total_size, upload_directory
 from sdk.hf_directory import describe_hf_directory
 from sdk.modelfactory import reward_split_text
 from sdk.wire import verify_membership
@@ -121,15 +123,82 @@ def _bases(args, node, pb) -> int:
     return 0
 
 
+def _blob_kind(raw: bytes) -> tuple[str, str, object]:
+    """What a plain blob is, as far as its bytes say: (kind, description, parsed JSON or text or None)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary", "a binary blob", None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return "text", "a text blob", text
+    if isinstance(parsed, dict) and "base_model" in parsed and "dataset" in parsed:
+        return "training-config", "a training config (canonical JSON: what `finetune verify` re-runs)", parsed
+    return "json", "a JSON blob", parsed
+
+
+def _as_manifest(raw: bytes, digest: bytes):
+    """The directory manifest these bytes are (they re-encode to the hash), or None for a plain blob."""
+    from google.protobuf.message import DecodeError
+
+    from payable.content.v1 import content_pb2
+
+    try:
+        manifest = content_pb2.Manifest.FromString(raw)
+    except DecodeError:
+        return None
+    return manifest if manifest.kind and manifest.files and manifest_hash(manifest) == digest else None
+
+
 def _fetch(args, node, pb) -> int:
-    """Download a directory artifact (a base model, an adapter) by its hash, every byte checked."""
+    """Download an artifact by its hash, every byte checked: a directory artifact (a base model, an adapter, an
+    attribution index: a manifest of files) into DESTINATION, or a plain blob (a training config, a
+    contribution's data) written to the file DESTINATION (into it, if it is a directory) or printed."""
+    try:
+        digest = bytes.fromhex(args.artifact_hash.removeprefix("0x"))
+    except ValueError:
+        digest = b""
+    if len(digest) != 32:
+        raise ValueError(f"{args.artifact_hash!r} is not a content hash (64 hex digits)")
     reader = keypair_from(args.sender) if args.sender else None
-    manifest = fetch_directory(node, bytes.fromhex(args.artifact_hash), Path(args.directory), reader=reader,
+    raw = node.download(digest, reader=reader)
+    manifest = _as_manifest(raw, digest)
+    if manifest is None:
+        return _fetch_blob(args, digest, raw)
+    if not args.destination:
+        raise ValueError(f"{digest.hex()} is a directory artifact ({manifest.kind}: {len(manifest.files)} files, "
+                         f"{total_size(manifest):,} bytes): name a directory to write it into")
+    manifest = fetch_directory(node, digest, Path(args.destination), reader=reader,
                                progress=None if args.json else progress_bar)
     emit(args, {"kind": manifest.kind, "files": [f.path for f in manifest.files], "size_bytes": total_size(manifest),
-                "directory": args.directory},
+                "directory": args.destination},
          [("kind", manifest.kind), ("files", ", ".join(f.path for f in manifest.files)),
-          ("size", f"{total_size(manifest):,} bytes, every part and file checked"), ("into", args.directory)])
+          ("size", f"{total_size(manifest):,} bytes, every part and file checked"), ("into", args.destination)])
+    return 0
+
+
+def _fetch_blob(args, digest: bytes, raw: bytes) -> int:
+    kind, what, parsed = _blob_kind(raw)
+    data = {"kind": "blob", "content_kind": kind, "hash": digest.hex(), "size_bytes": len(raw), "file": None}
+    if args.destination:
+        target = Path(args.destination)
+        if target.is_dir():
+            suffix = {"training-config": ".json", "json": ".json", "text": ".txt"}.get(kind, ".bin")
+            target = target / (("training-config-" if kind == "training-config" else "") + digest.hex()[:16] + suffix)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(raw)
+        data["file"] = str(target)
+        emit(args, data, [("kind", f"blob: {what}, not a directory artifact"),
+                          ("size", f"{len(raw):,} bytes, hash checked"), ("written to", str(target))])
+        return 0
+    if parsed is None:
+        raise ValueError(f"{digest.hex()} is {what} of {len(raw):,} bytes: name a file to write it to")
+    if args.json:
+        emit(args, {**data, "content": parsed})
+    else:
+        print(f"{digest.hex()} is {what}, {len(raw):,} bytes, hash checked:", file=sys.stderr)
+        print(json.dumps(parsed, indent=2, sort_keys=True) if kind in ("training-config", "json") else parsed)
     return 0
 
 
@@ -165,10 +234,12 @@ def register(sub) -> None:
     register_.add_argument("--price-per-input-token", default="0", help="OPEN per input token")
     register_.add_argument("--price-per-output-token", default="0", help="OPEN per generated token")
     register_.add_argument("--split", default=reward_split_text(), help="contributors,owner,protocol,worker bps")
-    fetch = client_command(msub, "fetch", "download a model directory (base or adapter) by its artifact hash",
-                           cmd_model)
+    fetch = client_command(msub, "fetch", "download an artifact by its hash: a directory (base model, adapter) or "
+                           "a blob (a training config: written to a file, or printed)", cmd_model)
     fetch.add_argument("artifact_hash")
-    fetch.add_argument("directory")
+    fetch.add_argument("destination", nargs="?",
+                       help="a directory artifact's directory; a blob's file (or a directory to put it in); a text "
+                            "blob without one is printed")
     fetch.add_argument("--from", dest="sender", help="sign the reads (a permissioned DataNet's data)")
     client_command(msub, "show", "a model's record", cmd_model).add_argument("model", type=int)
     client_command(msub, "provenance", "a model's provenance", cmd_model).add_argument("model", type=int)

@@ -208,10 +208,11 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
     def Preview(self, request, context):  # gRPC method names
         spec = self._call(context, lambda: DatasetSpec.from_dict(json.loads(request.dataset_spec_json or "{}")))
         found = self._call(context, self.engine.preview, spec, request.base_model, request.cutoff or 256,
-                           request.limit or 10)
+                           request.limit or 10, request.offset, request.split)
         return pb.DatasetPreview(examples=[pb.PreviewExample(**e) for e in found["examples"]], errors=found["errors"],
                                  train_examples=found["train_examples"], eval_examples=found["eval_examples"],
-                                 train_tokens=found["train_tokens"])
+                                 train_tokens=found["train_tokens"], next_offset=found["next_offset"],
+                                 listed=found["listed"])
 
     def Estimate(self, request, context):
         return pb.JobEstimate(**self._call(context, self.engine.estimate, self._config(context, request.config_json)))

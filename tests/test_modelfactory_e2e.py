@@ -200,6 +200,12 @@ def test_export_publish_provenance_and_verify(stack, trained, tmp_path):
     exported = _cli(node, "finetune", "export", job, worker=worker)
     assert exported["max_logit_difference"] < 1e-4 and exported["changed_tensors"] > 0
     assert exported["logit_shift_from_base"] > 0
+    # the same adapter for llama.cpp / Ollama: a GGUF LoRA, its model card generated from the job and the chain
+    # (llama.cpp's logits over it are checked against PEFT's in test_gguf_export.py)
+    gguf = _cli(node, "finetune", "export", job, "--format", "gguf", "--out", str(tmp_path / "gguf"), worker=worker)
+    assert gguf["adapted_modules"] > 0 and (tmp_path / "gguf" / "adapter-f32.gguf").stat().st_size == gguf["size_bytes"]
+    card = (tmp_path / "gguf" / "README.md").read_text()
+    assert "library_name: peft" in card and "- payable-datanet-1-v1" in card and "name: held-out loss" in card
     published = _cli(node, "finetune", "publish", job, "--from", "//Ferdie", "--price", "0.2", worker=worker)
     model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=published["model"]), mr.Model)
     status = _cli(node, "finetune", "status", job, worker=worker)

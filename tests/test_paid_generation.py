@@ -157,7 +157,8 @@ def test_payable_generate_streams_the_text_and_reports_the_settlement(world):
     fee = Decimal(done["fee"])
     assert fee == Decimal("0.1") + Decimal("0.001") * done["input_tokens"] + Decimal("0.01") * done["output_tokens"]
     assert sum(Decimal(p["amount"]) for p in done["payments"]) == fee and Decimal(done["refund"]) > 0
-    dave, alice = (Keypair.from_uri(n).public.hex() for n in ("//Dave", "//Alice"))
+    assert done["status"] == "settled" and done["paid"] is True
+    dave, alice = (Keypair.from_uri(n).address for n in ("//Dave", "//Alice"))  # addresses, as everywhere
     assert {p["account"] for p in done["payments"] if p["role"] == "contributor"} <= {dave, alice}
 
 

@@ -381,19 +381,23 @@ class LoRAStats(_message.Message):
     def __init__(self, active: _Optional[int] = ..., queued: _Optional[int] = ..., steps: _Optional[int] = ..., completed: _Optional[int] = ..., registered: _Optional[int] = ..., host_resident: _Optional[int] = ..., device_resident: _Optional[int] = ..., host_bytes: _Optional[int] = ..., device_bytes: _Optional[int] = ..., disk_loads: _Optional[int] = ..., evictions: _Optional[int] = ...) -> None: ...
 
 class DatasetPreviewRequest(_message.Message):
-    __slots__ = ("dataset_spec_json", "base_model", "cutoff", "limit")
+    __slots__ = ("dataset_spec_json", "base_model", "cutoff", "limit", "offset", "split")
     DATASET_SPEC_JSON_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
     CUTOFF_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    SPLIT_FIELD_NUMBER: _ClassVar[int]
     dataset_spec_json: str
     base_model: str
     cutoff: int
     limit: int
-    def __init__(self, dataset_spec_json: _Optional[str] = ..., base_model: _Optional[str] = ..., cutoff: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+    offset: int
+    split: str
+    def __init__(self, dataset_spec_json: _Optional[str] = ..., base_model: _Optional[str] = ..., cutoff: _Optional[int] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., split: _Optional[str] = ...) -> None: ...
 
 class PreviewExample(_message.Message):
-    __slots__ = ("rendered", "tokens", "trained_tokens", "contribution", "contributor", "line", "split")
+    __slots__ = ("rendered", "tokens", "trained_tokens", "contribution", "contributor", "line", "split", "index")
     RENDERED_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
     TRAINED_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -401,6 +405,7 @@ class PreviewExample(_message.Message):
     CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
     LINE_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
     rendered: str
     tokens: int
     trained_tokens: int
@@ -408,21 +413,26 @@ class PreviewExample(_message.Message):
     contributor: str
     line: int
     split: str
-    def __init__(self, rendered: _Optional[str] = ..., tokens: _Optional[int] = ..., trained_tokens: _Optional[int] = ..., contribution: _Optional[int] = ..., contributor: _Optional[str] = ..., line: _Optional[int] = ..., split: _Optional[str] = ...) -> None: ...
+    index: int
+    def __init__(self, rendered: _Optional[str] = ..., tokens: _Optional[int] = ..., trained_tokens: _Optional[int] = ..., contribution: _Optional[int] = ..., contributor: _Optional[str] = ..., line: _Optional[int] = ..., split: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
 
 class DatasetPreview(_message.Message):
-    __slots__ = ("examples", "errors", "train_examples", "eval_examples", "train_tokens")
+    __slots__ = ("examples", "errors", "train_examples", "eval_examples", "train_tokens", "next_offset", "listed")
     EXAMPLES_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     TRAIN_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
     EVAL_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
     TRAIN_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    LISTED_FIELD_NUMBER: _ClassVar[int]
     examples: _containers.RepeatedCompositeFieldContainer[PreviewExample]
     errors: _containers.RepeatedScalarFieldContainer[str]
     train_examples: int
     eval_examples: int
     train_tokens: int
-    def __init__(self, examples: _Optional[_Iterable[_Union[PreviewExample, _Mapping]]] = ..., errors: _Optional[_Iterable[str]] = ..., train_examples: _Optional[int] = ..., eval_examples: _Optional[int] = ..., train_tokens: _Optional[int] = ...) -> None: ...
+    next_offset: int
+    listed: int
+    def __init__(self, examples: _Optional[_Iterable[_Union[PreviewExample, _Mapping]]] = ..., errors: _Optional[_Iterable[str]] = ..., train_examples: _Optional[int] = ..., eval_examples: _Optional[int] = ..., train_tokens: _Optional[int] = ..., next_offset: _Optional[int] = ..., listed: _Optional[int] = ...) -> None: ...
 
 class JobConfigRequest(_message.Message):
     __slots__ = ("config_json",)

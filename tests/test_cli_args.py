@@ -1,0 +1,66 @@
+"""What the command line hands the SDK: repeated `--arg`s for a list field append (never overwrite), a message
+field takes JSON, a single-valued field given twice is refused by name; the settlement wait follows the chain
+and gives up only when the chain stops making blocks."""
+
+from __future__ import annotations
+
+import pytest
+
+from cli.chain import tx_fields
+from payable.inference.v1 import inference_pb2 as inf
+from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from runtime.codec import ONE_OPEN, decode_u128
+from runtime.crypto import Keypair
+from sdk.client import ClientError, _fill
+
+
+def test_a_repeated_arg_is_a_list_and_a_list_field_gets_every_value():
+    fields = tx_fields(["endpoint=127.0.0.1:9", "base_models=1", "base_models=2", "base_models=5", "models=3",
+                        "bond=150.5"])
+    assert fields["base_models"] == ["1", "2", "5"] and fields["models"] == "3"
+    message = inf.RegisterWorker()
+    _fill(message, fields)
+    assert list(message.base_models) == [1, 2, 5] and list(message.models) == [3]
+    assert decode_u128(message.bond) == 150 * ONE_OPEN + ONE_OPEN // 2 and message.endpoint == "127.0.0.1:9"
+    with pytest.raises(ValueError, match="key=value"):
+        tx_fields(["base_models"])
+
+
+def test_a_single_field_given_twice_is_refused_and_a_message_field_takes_json():
+    with pytest.raises(ClientError, match="'endpoint' takes one value, got 2"):
+        _fill(inf.RegisterWorker(), tx_fields(["endpoint=a", "endpoint=b"]))
+    args = mr.RegisterModel()
+    _fill(args, tx_fields(['snapshots={"datanet": 1, "version": 2}', 'snapshots={"datanet": 3, "version": 1}',
+                           'split={"contributors": 7000, "model_owner": 2000, "protocol": 500, "worker": 500}']))
+    assert [(s.datanet, s.version) for s in args.snapshots] == [(1, 2), (3, 1)] and args.split.contributors == 7000
+    with pytest.raises(ClientError, match="'split'"):
+        _fill(mr.RegisterModel(), {"split": "not json"})
+    accounts = inf.Request()
+    alice, bob = (Keypair.from_uri(n) for n in ("//Alice", "//Bob"))
+    _fill(accounts, tx_fields([f"workers={alice.address}", f"workers={bob.address}"]))
+    assert list(accounts.workers) == [alice.public, bob.public]
+
+
+class _Chain:
+    """A node whose request stays pending: its best block advances `blocks` times, then stops."""
+
+    def __init__(self, blocks: int):
+        self.best, self.left = 10, blocks
+
+    def pallet_query(self, pallet, name, request, response_type):
+        return inf.Request(id=request.request, status=inf.PENDING, deadline=self.best + 3)
+
+    def chain_info(self):
+        if self.left:
+            self.left -= 1
+            self.best += 1
+        return type("Info", (), {"best_number": self.best})()
+
+
+def test_the_settlement_wait_follows_blocks_and_stops_only_when_the_chain_stalls():
+    from studio.generation import wait_outcome
+
+    chain = _Chain(blocks=5)
+    with pytest.raises(ClientError, match=r"still pending at block #15 .* no block for 0 s"):
+        wait_outcome(chain, 7, stall=0.2, poll=0.01)
+    assert chain.left == 0  # it kept waiting while blocks came
