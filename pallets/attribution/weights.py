@@ -17,17 +17,17 @@ at once (replication 1); vote is measured resolving the dispute.
 
 from runtime.weights import Weight
 
-MACHINE = "x86_64, 2 cores, Python 3.11.7 (the project's development machine, a shared VM)"
-DATE = "2026-11-29"
-COMMAND = "python bench/weights.py --samples 64 --filler 100000 (three runs)"
+MACHINE = "x86_64, 2 cores, Python 3.11.7"
+DATE = "2026-12-05"
+COMMAND = "python bench/weights.py --samples 64 --filler 100000 --runs 3 --write --margin 1.3"
 RUNS = 3
 MARGIN = 1.3
 MEASURED_P90_NS = {
-    "SUBMIT": 2_330_000,
-    "CHALLENGE": 820_000,
-    "VOTE": 860_000,
+    "SUBMIT": 1_400_144,
+    "CHALLENGE": 397_414,
+    "VOTE": 298_625,
 }
 
-SUBMIT = Weight(ref_time_ns=3_030_000, reads=40 + 16 + 4 * 30, writes=10 + 3 * 30)
-CHALLENGE = Weight(ref_time_ns=1_065_000, reads=40 + 16 + 2 * 64, writes=4)
-VOTE = Weight(ref_time_ns=1_125_000, reads=40 + 16 + 4 * 8, writes=6 + 2 * 8)
+SUBMIT = Weight(ref_time_ns=1_825_000, reads=40 + 16 + 4 * 30, writes=10 + 3 * 30)
+CHALLENGE = Weight(ref_time_ns=520_000, reads=40 + 16 + 2 * 64, writes=4)
+VOTE = Weight(ref_time_ns=390_000, reads=40 + 16 + 4 * 8, writes=6 + 2 * 8)

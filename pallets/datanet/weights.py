@@ -17,33 +17,33 @@ hash (who may read a blob is decided by the DataNets holding it): one more write
 
 from runtime.weights import Weight
 
-MACHINE = "x86_64, 2 cores, Python 3.11.7 (the project's development machine, a shared VM)"
-DATE = "2026-11-29"
-COMMAND = "python bench/weights.py --samples 64 --filler 100000 (three runs)"
+MACHINE = "x86_64, 2 cores, Python 3.11.7"
+DATE = "2026-12-05"
+COMMAND = "python bench/weights.py --samples 64 --filler 100000 --runs 3 --write --margin 1.3"
 RUNS = 3
 MARGIN = 1.3
 MEASURED_P90_NS = {
-    "CREATE": 58_000,
-    "CONTRIBUTE": 110_000,
-    "APPROVE": 70_000,
-    "REJECT": 78_000,
-    "WITHDRAW": 47_000,
-    "REVOKE": 44_000,
-    "PUBLISH": 11_100_000,
-    "CURATOR": 18_000,
-    "METADATA": 24_000,
-    "SET_PERMISSIONED": 26_000,
-    "ACCESS": 53_000,
+    "CREATE": 34_927,
+    "CONTRIBUTE": 48_304,
+    "APPROVE": 39_886,
+    "REJECT": 50_751,
+    "WITHDRAW": 29_189,
+    "REVOKE": 16_291,
+    "PUBLISH": 5_057_178,
+    "CURATOR": 11_132,
+    "METADATA": 15_537,
+    "SET_PERMISSIONED": 9_498,
+    "ACCESS": 15_392,
 }
 
-CREATE = Weight(ref_time_ns=80_000, reads=3, writes=5)
-CONTRIBUTE = Weight(ref_time_ns=145_000, reads=6, writes=8)
-APPROVE = Weight(ref_time_ns=95_000, reads=4, writes=5)
-REJECT = Weight(ref_time_ns=105_000, reads=6, writes=6)
-WITHDRAW = Weight(ref_time_ns=65_000, reads=3, writes=5)
-REVOKE = Weight(ref_time_ns=60_000, reads=2, writes=3)
-PUBLISH = Weight(ref_time_ns=14_500_000, reads=2 + 2 * 1000, writes=2)  # 2 reads per member, up to 1000
-CURATOR = Weight(ref_time_ns=25_000, reads=1, writes=1)
-METADATA = Weight(ref_time_ns=35_000, reads=1, writes=2)
-SET_PERMISSIONED = Weight(ref_time_ns=35_000, reads=1, writes=1)
-ACCESS = Weight(ref_time_ns=57_000, reads=2, writes=1)
+CREATE = Weight(ref_time_ns=50_000, reads=3, writes=5)
+CONTRIBUTE = Weight(ref_time_ns=65_000, reads=6, writes=8)
+APPROVE = Weight(ref_time_ns=55_000, reads=4, writes=5)
+REJECT = Weight(ref_time_ns=70_000, reads=6, writes=6)
+WITHDRAW = Weight(ref_time_ns=40_000, reads=3, writes=5)
+REVOKE = Weight(ref_time_ns=25_000, reads=2, writes=3)
+PUBLISH = Weight(ref_time_ns=6_575_000, reads=2 + 2 * 1000, writes=2)  # 2 reads per member, up to 1000
+CURATOR = Weight(ref_time_ns=15_000, reads=1, writes=1)
+METADATA = Weight(ref_time_ns=25_000, reads=1, writes=2)
+SET_PERMISSIONED = Weight(ref_time_ns=15_000, reads=1, writes=1)
+ACCESS = Weight(ref_time_ns=25_000, reads=2, writes=1)

@@ -15,17 +15,17 @@ to 64; it also reads the model's base record (its context), one read more.
 
 from runtime.weights import Weight
 
-MACHINE = "x86_64, 2 cores, Python 3.11.7 (the project's development machine, a shared VM)"
-DATE = "2026-11-29"
-COMMAND = "python bench/weights.py --samples 64 --filler 100000 (three runs)"
+MACHINE = "x86_64, 2 cores, Python 3.11.7"
+DATE = "2026-12-05"
+COMMAND = "python bench/weights.py --samples 64 --filler 100000 --runs 3 --write --margin 1.3"
 RUNS = 3
 MARGIN = 1.3
 MEASURED_P90_NS = {
-    "REGISTER": 195_000,
-    "DEREGISTER": 79_000,
-    "REQUEST": 1_690_000,
+    "REGISTER": 99_282,
+    "DEREGISTER": 45_136,
+    "REQUEST": 549_356,
 }
 
-REGISTER = Weight(ref_time_ns=255_000, reads=3 + 16, writes=3 + 16)
-DEREGISTER = Weight(ref_time_ns=105_000, reads=2, writes=2 + 16)
-REQUEST = Weight(ref_time_ns=2_205_000, reads=7 + 2 * 64, writes=5)
+REGISTER = Weight(ref_time_ns=130_000, reads=3 + 16, writes=3 + 16)
+DEREGISTER = Weight(ref_time_ns=60_000, reads=2, writes=2 + 16)
+REQUEST = Weight(ref_time_ns=715_000, reads=7 + 2 * 64, writes=5)

@@ -16,21 +16,21 @@ declared).
 
 from runtime.weights import Weight
 
-MACHINE = "x86_64, 2 cores, Python 3.11.7 (the project's development machine, a shared VM)"
-DATE = "2026-11-29"
-COMMAND = "python bench/weights.py --samples 64 --filler 100000 (three runs)"
+MACHINE = "x86_64, 2 cores, Python 3.11.7"
+DATE = "2026-12-05"
+COMMAND = "python bench/weights.py --samples 64 --filler 100000 --runs 3 --write --margin 1.3"
 RUNS = 3
 MARGIN = 1.3
 MEASURED_P90_NS = {
-    "REGISTER_BASE": 29_000,
-    "REGISTER": 539_000,
-    "UPDATE_PRICE": 20_000,
-    "DEPRECATE": 26_000,
-    "TRANSFER": 56_000,
+    "REGISTER_BASE": 13_724,
+    "REGISTER": 228_441,
+    "UPDATE_PRICE": 12_750,
+    "DEPRECATE": 16_246,
+    "TRANSFER": 14_607,
 }
 
-REGISTER_BASE = Weight(ref_time_ns=40_000, reads=1, writes=2)
-REGISTER = Weight(ref_time_ns=700_000, reads=2 + 4 * 16, writes=3 + 16)
-UPDATE_PRICE = Weight(ref_time_ns=30_000, reads=1, writes=1)
-DEPRECATE = Weight(ref_time_ns=40_000, reads=1, writes=1)
-TRANSFER = Weight(ref_time_ns=75_000, reads=1, writes=3)
+REGISTER_BASE = Weight(ref_time_ns=20_000, reads=1, writes=2)
+REGISTER = Weight(ref_time_ns=300_000, reads=2 + 4 * 16, writes=3 + 16)
+UPDATE_PRICE = Weight(ref_time_ns=20_000, reads=1, writes=1)
+DEPRECATE = Weight(ref_time_ns=25_000, reads=1, writes=1)
+TRANSFER = Weight(ref_time_ns=20_000, reads=1, writes=3)

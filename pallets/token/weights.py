@@ -11,21 +11,21 @@ within them, and the fuzzing harness checks them on every dispatch).
 
 from runtime.weights import Weight
 
-MACHINE = "x86_64, 2 cores, Python 3.11.7 (the project's development machine, a shared VM)"
-DATE = "2026-11-29"
-COMMAND = "python bench/weights.py --samples 64 --filler 100000 (three runs)"
+MACHINE = "x86_64, 2 cores, Python 3.11.7"
+DATE = "2026-12-05"
+COMMAND = "python bench/weights.py --samples 64 --filler 100000 --runs 3 --write --margin 1.3"
 RUNS = 3
 MARGIN = 1.3
 MEASURED_P90_NS = {
-    "TRANSFER": 43_000,
-    "TRANSFER_KEEP_ALIVE": 56_000,
-    "BOND": 32_000,
-    "UNBOND": 23_000,
-    "WITHDRAW_UNBONDED": 34_000,
+    "TRANSFER": 28_437,
+    "TRANSFER_KEEP_ALIVE": 33_435,
+    "BOND": 15_834,
+    "UNBOND": 17_056,
+    "WITHDRAW_UNBONDED": 16_860,
 }
 
-TRANSFER = Weight(ref_time_ns=60_000, reads=3, writes=3)
-TRANSFER_KEEP_ALIVE = Weight(ref_time_ns=75_000, reads=3, writes=3)
-BOND = Weight(ref_time_ns=45_000, reads=1, writes=1)
-UNBOND = Weight(ref_time_ns=35_000, reads=1, writes=1)
-WITHDRAW_UNBONDED = Weight(ref_time_ns=45_000, reads=2, writes=2)
+TRANSFER = Weight(ref_time_ns=40_000, reads=3, writes=3)
+TRANSFER_KEEP_ALIVE = Weight(ref_time_ns=45_000, reads=3, writes=3)
+BOND = Weight(ref_time_ns=25_000, reads=1, writes=1)
+UNBOND = Weight(ref_time_ns=25_000, reads=1, writes=1)
+WITHDRAW_UNBONDED = Weight(ref_time_ns=25_000, reads=2, writes=2)
