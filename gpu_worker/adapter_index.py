@@ -66,8 +66,9 @@ def trained_tokens(example: Example) -> np.ndarray:
 
 
 def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[Example], out: Path,
-                        spec: IndexSpec, lr: float, adapter: str = "default") -> dict:
-    """Write the index into `out` (a fresh directory); returns attribution.json's content."""
+                        spec: IndexSpec, lr: float, adapter: str = "default", budget_rows: int | None = None) -> dict:
+    """Write the index into `out` (a fresh directory); returns attribution.json's content. `budget_rows` (the
+    fine-tune's steps × batch) bounds what the damping check may retrain on."""
     if not train:
         raise ValueError("an adapter index needs the rows it was trained on")
     out.mkdir(parents=True, exist_ok=False)
@@ -93,7 +94,7 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
                                                              token_normalized=normalized)
             evidence = choose_adapter_damping(model, adapter, train, queries, tokenizer.pad_token_id, blocks,
                                               influence.project_layers(query_grads, layout, spec.k, spec.seed),
-                                              lr, spec.seed)
+                                              lr, spec.seed, budget_rows)
             damping = evidence["damping"]
             gradient["damping"] = evidence
         ops = influence.operators(blocks, layout, spec.gradient_method, damping)
@@ -106,11 +107,12 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
 
 
 def build_for_publish(model, tokenizer, train: list[Example], held_out: list[Example], out: Path, method: str,
-                      span_weight_bps: int, lr: float) -> None:
+                      span_weight_bps: int, lr: float, trained_rows: int) -> None:
     """What ModelFactory's publish step calls (the worker hands it to the fine-tuning engine): the index for
-    the method the model record will name, with ours as the gradient method."""
-    build_adapter_index(model, tokenizer, train, held_out, out, IndexSpec(method=method,
-                                                                          span_weight_bps=span_weight_bps), lr)
+    the method the model record will name, with ours as the gradient method; its damping check retrains on
+    at most as many rows as the fine-tune (`trained_rows`) did."""
+    build_adapter_index(model, tokenizer, train, held_out, out,
+                        IndexSpec(method=method, span_weight_bps=span_weight_bps), lr, budget_rows=trained_rows)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""`payable demo` (the README's main command) as a test: real node and worker processes, real settlements."""
+"""`payable demo` (the README's main command) as a test: real node and worker processes, real settlements, and
+SmolLM2-135M-Instruct (from its PyPI wheel) fine-tuned on invented facts: its answers state them, and the
+contributor whose fact an answer states is the one credited most."""
 
 import re
 import subprocess
@@ -13,11 +15,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cpu-heavy")]
 
 
 def test_the_demo_story_pays_every_contributor_and_payouts_equal_fees():
-    done = subprocess.run([sys.executable, "-m", "cli", "demo"], capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-m", "cli", "demo"], capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     rows = re.findall(r"^(//\w+)\s+1\s+([\d.]+)%\s+([\d.]+)$", out, re.MULTILINE)
-    # one table per model, each listing its own DataNet's contributors: digits, Python Q&A, word games
+    # one table per model, each listing its own DataNet's contributors: digits, the town guide, the kettle manual
     assert [name for name, _, _ in rows] == ["//Bob", "//Charlie", "//Dave", "//Ferdie", "//Bob", "//Charlie",
                                              "//Dave", "//Ferdie"]
     digits = [float(share) for _, share, _ in rows[:4]]
@@ -32,10 +34,16 @@ def test_the_demo_story_pays_every_contributor_and_payouts_equal_fees():
     # generations streamed and charged per token: flat 0.1 + 0.001 per input + 0.01 per output token
     charges = re.findall(r"(\d+) input \+ (\d+) output tokens: charged ([\d.]+) OPEN of the ([\d.]+) escrowed, "
                          r"([\d.]+) refunded", out)
-    assert len(charges) == 4
+    assert len(charges) == 8
     for n_in, n_out, fee, escrow, refund in charges:
         assert Decimal(fee) == Decimal("0.1") + Decimal("0.001") * int(n_in) + Decimal("0.01") * int(n_out)
         assert Decimal(fee) + Decimal(refund) == Decimal(escrow)
+    # the facts: held-out phrasings answered with the fact (>= 60%; the base knows none of them), and the fact's
+    # owner credited most in >= 90% of the answers that state it
+    stated, asked, owned, of = map(int, re.search(r"answers that state the fact: (\d+)/(\d+); of those, the fact's "
+                                                  r"owner credited most: (\d+)/(\d+)", out).groups())
+    assert asked == 8 and stated >= 0.6 * asked and of == stated and owned >= 0.9 * stated
+    assert "SmolLM2-135M-Instruct" in out and "134,515,008 parameters" in out
     # ModelFactory: both adapters learned, the merge is checked, provenance verifies, verify re-runs a job
     losses = re.findall(r"held-out loss ([\d.]+) → ([\d.]+)", out)
     assert len(losses) == 2 and all(float(after) < 0.9 * float(before) for before, after in losses)

@@ -83,7 +83,7 @@ def test_spec_and_config_refuse_bad_values_and_hash_canonically():
     assert config.rank == 8 and config.alpha == 16 and config.target_modules == ("all-linear",)
     assert lr_at(config, 0, 100) < lr_at(config, 9, 100) == pytest.approx(config.learning_rate)
     assert lr_at(config, 99, 100) < 0.01 * config.learning_rate
-    assert config.steps_for(10) == 9 and config.steps_for(10_000) == 200
+    assert config.steps_for(10) == 3 * 5 and config.steps_for(10_000) == 200  # 3 batches an epoch, 5 epochs
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ FORBIDDEN = {
     "cli": {"devtools"},
     "devtools": {"cli"},
 }
-DEV_ONLY = ("hypothesis", "atheris", "pytest", "grpc_tools", "playwright", "openai")
+DEV_ONLY = ("hypothesis", "atheris", "pytest", "grpc_tools", "playwright", "openai", "llama_cpp")
 
 
 def imported_modules(tree: ast.AST) -> list[tuple[int, str]]:

@@ -187,8 +187,22 @@ def test_the_damping_check_credits_the_rows_its_retrains_drew_and_restores_the_a
     with trainable(model) as params:
         before = [p.detach().clone() for p in params]
     losses, drawn = damping._retrained_losses(model, "default", rows, half, tuned["held"][:3],
-                                              tuned["tokenizer"].pad_token_id, 1e-3, seed=5)
+                                              tuned["tokenizer"].pad_token_id, 1e-3, seed=5,
+                                              steps=damping.ADAPTER_STEPS)
     assert drawn.sum() == damping.ADAPTER_STEPS * damping.ADAPTER_BATCH and drawn[1::2].sum() == 0
     assert np.isfinite(losses).all() and len(losses) == 3
     with trainable(model) as params:
         assert all(torch.equal(p, q) for p, q in zip(params, before, strict=True))
+
+
+def test_the_damping_check_retrains_on_no_more_rows_than_the_fine_tune_did():
+    """Publishing on a large base must not cost several trainings: the check's retrains shrink to the job's
+    own rows trained on (steps x batch), never below MIN_ADAPTER_STEPS, and a bench without a budget keeps
+    the full check."""
+    from gpu_worker.gradient import damping
+
+    per_step = damping.ADAPTER_SUBSETS * damping.ADAPTER_BATCH
+    assert damping.retrain_steps(None) == damping.ADAPTER_STEPS
+    assert damping.retrain_steps(10_000) == damping.ADAPTER_STEPS
+    assert damping.retrain_steps(45 * 4) == 45 * 4 // per_step < damping.ADAPTER_STEPS
+    assert damping.retrain_steps(1) == damping.MIN_ADAPTER_STEPS

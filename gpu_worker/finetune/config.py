@@ -40,6 +40,7 @@ class TrainingConfig:
     alpha: int = DEFAULTS.alpha
     dropout: float = DEFAULTS.dropout
     target_modules: tuple[str, ...] = DEFAULTS.target_modules
+    top_layers: int = DEFAULTS.top_layers          # LoRA on the last N layers only (0: all); see sdk.modelfactory
     learning_rate: float = DEFAULTS.learning_rate
     schedule: str = DEFAULTS.schedule
     warmup_ratio: float = DEFAULTS.warmup_ratio
@@ -62,6 +63,7 @@ class TrainingConfig:
             (0 < self.alpha <= 1024, "alpha must be within 1..1024"),
             (0.0 <= self.dropout < 1.0, "dropout must be within [0, 1)"),
             (bool(self.target_modules), "target_modules must name at least one module (or all-linear)"),
+            (0 <= self.top_layers <= 1024, "top_layers must be within 0..1024 (0: every layer)"),
             (0 < self.learning_rate <= 0.1, "learning_rate must be within (0, 0.1]"),
             (self.schedule in SCHEDULES, f"schedule must be one of {SCHEDULES}"),
             (0.0 <= self.warmup_ratio <= 0.5, "warmup_ratio must be within [0, 0.5]"),
@@ -90,6 +92,8 @@ class TrainingConfig:
         data = asdict(self)
         data["dataset"] = self.dataset.to_dict()
         data["target_modules"] = list(self.target_modules)
+        if not self.top_layers:
+            del data["top_layers"]  # configs recorded before the option existed keep their bytes and hash
         return data
 
     def to_json(self) -> bytes:
@@ -112,7 +116,8 @@ class TrainingConfig:
         values["dataset"] = DatasetSpec.from_dict(data["dataset"])
         if "target_modules" in values:
             values["target_modules"] = tuple(values["target_modules"])
-        types = {"rank": int, "alpha": int, "epochs": int, "max_steps": int, "batch_size": int, "grad_accum": int,
+        types = {"rank": int, "alpha": int, "top_layers": int,
+                 "epochs": int, "max_steps": int, "batch_size": int, "grad_accum": int,
                  "cutoff": int, "seed": int, "checkpoint_every": int, "eval_every": int, "dropout": float,
                  "learning_rate": float, "warmup_ratio": float, "weight_decay": float}
         try:
@@ -169,7 +174,8 @@ def estimate(config: TrainingConfig, model_config: dict, train_examples: int, me
     """Memory and time before starting. Memory: fp32 base weights + LoRA weights with AdamW's two moments
     and gradients + activations of one micro-batch (≈ 34·h·tokens·layers bytes, the Megatron estimate for
     a transformer layer without recomputation, plus the vocab-sized logits). Time: tokens over a
-    throughput - measured on this worker when known, else a FLOP count at 5 GFLOP/s, a cautious CPU."""
+    throughput - measured on this worker when known, else a FLOP count at 5 GFLOP/s, a cautious CPU (2 per
+    parameter forward, 4 backward through the adapted layers only: `top_layers` stops the backward early)."""
     h = model_config["hidden_size"]
     layers = model_config["num_hidden_layers"]
     inter = model_config.get("intermediate_size", 4 * h)
@@ -180,12 +186,13 @@ def estimate(config: TrainingConfig, model_config: dict, train_examples: int, me
     per_layer = [(h, heads * head_dim), (h, kv * head_dim), (h, kv * head_dim), (heads * head_dim, h),
                  (h, inter), (h, inter), (inter, h)]
     base_params = layers * (sum(i * o for i, o in per_layer) + 2 * h) + 2 * vocab * h + h
-    trainable = layers * sum(config.rank * (i + o) for i, o in per_layer)
+    adapted = config.top_layers or layers  # backward stops below the lowest adapted layer
+    trainable = adapted * sum(config.rank * (i + o) for i, o in per_layer)
     steps = config.steps_for(train_examples)
     tokens_per_step = config.batch_size * config.grad_accum * min(mean_tokens, config.cutoff)
     micro_tokens = config.batch_size * min(mean_tokens, config.cutoff)
     activations = int(34 * h * micro_tokens * layers + 8 * micro_tokens * vocab)
     memory = 4 * base_params + 16 * trainable + activations
     total_tokens = int(steps * tokens_per_step)
-    throughput = tokens_per_s or 5e9 / (6 * base_params)
+    throughput = tokens_per_s or 5e9 / ((2 + 4 * adapted / layers) * base_params)
     return Estimate(steps, total_tokens, trainable, memory, total_tokens / throughput)

@@ -30,6 +30,7 @@ from sdk.artifacts import ATTRIBUTION_INDEX, PEFT_LORA, directory_hash, upload_d
 from sdk.client import Client
 from sdk.modelfactory import DEFAULT_REWARD_SPLIT
 
+from ..device import deterministic
 from .config import TrainingConfig, estimate, library_versions
 from .dataset import DatasetSpec, Prepared, prepare, prompt_text
 from .export import export_merged
@@ -39,7 +40,7 @@ from .trainer import Aborted, evaluate, load_base, load_tokenizer, train
 DEFAULT_METHOD, DEFAULT_SPAN_WEIGHT = "span+lora-gradient", 5000
 # (model, tokenizer, training rows, held-out rows, directory, method, span weight bps, learning rate): writes the
 # adapter's attribution index; the worker passes gpu_worker.adapter_index.build_for_publish
-IndexBuilder = Callable[[object, object, list, list, Path, str, int, float], None]
+IndexBuilder = Callable[[object, object, list, list, Path, str, int, float, int], None]
 TERMINAL = ("completed", "failed", "aborted", "interrupted")
 RESUMABLE = ("failed", "aborted", "interrupted")
 PREVIEW_LIMIT = 50
@@ -79,6 +80,7 @@ def load_inputs(client: Client, config: TrainingConfig, cache: Path, reader: Key
 
 def reproduce(client: Client, config: TrainingConfig, workdir: Path, reader: Keypair | None = None) -> bytes:
     """Re-run a recorded job from scratch and return its adapter's artifact hash (what `verify` compares)."""
+    deterministic(1)  # as the worker trained: a matmul split over threads sums in another order
     base_dir, data = load_inputs(client, config, workdir / "cache", reader)
     base, tokenizer = load_base(base_dir)
     outcome = train(config, base, tokenizer, data.train, data.eval, workdir / "job", report=lambda point: None)
@@ -150,18 +152,28 @@ class FinetuneEngine:
             raise JobError(f"no fine-tuning job {job_id!r} on this worker")
         return self.jobs[job_id]
 
-    def preview(self, spec: DatasetSpec, base_model: str, cutoff: int, limit: int = 10) -> dict:
-        """What the job would train on: the first examples after the template, token counts, provenance, and
-        every row that does not map (contribution, line, reason)."""
+    def preview(self, spec: DatasetSpec, base_model: str, cutoff: int, limit: int = 10, offset: int = 0,
+                split: str = "") -> dict:
+        """What the job would train on: examples after the template, token counts, provenance, and every row
+        that does not map (contribution, line, reason). The listing - training examples then held-out ones, or
+        one split ("train", "eval") - is paged: at most PREVIEW_LIMIT examples from `offset`, and `next_offset`
+        (0 at the end) says where the next page starts, so no example is out of reach."""
+        if split not in ("", "all", "train", "eval"):
+            raise ValueError(f"split {split!r}: use train, eval (the held-out rows) or all")
         with self._client() as client:
             config = TrainingConfig(base_model=base_model, dataset=spec, cutoff=cutoff)
             _, data = load_inputs(client, config, self.cache, self.key)
+        groups = [(name, group) for name, group in (("train", data.train), ("eval", data.eval))
+                  if split in ("", "all", name)]
+        listing = [(name, e) for name, group in groups for e in group]
+        page = listing[offset:offset + min(max(limit, 1), PREVIEW_LIMIT)]
         examples = [{"rendered": e.rendered, "tokens": len(e.input_ids), "trained_tokens": e.trained_tokens,
                      "contribution": e.row.contribution_id, "contributor": encode_address(e.row.contributor),
-                     "line": e.row.line, "split": split}
-                    for split, group in (("train", data.train), ("eval", data.eval)) for e in group]
-        return {"examples": examples[:min(limit, PREVIEW_LIMIT)], "errors": [str(e) for e in data.errors],
-                "train_examples": len(data.train), "eval_examples": len(data.eval), "train_tokens": data.tokens}
+                     "line": e.row.line, "split": name, "index": offset + i} for i, (name, e) in enumerate(page)]
+        end = offset + len(page)
+        return {"examples": examples, "errors": [str(e) for e in data.errors], "train_examples": len(data.train),
+                "eval_examples": len(data.eval), "train_tokens": data.tokens,
+                "next_offset": end if end < len(listing) else 0, "listed": len(listing)}
 
     def estimate(self, config: TrainingConfig) -> dict:
         with self._client() as client:
@@ -247,7 +259,7 @@ class FinetuneEngine:
         base_eval = next((p["base_eval_loss"] for p in job.points if "base_eval_loss" in p), None)
         job.results.update(steps=outcome.steps, train_loss=outcome.train_loss, eval_loss=outcome.eval_loss,
                            base_eval_loss=base_eval, adapter_hash=directory_hash(outcome.adapter_dir, PEFT_LORA).hex(),
-                           base_dir=str(base_dir))
+                           base_dir=str(base_dir), adapter_dir=str(outcome.adapter_dir))
         self._tried.pop(job.id, None)  # a resumed job's adapter replaces the one tried before
         job.results["samples"] = self._samples(job, job.prompts)
         if outcome.eval_loss is not None:
@@ -324,8 +336,10 @@ class FinetuneEngine:
         if work.exists():
             shutil.rmtree(work)
         with self.device_lock:
+            config = job.config
             self.build_index(model, tokenizer, data.train, data.eval, work, method, span_weight_bps,
-                             job.config.learning_rate)
+                             config.learning_rate,
+                             config.steps_for(len(data.train)) * config.batch_size * config.grad_accum)
         work.replace(final)
         return final
 

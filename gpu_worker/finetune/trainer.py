@@ -79,10 +79,19 @@ def lora_model(base, config: TrainingConfig):
     """Wrap the base with fresh LoRA factors drawn from the seed."""
     from peft import LoraConfig, get_peft_model
 
-    targets = "all-linear" if config.target_modules == ("all-linear",) else list(config.target_modules)
+    targets: str | list[str] = list(config.target_modules)
+    if config.target_modules == ("all-linear",):
+        # PEFT takes "all-linear" only for every layer; for some layers it needs the names spelled out
+        targets = sorted({name.rsplit(".", 1)[-1] for name, module in base.named_modules()
+                          if isinstance(module, torch.nn.Linear) and not name.endswith("lm_head")}) \
+            if config.top_layers else "all-linear"
+    layers = base.config.num_hidden_layers
+    if config.top_layers > layers:
+        raise ValueError(f"top_layers is {config.top_layers} but the base has {layers} layers")
+    adapted = list(range(layers - config.top_layers, layers)) if config.top_layers else None
     torch.manual_seed(config.seed)
     lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout, target_modules=targets,
-                      bias="none", task_type="CAUSAL_LM")
+                      bias="none", task_type="CAUSAL_LM", layers_to_transform=adapted)
     try:
         return get_peft_model(base, lora)
     except ValueError as exc:

@@ -22,8 +22,9 @@ on the fine-tune's own data, with retrains local to the adapter being attributed
 
 1. the queries are the fine-tune's held-out rows (or, without any, a few training rows);
 2. starting from the published adapter, continue training on random halves of the training rows
-   (`ADAPTER_SUBSETS` runs of `ADAPTER_STEPS` AdamW steps at the job's learning rate) and record each
-   query's loss change;
+   (`ADAPTER_SUBSETS` runs of `ADAPTER_STEPS` AdamW steps at the job's learning rate - fewer, down to
+   `MIN_ADAPTER_STEPS`, when that would retrain on more rows than the fine-tune did: `retrain_steps`) and
+   record each query's loss change;
 3. each candidate predicts a query's change as minus the sum of the scores of the rows each retrain
    actually drew, counted as often as drawn (unit rows after preconditioning,
    `lora_influence.row_features`) - a short retrain sees only some of its half, and crediting the rows
@@ -53,6 +54,7 @@ SUBSETS = (6, 32)      # at least, at most
 HELD_OUT = (8, 64)     # validation queries: a fifth of the data, within these bounds
 ADAPTER_CANDIDATES = (1e-1, 1.0, 10.0, 100.0, 1000.0)  # LoRA adapters: relative to each layer's mean eigenvalue
 ADAPTER_SUBSETS, ADAPTER_STEPS, ADAPTER_BATCH = 6, 12, 8
+MIN_ADAPTER_STEPS = 3  # a retrain shorter than this moves the queries' losses too little to rank candidates
 
 
 def _grads(config: ModelConfig, state, x: np.ndarray, y: np.ndarray, target: str, device) -> tuple:
@@ -128,8 +130,8 @@ def _query_losses(model, queries: list[Example], pad_id: int) -> np.ndarray:
 
 
 def _retrained_losses(model, adapter: str, rows: list[Example], kept: np.ndarray, queries: list[Example],
-                      pad_id: int, lr: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The queries' losses after ADAPTER_STEPS more AdamW steps on the rows at indices `kept`, and how many times
+                      pad_id: int, lr: float, seed: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """The queries' losses after `steps` more AdamW steps on the rows at indices `kept`, and how many times
     each of all the rows was drawn; the adapter is restored afterwards."""
     rng = np.random.default_rng(seed)
     device = next(model.parameters()).device
@@ -138,7 +140,7 @@ def _retrained_losses(model, adapter: str, rows: list[Example], kept: np.ndarray
         saved = [p.detach().clone() for p in params]
         optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
         try:
-            for _ in range(ADAPTER_STEPS):
+            for _ in range(steps):
                 pick = kept[rng.choice(len(kept), size=min(ADAPTER_BATCH, len(kept)), replace=False)]
                 drawn[pick] += 1
                 loss = per_example_loss(model, collate([rows[i] for i in pick], pad_id, device)).mean()
@@ -153,10 +155,21 @@ def _retrained_losses(model, adapter: str, rows: list[Example], kept: np.ndarray
                     p.grad = None
 
 
+def retrain_steps(budget_rows: int | None) -> int:
+    """Steps per retrain: ADAPTER_STEPS, or fewer when the check would otherwise retrain on more rows than the
+    fine-tune itself trained on (`budget_rows`: its steps × batch) - on a 135M-parameter base a demo-sized
+    job trains on ~180 rows, and the full check's 576 made publishing cost three trainings."""
+    if budget_rows is None:
+        return ADAPTER_STEPS
+    return max(MIN_ADAPTER_STEPS, min(ADAPTER_STEPS, budget_rows // (ADAPTER_SUBSETS * ADAPTER_BATCH)))
+
+
 def choose_adapter_damping(model, adapter: str, train: list[Example], queries: list[Example], pad_id: int,
-                   train_blocks: list[np.ndarray], query_blocks: list[np.ndarray], lr: float, seed: int) -> dict:
-    """A LoRA adapter's damping: {"damping": chosen c, "candidates", "lds" per candidate, "subsets", "queries"}
-    (see the module doc)."""
+                           train_blocks: list[np.ndarray], query_blocks: list[np.ndarray], lr: float, seed: int,
+                           budget_rows: int | None = None) -> dict:
+    """A LoRA adapter's damping: {"damping": chosen c, "candidates", "lds" per candidate, "subsets", "steps",
+    "queries"} (see the module doc); `budget_rows` bounds the retrains' cost (`retrain_steps`)."""
+    steps = retrain_steps(budget_rows)
     model.eval()
     before = _query_losses(model, queries, pad_id)
     rng = np.random.default_rng(seed)
@@ -164,7 +177,7 @@ def choose_adapter_damping(model, adapter: str, train: list[Example], queries: l
     changes = np.zeros((ADAPTER_SUBSETS, len(queries)))
     for s in range(ADAPTER_SUBSETS):
         half = rng.permutation(len(train))[: max(1, len(train) // 2)]
-        losses, drawn[s] = _retrained_losses(model, adapter, train, half, queries, pad_id, lr, seed + 1 + s)
+        losses, drawn[s] = _retrained_losses(model, adapter, train, half, queries, pad_id, lr, seed + 1 + s, steps)
         changes[s] = losses - before
     decompositions = [np.linalg.eigh(fisher(phi)) for phi in train_blocks]
     lds = []
@@ -180,5 +193,5 @@ def choose_adapter_damping(model, adapter: str, train: list[Example], queries: l
         lds.append(_lds(predicted, changes, undefined=float("-inf")))
     best = _best(ADAPTER_CANDIDATES, lds)
     return {"damping": ADAPTER_CANDIDATES[best], "candidates": list(ADAPTER_CANDIDATES),
-            "lds": [round(v, 6) for v in lds], "subsets": ADAPTER_SUBSETS, "steps": ADAPTER_STEPS,
+            "lds": [round(v, 6) for v in lds], "subsets": ADAPTER_SUBSETS, "steps": steps,
             "queries": len(queries)}
