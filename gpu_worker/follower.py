@@ -14,6 +14,7 @@ new heads again, and it never submits twice (the chain's record of who answered 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -30,6 +31,9 @@ from sdk.client import Client, ClientError
 from .errors import ArtifactError
 from .results import MAX_DRAWS
 from .worker import Worker
+
+PROOF_ATTEMPTS = 4  # a membership query that times out on a busy node is tried again (1, 2, 4 s apart)
+NOT_A_MEMBER = ("NOT_FOUND", "INVALID_ARGUMENT")  # the chain's answer when a snapshot does not hold it
 
 log = structlog.get_logger("payable.worker.follower")
 
@@ -141,11 +145,21 @@ class Follower:
 
     @staticmethod
     def _proof(client: Client, model: mr.Model, contribution_id: int) -> at.ContributionProof:
+        """The contribution's membership proof in the first of the model's snapshots that holds it. Only the
+        chain's "no such member" (NOT_FOUND, INVALID_ARGUMENT) moves on to the next snapshot: a busy node's
+        timeout is retried, and then fails the answer with its own reason instead of a wrong one."""
         for ref in model.snapshots:
-            try:
-                proof = client.pallet_query("datanet", "get_membership", dn.ProofRequest(
-                    datanet=ref.datanet, version=ref.version, contribution=contribution_id), dn.MembershipProof)
-            except ClientError:
-                continue
-            return at.ContributionProof(datanet=ref.datanet, version=ref.version, proof=proof)
+            request = dn.ProofRequest(datanet=ref.datanet, version=ref.version, contribution=contribution_id)
+            for attempt in range(PROOF_ATTEMPTS):
+                try:
+                    proof = client.pallet_query("datanet", "get_membership", request, dn.MembershipProof)
+                    return at.ContributionProof(datanet=ref.datanet, version=ref.version, proof=proof)
+                except ClientError as exc:
+                    if str(exc).startswith(NOT_A_MEMBER):
+                        break
+                    if attempt + 1 == PROOF_ATTEMPTS:
+                        raise
+                    log.warning("membership_query_retried", snapshot=f"{ref.datanet}:{ref.version}",
+                                error=str(exc)[:300])
+                    time.sleep(2 ** attempt)
         raise ValueError(f"contribution {contribution_id} is in none of the model's snapshots")
