@@ -225,9 +225,12 @@ class NodeService(node_pb2_grpc.NodeServicer):
         executive = self.node.executive
         with self.node.lock:
             nonce = system.account_nonce(executive.read_context(), request.account)
-            response = node_pb2.AccountResponse(nonce=nonce, block_number=executive.head.number,
-                                                next_nonce=self.node.pool.next_nonce(request.account, nonce))
+            response = node_pb2.AccountResponse(nonce=nonce, block_number=executive.head.number)
             balances = executive.account_balances(request.account)
+        # the pool's lock is taken outside the node's: a committed block updates the pool under the pool's lock
+        # and reads nonces under the node's (TxPool.after_block), so holding both here the other way round
+        # deadlocked the node under concurrent callers
+        response.next_nonce = self.node.pool.next_nonce(request.account, nonce)
         for name, amount in (balances or {}).items():
             setattr(response, name, encode_u128(amount))
         return response

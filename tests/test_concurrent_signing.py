@@ -42,3 +42,55 @@ def test_sixty_four_concurrent_calls_from_one_key_are_all_included_once(start_no
         assert len({r.hash for r in results}) == 64
         assert client.nonce(ALICE.public) == before + 64  # each call once, no nonce lost or reused
         assert decode_u128(client.account(dest.public).free) == sum(ONE_OPEN + i for i in range(64))
+
+
+def test_the_node_answers_next_nonce_while_blocks_commit_without_deadlocking(start_node):
+    """GetAccount reads the pool's next nonce while blocks commit and update the pool. It used to hold the
+    node's lock while taking the pool's, and a committing block takes them the other way round: under
+    concurrent callers the node froze (every call timed out) - 64 gateway calls did it on a loaded machine."""
+    import threading
+    import time
+
+    from sdk.client import Client, ClientError
+
+    node = start_node("busy", "--dev", "--block-time", "0.02")
+    signers = [Keypair.from_uri(name) for name in ("//Alice", "//Bob", "//Charlie", "//Dave")]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def submit(key: Keypair) -> None:
+        """Keep the key's extrinsics pooled (submitted without waiting), so every committed block has senders
+        whose nonces it re-reads."""
+        with Client(node.target, timeout=20) as client:
+            call = client.call("system", "remark", data=b"busy")
+            while not stop.is_set():
+                try:
+                    nonce = client.next_nonce(key.public)
+                    for n in range(nonce, nonce + 8):
+                        client.submit(sign_extrinsic(key, call, nonce=n, genesis_hash=client.genesis_hash))
+                except ClientError as exc:
+                    if "DEADLINE_EXCEEDED" in str(exc) or "UNAVAILABLE" in str(exc):
+                        errors.append(exc)
+                        return  # the node stopped answering; anything else is the pool refusing a nonce
+
+    def ask(key: Keypair) -> None:
+        with Client(node.target, timeout=20) as client:
+            while not stop.is_set():
+                try:
+                    client.next_nonce(key.public)
+                except Exception as exc:  # noqa: BLE001 - any failure is reported by the assertion below
+                    errors.append(exc)
+                    return
+
+    with node.client() as client:
+        start = client.chain_info().best_number
+        threads = [threading.Thread(target=submit, args=(k,)) for k in signers]
+        threads += [threading.Thread(target=ask, args=(k,)) for k in signers * 2]
+        for thread in threads:
+            thread.start()
+        time.sleep(8)  # the load's duration, not an assertion: the checks below are on what it did
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors, errors[:3]
+        assert client.chain_info().best_number > start + 20  # blocks kept committing under the load
