@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sdk.artifacts import HF_MODEL, total_size, upload_directory
@@ -101,18 +101,14 @@ def import_gguf(node, sender, path: Path | None, *, from_pypi: str | None, sha25
     result = node.submit_call(sender, "modelregistry", "register_base_model", artifact_hash=digest,
                               architecture=architecture, format="hf_directory", license=license_,
                               size_bytes=total_size(manifest), parameters=parameters, context_length=context,
-                              source={"file_name": source.file_name, "file_sha256": bytes.fromhex(source.file_sha256),
-                                      "package": source.package, "version": source.version,
-                                      "quantization": source.quantization, "converter": source.converter})
+                              source={**asdict(source), "file_sha256": bytes.fromhex(source.file_sha256)})
     from payable.modelregistry.v1 import modelregistry_pb2 as pb
 
     made = created(node, result, "BaseModelRegistered", pb.BaseModelRegistered)
     return {"base_model": made.base_model, "artifact_hash": digest.hex(), "directory": str(directory),
             "converted": converted,
             "architecture": architecture, "parameters": parameters, "context_length": context,
-            "license": license_, "source": {"file_name": source.file_name, "file_sha256": source.file_sha256,
-                                            "package": source.package, "version": source.version,
-                                            "quantization": source.quantization, "converter": source.converter}}
+            "license": license_, "source": asdict(source)}
 
 
 def cmd_import_gguf(args) -> int:

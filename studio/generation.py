@@ -138,16 +138,22 @@ def stream_tokens(node: Client, signer: Keypair, request_id: int, endpoint: str 
                            timeout=timeout)
 
 
+def _closed(node: Client, request_id: int) -> tuple[inf.Request, bool, at.Settlement | None]:
+    """(the request, whether it is closed, its settlement when it settled): the one look both waits take."""
+    request = node.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
+    if request.status == inf.SETTLED:
+        return request, True, node.pallet_query("attribution", "get_settlement",
+                                                at.SettlementRequest(request=request_id), at.Settlement)
+    return request, request.status == inf.EXPIRED, None
+
+
 def wait_closed(node: Client, request_id: int, timeout: float = 120.0) -> tuple[inf.Request, at.Settlement | None]:
     """The request once it is settled (with its settlement) or expired (None), or ClientError at the timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        request = node.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
-        if request.status == inf.SETTLED:
-            return request, node.pallet_query("attribution", "get_settlement",
-                                              at.SettlementRequest(request=request_id), at.Settlement)
-        if request.status == inf.EXPIRED:
-            return request, None
+        request, closed, settlement = _closed(node, request_id)
+        if closed:
+            return request, settlement
         time.sleep(0.3)
     raise ClientError(f"request {request_id} neither settled nor expired within {timeout:.0f} s")
 
@@ -161,12 +167,9 @@ def wait_outcome(node: Client, request_id: int, *, stall: float = 60.0,
     instant-seal node with nothing to seal)."""
     best, seen = -1, time.monotonic()
     while True:
-        request = node.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
-        if request.status == inf.SETTLED:
-            return request, node.pallet_query("attribution", "get_settlement",
-                                              at.SettlementRequest(request=request_id), at.Settlement)
-        if request.status == inf.EXPIRED:
-            return request, None
+        request, closed, settlement = _closed(node, request_id)
+        if closed:
+            return request, settlement
         number, now = node.chain_info().best_number, time.monotonic()
         if number != best:
             best, seen = number, now
