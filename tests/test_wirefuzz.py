@@ -42,3 +42,20 @@ def test_a_violation_is_reported_as_a_crash(tmp_path):
                           cwd=tmp_path)
     assert done.returncode != 0 and "property violated" in done.stdout + done.stderr
     assert list(tmp_path.glob("crash-*"))
+
+
+def test_the_memory_limit_counts_the_fuzzing_alone(tmp_path):
+    """Started by a process holding much memory (a test worker with a model loaded), the fuzzer's peak RSS
+    must not begin at its parent's: Linux carries the parent's peak across fork and exec, and libFuzzer
+    stopped at its limit before its first input."""
+    launcher = ("import subprocess, sys\n"
+                "held = bytearray(700 << 20)\n"
+                "held[::4096] = b'\\x01' * len(held[::4096])\n"
+                "done = subprocess.run([sys.executable, '-m', 'devtools.wirefuzz', 'upload', '-max_total_time=3',\n"
+                "                       '-rss_limit_mb=512', sys.argv[1]], capture_output=True, text=True)\n"
+                "sys.stderr.write(done.stderr)\n"
+                "sys.exit(done.returncode)\n")
+    done = subprocess.run([sys.executable, "-c", launcher, f"-artifact_prefix={tmp_path}/"], capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert re.search(r"Done \d+ runs in [3-9] second", done.stderr)  # the memory check runs once a second
