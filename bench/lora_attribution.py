@@ -25,7 +25,15 @@ gradient dot-product, and Kronfluence's EK-FAC with the LoRA modules as its trac
 `pip install -e .[bench]`; reported as not run without it). Last, p50/p95 of one query (backward +
 projection + scoring) against a 1,000-row index, on CPU.
 
-    python bench/lora_attribution.py [--per-task 90] [--subsets 16] [--settings datainf response_only]
+The third setting, facts, is the real model: SmolLM2-135M-Instruct with one LoRA adapter per invented-facts
+DataNet (gpu_worker/finetune/facts.py), fine-tuned with the demo's ModelFactory job and indexed as its
+publish step does (cached in bench/.cache by base, config and rows). Each held-out question is answered
+greedily by OpenLoRA's paid path (≤ 64 tokens) and credited by AdapterIndex.credit - what the worker's
+Attributor runs - as span, LoRA-gradient and both: top-1 contributor (the fact's owner), AUC / recall of
+the owner's and of the fact's own rows, latency, attribution's share of the paid generation's time, and
+the contributors' share of stock replies that state no fact (boilerplate: should be 0).
+
+    python bench/lora_attribution.py [--per-task 90] [--subsets 16] [--settings datainf response_only facts]
 
 Targets: AUC ≥ 0.99 and recall ≥ 0.95 for ours; its LDS above every yardstick; ≤ 50 ms p50 per query.
 `targets_met` says, per setting and kind of query, which of them hold in this run.
@@ -47,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BASE = {"hidden": 192, "layers": 4, "steps": 1000}  # ~3 min to pretrain once on 2 cores; then cached
 CACHE = ROOT / "bench" / ".cache" / "lora-attribution-base-h{hidden}-l{layers}-s{steps}".format(**BASE)
-SETTINGS = ("datainf", "response_only")
+SETTINGS = ("datainf", "response_only", "facts")
 K, SEED = 64, 0
 
 
@@ -197,6 +205,185 @@ def query_latency(model, layout, blocks, damping: float, queries, pad: int) -> d
             "index_rows": 1000}
 
 
+# --- the SmolLM2 fact set: a paid answer's credit should go to the owner of the fact it states -----------
+FACTS_CACHE = ROOT / "bench" / ".cache"
+BOILERPLATE = ("I'm sorry, I don't know.", "I don't have that information.",
+               "I'm not sure. Could you tell me more about what you are looking for?")
+
+
+def _facts_adapter(base_dir: Path, domain: str):
+    """One domain's adapter, fine-tuned as the demo's ModelFactory job does (its config, the chat template,
+    one contribution per owner), and the attribution index its publish step builds (span + LoRA-gradient);
+    cached under bench/.cache by the base, the config and the rows. Returns (config, data, adapter, index)."""
+    import hashlib
+    import shutil
+
+    from cli.demo_modelfactory import JOB
+    from gpu_worker.adapter_index import BOTH, build_for_publish
+    from gpu_worker.finetune.config import TrainingConfig
+    from gpu_worker.finetune.dataset import DatasetSpec, Source, prepare
+    from gpu_worker.finetune.facts import fact_rows, owners
+    from gpu_worker.finetune.trainer import load_base, train
+    from runtime.crypto import Keypair
+
+    sources = [Source(i + 1, Keypair.from_uri(who).public, bytes([i + 1]) * 32, "jsonl",
+                      "\n".join(json.dumps(r) for r in fact_rows(domain, who)).encode())
+               for i, who in enumerate(owners(domain))]
+    spec = DatasetSpec(snapshots=((1, 1),), template=JOB["template"])
+    config = TrainingConfig(base_model="00" * 32, dataset=spec, **{k: v for k, v in JOB.items() if k != "template"})
+    key = hashlib.blake2b(b"|".join([base_dir.name.encode(), config.to_json(), *(s.data for s in sources)]),
+                          digest_size=8).hexdigest()
+    root = FACTS_CACHE / f"lora-attribution-facts-{domain}-{key}"
+    base, tokenizer = load_base(base_dir)
+    data = prepare(spec, sources, tokenizer, config.cutoff)
+    if not (root / "adapter" / "adapter_config.json").exists():
+        with tempfile.TemporaryDirectory() as job:
+            outcome = train(config, base, tokenizer, data.train, data.eval, Path(job), report=lambda point: None)
+            shutil.copytree(outcome.adapter_dir, root / ".adapter", dirs_exist_ok=True)
+        (root / ".adapter").replace(root / "adapter")
+    if not (root / "index" / "attribution.json").exists():
+        from peft import PeftModel
+
+        shutil.rmtree(root / ".index", ignore_errors=True)
+        model = PeftModel.from_pretrained(load_base(base_dir)[0], root / "adapter").eval()  # training wrapped base
+        trained = config.steps_for(len(data.train)) * config.batch_size * config.grad_accum
+        build_for_publish(model, tokenizer, data.train, data.eval, root / ".index", BOTH, 5000,
+                          config.learning_rate, trained)
+        (root / ".index").replace(root / "index")
+    return config, data, root / "adapter", root / "index"
+
+
+def _generate(engine, base_key: bytes, adapter: bytes, prompt: list[int], eos: int) -> list[int]:
+    """A paid generation's tokens from OpenLoRA (greedy, ≤ 64 new tokens, the stop token kept)."""
+    from gpu_worker.lora.sampling import Sampler
+    from gpu_worker.paid.engine import DEFAULT_NEW_TOKENS
+
+    job = engine.submit_paid(base_key, adapter, prompt, DEFAULT_NEW_TOKENS, Sampler(), frozenset({eos}))
+    output = []
+    while (token := job.tokens.get()) is not None:
+        output.append(token)
+    if job.error:
+        raise RuntimeError(job.error)
+    return output
+
+
+def _paid_query(prompt: list[int], output: list[int]):
+    """The example a paid generation is attributed as (PaidEngine.attribute): prompt unlabelled, output labelled."""
+    from gpu_worker.rows import IGNORE, Example, Row
+
+    return Example(Row(0, b"", 0), "", tuple(prompt + output), tuple([IGNORE] * len(prompt) + output))
+
+
+def evaluate_facts() -> dict:
+    """Per domain: fine-tune (or reuse) the adapter and its index; per held-out question: a greedy paid answer
+    from OpenLoRA, then its credit by each method through AdapterIndex.credit (what Attributor runs);
+    then the same for replies that state no fact (boilerplate)."""
+    from peft import PeftModel
+
+    from bench.finetune_defaults import smollm2
+    from gpu_worker.adapter_index import METHOD_NAMES, AdapterIndex
+    from gpu_worker.finetune.dataset import prompt_text
+    from gpu_worker.finetune.facts import KETTLE, TOWN, held_out, is_correct
+    from gpu_worker.finetune.trainer import load_base
+    from gpu_worker.lora.engine import LoRAEngine
+    from runtime.crypto import Keypair
+
+    base_dir = smollm2()
+    engine, base_key = LoRAEngine("cpu"), b"smollm2"
+    engine.serve_base(base_key, base_dir)
+    records, boiler, timings = [], [], {}
+    try:
+        for domain in (TOWN, KETTLE):
+            started = time.perf_counter()
+            config, data, adapter_dir, index_dir = _facts_adapter(base_dir, domain)
+            timings[f"{domain}_adapter_and_index"] = round(time.perf_counter() - started, 1)
+            base, tokenizer = load_base(base_dir)
+            model = PeftModel.from_pretrained(base, adapter_dir).eval()
+            adapter = engine.load_adapter(adapter_dir).hash
+            index = AdapterIndex(index_dir)
+            who = [c for _, c in index.contributions]
+            responses = np.array([e.row.messages[-1][1] for e in data.train])
+            prompts = [(fact, tokenizer.encode(prompt_text(tokenizer, fact.held_out, config.dataset.template),
+                                               add_special_tokens=False)) for fact in held_out(domain)]
+            for fact, prompt in prompts:
+                started = time.perf_counter()
+                output = _generate(engine, base_key, adapter, prompt, tokenizer.eos_token_id)
+                record = {"domain": domain, "generate_s": time.perf_counter() - started, "tokens": len(output),
+                          "correct": is_correct(fact, tokenizer.decode(output, skip_special_tokens=True)),
+                          "owner": who.index(Keypair.from_uri(fact.owner).public),
+                          "fact_rows": responses == fact.answer}
+                record["owner_rows"] = index.row_contribution == record["owner"]
+                for method in METHOD_NAMES:
+                    record[method] = _credit(index, method, model, tokenizer, prompt, output)
+                records.append(record)
+            for reply in BOILERPLATE:  # a reply that states no fact, after each contributor's first question
+                output = tokenizer.encode(reply + tokenizer.eos_token, add_special_tokens=False)
+                for _, prompt in {fact.owner: (fact, p) for fact, p in reversed(prompts)}.values():
+                    boiler.append({m: _credit(index, m, model, tokenizer, prompt, output) for m in METHOD_NAMES})
+            index.close()
+    finally:
+        engine.close()
+    correct = [r for r in records if r["correct"]]
+    methods = {}
+    for method in METHOD_NAMES:
+        ms = np.array([r[method]["seconds"] for r in records]) * 1000
+        share = [r[method]["seconds"] / (r[method]["seconds"] + r["generate_s"]) for r in records]
+        owner, fact = ([_rows_found(r[method]["rows"], r[key]) for r in correct]
+                       for key in ("owner_rows", "fact_rows"))
+        methods[method] = {
+            "top1_all": round(float(np.mean([r[method]["top"] == r["owner"] for r in records])), 4),
+            "top1_correct": round(float(np.mean([r[method]["top"] == r["owner"] for r in correct])), 4)
+            if correct else None,
+            "owner_share_correct": round(float(np.mean([r[method]["shares"][r["owner"]] for r in correct])), 4)
+            if correct else None,
+            "paid_fraction_correct": round(float(np.mean([sum(r[method]["shares"]) for r in correct])), 4)
+            if correct else None,
+            "owner_rows": _mean(owner), "fact_rows": _mean(fact),
+            "attribution_ms": {"p50": round(float(np.median(ms)), 1), "p95": round(float(np.percentile(ms, 95)), 1)},
+            "share_of_paid_generation_time": {"p50": round(float(np.median(share)), 4),
+                                              "overall": round(float(sum(r[method]["seconds"] for r in records) / sum(
+                                                  r[method]["seconds"] + r["generate_s"] for r in records)), 4)},
+            "boilerplate_contributor_share": {
+                "mean": round(float(np.mean([sum(b[method]["shares"]) for b in boiler])), 4),
+                "max": round(float(np.max([sum(b[method]["shares"]) for b in boiler])), 4)}}
+    generate_ms = np.array([r["generate_s"] for r in records]) * 1000
+    p50 = {m: methods[m]["attribution_ms"]["p50"] for m in METHOD_NAMES}
+    return {"base": base_dir.name, "questions": len(records), "answered_correctly": len(correct),
+            "output_tokens_p50": float(np.median([r["tokens"] for r in records])),
+            "generation_ms": {"p50": round(float(np.median(generate_ms)), 1)}, "methods": methods,
+            "targets_met": {m: {"top1_correct_90": (methods[m]["top1_correct"] or 0) >= 0.9,
+                                "latency_p50_500ms": p50[m] <= 500,
+                                "time_share_50": methods[m]["share_of_paid_generation_time"]["overall"] <= 0.5,
+                                "boilerplate_earns_nothing": methods[m]["boilerplate_contributor_share"]["max"] <= 0.01}
+                            for m in METHOD_NAMES},
+            "seconds": timings}
+
+
+def _credit(index, method: str, model, tokenizer, prompt: list[int], output: list[int]) -> dict:
+    """The credit `index` gives one generation when the model record names `method`. The published index
+    holds both parts (span/ and the gradient features, built as a span-only or a gradient-only index would
+    build them), so each method reads the same files; only the mix differs."""
+    index.method = method
+    started = time.perf_counter()
+    credit = index.credit(model, tokenizer, _paid_query(prompt, output), output)
+    seconds = time.perf_counter() - started
+    shares = np.bincount(index.row_contribution, weights=credit.rows, minlength=len(index.contributions))
+    return {"seconds": seconds, "rows": credit.rows, "shares": shares,
+            "top": int(np.argmax(shares)) if shares.max() > 0 else -1}
+
+
+def _rows_found(scores: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
+    """AUC and recall (share of the positives among the top-|positives| rows) of one query's row credit."""
+    return _auc(scores, positive), float(positive[np.argsort(-scores, kind="stable")[: positive.sum()]].mean())
+
+
+def _mean(found: list[tuple[float, float]]) -> dict | None:
+    if not found:
+        return None
+    aucs, recalls = zip(*found, strict=True)
+    return {"auc": round(float(np.mean(aucs)), 4), "recall": round(float(np.mean(recalls)), 4)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-task", type=int, default=90)
@@ -213,17 +400,21 @@ def main() -> None:
     from gpu_worker.finetune.trainer import load_tokenizer
 
     torch.set_num_threads(1)
-    if not (CACHE / "config.json").exists():
-        pretrain_base(CACHE, **BASE)
-    tokenizer = load_tokenizer(CACHE)
     report = {"projection_k_per_module": K, "settings": {}}
-    with tempfile.TemporaryDirectory() as tmp:
-        for setting in args.settings:
-            result = evaluate(setting, args, tokenizer, Path(tmp) / setting)
-            latency = result.pop("_latency")
-            report["settings"][setting] = result
-            print(json.dumps({setting: result["methods"]["ours"]}), file=sys.stderr, flush=True)
-        report["query_ms"] = query_latency(*latency, tokenizer.pad_token_id)
+    tiny = [s for s in args.settings if s != "facts"]
+    if tiny:
+        if not (CACHE / "config.json").exists():
+            pretrain_base(CACHE, **BASE)
+        tokenizer = load_tokenizer(CACHE)
+        with tempfile.TemporaryDirectory() as tmp:
+            for setting in tiny:
+                result = evaluate(setting, args, tokenizer, Path(tmp) / setting)
+                latency = result.pop("_latency")
+                report["settings"][setting] = result
+                print(json.dumps({setting: result["methods"]["ours"]}), file=sys.stderr, flush=True)
+            report["query_ms"] = query_latency(*latency, tokenizer.pad_token_id)
+    if "facts" in args.settings:
+        report["settings"]["facts"] = evaluate_facts()
     report["targets"] = {"auc": 0.99, "recall": 0.95, "query_ms_p50": 50, "lds": "ours above every yardstick"}
     print(json.dumps(report, indent=1))
 

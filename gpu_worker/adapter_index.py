@@ -160,7 +160,9 @@ class AdapterIndex:
 
     def credit(self, model, tokenizer, query: Example, output: list[int], adapter: str = "default") -> Credit:
         """Span credit over the output tokens and positive LoRA-gradient influence of the whole continuation,
-        each normalised to the pool it pays, mixed by the span weight."""
+        each normalised to the pool it pays, mixed by the span weight. Each pays only what the data explains:
+        span credit the share of the output its spans reproduce (coverage), gradient credit the share of
+        the output's information the fine-tune supplied (`fine_tune_gain`) - boilerplate earns nothing."""
         w = self.span_weight
         rows, paid, spans = np.zeros(len(self.row_contribution)), 0.0, []
         if self.span is not None and w > 0:
@@ -170,11 +172,12 @@ class AdapterIndex:
                 rows += w * coverage * by_row / by_row.sum()
                 paid += w * coverage
         if self.features is not None and w < 1:
-            scores = self.gradient_scores(model, tokenizer, query, adapter)
+            gain = influence.fine_tune_gain(model, query, tokenizer.pad_token_id, adapter)
+            scores = self.gradient_scores(model, tokenizer, query, adapter) if gain > 0 else np.zeros(0)
             positive = np.where(np.isfinite(scores) & (scores > 0), scores, 0.0)
             if positive.sum() > 0:
-                rows += (1 - w) * positive / positive.sum()
-                paid += 1 - w
+                rows += (1 - w) * gain * positive / positive.sum()
+                paid += (1 - w) * gain
         return Credit(rows, paid, spans)
 
     def close(self) -> None:

@@ -206,3 +206,32 @@ def test_the_damping_check_retrains_on_no_more_rows_than_the_fine_tune_did():
     assert damping.retrain_steps(10_000) == damping.ADAPTER_STEPS
     assert damping.retrain_steps(45 * 4) == 45 * 4 // per_step < damping.ADAPTER_STEPS
     assert damping.retrain_steps(1) == damping.MIN_ADAPTER_STEPS
+
+
+def test_a_reply_the_rows_did_not_teach_earns_the_contributors_nothing(tuned):
+    """Boilerplate earns nothing: gradient influence always finds *some* rows most aligned with any output,
+    so the contributors' pool is paid only in the share of the output's information the fine-tune
+    supplied. A stock sentence the base knows from its pretraining (Python's docs), which no row taught,
+    pays ~0; a held-out answer of a learnt task pays a real share."""
+    from gpu_worker.adapter_index import AdapterIndex, IndexSpec, build_adapter_index
+    from gpu_worker.finetune.dataset import IGNORE, Example
+    from gpu_worker.gradient.lora_influence import fine_tune_gain
+
+    model, tokenizer, held = tuned["model"], tuned["tokenizer"], tuned["held"]
+    build_adapter_index(model, tokenizer, tuned["train"][:40], held[:3], tuned["root"] / "boilerplate",
+                        IndexSpec(), tuned["config"].learning_rate)
+    index = AdapterIndex(tuned["root"] / "boilerplate")
+
+    def credit(example, output):
+        prompt = [t for t, label in zip(example.input_ids, example.labels, strict=True) if label == IGNORE]
+        query = Example(example.row, "", tuple(prompt + output), tuple([IGNORE] * len(prompt) + output))
+        return fine_tune_gain(model, query, tokenizer.pad_token_id), index.credit(model, tokenizer, query, output)
+
+    for reply in ("Return the number of items in a container.", "Return True if the object is callable."):
+        output = tokenizer.encode(reply + tokenizer.eos_token, add_special_tokens=False)
+        for example in held[:3]:
+            gain, found = credit(example, output)
+            assert gain < 0.02 and found.paid_fraction < 0.02 and found.rows.sum() < 0.02, (reply, gain)
+    taught = [credit(e, [t for t in e.labels if t != IGNORE]) for e in held]  # one held-out row per task
+    gains = [round(gain, 3) for gain, _ in taught]
+    assert np.mean(gains) > 0.2 and sum(found.paid_fraction > 0.05 for _, found in taught) >= 7, gains

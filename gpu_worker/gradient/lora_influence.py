@@ -162,6 +162,22 @@ def per_example_gradients(model, examples: list[Example], pad_id: int, adapter: 
     return layout, np.concatenate(out)
 
 
+def fine_tune_gain(model, example: Example, pad_id: int, adapter: str = "default") -> float:
+    """The share of the example's labelled information that the fine-tune supplied: 1 − ℓ_adapter / ℓ_base,
+    ℓ its next-token negative log-likelihood with the adapter on and off, within [0, 1]. What the base
+    would say anyway - a chat template's closing token, a stock reply like "I'm sorry, I don't know" -
+    gains nothing, so the rows earn nothing for it; a fact only the rows taught gains most of its
+    information. Gradient credit pays the contributors' pool in this proportion, as span credit pays
+    in proportion to the share of the output its spans reproduce."""
+    device = lora_modules(model, adapter)[0][1].lora_A[adapter].weight.device
+    batch = collate([example], pad_id, device)
+    with torch.no_grad():
+        tuned = float(per_example_loss(model, batch)[0])
+        with model.disable_adapter():
+            base = float(per_example_loss(model, batch)[0])
+    return min(1.0, max(0.0, 1.0 - tuned / base)) if base > 0 else 0.0
+
+
 @lru_cache(maxsize=256)
 def _projection(seed: int, dim: int, k: int) -> np.ndarray:
     """The seeded D×k Gaussian projection of one module (what `gradient.influence.project` multiplies by),
