@@ -2,11 +2,14 @@
 made, straight from the assigned worker, and show what was charged and who was paid; or, with `--base`, ask a
 base model on this machine, unpaid.
 
-The request escrows the model's price at the token bounds; the worker's endpoint comes from its on-chain
-record; the stream is read with a signature over the request id (`sdk.wire.stream_read_message`), so
-nobody but the requester can read it; settlement charges the real token counts and refunds the rest. The wait
-for settlement follows the chain (`studio.generation.wait_outcome`): the request's deadline block, not a fixed
-number of seconds, decides when it is over, and the answer's text is always reported, settled or not.
+Before anything is signed the prompt is counted as the worker will count it (`studio.prompt_tokens`: the
+adapter's template, the base's tokenizer): one that cannot fit the base's context with its new tokens is
+refused here (exit 2, the numbers named). The request escrows the model's price at the token bounds; the
+worker's endpoint comes from its on-chain record; the stream is read with a signature over the request id
+(`sdk.wire.stream_read_message`), so nobody but the requester can read it; settlement charges the real token
+counts and refunds the rest. The wait for settlement follows the chain (`studio.generation.wait_outcome`): the
+request's deadline block, not a fixed number of seconds, decides when it is over, and the answer's text is
+always reported, settled or not.
 
 A base model has no paid path: a paid request names a registered model, whose record carries the DataNet
 snapshots its fee is split over, and a base has no contributors to pay. `payable generate --base BASE_ID` is
@@ -19,7 +22,8 @@ from __future__ import annotations
 import sys
 
 from runtime.codec import decode_u128, format_open
-from studio.generation import request_generation, settlement_dict, stream_tokens, wait_outcome
+from studio import prompt_tokens
+from studio.generation import pay, quote, settlement_dict, stream_tokens, wait_outcome
 
 from .common import client, client_command, emit, keypair_from, progress_bar
 
@@ -46,9 +50,12 @@ def _paid(args) -> int:
 
     signer = keypair_from(args.sender)
     with client(args) as node:
-        request_id = request_generation(node, signer, args.model, args.prompt, max_new_tokens=args.max_new_tokens,
-                                        max_input_tokens=args.max_input_tokens, temperature=args.temperature,
-                                        top_p=args.top_p)
+        quoted = quote(node, args.model, args.prompt, max_new_tokens=args.max_new_tokens,
+                       max_input_tokens=args.max_input_tokens, temperature=args.temperature, top_p=args.top_p)
+        # a prompt the worker would refuse (counted with the base's tokenizer) stops here: exit 2, nothing signed
+        prompt_tokens.check(node, quoted.model, args.prompt, max_new_tokens=args.max_new_tokens,
+                            max_input_tokens=quoted.args.max_input_tokens)
+        request_id = pay(node, signer, quoted)
         text: list[str] = []
         problems: dict[str, str] = {}
         try:
@@ -80,6 +87,11 @@ def _paid(args) -> int:
                                                        f"({refunded} OPEN)")])
         return 1
     settled = settlement_dict(settlement)
+    if settlement.refused:
+        emit(args, {**base, "status": "refused", **settled},
+             [("request", str(request_id)), ("status", f"refused: {settled['refused']}"),
+              ("charged", f"{settled['fee']} OPEN"), ("refunded", f"{settled['refund']} OPEN")])
+        return 1
     emit(args, {**base, "status": "settled", "input_tokens": settlement.input_tokens,
                 "output_tokens": settlement.output_tokens, **settled},
          [("request", str(request_id)), ("tokens", f"{settlement.input_tokens} in, {settlement.output_tokens} out"),

@@ -4,7 +4,9 @@ For each `InferenceRequested` event naming this worker it reads the request and 
 the chain, has the worker answer (`Worker.answer`, which decides which engine computes it), gathers
 the Merkle membership proof of every credited contribution from the node, and submits the signed
 result as an `attribution.submit_result` extrinsic (built by name from the runtime metadata) signed
-with the same key. An answer the worker streams to its requester (`Worker.prepare` says which) runs on
+with the same key - or, when the worker will not answer (`Refused`: over the context, an adapter it cannot
+fetch, at its capacity...), its signed refusal as `attribution.submit_refusal`, so that it is never
+slashed as silent for being right. An answer the worker streams to its requester (`Worker.prepare` says which) runs on
 a pool thread of its own, so concurrent paid requests share OpenLoRA's batches; the follower keeps its
 own nonce count, so results from many threads go into the pool in order. It remembers the last block
 it processed: after a lost connection (a node restart) it scans the blocks it missed before following
@@ -29,6 +31,7 @@ from runtime.crypto import Keypair
 from sdk.client import Client, ClientError
 
 from .errors import ArtifactError
+from .paid import Refused
 from .results import MAX_DRAWS
 from .worker import Worker
 
@@ -61,7 +64,11 @@ class Submitter:
 
 class Follower:
     def __init__(self, worker: Worker, target: str, key: Keypair, top_k: int = MAX_DRAWS, paid_threads: int = 64):
+        """`paid_threads`: this worker's capacity - the paid generations it runs at once. One more assigned
+        while all run is refused BUSY at once (a signed refusal: refunded, nobody slashed) rather than queued
+        past its deadline, which the chain would slash as silence."""
         self.worker, self.target, self.key, self.top_k = worker, target, key, top_k
+        self.capacity, self._in_flight, self._count = paid_threads, 0, threading.Lock()
         self.last_block = 0
         self.answered: list[int] = []
         self.submitter = Submitter(key)
@@ -113,25 +120,61 @@ class Follower:
             return  # settled, expired, or answered before a restart: never submit twice
         model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=request.model), mr.Model)
         if self.worker.prepare(request, model):
-            self._paid.submit(self._answer_on_pool, request, model)
+            if self._admit_paid():
+                self._paid.submit(self._answer_on_pool, request, model)
+            else:
+                self._refuse(client, request, model, Refused(
+                    inf.BUSY, f"request {request.id}: this worker is running {self.capacity} paid generations, "
+                    f"its capacity", limit=self.capacity))
             return
         try:
             signed = self.worker.answer(client, request, model, self.top_k)
+        except Refused as exc:
+            self._refuse(client, request, model, exc)
+            return
         except (ArtifactError, ValueError) as exc:
             log.error("cannot_answer", request=request_id, error=str(exc))
             return
         self._submit(client, model, request_id, signed)
 
+    def _admit_paid(self) -> bool:
+        """Take one more paid generation if capacity is left (released when it is answered or refused)."""
+        with self._count:
+            if self._in_flight >= self.capacity:
+                return False
+            self._in_flight += 1
+            return True
+
     def _answer_on_pool(self, request: inf.Request, model: mr.Model) -> None:
-        """A paid generation, on a pool thread: the worker generates, streams and attributes; then submit."""
+        """A paid generation, on a pool thread: the worker generates, streams and attributes; then submit - or
+        submit its refusal, when it will not answer."""
         client = self._paid_client
         try:
             signed = self.worker.answer(client, request, model, self.top_k)
             self._submit(client, model, request.id, signed)
+        except Refused as exc:
+            self._refuse(client, request, model, exc)
         except (ArtifactError, ValueError, ClientError, grpc.RpcError) as exc:
             log.error("cannot_answer", request=request.id, error=str(exc)[:300])
         except Exception:  # a pool thread's failure must reach the log, not vanish
             log.exception("paid_answer_failed", request=request.id)
+        finally:
+            with self._count:
+                self._in_flight -= 1
+
+    def _refuse(self, client: Client, request: inf.Request, model: mr.Model, refused: Refused) -> None:
+        """Submit this worker's signed refusal ("refused, and why") instead of staying silent."""
+        signed = self.worker.refuse(request, model, refused)
+        call = client.call_with("attribution", "submit_refusal", at.SubmitRefusal(
+            request=request.id, signed_refusal=signed.SerializeToString()))
+        try:
+            digest = self.submitter.submit(client, call)
+        except (ClientError, grpc.RpcError) as exc:
+            log.error("refusal_not_submitted", request=request.id, error=str(exc)[:300])
+            return
+        self.answered.append(request.id)
+        log.info("request_refused", request=request.id, reason=inf.RefusalReason.Name(refused.reason),
+                 extrinsic=digest.hex()[:16], detail=str(refused)[:200])
 
     def _submit(self, client: Client, model: mr.Model, request_id: int, signed: at.SignedAttribution) -> None:
         result = at.AttributionResult.FromString(signed.result)

@@ -38,10 +38,10 @@ from .adapter_index import build_for_publish
 from .artifacts import Store
 from .device import deterministic, pick_device
 from .errors import ArtifactError
-from .finetune.engine import FinetuneEngine
+from .finetune.engine import FinetuneEngine, job_slots
 from .gradient.engine import GradientEngine
 from .lora.engine import LoRAEngine
-from .paid import Attributor, PaidEngine, ReadAuthenticator, ServedModels, StreamRegistry
+from .paid import Attributor, PaidEngine, ReadAuthenticator, Refused, ServedModels, StreamRegistry, sign_refusal
 from .results import MAX_DRAWS
 from .snapshots import snapshot_dataset
 from .span.engine import SpanEngine
@@ -63,7 +63,8 @@ class Worker:
         attributor = Attributor(self.lora.cache, self.device)
         self.paid = PaidEngine(key, self.lora, ServedModels(Path(data_dir) / "paid", key, self.lora, attributor.load),
                                attributor, StreamRegistry(), ReadAuthenticator())
-        self.finetune = FinetuneEngine(Path(data_dir), key, self.device, node, build_index=build_for_publish)
+        self.finetune = FinetuneEngine(Path(data_dir), key, self.device, node, build_index=build_for_publish,
+                                       slots=job_slots(self.device))
         self.followed_block = 0  # set by the chain follower; Status reports it, so a caller can wait for catch-up
 
     def status(self) -> pb.StatusResponse:
@@ -88,18 +89,31 @@ class Worker:
     def answer(self, client: Client, request: inf.Request, model: mr.Model,
                top_k: int = MAX_DRAWS) -> at.SignedAttribution:
         """The signed result for one request: the engine is chosen by the model's format and attribution
-        method (see the module docstring). ArtifactError / ValueError when it cannot be answered."""
+        method (see the module docstring). `Refused` when it will not be answered for a reason the chain
+        knows (the follower submits the signed refusal: `refuse`); ArtifactError / ValueError otherwise."""
         if model.format == mr.PEFT_LORA:
             return self.paid.answer(client, request, model)
-        self._ensure_model(client, model.artifact_hash)
-        self._ensure_index(client, model)
+        try:
+            self._ensure_model(client, model.artifact_hash)
+            self._ensure_index(client, model)
+        except ArtifactError as exc:
+            raise Refused(inf.ARTIFACT_UNAVAILABLE, f"request {request.id}: {exc}") from exc
         raw = request.input or client.download(request.input_hash)
         if model.attribution_method == mr.SPAN:
             return self._attribute_generation(model, raw, request, top_k)
+        if not raw or len(raw) % 4:  # not float32 features
+            raise Refused(inf.INPUT_UNDECODABLE, f"request {request.id}: {len(raw)} bytes are not float32 features")
         return self.gradient.attribute(pb.AttributeRequest(
             model_hash=model.artifact_hash, index_hash=model.attribution_index_hash,
             input=np.frombuffer(raw, dtype="<f4").tolist(), label=-1, top_k=top_k,
             request_id=request_id_bytes(request.id)))
+
+    def refuse(self, request: inf.Request, model: mr.Model, refused: Refused) -> at.SignedRefusal:
+        """The signed refusal of a request this worker will not answer (`answer` raised `Refused`, or the
+        follower is at capacity: BUSY); a paid generation's stream ends saying why."""
+        if model.format == mr.PEFT_LORA:
+            return self.paid.decline(request, model, refused)
+        return sign_refusal(self.key, request, model, refused)
 
     def _ensure_model(self, client: Client, artifact_hash: bytes) -> None:
         try:

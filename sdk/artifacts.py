@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -119,21 +120,25 @@ def read_manifest(client, artifact_hash: bytes, reader=None) -> pb.Manifest:
 
 
 def fetch_directory(client, artifact_hash: bytes, destination: str | Path, *, kind: str | None = None,
-                    reader=None, progress: Progress | None = None) -> pb.Manifest:
+                    reader=None, progress: Progress | None = None,
+                    only: Container[str] | None = None) -> pb.Manifest:
     """Download an artifact into `destination` (created; files already there with the right hash are kept),
-    checking every part and file. Each file lands by atomic rename, so a cut download leaves no half file."""
+    checking every part and file - or only the files whose paths are in `only` (a base's tokenizer without its
+    weights). Each file lands by atomic rename, so a cut download leaves no half file."""
     manifest = read_manifest(client, artifact_hash, reader)
     if kind is not None and manifest.kind != kind:
         raise ArtifactError(f"artifact {artifact_hash.hex()} is a {manifest.kind!r}, not a {kind!r}")
     root = Path(destination)
-    total, done = total_size(manifest), 0
-    for entry in manifest.files:
+    entries = [e for e in manifest.files if only is None or e.path in only]
+    total, done = sum(e.size for e in entries), 0
+    for entry in entries:
         target = root / _safe(entry.path)
         if target.exists() and target.stat().st_size == entry.size and _file_hash(target) == entry.hash:
             done += entry.size
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.part-{os.getpid()}")
+        # one part file per process and thread: two jobs fetching the same base at once each write their own
+        tmp = target.with_name(f".{target.name}.part-{os.getpid()}-{threading.get_ident()}")
         whole = hashlib.blake2b(digest_size=32)
         try:
             with open(tmp, "wb") as out:

@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from payable.inference.v1 import inference_pb2 as inf
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import Keypair, encode_address
 from sdk.client import Client, ClientError
 
-from . import generation
-from .openai_protocol import GatewayError, GenerationRequest, ModelCard, ModelPricing, UsageInfo
+from . import generation, prompt_tokens
+from .openai_protocol import ChatCompletionRequest, GatewayError, GenerationRequest, ModelCard, ModelPricing, UsageInfo
 
 API_KEY_ENV = "PAYABLE_GATEWAY_API_KEY"
 JSON_TYPES = ("application/json",)
@@ -199,8 +200,9 @@ class Gateway:
         return [self.card(m) for m in found if m.format == mr.PEFT_LORA and not m.deprecated]
 
     def pay(self, model: mr.Model, request: GenerationRequest, prompt: str) -> Paid:
-        """Check the prompt, the cap, the balance and the budget (the request's parameters are checked
-        already), then pay."""
+        """Check the prompt (not empty; its tokens, counted as the worker will, fit the base's context with
+        max_tokens: `prompt_tokens`), the cap, the balance and the budget (the request's parameters are
+        checked already), then pay."""
         max_tokens = request.max_tokens
         if not prompt.strip():
             raise GatewayError(400, "the prompt is empty", param="prompt")
@@ -208,6 +210,12 @@ class Gateway:
         quote = generation.quote(self.node, model.id, prompt, max_new_tokens=max_tokens,
                                  temperature=0.0 if greedy else request.temperature,
                                  top_p=1.0 if greedy else request.top_p, seed=request.seed)
+        try:
+            prompt_tokens.check(self.node, quote.model, prompt, max_new_tokens=max_tokens,
+                                max_input_tokens=quote.args.max_input_tokens)
+        except prompt_tokens.PromptTooLong as exc:
+            raise GatewayError(400, str(exc), code="context_length_exceeded", param="messages" if
+                               isinstance(request, ChatCompletionRequest) else "prompt") from exc
         if self.spend_cap is not None and quote.escrow > self.spend_cap:
             raise GatewayError(400, f"This call escrows up to {format_open(quote.escrow)} OPEN (model {model.id} at "
                                     f"{max_tokens} max tokens), above the gateway's spending cap of "
@@ -250,6 +258,13 @@ class Gateway:
             raise GatewayError(502, f"Request {paid.request} expired without a settled answer; its escrow was "
                                     "refunded", kind="server_error", code="request_expired")
         self.budget.settle(paid.hold, decode_u128(settlement.fee) + paid.transaction_fee)
+        if settlement.refused:  # the workers' verified refusal: refunded but for what it cost, nobody slashed
+            why = generation.refusal_text(settlement)
+            raise GatewayError(400, f"Request {paid.request} was refused by its workers ({why}); charged "
+                                    f"{format_open(decode_u128(settlement.fee))} OPEN, refunded "
+                                    f"{format_open(decode_u128(settlement.refund))} OPEN",
+                               code="context_length_exceeded" if settlement.refused == inf.CONTEXT_EXCEEDED
+                               else "request_refused")
         usage = UsageInfo(prompt_tokens=settlement.input_tokens, completion_tokens=settlement.output_tokens,
                           total_tokens=settlement.input_tokens + settlement.output_tokens)
         extension = {"request": paid.request, "settlement": generation.settlement_dict(settlement),

@@ -139,16 +139,18 @@ def stream_tokens(node: Client, signer: Keypair, request_id: int, endpoint: str 
 
 
 def _closed(node: Client, request_id: int) -> tuple[inf.Request, bool, at.Settlement | None]:
-    """(the request, whether it is closed, its settlement when it settled): the one look both waits take."""
+    """(the request, whether it is closed, its settlement when it settled or was refused - the refusal's
+    reason, numbers, cost and refund): the one look both waits take."""
     request = node.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
-    if request.status == inf.SETTLED:
+    if request.status in (inf.SETTLED, inf.REFUSED):
         return request, True, node.pallet_query("attribution", "get_settlement",
                                                 at.SettlementRequest(request=request_id), at.Settlement)
     return request, request.status == inf.EXPIRED, None
 
 
 def wait_closed(node: Client, request_id: int, timeout: float = 120.0) -> tuple[inf.Request, at.Settlement | None]:
-    """The request once it is settled (with its settlement) or expired (None), or ClientError at the timeout."""
+    """The request once it is settled or refused (with its settlement) or expired (None), or ClientError at the
+    timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         request, closed, settlement = _closed(node, request_id)
@@ -237,13 +239,30 @@ def _submitted(raw: bytes, worker: bytes, submit_result: tuple[str, int],
     return at.AttributionResult.FromString(signed.result), list(args.proofs)
 
 
+def refusal_text(settlement: at.Settlement) -> str:
+    """Why the workers refused a request, as people read it (empty when it was answered)."""
+    if not settlement.refused:
+        return ""
+    reason = inf.RefusalReason.Name(settlement.refused)
+    if settlement.refused == inf.CONTEXT_EXCEEDED:
+        return (f"{reason}: a prompt of {settlement.input_tokens} tokens and {settlement.max_new_tokens} new tokens "
+                f"do not fit the base's context of {settlement.limit}")
+    if settlement.refused == inf.INPUT_OVER_BOUND:
+        return f"{reason}: the prompt is {settlement.input_tokens} tokens, over the request's bound of " \
+               f"{settlement.limit}"
+    return reason
+
+
 def settlement_dict(settlement: at.Settlement) -> dict:
-    """Where a fee went, as people read it (amounts in OPEN, accounts as addresses)."""
-    return {"fee": format_open(decode_u128(settlement.fee)), "escrow": format_open(decode_u128(settlement.escrow)),
-            "refund": format_open(decode_u128(settlement.refund)), "block": settlement.settled_at,
-            "payments": [{"account": encode_address(p.account), "role": p.role,
-                          "amount": format_open(decode_u128(p.amount)), "contribution": p.contribution_id,
-                          "datanet": p.datanet} for p in settlement.payments]}
+    """Where a fee went, as people read it (amounts in OPEN, accounts as addresses; a refused request's reason)."""
+    out = {"fee": format_open(decode_u128(settlement.fee)), "escrow": format_open(decode_u128(settlement.escrow)),
+           "refund": format_open(decode_u128(settlement.refund)), "block": settlement.settled_at,
+           "payments": [{"account": encode_address(p.account), "role": p.role,
+                         "amount": format_open(decode_u128(p.amount)), "contribution": p.contribution_id,
+                         "datanet": p.datanet} for p in settlement.payments]}
+    if settlement.refused:
+        out["refused"] = refusal_text(settlement)
+    return out
 
 
 def attribution_view(client: Client, found: Attribution) -> dict:

@@ -152,17 +152,55 @@ def test_model_fetch_of_a_training_config_writes_or_prints_the_blob(stack, tmp_p
     assert refused.returncode == 2 and "binary blob of 256 bytes: name a file" in refused.stderr
 
 
-def test_generate_json_keeps_the_text_and_waits_for_the_deadline_when_no_worker_answers(stack):
+@pytest.fixture(scope="module")
+def dead_model(stack):
+    """An adapter model on the tiny base (its training config recorded: the qa template) whose only worker's
+    endpoint is dead: it never answers."""
+    from gpu_worker.finetune.config import TrainingConfig
+    from gpu_worker.finetune.dataset import DatasetSpec
+
+    node, client = stack["node"], stack["client"]
+    config = TrainingConfig(base_model=stack["base"]["artifact_hash"], dataset=DatasetSpec.from_dict(
+        {"snapshots": [[1, 1]], "format": "jsonl", "template": "qa"})).to_json()
+    h = "ab" * 32
+    model = ok(node, "model", "register", "--base-model", str(stack["base"]["base_model"]), "--snapshot", "1:1",
+               "--artifact-hash", h, "--training-config-hash", client.upload(config).hash.hex(), "--index-hash", h,
+               "--method", "span", "--price", "0.1", "--from", "//Alice")["model"]
+    ok(node, "worker", "register", "--model", str(model), "--bond", "150", "--endpoint", "127.0.0.1:1", "--from",
+       "//Charlie")
+    return model
+
+
+def test_generate_refuses_a_prompt_past_the_bases_context_before_paying(stack, dead_model, tiny_base):
+    """Counted with the base's tokenizer after the adapter's template (as the worker will): one token past the
+    context is refused, exit 2, with the numbers, and nothing is signed - the requester's nonce and balance
+    stay as they were."""
+    from transformers import AutoTokenizer
+
+    from sdk.prompts import prompt_text
+
+    node, client = stack["node"], stack["client"]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    prompt = "What does builtins.len do? " * 3
+    tokens = len(tokenizer.encode(prompt_text(tokenizer, prompt, "qa"), add_special_tokens=False))
+    context = stack["base"]["context_length"]
+    dave = Keypair.from_uri("//Dave").public
+    nonce, account = client.next_nonce(dave), client.account(dave)
+    done = run_cli(node, "generate", str(dead_model), prompt, "--max-new-tokens", str(context - tokens + 1),
+                   "--from", "//Dave")
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert f"maximum context length is {context} tokens" in done.stderr
+    assert f"you requested {context + 1} tokens ({tokens} in your prompt, after the adapter's 'qa' template" \
+           in done.stderr and "Nothing was signed or paid" in done.stderr
+    after = client.account(dave)  # no extrinsic of Dave's, so no request: nothing escrowed, no fee taken
+    assert client.next_nonce(dave) == nonce and (after.free, after.reserved) == (account.free, account.reserved)
+
+
+def test_generate_json_keeps_the_text_and_waits_for_the_deadline_when_no_worker_answers(stack, dead_model):
     """A worker that never answers (its endpoint is dead): the stream fails, the wait follows the request's
     deadline block (no fixed timeout) to expiry and refund, and the JSON says all of it."""
     node, client = stack["node"], stack["client"]
-    h = "ab" * 32
-    model = ok(node, "model", "register", "--base-model", str(stack["base"]["base_model"]), "--snapshot", "1:1",
-               "--artifact-hash", h, "--training-config-hash", h, "--index-hash", h, "--method", "span",
-               "--price", "0.1", "--from", "//Alice")["model"]
-    ok(node, "worker", "register", "--model", str(model), "--bond", "150", "--endpoint", "127.0.0.1:1", "--from",
-       "//Charlie")
-    done = run_cli(node, "generate", str(model), "What does builtins.len do?", "--max-new-tokens", "4",
+    done = run_cli(node, "generate", str(dead_model), "What does builtins.len do?", "--max-new-tokens", "4",
                    "--from", "//Dave")
     assert done.returncode == 1, done.stderr[-3000:]
     out = json.loads(done.stdout)

@@ -1,9 +1,10 @@
 """The OpenAI-compatible gateway, driven by the official `openai` Python client against real processes (node,
 worker, `payable gateway`): every call is a paid on-chain request whose usage is the charged token counts;
-plain and streamed completions and chat; an unknown model, a call above the spending cap and an empty
-balance each come back as a clear OpenAI-style error. Only callers with the API key, from an allowed Host and
-Origin, sending JSON, may spend the key, within its budget; 64 concurrent calls all settle, each paid once;
-the OpenAI parameters clients rely on are honoured or refused by name before anything is paid."""
+plain and streamed completions and chat; an unknown model, a call above the spending cap, an empty balance
+and a prompt too long for the base's context each come back as a clear OpenAI-style error (the last before
+anything is paid). Only callers with the API key, from an allowed Host and Origin, sending JSON, may spend the
+key, within its budget; 64 concurrent calls all settle, each paid once; the OpenAI parameters clients rely on
+are honoured or refused by name before anything is paid."""
 
 from __future__ import annotations
 
@@ -131,9 +132,9 @@ def test_an_unknown_model_is_a_not_found_error(gateway):
 def test_a_call_above_the_spending_cap_is_refused_before_anything_is_paid(gateway):
     client = gateway["client"]
     nonce = client.nonce(GATEWAY_KEY.public)
-    with pytest.raises(openai.BadRequestError) as caught:  # 0.1 + 0.01 × 1000 tokens > the 2 OPEN cap
+    with pytest.raises(openai.BadRequestError) as caught:  # 0.1 + 0.01 × 300 tokens > the 2 OPEN cap
         gateway["api"].completions.create(model=gateway["model"], prompt="What does builtins.len do?",
-                                          max_tokens=1000)
+                                          max_tokens=300)  # within the base's context of 512
     assert caught.value.code == "spending_cap_exceeded"
     assert "spending cap of 2 OPEN" in caught.value.message and "max_tokens" in caught.value.message
     assert client.nonce(GATEWAY_KEY.public) == nonce  # nothing was submitted
@@ -256,6 +257,33 @@ def test_openai_parameters_are_honoured_or_refused_by_name_before_paying(gateway
                                               messages=[{"role": "user", "content": PROMPT}]))
     assert all(c.choices for c in chunks) and chunks[-1].choices[0].finish_reason
     assert chunks[-1].model_extra["payable"]["request"] and all(c.usage is None for c in chunks)
+
+
+def test_a_prompt_past_the_bases_context_is_refused_before_paying_with_openais_code(gateway):
+    """The gateway counts the prompt with the base's tokenizer after the adapter's template, as the worker does
+    (the count is the worker's own: a settled call's prompt_tokens): with max_tokens one past what is left of
+    the base's context the call is a 400 `context_length_exceeded` naming the numbers, for a completion and a
+    chat alike, and nothing is signed; with exactly what is left it passes the count (and is then above the
+    spending cap, so still nothing is paid)."""
+    client, api, model = gateway["client"], gateway["api"], gateway["model"]
+    context = gateway["base"]["context_length"]
+    tokens = api.completions.create(model=model, prompt=PROMPT, max_tokens=2).usage.prompt_tokens  # the worker's
+    nonce, account = client.next_nonce(GATEWAY_KEY.public), client.account(GATEWAY_KEY.public)
+    over = context - tokens + 1
+    with pytest.raises(openai.BadRequestError) as caught:
+        api.completions.create(model=model, prompt=PROMPT, max_tokens=over)
+    assert caught.value.code == "context_length_exceeded" and caught.value.param == "prompt"
+    assert f"maximum context length is {context} tokens" in caught.value.message
+    assert f"you requested {context + 1} tokens ({tokens} in your prompt" in caught.value.message
+    with pytest.raises(openai.BadRequestError) as chat:
+        api.chat.completions.create(model=model, messages=[{"role": "user", "content": PROMPT}], max_tokens=over)
+    assert chat.value.code == "context_length_exceeded" and chat.value.param == "messages"
+    with pytest.raises(openai.BadRequestError) as fits:  # 0.01 OPEN a token: the cap refuses, after the count
+        api.completions.create(model=model, prompt=PROMPT, max_tokens=over - 1)
+    assert fits.value.code == "spending_cap_exceeded"
+    after = client.account(GATEWAY_KEY.public)
+    assert client.next_nonce(GATEWAY_KEY.public) == nonce  # nothing signed: no request, no fee, no escrow
+    assert (after.free, after.reserved) == (account.free, account.reserved)
 
 
 def test_an_unreachable_worker_is_a_502_in_openais_shape(gateway):

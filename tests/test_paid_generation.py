@@ -2,7 +2,8 @@
 ModelFactory on two DataNets, served on one base by two replicated workers, paid per token, streamed to
 their requesters alone, attributed to their own fine-tuning rows, and settled when both replicas agree
 byte for byte; an adapter whose bytes do not match its hash is refused, and so is a request longer than
-the base's context; a worker killed mid-stream leaves the request to expire and be refunded, once."""
+the base's context - with signed refusals that close the request, refund it and slash nobody; a worker
+killed mid-stream leaves the request to expire and be refunded, once."""
 
 from __future__ import annotations
 
@@ -220,7 +221,9 @@ def test_an_adapter_whose_bytes_do_not_match_its_hash_is_refused_and_the_request
     events = list(stream_tokens(client, REQUESTER, request_id))
     assert len(events) == 1 and "does not match its hash" in events[0].end.error
     request, settlement = wait_closed(client, request_id, timeout=60)
-    assert settlement is None and request.status == inf.EXPIRED
+    # both workers refused, signed (the adapter is unavailable: an abstention): closed at once, nobody slashed
+    assert request.status == inf.REFUSED and request.refused == inf.ARTIFACT_UNAVAILABLE
+    assert settlement is not None and decode_u128(settlement.fee) == 0 and not settlement.slashed_workers
     after = _balance(client, REQUESTER)
     assert decode_u128(after.reserved) == 0
     assert decode_u128(before.free) - decode_u128(after.free) == _tx_fees(client, [request_id])  # all refunded
@@ -228,25 +231,40 @@ def test_an_adapter_whose_bytes_do_not_match_its_hash_is_refused_and_the_request
 
 def test_a_request_longer_than_the_base_model_s_context_is_refused_with_the_reason_and_refunded(world):
     """The tiny base holds 512 positions (its record says so): 512 new tokens leave no room for a prompt, and
-    the chain refuses them before anything is escrowed; 511 pass the chain, but with the prompt they cannot
-    fit, so no worker generates past what the base was made for: the stream ends saying why, and at the
-    deadline the escrow comes back whole."""
+    the chain refuses them before any fee is taken or anything escrowed; 511 pass the chain (sent past the
+    clients' own token count), but with the prompt they cannot fit, so no worker generates past what the
+    base was made for: the stream ends saying why, both replicas submit the same signed refusal, and the
+    request closes REFUSED with its numbers - the requester pays only the workers' part of the flat fee,
+    and no worker is slashed for being right."""
     from studio.generation import request_generation, stream_tokens, wait_closed
 
     client = world["client"]
-    with pytest.raises(ClientError, match="max_new_tokens 512 leaves no room for a prompt: model .*'s base holds 512"):
-        request_generation(client, REQUESTER, world["models"][1], "upper: class def", max_new_tokens=512)
     before = _balance(client, REQUESTER)
-    assert decode_u128(before.reserved) == 0  # nothing escrowed
+    with pytest.raises(ClientError, match="ContextExceeded: max_new_tokens 512 leaves no room for a prompt: "
+                                          "model .*'s base holds 512"):
+        request_generation(client, REQUESTER, world["models"][1], "upper: class def", max_new_tokens=512)
+    assert _balance(client, REQUESTER) == before  # nothing escrowed, no fee taken
+    workers = [Keypair.from_uri(w.key).public for w in world["workers"]]
+    bonds = [client.pallet_query("inference", "get_worker", inf.WorkerRef(worker=w), inf.Worker).bond
+             for w in workers]
     request_id = request_generation(client, REQUESTER, world["models"][1], "upper: class def", max_new_tokens=511)
     events = list(stream_tokens(client, REQUESTER, request_id))
     assert len(events) == 1 and "511 new tokens need" in events[0].end.error
     assert "the base model's context is 512" in events[0].end.error
     request, settlement = wait_closed(client, request_id, timeout=60)
-    assert settlement is None and request.status == inf.EXPIRED
+    assert request.status == inf.REFUSED and request.refused == inf.CONTEXT_EXCEEDED
+    assert (settlement.refused, settlement.max_new_tokens, settlement.limit) == (inf.CONTEXT_EXCEEDED, 511, 512)
+    assert settlement.input_tokens + 511 > 512 and not settlement.slashed_workers
+    assert sorted(settlement.agreeing_workers) == sorted(request.workers)  # the replicas agreed byte for byte
+    model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=world["models"][1]), mr.Model)
+    worker_part = decode_u128(model.price_per_inference) * model.split.worker // 10_000
+    assert decode_u128(settlement.fee) == worker_part > 0
+    assert decode_u128(settlement.refund) == decode_u128(request.escrow) - worker_part
+    assert [client.pallet_query("inference", "get_worker", inf.WorkerRef(worker=w), inf.Worker).bond
+            for w in workers] == bonds  # nobody slashed
     after = _balance(client, REQUESTER)
     assert decode_u128(after.reserved) == 0
-    assert decode_u128(before.free) - decode_u128(after.free) == _tx_fees(client, [request_id])  # all refunded
+    assert decode_u128(before.free) - decode_u128(after.free) == _tx_fees(client, [request_id]) + worker_part
 
 
 def test_a_worker_killed_mid_stream_leaves_the_request_to_expire_and_be_refunded_once(world):

@@ -30,7 +30,14 @@ def _ok(chain, signer, pallet, call, args):
 
 
 def _error(chain, signer, pallet, call, args) -> str | None:
-    outcome = chain.block(chain.sign(signer, pallet, call, args)).outcomes[0]
+    """The call's typed error and message (None: it succeeded). A request the chain refuses before any fee is
+    never included: its error comes from the rejection, and the signer's nonce was not used."""
+    block = chain.block(chain.sign(signer, pallet, call, args))
+    if block.rejected:
+        assert not block.outcomes
+        chain.nonces[signer.public] -= 1
+        return block.rejected[0][1].detail.split(".", 1)[1]
+    outcome = block.outcomes[0]
     return None if outcome.ok else f"{type(outcome.error).__name__}: {outcome.error.message}"
 
 
@@ -139,8 +146,8 @@ def test_a_request_that_cannot_fit_its_base_model_s_context_is_refused_when_made
     before = token.account(c.ex.read_context(), c.dave.public)
     refused = _error(c, c.dave, "inference", "request_inference", inf.RequestInference(
         model=2, input=b"x", max_new_tokens=64, max_fee=encode_u128(ONE_OPEN)))
-    assert refused == ("BadInput: max_new_tokens 64 leaves no room for a prompt: model 2's base holds 64 positions "
-                       "(prompt and new tokens together)")
+    assert refused == ("ContextExceeded: max_new_tokens 64 leaves no room for a prompt: model 2's base holds 64 "
+                       "positions (prompt and new tokens together)")
     assert token.account(c.ex.read_context(), c.dave.public).reserved == before.reserved
     _ok(c, c.dave, "inference", "request_inference", inf.RequestInference(model=2, input=b"x", max_new_tokens=63,
                                                                           max_fee=encode_u128(ONE_OPEN)))

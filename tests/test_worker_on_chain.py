@@ -1,4 +1,5 @@
-"""The worker on chain: it follows a real node, answers its assigned requests, and survives a node restart."""
+"""The worker on chain: it follows a real node, answers its assigned requests, survives a node restart, and
+refuses (signed, BUSY) a paid request past its capacity instead of being slashed for silence."""
 
 import threading
 import time
@@ -132,6 +133,63 @@ def test_a_fresh_worker_fetches_the_model_and_rebuilds_its_index_from_the_snapsh
         assert sum(decode_u128(p.amount) for p in settled.payments) == ONE_OPEN
         assert fresh.store.model(trained.model_hash)  # downloaded, and checked against the registered hash
         assert fresh.gradient.index(index.index_hash).hash == index.index_hash  # rebuilt to the very same index
+    finally:
+        follower.stop()
+        thread.join(timeout=30)
+
+
+def test_a_paid_request_over_the_workers_capacity_is_refused_busy_at_once_and_nobody_is_slashed(start_node,
+                                                                                                 tmp_path):
+    """A follower running as many paid generations as it has threads refuses one more at once - a signed BUSY
+    refusal, not a queue past the deadline that the chain would slash as silence: the request closes REFUSED
+    long before its deadline, the requester gets the whole escrow back and the worker keeps its bond."""
+    from payable.inference.v1 import inference_pb2 as inf
+    from payable.system.v1 import system_pb2
+
+    node = start_node("busy", "--dev", "--instant-seal")
+    alice, dave = Keypair.from_uri("//Alice"), Keypair.from_uri("//Dave")
+    with node.client() as client:
+        client.submit_call(alice, "datanet", "create_datanet", name="rows", domain="text", license="CC0-1.0",
+                           contribution_deposit="1", accepted_formats=["jsonl"])
+        client.submit_call(Keypair.from_uri("//Bob"), "datanet", "contribute", datanet=1,
+                           content_hash=blake2_256(b"row"), size=3, format="jsonl")
+        client.submit_call(alice, "datanet", "approve", contribution=1)
+        client.submit_call(alice, "datanet", "publish_snapshot", datanet=1)
+        client.submit_call(alice, "modelregistry", "register_base_model", artifact_hash=b"\x01" * 32,
+                           architecture="llama", license="MIT", context_length=512)
+        made = client.submit_call(alice, "modelregistry", "register_model", base_model=1, format="PEFT_LORA",
+                                  snapshots=[{"datanet": 1, "version": 1}], training_config_hash=b"\x02" * 32,
+                                  artifact_hash=b"\x03" * 32, attribution_index_hash=b"\x04" * 32,
+                                  attribution_method="SPAN", price_per_inference="2",
+                                  split={"contributors": 7000, "model_owner": 2000, "protocol": 500, "worker": 500})
+        assert made.success, made.error
+        client.submit_call(EVE, "inference", "register_worker", endpoint="127.0.0.1:0", models=[1], device="cpu",
+                           bond="100")
+        bond = client.pallet_query("inference", "get_worker", inf.WorkerRef(worker=EVE.public), inf.Worker).bond
+    follower = Follower(Worker(tmp_path / "worker", EVE), node.target, EVE, paid_threads=1)
+    assert follower._admit_paid() and not follower._admit_paid()  # its one slot is taken: at capacity
+    thread = threading.Thread(target=follower.run, daemon=True)
+    thread.start()
+    try:
+        with node.client() as client:
+            before = client.account(dave.public)
+            paid = client.submit_call(dave, "inference", "request_inference", model=1, input=b"hello",
+                                      max_new_tokens=8, max_fee="2")
+            assert paid.success, paid.error
+            settled = _settlement(client, 1)
+            request = client.pallet_query("inference", "get_request", inf.RequestRef(request=1), inf.Request)
+            assert request.status == inf.REFUSED and request.refused == inf.BUSY
+            assert settled.refused == inf.BUSY and settled.limit == 1 and not settled.slashed_workers
+            assert decode_u128(settled.fee) == 0 and decode_u128(settled.refund) == 2 * ONE_OPEN
+            assert settled.settled_at < request.deadline  # at once, not at the deadline
+            assert client.pallet_query("inference", "get_worker", inf.WorkerRef(worker=EVE.public),
+                                       inf.Worker).bond == bond
+            fee = decode_u128(client.emitted(paid.block_number, paid.extrinsic_index, "ExtrinsicSuccess",
+                                             system_pb2.ExtrinsicSuccess).fee)
+            after = client.account(dave.public)  # the escrow came back whole: only the transaction's fee is gone
+            assert decode_u128(after.reserved) == decode_u128(before.reserved)
+            assert decode_u128(before.free) - decode_u128(after.free) == fee > 0
+        assert follower.answered == [1]
     finally:
         follower.stop()
         thread.join(timeout=30)

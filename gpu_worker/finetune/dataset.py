@@ -17,18 +17,11 @@ from dataclasses import asdict, dataclass, field
 
 from runtime.crypto import blake2_256
 from sdk import modelfactory
+from sdk.prompts import TEMPLATES, prompt_text  # noqa: F401 - rendered one way, worker and clients (sdk/prompts.py)
 
 from ..rows import IGNORE, Example, Row
 
 FORMATS = ("auto", "text", "jsonl", "csv")
-TEMPLATES = {
-    # name: (prompt prefix, prompt suffix before the response); "chat" uses the tokenizer's own template
-    "alpaca": ("### Instruction:\n", "\n\n### Response:\n"),
-    "plain": ("", "\n"),
-    "qa": ("Question: ", "\nAnswer: "),
-}
-
-
 class SpecError(ValueError):
     """The dataset spec itself is wrong (unknown format or template, bad mapping); the message says what."""
 
@@ -227,15 +220,6 @@ def render(spec: DatasetSpec, row: Row, tokenizer, cutoff: int) -> Example:
     ids = (prompt_ids + answer_ids)[:cutoff]
     labels = ([IGNORE] * len(prompt_ids) + answer_ids)[:cutoff]
     return Example(row, prompt + answer + eos, tuple(ids), tuple(labels))
-
-
-def prompt_text(tokenizer, prompt: str, template: str) -> str:
-    """A user's prompt as the adapter saw prompts in training (its template), ready for its response."""
-    if template == "chat" and getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                             add_generation_prompt=True)
-    before, after = TEMPLATES.get(template, TEMPLATES["plain"])
-    return before + prompt + after
 
 
 def is_eval(spec: DatasetSpec, row: Row) -> bool:

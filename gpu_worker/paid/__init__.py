@@ -5,7 +5,9 @@ For a request assigned to this worker for a `PEFT_LORA` model, `engine.PaidEngin
 of its own, so that concurrent requests - across adapters - share OpenLoRA's batches):
 1. makes the model servable (`models.ServedModels`, once per adapter): base, adapter, attribution index
    and training config fetched from the node's content store by the hashes on chain, and checked;
-2. renders and tokenizes the prompt, refuses it beyond the request's input-token bound, and queues it on
+2. renders and tokenizes the prompt - refusing, with a signed reason the chain checks (`refusal`), an
+   adapter it cannot fetch, an input that is not text, a prompt beyond the request's input-token bound or
+   one that with its new tokens does not fit the base's context - and queues it on
    the base's batch-invariant batcher with the adapter, greedy or sampled from the on-chain seed,
    stopping at end-of-sequence or `max_new_tokens`;
 3. appends each token, with the text it completes (`relay`), to the request's stream (`streams`), which
@@ -20,7 +22,8 @@ from .attributor import Attributor
 from .engine import PaidEngine
 from .models import Served, ServedModels
 from .reads import ReadAuthenticator
+from .refusal import Refused, sign_refusal
 from .streams import PaidStream, StreamRefused, StreamRegistry
 
-__all__ = ["Attributor", "PaidEngine", "PaidStream", "ReadAuthenticator", "Served", "ServedModels", "StreamRefused",
-           "StreamRegistry"]
+__all__ = ["Attributor", "PaidEngine", "PaidStream", "ReadAuthenticator", "Refused", "Served", "ServedModels",
+           "StreamRefused", "StreamRegistry", "sign_refusal"]

@@ -17,6 +17,7 @@ from ..rows import IGNORE, Example, Row
 from .attributor import Attributor
 from .models import Served, ServedModels
 from .reads import ReadAuthenticator
+from .refusal import Refused, sign_refusal
 from .relay import relay
 from .signing import output_hash, sign_generation
 from .streams import PaidStream, StreamRegistry
@@ -45,23 +46,13 @@ class PaidEngine:
         """Generate (streaming), attribute and sign; the stream ends with the counts, or the error."""
         stream = self.expect(request)
         try:
-            served = self.models.get(client, model)
-            raw = request.input or client.download(request.input_hash, reader=self.key)
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise ArtifactError(f"request {request.id}: the prompt is not UTF-8 text") from exc
-            tokenizer = served.tokenizer
-            prompt = tokenizer.encode(prompt_text(tokenizer, text, served.template), add_special_tokens=False)
-            if request.max_input_tokens and len(prompt) > request.max_input_tokens:
-                raise ArtifactError(f"request {request.id}: the prompt is {len(prompt)} tokens; the request escrowed "
-                                    f"for at most {request.max_input_tokens}")
+            served, prompt, new_tokens = self._admit(client, request, model)
             sampling = request.sampling
             seed = (requester_seed(sampling.seed) if sampling.HasField("seed") else
                     seed_for(request.id, request.input_hash, request.created_at))
             sampler = Sampler(sampling.temperature_milli / 1000, (sampling.top_p_milli or 1000) / 1000, seed)
-            job = self.lora.submit_paid(served.base, served.adapter, prompt,
-                                        request.max_new_tokens or DEFAULT_NEW_TOKENS, sampler,
+            tokenizer = served.tokenizer
+            job = self.lora.submit_paid(served.base, served.adapter, prompt, new_tokens, sampler,
                                         frozenset({tokenizer.eos_token_id}))
             output = relay(job, stream, tokenizer)
             if job.error:
@@ -73,6 +64,40 @@ class PaidEngine:
         stream.close(pb.PaidStreamEnd(input_tokens=len(prompt), output_tokens=len(output),
                                       output_hash=output_hash(output)))
         return signed
+
+    def decline(self, request: inf.Request, model: mr.Model, refused: Refused) -> at.SignedRefusal:
+        """Refuse a request without generating (e.g. BUSY): its requester's stream ends saying why, and the
+        signed refusal is returned for the chain."""
+        self.expect(request).close(pb.PaidStreamEnd(error=str(refused)))
+        return sign_refusal(self.key, request, model, refused)
+
+    def _admit(self, client: Client, request: inf.Request, model: mr.Model) -> tuple[Served, list[int], int]:
+        """The served model, the rendered prompt's tokens and the new tokens to make - or `Refused`, with the
+        reason and numbers the chain checks: artifacts unavailable, input not UTF-8, the prompt over the
+        request's input bound, or prompt and new tokens over the base's context."""
+        try:
+            served = self.models.get(client, model)
+        except ArtifactError as exc:
+            raise Refused(inf.ARTIFACT_UNAVAILABLE, f"request {request.id}: {exc}") from exc
+        raw = request.input or client.download(request.input_hash, reader=self.key)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Refused(inf.INPUT_UNDECODABLE, f"request {request.id}: the prompt is not UTF-8 text") from exc
+        tokenizer = served.tokenizer
+        prompt = tokenizer.encode(prompt_text(tokenizer, text, served.template), add_special_tokens=False)
+        if request.max_input_tokens and len(prompt) > request.max_input_tokens:
+            raise Refused(inf.INPUT_OVER_BOUND, f"request {request.id}: the prompt is {len(prompt)} tokens; the "
+                          f"request escrowed for at most {request.max_input_tokens}", input_tokens=len(prompt),
+                          limit=request.max_input_tokens)
+        new_tokens = request.max_new_tokens or DEFAULT_NEW_TOKENS
+        context = self.lora.bases[served.base].runtime.max_positions  # what the base was made for
+        if context is not None and len(prompt) + new_tokens > context:
+            raise Refused(inf.CONTEXT_EXCEEDED, f"request {request.id}: a prompt of {len(prompt)} tokens and "
+                          f"{new_tokens} new tokens need {len(prompt) + new_tokens} positions; the base model's "
+                          f"context is {context}", input_tokens=len(prompt), max_new_tokens=new_tokens,
+                          limit=context)
+        return served, prompt, new_tokens
 
     def attribute(self, served: Served, request: inf.Request, model: mr.Model, prompt: list[int],
                   output: list[int]) -> at.SignedAttribution:

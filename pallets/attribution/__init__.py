@@ -19,7 +19,11 @@ Overview
     jury of other workers is drawn and votes with their own verified results (the bond is held under
     `attribution/challenge_bond` meanwhile): upheld, the settled majority is slashed and the challenger
     rewarded with the slashed amount; rejected, the challenger's bond goes to the treasury. (Payments
-    already made are not reversed.)
+    already made are not reversed.) A worker that will not answer submits a signed refusal instead
+    (`submit_refusal`, see `refusals`): verified like a result, it counts as the worker's answer; agreeing
+    refusals close the request as REFUSED (refunded, less the workers' part of the flat fee when the request
+    was at fault), abstentions (busy, artifacts unavailable) leave the decision to the others, and no
+    refusal is ever slashed.
 
 Terminology
     result: a worker's signed `AttributionResult` for one request - output hash, method, index hash
@@ -42,7 +46,7 @@ Public interface
     None for other pallets: this pallet calls the others (`token` to hold bonds, `inference` for
     requests and workers, to slash them and to pay out or refund a request's escrow, `modelregistry`
     for the model record, `datanet` for snapshots and contributor statistics). For clients: calls
-    `submit_result`, `challenge`, `vote`; queries `get_settlement` (with its evidence), `get_result`,
+    `submit_result`, `challenge`, `vote`, `submit_refusal`; queries `get_settlement` (with its evidence), `get_result`,
     `get_earnings`, `get_model_earnings`, `list_earnings`, `list_model_contributors` (service
     `AttributionQuery`). The bytes a result must carry to name its request are
     `sdk.wire.request_id_bytes`.

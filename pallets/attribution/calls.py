@@ -18,18 +18,11 @@ from runtime.pallet import CallTable
 from runtime.protocol import TREASURY
 from sdk.wire import request_id_bytes, token_price, verify_membership
 
-from . import errors, weights
+from . import errors, refusals, weights
 from . import events as ev
+from .payout import here, pay, refund
 from .split import PPB, largest_remainder, split_fee
-from .storage import (
-    CHALLENGE_BOND,
-    ContributorEarnings,
-    Disputes,
-    ModelContributors,
-    ModelTotals,
-    Results,
-    Settlements,
-)
+from .storage import CHALLENGE_BOND, Disputes, ModelTotals, Results, Settlements
 
 calls = CallTable("attribution")
 
@@ -58,14 +51,7 @@ def _verified(ctx: Context, origin: bytes, request, model, signed_bytes: bytes, 
     return pb.StoredResult(worker=origin, output_hash=result.output_hash,
                            contribution_ids=[s.contribution_id for s in result.top_k],
                            scores_ppb=[s.score_ppb for s in result.top_k], input_tokens=result.input_tokens,
-                           output_tokens=result.output_tokens, included=_here(ctx))
-
-
-def _here(ctx: Context) -> pb.ExtrinsicRef | None:
-    """Where the extrinsic being applied is stored: this block, its index in it (the evidence a settlement
-    points to)."""
-    index = ctx.current_extrinsic()
-    return None if index is None else pb.ExtrinsicRef(block=ctx.block_number, index=index)
+                           output_tokens=result.output_tokens, included=here(ctx))
 
 
 def _check_tokens(request, result) -> None:
@@ -78,23 +64,45 @@ def _check_tokens(request, result) -> None:
                               f"escrowed for at most {request.max_new_tokens}")
 
 
-@calls.call(0, pb.SubmitResult, weights.SUBMIT)
-def submit_result(ctx: Context, origin: bytes, args: pb.SubmitResult) -> None:
-    """An assigned worker's signed attribution result for a request; settles it once all have answered."""
-    request = inference.request(ctx, args.request)
+def _open_for(ctx: Context, origin: bytes, request_id: int):
+    """The request an assigned worker may still answer, and its model (one answer per worker, by the deadline)."""
+    request = inference.request(ctx, request_id)
     if request.status != inference_pb2.PENDING or ctx.block_number > request.deadline:
         raise errors.Closed(f"request {request.id} is closed")
     if origin not in request.workers:
         raise errors.NotAssigned(f"the signer is not assigned to request {request.id}")
     if origin in request.answered:
         raise errors.AlreadyAnswered("one result per worker")
-    model = registry.model(ctx, request.model)
-    Results.insert(ctx, request.id, origin, _verified(ctx, origin, request, model, args.signed_attribution,
-                                                      args.proofs))
+    return request, registry.model(ctx, request.model)
+
+
+def _answered(ctx: Context, request, model, origin: bytes, answer: pb.StoredResult) -> None:
+    """Keep a verified answer; the last assigned worker's answer settles the request."""
+    Results.insert(ctx, request.id, origin, answer)
     request = inference.record_answer(ctx, request.id, origin)
-    ev.ResultAccepted.emit(ctx, request=request.id, worker=origin)
     if len(request.answered) == len(request.workers):
         _settle(ctx, request, model)
+
+
+@calls.call(0, pb.SubmitResult, weights.SUBMIT)
+def submit_result(ctx: Context, origin: bytes, args: pb.SubmitResult) -> None:
+    """An assigned worker's signed attribution result for a request; settles it once all have answered."""
+    request, model = _open_for(ctx, origin, args.request)
+    answer = _verified(ctx, origin, request, model, args.signed_attribution, args.proofs)
+    ev.ResultAccepted.emit(ctx, request=request.id, worker=origin)
+    _answered(ctx, request, model, origin, answer)
+
+
+@calls.call(3, pb.SubmitRefusal, weights.SUBMIT)
+def submit_refusal(ctx: Context, origin: bytes, args: pb.SubmitRefusal) -> None:
+    """An assigned worker's signed refusal of a request ("refused, and why": `refusals`), instead of a result.
+    It counts as the worker's answer (no slash at the deadline) and settles the request like a result once all
+    have answered. Weighed as submit_result: its checks are a subset of a result's, and being the last answer
+    it may settle the others' results on submit_result's worst path."""
+    request, model = _open_for(ctx, origin, args.request)
+    answer = refusals.verified(ctx, origin, request, model, args.signed_refusal)
+    ev.RefusalAccepted.emit(ctx, request=request.id, worker=origin, reason=answer.refused)
+    _answered(ctx, request, model, origin, answer)
 
 
 @calls.call(1, pb.Challenge, weights.CHALLENGE)
@@ -181,72 +189,58 @@ def _check_credits(ctx: Context, result, proofs, model) -> None:
 
 
 def _agree(a: pb.StoredResult, b: pb.StoredResult, tolerance: int) -> bool:
-    return (a.output_hash == b.output_hash and list(a.contribution_ids) == list(b.contribution_ids)
+    """Two answers agree: the same output, credits and counts with scores within the tolerance; refusals, the
+    same reason and numbers (a refusal never agrees with a result: it has no output hash)."""
+    return ((a.refused, a.max_new_tokens, a.limit) == (b.refused, b.max_new_tokens, b.limit)
+            and a.output_hash == b.output_hash and list(a.contribution_ids) == list(b.contribution_ids)
             and (a.input_tokens, a.output_tokens) == (b.input_tokens, b.output_tokens)
             and all(abs(x - y) <= tolerance for x, y in zip(a.scores_ppb, b.scores_ppb, strict=True)))
 
 
 def _settle(ctx: Context, request, model) -> None:
-    """All assigned workers answered: a majority of agreeing results settles; the others are slashed."""
-    results = [Results.get(ctx, request.id, w) for w in request.workers]
+    """All assigned workers answered. Abstaining refusals (about the worker: `refusals.ABSTAIN`) do not vote;
+    a majority of the agreeing votes decides - results settle and are paid, a refusal closes the request - and
+    results outside it are slashed (refusals never are). No majority: more workers. Nothing but abstentions:
+    closed on them, refunded in full."""
+    answers = [Results.get(ctx, request.id, w) for w in request.workers]
+    votes = [a for a in answers if a.refused not in refusals.ABSTAIN]
+    if not votes:
+        refusals.close(ctx, request, model, answers, [])
+        return
     tolerance = ctx.config.score_tolerance_ppb
-    groups = [[r for r in results if _agree(r, leader, tolerance)] for leader in results]
+    groups = [[r for r in votes if _agree(r, leader, tolerance)] for leader in votes]
     majority = max(groups, key=len)
-    if 2 * len(majority) <= len(results):
+    if 2 * len(majority) <= len(votes):
         inference.escalate(ctx, request.id)  # no majority: more workers; without any, refund at the deadline
         return
     agreeing = [r.worker for r in majority]
-    minority = [w for w in request.workers if w not in agreeing]
+    minority = [a.worker for a in votes if a.worker not in agreeing and not a.refused]
     for account in minority:
         inference.slash_worker(ctx, account, ctx.config.minority_penalty)
+    if majority[0].refused:
+        refusals.close(ctx, request, model, majority, minority)
+        return
     winner = majority[0]
     escrow = decode_u128(request.escrow)
     fee = charge(request, winner)
-    if escrow > fee:  # per-token pricing: what the bounds escrowed beyond the real counts goes back now
-        inference.refund_escrow(ctx, request, escrow - fee)
-        ev.Paid.emit(ctx, request=request.id, model=model.id, account=request.requester,
-                     amount=encode_u128(escrow - fee), role="refund")
-    split = model.split
-    parts = split_fee(fee, (split.contributors, split.model_owner, split.protocol, split.worker),
-                      list(winner.scores_ppb), paid_ppb=min(PPB, sum(winner.scores_ppb)))
     settlement = pb.Settlement(request=request.id, model=model.id, fee=encode_u128(fee), settled_at=ctx.block_number,
                                agreeing_workers=agreeing, slashed_workers=minority,
                                challenge_until=ctx.block_number + ctx.config.challenge_window,
-                               escrow=request.escrow, refund=encode_u128(escrow - fee),
-                               input_tokens=winner.input_tokens, output_tokens=winner.output_tokens,
-                               evidence=[r.included for r in majority])
-    ed = token.existential_deposit(ctx)
-
-    def pay(account: bytes, amount: int, role: str, contribution_id: int = 0, net: int = 0) -> None:
-        if not amount:
-            return
-        if account != TREASURY and amount < ed and token.account(ctx, account).total == 0:
-            account, role = TREASURY, f"{role} (below the existential deposit: to the treasury)"
-        inference.pay_escrow(ctx, request, account, amount)
-        payment = pb.Payment(account=account, amount=encode_u128(amount), role=role,
-                             contribution_id=contribution_id, datanet=net)
-        settlement.payments.append(payment)
-        ev.Paid.emit(ctx, request=request.id, model=model.id, account=account, amount=encode_u128(amount), role=role,
-                     contribution_id=contribution_id, datanet=net)
-        if role == "contributor":
-            earnings = ContributorEarnings.get(ctx, account, request.id) or pb.Earnings()
-            earnings.payments.append(payment)
-            earnings.total = encode_u128(decode_u128(earnings.total) + amount)
-            ContributorEarnings.insert(ctx, account, request.id, earnings)
-            datanet.record_earnings(ctx, net, account, amount)
-            share = ModelContributors.get(ctx, model.id, account) or pb.ModelContributor(contributor=account)
-            share.earned = encode_u128(decode_u128(share.earned) + amount)
-            share.payments += 1
-            ModelContributors.insert(ctx, model.id, account, share)
-
+                               escrow=request.escrow, input_tokens=winner.input_tokens,
+                               output_tokens=winner.output_tokens, evidence=[r.included for r in majority])
+    refund(ctx, request, model.id, settlement, escrow - fee)  # per-token pricing: what the real counts left
+    split = model.split
+    parts = split_fee(fee, (split.contributors, split.model_owner, split.protocol, split.worker),
+                      list(winner.scores_ppb), paid_ppb=min(PPB, sum(winner.scores_ppb)))
     for contribution_id, amount in zip(winner.contribution_ids, parts.contributors, strict=True):
         found = datanet.contribution(ctx, contribution_id)
-        pay(found.contributor, amount, "contributor", contribution_id, found.datanet)
-    pay(model.owner, parts.model_owner, "model_owner")
-    pay(TREASURY, parts.protocol, "protocol")
+        pay(ctx, request, model.id, settlement, found.contributor, amount, "contributor", contribution_id,
+            found.datanet)
+    pay(ctx, request, model.id, settlement, model.owner, parts.model_owner, "model_owner")
+    pay(ctx, request, model.id, settlement, TREASURY, parts.protocol, "protocol")
     for account, amount in zip(agreeing, largest_remainder(parts.worker, [1] * len(agreeing)) if parts.worker
                                else [0] * len(agreeing), strict=True):
-        pay(account, amount, "worker")
+        pay(ctx, request, model.id, settlement, account, amount, "worker")
     Settlements.insert(ctx, request.id, settlement)
     totals = ModelTotals.get(ctx, model.id) or pb.ModelEarnings()
     totals.settled += 1

@@ -67,3 +67,8 @@ class NotADispute(AttributionError):
 class NotJuror(AttributionError):
     """The signer is not on this dispute's jury, or has already voted."""
     code = 11
+
+
+class BadRefusal(AttributionError):
+    """A refusal's reason is unknown, or its numbers contradict what the chain records (context, bounds)."""
+    code = 12

@@ -13,3 +13,7 @@ DisputeResolved = events.event(3, "DisputeResolved", pb.DisputeResolved,
                                "The jury decided: upheld (majority slashed, challenger rewarded) or not (bond lost).")
 Paid = events.event(4, "Paid", pb.Paid, "One payment of a settlement: to a contributor, the model's owner, the "
                                         "protocol, a worker, or the requester's refund.")
+RefusalAccepted = events.event(5, "RefusalAccepted", pb.RefusalAccepted,
+                               "A worker's signed refusal of a request passed every check.")
+Refused = events.event(6, "Refused", pb.RequestRefused,
+                       "A request closed on its workers' refusal: the reason, its cost, the refund; nobody slashed.")

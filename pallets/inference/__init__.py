@@ -5,7 +5,13 @@ Overview
     paid inference request escrows the model's price from the requester and is assigned,
     deterministically from on-chain data (the parent block hash and the request id), to a
     chain-configured number of eligible workers. A request with no settled result by its deadline
-    is refunded and its silent workers are slashed. Settling - checking results and splitting the
+    is refunded and its silent workers are slashed; a worker that cannot answer says so instead, with a
+    signed refusal (the attribution pallet checks it), which closes the request as REFUSED with its
+    reason, refunds it and slashes nobody. What the chain can check of a request by itself (the model's
+    state, the input's presence and size, the token bounds against its limits and the base's context, the
+    price, a worker to assign) is checked before any fee is taken (`validate_transaction`): such a
+    request is invalid, typed (`ContextExceeded`, `InputTooLarge`, `NoInput`, ...), never charged.
+    Settling - checking results and splitting the
     fee - is the attribution pallet's job, through this pallet's public interface: the escrow is this
     pallet's hold (`inference/escrow` in the token pallet) from request to settlement or expiry, and
     the attribution pallet pays it out (`pay_escrow`) and refunds what the real counts left
@@ -23,7 +29,7 @@ Invariants (checked by `try_state`)
     bonded or unbonding OPEN.
 
 Public interface: `pallets.inference.interface` (request, worker, record_answer, pay_escrow,
-refund_escrow, mark_settled, slash_worker, escalate, draw_workers).
+refund_escrow, mark_settled, mark_refused, slash_worker, escalate, draw_workers).
 """
 
 from payable.inference.v1 import inference_pb2

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pallets.modelregistry import interface as registry
 from pallets.token import interface as token
 from payable.inference.v1 import inference_pb2 as pb
-from payable.modelregistry.v1.modelregistry_pb2 import PEFT_LORA
-from runtime.codec import decode_u128, encode_u128
+from payable.modelregistry.v1.modelregistry_pb2 import PEFT_LORA, Model
+from runtime.codec import decode_u128, encode_u128, format_open
 from runtime.context import Context
 from runtime.crypto import blake2_256
 from runtime.pallet import CallTable
@@ -40,7 +40,8 @@ def register_worker(ctx: Context, origin: bytes, args: pb.RegisterWorker) -> Non
         registry.base_model(ctx, base_id)
     bond = decode_u128(args.bond, "bond")
     if bond < ctx.config.min_worker_bond:
-        raise errors.BondTooSmall(f"bond {bond} is below the minimum {ctx.config.min_worker_bond}")
+        raise errors.BondTooSmall(f"bond {format_open(bond)} OPEN is below the minimum "
+                                  f"{format_open(ctx.config.min_worker_bond)} OPEN")
     token.bond(ctx, origin, bond)
     Workers.insert(ctx, origin, pb.Worker(account=origin, endpoint=args.endpoint, models=models,
                                           device=args.device[:32], bond=encode_u128(bond),
@@ -111,11 +112,12 @@ def _token_bounds(ctx: Context, args: pb.RequestInference, per_input: int, per_o
                               f"{config.max_new_tokens} new tokens")
 
 
-@calls.call(2, pb.RequestInference, weights.REQUEST)
-def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) -> None:
-    """Pay for an inference: the model's price - its flat fee plus its token prices at the request's token
-    bounds - is escrowed (held under `inference/escrow`) and workers are assigned; settlement charges the
-    real counts."""
+def check_request(ctx: Context, args: pb.RequestInference) -> tuple[Model, bytes, int]:
+    """Everything the chain can check of a request by itself - the model takes paid requests, the input is
+    there and within the inline limit, the token bounds are within the chain's and the base's context, the
+    sampling is in range, max_fee covers the price - as typed errors; returns (model, input hash, price). Run by the
+    pool and again before the call's fee is taken (`hooks.validate_transaction`), so a request that is sure
+    to fail is refused before anything is charged or escrowed."""
     model = registry.active_model(ctx, args.model)
     if not model.attribution_index_hash:
         raise errors.BadInput(f"model {args.model} has no attribution index yet, so its fees could not be "
@@ -124,26 +126,40 @@ def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) ->
         raise errors.BadInput("give the input inline or its content hash, not both")
     if args.input:
         if len(args.input) > ctx.config.max_inline_input:
-            raise errors.BadInput(f"inline input is {len(args.input)} bytes; at most {ctx.config.max_inline_input} "
-                                  f"(put larger inputs in the content store and pass their hash)")
+            raise errors.InputTooLarge(f"inline input is {len(args.input)} bytes; at most "
+                                       f"{ctx.config.max_inline_input} (put larger inputs in the content store and "
+                                       f"pass their hash)")
         input_hash = blake2_256(args.input)
     elif len(args.input_hash) == 32:
         input_hash = args.input_hash
+    elif args.input_hash:
+        raise errors.BadInput(f"input_hash is {len(args.input_hash)} bytes; a content hash is 32")
     else:
-        raise errors.BadInput("an input (inline) or a 32-byte input_hash is required")
+        raise errors.NoInput("an input (inline) or a 32-byte input_hash is required")
     flat, per_input, per_output = (decode_u128(model.price_per_inference), decode_u128(model.price_per_input_token),
                                    decode_u128(model.price_per_output_token))
     _token_bounds(ctx, args, per_input, per_output)
     context = registry.base_model(ctx, model.base_model).context_length
     if context and args.max_new_tokens >= context:
-        raise errors.BadInput(f"max_new_tokens {args.max_new_tokens} leaves no room for a prompt: model {args.model}'s "
-                              f"base holds {context} positions (prompt and new tokens together)")
+        raise errors.ContextExceeded(f"max_new_tokens {args.max_new_tokens} leaves no room for a prompt: model "
+                                     f"{args.model}'s base holds {context} positions (prompt and new tokens "
+                                     f"together)")
     if args.sampling.temperature_milli > MAX_TEMPERATURE_MILLI or args.sampling.top_p_milli > 1000:
         raise errors.BadInput(f"sampling: temperature_milli is at most {MAX_TEMPERATURE_MILLI} and top_p_milli "
                               f"at most 1000")
     price = token_price(flat, per_input, per_output, args.max_input_tokens, args.max_new_tokens)
     if decode_u128(args.max_fee, "max_fee") < price:
-        raise errors.FeeTooLow(f"max_fee is below {price}, the model's price at the request's token bounds")
+        raise errors.FeeTooLow(f"max_fee is below {format_open(price)} OPEN, the model's price at the request's "
+                              f"token bounds")
+    return model, input_hash, price
+
+
+@calls.call(2, pb.RequestInference, weights.REQUEST)
+def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) -> None:
+    """Pay for an inference: the model's price - its flat fee plus its token prices at the request's token
+    bounds - is escrowed (held under `inference/escrow`) and workers are assigned; settlement charges the
+    real counts. What `check_request` refuses never gets here: the pool and the block refuse it uncharged."""
+    model, input_hash, price = check_request(ctx, args)
     request_id = NextRequestId.get(ctx, 1)
     workers = assign(ctx, args.model, request_id)
     if not workers:

@@ -52,3 +52,18 @@ class Leaving(InferenceError):
 class NotPending(InferenceError):
     """The request is settled or expired: its escrow is no longer held."""
     code = 8
+
+
+class ContextExceeded(InferenceError):
+    """max_new_tokens leaves no room for a prompt in the model's base context (its registered context length)."""
+    code = 9
+
+
+class InputTooLarge(InferenceError):
+    """The inline input is over the chain's `max_inline_input` bytes (larger inputs go by content hash)."""
+    code = 10
+
+
+class NoInput(InferenceError):
+    """A request needs an input: inline bytes, or the 32-byte hash of one in the content store."""
+    code = 11

@@ -9,10 +9,11 @@ from pallets.token import interface as token
 from payable.inference.v1 import inference_pb2 as pb
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
-from runtime.errors import ensure
+from runtime.errors import Invalid, InvalidTransaction, PalletError, ensure
 
+from . import errors
 from . import events as ev
-from .calls import serving
+from .calls import assign, check_request, serving
 from .interface import slash_worker
 from .storage import ESCROW, ByBase, ByModel, Deadlines, Requests, Workers
 
@@ -33,6 +34,21 @@ def on_finalize(ctx: Context) -> None:
         found.status = pb.EXPIRED
         Requests.insert(ctx, request_id, found)
         ev.RequestExpired.emit(ctx, request=request_id, refunded=encode_u128(escrow), penalised=silent)
+
+
+def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
+    """A paid request the chain can already tell will fail (`calls.check_request`, or no worker to assign) is
+    invalid: the pool refuses it, and a block never includes it, so it costs no fee and escrows nothing. The
+    message names the typed error (e.g. `inference.ContextExceeded: ...`)."""
+    if call.name != "request_inference":
+        return
+    try:
+        check_request(ctx, args)
+        if not assign(ctx, args.model, 0):
+            raise errors.NoWorker(f"no bonded, active worker serves model {args.model}")
+    except PalletError as exc:
+        raise InvalidTransaction(Invalid.REJECTED_BY_PALLET, f"{exc.pallet}.{type(exc).__name__}: {exc.message}") \
+            from exc
 
 
 def try_state(ctx: Context) -> None:

@@ -45,6 +45,16 @@ def mark_settled(ctx: Context, request_id: int) -> None:
 
 
 @public_interface(NAME)
+def mark_refused(ctx: Context, request_id: int, reason: int) -> None:
+    """The attribution pallet closed the request on its workers' verified refusal (the escrow refunded, less
+    what the refusal cost); the reason is kept on the request for anyone who asks."""
+    found = request(ctx, request_id)
+    found.status = pb.REFUSED
+    found.refused = reason
+    Requests.insert(ctx, request_id, found)
+
+
+@public_interface(NAME)
 def pay_escrow(ctx: Context, found: pb.Request, dest: bytes, amount: int) -> None:
     """Settling a pending request: pay `amount` of its escrow to `dest` (a contributor, the model's owner, the
     treasury, a worker). The escrow is this pallet's hold; the attribution pallet settles through here."""

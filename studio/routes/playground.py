@@ -27,7 +27,7 @@ from runtime.codec import decode_u128, format_open
 from runtime.crypto import encode_address
 from sdk.client import Client, ClientError
 
-from .. import generation, wallet
+from .. import generation, prompt_tokens, wallet
 from ..deps import NodeClient, Page
 from .body import JsonBody
 
@@ -110,6 +110,11 @@ def prepare(body: PlaygroundPrepareRequest, client: NodeClient):
     if not 0 <= temperature <= 2:
         raise HTTPException(400, "temperature must be 0..2 (0: greedy)")
     quote = generation.quote(client, model_id, prompt, max_new_tokens=max_new, temperature=temperature)
+    try:  # what the worker would refuse (prompt and new tokens past the base's context) is refused before the dialog
+        prompt_tokens.check(client, quote.model, prompt, max_new_tokens=max_new,
+                            max_input_tokens=quote.args.max_input_tokens)
+    except prompt_tokens.PromptTooLong as exc:
+        raise HTTPException(400, str(exc)) from exc
     prepared = wallet.prepare(client, str(body.signer), "inference", "request_inference",
                               args=quote.args)
     return {"body": prepared.body.hex(), "summary": prepared.summary, "escrow": format_open(quote.escrow)}

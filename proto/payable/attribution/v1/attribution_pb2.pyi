@@ -1,5 +1,6 @@
 from payable import options_pb2 as _options_pb2
 from payable.datanet.v1 import datanet_pb2 as _datanet_pb2
+from payable.inference.v1 import inference_pb2 as _inference_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -78,6 +79,42 @@ class SignedAttribution(_message.Message):
     signature: bytes
     def __init__(self, result: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
+class Refusal(_message.Message):
+    __slots__ = ("request_id", "model_hash", "input_hash", "worker", "reason", "input_tokens", "max_new_tokens", "limit")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    INPUT_HASH_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    request_id: bytes
+    model_hash: bytes
+    input_hash: bytes
+    worker: bytes
+    reason: _inference_pb2.RefusalReason
+    input_tokens: int
+    max_new_tokens: int
+    limit: int
+    def __init__(self, request_id: _Optional[bytes] = ..., model_hash: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., worker: _Optional[bytes] = ..., reason: _Optional[_Union[_inference_pb2.RefusalReason, str]] = ..., input_tokens: _Optional[int] = ..., max_new_tokens: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class SignedRefusal(_message.Message):
+    __slots__ = ("refusal", "signature")
+    REFUSAL_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    refusal: bytes
+    signature: bytes
+    def __init__(self, refusal: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class SubmitRefusal(_message.Message):
+    __slots__ = ("request", "signed_refusal")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_REFUSAL_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    signed_refusal: bytes
+    def __init__(self, request: _Optional[int] = ..., signed_refusal: _Optional[bytes] = ...) -> None: ...
+
 class SubmitResult(_message.Message):
     __slots__ = ("request", "signed_attribution", "proofs")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
@@ -107,7 +144,7 @@ class ExtrinsicRef(_message.Message):
     def __init__(self, block: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...
 
 class StoredResult(_message.Message):
-    __slots__ = ("worker", "output_hash", "contribution_ids", "scores_ppb", "input_tokens", "output_tokens", "included")
+    __slots__ = ("worker", "output_hash", "contribution_ids", "scores_ppb", "input_tokens", "output_tokens", "included", "refused", "max_new_tokens", "limit")
     WORKER_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
     CONTRIBUTION_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +152,9 @@ class StoredResult(_message.Message):
     INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     INCLUDED_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
     worker: bytes
     output_hash: bytes
     contribution_ids: _containers.RepeatedScalarFieldContainer[int]
@@ -122,7 +162,10 @@ class StoredResult(_message.Message):
     input_tokens: int
     output_tokens: int
     included: ExtrinsicRef
-    def __init__(self, worker: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., contribution_ids: _Optional[_Iterable[int]] = ..., scores_ppb: _Optional[_Iterable[int]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., included: _Optional[_Union[ExtrinsicRef, _Mapping]] = ...) -> None: ...
+    refused: _inference_pb2.RefusalReason
+    max_new_tokens: int
+    limit: int
+    def __init__(self, worker: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., contribution_ids: _Optional[_Iterable[int]] = ..., scores_ppb: _Optional[_Iterable[int]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., included: _Optional[_Union[ExtrinsicRef, _Mapping]] = ..., refused: _Optional[_Union[_inference_pb2.RefusalReason, str]] = ..., max_new_tokens: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class Payment(_message.Message):
     __slots__ = ("account", "amount", "role", "contribution_id", "datanet")
@@ -139,7 +182,7 @@ class Payment(_message.Message):
     def __init__(self, account: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., role: _Optional[str] = ..., contribution_id: _Optional[int] = ..., datanet: _Optional[int] = ...) -> None: ...
 
 class Settlement(_message.Message):
-    __slots__ = ("request", "model", "fee", "payments", "settled_at", "agreeing_workers", "slashed_workers", "challenge_until", "escrow", "refund", "input_tokens", "output_tokens", "evidence")
+    __slots__ = ("request", "model", "fee", "payments", "settled_at", "agreeing_workers", "slashed_workers", "challenge_until", "escrow", "refund", "input_tokens", "output_tokens", "evidence", "refused", "max_new_tokens", "limit")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     FEE_FIELD_NUMBER: _ClassVar[int]
@@ -153,6 +196,9 @@ class Settlement(_message.Message):
     INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
     request: int
     model: int
     fee: bytes
@@ -166,7 +212,10 @@ class Settlement(_message.Message):
     input_tokens: int
     output_tokens: int
     evidence: _containers.RepeatedCompositeFieldContainer[ExtrinsicRef]
-    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., settled_at: _Optional[int] = ..., agreeing_workers: _Optional[_Iterable[bytes]] = ..., slashed_workers: _Optional[_Iterable[bytes]] = ..., challenge_until: _Optional[int] = ..., escrow: _Optional[bytes] = ..., refund: _Optional[bytes] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., evidence: _Optional[_Iterable[_Union[ExtrinsicRef, _Mapping]]] = ...) -> None: ...
+    refused: _inference_pb2.RefusalReason
+    max_new_tokens: int
+    limit: int
+    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., settled_at: _Optional[int] = ..., agreeing_workers: _Optional[_Iterable[bytes]] = ..., slashed_workers: _Optional[_Iterable[bytes]] = ..., challenge_until: _Optional[int] = ..., escrow: _Optional[bytes] = ..., refund: _Optional[bytes] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., evidence: _Optional[_Iterable[_Union[ExtrinsicRef, _Mapping]]] = ..., refused: _Optional[_Union[_inference_pb2.RefusalReason, str]] = ..., max_new_tokens: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class Dispute(_message.Message):
     __slots__ = ("request", "challenger", "claim", "jury", "votes", "bond", "resolved", "upheld")
@@ -227,6 +276,28 @@ class Settled(_message.Message):
     fee: bytes
     payments: int
     def __init__(self, request: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[int] = ...) -> None: ...
+
+class RefusalAccepted(_message.Message):
+    __slots__ = ("request", "worker", "reason")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    worker: bytes
+    reason: _inference_pb2.RefusalReason
+    def __init__(self, request: _Optional[int] = ..., worker: _Optional[bytes] = ..., reason: _Optional[_Union[_inference_pb2.RefusalReason, str]] = ...) -> None: ...
+
+class RequestRefused(_message.Message):
+    __slots__ = ("request", "reason", "fee", "refund")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    REFUND_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    reason: _inference_pb2.RefusalReason
+    fee: bytes
+    refund: bytes
+    def __init__(self, request: _Optional[int] = ..., reason: _Optional[_Union[_inference_pb2.RefusalReason, str]] = ..., fee: _Optional[bytes] = ..., refund: _Optional[bytes] = ...) -> None: ...
 
 class Paid(_message.Message):
     __slots__ = ("request", "model", "account", "amount", "role", "contribution_id", "datanet")
