@@ -8,8 +8,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from runtime.crypto import encode_address
+from runtime.crypto import Keypair, blake2_256
 from sdk import modelfactory
+from sdk.wire import finetune_message
 
 from . import finetune_export
 from .common import DEFAULT_NODE, client, created, emit, json_option, keypair_from
@@ -26,6 +27,19 @@ def _stub(args):
 
     channel = grpc.insecure_channel(args.worker, options=MESSAGE_OPTIONS)
     return worker_pb2_grpc.FinetuneStub(channel)
+
+
+def job_auth(key: Keypair, action: str, target: str):
+    """The owner's signature a worker asks for to `action` a job (`target`: its id) or to start one (`target`:
+    the config JSON exactly as sent): a `payable.worker.v1.JobAuth`, fresh now."""
+    import time
+
+    from payable.worker.v1 import worker_pb2 as wp
+
+    issued_at = int(time.time())
+    subject = blake2_256(target.encode()) if action == "start" else target.encode()
+    return wp.JobAuth(owner=key.public, issued_at=issued_at,
+                      signature=key.sign(finetune_message(action, subject, key.public, issued_at)))
 
 
 def _rpc(call, request, timeout: float | None = 600):
@@ -178,8 +192,8 @@ def _start(args, stub) -> int:
               ("trainable parameters", f"{est.trainable_params:,}"),
               ("memory", f"{est.memory_bytes / 2**20:.1f} MiB"), ("time", f"~{est.seconds:.0f} s")])
         return 0
-    owner = encode_address(keypair_from(args.owner).public) if args.owner else ""
-    job = _rpc(stub.Start, wp.StartJobRequest(config_json=config, owner=owner, prompts=args.prompt or []))
+    job = _rpc(stub.Start, wp.StartJobRequest(config_json=config, prompts=args.prompt or [],
+                                              auth=job_auth(keypair_from(args.owner), "start", config)))
     if args.follow:
         return _follow(args, stub, job.id)
     _print_job(args, job)
@@ -204,7 +218,8 @@ def cmd_finetune(args) -> int:
     if action == "logs":
         return _follow(args, stub, args.job, lines=True) if args.follow else _logs(args, stub)
     if action in ("abort", "resume"):
-        job = _rpc(stub.Abort if action == "abort" else stub.Resume, job_ref)
+        owned = wp.JobRef(job=args.job, auth=job_auth(keypair_from(args.owner), action, args.job))
+        job = _rpc(stub.Abort if action == "abort" else stub.Resume, owned)
         if action == "resume" and args.follow:
             return _follow(args, stub, job.id, since=0)
         _print_job(args, job)
@@ -234,13 +249,14 @@ def _publish(args, stub, job_ref) -> int:
     split = [int(x) for x in args.split.split(",")]
     if len(split) != 4:
         raise ValueError("--split takes contributors,owner,protocol,worker basis points, e.g. 7000,2000,500,500")
+    signer = keypair_from(args.sender)
     published = _rpc(stub.PublishArtifacts, wp.PublishRequest(
-        job=job_ref.job, price_per_inference=args.price, price_per_input_token=args.price_per_input_token,
+        job=job_ref.job, auth=job_auth(signer, "publish", job_ref.job), price_per_inference=args.price,
+        price_per_input_token=args.price_per_input_token,
         price_per_output_token=args.price_per_output_token, attribution_method=args.attribution,
         span_weight_bps=args.span_weight_bps if args.attribution == "span+lora-gradient" else 0,
         split=mr.RewardSplit(**dict(zip(("contributors", "model_owner", "protocol", "worker"), split, strict=True)))))
     with client(args) as node:
-        signer = keypair_from(args.sender)
         call = node.call_with("modelregistry", "register_model", published.register_model)
         result = node.submit_and_wait(node.sign(signer, call))
         made = created(node, result, "ModelRegistered", mr.ModelEvent)
@@ -320,19 +336,23 @@ def register(sub) -> None:
     for name, kind in HYPER.items():
         start.add_argument(f"--{name.replace('_', '-')}", type=kind)
     start.add_argument("--prompt", action="append", help="a prompt to sample when training ends (repeatable)")
-    start.add_argument("--owner", help="the account the job is for (//Name, seed or key file)")
+    start.add_argument("--owner", required=True, help="the job owner's key (//Name, seed or key file): it signs "
+                                                      "the start, and only it may abort, resume or publish the job")
     start.add_argument("--estimate", action="store_true")
     start.add_argument("--follow", action="store_true", help="show progress until the job ends")
     command("status", "a job's state, metrics and samples", job=True)
     logs = command("logs", "a job's loss curve as JSON lines", job=True)
     logs.add_argument("--follow", action="store_true")
-    command("abort", "stop a job (its last checkpoint stays)", job=True)
+    abort = command("abort", "stop a job (its last checkpoint stays)", job=True)
     resume = command("resume", "continue a stopped job from its last checkpoint", job=True)
+    for owned in (abort, resume):
+        owned.add_argument("--owner", required=True, help="the job owner's key (it signs the request)")
     resume.add_argument("--follow", action="store_true")
     finetune_export.add_arguments(command("export", "the adapter (PEFT) and a checked merged model, or "
                                                     "(--format gguf) a GGUF LoRA for llama.cpp", job=True))
     publish = command("publish", "adapter and config to the content store, the model on chain", job=True)
-    publish.add_argument("--from", dest="sender", required=True, help="the model owner's key")
+    publish.add_argument("--from", dest="sender", required=True, help="the model owner's key: the job's owner, "
+                                                                      "who signs the publish and the registration")
     publish.add_argument("--price", required=True, help="OPEN per inference (a flat fee; may be 0 with token prices)")
     publish.add_argument("--price-per-input-token", default="0", help="OPEN per input token")
     publish.add_argument("--price-per-output-token", default="0", help="OPEN per generated token")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import queue
+import threading
+import time
 from concurrent import futures
 
 import grpc
@@ -15,7 +17,9 @@ import numpy as np
 
 from payable.worker.v1 import worker_pb2 as pb
 from payable.worker.v1 import worker_pb2_grpc
+from runtime.crypto import blake2_256, encode_address, verify
 from sdk.grpcserver import MESSAGE_OPTIONS, start_with_health_and_reflection
+from sdk.wire import CONTENT_READ_MAX_SKEW_S, finetune_message
 
 from .errors import ArtifactError, ArtifactNotFound
 from .finetune.config import TrainingConfig
@@ -187,10 +191,16 @@ def progress_point(point: dict) -> pb.ProgressPoint:
 
 class FinetuneService(worker_pb2_grpc.FinetuneServicer):
     """ModelFactory jobs. A bad config, spec or job request is INVALID_ARGUMENT (FAILED_PRECONDITION for a job
-    in the wrong state, NOT_FOUND for an unknown one), with the reason."""
+    in the wrong state, NOT_FOUND for an unknown one), with the reason.
+
+    A job belongs to the key that started it: Start, Abort, Resume and PublishArtifacts carry the owner's
+    signature (`JobAuth` over `sdk.wire.finetune_message`); a missing, stale or wrong one is UNAUTHENTICATED,
+    another key's PERMISSION_DENIED. The same signed Start sent twice (a double click, a retry) is one job."""
 
     def __init__(self, worker: Worker):
         self.engine = worker.finetune
+        self._started: dict[bytes, tuple[int, str]] = {}  # a Start's signature -> (issued_at, job id)
+        self._lock = threading.Lock()
 
     def _call(self, context, fn, *args):
         try:
@@ -201,6 +211,27 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
             context.abort(code, str(exc))
         except (ValueError, KeyError, OSError, RuntimeError) as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _signer(context, auth: pb.JobAuth, action: str, subject: bytes) -> bytes:
+        """The key that signed `action` on `subject`, or the call ends UNAUTHENTICATED."""
+        if len(auth.owner) != 32 or len(auth.signature) != 64:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"{action}: sign the request with the job owner's key "
+                                                           "(JobAuth: owner, issued_at, signature)")
+        if abs(time.time() - auth.issued_at) > CONTENT_READ_MAX_SKEW_S:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"{action}: the signature's time is more than "
+                                                           f"{CONTENT_READ_MAX_SKEW_S} s from this worker's clock")
+        if not verify(auth.owner, finetune_message(action, subject, auth.owner, auth.issued_at), auth.signature):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"{action}: the signature does not verify")
+        return auth.owner
+
+    def _owned(self, context, job_id: str, auth: pb.JobAuth, action: str) -> None:
+        """Only the job's owner may `action` it."""
+        signer = encode_address(self._signer(context, auth, action, job_id.encode()))
+        job = self._call(context, self.engine.job, job_id)
+        if job.owner != signer:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"job {job_id} belongs to {job.owner or 'no key'}, "
+                                                             f"not {signer}: only its owner may {action} it")
 
     def _config(self, context, raw: str) -> TrainingConfig:
         return self._call(context, lambda: TrainingConfig.from_dict(json.loads(raw or "{}")))
@@ -218,8 +249,16 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
         return pb.JobEstimate(**self._call(context, self.engine.estimate, self._config(context, request.config_json)))
 
     def Start(self, request, context):
+        owner = self._signer(context, request.auth, "start", blake2_256(request.config_json.encode()))
         config = self._config(context, request.config_json)
-        return job_info(self._call(context, self.engine.start, config, request.owner, list(request.prompts)))
+        with self._lock:
+            stale = time.time() - 2 * CONTENT_READ_MAX_SKEW_S
+            self._started = {sig: seen for sig, seen in self._started.items() if seen[0] >= stale}
+            if (seen := self._started.get(request.auth.signature)) is not None:
+                return job_info(self._call(context, self.engine.job, seen[1]))
+            job = self._call(context, self.engine.start, config, encode_address(owner), list(request.prompts))
+            self._started[request.auth.signature] = (request.auth.issued_at, job.id)
+        return job_info(job)
 
     def Status(self, request, context):
         return job_info(self._call(context, self.engine.job, request.job))
@@ -235,9 +274,11 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
             yield pb.ProgressUpdate(job=job_info(job), points=[progress_point(p) for p in points])
 
     def Abort(self, request, context):
+        self._owned(context, request.job, request.auth, "abort")
         return job_info(self._call(context, self.engine.abort, request.job))
 
     def Resume(self, request, context):
+        self._owned(context, request.job, request.auth, "resume")
         return job_info(self._call(context, self.engine.resume, request.job))
 
     def Try(self, request, context):
@@ -254,6 +295,7 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
         return pb.ExportResult(**self._call(context, self.engine.export, request.job))
 
     def PublishArtifacts(self, request, context):
+        self._owned(context, request.job, request.auth, "publish")
         record = self._call(context, self.engine.publish, request.job, request.split,
                             {"flat": request.price_per_inference, "input": request.price_per_input_token,
                              "output": request.price_per_output_token}, request.attribution_method,

@@ -39,6 +39,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from runtime.codec import format_open
 from runtime.errors import InvalidTransaction
 from runtime.extrinsic import Validity
 
@@ -176,8 +177,9 @@ class TxPool:
                 raise PoolRejected("future_limit", f"the sender already has {futures - 1} extrinsics waiting for "
                                                    f"earlier nonces (at most {self.sender_future})")
         if v.spendable is not None and held_fees + v.fee > v.spendable:
-            raise PoolRejected("cannot_pay_fee", f"the sender's pooled extrinsics would need {held_fees + v.fee} in "
-                                                 f"fees and tips, more than its free balance {v.spendable}")
+            raise PoolRejected("cannot_pay_fee", f"the sender's pooled extrinsics would need "
+                                                 f"{format_open(held_fees + v.fee)} OPEN in fees and tips, more "
+                                                 f"than its free balance {format_open(v.spendable)} OPEN")
 
     def _add(self, tx: PooledTx) -> None:
         self._by_sender.setdefault(tx.signer, {})[tx.nonce] = tx

@@ -28,7 +28,7 @@ from .canonical import NonCanonical, decode_canonical
 from .chaindb import ChainDB, Head
 from .chainindex import ChainIndex
 from .chainspec import ChainSpec
-from .codec import CodecError, encode_u128
+from .codec import CodecError, encode_u128, format_open
 from .context import Context
 from .crypto import BatchVerifier, Keypair, blake2_256, verify
 from .errors import ChainSpecError, Invalid, InvalidTransaction, PalletError
@@ -263,8 +263,9 @@ class Executive:
             finally:
                 ctx.overlay.rollback_layer()
         elif fee > balances["free"]:
-            raise InvalidTransaction(Invalid.CANNOT_PAY_FEE, f"free balance {balances['free']} cannot pay the fee "
-                                                             f"{fee} (tip included)")
+            raise InvalidTransaction(Invalid.CANNOT_PAY_FEE,
+                                     f"free balance {format_open(balances['free'])} OPEN cannot pay the fee "
+                                     f"{format_open(fee)} OPEN (tip included)")
         return Validity(blake2_256(raw), d.signer, d.nonce, expected, d.tip, len(raw), fee, d.valid_until,
                         balances["free"] if balances else None)
 

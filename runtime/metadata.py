@@ -13,9 +13,11 @@ from google.protobuf.descriptor import FileDescriptor
 from payable.runtime.v1 import metadata_pb2
 
 
-def build_metadata(spec, pallets: dict, config_json: dict[str, str]) -> metadata_pb2.RuntimeMetadata:
-    """Pallets (in chain-spec order) with their calls, storage, events, errors, queries and protobuf types."""
-    meta = metadata_pb2.RuntimeMetadata(chain_name=spec.name, chain_id=spec.id)
+def build_metadata(spec, pallets: dict, config_json: dict[str, str], runtime_json: str
+                   ) -> metadata_pb2.RuntimeMetadata:
+    """Pallets (in chain-spec order) with their calls, storage, events, errors, queries and protobuf types, and
+    the runtime's parameters (`runtime_json`: fees, block limits, storage weights - a call's fee follows)."""
+    meta = metadata_pb2.RuntimeMetadata(chain_name=spec.name, chain_id=spec.id, runtime_json=runtime_json)
     files: dict[str, FileDescriptor] = {}
     for name, pallet in pallets.items():
         pm = meta.pallets.add(name=name, doc=pallet.doc or "", prefix=pallet.prefix, config_json=config_json[name])

@@ -151,6 +151,8 @@ class Runtime:
         return make_call(pallet, self.call_by_name(pallet, name).index, args)
 
     def metadata(self) -> metadata_pb2.RuntimeMetadata:
-        """Everything a generic client needs: pallets, calls with types and indices, storage, events, errors."""
+        """Everything a generic client needs: pallets, calls with types and indices, storage, events, errors,
+        and the runtime's parameters (a wallet shows the fee before signing)."""
         return build_metadata(self.spec, self.pallets,
-                              {name: config_to_json(config) for name, config in self.configs.items()})
+                              {name: config_to_json(config) for name, config in self.configs.items()},
+                              json.dumps(self.params.to_dict(), sort_keys=True))

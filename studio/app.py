@@ -24,8 +24,10 @@ from pathlib import Path
 
 import grpc
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -35,8 +37,9 @@ from runtime.crypto import Keypair, decode_address, encode_address
 from sdk.client import Client, ClientError
 from sdk.grpcserver import MESSAGE_OPTIONS
 
-from . import wallet
+from . import prompt_tokens, wallet
 from .gateway import API_KEY_ENV, Access, Budget, Gateway
+from .guard import SiteGuard, SiteGuardMiddleware
 from .openai_protocol import GatewayError
 from .routes import datanets, earnings, explorer, keys, modelfactory, models, playground, site
 from .routes import gateway as gateway_routes
@@ -63,11 +66,28 @@ def studio_templates() -> Jinja2Templates:
     return templates
 
 
+NODE_DOWN = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
+
+
+def client_status(exc: ClientError) -> int:
+    """The node's refusal as an HTTP status: not found 404, unreachable 503, anything else 400."""
+    code = str(exc).split(":", 1)[0]
+    return 404 if code == "NOT_FOUND" else 503 if code in NODE_DOWN or "no node answered" in str(exc) else 400
+
+
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page (not the page's script asking the API)."""
+    return not request.url.path.startswith(("/api/", "/v1/")) and "text/html" in request.headers.get("accept", "")
+
+
 def create_app(node: str, worker: str, gateway_key: Keypair | None = None, spend_cap: int | None = None,
-               gateway_access: Access | None = None, gateway_budget: Budget | None = None) -> FastAPI:
+               gateway_access: Access | None = None, gateway_budget: Budget | None = None,
+               site_access: Access | None = None) -> FastAPI:
     """The studio; with `gateway_key` it also serves the OpenAI-compatible /v1 routes, paying with that key
     (at most `spend_cap` per call, within `gateway_budget`), to the callers `gateway_access` allows: by default
-    those with the API key in $PAYABLE_GATEWAY_API_KEY when it is set, and no browser page of another origin."""
+    those with the API key in $PAYABLE_GATEWAY_API_KEY when it is set, and no browser page of another origin.
+    Its own routes answer the Hosts of `site_access` (None: any) and change nothing for a page of another
+    origin (`studio.guard`)."""
     if missing := missing_assets():
         raise RuntimeError(f"Studio's front-end packages are not installed ({', '.join(missing)}): run "
                            f"`npm ci --prefix studio` (make does it)")
@@ -76,6 +96,7 @@ def create_app(node: str, worker: str, gateway_key: Keypair | None = None, spend
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        prompt_tokens.warm_up()
         yield
         channel.close()
         client.close()
@@ -84,6 +105,9 @@ def create_app(node: str, worker: str, gateway_key: Keypair | None = None, spend
     app.state.client, app.state.channel = client, channel
     app.state.finetune = worker_pb2_grpc.FinetuneStub(channel)
     app.state.templates = templates = studio_templates()
+    guard = SiteGuard(site_access if site_access is not None else Access(api_key=None))
+    templates.env.globals["csrf_token"] = guard.token
+    app.add_middleware(SiteGuardMiddleware, guard=guard)
     if gateway_access is None:
         gateway_access = Access(api_key=os.environ.get(API_KEY_ENV) or None)
     app.state.gateway = (Gateway(client, gateway_key, spend_cap, gateway_access, gateway_budget)
@@ -95,23 +119,45 @@ def create_app(node: str, worker: str, gateway_key: Keypair | None = None, spend
         app.include_router(gateway_routes.router)
         app.add_exception_handler(GatewayError, gateway_error)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException):
+    error_pages(app, templates, node)
+    return app
+
+
+def error_pages(app: FastAPI, templates: Jinja2Templates, node: str) -> None:
+    """Every error gets one answer: a page that says what went wrong and what to do for a browser asking for
+    a page, JSON for the page's script and the API - an unknown id, a malformed address, a refusal of the
+    node or the wallet, a node that does not answer."""
+
+    def answer(request: Request, status: int, detail) -> Response:
         """A page answers with a page that says what went wrong and what to do; the API with JSON."""
-        if request.url.path.startswith(("/api/", "/v1/")) or "text/html" not in request.headers.get("accept", ""):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        return templates.TemplateResponse(request, "error.html", {"chain": None, "status": exc.status_code,
-                                                                  "detail": exc.detail}, status_code=exc.status_code)
+        if not wants_page(request):
+            return JSONResponse({"detail": detail}, status_code=status)
+        return templates.TemplateResponse(request, "error.html", {"chain": None, "status": status,
+                                                                  "detail": detail}, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return answer(request, exc.status_code, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        """A page's malformed address (`/requests/abc`) is a page that does not exist; the API keeps
+        FastAPI's 422 with every problem."""
+        if not wants_page(request):
+            return await request_validation_exception_handler(request, exc)
+        wrong = ", ".join(f"{e['loc'][-1]} {e['input']!r}" for e in exc.errors() if e["loc"][0] == "path")
+        return answer(request, 404, f"no such page: {wrong or request.url.path[:200]} is not valid here")
 
     @app.exception_handler(ClientError)
     async def client_error(request: Request, exc: ClientError):
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        status = client_status(exc)
+        detail = (f"the node at {node} does not answer ({exc}); start it, or point the studio at another "
+                  f"with --node" if status == 503 else str(exc))
+        return answer(request, status, detail)
 
     @app.exception_handler(wallet.WalletError)
     async def wallet_error(request: Request, exc: wallet.WalletError):
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-
-    return app
+        return answer(request, 400, str(exc))
 
 
 async def gateway_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -135,6 +181,7 @@ def create_gateway_app(node: str, key: Keypair, spend_cap: int | None = None, ac
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        prompt_tokens.warm_up()
         yield
         client.close()
 

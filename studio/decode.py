@@ -7,13 +7,18 @@ in OPEN, accounts as addresses, other bytes as hex - the same for every pallet.
 
 from __future__ import annotations
 
+import json
+
 from google.protobuf.descriptor import FieldDescriptor
 
 from payable import options_pb2
 from payable.runtime.v1.extrinsic_pb2 import EventRecord, Extrinsic, ExtrinsicBody
+from runtime.chainspec import RuntimeParams
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import blake2_256, encode_address
+from runtime.extrinsic import assemble_signed
 from runtime.metadata import message_class_lookup
+from runtime.weights import Weight
 
 PHASES = {EventRecord.INITIALIZATION: "block start", EventRecord.APPLY_EXTRINSIC: "extrinsic",
           EventRecord.FINALIZATION: "block end"}
@@ -49,6 +54,21 @@ class Decoder:
         self.lookup = message_class_lookup(metadata)
         self.calls = {(p.name, c.index): (c.name, c.args_type) for p in metadata.pallets for c in p.calls}
         self.events = {(p.name, e.name): e.data_type for p in metadata.pallets for e in p.events}
+        self.weights = {(p.name, c.index): Weight(c.weight.ref_time_ns, c.weight.reads, c.weight.writes)
+                        for p in metadata.pallets for c in p.calls}
+        self.params = RuntimeParams.from_dict(json.loads(metadata.runtime_json)) if metadata.runtime_json else None
+
+    def fee(self, body_bytes: bytes) -> int | None:
+        """The fee, in base units, the chain takes for this body once signed (tip included), by the executive's
+        own rule (`FeeConfig.fee`) on the chain's parameters, the call's declared weight and the signed
+        extrinsic's length (a signature is always 64 bytes); None from a node whose metadata does not say."""
+        body = ExtrinsicBody.FromString(body_bytes)
+        declared = self.weights.get((body.call.pallet, body.call.call_index))
+        if self.params is None or declared is None:
+            return None
+        weight = self.params.block.base_extrinsic_ns + self.params.db_weights.total_ns(declared)
+        length = len(assemble_signed(body_bytes, bytes(64)))
+        return self.params.fees.fee(length, weight, decode_u128(body.tip))
 
     def call(self, call) -> dict:
         """{pallet, name, args}; an unknown call is named by its index, undecoded."""

@@ -56,25 +56,33 @@ def dev_accounts(client: Client) -> list[dict]:
 
 
 def describe(client: Client, body_bytes: bytes) -> list[tuple[str, str]]:
-    """What a body says, read back from its bytes: the call, every argument, signer, nonce, chain."""
+    """What a body says, read back from its bytes: the call, every argument, signer, the fee the chain will
+    take for it (tip included), nonce, chain."""
     body = ExtrinsicBody.FromString(body_bytes)
     call = decoder(client).call(body.call)
     if call["name"].startswith("#"):
         raise WalletError(f"unknown call {body.call.pallet}{call['name']}")
     args = call["args"]
+    fee = decoder(client).fee(body_bytes)
     lines = [("call", f"{body.call.pallet}.{call['name']}"), ("signer", encode_address(body.signer)),
+             ("fee", "unknown (the node does not publish its fee rule)" if fee is None else f"{format_open(fee)} OPEN"),
              ("nonce", str(body.nonce)), ("tip", f"{format_open(decode_u128(body.tip))} OPEN"),
              ("chain", body.genesis_hash.hex()[:16] + "…"), ("body hash", blake2_256(body_bytes).hex())]
     return lines + [(f"  {key}", value if isinstance(value, str) else json.dumps(value))
                     for key, value in sorted(args.items())]
 
 
-def prepare(client: Client, signer: str, pallet: str, call: str, fields: dict | None = None, args=None) -> Prepared:
-    """The body for `pallet.call` with `fields` (converted by the chain's metadata) or a built `args` message."""
+def signer_key(signer: str) -> bytes:
+    """The signer's public key from its address or 64 hex digits (WalletError otherwise)."""
     try:
-        who = decode_address(signer)
+        return decode_address(signer)
     except ValueError as exc:
         raise WalletError(f"signer {signer!r} is not an address: {exc}") from exc
+
+
+def prepare(client: Client, signer: str, pallet: str, call: str, fields: dict | None = None, args=None) -> Prepared:
+    """The body for `pallet.call` with `fields` (converted by the chain's metadata) or a built `args` message."""
+    who = signer_key(signer)
     try:
         built = client.call_with(pallet, call, args) if args is not None else client.call(pallet, call, **fields)
     except ClientError as exc:

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 
+from cli.finetune import job_auth
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.crypto import Keypair
@@ -33,7 +34,8 @@ def _adapter(node, worker, datanet: int, base_hex: str, steps: int) -> int:
     stub = worker_pb2_grpc.FinetuneStub(worker.channel())
     config = json.dumps({"base_model": base_hex, "dataset": {"snapshots": [[datanet, 1]], "format": "auto",
                                                              "template": "qa"}, **RUN, "max_steps": steps})
-    job = stub.Start(wp.StartJobRequest(config_json=config, owner=Keypair.from_uri("//Alice").address), timeout=60)
+    job = stub.Start(wp.StartJobRequest(config_json=config, auth=job_auth(Keypair.from_uri("//Alice"), "start",
+                                                                          config)), timeout=60)
     for update in stub.Watch(wp.WatchRequest(job=job.id), timeout=600):
         last = update.job
     assert last.state == "completed", last.error

@@ -3,6 +3,7 @@
 import pytest
 
 from node.contentstore import ContentError, ContentStore
+from pallets.modelregistry import interface as registry
 from payable.datanet.v1 import datanet_pb2 as dn
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from runtime.codec import ONE_OPEN, encode_u128
@@ -90,12 +91,19 @@ def test_model_registry_bad_inputs(net):
     assert register(base_model=9) == "UnknownBaseModel"
     assert register(price_per_inference=b"") == "BadInput"
     assert register() is None
+    # the adapter is Dave's: another account may not register the same bytes as its own model; Dave may
+    assert _run(c, c.bob, "modelregistry", "register_model", mr.RegisterModel(
+        base_model=1, snapshots=[mr.SnapshotRef(datanet=1, version=1)], training_config_hash=H[6],
+        artifact_hash=H[7], attribution_index_hash=H[8], price_per_inference=encode_u128(ONE_OPEN),
+        split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500))) == "ArtifactTaken"
+    assert register(price_per_inference=encode_u128(2 * ONE_OPEN)) is None
+    assert [m.owner for m in (registry.model(c.ex.read_context(), i) for i in (1, 2))] == [c.dave.public] * 2
+    assert _run(c, c.dave, "modelregistry", "deprecate", mr.ModelRef(model=2)) is None
     assert _run(c, c.bob, "modelregistry", "update_price",
                 mr.UpdatePrice(model=1, price_per_inference=encode_u128(5))) == \
         "NotOwner"
     assert _run(c, c.dave, "modelregistry", "deprecate", mr.ModelRef(model=1)) is None
     assert _run(c, c.dave, "modelregistry", "deprecate", mr.ModelRef(model=1)) == "Deprecated"
-    from pallets.modelregistry import interface as registry
     from pallets.modelregistry.errors import Deprecated
 
     ctx = c.ex.read_context()

@@ -13,6 +13,7 @@ import time
 import grpc
 import pytest
 
+from cli.finetune import job_auth
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
@@ -81,6 +82,13 @@ def _config(stack, **extra) -> str:
                        "dataset": {"snapshots": [[1, 1]], "format": "auto"}, **RUN, **extra})
 
 
+OWNER = Keypair.from_uri("//Ferdie")  # starts every job here, and publishes the trained one
+
+
+def _start(stub, config: str, owner: Keypair = OWNER, timeout: float = 60) -> wp.JobInfo:
+    return stub.Start(wp.StartJobRequest(config_json=config, auth=job_auth(owner, "start", config)), timeout=timeout)
+
+
 def _wait(stub, job_id: str, until, timeout: float = 300) -> wp.JobInfo:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -143,7 +151,7 @@ def test_preview_shows_templated_examples_with_provenance_and_every_mapping_erro
 def trained(stack) -> wp.JobInfo:
     """One job run start to finish, never interrupted: the reference, and what gets exported and published."""
     stub = _stub(stack["worker"])
-    straight = stub.Start(wp.StartJobRequest(config_json=_config(stack)), timeout=60)
+    straight = _start(stub, _config(stack))
     done = _wait(stub, straight.id, lambda i: i.state in ("completed", "failed"))
     assert done.state == "completed", done.error
     return done
@@ -156,14 +164,14 @@ def test_kill_9_mid_job_then_resume_gives_the_uninterrupted_adapter_bytes(stack,
     assert estimate.steps == RUN["max_steps"] and estimate.trainable_params > 0 and estimate.memory_bytes > 0
     reference = json.loads(trained.results_json)
 
-    victim = stub.Start(wp.StartJobRequest(config_json=_config(stack)), timeout=60)
+    victim = _start(stub, _config(stack))
     _wait(stub, victim.id, lambda i: i.step >= 25)
     worker.kill()
     worker.start()
     stub = _stub(worker)
     after = stub.Status(wp.JobRef(job=victim.id), timeout=30)
     assert after.state == "interrupted" and 25 <= after.step < RUN["max_steps"]
-    stub.Resume(wp.JobRef(job=victim.id), timeout=30)
+    stub.Resume(wp.JobRef(job=victim.id, auth=job_auth(OWNER, "resume", victim.id)), timeout=30)
     resumed = _wait(stub, victim.id, lambda i: i.state in ("completed", "failed"))
     assert resumed.state == "completed", resumed.error
     results = json.loads(resumed.results_json)
@@ -178,19 +186,22 @@ def test_kill_9_mid_job_then_resume_gives_the_uninterrupted_adapter_bytes(stack,
 
 def test_abort_stops_a_job_and_a_final_job_refuses_abort_and_resume(stack):
     stub = _stub(stack["worker"])
-    job = stub.Start(wp.StartJobRequest(config_json=_config(stack, max_steps=400)), timeout=60)
+    job = _start(stub, _config(stack, max_steps=400))
     _wait(stub, job.id, lambda i: i.step >= 3)
-    stub.Abort(wp.JobRef(job=job.id), timeout=30)
+    with pytest.raises(grpc.RpcError) as stranger:  # only the key that started it may stop it
+        stub.Abort(wp.JobRef(job=job.id, auth=job_auth(Keypair.from_uri("//Eve"), "abort", job.id)), timeout=30)
+    assert stranger.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    stub.Abort(wp.JobRef(job=job.id, auth=job_auth(OWNER, "abort", job.id)), timeout=30)
     stopped = _wait(stub, job.id, lambda i: i.state != "running")
     assert stopped.state == "aborted" and stopped.step < 400
     with pytest.raises(grpc.RpcError) as refused:
-        stub.Abort(wp.JobRef(job=job.id), timeout=30)
+        stub.Abort(wp.JobRef(job=job.id, auth=job_auth(OWNER, "abort", job.id)), timeout=30)
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     with pytest.raises(grpc.RpcError) as unknown:
         stub.Status(wp.JobRef(job="nope"), timeout=30)
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.RpcError) as bad:
-        stub.Start(wp.StartJobRequest(config_json=_config(stack, rank=0)), timeout=30)
+        _start(stub, _config(stack, rank=0), timeout=30)
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "rank must be within" in bad.value.details()
 
 
@@ -206,6 +217,8 @@ def test_export_publish_provenance_and_verify(stack, trained, tmp_path):
     assert gguf["adapted_modules"] > 0 and (tmp_path / "gguf" / "adapter-f32.gguf").stat().st_size == gguf["size_bytes"]
     card = (tmp_path / "gguf" / "README.md").read_text()
     assert "library_name: peft" in card and "- payable-datanet-1-v1" in card and "name: held-out loss" in card
+    stolen = _cli(node, "finetune", "publish", job, "--from", "//Eve", "--price", "0.2", worker=worker, ok=False)
+    assert stolen.returncode != 0 and "PERMISSION_DENIED" in stolen.stderr  # the job is Ferdie's
     published = _cli(node, "finetune", "publish", job, "--from", "//Ferdie", "--price", "0.2", worker=worker)
     model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=published["model"]), mr.Model)
     status = _cli(node, "finetune", "status", job, worker=worker)

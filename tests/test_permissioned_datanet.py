@@ -26,9 +26,11 @@ def _run(chain, signer, pallet, call, args):
 
 
 def _register(chain, signer, base=1, snapshot=(1, 1)):
+    """Each signer registers its own adapter (the chain refuses one account's adapter hash from another)."""
     return _run(chain, signer, "modelregistry", "register_model", mr.RegisterModel(
         base_model=base, snapshots=[mr.SnapshotRef(datanet=snapshot[0], version=snapshot[1])],
-        training_config_hash=H[5], artifact_hash=H[6], price_per_inference=encode_u128(ONE_OPEN), split=SPLIT,
+        training_config_hash=H[5], artifact_hash=blake2_256(H[6] + signer.public),
+        price_per_inference=encode_u128(ONE_OPEN), split=SPLIT,
         format=mr.PEFT_LORA, attribution_method=mr.LORA_GRADIENT))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -19,6 +20,7 @@ import pytest
 pytest.importorskip("peft")
 playwright = pytest.importorskip("playwright.sync_api")
 
+from payable.datanet.v1 import datanet_pb2 as dn  # noqa: E402
 from payable.modelregistry.v1 import modelregistry_pb2 as mr  # noqa: E402
 from runtime.crypto import Keypair  # noqa: E402
 
@@ -68,12 +70,22 @@ def _shot(page, name: str) -> None:
 
 
 def _sign(page, name: str) -> None:
-    """The signing dialog shows what the body says; the browser's key signs it."""
+    """The signing dialog shows what the body says and the fee it costs; the browser's key signs it (a publish
+    first has the worker upload the adapter: the dialog may take a while)."""
     dialog = page.locator("#sign-dialog")
-    playwright.expect(dialog).to_be_visible()
+    playwright.expect(dialog).to_be_visible(timeout=120_000)
     playwright.expect(page.locator("#sign-summary")).to_contain_text("signer")
+    playwright.expect(page.locator("#sign-summary tr", has_text="fee")).to_contain_text(" OPEN")
     _shot(page, name)
     page.click("#sign-confirm")
+
+
+def _use_key(page, url: str, name: str) -> None:
+    """Select a dev account on the Keys page (the key stays in this browser)."""
+    page.goto(f"{url}/keys")
+    page.select_option("#dev-account", label=page.locator("#dev-account option", has_text=name).inner_text())
+    page.click("#use-dev")
+    playwright.expect(page.locator("#key-status")).to_contain_text(name)
 
 
 def _files(root: Path) -> tuple[Path, Path]:
@@ -92,10 +104,7 @@ def _files(root: Path) -> tuple[Path, Path]:
 
 def test_a_new_user_goes_from_files_to_a_published_adapter(studio, page):
     url, expect = studio["url"], playwright.expect
-    page.goto(f"{url}/keys")
-    page.select_option("#dev-account", label=page.locator("#dev-account option", has_text="//Alice").inner_text())
-    page.click("#use-dev")
-    expect(page.locator("#key-status")).to_contain_text("//Alice")
+    _use_key(page, url, "//Alice")
     _shot(page, "01-keys")
 
     page.goto(f"{url}/datanets")
@@ -187,3 +196,73 @@ def test_bad_input_is_explained_in_the_page(studio, page):
     page.fill("input[name=domain]", "code")
     page.click("#create-datanet button[type=submit]")
     expect(page.locator("#toast")).to_contain_text("choose a key first")
+
+
+def _job_ids(page, url: str) -> list[str]:
+    page.goto(f"{url}/factory")
+    return page.locator("#jobs a").all_inner_texts()
+
+
+def test_only_the_selected_keys_buttons_work_and_a_double_click_starts_one_job(studio, page):
+    """Bob may contribute to Alice's DataNet but not curate it; only Alice, who starts a job (with a double
+    click: one job), may abort, resume or publish it; the job page fits a phone's width."""
+    from gpu_worker.finetune.pretrain import python_qa_rows
+    from studio.routes.datanets import all_datanets
+
+    url, expect, chain = studio["url"], playwright.expect, studio["client"]
+    alice, bob = Keypair.from_uri("//Alice"), Keypair.from_uri("//Bob")
+    assert chain.submit_call(alice, "datanet", "create_datanet", name="gates", domain="code", license="MIT",
+                             contribution_deposit="1", accepted_formats=["jsonl"]).success
+    net = max(n.datanet.id for n in all_datanets(chain))
+    rows = [json.dumps(r) for r in python_qa_rows()]
+    contributions = []
+    for part in (rows[:40], rows[40:50]):
+        stored = chain.upload("\n".join(part).encode())
+        done = chain.submit_call(bob, "datanet", "contribute", datanet=net, content_hash=stored.hash,
+                                 size=stored.size, format="jsonl")
+        assert done.success, done.error
+        contributions.append(chain.emitted(done.block_number, done.extrinsic_index, "Contributed",
+                                           dn.ContributionEvent).contribution)
+    assert chain.submit_call(alice, "datanet", "approve", contribution=contributions[0]).success
+    assert chain.submit_call(alice, "datanet", "publish_snapshot", datanet=net).success
+
+    pending = f"tr[data-contribution='{contributions[1]}']"
+    for name, allowed in (("//Bob", False), ("//Alice", True)):
+        _use_key(page, url, name)
+        page.goto(f"{url}/datanets/{net}")
+        for button in (page.locator(f"{pending} button.approve"), page.locator(f"{pending} button.reject"),
+                       page.locator("#publish-snapshot"), page.locator("#toggle-permission")):
+            (expect(button).to_be_enabled if allowed else expect(button).to_be_disabled)()
+            (expect(button).not_to_have_attribute if allowed else expect(button).to_have_attribute)(
+                "title", re.compile(f"only DataNet {net}'s owner"))
+        expect(page.locator("#upload-form button[type=submit]")).to_be_enabled()  # anyone may contribute
+    _shot(page, "20-datanet-as-owner")
+
+    before = _job_ids(page, url)
+    page.check(f"input[name=snapshots][value='{net}:1']")
+    page.fill("input[name=max_steps]", "4")
+    page.fill("input[name=eval_every]", "2")
+    page.fill("input[name=checkpoint_every]", "2")
+    page.dblclick("#start-job")
+    page.wait_for_url(f"{url}/factory/jobs/*")
+    job_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator("#job-state")).to_have_text("completed", timeout=300_000)
+    expect(page.locator("#publish-button")).to_be_enabled()
+    expect(page.locator("#resume-job")).to_be_disabled()  # by its state: a completed job has nothing to resume
+    after = _job_ids(page, url)
+    assert len(after) == len(before) + 1 and set(after) - set(before) == {job_id}
+
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(f"{url}/factory/jobs/{job_id}")
+    expect(page.locator("#eval-table")).to_contain_text("adapter hash")
+    _shot(page, "21-job-on-a-phone")
+    assert page.evaluate("() => document.scrollingElement.scrollWidth <= window.innerWidth"), page.evaluate(
+        "() => [document.scrollingElement.scrollWidth, window.innerWidth]")
+
+    _use_key(page, url, "//Bob")
+    page.goto(f"{url}/factory/jobs/{job_id}")
+    expect(page.locator("#job-state")).to_have_text("completed")
+    for button in ("#publish-button", "#abort-job", "#resume-job"):
+        expect(page.locator(button)).to_be_disabled()
+        expect(page.locator(button)).to_have_attribute("title", re.compile(f"only the key that started job {job_id}"))
+    expect(page.locator("#try-button")).to_be_enabled()  # trying the adapter signs nothing

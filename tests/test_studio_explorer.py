@@ -25,6 +25,7 @@ from runtime.crypto import Keypair, encode_address  # noqa: E402
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cpu-heavy")]
 
 expect = playwright.expect
+GATEWAY_API_KEY = "studio-gateway-key-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def studio(tmp_path_factory, tiny_base):
     with paid_world(root, tiny_base, steps=200, classifier=True) as world:
         node, worker = world["node"].target, world["workers"][0].target
         server = HttpProcess(root / "studio.log", "studio", "--node", node, "--worker", worker, "--gateway-key",
-                             "//Alice", ready_path="/api/chain")
+                             "//Alice", "--api-key", GATEWAY_API_KEY, ready_path="/api/chain")
         try:
             yield {**world, "url": server.url}
         finally:
@@ -252,5 +253,6 @@ def test_live_blocks_search_phone_width_and_the_gateway_inside_the_studio(studio
                                   "e.type !== 'hidden' && !e.labels?.length && !e.getAttribute('aria-label'))"
                                   ".map(e => e.name || e.id)")
         assert unlabeled == []
-    models = json.loads(urllib.request.urlopen(f"{url}/v1/models", timeout=30).read())
+    listing = urllib.request.Request(f"{url}/v1/models", headers={"Authorization": f"Bearer {GATEWAY_API_KEY}"})
+    models = json.loads(urllib.request.urlopen(listing, timeout=30).read())
     assert sorted(m["id"] for m in models["data"]) == sorted(str(m) for m in studio["models"].values())

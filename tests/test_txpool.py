@@ -7,7 +7,7 @@ import pytest
 from node.txpool import PoolRejected, TxPool
 from payable.system.v1 import system_pb2
 from runtime import system
-from runtime.codec import ONE_OPEN
+from runtime.codec import ONE_OPEN, format_open
 from runtime.crypto import Keypair, blake2_256
 
 
@@ -167,7 +167,7 @@ def test_only_fees_the_sender_can_pay_are_pooled(chain):
     pool.submit(_transfer(chain, eve, 1, tip=tip))
     with pytest.raises(PoolRejected, match="cannot_pay_fee") as refused:
         pool.submit(_transfer(chain, eve, 2, tip=tip))  # three tips of a third plus fees exceed the balance
-    assert str(free) in str(refused.value) and len(pool) == 2
+    assert f"free balance {format_open(free)} OPEN" in str(refused.value) and len(pool) == 2
 
 
 def test_futures_expire_and_a_ready_newcomer_evicts_futures_from_a_full_pool(chain):

@@ -6,7 +6,9 @@ browser reloaded mid-run - gets the whole curve), `checkpoints/`, `adapter/` and
 on disk is the truth: a worker restarted after a crash finds its running job `interrupted`, and
 `resume` continues it from the last checkpoint to the same adapter bytes.
 
-Jobs run one at a time on a background thread (the device is one); others wait `queued`.
+Jobs run on background threads, `slots` at a time (`job_slots`: one on a GPU, whose memory and kernels one job
+fills; one per core on a CPU, where each job runs single-threaded - two 135M-parameter jobs on 2 cores finish
+in the time of one); others wait `queued`. The same slots bound index builds for publishing.
 """
 
 from __future__ import annotations
@@ -87,9 +89,14 @@ def reproduce(client: Client, config: TrainingConfig, workdir: Path, reader: Key
     return directory_hash(outcome.adapter_dir, PEFT_LORA)
 
 
+def job_slots(device: torch.device) -> int:
+    """How many jobs may train at once: one on a GPU, one per CPU core (each job is single-threaded)."""
+    return 1 if device.type == "cuda" else max(1, os.cpu_count() or 1)
+
+
 class FinetuneEngine:
     def __init__(self, root: Path, key: Keypair, device: torch.device, node: str | None,
-                 build_index: IndexBuilder | None = None):
+                 build_index: IndexBuilder | None = None, slots: int = 1):
         self.root = Path(root) / "finetune"
         self.cache = Path(root) / "finetune-cache"
         self.root.mkdir(parents=True, exist_ok=True)
@@ -97,7 +104,7 @@ class FinetuneEngine:
         self.build_index = build_index
         self.jobs: dict[str, Job] = {}
         self.changed = threading.Condition()
-        self.device_lock = threading.Lock()
+        self.device_slots = threading.BoundedSemaphore(slots)
         self._tried: dict[str, tuple] = {}  # job id → (model, tokenizer) with the adapter, for the prompt box
         for path in sorted(self.root.glob("*/job.json")):
             self._reload(path)
@@ -229,7 +236,7 @@ class FinetuneEngine:
 
     # --- the run --------------------------------------------------------------------------------
     def _run(self, job: Job, resume: bool) -> None:
-        with self.device_lock:
+        with self.device_slots:
             if job.stop.is_set():
                 job.state, job.error = "aborted", "aborted before it started"
                 self._save(job)
@@ -335,7 +342,7 @@ class FinetuneEngine:
         work = final.with_name(f".{final.name}-building")
         if work.exists():
             shutil.rmtree(work)
-        with self.device_lock:
+        with self.device_slots:
             config = job.config
             self.build_index(model, tokenizer, data.train, data.eval, work, method, span_weight_bps,
                              config.learning_rate,

@@ -6,7 +6,7 @@ import re
 
 from pallets.token import interface as token
 from payable.datanet.v1 import datanet_pb2 as pb
-from runtime.codec import check_account_id, decode_u128, encode_u128
+from runtime.codec import check_account_id, decode_u128, encode_u128, format_open
 from runtime.context import Context
 from runtime.pallet import CallTable
 from runtime.protocol import TREASURY
@@ -114,7 +114,8 @@ def create_datanet(ctx: Context, origin: bytes, args: pb.CreateDataNet) -> None:
         raise errors.TooManyCurators(f"{len(curators)} curators; at most {config.max_curators}")
     deposit = decode_u128(args.contribution_deposit, "contribution_deposit")
     if deposit < config.min_contribution_deposit:
-        raise errors.BadInput(f"contribution_deposit must be at least {config.min_contribution_deposit}")
+        raise errors.BadInput(f"contribution_deposit must be at least "
+                              f"{format_open(config.min_contribution_deposit)} OPEN")
     token.hold(ctx, CREATION_DEPOSIT, origin, config.creation_deposit)
     new_id = NextDataNetId.get(ctx, 1)
     DataNets.insert(ctx, new_id, pb.DataNet(id=new_id, owner=origin, name=name, domain=domain, curators=curators,

@@ -7,12 +7,13 @@ from pallets.datanet.errors import DataNetError
 from payable.modelregistry.v1 import modelregistry_pb2 as pb
 from runtime.codec import check_account_id, decode_u128
 from runtime.context import Context
+from runtime.crypto import encode_address
 from runtime.pallet import CallTable
 
 from . import errors, weights
 from . import events as ev
 from .interface import base_model, model
-from .storage import BaseModels, ByDataNet, ByOwner, Models, NextBaseModelId, NextModelId
+from .storage import BaseModels, ByArtifact, ByDataNet, ByOwner, Models, NextBaseModelId, NextModelId
 
 calls = CallTable("modelregistry")
 BPS = 10_000
@@ -111,11 +112,16 @@ def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
     _method(args)
     _prices(args.price_per_inference, args.price_per_input_token, args.price_per_output_token)
     _format(args.format)
+    artifact = _hash(args.artifact_hash, "artifact_hash")
+    first = ByArtifact.get(ctx, artifact)
+    if first is not None and (holder := Models.get(ctx, first).owner) != origin:
+        raise errors.ArtifactTaken(f"model {first} (owner {encode_address(holder)}) already has artifact "
+                                   f"{artifact.hex()[:16]}…: only its owner may register it again")
     new_id = NextModelId.get(ctx, 1)
     Models.insert(ctx, new_id, pb.Model(
         id=new_id, owner=origin, base_model=args.base_model, snapshots=args.snapshots,
         training_config_hash=_hash(args.training_config_hash, "training_config_hash"),
-        artifact_hash=_hash(args.artifact_hash, "artifact_hash"), attribution_method=args.attribution_method,
+        artifact_hash=artifact, attribution_method=args.attribution_method,
         attribution_index_hash=_hash(args.attribution_index_hash, "attribution_index_hash", optional=True),
         price_per_inference=args.price_per_inference, price_per_input_token=args.price_per_input_token,
         price_per_output_token=args.price_per_output_token, split=split,
@@ -124,6 +130,8 @@ def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
     for net in sorted({net for net, _ in refs}):
         ByDataNet.insert(ctx, net, new_id, b"")
     ByOwner.insert(ctx, origin, new_id, b"")
+    if first is None:
+        ByArtifact.insert(ctx, artifact, new_id)
     ev.ModelRegistered.emit(ctx, model=new_id, owner=origin)
 
 

@@ -47,3 +47,10 @@ class Deprecated(ModelRegistryError):
 class AccessRequired(ModelRegistryError):
     """A cited snapshot belongs to a permissioned DataNet the model's owner holds no grant for."""
     code = 7
+
+
+class ArtifactTaken(ModelRegistryError):
+    """Another account already registered a model with this artifact (adapter) hash: a model's artifact is
+    its owner's, so no one else may publish the same bytes as theirs. The owner may register it again (a
+    new listing with other prices or split, e.g. after deprecating the old one)."""
+    code = 8

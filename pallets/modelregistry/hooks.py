@@ -5,7 +5,7 @@ from __future__ import annotations
 from runtime.context import Context
 from runtime.errors import ensure
 
-from .storage import BaseModels, ByDataNet, ByOwner, Models
+from .storage import BaseModels, ByArtifact, ByDataNet, ByOwner, Models
 
 
 def try_state(ctx: Context) -> None:
@@ -19,3 +19,6 @@ def try_state(ctx: Context) -> None:
         ensure(ByOwner.get(ctx, found.owner, mid) is not None, f"model {mid}: owner index missing")
         for ref in found.snapshots:
             ensure(ByDataNet.get(ctx, ref.datanet, mid) is not None, f"model {mid}: datanet index missing")
+        first = ByArtifact.get(ctx, found.artifact_hash)
+        ensure(first is not None and Models.get(ctx, first).owner == found.owner,
+               f"model {mid}: artifact index missing or owned by another account")

@@ -13,3 +13,5 @@ Models = storage.map("Models", U64, ProtoCodec(pb.Model), IDENTITY, "Fine-tuned 
 ByDataNet = storage.double_map("ByDataNet", U64, IDENTITY, U64, IDENTITY, BYTES,
                                "DataNet → ids of models trained on one of its snapshots.")
 ByOwner = storage.double_map("ByOwner", BYTES, BLAKE2_128_CONCAT, U64, IDENTITY, BYTES, "Owner → model ids.")
+ByArtifact = storage.map("ByArtifact", BYTES, U64, BLAKE2_128_CONCAT,
+                         "Artifact (adapter) hash → the first model registered with it (whose owner owns the hash).")

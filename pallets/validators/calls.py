@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pallets.token import interface as token
 from payable.validators.v1 import validators_pb2 as pb
-from runtime.codec import decode_u128, encode_u128
+from runtime.codec import decode_u128, encode_u128, format_open
 from runtime.context import Context
 from runtime.pallet import CallTable
 
@@ -30,7 +30,8 @@ def add_candidate(ctx: Context, who: bytes, key: bytes, amount: int) -> None:
     if ByAddress.get(ctx, address) is not None:
         raise errors.KeyInUse(f"consensus key {key.hex()} belongs to another candidate (or did)")
     if amount < ctx.config.min_bond:
-        raise errors.BondTooSmall(f"bond {amount} is below the minimum {ctx.config.min_bond}")
+        raise errors.BondTooSmall(f"bond {format_open(amount)} OPEN is below the minimum "
+                                  f"{format_open(ctx.config.min_bond)} OPEN")
     token.bond(ctx, who, amount)
     Candidates.insert(ctx, who, pb.Candidate(account=who, consensus_key=key, bond=encode_u128(amount),
                                              joined_at=ctx.block_number))
@@ -64,11 +65,13 @@ def unbond(ctx: Context, origin: bytes, args: pb.Unbond) -> None:
     found = candidate(ctx, origin)
     amount, held = decode_u128(args.amount, "amount"), decode_u128(found.bond)
     if not 0 < amount <= held:
-        raise errors.BondTooSmall(f"can unbond 1..{held}, asked {amount}")
+        raise errors.BondTooSmall(f"can unbond up to {format_open(held)} OPEN, asked "
+                                  f"{format_open(amount)} OPEN")
     remaining = held - amount
     if 0 < remaining < ctx.config.min_bond and not found.jailed:
-        raise errors.BondTooSmall(f"{remaining} would stay, below the minimum {ctx.config.min_bond}: "
-                                  f"unbond all {held} to leave")
+        raise errors.BondTooSmall(f"{format_open(remaining)} OPEN would stay, below the minimum "
+                                  f"{format_open(ctx.config.min_bond)} OPEN: unbond all {format_open(held)} OPEN to "
+                                  f"leave")
     withdrawable_at = token.unbond(ctx, origin, amount)
     if remaining:
         found.bond = encode_u128(remaining)

@@ -35,8 +35,10 @@ def datanet(datanet_id: int, client: NodeClient, page: Page):
                                      dn.SnapshotWithProofs).snapshot
                  for v in range(info.datanet.snapshot_count, 0, -1)]
     access = client.pallet_query("datanet", "list_access", dn.DataNetRequest(datanet=datanet_id), dn.AccessList)
+    net = info.datanet  # the keys that may curate (the owner and the curators) and the one that may administer
+    curators = " ".join(dict.fromkeys(key.hex() for key in (net.owner, *net.curators)))
     return page("datanet.html", info=info, contributions=contributions, snapshots=snapshots,
-                access=access, status_name=dn.Status.Name,
+                access=access, status_name=dn.Status.Name, curators=curators, owner=net.owner.hex(),
                 access_name=lambda s: dn.AccessState.Name(s)[7:].lower())
 
 

@@ -44,6 +44,7 @@ def contributor_earnings(client: Client, who: bytes) -> dict:
 
 
 def model_earnings(client: Client, model_id: int) -> dict:
+    client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=model_id), mr.Model)  # or NOT_FOUND
     totals = client.pallet_query("attribution", "get_model_earnings", at.ModelEarningsRequest(model=model_id),
                                  at.ModelEarnings)
     shares, offset = [], 0

@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, JsonValue
 
 from .. import wallet
 from ..deps import NodeClient, Page
+from ..prechecks import precheck
 from .body import JsonBody
 
 router = APIRouter()
@@ -55,6 +56,7 @@ def prepare_call(body: PrepareRequest, client: NodeClient):
     for key in ("signer", "pallet", "call"):
         if getattr(body, key) is None:
             raise HTTPException(400, f"{key} is required")
+    precheck(client, wallet.signer_key(body.signer or ""), body.pallet or "", body.call or "", body.fields or {})
     prepared = wallet.prepare(client, body.signer or "", body.pallet or "", body.call or "", body.fields or {})
     return {"body": prepared.body.hex(), "summary": prepared.summary}
 

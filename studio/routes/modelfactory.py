@@ -21,6 +21,7 @@ from pydantic import BeforeValidator, JsonValue
 
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
+from runtime.crypto import decode_address
 from sdk import modelfactory
 from sdk.client import Client
 
@@ -44,9 +45,34 @@ MAPPING_FIELDS = {  # the form's input for each mapping key: label, placeholder
 }
 
 
-class JobActionRequest(JsonBody):
+class OwnerSignature(JsonBody):
+    """The job owner's signature the worker asks for (`payable.worker.v1.JobAuth`), made in the browser over
+    `sdk.wire.finetune_message`: `owner` (public key), `signature` hex; `issued_at` Unix seconds."""
+
+    owner: JsonValue = ""
+    issued_at: JsonValue = 0
+    signature: JsonValue = ""
+
+    def auth(self) -> wp.JobAuth:
+        try:
+            return wp.JobAuth(owner=bytes.fromhex(str(self.owner)), issued_at=int(str(self.issued_at)),
+                              signature=bytes.fromhex(str(self.signature)))
+        except ValueError as exc:
+            raise HTTPException(400, "owner and signature must be hex, issued_at a number (sign with a key from "
+                                     "the Keys page)") from exc
+
+
+class StartJobBody(OwnerSignature):
+    """POST /api/jobs: the config exactly as `/api/jobs/prepare` gave it (the owner signed its hash)."""
+
+    config_json: JsonValue = ""
+    prompts: Annotated[list[JsonValue], BeforeValidator(lambda value: [] if value is None else list(value))] = []
+
+
+class JobActionRequest(OwnerSignature):
     """POST /api/jobs/{job}/{action}: `try` reads the prompts; `publish` the prices (OPEN), the split
-    (contributors,owner,protocol,worker basis points) and the signer; `abort`, `resume`, `export` nothing."""
+    (contributors,owner,protocol,worker basis points) and the signer; `abort`, `resume` and `publish` the
+    owner's signature; `export` nothing."""
 
     prompts: Annotated[list[JsonValue], BeforeValidator(lambda value: [] if value is None else list(value))] = []
     price: JsonValue = None
@@ -56,12 +82,29 @@ class JobActionRequest(JsonBody):
     signer: JsonValue = ""
 
 
+WORKER_STATUS = {grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.UNAUTHENTICATED: 401,
+                 grpc.StatusCode.PERMISSION_DENIED: 403, grpc.StatusCode.UNAVAILABLE: 503}
+
+
 def worker_call(method, request, timeout: float = 600):
     try:
         return method(request, timeout=timeout)
     except grpc.RpcError as exc:
-        status = 404 if exc.code() == grpc.StatusCode.NOT_FOUND else 400
-        raise HTTPException(status, f"worker: {exc.details()}") from exc
+        raise HTTPException(WORKER_STATUS.get(exc.code(), 400), f"worker: {exc.details()}") from exc
+
+
+ROW_FORMATS = frozenset({"text", "txt", "md", "jsonl", "csv"})  # what the worker maps to examples
+
+
+def lora_bases(client: Client) -> list[mr.BaseModel]:
+    """Base models a LoRA job can adapt: language models as Hugging Face directories (not classifiers)."""
+    return [b for b in all_base_models(client) if b.format == mr.HF_DIRECTORY and b.context_length > 0]
+
+
+def lora_datanets(client: Client) -> list:
+    """DataNets whose files a LoRA job can read as examples (text, JSONL, CSV), with at least one snapshot."""
+    return [n for n in all_datanets(client) if n.datanet.snapshot_count
+            and ROW_FORMATS & set(n.metadata.accepted_formats)]
 
 
 def mapping_fields() -> list[tuple[str, str, str]]:
@@ -116,8 +159,8 @@ def partial(request: Request, templates, template: str, name: str, compute: Call
 # --- pages ----------------------------------------------------------------------------------------
 @router.get("/factory", response_class=HTMLResponse)
 def factory(client: NodeClient, jobs: FinetuneClient, page: Page):
-    bases = all_base_models(client)
-    nets = all_datanets(client)
+    bases = lora_bases(client)
+    nets = lora_datanets(client)
     listed = worker_call(jobs.ListJobs, wp.JobRef()).jobs
     return page("factory.html", bases=bases, datanets=nets, jobs=listed, defaults=HYPER_DEFAULTS,
                 mapping_fields=mapping_fields(), eval_per_mille=modelfactory.DEFAULT_EVAL_PER_MILLE,
@@ -127,8 +170,9 @@ def factory(client: NodeClient, jobs: FinetuneClient, page: Page):
 @router.get("/factory/jobs/{job_id}", response_class=HTMLResponse)
 def job_page(job_id: str, jobs: FinetuneClient, page: Page):
     job = worker_call(jobs.Status, wp.JobRef(job=job_id))
+    owner = decode_address(job.owner).hex() if job.owner else ""  # the one key whose buttons work here
     return page("job.html", job=job, config=json.dumps(json.loads(job.config_json), indent=2),
-                default_split=modelfactory.reward_split_text())
+                default_split=modelfactory.reward_split_text(), owner=owner)
 
 
 @router.post("/factory/preview", response_class=HTMLResponse)
@@ -159,12 +203,20 @@ def job_dict(job: wp.JobInfo) -> dict:
             "total_steps": job.total_steps, "results": json.loads(job.results_json or "{}")}
 
 
-@router.post("/api/jobs")
-async def start_job(request: Request, client: NodeClient, jobs: FinetuneClient):
+@router.post("/api/jobs/prepare")
+async def prepare_job(request: Request, client: NodeClient):
+    """The form as the training config the owner signs (its exact JSON) and the prompts to sample."""
     form = await read_form(request)
     prompts = [p.strip() for p in form.get("prompts", "").splitlines() if p.strip()]
-    job = worker_call(jobs.Start, wp.StartJobRequest(config_json=json.dumps(training_config(client, form)),
-                                                     owner=form.get("owner", ""), prompts=prompts))
+    return {"config_json": json.dumps(training_config(client, form)), "prompts": prompts}
+
+
+@router.post("/api/jobs")
+def start_job(body: StartJobBody, jobs: FinetuneClient):
+    """Start the signed config (the same signed start twice is one job: the worker keeps it once)."""
+    prompts = [p for p in body.prompts if isinstance(p, str) and p.strip()]
+    job = worker_call(jobs.Start, wp.StartJobRequest(config_json=str(body.config_json), prompts=prompts,
+                                                     auth=body.auth()))
     return {"job": job.id}
 
 
@@ -189,7 +241,8 @@ def job_action(job_id: str, action: str, client: NodeClient, jobs: FinetuneClien
     ref = wp.JobRef(job=job_id)
     body = body or JobActionRequest()
     if action in ("abort", "resume"):
-        return job_dict(worker_call(jobs.Abort if action == "abort" else jobs.Resume, ref))
+        owned = wp.JobRef(job=job_id, auth=body.auth())
+        return job_dict(worker_call(jobs.Abort if action == "abort" else jobs.Resume, owned))
     if action == "try":
         prompts = [p for p in body.prompts if isinstance(p, str) and p.strip()]
         found = worker_call(jobs.Try, wp.TryRequest(job=job_id, prompts=prompts, max_new_tokens=40))
@@ -203,11 +256,14 @@ def job_action(job_id: str, action: str, client: NodeClient, jobs: FinetuneClien
 
 def publish(client: Client, jobs, job_id: str, body: JobActionRequest) -> dict:
     """Adapter and config to the content store (by the worker); the register_model body for the browser."""
+    auth = body.auth()
+    if str(body.signer).lower() != auth.owner.hex():
+        raise HTTPException(403, "the model is registered by the job's owner: sign with the key that started it")
     split = [int(x) for x in str(body.split or modelfactory.reward_split_text()).split(",")]
     if len(split) != len(modelfactory.REWARD_SPLIT_FIELDS):
         raise HTTPException(400, "split is contributors,owner,protocol,worker basis points")
     published = worker_call(jobs.PublishArtifacts, wp.PublishRequest(
-        job=job_id, price_per_inference=str(body.price or "0"),
+        job=job_id, auth=auth, price_per_inference=str(body.price or "0"),
         price_per_input_token=str(body.price_per_input_token or "0"),
         price_per_output_token=str(body.price_per_output_token or "0"),
         split=mr.RewardSplit(**dict(zip(modelfactory.REWARD_SPLIT_FIELDS, split, strict=True)))))

@@ -21,10 +21,13 @@ const Studio = (() => {
     toast.timer = setTimeout(() => (box.className = ""), error ? 12000 : 5000);
   }
 
+  // The studio's CSRF token (this page's <meta>): a state-changing request without JSON must carry it.
+  const csrf = () => document.querySelector("meta[name=csrf-token]")?.content || "";
+
   async function api(path, body, options = {}) {
     const init = body === undefined ? { method: options.method || "GET" } : {
       method: "POST",
-      headers: body instanceof FormData ? {} : { "Content-Type": "application/json" },
+      headers: body instanceof FormData ? { "X-CSRF-Token": csrf() } : { "Content-Type": "application/json" },
       body: body instanceof FormData ? body : JSON.stringify(body),
     };
     const response = await fetch(path, init);
@@ -54,6 +57,24 @@ const Studio = (() => {
     const text = current ? `${current.name} (${current.public.slice(0, 12)}…)` : "no key selected";
     if (label) label.textContent = text;
     if (status) status.textContent = text;
+    gate();
+  }
+
+  // A button marked `data-signers` (the public keys, hex, the chain accepts that call from) works only for
+  // those keys: for any other it is disabled and its title says why - a call sure to fail is never signed.
+  function mayUse(element) {
+    const signers = element.dataset.signers;
+    if (signers === undefined) return true;
+    const current = key();
+    return Boolean(current) && signers.split(" ").includes(current.public);
+  }
+
+  function gate() {
+    for (const element of document.querySelectorAll("[data-signers]")) {
+      const allowed = mayUse(element);
+      element.disabled = !allowed;
+      element.title = allowed ? "" : element.dataset.why;
+    }
   }
 
   function requireKey() {
@@ -127,6 +148,7 @@ const Studio = (() => {
     return new Promise((resolve, reject) => {
       const request = new XMLHttpRequest();
       request.open("POST", "/api/upload");
+      request.setRequestHeader("X-CSRF-Token", csrf());
       request.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded, e.total);
       request.onload = () => {
         const data = JSON.parse(request.responseText || "{}");
@@ -169,15 +191,36 @@ const Studio = (() => {
   }
 
   // --- ModelFactory ---------------------------------------------------------------------------
+  // A job belongs to the key that starts it: the worker takes a start, an abort, a resume or a publish
+  // only with the owner's signature over sdk.wire.finetune_message (the config's blake2-256 for a start,
+  // the job id otherwise), signed here.
+  function ownerAuth(action, subject) {
+    const current = requireKey();
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const text = (t) => new TextEncoder().encode(t);
+    const time = new Uint8Array(8);
+    new DataView(time.buffer).setBigUint64(0, BigInt(issuedAt));
+    const parts = [text("payable/finetune/v1"), text(action), [0], subject, [0], current.pair.publicKey, time];
+    const message = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => { message.set(p, at); return at + p.length; }, 0);
+    return { owner: current.public, issued_at: issuedAt,
+             signature: hex(nacl.sign.detached(message, current.pair.secretKey)) };
+  }
+
   async function startJob(form) {
+    const button = form.querySelector("button[type=submit]");
+    if (startJob.busy) return false;  // a double click starts one job
+    startJob.busy = true;
+    if (button) button.disabled = true;
     try {
-      const data = new FormData(form);
-      const current = key();
-      if (current) data.set("owner", current.public);
-      const made = await api("/api/jobs", data);
+      const { config_json, prompts } = await api("/api/jobs/prepare", new FormData(form));
+      const digest = blakejs.blake2b(new TextEncoder().encode(config_json), null, 32);
+      const made = await api("/api/jobs", { config_json, prompts, ...ownerAuth("start", digest) });
       location.href = `/factory/jobs/${made.job}`;
     } catch (error) {
       toast(error.message, true);
+      startJob.busy = false;
+      if (button) button.disabled = false;
     }
     return false;
   }
@@ -268,11 +311,13 @@ const Studio = (() => {
         drawChart(points);
         showResults(job);
         const active = ["queued", "running"].includes(job.state);
-        document.getElementById("abort-job").disabled = !active;
-        document.getElementById("resume-job").disabled = active || job.state === "completed";
-        for (const button of ["try-button", "export-button", "publish-button"]) {
-          document.getElementById(button).disabled = job.state !== "completed";
-        }
+        const enable = (id, now) => {
+          const button = document.getElementById(id);
+          button.disabled = !now || !mayUse(button);  // the state allows it, and so does the selected key
+        };
+        enable("abort-job", active);
+        enable("resume-job", !active && job.state !== "completed");
+        for (const button of ["try-button", "export-button", "publish-button"]) enable(button, job.state === "completed");
         if (TERMINAL.includes(job.state)) { clearInterval(timer); timer = null; }
       } catch (error) {
         toast(error.message, true);
@@ -285,7 +330,7 @@ const Studio = (() => {
 
   async function jobAction(id, action) {
     try {
-      const job = await api(`/api/jobs/${id}/${action}`, {});
+      const job = await api(`/api/jobs/${id}/${action}`, ownerAuth(action, new TextEncoder().encode(id)));
       toast(`job ${id}: ${action} requested (${job.state})`);
       if (action === "resume" && Studio.restartWatch) Studio.restartWatch();
     } catch (error) {
@@ -328,9 +373,10 @@ const Studio = (() => {
     const out = document.getElementById("publish-output");
     try {
       const current = requireKey();
+      const auth = ownerAuth("publish", new TextEncoder().encode(id));
       out.textContent = "uploading the adapter and its config to the content store…";
       const prepared = await api(`/api/jobs/${id}/publish`, {
-        signer: current.public, price: form.price.value, split: form.split.value,
+        ...auth, signer: current.public, price: form.price.value, split: form.split.value,
         price_per_input_token: form.price_per_input_token.value, price_per_output_token: form.price_per_output_token.value,
       });
       const result = await signPrepared(prepared);

@@ -106,13 +106,15 @@ class PalletMetadata(_message.Message):
     def __init__(self, name: _Optional[str] = ..., doc: _Optional[str] = ..., prefix: _Optional[bytes] = ..., calls: _Optional[_Iterable[_Union[CallMetadata, _Mapping]]] = ..., storage: _Optional[_Iterable[_Union[StorageMetadata, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[EventMetadata, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[ErrorMetadata, _Mapping]]] = ..., queries: _Optional[_Iterable[_Union[QueryMetadata, _Mapping]]] = ..., config_json: _Optional[str] = ...) -> None: ...
 
 class RuntimeMetadata(_message.Message):
-    __slots__ = ("chain_name", "chain_id", "pallets", "types")
+    __slots__ = ("chain_name", "chain_id", "pallets", "types", "runtime_json")
     CHAIN_NAME_FIELD_NUMBER: _ClassVar[int]
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     PALLETS_FIELD_NUMBER: _ClassVar[int]
     TYPES_FIELD_NUMBER: _ClassVar[int]
+    RUNTIME_JSON_FIELD_NUMBER: _ClassVar[int]
     chain_name: str
     chain_id: str
     pallets: _containers.RepeatedCompositeFieldContainer[PalletMetadata]
     types: _descriptor_pb2.FileDescriptorSet
-    def __init__(self, chain_name: _Optional[str] = ..., chain_id: _Optional[str] = ..., pallets: _Optional[_Iterable[_Union[PalletMetadata, _Mapping]]] = ..., types: _Optional[_Union[_descriptor_pb2.FileDescriptorSet, _Mapping]] = ...) -> None: ...
+    runtime_json: str
+    def __init__(self, chain_name: _Optional[str] = ..., chain_id: _Optional[str] = ..., pallets: _Optional[_Iterable[_Union[PalletMetadata, _Mapping]]] = ..., types: _Optional[_Union[_descriptor_pb2.FileDescriptorSet, _Mapping]] = ..., runtime_json: _Optional[str] = ...) -> None: ...

@@ -454,21 +454,33 @@ class JobEstimate(_message.Message):
     seconds: float
     def __init__(self, steps: _Optional[int] = ..., train_tokens: _Optional[int] = ..., trainable_params: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., seconds: _Optional[float] = ...) -> None: ...
 
-class StartJobRequest(_message.Message):
-    __slots__ = ("config_json", "owner", "prompts")
-    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
+class JobAuth(_message.Message):
+    __slots__ = ("owner", "issued_at", "signature")
     OWNER_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    owner: bytes
+    issued_at: int
+    signature: bytes
+    def __init__(self, owner: _Optional[bytes] = ..., issued_at: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class StartJobRequest(_message.Message):
+    __slots__ = ("config_json", "prompts", "auth")
+    CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
     config_json: str
-    owner: str
     prompts: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, config_json: _Optional[str] = ..., owner: _Optional[str] = ..., prompts: _Optional[_Iterable[str]] = ...) -> None: ...
+    auth: JobAuth
+    def __init__(self, config_json: _Optional[str] = ..., prompts: _Optional[_Iterable[str]] = ..., auth: _Optional[_Union[JobAuth, _Mapping]] = ...) -> None: ...
 
 class JobRef(_message.Message):
-    __slots__ = ("job",)
+    __slots__ = ("job", "auth")
     JOB_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
     job: str
-    def __init__(self, job: _Optional[str] = ...) -> None: ...
+    auth: JobAuth
+    def __init__(self, job: _Optional[str] = ..., auth: _Optional[_Union[JobAuth, _Mapping]] = ...) -> None: ...
 
 class JobInfo(_message.Message):
     __slots__ = ("id", "state", "error", "owner", "config_json", "config_hash", "results_json", "step", "total_steps")
@@ -587,7 +599,7 @@ class ExportResult(_message.Message):
     def __init__(self, adapter_dir: _Optional[str] = ..., merged_dir: _Optional[str] = ..., max_logit_difference: _Optional[float] = ..., changed_tensors: _Optional[int] = ..., logit_shift_from_base: _Optional[float] = ...) -> None: ...
 
 class PublishRequest(_message.Message):
-    __slots__ = ("job", "price_per_inference", "price_per_output_token", "split", "price_per_input_token", "attribution_method", "span_weight_bps")
+    __slots__ = ("job", "price_per_inference", "price_per_output_token", "split", "price_per_input_token", "attribution_method", "span_weight_bps", "auth")
     JOB_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_INFERENCE_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_OUTPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
@@ -595,6 +607,7 @@ class PublishRequest(_message.Message):
     PRICE_PER_INPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTION_METHOD_FIELD_NUMBER: _ClassVar[int]
     SPAN_WEIGHT_BPS_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
     job: str
     price_per_inference: str
     price_per_output_token: str
@@ -602,7 +615,8 @@ class PublishRequest(_message.Message):
     price_per_input_token: str
     attribution_method: str
     span_weight_bps: int
-    def __init__(self, job: _Optional[str] = ..., price_per_inference: _Optional[str] = ..., price_per_output_token: _Optional[str] = ..., split: _Optional[_Union[_modelregistry_pb2.RewardSplit, _Mapping]] = ..., price_per_input_token: _Optional[str] = ..., attribution_method: _Optional[str] = ..., span_weight_bps: _Optional[int] = ...) -> None: ...
+    auth: JobAuth
+    def __init__(self, job: _Optional[str] = ..., price_per_inference: _Optional[str] = ..., price_per_output_token: _Optional[str] = ..., split: _Optional[_Union[_modelregistry_pb2.RewardSplit, _Mapping]] = ..., price_per_input_token: _Optional[str] = ..., attribution_method: _Optional[str] = ..., span_weight_bps: _Optional[int] = ..., auth: _Optional[_Union[JobAuth, _Mapping]] = ...) -> None: ...
 
 class PublishedArtifacts(_message.Message):
     __slots__ = ("attribution_index_hash", "adapter_hash", "training_config_hash", "register_model")

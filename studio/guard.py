@@ -1,0 +1,81 @@
+"""Who may use the studio's own routes: a page of another origin must not start or abort a fine-tuning job,
+store blobs or sign through it, and a rebound DNS name must not reach it at all.
+
+The studio holds no keys, but its state-changing routes act on the worker and the node for whoever calls
+them, and a browser sends a "simple" cross-site POST (a form, `text/plain`) without asking first. So:
+
+- every request's Host must be one the studio answers at (127.0.0.1:PORT, localhost:PORT, `--allowed-host`):
+  a DNS-rebinding page gets a 400 before any route runs;
+- a state-changing request (POST, PUT, PATCH, DELETE) from a browser page of another origin (its `Origin`
+  header, or `Sec-Fetch-Site: cross-site`) is refused with 403 unless that origin is allowed;
+- and it must be a JSON body (`Content-Type: application/json`, which no cross-site page can send without
+  a CORS preflight the studio never grants) or carry the studio's CSRF token (`X-CSRF-Token`), which only
+  its own pages know: it is in each page's `<meta name="csrf-token">`, and the page's script and htmx send it.
+
+The OpenAI-compatible /v1 routes are not checked here: the gateway's `Access` guards them (API key too).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from dataclasses import dataclass, field
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .gateway import JSON_TYPES, Access
+
+CSRF_HEADER = "x-csrf-token"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class SiteGuard:
+    """The studio's rule for its own routes: `access` (hosts and extra origins; its API key is not used) and
+    the CSRF token its pages carry (random per server run)."""
+
+    access: Access
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+
+    def refusal(self, method: str, scheme: str, headers: dict[str, str]) -> tuple[int, str] | None:
+        """(status, why) when the request may not run, None when it may."""
+        host = headers.get("host", "").lower()
+        if self.access.hosts is not None and host not in self.access.hosts:
+            return 400, (f"Host {host[:100]!r} is not one this studio answers at "
+                         f"({', '.join(sorted(self.access.hosts))}; add names with --allowed-host)")
+        if method not in UNSAFE:
+            return None
+        origin = headers.get("origin")
+        own = f"{scheme}://{host}"
+        if origin is not None and origin.rstrip("/").lower() not in self.access.origins | {own}:
+            return 403, f"a page of {origin[:100]!r} may not change anything through this studio"
+        if origin is None and headers.get("sec-fetch-site") == "cross-site":
+            return 403, "a page of another site may not change anything through this studio"
+        kind = headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind in JSON_TYPES or hmac.compare_digest(headers.get(CSRF_HEADER, "").encode(), self.token.encode()):
+            return None
+        return 403, "this request needs a JSON body or the studio's CSRF token (reload the page)"
+
+
+class SiteGuardMiddleware:
+    """`SiteGuard` in front of every route but /v1 (a plain ASGI middleware: streamed responses pass as
+    they are)."""
+
+    def __init__(self, app: ASGIApp, guard: SiteGuard):
+        self.app, self.guard = app, guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/v1" or scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        refused = self.guard.refusal(scope["method"], scope.get("scheme", "http"), headers)
+        if refused is None:
+            await self.app(scope, receive, send)
+            return
+        status, why = refused
+        body = json.dumps({"detail": why}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

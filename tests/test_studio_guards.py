@@ -1,0 +1,231 @@
+"""The studio's own guards and error pages, in-process (FastAPI's TestClient): a page of another origin or a
+rebound Host changes nothing; the studio's /v1 takes the gateway's flags (API key, hosts, budget); an
+unknown id, a malformed address and a node that does not answer are the studio's error page, not raw JSON.
+Where a chain is needed it is a real dev node on a free port."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from fastapi.testclient import TestClient
+
+from cli.main import build_parser
+from payable.datanet.v1 import datanet_pb2 as dn
+from runtime.codec import ONE_OPEN
+from runtime.crypto import Keypair
+from studio.app import create_app
+from studio.gateway import Access
+
+PORT = 8080
+SITE = f"http://127.0.0.1:{PORT}"
+NOWHERE = "127.0.0.1:1"  # answers nothing
+HTML = {"Accept": "text/html"}
+
+
+def _studio(node: str = NOWHERE, **kwargs) -> TestClient:
+    site = Access.local(PORT, None, ["studio.lan:8080"], ["http://app.example"])
+    return TestClient(create_app(node, NOWHERE, site_access=site, **kwargs), base_url=SITE)
+
+
+def _token(client: TestClient) -> str:
+    page = client.get("/no/such/page", headers=HTML).text  # any page carries it
+    return re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
+
+
+def test_pages_of_other_origins_and_rebound_hosts_change_nothing():
+    with _studio() as client:
+        token = _token(client)
+        refused = [
+            {"Origin": "http://attacker.example", "Content-Type": "text/plain"},
+            {"Origin": "http://attacker.example", "Content-Type": "application/json"},
+            {"Origin": "http://attacker.example", "X-CSRF-Token": token},
+            {"Sec-Fetch-Site": "cross-site", "Content-Type": "text/plain"},
+            {"Origin": SITE, "Content-Type": "text/plain"},  # same origin, but neither JSON nor the token
+            {"Origin": SITE, "X-CSRF-Token": token[:-1] + "x", "Content-Type": "multipart/form-data"},
+        ]
+        for headers in refused:
+            for path in ("/api/upload", "/api/jobs", "/api/jobs/j1/abort", "/api/prepare", "/factory/preview"):
+                answer = client.post(path, content=b"", headers=headers)
+                assert answer.status_code == 403, (path, headers, answer.text)
+        rebound = client.get("/explorer", headers={"Host": "attacker.example:8080"})
+        assert rebound.status_code == 400 and "Host" in rebound.json()["detail"]
+        # past the guard: the route itself answers (an empty upload, a body without a signer)
+        for headers in ({"X-CSRF-Token": token}, {"Origin": SITE, "X-CSRF-Token": token},
+                        {"Origin": "http://app.example", "X-CSRF-Token": token},
+                        {"Host": "studio.lan:8080", "X-CSRF-Token": token, "Origin": "http://studio.lan:8080"}):
+            answer = client.post("/api/upload", content=b"", headers=headers)
+            assert answer.status_code == 400 and answer.json()["detail"] == "the file is empty", headers
+        answer = client.post("/api/prepare", json={}, headers={"Origin": SITE})
+        assert answer.status_code == 400 and answer.json()["detail"] == "signer is required"
+
+
+def _studio_args(*flags: str):
+    return build_parser().parse_args(["studio", "--node", NOWHERE, "--worker", NOWHERE, "--port", str(PORT),
+                                      *flags])
+
+
+def test_the_studios_gateway_takes_the_gateways_flags(monkeypatch):
+    from cli.studio import build_studio
+
+    monkeypatch.delenv("PAYABLE_GATEWAY_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="API key"):
+        build_studio(_studio_args("--gateway-key", "//Alice"))
+    with pytest.raises(ValueError, match="shorter than 16"):
+        build_studio(_studio_args("--gateway-key", "//Alice", "--api-key", "short"))
+    key = "k" * 24
+    app = build_studio(_studio_args("--gateway-key", "//Alice", "--api-key", key, "--allowed-host", "gw.lan:8080",
+                                    "--budget-per-hour", "2", "--budget-total", "5", "--max-fee", "0.5"))
+    gateway = app.state.gateway
+    assert gateway.budget.per_hour == 2 * ONE_OPEN and gateway.budget.total == 5 * ONE_OPEN
+    assert gateway.spend_cap == ONE_OPEN // 2 and "gw.lan:8080" in gateway.access.hosts
+    with TestClient(app, base_url=SITE) as client:
+        assert client.get("/v1/models").json()["error"]["code"] == "invalid_api_key"
+        answer = client.get("/v1/models", headers={"Authorization": f"Bearer {key}", "Host": "rebound.example"})
+        assert answer.json()["error"]["code"] == "host_not_allowed"
+        assert client.get("/explorer", headers={"Host": "rebound.example"}).status_code == 400
+    opted_out = build_studio(_studio_args("--gateway-key", "//Alice", "--insecure-no-api-key"))
+    assert opted_out.state.gateway.access.api_key is None
+    assert build_studio(_studio_args()).state.gateway is None
+
+
+def test_a_node_that_does_not_answer_is_the_error_page():
+    with _studio() as client:
+        for path in ("/explorer", "/datanets/1", "/earnings"):
+            answer = client.get(path, headers=HTML)
+            assert answer.status_code == 503 and answer.headers["content-type"].startswith("text/html"), path
+            assert "does not answer" in answer.text and "--node" in answer.text
+        assert client.get("/api/chain").json()["detail"].startswith("the node at")  # the script gets JSON
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    from conftest import NodeProcess
+
+    started = NodeProcess(tmp_path_factory.mktemp("studio-node") / "node", "--dev", "--instant-seal")
+    client = started.client()
+    alice = Keypair.from_uri("//Alice")
+    client.submit_call(alice, "datanet", "create_datanet", name="towns", domain="text", license="MIT",
+                       contribution_deposit="1", accepted_formats=["text"])
+    try:
+        yield started
+    finally:
+        client.close()
+        started.kill()
+
+
+def test_unknown_ids_and_malformed_addresses_are_the_error_page(node):
+    with _studio(node.target) as client:
+        for path, status in (("/datanets/999999", 404), ("/requests/abc", 404), ("/requests/999999", 404),
+                             ("/earnings/models/999999", 404), ("/earnings/datanets/abc", 404)):
+            answer = client.get(path, headers=HTML)
+            assert answer.status_code == status, (path, answer.text[:300])
+            assert answer.headers["content-type"].startswith("text/html") and 'role="alert"' in answer.text, path
+        assert client.get("/api/earnings/models/999999").status_code == 404
+        assert client.get("/api/generations/abc").status_code == 422  # the API keeps FastAPI's detail
+        # the Earnings page links each DataNet to its ranking, which answers
+        links = re.findall(r'href="(/earnings/datanets/[^"]*)"', client.get("/earnings", headers=HTML).text)
+        assert links == ["/earnings/datanets/1"]
+        assert client.get(links[0], headers=HTML).status_code == 200
+
+
+def test_calls_sure_to_fail_are_refused_before_anything_is_signed(node):
+    from sdk.client import Client
+
+    alice, bob = Keypair.from_uri("//Alice"), Keypair.from_uri("//Bob")
+    create = {"name": "n", "domain": "text", "license": "MIT", "contribution_deposit": "1",
+              "accepted_formats": ["text"]}
+    with _studio(node.target) as client, Client(node.target) as chain:
+        def prepare(signer: Keypair, call: str, **fields):
+            return client.post("/api/prepare", json={"signer": signer.address, "pallet": "datanet", "call": call,
+                                                     "fields": fields})
+
+        assert prepare(alice, "create_datanet", **{**create, "name": "  "}).json()["detail"].startswith("name is blank")
+        assert "at most 4096" in prepare(alice, "create_datanet", **create, description="d" * 4097).json()["detail"]
+        assert prepare(bob, "publish_snapshot", datanet=1).status_code == 403
+        assert prepare(alice, "publish_snapshot", datanet=1).status_code == 200
+        stored = chain.upload(b"a row of text\n")
+        chain.submit_call(bob, "datanet", "contribute", datanet=1, content_hash=stored.hash, size=stored.size,
+                          format="text")
+        again = prepare(alice, "contribute", datanet=1, content_hash=stored.hash.hex(), size=stored.size,
+                        format="text")
+        assert again.status_code == 400 and "already holds this file" in again.json()["detail"]
+        # the limits are the chain's: at the boundary the chain accepts what passes and refuses what does not
+        for name, ok in (("x" * 64, True), ("x" * 65, False)):
+            assert (prepare(alice, "create_datanet", **{**create, "name": name}).status_code == 200) is ok
+            result = chain.submit_call(alice, "datanet", "create_datanet", **{**create, "name": name})
+            assert result.success is ok, result.error
+
+
+def test_modelfactory_offers_only_what_a_lora_job_can_use(node):
+    """Snapshots of DataNets holding text rows, not a classifier's "examples" (the worker cannot map those)."""
+    from sdk.client import Client
+    from studio.routes import modelfactory as factory
+
+    alice, charlie = Keypair.from_uri("//Alice"), Keypair.from_uri("//Charlie")
+    with Client(node.target) as chain:
+        made = {}
+        for name, fmt, blob in (("digits", "examples", b"\x08\x01"), ("answers", "jsonl", b'{"prompt": "a", '
+                                                                                          b'"response": "b"}')):
+            assert chain.submit_call(alice, "datanet", "create_datanet", name=name, domain="x", license="MIT",
+                                     contribution_deposit="1", accepted_formats=[fmt]).success
+            made[name] = max(n.datanet.id for n in factory.all_datanets(chain))
+            stored = chain.upload(blob)
+            assert chain.submit_call(charlie, "datanet", "contribute", datanet=made[name], content_hash=stored.hash,
+                                     size=stored.size, format=fmt).success
+            pending = chain.pallet_query("datanet", "list_contributions",
+                                         dn.ContributionsRequest(datanet=made[name], limit=100),
+                                         dn.ContributionList).contributions
+            for contribution in pending:
+                assert chain.submit_call(alice, "datanet", "approve", contribution=contribution.id).success
+            assert chain.submit_call(alice, "datanet", "publish_snapshot", datanet=made[name]).success
+        offered = [n.datanet.id for n in factory.lora_datanets(chain)]
+        assert made["answers"] in offered and made["digits"] not in offered
+    from gpu_worker.finetune.dataset import READERS
+
+    assert set(READERS) == factory.ROW_FORMATS
+
+
+def test_the_signing_dialog_shows_the_fee_the_chain_then_takes(node):
+    """The dialog's fee row (from /api/prepare) is, to the base unit, what the chain charges the signed body:
+    the ExtrinsicSuccess event's fee - for calls of different weights and lengths."""
+    alice = Keypair.from_uri("//Alice")
+    calls = (("create_datanet", {"name": "fees", "domain": "text", "license": "MIT", "contribution_deposit": "1",
+                                 "accepted_formats": ["text"]}),
+             ("update_metadata", {"datanet": 1, "description": "d" * 900, "license": "MIT",
+                                  "accepted_formats": ["text"]}))
+    shown_fees = []
+    with _studio(node.target) as client:
+        for call, fields in calls:
+            prepared = client.post("/api/prepare", json={"signer": alice.address, "pallet": "datanet", "call": call,
+                                                         "fields": fields}).json()
+            shown = dict(prepared["summary"])["fee"]
+            body = bytes.fromhex(prepared["body"])
+            done = client.post("/api/submit", json={"body": prepared["body"], "signature": alice.sign(body).hex()})
+            assert done.status_code == 200 and done.json()["success"], done.text
+            charged = next(e for e in done.json()["events"] if e["name"] == "system.ExtrinsicSuccess")["data"]["fee"]
+            assert shown == charged, (call, shown, charged)
+            shown_fees.append(shown)
+    assert len(set(shown_fees)) == 2 and all(fee.endswith(" OPEN") for fee in shown_fees)
+
+
+def test_amounts_in_the_chains_refusals_are_in_open(node):
+    """What the studio shows of a refusal names amounts in OPEN, not in base units (10^-18 OPEN)."""
+    alice, broke = Keypair.from_uri("//Alice"), Keypair.from_uri("//Nobody with no OPEN")
+    create = {"name": "cheap", "domain": "text", "license": "MIT", "accepted_formats": ["text"]}
+
+    def signed_and_submitted(client, signer, **fields):
+        prepared = client.post("/api/prepare", json={"signer": signer.address, "pallet": "datanet",
+                                                     "call": "create_datanet", "fields": {**create, **fields}}).json()
+        body = bytes.fromhex(prepared["body"])
+        return client.post("/api/submit", json={"body": prepared["body"], "signature": signer.sign(body).hex()})
+
+    with _studio(node.target) as client:
+        refused = signed_and_submitted(client, broke, contribution_deposit="1")
+        assert refused.status_code == 400
+        assert re.search(r"free balance 0 OPEN cannot pay the fee 0\.\d+ OPEN", refused.json()["detail"]), refused.text
+        failed = signed_and_submitted(client, alice, contribution_deposit="0.001").json()
+        assert not failed["success"] and "contribution_deposit must be at least 0.01 OPEN" in failed["error"], failed
