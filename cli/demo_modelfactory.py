@@ -5,16 +5,18 @@ checked, converted once and cached by the GGUF's hash) and registered as a base 
 Two DataNets hold facts no model can know (`gpu_worker.finetune.facts`): a town guide of Marrowby (//Bob's
 bakeries, //Charlie's river and bridges) and a manual of the Quillstone Q7 kettle (//Dave's operating
 notes, //Ferdie's care and faults), as prompt/response rows. The worker fine-tunes a LoRA adapter on each
-snapshot (ModelFactory), exports it with merge checks, and publishes it with provenance and an attribution
-index over its training rows (span + LoRA-gradient). It serves both adapters on the one base; paid
-questions - phrased as training never saw them - stream to their requester and settle per token, and
-the fee goes most to the contributor whose fact the answer states. `verify` re-runs a recorded job.
+snapshot (ModelFactory; both jobs at once, one per CPU core), exports one with merge checks, and publishes
+each with provenance and an attribution index over its training rows (span + LoRA-gradient). It serves
+both adapters on the one base; paid questions - phrased as training never saw them - stream to their
+requester and settle per token, and the fee goes most to the contributor whose fact the answer states.
+`verify` re-runs a recorded job.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from sdk.client import Client
 from sdk.wire import verify_membership
 
 from .common import created
+from .finetune import job_auth
 from .model_import import SMOLLM2, default_cache_dir, import_gguf
 
 # ModelFactory's defaults (5 epochs of a DataNet's ~32 training rows at batch 4: ~45 steps, about a minute on
@@ -95,47 +98,65 @@ def build(client: Client, channel, first: int) -> tuple[int, list[Adapter]]:
         print(f"   DataNet {net} ({DOMAINS[domain]}): " + ", ".join(
             f"{name}'s {len(fact_rows(domain, name))} rows" for name in who) + " of facts no model knows; approved, "
             "snapshot 1")
-    adapters = []
-    for net, title, contributors, facts in nets:
-        spec = {"snapshots": [[net, 1]], "format": "auto", "template": JOB["template"]}
-        config = json.dumps({"base_model": digest.hex(), "dataset": spec,
-                             **{k: v for k, v in JOB.items() if k != "template"}})
-        estimate = jobs.Estimate(wp.JobConfigRequest(config_json=config), timeout=600)
-        job = jobs.Start(wp.StartJobRequest(config_json=config, owner=alice.address, prompts=[facts[0].held_out]),
-                         timeout=60)
-        for update in jobs.Watch(wp.WatchRequest(job=job.id), timeout=900):
-            last = update.job
-        if last.state != "completed":
-            raise AssertionError(f"the fine-tuning job on DataNet {net} ended {last.state}: {last.error}")
-        results = json.loads(last.results_json)
-        print(f"   adapter on DataNet {net} ({title}; r 8, α 16, all linear layers, {estimate.steps} steps, "
-              f"{estimate.trainable_params:,} trainable parameters): held-out loss {results['base_eval_loss']:.3f} → "
+    jobs_started = [_start_job(jobs, alice, digest, net, facts[0]) for net, _, _, facts in nets]
+    trained = [_await_job(jobs, net, job) for (net, *_), job in zip(nets, jobs_started, strict=True)]
+    for (net, title, *_), results in zip(nets, trained, strict=True):
+        print(f"   adapter on DataNet {net} ({title}; r 8, α 16, all linear layers, {results['steps']} steps, "
+              f"{results['estimate']['trainable_params']:,} trainable parameters): held-out loss "
+              f"{results['base_eval_loss']:.3f} → "
               f"{results['eval_loss']:.3f}, perplexity {results['base_perplexity']:.1f} → "
               f"{results['perplexity']:.1f}")
-        if not adapters:
-            exported = jobs.Export(wp.JobRef(job=job.id), timeout=600)
-            print(f"   exported the PEFT adapter and a merged model: the merge differs from the base in "
-                  f"{exported.changed_tensors} tensors and matches base + adapter within "
-                  f"{exported.max_logit_difference:.1e}")
-        published = jobs.PublishArtifacts(wp.PublishRequest(job=job.id, **PRICES), timeout=900)
-        result = client.submit_and_wait(client.sign(alice, client.call_with("modelregistry", "register_model",
-                                                                            published.register_model)))
-        model_id = created(client, result, "ModelRegistered", mr.ModelEvent).model
-        provenance = client.pallet_query("modelregistry", "get_provenance", mr.ModelRequest(model=model_id),
-                                         mr.Provenance)
-        proofs = [verify_membership(s.snapshot.root, p) for s in provenance.snapshots for p in s.contributions]
-        print(f"   published as model {model_id}: adapter {published.adapter_hash.hex()[:16]}…, attribution index "
-              f"{published.attribution_index_hash.hex()[:16]}… (span + LoRA-gradient over its "
-              f"{results['train_examples']} training rows); its provenance lists {len(proofs)} contributions whose "
-              f"Merkle proofs {'all verify' if all(proofs) else 'DO NOT verify'}")
-        if not all(proofs):
-            raise AssertionError(f"model {model_id}: a provenance proof does not verify")
-        adapters.append(Adapter(model_id, net, title, contributors, facts, published, results))
+    exported = jobs.Export(wp.JobRef(job=jobs_started[0]), timeout=600)
+    print(f"   exported the PEFT adapter and a merged model: the merge differs from the base in "
+          f"{exported.changed_tensors} tensors and matches base + adapter within {exported.max_logit_difference:.1e}")
+    with ThreadPoolExecutor(len(nets)) as pool:  # each index on its own core, as the jobs trained
+        published = list(pool.map(lambda job: jobs.PublishArtifacts(wp.PublishRequest(
+            job=job, auth=job_auth(alice, "publish", job), **PRICES), timeout=900), jobs_started))
+    adapters = []
+    for (net, title, contributors, facts), made, results in zip(nets, published, trained, strict=True):
+        model_id = _register_adapter(client, alice, made, results)
+        adapters.append(Adapter(model_id, net, title, contributors, facts, made, results))
     return base, adapters
 
 
-def verify(client: Client, adapter: Adapter) -> bool:
-    """Re-run the adapter's recorded job from the on-chain config and the snapshot's data; compare bytes."""
+def _start_job(jobs, alice: Keypair, base_digest: bytes, net: int, first: Fact) -> str:
+    """Start the fine-tuning job on DataNet `net`'s snapshot 1; the worker runs one per CPU core at once."""
+    spec = {"snapshots": [[net, 1]], "format": "auto", "template": JOB["template"]}
+    config = json.dumps({"base_model": base_digest.hex(), "dataset": spec,
+                         **{k: v for k, v in JOB.items() if k != "template"}})
+    return jobs.Start(wp.StartJobRequest(config_json=config, prompts=[first.held_out],
+                                         auth=job_auth(alice, "start", config)), timeout=60).id
+
+
+def _await_job(jobs, net: int, job: str) -> dict:
+    """Follow a job to its end; its results once completed."""
+    for update in jobs.Watch(wp.WatchRequest(job=job), timeout=900):
+        last = update.job
+    if last.state != "completed":
+        raise AssertionError(f"the fine-tuning job on DataNet {net} ended {last.state}: {last.error}")
+    return json.loads(last.results_json)
+
+
+def _register_adapter(client: Client, alice: Keypair, published: wp.PublishedArtifacts, results: dict) -> int:
+    """Sign the model record the worker prepared; check its provenance's Merkle proofs; the new model's id."""
+    result = client.submit_and_wait(client.sign(alice, client.call_with("modelregistry", "register_model",
+                                                                        published.register_model)))
+    model_id = created(client, result, "ModelRegistered", mr.ModelEvent).model
+    provenance = client.pallet_query("modelregistry", "get_provenance", mr.ModelRequest(model=model_id),
+                                     mr.Provenance)
+    proofs = [verify_membership(s.snapshot.root, p) for s in provenance.snapshots for p in s.contributions]
+    print(f"   published as model {model_id}: adapter {published.adapter_hash.hex()[:16]}…, attribution index "
+          f"{published.attribution_index_hash.hex()[:16]}… (span + LoRA-gradient over its "
+          f"{results['train_examples']} training rows); its provenance lists {len(proofs)} contributions whose "
+          f"Merkle proofs {'all verify' if all(proofs) else 'DO NOT verify'}")
+    if not all(proofs):
+        raise AssertionError(f"model {model_id}: a provenance proof does not verify")
+    return model_id
+
+
+def verify(client: Client, adapter: Adapter) -> str:
+    """Re-run the adapter's recorded job from the on-chain config and the snapshot's data and compare bytes; the
+    line to print (the demo runs this on its own core while the worker answers the paid questions)."""
     from gpu_worker.finetune.config import TrainingConfig
     from gpu_worker.finetune.engine import reproduce
 
@@ -143,6 +164,5 @@ def verify(client: Client, adapter: Adapter) -> bool:
         recorded = TrainingConfig.from_json(client.download(adapter.published.training_config_hash))
         again = reproduce(client, recorded, Path(work))
     same = again == adapter.published.adapter_hash
-    print(f"   verify: re-running model {adapter.model}'s recorded job from the on-chain config and the snapshot's "
-          f"data gives adapter {again.hex()[:16]}… - {'the same bytes' if same else 'DIFFERENT bytes'}")
-    return same
+    return (f"   verify: re-running model {adapter.model}'s recorded job from the on-chain config and the snapshot's "
+            f"data gives adapter {again.hex()[:16]}… - {'the same bytes' if same else 'DIFFERENT bytes'}")

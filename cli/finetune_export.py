@@ -1,16 +1,22 @@
-"""`payable finetune export JOB [--format merged|gguf]`: a finished job's adapter out of the worker.
+"""Adapters out to the ecosystem: `payable finetune export JOB [--format merged|gguf]` (a finished job, from
+the worker that ran it) and `payable model export-gguf MODEL` (any published adapter, from the chain alone).
 
 `merged` (the default) asks the worker for the PEFT adapter and a merged model checked against base and
 base + adapter. `gguf` writes the adapter as a GGUF LoRA for llama.cpp / Ollama with llama.cpp's own
 converter (gpu_worker/finetune/gguf_export.py), reading the job's adapter and base where the worker keeps
-them (the paths the worker reports, as for `merged`); its model card is generated from the job's record and
-the chain: the base's license and source, the DataNet snapshots (names, licenses, roots), held-out loss.
+them (the paths the worker reports, as for `merged`). `model export-gguf` needs no worker: it downloads the
+model's adapter, its base and its training config from the node's content store (every part hash-checked;
+the base cached by its hash) and converts the same way. Either way the model card is generated from the
+records (the job's or the model's, and the chain's): the base's license and source, the DataNet snapshots
+(names, licenses, roots), held-out loss.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from runtime.crypto import encode_address
 
 from .common import client, emit
 
@@ -21,9 +27,13 @@ def add_arguments(p) -> None:
     p.add_argument("--format", choices=FORMATS, default="merged",
                    help="merged: the PEFT adapter and a checked merged model (default); gguf: a GGUF LoRA for "
                         "llama.cpp / Ollama with its model card (README.md)")
-    p.add_argument("--out", type=Path, help="--format gguf: the folder to write (default ./JOB-gguf)")
+    gguf_arguments(p, "--format gguf: ", "JOB")
+
+
+def gguf_arguments(p, when: str, default_name: str) -> None:
+    p.add_argument("--out", type=Path, help=f"{when}the folder to write (default ./{default_name}-gguf)")
     p.add_argument("--outtype", default="f32", choices=("f32", "f16", "bf16", "q8_0"),
-                   help="--format gguf: the LoRA factors' type (default f32)")
+                   help=f"{when}the LoRA factors' type (default f32)")
 
 
 def export(args, stub, job_ref) -> int:
@@ -68,30 +78,94 @@ def _export_gguf(args, stub, job_ref) -> int:
 def _job_facts(args, job, config: dict, results: dict):
     """The model card's facts: the job's record, the base's and the DataNets' records on chain."""
     from gpu_worker.finetune.engine import registered_base
-    from gpu_worker.finetune.gguf_export import CardFacts, DatasetRef
-    from payable.datanet.v1 import datanet_pb2 as dn
+    from gpu_worker.finetune.gguf_export import CardFacts
     from payable.modelregistry.v1 import modelregistry_pb2 as mr
 
     with client(args) as node:
         base_id = registered_base(node, config["base_model"])
         base = node.pallet_query("modelregistry", "get_base_model", mr.BaseModelRequest(base_model=base_id),
                                  mr.BaseModel)
-        datasets = []
-        for net, version in config["dataset"]["snapshots"]:
-            info = node.pallet_query("datanet", "get_datanet", dn.DataNetRequest(datanet=net), dn.DataNetInfo)
-            snap = node.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(datanet=net, version=version),
-                                     dn.SnapshotWithProofs)
-            datasets.append(DatasetRef(net, version, info.datanet.name, info.metadata.license,
-                                       snap.snapshot.root.hex()))
-    source = base.source
-    name = Path(source.file_name).stem if source.file_name else f"payable-base-model-{base_id}"
-    provenance = {"base model id on chain": base_id, "base source package":
-                  f"{source.package}=={source.version}" if source.package else "",
-                  "base source file sha256": source.file_sha256.hex(), "worker job": job.id}
-    hyper = {k: config[k] for k in ("rank", "alpha", "target_modules", "top_layers", "learning_rate", "epochs",
-                                    "max_steps", "cutoff", "seed") if k in config}
+        datasets = _datasets(node, [tuple(pair) for pair in config["dataset"]["snapshots"]])
+    name, provenance = _base_provenance(base, base_id)
     return CardFacts(title=f"Payable ModelFactory job {job.id}", license=base.license, base_model=name,
                      base_artifact=config["base_model"], datasets=datasets, eval_loss=results.get("eval_loss"),
                      base_eval_loss=results.get("base_eval_loss"), eval_examples=results.get("eval_examples", 0),
                      train_examples=results.get("train_examples", 0), adapter_hash=results.get("adapter_hash", ""),
-                     training_config_hash=job.config_hash.hex(), hyperparameters=hyper, provenance=provenance)
+                     training_config_hash=job.config_hash.hex(), hyperparameters=_hyperparameters(config),
+                     provenance={**provenance, "worker job": job.id})
+
+
+def _datasets(node, snapshots: list[tuple[int, int]]) -> list:
+    """Each DataNet snapshot as the card names it: the DataNet's name and license, the snapshot's root."""
+    from gpu_worker.finetune.gguf_export import DatasetRef
+    from payable.datanet.v1 import datanet_pb2 as dn
+
+    datasets = []
+    for net, version in snapshots:
+        info = node.pallet_query("datanet", "get_datanet", dn.DataNetRequest(datanet=net), dn.DataNetInfo)
+        snap = node.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(datanet=net, version=version),
+                                 dn.SnapshotWithProofs)
+        datasets.append(DatasetRef(net, version, info.datanet.name, info.metadata.license, snap.snapshot.root.hex()))
+    return datasets
+
+
+def _base_provenance(base, base_id: int) -> tuple[str, dict]:
+    """How the card names the base (its source file, else its id on chain), and where the base came from."""
+    source = base.source
+    name = Path(source.file_name).stem if source.file_name else f"payable-base-model-{base_id}"
+    return name, {"base model id on chain": base_id, "base source package":
+                  f"{source.package}=={source.version}" if source.package else "",
+                  "base source file sha256": source.file_sha256.hex()}
+
+
+def _hyperparameters(config: dict) -> dict:
+    return {k: config[k] for k in ("rank", "alpha", "target_modules", "top_layers", "learning_rate", "epochs",
+                                   "max_steps", "cutoff", "seed") if k in config}
+
+
+def export_model(args, node, mr) -> int:
+    """`payable model export-gguf MODEL`: a published adapter as a GGUF LoRA, from what the chain and its content
+    store hold (no worker): adapter, base and training config downloaded and checked, then converted."""
+    import tempfile
+
+    from gpu_worker.finetune import gguf_export
+    from gpu_worker.finetune.gguf_export import CardFacts
+    from sdk.artifacts import HF_MODEL, PEFT_LORA, fetch_directory
+
+    from .model_import import default_cache_dir
+
+    model = node.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=args.model), mr.Model)
+    if model.format != mr.PEFT_LORA:
+        raise ValueError(f"model {args.model} is a {mr.ArtifactFormat.Name(model.format)} artifact, not a LoRA "
+                         "adapter: only adapters export as GGUF LoRAs")
+    base = node.pallet_query("modelregistry", "get_base_model", mr.BaseModelRequest(base_model=model.base_model),
+                             mr.BaseModel)
+    raw_config = node.download(model.training_config_hash)
+    config = json.loads(raw_config) if raw_config else {}
+    base_dir = default_cache_dir().parent / "bases" / base.artifact_hash.hex()
+    fetch_directory(node, base.artifact_hash, base_dir, kind=HF_MODEL)  # files already there and right are kept
+    name, provenance = _base_provenance(base, model.base_model)
+    metrics = model.eval
+    trained = metrics.eval_examples or metrics.train_examples
+    facts = CardFacts(title=f"Payable model {model.id}", license=base.license, base_model=name,
+                      base_artifact=base.artifact_hash.hex(),
+                      datasets=_datasets(node, [(s.datanet, s.version) for s in model.snapshots]),
+                      eval_loss=metrics.eval_loss_ppm / 1e6 if trained else None,
+                      base_eval_loss=metrics.base_eval_loss_ppm / 1e6 if trained else None,
+                      eval_examples=metrics.eval_examples, train_examples=metrics.train_examples,
+                      adapter_hash=model.artifact_hash.hex(), training_config_hash=model.training_config_hash.hex(),
+                      hyperparameters=_hyperparameters(config),
+                      provenance={**provenance, "model id on chain": model.id, "owner": encode_address(model.owner)})
+    out_dir = args.out or Path(f"model-{model.id}-gguf")
+    with tempfile.TemporaryDirectory(prefix="payable-export-") as work:
+        adapter_dir = Path(work) / "adapter"
+        fetch_directory(node, model.artifact_hash, adapter_dir, kind=PEFT_LORA)
+        done = gguf_export.export_gguf(base_dir, adapter_dir, out_dir,
+                                       gguf_export.model_card(facts, f"adapter-{args.outtype}.gguf"),
+                                       outtype=args.outtype)
+    emit(args, {**done, "model": model.id, "base_dir": str(base_dir)},
+         [("GGUF LoRA", done["gguf"]), ("model card", done["model_card"]),
+          ("adapted modules", f"{done['adapted_modules']} (alpha {done['alpha']:g}, {done['outtype']})"),
+          ("sha256", done["sha256"]), ("base (Hugging Face directory)", str(base_dir)),
+          ("run it", f"llama-cli -m BASE.gguf --lora {done['gguf']}")])
+    return 0

@@ -12,7 +12,7 @@ from sdk.hf_directory import describe_hf_directory
 from sdk.modelfactory import reward_split_text
 from sdk.wire import verify_membership
 
-from . import model_import
+from . import finetune_export, model_import
 from .common import client, client_command, created, emit, keypair_from, progress_bar
 
 
@@ -202,8 +202,8 @@ def _fetch_blob(args, digest: bytes, raw: bytes) -> int:
     return 0
 
 
-ACTIONS = {"bases": _bases, "fetch": _fetch, "show": _show, "provenance": _provenance, "register": _register,
-           "register-base": _register_base}
+ACTIONS = {"bases": _bases, "export-gguf": finetune_export.export_model, "fetch": _fetch, "show": _show,
+           "provenance": _provenance, "register": _register, "register-base": _register_base}
 
 
 def cmd_model(args) -> int:
@@ -234,6 +234,10 @@ def register(sub) -> None:
     register_.add_argument("--price-per-input-token", default="0", help="OPEN per input token")
     register_.add_argument("--price-per-output-token", default="0", help="OPEN per generated token")
     register_.add_argument("--split", default=reward_split_text(), help="contributors,owner,protocol,worker bps")
+    export = client_command(msub, "export-gguf", "a published LoRA adapter as a GGUF LoRA for llama.cpp / Ollama, "
+                            "with its model card, from the chain's content store alone", cmd_model)
+    export.add_argument("model", type=int, help="the adapter model's id")
+    finetune_export.gguf_arguments(export, "", "model-ID")
     fetch = client_command(msub, "fetch", "download an artifact by its hash: a directory (base model, adapter) or "
                            "a blob (a training config: written to a file, or printed)", cmd_model)
     fetch.add_argument("artifact_hash")

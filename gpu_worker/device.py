@@ -8,8 +8,15 @@ processes - produce the same bytes.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
+
+# torch's default generator is one per process; jobs on several threads (fine-tuning slots, a classifier's
+# training) that seed it and draw from it take turns, or each would draw from the other's stream
+_GLOBAL_RNG = threading.RLock()
 
 
 def pick_device(choice: str = "auto") -> torch.device:
@@ -27,3 +34,13 @@ def deterministic(threads: int = 1) -> None:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS refuses determinism without it
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=False)
+
+
+@contextmanager
+def global_rng(seed: int | None = None) -> Iterator[None]:
+    """Hold torch's default generator, seeded with `seed` if given, while the block draws from it: what a
+    model's initial weights or dropout take from it is then a function of the seed alone."""
+    with _GLOBAL_RNG:
+        if seed is not None:
+            torch.manual_seed(seed)
+        yield

@@ -148,3 +148,22 @@ def test_loss_falls_abort_resume_is_byte_identical_and_the_merge_is_checked(data
     save_file(tensors, zero / files[1])
     with pytest.raises(MergeError, match="equal the base"):
         export_merged(tiny_base, zero, tmp_path / "merged-zero")
+
+
+def test_jobs_on_several_threads_train_the_bytes_each_trains_alone(data, tiny_base, tmp_path):
+    """A CPU worker trains one job per core at once (FinetuneEngine's slots): a job's dropout must not draw from
+    another's stream, nor a job's seeding or initial weights move it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    configs = [TrainingConfig(base_model=BASE, dataset=SPEC, max_steps=8, dropout=dropout, seed=seed)
+               for dropout, seed in ((0.1, 3), (0.0, 4), (0.2, 5))]
+
+    def adapter(config: TrainingConfig, job_dir) -> bytes:
+        base, tokenizer = trainer.load_base(tiny_base)
+        done = trainer.train(config, base, tokenizer, data.train, data.eval, job_dir, report=lambda point: None)
+        return (done.adapter_dir / "adapter_model.safetensors").read_bytes()
+
+    alone = [adapter(config, tmp_path / f"alone-{i}") for i, config in enumerate(configs)]
+    with ThreadPoolExecutor(len(configs)) as pool:
+        together = list(pool.map(adapter, configs, [tmp_path / f"together-{i}" for i in range(len(configs))]))
+    assert together == alone and len(set(alone)) == len(alone)

@@ -14,6 +14,7 @@ from torch import nn
 
 from ..configs import ModelConfig
 from ..datasets import Snapshot
+from ..device import global_rng
 from .models import build
 
 
@@ -44,8 +45,8 @@ def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, weight_decay: floa
 def train(config: ModelConfig, data: Snapshot, train_config: TrainConfig = TrainConfig(),
           device: str | torch.device = "cpu") -> Trained:
     """Train on `device`; the returned weights are on the CPU."""
-    torch.manual_seed(train_config.seed)
-    model = build(config).double().to(device)
+    with global_rng(train_config.seed):
+        model = build(config).double().to(device)
     x = torch.as_tensor(data.features, dtype=torch.float64, device=device)
     y = torch.as_tensor(data.labels, dtype=torch.int64, device=device)
     if config.family == "logreg":

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..configs import LMConfig
+from ..device import global_rng
 
 
 class Block(nn.Module):
@@ -79,9 +80,9 @@ def load_tokenizer(tokenizer_json: str):
 def train_lm(config: LMConfig, documents: list[np.ndarray], seed: int = 0, steps: int = 400, batch: int = 16,
              lr: float = 3e-3, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """Next-token training on random windows of the documents; deterministic from `seed`."""
-    torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = TinyLM(config).to(device)
+    with global_rng(seed):
+        model = TinyLM(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     usable = [d for d in documents if len(d) >= 2]
     if not usable:
