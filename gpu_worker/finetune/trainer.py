@@ -22,12 +22,15 @@ import shutil
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..device import global_rng
 from ..rows import IGNORE, Example, collate
 from .config import TrainingConfig, lr_at
 
@@ -89,24 +92,73 @@ def lora_model(base, config: TrainingConfig):
     if config.top_layers > layers:
         raise ValueError(f"top_layers is {config.top_layers} but the base has {layers} layers")
     adapted = list(range(layers - config.top_layers, layers)) if config.top_layers else None
-    torch.manual_seed(config.seed)
     lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout, target_modules=targets,
                       bias="none", task_type="CAUSAL_LM", layers_to_transform=adapted)
     try:
-        return get_peft_model(base, lora)
+        with global_rng(config.seed):
+            return get_peft_model(base, lora)
     except ValueError as exc:
         raise ValueError(f"target_modules {list(config.target_modules)}: {exc}") from exc
 
 
+def shared_prefix(batch: dict[str, torch.Tensor]) -> int:
+    """How many leading tokens every row of the batch has in common, short of the shortest row's last token:
+    a chat template's system prompt and turn header, 24 of SmolLM2's ~57 tokens per fact row."""
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    if ids.shape[0] < 2:
+        return 0
+    differs = (~((ids == ids[:1]) & (mask == 1)).all(dim=0)).nonzero()
+    return min(int(differs[0]) if len(differs) else ids.shape[1], int(mask.sum(dim=1).min()) - 1)
+
+
+def _hidden_at(causal, batch: dict[str, torch.Tensor], rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """The decoder's last hidden states at positions (rows[i], cols[i]), computed without padding and with the
+    batch's common prefix run once: the prefix as one sequence whose keys and values the rest attend to,
+    then every row's remainder packed into one sequence, each seeing the prefix and its own earlier tokens
+    (a block-causal mask) at its own positions. Causal attention makes each token's state a function of
+    its own row's earlier tokens alone, so this is the same function as the padded batch (gradients from
+    every row meet in the one prefix pass); pads are never computed."""
+    from transformers import DynamicCache
+
+    decoder = causal.get_decoder()
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    device, prefix = ids.device, shared_prefix(batch)
+    lengths = mask.sum(dim=1).tolist()
+    cache = DynamicCache(config=causal.config)
+    states = []
+    if prefix:
+        states.append(decoder(input_ids=ids[:1, :prefix], cache=cache, use_cache=True).last_hidden_state[0])
+    tails = [torch.arange(prefix, n, device=device) for n in lengths]
+    owner = torch.cat([torch.full((len(t),), i, device=device) for i, t in enumerate(tails)])
+    positions = torch.cat(tails)
+    visible = (owner[:, None] == owner[None, :]) & (positions[:, None] >= positions[None, :])
+    visible = torch.cat([torch.ones(len(owner), prefix, dtype=torch.bool, device=device), visible], dim=1)
+    packed = torch.cat([ids[i, prefix:n] for i, n in enumerate(lengths)])
+    states.append(decoder(input_ids=packed[None], attention_mask=visible[None, None], position_ids=positions[None],
+                          cache=cache if prefix else None, use_cache=bool(prefix)).last_hidden_state[0])
+    starts = torch.tensor(list(accumulate((n - prefix for n in lengths[:-1]), initial=0)), device=device)
+    index = torch.where(cols < prefix, cols, prefix + starts[rows] + cols - prefix)
+    return torch.cat(states)[index]
+
+
 def token_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-    """Mean next-token cross-entropy over the labelled tokens (the model's own loss, which upcasts the logits),
-    and how many tokens it covers."""
-    count = int((batch["labels"][:, 1:] != IGNORE).sum())
+    """Mean next-token cross-entropy over the labelled tokens, and how many tokens it covers.
+
+    The same loss as the model's own (`labels=`: fp32 logits, mean over labelled positions), computed for
+    less: the vocabulary projection runs on the labelled positions only (a chat row's answer is a quarter
+    of its tokens, and SmolLM2's 49k-word head is a fifth of its forward), the batch's shared prefix
+    runs once and padding not at all (`_hidden_at`). Only LLaMA-family decoders come here (`load_tokenizer`
+    refuses others), which have no logit soft-capping or scaling between the decoder and the head."""
+    targets = batch["labels"][:, 1:]
+    keep = targets != IGNORE
+    count = int(keep.sum())
     if count == 0:
         return torch.zeros((), requires_grad=True), 0
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"],
-                use_cache=False)
-    return out.loss, count
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    rows, cols = keep.nonzero(as_tuple=True)
+    hidden = _hidden_at(causal, batch, rows, cols)
+    logits = causal.get_output_embeddings()(hidden).float()
+    return torch.nn.functional.cross_entropy(logits, targets[keep]), count
 
 
 @torch.no_grad()
@@ -176,22 +228,34 @@ class Checkpoints:
         for old in sorted(self.root.glob("step-*"), key=lambda p: int(p.name[5:]))[:-2]:
             shutil.rmtree(old, ignore_errors=True)
 
-    def restore(self, path: Path, model, optimizer) -> int:
+    def restore(self, path: Path, model, optimizer, rng: bool) -> int:
+        """Load a checkpoint; `rng`: also put back the default generator's state (a run with dropout, which
+        holds the generator - a run without must not move another thread's stream)."""
         from peft import set_peft_model_state_dict
 
         set_peft_model_state_dict(model, load_file(path / "adapter.safetensors"))
         state = torch.load(path / "state.pt", weights_only=False)
         optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
+        if rng:
+            torch.set_rng_state(state["rng"])
         return int(state["step"])
 
 
 def train(config: TrainingConfig, base, tokenizer, train_set: list[Example], eval_set: list[Example], job_dir: Path,
           *, report: Callable[[dict], None], stop: Callable[[], bool] = lambda: False, resume: bool = False,
           device: torch.device | str = "cpu") -> Outcome:
-    """Train (or resume) the job in `job_dir`; `report` gets one progress point per optimizer step."""
+    """Train (or resume) the job in `job_dir`; `report` gets one progress point per optimizer step. With dropout,
+    the run holds torch's default generator throughout (dropout draws from it at every step, and a checkpoint
+    keeps its state), so a job on another thread cannot move its stream."""
     if not train_set:
         raise ValueError("the training split is empty: the snapshots map to no usable rows")
+    with global_rng() if config.dropout else nullcontext():
+        return _train(config, base, tokenizer, train_set, eval_set, job_dir, report, stop, resume, device)
+
+
+def _train(config: TrainingConfig, base, tokenizer, train_set: list[Example], eval_set: list[Example], job_dir: Path,
+           report: Callable[[dict], None], stop: Callable[[], bool], resume: bool,
+           device: torch.device | str) -> Outcome:
     model = lora_model(base, config)
     params = [p for p in model.parameters() if p.requires_grad]
     # fused AdamW (one kernel over all LoRA factors; what transformers.Trainer uses too): 5x faster steps of
@@ -204,11 +268,12 @@ def train(config: TrainingConfig, base, tokenizer, train_set: list[Example], eva
     base_eval = None
     latest = checkpoints.latest() if resume else None
     if latest is not None:
-        first = checkpoints.restore(latest[1], model, optimizer)
+        first = checkpoints.restore(latest[1], model, optimizer, rng=bool(config.dropout))
     else:
         base_eval = evaluate(model, eval_set, pad, config.batch_size, device)
         report({"step": 0, "total_steps": total, "eval_loss": base_eval, "base_eval_loss": base_eval})
-        torch.manual_seed(config.seed)  # dropout's stream starts here, whatever evaluation consumed
+        if config.dropout:
+            torch.manual_seed(config.seed)  # dropout's stream starts here, whatever evaluation consumed
     model.train()
     started, tokens, loss_value, eval_loss = time.perf_counter(), 0, float("nan"), None
     for step in range(first, total):
