@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed-stamp
 BROWSER_STAMP := $(VENV)/.chromium-stamp
 TEST_STAMP := $(VENV)/.test-tools-stamp
 
-.PHONY: demo test test-fast lint typecheck bench weights protos clean cometbft
+.PHONY: demo test test-fast lint typecheck bench bench-tools weights protos clean cometbft
 
 ROOT := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -69,6 +69,12 @@ bench: $(STAMP)
 	$(PY) bench/runtime.py
 	$(PY) bench/testnet.py
 	$(PY) bench/finetune.py
+
+# llama.cpp's llama-server for bench/openlora.py, built once (26 min on a shared 2-core VM, 9 min of CPU)
+# from the pinned sdist's vendored source into .venv/share/llama.cpp/<version>/server (bench/llama_server.py);
+# not part of `make test`.
+bench-tools: $(STAMP)
+	$(PY) -m bench.llama_server build
 
 # Measure every call three times on this machine and write the pallets' weights.py files from it.
 weights: $(STAMP)

@@ -12,12 +12,23 @@ batch invariance, cold adapter load time, bytes per resident adapter and the max
 
     python bench/openlora.py [--hidden 256 768] [--rounds 5] [--skip-generation] [--skip-context]
                              [--device cuda] [--dtype bfloat16] [--skip-switch]
+                             [--skip-smollm2] [--smollm2-requests 64] [--smollm2-new-tokens 32]
+                             [--skip-llama-cpp] [--llama-cpp-outtype f16]
 
 Then a decode step of 64 requests at contexts of 8, 128 and 512 tokens (hidden 256), K = 1 and 64.
 On a GPU, also the LoRA term alone for one 4096-wide module (the SGMV kernels against the per-segment
 loop, K = 1, 8, 64). Then a generation run: 500 requests over 1,000 registered adapters (Zipf
 popularity), continuous batching, a host cache that holds 200 of them: tokens/s, request latency, disk
 loads, evictions.
+
+Last, generation on the real base, SmolLM2-135M-Instruct (on the CPU): 64 rank-8 adapters on every linear,
+64 requests (the held-out fact questions in the chat template) × 32 new tokens, greedy, all in flight and
+spread over K = 1, 8, 64 adapters: ours (the batch-invariant engine paid generation runs, continuous
+batching), PEFT switching the active adapter between requests, and llama.cpp's server (`make bench-tools`
+builds it; the base and the adapters converted to GGUF by the export path, every adapter loaded with
+`--lora`, one slot per request, each request naming its adapter in its `lora` field - the server batches
+only requests with the same LoRA set). Prints tokens/s per method and K, ours K = 64 / K = 1, ours over
+llama.cpp and over PEFT, and how often each method generated exactly what ours did.
 """
 
 from __future__ import annotations
@@ -55,31 +66,33 @@ def make_base(root: Path, hidden: int):
     return config
 
 
-def make_adapters(root: Path, config, count: int) -> list[Path]:
-    """PEFT-format adapters written directly (the same files PEFT's save_pretrained produces)."""
+def make_adapters(root: Path, config, count: int, rank: int = RANK, base: Path | None = None) -> list[Path]:
+    """PEFT-format adapters on every linear (ModelFactory's default, "all-linear") written directly (the
+    same files PEFT's save_pretrained produces): distinct seeded random factors, alpha = 2 × rank."""
     from safetensors.torch import save_file
 
-    shapes = {"q_proj": (config.hidden_size, config.hidden_size), "k_proj": (config.hidden_size, config.hidden_size),
-              "v_proj": (config.hidden_size, config.hidden_size), "o_proj": (config.hidden_size, config.hidden_size),
-              "gate_proj": (config.hidden_size, config.intermediate_size),
-              "up_proj": (config.hidden_size, config.intermediate_size),
-              "down_proj": (config.intermediate_size, config.hidden_size)}
+    hidden, inner = config.hidden_size, config.intermediate_size
+    kv = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    kv_width = kv * (getattr(config, "head_dim", None) or hidden // config.num_attention_heads)
+    shapes = {"q_proj": (hidden, hidden), "k_proj": (hidden, kv_width), "v_proj": (hidden, kv_width),
+              "o_proj": (hidden, hidden), "gate_proj": (hidden, inner), "up_proj": (hidden, inner),
+              "down_proj": (inner, hidden)}
     dirs = []
     for a in range(count):
         g = torch.Generator().manual_seed(100 + a)
         tensors = {}
-        for layer in range(LAYERS):
+        for layer in range(config.num_hidden_layers):
             for name, (fan_in, fan_out) in shapes.items():
                 part = "self_attn" if name.endswith(("q_proj", "k_proj", "v_proj", "o_proj")) else "mlp"
                 key = f"base_model.model.model.layers.{layer}.{part}.{name}"
-                tensors[f"{key}.lora_A.weight"] = torch.randn(RANK, fan_in, generator=g) * 0.02
-                tensors[f"{key}.lora_B.weight"] = torch.randn(fan_out, RANK, generator=g) * 0.02
+                tensors[f"{key}.lora_A.weight"] = torch.randn(rank, fan_in, generator=g) * 0.02
+                tensors[f"{key}.lora_B.weight"] = torch.randn(fan_out, rank, generator=g) * 0.02
         out = root / f"adapter{a}"
         out.mkdir()
         save_file(tensors, out / "adapter_model.safetensors")
         (out / "adapter_config.json").write_text(json.dumps({
-            "peft_type": "LORA", "r": RANK, "lora_alpha": 32, "target_modules": TARGETS, "bias": "none",
-            "task_type": "CAUSAL_LM", "base_model_name_or_path": str(root / "base"), "lora_dropout": 0.0}))
+            "peft_type": "LORA", "r": rank, "lora_alpha": 2 * rank, "target_modules": TARGETS, "bias": "none",
+            "task_type": "CAUSAL_LM", "base_model_name_or_path": str(base or root / "base"), "lora_dropout": 0.0}))
         dirs.append(out)
     return dirs
 
@@ -288,6 +301,166 @@ def kernel_run(device: str, dtype: torch.dtype, width: int = 4096, rows: int = 6
     return {"width": width, "rows": rows, "rank": rank, **found}
 
 
+# --- SmolLM2: generation with K adapters in flight, ours against PEFT and llama.cpp's server -------------
+SMOLLM2_K = (1, 8, 64)
+SMOLLM2_RANK = 8  # ModelFactory's default rank (sdk/modelfactory.py), on every linear as its "all-linear"
+
+
+def smollm2_prompts(base_dir: Path, count: int) -> list[list[int]]:
+    """The held-out fact questions in SmolLM2's chat template, as token ids (the same ids go to every method)."""
+    from transformers import AutoTokenizer
+
+    from gpu_worker.finetune.dataset import prompt_text
+    from gpu_worker.finetune.facts import DOMAINS, held_out
+
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    questions = [fact.held_out for domain in DOMAINS for fact in held_out(domain)]
+    return [tokenizer(prompt_text(tokenizer, questions[i % len(questions)], "chat"),
+                      add_special_tokens=False)["input_ids"] for i in range(count)]
+
+
+def _drain(request) -> list[int]:
+    out = []
+    while (token := request.tokens.get(timeout=600)) is not None:
+        out.append(token)
+    if request.error:
+        raise RuntimeError(f"generation failed: {request.error}")
+    return out
+
+
+def smollm2_ours(base_dir: Path, dirs: list[Path], prompts: list[list[int]], new_tokens: int) -> dict:
+    """The engine paid generation runs (LoRAEngine.serve_base: batch-invariant, continuous batching), all
+    requests submitted at once, request i on adapter i mod K; per K: tokens/s and what each request generated."""
+    from gpu_worker.lora.engine import LoRAEngine
+    from gpu_worker.lora.sampling import Sampler
+
+    engine = LoRAEngine("cpu")
+    base = b"smollm2"
+    engine.serve_base(base, base_dir)
+    keys = [engine.load_adapter(d).hash for d in dirs]
+    found = {}
+    try:
+        for k in SMOLLM2_K:
+            for warm in [engine.submit_paid(base, key, prompts[0], 2, Sampler(), frozenset()) for key in keys[:k]]:
+                _drain(warm)  # the K adapters resident, the first steps' kernels run
+            started = time.perf_counter()
+            requests = [engine.submit_paid(base, keys[i % k], p, new_tokens, Sampler(), frozenset())
+                        for i, p in enumerate(prompts)]
+            generated = [_drain(r) for r in requests]
+            elapsed = time.perf_counter() - started
+            found[k] = {"tokens_per_s": round(sum(map(len, generated)) / elapsed, 1), "seconds": round(elapsed, 2),
+                        "generated": generated}
+            print(f"smollm2 ours K={k}: {found[k]['tokens_per_s']} tokens/s", file=sys.stderr)
+    finally:
+        engine.close()
+    return found
+
+
+def smollm2_peft(base_dir: Path, dirs: list[Path], prompts: list[list[int]], new_tokens: int) -> dict:
+    """PEFT with every adapter loaded, switching the active adapter between requests: the requests of one
+    adapter are generated together (one batch, prompts left-padded), the adapters one after another - what
+    serving without mixed-adapter batches amounts to (at K = 64, one request at a time)."""
+    import peft
+    import transformers
+
+    model = transformers.LlamaForCausalLM.from_pretrained(base_dir, dtype=torch.float32).eval()
+    model = peft.PeftModel.from_pretrained(model, dirs[0], adapter_name="a0").eval()
+    for i, d in enumerate(dirs[1:], start=1):
+        model.load_adapter(d, adapter_name=f"a{i}")
+    pad = model.config.eos_token_id
+    greedy = transformers.GenerationConfig(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+                                           pad_token_id=pad)
+    found = {}
+    with torch.no_grad():
+        for k in SMOLLM2_K:
+            generated: list[list[int]] = [[] for _ in prompts]
+            started = time.perf_counter()
+            for adapter in range(k):
+                rows = list(range(adapter, len(prompts), k))
+                width = max(len(prompts[r]) for r in rows)
+                ids = torch.tensor([[pad] * (width - len(prompts[r])) + prompts[r] for r in rows])
+                mask = torch.tensor([[0] * (width - len(prompts[r])) + [1] * len(prompts[r]) for r in rows])
+                model.set_adapter(f"a{adapter}")
+                out = model.generate(input_ids=ids, attention_mask=mask, generation_config=greedy)
+                for row, tokens in zip(rows, out[:, width:].tolist(), strict=True):
+                    generated[row] = tokens
+            elapsed = time.perf_counter() - started
+            found[k] = {"tokens_per_s": round(sum(map(len, generated)) / elapsed, 1), "seconds": round(elapsed, 2),
+                        "generated": generated}
+            print(f"smollm2 peft_switch K={k}: {found[k]['tokens_per_s']} tokens/s", file=sys.stderr)
+    return found
+
+
+def smollm2_llama_cpp(base_dir: Path, dirs: list[Path], prompts: list[list[int]], new_tokens: int,
+                      outtype: str) -> tuple[dict, dict]:
+    """llama.cpp's server over the base as a GGUF model with every adapter as a GGUF LoRA (`--lora`), one slot
+    per request, request i selecting adapter i mod K by its `lora` field; (per K results, what was run).
+    Not built: no results, and the report says so."""
+    from bench import llama_server
+
+    if llama_server.binary() is None:
+        return {}, {"skipped": f"llama-server is not built at {llama_server.server_dir()}: run `make bench-tools`"}
+    started = time.perf_counter()
+    base, loras = llama_server.gguf_files(base_dir, dirs, ROOT / "bench" / ".cache" / "openlora-gguf", outtype)
+    about = {"binary": str(llama_server.binary()), "build_seconds": llama_server.build_seconds(),
+             "gguf_outtype": outtype, "conversion_s": round(time.perf_counter() - started, 1),
+             "slots": len(prompts), "threads": 2}
+    found = {}
+    context = max(map(len, prompts)) + new_tokens
+    with llama_server.serving(base, loras, slots=len(prompts), context=context) as url:
+        for k in SMOLLM2_K:
+            llama_server.decode(url, prompts[:k], list(range(k)), 2)  # warm: the K adapters' graphs built once
+            found[k] = llama_server.decode(url, prompts, [i % k for i in range(len(prompts))], new_tokens)
+            print(f"smollm2 llama.cpp K={k}: {found[k]['tokens_per_s']} tokens/s", file=sys.stderr)
+    return found, about
+
+
+def _agreement(ours: dict, other: dict) -> dict:
+    """How often another method generated exactly what ours did (greedy: the same model, up to rounding)."""
+    pairs = [(a, b) for k in other for a, b in zip(ours[k]["generated"], other[k]["generated"], strict=True)]
+    return {"same_first_token": round(sum(a[:1] == b[:1] for a, b in pairs) / len(pairs), 3),
+            "identical_generations": round(sum(a == b for a, b in pairs) / len(pairs), 3)}
+
+
+def smollm2_run(requests: int, new_tokens: int, llama_cpp: bool, outtype: str) -> dict:
+    """Decode tokens/s on SmolLM2-135M-Instruct with K = 1, 8, 64 rank-8 adapters, requests spread over them,
+    all in flight: ours, PEFT switching per request, llama.cpp's server; same prompts, greedy, same lengths."""
+    from bench.finetune_defaults import smollm2
+
+    if requests < max(SMOLLM2_K):
+        raise ValueError(f"{requests} requests cannot spread over {max(SMOLLM2_K)} adapters")
+    import transformers
+
+    base_dir = smollm2()
+    config = transformers.AutoConfig.from_pretrained(base_dir)
+    prompts = smollm2_prompts(base_dir, requests)
+    with tempfile.TemporaryDirectory(prefix="payable-openlora-smollm2-") as tmp:
+        dirs = make_adapters(Path(tmp), config, max(SMOLLM2_K), SMOLLM2_RANK, base_dir)
+        methods = {"ours": smollm2_ours(base_dir, dirs, prompts, new_tokens),
+                   "peft_switch": smollm2_peft(base_dir, dirs, prompts, new_tokens)}
+        if llama_cpp:
+            methods["llama_cpp"], about = smollm2_llama_cpp(base_dir, dirs, prompts, new_tokens, outtype)
+        else:
+            about = {"skipped": "--skip-llama-cpp"}
+    out: dict = {"base": "SmolLM2-135M-Instruct", "adapters": {"rank": SMOLLM2_RANK, "targets": "all-linear",
+                                                                 "registered": max(SMOLLM2_K)},
+                 "requests": requests, "max_new_tokens": new_tokens, "prompt_tokens_mean":
+                 round(statistics.mean(map(len, prompts)), 1), "greedy": True,
+                 "tokens_per_s": {m: {f"K{k}": r["tokens_per_s"] for k, r in found.items()}
+                                  for m, found in methods.items() if found},
+                 "llama_cpp": about}
+    ours = out["tokens_per_s"]["ours"]
+    out["ours_K64_over_K1"] = round(ours["K64"] / ours["K1"], 3)  # target ≥ 0.85
+    out["ours_over_peft_switch"] = {k: round(ours[k] / v, 2) for k, v in out["tokens_per_s"]["peft_switch"].items()}
+    if methods.get("llama_cpp"):
+        theirs = out["tokens_per_s"]["llama_cpp"]
+        out["ours_over_llama_cpp"] = {k: round(ours[k] / theirs[k], 2) for k in ("K1", "K8", "K64")}  # ≥ 1.0 at 8, 64
+        out["llama_cpp_K64_over_K1"] = round(theirs["K64"] / theirs["K1"], 3)
+    out["agreement_with_ours"] = {m: _agreement(methods["ours"], found) for m, found in methods.items()
+                                  if m != "ours" and found}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hidden", type=int, nargs="*", default=[256, 768],
@@ -299,6 +472,12 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--skip-switch", action="store_true",
                         help="leave out PEFT switching adapters per request (the slowest, 64 forwards a step)")
+    parser.add_argument("--skip-smollm2", action="store_true", help="leave out generation on SmolLM2")
+    parser.add_argument("--smollm2-requests", type=int, default=64, help="requests per K (at least 64)")
+    parser.add_argument("--smollm2-new-tokens", type=int, default=32)
+    parser.add_argument("--skip-llama-cpp", action="store_true", help="leave out llama.cpp's server on SmolLM2")
+    parser.add_argument("--llama-cpp-outtype", default="f16", choices=["f16", "f32"],
+                        help="the GGUF type of the base and adapters llama.cpp serves")
     args = parser.parse_args()
     torch.set_num_threads(2)
     dtype = getattr(torch, args.dtype)
@@ -316,6 +495,9 @@ def main() -> None:
     if not args.skip_generation:
         with tempfile.TemporaryDirectory(prefix="payable-openlora-") as tmp:
             report["generation"] = generation_run(Path(tmp), args.device, dtype)
+    if not args.skip_smollm2:
+        report["smollm2"] = smollm2_run(args.smollm2_requests, args.smollm2_new_tokens, not args.skip_llama_cpp,
+                                        args.llama_cpp_outtype)
     print(json.dumps(report, indent=2))
 
 
