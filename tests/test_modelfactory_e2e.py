@@ -238,6 +238,20 @@ def test_export_publish_provenance_and_verify(stack, trained, tmp_path):
     verified = _cli(node, "finetune", "verify", str(model.id), worker=worker)
     assert verified["match"] and verified["reproduced_adapter"] == model.artifact_hash.hex()
 
+    # the published model out to llama.cpp from the chain alone (no worker): the same LoRA tensors as the
+    # job's export, a card that names the model on chain
+    import gguf as gguf_py
+
+    by_id = _cli(node, "model", "export-gguf", str(model.id), "--out", str(tmp_path / "by-id"))
+    tensors = [{t.name: bytes(t.data) for t in gguf_py.GGUFReader(path).tensors}
+               for path in (gguf["gguf"], by_id["gguf"])]
+    assert tensors[0] == tensors[1] and by_id["adapted_modules"] == gguf["adapted_modules"]
+    card = (tmp_path / "by-id" / "README.md").read_text()
+    assert f"model id on chain: `{model.id}`" in card and "- payable-datanet-1-v1" in card
+    assert "name: held-out loss" in card
+    missing = _cli(node, "model", "export-gguf", "999", "--out", str(tmp_path / "none"), ok=False)
+    assert missing.returncode != 0 and "999" in missing.stderr and not (tmp_path / "none").exists()
+
     # a record whose config does not produce its adapter is caught: the recorded config says seed 8
     tampered = json.loads(client.download(model.training_config_hash))
     tampered["seed"] = 8
