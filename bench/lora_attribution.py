@@ -190,7 +190,7 @@ def evaluate(setting: str, args, tokenizer, work: Path) -> dict:
 
 
 def query_latency(model, layout, blocks, damping: float, queries, pad: int) -> dict:
-    """One query against a 1,000-row index: backward, projection, scoring."""
+    """One query against a 1,000-row index: backward, projection (from the factors, as AdapterIndex), scoring."""
     from gpu_worker.gradient import lora_influence as influence
 
     features = influence.row_features(blocks, influence.operators(blocks, layout, "ours", damping), "ours")
@@ -198,8 +198,8 @@ def query_latency(model, layout, blocks, damping: float, queries, pad: int) -> d
     times = []
     for q in queries[:40]:
         t0 = time.perf_counter()
-        _, g = influence.per_example_gradients(model, [q], pad, token_normalized=True)
-        influence.scores(influence.project_layers(g, layout, K, SEED), features)
+        _, blocks = influence.per_example_projections(model, [q], pad, K, SEED, token_normalized=True)
+        influence.scores(blocks, features)
         times.append((time.perf_counter() - t0) * 1000)
     return {"p50": round(statistics.median(times), 2), "p95": round(float(np.percentile(times, 95)), 2),
             "index_rows": 1000}
@@ -241,16 +241,25 @@ def _facts_adapter(base_dir: Path, domain: str):
             outcome = train(config, base, tokenizer, data.train, data.eval, Path(job), report=lambda point: None)
             shutil.copytree(outcome.adapter_dir, root / ".adapter", dirs_exist_ok=True)
         (root / ".adapter").replace(root / "adapter")
-    if not (root / "index" / "attribution.json").exists():
+    if not _current_index(root / "index"):
         from peft import PeftModel
 
         shutil.rmtree(root / ".index", ignore_errors=True)
+        shutil.rmtree(root / "index", ignore_errors=True)  # built with another projection
         model = PeftModel.from_pretrained(load_base(base_dir)[0], root / "adapter").eval()  # training wrapped base
         trained = config.steps_for(len(data.train)) * config.batch_size * config.grad_accum
         build_for_publish(model, tokenizer, data.train, data.eval, root / ".index", BOTH, 5000,
                           config.learning_rate, trained)
         (root / ".index").replace(root / "index")
     return config, data, root / "adapter", root / "index"
+
+
+def _current_index(root: Path) -> bool:
+    """An index is there, sketched as AdapterIndex sketches a query (else it is rebuilt; the adapter is kept)."""
+    from gpu_worker.adapter_index import PROJECTION
+
+    meta = root / "attribution.json"
+    return meta.exists() and json.loads(meta.read_text())["gradient"].get("projection") == PROJECTION
 
 
 def _generate(engine, base_key: bytes, adapter: bytes, prompt: list[int], eos: int) -> list[int]:

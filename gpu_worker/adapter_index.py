@@ -4,8 +4,8 @@ Built once, when ModelFactory publishes the adapter, from the rows it was traine
 the content store as a directory artifact (kind `sdk.artifacts.ATTRIBUTION_INDEX`) whose manifest
 hash is the model's `attribution_index_hash` on chain - so every worker serving the adapter fetches the same index and
 checks every byte of it. The directory holds:
-    attribution.json      method, span weight, contributions, projection seed and k, the chosen damping
-                          and its evidence, the modules' sizes
+    attribution.json      method, span weight, contributions, projection (its kind, seed and k), the
+                          chosen damping and its evidence, the modules' sizes
     rows.npy              each row's contribution (index into attribution.json's contributions)
     span/                 the suffix-array index over each row's trained tokens (one document per row)
     gradient/features.npy the rows' preconditioned, projected LoRA gradients [rows, Σ k_l]
@@ -33,6 +33,10 @@ from .span.index import Document, SpanIndex, build_index
 SPAN, GRADIENT, BOTH = "span", "lora-gradient", "span+lora-gradient"
 METHOD_NAMES = (SPAN, GRADIENT, BOTH)
 PROJECTION_DIMS = 64
+# How the rows' gradients are sketched (lora_influence's module doc); an index records it, and one built with
+# another sketch (before "kronecker", a dense D×k Gaussian per module) is refused, since its features and a
+# query's would not share a space. Changing the sketch changes the index's bytes, hence its hash.
+PROJECTION = "kronecker"
 SPAN_PARAMS = CreditParams(min_length=6, max_count=100)
 
 
@@ -82,19 +86,17 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
         meta["span"] = {"min_length": SPAN_PARAMS.min_length, "max_count": SPAN_PARAMS.max_count}
     if spec.method in (GRADIENT, BOTH):
         normalized = influence.TOKEN_NORMALIZED[spec.gradient_method]
-        layout, grads = influence.per_example_gradients(model, train, tokenizer.pad_token_id, adapter,
-                                                        token_normalized=normalized)
-        blocks = influence.project_layers(grads, layout, spec.k, spec.seed)
-        gradient = {"method": spec.gradient_method, "k": spec.k, "seed": spec.seed, "token_normalized": normalized,
-                    "modules": [[m.name, m.a_size, m.b_size] for m in layout]}
+        layout, blocks = influence.per_example_projections(model, train, tokenizer.pad_token_id, spec.k, spec.seed,
+                                                           adapter, token_normalized=normalized)
+        gradient = {"method": spec.gradient_method, "projection": PROJECTION, "k": spec.k, "seed": spec.seed,
+                    "token_normalized": normalized, "modules": [[m.name, m.a_size, m.b_size] for m in layout]}
         damping = 0.0
         if spec.gradient_method == "ours":
             queries = held_out[:16] or train[:8]
-            _, query_grads = influence.per_example_gradients(model, queries, tokenizer.pad_token_id, adapter,
-                                                             token_normalized=normalized)
+            _, query_blocks = influence.per_example_projections(model, queries, tokenizer.pad_token_id, spec.k,
+                                                                spec.seed, adapter, token_normalized=normalized)
             evidence = choose_adapter_damping(model, adapter, train, queries, tokenizer.pad_token_id, blocks,
-                                              influence.project_layers(query_grads, layout, spec.k, spec.seed),
-                                              lr, spec.seed, budget_rows)
+                                              query_blocks, lr, spec.seed, budget_rows)
             damping = evidence["damping"]
             gradient["damping"] = evidence
         ops = influence.operators(blocks, layout, spec.gradient_method, damping)
@@ -133,6 +135,9 @@ class AdapterIndex:
         self.method = self.meta["method"]
         self.row_contribution = np.load(self.root / "rows.npy")
         self.contributions = [(cid, bytes.fromhex(who)) for cid, who in self.meta["contributions"]]
+        if self.meta.get("gradient", {"projection": PROJECTION}).get("projection") != PROJECTION:
+            raise ValueError(f"the index's gradients were sketched otherwise than {PROJECTION!r} sketches a query's; "
+                             "rebuild it")
         self.span = SpanIndex(self.root / "span") if "span" in self.meta else None
         self.features = np.load(self.root / "gradient" / "features.npy").astype(np.float64) \
             if "gradient" in self.meta else None
@@ -149,14 +154,15 @@ class AdapterIndex:
             out.update(gradient=g["method"], k=g["k"], damping=g.get("damping", {}).get("damping"))
         return out
 
-    def gradient_scores(self, model, tokenizer, query: Example, adapter: str = "default") -> np.ndarray:
+    def gradient_scores(self, model, tokenizer, query: Example, adapter: str = "default") -> tuple[float, np.ndarray]:
+        """(`fine_tune_gain`, every row's score) of one generation; no scores (and no backward pass) when the
+        gain is 0. One forward with the adapter serves both."""
         g = self.meta["gradient"]
-        layout, grads = influence.per_example_gradients(model, [query], tokenizer.pad_token_id, adapter,
-                                                        token_normalized=g["token_normalized"])
-        expected = [[m.name, m.a_size, m.b_size] for m in layout]
-        if expected != g["modules"]:
+        gain, layout, blocks = influence.query_projection(model, query, tokenizer.pad_token_id, g["k"], g["seed"],
+                                                          adapter, token_normalized=g["token_normalized"])
+        if [[m.name, m.a_size, m.b_size] for m in layout] != g["modules"]:
             raise ValueError("the index was built for another adapter layout than the one loaded")
-        return influence.scores(influence.project_layers(grads, layout, g["k"], g["seed"]), self.features)[0]
+        return gain, influence.scores(blocks, self.features)[0] if blocks is not None else np.zeros(0)
 
     def credit(self, model, tokenizer, query: Example, output: list[int], adapter: str = "default") -> Credit:
         """Span credit over the output tokens and positive LoRA-gradient influence of the whole continuation,
@@ -172,8 +178,7 @@ class AdapterIndex:
                 rows += w * coverage * by_row / by_row.sum()
                 paid += w * coverage
         if self.features is not None and w < 1:
-            gain = influence.fine_tune_gain(model, query, tokenizer.pad_token_id, adapter)
-            scores = self.gradient_scores(model, tokenizer, query, adapter) if gain > 0 else np.zeros(0)
+            gain, scores = self.gradient_scores(model, tokenizer, query, adapter)
             positive = np.where(np.isfinite(scores) & (scores > 0), scores, 0.0)
             if positive.sum() > 0:
                 rows += (1 - w) * gain * positive / positive.sum()
