@@ -25,6 +25,7 @@ from .errors import ArtifactError, ArtifactNotFound
 from .finetune.config import TrainingConfig
 from .finetune.dataset import DatasetSpec
 from .finetune.engine import Job, JobError
+from .lora.sampling import TOP_LOGPROBS
 from .paid import StreamRefused
 from .worker import Worker
 
@@ -167,7 +168,9 @@ class OpenLoRAService(worker_pb2_grpc.OpenLoRAServicer):
             stream = self.paid.open_stream(request.request, request.requester, request.issued_at, request.signature)
         except StreamRefused as exc:
             context.abort(getattr(grpc.StatusCode, exc.code), str(exc))
-        yield from stream.events(context.is_active)
+        if request.top_logprobs > TOP_LOGPROBS:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"top_logprobs is at most {TOP_LOGPROBS}")
+        yield from stream.events(context.is_active, request.logprobs, request.top_logprobs)
 
 
 def job_info(job: Job) -> pb.JobInfo:

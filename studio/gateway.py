@@ -2,11 +2,12 @@
 
 `/v1/models` lists the chain's published adapters (id = the on-chain model id, `parent` = its base model);
 `/v1/completions` and `/v1/chat/completions`, streamed or not, each become one paid `request_inference`
-signed with the gateway's key: the call escrows the model's price at its token bounds, the tokens come from
-the assigned worker's stream, and the response waits for the settlement so that `usage` carries the token
-counts that were charged. The extension field `payable` carries the request id, the settlement (fee,
-refund, every payment) and the attribution (method, credited contributions with their shares), as vLLM
-and LoRAX add theirs. Errors use OpenAI's shape (`{"error": {message, type, param, code}}`) and status
+per choice (`n`) signed with the gateway's key: each escrows the model's price at its token bounds, the tokens
+(with their log-probabilities when asked) come from the assigned worker's stream, and the response waits for
+the settlements so that `usage` carries the token counts that were charged, summed over the choices. The
+extension field `payable` carries the request id, the settlement (fee, refund, every payment) and the
+attribution (method, credited contributions with their shares) - per choice under `choices` when there are
+several - as vLLM and LoRAX add theirs. Errors use OpenAI's shape (`{"error": {message, type, param, code}}`) and status
 codes the official client maps to its exception classes: an unknown model 404, a call above the spending
 cap 400 `spending_cap_exceeded`, a key without the OPEN to escrow 429 `insufficient_quota`, a call past the
 spending budget 429 `budget_exceeded`, an unreachable worker 502 `worker_unreachable`.
@@ -29,18 +30,28 @@ import hmac
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 
 import grpc
 
 from payable.inference.v1 import inference_pb2 as inf
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from runtime.codec import decode_u128, format_open
-from runtime.crypto import Keypair, encode_address
+from runtime.crypto import Keypair, blake2_256, encode_address
 from sdk.client import Client, ClientError
 
 from . import generation, prompt_tokens
-from .openai_protocol import ChatCompletionRequest, GatewayError, GenerationRequest, ModelCard, ModelPricing, UsageInfo
+from .openai_protocol import (
+    MAX_SEED,
+    ChatCompletionRequest,
+    GatewayError,
+    GenerationRequest,
+    ModelCard,
+    ModelPricing,
+    Token,
+    UsageInfo,
+)
 
 API_KEY_ENV = "PAYABLE_GATEWAY_API_KEY"
 JSON_TYPES = ("application/json",)
@@ -137,11 +148,28 @@ class Budget:
 
 @dataclass
 class Paid:
-    """A call once paid: its request id, the transaction fee and its hold on the budget."""
+    """One choice once paid: its request id and the transaction fee of the call that paid it."""
 
     request: int
     transaction_fee: int
+
+
+@dataclass
+class Call:
+    """A call once paid: its choices, in order, and its hold on the budget."""
+
+    choices: list[Paid]
     hold: Hold
+
+
+def choice_seed(seed: int | None, index: int) -> int | None:
+    """The seed choice `index` samples from: the call's own for the first (so n=1 is what it always was), one
+    derived from it for the others (the same call, the same n texts); none without a seed (each request's
+    sampling is then seeded from its own on-chain record)."""
+    if seed is None or index == 0:
+        return seed
+    digest = blake2_256(b"payable/gateway-choice" + seed.to_bytes(8, "big") + index.to_bytes(4, "big"))
+    return int.from_bytes(digest[:8], "big") & MAX_SEED
 
 
 def created_seconds(node: Client, block: int, cache: dict[int, int]) -> int:
@@ -199,10 +227,10 @@ class Gateway:
         found = self.node.pallet_items("modelregistry", "list_models", mr.ModelsRequest(), mr.ModelList, "models")
         return [self.card(m) for m in found if m.format == mr.PEFT_LORA and not m.deprecated]
 
-    def pay(self, model: mr.Model, request: GenerationRequest, prompt: str) -> Paid:
+    def pay(self, model: mr.Model, request: GenerationRequest, prompt: str) -> Call:
         """Check the prompt (not empty; its tokens, counted as the worker will, fit the base's context with
-        max_tokens: `prompt_tokens`), the cap, the balance and the budget (the request's parameters are
-        checked already), then pay."""
+        max_tokens: `prompt_tokens`), the cap, the balance and the budget - each for all `n` choices together
+        (the request's parameters are checked already) - then pay one request per choice, concurrently."""
         max_tokens = request.max_tokens
         if not prompt.strip():
             raise GatewayError(400, "the prompt is empty", param="prompt")
@@ -216,30 +244,56 @@ class Gateway:
         except prompt_tokens.PromptTooLong as exc:
             raise GatewayError(400, str(exc), code="context_length_exceeded", param="messages" if
                                isinstance(request, ChatCompletionRequest) else "prompt") from exc
-        if self.spend_cap is not None and quote.escrow > self.spend_cap:
-            raise GatewayError(400, f"This call escrows up to {format_open(quote.escrow)} OPEN (model {model.id} at "
-                                    f"{max_tokens} max tokens), above the gateway's spending cap of "
-                                    f"{format_open(self.spend_cap)} OPEN per call: lower max_tokens or raise the "
-                                    "cap (--max-fee)", code="spending_cap_exceeded", param="max_tokens")
+        n, escrow = request.n, quote.escrow * request.n
+        what = f"model {model.id} at {max_tokens} max tokens" + (f", {n} choices" if n > 1 else "")
+        if self.spend_cap is not None and escrow > self.spend_cap:
+            raise GatewayError(400, f"This call escrows up to {format_open(escrow)} OPEN ({what}), above the "
+                                    f"gateway's spending cap of {format_open(self.spend_cap)} OPEN per call: lower "
+                                    f"max_tokens{' or n' if n > 1 else ''} or raise the cap (--max-fee)",
+                               code="spending_cap_exceeded", param="max_tokens")
         free = decode_u128(self.node.account(self.key.public).free)
-        if free < quote.escrow:
+        if free < escrow:
             raise GatewayError(429, f"The gateway's account {self.key.address} has {format_open(free)} OPEN free; "
-                                    f"this call escrows up to {format_open(quote.escrow)} OPEN: fund the account",
+                                    f"this call escrows up to {format_open(escrow)} OPEN ({what}): fund the account",
                                kind="insufficient_quota", code="insufficient_quota")
-        hold = self.budget.reserve(quote.escrow)
-        try:
-            request_id, fee = generation.pay_with_fee(self.node, self.key, quote)
-        except ClientError as exc:
-            self.budget.settle(hold, 0)  # refused: nothing paid (on any other failure the hold stays)
-            raise GatewayError(400, f"The chain refused the request: {exc}", code="request_refused") from exc
-        return Paid(request_id, fee, hold)
+        hold = self.budget.reserve(escrow)
+        quotes = [quote if i == 0 else replace(quote, args=self._reseeded(quote.args, choice_seed(request.seed, i)))
+                  for i in range(n)]
+        with ThreadPoolExecutor(n) as pool:  # consecutive nonces (`Client.submit_signed`), one block if they fit
+            outcomes = list(pool.map(self._pay_one, quotes))
+        paid = [Paid(*o) for o in outcomes if not isinstance(o, ClientError)]
+        refused = [o for o in outcomes if isinstance(o, ClientError)]
+        if refused:  # nothing paid for the refused (on any other failure the hold stays)
+            self.budget.settle(hold, quote.escrow * len(paid))
+            also = f" (requests {', '.join(str(p.request) for p in paid)} were paid and are answered)" if paid else ""
+            raise GatewayError(400, f"The chain refused the request: {refused[0]}{also}", code="request_refused")
+        return Call(paid, hold)
 
-    def tokens(self, request_id: int) -> Iterator[str]:
-        """The generated text piece by piece; GatewayError when the worker could not answer or be reached."""
+    def _pay_one(self, quote: generation.Quote) -> tuple[int, int] | ClientError:
         try:
-            for event in generation.stream_tokens(self.node, self.key, request_id):
+            return generation.pay_with_fee(self.node, self.key, quote)
+        except ClientError as exc:
+            return exc
+
+    @staticmethod
+    def _reseeded(args: inf.RequestInference, seed: int | None) -> inf.RequestInference:
+        out = inf.RequestInference()
+        out.CopyFrom(args)
+        if seed is not None:
+            out.sampling.seed = seed
+        return out
+
+    def tokens(self, request_id: int, logprobs: bool = False, top_logprobs: int = 0) -> Iterator[Token]:
+        """The generated tokens one by one, each with the text it completes (and, when asked, its
+        log-probability and `top_logprobs` alternatives); GatewayError when the worker could not answer or be
+        reached."""
+        try:
+            for event in generation.stream_tokens(self.node, self.key, request_id, logprobs=logprobs,
+                                                  top_logprobs=top_logprobs):
                 if event.HasField("token"):
-                    yield event.token.text
+                    found = event.token
+                    yield Token(found.text, found.piece, found.logprob if found.HasField("logprob") else None,
+                                tuple((t.piece, t.logprob) for t in found.top_logprobs))
                 elif event.end.error:
                     raise GatewayError(502, f"The worker could not answer request {request_id}: {event.end.error} "
                                             "(the request expires and its escrow is refunded)", kind="server_error",
@@ -249,28 +303,40 @@ class Gateway:
                                     f"({exc.code().name}); the request expires unanswered and its escrow is "
                                     "refunded", kind="server_error", code="worker_unreachable") from exc
 
-    def settle(self, paid: Paid, max_tokens: int) -> tuple[UsageInfo, dict, str]:
-        """usage, the `payable` extension (the settlement, and beside it the transaction fee of the call that
-        paid) and the finish reason, once the request settled."""
-        _, settlement = generation.wait_closed(self.node, paid.request)
-        if settlement is None:
-            self.budget.settle(paid.hold, paid.transaction_fee)
-            raise GatewayError(502, f"Request {paid.request} expired without a settled answer; its escrow was "
-                                    "refunded", kind="server_error", code="request_expired")
-        self.budget.settle(paid.hold, decode_u128(settlement.fee) + paid.transaction_fee)
-        if settlement.refused:  # the workers' verified refusal: refunded but for what it cost, nobody slashed
-            why = generation.refusal_text(settlement)
-            raise GatewayError(400, f"Request {paid.request} was refused by its workers ({why}); charged "
-                                    f"{format_open(decode_u128(settlement.fee))} OPEN, refunded "
-                                    f"{format_open(decode_u128(settlement.refund))} OPEN",
-                               code="context_length_exceeded" if settlement.refused == inf.CONTEXT_EXCEEDED
-                               else "request_refused")
-        usage = UsageInfo(prompt_tokens=settlement.input_tokens, completion_tokens=settlement.output_tokens,
-                          total_tokens=settlement.input_tokens + settlement.output_tokens)
-        extension = {"request": paid.request, "settlement": generation.settlement_dict(settlement),
-                     "transaction_fee": format_open(paid.transaction_fee),
-                     "attribution": generation.attribution_view(
-                         self.node, generation.settled_attribution(self.node, settlement))}
-        return usage, extension, "length" if settlement.output_tokens >= max_tokens else "stop"
+    def settle(self, call: Call, max_tokens: int) -> tuple[UsageInfo, dict, list[str]]:
+        """usage (summed over the choices), the `payable` extension and each choice's finish reason, once every
+        choice's request settled. The extension of one choice is its request, settlement, attribution and the
+        transaction fee of the call that paid it; of several, the requests, the fees summed and each choice's
+        own under `choices`. The budget is settled at what every choice cost before any failure is raised."""
+        closed = [(paid, generation.wait_closed(self.node, paid.request)[1]) for paid in call.choices]
+        self.budget.settle(call.hold, sum(p.transaction_fee + (decode_u128(s.fee) if s is not None else 0)
+                                          for p, s in closed))
+        for paid, settlement in closed:
+            if settlement is None:
+                raise GatewayError(502, f"Request {paid.request} expired without a settled answer; its escrow was "
+                                        "refunded", kind="server_error", code="request_expired")
+            if settlement.refused:  # the workers' verified refusal: refunded but for what it cost, nobody slashed
+                why = generation.refusal_text(settlement)
+                raise GatewayError(400, f"Request {paid.request} was refused by its workers ({why}); charged "
+                                        f"{format_open(decode_u128(settlement.fee))} OPEN, refunded "
+                                        f"{format_open(decode_u128(settlement.refund))} OPEN",
+                                   code="context_length_exceeded" if settlement.refused == inf.CONTEXT_EXCEEDED
+                                   else "request_refused")
+        settled = [s for _, s in closed if s is not None]
+        inputs, outputs = sum(s.input_tokens for s in settled), sum(s.output_tokens for s in settled)
+        usage = UsageInfo(prompt_tokens=inputs, completion_tokens=outputs, total_tokens=inputs + outputs)
+        choices = [{"request": paid.request, "settlement": generation.settlement_dict(settlement),
+                    "transaction_fee": format_open(paid.transaction_fee),
+                    "attribution": generation.attribution_view(
+                        self.node, generation.settled_attribution(self.node, settlement))}
+                   for paid, settlement in closed if settlement is not None]
+        finishes = ["length" if s.output_tokens >= max_tokens else "stop" for s in settled]
+        if len(choices) == 1:
+            return usage, choices[0], finishes
+        extension = {"requests": [c["request"] for c in choices],
+                     "fee": format_open(sum(decode_u128(s.fee) for s in settled)),
+                     "transaction_fee": format_open(sum(p.transaction_fee for p in call.choices)),
+                     "choices": [{"index": i, **c} for i, c in enumerate(choices)]}
+        return usage, extension, finishes
 
 

@@ -117,25 +117,29 @@ def worker_endpoint(node: Client, request_id: int) -> str:
 
 
 def open_stream(node: Client, request_id: int, requester: bytes, issued_at: int, signature: bytes, *,
-                endpoint: str | None = None, timeout: float = 300.0) -> Iterator[wp.PaidStreamEvent]:
+                endpoint: str | None = None, timeout: float = 300.0, logprobs: bool = False,
+                top_logprobs: int = 0) -> Iterator[wp.PaidStreamEvent]:
     """The paid request's stream events (tokens, then the end), read with the requester's signature over
-    `stream_read_message` (made here for a key, or by a browser)."""
+    `stream_read_message` (made here for a key, or by a browser); with `logprobs`, each token with its piece,
+    its log-probability and `top_logprobs` alternatives (0..20)."""
     channel = grpc.insecure_channel(endpoint or worker_endpoint(node, request_id), options=MESSAGE_OPTIONS)
     try:
         stub = worker_pb2_grpc.OpenLoRAStub(channel)
-        yield from stub.StreamPaid(wp.PaidStreamRequest(request=request_id, requester=requester,
-                                                        issued_at=issued_at, signature=signature), timeout=timeout)
+        yield from stub.StreamPaid(wp.PaidStreamRequest(request=request_id, requester=requester, issued_at=issued_at,
+                                                        signature=signature, logprobs=logprobs,
+                                                        top_logprobs=top_logprobs), timeout=timeout)
     finally:
         channel.close()
 
 
 def stream_tokens(node: Client, signer: Keypair, request_id: int, endpoint: str | None = None,
-                  timeout: float = 300.0) -> Iterator[wp.PaidStreamEvent]:
+                  timeout: float = 300.0, logprobs: bool = False,
+                  top_logprobs: int = 0) -> Iterator[wp.PaidStreamEvent]:
     """The stream read as `signer` (who must be the requester)."""
     issued_at = int(time.time())
     signature = signer.sign(stream_read_message(node.genesis_hash, request_id, signer.public, issued_at))
     yield from open_stream(node, request_id, signer.public, issued_at, signature, endpoint=endpoint,
-                           timeout=timeout)
+                           timeout=timeout, logprobs=logprobs, top_logprobs=top_logprobs)
 
 
 def _closed(node: Client, request_id: int) -> tuple[inf.Request, bool, at.Settlement | None]:

@@ -3,16 +3,19 @@ them in `entrypoints/openai/protocol.py`.
 
 Requests accept what OpenAI's clients send. Fields that change nothing here are ignored (`user`, `store`,
 `metadata`, ...); a parameter the gateway cannot honour end to end (`tools`, `response_format` other than
-text, `logprobs`, penalties, `logit_bias`, ...) is refused with a 400 that names it, before anything is paid,
+text, penalties, `logit_bias`, ...) is refused with a 400 that names it, before anything is paid,
 never silently dropped. Each request is checked in a fixed order - the model, prompt or messages, the
 parameters refused, the new-token bound, the sampling, the streaming options - and a refusal is a
 `GatewayError`: OpenAI's error shape (`{"error": {message, type, param, code}}`) with the status code the
 official client maps to its exception classes, never FastAPI's 422.
 
 Honoured: `stop` (up to 4 strings; the text ends before the first one, finish reason "stop" - the tokens
-the worker generated past it are still what the settlement charged), `n` (1, the default), `seed` (the
-worker's sampling stream is seeded from it, so the same seed gives the same text), `top_p` (0 means the most
-likely token only, i.e. greedy), `max_tokens`/`max_completion_tokens` (1..1024), message `content` as a
+the worker generated past it are still what the settlement charged), `n` (1..8 choices, each its own paid
+request; with a `seed`, choice i samples from a seed derived from it, so the same call gives the same n texts),
+`seed` (the worker's sampling stream is seeded from it, so the same seed gives the same text), `top_p` (0 means
+the most likely token only, i.e. greedy), `logprobs` (chat: true, with `top_logprobs` 0..20 alternatives;
+completions: 0..5 alternatives) - each token's log-probability under the distribution it was drawn from, as the
+worker read it from the same logits - `max_tokens`/`max_completion_tokens` (1..1024), message `content` as a
 string or a list of text parts.
 Responses serialize to the same JSON the gateway has always answered with; the extension field `payable`
 (request id, settlement, attribution) rides beside OpenAI's fields, as vLLM and LoRAX add theirs.
@@ -20,6 +23,7 @@ Responses serialize to the same JSON the gateway has always answered with; the e
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi.responses import JSONResponse
@@ -29,6 +33,8 @@ DEFAULT_MAX_TOKENS = 64
 MAX_TOKENS = 1024
 MAX_STOP = 4
 MAX_SEED = (1 << 63) - 1
+MAX_CHOICES = 8  # `n`: each choice is a paid request of its own
+MAX_TOP_LOGPROBS = {True: 20, False: 5}  # alternatives per token: chat's top_logprobs, completions' logprobs
 ROLES = ("system", "user", "assistant", "developer")
 # parameters refused unless absent or at their neutral value (the value says why), in the order checked
 UNSUPPORTED: tuple[tuple[str, tuple, str], ...] = (
@@ -37,8 +43,6 @@ UNSUPPORTED: tuple[tuple[str, tuple, str], ...] = (
     ("functions", (None, []), "function calling is not supported by the gateway's adapters"),
     ("function_call", (None, "none", "auto"), "function calling is not supported by the gateway's adapters"),
     ("response_format", (None, {"type": "text"}), "only plain text responses are supported"),
-    ("logprobs", (None, False, 0), "token log-probabilities are not returned by the paid workers"),
-    ("top_logprobs", (None, 0), "token log-probabilities are not returned by the paid workers"),
     ("logit_bias", (None, {}), "logit_bias is not applied by the paid workers"),
     ("presence_penalty", (None, 0, 0.0), "penalties are not applied by the paid workers"),
     ("frequency_penalty", (None, 0, 0.0), "penalties are not applied by the paid workers"),
@@ -124,10 +128,37 @@ def _check_supported(data: dict) -> None:
         if not any(value == n and type(value) is type(n) or value is n for n in neutral):
             raise GatewayError(400, f"{name} is not supported by this gateway ({why}); leave it out",
                                code="unsupported_parameter", param=name)
+
+
+def _is_int(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check_choices(data: dict, chat: bool) -> tuple[int, bool, int]:
+    """`n`, and whether and how many log-probabilities each token carries, in OpenAI's two shapes: a chat's
+    `logprobs` is a boolean with `top_logprobs` alternatives beside it, a completion's `logprobs` the number
+    of alternatives itself."""
     n = data.get("n")
-    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n != 1):
-        raise GatewayError(400, "n must be 1: each choice is one paid on-chain request, so ask for more choices "
-                                "with more calls", code="unsupported_parameter", param="n")
+    if n is not None and not _is_int(n, 1, MAX_CHOICES):
+        raise GatewayError(400, f"n must be an integer in 1..{MAX_CHOICES} (each choice is one paid on-chain "
+                                "request)", param="n")
+    logprobs, top = data.get("logprobs"), data.get("top_logprobs")
+    most = MAX_TOP_LOGPROBS[chat]
+    if not chat:
+        if top is not None:
+            raise GatewayError(400, f"top_logprobs is a chat parameter; a completion asks for alternatives with "
+                                    f"logprobs (0..{most})", code="unsupported_parameter", param="top_logprobs")
+        if logprobs is not None and not _is_int(logprobs, 0, most):
+            raise GatewayError(400, f"logprobs must be an integer in 0..{most} (the alternatives per token)",
+                               param="logprobs")
+        return n or 1, logprobs is not None, logprobs or 0
+    if logprobs is not None and not isinstance(logprobs, bool):
+        raise GatewayError(400, "logprobs must be a boolean", param="logprobs")
+    if top is not None and not _is_int(top, 0, most):
+        raise GatewayError(400, f"top_logprobs must be an integer in 0..{most}", param="top_logprobs")
+    if top is not None and not logprobs:
+        raise GatewayError(400, "top_logprobs needs logprobs: true", param="top_logprobs")
+    return n or 1, bool(logprobs), top or 0
 
 
 def _check_bound(data: dict) -> int:
@@ -158,11 +189,13 @@ def _check_sampling(data: dict) -> None:
                            param="stop")
 
 
-def _checked_generation(data: dict) -> dict:
-    """The parameters refused, the new-token bound and the sampling checked; the bound as `max_tokens`
-    (whichever field carried it); unset sampling as the defaults; `stop` as a list; `stream` read as truthy;
+def _checked_generation(data: dict, chat: bool) -> dict:
+    """The parameters refused, the choices, the new-token bound and the sampling checked; the bound as
+    `max_tokens` (whichever field carried it); `logprobs` as a boolean and `top_logprobs` as the alternatives
+    (for a completion too); unset sampling as the defaults; `stop` as a list; `stream` read as truthy;
     `stream_options` an object, and only with `stream`."""
     _check_supported(data)
+    n, logprobs, top_logprobs = _check_choices(data, chat)
     max_tokens = _check_bound(data)
     _check_sampling(data)
     stream = bool(data.get("stream"))
@@ -173,17 +206,21 @@ def _checked_generation(data: dict) -> dict:
         raise GatewayError(400, "stream_options is only allowed when stream is true", param="stream_options")
     stop = data.get("stop")
     data = {k: v for k, v in data.items() if k != "max_completion_tokens" and v is not None}  # null: the default
-    return {**data, "max_tokens": max_tokens, "stream": stream, "stream_options": options,
+    return {**data, "max_tokens": max_tokens, "stream": stream, "stream_options": options, "n": n,
+            "logprobs": logprobs, "top_logprobs": top_logprobs,
             "stop": [stop] if isinstance(stop, str) else (stop or [])}
 
 
 class GenerationRequest(OpenAIBaseModel):
     """What a completion and a chat share: the model (an on-chain model id), the new-token bound the call
-    escrows for (`max_completion_tokens`, or the older `max_tokens`; 64 when neither is given), the sampling
-    and streaming."""
+    escrows for (`max_completion_tokens`, or the older `max_tokens`; 64 when neither is given), the choices,
+    the log-probabilities asked for, the sampling and streaming."""
 
     model: str
     max_tokens: int = DEFAULT_MAX_TOKENS
+    n: int = 1
+    logprobs: bool = False
+    top_logprobs: int = 0
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
@@ -212,7 +249,7 @@ class CompletionRequest(GenerationRequest):
         _check_model(data)
         if not isinstance(data.get("prompt"), str):
             raise GatewayError(400, "prompt must be one string", param="prompt")
-        return _checked_generation(data)
+        return _checked_generation(data, chat=False)
 
     def prompt_text(self) -> str:
         return self.prompt
@@ -240,7 +277,7 @@ class ChatCompletionRequest(GenerationRequest):
                 raise GatewayError(400, f"unknown role {message.get('role')!r}", param="messages")
         if messages[-1].get("role") != "user":
             raise GatewayError(400, "the last message must be the user's", param="messages")
-        return _checked_generation(data)
+        return _checked_generation(data, chat=True)
 
     def prompt_text(self) -> str:
         """The prompt an adapter sees for a chat: the last user turn, with earlier turns above it as lines
@@ -248,6 +285,67 @@ class ChatCompletionRequest(GenerationRequest):
         if len(self.messages) == 1:
             return self.messages[0].content
         return "\n".join(f"{m.role}: {m.content}" for m in self.messages)
+
+
+# --- log-probabilities ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Token:
+    """A generated token as the worker streamed it: the text it completes (empty while a UTF-8 character is
+    incomplete), and when asked its own bytes, its log-probability and the alternatives (bytes, log-probability),
+    most likely first."""
+
+    text: str
+    piece: bytes = b""
+    logprob: float | None = None
+    top: tuple[tuple[bytes, float], ...] = ()
+
+
+def token_string(piece: bytes) -> str:
+    """A token's bytes as OpenAI's `token` string (a part of a character shows as U+FFFD; `bytes` is exact)."""
+    return piece.decode("utf-8", errors="replace")
+
+
+class TopLogprob(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+
+
+class ChatTokenLogprob(TopLogprob):
+    top_logprobs: list[TopLogprob]
+
+
+class ChatLogprobs(BaseModel):
+    """A chat choice's `logprobs`: one entry per token of its content."""
+
+    content: list[ChatTokenLogprob] | None = None
+
+    @classmethod
+    def of(cls, tokens: list[tuple[int, Token]]) -> ChatLogprobs:
+        return cls(content=[ChatTokenLogprob(token=token_string(t.piece), logprob=t.logprob or 0.0,
+                                             bytes=list(t.piece),
+                                             top_logprobs=[TopLogprob(token=token_string(p), logprob=lp,
+                                                                      bytes=list(p)) for p, lp in t.top])
+                            for _, t in tokens])
+
+
+class CompletionLogprobs(BaseModel):
+    """A completion choice's `logprobs` (the legacy shape): per token its string, log-probability, the most
+    likely tokens with the chosen one among them (up to logprobs + 1, as OpenAI's), and where its text starts
+    in the choice's text."""
+
+    tokens: list[str]
+    token_logprobs: list[float]
+    top_logprobs: list[dict[str, float]]
+    text_offset: list[int]
+
+    @classmethod
+    def of(cls, tokens: list[tuple[int, Token]]) -> CompletionLogprobs:
+        return cls(tokens=[token_string(t.piece) for _, t in tokens],
+                   token_logprobs=[t.logprob or 0.0 for _, t in tokens],
+                   top_logprobs=[{**{token_string(p): lp for p, lp in t.top}, token_string(t.piece): t.logprob or 0.0}
+                                 for _, t in tokens],
+                   text_offset=[offset for offset, _ in tokens])
 
 
 # --- responses ------------------------------------------------------------------------------------
@@ -295,14 +393,14 @@ class ResponseHead(BaseModel):
 class CompletionChoice(BaseModel):
     index: int = 0
     finish_reason: str | None = None
-    logprobs: None = None
+    logprobs: CompletionLogprobs | None = None
     text: str
 
 
 class ChatChoice(BaseModel):
     index: int = 0
     finish_reason: str | None = None
-    logprobs: None = None
+    logprobs: ChatLogprobs | None = None
     message: ChatMessage
 
 
@@ -327,14 +425,14 @@ class CompletionStreamChoice(BaseModel):
     index: int = 0
     text: str
     finish_reason: str | None = None
-    logprobs: None = None
+    logprobs: CompletionLogprobs | None = None
 
 
 class ChatStreamChoice(BaseModel):
     index: int = 0
     delta: DeltaMessage
     finish_reason: str | None = None
-    logprobs: None = None
+    logprobs: ChatLogprobs | None = None
 
 
 class StreamChunk(ResponseHead):

@@ -75,7 +75,10 @@ def warm_up() -> threading.Thread:
     """Import the tokenizer library on a thread of its own, at a server's start: transformers takes seconds
     to import, which the first signing dialog would otherwise wait for."""
     def load() -> None:
-        from transformers import AutoTokenizer  # noqa: F401 - the import is the work
+        try:
+            from transformers import AutoTokenizer  # noqa: F401 - the import is the work
+        except ImportError:
+            return  # without the library the first count says so, where a caller sees it
 
     thread = threading.Thread(target=load, name="prompt-tokens-warm-up", daemon=True)
     thread.start()

@@ -4,11 +4,13 @@ plain and streamed completions and chat; an unknown model, a call above the spen
 and a prompt too long for the base's context each come back as a clear OpenAI-style error (the last before
 anything is paid). Only callers with the API key, from an allowed Host and Origin, sending JSON, may spend the
 key, within its budget; 64 concurrent calls all settle, each paid once; the OpenAI parameters clients rely on
-are honoured or refused by name before anything is paid."""
+are honoured (`n` choices, each paid; `logprobs` as the worker read them) or refused by name before anything is
+paid."""
 
 from __future__ import annotations
 
 import json
+import math
 import time
 import urllib.error
 import urllib.request
@@ -218,9 +220,9 @@ def test_openai_parameters_are_honoured_or_refused_by_name_before_paying(gateway
     client, api, model = gateway["client"], gateway["api"], gateway["model"]
     nonce = client.nonce(GATEWAY_KEY.public)
     refused = [({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-               ({"response_format": {"type": "json_object"}}, "response_format"), ({"logprobs": True}, "logprobs"),
-               ({"n": 2}, "n"), ({"max_tokens": 0}, "max_tokens"), ({"stream": True, "stream_options": "yes"},
-                                                                    "stream_options")]
+               ({"response_format": {"type": "json_object"}}, "response_format"), ({"logprobs": 1}, "logprobs"),
+               ({"n": 9}, "n"), ({"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
+               ({"max_tokens": 0}, "max_tokens"), ({"stream": True, "stream_options": "yes"}, "stream_options")]
     for extra, param in refused:
         with pytest.raises(openai.BadRequestError) as caught:
             api.chat.completions.create(model=model, messages=[{"role": "user", "content": PROMPT}],
@@ -257,6 +259,79 @@ def test_openai_parameters_are_honoured_or_refused_by_name_before_paying(gateway
                                               messages=[{"role": "user", "content": PROMPT}]))
     assert all(c.choices for c in chunks) and chunks[-1].choices[0].finish_reason
     assert chunks[-1].model_extra["payable"]["request"] and all(c.usage is None for c in chunks)
+
+
+def test_n_choices_are_n_paid_requests_and_the_same_seed_gives_the_same_texts(gateway):
+    """n=3 is three paid requests (three extrinsics, three settlements; usage and the charge are their sums);
+    the same seed gives the same three texts, the first of them what n=1 with that seed gives; streamed, each
+    chunk names its choice and every choice ends with its own finish reason."""
+    client, api, model = gateway["client"], gateway["api"], gateway["model"]
+    nonce, before = client.nonce(GATEWAY_KEY.public), decode_u128(client.account(GATEWAY_KEY.public).free)
+    asked = {"model": model, "prompt": PROMPT, "max_tokens": 6, "temperature": 1.5, "seed": 42}
+    response = api.completions.create(n=3, **asked)
+    extension = response.model_extra["payable"]
+    assert [c.index for c in response.choices] == [0, 1, 2] and len(set(extension["requests"])) == 3
+    assert client.nonce(GATEWAY_KEY.public) == nonce + 3  # one request_inference per choice
+    settlements = [_settlement(client, r) for r in extension["requests"]]
+    assert response.usage.completion_tokens == sum(s.output_tokens for s in settlements)
+    assert response.usage.prompt_tokens == sum(s.input_tokens for s in settlements)
+    fees = sum(decode_u128(s.fee) for s in settlements)
+    assert extension["fee"] == format_open(fees) and [c["request"] for c in extension["choices"]] == \
+        extension["requests"]
+    spent = before - decode_u128(client.account(GATEWAY_KEY.public).free)
+    assert spent == fees + parse_open(extension["transaction_fee"])  # charged three times, nothing else
+    texts = [c.text for c in response.choices]
+    assert len(set(texts)) > 1  # each choice samples from its own seed
+    assert [c.text for c in api.completions.create(n=3, **asked).choices] == texts  # same seed, same texts
+    assert api.completions.create(**asked).choices[0].text == texts[0]
+    messages = [{"role": "user", "content": PROMPT}]
+    plain = api.chat.completions.create(model=model, messages=messages, n=2, max_tokens=6, temperature=1.5, seed=7)
+    chunks = list(api.chat.completions.create(model=model, messages=messages, n=2, max_tokens=6, temperature=1.5,
+                                              seed=7, stream=True))
+    streamed = ["".join(c.choices[0].delta.content or "" for c in chunks if c.choices[0].index == i) for i in (0, 1)]
+    assert streamed == [c.message.content for c in plain.choices]
+    assert sorted(c.choices[0].index for c in chunks if c.choices[0].finish_reason) == [0, 1]
+    assert len(chunks[-1].model_extra["payable"]["requests"]) == 2
+
+
+def test_logprobs_are_the_workers_own_for_each_token_in_openais_shapes(gateway):
+    """Greedy: every token's log-probability is ≤ 0, its alternatives sorted, the chosen token the most likely of
+    them (exp of its log-probability is their maximum) and its bytes the text's; streamed, the same tokens and
+    numbers. A completion's `logprobs: 3` gives the legacy shape: tokens, their log-probabilities, up to 4
+    alternatives each with the chosen one among them, offsets into the text."""
+    api, model = gateway["api"], gateway["model"]
+    messages = [{"role": "user", "content": PROMPT}]
+    response = api.chat.completions.create(model=model, messages=messages, max_tokens=8, temperature=0, logprobs=True,
+                                           top_logprobs=5)
+    content = response.choices[0].logprobs.content
+    assert len(content) == response.usage.completion_tokens  # every token generated (no stop sequence)
+    for entry in content:
+        assert entry.logprob <= 0 and len(entry.top_logprobs) == 5
+        values = [t.logprob for t in entry.top_logprobs]
+        assert values == sorted(values, reverse=True)
+        assert entry.top_logprobs[0].token == entry.token and bytes(entry.top_logprobs[0].bytes) == bytes(entry.bytes)
+        assert math.exp(entry.logprob) == max(math.exp(v) for v in values)
+    text = response.choices[0].message.content
+    pieces = b"".join(bytes(e.bytes) for e in content)  # the last may be end-of-sequence, which shows no text
+    assert pieces in (text.encode(), text.encode() + bytes(content[-1].bytes))
+    chunks = list(api.chat.completions.create(model=model, messages=messages, max_tokens=8, temperature=0,
+                                              logprobs=True, top_logprobs=5, stream=True))
+    streamed = [e for c in chunks if c.choices[0].logprobs for e in c.choices[0].logprobs.content]
+    assert [(e.token, e.logprob) for e in streamed] == [(e.token, e.logprob) for e in content]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == text
+    plain = api.chat.completions.create(model=model, messages=messages, max_tokens=8, temperature=0)
+    assert plain.choices[0].logprobs is None and plain.choices[0].message.content == text
+
+    legacy = api.completions.create(model=model, prompt=PROMPT, max_tokens=6, temperature=1.0, seed=5, logprobs=3)
+    found, text = legacy.choices[0].logprobs, legacy.choices[0].text
+    assert len(found.tokens) == len(found.token_logprobs) == len(found.top_logprobs) == len(found.text_offset) == \
+        legacy.usage.completion_tokens
+    assert found.text_offset == sorted(found.text_offset) and found.text_offset[0] == 0
+    for i, (token, logprob, top, offset) in enumerate(zip(found.tokens, found.token_logprobs, found.top_logprobs,
+                                                          found.text_offset, strict=True)):
+        assert logprob <= 0 and top[token] == logprob and 3 <= len(top) <= 4
+        last_without_text = i == len(found.tokens) - 1 and offset == len(text)  # end-of-sequence shows none
+        assert text[offset:].startswith(token) or "\ufffd" in token or last_without_text
 
 
 def test_a_prompt_past_the_bases_context_is_refused_before_paying_with_openais_code(gateway):

@@ -14,8 +14,8 @@ from runtime.codec import ONE_OPEN
 from runtime.crypto import Keypair
 from studio.app import create_gateway_app
 from studio.gateway import Access, Budget
-from studio.openai_protocol import GatewayError
-from studio.routes.gateway import Stopper
+from studio.openai_protocol import GatewayError, Token
+from studio.routes.gateway import Choice, Stopper
 
 KEY = "k" * 24
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -54,7 +54,8 @@ def test_callers_need_the_key_an_allowed_host_and_origin_and_a_json_body(api):
 @pytest.mark.parametrize(("extra", "param"), [
     ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
     ({"response_format": {"type": "json_schema"}}, "response_format"),
-    ({"logprobs": True}, "logprobs"), ({"top_logprobs": 2}, "top_logprobs"), ({"n": 3}, "n"),
+    ({"logprobs": 1}, "logprobs"), ({"top_logprobs": 2}, "top_logprobs"), ({"n": 9}, "n"), ({"n": 0}, "n"),
+    ({"n": True}, "n"), ({"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
     ({"presence_penalty": 0.5}, "presence_penalty"), ({"max_tokens": 0}, "max_tokens"),
     ({"max_completion_tokens": 0}, "max_completion_tokens"), ({"stream": True, "stream_options": False},
                                                               "stream_options"),
@@ -110,3 +111,40 @@ def test_stop_sequences_cut_the_text_even_across_pieces():
     assert Stopper([]).feed("anything") == "anything"
     tail = Stopper(["zz"])
     assert tail.feed("abz") == "ab" and tail.flush() == "z" and not tail.stopped
+
+
+@pytest.mark.parametrize(("extra", "param"), [
+    ({"logprobs": 6}, "logprobs"), ({"logprobs": True}, "logprobs"), ({"logprobs": -1}, "logprobs"),
+    ({"logprobs": 2, "top_logprobs": 2}, "top_logprobs"), ({"n": 9}, "n"),
+])
+def test_a_completions_logprobs_are_its_number_of_alternatives(api, extra, param):
+    answer = api.post("/v1/completions", json={"model": "1", "prompt": "hi", **extra}, headers=AUTH)
+    assert answer.status_code == 400 and answer.json()["error"]["param"] == param, answer.json()
+
+
+def test_choices_and_logprobs_within_their_bounds_pass_the_checks(api):
+    """n up to 8 and log-probabilities in OpenAI's two shapes get past the checks (the absent node is next)."""
+    chat = {"model": "1", "messages": [{"role": "user", "content": "hi"}], "n": 8, "logprobs": True,
+            "top_logprobs": 20, "seed": 3}
+    for path, body in (("/v1/chat/completions", chat), ("/v1/completions", {"model": "1", "prompt": "hi", "n": 2,
+                                                                            "logprobs": 5}),
+                       ("/v1/completions", {"model": "1", "prompt": "hi", "logprobs": 0})):
+        answer = api.post(path, json=body, headers=AUTH)
+        assert answer.status_code == 502 and answer.json()["error"]["code"] == "node_error"
+
+
+def test_a_choice_shows_the_logprobs_of_the_tokens_whose_text_it_shows():
+    """Tokens go out with the piece that starts showing their text (offsets in the choice's text); a token whose
+    text is still held back (it could begin a stop sequence) waits; from the stop sequence on, none goes out."""
+    choice = Choice(["END"])
+    fed = [choice.feed(Token(text, text.encode(), -0.5)) for text in ("Hel", "lo", "", " E", "N", "x", " E", "ND!")]
+    shown = "".join(text for text, _ in fed)
+    tokens = [(offset, token.text) for _, out in fed for offset, token in out]
+    assert shown == "Hello ENx " and choice.stopped
+    # the last " E" shows its space before "END"; "ND!", from the stop sequence on, never goes out
+    assert tokens == [(0, "Hel"), (3, "lo"), (5, ""), (5, " E"), (7, "N"), (8, "x"), (9, " E")]
+    assert [len(out) for _, out in fed] == [1, 1, 0, 2, 0, 2, 1, 0]  # "N" waited for "x" to rule out "END"
+    assert choice.flush() == ("", [])
+    tail = Choice(["zz"])
+    assert tail.feed(Token("abz")) == ("ab", [(0, Token("abz"))]) and tail.feed(Token("")) == ("", [])
+    assert tail.flush() == ("z", [(3, Token(""))]) and not tail.stopped

@@ -467,3 +467,41 @@ def test_a_request_reserves_its_whole_kv_cache_when_it_joins(models):
     finally:
         engine.close()
     assert seen == [[33]] * 30  # one allocation, never grown
+
+
+def test_token_logprobs_come_from_the_logits_the_token_was_drawn_from_and_change_no_token(models):
+    """Asking for log-probabilities leaves the tokens as they were (greedy and seeded); each token's log-probability
+    is its log-softmax under its temperature (replayed step by step on a lone runtime), its alternatives the 20
+    most likely there, sorted, the greedy token first."""
+    from gpu_worker.lora.batching import Batcher
+    from gpu_worker.lora.sampling import TOP_LOGPROBS, Sampler
+
+    root, dirs = models
+    cache = AdapterCache(host_bytes=1 << 24, device_bytes=1 << 24)
+    key = cache.register(dirs[0], read_adapter(dirs[0]).hash)
+    runtime = LlamaRuntime(root / "base", batch_invariant=True)
+    engine = Batcher(runtime, cache, max_batch=8)
+    try:
+        for temperature in (0.0, 1.2):
+            plain = engine.submit(key, [5, 6, 7], 10, Sampler(temperature, 1.0, 3))
+            crowd = [engine.submit(None, [i, i + 2], 10, Sampler(0.8, 1.0, i), logprobs=i % 2 == 0) for i in range(3)]
+            asked = engine.submit(key, [5, 6, 7], 10, Sampler(temperature, 1.0, 3), logprobs=True)
+            tokens = _drain(asked)
+            assert tokens == _drain(plain) and plain.logprobs == []
+            assert len(asked.logprobs) == len(tokens) == 10
+            for request in crowd:  # its neighbours in the batch get theirs only when they asked
+                assert len(_drain(request)) == 10 and len(request.logprobs) == (10 if request.with_logprobs else 0)
+            seq, feed = Sequence(cache.get(key), []), [5, 6, 7]
+            for token, found in zip(tokens, asked.logprobs, strict=True):
+                logits = runtime.step([seq], [feed])[0].double()
+                expected = torch.log_softmax(logits / (temperature or 1.0), dim=-1)
+                assert found.logprob == pytest.approx(float(expected[token]), abs=1e-9) and found.logprob <= 0
+                ids = [t for t, _ in found.top]
+                values = [v for _, v in found.top]
+                assert len(ids) == TOP_LOGPROBS and values == sorted(values, reverse=True)
+                assert ids == expected.topk(TOP_LOGPROBS).indices.tolist()
+                if temperature == 0:
+                    assert ids[0] == token and values[0] == found.logprob
+                feed = [token]
+    finally:
+        engine.close()

@@ -4,7 +4,8 @@ Each step admits queued requests (round-robin over adapters, so one busy adapter
 others) while the batch has room - bounded by request count and by KV-cache tokens - then runs ONE
 mixed forward: newcomers feed their prompts (prefill), running requests feed their last token
 (decode), all adapters together (see model.py). Tokens stream to each request's queue as they are
-made; a finished or cancelled request leaves the batch at the next step and frees its slot.
+made (with their log-probabilities, for a request that asked, in `Request.logprobs` before the token is
+queued); a finished or cancelled request leaves the batch at the next step and frees its slot.
 
 A request the base cannot run is refused when submitted (a token outside its vocabulary, more
 positions than its context); a step that fails anyway (its memory ran out, say) fails the requests in
@@ -26,7 +27,7 @@ from .adapters import AdapterError
 from .cache import AdapterCache
 from .kv_cache import KVCache
 from .model import POOLED, LlamaRuntime, Sequence
-from .sampling import Sampler
+from .sampling import Sampler, TokenLogprobs, token_logprobs
 
 log = structlog.get_logger("payable.worker.openlora")
 
@@ -45,6 +46,8 @@ class Request:
     sampler: Sampler = field(default_factory=Sampler)  # greedy unless given
     stop: frozenset[int] = frozenset()  # tokens that end the generation (kept as its last token)
     error: str = ""  # why it ended early (its adapter could not be loaded, its step failed)
+    with_logprobs: bool = False  # read each token's log-probabilities from its logits (`sampling.token_logprobs`)
+    logprobs: list[TokenLogprobs] = field(default_factory=list)  # one per generated token, when asked
 
     def cancel(self) -> None:
         """Stop generating; the request leaves the batch (freeing its slot) at the next step."""
@@ -74,7 +77,7 @@ class Batcher:
         self._thread.start()
 
     def submit(self, adapter: bytes | None, prompt: list[int], max_new: int, sampler: Sampler | None = None,
-               stop: frozenset[int] = frozenset()) -> Request:
+               stop: frozenset[int] = frozenset(), logprobs: bool = False) -> Request:
         if not prompt or max_new < 1:
             raise ValueError("a request needs a non-empty prompt and max_new ≥ 1")
         if len(prompt) + max_new > self.max_kv_tokens:
@@ -89,7 +92,8 @@ class Batcher:
                              f"vocabulary of {self.runtime.vocab}")
         if adapter is not None and adapter not in self.cache.registry:
             raise ValueError(f"adapter {adapter.hex()} is not registered")
-        request = Request(next(self._ids), adapter, list(prompt), max_new, sampler=sampler or Sampler(), stop=stop)
+        request = Request(next(self._ids), adapter, list(prompt), max_new, sampler=sampler or Sampler(), stop=stop,
+                          with_logprobs=logprobs)
         with self._lock:
             if self._stop:
                 raise RuntimeError("this engine is closed (its base model was replaced or the worker is stopping)")
@@ -180,11 +184,18 @@ class Batcher:
         return ready, feeds
 
     def _emit(self, batch: list[Request], logits) -> None:
-        """Sample each request's next token, stream it, and finish requests that are done."""
+        """Sample each request's next token (its log-probabilities read afterwards from the same logits, for the
+        requests that asked), stream it, and finish requests that are done."""
         with self._lock:
             self.steps += 1
-            for r, row in zip(batch, logits, strict=True):
-                token = r.sampler(row)
+            tokens = [r.sampler(row) for r, row in zip(batch, logits, strict=True)]
+            asked = [i for i, r in enumerate(batch) if r.with_logprobs]
+            if asked:
+                found = token_logprobs(logits[asked], [batch[i].sampler.temperature for i in asked],
+                                       [tokens[i] for i in asked])
+                for i, logprobs in zip(asked, found, strict=True):
+                    batch[i].logprobs.append(logprobs)
+            for r, token in zip(batch, tokens, strict=True):
                 r.generated.append(token)
                 r.tokens.put(token)
                 if len(r.generated) >= r.max_new or token in r.stop:

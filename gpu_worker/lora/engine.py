@@ -52,8 +52,10 @@ class LoRAEngine:
 
     def submit_paid(self, base: bytes, adapter: bytes, prompt: list[int], max_new_tokens: int,
                     sampler: Sampler, stop: frozenset[int]) -> Request:
-        """Queue a paid generation on a served base (see `serve_base`)."""
-        return self.bases[base].submit(adapter, prompt, max_new_tokens, sampler, stop)
+        """Queue a paid generation on a served base (see `serve_base`), reading each token's log-probabilities:
+        generation starts when the worker sees the request, before its requester asks for anything, and one
+        batched log-softmax and top-k per step is small beside the step's forward."""
+        return self.bases[base].submit(adapter, prompt, max_new_tokens, sampler, stop, logprobs=True)
 
     def load_adapter(self, directory: str | Path, expected_hash: bytes | None = None) -> LoRA:
         """Register a PEFT adapter directory; refused unless its bytes hash to `expected_hash` (when given)."""

@@ -1,7 +1,9 @@
 """Paid streams: each paid request's tokens as they come, kept for its requester to read.
 
 A stream is opened as soon as the follower sees the request (so its requester may connect before the
-first token), filled by the relay, and closed with the counts or the error. The registry keeps the
+first token), filled by the relay, and closed with the counts or the error. Each token is kept with its
+log-probabilities (the relay always reads them: generation starts before the requester connects); a
+reader gets them only when it asks, as many alternatives as it asks for. The registry keeps the
 last `KEPT_STREAMS` streams and lets a reader wait (up to `STREAM_WAIT_S`) for a request whose block
 has not reached this worker yet.
 """
@@ -34,13 +36,13 @@ class PaidStream:
 
     request: int
     requester: bytes
-    tokens: list[tuple[int, str]] = field(default_factory=list)
+    tokens: list[pb.GeneratedToken] = field(default_factory=list)
     end: pb.PaidStreamEnd | None = None
     changed: threading.Condition = field(default_factory=threading.Condition)
 
-    def push(self, token: int, text: str) -> None:
+    def push(self, token: pb.GeneratedToken) -> None:
         with self.changed:
-            self.tokens.append((token, text))
+            self.tokens.append(token)
             self.changed.notify_all()
 
     def close(self, end: pb.PaidStreamEnd) -> None:
@@ -48,8 +50,11 @@ class PaidStream:
             self.end = end
             self.changed.notify_all()
 
-    def events(self, alive: Callable[[], bool] = lambda: True) -> Iterator[pb.PaidStreamEvent]:
-        """Every token from the first, then the end; waits for more while the reader is `alive`."""
+    def events(self, alive: Callable[[], bool] = lambda: True, logprobs: bool = False,
+               top_logprobs: int = 0) -> Iterator[pb.PaidStreamEvent]:
+        """Every token from the first, then the end; waits for more while the reader is `alive`. Without
+        `logprobs` a token is its id, index and text; with them, also its piece, log-probability and its first
+        `top_logprobs` alternatives."""
         sent = 0
         while alive():
             with self.changed:
@@ -57,12 +62,24 @@ class PaidStream:
                     if not self.changed.wait(timeout=0.5) and not alive():
                         return
                 fresh, end = self.tokens[sent:], self.end
-            for token, text in fresh:
-                yield pb.PaidStreamEvent(token=pb.GeneratedToken(token=token, index=sent, text=text))
+            for token in fresh:
+                yield pb.PaidStreamEvent(token=shown(token, logprobs, top_logprobs))
                 sent += 1
             if end is not None and sent == len(self.tokens):
                 yield pb.PaidStreamEvent(end=end)
                 return
+
+
+def shown(token: pb.GeneratedToken, logprobs: bool, top_logprobs: int) -> pb.GeneratedToken:
+    """The token as a reader asked for it: without log-probabilities, or with `top_logprobs` alternatives."""
+    if not logprobs:
+        return pb.GeneratedToken(token=token.token, index=token.index, text=token.text)
+    if len(token.top_logprobs) <= top_logprobs:
+        return token
+    out = pb.GeneratedToken()
+    out.CopyFrom(token)
+    del out.top_logprobs[top_logprobs:]
+    return out
 
 
 class StreamRegistry:

@@ -2,16 +2,21 @@
 plain or streamed (server-sent events). The request and response bodies are `studio.openai_protocol`'s;
 the paying, streaming and settling is `studio.gateway.Gateway`'s. Every route first checks the caller
 (`Access`: Host, Origin, API key, a JSON body), before a body is read. Every refusal answers in OpenAI's
-error shape, also inside a stream that already started. A stream ends with a `choices: []` chunk carrying the
-usage only when `stream_options.include_usage` asked for it (as OpenAI's); the `payable` extension rides on
-the last chunk either way.
+error shape, also inside a stream that already started. `n` choices are paid and read concurrently; each
+streamed chunk names its choice's `index`, and carries the log-probabilities of the tokens whose text it shows
+when they were asked for. A stream ends with a `choices: []` chunk carrying the usage only when
+`stream_options.include_usage` asked for it (as OpenAI's); the `payable` extension rides on the last chunk
+either way.
 """
 
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 from collections.abc import Iterator
+from typing import TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -21,13 +26,15 @@ from starlette.concurrency import run_in_threadpool
 from sdk.client import ClientError
 
 from ..deps import GatewayState
-from ..gateway import Gateway, Paid
+from ..gateway import Call, Gateway, Paid
 from ..openai_protocol import (
     ChatChoice,
     ChatCompletionRequest,
+    ChatLogprobs,
     ChatMessage,
     ChatStreamChoice,
     CompletionChoice,
+    CompletionLogprobs,
     CompletionRequest,
     CompletionResponse,
     CompletionStreamChoice,
@@ -37,7 +44,10 @@ from ..openai_protocol import (
     ModelList,
     ResponseHead,
     StreamChunk,
+    Token,
 )
+
+T = TypeVar("T")
 
 
 async def allowed_caller(request: Request, gateway: GatewayState) -> None:
@@ -101,15 +111,90 @@ class Stopper:
         return out
 
 
-def pieces(gateway: Gateway, paid: Paid, stopper: Stopper) -> Iterator[str]:
-    """The generated text, piece by piece, up to the first stop sequence."""
-    for piece in gateway.tokens(paid.request):
-        if shown := stopper.feed(piece):
-            yield shown
-        if stopper.stopped:
+class Choice:
+    """One choice as it is shown, token by token: its text up to the first stop sequence (`Stopper`), and the
+    tokens whose text has begun to show, each with where it starts in the choice's text - their
+    log-probabilities go out with that text; the tokens from a stop sequence on never do."""
+
+    def __init__(self, stops: list[str]):
+        self.stopper = Stopper(stops)
+        self.fed = self.shown = 0
+        self.waiting: list[tuple[int, Token]] = []
+
+    @property
+    def stopped(self) -> bool:
+        return self.stopper.stopped
+
+    def feed(self, token: Token) -> tuple[str, list[tuple[int, Token]]]:
+        """The text that may be shown now and the tokens (with their offsets) it lets go."""
+        if self.stopped:
+            return "", []
+        self.waiting.append((self.fed, token))
+        self.fed += len(token.text)
+        return self._shown(self.stopper.feed(token.text))
+
+    def flush(self) -> tuple[str, list[tuple[int, Token]]]:
+        """The generation ended: what was held back, and every token still waiting (unless a stop cut them)."""
+        return self._shown(self.stopper.flush(), everything=not self.stopped)
+
+    def _shown(self, text: str, everything: bool = False) -> tuple[str, list[tuple[int, Token]]]:
+        self.shown += len(text)
+        out = [w for w in self.waiting if everything or w[0] < self.shown]
+        self.waiting = [] if self.stopped else self.waiting[len(out):]
+        return text, out
+
+
+def pieces(gateway: Gateway, paid: Paid, request: GenerationRequest,
+           choice: Choice) -> Iterator[tuple[str, list[tuple[int, Token]]]]:
+    """A choice's text piece by piece up to its first stop sequence, each piece with the tokens it shows."""
+    for token in gateway.tokens(paid.request, request.logprobs, request.top_logprobs):
+        text, tokens = choice.feed(token)
+        if text or tokens:
+            yield text, tokens
+        if choice.stopped:
             return
-    if rest := stopper.flush():
-        yield rest
+    text, tokens = choice.flush()
+    if text or tokens:
+        yield text, tokens
+
+
+_DONE = object()
+
+
+def merged(sources: list[Iterator[T]]) -> Iterator[tuple[int, T]]:
+    """The items of several iterators as they come, each with its iterator's index, read on threads of their own
+    (one iterator is read here); the first exception any of them raises is raised here."""
+    if len(sources) == 1:
+        yield from ((0, item) for item in sources[0])
+        return
+    out: queue.Queue = queue.Queue()
+
+    def read(index: int, source: Iterator[T]) -> None:
+        try:
+            for item in source:
+                out.put((index, item, None))
+            out.put((index, _DONE, None))
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the reader raises it (else it waits forever)
+            out.put((index, _DONE, exc))
+
+    for index, source in enumerate(sources):
+        threading.Thread(target=read, args=(index, source), daemon=True, name=f"gateway-choice-{index}").start()
+    left = len(sources)
+    while left:
+        index, item, error = out.get()
+        if error is not None:
+            raise error
+        if item is _DONE:
+            left -= 1
+        else:
+            yield index, item
+
+
+def logprobs_of(request: GenerationRequest, tokens: list[tuple[int, Token]], chat: bool):
+    """The tokens' log-probabilities in the shape of a chat or a completion, or None when not asked for."""
+    if not request.logprobs:
+        return None
+    return ChatLogprobs.of(tokens) if chat else CompletionLogprobs.of(tokens)
 
 
 def run(gateway: Gateway, body, chat: bool):
@@ -118,47 +203,61 @@ def run(gateway: Gateway, body, chat: bool):
     request = parse(body, chat)  # every parameter is checked before the model is looked up or anything paid
     model = gateway.adapter(request.model)
     prompt = request.prompt_text()
-    paid = gateway.pay(model, request, prompt)
-    head = ResponseHead(id=f"{'chatcmpl' if chat else 'cmpl'}-{paid.request}", created=int(time.time()),
+    call = gateway.pay(model, request, prompt)
+    head = ResponseHead(id=f"{'chatcmpl' if chat else 'cmpl'}-{call.choices[0].request}", created=int(time.time()),
                         model=str(model.id), object="chat.completion" if chat else "text_completion")
-    stopper = Stopper(request.stop)
-    if not request.stream:
-        text = "".join(pieces(gateway, paid, stopper))
-        usage, extension, finish = gateway.settle(paid, request.max_tokens)
-        finish = "stop" if stopper.stopped else finish
-        choice = (ChatChoice(finish_reason=finish, message=ChatMessage(role="assistant", content=text)) if chat
-                  else CompletionChoice(finish_reason=finish, text=text))
-        response = CompletionResponse(**head.model_dump(), choices=[choice], usage=usage, payable=extension)
-        return JSONResponse(response.model_dump(mode="json"))
-    return StreamingResponse(stream(gateway, head, paid, request, stopper, chat), media_type="text/event-stream")
+    choices = [Choice(request.stop) for _ in call.choices]
+    sources = [pieces(gateway, paid, request, choice) for paid, choice in zip(call.choices, choices, strict=True)]
+    if request.stream:
+        return StreamingResponse(stream(gateway, head, call, request, choices, sources, chat),
+                                 media_type="text/event-stream")
+    texts: list[list[str]] = [[] for _ in choices]
+    tokens: list[list[tuple[int, Token]]] = [[] for _ in choices]
+    for index, (text, shown) in merged(sources):
+        texts[index].append(text)
+        tokens[index] += shown
+    usage, extension, finishes = gateway.settle(call, request.max_tokens)
+    out: list[ChatChoice] | list[CompletionChoice] = []
+    for index, choice in enumerate(choices):
+        finish, text, logprobs = ("stop" if choice.stopped else finishes[index], "".join(texts[index]),
+                                  logprobs_of(request, tokens[index], chat))
+        out.append(ChatChoice(index=index, finish_reason=finish, logprobs=logprobs,
+                              message=ChatMessage(role="assistant", content=text)) if chat
+                   else CompletionChoice(index=index, finish_reason=finish, text=text, logprobs=logprobs))
+    response = CompletionResponse(**head.model_dump(), choices=out, usage=usage, payable=extension)
+    return JSONResponse(response.model_dump(mode="json"))
 
 
-def stream(gateway: Gateway, head: ResponseHead, paid: Paid, request: GenerationRequest, stopper: Stopper,
-           chat: bool) -> Iterator[bytes]:
+def stream(gateway: Gateway, head: ResponseHead, call: Call, request: GenerationRequest, choices: list[Choice],
+           sources: list[Iterator[tuple[str, list[tuple[int, Token]]]]], chat: bool) -> Iterator[bytes]:
+    """The choices' pieces as they come (each chunk names its choice's index), then each choice's finish
+    reason, the `payable` extension on the last of them - or, with `stream_options.include_usage`, on OpenAI's
+    last chunk: no choices, the usage."""
     head = head.model_copy(update={"object": "chat.completion.chunk" if chat else "text_completion"})
-    first = True
+    first = [True] * len(choices)
 
-    def chunk(piece: str | None, finish: str | None = None, extension: dict | None = None) -> dict:
-        nonlocal first
+    def chunk(index: int, piece: str | None, tokens: list[tuple[int, Token]] | None = None,
+              finish: str | None = None, extension: dict | None = None) -> dict:
         choice: ChatStreamChoice | CompletionStreamChoice
-        if chat:  # the first delta names the role, as OpenAI's streams do
+        logprobs = None if tokens is None else logprobs_of(request, tokens, chat)
+        if chat:  # a choice's first delta names the role, as OpenAI's streams do
             delta = DeltaMessage() if piece is None else DeltaMessage(content=piece,
-                                                                      role="assistant" if first else None)
-            first = False
-            choice = ChatStreamChoice(delta=delta, finish_reason=finish)
+                                                                      role="assistant" if first[index] else None)
+            first[index] = False
+            choice = ChatStreamChoice(index=index, delta=delta, finish_reason=finish, logprobs=logprobs)
         else:
-            choice = CompletionStreamChoice(text=piece or "", finish_reason=finish)
+            choice = CompletionStreamChoice(index=index, text=piece or "", finish_reason=finish, logprobs=logprobs)
         return StreamChunk(**head.model_dump(), choices=[choice], payable=extension).model_dump(mode="json")
 
     try:
-        for piece in pieces(gateway, paid, stopper):
-            yield sse(chunk(piece))
-        usage, extension, finish = gateway.settle(paid, request.max_tokens)
-        finish = "stop" if stopper.stopped else finish
-        if not request.include_usage:
-            yield sse(chunk(None, finish, extension))
-        else:  # OpenAI's last chunk: no choices, the usage
-            yield sse(chunk(None, finish))
+        for index, (piece, tokens) in merged(sources):
+            yield sse(chunk(index, piece, tokens))
+        usage, extension, finishes = gateway.settle(call, request.max_tokens)
+        for index, choice in enumerate(choices):
+            last = index == len(choices) - 1 and not request.include_usage
+            yield sse(chunk(index, None, finish="stop" if choice.stopped else finishes[index],
+                            extension=extension if last else None))
+        if request.include_usage:  # OpenAI's last chunk: no choices, the usage
             yield sse(StreamChunk(**head.model_dump(), choices=[], payable=extension, usage=usage)
                       .model_dump(mode="json"))
     except GatewayError as exc:

@@ -308,27 +308,47 @@ class LoRAGenerateRequest(_message.Message):
     max_new_tokens: int
     def __init__(self, adapter_hash: _Optional[bytes] = ..., prompt: _Optional[_Iterable[int]] = ..., max_new_tokens: _Optional[int] = ...) -> None: ...
 
+class TokenAlternative(_message.Message):
+    __slots__ = ("token", "piece", "logprob")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PIECE_FIELD_NUMBER: _ClassVar[int]
+    LOGPROB_FIELD_NUMBER: _ClassVar[int]
+    token: int
+    piece: bytes
+    logprob: float
+    def __init__(self, token: _Optional[int] = ..., piece: _Optional[bytes] = ..., logprob: _Optional[float] = ...) -> None: ...
+
 class GeneratedToken(_message.Message):
-    __slots__ = ("token", "index", "text")
+    __slots__ = ("token", "index", "text", "piece", "logprob", "top_logprobs")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    PIECE_FIELD_NUMBER: _ClassVar[int]
+    LOGPROB_FIELD_NUMBER: _ClassVar[int]
+    TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
     token: int
     index: int
     text: str
-    def __init__(self, token: _Optional[int] = ..., index: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
+    piece: bytes
+    logprob: float
+    top_logprobs: _containers.RepeatedCompositeFieldContainer[TokenAlternative]
+    def __init__(self, token: _Optional[int] = ..., index: _Optional[int] = ..., text: _Optional[str] = ..., piece: _Optional[bytes] = ..., logprob: _Optional[float] = ..., top_logprobs: _Optional[_Iterable[_Union[TokenAlternative, _Mapping]]] = ...) -> None: ...
 
 class PaidStreamRequest(_message.Message):
-    __slots__ = ("request", "requester", "issued_at", "signature")
+    __slots__ = ("request", "requester", "issued_at", "signature", "logprobs", "top_logprobs")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     REQUESTER_FIELD_NUMBER: _ClassVar[int]
     ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
     request: int
     requester: bytes
     issued_at: int
     signature: bytes
-    def __init__(self, request: _Optional[int] = ..., requester: _Optional[bytes] = ..., issued_at: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    logprobs: bool
+    top_logprobs: int
+    def __init__(self, request: _Optional[int] = ..., requester: _Optional[bytes] = ..., issued_at: _Optional[int] = ..., signature: _Optional[bytes] = ..., logprobs: _Optional[bool] = ..., top_logprobs: _Optional[int] = ...) -> None: ...
 
 class PaidStreamEnd(_message.Message):
     __slots__ = ("input_tokens", "output_tokens", "output_hash", "error")
