@@ -14,9 +14,12 @@ from contextlib import contextmanager
 
 import torch
 
-# torch's default generator is one per process; jobs on several threads (fine-tuning slots, a classifier's
-# training) that seed it and draw from it take turns, or each would draw from the other's stream
-_GLOBAL_RNG = threading.RLock()
+# Process-wide torch state that jobs on several threads (fine-tuning slots, a classifier's training, the paid
+# path's attributor) must take turns with: the default generator (seeded and drawn from, or each job would
+# draw from the other's stream), and model construction - transformers and PEFT build modules under contexts
+# that patch torch.nn for the whole process (meta-device init), so a model built on one thread while
+# another loads gets parameters with no data. One lock for both, so no two orders of taking them exist.
+_TORCH_GLOBALS = threading.RLock()
 
 
 def pick_device(choice: str = "auto") -> torch.device:
@@ -40,7 +43,14 @@ def deterministic(threads: int = 1) -> None:
 def global_rng(seed: int | None = None) -> Iterator[None]:
     """Hold torch's default generator, seeded with `seed` if given, while the block draws from it: what a
     model's initial weights or dropout take from it is then a function of the seed alone."""
-    with _GLOBAL_RNG:
+    with _TORCH_GLOBALS:
         if seed is not None:
             torch.manual_seed(seed)
+        yield
+
+
+@contextmanager
+def building_models() -> Iterator[None]:
+    """Hold torch's process-wide state while a model is loaded or wrapped (`from_pretrained`, PEFT)."""
+    with _TORCH_GLOBALS:
         yield

@@ -167,3 +167,32 @@ def test_jobs_on_several_threads_train_the_bytes_each_trains_alone(data, tiny_ba
     with ThreadPoolExecutor(len(configs)) as pool:
         together = list(pool.map(adapter, configs, [tmp_path / f"together-{i}" for i in range(len(configs))]))
     assert together == alone and len(set(alone)) == len(alone)
+
+
+def test_bases_loaded_on_several_threads_of_a_fresh_process_all_load(tiny_base):
+    """Two fine-tuning jobs starting at once in a fresh worker load their bases on two threads: transformers'
+    lazy modules, imported by both at once, raised "cannot import name 'AutoModelForCausalLM'", and its
+    loading patches torch.nn for the whole process (meta-device init) - model building takes turns."""
+    import subprocess
+    import sys
+
+    script = ("import sys, threading\n"
+              "from pathlib import Path\n"
+              "from gpu_worker.finetune import trainer\n"
+              "from gpu_worker.configs import ModelConfig\n"
+              "from gpu_worker.gradient.models import build\n"
+              "errors = []\n"
+              "def load(i):\n"
+              "    try:\n"
+              "        model = (build(ModelConfig('mlp', 64, 10, (32,))) if i % 2 else\n"
+              "                 trainer.load_base(Path(sys.argv[1]))[0])\n"
+              "        assert all(p.device.type != 'meta' for p in model.parameters()), 'meta parameters'\n"
+              "    except Exception as exc:\n"
+              "        errors.append(repr(exc))\n"
+              "threads = [threading.Thread(target=load, args=(i,)) for i in range(4)]\n"
+              "[t.start() for t in threads]\n"
+              "[t.join() for t in threads]\n"
+              "print(errors)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tiny_base)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr[-2000:]

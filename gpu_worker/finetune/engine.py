@@ -32,7 +32,7 @@ from sdk.artifacts import ATTRIBUTION_INDEX, PEFT_LORA, directory_hash, upload_d
 from sdk.client import Client
 from sdk.modelfactory import DEFAULT_REWARD_SPLIT
 
-from ..device import deterministic
+from ..device import building_models, deterministic
 from .config import TrainingConfig, estimate, library_versions
 from .dataset import DatasetSpec, Prepared, prepare, prompt_text
 from .export import export_merged
@@ -283,12 +283,17 @@ class FinetuneEngine:
         return job
 
     def _with_adapter(self, job: Job):
-        if job.id not in self._tried:
+        """The job's base with its adapter (kept for the last job asked: its prompt box, its publishing); what
+        it returns is its own, as another job's publish may replace the kept one meanwhile."""
+        tried = self._tried.get(job.id)
+        if tried is None:
             from peft import PeftModel
 
             base, tokenizer = load_base(Path(job.results["base_dir"]), self.device)
-            self._tried = {job.id: (PeftModel.from_pretrained(base, self._dir(job) / "adapter").eval(), tokenizer)}
-        return self._tried[job.id]
+            with building_models():
+                tried = (PeftModel.from_pretrained(base, self._dir(job) / "adapter").eval(), tokenizer)
+            self._tried = {job.id: tried}
+        return tried
 
     def _samples(self, job: Job, prompts: list[str], max_new_tokens: int = 40) -> list[dict]:
         if not prompts:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ..device import building_models
 from .trainer import load_base
 
 TOLERANCE = 1e-4
@@ -34,7 +35,8 @@ def export_merged(base_dir: Path, adapter_dir: Path, out_dir: Path) -> dict:
     probe = _probe(tokenizer)
     base_logits = base(probe).logits.clone()
     base_weights = {k: v.clone() for k, v in base.state_dict().items()}
-    with_adapter = PeftModel.from_pretrained(base, adapter_dir).eval()
+    with building_models():
+        with_adapter = PeftModel.from_pretrained(base, adapter_dir).eval()
     expected = with_adapter(probe).logits
     merged = with_adapter.merge_and_unload().eval()
     got = merged(probe).logits

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..device import global_rng
+from ..device import building_models, global_rng
 from ..rows import IGNORE, Example, collate
 from .config import TrainingConfig, lr_at
 
@@ -68,13 +68,16 @@ def load_tokenizer(directory: Path):
 
 
 def load_base(directory: Path, device: torch.device | str = "cpu"):
-    """The base model (fp32, eval mode) and its tokenizer from a Hugging Face directory; LLaMA family only."""
-    from transformers import AutoModelForCausalLM
-    from transformers.utils import logging as hf_logging
+    """The base model (fp32, eval mode) and its tokenizer from a Hugging Face directory; LLaMA family only.
+    Built under `building_models`, the first import of transformers' lazy modules included: two threads
+    importing them at once got "cannot import name 'AutoModelForCausalLM'"."""
+    with building_models():
+        from transformers import AutoModelForCausalLM
+        from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # a worker's log and the demo's story are not progress-bar terminals
-    tokenizer = load_tokenizer(directory)
-    model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).to(device)
+        hf_logging.disable_progress_bar()  # a worker's log and the demo's story are not progress-bar terminals
+        tokenizer = load_tokenizer(directory)
+        model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).to(device)
     return model.eval(), tokenizer
 
 

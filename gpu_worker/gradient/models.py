@@ -13,18 +13,21 @@ from torch import nn
 from payable.worker.v1 import worker_pb2 as pb
 
 from ..configs import ModelConfig
+from ..device import building_models
 from ..onnx_graph import finish_graph
 
 
 def build(config: ModelConfig) -> nn.Sequential:
-    """The torch module for a config: Linear layers with ReLU between them."""
+    """The torch module for a config: Linear layers with ReLU between them (built under `building_models`: a
+    language model loading on another thread must not put these parameters on the meta device)."""
     layers: list[nn.Module] = []
     widths = config.widths
-    for i in range(len(widths) - 1):
-        layers.append(nn.Linear(widths[i], widths[i + 1]))
-        if i < len(widths) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+    with building_models():
+        for i in range(len(widths) - 1):
+            layers.append(nn.Linear(widths[i], widths[i + 1]))
+            if i < len(widths) - 2:
+                layers.append(nn.ReLU())
+        return nn.Sequential(*layers)
 
 
 def linear_layers(model: nn.Sequential) -> list[nn.Linear]:

@@ -13,6 +13,7 @@ import threading
 import torch
 
 from ..adapter_index import Credit
+from ..device import building_models
 from ..finetune.trainer import load_base
 from ..gradient.lora_influence import lora_modules
 from ..lora.cache import AdapterCache
@@ -50,10 +51,12 @@ class Attributor:
         model = self._models.get(served.base)
         if model is None:
             base, _ = load_base(served.base_dir, self.device)
-            model = self._models[served.base] = PeftModel.from_pretrained(base, served.adapter_dir,
-                                                                           adapter_name=slot).eval()
+            with building_models():
+                model = self._models[served.base] = PeftModel.from_pretrained(base, served.adapter_dir,
+                                                                               adapter_name=slot).eval()
         elif slot not in model.peft_config:
-            model.load_adapter(served.adapter_dir, adapter_name=slot)
+            with building_models():
+                model.load_adapter(served.adapter_dir, adapter_name=slot)
         if model.active_adapter != slot:
             model.set_adapter(slot)
         if self._in_slot.get((served.base, slot)) != served.adapter:

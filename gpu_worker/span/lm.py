@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..configs import LMConfig
-from ..device import global_rng
+from ..device import building_models, global_rng
 
 
 class Block(nn.Module):
@@ -105,7 +105,8 @@ def train_lm(config: LMConfig, documents: list[np.ndarray], seed: int = 0, steps
 
 
 def load_lm(config: LMConfig, state: dict[str, torch.Tensor], device: str | torch.device = "cpu") -> TinyLM:
-    model = TinyLM(config)
+    with building_models():
+        model = TinyLM(config)
     model.load_state_dict(state)
     return model.to(device).eval()
 
