@@ -130,7 +130,9 @@ def convert_gguf(path: Path, cache_root: Path, *, expected_sha256: str | None = 
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{info.sha256[:12]}-", dir=target.parent))
     try:
-        _write_directory(Path(path), scratch, source)
+        # the directory records what the file is, not how this import found it: one GGUF, one directory
+        # (and one base artifact hash) whether it came from a path or a wheel; the chain records the package
+        _write_directory(Path(path), scratch, replace(source, package="", version=""))
         os.replace(scratch, target)
     except OSError:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -145,8 +147,8 @@ def convert_gguf(path: Path, cache_root: Path, *, expected_sha256: str | None = 
 
 
 def _cached_source(target: Path, package: str, version: str) -> ModelSource:
-    """A cached conversion's source, naming the package this import came from: the same file may have been
-    converted first from a path (no package), and the record of this import must still say which wheel."""
+    """A cached conversion's source, naming the package this import came from (the directory itself names
+    none: the same file may come from a path or a wheel)."""
     source = ModelSource(**json.loads((target / SOURCE_FILE).read_text()))
     return replace(source, package=package, version=version) if package else source
 

