@@ -108,3 +108,14 @@ def wait_for_stop_signal() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     stopping.wait()
+
+
+def worker_rpc(call, request, timeout: float | None = 600):
+    """A call to the worker's gRPC API; its refusal as a ValueError that names the worker's status and reason
+    (the CLI prints it and exits 2)."""
+    import grpc
+
+    try:
+        return call(request, timeout=timeout)
+    except grpc.RpcError as exc:
+        raise ValueError(f"worker: {exc.code().name}: {exc.details()}") from exc

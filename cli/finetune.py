@@ -13,7 +13,7 @@ from sdk import modelfactory
 from sdk.wire import finetune_message
 
 from . import finetune_export
-from .common import DEFAULT_NODE, client, created, emit, json_option, keypair_from
+from .common import DEFAULT_NODE, client, created, emit, json_option, keypair_from, worker_rpc
 
 DEFAULT_WORKER = "127.0.0.1:9955"
 HYPER = modelfactory.hyperparameter_types()  # flag → type, from ModelFactory's one declaration (the worker's defaults)
@@ -40,15 +40,6 @@ def job_auth(key: Keypair, action: str, target: str):
     subject = blake2_256(target.encode()) if action == "start" else target.encode()
     return wp.JobAuth(owner=key.public, issued_at=issued_at,
                       signature=key.sign(finetune_message(action, subject, key.public, issued_at)))
-
-
-def _rpc(call, request, timeout: float | None = 600):
-    import grpc
-
-    try:
-        return call(request, timeout=timeout)
-    except grpc.RpcError as exc:
-        raise ValueError(f"worker: {exc.code().name}: {exc.details()}") from exc
 
 
 def _spec(args) -> dict:
@@ -149,9 +140,9 @@ def _preview(args, stub) -> int:
     offset, examples = args.offset, []
     while True:
         ask = 50 if wanted is None else min(50, wanted - len(examples))
-        found = _rpc(stub.Preview, wp.DatasetPreviewRequest(dataset_spec_json=spec, base_model=base,
-                                                            cutoff=args.cutoff or 0, limit=ask, offset=offset,
-                                                            split=split))
+        found = worker_rpc(stub.Preview, wp.DatasetPreviewRequest(dataset_spec_json=spec, base_model=base,
+                                                                  cutoff=args.cutoff or 0, limit=ask,
+                                                                  offset=offset, split=split))
         examples += found.examples
         offset = found.next_offset
         if not offset or not found.examples or (wanted is not None and len(examples) >= wanted):
@@ -185,15 +176,15 @@ def _start(args, stub) -> int:
 
     config = json.dumps(_config(args))
     if args.estimate:
-        est = _rpc(stub.Estimate, wp.JobConfigRequest(config_json=config))
+        est = worker_rpc(stub.Estimate, wp.JobConfigRequest(config_json=config))
         emit(args, {"steps": est.steps, "train_tokens": est.train_tokens, "trainable_params": est.trainable_params,
                     "memory_bytes": est.memory_bytes, "seconds": est.seconds},
              [("steps", str(est.steps)), ("training tokens", f"{est.train_tokens:,}"),
               ("trainable parameters", f"{est.trainable_params:,}"),
               ("memory", f"{est.memory_bytes / 2**20:.1f} MiB"), ("time", f"~{est.seconds:.0f} s")])
         return 0
-    job = _rpc(stub.Start, wp.StartJobRequest(config_json=config, prompts=args.prompt or [],
-                                              auth=job_auth(keypair_from(args.owner), "start", config)))
+    job = worker_rpc(stub.Start, wp.StartJobRequest(config_json=config, prompts=args.prompt or [],
+                                                    auth=job_auth(keypair_from(args.owner), "start", config)))
     if args.follow:
         return _follow(args, stub, job.id)
     _print_job(args, job)
@@ -213,13 +204,13 @@ def cmd_finetune(args) -> int:
         return _start(args, stub)
     job_ref = wp.JobRef(job=args.job)
     if action == "status":
-        _print_job(args, _rpc(stub.Status, job_ref))
+        _print_job(args, worker_rpc(stub.Status, job_ref))
         return 0
     if action == "logs":
         return _follow(args, stub, args.job, lines=True) if args.follow else _logs(args, stub)
     if action in ("abort", "resume"):
         owned = wp.JobRef(job=args.job, auth=job_auth(keypair_from(args.owner), action, args.job))
-        job = _rpc(stub.Abort if action == "abort" else stub.Resume, owned)
+        job = worker_rpc(stub.Abort if action == "abort" else stub.Resume, owned)
         if action == "resume" and args.follow:
             return _follow(args, stub, job.id, since=0)
         _print_job(args, job)
@@ -250,7 +241,7 @@ def _publish(args, stub, job_ref) -> int:
     if len(split) != 4:
         raise ValueError("--split takes contributors,owner,protocol,worker basis points, e.g. 7000,2000,500,500")
     signer = keypair_from(args.sender)
-    published = _rpc(stub.PublishArtifacts, wp.PublishRequest(
+    published = worker_rpc(stub.PublishArtifacts, wp.PublishRequest(
         job=job_ref.job, auth=job_auth(signer, "publish", job_ref.job), price_per_inference=args.price,
         price_per_input_token=args.price_per_input_token,
         price_per_output_token=args.price_per_output_token, attribution_method=args.attribution,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from runtime.crypto import encode_address
 
-from .common import client, emit
+from .common import client, emit, worker_rpc
 
 FORMATS = ("merged", "gguf")
 
@@ -39,9 +39,7 @@ def gguf_arguments(p, when: str, default_name: str) -> None:
 def export(args, stub, job_ref) -> int:
     if args.format == "gguf":
         return _export_gguf(args, stub, job_ref)
-    from .finetune import _rpc
-
-    out = _rpc(stub.Export, job_ref)
+    out = worker_rpc(stub.Export, job_ref)
     emit(args, {"adapter_dir": out.adapter_dir, "merged_dir": out.merged_dir,
                 "max_logit_difference": out.max_logit_difference, "changed_tensors": out.changed_tensors,
                 "logit_shift_from_base": out.logit_shift_from_base},
@@ -55,14 +53,12 @@ def export(args, stub, job_ref) -> int:
 def _export_gguf(args, stub, job_ref) -> int:
     from gpu_worker.finetune import gguf_export
 
-    from .finetune import _rpc
-
-    job = _rpc(stub.Status, job_ref)
+    job = worker_rpc(stub.Status, job_ref)
     if job.state != "completed":
         raise ValueError(f"job {job.id} is {job.state}; it must be completed before it is exported")
     config, results = json.loads(job.config_json), json.loads(job.results_json or "{}")
     # jobs trained before the worker recorded adapter_dir: the merged export reports it
-    adapter_dir = results.get("adapter_dir") or _rpc(stub.Export, job_ref).adapter_dir
+    adapter_dir = results.get("adapter_dir") or worker_rpc(stub.Export, job_ref).adapter_dir
     facts = _job_facts(args, job, config, results)
     out_dir = args.out or Path(f"{job.id}-gguf")
     done = gguf_export.export_gguf(Path(results["base_dir"]), Path(adapter_dir), out_dir,
