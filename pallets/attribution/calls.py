@@ -10,15 +10,13 @@ from pallets.token import interface as token
 from payable.attribution.v1 import attribution_pb2 as pb
 from payable.inference.v1 import inference_pb2
 from payable.modelregistry.v1.methods import method_kind
-from runtime.canonical import NonCanonical, decode_canonical
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
-from runtime.crypto import verify
 from runtime.pallet import CallTable
 from runtime.protocol import TREASURY
-from sdk.wire import request_id_bytes, token_price, verify_membership
+from sdk.wire import token_price, verify_membership
 
-from . import errors, refusals, weights
+from . import errors, refusals, signed, weights
 from . import events as ev
 from .payout import here, pay, refund
 from .split import PPB, largest_remainder, split_fee
@@ -29,23 +27,11 @@ calls = CallTable("attribution")
 
 def _verified(ctx: Context, origin: bytes, request, model, signed_bytes: bytes, proofs) -> pb.StoredResult:
     """Every check a chain can make of a worker's signed result for `request`; returns what is kept of it."""
-    worker = inference.worker(ctx, origin)
-    if worker.leaving_at:
-        raise errors.NotBonded("the worker is deregistering")
-    try:
-        signed = decode_canonical(pb.SignedAttribution, signed_bytes, "signed_attribution")
-        result = decode_canonical(pb.AttributionResult, signed.result, "the signed result")
-    except NonCanonical as exc:
-        raise errors.Malformed(str(exc)) from exc
-    if result.worker != origin or not verify(origin, signed.result, signed.signature):
-        raise errors.BadSignature("the result must be signed by the submitting worker")
-    checks = {"request": (result.request_id, request_id_bytes(request.id)),
-              "input": (result.input_hash, request.input_hash), "model": (result.model_hash, model.artifact_hash),
-              "index": (result.index_hash, model.attribution_index_hash),
-              "method": (method_kind(result.method), model.attribution_method)}
-    for what, (got, want) in checks.items():
-        if got != want:
-            raise errors.Mismatch(f"the result's {what} does not match request {request.id}")
+    result = signed.opened(ctx, origin, signed_bytes, pb.SignedAttribution, pb.AttributionResult, "result",
+                           lambda body: body, ("signed_attribution", "the signed result", "result"))
+    signed.same_request("result", request, model, result,
+                        index=(result.index_hash, model.attribution_index_hash),
+                        method=(method_kind(result.method), model.attribution_method))
     _check_tokens(request, result)
     _check_credits(ctx, result, proofs, model)
     return pb.StoredResult(worker=origin, output_hash=result.output_hash,

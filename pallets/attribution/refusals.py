@@ -29,13 +29,10 @@ from pallets.modelregistry import interface as registry
 from payable.attribution.v1 import attribution_pb2 as pb
 from payable.attribution.v1.refusal import refusal_message
 from payable.inference.v1 import inference_pb2 as inf
-from runtime.canonical import NonCanonical, decode_canonical
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
-from runtime.crypto import verify
-from sdk.wire import request_id_bytes
 
-from . import errors
+from . import errors, signed
 from . import events as ev
 from .payout import here, pay, refund
 from .split import split_fee
@@ -46,20 +43,9 @@ ABSTAIN = frozenset({inf.ARTIFACT_UNAVAILABLE, inf.BUSY})
 
 def verified(ctx: Context, origin: bytes, request, model, signed_bytes: bytes) -> pb.StoredResult:
     """Every check a chain can make of a worker's signed refusal of `request`; returns what is kept of it."""
-    if inference.worker(ctx, origin).leaving_at:
-        raise errors.NotBonded("the worker is deregistering")
-    try:
-        signed = decode_canonical(pb.SignedRefusal, signed_bytes, "signed_refusal")
-        refusal = decode_canonical(pb.Refusal, signed.refusal, "the signed refusal")
-    except NonCanonical as exc:
-        raise errors.Malformed(str(exc)) from exc
-    if refusal.worker != origin or not verify(origin, refusal_message(signed.refusal), signed.signature):
-        raise errors.BadSignature("the refusal must be signed by the submitting worker")
-    checks = {"request": (refusal.request_id, request_id_bytes(request.id)),
-              "input": (refusal.input_hash, request.input_hash), "model": (refusal.model_hash, model.artifact_hash)}
-    for what, (got, want) in checks.items():
-        if got != want:
-            raise errors.Mismatch(f"the refusal's {what} does not match request {request.id}")
+    refusal = signed.opened(ctx, origin, signed_bytes, pb.SignedRefusal, pb.Refusal, "refusal", refusal_message,
+                            ("signed_refusal", "the signed refusal", "refusal"))
+    signed.same_request("refusal", request, model, refusal)
     _check_numbers(ctx, request, model, refusal)
     return pb.StoredResult(worker=origin, refused=refusal.reason, input_tokens=refusal.input_tokens,
                            max_new_tokens=refusal.max_new_tokens, limit=refusal.limit, included=here(ctx))
