@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -49,7 +50,6 @@ def studio(tmp_path_factory, tiny_base):
                                "--from", "//Alice", "--node", node.target, "--json"], capture_output=True, text=True,
                               timeout=900)
         assert done.returncode == 0, done.stderr
-        worker.channel(timeout=120).close()  # listening: the studio's pages ask the worker at once
         server = HttpProcess(root / "studio.log", "studio", "--node", node.target, "--worker", worker.target,
                              ready_path="/api/chain")
         yield {"url": server.url, "client": client, "root": root}
@@ -278,3 +278,15 @@ def test_only_the_selected_keys_buttons_work_and_a_double_click_starts_one_job(s
         expect(page.locator(button)).to_be_disabled()
         expect(page.locator(button)).to_have_attribute("title", re.compile(f"only the key that started job {job_id}"))
     expect(page.locator("#try-button")).to_be_enabled()  # trying the adapter signs nothing
+
+    # answers slower than the page's one-second poll (a busy machine): every point is drawn once
+    def slow(route):
+        time.sleep(1.5)
+        route.continue_()
+
+    page.route(re.compile(r"/api/jobs/[0-9a-f]+\?since="), slow)
+    page.goto(f"{url}/factory/jobs/{job_id}")
+    expect(page.locator("#job-state")).to_have_text("completed")
+    page.wait_for_timeout(4_000)  # the answers to the asks the poll may have overlapped
+    points = json.loads(urllib.request.urlopen(f"{url}/api/jobs/{job_id}").read())["points"]
+    assert int(page.locator("#loss-chart").get_attribute("data-points")) == len(points) > 2

@@ -287,10 +287,15 @@ const Studio = (() => {
   function watchJob(id) {
     let points = [];
     let timer = null;
+    let asking = false;  // one question at a time: two overlapping asks (an answer slower than the 1 s
+    // interval, on a busy machine) would both ask `since` the same count and append the same points twice
     const tick = async () => {
+      if (asking) return;
+      asking = true;
       try {
-        const data = await api(`/api/jobs/${id}?since=${points.length}`);
-        points = points.concat(data.points);
+        const since = points.length;
+        const data = await api(`/api/jobs/${id}?since=${since}`);
+        if (since === points.length) points = points.concat(data.points);  // not restarted meanwhile
         const job = data.job;
         const state = document.getElementById("job-state");
         state.textContent = job.state;
@@ -321,6 +326,8 @@ const Studio = (() => {
         if (TERMINAL.includes(job.state)) { clearInterval(timer); timer = null; }
       } catch (error) {
         toast(error.message, true);
+      } finally {
+        asking = false;
       }
     };
     Studio.restartWatch = () => { points = []; if (!timer) timer = setInterval(tick, 1000); tick(); };
