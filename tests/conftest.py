@@ -163,10 +163,39 @@ class WorkerProcess:
     def start(self) -> None:
         import sys
 
-        log = open(self.data_dir.parent / f"{self.data_dir.name}-worker.log", "ab")
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-worker.log"
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "cli", "worker", "--device", "cpu", "--data-dir",
                                       str(self.data_dir), "--grpc-port", str(self.port), "--key", self.key,
                                       "--node", self.node_target], stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.kill()
+            raise
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        """Until its gRPC server answers: a test's first call must not race the worker's start-up (which on a
+        busy 2-core CI machine, torch imported while the other xdist worker trains, can take a minute). A
+        worker that exits first fails here with the tail of its log."""
+        import time
+
+        import grpc
+
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode} before serving: "
+                                   f"{self.log_path.read_text(errors='replace')[-3000:]}")
+            channel = grpc.insecure_channel(self.target)
+            try:
+                grpc.channel_ready_future(channel).result(timeout=1.0)
+                return
+            except grpc.FutureTimeoutError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"worker not serving on {self.target} after {timeout:.0f} s") from None
+            finally:
+                channel.close()
 
     def channel(self, timeout: float = 60.0):
         import grpc
