@@ -168,9 +168,11 @@ def classifier_flow(args) -> dict:
             request_id = first + i
             t0 = time.perf_counter()
             inferred_before = timing["inference"]
+            seed = chain.query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request).draw_seed
             signed = worker.gradient.attribute(wp.AttributeRequest(model_hash=model.artifact_hash,
                                                           index_hash=model.attribution_index_hash, input=q.tolist(),
-                                                          label=-1, top_k=10, request_id=request_id_bytes(request_id)))
+                                                          label=-1, top_k=10, request_id=request_id_bytes(request_id),
+                                                          draw_seed=seed))
             timing["attribution"] += time.perf_counter() - t0 - (timing["inference"] - inferred_before)
             results.append(chain.result(worker.key, request_id, signed, timing))
         t0 = time.perf_counter()
@@ -417,7 +419,8 @@ def _generations(worker: Worker, dirs: list[Path], index, index_dir: Path, workl
     results = []
     for request, ids, output in zip(requests, prompts_ids, outputs, strict=True):
         t0 = time.perf_counter()
-        signed = worker.paid.attribute(served[request.model], request, models[request.model - 1], ids, output)
+        signed = worker.paid.attribute(served[request.model], request, models[request.model - 1], ids, output,
+                                       request.draw_seed)
         timing["attribution"] += time.perf_counter() - t0
         results.append(chain.result(worker.key, request.id, signed, timing))
     t0 = time.perf_counter()

@@ -91,9 +91,11 @@ def build_chain(base_path: Path, blocks: int, settlements: int) -> tuple[Path, b
             results = []
             for i, q in enumerate(queries):
                 request_id = r * ROUND + i + 1
+                seed = chain.query("inference", "get_request", inf.RequestRef(request=request_id),
+                                   inf.Request).draw_seed
                 signed = worker.gradient.attribute(wp.AttributeRequest(
                     model_hash=model.artifact_hash, index_hash=model.attribution_index_hash, input=q.tolist(),
-                    label=-1, top_k=10, request_id=request_id_bytes(request_id)))
+                    label=-1, top_k=10, request_id=request_id_bytes(request_id), draw_seed=seed))
                 results.append(chain.result(worker.key, request_id, signed, timing))
             chain.block(*results)
             for _ in range(gap):

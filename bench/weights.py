@@ -291,7 +291,8 @@ def _result(bench: Bench, worker: int, request: inf.Request, salt: bytes = b""):
     body = at.AttributionResult(model_hash=model.artifact_hash, index_hash=model.attribution_index_hash,
                                 input_hash=request.input_hash, output_hash=blake2_256(b"out" + salt),
                                 method="gradient", params_json="{}", worker=key.public,
-                                request_id=request_id_bytes(request.id), top_k=scores).SerializeToString(
+                                request_id=request_id_bytes(request.id), draw_seed=request.draw_seed,
+                                top_k=scores).SerializeToString(
                                     deterministic=True)
     signed = at.SignedAttribution(result=body, signature=key.sign(body))
     return at.SubmitResult(request=request.id, signed_attribution=signed.SerializeToString(), proofs=proofs)
@@ -364,7 +365,7 @@ WORST_CASE: dict[str, dict[str, tuple[str, str, str]]] = {
     "inference": {
         "REGISTER": ("3 + 16", "3 + 16", ""),
         "DEREGISTER": ("2", "2 + 16", ""),
-        "REQUEST": ("7 + 2 * 64", "5", ""),
+        "REQUEST": ("9 + 2 * 64", "7", ""),
     },
     "attribution": {
         "SUBMIT": ("40 + 16 + 4 * 30", "10 + 3 * 30", ""),
@@ -395,7 +396,9 @@ declared).""",
     "inference": """\
 register_worker is measured serving 16 models. request_inference reads every worker serving the
 model (bounded by max_workers_per_model = 64): measured with 16 workers per model and scaled linearly
-to 64; it also reads the model's base record (its context), one read more.""",
+to 64; it also reads the model's base record (its context), one read more. The first request of a block
+notes where the block's requests start (one read, one write), and the next block's start stamps each
+request with its draw seed (one read and one write, declared here: the request pays for it).""",
     "attribution": """\
 submit_result verifies an ed25519 signature and up to 16 Merkle proofs, reads the request, the
 worker, the model and up to 16 snapshots; settling pays up to 16 contributors plus owner, protocol

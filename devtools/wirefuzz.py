@@ -207,7 +207,7 @@ def _seeds(chain, eve, queries) -> dict[str, list[bytes]]:
                                             .SerializeToString()))
     body = at.AttributionResult(model_hash=model.artifact_hash, index_hash=model.attribution_index_hash,
                                 input_hash=request.input_hash, output_hash=b"\x01" * 32, method="gradient",
-                                worker=eve.public, request_id=request_id_bytes(1),
+                                worker=eve.public, request_id=request_id_bytes(1), draw_seed=request.draw_seed,
                                 top_k=[at.ContributionScore(contribution_id=1, contributor=Keypair.from_uri("//Bob")
                                                             .public, score_ppb=10**9)]).SerializeToString()
     account = token_pb2.AccountRequest(account=alice.public).SerializeToString()

@@ -7,9 +7,14 @@ contributions or accounts (README: "Who gets paid"):
 2. The contributors' pool is paid in `draws` equal parts (at most 16, the chain's bound on credited
    contributions). The draws are placed by systematic sampling over the units' cumulative positive
    credit - units laid out by credit, largest first, so neither their order nor their grouping moves
-   them - from an offset derived from the request: a unit holding a fraction f of the credit gets
-   ⌊draws·f⌋ or ⌈draws·f⌉ draws, and exactly draws·f in expectation. So what any fixed set of units
+   them - from an offset derived from the request's draw seed: a unit holding a fraction f of the credit
+   gets ⌊draws·f⌋ or ⌈draws·f⌉ draws, and exactly draws·f in expectation. So what any fixed set of units
    earns depends on their credit alone, not on who holds them; a contribution gets its units' draws.
+   The draw seed of a paid request is the hash of the block that included it (`Request.draw_seed`; the
+   chain refuses a result drawn from any other): it did not exist when the requester signed, so no
+   variation of the input bytes (one low bit of one feature, which changes neither answer nor credit)
+   can be tried until the offset favours a chosen contributor - and the worker cannot pick another. An
+   unpaid, ad-hoc attribution (a gRPC call without a seed) starts from its request id and input instead.
 3. `paid_fraction` scales the whole pool (span attribution pays contributors only the share of the
    output that credited spans reproduce); what it leaves, and what rounds away, goes to the model owner.
 Shares are integer parts per billion of the pool, summing exactly to paid_fraction·10⁹ (largest
@@ -60,6 +65,12 @@ def sampled_credit(unit_credit: np.ndarray, unit_contribution: np.ndarray, draws
     return [(c, ppb) for c, ppb in zip(order, shares, strict=True) if ppb]  # a tiny paid fraction may round to 0
 
 
+def draws_from(draw_seed: bytes, request_id: bytes, input_hash: bytes) -> bytes:
+    """What `sampled_credit` derives the offset from: the block's hash and the request id (requests of one
+    block start apart), or for an unpaid attribution without a draw seed its request id and input."""
+    return draw_seed + request_id if draw_seed else request_id + input_hash
+
+
 def input_hash(x: np.ndarray) -> bytes:
     return blake2_256(np.ascontiguousarray(x, dtype="<f4").tobytes())
 
@@ -71,13 +82,14 @@ def output_hash(logits: np.ndarray, label: int) -> bytes:
 def build_result(*, model_hash: bytes, index_hash: bytes, input_hash: bytes, output_hash: bytes, method: str,
                  params: dict, shares: list[tuple[int, int]], contributions: list[tuple[int, bytes]],
                  worker: Keypair, request_id: bytes = b"", spans=(), tokens: tuple[int, int] = (0, 0),
-                 label: int | None = None) -> at.SignedAttribution:
+                 label: int | None = None, draw_seed: bytes = b"") -> at.SignedAttribution:
     """The signed result; `contributions[i]` is (contribution id, contributor) of share index i; `tokens` is
-    (input, output) token counts, what a token-priced request is charged for; `label` a classifier's answer."""
+    (input, output) token counts, what a token-priced request is charged for; `label` a classifier's answer;
+    `draw_seed` where the draws started (a paid request's block hash)."""
     result = at.AttributionResult(
         model_hash=model_hash, index_hash=index_hash, input_hash=input_hash, output_hash=output_hash, method=method,
         params_json=json.dumps(params, sort_keys=True), worker=worker.public, request_id=request_id, spans=spans,
-        input_tokens=tokens[0], output_tokens=tokens[1],
+        input_tokens=tokens[0], output_tokens=tokens[1], draw_seed=draw_seed,
         top_k=[at.ContributionScore(contribution_id=contributions[i][0], contributor=contributions[i][1],
                                     score_ppb=s) for i, s in shares], label=label)
     body = result.SerializeToString(deterministic=True)

@@ -106,7 +106,7 @@ class Worker:
         return self.gradient.attribute(pb.AttributeRequest(
             model_hash=model.artifact_hash, index_hash=model.attribution_index_hash,
             input=np.frombuffer(raw, dtype="<f4").tolist(), label=-1, top_k=top_k,
-            request_id=request_id_bytes(request.id)))
+            request_id=request_id_bytes(request.id), draw_seed=request.draw_seed))
 
     def refuse(self, request: inf.Request, model: mr.Model, refused: Refused) -> at.SignedRefusal:
         """The signed refusal of a request this worker will not answer (`answer` raised `Refused`, or the
@@ -153,7 +153,7 @@ class Worker:
         return self.span.attribute(pb.SpanAttributeRequest(
             model_hash=model.artifact_hash, index_hash=model.attribution_index_hash, tokens=generated.tokens,
             top_k=top_k, request_id=request_id_bytes(request.id), input_hash=request.input_hash,
-            input_tokens=generated.prompt_tokens))
+            input_tokens=generated.prompt_tokens, draw_seed=request.draw_seed))
 
     def close(self) -> None:
         self.lora.close()

@@ -16,6 +16,7 @@ from payable.worker.v1 import worker_pb2 as wp
 from runtime.chainspec import ChainSpec, dev_spec
 from runtime.codec import ONE_OPEN, decode_u128, encode_u128
 from runtime.crypto import Keypair, blake2_256
+from runtime.errors import PalletError
 from sdk.wire import request_id_bytes
 
 EVE, FERDIE = Keypair.from_uri("//Eve"), Keypair.from_uri("//Ferdie")
@@ -104,12 +105,23 @@ def _keys():
     return {k.public: k for k in (EVE, FERDIE, Keypair.from_uri("//Charlie"))}
 
 
-def _attribute(worker, model_hash, index_hash, x, request_id=1, key=None):
+def _attribute(chain, worker, model_hash, index_hash, x, request_id=1, key=None):
+    """The worker's result for request `request_id`, its draws from the request's seed (the hash of the block
+    that included it; none for a request the chain does not have)."""
     if key is not None:
         worker = Worker(worker.store.root, key)
+    try:
+        seed = _get_request(chain, request_id).draw_seed
+    except PalletError:  # no such request: a replay's result
+        seed = b""
     return worker.gradient.attribute(wp.AttributeRequest(model_hash=model_hash, index_hash=index_hash,
                                                          input=x.tolist(), label=-1, top_k=3,
-                                                         request_id=request_id_bytes(request_id)))
+                                                         request_id=request_id_bytes(request_id), draw_seed=seed))
+
+
+def _get_request(chain, request_id):
+    return inf.Request.FromString(chain.ex.query("inference", "get_request",
+                                                 inf.RequestRef(request=request_id).SerializeToString()))
 
 
 def _submit(chain, signer, signed, proofs, request_id=1):
@@ -122,7 +134,7 @@ def test_a_real_result_settles_and_the_fee_is_split_exactly(make_chain, trained)
     chain = _world(make_chain, trained)
     request = _request(chain, x)
     assigned = _keys()[request.workers[0]]
-    signed = _attribute(worker, model_hash, index_hash, x, key=assigned)
+    signed = _attribute(chain, worker, model_hash, index_hash, x, key=assigned)
     ctx = chain.ex.read_context()
     before = {who: token.account(ctx, who).total for who in (chain.bob.public, chain.charlie.public)}
     submitted = _submit(chain, assigned, signed, _proofs(chain, signed))
@@ -175,19 +187,18 @@ def test_bad_results_are_refused_and_change_nothing(make_chain, trained):
     request = _request(chain, x)
     assigned = _keys()[request.workers[0]]
     other = next(k for a, k in _keys().items() if a not in request.workers)
-    good = _attribute(worker, model_hash, index_hash, x, key=assigned)
+    good = _attribute(chain, worker, model_hash, index_hash, x, key=assigned)
     proofs = _proofs(chain, good)
     forged = at.SignedAttribution(result=good.result, signature=other.sign(good.result))
     assert type(_submit(chain, assigned, forged, proofs).error).__name__ == "BadSignature"
-    assert type(_submit(chain, other, _attribute(worker, model_hash, index_hash, x, key=other),
+    assert type(_submit(chain, other, _attribute(chain, worker, model_hash, index_hash, x, key=other),
                         proofs).error).__name__ == "NotAssigned"
-    replayed = _attribute(worker, model_hash, index_hash, x, request_id=7, key=assigned)
+    replayed = _attribute(chain, worker, model_hash, index_hash, x, request_id=7, key=assigned)
     assert type(_submit(chain, assigned, replayed, _proofs(chain, replayed)).error).__name__ == "Mismatch"
     result = at.AttributionResult.FromString(good.result)
     inflated = at.AttributionResult()
     inflated.CopyFrom(result)
-    for credit in inflated.top_k:
-        credit.score_ppb = 600_000_000
+    inflated.top_k[0].score_ppb += 10**9  # above the whole pool, however many were credited
     body = inflated.SerializeToString(deterministic=True)
     too_much = at.SignedAttribution(result=body, signature=assigned.sign(body))
     assert type(_submit(chain, assigned, too_much, proofs).error).__name__ == "BadScores"
@@ -217,7 +228,7 @@ def test_disagreeing_replicas_settle_by_majority_and_the_minority_is_slashed(mak
     for account in request.workers:
         key = keys[account]
         honest = key is not liar_key  # the liar credits everything to one contribution
-        signed = (_attribute if honest else _lie)(worker, model_hash, index_hash, x, key=key)
+        signed = (_attribute if honest else _lie)(chain, worker, model_hash, index_hash, x, key=key)
         bonded = token.account(chain.ex.read_context(), account).bonded
         assert _submit(chain, key, signed, _proofs(chain, signed)).ok
     settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
@@ -235,16 +246,16 @@ def test_replicas_without_a_majority_escalate_to_another_worker(make_chain, trai
     keys = _keys()
     honest, liar = (keys[w] for w in request.workers)
 
-    good = _attribute(worker, model_hash, index_hash, x, key=honest)
+    good = _attribute(chain, worker, model_hash, index_hash, x, key=honest)
     assert _submit(chain, honest, good, _proofs(chain, good)).ok
-    bad = _lie(worker, model_hash, index_hash, x, liar)
+    bad = _lie(chain, worker, model_hash, index_hash, x, liar)
     assert _submit(chain, liar, bad, _proofs(chain, bad)).ok  # 1 against 1: no majority
     escalated = inf.Request.FromString(chain.ex.query("inference", "get_request",
                                                       inf.RequestRef(request=1).SerializeToString()))
     assert escalated.status == inf.PENDING and len(escalated.workers) == 3
     third = keys[escalated.workers[2]]
     bonded = token.account(chain.ex.read_context(), liar.public).bonded
-    extra = _attribute(worker, model_hash, index_hash, x, key=third)
+    extra = _attribute(chain, worker, model_hash, index_hash, x, key=third)
     assert _submit(chain, third, extra, _proofs(chain, extra)).ok
     settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
         request=1).SerializeToString()))
@@ -254,9 +265,9 @@ def test_replicas_without_a_majority_escalate_to_another_worker(make_chain, trai
     chain.ex.try_state()
 
 
-def _lie(worker, model_hash, index_hash, x, key):
+def _lie(chain, worker, model_hash, index_hash, x, key):
     """A signed result that credits 90% to the first contribution: agrees with no honest worker."""
-    signed = _attribute(worker, model_hash, index_hash, x, key=key)
+    signed = _attribute(chain, worker, model_hash, index_hash, x, key=key)
     result = at.AttributionResult.FromString(signed.result)
     for credit in result.top_k:
         credit.score_ppb = 0
@@ -272,7 +283,7 @@ def _challenge_world(make_chain, trained, first_lies: bool):
     keys = _keys()
     first = keys[request.workers[0]]
     challenger, juror = (k for a, k in keys.items() if a != first.public)
-    signed = (_lie if first_lies else _attribute)(worker, model_hash, index_hash, x, key=first)
+    signed = (_lie if first_lies else _attribute)(chain, worker, model_hash, index_hash, x, key=first)
     assert _submit(chain, first, signed, _proofs(chain, signed)).ok  # replication 1: settles at once
     return chain, first, challenger, juror
 
@@ -286,16 +297,17 @@ def _dispute(chain, call, signer, signed):
 def test_a_false_challenge_costs_the_challenger_its_bond(make_chain, trained):
     worker, model_hash, index_hash, x = trained
     chain, first, challenger, juror = _challenge_world(make_chain, trained, first_lies=False)
-    honest = _attribute(worker, model_hash, index_hash, x, key=challenger)
+    honest = _attribute(chain, worker, model_hash, index_hash, x, key=challenger)
     assert type(_dispute(chain, "challenge", challenger, honest).error).__name__ == "NotADispute"  # it agrees
-    assert type(_dispute(chain, "challenge", first, _lie(worker, model_hash, index_hash, x, first)).error).__name__ == \
+    lie = _lie(chain, worker, model_hash, index_hash, x, first)
+    assert type(_dispute(chain, "challenge", first, lie).error).__name__ == \
         "NotADispute"  # the majority cannot dispute itself
     before = token.account(chain.ex.read_context(), challenger.public).total
-    claim = _lie(worker, model_hash, index_hash, x, challenger)
+    claim = _lie(chain, worker, model_hash, index_hash, x, challenger)
     challenged = _dispute(chain, "challenge", challenger, claim)
     assert challenged.ok, challenged.error
     assert token.account(chain.ex.read_context(), challenger.public).reserved == 20 * ONE_OPEN
-    vote = _attribute(worker, model_hash, index_hash, x, key=juror)  # the juror recomputes honestly
+    vote = _attribute(chain, worker, model_hash, index_hash, x, key=juror)  # the juror recomputes honestly
     assert _dispute(chain, "vote", juror, vote).ok
     after = token.account(chain.ex.read_context(), challenger.public)
     assert after.reserved == 0 and after.total == before - 20 * ONE_OPEN - challenged.fee
@@ -309,15 +321,17 @@ def test_a_proven_dispute_slashes_the_original_worker_and_rewards_the_challenger
     chain, first, challenger, juror = _challenge_world(make_chain, trained, first_lies=True)
     bonded = token.account(chain.ex.read_context(), first.public).bonded
     free = token.account(chain.ex.read_context(), challenger.public).free
-    challenged = _dispute(chain, "challenge", challenger, _attribute(worker, model_hash, index_hash, x, key=challenger))
+    honest = _attribute(chain, worker, model_hash, index_hash, x, key=challenger)
+    challenged = _dispute(chain, "challenge", challenger, honest)
     assert challenged.ok, challenged.error
-    assert _dispute(chain, "vote", juror, _attribute(worker, model_hash, index_hash, x, key=juror)).ok
+    assert _dispute(chain, "vote", juror, _attribute(chain, worker, model_hash, index_hash, x, key=juror)).ok
     assert token.account(chain.ex.read_context(), first.public).bonded == bonded - 10 * ONE_OPEN
     reward = token.account(chain.ex.read_context(), challenger.public).free - (free - challenged.fee)
     assert reward == 10 * ONE_OPEN  # its bond back plus what the liar was slashed
     for _ in range(25):  # past the window nobody can challenge any more
         chain.block()
-    assert type(_dispute(chain, "challenge", juror, _lie(worker, model_hash, index_hash, x, juror)).error).__name__ == \
+    lie = _lie(chain, worker, model_hash, index_hash, x, juror)
+    assert type(_dispute(chain, "challenge", juror, lie).error).__name__ == \
         "NotChallengeable"
     chain.ex.try_state()
 
@@ -328,7 +342,7 @@ def test_an_unbonded_worker_cannot_submit(make_chain, trained):
     request = _request(chain, x)
     assigned = _keys()[request.workers[0]]
     _ok(chain, assigned, "inference", "deregister_worker", inf.Deregister())  # its bond starts unbonding
-    signed = _attribute(worker, model_hash, index_hash, x, key=assigned)
+    signed = _attribute(chain, worker, model_hash, index_hash, x, key=assigned)
     assert type(_submit(chain, assigned, signed, _proofs(chain, signed)).error).__name__ == "NotBonded"
     chain.ex.try_state()
 
@@ -345,7 +359,7 @@ def test_every_payout_is_an_event_and_the_earnings_queries_page_what_settled(mak
         request = inf.Request.FromString(chain.ex.query("inference", "get_request",
                                                         inf.RequestRef(request=n).SerializeToString()))
         assigned = _keys()[request.workers[0]]
-        signed = _attribute(worker, model_hash, index_hash, x, request_id=n, key=assigned)
+        signed = _attribute(chain, worker, model_hash, index_hash, x, request_id=n, key=assigned)
         outcome = _submit(chain, assigned, signed, _proofs(chain, signed), request_id=n)
         assert outcome.ok, outcome.error
     settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
@@ -380,3 +394,85 @@ def test_every_payout_is_an_event_and_the_earnings_queries_page_what_settled(mak
     assert ranked.total == 3 and ranked.next_offset == 1
     assert ranked.contributors[0].contributor == shares.contributors[0].contributor
     assert decode_u128(ranked.contributors[0].stats.earned) == earned[0]
+
+
+def test_a_result_must_draw_from_the_hash_of_the_block_that_included_its_request(make_chain, trained):
+    """The chain gives each request the hash of its block as its draw seed (answered while that block is the
+    head, stored at the next one's start) and refuses a result drawn from any other seed - the worker's own
+    choice, the request id and input as before, or nothing."""
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained)
+    request = _request(chain, x)
+    included = blake2_256(chain.ex.db.block(request.created_at).header)
+    assert request.draw_seed == included and request.created_at == chain.ex.head.number
+    chain.block()
+    assert _get_request(chain, 1).draw_seed == included  # stored, no longer the head's hash
+    assigned = _keys()[request.workers[0]]
+    good = _attribute(chain, worker, model_hash, index_hash, x, key=assigned)
+    assert at.AttributionResult.FromString(good.result).draw_seed == included
+    for seed in (b"", blake2_256(b"the worker's choice"), request_id_bytes(1) + request.input_hash):
+        result = at.AttributionResult.FromString(good.result)
+        result.draw_seed = seed
+        body = result.SerializeToString(deterministic=True)
+        outcome = _submit(chain, assigned, at.SignedAttribution(result=body, signature=assigned.sign(body)),
+                          _proofs(chain, good))
+        assert type(outcome.error).__name__ == "Mismatch", seed
+        assert f"hash of block {request.created_at}" in str(outcome.error)
+    assert _submit(chain, assigned, good, _proofs(chain, good)).ok
+    chain.ex.try_state()
+
+
+def test_grinding_the_input_no_longer_moves_a_contributors_expected_share(make_chain, trained):
+    """A requester steers the draws toward a small contributor (examples holding a quarter of one draw's worth
+    of the credit) by trying one-bit variations of one feature - which change neither the answer nor the
+    credit - until the draws, as they can compute them before signing, pay that contributor; and pays for
+    that variation. Against draws started from the request id and input (as before) the contributor is
+    paid about four times its share; against the chain's draw seed, its share is what its credit says
+    (within four standard errors over 200 requests; the variance of a share of 16 draws is at most f/16)."""
+    from gpu_worker.results import MAX_DRAWS, PPB, draws_from, input_hash, sampled_credit
+
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained)
+    index = worker.gradient.index(index_hash)
+    label = worker.gradient.infer(model_hash, x).label
+    credit = np.clip(index.example_scores(x, label), 0, None)
+    small = np.zeros(len(credit), dtype=int)
+    for unit in np.argsort(-credit)[30:]:  # a few examples past the top ones: about a quarter of one draw
+        if credit[small == 1].sum() + credit[unit] <= credit.sum() / (4 * MAX_DRAWS):
+            small[unit] = 1
+
+    def paid(features: np.ndarray, seed: bytes) -> float:
+        shares = sampled_credit(index.example_scores(features, label), small, MAX_DRAWS, seed)
+        return dict(shares).get(1, 0) / PPB
+
+    def variant(v: int) -> np.ndarray:
+        bits = x.copy().view("<u4")
+        bits[v % len(bits)] ^= 1  # the lowest bit of one feature
+        return bits.view("<f4")
+
+    requests = 200
+    steered, drawn, owed = [], [], []
+    for n in range(1, requests + 1):
+        rid = request_id_bytes(n)
+        tried = [variant(v) for v in range(32)]
+        chosen = next((t for t in tried if dict(sampled_credit(credit, small, MAX_DRAWS,
+                                                               draws_from(b"", rid, input_hash(t)))).get(1)),
+                      tried[0])
+        _ok(chain, chain.dave, "inference", "request_inference", inf.RequestInference(
+            model=1, input=chosen.tobytes(), max_fee=encode_u128(PRICE)))
+        request = _get_request(chain, n)
+        steered.append(paid(chosen, draws_from(b"", rid, input_hash(chosen))))
+        drawn.append(paid(chosen, draws_from(request.draw_seed, rid, input_hash(chosen))))
+        own = np.clip(index.example_scores(chosen, label), 0, None)
+        owed.append(own[small == 1].sum() / own.sum())
+        assigned = _keys()[request.workers[0]]
+        signed = Worker(worker.store.root, assigned).gradient.attribute(wp.AttributeRequest(
+            model_hash=model_hash, index_hash=index_hash, input=chosen.tolist(), label=-1, top_k=MAX_DRAWS,
+            request_id=rid, draw_seed=request.draw_seed))  # settled: nobody is slashed as silent
+        assert _submit(chain, assigned, signed, _proofs(chain, signed), request_id=n).ok
+    f = float(np.mean(owed))
+    bound = 4 * np.sqrt(f / MAX_DRAWS / requests)
+    assert 0.01 < f < 0.02
+    assert np.mean(steered) > 2.5 * f  # the old seed: steered
+    assert abs(np.mean(drawn) - f) < bound, (np.mean(drawn), f, bound)  # the chain's seed: not
+    chain.ex.try_state()

@@ -163,7 +163,7 @@ def test_the_paid_engine_attributes_each_adapter_with_its_own_factors(tuned, tmp
     record = mr.Model(artifact_hash=bytes(32), attribution_index_hash=bytes(32), attribution_method=mr.LORA_GRADIENT)
     found = []
     for which in (1, 0, 1):  # back and forth through the shared slot
-        signed = engine.attribute(served[which], request, record, prompt, output)
+        signed = engine.attribute(served[which], request, record, prompt, output, request.draw_seed)
         got = [(c.contribution_id, c.score_ppb) for c in at.AttributionResult.FromString(signed.result).top_k]
         alone = PeftModel.from_pretrained(load_base(tuned["base_dir"])[0], (first, second)[which]).eval()
         credit = index.credit(alone, tokenizer, query, output)

@@ -163,7 +163,7 @@ def _result(key, request, model):
     return build_result(model_hash=model.artifact_hash, index_hash=model.attribution_index_hash,
                         input_hash=request.input_hash, output_hash=blake2_256(b"out"), method="gn", params={},
                         shares=[], contributions=[], worker=key, request_id=request_id_bytes(request.id),
-                        tokens=(5, 10))
+                        tokens=(5, 10), draw_seed=request.draw_seed)
 
 
 def test_replicas_agreeing_on_a_refusal_share_its_cost_and_a_busy_one_abstains(make_chain):

@@ -75,6 +75,7 @@ def _result(chain, request: inf.Request, input_tokens: int, output_tokens: int) 
         model_hash=MODEL_HASH, index_hash=INDEX_HASH, input_hash=request.input_hash,
         output_hash=blake2_256(b"output %d" % request.id), method="span", params_json="{}", worker=EVE.public,
         request_id=request_id_bytes(request.id), input_tokens=input_tokens, output_tokens=output_tokens,
+        draw_seed=request.draw_seed,
         top_k=[at.ContributionScore(contribution_id=1, contributor=chain.bob.public, score_ppb=600_000_000)])
     body = result.SerializeToString(deterministic=True)
     proof = _query(chain, "datanet", "get_membership", dn.ProofRequest(datanet=1, version=1, contribution=1),

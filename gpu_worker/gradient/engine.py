@@ -23,7 +23,7 @@ from ..artifacts import Store
 from ..configs import ModelConfig
 from ..datasets import dataset_from_proto
 from ..errors import ArtifactError
-from ..results import MAX_DRAWS, build_result, input_hash, output_hash, sampled_credit
+from ..results import MAX_DRAWS, build_result, draws_from, input_hash, output_hash, sampled_credit
 from .index import AttributionIndex, IndexBuilder, IndexParams
 from .models import artifact_from_state
 from .training import TrainConfig, train
@@ -140,12 +140,14 @@ class GradientEngine:
         if label >= index.config.classes:
             raise ArtifactError(f"label {label} is outside the model's {index.config.classes} classes")
         shares = sampled_credit(index.example_scores(x, label), index.example_contribution,
-                                request.top_k or MAX_DRAWS, request.request_id + input_hash(x))
+                                request.top_k or MAX_DRAWS, draws_from(request.draw_seed, request.request_id,
+                                                                       input_hash(x)))
         return build_result(model_hash=request.model_hash, index_hash=request.index_hash, input_hash=input_hash(x),
                             output_hash=output_hash(np.asarray(inferred.logits, dtype=np.float32), label),
                             method=index.params.method, params=json.loads(index.params.to_json()), shares=shares,
                             contributions=list(zip(index.contribution_ids, index.contributors, strict=True)),
-                            worker=self.key, request_id=request.request_id, label=label)
+                            worker=self.key, request_id=request.request_id, label=label,
+                            draw_seed=request.draw_seed)
 
     def index_summaries(self) -> list[pb.StatusResponse.IndexInfo]:
         """The gradient indexes on disk, for the worker's Status."""

@@ -57,7 +57,7 @@ class PaidEngine:
             output = relay(job, stream, tokenizer)
             if job.error:
                 raise ArtifactError(f"request {request.id}: {job.error}")
-            signed = self.attribute(served, request, model, prompt, output)
+            signed = self.attribute(served, request, model, prompt, output, request.draw_seed)
         except (ArtifactError, ValueError, KeyError, OSError, RuntimeError) as exc:  # the stream says why
             stream.close(pb.PaidStreamEnd(error=str(exc)))
             raise
@@ -100,8 +100,9 @@ class PaidEngine:
         return served, prompt, new_tokens
 
     def attribute(self, served: Served, request: inf.Request, model: mr.Model, prompt: list[int],
-                  output: list[int]) -> at.SignedAttribution:
-        """Credit the output to the adapter's fine-tuning rows and sign the result."""
+                  output: list[int], seed: bytes) -> at.SignedAttribution:
+        """Credit the output to the adapter's fine-tuning rows and sign the result, its draws from `seed` (the
+        hash of the block that included the request)."""
         query = Example(Row(0, b"", 0), "", tuple(prompt + output), tuple([IGNORE] * len(prompt) + output))
         credit = self.attributor.credit(served, query, output)
-        return sign_generation(self.key, served.index, credit, request, model, prompt, output)
+        return sign_generation(self.key, served.index, credit, request, model, prompt, output, seed)

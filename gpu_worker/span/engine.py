@@ -20,7 +20,7 @@ from runtime.crypto import Keypair, blake2_256
 
 from ..artifacts import Store
 from ..errors import ArtifactError, ArtifactNotFound
-from ..results import MAX_DRAWS, build_result, sampled_credit
+from ..results import MAX_DRAWS, build_result, draws_from, sampled_credit
 from .credit import CreditParams, attribute_spans
 from .index import Document, SpanIndex, build_index
 from .lm import LMConfig, generate, lm_to_onnx, load_lm, load_tokenizer, train_lm, train_tokenizer
@@ -109,14 +109,15 @@ class SpanEngine:
         except ValueError as exc:
             raise ArtifactError(str(exc)) from exc
         shares = sampled_credit(credit, index.doc_contribution, request.top_k or MAX_DRAWS,
-                                request.request_id + request.input_hash, paid_fraction=coverage)
+                                draws_from(request.draw_seed, request.request_id, request.input_hash),
+                                paid_fraction=coverage)
         ids = [cid for cid, _ in index.contributions]
         return build_result(
             model_hash=request.model_hash, index_hash=request.index_hash, input_hash=request.input_hash,
             output_hash=blake2_256(np.array(request.tokens, dtype="<u4").tobytes()), method="span",
             params={"min_length": params.min_length, "max_count": params.max_count}, shares=shares,
             contributions=index.contributions, worker=self.key, request_id=request.request_id,
-            tokens=(request.input_tokens, len(request.tokens)),
+            tokens=(request.input_tokens, len(request.tokens)), draw_seed=request.draw_seed,
             spans=[at.Span(start=s.start, length=s.length, count=s.count,
                            contribution_ids=sorted({ids[index.doc_contribution[d]] for d in s.documents}))
                    for s in spans])

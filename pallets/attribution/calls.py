@@ -32,6 +32,9 @@ def _verified(ctx: Context, origin: bytes, request, model, signed_bytes: bytes, 
     signed.same_request("result", request, model, result,
                         index=(result.index_hash, model.attribution_index_hash),
                         method=(method_kind(result.method), model.attribution_method))
+    if result.draw_seed != inference.draw_seed(ctx, request):
+        raise errors.Mismatch(f"the result's draws must start from the hash of block {request.created_at}, which "
+                              f"included request {request.id} (its draw seed), and in a later block")
     _check_tokens(request, result)
     _check_credits(ctx, result, proofs, model)
     return pb.StoredResult(worker=origin, output_hash=result.output_hash,

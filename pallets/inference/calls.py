@@ -16,7 +16,7 @@ from sdk.wire import token_price
 
 from . import errors, weights
 from . import events as ev
-from .storage import ESCROW, ByBase, ByModel, Deadlines, NextRequestId, Requests, Workers
+from .storage import ESCROW, ByBase, ByModel, Deadlines, NextRequestId, Requests, Unseeded, Workers
 
 calls = CallTable("inference")
 MAX_MODELS = 16
@@ -174,5 +174,7 @@ def request_inference(ctx: Context, origin: bytes, args: pb.RequestInference) ->
         sampling=args.sampling if args.sampling.temperature_milli else None))
     Deadlines.insert(ctx, deadline, request_id, b"")
     NextRequestId.put(ctx, request_id + 1)
+    if Unseeded.get(ctx) is None:
+        Unseeded.put(ctx, request_id)  # the next block's start gives it (and this block's later ones) its seed
     ev.InferenceRequested.emit(ctx, request=request_id, model=args.model, requester=origin,
                                escrow=encode_u128(price), workers=workers, deadline=deadline)

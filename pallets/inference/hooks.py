@@ -15,7 +15,20 @@ from . import errors
 from . import events as ev
 from .calls import assign, check_request, serving
 from .interface import slash_worker
-from .storage import ESCROW, ByBase, ByModel, Deadlines, Requests, Workers
+from .storage import ESCROW, ByBase, ByModel, Deadlines, NextRequestId, Requests, Unseeded, Workers
+
+
+def on_initialize(ctx: Context) -> None:
+    """The requests the previous block created get its hash as their draw seed (`Request.draw_seed`): a hash
+    that did not exist when their requesters signed them, so no input can be ground to move the draws."""
+    first = Unseeded.get(ctx)
+    if first is None:
+        return
+    for request_id in range(first, NextRequestId.get(ctx, 1)):
+        found = Requests.get(ctx, request_id)
+        found.draw_seed = ctx.parent_hash
+        Requests.insert(ctx, request_id, found)
+    Unseeded.remove(ctx)
 
 
 def on_finalize(ctx: Context) -> None:
@@ -56,7 +69,12 @@ def try_state(ctx: Context) -> None:
     its pending requests (settled and expired ones paid theirs out); worker bonds are backed by bonded (or
     unbonding) OPEN."""
     escrowed: dict[bytes, int] = {}
+    unseeded = Unseeded.get(ctx)
     for request_id, found in Requests.iter(ctx):
+        ensure(bool(found.draw_seed) != (unseeded is not None and request_id >= unseeded),
+               f"request {request_id}: only the head's requests wait for their draw seed")
+        ensure(bool(found.draw_seed) or found.created_at == ctx.block_number,
+               f"request {request_id}: created before the head and still without its draw seed")
         if found.status == pb.PENDING:
             escrowed[found.requester] = escrowed.get(found.requester, 0) + decode_u128(found.escrow)
             ensure(Deadlines.get(ctx, found.deadline, request_id) is not None, f"request {request_id}: no deadline")

@@ -26,6 +26,17 @@ def worker(ctx: Context, account: bytes) -> pb.Worker:
 
 
 @public_interface(NAME)
+def draw_seed(ctx: Context, found: pb.Request) -> bytes | None:
+    """Where the request's attribution draws start: the hash of the block that included it - stamped at the
+    next block's start, or, while that block is still the head (a read, or a transaction checked for the
+    pool), the head's hash. None inside the block that includes it, where that hash does not exist yet."""
+    if found.draw_seed:
+        return found.draw_seed
+    head = ctx.block_number if ctx.readonly else ctx.block_number - 1
+    return ctx.parent_hash if found.created_at == head else None
+
+
+@public_interface(NAME)
 def record_answer(ctx: Context, request_id: int, account: bytes) -> pb.Request:
     """Note that an assigned worker's result arrived (it will not be penalised at the deadline)."""
     found = request(ctx, request_id)

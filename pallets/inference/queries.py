@@ -6,7 +6,7 @@ from payable.inference.v1 import inference_pb2 as pb
 from runtime.context import Context
 from runtime.pallet import QueryTable
 
-from .interface import request, worker
+from .interface import draw_seed, request, worker
 from .storage import ByModel, Workers
 
 queries = QueryTable("inference")
@@ -14,8 +14,11 @@ queries = QueryTable("inference")
 
 @queries.query(pb.RequestRef, pb.Request)
 def get_request(ctx: Context, ref: pb.RequestRef) -> pb.Request:
-    """An inference request: its escrow, assigned workers, deadline and status."""
-    return request(ctx, ref.request)
+    """An inference request: its escrow, assigned workers, deadline, status and draw seed (answered even while
+    the block that included it is the head, before the next block's start stamps it)."""
+    found = request(ctx, ref.request)
+    found.draw_seed = draw_seed(ctx, found) or b""
+    return found
 
 
 @queries.query(pb.WorkerRef, pb.Worker)

@@ -18,5 +18,8 @@ ByBase = storage.double_map("ByBase", U64, IDENTITY, BYTES, BLAKE2_128_CONCAT, B
                             "Base model → workers that serve every adapter on it (presence).")
 NextRequestId = storage.value("NextRequestId", U64, "Id the next request gets (ids start at 1).")
 Requests = storage.map("Requests", U64, ProtoCodec(pb.Request), IDENTITY, "Inference requests by id.")
+Unseeded = storage.value("Unseeded", U64, "The first request id the block being built (or, between blocks, the "
+                         "head) created: those from it on get the block's hash as their draw seed at the next "
+                         "block's start.")
 Deadlines = storage.double_map("Deadlines", U64, IDENTITY, U64, IDENTITY, BYTES,
                                "Block → requests whose deadline it is (expired at that block's end if still pending).")

@@ -55,7 +55,7 @@ class Worker(_message.Message):
     def __init__(self, account: _Optional[bytes] = ..., endpoint: _Optional[str] = ..., models: _Optional[_Iterable[int]] = ..., device: _Optional[str] = ..., bond: _Optional[bytes] = ..., registered_at: _Optional[int] = ..., leaving_at: _Optional[int] = ..., base_models: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Request(_message.Message):
-    __slots__ = ("id", "requester", "model", "input_hash", "input", "escrow", "workers", "deadline", "status", "created_at", "answered", "max_input_tokens", "max_new_tokens", "flat_fee", "input_token_price", "output_token_price", "sampling", "refused")
+    __slots__ = ("id", "requester", "model", "input_hash", "input", "escrow", "workers", "deadline", "status", "created_at", "answered", "max_input_tokens", "max_new_tokens", "flat_fee", "input_token_price", "output_token_price", "sampling", "refused", "draw_seed")
     ID_FIELD_NUMBER: _ClassVar[int]
     REQUESTER_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,7 @@ class Request(_message.Message):
     OUTPUT_TOKEN_PRICE_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
     REFUSED_FIELD_NUMBER: _ClassVar[int]
+    DRAW_SEED_FIELD_NUMBER: _ClassVar[int]
     id: int
     requester: bytes
     model: int
@@ -92,7 +93,8 @@ class Request(_message.Message):
     output_token_price: bytes
     sampling: Sampling
     refused: RefusalReason
-    def __init__(self, id: _Optional[int] = ..., requester: _Optional[bytes] = ..., model: _Optional[int] = ..., input_hash: _Optional[bytes] = ..., input: _Optional[bytes] = ..., escrow: _Optional[bytes] = ..., workers: _Optional[_Iterable[bytes]] = ..., deadline: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., created_at: _Optional[int] = ..., answered: _Optional[_Iterable[bytes]] = ..., max_input_tokens: _Optional[int] = ..., max_new_tokens: _Optional[int] = ..., flat_fee: _Optional[bytes] = ..., input_token_price: _Optional[bytes] = ..., output_token_price: _Optional[bytes] = ..., sampling: _Optional[_Union[Sampling, _Mapping]] = ..., refused: _Optional[_Union[RefusalReason, str]] = ...) -> None: ...
+    draw_seed: bytes
+    def __init__(self, id: _Optional[int] = ..., requester: _Optional[bytes] = ..., model: _Optional[int] = ..., input_hash: _Optional[bytes] = ..., input: _Optional[bytes] = ..., escrow: _Optional[bytes] = ..., workers: _Optional[_Iterable[bytes]] = ..., deadline: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., created_at: _Optional[int] = ..., answered: _Optional[_Iterable[bytes]] = ..., max_input_tokens: _Optional[int] = ..., max_new_tokens: _Optional[int] = ..., flat_fee: _Optional[bytes] = ..., input_token_price: _Optional[bytes] = ..., output_token_price: _Optional[bytes] = ..., sampling: _Optional[_Union[Sampling, _Mapping]] = ..., refused: _Optional[_Union[RefusalReason, str]] = ..., draw_seed: _Optional[bytes] = ...) -> None: ...
 
 class Sampling(_message.Message):
     __slots__ = ("temperature_milli", "top_p_milli", "seed")

@@ -106,7 +106,7 @@ class GenerateResponse(_message.Message):
     def __init__(self, text: _Optional[str] = ..., tokens: _Optional[_Iterable[int]] = ..., output_hash: _Optional[bytes] = ..., prompt_tokens: _Optional[int] = ...) -> None: ...
 
 class SpanAttributeRequest(_message.Message):
-    __slots__ = ("model_hash", "index_hash", "tokens", "top_k", "request_id", "min_length", "max_count", "input_hash", "input_tokens")
+    __slots__ = ("model_hash", "index_hash", "tokens", "top_k", "request_id", "min_length", "max_count", "input_hash", "input_tokens", "draw_seed")
     MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
     INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +116,7 @@ class SpanAttributeRequest(_message.Message):
     MAX_COUNT_FIELD_NUMBER: _ClassVar[int]
     INPUT_HASH_FIELD_NUMBER: _ClassVar[int]
     INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    DRAW_SEED_FIELD_NUMBER: _ClassVar[int]
     model_hash: bytes
     index_hash: bytes
     tokens: _containers.RepeatedScalarFieldContainer[int]
@@ -125,7 +126,8 @@ class SpanAttributeRequest(_message.Message):
     max_count: int
     input_hash: bytes
     input_tokens: int
-    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., tokens: _Optional[_Iterable[int]] = ..., top_k: _Optional[int] = ..., request_id: _Optional[bytes] = ..., min_length: _Optional[int] = ..., max_count: _Optional[int] = ..., input_hash: _Optional[bytes] = ..., input_tokens: _Optional[int] = ...) -> None: ...
+    draw_seed: bytes
+    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., tokens: _Optional[_Iterable[int]] = ..., top_k: _Optional[int] = ..., request_id: _Optional[bytes] = ..., min_length: _Optional[int] = ..., max_count: _Optional[int] = ..., input_hash: _Optional[bytes] = ..., input_tokens: _Optional[int] = ..., draw_seed: _Optional[bytes] = ...) -> None: ...
 
 class TrainRequest(_message.Message):
     __slots__ = ("dataset", "model_config_json", "seed", "weight_decay")
@@ -218,20 +220,22 @@ class InferResponse(_message.Message):
     def __init__(self, logits: _Optional[_Iterable[float]] = ..., label: _Optional[int] = ..., output_hash: _Optional[bytes] = ...) -> None: ...
 
 class AttributeRequest(_message.Message):
-    __slots__ = ("model_hash", "index_hash", "input", "label", "top_k", "request_id")
+    __slots__ = ("model_hash", "index_hash", "input", "label", "top_k", "request_id", "draw_seed")
     MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
     INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     TOP_K_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DRAW_SEED_FIELD_NUMBER: _ClassVar[int]
     model_hash: bytes
     index_hash: bytes
     input: _containers.RepeatedScalarFieldContainer[float]
     label: int
     top_k: int
     request_id: bytes
-    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., input: _Optional[_Iterable[float]] = ..., label: _Optional[int] = ..., top_k: _Optional[int] = ..., request_id: _Optional[bytes] = ...) -> None: ...
+    draw_seed: bytes
+    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., input: _Optional[_Iterable[float]] = ..., label: _Optional[int] = ..., top_k: _Optional[int] = ..., request_id: _Optional[bytes] = ..., draw_seed: _Optional[bytes] = ...) -> None: ...
 
 class StatusRequest(_message.Message):
     __slots__ = ()
