@@ -1,11 +1,13 @@
-"""`payable datanet`: create a DataNet, contribute files, curate, publish snapshots, show one, and manage who may
-train on a permissioned DataNet (permission, request-access, grant, revoke-access, access)."""
+"""`payable datanet`: create a DataNet, contribute files, curate (with `duplicates`: near-duplicate rows, see
+cli/duplicates.py), publish snapshots, show one, and manage who may train on a permissioned DataNet
+(permission, request-access, grant, revoke-access, access)."""
 
 from __future__ import annotations
 
 from runtime.crypto import encode_address
 
 from .common import account_from, client, client_command, created, emit, keypair_from, progress_bar, tx_result
+from .duplicates import cmd_duplicates
 
 CURATION = ("approve", "reject", "revoke", "withdraw")
 
@@ -120,6 +122,10 @@ def register(sub) -> None:
     client_command(dsub, "snapshot", "publish the next snapshot version", cmd_datanet,
                    signed=True).add_argument("datanet", type=int)
     client_command(dsub, "show", "a DataNet and its contributions", cmd_datanet).add_argument("datanet", type=int)
+    duplicates = client_command(dsub, "duplicates", "curators: the rows of live contributions that are near-duplicates "
+                                "of earlier rows (padding; rejected with the reason, never paid)", cmd_duplicates)
+    duplicates.add_argument("datanet", type=int)
+    duplicates.add_argument("--from", dest="sender", help="the key that reads a permissioned DataNet's data")
     client_command(dsub, "access", "a DataNet's access requests and grants", cmd_datanet).add_argument(
         "datanet", type=int)
     permission = client_command(dsub, "permission", "owner: make a DataNet permissioned (on) or public (off)",

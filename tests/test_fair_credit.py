@@ -156,13 +156,19 @@ def test_out_of_vocabulary_and_empty_outputs_are_refused(corpus):
 
 
 def test_a_copier_of_someone_elses_rows_or_documents_earns_nothing(tmp_path):
-    from gpu_worker.gradient.index import first_holders
+    from gpu_worker.near_duplicates import distinct_rows
 
     rng = np.random.default_rng(3)
     rows, labels = rng.normal(size=(6, 4)).astype(np.float32), np.array([0, 1, 2, 0, 1, 2])
     copied = np.concatenate([rows, rows[::-1]])  # the copier (contribution 1) re-uploads them shuffled
-    owners = first_holders(copied, np.concatenate([labels, labels[::-1]]), np.array([0] * 6 + [1] * 6))
-    assert owners.tolist() == [0] * 12
+    kept = distinct_rows(Snapshot(copied, np.concatenate([labels, labels[::-1]]), np.array([0] * 6 + [1] * 6),
+                                  [1, 2], [b"\x01" * 32, b"\x02" * 32]))
+    assert kept.contribution.tolist() == [0] * 6 and np.array_equal(kept.features, rows)
+    noisy = rows + rng.normal(scale=0.02, size=rows.shape).astype(np.float32)  # or with a little noise on each
+    fresh = rng.normal(size=(6, 4)).astype(np.float32)  # and rows of its own
+    kept = distinct_rows(Snapshot(np.concatenate([rows, noisy, fresh]), np.tile(labels, 3),
+                                  np.array([0] * 6 + [1] * 12), [1, 2], [b"\x01" * 32, b"\x02" * 32]))
+    assert kept.contribution.tolist() == [0] * 6 + [1] * 6 and np.array_equal(kept.features[6:], fresh)
     original = rng.integers(11, 400, 200)
     build_index([Document(original, 0), Document(rng.integers(11, 400, 200), 1), Document(original.copy(), 2)],
                 [(1, b"\x01" * 32), (2, b"\x02" * 32), (3, b"\x03" * 32)], tmp_path, vocab_size=400)
@@ -196,3 +202,45 @@ def test_damping_is_chosen_from_the_data_and_recorded_with_the_weight_decay(tmp_
     assert manifest["params"]["weight_decay"] == 0.05 and manifest["params"]["damping"] in CANDIDATES
     assert selection["damping"] == manifest["params"]["damping"] and len(selection["validation_lds"]) == len(CANDIDATES)
     assert selection["validation_lds"][CANDIDATES.index(selection["damping"])] == max(selection["validation_lds"])
+
+
+@pytest.mark.slow
+def test_padding_with_noisy_copies_does_not_pay_and_new_rows_near_them_still_do(tmp_path):
+    """A contributor with 15 of 300 digits adds 3 copies of each row with Gaussian noise of 0.05 standard
+    deviations (which passed the exact-duplicate check and, paid per row, took its expected share from 4.1%
+    to 9.2%), or adds 45 genuinely new digits of its own. Its expected share - the fraction of the positive
+    credit its rows hold, averaged over 40 queries, through the worker's training, index and scores - must
+    move by at most 10% with the copies (they are left out of training and credit), and grow with the
+    new rows."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x, y = (digits.data / 16.0).astype(np.float32), digits.target
+    n, mine = 300, np.arange(0, 300, 20)
+    owner = np.where(np.isin(np.arange(n), mine), 0, 1 + np.arange(n) % 2)
+    people = [Keypair.from_uri(f"//Person{i}").public for i in range(3)]
+    noise = np.random.default_rng(0).normal(size=(3 * len(mine), 64)) * 0.05 * x[:n].std(axis=0)
+    extra = {"alone": (x[:0], y[:0]), "padded": (np.tile(x[mine], (3, 1)) + noise, np.tile(y[mine], 3)),
+             "new rows": (x[n:n + 45], y[n:n + 45])}
+    share, dropped = {}, {}
+    for name, (more_x, more_y) in extra.items():
+        snapshot = Snapshot(np.concatenate([x[:n], more_x]).astype(np.float32), np.concatenate([y[:n], more_y]),
+                            np.concatenate([owner, np.full(len(more_x), 3)]), [1, 2, 3, 4],
+                            [people[0], people[1], people[2], people[0]])
+        worker = Worker(tmp_path / name, Keypair.from_uri("//Worker"))
+        trained = worker.gradient.train(pb.TrainRequest(dataset=dataset_to_proto(snapshot), seed=1,
+                                                        model_config_json='{"family": "mlp", "inputs": 64, '
+                                                                          '"classes": 10, "hidden": [16]}'))
+        built = list(worker.gradient.build_index(pb.BuildIndexRequest(
+            model_hash=trained.model_hash, dataset_hash=trained.dataset_hash, ensemble=1)))[-1]
+        index = worker.gradient.index(built.index_hash)
+        theirs = np.isin(index.example_contribution, [0, 3])  # the contributor's two contributions
+        fractions = []
+        for query in x[1000:1040]:
+            credit = np.clip(index.example_scores(query, worker.gradient.infer(trained.model_hash, query).label),
+                             0, None)
+            fractions.append(credit[theirs].sum() / credit.sum())
+        share[name], dropped[name] = float(np.mean(fractions)), index.manifest["near_duplicate_rows"]
+    assert dropped == {"alone": 0, "padded": 45, "new rows": 0}
+    assert abs(share["padded"] / share["alone"] - 1) <= 0.10, share
+    assert share["new rows"] > 2 * share["alone"], share

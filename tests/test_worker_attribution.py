@@ -97,10 +97,11 @@ def test_exact_influence_matches_brute_force_reweighting_and_leave_one_out(tmp_p
     assert _test_loss(trained.state, x, y) == pytest.approx(base, rel=1e-6)  # the worker trained the same optimum
 
 
-def test_a_contributor_whose_example_is_duplicated_tops_matching_queries(tmp_path):
+def test_a_contributor_who_alone_covers_a_region_tops_matching_queries(tmp_path):
     data = _blobs(90)
-    special = np.array([[0.0, 0.0, 0.0, 3.0]], dtype=np.float32)  # a region only contributor 5 covers
-    features = np.concatenate([data.features, np.repeat(special, 30, axis=0)])
+    special = np.array([[0.0, 0.0, 0.0, 3.0]], dtype=np.float32)  # a region only contributor 5 covers, with 30
+    spread = np.random.default_rng(11).normal(scale=0.3, size=(30, 4)).astype(np.float32)  # distinct examples
+    features = np.concatenate([data.features, special + spread])
     labels = np.concatenate([data.labels, np.full(30, 2)])
     contribution = np.concatenate([data.contribution % 5, np.full(30, 5)])
     dup = Snapshot(features, labels, contribution, data.contribution_ids, data.contributors)

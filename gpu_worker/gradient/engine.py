@@ -23,6 +23,7 @@ from ..artifacts import Store
 from ..configs import ModelConfig
 from ..datasets import dataset_from_proto
 from ..errors import ArtifactError
+from ..near_duplicates import distinct_rows
 from ..results import MAX_DRAWS, build_result, draws_from, input_hash, output_hash, sampled_credit
 from .index import AttributionIndex, IndexBuilder, IndexParams
 from .models import artifact_from_state
@@ -47,7 +48,7 @@ class GradientEngine:
         if data.labels.min() < 0 or data.labels.max() >= config.classes:
             raise ArtifactError(f"labels must lie in 0..{config.classes - 1}")
         train_config = TrainConfig(seed=request.seed, weight_decay=request.weight_decay or TrainConfig.weight_decay)
-        trained = train(config, data, train_config, self.device)
+        trained = train(config, distinct_rows(data), train_config, self.device)  # as its index will see them
         model_hash = self.store.put_model(artifact_from_state(config, trained.state))
         dataset_hash = self.store.put_dataset(request.dataset)
         logits = self._logits(model_hash, data.features)

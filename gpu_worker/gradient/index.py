@@ -7,7 +7,8 @@ Layout of indexes/<index hash>/:
                        P⁻¹ g_m(i) · w(i) for that member's preconditioner (see influence.py)
     member-<m>.safetensors   the weights of ensemble member m (member 0 is the served model)
     preconditioner-<m>.npy   what turns a query gradient into member m's feature space (if needed)
-    contributions.json examples → contributions → contributors
+    contributions.json examples → contributions → contributors (the snapshot's rows less their near-duplicates:
+                       `gpu_worker.near_duplicates`)
 
 Building is resumable and runs in bounded memory: examples are processed in chunks written straight
 into the memory-mapped file, and `progress.json` records the finished chunks; an interrupted build
@@ -33,6 +34,7 @@ from ..artifacts import Store
 from ..configs import ModelConfig
 from ..datasets import Snapshot
 from ..errors import ArtifactError, ArtifactNotFound
+from ..near_duplicates import distinct_rows
 from . import influence as inf
 from .damping import choose_damping
 from .training import TrainConfig, train
@@ -75,7 +77,9 @@ class IndexBuilder:
         self.store, self.params, self.device = store, params, device
         self.model_hash, self.dataset_hash = model_hash, dataset_hash
         self.config, self.state, _ = store.model(model_hash)
-        self.data: Snapshot = store.dataset(dataset_hash)
+        everything: Snapshot = store.dataset(dataset_hash)
+        self.data = distinct_rows(everything)  # what the model was trained on (`GradientEngine.train`)
+        self.near_duplicates = len(everything.labels) - len(self.data.labels)
         key = hashlib.blake2b(model_hash + dataset_hash + params.to_json().encode(), digest_size=16).hexdigest()
         self.work = store.root / "indexes" / f"building-{key}"
         self.dim = sum(v.numel() for v in self.state.values())
@@ -197,8 +201,7 @@ class IndexBuilder:
 
     def _seal(self) -> bytes:
         data = self.data
-        owners = first_holders(data.features, data.labels, data.contribution)
-        contributions = {"example_contribution": owners.tolist(),
+        contributions = {"example_contribution": data.contribution.tolist(),
                          "contribution_ids": list(map(int, data.contribution_ids)),
                          "contributors": [c.hex() for c in data.contributors]}
         (self.work / "contributions.json").write_text(json.dumps(contributions, sort_keys=True))
@@ -208,7 +211,7 @@ class IndexBuilder:
                     "examples": len(data.features), "dim": self.feature_dim, "projection": self.k,
                     "parameters": self.dim, "target": _target(self.params.method),
                     "damping_selection": self.selection,
-                    "duplicates_credited_to_first_holder": int((owners != data.contribution).sum()),
+                    "near_duplicate_rows": self.near_duplicates,
                     "files": {name: blake2_256_file(self.work / name).hex() for name in files}}
         raw = json.dumps(manifest, sort_keys=True, indent=1).encode()
         (self.work / "manifest.json").write_bytes(raw)
@@ -220,17 +223,6 @@ class IndexBuilder:
         else:
             self.work.replace(final)
         return index_hash
-
-
-def first_holders(features: np.ndarray, labels: np.ndarray, contribution: np.ndarray) -> np.ndarray:
-    """Each example's paid contribution: an example identical (features and label) to one already in
-    the snapshot is credited to the contribution that holds it first (snapshot order is arrival order),
-    so re-uploading someone's rows - re-encoded or shuffled - earns their copier nothing."""
-    first: dict[bytes, int] = {}
-    owners = contribution.copy()
-    for i, (row, label) in enumerate(zip(np.ascontiguousarray(features, dtype="<f4"), labels, strict=True)):
-        owners[i] = first.setdefault(row.tobytes() + int(label).to_bytes(8, "big", signed=True), int(contribution[i]))
-    return owners
 
 
 def _ekfac_from_flat(config: ModelConfig, flat: np.ndarray) -> inf.KFACFactors:
