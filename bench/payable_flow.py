@@ -52,6 +52,7 @@ from sdk.wire import request_id_bytes  # noqa: E402
 
 # the module (the package re-exports its CallTable under the same name `calls`)
 attribution_calls = importlib.import_module("pallets.attribution.calls")
+attribution_signed = importlib.import_module("pallets.attribution.signed")  # checks results and refusals alike
 
 CONTRIBUTORS = ("//Bob", "//Charlie", "//Dave", "//Ferdie")
 
@@ -134,7 +135,7 @@ def classifier_flow(args) -> dict:
         timing = {"inference": 0.0, "attribution": 0.0, "proof_gathering": 0.0, "proof_checking_on_chain": 0.0,
                   "block_execution": 0.0}
         real_infer = worker.gradient.infer
-        real_merkle, real_signature = attribution_calls.verify_membership, attribution_calls.verify
+        real_merkle, real_signature = attribution_calls.verify_membership, attribution_signed.verify
 
         def timed_infer(*a, **kw):
             t0 = time.perf_counter()
@@ -154,7 +155,7 @@ def classifier_flow(args) -> dict:
 
         worker.gradient.infer = timed_infer
         attribution_calls.verify_membership = checking(real_merkle)  # Merkle membership proofs
-        attribution_calls.verify = checking(real_signature)            # the result's ed25519 signature
+        attribution_signed.verify = checking(real_signature)           # the result's ed25519 signature
         queries = [x[1000 + i % 700].astype("<f4") for i in range(args.requests)]
         started = time.perf_counter()
         t0 = time.perf_counter()
@@ -184,7 +185,7 @@ def classifier_flow(args) -> dict:
         timing["block_execution"] -= timing["proof_checking_on_chain"]
         total = sum(timing.values())
         chain.ex.try_state()
-        attribution_calls.verify_membership, attribution_calls.verify = real_merkle, real_signature
+        attribution_calls.verify_membership, attribution_signed.verify = real_merkle, real_signature
     return {"requests": args.requests, "settled": settled, "request_blocks_extrinsics": len(built.block.extrinsics),
             "settled_per_s": round(settled / elapsed, 1), "seconds": round(elapsed, 3),
             "time_share": {k: round(v / total, 3) for k, v in timing.items()},
