@@ -37,9 +37,10 @@ import numpy as np
 
 TABULAR_DISTANCE = 0.075
 TEXT_JACCARD = 0.5
-SHINGLE = 3
+SHINGLE = 3        # words, in a text row
+TOKEN_SHINGLE = 5  # token ids, in a tokenized document
 MINHASH_BANDS, MINHASH_ROWS = 32, 2  # 64 hashes; a pair at Jaccard 0.5 shares a band with p > 0.9999
-_PRIME = (1 << 61) - 1
+_PRIME = (1 << 32) - 5
 _BLOCK = 2048
 
 
@@ -73,50 +74,71 @@ def tabular_matches(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return matches
 
 
-def shingles(text: str) -> set[bytes]:
+def text_shingles(text: str) -> np.ndarray:
+    """The hashes of a text's word 3-shingles (lower-cased words and punctuation marks)."""
     words = re.findall(r"\w+|[^\w\s]", text.lower())
-    if len(words) < SHINGLE:
-        return {" ".join(words).encode()}
-    return {" ".join(words[i:i + SHINGLE]).encode() for i in range(len(words) - SHINGLE + 1)}
+    grams = {" ".join(words[i:i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
+    return np.array(sorted(int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "big") % _PRIME
+                           for g in grams), dtype=np.uint64)
 
 
-def _minhash(items: set[bytes]) -> np.ndarray:
-    hashes = np.array([int.from_bytes(hashlib.blake2b(s, digest_size=8).digest(), "big") % _PRIME
-                       for s in sorted(items)], dtype=object)
-    out = np.empty(MINHASH_BANDS * MINHASH_ROWS, dtype=np.uint64)
-    for k in range(len(out)):
-        a, b = _PERMUTATIONS[k]
-        out[k] = min((a * h + b) % _PRIME for h in hashes)
-    return out
+def token_shingles(tokens: np.ndarray) -> np.ndarray:
+    """The hashes of a token sequence's TOKEN_SHINGLE-grams (a polynomial hash of the ids, vectorised)."""
+    ids = np.asarray(tokens, dtype=np.uint64)
+    if len(ids) < TOKEN_SHINGLE:
+        ids = np.concatenate([ids, np.zeros(TOKEN_SHINGLE - len(ids), dtype=np.uint64)])
+    with np.errstate(over="ignore"):
+        mixed = np.zeros(len(ids) - TOKEN_SHINGLE + 1, dtype=np.uint64)
+        for j in range(TOKEN_SHINGLE):
+            mixed = mixed * np.uint64(1_000_003) + ids[j:len(ids) - TOKEN_SHINGLE + 1 + j] + np.uint64(1)
+    return np.unique(mixed % np.uint64(_PRIME))
 
 
-def _permutations() -> list[tuple[int, int]]:
-    seed = hashlib.blake2b(b"payable/near-duplicates/minhash", digest_size=64).digest()
-    out = []
-    for k in range(MINHASH_BANDS * MINHASH_ROWS):
-        word = hashlib.blake2b(seed + k.to_bytes(2, "big"), digest_size=16).digest()
-        out.append((int.from_bytes(word[:8], "big") % (_PRIME - 1) + 1, int.from_bytes(word[8:], "big") % _PRIME))
-    return out
+def _signature(hashes: np.ndarray) -> np.ndarray:
+    """MinHash: per universal hash (a·h + b) mod p, the least over the shingles (uint64, no overflow:
+    a, b, h < p < 2^32)."""
+    return ((_A[:, None] * hashes[None, :] + _B[:, None]) % np.uint64(_PRIME)).min(axis=1)
 
 
-_PERMUTATIONS = _permutations()
+def _universal() -> tuple[np.ndarray, np.ndarray]:
+    words = [hashlib.blake2b(b"payable/near-duplicates/minhash" + k.to_bytes(2, "big"), digest_size=8).digest()
+             for k in range(MINHASH_BANDS * MINHASH_ROWS)]
+    return (np.array([int.from_bytes(w[:4], "big") % (_PRIME - 1) + 1 for w in words], dtype=np.uint64),
+            np.array([int.from_bytes(w[4:], "big") % _PRIME for w in words], dtype=np.uint64))
 
 
-def text_matches(texts: list[str]) -> np.ndarray:
-    """For each text row, the most similar earlier row it is a near-duplicate of, or -1 (see the module
-    docstring): MinHash LSH finds the candidate pairs, the exact Jaccard similarity of their shingles
-    decides."""
-    sets = [shingles(t) for t in texts]
+_A, _B = _universal()
+
+
+def shingle_matches(sets: list[np.ndarray], threshold: float) -> np.ndarray:
+    """For each item (its shingle hashes), the most similar earlier item whose Jaccard similarity is at
+    least `threshold`, or -1: MinHash LSH bands find the candidate pairs, the exact similarity decides."""
     buckets: dict[tuple[int, bytes], list[int]] = {}
-    matches = np.full(len(texts), -1)
+    matches = np.full(len(sets), -1)
     for i, items in enumerate(sets):
-        signature = _minhash(items)
+        signature = _signature(items) if len(items) else np.zeros(MINHASH_BANDS * MINHASH_ROWS, dtype=np.uint64)
         candidates: set[int] = set()
         for band in range(MINHASH_BANDS):
             key = (band, signature[band * MINHASH_ROWS:(band + 1) * MINHASH_ROWS].tobytes())
             candidates.update(buckets.setdefault(key, []))
             buckets[key].append(i)
-        similar = sorted((len(items & sets[j]) / len(items | sets[j]), -j) for j in candidates)
-        if similar and similar[-1][0] >= TEXT_JACCARD:
-            matches[i] = -similar[-1][1]  # the most similar; of equals, the earliest
+        best, best_similarity = -1, threshold
+        for j in sorted(candidates):
+            shared = len(np.intersect1d(items, sets[j], assume_unique=True))
+            similarity = shared / max(1, len(items) + len(sets[j]) - shared)
+            if similarity > best_similarity or (best < 0 and similarity >= threshold):
+                best, best_similarity = j, similarity
+        matches[i] = best
     return matches
+
+
+def text_matches(texts: list[str]) -> np.ndarray:
+    """For each text row, the most similar earlier row it is a near-duplicate of (word 3-shingles, Jaccard
+    at least TEXT_JACCARD), or -1."""
+    return shingle_matches([text_shingles(t) for t in texts], TEXT_JACCARD)
+
+
+def token_matches(documents: list[np.ndarray]) -> np.ndarray:
+    """For each tokenized document, the most similar earlier one it is a near-duplicate of (token
+    TOKEN_SHINGLE-grams, Jaccard at least TEXT_JACCARD), or -1."""
+    return shingle_matches([token_shingles(d) for d in documents], TEXT_JACCARD)

@@ -244,3 +244,35 @@ def test_padding_with_noisy_copies_does_not_pay_and_new_rows_near_them_still_do(
     assert dropped == {"alone": 0, "padded": 45, "new rows": 0}
     assert abs(share["padded"] / share["alone"] - 1) <= 0.10, share
     assert share["new rows"] > 2 * share["alone"], share
+
+
+def test_padding_a_document_with_edited_copies_takes_no_more_of_a_shared_passage(tmp_path):
+    """Contributor 0's document and contributor 1's share a 40-token passage; an output repeating it pays
+    them half each. Three copies of contributor 0's document with a few tokens changed each (which passed
+    the identical-document check and took 4/5 of the passage) leave that at a half; a genuinely different
+    document of its own holding the passage still earns (2/3)."""
+    rng = np.random.default_rng(9)
+    passage = rng.integers(11, 400, 40)
+    mine = np.concatenate([rng.integers(11, 400, 150), passage, rng.integers(11, 400, 150)])
+    theirs = np.concatenate([rng.integers(11, 400, 120), passage, rng.integers(11, 400, 90)])
+
+    def edited(doc):
+        copy = doc.copy()
+        copy[rng.choice(np.r_[0:150, 190:340], 6, replace=False)] = rng.integers(11, 400, 6)  # not the passage
+        return copy
+
+    others = [rng.integers(11, 400, 300) for _ in range(8)]  # contributor 2's, without the passage
+    corpora = {"alone": [mine, theirs], "padded": [mine, theirs, edited(mine), edited(mine), edited(mine)],
+               "new document": [mine, theirs, np.concatenate([rng.integers(11, 400, 200), passage])]}
+    owner = {"alone": [0, 1], "padded": [0, 1, 0, 0, 0], "new document": [0, 1, 0]}
+    share = {}
+    for name, docs in corpora.items():
+        build_index([Document(d, c) for d, c in zip(docs + others, owner[name] + [2] * 8, strict=True)],
+                    [(1, b"\x01" * 32), (2, b"\x02" * 32), (3, b"\x03" * 32)], tmp_path / name, vocab_size=400)
+        index = SpanIndex(tmp_path / name)
+        _, credit, _ = attribute_spans(index, passage, CreditParams(min_length=8))
+        share[name] = credit[index.doc_contribution == 0].sum() / credit.sum()
+        index.close()
+    assert share["alone"] == pytest.approx(0.5)
+    assert abs(share["padded"] / share["alone"] - 1) <= 0.10, share
+    assert share["new document"] == pytest.approx(2 / 3), share

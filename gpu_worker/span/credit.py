@@ -7,10 +7,12 @@
 3. A span's weight is its self-information under the corpus unigram model, Σ −log₂ p(token) - long
    spans of rare tokens weigh the most: reproducing them is evidence of memorisation, not chance -
    times its specificity, log(D/d)/log(D) for a span found in d of the corpus's D distinct documents
-   (identical documents count once): a span every document shares (an import line,
+   (near-duplicate documents count once, see index.py): a span every document shares (an import line,
    `def __init__(self,`) counts for nothing.
-4. The weight is split equally among the distinct documents holding the span, so the credits sum
-   exactly to the total weight of the kept spans; the payout rule (results.py) pays documents.
+4. The weight is split equally among the distinct documents holding the span - the first of each set of
+   near-duplicates, so padding a document with edited copies of itself takes no more of a span it shares
+   with someone else's - and the credits sum exactly to the total weight of the kept spans; the payout
+   rule (results.py) pays documents.
 5. Coverage: the fraction of the output's information, Σ −log₂ p over its tokens, that credited spans
    reproduce, each token counted at the specificity of the most specific span covering it. The
    contributors' pool is paid in that proportion; the rest of it goes to the model owner (the model
@@ -77,11 +79,11 @@ def attribute_spans(index: SpanIndex, tokens, params: CreditParams = CreditParam
         if count == 0 or count > params.max_count:
             continue
         documents = tuple(index.documents(span))
-        holding = len({int(index.canonical[d]) for d in documents})
-        specificity = float(np.log(distinct / holding) / np.log(distinct)) if distinct > 1 else 1.0
+        holders = sorted({int(index.canonical[d]) for d in documents})  # near-duplicates count once
+        specificity = float(np.log(distinct / len(holders)) / np.log(distinct)) if distinct > 1 else 1.0
         weight = float(info[start:start + length].sum() * specificity)
-        for doc in documents:
-            credit[doc] += weight / len(documents)
+        for doc in holders:
+            credit[doc] += weight / len(holders)
         covered[start:start + length] = np.maximum(covered[start:start + length], specificity)
         kept.append(SpanCredit(start, length, count, weight, documents))
     coverage = float((info * covered).sum() / info.sum()) if info.sum() > 0 else 0.0

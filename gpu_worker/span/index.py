@@ -8,6 +8,9 @@ Layout of a shard (files in the index directory):
     shard-<s>.docs     uint64 start position of each document in the shard
 and one `manifest.json` naming each document's contribution, the contributors, the sizes and every
 file's blake2b-256; the index hash is the hash of the manifest (the "attribution index hash").
+`canonical.u32` maps each document to the first of its near-duplicates (identical, or token 5-gram
+Jaccard >= 0.5: `gpu_worker.near_duplicates`), whose contribution it is credited to: copies, edited or
+not, add no credit to whoever uploads them.
 
 Building sorts the big-endian bytes with libdivsufsort and keeps the even positions, shard by shard,
 so memory stays bounded by the shard size whatever the corpus size. Queries run on every shard.
@@ -29,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from runtime.crypto import blake2_256_file
+
+from ..near_duplicates import token_matches
 
 SEPARATOR = 0xFFFF
 MAX_VOCAB = SEPARATOR  # token ids must be below the separator
@@ -74,9 +79,10 @@ def build_index(documents: Iterable[Document], contributions: list[tuple[int, by
         if progress:
             progress(total, total)
 
-    first_seen: dict[bytes, int] = {}  # a document identical to an earlier one is that document, for credit
-    canonical: list[int] = []
-    for doc in documents:
+    documents = list(documents)
+    near = token_matches([np.asarray(doc.tokens) for doc in documents])
+    canonical: list[int] = []  # a document identical or near-identical to an earlier one is that one, for credit
+    for doc, match in zip(documents, near, strict=True):
         tokens = np.asarray(doc.tokens)
         if tokens.size and (tokens.min() < 0 or tokens.max() >= vocab_size):
             raise ValueError(f"token ids must lie in 0..{vocab_size - 1}")
@@ -86,7 +92,7 @@ def build_index(documents: Iterable[Document], contributions: list[tuple[int, by
         buffer += [tokens, np.array([SEPARATOR])]
         size += len(tokens) + 1
         total += len(tokens) + 1
-        first = first_seen.setdefault(tokens.astype("<u4").tobytes(), len(canonical))
+        first = len(canonical) if match < 0 else canonical[match]
         canonical.append(first)
         doc_contributions.append(int(doc.contribution) if first == len(canonical) - 1 else doc_contributions[first])
     flush()
@@ -101,7 +107,7 @@ def build_index(documents: Iterable[Document], contributions: list[tuple[int, by
     (out / "unigram.i64").write_bytes(unigram.astype("<i8").tobytes())
     files = sorted(p.name for p in out.iterdir() if p.name != "manifest.json")
     manifest = {"version": 1, "kind": "suffix-array", "shards": shards, "vocab_size": vocab_size,
-                "distinct_documents": len(first_seen),
+                "distinct_documents": len(set(canonical)),
                 "contributions": [[cid, who.hex()] for cid, who in contributions],
                 "files": {name: blake2_256_file(out / name).hex() for name in files}}
     raw = json.dumps(manifest, sort_keys=True, indent=1).encode()
@@ -189,7 +195,7 @@ class SpanIndex:
         self.hash = hashlib.blake2b(raw, digest_size=32).digest()
         self.shards = [_Shard(root, s, meta) for s, meta in enumerate(self.manifest["shards"])]
         self.doc_contribution = np.frombuffer((root / "documents.u32").read_bytes(), dtype="<u4")
-        self.canonical = np.frombuffer((root / "canonical.u32").read_bytes(), dtype="<u4")  # first identical doc
+        self.canonical = np.frombuffer((root / "canonical.u32").read_bytes(), dtype="<u4")  # first near-duplicate
         self.contributions = [(cid, bytes.fromhex(who)) for cid, who in self.manifest["contributions"]]
         self.unigram = np.frombuffer((root / "unigram.i64").read_bytes(), dtype="<i8")
         self.total_tokens = int(self.unigram[:SEPARATOR].sum())
