@@ -15,7 +15,12 @@ chooses from the training data (gradient/damping.py); no per-dataset constant is
 yardsticks are plain gradient dot-product, Kronfluence (EK-FAC) and traker (TRAK, 10 models),
 installed with `pip install -e '.[bench]'`.
 
+Besides LDS it reports what the payout rule does with money (`fair_pay`): how far a requester grinding
+the input moves a small contributor's share (steering), and what padding with noisy copies or adding
+new rows does to a contributor's share (padding).
+
     python bench/attribution_lds.py [--subsets 100] [--seeds 2] [--datasets digits wine] [--models mlp]
+    python bench/attribution_lds.py --fair-pay-only
 """
 
 from __future__ import annotations
@@ -144,6 +149,8 @@ def ours(method: str, ensemble: int, config, data, model_state, x_test, y_test, 
                               IndexParams(method=method, ensemble=ensemble, weight_decay=WD, **extra)).build()
     build_s = time.perf_counter() - started
     index = AttributionIndex(store, index_hash)
+    if index.manifest["near_duplicate_rows"]:  # scores must line up with the ground truth's examples
+        raise SystemExit(f"{index.manifest['near_duplicate_rows']} near-duplicate rows left out of the index")
     damping = index.manifest["params"]["damping"]
     index.example_scores(x_test[0], int(y_test[0]))  # warm: memory-maps and caches
     scores, latencies = [], []
@@ -234,6 +241,81 @@ def traker_trak(config, data, x_test, y_test, workdir: Path, models: int = 10, p
             "bytes_per_example": None}
 
 
+def steering(requests: int = 400, variants: int = 32) -> dict:
+    """Issue 29.1: a requester tries one-bit variations of the input until the draws, as computed before
+    signing, pay a chosen small contributor (a quarter of one draw's worth of credit). Its mean share with
+    the draws started from the request id and input (as before) and from a hash made after the request
+    was fixed (the including block's hash; simulated here by fresh random bytes, the chain is tested in
+    tests/test_attribution_settlement.py), over its credit."""
+    from gpu_worker.results import MAX_DRAWS, PPB, draws_from, sampled_credit
+
+    rng = np.random.default_rng(4)
+    credit = rng.pareto(1.5, 300) + 0.01
+    small = np.zeros(len(credit), dtype=int)
+    for unit in np.argsort(-credit)[30:]:
+        if credit[small == 1].sum() + credit[unit] <= credit.sum() / (4 * MAX_DRAWS):
+            small[unit] = 1
+    fair = credit[small == 1].sum() / credit.sum()
+
+    def paid(seed: bytes) -> float:
+        return dict(sampled_credit(credit, small, MAX_DRAWS, seed)).get(1, 0) / PPB
+
+    steered, drawn = [], []
+    for n in range(requests):
+        rid = n.to_bytes(8, "big")
+        tried = [hashlib.blake2b(b"input %d %d" % (n, v), digest_size=32).digest() for v in range(variants)]
+        chosen = next((t for t in tried if paid(draws_from(b"", rid, t))), tried[0])
+        steered.append(paid(draws_from(b"", rid, chosen)))
+        drawn.append(paid(draws_from(rng.bytes(32), rid, chosen)))
+    return {"requests": requests, "variants_tried": variants, "fair_share": round(fair, 4),
+            "share_x_with_request_seed": round(float(np.mean(steered)) / fair, 2),
+            "share_x_with_block_seed": round(float(np.mean(drawn)) / fair, 2)}
+
+
+def padding(copies=(1, 3, 9), queries: int = 40) -> dict:
+    """Issue 29.2: a contributor holding 15 of 300 digits pads them with noisy copies (Gaussian, 0.05 of each
+    feature's deviation) or adds 45 genuinely new digits; its expected share (positive credit held,
+    averaged over test queries) through the worker, over its share alone."""
+    from sklearn.datasets import load_digits
+
+    from gpu_worker.worker import Worker
+    from payable.worker.v1 import worker_pb2 as wp
+    from runtime.crypto import Keypair
+
+    digits = load_digits()
+    x, y = (digits.data / 16.0).astype(np.float32), digits.target
+    n, mine = 300, np.arange(0, 300, 20)
+    owner = np.where(np.isin(np.arange(n), mine), 0, 1 + np.arange(n) % 2)
+    noise = np.random.default_rng(0).normal(size=(max(copies) * len(mine), 64)) * 0.05 * x[:n].std(axis=0)
+    cases = {"alone": (x[:0], y[:0]), "new rows (45)": (x[n:n + 45], y[n:n + 45])}
+    for k in copies:
+        cases[f"padded x{k}"] = (np.tile(x[mine], (k, 1)) + noise[:k * len(mine)], np.tile(y[mine], k))
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="payable-padding-") as tmp:
+        for name, (more_x, more_y) in cases.items():
+            snapshot = Snapshot(np.concatenate([x[:n], more_x]).astype(np.float32), np.concatenate([y[:n], more_y]),
+                                np.concatenate([owner, np.full(len(more_x), 3)]), [1, 2, 3, 4],
+                                [bytes([1]) * 32, bytes([2]) * 32, bytes([3]) * 32, bytes([1]) * 32])
+            worker = Worker(Path(tmp) / name.replace(" ", "-"), Keypair.from_uri("//Worker"))
+            trained = worker.gradient.train(wp.TrainRequest(
+                dataset=dataset_to_proto(snapshot), seed=1,
+                model_config_json='{"family": "mlp", "inputs": 64, "classes": 10, "hidden": [16]}'))
+            built = list(worker.gradient.build_index(wp.BuildIndexRequest(
+                model_hash=trained.model_hash, dataset_hash=trained.dataset_hash, ensemble=1)))[-1]
+            index = worker.gradient.index(built.index_hash)
+            theirs = np.isin(index.example_contribution, [0, 3])
+            fractions = []
+            for query in x[1000:1000 + queries]:
+                label = worker.gradient.infer(trained.model_hash, query).label
+                credit = np.clip(index.example_scores(query, label), 0, None)
+                fractions.append(credit[theirs].sum() / credit.sum())
+            out[name] = {"share": round(float(np.mean(fractions)), 4),
+                         "rows_left_out": index.manifest["near_duplicate_rows"]}
+    for case in out.values():
+        case["x_alone"] = round(case["share"] / out["alone"]["share"], 3)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subsets", type=int, default=100)
@@ -241,11 +323,16 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=sorted(DATASETS), choices=sorted(DATASETS))
     parser.add_argument("--models", nargs="+", default=["logreg", "mlp"], choices=["logreg", "mlp"])
     parser.add_argument("--no-yardsticks", action="store_true")
+    parser.add_argument("--fair-pay-only", action="store_true", help="only the steering and padding figures")
     args = parser.parse_args()
     torch.set_num_threads(1)
     out = {"benchmark": "attribution_lds", "setting": {"subsets": args.subsets, "seeds": args.seeds,
                                                        "weight_decay": WD, "reported_on": "the second half of "
-                                                                                          "the test points"}}
+                                                                                          "the test points"},
+           "fair_pay": {"steering": steering(), "padding": padding()}}
+    if args.fair_pay_only:
+        print(json.dumps(out["fair_pay"], indent=2))
+        return
     for dataset_name in args.datasets:
         data, x_test, y_test = dataset(dataset_name)
         half = len(y_test) // 2

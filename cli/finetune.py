@@ -148,7 +148,8 @@ def _preview(args, stub) -> int:
         if not offset or not found.examples or (wanted is not None and len(examples) >= wanted):
             break
     data = {"train_examples": found.train_examples, "eval_examples": found.eval_examples,
-            "train_tokens": found.train_tokens, "errors": list(found.errors), "split": args.split,
+            "train_tokens": found.train_tokens, "errors": list(found.errors),
+            "near_duplicates": list(found.near_duplicates), "split": args.split,
             "listed": found.listed, "offset": args.offset, "next_offset": offset or None,
             "examples": [{"index": e.index, "contribution": e.contribution, "contributor": e.contributor,
                           "line": e.line, "split": e.split, "tokens": e.tokens, "rendered": e.rendered}
@@ -165,6 +166,8 @@ def _preview(args, stub) -> int:
         first = f"#{args.offset}-#{args.offset + len(examples) - 1}" if examples else "none"
         print(f"\nshown: {first} of {found.listed}{scope} examples"
               + (f"; next page: --offset {offset}" if offset else ""))
+        for left in found.near_duplicates:
+            print(f"left out: {left}")
         for error in found.errors:
             print(f"error: {error}")
     return 0 if not found.errors else 1

@@ -9,8 +9,11 @@ near-duplicate: the model is trained without it and its index does not hold it, 
 takes nothing from the row it copies, and the row it copies earns what it earned alone (what paying each
 copy, or paying a cluster one row's mean worth, cannot do: a model trained on four copies leans on
 them, and each copy's influence falls). A genuinely new row, even near the same region, is kept and
-earns. The worker counts what it left out in the index manifest (`near_duplicate_rows`), and
-`payable datanet duplicates` shows a curator which rows of a contribution are near-duplicates of which.
+earns. Where: a classifier's tabular rows (`gradient/`: the index manifest counts them,
+`near_duplicate_rows`), ModelFactory's text rows (`finetune/dataset.py`: the preview lists each with the
+row it repeats, a job's results count them, `rows_left_out`), and a language model's documents
+(`span/index.py`: credited to the first of them). `payable datanet duplicates` shows a curator the same,
+before approving.
 
 Thresholds, chosen from data and stated:
 - Tabular rows (same label): features scaled by each feature's standard deviation over the snapshot
@@ -24,8 +27,10 @@ Thresholds, chosen from data and stated:
   TEXT_JACCARD (found by MinHash with LSH bands, then checked exactly). On the project's fact rows
   (15 words) one changed word keeps 0.54-0.72 of the shingles and different rows share at most 0.39 in
   99% of pairs; the pairs above 0.5 are one fact asked twice, or two builtins with one docstring
-  (`IOError` and `OSError`): one piece of information, kept once. Rows of ten words are fragile: one
-  changed word keeps 0.43-0.69, so about a third of such edits pass as new rows.
+  (`IOError` and `OSError`): one piece of information, kept once - and `all`/`any`, whose docstrings
+  differ by one word, are taken for one too (the price of catching light edits). Rows of ten words are
+  fragile: one changed word keeps 0.43-0.69, so about a third of such edits pass as new rows.
+- Documents (token ids): TOKEN_SHINGLE-grams, the same Jaccard threshold.
 """
 
 from __future__ import annotations

@@ -244,6 +244,7 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
         found = self._call(context, self.engine.preview, spec, request.base_model, request.cutoff or 256,
                            request.limit or 10, request.offset, request.split)
         return pb.DatasetPreview(examples=[pb.PreviewExample(**e) for e in found["examples"]], errors=found["errors"],
+                                 near_duplicates=found["near_duplicates"],
                                  train_examples=found["train_examples"], eval_examples=found["eval_examples"],
                                  train_tokens=found["train_tokens"], next_offset=found["next_offset"],
                                  listed=found["listed"])

@@ -112,6 +112,42 @@ def test_templates_mask_the_prompt_and_the_split_is_stable(data, tiny_base):
     assert est.memory_bytes > 4 * 100_000 and est.seconds > 0
 
 
+def test_padding_with_lightly_edited_rows_trains_and_pays_nothing_more_and_new_rows_still_count(tiny_base):
+    """Contributor 2 pads its rows with copies that change one word each, and copies two of contributor 1's
+    the same way: every copy is left out, naming the row it repeats, so the rows trained on - and hence
+    the adapter's bytes (training is deterministic) and every share of its credit - are those without
+    the padding; a genuinely new row of contributor 2 is trained on."""
+    from gpu_worker.finetune.facts import KETTLE, TOWN, fact_rows, owners
+
+    def one_question_per_fact(domain):  # a fact's three questions share one answer: one piece of information
+        return [r for who in owners(domain) for r in fact_rows(domain, who)][::3]
+
+    def edited(row):
+        words = row["response"].split(" ")
+        words[len(words) // 2] = "very"
+        return {"prompt": row["prompt"], "response": " ".join(words)}
+
+    def jsonl(rows):
+        return "\n".join(json.dumps(r) for r in rows).encode()
+
+    _, tokenizer = trainer.load_base(tiny_base)
+    first, second = one_question_per_fact(TOWN), one_question_per_fact(KETTLE)[:6]
+    alone = prepare(SPEC, [_src(jsonl(first), "jsonl", 1), _src(jsonl(second), "jsonl", 2)], tokenizer, 256)
+    padded = prepare(SPEC, [_src(jsonl(first), "jsonl", 1), _src(jsonl(second), "jsonl", 2),
+                            _src(jsonl([edited(r) for r in second] + [edited(r) for r in first[:2]]), "jsonl", 3)],
+                     tokenizer, 256)
+    assert alone.near_duplicates == [] and len(padded.near_duplicates) == 8
+    assert [e.reason for e in padded.near_duplicates[:2]] == [
+        "a near-duplicate of contribution 2 line 1: left out of training and credit",
+        "a near-duplicate of contribution 2 line 2: left out of training and credit"]
+    assert padded.near_duplicates[-1].reason.startswith("a near-duplicate of contribution 1 line 2:")
+    assert [e.rendered for e in padded.train] == [e.rendered for e in alone.train]
+    assert [e.rendered for e in padded.eval] == [e.rendered for e in alone.eval]
+    fresh = one_question_per_fact(KETTLE)[6:7]
+    grown = prepare(SPEC, [_src(jsonl(first), "jsonl", 1), _src(jsonl(second + fresh), "jsonl", 2)], tokenizer, 256)
+    assert grown.near_duplicates == [] and len(grown.train) + len(grown.eval) == len(alone.train) + len(alone.eval) + 1
+
+
 def test_loss_falls_abort_resume_is_byte_identical_and_the_merge_is_checked(data, tiny_base, tmp_path):
     config = TrainingConfig(base_model=BASE, dataset=SPEC, max_steps=30, checkpoint_every=5, eval_every=10,
                             dropout=0.1, grad_accum=2, seed=5)

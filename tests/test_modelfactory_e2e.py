@@ -130,7 +130,8 @@ def test_preview_shows_templated_examples_with_provenance_and_every_mapping_erro
                  "--snapshot", "1:1", "--limit", "3", worker=stack["worker"], ok=False)
     assert found.returncode == 1  # rows were refused: the exit code says so
     data = json.loads(found.stdout)
-    assert data["train_examples"] + data["eval_examples"] == 81  # 80 good rows + the broken file's one good row
+    # 80 good rows + the broken file's one good row, less the rows repeating an earlier row (left out, listed)
+    assert data["train_examples"] + data["eval_examples"] + len(data["near_duplicates"]) == 81
     first = data["examples"][0]
     assert first["rendered"].startswith("<|user|>What does builtins.") and "<|assistant|>" in first["rendered"]
     assert first["contribution"] == 1 and first["contributor"] == Keypair.from_uri("//Bob").address
@@ -180,8 +181,9 @@ def test_kill_9_mid_job_then_resume_gives_the_uninterrupted_adapter_bytes(stack,
     # the stored curve is whole: one point per step, none twice, as if it had never stopped
     curve = next(iter(stub.Watch(wp.WatchRequest(job=victim.id), timeout=30))).points
     assert [p.step for p in curve] == list(range(0, RUN["max_steps"] + 1))
-    # the loss falls on the DataNet's domain
-    assert results["eval_loss"] < 0.9 * results["base_eval_loss"]
+    # the loss falls on the DataNet's domain: by 9% on rows none of whose twins was trained on (it fell 11%
+    # while held-out rows repeating a trained row's answer - builtins documented alike - were left in)
+    assert results["eval_loss"] < 0.92 * results["base_eval_loss"]
 
 
 def test_abort_stops_a_job_and_a_final_job_refuses_abort_and_resume(stack):

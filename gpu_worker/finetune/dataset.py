@@ -19,6 +19,7 @@ from runtime.crypto import blake2_256
 from sdk import modelfactory
 from sdk.prompts import TEMPLATES, prompt_text  # noqa: F401 - rendered one way, worker and clients (sdk/prompts.py)
 
+from ..near_duplicates import text_matches
 from ..rows import IGNORE, Example, Row
 
 FORMATS = ("auto", "text", "jsonl", "csv")
@@ -233,6 +234,7 @@ class Prepared:
     train: list[Example]
     eval: list[Example]
     errors: list[RowError]
+    near_duplicates: list[RowError] = field(default_factory=list)  # left out: each names the row it repeats
 
     @property
     def tokens(self) -> int:
@@ -240,18 +242,30 @@ class Prepared:
 
 
 def prepare(spec: DatasetSpec, sources: list[Source], tokenizer, cutoff: int) -> Prepared:
-    """Every source's rows, rendered, split; rows whose training part the cutoff removes are errors too."""
+    """Every source's rows, rendered, split; rows whose training part the cutoff removes are errors too. A
+    row that near-duplicates an earlier one (a lightly edited copy, of one's own rows or someone else's:
+    `gpu_worker.near_duplicates`) is left out of training and therefore of credit, and listed with the row
+    it repeats: padding earns nothing, and the row it copies keeps what it earns."""
     out = Prepared([], [], [])
+    parsed: list[tuple[Source, Row]] = []
     for src in sources:
         rows, problems = parse_source(spec, src)
         out.errors.extend(problems)
-        for row in rows:
-            example = render(spec, row, tokenizer, cutoff)
-            if example.trained_tokens == 0:
-                out.errors.append(RowError(row.contribution_id, src.content_hash, row.line,
-                                           f"the prompt alone fills the {cutoff}-token cutoff: nothing to learn"))
-                continue
-            (out.eval if is_eval(spec, row) else out.train).append(example)
+        parsed += [(src, row) for row in rows]
+    matches = text_matches([row.text or "\n".join(content for _, content in row.messages) for _, row in parsed])
+    for (src, row), match in zip(parsed, matches, strict=True):
+        if match >= 0:
+            first = parsed[match][1]
+            out.near_duplicates.append(RowError(row.contribution_id, src.content_hash, row.line,
+                                                f"a near-duplicate of contribution {first.contribution_id} line "
+                                                f"{first.line}: left out of training and credit"))
+            continue
+        example = render(spec, row, tokenizer, cutoff)
+        if example.trained_tokens == 0:
+            out.errors.append(RowError(row.contribution_id, src.content_hash, row.line,
+                                       f"the prompt alone fills the {cutoff}-token cutoff: nothing to learn"))
+            continue
+        (out.eval if is_eval(spec, row) else out.train).append(example)
     if not out.eval and len(out.train) > 1 and spec.eval_per_mille:
         out.eval.append(out.train.pop())  # tiny data: hold out at least one row, the last, deterministically
     return out

@@ -162,7 +162,8 @@ class FinetuneEngine:
     def preview(self, spec: DatasetSpec, base_model: str, cutoff: int, limit: int = 10, offset: int = 0,
                 split: str = "") -> dict:
         """What the job would train on: examples after the template, token counts, provenance, and every row
-        that does not map (contribution, line, reason). The listing - training examples then held-out ones, or
+        that does not map (contribution, line, reason), and every row left out as a near-duplicate of an
+        earlier one (and of which). The listing - training examples then held-out ones, or
         one split ("train", "eval") - is paged: at most PREVIEW_LIMIT examples from `offset`, and `next_offset`
         (0 at the end) says where the next page starts, so no example is out of reach."""
         if split not in ("", "all", "train", "eval"):
@@ -178,7 +179,8 @@ class FinetuneEngine:
                      "contribution": e.row.contribution_id, "contributor": encode_address(e.row.contributor),
                      "line": e.row.line, "split": name, "index": offset + i} for i, (name, e) in enumerate(page)]
         end = offset + len(page)
-        return {"examples": examples, "errors": [str(e) for e in data.errors], "train_examples": len(data.train),
+        return {"examples": examples, "errors": [str(e) for e in data.errors],
+                "near_duplicates": [str(e) for e in data.near_duplicates], "train_examples": len(data.train),
                 "eval_examples": len(data.eval), "train_tokens": data.tokens,
                 "next_offset": end if end < len(listing) else 0, "listed": len(listing)}
 
@@ -259,7 +261,8 @@ class FinetuneEngine:
             latest = sorted(int(p.name[5:]) for p in (self._dir(job) / "checkpoints").glob("step-*"))
             self._truncate(job, latest[-1] if latest else -1)
         job.results.update(train_examples=len(data.train), eval_examples=len(data.eval),
-                           rows_refused=len(data.errors), estimate=self._estimate(job.config, base_dir, data))
+                           rows_refused=len(data.errors), rows_left_out=len(data.near_duplicates),
+                           estimate=self._estimate(job.config, base_dir, data))
         outcome = train(job.config, base, tokenizer, data.train, data.eval, self._dir(job),
                         report=lambda point: self._append(job, point), stop=job.stop.is_set, resume=resume,
                         device=self.device)

@@ -441,7 +441,7 @@ class PreviewExample(_message.Message):
     def __init__(self, rendered: _Optional[str] = ..., tokens: _Optional[int] = ..., trained_tokens: _Optional[int] = ..., contribution: _Optional[int] = ..., contributor: _Optional[str] = ..., line: _Optional[int] = ..., split: _Optional[str] = ..., index: _Optional[int] = ...) -> None: ...
 
 class DatasetPreview(_message.Message):
-    __slots__ = ("examples", "errors", "train_examples", "eval_examples", "train_tokens", "next_offset", "listed")
+    __slots__ = ("examples", "errors", "train_examples", "eval_examples", "train_tokens", "next_offset", "listed", "near_duplicates")
     EXAMPLES_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     TRAIN_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
@@ -449,6 +449,7 @@ class DatasetPreview(_message.Message):
     TRAIN_TOKENS_FIELD_NUMBER: _ClassVar[int]
     NEXT_OFFSET_FIELD_NUMBER: _ClassVar[int]
     LISTED_FIELD_NUMBER: _ClassVar[int]
+    NEAR_DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     examples: _containers.RepeatedCompositeFieldContainer[PreviewExample]
     errors: _containers.RepeatedScalarFieldContainer[str]
     train_examples: int
@@ -456,7 +457,8 @@ class DatasetPreview(_message.Message):
     train_tokens: int
     next_offset: int
     listed: int
-    def __init__(self, examples: _Optional[_Iterable[_Union[PreviewExample, _Mapping]]] = ..., errors: _Optional[_Iterable[str]] = ..., train_examples: _Optional[int] = ..., eval_examples: _Optional[int] = ..., train_tokens: _Optional[int] = ..., next_offset: _Optional[int] = ..., listed: _Optional[int] = ...) -> None: ...
+    near_duplicates: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, examples: _Optional[_Iterable[_Union[PreviewExample, _Mapping]]] = ..., errors: _Optional[_Iterable[str]] = ..., train_examples: _Optional[int] = ..., eval_examples: _Optional[int] = ..., train_tokens: _Optional[int] = ..., next_offset: _Optional[int] = ..., listed: _Optional[int] = ..., near_duplicates: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class JobConfigRequest(_message.Message):
     __slots__ = ("config_json",)
