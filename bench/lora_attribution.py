@@ -1,9 +1,10 @@
 """LoRA-gradient attribution: DataInf's "identify the fine-tuning subset" protocol, LDS, and query latency.
 
 A small base (a 4-layer, 192-wide LLaMA pretrained here on Python's docs, cached in bench/.cache) is
-fine-tuned with LoRA (r 8, all linear layers, one epoch) on 10 synthetic text tasks × `--per-task` rows
+fine-tuned with LoRA (r 8, all linear layers, one epoch) on synthetic text tasks × `--per-task` rows
 (gpu_worker/finetune/synthetic.py), with 10 more per task held out (DataInf's 90/10 split), in two
-settings:
+settings (response_only on each of `--task-sets`: the 10 distinct tasks; 16 `separators` tasks whose
+outputs differ in one repeated character; 6 `suffixes` tasks that differ in part of each word):
   - datainf: DataInf's own setting - each row one text in the form DataInf's generator writes for its
     sentence-transformation tasks (the task's chatbot name and the transformation's title, then
     "phrase -> answer"; synthetic.datainf_text), the loss over all of it (SFTTrainer on a text field,
@@ -19,10 +20,12 @@ averaged over the queries, for two kinds of query: a task query - one task's hel
 DataInf's notebooks score each validation point, and as a paid request is one generation. Then the LDS:
 `--subsets` random halves of the rows, a LoRA fine-tune from scratch on each (the same recipe), each
 held-out row's loss measured; the LDS is the mean over rows of the Spearman correlation between the
-measured −loss and the sum of the kept rows' scores. Methods: ours (token-normalised gradients, damped
-per-layer Fisher inverse with damping chosen from the data, unit rows), DataInf's closed form, plain
-gradient dot-product, and Kronfluence's EK-FAC with the LoRA modules as its tracked modules (from
-`pip install -e .[bench]`; reported as not run without it). Last, p50/p95 of one query (backward +
+measured −loss and the sum of the kept rows' scores. Methods: ours (damped per-layer Fisher inverse, unit
+rows, its damping and kind of gradient - token-normalised or plain - chosen from the data by the worker's
+rule, `damping.choose_adapter_damping`, each task's rows one contribution), `ours_lds_only` (the rule
+before it: the best LDS check, token-normalised - for comparison in the same run), DataInf's closed
+form, plain gradient dot-product, and Kronfluence's EK-FAC with the LoRA modules as its tracked modules
+(from `pip install -e .[bench]`; reported as not run without it). Last, p50/p95 of one query (backward +
 projection + scoring) against a 1,000-row index, on CPU.
 
 The third setting, facts, is the real model: SmolLM2-135M-Instruct with one LoRA adapter per invented-facts
@@ -34,9 +37,11 @@ the owner's and of the fact's own rows, latency, attribution's share of the paid
 the contributors' share of stock replies that state no fact (boilerplate: should be 0).
 
     python bench/lora_attribution.py [--per-task 90] [--subsets 16] [--settings datainf response_only facts]
+                                     [--task-sets distinct separators suffixes]
 
-Targets: AUC ≥ 0.99 and recall ≥ 0.95 for ours; its LDS above every yardstick; ≤ 50 ms p50 per query.
-`targets_met` says, per setting and kind of query, which of them hold in this run.
+Targets: AUC ≥ 0.99 and recall ≥ 0.95 for ours; its LDS above every yardstick; ≤ 50 ms p50 per query;
+and per task set (issue 29): AUC ≥ 0.95, AUC and recall above DataInf's and grad-dot's, LDS not below the
+better of theirs. `targets_met` says, per setting, task set and kind of query, which of them hold in this run.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ sys.path.insert(0, str(ROOT))
 BASE = {"hidden": 192, "layers": 4, "steps": 1000}  # ~3 min to pretrain once on 2 cores; then cached
 CACHE = ROOT / "bench" / ".cache" / "lora-attribution-base-h{hidden}-l{layers}-s{steps}".format(**BASE)
 SETTINGS = ("datainf", "response_only", "facts")
+YARDSTICKS = ("datainf", "grad_dot")
 K, SEED = 64, 0
 
 
@@ -102,8 +108,8 @@ def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[positive].sum() - pos * (pos + 1) / 2) / (pos * (len(scores) - pos)))
 
 
-def evaluate(setting: str, args, tokenizer, work: Path) -> dict:
-    """One setting: fine-tune, score with every method, identify, retrain subsets for the LDS."""
+def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
+    """One setting on one task set: fine-tune, score with every method, identify, retrain subsets for the LDS."""
     import torch
     from scipy.stats import spearmanr
 
@@ -112,7 +118,8 @@ def evaluate(setting: str, args, tokenizer, work: Path) -> dict:
     from gpu_worker.gradient import lora_influence as influence
     from gpu_worker.gradient.damping import choose_adapter_damping
 
-    rows, held = task_rows(args.per_task, seed=0), task_rows(args.queries_per_task, seed=1)
+    rows = task_rows(args.per_task, seed=0, task_set=task_set)
+    held = task_rows(args.queries_per_task, seed=1, task_set=task_set)
     tasks, held_tasks = np.array([r["task"] for r in rows]), np.array([r["task"] for r in held])
     names = sorted(set(tasks))
     steps = args.steps or len(rows) // 8
@@ -123,32 +130,38 @@ def evaluate(setting: str, args, tokenizer, work: Path) -> dict:
     timings = {"fine_tune": round(time.perf_counter() - started, 1)}
     model, _ = _peft(CACHE, adapter_dir)
 
-    row_scores, task_scores, chosen = {}, {}, None
-    for name in influence.METHODS:
-        normalized = influence.TOKEN_NORMALIZED[name]
+    grads, blocks, checked = {}, {}, {}  # per kind of gradient: token-normalised (True) or plain (False)
+    checks = _examples(task_rows(2, seed=2, task_set=task_set), tokenizer, setting, 2 * 10 ** 6)
+    for kind in (True, False):
         started = time.perf_counter()
-        layout, grads = influence.per_example_gradients(model, train, pad, token_normalized=normalized)
-        timings[f"{name}_row_gradients"] = round(time.perf_counter() - started, 1)
-        _, qgrads = influence.per_example_gradients(model, queries, pad, token_normalized=normalized)
-        blocks = influence.project_layers(grads, layout, K, SEED)
-        damping = 0.0
-        if name == "ours":
-            checks = _examples(task_rows(2, seed=2), tokenizer, setting, 2 * 10 ** 6)
-            _, cgrads = influence.per_example_gradients(model, checks, pad, token_normalized=True)
-            started = time.perf_counter()
-            chosen = choose_adapter_damping(model, "default", train, checks, pad, blocks,
-                                            influence.project_layers(cgrads, layout, K, SEED), config.learning_rate,
-                                            SEED)
-            timings["ours_damping_choice"] = round(time.perf_counter() - started, 1)
-            damping = chosen["damping"]
-        features = influence.row_features(blocks, influence.operators(blocks, layout, name, damping), name)
-        row_scores[name] = influence.scores(influence.project_layers(qgrads, layout, K, SEED), features)
-        task_means = np.stack([qgrads[held_tasks == t].mean(0) for t in names])
+        layout, rows_grads = influence.per_example_gradients(model, train, pad, token_normalized=kind)
+        timings[f"row_gradients_{'token' if kind else 'plain'}"] = round(time.perf_counter() - started, 1)
+        grads[kind] = (rows_grads, influence.per_example_gradients(model, queries, pad, token_normalized=kind)[1])
+        blocks[kind] = influence.project_layers(rows_grads, layout, K, SEED)
+        checked[kind] = influence.project_layers(
+            influence.per_example_gradients(model, checks, pad, token_normalized=kind)[1], layout, K, SEED)
+    started = time.perf_counter()  # each task's rows are one contribution, as one contributor's file would be
+    chosen = choose_adapter_damping(model, "default", train, checks, pad, layout, blocks, checked,
+                                    np.searchsorted(names, tasks), config.learning_rate, SEED)
+    timings["ours_damping_choice"] = round(time.perf_counter() - started, 1)
+    token = chosen["lds"]["token"]  # the rule before this one: the best LDS, token-normalised gradients only
+    former = {"damping": chosen["candidates"][max(range(len(token)), key=lambda i: (token[i], i))],
+              "token_normalized": True}
+    row_scores, task_scores = {}, {}
+    for name in (*influence.METHODS, "ours_lds_only"):
+        choice = {"ours": chosen, "ours_lds_only": former}.get(name)
+        kind = choice["token_normalized"] if choice else influence.TOKEN_NORMALIZED[name]
+        method = "ours" if choice else name
+        features = influence.row_features(
+            blocks[kind], influence.operators(blocks[kind], layout, method, choice["damping"] if choice else 0.0),
+            method)
+        row_scores[name] = influence.scores(influence.project_layers(grads[kind][1], layout, K, SEED), features)
+        task_means = np.stack([grads[kind][1][held_tasks == t].mean(0) for t in names])
         task_scores[name] = influence.scores(influence.project_layers(task_means, layout, K, SEED), features)
 
     same_task, same_row_task = [tasks == t for t in names], [tasks == t for t in held_tasks]
     quality = {name: {"task_query": _identify(task_scores[name], same_task),
-                      "row_query": _identify(row_scores[name], same_row_task)} for name in influence.METHODS}
+                      "row_query": _identify(row_scores[name], same_row_task)} for name in row_scores}
     try:
         started = time.perf_counter()
         row_scores["kronfluence"] = _kronfluence(adapter_dir, train, queries, pad, work)
@@ -178,27 +191,39 @@ def evaluate(setting: str, args, tokenizer, work: Path) -> dict:
         per_query = [spearmanr(predicted[:, j], outcomes[:, j]).statistic for j in range(len(queries))]
         quality[name]["lds"] = round(float(np.nanmean(per_query)), 4)
 
-    ours = quality["ours"]
-    yardsticks = [q["lds"] for n, q in quality.items() if n != "ours" and "lds" in q]
-    met = {kind: {"auc": ours[kind]["auc"] >= 0.99, "recall": ours[kind]["recall"] >= 0.95}
-           for kind in ("task_query", "row_query")}
-    met["lds_above_every_yardstick"] = all(ours["lds"] > y for y in yardsticks)
     return {"rows": len(train), "tasks": len(names), "queries": len(queries), "fine_tune_steps": steps,
-            "modules": len(layout), "lora_parameters": int(grads.shape[1]), "damping": chosen,
-            "methods": quality, "targets_met": met, "seconds": timings,
-            "_latency": (model, layout, blocks, chosen["damping"], queries)}
+            "modules": len(layout), "lora_parameters": int(grads[True][0].shape[1]), "damping": chosen,
+            "methods": quality, "targets_met": targets_met(quality), "seconds": timings,
+            "_latency": (model, layout, blocks[chosen["token_normalized"]], chosen, queries)}
 
 
-def query_latency(model, layout, blocks, damping: float, queries, pad: int) -> dict:
+def targets_met(quality: dict) -> dict:
+    """Which targets ours meets, per kind of query: AUC ≥ 0.99 and recall ≥ 0.95 (DataInf's protocol); AUC
+    ≥ 0.95 with AUC and recall above both yardsticks (DataInf's closed form, gradient dot-product); and LDS
+    above every yardstick run (Kronfluence too, when installed) and not below the best of the two."""
+    ours = quality["ours"]
+    lds = {n: q["lds"] for n, q in quality.items() if not n.startswith("ours") and "lds" in q}
+    met = {kind: {"auc": ours[kind]["auc"] >= 0.99, "recall": ours[kind]["recall"] >= 0.95,
+                  "auc_095": ours[kind]["auc"] >= 0.95,
+                  "above_yardsticks": all(ours[kind][m] > quality[y][kind][m]
+                                          for y in YARDSTICKS for m in ("auc", "recall"))}
+           for kind in ("task_query", "row_query")}
+    met["lds_above_every_yardstick"] = all(ours["lds"] > y for y in lds.values())
+    met["lds_not_below_best_yardstick"] = ours["lds"] >= max(lds[y] for y in YARDSTICKS)
+    return met
+
+
+def query_latency(model, layout, blocks, chosen: dict, queries, pad: int) -> dict:
     """One query against a 1,000-row index: backward, projection (from the factors, as AdapterIndex), scoring."""
     from gpu_worker.gradient import lora_influence as influence
 
-    features = influence.row_features(blocks, influence.operators(blocks, layout, "ours", damping), "ours")
+    features = influence.row_features(blocks, influence.operators(blocks, layout, "ours", chosen["damping"]), "ours")
     features = np.resize(features, (1000, features.shape[1])).astype(np.float32).astype(np.float64)
     times = []
     for q in queries[:40]:
         t0 = time.perf_counter()
-        _, blocks = influence.per_example_projections(model, [q], pad, K, SEED, token_normalized=True)
+        _, blocks = influence.per_example_projections(model, [q], pad, K, SEED,
+                                                      token_normalized=chosen["token_normalized"])
         influence.scores(blocks, features)
         times.append((time.perf_counter() - t0) * 1000)
     return {"p50": round(statistics.median(times), 2), "p95": round(float(np.percentile(times, 95)), 2),
@@ -255,11 +280,14 @@ def _facts_adapter(base_dir: Path, domain: str):
 
 
 def _current_index(root: Path) -> bool:
-    """An index is there, sketched as AdapterIndex sketches a query (else it is rebuilt; the adapter is kept)."""
+    """An index is there, sketched as AdapterIndex sketches a query and chosen by the current damping rule (else
+    it is rebuilt; the adapter is kept)."""
     from gpu_worker.adapter_index import PROJECTION
+    from gpu_worker.gradient.damping import ADAPTER_RULE
 
     meta = root / "attribution.json"
-    return meta.exists() and json.loads(meta.read_text())["gradient"].get("projection") == PROJECTION
+    gradient = json.loads(meta.read_text())["gradient"] if meta.exists() else {}
+    return gradient.get("projection") == PROJECTION and gradient.get("damping", {}).get("rule") == ADAPTER_RULE
 
 
 def _generate(engine, base_key: bytes, adapter: bytes, prompt: list[int], eos: int) -> list[int]:
@@ -394,6 +422,8 @@ def _mean(found: list[tuple[float, float]]) -> dict | None:
 
 
 def main() -> None:
+    from gpu_worker.finetune.synthetic import TASK_SETS
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-task", type=int, default=90)
     parser.add_argument("--queries-per-task", type=int, default=10, help="held-out rows per task (DataInf: 10)")
@@ -401,6 +431,8 @@ def main() -> None:
                         "methods within ~0.02 of each other differently)")
     parser.add_argument("--steps", type=int, default=0, help="fine-tuning steps (0: one epoch)")
     parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=list(SETTINGS))
+    parser.add_argument("--task-sets", nargs="+", choices=list(TASK_SETS), default=list(TASK_SETS),
+                        help="response_only's task sets (gpu_worker/finetune/synthetic.py); datainf: distinct only")
     args = parser.parse_args()
 
     import torch
@@ -416,15 +448,18 @@ def main() -> None:
             pretrain_base(CACHE, **BASE)
         tokenizer = load_tokenizer(CACHE)
         with tempfile.TemporaryDirectory() as tmp:
-            for setting in tiny:
-                result = evaluate(setting, args, tokenizer, Path(tmp) / setting)
-                latency = result.pop("_latency")
-                report["settings"][setting] = result
-                print(json.dumps({setting: result["methods"]["ours"]}), file=sys.stderr, flush=True)
+            for setting in tiny:  # DataInf's one-text rows exist for the distinct tasks only
+                for task_set in args.task_sets if setting == "response_only" else ["distinct"]:
+                    result = evaluate(setting, task_set, args, tokenizer, Path(tmp) / setting / task_set)
+                    latency = result.pop("_latency")
+                    report["settings"].setdefault(setting, {})[task_set] = result
+                    print(json.dumps({setting: {task_set: result["methods"]["ours"]}}), file=sys.stderr, flush=True)
             report["query_ms"] = query_latency(*latency, tokenizer.pad_token_id)
     if "facts" in args.settings:
         report["settings"]["facts"] = evaluate_facts()
-    report["targets"] = {"auc": 0.99, "recall": 0.95, "query_ms_p50": 50, "lds": "ours above every yardstick"}
+    report["targets"] = {"auc": 0.99, "recall": 0.95, "query_ms_p50": 50, "lds": "ours above every yardstick",
+                         "per_task_set": "AUC >= 0.95, AUC and recall above DataInf and grad_dot, LDS not below "
+                                         "the better of them"}
     print(json.dumps(report, indent=1))
 
 

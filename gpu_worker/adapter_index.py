@@ -85,20 +85,25 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
                     contributions, out / "span", vocab_size=len(tokenizer))
         meta["span"] = {"min_length": SPAN_PARAMS.min_length, "max_count": SPAN_PARAMS.max_count}
     if spec.method in (GRADIENT, BOTH):
-        normalized = influence.TOKEN_NORMALIZED[spec.gradient_method]
-        layout, blocks = influence.per_example_projections(model, train, tokenizer.pad_token_id, spec.k, spec.seed,
-                                                           adapter, token_normalized=normalized)
+        pad, normalized = tokenizer.pad_token_id, influence.TOKEN_NORMALIZED[spec.gradient_method]
+        kinds = (True, False) if spec.gradient_method == "ours" else (normalized,)  # ours: the data chooses
+        sketched = {kind: influence.per_example_projections(model, train, pad, spec.k, spec.seed, adapter,
+                                                            token_normalized=kind) for kind in kinds}
+        layout = sketched[normalized][0]
         gradient = {"method": spec.gradient_method, "projection": PROJECTION, "k": spec.k, "seed": spec.seed,
-                    "token_normalized": normalized, "modules": [[m.name, m.a_size, m.b_size] for m in layout]}
+                    "modules": [[m.name, m.a_size, m.b_size] for m in layout]}
         damping = 0.0
         if spec.gradient_method == "ours":
             queries = held_out[:16] or train[:8]
-            _, query_blocks = influence.per_example_projections(model, queries, tokenizer.pad_token_id, spec.k,
-                                                                spec.seed, adapter, token_normalized=normalized)
-            evidence = choose_adapter_damping(model, adapter, train, queries, tokenizer.pad_token_id, blocks,
-                                              query_blocks, lr, spec.seed, budget_rows)
-            damping = evidence["damping"]
+            query_blocks = {kind: influence.per_example_projections(model, queries, pad, spec.k, spec.seed, adapter,
+                                                                    token_normalized=kind)[1] for kind in kinds}
+            evidence = choose_adapter_damping(model, adapter, train, queries, pad, layout,
+                                              {kind: blocks for kind, (_, blocks) in sketched.items()}, query_blocks,
+                                              row_contribution, lr, spec.seed, budget_rows)
+            damping, normalized = evidence["damping"], evidence["token_normalized"]
             gradient["damping"] = evidence
+        gradient["token_normalized"] = normalized
+        blocks = sketched[normalized][1]
         ops = influence.operators(blocks, layout, spec.gradient_method, damping)
         (out / "gradient").mkdir()
         np.save(out / "gradient" / "features.npy",
@@ -151,7 +156,8 @@ class AdapterIndex:
         out = {"span_weight": self.span_weight}
         if "gradient" in self.meta:
             g = self.meta["gradient"]
-            out.update(gradient=g["method"], k=g["k"], damping=g.get("damping", {}).get("damping"))
+            out.update(gradient=g["method"], k=g["k"], damping=g.get("damping", {}).get("damping"),
+                       token_normalized=g["token_normalized"])
         return out
 
     def gradient_scores(self, model, tokenizer, query: Example, adapter: str = "default") -> tuple[float, np.ndarray]:

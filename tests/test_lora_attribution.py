@@ -235,3 +235,66 @@ def test_a_reply_the_rows_did_not_teach_earns_the_contributors_nothing(tuned):
     taught = [credit(e, [t for t in e.labels if t != IGNORE]) for e in held]  # one held-out row per task
     gains = [round(gain, 3) for gain, _ in taught]
     assert np.mean(gains) > 0.2 and sum(found.paid_fraction > 0.05 for _, found in taught) >= 7, gains
+
+
+def test_the_adapter_rule_takes_the_best_identifier_whose_lds_holds_up():
+    """What pays is identification; LDS bounds it. Among (token-normalised?, damping) settings whose check LDS is
+    within one standard error of the best or not below the best yardstick's, the one that best finds its rows'
+    own contribution wins - not the best LDS alone (which picked small dampings that rank a query's own task
+    below the yardsticks), and not a better identifier whose LDS falls below both bounds. Without
+    contributions to tell apart, the largest damping in the window (the most conservative inverse)."""
+    from gpu_worker.gradient.damping import _choose
+
+    keys = [(True, 0.1), (True, 10.0), (True, 1000.0), (False, 0.1), (False, 10.0)]
+    lds, errors = [0.45, 0.42, 0.30, 0.44, 0.41], [0.05] * 5
+    assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86])] == (False, 10.0)
+    assert keys[_choose(keys, lds, errors, [0.78, 0.88, 0.95, 0.80, 0.86])] == (True, 10.0)
+    assert keys[_choose(keys, lds, errors, [np.nan] * 5)] == (True, 10.0)
+    assert keys[_choose(keys, lds, [0.0] * 5, [0.78, 0.84, 0.95, 0.80, 0.86])] == (True, 0.1)  # no doubt: LDS
+    assert keys[_choose(keys, lds, [0.0] * 5, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.3)] == (True, 1000.0)
+    assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.31)] == (False, 10.0)
+    assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.5)] == (False, 10.0)
+
+
+def test_leave_one_out_identification_asks_rows_that_have_a_contribution_to_find():
+    from gpu_worker.gradient.damping import ADAPTER_IDENTIFY_QUERIES, _identification, _identification_sample
+
+    assert len(_identification_sample(np.zeros(50, dtype=int), 0)) == 0  # one contribution: nothing to tell apart
+    assert len(_identification_sample(np.arange(50), 0)) == 0  # every row alone
+    contribution = np.array([0] * 30 + [1] * 30 + [2] * 60 + [3])
+    sample = _identification_sample(contribution, 0)
+    assert len(sample) == ADAPTER_IDENTIFY_QUERIES and 120 not in sample
+    np.testing.assert_array_equal(sample, _identification_sample(contribution, 0))  # from the seed
+    rng = np.random.default_rng(1)
+    directions = rng.standard_normal((4, 32))
+    rows = directions[contribution] + 0.3 * rng.standard_normal((len(contribution), 32))
+    assert _identification(rows, rows[sample], sample, contribution) > 0.99
+    assert abs(_identification(rows, rows[sample], sample, rng.permutation(contribution)) - 0.5) < 0.1
+    assert np.isnan(_identification(rows, rows[:0], sample[:0], contribution))
+
+
+def test_the_index_records_and_uses_the_setting_its_rule_chose(tuned):
+    """The index holds the rows' features of the chosen kind of gradient and damping, records both with the
+    evidence (LDS, its standard error and identification per setting), and a query is sketched the same way."""
+    from gpu_worker.adapter_index import AdapterIndex, IndexSpec, build_adapter_index
+    from gpu_worker.gradient import lora_influence as influence
+    from gpu_worker.gradient.damping import _choose
+
+    model, tokenizer, rows = tuned["model"], tuned["tokenizer"], tuned["train"]
+    meta = build_adapter_index(model, tokenizer, rows, tuned["held"][:6], tuned["root"] / "chosen",
+                               IndexSpec(method="lora-gradient"), tuned["config"].learning_rate)
+    evidence = meta["gradient"]["damping"]
+    assert evidence["identify_queries"] == 64 and evidence["kinds"] == ["token", "plain"]
+    keys = [(kind == "token", c) for kind in evidence["kinds"] for c in evidence["candidates"]]
+    flat = {name: [v for kind in evidence["kinds"] for v in evidence[name][kind]]
+            for name in ("lds", "lds_se", "identification")}
+    chosen = keys[_choose(keys, flat["lds"], flat["lds_se"], flat["identification"],
+                          max(evidence["yardstick_lds"].values()))]
+    assert chosen == (evidence["token_normalized"], evidence["damping"])
+    index = AdapterIndex(tuned["root"] / "chosen")
+    assert index.params()["token_normalized"] == chosen[0] == meta["gradient"]["token_normalized"]
+    assert index.params()["damping"] == chosen[1]
+    layout, blocks = influence.per_example_projections(model, rows, tokenizer.pad_token_id, 64, 0,
+                                                       token_normalized=chosen[0])
+    want = influence.row_features(blocks, influence.operators(blocks, layout, "ours", chosen[1]), "ours")
+    np.testing.assert_allclose(index.features, want.astype(np.float32), rtol=1e-5, atol=1e-6)

@@ -68,14 +68,31 @@ def datainf_text(task: str, phrase: str, answer: str) -> str:
             f"For example:\n{phrase} -> {answer}")
 
 
-def task_rows(per_task: int = 90, seed: int = 0, tasks: tuple[str, ...] = tuple(TASKS)) -> list[dict]:
-    """[{"task", "prompt", "response", "text"}] - `per_task` rows of each task, interleaved, from the seed."""
+# Task sets the attribution bench was not tuned on, with outputs far more alike than the distinct tasks'
+# (prompt/response rows only: they have no DataInf titles). "separators": many tasks (16), each the phrase's
+# words joined by its own character - a task is told apart by one repeated token. "suffixes": fewer tasks (6),
+# each the phrase's words with its own ending appended - told apart by part of each word. (Tasks that only
+# reorder or select the phrase's words - reverse, sort, first two - are not learnt by the bench's 4-layer
+# base in one epoch: every method ranks their rows at chance, so they test nothing.)
+SEPARATORS = {f"sep{i}": (lambda ws, s=s: s.join(ws)) for i, s in enumerate(",;|/+.:_=*&#%@~^")}
+SUFFIXES = {f"suffix_{end}": (lambda ws, end=end: " ".join(w + end for w in ws))
+            for end in ("s", "ed", "er", "ing", "ly", "ness")}
+TASK_SETS = {"distinct": TASKS, "separators": SEPARATORS, "suffixes": SUFFIXES}
+
+
+def task_rows(per_task: int = 90, seed: int = 0, tasks: tuple[str, ...] | None = None,
+              task_set: str = "distinct") -> list[dict]:
+    """[{"task", "prompt", "response", "text"}] - `per_task` rows of each task of `task_set` (or of its subset
+    `tasks`), interleaved, from the seed; "text" (DataInf's one-text form) only for the distinct set."""
+    functions = TASK_SETS[task_set]
     rng = random.Random(seed)
     rows = []
     for i in range(per_task):
-        for name in tasks:
+        for name in tasks or tuple(functions):
             words = rng.sample(WORDS, rng.randint(3, 5))
-            phrase, answer = " ".join(words), TASKS[name](words)
-            rows.append({"task": name, "prompt": f"{name}: {phrase}", "response": answer, "index": i,
-                         "text": datainf_text(name, phrase, answer)})
+            phrase, answer = " ".join(words), functions[name](words)
+            row = {"task": name, "prompt": f"{name}: {phrase}", "response": answer, "index": i}
+            if task_set == "distinct":
+                row["text"] = datainf_text(name, phrase, answer)
+            rows.append(row)
     return rows

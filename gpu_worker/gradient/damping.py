@@ -17,35 +17,63 @@ factors per candidate). The choice and the evidence for it - candidates, validat
 count, subsets - go into the index manifest, so a verifier rebuilding the index from the same data
 and seed gets the same damping and the same hash.
 
-LoRA adapters (`choose_adapter_damping`, for `lora_influence.ours_operator`) are judged the same way,
-on the fine-tune's own data, with retrains local to the adapter being attributed:
+LoRA adapters (`choose_adapter_damping`, for `lora_influence.ours_operator`) choose their damping c and
+their kind of gradient (token-normalised loss or plain) together, on the fine-tune's own data, by what
+the credit is for as well as by LDS:
 
 1. the queries are the fine-tune's held-out rows (or, without any, a few training rows);
 2. starting from the published adapter, continue training on random halves of the training rows
    (`ADAPTER_SUBSETS` runs of `ADAPTER_STEPS` AdamW steps at the job's learning rate - fewer, down to
    `MIN_ADAPTER_STEPS`, when that would retrain on more rows than the fine-tune did: `retrain_steps`) and
    record each query's loss change;
-3. each candidate predicts a query's change as minus the sum of the scores of the rows each retrain
-   actually drew, counted as often as drawn (unit rows after preconditioning,
+3. each setting (kind × candidate c) predicts a query's change as minus the sum of the scores of the rows
+   each retrain actually drew, counted as often as drawn (unit rows after preconditioning,
    `lora_influence.row_features`) - a short retrain sees only some of its half, and crediting the rows
    it never saw buried the signal (bench/lora_attribution.py's tasks: the best candidate's score rose
-   from 0.1-0.27 to about 0.5, and a seed no longer swings the choice from 0.1 to 100);
-4. the best wins, by the same score and tie rule. The evidence goes into the index's
-   `attribution.json`.
-Both share the scoring (`_lds`) and the choice (`_best`); what differs is what a retrain is.
+   from 0.1-0.27 to about 0.5, and a seed no longer swings the choice from 0.1 to 100); its LDS is the
+   mean Spearman correlation over the queries, with that mean's standard error;
+4. each setting is also scored at what pays - identification: up to `ADAPTER_IDENTIFY_QUERIES` training
+   rows (from the seed; rows whose contribution has other rows, when there are several contributions)
+   are each asked, leave-one-out, as a query against the other rows, and the setting's score is the mean
+   AUC of the asking row's own contribution's rows against the rest;
+5. the same check scores the yardsticks (DataInf's closed form and gradient dot-product, on plain
+   gradients: `YARDSTICKS`); the rule (`_choose`): among the settings whose LDS is within one standard
+   error of the best LDS (the ones the check cannot tell from the best) or not below the better
+   yardstick's, the best at identification wins; without contributions to tell apart, the largest
+   damping in that window. Ties: the larger damping, then token-normalised.
+   The evidence (per setting: LDS, its standard error, identification) goes into the index's
+   `attribution.json`; the chosen kind is the index's `token_normalized`, which a query's gradient follows,
+   and both the damping and the kind are in `AdapterIndex.params()`, which a signed result records.
+
+Why not the best LDS alone, as before: on prompt/response rows a short-retrain LDS prefers small dampings
+(0.1-1), which rank a query's own task's rows below both yardsticks, while identification improves
+steadily up to c ≈ 10-1000 and the check cannot tell many of those settings apart, or finds them no
+worse than the yardsticks. Why the kind too: token normalisation
+(lora_influence's module doc) keeps the rare tokens a row teaches from being drowned by surprising free
+text (the facts set), but on outputs made of copied words and one task token (the bench's `separators`
+set) it weighs the shared, well-predicted tokens as much as the task's, and costs 0.05-0.08 AUC at every
+damping. Leave-one-out identification among the training rows ranks the settings as held-out queries do
+(separators, suffixes: the same order, within 0.03 AUC). Measured (bench/lora_attribution.py, one run,
+row queries AUC / LDS, former rule → this one; DataInf, grad-dot): response-only distinct tasks 0.875 /
+0.292 → 0.914 / 0.284 (c 1 → 100; 0.856 / 0.233, 0.830 / 0.177); separators 0.746 / 0.271 → 0.844 /
+0.240 (token c 0.1 → plain c 10; 0.851 / 0.229, 0.847 / 0.209); suffixes 0.823 / 0.181 → 0.867 / 0.180
+(the same change; 0.890 / 0.176, 0.869 / 0.161); DataInf's own rows unchanged (1.000 / 0.516). LDS stays above both
+yardsticks everywhere; identification beats them on the distinct tasks only - on the two alike-output
+sets DataInf's closed form still leads by 0.007-0.02 AUC, and no damping of ours beat it there.
+Both share the scoring (`_per_query`); what differs is what a retrain is, and what else the choice weighs.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 
 from ..configs import ModelConfig
 from ..datasets import Snapshot
 from ..rows import Example, collate
 from . import influence as inf
-from .lora_influence import fisher, per_example_loss, trainable
+from .lora_influence import Module, fisher, operators, per_example_loss, row_features, trainable
 from .training import TrainConfig, load_model, train
 
 CANDIDATES = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)  # relative to the curvature's mean eigenvalue
@@ -55,6 +83,9 @@ HELD_OUT = (8, 64)     # validation queries: a fifth of the data, within these b
 ADAPTER_CANDIDATES = (1e-1, 1.0, 10.0, 100.0, 1000.0)  # LoRA adapters: relative to each layer's mean eigenvalue
 ADAPTER_SUBSETS, ADAPTER_STEPS, ADAPTER_BATCH = 6, 12, 8
 MIN_ADAPTER_STEPS = 3  # a retrain shorter than this moves the queries' losses too little to rank candidates
+ADAPTER_IDENTIFY_QUERIES = 64  # training rows asked, leave-one-out, to find their own contribution's rows
+ADAPTER_RULE = "identification-within-one-se-of-best-lds-or-yardstick-lds"
+YARDSTICKS = ("datainf", "grad_dot")  # what ours must not fall below at LDS, computed in the same check
 
 
 def _grads(config: ModelConfig, state, x: np.ndarray, y: np.ndarray, target: str, device) -> tuple:
@@ -68,11 +99,27 @@ def _neg_loss(config: ModelConfig, state, x: np.ndarray, y: np.ndarray) -> np.nd
     return logp[np.arange(len(y)), y]
 
 
+def _per_query(predicted: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
+    """Each query's Spearman correlation between predicted and measured outcomes [subsets, queries] (NaN where
+    an outcome or a prediction is constant)."""
+    return np.array([spearmanr(predicted[:, q], outcomes[:, q]).statistic for q in range(outcomes.shape[1])])
+
+
+def _mean(values: np.ndarray, undefined: float) -> float:
+    """The mean of the defined values; `undefined` when none is."""
+    return float(np.nanmean(values)) if not np.all(np.isnan(values)) else undefined
+
+
 def _lds(predicted: np.ndarray, outcomes: np.ndarray, undefined: float = 0.0) -> float:
     """The mean Spearman correlation, per query, between predicted and measured outcomes [subsets, queries];
     `undefined` when no query has one (every outcome or prediction constant)."""
-    values = [spearmanr(predicted[:, q], outcomes[:, q]).statistic for q in range(outcomes.shape[1])]
-    return float(np.nanmean(values)) if not np.all(np.isnan(values)) else undefined
+    return _mean(_per_query(predicted, outcomes), undefined)
+
+
+def _standard_error(values: np.ndarray) -> float:
+    """The standard error of the mean of the defined values (0 with fewer than two)."""
+    defined = values[~np.isnan(values)]
+    return float(np.std(defined, ddof=1) / np.sqrt(len(defined))) if len(defined) > 1 else 0.0
 
 
 def _best(candidates: tuple[float, ...], scores: list[float]) -> int:
@@ -164,11 +211,54 @@ def retrain_steps(budget_rows: int | None) -> int:
     return max(MIN_ADAPTER_STEPS, min(ADAPTER_STEPS, budget_rows // (ADAPTER_SUBSETS * ADAPTER_BATCH)))
 
 
+def _identification(features: np.ndarray, queries: np.ndarray, sample: np.ndarray, contribution: np.ndarray) -> float:
+    """Leave-one-out identification among the training rows: each sampled row's gradient (`queries`, [m, Σ k_l])
+    scored as a query against every other row's features; the mean AUC of its own contribution's other rows
+    against the rest (NaN with no sampled row)."""
+    if not len(sample):
+        return float("nan")
+    aucs = []
+    for row, i in zip(queries @ features.T, sample, strict=True):
+        others = np.arange(len(contribution)) != i
+        ranks, positive = rankdata(row[others]), (contribution == contribution[i])[others]
+        count = positive.sum()
+        aucs.append((ranks[positive].sum() - count * (count + 1) / 2) / (count * (len(ranks) - count)))
+    return float(np.mean(aucs))
+
+
+def _identification_sample(contribution: np.ndarray, seed: int) -> np.ndarray:
+    """Up to ADAPTER_IDENTIFY_QUERIES training rows, drawn from the seed, whose contribution has other rows and
+    is not the only one (a row alone, or one contribution, has nothing to be told apart from)."""
+    if len(np.unique(contribution)) < 2:
+        return np.zeros(0, dtype=np.int64)
+    _, inverse, counts = np.unique(contribution, return_inverse=True, return_counts=True)
+    eligible = np.flatnonzero(counts[inverse] > 1)
+    return np.sort(np.random.default_rng(seed).permutation(eligible)[:ADAPTER_IDENTIFY_QUERIES])
+
+
+def _choose(keys: list[tuple[bool, float]], lds: list[float], errors: list[float], identification: list[float],
+            yardstick: float = float("inf")) -> int:
+    """The rule (module doc, 5): among the (token_normalized, c) keys whose LDS is within one standard error of
+    the best one's or not below `yardstick` (the best yardstick's LDS), the best at identification; without
+    identification (NaN), the largest damping. Ties: the larger damping, then token-normalised gradients."""
+    best = max(range(len(keys)), key=lambda i: (round(lds[i], 6), keys[i][1], keys[i][0]))
+    floor = min(round(lds[best] - errors[best], 6), round(yardstick, 6))
+    admissible = [i for i in range(len(keys)) if round(lds[i], 6) >= floor]
+    known = [i for i in admissible if not np.isnan(identification[i])]
+    return max(known or admissible,
+               key=lambda i: (round(identification[i], 6) if known else 0.0, keys[i][1], keys[i][0]))
+
+
 def choose_adapter_damping(model, adapter: str, train: list[Example], queries: list[Example], pad_id: int,
-                           train_blocks: list[np.ndarray], query_blocks: list[np.ndarray], lr: float, seed: int,
-                           budget_rows: int | None = None) -> dict:
-    """A LoRA adapter's damping: {"damping": chosen c, "candidates", "lds" per candidate, "subsets", "steps",
-    "queries"} (see the module doc); `budget_rows` bounds the retrains' cost (`retrain_steps`)."""
+                           layout: list[Module], train_blocks: dict[bool, list[np.ndarray]],
+                           query_blocks: dict[bool, list[np.ndarray]], row_contribution: np.ndarray, lr: float,
+                           seed: int, budget_rows: int | None = None) -> dict:
+    """A LoRA adapter's damping and gradient kind: {"damping": chosen c, "token_normalized": chosen kind,
+    "candidates", "kinds", then per kind × candidate "lds", "lds_se", "identification", and "rule", "subsets",
+    "steps", "queries", "identify_queries", "yardstick_lds"} (see the module doc). `train_blocks` /
+    `query_blocks` hold the rows' and the check queries' sketched gradients per kind (True: token-normalised
+    loss, False: plain; the yardsticks take the plain ones), `layout` their modules, `row_contribution` each
+    row's contribution; `budget_rows` bounds the retrains' cost (`retrain_steps`)."""
     steps = retrain_steps(budget_rows)
     model.eval()
     before = _query_losses(model, queries, pad_id)
@@ -179,19 +269,41 @@ def choose_adapter_damping(model, adapter: str, train: list[Example], queries: l
         half = rng.permutation(len(train))[: max(1, len(train) // 2)]
         losses, drawn[s] = _retrained_losses(model, adapter, train, half, queries, pad_id, lr, seed + 1 + s, steps)
         changes[s] = losses - before
-    decompositions = [np.linalg.eigh(fisher(phi)) for phi in train_blocks]
-    lds = []
-    for c in ADAPTER_CANDIDATES:
-        rows, total = [], np.zeros((len(queries), len(train)))
-        for (values, vectors), phi in zip(decompositions, train_blocks, strict=True):
-            lam = c * max(float(values.mean()), 1e-30)
-            rows.append(((phi @ vectors) / (values + lam)) @ vectors.T)
-        features = np.concatenate(rows, axis=1)
-        features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-30)
-        total = np.concatenate(query_blocks, axis=1) @ features.T
-        predicted = -(drawn @ total.T)  # [subsets, queries]: the loss falls by the drawn rows' scores
-        lds.append(_lds(predicted, changes, undefined=float("-inf")))
-    best = _best(ADAPTER_CANDIDATES, lds)
-    return {"damping": ADAPTER_CANDIDATES[best], "candidates": list(ADAPTER_CANDIDATES),
-            "lds": [round(v, 6) for v in lds], "subsets": ADAPTER_SUBSETS, "steps": steps,
-            "queries": len(queries)}
+    sample = _identification_sample(np.asarray(row_contribution), seed)
+    kinds = sorted(train_blocks, reverse=True)  # token-normalised first
+    keys, lds, errors, identification = [], [], [], []
+    for kind in kinds:
+        blocks = train_blocks[kind]
+        decompositions = [np.linalg.eigh(fisher(phi)) for phi in blocks]
+        query = np.concatenate(query_blocks[kind], axis=1)
+        own = np.concatenate([phi[sample] for phi in blocks], axis=1)
+        for c in ADAPTER_CANDIDATES:
+            rows = []
+            for (values, vectors), phi in zip(decompositions, blocks, strict=True):
+                lam = c * max(float(values.mean()), 1e-30)
+                rows.append(((phi @ vectors) / (values + lam)) @ vectors.T)
+            features = np.concatenate(rows, axis=1)
+            features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-30)
+            predicted = -(drawn @ (query @ features.T).T)  # [subsets, queries]: falls by the drawn rows' scores
+            per_query = _per_query(predicted, changes)
+            keys.append((kind, c))
+            lds.append(_mean(per_query, undefined=float("-inf")))
+            errors.append(_standard_error(per_query))
+            identification.append(_identification(features, own, sample, np.asarray(row_contribution)))
+    plain = np.concatenate(query_blocks[False], axis=1)
+    yardsticks = {}
+    for name in YARDSTICKS:
+        features = row_features(train_blocks[False], operators(train_blocks[False], layout, name, 0.0), name)
+        yardsticks[name] = _lds(-(drawn @ (plain @ features.T).T), changes, undefined=float("-inf"))
+    chosen = _choose(keys, lds, errors, identification, max(yardsticks.values()))
+
+    def by_kind(values: list[float]) -> dict[str, list[float | None]]:
+        return {("token" if kind else "plain"): [None if np.isnan(v) else round(v, 6)
+                                                for (k, _), v in zip(keys, values, strict=True) if k == kind]
+                for kind in kinds}
+
+    return {"damping": keys[chosen][1], "token_normalized": keys[chosen][0], "candidates": list(ADAPTER_CANDIDATES),
+            "kinds": ["token" if kind else "plain" for kind in kinds], "lds": by_kind(lds), "lds_se": by_kind(errors),
+            "identification": by_kind(identification), "rule": ADAPTER_RULE, "subsets": ADAPTER_SUBSETS,
+            "steps": steps, "queries": len(queries), "identify_queries": len(sample),
+            "yardstick_lds": {name: round(v, 6) for name, v in yardsticks.items()}}

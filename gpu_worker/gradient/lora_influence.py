@@ -18,12 +18,14 @@ on i lowers the loss of q:
 
 - "ours" (default): gradients of the *token-normalised* loss (each token's loss divided by the norm of
   its logit gradient, so a few surprising tokens - in a fine-tuning row, usually the free-text words
-  it copies - do not drown the tokens that say what the row teaches); M_l = (G_l + λ_l I)⁻¹, the exact
-  inverse of the damped per-layer empirical Fisher G_l = (1/n) Σ_i φ_l(i)φ_l(i)ᵀ with λ_l = c · (mean
-  eigenvalue of G_l) and c chosen from the data (`damping.choose_adapter_damping`; a large c tends to the plain
-  dot product, so the data may choose it); each row's preconditioned features are scaled to unit
-  norm, so a row is credited for the direction of what it teaches, not for how far it is from being
-  learnt (bench/lora_attribution.py: each of the three raises AUC and LDS on the synthetic tasks);
+  it copies - do not drown the tokens that say what the row teaches) or of the plain loss, whichever
+  the data chooses; M_l = (G_l + λ_l I)⁻¹, the exact inverse of the damped per-layer empirical Fisher
+  G_l = (1/n) Σ_i φ_l(i)φ_l(i)ᵀ with λ_l = c · (mean eigenvalue of G_l); the kind and c are chosen
+  together from the data, by identification of the rows' own contributions among the settings an LDS
+  check cannot tell from the best (`damping.choose_adapter_damping`; a large c tends to the plain dot
+  product, so the data may choose it); each row's preconditioned features are scaled to unit norm, so
+  a row is credited for the direction of what it teaches, not for how far it is from being learnt
+  (bench/lora_attribution.py: each of the three raises AUC and LDS on the distinct synthetic tasks);
 - "datainf": DataInf's closed form (Kwon et al., 2024; the formula OpenLedger's Proof of Attribution
   paper uses), which swaps the inverse and the average: M_l = (1/λ_l)(I − (1/n) Σ_j φ_jφ_jᵀ/(λ_l + ‖φ_j‖²)),
   with its own damping rule λ_l = 0.1 · (1/(n·d_l)) Σ_j ‖φ_j‖², on plain loss gradients;
@@ -48,7 +50,7 @@ import torch
 from ..rows import IGNORE, Example, collate
 
 METHODS = ("ours", "datainf", "grad_dot")
-TOKEN_NORMALIZED = {"ours": True, "datainf": False, "grad_dot": False}
+TOKEN_NORMALIZED = {"ours": True, "datainf": False, "grad_dot": False}  # ours: the default; an index chooses
 DATAINF_DAMPING = 0.1
 
 
