@@ -9,10 +9,11 @@
    times its specificity, log(D/d)/log(D) for a span found in d of the corpus's D distinct documents
    (near-duplicate documents count once, see index.py): a span every document shares (an import line,
    `def __init__(self,`) counts for nothing.
-4. The weight is split equally among the distinct documents holding the span - the first of each set of
-   near-duplicates, so padding a document with edited copies of itself takes no more of a span it shares
-   with someone else's - and the credits sum exactly to the total weight of the kept spans; the payout
-   rule (results.py) pays documents.
+4. The weight is split equally among the distinct documents holding the span - a set of near-duplicates
+   is one, its part shared among its members, all paid to the contribution that held the first - so
+   padding a document with edited copies of itself takes no more of a span it shares with someone
+   else's; the credits sum exactly to the total weight of the kept spans; the payout rule (results.py)
+   pays documents.
 5. Coverage: the fraction of the output's information, Σ −log₂ p over its tokens, that credited spans
    reproduce, each token counted at the specificity of the most specific span covering it. The
    contributors' pool is paid in that proportion; the rest of it goes to the model owner (the model
@@ -79,11 +80,14 @@ def attribute_spans(index: SpanIndex, tokens, params: CreditParams = CreditParam
         if count == 0 or count > params.max_count:
             continue
         documents = tuple(index.documents(span))
-        holders = sorted({int(index.canonical[d]) for d in documents})  # near-duplicates count once
+        holders: dict[int, list[int]] = {}  # near-duplicates count once: grouped under their first
+        for doc in documents:
+            holders.setdefault(int(index.canonical[doc]), []).append(doc)
         specificity = float(np.log(distinct / len(holders)) / np.log(distinct)) if distinct > 1 else 1.0
         weight = float(info[start:start + length].sum() * specificity)
-        for doc in holders:
-            credit[doc] += weight / len(holders)
+        for group in holders.values():
+            for doc in group:
+                credit[doc] += weight / len(holders) / len(group)
         covered[start:start + length] = np.maximum(covered[start:start + length], specificity)
         kept.append(SpanCredit(start, length, count, weight, documents))
     coverage = float((info * covered).sum() / info.sum()) if info.sum() > 0 else 0.0
