@@ -30,7 +30,9 @@ def cmd_testnet(args) -> int:
             if args.json:
                 print(json.dumps(rows, indent=2))
             for row in rows if not args.json else ():
-                print(f"{row['name']}: {'up' if row['running'] else 'down'}  height {row['height']}  "
+                stopped = any(p["state"] == "stopped" for p in row["processes"].values())
+                state = "up" if row["running"] else "stopped (SIGSTOP)" if stopped else "down"
+                print(f"{row['name']}: {state}  height {row['height']}  "
                       f"app hash {row.get('app_hash', '-')}  gRPC {row['grpc']}")
     except TestnetError as exc:
         raise SystemExit(f"testnet: {exc}") from exc

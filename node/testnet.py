@@ -53,6 +53,7 @@ class NodeInfo:
     validator: bool
     ports: dict[str, int]
     pids: dict[str, int] = field(default_factory=dict)
+    started: dict[str, int] = field(default_factory=dict)  # each process's start (ticks after boot): its identity
 
     @property
     def rpc(self) -> str:
@@ -201,13 +202,13 @@ class Testnet:
                  "--metrics-port", str(node.ports["metrics"])],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                 env={**os.environ, **(env or {})})
-        node.pids = {"app": app.pid}
+        node.pids, node.started = {"app": app.pid}, {"app": process_start(app.pid) or 0}
         self._save()
         self._wait_port(node.ports["abci"], app, home / "app.log")
         with open(home / "comet.log", "ab") as out:
             comet = subprocess.Popen([str(self.binary), "start", "--home", str(home)], stdout=out,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        node.pids["comet"] = comet.pid
+        node.pids["comet"], node.started["comet"] = comet.pid, process_start(comet.pid) or 0
         self._save()
 
     @staticmethod
@@ -224,9 +225,18 @@ class Testnet:
                 time.sleep(0.1)
         raise TestnetError(f"the node did not open port {port} within {timeout:.0f} s; see {log_file}")
 
+    def _own(self, node: NodeInfo) -> dict[str, int]:
+        """Node's recorded processes that are still the ones this testnet started: the same start time (where
+        recorded: a state file written before it was, has only PIDs) and a command line naming the node's
+        home. A saved PID the system has since given to another process (after a reboot, or once ours
+        exited) is never signalled."""
+        return {role: pid for role, pid in node.pids.items()
+                if node.started.get(role, process_start(pid)) == process_start(pid)
+                and node.home in process_command(pid)}
+
     def signal_node(self, i: int, sig: int) -> None:
         """Send `sig` to both processes of node i (SIGKILL, SIGSTOP, SIGCONT, ...)."""
-        for pid in self.nodes[i].pids.values():
+        for pid in self._own(self.nodes[i]).values():
             try:
                 os.killpg(pid, sig)
             except ProcessLookupError:
@@ -235,8 +245,9 @@ class Testnet:
     def stop_node(self, i: int, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
         """Stop node i's pair (CometBFT first, so it does not see its app vanish) and wait for both."""
         node = self.nodes[i]
+        own = self._own(node)
         for role in ("comet", "app"):
-            pid = node.pids.get(role)
+            pid = own.get(role)
             if pid is None:
                 continue
             try:
@@ -251,7 +262,7 @@ class Testnet:
                 os.killpg(pid, signal.SIGKILL)
                 while process_alive(pid):
                     time.sleep(0.05)
-        node.pids = {}
+        node.pids, node.started = {}, {}
         self._save()
 
     def down(self) -> None:
@@ -262,8 +273,14 @@ class Testnet:
     def status(self) -> list[dict]:
         rows = []
         for node in self.nodes:
+            own = self._own(node)
+            states = {role: process_state(pid) for role, pid in own.items()}
             row = {"name": node.name, "validator": node.validator, "rpc": node.rpc, "grpc": node.grpc,
-                   "running": bool(node.pids) and all(process_alive(p) for p in node.pids.values())}
+                   "running": len(own) == 2 and all(s not in ("T", "t", "Z", None) for s in states.values()),
+                   "processes": {role: {"pid": pid, "state": PROCESS_STATES.get(states.get(role) or "", "gone")
+                                                 if role in own else "gone" if process_state(pid) is None
+                                                 else "gone (its PID now another process's)"}
+                                 for role, pid in node.pids.items()}}
             try:
                 info = CometRpc(node.rpc, timeout=2).status()["sync_info"]
                 row.update(height=int(info["latest_block_height"]), app_hash=info["latest_app_hash"],
@@ -272,6 +289,40 @@ class Testnet:
                 row.update(height=None)
             rows.append(row)
         return rows
+
+
+PROCESS_STATES = {"R": "running", "S": "running", "D": "running", "I": "running", "T": "stopped",
+                  "t": "stopped", "Z": "exited"}
+
+
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat's fields after the command name (state first), or None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()
+    except OSError:
+        return None
+
+
+def process_start(pid: int) -> int | None:
+    """When `pid` started, in clock ticks after boot (stat field 22): with the PID, a process's identity."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
+
+
+def process_state(pid: int) -> str | None:
+    """The process's state letter (R running, S sleeping, T stopped, Z zombie...), None when it is gone."""
+    fields = _stat(pid)
+    return fields[0] if fields else None
+
+
+def process_command(pid: int) -> str:
+    """The process's command line, arguments joined by spaces ('' when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def process_alive(pid: int) -> bool:
@@ -286,8 +337,4 @@ def process_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+    return process_state(pid) not in ("Z", None)

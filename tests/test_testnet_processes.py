@@ -1,0 +1,77 @@
+"""`payable testnet` signals only the processes it started: a saved PID the system has given to another
+process (PID reuse) is never signalled, and a SIGSTOPped node is reported stopped, not running. Real
+processes; no CometBFT is needed to check whom a signal reaches."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+
+import pytest
+
+from node.testnet import STATE_FILE, NodeInfo, Testnet, process_alive, process_start
+
+
+def _sleeper(*argv: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", *argv], start_new_session=True)
+
+
+@pytest.fixture
+def processes():
+    started: list[subprocess.Popen] = []
+
+    def start(*argv: str) -> subprocess.Popen:
+        started.append(_sleeper(*argv))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGCONT)
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+def _net(tmp_path, pids: dict[str, int], started: dict[str, int]) -> Testnet:
+    home = tmp_path / "node0"
+    node = NodeInfo("node0", str(home), "//validator-0", "", "", True, {"rpc": 1, "grpc": 2}, pids, started)
+    (tmp_path / STATE_FILE).write_text(json.dumps({"chain_id": "x", "nodes": [asdict(node)]}))
+    return Testnet(tmp_path)
+
+
+def test_a_saved_pid_that_is_now_another_process_is_never_signalled(tmp_path, processes):
+    stranger = processes()  # an unrelated process that got the PIDs the testnet saved
+    imposter = processes(str(tmp_path / "node0"))  # names the node's home, but started after the record
+    for pid in (stranger.pid, imposter.pid):
+        net = _net(tmp_path, {"app": pid, "comet": pid}, {"app": 1, "comet": 1} if pid == imposter.pid
+                   else {"app": process_start(pid), "comet": process_start(pid)})
+        row = net.status()[0]
+        assert row["running"] is False
+        assert row["processes"]["app"]["state"] == "gone (its PID now another process's)"
+        net.down()
+        net.signal_node(0, signal.SIGKILL)
+        time.sleep(0.3)
+        assert process_alive(pid)  # untouched
+        assert Testnet(tmp_path).nodes[0].pids == {}  # and forgotten
+
+
+def test_its_own_processes_are_stopped_and_a_sigstopped_node_is_reported_stopped(tmp_path, processes):
+    app, comet = processes(str(tmp_path / "node0")), processes("--home", str(tmp_path / "node0"))
+    net = _net(tmp_path, {"app": app.pid, "comet": comet.pid},
+               {"app": process_start(app.pid), "comet": process_start(comet.pid)})
+    assert net.status()[0]["running"] is True
+    net.signal_node(0, signal.SIGSTOP)
+    time.sleep(0.3)
+    row = net.status()[0]
+    assert row["running"] is False and {p["state"] for p in row["processes"].values()} == {"stopped"}
+    shown = subprocess.run([sys.executable, "-m", "cli", "testnet", "status", "--dir", str(tmp_path)],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and "node0: stopped (SIGSTOP)" in shown.stdout, shown.stderr
+    net.down()  # a stopped process is woken to take its SIGTERM (and reaped by the testnet's wait for it)
+    assert not process_alive(app.pid) and not process_alive(comet.pid)
+    assert Testnet(tmp_path).nodes[0].pids == {}
