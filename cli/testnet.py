@@ -1,8 +1,57 @@
-"""`payable testnet up|down|status`: a loopback network of N validators on CometBFT."""
+"""`payable testnet up|down|status|start|stop|restart`: a loopback network of N validators on CometBFT. `up`
+on a directory that holds a network starts only what is not running, and refuses flags that would make
+it otherwise (they only make a network); `start|stop|restart NODE` act on one node."""
 
 from __future__ import annotations
 
 import json
+
+GENERATION_FLAGS = ("validators", "candidates", "epoch_length", "timeout_commit")
+DEFAULTS = {"validators": 4, "candidates": 0, "epoch_length": 20, "timeout_commit": 300}
+
+
+def _conflicts(args, net) -> list[str]:
+    """The generation flags given to `up` that differ from what the network in --dir was made with."""
+    made = net.settings()
+    return [f"--{flag.replace('_', '-')} {getattr(args, flag)} (it has {made[flag]})" for flag in GENERATION_FLAGS
+            if getattr(args, flag) is not None and getattr(args, flag) != made[flag]]
+
+
+def _up(args, net) -> None:
+    """Generate the network if --dir holds none, then start what is not running."""
+    if net.nodes:
+        conflicts = _conflicts(args, net)
+        if conflicts:
+            raise SystemExit(f"testnet: {net.dir} already holds a network made otherwise: {'; '.join(conflicts)}. "
+                             f"Leave the flags out to start it as it is, or use another --dir")
+    else:
+        net.generate(*(DEFAULTS[f] if getattr(args, f) is None else getattr(args, f)
+                       for f in ("validators", "candidates")),
+                     epoch_length=args.epoch_length or DEFAULTS["epoch_length"],
+                     timeout_commit_ms=args.timeout_commit or DEFAULTS["timeout_commit"])
+    started = net.up()
+    for node in net.nodes:
+        role = "validator" if node.validator else "full node (candidate)"
+        print(f"{node.name}: {role} {'started' if node.name in started else 'already running'}  gRPC {node.grpc}  "
+              f"CometBFT RPC {node.rpc}  p2p 127.0.0.1:{node.ports['p2p']}  logs {node.home}/{{app,comet}}.log")
+    print(f"chain spec: {net.dir}/chain_spec.json; stop with `payable testnet down --dir {net.dir}`")
+
+
+def _one_node(args, net) -> None:
+    """start, stop or restart one node (by name, e.g. node2, or index)."""
+    if not args.node:
+        raise SystemExit(f"testnet: {args.action} needs the node: e.g. `payable testnet {args.action} node1 "
+                         f"--dir {args.dir}`")
+    i = net.node_index(args.node)
+    name = net.nodes[i].name
+    if args.action == "start" and net.running(i):
+        print(f"{name}: already running")
+        return
+    if args.action != "start":
+        net.stop_node(i)
+    if args.action != "stop":
+        net.start_node(i)
+    print(f"{name}: {dict(start='started', stop='stopped', restart='restarted')[args.action]}")
 
 
 def cmd_testnet(args) -> int:
@@ -10,19 +59,16 @@ def cmd_testnet(args) -> int:
 
     net = Testnet(args.dir)
     try:
+        if args.action != "up" and not net.nodes:
+            raise TestnetError(f"no testnet in {args.dir}")
+        if args.action != "up" and any(getattr(args, f) is not None for f in GENERATION_FLAGS):
+            raise SystemExit(f"testnet: {', '.join('--' + f.replace('_', '-') for f in GENERATION_FLAGS)} "
+                             f"only make a network (`up` on an empty --dir); `{args.action}` takes none")
         if args.action == "up":
-            if not net.nodes:
-                net.generate(args.validators, args.candidates, epoch_length=args.epoch_length,
-                             timeout_commit_ms=args.timeout_commit)
-            net.up()
-            for node in net.nodes:
-                role = "validator" if node.validator else "full node (candidate)"
-                print(f"{node.name}: {role}  gRPC {node.grpc}  CometBFT RPC {node.rpc}  "
-                      f"p2p 127.0.0.1:{node.ports['p2p']}  logs {node.home}/{{app,comet}}.log")
-            print(f"chain spec: {net.dir}/chain_spec.json; stop with `payable testnet down --dir {net.dir}`")
+            _up(args, net)
+        elif args.action in ("start", "stop", "restart"):
+            _one_node(args, net)
         elif args.action == "down":
-            if not net.nodes:
-                raise TestnetError(f"no testnet in {args.dir}")
             net.down()
             print(f"stopped {len(net.nodes)} nodes")
         else:
@@ -41,11 +87,14 @@ def cmd_testnet(args) -> int:
 
 def register(sub) -> None:
     net = sub.add_parser("testnet", help="run a loopback CometBFT network of validators")
-    net.add_argument("action", choices=("up", "down", "status"))
+    net.add_argument("action", choices=("up", "down", "status", "start", "stop", "restart"),
+                     help="up: make the network if --dir holds none, and start what is not running; "
+                          "start|stop|restart NODE: one node")
+    net.add_argument("node", nargs="?", help="start, stop, restart: the node (node2, or 2)")
     net.add_argument("--dir", required=True, help="the network's directory (keys, configs, data, logs)")
-    net.add_argument("--validators", type=int, default=4, help="genesis validators (default 4)")
-    net.add_argument("--candidates", type=int, default=0, help="extra full nodes with consensus keys, to bond later")
-    net.add_argument("--epoch-length", type=int, default=20, help="blocks per validator-set election (default 20)")
-    net.add_argument("--timeout-commit", type=int, default=300, help="CometBFT timeout_commit, ms (default 300)")
+    net.add_argument("--validators", type=int, help="genesis validators (default 4; only when making the network)")
+    net.add_argument("--candidates", type=int, help="extra full nodes with consensus keys, to bond later (default 0)")
+    net.add_argument("--epoch-length", type=int, help="blocks per validator-set election (default 20)")
+    net.add_argument("--timeout-commit", type=int, help="CometBFT timeout_commit, ms (default 300)")
     net.add_argument("--json", action="store_true", help="status as JSON")
     net.set_defaults(func=cmd_testnet)

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -184,10 +185,38 @@ class Testnet:
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.dir / STATE_FILE)
 
+    def settings(self) -> dict[str, int]:
+        """What the network was generated with, read back from its files (what `up`'s flags must match)."""
+        spec = json.loads((self.dir / "chain_spec.json").read_text())
+        config = (Path(self.nodes[0].home) / "config" / "config.toml").read_text()
+        found = re.search(r'^timeout_commit = "(\d+)ms"', config, re.MULTILINE)
+        validators = sum(n.validator for n in self.nodes)
+        return {"validators": validators, "candidates": len(self.nodes) - validators,
+                "epoch_length": int(spec["config"]["validators"]["epoch_length"]),
+                "timeout_commit": int(found.group(1)) if found else 0}
+
+    def node_index(self, name: str) -> int:
+        """Node `name` (node2, or 2)'s index; TestnetError naming the nodes there are."""
+        for i, node in enumerate(self.nodes):
+            if name in (node.name, str(i)):
+                return i
+        raise TestnetError(f"no node {name!r} in {self.dir}: its nodes are "
+                           f"{', '.join(n.name for n in self.nodes)}")
+
     # --- processes ----------------------------------------------------------------------------
-    def up(self) -> None:
-        for i in range(len(self.nodes)):
-            self.start_node(i)
+    def up(self) -> list[str]:
+        """Start every node that is not running (a running one is left as it is); the names started."""
+        started = []
+        for i, node in enumerate(self.nodes):
+            if not self.running(i):
+                self.start_node(i)
+                started.append(node.name)
+        return started
+
+    def running(self, i: int) -> bool:
+        """Both of node i's processes are the ones started and neither is stopped nor exited."""
+        own = self._own(self.nodes[i])
+        return len(own) == 2 and all(process_state(pid) not in ("T", "t", "Z", None) for pid in own.values())
 
     def start_node(self, i: int, env: dict | None = None) -> None:
         """Start node i's pair: the Payable node first (CometBFT connects to it at start), then CometBFT."""
@@ -272,11 +301,11 @@ class Testnet:
     # --- status -------------------------------------------------------------------------------
     def status(self) -> list[dict]:
         rows = []
-        for node in self.nodes:
+        for i, node in enumerate(self.nodes):
             own = self._own(node)
             states = {role: process_state(pid) for role, pid in own.items()}
             row = {"name": node.name, "validator": node.validator, "rpc": node.rpc, "grpc": node.grpc,
-                   "running": len(own) == 2 and all(s not in ("T", "t", "Z", None) for s in states.values()),
+                   "running": self.running(i),
                    "processes": {role: {"pid": pid, "state": PROCESS_STATES.get(states.get(role) or "", "gone")
                                                  if role in own else "gone" if process_state(pid) is None
                                                  else "gone (its PID now another process's)"}

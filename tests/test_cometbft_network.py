@@ -178,3 +178,33 @@ def test_bonding_more_than_the_smallest_validator_enters_the_set(net):
     assert_same_chain(net, [0, 1, 2, 3, 4])
 
 
+
+
+def test_operator_commands_act_on_one_node_and_up_starts_only_what_is_down(net):
+    """`payable testnet` as an operator uses it on the running network: flags that would make it otherwise
+    are refused, `stop`/`restart NODE` act on that node alone, and `up` starts only what is down."""
+    import subprocess
+    import sys
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "cli", "testnet", *args, "--dir", str(net.dir)],
+                              capture_output=True, text=True, timeout=180)
+
+    try:
+        refused = cli("up", "--validators", "3")
+        assert refused.returncode == 1 and "--validators 3 (it has 4)" in refused.stderr
+        assert cli("stop", "node9").returncode == 1
+        pids = {n.name: dict(n.pids) for n in Testnet(net.dir).nodes}
+        assert cli("stop", "node3").returncode == 0 and not Testnet(net.dir).running(3)
+        again = cli("up")
+        assert again.returncode == 0, again.stderr
+        assert "node3: validator started" in again.stdout and "node0: validator already running" in again.stdout
+        after = {n.name: dict(n.pids) for n in Testnet(net.dir).nodes}
+        assert after["node0"] == pids["node0"] and after["node3"] != pids["node3"]  # only node3 was started
+        restarted = cli("restart", "2")
+        assert restarted.returncode == 0 and "node2: restarted" in restarted.stdout
+        assert Testnet(net.dir).nodes[2].pids != after["node2"]
+        wait_height(net, [2, 3], height(net, 0), timeout=90)
+        assert_same_chain(net, [0, 1, 2, 3])
+    finally:
+        net.nodes[:] = Testnet(net.dir).nodes  # what the commands started, for the module's teardown
