@@ -47,6 +47,13 @@ def clip(details: str) -> str:
     return details if len(details) <= MAX_DETAILS else f"{details[:MAX_DETAILS]}... ({len(details)} characters)"
 
 
+def unsubmitted(exc: ConnectionError) -> str:
+    """What a client reads when the consensus engine behind this node does not answer: nothing was
+    submitted, so it is safe to send the same signed bytes again (no new nonce needed)."""
+    return (f"not submitted: {exc}. Nothing of it reached the network; send the same extrinsic again, to this "
+            f"node once its consensus engine is back or to another node")
+
+
 def abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
     """End the RPC with `code` (a thread-pool handler): `context.abort` raises, which this says to the type
     checker."""
@@ -140,6 +147,8 @@ class NodeService(node_pb2_grpc.NodeServicer):
             return self.node.submit(request.extrinsic, watch=watch)
         except PoolRejected as exc:
             abort(context, POOL_STATUS.get(exc.code, grpc.StatusCode.INVALID_ARGUMENT), str(exc))
+        except ConnectionError as exc:
+            abort(context, grpc.StatusCode.UNAVAILABLE, unsubmitted(exc))
 
     def SubmitExtrinsic(self, request, context):
         tx_hash, _ = self._submit(request, context, watch=False)
@@ -155,6 +164,9 @@ class NodeService(node_pb2_grpc.NodeServicer):
                 results.append(node_pb2.SubmitResult(hash=tx_hash))
             except PoolRejected as exc:
                 results.append(node_pb2.SubmitResult(hash=blake2_256(raw), error_code=exc.code, error=exc.detail))
+            except ConnectionError as exc:
+                results.append(node_pb2.SubmitResult(hash=blake2_256(raw), error_code="unavailable",
+                                                     error=unsubmitted(exc)))
         return node_pb2.SubmitBatchResponse(results=results)
 
     async def SubmitAndWatch(self, request, context):
@@ -165,6 +177,8 @@ class NodeService(node_pb2_grpc.NodeServicer):
             tx_hash, _ = await self._in_pool(self.node.submit, request.extrinsic, watch=True, sink=sink)
         except PoolRejected as exc:
             await abort_async(context, POOL_STATUS.get(exc.code, grpc.StatusCode.INVALID_ARGUMENT), str(exc))
+        except ConnectionError as exc:
+            await abort_async(context, grpc.StatusCode.UNAVAILABLE, unsubmitted(exc))
         try:
             async for status in _drain(sink, context):
                 yield status

@@ -108,7 +108,7 @@ class Node:
         """Take a client's extrinsic; with watch, also return a queue of its TxStatus updates (None ends
         it; `sink` instead of a new queue when given). Under a consensus engine (`forward` set) it goes to
         the engine's mempool, which admits it through this node's pool (`admit`) and gossips it; else
-        straight into the pool."""
+        straight into the pool. ConnectionError when the engine does not answer: nothing was submitted."""
         tx_hash = blake2_256(raw)
         q = self._watch(tx_hash, sink) if watch else None
         try:
@@ -116,8 +116,8 @@ class Node:
                 self.forward(raw)
             else:
                 self.admit(raw)
-        except PoolRejected as exc:
-            self.metrics.rejected.labels(exc.code).inc()
+        except (PoolRejected, ConnectionError) as exc:
+            self.metrics.rejected.labels(getattr(exc, "code", "unavailable")).inc()
             if q is not None:
                 self._unwatch(tx_hash, q)
             raise
