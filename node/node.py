@@ -21,7 +21,10 @@ from typing import Any, Protocol
 import structlog
 
 from payable.node.v1 import node_pb2
+from payable.runtime.v1.extrinsic_pb2 import EventRecord
+from payable.system.v1 import system_pb2
 from runtime import system
+from runtime.chainindex import locate_extrinsic
 from runtime.chainspec import ChainSpec
 from runtime.crypto import blake2_256
 from runtime.errors import ChainSpecError, Invalid
@@ -108,7 +111,9 @@ class Node:
         """Take a client's extrinsic; with watch, also return a queue of its TxStatus updates (None ends
         it; `sink` instead of a new queue when given). Under a consensus engine (`forward` set) it goes to
         the engine's mempool, which admits it through this node's pool (`admit`) and gossips it; else
-        straight into the pool. ConnectionError when the engine does not answer: nothing was submitted."""
+        straight into the pool. ConnectionError when the engine does not answer: nothing was submitted. A
+        watched extrinsic that is already pending here or already on chain (a client failing over to this
+        node resends what another node took) is not refused: its watch follows it from where it is."""
         tx_hash = blake2_256(raw)
         q = self._watch(tx_hash, sink) if watch else None
         try:
@@ -116,8 +121,15 @@ class Node:
                 self.forward(raw)
             else:
                 self.admit(raw)
-        except (PoolRejected, ConnectionError) as exc:
-            self.metrics.rejected.labels(getattr(exc, "code", "unavailable")).inc()
+        except PoolRejected as exc:
+            if q is not None and self._follow_known(tx_hash, q):  # a duplicate, or a nonce already used by it
+                return tx_hash, q
+            self.metrics.rejected.labels(exc.code).inc()
+            if q is not None:
+                self._unwatch(tx_hash, q)
+            raise
+        except ConnectionError:
+            self.metrics.rejected.labels("unavailable").inc()
             if q is not None:
                 self._unwatch(tx_hash, q)
             raise
@@ -128,6 +140,31 @@ class Node:
         tx, ready = self.pool.submit(raw)
         self._publish(tx.hash, Status(state=Status.READY if ready else Status.FUTURE, hash=tx.hash), final=False)
         return ready
+
+    def _follow_known(self, tx_hash: bytes, q: Sink) -> bool:
+        """Point watcher `q` at an extrinsic this node already knows: pending in its pool (READY now; the
+        block that includes it tells the rest), or in a committed block (IN_BLOCK and FINALIZED now, from
+        the chain's record). False when it is neither: the duplicate was refused for good."""
+        with self._subs_lock:
+            if q not in self._watchers.get(tx_hash, []):
+                return True  # a block's own publication has reached it meanwhile
+            if tx_hash in self.pool:
+                q.put(Status(state=Status.READY, hash=tx_hash))
+                return True
+        found = locate_extrinsic(self.executive.db.backend, tx_hash)
+        if found is None:
+            return False
+        number, index = found
+        block = self.executive.db.require_block(number)
+        failed = [system_pb2.ExtrinsicFailed.FromString(e.data) for e in self.executive.db.require_events(number).events
+                  if e.phase == EventRecord.APPLY_EXTRINSIC and e.extrinsic_index == index and e.pallet == "system"
+                  and e.name == "ExtrinsicFailed"]
+        error = f"{failed[0].pallet}.{failed[0].error}: {failed[0].message}" if failed else ""
+        for state in (Status.IN_BLOCK, Status.FINALIZED):
+            self._publish(tx_hash, Status(state=state, hash=tx_hash, block_number=number,
+                                          block_hash=blake2_256(block.header), extrinsic_index=index,
+                                          success=not failed, error=error), final=state == Status.FINALIZED)
+        return True
 
     def _watch(self, tx_hash: bytes, sink: Sink | None = None) -> Sink:
         q: Sink = sink if sink is not None else queue.Queue()
