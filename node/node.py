@@ -189,9 +189,17 @@ class Node:
                 q.put(None)
 
     def _dropped(self, tx_hash: bytes, kind: str, reason: str) -> None:
+        """The pool let an extrinsic go: INVALID ends its watch (no block can include it). DROPPED (it could
+        still be included) ends it too on a node that makes its own blocks; under a consensus engine it
+        is this node's pool only - another validator's mempool may hold it and a later block commit it -
+        so the watch hears DROPPED and stays open for IN_BLOCK / FINALIZED."""
         self.metrics.rejected.labels(reason.split(":")[0].split(" (")[0][:40]).inc()
         state = Status.INVALID if kind == "invalid" else Status.DROPPED
-        self._publish(tx_hash, Status(state=state, hash=tx_hash, reason=reason), final=True)
+        final = state == Status.INVALID or self.forward is None
+        if not final:
+            reason += ("; dropped from this node's pool only: another validator may still include it, and this "
+                       "watch goes on until a block does")
+        self._publish(tx_hash, Status(state=state, hash=tx_hash, reason=reason), final=final)
 
     def subscribe_heads(self, sink: Sink | None = None) -> Sink:
         """New heads as they commit, into `sink` (a new queue when none is given); None ends the stream."""
@@ -218,7 +226,7 @@ class Node:
             with self.lock:
                 return system.account_nonce(self.executive.read_context(), who)
 
-        self.pool.after_block(number, included, invalid, nonce_of)
+        self.pool.after_block(number, included, invalid, nonce_of, built.header.timestamp_ms)
         states = (Status.IN_BLOCK, Status.FINALIZED) if final else (Status.IN_BLOCK,)
         for o in built.outcomes:
             error = o.error_text

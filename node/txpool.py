@@ -11,7 +11,8 @@ The pool is a shared resource, so admission makes spam cost and bounds what one 
   withdraws each fee), so a tip the sender can never pay buys no priority;
 - per sender: at most `sender_count` extrinsics and `sender_bytes` bytes, of which at most
   `sender_future` wait for an earlier nonce, and none more than `max_nonce_gap` ahead of its next one;
-- a future extrinsic that still waits `future_ttl` blocks after it arrived is dropped (expired);
+- a future extrinsic that still waits after `future_ttl` blocks made since it arrived is dropped (expired;
+  blocks a catching-up node imports, made before it arrived, do not count);
 - pool-wide: `max_count` extrinsics, `max_bytes` bytes, `max_future` futures. When full, a newcomer
   makes room by evicting a sender's last extrinsic (so no chain breaks), or is refused with the reason:
   - a ready newcomer always gets in while any future is pooled: futures never lock out, or outrank,
@@ -36,6 +37,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,7 +66,8 @@ class PooledTx:
     valid_until: int
     seq: int      # arrival order, the tie-breaker between equal priorities
     fee: int      # what including it withdraws from the sender (tip included)
-    arrived: int  # the block number the pool had seen when it arrived (future expiry counts from it)
+    arrived_ms: int  # the wall-clock time it arrived (unix ms): blocks made before it do not age it
+    waited: int = 0  # blocks made since it arrived that did not include it (future expiry counts these)
 
 
 # (hash, "invalid" | "dropped", reason): invalid can never be included; dropped could be, if sent again
@@ -75,7 +78,8 @@ class TxPool:
     def __init__(self, validate: Callable[[bytes], Validity], *, max_count: int = 8192,
                  max_bytes: int = 32 * 1024 * 1024, max_future: int = 1024, sender_count: int = 256,
                  sender_bytes: int = 4 * 1024 * 1024, sender_future: int = 64, max_nonce_gap: int = 256,
-                 future_ttl: int = 64, on_drop: DropListener | None = None):
+                 future_ttl: int = 64, on_drop: DropListener | None = None,
+                 clock: Callable[[], float] = time.time):
         self._validate = validate
         self.max_count, self.max_bytes, self.max_future = max_count, max_bytes, max_future
         self.sender_count, self.sender_bytes, self.sender_future = sender_count, sender_bytes, sender_future
@@ -83,6 +87,7 @@ class TxPool:
         self.block_number = 0
         self.evicted = self.expired = 0  # totals, for metrics
         self._on_drop = on_drop or (lambda *_: None)
+        self._clock = clock
         self._lock = threading.Lock()
         self._by_hash: dict[bytes, PooledTx] = {}
         self._by_sender: dict[bytes, dict[int, PooledTx]] = {}
@@ -126,7 +131,7 @@ class TxPool:
         future = any(n not in chain for n in range(next_nonce, v.nonce))  # it waits for an earlier nonce
         self._check_sender(v, chain, existing, next_nonce, future)
         tx = PooledTx(v.hash, raw, v.signer, v.nonce, v.priority, v.length, v.valid_until, next(self._seq), v.fee,
-                      self.block_number)
+                      int(self._clock() * 1000))
         self._next_nonce[v.signer] = next_nonce
         removed = [existing] if existing is not None else []
         try:
@@ -264,9 +269,12 @@ class TxPool:
         return out
 
     def after_block(self, number: int, included: list[bytes], invalid: dict[bytes, str],
-                    nonce_of: Callable[[bytes], int]) -> None:
+                    nonce_of: Callable[[bytes], int], timestamp_ms: int | None = None) -> None:
         """Remove included and invalid extrinsics, then drop stale and expired ones (the next block is
-        number + 1) and let future ones whose gap filled become ready."""
+        number + 1) and let future ones whose gap filled become ready. A future extrinsic ages by one for
+        each block made after it arrived (`timestamp_ms`, the block's time, not before its arrival; None:
+        every block counts): blocks a catching-up node imports - replayed or synced, made before it
+        arrived - never expire it."""
         dropped: list[tuple[bytes, str, str]] = []
         with self._lock:
             for h in included:
@@ -289,17 +297,25 @@ class TxPool:
                     self._remove(tx)
                     self.expired += 1
                     dropped.append((tx.hash, "invalid", f"expired: valid until block {tx.valid_until}"))
-            for tx in [t for t in self._by_hash.values() if number - t.arrived >= self.future_ttl]:
-                if not self._would_be_ready(tx) and tx.hash in self._by_hash:
-                    self._remove(tx)
-                    self.expired += 1
-                    dropped.append((tx.hash, "dropped", f"expired: waited {number - tx.arrived} blocks for nonce "
-                                                        f"{self._next_nonce.get(tx.signer, 0)}"))
+            self._age_futures(timestamp_ms, dropped)
             has_ready = any(self._ready_chain(s) for s in self._by_sender)
         for event in dropped:
             self._on_drop(*event)
         if has_ready:
             self.added.set()
+
+    def _age_futures(self, timestamp_ms: int | None, dropped: list) -> None:
+        """Age every pooled extrinsic by the block (if it was made after the extrinsic arrived) and drop
+        the futures that have waited `future_ttl` such blocks. Under the pool lock."""
+        for tx in self._by_hash.values():
+            if timestamp_ms is None or timestamp_ms >= tx.arrived_ms:
+                tx.waited += 1
+        for tx in [t for t in self._by_hash.values() if t.waited >= self.future_ttl]:
+            if not self._would_be_ready(tx) and tx.hash in self._by_hash:
+                self._remove(tx)
+                self.expired += 1
+                dropped.append((tx.hash, "dropped", f"expired: waited {tx.waited} blocks made since it arrived "
+                                                    f"for nonce {self._next_nonce.get(tx.signer, 0)}"))
 
     # --- inspection ----------------------------------------------------------------------------
     def next_nonce(self, signer: bytes, account_nonce: int) -> int:

@@ -20,7 +20,7 @@ from payable.token.v1 import token_pb2
 from payable.validators.v1 import validators_pb2
 from runtime.chainspec import ChainSpec, dev_spec
 from runtime.codec import ONE_OPEN, encode_u128
-from runtime.crypto import Keypair
+from runtime.crypto import Keypair, blake2_256
 from runtime.extrinsic import sign_extrinsic
 from runtime.protocol import TREASURY
 from runtime.runtime import make_call_by_name
@@ -181,3 +181,49 @@ def test_a_real_socket_server_answers_split_merged_and_large_frames(app):
         assert responses[2].check_tx.code != 0 and "bytes" in responses[2].check_tx.log
     finally:
         server.stop()
+
+
+def test_a_future_extrinsic_outlives_a_catch_up_and_a_local_drop_does_not_end_its_watch(tmp_path):
+    """Under CometBFT: blocks a node imports while catching up (made before the extrinsic arrived) do not age
+    it, however many; once it has waited `future_ttl` blocks made after it arrived, this node's pool drops
+    it - DROPPED, saying another validator may still include it - and its watch stays open, so the block
+    that does include it still reaches the watcher."""
+    import time
+
+    from payable.node.v1 import node_pb2
+
+    node = Node(validator_spec(), tmp_path / "node", pool_limits={"future_ttl": 4})
+    app = AbciApp(node)
+    node.forward = node.admit  # as the driver does: submissions go through the engine's mempool (CheckTx)
+    try:
+        init_chain(app)
+        alice = Keypair.from_uri("//Alice")
+        waiting = transfer(app, alice, 1)  # nonce 0 is missing: a future
+        _, watch = node.submit(waiting, watch=True)
+
+        def commit(height, time_ms, txs=()):
+            request = abci.RequestFinalizeBlock(height=height, txs=list(txs), proposer_address=consensus_address(
+                CONSENSUS[0]))
+            request.time.FromMilliseconds(time_ms)
+            assert app.handle(abci.Request(finalize_block=request)).finalize_block
+            app.handle(abci.Request(commit=abci.RequestCommit()))
+
+        for height in range(1, 21):  # twenty blocks made before it arrived, imported while catching up
+            commit(height, GENESIS_MS + 1000 * height)
+        assert blake2_256(waiting) in node.pool
+        now = int(time.time() * 1000)
+        for height in range(21, 25):  # four blocks made after it arrived: this node's pool gives up on it
+            commit(height, now + 1000 * height)
+        assert blake2_256(waiting) not in node.pool
+        heard = []
+        while not watch.empty():
+            heard.append(watch.get())
+        assert [s.state for s in heard] == [node_pb2.TxStatus.FUTURE, node_pb2.TxStatus.DROPPED]
+        assert "another validator may still include it" in heard[-1].reason
+        commit(25, now + 25_000, [transfer(app, alice, 0), waiting])  # another proposer had it
+        states = [watch.get(timeout=5) for _ in range(3)]
+        assert [s.state if s is not None else None for s in states] == [
+            node_pb2.TxStatus.IN_BLOCK, node_pb2.TxStatus.FINALIZED, None]
+        assert states[1].block_number == 25 and states[1].success
+    finally:
+        node.stop()

@@ -265,3 +265,20 @@ def _author_with(pool, chain):
     pool.after_block(built.header.number, [o.hash for o in built.outcomes], {},
                      lambda who: system.account_nonce(chain.ex.read_context(), who))
     return built
+
+
+def test_blocks_made_before_a_future_arrived_do_not_expire_it(chain):
+    """A node catching up imports blocks made long ago (replayed or synced): they do not count toward a
+    future extrinsic's expiry - only blocks made after it arrived do."""
+    now = [1_000_000.0]
+    pool, drops = _limited(chain, future_ttl=3, clock=lambda: now[0])
+    waiting = pool.submit(_transfer(chain, chain.alice, 5))[0]  # nonces 0-4 are missing: a future
+    arrived_ms = int(now[0] * 1000)
+    nonces = lambda who: system.account_nonce(chain.ex.read_context(), who)  # noqa: E731
+    for number in range(1, 11):  # ten old blocks, imported while catching up
+        pool.after_block(number, [], {}, nonces, timestamp_ms=arrived_ms - 60_000 + number)
+    assert waiting.hash in pool and drops == [] and pool.expired == 0
+    for number in range(11, 14):  # blocks made after it arrived
+        pool.after_block(number, [], {}, nonces, timestamp_ms=arrived_ms + number)
+    assert waiting.hash not in pool and pool.expired == 1
+    assert drops[-1][0] == "dropped" and "waited 3 blocks made since it arrived" in drops[-1][1]
