@@ -10,7 +10,8 @@ concurrent clients per node (each sender keeps to one client, so its nonces arri
 node hands it to its CometBFT's mempool (broadcast_tx_sync), CometBFT runs CheckTx on the node's
 pool and gossips it; the proposer's PrepareProposal picks it, every validator executes it
 (ProcessProposal, reused by FinalizeBlock) and commits. A transfer is final when a committed block
-holds it (CometBFT has instant finality).
+holds it (CometBFT has instant finality). Only transfers that succeeded count (a block may hold a
+transfer whose call failed: ExtrinsicFailed), and each destination's balance must show exactly them.
 Time breakdown: each node's seconds answering CometBFT by ABCI request, from its metrics; the rest of
 the wall time is consensus (waiting for proposals and votes, gossip, timeouts) and the other
 processes sharing the cores.
@@ -40,6 +41,7 @@ from runtime.crypto import Keypair, blake2_256  # noqa: E402
 from sdk.client import Client  # noqa: E402
 
 STAGES = ("check_tx", "prepare_proposal", "process_proposal", "finalize_block", "commit")
+TRANSFER = ONE_OPEN  # above the existential deposit: a transfer that creates its destination succeeds
 
 
 def abci_seconds(net: Testnet) -> list[dict[str, float]]:
@@ -52,9 +54,10 @@ def abci_seconds(net: Testnet) -> list[dict[str, float]]:
     return out
 
 
-def _follow(target: str, start_height: int, wanted: set[bytes], final: dict[bytes, float], block_times: list[int],
-            done: threading.Event) -> None:
-    """Note when each wanted transfer is seen in a block (`final`) and each block's timestamp."""
+def _follow(target: str, start_height: int, wanted: set[bytes], final: dict[bytes, float], failed: set[bytes],
+            block_times: list[int], done: threading.Event) -> None:
+    """Note when each wanted transfer is seen in a block (`final`), which of them failed (`failed`: the block
+    holds it, its call did not run - ExtrinsicFailed) and each block's timestamp."""
     with Client(target, timeout=600) as client:
         for head in client.heads():
             seen = time.perf_counter()
@@ -62,10 +65,15 @@ def _follow(target: str, start_height: int, wanted: set[bytes], final: dict[byte
             if number <= start_height:
                 continue
             block_times.append(head.header.timestamp_ms)
-            for raw in client.block(number).block.extrinsics:
+            extrinsics = client.block(number).block.extrinsics
+            failures = {e.extrinsic_index for e in client.events(number).events
+                        if e.phase == e.APPLY_EXTRINSIC and e.pallet == "system" and e.name == "ExtrinsicFailed"}
+            for index, raw in enumerate(extrinsics):
                 h = blake2_256(raw)
                 if h in wanted:
                     final[h] = seen
+                    if index in failures:
+                        failed.add(h)
             if len(final) == len(wanted) or done.is_set():
                 return
 
@@ -83,23 +91,31 @@ def _submit(target: str, per_sender: int, chains: list[list[bytes]], submitted: 
                     raise SystemExit(f"submission refused: {result.error}")
 
 
-def run(net: Testnet, senders: list[Keypair], per_sender: int, clients_per_node: int) -> dict:
-    dest = Keypair.from_uri("//bench-dest").public
-    with Client(net.nodes[0].grpc) as client:
-        genesis = client.genesis_hash
-        call = client.call("token", "transfer", dest=dest, amount=ONE_OPEN // 1000)
-        start_height = client.chain_info().best_number
+def run(net: Testnet, senders: list[Keypair], per_sender: int, clients_per_node: int,
+        amount: int = TRANSFER) -> dict:
+    """Each sender pays `amount` (1 OPEN: above the existential deposit) `per_sender` times, from its next
+    nonce, to an account of its own; only transfers that succeeded count, and every destination's balance
+    must show exactly them."""
     from runtime.extrinsic import sign_extrinsic
 
-    signed = [[sign_extrinsic(k, call, nonce=n, genesis_hash=genesis) for n in range(per_sender)] for k in senders]
+    dests = [Keypair.from_uri(f"//bench-dest-{k.address}").public for k in senders]
+    with Client(net.nodes[0].grpc) as client:
+        genesis = client.genesis_hash
+        calls = [client.call("token", "transfer", dest=dest, amount=amount) for dest in dests]
+        start_height = client.chain_info().best_number
+        opening = [int.from_bytes(client.account(dest).free, "big") for dest in dests]
+        nonces = [client.nonce(k.public) for k in senders]
+    signed = [[sign_extrinsic(k, call, nonce=first + n, genesis_hash=genesis) for n in range(per_sender)]
+              for k, call, first in zip(senders, calls, nonces, strict=True)]
     wanted = {blake2_256(raw) for chain in signed for raw in chain}
     submitted: dict[bytes, float] = {}
     final: dict[bytes, float] = {}
+    failed: set[bytes] = set()
     block_times: list[int] = []
     done = threading.Event()
     before = abci_seconds(net)
-    follower = threading.Thread(target=_follow, args=(net.nodes[0].grpc, start_height, wanted, final, block_times,
-                                                      done), daemon=True)
+    follower = threading.Thread(target=_follow, args=(net.nodes[0].grpc, start_height, wanted, final, failed,
+                                                      block_times, done), daemon=True)
     follower.start()
     started = time.perf_counter()
     groups = len(net.nodes) * clients_per_node
@@ -114,6 +130,14 @@ def run(net: Testnet, senders: list[Keypair], per_sender: int, clients_per_node:
     done.set()
     if len(final) != len(wanted):
         raise SystemExit(f"only {len(final)} of {len(wanted)} transfers were finalized")
+    succeeded = len(wanted) - len(failed)
+    with Client(net.nodes[0].grpc) as client:
+        for chain, dest, start in zip(signed, dests, opening, strict=True):
+            paid = sum(amount for raw in chain if blake2_256(raw) not in failed)
+            got = int.from_bytes(client.account(dest).free, "big") - start
+            if got != paid:
+                raise SystemExit(f"destination {dest.hex()[:16]}… received {got}, its successful transfers "
+                                 f"sent {paid}")
     wall = max(final.values()) - started
     after = abci_seconds(net)
     latencies = sorted(final[h] - submitted[h] for h in wanted)
@@ -121,7 +145,8 @@ def run(net: Testnet, senders: list[Keypair], per_sender: int, clients_per_node:
                 for a, b in zip(after, before, strict=True)]
     intervals = [b - a for a, b in zip(block_times, block_times[1:], strict=False)]
     return {
-        "transfers": len(wanted), "finalized_tx_per_s": round(len(wanted) / wall), "wall_s": round(wall, 2),
+        "transfers": len(wanted), "succeeded": succeeded, "failed": len(failed),
+        "finalized_tx_per_s": round(succeeded / wall), "balances_checked": True, "wall_s": round(wall, 2),
         "submit_s": round(submitted_s, 2), "blocks": len(block_times),
         "block_interval_ms": round(statistics.mean(intervals)) if intervals else None,
         "latency_ms": {"p50": round(latencies[len(latencies) // 2] * 1000),

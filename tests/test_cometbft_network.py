@@ -208,3 +208,17 @@ def test_operator_commands_act_on_one_node_and_up_starts_only_what_is_down(net):
         assert_same_chain(net, [0, 1, 2, 3])
     finally:
         net.nodes[:] = Testnet(net.dir).nodes  # what the commands started, for the module's teardown
+
+
+def test_the_transfer_bench_counts_only_transfers_that_succeeded(net):
+    """bench/testnet.py's measurement on this network: transfers of 1 OPEN all succeed and every destination
+    shows them; transfers the senders cannot cover are included, fail, and count for nothing."""
+    import runpy
+    from pathlib import Path
+
+    bench = runpy.run_path(str(Path(__file__).resolve().parent.parent / "bench" / "testnet.py"))
+    senders = [Keypair.from_uri(uri) for uri in ("//Dave", "//Eve")]
+    good = bench["run"](net, senders, 3, 1)
+    assert (good["transfers"], good["succeeded"], good["failed"], good["balances_checked"]) == (6, 6, 0, True)
+    too_much = bench["run"](net, senders, 2, 1, amount=10**9 * ONE_OPEN)
+    assert (too_much["succeeded"], too_much["failed"], too_much["finalized_tx_per_s"]) == (0, 4, 0)
