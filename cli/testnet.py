@@ -78,7 +78,7 @@ def cmd_testnet(args) -> int:
             for row in rows if not args.json else ():
                 stopped = any(p["state"] == "stopped" for p in row["processes"].values())
                 state = "up" if row["running"] else "stopped (SIGSTOP)" if stopped else "down"
-                print(f"{row['name']}: {state}  height {row['height']}  "
+                print(f"{row['name']}: {state}  {row['role']} ({row['role_from']})  height {row['height']}  "
                       f"app hash {row.get('app_hash', '-')}  gRPC {row['grpc']}")
     except TestnetError as exc:
         raise SystemExit(f"testnet: {exc}") from exc

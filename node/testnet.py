@@ -299,17 +299,46 @@ class Testnet:
             self.stop_node(i)
 
     # --- status -------------------------------------------------------------------------------
+    def chain_roles(self) -> dict[str, str] | None:
+        """Each node's role as the chain has it now - validator (in the set in force), jailed, candidate
+        (bonded, not elected) or full node - from the first node that answers; None when none does. What
+        testnet.json says was true at genesis only: bonding and jailing move validators in and out."""
+        import grpc
+
+        from payable.validators.v1 import validators_pb2 as vp
+        from sdk.client import Client, ClientError
+
+        for node in self.nodes:
+            try:
+                with Client(node.grpc, timeout=3) as client:
+                    active = client.pallet_query("validators", "active_set", vp.ActiveRequest(), vp.ValidatorSet)
+                    bonded = client.pallet_query("validators", "list_candidates", vp.CandidatesRequest(),
+                                                 vp.CandidateList).candidates
+            except (ClientError, grpc.RpcError, OSError):
+                continue
+            in_set = {v.consensus_key for v in active.validators}
+            jailed = {c.consensus_key for c in bonded if c.jailed}
+            candidates = {c.consensus_key for c in bonded}
+            return {n.name: "validator" if key in in_set else "jailed" if key in jailed else
+                    "candidate" if key in candidates else "full node"
+                    for n, key in ((n, base64.b64decode(n.consensus_key)) for n in self.nodes)}
+        return None
+
     def status(self) -> list[dict]:
+        roles = self.chain_roles()
         rows = []
         for i, node in enumerate(self.nodes):
             own = self._own(node)
             states = {role: process_state(pid) for role, pid in own.items()}
-            row = {"name": node.name, "validator": node.validator, "rpc": node.rpc, "grpc": node.grpc,
-                   "running": self.running(i),
-                   "processes": {role: {"pid": pid, "state": PROCESS_STATES.get(states.get(role) or "", "gone")
-                                                 if role in own else "gone" if process_state(pid) is None
-                                                 else "gone (its PID now another process's)"}
-                                 for role, pid in node.pids.items()}}
+            chain_role = roles[node.name] if roles else "validator" if node.validator else "full node"
+            row: dict[str, object] = {
+                "name": node.name, "role": chain_role, "role_from": "chain" if roles else "genesis (no node answered)",
+                "validator": chain_role == "validator", "rpc": node.rpc, "grpc": node.grpc,
+                "running": self.running(i),
+                "processes": {role: {"pid": pid, "state": PROCESS_STATES.get(states.get(role) or "", "gone")
+                                     if role in own else "gone" if process_state(pid) is None
+                                     else "gone (its PID now another process's)"}
+                              for role, pid in node.pids.items()}}
             try:
                 info = CometRpc(node.rpc, timeout=2).status()["sync_info"]
                 row.update(height=int(info["latest_block_height"]), app_hash=info["latest_app_hash"],

@@ -191,6 +191,12 @@ def test_operator_commands_act_on_one_node_and_up_starts_only_what_is_down(net):
                               capture_output=True, text=True, timeout=180)
 
     try:
+        # roles as the chain has them: the candidate bonded in above is a validator now, one genesis validator
+        # was displaced (testnet.json still says otherwise: it knows genesis only)
+        roles = {row["name"]: (row["role"], row["role_from"]) for row in Testnet(net.dir).status()}
+        assert roles["node4"] == ("validator", "chain") and not net.nodes[4].validator
+        assert [role for role, _ in roles.values()].count("validator") == 4 and ("candidate", "chain") in \
+            roles.values()
         refused = cli("up", "--validators", "3")
         assert refused.returncode == 1 and "--validators 3 (it has 4)" in refused.stderr
         assert cli("stop", "node9").returncode == 1
