@@ -122,7 +122,7 @@ class Testnet:
         for i in range(validators + candidates):
             home = self.dir / f"node{i}"
             key = json.loads((home / "config" / "priv_validator_key.json").read_text())["pub_key"]["value"]
-            ports = dict(zip(("p2p", "rpc", "abci", "grpc", "metrics"), free_ports(5), strict=True))
+            ports = dict(zip(("p2p", "rpc", "abci", "grpc", "metrics", "comet_metrics"), free_ports(6), strict=True))
             self.nodes.append(NodeInfo(f"node{i}", str(home), f"//validator-{i}", key, node_id(home),
                                        i < validators, ports))
         spec = self.chain_spec(genesis_ms - 1, epoch_length, endow)
@@ -175,7 +175,9 @@ class Testnet:
                 ("indexer", '"null"', "tx_index"),
                 ("timeout_propose", '"1s"', "consensus"), ("timeout_prevote", '"500ms"', "consensus"),
                 ("timeout_precommit", '"500ms"', "consensus"),
-                ("timeout_commit", f'"{timeout_commit_ms}ms"', "consensus")):
+                ("timeout_commit", f'"{timeout_commit_ms}ms"', "consensus"),
+                ("prometheus", "true", "instrumentation"),
+                ("prometheus_listen_addr", f'"127.0.0.1:{node.ports["comet_metrics"]}"', "instrumentation")):
             text = _set(text, key, value, section)
         (config_dir / "config.toml").write_text(text)
 
@@ -334,6 +336,8 @@ class Testnet:
             row: dict[str, object] = {
                 "name": node.name, "role": chain_role, "role_from": "chain" if roles else "genesis (no node answered)",
                 "validator": chain_role == "validator", "rpc": node.rpc, "grpc": node.grpc,
+                "metrics": {name: f"http://127.0.0.1:{node.ports[key]}/metrics"
+                            for name, key in (("node", "metrics"), ("cometbft", "comet_metrics")) if key in node.ports},
                 "running": self.running(i),
                 "processes": {role: {"pid": pid, "state": PROCESS_STATES.get(states.get(role) or "", "gone")
                                      if role in own else "gone" if process_state(pid) is None

@@ -77,6 +77,16 @@ def balance(net: Testnet, i: int, who: bytes) -> int:
         return int.from_bytes(client.account(who).free, "big")
 
 
+def test_both_processes_of_every_node_serve_prometheus_metrics(net):
+    """The node's metrics and CometBFT's own, on the ports `testnet status` names."""
+    import urllib.request
+
+    for row in net.status():
+        node = urllib.request.urlopen(row["metrics"]["node"], timeout=10).read().decode()
+        comet = urllib.request.urlopen(row["metrics"]["cometbft"], timeout=10).read().decode()
+        assert "payable_abci_seconds_total" in node and "cometbft_consensus_height" in comet
+
+
 def test_four_validators_agree_and_include_each_transfer_once(net):
     wait_height(net, range(5), 3)
     dest = Keypair.from_uri("//cometbft-dest").public
