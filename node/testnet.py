@@ -241,6 +241,9 @@ class Testnet:
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         node.pids["comet"], node.started["comet"] = comet.pid, process_start(comet.pid) or 0
         self._save()
+        deadline = time.monotonic() + 10
+        while node.home not in process_command(comet.pid) and comet.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # until it has exec'd: before, its command line is ours, and a stop would pass it by
 
     @staticmethod
     def _wait_port(port: int, process: subprocess.Popen, log_file: Path, timeout: float = 60) -> None:

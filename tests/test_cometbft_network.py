@@ -81,10 +81,13 @@ def test_both_processes_of_every_node_serve_prometheus_metrics(net):
     """The node's metrics and CometBFT's own, on the ports `testnet status` names."""
     import urllib.request
 
-    for row in net.status():
-        node = urllib.request.urlopen(row["metrics"]["node"], timeout=10).read().decode()
-        comet = urllib.request.urlopen(row["metrics"]["cometbft"], timeout=10).read().decode()
-        assert "payable_abci_seconds_total" in node and "cometbft_consensus_height" in comet
+    def served(url: str, metric: str) -> bool:
+        return metric in urllib.request.urlopen(url, timeout=10).read().decode()
+
+    for row in net.status():  # the network has just started: each server answers once it listens
+        for url, metric in ((row["metrics"]["node"], "payable_abci_seconds_total"),
+                            (row["metrics"]["cometbft"], "cometbft_consensus_height")):
+            wait_until(lambda url=url, metric=metric: served(url, metric), 60, f"{metric} at {url}")
 
 
 def test_four_validators_agree_and_include_each_transfer_once(net):

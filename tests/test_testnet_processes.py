@@ -14,11 +14,15 @@ from dataclasses import asdict
 
 import pytest
 
-from node.testnet import STATE_FILE, NodeInfo, Testnet, process_alive, process_start
+from node.testnet import STATE_FILE, NodeInfo, Testnet, process_alive, process_command, process_start
 
 
 def _sleeper(*argv: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", *argv], start_new_session=True)
+    """A process whose command line ends with `argv` - once it has exec'd (before, /proc shows its parent's)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", *argv], start_new_session=True)
+    while "time.sleep(120)" not in process_command(proc.pid):
+        time.sleep(0.01)
+    return proc
 
 
 @pytest.fixture
