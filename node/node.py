@@ -109,18 +109,19 @@ class Node:
     # --- submissions -----------------------------------------------------------------------------
     def submit(self, raw: bytes, watch: bool = False, sink: Sink | None = None) -> tuple[bytes, Sink | None]:
         """Take a client's extrinsic; with watch, also return a queue of its TxStatus updates (None ends
-        it; `sink` instead of a new queue when given). Under a consensus engine (`forward` set) it goes to
-        the engine's mempool, which admits it through this node's pool (`admit`) and gossips it; else
-        straight into the pool. ConnectionError when the engine does not answer: nothing was submitted. A
+        it; `sink` instead of a new queue when given). It goes into the pool (`admit`: the client hears the
+        pool's verdict at once) and, under a consensus engine (`forward` set), on to the engine's mempool
+        to be gossiped - without waiting for the engine's own CheckTx of it, which finds it pooled already
+        (blocks are proposed from this pool). When the engine does not take it (ConnectionError: it does
+        not answer; PoolRejected: its mempool refuses) it is withdrawn again: nothing was submitted. A
         watched extrinsic that is already pending here or already on chain (a client failing over to this
         node resends what another node took) is not refused: its watch follows it from where it is."""
         tx_hash = blake2_256(raw)
         q = self._watch(tx_hash, sink) if watch else None
         try:
+            self.admit(raw)
             if self.forward is not None:
-                self.forward(raw)
-            else:
-                self.admit(raw)
+                self._forward(self.forward, tx_hash, raw)
         except PoolRejected as exc:
             if q is not None and self._follow_known(tx_hash, q):  # a duplicate, or a nonce already used by it
                 return tx_hash, q
@@ -134,6 +135,14 @@ class Node:
                 self._unwatch(tx_hash, q)
             raise
         return tx_hash, q
+
+    def _forward(self, forward: Callable[[bytes], None], tx_hash: bytes, raw: bytes) -> None:
+        """Hand an admitted extrinsic to the consensus engine; withdrawn from the pool if the engine fails."""
+        try:
+            forward(raw)
+        except (PoolRejected, ConnectionError):
+            self.pool.withdraw(tx_hash)
+            raise
 
     def admit(self, raw: bytes) -> bool:
         """Validate and pool an extrinsic, telling its watchers; returns whether it is ready. Raises PoolRejected."""

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from runtime.codec import format_open
+from runtime.crypto import blake2_256
 from runtime.errors import InvalidTransaction
 from runtime.extrinsic import Validity
 
@@ -99,7 +100,12 @@ class TxPool:
 
     # --- entry ---------------------------------------------------------------------------------
     def submit(self, raw: bytes) -> tuple[PooledTx, bool]:
-        """Validate and add; returns (the pooled extrinsic, whether it is ready). Raises PoolRejected."""
+        """Validate and add; returns (the pooled extrinsic, whether it is ready). Raises PoolRejected. What is
+        pooled already is refused before any validation (under a consensus engine every extrinsic this
+        node admits comes back once more, through the engine's CheckTx)."""
+        with self._lock:
+            if blake2_256(raw) in self._by_hash:
+                raise PoolRejected("duplicate", "this extrinsic is already in the pool")
         try:
             v = self._validate(raw)
         except InvalidTransaction as exc:
@@ -316,6 +322,13 @@ class TxPool:
                 self.expired += 1
                 dropped.append((tx.hash, "dropped", f"expired: waited {tx.waited} blocks made since it arrived "
                                                     f"for nonce {self._next_nonce.get(tx.signer, 0)}"))
+
+    def withdraw(self, tx_hash: bytes) -> None:
+        """Take an extrinsic back out, as if it had never come (its submission failed further on)."""
+        with self._lock:
+            tx = self._by_hash.get(tx_hash)
+            if tx is not None:
+                self._remove(tx)
 
     # --- inspection ----------------------------------------------------------------------------
     def next_nonce(self, signer: bytes, account_nonce: int) -> int:

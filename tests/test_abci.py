@@ -194,12 +194,14 @@ def test_a_future_extrinsic_outlives_a_catch_up_and_a_local_drop_does_not_end_it
 
     node = Node(validator_spec(), tmp_path / "node", pool_limits={"future_ttl": 4})
     app = AbciApp(node)
-    node.forward = node.admit  # as the driver does: submissions go through the engine's mempool (CheckTx)
+    gossiped = []
+    node.forward = gossiped.append  # as the driver does: what the pool admits goes on to the engine's mempool
     try:
         init_chain(app)
         alice = Keypair.from_uri("//Alice")
         waiting = transfer(app, alice, 1)  # nonce 0 is missing: a future
         _, watch = node.submit(waiting, watch=True)
+        assert gossiped == [waiting]
 
         def commit(height, time_ms, txs=()):
             request = abci.RequestFinalizeBlock(height=height, txs=list(txs), proposer_address=consensus_address(

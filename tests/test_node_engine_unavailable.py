@@ -33,5 +33,6 @@ def test_submissions_to_a_node_whose_cometbft_is_down_are_unavailable_and_safe_t
                 refused.value.details()
         result = client.node.SubmitBatch(node_pb2.SubmitBatchRequest(extrinsics=[raw]), timeout=30).results[0]
         assert result.error_code == "unavailable" and "not submitted" in result.error
+        assert client.next_nonce(alice.public) == 0  # the node's pool let it go again: truly not submitted
     finally:
         client.close()

@@ -1,5 +1,6 @@
-"""CometBFT's JSON-RPC as the node uses it: submissions go to its mempool (`broadcast_tx_sync`, which
-runs CheckTx through this node's pool and gossips the extrinsic), and status reads for tools.
+"""CometBFT's JSON-RPC as the node uses it: submissions this node's pool admitted go to its mempool
+(`broadcast_tx_async`: CometBFT runs CheckTx through this node's pool, which holds them already, and
+gossips them), and status reads for tools.
 
 One keep-alive HTTP connection per thread, so the node's many gRPC submitters don't open a socket per
 extrinsic.
@@ -55,16 +56,15 @@ class CometRpc:
             self._local.conn = conn
         return conn
 
-    def broadcast(self, raw: bytes) -> None:
-        """Hand an extrinsic to CometBFT's mempool; PoolRejected when CheckTx (this node's pool) refuses it."""
+    def gossip(self, raw: bytes) -> None:
+        """Hand an extrinsic this node's pool admitted to CometBFT's mempool, to be gossiped, without waiting
+        for CheckTx (`broadcast_tx_async`); PoolRejected when the mempool refuses it (already held is fine)."""
         try:
-            result = self.call("broadcast_tx_sync", tx=base64.b64encode(raw).decode())
+            self.call("broadcast_tx_async", tx=base64.b64encode(raw).decode())
         except RuntimeError as exc:
-            message = str(exc)
-            code = "duplicate" if "already exists" in message else "mempool_full" if "full" in message else "mempool"
-            raise PoolRejected(code, f"CometBFT's mempool refused it: {message}") from exc
-        if int(result.get("code", 0)) != 0:
-            raise PoolRejected(result.get("info") or "rejected", result.get("log", ""))
+            if "already exists" not in str(exc):
+                raise PoolRejected("mempool_full" if "full" in str(exc) else "mempool",
+                                   f"CometBFT's mempool refused it: {exc}") from exc
 
     def status(self) -> dict:
         return self.call("status")

@@ -22,7 +22,7 @@ class AbciDriver:
 
     def start(self) -> None:
         if self.rpc is not None:
-            self.node.forward = self.rpc.broadcast
+            self.node.forward = self.rpc.gossip
         self.server.start()
 
     def stop(self) -> None:
