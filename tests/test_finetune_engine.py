@@ -186,6 +186,22 @@ def test_loss_falls_abort_resume_is_byte_identical_and_the_merge_is_checked(data
         export_merged(tiny_base, zero, tmp_path / "merged-zero")
 
 
+def test_no_checkpoint_outruns_the_progress_it_was_reported_with(data, tiny_base, tmp_path):
+    """A worker killed while a step's point is being recorded (here: the recording itself dies at step 10, a
+    checkpoint step) must not leave a checkpoint for that step: a resume would start after it and the
+    point would never be written (the kill -9 test's curve missed step 30 once in CI)."""
+    config = TrainingConfig(base_model=BASE, dataset=SPEC, max_steps=12, checkpoint_every=5, eval_every=5, seed=5)
+
+    def report(point):
+        if point["step"] == 10:
+            raise KeyboardInterrupt("killed while recording step 10")
+
+    base, tokenizer = trainer.load_base(tiny_base)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(config, base, tokenizer, data.train, data.eval, tmp_path, report=report)
+    assert trainer.Checkpoints(tmp_path).latest()[0] == 5  # resumes from step 5: steps 6-10 are reported again
+
+
 def test_jobs_on_several_threads_train_the_bytes_each_trains_alone(data, tiny_base, tmp_path):
     """A CPU worker trains one job per core at once (FinetuneEngine's slots): a job's dropout must not draw from
     another's stream, nor a job's seeding or initial weights move it."""

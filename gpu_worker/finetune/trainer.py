@@ -303,9 +303,10 @@ def _train(config: TrainingConfig, base, tokenizer, train_set: list[Example], ev
         if done % config.eval_every == 0 or done == total:
             eval_loss = evaluate(model, eval_set, pad, config.batch_size, device)
             point["eval_loss"] = eval_loss
+        report(point)  # before the checkpoint: a kill between the two resumes from the one before, and
+        # recomputes this point; the other order could leave a checkpoint whose step's point was never written
         if done % config.checkpoint_every == 0 and done < total:
             checkpoints.save(done, model, optimizer)
-        report(point)
     adapter_dir = job_dir / "adapter"
     save_adapter(model, config, adapter_dir)
     return Outcome(total, loss_value, eval_loss, base_eval, adapter_dir)
