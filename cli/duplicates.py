@@ -87,9 +87,12 @@ def cmd_duplicates(args) -> int:
                          "within their kind only")
     matches = (text_matches(texts) if texts else
                tabular_matches(np.concatenate(features), np.concatenate(labels)) if features else np.arange(0))
+    rows_of: dict[int, list[int]] = {}  # contribution -> its rows' positions in `owners` (one pass, not one each)
+    for i, (cid, _) in enumerate(owners):
+        rows_of.setdefault(cid, []).append(i)
     report = []
     for contribution in live:
-        mine = [i for i, (cid, _) in enumerate(owners) if cid == contribution.id]
+        mine = rows_of.get(contribution.id, [])
         copies = [{"row": owners[i][1], "of_contribution": owners[matches[i]][0], "of_row": owners[matches[i]][1]}
                   for i in mine if matches[i] >= 0]
         entry = {"contribution": contribution.id, "contributor": encode_address(contribution.contributor),

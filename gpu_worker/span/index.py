@@ -13,7 +13,9 @@ Jaccard >= 0.5: `gpu_worker.near_duplicates`), whose contribution it is credited
 not, add no credit to whoever uploads them.
 
 Building sorts the big-endian bytes with libdivsufsort and keeps the even positions, shard by shard,
-so memory stays bounded by the shard size whatever the corpus size. Queries run on every shard.
+so the suffix arrays' memory stays bounded by the shard size whatever the corpus size; finding
+near-duplicate documents first holds every document (its tokens and their 5-gram hashes) for the build.
+Queries run on every shard.
 
 The longest match of a query starting at each of its positions - the heart of span attribution - is one
 binary search per position: the suffixes adjacent to the query's insertion point in sorted order are
