@@ -24,7 +24,8 @@ def cmd_node(args) -> int:
     if args.abci:
         from node.abci.driver import AbciDriver
 
-        driver = AbciDriver(node, args.abci, comet_rpc=args.comet_rpc, retain_blocks=args.retain_blocks)
+        driver = AbciDriver(node, args.abci, comet_rpc=args.comet_rpc, retain_blocks=args.retain_blocks,
+                            snapshot_interval=args.snapshot_interval, snapshot_keep=args.snapshot_keep)
         mode = f"CometBFT over ABCI at {args.abci}, mempool via {args.comet_rpc}"
     else:
         driver = DevAuthor(node, keypair_from(args.author), block_time=None if args.instant_seal else args.block_time)
@@ -62,6 +63,9 @@ def register(sub) -> None:
                       help="with --abci: CometBFT's RPC, where client submissions go (its mempool)")
     node.add_argument("--retain-blocks", type=int, default=0,
                       help="with --abci: let CometBFT prune blocks older than this many (default 0: keep all)")
+    node.add_argument("--snapshot-interval", type=int, default=0,
+                      help="with --abci: take a state sync snapshot every this many blocks (default 0: none)")
+    node.add_argument("--snapshot-keep", type=int, default=2, help="with --abci: snapshots kept (default 2)")
     node.add_argument("--author", default="//Alice", help="block author key (dev name, hex seed or key file)")
     node.add_argument("--blob-limit", type=int, default=256, help="content store: largest blob, MiB (default 256)")
     node.add_argument("--content-quota", type=int, default=8192, help="content store: total MiB (default 8192)")

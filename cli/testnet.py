@@ -1,12 +1,13 @@
-"""`payable testnet up|down|status|start|stop|restart`: a loopback network of N validators on CometBFT. `up`
-on a directory that holds a network starts only what is not running, and refuses flags that would make
-it otherwise (they only make a network); `start|stop|restart NODE` act on one node."""
+"""`payable testnet up|down|status|start|stop|restart|add`: a loopback network of N validators on CometBFT.
+`up` on a directory that holds a network starts only what is not running, and refuses flags that would
+make it otherwise (they only make a network); `start|stop|restart NODE` act on one node; `add` joins one
+more full node to the running network, by state sync (default) or by replaying the chain from genesis."""
 
 from __future__ import annotations
 
 import json
 
-GENERATION_FLAGS = ("validators", "candidates", "epoch_length", "timeout_commit")
+GENERATION_FLAGS = ("validators", "candidates", "epoch_length", "timeout_commit", "snapshot_interval")
 DEFAULTS = {"validators": 4, "candidates": 0, "epoch_length": 20, "timeout_commit": 300}
 
 
@@ -28,10 +29,11 @@ def _up(args, net) -> None:
         net.generate(*(DEFAULTS[f] if getattr(args, f) is None else getattr(args, f)
                        for f in ("validators", "candidates")),
                      epoch_length=args.epoch_length or DEFAULTS["epoch_length"],
-                     timeout_commit_ms=args.timeout_commit or DEFAULTS["timeout_commit"])
+                     timeout_commit_ms=args.timeout_commit or DEFAULTS["timeout_commit"],
+                     **({} if args.snapshot_interval is None else {"snapshot_interval": args.snapshot_interval}))
     started = net.up()
     for node in net.nodes:
-        role = "validator" if node.validator else "full node (candidate)"
+        role = "validator" if node.validator else f"full node ({node.joined or 'candidate'})"
         print(f"{node.name}: {role} {'started' if node.name in started else 'already running'}  gRPC {node.grpc}  "
               f"CometBFT RPC {node.rpc}  p2p 127.0.0.1:{node.ports['p2p']}  logs {node.home}/{{app,comet}}.log")
     print(f"chain spec: {net.dir}/chain_spec.json; stop with `payable testnet down --dir {net.dir}`")
@@ -54,6 +56,13 @@ def _one_node(args, net) -> None:
     print(f"{name}: {dict(start='started', stop='stopped', restart='restarted')[args.action]}")
 
 
+def _add(args, net) -> None:
+    """One more full node, joined to the running network by state sync or by block replay."""
+    node = net.add_node(state_sync=args.sync == "state")
+    print(f"{node.name}: full node joining by {node.joined}  gRPC {node.grpc}  CometBFT RPC {node.rpc}  "
+          f"logs {node.home}/{{app,comet}}.log; `payable testnet status --dir {net.dir}` shows it catch up")
+
+
 def cmd_testnet(args) -> int:
     from node.testnet import Testnet, TestnetError
 
@@ -68,6 +77,8 @@ def cmd_testnet(args) -> int:
             _up(args, net)
         elif args.action in ("start", "stop", "restart"):
             _one_node(args, net)
+        elif args.action == "add":
+            _add(args, net)
         elif args.action == "down":
             net.down()
             print(f"stopped {len(net.nodes)} nodes")
@@ -87,14 +98,18 @@ def cmd_testnet(args) -> int:
 
 def register(sub) -> None:
     net = sub.add_parser("testnet", help="run a loopback CometBFT network of validators")
-    net.add_argument("action", choices=("up", "down", "status", "start", "stop", "restart"),
+    net.add_argument("action", choices=("up", "down", "status", "start", "stop", "restart", "add"),
                      help="up: make the network if --dir holds none, and start what is not running; "
-                          "start|stop|restart NODE: one node")
+                          "start|stop|restart NODE: one node; add: one more full node joins the running network")
     net.add_argument("node", nargs="?", help="start, stop, restart: the node (node2, or 2)")
     net.add_argument("--dir", required=True, help="the network's directory (keys, configs, data, logs)")
     net.add_argument("--validators", type=int, help="genesis validators (default 4; only when making the network)")
     net.add_argument("--candidates", type=int, help="extra full nodes with consensus keys, to bond later (default 0)")
     net.add_argument("--epoch-length", type=int, help="blocks per validator-set election (default 20)")
     net.add_argument("--timeout-commit", type=int, help="CometBFT timeout_commit, ms (default 300)")
+    net.add_argument("--snapshot-interval", type=int,
+                     help="blocks between each node's state sync snapshots (default 50; 0: none)")
+    net.add_argument("--sync", choices=("state", "blocks"), default="state",
+                     help="add: join by state sync from the newest snapshot (default), or by replaying every block")
     net.add_argument("--json", action="store_true", help="status as JSON")
     net.set_defaults(func=cmd_testnet)

@@ -7,6 +7,10 @@ genesis validators (each bonded from its own account, `//validator-I`, a dev key
 real network). The rest are full nodes with consensus keys, candidates that can bond later. Each
 node is a pair of processes, `payable node --abci` and `cometbft start`; what was started is
 recorded in `DIR/testnet.json`, so `down` (and `status`) work from any shell.
+
+Every node takes a state sync snapshot every `snapshot_interval` blocks, so `add` can join a new full
+node to the running network by state sync: it gets the state at a recent height from its peers instead
+of replaying every block since genesis (CometBFT's `[statesync]`, trusting a header from a running node).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from node.ports import free_ports
+from node.statesync import SNAPSHOT_DIR
 from runtime.chainspec import DEV_ACCOUNTS, ChainSpec, dev_spec
 from runtime.crypto import Keypair
 from runtime.executive import Executive
@@ -38,6 +44,7 @@ STATE_FILE = "testnet.json"
 CHAIN_ID = "payable-testnet"
 VALIDATOR_BOND = "1000 OPEN"
 ENDOWMENT = "1000000 OPEN"
+SNAPSHOT_INTERVAL = 50  # blocks between state sync snapshots (about 20 s at the default block time)
 
 
 class TestnetError(RuntimeError):
@@ -55,6 +62,7 @@ class NodeInfo:
     ports: dict[str, int]
     pids: dict[str, int] = field(default_factory=dict)
     started: dict[str, int] = field(default_factory=dict)  # each process's start (ticks after boot): its identity
+    joined: str = ""  # how a node added to a running network joined ("state sync", "block replay"); "" made with it
 
     @property
     def rpc(self) -> str:
@@ -92,9 +100,12 @@ class Testnet:
     def __init__(self, directory: str | Path):
         self.dir = Path(directory).resolve()
         self.nodes: list[NodeInfo] = []
+        self.snapshot_interval = 0
         state = self.dir / STATE_FILE
         if state.exists():
-            self.nodes = [NodeInfo(**n) for n in json.loads(state.read_text())["nodes"]]
+            saved = json.loads(state.read_text())
+            self.nodes = [NodeInfo(**n) for n in saved["nodes"]]
+            self.snapshot_interval = int(saved.get("snapshot_interval", 0))
 
     @functools.cached_property
     def binary(self) -> Path:
@@ -103,14 +114,18 @@ class Testnet:
 
     # --- generation ---------------------------------------------------------------------------
     def generate(self, validators: int, candidates: int = 0, *, epoch_length: int = 20,
-                 timeout_commit_ms: int = 300, log_level: str = "info", endow: tuple[str, ...] = ()) -> None:
+                 timeout_commit_ms: int = 300, log_level: str = "info", endow: tuple[str, ...] = (),
+                 snapshot_interval: int = SNAPSHOT_INTERVAL) -> None:
         """Keys and configs for `validators` genesis validators and `candidates` full nodes; `endow`:
-        more addresses funded at genesis (e.g. a benchmark's senders)."""
+        more addresses funded at genesis (e.g. a benchmark's senders); every node snapshots its state
+        every `snapshot_interval` blocks (0: never)."""
         if self.nodes:
             raise TestnetError(f"{self.dir} already holds a testnet: `payable testnet down --dir {self.dir}` "
                                f"and remove it, or use another --dir")
-        if not 1 <= validators <= 64 or not 0 <= candidates <= 64:
-            raise TestnetError("--validators must be within 1..64 and --candidates within 0..64")
+        if not 1 <= validators <= 64 or not 0 <= candidates <= 64 or snapshot_interval < 0:
+            raise TestnetError("--validators must be within 1..64, --candidates within 0..64 and "
+                               "--snapshot-interval at least 0")
+        self.snapshot_interval = snapshot_interval
         binary = self.binary
         self.dir.mkdir(parents=True, exist_ok=True)
         done = subprocess.run([str(binary), "testnet", "--v", str(validators), "--n", str(candidates),
@@ -136,7 +151,8 @@ class Testnet:
         finally:
             genesis_chain.close()
         for node in self.nodes:
-            self._configure(node, genesis_ms, spec.id, powers, timeout_commit_ms, log_level)
+            self._configure_genesis(node, genesis_ms, spec.id, powers)
+            self._configure(node, timeout_commit_ms, log_level)
         self._save()
 
     def chain_spec(self, timestamp_ms: int, epoch_length: int, endow: tuple[str, ...] = ()) -> ChainSpec:
@@ -152,8 +168,8 @@ class Testnet:
         doc["config"]["validators"] = {"max_validators": validators, "epoch_length": epoch_length}
         return ChainSpec.from_dict(doc)
 
-    def _configure(self, node: NodeInfo, genesis_ms: int, chain_id: str, powers: dict[str, int],
-                   timeout_commit_ms: int, log_level: str) -> None:
+    @staticmethod
+    def _configure_genesis(node: NodeInfo, genesis_ms: int, chain_id: str, powers: dict[str, int]) -> None:
         config_dir = Path(node.home) / "config"
         genesis = json.loads((config_dir / "genesis.json").read_text())
         stamp = datetime.fromtimestamp(genesis_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -162,6 +178,12 @@ class Testnet:
         for v in genesis["validators"]:
             v["power"] = str(powers[v["pub_key"]["value"]])
         (config_dir / "genesis.json").write_text(json.dumps(genesis, indent=2))
+
+    def _configure(self, node: NodeInfo, timeout_commit_ms: int, log_level: str,
+                   state_sync: dict[str, str] | None = None) -> None:
+        """config.toml for one node of this host's network; `state_sync`: its [statesync] settings, for a
+        node that joins by state sync."""
+        config_dir = Path(node.home) / "config"
         peers = ",".join(f"{n.node_id}@127.0.0.1:{n.ports['p2p']}" for n in self.nodes if n is not node)
         text = (config_dir / "config.toml").read_text()
         for key, value, section in (
@@ -177,12 +199,14 @@ class Testnet:
                 ("timeout_precommit", '"500ms"', "consensus"),
                 ("timeout_commit", f'"{timeout_commit_ms}ms"', "consensus"),
                 ("prometheus", "true", "instrumentation"),
-                ("prometheus_listen_addr", f'"127.0.0.1:{node.ports["comet_metrics"]}"', "instrumentation")):
+                ("prometheus_listen_addr", f'"127.0.0.1:{node.ports["comet_metrics"]}"', "instrumentation"),
+                *((key, value, "statesync") for key, value in (state_sync or {}).items())):
             text = _set(text, key, value, section)
         (config_dir / "config.toml").write_text(text)
 
     def _save(self) -> None:
-        state = {"chain_id": CHAIN_ID, "nodes": [asdict(n) for n in self.nodes]}
+        state = {"chain_id": CHAIN_ID, "snapshot_interval": self.snapshot_interval,
+                 "nodes": [asdict(n) for n in self.nodes]}
         tmp = self.dir / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.dir / STATE_FILE)
@@ -193,9 +217,58 @@ class Testnet:
         config = (Path(self.nodes[0].home) / "config" / "config.toml").read_text()
         found = re.search(r'^timeout_commit = "(\d+)ms"', config, re.MULTILINE)
         validators = sum(n.validator for n in self.nodes)
-        return {"validators": validators, "candidates": len(self.nodes) - validators,
+        return {"validators": validators, "candidates": sum(not n.validator for n in self.nodes if not n.joined),
                 "epoch_length": int(spec["config"]["validators"]["epoch_length"]),
-                "timeout_commit": int(found.group(1)) if found else 0}
+                "timeout_commit": int(found.group(1)) if found else 0, "snapshot_interval": self.snapshot_interval}
+
+    # --- a node joining the running network ------------------------------------------------------
+    def add_node(self, *, state_sync: bool = True) -> NodeInfo:
+        """Make and start one more full node: by state sync (the newest snapshot a node of the network
+        holds, verified by CometBFT's light client from a header trusted at that height) or by replaying
+        every block from genesis."""
+        if not self.nodes:
+            raise TestnetError(f"no testnet in {self.dir}")
+        trust = self._trusted_snapshot_height() if state_sync else None
+        i = len(self.nodes)
+        home = self.dir / f"node{i}"
+        if home.exists():
+            raise TestnetError(f"{home} exists already: remove it, or it is a node this network has lost track of")
+        done = subprocess.run([str(self.binary), "init", "--home", str(home)], capture_output=True, text=True,
+                              timeout=60)
+        if done.returncode != 0:
+            raise TestnetError(f"`cometbft init` failed: {done.stderr.strip()[-1000:]}")
+        shutil.copyfile(Path(self.nodes[0].home) / "config" / "genesis.json", home / "config" / "genesis.json")
+        key = json.loads((home / "config" / "priv_validator_key.json").read_text())["pub_key"]["value"]
+        ports = dict(zip(("p2p", "rpc", "abci", "grpc", "metrics", "comet_metrics"), free_ports(6), strict=True))
+        node = NodeInfo(f"node{i}", str(home), f"//validator-{i}", key, node_id(home), False, ports,
+                        joined="state sync" if state_sync else "block replay")
+        sync = None
+        if trust is not None:
+            servers = ([self.nodes[j].rpc for j in range(len(self.nodes)) if self.running(j)] * 2)[:2]  # 2 needed
+            block_hash = CometRpc(servers[0]).call("block", height=str(trust))["block_id"]["hash"]
+            sync = {"enable": "true", "rpc_servers": f'"{",".join(servers)}"',
+                    "trust_height": str(trust), "trust_hash": f'"{block_hash}"', "discovery_time": '"5s"'}
+        self._configure(node, self.settings()["timeout_commit"], "info", sync)
+        self.nodes.append(node)
+        self._save()
+        self.start_node(i)
+        return node
+
+    def _trusted_snapshot_height(self) -> int:
+        """The height of the newest snapshot a running node holds that CometBFT can verify now (its light
+        client needs the two headers after it); TestnetError when there is none yet."""
+        running = [j for j in range(len(self.nodes)) if self.running(j)]
+        if not running:
+            raise TestnetError("no node of the network is running: `payable testnet up` first")
+        top = int(CometRpc(self.nodes[running[0]].rpc).status()["sync_info"]["latest_block_height"])
+        heights = [int(folder.name) for j in running
+                   for folder in (Path(self.nodes[j].home) / "payable" / SNAPSHOT_DIR).glob("[0-9]*")
+                   if folder.name.isdigit() and int(folder.name) + 2 <= top]
+        if not heights:
+            when = f"every {self.snapshot_interval} blocks" if self.snapshot_interval else "none (interval 0)"
+            raise TestnetError(f"no node holds a snapshot to join from yet (they take one {when}; the chain is at "
+                               f"#{top}): wait, or join by block replay")
+        return max(heights)
 
     def node_index(self, name: str) -> int:
         """Node `name` (node2, or 2)'s index; TestnetError naming the nodes there are."""
@@ -230,7 +303,7 @@ class Testnet:
                 [sys.executable, "-m", "cli", "node", "--chain", str(self.dir / "chain_spec.json"),
                  "--base-path", str(home / "payable"), "--abci", f"tcp://127.0.0.1:{node.ports['abci']}",
                  "--comet-rpc", node.rpc, "--grpc-port", str(node.ports["grpc"]),
-                 "--metrics-port", str(node.ports["metrics"])],
+                 "--metrics-port", str(node.ports["metrics"]), "--snapshot-interval", str(self.snapshot_interval)],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                 env={**os.environ, **(env or {})})
         node.pids, node.started = {"app": app.pid}, {"app": process_start(app.pid) or 0}

@@ -10,10 +10,12 @@ state root, or the database is refused as corrupt.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from payable.runtime.v1.extrinsic_pb2 import Block, BlockEvents, StateProof
+from payable.runtime.v1.extrinsic_pb2 import Block, BlockEvents, Header, StateProof
 
+from .crypto import blake2_256
 from .storage.backend import KVBackend
 from .storage.overlay import Overlay
 from .storage.trie import StateTrie
@@ -96,6 +98,32 @@ class ChainDB:
             batch.update(self.indexer.entries(number, block, events))
         self.backend.write_batch(batch)
         self.head = Head(number, block_hash, state_root)
+
+    def state_items(self) -> list[tuple[bytes, bytes]]:
+        """The committed state's (key, value) pairs in ascending key order (a snapshot's content)."""
+        return [(k[1:], v) for k, v in self.backend.iter_prefix(STATE)]
+
+    def adopt(self, block: Block, events: BlockEvents, state: Iterable[tuple[bytes, bytes]], trie: StateTrie) -> None:
+        """Make block `block` the head with `state` as the whole state (state sync): what was stored of the
+        state before is replaced, in one synced batch, so the database holds either its old chain or the
+        new head - never a mix. `trie` is the trie of exactly `state` (the caller built it while checking
+        the snapshot); its root must be the block's state root. Earlier blocks are not stored: the chain
+        starts at this head, like a pruned node's."""
+        header = Header.FromString(block.header)
+        if trie.root != header.state_root:
+            raise CorruptDatabase("adopt: the state's trie root is not the block's state root")
+        number, block_hash = header.number, blake2_256(block.header)
+        batch: dict[bytes, bytes | None] = {key: None for key, _ in self.backend.iter_prefix(STATE)}
+        batch.update((STATE + k, v) for k, v in state)
+        batch[BLOCK + _num(number)] = block.SerializeToString(deterministic=True)
+        batch[EVENTS + _num(number)] = events.SerializeToString(deterministic=True)
+        batch[HASH_INDEX + block_hash] = _num(number)
+        batch[ROOT + _num(number)] = header.state_root
+        batch[HEAD] = _num(number) + block_hash + header.state_root
+        if self.indexer is not None:
+            batch.update(self.indexer.entries(number, block, events))
+        self.backend.write_batch(batch)
+        self.trie, self.head = trie, Head(number, block_hash, header.state_root)
 
     def block(self, number: int) -> Block | None:
         raw = self.backend.get(BLOCK + _num(number))

@@ -5,8 +5,10 @@ Commit, and a stake change that moves the validator set. One network for the mod
 from __future__ import annotations
 
 import base64
+import json
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from conftest import holds_for
@@ -22,6 +24,7 @@ from sdk.client import Client
 pytestmark = [pytest.mark.e2e, pytest.mark.solo]
 
 EPOCH = 10
+SNAPSHOTS = 10  # blocks between each node's state sync snapshots
 
 
 def wait_until(predicate, timeout: float, what: str):
@@ -40,7 +43,7 @@ def wait_until(predicate, timeout: float, what: str):
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     network = Testnet(tmp_path_factory.mktemp("testnet"))
-    network.generate(4, 1, epoch_length=EPOCH, timeout_commit_ms=200)
+    network.generate(4, 1, epoch_length=EPOCH, timeout_commit_ms=200, snapshot_interval=SNAPSHOTS)
     try:
         network.up()
         yield network
@@ -241,3 +244,45 @@ def test_the_transfer_bench_counts_only_transfers_that_succeeded(net):
     assert (good["transfers"], good["succeeded"], good["failed"], good["balances_checked"]) == (6, 6, 0, True)
     too_much = bench["run"](net, senders, 2, 1, amount=10**9 * ONE_OPEN)
     assert (too_much["succeeded"], too_much["failed"], too_much["finalized_tx_per_s"]) == (0, 4, 0)
+
+
+def test_a_new_full_node_joins_by_state_sync_and_follows(net):
+    """`payable testnet add`: a node that never saw the chain's early blocks takes a validator's
+    newest snapshot (CometBFT's light client verifies its app hash), then follows the chain: it has the
+    validators' app hash at every height since, and their balances."""
+    wait_height(net, [0], 2 * SNAPSHOTS + 2)
+    wait_until(lambda: (Path(net.nodes[0].home) / "payable" / "snapshots").exists() and any(
+        int(p.name) + 2 <= height(net, 0) for p in (Path(net.nodes[0].home) / "payable" / "snapshots").iterdir()
+        if p.name.isdigit()), 60, "a snapshot on node0 that CometBFT can verify")
+    import subprocess
+    import sys
+
+    added = subprocess.run([sys.executable, "-m", "cli", "testnet", "add", "--dir", str(net.dir)],
+                           capture_output=True, text=True, timeout=180)
+    net.nodes[:] = Testnet(net.dir).nodes  # the node it started, for the module's teardown
+    assert added.returncode == 0, added.stderr
+    joined, i = net.nodes[-1], len(net.nodes) - 1
+    assert f"{joined.name}: full node joining by state sync" in added.stdout and not joined.validator
+    wait_until(lambda: height(net, i) >= height(net, 0) - 1, 120, "the new node to reach the network's height")
+    log = [json.loads(line) for line in (Path(joined.home) / "app.log").read_text().splitlines()
+           if line.startswith("{")]
+    restored = [e["height"] for e in log if e["event"] == "snapshot_restored"]
+    assert restored, "the node did not restore a snapshot"
+    start = restored[0]
+    executed = [e["number"] for e in log if e["event"] == "block_committed"]
+    assert start >= SNAPSHOTS and min(executed) == start + 1  # it never executed the chain's earlier blocks
+    with Client(joined.grpc) as client:
+        assert client.header(start).header.state_root == roots(net, 0, start)[-1]
+    dest = Keypair.from_uri("//state-sync-dest").public
+    with Client(net.nodes[0].grpc) as client:
+        assert client.submit_call(Keypair.from_uri("//Ferdie"), "token", "transfer", dest=dest,
+                                  amount=5 * ONE_OPEN).success
+    wait_until(lambda: balance(net, i, dest) == 5 * ONE_OPEN, 60, "the new node to follow the transfer")
+    top = min(height(net, 0), height(net, i))
+    with Client(joined.grpc) as client:
+        mine = [client.header(n).header.state_root for n in range(start, top + 1)]
+    assert mine == roots(net, 0, top)[start - 1:]
+    block = CometRpc(joined.rpc).call("block", height=str(top))["block"]
+    assert bytes.fromhex(block["header"]["app_hash"]) == mine[-2]  # CometBFT's record agrees with the app's
+    for who in (dest, *(Keypair.from_uri(uri).public for uri in ("//Alice", "//Ferdie"))):
+        assert balance(net, i, who) == balance(net, 0, who)

@@ -17,6 +17,13 @@
 - Info reports the last committed height and state root, so CometBFT's handshake replays exactly
   the blocks the node is missing.
 - Query serves storage values with Merkle proofs at the committed head, and pallet queries.
+- State sync (`node.statesync` has the format): every `interval` blocks Commit captures the state and a
+  thread writes it as a snapshot; ListSnapshots and LoadSnapshotChunk serve them. A node at genesis
+  accepts an offered snapshot of this chain (OfferSnapshot: REJECT_FORMAT for a format it does not
+  read, REJECT for another chain's or one whose root is not CometBFT's verified app hash, ABORT when
+  it already has blocks), checks each chunk's hash (a bad one: RETRY it from another peer, and reject
+  its sender) and after the last one adopts the state only if its root is the app hash
+  (REJECT_SNAPSHOT otherwise: CometBFT tries another snapshot, and the node is still at genesis).
 
 The node's lock is held from FinalizeBlock to Commit: in between, the state trie holds the finalized
 but uncommitted root, which no proof or read may see.
@@ -25,6 +32,7 @@ but uncommitted root, which no proof or read may see.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 
@@ -39,8 +47,11 @@ from runtime.errors import InvalidTransaction, PalletError
 from runtime.executive import ApplyOutcome, AuthoredBlock, split_results
 from runtime.extrinsic import inherent_extrinsic, make_call
 from runtime.protocol import BLOCK_REWARDS
+from runtime.storage.backend import RocksBackend
 
+from .. import statesync
 from ..node import Node
+from ..statesync import BadChunk, Manifest, Restore, SnapshotError, SnapshotStore
 from ..txpool import PoolRejected
 from .types import abci, keys, proof, validator_pb2
 
@@ -51,6 +62,8 @@ CODESPACE = "payable"
 TX_OVERHEAD = 8  # bytes CometBFT counts per transaction on top of its length (field tag + varint length)
 MAX_PROPOSAL_EXTRINSICS = 10_000  # candidates a proposal considers (the block's weight bounds it further)
 CRASH_BEFORE_COMMIT = "PAYABLE_ABCI_CRASH_BEFORE_COMMIT"  # test-only: exit at Commit of this height
+STAGING_DIR = "statesync"  # under the node's base path: the fresh store a snapshot is restored into
+Offer, Apply = abci.ResponseOfferSnapshot, abci.ResponseApplySnapshotChunk
 
 
 def time_ms(timestamp) -> int:
@@ -70,11 +83,14 @@ def note_consensus(proposer: bytes, votes, misbehavior) -> system_pb2.NoteConsen
 
 
 class AbciApp:
-    def __init__(self, node: Node, *, retain_blocks: int = 0):
-        """retain_blocks: keep at least this many recent blocks in CometBFT's store (0: keep all)."""
+    def __init__(self, node: Node, *, retain_blocks: int = 0, snapshots: SnapshotStore | None = None):
+        """retain_blocks: keep at least this many recent blocks in CometBFT's store (0: keep all);
+        snapshots: where this node keeps the snapshots it serves (None: it takes none)."""
         self.node = node
         self.executive = node.executive
         self.retain_blocks = retain_blocks
+        self.snapshots = snapshots
+        self._restore: Restore | None = None
         self._crash_at = int(os.environ.get(CRASH_BEFORE_COMMIT, "0"))
         self._open_key: bytes | None = None   # the proposal whose execution is open in the executive
         self._open_txs: list[bytes] = []
@@ -89,12 +105,8 @@ class AbciApp:
             "extend_vote": lambda r: abci.Response(extend_vote=abci.ResponseExtendVote()),
             "verify_vote_extension": lambda r: abci.Response(verify_vote_extension=abci.ResponseVerifyVoteExtension(
                 status=abci.ResponseVerifyVoteExtension.ACCEPT)),
-            "list_snapshots": lambda r: abci.Response(list_snapshots=abci.ResponseListSnapshots()),
-            "offer_snapshot": lambda r: abci.Response(offer_snapshot=abci.ResponseOfferSnapshot(
-                result=abci.ResponseOfferSnapshot.REJECT)),
-            "load_snapshot_chunk": lambda r: abci.Response(load_snapshot_chunk=abci.ResponseLoadSnapshotChunk()),
-            "apply_snapshot_chunk": lambda r: abci.Response(apply_snapshot_chunk=abci.ResponseApplySnapshotChunk(
-                result=abci.ResponseApplySnapshotChunk.ABORT)),
+            "list_snapshots": self.list_snapshots, "offer_snapshot": self.offer_snapshot,
+            "load_snapshot_chunk": self.load_snapshot_chunk, "apply_snapshot_chunk": self.apply_snapshot_chunk,
         }
 
     def connection_closed(self) -> None:
@@ -258,14 +270,102 @@ class AbciApp:
             outcomes, rejected = split_results(self._open_txs, self._open_results)
             block = self.executive.db.require_block(height)
             self._open_key, self._open_txs, self._open_results, self._finalized = None, [], [], None
+            due = self.snapshots is not None and self.snapshots.due(height)
+            taken = statesync.capture(self.executive) if due else None
         finally:
             self._holder = None
             self.node.lock.release()
+        if taken is not None and self.snapshots is not None:
+            self.snapshots.save_in_background(taken)
         self.node.block_committed(AuthoredBlock(block, block_hash, header, outcomes, rejected), final=True)
         log.info("block_committed", number=height, hash=block_hash.hex(), extrinsics=len(outcomes),
                  failed_calls=sum(not o.ok for o in outcomes), left_out=len(rejected))
         retain = max(0, height - self.retain_blocks) if self.retain_blocks else 0
         return abci.Response(commit=abci.ResponseCommit(retain_height=retain))
+
+    # --- connection: snapshot (state sync) ------------------------------------------------------
+    def list_snapshots(self, request: abci.Request) -> abci.Response:
+        found = self.snapshots.manifests() if self.snapshots is not None else []
+        return abci.Response(list_snapshots=abci.ResponseListSnapshots(snapshots=[snapshot_message(m) for m in found]))
+
+    def load_snapshot_chunk(self, request: abci.Request) -> abci.Response:
+        req = request.load_snapshot_chunk
+        piece = self.snapshots.load_chunk(req.height, req.chunk) \
+            if self.snapshots is not None and req.format == statesync.FORMAT else b""
+        return abci.Response(load_snapshot_chunk=abci.ResponseLoadSnapshotChunk(chunk=piece))
+
+    def offer_snapshot(self, request: abci.Request) -> abci.Response:
+        req = request.offer_snapshot
+        snapshot, result = req.snapshot, Offer.ACCEPT
+        self._drop_restore()
+        if self.executive.head.number != 0:
+            log.warning("snapshot_refused", reason=f"this node has blocks up to #{self.executive.head.number}")
+            result = Offer.ABORT
+        elif snapshot.format != statesync.FORMAT:
+            result = Offer.REJECT_FORMAT
+        else:
+            try:
+                manifest = self._check_offer(snapshot, req.app_hash)
+            except SnapshotError as exc:
+                log.warning("snapshot_refused", height=snapshot.height, reason=str(exc))
+                result = Offer.REJECT
+            else:
+                staging = self.node.base_path / STAGING_DIR
+                shutil.rmtree(staging, ignore_errors=True)
+                self._restore = Restore(manifest, req.app_hash, RocksBackend(staging))
+                log.info("snapshot_accepted", height=manifest.height, chunks=len(manifest.chunks))
+        return abci.Response(offer_snapshot=Offer(result=result))
+
+    def _check_offer(self, snapshot: abci.Snapshot, app_hash: bytes) -> Manifest:
+        """The offered snapshot's manifest, if it can be this chain's state at the verified app hash."""
+        if blake2_256(snapshot.metadata) != snapshot.hash:
+            raise SnapshotError("the snapshot's hash is not its manifest's")
+        manifest = Manifest.decode(snapshot.metadata)
+        if (manifest.height, len(manifest.chunks)) != (snapshot.height, snapshot.chunks):
+            raise SnapshotError("the manifest's height or chunk count is not the snapshot's")
+        if (manifest.chain_id, manifest.genesis_hash) != (self.executive.runtime.spec.id, self.executive.genesis_hash):
+            raise SnapshotError(f"a snapshot of another chain ({manifest.chain_id!r})")
+        if manifest.state_root != app_hash:
+            raise SnapshotError(f"its state root {manifest.state_root.hex()} is not the app hash {app_hash.hex()} "
+                                f"CometBFT verified at height {snapshot.height}")
+        return manifest
+
+    def apply_snapshot_chunk(self, request: abci.Request) -> abci.Response:
+        req, restore = request.apply_snapshot_chunk, self._restore
+        if restore is None:
+            return abci.Response(apply_snapshot_chunk=Apply(result=Apply.ABORT))
+        try:
+            restore.apply(req.index, req.chunk)
+            if restore.complete:
+                self._adopt(restore)
+        except BadChunk as exc:
+            log.warning("snapshot_chunk_refused", index=req.index, sender=req.sender, reason=str(exc))
+            return abci.Response(apply_snapshot_chunk=Apply(result=Apply.RETRY, refetch_chunks=[req.index],
+                                                            reject_senders=[req.sender] if req.sender else []))
+        except SnapshotError as exc:
+            log.warning("snapshot_rejected", height=restore.manifest.height, reason=str(exc))
+            self._drop_restore()
+            return abci.Response(apply_snapshot_chunk=Apply(result=Apply.REJECT_SNAPSHOT))
+        return abci.Response(apply_snapshot_chunk=Apply(result=Apply.ACCEPT))
+
+    def _adopt(self, restore: Restore) -> None:
+        """The last chunk is in: check the whole snapshot, then make it the node's state in one batch."""
+        restored = restore.finish()
+        with self.node.lock:
+            if self.executive.head.number != 0:
+                raise SnapshotError("the node committed blocks while the snapshot was restored")
+            self.executive.db.adopt(restored.block, restored.events, restored.state(), restored.trie)
+        self._drop_restore()
+        head = self.executive.head
+        self.node.metrics.height.set(head.number)
+        log.info("snapshot_restored", height=head.number, hash=head.hash.hex(), state_root=head.state_root.hex())
+
+    def _drop_restore(self) -> None:
+        """Close and remove the staging store of a restore that ended (adopted or refused)."""
+        if self._restore is not None:
+            self._restore.staging.close()
+            shutil.rmtree(self.node.base_path / STAGING_DIR, ignore_errors=True)
+            self._restore = None
 
     # --- executing a proposal -------------------------------------------------------------------
     @staticmethod
@@ -296,6 +396,12 @@ class AbciApp:
     def _drop_open(self) -> None:
         self.executive.abort()
         self._open_key, self._open_txs, self._open_results = None, [], []
+
+
+def snapshot_message(manifest: Manifest) -> abci.Snapshot:
+    """How CometBFT sees a snapshot: the manifest is its metadata, the manifest's hash its hash."""
+    return abci.Snapshot(height=manifest.height, format=statesync.FORMAT, chunks=len(manifest.chunks),
+                         hash=manifest.hash, metadata=manifest.encode())
 
 
 def _describe(validators) -> str:

@@ -8,15 +8,21 @@ extrinsic sent to any node's gRPC API is gossiped to every validator.
 from __future__ import annotations
 
 from ..node import Node
+from ..statesync import SNAPSHOT_DIR, SnapshotStore
 from .app import AbciApp
 from .comet import CometRpc
 from .server import AbciServer
 
 
 class AbciDriver:
-    def __init__(self, node: Node, address: str, *, comet_rpc: str | None, retain_blocks: int = 0):
+    def __init__(self, node: Node, address: str, *, comet_rpc: str | None, retain_blocks: int = 0,
+                 snapshot_interval: int = 0, snapshot_keep: int = 2):
+        """snapshot_interval: take a state sync snapshot every this many blocks (0: none), keeping the
+        last `snapshot_keep` under the node's base path."""
         self.node = node
-        self.app = AbciApp(node, retain_blocks=retain_blocks)
+        snapshots = SnapshotStore(node.base_path / SNAPSHOT_DIR, interval=snapshot_interval, keep=snapshot_keep) \
+            if snapshot_interval else None
+        self.app = AbciApp(node, retain_blocks=retain_blocks, snapshots=snapshots)
         self.server = AbciServer(self.app.handle, address, on_close=self.app.connection_closed)
         self.rpc = CometRpc(comet_rpc) if comet_rpc else None
 
