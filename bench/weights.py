@@ -225,6 +225,12 @@ def datanet_calls(rec: Recorder) -> None:
     later = contribute_round()
     unmeasured([(owner_of(i), "datanet", "approve", dn.Decide(contribution=later[i])) for i in range(n)])
     rec.run([(owner_of(i), "datanet", "revoke", dn.Decide(contribution=later[i], reason=2)) for i in range(n)])
+    taken, kept = contribute_round(), contribute_round()  # take_down's worst path: a pending one (its deposit)
+    unmeasured([(owner_of(i), "datanet", "approve", dn.Decide(contribution=kept[i])) for i in range(n)])
+    rec.run([(owner_of(i), "datanet", "take_down", dn.TakeDown(contribution=taken[i], reason=dn.TAKEDOWN_COPYRIGHT))
+             for i in range(n)])
+    rec.run([(i, "datanet", "withdraw", dn.ContributionRef(contribution=kept[i])) for i in range(n)],
+            label="datanet.withdraw (approved)")
     # access to permissioned DataNets: signer i+2 asks for DataNet i+1's data, its owner grants then revokes
     rec.each(lambda i: dn.SetPermissioned(datanet=i + 1, permissioned=True), "datanet", "set_permissioned")
     rec.run([((i + 2) % n, "datanet", "request_access", dn.RequestAccess(datanet=i + 1, note="for a study"))
@@ -387,7 +393,10 @@ Each reserve/unreserve through the token pallet is one read and one write. publi
 approved contribution, up to `max_snapshot_contributions` (1000): measured at 1 and 17 members and
 extrapolated linearly to 1000. request_access, grant_access and revoke_access read the DataNet and the
 account's access record and write the record: one weight, ACCESS. contribute also indexes the content
-hash (who may read a blob is decided by the DataNets holding it): one more write.""",
+hash (who may read a blob is decided by the DataNets holding it): one more write. take_down does what
+withdraw does, plus reading the DataNet (the caller must curate it): it shares WITHDRAW, measured on its
+worst path (a pending contribution: its deposit is released); withdraw of an approved contribution does
+less than of a pending one (no deposit to release), measured too.""",
     "modelregistry": """\
 register_model reads the base model and, per cited snapshot (at most 16), the DataNet and the
 snapshot, then the DataNet again and the owner's access record (permissioned DataNets); it is

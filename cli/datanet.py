@@ -1,6 +1,8 @@
-"""`payable datanet`: create a DataNet, contribute files, curate (with `duplicates`: near-duplicate rows, see
-cli/duplicates.py), publish snapshots, show one, and manage who may train on a permissioned DataNet
-(permission, request-access, grant, revoke-access, access)."""
+"""`payable datanet`: create a DataNet (with the contribution terms it accepts), contribute files (with their
+terms: license, personal data, TDM opt-out), curate (`show --pending` lists what awaits a decision, terms
+included; `duplicates`: near-duplicate rows, see cli/duplicates.py), withdraw a contribution (pending,
+approved, ...) or take one down (owner or curator, with a reason code), publish snapshots, show one, and manage
+who may train on a permissioned DataNet (permission, request-access, grant, revoke-access, access)."""
 
 from __future__ import annotations
 
@@ -12,20 +14,42 @@ from .duplicates import cmd_duplicates
 CURATION = ("approve", "reject", "revoke", "withdraw")
 
 
+def takedown_reasons() -> dict[str, int]:
+    """take-down --reason: the chain's TakedownReason codes by name (copyright, personal-data, ...)."""
+    from payable.datanet.v1 import datanet_pb2 as pb
+
+    return {name[len("TAKEDOWN_"):].lower().replace("_", "-"): code for name, code in pb.TakedownReason.items()
+            if code != pb.TAKEDOWN_NONE}
+
+
+def _terms_text(row: dict) -> str:
+    """A contribution's terms in a table cell: license (custom: its terms' hash), then its flags."""
+    flags = [flag for flag in ("personal_data", "tdm_opt_out") if row[flag]]
+    custom = f" {row['terms_hash'][:16]}…" if row["terms_hash"] else ""
+    return f"{row['license']}{custom}" + "".join(f" {flag.replace('_', '-')}" for flag in flags)
+
+
 def _show(args, node, pb) -> int:
     info = node.pallet_query("datanet", "get_datanet", pb.DataNetRequest(datanet=args.datanet), pb.DataNetInfo)
     listing = node.pallet_query("datanet", "list_contributions",
-                                pb.ContributionsRequest(datanet=args.datanet, limit=100), pb.ContributionList)
+                                pb.ContributionsRequest(datanet=args.datanet, limit=100, filter_status=args.pending,
+                                                        status=pb.PENDING), pb.ContributionList)
     rows = [{"id": c.id, "contributor": encode_address(c.contributor), "status": pb.Status.Name(c.status),
-             "size": c.size, "format": c.format, "content": c.content_hash.hex()}
+             "size": c.size, "format": c.format, "content": c.content_hash.hex(), "license": c.terms.license,
+             "terms_hash": c.terms.terms_hash.hex(), "personal_data": c.terms.personal_data,
+             "tdm_opt_out": c.terms.tdm_opt_out, "withdrawn_at": c.withdrawn_at,
+             "takedown": pb.TakedownReason.Name(c.takedown)[9:].lower() if c.takedown else ""}
             for c in listing.contributions]
-    net = info.datanet
-    data = {"id": net.id, "name": net.name, "domain": net.domain, "license": info.metadata.license,
-            "permissioned": net.permissioned,
-            "formats": list(info.metadata.accepted_formats), "snapshots": net.snapshot_count,
+    net, metadata = info.datanet, info.metadata
+    data = {"id": net.id, "name": net.name, "domain": net.domain, "license": metadata.license,
+            "accepted_licenses": [metadata.license, *metadata.accepted_licenses],
+            "personal_data_allowed": metadata.personal_data_allowed, "permissioned": net.permissioned,
+            "formats": list(metadata.accepted_formats), "snapshots": net.snapshot_count,
             "curators": [encode_address(c) for c in net.curators], "contributions": rows}
     table = [(k, str(v)) for k, v in data.items() if k != "contributions"]
-    table += [(f"#{r['id']}", f"{r['status']:<9} {r['format']:<6} {r['size']:>9} B  {r['contributor']}")
+    table += [(f"#{r['id']}", f"{r['status']:<9} {r['format']:<6} {r['size']:>9} B  {r['contributor']}  "
+                              f"{_terms_text(r)}" + (f"  since #{r['withdrawn_at']}" if r["withdrawn_at"] else "")
+               + (f" ({r['takedown']})" if r["takedown"] else ""))
               for r in rows]
     emit(args, data, table)
     return 0
@@ -56,6 +80,17 @@ def _access_call(args, node, signer) -> int:
     return tx_result(args, node.submit_call(signer, "datanet", ACCESS_CALLS[args.action], **fields))
 
 
+def _contribution_terms(args, node) -> dict:
+    """The `terms` of a contribution from its flags; custom terms (--terms FILE) are uploaded and named by hash.
+    No --license: the DataNet's own (the chain's default)."""
+    terms = {"license": args.license or "", "personal_data": args.personal_data, "tdm_opt_out": args.tdm_opt_out}
+    if args.terms:
+        if terms["license"] not in ("", "custom"):
+            raise ValueError(f"--terms names custom terms: leave --license out (or say custom), not {args.license}")
+        terms.update(license="custom", terms_hash=node.upload(args.terms).hash)
+    return terms
+
+
 def cmd_datanet(args) -> int:
     from payable.datanet.v1 import datanet_pb2 as pb
 
@@ -71,15 +106,17 @@ def cmd_datanet(args) -> int:
             result = node.submit_call(
                 signer, "datanet", "create_datanet", name=args.name, domain=args.domain,
                 description=args.description, license=args.license, contribution_deposit=args.deposit,
-                accepted_formats=args.formats.split(","), curators=[account_from(c) for c in args.curator or []])
+                accepted_formats=args.formats.split(","), curators=[account_from(c) for c in args.curator or []],
+                accepted_licenses=args.accept_license or [], personal_data_allowed=args.personal_data_allowed)
             made = created(node, result, "DataNetCreated", pb.DataNetCreated)
             emit(args, {"datanet": made.datanet, "block": result.block_number},
                  [("datanet", str(made.datanet)), ("block", f"#{result.block_number}")])
             return 0
         if args.action == "contribute":
+            terms = _contribution_terms(args, node)
             blob = node.upload(args.file, progress=None if args.json else progress_bar)
             result = node.submit_call(signer, "datanet", "contribute", datanet=args.datanet,
-                                      content_hash=blob.hash, size=blob.size, format=args.format)
+                                      content_hash=blob.hash, size=blob.size, format=args.format, terms=terms)
             made = created(node, result, "Contributed", pb.ContributionEvent)
             emit(args, {"contribution": made.contribution, "content_hash": blob.hash.hex(), "size": blob.size,
                         "block": result.block_number},
@@ -94,9 +131,11 @@ def cmd_datanet(args) -> int:
                  [("version", str(snap.version)), ("root", snap.root.hex()), ("contributions", str(snap.count))])
             return 0
         fields = {"contribution": args.contribution}
-        if args.action != "withdraw":
+        if args.action == "take-down":
+            fields["reason"] = takedown_reasons()[args.reason]
+        elif args.action != "withdraw":
             fields["reason"] = args.reason
-        return tx_result(args, node.submit_call(signer, "datanet", args.action, **fields))
+        return tx_result(args, node.submit_call(signer, "datanet", args.action.replace("-", "_"), **fields))
 
 
 def register(sub) -> None:
@@ -110,18 +149,36 @@ def register(sub) -> None:
     create.add_argument("--deposit", required=True, help="contribution deposit in OPEN")
     create.add_argument("--formats", required=True, help="accepted formats, comma separated (e.g. csv,text)")
     create.add_argument("--curator", action="append", help="curator address (repeatable; default: you)")
+    create.add_argument("--accept-license", action="append", metavar="LICENSE",
+                        help="a contribution license accepted besides --license: SPDX id, or custom (repeatable)")
+    create.add_argument("--personal-data-allowed", action="store_true",
+                        help="contributions may contain personal data (refused otherwise)")
     contribute = client_command(dsub, "contribute", "upload a file and contribute it", cmd_datanet, signed=True)
     contribute.add_argument("datanet", type=int)
     contribute.add_argument("file")
     contribute.add_argument("--format", required=True)
+    contribute.add_argument("--license", help="the contribution's SPDX license id (default: the DataNet's)")
+    contribute.add_argument("--terms", metavar="FILE", help="custom terms: this file's text, stored by its hash")
+    contribute.add_argument("--personal-data", action="store_true", help="the contribution contains personal data")
+    contribute.add_argument("--tdm-opt-out", action="store_true",
+                            help="you reserve text-and-data-mining rights (every DataNet refuses such data: its "
+                                 "data exists to train models)")
     for action in CURATION:
         p = client_command(dsub, action, f"{action} a contribution", cmd_datanet, signed=True)
         p.add_argument("contribution", type=int)
         if action != "withdraw":
             p.add_argument("--reason", type=int, default=0, help="reason code")
+    take_down = client_command(dsub, "take-down", "owner or curator: remove a contribution on a takedown "
+                               "(no node serves its bytes; models trained on it are flagged)", cmd_datanet,
+                               signed=True)
+    take_down.add_argument("contribution", type=int)
+    take_down.add_argument("--reason", required=True, choices=sorted(takedown_reasons()), help="why it is taken down")
     client_command(dsub, "snapshot", "publish the next snapshot version", cmd_datanet,
                    signed=True).add_argument("datanet", type=int)
-    client_command(dsub, "show", "a DataNet and its contributions", cmd_datanet).add_argument("datanet", type=int)
+    show = client_command(dsub, "show", "a DataNet, its accepted terms and its contributions with theirs",
+                          cmd_datanet)
+    show.add_argument("datanet", type=int)
+    show.add_argument("--pending", action="store_true", help="only the contributions awaiting a curator's decision")
     duplicates = client_command(dsub, "duplicates", "curators: the rows of live contributions that are near-duplicates "
                                 "of earlier rows (padding; rejected with the reason, never paid)", cmd_duplicates)
     duplicates.add_argument("datanet", type=int)

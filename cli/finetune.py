@@ -263,16 +263,48 @@ def _publish(args, stub, job_ref) -> int:
     return 0
 
 
+def _withdrawn_excluded(node, model) -> list[dict]:
+    """The contributions withdrawn or taken down from the DataNets the model cites, each checked here to be in
+    none of the model's snapshots (their members read from the chain): with a byte-for-byte reproduction from
+    those snapshots, proof that the adapter was trained without them."""
+    from payable.datanet.v1 import datanet_pb2 as dn
+    from payable.modelregistry.v1.withdrawn import how
+
+    members = {cid for ref in model.snapshots for cid in node.pallet_query(
+        "datanet", "get_snapshot", dn.SnapshotRequest(datanet=ref.datanet, version=ref.version),
+        dn.SnapshotWithProofs).snapshot.contribution_ids}
+    rows = []
+    for net in sorted({ref.datanet for ref in model.snapshots}):
+        for status in (dn.WITHDRAWN, dn.TAKEN_DOWN):
+            for c in node.pallet_items("datanet", "list_contributions", dn.ContributionsRequest(
+                    datanet=net, filter_status=True, status=status), dn.ContributionList, "contributions"):
+                rows.append({"contribution": c.id, "datanet": net, "how": how(c.status, c.takedown),
+                             "withdrawn_at": c.withdrawn_at, "in_training_snapshots": c.id in members})
+    return sorted(rows, key=lambda r: r["contribution"])
+
+
 def _verify(args) -> int:
-    """Re-run a published model's training from its on-chain config and snapshots; compare adapter hashes."""
+    """Re-run a published model's training from its on-chain config and snapshots; compare adapter hashes. First,
+    withdrawn data: a model trained on some cannot be re-run (no node serves those bytes; it says which); any
+    other model's check lists the withdrawn contributions of its DataNets and that its snapshots hold none."""
     from gpu_worker.device import deterministic
     from gpu_worker.finetune.config import TrainingConfig, library_versions
     from gpu_worker.finetune.engine import reproduce
     from payable.modelregistry.v1 import modelregistry_pb2 as mr
+    from payable.modelregistry.v1.withdrawn import withdrawn_json, withdrawn_text
 
     deterministic(1)
     with client(args) as node:
         model = node.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=args.model), mr.Model)
+        withdrawn = node.pallet_query("modelregistry", "get_withdrawn", mr.ModelRequest(model=model.id),
+                                      mr.WithdrawnData)
+        if withdrawn.contributions:
+            emit(args, {"model": model.id, "match": False, "trained_on_withdrawn_data": withdrawn_json(withdrawn)},
+                 [("model", str(model.id)), ("trained on withdrawn data", withdrawn_text(withdrawn)),
+                  ("result", "NOT RE-RUN: its training data includes withdrawn contributions, whose bytes no node "
+                             "serves; retrain on a newer snapshot (payable finetune start) and verify that model")])
+            return 1
+        excluded = _withdrawn_excluded(node, model)
         config = TrainingConfig.from_json(node.download(model.training_config_hash))
         mismatched = {k: (v, library_versions().get(k)) for k, v in config.libraries.items()
                       if library_versions().get(k) != v}
@@ -283,12 +315,19 @@ def _verify(args) -> int:
                       f"{model.training_config_hash.hex()[:16]}… on CPU", file=sys.stderr)
             got = reproduce(node, config, Path(work), reader)
     same = got == model.artifact_hash
+    without = not any(r["in_training_snapshots"] for r in excluded)
     emit(args, {"model": model.id, "recorded_adapter": model.artifact_hash.hex(), "reproduced_adapter": got.hex(),
-                "match": same, "library_differences": mismatched},
+                "match": same, "library_differences": mismatched, "withdrawn_excluded": excluded,
+                "trained_without_withdrawn_data": without and same},
          [("model", str(model.id)), ("recorded adapter", model.artifact_hash.hex()),
           ("reproduced adapter", got.hex()), ("result", "MATCH: byte for byte" if same else "MISMATCH")]
-         + [(f"library {k}", f"recorded {a}, here {b}") for k, (a, b) in mismatched.items()])
-    return 0 if same else 1
+         + [(f"library {k}", f"recorded {a}, here {b}") for k, (a, b) in mismatched.items()]
+         + [("withdrawn data", "none in its DataNets" if not excluded else
+             f"{len(excluded)} contributions withdrawn from its DataNets, "
+             + ("none in its training snapshots: trained without them" if without else "SOME IN ITS SNAPSHOTS"))]
+         + [(f"  #{r['contribution']} (DataNet {r['datanet']})", f"{r['how']} at block {r['withdrawn_at']}: "
+             + ("IN its snapshots" if r["in_training_snapshots"] else "not in its snapshots")) for r in excluded])
+    return 0 if same and without else 1
 
 
 def register(sub) -> None:

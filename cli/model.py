@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from payable.modelregistry.v1.withdrawn import how, withdrawn_json, withdrawn_text
 from runtime.crypto import encode_address
 from sdk.artifacts import HF_MODEL, fetch_directory, manifest_hash, total_size, upload_directory
 from sdk.hf_directory import describe_hf_directory
@@ -20,13 +21,23 @@ def _show(args, node, pb) -> int:
     from google.protobuf import json_format
 
     found = node.pallet_query("modelregistry", "get_model", pb.ModelRequest(model=args.model), pb.Model)
-    emit(args, json_format.MessageToDict(found, preserving_proto_field_name=True),
+    withdrawn = node.pallet_query("modelregistry", "get_withdrawn", pb.ModelRequest(model=args.model),
+                                  pb.WithdrawnData)
+    emit(args, {**json_format.MessageToDict(found, preserving_proto_field_name=True),
+                "trained_on_withdrawn_data": withdrawn_json(withdrawn)},
          [("model", str(found.id)), ("owner", encode_address(found.owner)),
           ("snapshots", ", ".join(f"{s.datanet}:{s.version}" for s in found.snapshots)),
+          ("license", found.license), ("data allows", _data_allows(found.data_license)),
           ("split (bps)", f"contributors {found.split.contributors}, owner {found.split.model_owner}, "
                           f"protocol {found.split.protocol}, worker {found.split.worker}"),
-          ("deprecated", str(found.deprecated))])
+          ("deprecated", str(found.deprecated)), ("trained on withdrawn data", withdrawn_text(withdrawn))])
     return 0
+
+
+def _data_allows(data) -> str:
+    """What a model's training data allows its license to be, in words (`DataLicense`)."""
+    allows = "any license" if data.any else " or ".join(data.allowed) or "no license"
+    return f"{allows} (data under {', '.join(data.licenses) or 'no recorded license'})"
 
 
 def _provenance(args, node, pb) -> int:
@@ -40,20 +51,35 @@ def _provenance(args, node, pb) -> int:
             rows.append({"datanet": snap.snapshot.datanet, "version": snap.snapshot.version,
                          "contribution": proof.leaf.contribution_id,
                          "contributor": encode_address(proof.leaf.contributor),
-                         "content": proof.leaf.content_hash.hex(), "proof_verified": ok})
+                         "content": proof.leaf.content_hash.hex(), "license": proof.leaf.terms.license,
+                         "terms_hash": proof.leaf.terms.terms_hash.hex(),
+                         "personal_data": proof.leaf.terms.personal_data, "proof_verified": ok})
     m = prov.model
+    withdrawn = {w.contribution: w for w in prov.withdrawn.contributions}
+    for row in rows:
+        if row["contribution"] in withdrawn:
+            w = withdrawn[row["contribution"]]
+            row["withdrawn"] = f"{how(w.status, w.takedown)} at block {w.withdrawn_at}"
     emit(args, {"model": m.id, "base_model": prov.base_model.id, "base_artifact": prov.base_model.artifact_hash.hex(),
                 "artifact": m.artifact_hash.hex(), "format": pb.ArtifactFormat.Name(m.format),
                 "training_config_hash": m.training_config_hash.hex(), "eval_loss_ppm": m.eval.eval_loss_ppm,
-                "base_eval_loss_ppm": m.eval.base_eval_loss_ppm, "contributions": rows, "all_proofs_verified": all_ok},
+                "base_eval_loss_ppm": m.eval.base_eval_loss_ppm, "license": m.license,
+                "data_license": {"licenses": list(m.data_license.licenses), "any": m.data_license.any,
+                                 "allowed": list(m.data_license.allowed)},
+                "contributions": rows, "all_proofs_verified": all_ok,
+                "trained_on_withdrawn_data": withdrawn_json(prov.withdrawn)},
          [("model", str(m.id)), ("base model", f"{prov.base_model.id} ({prov.base_model.architecture}, "
                                               f"{prov.base_model.artifact_hash.hex()[:16]}…)"),
           ("artifact", f"{pb.ArtifactFormat.Name(m.format)} {m.artifact_hash.hex()}"),
-          ("training config", m.training_config_hash.hex())]
+          ("training config", m.training_config_hash.hex()),
+          ("license", f"{m.license}; its data allows {_data_allows(m.data_license)}"),
+          ("trained on withdrawn data", withdrawn_text(prov.withdrawn))]
          + ([("held-out loss", f"{m.eval.base_eval_loss_ppm / 1e6:.4f} (base) → {m.eval.eval_loss_ppm / 1e6:.4f}")]
             if m.eval.eval_examples else [])
          + [(f"  {r['datanet']}:{r['version']} #{r['contribution']}",
-             f"{r['contributor']}  proof {'ok' if r['proof_verified'] else 'FAILED'}") for r in rows])
+             f"{r['contributor']}  {r['license']}{' personal-data' if r['personal_data'] else ''}  "
+             f"proof {'ok' if r['proof_verified'] else 'FAILED'}"
+             + (f"  WITHDRAWN: {r['withdrawn']}" if "withdrawn" in r else "")) for r in rows])
     return 0 if all_ok else 1
 
 
@@ -72,7 +98,8 @@ def _register(args, node, pb) -> int:
         attribution_method=method, attribution_index_hash=args.index_hash, price_per_inference=args.price,
         span_weight_bps=args.span_weight_bps if args.method == "span+lora-gradient" else 0,
         price_per_input_token=args.price_per_input_token, price_per_output_token=args.price_per_output_token,
-        split=dict(zip(("contributors", "model_owner", "protocol", "worker"), split, strict=True)))
+        split=dict(zip(("contributors", "model_owner", "protocol", "worker"), split, strict=True)),
+        license=args.license)
     made = created(node, result, "ModelRegistered", pb.ModelEvent)
     emit(args, {"model": made.model, "block": result.block_number}, [("model", str(made.model))])
     return 0
@@ -234,6 +261,9 @@ def register(sub) -> None:
     register_.add_argument("--price-per-input-token", default="0", help="OPEN per input token")
     register_.add_argument("--price-per-output-token", default="0", help="OPEN per generated token")
     register_.add_argument("--split", default=reward_split_text(), help="contributors,owner,protocol,worker bps")
+    register_.add_argument("--license", default="",
+                           help="the model's license: an SPDX id, custom or other, that its training data allows "
+                                "(default: the base model's when the data allows any, else the one it allows)")
     export = client_command(msub, "export-gguf", "a published LoRA adapter as a GGUF LoRA for llama.cpp / Ollama, "
                             "with its model card, from the chain's content store alone", cmd_model)
     export.add_argument("model", type=int, help="the adapter model's id")

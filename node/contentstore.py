@@ -4,7 +4,8 @@ Data never goes on chain; its hash does. Uploads stream to a temporary file whil
 100 MB file never sits whole in memory), are checked against the per-blob size limit and the store's
 total quota as they arrive, and land under their hash with an atomic rename - so a blob is either
 complete and correct or absent. Every read re-hashes what it streams and fails if the bytes on disk
-no longer match their address. Identical content is stored once.
+no longer match their address. Identical content is stored once. A blob whose data the chain withdrew
+is deleted (`delete`, from the node's commit path) and never served again (the gRPC API asks the chain).
 """
 
 from __future__ import annotations
@@ -91,6 +92,19 @@ class ContentStore:
     def size(self, digest: bytes) -> int | None:
         path = self._path(digest)
         return path.stat().st_size if path.exists() else None
+
+    def delete(self, digest: bytes) -> bool:
+        """Remove a blob (its data was withdrawn on chain); whether it was here. A read already streaming it
+        keeps its open file to the end; no new read finds it."""
+        path = self._path(digest)
+        with self._lock:
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                return False
+            self._used -= size
+        return True
 
     def read(self, digest: bytes) -> Iterator[bytes]:
         """Stream a blob's bytes, re-hashing them; the final step raises ContentError if they do not match."""

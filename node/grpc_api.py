@@ -329,9 +329,10 @@ class NodeService(node_pb2_grpc.NodeServicer):
 class ContentService(content_pb2_grpc.ContentStoreServicer):
     """Streaming upload and download of the node's content-addressed blobs.
 
-    Anyone may upload; a download is served unless the chain restricts the blob (it belongs only to
-    permissioned DataNets) and the request is not signed by a reader the chain allows
-    (`Runtime.content_readable`).
+    Anyone may upload; a download is served unless the chain withdrew the blob's data (refused to everyone,
+    FAILED_PRECONDITION saying who withdrew it and at which block: `Runtime.content_withdrawn`), or restricts
+    the blob (it belongs only to permissioned DataNets) and the request is not signed by a reader the chain
+    allows (`Runtime.content_readable`).
     """
 
     def __init__(self, node: Node, executor: futures.Executor | None = None):
@@ -383,6 +384,13 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
         a valid signature when signed, and a reader the chain allows when the blob is permissioned; else
         Refused (a non-reader learns nothing of the blob from this node, not even whether it holds it)."""
         check_hash(request.hash, "a content hash")
+        with self.node.lock:
+            withdrawn = self.node.executive.content_withdrawn(request.hash)
+        if withdrawn is not None:
+            self.store.delete(request.hash)  # in case this node missed the block's release (e.g. state sync)
+            raise Refused(grpc.StatusCode.FAILED_PRECONDITION,
+                          f"blob {request.hash.hex()} is no longer served: {withdrawn} (its hash stays on chain, "
+                          f"so the snapshots that hold it remain provable)")
         reader = self._reader(request)
         with self.node.lock:
             readable = self.node.executive.content_readable(request.hash, reader)

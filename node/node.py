@@ -3,11 +3,11 @@ gRPC API serves - everything a node has whichever driver decides the block order
 
 A driver (the dev author in `node.dev_author`; a consensus engine's driver beside it) takes ready
 extrinsics from `pool`, builds or imports a block through `executive` under `lock`, and hands the
-committed block to `block_committed`, which updates the pool and tells the watchers. One lock
-serialises everything that touches the executive's block in progress or needs a consistent view of
-the head (authoring, imports, proofs); pool validation reads committed state without it, so
-submissions keep flowing while a block is built. Status updates for watched extrinsics and new heads
-go to subscriber queues that the gRPC streams drain.
+committed block to `block_committed`, which updates the pool, tells the watchers and deletes the blobs
+whose data the block withdrew. One lock serialises everything that touches the executive's block in
+progress or needs a consistent view of the head (authoring, imports, proofs); pool validation reads
+committed state without it, so submissions keep flowing while a block is built. Status updates for
+watched extrinsics and new heads go to subscriber queues that the gRPC streams drain.
 """
 
 from __future__ import annotations
@@ -250,6 +250,17 @@ class Node:
         self.metrics.height.set(number)
         self.metrics.included.inc(len(included))
         self._update_pool_gauges()
+        self._release_content(number)
+
+    def _release_content(self, number: int) -> None:
+        """Delete the blobs whose data the block withdrew (a DataNet contribution withdrawn or taken down that
+        no other contribution holds): every node commits every block, so every node drops its copy. Reads of
+        them are refused from the chain's state anyway (`ContentService`), deleted or not."""
+        with self.lock:
+            released = self.executive.released_content(number)
+        for digest in released:
+            if self.content.delete(digest):
+                log.info("content_released", block=number, hash=digest.hex())
 
     def _update_pool_gauges(self) -> None:
         """Once per block: counting the pool walks every sender's chain, too costly per submission."""

@@ -529,6 +529,14 @@ class Executive:
         """Whether the chain lets `reader` download this blob (as of the committed head)."""
         return self.runtime.content_readable(self.read_context(), content_hash, reader)
 
+    def content_withdrawn(self, content_hash: bytes) -> str | None:
+        """Why the chain (as of the committed head) lets nobody download this blob any more, or None."""
+        return self.runtime.content_withdrawn(self.read_context(), content_hash)
+
+    def released_content(self, number: int) -> list[bytes]:
+        """The blobs that committed block `number`'s events free, judged at the committed head."""
+        return self.runtime.released_content(self.read_context(), self.db.require_events(number).events)
+
     def account_balances(self, who: bytes) -> dict[str, int] | None:
         """The account's balances from the chain's currency pallet (None if the chain has none)."""
         return self.runtime.account_balances(self.read_context(), who)

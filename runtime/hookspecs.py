@@ -63,6 +63,17 @@ def payable_content_access(ctx, content_hash: bytes, reader: bytes):
 
 
 @hookspec
+def payable_content_withdrawn(ctx, content_hash: bytes):
+    """Why no node may serve this blob any more (its data was withdrawn or taken down), or None; see
+    Runtime.content_withdrawn."""
+
+
+@hookspec
+def payable_released_content(ctx, event):
+    """The blobs a committed event (an EventRecord) frees: content hashes a node deletes from its store."""
+
+
+@hookspec
 def payable_integrity_test(config):
     """Check the pallet's static configuration once at start-up; raise with a clear message if broken."""
 

@@ -136,7 +136,9 @@ class Pallet:
     chain's source of account balances (the node's GetAccount reads them through it). A pallet that
     works with a consensus engine defines `on_consensus(ctx, info)` (the driver's inherent) and
     `consensus_validators(ctx)` (the set it elects). A pallet that governs who may read blobs of the node's
-    content store defines `content_access(ctx, content_hash, reader)` (None, True or False).
+    content store defines `content_access(ctx, content_hash, reader)` (None, True or False); one whose data can
+    be withdrawn defines `content_withdrawn(ctx, content_hash)` (why no node may serve it, or None) and
+    `released_content(ctx, event)` (the blobs a committed event of it frees, for the nodes to delete).
     """
 
     def __init__(self, name: str, *, doc: str, calls: CallTable, storage: PalletStorage, events: EventTable,
@@ -242,6 +244,20 @@ class Pallet:
         if hook := self._hook("content_access"):
             with ctx.acting_as(self.name):
                 return hook(ctx, content_hash, reader)
+        return None
+
+    @hookimpl
+    def payable_content_withdrawn(self, ctx: Context, content_hash: bytes):
+        if hook := self._hook("content_withdrawn"):
+            with ctx.acting_as(self.name):
+                return hook(ctx, content_hash)
+        return None
+
+    @hookimpl
+    def payable_released_content(self, ctx: Context, event):
+        if hook := self._hook("released_content"):
+            with ctx.acting_as(self.name):
+                return hook(ctx, event)
         return None
 
     @hookimpl

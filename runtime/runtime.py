@@ -137,6 +137,19 @@ class Runtime:
                                                                       reader=reader) if v is not None]
         return not verdicts or any(verdicts)
 
+    def content_withdrawn(self, ctx, content_hash: bytes) -> str | None:
+        """Why no node may serve this blob to anyone any more (a pallet withdrew its data), or None."""
+        reasons = [r for r in self.pm.hook.payable_content_withdrawn(ctx=ctx, content_hash=content_hash) if r]
+        return "; ".join(reasons) or None
+
+    def released_content(self, ctx, events) -> list[bytes]:
+        """The blobs that a committed block's events free (each once, in event order): the node deletes them."""
+        found: dict[bytes, None] = {}
+        for event in events:
+            for hashes in self.pm.hook.payable_released_content(ctx=ctx, event=event):
+                found.update(dict.fromkeys(hashes or ()))
+        return list(found)
+
     def consensus_validators(self, ctx) -> list[tuple[bytes, int]] | None:
         """The validator set the chain elects, for a consensus driver (None when no pallet elects one)."""
         return self.pm.hook.payable_consensus_validators(ctx=ctx)

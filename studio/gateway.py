@@ -1,6 +1,7 @@
 """An OpenAI-compatible gateway: the clients people already have, paying on chain for every call.
 
-`/v1/models` lists the chain's published adapters (id = the on-chain model id, `parent` = its base model);
+`/v1/models` lists the chain's published adapters (id = the on-chain model id, `parent` = its base model,
+`trained_on_withdrawn_data` = its training contributions withdrawn or taken down since, null when none);
 `/v1/completions` and `/v1/chat/completions`, streamed or not, each become one paid `request_inference`
 per choice (`n`) signed with the gateway's key: each escrows the model's price at its token bounds, the tokens
 (with their log-probabilities when asked) come from the assigned worker's stream, and the response waits for
@@ -37,6 +38,7 @@ import grpc
 
 from payable.inference.v1 import inference_pb2 as inf
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from payable.modelregistry.v1.withdrawn import withdrawn_json
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import Keypair, blake2_256, encode_address
 from sdk.client import Client, ClientError
@@ -51,6 +53,7 @@ from .openai_protocol import (
     ModelPricing,
     Token,
     UsageInfo,
+    WithdrawnData,
 )
 
 API_KEY_ENV = "PAYABLE_GATEWAY_API_KEY"
@@ -179,9 +182,13 @@ def created_seconds(node: Client, block: int, cache: dict[int, int]) -> int:
     return cache[block]
 
 
-def model_card(model: mr.Model, created: int | None = None) -> ModelCard:
+def model_card(model: mr.Model, created: int | None = None, withdrawn: mr.WithdrawnData | None = None) -> ModelCard:
+    """The model as OpenAI lists it; with `withdrawn` (the chain's get_withdrawn), flagged when trained on data
+    withdrawn since."""
+    flag = withdrawn_json(withdrawn) if withdrawn is not None else None
     return ModelCard(id=str(model.id), created=model.registered_at if created is None else created,
                      owned_by=encode_address(model.owner),
+                     trained_on_withdrawn_data=WithdrawnData.model_validate(flag) if flag else None,
                      parent=f"base:{model.base_model}", root=f"base:{model.base_model}",
                      pricing=ModelPricing(flat=format_open(decode_u128(model.price_per_inference)),
                                           input_token=format_open(decode_u128(model.price_per_input_token)),
@@ -201,8 +208,11 @@ class Gateway:
         self._created: dict[int, int] = {}
 
     def card(self, model: mr.Model) -> ModelCard:
-        """The model as OpenAI lists it, `created` in Unix seconds (its registration block's timestamp)."""
-        return model_card(model, created_seconds(self.node, model.registered_at, self._created))
+        """The model as OpenAI lists it, `created` in Unix seconds (its registration block's timestamp), flagged
+        when trained on data withdrawn since."""
+        withdrawn = self.node.pallet_query("modelregistry", "get_withdrawn", mr.ModelRequest(model=model.id),
+                                           mr.WithdrawnData)
+        return model_card(model, created_seconds(self.node, model.registered_at, self._created), withdrawn)
 
     def adapter(self, name) -> mr.Model:
         if not isinstance(name, str) or not name.strip().isdigit():

@@ -364,8 +364,29 @@ class ModelPricing(BaseModel):
     unit: str = "OPEN"
 
 
+class WithdrawnContribution(BaseModel):
+    contribution: int
+    datanet: int
+    versions: list[int]  # the model's snapshots of that DataNet that hold it
+    how: str             # "withdrawn by its contributor" or "taken down (REASON)"
+    withdrawn_at: int    # block
+    size: int            # bytes
+
+
+class WithdrawnData(BaseModel):
+    """The model was trained on data withdrawn or taken down since (`payable.modelregistry.v1.withdrawn`)."""
+
+    contributions: list[WithdrawnContribution]
+    count: int
+    training_contributions: int
+    withdrawn_size: int
+    training_size: int
+    since: int  # the earliest withdrawal's block
+
+
 class ModelCard(BaseModel):
-    """A published adapter: id = its on-chain model id, `parent` and `root` = its base model."""
+    """A published adapter: id = its on-chain model id, `parent` and `root` = its base model;
+    `trained_on_withdrawn_data` (an extension, null when none): its training contributions withdrawn since."""
 
     id: str
     object: str = "model"
@@ -374,6 +395,7 @@ class ModelCard(BaseModel):
     parent: str
     root: str
     pricing: ModelPricing
+    trained_on_withdrawn_data: WithdrawnData | None = None
 
 
 class ModelList(BaseModel):

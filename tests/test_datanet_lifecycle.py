@@ -1,8 +1,8 @@
 """Stateful property test of the DataNet lifecycle against a plain model of what should happen.
 
 Deposits are conserved against on-chain balances (reserved + returned + slashed = paid, with the
-treasury receiving exactly the slashed deposits plus its share of fees); a rejected, withdrawn or
-revoked contribution never appears in a later snapshot; every snapshot's proofs verify; published
+treasury receiving exactly the slashed deposits plus its share of fees); a rejected, withdrawn, revoked or
+taken-down contribution never appears in a later snapshot; every snapshot's proofs verify; published
 snapshots never change.
 """
 
@@ -97,15 +97,15 @@ class DataNetLifecycle(RuleBasedStateMachine):
             self.treasury_expected += DEPOSIT if reject else 0
 
     @precondition(lambda self: self.status)
-    @rule(data=st.data(), own=st.booleans())
-    def withdraw(self, data, own):
-        cid = self._some(data, pb.PENDING)
+    @rule(data=st.data(), own=st.booleans(), approved=st.booleans())
+    def withdraw(self, data, own, approved):
+        cid = self._some(data, pb.APPROVED if approved else pb.PENDING)
         signer = self.owner[cid] if own else OUTSIDER
         outcome = self.call(signer, "withdraw", pb.ContributionRef(contribution=cid))
-        if self.status[cid] != pb.PENDING:
-            assert type(outcome.error).__name__ == "NotPending"
-        elif not own:
+        if not own:
             assert type(outcome.error).__name__ == "NotContributor"
+        elif self.status[cid] in (pb.WITHDRAWN, pb.TAKEN_DOWN):
+            assert type(outcome.error).__name__ == "NotWithdrawable"
         else:
             assert outcome.ok
             self.status[cid] = pb.WITHDRAWN
@@ -120,6 +120,22 @@ class DataNetLifecycle(RuleBasedStateMachine):
         else:
             assert outcome.ok
             self.status[cid] = pb.REVOKED
+
+    @precondition(lambda self: self.status)
+    @rule(data=st.data(), by_curator=st.sampled_from([True, True, False]), reason=st.integers(0, 6))
+    def take_down(self, data, by_curator, reason):
+        cid = self._some(data, pb.APPROVED)
+        outcome = self.call(CURATOR if by_curator else OUTSIDER, "take_down", pb.TakeDown(contribution=cid,
+                                                                                          reason=reason))
+        if not by_curator:
+            assert type(outcome.error).__name__ == "NotCurator"
+        elif reason not in (1, 2, 3, 4, 5):
+            assert type(outcome.error).__name__ == "BadInput"
+        elif self.status[cid] in (pb.WITHDRAWN, pb.TAKEN_DOWN):
+            assert type(outcome.error).__name__ == "NotWithdrawable"
+        else:
+            assert outcome.ok, outcome.error
+            self.status[cid] = pb.TAKEN_DOWN
 
     @precondition(lambda self: any(s == pb.APPROVED for s in self.status.values()))
     @rule()

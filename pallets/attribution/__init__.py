@@ -31,7 +31,9 @@ Terminology
     contributors' pool). replicas: the workers assigned to one request; they must agree within
     `score_tolerance_ppb`. majority: the largest group of agreeing results, if it is more than half.
     settlement: the exact split of a request's escrowed fee among contributors (pro rata by score,
-    largest-remainder rounding), the model owner, the protocol (treasury) and the majority workers.
+    largest-remainder rounding), the model owner, the protocol (treasury) and the majority workers. A
+    contribution withdrawn or taken down at or before the request's block is paid nothing: its share goes
+    to the other credited contributions (`calls.earning_scores` says why).
     evidence: where each agreeing result's extrinsic was included - (block, index in the block), the
     `included` of its stored result.
     challenge: a bonded worker's dispute of a settlement, decided by a jury drawn from the parent

@@ -219,12 +219,14 @@ def _settle(ctx: Context, request, model) -> None:
                                output_tokens=winner.output_tokens, evidence=[r.included for r in majority])
     refund(ctx, request, model.id, settlement, escrow - fee)  # per-token pricing: what the real counts left
     split = model.split
+    credited = [datanet.contribution(ctx, cid) for cid in winner.contribution_ids]
     parts = split_fee(fee, (split.contributors, split.model_owner, split.protocol, split.worker),
-                      list(winner.scores_ppb), paid_ppb=min(PPB, sum(winner.scores_ppb)))
-    for contribution_id, amount in zip(winner.contribution_ids, parts.contributors, strict=True):
-        found = datanet.contribution(ctx, contribution_id)
-        pay(ctx, request, model.id, settlement, found.contributor, amount, "contributor", contribution_id,
-            found.datanet)
+                      earning_scores(credited, list(winner.scores_ppb), request.created_at),
+                      paid_ppb=min(PPB, sum(winner.scores_ppb)))
+    for found, amount in zip(credited, parts.contributors, strict=True):
+        if not datanet.withdrawn_by(found, request.created_at):
+            pay(ctx, request, model.id, settlement, found.contributor, amount, "contributor", found.id,
+                found.datanet)
     pay(ctx, request, model.id, settlement, model.owner, parts.model_owner, "model_owner")
     pay(ctx, request, model.id, settlement, TREASURY, parts.protocol, "protocol")
     for account, amount in zip(agreeing, largest_remainder(parts.worker, [1] * len(agreeing)) if parts.worker
@@ -237,6 +239,20 @@ def _settle(ctx: Context, request, model) -> None:
     ModelTotals.insert(ctx, model.id, totals)
     inference.mark_settled(ctx, request.id)
     ev.Settled.emit(ctx, request=request.id, fee=encode_u128(fee), payments=len(settlement.payments))
+
+
+def earning_scores(credited, scores: list[int], requested_at: int) -> list[int]:
+    """The credited contributions' scores with those withdrawn or taken down by the request's block set to 0.
+
+    The rule for withdrawn data: it earns nothing from a request made at or after its withdrawal (its
+    contributor asked for it to stop being used, or a takedown found it should never have been), and its share
+    goes to the other credited contributions, pro rata (the part of the pool the result pays is unchanged;
+    with none left, the pool goes to the model owner, as for a result crediting nobody). A request made before
+    the withdrawal pays it as usual: the data was in use, with consent, when the request was made. The
+    worker's result still credits it (the model was trained on it; workers agree on what they measured);
+    only the payout skips it."""
+    return [0 if datanet.withdrawn_by(found, requested_at) else score for found, score in zip(credited, scores,
+                                                                                               strict=True)]
 
 
 def charge(request, result: pb.StoredResult) -> int:

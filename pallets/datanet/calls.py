@@ -6,6 +6,7 @@ import re
 
 from pallets.token import interface as token
 from payable.datanet.v1 import datanet_pb2 as pb
+from payable.datanet.v1 import licenses
 from runtime.codec import check_account_id, decode_u128, encode_u128, format_open
 from runtime.context import Context
 from runtime.pallet import CallTable
@@ -13,7 +14,7 @@ from runtime.protocol import TREASURY
 
 from . import errors, weights
 from . import events as ev
-from .interface import datanet, leaf_of, root_of
+from .interface import RETIRED, datanet, leaf_of, root_of, takedown_name, terms_mix
 from .storage import (
     CONTRIBUTION_DEPOSIT,
     CREATION_DEPOSIT,
@@ -33,6 +34,7 @@ from .storage import (
 )
 
 calls = CallTable("datanet")
+TAKEDOWN_REASONS = {code: takedown_name(code) for code in pb.TakedownReason.values() if code != pb.TAKEDOWN_NONE}
 SPDX = re.compile(r"^[A-Za-z0-9.+-]+(\s+(AND|OR|WITH)\s+[A-Za-z0-9.+-]+)*$")
 FORMAT = re.compile(r"^[a-z0-9][a-z0-9+.-]{0,15}$")
 
@@ -50,6 +52,49 @@ def _license(value: str) -> str:
     if not SPDX.match(value):
         raise errors.BadInput(f"license {value!r} is not an SPDX identifier or expression (e.g. CC-BY-4.0)")
     return value
+
+
+def _licenses(values) -> list[str]:
+    """The contribution licenses a DataNet accepts besides its own: distinct SPDX ids or "custom"."""
+    accepted = [licenses.canonical(value) for value in values]
+    if len(accepted) > 32 or len(set(accepted)) != len(accepted):
+        raise errors.BadInput("accepted_licenses must list at most 32 distinct licenses")
+    for value in accepted:
+        if not licenses.is_license_id(value):
+            raise errors.BadInput(f"accepted license {value!r} is not an SPDX identifier (e.g. CC0-1.0) "
+                                  f"nor {licenses.CUSTOM!r}")
+    return accepted
+
+
+def _terms(net: pb.DataNet, metadata: pb.Metadata, args: pb.Contribute) -> pb.ContributionTerms:
+    """The contribution's terms (an empty license: the DataNet's own), refused unless the DataNet takes them.
+
+    A contribution that reserves text-and-data-mining rights is refused by every DataNet: a DataNet exists
+    to be trained on (its snapshots are what models cite), so an opted-out contribution could only sit in
+    it unused, its contributor's deposit held for nothing. Refusing it at submission tells the contributor
+    at once, and makes every snapshot leaf a proof that its contribution was not opted out."""
+    terms = pb.ContributionTerms()
+    terms.CopyFrom(args.terms)
+    own = licenses.canonical(metadata.license)
+    terms.license = licenses.canonical(terms.license or own)
+    if terms.license != own and not licenses.is_license_id(terms.license):
+        raise errors.BadInput(f"license {terms.license!r} is not an SPDX identifier (e.g. CC-BY-4.0) "
+                              f"nor {licenses.CUSTOM!r}")
+    if terms.license == licenses.CUSTOM:
+        _hash(terms.terms_hash, "custom terms' terms_hash")
+    elif terms.terms_hash:
+        raise errors.BadInput(f"terms_hash names custom terms: license {terms.license!r} needs none")
+    accepted = [own, *metadata.accepted_licenses]
+    if terms.license not in accepted:
+        raise errors.LicenseNotAccepted(f"the contribution's license {terms.license!r} is not one DataNet {net.id} "
+                                        f"accepts: {', '.join(accepted)}")
+    if terms.personal_data and not metadata.personal_data_allowed:
+        raise errors.PersonalDataNotAllowed(f"the contribution declares personal data; DataNet {net.id} does not "
+                                            f"allow personal data")
+    if terms.tdm_opt_out:
+        raise errors.TdmOptedOut(f"the contributor reserves text-and-data-mining rights (TDM opt-out); DataNet "
+                                 f"{net.id} exists to train models, so it takes no opted-out contribution")
+    return terms
 
 
 def _formats(values) -> list[str]:
@@ -94,6 +139,35 @@ def _pending(ctx: Context, contribution_id: int) -> pb.Contribution:
     return found
 
 
+def _approved(ctx: Context, contribution_id: int) -> pb.Contribution:
+    found = Contributions.require(ctx, contribution_id, errors.UnknownContribution,
+                                  f"no contribution {contribution_id}")
+    if found.status != pb.APPROVED:
+        raise errors.NotApproved(f"contribution {found.id} is {pb.Status.Name(found.status).lower()}")
+    return found
+
+
+def _retire(ctx: Context, found: pb.Contribution, status: pb.Status) -> int:
+    """Withdraw or take down a contribution in any status but those two: a pending one's deposit goes back to
+    its contributor (returned: the amount), an approved one leaves the approved index, a live one frees its
+    content's slot, and the block is recorded (Contribution.withdrawn_at)."""
+    if found.status in RETIRED:
+        raise errors.NotWithdrawable(f"contribution {found.id} is already "
+                                     f"{pb.Status.Name(found.status).lower().replace('_', ' ')}")
+    deposit = 0
+    if found.status == pb.PENDING:
+        deposit = decode_u128(found.deposit)
+        token.release(ctx, CONTRIBUTION_DEPOSIT, found.contributor, deposit)
+        found.decided_at = ctx.block_number
+    if found.status == pb.APPROVED:
+        Approved.remove(ctx, found.datanet, found.id)
+    if found.status in (pb.PENDING, pb.APPROVED):  # a rejected or revoked one's slot may hold newer content
+        LiveContent.remove(ctx, found.datanet, found.content_hash)
+    found.status, found.withdrawn_at = status, ctx.block_number
+    Contributions.insert(ctx, found.id, found)
+    return deposit
+
+
 def _decide(ctx: Context, found: pb.Contribution, status: pb.Status, reason: int) -> None:
     found.status, found.reason, found.decided_at = status, reason, ctx.block_number
     Contributions.insert(ctx, found.id, found)
@@ -107,6 +181,7 @@ def create_datanet(ctx: Context, origin: bytes, args: pb.CreateDataNet) -> None:
     name, domain = _text(args.name, "name", 64), _text(args.domain, "domain", 32)
     description = _text(args.description, "description", 4096, required=False)
     license_id, formats = _license(args.license), _formats(args.accepted_formats)
+    accepted_licenses = _licenses(args.accepted_licenses)
     curators = [check_account_id(c, "curator") for c in args.curators] or [origin]
     if len(set(curators)) != len(curators):
         raise errors.BadInput("curators must be distinct")
@@ -123,18 +198,22 @@ def create_datanet(ctx: Context, origin: bytes, args: pb.CreateDataNet) -> None:
                                             creation_deposit=encode_u128(config.creation_deposit),
                                             metadata_version=1, created_at=ctx.block_number))
     MetadataVersions.insert(ctx, new_id, 1, pb.Metadata(description=description, license=license_id,
-                                                        accepted_formats=formats, set_at=ctx.block_number))
+                                                        accepted_formats=formats, set_at=ctx.block_number,
+                                                        accepted_licenses=accepted_licenses,
+                                                        personal_data_allowed=args.personal_data_allowed))
     NextDataNetId.put(ctx, new_id + 1)
     ev.Created.emit(ctx, datanet=new_id, owner=origin, name=name)
 
 
 @calls.call(1, pb.Contribute, weights.CONTRIBUTE)
 def contribute(ctx: Context, origin: bytes, args: pb.Contribute) -> None:
-    """Submit a contribution (its content's hash; the data lives in the content store); the deposit is held."""
+    """Submit a contribution (its content's hash; the data lives in the content store) with its terms; the
+    deposit is held. Terms the DataNet's current metadata does not accept are refused (see `_terms`)."""
     net = datanet(ctx, args.datanet)
     metadata = MetadataVersions.get(ctx, net.id, net.metadata_version)
     if args.format not in metadata.accepted_formats:
         raise errors.FormatNotAccepted(f"format {args.format!r} is not one of {list(metadata.accepted_formats)}")
+    terms = _terms(net, metadata, args)
     content = _hash(args.content_hash, "content_hash")
     metadata_hash = _hash(args.metadata_hash, "metadata_hash", optional=True)
     if not 1 <= args.size <= ctx.config.max_blob_size:
@@ -147,7 +226,8 @@ def contribute(ctx: Context, origin: bytes, args: pb.Contribute) -> None:
     new_id = NextContributionId.get(ctx, 1)
     Contributions.insert(ctx, new_id, pb.Contribution(
         id=new_id, datanet=net.id, contributor=origin, content_hash=content, size=args.size, format=args.format,
-        metadata_hash=metadata_hash, status=pb.PENDING, deposit=encode_u128(deposit), submitted_at=ctx.block_number))
+        metadata_hash=metadata_hash, status=pb.PENDING, deposit=encode_u128(deposit), submitted_at=ctx.block_number,
+        terms=terms))
     ByDataNet.insert(ctx, net.id, new_id, b"")
     ByContributor.insert(ctx, origin, new_id, b"")
     LiveContent.insert(ctx, net.id, content, new_id)
@@ -187,25 +267,26 @@ def reject(ctx: Context, origin: bytes, args: pb.Decide) -> None:
 
 @calls.call(4, pb.ContributionRef, weights.WITHDRAW)
 def withdraw(ctx: Context, origin: bytes, args: pb.ContributionRef) -> None:
-    """Contributor: withdraw a pending contribution; the deposit comes back."""
-    found = _pending(ctx, args.contribution)
+    """Contributor: withdraw a contribution - pending (its deposit comes back), approved, or even rejected or
+    revoked (their bytes were still served). From this block no new snapshot holds it, no node serves its bytes
+    (`hooks.content_withdrawn`), the models trained on a snapshot holding it are marked as trained on withdrawn
+    data, and it earns nothing from requests made from this block on; the snapshots that hold it keep its
+    leaf, so they stay provable."""
+    found = Contributions.require(ctx, args.contribution, errors.UnknownContribution,
+                                  f"no contribution {args.contribution}")
     if origin != found.contributor:
         raise errors.NotContributor(f"contribution {found.id} is not the caller's")
-    deposit = decode_u128(found.deposit)
-    token.release(ctx, CONTRIBUTION_DEPOSIT, origin, deposit)
-    LiveContent.remove(ctx, found.datanet, found.content_hash)
-    _decide(ctx, found, pb.WITHDRAWN, 0)
+    deposit = _retire(ctx, found, pb.WITHDRAWN)
     ev.Withdrawn.emit(ctx, contribution=found.id, datanet=found.datanet, contributor=origin,
                       amount=encode_u128(deposit))
 
 
 @calls.call(5, pb.Decide, weights.REVOKE)
 def revoke(ctx: Context, origin: bytes, args: pb.Decide) -> None:
-    """Curator or contributor: take an approved contribution out of future snapshots (past ones keep it)."""
-    found = Contributions.require(ctx, args.contribution, errors.UnknownContribution,
-                                  f"no contribution {args.contribution}")
-    if found.status != pb.APPROVED:
-        raise errors.NotApproved(f"contribution {found.id} is {pb.Status.Name(found.status).lower()}")
+    """Curator or contributor: take an approved contribution out of future snapshots (past ones keep it). This
+    is curation, not removal: its bytes stay served and models trained on it are not flagged (a contributor
+    who wants the data gone withdraws it; an owner or curator facing a claim takes it down)."""
+    found = _approved(ctx, args.contribution)
     if origin != found.contributor:
         _curator(datanet(ctx, found.datanet), origin)
     Approved.remove(ctx, found.datanet, found.id)
@@ -231,9 +312,10 @@ def publish_snapshot(ctx: Context, origin: bytes, args: pb.PublishSnapshot) -> N
     leaves = [leaf_of(Contributions.get(ctx, cid)) for cid in ids]
     version = net.snapshot_count + 1
     root = root_of(leaves)
+    shares, personal = terms_mix(leaves)
     Snapshots.insert(ctx, net.id, version, pb.Snapshot(
         datanet=net.id, version=version, root=root, count=len(ids), total_size=sum(leaf.size for leaf in leaves),
-        published_at=ctx.block_number, contribution_ids=ids))
+        published_at=ctx.block_number, contribution_ids=ids, licenses=shares, personal_data=personal))
     net.snapshot_count = version
     DataNets.insert(ctx, net.id, net)
     ev.SnapshotPublished.emit(ctx, datanet=net.id, version=version, root=root, count=len(ids))
@@ -270,12 +352,14 @@ def remove_curator(ctx: Context, origin: bytes, args: pb.CuratorChange) -> None:
 
 @calls.call(9, pb.UpdateMetadata, weights.METADATA)
 def update_metadata(ctx: Context, origin: bytes, args: pb.UpdateMetadata) -> None:
-    """Owner: publish a new metadata version (earlier versions stay as they were)."""
+    """Owner: publish a new metadata version (earlier versions stay as they were); it decides the formats and
+    terms of contributions submitted from now on."""
     net = datanet(ctx, args.datanet)
     _owner(net, origin)
     metadata = pb.Metadata(description=_text(args.description, "description", 4096, required=False),
                            license=_license(args.license), accepted_formats=_formats(args.accepted_formats),
-                           set_at=ctx.block_number)
+                           set_at=ctx.block_number, accepted_licenses=_licenses(args.accepted_licenses),
+                           personal_data_allowed=args.personal_data_allowed)
     net.metadata_version += 1
     MetadataVersions.insert(ctx, net.id, net.metadata_version, metadata)
     DataNets.insert(ctx, net.id, net)
@@ -341,3 +425,23 @@ def revoke_access(ctx: Context, origin: bytes, args: pb.AccessChange) -> None:
     found.state, found.decided_at, found.decided_by = pb.ACCESS_REVOKED, ctx.block_number, origin
     Access.insert(ctx, net.id, args.account, found)
     ev.AccessRevoked.emit(ctx, datanet=net.id, account=args.account, by=origin)
+
+
+@calls.call(14, pb.TakeDown, weights.WITHDRAW)
+def take_down(ctx: Context, origin: bytes, args: pb.TakeDown) -> None:
+    """Owner or curator: remove a contribution on a takedown, with its reason code (TakedownReason: copyright
+    claim, personal data, consent withdrawn, illegal content, other). What follows is a withdrawal's (see
+    `withdraw`), in any status but withdrawn: rejecting or revoking leaves the bytes served, a takedown does
+    not. A pending one's deposit goes back to its contributor: a takedown is not a verdict on the
+    contributor (the data subject or a rights holder may be the one asking); a curator who judges the data
+    spam rejects it. The same reads and writes as a withdrawal (plus the DataNet), hence its weight."""
+    found = Contributions.require(ctx, args.contribution, errors.UnknownContribution,
+                                  f"no contribution {args.contribution}")
+    _curator(datanet(ctx, found.datanet), origin)
+    if args.reason not in TAKEDOWN_REASONS:
+        raise errors.BadInput(f"reason must be a takedown reason code: "
+                              f"{', '.join(f'{code} {name}' for code, name in TAKEDOWN_REASONS.items())}")
+    found.takedown, found.taken_down_by = args.reason, origin
+    deposit = _retire(ctx, found, pb.TAKEN_DOWN)
+    ev.TakenDown.emit(ctx, contribution=found.id, datanet=found.datanet, contributor=found.contributor,
+                      reason=args.reason, amount=encode_u128(deposit))

@@ -97,3 +97,24 @@ class AccessExists(DataNetError):
 class NoAccess(DataNetError):
     """The account holds no grant or request to revoke."""
     code = 17
+
+
+class LicenseNotAccepted(DataNetError):
+    """The DataNet does not accept the contribution's license (the message names it and those accepted)."""
+    code = 18
+
+
+class PersonalDataNotAllowed(DataNetError):
+    """The contribution declares personal data and the DataNet does not allow personal data."""
+    code = 19
+
+
+class TdmOptedOut(DataNetError):
+    """The contributor reserves text-and-data-mining rights: a DataNet, whose data exists to train models,
+    takes no opted-out contribution."""
+    code = 20
+
+
+class NotWithdrawable(DataNetError):
+    """The contribution is already withdrawn or taken down."""
+    code = 21

@@ -1,4 +1,5 @@
-"""DataNet hooks: the static config check, the invariant check, and who may read a DataNet's blobs."""
+"""DataNet hooks: the static config check, the invariant check, who may read a DataNet's blobs, and which
+blobs no node may serve any more (withdrawn or taken down)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from runtime.errors import ensure
 
 from . import weights
 from .config import DataNetConfig
-from .interface import access_check, holders, leaf_of, root_of
+from .interface import RETIRED, access_check, holders, leaf_of, retirement, root_of, terms_mix
 from .storage import (
     CONTRIBUTION_DEPOSIT,
     CREATION_DEPOSIT,
@@ -31,9 +32,9 @@ def integrity_test(config: DataNetConfig) -> None:
 
 
 def try_state(ctx: Context) -> None:
-    """Indexes agree with statuses; every snapshot's root matches its leaves; what is held under each of
-    this pallet's hold reasons is exactly what it owes: creation deposits of the DataNets, deposits of the
-    pending contributions, per account."""
+    """Indexes agree with statuses; every snapshot's root and license mix match its leaves; what is held
+    under each of this pallet's hold reasons is exactly what it owes: creation deposits of the DataNets,
+    deposits of the pending contributions, per account."""
     created: dict[bytes, int] = {}
     pending: dict[bytes, int] = {}
     for net_id, net in DataNets.iter(ctx):
@@ -43,6 +44,8 @@ def try_state(ctx: Context) -> None:
         for version, snap in Snapshots.iter_prefix(ctx, net_id):
             leaves = [leaf_of(Contributions.get(ctx, cid)) for cid in snap.contribution_ids]
             ensure(root_of(leaves) == snap.root, f"datanet {net_id} snapshot {version}: root does not match leaves")
+            ensure(terms_mix(leaves) == (list(snap.licenses), snap.personal_data),
+                   f"datanet {net_id} snapshot {version}: its license mix does not match its leaves' terms")
     for cid, found in Contributions.iter(ctx):
         live = LiveContent.get(ctx, found.datanet, found.content_hash)
         approved = Approved.get(ctx, found.datanet, cid) is not None
@@ -51,6 +54,11 @@ def try_state(ctx: Context) -> None:
         ensure(approved == (found.status == pb.APPROVED), f"contribution {cid}: approved index disagrees")
         ensure(ByContent.get(ctx, found.content_hash, found.datanet) is not None,
                f"contribution {cid}: its content is missing from the content index")
+        ensure(found.status in RETIRED if found.withdrawn_at else found.status != pb.TAKEN_DOWN,
+               f"contribution {cid}: withdrawn_at {found.withdrawn_at} disagrees with its status "
+               f"{pb.Status.Name(found.status)}")  # (a pending one withdrawn before withdrawn_at existed has 0)
+        ensure((found.takedown != pb.TAKEDOWN_NONE) == (found.status == pb.TAKEN_DOWN),
+               f"contribution {cid}: a takedown reason goes with TAKEN_DOWN only")
         if found.status == pb.PENDING:
             pending[found.contributor] = pending.get(found.contributor, 0) + decode_u128(found.deposit)
     for reason, owed in ((CREATION_DEPOSIT, created), (CONTRIBUTION_DEPOSIT, pending)):
@@ -67,3 +75,25 @@ def content_access(ctx: Context, content_hash: bytes, reader: bytes) -> bool | N
     if not nets:
         return None
     return any(access_check(ctx, net, reader).allowed for net in nets)
+
+
+def content_withdrawn(ctx: Context, content_hash: bytes) -> str | None:
+    """Why no node may serve this blob any more, or None. A blob is withdrawn when DataNets hold it and in every
+    one of them its latest contribution was withdrawn or taken down: the same bytes submitted elsewhere (or
+    again) and still pending, approved, rejected or revoked there belong to that contribution too, whose
+    contributor asked nothing, so they stay served under that DataNet's access rules."""
+    latest = [Contributions.get(ctx, cid) for _, cid in ByContent.iter_prefix(ctx, content_hash)]
+    if not latest or any(found.status not in RETIRED for found in latest):
+        return None
+    return "; ".join(retirement(found) for found in latest)
+
+
+def released_content(ctx: Context, event) -> list[bytes]:
+    """The blobs a committed event of this pallet frees (a node deletes them from its content store): a
+    withdrawal's or takedown's content, once no DataNet's contribution needs it (`content_withdrawn`)."""
+    if event.pallet != "datanet" or event.name not in ("Withdrawn", "TakenDown"):
+        return []
+    found = Contributions.get(ctx, pb.ContributionEvent.FromString(event.data).contribution)
+    if found is None or content_withdrawn(ctx, found.content_hash) is None:
+        return []
+    return [found.content_hash]

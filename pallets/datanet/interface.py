@@ -12,11 +12,42 @@ from . import errors
 from .storage import Access, ByContent, Contributions, DataNets, Snapshots, Stats
 
 NAME = "datanet"
+RETIRED = (pb.WITHDRAWN, pb.TAKEN_DOWN)  # statuses whose bytes no node serves (see hooks.content_withdrawn)
+
+
+def takedown_name(reason: int) -> str:
+    """A TakedownReason's plain name: "copyright", "personal data", ..."""
+    return pb.TakedownReason.Name(reason)[len("TAKEDOWN_"):].lower().replace("_", " ")
+
+
+def retirement(found: pb.Contribution) -> str:
+    """How a withdrawn or taken-down contribution left, in words (what a refused read of its bytes says)."""
+    how = ("withdrawn by its contributor" if found.status == pb.WITHDRAWN
+           else f"taken down ({takedown_name(found.takedown)})")
+    return f"contribution {found.id} of DataNet {found.datanet} was {how} at block {found.withdrawn_at}"
+
+
+def withdrawn_by(found: pb.Contribution, block: int) -> bool:
+    """Whether the contribution was withdrawn or taken down at or before `block`: the attribution pallet pays
+    it nothing for a request made from then on."""
+    return found.status in RETIRED and found.withdrawn_at <= block
 
 
 def leaf_of(contribution: pb.Contribution) -> pb.SnapshotLeaf:
+    """A contribution's snapshot leaf: who, what and its terms, so a membership proof proves the terms too."""
     return pb.SnapshotLeaf(contribution_id=contribution.id, contributor=contribution.contributor,
-                           content_hash=contribution.content_hash, size=contribution.size)
+                           content_hash=contribution.content_hash, size=contribution.size, terms=contribution.terms)
+
+
+def terms_mix(leaves: list[pb.SnapshotLeaf]) -> tuple[list[pb.LicenseShare], int]:
+    """A snapshot's license mix (its members grouped by license, licenses sorted) and how many of them
+    declare personal data: recorded with the snapshot, so a model citing it learns what its data allows
+    without reading every contribution."""
+    by_license: dict[str, list[int]] = {}
+    for leaf in leaves:
+        by_license.setdefault(leaf.terms.license, []).append(leaf.contribution_id)
+    shares = [pb.LicenseShare(license=name, contribution_ids=ids) for name, ids in sorted(by_license.items())]
+    return shares, sum(leaf.terms.personal_data for leaf in leaves)
 
 
 def root_of(leaves: list[pb.SnapshotLeaf]) -> bytes:

@@ -12,7 +12,10 @@ Each reserve/unreserve through the token pallet is one read and one write. publi
 approved contribution, up to `max_snapshot_contributions` (1000): measured at 1 and 17 members and
 extrapolated linearly to 1000. request_access, grant_access and revoke_access read the DataNet and the
 account's access record and write the record: one weight, ACCESS. contribute also indexes the content
-hash (who may read a blob is decided by the DataNets holding it): one more write.
+hash (who may read a blob is decided by the DataNets holding it): one more write. take_down does what
+withdraw does, plus reading the DataNet (the caller must curate it): it shares WITHDRAW, measured on its
+worst path (a pending contribution: its deposit is released); withdraw of an approved contribution does
+less than of a pending one (no deposit to release), measured too.
 """
 
 from runtime.weights import Weight

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pallets.datanet import interface as datanet
 from pallets.datanet.errors import DataNetError
+from payable.datanet.v1 import datanet_pb2 as dn
+from payable.datanet.v1 import licenses
 from payable.modelregistry.v1 import modelregistry_pb2 as pb
 from runtime.codec import check_account_id, decode_u128
 from runtime.context import Context
@@ -86,17 +88,18 @@ def register_base_model(ctx: Context, origin: bytes, args: pb.RegisterBaseModel)
 
 @calls.call(1, pb.RegisterModel, weights.REGISTER)
 def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
-    """Register a fine-tuned model or adapter with its training provenance, prices and reward split."""
-    base_model(ctx, args.base_model)
+    """Register a fine-tuned model or adapter with its training provenance, license, prices and reward split."""
+    base = base_model(ctx, args.base_model)
     config = ctx.config
     refs = [(s.datanet, s.version) for s in args.snapshots]
     if not 1 <= len(refs) <= config.max_snapshots or len(set(refs)) != len(refs):
         raise errors.BadInput(f"cite 1..{config.max_snapshots} distinct snapshots")
+    snapshots = []
     for net, version in refs:
         if version == 0:
             raise errors.UnknownSnapshot(f"DataNet {net}: cite an explicit snapshot version (1, 2, ...)")
         try:
-            datanet.snapshot(ctx, net, version)
+            snapshots.append(datanet.snapshot(ctx, net, version))
         except DataNetError as exc:
             raise errors.UnknownSnapshot(f"DataNet {net} version {version}: {exc.message}") from exc
         if not datanet.may_train(ctx, net, origin):
@@ -109,6 +112,8 @@ def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
     if split.contributors < config.min_contributors_bps:
         raise errors.BadSplit(f"contributors get {split.contributors} bps; the chain minimum is "
                               f"{config.min_contributors_bps}")
+    allows = data_license(snapshots)
+    model_license = _model_license(args.license, allows, base.license, snapshots)
     _method(args)
     _prices(args.price_per_inference, args.price_per_input_token, args.price_per_output_token)
     _format(args.format)
@@ -125,7 +130,8 @@ def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
         attribution_index_hash=_hash(args.attribution_index_hash, "attribution_index_hash", optional=True),
         price_per_inference=args.price_per_inference, price_per_input_token=args.price_per_input_token,
         price_per_output_token=args.price_per_output_token, split=split,
-        registered_at=ctx.block_number, format=args.format, eval=args.eval, span_weight_bps=args.span_weight_bps))
+        registered_at=ctx.block_number, format=args.format, eval=args.eval, span_weight_bps=args.span_weight_bps,
+        license=model_license, data_license=allows))
     NextModelId.put(ctx, new_id + 1)
     for net in sorted({net for net, _ in refs}):
         ByDataNet.insert(ctx, net, new_id, b"")
@@ -133,6 +139,58 @@ def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
     if first is None:
         ByArtifact.insert(ctx, artifact, new_id)
     ev.ModelRegistered.emit(ctx, model=new_id, owner=origin)
+
+
+def data_license(snapshots: list[dn.Snapshot]) -> pb.DataLicense:
+    """What the cited snapshots' contributions allow the model's license to be (`payable.datanet.v1.licenses`)."""
+    names = sorted({share.license for snap in snapshots for share in snap.licenses})
+    allows = licenses.allowed(names)
+    return pb.DataLicense(licenses=names, any=allows is None, allowed=sorted(allows or ()))
+
+
+MAX_NAMED = 20  # contribution ids a refusal names per snapshot and license (then how many in all)
+
+
+def _blocking(snapshots: list[dn.Snapshot], model_license: str | None) -> str:
+    """The contributions that forbid `model_license` (None: that restrict the model's license at all), by
+    snapshot and license, with what their license allows."""
+    found = []
+    for snap in snapshots:
+        for share in snap.licenses:
+            allows = licenses.model_licenses(share.license)
+            if allows is None or (model_license is not None and model_license in allows):
+                continue
+            count = len(share.contribution_ids)
+            ids = ", ".join(str(cid) for cid in share.contribution_ids[:MAX_NAMED])
+            named = (f"contribution {ids} is" if count == 1 else
+                     f"contributions {ids}{f' ({count} in all)' if count > MAX_NAMED else ''} are")
+            found.append(f"DataNet {snap.datanet} v{snap.version} {named} {share.license}, "
+                         f"which allows {' or '.join(sorted(allows))}")
+    return "; ".join(found)
+
+
+def _model_license(declared: str, data: pb.DataLicense, base_license: str, snapshots: list[dn.Snapshot]) -> str:
+    """The model's license: the declared one, refused unless its training data allows it (the refusal names the
+    contributions that block it). Undeclared, it is the base model's license when the data allows any, else the
+    allowed license the data itself carries (its terms carry over to the model), else the only one allowed;
+    data that allows none, or leaves a choice, needs a declaration."""
+    if not declared:
+        if data.any:
+            return base_license
+        carried = [name for name in data.allowed if name in data.licenses] or list(data.allowed)
+        if len(carried) == 1:
+            return carried[0]
+        allowed = " or ".join(data.allowed) if data.allowed else "no license at all"
+        raise errors.LicenseNotAllowed(f"declare the model's license: its training data allows {allowed} "
+                                       f"({_blocking(snapshots, None)})")
+    license_ = licenses.canonical(declared)
+    if license_ != licenses.OTHER and not licenses.is_license_id(license_):
+        raise errors.BadInput(f"license {declared!r} is not an SPDX identifier, {licenses.CUSTOM!r} "
+                              f"or {licenses.OTHER!r}")
+    if not data.any and license_ not in data.allowed:
+        raise errors.LicenseNotAllowed(f"model license {license_!r} is not allowed by its training data: "
+                                       f"{_blocking(snapshots, license_)}")
+    return license_
 
 
 LORA_METHODS = (pb.SPAN, pb.LORA_GRADIENT, pb.SPAN_AND_LORA_GRADIENT)

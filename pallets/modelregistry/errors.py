@@ -54,3 +54,10 @@ class ArtifactTaken(ModelRegistryError):
     its owner's, so no one else may publish the same bytes as theirs. The owner may register it again (a
     new listing with other prices or split, e.g. after deprecating the old one)."""
     code = 8
+
+
+class LicenseNotAllowed(ModelRegistryError):
+    """The training data does not allow the model's license (the message names the contributions that block
+    it and what their licenses allow), or the registration declared none and the data allows none or leaves a
+    choice."""
+    code = 9

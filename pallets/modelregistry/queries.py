@@ -49,10 +49,38 @@ def list_models(ctx: Context, request: pb.ModelsRequest) -> pb.ModelList:
 def get_provenance(ctx: Context, request: pb.ModelRequest) -> pb.Provenance:
     """The model's full chain: base model → snapshots → contributions, each with its membership proof."""
     found = model(ctx, request.model)
-    out = pb.Provenance(model=found, base_model=base_model(ctx, found.base_model))
+    out = pb.Provenance(model=found, base_model=base_model(ctx, found.base_model), withdrawn=withdrawn_data(ctx, found))
     for ref in found.snapshots:
         snap = datanet.snapshot(ctx, ref.datanet, ref.version)
         out.snapshots.add(snapshot=snap, contributions=datanet.membership_proofs(ctx, snap))
+    return out
+
+
+@queries.query(pb.ModelRequest, pb.WithdrawnData)
+def get_withdrawn(ctx: Context, request: pb.ModelRequest) -> pb.WithdrawnData:
+    """Whether the model was trained on data withdrawn or taken down since: which contributions, how much of
+    its training data they were, and since which block."""
+    return withdrawn_data(ctx, model(ctx, request.model))
+
+
+def withdrawn_data(ctx: Context, found: pb.Model) -> pb.WithdrawnData:
+    """The model's training contributions (the members of the snapshots it cites) that were withdrawn or taken
+    down after a snapshot froze them. Read from the contributions' current status, so it is never stale: the
+    snapshot and the model records stay as they were (history stays provable); the flag is derived."""
+    versions: dict[int, list[int]] = {}
+    for ref in found.snapshots:
+        for cid in datanet.snapshot(ctx, ref.datanet, ref.version).contribution_ids:
+            versions.setdefault(cid, []).append(ref.version)
+    out = pb.WithdrawnData(training_contributions=len(versions))
+    for cid in sorted(versions):
+        member = datanet.contribution(ctx, cid)
+        out.training_size += member.size
+        if member.status in datanet.RETIRED:
+            out.contributions.add(contribution=cid, datanet=member.datanet, versions=versions[cid],
+                                  status=member.status, takedown=member.takedown,
+                                  withdrawn_at=member.withdrawn_at, size=member.size)
+            out.withdrawn_size += member.size
+    out.since = min((w.withdrawn_at for w in out.contributions), default=0)
     return out
 
 

@@ -1,4 +1,5 @@
-"""Models: what the chain records of base models and fine-tuned models (format, prices, split, provenance)."""
+"""Models: what the chain records of base models and fine-tuned models (format, prices, split, provenance),
+and which were trained on data withdrawn since (the chain's `get_withdrawn`, per model)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from payable.modelregistry.v1.withdrawn import withdrawn_json
 from sdk.client import Client
 
 from ..deps import NodeClient, Page
@@ -21,4 +23,8 @@ def all_base_models(client: Client) -> list[mr.BaseModel]:
 @router.get("/models", response_class=HTMLResponse)
 def models(client: NodeClient, page: Page):
     found = list(client.pallet_items("modelregistry", "list_models", mr.ModelsRequest(), mr.ModelList, "models"))
-    return page("models.html", models=found, bases=all_base_models(client), format_name=mr.ArtifactFormat.Name)
+    withdrawn = {m.id: withdrawn_json(client.pallet_query("modelregistry", "get_withdrawn",
+                                                          mr.ModelRequest(model=m.id), mr.WithdrawnData))
+                 for m in found}
+    return page("models.html", models=found, withdrawn=withdrawn, bases=all_base_models(client),
+                format_name=mr.ArtifactFormat.Name)

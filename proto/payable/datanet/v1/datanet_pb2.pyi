@@ -15,6 +15,16 @@ class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECTED: _ClassVar[Status]
     WITHDRAWN: _ClassVar[Status]
     REVOKED: _ClassVar[Status]
+    TAKEN_DOWN: _ClassVar[Status]
+
+class TakedownReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TAKEDOWN_NONE: _ClassVar[TakedownReason]
+    TAKEDOWN_COPYRIGHT: _ClassVar[TakedownReason]
+    TAKEDOWN_PERSONAL_DATA: _ClassVar[TakedownReason]
+    TAKEDOWN_CONSENT_WITHDRAWN: _ClassVar[TakedownReason]
+    TAKEDOWN_ILLEGAL_CONTENT: _ClassVar[TakedownReason]
+    TAKEDOWN_OTHER: _ClassVar[TakedownReason]
 
 class AccessState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -26,6 +36,13 @@ APPROVED: Status
 REJECTED: Status
 WITHDRAWN: Status
 REVOKED: Status
+TAKEN_DOWN: Status
+TAKEDOWN_NONE: TakedownReason
+TAKEDOWN_COPYRIGHT: TakedownReason
+TAKEDOWN_PERSONAL_DATA: TakedownReason
+TAKEDOWN_CONSENT_WITHDRAWN: TakedownReason
+TAKEDOWN_ILLEGAL_CONTENT: TakedownReason
+TAKEDOWN_OTHER: TakedownReason
 ACCESS_REQUESTED: AccessState
 ACCESS_GRANTED: AccessState
 ACCESS_REVOKED: AccessState
@@ -57,19 +74,35 @@ class DataNet(_message.Message):
     def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., name: _Optional[str] = ..., domain: _Optional[str] = ..., curators: _Optional[_Iterable[bytes]] = ..., contribution_deposit: _Optional[bytes] = ..., creation_deposit: _Optional[bytes] = ..., metadata_version: _Optional[int] = ..., snapshot_count: _Optional[int] = ..., created_at: _Optional[int] = ..., permissioned: _Optional[bool] = ...) -> None: ...
 
 class Metadata(_message.Message):
-    __slots__ = ("description", "license", "accepted_formats", "set_at")
+    __slots__ = ("description", "license", "accepted_formats", "set_at", "accepted_licenses", "personal_data_allowed")
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     LICENSE_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FORMATS_FIELD_NUMBER: _ClassVar[int]
     SET_AT_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_LICENSES_FIELD_NUMBER: _ClassVar[int]
+    PERSONAL_DATA_ALLOWED_FIELD_NUMBER: _ClassVar[int]
     description: str
     license: str
     accepted_formats: _containers.RepeatedScalarFieldContainer[str]
     set_at: int
-    def __init__(self, description: _Optional[str] = ..., license: _Optional[str] = ..., accepted_formats: _Optional[_Iterable[str]] = ..., set_at: _Optional[int] = ...) -> None: ...
+    accepted_licenses: _containers.RepeatedScalarFieldContainer[str]
+    personal_data_allowed: bool
+    def __init__(self, description: _Optional[str] = ..., license: _Optional[str] = ..., accepted_formats: _Optional[_Iterable[str]] = ..., set_at: _Optional[int] = ..., accepted_licenses: _Optional[_Iterable[str]] = ..., personal_data_allowed: _Optional[bool] = ...) -> None: ...
+
+class ContributionTerms(_message.Message):
+    __slots__ = ("license", "terms_hash", "personal_data", "tdm_opt_out")
+    LICENSE_FIELD_NUMBER: _ClassVar[int]
+    TERMS_HASH_FIELD_NUMBER: _ClassVar[int]
+    PERSONAL_DATA_FIELD_NUMBER: _ClassVar[int]
+    TDM_OPT_OUT_FIELD_NUMBER: _ClassVar[int]
+    license: str
+    terms_hash: bytes
+    personal_data: bool
+    tdm_opt_out: bool
+    def __init__(self, license: _Optional[str] = ..., terms_hash: _Optional[bytes] = ..., personal_data: _Optional[bool] = ..., tdm_opt_out: _Optional[bool] = ...) -> None: ...
 
 class Contribution(_message.Message):
-    __slots__ = ("id", "datanet", "contributor", "content_hash", "size", "format", "metadata_hash", "status", "deposit", "reason", "submitted_at", "decided_at")
+    __slots__ = ("id", "datanet", "contributor", "content_hash", "size", "format", "metadata_hash", "status", "deposit", "reason", "submitted_at", "decided_at", "terms", "withdrawn_at", "takedown", "taken_down_by")
     ID_FIELD_NUMBER: _ClassVar[int]
     DATANET_FIELD_NUMBER: _ClassVar[int]
     CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +115,10 @@ class Contribution(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     SUBMITTED_AT_FIELD_NUMBER: _ClassVar[int]
     DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWN_AT_FIELD_NUMBER: _ClassVar[int]
+    TAKEDOWN_FIELD_NUMBER: _ClassVar[int]
+    TAKEN_DOWN_BY_FIELD_NUMBER: _ClassVar[int]
     id: int
     datanet: int
     contributor: bytes
@@ -94,10 +131,22 @@ class Contribution(_message.Message):
     reason: int
     submitted_at: int
     decided_at: int
-    def __init__(self, id: _Optional[int] = ..., datanet: _Optional[int] = ..., contributor: _Optional[bytes] = ..., content_hash: _Optional[bytes] = ..., size: _Optional[int] = ..., format: _Optional[str] = ..., metadata_hash: _Optional[bytes] = ..., status: _Optional[_Union[Status, str]] = ..., deposit: _Optional[bytes] = ..., reason: _Optional[int] = ..., submitted_at: _Optional[int] = ..., decided_at: _Optional[int] = ...) -> None: ...
+    terms: ContributionTerms
+    withdrawn_at: int
+    takedown: TakedownReason
+    taken_down_by: bytes
+    def __init__(self, id: _Optional[int] = ..., datanet: _Optional[int] = ..., contributor: _Optional[bytes] = ..., content_hash: _Optional[bytes] = ..., size: _Optional[int] = ..., format: _Optional[str] = ..., metadata_hash: _Optional[bytes] = ..., status: _Optional[_Union[Status, str]] = ..., deposit: _Optional[bytes] = ..., reason: _Optional[int] = ..., submitted_at: _Optional[int] = ..., decided_at: _Optional[int] = ..., terms: _Optional[_Union[ContributionTerms, _Mapping]] = ..., withdrawn_at: _Optional[int] = ..., takedown: _Optional[_Union[TakedownReason, str]] = ..., taken_down_by: _Optional[bytes] = ...) -> None: ...
+
+class LicenseShare(_message.Message):
+    __slots__ = ("license", "contribution_ids")
+    LICENSE_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    license: str
+    contribution_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, license: _Optional[str] = ..., contribution_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Snapshot(_message.Message):
-    __slots__ = ("datanet", "version", "root", "count", "total_size", "published_at", "contribution_ids")
+    __slots__ = ("datanet", "version", "root", "count", "total_size", "published_at", "contribution_ids", "licenses", "personal_data")
     DATANET_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ROOT_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +154,8 @@ class Snapshot(_message.Message):
     TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
     CONTRIBUTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    LICENSES_FIELD_NUMBER: _ClassVar[int]
+    PERSONAL_DATA_FIELD_NUMBER: _ClassVar[int]
     datanet: int
     version: int
     root: bytes
@@ -112,19 +163,23 @@ class Snapshot(_message.Message):
     total_size: int
     published_at: int
     contribution_ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, datanet: _Optional[int] = ..., version: _Optional[int] = ..., root: _Optional[bytes] = ..., count: _Optional[int] = ..., total_size: _Optional[int] = ..., published_at: _Optional[int] = ..., contribution_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    licenses: _containers.RepeatedCompositeFieldContainer[LicenseShare]
+    personal_data: int
+    def __init__(self, datanet: _Optional[int] = ..., version: _Optional[int] = ..., root: _Optional[bytes] = ..., count: _Optional[int] = ..., total_size: _Optional[int] = ..., published_at: _Optional[int] = ..., contribution_ids: _Optional[_Iterable[int]] = ..., licenses: _Optional[_Iterable[_Union[LicenseShare, _Mapping]]] = ..., personal_data: _Optional[int] = ...) -> None: ...
 
 class SnapshotLeaf(_message.Message):
-    __slots__ = ("contribution_id", "contributor", "content_hash", "size")
+    __slots__ = ("contribution_id", "contributor", "content_hash", "size", "terms")
     CONTRIBUTION_ID_FIELD_NUMBER: _ClassVar[int]
     CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
     CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
     contribution_id: int
     contributor: bytes
     content_hash: bytes
     size: int
-    def __init__(self, contribution_id: _Optional[int] = ..., contributor: _Optional[bytes] = ..., content_hash: _Optional[bytes] = ..., size: _Optional[int] = ...) -> None: ...
+    terms: ContributionTerms
+    def __init__(self, contribution_id: _Optional[int] = ..., contributor: _Optional[bytes] = ..., content_hash: _Optional[bytes] = ..., size: _Optional[int] = ..., terms: _Optional[_Union[ContributionTerms, _Mapping]] = ...) -> None: ...
 
 class Access(_message.Message):
     __slots__ = ("state", "note", "requested_at", "decided_at", "decided_by")
@@ -153,7 +208,7 @@ class ContributorStats(_message.Message):
     def __init__(self, contributions: _Optional[int] = ..., approved: _Optional[int] = ..., rejected: _Optional[int] = ..., earned: _Optional[bytes] = ...) -> None: ...
 
 class CreateDataNet(_message.Message):
-    __slots__ = ("name", "domain", "description", "license", "curators", "contribution_deposit", "accepted_formats")
+    __slots__ = ("name", "domain", "description", "license", "curators", "contribution_deposit", "accepted_formats", "accepted_licenses", "personal_data_allowed")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DOMAIN_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -161,6 +216,8 @@ class CreateDataNet(_message.Message):
     CURATORS_FIELD_NUMBER: _ClassVar[int]
     CONTRIBUTION_DEPOSIT_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FORMATS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_LICENSES_FIELD_NUMBER: _ClassVar[int]
+    PERSONAL_DATA_ALLOWED_FIELD_NUMBER: _ClassVar[int]
     name: str
     domain: str
     description: str
@@ -168,21 +225,25 @@ class CreateDataNet(_message.Message):
     curators: _containers.RepeatedScalarFieldContainer[bytes]
     contribution_deposit: bytes
     accepted_formats: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., domain: _Optional[str] = ..., description: _Optional[str] = ..., license: _Optional[str] = ..., curators: _Optional[_Iterable[bytes]] = ..., contribution_deposit: _Optional[bytes] = ..., accepted_formats: _Optional[_Iterable[str]] = ...) -> None: ...
+    accepted_licenses: _containers.RepeatedScalarFieldContainer[str]
+    personal_data_allowed: bool
+    def __init__(self, name: _Optional[str] = ..., domain: _Optional[str] = ..., description: _Optional[str] = ..., license: _Optional[str] = ..., curators: _Optional[_Iterable[bytes]] = ..., contribution_deposit: _Optional[bytes] = ..., accepted_formats: _Optional[_Iterable[str]] = ..., accepted_licenses: _Optional[_Iterable[str]] = ..., personal_data_allowed: _Optional[bool] = ...) -> None: ...
 
 class Contribute(_message.Message):
-    __slots__ = ("datanet", "content_hash", "size", "format", "metadata_hash")
+    __slots__ = ("datanet", "content_hash", "size", "format", "metadata_hash", "terms")
     DATANET_FIELD_NUMBER: _ClassVar[int]
     CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     METADATA_HASH_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
     datanet: int
     content_hash: bytes
     size: int
     format: str
     metadata_hash: bytes
-    def __init__(self, datanet: _Optional[int] = ..., content_hash: _Optional[bytes] = ..., size: _Optional[int] = ..., format: _Optional[str] = ..., metadata_hash: _Optional[bytes] = ...) -> None: ...
+    terms: ContributionTerms
+    def __init__(self, datanet: _Optional[int] = ..., content_hash: _Optional[bytes] = ..., size: _Optional[int] = ..., format: _Optional[str] = ..., metadata_hash: _Optional[bytes] = ..., terms: _Optional[_Union[ContributionTerms, _Mapping]] = ...) -> None: ...
 
 class Decide(_message.Message):
     __slots__ = ("contribution", "reason")
@@ -197,6 +258,14 @@ class ContributionRef(_message.Message):
     CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
     contribution: int
     def __init__(self, contribution: _Optional[int] = ...) -> None: ...
+
+class TakeDown(_message.Message):
+    __slots__ = ("contribution", "reason")
+    CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    contribution: int
+    reason: TakedownReason
+    def __init__(self, contribution: _Optional[int] = ..., reason: _Optional[_Union[TakedownReason, str]] = ...) -> None: ...
 
 class PublishSnapshot(_message.Message):
     __slots__ = ("datanet",)
@@ -213,16 +282,20 @@ class CuratorChange(_message.Message):
     def __init__(self, datanet: _Optional[int] = ..., curator: _Optional[bytes] = ...) -> None: ...
 
 class UpdateMetadata(_message.Message):
-    __slots__ = ("datanet", "description", "license", "accepted_formats")
+    __slots__ = ("datanet", "description", "license", "accepted_formats", "accepted_licenses", "personal_data_allowed")
     DATANET_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     LICENSE_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FORMATS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_LICENSES_FIELD_NUMBER: _ClassVar[int]
+    PERSONAL_DATA_ALLOWED_FIELD_NUMBER: _ClassVar[int]
     datanet: int
     description: str
     license: str
     accepted_formats: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, datanet: _Optional[int] = ..., description: _Optional[str] = ..., license: _Optional[str] = ..., accepted_formats: _Optional[_Iterable[str]] = ...) -> None: ...
+    accepted_licenses: _containers.RepeatedScalarFieldContainer[str]
+    personal_data_allowed: bool
+    def __init__(self, datanet: _Optional[int] = ..., description: _Optional[str] = ..., license: _Optional[str] = ..., accepted_formats: _Optional[_Iterable[str]] = ..., accepted_licenses: _Optional[_Iterable[str]] = ..., personal_data_allowed: _Optional[bool] = ...) -> None: ...
 
 class SetPermissioned(_message.Message):
     __slots__ = ("datanet", "permissioned")

@@ -108,7 +108,7 @@ class EvalMetrics(_message.Message):
     def __init__(self, eval_loss_ppm: _Optional[int] = ..., base_eval_loss_ppm: _Optional[int] = ..., eval_examples: _Optional[int] = ..., train_examples: _Optional[int] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("id", "owner", "base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "deprecated", "registered_at", "format", "eval", "price_per_input_token", "span_weight_bps")
+    __slots__ = ("id", "owner", "base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "deprecated", "registered_at", "format", "eval", "price_per_input_token", "span_weight_bps", "license", "data_license")
     ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -126,6 +126,8 @@ class Model(_message.Message):
     EVAL_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_INPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SPAN_WEIGHT_BPS_FIELD_NUMBER: _ClassVar[int]
+    LICENSE_FIELD_NUMBER: _ClassVar[int]
+    DATA_LICENSE_FIELD_NUMBER: _ClassVar[int]
     id: int
     owner: bytes
     base_model: int
@@ -143,7 +145,19 @@ class Model(_message.Message):
     eval: EvalMetrics
     price_per_input_token: bytes
     span_weight_bps: int
-    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., deprecated: _Optional[bool] = ..., registered_at: _Optional[int] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ..., span_weight_bps: _Optional[int] = ...) -> None: ...
+    license: str
+    data_license: DataLicense
+    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., deprecated: _Optional[bool] = ..., registered_at: _Optional[int] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ..., span_weight_bps: _Optional[int] = ..., license: _Optional[str] = ..., data_license: _Optional[_Union[DataLicense, _Mapping]] = ...) -> None: ...
+
+class DataLicense(_message.Message):
+    __slots__ = ("licenses", "any", "allowed")
+    LICENSES_FIELD_NUMBER: _ClassVar[int]
+    ANY_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    licenses: _containers.RepeatedScalarFieldContainer[str]
+    any: bool
+    allowed: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, licenses: _Optional[_Iterable[str]] = ..., any: _Optional[bool] = ..., allowed: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RegisterBaseModel(_message.Message):
     __slots__ = ("artifact_hash", "architecture", "format", "license", "size_bytes", "parameters", "context_length", "source")
@@ -166,7 +180,7 @@ class RegisterBaseModel(_message.Message):
     def __init__(self, artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ..., context_length: _Optional[int] = ..., source: _Optional[_Union[BaseModelSource, _Mapping]] = ...) -> None: ...
 
 class RegisterModel(_message.Message):
-    __slots__ = ("base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "format", "eval", "price_per_input_token", "span_weight_bps")
+    __slots__ = ("base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "format", "eval", "price_per_input_token", "span_weight_bps", "license")
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
     TRAINING_CONFIG_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +194,7 @@ class RegisterModel(_message.Message):
     EVAL_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_INPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SPAN_WEIGHT_BPS_FIELD_NUMBER: _ClassVar[int]
+    LICENSE_FIELD_NUMBER: _ClassVar[int]
     base_model: int
     snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotRef]
     training_config_hash: bytes
@@ -193,7 +208,8 @@ class RegisterModel(_message.Message):
     eval: EvalMetrics
     price_per_input_token: bytes
     span_weight_bps: int
-    def __init__(self, base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ..., span_weight_bps: _Optional[int] = ...) -> None: ...
+    license: str
+    def __init__(self, base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ..., span_weight_bps: _Optional[int] = ..., license: _Optional[str] = ...) -> None: ...
 
 class UpdatePrice(_message.Message):
     __slots__ = ("model", "price_per_inference", "price_per_output_token", "price_per_input_token")
@@ -316,12 +332,46 @@ class SnapshotProvenance(_message.Message):
     contributions: _containers.RepeatedCompositeFieldContainer[_datanet_pb2.MembershipProof]
     def __init__(self, snapshot: _Optional[_Union[_datanet_pb2.Snapshot, _Mapping]] = ..., contributions: _Optional[_Iterable[_Union[_datanet_pb2.MembershipProof, _Mapping]]] = ...) -> None: ...
 
+class WithdrawnContribution(_message.Message):
+    __slots__ = ("contribution", "datanet", "versions", "status", "takedown", "withdrawn_at", "size")
+    CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    DATANET_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TAKEDOWN_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWN_AT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    contribution: int
+    datanet: int
+    versions: _containers.RepeatedScalarFieldContainer[int]
+    status: _datanet_pb2.Status
+    takedown: _datanet_pb2.TakedownReason
+    withdrawn_at: int
+    size: int
+    def __init__(self, contribution: _Optional[int] = ..., datanet: _Optional[int] = ..., versions: _Optional[_Iterable[int]] = ..., status: _Optional[_Union[_datanet_pb2.Status, str]] = ..., takedown: _Optional[_Union[_datanet_pb2.TakedownReason, str]] = ..., withdrawn_at: _Optional[int] = ..., size: _Optional[int] = ...) -> None: ...
+
+class WithdrawnData(_message.Message):
+    __slots__ = ("contributions", "training_contributions", "withdrawn_size", "training_size", "since")
+    CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    contributions: _containers.RepeatedCompositeFieldContainer[WithdrawnContribution]
+    training_contributions: int
+    withdrawn_size: int
+    training_size: int
+    since: int
+    def __init__(self, contributions: _Optional[_Iterable[_Union[WithdrawnContribution, _Mapping]]] = ..., training_contributions: _Optional[int] = ..., withdrawn_size: _Optional[int] = ..., training_size: _Optional[int] = ..., since: _Optional[int] = ...) -> None: ...
+
 class Provenance(_message.Message):
-    __slots__ = ("model", "base_model", "snapshots")
+    __slots__ = ("model", "base_model", "snapshots", "withdrawn")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
     model: Model
     base_model: BaseModel
     snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotProvenance]
-    def __init__(self, model: _Optional[_Union[Model, _Mapping]] = ..., base_model: _Optional[_Union[BaseModel, _Mapping]] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotProvenance, _Mapping]]] = ...) -> None: ...
+    withdrawn: WithdrawnData
+    def __init__(self, model: _Optional[_Union[Model, _Mapping]] = ..., base_model: _Optional[_Union[BaseModel, _Mapping]] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotProvenance, _Mapping]]] = ..., withdrawn: _Optional[_Union[WithdrawnData, _Mapping]] = ...) -> None: ...

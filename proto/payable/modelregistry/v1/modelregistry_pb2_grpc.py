@@ -59,6 +59,11 @@ class ModelRegistryQueryStub:
                 request_serializer=payable_dot_modelregistry_dot_v1_dot_modelregistry__pb2.BaseModelsRequest.SerializeToString,
                 response_deserializer=payable_dot_modelregistry_dot_v1_dot_modelregistry__pb2.BaseModelList.FromString,
                 _registered_method=True)
+        self.GetWithdrawn = channel.unary_unary(
+                '/payable.modelregistry.v1.ModelRegistryQuery/GetWithdrawn',
+                request_serializer=payable_dot_modelregistry_dot_v1_dot_modelregistry__pb2.ModelRequest.SerializeToString,
+                response_deserializer=payable_dot_modelregistry_dot_v1_dot_modelregistry__pb2.WithdrawnData.FromString,
+                _registered_method=True)
 
 
 class ModelRegistryQueryServicer:
@@ -94,6 +99,12 @@ class ModelRegistryQueryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetWithdrawn(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelRegistryQueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -121,6 +132,11 @@ def add_ModelRegistryQueryServicer_to_server(servicer, server):
                     servicer.ListBaseModels,
                     request_deserializer=payable_dot_modelregistry_dot_v1_dot_modelregistry__pb2.BaseModelsRequest.FromString,
                     response_serializer=payable_dot_modelregistry_dot_v1_dot_modelregistry__pb2.BaseModelList.SerializeToString,
+            ),
+            'GetWithdrawn': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWithdrawn,
+                    request_deserializer=payable_dot_modelregistry_dot_v1_dot_modelregistry__pb2.ModelRequest.FromString,
+                    response_serializer=payable_dot_modelregistry_dot_v1_dot_modelregistry__pb2.WithdrawnData.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -258,6 +274,33 @@ class ModelRegistryQuery:
             '/payable.modelregistry.v1.ModelRegistryQuery/ListBaseModels',
             payable_dot_modelregistry_dot_v1_dot_modelregistry__pb2.BaseModelsRequest.SerializeToString,
             payable_dot_modelregistry_dot_v1_dot_modelregistry__pb2.BaseModelList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWithdrawn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.modelregistry.v1.ModelRegistryQuery/GetWithdrawn',
+            payable_dot_modelregistry_dot_v1_dot_modelregistry__pb2.ModelRequest.SerializeToString,
+            payable_dot_modelregistry_dot_v1_dot_modelregistry__pb2.WithdrawnData.FromString,
             options,
             channel_credentials,
             insecure,
