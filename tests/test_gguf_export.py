@@ -18,7 +18,8 @@ import sys
 import pytest
 
 from gpu_worker.finetune import gguf_export
-from gpu_worker.finetune.gguf_export import CardFacts, DatasetRef, GGUFExportError
+from gpu_worker.finetune.gguf_export import GGUFExportError
+from sdk.model_documents import CardFacts, DatasetRef, model_card
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cpu-heavy")]
 
@@ -135,7 +136,7 @@ def _llama_cpp_logits(base_gguf, lora_gguf):
 def test_llama_cpp_applies_the_exported_adapter_as_peft_does(tiny, tmp_path):
     base_dir, base_gguf, adapter_dir = tiny
     before = {p.name: p.read_bytes() for p in adapter_dir.iterdir()}
-    card = gguf_export.model_card(_facts(), "adapter-f32.gguf")
+    card = model_card(_facts(), "adapter-f32.gguf")
     done = gguf_export.export_gguf(base_dir, adapter_dir, tmp_path / "out", card)
     assert done["adapted_modules"] == 2 * len(TARGETS) and done["alpha"] == 8.0
     assert {p.name: p.read_bytes() for p in adapter_dir.iterdir()} == before  # the hashed directory untouched
@@ -174,7 +175,7 @@ def test_model_card_metadata_is_what_hugging_face_reads(tiny, tmp_path):
 
     base_dir, _, adapter_dir = tiny
     done = gguf_export.export_gguf(base_dir, adapter_dir, tmp_path / "out",
-                                   gguf_export.model_card(_facts(), "adapter-f16.gguf"), outtype="f16")
+                                   model_card(_facts(), "adapter-f16.gguf"), outtype="f16")
     text = (tmp_path / "out" / "README.md").read_text()
     assert text.startswith("---\n")
     meta = yaml.safe_load(text.split("---\n")[1])

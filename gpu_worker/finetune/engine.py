@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from payable.modelregistry.v1.documents import publish_card
 from payable.modelregistry.v1.methods import ADAPTER_METHODS
 from runtime.codec import encode_u128, parse_open
 from runtime.crypto import Keypair, blake2_256, encode_address
@@ -378,7 +379,7 @@ class FinetuneEngine:
         if adapter_hash.hex() != job.results["adapter_hash"] or config_hash != job.config.hash():
             raise JobError("the stored adapter or config no longer matches what the job produced")
         results = job.results
-        return mr.RegisterModel(
+        record = mr.RegisterModel(
             base_model=base_id,
             snapshots=[mr.SnapshotRef(datanet=d, version=v) for d, v in job.config.dataset.snapshots],
             training_config_hash=config_hash, artifact_hash=adapter_hash,
@@ -397,6 +398,9 @@ def registered_base(client: Client, artifact_hex: str) -> int:
     """The on-chain id of the base model with this artifact hash."""
     for base in client.pallet_items("modelregistry", "list_base_models", mr.BaseModelsRequest(), mr.BaseModelList,
                                     "base_models"):
+        with self._client() as client:  # the model card, rendered from this record, stored by hash in it
+            publish_card(client, record)
+        return record
         if base.artifact_hash.hex() == artifact_hex:
             return base.id
     raise JobError(f"no base model with artifact {artifact_hex} is registered on the chain")

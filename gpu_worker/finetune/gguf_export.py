@@ -24,7 +24,7 @@ back and checked: an adapter of type lora with two factors for every adapted mod
 
 The model card (README.md with the YAML metadata Hugging Face shows: license, base_model, datasets - the
 DataNet snapshots -, library_name: peft, the held-out loss under model-index) goes into the output folder
-with every export; `model_card()` renders it from facts the caller gathered from the chain and the job.
+with every export; the caller renders it with the one card writer, `sdk.model_documents.model_card`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..gguf_import import sha256_file
@@ -205,90 +204,6 @@ def check_gguf_lora(path: Path, adapter_dir: Path, alpha: float) -> dict:
         raise GGUFExportError(f"{path} holds {len(names)} tensors for {len(modules)} adapted modules "
                               f"(expected two each)")
     return {"adapted_modules": len(modules), "alpha": alpha, "architecture": value("general.architecture")}
-
-
-# --- the model card -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DatasetRef:
-    """A DataNet snapshot the adapter was trained on."""
-
-    datanet: int
-    version: int
-    name: str = ""
-    license: str = ""  # the DataNet's SPDX identifier
-    root: str = ""  # the snapshot's Merkle root (hex)
-
-    @property
-    def slug(self) -> str:
-        return f"payable-datanet-{self.datanet}-v{self.version}"
-
-
-@dataclass(frozen=True)
-class CardFacts:
-    """What a model card says, gathered from the chain and the job (never typed by hand)."""
-
-    title: str
-    license: str  # the base model's SPDX identifier as registered
-    base_model: str  # how the base is known: its source file or package, else its id on chain
-    base_artifact: str  # the base's artifact hash (hex)
-    datasets: list[DatasetRef]
-    eval_loss: float | None = None  # held-out loss with the adapter
-    base_eval_loss: float | None = None  # held-out loss of the base alone
-    eval_examples: int = 0
-    train_examples: int = 0
-    adapter_hash: str = ""
-    training_config_hash: str = ""
-    hyperparameters: dict = field(default_factory=dict)
-    provenance: dict = field(default_factory=dict)  # e.g. the model's id on chain, the base's source
-
-
-def card_metadata(facts: CardFacts) -> dict:
-    """The YAML front matter, in the keys Hugging Face reads (model-index carries the metrics)."""
-    meta: dict = {"license": (facts.license or "other").lower(), "base_model": facts.base_model,
-                  "library_name": "peft", "pipeline_tag": "text-generation",
-                  "tags": ["lora", "gguf", "llama.cpp", "payable"],
-                  "datasets": [d.slug for d in facts.datasets]}
-    metrics = [{"type": "loss", "value": round(facts.eval_loss, 6), "name": "held-out loss"}] \
-        if facts.eval_loss is not None else []
-    if facts.base_eval_loss is not None:
-        metrics.append({"type": "loss", "value": round(facts.base_eval_loss, 6), "name": "base model held-out loss"})
-    if metrics:
-        meta["model-index"] = [{"name": facts.title, "results": [{
-            "task": {"type": "text-generation", "name": "Text generation"},
-            "dataset": {"name": "held-out rows of " + ", ".join(f"DataNet {d.datanet} v{d.version}"
-                                                               for d in facts.datasets),
-                        "type": "+".join(d.slug for d in facts.datasets) or "none"},
-            "metrics": metrics}]}]
-    return meta
-
-
-def model_card(facts: CardFacts, gguf_name: str | None = None) -> str:
-    """README.md: Hugging Face metadata, then what the adapter is, what it was trained on, and how to run it."""
-    import yaml
-
-    lines = ["---", yaml.safe_dump(card_metadata(facts), sort_keys=False, allow_unicode=True).rstrip(), "---", "",
-             f"# {facts.title}", "",
-             f"A LoRA adapter fine-tuned with Payable ModelFactory on `{facts.base_model}` "
-             f"(base artifact `{facts.base_artifact}`).", ""]
-    if facts.eval_loss is not None:
-        base = f" (the base alone: {facts.base_eval_loss:.4f})" if facts.base_eval_loss is not None else ""
-        lines += [f"Held-out loss: **{facts.eval_loss:.4f}**{base} on {facts.eval_examples} held-out examples; "
-                  f"trained on {facts.train_examples} examples.", ""]
-    lines += ["## Training data", "", "| DataNet | version | name | license | snapshot root |", "|---|---|---|---|---|"]
-    lines += [f"| {d.datanet} | {d.version} | {d.name} | {d.license} | `{d.root}` |" for d in facts.datasets]
-    lines += ["", "## Provenance", ""]
-    for key, val in [("adapter (PEFT directory) hash", facts.adapter_hash),
-                     ("training config hash", facts.training_config_hash), *facts.provenance.items(),
-                     *((f"hyperparameter {k}", v) for k, v in facts.hyperparameters.items())]:
-        if val not in ("", None):
-            lines.append(f"- {key}: `{val}`")
-    if gguf_name:
-        lines += ["", "## Use with llama.cpp or Ollama", "",
-                  f"`{gguf_name}` is a GGUF LoRA for the base above as a GGUF model (for example converted with "
-                  "llama.cpp's `convert_hf_to_gguf.py`):", "", "```",
-                  f"llama-cli -m base.gguf --lora {gguf_name}", "```", "", "Ollama `Modelfile`:", "", "```",
-                  "FROM ./base.gguf", f"ADAPTER ./{gguf_name}", "```"]
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,15 +35,24 @@ def _text(value: str, field: str, limit: int) -> str:
     return value
 
 
+MAX_DECLARED_SOURCES = 32  # a base's declared training sources (its publisher's list, e.g. its model card's)
+
+
 def _source(source: pb.BaseModelSource) -> pb.BaseModelSource:
-    """A converted base's origin: empty, or the source file's name and sha256 with short texts beside."""
+    """A base's origin: empty; a converted base's source file (name and sha256) with short texts beside; and/or
+    the training data its publisher declares."""
     if source == pb.BaseModelSource():
         return source
-    _hash(source.file_sha256, "source.file_sha256")
-    _text(source.file_name, "source.file_name", 256)
-    for field in ("package", "version", "quantization", "converter"):
+    if source.file_name or source.file_sha256 or not source.training_sources:
+        _hash(source.file_sha256, "source.file_sha256")
+        _text(source.file_name, "source.file_name", 256)
+    for field in ("package", "version", "quantization", "converter", "sources_declared_in"):
         if len(getattr(source, field)) > 256:
             raise errors.BadInput(f"source.{field} must be at most 256 characters")
+    if len(source.training_sources) > MAX_DECLARED_SOURCES:
+        raise errors.BadInput(f"source.training_sources: at most {MAX_DECLARED_SOURCES} declared sources")
+    for name in source.training_sources:
+        _text(name, "source.training_sources[]", 256)
     return source
 
 
@@ -131,7 +140,7 @@ def register_model(ctx: Context, origin: bytes, args: pb.RegisterModel) -> None:
         price_per_inference=args.price_per_inference, price_per_input_token=args.price_per_input_token,
         price_per_output_token=args.price_per_output_token, split=split,
         registered_at=ctx.block_number, format=args.format, eval=args.eval, span_weight_bps=args.span_weight_bps,
-        license=model_license, data_license=allows))
+        license=model_license, data_license=allows, card_hash=_hash(args.card_hash, "card_hash", optional=True)))
     NextModelId.put(ctx, new_id + 1)
     for net in sorted({net for net, _ in refs}):
         ByDataNet.insert(ctx, net, new_id, b"")
@@ -175,11 +184,9 @@ def _model_license(declared: str, data: pb.DataLicense, base_license: str, snaps
     allowed license the data itself carries (its terms carry over to the model), else the only one allowed;
     data that allows none, or leaves a choice, needs a declaration."""
     if not declared:
-        if data.any:
-            return base_license
-        carried = [name for name in data.allowed if name in data.licenses] or list(data.allowed)
-        if len(carried) == 1:
-            return carried[0]
+        default = licenses.default_model_license(list(data.licenses), data.any, list(data.allowed), base_license)
+        if default is not None:
+            return default
         allowed = " or ".join(data.allowed) if data.allowed else "no license at all"
         raise errors.LicenseNotAllowed(f"declare the model's license: its training data allows {allowed} "
                                        f"({_blocking(snapshots, None)})")

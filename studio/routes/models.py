@@ -1,14 +1,17 @@
 """Models: what the chain records of base models and fine-tuned models (format, prices, split, provenance),
-and which were trained on data withdrawn since (the chain's `get_withdrawn`, per model)."""
+and which were trained on data withdrawn since (the chain's `get_withdrawn`, per model); per model, its card
+and its EU AI Act training-content summary (`payable.modelregistry.v1.documents`, the same as the CLI's)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse
 
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
-from payable.modelregistry.v1.withdrawn import withdrawn_json
-from sdk.client import Client
+from payable.modelregistry.v1.documents import stored_card, training_summary
+from payable.modelregistry.v1.withdrawn import withdrawn_json, withdrawn_text
+from sdk.client import Client, ClientError
+from sdk.model_documents import summary_markdown
 
 from ..deps import NodeClient, Page
 
@@ -27,4 +30,24 @@ def models(client: NodeClient, page: Page):
                                                           mr.ModelRequest(model=m.id), mr.WithdrawnData))
                  for m in found}
     return page("models.html", models=found, withdrawn=withdrawn, bases=all_base_models(client),
+                format_name=mr.ArtifactFormat.Name)
+
+
+@router.get("/models/{model_id}", response_class=HTMLResponse)
+def model_page(model_id: int, client: NodeClient, page: Page):
+    """One model: its record's headline, the withdrawn-data flag, its card (the one stored by hash, checked
+    against its records) and its training-content summary, both shown as text (escaped, never rendered)."""
+    try:
+        model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=model_id), mr.Model)
+    except ClientError as exc:
+        if not str(exc).startswith("NOT_FOUND"):
+            raise  # the node down, or refusing: the app's ClientError page says which
+        raise HTTPException(404, f"no model {model_id} on this chain ({exc})") from exc
+    withdrawn = client.pallet_query("modelregistry", "get_withdrawn", mr.ModelRequest(model=model_id),
+                                    mr.WithdrawnData)
+    card, stored = stored_card(client, model)
+    summary = training_summary(client, model_id)
+    return page("model.html", model=model, withdrawn=withdrawn_json(withdrawn),
+                withdrawn_text=withdrawn_text(withdrawn), card=card, card_stored=stored, summary=summary,
+                summary_text=summary_markdown(summary),
                 format_name=mr.ArtifactFormat.Name)

@@ -71,3 +71,15 @@ def blocks(data_license: str, model_license: str) -> bool:
     """Does data under `data_license` forbid a model under `model_license`?"""
     allows = model_licenses(data_license)
     return allows is not None and model_license not in allows
+
+
+def default_model_license(data_licenses: list[str], any_license: bool, allowed_licenses: list[str],
+                          base_license: str) -> str | None:
+    """The license of a model that declares none (the model registry's rule, here so that a client writing
+    the model card before registering says what the chain will record): the base model's when the data
+    allows any, else the allowed license the data itself carries (its terms carry over), else the only one
+    allowed; None when the data allows none or leaves a choice (the owner must declare one)."""
+    if any_license:
+        return base_license
+    carried = [name for name in allowed_licenses if name in data_licenses] or list(allowed_licenses)
+    return carried[0] if len(carried) == 1 else None

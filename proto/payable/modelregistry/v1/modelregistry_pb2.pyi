@@ -60,20 +60,24 @@ class BaseModel(_message.Message):
     def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., registered_at: _Optional[int] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ..., context_length: _Optional[int] = ..., source: _Optional[_Union[BaseModelSource, _Mapping]] = ...) -> None: ...
 
 class BaseModelSource(_message.Message):
-    __slots__ = ("file_name", "file_sha256", "package", "version", "quantization", "converter")
+    __slots__ = ("file_name", "file_sha256", "package", "version", "quantization", "converter", "training_sources", "sources_declared_in")
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
     FILE_SHA256_FIELD_NUMBER: _ClassVar[int]
     PACKAGE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
     CONVERTER_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_SOURCES_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_DECLARED_IN_FIELD_NUMBER: _ClassVar[int]
     file_name: str
     file_sha256: bytes
     package: str
     version: str
     quantization: str
     converter: str
-    def __init__(self, file_name: _Optional[str] = ..., file_sha256: _Optional[bytes] = ..., package: _Optional[str] = ..., version: _Optional[str] = ..., quantization: _Optional[str] = ..., converter: _Optional[str] = ...) -> None: ...
+    training_sources: _containers.RepeatedScalarFieldContainer[str]
+    sources_declared_in: str
+    def __init__(self, file_name: _Optional[str] = ..., file_sha256: _Optional[bytes] = ..., package: _Optional[str] = ..., version: _Optional[str] = ..., quantization: _Optional[str] = ..., converter: _Optional[str] = ..., training_sources: _Optional[_Iterable[str]] = ..., sources_declared_in: _Optional[str] = ...) -> None: ...
 
 class SnapshotRef(_message.Message):
     __slots__ = ("datanet", "version")
@@ -108,7 +112,7 @@ class EvalMetrics(_message.Message):
     def __init__(self, eval_loss_ppm: _Optional[int] = ..., base_eval_loss_ppm: _Optional[int] = ..., eval_examples: _Optional[int] = ..., train_examples: _Optional[int] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("id", "owner", "base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "deprecated", "registered_at", "format", "eval", "price_per_input_token", "span_weight_bps", "license", "data_license")
+    __slots__ = ("id", "owner", "base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "deprecated", "registered_at", "format", "eval", "price_per_input_token", "span_weight_bps", "license", "data_license", "card_hash")
     ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +132,7 @@ class Model(_message.Message):
     SPAN_WEIGHT_BPS_FIELD_NUMBER: _ClassVar[int]
     LICENSE_FIELD_NUMBER: _ClassVar[int]
     DATA_LICENSE_FIELD_NUMBER: _ClassVar[int]
+    CARD_HASH_FIELD_NUMBER: _ClassVar[int]
     id: int
     owner: bytes
     base_model: int
@@ -147,7 +152,8 @@ class Model(_message.Message):
     span_weight_bps: int
     license: str
     data_license: DataLicense
-    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., deprecated: _Optional[bool] = ..., registered_at: _Optional[int] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ..., span_weight_bps: _Optional[int] = ..., license: _Optional[str] = ..., data_license: _Optional[_Union[DataLicense, _Mapping]] = ...) -> None: ...
+    card_hash: bytes
+    def __init__(self, id: _Optional[int] = ..., owner: _Optional[bytes] = ..., base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., deprecated: _Optional[bool] = ..., registered_at: _Optional[int] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ..., span_weight_bps: _Optional[int] = ..., license: _Optional[str] = ..., data_license: _Optional[_Union[DataLicense, _Mapping]] = ..., card_hash: _Optional[bytes] = ...) -> None: ...
 
 class DataLicense(_message.Message):
     __slots__ = ("licenses", "any", "allowed")
@@ -180,7 +186,7 @@ class RegisterBaseModel(_message.Message):
     def __init__(self, artifact_hash: _Optional[bytes] = ..., architecture: _Optional[str] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., license: _Optional[str] = ..., size_bytes: _Optional[int] = ..., parameters: _Optional[int] = ..., context_length: _Optional[int] = ..., source: _Optional[_Union[BaseModelSource, _Mapping]] = ...) -> None: ...
 
 class RegisterModel(_message.Message):
-    __slots__ = ("base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "format", "eval", "price_per_input_token", "span_weight_bps", "license")
+    __slots__ = ("base_model", "snapshots", "training_config_hash", "artifact_hash", "attribution_method", "attribution_index_hash", "price_per_inference", "price_per_output_token", "split", "format", "eval", "price_per_input_token", "span_weight_bps", "license", "card_hash")
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
     TRAINING_CONFIG_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -195,6 +201,7 @@ class RegisterModel(_message.Message):
     PRICE_PER_INPUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SPAN_WEIGHT_BPS_FIELD_NUMBER: _ClassVar[int]
     LICENSE_FIELD_NUMBER: _ClassVar[int]
+    CARD_HASH_FIELD_NUMBER: _ClassVar[int]
     base_model: int
     snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotRef]
     training_config_hash: bytes
@@ -209,7 +216,8 @@ class RegisterModel(_message.Message):
     price_per_input_token: bytes
     span_weight_bps: int
     license: str
-    def __init__(self, base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ..., span_weight_bps: _Optional[int] = ..., license: _Optional[str] = ...) -> None: ...
+    card_hash: bytes
+    def __init__(self, base_model: _Optional[int] = ..., snapshots: _Optional[_Iterable[_Union[SnapshotRef, _Mapping]]] = ..., training_config_hash: _Optional[bytes] = ..., artifact_hash: _Optional[bytes] = ..., attribution_method: _Optional[_Union[AttributionMethod, str]] = ..., attribution_index_hash: _Optional[bytes] = ..., price_per_inference: _Optional[bytes] = ..., price_per_output_token: _Optional[bytes] = ..., split: _Optional[_Union[RewardSplit, _Mapping]] = ..., format: _Optional[_Union[ArtifactFormat, str]] = ..., eval: _Optional[_Union[EvalMetrics, _Mapping]] = ..., price_per_input_token: _Optional[bytes] = ..., span_weight_bps: _Optional[int] = ..., license: _Optional[str] = ..., card_hash: _Optional[bytes] = ...) -> None: ...
 
 class UpdatePrice(_message.Message):
     __slots__ = ("model", "price_per_inference", "price_per_output_token", "price_per_input_token")
