@@ -9,9 +9,12 @@ about Python's builtins. Both runs use ModelFactory's defaults (sdk.modelfactory
 r 8, α 16, dropout 0, every linear layer of every layer, cutoff 256, fused AdamW at 2e-3, cosine, 10%
 warm-up, batch 4, no weight decay, no clipping), the same seeded initial adapter, the same number of
 steps, and the same batches in the same order (the Trainer is fed ours), one thread each; each run is its
-own process, so peak memory (max RSS) is that run's alone. Prints JSON: training tokens/s (steps × batch ×
-mean example length, padding not counted, over the training time alone, per wall and per CPU second),
-peak RSS, held-out loss after the same steps (measured the same way for both, after training), the
+own process, so peak memory (max RSS) is that run's alone. Ours holds the frozen base layers in the
+precision a worker on this machine gives a job (`gpu_worker.frozen_base`: bfloat16 where the CPU multiplies
+it natively); the Trainer runs stock float32, as LLaMA-Factory does on a CPU. Prints JSON: training
+tokens/s (steps × batch × mean example length, padding not counted, over the training time alone, per
+wall and per CPU second), peak RSS, held-out loss after the same steps (each saved adapter over the
+float32 base, in an evaluating process of its own, so both are measured the same way), the
 ratios, and whether the targets are met; then one summary line. With `--resume` (default for the tiny
 base) also what a kill-and-resume costs: an uninterrupted checkpointed run against the same run stopped
 half way and resumed in a new process, in CPU seconds, since on a shared VM the wall time of the same run
@@ -94,32 +97,35 @@ def _config(spec, steps: int, checkpoint_every: int):
                           eval_every=steps)
 
 
-def _measured(data, steps: int, seconds: float, cpu_seconds: float, eval_loss: float | None) -> dict:
-    """Training tokens (steps x batch x mean example length, padding not counted) per wall and CPU second."""
+def _measured(data, steps: int, seconds: float, cpu_seconds: float, adapter: Path | None) -> dict:
+    """Training tokens (steps x batch x mean example length, padding not counted) per wall and CPU second, and
+    where the trained adapter is (None: the run stopped early), for `child_eval`."""
     tokens = steps * DEFAULTS.batch_size * DEFAULTS.grad_accum * data.tokens / len(data.train)
     return {"seconds": seconds, "cpu_seconds": cpu_seconds, "tokens_per_s": tokens / seconds,
-            "tokens_per_cpu_s": tokens / cpu_seconds, "eval_loss": eval_loss}
+            "tokens_per_cpu_s": tokens / cpu_seconds, "adapter": str(adapter) if adapter else None}
 
 
 def child_ours(base_kind: str, base: Path, steps: int, job: Path, checkpoint_every: int, stop_at: int,
                resume: bool) -> dict:
+    from dataclasses import replace
+
     from gpu_worker.finetune import trainer
+    from gpu_worker.frozen_base import native_dtype
 
     model, tokenizer, spec, data = _data(base_kind, base)
-    config = _config(spec, steps, checkpoint_every)
+    # the base layers' precision a worker on this machine gives a job (`FinetuneEngine.config_from`)
+    config = replace(_config(spec, steps, checkpoint_every), base_dtype=native_dtype("cpu"))
     points: list[dict] = []
     started, cpu_started = time.perf_counter(), time.process_time()
     try:  # no evaluation set inside the timed run: the Trainer's run evaluates nothing either
-        trainer.train(config, model, tokenizer, data.train, [], job, report=points.append,
-                      stop=lambda: stop_at > 0 and points[-1]["step"] >= stop_at, resume=resume)
-        finished = True
+        outcome = trainer.train(config, model, tokenizer, data.train, [], job, report=points.append,
+                                stop=lambda: stop_at > 0 and points[-1]["step"] >= stop_at, resume=resume)
+        adapter = outcome.adapter_dir
     except trainer.Aborted:
-        finished = False
+        adapter = None
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    eval_loss = trainer.evaluate(model, data.eval, tokenizer.pad_token_id, config.batch_size, "cpu") \
-        if finished else None
     trained = (points[-1]["step"] - (points[0]["step"] if resume else 0)) if points else 0
-    return _measured(data, trained, seconds, cpu_seconds, eval_loss)
+    return _measured(data, trained, seconds, cpu_seconds, adapter)
 
 
 def child_trainer(base_kind: str, base: Path, steps: int, out: Path) -> dict:
@@ -157,15 +163,31 @@ def child_trainer(base_kind: str, base: Path, steps: int, out: Path) -> dict:
     started, cpu_started = time.perf_counter(), time.process_time()
     run.train()
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    eval_loss = ours.evaluate(model, data.eval, tokenizer.pad_token_id, config.batch_size, "cpu")
-    return _measured(data, steps, seconds, cpu_seconds, eval_loss)
+    model.save_pretrained(out / "adapter")
+    return _measured(data, steps, seconds, cpu_seconds, out / "adapter")
+
+
+def child_eval(base_kind: str, base: Path, adapter: Path) -> dict:
+    """The held-out loss of a trained adapter over the float32 base, in a process of its own: both runs'
+    adapters are measured the same way, and neither run's peak memory includes the measuring."""
+    from peft import PeftModel
+
+    from gpu_worker.finetune import trainer
+
+    model, tokenizer, _, data = _data(base_kind, base)
+    tuned = PeftModel.from_pretrained(model, adapter).eval()
+    return {"eval_loss": trainer.evaluate(tuned, data.eval, tokenizer.pad_token_id, DEFAULTS.batch_size, "cpu")}
 
 
 def _child(argv: list[str]) -> None:
     from gpu_worker.device import deterministic
 
     deterministic(1)
-    kind, base_kind, base, steps, out = argv[0], argv[1], Path(argv[2]), int(argv[3]), Path(argv[4])
+    kind, base_kind, base = argv[0], argv[1], Path(argv[2])
+    if kind == "eval":
+        print(json.dumps(child_eval(base_kind, base, Path(argv[3]))))
+        return
+    steps, out = int(argv[3]), Path(argv[4])
     if kind == "trainer":
         result = child_trainer(base_kind, base, steps, out)
     else:
@@ -176,6 +198,14 @@ def _child(argv: list[str]) -> None:
 
 
 def _run(*args) -> dict:
+    """A training child's figures, with its adapter's held-out loss measured by an evaluating child."""
+    result = _child_process(*args)
+    adapter = result.pop("adapter")
+    result["eval_loss"] = _child_process("eval", args[1], args[2], adapter)["eval_loss"] if adapter else None
+    return result
+
+
+def _child_process(*args) -> dict:
     done = subprocess.run([sys.executable, __file__, "--child", *map(str, args)], capture_output=True, text=True,
                           timeout=1800)
     if done.returncode:
@@ -248,7 +278,8 @@ def main() -> None:
     report["targets_met"] = {"throughput_ge_1_3x": report["throughput_ratio"] >= 1.3,
                              "cpu_throughput_ge_1_3x": report["cpu_throughput_ratio"] >= 1.3,
                              "peak_rss_le_1x": report["peak_rss_ratio"] <= 1.0,
-                             "eval_loss_within_2pct": abs(report["eval_loss_ratio"] - 1) <= 0.02}
+                             "eval_loss_within_2pct": abs(report["eval_loss_ratio"] - 1) <= 0.02,
+                             "eval_loss_at_most_2pct_worse": report["eval_loss_ratio"] <= 1.02}
     if resume:
         overhead = statistics.median(r["fixed_cost_cpu_s"] / r["uninterrupted_cpu_s"] for r in resume)
         report["resume"] = {"overhead_fraction": overhead,

@@ -283,11 +283,13 @@ def _current_index(root: Path) -> bool:
     """An index is there, sketched as AdapterIndex sketches a query and chosen by the current damping rule (else
     it is rebuilt; the adapter is kept)."""
     from gpu_worker.adapter_index import PROJECTION
+    from gpu_worker.frozen_base import native_dtype
     from gpu_worker.gradient.damping import ADAPTER_RULE
 
     meta = root / "attribution.json"
     gradient = json.loads(meta.read_text())["gradient"] if meta.exists() else {}
-    return gradient.get("projection") == PROJECTION and gradient.get("damping", {}).get("rule") == ADAPTER_RULE
+    return gradient.get("projection") == PROJECTION and gradient.get("damping", {}).get("rule") == ADAPTER_RULE \
+        and gradient.get("base_dtype", "float32") == native_dtype("cpu")
 
 
 def _generate(engine, base_key: bytes, adapter: bytes, prompt: list[int], eos: int) -> list[int]:
@@ -335,9 +337,9 @@ def evaluate_facts() -> dict:
             config, data, adapter_dir, index_dir = _facts_adapter(base_dir, domain)
             timings[f"{domain}_adapter_and_index"] = round(time.perf_counter() - started, 1)
             base, tokenizer = load_base(base_dir)
-            model = PeftModel.from_pretrained(base, adapter_dir).eval()
-            adapter = engine.load_adapter(adapter_dir).hash
             index = AdapterIndex(index_dir)
+            model = index.prepare(PeftModel.from_pretrained(base, adapter_dir).eval())  # as the attributor holds it
+            adapter = engine.load_adapter(adapter_dir).hash
             who = [c for _, c in index.contributions]
             responses = np.array([e.row.messages[-1][1] for e in data.train])
             prompts = [(fact, tokenizer.encode(prompt_text(tokenizer, fact.held_out, config.dataset.template),

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .frozen_base import arranged, base_dtype, native_dtype
 from .gradient import lora_influence as influence
 from .gradient.damping import choose_adapter_damping
 from .rows import IGNORE, Example
@@ -43,13 +44,15 @@ SPAN_PARAMS = CreditParams(min_length=6, max_count=100)
 @dataclass(frozen=True)
 class IndexSpec:
     """What to build: the method (as the model record names it), the span weight for both, the gradient
-    method (ours, or a yardstick for benchmarks), projection dims and seed."""
+    method (ours, or a yardstick for benchmarks), projection dims and seed, and the precision the base
+    layers are held in for the gradients (`frozen_base`; empty: the device's native one)."""
 
     method: str = BOTH
     span_weight_bps: int = 5000
     gradient_method: str = "ours"
     k: int = PROJECTION_DIMS
     seed: int = 0
+    base_dtype: str = ""
 
     def __post_init__(self) -> None:
         if self.method not in METHOD_NAMES:
@@ -85,17 +88,21 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
                     contributions, out / "span", vocab_size=len(tokenizer))
         meta["span"] = {"min_length": SPAN_PARAMS.min_length, "max_count": SPAN_PARAMS.max_count}
     if spec.method in (GRADIENT, BOTH):
+        dtype = spec.base_dtype or native_dtype(next(model.parameters()).device)
+        # the rows' gradients as a query's will be computed; the damping check's retrains and losses in the
+        # model's own precision, since a short retrain moves a loss by less than bfloat16 rounding does
+        laid_out = arranged(model, dtype)
         pad, normalized = tokenizer.pad_token_id, influence.TOKEN_NORMALIZED[spec.gradient_method]
         kinds = (True, False) if spec.gradient_method == "ours" else (normalized,)  # ours: the data chooses
-        sketched = {kind: influence.per_example_projections(model, train, pad, spec.k, spec.seed, adapter,
+        sketched = {kind: influence.per_example_projections(laid_out, train, pad, spec.k, spec.seed, adapter,
                                                             token_normalized=kind) for kind in kinds}
         layout = sketched[normalized][0]
         gradient = {"method": spec.gradient_method, "projection": PROJECTION, "k": spec.k, "seed": spec.seed,
-                    "modules": [[m.name, m.a_size, m.b_size] for m in layout]}
+                    "base_dtype": dtype, "modules": [[m.name, m.a_size, m.b_size] for m in layout]}
         damping = 0.0
         if spec.gradient_method == "ours":
             queries = held_out[:16] or train[:8]
-            query_blocks = {kind: influence.per_example_projections(model, queries, pad, spec.k, spec.seed, adapter,
+            query_blocks = {kind: influence.per_example_projections(laid_out, queries, pad, spec.k, spec.seed, adapter,
                                                                     token_normalized=kind)[1] for kind in kinds}
             evidence = choose_adapter_damping(model, adapter, train, queries, pad, layout,
                                               {kind: blocks for kind, (_, blocks) in sketched.items()}, query_blocks,
@@ -146,6 +153,9 @@ class AdapterIndex:
         self.span = SpanIndex(self.root / "span") if "span" in self.meta else None
         self.features = np.load(self.root / "gradient" / "features.npy").astype(np.float64) \
             if "gradient" in self.meta else None
+        # the precision the rows' gradients were computed in, which a query's must share (float32 before
+        # indexes recorded it)
+        self.base_dtype = self.meta.get("gradient", {}).get("base_dtype", "float32")
 
     @property
     def span_weight(self) -> float:
@@ -160,9 +170,17 @@ class AdapterIndex:
                        token_normalized=g["token_normalized"])
         return out
 
+    def prepare(self, model):
+        """`model` laid out for this index's queries, its base layers in the precision the rows were computed
+        in (itself, or a copy sharing all but what it converts: `frozen_base`)."""
+        return arranged(model, self.base_dtype)
+
     def gradient_scores(self, model, tokenizer, query: Example, adapter: str = "default") -> tuple[float, np.ndarray]:
         """(`fine_tune_gain`, every row's score) of one generation; no scores (and no backward pass) when the
-        gain is 0. One forward with the adapter serves both."""
+        gain is 0. One forward with the adapter serves both. `model` must be `prepare`d."""
+        if base_dtype(model) != self.base_dtype:
+            raise ValueError(f"the index's rows were computed with the base layers in {self.base_dtype}, the "
+                             f"model's are in {base_dtype(model)}: query a model the index has prepared")
         g = self.meta["gradient"]
         gain, layout, blocks = influence.query_projection(model, query, tokenizer.pad_token_id, g["k"], g["seed"],
                                                           adapter, token_normalized=g["token_normalized"])

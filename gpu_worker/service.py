@@ -237,7 +237,7 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
                                                              f"not {signer}: only its owner may {action} it")
 
     def _config(self, context, raw: str) -> TrainingConfig:
-        return self._call(context, lambda: TrainingConfig.from_dict(json.loads(raw or "{}")))
+        return self._call(context, lambda: self.engine.config_from(json.loads(raw or "{}")))
 
     def Preview(self, request, context):  # gRPC method names
         spec = self._call(context, lambda: DatasetSpec.from_dict(json.loads(request.dataset_spec_json or "{}")))

@@ -186,6 +186,47 @@ def test_loss_falls_abort_resume_is_byte_identical_and_the_merge_is_checked(data
         export_merged(tiny_base, zero, tmp_path / "merged-zero")
 
 
+def test_a_bfloat16_base_trains_resumes_to_the_same_bytes_and_is_recorded(data, tiny_base, tmp_path):
+    """A job's frozen base layers may be held in bfloat16 (`gpu_worker.frozen_base`): the loss still falls, an
+    abort and resume still gives the same bytes, the precision is recorded in the config (a float32 one keeps
+    the bytes configs had before), and a worker gives a job asked for without one its device's native one."""
+    from dataclasses import replace
+
+    import torch
+
+    from gpu_worker.finetune.engine import FinetuneEngine
+    from gpu_worker.frozen_base import native_dtype
+    from runtime.crypto import Keypair
+
+    config = TrainingConfig(base_model=BASE, dataset=SPEC, max_steps=12, checkpoint_every=4, eval_every=6, seed=5,
+                            base_dtype="bfloat16")
+    assert TrainingConfig.from_json(config.to_json()).base_dtype == "bfloat16"
+    assert b"base_dtype" not in replace(config, base_dtype="float32").to_json()
+    with pytest.raises(SpecError, match="base_dtype must be one of"):
+        replace(config, base_dtype="int8")
+    engine = FinetuneEngine(tmp_path / "worker", Keypair.from_uri("//Eve"), torch.device("cpu"), None)
+    asked = {"base_model": BASE, "dataset": SPEC.to_dict()}
+    assert engine.config_from(asked).base_dtype == native_dtype("cpu")
+    assert engine.config_from({**asked, "base_dtype": "float32"}).base_dtype == "float32"
+
+    def run(job_dir, config, stop_after=None, resume=False):
+        base, tokenizer = trainer.load_base(tiny_base)
+        points = []
+        return trainer.train(config, base, tokenizer, data.train, data.eval, job_dir, report=points.append,
+                             stop=lambda: stop_after is not None and len(points) > stop_after, resume=resume)
+
+    whole = run(tmp_path / "whole", config)
+    assert whole.eval_loss < whole.base_eval_loss
+    with pytest.raises(trainer.Aborted):
+        run(tmp_path / "cut", config, stop_after=6)
+    resumed = run(tmp_path / "cut", config, resume=True)
+    weights = "adapter_model.safetensors"
+    assert (resumed.adapter_dir / weights).read_bytes() == (whole.adapter_dir / weights).read_bytes()
+    in_float32 = run(tmp_path / "float32", replace(config, base_dtype="float32"))
+    assert (in_float32.adapter_dir / weights).read_bytes() != (whole.adapter_dir / weights).read_bytes()
+    assert abs(in_float32.eval_loss - whole.eval_loss) < 0.02 * in_float32.eval_loss
+
+
 def test_no_checkpoint_outruns_the_progress_it_was_reported_with(data, tiny_base, tmp_path):
     """A worker killed while a step's point is being recorded (here: the recording itself dies at step 10, a
     checkpoint step) must not leave a checkpoint for that step: a resume would start after it and the

@@ -70,7 +70,7 @@ def test_generations_are_credited_to_the_rows_of_their_own_task(tuned):
     for task, example in enumerate(tuned["held"], start=1):
         prompt, output = _generate(model, tokenizer, example)
         query = Example(example.row, "", tuple(prompt + output), tuple([IGNORE] * len(prompt) + output))
-        credit = index.credit(model, tokenizer, query, output)
+        credit = index.credit(index.prepare(model), tokenizer, query, output)
         assert 0 < credit.paid_fraction <= 1 and credit.rows.min() >= 0
         by_task = np.array([credit.rows[task_of_row == t].sum() for t in range(1, 11)])
         own_share.append(by_task[task - 1] / by_task.sum())
@@ -96,12 +96,44 @@ def test_the_index_is_rebuilt_to_the_same_bytes_and_refuses_a_foreign_layout(tun
     index = AdapterIndex(tuned["root"] / "rebuild-a")
     index.meta["gradient"]["modules"][0][1] += 1
     with pytest.raises(ValueError, match="another adapter layout"):
-        index.gradient_scores(tuned["model"], tuned["tokenizer"], tuned["held"][0])
+        index.gradient_scores(index.prepare(tuned["model"]), tuned["tokenizer"], tuned["held"][0])
     with pytest.raises(ValueError, match="unknown attribution method"):
         IndexSpec(method="vibes")
     with pytest.raises(FileExistsError):
         build_adapter_index(tuned["model"], tuned["tokenizer"], tuned["train"][:5], [], tuned["root"] / "rebuild-a",
                             spec, 1e-3)
+
+
+def test_rows_computed_with_bfloat16_base_layers_score_as_float32_ones_and_queries_must_match(tuned):
+    """An index computed with the base layers held in bfloat16 (the default where the hardware multiplies it
+    natively) scores rows as the float32 computation does, a query must be computed in the index's
+    precision, and preparing a model for it leaves the caller's model as it was."""
+    from gpu_worker.adapter_index import AdapterIndex, IndexSpec, build_adapter_index
+    from gpu_worker.frozen_base import base_dtype
+
+    model, tokenizer = tuned["model"], tuned["tokenizer"]
+    indexes = {}
+    for dtype in ("float32", "bfloat16"):
+        build_adapter_index(model, tokenizer, tuned["train"][:40], [], tuned["root"] / f"precision-{dtype}",
+                            IndexSpec(method="lora-gradient", gradient_method="grad_dot", base_dtype=dtype), 1e-3)
+        indexes[dtype] = AdapterIndex(tuned["root"] / f"precision-{dtype}")
+    low = indexes["bfloat16"]
+    assert low.base_dtype == "bfloat16" and indexes["float32"].base_dtype == "float32"
+    with pytest.raises(ValueError, match="query a model the index has prepared"):
+        low.gradient_scores(model, tokenizer, tuned["held"][0])
+    prepared = low.prepare(model)
+    assert base_dtype(prepared) == "bfloat16" and base_dtype(model) == "float32"
+    laid_out = indexes["float32"].prepare(model)  # float32 base layers, the head transposed
+    assert indexes["float32"].prepare(laid_out) is laid_out and laid_out is not model
+    factors = [p for n, p in model.named_parameters() if "lora_" in n]
+    copied = [p for n, p in prepared.named_parameters() if "lora_" in n]
+    assert all(torch.equal(p, q) and p.data_ptr() != q.data_ptr() for p, q in zip(factors, copied, strict=True))
+    assert prepared.get_input_embeddings().weight is model.get_input_embeddings().weight  # shared, not copied
+    for query in tuned["held"][:5]:
+        gain32, scores32 = indexes["float32"].gradient_scores(laid_out, tokenizer, query)
+        gain16, scores16 = low.gradient_scores(prepared, tokenizer, query)
+        assert abs(gain32 - gain16) < 0.01
+        assert np.corrcoef(scores32, scores16)[0, 1] > 0.999 and scores32.argmax() == scores16.argmax()
 
 
 def test_datainf_is_the_inverse_it_approximates_when_one_row_dominates():
@@ -166,6 +198,7 @@ def test_the_paid_engine_attributes_each_adapter_with_its_own_factors(tuned, tmp
         signed = engine.attribute(served[which], request, record, prompt, output, request.draw_seed)
         got = [(c.contribution_id, c.score_ppb) for c in at.AttributionResult.FromString(signed.result).top_k]
         alone = PeftModel.from_pretrained(load_base(tuned["base_dir"])[0], (first, second)[which]).eval()
+        alone = index.prepare(alone)
         credit = index.credit(alone, tokenizer, query, output)
         want = sampled_credit(credit.rows, index.row_contribution, MAX_DRAWS, request_id_bytes(1) + bytes(32),
                               credit.paid_fraction)
@@ -221,11 +254,12 @@ def test_a_reply_the_rows_did_not_teach_earns_the_contributors_nothing(tuned):
     build_adapter_index(model, tokenizer, tuned["train"][:40], held[:3], tuned["root"] / "boilerplate",
                         IndexSpec(), tuned["config"].learning_rate)
     index = AdapterIndex(tuned["root"] / "boilerplate")
+    prepared = index.prepare(model)
 
     def credit(example, output):
         prompt = [t for t, label in zip(example.input_ids, example.labels, strict=True) if label == IGNORE]
         query = Example(example.row, "", tuple(prompt + output), tuple([IGNORE] * len(prompt) + output))
-        return fine_tune_gain(model, query, tokenizer.pad_token_id), index.credit(model, tokenizer, query, output)
+        return fine_tune_gain(model, query, tokenizer.pad_token_id), index.credit(prepared, tokenizer, query, output)
 
     for reply in ("Return the number of items in a container.", "Return True if the object is callable."):
         output = tokenizer.encode(reply + tokenizer.eos_token, add_special_tokens=False)
@@ -294,7 +328,7 @@ def test_the_index_records_and_uses_the_setting_its_rule_chose(tuned):
     index = AdapterIndex(tuned["root"] / "chosen")
     assert index.params()["token_normalized"] == chosen[0] == meta["gradient"]["token_normalized"]
     assert index.params()["damping"] == chosen[1]
-    layout, blocks = influence.per_example_projections(model, rows, tokenizer.pad_token_id, 64, 0,
+    layout, blocks = influence.per_example_projections(index.prepare(model), rows, tokenizer.pad_token_id, 64, 0,
                                                        token_normalized=chosen[0])
     want = influence.row_features(blocks, influence.operators(blocks, layout, "ours", chosen[1]), "ours")
     np.testing.assert_allclose(index.features, want.astype(np.float32), rtol=1e-5, atol=1e-6)

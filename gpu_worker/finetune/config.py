@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from runtime.crypto import blake2_256
 from sdk.modelfactory import DEFAULTS
 
+from ..frozen_base import BASE_DTYPES
 from .dataset import DatasetSpec, SpecError
 
 SCHEDULES = ("cosine", "linear", "constant")
@@ -53,6 +54,10 @@ class TrainingConfig:
     seed: int = DEFAULTS.seed
     checkpoint_every: int = DEFAULTS.checkpoint_every  # optimizer steps
     eval_every: int = DEFAULTS.eval_every
+    # the precision the frozen base layers are held in (`gpu_worker.frozen_base`): part of what the adapter's
+    # bytes are a function of, so recorded; a job asked for without one gets its worker's native one
+    # (`FinetuneEngine.config_from`), a config recorded before the option existed is float32
+    base_dtype: str = "float32"
     libraries: dict = field(default_factory=library_versions)
 
     def __post_init__(self) -> None:
@@ -76,6 +81,7 @@ class TrainingConfig:
             (0 <= self.seed < 2**63, "seed must be a non-negative 63-bit integer"),
             (1 <= self.checkpoint_every <= 100_000, "checkpoint_every must be at least 1 step"),
             (1 <= self.eval_every <= 100_000, "eval_every must be at least 1 step"),
+            (self.base_dtype in BASE_DTYPES, f"base_dtype must be one of {sorted(BASE_DTYPES)}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -94,6 +100,8 @@ class TrainingConfig:
         data["target_modules"] = list(self.target_modules)
         if not self.top_layers:
             del data["top_layers"]  # configs recorded before the option existed keep their bytes and hash
+        if self.base_dtype == "float32":
+            del data["base_dtype"]  # likewise
         return data
 
     def to_json(self) -> bytes:

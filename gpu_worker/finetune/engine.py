@@ -34,6 +34,7 @@ from sdk.client import Client
 from sdk.modelfactory import DEFAULT_REWARD_SPLIT
 
 from ..device import building_models, deterministic
+from ..frozen_base import native_dtype
 from .config import TrainingConfig, estimate, library_versions
 from .dataset import DatasetSpec, Prepared, prepare, prompt_text
 from .export import export_merged
@@ -195,6 +196,11 @@ class FinetuneEngine:
         model_config = json.loads((base_dir / "config.json").read_text())
         mean = data.tokens / max(1, len(data.train))
         return estimate(config, model_config, len(data.train), mean).to_dict()
+
+    def config_from(self, data: dict) -> TrainingConfig:
+        """A job's config from a client's JSON: what it leaves out takes ModelFactory's defaults, and the base
+        layers' precision this worker's device computes natively (`frozen_base`; recorded in the config)."""
+        return TrainingConfig.from_dict({"base_dtype": native_dtype(self.device), **data})
 
     def start(self, config: TrainingConfig, owner: str, prompts: list[str]) -> Job:
         if config.libraries != library_versions():
@@ -392,15 +398,15 @@ class FinetuneEngine:
                                 base_eval_loss_ppm=round((results.get("base_eval_loss") or 0) * 1e6),
                                 eval_examples=results.get("eval_examples", 0),
                                 train_examples=results.get("train_examples", 0)))
+        with self._client() as client:  # the model card, rendered from this record, stored by hash in it
+            publish_card(client, record)
+        return record
 
 
 def registered_base(client: Client, artifact_hex: str) -> int:
     """The on-chain id of the base model with this artifact hash."""
     for base in client.pallet_items("modelregistry", "list_base_models", mr.BaseModelsRequest(), mr.BaseModelList,
                                     "base_models"):
-        with self._client() as client:  # the model card, rendered from this record, stored by hash in it
-            publish_card(client, record)
-        return record
         if base.artifact_hash.hex() == artifact_hex:
             return base.id
     raise JobError(f"no base model with artifact {artifact_hex} is registered on the chain")

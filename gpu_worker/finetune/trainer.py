@@ -31,6 +31,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..device import building_models, global_rng
+from ..frozen_base import arrange
 from ..rows import IGNORE, Example, collate
 from .config import TrainingConfig, lr_at
 
@@ -260,6 +261,8 @@ def _train(config: TrainingConfig, base, tokenizer, train_set: list[Example], ev
            report: Callable[[dict], None], stop: Callable[[], bool], resume: bool,
            device: torch.device | str) -> Outcome:
     model = lora_model(base, config)
+    if config.base_dtype != "float32":  # a float32 config trains as before the layout existed: same bytes
+        arrange(model, config.base_dtype, transposed_head=False)
     params = [p for p in model.parameters() if p.requires_grad]
     # fused AdamW (one kernel over all LoRA factors; what transformers.Trainer uses too): 5x faster steps of
     # the optimizer than the per-tensor loop, and as deterministic

@@ -47,6 +47,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from ..peft_layers import lora_modules
 from ..rows import IGNORE, Example, collate
 
 METHODS = ("ours", "datainf", "grad_dot")
@@ -68,50 +69,41 @@ class Module:
         return self.a_size + self.b_size
 
 
-def lora_modules(model, adapter: str = "default") -> list[tuple[str, torch.nn.Module]]:
-    """The PEFT LoRA layers of the model that carry `adapter`, in a fixed (name) order. The walk does not
-    descend into a LoRA layer: with many adapters loaded, their factors are most of the module tree."""
-    found, stack = [], [("", model)]
-    while stack:
-        prefix, module = stack.pop()
-        if hasattr(module, "lora_A"):
-            if adapter in module.lora_A:
-                found.append((prefix, module))
-            continue
-        stack.extend((f"{prefix}.{name}" if prefix else name, child) for name, child in module.named_children())
-    if not found:
-        raise ValueError(f"the model has no LoRA layers for adapter {adapter!r}")
-    return sorted(found, key=lambda item: item[0])
-
-
 def module_layout(modules, adapter: str = "default") -> list[Module]:
     return [Module(name, layer.lora_A[adapter].weight.numel(), layer.lora_B[adapter].weight.numel(),
                    layer.lora_A[adapter].weight.shape[0]) for name, layer in modules]
 
 
-@contextmanager
-def trainable(model, adapter: str = "default", modules=None) -> Iterator[list[torch.Tensor]]:
+def trainable(model, adapter: str = "default", modules=None):
     """The adapter's LoRA weights with gradients on (an adapter loaded for inference is frozen), restored after."""
+    return _needing_grad(model, adapter, modules, True)
+
+
+@contextmanager
+def _needing_grad(model, adapter: str, modules, flag: bool) -> Iterator[list[torch.Tensor]]:
     params = [w for _, layer in (modules or lora_modules(model, adapter))
               for w in (layer.lora_A[adapter].weight, layer.lora_B[adapter].weight)]
     required = [w.requires_grad for w in params]
     for w in params:
-        w.requires_grad_(True)
+        w.requires_grad_(flag)
     try:
         yield params
     finally:
-        for w, flag in zip(params, required, strict=True):
-            w.requires_grad_(flag)
+        for w, was in zip(params, required, strict=True):
+            w.requires_grad_(was)
 
 
 @contextmanager
-def _evaluating(model) -> Iterator[None]:
-    """No dropout: a row's gradient is a function of the row."""
+def _capturing(model, adapter: str, modules) -> Iterator[None]:
+    """No dropout (a row's gradient is a function of the row) and the adapter's weights frozen: the capture
+    hooks give every row's gradient, so autograd need not sum the batch's into the weights' own (the graph
+    comes from the input embeddings, `_labelled_logits(graph=True)`)."""
     was_training = model.training
     if was_training:
         model.eval()
     try:
-        yield
+        with _needing_grad(model, adapter, modules, False):
+            yield
     finally:
         if was_training:
             model.train()
@@ -142,15 +134,26 @@ class _Capture:
             handle.remove()
 
 
-def _labelled_logits(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def _labelled_logits(model, batch: dict[str, torch.Tensor], graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits [b, t, V] float, labels [b, t]) of the positions that predict a label, from the batch's first
-    labelled token on: the logits of a prompt nobody is scored on are never projected onto the vocabulary."""
+    labelled token on: the logits of a prompt nobody is scored on are never projected onto the vocabulary.
+    The head runs on the kept positions as one [b·t, hidden] matrix: handed [b, t, hidden] with a tied
+    (transposed) embedding, torch batches the product instead, ten times slower on a CPU (SmolLM2's
+    49k-word head: 64 ms of a query's forward). Only LLaMA-family decoders come here (the head follows
+    the decoder directly). `graph`: the input embeddings are a leaf that needs a gradient, so a backward
+    pass reaches every layer's activations (what the capture hooks read) while no weight needs one:
+    autograd then skips the LoRA factors' own weight gradients, which the captured factors make redundant."""
     labels = batch["labels"][:, 1:]
     labelled = (labels != IGNORE).any(0).nonzero()
     start = int(labelled[0]) if len(labelled) else labels.shape[1] - 1
     keep = batch["input_ids"].shape[1] - start  # positions start .. end; the last one predicts nothing
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False,
-                   logits_to_keep=keep).logits
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    inputs = {"input_ids": batch["input_ids"]}
+    if graph:
+        inputs = {"inputs_embeds": causal.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_()}
+    hidden = causal.get_decoder()(**inputs, attention_mask=batch["attention_mask"], use_cache=False).last_hidden_state
+    kept = hidden[:, -keep:].reshape(-1, hidden.shape[-1])
+    logits = causal.get_output_embeddings()(kept).view(hidden.shape[0], keep, -1)
     return logits[:, :-1].float(), labels[:, start:]
 
 
@@ -196,12 +199,10 @@ def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized,
     out = []
     capture = _Capture(modules, adapter)
     try:
-        with _evaluating(model), trainable(model, adapter, modules) as params:
+        with _capturing(model, adapter, modules):
             for start in range(0, len(examples), batch_size):
                 batch = collate(examples[start:start + batch_size], pad_id, device)
-                for p in params:
-                    p.grad = None
-                per_example_loss(model, batch, token_normalized).sum().backward()
+                _mean_loss(*_labelled_logits(model, batch, graph=True), token_normalized).sum().backward()
                 out.append(_captured(capture, modules, sides))
     finally:
         capture.close()
@@ -218,14 +219,12 @@ def query_projection(model, example: Example, pad_id: int, k: int, seed: int, ad
     batch = collate([example], pad_id, modules[0][1].lora_A[adapter].weight.device)
     capture = _Capture(modules, adapter)
     try:
-        with _evaluating(model), trainable(model, adapter, modules) as params:
-            logits, labels = _labelled_logits(model, batch)
+        with _capturing(model, adapter, modules):
+            logits, labels = _labelled_logits(model, batch, graph=True)
             tuned = float(_mean_loss(logits.detach(), labels, False)[0])
             gain = _gain(tuned, _base_loss(model, batch, modules, adapter))
             if gain <= 0:
                 return gain, layout, None
-            for p in params:
-                p.grad = None
             _mean_loss(logits, labels, token_normalized).sum().backward()
             return gain, layout, _split(_captured(capture, modules, _sides(layout, k, seed)),
                                         [_sketched_size(m, k) for m in layout])

@@ -3,7 +3,9 @@
 Per served base, one PEFT model with one slot per adapter *configuration* (rank, alpha, targets), into
 which the queried adapter's factors are copied from OpenLoRA's cache: PEFT's own switch between many
 loaded adapters walks every module (~40 ms with 64 adapters), a copy of the factors takes microseconds.
-One query at a time (the slots are shared), hence the lock.
+The base layers are held in the precision the adapter's index was computed in (`frozen_base`), so a
+base has one model per precision its indexes name. One query at a time (the slots are shared), hence
+the lock.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import torch
 from ..adapter_index import Credit
 from ..device import building_models
 from ..finetune.trainer import load_base
-from ..gradient.lora_influence import lora_modules
+from ..frozen_base import arrange
 from ..lora.cache import AdapterCache
+from ..peft_layers import lora_modules
 from ..rows import Example
 from .models import Served
 
@@ -24,8 +27,9 @@ from .models import Served
 class Attributor:
     def __init__(self, cache: AdapterCache, device):
         self.cache, self.device = cache, device
-        self._models: dict[bytes, object] = {}  # base hash → PeftModel with a slot per adapter config
-        self._in_slot: dict[tuple[bytes, str], bytes] = {}  # (base, slot) → the adapter whose factors it holds
+        # (base hash, base layers' precision) → PeftModel with a slot per adapter config
+        self._models: dict[tuple[bytes, str], object] = {}
+        self._in_slot: dict[tuple[bytes, str, str], bytes] = {}  # (base, precision, slot) → adapter in it
         self._lock = threading.Lock()
 
     def load(self, served: Served) -> None:
@@ -47,24 +51,25 @@ class Attributor:
         # imported when a worker first attributes an adapter, not when any worker starts
         from peft import PeftModel
 
-        slot = served.slot
-        model = self._models.get(served.base)
+        slot, key = served.slot, (served.base, served.index.base_dtype)
+        model = self._models.get(key)
         if model is None:
             base, _ = load_base(served.base_dir, self.device)
             with building_models():
-                model = self._models[served.base] = PeftModel.from_pretrained(base, served.adapter_dir,
-                                                                               adapter_name=slot).eval()
+                model = PeftModel.from_pretrained(base, served.adapter_dir, adapter_name=slot).eval()
+            self._models[key] = arrange(model, served.index.base_dtype)
         elif slot not in model.peft_config:
             with building_models():
                 model.load_adapter(served.adapter_dir, adapter_name=slot)
+            arrange(model, served.index.base_dtype)  # the layers this configuration targets anew
         if model.active_adapter != slot:
             model.set_adapter(slot)
-        if self._in_slot.get((served.base, slot)) != served.adapter:
+        if self._in_slot.get((*key, slot)) != served.adapter:
             factors = self.cache.get(served.adapter).factors
             with torch.no_grad():
                 for name, layer in lora_modules(model, slot):
                     a, b = factors[name.removeprefix("base_model.model.")]
                     layer.lora_A[slot].weight.copy_(a)
                     layer.lora_B[slot].weight.copy_(b)
-            self._in_slot[(served.base, slot)] = served.adapter
+            self._in_slot[(*key, slot)] = served.adapter
         return model, slot
