@@ -363,7 +363,7 @@ WORST_CASE: dict[str, dict[str, tuple[str, str, str]]] = {
     },
     "modelregistry": {
         "REGISTER_BASE": ("1", "2", ""),
-        "REGISTER": ("2 + 4 * 16", "3 + 16", ""),
+        "REGISTER": ("2 + 4 * 16", "4 + 16", ""),
         "UPDATE_PRICE": ("1", "1", ""),
         "DEPRECATE": ("1", "1", ""),
         "TRANSFER": ("1", "3", ""),
@@ -401,7 +401,8 @@ less than of a pending one (no deposit to release), measured too.""",
 register_model reads the base model and, per cited snapshot (at most 16), the DataNet and the
 snapshot, then the DataNet again and the owner's access record (permissioned DataNets); it is
 measured citing 16 (50 reads measured, the re-read DataNet served from the overlay; 4 per snapshot
-declared).""",
+declared). It writes the model, the next id, the owner's and the artifact's index entries and one
+DataNet index entry per cited DataNet (4 + 16; the artifact index was once left out of the count).""",
     "inference": """\
 register_worker is measured serving 16 models. request_inference reads every worker serving the
 model (bounded by max_workers_per_model = 64): measured with 16 workers per model and scaled linearly

@@ -42,7 +42,10 @@ def cmd_export(args) -> int:
 
 
 def anchor_from(args):
-    """The verifier's trust anchor from the chain spec, the trusted validators file and the dev authority."""
+    """The verifier's trust anchor from the chain spec, the trusted validators file and the dev authority. A
+    chain whose spec elects validators (or checked against trusted validators) is final by their commit only:
+    no dev authority is trusted for it, or anyone holding the well-known dev key (//Alice) could seal a
+    forged state and have it pass for that chain's."""
     import json
 
     from runtime.executive import Executive
@@ -63,8 +66,8 @@ def anchor_from(args):
     if args.trusted_validators:
         listed = json.loads(Path(args.trusted_validators).read_text())
         validators = validators_from_rpc(listed["validators"] if isinstance(listed, dict) else listed)
-    return Anchor(authority=account_from(args.authority), validators=validators, chain_id=chain_id,
-                  chain_config=config)
+    return Anchor(authority=None if validators else account_from(args.authority), validators=validators,
+                  chain_id=chain_id, chain_config=config)
 
 
 def cmd_verify(args) -> int:
@@ -81,7 +84,8 @@ def cmd_verify(args) -> int:
     m, b, block = proved["model"], proved["base"], proved["block"]
     final = block["finalized_by"]
     rows = [("verified", f"model {m['id']} as of block #{block['number']} (state root {block['state_root'][:16]}…)"),
-            ("finalized by", f"dev authority {final['authority']} (its seal of block {final['block_hash'][:16]}…)"
+            ("finalized by", f"dev authority {final['authority']} (its seal of block {final['block_hash'][:16]}…; "
+                             "a development chain: whoever holds that key can seal any state)"
              if final["kind"] == "dev-seal" else
              f"{len(final['signers'])} validators of {final['chain_id']} with {final['signed_power']} of "
              f"{final['total_power']} voting power (commit of height {final['height']})"),

@@ -292,6 +292,7 @@ def _verify(args) -> int:
     from gpu_worker.finetune.engine import reproduce
     from payable.modelregistry.v1 import modelregistry_pb2 as mr
     from payable.modelregistry.v1.withdrawn import withdrawn_json, withdrawn_text
+    from sdk.training_rows import withdrawn_rows
 
     deterministic(1)
     with client(args) as node:
@@ -299,8 +300,10 @@ def _verify(args) -> int:
         withdrawn = node.pallet_query("modelregistry", "get_withdrawn", mr.ModelRequest(model=model.id),
                                       mr.WithdrawnData)
         if withdrawn.contributions:
-            emit(args, {"model": model.id, "match": False, "trained_on_withdrawn_data": withdrawn_json(withdrawn)},
-                 [("model", str(model.id)), ("trained on withdrawn data", withdrawn_text(withdrawn)),
+            rows = withdrawn_rows(node, model, withdrawn)
+            emit(args, {"model": model.id, "match": False,
+                        "trained_on_withdrawn_data": withdrawn_json(withdrawn, rows)},
+                 [("model", str(model.id)), ("trained on withdrawn data", withdrawn_text(withdrawn, rows)),
                   ("result", "NOT RE-RUN: its training data includes withdrawn contributions, whose bytes no node "
                              "serves; retrain on a newer snapshot (payable finetune start) and verify that model")])
             return 1

@@ -75,8 +75,8 @@ def _export_gguf(args, stub, job_ref) -> int:
 def _job_facts(args, job, config: dict, results: dict):
     """The model card's facts: the job's record, the base's and the DataNets' records on chain."""
     from gpu_worker.finetune.engine import registered_base
-    from payable.modelregistry.v1 import documents
     from payable.modelregistry.v1 import modelregistry_pb2 as mr
+    from provenance import documents
     from sdk.model_documents import CardFacts
 
     with client(args) as node:
@@ -100,7 +100,7 @@ def export_model(args, node, mr) -> int:
     import tempfile
 
     from gpu_worker.finetune import gguf_export
-    from payable.modelregistry.v1 import documents
+    from provenance import documents
     from sdk.artifacts import HF_MODEL, PEFT_LORA, fetch_directory
 
     from .model_import import default_cache_dir

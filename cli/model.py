@@ -6,13 +6,14 @@ import json
 import sys
 from pathlib import Path
 
-from payable.modelregistry.v1.documents import data_allows, publish_card, stored_card, training_summary
 from payable.modelregistry.v1.withdrawn import how, withdrawn_json, withdrawn_text
+from provenance.documents import data_allows, publish_card, stored_card, training_summary
 from runtime.crypto import encode_address
 from sdk.artifacts import HF_MODEL, fetch_directory, manifest_hash, total_size, upload_directory
 from sdk.hf_directory import describe_hf_directory
 from sdk.model_documents import summary_markdown, withdrawn_notice
 from sdk.modelfactory import reward_split_text
+from sdk.training_rows import withdrawn_rows
 from sdk.wire import verify_membership
 
 from . import finetune_export, model_import
@@ -25,14 +26,15 @@ def _show(args, node, pb) -> int:
     found = node.pallet_query("modelregistry", "get_model", pb.ModelRequest(model=args.model), pb.Model)
     withdrawn = node.pallet_query("modelregistry", "get_withdrawn", pb.ModelRequest(model=args.model),
                                   pb.WithdrawnData)
+    rows = withdrawn_rows(node, found, withdrawn)
     emit(args, {**json_format.MessageToDict(found, preserving_proto_field_name=True),
-                "trained_on_withdrawn_data": withdrawn_json(withdrawn)},
+                "trained_on_withdrawn_data": withdrawn_json(withdrawn, rows)},
          [("model", str(found.id)), ("owner", encode_address(found.owner)),
           ("snapshots", ", ".join(f"{s.datanet}:{s.version}" for s in found.snapshots)),
           ("license", found.license), ("data allows", _data_allows(found.data_license)),
           ("split (bps)", f"contributors {found.split.contributors}, owner {found.split.model_owner}, "
                           f"protocol {found.split.protocol}, worker {found.split.worker}"),
-          ("deprecated", str(found.deprecated)), ("trained on withdrawn data", withdrawn_text(withdrawn))])
+          ("deprecated", str(found.deprecated)), ("trained on withdrawn data", withdrawn_text(withdrawn, rows))])
     return 0
 
 
@@ -48,11 +50,12 @@ def _card(args, node, pb) -> int:
     withdrawn = node.pallet_query("modelregistry", "get_withdrawn", pb.ModelRequest(model=args.model),
                                   pb.WithdrawnData)
     card, stored = stored_card(node, model)
-    at_block = node.chain_info().best_number
-    shown = card + (withdrawn_notice(withdrawn_text(withdrawn), at_block) if withdrawn.contributions else "")
+    at_block, rows = node.chain_info().best_number, withdrawn_rows(node, model, withdrawn)
+    shown = card + (withdrawn_notice(withdrawn_text(withdrawn, rows), at_block) if withdrawn.contributions else "")
     data = {"model": model.id, "card_hash": model.card_hash.hex(), "stored": stored, "license": model.license,
             "data_allows": _data_allows(model.data_license), "at_block": at_block,
-            "trained_on_withdrawn_data": withdrawn_json(withdrawn), "file": str(args.output) if args.output else None}
+            "trained_on_withdrawn_data": withdrawn_json(withdrawn, rows),
+            "file": str(args.output) if args.output else None}
     if args.output:
         args.output.write_text(shown)
     if args.json:
@@ -62,7 +65,7 @@ def _card(args, node, pb) -> int:
                           ("stored by hash", f"{model.card_hash.hex()} (matches its records)" if stored
                            else "no: published without a card; rendered from its records"),
                           ("license", f"{model.license}; its data allows {data['data_allows']}"),
-                          ("trained on withdrawn data", withdrawn_text(withdrawn))])
+                          ("trained on withdrawn data", withdrawn_text(withdrawn, rows))])
     else:
         sys.stdout.write(shown)
     return 0
@@ -98,6 +101,7 @@ def _provenance(args, node, pb) -> int:
                          "terms_hash": proof.leaf.terms.terms_hash.hex(),
                          "personal_data": proof.leaf.terms.personal_data, "proof_verified": ok})
     m = prov.model
+    counted = withdrawn_rows(node, m, prov.withdrawn)
     withdrawn = {w.contribution: w for w in prov.withdrawn.contributions}
     for row in rows:
         if row["contribution"] in withdrawn:
@@ -110,13 +114,13 @@ def _provenance(args, node, pb) -> int:
                 "data_license": {"licenses": list(m.data_license.licenses), "any": m.data_license.any,
                                  "allowed": list(m.data_license.allowed)},
                 "contributions": rows, "all_proofs_verified": all_ok,
-                "trained_on_withdrawn_data": withdrawn_json(prov.withdrawn)},
+                "trained_on_withdrawn_data": withdrawn_json(prov.withdrawn, counted)},
          [("model", str(m.id)), ("base model", f"{prov.base_model.id} ({prov.base_model.architecture}, "
                                               f"{prov.base_model.artifact_hash.hex()[:16]}…)"),
           ("artifact", f"{pb.ArtifactFormat.Name(m.format)} {m.artifact_hash.hex()}"),
           ("training config", m.training_config_hash.hex()),
           ("license", f"{m.license}; its data allows {_data_allows(m.data_license)}"),
-          ("trained on withdrawn data", withdrawn_text(prov.withdrawn))]
+          ("trained on withdrawn data", withdrawn_text(prov.withdrawn, counted))]
          + ([("held-out loss", f"{m.eval.base_eval_loss_ppm / 1e6:.4f} (base) → {m.eval.eval_loss_ppm / 1e6:.4f}")]
             if m.eval.eval_examples else [])
          + [(f"  {r['datanet']}:{r['version']} #{r['contribution']}",

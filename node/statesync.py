@@ -8,8 +8,10 @@ client; everything else a peer sends may be forged, so every byte is checked her
 Format 1 (`FORMAT`):
 
 - The *stream*: records `kind (1 byte) ‖ key length (u32 BE) ‖ key ‖ value length (u32 BE) ‖ value`, first
-  the head block (kind 1, empty key, the `Block` bytes), then its events (kind 2, empty key,
-  `BlockEvents` bytes), then every state entry (kind 0) in strictly ascending key order.
+  the head block (kind 1, empty key, the `Block` bytes), then every state entry (kind 0) in strictly
+  ascending key order. The head block's events are not in it: nothing the joining node can check commits
+  to them (neither the header nor the state), so a peer could forge them; the restored head has none
+  recorded (its explorer shows no events for that one block; every later block's are its own).
 - *Chunks*: the stream cut into pieces of `chunk_size` bytes (the last one shorter); records run across
   chunk boundaries.
 - The *manifest*: canonical JSON (sorted keys, no spaces, bytes as hex) of format, chain id, genesis
@@ -38,7 +40,7 @@ from pathlib import Path
 
 import structlog
 
-from payable.runtime.v1.extrinsic_pb2 import Block, BlockEvents, Header
+from payable.runtime.v1.extrinsic_pb2 import Block, Header
 from payable.system.v1 import system_pb2
 from runtime import system
 from runtime.crypto import blake2_256
@@ -51,7 +53,7 @@ log = structlog.get_logger("payable.statesync")
 FORMAT = 1
 SNAPSHOT_DIR = "snapshots"  # under a node's base path
 CHUNK_SIZE = 1 << 20  # bytes: well under CometBFT's 16 MB chunk message limit
-STATE_ENTRY, HEAD_BLOCK, HEAD_EVENTS = 0, 1, 2
+STATE_ENTRY, HEAD_BLOCK = 0, 1
 _LEN = 4
 
 
@@ -116,7 +118,6 @@ class Capture:
     head_hash: bytes
     state_root: bytes
     block: bytes
-    events: bytes
     state: list[tuple[bytes, bytes]]
 
 
@@ -124,8 +125,7 @@ def capture(executive: Executive) -> Capture:
     """The committed head and state, ready to be chunked (the caller holds the node's lock)."""
     db, head = executive.db, executive.head
     return Capture(executive.runtime.spec.id, executive.genesis_hash, head.number, head.hash, head.state_root,
-                   db.require_block(head.number).SerializeToString(deterministic=True),
-                   db.require_events(head.number).SerializeToString(deterministic=True), db.state_items())
+                   db.require_block(head.number).SerializeToString(deterministic=True), db.state_items())
 
 
 def _record(kind: int, key: bytes, value: bytes) -> bytes:
@@ -136,7 +136,7 @@ def chunk(snapshot: Capture, chunk_size: int = CHUNK_SIZE) -> tuple[Manifest, li
     """The format-1 manifest and chunks of a captured state."""
     chunks: list[bytes] = []
     buffer = bytearray()
-    records = [_record(HEAD_BLOCK, b"", snapshot.block), _record(HEAD_EVENTS, b"", snapshot.events)]
+    records = [_record(HEAD_BLOCK, b"", snapshot.block)]
     total = 0
     for record in (*records, *(_record(STATE_ENTRY, k, v) for k, v in snapshot.state)):
         buffer += record
@@ -225,7 +225,6 @@ class Restored:
     """A checked snapshot, ready to become the node's state."""
 
     block: Block
-    events: BlockEvents
     trie: StateTrie
     staging: KVBackend  # the state entries, in a fresh store
 
@@ -242,7 +241,6 @@ class Restore:
         self.trie = StateTrie()
         self._buffer = bytearray()
         self._block: Block | None = None
-        self._events: BlockEvents | None = None
         self._last_key: bytes | None = None
         self._entries = 0
 
@@ -264,7 +262,7 @@ class Restore:
         self.next += 1
 
     def _records(self) -> Iterator[tuple[bytes, bytes]]:
-        """The state entries of the complete records in the buffer (head block and events kept aside)."""
+        """The state entries of the complete records in the buffer (the head block kept aside)."""
         buffer, at = self._buffer, 0
         while len(buffer) - at >= 1 + _LEN:
             kind = buffer[at]
@@ -285,9 +283,7 @@ class Restore:
         try:
             if kind == HEAD_BLOCK and self._block is None and not key:
                 self._block = Block.FromString(value)
-            elif kind == HEAD_EVENTS and self._block is not None and self._events is None and not key:
-                self._events = BlockEvents.FromString(value)
-            elif kind == STATE_ENTRY and self._events is not None:
+            elif kind == STATE_ENTRY and self._block is not None:
                 if self._last_key is not None and key <= self._last_key:
                     raise SnapshotError("state entries out of order (or repeated)")
                 self._last_key, self._entries = key, self._entries + 1
@@ -302,7 +298,7 @@ class Restore:
     def finish(self) -> Restored:
         """After the last chunk: the checks of the module docstring; SnapshotError if any fails."""
         m = self.manifest
-        if not self.complete or self._buffer or self._block is None or self._events is None:
+        if not self.complete or self._buffer or self._block is None:
             raise SnapshotError("the stream ends inside a record, or lacks the head block")
         if self._entries != m.entries:
             raise SnapshotError(f"{self._entries} state entries, the manifest says {m.entries}")
@@ -320,4 +316,4 @@ class Restore:
         if info is None or (info.number, info.parent_hash, info.timestamp_ms) != (
                 header.number, header.parent_hash, header.timestamp_ms):
             raise SnapshotError("the head header disagrees with the state's record of the block")
-        return Restored(self._block, self._events, self.trie, self.staging)
+        return Restored(self._block, self.trie, self.staging)

@@ -69,6 +69,12 @@ def payable_content_withdrawn(ctx, content_hash: bytes):
 
 
 @hookspec
+def payable_content_in_use(ctx, content_hash: bytes):
+    """True when the pallet's own records still use this blob (a model's weights, a base's files, ...): data
+    withdrawn elsewhere under the same hash is then neither refused nor deleted; None otherwise."""
+
+
+@hookspec
 def payable_released_content(ctx, event):
     """The blobs a committed event (an EventRecord) frees: content hashes a node deletes from its store."""
 

@@ -138,7 +138,8 @@ class Pallet:
     `consensus_validators(ctx)` (the set it elects). A pallet that governs who may read blobs of the node's
     content store defines `content_access(ctx, content_hash, reader)` (None, True or False); one whose data can
     be withdrawn defines `content_withdrawn(ctx, content_hash)` (why no node may serve it, or None) and
-    `released_content(ctx, event)` (the blobs a committed event of it frees, for the nodes to delete).
+    `released_content(ctx, event)` (the blobs a committed event of it frees, for the nodes to delete); one whose
+    records point at blobs defines `content_in_use(ctx, content_hash)`, which a withdrawal cannot override.
     """
 
     def __init__(self, name: str, *, doc: str, calls: CallTable, storage: PalletStorage, events: EventTable,
@@ -249,6 +250,13 @@ class Pallet:
     @hookimpl
     def payable_content_withdrawn(self, ctx: Context, content_hash: bytes):
         if hook := self._hook("content_withdrawn"):
+            with ctx.acting_as(self.name):
+                return hook(ctx, content_hash)
+        return None
+
+    @hookimpl
+    def payable_content_in_use(self, ctx: Context, content_hash: bytes):
+        if hook := self._hook("content_in_use"):
             with ctx.acting_as(self.name):
                 return hook(ctx, content_hash)
         return None

@@ -138,17 +138,25 @@ class Runtime:
         return not verdicts or any(verdicts)
 
     def content_withdrawn(self, ctx, content_hash: bytes) -> str | None:
-        """Why no node may serve this blob to anyone any more (a pallet withdrew its data), or None."""
+        """Why no node may serve this blob to anyone any more (a pallet withdrew its data), or None. A blob that
+        another pallet's records still use is never withdrawn: anyone may contribute any hash to a DataNet of
+        their own and withdraw it, which must not take a model's weights (or anything else) from everyone."""
         reasons = [r for r in self.pm.hook.payable_content_withdrawn(ctx=ctx, content_hash=content_hash) if r]
-        return "; ".join(reasons) or None
+        if not reasons or self._in_use(ctx, content_hash):
+            return None
+        return "; ".join(reasons)
+
+    def _in_use(self, ctx, content_hash: bytes) -> bool:
+        return any(self.pm.hook.payable_content_in_use(ctx=ctx, content_hash=content_hash))
 
     def released_content(self, ctx, events) -> list[bytes]:
-        """The blobs that a committed block's events free (each once, in event order): the node deletes them."""
+        """The blobs that a committed block's events free (each once, in event order) and nothing else uses:
+        the node deletes them."""
         found: dict[bytes, None] = {}
         for event in events:
             for hashes in self.pm.hook.payable_released_content(ctx=ctx, event=event):
                 found.update(dict.fromkeys(hashes or ()))
-        return list(found)
+        return [h for h in found if not self._in_use(ctx, h)]
 
     def consensus_validators(self, ctx) -> list[tuple[bytes, int]] | None:
         """The validator set the chain elects, for a consensus driver (None when no pallet elects one)."""

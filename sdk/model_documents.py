@@ -8,7 +8,7 @@ is one writer, and it depends on nothing whose output could drift between instal
 written here (a small, fixed subset: mappings, lists, plain or JSON-quoted strings, numbers), not by a YAML
 library.
 
-The facts are plain values (the SDK imports no pallet's types); `payable.modelregistry.v1.documents` gathers
+The facts are plain values (the SDK imports no pallet's types); `provenance.documents` gathers
 them from the chain.
 """
 

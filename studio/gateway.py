@@ -42,6 +42,7 @@ from payable.modelregistry.v1.withdrawn import withdrawn_json
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import Keypair, blake2_256, encode_address
 from sdk.client import Client, ClientError
+from sdk.training_rows import withdrawn_rows
 
 from . import generation, prompt_tokens
 from .openai_protocol import (
@@ -182,10 +183,11 @@ def created_seconds(node: Client, block: int, cache: dict[int, int]) -> int:
     return cache[block]
 
 
-def model_card(model: mr.Model, created: int | None = None, withdrawn: mr.WithdrawnData | None = None) -> ModelCard:
+def model_card(model: mr.Model, created: int | None = None, withdrawn: mr.WithdrawnData | None = None,
+               rows: dict | None = None) -> ModelCard:
     """The model as OpenAI lists it; with `withdrawn` (the chain's get_withdrawn), flagged when trained on data
-    withdrawn since."""
-    flag = withdrawn_json(withdrawn) if withdrawn is not None else None
+    withdrawn since (with `rows`, `sdk.training_rows.withdrawn_rows`, how many of its training rows)."""
+    flag = withdrawn_json(withdrawn, rows) if withdrawn is not None else None
     return ModelCard(id=str(model.id), created=model.registered_at if created is None else created,
                      owned_by=encode_address(model.owner),
                      trained_on_withdrawn_data=WithdrawnData.model_validate(flag) if flag else None,
@@ -212,7 +214,8 @@ class Gateway:
         when trained on data withdrawn since."""
         withdrawn = self.node.pallet_query("modelregistry", "get_withdrawn", mr.ModelRequest(model=model.id),
                                            mr.WithdrawnData)
-        return model_card(model, created_seconds(self.node, model.registered_at, self._created), withdrawn)
+        return model_card(model, created_seconds(self.node, model.registered_at, self._created), withdrawn,
+                          withdrawn_rows(self.node, model, withdrawn))
 
     def adapter(self, name) -> mr.Model:
         if not isinstance(name, str) or not name.strip().isdigit():

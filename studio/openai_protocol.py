@@ -379,6 +379,8 @@ class WithdrawnData(BaseModel):
     contributions: list[WithdrawnContribution]
     count: int
     training_contributions: int
+    withdrawn_rows: int | None = None  # counted from the model's attribution index; None when not readable
+    training_rows: int | None = None
     withdrawn_size: int
     training_size: int
     since: int  # the earliest withdrawal's block

@@ -363,3 +363,24 @@ def test_the_formats_storage_keys_are_the_pallets_own():
     assert storage_key("datanet", "Contributions", 9) == Contributions.storage_key(9)
     assert storage_key("system", "CurrentBlock") == system.CurrentBlock.prefix
     assert storage_key("system", "ChainConfig") == system.ChainConfig.prefix
+
+
+def test_the_cli_trusts_no_dev_authority_for_a_chain_of_validators(world, tmp_path):
+    """`payable audit verify --trusted-validators` (or a chain spec that elects validators) checks a commit of
+    validators only: the well-known dev key (//Alice) sealing a bundle must not pass for that chain's state."""
+    import base64
+    from types import SimpleNamespace
+
+    from cli.audit import anchor_from
+
+    _, bundle, _ = world
+    listed = tmp_path / "validators.json"
+    listed.write_text(json.dumps({"validators": [{"address": "AB", "voting_power": "10", "pub_key": {
+        "type": "tendermint/PubKeyEd25519", "value": base64.b64encode(Keypair.from_uri("//V").public).decode()}}]}))
+    anchor = anchor_from(SimpleNamespace(dev=False, chain=None, trusted_validators=str(listed), authority="//Alice"))
+    assert anchor.authority is None and anchor.validators
+    with pytest.raises(AuditError) as failed:
+        verify(bundle, schema(), anchor)  # the world's bundle is sealed by //Alice
+    assert failed.value.section == "finality" and "dev authority" in str(failed.value)
+    dev = anchor_from(SimpleNamespace(dev=True, chain=None, trusted_validators=None, authority="//Alice"))
+    assert verify(bundle, schema(), dev)["block"]["finalized_by"]["kind"] == "dev-seal"

@@ -17,10 +17,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PALLET_PROTOS = {f"payable.{name}" for name in
                  ("token", "datanet", "modelregistry", "inference", "attribution", "validators")}
-SHIPPED = ("runtime", "sdk", "pallets", "node", "gpu_worker", "studio", "cli")
+SHIPPED = ("runtime", "sdk", "provenance", "pallets", "node", "gpu_worker", "studio", "cli")
 FORBIDDEN = {
-    "runtime": {"sdk", "pallets", "node", "gpu_worker", "studio", "cli", "devtools"},
+    "runtime": {"sdk", "provenance", "pallets", "node", "gpu_worker", "studio", "cli", "devtools"},
     "sdk": {"pallets", "node", "gpu_worker", "studio", "cli", "devtools", *PALLET_PROTOS},
+    "provenance": {"pallets", "node", "gpu_worker", "studio", "cli", "devtools"},
     "pallets": {"node", "gpu_worker", "studio", "cli", "devtools"},
     "node": {"pallets", "gpu_worker", "studio", "cli", "devtools"},
     "gpu_worker": {"pallets", "node", "studio", "cli", "devtools"},

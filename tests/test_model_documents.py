@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import pytest
 
 from payable.datanet.v1 import datanet_pb2 as dn
-from payable.modelregistry.v1 import documents
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from provenance import documents
 from runtime.codec import ONE_OPEN, encode_u128
 from runtime.crypto import blake2_256
 from sdk.client import ClientError

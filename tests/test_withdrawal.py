@@ -175,3 +175,37 @@ def test_pending_rejected_and_revoked_contributions_can_be_withdrawn_or_taken_do
     assert c.ex.content_withdrawn(H[2]).startswith("contribution 6 of DataNet 1 was withdrawn by its contributor")
     assert token.account(c.ex.read_context(), c.bob.public).reserved == 0
     c.ex.try_state()
+
+
+def test_withdrawing_a_hash_others_use_takes_nothing_from_them(chain):
+    """Anyone may contribute any hash to a DataNet of their own and withdraw or take it down: that must neither
+    refuse nor delete a blob another record uses (a base model's files, a model's weights, index, config), nor
+    open a permissioned DataNet's live copy of the same bytes, nor a permissioned DataNet's withdrawn data."""
+    c = chain
+    _world(c)
+    assert _run(c, c.bob, "datanet", "create_datanet", dn.CreateDataNet(
+        name="mine", domain="text", license="CC-BY-4.0", contribution_deposit=encode_u128(ONE_OPEN),
+        accepted_formats=["jsonl"])) is None  # DataNet 3, Bob's own
+    for content in (H[30], H[31], H[33]):  # the base's files, model 1's weights and its attribution index
+        assert _run(c, c.bob, "datanet", "contribute", dn.Contribute(datanet=3, content_hash=content, size=9,
+                                                                    format="jsonl")) is None
+    first = c.ex.head.number
+    assert _run(c, c.bob, "datanet", "approve", dn.Decide(contribution=7)) is None
+    assert _run(c, c.bob, "datanet", "withdraw", dn.ContributionRef(contribution=6)) is None
+    assert _run(c, c.bob, "datanet", "take_down", dn.TakeDown(contribution=7, reason=dn.TAKEDOWN_COPYRIGHT)) is None
+    assert _run(c, c.bob, "datanet", "withdraw", dn.ContributionRef(contribution=8)) is None
+    for content in (H[30], H[31], H[33]):
+        assert c.ex.content_withdrawn(content) is None and c.ex.content_readable(content, b"")
+    assert all(c.ex.released_content(n) == [] for n in range(first, c.ex.head.number + 1))
+
+    # the same bytes in public DataNet 1 (withdrawn) and permissioned DataNet 2 (live): still DataNet 2's rules
+    assert _run(c, c.alice, "datanet", "set_permissioned", dn.SetPermissioned(datanet=2, permissioned=True)) is None
+    assert _run(c, c.dave, "datanet", "withdraw", dn.ContributionRef(contribution=3)) is None
+    assert c.ex.content_withdrawn(H[3]) is None
+    assert not c.ex.content_readable(H[3], b"") and not c.ex.content_readable(H[3], c.charlie.public)
+    assert c.ex.content_readable(H[3], c.dave.public)  # its contributor (and DataNet 2's curators) still read it
+    # permissioned DataNet 2's data withdrawn while a model records the same hash: served for the model's sake,
+    # but not opened to everyone
+    _register(c, version=1, artifact=H[3])
+    assert _run(c, c.dave, "datanet", "withdraw", dn.ContributionRef(contribution=4)) is None
+    assert c.ex.content_withdrawn(H[3]) is None and not c.ex.content_readable(H[3], b"")

@@ -12,9 +12,12 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from runtime.crypto import Keypair
+from sdk.artifacts import fetch_directory
 
 pytest.importorskip("peft")
 
@@ -102,6 +105,16 @@ def test_withdrawn_data_is_refused_everywhere_flagged_on_its_models_and_retraine
             (1, "withdrawn by its contributor", withdrawn_at), (2, "taken down (copyright)", taken_at)]
         assert (flag["count"], flag["training_contributions"], flag["since"]) == (2, 3, withdrawn_at)
         assert flag["withdrawn_size"] == shown[1]["size"] + shown[2]["size"]
+        # rows, which the chain does not record, from the model's attribution index (rows.npy: row → contribution)
+        record = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=first), mr.Model)
+        fetch_directory(client, record.attribution_index_hash, tmp_path / "index")
+        meta = json.loads((tmp_path / "index" / "attribution.json").read_text())
+        trained = np.bincount(np.load(tmp_path / "index" / "rows.npy"), minlength=3)
+        per = {cid: int(n) for (cid, _), n in zip(meta["contributions"], trained, strict=True)}
+        assert (flag["withdrawn_rows"], flag["training_rows"]) == (per[1] + per[2], sum(per.values()))
+        text = subprocess.run([sys.executable, "-m", "cli", "model", "show", str(first), "--node", node.target],
+                              capture_output=True, text=True, timeout=120).stdout
+        assert 0 < per[3] and f"({per[1] + per[2]} of {sum(per.values())} rows, " in text
         assert [r.get("withdrawn") for r in provenance["contributions"]] == [
             f"withdrawn by its contributor at block {withdrawn_at}", f"taken down (copyright) at block {taken_at}",
             None]
@@ -120,6 +133,19 @@ def test_withdrawn_data_is_refused_everywhere_flagged_on_its_models_and_retraine
         refused = _cli(node, "finetune", "verify", str(first), worker=worker, ok=False)
         assert refused["match"] is False and refused["trained_on_withdrawn_data"] == flag
 
+        # a new job on the old snapshot is refused (the worker's cache still held the bytes: dropped too)
+        from cli.finetune import job_auth
+        from payable.worker.v1 import worker_pb2 as wp
+        from payable.worker.v1 import worker_pb2_grpc
+
+        stub = worker_pb2_grpc.FinetuneStub(worker.channel())
+        config = json.dumps({"base_model": base["artifact_hash"], "dataset": {"snapshots": [[1, 1]],
+                                                                              "format": "auto"}, **RUN})
+        job = stub.Start(wp.StartJobRequest(config_json=config, auth=job_auth(OWNER, "start", config)), timeout=60)
+        for update in stub.Watch(wp.WatchRequest(job=job.id), timeout=600):
+            last = update.job
+        assert last.state == "failed" and f"contribution 1 was withdrawn at block {withdrawn_at}" in last.error, \
+            last.error
         # the owner retrains on a newer snapshot: not flagged, and verify proves it was trained without them
         assert _cli(node, "datanet", "snapshot", "1", "--from", "//Alice")["contributions"] == 1
         second = _train_and_publish(node, worker, base["artifact_hash"], version=2)

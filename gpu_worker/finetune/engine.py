@@ -25,8 +25,8 @@ from pathlib import Path
 import torch
 
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
-from payable.modelregistry.v1.documents import publish_card
 from payable.modelregistry.v1.methods import ADAPTER_METHODS
+from provenance.documents import publish_card
 from runtime.codec import encode_u128, parse_open
 from runtime.crypto import Keypair, blake2_256, encode_address
 from sdk.artifacts import ATTRIBUTION_INDEX, PEFT_LORA, directory_hash, upload_directory

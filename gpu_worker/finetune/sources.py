@@ -20,27 +20,36 @@ from sdk.wire import verify_membership
 from .dataset import DatasetSpec, Source
 
 
-def contribution_formats(client: Client, datanet: int) -> dict[int, str]:
-    """Contribution id → its declared format, for one DataNet (paged through the chain's query)."""
-    return {c.id: c.format for c in client.pallet_items("datanet", "list_contributions",
-                                                        dn.ContributionsRequest(datanet=datanet), dn.ContributionList,
-                                                        "contributions")}
+def contributions(client: Client, datanet: int) -> dict[int, dn.Contribution]:
+    """Contribution id → its record (declared format, status), for one DataNet (paged through the chain's query)."""
+    return {c.id: c for c in client.pallet_items("datanet", "list_contributions",
+                                                 dn.ContributionsRequest(datanet=datanet), dn.ContributionList,
+                                                 "contributions")}
 
 
 def snapshot_sources(client: Client, spec: DatasetSpec, cache: Path, reader: Keypair | None) -> list[Source]:
-    """Every contribution file of the spec's snapshots, in spec order then snapshot (id) order."""
+    """Every contribution file of the spec's snapshots, in spec order then snapshot (id) order. A snapshot
+    holding a contribution withdrawn or taken down since is refused (and its cached bytes dropped): no job
+    trains on data its contributor took back - a newer snapshot leaves it out."""
     cache.mkdir(parents=True, exist_ok=True)
     sources = []
     for datanet, version in spec.snapshots:
         snap = client.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(datanet=datanet, version=version),
                                    dn.SnapshotWithProofs)
-        formats = contribution_formats(client, datanet)
+        records = contributions(client, datanet)
         for proof in snap.proofs:
+            cid = proof.leaf.contribution_id
             if not verify_membership(snap.snapshot.root, proof):
-                raise ValueError(f"DataNet {datanet} v{version}: contribution {proof.leaf.contribution_id}'s "
+                raise ValueError(f"DataNet {datanet} v{version}: contribution {cid}'s "
                                  f"proof does not verify against the snapshot root")
-            sources.append(Source(proof.leaf.contribution_id, proof.leaf.contributor, proof.leaf.content_hash,
-                                  formats.get(proof.leaf.contribution_id, ""),
+            found = records.get(cid)
+            if found is not None and found.status in (dn.WITHDRAWN, dn.TAKEN_DOWN):
+                (cache / proof.leaf.content_hash.hex()).unlink(missing_ok=True)
+                raise ValueError(f"DataNet {datanet} v{version}: contribution {cid} was "
+                                 f"{dn.Status.Name(found.status).lower().replace('_', ' ')} at block "
+                                 f"{found.withdrawn_at}; train on a snapshot published since, which leaves it out")
+            sources.append(Source(cid, proof.leaf.contributor, proof.leaf.content_hash,
+                                  found.format if found is not None else "",
                                   _cached_blob(client, proof.leaf.content_hash, cache, reader)))
     return sources
 

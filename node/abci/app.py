@@ -39,7 +39,7 @@ import time
 import structlog
 from google.protobuf.message import DecodeError
 
-from payable.runtime.v1.extrinsic_pb2 import Header
+from payable.runtime.v1.extrinsic_pb2 import BlockEvents, Header
 from payable.system.v1 import system_pb2
 from runtime import system
 from runtime.crypto import blake2_256
@@ -354,7 +354,8 @@ class AbciApp:
         with self.node.lock:
             if self.executive.head.number != 0:
                 raise SnapshotError("the node committed blocks while the snapshot was restored")
-            self.executive.db.adopt(restored.block, restored.events, restored.state(), restored.trie)
+            # the head's events are not in a snapshot (nothing checkable commits to them): none recorded
+            self.executive.db.adopt(restored.block, BlockEvents(), restored.state(), restored.trie)
         self._drop_restore()
         head = self.executive.head
         self.node.metrics.height.set(head.number)

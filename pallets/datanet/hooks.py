@@ -11,7 +11,7 @@ from runtime.errors import ensure
 
 from . import weights
 from .config import DataNetConfig
-from .interface import RETIRED, access_check, holders, leaf_of, retirement, root_of, terms_mix
+from .interface import RETIRED, access_check, datanet, leaf_of, retirement, root_of, terms_mix
 from .storage import (
     CONTRIBUTION_DEPOSIT,
     CREATION_DEPOSIT,
@@ -70,10 +70,18 @@ def try_state(ctx: Context) -> None:
 
 def content_access(ctx: Context, content_hash: bytes, reader: bytes) -> bool | None:
     """For the node's content store: None when no DataNet holds this content; otherwise whether one of the
-    DataNets holding it lets `reader` (empty: anonymous) read it - any public holder lets everyone."""
-    nets = holders(ctx, content_hash)
-    if not nets:
+    DataNets holding it lets `reader` (empty: anonymous) read it - any public holder lets everyone. A DataNet
+    whose contribution of it was withdrawn or taken down lets nobody read it any more: a public DataNet's
+    withdrawn copy must not open a permissioned DataNet's live copy of the same bytes to everyone, and a
+    permissioned DataNet's withdrawn data stays closed even while another record (a model's) still uses
+    the hash. Only when every holder is a public DataNet that withdrew it does the DataNet pallet have no
+    say (None): the blob is then refused as withdrawn, or served for the record that still uses it."""
+    held = [(net, Contributions.get(ctx, cid)) for net, cid in ByContent.iter_prefix(ctx, content_hash)]
+    if not held:
         return None
+    nets = [net for net, found in held if found.status not in RETIRED]
+    if not nets:
+        return False if any(datanet(ctx, net).permissioned for net, _ in held) else None
     return any(access_check(ctx, net, reader).allowed for net in nets)
 
 

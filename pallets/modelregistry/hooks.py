@@ -29,3 +29,16 @@ def try_state(ctx: Context) -> None:
         first = ByArtifact.get(ctx, found.artifact_hash)
         ensure(first is not None and Models.get(ctx, first).owner == found.owner,
                f"model {mid}: artifact index missing or owned by another account")
+
+
+def content_in_use(ctx: Context, content_hash: bytes) -> bool | None:
+    """True when a model or base model records this blob (its weights, attribution index, training config or
+    card): data withdrawn from a DataNet under the same hash must not take it from the model's users. A read
+    or a block's release asks this, so a model's own artifact is one indexed lookup; the other references
+    are a scan over the registered models (few, next to reads)."""
+    if ByArtifact.get(ctx, content_hash) is not None:
+        return True
+    if any(found.artifact_hash == content_hash for _, found in BaseModels.iter(ctx)):
+        return True
+    return any(content_hash in (found.attribution_index_hash, found.training_config_hash, found.card_hash)
+               for _, found in Models.iter(ctx)) or None

@@ -1,6 +1,6 @@
 """Models: what the chain records of base models and fine-tuned models (format, prices, split, provenance),
 and which were trained on data withdrawn since (the chain's `get_withdrawn`, per model); per model, its card
-and its EU AI Act training-content summary (`payable.modelregistry.v1.documents`, the same as the CLI's)."""
+and its EU AI Act training-content summary (`provenance.documents`, the same as the CLI's)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse
 
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
-from payable.modelregistry.v1.documents import stored_card, training_summary
 from payable.modelregistry.v1.withdrawn import withdrawn_json, withdrawn_text
+from provenance.documents import stored_card, training_summary
 from sdk.client import Client, ClientError
 from sdk.model_documents import summary_markdown
+from sdk.training_rows import withdrawn_rows
 
 from ..deps import NodeClient, Page
 
@@ -26,9 +27,10 @@ def all_base_models(client: Client) -> list[mr.BaseModel]:
 @router.get("/models", response_class=HTMLResponse)
 def models(client: NodeClient, page: Page):
     found = list(client.pallet_items("modelregistry", "list_models", mr.ModelsRequest(), mr.ModelList, "models"))
-    withdrawn = {m.id: withdrawn_json(client.pallet_query("modelregistry", "get_withdrawn",
-                                                          mr.ModelRequest(model=m.id), mr.WithdrawnData))
-                 for m in found}
+    withdrawn = {}
+    for m in found:
+        flag = client.pallet_query("modelregistry", "get_withdrawn", mr.ModelRequest(model=m.id), mr.WithdrawnData)
+        withdrawn[m.id] = withdrawn_json(flag, withdrawn_rows(client, m, flag))
     return page("models.html", models=found, withdrawn=withdrawn, bases=all_base_models(client),
                 format_name=mr.ArtifactFormat.Name)
 
@@ -46,8 +48,8 @@ def model_page(model_id: int, client: NodeClient, page: Page):
     withdrawn = client.pallet_query("modelregistry", "get_withdrawn", mr.ModelRequest(model=model_id),
                                     mr.WithdrawnData)
     card, stored = stored_card(client, model)
-    summary = training_summary(client, model_id)
-    return page("model.html", model=model, withdrawn=withdrawn_json(withdrawn),
-                withdrawn_text=withdrawn_text(withdrawn), card=card, card_stored=stored, summary=summary,
+    summary, rows = training_summary(client, model_id), withdrawn_rows(client, model, withdrawn)
+    return page("model.html", model=model, withdrawn=withdrawn_json(withdrawn, rows),
+                withdrawn_text=withdrawn_text(withdrawn, rows), card=card, card_stored=stored, summary=summary,
                 summary_text=summary_markdown(summary),
                 format_name=mr.ArtifactFormat.Name)

@@ -1,9 +1,8 @@
 """A model's model card and EU AI Act training-content summary, gathered from the chain's records.
 
-Written by hand beside the generated modules it reads (like `withdrawn.py`): the worker's publish flow, the CLI
-and the studio (which may not import each other) gather the same facts here and render them with the one
-writer, `sdk.model_documents`. `client` is anything with the SDK client's `pallet_query`, `download` and
-`upload`.
+The worker's publish flow, the CLI and the studio (which may not import each other) gather the same facts here
+and render them with the one writer, `sdk.model_documents` (which, being the SDK, reads no pallet's types).
+`client` is anything with the SDK client's `pallet_query`, `download` and `upload`.
 
 The card is a function of records that never change once the model is registered - the model record (less
 its id, owner and block, unknown before registration), its base, its snapshots (root, license mix, sizes) and
@@ -19,12 +18,11 @@ from pathlib import Path
 
 from payable.datanet.v1 import datanet_pb2 as dn
 from payable.datanet.v1 import licenses
+from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from payable.modelregistry.v1.withdrawn import withdrawn_json, withdrawn_text
 from runtime.crypto import encode_address
 from sdk.client import ClientError
 from sdk.model_documents import SUMMARY_FORMAT, TEMPLATE, CardFacts, DatasetRef, model_card, text_size_range
-
-from . import modelregistry_pb2 as mr
-from .withdrawn import withdrawn_json, withdrawn_text
 
 HYPERPARAMETERS = ("rank", "alpha", "target_modules", "top_layers", "learning_rate", "epochs", "max_steps", "cutoff",
                    "seed")
