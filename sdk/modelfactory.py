@@ -59,6 +59,10 @@ class Hyperparameters:
     cutoff: int = 256                  # tokens per example
     weight_decay: float = 0.0
     seed: int = 42
+    # the frozen base layers' precision (gpu_worker/frozen_base.py): empty lets the worker take its device's
+    # native one - bfloat16 on a CPU with AMX or AVX-512 BF16 or a CUDA GPU (a SmolLM2 step in ~0.8 the time,
+    # bench/finetune.py), else float32; the job's config records what it trained with
+    base_dtype: str = ""
     checkpoint_every: int = 10         # optimizer steps
     eval_every: int = 10
 

@@ -253,6 +253,7 @@ def test_one_byte_changed_anywhere_fails(world):
     assert {"bundle", "state", "memberships", "finality"} <= sections
 
 
+@pytest.mark.e2e
 def test_export_and_verify_through_the_cli_against_a_real_dev_node(tmp_path, start_node):
     """`payable audit export` from a running dev node, `payable audit verify --dev` with no node (it is stopped
     first), and a tampered copy refused with the section named."""

@@ -200,7 +200,7 @@ class FinetuneEngine:
     def config_from(self, data: dict) -> TrainingConfig:
         """A job's config from a client's JSON: what it leaves out takes ModelFactory's defaults, and the base
         layers' precision this worker's device computes natively (`frozen_base`; recorded in the config)."""
-        return TrainingConfig.from_dict({"base_dtype": native_dtype(self.device), **data})
+        return TrainingConfig.from_dict({**data, "base_dtype": data.get("base_dtype") or native_dtype(self.device)})
 
     def start(self, config: TrainingConfig, owner: str, prompts: list[str]) -> Job:
         if config.libraries != library_versions():
