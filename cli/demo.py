@@ -17,11 +17,16 @@
    for its fact, and whether the contributor credited most is the one whose fact it states.
 5. Per model, a table: contributor, contributions, share, OPEN earned; model owner, protocol and worker
    totals; then a check that payouts equal fees, and the chain's state root. Meanwhile, on a core of its own,
-   `verify` has re-run an adapter's recorded fine-tuning job: the same bytes. Everything started is stopped.
+   `verify` has re-run an adapter's recorded fine-tuning job: the same bytes.
+6. Per adapter, its documents as the chain gives them: the model card stored by hash and matching what the
+   chain's records render, the EU AI Act training-content summary's sources, license mix and data size, and
+   an audit bundle exported from the node and verified with no node against the demo's chain spec (its size,
+   verify time and the block's finality). Everything started is stopped.
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import signal
 import subprocess
@@ -116,14 +121,15 @@ def run(studio_port: int = 0) -> int:
     with tempfile.TemporaryDirectory(prefix="payable-demo-") as base:
         base = Path(base)
         node_port, worker_port = free_port(), free_port()
-        node = _start(["node", "--chain", str(_demo_spec(base / "spec.json")), "--base-path", str(base / "node"),
+        spec = _demo_spec(base / "spec.json")
+        node = _start(["node", "--chain", str(spec), "--base-path", str(base / "node"),
                        "--grpc-port", str(node_port), "--block-time", "0.5"], base / "node.log")
         worker = _start(["worker", "--data-dir", str(base / "worker"), "--grpc-port", str(worker_port), "--key",
                          "//Eve", "--node", f"127.0.0.1:{node_port}"], base / "worker.log")
         try:
             with Client(f"127.0.0.1:{node_port}") as client:
                 client.wait_ready(60)
-                code = _story(client, f"127.0.0.1:{worker_port}")
+                code = _story(client, f"127.0.0.1:{worker_port}", spec)
             if studio_port and code == 0:
                 _explore(f"127.0.0.1:{node_port}", f"127.0.0.1:{worker_port}", studio_port, base)
             return code
@@ -137,13 +143,14 @@ def run(studio_port: int = 0) -> int:
             _stop(node)
 
 
-def _story(client: Client, worker_target: str) -> int:
+def _story(client: Client, worker_target: str, spec: Path) -> int:
     import grpc
 
     from gpu_worker.finetune.facts import is_correct
     from studio.generation import request_generation, stream_tokens, wait_closed
 
     from . import demo_modelfactory
+    from .audit import anchor_from
 
     started = time.monotonic()
     alice, eve, user = Keypair.from_uri("//Alice"), Keypair.from_uri("//Eve"), Keypair.from_uri("//Demo-User")
@@ -196,8 +203,17 @@ def _story(client: Client, worker_target: str) -> int:
     paid_out = _table(client, settlements, models)
     verified = verifying.result()
     print(verified)
+    # what `payable audit verify FILE --chain-spec SPEC` trusts: the spec the node started from, //Alice its author
+    anchor = anchor_from(argparse.Namespace(chain=str(spec), dev=False, trusted_validators=None, authority="//Alice"))
+    print("\n6. each adapter's documents, from the chain (`payable model card`, `payable model summary`, "
+          "`payable audit export` + `verify --chain-spec`):")
+    documented = True
+    for adapter in adapters:
+        lines, held = demo_modelfactory.documents(client, adapter, anchor)
+        print("\n".join(lines))
+        documented &= held
     print(f"\nthe story took {time.monotonic() - started:.0f} s")
-    return paid_out | (0 if verified.endswith("the same bytes") else 1)
+    return paid_out | (0 if verified.endswith("the same bytes") and documented else 1)
 
 
 def _top_contributor(settlement) -> str | None:

@@ -6,16 +6,18 @@ Two DataNets hold facts no model can know (`gpu_worker.finetune.facts`): a town 
 bakeries, //Charlie's river and bridges) and a manual of the Quillstone Q7 kettle (//Dave's operating
 notes, //Ferdie's care and faults), as prompt/response rows. The worker fine-tunes a LoRA adapter on each
 snapshot (ModelFactory; both jobs at once, one per CPU core), exports one with merge checks, and publishes
-each with provenance and an attribution index over its training rows (span + LoRA-gradient). It serves
-both adapters on the one base; paid questions - phrased as training never saw them - stream to their
-requester and settle per token, and the fee goes most to the contributor whose fact the answer states.
-`verify` re-runs a recorded job.
+each with provenance, its model card and an attribution index over its training rows (span + LoRA-gradient).
+It serves both adapters on the one base; paid questions - phrased as training never saw them - stream to
+their requester and settle per token, and the fee goes most to the contributor whose fact the answer states.
+`verify` re-runs a recorded job; `documents` shows each adapter's card, training-content summary and audit
+bundle as the chain gives them.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +27,14 @@ from payable.datanet.v1 import datanet_pb2 as dn
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
+from provenance.documents import CardMismatch, stored_card, training_summary
 from runtime.crypto import Keypair
+from sdk.audit import Anchor, AuditError, ClientSource, export
+from sdk.audit import verify as verify_bundle
 from sdk.client import Client
 from sdk.wire import verify_membership
 
+from .audit import schema
 from .common import created
 from .finetune import job_auth
 from .model_import import SMOLLM2, default_cache_dir, import_gguf
@@ -166,3 +172,43 @@ def verify(client: Client, adapter: Adapter) -> str:
     same = again == adapter.published.adapter_hash
     return (f"   verify: re-running model {adapter.model}'s recorded job from the on-chain config and the snapshot's "
             f"data gives adapter {again.hex()[:16]}… - {'the same bytes' if same else 'DIFFERENT bytes'}")
+
+
+def documents(client: Client, adapter: Adapter, anchor: Anchor) -> tuple[list[str], bool]:
+    """What a compliance officer gets for a published adapter, by the functions `payable model card`, `payable
+    model summary` and `payable audit export`/`verify` use: its card, stored by hash and rendered again from the
+    chain's records to the same bytes; the training-content summary's key facts; and its audit bundle, exported
+    from the node and checked with no node against `anchor` (the demo's chain spec and its dev authority). The
+    lines to print, and whether the card and the bundle both held."""
+    model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=adapter.model), mr.Model)
+    try:
+        card, stored = stored_card(client, model)
+        card_line = (f"   model {model.id}: model card stored by hash {model.card_hash.hex()[:16]}… "
+                     f"({len(card.encode()):,} bytes, license {model.license}), "
+                     + ("the same bytes its chain records render" if stored else "NOT STORED with the model"))
+    except CardMismatch as exc:
+        card_line, stored = f"   model {model.id}: model card DOES NOT MATCH the chain: {exc}", False
+    summary = training_summary(client, model.id)
+    size = summary["1_general_information"]["training_data_size"]
+    sources = summary["2_list_of_data_sources"]
+    nets = "; ".join(
+        f"DataNet {s['datanet']} snapshot {s['version']} ({s['name']}): {s['contributors']} contributors, "
+        + ", ".join(f"{mix['license']} ×{mix['count']}" for mix in s["license_mix"])
+        + f", personal data ×{s['personal_data']}" for s in sources["datanets"])
+    count = len(sources["datanets"])
+    summary_line = (f"      training-content summary: {count} source{'' if count == 1 else 's'}: {nets}; "
+                    f"{size['bytes']:,} bytes in {size['contributions']} contributions ({size['range']}); "
+                    f"the base declares {len(sources['base_model_declared_sources']['sources'])} sources of its own")
+    try:
+        bundle = export(ClientSource(client), model.id, schema())
+        started = time.perf_counter()
+        proved = verify_bundle(bundle, schema(), anchor)
+        took = time.perf_counter() - started
+    except AuditError as exc:
+        return [card_line, summary_line, f"      audit bundle NOT VERIFIED: {exc}"], False
+    block, leaves = proved["block"], sum(s["count"] for s in proved["snapshots"])
+    bundle_line = (f"      audit bundle {len(bundle) / 1000:.1f} KB ({len(bundle):,} bytes), verified offline in "
+                   f"{took * 1000:.1f} ms: {proved['proven_entries']} state entries and {leaves} Merkle leaves at "
+                   f"block #{block['number']}, finalized by dev authority {block['finalized_by']['authority']} "
+                   f"(its seal); chain config {proved['chain_config']}")
+    return [card_line, summary_line, bundle_line], stored
