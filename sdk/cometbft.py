@@ -27,23 +27,16 @@ from dataclasses import dataclass
 
 from runtime.crypto import verify as verify_signature
 
+from .wire import uvarint
+
 PRECOMMIT = 2
 # CommitSig.block_id_flag: no vote received; a vote for the committed block; a vote for nil
 FLAG_ABSENT, FLAG_COMMIT, FLAG_NIL = 1, 2, 3
 
 
 def _varint(n: int) -> bytes:
-    if n < 0:
-        n += 1 << 64  # int64 two's complement, as protobuf writes a negative varint
-    out = bytearray()
-    while True:
-        low = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(low | 0x80)
-        else:
-            out.append(low)
-            return bytes(out)
+    """An int64 as protobuf writes it: a negative one in two's complement, 10 bytes."""
+    return uvarint(n + (1 << 64) if n < 0 else n)
 
 
 def _tag(field: int, wire: int) -> bytes:

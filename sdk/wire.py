@@ -64,3 +64,18 @@ def finetune_message(action: str, subject: bytes, owner: bytes, issued_at: int) 
     if action not in FINETUNE_ACTIONS:
         raise ValueError(f"no fine-tuning action {action!r}")
     return FINETUNE_DOMAIN + action.encode() + b"\0" + subject + b"\0" + owner + issued_at.to_bytes(8, "big")
+
+
+def uvarint(value: int) -> bytes:
+    """`value` as a protobuf unsigned varint (7 bits a byte, low first): ABCI's frame lengths and the fields of
+    CometBFT's canonical sign-bytes (`sdk.cometbft`) are written with it."""
+    if value < 0:
+        raise ValueError("an unsigned varint is never negative")
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if not value:
+            out.append(low)
+            return bytes(out)
+        out.append(low | 0x80)

@@ -7,6 +7,8 @@ buffered, so a broken peer cannot make the node allocate without bound.
 
 from __future__ import annotations
 
+from sdk.wire import uvarint
+
 MAX_FRAME = 128 * 1024 * 1024  # CometBFT caps a block at 100 MiB; a frame carries at most one block
 
 
@@ -14,22 +16,8 @@ class FramingError(ValueError):
     """The stream is not a sequence of well-formed frames (bad or oversized length prefix)."""
 
 
-def encode_varint(value: int) -> bytes:
-    if value < 0:
-        raise ValueError("a length is never negative")
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def frame(payload: bytes) -> bytes:
-    return encode_varint(len(payload)) + payload
+    return uvarint(len(payload)) + payload
 
 
 class FrameReader:
