@@ -118,7 +118,7 @@ def test_card_and_summary_from_the_chain_through_the_cli_and_the_studio(start_no
         page = studio.get(f"/models/{model}", headers={"Accept": "text/html"})
         assert page.status_code == 200
         html = page.text
-        assert 'id="model-card"' in html and "library_name: &#34;peft&#34;" in html
+        assert 'id="model-card"' in html and "library_name: peft" in html
         assert registered["card_hash"] in html and "Stored by hash" in html
         assert "<strong>yes: 1 of its 3 training contributions" in html and f'data-withdrawn="{made[2]}"' in html
         assert "## 3. Relevant aspects of data processing" in html and "FineWeb-Edu: pretraining" in html

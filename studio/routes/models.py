@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.modelregistry.v1.withdrawn import withdrawn_json, withdrawn_text
-from provenance.documents import stored_card, training_summary
+from provenance.documents import CardMismatch, stored_card, training_summary
 from sdk.client import Client, ClientError
 from sdk.model_documents import summary_markdown
 from sdk.training_rows import withdrawn_rows
@@ -47,9 +47,13 @@ def model_page(model_id: int, client: NodeClient, page: Page):
         raise HTTPException(404, f"no model {model_id} on this chain ({exc})") from exc
     withdrawn = client.pallet_query("modelregistry", "get_withdrawn", mr.ModelRequest(model=model_id),
                                     mr.WithdrawnData)
-    card, stored = stored_card(client, model)
+    try:
+        card, stored, mismatch = *stored_card(client, model), ""
+    except CardMismatch as exc:  # shown on the page: a 500 would hide which model and why
+        card, stored, mismatch = "", False, str(exc)
     summary, rows = training_summary(client, model_id), withdrawn_rows(client, model, withdrawn)
     return page("model.html", model=model, withdrawn=withdrawn_json(withdrawn, rows),
-                withdrawn_text=withdrawn_text(withdrawn, rows), card=card, card_stored=stored, summary=summary,
+                withdrawn_text=withdrawn_text(withdrawn, rows), card=card, card_stored=stored, card_mismatch=mismatch,
+                summary=summary,
                 summary_text=summary_markdown(summary),
                 format_name=mr.ArtifactFormat.Name)
