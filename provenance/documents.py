@@ -63,9 +63,13 @@ def snapshots(client, refs) -> list[tuple[dn.Snapshot, str]]:
     for ref in refs:
         snap = client.pallet_query("datanet", "get_snapshot",
                                    dn.SnapshotRequest(datanet=ref.datanet, version=ref.version), dn.SnapshotWithProofs)
-        info = client.pallet_query("datanet", "get_datanet", dn.DataNetRequest(datanet=ref.datanet), dn.DataNetInfo)
-        found.append((snap.snapshot, info.datanet.name))
+        found.append((snap.snapshot, datanet_name(client, ref.datanet)))
     return found
+
+
+def datanet_name(client, datanet: int) -> str:
+    found = client.pallet_query("datanet", "get_datanet", dn.DataNetRequest(datanet=datanet), dn.DataNetInfo)
+    return found.datanet.name
 
 
 def dataset_ref(snap: dn.Snapshot, name: str) -> DatasetRef:
@@ -140,8 +144,7 @@ def training_summary(client, model_id: int) -> dict:
     personal-data flags and contributor counts, and the base's declared sources; opt-outs and withdrawals."""
     prov = client.pallet_query("modelregistry", "get_provenance", mr.ModelRequest(model=model_id), mr.Provenance)
     model, base = prov.model, prov.base_model
-    names = {ref.datanet: name for ref, (_, name) in zip(model.snapshots, snapshots(client, model.snapshots),
-                                                        strict=True)}
+    names = {net: datanet_name(client, net) for net in {ref.datanet for ref in model.snapshots}}
     sources, leaves = [], {}
     for entry in prov.snapshots:
         snap = entry.snapshot

@@ -131,19 +131,13 @@ def _stats(ctx: Context, datanet_id: int, who: bytes, field: str) -> None:
     Stats.insert(ctx, datanet_id, who, stats)
 
 
-def _pending(ctx: Context, contribution_id: int) -> pb.Contribution:
+def _in_status(ctx: Context, contribution_id: int, status: int, refusal: type[errors.DataNetError]) -> pb.Contribution:
+    """The contribution, refused with `refusal` unless it is in `status` (approve and reject decide pending
+    ones, revoke takes back approved ones)."""
     found = Contributions.require(ctx, contribution_id, errors.UnknownContribution,
                                   f"no contribution {contribution_id}")
-    if found.status != pb.PENDING:
-        raise errors.NotPending(f"contribution {contribution_id} is {pb.Status.Name(found.status).lower()}")
-    return found
-
-
-def _approved(ctx: Context, contribution_id: int) -> pb.Contribution:
-    found = Contributions.require(ctx, contribution_id, errors.UnknownContribution,
-                                  f"no contribution {contribution_id}")
-    if found.status != pb.APPROVED:
-        raise errors.NotApproved(f"contribution {found.id} is {pb.Status.Name(found.status).lower()}")
+    if found.status != status:
+        raise refusal(f"contribution {contribution_id} is {pb.Status.Name(found.status).lower()}")
     return found
 
 
@@ -240,7 +234,7 @@ def contribute(ctx: Context, origin: bytes, args: pb.Contribute) -> None:
 @calls.call(2, pb.Decide, weights.APPROVE)
 def approve(ctx: Context, origin: bytes, args: pb.Decide) -> None:
     """Curator: approve a pending contribution; its deposit is returned."""
-    found = _pending(ctx, args.contribution)
+    found = _in_status(ctx, args.contribution, pb.PENDING, errors.NotPending)
     _curator(datanet(ctx, found.datanet), origin)
     deposit = decode_u128(found.deposit)
     token.release(ctx, CONTRIBUTION_DEPOSIT, found.contributor, deposit)
@@ -254,7 +248,7 @@ def approve(ctx: Context, origin: bytes, args: pb.Decide) -> None:
 @calls.call(3, pb.Decide, weights.REJECT)
 def reject(ctx: Context, origin: bytes, args: pb.Decide) -> None:
     """Curator: reject a pending contribution (spam, poor quality); its deposit is slashed to the treasury."""
-    found = _pending(ctx, args.contribution)
+    found = _in_status(ctx, args.contribution, pb.PENDING, errors.NotPending)
     _curator(datanet(ctx, found.datanet), origin)
     deposit = decode_u128(found.deposit)
     token.transfer_on_hold(ctx, CONTRIBUTION_DEPOSIT, found.contributor, TREASURY, deposit)
@@ -286,7 +280,7 @@ def revoke(ctx: Context, origin: bytes, args: pb.Decide) -> None:
     """Curator or contributor: take an approved contribution out of future snapshots (past ones keep it). This
     is curation, not removal: its bytes stay served and models trained on it are not flagged (a contributor
     who wants the data gone withdraws it; an owner or curator facing a claim takes it down)."""
-    found = _approved(ctx, args.contribution)
+    found = _in_status(ctx, args.contribution, pb.APPROVED, errors.NotApproved)
     if origin != found.contributor:
         _curator(datanet(ctx, found.datanet), origin)
     Approved.remove(ctx, found.datanet, found.id)

@@ -167,7 +167,7 @@ def _blocking(snapshots: list[dn.Snapshot], model_license: str | None) -> str:
     for snap in snapshots:
         for share in snap.licenses:
             allows = licenses.model_licenses(share.license)
-            if allows is None or (model_license is not None and model_license in allows):
+            if allows is None or (model_license is not None and not licenses.blocks(share.license, model_license)):
                 continue
             count = len(share.contribution_ids)
             ids = ", ".join(str(cid) for cid in share.contribution_ids[:MAX_NAMED])
