@@ -369,6 +369,8 @@ def _parse(bundle: bytes) -> dict:
         doc = json.loads(bundle.decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AuditError("bundle", f"not a JSON document ({exc})") from None
+    except RecursionError:  # a hostile file of nested brackets: no bundle nests more than a few levels
+        raise AuditError("bundle", "not a bundle: JSON nested too deeply") from None
     doc = _object(doc, TOP_KEYS, "bundle")
     if doc["format"] != FORMAT:
         raise AuditError("format", f"expected {FORMAT!r}, found {doc['format']!r}")

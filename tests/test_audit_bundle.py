@@ -385,3 +385,11 @@ def test_the_cli_trusts_no_dev_authority_for_a_chain_of_validators(world, tmp_pa
     assert failed.value.section == "finality" and "dev authority" in str(failed.value)
     dev = anchor_from(SimpleNamespace(dev=True, chain=None, trusted_validators=None, authority="//Alice"))
     assert verify(bundle, schema(), dev)["block"]["finalized_by"]["kind"] == "dev-seal"
+
+
+def test_a_hostile_file_is_refused_with_a_reason_not_a_traceback():
+    """Not JSON, not UTF-8, or brackets nested beyond any parser's depth: each an AuditError naming the bundle."""
+    for hostile in (b"not json", b"\xff\xfe", b"[" * 100_000):
+        with pytest.raises(AuditError) as failed:
+            verify(hostile, schema(), Anchor(authority=ALICE.public))
+        assert failed.value.section == "bundle"
