@@ -9,6 +9,7 @@ peft = pytest.importorskip("peft")
 from gpu_worker.lora.adapters import AdapterError, adapter_hash, read_adapter  # noqa: E402
 from gpu_worker.lora.cache import AdapterCache  # noqa: E402
 from gpu_worker.lora.model import PAD_BELOW, LlamaRuntime, Sequence  # noqa: E402
+from gpu_worker.lora.pool import AdapterPool  # noqa: E402
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -302,10 +303,12 @@ def test_seeded_sampling_is_reproducible_and_batch_independent(models):
         Sampler(3.0)
 
 
-def _check_pooled(found: dict) -> None:
+def _check_pooled(found: dict, rank: int) -> None:
+    """`rank`: what ranks 4, 6 and 8 share in the method's pool (bgmv: the largest; sgmv: Triton's
+    smallest dot size)."""
     assert found["steps"] == 9 and found["max_abs_error"] < 1e-4
     assert found["pool_loads"] >= 4  # the third batch's adapters came back after eviction
-    assert found["rank"] == 16  # ranks 4, 6 and 8 padded to one rank (Triton's smallest dot size)
+    assert found["rank"] == rank
     assert found["allocated"] == 2  # grown from one slot as adapters came, never past the capacity
     assert "exceed the pool's 2 slots" in found["overflow"]
 
@@ -317,13 +320,14 @@ def test_bgmv_equals_the_segments_path_through_a_pool_that_evicts(models):
 
     root, dirs = models
     found = compare("bgmv", root / "base", dirs)
-    _check_pooled(found)
+    _check_pooled(found, rank=8)
     assert found["default_method"] == "bgmv"  # where the SGMV kernels do not run, batchers use bgmv
 
 
 def test_a_pool_grows_in_slots_and_rank_keeping_its_resident_adapters(models, tmp_path):
-    """A rank-20 adapter arriving after rank-4 and rank-6 ones widens every slot to rank 32, and a third
-    adapter doubles the slots; the adapters already resident must still give the segments path's logits."""
+    """A rank-20 adapter arriving after rank-4 and rank-6 ones widens every slot - to rank 20 in bgmv's
+    tables (no padding: a bag reads every column), to 32 in the SGMV kernels' layout (tiles of 16) - and a
+    third adapter doubles the slots; the adapters already resident must still give the segments path's logits."""
     root, dirs = models
     torch.manual_seed(30)
     lora = peft.LoraConfig(r=20, lora_alpha=8, target_modules=TARGETS, init_lora_weights=False)
@@ -338,7 +342,11 @@ def test_a_pool_grows_in_slots_and_rank_keeping_its_resident_adapters(models, tm
         want = reference.step([Sequence(a, []) for a in ordered], prompts[:len(ordered)], "segments")
         torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
     pool = pooled.pool("bgmv")
-    assert pool.rank == 32 and pool.allocated == 4 and pool.loads == 3
+    assert pool.rank == 20 and pool.allocated == 4 and pool.loads == 3
+    tiled = AdapterPool(pool.shapes, 4, "cpu", torch.float32, pooled.check)
+    tiled.slots([small, medium])
+    tiled.slots([wide])
+    assert tiled.rank == 32 and tiled.allocated == 4
 
 
 @pytest.mark.e2e
@@ -358,7 +366,7 @@ def test_sgmv_kernels_equal_the_segments_path_under_the_triton_interpreter(model
                           capture_output=True, text=True, timeout=600, env={**os.environ, "TRITON_INTERPRET": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    _check_pooled(found)
+    _check_pooled(found, rank=16)
     assert found["default_method"] == "sgmv"  # where the kernels run, batchers use them
 
 

@@ -1,10 +1,13 @@
 """Resident adapter slots for the SGMV kernels and the BGMV path (Punica's and S-LoRA's layout).
 
 Per target module, one tensor holds every resident adapter's A [slots, R, in] and one its B
-[slots, out, R], with B multiplied by the adapter's scaling and ranks zero-padded to R (a multiple of
-16, grown when a larger adapter arrives). The SGMV kernels read them as they are; with `transposed` the
-same shapes are views of storage laid out [slots, in, R] and [slots, R, out], so that their transposes
-are the contiguous tables bgmv.py's embedding bags gather rows from. An adapter is copied into a slot
+[slots, out, R], with B multiplied by the adapter's scaling and ranks zero-padded to R (grown when a
+larger adapter arrives). The SGMV kernels read them as they are, R a multiple of 16 (their tiles);
+with `transposed` the same shapes are views of storage laid out [slots, in, R] and [slots, R, out], so
+that their transposes are the contiguous tables bgmv.py's embedding bags gather rows from - there R is
+the largest resident rank itself: a bag reads every column of a row, so padding rank 8 to 16 would
+double the bytes a step with many adapters reads (SmolLM2, 64 rank-8 adapters on every linear: 1.25 GB
+a decode step instead of 625 MB), for zeros. An adapter is copied into a slot
 the first time a step needs it and stays until its slot is wanted for another; a step's adapters are
 never evicted by that same step. Modules an adapter does not target stay zero in its slot, so
 nothing is added there. The tensors hold as many slots as have been wanted so far (doubling up to
@@ -21,7 +24,7 @@ import torch
 
 from .adapters import LoRA
 
-RANK_MULTIPLE = 16
+RANK_MULTIPLE = 16  # the SGMV kernels' tile; bgmv's tables need no padding
 
 
 class AdapterPool:
@@ -34,7 +37,8 @@ class AdapterPool:
             raise ValueError("an adapter pool needs at least one slot")
         self.shapes, self.capacity, self.check = shapes, capacity, check
         self.device, self.dtype, self.transposed = torch.device(device), dtype, transposed
-        self.rank = RANK_MULTIPLE
+        self.rank_multiple = 1 if transposed else RANK_MULTIPLE
+        self.rank = self.rank_multiple
         self.allocated = 1  # slots the tensors hold now
         self.a: dict[str, torch.Tensor] = {}
         self.b: dict[str, torch.Tensor] = {}
@@ -56,7 +60,7 @@ class AdapterPool:
     def _load(self, adapter: LoRA, wanted: Collection[bytes]) -> None:
         self.check(adapter)
         if adapter.rank > self.rank:
-            self._resize(self.allocated, -(-adapter.rank // RANK_MULTIPLE) * RANK_MULTIPLE)
+            self._resize(self.allocated, -(-adapter.rank // self.rank_multiple) * self.rank_multiple)
         if len(self._slots) == self.allocated < self.capacity:
             self._resize(min(2 * self.allocated, self.capacity), self.rank)
         if len(self._slots) < self.allocated:
