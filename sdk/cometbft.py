@@ -120,6 +120,13 @@ def validator_address(public_key: bytes) -> bytes:
     return hashlib.sha256(public_key).digest()[:20]
 
 
+def in_set_order(validators: list[tuple[bytes, int]]) -> list[tuple[bytes, int]]:
+    """(ed25519 key, power) pairs in a CometBFT validator set's own order - voting power descending, then
+    address ascending (types/validator_set.go `ValidatorsByVotingPower`) - the order its hash and a commit's
+    signatures follow, for a set known only as a set (e.g. the one a chain's state elects)."""
+    return sorted(validators, key=lambda v: (-v[1], validator_address(v[0])))
+
+
 def validators_hash(validators: list[tuple[bytes, int]]) -> bytes:
     """The hash of a set of (ed25519 public key, voting power), in the set's order."""
     return merkle_root([_bytes(1, _bytes(1, key)) + _uint(2, power) for key, power in validators])

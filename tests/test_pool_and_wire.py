@@ -203,6 +203,6 @@ def test_a_block_file_with_a_padded_block_is_refused(tmp_path, chain):
     raw = built.block.SerializeToString(deterministic=True)
     for name, data in (("good", raw), ("padded", raw + _unknown_field(10))):
         (tmp_path / name).write_bytes(MAGIC + len(data).to_bytes(4, "big") + data)
-    assert [b.header for b in read_blocks(tmp_path / "good")] == [built.block.header]
+    assert [b.header for b, _ in read_blocks(tmp_path / "good")] == [built.block.header]
     with pytest.raises(BlockFileError, match="does not know"):
         list(read_blocks(tmp_path / "padded"))

@@ -2,7 +2,8 @@
 
 CometBFT decides block order; this driver serves its ABCI connections (`AbciServer` around
 `AbciApp`) and routes the node's client submissions to CometBFT's mempool through its RPC, so an
-extrinsic sent to any node's gRPC API is gossiped to every validator.
+extrinsic sent to any node's gRPC API is gossiped to every validator; through the same RPC it records
+each block's commit beside the block (`finality`), for the chain tools.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from ..node import Node
 from ..statesync import SNAPSHOT_DIR, SnapshotStore
 from .app import AbciApp
 from .comet import CometRpc
+from .finality import CommitRecorder
 from .server import AbciServer
 
 
@@ -25,13 +27,18 @@ class AbciDriver:
         self.app = AbciApp(node, retain_blocks=retain_blocks, snapshots=snapshots)
         self.server = AbciServer(self.app.handle, address, on_close=self.app.connection_closed)
         self.rpc = CometRpc(comet_rpc) if comet_rpc else None
+        self.recorder = CommitRecorder(node, CometRpc(comet_rpc, timeout=5.0)) if comet_rpc else None
 
     def start(self) -> None:
         if self.rpc is not None:
             self.node.forward = self.rpc.gossip
         self.server.start()
+        if self.recorder is not None:
+            self.recorder.start()
 
     def stop(self) -> None:
         """Close CometBFT's connections (a block finalized but not committed is dropped; CometBFT replays it)."""
         self.node.forward = None
+        if self.recorder is not None:
+            self.recorder.stop()
         self.server.stop()

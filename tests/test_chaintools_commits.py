@@ -1,0 +1,176 @@
+"""The chain tools' CometBFT path in-process: blocks built the way the ABCI app builds them (no seal, the
+block-rewards account as author, the consensus inherent), each made final by a commit of the next height that
+this test's own validator keys sign with CometBFT's sign-bytes (`sdk.cometbft`, checked against CometBFT's own
+vectors), stored as the node's CommitRecorder stores `/commit` results. The real network's round trip is in
+tests/test_cometbft_chaintools.py; here: what check-chain and import-blocks refuse, and that an import into a
+chain that already has blocks is all or nothing."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from pathlib import Path
+
+import pytest
+from conftest import GENESIS_TS, DevChain
+
+from node.abci.finality import commit_key, commit_record
+from node.chaintools import check_chain, export_blocks, import_blocks
+from node.node import DB_DIR, open_spec
+from payable.system.v1 import system_pb2
+from runtime import system
+from runtime.chaindb import ChainDB
+from runtime.chainspec import DEV_ACCOUNTS, ChainSpec, dev_spec
+from runtime.crypto import Keypair
+from runtime.executive import BlockImportError, Executive
+from runtime.extrinsic import inherent_extrinsic, make_call
+from runtime.protocol import BLOCK_REWARDS
+from runtime.storage.backend import RocksBackend
+from sdk import cometbft
+
+CHAIN_ID = "payable-unit-comet"
+KEYS = [Keypair.from_uri(f"//consensus-{i}") for i in range(4)]
+OUTSIDER = Keypair.from_uri("//consensus-outsider")
+BLOCKS = 6
+
+
+def comet_spec() -> ChainSpec:
+    doc = dev_spec().to_dict()
+    doc["id"] = CHAIN_ID
+    doc["genesis"]["system"] = {"timestamp_ms": GENESIS_TS}
+    doc["genesis"]["validators"] = {"validators": [
+        [Keypair.from_uri(uri).address, base64.b64encode(key.public).decode(), "1000 OPEN"]
+        for uri, key in zip(DEV_ACCOUNTS, KEYS, strict=False)]}
+    doc["config"]["validators"] = {"max_validators": len(KEYS), "epoch_length": 10}
+    return ChainSpec.from_dict(doc)
+
+
+def _rfc3339(t: cometbft.Time) -> str:
+    whole = datetime.datetime.fromtimestamp(t.seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{whole}.{t.nanos:09d}Z"
+
+
+def _block_id(b: cometbft.BlockId) -> dict:
+    return {"hash": b.hash.hex().upper(), "parts": {"total": b.parts_total, "hash": b.parts_hash.hex().upper()}}
+
+
+def signed_header(height: int, app_hash: bytes, signing, elected, signers=None) -> dict:
+    """`/commit`'s signed_header for `height`: a header carrying `app_hash` and the two sets' hashes, and
+    precommits of `signers` (keypairs; default: those of `signing`) for it, in the set's order."""
+    time = cometbft.Time(GENESIS_TS // 1000 + height, 123_456_789)
+    filler = {name: bytes([i + 1]) * 32 for i, name in enumerate(
+        ("last_commit_hash", "data_hash", "consensus_hash", "last_results_hash", "evidence_hash"))}
+    header = cometbft.Header(11, 1, CHAIN_ID, height, time, cometbft.BlockId(b"\x09" * 32, 1, b"\x08" * 32),
+                             validators_hash=cometbft.validators_hash(cometbft.in_set_order(signing)),
+                             next_validators_hash=cometbft.validators_hash(cometbft.in_set_order(elected)),
+                             app_hash=app_hash, proposer_address=cometbft.validator_address(KEYS[0].public),
+                             **filler)
+    block_id = cometbft.BlockId(header.hash(), 1, b"\x07" * 32)
+    sign_bytes = cometbft.precommit_sign_bytes(CHAIN_ID, height, 0, block_id, time)
+    signatures = [{"block_id_flag": 2, "validator_address": cometbft.validator_address(k.public).hex().upper(),
+                   "timestamp": _rfc3339(time), "signature": base64.b64encode(k.sign(sign_bytes)).decode()}
+                  for k in (signers or [next(k for k in (*KEYS, OUTSIDER) if k.public == key)
+                                        for key, _ in cometbft.in_set_order(signing)])]
+    hashes = {name: getattr(header, name).hex().upper() for name in (
+        *filler, "validators_hash", "next_validators_hash", "app_hash", "proposer_address")}
+    return {"header": {"version": {"block": "11", "app": "1"}, "chain_id": CHAIN_ID, "height": str(height),
+                       "time": _rfc3339(time), "last_block_id": _block_id(header.last_block_id), **hashes},
+            "commit": {"height": str(height), "round": 0, "block_id": _block_id(block_id), "signatures": signatures}}
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> dict:
+    """A stopped CometBFT-style node's base path: BLOCKS blocks with a transfer each, every block but the head
+    with its recorded commit; and per block (validators that sign its commit, those it elected, its root)."""
+    base = tmp_path_factory.mktemp("comet-unit") / "node"
+    spec = comet_spec()
+    open_spec(base, spec)
+    backend = RocksBackend(base / DB_DIR)
+    executive = Executive.open(spec, backend)
+    chain, sets = DevChain(executive), {}
+    note = inherent_extrinsic(make_call(system.NAME, 2, system_pb2.NoteConsensus(
+        proposer=cometbft.validator_address(KEYS[0].public))))
+    try:
+        for n in range(1, BLOCKS + 1):
+            signing = executive.consensus_validators()
+            executive.open_block(BLOCK_REWARDS, GENESIS_TS + n * 1000, (note,))
+            transfer = chain.transfer(chain.alice, chain.bob.public, 10**18)
+            assert all(r.ok for r in executive.apply_candidates([transfer]))
+            executive.finalize_block()
+            elected = executive.consensus_validators(pending=True)
+            executive.commit()
+            sets[n] = (signing, elected, executive.head.state_root)
+        backend.write_batch({commit_key(n): commit_record(signed_header(n + 1, sets[n][2], sets[n][0], sets[n][1]))
+                             for n in range(1, BLOCKS)})
+    finally:
+        executive.close()
+        backend.close()
+    return {"base": base, "spec": spec, "sets": sets}
+
+
+def _replace_commit(base: Path, number: int, doc: dict) -> None:
+    backend = RocksBackend(base / DB_DIR)
+    try:
+        backend.write_batch({commit_key(number): commit_record(doc)})
+    finally:
+        backend.close()
+
+
+def test_check_chain_verifies_every_recorded_commit_and_names_the_head_not_yet_final(source):
+    report = check_chain(source["base"])
+    assert (report.kind, report.blocks, report.not_final) == ("cometbft", BLOCKS, (BLOCKS,))
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ("signer outside the set", "commit of height 4: signature 3 names validator"),
+    ("set other than the state's", "height 4 is signed by a validator set other than the 4 validators"),
+    ("too little power", "validators with 2000 of 4000 voting power signed, not more than two thirds"),
+    ("another root", "the validators committed app hash 0303.* at height 4, but the block re-executes"),
+])
+def test_check_chain_refuses_a_commit_that_does_not_prove_its_block(source, tmp_path, change, reason):
+    import shutil
+
+    base = tmp_path / "copy"
+    shutil.copytree(source["base"], base)
+    signing, elected, root = source["sets"][3]
+    ordered = [next(k for k in KEYS if k.public == key) for key, _ in cometbft.in_set_order(signing)]
+    doc = {"signer outside the set": lambda: signed_header(4, root, signing, elected, [*ordered[:3], OUTSIDER]),
+           "set other than the state's": lambda: signed_header(4, root, [*signing[:3], (OUTSIDER.public, 1)],
+                                                               elected),
+           "too little power": lambda: _two_signed(signed_header(4, root, signing, elected)),
+           "another root": lambda: signed_header(4, b"\x03" * 32, signing, elected)}[change]()
+    _replace_commit(base, 3, doc)
+    with pytest.raises(BlockImportError, match=f"stored block #3 fails the check: a CometBFT chain: final by commit "
+                                               f"signatures; block #3: .*{reason}"):
+        check_chain(base)
+
+
+def _two_signed(doc: dict) -> dict:
+    for sig in doc["commit"]["signatures"][:2]:
+        sig.update(block_id_flag=1, validator_address="", timestamp="0001-01-01T00:00:00Z", signature=None)
+    return doc
+
+
+def test_an_import_into_a_chain_with_blocks_is_all_or_nothing(source, tmp_path):
+    first, full, bad, target = tmp_path / "first.bin", tmp_path / "full.bin", tmp_path / "bad.bin", tmp_path / "t"
+    assert export_blocks(source["base"], first, end=3).blocks == 3
+    assert export_blocks(source["base"], full).not_final == (BLOCKS,)
+    assert import_blocks(target, first, source["spec"]).blocks == 3
+    lines = full.read_bytes()
+    doc = json.loads(json.dumps(signed_header(6, source["sets"][5][2], *source["sets"][5][:2])))
+    good = commit_record(doc)
+    doc["commit"]["signatures"][2]["signature"] = base64.b64encode(b"\x00" * 64).decode()
+    assert good in lines
+    bad.write_bytes(lines.replace(good, commit_record(doc)))
+    with pytest.raises(BlockImportError, match="nothing imported: .*block #5: commit of height 6: signature 2 is not"):
+        import_blocks(target, bad, source["spec"])
+    backend = RocksBackend(target / DB_DIR)
+    try:  # blocks 4 and 5 were valid until 5's commit: neither they nor their commits are stored
+        assert ChainDB(backend).head.number == 3
+        assert [key for key, _ in backend.iter_prefix(b"c:")] == [commit_key(n) for n in (1, 2, 3)]
+    finally:
+        backend.close()
+    report = import_blocks(target, full, source["spec"])
+    assert (report.blocks, report.not_final) == (BLOCKS - 3, (BLOCKS,))
+    assert check_chain(target).head_hash == check_chain(source["base"]).head_hash
