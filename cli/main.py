@@ -11,14 +11,29 @@ import sys
 
 from runtime.codec import CodecError
 
-from . import audit, chain, chaintools, datanet, demo, finetune, gateway, generate, model, node, studio, testnet, worker
+from . import (
+    audit,
+    chain,
+    chaintools,
+    datanet,
+    demo,
+    finetune,
+    gateway,
+    generate,
+    model,
+    node,
+    studio,
+    testnet,
+    validator,
+    worker,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="payable", description="Payable AI chain: node and client tools")
     sub = parser.add_subparsers(dest="command", required=True)
-    for subject in (node, testnet, worker, chaintools, chain, datanet, model, audit, finetune, generate, gateway,
-                    studio, demo):
+    for subject in (node, testnet, validator, worker, chaintools, chain, datanet, model, audit, finetune, generate,
+                    gateway, studio, demo):
         subject.register(sub)
     return parser
 

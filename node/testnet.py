@@ -397,9 +397,11 @@ class Testnet:
             except (ClientError, grpc.RpcError, OSError):
                 continue
             in_set = {v.consensus_key for v in active.validators}
-            jailed = {c.consensus_key for c in bonded if c.jailed}
+            jailed = {c.consensus_key: "jailed for good (double signing)" if c.tombstoned else
+                      f"jailed for downtime until {datetime.fromtimestamp(c.jailed_until_ms / 1000, UTC):%H:%M:%S} UTC"
+                      for c in bonded if c.jailed}
             candidates = {c.consensus_key for c in bonded}
-            return {n.name: "validator" if key in in_set else "jailed" if key in jailed else
+            return {n.name: "validator" if key in in_set else jailed[key] if key in jailed else
                     "candidate" if key in candidates else "full node"
                     for n, key in ((n, base64.b64decode(n.consensus_key)) for n in self.nodes)}
         return None

@@ -75,7 +75,8 @@ def note_consensus(proposer: bytes, votes, misbehavior) -> system_pb2.NoteConsen
     return system_pb2.NoteConsensus(
         proposer=proposer,
         votes=[system_pb2.ConsensusVote(validator=v.validator.address, power=v.validator.power,
-                                        signed=v.block_id_flag == validator_pb2.BLOCK_ID_FLAG_COMMIT)
+                                        signed=v.block_id_flag == validator_pb2.BLOCK_ID_FLAG_COMMIT,
+                                        absent=v.block_id_flag == validator_pb2.BLOCK_ID_FLAG_ABSENT)
                for v in votes],
         misbehavior=[system_pb2.Misbehavior(kind=m.type, validator=m.validator.address, power=m.validator.power,
                                             height=m.height, total_power=m.total_voting_power)

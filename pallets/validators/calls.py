@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pallets.token import interface as token
 from payable.validators.v1 import validators_pb2 as pb
 from runtime.codec import decode_u128, encode_u128, format_open
@@ -11,9 +13,13 @@ from runtime.pallet import CallTable
 from . import errors, weights
 from . import events as ev
 from .interface import candidate, consensus_address
-from .storage import ByAddress, Candidates
+from .storage import ByAddress, Candidates, SigningInfos
 
 calls = CallTable("validators")
+
+
+def format_utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def check_key(key: bytes) -> bytes:
@@ -47,10 +53,12 @@ def bond(ctx: Context, origin: bytes, args: pb.Bond) -> None:
 
 @calls.call(1, pb.BondExtra, weights.BOND_EXTRA)
 def bond_extra(ctx: Context, origin: bytes, args: pb.BondExtra) -> None:
-    """Add to a candidate's bond; a larger bond counts at the next election."""
+    """Add to a candidate's bond; a larger bond counts at the next election (a candidate jailed for
+    downtime may top its bond up to the minimum before it unjails)."""
     found = candidate(ctx, origin)
-    if found.jailed:
-        raise errors.Jailed("a jailed candidate cannot be elected again: unbond instead")
+    if found.tombstoned:
+        raise errors.Jailed("jailed for good for double signing (tombstoned): it cannot be elected again, "
+                            "so its bond cannot grow; unbond instead")
     amount = decode_u128(args.amount, "amount")
     token.bond(ctx, origin, amount)
     found.bond = encode_u128(decode_u128(found.bond) + amount)
@@ -78,4 +86,30 @@ def unbond(ctx: Context, origin: bytes, args: pb.Unbond) -> None:
         Candidates.insert(ctx, origin, found)
     else:
         Candidates.remove(ctx, origin)
+        SigningInfos.remove(ctx, consensus_address(found.consensus_key))
     ev.Unbonded.emit(ctx, account=origin, amount=encode_u128(amount), withdrawable_at=withdrawable_at)
+
+
+@calls.call(3, pb.Unjail, weights.UNJAIL)
+def unjail(ctx: Context, origin: bytes, args: pb.Unjail) -> None:
+    """Leave the jail that downtime earned, once its period (block time) is over and the bond is still
+    at least the minimum; the candidate is electable again from the next election. Double signers are
+    tombstoned and never leave."""
+    found = candidate(ctx, origin)
+    if found.tombstoned:
+        raise errors.Jailed("jailed for good for double signing or a light-client attack (tombstoned, as "
+                            "Cosmos does): it can never be unjailed; unbond to recover the rest of the bond")
+    if not found.jailed:
+        raise errors.NotJailed(f"{origin.hex()} is not jailed")
+    if ctx.timestamp_ms < found.jailed_until_ms:
+        wait_s = -(-(found.jailed_until_ms - ctx.timestamp_ms) // 1000)
+        raise errors.StillJailed(f"jailed for downtime until block time {found.jailed_until_ms} ms "
+                                 f"({format_utc(found.jailed_until_ms)}); the chain's time is "
+                                 f"{format_utc(ctx.timestamp_ms)}: unjail in {wait_s} s or later")
+    bond = decode_u128(found.bond)
+    if bond < ctx.config.min_bond:
+        raise errors.BondTooSmall(f"bond {format_open(bond)} OPEN is below the minimum "
+                                  f"{format_open(ctx.config.min_bond)} OPEN after the slash: bond_extra first")
+    found.jailed, found.jailed_until_ms = False, 0
+    Candidates.insert(ctx, origin, found)
+    ev.Unjailed.emit(ctx, account=origin)

@@ -35,5 +35,16 @@ class BondTooSmall(ValidatorsError):
 
 
 class Jailed(ValidatorsError):
-    """The candidate was slashed for misbehaviour and can no longer be elected."""
+    """The candidate was slashed for double signing or a light-client attack: jailed for good (tombstoned,
+    as Cosmos does), it can never be elected or unjailed again; it may only unbond."""
     code = 5
+
+
+class StillJailed(ValidatorsError):
+    """The candidate was jailed for downtime and its jail period (block time) has not ended yet."""
+    code = 6
+
+
+class NotJailed(ValidatorsError):
+    """Only a jailed candidate can be unjailed."""
+    code = 7

@@ -14,3 +14,8 @@ NewValidatorSet = events.event(2, "NewValidatorSet", pb.NewValidatorSet,
 Slashed = events.event(3, "Slashed", pb.Slashed, "Misbehaviour evidence slashed a bond and jailed its candidate.")
 FeesRewarded = events.event(4, "FeesRewarded", pb.FeesRewarded,
                             "The block's fees went to its proposer and, by power, to the validators that signed.")
+JailedForDowntime = events.event(5, "JailedForDowntime", pb.JailedForDowntime,
+                                 "A validator missed too many blocks of its window: a small slash, out of the set at "
+                                 "once, jailed until a block time.")
+Unjailed = events.event(6, "Unjailed", pb.Unjailed,
+                        "A candidate jailed for downtime was unjailed: electable again from the next election.")

@@ -15,30 +15,35 @@ from runtime.protocol import BLOCK_REWARDS, TREASURY
 from . import events as ev
 from .election import elect, install, needs_election
 from .interface import consensus_address
-from .storage import Active, ByAddress, Candidates, Punished, Voters
+from .liveness import note_votes
+from .storage import Active, ByAddress, Candidates, Punished, SigningInfos, Voters
 
 Kind = system_pb2.Misbehavior.Kind
 
 
 def on_consensus(ctx: Context, info: system_pb2.NoteConsensus) -> None:
     """Remember who proposed this block and who signed the previous one (for this block's fee
-    rewards), and slash what the evidence proves."""
+    rewards), count the previous block's missed votes (downtime), and slash what the evidence proves."""
     signers = [pb.Validator(account=account, power=vote.power) for vote in info.votes
                if vote.signed and (account := ByAddress.get(ctx, vote.validator)) is not None]
     Voters.put(ctx, pb.BlockVoters(proposer=ByAddress.get(ctx, info.proposer) or b"", signers=signers))
+    note_votes(ctx, list(info.votes))
     for offence in info.misbehavior:
         punish(ctx, offence)
 
 
 def punish(ctx: Context, offence: system_pb2.Misbehavior) -> None:
     """Slash the offender's bond by the kind's rate of the stake it had at the offence (its power
-    then, in OPEN), once per (validator, height), and jail it: it is never elected again."""
+    then, in OPEN), once per (validator, height), and jail it for good (tombstoned, as Cosmos does with
+    double signers: a key that signed two blocks at one height is never trusted again, so `unjail`
+    refuses it)."""
     bps = {Kind.DUPLICATE_VOTE: ctx.config.duplicate_vote_slash_bps,
            Kind.LIGHT_CLIENT_ATTACK: ctx.config.light_client_attack_slash_bps}.get(offence.kind)
     account = ByAddress.get(ctx, offence.validator)
     if bps is None or account is None or Punished.get(ctx, offence.validator, offence.height) is not None:
         return
     Punished.insert(ctx, offence.validator, offence.height, b"")
+    SigningInfos.remove(ctx, offence.validator)
     found = Candidates.get(ctx, account)
     stake = offence.power * ctx.config.power_unit
     if found is not None:
@@ -46,7 +51,8 @@ def punish(ctx: Context, offence: system_pb2.Misbehavior) -> None:
     slashed = token.slash_bonded(ctx, account, stake * bps // 10_000)
     if found is not None:
         found.bond = encode_u128(max(decode_u128(found.bond) - slashed, 0))
-        found.jailed = True
+        found.jailed = found.tombstoned = True
+        found.jailed_until_ms = 0
         Candidates.insert(ctx, account, found)
     ev.Slashed.emit(ctx, account=account, amount=encode_u128(slashed), kind=offence.kind, height=offence.height)
 
@@ -103,6 +109,14 @@ def try_state(ctx: Context) -> None:
                f"validators: candidate {account.hex()}'s key does not map back to it")
         ensure(found.jailed or decode_u128(found.bond) >= config.min_bond,
                f"validators: candidate {account.hex()} is below the minimum bond")
+        ensure(found.jailed or not (found.tombstoned or found.jailed_until_ms),
+               f"validators: candidate {account.hex()} is tombstoned or jailed for downtime but electable")
+    window = config.signed_blocks_window
+    for address, info in SigningInfos.iter(ctx):
+        ensure(len(info.missed_bits) == (window + 7) // 8,
+               f"validators: {address.hex()}'s missed-block bit array is not {window} bits")
+        ensure(info.missed == sum(bin(b).count("1") for b in info.missed_bits) <= min(info.counted, window),
+               f"validators: {address.hex()}'s missed count is not its bit array's")
     members = list(Active.get(ctx, pb.ValidatorSet()).validators)
     keys = [v.consensus_key for v in members]
     ensure(len(members) <= config.max_validators, "validators: the set is larger than max_validators")

@@ -8,6 +8,7 @@ from runtime.pallet import QueryTable
 
 from .interface import active_set as _active_set
 from .interface import candidate
+from .liveness import liveness as _liveness
 from .storage import Candidates
 
 queries = QueryTable("validators")
@@ -15,7 +16,7 @@ queries = QueryTable("validators")
 
 @queries.query(pb.CandidateRef, pb.Candidate)
 def get_candidate(ctx: Context, ref: pb.CandidateRef) -> pb.Candidate:
-    """A candidate: its consensus key, bond and whether it is jailed."""
+    """A candidate: its consensus key, bond and whether (and until when) it is jailed."""
     return candidate(ctx, ref.account)
 
 
@@ -29,3 +30,9 @@ def list_candidates(ctx: Context, ref: pb.CandidatesRequest) -> pb.CandidateList
 def active_set(ctx: Context, ref: pb.ActiveRequest) -> pb.ValidatorSet:
     """The validator set in force."""
     return _active_set(ctx)
+
+
+@queries.query(pb.CandidateRef, pb.CandidateLiveness)
+def liveness(ctx: Context, ref: pb.CandidateRef) -> pb.CandidateLiveness:
+    """A candidate's downtime record: blocks counted and missed in its window, the limit, its jail."""
+    return _liveness(ctx, candidate(ctx, ref.account))

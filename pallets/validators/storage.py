@@ -16,3 +16,6 @@ Voters = storage.value("Voters", ProtoCodec(pb.BlockVoters),
                        "This block's proposer and the previous block's signers; removed at the block's end.")
 Punished = storage.double_map("Punished", BYTES, BLAKE2_128_CONCAT, U64, BLAKE2_128_CONCAT, BYTES,
                               "(address, offence height) already slashed: the same evidence never slashes twice.")
+SigningInfos = storage.map("SigningInfos", BYTES, ProtoCodec(pb.SigningInfo), BLAKE2_128_CONCAT,
+                           "CometBFT address → its missed-block window (bounded: signed_blocks_window bits); "
+                           "removed when its candidate is jailed for downtime or leaves candidacy.")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from payable import options_pb2 as payable_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epayable/system/v1/system.proto\x12\x11payable.system.v1\x1a\x15payable/options.proto\"\x1d\n\x0c\x41\x63\x63ountNonce\x12\r\n\x05nonce\x18\x01 \x01(\x04\"F\n\tBlockInfo\x12\x0e\n\x06number\x18\x01 \x01(\x04\x12\x13\n\x0bparent_hash\x18\x02 \x01(\x0c\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x04\"\x1e\n\x0cSetTimestamp\x12\x0e\n\x06now_ms\x18\x01 \x01(\x04\"\x16\n\x06Remark\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\x87\x01\n\rNoteConsensus\x12\x10\n\x08proposer\x18\x01 \x01(\x0c\x12/\n\x05votes\x18\x02 \x03(\x0b\x32 .payable.system.v1.ConsensusVote\x12\x33\n\x0bmisbehavior\x18\x03 \x03(\x0b\x32\x1e.payable.system.v1.Misbehavior\"A\n\rConsensusVote\x12\x11\n\tvalidator\x18\x01 \x01(\x0c\x12\r\n\x05power\x18\x02 \x01(\x04\x12\x0e\n\x06signed\x18\x03 \x01(\x08\"\xc9\x01\n\x0bMisbehavior\x12\x31\n\x04kind\x18\x01 \x01(\x0e\x32#.payable.system.v1.Misbehavior.Kind\x12\x11\n\tvalidator\x18\x02 \x01(\x0c\x12\r\n\x05power\x18\x03 \x01(\x04\x12\x0e\n\x06height\x18\x04 \x01(\x04\x12\x13\n\x0btotal_power\x18\x05 \x01(\x04\"@\n\x04Kind\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x12\n\x0e\x44UPLICATE_VOTE\x10\x01\x12\x17\n\x13LIGHT_CLIENT_ATTACK\x10\x02\"5\n\x10\x45xtrinsicSuccess\x12\x0e\n\x06weight\x18\x01 \x01(\x04\x12\x11\n\x03\x66\x65\x65\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"r\n\x0f\x45xtrinsicFailed\x12\x0e\n\x06pallet\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\r\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0e\n\x06weight\x18\x05 \x01(\x04\x12\x11\n\x03\x66\x65\x65\x18\x06 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\".\n\x08Remarked\x12\x14\n\x06sender\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x0c\n\x04hash\x18\x02 \x01(\x0c\"%\n\x0cNonceRequest\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"\x07\n\x05\x45mpty2X\n\x0bSystemQuery\x12I\n\x05Nonce\x12\x1f.payable.system.v1.NonceRequest\x1a\x1f.payable.system.v1.AccountNonceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epayable/system/v1/system.proto\x12\x11payable.system.v1\x1a\x15payable/options.proto\"\x1d\n\x0c\x41\x63\x63ountNonce\x12\r\n\x05nonce\x18\x01 \x01(\x04\"F\n\tBlockInfo\x12\x0e\n\x06number\x18\x01 \x01(\x04\x12\x13\n\x0bparent_hash\x18\x02 \x01(\x0c\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x04\"\x1e\n\x0cSetTimestamp\x12\x0e\n\x06now_ms\x18\x01 \x01(\x04\"\x16\n\x06Remark\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\x87\x01\n\rNoteConsensus\x12\x10\n\x08proposer\x18\x01 \x01(\x0c\x12/\n\x05votes\x18\x02 \x03(\x0b\x32 .payable.system.v1.ConsensusVote\x12\x33\n\x0bmisbehavior\x18\x03 \x03(\x0b\x32\x1e.payable.system.v1.Misbehavior\"Q\n\rConsensusVote\x12\x11\n\tvalidator\x18\x01 \x01(\x0c\x12\r\n\x05power\x18\x02 \x01(\x04\x12\x0e\n\x06signed\x18\x03 \x01(\x08\x12\x0e\n\x06\x61\x62sent\x18\x04 \x01(\x08\"\xc9\x01\n\x0bMisbehavior\x12\x31\n\x04kind\x18\x01 \x01(\x0e\x32#.payable.system.v1.Misbehavior.Kind\x12\x11\n\tvalidator\x18\x02 \x01(\x0c\x12\r\n\x05power\x18\x03 \x01(\x04\x12\x0e\n\x06height\x18\x04 \x01(\x04\x12\x13\n\x0btotal_power\x18\x05 \x01(\x04\"@\n\x04Kind\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x12\n\x0e\x44UPLICATE_VOTE\x10\x01\x12\x17\n\x13LIGHT_CLIENT_ATTACK\x10\x02\"5\n\x10\x45xtrinsicSuccess\x12\x0e\n\x06weight\x18\x01 \x01(\x04\x12\x11\n\x03\x66\x65\x65\x18\x02 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\"r\n\x0f\x45xtrinsicFailed\x12\x0e\n\x06pallet\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\r\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0e\n\x06weight\x18\x05 \x01(\x04\x12\x11\n\x03\x66\x65\x65\x18\x06 \x01(\x0c\x42\x04\xa8\xbb\x18\x01\".\n\x08Remarked\x12\x14\n\x06sender\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\x12\x0c\n\x04hash\x18\x02 \x01(\x0c\"%\n\x0cNonceRequest\x12\x15\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0c\x42\x04\xb0\xbb\x18\x01\"\x07\n\x05\x45mpty2X\n\x0bSystemQuery\x12I\n\x05Nonce\x12\x1f.payable.system.v1.NonceRequest\x1a\x1f.payable.system.v1.AccountNonceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -51,21 +51,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NOTECONSENSUS']._serialized_start=236
   _globals['_NOTECONSENSUS']._serialized_end=371
   _globals['_CONSENSUSVOTE']._serialized_start=373
-  _globals['_CONSENSUSVOTE']._serialized_end=438
-  _globals['_MISBEHAVIOR']._serialized_start=441
-  _globals['_MISBEHAVIOR']._serialized_end=642
-  _globals['_MISBEHAVIOR_KIND']._serialized_start=578
-  _globals['_MISBEHAVIOR_KIND']._serialized_end=642
-  _globals['_EXTRINSICSUCCESS']._serialized_start=644
-  _globals['_EXTRINSICSUCCESS']._serialized_end=697
-  _globals['_EXTRINSICFAILED']._serialized_start=699
-  _globals['_EXTRINSICFAILED']._serialized_end=813
-  _globals['_REMARKED']._serialized_start=815
-  _globals['_REMARKED']._serialized_end=861
-  _globals['_NONCEREQUEST']._serialized_start=863
-  _globals['_NONCEREQUEST']._serialized_end=900
-  _globals['_EMPTY']._serialized_start=902
-  _globals['_EMPTY']._serialized_end=909
-  _globals['_SYSTEMQUERY']._serialized_start=911
-  _globals['_SYSTEMQUERY']._serialized_end=999
+  _globals['_CONSENSUSVOTE']._serialized_end=454
+  _globals['_MISBEHAVIOR']._serialized_start=457
+  _globals['_MISBEHAVIOR']._serialized_end=658
+  _globals['_MISBEHAVIOR_KIND']._serialized_start=594
+  _globals['_MISBEHAVIOR_KIND']._serialized_end=658
+  _globals['_EXTRINSICSUCCESS']._serialized_start=660
+  _globals['_EXTRINSICSUCCESS']._serialized_end=713
+  _globals['_EXTRINSICFAILED']._serialized_start=715
+  _globals['_EXTRINSICFAILED']._serialized_end=829
+  _globals['_REMARKED']._serialized_start=831
+  _globals['_REMARKED']._serialized_end=877
+  _globals['_NONCEREQUEST']._serialized_start=879
+  _globals['_NONCEREQUEST']._serialized_end=916
+  _globals['_EMPTY']._serialized_start=918
+  _globals['_EMPTY']._serialized_end=925
+  _globals['_SYSTEMQUERY']._serialized_start=927
+  _globals['_SYSTEMQUERY']._serialized_end=1015
 # @@protoc_insertion_point(module_scope)

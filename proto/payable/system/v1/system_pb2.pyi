@@ -47,14 +47,16 @@ class NoteConsensus(_message.Message):
     def __init__(self, proposer: _Optional[bytes] = ..., votes: _Optional[_Iterable[_Union[ConsensusVote, _Mapping]]] = ..., misbehavior: _Optional[_Iterable[_Union[Misbehavior, _Mapping]]] = ...) -> None: ...
 
 class ConsensusVote(_message.Message):
-    __slots__ = ("validator", "power", "signed")
+    __slots__ = ("validator", "power", "signed", "absent")
     VALIDATOR_FIELD_NUMBER: _ClassVar[int]
     POWER_FIELD_NUMBER: _ClassVar[int]
     SIGNED_FIELD_NUMBER: _ClassVar[int]
+    ABSENT_FIELD_NUMBER: _ClassVar[int]
     validator: bytes
     power: int
     signed: bool
-    def __init__(self, validator: _Optional[bytes] = ..., power: _Optional[int] = ..., signed: _Optional[bool] = ...) -> None: ...
+    absent: bool
+    def __init__(self, validator: _Optional[bytes] = ..., power: _Optional[int] = ..., signed: _Optional[bool] = ..., absent: _Optional[bool] = ...) -> None: ...
 
 class Misbehavior(_message.Message):
     __slots__ = ("kind", "validator", "power", "height", "total_power")

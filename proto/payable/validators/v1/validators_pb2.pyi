@@ -8,18 +8,34 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Candidate(_message.Message):
-    __slots__ = ("account", "consensus_key", "bond", "joined_at", "jailed")
+    __slots__ = ("account", "consensus_key", "bond", "joined_at", "jailed", "jailed_until_ms", "tombstoned")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     CONSENSUS_KEY_FIELD_NUMBER: _ClassVar[int]
     BOND_FIELD_NUMBER: _ClassVar[int]
     JOINED_AT_FIELD_NUMBER: _ClassVar[int]
     JAILED_FIELD_NUMBER: _ClassVar[int]
+    JAILED_UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONED_FIELD_NUMBER: _ClassVar[int]
     account: bytes
     consensus_key: bytes
     bond: bytes
     joined_at: int
     jailed: bool
-    def __init__(self, account: _Optional[bytes] = ..., consensus_key: _Optional[bytes] = ..., bond: _Optional[bytes] = ..., joined_at: _Optional[int] = ..., jailed: _Optional[bool] = ...) -> None: ...
+    jailed_until_ms: int
+    tombstoned: bool
+    def __init__(self, account: _Optional[bytes] = ..., consensus_key: _Optional[bytes] = ..., bond: _Optional[bytes] = ..., joined_at: _Optional[int] = ..., jailed: _Optional[bool] = ..., jailed_until_ms: _Optional[int] = ..., tombstoned: _Optional[bool] = ...) -> None: ...
+
+class SigningInfo(_message.Message):
+    __slots__ = ("start_height", "counted", "missed", "missed_bits")
+    START_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_FIELD_NUMBER: _ClassVar[int]
+    MISSED_FIELD_NUMBER: _ClassVar[int]
+    MISSED_BITS_FIELD_NUMBER: _ClassVar[int]
+    start_height: int
+    counted: int
+    missed: int
+    missed_bits: bytes
+    def __init__(self, start_height: _Optional[int] = ..., counted: _Optional[int] = ..., missed: _Optional[int] = ..., missed_bits: _Optional[bytes] = ...) -> None: ...
 
 class Validator(_message.Message):
     __slots__ = ("account", "consensus_key", "power")
@@ -67,6 +83,10 @@ class Unbond(_message.Message):
     amount: bytes
     def __init__(self, amount: _Optional[bytes] = ...) -> None: ...
 
+class Unjail(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class Bonded(_message.Message):
     __slots__ = ("account", "consensus_key", "bond")
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +127,26 @@ class Slashed(_message.Message):
     height: int
     def __init__(self, account: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., kind: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
+class JailedForDowntime(_message.Message):
+    __slots__ = ("account", "slashed", "missed", "window", "jailed_until_ms")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    SLASHED_FIELD_NUMBER: _ClassVar[int]
+    MISSED_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    JAILED_UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
+    account: bytes
+    slashed: bytes
+    missed: int
+    window: int
+    jailed_until_ms: int
+    def __init__(self, account: _Optional[bytes] = ..., slashed: _Optional[bytes] = ..., missed: _Optional[int] = ..., window: _Optional[int] = ..., jailed_until_ms: _Optional[int] = ...) -> None: ...
+
+class Unjailed(_message.Message):
+    __slots__ = ("account",)
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    account: bytes
+    def __init__(self, account: _Optional[bytes] = ...) -> None: ...
+
 class FeesRewarded(_message.Message):
     __slots__ = ("total", "proposer", "proposer_share")
     TOTAL_FIELD_NUMBER: _ClassVar[int]
@@ -136,3 +176,25 @@ class CandidateList(_message.Message):
 class ActiveRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class CandidateLiveness(_message.Message):
+    __slots__ = ("account", "window", "max_missed", "counted", "missed", "start_height", "jailed", "jailed_until_ms", "tombstoned")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    MAX_MISSED_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_FIELD_NUMBER: _ClassVar[int]
+    MISSED_FIELD_NUMBER: _ClassVar[int]
+    START_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    JAILED_FIELD_NUMBER: _ClassVar[int]
+    JAILED_UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONED_FIELD_NUMBER: _ClassVar[int]
+    account: bytes
+    window: int
+    max_missed: int
+    counted: int
+    missed: int
+    start_height: int
+    jailed: bool
+    jailed_until_ms: int
+    tombstoned: bool
+    def __init__(self, account: _Optional[bytes] = ..., window: _Optional[int] = ..., max_missed: _Optional[int] = ..., counted: _Optional[int] = ..., missed: _Optional[int] = ..., start_height: _Optional[int] = ..., jailed: _Optional[bool] = ..., jailed_until_ms: _Optional[int] = ..., tombstoned: _Optional[bool] = ...) -> None: ...

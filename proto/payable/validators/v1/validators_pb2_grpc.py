@@ -49,6 +49,11 @@ class ValidatorsQueryStub:
                 request_serializer=payable_dot_validators_dot_v1_dot_validators__pb2.ActiveRequest.SerializeToString,
                 response_deserializer=payable_dot_validators_dot_v1_dot_validators__pb2.ValidatorSet.FromString,
                 _registered_method=True)
+        self.Liveness = channel.unary_unary(
+                '/payable.validators.v1.ValidatorsQuery/Liveness',
+                request_serializer=payable_dot_validators_dot_v1_dot_validators__pb2.CandidateRef.SerializeToString,
+                response_deserializer=payable_dot_validators_dot_v1_dot_validators__pb2.CandidateLiveness.FromString,
+                _registered_method=True)
 
 
 class ValidatorsQueryServicer:
@@ -72,6 +77,12 @@ class ValidatorsQueryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Liveness(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ValidatorsQueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -89,6 +100,11 @@ def add_ValidatorsQueryServicer_to_server(servicer, server):
                     servicer.ActiveSet,
                     request_deserializer=payable_dot_validators_dot_v1_dot_validators__pb2.ActiveRequest.FromString,
                     response_serializer=payable_dot_validators_dot_v1_dot_validators__pb2.ValidatorSet.SerializeToString,
+            ),
+            'Liveness': grpc.unary_unary_rpc_method_handler(
+                    servicer.Liveness,
+                    request_deserializer=payable_dot_validators_dot_v1_dot_validators__pb2.CandidateRef.FromString,
+                    response_serializer=payable_dot_validators_dot_v1_dot_validators__pb2.CandidateLiveness.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -172,6 +188,33 @@ class ValidatorsQuery:
             '/payable.validators.v1.ValidatorsQuery/ActiveSet',
             payable_dot_validators_dot_v1_dot_validators__pb2.ActiveRequest.SerializeToString,
             payable_dot_validators_dot_v1_dot_validators__pb2.ValidatorSet.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Liveness(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.validators.v1.ValidatorsQuery/Liveness',
+            payable_dot_validators_dot_v1_dot_validators__pb2.CandidateRef.SerializeToString,
+            payable_dot_validators_dot_v1_dot_validators__pb2.CandidateLiveness.FromString,
             options,
             channel_credentials,
             insecure,
