@@ -1,13 +1,14 @@
-# The two commands a fresh machine needs: `make demo` and `make test`. Each creates or refreshes
-# .venv by itself (Python >= 3.11 as python3, Go for CometBFT, Node.js with npm for the Studio), so
-# nothing has to be installed beforehand: Python packages, the pinned CometBFT into .venv/bin and its
-# ABCI types, and the Studio's front-end packages from its lockfile. Only `make test` also installs
-# Debian's Chromium for the browser tests when it is missing (as root, or through sudo): the demo needs no
-# browser - nor llama.cpp's Python binding, which `make test` compiles from the pinned llama-cpp-python sdist
-# (the GGUF export's test; about 3 min on 2 cores, the wheel then kept in pip's cache), nor the JS client
-# test's npm packages. llama.cpp's converters (`finetune export --format gguf`) are extracted once,
-# hash-checked, into .venv/share/llama.cpp (gpu_worker/finetune/gguf_export.py). `make test-fast` runs the
-# in-process tests only (no processes started, nothing slow).
+# The two commands a fresh machine needs: `make demo` and `make test`. Each creates or refreshes .venv
+# by itself (Python >= 3.11 as python3, Go for CometBFT, Node.js with npm for the Studio), so nothing
+# has to be installed beforehand: Python packages, the pinned CometBFT and kubo (IPFS) into .venv/bin,
+# CometBFT's ABCI types, and the Studio's front-end packages from its lockfile. Only `make test` also
+# installs Debian's Chromium for the browser tests when it is missing (as root, or through sudo): the
+# demo needs no browser - nor llama.cpp's Python binding, which `make test` compiles from the pinned
+# llama-cpp-python sdist (the GGUF export's test; about 3 min on 2 cores, the wheel then kept in pip's
+# cache), nor the JS client test's npm packages. llama.cpp's converters (`finetune export --format
+# gguf`) are extracted once, hash-checked, into .venv/share/llama.cpp
+# (gpu_worker/finetune/gguf_export.py). `make test-fast` runs the in-process tests only (no processes
+# started, nothing slow).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -19,11 +20,13 @@ TEST_STAMP := $(VENV)/.test-tools-stamp
 
 ROOT := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-$(STAMP): pyproject.toml node/abci/install.py gpu_worker/finetune/gguf_export.py studio/package-lock.json
+$(STAMP): pyproject.toml node/abci/install.py node/ipfs/install.py gpu_worker/finetune/gguf_export.py \
+		studio/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev,worker,studio]"
 	$(PY) -m node.abci.install
+	$(PY) -m node.ipfs.install  # kubo for a testnet's IPFS swarm: built from source once (about 4 min on 2 cores)
 	$(PY) -m gpu_worker.finetune.gguf_export install
 	npm ci --prefix studio --no-audit --no-fund --loglevel=error
 	touch $(STAMP)

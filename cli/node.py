@@ -30,6 +30,12 @@ def cmd_node(args) -> int:
     else:
         driver = DevAuthor(node, keypair_from(args.author), block_time=None if args.instant_seal else args.block_time)
         mode = "instant-seal" if args.instant_seal else f"{args.block_time}s blocks"
+    if args.ipfs_api:
+        from node.ipfs.replication import attach
+
+        if not args.ipfs_content_key:
+            raise SystemExit("--ipfs-api needs --ipfs-content-key (the network's content key file)")
+        attach(node, args.ipfs_api, args.ipfs_content_key)
     server, port = serve(node, args.grpc_port)
     metrics_port = node.metrics.serve(args.metrics_port) if args.metrics_port is not None else None
     driver.start()
@@ -69,6 +75,11 @@ def register(sub) -> None:
     node.add_argument("--author", default="//Alice", help="block author key (dev name, hex seed or key file)")
     node.add_argument("--blob-limit", type=int, default=256, help="content store: largest blob, MiB (default 256)")
     node.add_argument("--content-quota", type=int, default=8192, help="content store: total MiB (default 8192)")
+    node.add_argument("--ipfs-api", metavar="URL", help="a network's node: back the content store with the "
+                      "private IPFS swarm of the kubo daemon whose RPC API is at URL (default: the embedded "
+                      "store only)")
+    node.add_argument("--ipfs-content-key", metavar="FILE", help="with --ipfs-api: the network's content key "
+                      "(hex), which encrypts permissioned blobs in the swarm")
     node.add_argument("--log-level", default="info")
     node.set_defaults(func=cmd_node)
 

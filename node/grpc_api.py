@@ -329,7 +329,8 @@ class NodeService(node_pb2_grpc.NodeServicer):
 class ContentService(content_pb2_grpc.ContentStoreServicer):
     """Streaming upload and download of the node's content-addressed blobs.
 
-    Anyone may upload; a download is served unless the chain withdrew the blob's data (refused to everyone,
+    Anyone may upload; a download (on a network's node, of a blob this node lacks: fetched from the swarm
+    first, `node.ipfs.replication`) is served unless the chain withdrew the blob's data (refused to everyone,
     FAILED_PRECONDITION saying who withdrew it and at which block: `Runtime.content_withdrawn`), or restricts
     the blob (it belongs only to permissioned DataNets) and the request is not signed by a reader the chain
     allows (`Runtime.content_readable`).
@@ -359,6 +360,8 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
         finally:
             if upload is not None:
                 upload.discard()
+        if self.node.swarm is not None:
+            self.node.swarm.uploaded(stored.hash)
         return content_pb2.BlobInfo(hash=stored.hash, size=stored.size, already_stored=stored.already_stored)
 
     def _reader(self, request) -> bytes:
@@ -401,9 +404,21 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
                           f"sign the request as its owner, a curator, a contributor, a granted account or a worker "
                           f"serving a model that cites it")
 
+    def _ensure_local(self, digest: bytes) -> None:
+        """A blob this node lacks is fetched from the network's swarm, where it has one, and verified (after
+        the read was authorized: the swarm never answers a reader the chain refuses). A copy that fails its
+        hash is Refused with DATA_LOSS; a blob nowhere to be had stays absent (NOT_FOUND follows)."""
+        if self.node.swarm is None or self.store.size(digest) is not None:
+            return
+        try:
+            self.node.swarm.fetch(digest)
+        except ContentError as exc:
+            raise Refused(grpc.StatusCode.DATA_LOSS, str(exc)) from None
+
     async def Download(self, request, context):
         try:
             await self._in_pool(self._authorize_read, request)
+            await self._in_pool(self._ensure_local, request.hash)
         except Refused as refused:
             await abort_async(context, refused.code, refused.details)
         reader = None
@@ -422,6 +437,7 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
         """Whether the node holds a blob, and its size: told only to those who may read it (as Download)."""
         try:
             self._authorize_read(request)
+            self._ensure_local(request.hash)
         except Refused as refused:
             abort(context, refused.code, refused.details)
         size = self.store.size(request.hash)

@@ -16,7 +16,7 @@ import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
@@ -34,6 +34,9 @@ from runtime.storage.backend import RocksBackend
 from .contentstore import ContentStore
 from .metrics import NodeMetrics
 from .txpool import PoolRejected, TxPool
+
+if TYPE_CHECKING:
+    from .ipfs.replication import SwarmContent
 
 log = structlog.get_logger("payable.node")
 SPEC_FILE = "chain_spec.json"
@@ -88,6 +91,8 @@ class Node:
         self._counted = (0, 0)  # pool evictions and expiries already added to the metrics
         # set by a consensus driver: raw extrinsic -> its engine's mempool (raises PoolRejected if refused)
         self.forward: Callable[[bytes], None] | None = None
+        # set where the node is one of a network's (`payable testnet`): its content store backed by the swarm
+        self.swarm: SwarmContent | None = None
         self.metrics.height.set(self.executive.head.number)
         log.info("node_opened", chain=self.spec.id, base_path=str(self.base_path), best=self.executive.head.number,
                  best_hash=self.executive.head.hash.hex(), genesis=self.executive.genesis_hash.hex())
@@ -95,6 +100,8 @@ class Node:
     # --- lifecycle -------------------------------------------------------------------------------
     def stop(self) -> None:
         """Close the chain (stop the driver first): watchers and head streams end, the database closes."""
+        if self.swarm is not None:
+            self.swarm.close()
         with self._subs_lock:
             for q in [*self._heads, *(q for qs in self._watchers.values() for q in qs)]:
                 q.put(None)
@@ -261,6 +268,25 @@ class Node:
         for digest in released:
             if self.content.delete(digest):
                 log.info("content_released", block=number, hash=digest.hex())
+        if self.swarm is not None:
+            self.swarm.block_committed(released)  # unpins these everywhere; publishes what the chain now holds
+
+    def content_standing(self, digest: bytes) -> str:
+        """The chain's word on a blob, for the swarm (`node.ipfs.replication`): withdrawn, permissioned (a
+        DataNet restricts it), public (a DataNet or another record - a model's weights - holds it and lets
+        everyone read), or unreferenced (no pallet holds it: never contributed, so it never enters the swarm)."""
+        from .ipfs.replication import PERMISSIONED, PUBLIC, UNREFERENCED, WITHDRAWN
+
+        with self.lock:
+            if self.executive.content_withdrawn(digest) is not None:
+                return WITHDRAWN
+            hook, ctx = self.executive.runtime.pm.hook, self.executive.read_context()
+            verdicts = [v for v in hook.payable_content_access(ctx=ctx, content_hash=digest, reader=b"")
+                        if v is not None]
+            used = any(hook.payable_content_in_use(ctx=ctx, content_hash=digest))  # e.g. a model's weights
+        if not verdicts:
+            return PUBLIC if used else UNREFERENCED
+        return PUBLIC if any(verdicts) else PERMISSIONED
 
     def _update_pool_gauges(self) -> None:
         """Once per block: counting the pool walks every sender's chain, too costly per submission."""

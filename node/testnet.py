@@ -8,6 +8,12 @@ real network). The rest are full nodes with consensus keys, candidates that can 
 node is a pair of processes, `payable node --abci` and `cometbft start`; what was started is
 recorded in `DIR/testnet.json`, so `down` (and `status`) work from any shell.
 
+With kubo (IPFS) installed, every node also runs a kubo daemon (repository `NODE/ipfs`, started first, stopped
+last), and the daemons form a private swarm of this network alone: a swarm key generated for it, no public
+bootstrap, DHT or mDNS, peering with the other nodes on loopback (`node.ipfs.kubo`). A blob uploaded to any
+node is then readable through every node's content API (`node.ipfs.replication`); the network's content key
+(`NODE/content.key`) encrypts the permissioned ones in the swarm.
+
 Every node takes a state sync snapshot every `snapshot_interval` blocks, so `add` can join a new full
 node to the running network by state sync: it gets the state at a recent height from its peers instead
 of replaying every block since genesis (CometBFT's `[statesync]`, trusting a header from a running node).
@@ -39,12 +45,18 @@ from runtime.executive import Executive
 
 from .abci.comet import CometRpc, CometUnavailable
 from .abci.install import check_binary
+from .ipfs import install as kubo_install
+from .ipfs import kubo
 
 STATE_FILE = "testnet.json"
 CHAIN_ID = "payable-testnet"
 VALIDATOR_BOND = "1000 OPEN"
 ENDOWMENT = "1000000 OPEN"
 SNAPSHOT_INTERVAL = 50  # blocks between state sync snapshots (about 20 s at the default block time)
+PORTS = ("p2p", "rpc", "abci", "grpc", "metrics", "comet_metrics")
+IPFS_PORTS = ("ipfs_swarm", "ipfs_api", "ipfs_gateway")
+IPFS_REPO = "ipfs"
+CONTENT_KEY = "content.key"  # the network's key for permissioned blobs in the swarm (nodes only, never clients)
 
 
 class TestnetError(RuntimeError):
@@ -63,6 +75,7 @@ class NodeInfo:
     pids: dict[str, int] = field(default_factory=dict)
     started: dict[str, int] = field(default_factory=dict)  # each process's start (ticks after boot): its identity
     joined: str = ""  # how a node added to a running network joined ("state sync", "block replay"); "" made with it
+    ipfs_peer: str = ""  # its kubo daemon's peer id ("": the node runs no kubo)
 
     @property
     def rpc(self) -> str:
@@ -71,6 +84,15 @@ class NodeInfo:
     @property
     def grpc(self) -> str:
         return f"127.0.0.1:{self.ports['grpc']}"
+
+    @property
+    def ipfs_api(self) -> str:
+        return f"http://127.0.0.1:{self.ports['ipfs_api']}"
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """Its processes, in the order they stop (CometBFT before its app, the app before its kubo)."""
+        return ("comet", "app", "ipfs") if self.ipfs_peer else ("comet", "app")
 
 
 def _set(text: str, key: str, value: str, section: str | None = None) -> str:
@@ -115,10 +137,11 @@ class Testnet:
     # --- generation ---------------------------------------------------------------------------
     def generate(self, validators: int, candidates: int = 0, *, epoch_length: int = 20,
                  timeout_commit_ms: int = 300, log_level: str = "info", endow: tuple[str, ...] = (),
-                 snapshot_interval: int = SNAPSHOT_INTERVAL) -> None:
+                 snapshot_interval: int = SNAPSHOT_INTERVAL, ipfs: bool | None = None) -> None:
         """Keys and configs for `validators` genesis validators and `candidates` full nodes; `endow`:
         more addresses funded at genesis (e.g. a benchmark's senders); every node snapshots its state
-        every `snapshot_interval` blocks (0: never)."""
+        every `snapshot_interval` blocks (0: never); `ipfs`: a kubo daemon per node in a private swarm
+        (None: where the pinned kubo is installed; True refuses to go on without it)."""
         if self.nodes:
             raise TestnetError(f"{self.dir} already holds a testnet: `payable testnet down --dir {self.dir}` "
                                f"and remove it, or use another --dir")
@@ -137,9 +160,10 @@ class Testnet:
         for i in range(validators + candidates):
             home = self.dir / f"node{i}"
             key = json.loads((home / "config" / "priv_validator_key.json").read_text())["pub_key"]["value"]
-            ports = dict(zip(("p2p", "rpc", "abci", "grpc", "metrics", "comet_metrics"), free_ports(6), strict=True))
             self.nodes.append(NodeInfo(f"node{i}", str(home), f"//validator-{i}", key, node_id(home),
-                                       i < validators, ports))
+                                       i < validators, self._free_ports()))
+        if ipfs or ipfs is None and kubo_install.installed_version() == kubo_install.KUBO_VERSION:
+            self._make_swarm(kubo.swarm_key(), os.urandom(32).hex(), self.nodes)
         spec = self.chain_spec(genesis_ms - 1, epoch_length, endow)
         (self.dir / "chain_spec.json").write_text(spec.to_json())
         genesis_chain = Executive.open(spec)  # the set the chain elects at genesis: what InitChain checks
@@ -154,6 +178,23 @@ class Testnet:
             self._configure_genesis(node, genesis_ms, spec.id, powers)
             self._configure(node, timeout_commit_ms, log_level)
         self._save()
+
+    @staticmethod
+    def _free_ports() -> dict[str, int]:
+        return dict(zip(PORTS + IPFS_PORTS, free_ports(len(PORTS + IPFS_PORTS)), strict=True))
+
+    def _make_swarm(self, key_text: str, content_key: str, new: list[NodeInfo]) -> None:
+        """A kubo repository for each of the `new` nodes in this network's private swarm (`key_text`: its
+        swarm key), and the network's content key beside it; each peers with every other node that has one."""
+        binary = kubo_install.check_binary()
+        for node in new:
+            node.ipfs_peer = kubo.init_repo(binary, Path(node.home) / IPFS_REPO, key_text)
+            key_file = Path(node.home) / CONTENT_KEY
+            key_file.write_text(content_key + "\n")
+            key_file.chmod(0o600)
+        for node in new:
+            peers = [(n.ipfs_peer, n.ports["ipfs_swarm"]) for n in self.nodes if n is not node and n.ipfs_peer]
+            kubo.configure(Path(node.home) / IPFS_REPO, node.ports, peers)
 
     def chain_spec(self, timestamp_ms: int, epoch_length: int, endow: tuple[str, ...] = ()) -> ChainSpec:
         doc = dev_spec().to_dict()
@@ -239,9 +280,12 @@ class Testnet:
             raise TestnetError(f"`cometbft init` failed: {done.stderr.strip()[-1000:]}")
         shutil.copyfile(Path(self.nodes[0].home) / "config" / "genesis.json", home / "config" / "genesis.json")
         key = json.loads((home / "config" / "priv_validator_key.json").read_text())["pub_key"]["value"]
-        ports = dict(zip(("p2p", "rpc", "abci", "grpc", "metrics", "comet_metrics"), free_ports(6), strict=True))
-        node = NodeInfo(f"node{i}", str(home), f"//validator-{i}", key, node_id(home), False, ports,
+        node = NodeInfo(f"node{i}", str(home), f"//validator-{i}", key, node_id(home), False, self._free_ports(),
                         joined="state sync" if state_sync else "block replay")
+        if (first := self.nodes[0]).ipfs_peer:  # the network runs a swarm: the new node joins it
+            first_home = Path(first.home)
+            self._make_swarm((first_home / IPFS_REPO / kubo.SWARM_KEY_FILE).read_text(),
+                             (first_home / CONTENT_KEY).read_text().strip(), [node])
         sync = None
         if trust is not None:
             servers = ([self.nodes[j].rpc for j in range(len(self.nodes)) if self.running(j)] * 2)[:2]  # 2 needed
@@ -289,24 +333,39 @@ class Testnet:
         return started
 
     def running(self, i: int) -> bool:
-        """Both of node i's processes are the ones started and neither is stopped nor exited."""
-        own = self._own(self.nodes[i])
-        return len(own) == 2 and all(process_state(pid) not in ("T", "t", "Z", None) for pid in own.values())
+        """Each of node i's processes (app and CometBFT, and kubo where it has one) is the one started and
+        none is stopped nor exited."""
+        node = self.nodes[i]
+        own = self._own(node)
+        return len(own) == len(node.roles) and all(process_state(pid) not in ("T", "t", "Z", None)
+                                                   for pid in own.values())
 
     def start_node(self, i: int, env: dict | None = None) -> None:
-        """Start node i's pair: the Payable node first (CometBFT connects to it at start), then CometBFT."""
+        """Start node i's processes: its kubo daemon (when it has one: the Payable node talks to it from the
+        start), the Payable node (CometBFT connects to it at start), then CometBFT."""
         node = self.nodes[i]
         home = Path(node.home)
-        self.stop_node(i)
+        self.stop_node(i)  # and forgets its processes
+        ipfs_args: list[str] = []
+        if node.ipfs_peer:
+            with open(home / "ipfs.log", "ab") as out:
+                daemon = subprocess.Popen(kubo.daemon_command(kubo_install.check_binary(), home / IPFS_REPO),
+                                          stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                          start_new_session=True, env={**os.environ, **kubo.DAEMON_ENV})
+            node.pids["ipfs"], node.started["ipfs"] = daemon.pid, process_start(daemon.pid) or 0
+            self._save()
+            self._wait_port(node.ports["ipfs_api"], daemon, home / "ipfs.log")
+            ipfs_args = ["--ipfs-api", node.ipfs_api, "--ipfs-content-key", str(home / CONTENT_KEY)]
         with open(home / "app.log", "ab") as out:
             app = subprocess.Popen(
                 [sys.executable, "-m", "cli", "node", "--chain", str(self.dir / "chain_spec.json"),
                  "--base-path", str(home / "payable"), "--abci", f"tcp://127.0.0.1:{node.ports['abci']}",
                  "--comet-rpc", node.rpc, "--grpc-port", str(node.ports["grpc"]),
-                 "--metrics-port", str(node.ports["metrics"]), "--snapshot-interval", str(self.snapshot_interval)],
+                 "--metrics-port", str(node.ports["metrics"]), "--snapshot-interval", str(self.snapshot_interval),
+                 *ipfs_args],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                 env={**os.environ, **(env or {})})
-        node.pids, node.started = {"app": app.pid}, {"app": process_start(app.pid) or 0}
+        node.pids["app"], node.started["app"] = app.pid, process_start(app.pid) or 0
         self._save()
         self._wait_port(node.ports["abci"], app, home / "app.log")
         with open(home / "comet.log", "ab") as out:
@@ -342,7 +401,7 @@ class Testnet:
                 and node.home in process_command(pid)}
 
     def signal_node(self, i: int, sig: int) -> None:
-        """Send `sig` to both processes of node i (SIGKILL, SIGSTOP, SIGCONT, ...)."""
+        """Send `sig` to every process of node i (SIGKILL, SIGSTOP, SIGCONT, ...)."""
         for pid in self._own(self.nodes[i]).values():
             try:
                 os.killpg(pid, sig)
@@ -350,10 +409,11 @@ class Testnet:
                 pass
 
     def stop_node(self, i: int, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
-        """Stop node i's pair (CometBFT first, so it does not see its app vanish) and wait for both."""
+        """Stop node i's processes (CometBFT first, so it does not see its app vanish; kubo last, so the app
+        does not see it vanish) and wait for each."""
         node = self.nodes[i]
         own = self._own(node)
-        for role in ("comet", "app"):
+        for role in node.roles:
             pid = own.get(role)
             if pid is None:
                 continue
@@ -418,6 +478,7 @@ class Testnet:
                 "validator": chain_role == "validator", "rpc": node.rpc, "grpc": node.grpc,
                 "metrics": {name: f"http://127.0.0.1:{node.ports[key]}/metrics"
                             for name, key in (("node", "metrics"), ("cometbft", "comet_metrics")) if key in node.ports},
+                "ipfs": {"peer": node.ipfs_peer, "api": node.ipfs_api} if node.ipfs_peer else None,
                 "running": self.running(i),
                 "processes": {role: {"pid": pid, "state": PROCESS_STATES.get(states.get(role) or "", "gone")
                                      if role in own else "gone" if process_state(pid) is None

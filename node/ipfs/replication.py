@@ -1,0 +1,259 @@
+"""A node's content store backed by the network's private IPFS swarm: what goes in, what comes out, and
+what is dropped.
+
+Users still read through a node's content API, which checks the chain first (withdrawn? a permissioned
+DataNet's reader?) and only then asks this module for a blob the node lacks: it is fetched from the swarm
+by CID, its blake2b-256 recomputed and compared with the chain's content hash, and only then stored in the
+node's own content store and served. A replica altered anywhere - in a peer's blockstore, in this node's
+kubo repository on disk, or announced under a CID of other bytes - is refused and never stored.
+
+What enters the swarm is decided by the chain, block by block, never at upload: an upload waits (a
+`pending` marker) until a DataNet holds its hash.
+- Public data goes in as it is. A blob of at most one chunk (1 MiB) is a single raw block whose CID's
+  multihash is the chain's content hash, so any node derives its CID from the chain alone; a longer one
+  has a UnixFS root CID, recorded beside the content hash (below).
+- Permissioned data goes in encrypted (XSalsa20-Poly1305, a key per blob derived from the network's content
+  key and the content hash; the nonce is fixed because each key encrypts exactly one plaintext). The
+  content key is generated with the network and held by its nodes only, next to - not in - the swarm
+  key: a swarm peer, or anyone holding the swarm key, gets ciphertext; the bytes come out only through a
+  node's content API, after the chain's signed-read check.
+- A blob no DataNet holds (never contributed) never enters the swarm; one the chain withdraws or takes
+  down is unpinned and its blocks deleted on every node, as every node commits the block that frees it.
+
+CID records: a node that puts a blob into the swarm records (content hash -> CID, encrypted or not) in
+its index and announces it on the network's pubsub topic; every node keeps the records it hears. A node
+that lacks a record asks on the topic ("want"), and a node that holds the blob answers with its record.
+A record is only a hint - whatever it points at is verified against the chain's hash - so a wrong one
+costs a failed fetch, not a wrong blob.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import structlog
+from nacl.exceptions import CryptoError
+from nacl.secret import SecretBox
+
+from ..contentstore import ContentError, ContentStore
+from .kubo import Kubo, KuboError, raw_cid
+
+log = structlog.get_logger("payable.ipfs")
+PUBLIC, PERMISSIONED, WITHDRAWN, UNREFERENCED = "public", "permissioned", "withdrawn", "unreferenced"
+Standing = Callable[[bytes], str]  # the chain's word on a blob: one of the four above
+NONCE = bytes(SecretBox.NONCE_SIZE)  # one key per plaintext (derived from its hash): a fixed nonce is safe
+RECORD_WAIT_S = 3.0  # how long a fetch waits for a peer's answer to its "want"
+
+
+@dataclass(frozen=True)
+class Record:
+    """Where a blob is in the swarm: its CID, and whether what is there is encrypted."""
+    cid: str
+    encrypted: bool
+
+
+def content_key_for(network_key: bytes, digest: bytes) -> bytes:
+    """The blob's own encryption key: keyed blake2b of its content hash under the network's content key."""
+    return hashlib.blake2b(digest, key=network_key, digest_size=SecretBox.KEY_SIZE, person=b"payable-swarm").digest()
+
+
+def encrypt(network_key: bytes, digest: bytes, data: bytes) -> bytes:
+    """Deterministic (the same blob gives the same ciphertext on every node, so it is stored once)."""
+    return SecretBox(content_key_for(network_key, digest)).encrypt(data, NONCE).ciphertext
+
+
+def decrypt(network_key: bytes, digest: bytes, sealed: bytes) -> bytes:
+    """The plaintext, or ContentError when the ciphertext was altered (its Poly1305 tag fails)."""
+    try:
+        return SecretBox(content_key_for(network_key, digest)).decrypt(sealed, NONCE)
+    except CryptoError:
+        raise ContentError(f"the swarm's copy of blob {digest.hex()} fails its authentication tag") from None
+
+
+class SwarmContent:
+    """The node's side of the swarm: `uploaded` after an upload, `block_committed` after each block (it
+    publishes what the chain now holds and unpins what it freed, on a thread of its own), `fetch` for a
+    blob the node lacks, `close` at stop."""
+
+    def __init__(self, store: ContentStore, kubo: Kubo, directory: str | Path, network_key: bytes,
+                 topic: str, standing: Standing, fetch_timeout: float = 20.0):
+        if len(network_key) != SecretBox.KEY_SIZE:
+            raise ValueError(f"the network's content key is {SecretBox.KEY_SIZE} bytes, got {len(network_key)}")
+        self.store, self.kubo, self.key, self.topic = store, kubo, network_key, topic
+        self.standing, self.fetch_timeout = standing, fetch_timeout
+        self.dir = Path(directory)
+        (self.dir / "records").mkdir(parents=True, exist_ok=True)
+        (self.dir / "pending").mkdir(exist_ok=True)
+        self.peer_id = kubo.id()
+        self._records_changed = threading.Condition()
+        self._work: queue.Queue = queue.Queue()
+        self._stopping = threading.Event()
+        self._worker = threading.Thread(target=self._run, name="ipfs-publish", daemon=True)
+        self._listener = threading.Thread(target=self._listen, name="ipfs-records", daemon=True)
+        self._worker.start()
+        self._listener.start()
+
+    # --- the index -----------------------------------------------------------------------------
+    def record(self, digest: bytes) -> Record | None:
+        try:
+            return Record(**json.loads((self.dir / "records" / digest.hex()).read_text()))
+        except (FileNotFoundError, ValueError, TypeError):
+            return None
+
+    def _keep_record(self, digest: bytes, record: Record, replace: bool = False) -> None:
+        path = self.dir / "records" / digest.hex()
+        if path.exists() and not replace:
+            return
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(record)))
+        tmp.replace(path)
+        with self._records_changed:
+            self._records_changed.notify_all()
+
+    def _forget(self, digest: bytes) -> None:
+        (self.dir / "records" / digest.hex()).unlink(missing_ok=True)
+
+    # --- into the swarm ----------------------------------------------------------------------------
+    def uploaded(self, digest: bytes) -> None:
+        """A blob landed in this node's store by upload: it enters the swarm once a DataNet holds it."""
+        (self.dir / "pending" / digest.hex()).touch()
+
+    def block_committed(self, released: list[bytes]) -> None:
+        """After each committed block (from the node's commit path, so cheap): the worker unpins what the
+        block freed and publishes the pending uploads the chain now holds."""
+        self._work.put(released)
+
+    def _run(self) -> None:
+        while (released := self._work.get()) is not None:
+            try:
+                for digest in released:
+                    self.release(digest)
+                for marker in list((self.dir / "pending").iterdir()):
+                    self._publish_pending(bytes.fromhex(marker.name))
+            except (KuboError, ContentError, OSError) as exc:
+                log.warning("ipfs_publish_failed", error=str(exc))  # the next block tries again
+
+    def _publish_pending(self, digest: bytes) -> None:
+        standing = self.standing(digest)
+        if standing == UNREFERENCED:
+            return  # not (yet) contributed anywhere: stays out of the swarm
+        marker = self.dir / "pending" / digest.hex()
+        if standing != WITHDRAWN and self.store.size(digest) is not None:
+            data = b"".join(self.store.read(digest))
+            encrypted = standing == PERMISSIONED
+            cid = self.kubo.add(encrypt(self.key, digest, data) if encrypted else data)
+            record = Record(cid, encrypted)
+            self._keep_record(digest, record, replace=True)
+            self._announce("have", digest, record)
+            log.info("content_published", hash=digest.hex(), cid=cid, encrypted=encrypted,
+                     derived=cid == raw_cid(digest))
+        marker.unlink(missing_ok=True)
+
+    def release(self, digest: bytes) -> None:
+        """Unpin a blob the chain freed and delete its blocks here (every node does, at the same block)."""
+        (self.dir / "pending" / digest.hex()).unlink(missing_ok=True)
+        cids = {raw_cid(digest)}
+        if (record := self.record(digest)) is not None:
+            cids.add(record.cid)
+        for cid in cids:
+            if self.kubo.has_block(cid):
+                self.kubo.unpin(cid)
+        self._forget(digest)
+        log.info("content_unpinned", hash=digest.hex(), cids=sorted(cids))
+
+    # --- out of the swarm ----------------------------------------------------------------------------
+    def fetch(self, digest: bytes) -> bool:
+        """Bring a blob the chain holds from the swarm into this node's store, verified against its hash;
+        False when the swarm has no copy that verifies (ContentError when one was found and refused)."""
+        standing = self.standing(digest)
+        if standing in (WITHDRAWN, UNREFERENCED):
+            return False
+        record = self.record(digest) or self._ask(digest)
+        if record is None and standing == PUBLIC:
+            record = Record(raw_cid(digest), encrypted=False)  # a blob of one chunk: its CID is its hash
+        if record is None:
+            return False
+        try:
+            data = self.kubo.cat(record.cid, self.store.max_blob + 64, self.fetch_timeout)
+        except KuboError as exc:
+            log.info("content_not_in_swarm", hash=digest.hex(), cid=record.cid, error=str(exc))
+            return False
+        if record.encrypted:
+            data = decrypt(self.key, digest, data)
+        found = hashlib.blake2b(data, digest_size=32).digest()
+        if found != digest:
+            self._forget(digest)  # the record (or the copy behind it) is wrong: ask afresh next time
+            log.warning("content_replica_refused", hash=digest.hex(), cid=record.cid, found=found.hex())
+            raise ContentError(f"the swarm's copy of blob {digest.hex()} (CID {record.cid}) hashes to "
+                               f"{found.hex()}: refused")
+        self.store.put([data], expected=digest)
+        self.kubo.pin(record.cid)
+        self._keep_record(digest, record)
+        log.info("content_fetched", hash=digest.hex(), cid=record.cid, size=len(data), encrypted=record.encrypted)
+        return True
+
+    def _ask(self, digest: bytes) -> Record | None:
+        """Ask the swarm for a blob's record and wait a little for a node that holds it to answer."""
+        try:
+            self._announce("want", digest)
+        except KuboError:
+            return None
+        deadline = time.monotonic() + RECORD_WAIT_S
+        with self._records_changed:
+            while (record := self.record(digest)) is None and (left := deadline - time.monotonic()) > 0:
+                self._records_changed.wait(left)
+        return record
+
+    # --- records over pubsub ---------------------------------------------------------------------------
+    def _announce(self, kind: str, digest: bytes, record: Record | None = None) -> None:
+        message = {"kind": kind, "hash": digest.hex(), **(asdict(record) if record else {})}
+        self.kubo.publish(self.topic, json.dumps(message).encode())
+
+    def _listen(self) -> None:
+        """Keep the records other nodes announce; answer a "want" for a blob this node has put or pinned."""
+        while not self._stopping.is_set():
+            try:
+                for sender, data in self.kubo.subscribe(self.topic):
+                    if sender != self.peer_id:
+                        self._heard(data)
+            except (KuboError, OSError, ValueError) as exc:
+                if not self._stopping.is_set():
+                    log.info("ipfs_records_resubscribe", error=str(exc))
+                    self._stopping.wait(1.0)
+
+    def _heard(self, data: bytes) -> None:
+        try:
+            message = json.loads(data)
+            digest = bytes.fromhex(message["hash"])
+            if len(digest) != 32:
+                return
+            if message["kind"] == "have":
+                self._keep_record(digest, Record(str(message["cid"]), bool(message["encrypted"])))
+            elif message["kind"] == "want" and (record := self.record(digest)) is not None \
+                    and self.kubo.has_block(record.cid):
+                self._announce("have", digest, record)
+        except (ValueError, KeyError, TypeError, KuboError) as exc:
+            log.info("ipfs_record_ignored", error=str(exc))
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._work.put(None)
+        self._worker.join(timeout=30)
+
+
+
+def attach(node, api: str, key_file: str | Path) -> SwarmContent:
+    """Back `node`'s content store (a `node.node.Node`) with the swarm of the kubo daemon at `api`; the
+    network's content key is read from `key_file` (32 bytes, hex). The pubsub topic is the chain's own."""
+    swarm = SwarmContent(node.content, Kubo(api), node.base_path / "ipfs-index",
+                         bytes.fromhex(Path(key_file).read_text().strip()),
+                         f"payable/{node.executive.genesis_hash.hex()}/cids", node.content_standing)
+    node.swarm = swarm
+    return swarm
