@@ -67,17 +67,21 @@ def write_blocks(path: Path, records: Iterable[tuple[Block, bytes | None]], kind
     """Write (block, commit record or None) pairs; a dev chain's blocks have no commit record."""
     count = 0
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as out:
-        out.write(MAGIC if kind == DEV else COMET_MAGIC)
-        for block, commit in records:
-            data = block.SerializeToString(deterministic=True)
-            out.write(len(data).to_bytes(4, "big") + data)
-            if kind == COMETBFT:
-                out.write(len(commit or b"").to_bytes(4, "big") + (commit or b""))
-            elif commit is not None:
-                raise ValueError("a dev chain's block has no commit record")
-            count += 1
-    tmp.replace(path)
+    try:
+        with open(tmp, "wb") as out:
+            out.write(MAGIC if kind == DEV else COMET_MAGIC)
+            for block, commit in records:
+                data = block.SerializeToString(deterministic=True)
+                out.write(len(data).to_bytes(4, "big") + data)
+                if kind == COMETBFT:
+                    out.write(len(commit or b"").to_bytes(4, "big") + (commit or b""))
+                elif commit is not None:
+                    raise ValueError("a dev chain's block has no commit record")
+                count += 1
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # an export cut short leaves nothing behind
+        raise
     return count
 
 

@@ -37,6 +37,7 @@ from sdk.grpcserver import MESSAGE_OPTIONS, AioServerThread, StreamLimiter, Stre
 from sdk.wire import CONTENT_READ_MAX_SKEW_S, content_read_message
 
 from .contentstore import ContentError, ContentStore
+from .ipfs.replication import SwarmBusy
 from .node import Node
 from .txpool import PoolRejected
 
@@ -407,11 +408,14 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
     def _ensure_local(self, digest: bytes) -> None:
         """A blob this node lacks is fetched from the network's swarm, where it has one, and verified (after
         the read was authorized: the swarm never answers a reader the chain refuses). A copy that fails its
-        hash is Refused with DATA_LOSS; a blob nowhere to be had stays absent (NOT_FOUND follows)."""
+        hash is Refused with DATA_LOSS; a blob nowhere to be had stays absent (NOT_FOUND follows); with too
+        many reads already waiting on the swarm, RESOURCE_EXHAUSTED at once (retry)."""
         if self.node.swarm is None or self.store.size(digest) is not None:
             return
         try:
             self.node.swarm.fetch(digest)
+        except SwarmBusy as exc:
+            raise Refused(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)) from None
         except ContentError as exc:
             raise Refused(grpc.StatusCode.DATA_LOSS, str(exc)) from None
 

@@ -189,9 +189,7 @@ class Testnet:
         binary = kubo_install.check_binary()
         for node in new:
             node.ipfs_peer = kubo.init_repo(binary, Path(node.home) / IPFS_REPO, key_text)
-            key_file = Path(node.home) / CONTENT_KEY
-            key_file.write_text(content_key + "\n")
-            key_file.chmod(0o600)
+            kubo.write_private(Path(node.home) / CONTENT_KEY, content_key + "\n")
         for node in new:
             peers = [(n.ipfs_peer, n.ports["ipfs_swarm"]) for n in self.nodes if n is not node and n.ipfs_peer]
             kubo.configure(Path(node.home) / IPFS_REPO, node.ports, peers)

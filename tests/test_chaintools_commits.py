@@ -174,3 +174,19 @@ def test_an_import_into_a_chain_with_blocks_is_all_or_nothing(source, tmp_path):
     report = import_blocks(target, full, source["spec"])
     assert (report.blocks, report.not_final) == (BLOCKS - 3, (BLOCKS,))
     assert check_chain(target).head_hash == check_chain(source["base"]).head_hash
+
+
+def test_an_export_cut_short_leaves_neither_the_file_nor_its_temporary(tmp_path):
+    """A block that cannot be read half-way through an export (a store missing it) fails the export and
+    leaves nothing behind: no output file, no `.tmp` a later export or a user would mistake for one."""
+    from node.chaintools import COMETBFT, write_blocks
+    from payable.runtime.v1.extrinsic_pb2 import Block
+
+    def records():
+        yield Block(header=b"\x08\x01"), b"{}"
+        raise BlockImportError("block #2 is missing from the store")
+
+    out = tmp_path / "blocks.bin"
+    with pytest.raises(BlockImportError, match="missing"):
+        write_blocks(out, records(), COMETBFT)
+    assert list(tmp_path.iterdir()) == []

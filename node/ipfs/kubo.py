@@ -64,6 +64,14 @@ def swarm_key() -> str:
     return f"/key/swarm/psk/1.0.0/\n/base16/\n{secrets.token_hex(32)}\n"
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a secret (a swarm or content key) readable by its owner only from the moment it exists: written
+    first and chmod-ed after, it would be world-readable in between under the usual umask."""
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(text)
+
+
 def init_repo(binary: Path, repo: Path, key_text: str) -> str:
     """`ipfs init` a repository (test profile: no public bootstrap, loopback, no AutoConf), write the network's
     swarm key into it; returns the peer id. Ports and peers are set by `configure` once all peers exist."""
@@ -72,8 +80,7 @@ def init_repo(binary: Path, repo: Path, key_text: str) -> str:
                           capture_output=True, text=True, timeout=120, env={**os.environ, **DAEMON_ENV})
     if done.returncode != 0:
         raise KuboError(f"`ipfs init` in {repo} failed: {done.stderr.strip()[-1000:]}")
-    (repo / SWARM_KEY_FILE).write_text(key_text)
-    (repo / SWARM_KEY_FILE).chmod(0o600)
+    write_private(repo / SWARM_KEY_FILE, key_text)
     return json.loads((repo / "config").read_text())["Identity"]["PeerID"]
 
 

@@ -21,10 +21,12 @@ What enters the swarm is decided by the chain, block by block, never at upload: 
   down is unpinned and its blocks deleted on every node, as every node commits the block that frees it.
 
 CID records: a node that puts a blob into the swarm records (content hash -> CID, encrypted or not) in
-its index and announces it on the network's pubsub topic; every node keeps the records it hears. A node
-that lacks a record asks on the topic ("want"), and a node that holds the blob answers with its record.
+its index and announces it on the network's pubsub topic; every node keeps the records it hears for blobs
+the chain holds (any peer may announce: records of other hashes would only fill the disk). A node that
+lacks a record asks on the topic ("want"), and a node that holds the blob answers with its record.
 A record is only a hint - whatever it points at is verified against the chain's hash - so a wrong one
-costs a failed fetch, not a wrong blob.
+costs a failed fetch, not a wrong blob, and is dropped (the next read asks again). At most MAX_FETCHES
+reads wait on the swarm at once; others are refused as busy rather than each holding a gRPC worker.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ PUBLIC, PERMISSIONED, WITHDRAWN, UNREFERENCED = "public", "permissioned", "withd
 Standing = Callable[[bytes], str]  # the chain's word on a blob: one of the four above
 NONCE = bytes(SecretBox.NONCE_SIZE)  # one key per plaintext (derived from its hash): a fixed nonce is safe
 RECORD_WAIT_S = 3.0  # how long a fetch waits for a peer's answer to its "want"
+MAX_FETCHES = 4  # fetches waiting on the swarm at once: each holds one of the node's gRPC workers meanwhile
+
+
+class SwarmBusy(RuntimeError):
+    """MAX_FETCHES reads already wait on the swarm: this one is refused at once, to be retried shortly."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,7 @@ class SwarmContent:
         (self.dir / "pending").mkdir(exist_ok=True)
         self.peer_id = kubo.id()
         self._records_changed = threading.Condition()
+        self._fetching = threading.BoundedSemaphore(MAX_FETCHES)
         self._work: queue.Queue = queue.Queue()
         self._stopping = threading.Event()
         self._worker = threading.Thread(target=self._run, name="ipfs-publish", daemon=True)
@@ -130,12 +138,27 @@ class SwarmContent:
         block freed and publishes the pending uploads the chain now holds."""
         self._work.put(released)
 
+    def _next_pass(self) -> tuple[list[bytes], bool]:
+        """What the blocks committed since the last pass freed (waiting for one), and whether `close` asked the
+        worker to stop. Every block queued meanwhile joins one pass: a pass asks the chain about each pending
+        upload (and uploads are free), so a worker behind the chain must not queue a full scan per block."""
+        released: list[bytes] = []
+        batch = self._work.get()
+        while batch is not None:
+            released += batch
+            if self._work.empty():
+                return released, False
+            batch = self._work.get_nowait()
+        return released, True
+
     def _run(self) -> None:
-        while (released := self._work.get()) is not None:
+        stopping = False
+        while not stopping:
+            released, stopping = self._next_pass()
             try:
                 for digest in released:
                     self.release(digest)
-                for marker in list((self.dir / "pending").iterdir()):
+                for marker in [] if stopping else list((self.dir / "pending").iterdir()):
                     self._publish_pending(bytes.fromhex(marker.name))
             except (KuboError, ContentError, OSError) as exc:
                 log.warning("ipfs_publish_failed", error=str(exc))  # the next block tries again
@@ -171,10 +194,21 @@ class SwarmContent:
     # --- out of the swarm ----------------------------------------------------------------------------
     def fetch(self, digest: bytes) -> bool:
         """Bring a blob the chain holds from the swarm into this node's store, verified against its hash;
-        False when the swarm has no copy that verifies (ContentError when one was found and refused)."""
+        False when the swarm has no copy that verifies (ContentError when one was found and refused,
+        SwarmBusy when MAX_FETCHES others already wait on the swarm: a blob nobody holds keeps its reader
+        waiting RECORD_WAIT_S + fetch_timeout, so unbounded, a few callers would hold every gRPC worker)."""
         standing = self.standing(digest)
         if standing in (WITHDRAWN, UNREFERENCED):
             return False
+        if not self._fetching.acquire(blocking=False):
+            raise SwarmBusy(f"{MAX_FETCHES} reads are already waiting on the swarm for blobs this node lacks; "
+                            f"retry blob {digest.hex()} shortly")
+        try:
+            return self._fetch(digest, standing)
+        finally:
+            self._fetching.release()
+
+    def _fetch(self, digest: bytes, standing: str) -> bool:
         record = self.record(digest) or self._ask(digest)
         if record is None and standing == PUBLIC:
             record = Record(raw_cid(digest), encrypted=False)  # a blob of one chunk: its CID is its hash
@@ -183,10 +217,15 @@ class SwarmContent:
         try:
             data = self.kubo.cat(record.cid, self.store.max_blob + 64, self.fetch_timeout)
         except KuboError as exc:
+            self._forget(digest)  # a record of a CID nobody serves (a peer's may be bogus): ask afresh next time
             log.info("content_not_in_swarm", hash=digest.hex(), cid=record.cid, error=str(exc))
             return False
         if record.encrypted:
-            data = decrypt(self.key, digest, data)
+            try:
+                data = decrypt(self.key, digest, data)
+            except ContentError:
+                self._forget(digest)  # a record wrongly marked encrypted, or an altered copy: ask afresh next time
+                raise
         found = hashlib.blake2b(data, digest_size=32).digest()
         if found != digest:
             self._forget(digest)  # the record (or the copy behind it) is wrong: ask afresh next time
@@ -194,7 +233,10 @@ class SwarmContent:
             raise ContentError(f"the swarm's copy of blob {digest.hex()} (CID {record.cid}) hashes to "
                                f"{found.hex()}: refused")
         self.store.put([data], expected=digest)
-        self.kubo.pin(record.cid)
+        try:
+            self.kubo.pin(record.cid)  # this node now serves it to the swarm too
+        except KuboError as exc:  # the read still succeeds: the blob is in the store
+            log.warning("content_pin_failed", hash=digest.hex(), cid=record.cid, error=str(exc))
         self._keep_record(digest, record)
         log.info("content_fetched", hash=digest.hex(), cid=record.cid, size=len(data), encrypted=record.encrypted)
         return True
@@ -235,7 +277,9 @@ class SwarmContent:
             if len(digest) != 32:
                 return
             if message["kind"] == "have":
-                self._keep_record(digest, Record(str(message["cid"]), bool(message["encrypted"])))
+                if self.standing(digest) in (PUBLIC, PERMISSIONED):  # any peer may announce: keep only what
+                    # the chain holds, so announcements cannot fill the disk (a dropped one is asked for again)
+                    self._keep_record(digest, Record(str(message["cid"]), bool(message["encrypted"])))
             elif message["kind"] == "want" and (record := self.record(digest)) is not None \
                     and self.kubo.has_block(record.cid):
                 self._announce("have", digest, record)
