@@ -196,6 +196,35 @@ def test_double_signers_are_tombstoned_for_good(net):
         assert net.error(refused) == "Jailed" and "tombstoned" in refused[0].error.message
 
 
+def test_a_jailed_account_cannot_bond_its_way_out_of_the_jail_or_the_tombstone(net):
+    """Unbonding everything and bonding again from the same account with a fresh key must not leave a
+    downtime jail before its period, nor a tombstone ever; the jailed record (bond 0) stays."""
+    net.block()
+    offence = system_pb2.Misbehavior(kind=system_pb2.Misbehavior.DUPLICATE_VOTE,
+                                     validator=consensus_address(KEYS[2]), power=1000, height=1)
+    net.block(misbehavior=[offence])
+    net.voters = [0, 1, 3]
+    for _ in range(WINDOW + 1):
+        net.block(absent={3})
+    assert net.candidate(3).jailed and not net.candidate(3).tombstoned
+    fresh = [Keypair.from_uri(f"//Fresh{i}").public for i in range(2)]
+    for i, key in zip((2, 3), fresh, strict=True):
+        out = net.block(net.sign(OWNERS[i], "unbond", pb.Unbond(amount=net.candidate(i).bond)))
+        assert net.error(out) is None and bond_of(net.candidate(i)) == 0 and net.candidate(i).jailed
+        again = net.block(net.sign(OWNERS[i], "bond", pb.Bond(consensus_key=key, amount=encode_u128(500 * ONE_OPEN))))
+        assert net.error(again) == "Jailed", again[0].error
+    assert "never be a candidate again" in net.block(net.sign(OWNERS[2], "bond", pb.Bond(
+        consensus_key=fresh[0], amount=encode_u128(500 * ONE_OPEN))))[0].error.message
+    while net.ex.head.number % EPOCH:
+        net.block()
+    assert KEYS[2] not in net.active() and KEYS[3] not in net.active() and not set(fresh) & set(net.active())
+    while GENESIS_MS + 1000 * (net.ex.head.number + 1) < net.candidate(3).jailed_until_ms:
+        net.block()
+    back = net.block(net.sign(OWNERS[3], "bond_extra", pb.BondExtra(amount=encode_u128(500 * ONE_OPEN))),
+                     net.sign(OWNERS[3], "unjail", pb.Unjail()))
+    assert [r.error for r in back] == [None, None] and bond_of(net.candidate(3)) == 500 * ONE_OPEN
+
+
 def test_abci_votes_map_to_signed_nil_and_absent():
     votes = [abci.VoteInfo(validator=abci.Validator(address=bytes([i]) * 20, power=1), block_id_flag=flag)
              for i, flag in enumerate((1, 2, 3))]  # ABSENT, COMMIT, NIL

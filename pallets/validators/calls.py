@@ -30,7 +30,15 @@ def check_key(key: bytes) -> bytes:
 
 def add_candidate(ctx: Context, who: bytes, key: bytes, amount: int) -> None:
     """Bond `amount` of `who`'s OPEN as a new candidate with consensus key `key` (calls and genesis)."""
-    if Candidates.get(ctx, who) is not None:
+    found = Candidates.get(ctx, who)
+    if found is not None and found.tombstoned:
+        raise errors.Jailed("this account was tombstoned for double signing or a light-client attack: it can "
+                            "never be a candidate again, whatever key it bonds")
+    if found is not None and found.jailed:
+        raise errors.Jailed(f"this account's candidacy is jailed for downtime until block time "
+                            f"{format_utc(found.jailed_until_ms)} and keeps its record after unbonding: bond_extra, "
+                            f"then unjail once the period is over")
+    if found is not None:
         raise errors.AlreadyCandidate("already a candidate: use bond_extra")
     address = consensus_address(check_key(key))
     if ByAddress.get(ctx, address) is not None:
@@ -69,7 +77,10 @@ def bond_extra(ctx: Context, origin: bytes, args: pb.BondExtra) -> None:
 @calls.call(2, pb.Unbond, weights.UNBOND)
 def unbond(ctx: Context, origin: bytes, args: pb.Unbond) -> None:
     """Unbond part of the bond, or all of it to leave candidacy (a member of the set leaves it at the
-    end of this block). Unbonding funds stay slashable for the token pallet's unbonding period."""
+    end of this block). Unbonding funds stay slashable for the token pallet's unbonding period. A jailed
+    candidate may take its whole bond out, but its record stays (bond 0, jailed, tombstoned or until when):
+    bonding again from the same account with a new key would otherwise walk out of the jail at once, and
+    out of a tombstone for good."""
     found = candidate(ctx, origin)
     amount, held = decode_u128(args.amount, "amount"), decode_u128(found.bond)
     if not 0 < amount <= held:
@@ -81,7 +92,7 @@ def unbond(ctx: Context, origin: bytes, args: pb.Unbond) -> None:
                                   f"{format_open(ctx.config.min_bond)} OPEN: unbond all {format_open(held)} OPEN to "
                                   f"leave")
     withdrawable_at = token.unbond(ctx, origin, amount)
-    if remaining:
+    if remaining or found.jailed:
         found.bond = encode_u128(remaining)
         Candidates.insert(ctx, origin, found)
     else:
