@@ -50,11 +50,11 @@ def trained(tmp_path_factory):
     return worker, response.model_hash, index.index_hash, (digits.data[1000] / 16.0).astype(np.float32)
 
 
-def _world(make_chain, trained, replication=1):
+def _world(make_chain, trained, replication=1, deadline_blocks=5):
     """Three contributions in DataNet 1 (snapshot 1), the worker's model registered, workers bonded."""
     worker, model_hash, index_hash, _ = trained
     doc = dev_spec().to_dict()
-    doc["config"]["inference"] = {"replication": str(replication), "deadline_blocks": "5"}
+    doc["config"]["inference"] = {"replication": str(replication), "deadline_blocks": str(deadline_blocks)}
     chain = make_chain(ChainSpec.from_dict(doc))
     _ok(chain, chain.alice, "datanet", "create_datanet",
         dn.CreateDataNet(name="digits", domain="vision", license="CC0-1.0",

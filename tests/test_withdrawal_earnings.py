@@ -32,19 +32,32 @@ def _settle(chain, trained, request_id):
     return request, credited, paid_to
 
 
+BEFORE = 6  # requests made while contribution 1 is approved (the draws vary with each request's seed)
+
+
 def test_withdrawn_data_earns_nothing_from_later_requests_and_its_share_goes_to_the_others(make_chain, trained):
-    chain = paid._world(make_chain, trained)
+    chain = paid._world(make_chain, trained, deadline_blocks=20)  # the requests before settle after the withdrawal
     pool = paid.PRICE * 7000 // 10_000
     x = trained[3]
-    first = paid._request(chain, x)  # request 1: made while contribution 1 (Bob's) is approved
+    first = paid._request(chain, x)  # requests 1..BEFORE: made while contribution 1 (Bob's) is approved
+    for _ in range(BEFORE - 1):
+        paid._ok(chain, chain.dave, "inference", "request_inference", inf.RequestInference(
+            model=1, input=x.astype("<f4").tobytes(), max_fee=encode_u128(paid.PRICE)))
     withdrawal = chain.block(chain.sign(chain.bob, "datanet", "withdraw", dn.ContributionRef(contribution=1)))
     assert withdrawal.outcomes[0].ok and withdrawal.header.number > first.created_at
 
-    request, credited, paid_to = _settle(chain, trained, 1)  # settled after the withdrawal, made before it
-    assert 1 in credited and paid_to[1] > 0 and sum(paid_to.values()) == pool
+    paid_before = credited_before = 0
+    for request_id in range(1, BEFORE + 1):  # settled after the withdrawal, made before it: still paid
+        request, credited, paid_to = _settle(chain, trained, request_id)
+        assert request.created_at < withdrawal.header.number and sum(paid_to.values()) == pool
+        if 1 in credited:
+            assert paid_to[1] > 0
+            credited_before += 1
+            paid_before += paid_to[1]
+    assert credited_before, "no request before the withdrawal credited contribution 1: the rule went untested"
 
     crediting_it = 0
-    for request_id in range(2, 8):  # the draws vary with each request's seed: some credit contribution 1
+    for request_id in range(BEFORE + 1, BEFORE + 7):
         paid._ok(chain, chain.dave, "inference", "request_inference", inf.RequestInference(
             model=1, input=x.astype("<f4").tobytes(), max_fee=encode_u128(paid.PRICE)))
         request, credited, paid_to = _settle(chain, trained, request_id)
@@ -55,12 +68,5 @@ def test_withdrawn_data_earns_nothing_from_later_requests_and_its_share_goes_to_
     assert crediting_it, "no request credited the withdrawn contribution: the rule went untested"
     earned = dn.ContributorStats.FromString(chain.ex.query("datanet", "get_stats", dn.StatsRequest(
         datanet=1, contributor=chain.bob.public).SerializeToString()))
-    assert decode_u128(earned.earned) == _settle_paid_before(chain)
+    assert decode_u128(earned.earned) == paid_before  # all Bob ever earns: from the requests before
     chain.ex.try_state()
-
-
-def _settle_paid_before(chain) -> int:
-    """What request 1's settlement paid contribution 1: all Bob ever earns."""
-    settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
-        request=1).SerializeToString()))
-    return sum(decode_u128(p.amount) for p in settlement.payments if p.contribution_id == 1)
