@@ -159,15 +159,13 @@ class NodeService(node_pb2_grpc.NodeServicer):
         if len(request.extrinsics) > MAX_BATCH:
             abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_BATCH} extrinsics per batch")
         results = []
-        for raw in request.extrinsics:
-            try:
-                tx_hash, _ = self.node.submit(raw)
+        for tx_hash, error in self.node.submit_batch(list(request.extrinsics)):
+            if isinstance(error, PoolRejected):
+                results.append(node_pb2.SubmitResult(hash=tx_hash, error_code=error.code, error=error.detail))
+            elif error is not None:
+                results.append(node_pb2.SubmitResult(hash=tx_hash, error_code="unavailable", error=unsubmitted(error)))
+            else:
                 results.append(node_pb2.SubmitResult(hash=tx_hash))
-            except PoolRejected as exc:
-                results.append(node_pb2.SubmitResult(hash=blake2_256(raw), error_code=exc.code, error=exc.detail))
-            except ConnectionError as exc:
-                results.append(node_pb2.SubmitResult(hash=blake2_256(raw), error_code="unavailable",
-                                                     error=unsubmitted(exc)))
         return node_pb2.SubmitBatchResponse(results=results)
 
     async def SubmitAndWatch(self, request, context):
@@ -414,10 +412,10 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
             return
         try:
             self.node.swarm.fetch(digest)
-        except SwarmBusy as exc:
-            raise Refused(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)) from None
         except ContentError as exc:
             raise Refused(grpc.StatusCode.DATA_LOSS, str(exc)) from None
+        except SwarmBusy as exc:
+            raise Refused(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)) from None
 
     async def Download(self, request, context):
         try:

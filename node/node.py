@@ -89,8 +89,9 @@ class Node:
         self._heads: list[Sink] = []
         self._subs_lock = threading.Lock()
         self._counted = (0, 0)  # pool evictions and expiries already added to the metrics
-        # set by a consensus driver: raw extrinsic -> its engine's mempool (raises PoolRejected if refused)
-        self.forward: Callable[[bytes], None] | None = None
+        # set by a consensus driver: raw extrinsics -> its engine's mempool, in order; per extrinsic None,
+        # PoolRejected (refused) or ConnectionError (the engine did not answer: not sent)
+        self.forward: Callable[[list[bytes]], list[PoolRejected | ConnectionError | None]] | None = None
         # set where the node is one of a network's (`payable testnet`): its content store backed by the swarm
         self.swarm: SwarmContent | None = None
         self.metrics.height.set(self.executive.head.number)
@@ -143,13 +144,36 @@ class Node:
             raise
         return tx_hash, q
 
-    def _forward(self, forward: Callable[[bytes], None], tx_hash: bytes, raw: bytes) -> None:
+    def _forward(self, forward: Callable[[list[bytes]], list[PoolRejected | ConnectionError | None]],
+                 tx_hash: bytes, raw: bytes) -> None:
         """Hand an admitted extrinsic to the consensus engine; withdrawn from the pool if the engine fails."""
-        try:
-            forward(raw)
-        except (PoolRejected, ConnectionError):
+        refused = forward([raw])[0]
+        if refused is not None:
             self.pool.withdraw(tx_hash)
-            raise
+            raise refused
+
+    def submit_batch(self, raws: list[bytes]) -> list[tuple[bytes, PoolRejected | ConnectionError | None]]:
+        """Take a client's batch: each extrinsic is admitted as by `submit`, in order, then all the admitted
+        ones go to the consensus engine together (one round trip, not one per extrinsic). Per extrinsic:
+        (hash, None) or (hash, why it was not submitted); one the engine does not take is withdrawn."""
+        results: list[tuple[bytes, PoolRejected | ConnectionError | None]] = []
+        admitted: list[int] = []
+        for raw in raws:
+            try:
+                self.admit(raw)
+                admitted.append(len(results))
+                results.append((blake2_256(raw), None))
+            except PoolRejected as exc:
+                results.append((blake2_256(raw), exc))
+        if self.forward is not None and admitted:
+            for i, refused in zip(admitted, self.forward([raws[i] for i in admitted]), strict=True):
+                if refused is not None:
+                    self.pool.withdraw(results[i][0])
+                    results[i] = (results[i][0], refused)
+        for _, error in results:
+            if error is not None:
+                self.metrics.rejected.labels(error.code if isinstance(error, PoolRejected) else "unavailable").inc()
+        return results
 
     def admit(self, raw: bytes) -> bool:
         """Validate and pool an extrinsic, telling its watchers; returns whether it is ready. Raises PoolRejected."""

@@ -161,6 +161,48 @@ def test_proposals_the_runtime_would_refuse_are_rejected_and_fees_go_to_validato
     app.executive.try_state()
 
 
+def test_a_signature_this_node_verified_is_not_verified_again_and_a_bad_one_is_always_refused(app, monkeypatch):
+    """Executing a proposal skips the signature of exact bytes this node found correctly signed itself - on
+    admission (CheckTx) or in an earlier proposal (e.g. the same transfer proposed again after a round
+    change) - and checks every other one, however often it comes: a forged copy of a verified transfer
+    from another proposer is refused every time. Counted at the signature check itself."""
+    import runtime.crypto
+    import runtime.executive
+
+    checks = []
+    real = runtime.crypto.verify
+
+    def counted(public, message, signature):
+        checks.append(bytes(signature))
+        return real(public, message, signature)
+
+    monkeypatch.setattr(runtime.crypto, "verify", counted)  # the thread pool's checks (block execution)
+    monkeypatch.setattr(runtime.executive, "verify", counted)  # the pool's admission checks
+    init_chain(app)
+    alice, bob = Keypair.from_uri("//Alice"), Keypair.from_uri("//Bob")
+    admitted, unseen = transfer(app, alice, 0), transfer(app, bob, 0)
+    forged = bytearray(transfer(app, alice, 1))
+    forged[-1] ^= 1
+
+    def propose(txs, round_ms):  # another validator's proposal for height 1
+        request = abci.RequestProcessProposal(height=1, txs=txs, proposer_address=consensus_address(CONSENSUS[1]))
+        request.time.FromMilliseconds(GENESIS_MS + round_ms)
+        return app.handle(abci.Request(process_proposal=request)).process_proposal.status
+
+    assert app.handle(abci.Request(check_tx=abci.RequestCheckTx(tx=admitted))).check_tx.code == 0
+    assert len(checks) == 1
+    assert propose([admitted, unseen], 1000) == abci.ResponseProcessProposal.ACCEPT
+    assert len(checks) == 2  # only the transfer this node had not seen
+    assert propose([admitted, unseen], 2000) == abci.ResponseProcessProposal.ACCEPT  # the next round
+    assert len(checks) == 2 and app.verified.hits == 1  # `unseen` was verified in the first round's proposal
+    for round_ms in (3000, 4000):
+        assert propose([admitted, bytes(forged)], round_ms) == abci.ResponseProcessProposal.REJECT
+    assert checks[2:] == [bytes(forged[-64:])] * 2  # checked again each time: a failed check is never kept
+    assert blake2_256(bytes(forged)) not in app.verified._seen
+    finalize(app, 1, txs=[admitted, unseen], proposer=1)
+    assert len(app.verified) == 0  # committed: spent nonces, never valid again
+
+
 def test_a_real_socket_server_answers_split_merged_and_large_frames(app):
     server = AbciServer(app.handle, "tcp://127.0.0.1:0")
     server.start()
@@ -195,7 +237,12 @@ def test_a_future_extrinsic_outlives_a_catch_up_and_a_local_drop_does_not_end_it
     node = Node(validator_spec(), tmp_path / "node", pool_limits={"future_ttl": 4})
     app = AbciApp(node)
     gossiped = []
-    node.forward = gossiped.append  # as the driver does: what the pool admits goes on to the engine's mempool
+
+    def forward(raws):  # as the driver does: what the pool admits goes on to the engine's mempool
+        gossiped.extend(raws)
+        return [None] * len(raws)
+
+    node.forward = forward
     try:
         init_chain(app)
         alice = Keypair.from_uri("//Alice")

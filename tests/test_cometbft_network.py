@@ -242,6 +242,7 @@ def test_the_transfer_bench_counts_only_transfers_that_succeeded(net):
     senders = [Keypair.from_uri(uri) for uri in ("//Dave", "//Eve")]
     good = bench["run"](net, senders, 3, 1)
     assert (good["transfers"], good["succeeded"], good["failed"], good["balances_checked"]) == (6, 6, 0, True)
+    assert good["cpu_seconds"]["app"] > 0 and good["cpu_seconds"]["comet"] > 0  # read from the nodes' processes
     too_much = bench["run"](net, senders, 2, 1, amount=10**9 * ONE_OPEN)
     assert (too_much["succeeded"], too_much["failed"], too_much["finalized_tx_per_s"]) == (0, 4, 0)
 

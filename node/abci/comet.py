@@ -3,7 +3,8 @@
 gossips them), and status reads for tools.
 
 One keep-alive HTTP connection per thread, so the node's many gRPC submitters don't open a socket per
-extrinsic.
+extrinsic; a client's batch goes to the mempool as JSON-RPC batches (arrays of calls, answered in
+order; CometBFT takes at most 10 calls per array by default), not one HTTP request per extrinsic.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import threading
 from urllib.parse import urlparse
 
 from ..txpool import PoolRejected
+
+# a JSON-RPC batch within CometBFT's default limits: rpc.max_request_batch_size (10 calls) and max_body_bytes (1 MB)
+BATCH_CALLS, BATCH_BYTES = 10, 512 * 1024
 
 
 class CometUnavailable(ConnectionError):
@@ -33,21 +37,29 @@ class CometRpc:
     def call(self, method: str, **params) -> dict:
         """The `result` of one JSON-RPC call; RuntimeError with CometBFT's message on an RPC error."""
         self._ids += 1
-        body = json.dumps({"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params})
-        for attempt in (0, 1):  # a kept-alive connection the server closed is retried once, fresh
-            conn = self._connection(fresh=attempt == 1)
+        reply = self._post({"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params}, method)
+        return _result(reply)
+
+    def _post(self, body: dict | list, what: str):
+        """POST one JSON-RPC request (or batch) and return the decoded reply; CometUnavailable if none. A
+        kept-alive connection the server closed is retried once, fresh."""
+        data = json.dumps(body)
+        try:
+            return self._send(data, fresh=False)
+        except (OSError, http.client.HTTPException):
             try:
-                conn.request("POST", "/", body, {"Content-Type": "application/json"})
-                reply = json.loads(conn.getresponse().read())
-                break
+                return self._send(data, fresh=True)
             except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                if attempt == 1:
-                    raise CometUnavailable(f"CometBFT RPC at {self.url} did not answer {method}: {exc}") from exc
-        if "error" in reply:
-            error = reply["error"]
-            raise RuntimeError(f"{error.get('message', '')} {error.get('data', '')}".strip())
-        return reply["result"]
+                raise CometUnavailable(f"CometBFT RPC at {self.url} did not answer {what}: {exc}") from exc
+
+    def _send(self, data: str, fresh: bool):
+        conn = self._connection(fresh)
+        try:
+            conn.request("POST", "/", data, {"Content-Type": "application/json"})
+            return json.loads(conn.getresponse().read())
+        except BaseException:
+            conn.close()
+            raise
 
     def _connection(self, fresh: bool) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
@@ -56,15 +68,33 @@ class CometRpc:
             self._local.conn = conn
         return conn
 
-    def gossip(self, raw: bytes) -> None:
-        """Hand an extrinsic this node's pool admitted to CometBFT's mempool, to be gossiped, without waiting
-        for CheckTx (`broadcast_tx_async`); PoolRejected when the mempool refuses it (already held is fine)."""
-        try:
-            self.call("broadcast_tx_async", tx=base64.b64encode(raw).decode())
-        except RuntimeError as exc:
-            if "already exists" not in str(exc):
-                raise PoolRejected("mempool_full" if "full" in str(exc) else "mempool",
-                                   f"CometBFT's mempool refused it: {exc}") from exc
+    def gossip(self, raws: list[bytes]) -> list[PoolRejected | ConnectionError | None]:
+        """Hand extrinsics this node's pool admitted to CometBFT's mempool, to be gossiped, without waiting
+        for CheckTx (`broadcast_tx_async`), in order, as JSON-RPC batches (BATCH_CALLS, BATCH_BYTES). Per
+        extrinsic: None, PoolRejected when the mempool refuses it (already held is fine), or
+        CometUnavailable when CometBFT did not answer its batch (then neither this batch nor any later one
+        counts as sent; an earlier batch's answers stand)."""
+        out: list[PoolRejected | ConnectionError | None] = []
+        while len(out) < len(raws):
+            batch: list[dict] = []
+            size = 0
+            for raw in raws[len(out):]:
+                encoded = base64.b64encode(raw).decode()
+                if len(batch) == BATCH_CALLS or batch and size + len(encoded) > BATCH_BYTES:
+                    break
+                batch.append({"jsonrpc": "2.0", "id": len(batch), "method": "broadcast_tx_async",
+                              "params": {"tx": encoded}})
+                size += len(encoded) + 80
+            try:
+                replies = self._post(batch, "broadcast_tx_async")
+            except CometUnavailable as exc:
+                return out + [exc] * (len(raws) - len(out))
+            if isinstance(replies, dict):  # the batch as a whole was refused (e.g. too large)
+                replies = [{**replies, "id": request["id"]} for request in batch]
+            by_id = {r.get("id"): r for r in replies}
+            out += [_refusal(by_id.get(request["id"], {"error": {"message": "no reply to this call"}}))
+                    for request in batch]
+        return out
 
     def status(self) -> dict:
         return self.call("status")
@@ -72,3 +102,24 @@ class CometRpc:
     def validators(self, height: int | None = None) -> list[dict]:
         params = {"height": str(height)} if height else {}
         return self.call("validators", per_page="100", **params)["validators"]
+
+
+def _result(reply: dict) -> dict:
+    """A JSON-RPC reply's `result`; RuntimeError with CometBFT's message when it is an error."""
+    if "error" in reply:
+        error = reply["error"]
+        raise RuntimeError(f"{error.get('message', '')} {error.get('data', '')}".strip())
+    return reply["result"]
+
+
+def _refusal(reply: dict) -> PoolRejected | None:
+    """What one broadcast_tx_async reply means for the extrinsic: None (in the mempool, or held already)
+    or the mempool's refusal. The async call answers before CheckTx, so only the mempool's own checks
+    (full, too large, cached) can refuse here."""
+    try:
+        _result(reply)
+    except RuntimeError as exc:
+        if "already exists" not in str(exc):
+            return PoolRejected("mempool_full" if "full" in str(exc) else "mempool",
+                                f"CometBFT's mempool refused it: {exc}")
+    return None
