@@ -128,8 +128,9 @@ class Node:
         q = self._watch(tx_hash, sink) if watch else None
         try:
             self.admit(raw)
-            if self.forward is not None:
-                self._forward(self.forward, tx_hash, raw)
+            refused = self._hand_on(self.forward, [(tx_hash, raw)])[0] if self.forward is not None else None
+            if refused is not None:
+                raise refused
         except PoolRejected as exc:
             if q is not None and self._follow_known(tx_hash, q):  # a duplicate, or a nonce already used by it
                 return tx_hash, q
@@ -144,13 +145,15 @@ class Node:
             raise
         return tx_hash, q
 
-    def _forward(self, forward: Callable[[list[bytes]], list[PoolRejected | ConnectionError | None]],
-                 tx_hash: bytes, raw: bytes) -> None:
-        """Hand an admitted extrinsic to the consensus engine; withdrawn from the pool if the engine fails."""
-        refused = forward([raw])[0]
-        if refused is not None:
-            self.pool.withdraw(tx_hash)
-            raise refused
+    def _hand_on(self, forward: Callable[[list[bytes]], list[PoolRejected | ConnectionError | None]],
+                 admitted: list[tuple[bytes, bytes]]) -> list[PoolRejected | ConnectionError | None]:
+        """Hand admitted extrinsics ((hash, raw), in order) to the consensus engine; each one it does not take
+        is withdrawn from the pool again. Per extrinsic: None or why it was not taken."""
+        refusals = forward([raw for _, raw in admitted])
+        for (tx_hash, _), refused in zip(admitted, refusals, strict=True):
+            if refused is not None:
+                self.pool.withdraw(tx_hash)
+        return refusals
 
     def submit_batch(self, raws: list[bytes]) -> list[tuple[bytes, PoolRejected | ConnectionError | None]]:
         """Take a client's batch: each extrinsic is admitted as by `submit`, in order, then all the admitted
@@ -166,9 +169,9 @@ class Node:
             except PoolRejected as exc:
                 results.append((blake2_256(raw), exc))
         if self.forward is not None and admitted:
-            for i, refused in zip(admitted, self.forward([raws[i] for i in admitted]), strict=True):
+            refusals = self._hand_on(self.forward, [(results[i][0], raws[i]) for i in admitted])
+            for i, refused in zip(admitted, refusals, strict=True):
                 if refused is not None:
-                    self.pool.withdraw(results[i][0])
                     results[i] = (results[i][0], refused)
         for _, error in results:
             if error is not None:
