@@ -175,6 +175,16 @@ def tally(chain_id: str, height: int, round_: int, block_id: BlockId, signatures
     return signed, sum(power for _, power in validators), signers
 
 
+def quorum(chain_id: str, height: int, round_: int, block_id: BlockId, signatures: list[CommitSig],
+           validators: list[tuple[bytes, int]]) -> tuple[int, int, list[int]]:
+    """`tally` of a commit that finalizes `block_id`: more than two thirds of the set's power signed it, as
+    CometBFT requires; ValueError names the signature that fails, or the power short of it."""
+    signed, total, signers = tally(chain_id, height, round_, block_id, signatures, validators)
+    if 3 * signed <= 2 * total:
+        raise ValueError(f"validators with {signed} of {total} voting power signed, not more than two thirds")
+    return signed, total, signers
+
+
 # --- CometBFT's JSON-RPC, as the exporter reads it ----------------------------------------------------
 
 

@@ -104,12 +104,9 @@ def verify_commit(record: bytes, number: int, state_root: bytes, chain_id: str,
         raise CommitError(f"the header of height {height} names next validators other than the set the block "
                           "elected")
     try:
-        signed, total, _ = cometbft.tally(chain_id, height, round_, block_id, signatures, ordered)
+        signed, total, _ = cometbft.quorum(chain_id, height, round_, block_id, signatures, ordered)
     except ValueError as exc:
         raise CommitError(f"commit of height {height}: {exc}") from None
-    if 3 * signed <= 2 * total:
-        raise CommitError(f"commit of height {height}: validators with {signed} of {total} voting power signed, "
-                          "not more than two thirds")
     return Finality(height, signed, total)
 
 
