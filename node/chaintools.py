@@ -19,6 +19,7 @@ from genesis on a scratch in-memory copy and compares every block.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from runtime.executive import BlockImportError, Executive
 from runtime.storage.backend import MemoryBackend, RocksBackend
 
 from .abci.finality import CommitError, commit_key, stored_commit, verify_commit
-from .node import DB_DIR, open_spec
+from .node import DB_DIR, SPEC_FILE, open_spec
 
 DEV, COMETBFT = "dev", "cometbft"
 KIND_TEXT = {DEV: "a dev chain: each block sealed by its author",
@@ -188,7 +189,21 @@ def export_blocks(base_path: Path, out: Path, start: int = 1, end: int | None = 
 
 
 def import_blocks(base_path: Path, source: Path, spec: ChainSpec | None = None) -> Report:
-    """Import every block in `source` that extends the chain at `base_path`, all or nothing."""
+    """Import every block in `source` that extends the chain at `base_path`, all or nothing: a refused
+    import into a fresh base path leaves no chain there either (no genesis, no stored spec)."""
+    created, fresh = not base_path.exists(), not (base_path / SPEC_FILE).exists()
+    try:
+        return _import_blocks(base_path, source, spec)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(base_path / DB_DIR, ignore_errors=True)
+            (base_path / SPEC_FILE).unlink(missing_ok=True)
+            if created:
+                shutil.rmtree(base_path, ignore_errors=True)
+        raise
+
+
+def _import_blocks(base_path: Path, source: Path, spec: ChainSpec | None) -> Report:
     chain_spec = open_spec(base_path, spec)
     kind = chain_kind(chain_spec)
     backend = RocksBackend(base_path / DB_DIR)

@@ -16,7 +16,7 @@ import pytest
 from conftest import GENESIS_TS, DevChain
 
 from node.abci.finality import commit_key, commit_record
-from node.chaintools import check_chain, export_blocks, import_blocks
+from node.chaintools import BlockFileError, check_chain, export_blocks, import_blocks
 from node.node import DB_DIR, open_spec
 from payable.system.v1 import system_pb2
 from runtime import system
@@ -174,6 +174,26 @@ def test_an_import_into_a_chain_with_blocks_is_all_or_nothing(source, tmp_path):
     report = import_blocks(target, full, source["spec"])
     assert (report.blocks, report.not_final) == (BLOCKS - 3, (BLOCKS,))
     assert check_chain(target).head_hash == check_chain(source["base"]).head_hash
+
+
+def test_a_refused_import_into_a_fresh_base_path_leaves_no_chain_there(source, tmp_path):
+    """Importing a file that is refused (not an export; a tampered commit) into a new base path must not
+    leave a chain at genesis and a stored spec behind, which the next `--chain` import or node would open
+    as if it were the user's; a directory the user made is kept, empty."""
+    full, bad = tmp_path / "full.bin", tmp_path / "bad.bin"
+    export_blocks(source["base"], full)
+    doc = json.loads(json.dumps(signed_header(6, source["sets"][5][2], *source["sets"][5][:2])))
+    good = commit_record(doc)
+    doc["commit"]["signatures"][2]["signature"] = base64.b64encode(b"\x00" * 64).decode()
+    bad.write_bytes(full.read_bytes().replace(good, commit_record(doc)))
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"not an export at all")
+    made = tmp_path / "made"
+    made.mkdir()
+    for target, source_file in ((tmp_path / "new", bad), (tmp_path / "other", junk), (made, bad)):
+        with pytest.raises((BlockImportError, BlockFileError)):
+            import_blocks(target, source_file, source["spec"])
+    assert not (tmp_path / "new").exists() and not (tmp_path / "other").exists() and list(made.iterdir()) == []
 
 
 def test_an_export_cut_short_leaves_neither_the_file_nor_its_temporary(tmp_path):

@@ -19,7 +19,8 @@ def parse_key(text: str) -> bytes:
     try:
         return bytes.fromhex(text) if len(text) == 64 else base64.b64decode(text, validate=True)
     except (ValueError, binascii.Error) as exc:
-        raise ValueError(f"validators genesis: {text!r} is neither base64 nor hex") from exc
+        raise ValueError(f"a consensus key is 64 hex digits or base64 (CometBFT's pub_key value); {text!r} is "
+                         "neither") from exc
 
 
 def build(ctx: Context, config: ValidatorsConfig, genesis: dict) -> None:
