@@ -16,7 +16,7 @@ import pytest
 
 from node.abci.comet import CometRpc
 from node.chaintools import COMET_MAGIC, MAGIC, BlockFileError, import_blocks, read_blocks, write_blocks
-from node.node import DB_DIR
+from node.node import DB_DIR, open_spec
 from node.testnet import Testnet
 from payable.runtime.v1.extrinsic_pb2 import Block, Header
 from runtime.chaindb import ChainDB
@@ -175,6 +175,10 @@ def test_tampered_files_are_refused_naming_the_block_and_nothing_is_imported(sou
         bad = tmp_path / f"{name}.bin"
         write_blocks(bad, [*records[:k], replacement, *records[k + 1:]], "cometbft")
         target = tmp_path / name
+        open_spec(target, spec)  # a chain at genesis already (a fresh path is left with no chain at all)
+        genesis = RocksBackend(target / DB_DIR)
+        Executive.open(spec, genesis).close()
+        genesis.close()
         with pytest.raises(BlockImportError, match=f"nothing imported: a CometBFT chain: final by commit signatures; "
                                                    f"block #{number}: .*{reason}") as refused:
             import_blocks(target, bad, spec)
