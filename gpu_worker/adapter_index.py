@@ -172,8 +172,12 @@ class AdapterIndex:
 
     def prepare(self, model):
         """`model` laid out for this index's queries, its base layers in the precision the rows were computed
-        in (itself, or a copy sharing all but what it converts: `frozen_base`)."""
-        return arranged(model, self.base_dtype)
+        in (itself, or a copy sharing all but what it converts: `frozen_base`), its decoder arranged for
+        gradient queries (`lora_influence.ready`)."""
+        model = arranged(model, self.base_dtype)
+        if self.features is not None:
+            influence.ready(model)
+        return model
 
     def gradient_scores(self, model, tokenizer, query: Example, adapter: str = "default") -> tuple[float, np.ndarray]:
         """(`fine_tune_gain`, every row's score) of one generation; no scores (and no backward pass) when the

@@ -139,18 +139,23 @@ def _lay_out(model, dtype: str, transposed_head: bool = True) -> bool:
         layer.base_layer, changed = LowPrecisionLinear(base, target), True
     causal = _causal(model)
     head = causal.get_output_embeddings()
-    if transposed_head and not isinstance(head, TransposedHead):
+    if transposed_head and not _head_laid_out(head):
         if head.bias is not None:
             raise ValueError("a laid-out model expects an output head without a bias (the LLaMA family's)")
         causal.set_output_embeddings(TransposedHead(head))
     return changed
 
 
+def _head_laid_out(head) -> bool:
+    """Transposed already, or an adapter's own layer (left where its adapter looks for it)."""
+    return isinstance(head, TransposedHead) or hasattr(head, "lora_A")
+
+
 def arranged(model, dtype: str):
     """`model` itself when it is laid out for `dtype` already, else a copy that is: the copy shares every
     tensor but the LoRA factors (copied, so training the copy's adapter leaves the caller's alone) and the
     base layers it converts, so it costs the converted weights' memory and the head's transpose."""
-    if base_dtype(model) == dtype and isinstance(_causal(model).get_output_embeddings(), TransposedHead):
+    if base_dtype(model) == dtype and _head_laid_out(_causal(model).get_output_embeddings()):
         return model
     factors = {id(p) for layer in _lora_layers(model) for name in ("lora_A", "lora_B")
                for p in getattr(layer, name).parameters()}

@@ -1,8 +1,9 @@
 """Influence of an adapter's fine-tuning rows on a generation, through the LoRA parameters alone.
 
 An adapter's parameters are few (r·(in + out) per target module), so per-example gradients are cheap
-and exact: one batched forward/backward, with hooks on each module's `lora_A`/`lora_B` capturing the
-inputs and output gradients, gives every row's gradient as a per-row sum of outer products,
+and exact: one batched forward/backward through the decoder arranged for it (`decoder`: each module's
+input and A product kept, the gradient at each module's output left by the backward) gives every row's
+gradient as a per-row sum of outer products,
 ∇A = Σ_t g_t x_tᵀ [r, in] and ∇B = Σ_t g'_t h_tᵀ [out, r]. Each module is a "layer" l, projected to
 about `k` dims by a seeded Kronecker-structured Gaussian sketch (the same on every machine): the rank
 side is kept whole, the wide side (in for A, out for B) is multiplied by a seeded [in|out, k/2r] matrix
@@ -31,7 +32,8 @@ on i lowers the loss of q:
   with its own damping rule λ_l = 0.1 · (1/(n·d_l)) Σ_j ‖φ_j‖², on plain loss gradients;
 - "grad_dot": M_l = I on plain loss gradients (a yardstick).
 M_l applies to the rows once, when the index is built, so a query is one forward and backward pass
-with the adapter (whose forward also gives `fine_tune_gain` its tuned loss), one forward without it, one
+with the adapter (whose forward also gives `fine_tune_gain` its tuned loss), one forward without it (the
+frozen base's own, no adapter to switch off), one
 projection of the factors and one matrix-vector product (`query_projection`; bench/lora_attribution.py
 measures it). Losses take logits only where a label is (from a row's first labelled token on): a
 paid query's prompt needs no vocabulary-wide projection.
@@ -49,6 +51,7 @@ import torch
 
 from ..peft_layers import lora_modules
 from ..rows import IGNORE, Example, collate
+from .decoder import Trace, decoder
 
 METHODS = ("ours", "datainf", "grad_dot")
 TOKEN_NORMALIZED = {"ours": True, "datainf": False, "grad_dot": False}  # ours: the default; an index chooses
@@ -74,18 +77,14 @@ def module_layout(modules, adapter: str = "default") -> list[Module]:
                    layer.lora_A[adapter].weight.shape[0]) for name, layer in modules]
 
 
-def trainable(model, adapter: str = "default", modules=None):
-    """The adapter's LoRA weights with gradients on (an adapter loaded for inference is frozen), restored after."""
-    return _needing_grad(model, adapter, modules, True)
-
-
 @contextmanager
-def _needing_grad(model, adapter: str, modules, flag: bool) -> Iterator[list[torch.Tensor]]:
-    params = [w for _, layer in (modules or lora_modules(model, adapter))
-              for w in (layer.lora_A[adapter].weight, layer.lora_B[adapter].weight)]
+def trainable(model, adapter: str = "default") -> Iterator[list[torch.Tensor]]:
+    """The adapter's LoRA weights with gradients on (an adapter loaded for inference is frozen), restored after."""
+    params = [w for _, layer in lora_modules(model, adapter) for w in (layer.lora_A[adapter].weight,
+                                                                      layer.lora_B[adapter].weight)]
     required = [w.requires_grad for w in params]
     for w in params:
-        w.requires_grad_(flag)
+        w.requires_grad_(True)
     try:
         yield params
     finally:
@@ -93,65 +92,62 @@ def _needing_grad(model, adapter: str, modules, flag: bool) -> Iterator[list[tor
             w.requires_grad_(was)
 
 
-@contextmanager
-def _capturing(model, adapter: str, modules) -> Iterator[None]:
-    """No dropout (a row's gradient is a function of the row) and the adapter's weights frozen: the capture
-    hooks give every row's gradient, so autograd need not sum the batch's into the weights' own (the graph
-    comes from the input embeddings, `_labelled_logits(graph=True)`)."""
-    was_training = model.training
-    if was_training:
-        model.eval()
-    try:
-        with _needing_grad(model, adapter, modules, False):
-            yield
-    finally:
-        if was_training:
-            model.train()
-
-
-class _Capture:
-    """Forward hooks that keep each LoRA module's inputs and, through tensor hooks, its output gradients."""
-
-    def __init__(self, modules, adapter: str):
-        self.saved: dict[str, dict[str, torch.Tensor]] = {}
-        self.handles = []
-        for name, layer in modules:
-            for which, sub in (("a", layer.lora_A[adapter]), ("b", layer.lora_B[adapter])):
-                self.handles.append(sub.register_forward_hook(self._hook(name, which)))
-
-    def _hook(self, name: str, which: str):
-        def hook(_module, inputs, output):
-            slot = self.saved.setdefault(name, {})
-            slot[f"{which}_in"] = inputs[0].detach()
-            if output.requires_grad:
-                def keep(grad):
-                    slot[f"{which}_grad"] = grad.detach()
-                output.register_hook(keep)
-        return hook
-
-    def close(self) -> None:
-        for handle in self.handles:
-            handle.remove()
-
-
-def _labelled_logits(model, batch: dict[str, torch.Tensor], graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def _labelled_logits(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits [b, t, V] float, labels [b, t]) of the positions that predict a label, from the batch's first
-    labelled token on: the logits of a prompt nobody is scored on are never projected onto the vocabulary.
-    The head runs on the kept positions as one [b·t, hidden] matrix: handed [b, t, hidden] with a tied
-    (transposed) embedding, torch batches the product instead, ten times slower on a CPU (SmolLM2's
-    49k-word head: 64 ms of a query's forward). Only LLaMA-family decoders come here (the head follows
-    the decoder directly). `graph`: the input embeddings are a leaf that needs a gradient, so a backward
-    pass reaches every layer's activations (what the capture hooks read) while no weight needs one:
-    autograd then skips the LoRA factors' own weight gradients, which the captured factors make redundant."""
-    labels = batch["labels"][:, 1:]
+    labelled token on, through the model's own modules (transformers' decoder, PEFT's layers: what a
+    retrained model is measured by; attribution's passes run `_decoded`). Only LLaMA-family decoders come
+    here (the head follows the decoder directly)."""
+    causal = _causal(model)
+    hidden = causal.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                  use_cache=False).last_hidden_state
+    return _head(causal, hidden, batch["labels"])
+
+
+def ready(model) -> None:
+    """Arrange the model's decoder for queries now (weights packed, forward and backward), so that the first
+    query after an adapter is loaded is as fast as the next."""
+    decoder(_causal(model)).ready_for_gradients()
+
+
+def _decoded(model, batch: dict[str, torch.Tensor], modules, adapter: str,
+             trace: Trace) -> tuple[torch.Tensor, torch.Tensor]:
+    """`_labelled_logits` with the adapter (its LoRA layers `modules`) through the decoder arranged for
+    attribution (`decoder`), as a graph whose backward leaves every LoRA module's factors in `trace`."""
+    causal = _causal(model)
+    run = decoder(causal)
+    return _head(causal, run.hidden(batch["input_ids"], run.terms(modules, adapter), trace), batch["labels"])
+
+
+def _with_and_without(model, batch: dict[str, torch.Tensor], modules, adapter: str,
+                      trace: Trace | None = None) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+    """(logits and labels with the adapter, its loss, the loss without any adapter) of a one-example batch.
+    Both forwards' kept positions go through the head as one product: its weight (113 MB on SmolLM2, a
+    float32 read that costs as much for 2 rows as for 30) is read once, not twice."""
+    if len(batch["input_ids"]) != 1:
+        raise ValueError("a query is one example")
+    causal = _causal(model)
+    run = decoder(causal)
+    tuned = run.hidden(batch["input_ids"], run.terms(modules, adapter), trace)
+    with torch.no_grad():
+        base = run.hidden(batch["input_ids"])  # the frozen base's own forward: no adapter to switch off
+    logits, labels = _head(causal, torch.cat([tuned, base]), batch["labels"].expand(2, -1))
+    losses = _mean_loss(logits.detach(), labels, False)
+    return logits[:1], labels[:1], float(losses[0]), float(losses[1])
+
+
+def _causal(model):
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def _head(causal, hidden: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`_labelled_logits` from the decoder's hidden states [b, t, hidden]: the logits of a prompt nobody is
+    scored on are never projected onto the vocabulary. The head runs on the kept positions as one
+    [b·t, hidden] matrix: handed [b, t, hidden] with a tied (transposed) embedding, torch batches the
+    product instead, ten times slower on a CPU (SmolLM2's 49k-word head: 64 ms of a query's forward)."""
+    labels = labels[:, 1:]
     labelled = (labels != IGNORE).any(0).nonzero()
     start = int(labelled[0]) if len(labelled) else labels.shape[1] - 1
-    keep = batch["input_ids"].shape[1] - start  # positions start .. end; the last one predicts nothing
-    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
-    inputs = {"input_ids": batch["input_ids"]}
-    if graph:
-        inputs = {"inputs_embeds": causal.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_()}
-    hidden = causal.get_decoder()(**inputs, attention_mask=batch["attention_mask"], use_cache=False).last_hidden_state
+    keep = hidden.shape[1] - start  # positions start .. end; the last one predicts nothing
     kept = hidden[:, -keep:].reshape(-1, hidden.shape[-1])
     logits = causal.get_output_embeddings()(kept).view(hidden.shape[0], keep, -1)
     return logits[:, :-1].float(), labels[:, start:]
@@ -196,16 +192,11 @@ def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized,
     layout = module_layout(modules, adapter)
     device = modules[0][1].lora_A[adapter].weight.device
     sides = _sides(layout, *sketch) if sketch else [(None, None)] * len(layout)
-    out = []
-    capture = _Capture(modules, adapter)
-    try:
-        with _capturing(model, adapter, modules):
-            for start in range(0, len(examples), batch_size):
-                batch = collate(examples[start:start + batch_size], pad_id, device)
-                _mean_loss(*_labelled_logits(model, batch, graph=True), token_normalized).sum().backward()
-                out.append(_captured(capture, modules, sides))
-    finally:
-        capture.close()
+    out, trace = [], Trace()
+    for start in range(0, len(examples), batch_size):
+        batch = collate(examples[start:start + batch_size], pad_id, device)
+        _mean_loss(*_decoded(model, batch, modules, adapter, trace), token_normalized).sum().backward()
+        out.append(_captured(trace.factors(), modules, sides))
     return layout, np.concatenate(out)
 
 
@@ -217,33 +208,34 @@ def query_projection(model, example: Example, pad_id: int, k: int, seed: int, ad
     modules = lora_modules(model, adapter)
     layout = module_layout(modules, adapter)
     batch = collate([example], pad_id, modules[0][1].lora_A[adapter].weight.device)
-    capture = _Capture(modules, adapter)
-    try:
-        with _capturing(model, adapter, modules):
-            logits, labels = _labelled_logits(model, batch, graph=True)
-            tuned = float(_mean_loss(logits.detach(), labels, False)[0])
-            gain = _gain(tuned, _base_loss(model, batch, modules, adapter))
-            if gain <= 0:
-                return gain, layout, None
-            _mean_loss(logits, labels, token_normalized).sum().backward()
-            return gain, layout, _split(_captured(capture, modules, _sides(layout, k, seed)),
-                                        [_sketched_size(m, k) for m in layout])
-    finally:
-        capture.close()
+    trace = Trace()
+    logits, labels, tuned, base = _with_and_without(model, batch, modules, adapter, trace)
+    gain = _gain(tuned, base)
+    if gain <= 0:
+        return gain, layout, None
+    _mean_loss(logits, labels, token_normalized).sum().backward()
+    return gain, layout, _split(_captured(trace.factors(), modules, _sides(layout, k, seed)),
+                                [_sketched_size(m, k) for m in layout])
 
 
-def _captured(capture: _Capture, modules, sides) -> np.ndarray:
-    """The batch's per-example gradients [b, Σ sizes], each module's sketched on the sides that have a matrix."""
+def _captured(factors: dict[str, dict], modules, sides) -> np.ndarray:
+    """The batch's per-example gradients [b, Σ sizes] from each module's factors (`Trace.factors`), each
+    module's sketched on the sides that have a matrix: ∇A = s·Σ_t (g_t B) x_tᵀ is read from the stacked
+    product, ∇B = s·Σ_t g_t h_tᵀ scaled after the sketch (on [b, k/2r, r], not [b, t, out]). The products
+    run in the factors' float32 (a sum over a row's tokens: ~1e-7 relative, far inside what the sketch
+    itself approximates); the gradients leave as float64, as every later step keeps them. Converting each
+    [b, t, out] factor to float64 first cost more than the products (~30 ms of a SmolLM2 query)."""
     parts = []
     for (name, _), (r_in, r_out) in zip(modules, sides, strict=True):
-        s = capture.saved[name]
-        x, g_out = s["a_in"].double(), s["b_grad"].double()
-        x = x @ r_in.to(x.device) if r_in is not None else x
-        g_out = g_out @ r_out.to(x.device) if r_out is not None else g_out
-        parts += [torch.einsum("btr,bti->bri", s["a_grad"].double(), x).flatten(1),
-                  torch.einsum("bto,btr->bor", g_out, s["b_in"].double()).flatten(1)]
-    capture.saved.clear()
-    return torch.cat(parts, dim=1).cpu().numpy()
+        s = factors[name]
+        (x, x_part), (g_out, g_part) = s["a_in"], s["b_grad"]
+        x, g_out = x[..., x_part], g_out[..., g_part]
+        x = x @ r_in.to(x) if r_in is not None else x
+        g_out = g_out @ r_out.to(g_out) if r_out is not None else g_out
+        a_grad, b_in = (tensor[..., part] for tensor, part in (s["a_grad"], s["b_in"]))
+        parts += [torch.einsum("btr,bti->bri", a_grad, x).flatten(1),
+                  torch.einsum("bto,btr->bor", g_out, b_in).flatten(1) * s["scaling"]]
+    return torch.cat(parts, dim=1).double().cpu().numpy()
 
 
 def fine_tune_gain(model, example: Example, pad_id: int, adapter: str = "default") -> float:
@@ -257,21 +249,7 @@ def fine_tune_gain(model, example: Example, pad_id: int, adapter: str = "default
     modules = lora_modules(model, adapter)
     batch = collate([example], pad_id, modules[0][1].lora_A[adapter].weight.device)
     with torch.no_grad():
-        return _gain(float(per_example_loss(model, batch)[0]), _base_loss(model, batch, modules, adapter))
-
-
-def _base_loss(model, batch: dict[str, torch.Tensor], modules, adapter: str) -> float:
-    """The loss without the adapter: its layers switched off one by one (PEFT's `disable_adapter` walks and
-    checks the whole model, ~40 ms a query on SmolLM2); `trainable` puts back the flags switching touches."""
-    enabled = [layer for _, layer in modules if not layer.disable_adapters]
-    with torch.no_grad(), trainable(model, adapter, modules):
-        for layer in enabled:
-            layer.enable_adapters(False)
-        try:
-            return float(per_example_loss(model, batch)[0])
-        finally:
-            for layer in enabled:
-                layer.enable_adapters(True)
+        return _gain(*_with_and_without(model, batch, modules, adapter)[2:])
 
 
 def _gain(tuned: float, base: float) -> float:

@@ -37,7 +37,7 @@ class Attributor:
         servable), not on its first query."""
         if served.index.features is not None:
             with self._lock:
-                self._slot(served)
+                served.index.prepare(self._slot(served)[0])  # laid out as it is: its decoder arranged
 
     def credit(self, served: Served, query: Example, output: list[int]) -> Credit:
         """The adapter index's credit for one generation (`query`: prompt and output, the output labelled)."""

@@ -1,0 +1,315 @@
+"""A LLaMA-family decoder run from weights arranged once: the forward and backward passes of LoRA attribution.
+
+A LoRA query is two forwards (with and without the adapter) and a backward through the whole decoder, and an
+index build one forward and backward per batch of rows. Through transformers' decoder and PEFT's layers,
+most of that time on a CPU was not arithmetic but the cost of calls: each of the 210 bfloat16 base
+linears of SmolLM2 re-laying its weight out for the CPU's matrix unit on every call (oneDNN re-orders an
+un-packed weight each time: 134 us for a 576 x 1536 product of one row), three casts per linear, PEFT's
+dispatch and hooks, its adapters switched off and on again for the base loss. Here the same arithmetic
+runs from weights arranged once per model:
+
+- each layer's q/k/v and gate/up projections are one product of their stacked weights, bfloat16 weights
+  pre-packed for oneDNN (`_Product`; its transpose packed too, on the first backward: the gradient to a
+  product's input is a product by the transpose) - in the precision `frozen_base` holds the base layers
+  in, input cast to it, output float32, as `LowPrecisionLinear` computes it;
+- an adapter adds, per stacked product, x·A_catᵀ (its A factors stacked) then ·B_blockᵀ (its scaled B
+  factors block-diagonal): two small products where PEFT made six;
+- what attribution reads of each LoRA module - its input x, its A product h = x·Aᵀ and the gradient at
+  its B product's output (the module's output gradient times its scaling) - is kept as the pass runs
+  (`Trace`), instead of through forward and tensor hooks.
+
+On SmolLM2 the hidden states without an adapter equal transformers' bit for bit; with one, they and every
+row's gradient agree with PEFT's to float rounding (tests/test_lora_decoder.py compares them with
+autograd's own gradients of the factors). A facts query at one thread (bench/lora_attribution.py,
+LoRA-gradient p50) went from 503 to 450 ms, measured back to back (a query's own forward, base forward and
+backward: ~180 + ~120 + ~160 ms before). The packed weights cost memory: one copy of the base layers for
+the forward, one of their transposes for the backward (424 MB on SmolLM2 in bfloat16), held while the
+model is.
+
+LLaMA-family decoders only (LLaMA, Mistral, Qwen2: RMS norms, rotary positions, grouped-query attention, a
+gated MLP), adapters on the decoder's seven projections - what OpenLoRA serves - without DoRA and unmerged.
+Batches are right-padded (`rows.collate`), so causal attention alone keeps padding out of every real
+position (and a padded position's gradient is zero: nothing after it is labelled).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+LLAMA_FAMILY = ("llama", "mistral", "qwen2")
+# the projections of one input, stacked into one product: (block, projection names) per layer
+GROUPS = (("self_attn", ("q_proj", "k_proj", "v_proj")), ("self_attn", ("o_proj",)),
+          ("mlp", ("gate_proj", "up_proj")), ("mlp", ("down_proj",)))
+
+
+def _packable(weight: torch.Tensor) -> bool:
+    return (weight.dtype == torch.bfloat16 and weight.device.type == "cpu" and torch.backends.mkldnn.is_available()
+            and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def _pack(weight: torch.Tensor) -> torch.Tensor:
+    """The blocked layout oneDNN would otherwise make from the weight on every call."""
+    return torch.ops.mkldnn._reorder_linear_weight(weight, 64)
+
+
+def _packed_product(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
+    flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
+    return torch.ops.mkldnn._linear_pointwise(flat, packed, None, "none", [], "").float().view(*x.shape[:-1], -1)
+
+
+class _PackedProduct(torch.autograd.Function):
+    """x Wᵀ by a packed W; the gradient to x by W's packed transpose (the weight needs none)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, product: _Product) -> torch.Tensor:
+        ctx.product = product
+        return _packed_product(x, product.weight)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return _packed_product(grad, ctx.product.transposed()), None
+
+
+class _Product:
+    """x Wᵀ (+ b) for frozen weights of one precision, stacked (the projections of one input)."""
+
+    def __init__(self, linears: list[torch.nn.Module]):
+        self.linears = linears
+        weights = [layer.weight.detach() for layer in linears]
+        weight = torch.cat(weights) if len(weights) > 1 else weights[0]
+        biases = [layer.bias for layer in linears]
+        self.bias = None if all(b is None for b in biases) else torch.cat(
+            [b.detach().float() if b is not None else w.new_zeros(len(w), dtype=torch.float32)
+             for b, w in zip(biases, weights, strict=True)])
+        self.packed = _packable(weight)
+        self.weight = _pack(weight) if self.packed else weight
+        self._transposed: torch.Tensor | None = None
+
+    def transposed(self) -> torch.Tensor:
+        if self._transposed is None:
+            self._transposed = _pack(torch.cat([layer.weight.detach().t() for layer in self.linears], dim=1))
+        return self._transposed
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        y = _PackedProduct.apply(x, self) if self.packed else F.linear(x.to(self.weight.dtype), self.weight).float()
+        return y if self.bias is None else y + self.bias
+
+
+class _Side:
+    """Projections of one input held in different precisions (an adapter targeting some of them had their
+    base layers converted): a product each, outputs side by side."""
+
+    def __init__(self, linears: list[torch.nn.Module]):
+        self.products = [_Product([layer]) for layer in linears]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([product(x) for product in self.products], dim=-1)
+
+
+def _base_linear(module: torch.nn.Module) -> torch.nn.Module:
+    """The frozen linear under a PEFT LoRA layer (itself, where the module carries no adapter)."""
+    return module.get_base_layer() if hasattr(module, "get_base_layer") else module
+
+
+@dataclass
+class _Group:
+    """One input's projections: the modules (PEFT LoRA layers or plain linears), their output widths, and
+    their base weights as one product where one precision holds them."""
+
+    modules: list[torch.nn.Module]
+    widths: list[int]
+    product: _Product | _Side
+
+    @classmethod
+    def of(cls, modules: list[torch.nn.Module]) -> _Group:
+        linears = [_base_linear(module) for module in modules]
+        product = _Product(linears) if len({layer.weight.dtype for layer in linears}) == 1 else _Side(linears)
+        return cls(modules, [layer.out_features for layer in linears], product)
+
+
+@dataclass
+class _Terms:
+    """An adapter's terms on one group: its A factors stacked [Σr, in], its scaled B factors block-diagonal
+    [Σout, Σr], and per LoRA module (name, output columns, rank rows, scaling)."""
+
+    a: torch.Tensor
+    b: torch.Tensor
+    modules: list[tuple[str, slice, slice, float]]
+
+
+@dataclass
+class Trace:
+    """What a forward keeps for the LoRA factors' gradients: per group with an adapter, its terms, the input
+    x, the A products h and the output y (whose gradient the backward leaves)."""
+
+    kept: list[tuple[_Terms, torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
+
+    def factors(self) -> dict[str, dict[str, tuple[torch.Tensor, slice]]]:
+        """After the backward, per LoRA module, each as (a tensor its group shares, the module's last-axis
+        slice of it): a_in (x), a_grad (the gradient at h), b_in (h) and b_grad (at the B product's output,
+        before its scaling: the module's output gradient), and its scaling. A group's a_grad is one product
+        by its stacked, scaled B factors."""
+        found = {}
+        everything = slice(None)
+        for terms, x, h, y in self.kept:
+            grad = y.grad
+            a_grad = grad @ terms.b
+            for name, columns, ranks, scaling in terms.modules:
+                found[name] = {"a_in": (x.detach(), everything), "a_grad": (a_grad, ranks),
+                               "b_in": (h.detach(), ranks), "b_grad": (grad, columns), "scaling": scaling}
+        self.kept.clear()
+        return found
+
+
+class Decoder:
+    """A LLaMA-family causal LM's decoder, from its base weights arranged once; an adapter's factors are
+    read from its PEFT layers at every pass (a slot's factors change between queries)."""
+
+    def __init__(self, causal):
+        config = causal.config
+        if config.model_type not in LLAMA_FAMILY:
+            raise ValueError(f"the base is a {config.model_type!r} model; LoRA attribution reads LLaMA-family "
+                             f"decoders ({', '.join(LLAMA_FAMILY)})")
+        decoder = causal.get_decoder()
+        self.decoder, self.sources = decoder, _sources(causal)
+        self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
+        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
+        self.window = getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
+        self._terms: tuple[tuple, list[list[_Terms | None]]] | None = None  # the last adapter's, by its factors
+        self.groups = [[_Group.of([getattr(getattr(layer, block), name) for name in names]) for block, names in GROUPS]
+                       for layer in decoder.layers]
+
+    def ready_for_gradients(self) -> None:
+        """Pack every product's transpose now (what a first backward would), not on a paid query."""
+        for layer_groups in self.groups:
+            for group in layer_groups:
+                for product in getattr(group.product, "products", [group.product]):
+                    if product.packed:
+                        product.transposed()
+
+    def terms(self, modules: list[tuple[str, torch.nn.Module]], adapter: str) -> list[list[_Terms | None]]:
+        """The adapter's terms per layer and group, from `modules` (peft_layers.lora_modules: its LoRA layers);
+        a ValueError when it has a LoRA layer this decoder does not run, or one it cannot (DoRA, merged).
+        Stacked again only when a factor changed (the attributor copies the next adapter into a slot)."""
+        factors = [(layer.lora_A[adapter].weight, layer.lora_B[adapter].weight) for _, layer in modules]
+        key = (adapter, tuple((name, id(a), a._version, id(b), b._version)
+                              for (name, _), (a, b) in zip(modules, factors, strict=True)))
+        if self._terms is None or self._terms[0] != key:
+            self._terms = (key, self._stack(modules, adapter))
+        return self._terms[1]
+
+    def _stack(self, modules: list[tuple[str, torch.nn.Module]], adapter: str) -> list[list[_Terms | None]]:
+        names = {id(layer): name for name, layer in modules}
+        covered = set()
+        terms = []
+        for layer_groups in self.groups:
+            terms.append([])
+            for group in layer_groups:
+                terms[-1].append(self._group_terms(group, names, adapter, covered))
+        missing = sorted(name for name, layer in modules if id(layer) not in covered)
+        if missing:
+            raise ValueError(f"the adapter {adapter!r} has LoRA layers on {', '.join(missing)}; LoRA attribution "
+                             "reads adapters on the decoder's projections (q, k, v, o, gate, up, down) only")
+        return terms
+
+    @staticmethod
+    def _group_terms(group: _Group, names: dict[int, str], adapter: str, covered: set) -> _Terms | None:
+        a_parts, b_parts, found, column, rank = [], [], [], 0, 0
+        for module, width in zip(group.modules, group.widths, strict=True):
+            if id(module) in names:
+                if getattr(module, "merged", False) or module.use_dora.get(adapter, False):
+                    raise ValueError(f"{names[id(module)]}: LoRA attribution reads unmerged LoRA factors, not "
+                                     "a merged or DoRA adapter")
+                a, b = module.lora_A[adapter].weight.detach(), module.lora_B[adapter].weight.detach()
+                scaling = float(module.scaling[adapter])
+                found.append((names[id(module)], slice(column, column + width), slice(rank, rank + len(a)), scaling))
+                a_parts.append(a)
+                b_parts.append((column, rank, b * scaling))
+                rank += len(a)
+                covered.add(id(module))
+            column += width
+        if not found:
+            return None
+        stacked = torch.zeros(column, rank, dtype=a_parts[0].dtype, device=a_parts[0].device)
+        for start, ranks_start, scaled in b_parts:
+            stacked[start:start + len(scaled), ranks_start:ranks_start + scaled.shape[1]] = scaled
+        return _Terms(torch.cat(a_parts), stacked, found)
+
+    def hidden(self, input_ids: torch.Tensor, terms: list[list[_Terms | None]] | None = None,
+               trace: Trace | None = None) -> torch.Tensor:
+        """The decoder's last hidden states [b, t, hidden] (normed), positions 0..t-1 in every row; with
+        `terms`, the adapter's; with `trace`, a graph from the input embeddings whose backward reaches every
+        layer (the weights need no gradient), and the tensors `Trace.factors` reads."""
+        b, t = input_ids.shape
+        h = self.decoder.embed_tokens(input_ids).detach()
+        if trace is not None:
+            h.requires_grad_()
+        cos, sin = self.decoder.rotary_emb(h, torch.arange(t, device=h.device)[None])
+        cos, sin = cos[:, None], sin[:, None]
+        q_end, k_end = self.heads * self.head_dim, (self.heads + self.kv_heads) * self.head_dim
+        mask = self._mask(t, h.device)
+        for layer, groups, layer_terms in zip(self.decoder.layers, self.groups,
+                                              terms or [[None] * len(GROUPS)] * len(self.groups), strict=True):
+            qkv, out, gate_up, down = (partial(self._project, group, group_terms, trace=trace)
+                                       for group, group_terms in zip(groups, layer_terms, strict=True))
+            mixed = qkv(layer.input_layernorm(h))
+            q = _rotary(self._heads(mixed[..., :q_end], self.heads), cos, sin)
+            k = _rotary(self._heads(mixed[..., q_end:k_end], self.kv_heads), cos, sin)
+            v = self._heads(mixed[..., k_end:], self.kv_heads)
+            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
+                                                      scale=layer.self_attn.scaling,
+                                                      enable_gqa=self.heads != self.kv_heads)
+            h = h + out(attended.transpose(1, 2).reshape(b, t, -1))
+            gate, up = gate_up(layer.post_attention_layernorm(h)).chunk(2, dim=-1)
+            h = h + down(layer.mlp.act_fn(gate) * up)
+        return self.decoder.norm(h)
+
+    @staticmethod
+    def _project(group: _Group, terms: _Terms | None, x: torch.Tensor, trace: Trace | None) -> torch.Tensor:
+        y = group.product(x)
+        if terms is None:
+            return y
+        h = x @ terms.a.t()
+        y = y + h @ terms.b.t()
+        if trace is not None:
+            y.retain_grad()
+            trace.kept.append((terms, x, h, y))
+        return y
+
+    def _heads(self, x: torch.Tensor, heads: int) -> torch.Tensor:
+        return x.view(*x.shape[:2], heads, self.head_dim).transpose(1, 2)
+
+    def _mask(self, t: int, device) -> torch.Tensor | None:
+        """None (causal) unless a sliding window shorter than the sequence applies: then causal and banded."""
+        if not self.window or t <= self.window:
+            return None
+        i = torch.arange(t, device=device)
+        return (i[None, :] <= i[:, None]) & (i[:, None] - i[None, :] < self.window)
+
+
+def _rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary positions as transformers' LLaMA applies them (the two halves of each head rotated)."""
+    half = x.shape[-1] // 2
+    return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
+
+
+def _sources(causal) -> tuple[int, ...]:
+    """What a Decoder was arranged from: its base weights (a layer `frozen_base` converts anew is new)."""
+    return tuple(id(_base_linear(getattr(getattr(layer, block), name)).weight) for layer in causal.get_decoder().layers
+                 for block, names in GROUPS for name in names)
+
+
+_ARRANGED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def decoder(causal) -> Decoder:
+    """The model's Decoder, arranged on first use and again when its base layers were replaced."""
+    found = _ARRANGED.get(causal)
+    if found is None or found.sources != _sources(causal):
+        found = _ARRANGED[causal] = Decoder(causal)
+    return found

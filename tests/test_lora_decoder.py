@@ -1,0 +1,155 @@
+"""The decoder arranged for LoRA attribution (gpu_worker/gradient/decoder.py) computes what transformers and
+PEFT compute - without the adapter, with it, and every row's gradient of the adapter's factors - for LLaMA,
+Qwen2 (projection biases) and Mistral (a sliding window shorter than the sequence), grouped-query
+attention, float32 and bfloat16 base layers and right-padded batches: the credit a paid query earns is the
+same number, only sooner."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("peft")
+
+KINDS = ["llama", "qwen2", "mistral"]
+DTYPES = ["float32", "bfloat16"]
+
+
+def _model(kind: str, dtype: str, targets=("q_proj", "v_proj", "up_proj", "down_proj"), alpha: int = 8, **lora):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from gpu_worker.frozen_base import arrange
+
+    extra = {"mistral": {"sliding_window": 5}, "qwen2": {}, "llama": {"attention_bias": False}}[kind]
+    config = AutoConfig.for_model(kind, vocab_size=97, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                                  tie_word_embeddings=kind == "llama", **extra)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config).eval()
+    if kind == "qwen2":
+        assert model.model.layers[0].self_attn.q_proj.bias is not None  # the biases are part of what is checked
+    peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=alpha, target_modules=list(targets),
+                                            init_lora_weights=False, **lora)).eval()  # non-zero factors
+    return arrange(peft, dtype)
+
+
+def _batch(lengths=(11, 7, 4)):
+    from gpu_worker.rows import IGNORE, Example, Row, collate
+
+    torch.manual_seed(1)
+    examples = []
+    for length in lengths:
+        ids = torch.randint(3, 97, (length,)).tolist()
+        examples.append(Example(Row(0, b"", 0), "", tuple(ids), tuple([IGNORE] * 2 + ids[2:])))
+    return examples, collate(examples, 0, "cpu")  # right-padded, as rows.collate pads
+
+
+def _decoder_states(model, ids, mask):
+    with torch.no_grad():
+        return model.get_base_model().get_decoder()(input_ids=ids, attention_mask=mask,
+                                                    use_cache=False).last_hidden_state
+
+
+def _close(got, want, mask):
+    for row, length in enumerate(mask.sum(1).tolist()):
+        torch.testing.assert_close(got[row, :length], want[row, :length], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_decoder_is_transformers_and_peft_with_and_without_the_adapter(kind, dtype):
+    from gpu_worker.gradient.decoder import decoder
+    from gpu_worker.peft_layers import lora_modules
+
+    model = _model(kind, dtype)
+    _, batch = _batch()
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    run = decoder(model.get_base_model())
+    with_adapter = _decoder_states(model, ids, mask)
+    with model.disable_adapter():
+        without = _decoder_states(model, ids, mask)
+    assert not torch.allclose(with_adapter, without)  # the adapter changes the output: both are checked
+    with torch.no_grad():
+        _close(run.hidden(ids), without, mask)
+        _close(run.hidden(ids, run.terms(lora_modules(model), "default")), with_adapter, mask)
+        for _, layer in lora_modules(model):  # another adapter's factors copied into the slot, as the attributor does
+            layer.lora_B["default"].weight.mul_(-0.5)
+        _close(run.hidden(ids, run.terms(lora_modules(model), "default")), _decoder_states(model, ids, mask), mask)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_rows_gradient_is_autograds_gradient_of_its_own_loss(kind, dtype):
+    """Per example, the gradient of its own mean loss w.r.t. each A and B, by autograd on PEFT's model, one
+    example at a time - against one padded batch through the decoder's trace."""
+    from gpu_worker.gradient.lora_influence import per_example_gradients, per_example_loss, trainable
+    from gpu_worker.rows import collate
+
+    model = _model(kind, dtype)
+    examples, _ = _batch()
+    layout, got = per_example_gradients(model, examples, 0, batch_size=3)
+    for row, example in enumerate(examples):
+        with trainable(model) as params:
+            per_example_loss(model, collate([example], 0, "cpu"))[0].backward()
+            want = torch.cat([p.grad.flatten() for p in params]).double()
+            for p in params:
+                p.grad = None
+        torch.testing.assert_close(torch.from_numpy(got[row]), want, rtol=1e-4, atol=1e-6)
+    assert len(layout) == 8 and got.shape[1] == sum(m.size for m in layout)
+
+
+def test_the_gain_divides_by_the_loss_without_the_adapter():
+    from gpu_worker.gradient.lora_influence import fine_tune_gain, per_example_loss, query_projection
+    from gpu_worker.peft_layers import lora_modules
+    from gpu_worker.rows import IGNORE, Example, Row, collate
+
+    model = _model("llama", "bfloat16", alpha=256)  # an adapter that moves the model's predictions
+    prompt = list(range(3, 11))
+    with torch.no_grad():  # what the adapter says: a continuation it makes likelier than the base does
+        said = model.generate(input_ids=torch.tensor([prompt]), max_new_tokens=12, do_sample=False,
+                              pad_token_id=0)[0, len(prompt):].tolist()
+    example = Example(Row(0, b"", 0), "", tuple(prompt + said), tuple([IGNORE] * len(prompt) + said))
+    examples, batch = [example], collate([example], 0, "cpu")
+    with torch.no_grad():
+        tuned = float(per_example_loss(model, batch)[0])
+        with model.disable_adapter():
+            base = float(per_example_loss(model, batch)[0])
+    gain = 1 - tuned / base
+    assert 0 < gain < 1, (tuned, base)
+    assert fine_tune_gain(model, examples[0], 0) == pytest.approx(gain, abs=1e-6)
+    assert query_projection(model, examples[0], 0, 16, 0)[0] == pytest.approx(gain, abs=1e-6)
+    assert all(not layer.disable_adapters for _, layer in lora_modules(model))  # on for the query that follows
+
+
+def test_base_layers_laid_out_anew_are_read_anew():
+    from gpu_worker.frozen_base import arrange
+    from gpu_worker.gradient.decoder import decoder
+
+    model = _model("llama", "float32")
+    before = decoder(model.get_base_model())
+    assert decoder(model.get_base_model()) is before  # arranged once
+    arrange(model, "bfloat16")  # the base layers are replaced (held in bfloat16 now)
+    after = decoder(model.get_base_model())
+    assert after is not before
+    ids = torch.randint(0, 97, (1, 9))
+    with model.disable_adapter(), torch.no_grad():
+        _close(after.hidden(ids), _decoder_states(model, ids, torch.ones_like(ids)), torch.ones_like(ids))
+
+
+def test_adapters_it_cannot_read_are_refused_by_name():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from gpu_worker.gradient.decoder import decoder
+    from gpu_worker.gradient.lora_influence import per_example_gradients
+
+    examples, _ = _batch((6,))
+    on_head = _model("llama", "float32", targets=("q_proj", "lm_head"))
+    with pytest.raises(ValueError, match="LoRA layers on .*lm_head; LoRA attribution reads adapters on the decoder"):
+        per_example_gradients(on_head, examples, 0)
+    dora = _model("llama", "float32", targets=("q_proj",), use_dora=True)
+    with pytest.raises(ValueError, match="not a merged or DoRA adapter"):
+        per_example_gradients(dora, examples, 0)
+    gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=50, n_embd=16, n_layer=1, n_head=2, n_positions=32))
+    with pytest.raises(ValueError, match="'gpt2' model; LoRA attribution reads LLaMA-family"):
+        decoder(gpt2)
