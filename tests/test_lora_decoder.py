@@ -1,8 +1,8 @@
 """The decoder arranged for LoRA attribution (gpu_worker/gradient/decoder.py) computes what transformers and
 PEFT compute - without the adapter, with it, and every row's gradient of the adapter's factors - for LLaMA,
-Qwen2 (projection biases) and Mistral (a sliding window shorter than the sequence), grouped-query
-attention, float32 and bfloat16 base layers and right-padded batches: the credit a paid query earns is the
-same number, only sooner."""
+Qwen2 (projection biases; a sliding window on its upper layers only) and Mistral (a sliding window
+shorter than the sequence), grouped-query attention, float32 and bfloat16 base layers and right-padded
+batches: the credit a paid query earns is the same number, only sooner."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-KINDS = ["llama", "qwen2", "mistral"]
+KINDS = ["llama", "qwen2", "mistral", "qwen2-window"]
 DTYPES = ["float32", "bfloat16"]
 
 
@@ -21,13 +21,14 @@ def _model(kind: str, dtype: str, targets=("q_proj", "v_proj", "up_proj", "down_
 
     from gpu_worker.frozen_base import arrange
 
-    extra = {"mistral": {"sliding_window": 5}, "qwen2": {}, "llama": {"attention_bias": False}}[kind]
-    config = AutoConfig.for_model(kind, vocab_size=97, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
-                                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
-                                  tie_word_embeddings=kind == "llama", **extra)
+    extra = {"mistral": {"sliding_window": 5}, "qwen2": {}, "llama": {"attention_bias": False},
+             "qwen2-window": {"use_sliding_window": True, "sliding_window": 5, "max_window_layers": 1}}[kind]
+    config = AutoConfig.for_model(kind.removesuffix("-window"), vocab_size=97, hidden_size=32, intermediate_size=48,
+                                  num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                  max_position_embeddings=64, tie_word_embeddings=kind == "llama", **extra)
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config).eval()
-    if kind == "qwen2":
+    if kind.startswith("qwen2"):
         assert model.model.layers[0].self_attn.q_proj.bias is not None  # the biases are part of what is checked
     peft = get_peft_model(model, LoraConfig(r=4, lora_alpha=alpha, target_modules=list(targets),
                                             init_lora_weights=False, **lora)).eval()  # non-zero factors

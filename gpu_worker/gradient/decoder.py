@@ -179,7 +179,7 @@ class Decoder:
         self.decoder, self.sources = decoder, _sources(causal)
         self.heads, self.kv_heads = config.num_attention_heads, config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
-        self.window = getattr(config, "sliding_window", None) if getattr(config, "use_sliding_window", True) else None
+        self.windows = _windows(config, len(decoder.layers))
         self._terms: tuple[tuple, list[list[_Terms | None]]] | None = None  # the last adapter's, by its factors
         self.groups = [[_Group.of([getattr(getattr(layer, block), name) for name in names]) for block, names in GROUPS]
                        for layer in decoder.layers]
@@ -252,15 +252,17 @@ class Decoder:
         cos, sin = self.decoder.rotary_emb(h, torch.arange(t, device=h.device)[None])
         cos, sin = cos[:, None], sin[:, None]
         q_end, k_end = self.heads * self.head_dim, (self.heads + self.kv_heads) * self.head_dim
-        mask = self._mask(t, h.device)
-        for layer, groups, layer_terms in zip(self.decoder.layers, self.groups,
-                                              terms or [[None] * len(GROUPS)] * len(self.groups), strict=True):
+        masks = {window: _mask(t, window, h.device) for window in set(self.windows)}
+        for layer, groups, layer_terms, window in zip(self.decoder.layers, self.groups,
+                                                      terms or [[None] * len(GROUPS)] * len(self.groups), self.windows,
+                                                      strict=True):
             qkv, out, gate_up, down = (partial(self._project, group, group_terms, trace=trace)
                                        for group, group_terms in zip(groups, layer_terms, strict=True))
             mixed = qkv(layer.input_layernorm(h))
             q = _rotary(self._heads(mixed[..., :q_end], self.heads), cos, sin)
             k = _rotary(self._heads(mixed[..., q_end:k_end], self.kv_heads), cos, sin)
             v = self._heads(mixed[..., k_end:], self.kv_heads)
+            mask = masks[window]
             attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
                                                       scale=layer.self_attn.scaling,
                                                       enable_gqa=self.heads != self.kv_heads)
@@ -284,12 +286,25 @@ class Decoder:
     def _heads(self, x: torch.Tensor, heads: int) -> torch.Tensor:
         return x.view(*x.shape[:2], heads, self.head_dim).transpose(1, 2)
 
-    def _mask(self, t: int, device) -> torch.Tensor | None:
-        """None (causal) unless a sliding window shorter than the sequence applies: then causal and banded."""
-        if not self.window or t <= self.window:
-            return None
-        i = torch.arange(t, device=device)
-        return (i[None, :] <= i[:, None]) & (i[:, None] - i[None, :] < self.window)
+
+
+def _windows(config, layers: int) -> list[int | None]:
+    """Each layer's sliding attention window (None: full causal attention), as transformers applies them:
+    per `layer_types` where the config lists them (Qwen2's windowed upper layers), else Mistral's one
+    window for every layer."""
+    window = getattr(config, "sliding_window", None)
+    kinds = getattr(config, "layer_types", None)
+    if kinds:
+        return [window if kind == "sliding_attention" else None for kind in kinds]
+    return [window if getattr(config, "use_sliding_window", True) else None] * layers
+
+
+def _mask(t: int, window: int | None, device) -> torch.Tensor | None:
+    """None (causal) unless a window shorter than the sequence applies: then causal and banded."""
+    if not window or t <= window:
+        return None
+    i = torch.arange(t, device=device)
+    return (i[None, :] <= i[:, None]) & (i[:, None] - i[None, :] < window)
 
 
 def _rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:

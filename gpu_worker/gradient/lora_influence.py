@@ -222,7 +222,7 @@ def _captured(factors: dict[str, dict], modules, sides) -> np.ndarray:
     """The batch's per-example gradients [b, Σ sizes] from each module's factors (`Trace.factors`), each
     module's sketched on the sides that have a matrix: ∇A = s·Σ_t (g_t B) x_tᵀ is read from the stacked
     product, ∇B = s·Σ_t g_t h_tᵀ scaled after the sketch (on [b, k/2r, r], not [b, t, out]). The products
-    run in the factors' float32 (a sum over a row's tokens: ~1e-7 relative, far inside what the sketch
+    run in the factors' float32 (a sum over a row's tokens: ~1e-6 relative, far inside what the sketch
     itself approximates); the gradients leave as float64, as every later step keeps them. Converting each
     [b, t, out] factor to float64 first cost more than the products (~30 ms of a SmolLM2 query)."""
     parts = []
