@@ -21,8 +21,8 @@ runs from weights arranged once per model:
 On SmolLM2 the hidden states without an adapter equal transformers' bit for bit; with one, they and every
 row's gradient agree with PEFT's to float rounding (tests/test_lora_decoder.py compares them with
 autograd's own gradients of the factors). A facts query at one thread (bench/lora_attribution.py,
-LoRA-gradient p50) went from 503 to 450 ms, measured back to back (a query's own forward, base forward and
-backward: ~180 + ~120 + ~160 ms before). The packed weights cost memory: one copy of the base layers for
+LoRA-gradient p50) takes 0.68-0.80x the time it took through transformers and PEFT, measured back to back
+(its forward, base forward and backward were ~180 + ~120 + ~160 ms; now ~115 + ~75 + ~150). The packed weights cost memory: one copy of the base layers for
 the forward, one of their transposes for the backward (424 MB on SmolLM2 in bfloat16), held while the
 model is.
 
