@@ -22,9 +22,9 @@ On SmolLM2 the hidden states without an adapter equal transformers' bit for bit;
 row's gradient agree with PEFT's to float rounding (tests/test_lora_decoder.py compares them with
 autograd's own gradients of the factors). A facts query at one thread (bench/lora_attribution.py,
 LoRA-gradient p50) takes 0.68-0.80x the time it took through transformers and PEFT, measured back to back
-(its forward, base forward and backward were ~180 + ~120 + ~160 ms; now ~115 + ~75 + ~150). The packed weights cost memory: one copy of the base layers for
-the forward, one of their transposes for the backward (424 MB on SmolLM2 in bfloat16), held while the
-model is.
+(its forward, base forward and backward were ~180 + ~120 + ~160 ms; now ~115 + ~75 + ~150). The packed
+weights cost memory: one copy of the base layers for the forward, one of their transposes for the
+backward (424 MB on SmolLM2 in bfloat16), held while the model is.
 
 LLaMA-family decoders only (LLaMA, Mistral, Qwen2: RMS norms, rotary positions, grouped-query attention, a
 gated MLP), adapters on the decoder's seven projections - what OpenLoRA serves - without DoRA and unmerged.
