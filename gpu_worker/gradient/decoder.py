@@ -40,6 +40,9 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
+from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+from ..frozen_base import native_dtype
 
 LLAMA_FAMILY = ("llama", "mistral", "qwen2")
 # the projections of one input, stacked into one product: (block, projection names) per layer
@@ -48,8 +51,8 @@ GROUPS = (("self_attn", ("q_proj", "k_proj", "v_proj")), ("self_attn", ("o_proj"
 
 
 def _packable(weight: torch.Tensor) -> bool:
-    return (weight.dtype == torch.bfloat16 and weight.device.type == "cpu" and torch.backends.mkldnn.is_available()
-            and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    """bfloat16 on a CPU that multiplies it natively (oneDNN's packed layout is for that path)."""
+    return weight.dtype == torch.bfloat16 and weight.device.type == "cpu" and native_dtype("cpu") == "bfloat16"
 
 
 def _pack(weight: torch.Tensor) -> torch.Tensor:
@@ -90,6 +93,10 @@ class _Product:
         self.weight = _pack(weight) if self.packed else weight
         self._transposed: torch.Tensor | None = None
 
+    def pack_transposes(self) -> None:
+        if self.packed:
+            self.transposed()
+
     def transposed(self) -> torch.Tensor:
         if self._transposed is None:
             self._transposed = _pack(torch.cat([layer.weight.detach().t() for layer in self.linears], dim=1))
@@ -106,6 +113,10 @@ class _Side:
 
     def __init__(self, linears: list[torch.nn.Module]):
         self.products = [_Product([layer]) for layer in linears]
+
+    def pack_transposes(self) -> None:
+        for product in self.products:
+            product.pack_transposes()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([product(x) for product in self.products], dim=-1)
@@ -188,9 +199,7 @@ class Decoder:
         """Pack every product's transpose now (what a first backward would), not on a paid query."""
         for layer_groups in self.groups:
             for group in layer_groups:
-                for product in getattr(group.product, "products", [group.product]):
-                    if product.packed:
-                        product.transposed()
+                group.product.pack_transposes()
 
     def terms(self, modules: list[tuple[str, torch.nn.Module]], adapter: str) -> list[list[_Terms | None]]:
         """The adapter's terms per layer and group, from `modules` (peft_layers.lora_modules: its LoRA layers);
@@ -250,7 +259,6 @@ class Decoder:
         if trace is not None:
             h.requires_grad_()
         cos, sin = self.decoder.rotary_emb(h, torch.arange(t, device=h.device)[None])
-        cos, sin = cos[:, None], sin[:, None]
         q_end, k_end = self.heads * self.head_dim, (self.heads + self.kv_heads) * self.head_dim
         masks = {window: _mask(t, window, h.device) for window in set(self.windows)}
         for layer, groups, layer_terms, window in zip(self.decoder.layers, self.groups,
@@ -259,8 +267,8 @@ class Decoder:
             qkv, out, gate_up, down = (partial(self._project, group, group_terms, trace=trace)
                                        for group, group_terms in zip(groups, layer_terms, strict=True))
             mixed = qkv(layer.input_layernorm(h))
-            q = _rotary(self._heads(mixed[..., :q_end], self.heads), cos, sin)
-            k = _rotary(self._heads(mixed[..., q_end:k_end], self.kv_heads), cos, sin)
+            q, k = apply_rotary_pos_emb(self._heads(mixed[..., :q_end], self.heads),
+                                        self._heads(mixed[..., q_end:k_end], self.kv_heads), cos, sin)
             v = self._heads(mixed[..., k_end:], self.kv_heads)
             mask = masks[window]
             attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
@@ -287,7 +295,6 @@ class Decoder:
         return x.view(*x.shape[:2], heads, self.head_dim).transpose(1, 2)
 
 
-
 def _windows(config, layers: int) -> list[int | None]:
     """Each layer's sliding attention window (None: full causal attention), as transformers applies them:
     per `layer_types` where the config lists them (Qwen2's windowed upper layers), else Mistral's one
@@ -305,12 +312,6 @@ def _mask(t: int, window: int | None, device) -> torch.Tensor | None:
         return None
     i = torch.arange(t, device=device)
     return (i[None, :] <= i[:, None]) & (i[:, None] - i[None, :] < window)
-
-
-def _rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotary positions as transformers' LLaMA applies them (the two halves of each head rotated)."""
-    half = x.shape[-1] // 2
-    return x * cos + torch.cat((-x[..., half:], x[..., :half]), dim=-1) * sin
 
 
 def _sources(causal) -> tuple[int, ...]:
