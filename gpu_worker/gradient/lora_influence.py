@@ -109,13 +109,21 @@ def ready(model) -> None:
     decoder(_causal(model)).ready_for_gradients()
 
 
-def _decoded(model, batch: dict[str, torch.Tensor], modules, adapter: str,
-             trace: Trace) -> tuple[torch.Tensor, torch.Tensor]:
-    """`_labelled_logits` with the adapter (its LoRA layers `modules`) through the decoder arranged for
-    attribution (`decoder`), as a graph whose backward leaves every LoRA module's factors in `trace`."""
+def _hidden(model, batch: dict[str, torch.Tensor], modules=None, adapter: str = "default",
+            trace: Trace | None = None):
+    """(the causal LM, the decoder's last hidden states) through the decoder arranged for attribution
+    (`decoder`): with the adapter's LoRA layers `modules`, or without any adapter; with `trace`, as a graph
+    whose backward leaves every LoRA module's factors in it."""
     causal = _causal(model)
     run = decoder(causal)
-    return _head(causal, run.hidden(batch["input_ids"], run.terms(modules, adapter), trace), batch["labels"])
+    return causal, run.hidden(batch["input_ids"], run.terms(modules, adapter) if modules is not None else None, trace)
+
+
+def _decoded(model, batch: dict[str, torch.Tensor], modules, adapter: str,
+             trace: Trace) -> tuple[torch.Tensor, torch.Tensor]:
+    """`_labelled_logits` with the adapter, through `_hidden`."""
+    causal, hidden = _hidden(model, batch, modules, adapter, trace)
+    return _head(causal, hidden, batch["labels"])
 
 
 def _with_and_without(model, batch: dict[str, torch.Tensor], modules, adapter: str,
@@ -125,11 +133,9 @@ def _with_and_without(model, batch: dict[str, torch.Tensor], modules, adapter: s
     float32 read that costs as much for 2 rows as for 30) is read once, not twice."""
     if len(batch["input_ids"]) != 1:
         raise ValueError("a query is one example")
-    causal = _causal(model)
-    run = decoder(causal)
-    tuned = run.hidden(batch["input_ids"], run.terms(modules, adapter), trace)
+    causal, tuned = _hidden(model, batch, modules, adapter, trace)
     with torch.no_grad():
-        base = run.hidden(batch["input_ids"])  # the frozen base's own forward: no adapter to switch off
+        _, base = _hidden(model, batch)  # the frozen base's own forward: no adapter to switch off
     logits, labels = _head(causal, torch.cat([tuned, base]), batch["labels"].expand(2, -1))
     losses = _mean_loss(logits.detach(), labels, False)
     return logits[:1], labels[:1], float(losses[0]), float(losses[1])
