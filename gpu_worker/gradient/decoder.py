@@ -40,7 +40,6 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
-from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
 from ..frozen_base import native_dtype
 
@@ -182,6 +181,11 @@ class Decoder:
     read from its PEFT layers at every pass (a slot's factors change between queries)."""
 
     def __init__(self, causal):
+        # transformers' rotation itself; imported here, with a model already loaded, not when a worker starts
+        # (its modeling modules pull in the generation stack: seconds)
+        from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+        self.rotate = apply_rotary_pos_emb
         config = causal.config
         if config.model_type not in LLAMA_FAMILY:
             raise ValueError(f"the base is a {config.model_type!r} model; LoRA attribution reads LLaMA-family "
@@ -267,7 +271,7 @@ class Decoder:
             qkv, out, gate_up, down = (partial(self._project, group, group_terms, trace=trace)
                                        for group, group_terms in zip(groups, layer_terms, strict=True))
             mixed = qkv(layer.input_layernorm(h))
-            q, k = apply_rotary_pos_emb(self._heads(mixed[..., :q_end], self.heads),
+            q, k = self.rotate(self._heads(mixed[..., :q_end], self.heads),
                                         self._heads(mixed[..., q_end:k_end], self.kv_heads), cos, sin)
             v = self._heads(mixed[..., k_end:], self.kv_heads)
             mask = masks[window]
