@@ -59,26 +59,41 @@ def _pack(weight: torch.Tensor) -> torch.Tensor:
     return torch.ops.mkldnn._reorder_linear_weight(weight, 64)
 
 
-def _packed_product(x: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
-    flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
-    return torch.ops.mkldnn._linear_pointwise(flat, packed, None, "none", [], "").float().view(*x.shape[:-1], -1)
-
-
-class _PackedProduct(torch.autograd.Function):
-    """x Wᵀ by a packed W; the gradient to x by W's packed transpose (the weight needs none)."""
+class _Products(torch.autograd.Function):
+    """x Wᵀ for several inputs in one product (their rows stacked: the weight, read from memory, costs about as
+    much as the arithmetic of a 55-token row); each input that needs one gets its gradient by the transpose
+    (the weight needs none), and an output whose input needs no gradient is not differentiable - a run without
+    the adapter beside a traced one builds no graph."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, product: _Product) -> torch.Tensor:
+    def forward(ctx, product: _Product, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         ctx.product = product
-        return _packed_product(x, product.weight)
+        ys = _each(product.forward_rows, xs)
+        ctx.mark_non_differentiable(*(y for y, needed in zip(ys, ctx.needs_input_grad[1:], strict=True) if not needed))
+        return ys
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        return _packed_product(grad, ctx.product.transposed()), None
+    def backward(ctx, *grads: torch.Tensor):
+        needed = [i for i, wanted in enumerate(ctx.needs_input_grad[1:]) if wanted]
+        found = _each(ctx.product.backward_rows, [grads[i] for i in needed])
+        out: list[torch.Tensor | None] = [None] * len(grads)
+        for i, grad in zip(needed, found, strict=True):
+            out[i] = grad
+        return None, *out
+
+
+def _each(rows, xs) -> tuple[torch.Tensor, ...]:
+    """`rows` (a product of a [n, in] matrix) of each [..., in] input, made as one product of their rows."""
+    flat = torch.cat([x.reshape(-1, x.shape[-1]) for x in xs]) if len(xs) > 1 else xs[0].reshape(-1, xs[0].shape[-1])
+    y = rows(flat)
+    sizes = [x.numel() // x.shape[-1] for x in xs]
+    return tuple(part.view(*x.shape[:-1], -1) for part, x in zip(y.split(sizes), xs, strict=True))
 
 
 class _Product:
-    """x Wᵀ (+ b) for frozen weights of one precision, stacked (the projections of one input)."""
+    """x Wᵀ (+ b) for frozen weights of one precision, stacked (the projections of one input): bfloat16 packed
+    for oneDNN where the CPU multiplies it natively, else as they are; input cast to their precision, output
+    float32."""
 
     def __init__(self, linears: list[torch.nn.Module]):
         self.linears = linears
@@ -101,9 +116,24 @@ class _Product:
             self._transposed = _pack(torch.cat([layer.weight.detach().t() for layer in self.linears], dim=1))
         return self._transposed
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        y = _PackedProduct.apply(x, self) if self.packed else F.linear(x.to(self.weight.dtype), self.weight).float()
-        return y if self.bias is None else y + self.bias
+    def forward_rows(self, flat: torch.Tensor) -> torch.Tensor:
+        if self.packed:
+            return _packed(flat, self.weight)
+        return F.linear(flat.to(self.weight.dtype), self.weight).float()
+
+    def backward_rows(self, grad: torch.Tensor) -> torch.Tensor:
+        """The gradient to the rows' input: by W itself (unpacked) or its packed transpose."""
+        if self.packed:
+            return _packed(grad, self.transposed())
+        return (grad.to(self.weight.dtype) @ self.weight).float()
+
+    def __call__(self, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        ys = _Products.apply(self, *xs)
+        return ys if self.bias is None else tuple(y + self.bias for y in ys)
+
+
+def _packed(flat: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
+    return torch.ops.mkldnn._linear_pointwise(flat.to(torch.bfloat16), packed, None, "none", [], "").float()
 
 
 class _Side:
@@ -117,8 +147,9 @@ class _Side:
         for product in self.products:
             product.pack_transposes()
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([product(x) for product in self.products], dim=-1)
+    def __call__(self, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(torch.cat(parts, dim=-1) for parts in zip(*(product(*xs) for product in self.products),
+                                                                   strict=True))
 
 
 def _base_linear(module: torch.nn.Module) -> torch.nn.Module:
@@ -256,47 +287,66 @@ class Decoder:
     def hidden(self, input_ids: torch.Tensor, terms: list[list[_Terms | None]] | None = None,
                trace: Trace | None = None) -> torch.Tensor:
         """The decoder's last hidden states [b, t, hidden] (normed), positions 0..t-1 in every row; with
-        `terms`, the adapter's; with `trace`, a graph from the input embeddings whose backward reaches every
-        layer (the weights need no gradient), and the tensors `Trace.factors` reads."""
+        `terms`, the adapter's; with `trace`, a graph whose backward reaches every LoRA module (the weights
+        need no gradient), and the tensors `Trace.factors` reads."""
+        return self.hiddens(input_ids, [(terms, trace)])[0]
+
+    def hiddens(self, input_ids: torch.Tensor,
+                runs: list[tuple[list[list[_Terms | None]] | None, Trace | None]]) -> list[torch.Tensor]:
+        """`hidden` of the same input for each (terms, trace) of `runs` - a query with and without its adapter
+        - side by side, each product of the base weights made once for all of them (a weight read from memory
+        costs about what the arithmetic of a 55-token row does: one read, not one per run). A run without a
+        trace builds no graph."""
         b, t = input_ids.shape
-        h = self.decoder.embed_tokens(input_ids).detach()
-        if trace is not None:
-            h.requires_grad_()
-        cos, sin = self.decoder.rotary_emb(h, torch.arange(t, device=h.device)[None])
+        embedded = self.decoder.embed_tokens(input_ids).detach()
+        hs = [embedded.detach().requires_grad_(trace is not None) for _, trace in runs]
+        traces = [trace for _, trace in runs]
+        cos, sin = self.decoder.rotary_emb(embedded, torch.arange(t, device=embedded.device)[None])
+        masks = {window: _mask(t, window, embedded.device) for window in set(self.windows)}
+        layers_terms = zip(*(terms or [[None] * len(GROUPS)] * len(self.groups) for terms, _ in runs), strict=True)
+        for layer, groups, run_terms, window in zip(self.decoder.layers, self.groups, layers_terms, self.windows,
+                                                    strict=True):
+            qkv, out, gate_up, down = (partial(self._project, group, [terms[i] for terms in run_terms], traces)
+                                       for i, group in enumerate(groups))
+            attended = [self._attend(layer, mixed, cos, sin, masks[window])
+                        for mixed in qkv([layer.input_layernorm(h) for h in hs])]
+            hs = [h + o for h, o in zip(hs, out(attended), strict=True)]
+            gated = [layer.mlp.act_fn(gate) * up for gate, up in
+                     (both.chunk(2, dim=-1) for both in gate_up([layer.post_attention_layernorm(h) for h in hs]))]
+            hs = [h + d for h, d in zip(hs, down(gated), strict=True)]
+        return [self.decoder.norm(h) for h in hs]
+
+    def _attend(self, layer, mixed: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                mask: torch.Tensor | None) -> torch.Tensor:
+        """One layer's attention from its stacked q/k/v projections [b, t, (heads + 2 kv_heads) · head_dim]."""
+        b, t, _ = mixed.shape
         q_end, k_end = self.heads * self.head_dim, (self.heads + self.kv_heads) * self.head_dim
-        masks = {window: _mask(t, window, h.device) for window in set(self.windows)}
-        for layer, groups, layer_terms, window in zip(self.decoder.layers, self.groups,
-                                                      terms or [[None] * len(GROUPS)] * len(self.groups), self.windows,
-                                                      strict=True):
-            qkv, out, gate_up, down = (partial(self._project, group, group_terms, trace=trace)
-                                       for group, group_terms in zip(groups, layer_terms, strict=True))
-            mixed = qkv(layer.input_layernorm(h))
-            q, k = self.rotate(self._heads(mixed[..., :q_end], self.heads),
-                                        self._heads(mixed[..., q_end:k_end], self.kv_heads), cos, sin)
-            v = self._heads(mixed[..., k_end:], self.kv_heads)
-            mask = masks[window]
-            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
-                                                      scale=layer.self_attn.scaling,
-                                                      enable_gqa=self.heads != self.kv_heads)
-            h = h + out(attended.transpose(1, 2).reshape(b, t, -1))
-            gate, up = gate_up(layer.post_attention_layernorm(h)).chunk(2, dim=-1)
-            h = h + down(layer.mlp.act_fn(gate) * up)
-        return self.decoder.norm(h)
+        q, k = self.rotate(self._heads(mixed[..., :q_end], self.heads),
+                           self._heads(mixed[..., q_end:k_end], self.kv_heads), cos, sin)
+        v = self._heads(mixed[..., k_end:], self.kv_heads)
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
+                                                  scale=layer.self_attn.scaling, enable_gqa=self.heads != self.kv_heads)
+        return attended.transpose(1, 2).reshape(b, t, -1)
 
     @staticmethod
-    def _project(group: _Group, terms: _Terms | None, x: torch.Tensor, trace: Trace | None) -> torch.Tensor:
-        y = group.product(x)
-        if terms is None:
-            return y
-        h = x @ terms.a.t()
-        y = y + h @ terms.b.t()
-        if trace is not None:
-            y.retain_grad()
-            trace.kept.append((terms, x, h, y))
-        return y
+    def _project(group: _Group, terms: list[_Terms | None], traces: list[Trace | None],
+                 xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Each run's projection of its input: the base product made once for all, then each run's adapter."""
+        return [y if run_terms is None else _adapt(run_terms, x, y, trace)
+                for y, x, run_terms, trace in zip(group.product(*xs), xs, terms, traces, strict=True)]
 
     def _heads(self, x: torch.Tensor, heads: int) -> torch.Tensor:
         return x.view(*x.shape[:2], heads, self.head_dim).transpose(1, 2)
+
+
+def _adapt(terms: _Terms, x: torch.Tensor, y: torch.Tensor, trace: Trace | None) -> torch.Tensor:
+    """y plus the adapter's terms on x, kept in `trace` for the factors' gradients."""
+    h = x @ terms.a.t()
+    y = y + h @ terms.b.t()
+    if trace is not None:
+        y.retain_grad()
+        trace.kept.append((terms, x, h, y))
+    return y
 
 
 def _windows(config, layers: int) -> list[int | None]:

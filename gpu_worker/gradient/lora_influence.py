@@ -95,8 +95,8 @@ def trainable(model, adapter: str = "default") -> Iterator[list[torch.Tensor]]:
 def _labelled_logits(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits [b, t, V] float, labels [b, t]) of the positions that predict a label, from the batch's first
     labelled token on, through the model's own modules (transformers' decoder, PEFT's layers: what a
-    retrained model is measured by; attribution's passes run `_decoded`). Only LLaMA-family decoders come
-    here (the head follows the decoder directly)."""
+    retrained model is measured by; attribution's passes run `_hidden` and `_swept_head`). Only LLaMA-family
+    decoders come here (the head follows the decoder directly)."""
     causal = _causal(model)
     hidden = causal.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                                   use_cache=False).last_hidden_state
@@ -119,26 +119,97 @@ def _hidden(model, batch: dict[str, torch.Tensor], modules=None, adapter: str = 
     return causal, run.hidden(batch["input_ids"], run.terms(modules, adapter) if modules is not None else None, trace)
 
 
-def _decoded(model, batch: dict[str, torch.Tensor], modules, adapter: str,
-             trace: Trace) -> tuple[torch.Tensor, torch.Tensor]:
-    """`_labelled_logits` with the adapter, through `_hidden`."""
-    causal, hidden = _hidden(model, batch, modules, adapter, trace)
-    return _head(causal, hidden, batch["labels"])
-
-
-def _with_and_without(model, batch: dict[str, torch.Tensor], modules, adapter: str,
-                      trace: Trace | None = None) -> tuple[torch.Tensor, torch.Tensor, float, float]:
-    """(logits and labels with the adapter, its loss, the loss without any adapter) of a one-example batch.
-    Both forwards' kept positions go through the head as one product: its weight (113 MB on SmolLM2, a
-    float32 read that costs as much for 2 rows as for 30) is read once, not twice."""
+def _with_and_without(model, batch: dict[str, torch.Tensor], modules, adapter: str, trace: Trace | None = None,
+                      token_normalized: bool = False) -> tuple[float, float, torch.Tensor, torch.Tensor | None]:
+    """(the loss with the adapter, the loss without any adapter, the hidden states with it [1, t, hidden] and,
+    with `trace`, the gradient there of its loss - token-normalised or not) of a one-example batch. The two
+    forwards run side by side (`Decoder.hiddens`: each base weight read once, not twice), and the head is one
+    sweep over the vocabulary for both (`_swept_head`)."""
     if len(batch["input_ids"]) != 1:
         raise ValueError("a query is one example")
-    causal, tuned = _hidden(model, batch, modules, adapter, trace)
-    with torch.no_grad():
-        _, base = _hidden(model, batch)  # the frozen base's own forward: no adapter to switch off
-    logits, labels = _head(causal, torch.cat([tuned, base]), batch["labels"].expand(2, -1))
-    losses = _mean_loss(logits.detach(), labels, False)
-    return logits[:1], labels[:1], float(losses[0]), float(losses[1])
+    causal = _causal(model)
+    run = decoder(causal)
+    # with the adapter and without any (the frozen base's own: nothing to switch off)
+    tuned, base = run.hiddens(batch["input_ids"], [(run.terms(modules, adapter), trace), (None, None)])
+    losses, grad = _losses_and_gradient(causal, torch.cat([tuned, base]), batch["labels"].expand(2, -1),
+                                        1 if trace is not None else 0, token_normalized)
+    return float(losses[0]), float(losses[1]), tuned, grad
+
+
+def _losses_and_gradient(causal, hidden: torch.Tensor, labels: torch.Tensor, graded: int,
+                         token_normalized: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(each row's mean next-token loss over its labelled tokens [b], and the first `graded` rows' gradients of
+    their own losses at the hidden states [graded, t, hidden] - None when none is) from the decoder's hidden
+    states [b, t, hidden] and the batch's labels. Positions before the batch's first labelled one are never
+    projected onto the vocabulary (a paid query's prompt)."""
+    labels = labels[:, 1:]
+    labelled = (labels != IGNORE).any(0).nonzero()
+    start = int(labelled[0]) if len(labelled) else labels.shape[1] - 1
+    losses, grad = _swept_head(causal.get_output_embeddings(), hidden[:, start:-1].detach(), labels[:, start:],
+                               graded, token_normalized)
+    if grad is None:
+        return losses, None
+    return losses, torch.cat([grad.new_zeros(graded, start, grad.shape[-1]), grad,
+                              grad.new_zeros(graded, 1, grad.shape[-1])], dim=1)
+
+
+HEAD_CHUNK = 4096  # vocabulary rows per step of `_swept_head`: a [hidden, 4096] float32 slice (9 MB on SmolLM2)
+
+
+def _swept_head(head: torch.nn.Module, hidden: torch.Tensor, labels: torch.Tensor, graded: int,
+                token_normalized: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(each row's mean loss over its labelled positions [b], and the first `graded` rows' gradients of their
+    own losses - token-normalised or plain - at their hidden states [graded, positions, hidden]) from the
+    hidden states [b, positions, hidden] predicting `labels` [b, positions], in one sweep over the head's
+    vocabulary.
+
+    Autograd through the head would read its weight twice or more (the logits, then the gradient
+    Σ_v p_v w_v − w_y) and hold and re-read [b, positions, V] logits; here each slice of the vocabulary
+    gives its logits, and the graded rows' softmax-weighted sums of the slice's weight rows are accumulated
+    while the slice is in cache, online as in flash attention (a running maximum and the sums rescaled to
+    it). The sums leave the label's own term out - Σ_{v≠y} p_v (w_v − w_y) for the gradient, 1 − p_y =
+    Σ_{v≠y} p_v and ‖p − onehot‖² = Σ_{v≠y} p_v² + (1 − p_y)² for the token-normalised weight (held constant,
+    as `_mean_loss` holds it) - so a token the model is sure of (p_y ≈ 1: most of a fine-tuned fact) keeps
+    its small gradient's digits. Autograd's softmax − onehot in float32 kept ~1e-7 of it absolutely: on the
+    SmolLM2 facts its gradients at the hidden states were 1e-3 (plain) and 2-4e-2 (token-normalised) off
+    float64's, these ~1e-6 (tests/test_lora_decoder.py). The losses are `_mean_loss`'s to float rounding."""
+    if getattr(head, "bias", None) is not None:
+        raise ValueError("LoRA attribution reads a bias-free output head (the LLaMA family's)")
+    weight = head.weight.detach()
+    transposed = getattr(head, "transposed", None)
+    transposed = weight.t() if transposed is None else transposed
+    b, positions, width = hidden.shape
+    rows = hidden.reshape(-1, width).float()
+    products = rows.to(weight.dtype)  # the products in the head's precision, the rest in float32
+    target, kept = labels.clamp(min=0).reshape(-1), graded * positions
+    peak = rows.new_full((len(rows),), -torch.inf)
+    norm, others, at_label = rows.new_zeros(len(rows)), rows.new_zeros(len(rows)), rows.new_zeros(len(rows))
+    pulled, squares = rows.new_zeros(kept, width), rows.new_zeros(kept)
+    for start in range(0, len(weight), HEAD_CHUNK):
+        logits = (products @ transposed[:, start:start + HEAD_CHUNK]).float()
+        top = torch.maximum(peak, logits.max(1).values)
+        rescale, e = torch.exp(peak - top), torch.exp(logits - top[:, None])
+        inside = ((target >= start) & (target < start + logits.shape[1])).nonzero()[:, 0]
+        at_label[inside] = logits[inside, target[inside] - start]
+        norm = norm * rescale + e.sum(1)
+        e[inside, target[inside] - start] = 0
+        others = others * rescale + e.sum(1)
+        if kept:
+            first = e[:kept]
+            pulled = pulled * rescale[:kept, None] + (first.to(weight.dtype) @ weight[start:start + HEAD_CHUNK]).float()
+            squares = squares * rescale[:kept] ** 2 + (first * first).sum(1)
+        peak = top
+    mask = (labels != IGNORE).float()
+    count = mask.sum(1, keepdim=True).clamp(min=1)
+    losses = ((peak + norm.log() - at_label).view(b, positions) * mask / count).sum(1)
+    if not kept:
+        return losses, None
+    scale = (mask / count)[:graded].reshape(-1)
+    norm, others = norm[:kept], others[:kept]
+    if token_normalized:
+        scale = scale / ((squares / norm ** 2 + (others / norm) ** 2).sqrt()).clamp(min=1e-6)
+    grad = scale[:, None] * (pulled - others[:, None] * weight[target[:kept]].float()) / norm[:, None]
+    return losses, grad.view(graded, positions, width)
 
 
 def _causal(model):
@@ -201,7 +272,8 @@ def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized,
     out, trace = [], Trace()
     for start in range(0, len(examples), batch_size):
         batch = collate(examples[start:start + batch_size], pad_id, device)
-        _mean_loss(*_decoded(model, batch, modules, adapter, trace), token_normalized).sum().backward()
+        causal, hidden = _hidden(model, batch, modules, adapter, trace)
+        hidden.backward(_losses_and_gradient(causal, hidden, batch["labels"], len(hidden), token_normalized)[1])
         out.append(_captured(trace.factors(), modules, sides))
     return layout, np.concatenate(out)
 
@@ -215,11 +287,11 @@ def query_projection(model, example: Example, pad_id: int, k: int, seed: int, ad
     layout = module_layout(modules, adapter)
     batch = collate([example], pad_id, modules[0][1].lora_A[adapter].weight.device)
     trace = Trace()
-    logits, labels, tuned, base = _with_and_without(model, batch, modules, adapter, trace)
-    gain = _gain(tuned, base)
+    tuned_loss, base_loss, hidden, grad = _with_and_without(model, batch, modules, adapter, trace, token_normalized)
+    gain = _gain(tuned_loss, base_loss)
     if gain <= 0:
         return gain, layout, None
-    _mean_loss(logits, labels, token_normalized).sum().backward()
+    hidden.backward(grad)
     return gain, layout, _split(_captured(trace.factors(), modules, _sides(layout, k, seed)),
                                 [_sketched_size(m, k) for m in layout])
 
@@ -255,7 +327,7 @@ def fine_tune_gain(model, example: Example, pad_id: int, adapter: str = "default
     modules = lora_modules(model, adapter)
     batch = collate([example], pad_id, modules[0][1].lora_A[adapter].weight.device)
     with torch.no_grad():
-        return _gain(*_with_and_without(model, batch, modules, adapter)[2:])
+        return _gain(*_with_and_without(model, batch, modules, adapter)[:2])
 
 
 def _gain(tuned: float, base: float) -> float:
