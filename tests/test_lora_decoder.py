@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+np = pytest.importorskip("numpy")
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
@@ -164,15 +165,15 @@ def test_adapters_it_cannot_read_are_refused_by_name():
 
 
 @pytest.mark.parametrize("token_normalized", [False, True])
-def test_the_swept_head_is_float64s_loss_and_gradient_where_the_model_is_sure(token_normalized, monkeypatch):
+def test_the_swept_head_is_float64s_loss_and_gradient_where_the_model_is_sure(token_normalized):
     """The head's (plain) losses and the graded rows' gradients (of the plain or token-normalised loss) at the
     hidden states, swept over the vocabulary in slices, against float64 autograd of `_mean_loss` - with labels
     the model is sure of (p > 1 - 1e-6, where float32's softmax − onehot keeps little of the gradient:
     1.7e-2 off float64 here, token-normalised), ignored labels and labels in every slice."""
     from gpu_worker.gradient import lora_influence
+    from gpu_worker.gradient.decoder import SweptHead
     from gpu_worker.rows import IGNORE
 
-    monkeypatch.setattr(lora_influence, "HEAD_CHUNK", 37)  # several slices, the last one short
     torch.manual_seed(3)
     head = torch.nn.Linear(16, 200, bias=False)
     torch.nn.init.normal_(head.weight)
@@ -187,13 +188,15 @@ def test_the_swept_head_is_float64s_loss_and_gradient_where_the_model_is_sure(to
     assert (sure[labels[:, ::2] != IGNORE] > 1 - 1e-6).sum() >= 6
     want = lora_influence._mean_loss(logits, labels, token_normalized)
     want[:2].sum().backward()
-    losses, grad = lora_influence._swept_head(head, hidden, labels, 2, token_normalized)
+    swept = SweptHead(head, rows=37)  # several slices, the last one short
+    assert swept.packed == torch.backends.mkldnn.is_available()  # the packed products are the ones checked
+    losses, grad = swept.sweep(hidden, labels, 2, token_normalized)
     plain = lora_influence._mean_loss(logits.detach(), labels, False)  # the losses are the plain ones
     torch.testing.assert_close(losses.double(), plain, rtol=1e-5, atol=1e-6)
     for row in range(2):
         error = torch.linalg.norm(grad[row].double() - exact.grad[row]) / torch.linalg.norm(exact.grad[row])
         assert error < 1e-5, (row, float(error))
-    assert lora_influence._swept_head(head, hidden, labels, 0, token_normalized)[1] is None
+    assert swept.sweep(hidden, labels, 0, token_normalized)[1] is None
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -219,8 +222,31 @@ def test_runs_side_by_side_are_each_run_alone(dtype):
     tuned.sum().backward()
     single.sum().backward()
     found, want = together.factors(), alone.factors()
-    assert found.keys() == want.keys()
-    for name in want:
-        for part in ("a_in", "a_grad", "b_in", "b_grad"):
-            (got, got_slice), (expected, expected_slice) = found[name][part], want[name][part]
-            torch.testing.assert_close(got[..., got_slice], expected[..., expected_slice], rtol=1e-5, atol=1e-6)
+    assert [members for _, members in found] == [members for _, members in want]
+    for (got, _), (expected, _) in zip(found, want, strict=True):
+        for part in ("x", "a_grad", "h", "grad"):
+            torch.testing.assert_close(getattr(got, part), getattr(expected, part), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("k", [16, 256])
+def test_rows_sketched_from_their_factors_are_their_whole_gradients_sketched(k):
+    """Each group's modules sketched together (input sides side by side, output sides block-diagonal at their
+    columns - q and v without k, up without gate) give what sketching each row's whole gradient (autograd's,
+    one example at a time) module by module gives; k 256 keeps every side whole (no wider than its sketch)."""
+    from gpu_worker.gradient.lora_influence import per_example_loss, per_example_projections, project_layers, trainable
+    from gpu_worker.rows import collate
+
+    model = _model("llama", "float32")
+    examples, _ = _batch()
+    layout, sketched = per_example_projections(model, examples, 0, k, 7, batch_size=2)
+    whole = []
+    for example in examples:
+        with trainable(model) as params:
+            per_example_loss(model, collate([example], 0, "cpu"))[0].backward()
+            whole.append(torch.cat([p.grad.flatten() for p in params]).double().numpy())
+            for p in params:
+                p.grad = None
+    want = project_layers(np.stack(whole), layout, k, 7)
+    assert [block.shape for block in sketched] == [block.shape for block in want]
+    for got, expected in zip(sketched, want, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-7)

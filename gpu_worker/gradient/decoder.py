@@ -16,15 +16,23 @@ runs from weights arranged once per model:
   factors block-diagonal): two small products where PEFT made six;
 - what attribution reads of each LoRA module - its input x, its A product h = x·Aᵀ and the gradient at
   its B product's output (the module's output gradient times its scaling) - is kept as the pass runs
-  (`Trace`), instead of through forward and tensor hooks.
+  (`Trace`), instead of through forward and tensor hooks;
+- a query's two forwards run side by side (`Decoder.hiddens`), each base product made once for both: a
+  weight read from memory costs about what a 55-token row's arithmetic does (a cold 576 x 3072 product:
+  389 us for 55 rows, 449 for 110);
+- the head is one sweep over the vocabulary (`SweptHead`): the logits of both runs and the adapter run's
+  loss gradient from each slice of the weight while it is in cache, from float32 slices packed for oneDNN,
+  exact where the model is sure of a token (where autograd's float32 softmax − onehot is not).
 
 On SmolLM2 the hidden states without an adapter equal transformers' bit for bit; with one, they and every
 row's gradient agree with PEFT's to float rounding (tests/test_lora_decoder.py compares them with
 autograd's own gradients of the factors). A facts query at one thread (bench/lora_attribution.py,
 LoRA-gradient p50) takes 0.68-0.80x the time it took through transformers and PEFT, measured back to back
-(its forward, base forward and backward were ~180 + ~120 + ~160 ms; now ~115 + ~75 + ~150). The packed
-weights cost memory: one copy of the base layers for the forward, one of their transposes for the
-backward (424 MB on SmolLM2 in bfloat16), held while the model is.
+(its forward, base forward and backward were ~180 + ~120 + ~160 ms; then ~115 + ~75 + ~150); running the
+two forwards side by side, sweeping the head and sketching per group (lora_influence._captured) took it
+to 0.89x of that in the same process (~360 -> ~320 ms a query). The packed weights cost memory: one copy of
+the base layers for the forward, one of their transposes for the backward (424 MB on SmolLM2 in
+bfloat16) and two of the head (226 MB in float32), held while the model is.
 
 LLaMA-family decoders only (LLaMA, Mistral, Qwen2: RMS norms, rotary positions, grouped-query attention, a
 gated MLP), adapters on the decoder's seven projections - what OpenLoRA serves - without DoRA and unmerged.
@@ -42,6 +50,7 @@ import torch
 import torch.nn.functional as F
 
 from ..frozen_base import native_dtype
+from ..rows import IGNORE
 
 LLAMA_FAMILY = ("llama", "mistral", "qwen2")
 # the projections of one input, stacked into one product: (block, projection names) per layer
@@ -190,21 +199,28 @@ class Trace:
 
     kept: list[tuple[_Terms, torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
 
-    def factors(self) -> dict[str, dict[str, tuple[torch.Tensor, slice]]]:
-        """After the backward, per LoRA module, each as (a tensor its group shares, the module's last-axis
-        slice of it): a_in (x), a_grad (the gradient at h), b_in (h) and b_grad (at the B product's output,
-        before its scaling: the module's output gradient), and its scaling. A group's a_grad is one product
-        by its stacked, scaled B factors."""
-        found = {}
-        everything = slice(None)
+    def factors(self) -> list[tuple[Factors, list[tuple[str, slice, slice, float]]]]:
+        """After the backward, per group with an adapter, the factors its LoRA modules share and, per module,
+        (name, its columns of the output gradient, its ranks of the A product, its scaling). A group's
+        a_grad is one product by its stacked, scaled B factors."""
+        found = []
         for terms, x, h, y in self.kept:
-            grad = y.grad
-            a_grad = grad @ terms.b
-            for name, columns, ranks, scaling in terms.modules:
-                found[name] = {"a_in": (x.detach(), everything), "a_grad": (a_grad, ranks),
-                               "b_in": (h.detach(), ranks), "b_grad": (grad, columns), "scaling": scaling}
+            found.append((Factors(x.detach(), y.grad @ terms.b, h.detach(), y.grad), terms.modules))
         self.kept.clear()
         return found
+
+
+@dataclass
+class Factors:
+    """What one group's LoRA modules' gradients are made of, per example and token: the group's input x
+    [b, t, in] (each module's A input), the gradient at its A products [b, t, Σr] and the products
+    themselves h [b, t, Σr] (each module's B input), and the gradient at its output [b, t, Σout] (each
+    module's, before its scaling): ∇A = Σ_t a_grad_t x_tᵀ, ∇B = s · Σ_t grad_t h_tᵀ per module."""
+
+    x: torch.Tensor
+    a_grad: torch.Tensor
+    h: torch.Tensor
+    grad: torch.Tensor
 
 
 class Decoder:
@@ -229,6 +245,7 @@ class Decoder:
         self._terms: tuple[tuple, list[list[_Terms | None]]] | None = None  # the last adapter's, by its factors
         self.groups = [[_Group.of([getattr(getattr(layer, block), name) for name in names]) for block, names in GROUPS]
                        for layer in decoder.layers]
+        self.head = SweptHead(causal.get_output_embeddings())
 
     def ready_for_gradients(self) -> None:
         """Pack every product's transpose now (what a first backward would), not on a paid query."""
@@ -349,6 +366,82 @@ def _adapt(terms: _Terms, x: torch.Tensor, y: torch.Tensor, trace: Trace | None)
     return y
 
 
+class SweptHead:
+    """The output head arranged for `sweep`: its vocabulary in slices, each slice's weight laid out once for the
+    two products a sweep makes of it - the logits (x · W_sᵀ) and the softmax-weighted sum of its rows (e · W_s).
+    On a CPU with oneDNN both are float32 weights packed for it, which multiplies a query's few rows by them
+    in 16 and 12 ms on SmolLM2 where the GEMM of the unpacked weight took 24 and 17.5; the packed copies cost
+    two copies of the head's weight (226 MB on SmolLM2), held while the model is."""
+
+    def __init__(self, head: torch.nn.Module, rows: int = 4096):
+        if getattr(head, "bias", None) is not None:
+            raise ValueError("LoRA attribution reads a bias-free output head (the LLaMA family's)")
+        weight = head.weight.detach()
+        self.weight = weight
+        packed = weight.device.type == "cpu" and weight.dtype == torch.float32 and torch.backends.mkldnn.is_available()
+        self.slices = []
+        for start in range(0, len(weight), rows):
+            part = weight[start:start + rows]
+            self.slices.append((start, len(part), _pack(part) if packed else part,
+                                _pack(part.t().contiguous()) if packed else part.t()))
+        self.packed = packed
+
+    def _product(self, x: torch.Tensor, laid_out: torch.Tensor) -> torch.Tensor:
+        if self.packed:
+            return torch.ops.mkldnn._linear_pointwise(x, laid_out, None, "none", [], "")
+        return (x.to(laid_out.dtype) @ laid_out.t()).float()
+
+    def sweep(self, hidden: torch.Tensor, labels: torch.Tensor, graded: int,
+              token_normalized: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(each row's mean loss over its labelled positions [b], and the first `graded` rows' gradients of
+        their own losses - token-normalised or plain - at their hidden states [graded, positions, hidden]) from
+        the hidden states [b, positions, hidden] predicting `labels` [b, positions], in one sweep over the
+        vocabulary.
+
+        Autograd through the head would read its weight twice or more (the logits, then the gradient
+        Σ_v p_v w_v − w_y) and hold and re-read [b, positions, V] logits; here each slice of the vocabulary
+        gives its logits, and the graded rows' softmax-weighted sums of the slice's weight rows are
+        accumulated while the slice is in cache, online as in flash attention (a running maximum and the sums
+        rescaled to it). The sums leave the label's own term out - Σ_{v≠y} p_v (w_v − w_y) for the gradient,
+        1 − p_y = Σ_{v≠y} p_v and ‖p − onehot‖² = Σ_{v≠y} p_v² + (1 − p_y)² for the token-normalised weight
+        (held constant, as lora_influence._mean_loss holds it) - so a token the model is sure of (p_y ≈ 1:
+        most of a fine-tuned fact) keeps its small gradient's digits. Autograd's softmax − onehot in float32
+        kept ~1e-7 of it absolutely: on the SmolLM2 facts its gradients at the hidden states were 1e-3
+        (plain) and 2-4e-2 (token-normalised) off float64's, these ~1e-6 (tests/test_lora_decoder.py). The
+        losses are _mean_loss's to float rounding."""
+        b, positions, width = hidden.shape
+        rows = hidden.reshape(-1, width).float()
+        target, kept = labels.clamp(min=0).reshape(-1), graded * positions
+        peak = rows.new_full((len(rows),), -torch.inf)
+        norm, others, at_label = rows.new_zeros(len(rows)), rows.new_zeros(len(rows)), rows.new_zeros(len(rows))
+        pulled, squares = rows.new_zeros(kept, width), rows.new_zeros(kept)
+        for start, size, for_logits, for_sums in self.slices:
+            logits = self._product(rows, for_logits)
+            top = torch.maximum(peak, logits.max(1).values)
+            rescale, e = torch.exp(peak - top), torch.exp(logits - top[:, None])
+            inside = ((target >= start) & (target < start + size)).nonzero()[:, 0]
+            at_label[inside] = logits[inside, target[inside] - start]
+            norm = norm * rescale + e.sum(1)
+            e[inside, target[inside] - start] = 0
+            others = others * rescale + e.sum(1)
+            if kept:
+                first = e[:kept]
+                pulled = pulled * rescale[:kept, None] + self._product(first, for_sums)
+                squares = squares * rescale[:kept] ** 2 + (first * first).sum(1)
+            peak = top
+        mask = (labels != IGNORE).float()
+        count = mask.sum(1, keepdim=True).clamp(min=1)
+        losses = ((peak + norm.log() - at_label).view(b, positions) * mask / count).sum(1)
+        if not kept:
+            return losses, None
+        scale = (mask / count)[:graded].reshape(-1)
+        norm, others = norm[:kept], others[:kept]
+        if token_normalized:
+            scale = scale / ((squares / norm ** 2 + (others / norm) ** 2).sqrt()).clamp(min=1e-6)
+        grad = scale[:, None] * (pulled - others[:, None] * self.weight[target[:kept]].float()) / norm[:, None]
+        return losses, grad.view(graded, positions, width)
+
+
 def _windows(config, layers: int) -> list[int | None]:
     """Each layer's sliding attention window (None: full causal attention), as transformers applies them:
     per `layer_types` where the config lists them (Qwen2's windowed upper layers), else Mistral's one
@@ -369,9 +462,11 @@ def _mask(t: int, window: int | None, device) -> torch.Tensor | None:
 
 
 def _sources(causal) -> tuple[int, ...]:
-    """What a Decoder was arranged from: its base weights (a layer `frozen_base` converts anew is new)."""
-    return tuple(id(_base_linear(getattr(getattr(layer, block), name)).weight) for layer in causal.get_decoder().layers
-                 for block, names in GROUPS for name in names)
+    """What a Decoder was arranged from: its head's and base layers' weights (a layer `frozen_base` converts
+    anew is new)."""
+    return (id(causal.get_output_embeddings().weight),
+            *(id(_base_linear(getattr(getattr(layer, block), name)).weight) for layer in causal.get_decoder().layers
+              for block, names in GROUPS for name in names))
 
 
 _ARRANGED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -51,7 +51,7 @@ import torch
 
 from ..peft_layers import lora_modules
 from ..rows import IGNORE, Example, collate
-from .decoder import Trace, decoder
+from .decoder import Factors, Trace, decoder
 
 METHODS = ("ours", "datainf", "grad_dot")
 TOKEN_NORMALIZED = {"ours": True, "datainf": False, "grad_dot": False}  # ours: the default; an index chooses
@@ -95,7 +95,7 @@ def trainable(model, adapter: str = "default") -> Iterator[list[torch.Tensor]]:
 def _labelled_logits(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits [b, t, V] float, labels [b, t]) of the positions that predict a label, from the batch's first
     labelled token on, through the model's own modules (transformers' decoder, PEFT's layers: what a
-    retrained model is measured by; attribution's passes run `_hidden` and `_swept_head`). Only LLaMA-family
+    retrained model is measured by; attribution's passes run `_hidden` and `SweptHead`). Only LLaMA-family
     decoders come here (the head follows the decoder directly)."""
     causal = _causal(model)
     hidden = causal.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
@@ -124,7 +124,7 @@ def _with_and_without(model, batch: dict[str, torch.Tensor], modules, adapter: s
     """(the loss with the adapter, the loss without any adapter, the hidden states with it [1, t, hidden] and,
     with `trace`, the gradient there of its loss - token-normalised or not) of a one-example batch. The two
     forwards run side by side (`Decoder.hiddens`: each base weight read once, not twice), and the head is one
-    sweep over the vocabulary for both (`_swept_head`)."""
+    sweep over the vocabulary for both (`SweptHead`)."""
     if len(batch["input_ids"]) != 1:
         raise ValueError("a query is one example")
     causal = _causal(model)
@@ -145,71 +145,12 @@ def _losses_and_gradient(causal, hidden: torch.Tensor, labels: torch.Tensor, gra
     labels = labels[:, 1:]
     labelled = (labels != IGNORE).any(0).nonzero()
     start = int(labelled[0]) if len(labelled) else labels.shape[1] - 1
-    losses, grad = _swept_head(causal.get_output_embeddings(), hidden[:, start:-1].detach(), labels[:, start:],
-                               graded, token_normalized)
+    losses, grad = decoder(causal).head.sweep(hidden[:, start:-1].detach(), labels[:, start:], graded,
+                                              token_normalized)
     if grad is None:
         return losses, None
     return losses, torch.cat([grad.new_zeros(graded, start, grad.shape[-1]), grad,
                               grad.new_zeros(graded, 1, grad.shape[-1])], dim=1)
-
-
-HEAD_CHUNK = 4096  # vocabulary rows per step of `_swept_head`: a [hidden, 4096] float32 slice (9 MB on SmolLM2)
-
-
-def _swept_head(head: torch.nn.Module, hidden: torch.Tensor, labels: torch.Tensor, graded: int,
-                token_normalized: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(each row's mean loss over its labelled positions [b], and the first `graded` rows' gradients of their
-    own losses - token-normalised or plain - at their hidden states [graded, positions, hidden]) from the
-    hidden states [b, positions, hidden] predicting `labels` [b, positions], in one sweep over the head's
-    vocabulary.
-
-    Autograd through the head would read its weight twice or more (the logits, then the gradient
-    Σ_v p_v w_v − w_y) and hold and re-read [b, positions, V] logits; here each slice of the vocabulary
-    gives its logits, and the graded rows' softmax-weighted sums of the slice's weight rows are accumulated
-    while the slice is in cache, online as in flash attention (a running maximum and the sums rescaled to
-    it). The sums leave the label's own term out - Σ_{v≠y} p_v (w_v − w_y) for the gradient, 1 − p_y =
-    Σ_{v≠y} p_v and ‖p − onehot‖² = Σ_{v≠y} p_v² + (1 − p_y)² for the token-normalised weight (held constant,
-    as `_mean_loss` holds it) - so a token the model is sure of (p_y ≈ 1: most of a fine-tuned fact) keeps
-    its small gradient's digits. Autograd's softmax − onehot in float32 kept ~1e-7 of it absolutely: on the
-    SmolLM2 facts its gradients at the hidden states were 1e-3 (plain) and 2-4e-2 (token-normalised) off
-    float64's, these ~1e-6 (tests/test_lora_decoder.py). The losses are `_mean_loss`'s to float rounding."""
-    if getattr(head, "bias", None) is not None:
-        raise ValueError("LoRA attribution reads a bias-free output head (the LLaMA family's)")
-    weight = head.weight.detach()
-    transposed = getattr(head, "transposed", None)
-    transposed = weight.t() if transposed is None else transposed
-    b, positions, width = hidden.shape
-    rows = hidden.reshape(-1, width).float()
-    products = rows.to(weight.dtype)  # the products in the head's precision, the rest in float32
-    target, kept = labels.clamp(min=0).reshape(-1), graded * positions
-    peak = rows.new_full((len(rows),), -torch.inf)
-    norm, others, at_label = rows.new_zeros(len(rows)), rows.new_zeros(len(rows)), rows.new_zeros(len(rows))
-    pulled, squares = rows.new_zeros(kept, width), rows.new_zeros(kept)
-    for start in range(0, len(weight), HEAD_CHUNK):
-        logits = (products @ transposed[:, start:start + HEAD_CHUNK]).float()
-        top = torch.maximum(peak, logits.max(1).values)
-        rescale, e = torch.exp(peak - top), torch.exp(logits - top[:, None])
-        inside = ((target >= start) & (target < start + logits.shape[1])).nonzero()[:, 0]
-        at_label[inside] = logits[inside, target[inside] - start]
-        norm = norm * rescale + e.sum(1)
-        e[inside, target[inside] - start] = 0
-        others = others * rescale + e.sum(1)
-        if kept:
-            first = e[:kept]
-            pulled = pulled * rescale[:kept, None] + (first.to(weight.dtype) @ weight[start:start + HEAD_CHUNK]).float()
-            squares = squares * rescale[:kept] ** 2 + (first * first).sum(1)
-        peak = top
-    mask = (labels != IGNORE).float()
-    count = mask.sum(1, keepdim=True).clamp(min=1)
-    losses = ((peak + norm.log() - at_label).view(b, positions) * mask / count).sum(1)
-    if not kept:
-        return losses, None
-    scale = (mask / count)[:graded].reshape(-1)
-    norm, others = norm[:kept], others[:kept]
-    if token_normalized:
-        scale = scale / ((squares / norm ** 2 + (others / norm) ** 2).sqrt()).clamp(min=1e-6)
-    grad = scale[:, None] * (pulled - others[:, None] * weight[target[:kept]].float()) / norm[:, None]
-    return losses, grad.view(graded, positions, width)
 
 
 def _causal(model):
@@ -268,13 +209,12 @@ def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized,
     modules = lora_modules(model, adapter)
     layout = module_layout(modules, adapter)
     device = modules[0][1].lora_A[adapter].weight.device
-    sides = _sides(layout, *sketch) if sketch else [(None, None)] * len(layout)
     out, trace = [], Trace()
     for start in range(0, len(examples), batch_size):
         batch = collate(examples[start:start + batch_size], pad_id, device)
         causal, hidden = _hidden(model, batch, modules, adapter, trace)
         hidden.backward(_losses_and_gradient(causal, hidden, batch["labels"], len(hidden), token_normalized)[1])
-        out.append(_captured(trace.factors(), modules, sides))
+        out.append(_captured(trace.factors(), layout, *(sketch or (0, 0))))
     return layout, np.concatenate(out)
 
 
@@ -292,28 +232,57 @@ def query_projection(model, example: Example, pad_id: int, k: int, seed: int, ad
     if gain <= 0:
         return gain, layout, None
     hidden.backward(grad)
-    return gain, layout, _split(_captured(trace.factors(), modules, _sides(layout, k, seed)),
+    return gain, layout, _split(_captured(trace.factors(), layout, k, seed),
                                 [_sketched_size(m, k) for m in layout])
 
 
-def _captured(factors: dict[str, dict], modules, sides) -> np.ndarray:
-    """The batch's per-example gradients [b, Σ sizes] from each module's factors (`Trace.factors`), each
-    module's sketched on the sides that have a matrix: ∇A = s·Σ_t (g_t B) x_tᵀ is read from the stacked
-    product, ∇B = s·Σ_t g_t h_tᵀ scaled after the sketch (on [b, k/2r, r], not [b, t, out]). The products
-    run in the factors' float32 (a sum over a row's tokens: ~1e-6 relative, far inside what the sketch
-    itself approximates); the gradients leave as float64, as every later step keeps them. Converting each
-    [b, t, out] factor to float64 first cost more than the products (~30 ms of a SmolLM2 query)."""
-    parts = []
-    for (name, _), (r_in, r_out) in zip(modules, sides, strict=True):
-        s = factors[name]
-        (x, x_part), (g_out, g_part) = s["a_in"], s["b_grad"]
-        x, g_out = x[..., x_part], g_out[..., g_part]
-        x = x @ r_in.to(x) if r_in is not None else x
-        g_out = g_out @ r_out.to(g_out) if r_out is not None else g_out
-        a_grad, b_in = (tensor[..., part] for tensor, part in (s["a_grad"], s["b_in"]))
-        parts += [torch.einsum("btr,bti->bri", a_grad, x).flatten(1),
-                  torch.einsum("bto,btr->bor", g_out, b_in).flatten(1) * s["scaling"]]
-    return torch.cat(parts, dim=1).double().cpu().numpy()
+def _captured(groups: list[tuple[Factors, list[tuple[str, slice, slice, float]]]], layout: list[Module], k: int,
+              seed: int) -> np.ndarray:
+    """The batch's per-example gradients [b, Σ sizes] (modules in `layout`'s order) from each group's factors
+    (`Trace.factors`), sketched to about `k` dims per module (`k` 0: whole). Per group, not per module: the
+    group's input by its modules' input-side sketches side by side, its output gradient by their output-side
+    ones block-diagonal, then one product each with the A gradient and the A products (`_group_sides`), each
+    module's block read out of them: on SmolLM2, 4 products per layer-group instead of 4 per module, whose
+    calls cost more than their arithmetic (~5 ms of a query). ∇A = Σ_t a_grad_t (R_inᵀ x_t)ᵀ;
+    ∇B = s·R_outᵀ Σ_t grad_t h_tᵀ, scaled after the sketch. The products run in the factors' float32 (sums
+    over a row's tokens: ~1e-6 relative, far inside what the sketch itself approximates); the gradients
+    leave as float64, as every later step keeps them."""
+    position = {module.name: i for i, module in enumerate(layout)}
+    parts: dict[str, list[torch.Tensor]] = {}
+    for factors, members in groups:
+        placed = tuple((position[name], layout[position[name]], columns.start, columns.stop)
+                       for name, columns, _, _ in members)
+        r_in, r_out, in_cols, out_cols = _group_sides(seed, k, factors.grad.shape[-1], placed)
+        a = torch.einsum("btr,btw->brw", factors.a_grad, factors.x @ r_in.to(factors.x))
+        b = torch.einsum("btw,btr->bwr", factors.grad @ r_out.to(factors.grad), factors.h)
+        for (name, _, ranks, scaling), ins, outs in zip(members, in_cols, out_cols, strict=True):
+            parts[name] = [a[:, ranks, ins].flatten(1), b[:, outs, ranks].flatten(1) * scaling]
+    return torch.cat([part for module in layout for part in parts[module.name]], dim=1).double().cpu().numpy()
+
+
+@lru_cache(maxsize=4096)
+def _group_sides(seed: int, k: int, width: int, members: tuple[tuple[int, Module, int, int], ...]):
+    """(the input-side sketches of a group's modules side by side [in, Σw], their output-side ones placed at
+    each module's columns of the group's output [width, Σw'], each module's columns of the two) - members as
+    (position in the layout, module, its first and past-last output column); `k` 0 or a side no wider than
+    its sketch: that side whole (an identity block). float32, made once per process."""
+    ins, out_blocks, in_cols, out_cols = [], [], [], []
+    for position, module, start, stop in members:
+        if k:
+            r_in, r_out = _sides([module], k, seed, offset=position)[0]
+        else:
+            r_in = r_out = None
+        dim_in = module.a_size // module.rank
+        ins.append(r_in if r_in is not None else torch.eye(dim_in, dtype=torch.float64))
+        out_blocks.append((start, stop, r_out if r_out is not None else torch.eye(stop - start, dtype=torch.float64)))
+    r_out = torch.zeros(width, sum(block.shape[1] for _, _, block in out_blocks), dtype=torch.float64)
+    at_in = at_out = 0
+    for r_in, (start, stop, block) in zip(ins, out_blocks, strict=True):
+        r_out[start:stop, at_out:at_out + block.shape[1]] = block
+        in_cols.append(slice(at_in, at_in + r_in.shape[1]))
+        out_cols.append(slice(at_out, at_out + block.shape[1]))
+        at_in, at_out = at_in + r_in.shape[1], at_out + block.shape[1]
+    return torch.cat(ins, dim=1).float(), r_out.float(), in_cols, out_cols
 
 
 def fine_tune_gain(model, example: Example, pad_id: int, adapter: str = "default") -> float:
@@ -355,9 +324,11 @@ def _side(seed: int, position: int, which: int, dim: int, width: int) -> torch.T
     return torch.from_numpy(rng.standard_normal((dim, width)) / np.sqrt(width))
 
 
-def _sides(layout: list[Module], k: int, seed: int) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
-    return [(_side(seed, i, 0, m.a_size // m.rank, _side_width(m, k)),
-             _side(seed, i, 1, m.b_size // m.rank, _side_width(m, k))) for i, m in enumerate(layout)]
+def _sides(layout: list[Module], k: int, seed: int,
+           offset: int = 0) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
+    """Each module's two sketches; the modules at positions `offset`, `offset` + 1, ... of the layout."""
+    return [(_side(seed, offset + i, 0, m.a_size // m.rank, _side_width(m, k)),
+             _side(seed, offset + i, 1, m.b_size // m.rank, _side_width(m, k))) for i, m in enumerate(layout)]
 
 
 def _split(flat: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
