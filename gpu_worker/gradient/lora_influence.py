@@ -51,7 +51,7 @@ import torch
 
 from ..peft_layers import lora_modules
 from ..rows import IGNORE, Example, collate
-from .decoder import Factors, Trace, decoder
+from .decoder import Factors, SweptHead, Trace, decoder
 
 METHODS = ("ours", "datainf", "grad_dot")
 TOKEN_NORMALIZED = {"ours": True, "datainf": False, "grad_dot": False}  # ours: the default; an index chooses
@@ -95,7 +95,7 @@ def trainable(model, adapter: str = "default") -> Iterator[list[torch.Tensor]]:
 def _labelled_logits(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits [b, t, V] float, labels [b, t]) of the positions that predict a label, from the batch's first
     labelled token on, through the model's own modules (transformers' decoder, PEFT's layers: what a
-    retrained model is measured by; attribution's passes run `_hidden` and `SweptHead`). Only LLaMA-family
+    retrained model is measured by; attribution's passes run `Decoder` and `SweptHead`). Only LLaMA-family
     decoders come here (the head follows the decoder directly)."""
     causal = _causal(model)
     hidden = causal.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
@@ -109,16 +109,6 @@ def ready(model) -> None:
     decoder(_causal(model)).ready_for_gradients()
 
 
-def _hidden(model, batch: dict[str, torch.Tensor], modules=None, adapter: str = "default",
-            trace: Trace | None = None):
-    """(the causal LM, the decoder's last hidden states) through the decoder arranged for attribution
-    (`decoder`): with the adapter's LoRA layers `modules`, or without any adapter; with `trace`, as a graph
-    whose backward leaves every LoRA module's factors in it."""
-    causal = _causal(model)
-    run = decoder(causal)
-    return causal, run.hidden(batch["input_ids"], run.terms(modules, adapter) if modules is not None else None, trace)
-
-
 def _with_and_without(model, batch: dict[str, torch.Tensor], modules, adapter: str, trace: Trace | None = None,
                       token_normalized: bool = False) -> tuple[float, float, torch.Tensor, torch.Tensor | None]:
     """(the loss with the adapter, the loss without any adapter, the hidden states with it [1, t, hidden] and,
@@ -127,16 +117,15 @@ def _with_and_without(model, batch: dict[str, torch.Tensor], modules, adapter: s
     sweep over the vocabulary for both (`SweptHead`)."""
     if len(batch["input_ids"]) != 1:
         raise ValueError("a query is one example")
-    causal = _causal(model)
-    run = decoder(causal)
+    run = decoder(_causal(model))
     # with the adapter and without any (the frozen base's own: nothing to switch off)
     tuned, base = run.hiddens(batch["input_ids"], [(run.terms(modules, adapter), trace), (None, None)])
-    losses, grad = _losses_and_gradient(causal, torch.cat([tuned, base]), batch["labels"].expand(2, -1),
+    losses, grad = _losses_and_gradient(run.head, torch.cat([tuned, base]), batch["labels"].expand(2, -1),
                                         1 if trace is not None else 0, token_normalized)
     return float(losses[0]), float(losses[1]), tuned, grad
 
 
-def _losses_and_gradient(causal, hidden: torch.Tensor, labels: torch.Tensor, graded: int,
+def _losses_and_gradient(head: SweptHead, hidden: torch.Tensor, labels: torch.Tensor, graded: int,
                          token_normalized: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(each row's mean next-token loss over its labelled tokens [b], and the first `graded` rows' gradients of
     their own losses at the hidden states [graded, t, hidden] - None when none is) from the decoder's hidden
@@ -145,8 +134,7 @@ def _losses_and_gradient(causal, hidden: torch.Tensor, labels: torch.Tensor, gra
     labels = labels[:, 1:]
     labelled = (labels != IGNORE).any(0).nonzero()
     start = int(labelled[0]) if len(labelled) else labels.shape[1] - 1
-    losses, grad = decoder(causal).head.sweep(hidden[:, start:-1].detach(), labels[:, start:], graded,
-                                              token_normalized)
+    losses, grad = head.sweep(hidden[:, start:-1].detach(), labels[:, start:], graded, token_normalized)
     if grad is None:
         return losses, None
     return losses, torch.cat([grad.new_zeros(graded, start, grad.shape[-1]), grad,
@@ -209,11 +197,11 @@ def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized,
     modules = lora_modules(model, adapter)
     layout = module_layout(modules, adapter)
     device = modules[0][1].lora_A[adapter].weight.device
-    out, trace = [], Trace()
+    run, out, trace = decoder(_causal(model)), [], Trace()
     for start in range(0, len(examples), batch_size):
         batch = collate(examples[start:start + batch_size], pad_id, device)
-        causal, hidden = _hidden(model, batch, modules, adapter, trace)
-        hidden.backward(_losses_and_gradient(causal, hidden, batch["labels"], len(hidden), token_normalized)[1])
+        hidden = run.hidden(batch["input_ids"], run.terms(modules, adapter), trace)  # a graph to every LoRA module
+        hidden.backward(_losses_and_gradient(run.head, hidden, batch["labels"], len(hidden), token_normalized)[1])
         out.append(_captured(trace.factors(), layout, *(sketch or (0, 0))))
     return layout, np.concatenate(out)
 
