@@ -171,7 +171,7 @@ def test_the_swept_head_is_float64s_loss_and_gradient_where_the_model_is_sure(to
     the model is sure of (p > 1 - 1e-6, where float32's softmax − onehot keeps little of the gradient:
     1.7e-2 off float64 here, token-normalised), ignored labels and labels in every slice."""
     from gpu_worker.gradient import lora_influence
-    from gpu_worker.gradient.decoder import SweptHead
+    from gpu_worker.gradient.swept_head import SweptHead
     from gpu_worker.rows import IGNORE
 
     torch.manual_seed(3)

@@ -20,7 +20,7 @@ runs from weights arranged once per model:
 - a query's two forwards run side by side (`Decoder.hiddens`), each base product made once for both: a
   weight read from memory costs about what a 55-token row's arithmetic does (a cold 576 x 3072 product:
   389 us for 55 rows, 449 for 110);
-- the head is one sweep over the vocabulary (`SweptHead`): the logits of both runs and the adapter run's
+- the head is one sweep over the vocabulary (`swept_head.SweptHead`): the logits of both runs and the adapter run's
   loss gradient from each slice of the weight while it is in cache, from float32 slices packed for oneDNN,
   exact where the model is sure of a token (where autograd's float32 softmax − onehot is not).
 
@@ -49,23 +49,13 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from ..frozen_base import native_dtype
-from ..rows import IGNORE
+from . import onednn
+from .swept_head import SweptHead
 
 LLAMA_FAMILY = ("llama", "mistral", "qwen2")
 # the projections of one input, stacked into one product: (block, projection names) per layer
 GROUPS = (("self_attn", ("q_proj", "k_proj", "v_proj")), ("self_attn", ("o_proj",)),
           ("mlp", ("gate_proj", "up_proj")), ("mlp", ("down_proj",)))
-
-
-def _packable(weight: torch.Tensor) -> bool:
-    """bfloat16 on a CPU that multiplies it natively (oneDNN's packed layout is for that path)."""
-    return weight.dtype == torch.bfloat16 and weight.device.type == "cpu" and native_dtype("cpu") == "bfloat16"
-
-
-def _pack(weight: torch.Tensor) -> torch.Tensor:
-    """The blocked layout oneDNN would otherwise make from the weight on every call."""
-    return torch.ops.mkldnn._reorder_linear_weight(weight, 64)
 
 
 class _Products(torch.autograd.Function):
@@ -112,8 +102,8 @@ class _Product:
         self.bias = None if all(b is None for b in biases) else torch.cat(
             [b.detach().float() if b is not None else w.new_zeros(len(w), dtype=torch.float32)
              for b, w in zip(biases, weights, strict=True)])
-        self.packed = _packable(weight)
-        self.weight = _pack(weight) if self.packed else weight
+        self.packed = onednn.bfloat16_native(weight)
+        self.weight = onednn.pack(weight) if self.packed else weight
         self._transposed: torch.Tensor | None = None
 
     def pack_transposes(self) -> None:
@@ -122,7 +112,7 @@ class _Product:
 
     def transposed(self) -> torch.Tensor:
         if self._transposed is None:
-            self._transposed = _pack(torch.cat([layer.weight.detach().t() for layer in self.linears], dim=1))
+            self._transposed = onednn.pack(torch.cat([layer.weight.detach().t() for layer in self.linears], dim=1))
         return self._transposed
 
     def forward_rows(self, flat: torch.Tensor) -> torch.Tensor:
@@ -142,7 +132,7 @@ class _Product:
 
 
 def _packed(flat: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
-    return torch.ops.mkldnn._linear_pointwise(flat.to(torch.bfloat16), packed, None, "none", [], "").float()
+    return onednn.multiply(flat.to(torch.bfloat16), packed).float()
 
 
 class _Side:
@@ -364,82 +354,6 @@ def _adapt(terms: _Terms, x: torch.Tensor, y: torch.Tensor, trace: Trace | None)
         y.retain_grad()
         trace.kept.append((terms, x, h, y))
     return y
-
-
-class SweptHead:
-    """The output head arranged for `sweep`: its vocabulary in slices, each slice's weight laid out once for the
-    two products a sweep makes of it - the logits (x · W_sᵀ) and the softmax-weighted sum of its rows (e · W_s).
-    On a CPU with oneDNN both are float32 weights packed for it, which multiplies a query's few rows by them
-    in 16 and 12 ms on SmolLM2 where the GEMM of the unpacked weight took 24 and 17.5; the packed copies cost
-    two copies of the head's weight (226 MB on SmolLM2), held while the model is."""
-
-    def __init__(self, head: torch.nn.Module, rows: int = 4096):
-        if getattr(head, "bias", None) is not None:
-            raise ValueError("LoRA attribution reads a bias-free output head (the LLaMA family's)")
-        weight = head.weight.detach()
-        self.weight = weight
-        packed = weight.device.type == "cpu" and weight.dtype == torch.float32 and torch.backends.mkldnn.is_available()
-        self.slices = []
-        for start in range(0, len(weight), rows):
-            part = weight[start:start + rows]
-            self.slices.append((start, len(part), _pack(part) if packed else part,
-                                _pack(part.t().contiguous()) if packed else part.t()))
-        self.packed = packed
-
-    def _product(self, x: torch.Tensor, laid_out: torch.Tensor) -> torch.Tensor:
-        if self.packed:
-            return torch.ops.mkldnn._linear_pointwise(x, laid_out, None, "none", [], "")
-        return (x.to(laid_out.dtype) @ laid_out.t()).float()
-
-    def sweep(self, hidden: torch.Tensor, labels: torch.Tensor, graded: int,
-              token_normalized: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(each row's mean loss over its labelled positions [b], and the first `graded` rows' gradients of
-        their own losses - token-normalised or plain - at their hidden states [graded, positions, hidden]) from
-        the hidden states [b, positions, hidden] predicting `labels` [b, positions], in one sweep over the
-        vocabulary.
-
-        Autograd through the head would read its weight twice or more (the logits, then the gradient
-        Σ_v p_v w_v − w_y) and hold and re-read [b, positions, V] logits; here each slice of the vocabulary
-        gives its logits, and the graded rows' softmax-weighted sums of the slice's weight rows are
-        accumulated while the slice is in cache, online as in flash attention (a running maximum and the sums
-        rescaled to it). The sums leave the label's own term out - Σ_{v≠y} p_v (w_v − w_y) for the gradient,
-        1 − p_y = Σ_{v≠y} p_v and ‖p − onehot‖² = Σ_{v≠y} p_v² + (1 − p_y)² for the token-normalised weight
-        (held constant, as lora_influence._mean_loss holds it) - so a token the model is sure of (p_y ≈ 1:
-        most of a fine-tuned fact) keeps its small gradient's digits. Autograd's softmax − onehot in float32
-        kept ~1e-7 of it absolutely: on the SmolLM2 facts its gradients at the hidden states were 1e-3
-        (plain) and 2-4e-2 (token-normalised) off float64's, these ~1e-6 (tests/test_lora_decoder.py). The
-        losses are _mean_loss's to float rounding."""
-        b, positions, width = hidden.shape
-        rows = hidden.reshape(-1, width).float()
-        target, kept = labels.clamp(min=0).reshape(-1), graded * positions
-        peak = rows.new_full((len(rows),), -torch.inf)
-        norm, others, at_label = rows.new_zeros(len(rows)), rows.new_zeros(len(rows)), rows.new_zeros(len(rows))
-        pulled, squares = rows.new_zeros(kept, width), rows.new_zeros(kept)
-        for start, size, for_logits, for_sums in self.slices:
-            logits = self._product(rows, for_logits)
-            top = torch.maximum(peak, logits.max(1).values)
-            rescale, e = torch.exp(peak - top), torch.exp(logits - top[:, None])
-            inside = ((target >= start) & (target < start + size)).nonzero()[:, 0]
-            at_label[inside] = logits[inside, target[inside] - start]
-            norm = norm * rescale + e.sum(1)
-            e[inside, target[inside] - start] = 0
-            others = others * rescale + e.sum(1)
-            if kept:
-                first = e[:kept]
-                pulled = pulled * rescale[:kept, None] + self._product(first, for_sums)
-                squares = squares * rescale[:kept] ** 2 + (first * first).sum(1)
-            peak = top
-        mask = (labels != IGNORE).float()
-        count = mask.sum(1, keepdim=True).clamp(min=1)
-        losses = ((peak + norm.log() - at_label).view(b, positions) * mask / count).sum(1)
-        if not kept:
-            return losses, None
-        scale = (mask / count)[:graded].reshape(-1)
-        norm, others = norm[:kept], others[:kept]
-        if token_normalized:
-            scale = scale / ((squares / norm ** 2 + (others / norm) ** 2).sqrt()).clamp(min=1e-6)
-        grad = scale[:, None] * (pulled - others[:, None] * self.weight[target[:kept]].float()) / norm[:, None]
-        return losses, grad.view(graded, positions, width)
 
 
 def _windows(config, layers: int) -> list[int | None]:

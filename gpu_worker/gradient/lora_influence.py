@@ -51,7 +51,8 @@ import torch
 
 from ..peft_layers import lora_modules
 from ..rows import IGNORE, Example, collate
-from .decoder import Factors, SweptHead, Trace, decoder
+from .decoder import Factors, Trace, decoder
+from .swept_head import SweptHead
 
 METHODS = ("ours", "datainf", "grad_dot")
 TOKEN_NORMALIZED = {"ours": True, "datainf": False, "grad_dot": False}  # ours: the default; an index chooses

@@ -1,0 +1,91 @@
+"""The output head arranged for attribution's losses and their gradient: one sweep over the vocabulary.
+
+A LoRA attribution query needs, from the decoder's last hidden states, each run's mean next-token loss (the
+adapter's and the base's: `fine_tune_gain`) and the adapter run's loss gradient at those states (where its
+backward starts); an index build the same for a batch of rows. Through autograd that reads the head's
+weight (113 MB in float32 on SmolLM2's 49k-word vocabulary) two or three times and holds [rows, positions,
+V] logits; here it is one sweep (`SweptHead.sweep`), exact where autograd's float32 is not.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..rows import IGNORE
+from . import onednn
+
+
+class SweptHead:
+    """The output head arranged for `sweep`: its vocabulary in slices, each slice's weight laid out once for the
+    two products a sweep makes of it - the logits (x · W_sᵀ) and the softmax-weighted sum of its rows (e · W_s).
+    On a CPU with oneDNN both are float32 weights packed for it, which multiplies a query's few rows by them
+    in 16 and 12 ms on SmolLM2 where the GEMM of the unpacked weight took 24 and 17.5; the packed copies cost
+    two copies of the head's weight (226 MB on SmolLM2), held while the model is."""
+
+    def __init__(self, head: torch.nn.Module, rows: int = 4096):
+        if getattr(head, "bias", None) is not None:
+            raise ValueError("LoRA attribution reads a bias-free output head (the LLaMA family's)")
+        weight = head.weight.detach()
+        self.weight = weight
+        packed = onednn.float32_packable(weight)
+        self.slices = []
+        for start in range(0, len(weight), rows):
+            part = weight[start:start + rows]
+            self.slices.append((start, len(part), onednn.pack(part) if packed else part,
+                                onednn.pack(part.t().contiguous()) if packed else part.t()))
+        self.packed = packed
+
+    def _product(self, x: torch.Tensor, laid_out: torch.Tensor) -> torch.Tensor:
+        if self.packed:
+            return onednn.multiply(x, laid_out)
+        return (x.to(laid_out.dtype) @ laid_out.t()).float()
+
+    def sweep(self, hidden: torch.Tensor, labels: torch.Tensor, graded: int,
+              token_normalized: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(each row's mean loss over its labelled positions [b], and the first `graded` rows' gradients of
+        their own losses - token-normalised or plain - at their hidden states [graded, positions, hidden]) from
+        the hidden states [b, positions, hidden] predicting `labels` [b, positions], in one sweep over the
+        vocabulary.
+
+        Autograd through the head would read its weight twice or more (the logits, then the gradient
+        Σ_v p_v w_v − w_y) and hold and re-read [b, positions, V] logits; here each slice of the vocabulary
+        gives its logits, and the graded rows' softmax-weighted sums of the slice's weight rows are
+        accumulated while the slice is in cache, online as in flash attention (a running maximum and the sums
+        rescaled to it). The sums leave the label's own term out - Σ_{v≠y} p_v (w_v − w_y) for the gradient,
+        1 − p_y = Σ_{v≠y} p_v and ‖p − onehot‖² = Σ_{v≠y} p_v² + (1 − p_y)² for the token-normalised weight
+        (held constant, as lora_influence._mean_loss holds it) - so a token the model is sure of (p_y ≈ 1:
+        most of a fine-tuned fact) keeps its small gradient's digits. Autograd's softmax − onehot in float32
+        kept ~1e-7 of it absolutely: on the SmolLM2 facts its gradients at the hidden states were 1e-3
+        (plain) and 2-4e-2 (token-normalised) off float64's, these ~1e-6 (tests/test_lora_decoder.py). The
+        losses are _mean_loss's to float rounding."""
+        b, positions, width = hidden.shape
+        rows = hidden.reshape(-1, width).float()
+        target, kept = labels.clamp(min=0).reshape(-1), graded * positions
+        peak = rows.new_full((len(rows),), -torch.inf)
+        norm, others, at_label = rows.new_zeros(len(rows)), rows.new_zeros(len(rows)), rows.new_zeros(len(rows))
+        pulled, squares = rows.new_zeros(kept, width), rows.new_zeros(kept)
+        for start, size, for_logits, for_sums in self.slices:
+            logits = self._product(rows, for_logits)
+            top = torch.maximum(peak, logits.max(1).values)
+            rescale, e = torch.exp(peak - top), torch.exp(logits - top[:, None])
+            inside = ((target >= start) & (target < start + size)).nonzero()[:, 0]
+            at_label[inside] = logits[inside, target[inside] - start]
+            norm = norm * rescale + e.sum(1)
+            e[inside, target[inside] - start] = 0
+            others = others * rescale + e.sum(1)
+            if kept:
+                first = e[:kept]
+                pulled = pulled * rescale[:kept, None] + self._product(first, for_sums)
+                squares = squares * rescale[:kept] ** 2 + (first * first).sum(1)
+            peak = top
+        mask = (labels != IGNORE).float()
+        count = mask.sum(1, keepdim=True).clamp(min=1)
+        losses = ((peak + norm.log() - at_label).view(b, positions) * mask / count).sum(1)
+        if not kept:
+            return losses, None
+        scale = (mask / count)[:graded].reshape(-1)
+        norm, others = norm[:kept], others[:kept]
+        if token_normalized:
+            scale = scale / ((squares / norm ** 2 + (others / norm) ** 2).sqrt()).clamp(min=1e-6)
+        grad = scale[:, None] * (pulled - others[:, None] * self.weight[target[:kept]].float()) / norm[:, None]
+        return losses, grad.view(graded, positions, width)
