@@ -6,7 +6,7 @@ from pallets.token import errors, interface
 from payable.token.v1 import token_pb2
 from runtime.codec import ONE_OPEN, encode_u128
 from runtime.crypto import Keypair
-from runtime.errors import Invalid
+from runtime.errors import Invalid, InvalidTransaction
 from runtime.protocol import TREASURY
 
 ED = ONE_OPEN // 100
@@ -158,9 +158,24 @@ def test_fees_are_split_between_author_and_treasury_exactly(chain):
 
 
 def test_zero_and_malformed_amounts_fail_cleanly(chain):
-    assert _dispatch_error(chain, chain.transfer(chain.alice, chain.bob.public, 0)) is errors.ZeroAmount
-    # amounts and accounts that can never be valid are refused before any fee (issue: no free floods)
+    # amounts and accounts that can never be valid are refused before any fee (issue: no free floods) - a
+    # transfer, bond or unbond of nothing too, which could only fail (an outside client's zero transfer was
+    # charged a fee to fail with ZeroAmount)
     before = interface.account(chain.ex.read_context(), chain.alice.public).free
+    for name, args in (("transfer", token_pb2.Transfer(dest=chain.bob.public, amount=encode_u128(0))),
+                       ("transfer_keep_alive", token_pb2.Transfer(dest=chain.bob.public)),
+                       ("bond", token_pb2.Bond(amount=encode_u128(0))), ("unbond", token_pb2.Unbond())):
+        raw = chain.sign(chain.alice, "token", name, args, nonce=0)  # the account's next nonce: valid but for this
+        with pytest.raises(InvalidTransaction) as refused:
+            chain.ex.validate_transaction(raw)
+        assert refused.value.reason == Invalid.BAD_CALL_ARGS and "must be positive" in str(refused.value)
+        built = chain.block(raw)
+        assert not built.outcomes and built.rejected[0][1].reason == Invalid.BAD_CALL_ARGS
+    assert interface.account(chain.ex.read_context(), chain.alice.public).free == before
+    chain.ex.initialize_block(chain.alice.public)  # another pallet moving nothing still gets the typed error
+    with pytest.raises(errors.ZeroAmount):
+        interface.transfer(chain.ex._pending().ctx, chain.alice.public, chain.bob.public, 0, keep_alive=True)
+    chain.ex.abort()
     bad = token_pb2.Transfer(dest=chain.bob.public, amount=b"\x00\x05")
     built = chain.block(chain.sign(chain.alice, "token", "transfer_keep_alive", bad))
     assert not built.outcomes and built.rejected[0][1].reason == Invalid.BAD_CALL_ARGS

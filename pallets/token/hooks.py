@@ -3,6 +3,7 @@ fee handler plugin."""
 
 from __future__ import annotations
 
+from runtime.codec import decode_u128
 from runtime.context import Context
 from runtime.errors import Invalid, InvalidTransaction, ensure
 from runtime.hookspecs import hookimpl
@@ -35,6 +36,16 @@ def try_state(ctx: Context) -> None:
         ensure(len(bal.unlocking) <= ctx.config.max_unlock_chunks, f"token: {who.hex()} has too many chunks")
         total += bal.total
     ensure(total == issuance(ctx), f"token: total issuance {issuance(ctx)} != sum of balances {total}")
+
+
+POSITIVE_AMOUNTS = frozenset({"transfer", "transfer_keep_alive", "bond", "unbond"})
+
+
+def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
+    """A transfer, bond or unbond of nothing could never succeed (`ZeroAmount`): refused at the door as
+    `bad_call_args`, before any fee, as an amount that is not a u128 is - not charged a fee to fail."""
+    if call.name in POSITIVE_AMOUNTS and decode_u128(args.amount) == 0:
+        raise InvalidTransaction(Invalid.BAD_CALL_ARGS, f"token.{call.name}: the amount must be positive, not 0")
 
 
 def account_balances(ctx: Context, who: bytes) -> dict[str, int]:
