@@ -7,6 +7,12 @@ ships only the v1alpha servicer; the v1 protocol is the same messages under anot
 the v1 service is that servicer behind a second method name, with its descriptor registered under
 the v1 name so a client can describe it too.
 
+Both kinds of server refuse a request message that does not parse with INVALID_ARGUMENT naming its type
+and what was wrong (`refusing_malformed`), where gRPC itself answers UNKNOWN with a Python exception's repr;
+health's `List` (declared by its proto, left unimplemented by grpcio-health-checking) lists every service's
+status; and reflection finds a method by its full name (`pkg.Service.Method`, what `grpcurl describe`
+asks for), which protobuf's descriptor pool does not.
+
 A server with long-lived streams (the node: head subscriptions, watched submissions, uploads that
 trickle in) runs on asyncio instead (`AioServerThread`): an idle stream is a suspended coroutine, not
 a thread, so no number of them can starve health checks or unary calls, which run on the thread pool
@@ -26,8 +32,9 @@ from dataclasses import dataclass
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2 as v1alpha
 
 from runtime.weights import MAX_WIRE_MESSAGE
@@ -66,15 +73,137 @@ def _reflection_v1_handler(servicer: reflection.ReflectionServicer) -> grpc.Gene
     return grpc.method_handlers_generic_handler(REFLECTION_V1, {"ServerReflectionInfo": method})
 
 
+class _MethodsBySymbol:
+    """Reflection's file_containing_symbol for a method's full name too: the file of its service (a mixin
+    before grpcio-reflection's servicers, whose descriptor pool it reads)."""
+
+    _pool: descriptor_pool.DescriptorPool
+
+    def _file_containing_symbol(self, request, fully_qualified_name):
+        service, _, method = fully_qualified_name.rpartition(".")
+        try:
+            if method in self._pool.FindServiceByName(service).methods_by_name:
+                fully_qualified_name = service
+        except KeyError:
+            pass
+        return super()._file_containing_symbol(request, fully_qualified_name)  # type: ignore[misc]
+
+
+class _Reflection(_MethodsBySymbol, reflection.ReflectionServicer):
+    pass
+
+
+class _AioReflection(_MethodsBySymbol, reflection.aio.ReflectionServicer):
+    pass
+
+
+def _listing(statuses: dict[str, int]) -> health_pb2.HealthListResponse:
+    return health_pb2.HealthListResponse(statuses={name: health_pb2.HealthCheckResponse(status=status)
+                                                   for name, status in statuses.items()})
+
+
+class _Health(health.HealthServicer):
+    def List(self, request, context):
+        with self._lock:
+            return _listing(self._server_status)
+
+
+class _AioHealth(health.aio.HealthServicer):
+    async def List(self, request, context):
+        return _listing(self._server_status)
+
+
+@dataclass(frozen=True)
+class _Malformed:
+    """What a request that did not parse is handed on as (the handler then refuses it)."""
+
+    message: str
+
+
+def refusing_malformed(handler: grpc.RpcMethodHandler | None) -> grpc.RpcMethodHandler | None:
+    """`handler` (a unary-request one; others are left as they are) with a request message that does not parse
+    refused as INVALID_ARGUMENT, naming its type and what was wrong, before the handler runs."""
+    if handler is None or handler.request_streaming or handler.request_deserializer is None:
+        return handler
+    lenient, serializer = _lenient(handler.request_deserializer), handler.response_serializer
+    if not handler.response_streaming:
+        return grpc.unary_unary_rpc_method_handler(_checked_unary(handler.unary_unary), request_deserializer=lenient,
+                                                   response_serializer=serializer)
+    if getattr(handler.unary_stream, "experimental_non_blocking", False):
+        return handler  # health's Watch on a thread-pool server: scheduled its own way, kept
+    return grpc.unary_stream_rpc_method_handler(_checked_stream(handler.unary_stream), request_deserializer=lenient,
+                                                response_serializer=serializer)
+
+
+def _lenient(deserialize: Callable[[bytes], object]) -> Callable[[bytes], object]:
+    """`deserialize`, handing a message that does not parse on as `_Malformed` instead of raising."""
+    kind = getattr(getattr(getattr(deserialize, "__self__", None), "DESCRIPTOR", None), "full_name", "request")
+
+    def lenient(data: bytes):
+        try:
+            return deserialize(data)
+        except DecodeError as exc:
+            return _Malformed(f"the request is not a valid {kind} message: {exc}")
+
+    return lenient
+
+
+def _checked_unary(answer):
+    if inspect.iscoroutinefunction(answer):
+        async def checked(request, context):
+            if isinstance(request, _Malformed):
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+            return await answer(request, context)
+        return checked
+
+    def checked_in_thread(request, context):
+        if isinstance(request, _Malformed):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+        return answer(request, context)
+    return checked_in_thread
+
+
+def _checked_stream(streams):
+    if inspect.isasyncgenfunction(streams):
+        async def checked(request, context):
+            if isinstance(request, _Malformed):
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+            async for response in streams(request, context):
+                yield response
+        return checked
+
+    def checked_in_thread(request, context):
+        if isinstance(request, _Malformed):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+        yield from streams(request, context)
+    return checked_in_thread
+
+
+class RefuseMalformed(grpc.ServerInterceptor):
+    """`refusing_malformed` for every method of a thread-pool server."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        return refusing_malformed(continuation(handler_call_details))
+
+
+class AioRefuseMalformed(grpc.aio.ServerInterceptor):
+    """`refusing_malformed` for every method of an asyncio server."""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        return refusing_malformed(await continuation(handler_call_details))
+
+
 def start_with_health_and_reflection(server: grpc.Server, services: list[str], port: int) -> tuple[grpc.Server, int]:
     """Add health and reflection (v1 and v1alpha) for `services`, bind 127.0.0.1:port (0 picks a free
-    port), start, and mark everything SERVING; returns (server, bound port)."""
+    port), start, and mark everything SERVING; returns (server, bound port). Build `server` with
+    `RefuseMalformed()` among its interceptors."""
     _register_v1_descriptor()
-    health_servicer = health.HealthServicer()
+    health_servicer = _Health()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [*services, health.SERVICE_NAME, reflection.SERVICE_NAME, REFLECTION_V1]
-    reflection.enable_server_reflection(names, server)
-    server.add_generic_rpc_handlers([_reflection_v1_handler(reflection.ReflectionServicer(names))])
+    reflection_servicer = _Reflection(names)
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(reflection_servicer, server)
+    server.add_generic_rpc_handlers([_reflection_v1_handler(reflection_servicer)])
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
     if bound == 0:
         raise OSError(f"could not bind 127.0.0.1:{port} for gRPC")
@@ -186,7 +315,8 @@ class StreamLimiter(grpc.aio.ServerInterceptor):
 
 
 class AioServerThread:
-    """A `grpc.aio` server on its own event-loop thread, for a caller that is not asyncio code.
+    """A `grpc.aio` server on its own event-loop thread, for a caller that is not asyncio code (build it with
+    `AioRefuseMalformed()` among its interceptors).
 
     `build()` runs on that loop and returns (server, service names to serve health and reflection for);
     the server is bound to 127.0.0.1:port (0 picks a free port) and started before the constructor
@@ -227,11 +357,12 @@ class AioServerThread:
     async def _start(self, build, port: int) -> None:
         server, services = build()
         _register_v1_descriptor()
-        health_servicer = health.aio.HealthServicer()
+        health_servicer = _AioHealth()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         names = [*services, health.SERVICE_NAME, reflection.SERVICE_NAME, REFLECTION_V1]
-        reflection.enable_server_reflection(names, server)
-        server.add_generic_rpc_handlers([_reflection_v1_handler(reflection.aio.ReflectionServicer(names))])
+        reflection_servicer = _AioReflection(names)
+        reflection_pb2_grpc.add_ServerReflectionServicer_to_server(reflection_servicer, server)
+        server.add_generic_rpc_handlers([_reflection_v1_handler(reflection_servicer)])
         bound = server.add_insecure_port(f"127.0.0.1:{port}")
         if bound == 0:
             raise OSError(f"could not bind 127.0.0.1:{port} for gRPC")

@@ -1,0 +1,75 @@
+"""What a client in another language or a generic tool (grpcurl, grpc-js, Postman) meets on both gRPC servers,
+the node's (asyncio) and the worker's (thread pool), in real processes: a request message that does not parse
+is INVALID_ARGUMENT naming its type - unary and server-streaming, typed services and the pallets' generic
+query handlers - not UNKNOWN with a Python exception; health's List lists every service; reflection finds a
+method by its full name (`grpcurl describe pkg.Service.Method`) and still answers NOT_FOUND for none."""
+
+import grpc
+import pytest
+from google.protobuf import descriptor_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from runtime.crypto import Keypair
+from sdk.client import ClientError
+
+pytestmark = pytest.mark.e2e
+
+GARBAGE = b"\xff\xff\xff\xff\x0f"  # a field key whose varint never ends: no message of any type
+
+
+def _refused_as_malformed(channel: grpc.Channel, method: str, kind: str, streaming: bool = False) -> None:
+    call = (channel.unary_stream if streaming else channel.unary_unary)(method)
+    with pytest.raises(grpc.RpcError) as info:
+        answer = call(GARBAGE, timeout=10)
+        if streaming:
+            next(answer)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (method, info.value)
+    assert f"not a valid {kind} message" in info.value.details(), info.value.details()
+    assert "<class" not in info.value.details()
+
+
+def _health_lists(channel: grpc.Channel, services: set[str]) -> None:
+    listed = health_pb2_grpc.HealthStub(channel).List(health_pb2.HealthListRequest(), timeout=10).statuses
+    assert services | {""} <= set(listed)
+    assert {listed[name].status for name in services} == {health_pb2.HealthCheckResponse.SERVING}
+
+
+def _reflection_finds_methods(channel: grpc.Channel, method: str, file: str) -> None:
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    asked = [reflection_pb2.ServerReflectionRequest(file_containing_symbol=symbol)
+             for symbol in (method, "grpc.health.v1.Health.Check", method + "Nope")]
+    found, health, missing = stub.ServerReflectionInfo(iter(asked), timeout=10)
+    names = [descriptor_pb2.FileDescriptorProto.FromString(raw).name
+             for raw in found.file_descriptor_response.file_descriptor_proto]
+    assert file in names
+    assert health.file_descriptor_response.file_descriptor_proto
+    assert missing.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
+
+
+def test_the_nodes_grpc_server_for_outside_clients(start_node):
+    node = start_node("dev", "--dev", "--instant-seal")
+    channel = grpc.insecure_channel(node.target)
+    grpc.channel_ready_future(channel).result(timeout=60)
+    _refused_as_malformed(channel, "/payable.node.v1.Node/SubmitExtrinsic", "payable.node.v1.SubmitRequest")
+    _refused_as_malformed(channel, "/payable.node.v1.Node/GetAccount", "payable.node.v1.AccountRequest")
+    _refused_as_malformed(channel, "/payable.node.v1.Node/SubmitAndWatch", "payable.node.v1.SubmitRequest",
+                          streaming=True)
+    _refused_as_malformed(channel, "/payable.token.v1.TokenQuery/Account", "payable.token.v1.AccountRequest")
+    _health_lists(channel, {"payable.node.v1.Node", "payable.token.v1.TokenQuery"})
+    _reflection_finds_methods(channel, "payable.node.v1.Node.GetBlock", "payable/node/v1/node.proto")
+    with node.client() as client:  # the server still answers, and a zero transfer costs nothing to refuse
+        alice, bob = Keypair.from_uri("//Alice"), Keypair.from_uri("//Bob")
+        before = client.account_data(alice.public)[0].free
+        zero = client.sign(alice, client.call("token", "transfer", dest=bob.public, amount=0))
+        with pytest.raises(ClientError, match="bad_call_args.*must be positive"):
+            client.submit(zero)
+        assert client.account_data(alice.public)[0].free == before and client.nonce(alice.public) == 0
+        assert client.submit_call(alice, "token", "transfer_keep_alive", dest=bob.public, amount="1").success
+    channel.close()
+
+
+def test_the_workers_grpc_server_for_outside_clients(worker_channel):
+    _refused_as_malformed(worker_channel, "/payable.worker.v1.Gradient/Infer", "payable.worker.v1.InferRequest")
+    _health_lists(worker_channel, {"payable.worker.v1.Gradient", "payable.worker.v1.OpenLoRA"})
+    _reflection_finds_methods(worker_channel, "payable.worker.v1.Gradient.Infer", "payable/worker/v1/worker.proto")
