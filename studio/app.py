@@ -119,14 +119,15 @@ def create_app(node: str, worker: str, gateway_key: Keypair | None = None, spend
         app.include_router(gateway_routes.router)
         app.add_exception_handler(GatewayError, gateway_error)
 
-    error_pages(app, templates, node)
+    error_pages(app, templates, node, gateway=gateway_key is not None)
     return app
 
 
-def error_pages(app: FastAPI, templates: Jinja2Templates, node: str) -> None:
+def error_pages(app: FastAPI, templates: Jinja2Templates, node: str, gateway: bool = False) -> None:
     """Every error gets one answer: a page that says what went wrong and what to do for a browser asking for
     a page, JSON for the page's script and the API - an unknown id, a malformed address, a refusal of the
-    node or the wallet, a node that does not answer."""
+    node or the wallet, a node that does not answer; with the `gateway` mounted, an unknown path or method
+    under /v1 in OpenAI's error shape, as the gateway on its own answers."""
 
     def answer(request: Request, status: int, detail) -> Response:
         """A page answers with a page that says what went wrong and what to do; the API with JSON."""
@@ -137,6 +138,8 @@ def error_pages(app: FastAPI, templates: Jinja2Templates, node: str) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if gateway and (request.url.path == "/v1" or request.url.path.startswith("/v1/")):
+            return await openai_http_error(request, exc)
         return answer(request, exc.status_code, exc.detail)
 
     @app.exception_handler(RequestValidationError)
@@ -194,18 +197,20 @@ def create_gateway_app(node: str, key: Keypair, spend_cap: int | None = None, ac
         app.add_middleware(CORSMiddleware, allow_origins=sorted(access.origins), allow_methods=["GET", "POST"],
                            allow_headers=["authorization", "content-type"])
 
-    @app.exception_handler(HTTPException)
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException):
-        """404 and 405 (and any other HTTP error) in OpenAI's error shape."""
-        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-        message = {404: f"Unknown path {request.url.path[:200]!r}: the gateway serves /v1/models, /v1/completions "
-                        "and /v1/chat/completions",
-                   405: f"{request.method} is not allowed on {request.url.path[:200]!r}"}.get(exc.status_code,
-                                                                                            str(exc.detail))
-        response = GatewayError(exc.status_code, message, code=kind).response()
-        for name, value in (exc.headers or {}).items():
-            response.headers[name] = value
-        return response
-
+    app.add_exception_handler(HTTPException, openai_http_error)
+    app.add_exception_handler(StarletteHTTPException, openai_http_error)
     return app
+
+
+async def openai_http_error(request: Request, exc: Exception) -> JSONResponse:
+    """404 and 405 (and any other HTTP error) of the gateway's routes in OpenAI's error shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+    message = {404: f"Unknown path {request.url.path[:200]!r}: the gateway serves /v1/models, /v1/completions "
+                    "and /v1/chat/completions",
+               405: f"{request.method} is not allowed on {request.url.path[:200]!r}"}.get(exc.status_code,
+                                                                                        str(exc.detail))
+    response = GatewayError(exc.status_code, message, code=kind).response()
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response

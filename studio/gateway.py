@@ -80,8 +80,8 @@ class Access:
                       frozenset(o.rstrip("/").lower() for o in origins))
 
     def check(self, method: str, headers: Mapping[str, str]) -> None:
-        """Refuse (GatewayError) a caller who may not spend the key: wrong Host, a foreign Origin, no or a wrong
-        API key, a POST body that does not say it is JSON."""
+        """Refuse (GatewayError) a caller who may not spend the key: wrong Host, a foreign Origin (or a browser's
+        cross-site request naming none), no or a wrong API key, a POST body that does not say it is JSON."""
         host = headers.get("host", "").lower()
         if self.hosts is not None and host not in self.hosts:
             raise GatewayError(400, f"Host {host[:100]!r} is not allowed: this gateway answers at "
@@ -91,6 +91,10 @@ class Access:
         if origin is not None and origin.rstrip("/").lower() not in self.origins:
             raise GatewayError(403, f"Origin {origin[:100]!r} is not allowed to call this gateway (allow a web app's "
                                     "origin with --allowed-origin)", kind="permission_error",
+                               code="origin_not_allowed")
+        if origin is None and headers.get("sec-fetch-site", "").lower() == "cross-site":
+            raise GatewayError(403, "a cross-site browser request (Sec-Fetch-Site: cross-site) without an allowed "
+                                    "Origin may not call this gateway", kind="permission_error",
                                code="origin_not_allowed")
         if self.api_key is not None:
             scheme, _, token = headers.get("authorization", "").partition(" ")
@@ -218,11 +222,12 @@ class Gateway:
                           withdrawn_rows(self.node, model, withdrawn))
 
     def adapter(self, name) -> mr.Model:
-        if not isinstance(name, str) or not name.strip().isdigit():
-            raise GatewayError(404, f"The model {name!r} does not exist: models are on-chain model ids "
+        digits = name.strip() if isinstance(name, str) else ""
+        if not (digits.isascii() and digits.isdigit()) or int(digits) >= 1 << 64:  # model ids are u64
+            raise GatewayError(404, f"The model {str(name)[:100]!r} does not exist: models are on-chain model ids "
                                     "(GET /v1/models lists them)", code="model_not_found", param="model")
         try:
-            model = self.node.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=int(name)), mr.Model)
+            model = self.node.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=int(digits)), mr.Model)
         except ClientError as exc:
             if not str(exc).startswith(("NOT_FOUND", "INVALID_ARGUMENT")):
                 raise  # the node failed (a 502), which says nothing about the model

@@ -39,9 +39,10 @@ ROLES = ("system", "user", "assistant", "developer")
 # parameters refused unless absent or at their neutral value (the value says why), in the order checked
 UNSUPPORTED: tuple[tuple[str, tuple, str], ...] = (
     ("tools", (None, []), "tool calling is not supported by the gateway's adapters"),
-    ("tool_choice", (None, "none", "auto"), "tool calling is not supported by the gateway's adapters"),
+    ("tool_choice", (None,), "tool calling is not supported by the gateway's adapters"),
+    ("parallel_tool_calls", (None,), "tool calling is not supported by the gateway's adapters"),
     ("functions", (None, []), "function calling is not supported by the gateway's adapters"),
-    ("function_call", (None, "none", "auto"), "function calling is not supported by the gateway's adapters"),
+    ("function_call", (None,), "function calling is not supported by the gateway's adapters"),
     ("response_format", (None, {"type": "text"}), "only plain text responses are supported"),
     ("logit_bias", (None, {}), "logit_bias is not applied by the paid workers"),
     ("presence_penalty", (None, 0, 0.0), "penalties are not applied by the paid workers"),
@@ -108,6 +109,27 @@ class ChatMessage(OpenAIBaseModel):
     content: Annotated[str, BeforeValidator(_text_content)]
 
 
+def unencodable_text(body: Any) -> str | None:
+    """Where in a parsed JSON body a string (a value or a key) is not text UTF-8 can carry - JSON's "\\ud800"
+    escapes a lone surrogate: valid JSON, no valid text - as a path like messages[0].content (itself escaped
+    where it would not encode either); None when there is none."""
+    pending: list[tuple[str, Any]] = [("body", body)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return where.encode("utf-8", "backslashreplace").decode("utf-8")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                path = str(key) if where == "body" else f"{where}.{key}"
+                pending += [(path, key), (path, item)]
+        elif isinstance(value, list):
+            pending += [(f"{where}[{i}]", item) for i, item in enumerate(value)]
+    return None
+
+
 def _check_object(data: Any) -> dict:
     if not isinstance(data, dict):
         raise GatewayError(400, "the body must be a JSON object")
@@ -116,7 +138,10 @@ def _check_object(data: Any) -> dict:
 
 def _check_model(data: dict) -> None:
     model = data.get("model")
-    if not isinstance(model, str) or not model.strip():
+    if model is not None and not isinstance(model, str):
+        raise GatewayError(400, f"model must be a string (an on-chain model id such as \"1\"), not "
+                                f"{type(model).__name__} {str(model)[:40]}", param="model")
+    if model is None or not model.strip():
         raise GatewayError(400, "model is required: an on-chain model id (GET /v1/models lists them)",
                            param="model", code="missing_model" if model is None else None)
 

@@ -62,6 +62,10 @@ def test_callers_need_the_key_an_allowed_host_and_origin_and_a_json_body(api):
     ({"stream_options": {"include_usage": True}}, "stream_options"), ({"stop": ["a"] * 5}, "stop"),
     ({"seed": -1}, "seed"), ({"top_p": 1.5}, "top_p"),
     ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}, "messages"),
+    # as OpenAI answers them without tools (an outside client's tool_choice "auto" was served and paid)
+    ({"tool_choice": "auto"}, "tool_choice"), ({"tool_choice": "none"}, "tool_choice"),
+    ({"parallel_tool_calls": True}, "parallel_tool_calls"), ({"function_call": "auto"}, "function_call"),
+    ({"model": 2}, "model"),
 ])
 def test_parameters_that_cannot_be_honoured_are_refused_by_name(api, extra, param):
     body = {"model": "1", "messages": [{"role": "user", "content": "hi"}], **extra}
@@ -78,6 +82,34 @@ def test_neutral_values_of_unsupported_parameters_pass(api):
             "logprobs": False, "stop": "\n", "seed": 7, "top_p": 0, "max_tokens": None, "user": "me"}
     answer = api.post("/v1/chat/completions", json=body, headers=AUTH)
     assert answer.status_code == 502 and answer.json()["error"]["code"] == "node_error"
+
+
+def test_bodies_python_could_not_handle_are_openai_shaped_400s_and_404s(api):
+    """Found by an outside client: each of these answered a plain-text 500 (nothing was paid)."""
+    headers = {**AUTH, "Content-Type": "application/json"}
+    deep = '{"model": "1", "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    answer = api.post("/v1/chat/completions", content=deep, headers=headers)
+    assert answer.status_code == 400 and "nested too deeply" in answer.json()["error"]["message"]
+    surrogate = '{"model": "1", "messages": [{"role": "user", "content": "hi \\ud800"}]}'
+    answer = api.post("/v1/chat/completions", content=surrogate, headers=headers)
+    assert answer.status_code == 400 and answer.json()["error"]["param"] == "messages[0].content"
+    assert "lone surrogate" in answer.json()["error"]["message"]
+    answer = api.post("/v1/chat/completions", content='{"model": "1", "\\udc80": 1}', headers=headers)
+    assert answer.status_code == 400 and "lone surrogate" in answer.json()["error"]["message"]
+    for model in (str(1 << 64), "99999999999999999999999", "\u00b2", "1\u0663"):  # past u64; digits, not ASCII
+        body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+        answer = api.post("/v1/chat/completions", json=body, headers=AUTH)
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "model_not_found", model
+        assert api.get(f"/v1/models/{model}", headers=AUTH).status_code == 404
+
+
+def test_a_browsers_cross_site_request_without_an_origin_is_refused(api):
+    answer = api.post("/v1/completions", json={"model": "1", "prompt": "hi"},
+                      headers={**AUTH, "Sec-Fetch-Site": "cross-site"})
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "origin_not_allowed"
+    for site in ("same-origin", "none"):  # what a browser says of its own page or a typed address
+        answer = api.post("/v1/completions", json={"prompt": "hi"}, headers={**AUTH, "Sec-Fetch-Site": site})
+        assert answer.status_code == 400 and answer.json()["error"]["param"] == "model"
 
 
 def test_unknown_paths_and_methods_answer_in_openais_shape(api):

@@ -229,3 +229,20 @@ def test_amounts_in_the_chains_refusals_are_in_open(node):
         assert re.search(r"free balance 0 OPEN cannot pay the fee 0\.\d+ OPEN", refused.json()["detail"]), refused.text
         failed = signed_and_submitted(client, alice, contribution_deposit="0.001").json()
         assert not failed["success"] and "contribution_deposit must be at least 0.01 OPEN" in failed["error"], failed
+
+
+def test_the_studios_gateway_answers_unknown_paths_and_methods_in_openais_shape():
+    """As `payable gateway` does (an outside client met FastAPI's {"detail": ...} under the studio's /v1);
+    the studio's own pages keep its error page."""
+    key = "k" * 24
+    with _studio(gateway_key=Keypair.from_uri("//Alice"), gateway_access=Access.local(PORT, key)) as client:
+        auth = {"Authorization": f"Bearer {key}"}
+        for method, path, status, code in (("GET", "/v1/chat/completions", 405, "method_not_allowed"),
+                                           ("POST", "/v1/embeddings", 404, "not_found"),
+                                           ("GET", "/v1", 404, "not_found"),
+                                           ("OPTIONS", "/v1/chat/completions", 405, "method_not_allowed")):
+            answer = client.request(method, path, headers=auth)
+            assert answer.status_code == status and answer.json()["error"]["code"] == code, (method, path)
+        page = client.get("/no-such-page", headers=HTML)
+        assert page.status_code == 404 and "text/html" in page.headers["content-type"]
+

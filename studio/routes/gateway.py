@@ -45,6 +45,7 @@ from ..openai_protocol import (
     ResponseHead,
     StreamChunk,
     Token,
+    unencodable_text,
 )
 
 T = TypeVar("T")
@@ -284,6 +285,11 @@ async def complete(request: Request, gateway: Gateway, chat: bool):
         body = await request.json()
     except ValueError as exc:
         return GatewayError(400, f"the body is not JSON: {exc}").response()
+    except RecursionError:
+        return GatewayError(400, "the body is nested too deeply to read").response()
+    if (where := unencodable_text(body)) is not None:
+        return GatewayError(400, f"{where} is not valid Unicode text (it holds a lone surrogate, which no UTF-8 "
+                                 "text can carry)", param=where).response()
     return await run_in_threadpool(lambda: guarded(lambda: run(gateway, body, chat=chat)))
 
 
