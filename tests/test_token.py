@@ -168,9 +168,9 @@ def test_zero_and_malformed_amounts_fail_cleanly(chain):
         raw = chain.sign(chain.alice, "token", name, args, nonce=0)  # the account's next nonce: valid but for this
         with pytest.raises(InvalidTransaction) as refused:
             chain.ex.validate_transaction(raw)
-        assert refused.value.reason == Invalid.BAD_CALL_ARGS and "must be positive" in str(refused.value)
+        assert refused.value.reason == Invalid.REJECTED_BY_PALLET and "token.ZeroAmount" in str(refused.value)
         built = chain.block(raw)
-        assert not built.outcomes and built.rejected[0][1].reason == Invalid.BAD_CALL_ARGS
+        assert not built.outcomes and built.rejected[0][1].reason == Invalid.REJECTED_BY_PALLET
     assert interface.account(chain.ex.read_context(), chain.alice.public).free == before
     chain.ex.initialize_block(chain.alice.public)  # another pallet moving nothing still gets the typed error
     with pytest.raises(errors.ZeroAmount):

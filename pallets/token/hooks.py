@@ -42,10 +42,12 @@ POSITIVE_AMOUNTS = frozenset({"transfer", "transfer_keep_alive", "bond", "unbond
 
 
 def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
-    """A transfer, bond or unbond of nothing could never succeed (`ZeroAmount`): refused at the door as
-    `bad_call_args`, before any fee, as an amount that is not a u128 is - not charged a fee to fail."""
+    """A transfer, bond or unbond of nothing could never succeed: refused at the door with its typed error
+    (`rejected_by_pallet`: token.ZeroAmount, as the inference pallet refuses a request it can tell will
+    fail), before any fee - not charged a fee to fail."""
     if call.name in POSITIVE_AMOUNTS and decode_u128(args.amount) == 0:
-        raise InvalidTransaction(Invalid.BAD_CALL_ARGS, f"token.{call.name}: the amount must be positive, not 0")
+        raise InvalidTransaction(Invalid.REJECTED_BY_PALLET,
+                                 f"token.ZeroAmount: token.{call.name} of 0: the amount must be positive")
 
 
 def account_balances(ctx: Context, who: bytes) -> dict[str, int]:
