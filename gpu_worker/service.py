@@ -18,7 +18,7 @@ import numpy as np
 from payable.worker.v1 import worker_pb2 as pb
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.crypto import blake2_256, encode_address, verify
-from sdk.grpcserver import MESSAGE_OPTIONS, RefuseMalformed, start_with_health_and_reflection
+from sdk.grpcserver import SERVER_OPTIONS, RefuseMalformed, start_with_health_and_reflection
 from sdk.wire import CONTENT_READ_MAX_SKEW_S, finetune_message
 
 from .errors import ArtifactError, ArtifactNotFound
@@ -312,7 +312,7 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
 def serve(worker: Worker, port: int = 0) -> tuple[grpc.Server, int]:
     """Start the worker's gRPC server on 127.0.0.1:port (0 picks a free port)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"),
-                         options=MESSAGE_OPTIONS, interceptors=[RefuseMalformed()])
+                         options=SERVER_OPTIONS, interceptors=[RefuseMalformed()])
     worker_pb2_grpc.add_GradientServicer_to_server(GradientService(worker), server)
     worker_pb2_grpc.add_SpanServicer_to_server(SpanService(worker), server)
     worker_pb2_grpc.add_WorkerInfoServicer_to_server(WorkerInfoService(worker), server)

@@ -33,7 +33,7 @@ from runtime.chainindex import HOOKS, account_history, locate_extrinsic
 from runtime.codec import CodecError, encode_u128
 from runtime.crypto import blake2_256, verify
 from runtime.errors import PalletError
-from sdk.grpcserver import MESSAGE_OPTIONS, AioRefuseMalformed, AioServerThread, StreamLimiter, StreamLimits
+from sdk.grpcserver import SERVER_OPTIONS, AioRefuseMalformed, AioServerThread, StreamLimiter, StreamLimits
 from sdk.wire import CONTENT_READ_MAX_SKEW_S, content_read_message
 
 from .contentstore import ContentError, ContentStore
@@ -483,7 +483,7 @@ def serve(node: Node, port: int = 0, workers: int = 32,
                                                                 f"/{content_name}/Download"}))
 
     def build() -> tuple[grpc.aio.Server, list[str]]:
-        server = grpc.aio.server(migration_thread_pool=executor, options=MESSAGE_OPTIONS,
+        server = grpc.aio.server(migration_thread_pool=executor, options=SERVER_OPTIONS,
                                  interceptors=[StreamLimiter(limits), AioRefuseMalformed()])
         service = NodeService(node, executor)
         node_pb2_grpc.add_NodeServicer_to_server(service, server)

@@ -2,7 +2,8 @@
 the node's (asyncio) and the worker's (thread pool), in real processes: a request message that does not parse
 is INVALID_ARGUMENT naming its type - unary and server-streaming, typed services and the pallets' generic
 query handlers - not UNKNOWN with a Python exception; health's List lists every service; reflection finds a
-method by its full name (`grpcurl describe pkg.Service.Method`) and still answers NOT_FOUND for none."""
+method by its full name (`grpcurl describe pkg.Service.Method`) and still answers NOT_FOUND for none; a burst of
+calls on one connection is answered, not cancelled."""
 
 import grpc
 import pytest
@@ -67,6 +68,26 @@ def test_the_nodes_grpc_server_for_outside_clients(start_node):
         assert client.account_data(alice.public)[0].free == before and client.nonce(alice.public) == 0
         assert client.submit_call(alice, "token", "transfer_keep_alive", dest=bob.public, amount="1").success
     channel.close()
+
+
+def test_a_burst_of_calls_on_one_connection_is_answered_not_cancelled(start_node):
+    """4,000 calls sent at once on one connection (a script's asyncio.gather, a load test): each is answered.
+    With gRPC's default bounds on calls the server has not taken up yet, hundreds were cancelled."""
+    from payable.node.v1 import node_pb2, node_pb2_grpc
+
+    node = start_node("dev", "--dev", "--instant-seal")
+    channel = grpc.insecure_channel(node.target)
+    grpc.channel_ready_future(channel).result(timeout=60)
+    stub = node_pb2_grpc.NodeStub(channel)
+    calls = [stub.GetChainInfo.future(node_pb2.ChainInfoRequest(), timeout=120) for _ in range(4000)]
+    failed = []
+    for call in calls:
+        try:
+            call.result()
+        except grpc.RpcError as exc:
+            failed.append(exc.code())
+    channel.close()
+    assert not failed, f"{len(failed)} of 4000 failed: {set(failed)}"
 
 
 def test_the_workers_grpc_server_for_outside_clients(worker_channel):
