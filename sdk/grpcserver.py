@@ -154,17 +154,27 @@ def _lenient(deserialize: Callable[[bytes], object]) -> Callable[[bytes], object
     return lenient
 
 
+def _refuse(request, context) -> None:
+    """On a thread: abort the call (it raises) when its request did not parse."""
+    if isinstance(request, _Malformed):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+
+
+async def _refuse_async(request, context) -> None:
+    """On the event loop: the same, awaited."""
+    if isinstance(request, _Malformed):
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+
+
 def _checked_unary(answer):
     if inspect.iscoroutinefunction(answer):
         async def checked(request, context):
-            if isinstance(request, _Malformed):
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+            await _refuse_async(request, context)
             return await answer(request, context)
         return checked
 
     def checked_in_thread(request, context):
-        if isinstance(request, _Malformed):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+        _refuse(request, context)
         return answer(request, context)
     return checked_in_thread
 
@@ -172,15 +182,13 @@ def _checked_unary(answer):
 def _checked_stream(streams):
     if inspect.isasyncgenfunction(streams):
         async def checked(request, context):
-            if isinstance(request, _Malformed):
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+            await _refuse_async(request, context)
             async for response in streams(request, context):
                 yield response
         return checked
 
     def checked_in_thread(request, context):
-        if isinstance(request, _Malformed):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+        _refuse(request, context)
         yield from streams(request, context)
     return checked_in_thread
 
