@@ -257,11 +257,10 @@ def _group_sides(seed: int, k: int, width: int, members: tuple[tuple[int, Module
     its sketch: that side whole (an identity block). float32, made once per process."""
     ins, out_blocks, in_cols, out_cols = [], [], [], []
     for position, module, start, stop in members:
-        if k:
-            r_in, r_out = _sides([module], k, seed, offset=position)[0]
-        else:
-            r_in = r_out = None
         dim_in = module.a_size // module.rank
+        sketched = _side_width(module, k) if k else 0
+        r_in = _side(seed, position, 0, dim_in, sketched) if k else None
+        r_out = _side(seed, position, 1, module.b_size // module.rank, sketched) if k else None
         ins.append(r_in if r_in is not None else torch.eye(dim_in, dtype=torch.float64))
         out_blocks.append((start, stop, r_out if r_out is not None else torch.eye(stop - start, dtype=torch.float64)))
     r_out = torch.zeros(width, sum(block.shape[1] for _, _, block in out_blocks), dtype=torch.float64)
@@ -313,11 +312,9 @@ def _side(seed: int, position: int, which: int, dim: int, width: int) -> torch.T
     return torch.from_numpy(rng.standard_normal((dim, width)) / np.sqrt(width))
 
 
-def _sides(layout: list[Module], k: int, seed: int,
-           offset: int = 0) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
-    """Each module's two sketches; the modules at positions `offset`, `offset` + 1, ... of the layout."""
-    return [(_side(seed, offset + i, 0, m.a_size // m.rank, _side_width(m, k)),
-             _side(seed, offset + i, 1, m.b_size // m.rank, _side_width(m, k))) for i, m in enumerate(layout)]
+def _sides(layout: list[Module], k: int, seed: int) -> list[tuple[torch.Tensor | None, torch.Tensor | None]]:
+    return [(_side(seed, i, 0, m.a_size // m.rank, _side_width(m, k)),
+             _side(seed, i, 1, m.b_size // m.rank, _side_width(m, k))) for i, m in enumerate(layout)]
 
 
 def _split(flat: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
