@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import Keypair, encode_address
 
@@ -11,10 +14,24 @@ from .common import account_from, client, client_command, emit, json_option, key
 def cmd_key(args) -> int:
     key = Keypair.generate() if args.action == "generate" else keypair_from(args.name)
     data = {"public": key.public.hex(), "address": key.address}
-    if args.action == "generate":
+    if args.action == "generate" and getattr(args, "output", None):
+        _write_key_file(Path(args.output), key)
+        data["key_file"] = args.output
+    elif args.action == "generate":
         data["seed"] = key.seed.hex()
     emit(args, data, [(k, v) for k, v in data.items()])
     return 0
+
+
+def _write_key_file(path: Path, key: Keypair) -> None:
+    """The key file every --from / --key takes: the seed in hex, readable by its owner only, never over an
+    existing file (a key lost to an overwrite is money lost)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise ValueError(f"{path} exists already: a new key is never written over a file") from None
+    with os.fdopen(fd, "w") as out:
+        out.write(key.seed.hex() + "\n")
 
 
 def cmd_transfer(args) -> int:
@@ -55,7 +72,7 @@ def cmd_query_balance(args) -> int:
     parts = {"free": decode_u128(data.free), "reserved": decode_u128(data.reserved),
              "bonded": decode_u128(data.bonded), "unbonding": unbonding}
     out = {"account": encode_address(who), "block": proven_at, "proven": args.prove,
-           **{k: str(v) for k, v in parts.items()}}
+           **{k: format_open(v) for k, v in parts.items()}}  # OPEN, exact: as every --json prints amounts
     table = [("account", encode_address(who)), *((k, f"{format_open(v)} OPEN") for k, v in parts.items()),
              ("at block", f"#{proven_at}" + (" (Merkle proof verified against the header)" if args.prove else ""))]
     emit(args, out, table)
@@ -79,7 +96,9 @@ def cmd_block(args) -> int:
 def register(sub) -> None:
     key = sub.add_parser("key", help="generate or inspect keys")
     key_sub = key.add_subparsers(dest="action", required=True)
-    json_option(key_sub.add_parser("generate"))
+    generate = json_option(key_sub.add_parser("generate"))
+    generate.add_argument("--output", "-o", metavar="FILE",
+                          help="write the new key to FILE (its seed in hex, mode 0600) instead of printing the seed")
     json_option(key_sub.add_parser("inspect")).add_argument("name", help="//Alice, a hex seed, or a key file")
     key.set_defaults(func=cmd_key)
 

@@ -20,14 +20,18 @@ def keypair_from(text: str) -> Keypair:
     """A signing key from a dev name ('//Alice'), 64 hex digits of seed, or a file holding either."""
     if text.startswith("//"):
         return Keypair.from_uri(text)
+    source = ""
     if os.path.isfile(text):
-        text = Path(text).read_text().strip()
+        source, text = text, Path(text).read_text().strip()
         if text.startswith("//"):
             return Keypair.from_uri(text)
     try:
         seed = bytes.fromhex(text.removeprefix("0x"))
     except ValueError:
         seed = b""
+    if len(seed) != 32 and source:
+        raise ValueError(f"the file {source} holds neither a dev name nor a 32-byte hex seed: a key file is what "
+                         "`payable key generate --output FILE` writes")
     if len(seed) != 32:
         raise ValueError(f"{text[:20]!r} is neither a dev name like //Alice, a 32-byte hex seed, nor a key file")
     return Keypair(seed)
@@ -94,12 +98,16 @@ def created(client, result, name: str, message_type):
     return client.emitted(result.block_number, result.extrinsic_index, name, message_type)
 
 
-def progress_bar(sent: int, total: int) -> None:
+def progress_bar(sent: int, total: int, doing: str = "uploading") -> None:
     width = 30
     done = int(width * sent / total) if total else width
-    print(f"\r  uploading [{'#' * done}{'.' * (width - done)}] {sent:,}/{total:,} bytes", end="", file=sys.stderr)
+    print(f"\r  {doing} [{'#' * done}{'.' * (width - done)}] {sent:,}/{total:,} bytes", end="", file=sys.stderr)
     if sent >= total:
         print(file=sys.stderr)
+
+
+def download_bar(received: int, total: int) -> None:
+    progress_bar(received, total, "downloading")
 
 
 def wait_for_stop_signal() -> None:

@@ -25,7 +25,7 @@ from runtime.codec import decode_u128, format_open
 from studio import prompt_tokens
 from studio.generation import pay, quote, settlement_dict, stream_tokens, wait_outcome
 
-from .common import client, client_command, emit, keypair_from, progress_bar
+from .common import client, client_command, download_bar, emit, keypair_from
 
 UNPAID = "unpaid: run on this machine from the base model's weights; nothing escrowed, nobody paid, no attribution"
 
@@ -124,7 +124,7 @@ def _local(args) -> int:
                              f"({base.architecture}): only Hugging Face language-model bases run here")
         directory = Path(args.cache_dir or default_cache_dir().parent / "bases") / base.artifact_hash.hex()
         fetch_directory(node, base.artifact_hash, directory, kind=HF_MODEL,
-                        progress=None if args.json else progress_bar)
+                        progress=None if args.json else download_bar)
     if not args.json:
         print(f"base model {args.base} ({base.architecture}), local and unpaid:", file=sys.stderr)
     model, tokenizer = load_base(directory)

@@ -7,6 +7,7 @@ client SDK, print tables for people and JSON with `--json`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from runtime.codec import CodecError
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
+    except BrokenPipeError:  # the reader (head, less) closed the pipe after what it wanted: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 0
     except (ClientError, ChainSpecError, BlockImportError, BlockFileError, CodecError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

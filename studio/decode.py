@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 
-from google.protobuf.descriptor import FieldDescriptor
-
-from payable import options_pb2
 from payable.runtime.v1.extrinsic_pb2 import EventRecord, Extrinsic, ExtrinsicBody
 from runtime.chainspec import RuntimeParams
 from runtime.codec import decode_u128, format_open
@@ -19,31 +16,11 @@ from runtime.crypto import blake2_256, encode_address
 from runtime.extrinsic import assemble_signed
 from runtime.metadata import message_class_lookup
 from runtime.weights import Weight
+from sdk.readable import readable
 
+OPEN = " OPEN"  # amounts shown with their unit on the studio's pages
 PHASES = {EventRecord.INITIALIZATION: "block start", EventRecord.APPLY_EXTRINSIC: "extrinsic",
           EventRecord.FINALIZATION: "block end"}
-
-
-def readable(message) -> dict:
-    """A message's set fields as people read them: amounts in OPEN, accounts as addresses, other bytes as hex."""
-    out = {}
-    for field, value in message.ListFields():
-        options = field.GetOptions()
-        values = list(value) if field.is_repeated else [value]
-        if field.type == FieldDescriptor.TYPE_MESSAGE:
-            shown = [readable(v) for v in values]
-        elif options.Extensions[options_pb2.amount]:
-            shown = [f"{format_open(decode_u128(v))} OPEN" for v in values]
-        elif options.Extensions[options_pb2.account]:
-            shown = [encode_address(v) if len(v) == 32 else v.hex() for v in values]
-        elif field.type == FieldDescriptor.TYPE_BYTES:
-            shown = [v.hex() for v in values]
-        elif field.type == FieldDescriptor.TYPE_ENUM:
-            shown = [field.enum_type.values_by_number[v].name for v in values]
-        else:
-            shown = values
-        out[field.name] = shown if field.is_repeated else shown[0]
-    return out
 
 
 class Decoder:
@@ -76,7 +53,8 @@ class Decoder:
         if found is None:
             return {"pallet": call.pallet, "name": f"#{call.call_index}", "args": {"raw": call.args.hex()}}
         name, args_type = found
-        return {"pallet": call.pallet, "name": name, "args": readable(self.lookup(args_type).FromString(call.args))}
+        args = readable(self.lookup(args_type).FromString(call.args), OPEN)
+        return {"pallet": call.pallet, "name": name, "args": args}
 
     def call_message(self, call):
         """The call's arguments as their protobuf message (for code that reads fields, not people)."""
@@ -96,7 +74,8 @@ class Decoder:
 
     def event(self, record: EventRecord) -> dict:
         data_type = self.events.get((record.pallet, record.name))
-        data = readable(self.lookup(data_type).FromString(record.data)) if data_type else {"raw": record.data.hex()}
+        data = readable(self.lookup(data_type).FromString(record.data), OPEN) if data_type else \
+            {"raw": record.data.hex()}
         return {"pallet": record.pallet, "name": record.name, "phase": PHASES.get(record.phase, "?"),
                 "extrinsic_index": record.extrinsic_index if record.phase == EventRecord.APPLY_EXTRINSIC else None,
                 "data": data}

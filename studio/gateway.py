@@ -170,6 +170,11 @@ class Call:
     hold: Hold
 
 
+def per_token(model: mr.Model) -> bool:
+    """Whether the model's escrow grows with the new-token bound (a price per output token)."""
+    return decode_u128(model.price_per_output_token) > 0
+
+
 def choice_seed(seed: int | None, index: int) -> int | None:
     """The seed choice `index` samples from: the call's own for the first (so n=1 is what it always was), one
     derived from it for the others (the same call, the same n texts); none without a seed (each request's
@@ -265,10 +270,14 @@ class Gateway:
         n, escrow = request.n, quote.escrow * request.n
         what = f"model {model.id} at {max_tokens} max tokens" + (f", {n} choices" if n > 1 else "")
         if self.spend_cap is not None and escrow > self.spend_cap:
+            # advise only what lowers the escrow: the token bound on a per-token price, fewer choices
+            lower = [name for name, helps in (("max_tokens", per_token(model)), ("n", n > 1)) if helps]
+            advice = f"lower {' or '.join(lower)} or raise" if lower else \
+                "this model's flat price alone is above it: raise"
             raise GatewayError(400, f"This call escrows up to {format_open(escrow)} OPEN ({what}), above the "
-                                    f"gateway's spending cap of {format_open(self.spend_cap)} OPEN per call: lower "
-                                    f"max_tokens{' or n' if n > 1 else ''} or raise the cap (--max-fee)",
-                               code="spending_cap_exceeded", param="max_tokens")
+                                    f"gateway's spending cap of {format_open(self.spend_cap)} OPEN per call: "
+                                    f"{advice} the cap (--max-fee)",
+                               code="spending_cap_exceeded", param=lower[0] if lower else None)
         free = decode_u128(self.node.account(self.key.public).free)
         if free < escrow:
             raise GatewayError(429, f"The gateway's account {self.key.address} has {format_open(free)} OPEN free; "

@@ -34,6 +34,7 @@ from sdk.grpcserver import MESSAGE_OPTIONS
 from sdk.wire import leaf_bytes, stream_read_message, token_price
 
 TEMPLATE_ALLOWANCE = 64  # tokens a chat or instruction template may add around the prompt
+MAX_TEMPERATURE = 2.0  # the inference pallet's limit (temperature_milli ≤ 2,000)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,15 @@ def quote(node: Client, model_id: int, prompt: str, *, max_new_tokens: int = 64,
           temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None) -> Quote:
     """The escrow at the token bounds and the `inference.request_inference` arguments. The input bound
     defaults to the prompt's bytes plus the template's allowance (a byte-level tokenizer never makes more
-    tokens than bytes). A `seed` makes the sampling's random stream the seed's own (same seed, same text)."""
+    tokens than bytes). A `seed` makes the sampling's random stream the seed's own (same seed, same text).
+    Bounds the chain would read otherwise (a 0 token bound is its default, charged) or refuse in its own units
+    are refused here, in the caller's, before anything is signed."""
+    if max_new_tokens < 1:
+        raise ValueError(f"max new tokens must be at least 1, not {max_new_tokens}")
+    if not 0 <= temperature <= MAX_TEMPERATURE:
+        raise ValueError(f"temperature must be in 0..{MAX_TEMPERATURE} (0: greedy), not {temperature}")
+    if not 0 <= top_p <= 1:
+        raise ValueError(f"top-p must be in 0..1, not {top_p}")
     model = node.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=model_id), mr.Model)
     bound = max_input_tokens or len(prompt.encode()) + TEMPLATE_ALLOWANCE
     sampling = inf.Sampling(temperature_milli=round(temperature * 1000), top_p_milli=round(top_p * 1000),

@@ -64,3 +64,53 @@ def test_the_settlement_wait_follows_blocks_and_stops_only_when_the_chain_stalls
     with pytest.raises(ClientError, match=r"still pending at block #15 .* no block for 0 s"):
         wait_outcome(chain, 7, stall=0.2, poll=0.01)
     assert chain.left == 0  # it kept waiting while blocks came
+
+
+def test_a_generated_key_file_is_private_never_overwritten_and_read_back_by_every_signing_flag(tmp_path, capsys):
+    """`key generate --output FILE` writes what `--from` / `--key` read; a file holding anything else is
+    refused naming the file and the command that makes one."""
+    import json
+    import os
+
+    from cli.common import keypair_from
+    from cli.main import main
+
+    path = tmp_path / "gateway.key"
+    assert main(["key", "generate", "--output", str(path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert "seed" not in shown and os.stat(path).st_mode & 0o777 == 0o600
+    assert keypair_from(str(path)).address == shown["address"]
+    assert main(["key", "generate", "--output", str(path)]) == 2  # never over an existing file
+    assert "exists already" in capsys.readouterr().err and keypair_from(str(path)).address == shown["address"]
+    printed = tmp_path / "printed.txt"
+    printed.write_text("public   9b92...\naddress  Csay...\n")  # `key generate > FILE`: not a key file
+    with pytest.raises(ValueError, match=f"the file {printed} holds neither .* key generate --output FILE"):
+        keypair_from(str(printed))
+
+
+@pytest.mark.parametrize(("bounds", "said"), [({"max_new_tokens": 0}, "max new tokens must be at least 1"),
+                                              ({"temperature": 5.0}, r"temperature must be in 0..2.0 \(0: greedy\)"),
+                                              ({"temperature": -1.0}, "temperature must be in"),
+                                              ({"top_p": 1.5}, "top-p must be in 0..1")])
+def test_a_generation_bound_the_chain_would_misread_is_refused_in_the_callers_units(bounds, said):
+    """0 new tokens reaches the chain as "unset" (its default bound, charged); a temperature past its limit is
+    refused there in milli-units after signing. Both stop at the quote, before the node is asked anything."""
+    from studio.generation import quote
+
+    with pytest.raises(ValueError, match=said):
+        quote(None, 1, "hi", **bounds)  # type: ignore[arg-type]
+
+
+def test_json_reads_accounts_as_addresses_hashes_as_hex_and_amounts_as_open():
+    """What `model show --json` / `model bases --json` print: the chain's field options decide, not protobuf's
+    JSON (which gives every bytes field as base64)."""
+    from runtime.codec import encode_u128
+    from sdk.readable import readable
+
+    alice = Keypair.from_uri("//Alice")
+    model = mr.Model(id=4, owner=alice.public, artifact_hash=bytes(range(32)), base_model=1,
+                     price_per_inference=encode_u128(ONE_OPEN // 5), split=mr.RewardSplit(contributors=7000))
+    shown = readable(model)
+    assert shown == {"id": 4, "owner": alice.address, "base_model": 1, "artifact_hash": bytes(range(32)).hex(),
+                     "price_per_inference": "0.2", "split": {"contributors": 7000}}
+    assert readable(model, " OPEN")["price_per_inference"] == "0.2 OPEN"  # the studio's pages say the unit

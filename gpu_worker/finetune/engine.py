@@ -191,11 +191,22 @@ class FinetuneEngine:
             base_dir, data = load_inputs(client, config, self.cache, self.key)
         return self._estimate(config, base_dir, data)
 
-    @staticmethod
-    def _estimate(config: TrainingConfig, base_dir: Path, data: Prepared) -> dict:
+    def _estimate(self, config: TrainingConfig, base_dir: Path, data: Prepared) -> dict:
         model_config = json.loads((base_dir / "config.json").read_text())
         mean = data.tokens / max(1, len(data.train))
-        return estimate(config, model_config, len(data.train), mean).to_dict()
+        return estimate(config, model_config, len(data.train), mean, self._measured_rate(base_dir)).to_dict()
+
+    def _measured_rate(self, base_dir: Path) -> float | None:
+        """Training tokens/s this worker last measured on this base (its newest completed job's final progress
+        point), so that an estimate after the first job is this machine's, not the cautious FLOP figure
+        (which on a 2-core CPU with a matrix unit was ~15x too slow); None before any job on the base."""
+        done = [job for job in self.jobs.values() if job.state == "completed"
+                and job.results.get("base_dir") == str(base_dir) and job.points]
+        for job in sorted(done, key=lambda j: j.created_at, reverse=True):
+            rate = next((p["tokens_per_s"] for p in reversed(job.points) if p.get("tokens_per_s")), None)
+            if rate:
+                return float(rate)
+        return None
 
     def config_from(self, data: dict) -> TrainingConfig:
         """A job's config from a client's JSON: what it leaves out takes ModelFactory's defaults, and the base
