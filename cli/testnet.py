@@ -5,10 +5,25 @@ more full node to the running network, by state sync (default) or by replaying t
 
 from __future__ import annotations
 
+import argparse
 import json
 
 GENERATION_FLAGS = ("validators", "candidates", "epoch_length", "timeout_commit", "snapshot_interval")
 DEFAULTS = {"validators": 4, "candidates": 0, "epoch_length": 20, "timeout_commit": 300}
+
+
+def _at_least(minimum: int):
+    """An argparse type: an integer of at least `minimum` (CometBFT exits on a negative timeout; a network
+    with no epoch length never elects)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the least allowed, {minimum}")
+        return value
+    return parse
 
 
 def _conflicts(args, net) -> list[str]:
@@ -26,10 +41,9 @@ def _up(args, net) -> None:
             raise SystemExit(f"testnet: {net.dir} already holds a network made otherwise: {'; '.join(conflicts)}. "
                              f"Leave the flags out to start it as it is, or use another --dir")
     else:
-        net.generate(*(DEFAULTS[f] if getattr(args, f) is None else getattr(args, f)
-                       for f in ("validators", "candidates")),
-                     epoch_length=args.epoch_length or DEFAULTS["epoch_length"],
-                     timeout_commit_ms=args.timeout_commit or DEFAULTS["timeout_commit"],
+        given = {f: DEFAULTS[f] if getattr(args, f) is None else getattr(args, f) for f in DEFAULTS}
+        net.generate(given["validators"], given["candidates"], epoch_length=given["epoch_length"],
+                     timeout_commit_ms=given["timeout_commit"],
                      **({} if args.snapshot_interval is None else {"snapshot_interval": args.snapshot_interval}))
     started = net.up()
     for node in net.nodes:
@@ -66,8 +80,10 @@ def _add(args, net) -> None:
 def cmd_testnet(args) -> int:
     from node.testnet import Testnet, TestnetError
 
-    net = Testnet(args.dir)
     try:
+        net = Testnet(args.dir)
+        if args.action != "add" and args.sync != "state":
+            raise SystemExit(f"testnet: --sync is how `add` joins a node; `{args.action}` takes none")
         if args.action != "up" and not net.nodes:
             raise TestnetError(f"no testnet in {args.dir}")
         if args.action != "up" and any(getattr(args, f) is not None for f in GENERATION_FLAGS):
@@ -89,8 +105,14 @@ def cmd_testnet(args) -> int:
             for row in rows if not args.json else ():
                 stopped = any(p["state"] == "stopped" for p in row["processes"].values())
                 state = "up" if row["running"] else "stopped (SIGSTOP)" if stopped else "down"
-                print(f"{row['name']}: {state}  {row['role']} ({row['role_from']})  height {row['height']}  "
-                      f"app hash {row.get('app_hash', '-')}  gRPC {row['grpc']}")
+                if state == "down":  # which of its processes are not running, not just "down"
+                    gone = [f"{role} {p['state']}" for role, p in row["processes"].items() if p["state"] != "running"]
+                    state += f" ({', '.join(gone) or 'not started'})"
+                where = f"height {row['height']}  app hash {row.get('app_hash') or '-'}" \
+                    if row["height"] is not None else "no answer from its CometBFT"
+                metrics = ", ".join(f"{name} {url}" for name, url in row["metrics"].items())
+                print(f"{row['name']}: {state}  {row['role']} (from {row['role_from']})  {where}  gRPC {row['grpc']}  "
+                      f"metrics: {metrics or '-'}")
     except TestnetError as exc:
         raise SystemExit(f"testnet: {exc}") from exc
     return 0
@@ -103,11 +125,13 @@ def register(sub) -> None:
                           "start|stop|restart NODE: one node; add: one more full node joins the running network")
     net.add_argument("node", nargs="?", help="start, stop, restart: the node (node2, or 2)")
     net.add_argument("--dir", required=True, help="the network's directory (keys, configs, data, logs)")
-    net.add_argument("--validators", type=int, help="genesis validators (default 4; only when making the network)")
-    net.add_argument("--candidates", type=int, help="extra full nodes with consensus keys, to bond later (default 0)")
-    net.add_argument("--epoch-length", type=int, help="blocks per validator-set election (default 20)")
-    net.add_argument("--timeout-commit", type=int, help="CometBFT timeout_commit, ms (default 300)")
-    net.add_argument("--snapshot-interval", type=int,
+    net.add_argument("--validators", type=_at_least(1),
+                     help="genesis validators (default 4; only when making the network)")
+    net.add_argument("--candidates", type=_at_least(0),
+                     help="extra full nodes with consensus keys, to bond later (default 0)")
+    net.add_argument("--epoch-length", type=_at_least(1), help="blocks per validator-set election (default 20)")
+    net.add_argument("--timeout-commit", type=_at_least(0), help="CometBFT timeout_commit, ms (default 300)")
+    net.add_argument("--snapshot-interval", type=_at_least(0),
                      help="blocks between each node's state sync snapshots (default 50; 0: none)")
     net.add_argument("--sync", choices=("state", "blocks"), default="state",
                      help="add: join by state sync from the newest snapshot (default), or by replaying every block")

@@ -46,11 +46,51 @@ KIND_TEXT = {DEV: "a dev chain: each block sealed by its author",
 MAGIC = b"PAYABLE-BLOCKS-1\n"  # a dev chain's blocks
 COMET_MAGIC = b"PAYABLE-BLOCKS-COMETBFT-1\n"  # a CometBFT chain's blocks, each with its commit record
 MAGICS = {MAGIC: DEV, COMET_MAGIC: COMETBFT}
+PROGRESS_EVERY = 1000  # blocks between an import's progress lines
 log = structlog.get_logger("payable.import")
 
 
 class BlockFileError(ValueError):
     """An export file is malformed (wrong magic, truncated, or a block that does not decode)."""
+
+
+class StoreError(ValueError):
+    """The base path holds no node database the tools can read: none at all, or one a running node holds."""
+
+
+def _stored(base_path: Path) -> tuple[ChainSpec, RocksBackend]:
+    """The chain spec and database of a stopped node's base path - never a chain made where there was none
+    (a directory that holds a chain spec but no database: a testnet's own directory, say)."""
+    if not (base_path / SPEC_FILE).exists() or not (base_path / DB_DIR).is_dir():
+        raise StoreError(f"{base_path} is not a node's base path (no {SPEC_FILE} and {DB_DIR}/ there); a testnet "
+                         "node's is DIR/nodeN/payable")
+    return open_spec(base_path, None), _open_store(base_path)
+
+
+def _open_store(base_path: Path) -> RocksBackend:
+    try:
+        return RocksBackend(base_path / DB_DIR)
+    except Exception as exc:  # rocksdict raises a bare Exception; the lock is the one a user can act on
+        if "lock" in str(exc).lower():
+            raise StoreError(f"{base_path / DB_DIR} is in use by a running node: stop it first (`payable testnet "
+                             "stop NODE --dir DIR`, or the `payable node` process)") from None
+        raise
+
+
+def _first_kept(db: ChainDB) -> int:
+    """The lowest block number this store holds (1, unless the node joined by state sync after genesis)."""
+    head = db.head.number if db.head is not None else 0
+    return next((n for n in range(1, head + 1) if db.block(n) is not None), head + 1)
+
+
+def _whole_chain(db: ChainDB, what: str, start: int = 1, export: bool = False) -> None:
+    """Refuse, saying why, a store that lacks the blocks from `start` on: a node that joined by state sync
+    holds only the blocks after its snapshot."""
+    first = _first_kept(db)
+    if first > start:
+        instead = f"export from --start {first}, or " if export else ""
+        raise StoreError(f"this node keeps blocks from #{first} on only (it joined by state sync at #{first - 1}), "
+                         f"so it cannot {what}; {instead}use a node that replayed the chain from genesis")
 
 
 def chain_kind(spec: ChainSpec) -> str:
@@ -174,12 +214,14 @@ class CheckReport(Report):
 def export_blocks(base_path: Path, out: Path, start: int = 1, end: int | None = None) -> Report:
     """Write blocks start..end (default: to the head) of a stopped node's chain to `out`, a CometBFT chain's
     each with its recorded commit."""
-    kind = chain_kind(open_spec(base_path, None))
-    backend = RocksBackend(base_path / DB_DIR)
+    spec, backend = _stored(base_path)
+    kind = chain_kind(spec)
     try:
         db = ChainDB(backend)
         best = db.head.number if db.head is not None else 0  # a store without genesis has no blocks to export
         last = best if end is None else min(end, best)
+        if last >= max(start, 1):
+            _whole_chain(db, f"export from #{max(start, 1)}", max(start, 1), export=True)
         numbers = range(max(start, 1), last + 1)
         commits = {n: stored_commit(backend, n) if kind == COMETBFT else None for n in numbers}
         count = write_blocks(out, ((db.require_block(n), commits[n]) for n in numbers), kind)
@@ -206,7 +248,11 @@ def import_blocks(base_path: Path, source: Path, spec: ChainSpec | None = None) 
 def _import_blocks(base_path: Path, source: Path, spec: ChainSpec | None) -> Report:
     chain_spec = open_spec(base_path, spec)
     kind = chain_kind(chain_spec)
-    backend = RocksBackend(base_path / DB_DIR)
+    if kind == COMETBFT and (base_path.parent / "config" / "config.toml").exists():
+        raise StoreError(f"{base_path} is a CometBFT node's app store: its CometBFT hands it the chain's blocks "
+                         "itself and will not start beside an app that is ahead of it; import into a fresh "
+                         "--base-path, or let the node catch up from its peers")
+    backend = _open_store(base_path)
     try:
         Executive.open(chain_spec, backend).close()  # genesis on a fresh path; a stored chain must be this spec's
         scratch = MemoryBackend()
@@ -227,9 +273,11 @@ def _import_blocks(base_path: Path, source: Path, spec: ChainSpec | None) -> Rep
                 if commit is not None:
                     records[commit_key(number)] = commit
                 imported += 1
-                log.info("block_verified", number=number, hash=blake2_256(block.header).hex(),
-                         extrinsics=len(block.extrinsics), final=kind == DEV or commit is not None,
-                         ms=round((time.perf_counter() - started) * 1000, 1))
+                log.debug("block_verified", number=number, hash=blake2_256(block.header).hex(),
+                          extrinsics=len(block.extrinsics), final=kind == DEV or commit is not None,
+                          ms=round((time.perf_counter() - started) * 1000, 1))
+                if imported % PROGRESS_EVERY == 0:  # a long import says it is alive, not a line per block
+                    log.info("blocks_verified", imported=imported, at=number)
         except BlockImportError as exc:
             raise BlockImportError(f"{source} refused, nothing imported: {exc}") from None
         finally:
@@ -247,10 +295,10 @@ def _import_blocks(base_path: Path, source: Path, spec: ChainSpec | None) -> Rep
 def check_chain(base_path: Path) -> CheckReport:
     """Re-execute every stored block from genesis and verify all roots, and on a CometBFT chain every
     recorded commit; raises BlockImportError if not."""
-    spec = open_spec(base_path, None)
+    spec, backend = _stored(base_path)
     kind = chain_kind(spec)
-    backend = RocksBackend(base_path / DB_DIR)
     try:
+        _whole_chain(ChainDB(backend), "be re-executed from genesis")
         stored = Executive.open(spec, backend)  # also checks the stored state against the head's root
         executive = Executive.open(spec, MemoryBackend())
         if executive.genesis_hash != stored.genesis_hash:

@@ -205,13 +205,23 @@ class NodeService(node_pb2_grpc.NodeServicer):
             abort(context, grpc.StatusCode.NOT_FOUND, f"no block #{number} yet (best is #{best})")
         return number
 
+    def _kept(self, read, number: int, context):
+        """`read(number)` of a block this node may not keep: below the snapshot it joined from by state sync
+        (or pruned) a block is NOT_FOUND, saying so, not an UNKNOWN error."""
+        try:
+            return read(number)
+        except LookupError as exc:
+            abort(context, grpc.StatusCode.NOT_FOUND, f"{exc.args[0] if exc.args else exc}: this node does not "
+                                                      "keep it (it joined by state sync after it); ask a node that "
+                                                      "keeps the whole chain")
+
     def GetBlock(self, request, context):
-        block = self.node.executive.db.require_block(self._number(request, context))
+        block = self._kept(self.node.executive.db.require_block, self._number(request, context), context)
         header = Header.FromString(block.header)
         return node_pb2.BlockResponse(hash=blake2_256(block.header), block=block, header=header)
 
     def GetHeader(self, request, context):
-        block = self.node.executive.db.require_block(self._number(request, context))
+        block = self._kept(self.node.executive.db.require_block, self._number(request, context), context)
         return node_pb2.HeaderResponse(hash=blake2_256(block.header), header_bytes=block.header,
                                        header=Header.FromString(block.header))
 
@@ -226,7 +236,7 @@ class NodeService(node_pb2_grpc.NodeServicer):
 
     def GetEvents(self, request, context):
         number = self._number(request, context)
-        events = self.node.executive.db.require_events(number).events
+        events = self._kept(self.node.executive.db.require_events, number, context).events
         return node_pb2.EventsResponse(block_number=number, events=events)
 
     # --- state ---------------------------------------------------------------------------------

@@ -125,9 +125,13 @@ class Testnet:
         self.snapshot_interval = 0
         state = self.dir / STATE_FILE
         if state.exists():
-            saved = json.loads(state.read_text())
-            self.nodes = [NodeInfo(**n) for n in saved["nodes"]]
-            self.snapshot_interval = int(saved.get("snapshot_interval", 0))
+            try:
+                saved = json.loads(state.read_text())
+                self.nodes = [NodeInfo(**n) for n in saved["nodes"]]
+                self.snapshot_interval = int(saved.get("snapshot_interval", 0))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise TestnetError(f"{state} is not a testnet's state file ({type(exc).__name__}: {exc}); it is "
+                                   "written by `payable testnet up` - move it aside to make a new network") from None
 
     @functools.cached_property
     def binary(self) -> Path:
@@ -340,7 +344,15 @@ class Testnet:
 
     def start_node(self, i: int, env: dict | None = None) -> None:
         """Start node i's processes: its kubo daemon (when it has one: the Payable node talks to it from the
-        start), the Payable node (CometBFT connects to it at start), then CometBFT."""
+        start), the Payable node (CometBFT connects to it at start), then CometBFT. One that fails to start
+        stops the others again (TestnetError with its log's end): a node is up whole or not at all."""
+        try:
+            self._start_processes(i, env)
+        except TestnetError:
+            self.stop_node(i)
+            raise
+
+    def _start_processes(self, i: int, env: dict | None) -> None:
         node = self.nodes[i]
         home = Path(node.home)
         self.stop_node(i)  # and forgets its processes
@@ -374,6 +386,9 @@ class Testnet:
         deadline = time.monotonic() + 10
         while node.home not in process_command(comet.pid) and comet.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)  # until it has exec'd: before, its command line is ours, and a stop would pass it by
+        # its RPC opens once the handshake with the app is done: a node that cannot start (an app store ahead of
+        # CometBFT's, a bad config) is reported with CometBFT's own words, not as started
+        self._wait_port(node.ports["rpc"], comet, home / "comet.log", timeout=120)
 
     @staticmethod
     def _wait_port(port: int, process: subprocess.Popen, log_file: Path, timeout: float = 60) -> None:
@@ -381,7 +396,7 @@ class Testnet:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 tail = log_file.read_text(errors="replace")[-2000:]
-                raise TestnetError(f"the node exited with {process.returncode} at start; {log_file}:\n{tail}")
+                raise TestnetError(f"{log_file.stem} exited with {process.returncode} at start; {log_file}:\n{tail}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 return
@@ -411,12 +426,12 @@ class Testnet:
         does not see it vanish) and wait for each."""
         node = self.nodes[i]
         own = self._own(node)
+        self.signal_node(i, signal.SIGCONT)  # all woken first: a CometBFT stopping beside a frozen app waits in vain
         for role in node.roles:
             pid = own.get(role)
             if pid is None:
                 continue
             try:
-                os.killpg(pid, signal.SIGCONT)
                 os.killpg(pid, sig)
             except ProcessLookupError:
                 continue
@@ -472,7 +487,7 @@ class Testnet:
             states = {role: process_state(pid) for role, pid in own.items()}
             chain_role = roles[node.name] if roles else "validator" if node.validator else "full node"
             row: dict[str, object] = {
-                "name": node.name, "role": chain_role, "role_from": "chain" if roles else "genesis (no node answered)",
+                "name": node.name, "role": chain_role, "role_from": "chain" if roles else "genesis: no node answered",
                 "validator": chain_role == "validator", "rpc": node.rpc, "grpc": node.grpc,
                 "metrics": {name: f"http://127.0.0.1:{node.ports[key]}/metrics"
                             for name, key in (("node", "metrics"), ("cometbft", "comet_metrics")) if key in node.ports},

@@ -210,3 +210,52 @@ def test_an_export_cut_short_leaves_neither_the_file_nor_its_temporary(tmp_path)
     with pytest.raises(BlockImportError, match="missing"):
         write_blocks(out, records(), COMETBFT)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_tools_say_what_a_base_path_is_not_and_change_nothing_there(source, tmp_path):
+    """What an operator points the tools at by mistake, each refused saying what to do, nothing written: a
+    directory holding a chain spec but no database (a testnet's own), a database a running node holds, a node
+    that joined by state sync (blocks after its snapshot only), and - for an import - a CometBFT node's app
+    store, which CometBFT would refuse to start beside once it is ahead."""
+    import shutil
+
+    from node.chaintools import StoreError
+
+    spec_only = tmp_path / "net"
+    spec_only.mkdir()
+    shutil.copy(source["base"] / "chain_spec.json", spec_only / "chain_spec.json")
+    for tool in (check_chain, lambda base: export_blocks(base, tmp_path / "out.bin")):
+        with pytest.raises(StoreError, match="is not a node's base path .* a testnet node's is DIR/nodeN/payable"):
+            tool(spec_only)
+    assert sorted(p.name for p in spec_only.iterdir()) == ["chain_spec.json"] and not (tmp_path / "out.bin").exists()
+
+    held = RocksBackend(source["base"] / DB_DIR)  # as a running node holds it
+    try:
+        with pytest.raises(StoreError, match="in use by a running node: stop it first"):
+            check_chain(source["base"])
+    finally:
+        held.close()
+
+    synced = tmp_path / "synced"
+    shutil.copytree(source["base"], synced)
+    backend = RocksBackend(synced / DB_DIR)
+    try:  # restored from a snapshot at #2: blocks 1 and 2 never reached this node
+        backend.write_batch({b"b:" + n.to_bytes(8, "big"): None for n in (1, 2)})
+    finally:
+        backend.close()
+    with pytest.raises(StoreError, match=r"keeps blocks from #3 on only \(it joined by state sync at #2\), so it "
+                                         "cannot be re-executed from genesis"):
+        check_chain(synced)
+    with pytest.raises(StoreError, match="cannot export from #1; export from --start 3, or use a node that"):
+        export_blocks(synced, tmp_path / "out.bin")
+    assert export_blocks(synced, tmp_path / "out.bin", start=3).blocks == BLOCKS - 2
+
+    home = tmp_path / "node3"  # a testnet node: CometBFT's home, the app's store under it
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text("# CometBFT\n")
+    shutil.copytree(source["base"], home / "payable")
+    head = check_chain(home / "payable").head_hash
+    export_blocks(source["base"], tmp_path / "all.bin")
+    with pytest.raises(StoreError, match="a CometBFT node's app store: .* import into a fresh --base-path"):
+        import_blocks(home / "payable", tmp_path / "all.bin")
+    assert check_chain(home / "payable").head_hash == head

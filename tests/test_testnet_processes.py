@@ -79,3 +79,51 @@ def test_its_own_processes_are_stopped_and_a_sigstopped_node_is_reported_stopped
     net.down()  # a stopped process is woken to take its SIGTERM (and reaped by the testnet's wait for it)
     assert not process_alive(app.pid) and not process_alive(comet.pid)
     assert Testnet(tmp_path).nodes[0].pids == {}
+
+
+def test_a_node_that_fails_to_start_is_not_left_half_running(tmp_path, processes, monkeypatch):
+    """A CometBFT that exits at start (an app store ahead of it, a bad config) is reported with its log, and
+    the node's other processes - started before it - are stopped again: up whole or not at all."""
+    from node.testnet import TestnetError
+
+    app = processes(str(tmp_path / "node0"))
+    net = _net(tmp_path, {}, {})
+
+    def half(i, env):  # the app started, then CometBFT exited
+        net.nodes[i].pids, net.nodes[i].started = {"app": app.pid}, {"app": process_start(app.pid)}
+        raise TestnetError("comet exited with 1 at start; comet.log: app block height (365) is higher than core")
+
+    monkeypatch.setattr(net, "_start_processes", half)
+    with pytest.raises(TestnetError, match="comet exited with 1 at start"):
+        net.start_node(0)
+    app.wait(timeout=20)
+    assert not process_alive(app.pid) and Testnet(tmp_path).nodes[0].pids == {}
+
+
+def test_generation_flags_take_zero_as_a_value_and_refuse_what_cannot_run(tmp_path):
+    """`--timeout-commit 0` is a network with no commit wait, not the default; a negative timeout (CometBFT
+    exits on it) or a network of no validators is refused before anything is made."""
+    from cli import testnet as cli_testnet
+    from cli.main import build_parser
+
+    for flag, value in (("--timeout-commit", "-5"), ("--epoch-length", "0"), ("--validators", "0"),
+                        ("--candidates", "-1"), ("--snapshot-interval", "ten")):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["testnet", "up", "--dir", str(tmp_path), flag, value])
+    made: dict = {}
+
+    class Fresh:  # a directory with no network yet: `up` generates it, then starts it
+        nodes: list = []
+        dir = tmp_path
+
+        def generate(self, validators, candidates, **settings):
+            made.update(settings, validators=validators, candidates=candidates)
+
+        def up(self):
+            return []
+
+    args = build_parser().parse_args(["testnet", "up", "--dir", str(tmp_path), "--timeout-commit", "0",
+                                      "--snapshot-interval", "0"])
+    cli_testnet._up(args, Fresh())
+    assert made == {"validators": 4, "candidates": 0, "epoch_length": 20, "timeout_commit_ms": 0,
+                    "snapshot_interval": 0}
