@@ -67,13 +67,14 @@ class _Products(torch.autograd.Function):
     @staticmethod
     def forward(ctx, product: _Product, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         ctx.product = product
+        ctx.set_materialize_grads(False)  # the run without a graph has no gradient: no zeros made for it
         ys = _each(product.forward_rows, xs)
         ctx.mark_non_differentiable(*(y for y, needed in zip(ys, ctx.needs_input_grad[1:], strict=True) if not needed))
         return ys
 
     @staticmethod
     def backward(ctx, *grads: torch.Tensor):
-        needed = [i for i, wanted in enumerate(ctx.needs_input_grad[1:]) if wanted]
+        needed = [i for i, wanted in enumerate(ctx.needs_input_grad[1:]) if wanted and grads[i] is not None]
         found = _each(ctx.product.backward_rows, [grads[i] for i in needed])
         out: list[torch.Tensor | None] = [None] * len(grads)
         for i, grad in zip(needed, found, strict=True):

@@ -67,9 +67,9 @@ class SweptHead:
         for start, size, for_logits, for_sums in self.slices:
             logits = self._product(rows, for_logits)
             top = torch.maximum(peak, logits.max(1).values)
-            rescale, e = torch.exp(peak - top), torch.exp(logits - top[:, None])
             inside = ((target >= start) & (target < start + size)).nonzero()[:, 0]
             at_label[inside] = logits[inside, target[inside] - start]
+            rescale, e = torch.exp(peak - top), logits.sub_(top[:, None]).exp_()  # in place: one [rows, slice] buffer
             norm = norm * rescale + e.sum(1)
             e[inside, target[inside] - start] = 0
             others = others * rescale + e.sum(1)
