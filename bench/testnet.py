@@ -3,7 +3,7 @@ interval and submit-to-final latency, next to the dev node's in-process import r
 measurement) on the same machine in the same run, and where the time goes.
 
     python bench/testnet.py [--validators 4] [--senders 200] [--per-sender 40] [--clients-per-node 1]
-                            [--timeout-commit 500] [--ipfs | --no-ipfs] [--baseline REV]
+                            [--timeout-commit 300] [--ipfs | --no-ipfs] [--baseline REV]
 
 Every transfer goes the way a client's does: gRPC SubmitBatch to one of the nodes, from several
 concurrent clients per node (each sender keeps to one client, so its nonces arrive in order); the
@@ -234,7 +234,8 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=200)
     parser.add_argument("--per-sender", type=int, default=40)
     parser.add_argument("--clients-per-node", type=int, default=1, help="concurrent gRPC submitters per node")
-    parser.add_argument("--timeout-commit", type=int, default=500, help="CometBFT timeout_commit, ms")
+    parser.add_argument("--timeout-commit", type=int, default=300,
+                        help="CometBFT timeout_commit, ms (default 300: what `payable testnet` generates)")
     parser.add_argument("--ipfs", action=argparse.BooleanOptionalAction, default=None,
                         help="a kubo daemon per node, as `payable testnet` runs one when kubo is installed "
                              "(default: when installed)")
