@@ -96,8 +96,9 @@ def cmd_testnet(args) -> int:
         elif args.action == "add":
             _add(args, net)
         elif args.action == "down":
-            net.down()
-            print(f"stopped {len(net.nodes)} nodes")
+            stopped = net.down()
+            idle = len(net.nodes) - stopped
+            print(f"stopped {stopped} nodes" + (f" ({idle} had no process running)" if idle else ""))
         else:
             rows = net.status()
             if args.json:

@@ -445,9 +445,12 @@ class Testnet:
         node.pids, node.started = {}, {}
         self._save()
 
-    def down(self) -> None:
+    def down(self) -> int:
+        """Stop every node; how many had a process of theirs still to stop."""
+        running = sum(bool(self._own(node)) for node in self.nodes)
         for i in range(len(self.nodes)):
             self.stop_node(i)
+        return running
 
     # --- status -------------------------------------------------------------------------------
     def chain_roles(self) -> dict[str, str] | None:

@@ -57,7 +57,7 @@ def test_a_saved_pid_that_is_now_another_process_is_never_signalled(tmp_path, pr
         row = net.status()[0]
         assert row["running"] is False
         assert row["processes"]["app"]["state"] == "gone (its PID now another process's)"
-        net.down()
+        assert net.down() == 0  # no process of its own to stop
         net.signal_node(0, signal.SIGKILL)
         time.sleep(0.3)
         assert process_alive(pid)  # untouched
@@ -76,7 +76,7 @@ def test_its_own_processes_are_stopped_and_a_sigstopped_node_is_reported_stopped
     shown = subprocess.run([sys.executable, "-m", "cli", "testnet", "status", "--dir", str(tmp_path)],
                            capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0 and "node0: stopped (SIGSTOP)" in shown.stdout, shown.stderr
-    net.down()  # a stopped process is woken to take its SIGTERM (and reaped by the testnet's wait for it)
+    assert net.down() == 1  # a stopped process is woken to take its SIGTERM (and reaped by the testnet's wait)
     assert not process_alive(app.pid) and not process_alive(comet.pid)
     assert Testnet(tmp_path).nodes[0].pids == {}
 
