@@ -170,9 +170,14 @@ class Call:
     hold: Hold
 
 
-def per_token(model: mr.Model) -> bool:
-    """Whether the model's escrow grows with the new-token bound (a price per output token)."""
-    return decode_u128(model.price_per_output_token) > 0
+def cap_advice(model: mr.Model, n: int) -> tuple[str, str | None]:
+    """What to do about a call above the spending cap, and the parameter to change: only what lowers the
+    escrow - the token bound where the model prices output tokens, fewer choices - else the cap itself."""
+    lower = [name for name, helps in (("max_tokens", decode_u128(model.price_per_output_token) > 0),
+                                      ("n", n > 1)) if helps]
+    if lower:
+        return f"lower {' or '.join(lower)} or raise the cap (--max-fee)", lower[0]
+    return "this model's flat price alone is above it: raise the cap (--max-fee)", None
 
 
 def choice_seed(seed: int | None, index: int) -> int | None:
@@ -270,14 +275,10 @@ class Gateway:
         n, escrow = request.n, quote.escrow * request.n
         what = f"model {model.id} at {max_tokens} max tokens" + (f", {n} choices" if n > 1 else "")
         if self.spend_cap is not None and escrow > self.spend_cap:
-            # advise only what lowers the escrow: the token bound on a per-token price, fewer choices
-            lower = [name for name, helps in (("max_tokens", per_token(model)), ("n", n > 1)) if helps]
-            advice = f"lower {' or '.join(lower)} or raise" if lower else \
-                "this model's flat price alone is above it: raise"
+            advice, param = cap_advice(model, n)
             raise GatewayError(400, f"This call escrows up to {format_open(escrow)} OPEN ({what}), above the "
                                     f"gateway's spending cap of {format_open(self.spend_cap)} OPEN per call: "
-                                    f"{advice} the cap (--max-fee)",
-                               code="spending_cap_exceeded", param=lower[0] if lower else None)
+                                    f"{advice}", code="spending_cap_exceeded", param=param)
         free = decode_u128(self.node.account(self.key.public).free)
         if free < escrow:
             raise GatewayError(429, f"The gateway's account {self.key.address} has {format_open(free)} OPEN free; "

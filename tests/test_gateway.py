@@ -368,3 +368,17 @@ def test_an_unreachable_worker_is_a_502_in_openais_shape(gateway):
     with pytest.raises(openai.InternalServerError) as caught:
         gateway["api"].completions.create(model=gateway["model"], prompt=PROMPT, max_tokens=2)
     assert caught.value.status_code == 502 and caught.value.code == "worker_unreachable"
+
+
+def test_the_spending_cap_advice_names_only_what_lowers_the_escrow():
+    """A flat-priced model's escrow does not move with max_tokens: advising it would send a user round in
+    circles; a per-token one's does, and so does n."""
+    from payable.modelregistry.v1 import modelregistry_pb2 as mr
+    from runtime.codec import ONE_OPEN, encode_u128
+    from studio.gateway import cap_advice
+
+    flat = mr.Model(price_per_inference=encode_u128(ONE_OPEN))
+    per_token = mr.Model(price_per_inference=encode_u128(ONE_OPEN), price_per_output_token=encode_u128(10**16))
+    assert cap_advice(flat, 1) == ("this model's flat price alone is above it: raise the cap (--max-fee)", None)
+    assert cap_advice(flat, 2) == ("lower n or raise the cap (--max-fee)", "n")
+    assert cap_advice(per_token, 2) == ("lower max_tokens or n or raise the cap (--max-fee)", "max_tokens")
