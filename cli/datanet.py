@@ -46,7 +46,8 @@ def _show(args, node, pb) -> int:
             "personal_data_allowed": metadata.personal_data_allowed, "permissioned": net.permissioned,
             "formats": list(metadata.accepted_formats), "snapshots": net.snapshot_count,
             "curators": [encode_address(c) for c in net.curators], "contributions": rows}
-    table = [(k, ", ".join(v) if isinstance(v, list) else str(v)) for k, v in data.items() if k != "contributions"]
+    table = [(k, ", ".join(v) or "-" if isinstance(v, list) else str(v)) for k, v in data.items()
+             if k != "contributions"]
     table += [(f"#{r['id']}", f"{r['status']:<9} {r['format']:<6} {r['size']:>9} B  {r['contributor']}  "
                               f"{_terms_text(r)}" + (f"  since #{r['withdrawn_at']}" if r["withdrawn_at"] else "")
                + (f" ({r['takedown']})" if r["takedown"] else ""))

@@ -48,9 +48,24 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except BrokenPipeError:  # the reader (head, less) closed the pipe after what it wanted: not an error
+    except BrokenPipeError as exc:
+        if not _stdout_closed():  # another pipe (a socket, a child's): an error like any other
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
-        return 0
+        return 0  # the reader (head, less) closed our output after what it wanted: not an error
     except (ClientError, ChainSpecError, BlockImportError, BlockFileError, CodecError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _stdout_closed() -> bool:
+    """Whether our standard output is a pipe its reader has closed (poll reports an error on its write end)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False

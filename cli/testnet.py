@@ -72,7 +72,7 @@ def _one_node(args, net) -> None:
 
 def _add(args, net) -> None:
     """One more full node, joined to the running network by state sync or by block replay."""
-    node = net.add_node(state_sync=args.sync == "state")
+    node = net.add_node(state_sync=args.sync != "blocks")  # state sync unless told otherwise
     print(f"{node.name}: full node joining by {node.joined}  gRPC {node.grpc}  CometBFT RPC {node.rpc}  "
           f"logs {node.home}/{{app,comet}}.log; `payable testnet status --dir {net.dir}` shows it catch up")
 
@@ -82,7 +82,7 @@ def cmd_testnet(args) -> int:
 
     try:
         net = Testnet(args.dir)
-        if args.action != "add" and args.sync != "state":
+        if args.action != "add" and args.sync is not None:
             raise SystemExit(f"testnet: --sync is how `add` joins a node; `{args.action}` takes none")
         if args.action != "up" and not net.nodes:
             raise TestnetError(f"no testnet in {args.dir}")
@@ -134,7 +134,7 @@ def register(sub) -> None:
     net.add_argument("--timeout-commit", type=_at_least(0), help="CometBFT timeout_commit, ms (default 300)")
     net.add_argument("--snapshot-interval", type=_at_least(0),
                      help="blocks between each node's state sync snapshots (default 50; 0: none)")
-    net.add_argument("--sync", choices=("state", "blocks"), default="state",
+    net.add_argument("--sync", choices=("state", "blocks"),
                      help="add: join by state sync from the newest snapshot (default), or by replaying every block")
     net.add_argument("--json", action="store_true", help="status as JSON")
     net.set_defaults(func=cmd_testnet)

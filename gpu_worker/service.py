@@ -213,8 +213,11 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
             code = grpc.StatusCode.NOT_FOUND if str(exc).startswith("no fine-tuning job") else \
                 grpc.StatusCode.FAILED_PRECONDITION
             context.abort(code, str(exc))
-        except ClientError as exc:  # the node's own refusal (an unknown snapshot, a read denied): its words as they are
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except ClientError as exc:  # the node's own answer (an unknown snapshot, a read denied, no node at all)
+            answer = exc.__cause__
+            if isinstance(answer, grpc.RpcError):  # passed on with its own code and words, not wrapped again
+                context.abort(answer.code(), answer.details())
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"the node's answer does not check out: {exc}")
         except (ValueError, KeyError, OSError, RuntimeError) as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{type(exc).__name__}: {exc}")
 

@@ -19,6 +19,7 @@ from genesis on a scratch in-memory copy and compares every block.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Iterable, Iterator
@@ -47,6 +48,7 @@ MAGIC = b"PAYABLE-BLOCKS-1\n"  # a dev chain's blocks
 COMET_MAGIC = b"PAYABLE-BLOCKS-COMETBFT-1\n"  # a CometBFT chain's blocks, each with its commit record
 MAGICS = {MAGIC: DEV, COMET_MAGIC: COMETBFT}
 PROGRESS_EVERY = 1000  # blocks between an import's progress lines
+LOCKED = re.compile(r"/LOCK\b|lock hold|lock file|Resource temporarily unavailable")  # RocksDB: held by a process
 log = structlog.get_logger("payable.import")
 
 
@@ -61,8 +63,10 @@ class StoreError(ValueError):
 def _stored(base_path: Path) -> tuple[ChainSpec, RocksBackend]:
     """The chain spec and database of a stopped node's base path - never a chain made where there was none
     (a directory that holds a chain spec but no database: a testnet's own directory, say)."""
-    if not (base_path / SPEC_FILE).exists() or not (base_path / DB_DIR).is_dir():
-        raise StoreError(f"{base_path} is not a node's base path (no {SPEC_FILE} and {DB_DIR}/ there); a testnet "
+    missing = [name for name, there in ((SPEC_FILE, (base_path / SPEC_FILE).exists()),
+                                        (f"{DB_DIR}/", (base_path / DB_DIR).is_dir())) if not there]
+    if missing:
+        raise StoreError(f"{base_path} is not a node's base path (no {' and no '.join(missing)} there); a testnet "
                          "node's is DIR/nodeN/payable")
     return open_spec(base_path, None), _open_store(base_path)
 
@@ -71,16 +75,23 @@ def _open_store(base_path: Path) -> RocksBackend:
     try:
         return RocksBackend(base_path / DB_DIR)
     except Exception as exc:  # rocksdict raises a bare Exception; the lock is the one a user can act on
-        if "lock" in str(exc).lower():
+        if LOCKED.search(str(exc)):
             raise StoreError(f"{base_path / DB_DIR} is in use by a running node: stop it first (`payable testnet "
                              "stop NODE --dir DIR`, or the `payable node` process)") from None
         raise
 
 
 def _first_kept(db: ChainDB) -> int:
-    """The lowest block number this store holds (1, unless the node joined by state sync after genesis)."""
-    head = db.head.number if db.head is not None else 0
-    return next((n for n in range(1, head + 1) if db.block(n) is not None), head + 1)
+    """The lowest block number this store holds (1, unless the node joined by state sync after genesis: then
+    the blocks after its snapshot, one run up to the head - found by bisection)."""
+    low, high = 1, (db.head.number if db.head is not None else 0) + 1
+    while low < high:
+        middle = (low + high) // 2
+        if db.block(middle) is None:
+            low = middle + 1
+        else:
+            high = middle
+    return low
 
 
 def _whole_chain(db: ChainDB, what: str, start: int = 1, export: bool = False) -> None:

@@ -212,8 +212,8 @@ class NodeService(node_pb2_grpc.NodeServicer):
             return read(number)
         except LookupError as exc:
             abort(context, grpc.StatusCode.NOT_FOUND, f"{exc.args[0] if exc.args else exc}: this node does not "
-                                                      "keep it (it joined by state sync after it); ask a node that "
-                                                      "keeps the whole chain")
+                                                      "keep it (it joined by state sync after it, or pruned it); "
+                                                      "ask a node that keeps the whole chain")
 
     def GetBlock(self, request, context):
         block = self._kept(self.node.executive.db.require_block, self._number(request, context), context)
@@ -295,8 +295,8 @@ class NodeService(node_pb2_grpc.NodeServicer):
         if found is None:
             abort(context, grpc.StatusCode.NOT_FOUND, f"no extrinsic with hash {request.hash.hex()} on this chain")
         number, index = found
-        block = db.require_block(number)
-        events = [e for e in db.require_events(number).events
+        block = self._kept(db.require_block, number, context)
+        events = [e for e in self._kept(db.require_events, number, context).events
                   if e.phase == EventRecord.APPLY_EXTRINSIC and e.extrinsic_index == index]
         return node_pb2.ExtrinsicResponse(block_number=number, block_hash=blake2_256(block.header), index=index,
                                           extrinsic=block.extrinsics[index], events=events)

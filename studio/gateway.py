@@ -262,10 +262,8 @@ class Gateway:
         max_tokens = request.max_tokens
         if not prompt.strip():
             raise GatewayError(400, "the prompt is empty", param="prompt")
-        greedy = request.top_p == 0  # OpenAI's top_p 0: only the most likely token
-        quote = generation.quote(self.node, model.id, prompt, max_new_tokens=max_tokens,
-                                 temperature=0.0 if greedy else request.temperature,
-                                 top_p=1.0 if greedy else request.top_p, seed=request.seed)
+        quote = generation.quote(self.node, model.id, prompt, max_new_tokens=max_tokens,  # top_p 0: greedy
+                                 temperature=request.temperature, top_p=request.top_p, seed=request.seed)
         try:
             prompt_tokens.check(self.node, quote.model, prompt, max_new_tokens=max_tokens,
                                 max_input_tokens=quote.args.max_input_tokens)

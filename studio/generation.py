@@ -52,13 +52,15 @@ def quote(node: Client, model_id: int, prompt: str, *, max_new_tokens: int = 64,
     defaults to the prompt's bytes plus the template's allowance (a byte-level tokenizer never makes more
     tokens than bytes). A `seed` makes the sampling's random stream the seed's own (same seed, same text).
     Bounds the chain would read otherwise (a 0 token bound is its default, charged) or refuse in its own units
-    are refused here, in the caller's, before anything is signed."""
+    are refused here, in the caller's, before anything is signed; a top-p that rounds to 0 is greedy sampling."""
     if max_new_tokens < 1:
         raise ValueError(f"max new tokens must be at least 1, not {max_new_tokens}")
     if not 0 <= temperature <= MAX_TEMPERATURE:
         raise ValueError(f"temperature must be in 0..{MAX_TEMPERATURE} (0: greedy), not {temperature}")
     if not 0 <= top_p <= 1:
         raise ValueError(f"top-p must be in 0..1, not {top_p}")
+    if round(top_p * 1000) == 0:  # only the most likely token (OpenAI's top_p 0): greedy - 0 on chain is "unset"
+        temperature, top_p = 0.0, 1.0
     model = node.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=model_id), mr.Model)
     bound = max_input_tokens or len(prompt.encode()) + TEMPLATE_ALLOWANCE
     sampling = inf.Sampling(temperature_milli=round(temperature * 1000), top_p_milli=round(top_p * 1000),

@@ -114,3 +114,48 @@ def test_json_reads_accounts_as_addresses_hashes_as_hex_and_amounts_as_open():
     assert shown == {"id": 4, "owner": alice.address, "base_model": 1, "artifact_hash": bytes(range(32)).hex(),
                      "price_per_inference": "0.2", "split": {"contributors": 7000}}
     assert readable(model, " OPEN")["price_per_inference"] == "0.2 OPEN"  # the studio's pages say the unit
+
+
+@pytest.mark.parametrize("top_p", [0.0, 1e-4])
+def test_a_top_p_that_rounds_to_zero_is_greedy_not_the_chains_unset(top_p):
+    """The chain reads top_p_milli 0 as "unset" (no cut at all): a top-p that rounds to 0 - only the most
+    likely token, as OpenAI reads top_p 0 - goes on chain as greedy sampling instead."""
+    from runtime.codec import encode_u128
+    from studio.generation import quote
+
+    class Registry:  # the one read a quote makes: the model's prices
+        @staticmethod
+        def pallet_query(*_):
+            return mr.Model(id=1, price_per_inference=encode_u128(ONE_OPEN))
+
+    sampling = quote(Registry(), 1, "hi", temperature=1.0, top_p=top_p).args.sampling  # type: ignore[arg-type]
+    assert (sampling.temperature_milli, sampling.top_p_milli) == (0, 1000)
+    kept = quote(Registry(), 1, "hi", temperature=1.0, top_p=0.9).args.sampling  # type: ignore[arg-type]
+    assert (kept.temperature_milli, kept.top_p_milli) == (1000, 900)
+
+
+def test_a_reader_closing_our_output_is_not_an_error_but_another_broken_pipe_is(capsys, monkeypatch):
+    """`payable ... | head`: the reader leaves after what it wanted - exit 0, no "error: Broken pipe". A broken
+    pipe elsewhere (a socket, a child's) is still reported."""
+    import subprocess
+    import sys
+
+    script = ("import os, sys\n"
+              "from cli.main import main\n"
+              "r, w = os.pipe()\n"
+              "os.close(r)\n"
+              "os.dup2(w, 1)\n"
+              "sys.stdout = os.fdopen(1, 'w', buffering=1)\n"
+              "sys.exit(main(['key', 'inspect', '//Alice']))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "error" not in done.stderr.lower(), done.stderr
+
+    import cli.chain
+    from cli.main import main
+
+    def broken(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli.chain, "cmd_key", broken)  # the parser takes the handler when main builds it
+    assert main(["key", "inspect", "//Alice"]) == 2
+    assert "error: [Errno 32] Broken pipe" in capsys.readouterr().err

@@ -125,6 +125,12 @@ def test_preview_pages_through_every_example_and_lists_the_held_out_rows(stack):
     page = run_cli(node, *common, "--split", "eval", "--limit", "2", worker=worker, json_out=False)
     assert page.returncode == 0 and f"of {held_out['eval_examples']} held-out examples" in page.stdout
     assert "next page: --offset 2" in page.stdout
+    # a snapshot the chain does not have: the node's own answer, passed on once with its own code
+    unknown = run_cli(node, "finetune", "preview", "--base-model", base, "--snapshot", "1:9", worker=worker,
+                      json_out=False)
+    codes = [code for code in ("INVALID_ARGUMENT", "NOT_FOUND") for _ in range(unknown.stderr.count(code))]
+    assert unknown.returncode != 0 and len(codes) == 1 and "ClientError" not in unknown.stderr, unknown.stderr
+    assert "1:9" in unknown.stderr or "version 9" in unknown.stderr, unknown.stderr
 
 
 def test_model_fetch_of_a_training_config_writes_or_prints_the_blob(stack, tmp_path):

@@ -293,24 +293,38 @@ def test_bases_loaded_on_several_threads_of_a_fresh_process_all_load(tiny_base):
 
 def test_an_estimate_after_a_job_on_the_base_uses_the_rate_this_worker_measured(data, tiny_base, tmp_path):
     """Before any job the time is a cautious FLOP count (this CPU trains ~15x faster than it assumes); once a job
-    on the base completed, the estimate divides by the tokens/s that job measured - read back from its progress
-    after a worker restart too."""
+    on the base completed, the estimate divides by the tokens/s the newest such job measured - read back from
+    its progress after a worker restart too - scaled by the two configs' arithmetic per token; a job on another
+    base, or an older one, is not what this base runs at."""
+    from dataclasses import replace
+
     import torch
 
+    from gpu_worker.finetune.config import flops_per_token
     from gpu_worker.finetune.engine import FinetuneEngine
     from runtime.crypto import Keypair
 
     config = TrainingConfig(base_model=BASE, dataset=SPEC, max_steps=12)
     engine = FinetuneEngine(tmp_path / "worker", Keypair.from_uri("//Eve"), torch.device("cpu"), None)
     cautious = engine._estimate(config, tiny_base, data)
-    job = tmp_path / "worker" / "finetune" / "job1"
-    job.mkdir(parents=True)
-    record = {"id": "job1", "owner": "x", "config": config.to_dict(), "prompts": [], "state": "completed",
-              "results": {"base_dir": str(tiny_base)}, "created_at": 1.0}
-    (job / "job.json").write_text(json.dumps(record))
-    (job / "progress.jsonl").write_text("".join(json.dumps({"step": s, "tokens_per_s": r}) + "\n"
-                                                for s, r in ((1, 900.0), (2, 1234.5))))
+
+    def job(name: str, base_dir, created: float, rates: tuple[float, ...], top_layers: int = 0) -> None:
+        folder = tmp_path / "worker" / "finetune" / name
+        folder.mkdir(parents=True)
+        ran = replace(config, top_layers=top_layers)
+        (folder / "job.json").write_text(json.dumps({
+            "id": name, "owner": "x", "config": ran.to_dict(), "prompts": [], "state": "completed",
+            "results": {"base_dir": str(base_dir)}, "created_at": created}))
+        (folder / "progress.jsonl").write_text("".join(json.dumps({"step": s, "tokens_per_s": r}) + "\n"
+                                                       for s, r in enumerate(rates, 1)))
+
+    job("older", tiny_base, 1.0, (100.0,))
+    job("newest", tiny_base, 3.0, (900.0, 1234.5), top_layers=1)
+    job("other-base", tmp_path / "another-base", 5.0, (7.0,))
     restarted = FinetuneEngine(tmp_path / "worker", Keypair.from_uri("//Eve"), torch.device("cpu"), None)
     measured = restarted._estimate(config, tiny_base, data)
-    assert measured["seconds"] == pytest.approx(measured["train_tokens"] / 1234.5)
+    model_config = json.loads((tiny_base / "config.json").read_text())
+    rate = 1234.5 * flops_per_token(replace(config, top_layers=1), model_config) / flops_per_token(config, model_config)
+    assert rate < 1234.5  # the newest job's backward stopped after one layer: a whole backward is slower
+    assert measured["seconds"] == pytest.approx(measured["train_tokens"] / rate)
     assert measured["train_tokens"] == cautious["train_tokens"] and measured["seconds"] != cautious["seconds"]

@@ -127,3 +127,26 @@ def test_generation_flags_take_zero_as_a_value_and_refuse_what_cannot_run(tmp_pa
     cli_testnet._up(args, Fresh())
     assert made == {"validators": 4, "candidates": 0, "epoch_length": 20, "timeout_commit_ms": 0,
                     "snapshot_interval": 0}
+    for action in ("up", "status"):  # --sync says how `add` joins; elsewhere it would be silently ignored
+        with pytest.raises(SystemExit, match=f"--sync is how `add` joins a node; `{action}` takes none"):
+            cli_testnet.cmd_testnet(build_parser().parse_args(["testnet", action, "--dir", str(tmp_path),
+                                                               "--sync", "state"]))
+
+
+def test_a_process_that_exits_at_start_is_reported_with_its_log_and_a_slow_one_can_be_left_to_finish(
+        tmp_path, processes):
+    """What start_node waits on for CometBFT: its RPC port. A CometBFT that exits first (an app store ahead of
+    it) is an error carrying its log's end; one still replaying blocks when the wait ends is left running."""
+    from node.ports import free_port
+    from node.testnet import TestnetError
+
+    log = tmp_path / "comet.log"
+    log.write_text("ERROR: error on replay: app block height (365) is higher than core (322)\n")
+    exits = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
+    with pytest.raises(TestnetError, match=r"(?s)comet exited with 1 at start; .*app block height \(365\) is higher"):
+        Testnet._wait_port(free_port(), exits, log, timeout=30)
+    slow = processes(str(tmp_path))  # alive, never listening
+    Testnet._wait_port(free_port(), slow, log, timeout=0.3, slow_is_failure=False)
+    assert slow.poll() is None
+    with pytest.raises(TestnetError, match="did not open port"):
+        Testnet._wait_port(free_port(), slow, log, timeout=0.3)

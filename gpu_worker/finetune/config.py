@@ -184,16 +184,8 @@ def estimate(config: TrainingConfig, model_config: dict, train_examples: int, me
     a transformer layer without recomputation, plus the vocab-sized logits). Time: tokens over a
     throughput - measured on this worker when known, else a FLOP count at 5 GFLOP/s, a cautious CPU (2 per
     parameter forward, 4 backward through the adapted layers only: `top_layers` stops the backward early)."""
-    h = model_config["hidden_size"]
-    layers = model_config["num_hidden_layers"]
-    inter = model_config.get("intermediate_size", 4 * h)
-    vocab = model_config["vocab_size"]
-    heads = model_config["num_attention_heads"]
-    kv = model_config.get("num_key_value_heads", heads)
-    head_dim = model_config.get("head_dim") or h // heads
-    per_layer = [(h, heads * head_dim), (h, kv * head_dim), (h, kv * head_dim), (heads * head_dim, h),
-                 (h, inter), (h, inter), (inter, h)]
-    base_params = layers * (sum(i * o for i, o in per_layer) + 2 * h) + 2 * vocab * h + h
+    h, vocab = model_config["hidden_size"], model_config["vocab_size"]
+    layers, per_layer, base_params = _shapes(model_config)
     adapted = config.top_layers or layers  # backward stops below the lowest adapted layer
     trainable = adapted * sum(config.rank * (i + o) for i, o in per_layer)
     steps = config.steps_for(train_examples)
@@ -202,5 +194,26 @@ def estimate(config: TrainingConfig, model_config: dict, train_examples: int, me
     activations = int(34 * h * micro_tokens * layers + 8 * micro_tokens * vocab)
     memory = 4 * base_params + 16 * trainable + activations
     total_tokens = int(steps * tokens_per_step)
-    throughput = tokens_per_s or 5e9 / ((2 + 4 * adapted / layers) * base_params)
+    throughput = tokens_per_s or 5e9 / flops_per_token(config, model_config)
     return Estimate(steps, total_tokens, trainable, memory, total_tokens / throughput)
+
+
+def flops_per_token(config: TrainingConfig, model_config: dict) -> float:
+    """A training token's arithmetic: 2 per base parameter forward, 4 backward through the adapted layers
+    (`top_layers` stops the backward early) - what scales a rate measured under one config to another."""
+    layers, _, base_params = _shapes(model_config)
+    return (2 + 4 * (config.top_layers or layers) / layers) * base_params
+
+
+def _shapes(model_config: dict) -> tuple[int, list[tuple[int, int]], int]:
+    """(layers, each layer's projections as (in, out), the base's parameter count) of a LLaMA-style config."""
+    h = model_config["hidden_size"]
+    layers = model_config["num_hidden_layers"]
+    inter = model_config.get("intermediate_size", 4 * h)
+    heads = model_config["num_attention_heads"]
+    kv = model_config.get("num_key_value_heads", heads)
+    head_dim = model_config.get("head_dim") or h // heads
+    per_layer = [(h, heads * head_dim), (h, kv * head_dim), (h, kv * head_dim), (heads * head_dim, h),
+                 (h, inter), (h, inter), (inter, h)]
+    base_params = layers * (sum(i * o for i, o in per_layer) + 2 * h) + 2 * model_config["vocab_size"] * h + h
+    return layers, per_layer, base_params

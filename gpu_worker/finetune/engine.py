@@ -35,7 +35,7 @@ from sdk.modelfactory import DEFAULT_REWARD_SPLIT
 
 from ..device import building_models, deterministic
 from ..frozen_base import native_dtype
-from .config import TrainingConfig, estimate, library_versions
+from .config import TrainingConfig, estimate, flops_per_token, library_versions
 from .dataset import DatasetSpec, Prepared, prepare, prompt_text
 from .export import export_merged
 from .sources import fetch_base, snapshot_sources
@@ -194,18 +194,20 @@ class FinetuneEngine:
     def _estimate(self, config: TrainingConfig, base_dir: Path, data: Prepared) -> dict:
         model_config = json.loads((base_dir / "config.json").read_text())
         mean = data.tokens / max(1, len(data.train))
-        return estimate(config, model_config, len(data.train), mean, self._measured_rate(base_dir)).to_dict()
+        rate = self._measured_rate(config, base_dir, model_config)
+        return estimate(config, model_config, len(data.train), mean, rate).to_dict()
 
-    def _measured_rate(self, base_dir: Path) -> float | None:
-        """Training tokens/s this worker last measured on this base (its newest completed job's final progress
-        point), so that an estimate after the first job is this machine's, not the cautious FLOP figure
-        (which on a 2-core CPU with a matrix unit was ~15x too slow); None before any job on the base."""
+    def _measured_rate(self, config: TrainingConfig, base_dir: Path, model_config: dict) -> float | None:
+        """Training tokens/s for `config` from what this worker last measured on this base (its newest completed
+        job's final progress point), scaled by the two configs' arithmetic per token (`flops_per_token`: a
+        backward through fewer layers is faster), so that an estimate after the first job is this machine's,
+        not the cautious FLOP figure (~15x too slow on a 2-core CPU with a matrix unit); None before any."""
         done = [job for job in self.jobs.values() if job.state == "completed"
                 and job.results.get("base_dir") == str(base_dir) and job.points]
         for job in sorted(done, key=lambda j: j.created_at, reverse=True):
             rate = next((p["tokens_per_s"] for p in reversed(job.points) if p.get("tokens_per_s")), None)
             if rate:
-                return float(rate)
+                return rate * flops_per_token(job.config, model_config) / flops_per_token(config, model_config)
         return None
 
     def config_from(self, data: dict) -> TrainingConfig:
