@@ -3,17 +3,16 @@ own rows (or lightly edited copies of someone else's) earns nothing more than th
 
 Exact-duplicate blobs are refused by the chain and identical rows were already credited to their first
 holder; a copy with a little noise on every feature, or a text row with a word changed, passed both and
-multiplied its contributor's share (x2.2 with three noisy copies of each row, measured through the
-gradient path). A row within the threshold of an earlier row (snapshot order is arrival order) is a
-near-duplicate: the model is trained without it and its index does not hold it, so it earns nothing, it
-takes nothing from the row it copies, and the row it copies earns what it earned alone (what paying each
-copy, or paying a cluster one row's mean worth, cannot do: a model trained on four copies leans on
-them, and each copy's influence falls). A genuinely new row, even near the same region, is kept and
-earns. Where: a classifier's tabular rows (`gradient/`: the index manifest counts them,
-`near_duplicate_rows`), ModelFactory's text rows (`finetune/dataset.py`: the preview lists each with the
-row it repeats, a job's results count them, `rows_left_out`), and a language model's documents
-(`span/index.py`: credited to the first of them). `payable datanet duplicates` shows a curator the same,
-before approving.
+multiplied its contributor's share (x2.2 with three noisy copies of each row, measured through the gradient
+path). A row within the threshold of an earlier kept row (snapshot order is arrival order; kept: not a
+near-duplicate itself) is a near-duplicate: the model is trained without it and its index does not hold it,
+so it earns nothing, it takes nothing from the row it copies, and the row it copies earns what it earned
+alone (what paying each copy, or paying a cluster one row's mean worth, cannot do: a model trained on four
+copies leans on them, and each copy's influence falls). A genuinely new row, even near the same region, is
+kept and earns. Where: a classifier's tabular rows (`gradient/`: the index manifest counts them,
+`near_duplicate_rows`), ModelFactory's text rows (`finetune/dataset.py`: the preview lists each with the row
+it repeats, a job's results count them, `rows_left_out`), and a language model's documents (`span/index.py`:
+credited to the first of them). `payable datanet duplicates` shows a curator the same, before approving.
 
 Thresholds, chosen from data and stated:
 - Tabular rows (same label): features scaled by each feature's standard deviation over the snapshot
@@ -41,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 
 import numpy as np
 
@@ -50,6 +50,8 @@ TOKEN_JACCARD = 0.5  # tokenized documents
 SHINGLE = 5        # characters, in a text row
 TOKEN_SHINGLE = 5  # token ids, in a tokenized document
 MINHASH_BANDS, MINHASH_ROWS = 32, 2  # 64 hashes; a pair at Jaccard 0.5 shares a band with p > 0.9999
+MAX_CHECKED = 32  # exact similarities computed per item, for the candidates sharing the most bands
+BUCKET_CAP = 64  # kept items a band value lists
 _PRIME = (1 << 32) - 5
 _BLOCK = 2048
 
@@ -121,24 +123,34 @@ _A, _B = _universal()
 
 
 def shingle_matches(sets: list[np.ndarray], threshold: float) -> np.ndarray:
-    """For each item (its shingle hashes), the most similar earlier item whose Jaccard similarity is at
-    least `threshold`, or -1: MinHash LSH bands find the candidate pairs, the exact similarity decides."""
+    """For each item (its shingle hashes), the most similar earlier *kept* item (one that is no near-duplicate
+    itself) whose Jaccard similarity is at least `threshold`, or -1: MinHash LSH bands find the candidates,
+    the exact similarity decides. Only kept items enter the bands, and each item's exact checks go to the
+    MAX_CHECKED candidates sharing the most bands with it (a near-duplicate at 0.7 shares ~16 of 32; a pair
+    at 0.3, ~3): a file of thousands of near-identical rows is one kept row and its copies - linear, where
+    checking every earlier similar row took minutes and gigabytes for one contribution. A band value shared
+    by BUCKET_CAP kept items takes no more (rows of one small vocabulary crowd some bands): an item is found
+    through its other bands, and only one crowded in all 32 could go unmatched."""
     buckets: dict[tuple[int, bytes], list[int]] = {}
     matches = np.full(len(sets), -1)
     for i, items in enumerate(sets):
         signature = _signature(items) if len(items) else np.zeros(MINHASH_BANDS * MINHASH_ROWS, dtype=np.uint64)
-        candidates: set[int] = set()
-        for band in range(MINHASH_BANDS):
-            key = (band, signature[band * MINHASH_ROWS:(band + 1) * MINHASH_ROWS].tobytes())
-            candidates.update(buckets.setdefault(key, []))
-            buckets[key].append(i)
+        keys = [(band, signature[band * MINHASH_ROWS:(band + 1) * MINHASH_ROWS].tobytes())
+                for band in range(MINHASH_BANDS)]
+        shared_bands = Counter(j for key in keys for j in buckets.get(key, ()))
         best, best_similarity = -1, threshold
-        for j in sorted(candidates):
+        for j, _ in sorted(shared_bands.items(), key=lambda hit: (-hit[1], hit[0]))[:MAX_CHECKED]:
             shared = len(np.intersect1d(items, sets[j], assume_unique=True))
             similarity = shared / max(1, len(items) + len(sets[j]) - shared)
-            if similarity > best_similarity or (best < 0 and similarity >= threshold):
+            if similarity > best_similarity or (similarity == best_similarity and 0 <= j < best) or \
+                    (best < 0 and similarity >= threshold):
                 best, best_similarity = j, similarity
         matches[i] = best
+        if best < 0:  # kept: later items are checked against it, through its bands not yet crowded
+            for key in keys:
+                bucket = buckets.setdefault(key, [])
+                if len(bucket) < BUCKET_CAP:
+                    bucket.append(i)
     return matches
 
 

@@ -83,3 +83,23 @@ def test_noisy_copies_of_tabular_examples_are_reported(tmp_path, start_node):
     report = _cli(node, "datanet", "duplicates", "1")["contributions"]
     assert [len(c["near_duplicates"]) for c in report] == [0, 10]
     assert [(d["row"], d["of_row"]) for d in report[1]["near_duplicates"]] == [(i, i) for i in range(1, 11)]
+
+
+def test_thousands_of_near_identical_rows_are_one_kept_row_and_its_copies():
+    """A contribution of thousands of lightly varied copies of one row: each is matched to the one kept row
+    (only kept rows are candidates), so the check is linear - checking every earlier similar row took the
+    worker minutes and gigabytes on 12k such rows while the studio waited - and a copy of a copy still
+    names the row that is kept, the one its credit would have gone to."""
+    import random
+
+    from gpu_worker.near_duplicates import text_matches
+
+    rng = random.Random(0)
+    words = "Question: what time does the bakery on Mill Street open on Sundays? Answer: at seven.".split()
+    rows = []
+    for i in range(3000):
+        varied = list(words)
+        varied[rng.randrange(len(varied))] += str(i % 7)
+        rows.append(" ".join(varied))
+    matches = text_matches(rows)
+    assert matches[0] == -1 and set(matches[1:].tolist()) == {0}

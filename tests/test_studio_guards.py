@@ -246,3 +246,35 @@ def test_the_studios_gateway_answers_unknown_paths_and_methods_in_openais_shape(
         page = client.get("/no-such-page", headers=HTML)
         assert page.status_code == 404 and "text/html" in page.headers["content-type"]
 
+
+
+def test_a_slow_worker_call_does_not_hold_up_every_other_page(monkeypatch):
+    """A preview the worker takes minutes over (a contributor's 5 MB of near-identical rows did) runs on the
+    thread pool: the studio keeps serving its other pages meanwhile, not only once the worker answers."""
+    import threading
+
+    from studio.routes import modelfactory
+
+    entered, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    class SlowWorker:
+        def Preview(self, request, timeout=None):  # the gRPC stub's method name
+            entered.set()
+            release.wait(30)
+            finished.set()
+            raise ValueError("the worker answered at last")
+
+    monkeypatch.setattr(modelfactory, "training_config", lambda client, form: {
+        "dataset": {"snapshots": [[1, 1]]}, "base_model": "00" * 32, "cutoff": 64})
+    with _studio() as client:
+        token = _token(client)
+        client.app.state.finetune = SlowWorker()
+        preview = threading.Thread(target=client.post, args=("/factory/preview",),
+                                   kwargs={"data": {"snapshots": "1:1"}, "headers": {"X-CSRF-Token": token}})
+        preview.start()
+        assert entered.wait(30)
+        other = client.get("/no/such/page", headers=HTML)  # answered while the preview still waits
+        assert other.status_code == 404 and not finished.is_set()
+        release.set()
+        preview.join(30)
+        assert finished.is_set()

@@ -7,6 +7,7 @@ import tempfile
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from payable.datanet.v1 import datanet_pb2 as dn
 from sdk.client import Client
@@ -53,5 +54,5 @@ async def upload(request: Request, client: NodeClient):
         tmp.flush()
         if size == 0:
             raise HTTPException(400, "the file is empty")
-        stored = client.upload(tmp.name)
+        stored = await run_in_threadpool(client.upload, tmp.name)  # the event loop serves every other page
     return {"hash": stored.hash.hex(), "size": stored.size, "already_stored": stored.already_stored}

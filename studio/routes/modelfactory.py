@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from google.protobuf import json_format
 from pydantic import BeforeValidator, JsonValue
+from starlette.concurrency import run_in_threadpool
 
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.worker.v1 import worker_pb2 as wp
@@ -190,13 +191,13 @@ async def preview(request: Request, client: NodeClient, jobs: FinetuneClient, te
                                                      base_model=config["base_model"], cutoff=config["cutoff"],
                                                      limit=8), timeout=600)
 
-    return partial(request, templates, "_preview.html", "preview", compute)
+    return await run_in_threadpool(partial, request, templates, "_preview.html", "preview", compute)
 
 
 @router.post("/factory/estimate", response_class=HTMLResponse)
 async def estimate(request: Request, client: NodeClient, jobs: FinetuneClient, templates: Templates):
     form = await read_form(request)
-    return partial(request, templates, "_estimate.html", "estimate", lambda: jobs.Estimate(
+    return await run_in_threadpool(partial, request, templates, "_estimate.html", "estimate", lambda: jobs.Estimate(
         wp.JobConfigRequest(config_json=json.dumps(training_config(client, form))), timeout=600))
 
 
@@ -211,7 +212,8 @@ async def prepare_job(request: Request, client: NodeClient):
     """The form as the training config the owner signs (its exact JSON) and the prompts to sample."""
     form = await read_form(request)
     prompts = [p.strip() for p in form.get("prompts", "").splitlines() if p.strip()]
-    return {"config_json": json.dumps(training_config(client, form)), "prompts": prompts}
+    config = await run_in_threadpool(training_config, client, form)
+    return {"config_json": json.dumps(config), "prompts": prompts}
 
 
 @router.post("/api/jobs")
