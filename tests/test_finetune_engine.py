@@ -328,3 +328,44 @@ def test_an_estimate_after_a_job_on_the_base_uses_the_rate_this_worker_measured(
     assert rate < 1234.5  # the newest job's backward stopped after one layer: a whole backward is slower
     assert measured["seconds"] == pytest.approx(measured["train_tokens"] / rate)
     assert measured["train_tokens"] == cautious["train_tokens"] and measured["seconds"] != cautious["seconds"]
+
+
+def test_two_publishes_of_one_job_at_once_build_its_index_once(tmp_path, monkeypatch):
+    """A double click on Publish sends two requests: the second waits for the first's index build and reuses
+    it, instead of deleting the folder the first is building in (FileNotFoundError, a half-built index)."""
+    import threading
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    import torch
+
+    from gpu_worker.finetune import engine as engine_module
+    from gpu_worker.finetune.engine import FinetuneEngine, Job
+    from runtime.crypto import Keypair
+
+    builds, started, release = [], threading.Event(), threading.Event()
+
+    def build(model, tokenizer, train, held_out, work, method, weight, lr, trained):
+        builds.append(work)
+        started.set()
+        release.wait(30)
+        work.mkdir(parents=True)
+        (work / "index.json").write_text("{}")
+
+    engine = FinetuneEngine(tmp_path / "worker", Keypair.from_uri("//Eve"), torch.device("cpu"), "127.0.0.1:1",
+                            build_index=build)
+    monkeypatch.setattr(engine, "_with_adapter", lambda job: (None, None))
+    monkeypatch.setattr(engine, "_client", lambda: nullcontext())
+    monkeypatch.setattr(engine_module, "load_inputs", lambda *a: (None, SimpleNamespace(train=[], eval=[])))
+    job = Job("j1", "owner", TrainingConfig(base_model=BASE, dataset=SPEC, max_steps=4), [], "completed")
+    got = []
+    first = threading.Thread(target=lambda: got.append(engine.attribution_index(job, "span", 0)))
+    second = threading.Thread(target=lambda: got.append(engine.attribution_index(job, "span", 0)))
+    first.start()
+    assert started.wait(30)
+    second.start()
+    second.join(1)  # time to reach the build, were nothing holding it back
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert len(builds) == 1 and len(got) == 2 and got[0] == got[1] and (got[0] / "index.json").exists()

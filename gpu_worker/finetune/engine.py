@@ -108,6 +108,8 @@ class FinetuneEngine:
         self.changed = threading.Condition()
         self.device_slots = threading.BoundedSemaphore(slots)
         self._tried: dict[str, tuple] = {}  # job id → (model, tokenizer) with the adapter, for the prompt box
+        self._building: dict[Path, threading.Lock] = {}  # an attribution index being built → its one builder
+        self._changes = threading.Lock()
         for path in sorted(self.root.glob("*/job.json")):
             self._reload(path)
 
@@ -362,21 +364,24 @@ class FinetuneEngine:
         if self.build_index is None:
             raise JobError("this worker cannot build attribution indexes, so it cannot publish adapters")
         final = self._dir(job) / f"attribution-{method.replace('+', '-and-')}-{span_weight_bps}"
-        if final.exists():
+        with self._changes:
+            building = self._building.setdefault(final, threading.Lock())
+        with building:  # a second publish of the job (a double click) waits for this build and reuses it
+            if final.exists():
+                return final
+            model, tokenizer = self._with_adapter(job)
+            with self._client() as client:
+                _, data = load_inputs(client, job.config, self.cache, self.key)
+            work = final.with_name(f".{final.name}-building")
+            if work.exists():  # left by a worker that stopped mid-build
+                shutil.rmtree(work)
+            with self.device_slots:
+                config = job.config
+                self.build_index(model, tokenizer, data.train, data.eval, work, method, span_weight_bps,
+                                 config.learning_rate,
+                                 config.steps_for(len(data.train)) * config.batch_size * config.grad_accum)
+            work.replace(final)
             return final
-        model, tokenizer = self._with_adapter(job)
-        with self._client() as client:
-            _, data = load_inputs(client, job.config, self.cache, self.key)
-        work = final.with_name(f".{final.name}-building")
-        if work.exists():
-            shutil.rmtree(work)
-        with self.device_slots:
-            config = job.config
-            self.build_index(model, tokenizer, data.train, data.eval, work, method, span_weight_bps,
-                             config.learning_rate,
-                             config.steps_for(len(data.train)) * config.batch_size * config.grad_accum)
-        work.replace(final)
-        return final
 
     def publish(self, job_id: str, split: mr.RewardSplit, prices: dict[str, str],
                 method: str = "", span_weight_bps: int = 0) -> mr.RegisterModel:

@@ -378,6 +378,10 @@ const Studio = (() => {
 
   async function publishJob(form, id) {
     const out = document.getElementById("publish-output");
+    const button = form.querySelector("button[type=submit]");
+    if (publishJob.busy) return false;  // a double click publishes once (one index build, one dialog)
+    publishJob.busy = true;
+    if (button) button.disabled = true;
     try {
       const current = requireKey();
       const auth = ownerAuth("publish", new TextEncoder().encode(id));
@@ -397,6 +401,9 @@ const Studio = (() => {
     } catch (error) {
       out.textContent = "";
       toast(error.message, true);
+    } finally {
+      publishJob.busy = false;
+      if (button) button.disabled = false;
     }
     return false;
   }
