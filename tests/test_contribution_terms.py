@@ -84,9 +84,12 @@ def test_contributions_outside_the_datanets_terms_are_refused_with_the_rule_and_
     assert _contribute(c, c.bob, 1, H[3], dn.ContributionTerms(personal_data=True)) is None
     assert _contribute(c, c.bob, 1, H[4], dn.ContributionTerms(license="CC0-1.0"))[0] == "LicenseNotAccepted"
     assert _contribution(c, 4).terms == dn.ContributionTerms(license="CC-BY-4.0", personal_data=True)
-    assert _run(c, c.alice, "datanet", "create_datanet", dn.CreateDataNet(
-        name="x", domain="x", license="MIT", contribution_deposit=encode_u128(ONE_OPEN), accepted_formats=["csv"],
-        accepted_licenses=["MIT", "MIT"]))[0] == "BadInput"
+    from runtime.errors import InvalidTransaction  # a repeated accepted license: refused at the door, no fee
+
+    with pytest.raises(InvalidTransaction, match="datanet.BadInput: accepted_licenses must list at most 32 distinct"):
+        c.ex.validate_transaction(c.sign(c.alice, "datanet", "create_datanet", dn.CreateDataNet(
+            name="x", domain="x", license="MIT", contribution_deposit=encode_u128(ONE_OPEN), accepted_formats=["csv"],
+            accepted_licenses=["MIT", "MIT"])))
     c.ex.try_state()
 
 

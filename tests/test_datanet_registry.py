@@ -43,9 +43,20 @@ def test_datanet_bad_inputs(net):
     assert _run(c, c.alice, "datanet", "approve", dn.Decide(contribution=1)) is None
     assert _run(c, c.alice, "datanet", "approve", dn.Decide(contribution=1)) == "NotPending"  # double approval
     assert _run(c, c.alice, "datanet", "approve", dn.Decide(contribution=77)) == "UnknownContribution"
-    assert _run(c, c.alice, "datanet", "create_datanet", dn.CreateDataNet(
-        name="x", domain="x", license="not a license!", contribution_deposit=encode_u128(ONE_OPEN),
-        accepted_formats=["text"])) == "BadInput"
+    # what the arguments alone rule out is refused at the pool's door with the typed error, before any fee
+    from runtime.errors import Invalid, InvalidTransaction
+
+    for bad, said in ((dn.CreateDataNet(name="x", domain="x", license="not a license!",
+                                        contribution_deposit=encode_u128(ONE_OPEN), accepted_formats=["text"]),
+                       "datanet.BadInput: license 'not a license!' is not an SPDX identifier"),
+                      (dn.CreateDataNet(name="x", domain="x", license="MIT", contribution_deposit=encode_u128(ONE_OPEN),
+                                        accepted_formats=["jsonl,csv"]), "datanet.BadInput: format 'jsonl,csv' must")):
+        with pytest.raises(InvalidTransaction) as refused:
+            c.ex.validate_transaction(c.sign(c.alice, "datanet", "create_datanet", bad))
+        assert refused.value.reason == Invalid.REJECTED_BY_PALLET and said in refused.value.detail
+    with pytest.raises(InvalidTransaction, match="datanet.BadInput: accepted license 'nope!'"):
+        c.ex.validate_transaction(c.sign(c.alice, "datanet", "update_metadata", dn.UpdateMetadata(
+            datanet=1, license="MIT", accepted_formats=["text"], accepted_licenses=["nope!"])))
     assert _run(c, c.bob, "datanet", "update_metadata", dn.UpdateMetadata(datanet=1, license="MIT",
                                                                           accepted_formats=["text"])) == "NotOwner"
     c.ex.try_state()

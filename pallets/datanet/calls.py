@@ -344,6 +344,17 @@ def remove_curator(ctx: Context, origin: bytes, args: pb.CuratorChange) -> None:
     ev.CuratorRemoved.emit(ctx, datanet=net.id, curator=args.curator)
 
 
+def check_arguments(call: str, args) -> None:
+    """The checks of a create_datanet or update_metadata that read its arguments alone (texts, license,
+    accepted licenses and formats): run again at the pool's door (`hooks.validate_transaction`), so such a
+    call is refused before any fee, not charged to fail in its block."""
+    if call == "create_datanet":
+        _text(args.name, "name", 64), _text(args.domain, "domain", 32)
+    if call in ("create_datanet", "update_metadata"):
+        _text(args.description, "description", 4096, required=False)
+        _license(args.license), _formats(args.accepted_formats), _licenses(args.accepted_licenses)
+
+
 @calls.call(9, pb.UpdateMetadata, weights.METADATA)
 def update_metadata(ctx: Context, origin: bytes, args: pb.UpdateMetadata) -> None:
     """Owner: publish a new metadata version (earlier versions stay as they were); it decides the formats and

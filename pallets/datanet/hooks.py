@@ -1,5 +1,6 @@
-"""DataNet hooks: the static config check, the invariant check, who may read a DataNet's blobs, and which
-blobs no node may serve any more (withdrawn or taken down)."""
+"""DataNet hooks: the static config check, the invariant check, who may read a DataNet's blobs, which
+blobs no node may serve any more (withdrawn or taken down), and the pool's door for calls whose arguments
+alone rule them out."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from pallets.token import interface as token
 from payable.datanet.v1 import datanet_pb2 as pb
 from runtime.codec import decode_u128
 from runtime.context import Context
-from runtime.errors import ensure
+from runtime.errors import Invalid, InvalidTransaction, PalletError, ensure
 
 from . import weights
+from .calls import check_arguments
 from .config import DataNetConfig
 from .interface import RETIRED, access_check, datanet, leaf_of, retirement, root_of, terms_mix
 from .storage import (
@@ -22,6 +24,17 @@ from .storage import (
     LiveContent,
     Snapshots,
 )
+
+
+def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
+    """A DataNet created or re-described with a license, format list or text its arguments alone rule out
+    (`calls.check_arguments`) is invalid: the pool refuses it with the typed error (e.g. `datanet.BadInput:
+    license 'NOT A LICENSE' is not an SPDX identifier ...`), so it is never signed into a block and charged."""
+    try:
+        check_arguments(call.name, args)
+    except PalletError as exc:
+        raise InvalidTransaction(Invalid.REJECTED_BY_PALLET, f"{exc.pallet}.{type(exc).__name__}: {exc.message}") \
+            from exc
 
 
 def integrity_test(config: DataNetConfig) -> None:
