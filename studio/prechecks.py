@@ -1,7 +1,8 @@
 """Calls that are sure to fail, refused before the signing dialog: a refused extrinsic is still signed,
 included and charged its fee, so what the studio can check from the chain's state it checks first, with
-the chain's own words - a blank or too long name, a description longer than the chain takes, a snapshot
-published by someone who is not the DataNet's curator, a file the DataNet already holds.
+the chain's own words - a signer with no OPEN for the fee, a blank or too long name, a description longer
+than the chain takes, a snapshot published by someone who is not the DataNet's curator, a file the DataNet
+already holds.
 
 The lengths are the datanet pallet's (`pallets/datanet/calls.py`, `_text`); tests/test_studio_guards.py
 submits the boundary to a real chain so the two cannot drift apart unnoticed."""
@@ -11,6 +12,8 @@ from __future__ import annotations
 from fastapi import HTTPException
 
 from payable.datanet.v1 import datanet_pb2 as dn
+from runtime.codec import decode_u128
+from runtime.crypto import encode_address
 from sdk.client import Client
 
 TEXT_LIMITS = {  # (pallet, call) -> field -> (most characters, required)
@@ -23,6 +26,14 @@ LIVE = (dn.PENDING, dn.APPROVED)
 
 def precheck(client: Client, signer: bytes, pallet: str, call: str, fields: dict) -> None:
     """Refuse (400, or 403 for a signer who may not) what the chain would refuse, before anything is signed."""
+    if decode_u128(client.account(signer).free) == 0:  # the pool refuses it unpaid; the dialog should not open
+        raise HTTPException(400, f"{encode_address(signer)} holds no OPEN, so it cannot pay the fee: fund it first "
+                                 "(from a funded key: payable transfer --to ADDRESS --amount 10)")
+    _texts(pallet, call, fields)
+    _datanet_rules(client, signer, pallet, call, fields)
+
+
+def _texts(pallet: str, call: str, fields: dict) -> None:
     for name, (most, required) in TEXT_LIMITS.get((pallet, call), {}).items():
         text = fields.get(name)
         text = text if isinstance(text, str) else ""
@@ -30,6 +41,10 @@ def precheck(client: Client, signer: bytes, pallet: str, call: str, fields: dict
             raise HTTPException(400, f"{name} is blank: the chain refuses it (nothing was signed)")
         if len(text) > most:
             raise HTTPException(400, f"{name} is {len(text)} characters; the chain takes at most {most}")
+
+
+
+def _datanet_rules(client: Client, signer: bytes, pallet: str, call: str, fields: dict) -> None:
     if pallet != "datanet" or call not in ("publish_snapshot", "contribute"):
         return
     try:

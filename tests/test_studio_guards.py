@@ -144,6 +144,10 @@ def test_calls_sure_to_fail_are_refused_before_anything_is_signed(node):
                                                      "fields": fields})
 
         assert prepare(alice, "create_datanet", **{**create, "name": "  "}).json()["detail"].startswith("name is blank")
+        empty = Keypair.from_uri("//never-funded")
+        unfunded = prepare(empty, "create_datanet", **create)
+        assert unfunded.status_code == 400 and unfunded.json()["detail"].startswith(
+            f"{empty.address} holds no OPEN, so it cannot pay the fee: fund it first")
         assert "at most 4096" in prepare(alice, "create_datanet", **create, description="d" * 4097).json()["detail"]
         assert prepare(bob, "publish_snapshot", datanet=1).status_code == 403
         assert prepare(alice, "publish_snapshot", datanet=1).status_code == 200
@@ -227,7 +231,13 @@ def test_amounts_in_the_chains_refusals_are_in_open(node):
         return client.post("/api/submit", json={"body": prepared["body"], "signature": signer.sign(body).hex()})
 
     with _studio(node.target) as client:
-        refused = signed_and_submitted(client, broke, contribution_deposit="1")
+        from sdk.client import Client  # a body the studio's prepare no longer makes for a key with no OPEN
+        from studio import wallet
+
+        with Client(node.target) as chain:
+            body = wallet.prepare(chain, broke.address, "datanet", "create_datanet",
+                                  {**create, "contribution_deposit": "1"}).body
+        refused = client.post("/api/submit", json={"body": body.hex(), "signature": broke.sign(body).hex()})
         assert refused.status_code == 400
         assert re.search(r"free balance 0 OPEN cannot pay the fee 0\.\d+ OPEN", refused.json()["detail"]), refused.text
         failed = signed_and_submitted(client, alice, contribution_deposit="0.001").json()

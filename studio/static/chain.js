@@ -403,7 +403,7 @@ const Chain = (() => {
       el("td", { textContent: "refund" }), el("td", { className: "amount", textContent: `${s.refund} OPEN` }), el("td", { textContent: "unused escrow" })));
     document.querySelector("#payments tbody").replaceChildren(...rows);
     const links = document.getElementById("settle-links");
-    links.replaceChildren("Every line is a ", el("code", { textContent: "attribution.Paid" }), " event in ",
+    links.replaceChildren("Every line is an ", el("code", { textContent: "attribution.Paid" }), " event in ",
       el("a", { href: `/explorer/blocks/${s.block}#events`, id: "settle-block", textContent: `block #${s.block}` }),
       "; the worker's signed result is ", el("a", { href: `/explorer/extrinsics/${outcome.attribution.extrinsic}`, textContent: "its extrinsic" }),
       "; ", el("a", { href: `/requests/${outcome.request}`, textContent: "permalink" }), ".");
