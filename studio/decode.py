@@ -19,6 +19,7 @@ from runtime.weights import Weight
 from sdk.readable import readable
 
 OPEN = " OPEN"  # amounts shown with their unit on the studio's pages
+HELD = {("datanet", "create_datanet"): "creation_deposit"}  # (pallet, call) -> the config entry it holds
 PHASES = {EventRecord.INITIALIZATION: "block start", EventRecord.APPLY_EXTRINSIC: "extrinsic",
           EventRecord.FINALIZATION: "block end"}
 
@@ -34,6 +35,14 @@ class Decoder:
         self.weights = {(p.name, c.index): Weight(c.weight.ref_time_ns, c.weight.reads, c.weight.writes)
                         for p in metadata.pallets for c in p.calls}
         self.params = RuntimeParams.from_dict(json.loads(metadata.runtime_json)) if metadata.runtime_json else None
+        self.configs = {p.name: json.loads(p.config_json) for p in metadata.pallets if p.config_json}
+
+    def held(self, pallet: str, call: str) -> int | None:
+        """What the call holds from its signer by the chain's configuration (returned later, unlike the fee),
+        in base units; None for a call that holds nothing so configured."""
+        key = HELD.get((pallet, call))
+        found = self.configs.get(pallet, {}).get(key) if key else None
+        return int(found) if found is not None else None
 
     def fee(self, body_bytes: bytes) -> int | None:
         """The fee, in base units, the chain takes for this body once signed (tip included), by the executive's

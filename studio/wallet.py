@@ -63,9 +63,10 @@ def describe(client: Client, body_bytes: bytes) -> list[tuple[str, str]]:
     if call["name"].startswith("#"):
         raise WalletError(f"unknown call {body.call.pallet}{call['name']}")
     args = call["args"]
-    fee = decoder(client).fee(body_bytes)
+    fee, held = decoder(client).fee(body_bytes), decoder(client).held(body.call.pallet, call["name"])
     lines = [("call", f"{body.call.pallet}.{call['name']}"), ("signer", encode_address(body.signer)),
              ("fee", "unknown (the node does not publish its fee rule)" if fee is None else f"{format_open(fee)} OPEN"),
+             *([("held", f"{format_open(held)} OPEN deposit, returned when it is retired")] if held else []),
              ("nonce", str(body.nonce)), ("tip", f"{format_open(decode_u128(body.tip))} OPEN"),
              ("chain", body.genesis_hash.hex()[:16] + "…"), ("body hash", blake2_256(body_bytes).hex())]
     return lines + [(f"  {key}", value if isinstance(value, str) else json.dumps(value))

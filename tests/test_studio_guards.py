@@ -216,6 +216,9 @@ def test_the_signing_dialog_shows_the_fee_the_chain_then_takes(node):
             charged = next(e for e in done.json()["events"] if e["name"] == "system.ExtrinsicSuccess")["data"]["fee"]
             assert shown == charged, (call, shown, charged)
             shown_fees.append(shown)
+            # a creation holds a deposit besides the fee: the dialog says how much (the chain's configured one)
+            held = dict(prepared["summary"]).get("held")
+            assert (held == "10 OPEN deposit, returned when it is retired") is (call == "create_datanet"), held
     assert len(set(shown_fees)) == 2 and all(fee.endswith(" OPEN") for fee in shown_fees)
 
 
