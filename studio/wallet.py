@@ -101,7 +101,15 @@ def submit(client: Client, body: bytes, signature: bytes) -> dict:
         raise WalletError(f"the body does not decode: {exc}") from exc
     if len(signature) != 64 or not verify(decoded.signer, body, signature):
         raise WalletError("the signature does not verify for this body and signer")
-    result = client.submit_and_wait(assemble_signed(body, signature))
+    try:
+        result = client.submit_and_wait(assemble_signed(body, signature))
+    except ClientError as exc:  # two tabs (or a tab and a script) signed with one nonce: say so, not "pay a tip"
+        for code, where in (("replacement_underpriced", "another extrinsic of this key waiting in the pool"),
+                            ("stale_nonce", "an extrinsic of this key already in a block")):
+            if code in str(exc):
+                raise WalletError(f"nonce {decoded.nonce} was taken by {where} (signed in another tab or client?): "
+                                  "nothing was charged - prepare and sign again for the next nonce") from exc
+        raise
     events = []
     if result.block_number:
         for event in client.events(result.block_number).events:

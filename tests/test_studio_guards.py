@@ -222,6 +222,27 @@ def test_the_signing_dialog_shows_the_fee_the_chain_then_takes(node):
     assert len(set(shown_fees)) == 2 and all(fee.endswith(" OPEN") for fee in shown_fees)
 
 
+def test_two_tabs_signing_with_one_nonce_are_told_so_not_to_pay_a_tip(node):
+    """Both tabs prepared before either submitted, so both bodies carry one nonce: the second is told the
+    nonce was taken (another tab?) and to sign again - not the pool's "pay a higher tip", which would replace
+    the first tab's call."""
+    alice = Keypair.from_uri("//Alice")
+    fields = {"name": "tabs", "domain": "text", "license": "MIT", "contribution_deposit": "1",
+              "accepted_formats": ["text"]}
+    with _studio(node.target) as client:
+        tabs = [client.post("/api/prepare", json={"signer": alice.address, "pallet": "datanet",
+                                                  "call": "create_datanet", "fields": {**fields, "name": name}}).json()
+                for name in ("tab one", "tab two")]
+        assert [dict(tab["summary"])["nonce"] for tab in tabs] == [dict(tabs[0]["summary"])["nonce"]] * 2
+        answers = [client.post("/api/submit", json={"body": tab["body"],
+                                                    "signature": alice.sign(bytes.fromhex(tab["body"])).hex()})
+                   for tab in tabs]
+        assert answers[0].status_code == 200 and answers[0].json()["success"]
+        assert answers[1].status_code == 400
+        assert re.search(r"nonce \d+ was taken by an extrinsic of this key already in a block \(signed in another "
+                         r"tab or client\?\): nothing was charged", answers[1].json()["detail"]), answers[1].text
+
+
 def test_amounts_in_the_chains_refusals_are_in_open(node):
     """What the studio shows of a refusal names amounts in OPEN, not in base units (10^-18 OPEN)."""
     alice, broke = Keypair.from_uri("//Alice"), Keypair.from_uri("//Nobody with no OPEN")
