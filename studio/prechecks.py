@@ -34,6 +34,7 @@ def precheck(client: Client, signer: bytes, pallet: str, call: str, fields: dict
 
 
 def _texts(pallet: str, call: str, fields: dict) -> None:
+    """The datanet pallet's text limits (`TEXT_LIMITS`)."""
     for name, (most, required) in TEXT_LIMITS.get((pallet, call), {}).items():
         text = fields.get(name)
         text = text if isinstance(text, str) else ""
@@ -43,8 +44,8 @@ def _texts(pallet: str, call: str, fields: dict) -> None:
             raise HTTPException(400, f"{name} is {len(text)} characters; the chain takes at most {most}")
 
 
-
 def _datanet_rules(client: Client, signer: bytes, pallet: str, call: str, fields: dict) -> None:
+    """Who may publish a snapshot, and a file the DataNet holds already - read from the chain's state."""
     if pallet != "datanet" or call not in ("publish_snapshot", "contribute"):
         return
     try:

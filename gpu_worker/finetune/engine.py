@@ -360,7 +360,8 @@ class FinetuneEngine:
         return {"adapter_dir": str(self._dir(job) / "adapter"), **checks}
 
     def attribution_index(self, job: Job, method: str, span_weight_bps: int) -> Path:
-        """The adapter's attribution index over its training rows (built once per method, then kept)."""
+        """The adapter's attribution index over its training rows (built once per method, then kept; one
+        builder at a time per index - a concurrent caller waits and takes the built one)."""
         if self.build_index is None:
             raise JobError("this worker cannot build attribution indexes, so it cannot publish adapters")
         final = self._dir(job) / f"attribution-{method.replace('+', '-and-')}-{span_weight_bps}"

@@ -349,10 +349,13 @@ def check_arguments(call: str, args) -> None:
     accepted licenses and formats): run again at the pool's door (`hooks.validate_transaction`), so such a
     call is refused before any fee, not charged to fail in its block."""
     if call == "create_datanet":
-        _text(args.name, "name", 64), _text(args.domain, "domain", 32)
+        _text(args.name, "name", 64)
+        _text(args.domain, "domain", 32)
     if call in ("create_datanet", "update_metadata"):
         _text(args.description, "description", 4096, required=False)
-        _license(args.license), _formats(args.accepted_formats), _licenses(args.accepted_licenses)
+        _license(args.license)
+        _formats(args.accepted_formats)
+        _licenses(args.accepted_licenses)
 
 
 @calls.call(9, pb.UpdateMetadata, weights.METADATA)

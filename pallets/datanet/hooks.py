@@ -29,7 +29,7 @@ from .storage import (
 def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
     """A DataNet created or re-described with a license, format list or text its arguments alone rule out
     (`calls.check_arguments`) is invalid: the pool refuses it with the typed error (e.g. `datanet.BadInput:
-    license 'NOT A LICENSE' is not an SPDX identifier ...`), so it is never signed into a block and charged."""
+    license 'NOT A LICENSE' is not an SPDX identifier ...`), so no block includes it and no fee is taken."""
     try:
         check_arguments(call.name, args)
     except PalletError as exc:
