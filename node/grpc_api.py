@@ -332,7 +332,7 @@ class NodeService(node_pb2_grpc.NodeServicer):
         except PalletError as exc:
             code = grpc.StatusCode.NOT_FOUND if type(exc).__name__.startswith("Unknown") else \
                 grpc.StatusCode.INVALID_ARGUMENT
-            abort(context, code, f"{exc.pallet}.{type(exc).__name__}: {exc.message}")
+            abort(context, code, exc.named)
 
 
 class ContentService(content_pb2_grpc.ContentStoreServicer):

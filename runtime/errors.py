@@ -30,6 +30,11 @@ class PalletError(Exception):
     def message(self) -> str:
         return str(self.args[0]) if self.args else (self.__doc__ or "").strip()
 
+    @property
+    def named(self) -> str:
+        """`pallet.Error: message` - how a refusal names its typed error to a client."""
+        return f"{self.pallet}.{type(self).__name__}: {self.message}"
+
 
 class Invalid(enum.IntEnum):
     """Why an extrinsic cannot be included at all (nothing charged, nothing written)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from .canonical import check_declared
 from .context import Context
-from .errors import PalletError
+from .errors import Invalid, InvalidTransaction, PalletError
 from .hookspecs import hookimpl
 from .storage.items import PalletStorage, pallet_prefix
 from .weights import Weight
@@ -196,10 +196,15 @@ class Pallet:
             return hook(ctx, who)
 
     def validate_transaction(self, ctx: Context, signer: bytes, call: CallDef, args) -> None:
-        """The pallet's extra validity checks for a signed call (its hooks' `validate_transaction`)."""
+        """The pallet's extra validity checks for a signed call (its hooks' `validate_transaction`). A typed error
+        the hook raises - a call the pallet can tell will fail - makes the extrinsic invalid, refused before any
+        fee as `rejected_by_pallet` naming that error (`pallet.Error: message`)."""
         if hook := self._hook("validate_transaction"):
             with ctx.acting_as(self.name):
-                hook(ctx, signer, call, args)
+                try:
+                    hook(ctx, signer, call, args)
+                except PalletError as exc:
+                    raise InvalidTransaction(Invalid.REJECTED_BY_PALLET, exc.named) from exc
 
     # --- hookimpls ------------------------------------------------------------------------------
     @hookimpl

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from runtime.merkle import verify_merkle_proof
 
+# The hottest sampling a paid request may ask for, in thousandths (`Sampling.temperature_milli`): the inference
+# pallet refuses more, and clients refuse it first in their own units (the studio's quote, the gateway).
+MAX_TEMPERATURE_MILLI = 2000
+
 
 def request_id_bytes(request_id: int) -> bytes:
     """How a signed attribution result names its inference request (exactly this, in `request_id`)."""

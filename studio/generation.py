@@ -31,10 +31,10 @@ from runtime.codec import decode_u128, encode_u128, format_open
 from runtime.crypto import Keypair, blake2_256, encode_address
 from sdk.client import Client, ClientError
 from sdk.grpcserver import MESSAGE_OPTIONS
-from sdk.wire import leaf_bytes, stream_read_message, token_price
+from sdk.wire import MAX_TEMPERATURE_MILLI, leaf_bytes, stream_read_message, token_price
 
 TEMPLATE_ALLOWANCE = 64  # tokens a chat or instruction template may add around the prompt
-MAX_TEMPERATURE = 2.0  # the inference pallet's limit (temperature_milli ≤ 2,000)
+MAX_TEMPERATURE = MAX_TEMPERATURE_MILLI / 1000  # the inference pallet's limit, in the caller's units
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from typing import Annotated, Any, Literal
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_serializer, model_validator
 
+from sdk.wire import MAX_TEMPERATURE_MILLI
+
 DEFAULT_MAX_TOKENS = 64
 MAX_TOKENS = 1024
 MAX_STOP = 4
@@ -198,7 +200,7 @@ def _check_bound(data: dict) -> int:
 
 
 def _check_sampling(data: dict) -> None:
-    for name, top in (("temperature", 2.0), ("top_p", 1.0)):
+    for name, top in (("temperature", MAX_TEMPERATURE_MILLI / 1000), ("top_p", 1.0)):
         value = data.get(name)
         if value is not None and (not isinstance(value, int | float) or isinstance(value, bool) or
                                   not 0 <= value <= top):

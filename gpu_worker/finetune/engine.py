@@ -109,7 +109,7 @@ class FinetuneEngine:
         self.device_slots = threading.BoundedSemaphore(slots)
         self._tried: dict[str, tuple] = {}  # job id → (model, tokenizer) with the adapter, for the prompt box
         self._building: dict[Path, threading.Lock] = {}  # an attribution index being built → its one builder
-        self._changes = threading.Lock()
+        self._building_guard = threading.Lock()  # guards _building itself
         for path in sorted(self.root.glob("*/job.json")):
             self._reload(path)
 
@@ -365,7 +365,7 @@ class FinetuneEngine:
         if self.build_index is None:
             raise JobError("this worker cannot build attribution indexes, so it cannot publish adapters")
         final = self._dir(job) / f"attribution-{method.replace('+', '-and-')}-{span_weight_bps}"
-        with self._changes:
+        with self._building_guard:
             building = self._building.setdefault(final, threading.Lock())
         with building:  # a second publish of the job (a double click) waits for this build and reuses it
             if final.exists():

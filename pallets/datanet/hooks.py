@@ -8,7 +8,7 @@ from pallets.token import interface as token
 from payable.datanet.v1 import datanet_pb2 as pb
 from runtime.codec import decode_u128
 from runtime.context import Context
-from runtime.errors import Invalid, InvalidTransaction, PalletError, ensure
+from runtime.errors import ensure
 
 from . import weights
 from .calls import check_arguments
@@ -30,11 +30,7 @@ def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
     """A DataNet created or re-described with a license, format list or text its arguments alone rule out
     (`calls.check_arguments`) is invalid: the pool refuses it with the typed error (e.g. `datanet.BadInput:
     license 'NOT A LICENSE' is not an SPDX identifier ...`), so no block includes it and no fee is taken."""
-    try:
-        check_arguments(call.name, args)
-    except PalletError as exc:
-        raise InvalidTransaction(Invalid.REJECTED_BY_PALLET, f"{exc.pallet}.{type(exc).__name__}: {exc.message}") \
-            from exc
+    check_arguments(call.name, args)
 
 
 def integrity_test(config: DataNetConfig) -> None:

@@ -12,7 +12,7 @@ from runtime.codec import decode_u128, encode_u128, format_open
 from runtime.context import Context
 from runtime.crypto import blake2_256
 from runtime.pallet import CallTable
-from sdk.wire import token_price
+from sdk.wire import MAX_TEMPERATURE_MILLI, token_price
 
 from . import errors, weights
 from . import events as ev
@@ -20,7 +20,6 @@ from .storage import ESCROW, ByBase, ByModel, Deadlines, NextRequestId, Requests
 
 calls = CallTable("inference")
 MAX_MODELS = 16
-MAX_TEMPERATURE_MILLI = 2000
 
 
 @calls.call(0, pb.RegisterWorker, weights.REGISTER)

@@ -9,7 +9,7 @@ from pallets.token import interface as token
 from payable.inference.v1 import inference_pb2 as pb
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
-from runtime.errors import Invalid, InvalidTransaction, PalletError, ensure
+from runtime.errors import ensure
 
 from . import errors
 from . import events as ev
@@ -55,13 +55,9 @@ def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
     message names the typed error (e.g. `inference.ContextExceeded: ...`)."""
     if call.name != "request_inference":
         return
-    try:
-        check_request(ctx, args)
-        if not assign(ctx, args.model, 0):
-            raise errors.NoWorker(f"no bonded, active worker serves model {args.model}")
-    except PalletError as exc:
-        raise InvalidTransaction(Invalid.REJECTED_BY_PALLET, f"{exc.pallet}.{type(exc).__name__}: {exc.message}") \
-            from exc
+    check_request(ctx, args)
+    if not assign(ctx, args.model, 0):
+        raise errors.NoWorker(f"no bonded, active worker serves model {args.model}")
 
 
 def try_state(ctx: Context) -> None:

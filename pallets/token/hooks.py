@@ -46,8 +46,7 @@ def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
     (`rejected_by_pallet`: token.ZeroAmount, as the inference pallet refuses a request it can tell will
     fail), before any fee - not charged a fee to fail."""
     if call.name in POSITIVE_AMOUNTS and decode_u128(args.amount) == 0:
-        raise InvalidTransaction(Invalid.REJECTED_BY_PALLET,
-                                 f"token.ZeroAmount: token.{call.name} of 0: the amount must be positive")
+        raise errors.ZeroAmount(f"token.{call.name} of 0: the amount must be positive")
 
 
 def account_balances(ctx: Context, who: bytes) -> dict[str, int]:
