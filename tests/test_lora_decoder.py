@@ -101,10 +101,12 @@ def test_every_rows_gradient_is_autograds_gradient_of_its_own_loss(kind, dtype):
             torch.testing.assert_close(torch.from_numpy(got[row]), want, rtol=1e-4, atol=1e-6)
         else:  # the gradient is rounded to bfloat16 at every base product it passes back through: where the
             # head's gradient differs in its last float32 bit (`_swept_head` sums in another order) an element
-            # can round the other way there, so a few elements differ at bfloat16's precision; as a whole the
-            # row's gradient agrees to float32's (~1e-7 to 3e-5 here)
+            # can round the other way there, so a few elements differ at bfloat16's precision (2^-8 of each),
+            # and the row's gradient as a whole agrees to ~1e-7 to 3e-4: which elements flip depends on the
+            # CPU's kernels (3e-5 at most on one machine, 2.6e-4 on an AMD EPYC's); a wrong gradient is off by
+            # far more than one element's rounding
             error = float(torch.linalg.norm(torch.from_numpy(got[row]) - want) / torch.linalg.norm(want))
-            assert error < 1e-4, error
+            assert error < 1e-3, error
     assert len(layout) == 8 and got.shape[1] == sum(m.size for m in layout)
 
 
@@ -200,32 +202,41 @@ def test_the_swept_head_is_float64s_loss_and_gradient_where_the_model_is_sure(to
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_runs_side_by_side_are_each_run_alone(dtype):
-    """A query's forwards with and without its adapter, made side by side (each base product once for both),
-    give each run's own hidden states; the run without a trace builds no graph, and the traced run's factors
-    are those of the traced run alone."""
-    from gpu_worker.gradient.decoder import Trace, decoder
-    from gpu_worker.peft_layers import lora_modules
+def test_the_run_without_the_adapter_on_its_lane_gives_the_same_bytes(dtype, monkeypatch):
+    """A query's run without the adapter goes to the second lane, a thread of its own, while the traced run
+    stays on the caller's; its gain and sketched gradient are byte for byte those of both runs made one after
+    the other on one thread (what a verifier with one core computes)."""
+    import threading
+    from concurrent.futures import Future
 
-    model = _model("qwen2-window", dtype)
-    _, batch = _batch((9,))
-    ids = batch["input_ids"]
-    run = decoder(model.get_base_model())
-    terms = run.terms(lora_modules(model), "default")
-    together, alone = Trace(), Trace()
-    tuned, base = run.hiddens(ids, [(terms, together), (None, None)])
-    assert tuned.requires_grad and not base.requires_grad
-    with torch.no_grad():
-        torch.testing.assert_close(base, run.hidden(ids), rtol=1e-6, atol=1e-6)
-    single = run.hidden(ids, terms, alone)
-    torch.testing.assert_close(tuned, single, rtol=1e-6, atol=1e-6)
-    tuned.sum().backward()
-    single.sum().backward()
-    found, want = together.factors(), alone.factors()
-    assert [members for _, members in found] == [members for _, members in want]
-    for (got, _), (expected, _) in zip(found, want, strict=True):
-        for part in ("x", "a_grad", "h", "grad"):
-            torch.testing.assert_close(getattr(got, part), getattr(expected, part), rtol=1e-5, atol=1e-6)
+    from gpu_worker.gradient import lanes
+    from gpu_worker.gradient.lora_influence import query_projection
+    from gpu_worker.rows import IGNORE, Example, Row
+
+    model = _model("qwen2-window", dtype, alpha=256)
+    ids = list(range(3, 20))
+    example = Example(Row(0, b"", 0), "", tuple(ids), tuple([IGNORE] * 6 + ids[6:]))
+    threads = []
+    started = lanes.beside
+
+    def noted(work):
+        return started(lambda: (threads.append(threading.current_thread()), work())[1])
+
+    monkeypatch.setattr(lanes, "beside", noted)
+    gain, _, blocks = query_projection(model, example, 0, 16, 0)
+    assert threads and threads[0] is not threading.current_thread()
+
+    def here(work):
+        done: Future = Future()
+        with torch.no_grad():
+            done.set_result(work())
+        return done
+
+    monkeypatch.setattr(lanes, "beside", here)
+    alone_gain, _, alone = query_projection(model, example, 0, 16, 0)
+    assert gain > 0 and gain == alone_gain
+    for got, want in zip(blocks, alone, strict=True):
+        assert np.array_equal(got, want)
 
 
 @pytest.mark.parametrize("k", [16, 256])

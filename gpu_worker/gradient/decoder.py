@@ -15,12 +15,12 @@ runs from weights arranged once per model:
 - an adapter adds, per stacked product, x·A_catᵀ (its A factors stacked) then ·B_blockᵀ (its scaled B
   factors block-diagonal): two small products where PEFT made six;
 - what attribution reads of each LoRA module - its input x, its A product h = x·Aᵀ and the gradient at
-  its B product's output (the module's output gradient times its scaling) - is kept as the pass runs
-  (`Trace`), instead of through forward and tensor hooks;
-- a query's two forwards run side by side (`Decoder.hiddens`), each base product made once for both: a
-  weight read from memory costs about what a 55-token row's arithmetic does (a cold 576 x 3072 product:
-  389 us for 55 rows, 449 for 110);
-- the head is one sweep over the vocabulary (`swept_head.SweptHead`): the logits of both runs and the adapter run's
+  its B product's output (the module's output gradient times its scaling) - is kept as the pass runs and
+  handed over per group (`Trace`: one gradient hook per group, as the backward reaches it), instead of
+  through forward hooks and a tensor hook per module;
+- a query's forward without the adapter needs no graph and runs beside the traced one, on a second lane
+  (`lora_influence`, `lanes`);
+- the head is one sweep over the vocabulary (`swept_head.SweptHead`): each run's logits and the adapter run's
   loss gradient from each slice of the weight while it is in cache, from float32 slices packed for oneDNN,
   exact where the model is sure of a token (where autograd's float32 softmax − onehot is not).
 
@@ -28,9 +28,8 @@ On SmolLM2 the hidden states without an adapter equal transformers' bit for bit;
 row's gradient agree with PEFT's to float rounding (tests/test_lora_decoder.py compares them with
 autograd's own gradients of the factors). A facts query at one thread (bench/lora_attribution.py,
 LoRA-gradient p50) takes 0.68-0.80x the time it took through transformers and PEFT, measured back to back
-(its forward, base forward and backward were ~180 + ~120 + ~160 ms; then ~115 + ~75 + ~150); running the
-two forwards side by side, sweeping the head and sketching per group (lora_influence._captured) took it
-to 0.89x of that in the same process (~360 -> ~320 ms a query). The packed weights cost memory: one copy of
+(its forward, base forward and backward were ~180 + ~120 + ~160 ms; then ~115 + ~75 + ~150); sweeping the
+head and sketching per group (lora_influence._captured) took it further. The packed weights cost memory: one copy of
 the base layers for the forward, one of their transposes for the backward (424 MB on SmolLM2 in
 bfloat16) and two of the head (226 MB in float32), held while the model is.
 
@@ -43,7 +42,8 @@ position (and a padded position's gradient is zero: nothing after it is labelled
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 import torch
@@ -58,36 +58,23 @@ GROUPS = (("self_attn", ("q_proj", "k_proj", "v_proj")), ("self_attn", ("o_proj"
           ("mlp", ("gate_proj", "up_proj")), ("mlp", ("down_proj",)))
 
 
-class _Products(torch.autograd.Function):
-    """x Wᵀ for several inputs in one product (their rows stacked: the weight, read from memory, costs about as
-    much as the arithmetic of a 55-token row); each input that needs one gets its gradient by the transpose
-    (the weight needs none), and an output whose input needs no gradient is not differentiable - a run without
-    the adapter beside a traced one builds no graph."""
+class _Multiplied(torch.autograd.Function):
+    """x Wᵀ by a `_Product`; the input's gradient by the transpose (the weight needs none). An input that
+    needs no gradient (a run without a trace) builds no graph."""
 
     @staticmethod
-    def forward(ctx, product: _Product, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(ctx, product: _Product, x: torch.Tensor) -> torch.Tensor:
         ctx.product = product
-        ctx.set_materialize_grads(False)  # the run without a graph has no gradient: no zeros made for it
-        ys = _each(product.forward_rows, xs)
-        ctx.mark_non_differentiable(*(y for y, needed in zip(ys, ctx.needs_input_grad[1:], strict=True) if not needed))
-        return ys
+        return _rows(product.forward_rows, x)
 
     @staticmethod
-    def backward(ctx, *grads: torch.Tensor):
-        needed = [i for i, wanted in enumerate(ctx.needs_input_grad[1:]) if wanted and grads[i] is not None]
-        found = _each(ctx.product.backward_rows, [grads[i] for i in needed])
-        out: list[torch.Tensor | None] = [None] * len(grads)
-        for i, grad in zip(needed, found, strict=True):
-            out[i] = grad
-        return None, *out
+    def backward(ctx, grad: torch.Tensor):
+        return None, _rows(ctx.product.backward_rows, grad)
 
 
-def _each(rows, xs) -> tuple[torch.Tensor, ...]:
-    """`rows` (a product of a [n, in] matrix) of each [..., in] input, made as one product of their rows."""
-    flat = torch.cat([x.reshape(-1, x.shape[-1]) for x in xs]) if len(xs) > 1 else xs[0].reshape(-1, xs[0].shape[-1])
-    y = rows(flat)
-    sizes = [x.numel() // x.shape[-1] for x in xs]
-    return tuple(part.view(*x.shape[:-1], -1) for part, x in zip(y.split(sizes), xs, strict=True))
+def _rows(product, x: torch.Tensor) -> torch.Tensor:
+    """`product` (of a [n, in] matrix) of a [..., in] input, as [..., out]."""
+    return product(x.reshape(-1, x.shape[-1])).view(*x.shape[:-1], -1)
 
 
 class _Product:
@@ -127,9 +114,9 @@ class _Product:
             return _packed(grad, self.transposed())
         return (grad.to(self.weight.dtype) @ self.weight).float()
 
-    def __call__(self, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        ys = _Products.apply(self, *xs)
-        return ys if self.bias is None else tuple(y + self.bias for y in ys)
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        y = _Multiplied.apply(self, x)
+        return y if self.bias is None else y + self.bias
 
 
 def _packed(flat: torch.Tensor, packed: torch.Tensor) -> torch.Tensor:
@@ -147,9 +134,8 @@ class _Side:
         for product in self.products:
             product.pack_transposes()
 
-    def __call__(self, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(torch.cat(parts, dim=-1) for parts in zip(*(product(*xs) for product in self.products),
-                                                                   strict=True))
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([product(x) for product in self.products], dim=-1)
 
 
 def _base_linear(module: torch.nn.Module) -> torch.nn.Module:
@@ -185,20 +171,32 @@ class _Terms:
 
 @dataclass
 class Trace:
-    """What a forward keeps for the LoRA factors' gradients: per group with an adapter, its terms, the input
-    x, the A products h and the output y (whose gradient the backward leaves)."""
+    """Where a traced forward sends each group's LoRA factors: `reached` is called, on the backward's thread,
+    with a `Reached` per group with an adapter as soon as the backward has its output gradient - the layers
+    below are still to come, so the caller may work on it meanwhile (on the second lane: `lanes`)."""
 
-    kept: list[tuple[_Terms, torch.Tensor, torch.Tensor, torch.Tensor]] = field(default_factory=list)
+    reached: Callable[[Reached], None]
 
-    def factors(self) -> list[tuple[Factors, list[tuple[str, slice, slice, float]]]]:
-        """After the backward, per group with an adapter, the factors its LoRA modules share and, per module,
-        (name, its columns of the output gradient, its ranks of the A product, its scaling). A group's
-        a_grad is one product by its stacked, scaled B factors."""
-        found = []
-        for terms, x, h, y in self.kept:
-            found.append((Factors(x.detach(), y.grad @ terms.b, h.detach(), y.grad), terms.modules))
-        self.kept.clear()
-        return found
+
+@dataclass
+class Reached:
+    """One group's part of a traced pass, once the backward reached it: the adapter's terms there, the group's
+    input x and A products h (kept by the forward) and the gradient at its output."""
+
+    terms: _Terms
+    x: torch.Tensor
+    h: torch.Tensor
+    grad: torch.Tensor
+
+    @property
+    def members(self) -> list[tuple[str, slice, slice, float]]:
+        """Per LoRA module of the group: (name, its columns of the output gradient, its ranks of the A product,
+        its scaling)."""
+        return self.terms.modules
+
+    def factors(self) -> Factors:
+        """The factors the group's LoRA modules share (a_grad: one product by the stacked, scaled B factors)."""
+        return Factors(self.x, self.grad @ self.terms.b, self.h, self.grad)
 
 
 @dataclass
@@ -296,33 +294,22 @@ class Decoder:
                trace: Trace | None = None) -> torch.Tensor:
         """The decoder's last hidden states [b, t, hidden] (normed), positions 0..t-1 in every row; with
         `terms`, the adapter's; with `trace`, a graph whose backward reaches every LoRA module (the weights
-        need no gradient), and the tensors `Trace.factors` reads."""
-        return self.hiddens(input_ids, [(terms, trace)])[0]
-
-    def hiddens(self, input_ids: torch.Tensor,
-                runs: list[tuple[list[list[_Terms | None]] | None, Trace | None]]) -> list[torch.Tensor]:
-        """`hidden` of the same input for each (terms, trace) of `runs` - a query with and without its adapter
-        - side by side, each product of the base weights made once for all of them (a weight read from memory
-        costs about what the arithmetic of a 55-token row does: one read, not one per run). A run without a
-        trace builds no graph."""
+        need no gradient), each group's factors handed to the trace as the backward reaches it. Without a trace,
+        no graph."""
         b, t = input_ids.shape
         embedded = self.decoder.embed_tokens(input_ids).detach()
-        hs = [embedded.detach().requires_grad_(trace is not None) for _, trace in runs]
-        traces = [trace for _, trace in runs]
+        h = embedded.requires_grad_(trace is not None)
         cos, sin = self.decoder.rotary_emb(embedded, torch.arange(t, device=embedded.device)[None])
         masks = {window: _mask(t, window, embedded.device) for window in set(self.windows)}
-        layers_terms = zip(*(terms or [[None] * len(GROUPS)] * len(self.groups) for terms, _ in runs), strict=True)
-        for layer, groups, run_terms, window in zip(self.decoder.layers, self.groups, layers_terms, self.windows,
-                                                    strict=True):
-            qkv, out, gate_up, down = (partial(self._project, group, [terms[i] for terms in run_terms], traces)
-                                       for i, group in enumerate(groups))
-            attended = [self._attend(layer, mixed, cos, sin, masks[window])
-                        for mixed in qkv([layer.input_layernorm(h) for h in hs])]
-            hs = [h + o for h, o in zip(hs, out(attended), strict=True)]
-            gated = [layer.mlp.act_fn(gate) * up for gate, up in
-                     (both.chunk(2, dim=-1) for both in gate_up([layer.post_attention_layernorm(h) for h in hs]))]
-            hs = [h + d for h, d in zip(hs, down(gated), strict=True)]
-        return [self.decoder.norm(h) for h in hs]
+        for layer, groups, layer_terms, window in zip(self.decoder.layers, self.groups,
+                                                      terms or [[None] * len(GROUPS)] * len(self.groups),
+                                                      self.windows, strict=True):
+            qkv, out, gate_up, down = (partial(self._project, group, group_terms, trace)
+                                       for group, group_terms in zip(groups, layer_terms, strict=True))
+            h = h + out(self._attend(layer, qkv(layer.input_layernorm(h)), cos, sin, masks[window]))
+            gate, up = gate_up(layer.post_attention_layernorm(h)).chunk(2, dim=-1)
+            h = h + down(layer.mlp.act_fn(gate) * up)
+        return self.decoder.norm(h)
 
     def _attend(self, layer, mixed: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
                 mask: torch.Tensor | None) -> torch.Tensor:
@@ -337,23 +324,23 @@ class Decoder:
         return attended.transpose(1, 2).reshape(b, t, -1)
 
     @staticmethod
-    def _project(group: _Group, terms: list[_Terms | None], traces: list[Trace | None],
-                 xs: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Each run's projection of its input: the base product made once for all, then each run's adapter."""
-        return [y if run_terms is None else _adapt(run_terms, x, y, trace)
-                for y, x, run_terms, trace in zip(group.product(*xs), xs, terms, traces, strict=True)]
+    def _project(group: _Group, terms: _Terms | None, trace: Trace | None, x: torch.Tensor) -> torch.Tensor:
+        """The group's projection of its input: the base product, then the adapter's terms."""
+        y = group.product(x)
+        return y if terms is None else _adapt(terms, x, y, trace)
 
     def _heads(self, x: torch.Tensor, heads: int) -> torch.Tensor:
         return x.view(*x.shape[:2], heads, self.head_dim).transpose(1, 2)
 
 
 def _adapt(terms: _Terms, x: torch.Tensor, y: torch.Tensor, trace: Trace | None) -> torch.Tensor:
-    """y plus the adapter's terms on x, kept in `trace` for the factors' gradients."""
+    """y plus the adapter's terms on x; with `trace`, what the factors' gradients need goes to it when the
+    backward reaches y (the hook keeps the gradient it is handed unchanged)."""
     h = x @ terms.a.t()
     y = y + h @ terms.b.t()
     if trace is not None:
-        y.retain_grad()
-        trace.kept.append((terms, x, h, y))
+        kept_x, kept_h = x.detach(), h.detach()
+        y.register_hook(lambda grad: trace.reached(Reached(terms, kept_x, kept_h, grad)))
     return y
 
 

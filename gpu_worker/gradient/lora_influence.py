@@ -42,16 +42,18 @@ paid query's prompt needs no vocabulary-wide projection.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 import torch
 
 from ..peft_layers import lora_modules
 from ..rows import IGNORE, Example, collate
-from .decoder import Factors, Trace, decoder
+from . import lanes
+from .decoder import Reached, Trace, decoder
 from .swept_head import SweptHead
 
 METHODS = ("ours", "datainf", "grad_dot")
@@ -113,17 +115,18 @@ def ready(model) -> None:
 def _with_and_without(model, batch: dict[str, torch.Tensor], modules, adapter: str, trace: Trace | None = None,
                       token_normalized: bool = False) -> tuple[float, float, torch.Tensor, torch.Tensor | None]:
     """(the loss with the adapter, the loss without any adapter, the hidden states with it [1, t, hidden] and,
-    with `trace`, the gradient there of its loss - token-normalised or not) of a one-example batch. The two
-    forwards run side by side (`Decoder.hiddens`: each base weight read once, not twice), and the head is one
-    sweep over the vocabulary for both (`SweptHead`)."""
+    with `trace`, the gradient there of its loss - token-normalised or not) of a one-example batch. The run
+    without the adapter (the frozen base's own: nothing to switch off) goes on the second lane (`lanes`)
+    while this thread runs the one with it; each run's head is one sweep over the vocabulary (`SweptHead`)."""
     if len(batch["input_ids"]) != 1:
         raise ValueError("a query is one example")
     run = decoder(_causal(model))
-    # with the adapter and without any (the frozen base's own: nothing to switch off)
-    tuned, base = run.hiddens(batch["input_ids"], [(run.terms(modules, adapter), trace), (None, None)])
-    losses, grad = _losses_and_gradient(run.head, torch.cat([tuned, base]), batch["labels"].expand(2, -1),
-                                        1 if trace is not None else 0, token_normalized)
-    return float(losses[0]), float(losses[1]), tuned, grad
+    base = lanes.beside(lambda: float(_losses_and_gradient(run.head, run.hidden(batch["input_ids"]),
+                                                           batch["labels"], 0, False)[0][0]))
+    tuned = run.hidden(batch["input_ids"], run.terms(modules, adapter), trace)
+    losses, grad = _losses_and_gradient(run.head, tuned, batch["labels"], 1 if trace is not None else 0,
+                                        token_normalized)
+    return float(losses[0]), base.result(), tuned, grad
 
 
 def _losses_and_gradient(head: SweptHead, hidden: torch.Tensor, labels: torch.Tensor, graded: int,
@@ -198,12 +201,13 @@ def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized,
     modules = lora_modules(model, adapter)
     layout = module_layout(modules, adapter)
     device = modules[0][1].lora_A[adapter].weight.device
-    run, out, trace = decoder(_causal(model)), [], Trace()
+    run, out = decoder(_causal(model)), []
     for start in range(0, len(examples), batch_size):
         batch = collate(examples[start:start + batch_size], pad_id, device)
-        hidden = run.hidden(batch["input_ids"], run.terms(modules, adapter), trace)  # a graph to every LoRA module
+        sketches = _Sketches(layout, *(sketch or (0, 0)))
+        hidden = run.hidden(batch["input_ids"], run.terms(modules, adapter), sketches.trace)  # to every LoRA module
         hidden.backward(_losses_and_gradient(run.head, hidden, batch["labels"], len(hidden), token_normalized)[1])
-        out.append(_captured(trace.factors(), layout, *(sketch or (0, 0))))
+        out.append(sketches.gathered())
     return layout, np.concatenate(out)
 
 
@@ -215,38 +219,51 @@ def query_projection(model, example: Example, pad_id: int, k: int, seed: int, ad
     modules = lora_modules(model, adapter)
     layout = module_layout(modules, adapter)
     batch = collate([example], pad_id, modules[0][1].lora_A[adapter].weight.device)
-    trace = Trace()
-    tuned_loss, base_loss, hidden, grad = _with_and_without(model, batch, modules, adapter, trace, token_normalized)
+    sketches = _Sketches(layout, k, seed)
+    tuned_loss, base_loss, hidden, grad = _with_and_without(model, batch, modules, adapter, sketches.trace,
+                                                            token_normalized)
     gain = _gain(tuned_loss, base_loss)
     if gain <= 0:
         return gain, layout, None
     hidden.backward(grad)
-    return gain, layout, _split(_captured(trace.factors(), layout, k, seed),
-                                [_sketched_size(m, k) for m in layout])
+    return gain, layout, _split(sketches.gathered(), [_sketched_size(m, k) for m in layout])
 
 
-def _captured(groups: list[tuple[Factors, list[tuple[str, slice, slice, float]]]], layout: list[Module], k: int,
-              seed: int) -> np.ndarray:
-    """The batch's per-example gradients [b, Σ sizes] (modules in `layout`'s order) from each group's factors
-    (`Trace.factors`), sketched to about `k` dims per module (`k` 0: whole). Per group, not per module: the
-    group's input by its modules' input-side sketches side by side, its output gradient by their output-side
-    ones block-diagonal, then one product each with the A gradient and the A products (`_group_sides`), each
-    module's block read out of them: on SmolLM2, 4 products per layer-group instead of 4 per module, whose
-    calls cost more than their arithmetic (~5 ms of a query). ∇A = Σ_t a_grad_t (R_inᵀ x_t)ᵀ;
-    ∇B = s·R_outᵀ Σ_t grad_t h_tᵀ, scaled after the sketch. The products run in the factors' float32 (sums
-    over a row's tokens: ~1e-6 relative, far inside what the sketch itself approximates); the gradients
-    leave as float64, as every later step keeps them."""
-    position = {module.name: i for i, module in enumerate(layout)}
-    parts: dict[str, list[torch.Tensor]] = {}
-    for factors, members in groups:
-        placed = tuple((position[name], layout[position[name]], columns.start, columns.stop)
+class _Sketches:
+    """A traced pass's per-example gradients [b, Σ sizes] (modules in `layout`'s order), sketched to about `k`
+    dims per module (`k` 0: whole) from each group's factors, on the second lane while the backward goes on
+    below (`trace`: each group handed over as the backward reaches it; bench/lora_attribution.py: ~45 ms of
+    a 64-token query off its path). Per group, not per module: the group's input by its modules'
+    input-side sketches side by side, its output gradient by their output-side ones block-diagonal, then one
+    product each with the A gradient and the A products (`_group_sides`), each module's block read out of
+    them: on SmolLM2, 4 products per layer-group instead of 4 per module, whose calls cost more than their
+    arithmetic. ∇A = Σ_t a_grad_t (R_inᵀ x_t)ᵀ; ∇B = s·R_outᵀ Σ_t grad_t h_tᵀ, scaled after the sketch. The
+    products run in the factors' float32 (sums over a row's tokens: ~1e-6 relative, far inside what the
+    sketch itself approximates); the gradients leave as float64, as every later step keeps them."""
+
+    def __init__(self, layout: list[Module], k: int, seed: int):
+        self.layout, self.k, self.seed = layout, k, seed
+        self.position = {module.name: i for i, module in enumerate(layout)}
+        self.pending: list[Future[dict[str, list[torch.Tensor]]]] = []
+        self.trace = Trace(lambda reached: self.pending.append(lanes.beside(partial(self._sketched, reached))))
+
+    def _sketched(self, reached: Reached) -> dict[str, list[torch.Tensor]]:
+        """Per LoRA module of one group: its A and B blocks [b, ·]."""
+        factors, members = reached.factors(), reached.members
+        placed = tuple((self.position[name], self.layout[self.position[name]], columns.start, columns.stop)
                        for name, columns, _, _ in members)
-        r_in, r_out, in_cols, out_cols = _group_sides(seed, k, factors.grad.shape[-1], placed)
+        r_in, r_out, in_cols, out_cols = _group_sides(self.seed, self.k, factors.grad.shape[-1], placed)
         a = torch.einsum("btr,btw->brw", factors.a_grad, factors.x @ r_in.to(factors.x))
         b = torch.einsum("btw,btr->bwr", factors.grad @ r_out.to(factors.grad), factors.h)
-        for (name, _, ranks, scaling), ins, outs in zip(members, in_cols, out_cols, strict=True):
-            parts[name] = [a[:, ranks, ins].flatten(1), b[:, outs, ranks].flatten(1) * scaling]
-    return torch.cat([part for module in layout for part in parts[module.name]], dim=1).double().cpu().numpy()
+        return {name: [a[:, ranks, ins].flatten(1), b[:, outs, ranks].flatten(1) * scaling]
+                for (name, _, ranks, scaling), ins, outs in zip(members, in_cols, out_cols, strict=True)}
+
+    def gathered(self) -> np.ndarray:
+        """After the backward: every group's blocks, in the layout's order."""
+        parts: dict[str, list[torch.Tensor]] = {}
+        for pending in self.pending:
+            parts.update(pending.result())
+        return torch.cat([part for module in self.layout for part in parts[module.name]], dim=1).double().cpu().numpy()
 
 
 @lru_cache(maxsize=4096)

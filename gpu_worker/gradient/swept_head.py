@@ -4,15 +4,18 @@ A LoRA attribution query needs, from the decoder's last hidden states, each run'
 adapter's and the base's: `fine_tune_gain`) and the adapter run's loss gradient at those states (where its
 backward starts); an index build the same for a batch of rows. Through autograd that reads the head's
 weight (113 MB in float32 on SmolLM2's 49k-word vocabulary) two or three times and holds [rows, positions,
-V] logits; here it is one sweep (`SweptHead.sweep`), exact where autograd's float32 is not.
+V] logits; here it is one sweep (`SweptHead.sweep`), exact where autograd's float32 is not, its two halves
+swept side by side (the second on `lanes`' thread) and merged.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from ..rows import IGNORE
-from . import onednn
+from . import lanes, onednn
 
 
 class SweptHead:
@@ -61,10 +64,30 @@ class SweptHead:
         b, positions, width = hidden.shape
         rows = hidden.reshape(-1, width).float()
         target, kept = labels.clamp(min=0).reshape(-1), graded * positions
+        half = (len(self.slices) + 1) // 2
+        other = lanes.beside(partial(self._swept, rows, target, kept, self.slices[half:]))
+        peak, norm, others, at_label, pulled, squares = _merged(self._swept(rows, target, kept, self.slices[:half]),
+                                                                other.result())
+        mask = (labels != IGNORE).float()
+        count = mask.sum(1, keepdim=True).clamp(min=1)
+        losses = ((peak + norm.log() - at_label).view(b, positions) * mask / count).sum(1)
+        if not kept:
+            return losses, None
+        scale = (mask / count)[:graded].reshape(-1)
+        norm, others = norm[:kept], others[:kept]
+        if token_normalized:
+            scale = scale / ((squares / norm ** 2 + (others / norm) ** 2).sqrt()).clamp(min=1e-6)
+        grad = scale[:, None] * (pulled - others[:, None] * self.weight[target[:kept]].float()) / norm[:, None]
+        return losses, grad.view(graded, positions, width)
+
+    def _swept(self, rows: torch.Tensor, target: torch.Tensor, kept: int, slices: list) -> _Swept:
+        """One part of the vocabulary swept: per row its running maximum, Σ e (all words), Σ e (words but the
+        label), its label's logit (0 where the label is elsewhere), and for the first `kept` rows Σ e w and
+        Σ e² (label left out), e = exp(logit − maximum)."""
         peak = rows.new_full((len(rows),), -torch.inf)
         norm, others, at_label = rows.new_zeros(len(rows)), rows.new_zeros(len(rows)), rows.new_zeros(len(rows))
-        pulled, squares = rows.new_zeros(kept, width), rows.new_zeros(kept)
-        for start, size, for_logits, for_sums in self.slices:
+        pulled, squares = rows.new_zeros(kept, rows.shape[1]), rows.new_zeros(kept)
+        for start, size, for_logits, for_sums in slices:
             logits = self._product(rows, for_logits)
             top = torch.maximum(peak, logits.max(1).values)
             inside = ((target >= start) & (target < start + size)).nonzero()[:, 0]
@@ -78,14 +101,17 @@ class SweptHead:
                 pulled = pulled * rescale[:kept, None] + self._product(first, for_sums)
                 squares = squares * rescale[:kept] ** 2 + (first * first).sum(1)
             peak = top
-        mask = (labels != IGNORE).float()
-        count = mask.sum(1, keepdim=True).clamp(min=1)
-        losses = ((peak + norm.log() - at_label).view(b, positions) * mask / count).sum(1)
-        if not kept:
-            return losses, None
-        scale = (mask / count)[:graded].reshape(-1)
-        norm, others = norm[:kept], others[:kept]
-        if token_normalized:
-            scale = scale / ((squares / norm ** 2 + (others / norm) ** 2).sqrt()).clamp(min=1e-6)
-        grad = scale[:, None] * (pulled - others[:, None] * self.weight[target[:kept]].float()) / norm[:, None]
-        return losses, grad.view(graded, positions, width)
+        return peak, norm, others, at_label, pulled, squares
+
+
+_Swept = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _merged(one: _Swept, two: _Swept) -> _Swept:
+    """Two parts of the vocabulary's sums as one: each rescaled to the larger maximum (an empty part's -inf
+    maximum scales its zeros by 0)."""
+    top = torch.maximum(one[0], two[0])
+    r1, r2 = torch.exp(one[0] - top), torch.exp(two[0] - top)
+    kept = len(one[4])
+    return (top, one[1] * r1 + two[1] * r2, one[2] * r1 + two[2] * r2, one[3] + two[3],
+            one[4] * r1[:kept, None] + two[4] * r2[:kept, None], one[5] * r1[:kept] ** 2 + two[5] * r2[:kept] ** 2)
