@@ -390,10 +390,10 @@ def evaluate_facts() -> dict:
                 "mean": round(float(np.mean([sum(b[method]["shares"]) for b in boiler])), 4),
                 "max": round(float(np.max([sum(b[method]["shares"]) for b in boiler])), 4)}}
     for method in GRADIENT_METHODS:  # the longest answer a paid generation gives: the target's other end
-        ms = np.array([q[method] for q in longest if q["gain"] > 0]) * 1000  # those with the backward pass
+        ms = np.array([q[method] for q in longest]) * 1000  # every query runs its backward pass
         methods[method]["attribution_ms_64_token_answers"] = {
             "p50": round(float(np.median(ms)), 1), "p95": round(float(np.percentile(ms, 95)), 1),
-            "answers": len(longest), "with_backward_pass": len(ms)}
+            "answers": len(longest), "with_positive_gain": sum(q["gain"] > 0 for q in longest)}
     generate_ms = np.array([r["generate_s"] for r in records]) * 1000
     p50 = {m: methods[m]["attribution_ms"]["p50"] for m in METHOD_NAMES}
     return {"base": base_dir.name, "questions": len(records), "answered_correctly": len(correct),
@@ -413,8 +413,8 @@ def evaluate_facts() -> dict:
 def _longest_answers(index, model, tokenizer, prompts, responses: np.ndarray) -> list[dict]:
     """Per held-out question, the credit's seconds by each gradient method for an answer as long as a paid
     generation may be (DEFAULT_NEW_TOKENS, the stop token last): the domain's own trained answers run together,
-    from the question's place in them on - facts the adapter makes likelier, so the gain is mostly positive and
-    the backward pass runs (`gain` says where it did not: no backward, a shorter query, left out of the p50)."""
+    from the question's place in them on - facts the adapter makes likelier, so the gain is mostly positive
+    (`gain`; a query runs its backward pass either way: it starts before the gain is known)."""
     from gpu_worker.paid.engine import DEFAULT_NEW_TOKENS
 
     found = []

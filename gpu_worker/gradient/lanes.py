@@ -3,14 +3,16 @@
 The worker makes each product on one thread (`device.deterministic`: a product split over threads sums in
 another order, so a verifier on another machine would get other bytes). Three parts of a pass need nothing
 the caller's thread is making at the time, so they go to a thread of their own - on a 2-core CPU, a core:
-- a query's run without the adapter (`fine_tune_gain`'s base loss), while the traced run goes on;
+- a query's run without the adapter (`fine_tune_gain`'s base loss), while the traced run goes on, and its
+  head after the traced run's, while the backward already runs (`lora_influence.query_projection` starts
+  it before the gain is known);
 - half the vocabulary of each head sweep (`swept_head`: the two halves' sums merged, always the same two);
 - each layer-group's sketch, as soon as the backward has passed it (`lora_influence._Sketches`).
 Every product is still made on one thread, of the same operands, in the same order, so the bytes do not
 depend on which core makes them, nor on whether the lane was free (tests/test_lora_decoder.py). Measured
 in one process against making all of it on one thread (bench/lora_attribution.py's facts queries, SmolLM2,
-this 2-core AMD EPYC VM): 64-token answers in 0.64x the time (728 -> 462 ms p50), the paid answers in
-0.70x, the same CPU in all. Attribution takes one query at a time (paid.Attributor's lock), so one lane is
+this 2-core AMD EPYC VM): 64-token answers in 0.64x the time (728 -> 462 ms p50) and 0.975x more with the
+backward started early, the paid answers in 0.70x; about the same CPU in all. Attribution takes one query at a time (paid.Attributor's lock), so one lane is
 all a pass shares.
 """
 

@@ -113,20 +113,23 @@ def ready(model) -> None:
 
 
 def _with_and_without(model, batch: dict[str, torch.Tensor], modules, adapter: str, trace: Trace | None = None,
-                      token_normalized: bool = False) -> tuple[float, float, torch.Tensor, torch.Tensor | None]:
-    """(the loss with the adapter, the loss without any adapter, the hidden states with it [1, t, hidden] and,
-    with `trace`, the gradient there of its loss - token-normalised or not) of a one-example batch. The run
-    without the adapter (the frozen base's own: nothing to switch off) goes on the second lane (`lanes`)
-    while this thread runs the one with it; each run's head is one sweep over the vocabulary (`SweptHead`)."""
+                      token_normalized: bool = False) -> tuple[float, Future[float], torch.Tensor, torch.Tensor | None]:
+    """(the loss with the adapter, the loss without any adapter - to come -, the hidden states with it
+    [1, t, hidden] and, with `trace`, the gradient there of its loss - token-normalised or not) of a
+    one-example batch. The run without the adapter (the frozen base's own: nothing to switch off) goes on
+    the second lane (`lanes`) while this thread runs the one with it; each run's head is one sweep over the
+    vocabulary (`SweptHead`), the second half of the traced run's made on the lane as soon as its forward
+    is done, the run without the adapter's after it - while this thread's backward may already run."""
     if len(batch["input_ids"]) != 1:
         raise ValueError("a query is one example")
     run = decoder(_causal(model))
-    base = lanes.beside(lambda: float(_losses_and_gradient(run.head, run.hidden(batch["input_ids"]),
-                                                           batch["labels"], 0, False)[0][0]))
+    base = lanes.beside(lambda: run.hidden(batch["input_ids"]))
     tuned = run.hidden(batch["input_ids"], run.terms(modules, adapter), trace)
     losses, grad = _losses_and_gradient(run.head, tuned, batch["labels"], 1 if trace is not None else 0,
                                         token_normalized)
-    return float(losses[0]), base.result(), tuned, grad
+    base_loss = lanes.beside(lambda: float(_losses_and_gradient(run.head, base.result(), batch["labels"], 0,
+                                                                False)[0][0]))
+    return float(losses[0]), base_loss, tuned, grad
 
 
 def _losses_and_gradient(head: SweptHead, hidden: torch.Tensor, labels: torch.Tensor, graded: int,
@@ -214,19 +217,20 @@ def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized,
 def query_projection(model, example: Example, pad_id: int, k: int, seed: int, adapter: str = "default",
                      token_normalized: bool = False) -> tuple[float, list[Module], list[np.ndarray] | None]:
     """One generation's (`fine_tune_gain`, modules, sketched gradient blocks [1, k_l]) - the blocks None when
-    the gain is 0 (nothing to credit, no backward pass). The tuned loss comes from the forward the
-    gradient needs: two forwards and a backward in all."""
+    the gain is 0 (nothing to credit). The tuned loss comes from the forward the gradient needs: two
+    forwards and a backward in all. The backward starts before the gain is known (the loss without the
+    adapter is still being made on the second lane): a query with nothing to credit costs one backward
+    more than it needs, every other one is that much sooner."""
     modules = lora_modules(model, adapter)
     layout = module_layout(modules, adapter)
     batch = collate([example], pad_id, modules[0][1].lora_A[adapter].weight.device)
     sketches = _Sketches(layout, k, seed)
     tuned_loss, base_loss, hidden, grad = _with_and_without(model, batch, modules, adapter, sketches.trace,
                                                             token_normalized)
-    gain = _gain(tuned_loss, base_loss)
-    if gain <= 0:
-        return gain, layout, None
     hidden.backward(grad)
-    return gain, layout, _split(sketches.gathered(), [_sketched_size(m, k) for m in layout])
+    blocks = sketches.gathered()
+    gain = _gain(tuned_loss, base_loss.result())
+    return gain, layout, _split(blocks, [_sketched_size(m, k) for m in layout]) if gain > 0 else None
 
 
 class _Sketches:
@@ -301,7 +305,8 @@ def fine_tune_gain(model, example: Example, pad_id: int, adapter: str = "default
     modules = lora_modules(model, adapter)
     batch = collate([example], pad_id, modules[0][1].lora_A[adapter].weight.device)
     with torch.no_grad():
-        return _gain(*_with_and_without(model, batch, modules, adapter)[:2])
+        tuned, base = _with_and_without(model, batch, modules, adapter)[:2]
+        return _gain(tuned, base.result())
 
 
 def _gain(tuned: float, base: float) -> float:
