@@ -12,8 +12,8 @@ Every product is still made on one thread, of the same operands, in the same ord
 depend on which core makes them, nor on whether the lane was free (tests/test_lora_decoder.py). Measured
 in one process against making all of it on one thread (bench/lora_attribution.py's facts queries, SmolLM2,
 this 2-core AMD EPYC VM): 64-token answers in 0.64x the time (728 -> 462 ms p50) and 0.975x more with the
-backward started early, the paid answers in 0.70x; about the same CPU in all. Attribution takes one query at a time (paid.Attributor's lock), so one lane is
-all a pass shares.
+backward started early, the paid answers in 0.70x; about the same CPU in all. Attribution takes one query
+at a time (paid.Attributor's lock), so one lane is all a pass shares.
 """
 
 from __future__ import annotations
