@@ -6,7 +6,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers", reason="OpenLoRA needs transformers and peft (worker extra)")
 peft = pytest.importorskip("peft")
 
-from gpu_worker.lora.adapters import AdapterError, adapter_hash, read_adapter  # noqa: E402
+from gpu_worker.lora.adapters import AdapterError, LoRA, adapter_hash, read_adapter  # noqa: E402
 from gpu_worker.lora.cache import AdapterCache  # noqa: E402
 from gpu_worker.lora.model import PAD_BELOW, LlamaRuntime, Sequence  # noqa: E402
 from gpu_worker.lora.pool import AdapterPool  # noqa: E402
@@ -101,6 +101,20 @@ def test_adapters_are_identified_by_content_and_corruption_is_refused(models, tm
     (copy / "adapter_model.safetensors").write_bytes(bytes(weights))
     with pytest.raises(AdapterError, match="registered"):
         read_adapter(copy, expected=good.hash)
+
+
+def test_an_adapter_with_a_lora_outside_the_decoders_projections_is_refused_by_name(models):
+    """A LoRA on the head would be left out of every answer OpenLoRA gives: refused before it is served."""
+    root, dirs = models
+    runtime = LlamaRuntime(root / "base")
+    served = read_adapter(dirs[0])
+    runtime.check(served)  # the projections alone: served
+    head = runtime.w["lm_head.weight"]
+    with_head = LoRA(served.hash, served.rank, served.scaling,
+                     {**served.factors, "lm_head": (torch.randn(served.rank, head.shape[1]),
+                                                    torch.randn(head.shape[0], served.rank))})
+    with pytest.raises(AdapterError, match="a LoRA on lm_head; OpenLoRA serves adapters on the decoder's projections"):
+        runtime.check(with_head)
 
 
 def test_the_cache_stays_within_its_bounds_and_evicts_least_recently_used(models):

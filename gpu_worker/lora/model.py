@@ -28,6 +28,7 @@ and tests/test_paid_generation.py check a request alone against the same request
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,9 @@ ROW_BLOCK = 16
 PAD_BELOW = 32  # on the CPU, a decode step pads its caches into one attention while all are shorter than this
 METHODS = ("segments", "bgmv", "sgmv")
 POOLED = ("bgmv", "sgmv")  # the methods that read adapters from the runtime's resident slots
+# the linears a step adds an adapter's terms to: a LoRA anywhere else (the head, the embeddings) would be
+# silently left out of every answer, so an adapter carrying one is refused
+SERVED = re.compile(r"model\.layers\.\d+\.(?:self_attn\.[qkvo]_proj|mlp\.(?:gate|up|down)_proj)")
 
 
 def _shards(directory: Path) -> list[Path]:
@@ -121,6 +125,9 @@ class LlamaRuntime:
         """Refuse an adapter that does not fit this base (a module it lacks, or other widths), before a step
         would fail on it for every request in the batch."""
         for name, (a, b) in adapter.factors.items():
+            if not SERVED.fullmatch(name):
+                raise AdapterError(f"adapter {adapter.hash.hex()} has a LoRA on {name}; OpenLoRA serves adapters on "
+                                   "the decoder's projections (q, k, v, o, gate, up, down) only")
             weight = self.w.get(f"{name}.weight")
             if weight is None or weight.dim() != 2:
                 raise AdapterError(f"adapter {adapter.hash.hex()} targets {name}, which this base model lacks")
