@@ -54,6 +54,7 @@ class ChainDB:
         # cyclic GC's sight stops full collections from costing hundreds of ms in the middle of a block.
         gc.freeze()
         raw = backend.get(HEAD)
+        self._genesis: bytes | None = backend.get(GENESIS)
         self.head: Head | None = None
         if raw is not None:
             self.head = Head(int.from_bytes(raw[:8], "big"), raw[8:40], raw[40:72])
@@ -63,7 +64,8 @@ class ChainDB:
 
     @property
     def genesis_hash(self) -> bytes | None:
-        return self.backend.get(GENESIS)
+        """Read once: every transaction's check compares against it, and it never changes once written."""
+        return self._genesis
 
     def overlay(self) -> Overlay:
         """A fresh overlay over the committed state (keys without the state namespace byte)."""
@@ -98,6 +100,8 @@ class ChainDB:
             batch.update(self.indexer.entries(number, block, events))
         self.backend.write_batch(batch)
         self.head = Head(number, block_hash, state_root)
+        if number == 0:
+            self._genesis = block_hash
 
     def state_items(self) -> list[tuple[bytes, bytes]]:
         """The committed state's (key, value) pairs in ascending key order (a snapshot's content)."""
