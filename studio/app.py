@@ -26,7 +26,6 @@ import grpc
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -39,7 +38,7 @@ from sdk.grpcserver import MESSAGE_OPTIONS
 
 from . import prompt_tokens, wallet
 from .gateway import API_KEY_ENV, Access, Budget, Gateway
-from .guard import SiteGuard, SiteGuardMiddleware
+from .guard import GatewayCors, SiteGuard, SiteGuardMiddleware, on_gateway
 from .openai_protocol import GatewayError
 from .routes import datanets, earnings, explorer, keys, modelfactory, models, playground, site
 from .routes import gateway as gateway_routes
@@ -118,6 +117,8 @@ def create_app(node: str, worker: str, gateway_key: Keypair | None = None, spend
     if gateway_key is not None:
         app.include_router(gateway_routes.router)
         app.add_exception_handler(GatewayError, gateway_error)
+        if gateway_access.origins:
+            app.add_middleware(GatewayCors, origins=sorted(gateway_access.origins))
 
     error_pages(app, templates, node, gateway=gateway_key is not None)
     return app
@@ -138,7 +139,7 @@ def error_pages(app: FastAPI, templates: Jinja2Templates, node: str, gateway: bo
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        if gateway and (request.url.path == "/v1" or request.url.path.startswith("/v1/")):
+        if gateway and on_gateway(request.url.path):
             return await openai_http_error(request, exc)
         return answer(request, exc.status_code, exc.detail)
 
@@ -166,10 +167,7 @@ def error_pages(app: FastAPI, templates: Jinja2Templates, node: str, gateway: bo
 async def gateway_error(_request: Request, exc: Exception) -> JSONResponse:
     """A refusal raised before a route ran (the caller checks) in OpenAI's error shape."""
     assert isinstance(exc, GatewayError)
-    response = exc.response()
-    if exc.status in (401, 403, 415, 429):  # asking again unchanged would be refused again
-        response.headers["x-should-retry"] = "false"
-    return response
+    return exc.response()
 
 
 def create_gateway_app(node: str, key: Keypair, spend_cap: int | None = None, access: Access | None = None,
@@ -194,8 +192,7 @@ def create_gateway_app(node: str, key: Keypair, spend_cap: int | None = None, ac
     app.include_router(gateway_routes.router)
     app.add_exception_handler(GatewayError, gateway_error)
     if access.origins:
-        app.add_middleware(CORSMiddleware, allow_origins=sorted(access.origins), allow_methods=["GET", "POST"],
-                           allow_headers=["authorization", "content-type"])
+        app.add_middleware(GatewayCors, origins=sorted(access.origins))
 
     app.add_exception_handler(HTTPException, openai_http_error)
     app.add_exception_handler(StarletteHTTPException, openai_http_error)

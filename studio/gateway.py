@@ -260,16 +260,16 @@ class Gateway:
         max_tokens: `prompt_tokens`), the cap, the balance and the budget - each for all `n` choices together
         (the request's parameters are checked already) - then pay one request per choice, concurrently."""
         max_tokens = request.max_tokens
+        where = "messages" if isinstance(request, ChatCompletionRequest) else "prompt"
         if not prompt.strip():
-            raise GatewayError(400, "the prompt is empty", param="prompt")
+            raise GatewayError(400, "the prompt is empty", param=where)
         quote = generation.quote(self.node, model.id, prompt, max_new_tokens=max_tokens,  # top_p 0: greedy
                                  temperature=request.temperature, top_p=request.top_p, seed=request.seed)
         try:
             prompt_tokens.check(self.node, quote.model, prompt, max_new_tokens=max_tokens,
                                 max_input_tokens=quote.args.max_input_tokens)
         except prompt_tokens.PromptTooLong as exc:
-            raise GatewayError(400, str(exc), code="context_length_exceeded", param="messages" if
-                               isinstance(request, ChatCompletionRequest) else "prompt") from exc
+            raise GatewayError(400, str(exc), code="context_length_exceeded", param=where) from exc
         n, escrow = request.n, quote.escrow * request.n
         what = f"model {model.id} at {max_tokens} max tokens" + (f", {n} choices" if n > 1 else "")
         if self.spend_cap is not None and escrow > self.spend_cap:
@@ -319,7 +319,7 @@ class Gateway:
                 if event.HasField("token"):
                     found = event.token
                     yield Token(found.text, found.piece, found.logprob if found.HasField("logprob") else None,
-                                tuple((t.piece, t.logprob) for t in found.top_logprobs))
+                                tuple((t.piece, t.logprob) for t in found.top_logprobs), found.stop)
                 elif event.end.error:
                     raise GatewayError(502, f"The worker could not answer request {request_id}: {event.end.error} "
                                             "(the request expires and its escrow is refunded)", kind="server_error",

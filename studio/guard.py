@@ -22,12 +22,19 @@ import json
 import secrets
 from dataclasses import dataclass, field
 
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .gateway import JSON_TYPES, Access
 
 CSRF_HEADER = "x-csrf-token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def on_gateway(path: str) -> bool:
+    """Whether `path` is the OpenAI-compatible gateway's (/v1): its callers are checked by the gateway's own
+    `Access` (an API key, allowed origins), not by the studio's site guard."""
+    return path == "/v1" or path.startswith("/v1/")
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,7 @@ class SiteGuardMiddleware:
         self.app, self.guard = app, guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == "/v1" or scope["path"].startswith("/v1/"):
+        if scope["type"] != "http" or on_gateway(scope["path"]):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -79,3 +86,20 @@ class SiteGuardMiddleware:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+class GatewayCors:
+    """CORS headers for the /v1 routes alone, for the origins allowed to call them (the studio's own routes
+    stay with their own origin), and their preflights answered here - before a route could refuse OPTIONS.
+    Any request header is allowed (OpenAI's browser client sends its own `x-stainless-*` ones): the API key
+    and the origin are what the gateway checks."""
+
+    def __init__(self, app: ASGIApp, origins: list[str]):
+        self.app = app
+        self.cors = CORSMiddleware(app, allow_origins=origins, allow_methods=["GET", "POST"], allow_headers=["*"])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and on_gateway(scope["path"]):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_serializer, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_serializer, model_validator
 
 from sdk.wire import MAX_TEMPERATURE_MILLI
 
@@ -59,6 +59,10 @@ UNSUPPORTED: tuple[tuple[str, tuple, str], ...] = (
 )
 
 
+NOT_RETRIED = (401, 403, 415, 429)
+PAID_AND_LOST = ("worker_failed", "worker_unreachable", "request_expired")
+
+
 class GatewayError(Exception):
     """An OpenAI-style error: HTTP status, message, type, code, param."""
 
@@ -71,7 +75,13 @@ class GatewayError(Exception):
         return ErrorInfo(message=self.message, type=self.kind, param=self.param, code=self.code)
 
     def response(self) -> JSONResponse:
-        return JSONResponse(ErrorResponse(error=self.info()).model_dump(), status_code=self.status)
+        """The error as OpenAI sends it; told not to retry (`x-should-retry: false`, which OpenAI's clients obey)
+        when asking again unchanged would be refused again, or would pay again for an answer lost after it was
+        paid (a worker that failed or could not be reached: the escrow comes back, a retry's fee would not)."""
+        response = JSONResponse(ErrorResponse(error=self.info()).model_dump(), status_code=self.status)
+        if self.status in NOT_RETRIED or self.code in PAID_AND_LOST:
+            response.headers["x-should-retry"] = "false"
+        return response
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -94,7 +104,7 @@ class OpenAIBaseModel(BaseModel):
 
 
 class StreamOptions(OpenAIBaseModel):
-    include_usage: Annotated[bool, BeforeValidator(bool)] = False  # read as truthy
+    include_usage: StrictBool | None = None  # null: not asked
 
 
 def _text_content(content: Any) -> Any:
@@ -219,13 +229,16 @@ def _check_sampling(data: dict) -> None:
 def _checked_generation(data: dict, chat: bool) -> dict:
     """The parameters refused, the choices, the new-token bound and the sampling checked; the bound as
     `max_tokens` (whichever field carried it); `logprobs` as a boolean and `top_logprobs` as the alternatives
-    (for a completion too); unset sampling as the defaults; `stop` as a list; `stream` read as truthy;
+    (for a completion too); unset sampling as the defaults; `stop` as a list; `stream` a boolean (or null);
     `stream_options` an object, and only with `stream`."""
     _check_supported(data)
     n, logprobs, top_logprobs = _check_choices(data, chat)
     max_tokens = _check_bound(data)
     _check_sampling(data)
-    stream = bool(data.get("stream"))
+    stream = data.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise GatewayError(400, f"stream must be a boolean, not {type(stream).__name__}", param="stream")
+    stream = bool(stream)
     options = data.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise GatewayError(400, "stream_options must be an object", param="stream_options")
@@ -257,7 +270,7 @@ class GenerationRequest(OpenAIBaseModel):
 
     @property
     def include_usage(self) -> bool:
-        return self.stream_options is not None and self.stream_options.include_usage
+        return self.stream_options is not None and bool(self.stream_options.include_usage)
 
     def prompt_text(self) -> str:
         """The prompt the adapter is given."""
@@ -325,6 +338,7 @@ class Token:
     piece: bytes = b""
     logprob: float | None = None
     top: tuple[tuple[bytes, float], ...] = ()
+    stop: bool = False  # the model's end-of-sequence token: the generation ended on it, and it shows nothing
 
 
 def token_string(piece: bytes) -> str:

@@ -112,7 +112,9 @@ def test_a_streamed_chat_arrives_token_by_token_and_ends_with_the_charged_usage(
     chunks = list(stream)
     pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
     assert len(pieces) >= 2  # streamed, not one blob
-    assert chunks[0].choices[0].delta.role == "assistant"
+    opening = chunks[0].choices[0].delta  # as OpenAI's streams open: the role, no text yet
+    assert (opening.role, opening.content) == ("assistant", "")
+    assert all(c.choices[0].delta.role is None for c in chunks[1:] if c.choices)
     finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     assert finish in (["stop"], ["length"])
     last = chunks[-1]
@@ -195,6 +197,7 @@ def test_a_call_past_the_total_budget_is_refused_before_anything_is_paid(gateway
     with pytest.raises(openai.RateLimitError) as caught:
         api.completions.create(model=gateway["model"], prompt=PROMPT, max_tokens=4)
     assert caught.value.code == "budget_exceeded" and "0.3 OPEN in total" in caught.value.message
+    assert caught.value.response.headers["x-should-retry"] == "false"  # a default client would ask twice more
     assert client.nonce(BUDGET_KEY.public) == nonce
 
 
@@ -228,6 +231,9 @@ def test_openai_parameters_are_honoured_or_refused_by_name_before_paying(gateway
             api.chat.completions.create(model=model, messages=[{"role": "user", "content": PROMPT}],
                                         **{"max_tokens": 4, **extra})
         assert caught.value.param == param and param in caught.value.message
+    with pytest.raises(openai.BadRequestError) as caught:  # a chat has messages, not a prompt
+        api.chat.completions.create(model=model, messages=[{"role": "user", "content": " "}], max_tokens=4)
+    assert caught.value.param == "messages" and "empty" in caught.value.message
     status, answer = _post(gateway, "/v1/chat/completions", json.dumps({"messages": [
         {"role": "user", "content": "hi"}]}).encode(), {"Authorization": f"Bearer {API_KEY}",
                                                         "Content-Type": "application/json"})
@@ -297,14 +303,17 @@ def test_n_choices_are_n_paid_requests_and_the_same_seed_gives_the_same_texts(ga
 def test_logprobs_are_the_workers_own_for_each_token_in_openais_shapes(gateway):
     """Greedy: every token's log-probability is ≤ 0, its alternatives sorted, the chosen token the most likely of
     them (exp of its log-probability is their maximum) and its bytes the text's; streamed, the same tokens and
-    numbers. A completion's `logprobs: 3` gives the legacy shape: tokens, their log-probabilities, up to 4
-    alternatives each with the chosen one among them, offsets into the text."""
+    numbers. They are the content's: every token generated but the end-of-sequence one a model stops on (it shows
+    no text; the choice's finish_reason says "stop"), their bytes the text's. A completion's `logprobs: 3` gives
+    the legacy shape: tokens, their log-probabilities, up to 4 alternatives each with the chosen one among them,
+    offsets into the text."""
     api, model = gateway["api"], gateway["model"]
     messages = [{"role": "user", "content": PROMPT}]
     response = api.chat.completions.create(model=model, messages=messages, max_tokens=8, temperature=0, logprobs=True,
                                            top_logprobs=5)
     content = response.choices[0].logprobs.content
-    assert len(content) == response.usage.completion_tokens  # every token generated (no stop sequence)
+    ended = response.choices[0].finish_reason == "stop"  # on end-of-sequence: there is no stop sequence
+    assert len(content) == response.usage.completion_tokens - ended
     for entry in content:
         assert entry.logprob <= 0 and len(entry.top_logprobs) == 5
         values = [t.logprob for t in entry.top_logprobs]
@@ -312,8 +321,7 @@ def test_logprobs_are_the_workers_own_for_each_token_in_openais_shapes(gateway):
         assert entry.top_logprobs[0].token == entry.token and bytes(entry.top_logprobs[0].bytes) == bytes(entry.bytes)
         assert math.exp(entry.logprob) == max(math.exp(v) for v in values)
     text = response.choices[0].message.content
-    pieces = b"".join(bytes(e.bytes) for e in content)  # the last may be end-of-sequence, which shows no text
-    assert pieces in (text.encode(), text.encode() + bytes(content[-1].bytes))
+    assert b"".join(bytes(e.bytes) for e in content) == text.encode()
     chunks = list(api.chat.completions.create(model=model, messages=messages, max_tokens=8, temperature=0,
                                               logprobs=True, top_logprobs=5, stream=True))
     streamed = [e for c in chunks if c.choices[0].logprobs for e in c.choices[0].logprobs.content]
@@ -325,13 +333,30 @@ def test_logprobs_are_the_workers_own_for_each_token_in_openais_shapes(gateway):
     legacy = api.completions.create(model=model, prompt=PROMPT, max_tokens=6, temperature=1.0, seed=5, logprobs=3)
     found, text = legacy.choices[0].logprobs, legacy.choices[0].text
     assert len(found.tokens) == len(found.token_logprobs) == len(found.top_logprobs) == len(found.text_offset) == \
-        legacy.usage.completion_tokens
+        legacy.usage.completion_tokens - (legacy.choices[0].finish_reason == "stop")
     assert found.text_offset == sorted(found.text_offset) and found.text_offset[0] == 0
-    for i, (token, logprob, top, offset) in enumerate(zip(found.tokens, found.token_logprobs, found.top_logprobs,
-                                                          found.text_offset, strict=True)):
+    for token, logprob, top, offset in zip(found.tokens, found.token_logprobs, found.top_logprobs, found.text_offset,
+                                           strict=True):
         assert logprob <= 0 and top[token] == logprob and 3 <= len(top) <= 4
-        last_without_text = i == len(found.tokens) - 1 and offset == len(text)  # end-of-sequence shows none
-        assert text[offset:].startswith(token) or "\ufffd" in token or last_without_text
+        assert text[offset:].startswith(token) or "\ufffd" in token
+
+
+def test_a_generation_that_ends_on_its_last_allowed_token_stopped(gateway):
+    """finish_reason is "length" only when max_tokens cut the answer: a model that says its end-of-sequence token
+    as the last token it was allowed stopped (an outside client read "length" and asked for more)."""
+    api, model = gateway["api"], gateway["model"]
+    messages = [{"role": "user", "content": PROMPT}]
+    whole = api.chat.completions.create(model=model, messages=messages, max_tokens=32, temperature=0)
+    assert whole.choices[0].finish_reason == "stop"  # the tiny model ends this answer well within 32 tokens
+    used = whole.usage.completion_tokens
+    exact = api.chat.completions.create(model=model, messages=messages, max_tokens=used, temperature=0)
+    assert exact.choices[0].finish_reason == "stop"
+    assert exact.choices[0].message.content == whole.choices[0].message.content
+    cut = api.completions.create(model=model, prompt=PROMPT, max_tokens=used - 1, temperature=0)
+    assert cut.choices[0].finish_reason == "length" and cut.usage.completion_tokens == used - 1
+    chunks = list(api.chat.completions.create(model=model, messages=messages, max_tokens=used, temperature=0,
+                                              stream=True))
+    assert [c.choices[0].finish_reason for c in chunks if c.choices[0].finish_reason] == ["stop"]
 
 
 def test_a_prompt_past_the_bases_context_is_refused_before_paying_with_openais_code(gateway):
@@ -368,6 +393,8 @@ def test_an_unreachable_worker_is_a_502_in_openais_shape(gateway):
     with pytest.raises(openai.InternalServerError) as caught:
         gateway["api"].completions.create(model=gateway["model"], prompt=PROMPT, max_tokens=2)
     assert caught.value.status_code == 502 and caught.value.code == "worker_unreachable"
+    # it was paid (the escrow comes back when the request expires): a default client must not pay again
+    assert caught.value.response.headers["x-should-retry"] == "false"
 
 
 def test_the_spending_cap_advice_names_only_what_lowers_the_escrow():

@@ -65,7 +65,9 @@ def test_callers_need_the_key_an_allowed_host_and_origin_and_a_json_body(api):
     # as OpenAI answers them without tools (an outside client's tool_choice "auto" was served and paid)
     ({"tool_choice": "auto"}, "tool_choice"), ({"tool_choice": "none"}, "tool_choice"),
     ({"parallel_tool_calls": True}, "parallel_tool_calls"), ({"function_call": "auto"}, "function_call"),
-    ({"model": 2}, "model"),
+    ({"model": 2}, "model"), ({"stream": "false"}, "stream"), ({"stream": 1}, "stream"),
+    ({"stream": True, "stream_options": {"include_usage": [1]}}, "stream_options.include_usage"),
+    ({"stream": True, "stream_options": {"include_usage": "yes"}}, "stream_options.include_usage"),
 ])
 def test_parameters_that_cannot_be_honoured_are_refused_by_name(api, extra, param):
     body = {"model": "1", "messages": [{"role": "user", "content": "hi"}], **extra}
@@ -180,3 +182,23 @@ def test_a_choice_shows_the_logprobs_of_the_tokens_whose_text_it_shows():
     tail = Choice(["zz"])
     assert tail.feed(Token("abz")) == ("ab", [(0, Token("abz"))]) and tail.feed(Token("")) == ("", [])
     assert tail.flush() == ("z", [(3, Token(""))]) and not tail.stopped
+    assert tail.finish_reason("length") == "length"  # max_tokens cut it
+
+
+def test_the_end_of_sequence_token_ends_the_choice_and_shows_no_log_probability():
+    """It shows no text, so it is not among the content's tokens; the choice stopped, whatever the counts say."""
+    choice = Choice([])
+    assert choice.feed(Token("Hi", b"Hi", -0.1)) == ("Hi", [(0, Token("Hi", b"Hi", -0.1))])
+    assert choice.feed(Token("", b"<|im_end|>", -0.2, (), stop=True)) == ("", [])
+    assert choice.flush() == ("", []) and choice.finish_reason("length") == "stop"
+
+
+@pytest.mark.parametrize(("status", "code", "retried"), [
+    (429, "budget_exceeded", False), (401, "invalid_api_key", False), (502, "worker_unreachable", False),
+    (502, "worker_failed", False), (502, "request_expired", False), (502, "node_error", True),
+    (400, "context_length_exceeded", True)])
+def test_errors_a_retry_would_repeat_or_pay_again_tell_clients_not_to_retry(status, code, retried):
+    """OpenAI's clients retry 429 and 5xx unless told `x-should-retry: false`: a refusal would be refused again,
+    and a call whose worker failed after it was paid would be paid again (400s are never retried)."""
+    headers = GatewayError(status, "why", code=code).response().headers
+    assert ("x-should-retry" not in headers) == retried

@@ -285,6 +285,26 @@ def test_the_studios_gateway_answers_unknown_paths_and_methods_in_openais_shape(
 
 
 
+def test_the_studios_gateway_answers_browsers_of_its_allowed_origins_as_the_gateway_does():
+    """CORS for /v1 and its preflights (with the headers OpenAI's browser client adds), for the allowed origins;
+    the studio's own routes send no CORS headers (an outside client's preflight got a 405, its POST no
+    Access-Control-Allow-Origin)."""
+    key = "k" * 24
+    access = Access.local(PORT, key, (), ["http://app.example"])
+    with _studio(gateway_key=Keypair.from_uri("//Alice"), gateway_access=access) as client:
+        asked = {"Origin": "http://app.example", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization,content-type,x-stainless-os,x-stainless-lang"}
+        preflight = client.options("/v1/chat/completions", headers=asked)
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == "http://app.example"
+        assert "x-stainless-os" in preflight.headers["access-control-allow-headers"].lower()
+        answer = client.post("/v1/chat/completions", json={"messages": []},
+                             headers={"Authorization": f"Bearer {key}", "Origin": "http://app.example"})
+        assert answer.status_code == 400 and answer.headers["access-control-allow-origin"] == "http://app.example"
+        assert client.options("/v1/models", headers={**asked, "Origin": "http://attacker.example"}).status_code == 400
+        own = client.options("/api/upload", headers=asked)
+        assert "access-control-allow-origin" not in own.headers
+
+
 def test_a_slow_worker_call_does_not_hold_up_every_other_page(monkeypatch):
     """A preview the worker takes minutes over (a contributor's 5 MB of near-identical rows did) runs on the
     thread pool: the studio keeps serving its other pages meanwhile, not only once the worker answers."""

@@ -51,10 +51,9 @@ class PaidEngine:
             seed = (requester_seed(sampling.seed) if sampling.HasField("seed") else
                     seed_for(request.id, request.input_hash, request.created_at))
             sampler = Sampler(sampling.temperature_milli / 1000, (sampling.top_p_milli or 1000) / 1000, seed)
-            tokenizer = served.tokenizer
-            job = self.lora.submit_paid(served.base, served.adapter, prompt, new_tokens, sampler,
-                                        frozenset({tokenizer.eos_token_id}))
-            output = relay(job, stream, tokenizer)
+            tokenizer, stops = served.tokenizer, frozenset({served.tokenizer.eos_token_id})
+            job = self.lora.submit_paid(served.base, served.adapter, prompt, new_tokens, sampler, stops)
+            output = relay(job, stream, tokenizer, stops)
             if job.error:
                 raise ArtifactError(f"request {request.id}: {job.error}")
             signed = self.attribute(served, request, model, prompt, output, request.draw_seed)

@@ -10,8 +10,9 @@ from payable.worker.v1 import worker_pb2 as pb
 from .streams import PaidStream
 
 
-def relay(job, stream: PaidStream, tokenizer) -> list[int]:
-    """Move the engine's tokens into the stream until the job ends; returns them. Only the tokens since
+def relay(job, stream: PaidStream, tokenizer, stops: frozenset[int]) -> list[int]:
+    """Move the engine's tokens into the stream until the job ends; returns them. A token of `stops` (what the
+    engine stops on) is marked as such. Only the tokens since
     the last line break are decoded again (so a long generation does not re-decode all it made), and a
     token that ends inside a multi-byte character sends no text until the character is whole. The engine
     puts a token's log-probabilities in `job.logprobs` before the token itself."""
@@ -20,7 +21,7 @@ def relay(job, stream: PaidStream, tokenizer) -> list[int]:
         token = job.tokens.get()
         if token is None:
             return output
-        message = pb.GeneratedToken(token=token, index=len(output))
+        message = pb.GeneratedToken(token=token, index=len(output), stop=token in stops)
         if len(job.logprobs) > len(output):
             found = job.logprobs[len(output)]
             ids = [token, *(t for t, _ in found.top)]

@@ -53,8 +53,8 @@ class PaidStream:
     def events(self, alive: Callable[[], bool] = lambda: True, logprobs: bool = False,
                top_logprobs: int = 0) -> Iterator[pb.PaidStreamEvent]:
         """Every token from the first, then the end; waits for more while the reader is `alive`. Without
-        `logprobs` a token is its id, index and text; with them, also its piece, log-probability and its first
-        `top_logprobs` alternatives."""
+        `logprobs` a token is its id, index, text and whether it is the stop token; with them, also its piece,
+        log-probability and its first `top_logprobs` alternatives."""
         sent = 0
         while alive():
             with self.changed:
@@ -73,7 +73,7 @@ class PaidStream:
 def shown(token: pb.GeneratedToken, logprobs: bool, top_logprobs: int) -> pb.GeneratedToken:
     """The token as a reader asked for it: without log-probabilities, or with `top_logprobs` alternatives."""
     if not logprobs:
-        return pb.GeneratedToken(token=token.token, index=token.index, text=token.text)
+        return pb.GeneratedToken(token=token.token, index=token.index, text=token.text, stop=token.stop)
     if len(token.top_logprobs) <= top_logprobs:
         return token
     out = pb.GeneratedToken()

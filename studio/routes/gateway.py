@@ -115,20 +115,30 @@ class Stopper:
 class Choice:
     """One choice as it is shown, token by token: its text up to the first stop sequence (`Stopper`), and the
     tokens whose text has begun to show, each with where it starts in the choice's text - their
-    log-probabilities go out with that text; the tokens from a stop sequence on never do."""
+    log-probabilities go out with that text; the tokens from a stop sequence on never do, nor the model's
+    end-of-sequence token (it shows nothing: OpenAI's log-probabilities are the content's)."""
 
     def __init__(self, stops: list[str]):
         self.stopper = Stopper(stops)
         self.fed = self.shown = 0
         self.waiting: list[tuple[int, Token]] = []
+        self.ended = False  # the model stopped on its end-of-sequence token
 
     @property
     def stopped(self) -> bool:
         return self.stopper.stopped
 
+    def finish_reason(self, counted: str) -> str:
+        """"stop" when a stop sequence cut the text or the model ended it, else `counted` (what the settled
+        counts say: "length" at max_tokens) - a model that ends on its last allowed token stopped."""
+        return "stop" if self.stopped or self.ended else counted
+
     def feed(self, token: Token) -> tuple[str, list[tuple[int, Token]]]:
         """The text that may be shown now and the tokens (with their offsets) it lets go."""
         if self.stopped:
+            return "", []
+        if token.stop:
+            self.ended = True
             return "", []
         self.waiting.append((self.fed, token))
         self.fed += len(token.text)
@@ -220,7 +230,7 @@ def run(gateway: Gateway, body, chat: bool):
     usage, extension, finishes = gateway.settle(call, request.max_tokens)
     out: list[ChatChoice] | list[CompletionChoice] = []
     for index, choice in enumerate(choices):
-        finish, text, logprobs = ("stop" if choice.stopped else finishes[index], "".join(texts[index]),
+        finish, text, logprobs = (choice.finish_reason(finishes[index]), "".join(texts[index]),
                                   logprobs_of(request, tokens[index], chat))
         out.append(ChatChoice(index=index, finish_reason=finish, logprobs=logprobs,
                               message=ChatMessage(role="assistant", content=text)) if chat
@@ -241,7 +251,7 @@ def stream(gateway: Gateway, head: ResponseHead, call: Call, request: Generation
               finish: str | None = None, extension: dict | None = None) -> dict:
         choice: ChatStreamChoice | CompletionStreamChoice
         logprobs = None if tokens is None else logprobs_of(request, tokens, chat)
-        if chat:  # a choice's first delta names the role, as OpenAI's streams do
+        if chat:  # a choice's first delta names the role
             delta = DeltaMessage() if piece is None else DeltaMessage(content=piece,
                                                                       role="assistant" if first[index] else None)
             first[index] = False
@@ -251,12 +261,15 @@ def stream(gateway: Gateway, head: ResponseHead, call: Call, request: Generation
         return StreamChunk(**head.model_dump(), choices=[choice], payable=extension).model_dump(mode="json")
 
     try:
+        if chat:  # each choice opens with its role and no text yet, as OpenAI's streams do
+            for index in range(len(choices)):
+                yield sse(chunk(index, ""))
         for index, (piece, tokens) in merged(sources):
             yield sse(chunk(index, piece, tokens))
         usage, extension, finishes = gateway.settle(call, request.max_tokens)
         for index, choice in enumerate(choices):
             last = index == len(choices) - 1 and not request.include_usage
-            yield sse(chunk(index, None, finish="stop" if choice.stopped else finishes[index],
+            yield sse(chunk(index, None, finish=choice.finish_reason(finishes[index]),
                             extension=extension if last else None))
         if request.include_usage:  # OpenAI's last chunk: no choices, the usage
             yield sse(StreamChunk(**head.model_dump(), choices=[], payable=extension, usage=usage)

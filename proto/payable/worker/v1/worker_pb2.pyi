@@ -323,20 +323,22 @@ class TokenAlternative(_message.Message):
     def __init__(self, token: _Optional[int] = ..., piece: _Optional[bytes] = ..., logprob: _Optional[float] = ...) -> None: ...
 
 class GeneratedToken(_message.Message):
-    __slots__ = ("token", "index", "text", "piece", "logprob", "top_logprobs")
+    __slots__ = ("token", "index", "text", "piece", "logprob", "top_logprobs", "stop")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     PIECE_FIELD_NUMBER: _ClassVar[int]
     LOGPROB_FIELD_NUMBER: _ClassVar[int]
     TOP_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
     token: int
     index: int
     text: str
     piece: bytes
     logprob: float
     top_logprobs: _containers.RepeatedCompositeFieldContainer[TokenAlternative]
-    def __init__(self, token: _Optional[int] = ..., index: _Optional[int] = ..., text: _Optional[str] = ..., piece: _Optional[bytes] = ..., logprob: _Optional[float] = ..., top_logprobs: _Optional[_Iterable[_Union[TokenAlternative, _Mapping]]] = ...) -> None: ...
+    stop: bool
+    def __init__(self, token: _Optional[int] = ..., index: _Optional[int] = ..., text: _Optional[str] = ..., piece: _Optional[bytes] = ..., logprob: _Optional[float] = ..., top_logprobs: _Optional[_Iterable[_Union[TokenAlternative, _Mapping]]] = ..., stop: _Optional[bool] = ...) -> None: ...
 
 class PaidStreamRequest(_message.Message):
     __slots__ = ("request", "requester", "issued_at", "signature", "logprobs", "top_logprobs")
