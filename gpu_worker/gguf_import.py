@@ -6,9 +6,11 @@ Why convert rather than serve the GGUF: every engine here (PEFT fine-tuning, per
 OpenLoRA's batched adapters) works on torch modules in a Hugging Face layout, and the chain identifies a
 base by the hash of such a directory. transformers' GGUF loader (on the `gguf` package) dequantizes the
 weights; this module checks the file before that (a truncated file or another architecture is refused
-with the reason, not a reshape error from deep inside the loader), writes the result into a temporary
-folder, re-loads it to check it, and only then renames it into the cache - so a cache entry, named by the
-GGUF's sha256, is either whole or absent, and a second import of the same file converts nothing.
+with the reason, not a reshape error from deep inside the loader) and after (a tensor the loader skipped -
+it skips what it does not know, silently - refuses the file), writes the result into a temporary folder,
+re-loads it to check it, and only then renames it into the cache - so a cache entry, named by the GGUF's
+sha256, is either whole or absent, and a second import of the same file converts nothing, unless a file of
+the entry changed since (each file's sha256 is recorded in it).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 # general.architecture values whose GGUF tensors transformers maps onto LlamaForCausalLM
 SUPPORTED_ARCHITECTURES = ("llama",)
 SOURCE_FILE = "payable_source.json"
+FILES_FILE = "payable_files.json"  # every other file's sha256, as converted: a cache hit is checked against it
 GGUF_MAGIC = b"GGUF"
 CONVERTER_LIBRARIES = ("transformers", "gguf", "torch", "safetensors", "tokenizers")
 
@@ -121,10 +124,10 @@ def convert_gguf(path: Path, cache_root: Path, *, expected_sha256: str | None = 
     into the cache in one rename."""
     info = inspect_gguf(path, expected_sha256)
     target = Path(cache_root) / info.sha256
-    if (target / SOURCE_FILE).is_file():
+    if (target / SOURCE_FILE).is_file() and _intact(target):
         return target, info, _cached_source(target, package, version), False
     if target.exists():
-        shutil.rmtree(target)  # not whole (no source file): made by something else; convert again
+        shutil.rmtree(target)  # not whole, or changed since it was converted: convert again
     source = ModelSource(file_name=Path(path).name, file_sha256=info.sha256, quantization=info.quantization,
                          converter=converter_versions(), package=package, version=version)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +136,7 @@ def convert_gguf(path: Path, cache_root: Path, *, expected_sha256: str | None = 
         # the directory records what the file is, not how this import found it: one GGUF, one directory
         # (and one base artifact hash) whether it came from a path or a wheel; the chain records the package
         _write_directory(Path(path), scratch, replace(source, package="", version=""))
+        (scratch / FILES_FILE).write_text(json.dumps(_file_digests(scratch), indent=2, sort_keys=True) + "\n")
         os.replace(scratch, target)
     except OSError:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -144,6 +148,22 @@ def convert_gguf(path: Path, cache_root: Path, *, expected_sha256: str | None = 
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     return target, info, source, True
+
+
+def _file_digests(directory: Path) -> dict[str, str]:
+    """Each file's sha256 by its path in `directory` (but the record of them)."""
+    return {path.relative_to(directory).as_posix(): sha256_file(path) for path in sorted(directory.rglob("*"))
+            if path.is_file() and path.name != FILES_FILE}
+
+
+def _intact(target: Path) -> bool:
+    """Whether a cached conversion holds exactly the files it was converted into: one edited, added or lost
+    since (a disk error, a hand edit) would otherwise be registered under the GGUF's name and hash."""
+    try:
+        recorded = json.loads((target / FILES_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return recorded == _file_digests(target)
 
 
 def _cached_source(target: Path, package: str, version: str) -> ModelSource:
@@ -166,6 +186,11 @@ def _write_directory(path: Path, out: Path, source: ModelSource) -> None:
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     except (ValueError, KeyError, RuntimeError) as exc:
         raise GGUFError(f"{path}: transformers could not read it as a LLaMA model ({exc})") from exc
+    left_out = _unread_tensors(path, model)
+    if left_out:
+        raise GGUFError(f"{path}: its tensors {', '.join(left_out[:6])}{' ...' if len(left_out) > 6 else ''} have "
+                        "no place in the LLaMA model transformers reads (Llama 3.1's RoPE frequencies, attention "
+                        "biases?): converted without them it would compute something else, so it is refused")
     tied = {"lm_head.weight"} if model.config.tie_word_embeddings else set()
     weights = {key: value.detach().contiguous() for key, value in model.state_dict().items() if key not in tied}
     save_file(weights, str(out / "model.safetensors"), metadata={"format": "pt"})
@@ -181,3 +206,18 @@ def _write_directory(path: Path, out: Path, source: ModelSource) -> None:
     with torch.no_grad():
         if not torch.equal(model(probe).logits, reloaded(probe).logits):
             raise GGUFError(f"{path}: the converted directory does not compute what the GGUF does")
+
+
+def _unread_tensors(path: Path, model) -> list[str]:
+    """The file's tensors that none of `model`'s weights came from (gguf's own name map, llama.cpp's names):
+    transformers' loader skips what it does not know, silently."""
+    import gguf
+
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, model.config.num_hidden_layers)
+    read = set()
+    for key in model.state_dict():
+        module, _, kind = key.rpartition(".")
+        found = names.get_name(module)
+        if found is not None:
+            read.add(f"{found}.{kind}")
+    return sorted(tensor.name for tensor in gguf.GGUFReader(path).tensors if tensor.name not in read)

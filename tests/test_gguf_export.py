@@ -187,3 +187,50 @@ def test_model_card_metadata_is_what_hugging_face_reads(tiny, tmp_path):
     assert "llama-cli -m base.gguf --lora adapter-f16.gguf" in text
     reader = gguf.GGUFReader(done["gguf"])  # llama.cpp copied the card's metadata into the file
     assert reader.fields["general.license"].contents() == "apache-2.0"
+
+
+def test_a_gguf_of_ones_own_imports_as_the_model_it_was_made_from_and_a_changed_cache_is_converted_again(
+        tiny, tmp_path):
+    """A base made here, converted by llama.cpp's own converter, imported: the directory computes the original's
+    logits exactly (all f32). A file of the cached directory changed afterwards is noticed on the next import,
+    which converts again instead of registering the changed weights under the GGUF's name."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from gpu_worker.gguf_import import convert_gguf
+
+    base_dir, base_gguf, _ = tiny
+    directory, info, _, converted = convert_gguf(base_gguf, tmp_path / "cache")
+    assert converted and info.quantization == "ALL_F32"
+    original, imported = (LlamaForCausalLM.from_pretrained(d).eval() for d in (base_dir, directory))
+    with torch.no_grad():
+        for prompt in PROMPTS:
+            ids = torch.tensor([prompt])
+            assert torch.equal(original(ids).logits, imported(ids).logits)
+    assert not convert_gguf(base_gguf, tmp_path / "cache")[3]  # cached: nothing converted
+    weights = directory / "model.safetensors"
+    changed = bytearray(weights.read_bytes())
+    changed[-8:] = bytes(8)
+    weights.write_bytes(bytes(changed))
+    again, _, _, converted = convert_gguf(base_gguf, tmp_path / "cache")
+    assert again == directory and converted and weights.read_bytes() != bytes(changed)
+
+
+def test_a_gguf_whose_tensors_the_model_would_not_read_is_refused_by_name(tmp_path):
+    """A LLaMA with attention biases: transformers' GGUF loader reads a LLaMA without them and would drop them
+    silently (an outside user's import computed other logits, and was registered)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from gpu_worker.gguf_import import GGUFError, convert_gguf
+
+    _tools()
+    base_dir = tmp_path / "biased"
+    vocab_size = _tokenizer(base_dir)
+    config = LlamaConfig(vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                         attention_bias=True, bos_token_id=1, eos_token_id=2)
+    LlamaForCausalLM(config).eval().save_pretrained(base_dir, safe_serialization=True)
+    biased = gguf_export.convert_base(base_dir, tmp_path / "biased-f32.gguf", "f32")
+    with pytest.raises(GGUFError, match=r"blk\.0\.attn_k\.bias.*refused"):
+        convert_gguf(biased, tmp_path / "cache")
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == []  # nothing cached, no scratch left
