@@ -125,7 +125,7 @@ def convert_gguf(path: Path, cache_root: Path, *, expected_sha256: str | None = 
     info = inspect_gguf(path, expected_sha256)
     target = Path(cache_root) / info.sha256
     if (target / SOURCE_FILE).is_file() and _intact(target):
-        return target, info, _cached_source(target, package, version), False
+        return target, info, _cached_source(target, Path(path).name, package, version), False
     if target.exists():
         shutil.rmtree(target)  # not whole, or changed since it was converted: convert again
     source = ModelSource(file_name=Path(path).name, file_sha256=info.sha256, quantization=info.quantization,
@@ -143,7 +143,7 @@ def convert_gguf(path: Path, cache_root: Path, *, expected_sha256: str | None = 
         if not (target / SOURCE_FILE).is_file():
             raise
         # another process converted the same file meanwhile and moved it in first: its directory is as good
-        return target, info, _cached_source(target, package, version), False
+        return target, info, _cached_source(target, Path(path).name, package, version), False
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
@@ -166,11 +166,12 @@ def _intact(target: Path) -> bool:
     return recorded == _file_digests(target)
 
 
-def _cached_source(target: Path, package: str, version: str) -> ModelSource:
-    """A cached conversion's source, naming the package this import came from (the directory itself names
-    none: the same file may come from a path or a wheel)."""
+def _cached_source(target: Path, file_name: str, package: str, version: str) -> ModelSource:
+    """A cached conversion's source, naming the file and the package this import came from (the directory
+    names the file it was converted from and no package: the same bytes may come under another name, from a
+    path or a wheel)."""
     source = ModelSource(**json.loads((target / SOURCE_FILE).read_text()))
-    return replace(source, package=package, version=version) if package else source
+    return replace(source, file_name=file_name, package=package, version=version)
 
 
 def _write_directory(path: Path, out: Path, source: ModelSource) -> None:

