@@ -12,10 +12,10 @@ from .streams import PaidStream
 
 def relay(job, stream: PaidStream, tokenizer, stops: frozenset[int]) -> list[int]:
     """Move the engine's tokens into the stream until the job ends; returns them. A token of `stops` (what the
-    engine stops on) is marked as such. Only the tokens since
-    the last line break are decoded again (so a long generation does not re-decode all it made), and a
-    token that ends inside a multi-byte character sends no text until the character is whole. The engine
-    puts a token's log-probabilities in `job.logprobs` before the token itself."""
+    engine stops on) is marked as such. Only the tokens since the last line break are decoded again (so a
+    long generation does not re-decode all it made), and a token that ends inside a multi-byte character
+    sends no text until the character is whole. The engine puts a token's log-probabilities in
+    `job.logprobs` before the token itself."""
     output, line, shown = [], [], 0
     while True:
         token = job.tokens.get()

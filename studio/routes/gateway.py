@@ -245,16 +245,14 @@ def stream(gateway: Gateway, head: ResponseHead, call: Call, request: Generation
     reason, the `payable` extension on the last of them - or, with `stream_options.include_usage`, on OpenAI's
     last chunk: no choices, the usage."""
     head = head.model_copy(update={"object": "chat.completion.chunk" if chat else "text_completion"})
-    first = [True] * len(choices)
 
     def chunk(index: int, piece: str | None, tokens: list[tuple[int, Token]] | None = None,
-              finish: str | None = None, extension: dict | None = None) -> dict:
+              finish: str | None = None, extension: dict | None = None, opening: bool = False) -> dict:
         choice: ChatStreamChoice | CompletionStreamChoice
         logprobs = None if tokens is None else logprobs_of(request, tokens, chat)
-        if chat:  # a choice's first delta names the role
+        if chat:
             delta = DeltaMessage() if piece is None else DeltaMessage(content=piece,
-                                                                      role="assistant" if first[index] else None)
-            first[index] = False
+                                                                      role="assistant" if opening else None)
             choice = ChatStreamChoice(index=index, delta=delta, finish_reason=finish, logprobs=logprobs)
         else:
             choice = CompletionStreamChoice(index=index, text=piece or "", finish_reason=finish, logprobs=logprobs)
@@ -263,7 +261,7 @@ def stream(gateway: Gateway, head: ResponseHead, call: Call, request: Generation
     try:
         if chat:  # each choice opens with its role and no text yet, as OpenAI's streams do
             for index in range(len(choices)):
-                yield sse(chunk(index, ""))
+                yield sse(chunk(index, "", opening=True))
         for index, (piece, tokens) in merged(sources):
             yield sse(chunk(index, piece, tokens))
         usage, extension, finishes = gateway.settle(call, request.max_tokens)
