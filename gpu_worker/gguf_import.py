@@ -81,14 +81,20 @@ def inspect_gguf(path: Path, expected_sha256: str | None = None) -> GGUFInfo:
     import gguf
 
     path = Path(path)
+    if expected_sha256 is not None:
+        expected_sha256 = expected_sha256.strip().lower()
+        if len(expected_sha256) != 64 or any(c not in "0123456789abcdef" for c in expected_sha256):
+            raise GGUFError(f"the expected sha256 {expected_sha256!r} is not 64 hexadecimal digits")
+    if path.is_dir():
+        raise GGUFError(f"{path} is a directory: give the GGUF file itself")
     if not path.is_file():
         raise GGUFError(f"{path}: no such file")
     with open(path, "rb") as src:
         if src.read(4) != GGUF_MAGIC:
             raise GGUFError(f"{path} is not a GGUF file (it does not start with the GGUF magic bytes)")
     digest = sha256_file(path)
-    if expected_sha256 is not None and digest != expected_sha256.lower():
-        raise GGUFError(f"{path}: sha256 is {digest}, expected {expected_sha256.lower()} "
+    if expected_sha256 is not None and digest != expected_sha256:
+        raise GGUFError(f"{path}: sha256 is {digest}, expected {expected_sha256} "
                         f"(a different or corrupted file); nothing was imported")
     size = path.stat().st_size
     try:

@@ -57,6 +57,13 @@ def test_a_file_that_is_not_gguf_and_a_hash_mismatch_are_refused(tmp_path):
         inspect_gguf(tmp_path / "x.gguf")
     with pytest.raises(GGUFError, match="expected " + "0" * 64):
         inspect_gguf(tiny_gguf(tmp_path / "t.gguf", "llama"), expected_sha256="0" * 64)
+    for malformed in ("abc", "0" * 63 + "g"):
+        with pytest.raises(GGUFError, match="not 64 hexadecimal digits"):
+            inspect_gguf(tmp_path / "t.gguf", expected_sha256=malformed)
+    digest = inspect_gguf(tmp_path / "t.gguf").sha256
+    assert inspect_gguf(tmp_path / "t.gguf", expected_sha256=f" {digest.upper()}\n").sha256 == digest
+    with pytest.raises(GGUFError, match="is a directory"):
+        inspect_gguf(tmp_path)
 
 
 def test_two_conversions_of_one_file_at_once_both_end_with_the_cached_directory(tmp_path, monkeypatch):
