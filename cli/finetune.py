@@ -30,14 +30,15 @@ def _stub(args):
 
 
 def job_auth(key: Keypair, action: str, target: str):
-    """The owner's signature a worker asks for to `action` a job (`target`: its id) or to start one (`target`:
-    the config JSON exactly as sent): a `payable.worker.v1.JobAuth`, fresh now."""
+    """The owner's signature a worker asks for to `action` a job (`target`: its id), to start one (`target`:
+    the config JSON exactly as sent) or to preview a dataset (`target`: its spec JSON exactly as sent): a
+    `payable.worker.v1.JobAuth`, fresh now."""
     import time
 
     from payable.worker.v1 import worker_pb2 as wp
 
     issued_at = int(time.time())
-    subject = blake2_256(target.encode()) if action == "start" else target.encode()
+    subject = blake2_256(target.encode()) if action in ("start", "preview") else target.encode()
     return wp.JobAuth(owner=key.public, issued_at=issued_at,
                       signature=key.sign(finetune_message(action, subject, key.public, issued_at)))
 
@@ -140,9 +141,10 @@ def _preview(args, stub) -> int:
     offset, examples = args.offset, []
     while True:
         ask = 50 if wanted is None else min(50, wanted - len(examples))
+        auth = job_auth(keypair_from(args.sender), "preview", spec) if args.sender else None
         found = worker_rpc(stub.Preview, wp.DatasetPreviewRequest(dataset_spec_json=spec, base_model=base,
                                                                   cutoff=args.cutoff or 0, limit=ask,
-                                                                  offset=offset, split=split))
+                                                                  offset=offset, split=split, auth=auth))
         examples += found.examples
         offset = found.next_offset
         if not offset or not found.examples or (wanted is not None and len(examples) >= wanted):
@@ -366,6 +368,8 @@ def register(sub) -> None:
     preview.add_argument("--split", choices=("all", "train", "eval"), default="all",
                          help="list training examples, held-out ones (eval), or both (default)")
     preview.add_argument("--all", action="store_true", help="every example of the listing, however many")
+    preview.add_argument("--from", dest="sender", help="sign as a reader of the snapshots' DataNets (needed for a "
+                                                       "permissioned one: the worker shows its rows only to them)")
     start = command("start", "start a job (--estimate: only the memory/time estimate)")
     dataset_options(start, False)
     start.add_argument("--config", help="a training config JSON file (flags override it)")

@@ -17,7 +17,7 @@ import numpy as np
 
 from payable.worker.v1 import worker_pb2 as pb
 from payable.worker.v1 import worker_pb2_grpc
-from runtime.crypto import blake2_256, encode_address, verify
+from runtime.crypto import blake2_256, decode_address, encode_address, verify
 from sdk.client import ClientError
 from sdk.grpcserver import SERVER_OPTIONS, RefuseMalformed, start_with_health_and_reflection
 from sdk.wire import CONTENT_READ_MAX_SKEW_S, finetune_message
@@ -26,6 +26,7 @@ from .errors import ArtifactError, ArtifactNotFound
 from .finetune.config import TrainingConfig
 from .finetune.dataset import DatasetSpec
 from .finetune.engine import Job, JobError
+from .finetune.sources import ReadDenied
 from .lora.sampling import TOP_LOGPROBS
 from .paid import StreamRefused
 from .worker import Worker
@@ -199,7 +200,10 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
 
     A job belongs to the key that started it: Start, Abort, Resume and PublishArtifacts carry the owner's
     signature (`JobAuth` over `sdk.wire.finetune_message`); a missing, stale or wrong one is UNAUTHENTICATED,
-    another key's PERMISSION_DENIED. The same signed Start sent twice (a double click, a retry) is one job."""
+    another key's PERMISSION_DENIED. The same signed Start sent twice (a double click, a retry) is one job.
+    Rows of a permissioned DataNet go only to whom the chain lets read it: a job starts or resumes only for an
+    owner allowed to read each such DataNet, and a Preview of one is signed by an allowed reader (else
+    PERMISSION_DENIED, or UNAUTHENTICATED unsigned) - the worker's own grant is not the asker's."""
 
     def __init__(self, worker: Worker):
         self.engine = worker.finetune
@@ -213,6 +217,9 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
             code = grpc.StatusCode.NOT_FOUND if str(exc).startswith("no fine-tuning job") else \
                 grpc.StatusCode.FAILED_PRECONDITION
             context.abort(code, str(exc))
+        except ReadDenied as exc:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED if exc.unsigned else grpc.StatusCode.PERMISSION_DENIED,
+                          str(exc))
         except ClientError as exc:  # the node's own answer (an unknown snapshot, a read denied, no node at all)
             answer = exc.__cause__
             if isinstance(answer, grpc.RpcError):  # passed on with its own code and words, not wrapped again
@@ -247,6 +254,9 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
 
     def Preview(self, request, context):  # gRPC method names
         spec = self._call(context, lambda: DatasetSpec.from_dict(json.loads(request.dataset_spec_json or "{}")))
+        reader = (self._signer(context, request.auth, "preview", blake2_256(request.dataset_spec_json.encode()))
+                  if request.HasField("auth") else b"")
+        self._call(context, self.engine.check_reader, spec, reader)
         found = self._call(context, self.engine.preview, spec, request.base_model, request.cutoff or 256,
                            request.limit or 10, request.offset, request.split)
         return pb.DatasetPreview(examples=[pb.PreviewExample(**e) for e in found["examples"]], errors=found["errors"],
@@ -261,6 +271,7 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
     def Start(self, request, context):
         owner = self._signer(context, request.auth, "start", blake2_256(request.config_json.encode()))
         config = self._config(context, request.config_json)
+        self._call(context, self.engine.check_reader, config.dataset, owner)
         with self._lock:
             stale = time.time() - 2 * CONTENT_READ_MAX_SKEW_S
             self._started = {sig: seen for sig, seen in self._started.items() if seen[0] >= stale}
@@ -289,6 +300,8 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
 
     def Resume(self, request, context):
         self._owned(context, request.job, request.auth, "resume")
+        job = self._call(context, self.engine.job, request.job)
+        self._call(context, self.engine.check_reader, job.config.dataset, decode_address(job.owner))
         return job_info(self._call(context, self.engine.resume, request.job))
 
     def Try(self, request, context):

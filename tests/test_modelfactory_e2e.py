@@ -148,6 +148,41 @@ def test_preview_shows_templated_examples_with_provenance_and_every_mapping_erro
     assert missing.returncode == 2 and "no snapshot version 7" in missing.stderr
 
 
+def test_a_permissioned_datanets_rows_go_only_to_whom_the_chain_lets_read_it(stack):
+    """The worker reads with its own key (granted here), but shows rows and trains only for an allowed reader:
+    an unsigned preview, or one signed by an account without access, is refused, and so is a job for it; a
+    revoked grant stops the next preview although the worker holds the bytes (an outside user's unsigned
+    preview printed a permissioned DataNet's rows, and a job of theirs trained on them)."""
+    from gpu_worker.finetune.pretrain import python_qa_rows
+
+    node, worker, root = stack["node"], stack["worker"], stack["root"]
+    (root / "secret.jsonl").write_text("\n".join(json.dumps(r) for r in python_qa_rows()[:12]))
+    net = _cli(node, "datanet", "create", "--name", "secret-qa", "--domain", "code", "--license", "PSF-2.0",
+               "--deposit", "1", "--formats", "jsonl", "--from", "//Alice")["datanet"]
+    _cli(node, "datanet", "permission", str(net), "on", "--from", "//Alice")
+    made = _cli(node, "datanet", "contribute", str(net), str(root / "secret.jsonl"), "--format", "jsonl",
+                "--from", "//Bob")
+    _cli(node, "datanet", "approve", str(made["contribution"]), "--from", "//Alice")
+    _cli(node, "datanet", "snapshot", str(net), "--from", "//Alice")
+    _cli(node, "datanet", "grant", str(net), Keypair.from_uri(worker.key).address, "--from", "//Alice")
+    ask = ("finetune", "preview", "--base-model", str(stack["base"]["base_model"]), "--snapshot", f"{net}:1")
+    unsigned = _cli(node, *ask, worker=worker, ok=False)
+    assert unsigned.returncode != 0 and "UNAUTHENTICATED" in unsigned.stderr and "is permissioned" in unsigned.stderr
+    assert "What does builtins" not in unsigned.stdout + unsigned.stderr
+    outsider = _cli(node, *ask, "--from", "//Ferdie", worker=worker, ok=False)
+    assert outsider.returncode != 0 and f"{OWNER.address} may not read it" in outsider.stderr
+    assert _cli(node, *ask, "--from", "//Alice", worker=worker)["train_examples"] > 0  # its owner may
+    config = json.dumps({"base_model": stack["base"]["artifact_hash"], "dataset": {"snapshots": [[net, 1]]}, **RUN})
+    with pytest.raises(grpc.RpcError) as refused:
+        _start(_stub(worker), config)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED and "may not read it" in refused.value.details()
+    _cli(node, "datanet", "grant", str(net), OWNER.address, "--from", "//Alice")
+    assert _cli(node, *ask, "--from", "//Ferdie", worker=worker)["train_examples"] > 0
+    _cli(node, "datanet", "revoke-access", str(net), OWNER.address, "--from", "//Alice")
+    again = _cli(node, *ask, "--from", "//Ferdie", worker=worker, ok=False)  # the worker still has the bytes
+    assert again.returncode != 0 and "may not read it" in again.stderr
+
+
 @pytest.fixture(scope="module")
 def trained(stack) -> wp.JobInfo:
     """One job run start to finish, never interrupted: the reference, and what gets exported and published."""

@@ -38,7 +38,7 @@ from ..frozen_base import native_dtype
 from .config import TrainingConfig, estimate, flops_per_token, library_versions
 from .dataset import DatasetSpec, Prepared, prepare, prompt_text
 from .export import export_merged
-from .sources import fetch_base, snapshot_sources
+from .sources import check_reader, fetch_base, snapshot_sources
 from .trainer import Aborted, evaluate, load_base, load_tokenizer, train
 
 DEFAULT_METHOD, DEFAULT_SPAN_WEIGHT = "span+lora-gradient", 5000
@@ -162,6 +162,11 @@ class FinetuneEngine:
         if job_id not in self.jobs:
             raise JobError(f"no fine-tuning job {job_id!r} on this worker")
         return self.jobs[job_id]
+
+    def check_reader(self, spec: DatasetSpec, account: bytes) -> None:
+        """`sources.ReadDenied` unless `account` may read every permissioned DataNet the spec trains on."""
+        with self._client() as client:
+            check_reader(client, spec, account)
 
     def preview(self, spec: DatasetSpec, base_model: str, cutoff: int, limit: int = 10, offset: int = 0,
                 split: str = "") -> dict:

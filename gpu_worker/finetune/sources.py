@@ -12,12 +12,38 @@ from __future__ import annotations
 from pathlib import Path
 
 from payable.datanet.v1 import datanet_pb2 as dn
-from runtime.crypto import Keypair, blake2_256
+from runtime.crypto import Keypair, blake2_256, encode_address
 from sdk.artifacts import HF_MODEL, fetch_directory
 from sdk.client import Client
 from sdk.wire import verify_membership
 
 from .dataset import DatasetSpec, Source
+
+
+class ReadDenied(Exception):
+    """The account a job or a preview is for may not read a permissioned DataNet of its snapshots (`unsigned`:
+    no account signed the request)."""
+
+    def __init__(self, message: str, unsigned: bool = False):
+        super().__init__(message)
+        self.unsigned = unsigned
+
+
+def check_reader(client: Client, spec: DatasetSpec, account: bytes) -> None:
+    """ReadDenied unless `account` (b"": nobody signed) may read every permissioned DataNet of the spec's
+    snapshots, as the chain says now: the worker reads with its own key, which a grant may allow, but whom it
+    trains for or shows rows to must be allowed too - and a revoked grant stops the next job or preview even
+    where the bytes are cached here."""
+    for datanet in sorted({net for net, _ in spec.snapshots}):
+        found = client.pallet_query("datanet", "check_access", dn.AccessRequest(datanet=datanet, account=account),
+                                    dn.AccessCheck)
+        if not found.permissioned or found.allowed:
+            continue
+        if not account:
+            raise ReadDenied(f"DataNet {datanet} is permissioned: sign the request as an account that may read it "
+                             "(its owner, a curator, a contributor or a granted account)", unsigned=True)
+        raise ReadDenied(f"DataNet {datanet} is permissioned and {encode_address(account)} may not read it "
+                         f"({found.reason}): its owner or a curator grants access")
 
 
 def contributions(client: Client, datanet: int) -> dict[int, dn.Contribution]:

@@ -407,20 +407,22 @@ class LoRAStats(_message.Message):
     def __init__(self, active: _Optional[int] = ..., queued: _Optional[int] = ..., steps: _Optional[int] = ..., completed: _Optional[int] = ..., registered: _Optional[int] = ..., host_resident: _Optional[int] = ..., device_resident: _Optional[int] = ..., host_bytes: _Optional[int] = ..., device_bytes: _Optional[int] = ..., disk_loads: _Optional[int] = ..., evictions: _Optional[int] = ...) -> None: ...
 
 class DatasetPreviewRequest(_message.Message):
-    __slots__ = ("dataset_spec_json", "base_model", "cutoff", "limit", "offset", "split")
+    __slots__ = ("dataset_spec_json", "base_model", "cutoff", "limit", "offset", "split", "auth")
     DATASET_SPEC_JSON_FIELD_NUMBER: _ClassVar[int]
     BASE_MODEL_FIELD_NUMBER: _ClassVar[int]
     CUTOFF_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     SPLIT_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
     dataset_spec_json: str
     base_model: str
     cutoff: int
     limit: int
     offset: int
     split: str
-    def __init__(self, dataset_spec_json: _Optional[str] = ..., base_model: _Optional[str] = ..., cutoff: _Optional[int] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., split: _Optional[str] = ...) -> None: ...
+    auth: JobAuth
+    def __init__(self, dataset_spec_json: _Optional[str] = ..., base_model: _Optional[str] = ..., cutoff: _Optional[int] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., split: _Optional[str] = ..., auth: _Optional[_Union[JobAuth, _Mapping]] = ...) -> None: ...
 
 class PreviewExample(_message.Message):
     __slots__ = ("rendered", "tokens", "trained_tokens", "contribution", "contributor", "line", "split", "index")
