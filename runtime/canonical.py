@@ -75,15 +75,19 @@ def decode_signed(message_type: type[M], data: bytes, what: str) -> M:
 
 
 def check_declared(message: Message, path: str = "") -> None:
-    """Amount and account fields (by their declared options) hold values they can ever hold, recursively."""
+    """Amount and account fields (by their declared options) hold values they can ever hold, recursively; a
+    call's or a query's own account fields are set (an unset one is not "nobody": a transfer to no account
+    would fail in its block, fee charged), but for those declared `any_account` (a filter's "any")."""
     amounts, accounts, nested = _declared_fields(message.DESCRIPTOR)
     for name in amounts:
         for item in _values(message, name):
             decode_u128(item, f"{path}{name}")
     for name in accounts:
-        for item in _values(message, name):
+        required = not path and name in _required_accounts(message.DESCRIPTOR)
+        for item in [getattr(message, name)] if required else _values(message, name):
             if len(item) != ACCOUNT_ID_LEN:
-                raise CodecError(f"{path}{name}: account ids are {ACCOUNT_ID_LEN} bytes, got {len(item)}")
+                raise CodecError(f"{path}{name}: account ids are {ACCOUNT_ID_LEN} bytes, got {len(item)}"
+                                 + (" (it is unset)" if not item else ""))
     for name, repeated in nested:
         if repeated:
             for i, item in enumerate(getattr(message, name)):
@@ -98,6 +102,15 @@ def _values(message: Message, name: str) -> list[bytes]:
     if isinstance(value, bytes):
         return [value] if value else []
     return list(value)
+
+
+@functools.cache
+def _required_accounts(descriptor) -> frozenset[str]:
+    """A message's singular account fields that must be set when it is a call's arguments or a query's request."""
+    return frozenset(field.name for field in descriptor.fields
+                     if field.type == FieldDescriptor.TYPE_BYTES and not field.is_repeated
+                     and field.GetOptions().Extensions[options_pb2.account]
+                     and not field.GetOptions().Extensions[options_pb2.any_account])
 
 
 @functools.cache

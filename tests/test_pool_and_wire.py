@@ -177,6 +177,10 @@ def test_the_same_malformed_input_gets_the_same_answer_everywhere(node):
         "Stat": lambda: content.Stat(content_pb2.BlobRequest(hash=short_hash), timeout=10),
         "Upload (declared 10, sent 2000)": lambda: content.Upload(
             iter([content_pb2.UploadChunk(data=b"x" * 2000, total_size=10)]), timeout=10),
+        # an account left unset is not "nobody": an outside client got a zero balance for it
+        "TokenQuery.Account (unset)": lambda: tokens.Account(token_pb2.AccountRequest(), timeout=10),
+        "Query(system, nonce) (unset)": lambda: stub.Query(node_pb2.PalletQueryRequest(
+            pallet="system", name="nonce", request=b""), timeout=10),
     }
     answers = {name: code(call) for name, call in table.items()}
     assert {c for c, _ in answers.values()} == {grpc.StatusCode.INVALID_ARGUMENT}, answers
@@ -186,6 +190,7 @@ def test_the_same_malformed_input_gets_the_same_answer_everywhere(node):
         impossible = {
             "a 17-byte amount": token_pb2.Transfer(dest=BOB.public, amount=b"\x01" * 17),
             "a 31-byte account": token_pb2.Transfer(dest=short_account, amount=encode_u128(ONE_OPEN)),
+            "an unset account": token_pb2.Transfer(amount=encode_u128(ONE_OPEN)),  # was charged, failing in block
         }
         for what, args in impossible.items():
             raw = sign_extrinsic(ALICE, make_call_by_name("token", "transfer_keep_alive",

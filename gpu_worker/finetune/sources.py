@@ -35,13 +35,16 @@ def check_reader(client: Client, spec: DatasetSpec, account: bytes) -> None:
     trains for or shows rows to must be allowed too - and a revoked grant stops the next job or preview even
     where the bytes are cached here."""
     for datanet in sorted({net for net, _ in spec.snapshots}):
+        if not account:
+            net = client.pallet_query("datanet", "get_datanet", dn.DataNetRequest(datanet=datanet), dn.DataNetInfo)
+            if net.datanet.permissioned:
+                raise ReadDenied(f"DataNet {datanet} is permissioned: sign the request as an account that may read "
+                                 "it (its owner, a curator, a contributor or a granted account)", unsigned=True)
+            continue
         found = client.pallet_query("datanet", "check_access", dn.AccessRequest(datanet=datanet, account=account),
                                     dn.AccessCheck)
         if not found.permissioned or found.allowed:
             continue
-        if not account:
-            raise ReadDenied(f"DataNet {datanet} is permissioned: sign the request as an account that may read it "
-                             "(its owner, a curator, a contributor or a granted account)", unsigned=True)
         raise ReadDenied(f"DataNet {datanet} is permissioned and {encode_address(account)} may not read it "
                          f"({found.reason}): its owner or a curator grants access")
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15payable/options.proto\x12\x07payable\x1a google/protobuf/descriptor.proto:/\n\x06\x61mount\x12\x1d.google.protobuf.FieldOptions\x18\xb5\x87\x03 \x01(\x08:0\n\x07\x61\x63\x63ount\x12\x1d.google.protobuf.FieldOptions\x18\xb6\x87\x03 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15payable/options.proto\x12\x07payable\x1a google/protobuf/descriptor.proto:/\n\x06\x61mount\x12\x1d.google.protobuf.FieldOptions\x18\xb5\x87\x03 \x01(\x08:0\n\x07\x61\x63\x63ount\x12\x1d.google.protobuf.FieldOptions\x18\xb6\x87\x03 \x01(\x08:4\n\x0b\x61ny_account\x12\x1d.google.protobuf.FieldOptions\x18\xb7\x87\x03 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)

@@ -7,3 +7,5 @@ AMOUNT_FIELD_NUMBER: _ClassVar[int]
 amount: _descriptor.FieldDescriptor
 ACCOUNT_FIELD_NUMBER: _ClassVar[int]
 account: _descriptor.FieldDescriptor
+ANY_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+any_account: _descriptor.FieldDescriptor
