@@ -127,11 +127,17 @@ class _Malformed:
 
 
 def refusing_malformed(handler: grpc.RpcMethodHandler | None) -> grpc.RpcMethodHandler | None:
-    """`handler` (a unary-request one; others are left as they are) with a request message that does not parse
-    refused as INVALID_ARGUMENT, naming its type and what was wrong, before the handler runs."""
-    if handler is None or handler.request_streaming or handler.request_deserializer is None:
+    """`handler` with a request message that does not parse refused as INVALID_ARGUMENT, naming its type and
+    what was wrong: before the handler runs, or - a request stream (an upload, reflection) - when the handler
+    reaches that message."""
+    if handler is None or handler.request_deserializer is None:
         return handler
     lenient, serializer = _lenient(handler.request_deserializer), handler.response_serializer
+    if handler.request_streaming:
+        make = (grpc.stream_stream_rpc_method_handler if handler.response_streaming
+                else grpc.stream_unary_rpc_method_handler)
+        behaviour = handler.stream_stream if handler.response_streaming else handler.stream_unary
+        return make(_checked_requests(behaviour), request_deserializer=lenient, response_serializer=serializer)
     if not handler.response_streaming:
         return grpc.unary_unary_rpc_method_handler(_checked_unary(handler.unary_unary), request_deserializer=lenient,
                                                    response_serializer=serializer)
@@ -186,10 +192,43 @@ def _checked_stream(streams):
             async for response in streams(request, context):
                 yield response
         return checked
+    if inspect.iscoroutinefunction(streams):  # writes its responses itself (context.write: health's Watch)
+        async def checked_writing(request, context):
+            await _refuse_async(request, context)
+            return await streams(request, context)
+        return checked_writing
 
     def checked_in_thread(request, context):
         _refuse(request, context)
         yield from streams(request, context)
+    return checked_in_thread
+
+
+def _checked_requests(behaviour):
+    """A request-streaming handler whose request iterator refuses a message that did not parse, when reached."""
+    if inspect.isasyncgenfunction(behaviour) or inspect.iscoroutinefunction(behaviour):
+        async def checked_aiter(requests, context):
+            async for request in requests:
+                await _refuse_async(request, context)
+                yield request
+
+        if inspect.isasyncgenfunction(behaviour):
+            async def checked_streams(requests, context):
+                async for response in behaviour(checked_aiter(requests, context), context):
+                    yield response
+            return checked_streams
+
+        async def checked(requests, context):
+            return await behaviour(checked_aiter(requests, context), context)
+        return checked
+
+    def checked_iter(requests, context):
+        for request in requests:
+            _refuse(request, context)
+            yield request
+
+    def checked_in_thread(requests, context):
+        return behaviour(checked_iter(requests, context), context)
     return checked_in_thread
 
 

@@ -9,6 +9,7 @@ import urllib.request
 import grpc
 import pytest
 from conftest import wait_until
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from payable.content.v1 import content_pb2, content_pb2_grpc
 from payable.node.v1 import node_pb2, node_pb2_grpc
@@ -181,10 +182,24 @@ def test_the_same_malformed_input_gets_the_same_answer_everywhere(node):
         "TokenQuery.Account (unset)": lambda: tokens.Account(token_pb2.AccountRequest(), timeout=10),
         "Query(system, nonce) (unset)": lambda: stub.Query(node_pb2.PalletQueryRequest(
             pallet="system", name="nonce", request=b""), timeout=10),
+        # a request stream's message that does not parse, first or later (was UNKNOWN naming a Python class)
+        "Upload (a chunk that does not parse)": lambda: channel.stream_unary(
+            "/payable.content.v1.ContentStore/Upload", request_serializer=bytes,
+            response_deserializer=content_pb2.BlobInfo.FromString)(
+                iter([content_pb2.UploadChunk(data=b"x", total_size=2).SerializeToString(), b"\xff\xff\xff\xff\x0f"]),
+                timeout=10),
+        "ServerReflectionInfo (does not parse)": lambda: channel.stream_stream(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", request_serializer=bytes,
+            response_deserializer=bytes)(iter([b"\xff\xff\xff\xff\x0f"]), timeout=10),
     }
     answers = {name: code(call) for name, call in table.items()}
     assert {c for c, _ in answers.values()} == {grpc.StatusCode.INVALID_ARGUMENT}, answers
-    assert all(detail for _, detail in answers.values())
+    assert all(detail and "<class" not in detail for _, detail in answers.values())
+    assert "UploadChunk" in answers["Upload (a chunk that does not parse)"][1]
+    # health's Watch streams the status (an outside client's Watch failed: UNKNOWN, a coroutine never awaited)
+    watched = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""), timeout=10)
+    assert next(watched).status == health_pb2.HealthCheckResponse.SERVING
+    watched.cancel()
     with node.client() as client:
         nonce = client.nonce(ALICE.public)
         impossible = {
