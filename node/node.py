@@ -185,14 +185,16 @@ class Node:
         return ready
 
     def _follow_known(self, tx_hash: bytes, q: Sink) -> bool:
-        """Point watcher `q` at an extrinsic this node already knows: pending in its pool (READY now; the
-        block that includes it tells the rest), or in a committed block (IN_BLOCK and FINALIZED now, from
-        the chain's record). False when it is neither: the duplicate was refused for good."""
+        """Point watcher `q` at an extrinsic this node already knows: pending in its pool (READY or FUTURE
+        now, as it stands; what happens to it tells the rest), or in a committed block (IN_BLOCK and
+        FINALIZED now, from the chain's record). False when it is neither: the duplicate was refused for
+        good."""
         with self._subs_lock:
             if q not in self._watchers.get(tx_hash, []):
                 return True  # a block's own publication has reached it meanwhile
-            if tx_hash in self.pool:
-                q.put(Status(state=Status.READY, hash=tx_hash))
+            ready = self.pool.is_ready(tx_hash)
+            if ready is not None:
+                q.put(Status(state=Status.READY if ready else Status.FUTURE, hash=tx_hash))
                 return True
         found = locate_extrinsic(self.executive.db.backend, tx_hash)
         if found is None:

@@ -356,5 +356,12 @@ class TxPool:
     def __contains__(self, tx_hash: bytes) -> bool:
         return tx_hash in self._by_hash
 
+    def is_ready(self, tx_hash: bytes) -> bool | None:
+        """Whether a pooled extrinsic is ready (its earlier nonces all pooled or used) or waits for a gap to
+        fill; None when the pool does not hold it."""
+        with self._lock:
+            tx = self._by_hash.get(tx_hash)
+            return None if tx is None else self._would_be_ready(tx)
+
     def __len__(self) -> int:
         return len(self._by_hash)

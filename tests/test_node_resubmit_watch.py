@@ -48,3 +48,24 @@ def test_a_resent_extrinsic_is_watched_to_finality_pending_or_included(start_nod
             landed.block_number, landed.block_hash, landed.extrinsic_index, True)
     finally:
         client.close()
+
+
+def test_a_resent_extrinsic_waiting_for_a_nonce_gap_is_watched_as_future(start_node):
+    """Resent while its earlier nonce is missing, it is FUTURE, not READY (an outside client failing over was
+    told its blocked transfer was ready); once the gap is filled it goes on to finality."""
+    node = start_node("node", "--dev", "--block-time", "1")
+    client = node.client()
+    try:
+        alice, bob = Keypair.from_uri("//Alice"), Keypair.from_uri("//Bob").public
+        nonce = client.nonce(alice.public)
+        later, gap = (client.sign(alice, client.call("token", "transfer", dest=bob, amount=10**18), nonce=n)
+                      for n in (nonce + 1, nonce))
+        first = client.node.SubmitAndWatch(node_pb2.SubmitRequest(extrinsic=later), timeout=60)
+        assert next(first).state == Status.FUTURE
+        again = client.node.SubmitAndWatch(node_pb2.SubmitRequest(extrinsic=later), timeout=60)
+        assert next(again).state == Status.FUTURE
+        client.submit(gap)
+        assert [s.state for s in again][-2:] == [Status.IN_BLOCK, Status.FINALIZED]
+        first.cancel()
+    finally:
+        client.close()
