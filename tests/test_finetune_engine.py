@@ -62,6 +62,22 @@ def test_rows_map_from_text_jsonl_chat_and_csv():
     assert not problems and rows[0].messages == (("user", "sum\n1 2"), ("assistant", "3"))
 
 
+def test_a_byte_order_mark_and_windows_line_ends_read_as_meant():
+    """As editors on Windows save files (an outside contributor's CSV gave no rows, its JSONL lost its first
+    line and its text file was one paragraph): every format reads the same rows as without them."""
+    bom = b"\xef\xbb\xbf"
+    for fmt, plain in (("csv", b'prompt,response\n"q1","a1"\nq2,"a\nb"\n'),
+                       ("jsonl", b'{"prompt": "q1", "response": "a1"}\n{"prompt": "q2", "response": "a2"}\n'),
+                       ("text", b"First paragraph.\n\nSecond\nparagraph.\n")):
+        want = parse_source(SPEC, _src(plain, fmt))
+        assert want[0] and not want[1]
+        for variant in (bom + plain, plain.replace(b"\n", b"\r\n"), bom + plain.replace(b"\n", b"\r\n"),
+                        plain.replace(b"\n", b"\r")):
+            got = parse_source(SPEC, _src(variant, fmt))
+            assert [(r.line, r.text, r.messages) for r in got[0]] == [(r.line, r.text, r.messages) for r in want[0]]
+            assert got[1] == want[1], (fmt, variant)
+
+
 def test_spec_and_config_refuse_bad_values_and_hash_canonically():
     for bad, message in ((dict(snapshots=()), "at least one snapshot"), (dict(snapshots=((1, 0),)), "explicit"),
                          (dict(snapshots=((1, 1),), format="xml"), "format 'xml'"),

@@ -183,10 +183,13 @@ READERS = {"text": _text_rows, "txt": _text_rows, "md": _text_rows, "jsonl": _js
 
 
 def parse_source(spec: DatasetSpec, src: Source) -> tuple[list[Row], list[RowError]]:
-    """The rows of one contribution's file, and an error for every row that does not map."""
+    """The rows of one contribution's file, and an error for every row that does not map. What editors add to
+    text is read as they meant it: a UTF-8 byte-order mark is dropped (else a CSV's first column is named
+    "\ufeffprompt" and a JSONL's first line does not parse) and Windows' or old Macs' line ends are line ends
+    (else a CRLF text file's paragraphs are one)."""
     fmt = src.format if spec.format == "auto" else spec.format
     try:
-        text = src.data.decode("utf-8")
+        text = src.data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
         return [], [RowError(src.contribution_id, src.content_hash, 0, f"not UTF-8 text ({exc.reason} at byte "
                                                                         f"{exc.start})")]
