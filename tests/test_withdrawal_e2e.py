@@ -35,19 +35,26 @@ def _cli(node, *args, worker=None, ok=True):
     return json.loads(done.stdout)
 
 
-def _train_and_publish(node, worker, base_hex: str, version: int) -> int:
-    """A ModelFactory job on DataNet 1's snapshot `version`, published by its owner: the model id."""
+def _train(worker, base_hex: str, version: int, seed: int = RUN["seed"]) -> str:
+    """A completed ModelFactory job of OWNER's on DataNet 1's snapshot `version`: its id."""
     from cli.finetune import job_auth
     from payable.worker.v1 import worker_pb2 as wp
     from payable.worker.v1 import worker_pb2_grpc
 
     stub = worker_pb2_grpc.FinetuneStub(worker.channel())
-    config = json.dumps({"base_model": base_hex, "dataset": {"snapshots": [[1, version]], "format": "auto"}, **RUN})
+    config = json.dumps({"base_model": base_hex, "dataset": {"snapshots": [[1, version]], "format": "auto"},
+                         **RUN, "seed": seed})
     job = stub.Start(wp.StartJobRequest(config_json=config, auth=job_auth(OWNER, "start", config)), timeout=60)
     for update in stub.Watch(wp.WatchRequest(job=job.id), timeout=600):
         last = update.job
     assert last.state == "completed", last.error
-    return _cli(node, "finetune", "publish", job.id, "--price", "0.1", "--from", "//Ferdie", worker=worker)["model"]
+    return job.id
+
+
+def _train_and_publish(node, worker, base_hex: str, version: int) -> int:
+    """A ModelFactory job on DataNet 1's snapshot `version`, published by its owner: the model id."""
+    job = _train(worker, base_hex, version)
+    return _cli(node, "finetune", "publish", job, "--price", "0.1", "--from", "//Ferdie", worker=worker)["model"]
 
 
 def test_withdrawn_data_is_refused_everywhere_flagged_on_its_models_and_retrained_without(tmp_path, tiny_base):
@@ -77,6 +84,7 @@ def test_withdrawn_data_is_refused_everywhere_flagged_on_its_models_and_retraine
         _cli(node, "datanet", "snapshot", "1", "--from", "//Alice")
         first = _train_and_publish(node, worker, base["artifact_hash"], version=1)
         assert _cli(node, "model", "provenance", str(first))["trained_on_withdrawn_data"] is None
+        unpublished = _train(worker, base["artifact_hash"], version=1, seed=6)  # published only after
 
         # Bob withdraws his approved contribution; Alice (owner and curator) takes Charlie's down
         refused = _cli(node, "datanet", "withdraw", "1", "--from", "//Charlie", ok=False)
@@ -132,6 +140,15 @@ def test_withdrawn_data_is_refused_everywhere_flagged_on_its_models_and_retraine
         # its verify cannot re-run it (the bytes are gone) and says so
         refused = _cli(node, "finetune", "verify", str(first), worker=worker, ok=False)
         assert refused["match"] is False and refused["trained_on_withdrawn_data"] == flag
+
+        # a job trained before the withdrawal is not published after it (an outside user's was, twice)
+        late = subprocess.run([sys.executable, "-m", "cli", "finetune", "publish", unpublished, "--price", "0.1",
+                               "--from", "//Ferdie", "--node", node.target, "--worker", worker.target],
+                              capture_output=True, text=True, timeout=600)
+        assert late.returncode != 0 and f"contribution 1 was withdrawn at block {withdrawn_at}" in late.stderr
+        assert "publish a model trained on a snapshot published since" in late.stderr
+        assert [m.id for m in client.pallet_items("modelregistry", "list_models", mr.ModelsRequest(), mr.ModelList,
+                                                  "models")] == [first]
 
         # a new job on the old snapshot is refused (the worker's cache still held the bytes: dropped too)
         from cli.finetune import job_auth

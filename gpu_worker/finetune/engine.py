@@ -38,7 +38,7 @@ from ..frozen_base import native_dtype
 from .config import TrainingConfig, estimate, flops_per_token, library_versions
 from .dataset import DatasetSpec, Prepared, prepare, prompt_text
 from .export import export_merged
-from .sources import check_reader, fetch_base, snapshot_sources
+from .sources import check_current, check_reader, fetch_base, snapshot_sources
 from .trainer import Aborted, evaluate, load_base, load_tokenizer, train
 
 DEFAULT_METHOD, DEFAULT_SPAN_WEIGHT = "span+lora-gradient", 5000
@@ -399,6 +399,11 @@ class FinetuneEngine:
         method = method or DEFAULT_METHOD
         if method not in ADAPTER_METHODS:
             raise JobError(f"attribution method {method!r} is not one of {sorted(ADAPTER_METHODS)}")
+        with self._client() as client:
+            try:
+                check_current(client, job.config.dataset)
+            except ValueError as exc:
+                raise JobError(str(exc)) from exc
         weight = (span_weight_bps or DEFAULT_SPAN_WEIGHT) if method == DEFAULT_METHOD else 0
         index_dir = self.attribution_index(job, method, weight)
         with self._client() as client:

@@ -19,6 +19,8 @@ from sdk.wire import verify_membership
 
 from .dataset import DatasetSpec, Source
 
+RETIRED = (dn.WITHDRAWN, dn.TAKEN_DOWN)  # statuses whose data no job trains on and no model is published on
+
 
 class ReadDenied(Exception):
     """The account a job or a preview is for may not read a permissioned DataNet of its snapshots (`unsigned`:
@@ -72,15 +74,32 @@ def snapshot_sources(client: Client, spec: DatasetSpec, cache: Path, reader: Key
                 raise ValueError(f"DataNet {datanet} v{version}: contribution {cid}'s "
                                  f"proof does not verify against the snapshot root")
             found = records.get(cid)
-            if found is not None and found.status in (dn.WITHDRAWN, dn.TAKEN_DOWN):
+            if found is not None and found.status in RETIRED:
                 (cache / proof.leaf.content_hash.hex()).unlink(missing_ok=True)
-                raise ValueError(f"DataNet {datanet} v{version}: contribution {cid} was "
-                                 f"{dn.Status.Name(found.status).lower().replace('_', ' ')} at block "
-                                 f"{found.withdrawn_at}; train on a snapshot published since, which leaves it out")
+                raise _retired(datanet, version, found, "train on")
             sources.append(Source(cid, proof.leaf.contributor, proof.leaf.content_hash,
                                   found.format if found is not None else "",
                                   _cached_blob(client, proof.leaf.content_hash, cache, reader)))
     return sources
+
+
+def check_current(client: Client, spec: DatasetSpec) -> None:
+    """ValueError when a contribution of the spec's snapshots has been withdrawn or taken down since: a model
+    trained on it is not published (its contributor took the data back before the model reached anyone)."""
+    for datanet, version in spec.snapshots:
+        snap = client.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(datanet=datanet, version=version),
+                                   dn.SnapshotWithProofs)
+        records = contributions(client, datanet)
+        for cid in snap.snapshot.contribution_ids:
+            found = records.get(cid)
+            if found is not None and found.status in RETIRED:
+                raise _retired(datanet, version, found, "publish a model trained on")
+
+
+def _retired(datanet: int, version: int, found: dn.Contribution, what: str) -> ValueError:
+    return ValueError(f"DataNet {datanet} v{version}: contribution {found.id} was "
+                      f"{dn.Status.Name(found.status).lower().replace('_', ' ')} at block {found.withdrawn_at}; "
+                      f"{what} a snapshot published since, which leaves it out")
 
 
 def _cached_blob(client: Client, digest: bytes, cache: Path, reader: Keypair | None) -> bytes:
