@@ -226,11 +226,18 @@ class NodeService(node_pb2_grpc.NodeServicer):
                                        header=Header.FromString(block.header))
 
     async def StreamHeads(self, request, context):
+        """The current head, then each new one: subscribed first, so no block falls between the two (one
+        committed meanwhile comes once)."""
         sink = LoopSink()
         self.node.subscribe_heads(sink)
         try:
+            block = self.node.executive.db.require_block(self.node.executive.head.number)
+            current = node_pb2.HeaderResponse(hash=blake2_256(block.header), header_bytes=block.header,
+                                              header=Header.FromString(block.header))
+            yield current
             async for head in _drain(sink, context):
-                yield head
+                if head.header.number > current.header.number:
+                    yield head
         finally:
             self.node.unsubscribe_heads(sink)
 

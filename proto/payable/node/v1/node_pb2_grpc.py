@@ -144,7 +144,7 @@ class NodeServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StreamHeads(self, request, context):
-        """Every new best block's header, from the current head on.
+        """The current head's header, then every new best block's (none missed, none twice).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
