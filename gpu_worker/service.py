@@ -256,7 +256,7 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
         spec = self._call(context, lambda: DatasetSpec.from_dict(json.loads(request.dataset_spec_json or "{}")))
         reader = (self._signer(context, request.auth, "preview", blake2_256(request.dataset_spec_json.encode()))
                   if request.HasField("auth") else b"")
-        self._call(context, self.engine.check_reader, spec, reader)
+        self._call(context, self.engine.check_inputs, spec, reader)
         found = self._call(context, self.engine.preview, spec, request.base_model, request.cutoff or 256,
                            request.limit or 10, request.offset, request.split)
         return pb.DatasetPreview(examples=[pb.PreviewExample(**e) for e in found["examples"]], errors=found["errors"],
@@ -271,7 +271,7 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
     def Start(self, request, context):
         owner = self._signer(context, request.auth, "start", blake2_256(request.config_json.encode()))
         config = self._config(context, request.config_json)
-        self._call(context, self.engine.check_reader, config.dataset, owner)
+        self._call(context, self.engine.check_inputs, config.dataset, owner)
         with self._lock:
             stale = time.time() - 2 * CONTENT_READ_MAX_SKEW_S
             self._started = {sig: seen for sig, seen in self._started.items() if seen[0] >= stale}
@@ -301,7 +301,7 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
     def Resume(self, request, context):
         self._owned(context, request.job, request.auth, "resume")
         job = self._call(context, self.engine.job, request.job)
-        self._call(context, self.engine.check_reader, job.config.dataset, decode_address(job.owner))
+        self._call(context, self.engine.check_inputs, job.config.dataset, decode_address(job.owner))
         return job_info(self._call(context, self.engine.resume, request.job))
 
     def Try(self, request, context):

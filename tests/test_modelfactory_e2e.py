@@ -183,6 +183,18 @@ def test_a_permissioned_datanets_rows_go_only_to_whom_the_chain_lets_read_it(sta
     assert again.returncode != 0 and "may not read it" in again.stderr
 
 
+def test_a_job_on_a_snapshot_that_does_not_exist_is_refused_when_started(stack):
+    """Not reported running, to fail a moment later (an outside user's `finetune start` printed `running`)."""
+    for snapshots, missing in (([[1, 9]], "no snapshot version 9"), ([[7, 1]], "7")):
+        config = json.dumps({"base_model": stack["base"]["artifact_hash"], "dataset": {"snapshots": snapshots},
+                             **RUN})
+        with pytest.raises(grpc.RpcError) as refused:
+            _start(_stub(stack["worker"]), config)
+        assert missing in refused.value.details()  # the node's own answer, passed on
+    assert not [j for j in _stub(stack["worker"]).ListJobs(wp.JobRef(), timeout=10).jobs
+                if json.loads(j.config_json)["dataset"]["snapshots"] in ([[1, 9]], [[7, 1]])]
+
+
 @pytest.fixture(scope="module")
 def trained(stack) -> wp.JobInfo:
     """One job run start to finish, never interrupted: the reference, and what gets exported and published."""

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from payable.datanet.v1 import datanet_pb2 as dn
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.modelregistry.v1.methods import ADAPTER_METHODS
 from provenance.documents import publish_card
@@ -163,9 +164,14 @@ class FinetuneEngine:
             raise JobError(f"no fine-tuning job {job_id!r} on this worker")
         return self.jobs[job_id]
 
-    def check_reader(self, spec: DatasetSpec, account: bytes) -> None:
-        """`sources.ReadDenied` unless `account` may read every permissioned DataNet the spec trains on."""
+    def check_inputs(self, spec: DatasetSpec, account: bytes) -> None:
+        """Before a job is accepted or a preview shown: the spec's snapshots exist (else the node's NOT_FOUND,
+        not a job that fails a moment after it was reported running) and `account` may read every
+        permissioned DataNet among them (`sources.ReadDenied`)."""
         with self._client() as client:
+            for datanet, version in spec.snapshots:
+                client.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(datanet=datanet, version=version),
+                                    dn.SnapshotWithProofs)
             check_reader(client, spec, account)
 
     def preview(self, spec: DatasetSpec, base_model: str, cutoff: int, limit: int = 10, offset: int = 0,
