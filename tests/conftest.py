@@ -12,6 +12,7 @@ from payable.token.v1 import token_pb2
 from runtime.chainspec import DEV_ACCOUNTS, dev_spec
 from runtime.codec import encode_u128
 from runtime.crypto import Keypair
+from runtime.errors import Invalid
 from runtime.executive import Executive
 from runtime.extrinsic import sign_extrinsic
 
@@ -43,6 +44,20 @@ class DevChain:
     def block(self, *extrinsics: bytes):
         self.timestamp += 6_000
         return self.ex.author_block(list(extrinsics), author=self.alice, timestamp_ms=self.timestamp)
+
+    def run(self, signer: Keypair, pallet: str, call: str, args) -> tuple[str, str] | None:
+        """`signer` calls `pallet.call(args)` in a block of its own: None when it succeeded, else (error class
+        name, message) - of its failure in the block, or of its pallet's refusal at the door (a call the
+        pallet can tell will fail is left out of the block, no fee charged, its nonce not used)."""
+        built = self.block(self.sign(signer, pallet, call, args))
+        if built.rejected:
+            refused = built.rejected[0][1]
+            assert refused.reason == Invalid.REJECTED_BY_PALLET, refused
+            self.nonces[signer.public] -= 1
+            name, _, message = refused.detail.partition(": ")
+            return name.rpartition(".")[2], message
+        outcome = built.outcomes[0]
+        return None if outcome.ok else (type(outcome.error).__name__, outcome.error.message)
 
 
 @pytest.fixture

@@ -21,23 +21,17 @@ H = [bytes([i]) * 32 for i in range(1, 40)]
 TERMS = bytes([0xEE]) * 32  # the hash of a custom terms text
 
 
-def _run(chain, signer, pallet, call, args):
-    """None when the call succeeded, else (error class name, message)."""
-    outcome = chain.block(chain.sign(signer, pallet, call, args)).outcomes[0]
-    return None if outcome.ok else (type(outcome.error).__name__, outcome.error.message)
-
-
 def _create(chain, **fields):
     fields = {"name": "terms", "domain": "text", "license": "CC-BY-4.0", "contribution_deposit": encode_u128(ONE_OPEN),
               "accepted_formats": ["jsonl"], **fields}
-    assert _run(chain, chain.alice, "datanet", "create_datanet", dn.CreateDataNet(**fields)) is None
+    assert chain.run(chain.alice, "datanet", "create_datanet", dn.CreateDataNet(**fields)) is None
 
 
 def _contribute(chain, who, datanet, content, terms=None):
     args = dn.Contribute(datanet=datanet, content_hash=content, size=10, format="jsonl")
     if terms is not None:
         args.terms.CopyFrom(terms)
-    return _run(chain, who, "datanet", "contribute", args)
+    return chain.run(who, "datanet", "contribute", args)
 
 
 def _query(chain, call, request, response):
@@ -79,7 +73,7 @@ def test_contributions_outside_the_datanets_terms_are_refused_with_the_rule_and_
         dn.ContributionTerms(license="custom", terms_hash=TERMS)]
 
     # the owner's metadata update decides the terms of later contributions
-    assert _run(c, c.alice, "datanet", "update_metadata", dn.UpdateMetadata(
+    assert c.run(c.alice, "datanet", "update_metadata", dn.UpdateMetadata(
         datanet=1, license="CC-BY-4.0", accepted_formats=["jsonl"], personal_data_allowed=True)) is None
     assert _contribute(c, c.bob, 1, H[3], dn.ContributionTerms(personal_data=True)) is None
     assert _contribute(c, c.bob, 1, H[4], dn.ContributionTerms(license="CC0-1.0"))[0] == "LicenseNotAccepted"
@@ -101,8 +95,8 @@ def test_snapshot_leaves_carry_the_terms_so_a_proof_proves_them(chain):
     assert _contribute(c, c.dave, 1, H[2], dn.ContributionTerms(license="custom", terms_hash=TERMS)) is None
     assert _contribute(c, c.dave, 1, H[3]) is None
     for cid in (1, 2, 3, 4):
-        assert _run(c, c.alice, "datanet", "approve", dn.Decide(contribution=cid)) is None
-    assert _run(c, c.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=1)) is None
+        assert c.run(c.alice, "datanet", "approve", dn.Decide(contribution=cid)) is None
+    assert c.run(c.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=1)) is None
     snap = _query(c, "get_snapshot", dn.SnapshotRequest(datanet=1), dn.SnapshotWithProofs)
     assert [(s.license, list(s.contribution_ids)) for s in snap.snapshot.licenses] == [
         ("CC-BY-4.0", [1, 4]), ("CC-BY-SA-4.0", [2]), ("custom", [3])]
@@ -138,16 +132,16 @@ def mixed(chain):
             (3, c.bob, dn.ContributionTerms(license="custom", terms_hash=TERMS))]
     for cid, (net, who, terms) in enumerate(plan, start=1):
         assert _contribute(c, who, net, H[cid], terms) is None
-        assert _run(c, c.alice, "datanet", "approve", dn.Decide(contribution=cid)) is None
+        assert c.run(c.alice, "datanet", "approve", dn.Decide(contribution=cid)) is None
     for net in (1, 2, 3):
-        assert _run(c, c.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=net)) is None
-    assert _run(c, c.dave, "modelregistry", "register_base_model", mr.RegisterBaseModel(
+        assert c.run(c.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=net)) is None
+    assert c.run(c.dave, "modelregistry", "register_base_model", mr.RegisterBaseModel(
         artifact_hash=H[30], architecture="llama", format=mr.HF_DIRECTORY, license="Apache-2.0")) is None
     return c
 
 
 def _register(chain, nets, artifact, license_=""):
-    return _run(chain, chain.dave, "modelregistry", "register_model", mr.RegisterModel(
+    return chain.run(chain.dave, "modelregistry", "register_model", mr.RegisterModel(
         base_model=1, snapshots=[mr.SnapshotRef(datanet=n, version=1) for n in nets], training_config_hash=H[31],
         artifact_hash=artifact, attribution_index_hash=H[32], price_per_inference=encode_u128(ONE_OPEN),
         split=mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500), license=license_))
@@ -195,8 +189,8 @@ def test_a_models_license_must_be_one_its_training_data_allows(mixed):
     # data that allows exactly one license: undeclared, the model gets it
     _create(c, license="CC-BY-NC-SA-4.0")
     assert _contribute(c, c.bob, 4, H[7]) is None
-    assert _run(c, c.alice, "datanet", "approve", dn.Decide(contribution=7)) is None
-    assert _run(c, c.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=4)) is None
+    assert c.run(c.alice, "datanet", "approve", dn.Decide(contribution=7)) is None
+    assert c.run(c.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=4)) is None
     assert _register(c, [1, 4], H[25]) is None
     assert _model(c, 5).license == "CC-BY-NC-SA-4.0"
     assert _model(c, 5).data_license == mr.DataLicense(licenses=["CC-BY-4.0", "CC-BY-NC-SA-4.0", "CC0-1.0"],
@@ -209,9 +203,9 @@ def test_a_refusal_names_at_most_twenty_contributions_per_license_and_counts_the
     _create(c, license="CC-BY-SA-4.0")
     for cid in range(1, 23):
         assert _contribute(c, (c.bob, c.charlie)[cid % 2], 1, bytes([cid]) * 31 + b"\x01") is None
-        assert _run(c, c.alice, "datanet", "approve", dn.Decide(contribution=cid)) is None
-    assert _run(c, c.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=1)) is None
-    assert _run(c, c.dave, "modelregistry", "register_base_model", mr.RegisterBaseModel(
+        assert c.run(c.alice, "datanet", "approve", dn.Decide(contribution=cid)) is None
+    assert c.run(c.alice, "datanet", "publish_snapshot", dn.PublishSnapshot(datanet=1)) is None
+    assert c.run(c.dave, "modelregistry", "register_base_model", mr.RegisterBaseModel(
         artifact_hash=H[30], architecture="llama", format=mr.HF_DIRECTORY, license="Apache-2.0")) is None
     refused = _register(c, [1], H[20], "MIT")
     named = ", ".join(str(i) for i in range(1, 21))

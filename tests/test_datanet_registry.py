@@ -13,8 +13,9 @@ H = [bytes([i]) * 32 for i in range(1, 10)]
 
 
 def _run(chain, signer, pallet, call, args):
-    outcome = chain.block(chain.sign(signer, pallet, call, args)).outcomes[0]
-    return None if outcome.ok else type(outcome.error).__name__
+    """None when the call succeeded, else its error's class name (`DevChain.run`)."""
+    failed = chain.run(signer, pallet, call, args)
+    return failed and failed[0]
 
 
 @pytest.fixture

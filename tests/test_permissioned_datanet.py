@@ -21,8 +21,9 @@ SPLIT = mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker
 
 
 def _run(chain, signer, pallet, call, args):
-    outcome = chain.block(chain.sign(signer, pallet, call, args)).outcomes[0]
-    return None if outcome.ok else type(outcome.error).__name__
+    """None when the call succeeded, else its error's class name (`DevChain.run`)."""
+    failed = chain.run(signer, pallet, call, args)
+    return failed and failed[0]
 
 
 def _register(chain, signer, base=1, snapshot=(1, 1)):

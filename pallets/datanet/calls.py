@@ -203,18 +203,7 @@ def create_datanet(ctx: Context, origin: bytes, args: pb.CreateDataNet) -> None:
 def contribute(ctx: Context, origin: bytes, args: pb.Contribute) -> None:
     """Submit a contribution (its content's hash; the data lives in the content store) with its terms; the
     deposit is held. Terms the DataNet's current metadata does not accept are refused (see `_terms`)."""
-    net = datanet(ctx, args.datanet)
-    metadata = MetadataVersions.get(ctx, net.id, net.metadata_version)
-    if args.format not in metadata.accepted_formats:
-        raise errors.FormatNotAccepted(f"format {args.format!r} is not one of {list(metadata.accepted_formats)}")
-    terms = _terms(net, metadata, args)
-    content = _hash(args.content_hash, "content_hash")
-    metadata_hash = _hash(args.metadata_hash, "metadata_hash", optional=True)
-    if not 1 <= args.size <= ctx.config.max_blob_size:
-        raise errors.BadInput(f"size must be within 1..{ctx.config.max_blob_size} bytes")
-    existing = LiveContent.get(ctx, net.id, content)
-    if existing is not None:
-        raise errors.DuplicateContent(f"the same content is already contribution {existing}")
+    net, terms, content, metadata_hash = check_contribution(ctx, args)
     deposit = decode_u128(net.contribution_deposit)
     token.hold(ctx, CONTRIBUTION_DEPOSIT, origin, deposit)
     new_id = NextContributionId.get(ctx, 1)
@@ -229,6 +218,26 @@ def contribute(ctx: Context, origin: bytes, args: pb.Contribute) -> None:
     NextContributionId.put(ctx, new_id + 1)
     _stats(ctx, net.id, origin, "contributions")
     ev.Contributed.emit(ctx, contribution=new_id, datanet=net.id, contributor=origin, amount=encode_u128(deposit))
+
+
+def check_contribution(ctx: Context, args: pb.Contribute) -> tuple[pb.DataNet, pb.ContributionTerms, bytes, bytes]:
+    """(the DataNet, the terms, the content and metadata hashes) of a contribution its DataNet takes: known
+    DataNet, accepted format and terms, sizes and hashes well formed, content not already there. Run again
+    at the pool's door (`hooks.validate_transaction`): a contribution sure to fail is refused before any
+    fee, not charged to fail in its block (an outside contributor's wrong format was)."""
+    net = datanet(ctx, args.datanet)
+    metadata = MetadataVersions.get(ctx, net.id, net.metadata_version)
+    if args.format not in metadata.accepted_formats:
+        raise errors.FormatNotAccepted(f"format {args.format!r} is not one of {list(metadata.accepted_formats)}")
+    terms = _terms(net, metadata, args)
+    content = _hash(args.content_hash, "content_hash")
+    metadata_hash = _hash(args.metadata_hash, "metadata_hash", optional=True)
+    if not 1 <= args.size <= ctx.config.max_blob_size:
+        raise errors.BadInput(f"size must be within 1..{ctx.config.max_blob_size} bytes")
+    existing = LiveContent.get(ctx, net.id, content)
+    if existing is not None:
+        raise errors.DuplicateContent(f"the same content is already contribution {existing}")
+    return net, terms, content, metadata_hash
 
 
 @calls.call(2, pb.Decide, weights.APPROVE)

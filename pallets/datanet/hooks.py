@@ -11,7 +11,7 @@ from runtime.context import Context
 from runtime.errors import ensure
 
 from . import weights
-from .calls import check_arguments
+from .calls import check_arguments, check_contribution
 from .config import DataNetConfig
 from .interface import RETIRED, access_check, datanet, leaf_of, retirement, root_of, terms_mix
 from .storage import (
@@ -28,9 +28,12 @@ from .storage import (
 
 def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
     """A DataNet created or re-described with a license, format list or text its arguments alone rule out
-    (`calls.check_arguments`) is invalid: the pool refuses it with the typed error (e.g. `datanet.BadInput:
-    license 'NOT A LICENSE' is not an SPDX identifier ...`), so no block includes it and no fee is taken."""
+    (`calls.check_arguments`), or a contribution its DataNet would refuse (`calls.check_contribution`), is
+    invalid: the pool refuses it with the typed error (e.g. `datanet.BadInput: license 'NOT A LICENSE' is
+    not an SPDX identifier ...`), so no block includes it and no fee is taken."""
     check_arguments(call.name, args)
+    if call.name == "contribute":
+        check_contribution(ctx, args)
 
 
 def integrity_test(config: DataNetConfig) -> None:
