@@ -165,7 +165,7 @@ class FinetuneEngine:
         return self.jobs[job_id]
 
     def check_inputs(self, spec: DatasetSpec, account: bytes) -> None:
-        """Before a job is accepted or a preview shown: the spec's snapshots exist (else the node's NOT_FOUND,
+        """Before a job is accepted or a preview shown: the spec's snapshots exist (else the node's refusal,
         not a job that fails a moment after it was reported running) and `account` may read every
         permissioned DataNet among them (`sources.ReadDenied`)."""
         with self._client() as client:
