@@ -145,7 +145,7 @@ class Client:
         raise ClientError(f"no {name} event from extrinsic {block_number}-{extrinsic_index}")
 
     def heads(self) -> Iterator[node_pb2.HeaderResponse]:
-        """New best headers as they are produced (iterate; cancel by closing the client)."""
+        """The best header now, then each new one as it is produced (iterate; cancel by closing the client)."""
         return self.node.StreamHeads(node_pb2.StreamHeadsRequest())
 
     # --- building calls ------------------------------------------------------------------------

@@ -167,7 +167,10 @@ class FinetuneEngine:
     def check_inputs(self, spec: DatasetSpec, account: bytes) -> None:
         """Before a job is accepted or a preview shown: the spec's snapshots exist (else the node's refusal,
         not a job that fails a moment after it was reported running) and `account` may read every
-        permissioned DataNet among them (`sources.ReadDenied`)."""
+        permissioned DataNet among them (`sources.ReadDenied`). A worker started without a node reads
+        nothing (its jobs fail saying so): nothing to check."""
+        if not self.node:
+            return
         with self._client() as client:
             for datanet, version in spec.snapshots:
                 client.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(datanet=datanet, version=version),
