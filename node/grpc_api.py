@@ -221,9 +221,8 @@ class NodeService(node_pb2_grpc.NodeServicer):
         return node_pb2.BlockResponse(hash=blake2_256(block.header), block=block, header=header)
 
     def GetHeader(self, request, context):
-        block = self._kept(self.node.executive.db.require_block, self._number(request, context), context)
-        return node_pb2.HeaderResponse(hash=blake2_256(block.header), header_bytes=block.header,
-                                       header=Header.FromString(block.header))
+        return _header_response(self._kept(self.node.executive.db.require_block, self._number(request, context),
+                                           context))
 
     async def StreamHeads(self, request, context):
         """The current head, then each new one: subscribed first, so no block falls between the two (one
@@ -231,9 +230,7 @@ class NodeService(node_pb2_grpc.NodeServicer):
         sink = LoopSink()
         self.node.subscribe_heads(sink)
         try:
-            block = self.node.executive.db.require_block(self.node.executive.head.number)
-            current = node_pb2.HeaderResponse(hash=blake2_256(block.header), header_bytes=block.header,
-                                              header=Header.FromString(block.header))
+            current = _header_response(self.node.executive.db.require_block(self.node.executive.head.number))
             yield current
             async for head in _drain(sink, context):
                 if head.header.number > current.header.number:
@@ -512,3 +509,9 @@ def serve(node: Node, port: int = 0, workers: int = 32,
 
     server = AioServerThread(build, port, executor)
     return server, server.port
+
+
+def _header_response(block) -> node_pb2.HeaderResponse:
+    """A stored block's header as GetHeader and StreamHeads answer it."""
+    return node_pb2.HeaderResponse(hash=blake2_256(block.header), header_bytes=block.header,
+                                   header=Header.FromString(block.header))
