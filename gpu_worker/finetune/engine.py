@@ -24,7 +24,6 @@ from pathlib import Path
 
 import torch
 
-from payable.datanet.v1 import datanet_pb2 as dn
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.modelregistry.v1.methods import ADAPTER_METHODS
 from provenance.documents import publish_card
@@ -39,7 +38,7 @@ from ..frozen_base import native_dtype
 from .config import TrainingConfig, estimate, flops_per_token, library_versions
 from .dataset import DatasetSpec, Prepared, prepare, prompt_text
 from .export import export_merged
-from .sources import check_current, check_reader, fetch_base, snapshot_sources
+from .sources import check_current, check_inputs, fetch_base, snapshot_sources
 from .trainer import Aborted, evaluate, load_base, load_tokenizer, train
 
 DEFAULT_METHOD, DEFAULT_SPAN_WEIGHT = "span+lora-gradient", 5000
@@ -167,15 +166,12 @@ class FinetuneEngine:
     def check_inputs(self, spec: DatasetSpec, account: bytes) -> None:
         """Before a job is accepted or a preview shown: the spec's snapshots exist (else the node's refusal,
         not a job that fails a moment after it was reported running) and `account` may read every
-        permissioned DataNet among them (`sources.ReadDenied`). A worker started without a node reads
+        permissioned DataNet among them (`sources.check_inputs`). A worker started without a node reads
         nothing (its jobs fail saying so): nothing to check."""
         if not self.node:
             return
         with self._client() as client:
-            for datanet, version in spec.snapshots:
-                client.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(datanet=datanet, version=version),
-                                    dn.SnapshotWithProofs)
-            check_reader(client, spec, account)
+            check_inputs(client, spec, account)
 
     def preview(self, spec: DatasetSpec, base_model: str, cutoff: int, limit: int = 10, offset: int = 0,
                 split: str = "") -> dict:

@@ -31,11 +31,13 @@ class ReadDenied(Exception):
         self.unsigned = unsigned
 
 
-def check_reader(client: Client, spec: DatasetSpec, account: bytes) -> None:
-    """ReadDenied unless `account` (b"": nobody signed) may read every permissioned DataNet of the spec's
-    snapshots, as the chain says now: the worker reads with its own key, which a grant may allow, but whom it
-    trains for or shows rows to must be allowed too - and a revoked grant stops the next job or preview even
-    where the bytes are cached here."""
+def check_inputs(client: Client, spec: DatasetSpec, account: bytes) -> None:
+    """The spec's snapshots exist (else the node's refusal) and `account` (b"": nobody signed) may read every
+    permissioned DataNet among them (else ReadDenied), as the chain says now: the worker reads with its own
+    key, which a grant may allow, but whom it trains for or shows rows to must be allowed too - and a revoked
+    grant stops the next job or preview even where the bytes are cached here."""
+    for datanet, version in spec.snapshots:
+        _snapshot(client, datanet, version)
     for datanet in sorted({net for net, _ in spec.snapshots}):
         if not account:
             net = client.pallet_query("datanet", "get_datanet", dn.DataNetRequest(datanet=datanet), dn.DataNetInfo)
@@ -65,8 +67,7 @@ def snapshot_sources(client: Client, spec: DatasetSpec, cache: Path, reader: Key
     cache.mkdir(parents=True, exist_ok=True)
     sources = []
     for datanet, version in spec.snapshots:
-        snap = client.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(datanet=datanet, version=version),
-                                   dn.SnapshotWithProofs)
+        snap = _snapshot(client, datanet, version)
         records = contributions(client, datanet)
         for proof in snap.proofs:
             cid = proof.leaf.contribution_id
@@ -87,13 +88,17 @@ def check_current(client: Client, spec: DatasetSpec) -> None:
     """ValueError when a contribution of the spec's snapshots has been withdrawn or taken down since: a model
     trained on it is not published (its contributor took the data back before the model reached anyone)."""
     for datanet, version in spec.snapshots:
-        snap = client.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(datanet=datanet, version=version),
-                                   dn.SnapshotWithProofs)
+        snap = _snapshot(client, datanet, version)
         records = contributions(client, datanet)
         for cid in snap.snapshot.contribution_ids:
             found = records.get(cid)
             if found is not None and found.status in RETIRED:
                 raise _retired(datanet, version, found, "publish a model trained on")
+
+
+def _snapshot(client: Client, datanet: int, version: int) -> dn.SnapshotWithProofs:
+    return client.pallet_query("datanet", "get_snapshot", dn.SnapshotRequest(datanet=datanet, version=version),
+                               dn.SnapshotWithProofs)
 
 
 def _retired(datanet: int, version: int, found: dn.Contribution, what: str) -> ValueError:
