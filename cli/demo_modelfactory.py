@@ -112,7 +112,8 @@ def build(client: Client, channel, first: int) -> tuple[int, list[Adapter]]:
               f"{results['base_eval_loss']:.3f} → "
               f"{results['eval_loss']:.3f}, perplexity {results['base_perplexity']:.1f} → "
               f"{results['perplexity']:.1f}")
-    exported = jobs.Export(wp.JobRef(job=jobs_started[0]), timeout=600)
+    exported = jobs.Export(wp.JobRef(job=jobs_started[0], auth=job_auth(alice, "export", jobs_started[0])),
+                           timeout=600)
     print(f"   exported the PEFT adapter and a merged model: the merge differs from the base in "
           f"{exported.changed_tensors} tensors and matches base + adapter within {exported.max_logit_difference:.1e}")
     with ThreadPoolExecutor(len(nets)) as pool:  # each index on its own core, as the jobs trained

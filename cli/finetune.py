@@ -221,7 +221,8 @@ def cmd_finetune(args) -> int:
         _print_job(args, job)
         return 0
     if action == "export":
-        return finetune_export.export(args, stub, job_ref)
+        owned = wp.JobRef(job=args.job, auth=job_auth(keypair_from(args.owner), action, args.job))
+        return finetune_export.export(args, stub, owned)
     return _publish(args, stub, job_ref)
 
 
@@ -377,7 +378,8 @@ def register(sub) -> None:
         start.add_argument(f"--{name.replace('_', '-')}", type=kind)
     start.add_argument("--prompt", action="append", help="a prompt to sample when training ends (repeatable)")
     start.add_argument("--owner", required=True, help="the job owner's key (//Name, seed or key file): it signs "
-                                                      "the start, and only it may abort, resume or publish the job")
+                                                      "the start, and only it may abort, resume, try, export or "
+                                                      "publish the job")
     start.add_argument("--estimate", action="store_true")
     start.add_argument("--follow", action="store_true", help="show progress until the job ends")
     command("status", "a job's state, metrics and samples", job=True)
@@ -385,11 +387,12 @@ def register(sub) -> None:
     logs.add_argument("--follow", action="store_true")
     abort = command("abort", "stop a job (its last checkpoint stays)", job=True)
     resume = command("resume", "continue a stopped job from its last checkpoint", job=True)
-    for owned in (abort, resume):
-        owned.add_argument("--owner", required=True, help="the job owner's key (it signs the request)")
     resume.add_argument("--follow", action="store_true")
-    finetune_export.add_arguments(command("export", "the adapter (PEFT) and a checked merged model, or "
-                                                    "(--format gguf) a GGUF LoRA for llama.cpp", job=True))
+    export = command("export", "the adapter (PEFT) and a checked merged model, or (--format gguf) a GGUF LoRA "
+                               "for llama.cpp", job=True)
+    finetune_export.add_arguments(export)
+    for owned in (abort, resume, export):
+        owned.add_argument("--owner", required=True, help="the job owner's key (it signs the request)")
     publish = command("publish", "adapter and config to the content store, the model on chain", job=True)
     publish.add_argument("--from", dest="sender", required=True, help="the model owner's key: the job's owner, "
                                                                       "who signs the publish and the registration")

@@ -198,9 +198,11 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
     """ModelFactory jobs. A bad config, spec or job request is INVALID_ARGUMENT (FAILED_PRECONDITION for a job
     in the wrong state, NOT_FOUND for an unknown one), with the reason.
 
-    A job belongs to the key that started it: Start, Abort, Resume and PublishArtifacts carry the owner's
-    signature (`JobAuth` over `sdk.wire.finetune_message`); a missing, stale or wrong one is UNAUTHENTICATED,
-    another key's PERMISSION_DENIED. The same signed Start sent twice (a double click, a retry) is one job.
+    A job belongs to the key that started it: Start, Abort, Resume, Try, Evaluate, Export and PublishArtifacts
+    carry the owner's signature (`JobAuth` over `sdk.wire.finetune_message`); a missing, stale or wrong one is
+    UNAUTHENTICATED, another key's PERMISSION_DENIED. An unpublished adapter answers, and spends this worker's
+    time, for its owner alone: a job on a permissioned DataNet would otherwise recite its rows to anyone. The
+    same signed Start sent twice (a double click, a retry) is one job.
     Rows of a permissioned DataNet go only to whom the chain lets read it: a job starts or resumes only for an
     owner allowed to read each such DataNet, and a Preview of one is signed by an allowed reader (else
     PERMISSION_DENIED, or UNAUTHENTICATED unsigned) - the worker's own grant is not the asker's."""
@@ -305,16 +307,19 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
         return job_info(self._call(context, self.engine.resume, request.job))
 
     def Try(self, request, context):
+        self._owned(context, request.job, request.auth, "try")
         samples = self._call(context, self.engine.generate, request.job, list(request.prompts),
                              request.max_new_tokens or 40)
         return pb.TryResponse(samples=[pb.Sample(**s) for s in samples])
 
     def Evaluate(self, request, context):
+        self._owned(context, request.job, request.auth, "evaluate")
         found = self._call(context, self.engine.evaluate, request.job)
         return pb.EvaluationResult(eval_loss=found["eval_loss"] or 0.0, base_eval_loss=found["base_eval_loss"] or 0.0,
                                    eval_examples=found["eval_examples"])
 
     def Export(self, request, context):
+        self._owned(context, request.job, request.auth, "export")
         return pb.ExportResult(**self._call(context, self.engine.export, request.job))
 
     def PublishArtifacts(self, request, context):

@@ -58,14 +58,15 @@ def stream_read_message(genesis_hash: bytes, request_id: int, requester: bytes, 
 
 
 FINETUNE_DOMAIN = b"payable/finetune/v1"
-FINETUNE_ACTIONS = ("start", "abort", "resume", "publish", "preview")
+FINETUNE_ACTIONS = ("start", "abort", "resume", "publish", "preview", "try", "evaluate", "export")
 
 
 def finetune_message(action: str, subject: bytes, owner: bytes, issued_at: int) -> bytes:
-    """What a fine-tuning job's owner signs to start (`subject`: the config JSON's blake2-256), abort, resume
-    or publish it (`subject`: the job id) on a worker (`payable.worker.v1.JobAuth`), or a reader to preview a
-    dataset of permissioned DataNets (`subject`: the spec JSON's blake2-256): bound to the action, the job or
-    config, the owner and a time (at most CONTENT_READ_MAX_SKEW_S from the worker's clock)."""
+    """What a fine-tuning job's owner signs to start (`subject`: the config JSON's blake2-256), abort, resume,
+    try, evaluate, export or publish it (`subject`: the job id) on a worker (`payable.worker.v1.JobAuth`), or
+    a reader to preview a dataset of permissioned DataNets (`subject`: the spec JSON's blake2-256): bound to
+    the action, the job or config, the owner and a time (at most CONTENT_READ_MAX_SKEW_S from the worker's
+    clock)."""
     if action not in FINETUNE_ACTIONS:
         raise ValueError(f"no fine-tuning action {action!r}")
     return FINETUNE_DOMAIN + action.encode() + b"\0" + subject + b"\0" + owner + issued_at.to_bytes(8, "big")

@@ -1,6 +1,6 @@
 """A fine-tuning job belongs to the key that started it (a real worker process, no chain needed): a start
 must be signed by its owner, freshly, over the config as sent; the same signed start twice is one job (a
-double click); only the owner may abort, resume or publish it."""
+double click); only the owner may abort, resume, try, evaluate, export or publish it."""
 
 from __future__ import annotations
 
@@ -52,6 +52,14 @@ def test_a_job_is_its_signers_and_only_its_signer_changes_it(worker_channel):
         assert _refused(call, wp.JobRef(job=job.id, auth=job_auth(OWNER, "publish", job.id))) == unauthenticated
     assert _refused(stub.PublishArtifacts, wp.PublishRequest(
         job=job.id, auth=job_auth(STRANGER, "publish", job.id))) == denied
+    # an unpublished adapter answers only its owner (a permissioned DataNet's rows are in it)
+    for action, call, request in (("try", stub.Try, lambda auth: wp.TryRequest(job=job.id, prompts=["hi"], auth=auth)),
+                                  ("evaluate", stub.Evaluate, lambda auth: wp.JobRef(job=job.id, auth=auth)),
+                                  ("export", stub.Export, lambda auth: wp.JobRef(job=job.id, auth=auth))):
+        assert _refused(call, request(None)) == unauthenticated
+        assert _refused(call, request(job_auth(STRANGER, action, job.id))) == denied
+        assert _refused(call, request(job_auth(OWNER, "abort", job.id))) == unauthenticated
+        assert _refused(call, request(job_auth(OWNER, action, job.id))) not in (unauthenticated, denied)
     # the owner is past the ownership check: what answers now is the job's own state
     answer = _refused(stub.PublishArtifacts, wp.PublishRequest(job=job.id, auth=job_auth(OWNER, "publish", job.id)))
     assert answer not in (unauthenticated, denied)

@@ -257,12 +257,15 @@ def test_abort_stops_a_job_and_a_final_job_refuses_abort_and_resume(stack):
 def test_export_publish_provenance_and_verify(stack, trained, tmp_path):
     node, worker, client = stack["node"], stack["worker"], stack["client"]
     job = trained.id
-    exported = _cli(node, "finetune", "export", job, worker=worker)
+    denied = _cli(node, "finetune", "export", job, "--owner", "//Eve", worker=worker, ok=False)
+    assert denied.returncode != 0 and "PERMISSION_DENIED" in denied.stderr  # an unpublished adapter is its owner's
+    exported = _cli(node, "finetune", "export", job, "--owner", "//Ferdie", worker=worker)
     assert exported["max_logit_difference"] < 1e-4 and exported["changed_tensors"] > 0
     assert exported["logit_shift_from_base"] > 0
     # the same adapter for llama.cpp / Ollama: a GGUF LoRA, its model card generated from the job and the chain
     # (llama.cpp's logits over it are checked against PEFT's in test_gguf_export.py)
-    gguf = _cli(node, "finetune", "export", job, "--format", "gguf", "--out", str(tmp_path / "gguf"), worker=worker)
+    gguf = _cli(node, "finetune", "export", job, "--format", "gguf", "--out", str(tmp_path / "gguf"), "--owner",
+                "//Ferdie", worker=worker)
     assert gguf["adapted_modules"] > 0 and (tmp_path / "gguf" / "adapter-f32.gguf").stat().st_size == gguf["size_bytes"]
     card = (tmp_path / "gguf" / "README.md").read_text()
     assert "library_name: peft" in card and "- payable-datanet-1-v1" in card and "name: held-out loss" in card

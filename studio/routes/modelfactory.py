@@ -71,9 +71,8 @@ class StartJobBody(OwnerSignature):
 
 
 class JobActionRequest(OwnerSignature):
-    """POST /api/jobs/{job}/{action}: `try` reads the prompts; `publish` the prices (OPEN), the split
-    (contributors,owner,protocol,worker basis points) and the signer; `abort`, `resume` and `publish` the
-    owner's signature; `export` nothing."""
+    """POST /api/jobs/{job}/{action}: every action the owner's signature; `try` also the prompts; `publish` the
+    prices (OPEN), the split (contributors,owner,protocol,worker basis points) and the signer."""
 
     prompts: Annotated[list[JsonValue], BeforeValidator(lambda value: [] if value is None else list(value))] = []
     price: JsonValue = None
@@ -243,17 +242,17 @@ def job_progress(job_id: str, jobs: FinetuneClient, since: int = 0):
 @router.post("/api/jobs/{job_id}/{action}")
 def job_action(job_id: str, action: str, client: NodeClient, jobs: FinetuneClient,
                body: JobActionRequest | None = None):
-    ref = wp.JobRef(job=job_id)
     body = body or JobActionRequest()
     if action in ("abort", "resume"):
         owned = wp.JobRef(job=job_id, auth=body.auth())
         return job_dict(worker_call(jobs.Abort if action == "abort" else jobs.Resume, owned))
     if action == "try":
         prompts = [p for p in body.prompts if isinstance(p, str) and p.strip()]
-        found = worker_call(jobs.Try, wp.TryRequest(job=job_id, prompts=prompts, max_new_tokens=40))
+        found = worker_call(jobs.Try, wp.TryRequest(job=job_id, prompts=prompts, max_new_tokens=40, auth=body.auth()))
         return {"samples": [{"prompt": s.prompt, "completion": s.completion} for s in found.samples]}
     if action == "export":
-        return json_format.MessageToDict(worker_call(jobs.Export, ref), preserving_proto_field_name=True)
+        owned = wp.JobRef(job=job_id, auth=body.auth())
+        return json_format.MessageToDict(worker_call(jobs.Export, owned), preserving_proto_field_name=True)
     if action == "publish":
         return publish(client, jobs, job_id, body)
     raise HTTPException(404, f"no job action {action!r}")

@@ -349,7 +349,8 @@ const Studio = (() => {
     const out = document.getElementById("try-output");
     out.textContent = "generating…";
     try {
-      const found = await api(`/api/jobs/${id}/try`, { prompts: [form.prompt.value] });
+      const found = await api(`/api/jobs/${id}/try`,
+                              { prompts: [form.prompt.value], ...ownerAuth("try", new TextEncoder().encode(id)) });
       out.replaceChildren(...found.samples.map((s) => {
         const p = document.createElement("pre");
         p.className = "sample";
@@ -367,7 +368,7 @@ const Studio = (() => {
     const out = document.getElementById("export-output");
     out.textContent = "exporting…";
     try {
-      const found = await api(`/api/jobs/${id}/export`, {});
+      const found = await api(`/api/jobs/${id}/export`, ownerAuth("export", new TextEncoder().encode(id)));
       out.textContent = `adapter: ${found.adapter_dir} · merged: ${found.merged_dir} · merged vs base + adapter: ` +
         `${Number(found.max_logit_difference).toExponential(1)} · ${found.changed_tensors} tensors changed from the base`;
     } catch (error) {

@@ -581,14 +581,16 @@ class ProgressUpdate(_message.Message):
     def __init__(self, job: _Optional[_Union[JobInfo, _Mapping]] = ..., points: _Optional[_Iterable[_Union[ProgressPoint, _Mapping]]] = ...) -> None: ...
 
 class TryRequest(_message.Message):
-    __slots__ = ("job", "prompts", "max_new_tokens")
+    __slots__ = ("job", "prompts", "max_new_tokens", "auth")
     JOB_FIELD_NUMBER: _ClassVar[int]
     PROMPTS_FIELD_NUMBER: _ClassVar[int]
     MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    AUTH_FIELD_NUMBER: _ClassVar[int]
     job: str
     prompts: _containers.RepeatedScalarFieldContainer[str]
     max_new_tokens: int
-    def __init__(self, job: _Optional[str] = ..., prompts: _Optional[_Iterable[str]] = ..., max_new_tokens: _Optional[int] = ...) -> None: ...
+    auth: JobAuth
+    def __init__(self, job: _Optional[str] = ..., prompts: _Optional[_Iterable[str]] = ..., max_new_tokens: _Optional[int] = ..., auth: _Optional[_Union[JobAuth, _Mapping]] = ...) -> None: ...
 
 class Sample(_message.Message):
     __slots__ = ("prompt", "completion")
