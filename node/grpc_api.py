@@ -329,7 +329,7 @@ class NodeService(node_pb2_grpc.NodeServicer):
         try:
             with self.node.lock:
                 return self.node.executive.query(pallet, name, request)
-        except KeyError as exc:
+        except LookupError as exc:  # KeyError: no such pallet or query; NotFound: what it asks about
             abort(context, grpc.StatusCode.NOT_FOUND, str(exc.args[0]))
         except (DecodeError, CodecError) as exc:
             abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"bad request: {exc}")

@@ -64,6 +64,11 @@ class InvalidTransaction(Exception):
         self.detail = message
 
 
+class NotFound(LookupError):
+    """What a query asks about does not exist (a request's settlement before it settles, a snapshot version
+    never published): the node answers NOT_FOUND - the request was well formed - with this message."""
+
+
 class StorageAccessError(RuntimeError):
     """A pallet touched a key outside its own state slice (a bug in that pallet)."""
 

@@ -51,7 +51,15 @@ def test_datanet_bad_inputs(net):
                                         contribution_deposit=encode_u128(ONE_OPEN), accepted_formats=["text"]),
                        "datanet.BadInput: license 'not a license!' is not an SPDX identifier"),
                       (dn.CreateDataNet(name="x", domain="x", license="MIT", contribution_deposit=encode_u128(ONE_OPEN),
-                                        accepted_formats=["jsonl,csv"]), "datanet.BadInput: format 'jsonl,csv' must")):
+                                        accepted_formats=["jsonl,csv"]), "datanet.BadInput: format 'jsonl,csv' must"),
+                      (dn.CreateDataNet(name="x", domain="x", license="MIT", accepted_formats=["text"]),
+                       "datanet.BadInput: contribution_deposit must be at least 0.01 OPEN"),
+                      (dn.CreateDataNet(name="x", domain="x", license="MIT", contribution_deposit=encode_u128(ONE_OPEN),
+                                        accepted_formats=["text"], curators=[c.bob.public, c.bob.public]),
+                       "datanet.BadInput: curators must be distinct"),
+                      (dn.CreateDataNet(name="x", domain="x", license="MIT", contribution_deposit=encode_u128(ONE_OPEN),
+                                        accepted_formats=["text"], curators=[bytes([i]) * 32 for i in range(1, 40)]),
+                       "datanet.TooManyCurators: 39 curators")):
         with pytest.raises(InvalidTransaction) as refused:
             c.ex.validate_transaction(c.sign(c.alice, "datanet", "create_datanet", bad))
         assert refused.value.reason == Invalid.REJECTED_BY_PALLET and said in refused.value.detail

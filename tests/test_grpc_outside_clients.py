@@ -67,7 +67,31 @@ def test_the_nodes_grpc_server_for_outside_clients(start_node):
             client.submit(zero)
         assert client.account_data(alice.public)[0].free == before and client.nonce(alice.public) == 0
         assert client.submit_call(alice, "token", "transfer_keep_alive", dest=bob.public, amount="1").success
+        assert client.submit_call(alice, "datanet", "create_datanet", name="facts", domain="facts",
+                                  license="CC-BY-4.0", accepted_formats=["text"], contribution_deposit="1").success
+    _asked_about_nothing_is_not_found(channel)
     channel.close()
+
+
+def _asked_about_nothing_is_not_found(channel: grpc.Channel) -> None:
+    """What a well-formed query asks about does not exist: NOT_FOUND saying what (a client retrying on
+    INVALID_ARGUMENT would think its request malformed); a real question the chain answers no stays
+    INVALID_ARGUMENT."""
+    from payable.attribution.v1 import attribution_pb2, attribution_pb2_grpc
+    from payable.datanet.v1 import datanet_pb2, datanet_pb2_grpc
+
+    attribution, datanet = attribution_pb2_grpc.AttributionQueryStub(channel), datanet_pb2_grpc.DataNetQueryStub(
+        channel)
+    for call, request, words in (
+            (attribution.GetSettlement, attribution_pb2.SettlementRequest(request=99), "request 99 has no settlement"),
+            (attribution.GetResult, attribution_pb2.ResultRequest(request=99, worker=bytes(32)), "request 99"),
+            (datanet.GetSnapshot, datanet_pb2.SnapshotRequest(datanet=1, version=3), "no snapshot version 3"),
+            (datanet.GetSnapshot, datanet_pb2.SnapshotRequest(datanet=1), "no snapshot version 0"),
+            (datanet.GetMembership, datanet_pb2.ProofRequest(datanet=1, version=1, contribution=1), "version 1"),
+            (datanet.GetSnapshot, datanet_pb2.SnapshotRequest(datanet=7, version=1), "7")):
+        with pytest.raises(grpc.RpcError) as missing:
+            call(request, timeout=30)
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND and words in missing.value.details()
 
 
 def test_a_burst_of_calls_on_one_connection_is_answered_not_cancelled(start_node):

@@ -164,7 +164,7 @@ class AbciApp:
                                                   height=head.number)
                 else:
                     raise ValueError(f"unknown query path {req.path!r}: use /store or /query/PALLET/NAME")
-            except (KeyError, ValueError, DecodeError, PalletError) as exc:  # the client's error, answered as such
+            except (LookupError, ValueError, DecodeError, PalletError) as exc:  # the client's error, answered as such
                 response = abci.ResponseQuery(code=INVALID, codespace=CODESPACE, log=f"{type(exc).__name__}: {exc}",
                                               height=head.number)
             except Exception as exc:  # last resort: a query's bug must not stop consensus (logged)

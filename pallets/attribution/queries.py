@@ -5,9 +5,9 @@ from __future__ import annotations
 from payable.attribution.v1 import attribution_pb2 as pb
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
+from runtime.errors import NotFound
 from runtime.pallet import QueryTable
 
-from . import errors
 from .storage import ContributorEarnings, ModelContributors, ModelTotals, Results, Settlements
 
 queries = QueryTable("attribution")
@@ -18,7 +18,7 @@ def get_settlement(ctx: Context, request: pb.SettlementRequest) -> pb.Settlement
     """Where an inference's fee went and why."""
     found = Settlements.get(ctx, request.request)
     if found is None:
-        raise errors.Closed(f"request {request.request} has no settlement")
+        raise NotFound(f"request {request.request} has no settlement")
     return found
 
 
@@ -27,7 +27,7 @@ def get_result(ctx: Context, request: pb.ResultRequest) -> pb.StoredResult:
     """What one assigned worker's accepted result recorded (output hash, credits, token counts)."""
     found = Results.get(ctx, request.request, request.worker)
     if found is None:
-        raise errors.Closed(f"request {request.request} has no accepted result from that worker")
+        raise NotFound(f"request {request.request} has no accepted result from that worker")
     return found
 
 

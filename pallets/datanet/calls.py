@@ -176,15 +176,7 @@ def create_datanet(ctx: Context, origin: bytes, args: pb.CreateDataNet) -> None:
     description = _text(args.description, "description", 4096, required=False)
     license_id, formats = _license(args.license), _formats(args.accepted_formats)
     accepted_licenses = _licenses(args.accepted_licenses)
-    curators = [check_account_id(c, "curator") for c in args.curators] or [origin]
-    if len(set(curators)) != len(curators):
-        raise errors.BadInput("curators must be distinct")
-    if len(curators) > config.max_curators:
-        raise errors.TooManyCurators(f"{len(curators)} curators; at most {config.max_curators}")
-    deposit = decode_u128(args.contribution_deposit, "contribution_deposit")
-    if deposit < config.min_contribution_deposit:
-        raise errors.BadInput(f"contribution_deposit must be at least "
-                              f"{format_open(config.min_contribution_deposit)} OPEN")
+    curators, deposit = _curators(config, origin, args), _contribution_deposit(config, args)
     token.hold(ctx, CREATION_DEPOSIT, origin, config.creation_deposit)
     new_id = NextDataNetId.get(ctx, 1)
     DataNets.insert(ctx, new_id, pb.DataNet(id=new_id, owner=origin, name=name, domain=domain, curators=curators,
@@ -353,13 +345,34 @@ def remove_curator(ctx: Context, origin: bytes, args: pb.CuratorChange) -> None:
     ev.CuratorRemoved.emit(ctx, datanet=net.id, curator=args.curator)
 
 
-def check_arguments(call: str, args) -> None:
-    """The checks of a create_datanet or update_metadata that read its arguments alone (texts, license,
-    accepted licenses and formats): run again at the pool's door (`hooks.validate_transaction`), so such a
-    call is refused before any fee, not charged to fail in its block."""
+def _curators(config, origin: bytes, args: pb.CreateDataNet) -> list[bytes]:
+    """A new DataNet's curators: those named (distinct, at most the chain's maximum), else its creator."""
+    curators = [check_account_id(c, "curator") for c in args.curators] or [origin]
+    if len(set(curators)) != len(curators):
+        raise errors.BadInput("curators must be distinct")
+    if len(curators) > config.max_curators:
+        raise errors.TooManyCurators(f"{len(curators)} curators; at most {config.max_curators}")
+    return curators
+
+
+def _contribution_deposit(config, args: pb.CreateDataNet) -> int:
+    deposit = decode_u128(args.contribution_deposit, "contribution_deposit")
+    if deposit < config.min_contribution_deposit:
+        raise errors.BadInput(f"contribution_deposit must be at least "
+                              f"{format_open(config.min_contribution_deposit)} OPEN")
+    return deposit
+
+
+def check_arguments(ctx: Context, signer: bytes, call: str, args) -> None:
+    """The checks of a create_datanet or update_metadata that read its arguments and the chain's settings
+    alone (texts, license, accepted licenses and formats, curators, the contribution deposit): run again at
+    the pool's door (`hooks.validate_transaction`), so such a call is refused before any fee, not charged
+    to fail in its block."""
     if call == "create_datanet":
         _text(args.name, "name", 64)
         _text(args.domain, "domain", 32)
+        _curators(ctx.config, signer, args)
+        _contribution_deposit(ctx.config, args)
     if call in ("create_datanet", "update_metadata"):
         _text(args.description, "description", 4096, required=False)
         _license(args.license)

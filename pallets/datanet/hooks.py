@@ -27,11 +27,12 @@ from .storage import (
 
 
 def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
-    """A DataNet created or re-described with a license, format list or text its arguments alone rule out
-    (`calls.check_arguments`), or a contribution its DataNet would refuse (`calls.check_contribution`), is
-    invalid: the pool refuses it with the typed error (e.g. `datanet.BadInput: license 'NOT A LICENSE' is
-    not an SPDX identifier ...`), so no block includes it and no fee is taken."""
-    check_arguments(call.name, args)
+    """A DataNet created or re-described with a license, format list, text, curator list or contribution
+    deposit its arguments and the chain's settings rule out (`calls.check_arguments`), or a contribution its
+    DataNet would refuse (`calls.check_contribution`), is invalid: the pool refuses it with the typed error
+    (e.g. `datanet.BadInput: license 'NOT A LICENSE' is not an SPDX identifier ...`), so no block includes it
+    and no fee is taken."""
+    check_arguments(ctx, signer, call.name, args)
     if call.name == "contribute":
         check_contribution(ctx, args)
 

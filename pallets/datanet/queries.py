@@ -5,6 +5,7 @@ from __future__ import annotations
 from payable.datanet.v1 import datanet_pb2 as pb
 from runtime.codec import decode_u128
 from runtime.context import Context
+from runtime.errors import NotFound
 from runtime.pallet import QueryTable
 
 from . import errors
@@ -66,17 +67,25 @@ def list_contributions(ctx: Context, request: pb.ContributionsRequest) -> pb.Con
     return out
 
 
+def _published(ctx: Context, datanet_id: int, version: int) -> pb.Snapshot:
+    """`snapshot`, a version never published being NotFound (to a call that names one, it is bad input)."""
+    try:
+        return snapshot(ctx, datanet_id, version)
+    except errors.BadInput as exc:
+        raise NotFound(exc.message) from exc
+
+
 @queries.query(pb.SnapshotRequest, pb.SnapshotWithProofs)
 def get_snapshot(ctx: Context, request: pb.SnapshotRequest) -> pb.SnapshotWithProofs:
     """A snapshot (version 0: the latest) with a membership proof for every contribution in it."""
-    snap = snapshot(ctx, request.datanet, request.version)
+    snap = _published(ctx, request.datanet, request.version)
     return pb.SnapshotWithProofs(snapshot=snap, proofs=membership_proofs(ctx, snap))
 
 
 @queries.query(pb.ProofRequest, pb.MembershipProof)
 def get_membership(ctx: Context, request: pb.ProofRequest) -> pb.MembershipProof:
     """The Merkle proof that a contribution is in a snapshot version (verifiable with the root alone)."""
-    snap = snapshot(ctx, request.datanet, request.version)
+    snap = _published(ctx, request.datanet, request.version)
     contribution(ctx, request.contribution)
     proofs = membership_proofs(ctx, snap, only={request.contribution})
     if not proofs:
