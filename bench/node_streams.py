@@ -31,9 +31,10 @@ sys.path.insert(0, str(ROOT))
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 
 from node.ports import free_port  # noqa: E402
-from payable.content.v1 import content_pb2, content_pb2_grpc  # noqa: E402
+from payable.content.v1 import content_pb2_grpc  # noqa: E402
 from payable.node.v1 import node_pb2, node_pb2_grpc  # noqa: E402
-from sdk.client import Client  # noqa: E402
+from runtime.crypto import Keypair  # noqa: E402
+from sdk.client import Client, UploadSignature  # noqa: E402
 
 TARGET_MS = 100.0
 
@@ -68,12 +69,12 @@ async def _latencies(target: str, calls: int) -> dict:
     return out
 
 
-async def _row(target: str, streams: int, uploads: int, calls: int) -> dict:
+async def _row(target: str, streams: int, uploads: int, calls: int, signed: UploadSignature) -> dict:
     heads_channel, uploads_channel = _connection(target), _connection(target)
     never = asyncio.Event()
 
-    async def one_chunk_then_wait():
-        yield content_pb2.UploadChunk(data=b"first chunk", total_size=1 << 20)
+    async def one_chunk_then_wait():  # signed: an upload the node takes, then holds open
+        yield signed.first_chunk(bytes(32), b"first chunk", 1 << 20)
         await never.wait()
 
     try:
@@ -110,8 +111,9 @@ def main() -> None:
         try:
             with Client(target) as client:
                 client.wait_ready(60)
-            idle = asyncio.run(_row(target, 0, 0, args.calls))
-            crowded = asyncio.run(_row(target, args.streams, args.uploads, args.calls))
+                signed = UploadSignature.signed(client.genesis_hash, Keypair.from_uri("//Alice"), bytes(32))
+            idle = asyncio.run(_row(target, 0, 0, args.calls, signed))
+            crowded = asyncio.run(_row(target, args.streams, args.uploads, args.calls, signed))
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)

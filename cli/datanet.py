@@ -81,14 +81,14 @@ def _access_call(args, node, signer) -> int:
     return tx_result(args, node.submit_call(signer, "datanet", ACCESS_CALLS[args.action], **fields))
 
 
-def _contribution_terms(args, node) -> dict:
+def _contribution_terms(args, node, signer) -> dict:
     """The `terms` of a contribution from its flags; custom terms (--terms FILE) are uploaded and named by hash.
     No --license: the DataNet's own (the chain's default)."""
     terms = {"license": args.license or "", "personal_data": args.personal_data, "tdm_opt_out": args.tdm_opt_out}
     if args.terms:
         if terms["license"] not in ("", "custom"):
             raise ValueError(f"--terms names custom terms: leave --license out (or say custom), not {args.license}")
-        terms.update(license="custom", terms_hash=node.upload(args.terms).hash)
+        terms.update(license="custom", terms_hash=node.upload(args.terms, uploader=signer).hash)
     return terms
 
 
@@ -114,8 +114,8 @@ def cmd_datanet(args) -> int:
                  [("datanet", str(made.datanet)), ("block", f"#{result.block_number}")])
             return 0
         if args.action == "contribute":
-            terms = _contribution_terms(args, node)
-            blob = node.upload(args.file, progress=None if args.json else progress_bar)
+            terms = _contribution_terms(args, node, signer)
+            blob = node.upload(args.file, progress=None if args.json else progress_bar, uploader=signer)
             result = node.submit_call(signer, "datanet", "contribute", datanet=args.datanet,
                                       content_hash=blob.hash, size=blob.size, format=args.format, terms=terms)
             made = created(node, result, "Contributed", pb.ContributionEvent)

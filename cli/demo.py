@@ -230,7 +230,7 @@ def _top_contributor(settlement) -> str | None:
 
 def _contribute(client: Client, alice: Keypair, datanet: int, blobs: list[tuple[str, bytes, str]], first_id: int):
     for cid, (name, blob, what) in enumerate(blobs, start=first_id):
-        info = client.upload(blob)
+        info = client.upload(blob, uploader=Keypair.from_uri(name))
         client.submit_call(Keypair.from_uri(name), "datanet", "contribute", datanet=datanet, content_hash=info.hash,
                            size=info.size, format="examples" if datanet == 1 else "text")
         client.submit_call(alice, "datanet", "approve", contribution=cid)

@@ -63,7 +63,7 @@ def _datanet(client: Client, alice: Keypair, name: str, parts: list[tuple[str, b
                                              accepted_formats=["jsonl", "csv"]), "DataNetCreated",
                   dn.DataNetCreated).datanet
     for who, blob, fmt in parts:
-        info = client.upload(blob)
+        info = client.upload(blob, uploader=Keypair.from_uri(who))
         made = created(client, client.submit_call(Keypair.from_uri(who), "datanet", "contribute", datanet=net,
                                                   content_hash=info.hash, size=info.size, format=fmt),
                        "Contributed", dn.ContributionEvent)

@@ -157,8 +157,9 @@ def _register(args, node, pb) -> int:
         split=dict(zip(("contributors", "model_owner", "protocol", "worker"), split, strict=True)),
         license=args.license)
     record = pb.RegisterModel.FromString(call.args)
-    publish_card(node, record)  # its model card, rendered from this record, uploaded and named by hash in it
-    result = node.submit_signed(keypair_from(args.sender), node.call_with("modelregistry", "register_model", record))
+    sender = keypair_from(args.sender)
+    publish_card(node, record, sender)  # its model card, rendered from this record, uploaded and named by hash in it
+    result = node.submit_signed(sender, node.call_with("modelregistry", "register_model", record))
     made = created(node, result, "ModelRegistered", pb.ModelEvent)
     emit(args, {"model": made.model, "block": result.block_number, "card_hash": record.card_hash.hex()},
          [("model", str(made.model)), ("model card", record.card_hash.hex())])
@@ -168,8 +169,10 @@ def _register(args, node, pb) -> int:
 def _register_base(args, node, pb) -> int:
     directory = Path(args.directory)
     architecture, parameters, context = describe_hf_directory(directory)
-    digest, manifest = upload_directory(node, directory, HF_MODEL, progress=None if args.json else progress_bar)
-    result = node.submit_call(keypair_from(args.sender), "modelregistry", "register_base_model",
+    sender = keypair_from(args.sender)
+    digest, manifest = upload_directory(node, directory, HF_MODEL, progress=None if args.json else progress_bar,
+                                        uploader=sender)
+    result = node.submit_call(sender, "modelregistry", "register_base_model",
                               artifact_hash=digest, architecture=args.architecture or architecture,
                               format="hf_directory", license=args.license, size_bytes=total_size(manifest),
                               parameters=parameters, context_length=context,

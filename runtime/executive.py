@@ -480,6 +480,10 @@ class Executive:
         its extrinsics decode and the first is the timestamp inherent. Returns them decoded."""
         head = self.head
         number = claimed.number
+        if number == 1 and head.number == 0 and claimed.parent_hash != head.hash:
+            raise BlockImportError(f"block #1 extends genesis {claimed.parent_hash.hex()[:16]}…, this chain's genesis "
+                                   f"is {head.hash.hex()[:16]}…: the blocks are another chain's (another chain "
+                                   f"spec)")
         if number != head.number + 1 or claimed.parent_hash != head.hash:
             raise BlockImportError(f"block #{number} does not extend the head #{head.number} "
                                    f"({head.hash.hex()[:16]}…)")
@@ -531,6 +535,10 @@ class Executive:
     def content_readable(self, content_hash: bytes, reader: bytes) -> bool:
         """Whether the chain lets `reader` download this blob (as of the committed head)."""
         return self.runtime.content_readable(self.read_context(), content_hash, reader)
+
+    def content_uploader(self, account: bytes) -> bool:
+        """Whether the chain (as of the committed head) lets `account` store blobs on a node."""
+        return self.runtime.content_uploader(self.read_context(), account)
 
     def content_withdrawn(self, content_hash: bytes) -> str | None:
         """Why the chain (as of the committed head) lets nobody download this blob any more, or None."""

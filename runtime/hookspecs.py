@@ -63,6 +63,19 @@ def payable_content_access(ctx, content_hash: bytes, reader: bytes):
 
 
 @hookspec
+def payable_bond_claimed(ctx, account: bytes):
+    """How much of `account`'s bonded OPEN this pallet's records stand on (a validator candidate's bond, an
+    inference worker's), or None: the token pallet's own `unbond` call leaves at least their sum bonded, so
+    power and bonds are never backed by nothing (each pallet unbonds its own through its own calls)."""
+
+
+@hookspec
+def payable_content_uploader(ctx, account: bytes):
+    """May `account` store blobs in the node's content store? Each pallet answers None (no opinion), True or
+    False (it refuses); see Runtime.content_uploader."""
+
+
+@hookspec
 def payable_content_withdrawn(ctx, content_hash: bytes):
     """Why no node may serve this blob any more (its data was withdrawn or taken down), or None; see
     Runtime.content_withdrawn."""

@@ -14,12 +14,17 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+import structlog
+
 from .canonical import check_declared
+from .chainspec import integer
 from .context import Context
 from .errors import Invalid, InvalidTransaction, PalletError
 from .hookspecs import hookimpl
 from .storage.items import PalletStorage, pallet_prefix
 from .weights import Weight
+
+log = structlog.get_logger("payable.pallet")
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,8 @@ def config_from_dict(config_type: type | None, values: dict, pallet: str):
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ValueError(f"pallet {pallet!r}: unknown config keys {unknown}; known: {sorted(known)}")
-    converted = {k: int(v) if known[k].type in ("int", int) else v for k, v in values.items()}
+    converted = {k: integer(v, f"config.{pallet}.{k}") if known[k].type in ("int", int) else v
+                 for k, v in values.items()}
     return config_type(**converted)
 
 
@@ -140,13 +146,19 @@ class Pallet:
     be withdrawn defines `content_withdrawn(ctx, content_hash)` (why no node may serve it, or None) and
     `released_content(ctx, event)` (the blobs a committed event of it frees, for the nodes to delete); one whose
     records point at blobs defines `content_in_use(ctx, content_hash)`, which a withdrawal cannot override.
+
+    `requires` names the pallets whose public interfaces this one calls (the datanet pallet holds deposits
+    through the token pallet): a chain spec without them is refused when the runtime is built, not at the
+    first call that reaches for them.
     """
 
     def __init__(self, name: str, *, doc: str, calls: CallTable, storage: PalletStorage, events: EventTable,
                  errors: type[PalletError], queries: QueryTable | None = None, config: type | None = None,
                  genesis: Callable[[Context, Any, dict], None] | None = None, hooks: ModuleType | type | None = None,
-                 proto_files: tuple[Any, ...] = (), query_service: Any = None, extra_plugins: tuple[Any, ...] = ()):
+                 proto_files: tuple[Any, ...] = (), query_service: Any = None, extra_plugins: tuple[Any, ...] = (),
+                 requires: tuple[str, ...] = ()):
         self.name = name
+        self.requires = requires
         self.doc = doc
         self.prefix = pallet_prefix(name)
         self.calls, self.storage, self.events, self.errors = calls, storage, events, errors
@@ -198,13 +210,21 @@ class Pallet:
     def validate_transaction(self, ctx: Context, signer: bytes, call: CallDef, args) -> None:
         """The pallet's extra validity checks for a signed call (its hooks' `validate_transaction`). A typed error
         the hook raises - a call the pallet can tell will fail - makes the extrinsic invalid, refused before any
-        fee as `rejected_by_pallet` naming that error (`pallet.Error: message`)."""
+        fee as `rejected_by_pallet` naming that error (`pallet.Error: message`). Anything else it raises is the
+        pallet's bug: logged, and the extrinsic refused the same way - never an error out of the pool or the
+        block author, where one user's extrinsic would stop every block after it."""
         if hook := self._hook("validate_transaction"):
             with ctx.acting_as(self.name):
                 try:
                     hook(ctx, signer, call, args)
                 except PalletError as exc:
                     raise InvalidTransaction(Invalid.REJECTED_BY_PALLET, exc.named) from exc
+                except InvalidTransaction:
+                    raise
+                except Exception as exc:  # last resort, as a dispatch's DispatchPanic
+                    log.exception("validate_transaction_panic", pallet=self.name, call=call.name)
+                    raise InvalidTransaction(Invalid.REJECTED_BY_PALLET, f"{self.name}.{call.name}'s validity check "
+                                                                         f"raised {type(exc).__name__}: {exc}") from exc
 
     # --- hookimpls ------------------------------------------------------------------------------
     @hookimpl
@@ -250,6 +270,20 @@ class Pallet:
         if hook := self._hook("content_access"):
             with ctx.acting_as(self.name):
                 return hook(ctx, content_hash, reader)
+        return None
+
+    @hookimpl
+    def payable_bond_claimed(self, ctx: Context, account: bytes):
+        if hook := self._hook("bond_claimed"):
+            with ctx.acting_as(self.name):
+                return hook(ctx, account)
+        return None
+
+    @hookimpl
+    def payable_content_uploader(self, ctx: Context, account: bytes):
+        if hook := self._hook("content_uploader"):
+            with ctx.acting_as(self.name):
+                return hook(ctx, account)
         return None
 
     @hookimpl

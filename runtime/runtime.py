@@ -61,6 +61,10 @@ class Runtime:
             self.pm.register(pallet, name=name)
             for extra in pallet.extra_plugins:
                 self.pm.register(extra, name=f"{name}.{type(extra).__name__}")
+        for pallet in self.pallets.values():
+            if missing := [name for name in pallet.requires if name not in self.pallets]:
+                raise ChainSpecError(f"pallet {pallet.name!r} calls on {missing}, which the chain spec's pallets "
+                                     f"{list(spec.pallets)} lack: add them")
         unknown = sorted((set(spec.config) | set(spec.genesis)) - set(self.pallets))
         if unknown:
             raise ChainSpecError(f"config/genesis given for pallets not in the chain: {unknown}")
@@ -128,7 +132,10 @@ class Runtime:
         """Each pallet's genesis in the chain spec's order (pluggy calls the last registered first), so a
         pallet may rely on those listed before it: the validators pallet bonds what token genesis created."""
         for pallet in self.pallets.values():
-            pallet.build_genesis(ctx, self.spec.genesis)
+            try:
+                pallet.build_genesis(ctx, self.spec.genesis)
+            except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError, CodecError) as exc:
+                raise ChainSpecError(f"genesis.{pallet.name}: {type(exc).__name__}: {exc}") from exc
 
     def content_readable(self, ctx, content_hash: bytes, reader: bytes) -> bool:
         """Whether the node may serve this blob to `reader`: yes unless a pallet restricts it and none of the
@@ -136,6 +143,11 @@ class Runtime:
         verdicts = [v for v in self.pm.hook.payable_content_access(ctx=ctx, content_hash=content_hash,
                                                                       reader=reader) if v is not None]
         return not verdicts or any(verdicts)
+
+    def content_uploader(self, ctx, account: bytes) -> bool:
+        """Whether the node may store blobs `account` uploads: yes unless a pallet refuses it (the token pallet
+        refuses an account that does not exist); a runtime whose pallets have no opinion lets any signer."""
+        return all(v for v in self.pm.hook.payable_content_uploader(ctx=ctx, account=account) if v is not None)
 
     def content_withdrawn(self, ctx, content_hash: bytes) -> str | None:
         """Why no node may serve this blob to anyone any more (a pallet withdrew its data), or None. A blob that

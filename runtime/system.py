@@ -133,6 +133,8 @@ class _Hooks:
 
 
 def _genesis(ctx: Context, config, genesis: dict) -> None:
+    if unknown := sorted(set(genesis) - {"timestamp_ms"}):
+        raise ValueError(f"unknown keys {unknown}; known: ['timestamp_ms']")
     CurrentBlock.put(ctx, system_pb2.BlockInfo(number=0, parent_hash=bytes(32),
                                                timestamp_ms=int(genesis.get("timestamp_ms", 0))))
     ChainConfig.put(ctx, ctx.runtime.config_json.encode())

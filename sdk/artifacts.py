@@ -88,20 +88,21 @@ def total_size(manifest: pb.Manifest) -> int:
 
 
 def upload_directory(client, directory: str | Path, kind: str, progress: Progress | None = None,
-                     part: int = PART) -> tuple[bytes, pb.Manifest]:
-    """Store every part, then the manifest, in the node's content store; returns (artifact hash, manifest).
-    The manifest goes last, so an artifact hash never names parts the store does not hold yet."""
+                     part: int = PART, *, uploader) -> tuple[bytes, pb.Manifest]:
+    """Store every part, then the manifest, in the node's content store, signed by `uploader` (a Keypair);
+    returns (artifact hash, manifest). The manifest goes last, so an artifact hash never names parts the
+    store does not hold yet."""
     manifest, parts = build_manifest(directory, kind, part)
     total, sent = total_size(manifest), 0
     for piece in parts:
         with open(piece.path, "rb") as src:
             src.seek(piece.offset)
             data = src.read(piece.size)
-        client.upload(data, expected=piece.hash)
+        client.upload(data, expected=piece.hash, uploader=uploader)
         sent += piece.size
         if progress:
             progress(sent, total)
-    stored = client.upload(manifest_bytes(manifest))
+    stored = client.upload(manifest_bytes(manifest), uploader=uploader)
     return stored.hash, manifest
 
 

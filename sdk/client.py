@@ -35,9 +35,43 @@ from runtime.extrinsic import sign_extrinsic
 from runtime.metadata import message_class_lookup
 from runtime.storage.proof import verify_proof
 from sdk.grpcserver import MAX_MESSAGE
-from sdk.wire import content_read_message
+from sdk.wire import content_read_message, content_upload_message
 
 CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class UploadSignature:
+    """An uploader's signature over `sdk.wire.content_upload_message` for one blob (made here by `signed`, or
+    where the key is: a browser)."""
+
+    uploader: bytes
+    issued_at: int
+    signature: bytes
+
+    @classmethod
+    def signed(cls, genesis_hash: bytes, uploader: Keypair, content_hash: bytes) -> UploadSignature:
+        import time
+
+        issued_at = int(time.time())
+        return cls(uploader.public, issued_at,
+                   uploader.sign(content_upload_message(genesis_hash, content_hash, uploader.public, issued_at)))
+
+    def first_chunk(self, content_hash: bytes, data: bytes, total_size: int) -> content_pb2.UploadChunk:
+        """An upload's first message: its bytes with the blob's hash, size and this signature."""
+        return content_pb2.UploadChunk(data=data, expected_hash=content_hash, total_size=total_size,
+                                       uploader=self.uploader, issued_at=self.issued_at, signature=self.signature)
+
+
+def _file_hash(path) -> bytes:
+    """A file's blake2b-256, read in chunks (a content hash, as the node's store computes it)."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=32)
+    with open(path, "rb") as src:
+        while data := src.read(CHUNK):
+            digest.update(data)
+    return digest.digest()
 HASHERS = {"blake2_128_concat": lambda k: blake2_128(k) + k, "identity": lambda k: k, "blake2_256": blake2_256}
 Status = node_pb2.TxStatus
 # refusals that mean "another extrinsic took this nonce": sign again with a fresh next nonce
@@ -289,31 +323,38 @@ class Client:
                                                                       request=payload)).response
 
     # --- content store -------------------------------------------------------------------------
-    def upload(self, source, *, expected: bytes | None = None, progress=None) -> content_pb2.BlobInfo:
-        """Stream a file path or a bytes object to the node's content store in 1 MiB chunks.
+    def upload(self, source, *, uploader: Keypair | UploadSignature, expected: bytes | None = None,
+               progress=None) -> content_pb2.BlobInfo:
+        """Stream a file path or a bytes object to the node's content store in 1 MiB chunks, signed by
+        `uploader` (an account that exists on the chain; or a signature made elsewhere - a browser's - over
+        `expected`). The blob's hash is computed first when not given (the signature names it).
 
         progress(sent_bytes, total_bytes) is called after each chunk (for progress bars).
         """
         import os
 
-        total = os.path.getsize(source) if not isinstance(source, bytes | bytearray) else len(source)
+        in_memory = isinstance(source, bytes | bytearray)
+        total = len(source) if in_memory else os.path.getsize(source)
+        if isinstance(uploader, UploadSignature):
+            if expected is None:
+                raise ValueError("an upload signed elsewhere names its blob: pass expected=")
+            signed = uploader
+        else:
+            expected = expected or (blake2_256(bytes(source)) if in_memory else _file_hash(source))
+            signed = UploadSignature.signed(self.genesis_hash, uploader, expected)
 
         def chunks():
             sent = 0
             first = True
-            stream = open(source, "rb") if not isinstance(source, bytes | bytearray) else None
+            stream = None if in_memory else open(source, "rb")
             try:
                 while True:
                     data = stream.read(CHUNK) if stream else bytes(source[sent:sent + CHUNK])
                     if not data:
                         break
                     sent += len(data)
-                    message = content_pb2.UploadChunk(data=data)
-                    if first:
-                        message.total_size, first = total, False
-                        if expected:
-                            message.expected_hash = expected
-                    yield message
+                    yield signed.first_chunk(expected, data, total) if first else content_pb2.UploadChunk(data=data)
+                    first = False
                     if progress:
                         progress(sent, total)
             finally:
@@ -431,6 +472,9 @@ def _fill(message, fields: dict) -> None:
             raise ClientError(f"field {name!r}: {exc}") from exc
 
 
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
+
+
 def _convert(field, value):
     """One Python value as the field's wire value (amounts, accounts, hex bytes, numbers, booleans, enums)."""
     options = field.GetOptions()
@@ -444,7 +488,10 @@ def _convert(field, value):
                       FieldDescriptor.TYPE_INT32):
         return int(value)
     if field.type == FieldDescriptor.TYPE_BOOL and isinstance(value, str):
-        return value.lower() in ("1", "true", "yes")
+        word = value.strip().lower()
+        if word not in TRUE_WORDS + FALSE_WORDS:  # a typo ('ture', 'maybe') is not false
+            raise ValueError(f"{value!r} is not true or false (one of {', '.join(TRUE_WORDS + FALSE_WORDS)})")
+        return word in TRUE_WORDS
     if field.type == FieldDescriptor.TYPE_ENUM and isinstance(value, str):
         return field.enum_type.values_by_name[value.upper()].number
     return value

@@ -47,6 +47,15 @@ def content_read_message(genesis_hash: bytes, content_hash: bytes, reader: bytes
     return CONTENT_READ_DOMAIN + genesis_hash + content_hash + reader + issued_at.to_bytes(8, "big")
 
 
+CONTENT_UPLOAD_DOMAIN = b"payable/content-upload/v1"
+
+
+def content_upload_message(genesis_hash: bytes, content_hash: bytes, uploader: bytes, issued_at: int) -> bytes:
+    """What an account signs to store a blob on a node (`payable.content.v1.UploadChunk`): bound to one chain,
+    the blob's hash (so to its bytes), the uploader and a time."""
+    return CONTENT_UPLOAD_DOMAIN + genesis_hash + content_hash + uploader + issued_at.to_bytes(8, "big")
+
+
 STREAM_READ_DOMAIN = b"payable/stream-read/v1"
 
 

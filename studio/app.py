@@ -69,9 +69,12 @@ NODE_DOWN = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 
 
 def client_status(exc: ClientError) -> int:
-    """The node's refusal as an HTTP status: not found 404, unreachable 503, anything else 400."""
+    """The node's refusal as an HTTP status: not found 404, unsigned 401, not allowed 403, unreachable 503,
+    anything else 400."""
     code = str(exc).split(":", 1)[0]
-    return 404 if code == "NOT_FOUND" else 503 if code in NODE_DOWN or "no node answered" in str(exc) else 400
+    if code in NODE_DOWN or "no node answered" in str(exc):
+        return 503
+    return {"NOT_FOUND": 404, "UNAUTHENTICATED": 401, "PERMISSION_DENIED": 403}.get(code, 400)
 
 
 def wants_page(request: Request) -> bool:

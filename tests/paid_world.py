@@ -14,6 +14,8 @@ from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.crypto import Keypair
 
+UPLOADER = Keypair.from_uri("//Alice")  # signs the blobs the tests store (an account on chain)
+
 RUN = {"max_steps": 40, "checkpoint_every": 100, "eval_every": 100, "batch_size": 8, "seed": 3,
        "learning_rate": 3e-3}
 PRICES = {"flat": "0.1", "input": "0.001", "output": "0.01"}
@@ -62,7 +64,7 @@ def _classifier(client, worker, net: int) -> int:
                        contribution_deposit="1", accepted_formats=["examples"])
     for who, rows in zip(("//Bob", "//Charlie", "//Dave"), np.array_split(np.arange(300), 3), strict=True):
         blob = wp.Dataset(examples=[wp.Example(features=x[i].tolist(), label=int(y[i])) for i in rows])
-        info = client.upload(blob.SerializeToString(deterministic=True))
+        info = client.upload(blob.SerializeToString(deterministic=True), uploader=UPLOADER)
         result = client.submit_call(Keypair.from_uri(who), "datanet", "contribute", datanet=net,
                                     content_hash=info.hash, size=info.size, format="examples")
         made = client.emitted(result.block_number, result.extrinsic_index, "Contributed", dn.ContributionEvent)

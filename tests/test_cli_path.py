@@ -14,6 +14,8 @@ import pytest
 
 from runtime.crypto import Keypair
 
+UPLOADER = Keypair.from_uri("//Alice")  # signs the blobs the tests store (an account on chain)
+
 pytest.importorskip("transformers")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cpu-heavy")]
@@ -140,7 +142,7 @@ def test_model_fetch_of_a_training_config_writes_or_prints_the_blob(stack, tmp_p
     node, client = stack["node"], stack["client"]
     config = TrainingConfig(base_model=stack["base"]["artifact_hash"],
                             dataset=DatasetSpec.from_dict({"snapshots": [[1, 1]], "format": "jsonl"})).to_json()
-    digest = client.upload(config).hash.hex()
+    digest = client.upload(config, uploader=UPLOADER).hash.hex()
     printed = ok(node, "model", "fetch", digest)
     assert printed["kind"] == "blob" and printed["content_kind"] == "training-config"
     assert printed["content"] == json.loads(config) and printed["size_bytes"] == len(config)
@@ -156,7 +158,7 @@ def test_model_fetch_of_a_training_config_writes_or_prints_the_blob(stack, tmp_p
     assert base["kind"] == "hf-model" and (tmp_path / "base" / "config.json").exists()
     nowhere = run_cli(node, "model", "fetch", stack["base"]["artifact_hash"])
     assert nowhere.returncode == 2 and "directory artifact (hf-model" in nowhere.stderr
-    binary = client.upload(bytes(range(256))).hash.hex()
+    binary = client.upload(bytes(range(256)), uploader=UPLOADER).hash.hex()
     refused = run_cli(node, "model", "fetch", binary)
     assert refused.returncode == 2 and "binary blob of 256 bytes: name a file" in refused.stderr
 
@@ -173,7 +175,8 @@ def dead_model(stack):
         {"snapshots": [[1, 1]], "format": "jsonl", "template": "qa"})).to_json()
     h = "ab" * 32
     model = ok(node, "model", "register", "--base-model", str(stack["base"]["base_model"]), "--snapshot", "1:1",
-               "--artifact-hash", h, "--training-config-hash", client.upload(config).hash.hex(), "--index-hash", h,
+               "--artifact-hash", h, "--training-config-hash", client.upload(config, uploader=UPLOADER).hash.hex(),
+               "--index-hash", h,
                "--method", "span", "--price", "0.1", "--from", "//Alice")["model"]
     ok(node, "worker", "register", "--model", str(model), "--bond", "150", "--endpoint", "127.0.0.1:1", "--from",
        "//Charlie")

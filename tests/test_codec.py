@@ -33,6 +33,14 @@ def test_open_amounts_parse_and_format():
         parse_open("0.0000000000000000001")
     with pytest.raises(CodecError):
         parse_open("lots")
+    # every digit counts (Decimal's default 28 rounded these, and a transfer signed another amount)
+    assert parse_open("12345678901.123456789012345678") == 12345678901123456789012345678
+    assert parse_open("340282366920938463463.374607431768211455") == U128_MAX
+    for bad, said in (("340282366920938463463.374607431768211456", "outside"), ("-1", "outside"),
+                      ("1e100000", "outside"), ("inf", "not an OPEN amount"), ("-Infinity", "not an OPEN amount"),
+                      ("sNaN", "not an OPEN amount"), ("NaN", "not an OPEN amount")):
+        with pytest.raises(CodecError, match=said):
+            parse_open(bad)
 
 
 def test_dev_keys_are_stable_and_addresses_checksummed():
@@ -43,3 +51,15 @@ def test_dev_keys_are_stable_and_addresses_checksummed():
     typo = address[:-1] + ("2" if address[-1] != "2" else "3")
     with pytest.raises(ValueError, match="checksum|not a Payable"):
         decode_address(typo)
+
+
+def test_a_boolean_given_as_text_is_true_or_false_never_a_guess():
+    """`--arg personal_data_allowed=maybe` was signed as false; a word that says neither is refused."""
+    from payable.datanet.v1 import datanet_pb2
+    from sdk.client import _convert
+
+    field = datanet_pb2.CreateDataNet.DESCRIPTOR.fields_by_name["personal_data_allowed"]
+    assert [_convert(field, w) for w in ("true", "Yes", "1", " TRUE ", "false", "no", "0")] == [True] * 4 + [False] * 3
+    for word in ("ture", "maybe", "on", ""):
+        with pytest.raises(ValueError, match="not true or false"):
+            _convert(field, word)

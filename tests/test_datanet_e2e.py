@@ -14,6 +14,8 @@ from runtime.crypto import Keypair, blake2_256
 from runtime.merkle import verify_merkle_proof
 from sdk.wire import leaf_bytes
 
+UPLOADER = Keypair.from_uri("//Alice")  # signs the blobs the tests store (an account on chain)
+
 pytestmark = pytest.mark.e2e
 
 
@@ -99,18 +101,65 @@ def test_content_store_over_grpc_refuses_bad_bytes(start_node, tmp_path):
     big.write_bytes(bytes(range(256)) * 20_000)  # ~5 MB, streamed in 1 MiB chunks
     with node.client() as client:
         seen = []
-        info = client.upload(big, progress=lambda sent, total: seen.append(sent))
+        info = client.upload(big, progress=lambda sent, total: seen.append(sent), uploader=UPLOADER)
         assert info.hash == blake2_256(big.read_bytes()) and len(seen) == 5
         assert client.download(info.hash) == big.read_bytes()
         with pytest.raises(ClientError, match="not the expected"):
-            client.upload(b"some bytes", expected=b"\x01" * 32)
+            client.upload(b"some bytes", expected=b"\x01" * 32, uploader=UPLOADER)
         with pytest.raises(ClientError, match="NOT_FOUND"):
             client.download(b"\x02" * 32)
         too_big = tmp_path / "too_big.bin"
         too_big.write_bytes(b"\0" * (9 << 20))
         with pytest.raises(ClientError, match="limit"):
-            client.upload(too_big)
+            client.upload(too_big, uploader=UPLOADER)
+        _uploads_are_signed_by_an_account_on_chain(client, node, tmp_path)
         blob = node.base_path / "blobs" / info.hash.hex()[:2] / info.hash.hex()
         blob.write_bytes(b"corrupted")
         with pytest.raises(ClientError, match="DATA_LOSS|do not match"):
             client.download(info.hash)
+
+
+def _uploads_are_signed_by_an_account_on_chain(client, node, tmp_path) -> None:
+    """Storing bytes on a node is something an account answers for: an unsigned upload, a signature by
+    another key, for another blob or chain, a stale one, or one by a key with no account on the chain is
+    refused - and nothing lands in the store."""
+    import time
+
+    import grpc
+    import pytest
+
+    from payable.content.v1 import content_pb2, content_pb2_grpc
+    from sdk.client import ClientError, UploadSignature
+    from sdk.wire import content_upload_message
+
+    data = b"bytes somebody must answer for"
+    digest = blake2_256(data)
+    stub = content_pb2_grpc.ContentStoreStub(grpc.insecure_channel(node.target))
+
+    def refused(first: content_pb2.UploadChunk) -> tuple[grpc.StatusCode, str]:
+        with pytest.raises(grpc.RpcError) as answer:
+            stub.Upload(iter([first]), timeout=30)
+        return answer.value.code(), answer.value.details()
+
+    genesis, now = client.genesis_hash, int(time.time())
+    good = UploadSignature.signed(genesis, UPLOADER, digest)
+    stranger = Keypair.from_uri("//NobodyOnChain")
+    unauthenticated = grpc.StatusCode.UNAUTHENTICATED
+    assert refused(content_pb2.UploadChunk(data=data, expected_hash=digest))[0] == unauthenticated
+    wrong = {
+        "another blob": UploadSignature.signed(genesis, UPLOADER, blake2_256(b"other")),
+        "another chain": UploadSignature.signed(b"\x07" * 32, UPLOADER, digest),
+        "another key": UploadSignature(Keypair.from_uri("//Bob").public, good.issued_at, good.signature),
+        "an hour ago": UploadSignature(UPLOADER.public, now - 3600, UPLOADER.sign(
+            content_upload_message(genesis, digest, UPLOADER.public, now - 3600))),
+    }
+    for what, signed in wrong.items():
+        code, details = refused(signed.first_chunk(digest, data, len(data)))
+        assert code == unauthenticated, what
+        assert ("away from now" if what == "an hour ago" else "does not verify") in details, (what, details)
+    code, details = refused(UploadSignature.signed(genesis, stranger, digest).first_chunk(digest, data, len(data)))
+    assert code == grpc.StatusCode.PERMISSION_DENIED and stranger.address in details and "does not exist" in details
+    with pytest.raises(ClientError, match="PERMISSION_DENIED"):
+        client.upload(data, uploader=stranger)
+    assert not list((node.base_path / "blobs").rglob(digest.hex()))  # nothing stored by any of them
+    assert client.upload(data, uploader=UPLOADER).hash == digest

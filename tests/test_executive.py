@@ -160,3 +160,13 @@ def test_aborted_block_leaves_no_trace(chain):
     assert chain.ex.head == before and chain.ex.db.trie.root == before.state_root
     chain.nonces.clear()
     assert chain.block(chain.transfer(chain.alice, chain.bob.public, ONE_OPEN)).outcomes[0].ok
+
+
+def test_another_chains_blocks_are_refused_saying_so(make_chain):
+    """Blocks exported from a chain of another spec: the first names the two geneses, not a gap in heights."""
+    from runtime.executive import BlockImportError
+
+    ours, theirs = make_chain(), make_chain(dev_spec(endowment="5 OPEN"))  # another genesis state
+    built = theirs.block()
+    with pytest.raises(BlockImportError, match="another chain's"):
+        ours.ex.import_block(built.block.SerializeToString())

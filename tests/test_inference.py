@@ -109,6 +109,20 @@ def test_requests_escrow_the_price_and_are_assigned_deterministically(make_chain
     chain.ex.try_state()
 
 
+def test_a_workers_bond_leaves_only_by_deregistering(chain):
+    """A registered worker cannot take its bond out through the token pallet's own unbond (its assignments
+    would be backed by nothing); deregistering unbonds it."""
+    from payable.token.v1 import token_pb2
+
+    _with_model(chain)
+    assert _register(chain, EVE).ok
+    taken = chain.block(chain.sign(EVE, "token", "unbond", token_pb2.Unbond(amount=encode_u128(100 * ONE_OPEN))))
+    assert type(taken.outcomes[0].error).__name__ == "BondInUse"
+    _ok(chain, EVE, "inference", "deregister_worker", inf.Deregister())
+    assert token.account(chain.ex.read_context(), EVE.public).unbonding == 100 * ONE_OPEN
+    chain.ex.try_state()
+
+
 def test_deregistered_workers_are_not_assigned_and_deprecated_models_take_no_requests(chain):
     _with_model(chain)
     assert _register(chain, EVE).ok and _register(chain, FERDIE).ok

@@ -21,6 +21,8 @@ from node.testnet import Testnet
 from runtime.crypto import Keypair
 from sdk.client import Client, ClientError
 
+UPLOADER = Keypair.from_uri("//Alice")  # signs the blobs the tests store (an account on chain)
+
 pytestmark = [pytest.mark.e2e, pytest.mark.solo]
 ALICE, BOB = Keypair.from_uri("//Alice"), Keypair.from_uri("//Bob")
 
@@ -50,7 +52,7 @@ def net(tmp_path_factory):
 
 def _contribute(clients: list[Client], data: bytes, datanet: int = 1) -> bytes:
     """Upload to node 0 only and contribute it there; the content hash."""
-    digest = clients[0].upload(data).hash
+    digest = clients[0].upload(data, uploader=UPLOADER).hash
     result = clients[0].submit_call(BOB, "datanet", "contribute", datanet=datanet, content_hash=digest,
                                     size=len(data), format="jsonl")
     assert result.success, result.error

@@ -47,6 +47,16 @@ def test_a_generic_client_builds_and_submits_a_call_from_metadata_alone(chain):
     (lambda d: d["config"]["token"].update(existential_deposit=0), "existential_deposit"),
     (lambda d: d["genesis"]["token"]["balances"].append(d["genesis"]["token"]["balances"][0]), "twice"),
     (lambda d: d["genesis"]["token"]["balances"].append(["not-an-address", "1"]), "Payable address|base58"),
+    # a pallet without those it calls on (was a KeyError at its first call, charged as a DispatchPanic)
+    (lambda d: d.update(pallets=["system", "datanet"]), r"pallet 'datanet' calls on \['token'\]"),
+    (lambda d: d.update(pallets=["system", "token", "inference"]), "'inference' calls on .*'modelregistry'"),
+    (lambda d: d["config"].update(datanet={"creation_deposit": 0}), "creation_deposit"),
+    # nothing silently dropped, truncated or raised raw (a chain builder's typos)
+    (lambda d: d["genesis"]["system"].update(timestamp=5), r"genesis.system: .*unknown keys \['timestamp'\]"),
+    (lambda d: d.update(genesis=[]), "genesis is a JSON object"),
+    (lambda d: d["runtime"]["fees"].update(base_fee=1.7), "base_fee: 1.7 is not a whole number"),
+    (lambda d: d["config"]["token"].update(existential_deposit=1.5), "existential_deposit: 1.5 is not a whole"),
+    (lambda d: d["genesis"]["token"]["balances"].append(["5" * 10]), "genesis.token: "),
 ])
 def test_bad_chain_specs_are_refused_with_the_reason(mutate, message):
     from runtime.executive import Executive

@@ -16,7 +16,7 @@ from payable.datanet.v1 import datanet_pb2 as dn
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from provenance import documents
 from runtime.codec import ONE_OPEN, encode_u128
-from runtime.crypto import blake2_256
+from runtime.crypto import Keypair, blake2_256
 from sdk.client import ClientError
 from sdk.model_documents import (
     CardFacts,
@@ -27,6 +27,8 @@ from sdk.model_documents import (
     text_size_range,
     yaml_front_matter,
 )
+
+UPLOADER = Keypair.from_uri("//Alice")  # signs the blobs the tests store (an account on chain)
 
 SOURCES = ["FineWeb-Edu (HuggingFaceFW/fineweb-edu): pretraining", "SmolTalk: SFT \"chat\" data: mixed"]
 CONFIG = json.dumps({"base_model": "ab" * 32, "dataset": {"snapshots": [[1, 1]]}, "rank": 8, "alpha": 16,
@@ -43,7 +45,8 @@ class ChainClient:
     def pallet_query(self, pallet, name, request, response_type):
         return response_type.FromString(self.chain.ex.query(pallet, name, request.SerializeToString()))
 
-    def upload(self, data: bytes):
+    def upload(self, data: bytes, *, uploader: Keypair):
+        assert isinstance(uploader, Keypair)  # a node stores only what an account signed
         self.blobs[blake2_256(data)] = data
         return SimpleNamespace(hash=blake2_256(data))
 
@@ -105,7 +108,7 @@ def _record(net: int, artifact: bytes, config_hash: bytes, license_: str = "") -
 
 def _publish(chain, client, record) -> mr.Model:
     """The publish flow: card rendered from the record to sign, uploaded, its hash in the record; registered."""
-    documents.publish_card(client, record)
+    documents.publish_card(client, record, UPLOADER)
     _ok(chain, chain.dave, "modelregistry", "register_model", record)
     found = client.pallet_query("modelregistry", "list_models", mr.ModelsRequest(), mr.ModelList).models
     return found[-1]
@@ -121,7 +124,7 @@ def _meta(card: str) -> dict:
 def test_the_published_card_is_what_the_registered_record_renders(chain):
     client = ChainClient(chain)
     _world(chain)
-    config_hash = client.upload(CONFIG).hash
+    config_hash = client.upload(CONFIG, uploader=UPLOADER).hash
     model = _publish(chain, client, _record(1, b"\x40" * 32, config_hash))
     assert model.card_hash and model.license == "Apache-2.0"  # data all permissive: the base's license
     card, stored = documents.stored_card(client, model)
@@ -148,7 +151,7 @@ def test_a_stored_card_that_the_records_do_not_render_is_refused(chain):
     _world(chain)
     record = _record(1, b"\x42" * 32, b"\x43" * 32)  # a config never uploaded: the card lists no hyperparameters
     record.card_hash = client.upload(model_card(documents.record_card_facts(client, record)).replace(
-        "CC-BY-4.0 ×2", "CC0-1.0 ×2").encode()).hash
+        "CC-BY-4.0 ×2", "CC0-1.0 ×2").encode(), uploader=UPLOADER).hash
     _ok(chain, chain.dave, "modelregistry", "register_model", record)
     model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=1), mr.Model)
     with pytest.raises(documents.CardMismatch, match="is not the card its chain records render"):
@@ -167,7 +170,7 @@ def test_a_stored_card_that_the_records_do_not_render_is_refused(chain):
 def test_the_summary_is_the_chains_and_flags_a_withdrawal(chain):
     client = ChainClient(chain)
     _world(chain)
-    model = _publish(chain, client, _record(1, b"\x46" * 32, client.upload(CONFIG).hash))
+    model = _publish(chain, client, _record(1, b"\x46" * 32, client.upload(CONFIG, uploader=UPLOADER).hash))
     summary = documents.training_summary(client, model.id)
     general, sources, processing = (summary["1_general_information"], summary["2_list_of_data_sources"],
                                     summary["3_data_processing"])

@@ -15,6 +15,8 @@ import yaml
 
 from runtime.crypto import Keypair, blake2_256
 
+UPLOADER = Keypair.from_uri("//Alice")  # signs the blobs the tests store (an account on chain)
+
 pytestmark = pytest.mark.e2e
 
 SOURCES = ["FineWeb-Edu: pretraining", "SmolTalk: instruction tuning"]
@@ -40,7 +42,8 @@ def test_card_and_summary_from_the_chain_through_the_cli_and_the_studio(start_no
 
     node = start_node("documents", "--dev", "--instant-seal")
     with node.client() as client:
-        config_hash = client.upload(json.dumps({"base_model": "x", "dataset": {}, "rank": 4}).encode()).hash
+        config_hash = client.upload(json.dumps({"base_model": "x", "dataset": {}, "rank": 4}).encode(),
+                                    uploader=UPLOADER).hash
     base_dir = tmp_path / "tiny-mlp"
     base_dir.mkdir()
     (base_dir / "config.json").write_text(json.dumps({"model_type": "mlp", "architectures": ["TinyMLP"]}))

@@ -20,6 +20,8 @@ from payable.worker.v1 import worker_pb2_grpc
 from runtime.crypto import Keypair
 from sdk.artifacts import HF_MODEL, ArtifactError, fetch_directory, manifest_hash, read_manifest, upload_directory
 
+UPLOADER = Keypair.from_uri("//Alice")  # signs the blobs the tests store (an account on chain)
+
 pytest.importorskip("peft")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cpu-heavy")]
@@ -114,7 +116,7 @@ def test_the_base_model_is_a_verifiable_content_store_artifact(stack, tiny_base,
     assert {p.name: p.read_bytes() for p in fetched.iterdir()} == {
         p.name: p.read_bytes() for p in tiny_base.iterdir() if p.is_file()}
     # large files travel in parts: the same directory cut into 64 KiB parts is another valid artifact
-    small_parts, manifest = upload_directory(client, tiny_base, HF_MODEL, part=64 << 10)
+    small_parts, manifest = upload_directory(client, tiny_base, HF_MODEL, part=64 << 10, uploader=UPLOADER)
     assert max(len(f.chunks) for f in manifest.files) > 4 and manifest_hash(manifest) == small_parts
     again = tmp_path / "again"
     fetch_directory(client, small_parts, again)
@@ -307,7 +309,7 @@ def test_export_publish_provenance_and_verify(stack, trained, tmp_path):
     # a record whose config does not produce its adapter is caught: the recorded config says seed 8
     tampered = json.loads(client.download(model.training_config_hash))
     tampered["seed"] = 8
-    forged = client.upload(json.dumps(tampered, sort_keys=True, separators=(",", ":")).encode()).hash
+    forged = client.upload(json.dumps(tampered, sort_keys=True, separators=(",", ":")).encode(), uploader=UPLOADER).hash
     result = client.submit_call(Keypair.from_uri("//Ferdie"), "modelregistry", "register_model", base_model=1,
                                 snapshots=[{"datanet": 1, "version": 1}], training_config_hash=forged,
                                 artifact_hash=model.artifact_hash, price_per_inference="0.2", format="peft_lora",

@@ -15,8 +15,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from payable.content.v1 import content_pb2, content_pb2_grpc
 from payable.node.v1 import node_pb2, node_pb2_grpc
 from runtime.crypto import Keypair
+from sdk.client import UploadSignature
 from sdk.grpcserver import StreamLimits
 from sdk.wire import content_read_message
+
+UPLOADER = Keypair.from_uri("//Alice")  # signs the blobs the tests store (an account on chain)
 
 IDLE_STREAMS = 1000        # StreamHeads on one connection: under the per-peer cap (1024), all accepted
 OVER_CAP = 30              # more on the same connection: the last 6 go past the cap
@@ -54,8 +57,8 @@ async def _answers(target: str, channel: grpc.aio.Channel) -> None:
 @pytest.mark.e2e
 def test_a_thousand_idle_streams_do_not_starve_health_or_unary_calls(start_node):
     node = start_node("crowded", "--dev", "--instant-seal")
-    with node.client() as client:
-        pass  # up and serving
+    with node.client() as client:  # up and serving
+        signed = UploadSignature.signed(client.genesis_hash, UPLOADER, bytes(32))
     limits = StreamLimits()
     assert IDLE_STREAMS < limits.per_peer < IDLE_STREAMS + OVER_CAP
     assert limits.transfers_per_peer < IDLE_UPLOADS
@@ -64,8 +67,8 @@ def test_a_thousand_idle_streams_do_not_starve_health_or_unary_calls(start_node)
         heads_channel, uploads_channel = _connection(node.target), _connection(node.target)
         never = asyncio.Event()
 
-        async def one_chunk_then_wait():
-            yield content_pb2.UploadChunk(data=b"first chunk", total_size=1 << 20)
+        async def one_chunk_then_wait():  # signed: an upload the node takes, then holds open
+            yield signed.first_chunk(bytes(32), b"first chunk", 1 << 20)
             await never.wait()
 
         try:
@@ -159,7 +162,7 @@ def test_stat_of_a_permissioned_blob_tells_only_its_readers(start_node):
                            contribution_deposit="1", accepted_formats=["jsonl"])
         client.submit_call(alice, "datanet", "set_permissioned", datanet=1, permissioned=True)
         secret = b'{"prompt": "symptom", "response": "diagnosis"}' * 7
-        stored = client.upload(secret)
+        stored = client.upload(secret, uploader=UPLOADER)
         client.submit_call(bob, "datanet", "contribute", datanet=1, content_hash=stored.hash, size=stored.size,
                            format="jsonl")
         for who in (None, stranger):
@@ -170,7 +173,7 @@ def test_stat_of_a_permissioned_blob_tells_only_its_readers(start_node):
         for reader in (alice, bob):  # the owner, the contributor
             info = _stat(client, stored.hash, reader)
             assert not isinstance(info, grpc.RpcError) and info.size == len(secret)
-        public = client.upload(b"public text")  # a blob no permissioned DataNet holds: anyone may ask
+        public = client.upload(b"public text", uploader=UPLOADER)  # no permissioned DataNet holds it: anyone may ask
         assert _stat(client, public.hash).size == len(b"public text")
         absent = _stat(client, bytes(32))
         assert isinstance(absent, grpc.RpcError) and absent.code() == grpc.StatusCode.NOT_FOUND

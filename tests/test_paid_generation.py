@@ -32,6 +32,8 @@ pytest.importorskip("peft")
 from conftest import wait_until
 from paid_world import REQUESTER, cli_json, paid_world
 
+UPLOADER = Keypair.from_uri("//Alice")  # signs the blobs the tests store (an account on chain)
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cpu-heavy")]
 
 
@@ -205,7 +207,7 @@ def test_an_adapter_whose_bytes_do_not_match_its_hash_is_refused_and_the_request
     forged.CopyFrom(manifest)
     weights = next(f for f in forged.files if f.path.endswith(".safetensors"))
     weights.hash = bytes(32)  # the parts are the real ones; the file they make is not what the manifest says
-    forged_hash = client.upload(manifest_bytes(forged)).hash
+    forged_hash = client.upload(manifest_bytes(forged), uploader=UPLOADER).hash
     record = mr.RegisterModel(base_model=genuine.base_model, snapshots=genuine.snapshots,
                               training_config_hash=genuine.training_config_hash, artifact_hash=forged_hash,
                               attribution_method=genuine.attribution_method,

@@ -43,6 +43,8 @@ class _Hooks:
     def validate_transaction(ctx, signer, call, args):
         if args.data == b"spam":
             raise InvalidTransaction(Invalid.REJECTED_BY_PALLET, "probe refuses spam")
+        if args.data == b"bug":
+            raise OverflowError("a pallet's bug in its validity check")
 
 
 probe = Pallet(NAME, doc="test pallet", calls=calls, storage=storage, events=EventTable(NAME), errors=ProbeError,
@@ -78,6 +80,23 @@ def test_validate_transaction_hook_rejects_before_any_charge(probe_chain):
     assert exc.reason == Invalid.REJECTED_BY_PALLET and "spam" in str(exc)
     from runtime import system
     assert system.account_nonce(chain.ex.read_context(), chain.bob.public) == 0
+
+
+def test_a_validity_check_that_raises_refuses_its_extrinsic_and_the_block_goes_on(probe_chain):
+    """A pallet's bug in `validate_transaction` is that extrinsic's refusal (logged), not an error out of the
+    block author: one user's extrinsic must not stop every block after it, nor take the others with it."""
+    from payable.token.v1 import token_pb2
+    from runtime.codec import ONE_OPEN, encode_u128
+
+    chain = probe_chain
+    built = chain.block(chain.sign(chain.bob, NAME, "note", system_pb2.Remark(data=b"bug")),
+                        chain.sign(chain.charlie, "token", "transfer", token_pb2.Transfer(
+                            dest=chain.dave.public, amount=encode_u128(ONE_OPEN))))
+    (_, exc), = built.rejected
+    assert exc.reason == Invalid.REJECTED_BY_PALLET and "raised OverflowError" in str(exc)
+    assert [o.ok for o in built.outcomes] == [True]  # the transfer beside it is in the block
+    after = chain.block(chain.sign(chain.charlie, NAME, "note", system_pb2.Remark(data=b"hi")))
+    assert after.header.number == built.header.number + 1 and after.outcomes[0].ok
 
 
 def test_declarations_refuse_duplicates_and_reused_indices():

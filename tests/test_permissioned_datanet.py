@@ -16,6 +16,8 @@ from runtime.codec import ONE_OPEN, encode_u128
 from runtime.crypto import Keypair, blake2_256
 from sdk.client import ClientError
 
+UPLOADER = Keypair.from_uri("//Alice")  # signs the blobs the tests store (an account on chain)
+
 H = [bytes([i]) * 32 for i in range(1, 10)]
 SPLIT = mr.RewardSplit(contributors=7000, model_owner=2000, protocol=500, worker=500)
 
@@ -112,7 +114,7 @@ def test_the_content_store_serves_permissioned_data_only_to_allowed_readers(star
                            contribution_deposit="1", accepted_formats=["jsonl"], curators=[alice.public, carol.public])
         client.submit_call(alice, "datanet", "set_permissioned", datanet=1, permissioned=True)
         secret, public_blob = b'{"prompt": "symptom", "response": "diagnosis"}', b"public text"
-        stored = client.upload(secret)
+        stored = client.upload(secret, uploader=UPLOADER)
         client.submit_call(bob, "datanet", "contribute", datanet=1, content_hash=stored.hash, size=stored.size,
                            format="jsonl")
         client.submit_call(alice, "datanet", "approve", contribution=1)
@@ -164,5 +166,5 @@ def test_the_content_store_serves_permissioned_data_only_to_allowed_readers(star
         short = content_pb2.BlobRequest(hash=digest, reader=alice.public, signature=b"x")
         assert _read(client, short) == grpc.StatusCode.INVALID_ARGUMENT
         # blobs outside any permissioned DataNet stay public
-        other = client.upload(public_blob)
+        other = client.upload(public_blob, uploader=UPLOADER)
         assert client.download(other.hash) == public_blob

@@ -19,7 +19,7 @@ from runtime.crypto import Keypair, blake2_256
 from runtime.extrinsic import sign_extrinsic
 from runtime.runtime import make_call_by_name
 from runtime.weights import BlockLimits
-from sdk.client import ClientError
+from sdk.client import ClientError, UploadSignature
 
 pytestmark = pytest.mark.e2e
 
@@ -156,7 +156,10 @@ def test_the_fullest_block_is_readable_with_default_client_settings(node):
 
 def test_the_same_malformed_input_gets_the_same_answer_everywhere(node):
     short_account, short_hash = b"\x01" * 31, b"\x02" * 5
-    node.client().close()  # the node is up
+    with node.client() as client:  # the node is up
+        genesis = client.genesis_hash
+    sent, one = b"x" * 2000, b"x"  # signed uploads, so what is refused is their bytes
+    signed_sent, signed_one = (UploadSignature.signed(genesis, ALICE, blake2_256(data)) for data in (sent, one))
     channel = grpc.insecure_channel(node.target)
     stub, tokens = node_pb2_grpc.NodeStub(channel), token_pb2_grpc.TokenQueryStub(channel)
     content = content_pb2_grpc.ContentStoreStub(channel)
@@ -177,7 +180,8 @@ def test_the_same_malformed_input_gets_the_same_answer_everywhere(node):
         "Download": lambda: content.Download(content_pb2.BlobRequest(hash=short_hash), timeout=10),
         "Stat": lambda: content.Stat(content_pb2.BlobRequest(hash=short_hash), timeout=10),
         "Upload (declared 10, sent 2000)": lambda: content.Upload(
-            iter([content_pb2.UploadChunk(data=b"x" * 2000, total_size=10)]), timeout=10),
+            iter([signed_sent.first_chunk(blake2_256(sent), sent, 10)]), timeout=10),
+        "Upload (no expected_hash)": lambda: content.Upload(iter([content_pb2.UploadChunk(data=one)]), timeout=10),
         # an account left unset is not "nobody": an outside client got a zero balance for it
         "TokenQuery.Account (unset)": lambda: tokens.Account(token_pb2.AccountRequest(), timeout=10),
         "Query(system, nonce) (unset)": lambda: stub.Query(node_pb2.PalletQueryRequest(
@@ -186,7 +190,7 @@ def test_the_same_malformed_input_gets_the_same_answer_everywhere(node):
         "Upload (a chunk that does not parse)": lambda: channel.stream_unary(
             "/payable.content.v1.ContentStore/Upload", request_serializer=bytes,
             response_deserializer=content_pb2.BlobInfo.FromString)(
-                iter([content_pb2.UploadChunk(data=b"x", total_size=2).SerializeToString(), b"\xff\xff\xff\xff\x0f"]),
+                iter([signed_one.first_chunk(blake2_256(one), one, 2).SerializeToString(), b"\xff\xff\xff\xff\x0f"]),
                 timeout=10),
         "ServerReflectionInfo (does not parse)": lambda: channel.stream_stream(
             "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", request_serializer=bytes,

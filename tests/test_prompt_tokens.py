@@ -91,13 +91,13 @@ def chain(tmp_path_factory):
     client = node.client()
     try:
         base_dir = _tiny_base(root / "base", CONTEXT)
-        artifact, _ = upload_directory(client, base_dir, HF_MODEL)
+        artifact, _ = upload_directory(client, base_dir, HF_MODEL, uploader=ALICE)
         config = client.upload(json.dumps({"base_model": artifact.hex(), "dataset": {
-            "snapshots": [[1, 1]], "template": "qa"}}).encode()).hash
+            "snapshots": [[1, 1]], "template": "qa"}}).encode(), uploader=ALICE).hash
         made = client.submit_call(ALICE, "datanet", "create_datanet", name="rows", domain="text", license="MIT",
                                   contribution_deposit="1", accepted_formats=["text"])
         net = client.emitted(made.block_number, made.extrinsic_index, "DataNetCreated", dn.DataNetCreated).datanet
-        stored = client.upload(b"a row\n")
+        stored = client.upload(b"a row\n", uploader=ALICE)
         given = client.submit_call(Keypair.from_uri("//Bob"), "datanet", "contribute", datanet=net,
                                    content_hash=stored.hash, size=stored.size, format="text")
         contribution = client.emitted(given.block_number, given.extrinsic_index, "Contributed",

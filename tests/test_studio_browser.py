@@ -27,6 +27,8 @@ from payable.datanet.v1 import datanet_pb2 as dn  # noqa: E402
 from payable.modelregistry.v1 import modelregistry_pb2 as mr  # noqa: E402
 from runtime.crypto import Keypair  # noqa: E402
 
+UPLOADER = Keypair.from_uri("//Alice")  # signs the blobs the tests store (an account on chain)
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cpu-heavy")]
 
 STEPS = 30  # of SmolLM2: about a second each on one core
@@ -230,7 +232,7 @@ def test_only_the_selected_keys_buttons_work_and_a_double_click_starts_one_job(s
     rows = [json.dumps(r) for r in python_qa_rows()]
     contributions = []
     for part in (rows[:40], rows[40:50]):
-        stored = chain.upload("\n".join(part).encode())
+        stored = chain.upload("\n".join(part).encode(), uploader=UPLOADER)
         done = chain.submit_call(bob, "datanet", "contribute", datanet=net, content_hash=stored.hash,
                                  size=stored.size, format="jsonl")
         assert done.success, done.error

@@ -20,6 +20,8 @@ from runtime.crypto import Keypair
 from studio.app import create_app
 from studio.gateway import Access
 
+UPLOADER = Keypair.from_uri("//Alice")  # signs the blobs the tests store (an account on chain)
+
 PORT = 8080
 SITE = f"http://127.0.0.1:{PORT}"
 NOWHERE = "127.0.0.1:1"  # answers nothing
@@ -53,12 +55,12 @@ def test_pages_of_other_origins_and_rebound_hosts_change_nothing():
                 assert answer.status_code == 403, (path, headers, answer.text)
         rebound = client.get("/explorer", headers={"Host": "attacker.example:8080"})
         assert rebound.status_code == 400 and "Host" in rebound.json()["detail"]
-        # past the guard: the route itself answers (an empty upload, a body without a signer)
+        # past the guard: the route itself answers (an upload nobody signed, a body without a signer)
         for headers in ({"X-CSRF-Token": token}, {"Origin": SITE, "X-CSRF-Token": token},
                         {"Origin": "http://app.example", "X-CSRF-Token": token},
                         {"Host": "studio.lan:8080", "X-CSRF-Token": token, "Origin": "http://studio.lan:8080"}):
             answer = client.post("/api/upload", content=b"", headers=headers)
-            assert answer.status_code == 400 and answer.json()["detail"] == "the file is empty", headers
+            assert answer.status_code == 401 and answer.json()["detail"].startswith("sign the upload"), headers
         answer = client.post("/api/prepare", json={}, headers={"Origin": SITE})
         assert answer.status_code == 400 and answer.json()["detail"] == "signer is required"
 
@@ -151,7 +153,7 @@ def test_calls_sure_to_fail_are_refused_before_anything_is_signed(node):
         assert "at most 4096" in prepare(alice, "create_datanet", **create, description="d" * 4097).json()["detail"]
         assert prepare(bob, "publish_snapshot", datanet=1).status_code == 403
         assert prepare(alice, "publish_snapshot", datanet=1).status_code == 200
-        stored = chain.upload(b"a row of text\n")
+        stored = chain.upload(b"a row of text\n", uploader=UPLOADER)
         chain.submit_call(bob, "datanet", "contribute", datanet=1, content_hash=stored.hash, size=stored.size,
                           format="text")
         again = prepare(alice, "contribute", datanet=1, content_hash=stored.hash.hex(), size=stored.size,
@@ -180,7 +182,7 @@ def test_modelfactory_offers_only_what_a_lora_job_can_use(node):
             assert chain.submit_call(alice, "datanet", "create_datanet", name=name, domain="x", license="MIT",
                                      contribution_deposit="1", accepted_formats=[fmt]).success
             made[name] = max(n.datanet.id for n in factory.all_datanets(chain))
-            stored = chain.upload(blob)
+            stored = chain.upload(blob, uploader=UPLOADER)
             assert chain.submit_call(charlie, "datanet", "contribute", datanet=made[name], content_hash=stored.hash,
                                      size=stored.size, format=fmt).success
             pending = chain.pallet_query("datanet", "list_contributions",
@@ -264,8 +266,9 @@ def test_amounts_in_the_chains_refusals_are_in_open(node):
         refused = client.post("/api/submit", json={"body": body.hex(), "signature": broke.sign(body).hex()})
         assert refused.status_code == 400
         assert re.search(r"free balance 0 OPEN cannot pay the fee 0\.\d+ OPEN", refused.json()["detail"]), refused.text
-        failed = signed_and_submitted(client, alice, contribution_deposit="0.001").json()
-        assert not failed["success"] and "contribution_deposit must be at least 0.01 OPEN" in failed["error"], failed
+        failed = signed_and_submitted(client, alice, contribution_deposit="0.001")  # refused at the pool's door
+        assert failed.status_code == 400 and "contribution_deposit must be at least 0.01 OPEN" in failed.json()[
+            "detail"], failed.text
 
 
 def test_the_studios_gateway_answers_unknown_paths_and_methods_in_openais_shape():

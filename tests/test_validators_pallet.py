@@ -48,6 +48,29 @@ def test_bonding_rules_give_clear_errors(make_chain):
     chain.ex.try_state()
 
 
+def test_a_candidates_bond_leaves_only_through_the_validators_pallet(make_chain):
+    """The token pallet's own unbond cannot take the OPEN a candidacy stands on (it was elected with full
+    power on nothing, and slashing took 0); what is bonded beyond it can still leave that way."""
+    from payable.token.v1 import token_pb2
+
+    chain = make_chain(spec())
+    assert outcome(chain.block(bond(chain, chain.charlie, KEYS[1], 500))) is None
+
+    def token_unbond(amount):
+        return outcome(chain.block(chain.sign(chain.charlie, "token", "unbond",
+                                              token_pb2.Unbond(amount=encode_u128(amount * ONE_OPEN)))))
+
+    refused = token_unbond(500)
+    assert type(refused).__name__ == "BondInUse" and "unbond at most 0 OPEN here" in refused.message
+    assert outcome(chain.block(chain.sign(chain.charlie, "token", "bond",
+                                          token_pb2.Bond(amount=encode_u128(100 * ONE_OPEN))))) is None
+    assert type(token_unbond(101)).__name__ == "BondInUse"
+    assert token_unbond(100) is None  # the part no candidacy stands on
+    assert outcome(chain.block(chain.sign(chain.charlie, "validators", "unbond",
+                                          pb.Unbond(amount=encode_u128(500 * ONE_OPEN))))) is None
+    chain.ex.try_state()
+
+
 def test_top_n_by_stake_elected_at_epoch_end_and_a_leaver_replaced_at_once(make_chain):
     chain = make_chain(spec())
     alice, bob, charlie = chain.alice, chain.bob, chain.charlie

@@ -15,6 +15,8 @@ from node.testnet import Testnet
 from runtime.crypto import Keypair
 from sdk.client import Client, ClientError
 
+UPLOADER = Keypair.from_uri("//Alice")  # signs the blobs the tests store (an account on chain)
+
 pytestmark = [pytest.mark.e2e, pytest.mark.solo]
 
 
@@ -45,7 +47,7 @@ def test_two_nodes_drop_and_refuse_the_bytes_of_a_withdrawn_contribution(net):
     try:
         for client in clients:
             client.wait_ready(60)
-            hashes = [client.upload(data).hash for data in (withdrawn, kept)]  # each node's own store
+            hashes = [client.upload(data, uploader=UPLOADER).hash for data in (withdrawn, kept)]  # each node's store
         first = clients[0]
         assert first.submit_call(alice, "datanet", "create_datanet", name="net", domain="text", license="CC0-1.0",
                                  contribution_deposit="1", accepted_formats=["jsonl"]).success

@@ -18,6 +18,8 @@ from runtime.codec import ONE_OPEN, decode_u128
 from runtime.crypto import Keypair, blake2_256
 from sdk.client import ClientError
 
+UPLOADER = Keypair.from_uri("//Alice")  # signs the blobs the tests store (an account on chain)
+
 pytestmark = pytest.mark.e2e
 
 EVE = Keypair.from_uri("//Eve")
@@ -107,7 +109,7 @@ def test_a_fresh_worker_fetches_the_model_and_rebuilds_its_index_from_the_snapsh
         for i, name in enumerate(("//Bob", "//Charlie", "//Dave")):
             rows = range(100 * i, 100 * i + 100)
             blob = wp.Dataset(examples=[wp.Example(features=x[r].tolist(), label=int(y[r])) for r in rows])
-            info = client.upload(blob.SerializeToString(deterministic=True))
+            info = client.upload(blob.SerializeToString(deterministic=True), uploader=UPLOADER)
             client.submit_call(Keypair.from_uri(name), "datanet", "contribute", datanet=1, content_hash=info.hash,
                                size=info.size, format="examples")
             client.submit_call(alice, "datanet", "approve", contribution=i + 1)
@@ -119,7 +121,8 @@ def test_a_fresh_worker_fetches_the_model_and_rebuilds_its_index_from_the_snapsh
         index = list(builder.gradient.build_index(wp.BuildIndexRequest(model_hash=trained.model_hash,
                                                               dataset_hash=trained.dataset_hash)))[-1]
         _, _, artifact = builder.store.model(trained.model_hash)
-        assert client.upload(artifact.SerializeToString(deterministic=True)).hash == trained.model_hash
+        stored = client.upload(artifact.SerializeToString(deterministic=True), uploader=UPLOADER)
+        assert stored.hash == trained.model_hash
         _register_model_and_worker(client, alice, ferdie, trained.model_hash, index.index_hash, price="1")
     fresh = Worker(tmp_path / "fresh", ferdie)  # knows nothing: no model, no data, no index
     follower = Follower(fresh, node.target, ferdie)

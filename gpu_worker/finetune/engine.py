@@ -412,9 +412,9 @@ class FinetuneEngine:
         weight = (span_weight_bps or DEFAULT_SPAN_WEIGHT) if method == DEFAULT_METHOD else 0
         index_dir = self.attribution_index(job, method, weight)
         with self._client() as client:
-            adapter_hash, _ = upload_directory(client, self._dir(job) / "adapter", PEFT_LORA)
-            index_hash, _ = upload_directory(client, index_dir, ATTRIBUTION_INDEX)
-            config_hash = client.upload(job.config.to_json()).hash
+            adapter_hash, _ = upload_directory(client, self._dir(job) / "adapter", PEFT_LORA, uploader=self.key)
+            index_hash, _ = upload_directory(client, index_dir, ATTRIBUTION_INDEX, uploader=self.key)
+            config_hash = client.upload(job.config.to_json(), uploader=self.key).hash
             base_id = registered_base(client, job.config.base_model)
         if adapter_hash.hex() != job.results["adapter_hash"] or config_hash != job.config.hash():
             raise JobError("the stored adapter or config no longer matches what the job produced")
@@ -433,7 +433,7 @@ class FinetuneEngine:
                                 eval_examples=results.get("eval_examples", 0),
                                 train_examples=results.get("train_examples", 0)))
         with self._client() as client:  # the model card, rendered from this record, stored by hash in it
-            publish_card(client, record)
+            publish_card(client, record, self.key)
         return record
 
 

@@ -67,4 +67,5 @@ from .storage import storage
 
 pallet = Pallet("attribution", doc=__doc__, calls=calls, storage=storage, events=events, errors=AttributionError,
                 queries=queries, config=AttributionConfig, hooks=hooks, proto_files=(attribution_pb2.DESCRIPTOR,),
-                query_service=attribution_pb2.DESCRIPTOR.services_by_name["AttributionQuery"])
+                query_service=attribution_pb2.DESCRIPTOR.services_by_name["AttributionQuery"],
+                requires=("token", "datanet", "modelregistry", "inference"))

@@ -55,4 +55,5 @@ from .storage import storage
 
 pallet = Pallet("datanet", doc=__doc__, calls=calls, storage=storage, events=events, errors=DataNetError,
                 queries=queries, config=DataNetConfig, hooks=hooks, proto_files=(datanet_pb2.DESCRIPTOR,),
-                query_service=datanet_pb2.DESCRIPTOR.services_by_name["DataNetQuery"])
+                query_service=datanet_pb2.DESCRIPTOR.services_by_name["DataNetQuery"],
+                requires=("token",))

@@ -18,3 +18,6 @@ class DataNetConfig:
     def __post_init__(self) -> None:
         if self.max_curators < 1 or self.max_snapshot_contributions < 1 or self.max_blob_size < 1:
             raise ValueError("datanet limits must be positive")
+        if self.creation_deposit < 1 or self.min_contribution_deposit < 1:  # each is a hold: of something
+            raise ValueError("datanet.creation_deposit and datanet.min_contribution_deposit must be at least 1 base "
+                             "unit (deposits are what keep spam DataNets and contributions out)")

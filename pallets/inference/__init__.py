@@ -45,4 +45,5 @@ from .storage import storage
 
 pallet = Pallet("inference", doc=__doc__, calls=calls, storage=storage, events=events, errors=InferenceError,
                 queries=queries, config=InferenceConfig, hooks=hooks, proto_files=(inference_pb2.DESCRIPTOR,),
-                query_service=inference_pb2.DESCRIPTOR.services_by_name["InferenceQuery"])
+                query_service=inference_pb2.DESCRIPTOR.services_by_name["InferenceQuery"],
+                requires=("token", "datanet", "modelregistry"))

@@ -60,6 +60,12 @@ def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
         raise errors.NoWorker(f"no bonded, active worker serves model {args.model}")
 
 
+def bond_claimed(ctx: Context, account: bytes) -> int | None:
+    """A worker's bond backs its assignments (and their slashing): the token pallet's own unbond leaves it."""
+    found = Workers.get(ctx, account)
+    return decode_u128(found.bond) if found is not None else None
+
+
 def try_state(ctx: Context) -> None:
     """Pending requests are due; what each account holds under `inference/escrow` is exactly the escrow of
     its pending requests (settled and expired ones paid theirs out); worker bonds are backed by bonded (or

@@ -41,4 +41,5 @@ from .storage import storage
 pallet = Pallet("modelregistry", doc=__doc__, calls=calls, storage=storage, events=events,
                 errors=ModelRegistryError, queries=queries, config=ModelRegistryConfig, hooks=hooks,
                 proto_files=(modelregistry_pb2.DESCRIPTOR,),
-                query_service=modelregistry_pb2.DESCRIPTOR.services_by_name["ModelRegistryQuery"])
+                query_service=modelregistry_pb2.DESCRIPTOR.services_by_name["ModelRegistryQuery"],
+                requires=("datanet",))

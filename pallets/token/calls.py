@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from payable.token.v1 import token_pb2 as pb
-from runtime.codec import check_account_id, decode_u128
+from runtime.codec import check_account_id, decode_u128, format_open
 from runtime.context import Context
 from runtime.pallet import CallTable
 
-from . import interface, weights
+from . import errors, interface, weights
 
 calls = CallTable("token")
 
@@ -34,8 +34,17 @@ def bond(ctx: Context, origin: bytes, args: pb.Bond) -> None:
 
 @calls.call(3, pb.Unbond, weights.UNBOND)
 def unbond(ctx: Context, origin: bytes, args: pb.Unbond) -> None:
-    """Start unbonding; the funds can be withdrawn after the unbonding period."""
-    interface.unbond(ctx, origin, decode_u128(args.amount))
+    """Start unbonding what no other pallet's records stand on (`payable_bond_claimed`: a validator's or a
+    worker's bond leaves through its own pallet's call, which updates its record); the funds can be
+    withdrawn after the unbonding period."""
+    amount = decode_u128(args.amount)
+    claimed = sum(c for c in ctx.runtime.pm.hook.payable_bond_claimed(ctx=ctx, account=origin) if c)
+    bonded = interface.bonded(ctx, origin)
+    if claimed and bonded - min(amount, bonded) < claimed:
+        raise errors.BondInUse(f"{format_open(claimed)} OPEN of the {format_open(bonded)} OPEN bonded backs a "
+                               f"validator candidacy or an inference worker: unbond at most "
+                               f"{format_open(max(bonded - claimed, 0))} OPEN here, the rest through that pallet")
+    interface.unbond(ctx, origin, amount)
 
 
 @calls.call(4, pb.WithdrawUnbonded, weights.WITHDRAW_UNBONDED)

@@ -62,3 +62,8 @@ class BadHoldReason(TokenError):
 class NotHoldOwner(TokenError):
     """Only the pallet a hold's reason names may place, release or pay out funds held under it."""
     code = 10
+
+
+class BondInUse(TokenError):
+    """Another pallet's records stand on this bond (a validator's, a worker's): unbond it through that pallet."""
+    code = 11

@@ -55,6 +55,12 @@ def account_balances(ctx: Context, who: bytes) -> dict[str, int]:
     return {"free": bal.free, "reserved": bal.reserved, "bonded": bal.bonded, "unbonding": bal.unbonding}
 
 
+def content_uploader(ctx: Context, account: bytes) -> bool:
+    """Only an account that exists (it holds at least the existential deposit) stores blobs on a node: what
+    an account costs is what keeps a flood of fresh keys from filling a node's content store."""
+    return interface.account(ctx, account).total > 0
+
+
 class FeeHandler:
     """Makes the token pallet the chain's fee currency (the runtime's fee hooks)."""
 

@@ -27,5 +27,7 @@ MEASURED_P90_NS = {
 TRANSFER = Weight(ref_time_ns=40_000, reads=3, writes=3)
 TRANSFER_KEEP_ALIVE = Weight(ref_time_ns=45_000, reads=3, writes=3)
 BOND = Weight(ref_time_ns=25_000, reads=1, writes=1)
-UNBOND = Weight(ref_time_ns=25_000, reads=1, writes=1)
+# the account twice (its bond, then the unbond) and what the pallets' records claim of it (`payable_bond_claimed`:
+# a validator candidacy, an inference worker - one read each)
+UNBOND = Weight(ref_time_ns=25_000, reads=4, writes=1)
 WITHDRAW_UNBONDED = Weight(ref_time_ns=25_000, reads=2, writes=2)

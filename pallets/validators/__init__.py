@@ -51,4 +51,5 @@ from .storage import storage
 pallet = Pallet("validators", doc=__doc__, calls=calls, storage=storage, events=events, errors=ValidatorsError,
                 queries=queries, config=ValidatorsConfig, genesis=genesis.build, hooks=hooks,
                 proto_files=(validators_pb2.DESCRIPTOR,),
-                query_service=validators_pb2.DESCRIPTOR.services_by_name["ValidatorsQuery"])
+                query_service=validators_pb2.DESCRIPTOR.services_by_name["ValidatorsQuery"],
+                requires=("token",))

@@ -92,6 +92,12 @@ def reward_fees(ctx: Context) -> None:
                          proposer_share=encode_u128(proposer_share))
 
 
+def bond_claimed(ctx: Context, account: bytes) -> int | None:
+    """A candidate's bond backs its power (and its slashing): the token pallet's own unbond leaves it."""
+    found = Candidates.get(ctx, account)
+    return decode_u128(found.bond) if found is not None else None
+
+
 def consensus_validators(ctx: Context) -> list[tuple[bytes, int]]:
     """The set in force as CometBFT wants it: (ed25519 key, power), sorted by key."""
     return [(v.consensus_key, v.power) for v in Active.get(ctx, pb.ValidatorSet()).validators]

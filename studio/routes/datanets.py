@@ -3,6 +3,7 @@ the node's content store before the browser signs its contribution."""
 
 from __future__ import annotations
 
+import functools
 import tempfile
 
 from fastapi import APIRouter, HTTPException, Request
@@ -10,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from payable.datanet.v1 import datanet_pb2 as dn
-from sdk.client import Client
+from sdk.client import Client, UploadSignature
 
 from ..deps import NodeClient, Page
 
@@ -43,9 +44,29 @@ def datanet(datanet_id: int, client: NodeClient, page: Page):
                 access_name=lambda s: dn.AccessState.Name(s)[7:].lower())
 
 
+UPLOAD_HEADERS = ("X-Content-Hash", "X-Uploader", "X-Issued-At", "X-Signature")
+
+
+def upload_signature(request: Request) -> tuple[bytes, UploadSignature]:
+    """(the blob's hash, its uploader's signature) from the headers the browser's key signed them in: the
+    studio holds no key, the node stores only what an account on the chain signed."""
+    missing = [name for name in UPLOAD_HEADERS if not request.headers.get(name)]
+    if missing:
+        raise HTTPException(401, f"sign the upload with a key from the Keys page (missing {', '.join(missing)})")
+    try:
+        content_hash, uploader, signature = (bytes.fromhex(request.headers[name])
+                                             for name in ("X-Content-Hash", "X-Uploader", "X-Signature"))
+        issued_at = int(request.headers["X-Issued-At"])
+    except ValueError as exc:
+        raise HTTPException(400, "X-Content-Hash, X-Uploader and X-Signature are hex, X-Issued-At a number") from exc
+    return content_hash, UploadSignature(uploader, issued_at, signature)
+
+
 @router.post("/api/upload")
 async def upload(request: Request, client: NodeClient):
-    """Stream the browser's file to a temporary file, then to the node's content store."""
+    """Stream the browser's file to a temporary file, then to the node's content store, signed in the browser
+    (`upload_signature`): the node checks the signature and the bytes against the signed hash."""
+    content_hash, signed = upload_signature(request)
     with tempfile.NamedTemporaryFile(prefix="studio-upload-") as tmp:
         size = 0
         async for chunk in request.stream():
@@ -54,5 +75,6 @@ async def upload(request: Request, client: NodeClient):
         tmp.flush()
         if size == 0:
             raise HTTPException(400, "the file is empty")
-        stored = await run_in_threadpool(client.upload, tmp.name)  # the event loop serves every other page
+        stored = await run_in_threadpool(  # the event loop serves every other page
+            functools.partial(client.upload, tmp.name, uploader=signed, expected=content_hash))
     return {"hash": stored.hash.hex(), "size": stored.size, "already_stored": stored.already_stored}

@@ -144,11 +144,26 @@ const Studio = (() => {
     return false;
   }
 
-  function uploadFile(file, onProgress) {
+  // The node stores only what an account on the chain signed: the file's blake2b-256 under
+  // sdk.wire.content_upload_message, signed here with the selected key (the studio holds none).
+  async function uploadSignature(file) {
+    const current = requireKey();
+    const [chain, bytes] = await Promise.all([api("/api/chain"), file.arrayBuffer()]);
+    const digest = blakejs.blake2b(new Uint8Array(bytes), null, 32);
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const message = joined([new TextEncoder().encode("payable/content-upload/v1"), unhex(chain.genesis), digest,
+                            current.pair.publicKey, u64(issuedAt)]);
+    return { "X-Content-Hash": hex(digest), "X-Uploader": current.public, "X-Issued-At": String(issuedAt),
+             "X-Signature": hex(nacl.sign.detached(message, current.pair.secretKey)) };
+  }
+
+  async function uploadFile(file, onProgress) {
+    const signed = await uploadSignature(file);
     return new Promise((resolve, reject) => {
       const request = new XMLHttpRequest();
       request.open("POST", "/api/upload");
       request.setRequestHeader("X-CSRF-Token", csrf());
+      for (const [name, value] of Object.entries(signed)) request.setRequestHeader(name, value);
       request.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded, e.total);
       request.onload = () => {
         const data = JSON.parse(request.responseText || "{}");
@@ -194,15 +209,24 @@ const Studio = (() => {
   // A job belongs to the key that starts it: the worker takes a start, an abort, a resume or a publish
   // only with the owner's signature over sdk.wire.finetune_message (the config's blake2-256 for a start,
   // the job id otherwise), signed here.
+  function u64(value) {  // big-endian, as the signed messages of sdk.wire end with their time
+    const out = new Uint8Array(8);
+    new DataView(out.buffer).setBigUint64(0, BigInt(value));
+    return out;
+  }
+
+  function joined(parts) {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => { out.set(p, at); return at + p.length; }, 0);
+    return out;
+  }
+
   function ownerAuth(action, subject) {
     const current = requireKey();
     const issuedAt = Math.floor(Date.now() / 1000);
     const text = (t) => new TextEncoder().encode(t);
-    const time = new Uint8Array(8);
-    new DataView(time.buffer).setBigUint64(0, BigInt(issuedAt));
-    const parts = [text("payable/finetune/v1"), text(action), [0], subject, [0], current.pair.publicKey, time];
-    const message = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    parts.reduce((at, p) => { message.set(p, at); return at + p.length; }, 0);
+    const message = joined([text("payable/finetune/v1"), text(action), [0], subject, [0], current.pair.publicKey,
+                            u64(issuedAt)]);
     return { owner: current.public, issued_at: issuedAt,
              signature: hex(nacl.sign.detached(message, current.pair.secretKey)) };
   }

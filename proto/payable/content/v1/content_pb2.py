@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n payable/content/v1/content.proto\x12\x12payable.content.v1\"F\n\x0bUploadChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x15\n\rexpected_hash\x18\x02 \x01(\x0c\x12\x12\n\ntotal_size\x18\x03 \x01(\x04\">\n\x08\x42lobInfo\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x16\n\x0e\x61lready_stored\x18\x03 \x01(\x08\"Q\n\x0b\x42lobRequest\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12\x0e\n\x06reader\x18\x02 \x01(\x0c\x12\x11\n\tissued_at\x18\x03 \x01(\x04\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"+\n\rManifestChunk\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12\x0c\n\x04size\x18\x02 \x01(\x04\"k\n\x0cManifestFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0c\n\x04hash\x18\x03 \x01(\x0c\x12\x31\n\x06\x63hunks\x18\x04 \x03(\x0b\x32!.payable.content.v1.ManifestChunk\"I\n\x08Manifest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12/\n\x05\x66iles\x18\x02 \x03(\x0b\x32 .payable.content.v1.ManifestFile\"\x1d\n\rDownloadChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x32\xf2\x01\n\x0c\x43ontentStore\x12I\n\x06Upload\x12\x1f.payable.content.v1.UploadChunk\x1a\x1c.payable.content.v1.BlobInfo(\x01\x12P\n\x08\x44ownload\x12\x1f.payable.content.v1.BlobRequest\x1a!.payable.content.v1.DownloadChunk0\x01\x12\x45\n\x04Stat\x12\x1f.payable.content.v1.BlobRequest\x1a\x1c.payable.content.v1.BlobInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n payable/content/v1/content.proto\x12\x12payable.content.v1\"~\n\x0bUploadChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x15\n\rexpected_hash\x18\x02 \x01(\x0c\x12\x12\n\ntotal_size\x18\x03 \x01(\x04\x12\x10\n\x08uploader\x18\x04 \x01(\x0c\x12\x11\n\tissued_at\x18\x05 \x01(\x04\x12\x11\n\tsignature\x18\x06 \x01(\x0c\">\n\x08\x42lobInfo\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x16\n\x0e\x61lready_stored\x18\x03 \x01(\x08\"Q\n\x0b\x42lobRequest\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12\x0e\n\x06reader\x18\x02 \x01(\x0c\x12\x11\n\tissued_at\x18\x03 \x01(\x04\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"+\n\rManifestChunk\x12\x0c\n\x04hash\x18\x01 \x01(\x0c\x12\x0c\n\x04size\x18\x02 \x01(\x04\"k\n\x0cManifestFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x04\x12\x0c\n\x04hash\x18\x03 \x01(\x0c\x12\x31\n\x06\x63hunks\x18\x04 \x03(\x0b\x32!.payable.content.v1.ManifestChunk\"I\n\x08Manifest\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12/\n\x05\x66iles\x18\x02 \x03(\x0b\x32 .payable.content.v1.ManifestFile\"\x1d\n\rDownloadChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x32\xf2\x01\n\x0c\x43ontentStore\x12I\n\x06Upload\x12\x1f.payable.content.v1.UploadChunk\x1a\x1c.payable.content.v1.BlobInfo(\x01\x12P\n\x08\x44ownload\x12\x1f.payable.content.v1.BlobRequest\x1a!.payable.content.v1.DownloadChunk0\x01\x12\x45\n\x04Stat\x12\x1f.payable.content.v1.BlobRequest\x1a\x1c.payable.content.v1.BlobInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,19 +32,19 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'payable.content.v1.content_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_UPLOADCHUNK']._serialized_start=56
-  _globals['_UPLOADCHUNK']._serialized_end=126
-  _globals['_BLOBINFO']._serialized_start=128
-  _globals['_BLOBINFO']._serialized_end=190
-  _globals['_BLOBREQUEST']._serialized_start=192
-  _globals['_BLOBREQUEST']._serialized_end=273
-  _globals['_MANIFESTCHUNK']._serialized_start=275
-  _globals['_MANIFESTCHUNK']._serialized_end=318
-  _globals['_MANIFESTFILE']._serialized_start=320
-  _globals['_MANIFESTFILE']._serialized_end=427
-  _globals['_MANIFEST']._serialized_start=429
-  _globals['_MANIFEST']._serialized_end=502
-  _globals['_DOWNLOADCHUNK']._serialized_start=504
-  _globals['_DOWNLOADCHUNK']._serialized_end=533
-  _globals['_CONTENTSTORE']._serialized_start=536
-  _globals['_CONTENTSTORE']._serialized_end=778
+  _globals['_UPLOADCHUNK']._serialized_end=182
+  _globals['_BLOBINFO']._serialized_start=184
+  _globals['_BLOBINFO']._serialized_end=246
+  _globals['_BLOBREQUEST']._serialized_start=248
+  _globals['_BLOBREQUEST']._serialized_end=329
+  _globals['_MANIFESTCHUNK']._serialized_start=331
+  _globals['_MANIFESTCHUNK']._serialized_end=374
+  _globals['_MANIFESTFILE']._serialized_start=376
+  _globals['_MANIFESTFILE']._serialized_end=483
+  _globals['_MANIFEST']._serialized_start=485
+  _globals['_MANIFEST']._serialized_end=558
+  _globals['_DOWNLOADCHUNK']._serialized_start=560
+  _globals['_DOWNLOADCHUNK']._serialized_end=589
+  _globals['_CONTENTSTORE']._serialized_start=592
+  _globals['_CONTENTSTORE']._serialized_end=834
 # @@protoc_insertion_point(module_scope)

@@ -7,14 +7,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class UploadChunk(_message.Message):
-    __slots__ = ("data", "expected_hash", "total_size")
+    __slots__ = ("data", "expected_hash", "total_size", "uploader", "issued_at", "signature")
     DATA_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_HASH_FIELD_NUMBER: _ClassVar[int]
     TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    UPLOADER_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     data: bytes
     expected_hash: bytes
     total_size: int
-    def __init__(self, data: _Optional[bytes] = ..., expected_hash: _Optional[bytes] = ..., total_size: _Optional[int] = ...) -> None: ...
+    uploader: bytes
+    issued_at: int
+    signature: bytes
+    def __init__(self, data: _Optional[bytes] = ..., expected_hash: _Optional[bytes] = ..., total_size: _Optional[int] = ..., uploader: _Optional[bytes] = ..., issued_at: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class BlobInfo(_message.Message):
     __slots__ = ("hash", "size", "already_stored")
