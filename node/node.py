@@ -137,7 +137,9 @@ class Node:
             self.metrics.rejected.labels(exc.code).inc()
             if q is not None:
                 self._unwatch(tx_hash, q)
-            raise
+            if (included := self._included(tx_hash, exc)) is exc:
+                raise
+            raise included from exc
         except ConnectionError:
             self.metrics.rejected.labels("unavailable").inc()
             if q is not None:
@@ -167,7 +169,7 @@ class Node:
                 admitted.append(len(results))
                 results.append((blake2_256(raw), None))
             except PoolRejected as exc:
-                results.append((blake2_256(raw), exc))
+                results.append((blake2_256(raw), self._included(blake2_256(raw), exc)))
         if self.forward is not None and admitted:
             refusals = self._hand_on(self.forward, [(results[i][0], raws[i]) for i in admitted])
             for i, refused in zip(admitted, refusals, strict=True):
@@ -177,6 +179,15 @@ class Node:
             if error is not None:
                 self.metrics.rejected.labels(error.code if isinstance(error, PoolRejected) else "unavailable").inc()
         return results
+
+    def _included(self, tx_hash: bytes, refused: PoolRejected) -> PoolRejected:
+        """A stale nonce's refusal of an extrinsic that is itself on chain says so, and where (a client resending
+        what was included would otherwise read that another extrinsic spent its nonce); any other as it is."""
+        found = locate_extrinsic(self.executive.db.backend, tx_hash) if refused.code == "stale_nonce" else None
+        if found is None:
+            return refused
+        return PoolRejected("duplicate", f"this extrinsic is already in block #{found[0]} (index {found[1]}): "
+                                         f"its nonce was spent by it, not by another")
 
     def admit(self, raw: bytes) -> bool:
         """Validate and pool an extrinsic, telling its watchers; returns whether it is ready. Raises PoolRejected."""

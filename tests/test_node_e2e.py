@@ -92,9 +92,11 @@ def test_bad_input_is_rejected_with_reasons_and_leaves_the_state_alone(node):
         other_chain = sign_extrinsic(ALICE, client.call("token", "transfer_keep_alive", dest=BOB.public, amount="1"),
                                      nonce=client.nonce(ALICE.public), genesis_hash=b"\x42" * 32)
         replay = client.block(1).block.extrinsics[1]
+        spent = sign_extrinsic(ALICE, client.call("token", "transfer_keep_alive", dest=BOB.public, amount="2"),
+                               nonce=0, genesis_hash=client.genesis_hash)  # another call on the nonce #1 spent
         cases = {
             b"": "empty", b"\xff\xfe garbage": "bad_encoding", good[: len(good) // 2]: "bad_encoding",
-            bytes(forged): "bad_signature", other_chain: "wrong_genesis", replay: "stale_nonce",
+            bytes(forged): "bad_signature", other_chain: "wrong_genesis", spent: "stale_nonce",
             b"\x0a" + b"\x00" * 200_000: "oversize|bad_encoding",
         }
         for raw, reason in cases.items():
@@ -102,6 +104,9 @@ def test_bad_input_is_rejected_with_reasons_and_leaves_the_state_alone(node):
                 client.submit(raw)
             assert "INVALID_ARGUMENT" in str(info.value)
             assert any(r in str(info.value) for r in reason.split("|")), (reason, str(info.value))
+        # the same bytes sent again: not "stale nonce" (which reads like somebody else spent it) but where it is
+        with pytest.raises(ClientError, match=r"ALREADY_EXISTS.*already in block #1 \(index 1\)"):
+            client.submit(replay)
         with pytest.raises(ClientError, match="takes 1 key"):
             client.storage_key("token", "Account")  # wrong arity is caught before anything is sent
         with pytest.raises(ClientError, match="INVALID_ARGUMENT"):
