@@ -240,6 +240,10 @@ def test_only_the_selected_keys_buttons_work_and_a_double_click_starts_one_job(s
                                            dn.ContributionEvent).contribution)
     assert chain.submit_call(alice, "datanet", "approve", contribution=contributions[0]).success
     assert chain.submit_call(alice, "datanet", "publish_snapshot", datanet=net).success
+    # permissioned: the worker (//Eve) is granted to read it for its readers; the page signs their previews
+    assert chain.submit_call(alice, "datanet", "set_permissioned", datanet=net, permissioned=True).success
+    assert chain.submit_call(alice, "datanet", "grant_access", datanet=net,
+                             account=Keypair.from_uri("//Eve").public).success
 
     pending = f"tr[data-contribution='{contributions[1]}']"
     for name, allowed in (("//Bob", False), ("//Alice", True)):
@@ -252,6 +256,16 @@ def test_only_the_selected_keys_buttons_work_and_a_double_click_starts_one_job(s
                 "title", re.compile(f"only DataNet {net}'s owner"))
         expect(page.locator("#upload-form button[type=submit]")).to_be_enabled()  # anyone may contribute
     _shot(page, "20-datanet-as-owner")
+    for name, shown in (("//Charlie", False), ("//Alice", True)):  # a stranger, then the owner
+        _use_key(page, url, name)
+        page.goto(f"{url}/factory")
+        page.check(f"input[name=snapshots][value='{net}:1']")
+        page.click("#preview-button")
+        if shown:
+            expect(page.locator("#preview-examples li").first).to_contain_text("<|im_start|>assistant",
+                                                                                timeout=180_000)
+        else:
+            expect(page.locator("#preview-problem")).to_contain_text("may not read it", timeout=180_000)
 
     before = _job_ids(page, url)
     page.check(f"input[name=snapshots][value='{net}:1']")

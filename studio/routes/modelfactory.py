@@ -178,6 +178,24 @@ def job_page(job_id: str, jobs: FinetuneClient, page: Page):
                 default_split=modelfactory.reward_split_text(), owner=owner)
 
 
+def preview_auth(form: dict) -> wp.JobAuth | None:
+    """The reader's signature the page made over the spec (`/api/preview/prepare`), or None unsigned (a
+    preview of public DataNets only needs none; the worker refuses one of a permissioned DataNet without)."""
+    if not form.get("preview_signature"):
+        return None
+    return OwnerSignature(owner=form.get("preview_owner", ""), issued_at=form.get("preview_issued_at", 0),
+                          signature=form["preview_signature"]).auth()
+
+
+@router.post("/api/preview/prepare")
+async def prepare_preview(request: Request, client: NodeClient):
+    """The dataset spec a preview of this form sends the worker (its exact JSON), for a reader to sign: the
+    worker shows a permissioned DataNet's rows only to a reader the chain allows."""
+    form = await read_form(request)
+    config = await run_in_threadpool(training_config, client, form)
+    return {"spec_json": json.dumps(config["dataset"])}
+
+
 @router.post("/factory/preview", response_class=HTMLResponse)
 async def preview(request: Request, client: NodeClient, jobs: FinetuneClient, templates: Templates):
     form = await read_form(request)
@@ -188,7 +206,7 @@ async def preview(request: Request, client: NodeClient, jobs: FinetuneClient, te
         config = training_config(client, form)
         return jobs.Preview(wp.DatasetPreviewRequest(dataset_spec_json=json.dumps(config["dataset"]),
                                                      base_model=config["base_model"], cutoff=config["cutoff"],
-                                                     limit=8), timeout=600)
+                                                     limit=8, auth=preview_auth(form)), timeout=600)
 
     return await run_in_threadpool(partial, request, templates, "_preview.html", "preview", compute)
 

@@ -457,6 +457,23 @@ const Studio = (() => {
   }
 
   document.addEventListener("DOMContentLoaded", showKey);
+  // A preview of a permissioned DataNet's rows is shown only to a reader the chain allows: when one of its
+  // snapshots is picked and a key is selected, the page asks for the dataset spec the preview will send,
+  // signs its blake2-256 (sdk.wire.finetune_message, "preview") and only then lets htmx send the preview.
+  document.addEventListener("htmx:confirm", (e) => {
+    const form = document.getElementById("job-form");
+    if (e.detail.path !== "/factory/preview" || !form) return;
+    for (const name of ["preview_owner", "preview_issued_at", "preview_signature"]) form.elements[name].value = "";
+    if (!form.querySelector("input[name=snapshots][data-permissioned]:checked") || !key()) return;
+    e.preventDefault();
+    api("/api/preview/prepare", new FormData(form)).then(({ spec_json }) => {
+      const auth = ownerAuth("preview", blakejs.blake2b(new TextEncoder().encode(spec_json), null, 32));
+      form.elements.preview_owner.value = auth.owner;
+      form.elements.preview_issued_at.value = String(auth.issued_at);
+      form.elements.preview_signature.value = auth.signature;
+      e.detail.issueRequest(true);
+    }).catch((error) => toast(error.message, true));
+  });
   document.addEventListener("htmx:responseError", (e) => toast(e.detail.xhr.responseText || "request failed", true));
   return { send, createDataNet, contribute, curate, requestAccess, startJob, watchJob, jobAction, tryPrompt,
            exportJob, publishJob, useDev, importKey, forgetKey, key, api, signPrepared, toast, hex, unhex };
