@@ -72,6 +72,8 @@ def _file_hash(path) -> bytes:
         while data := src.read(CHUNK):
             digest.update(data)
     return digest.digest()
+
+
 HASHERS = {"blake2_128_concat": lambda k: blake2_128(k) + k, "identity": lambda k: k, "blake2_256": blake2_256}
 Status = node_pb2.TxStatus
 # refusals that mean "another extrinsic took this nonce": sign again with a fresh next nonce
