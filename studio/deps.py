@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -18,6 +18,12 @@ from payable.worker.v1 import worker_pb2_grpc
 from sdk.client import Client
 
 from .gateway import Gateway
+
+U64_MAX = (1 << 64) - 1
+# an id, block number or position as the chain counts them (u64): one outside that range - negative, or
+# more than 20 digits - is a page that does not exist (404) or the API's 422 naming it, never a 500
+ChainNumber = Annotated[int, Path(ge=0, le=U64_MAX)]
+ChainPosition = Annotated[int, Query(ge=0, le=U64_MAX)]
 
 
 async def node_client(request: Request) -> Client:

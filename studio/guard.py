@@ -65,9 +65,15 @@ class SiteGuard:
         return 403, "this request needs a JSON body or the studio's CSRF token (reload the page)"
 
 
+# No page of the studio may be shown inside another's frame: a page on another local port (the same site
+# as 127.0.0.1) framed the job page invisibly over a button of its own, and one click aborted the user's
+# job with the key the framed studio held.
+NOT_FRAMED = [(b"x-frame-options", b"DENY"), (b"content-security-policy", b"frame-ancestors 'none'")]
+
+
 class SiteGuardMiddleware:
-    """`SiteGuard` in front of every route but /v1 (a plain ASGI middleware: streamed responses pass as
-    they are)."""
+    """`SiteGuard` in front of every route but /v1, and `NOT_FRAMED` on each of their answers (a plain ASGI
+    middleware: streamed responses pass as they are)."""
 
     def __init__(self, app: ASGIApp, guard: SiteGuard):
         self.app, self.guard = app, guard
@@ -76,10 +82,16 @@ class SiteGuardMiddleware:
         if scope["type"] != "http" or on_gateway(scope["path"]):
             await self.app(scope, receive, send)
             return
+
+        async def not_framed(message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *NOT_FRAMED]}
+            await send(message)
+
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         refused = self.guard.refusal(scope["method"], scope.get("scheme", "http"), headers)
         if refused is None:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, not_framed)
             return
         status, why = refused
         body = json.dumps({"detail": why}).encode()

@@ -53,6 +53,10 @@ def test_pages_of_other_origins_and_rebound_hosts_change_nothing():
             for path in ("/api/upload", "/api/jobs", "/api/jobs/j1/abort", "/api/prepare", "/factory/preview"):
                 answer = client.post(path, content=b"", headers=headers)
                 assert answer.status_code == 403, (path, headers, answer.text)
+        for path in ("/explorer", "/api/chain", "/no/such/page"):  # nothing of the studio shows in another's frame
+            answer = client.get(path, headers=HTML)
+            assert answer.headers["x-frame-options"] == "DENY", path
+            assert answer.headers["content-security-policy"] == "frame-ancestors 'none'", path
         rebound = client.get("/explorer", headers={"Host": "attacker.example:8080"})
         assert rebound.status_code == 400 and "Host" in rebound.json()["detail"]
         # past the guard: the route itself answers (an upload nobody signed, a body without a signer)
@@ -128,10 +132,53 @@ def test_unknown_ids_and_malformed_addresses_are_the_error_page(node):
             assert answer.headers["content-type"].startswith("text/html") and 'role="alert"' in answer.text, path
         assert client.get("/api/earnings/models/999999").status_code == 404
         assert client.get("/api/generations/abc").status_code == 422  # the API keeps FastAPI's detail
+        # an id no chain can hold (negative, past u64: a search box's 20 digits) is a page that does not exist
+        address = Keypair.from_uri("//Bob").address
+        for path in ("/datanets/-1", "/datanets/99999999999999999999", "/models/-1", "/requests/99999999999999999999",
+                     "/earnings/models/99999999999999999999", "/earnings/datanets/-1",
+                     "/explorer/blocks/99999999999999999999", f"/explorer/accounts/{address}?before=-5"):
+            answer = client.get(path, headers=HTML)
+            assert answer.status_code == 404 and 'role="alert"' in answer.text, (path, answer.text[:300])
+        for path in ("/api/earnings/models/-1", "/api/earnings/datanets/99999999999999999999",
+                     "/api/generations/-1", "/api/jobs/j1?since=-1"):
+            assert client.get(path).status_code == 422, path
+        # a worker that does not answer is said so, with what to do
+        answer = client.get("/factory/jobs/j1", headers=HTML)
+        assert answer.status_code == 503 and "the worker does not answer" in answer.text and "--worker" in answer.text
         # the Earnings page links each DataNet to its ranking, which answers
         links = re.findall(r'href="(/earnings/datanets/[^"]*)"', client.get("/earnings", headers=HTML).text)
         assert links == ["/earnings/datanets/1"]
         assert client.get(links[0], headers=HTML).status_code == 200
+
+
+def test_a_forms_bad_numbers_and_fields_are_400s_that_name_them(node):
+    """What a browser's number input accepts (1e2) is a number; what no field can be - a word, a file for a
+    text field, a list where a number goes, a split that does not sum to 10000 - is a 400 (422 for a body of
+    the wrong shape) that names the field, before anything reaches the worker or a signing dialog."""
+    alice = Keypair.from_uri("//Alice")
+    with _studio(node.target) as client:
+        token = {"X-CSRF-Token": _token(client)}
+        form = {"base_model": "1", "snapshots": "1:1", "eval_per_mille": "1e2", "max_steps": "2e1"}
+        for change, said in (({"base_model": "abc"}, "base_model: 'abc' is not a whole number"),
+                             ({"snapshots": "abc"}, "snapshots: 'abc'"), ({"snapshots": "1"}, "DATANET:VERSION"),
+                             ({"eval_per_mille": "1.5"}, "eval_per_mille: '1.5'"),
+                             ({"learning_rate": "nan"}, "learning_rate: 'nan' is not a number")):
+            answer = client.post("/api/jobs/prepare", data={**form, **change}, headers=token)
+            assert answer.status_code == 400 and said in answer.json()["detail"], (change, answer.text)
+        as_file = client.post("/api/jobs/prepare", data=form, files={"prompts": ("p.txt", b"hi")}, headers=token)
+        assert as_file.status_code == 400 and "prompts: a file where the form takes text" in as_file.json()["detail"]
+        accepted = client.post("/api/jobs/prepare", data=form, headers=token)  # 1e2 read as 100: the base is next
+        assert accepted.status_code == 404 and "base model 1" in accepted.json()["detail"].lower(), accepted.text
+        assert client.post("/api/jobs", json={"prompts": 5}).status_code == 422
+        assert client.post("/api/jobs/j1/try", json={"prompts": {"a": 1}}).status_code == 422
+        owner = {"owner": alice.public.hex(), "issued_at": 1, "signature": "00" * 64, "signer": alice.public.hex()}
+        for split in ("a,b,c,d", "-1,2000,500,500", "4294967296,0,0,0", "9000,2000,500,500"):
+            answer = client.post("/api/jobs/j1/publish", json={**owner, "split": split})
+            assert answer.status_code == 400 and "split" in answer.json()["detail"], (split, answer.text)
+        for fields, said in (({"model": "-1"}, "model: '-1'"), ({"model": "99999999999999999999999"}, "model:"),
+                             ({"model": "1", "max_new_tokens": "1e1", "temperature": "inf"}, "temperature: 'inf'")):
+            answer = client.post("/api/playground/prepare", json={"prompt": "hi", "signer": alice.address, **fields})
+            assert answer.status_code == 400 and said in answer.json()["detail"], (fields, answer.text)
 
 
 def test_calls_sure_to_fail_are_refused_before_anything_is_signed(node):

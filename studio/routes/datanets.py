@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from payable.datanet.v1 import datanet_pb2 as dn
 from sdk.client import Client, UploadSignature
 
-from ..deps import NodeClient, Page
+from ..deps import ChainNumber, NodeClient, Page
 
 router = APIRouter()
 
@@ -28,7 +28,7 @@ def datanets(client: NodeClient, page: Page):
 
 
 @router.get("/datanets/{datanet_id}", response_class=HTMLResponse)
-def datanet(datanet_id: int, client: NodeClient, page: Page):
+def datanet(datanet_id: ChainNumber, client: NodeClient, page: Page):
     info = client.pallet_query("datanet", "get_datanet", dn.DataNetRequest(datanet=datanet_id), dn.DataNetInfo)
     contributions = client.pallet_query("datanet", "list_contributions",
                                         dn.ContributionsRequest(datanet=datanet_id, limit=100),

@@ -18,7 +18,7 @@ from runtime.codec import decode_u128, format_open
 from runtime.crypto import encode_address
 from sdk.client import Client, ClientError
 
-from ..deps import NodeClient, Page
+from ..deps import ChainNumber, ChainPosition, NodeClient, Page
 from .explorer import parse_account
 
 
@@ -89,12 +89,12 @@ def contributor_json(address: str, client: NodeClient):
 
 
 @router.get("/api/earnings/models/{model_id}")
-def model_json(model_id: int, client: NodeClient):
+def model_json(model_id: ChainNumber, client: NodeClient):
     return guarded(lambda: model_earnings(client, model_id))
 
 
 @router.get("/api/earnings/datanets/{datanet_id}")
-def datanet_json(datanet_id: int, client: NodeClient, offset: int = 0):
+def datanet_json(datanet_id: ChainNumber, client: NodeClient, offset: ChainPosition = 0):
     return guarded(lambda: datanet_ranking(client, datanet_id, offset))
 
 
@@ -114,11 +114,11 @@ def contributor_page(address: str, client: NodeClient, page: Page):
 
 
 @router.get("/earnings/models/{model_id}", response_class=HTMLResponse)
-def model_page(model_id: int, client: NodeClient, page: Page):
+def model_page(model_id: ChainNumber, client: NodeClient, page: Page):
     return page("earnings_model.html", data=guarded(lambda: model_earnings(client, model_id)))
 
 
 @router.get("/earnings/datanets/{datanet_id}", response_class=HTMLResponse)
-def datanet_page(datanet_id: int, client: NodeClient, page: Page, offset: int = 0):
+def datanet_page(datanet_id: ChainNumber, client: NodeClient, page: Page, offset: ChainPosition = 0):
     return page("earnings_datanet.html",
                 data=guarded(lambda: datanet_ranking(client, datanet_id, offset)))

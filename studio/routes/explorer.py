@@ -18,7 +18,7 @@ from runtime.crypto import decode_address, encode_address
 from sdk.client import Client, ClientError
 
 from ..decode import outcome
-from ..deps import NodeClient, Page
+from ..deps import U64_MAX, ChainPosition, NodeClient, Page
 from ..wallet import decoder
 
 HISTORY_PAGE = 25
@@ -42,6 +42,8 @@ def parse_account(text: str) -> bytes:
 
 def block_number(client: Client, ref: str) -> int:
     if ref.isdigit():
+        if int(ref) > U64_MAX:
+            raise HTTPException(404, f"no block #{ref} on this chain")
         return int(ref)
     try:
         return client.header(block_hash=bytes.fromhex(ref)).header.number
@@ -50,7 +52,7 @@ def block_number(client: Client, ref: str) -> int:
 
 
 @router.get("/explorer", response_class=HTMLResponse)
-def blocks(client: NodeClient, page: Page, before: int = 0):
+def blocks(client: NodeClient, page: Page, before: ChainPosition = 0):
     best = client.chain_info().best_number
     top = min(before - 1, best) if before else best
     shown = [block_summary(client, n) for n in range(top, max(-1, top - 20), -1)]
@@ -59,7 +61,7 @@ def blocks(client: NodeClient, page: Page, before: int = 0):
 
 
 @router.get("/api/blocks")
-def new_blocks(after: int, client: NodeClient):
+def new_blocks(after: ChainPosition, client: NodeClient):
     """Blocks above `after` (the page's newest), newest first - the live list polls this."""
     best = client.chain_info().best_number
     return {"best": best, "blocks": [block_summary(client, n) for n in range(best, max(after, best - 50), -1)]}
@@ -98,7 +100,7 @@ def extrinsic(tx_hash: str, client: NodeClient, page: Page):
 
 
 @router.get("/explorer/accounts/{address}", response_class=HTMLResponse)
-def account(address: str, client: NodeClient, page: Page, before: int = 0):
+def account(address: str, client: NodeClient, page: Page, before: ChainPosition = 0):
     who = parse_account(address)
     history = client.account_history(who, before_block=before, limit=HISTORY_PAGE)
     entries = [{"block": e.block_number, "index": None if e.extrinsic_index == HOOKS else e.extrinsic_index,

@@ -27,8 +27,8 @@ from sdk import modelfactory
 from sdk.client import Client
 
 from .. import wallet
-from ..deps import FinetuneClient, NodeClient, Page, Templates
-from .body import JsonBody
+from ..deps import ChainPosition, FinetuneClient, NodeClient, Page, Templates
+from .body import JsonBody, finite_number, whole_number
 from .datanets import all_datanets
 from .models import all_base_models
 
@@ -44,6 +44,10 @@ MAPPING_FIELDS = {  # the form's input for each mapping key: label, placeholder
     "text": ("Text field (plain)", ""),
     "messages": ("Messages field (chat)", ""),
 }
+
+
+# a list (null: none) - a number or an object is refused (422), not iterated into prompts
+Prompts = Annotated[list[JsonValue], BeforeValidator(lambda value: [] if value is None else value)]
 
 
 class OwnerSignature(JsonBody):
@@ -67,14 +71,14 @@ class StartJobBody(OwnerSignature):
     """POST /api/jobs: the config exactly as `/api/jobs/prepare` gave it (the owner signed its hash)."""
 
     config_json: JsonValue = ""
-    prompts: Annotated[list[JsonValue], BeforeValidator(lambda value: [] if value is None else list(value))] = []
+    prompts: Prompts = []
 
 
 class JobActionRequest(OwnerSignature):
     """POST /api/jobs/{job}/{action}: every action the owner's signature; `try` also the prompts; `publish` the
     prices (OPEN), the split (contributors,owner,protocol,worker basis points) and the signer."""
 
-    prompts: Annotated[list[JsonValue], BeforeValidator(lambda value: [] if value is None else list(value))] = []
+    prompts: Prompts = []
     price: JsonValue = None
     price_per_input_token: JsonValue = None
     price_per_output_token: JsonValue = None
@@ -83,13 +87,16 @@ class JobActionRequest(OwnerSignature):
 
 
 WORKER_STATUS = {grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.UNAUTHENTICATED: 401,
-                 grpc.StatusCode.PERMISSION_DENIED: 403, grpc.StatusCode.UNAVAILABLE: 503}
+                 grpc.StatusCode.PERMISSION_DENIED: 403}
 
 
 def worker_call(method, request, timeout: float = 600):
     try:
         return method(request, timeout=timeout)
     except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNAVAILABLE:
+            raise HTTPException(503, f"the worker does not answer ({exc.details()}); start it, or point the studio "
+                                     f"at another with --worker") from exc
         raise HTTPException(WORKER_STATUS.get(exc.code(), 400), f"worker: {exc.details()}") from exc
 
 
@@ -116,18 +123,24 @@ def mapping_fields() -> list[tuple[str, str, str]]:
 
 # --- the form -------------------------------------------------------------------------------------
 async def read_form(request: Request) -> dict:
+    """The form's fields, every one text (a file sent for a field is refused naming it: 400)."""
     form = await request.form()
+    if files := sorted({k for k, v in form.multi_items() if not isinstance(v, str)}):
+        raise HTTPException(400, f"{', '.join(files)}: a file where the form takes text")
     data: dict[str, Any] = {k: v for k, v in form.items() if k != "snapshots"}
     data["snapshots"] = form.getlist("snapshots")
     return data
 
 
 def dataset_spec(form: dict) -> dict:
-    snapshots = [[int(p) for p in ref.split(":")] for ref in form.get("snapshots", [])]
+    snapshots = [[whole_number(p, "snapshots") for p in str(ref).split(":")] for ref in form.get("snapshots", [])]
+    if any(len(ref) != 2 for ref in snapshots):
+        raise HTTPException(400, "snapshots are DATANET:VERSION")
     mapping = {k: form[f"map_{k}"].strip() for k in modelfactory.MAPPING_KEYS if form.get(f"map_{k}", "").strip()}
     return {"snapshots": snapshots, "format": form.get("format", modelfactory.DEFAULT_FORMAT), "mapping": mapping,
             "template": form.get("template", modelfactory.DEFAULT_TEMPLATE),
-            "eval_per_mille": int(form.get("eval_per_mille") or modelfactory.DEFAULT_EVAL_PER_MILLE),
+            "eval_per_mille": whole_number(form.get("eval_per_mille") or modelfactory.DEFAULT_EVAL_PER_MILLE,
+                                           "eval_per_mille"),
             "split_seed": modelfactory.DEFAULT_SPLIT_SEED}
 
 
@@ -139,14 +152,13 @@ def base_hash(client: Client, base_model: int) -> str:
 def training_config(client: Client, form: dict) -> dict:
     if not form.get("base_model"):
         raise HTTPException(400, "pick a base model")
-    config = {"base_model": base_hash(client, int(form["base_model"])), "dataset": dataset_spec(form)}
+    base, dataset = whole_number(form["base_model"], "base_model"), dataset_spec(form)
+    hyper = {}
     for key, default in HYPER_DEFAULTS.items():
-        raw = str(form.get(key, "")).strip()
-        try:
-            config[key] = (int(raw) if key in INTEGERS else float(raw)) if raw else default
-        except ValueError as exc:
-            raise HTTPException(400, f"{key}: {raw!r} is not a number") from exc
-    return config
+        raw = form.get(key, "")
+        blank = isinstance(raw, str) and not raw.strip()
+        hyper[key] = default if blank else whole_number(raw, key) if key in INTEGERS else finite_number(raw, key)
+    return {"base_model": base_hash(client, base), "dataset": dataset, **hyper}  # the form checked, then the chain
 
 
 def partial(request: Request, templates, template: str, name: str, compute: Callable[[], Any]) -> HTMLResponse:
@@ -243,7 +255,7 @@ def start_job(body: StartJobBody, jobs: FinetuneClient):
 
 
 @router.get("/api/jobs/{job_id}")
-def job_progress(job_id: str, jobs: FinetuneClient, since: int = 0):
+def job_progress(job_id: str, jobs: FinetuneClient, since: ChainPosition = 0):
     """The job and its curve from point `since` (0: all of it) - a reloaded page gets the whole curve."""
     stream = worker_call(jobs.Watch, wp.WatchRequest(job=job_id, since=since), timeout=30)
     try:
@@ -281,9 +293,11 @@ def publish(client: Client, jobs, job_id: str, body: JobActionRequest) -> dict:
     auth = body.auth()
     if str(body.signer).lower() != auth.owner.hex():
         raise HTTPException(403, "the model is registered by the job's owner: sign with the key that started it")
-    split = [int(x) for x in str(body.split or modelfactory.reward_split_text()).split(",")]
-    if len(split) != len(modelfactory.REWARD_SPLIT_FIELDS):
-        raise HTTPException(400, "split is contributors,owner,protocol,worker basis points")
+    text = str(body.split or modelfactory.reward_split_text())
+    split = [whole_number(x, "split", high=10_000) for x in text.split(",")]
+    if len(split) != len(modelfactory.REWARD_SPLIT_FIELDS) or sum(split) != 10_000:  # what the chain would refuse
+        raise HTTPException(400, f"split is contributors,owner,protocol,worker basis points summing to 10000, not "
+                                 f"{text[:60]!r}")
     published = worker_call(jobs.PublishArtifacts, wp.PublishRequest(
         job=job_id, auth=auth, price_per_inference=str(body.price or "0"),
         price_per_input_token=str(body.price_per_input_token or "0"),

@@ -14,7 +14,7 @@ from sdk.client import Client, ClientError
 from sdk.model_documents import summary_markdown
 from sdk.training_rows import withdrawn_rows
 
-from ..deps import NodeClient, Page
+from ..deps import ChainNumber, NodeClient, Page
 
 router = APIRouter()
 
@@ -36,7 +36,7 @@ def models(client: NodeClient, page: Page):
 
 
 @router.get("/models/{model_id}", response_class=HTMLResponse)
-def model_page(model_id: int, client: NodeClient, page: Page):
+def model_page(model_id: ChainNumber, client: NodeClient, page: Page):
     """One model: its record's headline, the withdrawn-data flag, its card (the one stored by hash, checked
     against its records) and its training-content summary, both shown as text (escaped, never rendered)."""
     try:

@@ -28,8 +28,8 @@ from runtime.crypto import encode_address
 from sdk.client import Client, ClientError
 
 from .. import generation, prompt_tokens, wallet
-from ..deps import NodeClient, Page
-from .body import JsonBody
+from ..deps import ChainNumber, ChainPosition, NodeClient, Page
+from .body import JsonBody, finite_number, whole_number
 
 CLASSIFIER_FORMATS = (mr.ONNX, mr.TORCH, mr.SAFETENSORS)
 
@@ -97,11 +97,8 @@ def prepare(body: PlaygroundPrepareRequest, client: NodeClient):
     """The `request_inference` body for the browser to sign, with the escrow it will reserve."""
     if body.features is not None:
         return prepare_classification(client, body)
-    try:
-        model_id, max_new = int(body.model), int(body.max_new_tokens or 32)
-        temperature = float(body.temperature or 0)
-    except (TypeError, ValueError) as exc:
-        raise HTTPException(400, f"model, max_new_tokens and temperature must be numbers ({exc})") from exc
+    model_id, max_new = whole_number(body.model, "model"), whole_number(body.max_new_tokens or 32, "max_new_tokens")
+    temperature = finite_number(body.temperature or 0, "temperature")
     prompt = str(body.prompt or "")
     if not prompt.strip():
         raise HTTPException(400, "write a prompt first")
@@ -124,9 +121,9 @@ def prepare_classification(client: Client, body: PlaygroundPrepareRequest) -> di
     text = str(body.features or "").replace(",", " ").split()
     try:
         features = [float(v) for v in text]
-        model_id = int(body.model)
     except ValueError as exc:
         raise HTTPException(400, f"the input must be numbers separated by spaces or commas ({exc})") from exc
+    model_id = whole_number(body.model, "model")
     if not features:
         raise HTTPException(400, "give the classifier its input: draw on the grid or paste numbers")
     if len(features) > 4096:
@@ -148,7 +145,7 @@ def request_of(tx_hash: str, client: NodeClient):
 
 
 @router.get("/api/generations/{request_id}/stream")
-def stream(request_id: int, requester: str, issued_at: int, signature: str, client: NodeClient):
+def stream(request_id: ChainNumber, requester: str, issued_at: ChainPosition, signature: str, client: NodeClient):
     """Server-sent events relaying the worker's stream: `token` {text}, then `end` {counts, error}."""
     try:
         who, sig = bytes.fromhex(requester), bytes.fromhex(signature)
@@ -172,10 +169,10 @@ def stream(request_id: int, requester: str, issued_at: int, signature: str, clie
 
 
 @router.get("/api/generations/{request_id}")
-def generation_outcome(request_id: int, client: NodeClient):
+def generation_outcome(request_id: ChainNumber, client: NodeClient):
     return outcome(client, request_id)
 
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
-def request_page(request_id: int, client: NodeClient, page: Page):
+def request_page(request_id: ChainNumber, client: NodeClient, page: Page):
     return page("request.html", found=outcome(client, request_id))
