@@ -358,7 +358,7 @@ WORST_CASE: dict[str, dict[str, tuple[str, str, str]]] = {
         "TRANSFER": ("3", "3", ""),
         "TRANSFER_KEEP_ALIVE": ("3", "3", ""),
         "BOND": ("1", "1", ""),
-        "UNBOND": ("1", "1", ""),
+        "UNBOND": ("4", "1", ""),
         "WITHDRAW_UNBONDED": ("2", "2", ""),
     },
     "datanet": {
@@ -401,7 +401,10 @@ WORST_CASE: dict[str, dict[str, tuple[str, str, str]]] = {
 
 # What each pallet's worst paths are, and how the bench reaches them (the files' docstrings quote it).
 NOTES = {
-    "token": "",
+    "token": """\
+unbond reads the account twice (its bond, then the unbond) and what other pallets' records stand on
+(`payable_bond_claimed`: a validator candidate's record and an inference worker's, one read each), so a
+candidacy's or a worker's bond cannot leave through it.""",
     "datanet": """\
 Each reserve/unreserve through the token pallet is one read and one write. publish_snapshot reads every
 approved contribution, up to `max_snapshot_contributions` (1000): measured at 1 and 17 members and

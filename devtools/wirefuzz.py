@@ -183,7 +183,7 @@ class _Targets:
         before = self.head()
         try:
             self.chain.query(pallet, name, data[1:])
-        except (DecodeError, CodecError, KeyError, PalletError):
+        except (DecodeError, CodecError, LookupError, PalletError):  # LookupError: no such query, or NotFound
             pass
         self.unchanged(before, "a query")
 

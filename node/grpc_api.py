@@ -32,7 +32,7 @@ from runtime import system
 from runtime.chainindex import HOOKS, account_history, locate_extrinsic
 from runtime.codec import CodecError, encode_u128
 from runtime.crypto import blake2_256, encode_address, verify
-from runtime.errors import PalletError
+from runtime.errors import Invalid, InvalidTransaction, PalletError
 from sdk.grpcserver import SERVER_OPTIONS, AioRefuseMalformed, AioServerThread, StreamLimiter, StreamLimits
 from sdk.wire import CONTENT_READ_MAX_SKEW_S, content_read_message, content_upload_message
 
@@ -304,6 +304,20 @@ class NodeService(node_pb2_grpc.NodeServicer):
                   if e.phase == EventRecord.APPLY_EXTRINSIC and e.extrinsic_index == index]
         return node_pb2.ExtrinsicResponse(block_number=number, block_hash=blake2_256(block.header), index=index,
                                           extrinsic=block.extrinsics[index], events=events)
+
+    def DryRun(self, request, context):
+        """`Executive.dry_run` of an unsigned body: a malformed one is INVALID_ARGUMENT; one the pool would
+        refuse is answered (valid false, why) as a verdict, not an error."""
+        try:
+            with self.node.lock:
+                ran = self.node.executive.dry_run(request.body)
+        except InvalidTransaction as exc:
+            if exc.reason in (Invalid.BAD_ENCODING, Invalid.OVERSIZE):
+                abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"the body does not decode: {exc}")
+            return node_pb2.DryRunResponse(valid=False, invalid=str(exc))
+        return node_pb2.DryRunResponse(valid=True, success=ran.error is None, error=ran.error.named if ran.error
+                                       else "", fee=encode_u128(ran.fee), events=ran.events,
+                                       block_number=ran.block_number)
 
     def GetAccountHistory(self, request, context):
         if len(request.account) != 32:

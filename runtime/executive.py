@@ -32,7 +32,7 @@ from .codec import CodecError, encode_u128, format_open
 from .context import Context
 from .crypto import BatchVerifier, Keypair, blake2_256, verify
 from .errors import ChainSpecError, Invalid, InvalidTransaction, PalletError
-from .extrinsic import Decoded, Validity, decode_extrinsic, inherent_extrinsic, make_call
+from .extrinsic import Decoded, Validity, assemble_signed, decode_extrinsic, inherent_extrinsic, make_call
 from .merkle import merkle_root
 from .pallet import CallDef
 from .protocol import TREASURY
@@ -105,6 +105,17 @@ def split_results(extrinsics: list[bytes], results: list[ApplyOutcome | InvalidT
 
 
 INHERENTS_FIRST = "unsigned inherents come only from the block author, before any signed extrinsic"
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """`Executive.dry_run`'s answer for a valid extrinsic: the block it ran against, its fee, the call's error
+    (None: it succeeds) and the call's events."""
+
+    block_number: int
+    fee: int
+    error: PalletError | None
+    events: list[EventRecord]
 
 
 class Executive:
@@ -231,8 +242,9 @@ class Executive:
         weight = self.params.block.base_extrinsic_ns + self.params.db_weights.total_ns(definition.weight)
         return definition, args, weight
 
-    def validate_transaction(self, raw: bytes) -> Validity:
-        """Would this extrinsic be valid in the next block? For the transaction pool: writes nothing.
+    def validate_transaction(self, raw: bytes, *, check_signature: bool = True) -> Validity:
+        """Would this extrinsic be valid in the next block? For the transaction pool: writes nothing (and for
+        `dry_run`, of a body not signed yet: `check_signature` False).
 
         Future nonces are valid (the pool holds them until the gap fills). The fee (tip included) must
         fit the signer's free balance, read from the chain's balances pallet; the pool adds up what each
@@ -243,7 +255,7 @@ class Executive:
         if d.inherent:
             raise InvalidTransaction(Invalid.NOT_ALLOWED, "unsigned inherents come only from the block author")
         head = self.head
-        definition, args, weight = self._check_static(d, head.number + 1, verified=False)
+        definition, args, weight = self._check_static(d, head.number + 1, verified=not check_signature)
         limits = self.params.block
         if weight > limits.max_weight_ns:
             raise InvalidTransaction(Invalid.EXHAUSTS_RESOURCES, "heavier than a whole block")
@@ -521,6 +533,29 @@ class Executive:
         return outcomes
 
     # --- reads ----------------------------------------------------------------------------------
+    def dry_run(self, body: bytes) -> DryRun:
+        """What an extrinsic with this body would do in the next block, on the committed state, writing nothing
+        (its layer is rolled back): InvalidTransaction where the pool would refuse it (its signature aside:
+        there is none yet, so the length counts a signature's 64 bytes); else its fee, the call's error (None:
+        it succeeds) and events. A wallet shows a call sure to fail before it is signed and charged."""
+        raw = assemble_signed(body, bytes(64))
+        validity = self.validate_transaction(raw, check_signature=False)  # the pool's verdict, its fee
+        d = self._decode(raw)
+        definition, args = self.runtime.resolve_call(d.call)
+        ctx = self.read_context()
+        ctx.readonly, ctx.block_number, ctx.parent_hash = False, self.head.number + 1, self.head.hash
+        ctx.phase, fee = EventRecord.APPLY_EXTRINSIC, validity.fee
+        ctx.overlay.begin()
+        try:
+            system.set_account_nonce(ctx, d.signer, d.nonce + 1)
+            if self._withdraw(ctx=ctx, who=d.signer, amount=fee) is None and fee:
+                raise InvalidTransaction(Invalid.CANNOT_PAY_FEE, "no pallet in this chain collects fees")
+            events_before = len(ctx.events)
+            error, _, _ = self._dispatch_call(ctx, definition, d.signer, args)
+            return DryRun(ctx.block_number, fee, error, list(ctx.events[events_before:]))
+        finally:
+            ctx.overlay.rollback_layer()
+
     def read_context(self) -> Context:
         """A read-only context over the committed state (for queries and invariant checks)."""
         head = self.head

@@ -365,6 +365,11 @@ class Client:
 
         return self._rpc(self.content.Upload, chunks())
 
+    def dry_run(self, body: bytes) -> node_pb2.DryRunResponse:
+        """What an extrinsic body (unsigned yet) would do in the next block: the pool's verdict, its fee, the
+        call's outcome and events (`Executive.dry_run`); nothing is written or charged."""
+        return self._rpc(self.node.DryRun, node_pb2.DryRunRequest(body=body))
+
     def blob_request(self, content_hash: bytes, reader: Keypair | None = None) -> content_pb2.BlobRequest:
         """A download request; signed by `reader` (needed for a permissioned DataNet's data)."""
         import time

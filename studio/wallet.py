@@ -82,7 +82,9 @@ def signer_key(signer: str) -> bytes:
 
 
 def prepare(client: Client, signer: str, pallet: str, call: str, fields: dict | None = None, args=None) -> Prepared:
-    """The body for `pallet.call` with `fields` (converted by the chain's metadata) or a built `args` message."""
+    """The body for `pallet.call` with `fields` (converted by the chain's metadata) or a built `args` message,
+    once a dry run on the chain's state (`Client.dry_run`) says it would be included and succeed - else
+    WalletError in the chain's words."""
     who = signer_key(signer)
     try:
         built = client.call_with(pallet, call, args) if args is not None else client.call(pallet, call, **fields)
@@ -90,6 +92,12 @@ def prepare(client: Client, signer: str, pallet: str, call: str, fields: dict | 
         raise WalletError(str(exc)) from exc
     # the nonce after the signer's pooled extrinsics, so a second signature before a block is not a duplicate
     body = extrinsic_body(who, built, nonce=client.next_nonce(who), genesis_hash=client.genesis_hash)
+    ran = client.dry_run(body)  # a call sure to fail is said before it is signed, not charged after
+    if not ran.valid:
+        raise WalletError(f"the chain would refuse it: {ran.invalid} (nothing was signed)")
+    if not ran.success:
+        raise WalletError(f"it would fail in its block, and still be charged its fee: {ran.error} (nothing was "
+                          f"signed)")
     return Prepared(body, describe(client, body))
 
 

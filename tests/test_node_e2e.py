@@ -222,3 +222,32 @@ def test_a_block_the_node_does_not_keep_is_not_found_saying_why(start_node):
             with pytest.raises(ClientError, match=r"NOT_FOUND: .*#1\b.*: this node does not keep it"):
                 read(1)
         assert client.block(3).header.number == 3 and len(client.events(3).events) > 0
+
+
+def test_a_dry_run_says_what_a_body_would_do_and_changes_nothing(node):
+    """`DryRun` of an unsigned body: the pool's verdict, the fee, the call's outcome and events - a wallet
+    shows a call sure to fail before it is signed and charged; the state is as it was."""
+    from runtime.extrinsic import extrinsic_body
+
+    with node.client() as client:
+        assert client.submit_call(ALICE, "token", "transfer_keep_alive", dest=BOB.public, amount="1").success
+        root, nonce = client.header().header.state_root, client.nonce(ALICE.public)
+
+        def body(call, **fields):
+            return extrinsic_body(ALICE.public, client.call("token", call, **fields), nonce=nonce,
+                                  genesis_hash=client.genesis_hash)
+
+        fine = client.dry_run(body("transfer_keep_alive", dest=BOB.public, amount="1"))
+        assert fine.valid and fine.success and decode_u128(fine.fee) > 0
+        assert [e.name for e in fine.events] == ["Transferred"]
+        too_much = client.dry_run(body("transfer_keep_alive", dest=BOB.public, amount="1000000000"))
+        assert too_much.valid and not too_much.success and too_much.error.startswith("token.")
+        zero = client.dry_run(body("transfer", dest=BOB.public, amount="0"))
+        assert not zero.valid and "token.ZeroAmount" in zero.invalid  # refused at the door: nothing charged
+        stale = client.dry_run(extrinsic_body(ALICE.public, client.call("token", "transfer", dest=BOB.public,
+                                                                        amount="1"), nonce=0,
+                                              genesis_hash=client.genesis_hash))
+        assert not stale.valid and "stale_nonce" in stale.invalid  # nonce 0 is spent
+        with pytest.raises(ClientError, match="INVALID_ARGUMENT"):
+            client.dry_run(b"\xff\xfe not a body")
+        assert client.header().header.state_root == root and client.nonce(ALICE.public) == nonce

@@ -115,6 +115,9 @@ def chain(tmp_path_factory):
                                    split={"contributors": 7000, "model_owner": 2000, "protocol": 500, "worker": 500})
         assert model.success, model.error
         model_id = client.emitted(model.block_number, model.extrinsic_index, "ModelRegistered", mr.ModelEvent).model
+        served = client.submit_call(Keypair.from_uri("//Eve"), "inference", "register_worker",  # a request needs one
+                                    endpoint="127.0.0.1:9955", models=[model_id], device="cpu", bond="200")
+        assert served.success, served.error
         record = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=model_id), mr.Model)
         yield {"node": node, "client": client, "model": record, "base_dir": base_dir, "artifact": artifact}
     finally:

@@ -199,7 +199,11 @@ def test_calls_sure_to_fail_are_refused_before_anything_is_signed(node):
             f"{empty.address} holds no OPEN, so it cannot pay the fee: fund it first")
         assert "at most 4096" in prepare(alice, "create_datanet", **create, description="d" * 4097).json()["detail"]
         assert prepare(bob, "publish_snapshot", datanet=1).status_code == 403
-        assert prepare(alice, "publish_snapshot", datanet=1).status_code == 200
+        bad = prepare(alice, "create_datanet", **{**create, "license": "not a license!!"})
+        assert bad.status_code == 400 and "the chain would refuse it" in bad.json()["detail"]
+        empty = prepare(alice, "publish_snapshot", datanet=1)  # the owner may; the chain would fail it (dry run)
+        assert empty.status_code == 400 and "datanet.NothingApproved" in empty.json()["detail"] and \
+            "nothing was signed" in empty.json()["detail"]
         stored = chain.upload(b"a row of text\n", uploader=UPLOADER)
         chain.submit_call(bob, "datanet", "contribute", datanet=1, content_hash=stored.hash, size=stored.size,
                           format="text")
@@ -297,25 +301,21 @@ def test_amounts_in_the_chains_refusals_are_in_open(node):
     alice, broke = Keypair.from_uri("//Alice"), Keypair.from_uri("//Nobody with no OPEN")
     create = {"name": "cheap", "domain": "text", "license": "MIT", "accepted_formats": ["text"]}
 
-    def signed_and_submitted(client, signer, **fields):
-        prepared = client.post("/api/prepare", json={"signer": signer.address, "pallet": "datanet",
-                                                     "call": "create_datanet", "fields": {**create, **fields}}).json()
-        body = bytes.fromhex(prepared["body"])
-        return client.post("/api/submit", json={"body": prepared["body"], "signature": signer.sign(body).hex()})
-
     with _studio(node.target) as client:
+        from runtime.extrinsic import extrinsic_body
         from sdk.client import Client  # a body the studio's prepare no longer makes for a key with no OPEN
-        from studio import wallet
 
         with Client(node.target) as chain:
-            body = wallet.prepare(chain, broke.address, "datanet", "create_datanet",
-                                  {**create, "contribution_deposit": "1"}).body
+            body = extrinsic_body(broke.public, chain.call("datanet", "create_datanet", **{
+                **create, "contribution_deposit": "1"}), nonce=0, genesis_hash=chain.genesis_hash)
         refused = client.post("/api/submit", json={"body": body.hex(), "signature": broke.sign(body).hex()})
         assert refused.status_code == 400
         assert re.search(r"free balance 0 OPEN cannot pay the fee 0\.\d+ OPEN", refused.json()["detail"]), refused.text
-        failed = signed_and_submitted(client, alice, contribution_deposit="0.001")  # refused at the pool's door
+        failed = client.post("/api/prepare", json={"signer": alice.address, "pallet": "datanet",
+                                                   "call": "create_datanet",
+                                                   "fields": {**create, "contribution_deposit": "0.001"}})
         assert failed.status_code == 400 and "contribution_deposit must be at least 0.01 OPEN" in failed.json()[
-            "detail"], failed.text
+            "detail"], failed.text  # the pool's door, in OPEN, before anything is signed
 
 
 def test_the_studios_gateway_answers_unknown_paths_and_methods_in_openais_shape():

@@ -7,6 +7,10 @@ for calls whose cost grows with a bounded list). ref_time_ns covers it with a ma
 run-to-run noise (MARGIN x, rounded up to 5 µs, when the generator derives it); reads/writes are the most
 any path of the call performs (bench/weights.py's WORST_CASE: the bench checks the measured counts stay
 within them, and the fuzzing harness checks them on every dispatch).
+
+unbond reads the account twice (its bond, then the unbond) and what other pallets' records stand on
+(`payable_bond_claimed`: a validator candidate's record and an inference worker's, one read each), so a
+candidacy's or a worker's bond cannot leave through it.
 """
 
 from runtime.weights import Weight
@@ -27,7 +31,5 @@ MEASURED_P90_NS = {
 TRANSFER = Weight(ref_time_ns=40_000, reads=3, writes=3)
 TRANSFER_KEEP_ALIVE = Weight(ref_time_ns=45_000, reads=3, writes=3)
 BOND = Weight(ref_time_ns=25_000, reads=1, writes=1)
-# the account twice (its bond, then the unbond) and what the pallets' records claim of it (`payable_bond_claimed`:
-# a validator candidacy, an inference worker - one read each)
 UNBOND = Weight(ref_time_ns=25_000, reads=4, writes=1)
 WITHDRAW_UNBONDED = Weight(ref_time_ns=25_000, reads=2, writes=2)

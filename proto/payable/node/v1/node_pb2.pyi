@@ -193,6 +193,30 @@ class MetadataRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class DryRunRequest(_message.Message):
+    __slots__ = ("body",)
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    body: bytes
+    def __init__(self, body: _Optional[bytes] = ...) -> None: ...
+
+class DryRunResponse(_message.Message):
+    __slots__ = ("valid", "invalid", "success", "error", "fee", "events", "block_number")
+    VALID_FIELD_NUMBER: _ClassVar[int]
+    INVALID_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    valid: bool
+    invalid: str
+    success: bool
+    error: str
+    fee: bytes
+    events: _containers.RepeatedCompositeFieldContainer[_extrinsic_pb2.EventRecord]
+    block_number: int
+    def __init__(self, valid: _Optional[bool] = ..., invalid: _Optional[str] = ..., success: _Optional[bool] = ..., error: _Optional[str] = ..., fee: _Optional[bytes] = ..., events: _Optional[_Iterable[_Union[_extrinsic_pb2.EventRecord, _Mapping]]] = ..., block_number: _Optional[int] = ...) -> None: ...
+
 class PalletQueryRequest(_message.Message):
     __slots__ = ("pallet", "name", "request")
     PALLET_FIELD_NUMBER: _ClassVar[int]

@@ -105,6 +105,11 @@ class NodeStub:
                 request_serializer=payable_dot_node_dot_v1_dot_node__pb2.AccountHistoryRequest.SerializeToString,
                 response_deserializer=payable_dot_node_dot_v1_dot_node__pb2.AccountHistory.FromString,
                 _registered_method=True)
+        self.DryRun = channel.unary_unary(
+                '/payable.node.v1.Node/DryRun',
+                request_serializer=payable_dot_node_dot_v1_dot_node__pb2.DryRunRequest.SerializeToString,
+                response_deserializer=payable_dot_node_dot_v1_dot_node__pb2.DryRunResponse.FromString,
+                _registered_method=True)
 
 
 class NodeServicer:
@@ -202,6 +207,15 @@ class NodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DryRun(self, request, context):
+        """What an extrinsic body (unsigned yet) would do in the next block, on the committed state, writing
+        nothing: refused at the pool's door, or its fee and the call's outcome and events. A wallet shows a
+        call sure to fail before it is signed and charged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -274,6 +288,11 @@ def add_NodeServicer_to_server(servicer, server):
                     servicer.GetAccountHistory,
                     request_deserializer=payable_dot_node_dot_v1_dot_node__pb2.AccountHistoryRequest.FromString,
                     response_serializer=payable_dot_node_dot_v1_dot_node__pb2.AccountHistory.SerializeToString,
+            ),
+            'DryRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.DryRun,
+                    request_deserializer=payable_dot_node_dot_v1_dot_node__pb2.DryRunRequest.FromString,
+                    response_serializer=payable_dot_node_dot_v1_dot_node__pb2.DryRunResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -654,6 +673,33 @@ class Node:
             '/payable.node.v1.Node/GetAccountHistory',
             payable_dot_node_dot_v1_dot_node__pb2.AccountHistoryRequest.SerializeToString,
             payable_dot_node_dot_v1_dot_node__pb2.AccountHistory.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DryRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.node.v1.Node/DryRun',
+            payable_dot_node_dot_v1_dot_node__pb2.DryRunRequest.SerializeToString,
+            payable_dot_node_dot_v1_dot_node__pb2.DryRunResponse.FromString,
             options,
             channel_credentials,
             insecure,
