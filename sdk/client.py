@@ -493,6 +493,8 @@ def _convert(field, value):
         return bytes.fromhex(value.removeprefix("0x"))
     if field.type in (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_INT64,
                       FieldDescriptor.TYPE_INT32):
+        if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"{value!r} is not a whole number")  # 1.5 was cut to 1, true made 1
         return int(value)
     if field.type == FieldDescriptor.TYPE_BOOL and isinstance(value, str):
         word = value.strip().lower()

@@ -63,3 +63,15 @@ def test_a_boolean_given_as_text_is_true_or_false_never_a_guess():
     for word in ("ture", "maybe", "on", ""):
         with pytest.raises(ValueError, match="not true or false"):
             _convert(field, word)
+
+
+def test_a_whole_number_field_takes_no_fraction_and_no_boolean():
+    """`datanet: 1.5` named DataNet 1; `true` named 1."""
+    from payable.datanet.v1 import datanet_pb2
+    from sdk.client import _convert
+
+    field = datanet_pb2.PublishSnapshot.DESCRIPTOR.fields_by_name["datanet"]
+    assert [_convert(field, v) for v in (3, 3.0, "3")] == [3, 3, 3]
+    for bad in (1.5, True, "1.5"):
+        with pytest.raises(ValueError):
+            _convert(field, bad)

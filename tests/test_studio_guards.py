@@ -385,3 +385,14 @@ def test_a_slow_worker_call_does_not_hold_up_every_other_page(monkeypatch):
         release.set()
         preview.join(30)
         assert finished.is_set()
+
+
+def test_an_upload_past_the_blob_limit_is_refused_as_it_streams(monkeypatch):
+    """Refused once the body passes the limit, not stored whole on the studio's disk and refused after."""
+    from studio.routes import datanets
+
+    monkeypatch.setattr(datanets, "MAX_UPLOAD_BYTES", 1024)
+    with _studio() as client:
+        signed = {"X-Content-Hash": "00" * 32, "X-Uploader": "00" * 32, "X-Issued-At": "1", "X-Signature": "00" * 64}
+        answer = client.post("/api/upload", content=b"x" * 5000, headers={"X-CSRF-Token": _token(client), **signed})
+        assert answer.status_code == 413 and "the largest blob a node stores" in answer.json()["detail"]

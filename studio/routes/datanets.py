@@ -44,6 +44,7 @@ def datanet(datanet_id: ChainNumber, client: NodeClient, page: Page):
                 access_name=lambda s: dn.AccessState.Name(s)[7:].lower())
 
 
+MAX_UPLOAD_BYTES = 256 << 20  # a node's default blob limit (`payable node --blob-limit`, in MiB)
 UPLOAD_HEADERS = ("X-Content-Hash", "X-Uploader", "X-Issued-At", "X-Signature")
 
 
@@ -70,8 +71,11 @@ async def upload(request: Request, client: NodeClient):
     with tempfile.NamedTemporaryFile(prefix="studio-upload-") as tmp:
         size = 0
         async for chunk in request.stream():
-            tmp.write(chunk)
             size += len(chunk)
+            if size > MAX_UPLOAD_BYTES:  # refused while it streams, before it fills the studio's disk
+                raise HTTPException(413, f"the file is over {MAX_UPLOAD_BYTES >> 20} MiB, the largest blob a node "
+                                         f"stores by default")
+            tmp.write(chunk)
         tmp.flush()
         if size == 0:
             raise HTTPException(400, "the file is empty")
