@@ -93,6 +93,24 @@ def cmd_block(args) -> int:
     return 0
 
 
+def cmd_extrinsic(args) -> int:
+    """Where an extrinsic landed, by its hash (NOT_FOUND while no block holds it): what a client whose
+    submission timed out looks up before signing anything again."""
+    try:
+        digest = bytes.fromhex(args.hash.removeprefix("0x"))
+    except ValueError as exc:
+        raise ValueError(f"an extrinsic hash is 64 hex digits, not {args.hash!r}") from exc
+    with client(args) as node:
+        found = node.extrinsic(digest)
+    failed = [e for e in found.events if e.pallet == "system" and e.name == "ExtrinsicFailed"]
+    data = {"hash": digest.hex(), "block": found.block_number, "block_hash": found.block_hash.hex(),
+            "index": found.index, "success": not failed, "events": [f"{e.pallet}.{e.name}" for e in found.events]}
+    emit(args, data, [("extrinsic", data["hash"]), ("block", f"#{found.block_number} ({data['block_hash']})"),
+                      ("index", str(found.index)), ("success", str(data["success"]).lower()),
+                      ("events", ", ".join(data["events"]) or "-")])
+    return 0
+
+
 def register(sub) -> None:
     key = sub.add_parser("key", help="generate or inspect keys")
     key_sub = key.add_subparsers(dest="action", required=True)
@@ -124,3 +142,5 @@ def register(sub) -> None:
 
     block = client_command(sub, "block", "show a block (default: the best)", cmd_block)
     block.add_argument("number", type=int, nargs="?")
+    found = client_command(sub, "extrinsic", "where an extrinsic landed, by its hash", cmd_extrinsic)
+    found.add_argument("hash", help="the extrinsic's blake2b-256, hex")

@@ -77,18 +77,27 @@ def _add(args, net) -> None:
           f"logs {node.home}/{{app,comet}}.log; `payable testnet status --dir {net.dir}` shows it catch up")
 
 
+def _refuse_what_the_action_ignores(args) -> None:
+    """A node, --sync or a generation flag given to an action that would silently ignore it (`down node1`
+    stopped the whole network) is refused, saying what the action takes."""
+    if args.node is not None and args.action not in ("start", "stop", "restart"):
+        raise SystemExit(f"testnet: `{args.action}` acts on the whole network and takes no node (given "
+                         f"{args.node!r}); one node: `payable testnet stop|start|restart {args.node}`")
+    if args.action != "add" and args.sync is not None:
+        raise SystemExit(f"testnet: --sync is how `add` joins a node; `{args.action}` takes none")
+    if args.action != "up" and any(getattr(args, f) is not None for f in GENERATION_FLAGS):
+        raise SystemExit(f"testnet: {', '.join('--' + f.replace('_', '-') for f in GENERATION_FLAGS)} "
+                         f"only make a network (`up` on an empty --dir); `{args.action}` takes none")
+
+
 def cmd_testnet(args) -> int:
     from node.testnet import Testnet, TestnetError
 
     try:
         net = Testnet(args.dir)
-        if args.action != "add" and args.sync is not None:
-            raise SystemExit(f"testnet: --sync is how `add` joins a node; `{args.action}` takes none")
+        _refuse_what_the_action_ignores(args)
         if args.action != "up" and not net.nodes:
             raise TestnetError(f"no testnet in {args.dir}")
-        if args.action != "up" and any(getattr(args, f) is not None for f in GENERATION_FLAGS):
-            raise SystemExit(f"testnet: {', '.join('--' + f.replace('_', '-') for f in GENERATION_FLAGS)} "
-                             f"only make a network (`up` on an empty --dir); `{args.action}` takes none")
         if args.action == "up":
             _up(args, net)
         elif args.action in ("start", "stop", "restart"):

@@ -27,8 +27,19 @@ def consensus_key(text: str) -> bytes:
     """A consensus key: CometBFT's priv_validator_key.json (its public key only), base64 or 64 hex digits."""
     from pallets.validators.genesis import parse_key
 
-    if Path(text).is_file():
-        return base64.b64decode(json.loads(Path(text).read_text())["pub_key"]["value"])
+    path = Path(text)
+    if path.is_dir():
+        raise ValueError(f"{text} is a directory: give the node's config/priv_validator_key.json")
+    if path.is_file():
+        try:
+            found = json.loads(path.read_text())["pub_key"]
+            if found.get("type") != "tendermint/PubKeyEd25519":
+                raise ValueError(f"its pub_key is {found.get('type')!r}, not an ed25519 key")
+            return base64.b64decode(found["value"], validate=True)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"{text} is not CometBFT's priv_validator_key.json ({type(exc).__name__}: {exc}); "
+                             f"the node's config/priv_validator_key.json holds its consensus key (node_key.json "
+                             f"is its p2p key)") from exc
     return parse_key(text)
 
 

@@ -37,9 +37,10 @@ from sdk.grpcserver import SERVER_OPTIONS, AioRefuseMalformed, AioServerThread, 
 from sdk.wire import CONTENT_READ_MAX_SKEW_S, content_read_message, content_upload_message
 
 from .contentstore import ContentError, ContentStore
+from .ipfs.kubo import KuboUnreachable
 from .ipfs.replication import SwarmBusy
 from .node import Node
-from .txpool import PoolRejected
+from .txpool import PoolRejected, Unconfirmed
 
 MAX_DETAILS = 1000  # characters of an error's details: what a refusal echoes of its input stays bounded
 
@@ -50,7 +51,12 @@ def clip(details: str) -> str:
 
 def unsubmitted(exc: ConnectionError) -> str:
     """What a client reads when the consensus engine behind this node does not answer: nothing was
-    submitted, so it is safe to send the same signed bytes again (no new nonce needed)."""
+    submitted, so it is safe to send the same signed bytes again (no new nonce needed) - or, when the engine
+    took the request but did not answer in time (`Unconfirmed`), it may still be included: never sign anew."""
+    if isinstance(exc, Unconfirmed):
+        return (f"unconfirmed: {exc}. It may have reached the network and may still be included (this node keeps "
+                f"it in its pool): do not sign it again - send the same extrinsic again (it is never applied "
+                f"twice) or look it up by its hash")
     return (f"not submitted: {exc}. Nothing of it reached the network; send the same extrinsic again, to this "
             f"node once its consensus engine is back or to another node")
 
@@ -473,6 +479,10 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
             raise Refused(grpc.StatusCode.DATA_LOSS, str(exc)) from None
         except SwarmBusy as exc:
             raise Refused(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)) from None
+        except KuboUnreachable as exc:
+            raise Refused(grpc.StatusCode.UNAVAILABLE, f"this node lacks blob {digest.hex()} and its IPFS daemon "
+                                                       f"does not answer to fetch it ({exc}): retry, or read from "
+                                                       f"another node") from None
 
     async def Download(self, request, context):
         try:

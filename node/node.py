@@ -33,7 +33,7 @@ from runtime.storage.backend import RocksBackend
 
 from .contentstore import ContentStore
 from .metrics import NodeMetrics
-from .txpool import PoolRejected, TxPool
+from .txpool import PoolRejected, TxPool, Unconfirmed
 
 if TYPE_CHECKING:
     from .ipfs.replication import SwarmContent
@@ -129,6 +129,9 @@ class Node:
         try:
             self.admit(raw)
             refused = self._hand_on(self.forward, [(tx_hash, raw)])[0] if self.forward is not None else None
+            if isinstance(refused, Unconfirmed) and q is not None:
+                log.warning("submission_unconfirmed", hash=tx_hash.hex(), error=str(refused))
+                return tx_hash, q  # pooled here, perhaps in the engine's mempool: the watch tells what becomes of it
             if refused is not None:
                 raise refused
         except PoolRejected as exc:
@@ -153,7 +156,7 @@ class Node:
         is withdrawn from the pool again. Per extrinsic: None or why it was not taken."""
         refusals = forward([raw for _, raw in admitted])
         for (tx_hash, _), refused in zip(admitted, refusals, strict=True):
-            if refused is not None:
+            if refused is not None and not isinstance(refused, Unconfirmed):  # that one may be on its way
                 self.pool.withdraw(tx_hash)
         return refusals
 

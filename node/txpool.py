@@ -56,6 +56,12 @@ class PoolRejected(Exception):
         self.detail = message
 
 
+class Unconfirmed(ConnectionError):
+    """The consensus engine was handed an extrinsic but did not answer in time: it may have taken it, so this
+    is no "nothing was sent". The node keeps it in its pool; its fate is learned by its hash, or by sending
+    the same bytes again (never applied twice) - never by signing it anew."""
+
+
 @dataclass
 class PooledTx:
     hash: bytes

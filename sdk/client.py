@@ -270,8 +270,11 @@ class Client:
             yield first
             try:
                 yield from statuses
-            except grpc.RpcError as exc:
-                raise ClientError(f"{exc.code().name}: {exc.details()}") from exc
+            except grpc.RpcError as exc:  # admitted: the network may still include it - never sign it anew
+                raise ClientError(f"{exc.code().name}: {exc.details()}. Extrinsic {blake2_256(extrinsic).hex()} "
+                                  f"was admitted and may still be included: do not "
+                                  f"sign it again - look it up by that hash (GetExtrinsic, `payable extrinsic "
+                                  f"HASH`) or resend the same bytes to watch it") from exc
 
         return self._finalized(rest())
 

@@ -87,3 +87,23 @@ def test_when_cometbft_does_not_answer_no_extrinsic_of_the_batch_counts_as_sent(
     (port,) = free_ports(1)  # nothing listens there
     verdicts = CometRpc(f"http://127.0.0.1:{port}", timeout=2).gossip([b"a", b"b", b"c"])
     assert len(verdicts) == 3 and all(isinstance(v, CometUnavailable) for v in verdicts)
+
+
+def test_when_cometbft_takes_the_batch_but_does_not_answer_it_may_have_been_sent():
+    """A stopped CometBFT (SIGSTOP) still accepts connections: what was sent may reach its mempool once it
+    runs again. That is `CometUnconfirmed`, not "nothing was sent" (the node then keeps it in its pool)."""
+    import socket
+
+    from node.abci.comet import CometUnconfirmed
+    from node.txpool import Unconfirmed
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts (the kernel does), never answers
+    try:
+        verdicts = CometRpc(f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=1).gossip([b"a", b"b"])
+        assert len(verdicts) == 2 and all(isinstance(v, CometUnconfirmed) and isinstance(v, Unconfirmed)
+                                          for v in verdicts)
+        assert "did not answer broadcast_tx_async within 1 s" in str(verdicts[0])
+    finally:
+        silent.close()

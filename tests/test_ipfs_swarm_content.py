@@ -30,11 +30,18 @@ class MemoryKubo:
         self.gate = threading.Event()
         self.closed = threading.Event()
         self.waiting = 0  # cats now waiting on the swarm
+        self.down = False  # the daemon does not answer (killed, stopped)
+        self.unpinned: list[str] = []
+
+    def _answering(self) -> None:
+        if self.down:
+            raise kubo.KuboUnreachable("kubo's API at http://127.0.0.1:1 does not answer: connection refused")
 
     def id(self) -> str:
         return "12D3KooWself"
 
     def cat(self, cid: str, limit: int, timeout: float) -> bytes:
+        self._answering()
         if cid not in self.blocks:
             self.waiting += 1
             self.gate.wait(timeout)
@@ -46,9 +53,16 @@ class MemoryKubo:
         pass
 
     def has_block(self, cid: str) -> bool:
+        self._answering()
         return cid in self.blocks
 
+    def unpin(self, cid: str) -> None:
+        self._answering()
+        self.unpinned.append(cid)
+        self.blocks.pop(cid, None)
+
     def publish(self, topic: str, message: bytes) -> None:
+        self._answering()
         self.published.append(json.loads(message))
 
     def subscribe(self, topic: str):
@@ -215,3 +229,57 @@ def test_a_publisher_behind_the_chain_scans_the_pending_uploads_once_not_once_pe
         first_pass.set()
         fake.closed.set()
         content.close()
+
+
+def _passes_done(content: SwarmContent) -> None:
+    pause = threading.Event()
+    for _ in range(200):
+        if content._work.empty():
+            break
+        pause.wait(0.02)
+    pause.wait(0.3)
+
+
+def test_a_blob_the_chain_frees_while_the_daemon_is_down_is_unpinned_when_it_answers_again(tmp_path):
+    """A withdrawn blob whose node's kubo was down at that block stayed pinned (and served to the swarm)
+    forever: the release was logged done and forgotten. It is now kept, durably, until the daemon answers -
+    on a later block, or after the node restarts."""
+    fake, (data, digest) = MemoryKubo(), _blob()
+    fake.blocks[kubo.raw_cid(digest)] = data
+
+    def started() -> SwarmContent:
+        return SwarmContent(ContentStore(tmp_path / "store"), fake, tmp_path / "index", bytes(32), "t",
+                            lambda d: PUBLIC)
+
+    content = started()
+    try:
+        fake.down = True
+        content.block_committed([digest])  # the block that withdrew it
+        _passes_done(content)
+        assert fake.unpinned == [] and (tmp_path / "index" / "releasing" / digest.hex()).exists()
+    finally:
+        fake.closed.set()
+        content.close()
+    fake.down, fake.closed = False, threading.Event()  # the node restarts with its daemon back
+    content = started()
+    try:
+        content.block_committed([])  # its next block
+        _passes_done(content)
+        assert fake.unpinned == [kubo.raw_cid(digest)] and kubo.raw_cid(digest) not in fake.blocks
+        assert not (tmp_path / "index" / "releasing" / digest.hex()).exists()
+    finally:
+        fake.closed.set()
+        content.close()
+
+
+def test_a_read_while_this_nodes_daemon_is_down_is_unavailable_not_a_missing_blob(swarm):
+    """NOT_FOUND "no blob" said the network lacked it; the node's own IPFS daemon was down."""
+    data, digest = _blob()
+    swarm.chain[digest] = PUBLIC
+    swarm.kubo.down = True
+    with pytest.raises(kubo.KuboUnreachable):
+        swarm.fetch(digest)
+    service = ContentService(SimpleNamespace(swarm=swarm, content=swarm.store))
+    with pytest.raises(Refused) as refused:
+        service._ensure_local(digest)
+    assert refused.value.code == grpc.StatusCode.UNAVAILABLE and "IPFS daemon does not answer" in refused.value.details

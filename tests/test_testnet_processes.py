@@ -131,6 +131,9 @@ def test_generation_flags_take_zero_as_a_value_and_refuse_what_cannot_run(tmp_pa
         with pytest.raises(SystemExit, match=f"--sync is how `add` joins a node; `{action}` takes none"):
             cli_testnet.cmd_testnet(build_parser().parse_args(["testnet", action, "--dir", str(tmp_path),
                                                                "--sync", "state"]))
+    for action in ("down", "status", "add", "up"):  # `down node1` stopped the whole network
+        with pytest.raises(SystemExit, match=f"`{action}` acts on the whole network and takes no node"):
+            cli_testnet.cmd_testnet(build_parser().parse_args(["testnet", action, "node1", "--dir", str(tmp_path)]))
 
 
 def test_a_process_that_exits_at_start_is_reported_with_its_log_and_a_slow_one_can_be_left_to_finish(

@@ -49,3 +49,21 @@ def test_bond_show_unjail_refusal_and_unbond(start_node, tmp_path):
     left = ok(node, "unbond", "--amount", "200", "--from", "//Ferdie")
     assert left["state"].startswith("left candidacy")
     assert run(node, "show", ferdie).returncode == 2  # not a candidate any more: the CLI's error exit
+
+
+def test_a_consensus_key_file_that_is_not_cometbfts_validator_key_is_named_not_a_traceback(tmp_path):
+    """node_key.json sits beside priv_validator_key.json: given by mistake it was a KeyError traceback, and a
+    directory was decoded as base64 and sent to the chain."""
+    from cli.validator import consensus_key
+
+    p2p = tmp_path / "node_key.json"
+    p2p.write_text(json.dumps({"priv_key": {"type": "tendermint/PrivKeyEd25519", "value": "AAAA"}}))
+    with pytest.raises(ValueError, match="not CometBFT's priv_validator_key.json .*node_key.json is its p2p key"):
+        consensus_key(str(p2p))
+    with pytest.raises(ValueError, match="is a directory"):
+        consensus_key(str(tmp_path))
+    key = Keypair.from_uri("//Ferdie//consensus").public
+    good = tmp_path / "priv_validator_key.json"
+    good.write_text(json.dumps({"pub_key": {"type": "tendermint/PubKeyEd25519",
+                                            "value": base64.b64encode(key).decode()}}))
+    assert consensus_key(str(good)) == key == consensus_key(key.hex())

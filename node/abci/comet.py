@@ -15,7 +15,7 @@ import json
 import threading
 from urllib.parse import urlparse
 
-from ..txpool import PoolRejected
+from ..txpool import PoolRejected, Unconfirmed
 
 # a JSON-RPC batch within CometBFT's default limits: rpc.max_request_batch_size (10 calls) and max_body_bytes (1 MB)
 BATCH_CALLS, BATCH_BYTES = 10, 512 * 1024
@@ -23,6 +23,11 @@ BATCH_CALLS, BATCH_BYTES = 10, 512 * 1024
 
 class CometUnavailable(ConnectionError):
     """CometBFT's RPC did not answer."""
+
+
+class CometUnconfirmed(CometUnavailable, Unconfirmed):
+    """CometBFT's RPC took the request (the connection stood) but did not answer within the timeout (a
+    stopped or overloaded process): what was sent may have reached its mempool."""
 
 
 class CometRpc:
@@ -46,9 +51,15 @@ class CometRpc:
         data = json.dumps(body)
         try:
             return self._send(data, fresh=False)
+        except TimeoutError as exc:  # it may have arrived: not sent again, and not "nothing was sent"
+            raise CometUnconfirmed(f"CometBFT RPC at {self.url} did not answer {what} within {self.timeout} s: "
+                                   f"{exc}") from exc
         except (OSError, http.client.HTTPException):
             try:
                 return self._send(data, fresh=True)
+            except TimeoutError as exc:
+                raise CometUnconfirmed(f"CometBFT RPC at {self.url} did not answer {what} within {self.timeout} "
+                                       f"s: {exc}") from exc
             except (OSError, http.client.HTTPException) as exc:
                 raise CometUnavailable(f"CometBFT RPC at {self.url} did not answer {what}: {exc}") from exc
 

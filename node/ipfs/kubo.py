@@ -41,6 +41,10 @@ class KuboError(RuntimeError):
     """kubo refused a call, or did not answer; the message says which and why."""
 
 
+class KuboUnreachable(KuboError):
+    """kubo's API did not answer at all (the daemon down or stopped): nothing can be concluded about a CID."""
+
+
 def _varint(n: int) -> bytes:
     out = bytearray()
     while True:
@@ -150,7 +154,7 @@ class Kubo:
                 pass
             raise KuboError(f"kubo {command}: {detail.strip()[:500]}") from None
         except (urllib.error.URLError, OSError) as exc:
-            raise KuboError(f"kubo's API at {self.api} does not answer ({command}): {exc}") from None
+            raise KuboUnreachable(f"kubo's API at {self.api} does not answer ({command}): {exc}") from None
         if stream:
             return response
         with response:
@@ -200,8 +204,11 @@ class Kubo:
         return True
 
     def has_block(self, cid: str) -> bool:
+        """Whether this daemon holds the block (KuboUnreachable when it does not answer: that is no "no")."""
         try:
             self._post("block/stat", {"arg": cid, "offline": "true"}, timeout=5)
+        except KuboUnreachable:
+            raise
         except KuboError:
             return False
         return True

@@ -45,7 +45,7 @@ from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
 
 from ..contentstore import ContentError, ContentStore
-from .kubo import Kubo, KuboError, raw_cid
+from .kubo import Kubo, KuboError, KuboUnreachable, raw_cid
 
 log = structlog.get_logger("payable.ipfs")
 PUBLIC, PERMISSIONED, WITHDRAWN, UNREFERENCED = "public", "permissioned", "withdrawn", "unreferenced"
@@ -98,6 +98,7 @@ class SwarmContent:
         self.dir = Path(directory)
         (self.dir / "records").mkdir(parents=True, exist_ok=True)
         (self.dir / "pending").mkdir(exist_ok=True)
+        (self.dir / "releasing").mkdir(exist_ok=True)
         self.peer_id = kubo.id()
         self._records_changed = threading.Condition()
         self._fetching = threading.BoundedSemaphore(MAX_FETCHES)
@@ -157,7 +158,9 @@ class SwarmContent:
             released, stopping = self._next_pass()
             try:
                 for digest in released:
-                    self.release(digest)
+                    self._mark_released(digest)
+                for marker in sorted((self.dir / "releasing").iterdir()):  # this pass's, and any left unfinished
+                    self.release(bytes.fromhex(marker.name))
                 for marker in [] if stopping else list((self.dir / "pending").iterdir()):
                     self._publish_pending(bytes.fromhex(marker.name))
             except (KuboError, ContentError, OSError) as exc:
@@ -179,17 +182,32 @@ class SwarmContent:
                      derived=cid == raw_cid(digest))
         marker.unlink(missing_ok=True)
 
-    def release(self, digest: bytes) -> None:
-        """Unpin a blob the chain freed and delete its blocks here (every node does, at the same block)."""
-        (self.dir / "pending" / digest.hex()).unlink(missing_ok=True)
+    def _mark_released(self, digest: bytes) -> None:
+        """Record, durably, that the chain freed this blob (with the CIDs it may sit under here) before any
+        unpin: a daemon that does not answer now is unpinned when it answers again - on a later pass, or
+        after a restart - never forgotten while its copy still serves the swarm."""
         cids = {raw_cid(digest)}
         if (record := self.record(digest)) is not None:
             cids.add(record.cid)
+        marker = self.dir / "releasing" / digest.hex()
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sorted(cids)))
+        tmp.replace(marker)
+        (self.dir / "pending" / digest.hex()).unlink(missing_ok=True)
+        self._forget(digest)
+
+    def release(self, digest: bytes) -> None:
+        """Unpin a blob the chain freed and delete its blocks here (every node does, at the same block);
+        KuboUnreachable while the daemon does not answer, its marker kept for the next pass."""
+        marker = self.dir / "releasing" / digest.hex()
+        if not marker.exists():
+            self._mark_released(digest)
+        cids = json.loads(marker.read_text())
         for cid in cids:
             if self.kubo.has_block(cid):
                 self.kubo.unpin(cid)
-        self._forget(digest)
-        log.info("content_unpinned", hash=digest.hex(), cids=sorted(cids))
+        marker.unlink()
+        log.info("content_unpinned", hash=digest.hex(), cids=cids)
 
     # --- out of the swarm ----------------------------------------------------------------------------
     def fetch(self, digest: bytes) -> bool:
@@ -216,6 +234,8 @@ class SwarmContent:
             return False
         try:
             data = self.kubo.cat(record.cid, self.store.max_blob + 64, self.fetch_timeout)
+        except KuboUnreachable:
+            raise  # this node's own daemon is down: not a blob the swarm lacks
         except KuboError as exc:
             self._forget(digest)  # a record of a CID nobody serves (a peer's may be bogus): ask afresh next time
             log.info("content_not_in_swarm", hash=digest.hex(), cid=record.cid, error=str(exc))
@@ -245,6 +265,8 @@ class SwarmContent:
         """Ask the swarm for a blob's record and wait a little for a node that holds it to answer."""
         try:
             self._announce("want", digest)
+        except KuboUnreachable:
+            raise
         except KuboError:
             return None
         deadline = time.monotonic() + RECORD_WAIT_S

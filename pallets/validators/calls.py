@@ -23,8 +23,10 @@ def format_utc(ms: int) -> str:
 
 
 def check_key(key: bytes) -> bytes:
-    if len(key) != 32 or key == bytes(32):
+    if len(key) != 32:
         raise errors.BadKey(f"a consensus key is a 32-byte ed25519 public key, got {len(key)} bytes")
+    if key == bytes(32):
+        raise errors.BadKey("a consensus key of 32 zero bytes is no ed25519 public key")
     return key
 
 
