@@ -155,14 +155,15 @@ def read_blocks(path: Path, kind: str | None = None) -> Iterator[tuple[Block, by
         if kind is not None and found != kind:
             raise BlockFileError(f"{path} holds blocks of {KIND_TEXT[found]}, but the chain at the base path is "
                                  f"{KIND_TEXT[kind]}")
-        index = 0
+        index = 1  # the file's blocks counted from 1, as blocks are
         while size := src.read(4):
-            data = _sized(src, size, path, f"block {index}")
+            data = _sized(src, size, path, f"the file's block {index}")
             try:
-                block = decode_canonical(Block, data, f"{path}: block {index}")
+                block = decode_canonical(Block, data, f"{path}: the file's block {index}")
             except NonCanonical as exc:
                 raise BlockFileError(str(exc)) from exc
-            commit = _sized(src, src.read(4), path, f"block {index}'s commit") if found == COMETBFT else b""
+            commit = _sized(src, src.read(4), path, f"the file's block {index}'s commit") if found == COMETBFT \
+                else b""
             yield block, commit or None
             index += 1
 
@@ -225,6 +226,8 @@ class CheckReport(Report):
 def export_blocks(base_path: Path, out: Path, start: int = 1, end: int | None = None) -> Report:
     """Write blocks start..end (default: to the head) of a stopped node's chain to `out`, a CometBFT chain's
     each with its recorded commit."""
+    if end is not None and end < start:
+        raise BlockFileError(f"--end #{end} is before --start #{start}: nothing to export")
     spec, backend = _stored(base_path)
     kind = chain_kind(spec)
     try:

@@ -311,9 +311,12 @@ class Testnet:
                    for folder in (Path(self.nodes[j].home) / "payable" / SNAPSHOT_DIR).glob("[0-9]*")
                    if folder.name.isdigit() and int(folder.name) + 2 <= top]
         if not heights:
-            when = f"every {self.snapshot_interval} blocks" if self.snapshot_interval else "none (interval 0)"
-            raise TestnetError(f"no node holds a snapshot to join from yet (they take one {when}; the chain is at "
-                               f"#{top}): wait, or join by block replay")
+            if not self.snapshot_interval:
+                raise TestnetError("this network takes no snapshots (--snapshot-interval 0): join by block replay "
+                                   "(`payable testnet add --sync blocks`)")
+            raise TestnetError(f"no node holds a snapshot to join from yet (they take one every "
+                               f"{self.snapshot_interval} blocks; the chain is at #{top}): wait, or join by block "
+                               f"replay (`--sync blocks`)")
         return max(heights)
 
     def node_index(self, name: str) -> int:

@@ -16,7 +16,7 @@ import pytest
 from conftest import GENESIS_TS, DevChain
 
 from node.abci.finality import commit_key, commit_record
-from node.chaintools import BlockFileError, check_chain, export_blocks, import_blocks
+from node.chaintools import BlockFileError, check_chain, export_blocks, import_blocks, read_blocks
 from node.node import DB_DIR, open_spec
 from payable.system.v1 import system_pb2
 from runtime import system
@@ -210,6 +210,20 @@ def test_an_export_cut_short_leaves_neither_the_file_nor_its_temporary(tmp_path)
     with pytest.raises(BlockImportError, match="missing"):
         write_blocks(out, records(), COMETBFT)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_whose_end_is_before_its_start_is_refused_and_a_file_block_is_counted_from_1(source, tmp_path):
+    """`export-blocks --start 10 --end 5` exported nothing and exited 0; a cut file named its first block 0."""
+    with pytest.raises(BlockFileError, match="--end #5 is before --start #10"):
+        export_blocks(source["base"], tmp_path / "none.bin", start=10, end=5)
+    assert not (tmp_path / "none.bin").exists()
+    full = tmp_path / "full.bin"
+    export_blocks(source["base"], full)
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(full.read_bytes()[:-7])  # the last block cut short
+    count = sum(1 for _ in read_blocks(full))
+    with pytest.raises(BlockFileError, match=f"the file's block {count}('s commit)? is truncated"):
+        list(read_blocks(cut))
 
 
 def test_the_tools_say_what_a_base_path_is_not_and_change_nothing_there(source, tmp_path):
