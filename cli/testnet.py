@@ -77,6 +77,20 @@ def _add(args, net) -> None:
           f"logs {node.home}/{{app,comet}}.log; `payable testnet status --dir {net.dir}` shows it catch up")
 
 
+def _state_text(row: dict) -> str:
+    """A node's state in words, naming the processes that are not running: a validator whose IPFS daemon
+    alone is gone still validates ("up", its daemon named), not "down"."""
+    off = {role: p["state"] for role, p in row["processes"].items() if p["state"] != "running"}
+    if row["running"]:
+        return "up"
+    if not off:
+        return "down (not started)"
+    named = ", ".join(f"{role} {state}" for role, state in off.items())
+    if set(off) == {"ipfs"}:
+        return f"up, but {named} (it cannot fetch or serve the swarm's blobs: restart it)"
+    return f"stopped (SIGSTOP: {named})" if "stopped" in off.values() else f"down ({named})"
+
+
 def _refuse_what_the_action_ignores(args) -> None:
     """A node, --sync or a generation flag given to an action that would silently ignore it (`down node1`
     stopped the whole network) is refused, saying what the action takes."""
@@ -113,11 +127,7 @@ def cmd_testnet(args) -> int:
             if args.json:
                 print(json.dumps(rows, indent=2))
             for row in rows if not args.json else ():
-                stopped = any(p["state"] == "stopped" for p in row["processes"].values())
-                state = "up" if row["running"] else "stopped (SIGSTOP)" if stopped else "down"
-                if state == "down":  # which of its processes are not running, not just "down"
-                    gone = [f"{role} {p['state']}" for role, p in row["processes"].items() if p["state"] != "running"]
-                    state += f" ({', '.join(gone) or 'not started'})"
+                state = _state_text(row)
                 where = f"height {row['height']}  app hash {row.get('app_hash') or '-'}" \
                     if row["height"] is not None else "no answer from its CometBFT"
                 metrics = ", ".join(f"{name} {url}" for name, url in row["metrics"].items())

@@ -75,7 +75,8 @@ def test_its_own_processes_are_stopped_and_a_sigstopped_node_is_reported_stopped
     assert row["running"] is False and {p["state"] for p in row["processes"].values()} == {"stopped"}
     shown = subprocess.run([sys.executable, "-m", "cli", "testnet", "status", "--dir", str(tmp_path)],
                            capture_output=True, text=True, timeout=60)
-    assert shown.returncode == 0 and "node0: stopped (SIGSTOP)" in shown.stdout, shown.stderr
+    assert shown.returncode == 0 and "node0: stopped (SIGSTOP: app stopped, comet stopped)" in shown.stdout, \
+        shown.stderr
     assert net.down() == 1  # a stopped process is woken to take its SIGTERM (and reaped by the testnet's wait)
     assert not process_alive(app.pid) and not process_alive(comet.pid)
     assert Testnet(tmp_path).nodes[0].pids == {}
@@ -153,3 +154,14 @@ def test_a_process_that_exits_at_start_is_reported_with_its_log_and_a_slow_one_c
     assert slow.poll() is None
     with pytest.raises(TestnetError, match="did not open port"):
         Testnet._wait_port(free_port(), slow, log, timeout=0.3)
+
+
+def test_a_node_whose_ipfs_daemon_alone_is_gone_is_up_and_says_so():
+    """It still validates: "down (ipfs gone)" sent an operator after a working validator."""
+    from cli.testnet import _state_text
+
+    processes = {"app": {"state": "running"}, "comet": {"state": "running"}, "ipfs": {"state": "gone"}}
+    assert _state_text({"running": False, "processes": processes}).startswith("up, but ipfs gone")
+    processes["comet"]["state"] = "gone"
+    assert _state_text({"running": False, "processes": processes}) == "down (comet gone, ipfs gone)"
+    assert _state_text({"running": False, "processes": {}}) == "down (not started)"
