@@ -159,8 +159,9 @@ class SwarmContent:
             try:
                 for digest in released:
                     self._mark_released(digest)
-                for marker in sorted((self.dir / "releasing").iterdir()):  # this pass's, and any left unfinished
-                    self.release(bytes.fromhex(marker.name))
+                for marker in sorted((self.dir / "releasing").iterdir()):  # this pass's, and any unfinished
+                    if not marker.suffix:  # not a `.tmp` a crash left half-written
+                        self.release(bytes.fromhex(marker.name))
                 for marker in [] if stopping else list((self.dir / "pending").iterdir()):
                     self._publish_pending(bytes.fromhex(marker.name))
             except (KuboError, ContentError, OSError) as exc:
