@@ -100,8 +100,9 @@ def _whole_chain(db: ChainDB, what: str, start: int = 1, export: bool = False) -
     first = _first_kept(db)
     if first > start:
         instead = f"export from --start {first}, or " if export else ""
-        raise StoreError(f"this node keeps blocks from #{first} on only (it joined by state sync at #{first - 1}), "
-                         f"so it cannot {what}; {instead}use a node that replayed the chain from genesis")
+        raise StoreError(f"this node keeps blocks from #{first} on only (it joined by state sync: the blocks "
+                         f"before its snapshot never reached it), so it cannot {what}; {instead}use a node that "
+                         f"replayed the chain from genesis")
 
 
 def chain_kind(spec: ChainSpec) -> str:

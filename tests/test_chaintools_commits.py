@@ -260,8 +260,9 @@ def test_the_tools_say_what_a_base_path_is_not_and_change_nothing_there(source, 
         backend.write_batch({b"b:" + n.to_bytes(8, "big"): None for n in (1, 2)})
     finally:
         backend.close()
-    with pytest.raises(StoreError, match=r"keeps blocks from #3 on only \(it joined by state sync at #2\), so it "
-                                         "cannot be re-executed from genesis"):
+    with pytest.raises(StoreError, match=r"keeps blocks from #3 on only \(it joined by state sync: the blocks "
+                                         r"before its snapshot never reached it\), so it cannot be re-executed from "
+                                         "genesis"):
         check_chain(synced)
     with pytest.raises(StoreError, match="cannot export from #1; export from --start 3, or use a node that"):
         export_blocks(synced, tmp_path / "out.bin")
