@@ -38,7 +38,10 @@ def _dataclass_from(kind: type, values: dict, where: str):
 
 
 def integer(value: Any, where: str) -> int:
-    """A whole number as JSON gives one (or its digits as text): 1.7 is not truncated to 1, true is not 1."""
+    """A whole number as JSON gives one (or its digits as text; 1e16 where a float holds it exactly): 1.7 is
+    not truncated to 1, true is not 1."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2 ** 53:
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ChainSpecError(f"{where}: {value!r} is not a whole number")
     try:
