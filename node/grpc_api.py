@@ -87,6 +87,19 @@ def check_hash(value: bytes, what: str) -> None:
     if len(value) != 32:
         raise Refused(grpc.StatusCode.INVALID_ARGUMENT, f"{what} is 32 bytes, got {len(value)}")
 
+
+def check_signed(what: str, role: str, signer: bytes, issued_at: int, signature: bytes, message: bytes) -> None:
+    """A content request's signature (an upload's, a read's): issued within CONTENT_READ_MAX_SKEW_S of now
+    and valid for `message`, else Refused UNAUTHENTICATED saying which."""
+    skew = abs(time.time() - issued_at)
+    if skew > CONTENT_READ_MAX_SKEW_S:
+        raise Refused(grpc.StatusCode.UNAUTHENTICATED, f"the {what} signature was issued {skew:.0f} s away from now; "
+                                                       f"at most {CONTENT_READ_MAX_SKEW_S} s (sign afresh)")
+    if not verify(signer, message, signature):
+        raise Refused(grpc.StatusCode.UNAUTHENTICATED, f"the {what} signature does not verify for this {role}, blob "
+                                                       f"and chain")
+
+
 MAX_BATCH = 4096
 POOL_STATUS = {"duplicate": grpc.StatusCode.ALREADY_EXISTS, "pool_full": grpc.StatusCode.RESOURCE_EXHAUSTED,
                "sender_limit": grpc.StatusCode.RESOURCE_EXHAUSTED, "future_limit": grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -410,15 +423,8 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
             raise Refused(grpc.StatusCode.UNAUTHENTICATED, "sign the upload: the first chunk needs a 32-byte "
                                                            "uploader, issued_at and a 64-byte signature over "
                                                            "content_upload_message (sdk.wire)")
-        skew = abs(time.time() - first.issued_at)
-        if skew > CONTENT_READ_MAX_SKEW_S:
-            raise Refused(grpc.StatusCode.UNAUTHENTICATED, f"the upload signature was issued {skew:.0f} s away from "
-                                                           f"now; at most {CONTENT_READ_MAX_SKEW_S} s (sign afresh)")
-        message = content_upload_message(self.node.executive.genesis_hash, first.expected_hash, first.uploader,
-                                         first.issued_at)
-        if not verify(first.uploader, message, first.signature):
-            raise Refused(grpc.StatusCode.UNAUTHENTICATED, "the upload signature does not verify for this uploader, "
-                                                           "blob and chain")
+        check_signed("upload", "uploader", first.uploader, first.issued_at, first.signature, content_upload_message(
+            self.node.executive.genesis_hash, first.expected_hash, first.uploader, first.issued_at))
         with self.node.lock:
             allowed = self.node.executive.content_uploader(first.uploader)
         if not allowed:
@@ -433,15 +439,8 @@ class ContentService(content_pb2_grpc.ContentStoreServicer):
         if len(request.reader) != 32 or len(request.signature) != 64:
             raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "a signed read needs a 32-byte reader and a 64-byte "
                                                             "signature")
-        skew = abs(time.time() - request.issued_at)
-        if skew > CONTENT_READ_MAX_SKEW_S:
-            raise Refused(grpc.StatusCode.UNAUTHENTICATED, f"the read signature was issued {skew:.0f} s away from "
-                                                           f"now; at most {CONTENT_READ_MAX_SKEW_S} s (sign afresh)")
-        message = content_read_message(self.node.executive.genesis_hash, request.hash, request.reader,
-                                       request.issued_at)
-        if not verify(request.reader, message, request.signature):
-            raise Refused(grpc.StatusCode.UNAUTHENTICATED, "the read signature does not verify for this reader, "
-                                                           "blob and chain")
+        check_signed("read", "reader", request.reader, request.issued_at, request.signature, content_read_message(
+            self.node.executive.genesis_hash, request.hash, request.reader, request.issued_at))
         return request.reader
 
     def _authorize_read(self, request) -> None:
