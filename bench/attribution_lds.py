@@ -16,8 +16,9 @@ yardsticks are plain gradient dot-product, Kronfluence (EK-FAC) and traker (TRAK
 installed with `pip install -e '.[bench]'`.
 
 Besides LDS it reports what the payout rule does with money (`fair_pay`): how far a requester grinding
-the input moves a small contributor's share (steering), and what padding with noisy copies or adding
-new rows does to a contributor's share (padding).
+the input moves a small contributor's share (steering), what padding with noisy copies or adding
+new rows does to a contributor's share (padding), and how steadily a small contributor is paid, query by
+query and per 100 queries, by draws before and by exact shares now (steady_income).
 
     python bench/attribution_lds.py [--subsets 100] [--seeds 2] [--datasets digits wine] [--models mlp]
     python bench/attribution_lds.py --fair-pay-only
@@ -246,12 +247,13 @@ def steering(requests: int = 400, variants: int = 32) -> dict:
     signing, pay a chosen small contributor (a quarter of one draw's worth of credit). Its mean share with
     the draws started from the request id and input (as before) and from a hash made after the request
     was fixed (the including block's hash; simulated here by fresh random bytes, the chain is tested in
-    tests/test_attribution_settlement.py), over its credit."""
+    tests/test_attribution_settlement.py), over its credit. With 16 or fewer contributions credited, every
+    share is exact and nothing can be steered; the others hold 20 here, so the pool is drawn."""
     from gpu_worker.results import MAX_DRAWS, PPB, draws_from, sampled_credit
 
     rng = np.random.default_rng(4)
     credit = rng.pareto(1.5, 300) + 0.01
-    small = np.zeros(len(credit), dtype=int)
+    small = 2 + np.arange(len(credit)) % 20  # the others in 20 contributions: the pool is drawn (more than 16)
     for unit in np.argsort(-credit)[30:]:
         if credit[small == 1].sum() + credit[unit] <= credit.sum() / (4 * MAX_DRAWS):
             small[unit] = 1
@@ -270,6 +272,62 @@ def steering(requests: int = 400, variants: int = 32) -> dict:
     return {"requests": requests, "variants_tried": variants, "fair_share": round(fair, 4),
             "share_x_with_request_seed": round(float(np.mean(steered)) / fair, 2),
             "share_x_with_block_seed": round(float(np.mean(drawn)) / fair, 2)}
+
+
+def steady(queries: int = 1400, window: int = 100) -> dict:
+    """Issue 29.3: the income of a small contributor (6 of 300 digits; 4 contributors) over `queries` paid
+    queries through the worker's index, each with its own draw seed (a block hash: random bytes here): per
+    query and per `window` queries, paid by draws (the rule before: 16 equal draws - reproduced exactly by
+    the same function with the other rows each its own contribution, since draws follow units, not
+    groupings) and by exact shares (now: 4 contributions credited, fewer than 16). `spread` is the
+    coefficient of variation (std / mean) of its income (what its credit itself varies: `owed_...`);
+    `window_error` the largest |received / owed - 1| over the windows, where owed is the sum of its exact
+    shares."""
+    from sklearn.datasets import load_digits
+
+    from gpu_worker.results import MAX_DRAWS, PPB, sampled_credit
+    from gpu_worker.worker import Worker
+    from payable.worker.v1 import worker_pb2 as wp
+    from runtime.crypto import Keypair
+
+    digits = load_digits()
+    x, y, n = (digits.data / 16.0).astype(np.float32), digits.target, 300
+    owner = np.where(np.arange(n) % 50 == 0, 0, 1 + np.arange(n) % 3)
+    rng = np.random.default_rng(5)
+    with tempfile.TemporaryDirectory(prefix="payable-steady-") as tmp:
+        worker = Worker(Path(tmp), Keypair.from_uri("//Worker"))
+        snapshot = Snapshot(x[:n], y[:n], owner, [1, 2, 3, 4], [bytes([i]) * 32 for i in range(1, 5)])
+        trained = worker.gradient.train(wp.TrainRequest(
+            dataset=dataset_to_proto(snapshot), seed=1,
+            model_config_json='{"family": "mlp", "inputs": 64, "classes": 10, "hidden": [16]}'))
+        built = list(worker.gradient.build_index(wp.BuildIndexRequest(
+            model_hash=trained.model_hash, dataset_hash=trained.dataset_hash, ensemble=1)))[-1]
+        index = worker.gradient.index(built.index_hash)
+        grouping = index.example_contribution
+        units_apart = np.where(grouping == 0, 0, 1 + np.arange(len(grouping)))  # always more than 16: drawn
+        owed, before, after = [], [], []
+        for query in x[n:n + queries]:
+            credit = index.example_scores(query, worker.gradient.infer(trained.model_hash, query).label)
+            positive = np.clip(credit, 0, None)
+            owed.append(positive[grouping == 0].sum() / positive.sum())
+            seed = rng.bytes(32)
+            before.append(dict(sampled_credit(credit, units_apart, MAX_DRAWS, seed)).get(0, 0) / PPB)
+            after.append(dict(sampled_credit(credit, grouping, MAX_DRAWS, seed)).get(0, 0) / PPB)
+    owed = np.array(owed)
+    windows = owed.reshape(-1, window).sum(1)
+
+    def income(paid: list[float]) -> dict:
+        paid = np.array(paid)
+        sums = paid.reshape(-1, window).sum(1)
+        return {"mean_share": round(float(paid.mean()), 5), "queries_paid_nothing": round(float(np.mean(paid == 0)), 3),
+                "per_query_spread": round(float(paid.std() / paid.mean()), 3),
+                f"per_{window}_queries_spread": round(float(sums.std() / sums.mean()), 3),
+                "window_error": round(float(np.max(np.abs(sums / windows - 1))), 4)}
+
+    return {"queries": queries, "owed_mean_share": round(float(owed.mean()), 5),
+            f"owed_per_{window}_queries_spread": round(float(windows.std() / windows.mean()), 3),
+            "queries_it_helps": round(float(np.mean(owed > 0)), 3),
+            "draws_before": income(before), "exact_now": income(after)}
 
 
 def padding(copies=(1, 3, 9), queries: int = 40) -> dict:
@@ -323,13 +381,14 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=sorted(DATASETS), choices=sorted(DATASETS))
     parser.add_argument("--models", nargs="+", default=["logreg", "mlp"], choices=["logreg", "mlp"])
     parser.add_argument("--no-yardsticks", action="store_true")
-    parser.add_argument("--fair-pay-only", action="store_true", help="only the steering and padding figures")
+    parser.add_argument("--fair-pay-only", action="store_true",
+                        help="only the steering, padding and steady-income figures")
     args = parser.parse_args()
     torch.set_num_threads(1)
     out = {"benchmark": "attribution_lds", "setting": {"subsets": args.subsets, "seeds": args.seeds,
                                                        "weight_decay": WD, "reported_on": "the second half of "
                                                                                           "the test points"},
-           "fair_pay": {"steering": steering(), "padding": padding()}}
+           "fair_pay": {"steering": steering(), "padding": padding(), "steady_income": steady()}}
     if args.fair_pay_only:
         print(json.dumps(out["fair_pay"], indent=2))
         return

@@ -4,12 +4,17 @@ The payout rule is additive over examples, so it cannot care how the same exampl
 contributions or accounts (README: "Who gets paid"):
 1. Credit is clipped at the unit - a training example, or a document for span attribution - never
    after summing a contribution: only positive influence is paid, unit by unit.
-2. The contributors' pool is paid in `draws` equal parts (at most 16, the chain's bound on credited
-   contributions). The draws are placed by systematic sampling over the units' cumulative positive
-   credit - units laid out by credit, largest first, so neither their order nor their grouping moves
-   them - from an offset derived from the request's draw seed: a unit holding a fraction f of the credit
-   gets ⌊draws·f⌋ or ⌈draws·f⌉ draws, and exactly draws·f in expectation. So what any fixed set of units
-   earns depends on their credit alone, not on who holds them; a contribution gets its units' draws.
+2. The contributors' pool is split over at most `draws` credited contributions (16 by default, the chain's
+   bound). When no more than that many contributions hold positive credit, each is paid its exact share:
+   its units' credit over all units' (a small contributor is paid in every query its examples help, in
+   proportion, not by lottery; what a set of units earns is the sum of what each unit earns, so grouping
+   them moves at most the rounding). When more do, the pool is paid in `draws` equal parts placed by
+   systematic sampling over the units' cumulative positive credit - units laid out by credit, largest
+   first, so neither their order nor their grouping moves them - from an offset derived from the
+   request's draw seed: a unit holding a fraction f of the credit gets ⌊draws·f⌋ or ⌈draws·f⌉ draws, and
+   exactly draws·f in expectation; a contribution gets its units' draws. Both ways a contribution is
+   paid its credit's share in expectation, so splitting data over more accounts (which may cross from
+   one way to the other) changes what it earns on average by nothing.
    The draw seed of a paid request is the hash of the block that included it (`Request.draw_seed`; the
    chain refuses a result drawn from any other): it did not exist when the requester signed, so no
    variation of the input bytes (one low bit of one feature, which changes neither answer nor credit)
@@ -40,29 +45,45 @@ PPB = 1_000_000_000
 
 
 MAX_DRAWS = 16  # the chain's bound on credited contributions per result (attribution.max_credited)
+EXACT_SCALE = 2**52  # exact shares as integer weights: each contribution's fraction of the credit, float64-precise
 
 
 def sampled_credit(unit_credit: np.ndarray, unit_contribution: np.ndarray, draws: int, seed: bytes,
                    paid_fraction: float = 1.0) -> list[tuple[int, int]]:
-    """[(contribution index, share in ppb)] by the rule above, largest share first (ties: lower index)."""
+    """[(contribution index, share in ppb)] by the rule above, largest share first (ties: lower index):
+    exact shares when at most `draws` contributions hold positive credit, else `draws` systematic draws."""
     if not 1 <= draws <= MAX_DRAWS:
-        raise ValueError(f"top_k (the number of paid draws) must be within 1..{MAX_DRAWS}, got {draws}")
+        raise ValueError(f"top_k (the most contributions a result credits) must be within 1..{MAX_DRAWS}, "
+                         f"got {draws}")
     positive = np.where(np.isfinite(unit_credit) & (unit_credit > 0), unit_credit, 0.0).astype(np.float64)
     total = positive.sum()
     if total <= 0 or paid_fraction <= 0:
         return []
+    contribution = np.asarray(unit_contribution, dtype=np.int64)
+    held = np.bincount(contribution, weights=positive)
+    credited = np.flatnonzero(held > 0)
+    if len(credited) <= draws:
+        weights = {int(c): int(round(held[c] / total * EXACT_SCALE)) for c in credited}
+    else:
+        weights = _drawn(positive, contribution, draws, seed, total)
+    order = sorted((c for c in weights if weights[c]), key=lambda c: (-weights[c], c))
+    if not order:  # every credited unit's share rounds to nothing
+        return []
+    budget = int(round(min(1.0, paid_fraction) * PPB))
+    shares = largest_remainder(budget, [weights[c] for c in order])
+    return [(c, ppb) for c, ppb in zip(order, shares, strict=True) if ppb]  # a tiny paid fraction may round to 0
+
+
+def _drawn(positive: np.ndarray, contribution: np.ndarray, draws: int, seed: bytes, total: float) -> dict[int, int]:
+    """Per contribution, the number of the `draws` systematic draws its units take (the rule above)."""
     layout = np.lexsort((np.arange(len(positive)), -positive))  # largest credit first, ties by unit index
     offset = int.from_bytes(blake2_256(b"payable/draws" + seed)[:8], "big") / 2**64
     marks = (offset + np.arange(draws)) / draws * total
     units = layout[np.searchsorted(np.cumsum(positive[layout]), marks, side="right").clip(0, len(positive) - 1)]
     counts: dict[int, int] = {}
     for unit in units:
-        contribution = int(unit_contribution[unit])
-        counts[contribution] = counts.get(contribution, 0) + 1
-    budget = int(round(min(1.0, paid_fraction) * PPB))
-    order = sorted(counts, key=lambda c: (-counts[c], c))
-    shares = largest_remainder(budget, [counts[c] for c in order])
-    return [(c, ppb) for c, ppb in zip(order, shares, strict=True) if ppb]  # a tiny paid fraction may round to 0
+        counts[int(contribution[unit])] = counts.get(int(contribution[unit]), 0) + 1
+    return counts
 
 
 def draws_from(draw_seed: bytes, request_id: bytes, input_hash: bytes) -> bytes:

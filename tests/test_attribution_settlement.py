@@ -436,7 +436,9 @@ def test_grinding_the_input_no_longer_moves_a_contributors_expected_share(make_c
     credit - until the draws, as they can compute them before signing, pay that contributor; and pays for
     that variation. Against draws started from the request id and input (as before) the contributor is
     paid about four times its share; against the chain's draw seed, its share is what its credit says
-    (within four standard errors over 200 requests; the variance of a share of 16 draws is at most f/16)."""
+    (within four standard errors over 200 requests; the variance of a share of 16 draws is at most f/16).
+    The others hold 20 contributions, so the pool is paid by draws (with 16 or fewer credited, every share is
+    exact and there is nothing to steer)."""
     from gpu_worker.results import MAX_DRAWS, PPB, draws_from, input_hash, sampled_credit
 
     worker, model_hash, index_hash, x = trained
@@ -444,7 +446,8 @@ def test_grinding_the_input_no_longer_moves_a_contributors_expected_share(make_c
     index = worker.gradient.index(index_hash)
     label = worker.gradient.infer(model_hash, x).label
     credit = np.clip(index.example_scores(x, label), 0, None)
-    small = np.zeros(len(credit), dtype=int)
+    # the others' examples in 20 contributions: more than a result credits exactly, so the pool is drawn
+    small = 2 + np.arange(len(credit)) % 20
     for unit in np.argsort(-credit)[30:]:  # a few examples past the top ones: about a quarter of one draw
         if credit[small == 1].sum() + credit[unit] <= credit.sum() / (4 * MAX_DRAWS):
             small[unit] = 1

@@ -26,10 +26,9 @@ def test_the_demo_story_pays_every_contributor_and_payouts_equal_fees():
     assert [name for name, _, _ in rows] == ["//Bob", "//Charlie", "//Dave", "//Ferdie", "//Bob", "//Charlie",
                                              "//Dave", "//Ferdie"]
     digits = [float(share) for _, share, _ in rows[:4]]
-    # each query pays whole draws, started from the hash of the block that included it (issue 29: nobody can
-    # steer them), so in six queries the smallest contribution (10% of the rows) may draw nothing in a run -
-    # it earns in expectation, not every time; the three larger ones always draw
-    assert all(share > 0 for share in digits[1:]) and abs(sum(digits) - 100) < 0.5
+    # four contributors, fewer than a result credits: each query pays each its exact share (issue 29.3), so
+    # the smallest contribution (10% of the rows) earns in every run, not by lottery
+    assert all(share > 0 for share in digits) and abs(sum(digits) - 100) < 0.5
     assert digits[0] == min(digits)  # the smallest data contribution earned the least
     for adapter in (rows[4:6], rows[6:8]):  # each adapter paid its own DataNet's contributors, all of the pool
         shares = [float(share) for _, share, _ in adapter]
