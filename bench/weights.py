@@ -387,7 +387,7 @@ WORST_CASE: dict[str, dict[str, tuple[str, str, str]]] = {
         "REQUEST": ("9 + 2 * 64", "7", ""),
     },
     "attribution": {
-        "SUBMIT": ("40 + 16 + 4 * 30", "10 + 3 * 30", ""),
+        "SUBMIT": ("40 + 16 + 4 * 30 + 3 * 16", "10 + 3 * 30 + 3 * 16", ""),
         "CHALLENGE": ("40 + 16 + 2 * 64", "4", ""),
         "VOTE": ("40 + 16 + 4 * 8", "6 + 2 * 8", ""),
     },
@@ -429,9 +429,12 @@ request with its draw seed (one read and one write, declared here: the request p
     "attribution": """\
 submit_result verifies an ed25519 signature and up to 16 Merkle proofs, reads the request, the
 worker, the model and up to 16 snapshots; settling pays up to 16 contributors plus owner, protocol
-and up to 8 workers, each payment two token reads and writes plus the contributor's statistics. The
-bench measures the worst path it can build: 16 credited contributions, each with its proof, settled
-at once (replication 1); vote is measured resolving the dispute.""",
+and up to 8 workers, each payment two token reads and writes plus the contributor's statistics. A
+contributor's payment also reads what is held for it (`Owed`), and on its worst path - a held amount paid
+out with it - moves that from OWED_TO_CONTRIBUTORS (two token reads and writes) and clears the entry: three
+reads and three writes more per contributor, declared. The bench measures the worst path it can build: 16
+credited contributions, each with its proof, settled at once (replication 1); vote is measured resolving
+the dispute.""",
     "validators": """\
 The election and fee payout run in `on_finalize`, not in a call: their cost (one pass over the
 candidates at an epoch's end, one transfer per signer of the previous block) is the block's, and so is

@@ -12,4 +12,6 @@ TREASURY = derived_account("treasury")  # receives the protocol's share of fees 
 # The author of blocks a consensus engine orders: it collects the block's fees for the validator set,
 # and the pallet that elects the set pays it out at the end of the same block.
 BLOCK_REWARDS = derived_account("block-rewards")
-PROTOCOL_ACCOUNTS = (TREASURY, BLOCK_REWARDS)  # hold protocol funds: never reaped as dust
+# What the attribution pallet holds for contributors whose payments are too small to open their accounts yet.
+OWED_TO_CONTRIBUTORS = derived_account("owed-to-contributors")
+PROTOCOL_ACCOUNTS = (TREASURY, BLOCK_REWARDS, OWED_TO_CONTRIBUTORS)  # hold protocol funds: never reaped as dust

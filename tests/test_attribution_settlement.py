@@ -50,11 +50,13 @@ def trained(tmp_path_factory):
     return worker, response.model_hash, index.index_hash, (digits.data[1000] / 16.0).astype(np.float32)
 
 
-def _world(make_chain, trained, replication=1, deadline_blocks=5):
+def _world(make_chain, trained, replication=1, deadline_blocks=5, existential_deposit=None):
     """Three contributions in DataNet 1 (snapshot 1), the worker's model registered, workers bonded."""
     worker, model_hash, index_hash, _ = trained
     doc = dev_spec().to_dict()
     doc["config"]["inference"] = {"replication": str(replication), "deadline_blocks": str(deadline_blocks)}
+    if existential_deposit is not None:
+        doc["config"]["token"]["existential_deposit"] = str(existential_deposit)
     chain = make_chain(ChainSpec.from_dict(doc))
     _ok(chain, chain.alice, "datanet", "create_datanet",
         dn.CreateDataNet(name="digits", domain="vision", license="CC0-1.0",
@@ -334,6 +336,65 @@ def test_a_proven_dispute_slashes_the_original_worker_and_rewards_the_challenger
     assert type(_dispute(chain, "challenge", juror, lie).error).__name__ == \
         "NotChallengeable"
     chain.ex.try_state()
+
+
+def _empty(chain, who: Keypair) -> None:
+    """`who` sends everything it has (less the fee) away: its account is reaped."""
+    free, nonce = token.account(chain.ex.read_context(), who.public).free, chain.nonces.get(who.public, 0)
+    fee = chain.ex.validate_transaction(chain.transfer(who, chain.alice.public, free, keep_alive=False,
+                                                       nonce=nonce)).fee
+    raw = chain.transfer(who, chain.alice.public, free - fee, keep_alive=False, nonce=nonce)
+    assert chain.ex.validate_transaction(raw).fee == fee
+    chain.nonces[who.public] = nonce + 1
+    assert chain.block(raw).outcomes[0].ok
+    assert token.account(chain.ex.read_context(), who.public).total == 0
+
+
+def test_a_contributors_payment_too_small_for_its_empty_account_is_held_for_it_not_lost(make_chain, trained):
+    """Exact shares make small payments common (issue 29.3). A contributor who emptied its account after its
+    deposit came back cannot receive less than the existential deposit there: that payment used to go to the
+    treasury. Now it is held for the contributor (`Owed`, in OWED_TO_CONTRIBUTORS), shown in its earnings, and
+    paid out whole with the payment that brings it up to the existential deposit."""
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained, existential_deposit=2 * ONE_OPEN)  # above Bob's share of a 3 OPEN fee
+    _empty(chain, chain.bob)
+
+    def earnings():
+        return at.Earnings.FromString(chain.ex.query("attribution", "get_earnings", at.EarningsRequest(
+            contributor=chain.bob.public).SerializeToString()))
+
+    received, n = [], 0
+    while True:
+        n += 1
+        assert n <= 10, f"Bob was owed {decode_u128(earnings().owed)} after {n - 1} requests"
+        _ok(chain, chain.dave, "inference", "request_inference", inf.RequestInference(
+            model=1, input=x.astype("<f4").tobytes(), max_fee=encode_u128(PRICE)))
+        assigned = _keys()[_get_request(chain, n).workers[0]]
+        signed = _attribute(chain, worker, model_hash, index_hash, x, request_id=n, key=assigned)
+        built = chain.block(chain.sign(assigned, "attribution", "submit_result", at.SubmitResult(
+            request=n, signed_attribution=signed.SerializeToString(), proofs=_proofs(chain, signed))))
+        assert built.outcomes[0].ok, built.outcomes[0].error
+        events = {e.name: e for e in chain.ex.db.events(built.header.number).events if e.pallet == "attribution"}
+        settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
+            request=n).SerializeToString()))
+        mine = [decode_u128(p.amount) for p in settlement.payments if p.account == chain.bob.public]
+        assert len(mine) == 1 and 0 < mine[0] < 2 * ONE_OPEN and all(p.role != "contributor (below the existential "
+                                                                      "deposit: to the treasury)"
+                                                                      for p in settlement.payments)
+        received.append(mine[0])
+        chain.ex.try_state()  # OWED_TO_CONTRIBUTORS holds exactly what is owed
+        if sum(received) < 2 * ONE_OPEN:
+            held = at.OwedHeld.FromString(events["OwedHeld"].data)
+            page = at.EarningsPage.FromString(chain.ex.query("attribution", "list_earnings", at.EarningsPageRequest(
+                contributor=chain.bob.public).SerializeToString()))
+            assert decode_u128(held.owed) == sum(received) == decode_u128(earnings().owed) == decode_u128(page.owed)
+            assert token.account(chain.ex.read_context(), chain.bob.public).total == 0
+            continue
+        paid = at.OwedPaid.FromString(events["OwedPaid"].data)
+        assert decode_u128(paid.amount) == sum(received[:-1]) > 0  # what was held, with the payment that opened
+        break
+    assert token.account(chain.ex.read_context(), chain.bob.public).free == sum(received)
+    assert decode_u128(earnings().owed) == 0 and decode_u128(earnings().total) == sum(received)
 
 
 def test_an_unbonded_worker_cannot_submit(make_chain, trained):

@@ -17,3 +17,6 @@ RefusalAccepted = events.event(5, "RefusalAccepted", pb.RefusalAccepted,
                                "A worker's signed refusal of a request passed every check.")
 Refused = events.event(6, "Refused", pb.RequestRefused,
                        "A request closed on its workers' refusal: the reason, its cost, the refund; nobody slashed.")
+OwedHeld = events.event(7, "OwedHeld", pb.OwedHeld,
+                        "A contributor's payment too small to open its empty account, held for it.")
+OwedPaid = events.event(8, "OwedPaid", pb.OwedPaid, "What was held for a contributor, paid out to it.")

@@ -6,14 +6,17 @@ from pallets.token import interface as token
 from runtime.codec import decode_u128
 from runtime.context import Context
 from runtime.errors import ensure
+from runtime.protocol import OWED_TO_CONTRIBUTORS
 
-from .storage import CHALLENGE_BOND, Disputes, Settlements
+from .storage import CHALLENGE_BOND, Disputes, Owed, Settlements
 
 
 def try_state(ctx: Context) -> None:
     """Every settlement paid out exactly its fee, fee plus refund is exactly what was escrowed, and it points
     to where each agreeing result was included (no later than the settling block); what each account holds
-    under `attribution/challenge_bond` is exactly the bonds of its unresolved disputes."""
+    under `attribution/challenge_bond` is exactly the bonds of its unresolved disputes; OWED_TO_CONTRIBUTORS
+    holds exactly what is owed to contributors, each owed amount below the existential deposit (or it would
+    have been paid)."""
     bonds: dict[bytes, int] = {}
     for _, dispute in Disputes.iter(ctx):
         if not dispute.resolved:
@@ -31,3 +34,9 @@ def try_state(ctx: Context) -> None:
         ensure(paid == fee, f"settlement {request_id}: paid {paid} of its fee")
         ensure(fee + decode_u128(settlement.refund) == decode_u128(settlement.escrow),
                f"settlement {request_id}: fee and refund do not add up to the escrow")
+    owed = [amount for _, amount in Owed.iter(ctx)]
+    ensure(all(0 < amount < token.existential_deposit(ctx) for amount in owed),
+           "an owed amount is zero or could have opened its contributor's account")
+    ensure(token.account(ctx, OWED_TO_CONTRIBUTORS).total == sum(owed),
+           f"{OWED_TO_CONTRIBUTORS.hex()} holds {token.account(ctx, OWED_TO_CONTRIBUTORS).total}, the contributors "
+           f"are owed {sum(owed)}")

@@ -8,10 +8,10 @@ from pallets.token import interface as token
 from payable.attribution.v1 import attribution_pb2 as pb
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
-from runtime.protocol import TREASURY
+from runtime.protocol import OWED_TO_CONTRIBUTORS, TREASURY
 
 from . import events as ev
-from .storage import ContributorEarnings, ModelContributors
+from .storage import ContributorEarnings, ModelContributors, Owed
 
 
 def here(ctx: Context) -> pb.ExtrinsicRef | None:
@@ -32,13 +32,18 @@ def refund(ctx: Context, request, model_id: int, settlement: pb.Settlement, amou
 
 def pay(ctx: Context, request, model_id: int, settlement: pb.Settlement, account: bytes, amount: int, role: str,
         contribution_id: int = 0, net: int = 0) -> None:
-    """Pay `amount` of the request's escrow to `account`, recorded in the settlement and as an event; an amount
-    below the existential deposit for an empty account goes to the treasury instead (it could not exist)."""
+    """Pay `amount` of the request's escrow to `account`, recorded in the settlement and as an event. An amount
+    below the existential deposit for an empty account could not exist there: a contributor's is held for it
+    (`_to_contributor`), anyone else's goes to the treasury."""
     if not amount:
         return
-    if account != TREASURY and amount < token.existential_deposit(ctx) and token.account(ctx, account).total == 0:
-        account, role = TREASURY, f"{role} (below the existential deposit: to the treasury)"
-    inference.pay_escrow(ctx, request, account, amount)
+    empty = account != TREASURY and token.account(ctx, account).total == 0
+    if role == "contributor":
+        _to_contributor(ctx, request, account, amount, empty)
+    else:
+        if empty and amount < token.existential_deposit(ctx):
+            account, role = TREASURY, f"{role} (below the existential deposit: to the treasury)"
+        inference.pay_escrow(ctx, request, account, amount)
     payment = pb.Payment(account=account, amount=encode_u128(amount), role=role, contribution_id=contribution_id,
                          datanet=net)
     settlement.payments.append(payment)
@@ -54,3 +59,24 @@ def pay(ctx: Context, request, model_id: int, settlement: pb.Settlement, account
         share.earned = encode_u128(decode_u128(share.earned) + amount)
         share.payments += 1
         ModelContributors.insert(ctx, model_id, account, share)
+
+
+def _to_contributor(ctx: Context, request, account: bytes, amount: int, empty: bool) -> None:
+    """A contributor's payment. Exact shares make small payments common (a contributor holding 1% of a
+    query's credit), and a contributor may well have emptied its account after its deposit came back: such a
+    payment is held for it in OWED_TO_CONTRIBUTORS (`Owed`), not lost to the treasury, and everything held is
+    paid out with the payment that brings it up to the existential deposit, or with the next one once the
+    account exists."""
+    held = Owed.get(ctx, account) or 0
+    owed = held + amount
+    if empty and owed < token.existential_deposit(ctx):
+        inference.pay_escrow(ctx, request, OWED_TO_CONTRIBUTORS, amount)
+        Owed.insert(ctx, account, owed)
+        ev.OwedHeld.emit(ctx, account=account, amount=encode_u128(amount), owed=encode_u128(owed))
+    elif held:
+        inference.pay_escrow(ctx, request, OWED_TO_CONTRIBUTORS, amount)
+        token.transfer(ctx, OWED_TO_CONTRIBUTORS, account, owed, keep_alive=False)
+        Owed.remove(ctx, account)
+        ev.OwedPaid.emit(ctx, account=account, amount=encode_u128(held))
+    else:
+        inference.pay_escrow(ctx, request, account, amount)

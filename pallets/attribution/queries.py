@@ -8,7 +8,7 @@ from runtime.context import Context
 from runtime.errors import NotFound
 from runtime.pallet import QueryTable
 
-from .storage import ContributorEarnings, ModelContributors, ModelTotals, Results, Settlements
+from .storage import ContributorEarnings, ModelContributors, ModelTotals, Owed, Results, Settlements
 
 queries = QueryTable("attribution")
 
@@ -33,12 +33,14 @@ def get_result(ctx: Context, request: pb.ResultRequest) -> pb.StoredResult:
 
 @queries.query(pb.EarningsRequest, pb.Earnings)
 def get_earnings(ctx: Context, request: pb.EarningsRequest) -> pb.Earnings:
-    """Every attribution payment to a contributor, oldest request first, with the total."""
+    """Every attribution payment to a contributor, oldest request first, with the total, and what of it the
+    chain still holds for the contributor (`owed`: too small, so far, to open its empty account)."""
     out, total = pb.Earnings(), 0
     for _, earnings in ContributorEarnings.iter_prefix(ctx, request.contributor):
         out.payments.extend(earnings.payments)
         total += decode_u128(earnings.total)
     out.total = encode_u128(total)
+    out.owed = encode_u128(Owed.get(ctx, request.contributor) or 0)
     return out
 
 
@@ -58,7 +60,7 @@ def _limit(requested: int) -> int:
 @queries.query(pb.EarningsPageRequest, pb.EarningsPage)
 def list_earnings(ctx: Context, request: pb.EarningsPageRequest) -> pb.EarningsPage:
     """A contributor's earnings one paying request per item (its model and settling block), oldest first, a
-    page at a time; the total covers every page."""
+    page at a time; the total covers every page, and `owed` what of it the chain still holds for it."""
     out, total, limit = pb.EarningsPage(), 0, _limit(request.limit)
     for request_id, earnings in ContributorEarnings.iter_prefix(ctx, request.contributor):
         amount = decode_u128(earnings.total)
@@ -72,6 +74,7 @@ def list_earnings(ctx: Context, request: pb.EarningsPageRequest) -> pb.EarningsP
         out.items.add(request=request_id, model=settlement.model, settled_at=settlement.settled_at,
                       amount=earnings.total, payments=earnings.payments)
     out.total = encode_u128(total)
+    out.owed = encode_u128(Owed.get(ctx, request.contributor) or 0)
     return out
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from payable.attribution.v1 import attribution_pb2 as pb
-from runtime.storage.items import BLAKE2_128_CONCAT, BYTES, IDENTITY, U64, PalletStorage, ProtoCodec
+from runtime.storage.items import BLAKE2_128_CONCAT, BYTES, IDENTITY, U64, U128, PalletStorage, ProtoCodec
 
 storage = PalletStorage("attribution")
 
@@ -22,3 +22,6 @@ ModelTotals = storage.map("ModelTotals", U64, ProtoCodec(pb.ModelEarnings), IDEN
 ModelContributors = storage.double_map("ModelContributors", U64, IDENTITY, BYTES, BLAKE2_128_CONCAT,
                                        ProtoCodec(pb.ModelContributor), "Model → contributor → what it earned there.")
 Disputes = storage.map("Disputes", U64, ProtoCodec(pb.Dispute), IDENTITY, "Request → its dispute (one at most).")
+Owed = storage.map("Owed", BYTES, U128, BLAKE2_128_CONCAT,
+                   "Contributor → what is held for it in OWED_TO_CONTRIBUTORS: payments too small to open its empty "
+                   "account, until they add up to the existential deposit or the account exists.")

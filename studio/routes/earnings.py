@@ -23,7 +23,8 @@ from .explorer import parse_account
 
 
 def contributor_earnings(client: Client, who: bytes) -> dict:
-    """Every paying request (oldest first) with its block, model, amount and per-DataNet split."""
+    """Every paying request (oldest first) with its block, model, amount and per-DataNet split, and what of the
+    total the chain still holds for the contributor (too small so far to open its empty account)."""
     items, start, total = [], 0, 0
     while True:
         found = client.pallet_query("attribution", "list_earnings", at.EarningsPageRequest(
@@ -38,8 +39,10 @@ def contributor_earnings(client: Client, who: bytes) -> dict:
                           "datanets": {str(k): str(v) for k, v in by_net.items()},
                           "contributions": sorted({p.contribution_id for p in item.payments})})
         if not found.next_start_after:
+            owed = decode_u128(found.owed)
             return {"account": encode_address(who), "total": format_open(total), "total_units": str(total),
-                    "payouts": items, "best": client.chain_info().best_number}
+                    "owed": format_open(owed) if owed else "", "payouts": items,
+                    "best": client.chain_info().best_number}
         start = found.next_start_after
 
 

@@ -279,6 +279,24 @@ class Settled(_message.Message):
     payments: int
     def __init__(self, request: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[int] = ...) -> None: ...
 
+class OwedHeld(_message.Message):
+    __slots__ = ("account", "amount", "owed")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    OWED_FIELD_NUMBER: _ClassVar[int]
+    account: bytes
+    amount: bytes
+    owed: bytes
+    def __init__(self, account: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., owed: _Optional[bytes] = ...) -> None: ...
+
+class OwedPaid(_message.Message):
+    __slots__ = ("account", "amount")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    account: bytes
+    amount: bytes
+    def __init__(self, account: _Optional[bytes] = ..., amount: _Optional[bytes] = ...) -> None: ...
+
 class RefusalAccepted(_message.Message):
     __slots__ = ("request", "worker", "reason")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
@@ -342,12 +360,14 @@ class EarningsRequest(_message.Message):
     def __init__(self, contributor: _Optional[bytes] = ...) -> None: ...
 
 class Earnings(_message.Message):
-    __slots__ = ("total", "payments")
+    __slots__ = ("total", "payments", "owed")
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     PAYMENTS_FIELD_NUMBER: _ClassVar[int]
+    OWED_FIELD_NUMBER: _ClassVar[int]
     total: bytes
     payments: _containers.RepeatedCompositeFieldContainer[Payment]
-    def __init__(self, total: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ...) -> None: ...
+    owed: bytes
+    def __init__(self, total: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., owed: _Optional[bytes] = ...) -> None: ...
 
 class ModelEarningsRequest(_message.Message):
     __slots__ = ("model",)
@@ -396,14 +416,16 @@ class EarnedRequest(_message.Message):
     def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., settled_at: _Optional[int] = ..., amount: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ...) -> None: ...
 
 class EarningsPage(_message.Message):
-    __slots__ = ("items", "total", "next_start_after")
+    __slots__ = ("items", "total", "next_start_after", "owed")
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     NEXT_START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    OWED_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[EarnedRequest]
     total: bytes
     next_start_after: int
-    def __init__(self, items: _Optional[_Iterable[_Union[EarnedRequest, _Mapping]]] = ..., total: _Optional[bytes] = ..., next_start_after: _Optional[int] = ...) -> None: ...
+    owed: bytes
+    def __init__(self, items: _Optional[_Iterable[_Union[EarnedRequest, _Mapping]]] = ..., total: _Optional[bytes] = ..., next_start_after: _Optional[int] = ..., owed: _Optional[bytes] = ...) -> None: ...
 
 class ModelContributorsRequest(_message.Message):
     __slots__ = ("model", "offset", "limit")
