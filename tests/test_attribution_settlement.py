@@ -241,6 +241,31 @@ def test_disagreeing_replicas_settle_by_majority_and_the_minority_is_slashed(mak
     chain.ex.try_state()
 
 
+def test_replicas_listing_the_same_credits_in_another_order_agree(make_chain, trained):
+    """Exact shares of two near-equal contributions may come out in either order on two devices (a result
+    lists the largest first): the chain compares credits by contribution, so neither worker is slashed."""
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained, replication=2)
+    request = _request(chain, x)
+    keys = _keys()
+    for i, account in enumerate(request.workers):
+        key = keys[account]
+        signed = _attribute(chain, worker, model_hash, index_hash, x, key=key)
+        result = at.AttributionResult.FromString(signed.result)
+        assert len(result.top_k) > 1
+        if i:  # the second worker lists the same credits the other way round
+            listed = list(result.top_k)[::-1]
+            del result.top_k[:]
+            result.top_k.extend(listed)
+            body = result.SerializeToString(deterministic=True)
+            signed = at.SignedAttribution(result=body, signature=key.sign(body))
+        assert _submit(chain, key, signed, _proofs(chain, signed)).ok
+    settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
+        request=1).SerializeToString()))
+    assert sorted(settlement.agreeing_workers) == sorted(request.workers) and not settlement.slashed_workers
+    chain.ex.try_state()
+
+
 def test_replicas_without_a_majority_escalate_to_another_worker(make_chain, trained):
     worker, model_hash, index_hash, x = trained
     chain = _world(make_chain, trained, replication=2)

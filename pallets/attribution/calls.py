@@ -179,11 +179,18 @@ def _check_credits(ctx: Context, result, proofs, model) -> None:
 
 def _agree(a: pb.StoredResult, b: pb.StoredResult, tolerance: int) -> bool:
     """Two answers agree: the same output, credits and counts with scores within the tolerance; refusals, the
-    same reason and numbers (a refusal never agrees with a result: it has no output hash)."""
+    same reason and numbers (a refusal never agrees with a result: it has no output hash). Credits are compared
+    by contribution, not by place: two near-equal exact shares may come out in either order on two devices
+    (a result lists the largest first), and a worker must not be slashed for that."""
+    ours, theirs = _by_contribution(a), _by_contribution(b)
     return ((a.refused, a.max_new_tokens, a.limit) == (b.refused, b.max_new_tokens, b.limit)
-            and a.output_hash == b.output_hash and list(a.contribution_ids) == list(b.contribution_ids)
+            and a.output_hash == b.output_hash and [c for c, _ in ours] == [c for c, _ in theirs]
             and (a.input_tokens, a.output_tokens) == (b.input_tokens, b.output_tokens)
-            and all(abs(x - y) <= tolerance for x, y in zip(a.scores_ppb, b.scores_ppb, strict=True)))
+            and all(abs(x - y) <= tolerance for (_, x), (_, y) in zip(ours, theirs, strict=True)))
+
+
+def _by_contribution(answer: pb.StoredResult) -> list[tuple[int, int]]:
+    return sorted(zip(answer.contribution_ids, answer.scores_ppb, strict=True))
 
 
 def _settle(ctx: Context, request, model) -> None:
