@@ -4,9 +4,10 @@ The payout rule is additive over examples, so it cannot care how the same exampl
 contributions or accounts (README: "Who gets paid"):
 1. Credit is clipped at the unit - a training example, or a document for span attribution - never
    after summing a contribution: only positive influence is paid, unit by unit.
-2. The contributors' pool is split over at most `draws` credited contributions (16 by default, the chain's
-   bound). When no more than that many contributions hold positive credit, each is paid its exact share:
-   its units' credit over all units' (a small contributor is paid in every query its examples help, in
+2. The contributors' pool is split over at most `draws` credited contributions (the request's `top_k`; 16
+   by default, the chain's bound). When no more than that many contributions hold at least a billionth of
+   the positive credit (less would round to no ppb at all), each of them is paid its exact share: its
+   units' credit over all units' (a small contributor is paid in every query its examples help, in
    proportion, not by lottery; what a set of units earns is the sum of what each unit earns, so grouping
    them moves at most the rounding). When more do, the pool is paid in `draws` equal parts placed by
    systematic sampling over the units' cumulative positive credit - units laid out by credit, largest
@@ -27,8 +28,11 @@ remainder), so the chain checks and splits them with integers alone.
 
 Reproducibility: the same query on the same kind of device gives the same bytes (fixed threads,
 deterministic kernels, float64 accumulation). Across device kinds (CPU vs CUDA) float sums may differ
-in the last bits, which can move a ppb share by ±1 or, rarely, swap two near-equal contributions;
-that is why replicated results are compared within a tolerance rather than byte for byte.
+in the last bits, which can move an exact share by a few ppb, swap two near-equal contributions in the
+list, or leave out on one device a contribution holding about a billionth of the credit; that is why the
+chain compares replicated results by contribution, within a tolerance (a contribution one result lists and
+another does not counts as 0 there), rather than byte for byte. (Rarely, such a contribution is the one
+that takes the count past `draws` on one device only: the two then pay by different rules and disagree.)
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ def sampled_credit(unit_credit: np.ndarray, unit_contribution: np.ndarray, draws
         return []
     contribution = np.asarray(unit_contribution, dtype=np.int64)
     held = np.bincount(contribution, weights=positive)
-    credited = np.flatnonzero(held > 0)
+    credited = np.flatnonzero(held >= total / PPB)  # at least a ppb of the credit: less would round to nothing
     if len(credited) <= draws:
         weights = {int(c): int(round(held[c] / total * EXACT_SCALE)) for c in credited}
     else:

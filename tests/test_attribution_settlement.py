@@ -12,6 +12,7 @@ from payable.attribution.v1 import attribution_pb2 as at
 from payable.datanet.v1 import datanet_pb2 as dn
 from payable.inference.v1 import inference_pb2 as inf
 from payable.modelregistry.v1 import modelregistry_pb2 as mr
+from payable.token.v1 import token_pb2
 from payable.worker.v1 import worker_pb2 as wp
 from runtime.chainspec import ChainSpec, dev_spec
 from runtime.codec import ONE_OPEN, decode_u128, encode_u128
@@ -422,6 +423,34 @@ def test_a_contributors_payment_too_small_for_its_empty_account_is_held_for_it_n
     assert decode_u128(earnings().owed) == 0 and decode_u128(earnings().total) == sum(received)
 
 
+def test_what_is_held_for_a_contributor_is_claimed_once_its_account_exists(make_chain, trained):
+    """A contributor no later payment reaches (its data withdrawn, the model deprecated) still gets what was
+    held for it: `claim_owed`, asked by anyone once the account holds something, pays it to the contributor."""
+    from runtime.protocol import OWED_TO_CONTRIBUTORS
+
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained, existential_deposit=2 * ONE_OPEN)
+    _empty(chain, chain.bob)
+    request = _request(chain, x)
+    assigned = _keys()[request.workers[0]]
+    signed = _attribute(chain, worker, model_hash, index_hash, x, key=assigned)
+    assert _submit(chain, assigned, signed, _proofs(chain, signed)).ok
+    owed = decode_u128(at.Earnings.FromString(chain.ex.query("attribution", "get_earnings", at.EarningsRequest(
+        contributor=chain.bob.public).SerializeToString())).owed)
+    assert 0 < owed < 2 * ONE_OPEN
+    early = _call(chain, chain.alice, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))
+    assert type(early.error).__name__ == "AccountEmpty" and "fund the account first" in str(early.error)
+    _ok(chain, chain.alice, "token", "transfer", token_pb2.Transfer(dest=chain.bob.public,
+                                                                  amount=encode_u128(2 * ONE_OPEN)))
+    _ok(chain, chain.alice, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))
+    ctx = chain.ex.read_context()
+    assert token.account(ctx, chain.bob.public).free == 2 * ONE_OPEN + owed
+    assert token.account(ctx, OWED_TO_CONTRIBUTORS).total == 0
+    again = _call(chain, chain.bob, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))
+    assert type(again.error).__name__ == "NothingOwed"
+    chain.ex.try_state()
+
+
 def test_an_unbonded_worker_cannot_submit(make_chain, trained):
     worker, model_hash, index_hash, x = trained
     chain = _world(make_chain, trained)
@@ -442,10 +471,10 @@ def test_every_payout_is_an_event_and_the_earnings_queries_page_what_settled(mak
     chain = _world(make_chain, trained)
     paid_by: dict[bytes, list[int]] = {}  # contributor -> the requests that paid it
     n = 0
-    # requests until the draws have paid one contributor twice (which ones, the blocks' hashes decide)
+    # requests until one contributor has been paid twice (three contributions, exact shares: the second request)
     while not any(len(requests) == 2 for requests in paid_by.values()):
         n += 1
-        assert n <= 8, f"no contributor drawn twice in {n - 1} requests: {paid_by}"
+        assert n <= 8, f"no contributor paid twice in {n - 1} requests: {paid_by}"
         _request(chain, x)
         request = inf.Request.FromString(chain.ex.query("inference", "get_request",
                                                         inf.RequestRef(request=n).SerializeToString()))

@@ -32,7 +32,7 @@ def _settle(chain, trained, request_id):
     return request, credited, paid_to
 
 
-BEFORE = 6  # requests made while contribution 1 is approved (the draws vary with each request's seed)
+BEFORE = 6  # requests made while contribution 1 is approved
 
 
 def test_withdrawn_data_earns_nothing_from_later_requests_and_its_share_goes_to_the_others(make_chain, trained):

@@ -36,7 +36,8 @@ Terminology
     to the other credited contributions (`calls.earning_scores` says why). A contributor's payment below the
     existential deposit for its empty account is held for it (`Owed`, the funds in the protocol account
     OWED_TO_CONTRIBUTORS) and paid out whole with the payment that brings it up to the deposit, or with the
-    next one once the account exists; anyone else's goes to the treasury.
+    next one once the account exists, or by `claim_owed` (anyone may ask once the account holds something);
+    anyone else's goes to the treasury.
     evidence: where each agreeing result's extrinsic was included - (block, index in the block), the
     `included` of its stored result.
     challenge: a bonded worker's dispute of a settlement, decided by a jury drawn from the parent
@@ -46,13 +47,13 @@ Invariants (checked by `try_state`)
     A settlement's payments sum to its fee, and fee + refund == escrow; a settlement has one evidence
     entry per agreeing worker, included no later than the settling block; what each account holds under
     `attribution/challenge_bond` is exactly the bonds of its unresolved disputes; OWED_TO_CONTRIBUTORS holds
-    exactly what `Owed` says is owed, each amount below the existential deposit.
+    at least what `Owed` says is owed, each amount below the existential deposit.
 
 Public interface
     None for other pallets: this pallet calls the others (`token` to hold bonds, `inference` for
     requests and workers, to slash them and to pay out or refund a request's escrow, `modelregistry`
     for the model record, `datanet` for snapshots and contributor statistics). For clients: calls
-    `submit_result`, `challenge`, `vote`, `submit_refusal`; queries `get_settlement` (with its evidence),
+    `submit_result`, `challenge`, `vote`, `submit_refusal`, `claim_owed`; queries `get_settlement` (with its evidence),
     `get_result`, `get_earnings` and `list_earnings` (with what is held for the contributor),
     `get_model_earnings`, `list_model_contributors` (service `AttributionQuery`). The bytes a result must
     carry to name its request are `sdk.wire.request_id_bytes`.

@@ -16,7 +16,7 @@ from runtime.pallet import CallTable
 from runtime.protocol import TREASURY
 from sdk.wire import token_price, verify_membership
 
-from . import errors, refusals, signed, weights
+from . import errors, payout, refusals, signed, weights
 from . import events as ev
 from .payout import here, pay, refund
 from .split import PPB, largest_remainder, split_fee
@@ -92,6 +92,13 @@ def submit_refusal(ctx: Context, origin: bytes, args: pb.SubmitRefusal) -> None:
     answer = refusals.verified(ctx, origin, request, model, args.signed_refusal)
     ev.RefusalAccepted.emit(ctx, request=request.id, worker=origin, reason=answer.refused)
     _answered(ctx, request, model, origin, answer)
+
+
+@calls.call(4, pb.ClaimOwed, weights.CLAIM_OWED)
+def claim_owed(ctx: Context, origin: bytes, args: pb.ClaimOwed) -> None:
+    """Pay out what is held for a contributor to its account, which must hold something by now; anyone may
+    ask, the money goes only to the contributor."""
+    payout.claim_owed(ctx, args.contributor)
 
 
 @calls.call(1, pb.Challenge, weights.CHALLENGE)
@@ -180,17 +187,23 @@ def _check_credits(ctx: Context, result, proofs, model) -> None:
 def _agree(a: pb.StoredResult, b: pb.StoredResult, tolerance: int) -> bool:
     """Two answers agree: the same output, credits and counts with scores within the tolerance; refusals, the
     same reason and numbers (a refusal never agrees with a result: it has no output hash). Credits are compared
-    by contribution, not by place: two near-equal exact shares may come out in either order on two devices
-    (a result lists the largest first), and a worker must not be slashed for that."""
+    by contribution, not by place, and a contribution one lists and the other does not counts as 0 there:
+    two near-equal exact shares may come out in either order on two devices (a result lists the largest
+    first), a contribution holding about a billionth of the credit may round in on one and out on the other,
+    and a worker must not be slashed for that."""
     ours, theirs = _by_contribution(a), _by_contribution(b)
     return ((a.refused, a.max_new_tokens, a.limit) == (b.refused, b.max_new_tokens, b.limit)
-            and a.output_hash == b.output_hash and [c for c, _ in ours] == [c for c, _ in theirs]
+            and a.output_hash == b.output_hash
             and (a.input_tokens, a.output_tokens) == (b.input_tokens, b.output_tokens)
-            and all(abs(x - y) <= tolerance for (_, x), (_, y) in zip(ours, theirs, strict=True)))
+            and all(abs(ours.get(c, 0) - theirs.get(c, 0)) <= tolerance for c in ours.keys() | theirs.keys()))
 
 
-def _by_contribution(answer: pb.StoredResult) -> list[tuple[int, int]]:
-    return sorted(zip(answer.contribution_ids, answer.scores_ppb, strict=True))
+def _by_contribution(answer: pb.StoredResult) -> dict[int, int]:
+    """Each credited contribution's share (a contribution listed twice: the sum of its entries)."""
+    shares: dict[int, int] = {}
+    for contribution, score in zip(answer.contribution_ids, answer.scores_ppb, strict=True):
+        shares[contribution] = shares.get(contribution, 0) + score
+    return shares
 
 
 def _settle(ctx: Context, request, model) -> None:

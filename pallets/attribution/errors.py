@@ -72,3 +72,13 @@ class NotJuror(AttributionError):
 class BadRefusal(AttributionError):
     """A refusal's reason is unknown, or its numbers contradict what the chain records (context, bounds)."""
     code = 12
+
+
+class NothingOwed(AttributionError):
+    """Nothing is held for that contributor."""
+    code = 13
+
+
+class AccountEmpty(AttributionError):
+    """What is held for the contributor is below the existential deposit and its account holds nothing yet."""
+    code = 14

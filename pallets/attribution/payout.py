@@ -1,4 +1,5 @@
-"""Paying out one request's escrow: what settling results and closing on a refusal share."""
+"""Paying out one request's escrow: what settling results and closing on a refusal share; and what is held for
+contributors whose accounts could not take a payment yet."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from pallets.datanet import interface as datanet
 from pallets.inference import interface as inference
 from pallets.token import interface as token
 from payable.attribution.v1 import attribution_pb2 as pb
-from runtime.codec import decode_u128, encode_u128
+from runtime.codec import decode_u128, encode_u128, format_open
 from runtime.context import Context
+from runtime.crypto import encode_address
 from runtime.protocol import OWED_TO_CONTRIBUTORS, TREASURY
 
+from . import errors
 from . import events as ev
 from .storage import ContributorEarnings, ModelContributors, Owed
 
@@ -75,8 +78,27 @@ def _to_contributor(ctx: Context, request, account: bytes, amount: int, empty: b
         ev.OwedHeld.emit(ctx, account=account, amount=encode_u128(amount), owed=encode_u128(owed))
     elif held:
         inference.pay_escrow(ctx, request, OWED_TO_CONTRIBUTORS, amount)
-        token.transfer(ctx, OWED_TO_CONTRIBUTORS, account, owed, keep_alive=False)
-        Owed.remove(ctx, account)
-        ev.OwedPaid.emit(ctx, account=account, amount=encode_u128(held))
+        _release(ctx, account, owed, held)
     else:
         inference.pay_escrow(ctx, request, account, amount)
+
+
+def claim_owed(ctx: Context, account: bytes) -> None:
+    """Pay out what is held for `account` now that its account exists (`calls.claim_owed`): for a contributor
+    no later payment reaches - its contributions withdrawn, the model deprecated - or funded meanwhile."""
+    held = Owed.get(ctx, account)
+    if not held:
+        raise errors.NothingOwed(f"nothing is held for {encode_address(account)}")
+    if token.account(ctx, account).total == 0:
+        raise errors.AccountEmpty(f"{encode_address(account)} holds nothing yet, and the {format_open(held)} OPEN "
+                                  f"held for it is below the existential deposit "
+                                  f"{format_open(token.existential_deposit(ctx))} OPEN: fund the account first")
+    _release(ctx, account, held, held)
+
+
+def _release(ctx: Context, account: bytes, amount: int, held: int) -> None:
+    """Move `amount` from OWED_TO_CONTRIBUTORS to `account` - what was held for it (`held`) and whatever of
+    this payment went there with it - and clear what it is owed."""
+    token.transfer(ctx, OWED_TO_CONTRIBUTORS, account, amount, keep_alive=False)
+    Owed.remove(ctx, account)
+    ev.OwedPaid.emit(ctx, account=account, amount=encode_u128(held))

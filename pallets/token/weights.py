@@ -16,20 +16,21 @@ candidacy's or a worker's bond cannot leave through it.
 from runtime.weights import Weight
 
 MACHINE = "x86_64, 2 cores, Python 3.11.7"
-DATE = "2026-12-05"
-COMMAND = "python bench/weights.py --samples 64 --filler 100000 --runs 3 --write --margin 1.3"
+DATE = "2026-12-06"
+COMMAND = ("python bench/weights.py --samples 64 --filler 100000 --runs 3 --write --margin 1.3 --pallets attribution "
+           "token")
 RUNS = 3
 MARGIN = 1.3
 MEASURED_P90_NS = {
-    "TRANSFER": 28_437,
-    "TRANSFER_KEEP_ALIVE": 33_435,
-    "BOND": 15_834,
-    "UNBOND": 17_056,
-    "WITHDRAW_UNBONDED": 16_860,
+    "TRANSFER": 38_447,
+    "TRANSFER_KEEP_ALIVE": 41_932,
+    "BOND": 18_117,
+    "UNBOND": 46_489,
+    "WITHDRAW_UNBONDED": 18_758,
 }
 
-TRANSFER = Weight(ref_time_ns=40_000, reads=3, writes=3)
-TRANSFER_KEEP_ALIVE = Weight(ref_time_ns=45_000, reads=3, writes=3)
+TRANSFER = Weight(ref_time_ns=50_000, reads=3, writes=3)
+TRANSFER_KEEP_ALIVE = Weight(ref_time_ns=55_000, reads=3, writes=3)
 BOND = Weight(ref_time_ns=25_000, reads=1, writes=1)
-UNBOND = Weight(ref_time_ns=25_000, reads=4, writes=1)
+UNBOND = Weight(ref_time_ns=65_000, reads=4, writes=1)
 WITHDRAW_UNBONDED = Weight(ref_time_ns=25_000, reads=2, writes=2)

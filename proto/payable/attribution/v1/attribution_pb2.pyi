@@ -127,6 +127,12 @@ class SubmitResult(_message.Message):
     proofs: _containers.RepeatedCompositeFieldContainer[ContributionProof]
     def __init__(self, request: _Optional[int] = ..., signed_attribution: _Optional[bytes] = ..., proofs: _Optional[_Iterable[_Union[ContributionProof, _Mapping]]] = ...) -> None: ...
 
+class ClaimOwed(_message.Message):
+    __slots__ = ("contributor",)
+    CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
+    contributor: bytes
+    def __init__(self, contributor: _Optional[bytes] = ...) -> None: ...
+
 class Challenge(_message.Message):
     __slots__ = ("request", "signed_attribution", "proofs")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
