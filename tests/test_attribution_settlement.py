@@ -267,6 +267,22 @@ def test_replicas_listing_the_same_credits_in_another_order_agree(make_chain, tr
     chain.ex.try_state()
 
 
+def test_replicas_are_compared_by_contribution_within_the_tolerance():
+    """A credit one replica lists and the other does not counts as 0 there; order does not matter."""
+    from pallets.attribution.calls import _agree
+
+    def answer(*shares):
+        return at.StoredResult(output_hash=b"o" * 32, contribution_ids=[c for c, _ in shares],
+                               scores_ppb=[s for _, s in shares])
+
+    tolerance = 1_000_000
+    assert _agree(answer((1, 600_000_000), (2, 400_000_000)), answer((2, 400_000_000), (1, 600_000_000)), tolerance)
+    assert _agree(answer((1, 599_999_999), (2, 400_000_000), (3, 1)), answer((1, 600_000_000), (2, 400_000_000)),
+                  tolerance)
+    assert not _agree(answer((1, 590_000_000), (2, 400_000_000), (3, 10_000_000)),
+                      answer((1, 600_000_000), (2, 400_000_000)), tolerance)
+
+
 def test_replicas_without_a_majority_escalate_to_another_worker(make_chain, trained):
     worker, model_hash, index_hash, x = trained
     chain = _world(make_chain, trained, replication=2)

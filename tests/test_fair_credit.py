@@ -68,6 +68,17 @@ def test_a_split_that_turns_exact_shares_into_draws_earns_the_same_in_expectatio
     assert abs(np.mean(drawn) - owed) < 4 * np.std(drawn) / np.sqrt(len(drawn))
 
 
+def test_a_contribution_holding_less_than_a_billionth_is_not_credited_nor_counted():
+    """What would round to no ppb is left out, and does not take the count past `draws`: a device computing
+    its credit as 1e-12 of the total and another as 0 give the same result."""
+    scores = np.concatenate([np.linspace(1.0, 2.0, MAX_DRAWS), [1e-12]])
+    owners = np.arange(MAX_DRAWS + 1)
+    shares = sampled_credit(scores, owners, MAX_DRAWS, b"seed")
+    assert [c for c, _ in shares if c == MAX_DRAWS] == [] and len(shares) == MAX_DRAWS
+    assert shares == sampled_credit(np.concatenate([scores[:-1], [0.0]]), owners, MAX_DRAWS, b"seed")
+    assert sum(ppb for _, ppb in shares) == PPB
+
+
 def test_each_example_earns_its_share_of_positive_influence_in_expectation():
     scores = np.array([4.0, -3.0, 1.0, 2.5, 0.5, -1.0, 2.0])
     owners = np.arange(len(scores))
