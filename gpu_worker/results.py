@@ -55,7 +55,8 @@ EXACT_SCALE = 2**52  # exact shares as integer weights: each contribution's frac
 def sampled_credit(unit_credit: np.ndarray, unit_contribution: np.ndarray, draws: int, seed: bytes,
                    paid_fraction: float = 1.0) -> list[tuple[int, int]]:
     """[(contribution index, share in ppb)] by the rule above, largest share first (ties: lower index):
-    exact shares when at most `draws` contributions hold positive credit, else `draws` systematic draws."""
+    exact shares when at most `draws` contributions hold a billionth of the credit or more (the others are
+    not credited), else `draws` systematic draws."""
     if not 1 <= draws <= MAX_DRAWS:
         raise ValueError(f"top_k (the most contributions a result credits) must be within 1..{MAX_DRAWS}, "
                          f"got {draws}")
