@@ -25,8 +25,10 @@ def _paid_to(shares, contributions: set[int]) -> int:
 
 
 def _exact(scores: np.ndarray, grouping: np.ndarray, draws: int) -> bool:
-    """Whether `sampled_credit` pays these contributions exact shares (no more credited than `draws`)."""
-    return len(set(grouping[scores > 0])) <= draws
+    """Whether `sampled_credit` pays these contributions exact shares: no more than `draws` of them hold a
+    billionth of the positive credit or more."""
+    held = np.bincount(grouping, weights=np.clip(scores, 0, None))
+    return int((held >= held.sum() / PPB).sum()) <= draws
 
 
 @settings(max_examples=300, deadline=None)
