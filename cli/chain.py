@@ -1,14 +1,15 @@
-"""Keys, transactions and reads against a running node: key, transfer, tx, query balance, block."""
+"""Keys, transactions and reads against a running node: key, transfer, tx, query balance|earnings, block."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from payable.attribution.v1 import attribution_pb2 as at
 from runtime.codec import decode_u128, format_open
 from runtime.crypto import Keypair, encode_address
 
-from .common import account_from, client, client_command, emit, json_option, keypair_from, tx_result
+from .common import account_from, at_least, client, client_command, emit, json_option, keypair_from, tx_result
 
 
 def cmd_key(args) -> int:
@@ -79,6 +80,31 @@ def cmd_query_balance(args) -> int:
     return 0
 
 
+def cmd_query_earnings(args) -> int:
+    """What an account's contributions earned from paid inferences (every page), the newest payouts, and what
+    the chain still holds for it (payments too small, so far, to open its empty account)."""
+    who = account_from(args.account)
+    with client(args) as node:
+        page = node.pallet_query("attribution", "list_earnings", at.EarningsPageRequest(contributor=who, limit=1),
+                                 at.EarningsPage)
+        items = list(node.pallet_items("attribution", "list_earnings", at.EarningsPageRequest(contributor=who),
+                                       at.EarningsPage, "items"))
+    total, owed = decode_u128(page.total), decode_u128(page.owed)
+    payouts = [{"request": i.request, "model": i.model, "block": i.settled_at, "amount": format_open(
+        decode_u128(i.amount)), "contributions": sorted({p.contribution_id for p in i.payments})} for i in items]
+    out = {"account": encode_address(who), "total": format_open(total), "owed": format_open(owed),
+           "payouts": payouts}
+    table = [("account", encode_address(who)), ("earned", f"{format_open(total)} OPEN from {len(items)} paid "
+                                                          f"inference{'' if len(items) == 1 else 's'}")]
+    if owed:
+        table.append(("held for it", f"{format_open(owed)} OPEN (below the existential deposit while the account "
+                                     "was empty; `tx attribution claim_owed` once it holds something)"))
+    table += [(f"request {p['request']}", f"{p['amount']} OPEN, model {p['model']}, block #{p['block']}")
+              for p in payouts[-args.last:]] if args.last else []
+    emit(args, out, table)
+    return 0
+
+
 def cmd_block(args) -> int:
     with client(args) as node:
         block = node.block(args.number)
@@ -139,6 +165,11 @@ def register(sub) -> None:
     balance = client_command(query_sub, "balance", "an account's OPEN balances", cmd_query_balance)
     balance.add_argument("account", help="address or dev name")
     balance.add_argument("--prove", action="store_true", help="verify a Merkle proof against the block header")
+    earnings = client_command(query_sub, "earnings", "what an account's data earned (and what is held for it)",
+                              cmd_query_earnings)
+    earnings.add_argument("account", help="address or dev name")
+    earnings.add_argument("--last", type=at_least(0), default=10,
+                          help="payouts listed, newest last (0: none; --json lists all)")
 
     block = client_command(sub, "block", "show a block (default: the best)", cmd_block)
     block.add_argument("number", type=int, nargs="?")

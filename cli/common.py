@@ -73,6 +73,20 @@ def client(args):
     return Client(args.node)
 
 
+def at_least(minimum: int):
+    """An argparse type: an integer of at least `minimum`, refused by name otherwise (e.g. CometBFT exits on a
+    negative timeout; a network with no epoch length never elects)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the least allowed, {minimum}")
+        return value
+    return parse
+
+
 def emit(args, data, table: list[tuple[str, str]] | None = None) -> None:
     """JSON with --json (or when there is no table), else an aligned two-column table."""
     if args.json or table is None:

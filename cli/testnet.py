@@ -5,25 +5,12 @@ more full node to the running network, by state sync (default) or by replaying t
 
 from __future__ import annotations
 
-import argparse
 import json
+
+from .common import at_least
 
 GENERATION_FLAGS = ("validators", "candidates", "epoch_length", "timeout_commit", "snapshot_interval")
 DEFAULTS = {"validators": 4, "candidates": 0, "epoch_length": 20, "timeout_commit": 300}
-
-
-def _at_least(minimum: int):
-    """An argparse type: an integer of at least `minimum` (CometBFT exits on a negative timeout; a network
-    with no epoch length never elects)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{value} is below the least allowed, {minimum}")
-        return value
-    return parse
 
 
 def _conflicts(args, net) -> list[str]:
@@ -145,13 +132,13 @@ def register(sub) -> None:
                           "start|stop|restart NODE: one node; add: one more full node joins the running network")
     net.add_argument("node", nargs="?", help="start, stop, restart: the node (node2, or 2)")
     net.add_argument("--dir", required=True, help="the network's directory (keys, configs, data, logs)")
-    net.add_argument("--validators", type=_at_least(1),
+    net.add_argument("--validators", type=at_least(1),
                      help="genesis validators (default 4; only when making the network)")
-    net.add_argument("--candidates", type=_at_least(0),
+    net.add_argument("--candidates", type=at_least(0),
                      help="extra full nodes with consensus keys, to bond later (default 0)")
-    net.add_argument("--epoch-length", type=_at_least(1), help="blocks per validator-set election (default 20)")
-    net.add_argument("--timeout-commit", type=_at_least(0), help="CometBFT timeout_commit, ms (default 300)")
-    net.add_argument("--snapshot-interval", type=_at_least(0),
+    net.add_argument("--epoch-length", type=at_least(1), help="blocks per validator-set election (default 20)")
+    net.add_argument("--timeout-commit", type=at_least(0), help="CometBFT timeout_commit, ms (default 300)")
+    net.add_argument("--snapshot-interval", type=at_least(0),
                      help="blocks between each node's state sync snapshots (default 50; 0: none)")
     net.add_argument("--sync", choices=("state", "blocks"),
                      help="add: join by state sync from the newest snapshot (default), or by replaying every block")

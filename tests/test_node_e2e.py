@@ -128,6 +128,8 @@ def test_cli_against_the_node(node):
     assert sent["success"] and sent["block"] >= 1
     balance = cli("query", "balance", "//Bob", "--prove")
     assert balance["proven"] and balance["free"] == "1000001.25"  # OPEN, exact, as every --json amount
+    earned = cli("query", "earnings", "//Bob")  # no paid inference yet: nothing earned, nothing held
+    assert (earned["account"], earned["total"], earned["owed"], earned["payouts"]) == (BOB.address, "0", "0", [])
     generic = cli("tx", "token", "bond", "--arg", "amount=3", "--from", "//Charlie")
     assert generic["success"]
     block = cli("block", str(generic["block"]))
@@ -135,6 +137,9 @@ def test_cli_against_the_node(node):
     bad = subprocess.run([sys.executable, "-m", "cli", "transfer", "--from", "//Alice", "--to", "nonsense",
                           "--amount", "1", "--node", node.target], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "error:" in bad.stderr
+    negative = subprocess.run([sys.executable, "-m", "cli", "query", "earnings", "//Bob", "--last", "-1", "--node",
+                               node.target], capture_output=True, text=True, timeout=60)
+    assert negative.returncode == 2 and "below the least allowed, 0" in negative.stderr
 
 
 def test_sigterm_shuts_down_cleanly_and_restart_resumes(node, start_node):
