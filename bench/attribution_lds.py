@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from scipy.stats import spearmanr  # noqa: E402
 
+from cli.logs import configure_logging  # noqa: E402
 from gpu_worker.artifacts import Store  # noqa: E402
 from gpu_worker.configs import ModelConfig  # noqa: E402
 from gpu_worker.datasets import Snapshot, dataset_to_proto  # noqa: E402
@@ -384,6 +385,7 @@ def main() -> None:
     parser.add_argument("--fair-pay-only", action="store_true",
                         help="only the steering, padding and steady-income figures")
     args = parser.parse_args()
+    configure_logging()  # the worker's log lines on stderr: stdout is the JSON figures alone
     torch.set_num_threads(1)
     out = {"benchmark": "attribution_lds", "setting": {"subsets": args.subsets, "seeds": args.seeds,
                                                        "weight_decay": WD, "reported_on": "the second half of "
