@@ -275,6 +275,22 @@ def steering(requests: int = 400, variants: int = 32) -> dict:
             "share_x_with_block_seed": round(float(np.mean(drawn)) / fair, 2)}
 
 
+def _digits_worker(root: Path, snapshot: Snapshot):
+    """(worker, model hash, its index): the MLP the fair-pay figures use, trained on `snapshot` and indexed
+    through a worker rooted at `root`, as a model builder's would be."""
+    from gpu_worker.worker import Worker
+    from payable.worker.v1 import worker_pb2 as wp
+    from runtime.crypto import Keypair
+
+    worker = Worker(root, Keypair.from_uri("//Worker"))
+    trained = worker.gradient.train(wp.TrainRequest(
+        dataset=dataset_to_proto(snapshot), seed=1,
+        model_config_json='{"family": "mlp", "inputs": 64, "classes": 10, "hidden": [16]}'))
+    built = list(worker.gradient.build_index(wp.BuildIndexRequest(
+        model_hash=trained.model_hash, dataset_hash=trained.dataset_hash, ensemble=1)))[-1]
+    return worker, trained.model_hash, worker.gradient.index(built.index_hash)
+
+
 def steady(queries: int = 1400, window: int = 100) -> dict:
     """Issue 29.3: the income of a small contributor (6 of 300 digits; 4 contributors) over `queries` paid
     queries through the worker's index, each with its own draw seed (a block hash: random bytes here): per
@@ -287,28 +303,19 @@ def steady(queries: int = 1400, window: int = 100) -> dict:
     from sklearn.datasets import load_digits
 
     from gpu_worker.results import MAX_DRAWS, PPB, sampled_credit
-    from gpu_worker.worker import Worker
-    from payable.worker.v1 import worker_pb2 as wp
-    from runtime.crypto import Keypair
 
     digits = load_digits()
     x, y, n = (digits.data / 16.0).astype(np.float32), digits.target, 300
     owner = np.where(np.arange(n) % 50 == 0, 0, 1 + np.arange(n) % 3)
     rng = np.random.default_rng(5)
     with tempfile.TemporaryDirectory(prefix="payable-steady-") as tmp:
-        worker = Worker(Path(tmp), Keypair.from_uri("//Worker"))
         snapshot = Snapshot(x[:n], y[:n], owner, [1, 2, 3, 4], [bytes([i]) * 32 for i in range(1, 5)])
-        trained = worker.gradient.train(wp.TrainRequest(
-            dataset=dataset_to_proto(snapshot), seed=1,
-            model_config_json='{"family": "mlp", "inputs": 64, "classes": 10, "hidden": [16]}'))
-        built = list(worker.gradient.build_index(wp.BuildIndexRequest(
-            model_hash=trained.model_hash, dataset_hash=trained.dataset_hash, ensemble=1)))[-1]
-        index = worker.gradient.index(built.index_hash)
+        worker, model_hash, index = _digits_worker(Path(tmp), snapshot)
         grouping = index.example_contribution
         units_apart = np.where(grouping == 0, 0, 1 + np.arange(len(grouping)))  # always more than 16: drawn
         owed, before, after = [], [], []
         for query in x[n:n + queries]:
-            credit = index.example_scores(query, worker.gradient.infer(trained.model_hash, query).label)
+            credit = index.example_scores(query, worker.gradient.infer(model_hash, query).label)
             positive = np.clip(credit, 0, None)
             owed.append(positive[grouping == 0].sum() / positive.sum())
             seed = rng.bytes(32)
@@ -337,9 +344,6 @@ def padding(copies=(1, 3, 9), queries: int = 40) -> dict:
     averaged over test queries) through the worker, over its share alone."""
     from sklearn.datasets import load_digits
 
-    from gpu_worker.worker import Worker
-    from payable.worker.v1 import worker_pb2 as wp
-    from runtime.crypto import Keypair
 
     digits = load_digits()
     x, y = (digits.data / 16.0).astype(np.float32), digits.target
@@ -355,17 +359,11 @@ def padding(copies=(1, 3, 9), queries: int = 40) -> dict:
             snapshot = Snapshot(np.concatenate([x[:n], more_x]).astype(np.float32), np.concatenate([y[:n], more_y]),
                                 np.concatenate([owner, np.full(len(more_x), 3)]), [1, 2, 3, 4],
                                 [bytes([1]) * 32, bytes([2]) * 32, bytes([3]) * 32, bytes([1]) * 32])
-            worker = Worker(Path(tmp) / name.replace(" ", "-"), Keypair.from_uri("//Worker"))
-            trained = worker.gradient.train(wp.TrainRequest(
-                dataset=dataset_to_proto(snapshot), seed=1,
-                model_config_json='{"family": "mlp", "inputs": 64, "classes": 10, "hidden": [16]}'))
-            built = list(worker.gradient.build_index(wp.BuildIndexRequest(
-                model_hash=trained.model_hash, dataset_hash=trained.dataset_hash, ensemble=1)))[-1]
-            index = worker.gradient.index(built.index_hash)
+            worker, model_hash, index = _digits_worker(Path(tmp) / name.replace(" ", "-"), snapshot)
             theirs = np.isin(index.example_contribution, [0, 3])
             fractions = []
             for query in x[1000:1000 + queries]:
-                label = worker.gradient.infer(trained.model_hash, query).label
+                label = worker.gradient.infer(model_hash, query).label
                 credit = np.clip(index.example_scores(query, label), 0, None)
                 fractions.append(credit[theirs].sum() / credit.sum())
             out[name] = {"share": round(float(np.mean(fractions)), 4),
