@@ -16,9 +16,9 @@ from runtime.pallet import CallTable
 from runtime.protocol import TREASURY
 from sdk.wire import token_price, verify_membership
 
-from . import errors, payout, refusals, signed, weights
+from . import errors, refusals, signed, weights
 from . import events as ev
-from .payout import here, pay, refund
+from .payout import here, pay, pay_out_owed, refund
 from .split import PPB, largest_remainder, split_fee
 from .storage import CHALLENGE_BOND, Disputes, ModelTotals, Results, Settlements
 
@@ -98,7 +98,7 @@ def submit_refusal(ctx: Context, origin: bytes, args: pb.SubmitRefusal) -> None:
 def claim_owed(ctx: Context, origin: bytes, args: pb.ClaimOwed) -> None:
     """Pay out what is held for a contributor to its account, which must hold something by now; anyone may
     ask, the money goes only to the contributor."""
-    payout.claim_owed(ctx, args.contributor)
+    pay_out_owed(ctx, args.contributor)
 
 
 @calls.call(1, pb.Challenge, weights.CHALLENGE)

@@ -83,7 +83,7 @@ def _to_contributor(ctx: Context, request, account: bytes, amount: int, empty: b
         inference.pay_escrow(ctx, request, account, amount)
 
 
-def claim_owed(ctx: Context, account: bytes) -> None:
+def pay_out_owed(ctx: Context, account: bytes) -> None:
     """Pay out what is held for `account` now that its account exists (`calls.claim_owed`): for a contributor
     no later payment reaches - its contributions withdrawn, the model deprecated - or funded meanwhile."""
     held = Owed.get(ctx, account)
