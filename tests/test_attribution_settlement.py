@@ -458,7 +458,10 @@ def test_what_is_held_for_a_contributor_is_claimed_once_its_account_exists(make_
     assert type(early.error).__name__ == "AccountEmpty" and "fund the account first" in str(early.error)
     _ok(chain, chain.alice, "token", "transfer", token_pb2.Transfer(dest=chain.bob.public,
                                                                   amount=encode_u128(2 * ONE_OPEN)))
-    _ok(chain, chain.alice, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))
+    # two callers claim for Bob in the same block: the first pays it out, the second finds nothing held
+    both = chain.block(*(chain.sign(who, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))
+                         for who in (chain.alice, chain.charlie)))
+    assert both.outcomes[0].ok and type(both.outcomes[1].error).__name__ == "NothingOwed"
     ctx = chain.ex.read_context()
     assert token.account(ctx, chain.bob.public).free == 2 * ONE_OPEN + owed
     assert token.account(ctx, OWED_TO_CONTRIBUTORS).total == 0
