@@ -332,3 +332,35 @@ def test_the_index_records_and_uses_the_setting_its_rule_chose(tuned):
                                                        token_normalized=chosen[0])
     want = influence.row_features(blocks, influence.operators(blocks, layout, "ours", chosen[1]), "ours")
     np.testing.assert_allclose(index.features, want.astype(np.float32), rtol=1e-5, atol=1e-6)
+
+
+def test_an_index_reading_the_top_layers_alone_scores_a_query_by_those_layers(tuned):
+    """`gradient_layers` below the decoder's depth: the index records the modules it read (the top layers'
+    only: tests/test_lora_decoder.py checks their gradients are the whole pass's), its rows' features are
+    those modules' sketched gradients preconditioned as a whole index's are, and a query reads the same."""
+    from gpu_worker.adapter_index import AdapterIndex, IndexSpec, build_adapter_index
+    from gpu_worker.gradient import lora_influence as influence
+    from gpu_worker.rows import IGNORE, Example
+
+    model, tokenizer, rows = tuned["model"], tuned["tokenizer"], tuned["train"][:40]
+    depth = len(model.get_base_model().get_decoder().layers)
+    meta = build_adapter_index(model, tokenizer, rows, tuned["held"][:3], tuned["root"] / "top-layers",
+                               IndexSpec(method="lora-gradient", gradient_layers=1), 1e-3)
+    read = [name for name, _, _ in meta["gradient"]["modules"]]
+    assert depth > 1 and meta["gradient"]["layers"] == 1 and read
+    assert all(f".layers.{depth - 1}." in name for name in read)
+    index = AdapterIndex(tuned["root"] / "top-layers")
+    prepared = index.prepare(model)
+    normalized, damping = meta["gradient"]["token_normalized"], meta["gradient"]["damping"]["damping"]
+    layout, blocks = influence.per_example_projections(prepared, rows, tokenizer.pad_token_id, 64, 0,
+                                                       token_normalized=normalized, traced=read)
+    assert [m.name for m in layout] == read
+    want = influence.row_features(blocks, influence.operators(blocks, layout, "ours", damping), "ours")
+    np.testing.assert_allclose(index.features, want.astype(np.float32), rtol=1e-5, atol=1e-6)
+    prompt, output = _generate(model, tokenizer, tuned["held"][0])
+    query = Example(tuned["held"][0].row, "", tuple(prompt + output), tuple([IGNORE] * len(prompt) + output))
+    gain, scores = index.gradient_scores(prepared, tokenizer, query)
+    _, own = influence.per_example_projections(prepared, [query], tokenizer.pad_token_id, 64, 0,
+                                               token_normalized=normalized, traced=read)
+    assert gain > 0
+    np.testing.assert_allclose(scores, influence.scores(own, index.features)[0], rtol=1e-4, atol=1e-8)

@@ -261,3 +261,44 @@ def test_rows_sketched_from_their_factors_are_their_whole_gradients_sketched(k):
     assert [block.shape for block in sketched] == [block.shape for block in want]
     for got, expected in zip(sketched, want, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", ["llama", "qwen2-window"])
+def test_reading_the_upper_layers_alone_gives_their_gradients_unchanged(kind):
+    """An index that reads the upper layers' LoRA modules only (`upper_layers`): the backward stops at the
+    lowest of them - the layers below run without a graph and no group of theirs reaches the trace - and each
+    row's gradient of those modules is what the whole pass gives them."""
+    from gpu_worker.gradient import lora_influence
+    from gpu_worker.gradient.decoder import decoder
+
+    model = _model(kind, "float32")
+    examples, _ = _batch()
+    upper = lora_influence.upper_layers(model, 1)
+    assert upper and all(".layers.1." in name for name in upper)  # 2 layers: the top one
+    assert lora_influence.upper_layers(model, 3) == [m.name for m in
+                                                      lora_influence.per_example_gradients(model, examples, 0)[0]]
+    whole_layout, whole = lora_influence.per_example_gradients(model, examples, 0, batch_size=3)
+    reached = []
+    run = decoder(model.get_base_model())
+    original = lora_influence._Sketches._reached
+
+    def recorded(self, group):
+        reached.append(group.members)
+        original(self, group)
+
+    lora_influence._Sketches._reached = recorded
+    try:
+        layout, got = lora_influence.per_example_gradients(model, examples, 0, batch_size=3, traced=upper)
+    finally:
+        lora_influence._Sketches._reached = original
+    assert [m.name for m in layout] == upper
+    assert all(name in upper for members in reached for name, *_ in members)  # nothing below was traced
+    columns = np.concatenate([np.arange(start, start + m.size) for m, start in
+                              zip(whole_layout, np.cumsum([0] + [m.size for m in whole_layout]), strict=False)
+                              if m.name in upper])
+    np.testing.assert_allclose(got, whole[:, columns], rtol=1e-5, atol=1e-7)
+    assert run.layer_of  # the decoder was arranged once, for both passes
+    with pytest.raises(ValueError, match="at least one layer"):
+        lora_influence.upper_layers(model, 0)
+    with pytest.raises(ValueError, match="not all LoRA modules"):
+        lora_influence.per_example_gradients(model, examples, 0, traced=["model.layers.9.nothing"])

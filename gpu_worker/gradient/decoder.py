@@ -176,6 +176,7 @@ class Trace:
     below are still to come, so the caller may work on it meanwhile (on the second lane: `lanes`)."""
 
     reached: Callable[[Reached], None]
+    lowest: int = 0  # the lowest layer read: the layers below it run without a graph, the backward stops there
 
 
 @dataclass
@@ -234,6 +235,9 @@ class Decoder:
         self._terms: tuple[tuple, list[list[_Terms | None]]] | None = None  # the last adapter's, by its factors
         self.groups = [[_Group.of([getattr(getattr(layer, block), name) for name in names]) for block, names in GROUPS]
                        for layer in decoder.layers]
+        # each projection's layer, by the identity of its module (a PEFT LoRA layer or a plain linear)
+        self.layer_of = {id(module): i for i, groups in enumerate(self.groups) for group in groups
+                         for module in group.modules}
         self.head = SweptHead(causal.get_output_embeddings())
 
     def ready_for_gradients(self) -> None:
@@ -293,22 +297,25 @@ class Decoder:
     def hidden(self, input_ids: torch.Tensor, terms: list[list[_Terms | None]] | None = None,
                trace: Trace | None = None) -> torch.Tensor:
         """The decoder's last hidden states [b, t, hidden] (normed), positions 0..t-1 in every row; with
-        `terms`, the adapter's; with `trace`, a graph whose backward reaches every LoRA module (the weights
-        need no gradient), each group's factors handed to the trace as the backward reaches it. Without a trace,
-        no graph."""
+        `terms`, the adapter's; with `trace`, a graph from the trace's lowest layer up, whose backward reaches
+        every LoRA module there (the weights need no gradient), each group's factors handed to the trace as the
+        backward reaches it. Without a trace, no graph."""
         b, t = input_ids.shape
-        embedded = self.decoder.embed_tokens(input_ids).detach()
-        h = embedded.requires_grad_(trace is not None)
-        cos, sin = self.decoder.rotary_emb(embedded, torch.arange(t, device=embedded.device)[None])
-        masks = {window: _mask(t, window, embedded.device) for window in set(self.windows)}
-        for layer, groups, layer_terms, window in zip(self.decoder.layers, self.groups,
-                                                      terms or [[None] * len(GROUPS)] * len(self.groups),
-                                                      self.windows, strict=True):
-            qkv, out, gate_up, down = (partial(self._project, group, group_terms, trace)
-                                       for group, group_terms in zip(groups, layer_terms, strict=True))
-            h = h + out(self._attend(layer, qkv(layer.input_layernorm(h)), cos, sin, masks[window]))
-            gate, up = gate_up(layer.post_attention_layernorm(h)).chunk(2, dim=-1)
-            h = h + down(layer.mlp.act_fn(gate) * up)
+        h = self.decoder.embed_tokens(input_ids).detach()
+        cos, sin = self.decoder.rotary_emb(h, torch.arange(t, device=h.device)[None])
+        masks = {window: _mask(t, window, h.device) for window in set(self.windows)}
+        for i, (layer, groups, layer_terms, window) in enumerate(zip(
+                self.decoder.layers, self.groups, terms or [[None] * len(GROUPS)] * len(self.groups), self.windows,
+                strict=True)):
+            graphed = trace is not None and i >= trace.lowest
+            if graphed and i == trace.lowest:
+                h = h.detach().requires_grad_(True)
+            with torch.set_grad_enabled(graphed):
+                qkv, out, gate_up, down = (partial(self._project, group, group_terms, trace if graphed else None)
+                                           for group, group_terms in zip(groups, layer_terms, strict=True))
+                h = h + out(self._attend(layer, qkv(layer.input_layernorm(h)), cos, sin, masks[window]))
+                gate, up = gate_up(layer.post_attention_layernorm(h)).chunk(2, dim=-1)
+                h = h + down(layer.mlp.act_fn(gate) * up)
         return self.decoder.norm(h)
 
     def _attend(self, layer, mixed: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,

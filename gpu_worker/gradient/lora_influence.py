@@ -36,12 +36,15 @@ with the adapter (whose forward also gives `fine_tune_gain` its tuned loss), one
 frozen base's own, no adapter to switch off), one
 projection of the factors and one matrix-vector product (`query_projection`; bench/lora_attribution.py
 measures it). Losses take logits only where a label is (from a row's first labelled token on): a
-paid query's prompt needs no vocabulary-wide projection.
+paid query's prompt needs no vocabulary-wide projection. An index may read the modules of the decoder's
+top layers only (`upper_layers`; adapter_index.GRADIENT_LAYERS): the layers below still run with the
+adapter, without a graph, and the backward stops at the lowest layer read - the gradients of the modules
+read are those of a whole pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -184,30 +187,54 @@ def per_example_loss(model, batch: dict[str, torch.Tensor], token_normalized: bo
     return _mean_loss(*_labelled_logits(model, batch), token_normalized)
 
 
+def upper_layers(model, layers: int, adapter: str = "default") -> list[str]:
+    """The names of the adapter's LoRA modules on the decoder's top `layers` layers (all of them on a decoder
+    no deeper): what an index built to read those layers reads (`traced`)."""
+    if layers < 1:
+        raise ValueError(f"an index reads at least one layer, not {layers}")
+    run = decoder(_causal(model))
+    lowest = max(0, len(run.groups) - layers)
+    return [name for name, layer in lora_modules(model, adapter) if run.layer_of.get(id(layer), 0) >= lowest]
+
+
 def per_example_gradients(model, examples: list[Example], pad_id: int, adapter: str = "default",
-                          batch_size: int = 16, token_normalized: bool = False) -> tuple[list[Module], np.ndarray]:
+                          batch_size: int = 16, token_normalized: bool = False,
+                          traced: Collection[str] | None = None) -> tuple[list[Module], np.ndarray]:
     """(modules, gradients [n, Σ sizes] float64): ∇ of each example's own mean loss w.r.t. the adapter, whole
-    (the benches' yardsticks; the index and its queries use `per_example_projections`)."""
-    return _per_example(model, examples, pad_id, adapter, batch_size, token_normalized, None)
+    (the benches' yardsticks; the index and its queries use `per_example_projections`); `traced`: the
+    LoRA modules read (by name; None: all)."""
+    return _per_example(model, examples, pad_id, adapter, batch_size, token_normalized, None, traced)
 
 
 def per_example_projections(model, examples: list[Example], pad_id: int, k: int, seed: int,
-                            adapter: str = "default", batch_size: int = 16,
-                            token_normalized: bool = False) -> tuple[list[Module], list[np.ndarray]]:
+                            adapter: str = "default", batch_size: int = 16, token_normalized: bool = False,
+                            traced: Collection[str] | None = None) -> tuple[list[Module], list[np.ndarray]]:
     """(modules, per module [n, k_l] float64): each example's gradient sketched from its factors
     (`project_layers` of `per_example_gradients`, without forming them)."""
-    layout, flat = _per_example(model, examples, pad_id, adapter, batch_size, token_normalized, (k, seed))
+    layout, flat = _per_example(model, examples, pad_id, adapter, batch_size, token_normalized, (k, seed), traced)
     return layout, _split(flat, [_sketched_size(m, k) for m in layout])
 
 
-def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized, sketch):
+def _read(model, adapter: str, traced: Collection[str] | None):
+    """(every LoRA module of the adapter - its terms apply on every layer -, the layout of those read, the
+    lowest layer holding one: the backward goes no further down)."""
     modules = lora_modules(model, adapter)
-    layout = module_layout(modules, adapter)
+    read = modules if traced is None else [(name, layer) for name, layer in modules if name in traced]
+    if not read or (traced is not None and len(read) != len(set(traced))):
+        raise ValueError("the modules to read are not all LoRA modules of the adapter "
+                         f"({sorted(set(traced or ()) - {name for name, _ in modules})[:3]} missing)")
+    run = decoder(_causal(model))
+    # a module on no decoder layer (the head) is refused by name when the adapter's terms are stacked
+    return modules, module_layout(read, adapter), min(run.layer_of.get(id(layer), 0) for _, layer in read)
+
+
+def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized, sketch, traced):
+    modules, layout, lowest = _read(model, adapter, traced)
     device = modules[0][1].lora_A[adapter].weight.device
     run, out = decoder(_causal(model)), []
     for start in range(0, len(examples), batch_size):
         batch = collate(examples[start:start + batch_size], pad_id, device)
-        sketches = _Sketches(layout, *(sketch or (0, 0)))
+        sketches = _Sketches(layout, *(sketch or (0, 0)), lowest)
         hidden = run.hidden(batch["input_ids"], run.terms(modules, adapter), sketches.trace)  # to every LoRA module
         hidden.backward(_losses_and_gradient(run.head, hidden, batch["labels"], len(hidden), token_normalized)[1])
         out.append(sketches.gathered())
@@ -215,16 +242,16 @@ def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized,
 
 
 def query_projection(model, example: Example, pad_id: int, k: int, seed: int, adapter: str = "default",
-                     token_normalized: bool = False) -> tuple[float, list[Module], list[np.ndarray] | None]:
+                     token_normalized: bool = False, traced: Collection[str] | None = None,
+                     ) -> tuple[float, list[Module], list[np.ndarray] | None]:
     """One generation's (`fine_tune_gain`, modules, sketched gradient blocks [1, k_l]) - the blocks None when
     the gain is 0 (nothing to credit). The tuned loss comes from the forward the gradient needs: two
     forwards and a backward in all. The backward starts before the gain is known (the loss without the
     adapter is still being made on the second lane): a query with nothing to credit costs one backward
-    more than it needs, every other one is that much sooner."""
-    modules = lora_modules(model, adapter)
-    layout = module_layout(modules, adapter)
+    more than it needs, every other one is that much sooner. `traced`: the LoRA modules read (None: all)."""
+    modules, layout, lowest = _read(model, adapter, traced)
     batch = collate([example], pad_id, modules[0][1].lora_A[adapter].weight.device)
-    sketches = _Sketches(layout, k, seed)
+    sketches = _Sketches(layout, k, seed, lowest)
     tuned_loss, base_loss, hidden, grad = _with_and_without(model, batch, modules, adapter, sketches.trace,
                                                             token_normalized)
     hidden.backward(grad)
@@ -245,15 +272,20 @@ class _Sketches:
     products run in the factors' float32 (sums over a row's tokens: ~1e-6 relative, far inside what the
     sketch itself approximates); the gradients leave as float64, as every later step keeps them."""
 
-    def __init__(self, layout: list[Module], k: int, seed: int):
+    def __init__(self, layout: list[Module], k: int, seed: int, lowest: int = 0):
         self.layout, self.k, self.seed = layout, k, seed
         self.position = {module.name: i for i, module in enumerate(layout)}
         self.pending: list[Future[dict[str, list[torch.Tensor]]]] = []
-        self.trace = Trace(lambda reached: self.pending.append(lanes.beside(partial(self._sketched, reached))))
+        self.trace = Trace(self._reached, lowest)
+
+    def _reached(self, reached: Reached) -> None:
+        if any(name in self.position for name, *_ in reached.members):
+            self.pending.append(lanes.beside(partial(self._sketched, reached)))
 
     def _sketched(self, reached: Reached) -> dict[str, list[torch.Tensor]]:
-        """Per LoRA module of one group: its A and B blocks [b, ·]."""
-        factors, members = reached.factors(), reached.members
+        """Per LoRA module of one group that is read: its A and B blocks [b, ·]."""
+        factors = reached.factors()
+        members = [member for member in reached.members if member[0] in self.position]
         placed = tuple((self.position[name], self.layout[self.position[name]], columns.start, columns.stop)
                        for name, columns, _, _ in members)
         r_in, r_out, in_cols, out_cols = _group_sides(self.seed, self.k, factors.grad.shape[-1], placed)
