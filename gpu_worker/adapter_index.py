@@ -180,6 +180,8 @@ class AdapterIndex:
             g = self.meta["gradient"]
             out.update(gradient=g["method"], k=g["k"], damping=g.get("damping", {}).get("damping"),
                        token_normalized=g["token_normalized"])
+            if "layers" in g:  # the top layers read (indexes before it read every layer)
+                out["layers"] = g["layers"]
         return out
 
     def prepare(self, model):

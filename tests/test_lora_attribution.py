@@ -348,6 +348,7 @@ def test_an_index_reading_the_top_layers_alone_scores_a_query_by_those_layers(tu
                                IndexSpec(method="lora-gradient", gradient_layers=1), 1e-3)
     read = [name for name, _, _ in meta["gradient"]["modules"]]
     assert depth > 1 and meta["gradient"]["layers"] == 1 and read
+    assert AdapterIndex(tuned["root"] / "top-layers").params()["layers"] == 1  # what a signed result records
     assert all(f".layers.{depth - 1}." in name for name in read)
     index = AdapterIndex(tuned["root"] / "top-layers")
     prepared = index.prepare(model)
