@@ -1,7 +1,7 @@
 """A LLaMA-family decoder run from weights arranged once: the forward and backward passes of LoRA attribution.
 
-A LoRA query is two forwards (with and without the adapter) and a backward through the whole decoder, and an
-index build one forward and backward per batch of rows. Through transformers' decoder and PEFT's layers,
+A LoRA query is two forwards (with and without the adapter) and a backward down to the lowest layer its index
+reads, and an index build one forward and backward per batch of rows. Through transformers' decoder and PEFT's layers,
 most of that time on a CPU was not arithmetic but the cost of calls: each of the 210 bfloat16 base
 linears of SmolLM2 re-laying its weight out for the CPU's matrix unit on every call (oneDNN re-orders an
 un-packed weight each time: 134 us for a 576 x 1536 product of one row), three casts per linear, PEFT's

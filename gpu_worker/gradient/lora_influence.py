@@ -235,7 +235,7 @@ def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized,
     for start in range(0, len(examples), batch_size):
         batch = collate(examples[start:start + batch_size], pad_id, device)
         sketches = _Sketches(layout, *(sketch or (0, 0)), lowest)
-        hidden = run.hidden(batch["input_ids"], run.terms(modules, adapter), sketches.trace)  # to every LoRA module
+        hidden = run.hidden(batch["input_ids"], run.terms(modules, adapter), sketches.trace)  # to each module read
         hidden.backward(_losses_and_gradient(run.head, hidden, batch["labels"], len(hidden), token_normalized)[1])
         out.append(sketches.gathered())
     return layout, np.concatenate(out)
