@@ -5,8 +5,8 @@ the content store as a directory artifact (kind `sdk.artifacts.ATTRIBUTION_INDEX
 hash is the model's `attribution_index_hash` on chain - so every worker serving the adapter fetches the same index and
 checks every byte of it. The directory holds:
     attribution.json      method, span weight, contributions, projection (its kind, seed and k), the
-                          chosen damping and its evidence, the modules read (the top `GRADIENT_LAYERS`
-                          layers' LoRA modules) and their sizes
+                          chosen damping and its evidence, the modules read (the LoRA modules on the top
+                          `GRADIENT_LAYERS` layers) and the adapter's modules, with their sizes
     rows.npy              each row's contribution (index into attribution.json's contributions)
     span/                 the suffix-array index over each row's trained tokens (one document per row)
     gradient/features.npy the rows' preconditioned, projected LoRA gradients [rows, Σ k_l]
@@ -109,7 +109,8 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
         layout = sketched[normalized][0]
         gradient = {"method": spec.gradient_method, "projection": PROJECTION, "k": spec.k, "seed": spec.seed,
                     "base_dtype": dtype, "layers": spec.gradient_layers,
-                    "modules": [[m.name, m.a_size, m.b_size] for m in layout]}
+                    "modules": [[m.name, m.a_size, m.b_size] for m in layout],
+                    "adapter_modules": influence.adapter_layout(laid_out, adapter)}
         damping = 0.0
         if spec.gradient_method == "ours":
             queries = held_out[:16] or train[:8]
@@ -200,6 +201,8 @@ class AdapterIndex:
             raise ValueError(f"the index's rows were computed with the base layers in {self.base_dtype}, the "
                              f"model's are in {base_dtype(model)}: query a model the index has prepared")
         g = self.meta["gradient"]
+        if "adapter_modules" in g and influence.adapter_layout(model, adapter) != g["adapter_modules"]:
+            raise ValueError("the index was built for another adapter layout than the one loaded")
         gain, layout, blocks = influence.query_projection(model, query, tokenizer.pad_token_id, g["k"], g["seed"],
                                                           adapter, token_normalized=g["token_normalized"],
                                                           traced=[name for name, _, _ in g["modules"]])

@@ -365,3 +365,17 @@ def test_an_index_reading_the_top_layers_alone_scores_a_query_by_those_layers(tu
                                                token_normalized=normalized, traced=read)
     assert gain > 0
     np.testing.assert_allclose(scores, influence.scores(own, index.features)[0], rtol=1e-4, atol=1e-8)
+    # an adapter with a module the index did not see (below the layers read, say) changes every forward
+    index.meta["gradient"]["adapter_modules"].append(["base_model.model.model.layers.0.mlp.extra", 8, 8])
+    with pytest.raises(ValueError, match="another adapter layout"):
+        index.gradient_scores(prepared, tokenizer, query)
+    # an index from before the layers were recorded (every layer read, no adapter list) is queried as before
+    whole = build_adapter_index(model, tokenizer, rows, tuned["held"][:3], tuned["root"] / "all-layers",
+                                IndexSpec(method="lora-gradient", gradient_layers=depth), 1e-3)
+    assert len(whole["gradient"]["modules"]) == len(whole["gradient"]["adapter_modules"]) > len(read)
+    now, before = AdapterIndex(tuned["root"] / "all-layers"), AdapterIndex(tuned["root"] / "all-layers")
+    for key in ("layers", "adapter_modules"):
+        del before.meta["gradient"][key]
+    assert "layers" not in before.params()
+    np.testing.assert_array_equal(before.gradient_scores(prepared, tokenizer, query)[1],
+                                  now.gradient_scores(prepared, tokenizer, query)[1])

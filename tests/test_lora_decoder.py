@@ -297,8 +297,39 @@ def test_reading_the_upper_layers_alone_gives_their_gradients_unchanged(kind):
                               zip(whole_layout, np.cumsum([0] + [m.size for m in whole_layout]), strict=False)
                               if m.name in upper])
     np.testing.assert_allclose(got, whole[:, columns], rtol=1e-5, atol=1e-7)
-    assert run.layer_of  # the decoder was arranged once, for both passes
+    assert decoder(model.get_base_model()) is run  # arranged once, for both passes
     with pytest.raises(ValueError, match="at least one layer"):
         lora_influence.upper_layers(model, 0)
-    with pytest.raises(ValueError, match="not all LoRA modules"):
+    with pytest.raises(ValueError, match="has no LoRA module model.layers.9.nothing: the modules to read are not"):
         lora_influence.per_example_gradients(model, examples, 0, traced=["model.layers.9.nothing"])
+
+
+def test_reading_part_of_a_group_sketches_those_modules_as_the_whole_gradient_would_be():
+    """One module of a stacked product read (v_proj of the top layer's q/k/v, whose q_proj carries the adapter
+    too): its whole gradient is the whole pass's columns, and its sketch is `project_layers` of them."""
+    from gpu_worker.gradient import lora_influence
+
+    model = _model("llama", "float32")
+    examples, _ = _batch()
+    whole_layout, whole = lora_influence.per_example_gradients(model, examples, 0)
+    position = [m.name for m in whole_layout].index(next(m.name for m in whole_layout
+                                                        if ".layers.1." in m.name and m.name.endswith("v_proj")))
+    start = sum(m.size for m in whole_layout[:position])
+    columns = whole[:, start:start + whole_layout[position].size]
+    read = [whole_layout[position].name]
+    layout, got = lora_influence.per_example_gradients(model, examples, 0, traced=read)
+    np.testing.assert_allclose(got, columns, rtol=1e-5, atol=1e-7)
+    layout, sketched = lora_influence.per_example_projections(model, examples, 0, 8, 3, traced=read)
+    want = lora_influence.project_layers(columns, layout, 8, 3)
+    for block, expected in zip(sketched, want, strict=True):
+        np.testing.assert_allclose(block, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_an_adapter_on_low_layers_alone_is_read_on_the_layers_that_carry_it():
+    """`upper_layers` counts the layers that carry the adapter: one fine-tuned on the bottom layer only is read
+    there, not refused for having nothing on the top one."""
+    from gpu_worker.gradient import lora_influence
+
+    model = _model("llama", "float32", layers_to_transform=[0])
+    upper = lora_influence.upper_layers(model, 1)
+    assert upper and all(".layers.0." in name for name in upper)

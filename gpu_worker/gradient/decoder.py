@@ -172,8 +172,9 @@ class _Terms:
 @dataclass
 class Trace:
     """Where a traced forward sends each group's LoRA factors: `reached` is called, on the backward's thread,
-    with a `Reached` per group with an adapter as soon as the backward has its output gradient - the layers
-    below are still to come, so the caller may work on it meanwhile (on the second lane: `lanes`)."""
+    with a `Reached` per group with an adapter on the layers from `lowest` up, as soon as the backward has its
+    output gradient - the layers below are still to come, so the caller may work on it meanwhile (on the
+    second lane: `lanes`)."""
 
     reached: Callable[[Reached], None]
     lowest: int = 0  # the lowest layer read: the layers below it run without a graph, the backward stops there
@@ -316,7 +317,8 @@ class Decoder:
                 h = h + out(self._attend(layer, qkv(layer.input_layernorm(h)), cos, sin, masks[window]))
                 gate, up = gate_up(layer.post_attention_layernorm(h)).chunk(2, dim=-1)
                 h = h + down(layer.mlp.act_fn(gate) * up)
-        return self.decoder.norm(h)
+        with torch.set_grad_enabled(trace is not None):
+            return self.decoder.norm(h)
 
     def _attend(self, layer, mixed: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
                 mask: torch.Tensor | None) -> torch.Tensor:
@@ -372,10 +374,12 @@ def _mask(t: int, window: int | None, device) -> torch.Tensor | None:
 
 def _sources(causal) -> tuple[int, ...]:
     """What a Decoder was arranged from: its head's and base layers' weights (a layer `frozen_base` converts
-    anew is new)."""
-    return (id(causal.get_output_embeddings().weight),
-            *(id(_base_linear(getattr(getattr(layer, block), name)).weight) for layer in causal.get_decoder().layers
-              for block, names in GROUPS for name in names))
+    anew is new) and the projections' modules (a linear PEFT wraps anew, for an adapter on more targets, is
+    new)."""
+    projections = [getattr(getattr(layer, block), name) for layer in causal.get_decoder().layers
+                   for block, names in GROUPS for name in names]
+    return (id(causal.get_output_embeddings().weight), *(id(_base_linear(module).weight) for module in projections),
+            *(id(module) for module in projections))
 
 
 _ARRANGED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

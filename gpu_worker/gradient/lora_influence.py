@@ -9,11 +9,11 @@ about `k` dims by a seeded Kronecker-structured Gaussian sketch (the same on eve
 side is kept whole, the wide side (in for A, out for B) is multiplied by a seeded [in|out, k/2r] matrix
 - φ(A) = ∇A R_in = Σ_t g_t (R_inᵀ x_t)ᵀ, φ(B) = R_outᵀ ∇B. Because the sketch acts on each side, it is
 applied to the factors (x_t R_in, g'_t R_out) before the sum over tokens: a D-wide gradient is never
-formed, and a worker keeps (in + out)·k/2r numbers per module instead of a dense D×k matrix (on
-SmolLM2, 210 modules: ~14 MB in place of 1.25 GB read on every query; a query's projection went from
-~0.3 s to milliseconds). Inner products stay unbiased (E[R Rᵀ] = I); on the facts adapters the sketch's
-scores correlate with the unprojected ones at 0.96-0.99 (a dense sketch: 0.995), and rank the fact's
-rows the same (bench/lora_attribution.py). Every method scores a query q against a row i as
+formed, and a worker keeps (in + out)·k/2r numbers per module instead of a dense D×k matrix (on SmolLM2, 210
+modules: ~14 MB in place of 1.25 GB read on every query - an index reads the 112 on the top 16 layers -; a
+query's projection went from ~0.3 s to milliseconds). Inner products stay unbiased (E[R Rᵀ] = I); on the
+facts adapters the sketch's scores correlate with the unprojected ones at 0.96-0.99 (a dense sketch: 0.995),
+and rank the fact's rows the same (bench/lora_attribution.py). Every method scores a query q against a row i as
 s(q, i) = Σ_l φ_l(q)ᵀ M_l φ_l(i)  (then, for ours, divided by the row's norm), positive when training
 on i lowers the loss of q:
 
@@ -81,6 +81,11 @@ class Module:
 def module_layout(modules, adapter: str = "default") -> list[Module]:
     return [Module(name, layer.lora_A[adapter].weight.numel(), layer.lora_B[adapter].weight.numel(),
                    layer.lora_A[adapter].weight.shape[0]) for name, layer in modules]
+
+
+def adapter_layout(model, adapter: str = "default") -> list[list]:
+    """Every LoRA module of the adapter as [name, A size, B size] - read or not, each changes the forward."""
+    return [[m.name, m.a_size, m.b_size] for m in module_layout(lora_modules(model, adapter), adapter)]
 
 
 @contextmanager
@@ -188,13 +193,16 @@ def per_example_loss(model, batch: dict[str, torch.Tensor], token_normalized: bo
 
 
 def upper_layers(model, layers: int, adapter: str = "default") -> list[str]:
-    """The names of the adapter's LoRA modules on the decoder's top `layers` layers (all of them on a decoder
-    no deeper): what an index built to read those layers reads (`traced`)."""
+    """The names of the adapter's LoRA modules on the top `layers` of the decoder's layers that carry it (all of
+    them on an adapter carried by no more): what an index built to read those layers reads (`traced`)."""
     if layers < 1:
         raise ValueError(f"an index reads at least one layer, not {layers}")
     run = decoder(_causal(model))
-    lowest = max(0, len(run.groups) - layers)
-    return [name for name, layer in lora_modules(model, adapter) if run.layer_of.get(id(layer), 0) >= lowest]
+    modules = lora_modules(model, adapter)
+    # a module on no decoder layer (the head) counts as the lowest: refused by name when the terms are stacked
+    carrying = sorted({run.layer_of.get(id(layer), 0) for _, layer in modules})
+    lowest = carrying[-layers:][0]
+    return [name for name, layer in modules if run.layer_of.get(id(layer), 0) >= lowest]
 
 
 def per_example_gradients(model, examples: list[Example], pad_id: int, adapter: str = "default",
@@ -220,9 +228,11 @@ def _read(model, adapter: str, traced: Collection[str] | None):
     lowest layer holding one: the backward goes no further down)."""
     modules = lora_modules(model, adapter)
     read = modules if traced is None else [(name, layer) for name, layer in modules if name in traced]
-    if not read or (traced is not None and len(read) != len(set(traced))):
-        raise ValueError("the modules to read are not all LoRA modules of the adapter "
-                         f"({sorted(set(traced or ()) - {name for name, _ in modules})[:3]} missing)")
+    lacking = sorted(set(traced or ()) - {name for name, _ in read})
+    if lacking or not read:
+        raise ValueError(f"the adapter {adapter!r} has no LoRA module {', '.join(lacking[:3]) or '(none named)'}"
+                         f"{' and more' if len(lacking) > 3 else ''}: the modules to read are not the adapter's "
+                         "(an index built for another adapter?)")
     run = decoder(_causal(model))
     # a module on no decoder layer (the head) is refused by name when the adapter's terms are stacked
     return modules, module_layout(read, adapter), min(run.layer_of.get(id(layer), 0) for _, layer in read)
