@@ -56,7 +56,7 @@ import torch
 from ..peft_layers import lora_modules
 from ..rows import IGNORE, Example, collate
 from . import lanes
-from .decoder import Reached, Trace, decoder
+from .decoder import Decoder, Reached, Trace, decoder
 from .swept_head import SweptHead
 
 METHODS = ("ours", "datainf", "grad_dot")
@@ -120,7 +120,7 @@ def ready(model) -> None:
     decoder(_causal(model)).ready_for_gradients()
 
 
-def _with_and_without(model, batch: dict[str, torch.Tensor], modules, adapter: str, trace: Trace | None = None,
+def _with_and_without(run: Decoder, batch: dict[str, torch.Tensor], modules, adapter: str, trace: Trace | None = None,
                       token_normalized: bool = False) -> tuple[float, Future[float], torch.Tensor, torch.Tensor | None]:
     """(the loss with the adapter, the loss without any adapter - to come -, the hidden states with it
     [1, t, hidden] and, with `trace`, the gradient there of its loss - token-normalised or not) of a
@@ -130,7 +130,6 @@ def _with_and_without(model, batch: dict[str, torch.Tensor], modules, adapter: s
     is done, the run without the adapter's after it - while this thread's backward may already run."""
     if len(batch["input_ids"]) != 1:
         raise ValueError("a query is one example")
-    run = decoder(_causal(model))
     base = lanes.beside(lambda: run.hidden(batch["input_ids"]))
     tuned = run.hidden(batch["input_ids"], run.terms(modules, adapter), trace)
     losses, grad = _losses_and_gradient(run.head, tuned, batch["labels"], 1 if trace is not None else 0,
@@ -224,8 +223,8 @@ def per_example_projections(model, examples: list[Example], pad_id: int, k: int,
 
 
 def _read(model, adapter: str, traced: Collection[str] | None):
-    """(every LoRA module of the adapter - its terms apply on every layer -, the layout of those read, the
-    lowest layer holding one: the backward goes no further down)."""
+    """(the model's Decoder, every LoRA module of the adapter - its terms apply on every layer -, the layout of
+    those read, the lowest layer holding one: the backward goes no further down)."""
     modules = lora_modules(model, adapter)
     read = modules if traced is None else [(name, layer) for name, layer in modules if name in traced]
     lacking = sorted(set(traced or ()) - {name for name, _ in read})
@@ -235,13 +234,12 @@ def _read(model, adapter: str, traced: Collection[str] | None):
                          "(an index built for another adapter?)")
     run = decoder(_causal(model))
     # a module on no decoder layer (the head) is refused by name when the adapter's terms are stacked
-    return modules, module_layout(read, adapter), min(run.layer_of.get(id(layer), 0) for _, layer in read)
+    return run, modules, module_layout(read, adapter), min(run.layer_of.get(id(layer), 0) for _, layer in read)
 
 
 def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized, sketch, traced):
-    modules, layout, lowest = _read(model, adapter, traced)
-    device = modules[0][1].lora_A[adapter].weight.device
-    run, out = decoder(_causal(model)), []
+    run, modules, layout, lowest = _read(model, adapter, traced)
+    device, out = modules[0][1].lora_A[adapter].weight.device, []
     for start in range(0, len(examples), batch_size):
         batch = collate(examples[start:start + batch_size], pad_id, device)
         sketches = _Sketches(layout, *(sketch or (0, 0)), lowest)
@@ -259,10 +257,10 @@ def query_projection(model, example: Example, pad_id: int, k: int, seed: int, ad
     forwards and a backward in all. The backward starts before the gain is known (the loss without the
     adapter is still being made on the second lane): a query with nothing to credit costs one backward
     more than it needs, every other one is that much sooner. `traced`: the LoRA modules read (None: all)."""
-    modules, layout, lowest = _read(model, adapter, traced)
+    run, modules, layout, lowest = _read(model, adapter, traced)
     batch = collate([example], pad_id, modules[0][1].lora_A[adapter].weight.device)
     sketches = _Sketches(layout, k, seed, lowest)
-    tuned_loss, base_loss, hidden, grad = _with_and_without(model, batch, modules, adapter, sketches.trace,
+    tuned_loss, base_loss, hidden, grad = _with_and_without(run, batch, modules, adapter, sketches.trace,
                                                             token_normalized)
     hidden.backward(grad)
     blocks = sketches.gathered()
@@ -347,7 +345,7 @@ def fine_tune_gain(model, example: Example, pad_id: int, adapter: str = "default
     modules = lora_modules(model, adapter)
     batch = collate([example], pad_id, modules[0][1].lora_A[adapter].weight.device)
     with torch.no_grad():
-        tuned, base = _with_and_without(model, batch, modules, adapter)[:2]
+        tuned, base = _with_and_without(decoder(_causal(model)), batch, modules, adapter)[:2]
         return _gain(tuned, base.result())
 
 
