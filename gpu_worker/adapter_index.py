@@ -201,11 +201,10 @@ class AdapterIndex:
             raise ValueError(f"the index's rows were computed with the base layers in {self.base_dtype}, the "
                              f"model's are in {base_dtype(model)}: query a model the index has prepared")
         g = self.meta["gradient"]
-        if "adapter_modules" in g and influence.adapter_layout(model, adapter) != g["adapter_modules"]:
-            raise ValueError("the index was built for another adapter layout than the one loaded")
         gain, layout, blocks = influence.query_projection(model, query, tokenizer.pad_token_id, g["k"], g["seed"],
                                                           adapter, token_normalized=g["token_normalized"],
-                                                          traced=[name for name, _, _ in g["modules"]])
+                                                          traced=[name for name, _, _ in g["modules"]],
+                                                          adapter_modules=g.get("adapter_modules"))
         if [[m.name, m.a_size, m.b_size] for m in layout] != g["modules"]:
             raise ValueError("the index was built for another adapter layout than the one loaded")
         return gain, influence.scores(blocks, self.features)[0] if blocks is not None else np.zeros(0)

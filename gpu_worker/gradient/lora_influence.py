@@ -222,12 +222,17 @@ def per_example_projections(model, examples: list[Example], pad_id: int, k: int,
     return layout, _split(flat, [_sketched_size(m, k) for m in layout])
 
 
-def _read(model, adapter: str, traced: Collection[str] | None):
+def _read(model, adapter: str, traced: Collection[str] | None, adapter_modules: list[list] | None = None):
     """(the model's Decoder, every LoRA module of the adapter - its terms apply on every layer -, the layout of
-    those read, the lowest layer holding one: the backward goes no further down)."""
+    those read, the lowest layer holding one: the backward goes no further down). With `adapter_modules`
+    (`adapter_layout` of the adapter an index was built for), a ValueError unless the adapter is laid out so."""
     modules = lora_modules(model, adapter)
-    read = modules if traced is None else [(name, layer) for name, layer in modules if name in traced]
-    lacking = sorted(set(traced or ()) - {name for name, _ in read})
+    if adapter_modules is not None and [[m.name, m.a_size, m.b_size] for m in module_layout(modules, adapter)] \
+            != adapter_modules:
+        raise ValueError("the index was built for another adapter layout than the one loaded")
+    wanted = None if traced is None else set(traced)
+    read = modules if wanted is None else [(name, layer) for name, layer in modules if name in wanted]
+    lacking = sorted((wanted or set()) - {name for name, _ in read})
     if lacking or not read:
         raise ValueError(f"the adapter {adapter!r} has no LoRA module {', '.join(lacking[:3]) or '(none named)'}"
                          f"{' and more' if len(lacking) > 3 else ''}: the modules to read are not the adapter's "
@@ -251,13 +256,14 @@ def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized,
 
 def query_projection(model, example: Example, pad_id: int, k: int, seed: int, adapter: str = "default",
                      token_normalized: bool = False, traced: Collection[str] | None = None,
-                     ) -> tuple[float, list[Module], list[np.ndarray] | None]:
+                     adapter_modules: list[list] | None = None) -> tuple[float, list[Module], list[np.ndarray] | None]:
     """One generation's (`fine_tune_gain`, modules, sketched gradient blocks [1, k_l]) - the blocks None when
     the gain is 0 (nothing to credit). The tuned loss comes from the forward the gradient needs: two
     forwards and a backward in all. The backward starts before the gain is known (the loss without the
     adapter is still being made on the second lane): a query with nothing to credit costs one backward
-    more than it needs, every other one is that much sooner. `traced`: the LoRA modules read (None: all)."""
-    run, modules, layout, lowest = _read(model, adapter, traced)
+    more than it needs, every other one is that much sooner. `traced`: the LoRA modules read (None: all);
+    `adapter_modules`: the adapter's layout it must have (`_read`)."""
+    run, modules, layout, lowest = _read(model, adapter, traced, adapter_modules)
     batch = collate([example], pad_id, modules[0][1].lora_A[adapter].weight.device)
     sketches = _Sketches(layout, k, seed, lowest)
     tuned_loss, base_loss, hidden, grad = _with_and_without(run, batch, modules, adapter, sketches.trace,
