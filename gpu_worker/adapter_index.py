@@ -68,6 +68,8 @@ class IndexSpec:
             raise ValueError(f"unknown attribution method {self.method!r}; known: {METHOD_NAMES}")
         if self.method == BOTH and not 0 < self.span_weight_bps < 10_000:
             raise ValueError("the combined method needs a span weight within 1..9999 basis points")
+        if self.gradient_layers < 1:
+            raise ValueError(f"an index reads at least one layer, not {self.gradient_layers}")
 
 
 def _contributions(rows: list[Example]) -> tuple[list[tuple[int, bytes]], np.ndarray]:

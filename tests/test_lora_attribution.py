@@ -97,6 +97,8 @@ def test_the_index_is_rebuilt_to_the_same_bytes_and_refuses_a_foreign_layout(tun
     index.meta["gradient"]["modules"][0][1] += 1
     with pytest.raises(ValueError, match="another adapter layout"):
         index.gradient_scores(index.prepare(tuned["model"]), tuned["tokenizer"], tuned["held"][0])
+    with pytest.raises(ValueError, match="at least one layer"):  # refused before anything is written
+        IndexSpec(method="lora-gradient", gradient_layers=0)
     with pytest.raises(ValueError, match="unknown attribution method"):
         IndexSpec(method="vibes")
     with pytest.raises(FileExistsError):
