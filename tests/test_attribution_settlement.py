@@ -17,7 +17,7 @@ from payable.worker.v1 import worker_pb2 as wp
 from runtime.chainspec import ChainSpec, dev_spec
 from runtime.codec import ONE_OPEN, decode_u128, encode_u128
 from runtime.crypto import Keypair, blake2_256
-from runtime.errors import PalletError
+from runtime.errors import InvalidTransaction, PalletError
 from sdk.wire import request_id_bytes
 
 EVE, FERDIE = Keypair.from_uri("//Eve"), Keypair.from_uri("//Ferdie")
@@ -454,19 +454,31 @@ def test_what_is_held_for_a_contributor_is_claimed_once_its_account_exists(make_
     owed = decode_u128(at.Earnings.FromString(chain.ex.query("attribution", "get_earnings", at.EarningsRequest(
         contributor=chain.bob.public).SerializeToString())).owed)
     assert 0 < owed < 2 * ONE_OPEN
-    early = _call(chain, chain.alice, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))
-    assert type(early.error).__name__ == "AccountEmpty" and "fund the account first" in str(early.error)
+    # a claim that would fail is refused at the door: no block holds it, nobody pays a fee for asking
+    alice_before = token.account(chain.ex.read_context(), chain.alice.public).free
+    name, message = chain.run(chain.alice, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))
+    assert name == "AccountEmpty" and "fund the account first" in message
+    with pytest.raises(InvalidTransaction, match="attribution.AccountEmpty"):  # what a node's pool checks
+        chain.ex.validate_transaction(chain.sign(chain.alice, "attribution", "claim_owed",
+                                                 at.ClaimOwed(contributor=chain.bob.public)))
+    chain.nonces[chain.alice.public] -= 1
+    assert token.account(chain.ex.read_context(), chain.alice.public).free == alice_before
     _ok(chain, chain.alice, "token", "transfer", token_pb2.Transfer(dest=chain.bob.public,
                                                                   amount=encode_u128(2 * ONE_OPEN)))
-    # two callers claim for Bob in the same block: the first pays it out, the second finds nothing held
+    # two callers claim for Bob in the same block: the first pays it out, the second is left out - it would
+    # find nothing held - and charged nothing
+    charlie_before = token.account(chain.ex.read_context(), chain.charlie.public).free
     both = chain.block(*(chain.sign(who, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))
                          for who in (chain.alice, chain.charlie)))
-    assert both.outcomes[0].ok and type(both.outcomes[1].error).__name__ == "NothingOwed"
+    assert len(both.outcomes) == 1 and both.outcomes[0].ok
+    assert len(both.rejected) == 1 and "attribution.NothingOwed" in both.rejected[0][1].detail
+    chain.nonces[chain.charlie.public] -= 1
     ctx = chain.ex.read_context()
+    assert token.account(ctx, chain.charlie.public).free == charlie_before
     assert token.account(ctx, chain.bob.public).free == 2 * ONE_OPEN + owed
     assert token.account(ctx, OWED_TO_CONTRIBUTORS).total == 0
-    again = _call(chain, chain.bob, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))
-    assert type(again.error).__name__ == "NothingOwed"
+    assert chain.run(chain.bob, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))[0] == \
+        "NothingOwed"
     chain.ex.try_state()
 
 

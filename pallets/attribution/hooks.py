@@ -1,4 +1,4 @@
-"""Attribution hooks: the invariant check."""
+"""Attribution hooks: claims refused at the door, and the invariant check."""
 
 from __future__ import annotations
 
@@ -8,7 +8,17 @@ from runtime.context import Context
 from runtime.errors import ensure
 from runtime.protocol import OWED_TO_CONTRIBUTORS
 
+from .payout import claimable
 from .storage import CHALLENGE_BOND, Disputes, Owed, Settlements
+
+
+def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
+    """A `claim_owed` the chain can already tell will fail - nothing held for the contributor, or its account
+    still empty - is invalid: the pool refuses it and no block includes it, so asking (a stale earnings page,
+    two people claiming for one contributor) costs nobody a fee. The message names the typed error
+    (`attribution.NothingOwed: ...`)."""
+    if call.name == "claim_owed":
+        claimable(ctx, args.contributor)
 
 
 def try_state(ctx: Context) -> None:

@@ -86,6 +86,13 @@ def _to_contributor(ctx: Context, request, account: bytes, amount: int, empty: b
 def pay_out_owed(ctx: Context, account: bytes) -> None:
     """Pay out what is held for `account` now that its account exists (`calls.claim_owed`): for a contributor
     no later payment reaches - its contributions withdrawn, the model deprecated - or funded meanwhile."""
+    held = claimable(ctx, account)
+    _release(ctx, account, held, held)
+
+
+def claimable(ctx: Context, account: bytes) -> int:
+    """What is held for `account` and can be paid out now; NothingOwed or AccountEmpty when a claim would fail
+    (the pool refuses such a claim before any fee: `hooks.validate_transaction`)."""
     held = Owed.get(ctx, account)
     if not held:
         raise errors.NothingOwed(f"nothing is held for {encode_address(account)}")
@@ -93,7 +100,7 @@ def pay_out_owed(ctx: Context, account: bytes) -> None:
         raise errors.AccountEmpty(f"{encode_address(account)} holds nothing yet, and the {format_open(held)} OPEN "
                                   f"held for it is below the existential deposit "
                                   f"{format_open(token.existential_deposit(ctx))} OPEN: fund the account first")
-    _release(ctx, account, held, held)
+    return held
 
 
 def _release(ctx: Context, account: bytes, amount: int, held: int) -> None:
