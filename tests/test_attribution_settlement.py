@@ -425,13 +425,19 @@ def test_a_contributors_payment_too_small_for_its_empty_account_is_held_for_it_n
                                                                       for p in settlement.payments)
         received.append(mine[0])
         chain.ex.try_state()  # OWED_TO_CONTRIBUTORS holds exactly what is owed
+        roles = [p.role for p in settlement.payments if p.account == chain.bob.public]
+        paid_events = [at.Paid.FromString(e.data) for e in chain.ex.db.events(built.header.number).events
+                       if e.pallet == "attribution" and e.name == "Paid"]
+        assert [p.role for p in paid_events if p.account == chain.bob.public] == roles
         if sum(received) < 2 * ONE_OPEN:
+            assert roles == ["contributor (held until its account can take it)"]  # not in Bob's account yet
             held = at.OwedHeld.FromString(events["OwedHeld"].data)
             page = at.EarningsPage.FromString(chain.ex.query("attribution", "list_earnings", at.EarningsPageRequest(
                 contributor=chain.bob.public).SerializeToString()))
             assert decode_u128(held.owed) == sum(received) == decode_u128(earnings().owed) == decode_u128(page.owed)
             assert token.account(chain.ex.read_context(), chain.bob.public).total == 0
             continue
+        assert roles == ["contributor"]  # this one reached the account, with what was held
         paid = at.OwedPaid.FromString(events["OwedPaid"].data)
         assert decode_u128(paid.amount) == sum(received[:-1]) > 0  # what was held, with the payment that opened
         break

@@ -16,6 +16,9 @@ from . import errors
 from . import events as ev
 from .storage import ContributorEarnings, ModelContributors, Owed
 
+# A contributor's payment held for it, not in its account yet (`_to_contributor`): how its settlement records it
+HELD = "contributor (held until its account can take it)"
+
 
 def here(ctx: Context) -> pb.ExtrinsicRef | None:
     """Where the extrinsic being applied is stored: this block, its index in it (the evidence a settlement
@@ -41,16 +44,17 @@ def pay(ctx: Context, request, model_id: int, settlement: pb.Settlement, account
     if not amount:
         return
     empty = account != TREASURY and token.account(ctx, account).total == 0
+    recorded = role  # how the settlement and the event name this payment
     if role == "contributor":
-        _to_contributor(ctx, request, account, amount, empty)
+        recorded = HELD if _to_contributor(ctx, request, account, amount, empty) else role
     else:
         if empty and amount < token.existential_deposit(ctx):
-            account, role = TREASURY, f"{role} (below the existential deposit: to the treasury)"
+            account, recorded = TREASURY, f"{role} (below the existential deposit: to the treasury)"
         inference.pay_escrow(ctx, request, account, amount)
-    payment = pb.Payment(account=account, amount=encode_u128(amount), role=role, contribution_id=contribution_id,
-                         datanet=net)
+    payment = pb.Payment(account=account, amount=encode_u128(amount), role=recorded,
+                         contribution_id=contribution_id, datanet=net)
     settlement.payments.append(payment)
-    ev.Paid.emit(ctx, request=request.id, model=model_id, account=account, amount=encode_u128(amount), role=role,
+    ev.Paid.emit(ctx, request=request.id, model=model_id, account=account, amount=encode_u128(amount), role=recorded,
                  contribution_id=contribution_id, datanet=net)
     if role == "contributor":
         earnings = ContributorEarnings.get(ctx, account, request.id) or pb.Earnings()
@@ -64,23 +68,25 @@ def pay(ctx: Context, request, model_id: int, settlement: pb.Settlement, account
         ModelContributors.insert(ctx, model_id, account, share)
 
 
-def _to_contributor(ctx: Context, request, account: bytes, amount: int, empty: bool) -> None:
-    """A contributor's payment. Exact shares make small payments common (a contributor holding 1% of a
-    query's credit), and a contributor may well have emptied its account after its deposit came back: such a
-    payment is held for it in OWED_TO_CONTRIBUTORS (`Owed`), not lost to the treasury, and everything held is
-    paid out with the payment that brings it up to the existential deposit, or with the next one once the
-    account exists."""
+def _to_contributor(ctx: Context, request, account: bytes, amount: int, empty: bool) -> bool:
+    """A contributor's payment; True when it is held rather than paid. Exact shares make small payments common
+    (a contributor holding 1% of a query's credit), and a contributor may well have emptied its account after
+    its deposit came back: such a payment is held for it in OWED_TO_CONTRIBUTORS (`Owed`), not lost to the
+    treasury - the settlement records it with the role `HELD` - and everything held is paid out with the
+    payment that brings it up to the existential deposit, or with the next one once the account exists."""
     held = Owed.get(ctx, account) or 0
     owed = held + amount
     if empty and owed < token.existential_deposit(ctx):
         inference.pay_escrow(ctx, request, OWED_TO_CONTRIBUTORS, amount)
         Owed.insert(ctx, account, owed)
         ev.OwedHeld.emit(ctx, account=account, amount=encode_u128(amount), owed=encode_u128(owed))
-    elif held:
+        return True
+    if held:
         inference.pay_escrow(ctx, request, OWED_TO_CONTRIBUTORS, amount)
         _release(ctx, account, owed, held)
     else:
         inference.pay_escrow(ctx, request, account, amount)
+    return False
 
 
 def pay_out_owed(ctx: Context, account: bytes) -> None:
