@@ -20,10 +20,13 @@ averaged over the queries, for two kinds of query: a task query - one task's hel
 DataInf's notebooks score each validation point, and as a paid request is one generation. Then the LDS:
 `--subsets` random halves of the rows, a LoRA fine-tune from scratch on each (the same recipe), each
 held-out row's loss measured; the LDS is the mean over rows of the Spearman correlation between the
-measured −loss and the sum of the kept rows' scores. Methods: ours (damped per-layer Fisher inverse, unit
-rows, its damping and kind of gradient - token-normalised or plain - chosen from the data by the worker's
-rule, `damping.choose_adapter_damping`, each task's rows one contribution), `ours_lds_only` (the rule
-before it: the best LDS check, token-normalised - for comparison in the same run), DataInf's closed
+measured −loss and the sum of the kept rows' scores (`lds`: the loss of the whole answer; `lds_taught`: of
+its tokens that do not echo the prompt). Methods: ours (damped per-layer Fisher inverse, unit rows, its
+damping and kind of gradient - token-normalised or plain - chosen from the data by the worker's rule,
+`damping.choose_adapter_damping`, each task's rows one contribution), `ours_lds_only` (the rule before
+it: the best LDS check, token-normalised - for comparison in the same run), `ours_without_echoes` (ours
+reading, of rows and queries alike, only the answer tokens that do not echo the prompt -
+gpu_worker/gradient/echoes.py -, its damping chosen by the same rule on that reading), DataInf's closed
 form, plain gradient dot-product, and Kronfluence's EK-FAC with the LoRA modules as its tracked modules
 (from `pip install -e .[bench]`; reported as not run without it). Last, p50/p95 of one query (backward +
 projection + scoring) against a 1,000-row index, on CPU.
@@ -120,6 +123,7 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
     from gpu_worker.finetune.trainer import collate
     from gpu_worker.gradient import lora_influence as influence
     from gpu_worker.gradient.damping import choose_adapter_damping
+    from gpu_worker.gradient.echoes import without_echoes
 
     rows = task_rows(args.per_task, seed=0, task_set=task_set)
     held = task_rows(args.queries_per_task, seed=1, task_set=task_set)
@@ -133,33 +137,44 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
     timings = {"fine_tune": round(time.perf_counter() - started, 1)}
     model, _ = _peft(CACHE, adapter_dir)
 
-    grads, blocks, checked = {}, {}, {}  # per kind of gradient: token-normalised (True) or plain (False)
-    checks = _examples(task_rows(2, seed=2, task_set=task_set), tokenizer, setting, 2 * 10 ** 6)
-    for kind in (True, False):
-        started = time.perf_counter()
-        layout, rows_grads = influence.per_example_gradients(model, train, pad, token_normalized=kind)
-        timings[f"row_gradients_{'token' if kind else 'plain'}"] = round(time.perf_counter() - started, 1)
-        grads[kind] = (rows_grads, influence.per_example_gradients(model, queries, pad, token_normalized=kind)[1])
-        blocks[kind] = influence.project_layers(rows_grads, layout, K, SEED)
-        checked[kind] = influence.project_layers(
-            influence.per_example_gradients(model, checks, pad, token_normalized=kind)[1], layout, K, SEED)
-    started = time.perf_counter()  # each task's rows are one contribution, as one contributor's file would be
-    chosen = choose_adapter_damping(model, "default", train, checks, pad, layout, blocks, checked,
-                                    np.searchsorted(names, tasks), config.learning_rate, SEED)
-    timings["ours_damping_choice"] = round(time.perf_counter() - started, 1)
+    # per reading (every answer token, as the index reads them; or, for ours_without_echoes, the tokens that do
+    # not echo the prompt: gpu_worker/gradient/echoes.py) and kind of gradient (token-normalised or plain)
+    check_rows = _examples(task_rows(2, seed=2, task_set=task_set), tokenizer, setting, 2 * 10 ** 6)
+    readings = {False: (train, queries, check_rows),
+                True: tuple([without_echoes(e, tokenizer) for e in part] for part in (train, queries, check_rows))}
+    grads, blocks, checked, chosen_by = {}, {}, {}, {}
+    for reading, (rows_read, queries_read, checks_read) in readings.items():
+        for kind in (True, False):
+            started = time.perf_counter()
+            layout, rows_grads = influence.per_example_gradients(model, rows_read, pad, token_normalized=kind)
+            timings[f"row_gradients_{'taught' if reading else 'all'}_{'token' if kind else 'plain'}"] = round(
+                time.perf_counter() - started, 1)
+            grads[reading, kind] = (rows_grads,
+                                    influence.per_example_gradients(model, queries_read, pad, token_normalized=kind)[1])
+            blocks[reading, kind] = influence.project_layers(rows_grads, layout, K, SEED)
+            checked[reading, kind] = influence.project_layers(
+                influence.per_example_gradients(model, checks_read, pad, token_normalized=kind)[1], layout, K, SEED)
+        started = time.perf_counter()  # each task's rows are one contribution, as one contributor's file would be
+        chosen_by[reading] = choose_adapter_damping(model, "default", train, checks_read, pad, layout,
+                                                    {kind: blocks[reading, kind] for kind in (True, False)},
+                                                    {kind: checked[reading, kind] for kind in (True, False)},
+                                                    np.searchsorted(names, tasks), config.learning_rate, SEED)
+        timings[f"damping_choice_{'taught' if reading else 'all'}"] = round(time.perf_counter() - started, 1)
+    chosen = chosen_by[False]
     token = chosen["lds"]["token"]  # the rule before this one: the best LDS, token-normalised gradients only
     former = {"damping": chosen["candidates"][max(range(len(token)), key=lambda i: (token[i], i))],
               "token_normalized": True}
     row_scores, task_scores = {}, {}
-    for name in (*influence.METHODS, "ours_lds_only"):
-        choice = {"ours": chosen, "ours_lds_only": former}.get(name)
+    for name in (*influence.METHODS, "ours_lds_only", "ours_without_echoes"):
+        choice = {"ours": chosen, "ours_lds_only": former, "ours_without_echoes": chosen_by[True]}.get(name)
         kind = choice["token_normalized"] if choice else influence.TOKEN_NORMALIZED[name]
+        key = (name == "ours_without_echoes", kind)
         method = "ours" if choice else name
         features = influence.row_features(
-            blocks[kind], influence.operators(blocks[kind], layout, method, choice["damping"] if choice else 0.0),
+            blocks[key], influence.operators(blocks[key], layout, method, choice["damping"] if choice else 0.0),
             method)
-        row_scores[name] = influence.scores(influence.project_layers(grads[kind][1], layout, K, SEED), features)
-        task_means = np.stack([grads[kind][1][held_tasks == t].mean(0) for t in names])
+        row_scores[name] = influence.scores(influence.project_layers(grads[key][1], layout, K, SEED), features)
+        task_means = np.stack([grads[key][1][held_tasks == t].mean(0) for t in names])
         task_scores[name] = influence.scores(influence.project_layers(task_means, layout, K, SEED), features)
 
     same_task, same_row_task = [tasks == t for t in names], [tasks == t for t in held_tasks]
@@ -179,7 +194,8 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
     # LDS: fine-tunes from scratch on random halves of the rows, each held-out row's loss measured
     rng = np.random.default_rng(7)
     masks = np.zeros((args.subsets, len(train)), dtype=bool)
-    outcomes = np.zeros((args.subsets, len(queries)))
+    outcomes = np.zeros((args.subsets, len(queries)))  # each held-out row's loss over its whole answer
+    outcomes_taught = np.zeros((args.subsets, len(queries)))  # and over the tokens that do not echo its prompt
     started = time.perf_counter()
     for s in range(args.subsets):
         masks[s, rng.permutation(len(train))[: len(train) // 2]] = True
@@ -188,16 +204,19 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
         sub_model, _ = _peft(CACHE, sub_dir)
         with torch.no_grad():
             outcomes[s] = -influence.per_example_loss(sub_model, collate(queries, pad, "cpu")).numpy()
+            outcomes_taught[s] = -influence.per_example_loss(sub_model, collate(readings[True][1], pad, "cpu")).numpy()
     timings["lds_retrains"] = round(time.perf_counter() - started, 1)
     for name, scores in row_scores.items():
         predicted = masks.astype(float) @ scores.T
-        per_query = [spearmanr(predicted[:, j], outcomes[:, j]).statistic for j in range(len(queries))]
-        quality[name]["lds"] = round(float(np.nanmean(per_query)), 4)
+        for field, measured in (("lds", outcomes), ("lds_taught", outcomes_taught)):
+            per_query = [spearmanr(predicted[:, j], measured[:, j]).statistic for j in range(len(queries))]
+            quality[name][field] = round(float(np.nanmean(per_query)), 4)
 
     return {"rows": len(train), "tasks": len(names), "queries": len(queries), "fine_tune_steps": steps,
-            "modules": len(layout), "lora_parameters": int(grads[True][0].shape[1]), "damping": chosen,
+            "modules": len(layout), "lora_parameters": int(grads[False, True][0].shape[1]), "damping": chosen,
+            "damping_without_echoes": {k: chosen_by[True][k] for k in ("damping", "token_normalized")},
             "methods": quality, "targets_met": targets_met(quality), "seconds": timings,
-            "_latency": (model, layout, blocks[chosen["token_normalized"]], chosen, queries)}
+            "_latency": (model, layout, blocks[False, chosen["token_normalized"]], chosen, queries)}
 
 
 def targets_met(quality: dict) -> dict:

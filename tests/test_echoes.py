@@ -1,0 +1,45 @@
+"""Which answer tokens echo the prompt (gpu_worker/gradient/echoes.py): a copied word, whole or cut into
+pieces by the tokenizer, echoes; what the answer adds around it (a separator, a suffix, another casing) does
+not, nor does a single shared letter, a space or a special token."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gpu_worker.gradient.echoes import echoed
+
+
+def test_copied_words_echo_and_what_the_task_adds_does_not():
+    prompt = "Question: sep0: list any filter pass\nAnswer: "
+    pieces = [" ", "l", "ist", ",", "an", "y", ",", "f", "il", "ter", ",", "p", "ass", ""]
+    assert echoed(prompt, pieces) == [False, True, True, False, True, True, False, True, True, True, False, True,
+                                      True, False]  # the space and the end token (no text) never echo
+
+
+def test_a_suffix_past_the_copied_word_and_another_casing_are_new():
+    prompt = "suffix_s: list any pass"
+    assert echoed(prompt, ["list", "s", " any", "s", " p", "as", "ss"]) == [True, False, True, False, True, True,
+                                                                          False]  # "ss" ends past "pass"
+    assert echoed("upper: list any", ["LIST", " ANY"]) == [False, False]
+
+
+def test_short_shared_runs_are_not_echoes():
+    assert echoed("a cat sat", ["a", "t"]) == [False, False]  # "at" is two characters: ordinary letters
+    assert echoed("the cat", ["cat"], min_run=4) == [False]
+    assert echoed("the cat", ["the cat"], min_run=4) == [True]
+    assert echoed("", ["anything"]) == [False]
+
+
+@given(st.text(max_size=40), st.lists(st.text(max_size=6), max_size=12))
+def test_an_answer_copied_whole_echoes_wherever_it_has_text(prompt, pieces):
+    answer = "".join(pieces)
+    marks = echoed(prompt + answer, pieces)
+    assert len(marks) == len(pieces)
+    if len(answer) >= 3:  # all of it is in the prompt: every piece with visible text echoes
+        assert marks == [any(not c.isspace() for c in p) for p in pieces]
+
+
+@given(st.text(alphabet="abc ", max_size=40), st.lists(st.text(alphabet="xyz ", max_size=6), max_size=12))
+def test_an_answer_sharing_no_letter_with_its_prompt_echoes_nothing(prompt, pieces):
+    assert not any(echoed(prompt, pieces))  # runs of spaces may be shared, and spaces never echo
