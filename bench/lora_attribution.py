@@ -140,8 +140,9 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
     # per reading (every answer token, as the index reads them; or, for ours_without_echoes, the tokens that do
     # not echo the prompt: gpu_worker/gradient/echoes.py) and kind of gradient (token-normalised or plain)
     check_rows = _examples(task_rows(2, seed=2, task_set=task_set), tokenizer, setting, 2 * 10 ** 6)
-    readings = {False: (train, queries, check_rows),
-                True: tuple([without_echoes(e, tokenizer) for e in part] for part in (train, queries, check_rows))}
+    readings = {False: (train, queries, check_rows)}
+    if setting == "response_only":  # datainf's rows are all labelled text: nothing in them echoes a prompt
+        readings[True] = tuple([without_echoes(e, tokenizer) for e in part] for part in (train, queries, check_rows))
     grads, blocks, checked, chosen_by = {}, {}, {}, {}
     for reading, (rows_read, queries_read, checks_read) in readings.items():
         for kind in (True, False):
@@ -165,8 +166,8 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
     former = {"damping": chosen["candidates"][max(range(len(token)), key=lambda i: (token[i], i))],
               "token_normalized": True}
     row_scores, task_scores = {}, {}
-    for name in (*influence.METHODS, "ours_lds_only", "ours_without_echoes"):
-        choice = {"ours": chosen, "ours_lds_only": former, "ours_without_echoes": chosen_by[True]}.get(name)
+    for name in (*influence.METHODS, "ours_lds_only", *(["ours_without_echoes"] if True in readings else [])):
+        choice = {"ours": chosen, "ours_lds_only": former, "ours_without_echoes": chosen_by.get(True)}.get(name)
         kind = choice["token_normalized"] if choice else influence.TOKEN_NORMALIZED[name]
         key = (name == "ours_without_echoes", kind)
         method = "ours" if choice else name
@@ -204,17 +205,20 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
         sub_model, _ = _peft(CACHE, sub_dir)
         with torch.no_grad():
             outcomes[s] = -influence.per_example_loss(sub_model, collate(queries, pad, "cpu")).numpy()
-            outcomes_taught[s] = -influence.per_example_loss(sub_model, collate(readings[True][1], pad, "cpu")).numpy()
+            if True in readings:
+                outcomes_taught[s] = -influence.per_example_loss(sub_model, collate(readings[True][1], pad,
+                                                                                    "cpu")).numpy()
     timings["lds_retrains"] = round(time.perf_counter() - started, 1)
     for name, scores in row_scores.items():
         predicted = masks.astype(float) @ scores.T
-        for field, measured in (("lds", outcomes), ("lds_taught", outcomes_taught)):
+        for field, measured in (("lds", outcomes), *([("lds_taught", outcomes_taught)] if True in readings else [])):
             per_query = [spearmanr(predicted[:, j], measured[:, j]).statistic for j in range(len(queries))]
             quality[name][field] = round(float(np.nanmean(per_query)), 4)
 
     return {"rows": len(train), "tasks": len(names), "queries": len(queries), "fine_tune_steps": steps,
             "modules": len(layout), "lora_parameters": int(grads[False, True][0].shape[1]), "damping": chosen,
-            "damping_without_echoes": {k: chosen_by[True][k] for k in ("damping", "token_normalized")},
+            "damping_without_echoes": {k: chosen_by[True][k] for k in ("damping", "token_normalized")}
+            if True in chosen_by else None,
             "methods": quality, "targets_met": targets_met(quality), "seconds": timings,
             "_latency": (model, layout, blocks[False, chosen["token_normalized"]], chosen, queries)}
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpu_worker.gradient.echoes import echoed
+from gpu_worker.gradient.echoes import echoed, without_echoes
+from gpu_worker.rows import IGNORE, Example, Row
 
 
 def test_copied_words_echo_and_what_the_task_adds_does_not():
@@ -43,3 +44,31 @@ def test_an_answer_copied_whole_echoes_wherever_it_has_text(prompt, pieces):
 @given(st.text(alphabet="abc ", max_size=40), st.lists(st.text(alphabet="xyz ", max_size=6), max_size=12))
 def test_an_answer_sharing_no_letter_with_its_prompt_echoes_nothing(prompt, pieces):
     assert not any(echoed(prompt, pieces))  # runs of spaces may be shared, and spaces never echo
+
+
+class _Pieces:
+    """A tokenizer's decode over a fixed vocabulary (what `without_echoes` asks of one); id 0 is special."""
+
+    VOCAB = ["<|end|>", "Question: ", "sep3: ", "list", " any", "\nAnswer:", " l", "ist", "/", "an", "y", "é"]
+
+    def decode(self, ids, skip_special_tokens=False):
+        return "".join(self.VOCAB[i] for i in ids if not (skip_special_tokens and i == 0))
+
+
+def _example(prompt: list[int], answer: list[int]) -> Example:
+    row = Row(1, bytes(32), 1, (("user", "p"), ("assistant", "a")))
+    return Example(row, "", tuple(prompt + answer), tuple([IGNORE] * len(prompt) + answer))
+
+
+def test_without_echoes_takes_the_echoing_answer_tokens_out_of_the_loss_alone():
+    tokenizer = _Pieces()
+    prompt = [1, 2, 3, 4, 5]  # "Question: sep3: list any\nAnswer:"
+    example = _example(prompt, [6, 7, 8, 9, 10, 0])  # " list/any" then the end token
+    taught = without_echoes(example, tokenizer)
+    assert taught.input_ids == example.input_ids and taught.row == example.row
+    assert taught.labels == tuple([IGNORE] * 5 + [IGNORE, IGNORE, 8, IGNORE, IGNORE, 0])  # "/" and the end stay
+    assert without_echoes(_example(prompt, [8, 11, 0]), tokenizer) == _example(prompt, [8, 11, 0])  # none echo
+    plain = Example(example.row, "", (3, 8, 3), (3, 8, 3))  # all labelled: no prompt to echo
+    assert without_echoes(plain, tokenizer) is plain
+    parrot = without_echoes(_example(prompt, [6, 7, 4]), tokenizer)  # nothing but the prompt's words
+    assert parrot.trained_tokens == 0

@@ -1,8 +1,9 @@
 """Echoes: the answer tokens that repeat the prompt - a reading of a row that bench/lora_attribution.py compares.
 
 A reply that copies the user's words ("sep0: list any filter" -> "list,any,filter") takes the words from the
-prompt; what tells one task's rows from another's is what the answer adds around them (the separator, the
-suffix, the casing). The copied tokens hold most of an answer's loss, hence most of its gradient, and their
+prompt; what tells one task's rows from another's is mostly what the answer adds around them (the separator,
+the suffix, the casing - though a suffix the prompt spells in the task's name, `ing` of "suffix_ing: ...",
+echoes too). The copied tokens hold most of an answer's loss, hence most of its gradient, and their
 gradients match every row holding the same words whatever its task: on the response-only task sets, the
 LoRA-gradient read without them (`ours_without_echoes`) identifies a held-out row's task far better (row
 AUC separators 0.80 -> 0.96, suffixes 0.88 -> 0.92, distinct 0.91 -> 0.94 in one run; README), and predicts
@@ -46,8 +47,11 @@ def echoed(prompt: str, pieces: list[str], min_run: int = MIN_RUN) -> list[bool]
 
 def without_echoes(example: Example, tokenizer, min_run: int = MIN_RUN) -> Example:
     """The example with its echoing answer tokens out of the loss (labels IGNORE there); the prompt is its
-    unlabelled tokens. An example whose loss covers all of it (a plain text row) has no prompt to echo and
-    comes back unchanged, as does one with nothing echoed."""
+    unlabelled tokens, template included. An example whose loss covers all of it (a plain text row) has no
+    prompt to echo and comes back unchanged, as does one with nothing echoed; an answer that only echoes
+    (no end token to keep) comes back with nothing labelled - nothing in it was taught, and its loss and
+    gradient are 0. Each token is decoded alone: a character split over two tokens reads as U+FFFD, which
+    never echoes."""
     prompt = tokenizer.decode([t for t, label in zip(example.input_ids, example.labels, strict=True)
                                if label == IGNORE], skip_special_tokens=True)
     answer = [i for i, label in enumerate(example.labels) if label != IGNORE]

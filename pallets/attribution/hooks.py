@@ -16,7 +16,9 @@ def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
     """A `claim_owed` the chain can already tell will fail - nothing held for the contributor, or its account
     still empty - is invalid: the pool refuses it and no block includes it, so asking (a stale earnings page,
     two people claiming for one contributor) costs nobody a fee. The message names the typed error
-    (`attribution.NothingOwed: ...`)."""
+    (`attribution.NothingOwed: ...`). The pool checks against the last block, so a claim sent right behind
+    the transfer that funds the account is refused until that transfer is in a block; and a contributor
+    claiming for itself whose fee empties the account again fails in its block, charged, as any call does."""
     if call.name == "claim_owed":
         claimable(ctx, args.contributor)
 
