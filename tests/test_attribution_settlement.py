@@ -460,31 +460,32 @@ def test_what_is_held_for_a_contributor_is_claimed_once_its_account_exists(make_
     owed = decode_u128(at.Earnings.FromString(chain.ex.query("attribution", "get_earnings", at.EarningsRequest(
         contributor=chain.bob.public).SerializeToString())).owed)
     assert 0 < owed < 2 * ONE_OPEN
-    # a claim that would fail is refused at the door: no block holds it, nobody pays a fee for asking
-    alice_before = token.account(chain.ex.read_context(), chain.alice.public).free
-    name, message = chain.run(chain.alice, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))
-    assert name == "AccountEmpty" and "fund the account first" in message
-    with pytest.raises(InvalidTransaction, match="attribution.AccountEmpty"):  # what a node's pool checks
-        chain.ex.validate_transaction(chain.sign(chain.alice, "attribution", "claim_owed",
-                                                 at.ClaimOwed(contributor=chain.bob.public)))
-    chain.nonces[chain.alice.public] -= 1
-    assert token.account(chain.ex.read_context(), chain.alice.public).free == alice_before
-    _ok(chain, chain.alice, "token", "transfer", token_pb2.Transfer(dest=chain.bob.public,
-                                                                  amount=encode_u128(2 * ONE_OPEN)))
-    # two callers claim for Bob in the same block: the first pays it out, the second is left out - it would
-    # find nothing held - and charged nothing
+    # while Bob's account is empty the claim runs and fails (someone must fund it first: it may be the
+    # transfer just before the claim, in the same block)
+    early = _call(chain, chain.alice, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))
+    assert type(early.error).__name__ == "AccountEmpty" and "fund the account first" in str(early.error)
+    # Alice funds Bob's account and claims in one block; Charlie's claim behind hers finds nothing left
     charlie_before = token.account(chain.ex.read_context(), chain.charlie.public).free
-    both = chain.block(*(chain.sign(who, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))
-                         for who in (chain.alice, chain.charlie)))
-    assert len(both.outcomes) == 1 and both.outcomes[0].ok
-    assert len(both.rejected) == 1 and "attribution.NothingOwed" in both.rejected[0][1].detail
-    chain.nonces[chain.charlie.public] -= 1
+    fund_and_claim = chain.block(
+        chain.sign(chain.alice, "token", "transfer", token_pb2.Transfer(dest=chain.bob.public,
+                                                                         amount=encode_u128(2 * ONE_OPEN))),
+        chain.sign(chain.alice, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public)),
+        chain.sign(chain.charlie, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public)))
+    assert [o.ok for o in fund_and_claim.outcomes] == [True, True]
+    assert len(fund_and_claim.rejected) == 1 and "attribution.NothingOwed" in fund_and_claim.rejected[0][1].detail
+    chain.nonces[chain.charlie.public] -= 1  # left out of the block: its nonce unused, no fee
     ctx = chain.ex.read_context()
-    assert token.account(ctx, chain.charlie.public).free == charlie_before
     assert token.account(ctx, chain.bob.public).free == 2 * ONE_OPEN + owed
     assert token.account(ctx, OWED_TO_CONTRIBUTORS).total == 0
-    assert chain.run(chain.bob, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))[0] == \
-        "NothingOwed"
+    assert token.account(ctx, chain.charlie.public).free == charlie_before
+    # a claim of nothing is refused at the door (a stale earnings page): nobody pays a fee for asking
+    name, message = chain.run(chain.charlie, "attribution", "claim_owed", at.ClaimOwed(contributor=chain.bob.public))
+    assert name == "NothingOwed" and "nothing is held" in message
+    with pytest.raises(InvalidTransaction, match="attribution.NothingOwed"):  # what a node's pool checks
+        chain.ex.validate_transaction(chain.sign(chain.bob, "attribution", "claim_owed",
+                                                 at.ClaimOwed(contributor=chain.bob.public)))
+    chain.nonces[chain.bob.public] -= 1
+    assert token.account(chain.ex.read_context(), chain.charlie.public).free == charlie_before
     chain.ex.try_state()
 
 

@@ -8,19 +8,17 @@ from runtime.context import Context
 from runtime.errors import ensure
 from runtime.protocol import OWED_TO_CONTRIBUTORS
 
-from .payout import claimable
+from .payout import held_for
 from .storage import CHALLENGE_BOND, Disputes, Owed, Settlements
 
 
 def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
-    """A `claim_owed` the chain can already tell will fail - nothing held for the contributor, or its account
-    still empty - is invalid: the pool refuses it and no block includes it, so asking (a stale earnings page,
-    two people claiming for one contributor) costs nobody a fee. The message names the typed error
-    (`attribution.NothingOwed: ...`). The pool checks against the last block, so a claim sent right behind
-    the transfer that funds the account is refused until that transfer is in a block; and a contributor
-    claiming for itself whose fee empties the account again fails in its block, charged, as any call does."""
+    """A `claim_owed` of nothing - nothing held for the contributor, say a stale earnings page, or a second
+    person claiming what the first one's claim paid out - is invalid: the pool refuses it and no block includes
+    it, so it costs nobody a fee (`attribution.NothingOwed: ...`). Whether the account holds something yet is
+    the call's own check: the transfer that funds it may go just before the claim, in the same block."""
     if call.name == "claim_owed":
-        claimable(ctx, args.contributor)
+        held_for(ctx, args.contributor)
 
 
 def try_state(ctx: Context) -> None:

@@ -96,12 +96,19 @@ def pay_out_owed(ctx: Context, account: bytes) -> None:
     _release(ctx, account, held, held)
 
 
-def claimable(ctx: Context, account: bytes) -> int:
-    """What is held for `account` and can be paid out now; NothingOwed or AccountEmpty when a claim would fail
-    (the pool refuses such a claim before any fee: `hooks.validate_transaction`)."""
+def held_for(ctx: Context, account: bytes) -> int:
+    """What is held for `account`; NothingOwed when nothing is (the pool refuses a claim of nothing before any
+    fee: `hooks.validate_transaction`)."""
     held = Owed.get(ctx, account)
     if not held:
         raise errors.NothingOwed(f"nothing is held for {encode_address(account)}")
+    return held
+
+
+def claimable(ctx: Context, account: bytes) -> int:
+    """What is held for `account` and can be paid out now; NothingOwed, or AccountEmpty while the account holds
+    nothing (checked when the claim runs: the transfer that funds it may come just before, in the same block)."""
+    held = held_for(ctx, account)
     if token.account(ctx, account).total == 0:
         raise errors.AccountEmpty(f"{encode_address(account)} holds nothing yet, and the {format_open(held)} OPEN "
                                   f"held for it is below the existential deposit "
