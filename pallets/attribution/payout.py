@@ -92,7 +92,11 @@ def _to_contributor(ctx: Context, request, account: bytes, amount: int, empty: b
 def pay_out_owed(ctx: Context, account: bytes) -> None:
     """Pay out what is held for `account` now that its account exists (`calls.claim_owed`): for a contributor
     no later payment reaches - its contributions withdrawn, the model deprecated - or funded meanwhile."""
-    held = claimable(ctx, account)
+    held = held_for(ctx, account)
+    if token.account(ctx, account).total == 0:  # checked here, not at the pool: it may be funded just before
+        raise errors.AccountEmpty(f"{encode_address(account)} holds nothing yet, and the {format_open(held)} OPEN "
+                                  f"held for it is below the existential deposit "
+                                  f"{format_open(token.existential_deposit(ctx))} OPEN: fund the account first")
     _release(ctx, account, held, held)
 
 
@@ -102,17 +106,6 @@ def held_for(ctx: Context, account: bytes) -> int:
     held = Owed.get(ctx, account)
     if not held:
         raise errors.NothingOwed(f"nothing is held for {encode_address(account)}")
-    return held
-
-
-def claimable(ctx: Context, account: bytes) -> int:
-    """What is held for `account` and can be paid out now; NothingOwed, or AccountEmpty while the account holds
-    nothing (checked when the claim runs: the transfer that funds it may come just before, in the same block)."""
-    held = held_for(ctx, account)
-    if token.account(ctx, account).total == 0:
-        raise errors.AccountEmpty(f"{encode_address(account)} holds nothing yet, and the {format_open(held)} OPEN "
-                                  f"held for it is below the existential deposit "
-                                  f"{format_open(token.existential_deposit(ctx))} OPEN: fund the account first")
     return held
 
 
