@@ -124,12 +124,20 @@ def download_bar(received: int, total: int) -> None:
     progress_bar(received, total, "downloading")
 
 
+STALLED_STOP_S = 15  # a clean stop takes a few seconds (the servers' 2 s grace, closing the databases)
+
+
 def wait_for_stop_signal() -> None:
-    """Block until SIGINT or SIGTERM: servers then stop cleanly instead of dying mid-write."""
+    """Block until SIGINT or SIGTERM: servers then stop cleanly instead of dying mid-write. Should the stop
+    itself stall (a thread that will not finish), every thread's stack goes to stderr - the process's log -
+    after STALLED_STOP_S seconds, so whoever has to kill it can see what it was waiting for."""
+    import faulthandler
+
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     stopping.wait()
+    faulthandler.dump_traceback_later(STALLED_STOP_S, exit=False)
 
 
 def worker_rpc(call, request, timeout: float | None = 600):

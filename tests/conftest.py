@@ -160,7 +160,13 @@ def worker_channel(tmp_path):
     finally:
         channel.close()
         proc.terminate()
-        assert proc.wait(timeout=30) == 0
+        try:
+            assert proc.wait(timeout=30) == 0
+        except subprocess.TimeoutExpired:  # a stalled stop: its log holds every thread's stack (cli.common)
+            proc.kill()
+            proc.wait(timeout=30)
+            raise AssertionError("the worker did not stop within 30 s of SIGTERM; its log's tail:\n"
+                                 + (tmp_path / "worker.log").read_text(errors="replace")[-6000:]) from None
 
 
 class WorkerProcess:
