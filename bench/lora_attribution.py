@@ -21,15 +21,14 @@ DataInf's notebooks score each validation point, and as a paid request is one ge
 `--subsets` random halves of the rows, a LoRA fine-tune from scratch on each (the same recipe), each
 held-out row's loss measured; the LDS is the mean over rows of the Spearman correlation between the
 measured −loss and the sum of the kept rows' scores (`lds`: the loss of the whole answer; `lds_taught`: of
-its tokens that do not echo the prompt). Methods: ours (damped per-layer Fisher inverse, unit rows, its
-damping and kind of gradient - token-normalised or plain - chosen from the data by the worker's rule,
-`damping.choose_adapter_damping`, each task's rows one contribution), `ours_lds_only` (the rule before
-it: the best LDS check, token-normalised - for comparison in the same run), `ours_without_echoes` (ours
-reading, of rows and queries alike, only the answer tokens that do not echo the prompt -
-gpu_worker/gradient/echoes.py -, its damping chosen by the same rule on that reading), `LEAD` (each
-row's summed-loss gradient with its echoes at a quarter weight, sketched at 256 dims per module, compared
-by cosine: where ad-hoc runs found row AUC above 0.95 on every set - measured here with its LDS), DataInf's
-closed form, plain gradient dot-product, and Kronfluence's EK-FAC with the LoRA modules as its tracked modules
+its tokens that do not echo the prompt). Methods: ours (what an index on the adapter does: each row read by
+the reading - token-normalised loss, plain, or plain with the answer tokens that echo the prompt at 0.5 or
+0.25, gpu_worker/gradient/readings.py - and damping - up to 1e6, the plain cosine - chosen from the data by the
+worker's rule, `damping.choose_adapter_damping`, each task's rows one contribution; sketched to
+`adapter_index.sketch_dims` per module, 256 on this 28-module adapter; a damped per-layer Fisher inverse, unit
+rows), `ours_every_token_k64` (the rule before this one, in the same run: the token-normalised and plain
+readings only, 64 dims per module), DataInf's closed form and plain gradient dot-product (plain gradients,
+ours' sketch), and Kronfluence's EK-FAC with the LoRA modules as its tracked modules
 (from `pip install -e .[bench]`; reported as not run without it). Last, p50/p95 of one query (backward +
 projection + scoring) against a 1,000-row index, on CPU.
 
@@ -70,9 +69,8 @@ CACHE = ROOT / "bench" / ".cache" / "lora-attribution-base-h{hidden}-l{layers}-s
 SETTINGS = ("datainf", "response_only", "facts")
 GRADIENT_METHODS = ("lora-gradient", "span+lora-gradient")  # a query's forwards and backward: its length costs
 YARDSTICKS = ("datainf", "grad_dot")
-K, SEED = 64, 0
-# the lead for issue 29's part 4, measured beside ours (not what an index does): echoes weighted, larger sketches
-LEAD, LEAD_ECHO_WEIGHT, LEAD_K = "ours_lead_cosine_k256_echoes_quarter", 0.25, 256
+SEED = 0
+K_BEFORE = 64  # dims per module before an index's sketch was sized by its modules' count (adapter_index.sketch_dims)
 
 
 def _examples(rows, tokenizer, setting: str, first_id: int = 0):
@@ -123,11 +121,13 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
     import torch
     from scipy.stats import spearmanr
 
+    from gpu_worker.adapter_index import sketch_dims
     from gpu_worker.finetune.synthetic import task_rows
     from gpu_worker.finetune.trainer import collate
     from gpu_worker.gradient import lora_influence as influence
     from gpu_worker.gradient.damping import choose_adapter_damping
     from gpu_worker.gradient.echoes import without_echoes
+    from gpu_worker.gradient.readings import PLAIN, READINGS, TOKEN, Reading
 
     rows = task_rows(args.per_task, seed=0, task_set=task_set)
     held = task_rows(args.queries_per_task, seed=1, task_set=task_set)
@@ -141,49 +141,44 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
     timings = {"fine_tune": round(time.perf_counter() - started, 1)}
     model, _ = _peft(CACHE, adapter_dir)
 
-    # per reading (every answer token, as the index reads them; or, for ours_without_echoes, the tokens that do
-    # not echo the prompt: gpu_worker/gradient/echoes.py) and kind of gradient (token-normalised or plain)
+    # every reading's whole gradients (the echo readings mixed from the plain pass and the pass without echoes,
+    # as readings.projections mixes sketches), of the rows, the held-out queries and the rule's check rows
     check_rows = _examples(task_rows(2, seed=2, task_set=task_set), tokenizer, setting, 2 * 10 ** 6)
-    readings = {False: (train, queries, check_rows)}
-    if setting == "response_only":  # datainf's rows are all labelled text: nothing in them echoes a prompt
-        readings[True] = tuple([without_echoes(e, tokenizer) for e in part] for part in (train, queries, check_rows))
-    grads, blocks, checked, chosen_by = {}, {}, {}, {}
-    for reading, (rows_read, queries_read, checks_read) in readings.items():
-        for kind in (True, False):
-            started = time.perf_counter()
-            layout, rows_grads = influence.per_example_gradients(model, rows_read, pad, token_normalized=kind)
-            timings[f"row_gradients_{'taught' if reading else 'all'}_{'token' if kind else 'plain'}"] = round(
-                time.perf_counter() - started, 1)
-            grads[reading, kind] = (rows_grads,
-                                    influence.per_example_gradients(model, queries_read, pad, token_normalized=kind)[1])
-            blocks[reading, kind] = influence.project_layers(rows_grads, layout, K, SEED)
-            checked[reading, kind] = influence.project_layers(
-                influence.per_example_gradients(model, checks_read, pad, token_normalized=kind)[1], layout, K, SEED)
-        started = time.perf_counter()  # each task's rows are one contribution, as one contributor's file would be
-        chosen_by[reading] = choose_adapter_damping(model, "default", train, checks_read, pad, layout,
-                                                    {kind: blocks[reading, kind] for kind in (True, False)},
-                                                    {kind: checked[reading, kind] for kind in (True, False)},
-                                                    np.searchsorted(names, tasks), config.learning_rate, SEED)
-        timings[f"damping_choice_{'taught' if reading else 'all'}"] = round(time.perf_counter() - started, 1)
-    chosen = chosen_by[False]
-    token = chosen["lds"]["token"]  # the rule before this one: the best LDS, token-normalised gradients only
-    former = {"damping": chosen["candidates"][max(range(len(token)), key=lambda i: (token[i], i))],
-              "token_normalized": True}
-    row_scores, task_scores = {}, {}
-    for name in (*influence.METHODS, "ours_lds_only", *(["ours_without_echoes"] if True in readings else [])):
-        choice = {"ours": chosen, "ours_lds_only": former, "ours_without_echoes": chosen_by.get(True)}.get(name)
-        kind = choice["token_normalized"] if choice else influence.TOKEN_NORMALIZED[name]
-        key = (name == "ours_without_echoes", kind)
-        method = "ours" if choice else name
-        features = influence.row_features(
-            blocks[key], influence.operators(blocks[key], layout, method, choice["damping"] if choice else 0.0),
-            method)
-        row_scores[name] = influence.scores(influence.project_layers(grads[key][1], layout, K, SEED), features)
-        task_means = np.stack([grads[key][1][held_tasks == t].mean(0) for t in names])
-        task_scores[name] = influence.scores(influence.project_layers(task_means, layout, K, SEED), features)
+    parts = (train, queries, check_rows)
+    started = time.perf_counter()
+    passes = {r: [influence.per_example_gradients(model, [r.read(e, tokenizer) for e in part], pad,
+                                                  token_normalized=r.token_normalized) for part in parts]
+              for r in (TOKEN, PLAIN, Reading(False, 0.0))}
+    layout = passes[PLAIN][0][0]
+    grads = {r: [g for _, g in passes[r]] if r in passes else
+             [w0 + r.echo_weight * (w1 - w0) for (_, w1), (_, w0) in zip(passes[PLAIN], passes[Reading(False, 0.0)],
+                                                                         strict=True)]
+             for r in READINGS}
+    timings["gradients"] = round(time.perf_counter() - started, 1)
+    k = sketch_dims(len(layout))  # what an index on this adapter sketches to (its modules all read)
 
-    if True in readings:  # the lead for issue 29's part 4 (README): echoes at a quarter weight, k = 256, cosine
-        row_scores[LEAD], task_scores[LEAD] = _lead_scores(grads, readings, layout, held_tasks, names)
+    def sketched(reading: Reading, part: int, dims: int) -> list[np.ndarray]:
+        return influence.project_layers(grads[reading][part], layout, dims, SEED)
+
+    rule = {}  # the index's rule (every reading, `k` dims per module), and the one before (every token, 64 dims)
+    for name, kinds, dims in (("ours", READINGS, k), ("ours_every_token_k64", (TOKEN, PLAIN), K_BEFORE)):
+        started = time.perf_counter()  # each task's rows are one contribution, as one contributor's file would be
+        rule[name] = choose_adapter_damping(model, "default", train, check_rows, pad, layout,
+                                            {r: sketched(r, 0, dims) for r in kinds},
+                                            {r: sketched(r, 2, dims) for r in kinds},
+                                            np.searchsorted(names, tasks), config.learning_rate, SEED) | {"k": dims}
+        timings[f"damping_choice_{name}"] = round(time.perf_counter() - started, 1)
+    row_scores, task_scores = {}, {}
+    for name in (*rule, *YARDSTICKS):
+        choice = rule.get(name, {"token_normalized": False, "echo_weight": 1.0, "damping": 0.0, "k": k})
+        reading, dims = Reading(choice["token_normalized"], choice["echo_weight"]), choice["k"]
+        method = "ours" if name in rule else name
+        blocks = sketched(reading, 0, dims)
+        features = influence.row_features(blocks, influence.operators(blocks, layout, method, choice["damping"]),
+                                          method)
+        row_scores[name] = influence.scores(sketched(reading, 1, dims), features)
+        task_means = np.stack([grads[reading][1][held_tasks == t].mean(0) for t in names])
+        task_scores[name] = influence.scores(influence.project_layers(task_means, layout, dims, SEED), features)
 
     same_task, same_row_task = [tasks == t for t in names], [tasks == t for t in held_tasks]
     quality = {name: {"task_query": _identify(task_scores[name], same_task),
@@ -204,6 +199,7 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
     masks = np.zeros((args.subsets, len(train)), dtype=bool)
     outcomes = np.zeros((args.subsets, len(queries)))  # each held-out row's loss over its whole answer
     outcomes_taught = np.zeros((args.subsets, len(queries)))  # and over the tokens that do not echo its prompt
+    taught_queries = [without_echoes(e, tokenizer) for e in queries]
     started = time.perf_counter()
     for s in range(args.subsets):
         masks[s, rng.permutation(len(train))[: len(train) // 2]] = True
@@ -212,45 +208,23 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
         sub_model, _ = _peft(CACHE, sub_dir)
         with torch.no_grad():
             outcomes[s] = -influence.per_example_loss(sub_model, collate(queries, pad, "cpu")).numpy()
-            if True in readings:
-                outcomes_taught[s] = -influence.per_example_loss(sub_model, collate(readings[True][1], pad,
+            if setting == "response_only":
+                outcomes_taught[s] = -influence.per_example_loss(sub_model, collate(taught_queries, pad,
                                                                                     "cpu")).numpy()
     timings["lds_retrains"] = round(time.perf_counter() - started, 1)
     for name, scores in row_scores.items():
         predicted = masks.astype(float) @ scores.T
-        for field, measured in (("lds", outcomes), *([("lds_taught", outcomes_taught)] if True in readings else [])):
+        for field, measured in (("lds", outcomes),
+                                *([("lds_taught", outcomes_taught)] if setting == "response_only" else [])):
             per_query = [spearmanr(predicted[:, j], measured[:, j]).statistic for j in range(len(queries))]
             quality[name][field] = round(float(np.nanmean(per_query)), 4)
 
     return {"rows": len(train), "tasks": len(names), "queries": len(queries), "fine_tune_steps": steps,
-            "modules": len(layout), "lora_parameters": int(grads[False, True][0].shape[1]), "damping": chosen,
-            "damping_without_echoes": {k: chosen_by[True][k] for k in ("damping", "token_normalized")}
-            if True in chosen_by else None,
-            "methods": quality, "targets_met": targets_met(quality), "seconds": timings,
-            "_latency": (model, layout, blocks[False, chosen["token_normalized"]], chosen, queries)}
-
-
-def _lead_scores(grads: dict, readings: dict, layout, held_tasks: np.ndarray, names: list) -> tuple:
-    """(row scores, task scores) of `LEAD`: each example's summed-loss gradient with the tokens that echo the
-    prompt at `LEAD_ECHO_WEIGHT` (G_taught + w (G_all - G_taught): exact, from the two readings' plain
-    gradients), sketched at `LEAD_K` dims per module, rows and queries compared by cosine (no damping)."""
-    from gpu_worker.gradient import lora_influence as influence
-
-    def summed(reading: bool, part: int) -> np.ndarray:  # the plain gradients are of each example's mean loss
-        counts = np.array([max(e.trained_tokens, 1) for e in readings[reading][part]], dtype=np.float64)
-        return grads[reading, False][part] * counts[:, None]
-
-    def mixed(part: int) -> np.ndarray:
-        taught = summed(True, part)
-        return taught + LEAD_ECHO_WEIGHT * (summed(False, part) - taught)
-
-    def unit_sketches(grads_: np.ndarray) -> np.ndarray:
-        out = np.concatenate(influence.project_layers(grads_, layout, LEAD_K, SEED), axis=1)
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-30)
-
-    rows, queries = unit_sketches(mixed(0)), mixed(1)
-    tasks = np.stack([queries[held_tasks == t].mean(0) for t in names])
-    return unit_sketches(queries) @ rows.T, unit_sketches(tasks) @ rows.T
+            "modules": len(layout), "lora_parameters": int(grads[PLAIN][0].shape[1]),
+            "damping": {name: {key: choice[key] for key in ("damping", "token_normalized", "echo_weight", "k")}
+                        for name, choice in rule.items()},
+            "damping_evidence": rule["ours"], "methods": quality, "targets_met": targets_met(quality),
+            "seconds": timings, "_latency": (model, layout, rule["ours"], queries)}
 
 
 def targets_met(quality: dict) -> dict:
@@ -269,21 +243,26 @@ def targets_met(quality: dict) -> dict:
     return met
 
 
-def query_latency(model, layout, blocks, chosen: dict, queries, pad: int) -> dict:
-    """One query against a 1,000-row index: backward, projection (from the factors, as AdapterIndex), scoring."""
+def query_latency(model, layout, chosen: dict, queries, tokenizer) -> dict:
+    """One query against a 1,000-row index: its reading (echo weights: the tokenizer's decode), backward,
+    projection (from the factors, as AdapterIndex), scoring - with the chosen reading and sketch size."""
     from gpu_worker.gradient import lora_influence as influence
+    from gpu_worker.gradient.readings import Reading
 
-    features = influence.row_features(blocks, influence.operators(blocks, layout, "ours", chosen["damping"]), "ours")
-    features = np.resize(features, (1000, features.shape[1])).astype(np.float32).astype(np.float64)
+    reading = Reading(chosen["token_normalized"], chosen["echo_weight"])
+    features = None
     times = []
     for q in queries[:40]:
         t0 = time.perf_counter()
-        _, blocks = influence.per_example_projections(model, [q], pad, K, SEED,
-                                                      token_normalized=chosen["token_normalized"])
+        _, blocks = influence.per_example_projections(model, [reading.read(q, tokenizer)], tokenizer.pad_token_id,
+                                                      chosen["k"], SEED, token_normalized=reading.token_normalized)
+        if features is None:  # the scoring's cost depends on the index's shape alone
+            width = sum(b.shape[1] for b in blocks)
+            features = np.random.default_rng(0).standard_normal((1000, width)).astype(np.float32).astype(np.float64)
         influence.scores(blocks, features)
         times.append((time.perf_counter() - t0) * 1000)
     return {"p50": round(statistics.median(times), 2), "p95": round(float(np.percentile(times, 95)), 2),
-            "index_rows": 1000}
+            "index_rows": 1000, "dims": features.shape[1]}
 
 
 # --- the SmolLM2 fact set: a paid answer's credit should go to the owner of the fact it states -----------
@@ -524,7 +503,7 @@ def main() -> None:
     from gpu_worker.finetune.trainer import load_tokenizer
 
     torch.set_num_threads(1)
-    report = {"projection_k_per_module": K, "settings": {}}
+    report = {"settings": {}}  # each setting records its sketch's dims per module (`damping`'s k)
     tiny = [s for s in args.settings if s != "facts"]
     if tiny:
         if not (CACHE / "config.json").exists():
@@ -537,7 +516,7 @@ def main() -> None:
                     latency = result.pop("_latency")
                     report["settings"].setdefault(setting, {})[task_set] = result
                     print(json.dumps({setting: {task_set: result["methods"]["ours"]}}), file=sys.stderr, flush=True)
-            report["query_ms"] = query_latency(*latency, tokenizer.pad_token_id)
+            report["query_ms"] = query_latency(*latency, tokenizer)
     if "facts" in args.settings:
         report["settings"]["facts"] = evaluate_facts()
     report["targets"] = {"auc": 0.99, "recall": 0.95, "query_ms_p50": 50, "lds": "ours above every yardstick",

@@ -4,8 +4,9 @@ Built once, when ModelFactory publishes the adapter, from the rows it was traine
 the content store as a directory artifact (kind `sdk.artifacts.ATTRIBUTION_INDEX`) whose manifest
 hash is the model's `attribution_index_hash` on chain - so every worker serving the adapter fetches the same index and
 checks every byte of it. The directory holds:
-    attribution.json      method, span weight, contributions, projection (its kind, seed and k), the
-                          chosen damping and its evidence, the modules read (the LoRA modules on the top
+    attribution.json      method, span weight, contributions, projection (its kind, seed and k per module),
+                          the chosen reading (`token_normalized`, `echo_weight`: gradient/readings.py)
+                          and damping with their evidence, the modules read (the LoRA modules on the top
                           `GRADIENT_LAYERS` layers) and the adapter's modules, with their sizes
     rows.npy              each row's contribution (index into attribution.json's contributions)
     span/                 the suffix-array index over each row's trained tokens (one document per row)
@@ -28,14 +29,21 @@ import numpy as np
 
 from .frozen_base import arranged, base_dtype, native_dtype
 from .gradient import lora_influence as influence
+from .gradient import readings
 from .gradient.damping import choose_adapter_damping
+from .gradient.readings import READINGS, Reading
 from .rows import IGNORE, Example
 from .span.credit import CreditParams, attribute_spans
 from .span.index import Document, SpanIndex, build_index
 
 SPAN, GRADIENT, BOTH = "span", "lora-gradient", "span+lora-gradient"
 METHOD_NAMES = (SPAN, GRADIENT, BOTH)
-PROJECTION_DIMS = 64
+# Each module read is sketched to `sketch_dims` dims: at least PROJECTION_DIMS, more on an adapter with few
+# modules, so that every index's rows have about SKETCH_DIMS dims in all. How well a sketch keeps the cosine
+# of two gradients depends on its total size: on bench/lora_attribution.py's 4-layer model (28 modules) 64 each
+# (1,792 in all) cost row AUC 0.94 -> 0.84 against whole gradients, 256 each (7,168) 0.94 -> 0.90-0.94;
+# SmolLM2's top 16 layers (112 modules) have 7,168 at 64 each, whose latency and index size are unchanged.
+PROJECTION_DIMS, SKETCH_DIMS = 64, 7168
 # How the rows' gradients are sketched (lora_influence's module doc); an index records it, and one built with
 # another sketch (before "kronecker", a dense D×k Gaussian per module) is refused, since its features and a
 # query's would not share a space. Changing the sketch changes the index's bytes, hence its hash.
@@ -52,13 +60,14 @@ SPAN_PARAMS = CreditParams(min_length=6, max_count=100)
 @dataclass(frozen=True)
 class IndexSpec:
     """What to build: the method (as the model record names it), the span weight for both, the gradient
-    method (ours, or a yardstick for benchmarks), projection dims and seed, and the precision the base
-    layers are held in for the gradients (`frozen_base`; empty: the device's native one)."""
+    method (ours, or a yardstick for benchmarks), projection dims per module (0: `sketch_dims`) and seed, and
+    the precision the base layers are held in for the gradients (`frozen_base`; empty: the device's native
+    one)."""
 
     method: str = BOTH
     span_weight_bps: int = 5000
     gradient_method: str = "ours"
-    k: int = PROJECTION_DIMS
+    k: int = 0
     seed: int = 0
     base_dtype: str = ""
     gradient_layers: int = GRADIENT_LAYERS
@@ -70,6 +79,13 @@ class IndexSpec:
             raise ValueError("the combined method needs a span weight within 1..9999 basis points")
         if self.gradient_layers < 1:
             raise ValueError(f"an index reads at least one layer, not {self.gradient_layers}")
+        if self.k < 0:
+            raise ValueError(f"a sketch has 0 (chosen by size) or more dims per module, not {self.k}")
+
+
+def sketch_dims(modules: int) -> int:
+    """The dims each of `modules` modules read is sketched to (PROJECTION_DIMS' comment)."""
+    return max(PROJECTION_DIMS, SKETCH_DIMS // max(modules, 1))
 
 
 def _contributions(rows: list[Example]) -> tuple[list[tuple[int, bytes]], np.ndarray]:
@@ -103,29 +119,27 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
         # the rows' gradients as a query's will be computed; the damping check's retrains and losses in the
         # model's own precision, since a short retrain moves a loss by less than bfloat16 rounding does
         laid_out = arranged(model, dtype)
-        pad, normalized = tokenizer.pad_token_id, influence.TOKEN_NORMALIZED[spec.gradient_method]
-        kinds = (True, False) if spec.gradient_method == "ours" else (normalized,)  # ours: the data chooses
+        pad = tokenizer.pad_token_id
+        normalized = influence.TOKEN_NORMALIZED[spec.gradient_method]
+        kinds = READINGS if spec.gradient_method == "ours" else (Reading(normalized),)  # ours: the data chooses
         traced = influence.upper_layers(laid_out, spec.gradient_layers, adapter)
-        sketched = {kind: influence.per_example_projections(laid_out, train, pad, spec.k, spec.seed, adapter,
-                                                            token_normalized=kind, traced=traced) for kind in kinds}
-        layout = sketched[normalized][0]
-        gradient = {"method": spec.gradient_method, "projection": PROJECTION, "k": spec.k, "seed": spec.seed,
+        k = spec.k or sketch_dims(len(traced))
+        layout, sketched = readings.projections(laid_out, tokenizer, train, pad, k, spec.seed, adapter, kinds, traced)
+        gradient = {"method": spec.gradient_method, "projection": PROJECTION, "k": k, "seed": spec.seed,
                     "base_dtype": dtype, "layers": spec.gradient_layers,
                     "modules": [[m.name, m.a_size, m.b_size] for m in layout],
                     "adapter_modules": influence.adapter_layout(laid_out, adapter)}
-        damping = 0.0
+        damping, reading = 0.0, kinds[0]
         if spec.gradient_method == "ours":
             queries = held_out[:16] or train[:8]
-            query_blocks = {kind: influence.per_example_projections(laid_out, queries, pad, spec.k, spec.seed, adapter,
-                                                                    token_normalized=kind, traced=traced)[1]
-                            for kind in kinds}
-            evidence = choose_adapter_damping(model, adapter, train, queries, pad, layout,
-                                              {kind: blocks for kind, (_, blocks) in sketched.items()}, query_blocks,
+            query_blocks = readings.projections(laid_out, tokenizer, queries, pad, k, spec.seed, adapter, kinds,
+                                                traced)[1]
+            evidence = choose_adapter_damping(model, adapter, train, queries, pad, layout, sketched, query_blocks,
                                               row_contribution, lr, spec.seed, budget_rows)
-            damping, normalized = evidence["damping"], evidence["token_normalized"]
+            damping, reading = evidence["damping"], Reading(evidence["token_normalized"], evidence["echo_weight"])
             gradient["damping"] = evidence
-        gradient["token_normalized"] = normalized
-        blocks = sketched[normalized][1]
+        gradient["token_normalized"], gradient["echo_weight"] = reading.token_normalized, reading.echo_weight
+        blocks = sketched[reading]
         ops = influence.operators(blocks, layout, spec.gradient_method, damping)
         (out / "gradient").mkdir()
         np.save(out / "gradient" / "features.npy",
@@ -183,6 +197,8 @@ class AdapterIndex:
             g = self.meta["gradient"]
             out.update(gradient=g["method"], k=g["k"], damping=g.get("damping", {}).get("damping"),
                        token_normalized=g["token_normalized"])
+            if "echo_weight" in g:  # the reading's echo weight (indexes before it read every token at 1)
+                out["echo_weight"] = g["echo_weight"]
             if "layers" in g:  # the top layers read (indexes before it read every layer)
                 out["layers"] = g["layers"]
         return out
@@ -203,6 +219,7 @@ class AdapterIndex:
             raise ValueError(f"the index's rows were computed with the base layers in {self.base_dtype}, the "
                              f"model's are in {base_dtype(model)}: query a model the index has prepared")
         g = self.meta["gradient"]
+        query = Reading(g["token_normalized"], g.get("echo_weight", 1.0)).read(query, tokenizer)
         gain, layout, blocks = influence.query_projection(model, query, tokenizer.pad_token_id, g["k"], g["seed"],
                                                           adapter, token_normalized=g["token_normalized"],
                                                           traced=[name for name, _, _ in g["modules"]],

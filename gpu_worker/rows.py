@@ -30,6 +30,9 @@ class Example:
     rendered: str            # the text after the template, as the model sees it
     input_ids: tuple[int, ...]
     labels: tuple[int, ...]  # IGNORE where no loss is taken (the prompt)
+    # per position, what its label's loss counts for when attribution reads the row's gradient (a reading that
+    # weighs some answer tokens less: gradient/echoes.py); None: every labelled token fully. Training ignores it.
+    weights: tuple[float, ...] | None = None
 
     @property
     def trained_tokens(self) -> int:
@@ -37,7 +40,8 @@ class Example:
 
 
 def collate(examples: list[Example], pad_id: int, device) -> dict[str, torch.Tensor]:
-    """A padded batch: input ids, labels (IGNORE past each example) and the attention mask."""
+    """A padded batch: input ids, labels (IGNORE past each example) and the attention mask; and, when an
+    example carries weights, every example's per-position weights (1 where one carries none)."""
     width = max(len(e.input_ids) for e in examples)
     ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
@@ -46,4 +50,11 @@ def collate(examples: list[Example], pad_id: int, device) -> dict[str, torch.Ten
         ids[i, : len(e.input_ids)] = torch.tensor(e.input_ids)
         labels[i, : len(e.labels)] = torch.tensor(e.labels)
         mask[i, : len(e.input_ids)] = 1
-    return {"input_ids": ids.to(device), "labels": labels.to(device), "attention_mask": mask.to(device)}
+    batch = {"input_ids": ids.to(device), "labels": labels.to(device), "attention_mask": mask.to(device)}
+    if any(e.weights is not None for e in examples):
+        weights = torch.ones((len(examples), width), dtype=torch.float32)
+        for i, e in enumerate(examples):
+            if e.weights is not None:
+                weights[i, : len(e.weights)] = torch.tensor(e.weights, dtype=torch.float32)
+        batch["weights"] = weights.to(device)
+    return batch

@@ -4,6 +4,7 @@ not, nor does a single shared letter, a space or a special token."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -72,3 +73,22 @@ def test_without_echoes_takes_the_echoing_answer_tokens_out_of_the_loss_alone():
     assert without_echoes(plain, tokenizer) is plain
     parrot = without_echoes(_example(prompt, [6, 7, 4]), tokenizer)  # nothing but the prompt's words
     assert parrot.trained_tokens == 0
+
+
+def test_a_weighted_reading_weighs_the_echoes_alone_and_keeps_the_labels():
+    from gpu_worker.gradient.echoes import weighted
+    from gpu_worker.gradient.readings import READINGS, Reading
+
+    tokenizer = _Pieces()
+    example = _example([1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 0])
+    quarter = weighted(example, tokenizer, 0.25)
+    assert quarter.labels == example.labels and quarter.input_ids == example.input_ids
+    assert quarter.weights == (1.0,) * 5 + (0.25, 0.25, 1.0, 0.25, 0.25, 1.0)  # the prompt's weights count for nothing
+    assert Reading(False, 0.25).read(example, tokenizer) == quarter
+    assert Reading(False).read(example, tokenizer) is example and Reading(True).read(example, tokenizer) is example
+    plain = Example(example.row, "", (3, 8, 3), (3, 8, 3))
+    assert weighted(plain, tokenizer, 0.25).weights == (1.0, 1.0, 1.0)
+    assert [r.name for r in READINGS] == ["token", "plain", "echoes_0.5", "echoes_0.25"]
+    for bad, reason in (((False, 1.5), "within 0..1"), ((False, -0.1), "within 0..1"), ((True, 0.5), "no echo weight")):
+        with pytest.raises(ValueError, match=reason):
+            Reading(*bad)

@@ -274,22 +274,24 @@ def test_a_reply_the_rows_did_not_teach_earns_the_contributors_nothing(tuned):
 
 
 def test_the_adapter_rule_takes_the_best_identifier_whose_lds_holds_up():
-    """What pays is identification; LDS bounds it. Among (token-normalised?, damping) settings whose check LDS is
-    within one standard error of the best or not below the best yardstick's, the one that best finds its rows'
-    own contribution wins - not the best LDS alone (which picked small dampings that rank a query's own task
-    below the yardsticks), and not a better identifier whose LDS falls below both bounds. Without
-    contributions to tell apart, the largest damping in the window (the most conservative inverse)."""
+    """What pays is identification; LDS bounds it. Among (reading, damping) settings whose check LDS is within one
+    standard error of the best or not below the best yardstick's, the one that best finds its rows' own
+    contribution wins - not the best LDS alone (which picked small dampings that rank a query's own task below
+    the yardsticks), and not a better identifier whose LDS falls below both bounds. Without contributions to
+    tell apart, the largest damping in the window (the most conservative inverse); ties go to the reading
+    ranked first (keys are (its rank in readings.READINGS, damping))."""
     from gpu_worker.gradient.damping import _choose
 
-    keys = [(True, 0.1), (True, 10.0), (True, 1000.0), (False, 0.1), (False, 10.0)]
+    keys = [(0, 0.1), (0, 10.0), (0, 1000.0), (1, 0.1), (1, 10.0)]
     lds, errors = [0.45, 0.42, 0.30, 0.44, 0.41], [0.05] * 5
-    assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86])] == (False, 10.0)
-    assert keys[_choose(keys, lds, errors, [0.78, 0.88, 0.95, 0.80, 0.86])] == (True, 10.0)
-    assert keys[_choose(keys, lds, errors, [np.nan] * 5)] == (True, 10.0)
-    assert keys[_choose(keys, lds, [0.0] * 5, [0.78, 0.84, 0.95, 0.80, 0.86])] == (True, 0.1)  # no doubt: LDS
-    assert keys[_choose(keys, lds, [0.0] * 5, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.3)] == (True, 1000.0)
-    assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.31)] == (False, 10.0)
-    assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.5)] == (False, 10.0)
+    assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86])] == (1, 10.0)
+    assert keys[_choose(keys, lds, errors, [0.78, 0.88, 0.95, 0.80, 0.86])] == (0, 10.0)
+    assert keys[_choose(keys, lds, errors, [0.78, 0.86, 0.95, 0.80, 0.86])] == (0, 10.0)  # a tie: rank 0
+    assert keys[_choose(keys, lds, errors, [np.nan] * 5)] == (0, 10.0)
+    assert keys[_choose(keys, lds, [0.0] * 5, [0.78, 0.84, 0.95, 0.80, 0.86])] == (0, 0.1)  # no doubt: LDS
+    assert keys[_choose(keys, lds, [0.0] * 5, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.3)] == (0, 1000.0)
+    assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.31)] == (1, 10.0)
+    assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.5)] == (1, 10.0)
 
 
 def test_leave_one_out_identification_asks_rows_that_have_a_contribution_to_find():
@@ -310,30 +312,63 @@ def test_leave_one_out_identification_asks_rows_that_have_a_contribution_to_find
 
 
 def test_the_index_records_and_uses_the_setting_its_rule_chose(tuned):
-    """The index holds the rows' features of the chosen kind of gradient and damping, records both with the
-    evidence (LDS, its standard error and identification per setting), and a query is sketched the same way."""
-    from gpu_worker.adapter_index import AdapterIndex, IndexSpec, build_adapter_index
+    """The index holds the rows' features of the chosen reading and damping, records both with the evidence
+    (LDS, its standard error and identification per setting) and the sketch's size, and a query is read and
+    sketched the same way."""
+    from gpu_worker.adapter_index import AdapterIndex, IndexSpec, build_adapter_index, sketch_dims
     from gpu_worker.gradient import lora_influence as influence
+    from gpu_worker.gradient import readings
     from gpu_worker.gradient.damping import _choose
 
     model, tokenizer, rows = tuned["model"], tuned["tokenizer"], tuned["train"]
     meta = build_adapter_index(model, tokenizer, rows, tuned["held"][:6], tuned["root"] / "chosen",
                                IndexSpec(method="lora-gradient"), tuned["config"].learning_rate)
-    evidence = meta["gradient"]["damping"]
-    assert evidence["identify_queries"] == 64 and evidence["kinds"] == ["token", "plain"]
-    keys = [(kind == "token", c) for kind in evidence["kinds"] for c in evidence["candidates"]]
+    evidence, k = meta["gradient"]["damping"], meta["gradient"]["k"]
+    assert evidence["identify_queries"] == 64 and evidence["kinds"] == [r.name for r in readings.READINGS]
+    assert k == sketch_dims(len(meta["gradient"]["modules"])) > 64  # a small adapter: larger sketches per module
+    keys = [(rank, c) for rank in range(len(evidence["kinds"])) for c in evidence["candidates"]]
     flat = {name: [v for kind in evidence["kinds"] for v in evidence[name][kind]]
             for name in ("lds", "lds_se", "identification")}
-    chosen = keys[_choose(keys, flat["lds"], flat["lds_se"], flat["identification"],
-                          max(evidence["yardstick_lds"].values()))]
-    assert chosen == (evidence["token_normalized"], evidence["damping"])
+    rank, damping = keys[_choose(keys, flat["lds"], flat["lds_se"], flat["identification"],
+                                 max(evidence["yardstick_lds"].values()))]
+    reading = readings.READINGS[rank]
+    assert (reading.token_normalized, reading.echo_weight, damping) == (
+        evidence["token_normalized"], evidence["echo_weight"], evidence["damping"])
     index = AdapterIndex(tuned["root"] / "chosen")
-    assert index.params()["token_normalized"] == chosen[0] == meta["gradient"]["token_normalized"]
-    assert index.params()["damping"] == chosen[1]
-    layout, blocks = influence.per_example_projections(index.prepare(model), rows, tokenizer.pad_token_id, 64, 0,
-                                                       token_normalized=chosen[0])
-    want = influence.row_features(blocks, influence.operators(blocks, layout, "ours", chosen[1]), "ours")
+    params = index.params()
+    assert (params["token_normalized"], params["echo_weight"], params["damping"], params["k"]) == (
+        reading.token_normalized, reading.echo_weight, damping, k)
+    layout, blocks = readings.projections(index.prepare(model), tokenizer, rows, tokenizer.pad_token_id, k, 0,
+                                          "default", [reading])
+    want = influence.row_features(blocks[reading], influence.operators(blocks[reading], layout, "ours", damping),
+                                  "ours")
     np.testing.assert_allclose(index.features, want.astype(np.float32), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("weight", [0.25, 0.5])
+def test_an_echo_reading_mixed_from_two_passes_is_the_weighted_loss_read_directly(tuned, weight):
+    """An index's rows under an echo reading are mixed from the plain pass and the pass without echoes (the
+    gradient is linear in the tokens' weights); a query is read with its weights in one pass. Both must be
+    the gradient of the same loss: each row's mixed sketch is the directly weighted pass's to float32's
+    rounding, and not the plain one where the row's answer echoes its prompt (the plain one's where it does
+    not)."""
+    from gpu_worker.gradient import lora_influence as influence
+    from gpu_worker.gradient import readings
+    from gpu_worker.gradient.echoes import echo_positions
+
+    model, tokenizer, rows = tuned["model"], tuned["tokenizer"], tuned["train"][:24]
+    echoing = np.array([bool(echo_positions(e, tokenizer)) for e in rows])
+    assert 0 < echoing.sum() < len(rows)
+    reading = readings.Reading(False, weight)
+    _, mixed = readings.projections(model, tokenizer, rows, tokenizer.pad_token_id, 256, 0, "default",
+                                    [reading, readings.PLAIN])
+    _, direct = influence.per_example_projections(model, [reading.read(e, tokenizer) for e in rows],
+                                                  tokenizer.pad_token_id, 256, 0)
+    got, want, plain = (np.concatenate(b, axis=1) for b in (mixed[reading], direct, mixed[readings.PLAIN]))
+    error = np.linalg.norm(got - want, axis=1) / np.linalg.norm(want, axis=1)
+    assert error.max() < 1e-5, error.max()
+    apart = np.linalg.norm(plain - want, axis=1) / np.linalg.norm(want, axis=1)
+    assert apart[echoing].min() > 1e-2 and apart[~echoing].max() < 1e-5
 
 
 def test_an_index_reading_the_top_layers_alone_scores_a_query_by_those_layers(tuned):
@@ -342,6 +377,7 @@ def test_an_index_reading_the_top_layers_alone_scores_a_query_by_those_layers(tu
     those modules' sketched gradients preconditioned as a whole index's are, and a query reads the same."""
     from gpu_worker.adapter_index import AdapterIndex, IndexSpec, build_adapter_index
     from gpu_worker.gradient import lora_influence as influence
+    from gpu_worker.gradient.readings import Reading
     from gpu_worker.rows import IGNORE, Example
 
     model, tokenizer, rows = tuned["model"], tuned["tokenizer"], tuned["train"][:40]
@@ -354,17 +390,19 @@ def test_an_index_reading_the_top_layers_alone_scores_a_query_by_those_layers(tu
     assert all(f".layers.{depth - 1}." in name for name in read)
     index = AdapterIndex(tuned["root"] / "top-layers")
     prepared = index.prepare(model)
-    normalized, damping = meta["gradient"]["token_normalized"], meta["gradient"]["damping"]["damping"]
-    layout, blocks = influence.per_example_projections(prepared, rows, tokenizer.pad_token_id, 64, 0,
-                                                       token_normalized=normalized, traced=read)
+    g = meta["gradient"]
+    reading, damping, k = Reading(g["token_normalized"], g["echo_weight"]), g["damping"]["damping"], g["k"]
+    layout, blocks = influence.per_example_projections(prepared, [reading.read(e, tokenizer) for e in rows],
+                                                       tokenizer.pad_token_id, k, 0,
+                                                       token_normalized=reading.token_normalized, traced=read)
     assert [m.name for m in layout] == read
     want = influence.row_features(blocks, influence.operators(blocks, layout, "ours", damping), "ours")
     np.testing.assert_allclose(index.features, want.astype(np.float32), rtol=1e-5, atol=1e-6)
     prompt, output = _generate(model, tokenizer, tuned["held"][0])
     query = Example(tuned["held"][0].row, "", tuple(prompt + output), tuple([IGNORE] * len(prompt) + output))
     gain, scores = index.gradient_scores(prepared, tokenizer, query)
-    _, own = influence.per_example_projections(prepared, [query], tokenizer.pad_token_id, 64, 0,
-                                               token_normalized=normalized, traced=read)
+    _, own = influence.per_example_projections(prepared, [reading.read(query, tokenizer)], tokenizer.pad_token_id,
+                                               k, 0, token_normalized=reading.token_normalized, traced=read)
     assert gain > 0
     np.testing.assert_allclose(scores, influence.scores(own, index.features)[0], rtol=1e-4, atol=1e-8)
     # an adapter with a module the index did not see (below the layers read, say) changes every forward

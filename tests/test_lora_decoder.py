@@ -84,12 +84,16 @@ def test_the_decoder_is_transformers_and_peft_with_and_without_the_adapter(kind,
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_every_rows_gradient_is_autograds_gradient_of_its_own_loss(kind, dtype):
     """Per example, the gradient of its own mean loss w.r.t. each A and B, by autograd on PEFT's model, one
-    example at a time - against one padded batch through the decoder's trace."""
+    example at a time - against one padded batch through the decoder's trace. One example carries a
+    reading's weights (its tokens' losses weighted), the others none: each is read as it says."""
+    from dataclasses import replace
+
     from gpu_worker.gradient.lora_influence import per_example_gradients, per_example_loss, trainable
     from gpu_worker.rows import collate
 
     model = _model(kind, dtype)
     examples, _ = _batch()
+    examples[1] = replace(examples[1], weights=tuple(0.25 + 0.25 * (i % 4) for i in range(len(examples[1].labels))))
     layout, got = per_example_gradients(model, examples, 0, batch_size=3)
     for row, example in enumerate(examples):
         with trainable(model) as params:
@@ -166,12 +170,13 @@ def test_adapters_it_cannot_read_are_refused_by_name():
         decoder(gpt2)
 
 
-@pytest.mark.parametrize("token_normalized", [False, True])
-def test_the_swept_head_is_float64s_loss_and_gradient_where_the_model_is_sure(token_normalized):
-    """The head's (plain) losses and the graded rows' gradients (of the plain or token-normalised loss) at the
-    hidden states, swept over the vocabulary in slices, against float64 autograd of `_mean_loss` - with labels
-    the model is sure of (p > 1 - 1e-6, where float32's softmax − onehot keeps little of the gradient:
-    1.7e-2 off float64 here, token-normalised), ignored labels and labels in every slice."""
+@pytest.mark.parametrize("token_normalized,weighted", [(False, False), (True, False), (False, True)])
+def test_the_swept_head_is_float64s_loss_and_gradient_where_the_model_is_sure(token_normalized, weighted):
+    """The head's (plain) losses and the graded rows' gradients (of the plain or token-normalised loss, its
+    tokens weighted or not) at the hidden states, swept over the vocabulary in slices, against float64
+    autograd of `_mean_loss` - with labels the model is sure of (p > 1 - 1e-6, where float32's softmax −
+    onehot keeps little of the gradient: 1.7e-2 off float64 here, token-normalised), ignored labels and
+    labels in every slice."""
     from gpu_worker.gradient import lora_influence
     from gpu_worker.gradient.swept_head import SweptHead
     from gpu_worker.rows import IGNORE
@@ -188,11 +193,12 @@ def test_the_swept_head_is_float64s_loss_and_gradient_where_the_model_is_sure(to
     logits = exact @ head.weight.detach().double().t()
     sure = logits.softmax(-1).gather(-1, labels.clamp(min=0)[..., None])[..., 0][:, ::2]
     assert (sure[labels[:, ::2] != IGNORE] > 1 - 1e-6).sum() >= 6
-    want = lora_influence._mean_loss(logits, labels, token_normalized)
+    weights = torch.rand(3, 9) if weighted else None  # a reading's weights: the gradient's, not the losses'
+    want = lora_influence._mean_loss(logits, labels, token_normalized, weights)
     want[:2].sum().backward()
     swept = SweptHead(head, rows=37)  # several slices, the last one short
     assert swept.packed == torch.backends.mkldnn.is_available()  # the packed products are the ones checked
-    losses, grad = swept.sweep(hidden, labels, 2, token_normalized)
+    losses, grad = swept.sweep(hidden, labels, 2, token_normalized, weights)
     plain = lora_influence._mean_loss(logits.detach(), labels, False)  # the losses are the plain ones
     torch.testing.assert_close(losses.double(), plain, rtol=1e-5, atol=1e-6)
     for row in range(2):

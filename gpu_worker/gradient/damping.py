@@ -18,15 +18,16 @@ count, subsets - go into the index manifest, so a verifier rebuilding the index 
 and seed gets the same damping and the same hash.
 
 LoRA adapters (`choose_adapter_damping`, for `lora_influence.ours_operator`) choose their damping c and
-their kind of gradient (token-normalised loss or plain) together, on the fine-tune's own data, by what
-the credit is for as well as by LDS:
+their reading of a row's gradient (`readings`: token-normalised loss, plain, or plain with the answer tokens
+that echo the prompt at a lower weight) together, on the fine-tune's own data, by what the credit is for as
+well as by LDS:
 
 1. the queries are the fine-tune's held-out rows (or, without any, a few training rows);
 2. starting from the published adapter, continue training on random halves of the training rows
    (`ADAPTER_SUBSETS` runs of `ADAPTER_STEPS` AdamW steps at the job's learning rate - fewer, down to
    `MIN_ADAPTER_STEPS`, when that would retrain on more rows than the fine-tune did: `retrain_steps`) and
    record each query's loss change;
-3. each setting (kind × candidate c) predicts a query's change as minus the sum of the scores of the rows
+3. each setting (reading × candidate c) predicts a query's change as minus the sum of the scores of the rows
    each retrain actually drew, counted as often as drawn (unit rows after preconditioning,
    `lora_influence.row_features`) - a short retrain sees only some of its half, and crediting the rows
    it never saw buried the signal (bench/lora_attribution.py's tasks: the best candidate's score rose
@@ -40,10 +41,11 @@ the credit is for as well as by LDS:
    gradients: `YARDSTICKS`); the rule (`_choose`): among the settings whose LDS is within one standard
    error of the best LDS (the ones the check cannot tell from the best) or not below the better
    yardstick's, the best at identification wins; without contributions to tell apart, the largest
-   damping in that window. Ties: the larger damping, then token-normalised.
+   damping in that window. Ties: the larger damping, then the reading first in `readings.READINGS`.
    The evidence (per setting: LDS, its standard error, identification) goes into the index's
-   `attribution.json`; the chosen kind is the index's `token_normalized`, which a query's gradient follows,
-   and both the damping and the kind are in `AdapterIndex.params()`, which a signed result records.
+   `attribution.json`; the chosen reading is the index's `token_normalized` and `echo_weight`, which a
+   query's gradient follows, and the damping and the reading are in `AdapterIndex.params()`, which a
+   signed result records.
 
 Why not the best LDS alone, as before: on prompt/response rows a short-retrain LDS prefers small dampings
 (0.1-1), which rank a query's own task's rows below both yardsticks, while identification improves
@@ -74,13 +76,17 @@ from ..datasets import Snapshot
 from ..rows import Example, collate
 from . import influence as inf
 from .lora_influence import Module, fisher, operators, per_example_loss, row_features, trainable
+from .readings import PLAIN, READINGS, Reading
 from .training import TrainConfig, load_model, train
 
 CANDIDATES = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)  # relative to the curvature's mean eigenvalue
 RETRAIN_BUDGET = 8000  # examples retrained on, summed over the subsets: small data gets more subsets
 SUBSETS = (6, 32)      # at least, at most
 HELD_OUT = (8, 64)     # validation queries: a fifth of the data, within these bounds
-ADAPTER_CANDIDATES = (1e-1, 1.0, 10.0, 100.0, 1000.0)  # LoRA adapters: relative to each layer's mean eigenvalue
+# LoRA adapters: relative to each layer's mean eigenvalue; at 1e6 the inverse is the identity to within ~1e-4 (the
+# Fisher's largest eigenvalue is at most its size times the mean), so each row's unit feature is its gradient's
+# direction and a query's scores rank rows by plain cosine - what identified the rows best in ad-hoc runs
+ADAPTER_CANDIDATES = (1e-1, 1.0, 10.0, 100.0, 1000.0, 1e6)
 ADAPTER_SUBSETS, ADAPTER_STEPS, ADAPTER_BATCH = 6, 12, 8
 MIN_ADAPTER_STEPS = 3  # a retrain shorter than this moves the queries' losses too little to rank candidates
 ADAPTER_IDENTIFY_QUERIES = 64  # training rows asked, leave-one-out, to find their own contribution's rows
@@ -236,29 +242,31 @@ def _identification_sample(contribution: np.ndarray, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).permutation(eligible)[:ADAPTER_IDENTIFY_QUERIES])
 
 
-def _choose(keys: list[tuple[bool, float]], lds: list[float], errors: list[float], identification: list[float],
+def _choose(keys: list[tuple[int, float]], lds: list[float], errors: list[float], identification: list[float],
             yardstick: float = float("inf")) -> int:
-    """The rule (module doc, 5): among the (token_normalized, c) keys whose LDS is within one standard error of
+    """The rule (module doc, 5): among the (reading's rank, c) keys whose LDS is within one standard error of
     the best one's or not below `yardstick` (the best yardstick's LDS), the best at identification; without
-    identification (NaN), the largest damping. Ties: the larger damping, then token-normalised gradients."""
-    best = max(range(len(keys)), key=lambda i: (round(lds[i], 6), keys[i][1], keys[i][0]))
+    identification (NaN), the largest damping. Ties: the larger damping, then the reading ranked first
+    (`readings.READINGS`' order: rank 0 first)."""
+    best = max(range(len(keys)), key=lambda i: (round(lds[i], 6), keys[i][1], -keys[i][0]))
     floor = min(round(lds[best] - errors[best], 6), round(yardstick, 6))
     admissible = [i for i in range(len(keys)) if round(lds[i], 6) >= floor]
     known = [i for i in admissible if not np.isnan(identification[i])]
     return max(known or admissible,
-               key=lambda i: (round(identification[i], 6) if known else 0.0, keys[i][1], keys[i][0]))
+               key=lambda i: (round(identification[i], 6) if known else 0.0, keys[i][1], -keys[i][0]))
 
 
 def choose_adapter_damping(model, adapter: str, train: list[Example], queries: list[Example], pad_id: int,
-                           layout: list[Module], train_blocks: dict[bool, list[np.ndarray]],
-                           query_blocks: dict[bool, list[np.ndarray]], row_contribution: np.ndarray, lr: float,
+                           layout: list[Module], train_blocks: dict[Reading, list[np.ndarray]],
+                           query_blocks: dict[Reading, list[np.ndarray]], row_contribution: np.ndarray, lr: float,
                            seed: int, budget_rows: int | None = None) -> dict:
-    """A LoRA adapter's damping and gradient kind: {"damping": chosen c, "token_normalized": chosen kind,
-    "candidates", "kinds", then per kind × candidate "lds", "lds_se", "identification", and "rule", "subsets",
-    "steps", "queries", "identify_queries", "yardstick_lds"} (see the module doc). `train_blocks` /
-    `query_blocks` hold the rows' and the check queries' sketched gradients per kind (True: token-normalised
-    loss, False: plain; the yardsticks take the plain ones), `layout` their modules, `row_contribution` each
-    row's contribution; `budget_rows` bounds the retrains' cost (`retrain_steps`)."""
+    """A LoRA adapter's damping and reading: {"damping": chosen c, "token_normalized" and "echo_weight": the
+    chosen reading, "candidates", "kinds" (the readings' names), then per reading × candidate "lds", "lds_se",
+    "identification", and "rule", "subsets", "steps", "queries", "identify_queries", "yardstick_lds"} (see the
+    module doc). `train_blocks` / `query_blocks` hold the rows' and the check queries' sketched gradients per
+    reading (`readings.projections`; the yardsticks take the plain ones, which must be there), `layout` their
+    modules, `row_contribution` each row's contribution; `budget_rows` bounds the retrains' cost
+    (`retrain_steps`). The queries' losses are always of their whole answers: what a retrain is judged by."""
     steps = retrain_steps(budget_rows)
     model.eval()
     before = _query_losses(model, queries, pad_id)
@@ -270,9 +278,9 @@ def choose_adapter_damping(model, adapter: str, train: list[Example], queries: l
         losses, drawn[s] = _retrained_losses(model, adapter, train, half, queries, pad_id, lr, seed + 1 + s, steps)
         changes[s] = losses - before
     sample = _identification_sample(np.asarray(row_contribution), seed)
-    kinds = sorted(train_blocks, reverse=True)  # token-normalised first
+    kinds = sorted(train_blocks, key=lambda r: READINGS.index(r) if r in READINGS else len(READINGS))
     keys, lds, errors, identification = [], [], [], []
-    for kind in kinds:
+    for rank, kind in enumerate(kinds):
         blocks = train_blocks[kind]
         decompositions = [np.linalg.eigh(fisher(phi)) for phi in blocks]
         query = np.concatenate(query_blocks[kind], axis=1)
@@ -286,24 +294,26 @@ def choose_adapter_damping(model, adapter: str, train: list[Example], queries: l
             features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-30)
             predicted = -(drawn @ (query @ features.T).T)  # [subsets, queries]: falls by the drawn rows' scores
             per_query = _per_query(predicted, changes)
-            keys.append((kind, c))
+            keys.append((rank, c))
             lds.append(_mean(per_query, undefined=float("-inf")))
             errors.append(_standard_error(per_query))
             identification.append(_identification(features, own, sample, np.asarray(row_contribution)))
-    plain = np.concatenate(query_blocks[False], axis=1)
+    plain = np.concatenate(query_blocks[PLAIN], axis=1)
     yardsticks = {}
     for name in YARDSTICKS:
-        features = row_features(train_blocks[False], operators(train_blocks[False], layout, name, 0.0), name)
+        features = row_features(train_blocks[PLAIN], operators(train_blocks[PLAIN], layout, name, 0.0), name)
         yardsticks[name] = _lds(-(drawn @ (plain @ features.T).T), changes, undefined=float("-inf"))
     chosen = _choose(keys, lds, errors, identification, max(yardsticks.values()))
+    reading = kinds[keys[chosen][0]]
 
     def by_kind(values: list[float]) -> dict[str, list[float | None]]:
-        return {("token" if kind else "plain"): [None if np.isnan(v) else round(v, 6)
-                                                for (k, _), v in zip(keys, values, strict=True) if k == kind]
-                for kind in kinds}
+        return {kind.name: [None if np.isnan(v) else round(v, 6)
+                            for (r, _), v in zip(keys, values, strict=True) if r == rank]
+                for rank, kind in enumerate(kinds)}
 
-    return {"damping": keys[chosen][1], "token_normalized": keys[chosen][0], "candidates": list(ADAPTER_CANDIDATES),
-            "kinds": ["token" if kind else "plain" for kind in kinds], "lds": by_kind(lds), "lds_se": by_kind(errors),
+    return {"damping": keys[chosen][1], "token_normalized": reading.token_normalized,
+            "echo_weight": reading.echo_weight, "candidates": list(ADAPTER_CANDIDATES),
+            "kinds": [kind.name for kind in kinds], "lds": by_kind(lds), "lds_se": by_kind(errors),
             "identification": by_kind(identification), "rule": ADAPTER_RULE, "subsets": ADAPTER_SUBSETS,
             "steps": steps, "queries": len(queries), "identify_queries": len(sample),
             "yardstick_lds": {name: round(v, 6) for name, v in yardsticks.items()}}

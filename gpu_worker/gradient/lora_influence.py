@@ -19,12 +19,14 @@ on i lowers the loss of q:
 
 - "ours" (default): gradients of the *token-normalised* loss (each token's loss divided by the norm of
   its logit gradient, so a few surprising tokens - in a fine-tuning row, usually the free-text words
-  it copies - do not drown the tokens that say what the row teaches) or of the plain loss, whichever
-  the data chooses; M_l = (G_l + λ_l I)⁻¹, the exact inverse of the damped per-layer empirical Fisher
-  G_l = (1/n) Σ_i φ_l(i)φ_l(i)ᵀ with λ_l = c · (mean eigenvalue of G_l); the kind and c are chosen
-  together from the data, by identification of the rows' own contributions among the settings an LDS
-  check cannot tell from the best (`damping.choose_adapter_damping`; a large c tends to the plain dot
-  product, so the data may choose it); each row's preconditioned features are scaled to unit norm, so
+  it copies - do not drown the tokens that say what the row teaches), of the plain loss, or of the plain
+  loss with the answer tokens that echo the prompt weighted down (`readings`: each token's loss times its
+  weight, `Example.weights`), whichever the data chooses; M_l = (G_l + λ_l I)⁻¹, the exact inverse of
+  the damped per-layer empirical Fisher G_l = (1/n) Σ_i φ_l(i)φ_l(i)ᵀ with λ_l = c · (mean eigenvalue of
+  G_l); the reading and c are chosen together from the data, by identification of the rows' own
+  contributions among the settings an LDS check cannot tell from the best (`damping.choose_adapter_damping`;
+  a large c tends to the plain dot product - at the largest candidate, plain cosine -, so the data may
+  choose it); each row's preconditioned features are scaled to unit norm, so
   a row is credited for the direction of what it teaches, not for how far it is from being learnt
   (bench/lora_attribution.py: each of the three raises AUC and LDS on the distinct synthetic tasks);
 - "datainf": DataInf's closed form (Kwon et al., 2024; the formula OpenLedger's Proof of Attribution
@@ -133,22 +135,25 @@ def _with_and_without(run: Decoder, batch: dict[str, torch.Tensor], modules, ada
     base = lanes.beside(lambda: run.hidden(batch["input_ids"]))
     tuned = run.hidden(batch["input_ids"], run.terms(modules, adapter), trace)
     losses, grad = _losses_and_gradient(run.head, tuned, batch["labels"], 1 if trace is not None else 0,
-                                        token_normalized)
+                                        token_normalized, batch.get("weights"))
     base_loss = lanes.beside(lambda: float(_losses_and_gradient(run.head, base.result(), batch["labels"], 0,
                                                                 False)[0][0]))
     return float(losses[0]), base_loss, tuned, grad
 
 
 def _losses_and_gradient(head: SweptHead, hidden: torch.Tensor, labels: torch.Tensor, graded: int,
-                         token_normalized: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+                         token_normalized: bool, weights: torch.Tensor | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(each row's mean next-token loss over its labelled tokens [b], and the first `graded` rows' gradients of
-    their own losses at the hidden states [graded, t, hidden] - None when none is) from the decoder's hidden
-    states [b, t, hidden] and the batch's labels. Positions before the batch's first labelled one are never
-    projected onto the vocabulary (a paid query's prompt)."""
+    their own losses - each token's weighted by the batch's `weights`, when it has them - at the hidden
+    states [graded, t, hidden] - None when none is) from the decoder's hidden states [b, t, hidden] and the
+    batch's labels. Positions before the batch's first labelled one are never projected onto the vocabulary
+    (a paid query's prompt)."""
     labels = labels[:, 1:]
     labelled = (labels != IGNORE).any(0).nonzero()
     start = int(labelled[0]) if len(labelled) else labels.shape[1] - 1
-    losses, grad = head.sweep(hidden[:, start:-1].detach(), labels[:, start:], graded, token_normalized)
+    losses, grad = head.sweep(hidden[:, start:-1].detach(), labels[:, start:], graded, token_normalized,
+                              None if weights is None else weights[:, 1:][:, start:])
     if grad is None:
         return losses, None
     return losses, torch.cat([grad.new_zeros(graded, start, grad.shape[-1]), grad,
@@ -173,9 +178,10 @@ def _head(causal, hidden: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Ten
     return logits[:, :-1].float(), labels[:, start:]
 
 
-def _mean_loss(logits: torch.Tensor, labels: torch.Tensor, token_normalized: bool) -> torch.Tensor:
+def _mean_loss(logits: torch.Tensor, labels: torch.Tensor, token_normalized: bool,
+               weights: torch.Tensor | None = None) -> torch.Tensor:
     losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels.clamp(min=0), reduction="none")
-    mask = (labels != IGNORE).float()
+    mask = (labels != IGNORE).float() * (1.0 if weights is None else weights)
     if token_normalized:
         with torch.no_grad():
             residual = logits.softmax(-1)
@@ -185,10 +191,14 @@ def _mean_loss(logits: torch.Tensor, labels: torch.Tensor, token_normalized: boo
 
 
 def per_example_loss(model, batch: dict[str, torch.Tensor], token_normalized: bool = False) -> torch.Tensor:
-    """Each example's mean next-token cross-entropy over its own labelled tokens (0 when it has none).
+    """Each example's mean next-token cross-entropy over its own labelled tokens (0 when it has none), each
+    token's times its weight when the batch carries weights (a reading's loss: the one its gradient is of).
     `token_normalized`: each token's loss is divided by the norm of its logit gradient ‖softmax − onehot‖
     (held constant), so every token pulls the gradient with the same strength, however surprising it is."""
-    return _mean_loss(*_labelled_logits(model, batch), token_normalized)
+    logits, labels = _labelled_logits(model, batch)
+    weights = batch.get("weights")
+    return _mean_loss(logits, labels, token_normalized,
+                      None if weights is None else weights[:, 1:][:, -labels.shape[1]:])
 
 
 def upper_layers(model, layers: int, adapter: str = "default") -> list[str]:
@@ -249,7 +259,8 @@ def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized,
         batch = collate(examples[start:start + batch_size], pad_id, device)
         sketches = _Sketches(layout, *(sketch or (0, 0)), lowest)
         hidden = run.hidden(batch["input_ids"], run.terms(modules, adapter), sketches.trace)  # to each module read
-        hidden.backward(_losses_and_gradient(run.head, hidden, batch["labels"], len(hidden), token_normalized)[1])
+        hidden.backward(_losses_and_gradient(run.head, hidden, batch["labels"], len(hidden), token_normalized,
+                                             batch.get("weights"))[1])
         out.append(sketches.gathered())
     return layout, np.concatenate(out)
 

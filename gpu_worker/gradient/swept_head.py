@@ -43,12 +43,13 @@ class SweptHead:
             return onednn.multiply(x, laid_out)
         return (x.to(laid_out.dtype) @ laid_out.t()).float()
 
-    def sweep(self, hidden: torch.Tensor, labels: torch.Tensor, graded: int,
-              token_normalized: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def sweep(self, hidden: torch.Tensor, labels: torch.Tensor, graded: int, token_normalized: bool,
+              weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(each row's mean loss over its labelled positions [b], and the first `graded` rows' gradients of
-        their own losses - token-normalised or plain - at their hidden states [graded, positions, hidden]) from
-        the hidden states [b, positions, hidden] predicting `labels` [b, positions], in one sweep over the
-        vocabulary.
+        their own losses - token-normalised or plain, each position's loss times its `weights` [b, positions]
+        when given - at their hidden states [graded, positions, hidden]) from the hidden states [b, positions,
+        hidden] predicting `labels` [b, positions], in one sweep over the vocabulary. The losses are never
+        weighted: they say how well the row is predicted, whatever a reading of its gradient weighs.
 
         Autograd through the head would read its weight twice or more (the logits, then the gradient
         Σ_v p_v w_v − w_y) and hold and re-read [b, positions, V] logits; here each slice of the vocabulary
@@ -73,7 +74,7 @@ class SweptHead:
         losses = ((peak + norm.log() - at_label).view(b, positions) * mask / count).sum(1)
         if not kept:
             return losses, None
-        scale = (mask / count)[:graded].reshape(-1)
+        scale = (mask / count if weights is None else mask * weights / count)[:graded].reshape(-1)
         norm, others = norm[:kept], others[:kept]
         if token_normalized:
             scale = scale / ((squares / norm ** 2 + (others / norm) ** 2).sqrt()).clamp(min=1e-6)
