@@ -134,10 +134,18 @@ def wait_for_stop_signal() -> None:
     import faulthandler
 
     stopping = threading.Event()
+
+    def stop(sig, _frame) -> None:
+        stopping.set()
+        signal.signal(sig, signal.SIG_DFL)  # a second one (Ctrl-C again) ends the process at once
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
+        signal.signal(sig, stop)
     stopping.wait()
-    faulthandler.dump_traceback_later(STALLED_STOP_S, exit=False)
+    try:
+        faulthandler.dump_traceback_later(STALLED_STOP_S, exit=False)
+    except (AttributeError, OSError, RuntimeError, ValueError):  # no stderr to write to: stop all the same
+        pass
 
 
 def worker_rpc(call, request, timeout: float | None = 600):

@@ -5,6 +5,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+pytestmark = pytest.mark.e2e
+
 STALLING = """
 import signal
 import time
@@ -13,7 +17,7 @@ common.STALLED_STOP_S = 1
 installing = signal.signal
 def announced(sig, handler):  # says when SIGTERM's handler is in place: a signal sent earlier would kill it
     installed = installing(sig, handler)
-    if sig == signal.SIGTERM:
+    if sig == signal.SIGTERM and handler is not signal.SIG_DFL:
         print("waiting", flush=True)
     return installed
 signal.signal = announced
@@ -30,7 +34,7 @@ def test_a_stop_that_stalls_writes_every_threads_stack_to_the_log(tmp_path):
     with open(log, "wb") as err:
         proc = subprocess.Popen([sys.executable, "-c", STALLING], stdout=subprocess.PIPE, stderr=err, text=True)
     try:
-        assert proc.stdout.readline() == "waiting\n"
+        assert proc.stdout.readline() == "waiting\n"  # (each read ends: the finally kills it on any failure)
         proc.send_signal(signal.SIGTERM)
         assert proc.stdout.readline() == "stopping\n"
         deadline = time.monotonic() + 30
@@ -39,6 +43,8 @@ def test_a_stop_that_stalls_writes_every_threads_stack_to_the_log(tmp_path):
         dumped = log.read_text()
         assert "closing_a_database_that_never_closes" in dumped and "most recent call first" in dumped, dumped
         assert proc.poll() is None  # it only reports: stopping it is still its owner's call
+        proc.send_signal(signal.SIGTERM)  # a second signal ends it at once (Ctrl-C twice)
+        assert proc.wait(timeout=10) == -signal.SIGTERM
     finally:
         proc.kill()
         proc.wait(timeout=10)
