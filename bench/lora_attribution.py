@@ -23,7 +23,7 @@ held-out row's loss measured; the LDS is the mean over rows of the Spearman corr
 measured −loss and the sum of the kept rows' scores (`lds`: the loss of the whole answer; `lds_taught`: of
 its tokens that do not echo the prompt). Methods: ours (what an index on the adapter does: each row read by
 the reading - token-normalised loss, plain, or plain with the answer tokens that echo the prompt at 0.5 or
-0.25, gpu_worker/gradient/readings.py - and damping - up to 1e6, the plain cosine - chosen from the data by the
+0.25, gpu_worker/gradient/readings.py - and damping - up to 1e6: no curvature left - chosen from the data by the
 worker's rule, `damping.choose_adapter_damping`, each task's rows one contribution; sketched to
 `adapter_index.sketch_dims` per module, 256 on this 28-module adapter; a damped per-layer Fisher inverse, unit
 rows), `ours_every_token_k64` (the rule before this one, in the same run: the token-normalised and plain
@@ -125,7 +125,7 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
     from gpu_worker.finetune.synthetic import task_rows
     from gpu_worker.finetune.trainer import collate
     from gpu_worker.gradient import lora_influence as influence
-    from gpu_worker.gradient.damping import choose_adapter_damping
+    from gpu_worker.gradient.damping import ADAPTER_CANDIDATES, choose_adapter_damping
     from gpu_worker.gradient.echoes import without_echoes
     from gpu_worker.gradient.readings import PLAIN, READINGS, TOKEN, Reading
 
@@ -180,6 +180,13 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
         task_means = np.stack([grads[reading][1][held_tasks == t].mean(0) for t in names])
         task_scores[name] = influence.scores(influence.project_layers(task_means, layout, dims, SEED), features)
 
+    every = {}  # every setting the rule weighs, on the held-out rows: where identification and LDS part ways
+    for reading in READINGS:
+        blocks = sketched(reading, 0, k)
+        for c in ADAPTER_CANDIDATES:
+            features = influence.row_features(blocks, influence.operators(blocks, layout, "ours", c), "ours")
+            every[f"{reading.name} c={c:g}"] = influence.scores(sketched(reading, 1, k), features)
+
     same_task, same_row_task = [tasks == t for t in names], [tasks == t for t in held_tasks]
     quality = {name: {"task_query": _identify(task_scores[name], same_task),
                       "row_query": _identify(row_scores[name], same_row_task)} for name in row_scores}
@@ -212,18 +219,25 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
                 outcomes_taught[s] = -influence.per_example_loss(sub_model, collate(taught_queries, pad,
                                                                                     "cpu")).numpy()
     timings["lds_retrains"] = round(time.perf_counter() - started, 1)
-    for name, scores in row_scores.items():
+
+    def lds(scores: np.ndarray, measured: np.ndarray) -> float:
         predicted = masks.astype(float) @ scores.T
-        for field, measured in (("lds", outcomes),
-                                *([("lds_taught", outcomes_taught)] if setting == "response_only" else [])):
-            per_query = [spearmanr(predicted[:, j], measured[:, j]).statistic for j in range(len(queries))]
-            quality[name][field] = round(float(np.nanmean(per_query)), 4)
+        return round(float(np.nanmean([spearmanr(predicted[:, j], measured[:, j]).statistic
+                                       for j in range(len(queries))])), 4)
+
+    fields = (("lds", outcomes), *([("lds_taught", outcomes_taught)] if setting == "response_only" else []))
+    for name, scores in row_scores.items():
+        quality[name].update({field: lds(scores, measured) for field, measured in fields})
+    every_setting = {name: {"row_query": _identify(scores, same_row_task),
+                            **{field: lds(scores, measured) for field, measured in fields}}
+                     for name, scores in every.items()}
 
     return {"rows": len(train), "tasks": len(names), "queries": len(queries), "fine_tune_steps": steps,
             "modules": len(layout), "lora_parameters": int(grads[PLAIN][0].shape[1]),
             "damping": {name: {key: choice[key] for key in ("damping", "token_normalized", "echo_weight", "k")}
                         for name, choice in rule.items()},
-            "damping_evidence": rule["ours"], "methods": quality, "targets_met": targets_met(quality),
+            "damping_evidence": rule["ours"], "methods": quality, "every_setting": every_setting,
+            "targets_met": targets_met(quality),
             "seconds": timings, "_latency": (model, layout, rule["ours"], queries)}
 
 

@@ -121,19 +121,21 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
         laid_out = arranged(model, dtype)
         pad = tokenizer.pad_token_id
         normalized = influence.TOKEN_NORMALIZED[spec.gradient_method]
-        kinds = READINGS if spec.gradient_method == "ours" else (Reading(normalized),)  # ours: the data chooses
+        # ours: the data chooses the reading; a yardstick reads as its method says
+        chosen_among = READINGS if spec.gradient_method == "ours" else (Reading(normalized),)
         traced = influence.upper_layers(laid_out, spec.gradient_layers, adapter)
         k = spec.k or sketch_dims(len(traced))
-        layout, sketched = readings.projections(laid_out, tokenizer, train, pad, k, spec.seed, adapter, kinds, traced)
+        layout, sketched = readings.projections(laid_out, tokenizer, train, pad, k, spec.seed, adapter, chosen_among,
+                                                traced)
         gradient = {"method": spec.gradient_method, "projection": PROJECTION, "k": k, "seed": spec.seed,
                     "base_dtype": dtype, "layers": spec.gradient_layers,
                     "modules": [[m.name, m.a_size, m.b_size] for m in layout],
                     "adapter_modules": influence.adapter_layout(laid_out, adapter)}
-        damping, reading = 0.0, kinds[0]
+        damping, reading = 0.0, chosen_among[0]
         if spec.gradient_method == "ours":
             queries = held_out[:16] or train[:8]
-            query_blocks = readings.projections(laid_out, tokenizer, queries, pad, k, spec.seed, adapter, kinds,
-                                                traced)[1]
+            query_blocks = readings.projections(laid_out, tokenizer, queries, pad, k, spec.seed, adapter,
+                                                chosen_among, traced)[1]
             evidence = choose_adapter_damping(model, adapter, train, queries, pad, layout, sketched, query_blocks,
                                               row_contribution, lr, spec.seed, budget_rows)
             damping, reading = evidence["damping"], Reading(evidence["token_normalized"], evidence["echo_weight"])

@@ -34,6 +34,14 @@ class Example:
     # weighs some answer tokens less: gradient/echoes.py); None: every labelled token fully. Training ignores it.
     weights: tuple[float, ...] | None = None
 
+    def __post_init__(self) -> None:
+        if len(self.labels) != len(self.input_ids):
+            raise ValueError(f"an example has a label per token: {len(self.labels)} labels, "
+                             f"{len(self.input_ids)} tokens")
+        if self.weights is not None and len(self.weights) != len(self.labels):
+            raise ValueError(f"an example has a weight per label: {len(self.weights)} weights, "
+                             f"{len(self.labels)} labels")
+
     @property
     def trained_tokens(self) -> int:
         return sum(1 for x in self.labels if x != IGNORE)

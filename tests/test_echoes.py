@@ -89,6 +89,10 @@ def test_a_weighted_reading_weighs_the_echoes_alone_and_keeps_the_labels():
     plain = Example(example.row, "", (3, 8, 3), (3, 8, 3))
     assert weighted(plain, tokenizer, 0.25).weights == (1.0, 1.0, 1.0)
     assert [r.name for r in READINGS] == ["token", "plain", "echoes_0.5", "echoes_0.25"]
+    with pytest.raises(ValueError, match="a weight per label"):
+        Example(example.row, "", example.input_ids, example.labels, weights=(1.0,) * 3)
+    with pytest.raises(ValueError, match="a label per token"):
+        Example(example.row, "", example.input_ids, example.labels[:-1])
     for bad, reason in (((False, 1.5), "within 0..1"), ((False, -0.1), "within 0..1"), ((True, 0.5), "no echo weight")):
         with pytest.raises(ValueError, match=reason):
             Reading(*bad)

@@ -83,14 +83,15 @@ CANDIDATES = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)  # relative to the curvature's
 RETRAIN_BUDGET = 8000  # examples retrained on, summed over the subsets: small data gets more subsets
 SUBSETS = (6, 32)      # at least, at most
 HELD_OUT = (8, 64)     # validation queries: a fifth of the data, within these bounds
-# LoRA adapters: relative to each layer's mean eigenvalue; at 1e6 the inverse is the identity to within ~1e-4 (the
-# Fisher's largest eigenvalue is at most its size times the mean), so each row's unit feature is its gradient's
-# direction and a query's scores rank rows by plain cosine - what identified the rows best in ad-hoc runs
+# LoRA adapters: relative to each layer's mean eigenvalue; at 1e6 each layer's inverse is I/λ_l to within ~3e-4
+# (the Fisher's largest eigenvalue is at most its size times the mean): no curvature left, each module's gradient
+# scaled by its own λ_l - every module's rows brought to one mean energy - and a row's unit feature its direction
 ADAPTER_CANDIDATES = (1e-1, 1.0, 10.0, 100.0, 1000.0, 1e6)
 ADAPTER_SUBSETS, ADAPTER_STEPS, ADAPTER_BATCH = 6, 12, 8
 MIN_ADAPTER_STEPS = 3  # a retrain shorter than this moves the queries' losses too little to rank candidates
 ADAPTER_IDENTIFY_QUERIES = 64  # training rows asked, leave-one-out, to find their own contribution's rows
-ADAPTER_RULE = "identification-within-one-se-of-best-lds-or-yardstick-lds"
+# the readings it spans: `readings.READINGS`
+ADAPTER_RULE = "identification-within-one-se-of-best-lds-or-yardstick-lds, over readings"
 YARDSTICKS = ("datainf", "grad_dot")  # what ours must not fall below at LDS, computed in the same check
 
 

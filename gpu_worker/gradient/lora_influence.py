@@ -25,7 +25,7 @@ on i lowers the loss of q:
   the damped per-layer empirical Fisher G_l = (1/n) Σ_i φ_l(i)φ_l(i)ᵀ with λ_l = c · (mean eigenvalue of
   G_l); the reading and c are chosen together from the data, by identification of the rows' own
   contributions among the settings an LDS check cannot tell from the best (`damping.choose_adapter_damping`;
-  a large c tends to the plain dot product - at the largest candidate, plain cosine -, so the data may
+  a large c tends to the dot product of each module's gradient scaled by its own λ_l, so the data may
   choose it); each row's preconditioned features are scaled to unit norm, so
   a row is credited for the direction of what it teaches, not for how far it is from being learnt
   (bench/lora_attribution.py: each of the three raises AUC and LDS on the distinct synthetic tasks);
@@ -124,12 +124,13 @@ def ready(model) -> None:
 
 def _with_and_without(run: Decoder, batch: dict[str, torch.Tensor], modules, adapter: str, trace: Trace | None = None,
                       token_normalized: bool = False) -> tuple[float, Future[float], torch.Tensor, torch.Tensor | None]:
-    """(the loss with the adapter, the loss without any adapter - to come -, the hidden states with it
-    [1, t, hidden] and, with `trace`, the gradient there of its loss - token-normalised or not) of a
-    one-example batch. The run without the adapter (the frozen base's own: nothing to switch off) goes on
-    the second lane (`lanes`) while this thread runs the one with it; each run's head is one sweep over the
-    vocabulary (`SweptHead`), the second half of the traced run's made on the lane as soon as its forward
-    is done, the run without the adapter's after it - while this thread's backward may already run."""
+    """(the loss with the adapter, the loss without any adapter - to come -, the hidden states with it [1, t, hidden]
+    and, with `trace`, the gradient there of its loss - token-normalised or not, its tokens weighted when the
+    batch carries weights; the losses never are) of a one-example batch. The run without the adapter (the frozen
+    base's own: nothing to switch off) goes on the second lane (`lanes`) while this thread runs the one with it;
+    each run's head is one sweep over the vocabulary (`SweptHead`), the second half of the traced run's made on
+    the lane as soon as its forward is done, the run without the adapter's after it - while this thread's
+    backward may already run."""
     if len(batch["input_ids"]) != 1:
         raise ValueError("a query is one example")
     base = lanes.beside(lambda: run.hidden(batch["input_ids"]))
@@ -268,12 +269,13 @@ def _per_example(model, examples, pad_id, adapter, batch_size, token_normalized,
 def query_projection(model, example: Example, pad_id: int, k: int, seed: int, adapter: str = "default",
                      token_normalized: bool = False, traced: Collection[str] | None = None,
                      adapter_modules: list[list] | None = None) -> tuple[float, list[Module], list[np.ndarray] | None]:
-    """One generation's (`fine_tune_gain`, modules, sketched gradient blocks [1, k_l]) - the blocks None when
-    the gain is 0 (nothing to credit). The tuned loss comes from the forward the gradient needs: two
-    forwards and a backward in all. The backward starts before the gain is known (the loss without the
-    adapter is still being made on the second lane): a query with nothing to credit costs one backward
-    more than it needs, every other one is that much sooner. `traced`: the LoRA modules read (None: all);
-    `adapter_modules`: the adapter's layout it must have (`_read`)."""
+    """One generation's (`fine_tune_gain`, modules, sketched gradient blocks [1, k_l]) - the blocks None when the gain
+    is 0 (nothing to credit). The tuned loss comes from the forward the gradient needs: two forwards and a
+    backward in all; the gradient is of the example's loss as its reading weighs it (`Example.weights`), the
+    gain of its unweighted loss. The backward starts before the gain is known (the loss without the adapter is
+    still being made on the second lane): a query with nothing to credit costs one backward more than it needs,
+    every other one is that much sooner. `traced`: the LoRA modules read (None: all); `adapter_modules`: the
+    adapter's layout it must have (`_read`)."""
     run, modules, layout, lowest = _read(model, adapter, traced, adapter_modules)
     batch = collate([example], pad_id, modules[0][1].lora_A[adapter].weight.device)
     sketches = _Sketches(layout, k, seed, lowest)

@@ -64,6 +64,8 @@ def projections(model, tokenizer, examples: list[Example], pad_id: int, k: int, 
                 ) -> tuple[list[Module], dict[Reading, list[np.ndarray]]]:
     """(modules, per reading: per module [n, k_l]) - each example's sketched gradient under every reading
     asked for, the echo readings mixed from the plain pass and the pass without echoes (module doc)."""
+    if not readings:
+        raise ValueError("no reading asked for")
     passes: dict[Reading, tuple[list[Module], list[np.ndarray]]] = {}
 
     def sketched(reading: Reading) -> tuple[list[Module], list[np.ndarray]]:

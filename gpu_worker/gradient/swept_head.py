@@ -61,7 +61,7 @@ class SweptHead:
         most of a fine-tuned fact) keeps its small gradient's digits. Autograd's softmax − onehot in float32
         kept ~1e-7 of it absolutely: on the SmolLM2 facts its gradients at the hidden states were 1e-3
         (plain) and 2-4e-2 (token-normalised) off float64's, these ~1e-6 (tests/test_lora_decoder.py). The
-        losses are _mean_loss's to float rounding."""
+        losses are _mean_loss's unweighted ones to float rounding."""
         b, positions, width = hidden.shape
         rows = hidden.reshape(-1, width).float()
         target, kept = labels.clamp(min=0).reshape(-1), graded * positions
