@@ -23,7 +23,7 @@ held-out row's loss measured; the LDS is the mean over rows of the Spearman corr
 measured −loss and the sum of the kept rows' scores (`lds`: the loss of the whole answer; `lds_taught`: of
 its tokens that do not echo the prompt). Methods: ours (what an index on the adapter does: each row read by
 the reading - token-normalised loss, plain, or plain with the answer tokens that echo the prompt at 0.5 or
-0.25, gpu_worker/gradient/readings.py - and damping - up to 1e6: no curvature left - chosen from the data by the
+0.25, gpu_worker/gradient/readings.py - and damping - up to none at all: plain cosine - chosen from the data by the
 worker's rule, `damping.choose_adapter_damping`, each task's rows one contribution; sketched to
 `adapter_index.sketch_dims` per module, 256 on this 28-module adapter; a damped per-layer Fisher inverse, unit
 rows), `ours_every_token_k64` (the rule before this one, in the same run: the token-normalised and plain
@@ -185,7 +185,8 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
         blocks = sketched(reading, 0, k)
         for c in ADAPTER_CANDIDATES:
             features = influence.row_features(blocks, influence.operators(blocks, layout, "ours", c), "ours")
-            every[f"{reading.name} c={c:g}"] = influence.scores(sketched(reading, 1, k), features)
+            every[f"{reading.name} {'cosine' if c == influence.NO_CURVATURE else f'c={c:g}'}"] = influence.scores(
+                sketched(reading, 1, k), features)
 
     same_task, same_row_task = [tasks == t for t in names], [tasks == t for t in held_tasks]
     quality = {name: {"task_query": _identify(task_scores[name], same_task),

@@ -292,6 +292,10 @@ def test_the_adapter_rule_takes_the_best_identifier_whose_lds_holds_up():
     assert keys[_choose(keys, lds, [0.0] * 5, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.3)] == (0, 1000.0)
     assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.31)] == (1, 10.0)
     assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.5)] == (1, 10.0)
+    with_cosine = keys + [(1, 0.0)]  # no curvature at all: the most conservative setting of all
+    assert with_cosine[_choose(with_cosine, lds + [0.41], errors + [0.05], [np.nan] * 6)] == (1, 0.0)
+    assert with_cosine[_choose(with_cosine, lds + [0.41], errors + [0.05], [0.78, 0.86, 0.9, 0.8, 0.86, 0.86])] \
+        == (1, 0.0)  # ties with (0, 10.0) and (1, 10.0) at identification
 
 
 def test_leave_one_out_identification_asks_rows_that_have_a_contribution_to_find():
@@ -419,3 +423,21 @@ def test_an_index_reading_the_top_layers_alone_scores_a_query_by_those_layers(tu
     assert "layers" not in before.params()
     np.testing.assert_array_equal(before.gradient_scores(prepared, tokenizer, query)[1],
                                   now.gradient_scores(prepared, tokenizer, query)[1])
+
+
+def test_no_curvature_scores_rows_by_plain_cosine_and_a_large_damping_does_not():
+    """Damping 0 (`NO_CURVATURE`) drops the Fisher: each row's feature is its unit gradient, so a query ranks
+    rows by cosine. A large damping is not that: each module is divided by its own mean eigenvalue, which
+    weighs two modules of different scale otherwise."""
+    from gpu_worker.gradient import lora_influence as influence
+
+    rng = np.random.default_rng(4)
+    blocks = [rng.standard_normal((30, 8)), 10 * rng.standard_normal((30, 8))]  # two modules, 10x apart
+    layout = [influence.Module("a", 4, 4, 1), influence.Module("b", 4, 4, 1)]
+    query = [rng.standard_normal((1, 8)), 10 * rng.standard_normal((1, 8))]
+    whole, q = np.concatenate(blocks, axis=1), np.concatenate(query, axis=1)
+    cosine = (q @ whole.T)[0] / np.linalg.norm(whole, axis=1)
+    for damping, same in ((influence.NO_CURVATURE, True), (1e9, False)):
+        features = influence.row_features(blocks, influence.operators(blocks, layout, "ours", damping), "ours")
+        got = influence.scores(query, features)[0]
+        assert np.array_equal(np.argsort(got), np.argsort(cosine)) == same, damping

@@ -25,7 +25,8 @@ on i lowers the loss of q:
   the damped per-layer empirical Fisher G_l = (1/n) Σ_i φ_l(i)φ_l(i)ᵀ with λ_l = c · (mean eigenvalue of
   G_l); the reading and c are chosen together from the data, by identification of the rows' own
   contributions among the settings an LDS check cannot tell from the best (`damping.choose_adapter_damping`;
-  a large c tends to the dot product of each module's gradient scaled by its own λ_l, so the data may
+  a large c tends to the dot product of each module's gradient scaled by its own λ_l, and c = 0
+  (`NO_CURVATURE`) is plain cosine, so the data may
   choose it); each row's preconditioned features are scaled to unit norm, so
   a row is credited for the direction of what it teaches, not for how far it is from being learnt
   (bench/lora_attribution.py: each of the three raises AUC and LDS on the distinct synthetic tasks);
@@ -62,6 +63,7 @@ from .decoder import Decoder, Reached, Trace, decoder
 from .swept_head import SweptHead
 
 METHODS = ("ours", "datainf", "grad_dot")
+NO_CURVATURE = 0.0  # ours' damping that drops the Fisher: plain cosine (`ours_operator`)
 TOKEN_NORMALIZED = {"ours": True, "datainf": False, "grad_dot": False}  # ours: the default; an index chooses
 DATAINF_DAMPING = 0.1
 
@@ -421,7 +423,12 @@ def fisher(phi: np.ndarray) -> np.ndarray:
 
 
 def ours_operator(phi: np.ndarray, damping: float) -> np.ndarray:
-    """(G + λI)⁻¹ with λ = damping × the mean eigenvalue of G (its trace over its size)."""
+    """(G + λI)⁻¹ with λ = damping × the mean eigenvalue of G (its trace over its size); damping
+    `NO_CURVATURE` (0): the identity - no Fisher at all, so a row's unit feature is its whole sketched
+    gradient's direction and a query ranks rows by plain cosine (a large damping instead divides each module
+    by its own λ, which weighs the modules otherwise)."""
+    if damping == NO_CURVATURE:
+        return np.eye(phi.shape[1])
     g = fisher(phi)
     lam = damping * max(float(np.trace(g)) / len(g), 1e-30)
     values, vectors = np.linalg.eigh(g)
