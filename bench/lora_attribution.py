@@ -330,15 +330,19 @@ def _facts_adapter(base_dir: Path, domain: str):
 
 
 def _current_index(root: Path) -> bool:
-    """An index is there, sketched as AdapterIndex sketches a query, chosen by the current damping rule and reading
-    the layers an index reads now (else it is rebuilt; the adapter is kept)."""
+    """An index is there, sketched as AdapterIndex sketches a query, chosen by the current damping rule among the
+    current candidates and readings, and reading the layers an index reads now (else it is rebuilt; the adapter
+    is kept)."""
     from gpu_worker.adapter_index import GRADIENT_LAYERS, PROJECTION
     from gpu_worker.frozen_base import native_dtype
-    from gpu_worker.gradient.damping import ADAPTER_RULE
+    from gpu_worker.gradient.damping import ADAPTER_CANDIDATES, ADAPTER_RULE
+    from gpu_worker.gradient.readings import READINGS
 
     meta = root / "attribution.json"
     gradient = json.loads(meta.read_text())["gradient"] if meta.exists() else {}
-    return gradient.get("projection") == PROJECTION and gradient.get("damping", {}).get("rule") == ADAPTER_RULE \
+    choice = gradient.get("damping", {})
+    return gradient.get("projection") == PROJECTION and choice.get("rule") == ADAPTER_RULE \
+        and choice.get("candidates") == list(ADAPTER_CANDIDATES) and choice.get("kinds") == [r.name for r in READINGS] \
         and gradient.get("base_dtype", "float32") == native_dtype("cpu") and gradient.get("layers") == GRADIENT_LAYERS
 
 

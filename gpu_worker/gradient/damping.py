@@ -47,21 +47,19 @@ well as by LDS:
    query's gradient follows, and the damping and the reading are in `AdapterIndex.params()`, which a
    signed result records.
 
-Why not the best LDS alone, as before: on prompt/response rows a short-retrain LDS prefers small dampings
-(0.1-1), which rank a query's own task's rows below both yardsticks, while identification improves
-steadily up to c ≈ 10-1000 and the check cannot tell many of those settings apart, or finds them no
-worse than the yardsticks. Why the kind too: token normalisation
-(lora_influence's module doc) keeps the rare tokens a row teaches from being drowned by surprising free
-text (the facts set), but on outputs made of copied words and one task token (the bench's `separators`
-set) it weighs the shared, well-predicted tokens as much as the task's, and costs 0.05-0.08 AUC at every
-damping. Leave-one-out identification among the training rows ranks the settings as held-out queries do
-(separators, suffixes: the same order, within 0.03 AUC). Measured (bench/lora_attribution.py, one run,
-row queries AUC / LDS, former rule → this one; DataInf, grad-dot): response-only distinct tasks 0.875 /
-0.292 → 0.914 / 0.284 (c 1 → 100; 0.856 / 0.233, 0.830 / 0.177); separators 0.746 / 0.271 → 0.844 /
-0.240 (token c 0.1 → plain c 10; 0.851 / 0.229, 0.847 / 0.209); suffixes 0.823 / 0.181 → 0.867 / 0.180
-(the same change; 0.890 / 0.176, 0.869 / 0.161); DataInf's own rows unchanged (1.000 / 0.516). LDS stays above both
-yardsticks everywhere; identification beats them on the distinct tasks only - on the two alike-output
-sets DataInf's closed form still leads by 0.007-0.02 AUC, and no damping of ours beat it there.
+Why not the best LDS alone: on prompt/response rows a short-retrain LDS prefers small dampings (0.1-1),
+which rank a query's own task's rows below both yardsticks, while identification improves steadily up to
+c ≈ 100 and beyond, and the check cannot tell many of those settings apart, or finds them no worse than the
+yardsticks. Why the reading too: token normalisation (lora_influence's module doc) keeps the rare tokens a
+row teaches from being drowned by surprising free text (the facts set), but on outputs made of copied words
+and one task token (the bench's `separators` set) it weighs the shared, well-predicted tokens as much as
+the task's; weighing the echoes down identifies a row's task best of all, but predicts the loss of the
+whole answer - the copied words' mostly - worse, and the check keeps it out where that matters. Measured
+(bench/lora_attribution.py, one run, row queries AUC / LDS, the rule over two readings at 64 dims per module
+→ this one, DataInf and grad-dot on this one's sketch): response-only distinct tasks 0.908 / 0.228 → 0.943 /
+0.278 (0.881 / 0.209, 0.888 / 0.208); separators 0.802 / 0.204 → 0.901 / 0.222 (0.877 / 0.222, 0.898 /
+0.214); suffixes 0.878 / 0.183 → 0.947 / 0.167 (0.920 / 0.200, 0.936 / 0.209). Echoes at a quarter weight by
+cosine, which the check kept out on all three: 0.952 / 0.240, 0.986 / 0.187, 0.960 / 0.111 (README).
 Both share the scoring (`_per_query`); what differs is what a retrain is, and what else the choice weighs.
 """
 
