@@ -127,7 +127,7 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
     from gpu_worker.gradient import lora_influence as influence
     from gpu_worker.gradient.damping import ADAPTER_CANDIDATES, choose_adapter_damping
     from gpu_worker.gradient.echoes import without_echoes
-    from gpu_worker.gradient.readings import PLAIN, READINGS, TOKEN, Reading
+    from gpu_worker.gradient.readings import PLAIN, READINGS, TOKEN, WITHOUT_ECHOES, Reading
 
     rows = task_rows(args.per_task, seed=0, task_set=task_set)
     held = task_rows(args.queries_per_task, seed=1, task_set=task_set)
@@ -148,11 +148,10 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
     started = time.perf_counter()
     passes = {r: [influence.per_example_gradients(model, [r.read(e, tokenizer) for e in part], pad,
                                                   token_normalized=r.token_normalized) for part in parts]
-              for r in (TOKEN, PLAIN, Reading(False, 0.0))}
+              for r in (TOKEN, PLAIN, WITHOUT_ECHOES)}
     layout = passes[PLAIN][0][0]
     grads = {r: [g for _, g in passes[r]] if r in passes else
-             [w0 + r.echo_weight * (w1 - w0) for (_, w1), (_, w0) in zip(passes[PLAIN], passes[Reading(False, 0.0)],
-                                                                         strict=True)]
+             [r.mixed(w1, w0) for (_, w1), (_, w0) in zip(passes[PLAIN], passes[WITHOUT_ECHOES], strict=True)]
              for r in READINGS}
     timings["gradients"] = round(time.perf_counter() - started, 1)
     k = sketch_dims(len(layout))  # what an index on this adapter sketches to (its modules all read)

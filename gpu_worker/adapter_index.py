@@ -184,6 +184,9 @@ class AdapterIndex:
         self.span = SpanIndex(self.root / "span") if "span" in self.meta else None
         self.features = np.load(self.root / "gradient" / "features.npy").astype(np.float64) \
             if "gradient" in self.meta else None
+        # how a query is read: as the rows were (indexes before readings read every token fully)
+        gradient = self.meta.get("gradient")
+        self.reading = Reading(gradient["token_normalized"], gradient.get("echo_weight", 1.0)) if gradient else None
         # the precision the rows' gradients were computed in, which a query's must share (float32 before
         # indexes recorded it)
         self.base_dtype = self.meta.get("gradient", {}).get("base_dtype", "float32")
@@ -221,9 +224,9 @@ class AdapterIndex:
             raise ValueError(f"the index's rows were computed with the base layers in {self.base_dtype}, the "
                              f"model's are in {base_dtype(model)}: query a model the index has prepared")
         g = self.meta["gradient"]
-        query = Reading(g["token_normalized"], g.get("echo_weight", 1.0)).read(query, tokenizer)
+        query = self.reading.read(query, tokenizer)
         gain, layout, blocks = influence.query_projection(model, query, tokenizer.pad_token_id, g["k"], g["seed"],
-                                                          adapter, token_normalized=g["token_normalized"],
+                                                          adapter, token_normalized=self.reading.token_normalized,
                                                           traced=[name for name, _, _ in g["modules"]],
                                                           adapter_modules=g.get("adapter_modules"))
         if [[m.name, m.a_size, m.b_size] for m in layout] != g["modules"]:

@@ -53,8 +53,13 @@ class Reading:
         """The example as this reading differentiates it (its echoes weighted, or itself)."""
         return example if self.echo_weight == 1.0 else echoes.weighted(example, tokenizer, self.echo_weight)
 
+    def mixed(self, every: np.ndarray, without: np.ndarray) -> np.ndarray:
+        """This echo reading's gradients (whole or sketched) from the plain reading's and `WITHOUT_ECHOES`' of
+        the same examples: G_w = G_0 + w (G_1 - G_0) (module doc)."""
+        return without + self.echo_weight * (every - without)
 
-TOKEN, PLAIN = Reading(True), Reading(False)
+
+TOKEN, PLAIN, WITHOUT_ECHOES = Reading(True), Reading(False), Reading(False, 0.0)
 # what an index chooses among, in this order of preference when the data cannot tell them apart
 READINGS = (TOKEN, PLAIN, Reading(False, 0.5), Reading(False, 0.25))
 
@@ -80,6 +85,6 @@ def projections(model, tokenizer, examples: list[Example], pad_id: int, k: int, 
         if reading.token_normalized or reading.echo_weight in (0.0, 1.0):
             out[reading] = sketched(reading)[1]
         else:
-            every, without = sketched(PLAIN)[1], sketched(Reading(False, 0.0))[1]
-            out[reading] = [w0 + reading.echo_weight * (w1 - w0) for w1, w0 in zip(every, without, strict=True)]
+            out[reading] = [reading.mixed(w1, w0) for w1, w0 in zip(sketched(PLAIN)[1], sketched(WITHOUT_ECHOES)[1],
+                                                                     strict=True)]
     return next(iter(passes.values()))[0], out
