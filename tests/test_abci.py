@@ -161,6 +161,36 @@ def test_proposals_the_runtime_would_refuse_are_rejected_and_fees_go_to_validato
     app.executive.try_state()
 
 
+def test_finalize_block_reports_each_transaction_with_the_events_the_chain_recorded(app):
+    """CometBFT's view of a block - results, events, left-out transactions - says what the node's own
+    event store says: a success, a call that failed (its fee still taken), and a replay left out."""
+    init_chain(app)
+    alice = Keypair.from_uri("//Alice")
+    good, failing = transfer(app, alice, 0), transfer(app, alice, 1, amount=10 ** 30)
+    response = finalize(app, 1, txs=[good, failing, good])
+    assert [r.code for r in response.tx_results] == [0, 2, 1]
+    recorded = app.executive.db.events(1).events
+
+    def chain_events(index):
+        return [(f"{e.pallet}.{e.name}", e.data.hex()) for e in recorded
+                if e.phase == e.APPLY_EXTRINSIC and e.extrinsic_index == index]
+
+    stored = list(app.executive.db.block(1).extrinsics)  # the block's inherents come first
+    for raw, result in zip((good, failing), response.tx_results[:2], strict=True):
+        index = stored.index(raw)
+        first, *rest = result.events
+        assert first.type == "extrinsic" and [(a.key, a.value, a.index) for a in first.attributes] == [
+            ("hash", blake2_256(raw).hex(), True), ("index", str(index), False)]
+        assert [(e.type, e.attributes[0].value) for e in rest] == chain_events(index) != []
+        assert result.gas_used > 0
+    assert "InsufficientBalance" in response.tx_results[1].log
+    assert "system.ExtrinsicFailed" in [e.type for e in response.tx_results[1].events]
+    assert response.tx_results[2].log.startswith("left out: ") and not response.tx_results[2].events
+    block_events = [(e.type, e.attributes[0].value) for e in response.events]
+    assert block_events == [(f"{e.pallet}.{e.name}", e.data.hex()) for e in recorded
+                            if e.phase != e.APPLY_EXTRINSIC] != []
+
+
 def test_a_signature_this_node_verified_is_not_verified_again_and_a_bad_one_is_always_refused(app, monkeypatch):
     """Executing a proposal skips the signature of exact bytes this node found correctly signed itself - on
     admission (CheckTx) or in an earlier proposal (e.g. the same transfer proposed again after a round
