@@ -21,12 +21,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError
 
 from payable import options_pb2
 from payable.runtime.v1.extrinsic_pb2 import Block, BlockEvents, EventRecord, Extrinsic, ExtrinsicBody
 
 from .crypto import blake2_256
-from .errors import InvalidTransaction
 
 TX = b"x:"
 ACCOUNT = b"a:"
@@ -71,6 +71,13 @@ def account_fields(message) -> Iterator[tuple[str, bytes]]:
             yield from account_fields(getattr(message, field.name))
 
 
+def _note(roles: dict[tuple[bytes, int], list[str]], account: bytes, index: int, role: str) -> None:
+    """Record that `account` appears in extrinsic `index` as `role` (each role once, in order of appearance)."""
+    found = roles.setdefault((account, index), [])
+    if role not in found:
+        found.append(role)
+
+
 class ChainIndex:
     """Index entries for blocks of one runtime (it decodes calls and events with the runtime's own types)."""
 
@@ -79,37 +86,44 @@ class ChainIndex:
 
     def entries(self, number: int, block: Block, events: BlockEvents) -> dict[bytes, bytes]:
         roles: dict[tuple[bytes, int], list[str]] = {}
-
-        def note(account: bytes, index: int, role: str) -> None:
-            found = roles.setdefault((account, index), [])
-            if role not in found:
-                found.append(role)
-
         out: dict[bytes, bytes] = {}
+        where = number.to_bytes(8, "big")
         for index, raw in enumerate(block.extrinsics):
-            out[TX + blake2_256(raw)] = number.to_bytes(8, "big") + index.to_bytes(4, "big")
+            out[TX + blake2_256(raw)] = where + index.to_bytes(4, "big")
             extrinsic = Extrinsic.FromString(raw)
             if extrinsic.WhichOneof("kind") != "signed":
                 continue
             body = ExtrinsicBody.FromString(extrinsic.signed.body)
-            note(body.signer, index, "signer")
-            try:
-                _, args = self.runtime.resolve_call(body.call)
-            except InvalidTransaction:  # a stored block's calls resolved when it was applied; be safe
-                continue
-            for name, account in account_fields(args):
-                note(account, index, f"call:{name}")
+            _note(roles, body.signer, index, "signer")
+            args = self._call_args(body.call)
+            if args is not None:
+                for name, account in account_fields(args):
+                    _note(roles, account, index, f"call:{name}")
         for event in events.events:
             index = event.extrinsic_index if event.phase == EventRecord.APPLY_EXTRINSIC else HOOKS
             data = self._event_data(event)
             if data is not None:
+                role = f"{event.pallet}.{event.name}"
                 for _, account in account_fields(data):
-                    note(account, index, f"{event.pallet}.{event.name}")
+                    _note(roles, account, index, role)
         countdown = (_TOP - number).to_bytes(8, "big")
         for (account, index), names in roles.items():
             out[ACCOUNT + account + countdown + index.to_bytes(4, "big")] = ",".join(names).encode()
-        out[INDEXED] = number.to_bytes(8, "big")
+        out[INDEXED] = where
         return out
+
+    def _call_args(self, call):
+        """A stored block's call arguments, decoded by their declared type: the block was applied, so its
+        calls passed the runtime's checks then (`resolve_call`'s canonical-encoding checks are not run
+        again); None for a call this runtime does not declare (an index is derived data: it never stops)."""
+        pallet = self.runtime.pallets.get(call.pallet)
+        definition = pallet.calls.by_index.get(call.call_index) if pallet is not None else None
+        if definition is None:
+            return None
+        try:
+            return definition.args_type.FromString(call.args)
+        except DecodeError:
+            return None
 
     def _event_data(self, event):
         pallet = self.runtime.pallets.get(event.pallet)
