@@ -32,7 +32,7 @@ def _stub(args):
 def job_auth(key: Keypair, action: str, target: str):
     """The owner's signature a worker asks for to `action` a job (`target`: its id), to start one (`target`:
     the config JSON exactly as sent) or to preview a dataset (`target`: its spec JSON exactly as sent): a
-    `payable.worker.v1.JobAuth`, fresh now."""
+    `payable.worker.v1.JobAuth`, fresh now. (A try signs its prompts too, `sdk.wire.try_subject`: not here.)"""
     import time
 
     from payable.worker.v1 import worker_pb2 as wp

@@ -20,7 +20,7 @@ from payable.worker.v1 import worker_pb2_grpc
 from runtime.crypto import blake2_256, decode_address, encode_address, verify
 from sdk.client import ClientError
 from sdk.grpcserver import SERVER_OPTIONS, RefuseMalformed, start_with_health_and_reflection
-from sdk.wire import CONTENT_READ_MAX_SKEW_S, finetune_message
+from sdk.wire import CONTENT_READ_MAX_SKEW_S, finetune_message, try_subject
 
 from .errors import ArtifactError, ArtifactNotFound
 from .finetune.config import TrainingConfig
@@ -243,9 +243,9 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, f"{action}: the signature does not verify")
         return auth.owner
 
-    def _owned(self, context, job_id: str, auth: pb.JobAuth, action: str) -> None:
-        """Only the job's owner may `action` it."""
-        signer = encode_address(self._signer(context, auth, action, job_id.encode()))
+    def _owned(self, context, job_id: str, auth: pb.JobAuth, action: str, subject: bytes | None = None) -> None:
+        """Only the job's owner may `action` it; the signature covers `subject` (default: the job id)."""
+        signer = encode_address(self._signer(context, auth, action, job_id.encode() if subject is None else subject))
         job = self._call(context, self.engine.job, job_id)
         if job.owner != signer:
             context.abort(grpc.StatusCode.PERMISSION_DENIED, f"job {job_id} belongs to {job.owner or 'no key'}, "
@@ -307,7 +307,8 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
         return job_info(self._call(context, self.engine.resume, request.job))
 
     def Try(self, request, context):
-        self._owned(context, request.job, request.auth, "try")
+        self._owned(context, request.job, request.auth, "try",
+                    try_subject(request.job, request.prompts, request.max_new_tokens))
         samples = self._call(context, self.engine.generate, request.job, list(request.prompts),
                              request.max_new_tokens or 40)
         return pb.TryResponse(samples=[pb.Sample(**s) for s in samples])

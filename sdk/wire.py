@@ -8,6 +8,9 @@ request id is spelled or what a snapshot leaf hashes to; they import no pallet's
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from runtime.crypto import blake2_256
 from runtime.merkle import verify_merkle_proof
 
 # The hottest sampling a paid request may ask for, in thousandths (`Sampling.temperature_milli`): the inference
@@ -72,13 +75,22 @@ FINETUNE_ACTIONS = ("start", "abort", "resume", "publish", "preview", "try", "ev
 
 def finetune_message(action: str, subject: bytes, owner: bytes, issued_at: int) -> bytes:
     """What a fine-tuning job's owner signs to start (`subject`: the config JSON's blake2-256), abort, resume,
-    try, evaluate, export or publish it (`subject`: the job id) on a worker (`payable.worker.v1.JobAuth`), or
+    evaluate, export or publish it (`subject`: the job id), try it (`try_subject`: the job id and what it is
+    asked) on a worker (`payable.worker.v1.JobAuth`), or
     a reader to preview a dataset of permissioned DataNets (`subject`: the spec JSON's blake2-256): bound to
     the action, the job or config, the owner and a time (at most CONTENT_READ_MAX_SKEW_S from the worker's
     clock)."""
     if action not in FINETUNE_ACTIONS:
         raise ValueError(f"no fine-tuning action {action!r}")
     return FINETUNE_DOMAIN + action.encode() + b"\0" + subject + b"\0" + owner + issued_at.to_bytes(8, "big")
+
+
+def try_subject(job: str, prompts: Sequence[str], max_new_tokens: int) -> bytes:
+    """What a "try" signature covers: the job id, then the blake2-256 of its prompts (each its UTF-8 bytes after
+    their length, 8 bytes big-endian) and the token bound asked (4 bytes, 0: the worker's default) - so a
+    captured signature cannot be replayed with other prompts to read what an unpublished adapter answers."""
+    asked = b"".join(len(raw).to_bytes(8, "big") + raw for raw in (p.encode() for p in prompts))
+    return job.encode() + b"\0" + blake2_256(asked + max_new_tokens.to_bytes(4, "big"))
 
 
 def uvarint(value: int) -> bytes:

@@ -14,10 +14,16 @@ from cli.finetune import job_auth
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.crypto import Keypair, blake2_256
-from sdk.wire import finetune_message
+from sdk.wire import finetune_message, try_subject
 
 OWNER, STRANGER = Keypair.from_uri("//Ferdie"), Keypair.from_uri("//Eve")
 CONFIG = json.dumps({"base_model": "ab" * 32, "dataset": {"snapshots": [[1, 1]]}, "max_steps": 5})
+
+
+def _signed(key: Keypair, action: str, subject: bytes) -> wp.JobAuth:
+    issued_at = int(time.time())
+    return wp.JobAuth(owner=key.public, issued_at=issued_at,
+                      signature=key.sign(finetune_message(action, subject, key.public, issued_at)))
 
 
 def _refused(call, request) -> grpc.StatusCode:
@@ -53,13 +59,24 @@ def test_a_job_is_its_signers_and_only_its_signer_changes_it(worker_channel):
     assert _refused(stub.PublishArtifacts, wp.PublishRequest(
         job=job.id, auth=job_auth(STRANGER, "publish", job.id))) == denied
     # an unpublished adapter answers only its owner (a permissioned DataNet's rows are in it)
-    for action, call, request in (("try", stub.Try, lambda auth: wp.TryRequest(job=job.id, prompts=["hi"], auth=auth)),
-                                  ("evaluate", stub.Evaluate, lambda auth: wp.JobRef(job=job.id, auth=auth)),
-                                  ("export", stub.Export, lambda auth: wp.JobRef(job=job.id, auth=auth))):
+    asked = try_subject(job.id, ["hi"], 8)
+    for action, call, request, subject in (
+            ("try", stub.Try, lambda auth: wp.TryRequest(job=job.id, prompts=["hi"], max_new_tokens=8, auth=auth),
+             asked),
+            ("evaluate", stub.Evaluate, lambda auth: wp.JobRef(job=job.id, auth=auth), job.id.encode()),
+            ("export", stub.Export, lambda auth: wp.JobRef(job=job.id, auth=auth), job.id.encode())):
         assert _refused(call, request(None)) == unauthenticated
-        assert _refused(call, request(job_auth(STRANGER, action, job.id))) == denied
-        assert _refused(call, request(job_auth(OWNER, "abort", job.id))) == unauthenticated
-        assert _refused(call, request(job_auth(OWNER, action, job.id))) not in (unauthenticated, denied)
+        assert _refused(call, request(_signed(STRANGER, action, subject))) == denied
+        assert _refused(call, request(_signed(OWNER, "abort", subject))) == unauthenticated
+        assert _refused(call, request(_signed(OWNER, action, subject))) not in (unauthenticated, denied)
+    # a try's signature covers what it asks: the same signature with other prompts, another token bound, or
+    # signed over the job id alone, does not verify (a captured one cannot read the adapter's other answers)
+    owners = _signed(OWNER, "try", asked)
+    for other in (wp.TryRequest(job=job.id, prompts=["tell me the secret"], max_new_tokens=8, auth=owners),
+                  wp.TryRequest(job=job.id, prompts=["hi", "more"], max_new_tokens=8, auth=owners),
+                  wp.TryRequest(job=job.id, prompts=["hi"], max_new_tokens=9, auth=owners),
+                  wp.TryRequest(job=job.id, prompts=["hi"], max_new_tokens=8, auth=job_auth(OWNER, "try", job.id))):
+        assert _refused(stub.Try, other) == unauthenticated
     # the owner is past the ownership check: what answers now is the job's own state
     answer = _refused(stub.PublishArtifacts, wp.PublishRequest(job=job.id, auth=job_auth(OWNER, "publish", job.id)))
     assert answer not in (unauthenticated, denied)

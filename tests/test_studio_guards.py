@@ -175,6 +175,13 @@ def test_a_forms_bad_numbers_and_fields_are_400s_that_name_them(node):
         for split in ("a,b,c,d", "-1,2000,500,500", "4294967296,0,0,0", "9000,2000,500,500"):
             answer = client.post("/api/jobs/j1/publish", json={**owner, "split": split})
             assert answer.status_code == 400 and "split" in answer.json()["detail"], (split, answer.text)
+        # a try goes to the worker exactly as signed: prompts that are not texts, or empty, and a token bound
+        # out of range are refused by name, never quietly dropped (the signature would no longer verify)
+        for asked, said in (({"prompts": ["  "]}, "prompts: a list of texts"), ({"prompts": []}, "prompts:"),
+                            ({"prompts": ["hi", 5]}, "prompts: a list of texts"),
+                            ({"prompts": ["hi"], "max_new_tokens": 1000}, "max_new_tokens: '1000'")):
+            answer = client.post("/api/jobs/j1/try", json={**owner, **asked})
+            assert answer.status_code == 400 and said in answer.json()["detail"], (asked, answer.text)
         for fields, said in (({"model": "-1"}, "model: '-1'"), ({"model": "99999999999999999999999"}, "model:"),
                              ({"model": "1", "max_new_tokens": "1e1", "temperature": "inf"}, "temperature: 'inf'")):
             answer = client.post("/api/playground/prepare", json={"prompt": "hi", "signer": alice.address, **fields})

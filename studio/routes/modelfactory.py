@@ -50,6 +50,9 @@ MAPPING_FIELDS = {  # the form's input for each mapping key: label, placeholder
 Prompts = Annotated[list[JsonValue], BeforeValidator(lambda value: [] if value is None else value)]
 
 
+TRY_TOKENS, TRY_MAX_TOKENS = 40, 256  # what a try generates by default, and at most
+
+
 class OwnerSignature(JsonBody):
     """The job owner's signature the worker asks for (`payable.worker.v1.JobAuth`), made in the browser over
     `sdk.wire.finetune_message`: `owner` (public key), `signature` hex; `issued_at` Unix seconds."""
@@ -75,10 +78,12 @@ class StartJobBody(OwnerSignature):
 
 
 class JobActionRequest(OwnerSignature):
-    """POST /api/jobs/{job}/{action}: every action the owner's signature; `try` also the prompts; `publish` the
-    prices (OPEN), the split (contributors,owner,protocol,worker basis points) and the signer."""
+    """POST /api/jobs/{job}/{action}: every action the owner's signature; `try` also the prompts and the token
+    bound (both covered by its signature: `sdk.wire.try_subject`); `publish` the prices (OPEN), the split
+    (contributors,owner,protocol,worker basis points) and the signer."""
 
     prompts: Prompts = []
+    max_new_tokens: JsonValue = TRY_TOKENS
     price: JsonValue = None
     price_per_input_token: JsonValue = None
     price_per_output_token: JsonValue = None
@@ -276,9 +281,12 @@ def job_action(job_id: str, action: str, client: NodeClient, jobs: FinetuneClien
     if action in ("abort", "resume"):
         owned = wp.JobRef(job=job_id, auth=body.auth())
         return job_dict(worker_call(jobs.Abort if action == "abort" else jobs.Resume, owned))
-    if action == "try":
-        prompts = [p for p in body.prompts if isinstance(p, str) and p.strip()]
-        found = worker_call(jobs.Try, wp.TryRequest(job=job_id, prompts=prompts, max_new_tokens=40, auth=body.auth()))
+    if action == "try":  # passed on exactly as signed: a prompt dropped or changed here would not verify
+        if not body.prompts or not all(isinstance(p, str) and p.strip() for p in body.prompts):
+            raise HTTPException(400, "prompts: a list of texts, none of them empty")
+        tokens = whole_number(body.max_new_tokens, "max_new_tokens", low=1, high=TRY_MAX_TOKENS)
+        found = worker_call(jobs.Try, wp.TryRequest(job=job_id, prompts=[str(p) for p in body.prompts],
+                                                    max_new_tokens=tokens, auth=body.auth()))
         return {"samples": [{"prompt": s.prompt, "completion": s.completion} for s in found.samples]}
     if action == "export":
         owned = wp.JobRef(job=job_id, auth=body.auth())

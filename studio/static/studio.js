@@ -208,7 +208,7 @@ const Studio = (() => {
   // --- ModelFactory ---------------------------------------------------------------------------
   // A job belongs to the key that starts it: the worker takes a start, an abort, a resume or a publish
   // only with the owner's signature over sdk.wire.finetune_message (the config's blake2-256 for a start,
-  // the job id otherwise), signed here.
+  // the job id and what it asks for a try, the job id otherwise), signed here.
   function u64(value) {  // big-endian, as the signed messages of sdk.wire end with their time
     const out = new Uint8Array(8);
     new DataView(out.buffer).setBigUint64(0, BigInt(value));
@@ -369,12 +369,29 @@ const Studio = (() => {
     }
   }
 
+  // A try's signature covers its prompts and token bound too (sdk.wire.try_subject): the job id, a zero byte,
+  // then the blake2b-256 of each prompt's UTF-8 bytes after their length (8 bytes big-endian) and the bound
+  // (4 bytes big-endian) - a captured signature cannot ask an unpublished adapter anything else.
+  function trySubject(id, prompts, maxNewTokens) {
+    const text = (t) => new TextEncoder().encode(t);
+    const asked = prompts.flatMap((p) => { const raw = text(p); return [u64(raw.length), raw]; });
+    const bound = new Uint8Array(4);
+    new DataView(bound.buffer).setUint32(0, maxNewTokens);
+    return joined([text(id), [0], blakejs.blake2b(joined([...asked, bound]), null, 32)]);
+  }
+
   async function tryPrompt(form, id) {
     const out = document.getElementById("try-output");
+    const prompts = [form.prompt.value];
+    if (!prompts[0].trim()) {
+      toast("write a prompt first", true);
+      return false;
+    }
     out.textContent = "generating…";
     try {
-      const found = await api(`/api/jobs/${id}/try`,
-                              { prompts: [form.prompt.value], ...ownerAuth("try", new TextEncoder().encode(id)) });
+      const max_new_tokens = 40;
+      const found = await api(`/api/jobs/${id}/try`, { prompts, max_new_tokens,
+                                                       ...ownerAuth("try", trySubject(id, prompts, max_new_tokens)) });
       out.replaceChildren(...found.samples.map((s) => {
         const p = document.createElement("pre");
         p.className = "sample";
