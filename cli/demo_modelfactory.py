@@ -132,7 +132,7 @@ def _start_job(jobs, alice: Keypair, base_digest: bytes, net: int, first: Fact) 
     config = json.dumps({"base_model": base_digest.hex(), "dataset": spec,
                          **{k: v for k, v in JOB.items() if k != "template"}})
     return jobs.Start(wp.StartJobRequest(config_json=config, prompts=[first.held_out],
-                                         auth=job_auth(alice, "start", config)), timeout=60).id
+                                         auth=job_auth(alice, "start", config, [first.held_out])), timeout=60).id
 
 
 def _await_job(jobs, net: int, job: str) -> dict:

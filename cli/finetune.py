@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from runtime.crypto import Keypair, blake2_256
 from sdk import modelfactory
-from sdk.wire import finetune_message
+from sdk.wire import finetune_message, start_subject
 
 from . import finetune_export
 from .common import DEFAULT_NODE, client, created, emit, json_option, keypair_from, worker_rpc
@@ -29,16 +30,18 @@ def _stub(args):
     return worker_pb2_grpc.FinetuneStub(channel)
 
 
-def job_auth(key: Keypair, action: str, target: str):
+def job_auth(key: Keypair, action: str, target: str, prompts: Sequence[str] = ()):
     """The owner's signature a worker asks for to `action` a job (`target`: its id), to start one (`target`:
-    the config JSON exactly as sent) or to preview a dataset (`target`: its spec JSON exactly as sent): a
-    `payable.worker.v1.JobAuth`, fresh now. (A try signs its prompts too, `sdk.wire.try_subject`: not here.)"""
+    the config JSON exactly as sent, with the `prompts` it samples) or to preview a dataset (`target`: its
+    spec JSON exactly as sent): a `payable.worker.v1.JobAuth`, fresh now. (A try signs its prompts too,
+    `sdk.wire.try_subject`: not here.)"""
     import time
 
     from payable.worker.v1 import worker_pb2 as wp
 
     issued_at = int(time.time())
-    subject = blake2_256(target.encode()) if action in ("start", "preview") else target.encode()
+    subject = (start_subject(target, prompts) if action == "start"
+               else blake2_256(target.encode()) if action == "preview" else target.encode())
     return wp.JobAuth(owner=key.public, issued_at=issued_at,
                       signature=key.sign(finetune_message(action, subject, key.public, issued_at)))
 
@@ -189,7 +192,8 @@ def _start(args, stub) -> int:
               ("memory", f"{est.memory_bytes / 2**20:.1f} MiB"), ("time", f"~{est.seconds:.0f} s")])
         return 0
     job = worker_rpc(stub.Start, wp.StartJobRequest(config_json=config, prompts=args.prompt or [],
-                                                    auth=job_auth(keypair_from(args.owner), "start", config)))
+                                                    auth=job_auth(keypair_from(args.owner), "start", config,
+                                                                  args.prompt or [])))
     if args.follow:
         return _follow(args, stub, job.id)
     _print_job(args, job)

@@ -20,7 +20,7 @@ from payable.worker.v1 import worker_pb2_grpc
 from runtime.crypto import blake2_256, decode_address, encode_address, verify
 from sdk.client import ClientError
 from sdk.grpcserver import SERVER_OPTIONS, RefuseMalformed, start_with_health_and_reflection
-from sdk.wire import CONTENT_READ_MAX_SKEW_S, finetune_message, try_subject
+from sdk.wire import CONTENT_READ_MAX_SKEW_S, finetune_message, start_subject, try_subject
 
 from .errors import ArtifactError, ArtifactNotFound
 from .finetune.config import TrainingConfig
@@ -271,7 +271,7 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
         return pb.JobEstimate(**self._call(context, self.engine.estimate, self._config(context, request.config_json)))
 
     def Start(self, request, context):
-        owner = self._signer(context, request.auth, "start", blake2_256(request.config_json.encode()))
+        owner = self._signer(context, request.auth, "start", start_subject(request.config_json, request.prompts))
         config = self._config(context, request.config_json)
         self._call(context, self.engine.check_inputs, config.dataset, owner)
         with self._lock:

@@ -74,7 +74,7 @@ FINETUNE_ACTIONS = ("start", "abort", "resume", "publish", "preview", "try", "ev
 
 
 def finetune_message(action: str, subject: bytes, owner: bytes, issued_at: int) -> bytes:
-    """What a fine-tuning job's owner signs to start (`subject`: the config JSON's blake2-256), abort, resume,
+    """What a fine-tuning job's owner signs to start (`start_subject`: the config and its prompts), abort, resume,
     evaluate, export or publish it (`subject`: the job id), try it (`try_subject`: the job id and what it is
     asked) on a worker (`payable.worker.v1.JobAuth`), or
     a reader to preview a dataset of permissioned DataNets (`subject`: the spec JSON's blake2-256): bound to
@@ -85,12 +85,23 @@ def finetune_message(action: str, subject: bytes, owner: bytes, issued_at: int) 
     return FINETUNE_DOMAIN + action.encode() + b"\0" + subject + b"\0" + owner + issued_at.to_bytes(8, "big")
 
 
+def _prompts_bytes(prompts: Sequence[str]) -> bytes:
+    """Prompts as a signature covers them: each its UTF-8 bytes after their length, 8 bytes big-endian."""
+    return b"".join(len(raw).to_bytes(8, "big") + raw for raw in (p.encode() for p in prompts))
+
+
+def start_subject(config_json: str, prompts: Sequence[str]) -> bytes:
+    """What a "start" signature covers: the config JSON's blake2-256, then that of the prompts the job samples
+    as it trains (`_prompts_bytes`; their answers are in the job's public results) - so a captured signature
+    cannot start the job elsewhere sampling other prompts, on data only its owner may read."""
+    return blake2_256(config_json.encode()) + blake2_256(_prompts_bytes(prompts))
+
+
 def try_subject(job: str, prompts: Sequence[str], max_new_tokens: int) -> bytes:
-    """What a "try" signature covers: the job id, then the blake2-256 of its prompts (each its UTF-8 bytes after
-    their length, 8 bytes big-endian) and the token bound asked (4 bytes, 0: the worker's default) - so a
-    captured signature cannot be replayed with other prompts to read what an unpublished adapter answers."""
-    asked = b"".join(len(raw).to_bytes(8, "big") + raw for raw in (p.encode() for p in prompts))
-    return job.encode() + b"\0" + blake2_256(asked + max_new_tokens.to_bytes(4, "big"))
+    """What a "try" signature covers: the job id, then the blake2-256 of its prompts (`_prompts_bytes`) and
+    the token bound asked (4 bytes big-endian, 0: the worker's default) - so a captured signature cannot be
+    replayed with other prompts to read what an unpublished adapter answers."""
+    return job.encode() + b"\0" + blake2_256(_prompts_bytes(prompts) + max_new_tokens.to_bytes(4, "big"))
 
 
 def uvarint(value: int) -> bytes:

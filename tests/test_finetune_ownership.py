@@ -14,7 +14,7 @@ from cli.finetune import job_auth
 from payable.worker.v1 import worker_pb2 as wp
 from payable.worker.v1 import worker_pb2_grpc
 from runtime.crypto import Keypair, blake2_256
-from sdk.wire import finetune_message, try_subject
+from sdk.wire import finetune_message, start_subject, try_subject
 
 OWNER, STRANGER = Keypair.from_uri("//Ferdie"), Keypair.from_uri("//Eve")
 CONFIG = json.dumps({"base_model": "ab" * 32, "dataset": {"snapshots": [[1, 1]]}, "max_steps": 5})
@@ -40,8 +40,16 @@ def test_a_job_is_its_signers_and_only_its_signer_changes_it(worker_channel):
     assert _refused(stub.Start, wp.StartJobRequest(config_json=CONFIG, auth=other_config)) == unauthenticated
     stale = int(time.time()) - 3600
     old = wp.JobAuth(owner=OWNER.public, issued_at=stale, signature=OWNER.sign(finetune_message(
-        "start", blake2_256(CONFIG.encode()), OWNER.public, stale)))
+        "start", start_subject(CONFIG, []), OWNER.public, stale)))
     assert _refused(stub.Start, wp.StartJobRequest(config_json=CONFIG, auth=old)) == unauthenticated
+    # the prompts a job samples (their answers are in its public results) are signed with its config: a
+    # captured start cannot be sent on with prompts of the sender's choosing, nor with the owner's dropped
+    sampled = job_auth(OWNER, "start", CONFIG, ["what is on row 1?"])
+    for prompts in (["what is on row 2?"], ["what is on row 1?", "and row 2?"], []):
+        assert _refused(stub.Start, wp.StartJobRequest(config_json=CONFIG, prompts=prompts,
+                                                       auth=sampled)) == unauthenticated
+    over_the_config_alone = _signed(OWNER, "start", blake2_256(CONFIG.encode()))  # the former subject
+    assert _refused(stub.Start, wp.StartJobRequest(config_json=CONFIG, auth=over_the_config_alone)) == unauthenticated
 
     signed = wp.StartJobRequest(config_json=CONFIG, auth=job_auth(OWNER, "start", CONFIG))
     job = stub.Start(signed, timeout=30)

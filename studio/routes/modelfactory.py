@@ -252,10 +252,12 @@ async def prepare_job(request: Request, client: NodeClient):
 
 @router.post("/api/jobs")
 def start_job(body: StartJobBody, jobs: FinetuneClient):
-    """Start the signed config (the same signed start twice is one job: the worker keeps it once)."""
-    prompts = [p for p in body.prompts if isinstance(p, str) and p.strip()]
-    job = worker_call(jobs.Start, wp.StartJobRequest(config_json=str(body.config_json), prompts=prompts,
-                                                     auth=body.auth()))
+    """Start the signed config with its prompts, exactly as signed (the same signed start twice is one job: the
+    worker keeps it once)."""
+    if not all(isinstance(p, str) and p.strip() for p in body.prompts):
+        raise HTTPException(400, "prompts: a list of texts, none of them empty")
+    job = worker_call(jobs.Start, wp.StartJobRequest(config_json=str(body.config_json),
+                                                     prompts=[str(p) for p in body.prompts], auth=body.auth()))
     return {"job": job.id}
 
 

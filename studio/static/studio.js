@@ -207,7 +207,7 @@ const Studio = (() => {
 
   // --- ModelFactory ---------------------------------------------------------------------------
   // A job belongs to the key that starts it: the worker takes a start, an abort, a resume or a publish
-  // only with the owner's signature over sdk.wire.finetune_message (the config's blake2-256 for a start,
+  // only with the owner's signature over sdk.wire.finetune_message (the config and its prompts for a start,
   // the job id and what it asks for a try, the job id otherwise), signed here.
   function u64(value) {  // big-endian, as the signed messages of sdk.wire end with their time
     const out = new Uint8Array(8);
@@ -238,8 +238,8 @@ const Studio = (() => {
     if (button) button.disabled = true;
     try {
       const { config_json, prompts } = await api("/api/jobs/prepare", new FormData(form));
-      const digest = blakejs.blake2b(new TextEncoder().encode(config_json), null, 32);
-      const made = await api("/api/jobs", { config_json, prompts, ...ownerAuth("start", digest) });
+      const made = await api("/api/jobs", { config_json, prompts,
+                                            ...ownerAuth("start", startSubject(config_json, prompts)) });
       location.href = `/factory/jobs/${made.job}`;
     } catch (error) {
       toast(error.message, true);
@@ -369,15 +369,23 @@ const Studio = (() => {
     }
   }
 
-  // A try's signature covers its prompts and token bound too (sdk.wire.try_subject): the job id, a zero byte,
-  // then the blake2b-256 of each prompt's UTF-8 bytes after their length (8 bytes big-endian) and the bound
-  // (4 bytes big-endian) - a captured signature cannot ask an unpublished adapter anything else.
+  // Prompts as a signature covers them (sdk.wire._prompts_bytes): each one's UTF-8 bytes after their length,
+  // 8 bytes big-endian. A start signs the config's blake2b-256 and then the prompts' (sdk.wire.start_subject);
+  // a try the job id, a zero byte, then the blake2b-256 of its prompts and token bound, 4 bytes big-endian
+  // (sdk.wire.try_subject): a captured signature cannot ask the job anything else.
+  function promptsBytes(prompts) {
+    return joined(prompts.flatMap((p) => { const raw = new TextEncoder().encode(p); return [u64(raw.length), raw]; }));
+  }
+
+  function startSubject(configJson, prompts) {
+    return joined([blakejs.blake2b(new TextEncoder().encode(configJson), null, 32),
+                   blakejs.blake2b(promptsBytes(prompts), null, 32)]);
+  }
+
   function trySubject(id, prompts, maxNewTokens) {
-    const text = (t) => new TextEncoder().encode(t);
-    const asked = prompts.flatMap((p) => { const raw = text(p); return [u64(raw.length), raw]; });
     const bound = new Uint8Array(4);
     new DataView(bound.buffer).setUint32(0, maxNewTokens);
-    return joined([text(id), [0], blakejs.blake2b(joined([...asked, bound]), null, 32)]);
+    return joined([new TextEncoder().encode(id), [0], blakejs.blake2b(joined([promptsBytes(prompts), bound]), null, 32)]);
   }
 
   async function tryPrompt(form, id) {
