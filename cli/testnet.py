@@ -40,6 +40,24 @@ def _up(args, net) -> None:
     print(f"chain spec: {net.dir}/chain_spec.json; stop with `payable testnet down --dir {net.dir}`")
 
 
+def _change(args, net) -> None:
+    """An action that changes the network (the caller holds its directory)."""
+    from node.testnet import TestnetError
+
+    if args.action != "up" and not net.nodes:
+        raise TestnetError(f"no testnet in {args.dir}")
+    if args.action == "up":
+        _up(args, net)
+    elif args.action in ("start", "stop", "restart"):
+        _one_node(args, net)
+    elif args.action == "add":
+        _add(args, net)
+    else:
+        stopped = net.down()
+        idle = len(net.nodes) - stopped
+        print(f"stopped {stopped} nodes" + (f" ({idle} had no process running)" if idle else ""))
+
+
 def _one_node(args, net) -> None:
     """start, stop or restart one node (by name, e.g. node2, or index)."""
     if not args.node:
@@ -92,34 +110,28 @@ def _refuse_what_the_action_ignores(args) -> None:
 
 
 def cmd_testnet(args) -> int:
-    from node.testnet import Testnet, TestnetError
+    from node.testnet import Testnet, TestnetError, operator_lock
 
     try:
-        net = Testnet(args.dir)
         _refuse_what_the_action_ignores(args)
-        if args.action != "up" and not net.nodes:
+        if args.action != "status":
+            # the network is read only once it is held: another command may be changing it
+            with operator_lock(args.dir, create=args.action == "up"):
+                _change(args, Testnet(args.dir))
+            return 0
+        net = Testnet(args.dir)
+        if not net.nodes:
             raise TestnetError(f"no testnet in {args.dir}")
-        if args.action == "up":
-            _up(args, net)
-        elif args.action in ("start", "stop", "restart"):
-            _one_node(args, net)
-        elif args.action == "add":
-            _add(args, net)
-        elif args.action == "down":
-            stopped = net.down()
-            idle = len(net.nodes) - stopped
-            print(f"stopped {stopped} nodes" + (f" ({idle} had no process running)" if idle else ""))
-        else:
-            rows = net.status()
-            if args.json:
-                print(json.dumps(rows, indent=2))
-            for row in rows if not args.json else ():
-                state = _state_text(row)
-                where = f"height {row['height']}  app hash {row.get('app_hash') or '-'}" \
-                    if row["height"] is not None else "no answer from its CometBFT"
-                metrics = ", ".join(f"{name} {url}" for name, url in row["metrics"].items())
-                print(f"{row['name']}: {state}  {row['role']} (from {row['role_from']})  {where}  gRPC {row['grpc']}  "
-                      f"metrics: {metrics or '-'}")
+        rows = net.status()
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        for row in rows if not args.json else ():
+            state = _state_text(row)
+            where = f"height {row['height']}  app hash {row.get('app_hash') or '-'}" \
+                if row["height"] is not None else "no answer from its CometBFT"
+            metrics = ", ".join(f"{name} {url}" for name, url in row["metrics"].items())
+            print(f"{row['name']}: {state}  {row['role']} (from {row['role_from']})  {where}  gRPC {row['grpc']}  "
+                  f"metrics: {metrics or '-'}")
     except TestnetError as exc:
         raise SystemExit(f"testnet: {exc}") from exc
     return 0

@@ -22,6 +22,8 @@ of replaying every block since genesis (CometBFT's `[statesync]`, trusting a hea
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -49,6 +51,7 @@ from .ipfs import install as kubo_install
 from .ipfs import kubo
 
 STATE_FILE = "testnet.json"
+LOCK_FILE = ".operator.lock"  # held by the command changing the network (up, down, start, stop, restart, add)
 CHAIN_ID = "payable-testnet"
 VALIDATOR_BOND = "1000 OPEN"
 ENDOWMENT = "1000000 OPEN"
@@ -114,6 +117,36 @@ def node_id(home: Path) -> str:
     """CometBFT's node id: the hex of the first 20 bytes of sha256 of the node key's public half."""
     key = base64.b64decode(json.loads((home / "config" / "node_key.json").read_text())["priv_key"]["value"])
     return hashlib.sha256(key[32:]).digest()[:20].hex()
+
+
+@contextlib.contextmanager
+def operator_lock(directory: str | Path, *, create: bool = False):
+    """Hold the network's directory for one command that changes it: two at once (two `up`s generating two
+    networks into one directory, an `up` starting a node a `down` is stopping) would leave processes nobody
+    tracks. A second one is refused at once, naming the holder, rather than left waiting on it. `create`:
+    make the directory (a network about to be generated); otherwise a missing one holds no testnet."""
+    where = Path(directory).resolve()
+    if create:
+        where.mkdir(parents=True, exist_ok=True)
+    elif not where.is_dir():
+        raise TestnetError(f"no testnet in {directory}")
+    with open(where / LOCK_FILE, "a+") as held:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held.seek(0)
+            holder = held.read().strip() or "another process"
+            raise TestnetError(f"another `payable testnet` command ({holder}) is changing {where}: wait for it to "
+                               f"finish, then run this again") from None
+        held.seek(0)
+        held.truncate()
+        held.write(f"pid {os.getpid()}")
+        held.flush()
+        try:
+            yield
+        finally:
+            held.truncate(0)
+            fcntl.flock(held, fcntl.LOCK_UN)
 
 
 class Testnet:

@@ -137,6 +137,34 @@ def test_generation_flags_take_zero_as_a_value_and_refuse_what_cannot_run(tmp_pa
             cli_testnet.cmd_testnet(build_parser().parse_args(["testnet", action, "node1", "--dir", str(tmp_path)]))
 
 
+def test_one_command_changes_a_network_at_a_time_and_a_second_is_refused_naming_the_first(tmp_path):
+    """Two `up`s at once generated two networks into one directory (processes nobody tracked): while one
+    command holds the directory, another command that changes it - a real `payable` process - is refused at
+    once, naming the holder, and nothing of it is made; `status` still reads; once released, it proceeds."""
+    from node.testnet import LOCK_FILE, TestnetError, operator_lock
+
+    net_dir = tmp_path / "net"
+    payable = [sys.executable, "-m", "cli", "testnet"]
+    with operator_lock(net_dir, create=True):
+        for argv in (["up", "--validators", "1"], ["down"], ["restart", "node0"], ["add"]):
+            refused = subprocess.run([*payable, *argv, "--dir", str(net_dir)], capture_output=True, text=True,
+                                     timeout=60)
+            assert refused.returncode != 0 and f"(pid {os.getpid()}) is changing {net_dir}" in refused.stderr, \
+                (argv, refused.stderr)
+        assert sorted(p.name for p in net_dir.iterdir()) == [LOCK_FILE]  # the refused `up` made nothing
+        with pytest.raises(TestnetError, match="is changing"):
+            with operator_lock(net_dir):  # in-process too: the lock is the directory's, not the process's
+                pass
+        status = subprocess.run([*payable, "status", "--dir", str(net_dir)], capture_output=True, text=True,
+                                timeout=60)
+        assert "no testnet in" in status.stderr  # read-only: not held off
+    after = subprocess.run([*payable, "down", "--dir", str(net_dir)], capture_output=True, text=True, timeout=60)
+    assert after.returncode != 0 and "no testnet in" in after.stderr and "is changing" not in after.stderr
+    missing = subprocess.run([*payable, "down", "--dir", str(tmp_path / "none")], capture_output=True, text=True,
+                             timeout=60)
+    assert "no testnet in" in missing.stderr and not (tmp_path / "none").exists()  # nothing made for a `down`
+
+
 def test_a_process_that_exits_at_start_is_reported_with_its_log_and_a_slow_one_can_be_left_to_finish(
         tmp_path, processes):
     """What start_node waits on for CometBFT: its RPC port. A CometBFT that exits first (an app store ahead of
