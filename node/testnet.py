@@ -124,13 +124,16 @@ def operator_lock(directory: str | Path, *, create: bool = False):
     """Hold the network's directory for one command that changes it: two at once (two `up`s generating two
     networks into one directory, an `up` starting a node a `down` is stopping) would leave processes nobody
     tracks. A second one is refused at once, naming the holder, rather than left waiting on it. `create`:
-    make the directory (a network about to be generated); otherwise a missing one holds no testnet."""
+    the directory may be made (a network about to be generated; if none came of it, nothing is left behind);
+    otherwise one that holds no testnet is refused before anything is written to it."""
     where = Path(directory).resolve()
+    made = create and not where.exists()
     if create:
         where.mkdir(parents=True, exist_ok=True)
-    elif not where.is_dir():
+    elif not (where / STATE_FILE).is_file():
         raise TestnetError(f"no testnet in {directory}")
-    with open(where / LOCK_FILE, "a+") as held:
+    lock = where / LOCK_FILE
+    with open(lock, "a+") as held:
         try:
             fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -146,6 +149,10 @@ def operator_lock(directory: str | Path, *, create: bool = False):
             yield
         finally:
             held.truncate(0)
+            if not (where / STATE_FILE).exists():  # no network came of it: leave the directory as it was
+                lock.unlink(missing_ok=True)
+                if made and not any(where.iterdir()):
+                    where.rmdir()
             fcntl.flock(held, fcntl.LOCK_UN)
 
 

@@ -139,30 +139,38 @@ def test_generation_flags_take_zero_as_a_value_and_refuse_what_cannot_run(tmp_pa
 
 def test_one_command_changes_a_network_at_a_time_and_a_second_is_refused_naming_the_first(tmp_path):
     """Two `up`s at once generated two networks into one directory (processes nobody tracked): while one
-    command holds the directory, another command that changes it - a real `payable` process - is refused at
-    once, naming the holder, and nothing of it is made; `status` still reads; once released, it proceeds."""
+    command holds a network's directory, another command that changes it - a real `payable` process - is
+    refused at once, naming the holder; `status` still reads; once released, commands proceed. A directory
+    holding no network gets nothing written by a command that finds none, or by an `up` refused."""
     from node.testnet import LOCK_FILE, TestnetError, operator_lock
 
     net_dir = tmp_path / "net"
+    net_dir.mkdir()
+    (net_dir / STATE_FILE).write_text(json.dumps({"chain_id": "x", "nodes": []}))  # a network (of no nodes)
     payable = [sys.executable, "-m", "cli", "testnet"]
-    with operator_lock(net_dir, create=True):
-        for argv in (["up", "--validators", "1"], ["down"], ["restart", "node0"], ["add"]):
-            refused = subprocess.run([*payable, *argv, "--dir", str(net_dir)], capture_output=True, text=True,
-                                     timeout=60)
+
+    def run(*argv: str, where=net_dir) -> subprocess.CompletedProcess:
+        return subprocess.run([*payable, *argv, "--dir", str(where)], capture_output=True, text=True, timeout=60)
+
+    with operator_lock(net_dir):
+        for argv in (["up"], ["down"], ["restart", "node0"], ["add"]):
+            refused = run(*argv)
             assert refused.returncode != 0 and f"(pid {os.getpid()}) is changing {net_dir}" in refused.stderr, \
                 (argv, refused.stderr)
-        assert sorted(p.name for p in net_dir.iterdir()) == [LOCK_FILE]  # the refused `up` made nothing
         with pytest.raises(TestnetError, match="is changing"):
             with operator_lock(net_dir):  # in-process too: the lock is the directory's, not the process's
                 pass
-        status = subprocess.run([*payable, "status", "--dir", str(net_dir)], capture_output=True, text=True,
-                                timeout=60)
-        assert "no testnet in" in status.stderr  # read-only: not held off
-    after = subprocess.run([*payable, "down", "--dir", str(net_dir)], capture_output=True, text=True, timeout=60)
-    assert after.returncode != 0 and "no testnet in" in after.stderr and "is changing" not in after.stderr
-    missing = subprocess.run([*payable, "down", "--dir", str(tmp_path / "none")], capture_output=True, text=True,
-                             timeout=60)
-    assert "no testnet in" in missing.stderr and not (tmp_path / "none").exists()  # nothing made for a `down`
+        assert "no testnet in" in run("status").stderr  # read-only: not held off
+    released = run("down")  # past the lock now: what answers is the network itself (it has no nodes)
+    assert "no testnet in" in released.stderr and "is changing" not in released.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for where in (tmp_path / "missing", empty):
+        assert "no testnet in" in run("down", where=where).stderr
+    assert not (tmp_path / "missing").exists() and not any(empty.iterdir())  # a `down` wrote nothing
+    bad = run("up", "--validators", "65", where=tmp_path / "new")
+    assert "--validators must be within 1..64" in bad.stderr and not (tmp_path / "new").exists()
+    assert (net_dir / LOCK_FILE).read_text() == ""  # released: no holder named
 
 
 def test_a_process_that_exits_at_start_is_reported_with_its_log_and_a_slow_one_can_be_left_to_finish(
