@@ -71,7 +71,8 @@ class OwnerSignature(JsonBody):
 
 
 class StartJobBody(OwnerSignature):
-    """POST /api/jobs: the config exactly as `/api/jobs/prepare` gave it (the owner signed its hash)."""
+    """POST /api/jobs: the config and prompts exactly as `/api/jobs/prepare` gave them (the owner signed both:
+    `sdk.wire.start_subject`)."""
 
     config_json: JsonValue = ""
     prompts: Prompts = []
