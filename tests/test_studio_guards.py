@@ -5,6 +5,7 @@ Where a chain is needed it is a real dev node on a free port."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -177,11 +178,18 @@ def test_a_forms_bad_numbers_and_fields_are_400s_that_name_them(node):
             assert answer.status_code == 400 and "split" in answer.json()["detail"], (split, answer.text)
         # a try goes to the worker exactly as signed: prompts that are not texts, or empty, and a token bound
         # out of range are refused by name, never quietly dropped (the signature would no longer verify)
-        for asked, said in (({"prompts": ["  "]}, "prompts: a list of texts"), ({"prompts": []}, "prompts:"),
-                            ({"prompts": ["hi", 5]}, "prompts: a list of texts"),
+        for asked, said in (({"prompts": ["  "]}, "prompts[0]: a prompt is a text, and not an empty one"),
+                            ({"prompts": []}, "prompts: a try asks at least one"),
+                            ({"prompts": ["hi", 5]}, "prompts[1]: a prompt is a text"),
+                            ({"prompts": ["hi", "\ud800"]}, "prompts[1] is not valid Unicode text"),
                             ({"prompts": ["hi"], "max_new_tokens": 1000}, "max_new_tokens: '1000'")):
-            answer = client.post("/api/jobs/j1/try", json={**owner, **asked})
+            answer = client.post("/api/jobs/j1/try", content=json.dumps({**owner, **asked}),  # escapes surrogates
+                                 headers={"Content-Type": "application/json"})
             assert answer.status_code == 400 and said in answer.json()["detail"], (asked, answer.text)
+        for prompts, said in ((["ok", ""], "prompts[1]: a prompt is a text"), (["\udfff"], "prompts[0] is not valid")):
+            answer = client.post("/api/jobs", content=json.dumps({**owner, "config_json": "{}", "prompts": prompts}),
+                                 headers={"Content-Type": "application/json"})
+            assert answer.status_code == 400 and said in answer.json()["detail"], (prompts, answer.text)
         for fields, said in (({"model": "-1"}, "model: '-1'"), ({"model": "99999999999999999999999"}, "model:"),
                              ({"model": "1", "max_new_tokens": "1e1", "temperature": "inf"}, "temperature: 'inf'")):
             answer = client.post("/api/playground/prepare", json={"prompt": "hi", "signer": alice.address, **fields})

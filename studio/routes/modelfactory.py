@@ -242,6 +242,21 @@ def job_dict(job: wp.JobInfo) -> dict:
             "total_steps": job.total_steps, "results": json.loads(job.results_json or "{}")}
 
 
+def signed_prompts(prompts: list) -> list[str]:
+    """Prompts passed on to the worker exactly as their owner signed them (`sdk.wire.start_subject`,
+    `try_subject`): each a text that is not blank and is valid Unicode, or a 400 naming the first that is not -
+    never dropped or changed here, which would only make the signature fail at the worker."""
+    for i, prompt in enumerate(prompts):
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise HTTPException(400, f"prompts[{i}]: a prompt is a text, and not an empty one")
+        try:
+            prompt.encode()
+        except UnicodeEncodeError:
+            raise HTTPException(400, f"prompts[{i}] is not valid Unicode text (it holds a lone surrogate, which no "
+                                     f"UTF-8 text can carry)") from None
+    return list(prompts)
+
+
 @router.post("/api/jobs/prepare")
 async def prepare_job(request: Request, client: NodeClient):
     """The form as the training config the owner signs (its exact JSON) and the prompts to sample."""
@@ -255,10 +270,8 @@ async def prepare_job(request: Request, client: NodeClient):
 def start_job(body: StartJobBody, jobs: FinetuneClient):
     """Start the signed config with its prompts, exactly as signed (the same signed start twice is one job: the
     worker keeps it once)."""
-    if not all(isinstance(p, str) and p.strip() for p in body.prompts):
-        raise HTTPException(400, "prompts: a list of texts, none of them empty")
     job = worker_call(jobs.Start, wp.StartJobRequest(config_json=str(body.config_json),
-                                                     prompts=[str(p) for p in body.prompts], auth=body.auth()))
+                                                     prompts=signed_prompts(body.prompts), auth=body.auth()))
     return {"job": job.id}
 
 
@@ -285,10 +298,10 @@ def job_action(job_id: str, action: str, client: NodeClient, jobs: FinetuneClien
         owned = wp.JobRef(job=job_id, auth=body.auth())
         return job_dict(worker_call(jobs.Abort if action == "abort" else jobs.Resume, owned))
     if action == "try":  # passed on exactly as signed: a prompt dropped or changed here would not verify
-        if not body.prompts or not all(isinstance(p, str) and p.strip() for p in body.prompts):
-            raise HTTPException(400, "prompts: a list of texts, none of them empty")
+        if not body.prompts:
+            raise HTTPException(400, "prompts: a try asks at least one")
         tokens = whole_number(body.max_new_tokens, "max_new_tokens", low=1, high=TRY_MAX_TOKENS)
-        found = worker_call(jobs.Try, wp.TryRequest(job=job_id, prompts=[str(p) for p in body.prompts],
+        found = worker_call(jobs.Try, wp.TryRequest(job=job_id, prompts=signed_prompts(body.prompts),
                                                     max_new_tokens=tokens, auth=body.auth()))
         return {"samples": [{"prompt": s.prompt, "completion": s.completion} for s in found.samples]}
     if action == "export":
