@@ -73,7 +73,16 @@ from ..configs import ModelConfig
 from ..datasets import Snapshot
 from ..rows import Example, collate
 from . import influence as inf
-from .lora_influence import NO_CURVATURE, Module, fisher, operators, per_example_loss, row_features, trainable
+from .lora_influence import (
+    NO_CURVATURE,
+    Module,
+    damped_inverse,
+    fisher,
+    operators,
+    per_example_loss,
+    row_features,
+    trainable,
+)
 from .readings import PLAIN, READINGS, Reading
 from .training import TrainConfig, load_model, train
 
@@ -292,12 +301,8 @@ def choose_adapter_damping(model, adapter: str, train: list[Example], queries: l
         query = np.concatenate(query_blocks[kind], axis=1)
         own = np.concatenate([phi[sample] for phi in blocks], axis=1)
         for c in ADAPTER_CANDIDATES:
-            rows = []
-            for (values, vectors), phi in zip(decompositions, blocks, strict=True):
-                lam = c * max(float(values.mean()), 1e-30)
-                rows.append(phi if c == NO_CURVATURE else ((phi @ vectors) / (values + lam)) @ vectors.T)
-            features = np.concatenate(rows, axis=1)
-            features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-30)
+            features = row_features(blocks, [damped_inverse(values, vectors, c) for values, vectors in decompositions],
+                                    "ours")
             predicted = -(drawn @ (query @ features.T).T)  # [subsets, queries]: falls by the drawn rows' scores
             per_query = _per_query(predicted, changes)
             keys.append((rank, c))

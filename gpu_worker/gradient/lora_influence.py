@@ -423,15 +423,18 @@ def fisher(phi: np.ndarray) -> np.ndarray:
 
 
 def ours_operator(phi: np.ndarray, damping: float) -> np.ndarray:
-    """(G + λI)⁻¹ with λ = damping × the mean eigenvalue of G (its trace over its size); damping
-    `NO_CURVATURE` (0): the identity - no Fisher at all, so a row's unit feature is its whole sketched
-    gradient's direction and a query ranks rows by plain cosine (a large damping instead divides each module
-    by its own λ, which weighs the modules otherwise)."""
+    """(G + λI)⁻¹ for the layer's Fisher G (`damped_inverse`)."""
+    return damped_inverse(*np.linalg.eigh(fisher(phi)), damping)
+
+
+def damped_inverse(values: np.ndarray, vectors: np.ndarray, damping: float) -> np.ndarray:
+    """(G + λI)⁻¹ from G's eigendecomposition, λ = damping × G's mean eigenvalue (what a damping choice
+    decomposes once and inverts per candidate); damping `NO_CURVATURE` (0): the identity - no Fisher at all,
+    so a row's unit feature is its whole sketched gradient's direction and a query ranks rows by plain cosine
+    (a large damping instead divides each module by its own λ, which weighs the modules otherwise)."""
     if damping == NO_CURVATURE:
-        return np.eye(phi.shape[1])
-    g = fisher(phi)
-    lam = damping * max(float(np.trace(g)) / len(g), 1e-30)
-    values, vectors = np.linalg.eigh(g)
+        return np.eye(len(values))
+    lam = damping * max(float(values.mean()), 1e-30)
     return (vectors / (values + lam)) @ vectors.T
 
 
