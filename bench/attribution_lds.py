@@ -18,7 +18,8 @@ installed with `pip install -e '.[bench]'`.
 Besides LDS it reports what the payout rule does with money (`fair_pay`): how far a requester grinding
 the input moves a small contributor's share (steering), what padding with noisy copies or adding
 new rows does to a contributor's share (padding), and how steadily a small contributor is paid, query by
-query and per 100 queries, by draws before and by exact shares now (steady_income).
+query and per 100 queries, by draws before and by exact shares now, listed or from a result's tail
+(steady_income).
 
     python bench/attribution_lds.py [--subsets 100] [--seeds 2] [--datasets digits wine] [--models mlp]
     python bench/attribution_lds.py --fair-pay-only
@@ -51,6 +52,7 @@ from gpu_worker.gradient import influence as inf  # noqa: E402
 from gpu_worker.gradient.index import AttributionIndex, IndexBuilder, IndexParams  # noqa: E402
 from gpu_worker.gradient.models import artifact_from_state  # noqa: E402
 from gpu_worker.gradient.training import TrainConfig, load_model, train  # noqa: E402
+from runtime.crypto import blake2_256  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache"
 WD = 1e-2
@@ -245,34 +247,37 @@ def traker_trak(config, data, x_test, y_test, workdir: Path, models: int = 10, p
 
 def steering(requests: int = 400, variants: int = 32) -> dict:
     """Issue 29.1: a requester tries one-bit variations of the input until the draws, as computed before
-    signing, pay a chosen small contributor (a quarter of one draw's worth of credit). Its mean share with
-    the draws started from the request id and input (as before) and from a hash made after the request
-    was fixed (the including block's hash; simulated here by fresh random bytes, the chain is tested in
-    tests/test_attribution_settlement.py), over its credit. With 16 or fewer contributions credited, every
-    share is exact and nothing can be steered; the others hold 20 here, so the pool is drawn."""
-    from gpu_worker.results import MAX_DRAWS, PPB, draws_from, sampled_credit
+    signing, pay a chosen small contributor (a quarter of one draw's worth of credit). Its mean share, over
+    its credit: paid by the draws of the rule before (`_drawn_before`) started from the request id and input,
+    and from a hash made after the request was fixed (the including block's hash; fresh random bytes here);
+    and by exact shares now, listed or from the tail, whichever variation was chosen. The others hold 20
+    contributions: more than a result lists."""
+    from gpu_worker.results import MAX_LISTED, PPB, credit_shares
 
     rng = np.random.default_rng(4)
     credit = rng.pareto(1.5, 300) + 0.01
-    small = 2 + np.arange(len(credit)) % 20  # the others in 20 contributions: the pool is drawn (more than 16)
+    small = 2 + np.arange(len(credit)) % 20  # the others in 20 contributions: more than 16
     for unit in np.argsort(-credit)[30:]:
-        if credit[small == 1].sum() + credit[unit] <= credit.sum() / (4 * MAX_DRAWS):
+        if credit[small == 1].sum() + credit[unit] <= credit.sum() / (4 * MAX_LISTED):
             small[unit] = 1
     fair = credit[small == 1].sum() / credit.sum()
 
-    def paid(seed: bytes) -> float:
-        return dict(sampled_credit(credit, small, MAX_DRAWS, seed)).get(1, 0) / PPB
+    def drawn(seed: bytes) -> float:
+        return float(_drawn_before(credit, small, MAX_LISTED, seed)[1])
 
-    steered, drawn = [], []
+    steered, blocked = [], []
     for n in range(requests):
         rid = n.to_bytes(8, "big")
         tried = [hashlib.blake2b(b"input %d %d" % (n, v), digest_size=32).digest() for v in range(variants)]
-        chosen = next((t for t in tried if paid(draws_from(b"", rid, t))), tried[0])
-        steered.append(paid(draws_from(b"", rid, chosen)))
-        drawn.append(paid(draws_from(rng.bytes(32), rid, chosen)))
+        chosen = next((t for t in tried if drawn(rid + t)), tried[0])
+        steered.append(drawn(rid + chosen))
+        blocked.append(drawn(rng.bytes(32) + rid))
+    shares = credit_shares(credit, small, MAX_LISTED)
+    exact = dict(shares.listed + shares.tail).get(1, 0) / PPB  # the same for every variation: nothing drawn
     return {"requests": requests, "variants_tried": variants, "fair_share": round(fair, 4),
-            "share_x_with_request_seed": round(float(np.mean(steered)) / fair, 2),
-            "share_x_with_block_seed": round(float(np.mean(drawn)) / fair, 2)}
+            "share_x_draws_from_request": round(float(np.mean(steered)) / fair, 2),
+            "share_x_draws_from_block": round(float(np.mean(blocked)) / fair, 2),
+            "share_x_exact_now": round(exact / fair, 6)}
 
 
 def _digits_worker(root: Path, snapshot: Snapshot):
@@ -291,18 +296,30 @@ def _digits_worker(root: Path, snapshot: Snapshot):
     return worker, trained.model_hash, worker.gradient.index(built.index_hash)
 
 
+def _drawn_before(credit: np.ndarray, grouping: np.ndarray, draws: int, seed: bytes) -> np.ndarray:
+    """The rule before tails, for comparison: with more than `draws` contributions credited, the pool was
+    paid in `draws` equal parts placed by systematic sampling over the units' cumulative positive credit
+    (largest first) from an offset derived from the seed. Each contribution's share of the pool."""
+    positive = np.clip(np.where(np.isfinite(credit), credit, 0.0), 0, None).astype(np.float64)
+    layout = np.lexsort((np.arange(len(positive)), -positive))
+    offset = int.from_bytes(blake2_256(b"payable/draws" + seed)[:8], "big") / 2**64
+    marks = (offset + np.arange(draws)) / draws * positive.sum()
+    units = layout[np.searchsorted(np.cumsum(positive[layout]), marks, side="right").clip(0, len(positive) - 1)]
+    return np.bincount(grouping[units], minlength=grouping.max() + 1) / draws
+
+
 def steady(queries: int = 1400, window: int = 100) -> dict:
-    """Issue 29.3: the income of a small contributor (6 of 300 digits; 4 contributors) over `queries` paid
-    queries through the worker's index, each with its own draw seed (a block hash: random bytes here): per
-    query and per `window` queries, paid by draws (the rule before: 16 equal draws - reproduced exactly by
-    the same function with the other rows each its own contribution, since draws follow units, not
-    groupings) and by exact shares (now: 4 contributions credited, fewer than 16). `spread` is the
-    coefficient of variation (std / mean) of its income (what its credit itself varies: `owed_...`);
-    `window_error` the largest |received / owed - 1| over the windows, where owed is the sum of its exact
-    shares."""
+    """Issue 29.3: the income of a small contributor (6 of 300 digits) among many (every other digit its own
+    contribution: 295 credited, far more than the 16 a result lists) over `queries` paid queries through the
+    worker's index: per query and per `window` queries, paid by draws (the rule before: 16 equal draws from
+    a block hash - random bytes here) and by exact shares (now: the 16 largest listed, the rest - the small
+    contributor among them - paid from the result's tail). `spread` is the coefficient of variation
+    (std / mean) of its income (what its credit itself varies: `owed_...`); `window_error` the largest
+    |received / owed - 1| over the windows, where owed is the sum of its exact shares; `in_tail` how often
+    it was paid from the tail."""
     from sklearn.datasets import load_digits
 
-    from gpu_worker.results import MAX_DRAWS, PPB, sampled_credit
+    from gpu_worker.results import MAX_LISTED, PPB, credit_shares
 
     digits = load_digits()
     x, y, n = (digits.data / 16.0).astype(np.float32), digits.target, 300
@@ -312,15 +329,16 @@ def steady(queries: int = 1400, window: int = 100) -> dict:
         snapshot = Snapshot(x[:n], y[:n], owner, [1, 2, 3, 4], [bytes([i]) * 32 for i in range(1, 5)])
         worker, model_hash, index = _digits_worker(Path(tmp), snapshot)
         grouping = index.example_contribution
-        units_apart = np.where(grouping == 0, 0, 1 + np.arange(len(grouping)))  # always more than 16: drawn
-        owed, before, after = [], [], []
+        units_apart = np.where(grouping == 0, 0, 1 + np.arange(len(grouping)))  # every other row its own
+        owed, before, after, in_tail = [], [], [], 0
         for query in x[n:n + queries]:
             credit = index.example_scores(query, worker.gradient.infer(model_hash, query).label)
             positive = np.clip(credit, 0, None)
             owed.append(positive[grouping == 0].sum() / positive.sum())
-            seed = rng.bytes(32)
-            before.append(dict(sampled_credit(credit, units_apart, MAX_DRAWS, seed)).get(0, 0) / PPB)
-            after.append(dict(sampled_credit(credit, grouping, MAX_DRAWS, seed)).get(0, 0) / PPB)
+            before.append(float(_drawn_before(credit, units_apart, MAX_LISTED, rng.bytes(32))[0]))
+            shares = credit_shares(credit, units_apart, MAX_LISTED)
+            after.append(dict(shares.listed + shares.tail).get(0, 0) / PPB)
+            in_tail += 0 in dict(shares.tail)
     owed = np.array(owed)
     windows = owed.reshape(-1, window).sum(1)
 
@@ -335,6 +353,7 @@ def steady(queries: int = 1400, window: int = 100) -> dict:
     return {"queries": queries, "owed_mean_share": round(float(owed.mean()), 5),
             f"owed_per_{window}_queries_spread": round(float(windows.std() / windows.mean()), 3),
             "queries_it_helps": round(float(np.mean(owed > 0)), 3),
+            "paid_from_the_tail": round(in_tail / queries, 3),
             "draws_before": income(before), "exact_now": income(after)}
 
 

@@ -12,7 +12,7 @@ checks every byte of it. The directory holds:
     span/                 the suffix-array index over each row's trained tokens (one document per row)
     gradient/features.npy the rows' preconditioned, projected LoRA gradients [rows, Σ k_l]
 A unit of credit is a row; a contribution is paid for its rows' credit (`gpu_worker.results`: its exact
-share, or the draws its rows take when more contributions are credited than a result may list).
+share, listed in the result or in its tail).
 
 It composes two engines' methods - span attribution (`span/`) and LoRA-gradient influence
 (`gradient/lora_influence.py`) - over the same rows (`rows`), which is why it sits beside them rather

@@ -42,7 +42,7 @@ from .finetune.engine import FinetuneEngine, job_slots
 from .gradient.engine import GradientEngine
 from .lora.engine import LoRAEngine
 from .paid import Attributor, PaidEngine, ReadAuthenticator, Refused, ServedModels, StreamRegistry, sign_refusal
-from .results import MAX_DRAWS
+from .results import MAX_LISTED
 from .snapshots import snapshot_dataset
 from .span.engine import SpanEngine
 
@@ -87,7 +87,7 @@ class Worker:
         return True
 
     def answer(self, client: Client, request: inf.Request, model: mr.Model,
-               top_k: int = MAX_DRAWS) -> at.SignedAttribution:
+               top_k: int = MAX_LISTED) -> at.SignedAttribution:
         """The signed result for one request: the engine is chosen by the model's format and attribution
         method (see the module docstring). `Refused` when it will not be answered for a reason the chain
         knows (the follower submits the signed refusal: `refuse`); ArtifactError / ValueError otherwise."""

@@ -14,4 +14,8 @@ TREASURY = derived_account("treasury")  # receives the protocol's share of fees 
 BLOCK_REWARDS = derived_account("block-rewards")
 # What the attribution pallet holds for contributors whose payments are too small to open their accounts yet.
 OWED_TO_CONTRIBUTORS = derived_account("owed-to-contributors")
-PROTOCOL_ACCOUNTS = (TREASURY, BLOCK_REWARDS, OWED_TO_CONTRIBUTORS)  # hold protocol funds: never reaped as dust
+# What the attribution pallet sets aside, at settlement, for the contributions past those a result lists (its
+# tail), until the pages that name them are paid.
+TAIL_SHARES = derived_account("tail-shares")
+# The accounts holding protocol funds: never reaped as dust.
+PROTOCOL_ACCOUNTS = (TREASURY, BLOCK_REWARDS, OWED_TO_CONTRIBUTORS, TAIL_SHARES)

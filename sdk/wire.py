@@ -40,6 +40,37 @@ def verify_membership(root: bytes, proof) -> bool:
     return verify_merkle_proof(root, leaf_bytes(proof.leaf), proof.index, proof.count, list(proof.siblings))
 
 
+TAIL_PAGE = 32  # contributions in one page of a result's tail (attribution.PayTail): every page but the last is full
+TAIL_DOMAIN = b"payable/tail-page/v1"
+
+
+def tail_page_hash(leaves, following: bytes) -> bytes:
+    """The commitment to a page of a tail and every page after it: blake2-256 of TAIL_DOMAIN, each leaf
+    (contribution id, 8 bytes big-endian; contributor, 32 bytes; share in ppb, 8 bytes big-endian) and the
+    commitment to the pages that follow (`following`, empty after the last). Paying a page only needs its own
+    leaves and the next commitment: pages are paid in order, each opening what the previous one named."""
+    body = b"".join(leaf.contribution_id.to_bytes(8, "big") + bytes(leaf.contributor)
+                    + leaf.score_ppb.to_bytes(8, "big") for leaf in leaves)
+    return blake2_256(TAIL_DOMAIN + body + following)
+
+
+def tail_pages(leaves: Sequence) -> list[tuple[Sequence, bytes]]:
+    """A tail's pages in payment order: (its leaves, the commitment to the pages after it); `leaves` already
+    in the committed order (by contribution id). The first page's own commitment is the tail's root."""
+    pages = [leaves[start:start + TAIL_PAGE] for start in range(0, len(leaves), TAIL_PAGE)]
+    following, out = b"", []
+    for page in reversed(pages):
+        out.append((page, following))
+        following = tail_page_hash(page, following)
+    return out[::-1]
+
+
+def tail_root(leaves: Sequence) -> bytes:
+    """What a result commits its tail to (empty for no tail): the first page's commitment (`tail_page_hash`)."""
+    pages = tail_pages(leaves)
+    return tail_page_hash(*pages[0]) if pages else b""
+
+
 CONTENT_READ_DOMAIN = b"payable/content-read/v1"
 CONTENT_READ_MAX_SKEW_S = 300
 

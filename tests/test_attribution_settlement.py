@@ -17,8 +17,9 @@ from payable.worker.v1 import worker_pb2 as wp
 from runtime.chainspec import ChainSpec, dev_spec
 from runtime.codec import ONE_OPEN, decode_u128, encode_u128
 from runtime.crypto import Keypair, blake2_256
-from runtime.errors import InvalidTransaction, PalletError
-from sdk.wire import request_id_bytes
+from runtime.errors import InvalidTransaction, NotFound, PalletError
+from sdk.wire import request_id_bytes, tail_page_hash, tail_pages
+from sdk.wire import tail_root as sdk_tail_root
 
 EVE, FERDIE = Keypair.from_uri("//Eve"), Keypair.from_uri("//Ferdie")
 PRICE = 3 * ONE_OPEN
@@ -108,9 +109,9 @@ def _keys():
     return {k.public: k for k in (EVE, FERDIE, Keypair.from_uri("//Charlie"))}
 
 
-def _attribute(chain, worker, model_hash, index_hash, x, request_id=1, key=None):
-    """The worker's result for request `request_id`, its draws from the request's seed (the hash of the block
-    that included it; none for a request the chain does not have)."""
+def _attribute(chain, worker, model_hash, index_hash, x, request_id=1, key=None, top_k=3):
+    """The worker's result for request `request_id`, naming the request's seed (the hash of the block that
+    included it; none for a request the chain does not have), listing at most `top_k` contributions."""
     if key is not None:
         worker = Worker(worker.store.root, key)
     try:
@@ -118,7 +119,7 @@ def _attribute(chain, worker, model_hash, index_hash, x, request_id=1, key=None)
     except PalletError:  # no such request: a replay's result
         seed = b""
     return worker.gradient.attribute(wp.AttributeRequest(model_hash=model_hash, index_hash=index_hash,
-                                                         input=x.tolist(), label=-1, top_k=3,
+                                                         input=x.tolist(), label=-1, top_k=top_k,
                                                          request_id=request_id_bytes(request_id), draw_seed=seed))
 
 
@@ -581,60 +582,104 @@ def test_a_result_must_draw_from_the_hash_of_the_block_that_included_its_request
     chain.ex.try_state()
 
 
-def test_grinding_the_input_no_longer_moves_a_contributors_expected_share(make_chain, trained):
-    """A requester steers the draws toward a small contributor (examples holding a quarter of one draw's worth
-    of the credit) by trying one-bit variations of one feature - which change neither the answer nor the
-    credit - until the draws, as they can compute them before signing, pay that contributor; and pays for
-    that variation. Against draws started from the request id and input (as before) the contributor is
-    paid about four times its share; against the chain's draw seed, its share is what its credit says
-    (within four standard errors over 200 requests; the variance of a share of 16 draws is at most f/16).
-    The others hold 20 contributions, so the pool is paid by draws (with 16 or fewer credited, every share is
-    exact and there is nothing to steer)."""
-    from gpu_worker.results import MAX_DRAWS, PPB, draws_from, input_hash, sampled_credit
+def _tail(chain, request_id=1):
+    return at.Tail.FromString(chain.ex.query("attribution", "get_tail",
+                                             at.SettlementRequest(request=request_id).SerializeToString()))
 
+
+def test_a_results_tail_is_paid_page_by_page_each_contribution_its_exact_share(make_chain, trained, monkeypatch):
+    """Issue 29.3: a result that lists fewer contributions than it credits (here 1 of 3; a real one, 16 of
+    many) commits to the rest, its tail; settling sets the tail's part of the pool aside, and its pages - one
+    contribution each here - pay each contribution ⌊amount·share/tail share⌋ in order, anyone submitting
+    them; the last sends the rounding to the model owner. Pages out of order, altered or without proofs are
+    refused (the pool refuses a page that is not the next before any fee), and a paid tail is gone."""
+    import pallets.attribution.tail
+    import sdk.wire
+    from runtime.protocol import TAIL_SHARES
+
+    monkeypatch.setattr(sdk.wire, "TAIL_PAGE", 1)
+    monkeypatch.setattr(pallets.attribution.tail, "TAIL_PAGE", 1)
     worker, model_hash, index_hash, x = trained
     chain = _world(make_chain, trained)
-    index = worker.gradient.index(index_hash)
-    label = worker.gradient.infer(model_hash, x).label
-    credit = np.clip(index.example_scores(x, label), 0, None)
-    # the others' examples in 20 contributions: more than a result credits exactly, so the pool is drawn
-    small = 2 + np.arange(len(credit)) % 20
-    for unit in np.argsort(-credit)[30:]:  # a few examples past the top ones: about a quarter of one draw
-        if credit[small == 1].sum() + credit[unit] <= credit.sum() / (4 * MAX_DRAWS):
-            small[unit] = 1
+    request = _request(chain, x)
+    assigned = _keys()[request.workers[0]]
+    signed = _attribute(chain, worker, model_hash, index_hash, x, key=assigned, top_k=1)
+    result = at.AttributionResult.FromString(signed.result)
+    assert len(result.top_k) == 1 and result.tail_contributions == len(signed.tail) == 2
+    assert result.top_k[0].score_ppb + result.tail_ppb == 10**9 and result.tail_root == sdk_tail_root(signed.tail)
+    leaves = {leaf.contribution_id: leaf for leaf in signed.tail}
+    owners = {1: chain.bob.public, 2: chain.charlie.public, 3: chain.dave.public}
+    before = {cid: token.account(chain.ex.read_context(), owners[cid]).total for cid in leaves}
+    assert _submit(chain, assigned, signed, _proofs(chain, signed)).ok
+    settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
+        request=1).SerializeToString()))
+    set_aside = [p for p in settlement.payments if p.role == "tail"]
+    assert [p.account for p in set_aside] == [TAIL_SHARES]
+    amount = decode_u128(set_aside[0].amount)
+    pool = PRICE * 7000 // 10_000
+    listed = sum(decode_u128(p.amount) for p in settlement.payments if p.role == "contributor")
+    assert listed + amount == pool and abs(amount - pool * result.tail_ppb // 10**9) <= 1
+    tail = _tail(chain)
+    assert (tail.next, decode_u128(tail.amount), tail.left) == (result.tail_root, amount, 2)
+    chain.ex.try_state()
 
-    def paid(features: np.ndarray, seed: bytes) -> float:
-        shares = sampled_credit(index.example_scores(features, label), small, MAX_DRAWS, seed)
-        return dict(shares).get(1, 0) / PPB
+    pages = tail_pages(list(signed.tail))
+    assert len(pages) == 2 and not pages[1][1]
 
-    def variant(v: int) -> np.ndarray:
-        bits = x.copy().view("<u4")
-        bits[v % len(bits)] ^= 1  # the lowest bit of one feature
-        return bits.view("<f4")
+    def page(which, leaves=None, proofs=None, following=None):
+        chosen, after = pages[which]
+        chosen = list(chosen if leaves is None else leaves)
+        return at.PayTail(request=1, leaves=chosen, next=after if following is None else following,
+                          proofs=_proofs(chain, at.SignedAttribution(result=at.AttributionResult(
+                              top_k=chosen).SerializeToString())) if proofs is None else proofs)
 
-    requests = 200
-    steered, drawn, owed = [], [], []
-    for n in range(1, requests + 1):
-        rid = request_id_bytes(n)
-        tried = [variant(v) for v in range(32)]
-        chosen = next((t for t in tried if dict(sampled_credit(credit, small, MAX_DRAWS,
-                                                               draws_from(b"", rid, input_hash(t)))).get(1)),
-                      tried[0])
-        _ok(chain, chain.dave, "inference", "request_inference", inf.RequestInference(
-            model=1, input=chosen.tobytes(), max_fee=encode_u128(PRICE)))
-        request = _get_request(chain, n)
-        steered.append(paid(chosen, draws_from(b"", rid, input_hash(chosen))))
-        drawn.append(paid(chosen, draws_from(request.draw_seed, rid, input_hash(chosen))))
-        own = np.clip(index.example_scores(chosen, label), 0, None)
-        owed.append(own[small == 1].sum() / own.sum())
-        assigned = _keys()[request.workers[0]]
-        signed = Worker(worker.store.root, assigned).gradient.attribute(wp.AttributeRequest(
-            model_hash=model_hash, index_hash=index_hash, input=chosen.tolist(), label=-1, top_k=MAX_DRAWS,
-            request_id=rid, draw_seed=request.draw_seed))  # settled: nobody is slashed as silent
-        assert _submit(chain, assigned, signed, _proofs(chain, signed), request_id=n).ok
-    f = float(np.mean(owed))
-    bound = 4 * np.sqrt(f / MAX_DRAWS / requests)
-    assert 0.01 < f < 0.02
-    assert np.mean(steered) > 2.5 * f  # the old seed: steered
-    assert abs(np.mean(drawn) - f) < bound, (np.mean(drawn), f, bound)  # the chain's seed: not
+    payer = FERDIE  # anyone may pay a page: the money goes only to the contributors
+    assert chain.run(payer, "attribution", "pay_tail", page(1))[0] == "NotTheNextPage"  # out of order
+    altered = at.ContributionScore()
+    altered.CopyFrom(pages[0][0][0])
+    altered.score_ppb += 1
+    assert chain.run(payer, "attribution", "pay_tail", page(0, leaves=[altered]))[0] == "NotTheNextPage"
+    assert chain.run(payer, "attribution", "pay_tail", page(0, following=b"\0" * 32))[0] == "NotTheNextPage"
+    assert chain.run(payer, "attribution", "pay_tail", page(0, proofs=[]))[0] == "BadProof"
+    assert chain.run(payer, "attribution", "pay_tail", page(0)) is None
+    assert _tail(chain).left == 1 and _tail(chain).next == tail_page_hash(*pages[1])
+    assert chain.run(payer, "attribution", "pay_tail", page(0))[0] == "NotTheNextPage"  # paid already
+    assert chain.run(payer, "attribution", "pay_tail", page(1)) is None
+    assert chain.run(payer, "attribution", "pay_tail", page(1))[0] == "NoTail"
+    with pytest.raises(NotFound, match="no tail left"):
+        _tail(chain)
+    ctx = chain.ex.read_context()
+    listed_to = {p.contribution_id: decode_u128(p.amount) for p in settlement.payments if p.role == "contributor"}
+    for cid, leaf in leaves.items():
+        earned = decode_u128(at.Earnings.FromString(chain.ex.query("attribution", "get_earnings", at.EarningsRequest(
+            contributor=owners[cid]).SerializeToString())).total)
+        assert earned - listed_to.get(cid, 0) == amount * leaf.score_ppb // result.tail_ppb
+        if owners[cid] != chain.dave.public:  # Dave also paid the fee
+            assert token.account(ctx, owners[cid]).total - before[cid] == earned
+    assert token.account(ctx, TAIL_SHARES).total == 0  # all of it paid out, the rounding to the owner
+    chain.ex.try_state()
+
+
+def test_replicas_whose_tails_differ_do_not_agree(make_chain, trained):
+    """A tail is compared exactly: its root commits to every share in it, and a worker listing the same
+    contributions while moving tail money to a friend is outvoted and slashed like any other liar."""
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained, replication=3)
+    request = _request(chain, x)
+    keys = _keys()
+    liar_key = keys[request.workers[2]]
+    for account in request.workers:
+        key = keys[account]
+        signed = _attribute(chain, worker, model_hash, index_hash, x, key=key, top_k=1)
+        if key is liar_key:
+            result = at.AttributionResult.FromString(signed.result)
+            tail = list(signed.tail)
+            tail[0].score_ppb, tail[1].score_ppb = tail[0].score_ppb + tail[1].score_ppb - 1, 1
+            result.tail_root = sdk_tail_root(tail)
+            body = result.SerializeToString(deterministic=True)
+            signed = at.SignedAttribution(result=body, signature=key.sign(body), tail=tail)
+        assert _submit(chain, key, signed, _proofs(chain, signed)).ok
+    settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
+        request=1).SerializeToString()))
+    assert list(settlement.slashed_workers) == [liar_key.public] and len(settlement.agreeing_workers) == 2
     chain.ex.try_state()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 pytest.importorskip("torch", reason="the worker extra is part of `make test`'s install")
 
 from gpu_worker.datasets import Snapshot, dataset_to_proto
-from gpu_worker.results import MAX_DRAWS, PPB, sampled_credit, verify_signed
+from gpu_worker.results import MAX_LISTED, PPB, Shares, credit_shares, verify_signed
 from gpu_worker.span.credit import CreditParams, attribute_spans
 from gpu_worker.span.index import Document, SpanIndex, build_index
 from gpu_worker.worker import Worker
@@ -20,23 +20,16 @@ from payable.worker.v1 import worker_pb2 as pb
 from runtime.crypto import Keypair
 
 
-def _paid_to(shares, contributions: set[int]) -> int:
-    return sum(ppb for c, ppb in shares if c in contributions)
-
-
-def _exact(scores: np.ndarray, grouping: np.ndarray, draws: int) -> bool:
-    """Whether `sampled_credit` pays these contributions exact shares: no more than `draws` of them hold a
-    billionth of the positive credit or more."""
-    held = np.bincount(grouping, weights=np.clip(scores, 0, None))
-    return int((held >= held.sum() / PPB).sum()) <= draws
+def _paid_to(shares: Shares, contributions: set[int]) -> int:
+    return sum(ppb for c, ppb in shares.listed + shares.tail if c in contributions)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.floats(-5, 5, allow_nan=False), min_size=2, max_size=60), st.integers(1, MAX_DRAWS),
-       st.binary(min_size=1, max_size=8), st.data())
-def test_what_a_set_of_examples_earns_does_not_depend_on_how_they_are_grouped(scores, draws, seed, data):
-    """Per query, whenever both groupings are paid the same way (exact shares, or draws); across the two ways,
-    in expectation (the next test)."""
+@given(st.lists(st.floats(-5, 5, allow_nan=False), min_size=2, max_size=60), st.integers(1, MAX_LISTED),
+       st.data())
+def test_what_a_set_of_examples_earns_does_not_depend_on_how_they_are_grouped(scores, listed, data):
+    """In every query, whether the set's contributions are listed in the result or in its tail: exact up to
+    rounding - a tail share is rounded down (under 1 ppb each), and the listed ones take what that leaves."""
     scores = np.array(scores)
     n = len(scores)
     fixed = data.draw(st.integers(1, n - 1))  # examples 0..fixed-1 are the fixed set
@@ -45,52 +38,63 @@ def test_what_a_set_of_examples_earns_does_not_depend_on_how_they_are_grouped(sc
     # grouping B: the fixed set split over up to 3 accounts; the others regrouped differently
     b = np.array(data.draw(st.lists(st.integers(0, 2), min_size=fixed, max_size=fixed))
                  + data.draw(st.lists(st.integers(3, 9), min_size=n - fixed, max_size=n - fixed)))
-    shares_a, shares_b = sampled_credit(scores, a, draws, seed), sampled_credit(scores, b, draws, seed)
-    if _exact(scores, a, draws) == _exact(scores, b, draws):
-        assert abs(_paid_to(shares_a, {0}) - _paid_to(shares_b, {0, 1, 2})) <= 3  # largest-remainder rounding
-    for shares in (shares_a, shares_b):
-        assert sum(ppb for _, ppb in shares) == (PPB if (scores > 0).any() else 0)  # nothing minted or lost
-        assert all(ppb > 0 for _, ppb in shares) and len(shares) <= draws
+    shares_a, shares_b = credit_shares(scores, a, listed), credit_shares(scores, b, listed)
+    owed = scores[:fixed].clip(0).sum() / scores.clip(0).sum() if (scores > 0).any() else 0.0
+    for shares, accounts in ((shares_a, {0}), (shares_b, {0, 1, 2})):
+        assert abs(_paid_to(shares, accounts) - owed * PPB) <= 3 + 10  # its own floors, a share of the others'
+        assert sum(ppb for _, ppb in shares.listed + shares.tail) == (PPB if (scores > 0).any() else 0)  # exact
+        assert all(ppb > 0 for _, ppb in shares.listed + shares.tail) and len(shares.listed) <= listed
+        assert not shares.tail or len(shares.listed) == listed  # a tail only past a full list
 
 
-def test_a_split_that_turns_exact_shares_into_draws_earns_the_same_in_expectation():
-    """A contributor holding a fifth of the credit in one contribution, among 14 others, is paid its exact
-    share in every query; split over 3 accounts (17 credited: more than 16), it is paid by draws - the same
-    on average over many queries, within four standard errors."""
+def test_a_small_contributor_among_many_is_paid_its_exact_share_in_every_query():
+    """Issue 29.3: a contributor holding under 1% of the credit, among 40 contributions (more than a result
+    lists), is paid its exact share in every query - from the result's tail - not a whole draw now and then:
+    its income's spread over queries is the spread of its credit, nothing added. Split over 3 accounts, it
+    earns the same in every query, to the rounding."""
     rng = np.random.default_rng(3)
-    scores = rng.uniform(0.5, 2.0, 150)
-    whole = np.concatenate([np.zeros(30, dtype=int), 1 + np.arange(120) % 14])
-    split = np.where(whole == 0, 14 + np.arange(150) % 3, whole - 1)  # contributions 14, 15, 16
-    owed = scores[:30].sum() / scores.sum()
-    exact = [_paid_to(sampled_credit(scores, whole, MAX_DRAWS, q.to_bytes(4, "big")), {0}) / PPB for q in range(5)]
-    assert max(exact) - min(exact) <= 1e-9 and abs(exact[0] - owed) <= 1e-9  # every query: its exact share
-    drawn = [_paid_to(sampled_credit(scores, split, MAX_DRAWS, q.to_bytes(4, "big")), {14, 15, 16}) / PPB
-             for q in range(2000)]
-    assert len(set(np.round(drawn, 6))) > 1  # paid by draws now: the share moves from query to query
-    assert abs(np.mean(drawn) - owed) < 4 * np.std(drawn) / np.sqrt(len(drawn))
+    for _ in range(20):  # queries
+        scores = rng.uniform(0.5, 2.0, 400)
+        whole = np.concatenate([np.zeros(3, dtype=int), 1 + np.arange(397) % 40])
+        split = np.where(whole == 0, 41 + np.arange(400) % 3, whole)
+        owed = scores[:3].sum() / scores.sum()
+        shares = credit_shares(scores, whole, MAX_LISTED)
+        assert 0 in dict(shares.tail) and len(shares.listed) == MAX_LISTED  # in the tail: paid by its page
+        assert abs(_paid_to(shares, {0}) / PPB - owed) <= 1e-9
+        assert abs(_paid_to(credit_shares(scores, split, MAX_LISTED), {41, 42, 43}) - _paid_to(shares, {0})) <= 3
+
+
+def test_no_variation_of_the_input_can_move_a_share_beyond_what_the_credit_says():
+    """Issue 29.1: nothing is drawn, so trying variations of the input (or waiting for another block) moves a
+    contributor's share only as far as its credit moves: the share is the credit's fraction, every time."""
+    rng = np.random.default_rng(11)
+    base = rng.uniform(0.5, 2.0, 300)
+    owners = np.arange(300) % 30
+    for _ in range(32):
+        scores = base * (1 + 1e-7 * rng.normal(size=300))  # a low bit of the input: the credit barely moves
+        shares = credit_shares(scores, owners, MAX_LISTED)
+        assert abs(_paid_to(shares, {29}) / PPB - scores[owners == 29].sum() / scores.sum()) <= 1e-9
 
 
 def test_a_contribution_holding_less_than_a_billionth_is_not_credited_nor_counted():
-    """What would round to no ppb is left out, and does not take the count past `draws`: a device computing
+    """What would round to no ppb is left out, and takes no place in the list or the tail: a device computing
     its credit as 1e-12 of the total and another as 0 give the same result."""
-    scores = np.concatenate([np.linspace(1.0, 2.0, MAX_DRAWS), [1e-12]])
-    owners = np.arange(MAX_DRAWS + 1)
-    shares = sampled_credit(scores, owners, MAX_DRAWS, b"seed")
-    assert [c for c, _ in shares if c == MAX_DRAWS] == [] and len(shares) == MAX_DRAWS
-    assert shares == sampled_credit(np.concatenate([scores[:-1], [0.0]]), owners, MAX_DRAWS, b"seed")
-    assert sum(ppb for _, ppb in shares) == PPB
+    scores = np.concatenate([np.linspace(1.0, 2.0, MAX_LISTED + 4), [1e-12]])
+    owners = np.arange(MAX_LISTED + 5)
+    shares = credit_shares(scores, owners, MAX_LISTED)
+    assert MAX_LISTED + 4 not in dict(shares.listed + shares.tail) and len(shares.tail) == 4
+    assert shares == credit_shares(np.concatenate([scores[:-1], [0.0]]), owners, MAX_LISTED)
+    assert sum(ppb for _, ppb in shares.listed + shares.tail) == PPB
 
 
-def test_each_example_earns_its_share_of_positive_influence_in_expectation():
+def test_each_example_earns_its_share_of_positive_influence_and_negative_influence_nothing():
     scores = np.array([4.0, -3.0, 1.0, 2.5, 0.5, -1.0, 2.0])
-    owners = np.arange(len(scores))
+    shares = credit_shares(scores, np.arange(len(scores)), 2)
     earned = np.zeros(len(scores))
-    for seed in range(4000):
-        for c, ppb in sampled_credit(scores, owners, 5, seed.to_bytes(4, "big")):
-            earned[c] += ppb
-    expected = np.where(scores > 0, scores, 0) / scores[scores > 0].sum()
-    assert np.allclose(earned / earned.sum(), expected, atol=0.01)
-    assert earned[1] == earned[5] == 0  # negative influence is never paid
+    for c, ppb in shares.listed + shares.tail:
+        earned[c] += ppb
+    assert np.allclose(earned / PPB, np.clip(scores, 0, None) / scores[scores > 0].sum(), atol=1e-8)
+    assert earned[1] == earned[5] == 0 and [c for c, _ in shares.listed] == [0, 3]
 
 
 @given(st.integers(0, 10**24), st.integers(0, PPB), st.lists(st.integers(0, 10**9), max_size=8))
@@ -104,8 +108,8 @@ def test_the_unpaid_part_of_the_pool_goes_to_the_owner_and_nothing_is_minted(fee
 
 def test_bad_credit_requests_are_refused():
     with pytest.raises(ValueError, match="top_k"):
-        sampled_credit(np.ones(3), np.zeros(3, dtype=int), 1000, b"s")
-    assert sampled_credit(np.array([np.nan, -1.0, np.inf]), np.zeros(3, dtype=int), 4, b"s") == []
+        credit_shares(np.ones(3), np.zeros(3, dtype=int), 1000)
+    assert credit_shares(np.array([np.nan, -1.0, np.inf]), np.zeros(3, dtype=int), 4) == Shares([], [])
 
 
 @pytest.mark.slow
@@ -195,7 +199,7 @@ def test_an_output_that_reproduces_nothing_pays_no_contributor(corpus):
     novel = np.array([399, 398, 397, 396] * 10)
     spans, credit, coverage = attribute_spans(index, novel, CreditParams(min_length=8))
     assert spans == [] and coverage == 0.0
-    assert sampled_credit(credit, index.doc_contribution, MAX_DRAWS, b"r", paid_fraction=coverage) == []
+    assert credit_shares(credit, index.doc_contribution, MAX_LISTED, paid_fraction=coverage) == Shares([], [])
     assert split_fee(1000, (7000, 2000, 500, 500), [], paid_ppb=0).model_owner == 900
 
 
@@ -203,7 +207,7 @@ def test_a_long_rare_passage_pays_its_owner_and_most_of_the_pool(corpus):
     index, docs, rng = corpus
     output = np.concatenate([rng.integers(11, 400, 6), docs[17][40:140], rng.integers(11, 400, 6)])
     _, credit, coverage = attribute_spans(index, output, CreditParams(min_length=8))
-    shares = sampled_credit(credit, index.doc_contribution, MAX_DRAWS, b"r", paid_fraction=coverage)
+    shares = credit_shares(credit, index.doc_contribution, MAX_LISTED, paid_fraction=coverage).listed
     assert coverage > 0.85
     assert shares[0][0] == 17 % 3 and shares[0][1] >= 0.8 * PPB
 
@@ -214,7 +218,7 @@ def test_boilerplate_alone_pays_contributors_a_small_stated_fraction(corpus):
     index, _, rng = corpus
     output = np.concatenate([np.arange(1, 11), rng.integers(11, 400, 40)])
     _, credit, coverage = attribute_spans(index, output, CreditParams(min_length=8))
-    shares = sampled_credit(credit, index.doc_contribution, MAX_DRAWS, b"r", paid_fraction=coverage)
+    shares = credit_shares(credit, index.doc_contribution, MAX_LISTED, paid_fraction=coverage).listed
     assert 0 < coverage < 0.05
     assert sum(ppb for _, ppb in shares) == round(coverage * PPB)
 
@@ -245,7 +249,7 @@ def test_a_copier_of_someone_elses_rows_or_documents_earns_nothing(tmp_path):
                 [(1, b"\x01" * 32), (2, b"\x02" * 32), (3, b"\x03" * 32)], tmp_path, vocab_size=400)
     index = SpanIndex(tmp_path)
     _, credit, coverage = attribute_spans(index, original[20:120], CreditParams(min_length=8))
-    shares = sampled_credit(credit, index.doc_contribution, MAX_DRAWS, b"r", paid_fraction=coverage)
+    shares = credit_shares(credit, index.doc_contribution, MAX_LISTED, paid_fraction=coverage).listed
     assert coverage > 0.9 and [c for c, _ in shares] == [0]
     index.close()
 

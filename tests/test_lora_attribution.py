@@ -58,7 +58,7 @@ def _generate(model, tokenizer, example, new_tokens: int = 16) -> tuple[list[int
 def test_generations_are_credited_to_the_rows_of_their_own_task(tuned):
     from gpu_worker.adapter_index import AdapterIndex, IndexSpec, build_adapter_index
     from gpu_worker.finetune.dataset import IGNORE, Example
-    from gpu_worker.results import sampled_credit
+    from gpu_worker.results import credit_shares
 
     model, tokenizer, rows = tuned["model"], tuned["tokenizer"], tuned["train"]  # 400 steps: the tasks are learnt
     build_adapter_index(model, tokenizer, rows, tuned["held"][:4], tuned["root"] / "index", IndexSpec(),
@@ -75,8 +75,8 @@ def test_generations_are_credited_to_the_rows_of_their_own_task(tuned):
         by_task = np.array([credit.rows[task_of_row == t].sum() for t in range(1, 11)])
         own_share.append(by_task[task - 1] / by_task.sum())
         top_hits += int(by_task.argmax() == task - 1)
-        shares = sampled_credit(credit.rows, index.row_contribution, 16, bytes(8), credit.paid_fraction)
-        assert sum(p for _, p in shares) == round(min(1.0, credit.paid_fraction) * 1e9)  # the whole paid pool
+        shares = credit_shares(credit.rows, index.row_contribution, 16, credit.paid_fraction)
+        assert sum(p for _, p in shares.listed + shares.tail) == round(min(1.0, credit.paid_fraction) * 1e9)
     assert top_hits >= 8, f"own task on top for {top_hits}/10 generations; shares {np.round(own_share, 2)}"
     assert np.mean(own_share) > 0.25  # a uniform split would give each task 0.1
 
@@ -161,12 +161,11 @@ def test_the_paid_engine_attributes_each_adapter_with_its_own_factors(tuned, tmp
     from gpu_worker.lora.adapters import adapter_hash
     from gpu_worker.lora.engine import LoRAEngine
     from gpu_worker.paid import Attributor, PaidEngine, ReadAuthenticator, Served, ServedModels, StreamRegistry
-    from gpu_worker.results import MAX_DRAWS, sampled_credit
+    from gpu_worker.results import MAX_LISTED, credit_shares
     from payable.attribution.v1 import attribution_pb2 as at
     from payable.inference.v1 import inference_pb2 as inf
     from payable.modelregistry.v1 import modelregistry_pb2 as mr
     from runtime.crypto import Keypair
-    from sdk.wire import request_id_bytes
 
     tokenizer, first = tuned["tokenizer"], tuned["root"] / "job" / "adapter"
     second = tmp_path / "second"
@@ -202,9 +201,8 @@ def test_the_paid_engine_attributes_each_adapter_with_its_own_factors(tuned, tmp
         alone = PeftModel.from_pretrained(load_base(tuned["base_dir"])[0], (first, second)[which]).eval()
         alone = index.prepare(alone)
         credit = index.credit(alone, tokenizer, query, output)
-        want = sampled_credit(credit.rows, index.row_contribution, MAX_DRAWS, request_id_bytes(1) + bytes(32),
-                              credit.paid_fraction)
-        assert got == [(index.contributions[c][0], ppb) for c, ppb in want]
+        want = credit_shares(credit.rows, index.row_contribution, MAX_LISTED, credit.paid_fraction)
+        assert got == [(index.contributions[c][0], ppb) for c, ppb in want.listed]
         found.append(got)
     assert found[0] == found[2] != found[1]  # the two adapters (B negated) credit differently
     lora.close()

@@ -5,7 +5,7 @@ slashes nobody; the chain refuses, uncharged, what it can check itself. In-proce
 import pytest
 
 from gpu_worker.paid.refusal import Refused, sign_refusal
-from gpu_worker.results import build_result
+from gpu_worker.results import Shares, build_result
 from payable.attribution.v1 import attribution_pb2 as at
 from payable.datanet.v1 import datanet_pb2 as dn
 from payable.inference.v1 import inference_pb2 as inf
@@ -162,7 +162,7 @@ def _result(key, request, model):
     """A result crediting nobody (the chain accepts it: no credit needs a proof)."""
     return build_result(model_hash=model.artifact_hash, index_hash=model.attribution_index_hash,
                         input_hash=request.input_hash, output_hash=blake2_256(b"out"), method="gn", params={},
-                        shares=[], contributions=[], worker=key, request_id=request_id_bytes(request.id),
+                        shares=Shares([], []), contributions=[], worker=key, request_id=request_id_bytes(request.id),
                         tokens=(5, 10), draw_seed=request.draw_seed)
 
 

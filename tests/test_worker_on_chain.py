@@ -36,6 +36,19 @@ def _settlement(client, request_id, timeout=90):
     raise AssertionError(f"request {request_id} was not settled within {timeout}s")
 
 
+def _tail_paid(client, request_id, timeout=60):
+    """Wait until the request's tail is paid out (the chain holds none for it)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            client.pallet_query("attribution", "get_tail", at.SettlementRequest(request=request_id), at.Tail)
+            time.sleep(0.2)
+        except ClientError as exc:
+            assert str(exc).startswith("NOT_FOUND"), exc
+            return
+    raise AssertionError(f"request {request_id}'s tail was not paid within {timeout}s")
+
+
 def _register_model_and_worker(client, owner, worker_key, model_hash, index_hash, price):
     """Model 1 on snapshot 1 of DataNet 1 (70/20/5/5 split), and a bonded worker serving it."""
     client.submit_call(owner, "modelregistry", "register_base_model", artifact_hash=b"\x01" * 32,
@@ -48,7 +61,9 @@ def _register_model_and_worker(client, owner, worker_key, model_hash, index_hash
                        bond="100")
 
 
-def test_the_worker_answers_assigned_requests_and_survives_a_node_restart(start_node, tmp_path):
+def _digits_chain(start_node, tmp_path):
+    """A dev node with DataNet 1 (Bob's, Charlie's and Dave's digits, snapshot 1), the worker's MLP registered
+    as model 1 at 2 OPEN an inference, and Eve bonded serving it: (worker, node, digits, contributor uris)."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -62,7 +77,7 @@ def test_the_worker_answers_assigned_requests_and_survives_a_node_restart(start_
     index = list(worker.gradient.build_index(wp.BuildIndexRequest(model_hash=trained.model_hash,
                                                          dataset_hash=trained.dataset_hash, ensemble=1)))[-1]
     node = start_node("chain", "--dev", "--instant-seal")
-    alice, dave = Keypair.from_uri("//Alice"), Keypair.from_uri("//Dave")
+    alice = Keypair.from_uri("//Alice")
     with node.client() as client:
         client.submit_call(alice, "datanet", "create_datanet", name="digits", domain="vision", license="CC0-1.0",
                            contribution_deposit="1", accepted_formats=["npy"])
@@ -72,7 +87,13 @@ def test_the_worker_answers_assigned_requests_and_survives_a_node_restart(start_
             client.submit_call(alice, "datanet", "approve", contribution=i + 1)
         client.submit_call(alice, "datanet", "publish_snapshot", datanet=1)
         _register_model_and_worker(client, alice, EVE, trained.model_hash, index.index_hash, price="2")
-    follower = Follower(worker, node.target, EVE)
+    return worker, node, digits, names
+
+
+def test_the_worker_answers_assigned_requests_and_survives_a_node_restart(start_node, tmp_path):
+    worker, node, digits, names = _digits_chain(start_node, tmp_path)
+    dave = Keypair.from_uri("//Dave")
+    follower = Follower(worker, node.target, EVE, top_k=1)  # lists 1 of the 3 credited: the others in its tail
     thread = threading.Thread(target=follower.run, daemon=True)
     thread.start()
     try:
@@ -80,8 +101,16 @@ def test_the_worker_answers_assigned_requests_and_survives_a_node_restart(start_
         with node.client() as client:
             client.submit_call(dave, "inference", "request_inference", model=1, input=query.tobytes(), max_fee="2")
             settled = _settlement(client, 1)
-        assert sum(decode_u128(p.amount) for p in settled.payments) == 2 * ONE_OPEN
-        assert EVE.public in [p.account for p in settled.payments if p.role == "worker"]
+            assert sum(decode_u128(p.amount) for p in settled.payments) == 2 * ONE_OPEN
+            assert EVE.public in [p.account for p in settled.payments if p.role == "worker"]
+            set_aside = sum(decode_u128(p.amount) for p in settled.payments if p.role == "tail")
+            assert set_aside > 0
+            _tail_paid(client, 1)  # the follower paid the tail's page
+            earned = {n: decode_u128(client.pallet_query("attribution", "get_earnings", at.EarningsRequest(
+                contributor=Keypair.from_uri(n).public), at.Earnings).total) for n in names}
+            assert all(earned.values())  # every credited contribution paid: one listed, two from the tail
+            listed = sum(decode_u128(p.amount) for p in settled.payments if p.role == "contributor")
+            assert 0 <= listed + set_aside - sum(earned.values()) <= 2  # the tail's rounding went to the owner
 
         assert node.stop() == 0  # the node goes away and comes back (same base path and address)
         node = start_node("chain", "--dev", "--instant-seal", port=node.port)
@@ -91,6 +120,48 @@ def test_the_worker_answers_assigned_requests_and_survives_a_node_restart(start_
         assert follower.answered == [1, 2]  # each request answered once, across the restart
     finally:
         follower.stop()
+        thread.join(timeout=30)
+
+
+class _StopsBeforePaying(Follower):
+    """A follower whose process ends right after its result settled, before it paid the result's tail."""
+
+    def _pay_tails(self, client) -> None:
+        return
+
+
+def test_a_tail_handed_in_before_a_worker_restart_is_paid_by_the_restarted_worker(start_node, tmp_path):
+    """The tail is kept on disk with the result: the worker that comes back pays it, and forgets it then."""
+    worker, node, digits, names = _digits_chain(start_node, tmp_path)
+    first = _StopsBeforePaying(worker, node.target, EVE, top_k=1)
+    thread = threading.Thread(target=first.run, daemon=True)
+    thread.start()
+    try:
+        with node.client() as client:
+            client.submit_call(Keypair.from_uri("//Dave"), "inference", "request_inference", model=1,
+                               input=(digits.data[1200] / 16.0).astype("<f4").tobytes(), max_fee="2")
+            _settlement(client, 1)
+            tail = client.pallet_query("attribution", "get_tail", at.SettlementRequest(request=1), at.Tail)
+            assert tail.left == 2 and decode_u128(tail.paid) == 0
+    finally:
+        first.stop()
+        thread.join(timeout=30)
+    assert [p.name for p in (worker.store.root / "tails").iterdir()] == ["1.bin"]
+    again = Follower(worker, node.target, EVE, top_k=1)
+    thread = threading.Thread(target=again.run, daemon=True)
+    thread.start()
+    try:
+        with node.client() as client:
+            _tail_paid(client, 1)
+            earned = [decode_u128(client.pallet_query("attribution", "get_earnings", at.EarningsRequest(
+                contributor=Keypair.from_uri(n).public), at.Earnings).total) for n in names]
+            assert all(earned)
+        deadline = time.time() + 30
+        while any((worker.store.root / "tails").iterdir()) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not any((worker.store.root / "tails").iterdir())  # paid out: forgotten
+    finally:
+        again.stop()
         thread.join(timeout=30)
 
 

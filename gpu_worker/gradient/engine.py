@@ -24,7 +24,7 @@ from ..configs import ModelConfig
 from ..datasets import dataset_from_proto
 from ..errors import ArtifactError
 from ..near_duplicates import distinct_rows
-from ..results import MAX_DRAWS, build_result, draws_from, input_hash, output_hash, sampled_credit
+from ..results import MAX_LISTED, build_result, credit_shares, input_hash, output_hash
 from .index import AttributionIndex, IndexBuilder, IndexParams
 from .models import artifact_from_state
 from .training import TrainConfig, train
@@ -140,9 +140,7 @@ class GradientEngine:
         label = inferred.label if request.label < 0 else int(request.label)
         if label >= index.config.classes:
             raise ArtifactError(f"label {label} is outside the model's {index.config.classes} classes")
-        shares = sampled_credit(index.example_scores(x, label), index.example_contribution,
-                                request.top_k or MAX_DRAWS, draws_from(request.draw_seed, request.request_id,
-                                                                       input_hash(x)))
+        shares = credit_shares(index.example_scores(x, label), index.example_contribution, request.top_k or MAX_LISTED)
         return build_result(model_hash=request.model_hash, index_hash=request.index_hash, input_hash=input_hash(x),
                             output_hash=output_hash(np.asarray(inferred.logits, dtype=np.float32), label),
                             method=index.params.method, params=json.loads(index.params.to_json()), shares=shares,

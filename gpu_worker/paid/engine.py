@@ -100,8 +100,8 @@ class PaidEngine:
 
     def attribute(self, served: Served, request: inf.Request, model: mr.Model, prompt: list[int],
                   output: list[int], seed: bytes) -> at.SignedAttribution:
-        """Credit the output to the adapter's fine-tuning rows and sign the result, its draws from `seed` (the
-        hash of the block that included the request)."""
+        """Credit the output to the adapter's fine-tuning rows and sign the result, naming `seed` (the hash of
+        the block that included the request)."""
         query = Example(Row(0, b"", 0), "", tuple(prompt + output), tuple([IGNORE] * len(prompt) + output))
         credit = self.attributor.credit(served, query, output)
         return sign_generation(self.key, served.index, credit, request, model, prompt, output, seed)

@@ -1,4 +1,4 @@
-"""The signed result of one paid generation: its credit drawn into shares, with its spans and counts."""
+"""The signed result of one paid generation: its credit as exact shares, with its spans and counts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from runtime.crypto import Keypair, blake2_256
 from sdk.wire import request_id_bytes
 
 from ..adapter_index import AdapterIndex, Credit
-from ..results import MAX_DRAWS, build_result, draws_from, sampled_credit
+from ..results import MAX_LISTED, build_result, credit_shares
 
 
 def output_hash(output: list[int]) -> bytes:
@@ -22,11 +22,10 @@ def output_hash(output: list[int]) -> bytes:
 
 def sign_generation(key: Keypair, index: AdapterIndex, credit: Credit, request: inf.Request, model: mr.Model,
                     prompt: list[int], output: list[int], draw_seed: bytes) -> at.SignedAttribution:
-    """The result, signed by `key`, with the token counts the request is charged for; its draws start from
-    `draw_seed`, the hash of the block that included the request."""
+    """The result, signed by `key`, with the token counts the request is charged for, naming `draw_seed` (the
+    hash of the block that included the request)."""
     rid = request_id_bytes(request.id)
-    shares = sampled_credit(credit.rows, index.row_contribution, MAX_DRAWS,
-                            draws_from(draw_seed, rid, request.input_hash), paid_fraction=credit.paid_fraction)
+    shares = credit_shares(credit.rows, index.row_contribution, MAX_LISTED, paid_fraction=credit.paid_fraction)
     ids = [cid for cid, _ in index.contributions]
     spans = [at.Span(start=s.start, length=s.length, count=s.count,
                      contribution_ids=sorted({ids[index.row_contribution[d]] for d in s.documents}))

@@ -20,7 +20,7 @@ from runtime.crypto import Keypair, blake2_256
 
 from ..artifacts import Store
 from ..errors import ArtifactError, ArtifactNotFound
-from ..results import MAX_DRAWS, build_result, draws_from, sampled_credit
+from ..results import MAX_LISTED, build_result, credit_shares
 from .credit import CreditParams, attribute_spans
 from .index import Document, SpanIndex, build_index
 from .lm import LMConfig, generate, lm_to_onnx, load_lm, load_tokenizer, train_lm, train_tokenizer
@@ -108,9 +108,7 @@ class SpanEngine:
             spans, credit, coverage = attribute_spans(index, request.tokens, params)
         except ValueError as exc:
             raise ArtifactError(str(exc)) from exc
-        shares = sampled_credit(credit, index.doc_contribution, request.top_k or MAX_DRAWS,
-                                draws_from(request.draw_seed, request.request_id, request.input_hash),
-                                paid_fraction=coverage)
+        shares = credit_shares(credit, index.doc_contribution, request.top_k or MAX_LISTED, paid_fraction=coverage)
         ids = [cid for cid, _ in index.contributions]
         return build_result(
             model_hash=request.model_hash, index_hash=request.index_hash, input_hash=request.input_hash,

@@ -23,7 +23,9 @@ Overview
     (`submit_refusal`, see `refusals`): verified like a result, it counts as the worker's answer; agreeing
     refusals close the request as REFUSED (refunded, less the workers' part of the flat fee when the request
     was at fault), abstentions (busy, artifacts unavailable) leave the decision to the others, and no
-    refusal is ever slashed.
+    refusal is ever slashed. A result lists at most `max_credited` contributions and commits to the rest
+    of those it credits, its tail (`tail`): settling sets the tail's part of the pool aside in TAIL_SHARES,
+    and `pay_tail` pays it a page at a time, each contribution its exact share.
 
 Terminology
     result: a worker's signed `AttributionResult` for one request - output hash, method, index hash
@@ -47,14 +49,15 @@ Invariants (checked by `try_state`)
     A settlement's payments sum to its fee, and fee + refund == escrow; a settlement has one evidence
     entry per agreeing worker, included no later than the settling block; what each account holds under
     `attribution/challenge_bond` is exactly the bonds of its unresolved disputes; OWED_TO_CONTRIBUTORS holds
-    at least what `Owed` says is owed, each amount below the existential deposit.
+    at least what `Owed` says is owed, each amount below the existential deposit; TAIL_SHARES holds at least
+    what the open tails have left to pay.
 
 Public interface
     None for other pallets: this pallet calls the others (`token` to hold bonds, `inference` for
     requests and workers, to slash them and to pay out or refund a request's escrow, `modelregistry`
     for the model record, `datanet` for snapshots and contributor statistics). For clients: calls
-    `submit_result`, `challenge`, `vote`, `submit_refusal`, `claim_owed`; queries `get_settlement` (with its evidence),
-    `get_result`, `get_earnings` and `list_earnings` (with what is held for the contributor),
+    `submit_result`, `challenge`, `vote`, `submit_refusal`, `claim_owed`, `pay_tail`; queries `get_settlement` (with its
+    evidence), `get_result`, `get_tail`, `get_earnings` and `list_earnings` (with what is held for the contributor),
     `get_model_earnings`, `list_model_contributors` (service `AttributionQuery`). The bytes a result must
     carry to name its request are `sdk.wire.request_id_bytes`.
 """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pallets.datanet import interface as datanet
-from pallets.datanet.errors import DataNetError
 from pallets.inference import interface as inference
 from pallets.modelregistry import interface as registry
 from pallets.token import interface as token
@@ -14,10 +13,11 @@ from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
 from runtime.pallet import CallTable
 from runtime.protocol import TREASURY
-from sdk.wire import token_price, verify_membership
+from sdk.wire import token_price
 
-from . import errors, refusals, signed, weights
+from . import errors, refusals, signed, tail, weights
 from . import events as ev
+from .membership import check_proofs
 from .payout import here, pay, pay_out_owed, refund
 from .split import PPB, largest_remainder, split_fee
 from .storage import CHALLENGE_BOND, Disputes, ModelTotals, Results, Settlements
@@ -33,14 +33,15 @@ def _verified(ctx: Context, origin: bytes, request, model, signed_bytes: bytes, 
                         index=(result.index_hash, model.attribution_index_hash),
                         method=(method_kind(result.method), model.attribution_method))
     if result.draw_seed != inference.draw_seed(ctx, request):
-        raise errors.Mismatch(f"the result's draws must start from the hash of block {request.created_at}, which "
-                              f"included request {request.id} (its draw seed), and in a later block")
+        raise errors.Mismatch(f"the result must name the hash of block {request.created_at}, which included "
+                              f"request {request.id} (its draw seed), and come in a later block")
     _check_tokens(request, result)
     _check_credits(ctx, result, proofs, model)
     return pb.StoredResult(worker=origin, output_hash=result.output_hash,
                            contribution_ids=[s.contribution_id for s in result.top_k],
                            scores_ppb=[s.score_ppb for s in result.top_k], input_tokens=result.input_tokens,
-                           output_tokens=result.output_tokens, included=here(ctx))
+                           output_tokens=result.output_tokens, included=here(ctx), tail_root=result.tail_root,
+                           tail_ppb=result.tail_ppb, tail_contributions=result.tail_contributions)
 
 
 def _check_tokens(request, result) -> None:
@@ -99,6 +100,13 @@ def claim_owed(ctx: Context, origin: bytes, args: pb.ClaimOwed) -> None:
     """Pay out what is held for a contributor to its account, which must hold something by now; anyone may
     ask, the money goes only to the contributor."""
     pay_out_owed(ctx, args.contributor)
+
+
+@calls.call(5, pb.PayTail, weights.PAY_TAIL)
+def pay_tail(ctx: Context, origin: bytes, args: pb.PayTail) -> None:
+    """Pay the next page of a settled request's tail: each of its contributions its exact share of what the
+    settlement set aside (`tail`). Anyone may submit it; the money goes only to the contributors."""
+    tail.pay_page(ctx, args)
 
 
 @calls.call(1, pb.Challenge, weights.CHALLENGE)
@@ -166,22 +174,12 @@ def _resolve(ctx: Context, dispute: pb.Dispute) -> None:
 def _check_credits(ctx: Context, result, proofs, model) -> None:
     if len(result.top_k) > ctx.config.max_credited:
         raise errors.BadScores(f"at most {ctx.config.max_credited} credited contributions")
-    if sum(s.score_ppb for s in result.top_k) > PPB:
-        raise errors.BadScores("shares sum above one")
-    cited = {(s.datanet, s.version) for s in model.snapshots}
-    by_id = {p.proof.leaf.contribution_id: p for p in proofs}
-    for credit in result.top_k:
-        proof = by_id.get(credit.contribution_id)
-        if proof is None or (proof.datanet, proof.version) not in cited:
-            raise errors.BadProof(f"contribution {credit.contribution_id}: no proof into a snapshot the model cites")
-        if proof.proof.leaf.contributor != credit.contributor:
-            raise errors.BadProof(f"contribution {credit.contribution_id}: credited to someone else than its leaf")
-        try:
-            snapshot = datanet.snapshot(ctx, proof.datanet, proof.version)
-        except DataNetError as exc:
-            raise errors.BadProof(exc.message) from exc
-        if not verify_membership(snapshot.root, proof.proof):
-            raise errors.BadProof(f"contribution {credit.contribution_id}: the Merkle proof does not verify")
+    if sum(s.score_ppb for s in result.top_k) + result.tail_ppb > PPB:
+        raise errors.BadScores("shares sum above one (the listed ones and the tail's)")
+    if not (result.tail_contributions == 0) == (result.tail_ppb == 0) == (not result.tail_root) or \
+            len(result.tail_root) not in (0, 32):
+        raise errors.BadScores("a tail has a 32-byte root, a share and contributions, or none of them")
+    check_proofs(ctx, result.top_k, proofs, model)
 
 
 def _agree(a: pb.StoredResult, b: pb.StoredResult, tolerance: int) -> bool:
@@ -190,10 +188,12 @@ def _agree(a: pb.StoredResult, b: pb.StoredResult, tolerance: int) -> bool:
     by contribution, not by place, and a contribution one lists and the other does not counts as 0 there:
     two near-equal exact shares may come out in either order on two devices (a result lists the largest
     first), a contribution holding about a billionth of the credit may round in on one and out on the other,
-    and a worker must not be slashed for that."""
+    and a worker must not be slashed for that. Tails (what a result does not list) must match exactly - their
+    root commits to every contribution's share - which is why a tail share is rounded down from its fraction
+    (`gpu_worker.results`): two devices' sums rarely straddle a whole ppb."""
     ours, theirs = _by_contribution(a), _by_contribution(b)
     return ((a.refused, a.max_new_tokens, a.limit) == (b.refused, b.max_new_tokens, b.limit)
-            and a.output_hash == b.output_hash
+            and a.output_hash == b.output_hash and a.tail_root == b.tail_root
             and (a.input_tokens, a.output_tokens) == (b.input_tokens, b.output_tokens)
             and all(abs(ours.get(c, 0) - theirs.get(c, 0)) <= tolerance for c in ours.keys() | theirs.keys()))
 
@@ -241,12 +241,13 @@ def _settle(ctx: Context, request, model) -> None:
     split = model.split
     credited = [datanet.contribution(ctx, cid) for cid in winner.contribution_ids]
     parts = split_fee(fee, (split.contributors, split.model_owner, split.protocol, split.worker),
-                      earning_scores(credited, list(winner.scores_ppb), request.created_at),
-                      paid_ppb=min(PPB, sum(winner.scores_ppb)))
-    for found, amount in zip(credited, parts.contributors, strict=True):
+                      earning_scores(credited, list(winner.scores_ppb), request.created_at) + [winner.tail_ppb],
+                      paid_ppb=min(PPB, sum(winner.scores_ppb) + winner.tail_ppb))
+    for found, amount in zip(credited, parts.contributors[:-1], strict=True):
         if not datanet.withdrawn_by(found, request.created_at):
             pay(ctx, request, model.id, settlement, found.contributor, amount, "contributor", found.id,
                 found.datanet)
+    tail.set_aside(ctx, request, model.id, settlement, winner, parts.contributors[-1])
     pay(ctx, request, model.id, settlement, model.owner, parts.model_owner, "model_owner")
     pay(ctx, request, model.id, settlement, TREASURY, parts.protocol, "protocol")
     for account, amount in zip(agreeing, largest_remainder(parts.worker, [1] * len(agreeing)) if parts.worker

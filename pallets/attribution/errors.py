@@ -82,3 +82,13 @@ class NothingOwed(AttributionError):
 class AccountEmpty(AttributionError):
     """What is held for the contributor is below the existential deposit and its account holds nothing yet."""
     code = 14
+
+
+class NoTail(AttributionError):
+    """The request has no tail left to pay: not settled yet, settled without one, or every page paid."""
+    code = 15
+
+
+class NotTheNextPage(AttributionError):
+    """The page is not the one the tail's commitment names next (its leaves, order or size, or what follows)."""
+    code = 16

@@ -20,3 +20,5 @@ Refused = events.event(6, "Refused", pb.RequestRefused,
 OwedHeld = events.event(7, "OwedHeld", pb.OwedHeld,
                         "A contributor's payment too small to open its empty account, held for it.")
 OwedPaid = events.event(8, "OwedPaid", pb.OwedPaid, "What was held for a contributor, paid out to it.")
+TailPaid = events.event(9, "TailPaid", pb.TailPaid,
+                        "A page of a settled request's tail was paid: each of its contributions its exact share.")

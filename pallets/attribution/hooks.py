@@ -6,8 +6,9 @@ from pallets.token import interface as token
 from runtime.codec import decode_u128
 from runtime.context import Context
 from runtime.errors import ensure
-from runtime.protocol import OWED_TO_CONTRIBUTORS
+from runtime.protocol import OWED_TO_CONTRIBUTORS, TAIL_SHARES
 
+from . import tail
 from .payout import held_for
 from .storage import CHALLENGE_BOND, Disputes, Owed, Settlements
 
@@ -16,9 +17,12 @@ def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
     """A `claim_owed` of nothing - nothing held for the contributor, say a stale earnings page, or a second
     person claiming what the first one's claim paid out - is invalid: the pool refuses it and no block includes
     it, so it costs nobody a fee (`attribution.NothingOwed: ...`). Whether the account holds something yet is
-    the call's own check: the transfer that funds it may go just before the claim, in the same block."""
+    the call's own check: the transfer that funds it may go just before the claim, in the same block. So is a
+    `pay_tail` page that is not the tail's next one - most often a page somebody else paid first."""
     if call.name == "claim_owed":
         held_for(ctx, args.contributor)
+    elif call.name == "pay_tail":
+        tail.next_page(ctx, args)
 
 
 def try_state(ctx: Context) -> None:
@@ -26,7 +30,7 @@ def try_state(ctx: Context) -> None:
     to where each agreeing result was included (no later than the settling block); what each account holds
     under `attribution/challenge_bond` is exactly the bonds of its unresolved disputes; OWED_TO_CONTRIBUTORS
     holds at least what is owed to contributors (anyone may send it more), each owed amount below the
-    existential deposit (or it would have been paid)."""
+    existential deposit (or it would have been paid); TAIL_SHARES holds at least what the open tails have left."""
     bonds: dict[bytes, int] = {}
     for _, dispute in Disputes.iter(ctx):
         if not dispute.resolved:
@@ -49,3 +53,5 @@ def try_state(ctx: Context) -> None:
            "an owed amount is zero or could have opened its contributor's account")
     held = token.account(ctx, OWED_TO_CONTRIBUTORS).total  # more when someone sent it funds: nothing takes them
     ensure(held >= sum(owed), f"{OWED_TO_CONTRIBUTORS.hex()} holds {held}, the contributors are owed {sum(owed)}")
+    left = tail.set_aside_total(ctx)
+    ensure(token.account(ctx, TAIL_SHARES).total >= left, f"{TAIL_SHARES.hex()} holds less than the open tails' {left}")

@@ -3,6 +3,8 @@ contributors whose accounts could not take a payment yet."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pallets.datanet import interface as datanet
 from pallets.inference import interface as inference
 from pallets.token import interface as token
@@ -10,7 +12,7 @@ from payable.attribution.v1 import attribution_pb2 as pb
 from runtime.codec import decode_u128, encode_u128, format_open
 from runtime.context import Context
 from runtime.crypto import encode_address
-from runtime.protocol import OWED_TO_CONTRIBUTORS, TREASURY
+from runtime.protocol import OWED_TO_CONTRIBUTORS, PROTOCOL_ACCOUNTS, TAIL_SHARES, TREASURY
 
 from . import errors
 from . import events as ev
@@ -18,6 +20,18 @@ from .storage import ContributorEarnings, ModelContributors, Owed
 
 # A contributor's payment held for it, not in its account yet (`_to_contributor`): how its settlement records it
 HELD = "contributor (held until its account can take it)"
+
+# Moves an amount to an account from where a payment comes from: a pending request's escrow (settling), or
+# what a settlement set aside for its result's tail (TAIL_SHARES, paid a page at a time).
+Source = Callable[[bytes, int], None]
+
+
+def from_escrow(ctx: Context, request) -> Source:
+    return lambda dest, amount: inference.pay_escrow(ctx, request, dest, amount)
+
+
+def from_tail(ctx: Context) -> Source:
+    return lambda dest, amount: token.transfer(ctx, TAIL_SHARES, dest, amount, keep_alive=False)
 
 
 def here(ctx: Context) -> pb.ExtrinsicRef | None:
@@ -36,24 +50,27 @@ def refund(ctx: Context, request, model_id: int, settlement: pb.Settlement, amou
     settlement.refund = encode_u128(amount)
 
 
-def pay(ctx: Context, request, model_id: int, settlement: pb.Settlement, account: bytes, amount: int, role: str,
-        contribution_id: int = 0, net: int = 0) -> None:
-    """Pay `amount` of the request's escrow to `account`, recorded in the settlement and as an event. An amount
-    below the existential deposit for an empty account could not exist there: a contributor's is held for it
+def pay(ctx: Context, request, model_id: int, settlement: pb.Settlement | None, account: bytes, amount: int,
+        role: str, contribution_id: int = 0, net: int = 0, source: Source | None = None) -> None:
+    """Pay `amount` of the request's escrow (or of `source`) to `account`, recorded in the settlement (a tail's
+    page has none: its event and the contributor's earnings record it) and as an event. An amount below the
+    existential deposit for an empty account could not exist there: a contributor's is held for it
     (`_to_contributor`), anyone else's goes to the treasury."""
     if not amount:
         return
-    empty = account != TREASURY and token.account(ctx, account).total == 0
+    move = source or from_escrow(ctx, request)
+    empty = account not in PROTOCOL_ACCOUNTS and token.account(ctx, account).total == 0
     recorded = role  # how the settlement and the event name this payment
     if role == "contributor":
-        recorded = HELD if _to_contributor(ctx, request, account, amount, empty) else role
+        recorded = HELD if _to_contributor(ctx, move, account, amount, empty) else role
     else:
         if empty and amount < token.existential_deposit(ctx):
             account, recorded = TREASURY, f"{role} (below the existential deposit: to the treasury)"
-        inference.pay_escrow(ctx, request, account, amount)
+        move(account, amount)
     payment = pb.Payment(account=account, amount=encode_u128(amount), role=recorded,
                          contribution_id=contribution_id, datanet=net)
-    settlement.payments.append(payment)
+    if settlement is not None:
+        settlement.payments.append(payment)
     ev.Paid.emit(ctx, request=request.id, model=model_id, account=account, amount=encode_u128(amount), role=recorded,
                  contribution_id=contribution_id, datanet=net)
     if role == "contributor":
@@ -68,7 +85,7 @@ def pay(ctx: Context, request, model_id: int, settlement: pb.Settlement, account
         ModelContributors.insert(ctx, model_id, account, share)
 
 
-def _to_contributor(ctx: Context, request, account: bytes, amount: int, empty: bool) -> bool:
+def _to_contributor(ctx: Context, move: Source, account: bytes, amount: int, empty: bool) -> bool:
     """A contributor's payment; True when it is held rather than paid. Exact shares make small payments common
     (a contributor holding 1% of a query's credit), and a contributor may well have emptied its account after
     its deposit came back: such a payment is held for it in OWED_TO_CONTRIBUTORS (`Owed`), not lost to the
@@ -77,15 +94,15 @@ def _to_contributor(ctx: Context, request, account: bytes, amount: int, empty: b
     held = Owed.get(ctx, account) or 0
     owed = held + amount
     if empty and owed < token.existential_deposit(ctx):
-        inference.pay_escrow(ctx, request, OWED_TO_CONTRIBUTORS, amount)
+        move(OWED_TO_CONTRIBUTORS, amount)
         Owed.insert(ctx, account, owed)
         ev.OwedHeld.emit(ctx, account=account, amount=encode_u128(amount), owed=encode_u128(owed))
         return True
     if held:
-        inference.pay_escrow(ctx, request, OWED_TO_CONTRIBUTORS, amount)
+        move(OWED_TO_CONTRIBUTORS, amount)
         _release(ctx, account, owed, held)
     else:
-        inference.pay_escrow(ctx, request, account, amount)
+        move(account, amount)
     return False
 
 

@@ -8,7 +8,7 @@ from runtime.context import Context
 from runtime.errors import NotFound
 from runtime.pallet import QueryTable
 
-from .storage import ContributorEarnings, ModelContributors, ModelTotals, Owed, Results, Settlements
+from .storage import ContributorEarnings, ModelContributors, ModelTotals, Owed, Results, Settlements, Tails
 
 queries = QueryTable("attribution")
 
@@ -28,6 +28,15 @@ def get_result(ctx: Context, request: pb.ResultRequest) -> pb.StoredResult:
     found = Results.get(ctx, request.request, request.worker)
     if found is None:
         raise NotFound(f"request {request.request} has no accepted result from that worker")
+    return found
+
+
+@queries.query(pb.SettlementRequest, pb.Tail)
+def get_tail(ctx: Context, request: pb.SettlementRequest) -> pb.Tail:
+    """What a settled request's tail still holds and the page to pay next (`pay_tail`)."""
+    found = Tails.get(ctx, request.request)
+    if found is None:
+        raise NotFound(f"request {request.request} has no tail left to pay")
     return found
 
 

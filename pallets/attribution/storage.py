@@ -25,3 +25,6 @@ Disputes = storage.map("Disputes", U64, ProtoCodec(pb.Dispute), IDENTITY, "Reque
 Owed = storage.map("Owed", BYTES, U128, BLAKE2_128_CONCAT,
                    "Contributor → what is held for it in OWED_TO_CONTRIBUTORS: payments too small to open its empty "
                    "account, until they add up to the existential deposit or the account exists.")
+Tails = storage.map("Tails", U64, ProtoCodec(pb.Tail), IDENTITY,
+                    "Request → what its settlement set aside in TAIL_SHARES for the contributions past those its "
+                    "result lists, and the page to pay next (removed once the last page is paid).")

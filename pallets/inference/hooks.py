@@ -19,8 +19,9 @@ from .storage import ESCROW, ByBase, ByModel, Deadlines, NextRequestId, Requests
 
 
 def on_initialize(ctx: Context) -> None:
-    """The requests the previous block created get its hash as their draw seed (`Request.draw_seed`): a hash
-    that did not exist when their requesters signed them, so no input can be ground to move the draws."""
+    """The requests the previous block created get its hash as their draw seed (`Request.draw_seed`), which
+    their results name: a hash that did not exist when their requesters signed them (it seeded the draws that
+    once paid past a result's list; shares are exact now)."""
     first = Unseeded.get(ctx)
     if first is None:
         return

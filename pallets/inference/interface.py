@@ -27,7 +27,7 @@ def worker(ctx: Context, account: bytes) -> pb.Worker:
 
 @public_interface(NAME)
 def draw_seed(ctx: Context, found: pb.Request) -> bytes | None:
-    """Where the request's attribution draws start: the hash of the block that included it - stamped at the
+    """The hash of the block that included the request, which its results must name - stamped at the
     next block's start, or, while that block is still the head (a read, or a transaction checked for the
     pool), the head's hash. None inside the block that includes it, where that hash does not exist yet."""
     if found.draw_seed:

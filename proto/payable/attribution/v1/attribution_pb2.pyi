@@ -42,7 +42,7 @@ class Span(_message.Message):
     def __init__(self, start: _Optional[int] = ..., length: _Optional[int] = ..., count: _Optional[int] = ..., contribution_ids: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class AttributionResult(_message.Message):
-    __slots__ = ("model_hash", "index_hash", "input_hash", "output_hash", "method", "params_json", "top_k", "worker", "request_id", "spans", "input_tokens", "output_tokens", "label", "draw_seed")
+    __slots__ = ("model_hash", "index_hash", "input_hash", "output_hash", "method", "params_json", "top_k", "worker", "request_id", "spans", "input_tokens", "output_tokens", "label", "draw_seed", "tail_root", "tail_ppb", "tail_contributions")
     MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
     INDEX_HASH_FIELD_NUMBER: _ClassVar[int]
     INPUT_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,9 @@ class AttributionResult(_message.Message):
     OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     DRAW_SEED_FIELD_NUMBER: _ClassVar[int]
+    TAIL_ROOT_FIELD_NUMBER: _ClassVar[int]
+    TAIL_PPB_FIELD_NUMBER: _ClassVar[int]
+    TAIL_CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
     model_hash: bytes
     index_hash: bytes
     input_hash: bytes
@@ -71,15 +74,20 @@ class AttributionResult(_message.Message):
     output_tokens: int
     label: int
     draw_seed: bytes
-    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., method: _Optional[str] = ..., params_json: _Optional[str] = ..., top_k: _Optional[_Iterable[_Union[ContributionScore, _Mapping]]] = ..., worker: _Optional[bytes] = ..., request_id: _Optional[bytes] = ..., spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., label: _Optional[int] = ..., draw_seed: _Optional[bytes] = ...) -> None: ...
+    tail_root: bytes
+    tail_ppb: int
+    tail_contributions: int
+    def __init__(self, model_hash: _Optional[bytes] = ..., index_hash: _Optional[bytes] = ..., input_hash: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., method: _Optional[str] = ..., params_json: _Optional[str] = ..., top_k: _Optional[_Iterable[_Union[ContributionScore, _Mapping]]] = ..., worker: _Optional[bytes] = ..., request_id: _Optional[bytes] = ..., spans: _Optional[_Iterable[_Union[Span, _Mapping]]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., label: _Optional[int] = ..., draw_seed: _Optional[bytes] = ..., tail_root: _Optional[bytes] = ..., tail_ppb: _Optional[int] = ..., tail_contributions: _Optional[int] = ...) -> None: ...
 
 class SignedAttribution(_message.Message):
-    __slots__ = ("result", "signature")
+    __slots__ = ("result", "signature", "tail")
     RESULT_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    TAIL_FIELD_NUMBER: _ClassVar[int]
     result: bytes
     signature: bytes
-    def __init__(self, result: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    tail: _containers.RepeatedCompositeFieldContainer[ContributionScore]
+    def __init__(self, result: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., tail: _Optional[_Iterable[_Union[ContributionScore, _Mapping]]] = ...) -> None: ...
 
 class Refusal(_message.Message):
     __slots__ = ("request_id", "model_hash", "input_hash", "worker", "reason", "input_tokens", "max_new_tokens", "limit")
@@ -127,6 +135,18 @@ class SubmitResult(_message.Message):
     proofs: _containers.RepeatedCompositeFieldContainer[ContributionProof]
     def __init__(self, request: _Optional[int] = ..., signed_attribution: _Optional[bytes] = ..., proofs: _Optional[_Iterable[_Union[ContributionProof, _Mapping]]] = ...) -> None: ...
 
+class PayTail(_message.Message):
+    __slots__ = ("request", "leaves", "next", "proofs")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    LEAVES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_FIELD_NUMBER: _ClassVar[int]
+    PROOFS_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    leaves: _containers.RepeatedCompositeFieldContainer[ContributionScore]
+    next: bytes
+    proofs: _containers.RepeatedCompositeFieldContainer[ContributionProof]
+    def __init__(self, request: _Optional[int] = ..., leaves: _Optional[_Iterable[_Union[ContributionScore, _Mapping]]] = ..., next: _Optional[bytes] = ..., proofs: _Optional[_Iterable[_Union[ContributionProof, _Mapping]]] = ...) -> None: ...
+
 class ClaimOwed(_message.Message):
     __slots__ = ("contributor",)
     CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
@@ -152,7 +172,7 @@ class ExtrinsicRef(_message.Message):
     def __init__(self, block: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...
 
 class StoredResult(_message.Message):
-    __slots__ = ("worker", "output_hash", "contribution_ids", "scores_ppb", "input_tokens", "output_tokens", "included", "refused", "max_new_tokens", "limit")
+    __slots__ = ("worker", "output_hash", "contribution_ids", "scores_ppb", "input_tokens", "output_tokens", "included", "refused", "max_new_tokens", "limit", "tail_root", "tail_ppb", "tail_contributions")
     WORKER_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_HASH_FIELD_NUMBER: _ClassVar[int]
     CONTRIBUTION_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -163,6 +183,9 @@ class StoredResult(_message.Message):
     REFUSED_FIELD_NUMBER: _ClassVar[int]
     MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    TAIL_ROOT_FIELD_NUMBER: _ClassVar[int]
+    TAIL_PPB_FIELD_NUMBER: _ClassVar[int]
+    TAIL_CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
     worker: bytes
     output_hash: bytes
     contribution_ids: _containers.RepeatedScalarFieldContainer[int]
@@ -173,7 +196,30 @@ class StoredResult(_message.Message):
     refused: _inference_pb2.RefusalReason
     max_new_tokens: int
     limit: int
-    def __init__(self, worker: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., contribution_ids: _Optional[_Iterable[int]] = ..., scores_ppb: _Optional[_Iterable[int]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., included: _Optional[_Union[ExtrinsicRef, _Mapping]] = ..., refused: _Optional[_Union[_inference_pb2.RefusalReason, str]] = ..., max_new_tokens: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+    tail_root: bytes
+    tail_ppb: int
+    tail_contributions: int
+    def __init__(self, worker: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., contribution_ids: _Optional[_Iterable[int]] = ..., scores_ppb: _Optional[_Iterable[int]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., included: _Optional[_Union[ExtrinsicRef, _Mapping]] = ..., refused: _Optional[_Union[_inference_pb2.RefusalReason, str]] = ..., max_new_tokens: _Optional[int] = ..., limit: _Optional[int] = ..., tail_root: _Optional[bytes] = ..., tail_ppb: _Optional[int] = ..., tail_contributions: _Optional[int] = ...) -> None: ...
+
+class Tail(_message.Message):
+    __slots__ = ("request", "model", "next", "amount", "paid", "tail_ppb", "left", "requested_at")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PAID_FIELD_NUMBER: _ClassVar[int]
+    TAIL_PPB_FIELD_NUMBER: _ClassVar[int]
+    LEFT_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    model: int
+    next: bytes
+    amount: bytes
+    paid: bytes
+    tail_ppb: int
+    left: int
+    requested_at: int
+    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., next: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., paid: _Optional[bytes] = ..., tail_ppb: _Optional[int] = ..., left: _Optional[int] = ..., requested_at: _Optional[int] = ...) -> None: ...
 
 class Payment(_message.Message):
     __slots__ = ("account", "amount", "role", "contribution_id", "datanet")
@@ -324,6 +370,18 @@ class RequestRefused(_message.Message):
     fee: bytes
     refund: bytes
     def __init__(self, request: _Optional[int] = ..., reason: _Optional[_Union[_inference_pb2.RefusalReason, str]] = ..., fee: _Optional[bytes] = ..., refund: _Optional[bytes] = ...) -> None: ...
+
+class TailPaid(_message.Message):
+    __slots__ = ("request", "leaves", "amount", "left")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    LEAVES_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    LEFT_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    leaves: int
+    amount: bytes
+    left: int
+    def __init__(self, request: _Optional[int] = ..., leaves: _Optional[int] = ..., amount: _Optional[bytes] = ..., left: _Optional[int] = ...) -> None: ...
 
 class Paid(_message.Message):
     __slots__ = ("request", "model", "account", "amount", "role", "contribution_id", "datanet")

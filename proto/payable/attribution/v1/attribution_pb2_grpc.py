@@ -44,6 +44,11 @@ class AttributionQueryStub:
                 request_serializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.ResultRequest.SerializeToString,
                 response_deserializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.StoredResult.FromString,
                 _registered_method=True)
+        self.GetTail = channel.unary_unary(
+                '/payable.attribution.v1.AttributionQuery/GetTail',
+                request_serializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.SettlementRequest.SerializeToString,
+                response_deserializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.Tail.FromString,
+                _registered_method=True)
         self.GetEarnings = channel.unary_unary(
                 '/payable.attribution.v1.AttributionQuery/GetEarnings',
                 request_serializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.EarningsRequest.SerializeToString,
@@ -76,6 +81,12 @@ class AttributionQueryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetResult(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTail(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -117,6 +128,11 @@ def add_AttributionQueryServicer_to_server(servicer, server):
                     servicer.GetResult,
                     request_deserializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.ResultRequest.FromString,
                     response_serializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.StoredResult.SerializeToString,
+            ),
+            'GetTail': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTail,
+                    request_deserializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.SettlementRequest.FromString,
+                    response_serializer=payable_dot_attribution_dot_v1_dot_attribution__pb2.Tail.SerializeToString,
             ),
             'GetEarnings': grpc.unary_unary_rpc_method_handler(
                     servicer.GetEarnings,
@@ -193,6 +209,33 @@ class AttributionQuery:
             '/payable.attribution.v1.AttributionQuery/GetResult',
             payable_dot_attribution_dot_v1_dot_attribution__pb2.ResultRequest.SerializeToString,
             payable_dot_attribution_dot_v1_dot_attribution__pb2.StoredResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payable.attribution.v1.AttributionQuery/GetTail',
+            payable_dot_attribution_dot_v1_dot_attribution__pb2.SettlementRequest.SerializeToString,
+            payable_dot_attribution_dot_v1_dot_attribution__pb2.Tail.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,101 @@
+"""A result's tail: the credited contributions past those it may list, each paid its exact share by pages.
+
+A result lists at most `max_credited` contributions (each with its proof: what bounds a submission's
+weight); a query may credit many more, and each of them is owed its exact share all the same - a small
+contributor is paid in every query its data helps, in proportion, not by lottery (`gpu_worker.results`).
+So the result commits to the rest, its tail: `tail_root` over the tail's contributions ordered by id, in
+pages of `sdk.wire.TAIL_PAGE`, each page's commitment covering its leaves and the next page's commitment
+(`sdk.wire.tail_page_hash`), and `tail_ppb`, their shares' sum. Replicas must agree on the root exactly.
+
+At settlement the tail's part of the contributors' pool (its ppb, as one more share of the split) is set
+aside in TAIL_SHARES, recorded in the settlement as one payment with the role "tail"; then anyone - the
+worker that settled it, in practice (`gpu_worker.follower`), or anyone holding the tail the worker handed
+out with its result - pays it a page at a time, in order (`pay_page`): a leaf of p ppb gets ⌊amount·p/tail_ppb⌋
+(through `payout.pay`, so a payment too small to open an empty account is held for its contributor as
+any other), never more than what is left; a contribution withdrawn or taken down by the request's block is
+paid nothing and its share goes to the model owner (listed ones' go to the other credited contributions,
+which a page cannot know in advance); the last page sends what rounding left to the model owner and closes
+the tail. Per-query storage stays bounded (one record per unpaid tail); a page's weight is bounded by its
+size. Payments already made are not reversed by a later dispute, as for listed ones.
+"""
+
+from __future__ import annotations
+
+from pallets.datanet import interface as datanet
+from pallets.inference import interface as inference
+from pallets.modelregistry import interface as registry
+from payable.attribution.v1 import attribution_pb2 as pb
+from runtime.codec import decode_u128, encode_u128
+from runtime.context import Context
+from runtime.protocol import TAIL_SHARES
+from sdk.wire import TAIL_PAGE, tail_page_hash
+
+from . import errors
+from . import events as ev
+from .membership import check_proofs
+from .payout import from_tail, pay
+from .storage import Tails
+
+TAIL = "tail"  # the settlement's payment of what it set aside for the tail (to TAIL_SHARES)
+ROUNDING = "model_owner (the tail's rounding)"
+WITHDRAWN = "model_owner (a tail contribution withdrawn by the request's block)"
+
+
+def set_aside(ctx: Context, request, model_id: int, settlement: pb.Settlement, winner: pb.StoredResult,
+              amount: int) -> None:
+    """Move the tail's part of the pool to TAIL_SHARES and record the page to pay first."""
+    if not amount:
+        return
+    pay(ctx, request, model_id, settlement, TAIL_SHARES, amount, TAIL)
+    Tails.insert(ctx, request.id, pb.Tail(request=request.id, model=model_id, next=winner.tail_root,
+                                          amount=encode_u128(amount), paid=encode_u128(0), tail_ppb=winner.tail_ppb,
+                                          left=winner.tail_contributions, requested_at=request.created_at))
+
+
+def next_page(ctx: Context, args: pb.PayTail) -> pb.Tail:
+    """The tail `args` pays, if it is its next page; else NoTail / NotTheNextPage (the pool checks this before
+    any fee: a stale page - one somebody else paid first - costs nothing)."""
+    found = Tails.get(ctx, args.request)
+    if found is None:
+        raise errors.NoTail(f"request {args.request} has no tail left to pay")
+    if not 1 <= len(args.leaves) <= TAIL_PAGE or (args.next and len(args.leaves) != TAIL_PAGE):
+        raise errors.NotTheNextPage(f"a tail page holds {TAIL_PAGE} contributions (the last one 1..{TAIL_PAGE}); "
+                                    f"this one holds {len(args.leaves)}")
+    if tail_page_hash(args.leaves, args.next) != found.next:
+        raise errors.NotTheNextPage(f"these leaves and `next` are not the page request {args.request}'s tail "
+                                    f"commits to next")
+    return found
+
+
+def pay_page(ctx: Context, args: pb.PayTail) -> None:
+    found = next_page(ctx, args)
+    request = inference.request(ctx, args.request)
+    model = registry.model(ctx, found.model)
+    check_proofs(ctx, args.leaves, args.proofs, model)
+    amount, paid = decode_u128(found.amount), decode_u128(found.paid)
+    source, page_paid = from_tail(ctx), 0
+    for leaf in args.leaves:
+        share = min(amount * leaf.score_ppb // found.tail_ppb, amount - paid)
+        contribution = datanet.contribution(ctx, leaf.contribution_id)
+        if datanet.withdrawn_by(contribution, found.requested_at):
+            pay(ctx, request, model.id, None, model.owner, share, WITHDRAWN, source=source)
+        else:
+            pay(ctx, request, model.id, None, contribution.contributor, share, "contributor", contribution.id,
+                contribution.datanet, source=source)
+        paid, page_paid = paid + share, page_paid + share
+    found.left = max(0, found.left - len(args.leaves))
+    if not args.next:
+        pay(ctx, request, model.id, None, model.owner, amount - paid, ROUNDING, source=source)
+        page_paid += amount - paid
+        found.left = 0
+        Tails.remove(ctx, args.request)
+    else:
+        found.next, found.paid = args.next, encode_u128(paid)
+        Tails.insert(ctx, args.request, found)
+    ev.TailPaid.emit(ctx, request=args.request, leaves=len(args.leaves), amount=encode_u128(page_paid),
+                     left=found.left)
+
+
+def set_aside_total(ctx: Context) -> int:
+    """What the open tails still hold for their contributions (TAIL_SHARES holds at least this)."""
+    return sum(decode_u128(t.amount) - decode_u128(t.paid) for _, t in Tails.iter(ctx))
