@@ -11,11 +11,8 @@ a pool thread of its own, so concurrent paid requests share OpenLoRA's batches; 
 own nonce count, so results from many threads go into the pool in order. It remembers the last block
 it processed: after a lost connection (a node restart) it scans the blocks it missed before following
 new heads again, and it never submits twice (the chain's record of who answered is checked first).
-A result crediting more contributions than it may list commits to the rest, its tail (`pallets.attribution.tail`):
-the follower keeps the tail its worker handed out (on disk, under the worker's data directory, so a restart
-loses none) and, once the request has settled on it, pays it a page a block (`attribution.pay_tail`, with
-each leaf's membership proof) until the chain closes it. A page another replica paid first is refused by
-the pool before any fee, so replicas holding the same tail may all try.
+A result with a tail (more credited contributions than it may list) is handed to the `TailPayer` before it
+is submitted, which pays the tail out once the request settles on it.
 """
 
 from __future__ import annotations
@@ -34,11 +31,11 @@ from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from payable.runtime.v1.extrinsic_pb2 import Call
 from runtime.crypto import Keypair
 from sdk.client import Client, ClientError
-from sdk.wire import tail_page_hash, tail_pages
 
 from .errors import ArtifactError
 from .paid import Refused
 from .results import MAX_LISTED
+from .tail_payer import TailPayer
 from .worker import Worker
 
 PROOF_ATTEMPTS = 4  # a membership query that times out on a busy node is tried again (1, 2, 4 s apart)
@@ -80,17 +77,12 @@ class Follower:
         self.submitter = Submitter(key)
         self._paid = ThreadPoolExecutor(max_workers=paid_threads, thread_name_prefix="paid")
         self._paid_client = Client(target, timeout=60)  # shared by the paid threads (connects on first use)
-        # request -> (model, its tail as handed out) for results with a tail not paid out yet; and the page
-        # commitment last submitted for it (not paid again until the chain moves past it)
-        self._tails: dict[int, tuple[mr.Model, list[at.ContributionScore]]] = {}
-        self._paging: dict[int, bytes] = {}
-        self._tails_lock = threading.Lock()
-        self._tails_dir = worker.store.root / "tails"  # request id -> its signed result with the tail
-        self._tails_dir.mkdir(parents=True, exist_ok=True)
+        self.tails = TailPayer(worker.store.root / "tails", self.submitter.submit, self._proof)
         self._stop = threading.Event()
 
     def stop(self) -> None:
         self._stop.set()
+        self.tails.stop()
         self._paid.shutdown(wait=False, cancel_futures=True)
         self._paid_client.close()
 
@@ -107,7 +99,7 @@ class Follower:
                 self._stop.wait(1.0)
 
     def _follow(self, client: Client) -> None:
-        self._load_tails(client)
+        self.tails.open(client)
         heads = client.heads()
         try:
             self._catch_up(client, client.chain_info().best_number)
@@ -127,7 +119,7 @@ class Follower:
                     if self.key.public in requested.workers:
                         self._answer(client, requested.request)
             self.last_block = self.worker.followed_block = number
-        self._pay_tails(client)
+        self.tails.tick(self._paid_client, self.last_block)
 
     def _answer(self, client: Client, request_id: int) -> None:
         request = client.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
@@ -194,74 +186,15 @@ class Follower:
     def _submit(self, client: Client, model: mr.Model, request_id: int, signed: at.SignedAttribution) -> None:
         result = at.AttributionResult.FromString(signed.result)
         proofs = [self._proof(client, model, credit.contribution_id) for credit in result.top_k]
+        if signed.tail:
+            self.tails.keep(request_id, model, signed)
+        bare = at.SignedAttribution(result=signed.result, signature=signed.signature)  # the tail goes by pages
         call = client.call_with("attribution", "submit_result", at.SubmitResult(
-            request=request_id, proofs=proofs, signed_attribution=signed.SerializeToString()))
+            request=request_id, proofs=proofs, signed_attribution=bare.SerializeToString()))
         digest = self.submitter.submit(client, call)
         self.answered.append(request_id)
-        if signed.tail:
-            path = self._tails_dir / f"{request_id}.bin"
-            path.with_suffix(".tmp").write_bytes(signed.SerializeToString())
-            path.with_suffix(".tmp").replace(path)  # whole or absent, never half-written
-            with self._tails_lock:
-                self._tails[request_id] = (model, list(signed.tail))
         log.info("request_answered", request=request_id, extrinsic=digest.hex()[:16],
                  output_tokens=result.output_tokens)
-
-    def _pay_tails(self, client: Client) -> None:
-        """Submit the next page of each tail this worker handed in whose request settled on it; forget a tail
-        once the chain holds none for its request and the request is no longer pending (paid out, settled on
-        another tail, or expired)."""
-        with self._tails_lock:
-            pending = list(self._tails.items())
-        for request_id, (model, leaves) in pending:
-            try:
-                page = self._next_page(client, request_id, leaves)
-                if page is None:
-                    continue
-                proofs = [self._proof(client, model, leaf.contribution_id) for leaf in page[0]]
-                self.submitter.submit(client, client.call_with("attribution", "pay_tail", at.PayTail(
-                    request=request_id, leaves=page[0], next=page[1], proofs=proofs)))
-                self._paging[request_id] = tail_page_hash(*page)
-                log.info("tail_page_submitted", request=request_id, leaves=len(page[0]), last=not page[1])
-            except (ClientError, grpc.RpcError, ValueError) as exc:
-                log.warning("tail_page_not_submitted", request=request_id, error=str(exc)[:300])
-
-    def _next_page(self, client: Client, request_id: int, leaves: list[at.ContributionScore]):
-        """The page of `leaves` the chain's tail for the request names next; None when there is nothing to
-        submit now (not settled yet, that page already submitted, or the tail done with - then forgotten)."""
-        try:
-            open_tail = client.pallet_query("attribution", "get_tail", at.SettlementRequest(request=request_id),
-                                            at.Tail)
-        except ClientError as exc:
-            if not str(exc).startswith("NOT_FOUND"):
-                raise
-            request = client.pallet_query("inference", "get_request", inf.RequestRef(request=request_id),
-                                          inf.Request)
-            if request.status != inf.PENDING:
-                self._forget(request_id)
-            return None
-        page = next((p for p in tail_pages(leaves) if tail_page_hash(*p) == open_tail.next), None)
-        if page is None:  # the request settled on another result's tail
-            self._forget(request_id)
-        return None if page is None or self._paging.get(request_id) == open_tail.next else page
-
-    def _forget(self, request_id: int) -> None:
-        with self._tails_lock:
-            self._tails.pop(request_id, None)
-        self._paging.pop(request_id, None)
-        (self._tails_dir / f"{request_id}.bin").unlink(missing_ok=True)
-
-    def _load_tails(self, client: Client) -> None:
-        """The tails a previous run of this worker handed in and had not paid out yet (their files)."""
-        for path in sorted(self._tails_dir.glob("*.bin")):
-            request_id = int(path.stem)
-            if request_id in self._tails:
-                continue
-            signed = at.SignedAttribution.FromString(path.read_bytes())
-            request = client.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
-            model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=request.model), mr.Model)
-            with self._tails_lock:
-                self._tails[request_id] = (model, list(signed.tail))
 
     @staticmethod
     def _proof(client: Client, model: mr.Model, contribution_id: int) -> at.ContributionProof:

@@ -25,9 +25,8 @@ deterministic kernels, float64 accumulation). Across device kinds (CPU vs CUDA) 
 in the last bits, which can move an exact share by a few ppb, swap two near-equal contributions in the
 list, or leave out on one device a contribution holding about a billionth of the credit; that is why the
 chain compares replicated results by contribution, within a tolerance (a contribution one result lists and
-another does not counts as 0 there), rather than byte for byte; a tail must match exactly, which is why
-its shares are rounded down: they differ only when two devices' sums straddle a whole ppb, or when the
-16th and 17th largest shares swap places - rarely.
+another does not counts as 0 there), rather than byte for byte. A tail's root commits to its exact shares,
+so two device kinds' tails differ; the chain pays the one most replicas hold (`calls._tail_to_pay`).
 """
 
 from __future__ import annotations

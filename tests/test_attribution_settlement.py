@@ -1,5 +1,7 @@
 """Proof of Attribution on chain: a worker's real signed result settles exactly; bad results are refused."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -52,11 +54,13 @@ def trained(tmp_path_factory):
     return worker, response.model_hash, index.index_hash, (digits.data[1000] / 16.0).astype(np.float32)
 
 
-def _world(make_chain, trained, replication=1, deadline_blocks=5, existential_deposit=None):
+def _world(make_chain, trained, replication=1, deadline_blocks=5, existential_deposit=None, tail_window=None):
     """Three contributions in DataNet 1 (snapshot 1), the worker's model registered, workers bonded."""
     worker, model_hash, index_hash, _ = trained
     doc = dev_spec().to_dict()
     doc["config"]["inference"] = {"replication": str(replication), "deadline_blocks": str(deadline_blocks)}
+    if tail_window is not None:
+        doc["config"]["attribution"] = {"tail_window": str(tail_window)}
     if existential_deposit is not None:
         doc["config"]["token"]["existential_deposit"] = str(existential_deposit)
     chain = make_chain(ChainSpec.from_dict(doc))
@@ -223,20 +227,27 @@ def test_bad_results_are_refused_and_change_nothing(make_chain, trained):
     chain.ex.try_state()
 
 
-def test_disagreeing_replicas_settle_by_majority_and_the_minority_is_slashed(make_chain, trained):
+def _settled_with_a_liar(make_chain, trained, honest, lie):
+    """Three replicas answer, the last one assigned with `lie`, the others with `honest`: (chain, the liar's
+    key, its bond before, the settlement)."""
     worker, model_hash, index_hash, x = trained
     chain = _world(make_chain, trained, replication=3)
     request = _request(chain, x)
     keys = _keys()
     liar_key = keys[request.workers[2]]
+    bonded = token.account(chain.ex.read_context(), liar_key.public).bonded
     for account in request.workers:
         key = keys[account]
-        honest = key is not liar_key  # the liar credits everything to one contribution
-        signed = (_attribute if honest else _lie)(chain, worker, model_hash, index_hash, x, key=key)
-        bonded = token.account(chain.ex.read_context(), account).bonded
+        signed = (honest if key is not liar_key else lie)(chain, worker, model_hash, index_hash, x, key=key)
         assert _submit(chain, key, signed, _proofs(chain, signed)).ok
     settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
         request=1).SerializeToString()))
+    return chain, liar_key, bonded, settlement
+
+
+def test_disagreeing_replicas_settle_by_majority_and_the_minority_is_slashed(make_chain, trained):
+    # the liar credits everything to one contribution
+    chain, liar_key, bonded, settlement = _settled_with_a_liar(make_chain, trained, _attribute, _lie)
     assert list(settlement.slashed_workers) == [liar_key.public] and len(settlement.agreeing_workers) == 2
     assert token.account(chain.ex.read_context(), liar_key.public).bonded == bonded - 10 * ONE_OPEN
     assert sum(decode_u128(p.amount) for p in settlement.payments) == PRICE
@@ -556,10 +567,10 @@ def test_every_payout_is_an_event_and_the_earnings_queries_page_what_settled(mak
     assert decode_u128(ranked.contributors[0].stats.earned) == earned[0]
 
 
-def test_a_result_must_draw_from_the_hash_of_the_block_that_included_its_request(make_chain, trained):
+def test_a_result_must_name_the_hash_of_the_block_that_included_its_request(make_chain, trained):
     """The chain gives each request the hash of its block as its draw seed (answered while that block is the
-    head, stored at the next one's start) and refuses a result drawn from any other seed - the worker's own
-    choice, the request id and input as before, or nothing."""
+    head, stored at the next one's start) and refuses a result naming any other seed - the worker's own
+    choice, the request id and input, or nothing."""
     worker, model_hash, index_hash, x = trained
     chain = _world(make_chain, trained)
     request = _request(chain, x)
@@ -660,26 +671,80 @@ def test_a_results_tail_is_paid_page_by_page_each_contribution_its_exact_share(m
     chain.ex.try_state()
 
 
-def test_replicas_whose_tails_differ_do_not_agree(make_chain, trained):
-    """A tail is compared exactly: its root commits to every share in it, and a worker listing the same
-    contributions while moving tail money to a friend is outvoted and slashed like any other liar."""
+def _tail_lie(chain, worker, model_hash, index_hash, x, key):
+    """A signed result listing what the honest ones list, its tail moved almost whole to one contribution."""
+    signed = _attribute(chain, worker, model_hash, index_hash, x, key=key, top_k=1)
+    result = at.AttributionResult.FromString(signed.result)
+    tail = list(signed.tail)
+    tail[0].score_ppb, tail[1].score_ppb = tail[0].score_ppb + tail[1].score_ppb - 1, 1
+    result.tail_root = sdk_tail_root(tail)
+    body = result.SerializeToString(deterministic=True)
+    return at.SignedAttribution(result=body, signature=key.sign(body), tail=tail)
+
+
+def test_a_tail_the_replicas_do_not_share_is_not_paid_and_nobody_is_slashed_for_it(make_chain, trained):
+    """Tails are settled by the root most replicas hold. One replica's tail differs - moved almost whole to one
+    contribution, as a liar would, or off by a ppb, as another device kind's float sums make it: the two that
+    agree have their tail paid, and nobody is slashed over a tail (honest replicas on a CPU and a GPU differ
+    there). Two replicas holding two roots: neither is paid as a tail - the chain cannot tell which is right -
+    and its part of the pool goes to the listed contributions."""
+    honest = functools.partial(_attribute, top_k=1)
+    chain, liar_key, _, settlement = _settled_with_a_liar(make_chain, trained, honest, _tail_lie)
+    assert not settlement.slashed_workers and len(settlement.agreeing_workers) == 3
+    tail = _tail(chain)
+    kept = at.StoredResult.FromString(chain.ex.query("attribution", "get_result", at.ResultRequest(
+        request=1, worker=settlement.agreeing_workers[0]).SerializeToString()))
+    assert tail.next == kept.tail_root != at.StoredResult.FromString(chain.ex.query(
+        "attribution", "get_result", at.ResultRequest(request=1, worker=liar_key.public).SerializeToString())).tail_root
+    chain.ex.try_state()
+
     worker, model_hash, index_hash, x = trained
-    chain = _world(make_chain, trained, replication=3)
+    chain = _world(make_chain, trained, replication=2)
     request = _request(chain, x)
     keys = _keys()
-    liar_key = keys[request.workers[2]]
-    for account in request.workers:
-        key = keys[account]
-        signed = _attribute(chain, worker, model_hash, index_hash, x, key=key, top_k=1)
-        if key is liar_key:
+    for n, account in enumerate(request.workers):
+        signed = _attribute(chain, worker, model_hash, index_hash, x, key=keys[account], top_k=1)
+        if n:  # another device kind: one tail share a ppb off
             result = at.AttributionResult.FromString(signed.result)
             tail = list(signed.tail)
-            tail[0].score_ppb, tail[1].score_ppb = tail[0].score_ppb + tail[1].score_ppb - 1, 1
+            tail[0].score_ppb, tail[1].score_ppb = tail[0].score_ppb + 1, tail[1].score_ppb - 1
             result.tail_root = sdk_tail_root(tail)
             body = result.SerializeToString(deterministic=True)
-            signed = at.SignedAttribution(result=body, signature=key.sign(body), tail=tail)
-        assert _submit(chain, key, signed, _proofs(chain, signed)).ok
+            signed = at.SignedAttribution(result=body, signature=keys[account].sign(body), tail=tail)
+        assert _submit(chain, keys[account], signed, _proofs(chain, signed)).ok
     settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
         request=1).SerializeToString()))
-    assert list(settlement.slashed_workers) == [liar_key.public] and len(settlement.agreeing_workers) == 2
+    assert not settlement.slashed_workers and len(settlement.agreeing_workers) == 2
+    assert "tail" not in {p.role for p in settlement.payments}
+    listed = sum(decode_u128(p.amount) for p in settlement.payments if p.role == "contributor")
+    assert listed == PRICE * 7000 // 10_000  # the whole pool to the listed contribution
+    with pytest.raises(NotFound):
+        _tail(chain)
+    chain.ex.try_state()
+
+
+def test_a_tail_nobody_pays_within_its_window_is_closed_to_the_treasury(make_chain, trained):
+    """Its worker gone with the leaves, a tail would hold its money forever: from the block after its window
+    anyone may close it (the pool refuses it earlier, before any fee), and what it holds goes to the treasury
+    - not to the model owner, who may run the worker that left it unpaid."""
+    from runtime.protocol import TAIL_SHARES
+
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained, tail_window=3)
+    request = _request(chain, x)
+    assigned = _keys()[request.workers[0]]
+    signed = _attribute(chain, worker, model_hash, index_hash, x, key=assigned, top_k=1)
+    assert _submit(chain, assigned, signed, _proofs(chain, signed)).ok
+    tail = _tail(chain)
+    assert tail.expires_at == chain.ex.head.number + 3
+    for _ in range(3):
+        refused = chain.run(FERDIE, "attribution", "close_tail", at.CloseTail(request=1))
+        assert refused[0] == "TailNotDue" and f"closed from block {tail.expires_at + 1}" in refused[1]
+    assert chain.run(FERDIE, "attribution", "close_tail", at.CloseTail(request=1)) is None
+    assert chain.ex.head.number == tail.expires_at + 1
+    closed = [at.TailClosed.FromString(e.data) for e in chain.ex.db.events(chain.ex.head.number).events
+              if e.name == "TailClosed"]
+    assert [(c.request, decode_u128(c.amount), c.left) for c in closed] == [(1, decode_u128(tail.amount), 2)]
+    assert token.account(chain.ex.read_context(), TAIL_SHARES).total == 0  # to the treasury: see the event
+    assert chain.run(FERDIE, "attribution", "close_tail", at.CloseTail(request=1))[0] == "NoTail"
     chain.ex.try_state()

@@ -25,7 +25,8 @@ Overview
     was at fault), abstentions (busy, artifacts unavailable) leave the decision to the others, and no
     refusal is ever slashed. A result lists at most `max_credited` contributions and commits to the rest
     of those it credits, its tail (`tail`): settling sets the tail's part of the pool aside in TAIL_SHARES,
-    and `pay_tail` pays it a page at a time, each contribution its exact share.
+    and `pay_tail` pays it a page at a time, each contribution its exact share; a tail left unpaid past
+    `tail_window` blocks is closed to the treasury by `close_tail`.
 
 Terminology
     result: a worker's signed `AttributionResult` for one request - output hash, method, index hash
@@ -56,10 +57,11 @@ Public interface
     None for other pallets: this pallet calls the others (`token` to hold bonds, `inference` for
     requests and workers, to slash them and to pay out or refund a request's escrow, `modelregistry`
     for the model record, `datanet` for snapshots and contributor statistics). For clients: calls
-    `submit_result`, `challenge`, `vote`, `submit_refusal`, `claim_owed`, `pay_tail`; queries `get_settlement` (with its
-    evidence), `get_result`, `get_tail`, `get_earnings` and `list_earnings` (with what is held for the contributor),
-    `get_model_earnings`, `list_model_contributors` (service `AttributionQuery`). The bytes a result must
-    carry to name its request are `sdk.wire.request_id_bytes`.
+    `submit_result`, `challenge`, `vote`, `submit_refusal`, `claim_owed`, `pay_tail`, `close_tail`;
+    queries `get_settlement` (with its evidence), `get_result`, `get_tail`, `get_earnings` and
+    `list_earnings` (with what is held for the contributor), `get_model_earnings`, `list_model_contributors`
+    (service `AttributionQuery`). The bytes a result must carry to name its request are
+    `sdk.wire.request_id_bytes`.
 """
 
 from payable.attribution.v1 import attribution_pb2

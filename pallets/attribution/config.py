@@ -14,7 +14,10 @@ class AttributionConfig:
     max_credited: int = 16                 # contributions one result may credit (bounds the weight)
     challenge_window: int = 20             # blocks after settlement in which it may be disputed
     challenge_bond: int = 20 * ONE_OPEN    # reserved from a challenger; lost if the jury disagrees
+    tail_window: int = 14_400              # blocks after settlement in which a result's tail may be paid
 
     def __post_init__(self) -> None:
         if not 0 <= self.score_tolerance_ppb <= 1_000_000_000 or not 1 <= self.max_credited <= 16:
             raise ValueError("attribution: tolerance within 0..1e9 ppb, max_credited within 1..16")
+        if self.tail_window < 1:
+            raise ValueError("attribution: tail_window must be at least 1 block")

@@ -89,6 +89,11 @@ class NoTail(AttributionError):
     code = 15
 
 
+class TailNotDue(AttributionError):
+    """The tail may still be paid: it can be closed only after its window."""
+    code = 17
+
+
 class NotTheNextPage(AttributionError):
     """The page is not the one the tail's commitment names next (its leaves, order or size, or what follows)."""
     code = 16

@@ -22,3 +22,5 @@ OwedHeld = events.event(7, "OwedHeld", pb.OwedHeld,
 OwedPaid = events.event(8, "OwedPaid", pb.OwedPaid, "What was held for a contributor, paid out to it.")
 TailPaid = events.event(9, "TailPaid", pb.TailPaid,
                         "A page of a settled request's tail was paid: each of its contributions its exact share.")
+TailClosed = events.event(10, "TailClosed", pb.TailClosed,
+                          "A tail nobody paid out within its window was closed; what it held went to the treasury.")

@@ -18,11 +18,14 @@ def validate_transaction(ctx: Context, signer: bytes, call, args) -> None:
     person claiming what the first one's claim paid out - is invalid: the pool refuses it and no block includes
     it, so it costs nobody a fee (`attribution.NothingOwed: ...`). Whether the account holds something yet is
     the call's own check: the transfer that funds it may go just before the claim, in the same block. So is a
-    `pay_tail` page that is not the tail's next one - most often a page somebody else paid first."""
+    `pay_tail` page that is not the tail's next one - most often a page somebody else paid first - and a
+    `close_tail` of a tail still in its window or gone."""
     if call.name == "claim_owed":
         held_for(ctx, args.contributor)
     elif call.name == "pay_tail":
         tail.next_page(ctx, args)
+    elif call.name == "close_tail":
+        tail.due(ctx, args.request)
 
 
 def try_state(ctx: Context) -> None:

@@ -17,6 +17,12 @@ paid nothing and its share goes to the model owner (listed ones' go to the other
 which a page cannot know in advance); the last page sends what rounding left to the model owner and closes
 the tail. Per-query storage stays bounded (one record per unpaid tail); a page's weight is bounded by its
 size. Payments already made are not reversed by a later dispute, as for listed ones.
+
+A tail nobody pays out within `tail_window` blocks of its settlement - its worker gone with the leaves, or a
+page whose leaf no proof can back - may be closed by anyone (`close`): what it still holds goes to the
+treasury, so that no party gains by leaving a tail unpaid (not the model owner, who may run the worker).
+Replicas on different device kinds hold tails that differ in the last ppb: which one is paid, if any, is
+the settlement's choice (`calls._tail_to_pay`).
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ from __future__ import annotations
 from pallets.datanet import interface as datanet
 from pallets.inference import interface as inference
 from pallets.modelregistry import interface as registry
+from pallets.token import interface as token
 from payable.attribution.v1 import attribution_pb2 as pb
 from runtime.codec import decode_u128, encode_u128
 from runtime.context import Context
-from runtime.protocol import TAIL_SHARES
+from runtime.protocol import TAIL_SHARES, TREASURY
 from sdk.wire import TAIL_PAGE, tail_page_hash
 
 from . import errors
@@ -49,15 +56,21 @@ def set_aside(ctx: Context, request, model_id: int, settlement: pb.Settlement, w
     pay(ctx, request, model_id, settlement, TAIL_SHARES, amount, TAIL)
     Tails.insert(ctx, request.id, pb.Tail(request=request.id, model=model_id, next=winner.tail_root,
                                           amount=encode_u128(amount), paid=encode_u128(0), tail_ppb=winner.tail_ppb,
-                                          left=winner.tail_contributions, requested_at=request.created_at))
+                                          left=winner.tail_contributions, requested_at=request.created_at,
+                                          expires_at=ctx.block_number + ctx.config.tail_window))
+
+
+def _open(ctx: Context, request_id: int) -> pb.Tail:
+    found = Tails.get(ctx, request_id)
+    if found is None:
+        raise errors.NoTail(f"request {request_id} has no tail left to pay")
+    return found
 
 
 def next_page(ctx: Context, args: pb.PayTail) -> pb.Tail:
     """The tail `args` pays, if it is its next page; else NoTail / NotTheNextPage (the pool checks this before
     any fee: a stale page - one somebody else paid first - costs nothing)."""
-    found = Tails.get(ctx, args.request)
-    if found is None:
-        raise errors.NoTail(f"request {args.request} has no tail left to pay")
+    found = _open(ctx, args.request)
     if not 1 <= len(args.leaves) <= TAIL_PAGE or (args.next and len(args.leaves) != TAIL_PAGE):
         raise errors.NotTheNextPage(f"a tail page holds {TAIL_PAGE} contributions (the last one 1..{TAIL_PAGE}); "
                                     f"this one holds {len(args.leaves)}")
@@ -94,6 +107,24 @@ def pay_page(ctx: Context, args: pb.PayTail) -> None:
         Tails.insert(ctx, args.request, found)
     ev.TailPaid.emit(ctx, request=args.request, leaves=len(args.leaves), amount=encode_u128(page_paid),
                      left=found.left)
+
+
+def due(ctx: Context, request_id: int) -> pb.Tail:
+    """The tail, if its window is over; else NoTail / TailNotDue (checked by the pool too)."""
+    found = _open(ctx, request_id)
+    if ctx.block_number <= found.expires_at:
+        raise errors.TailNotDue(f"request {request_id}'s tail may be paid until block {found.expires_at}; it can be "
+                                f"closed from block {found.expires_at + 1}")
+    return found
+
+
+def close(ctx: Context, request_id: int) -> None:
+    found = due(ctx, request_id)
+    left = decode_u128(found.amount) - decode_u128(found.paid)
+    if left:
+        token.transfer(ctx, TAIL_SHARES, TREASURY, left, keep_alive=False)
+    Tails.remove(ctx, request_id)
+    ev.TailClosed.emit(ctx, request=request_id, amount=encode_u128(left), left=found.left)
 
 
 def set_aside_total(ctx: Context) -> int:

@@ -147,6 +147,12 @@ class PayTail(_message.Message):
     proofs: _containers.RepeatedCompositeFieldContainer[ContributionProof]
     def __init__(self, request: _Optional[int] = ..., leaves: _Optional[_Iterable[_Union[ContributionScore, _Mapping]]] = ..., next: _Optional[bytes] = ..., proofs: _Optional[_Iterable[_Union[ContributionProof, _Mapping]]] = ...) -> None: ...
 
+class CloseTail(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    def __init__(self, request: _Optional[int] = ...) -> None: ...
+
 class ClaimOwed(_message.Message):
     __slots__ = ("contributor",)
     CONTRIBUTOR_FIELD_NUMBER: _ClassVar[int]
@@ -202,7 +208,7 @@ class StoredResult(_message.Message):
     def __init__(self, worker: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., contribution_ids: _Optional[_Iterable[int]] = ..., scores_ppb: _Optional[_Iterable[int]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., included: _Optional[_Union[ExtrinsicRef, _Mapping]] = ..., refused: _Optional[_Union[_inference_pb2.RefusalReason, str]] = ..., max_new_tokens: _Optional[int] = ..., limit: _Optional[int] = ..., tail_root: _Optional[bytes] = ..., tail_ppb: _Optional[int] = ..., tail_contributions: _Optional[int] = ...) -> None: ...
 
 class Tail(_message.Message):
-    __slots__ = ("request", "model", "next", "amount", "paid", "tail_ppb", "left", "requested_at")
+    __slots__ = ("request", "model", "next", "amount", "paid", "tail_ppb", "left", "requested_at", "expires_at")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     NEXT_FIELD_NUMBER: _ClassVar[int]
@@ -211,6 +217,7 @@ class Tail(_message.Message):
     TAIL_PPB_FIELD_NUMBER: _ClassVar[int]
     LEFT_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     request: int
     model: int
     next: bytes
@@ -219,7 +226,8 @@ class Tail(_message.Message):
     tail_ppb: int
     left: int
     requested_at: int
-    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., next: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., paid: _Optional[bytes] = ..., tail_ppb: _Optional[int] = ..., left: _Optional[int] = ..., requested_at: _Optional[int] = ...) -> None: ...
+    expires_at: int
+    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., next: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., paid: _Optional[bytes] = ..., tail_ppb: _Optional[int] = ..., left: _Optional[int] = ..., requested_at: _Optional[int] = ..., expires_at: _Optional[int] = ...) -> None: ...
 
 class Payment(_message.Message):
     __slots__ = ("account", "amount", "role", "contribution_id", "datanet")
@@ -382,6 +390,16 @@ class TailPaid(_message.Message):
     amount: bytes
     left: int
     def __init__(self, request: _Optional[int] = ..., leaves: _Optional[int] = ..., amount: _Optional[bytes] = ..., left: _Optional[int] = ...) -> None: ...
+
+class TailClosed(_message.Message):
+    __slots__ = ("request", "amount", "left")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    LEFT_FIELD_NUMBER: _ClassVar[int]
+    request: int
+    amount: bytes
+    left: int
+    def __init__(self, request: _Optional[int] = ..., amount: _Optional[bytes] = ..., left: _Optional[int] = ...) -> None: ...
 
 class Paid(_message.Message):
     __slots__ = ("request", "model", "account", "amount", "role", "contribution_id", "datanet")
