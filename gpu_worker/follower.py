@@ -77,7 +77,7 @@ class Follower:
         self.submitter = Submitter(key)
         self._paid = ThreadPoolExecutor(max_workers=paid_threads, thread_name_prefix="paid")
         self._paid_client = Client(target, timeout=60)  # shared by the paid threads (connects on first use)
-        self.tails = TailPayer(worker.store.root / "tails", self.submitter.submit, self._proof)
+        self.tails = TailPayer(worker.store.root / "tails", key.public, self.submitter.submit, self._proof)
         self._stop = threading.Event()
 
     def stop(self) -> None:

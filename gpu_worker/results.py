@@ -12,8 +12,7 @@ contributions or accounts (README: "Who gets paid"):
    shares are listed, with their proofs, and the rest form the result's tail - committed to by a root
    (`sdk.wire.tail_root`, over the tail ordered by contribution id) and paid after settlement a page at a
    time (`attribution.pay_tail`), each at its exact share as well. A tail share is its fraction of the
-   budget rounded down (so replicas on different devices rarely differ in a tail they must match
-   exactly); the listed shares take the rest, largest remainder. Nothing is drawn at random: no input
+   budget rounded down; the listed shares take the rest, largest remainder. Nothing is drawn at random: no input
    variation or block can move what anyone is paid.
 3. `paid_fraction` scales the whole pool (span attribution pays contributors only the share of the
    output that credited spans reproduce); what it leaves, and what rounds away, goes to the model owner.

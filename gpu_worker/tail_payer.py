@@ -7,11 +7,13 @@ here before submitting it: the result and its tail are written to disk first (wh
 restart, or a crash right after the submission, loses no tail), under the chain's genesis hash (a data
 directory reused against another chain never pays into it). After each block the follower has processed,
 the tails are paid on a thread of their own - a page per tail per block, each leaf with its membership
-proof - so a slow node or a long tail never delays an answer. A page submitted but not included within
-`RETRY_BLOCKS` (dropped from a pool, failed in its block) is submitted again; a page somebody else paid
-first is refused by the pool before any fee. A tail is forgotten, its file deleted, once the chain holds
-none for its request and the request is no longer pending (paid out, closed, settled on another tail, or
-expired); an unreadable file is set aside as `.bad`, never a reason to stop following the chain.
+proof - so a slow node or a long tail never delays an answer. Only the worker the settlement names
+(`Settlement.tail_worker`) pays: replicas holding the same tail would otherwise send the same page in the
+same block, and all but one would be dropped, leaving gaps in their nonces. A page submitted but not paid
+within `RETRY_BLOCKS` (dropped with a restarted node's pool) is submitted again. A tail is forgotten, its
+file deleted, once the chain holds none for its request and the request is no longer pending (paid out,
+closed, settled on another worker's tail, or expired); a file it cannot read is set aside as `.bad`, never
+a reason to stop following the chain.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from payable.runtime.v1.extrinsic_pb2 import Call
 from sdk.client import Client, ClientError
 from sdk.wire import tail_page_hash, tail_pages
 
-RETRY_BLOCKS = 5  # a submitted page not paid after this many blocks is submitted again
+RETRY_BLOCKS = 10  # a submitted page not paid after this many blocks is submitted again
 
 log = structlog.get_logger("payable.worker.tails")
 
@@ -40,10 +42,11 @@ Proof = Callable[[Client, mr.Model, int], at.ContributionProof]
 
 
 class TailPayer:
-    def __init__(self, root: Path, submit: Callable[[Client, Call], bytes], proof: Proof):
-        """`root`: where the tails are kept (a folder per chain below it); `submit` signs and pools a call
-        (the follower's `Submitter.submit`); `proof` gives a contribution's membership proof for a model."""
-        self.root, self._submit, self._proof = root, submit, proof
+    def __init__(self, root: Path, worker: bytes, submit: Callable[[Client, Call], bytes], proof: Proof):
+        """`root`: where the tails are kept (a folder per chain below it); `worker` this worker's account;
+        `submit` signs and pools a call (the follower's `Submitter.submit`); `proof` gives a contribution's
+        membership proof for a model."""
+        self.root, self.worker, self._submit, self._proof = root, worker, submit, proof
         self._dir: Path | None = None
         self._tails: dict[int, tuple[mr.Model, list[at.ContributionScore]]] = {}
         self._paging: dict[int, tuple[bytes, int]] = {}  # request -> (page commitment submitted, at which block)
@@ -55,7 +58,6 @@ class TailPayer:
         """On each connection to the chain: the folder of this chain's tails, and those a previous run left."""
         self._dir = self.root / client.genesis_hash.hex()
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._paging.clear()  # what was in flight is retried against the chain as it is now
         for path in sorted(self._dir.glob("*.bin")):
             self._load(client, path)
 
@@ -113,11 +115,16 @@ class TailPayer:
                 self._forget(request_id)
             return None
         page = next((p for p in tail_pages(leaves) if tail_page_hash(*p) == open_tail.next), None)
-        if page is None:  # the request settled on another result's tail
+        if page is None or not self._mine(client, request_id):  # another worker's tail was paid
             self._forget(request_id)
             return None
         submitted, at_block = self._paging.get(request_id, (b"", 0))
         return None if submitted == open_tail.next and block < at_block + RETRY_BLOCKS else page
+
+    def _mine(self, client: Client, request_id: int) -> bool:
+        settlement = client.pallet_query("attribution", "get_settlement", at.SettlementRequest(request=request_id),
+                                         at.Settlement)
+        return settlement.tail_worker == self.worker
 
     @staticmethod
     def _pending(client: Client, request_id: int) -> bool:
@@ -142,8 +149,9 @@ class TailPayer:
         try:
             request_id = int(path.stem)
             signed = at.SignedAttribution.FromString(path.read_bytes())
-        except (ValueError, DecodeError) as exc:
-            path.replace(path.with_suffix(".bad"))
+        except (ValueError, DecodeError, OSError) as exc:  # OSError: not a file, unreadable, just forgotten
+            if path.is_file():
+                path.replace(path.with_suffix(".bad"))
             log.error("tail_file_unreadable", file=str(path), error=str(exc)[:200])
             return
         if request_id in self._tails:

@@ -227,14 +227,14 @@ def test_bad_results_are_refused_and_change_nothing(make_chain, trained):
     chain.ex.try_state()
 
 
-def _settled_with_a_liar(make_chain, trained, honest, lie):
-    """Three replicas answer, the last one assigned with `lie`, the others with `honest`: (chain, the liar's
-    key, its bond before, the settlement)."""
+def _settled_with_a_liar(make_chain, trained, honest, lie, liar_at=2):
+    """Three replicas answer, the one assigned at `liar_at` with `lie`, the others with `honest`: (chain, the
+    liar's key, its bond before, the settlement)."""
     worker, model_hash, index_hash, x = trained
     chain = _world(make_chain, trained, replication=3)
     request = _request(chain, x)
     keys = _keys()
-    liar_key = keys[request.workers[2]]
+    liar_key = keys[request.workers[liar_at]]
     bonded = token.account(chain.ex.read_context(), liar_key.public).bonded
     for account in request.workers:
         key = keys[account]
@@ -671,55 +671,125 @@ def test_a_results_tail_is_paid_page_by_page_each_contribution_its_exact_share(m
     chain.ex.try_state()
 
 
-def _tail_lie(chain, worker, model_hash, index_hash, x, key):
-    """A signed result listing what the honest ones list, its tail moved almost whole to one contribution."""
+def _tail_altered(chain, worker, model_hash, index_hash, x, key, alter):
+    """The worker's result listing 1 contribution, its tail's shares changed by `alter(leaves)` (the tail's
+    total kept): signed anew, the root over the changed leaves."""
     signed = _attribute(chain, worker, model_hash, index_hash, x, key=key, top_k=1)
     result = at.AttributionResult.FromString(signed.result)
     tail = list(signed.tail)
-    tail[0].score_ppb, tail[1].score_ppb = tail[0].score_ppb + tail[1].score_ppb - 1, 1
+    alter(tail)
     result.tail_root = sdk_tail_root(tail)
     body = result.SerializeToString(deterministic=True)
     return at.SignedAttribution(result=body, signature=key.sign(body), tail=tail)
 
 
-def test_a_tail_the_replicas_do_not_share_is_not_paid_and_nobody_is_slashed_for_it(make_chain, trained):
-    """Tails are settled by the root most replicas hold. One replica's tail differs - moved almost whole to one
-    contribution, as a liar would, or off by a ppb, as another device kind's float sums make it: the two that
-    agree have their tail paid, and nobody is slashed over a tail (honest replicas on a CPU and a GPU differ
-    there). Two replicas holding two roots: neither is paid as a tail - the chain cannot tell which is right -
-    and its part of the pool goes to the listed contributions."""
+def _moved(tail, by):
+    tail[0].score_ppb, tail[1].score_ppb = tail[0].score_ppb + by, tail[1].score_ppb - by
+
+
+def _tail_lie(chain, worker, model_hash, index_hash, x, key):
+    """A signed result listing what the honest ones list, its tail moved almost whole to one contribution."""
+    return _tail_altered(chain, worker, model_hash, index_hash, x, key,
+                         lambda tail: _moved(tail, tail[1].score_ppb - 1))
+
+
+def _result_of(chain, request_id, worker):
+    return at.StoredResult.FromString(chain.ex.query("attribution", "get_result", at.ResultRequest(
+        request=request_id, worker=worker).SerializeToString()))
+
+
+@pytest.mark.parametrize("liar_at", [0, 2])
+def test_the_tail_most_replicas_hold_is_paid_and_nobody_is_slashed_over_a_tail(make_chain, trained, liar_at):
+    """One replica's tail differs - moved almost whole to one contribution, as a liar would, or off by a ppb,
+    as another device kind's float sums make it: the tail the two others hold is paid, first or not, and its
+    worker named to pay it; nobody is slashed over a tail (honest replicas on a CPU and a GPU differ there),
+    and a challenge over a tail alone is not a dispute."""
     honest = functools.partial(_attribute, top_k=1)
-    chain, liar_key, _, settlement = _settled_with_a_liar(make_chain, trained, honest, _tail_lie)
+    chain, liar_key, _, settlement = _settled_with_a_liar(make_chain, trained, honest, _tail_lie, liar_at)
     assert not settlement.slashed_workers and len(settlement.agreeing_workers) == 3
-    tail = _tail(chain)
-    kept = at.StoredResult.FromString(chain.ex.query("attribution", "get_result", at.ResultRequest(
-        request=1, worker=settlement.agreeing_workers[0]).SerializeToString()))
-    assert tail.next == kept.tail_root != at.StoredResult.FromString(chain.ex.query(
-        "attribution", "get_result", at.ResultRequest(request=1, worker=liar_key.public).SerializeToString())).tail_root
+    honest_root = next(_result_of(chain, 1, w).tail_root for w in settlement.agreeing_workers if w != liar_key.public)
+    assert _tail(chain).next == settlement.tail_root == honest_root != _result_of(chain, 1, liar_key.public).tail_root
+    assert settlement.tail_worker != liar_key.public and _result_of(chain, 1, settlement.tail_worker).tail_root \
+        == honest_root
     chain.ex.try_state()
 
+
+def _tail_off_by_one(chain, worker, model_hash, index_hash, x, key, by=1):
+    """The honest result with one tail share `by` ppb up and another down: another device kind's tail."""
+    return _tail_altered(chain, worker, model_hash, index_hash, x, key, lambda tail: _moved(tail, by))
+
+
+def test_two_replicas_holding_two_tails_get_a_third_and_without_one_the_listed_take_the_tail(make_chain, trained):
+    """Two replicas, two tail roots (a CPU and a GPU): the chain cannot tell which is right, so it assigns
+    another worker, whose tail decides - nobody slashed. Three roots and no worker left: the tail's part of
+    the pool goes to the listed contributions, pro rata."""
     worker, model_hash, index_hash, x = trained
     chain = _world(make_chain, trained, replication=2)
     request = _request(chain, x)
     keys = _keys()
-    for n, account in enumerate(request.workers):
-        signed = _attribute(chain, worker, model_hash, index_hash, x, key=keys[account], top_k=1)
-        if n:  # another device kind: one tail share a ppb off
-            result = at.AttributionResult.FromString(signed.result)
-            tail = list(signed.tail)
-            tail[0].score_ppb, tail[1].score_ppb = tail[0].score_ppb + 1, tail[1].score_ppb - 1
-            result.tail_root = sdk_tail_root(tail)
-            body = result.SerializeToString(deterministic=True)
-            signed = at.SignedAttribution(result=body, signature=keys[account].sign(body), tail=tail)
+    first, second = (keys[a] for a in request.workers)
+    for key, answer in ((first, _attribute), (second, _tail_off_by_one)):
+        signed = answer(chain, worker, model_hash, index_hash, x, key=key, **({"top_k": 1} if answer is _attribute
+                                                                                else {}))
+        assert _submit(chain, key, signed, _proofs(chain, signed)).ok
+    request = _get_request(chain, 1)
+    assert request.status == inf.PENDING and len(request.workers) == 3  # escalated: a third worker
+    third = keys[request.workers[2]]
+    signed = _attribute(chain, worker, model_hash, index_hash, x, key=third, top_k=1)
+    assert _submit(chain, third, signed, _proofs(chain, signed)).ok
+    settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
+        request=1).SerializeToString()))
+    assert not settlement.slashed_workers and len(settlement.agreeing_workers) == 3
+    assert settlement.tail_root == _result_of(chain, 1, first.public).tail_root == _tail(chain).next
+    chain.ex.try_state()
+
+    chain = _world(make_chain, trained, replication=3)
+    request = _request(chain, x)
+    for n, account in enumerate(request.workers):  # three device kinds, as it were
+        signed = _tail_off_by_one(chain, worker, model_hash, index_hash, x, keys[account], by=n)
         assert _submit(chain, keys[account], signed, _proofs(chain, signed)).ok
     settlement = at.Settlement.FromString(chain.ex.query("attribution", "get_settlement", at.SettlementRequest(
         request=1).SerializeToString()))
-    assert not settlement.slashed_workers and len(settlement.agreeing_workers) == 2
+    assert not settlement.slashed_workers and not settlement.tail_root
     assert "tail" not in {p.role for p in settlement.payments}
     listed = sum(decode_u128(p.amount) for p in settlement.payments if p.role == "contributor")
     assert listed == PRICE * 7000 // 10_000  # the whole pool to the listed contribution
     with pytest.raises(NotFound):
         _tail(chain)
+    chain.ex.try_state()
+
+
+def test_a_tail_whose_shares_fall_short_sends_the_shortfall_to_the_treasury_not_the_owner(make_chain, trained):
+    """A worker's tail whose leaves add up to less than the tail's share (an owner running the worker might
+    try it, to collect the rest as rounding): the owner gets at most a base unit per contribution paid, the
+    treasury the rest. A challenge over a tail alone is not a dispute (tails are settled by replication)."""
+    def tenth(tail):
+        for leaf in tail:
+            leaf.score_ppb //= 10
+
+    worker, model_hash, index_hash, x = trained
+    chain = _world(make_chain, trained)
+    request = _request(chain, x)
+    assigned = _keys()[request.workers[0]]
+    short = _tail_altered(chain, worker, model_hash, index_hash, x, assigned, tenth)
+    tail = list(short.tail)
+    assert _submit(chain, assigned, short, _proofs(chain, short)).ok
+    other = next(k for a, k in _keys().items() if a != assigned.public)
+    honest = _attribute(chain, worker, model_hash, index_hash, x, key=other, top_k=1)
+    assert chain.run(other, "attribution", "challenge", at.Challenge(
+        request=1, signed_attribution=honest.SerializeToString(), proofs=_proofs(chain, honest)))[0] == "NotADispute"
+    amount = decode_u128(_tail(chain).amount)
+    ((leaves, after),) = tail_pages(tail)
+    assert chain.run(FERDIE, "attribution", "pay_tail", at.PayTail(
+        request=1, leaves=leaves, next=after, proofs=_proofs(chain, at.SignedAttribution(
+            result=at.AttributionResult(top_k=leaves).SerializeToString())))) is None
+    paid = [at.Paid.FromString(e.data) for e in chain.ex.db.events(chain.ex.head.number).events if e.name == "Paid"]
+    by_role = {}
+    for p in paid:
+        by_role[p.role] = by_role.get(p.role, 0) + decode_u128(p.amount)
+    assert by_role["model_owner (the tail's rounding)"] <= 2
+    assert by_role["protocol (a tail whose shares fall short of its total)"] > amount * 8 // 10
+    assert sum(by_role.values()) == amount
     chain.ex.try_state()
 
 

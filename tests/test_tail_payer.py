@@ -11,6 +11,7 @@ from payable.modelregistry.v1 import modelregistry_pb2 as mr
 from sdk.client import ClientError
 from sdk.wire import tail_page_hash, tail_pages, tail_root
 
+ME = b"\x0e" * 32  # this worker's account
 LEAVES = [at.ContributionScore(contribution_id=i, contributor=bytes([i]) * 32, score_ppb=1000 + i) for i in range(1, 4)]
 
 
@@ -21,6 +22,7 @@ class Chain:
 
     def __init__(self):
         self.tail_open = True
+        self.tail_worker = ME
 
     def pallet_query(self, pallet, name, request, response_type):
         if name == "get_request":
@@ -32,6 +34,8 @@ class Chain:
             return mr.Model(id=1)
         if name == "get_tail" and request.request == 5 and self.tail_open:
             return at.Tail(request=5, next=tail_root(LEAVES))
+        if name == "get_settlement" and request.request == 5:
+            return at.Settlement(request=5, tail_root=tail_root(LEAVES), tail_worker=self.tail_worker)
         raise ClientError(f"NOT_FOUND: request {request.request} has no tail left to pay")
 
     def call_with(self, pallet, name, args):
@@ -39,7 +43,7 @@ class Chain:
 
 
 def _payer(tmp_path, submitted):
-    return TailPayer(tmp_path, lambda client, call: submitted.append(call) or b"",
+    return TailPayer(tmp_path, ME, lambda client, call: submitted.append(call) or b"",
                      lambda client, model, cid: at.ContributionProof())
 
 
@@ -73,11 +77,25 @@ def test_a_page_is_submitted_once_then_again_if_the_chain_has_not_moved_on_and_a
     payer._pay_all(chain, 10 + RETRY_BLOCKS - 1)
     assert len(submitted) == 1  # in flight: not again yet
     payer._pay_all(chain, 10 + RETRY_BLOCKS)
-    assert len(submitted) == 2  # not included meanwhile (dropped, failed): again
+    assert len(submitted) == 2  # not paid meanwhile (dropped with a restarted node's pool): again
     chain.tail_open = False  # paid; request 5 still pending here, so the tail is kept until it is not
     payer._pay_all(chain, 20)
     assert payer.held() == [5]
     payer.keep(6, mr.Model(id=1), at.SignedAttribution(result=b"r", signature=b"s", tail=LEAVES))
     payer._pay_all(chain, 21)
     assert payer.held() == [5] and not (tmp_path / chain.genesis_hash.hex() / "6.bin").exists()  # settled, done
+    payer.stop()
+
+
+def test_only_the_worker_the_settlement_names_pays_a_tail_the_others_forget_theirs(tmp_path):
+    """Replicas holding the same tail would send the same page in the same block; all but one would be
+    dropped, leaving gaps in their nonces. The settlement names one worker; the others drop the tail."""
+    chain, submitted = Chain(), []
+    chain.tail_worker = b"\x0f" * 32
+    payer = _payer(tmp_path, submitted)
+    payer.open(chain)
+    payer.keep(5, mr.Model(id=1), at.SignedAttribution(result=b"r", signature=b"s", tail=LEAVES))
+    payer._pay_all(chain, 10)
+    assert submitted == [] and payer.held() == []
+    assert not any((tmp_path / chain.genesis_hash.hex()).iterdir())
     payer.stop()

@@ -127,7 +127,7 @@ def challenge(ctx: Context, origin: bytes, args: pb.Challenge) -> None:
     model = registry.model(ctx, request.model)
     claim = _verified(ctx, origin, request, model, args.signed_attribution, args.proofs)
     settled = Results.get(ctx, request.id, settlement.agreeing_workers[0])
-    if _agree(claim, settled, ctx.config.score_tolerance_ppb, exact_tails=True):
+    if _agree(claim, settled, ctx.config.score_tolerance_ppb):
         raise errors.NotADispute("the challenge agrees with the settled result")
     jury = inference.draw_workers(ctx, request.model, request.id,
                                   tuple(request.workers) + (origin,))
@@ -158,7 +158,7 @@ def _resolve(ctx: Context, dispute: pb.Dispute) -> None:
     """Upheld when most jurors agree with the challenger: the settled majority is slashed and the
     challenger gets its bond back plus what was slashed; otherwise its bond goes to the treasury."""
     tolerance = ctx.config.score_tolerance_ppb
-    with_challenger = sum(_agree(v, dispute.claim, tolerance, exact_tails=True) for v in dispute.votes)
+    with_challenger = sum(_agree(v, dispute.claim, tolerance) for v in dispute.votes)
     dispute.resolved = True
     dispute.upheld = 2 * with_challenger > len(dispute.votes)
     bond = decode_u128(dispute.bond)
@@ -188,22 +188,20 @@ def _check_credits(ctx: Context, result, proofs, model) -> None:
     check_proofs(ctx, result.top_k, proofs, model)
 
 
-def _agree(a: pb.StoredResult, b: pb.StoredResult, tolerance: int, exact_tails: bool = False) -> bool:
+def _agree(a: pb.StoredResult, b: pb.StoredResult, tolerance: int) -> bool:
     """Two answers agree: the same output, credits and counts with scores within the tolerance; refusals, the
     same reason and numbers (a refusal never agrees with a result: it has no output hash). Credits are compared
     by contribution, not by place, and a contribution one lists and the other does not counts as 0 there:
     two near-equal exact shares may come out in either order on two devices (a result lists the largest
     first), a contribution holding about a billionth of the credit may round in on one and out on the other,
-    and a worker must not be slashed for that. Tails (what a result does not list): the same number of
-    contributions and a share within the tolerance - and with `exact_tails`, the same root. Settling compares
-    replicas without it: a tail's root commits to every share in it, which two device kinds' float sums move
-    by a few ppb, so honest replicas on a CPU and a GPU hold different roots and must not be slashed for it
-    (`_tail_to_pay` decides which tail is paid). A challenge and its jury compare roots: a challenger on the
-    settled workers' device kind reproduces their tail byte for byte, or it was not theirs to pay."""
+    and a worker must not be slashed for that. Tails (what a result does not list) by their share alone,
+    within the tolerance: a tail's root commits to every share in it, which two device kinds' float sums move
+    by a ppb (and its count to every contribution, which one holding about a billionth of the credit may
+    enter on one device only), so honest replicas on a CPU and a GPU hold different roots and must not be
+    slashed - nor challenged - for it. Which tail is paid is decided by replication (`_tail_to_pay`)."""
     ours, theirs = _by_contribution(a), _by_contribution(b)
     return ((a.refused, a.max_new_tokens, a.limit) == (b.refused, b.max_new_tokens, b.limit)
-            and a.output_hash == b.output_hash and a.tail_contributions == b.tail_contributions
-            and abs(a.tail_ppb - b.tail_ppb) <= tolerance and (not exact_tails or a.tail_root == b.tail_root)
+            and a.output_hash == b.output_hash and abs(a.tail_ppb - b.tail_ppb) <= tolerance
             and (a.input_tokens, a.output_tokens) == (b.input_tokens, b.output_tokens)
             and all(abs(ours.get(c, 0) - theirs.get(c, 0)) <= tolerance for c in ours.keys() | theirs.keys()))
 
@@ -227,11 +225,14 @@ def _settle(ctx: Context, request, model) -> None:
         refusals.close(ctx, request, model, answers, [])
         return
     tolerance = ctx.config.score_tolerance_ppb
-    groups = [[r for r in votes if _agree(r, leader, tolerance, exact_tails=False)] for leader in votes]
+    groups = [[r for r in votes if _agree(r, leader, tolerance)] for leader in votes]
     majority = max(groups, key=len)
     if 2 * len(majority) <= len(votes):
         inference.escalate(ctx, request.id)  # no majority: more workers; without any, refund at the deadline
         return
+    paid_tail = _tail_to_pay(majority)
+    if paid_tail is None and any(r.tail_root for r in majority) and inference.escalate(ctx, request.id):
+        return  # their tails differ (two device kinds, or a liar): more workers break the tie
     agreeing = [r.worker for r in majority]
     minority = [a.worker for a in votes if a.worker not in agreeing and not a.refused]
     for account in minority:
@@ -250,11 +251,10 @@ def _settle(ctx: Context, request, model) -> None:
     refund(ctx, request, model.id, settlement, escrow - fee)  # per-token pricing: what the real counts left
     split = model.split
     credited = [datanet.contribution(ctx, cid) for cid in winner.contribution_ids]
-    paid_tail = _tail_to_pay(majority)
     parts = split_fee(fee, (split.contributors, split.model_owner, split.protocol, split.worker),
                       earning_scores(credited, list(winner.scores_ppb), request.created_at)
                       + [paid_tail.tail_ppb if paid_tail else 0],
-                      paid_ppb=min(PPB, sum(winner.scores_ppb) + winner.tail_ppb))
+                      paid_ppb=min(PPB, sum(winner.scores_ppb) + (paid_tail or winner).tail_ppb))
     for found, amount in zip(credited, parts.contributors[:-1], strict=True):
         if not datanet.withdrawn_by(found, request.created_at):
             pay(ctx, request, model.id, settlement, found.contributor, amount, "contributor", found.id,
@@ -278,11 +278,12 @@ def _settle(ctx: Context, request, model) -> None:
 def _tail_to_pay(majority: list[pb.StoredResult]) -> pb.StoredResult | None:
     """The settling result whose tail is paid: the tail root more than half of the agreeing results hold
     (all of them, on one device kind), that result's. None when they hold none (no tail) or no root has such a
-    majority - replicas on different device kinds, whose tails differ in the last ppb: the chain cannot tell
-    which is right, so the tail's part of the pool goes to the listed contributions, pro rata (their shares
-    agree within the tolerance), rather than to a tail nobody else reproduced."""
+    majority - replicas on different device kinds, whose tails differ in the last ppb, or a liar beside an
+    honest worker: `_settle` then assigns more workers to break the tie, and with none left the tail's part
+    of the pool goes to the listed contributions, pro rata (their shares agree within the tolerance), rather
+    than to a tail nobody else reproduced."""
     roots = [r.tail_root for r in majority if r.tail_root]
-    top = max(set(roots), key=roots.count, default=b"")
+    top = max(sorted(set(roots)), key=roots.count, default=b"")
     if not top or 2 * roots.count(top) <= len(majority):
         return None
     return next(r for r in majority if r.tail_root == top)

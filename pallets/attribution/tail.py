@@ -5,17 +5,21 @@ weight); a query may credit many more, and each of them is owed its exact share 
 contributor is paid in every query its data helps, in proportion, not by lottery (`gpu_worker.results`).
 So the result commits to the rest, its tail: `tail_root` over the tail's contributions ordered by id, in
 pages of `sdk.wire.TAIL_PAGE`, each page's commitment covering its leaves and the next page's commitment
-(`sdk.wire.tail_page_hash`), and `tail_ppb`, their shares' sum. Replicas must agree on the root exactly.
+(`sdk.wire.tail_page_hash`), and `tail_ppb`, their shares' sum. The tail paid is the one more than half of
+the agreeing replicas hold (`calls._tail_to_pay`).
 
 At settlement the tail's part of the contributors' pool (its ppb, as one more share of the split) is set
-aside in TAIL_SHARES, recorded in the settlement as one payment with the role "tail"; then anyone - the
-worker that settled it, in practice (`gpu_worker.follower`), or anyone holding the tail the worker handed
-out with its result - pays it a page at a time, in order (`pay_page`): a leaf of p ppb gets ⌊amount·p/tail_ppb⌋
+aside in TAIL_SHARES, recorded in the settlement as one payment with the role "tail" (and the settlement
+names the tail's root and its worker); then anyone - that worker, in practice (`gpu_worker.tail_payer`), or
+anyone holding the tail the worker handed out with its result - pays it a page at a time, in order
+(`pay_page`): a leaf of p ppb gets ⌊amount·p/tail_ppb⌋
 (through `payout.pay`, so a payment too small to open an empty account is held for its contributor as
 any other), never more than what is left; a contribution withdrawn or taken down by the request's block is
 paid nothing and its share goes to the model owner (listed ones' go to the other credited contributions,
-which a page cannot know in advance); the last page sends what rounding left to the model owner and closes
-the tail. Per-query storage stays bounded (one record per unpaid tail); a page's weight is bounded by its
+which a page cannot know in advance); the last page sends what rounding left to the model owner - at most
+a base unit per contribution paid; more means the leaves' shares fall short of `tail_ppb`, which the chain
+cannot see before, and that goes to the treasury, so an owner running the worker gains nothing by it - and
+closes the tail. Per-query storage stays bounded (one record per unpaid tail); a page's weight is bounded by its
 size. Payments already made are not reversed by a later dispute, as for listed ones.
 
 A tail nobody pays out within `tail_window` blocks of its settlement - its worker gone with the leaves, or a
@@ -45,6 +49,7 @@ from .storage import Tails
 
 TAIL = "tail"  # the settlement's payment of what it set aside for the tail (to TAIL_SHARES)
 ROUNDING = "model_owner (the tail's rounding)"
+SHORT = "protocol (a tail whose shares fall short of its total)"
 WITHDRAWN = "model_owner (a tail contribution withdrawn by the request's block)"
 
 
@@ -54,6 +59,7 @@ def set_aside(ctx: Context, request, model_id: int, settlement: pb.Settlement, w
     if not amount:
         return
     pay(ctx, request, model_id, settlement, TAIL_SHARES, amount, TAIL)
+    settlement.tail_root, settlement.tail_worker = winner.tail_root, winner.worker
     Tails.insert(ctx, request.id, pb.Tail(request=request.id, model=model_id, next=winner.tail_root,
                                           amount=encode_u128(amount), paid=encode_u128(0), tail_ppb=winner.tail_ppb,
                                           left=winner.tail_contributions, requested_at=request.created_at,
@@ -97,8 +103,11 @@ def pay_page(ctx: Context, args: pb.PayTail) -> None:
                 contribution.datanet, source=source)
         paid, page_paid = paid + share, page_paid + share
     found.left = max(0, found.left - len(args.leaves))
+    found.paid_leaves += len(args.leaves)
     if not args.next:
-        pay(ctx, request, model.id, None, model.owner, amount - paid, ROUNDING, source=source)
+        rounding = min(amount - paid, found.paid_leaves)
+        pay(ctx, request, model.id, None, model.owner, rounding, ROUNDING, source=source)
+        pay(ctx, request, model.id, None, TREASURY, amount - paid - rounding, SHORT, source=source)
         page_paid += amount - paid
         found.left = 0
         Tails.remove(ctx, args.request)

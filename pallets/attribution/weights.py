@@ -49,5 +49,5 @@ SUBMIT = Weight(ref_time_ns=2_645_000, reads=40 + 16 + 4 * 30 + 3 * 16, writes=1
 CHALLENGE = Weight(ref_time_ns=710_000, reads=40 + 16 + 2 * 64, writes=4)
 VOTE = Weight(ref_time_ns=560_000, reads=40 + 16 + 4 * 8, writes=6 + 2 * 8)
 CLAIM_OWED = Weight(ref_time_ns=65_000, reads=4, writes=3)
-PAY_TAIL = Weight(ref_time_ns=8_620_000, reads=3 + 4 + 13 * 32, writes=1 + 3 + 8 * 32)
-CLOSE_TAIL = Weight(ref_time_ns=130_000, reads=3, writes=3)
+PAY_TAIL = Weight(ref_time_ns=8_675_000, reads=3 + 4 + 13 * 32, writes=1 + 3 + 8 * 32)
+CLOSE_TAIL = Weight(ref_time_ns=125_000, reads=3, writes=3)

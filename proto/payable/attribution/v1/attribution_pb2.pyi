@@ -208,7 +208,7 @@ class StoredResult(_message.Message):
     def __init__(self, worker: _Optional[bytes] = ..., output_hash: _Optional[bytes] = ..., contribution_ids: _Optional[_Iterable[int]] = ..., scores_ppb: _Optional[_Iterable[int]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., included: _Optional[_Union[ExtrinsicRef, _Mapping]] = ..., refused: _Optional[_Union[_inference_pb2.RefusalReason, str]] = ..., max_new_tokens: _Optional[int] = ..., limit: _Optional[int] = ..., tail_root: _Optional[bytes] = ..., tail_ppb: _Optional[int] = ..., tail_contributions: _Optional[int] = ...) -> None: ...
 
 class Tail(_message.Message):
-    __slots__ = ("request", "model", "next", "amount", "paid", "tail_ppb", "left", "requested_at", "expires_at")
+    __slots__ = ("request", "model", "next", "amount", "paid", "tail_ppb", "left", "requested_at", "expires_at", "paid_leaves")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     NEXT_FIELD_NUMBER: _ClassVar[int]
@@ -218,6 +218,7 @@ class Tail(_message.Message):
     LEFT_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    PAID_LEAVES_FIELD_NUMBER: _ClassVar[int]
     request: int
     model: int
     next: bytes
@@ -227,7 +228,8 @@ class Tail(_message.Message):
     left: int
     requested_at: int
     expires_at: int
-    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., next: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., paid: _Optional[bytes] = ..., tail_ppb: _Optional[int] = ..., left: _Optional[int] = ..., requested_at: _Optional[int] = ..., expires_at: _Optional[int] = ...) -> None: ...
+    paid_leaves: int
+    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., next: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., paid: _Optional[bytes] = ..., tail_ppb: _Optional[int] = ..., left: _Optional[int] = ..., requested_at: _Optional[int] = ..., expires_at: _Optional[int] = ..., paid_leaves: _Optional[int] = ...) -> None: ...
 
 class Payment(_message.Message):
     __slots__ = ("account", "amount", "role", "contribution_id", "datanet")
@@ -244,7 +246,7 @@ class Payment(_message.Message):
     def __init__(self, account: _Optional[bytes] = ..., amount: _Optional[bytes] = ..., role: _Optional[str] = ..., contribution_id: _Optional[int] = ..., datanet: _Optional[int] = ...) -> None: ...
 
 class Settlement(_message.Message):
-    __slots__ = ("request", "model", "fee", "payments", "settled_at", "agreeing_workers", "slashed_workers", "challenge_until", "escrow", "refund", "input_tokens", "output_tokens", "evidence", "refused", "max_new_tokens", "limit")
+    __slots__ = ("request", "model", "fee", "payments", "settled_at", "agreeing_workers", "slashed_workers", "challenge_until", "escrow", "refund", "input_tokens", "output_tokens", "evidence", "refused", "max_new_tokens", "limit", "tail_root", "tail_worker")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     FEE_FIELD_NUMBER: _ClassVar[int]
@@ -261,6 +263,8 @@ class Settlement(_message.Message):
     REFUSED_FIELD_NUMBER: _ClassVar[int]
     MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    TAIL_ROOT_FIELD_NUMBER: _ClassVar[int]
+    TAIL_WORKER_FIELD_NUMBER: _ClassVar[int]
     request: int
     model: int
     fee: bytes
@@ -277,7 +281,9 @@ class Settlement(_message.Message):
     refused: _inference_pb2.RefusalReason
     max_new_tokens: int
     limit: int
-    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., settled_at: _Optional[int] = ..., agreeing_workers: _Optional[_Iterable[bytes]] = ..., slashed_workers: _Optional[_Iterable[bytes]] = ..., challenge_until: _Optional[int] = ..., escrow: _Optional[bytes] = ..., refund: _Optional[bytes] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., evidence: _Optional[_Iterable[_Union[ExtrinsicRef, _Mapping]]] = ..., refused: _Optional[_Union[_inference_pb2.RefusalReason, str]] = ..., max_new_tokens: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+    tail_root: bytes
+    tail_worker: bytes
+    def __init__(self, request: _Optional[int] = ..., model: _Optional[int] = ..., fee: _Optional[bytes] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., settled_at: _Optional[int] = ..., agreeing_workers: _Optional[_Iterable[bytes]] = ..., slashed_workers: _Optional[_Iterable[bytes]] = ..., challenge_until: _Optional[int] = ..., escrow: _Optional[bytes] = ..., refund: _Optional[bytes] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., evidence: _Optional[_Iterable[_Union[ExtrinsicRef, _Mapping]]] = ..., refused: _Optional[_Union[_inference_pb2.RefusalReason, str]] = ..., max_new_tokens: _Optional[int] = ..., limit: _Optional[int] = ..., tail_root: _Optional[bytes] = ..., tail_worker: _Optional[bytes] = ...) -> None: ...
 
 class Dispute(_message.Message):
     __slots__ = ("request", "challenger", "claim", "jury", "votes", "bond", "resolved", "upheld")
