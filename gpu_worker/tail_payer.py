@@ -111,7 +111,8 @@ class TailPayer:
         except ClientError as exc:
             if not str(exc).startswith("NOT_FOUND"):
                 raise
-            if not self._pending(client, request_id):
+            request = self._request(client, request_id)
+            if request is None or request.status != inf.PENDING:  # done with (or never this chain's)
                 self._forget(request_id)
             return None
         page = next((p for p in tail_pages(leaves) if tail_page_hash(*p) == open_tail.next), None)
@@ -127,16 +128,14 @@ class TailPayer:
         return settlement.tail_worker == self.worker
 
     @staticmethod
-    def _pending(client: Client, request_id: int) -> bool:
-        """Whether the request may still settle (on this worker's tail); False for one the chain never had."""
+    def _request(client: Client, request_id: int) -> inf.Request | None:
+        """The chain's request; None when the chain never had it (a data directory reused, say)."""
         try:
-            request = client.pallet_query("inference", "get_request", inf.RequestRef(request=request_id),
-                                          inf.Request)
+            return client.pallet_query("inference", "get_request", inf.RequestRef(request=request_id), inf.Request)
         except ClientError as exc:
             if str(exc).startswith("NOT_FOUND"):
-                return False
+                return None
             raise
-        return request.status == inf.PENDING
 
     def _forget(self, request_id: int) -> None:
         with self._lock:
@@ -156,12 +155,8 @@ class TailPayer:
             return
         if request_id in self._tails:
             return
-        try:
-            request = client.pallet_query("inference", "get_request", inf.RequestRef(request=request_id),
-                                          inf.Request)
-        except ClientError as exc:
-            if not str(exc).startswith("NOT_FOUND"):
-                raise
+        request = self._request(client, request_id)
+        if request is None:
             path.unlink(missing_ok=True)  # a request this chain never had
             return
         model = client.pallet_query("modelregistry", "get_model", mr.ModelRequest(model=request.model), mr.Model)
