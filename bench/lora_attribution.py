@@ -22,12 +22,15 @@ DataInf's notebooks score each validation point, and as a paid request is one ge
 held-out row's loss measured; the LDS is the mean over rows of the Spearman correlation between the
 measured −loss and the sum of the kept rows' scores (`lds`: the loss of the whole answer; `lds_taught`: of
 its tokens that do not echo the prompt). Methods: ours (what an index on the adapter does: each row read by
-the reading - token-normalised loss, plain, or plain with the answer tokens that echo the prompt at 0.5 or
-0.25, gpu_worker/gradient/readings.py - and damping - up to none at all: plain cosine - chosen from the data by the
-worker's rule, `damping.choose_adapter_damping`, each task's rows one contribution; sketched to
-`adapter_index.sketch_dims` per module, 256 on this 28-module adapter; a damped per-layer Fisher inverse, unit
-rows), `ours_every_token_k64` (the rule before this one, in the same run: the token-normalised and plain
-readings only, 64 dims per module), DataInf's closed form and plain gradient dot-product (plain gradients,
+the reading - token-normalised or plain loss, with the answer tokens that echo the prompt at 0.5 or 0.25 or
+not, gpu_worker/gradient/readings.py - with a damping - up to none at all: plain cosine - and a power of the
+damped per-layer Fisher - its inverse or inverse square root -, unit rows, sketched to
+`adapter_index.sketch_dims` per module, 256 on this 28-module adapter; two settings chosen from the data by the
+worker's rule, `damping.choose_adapter_damping`, each task's rows one contribution: the one that pays, whose
+AUC and recall these are, and the one that predicts effects, whose LDS this is - `lds_of_what_pays` beside it),
+`ours_every_token_k64` (the same rule over the token-normalised and plain readings of every token only, 64
+dims per module: what the echo readings and the larger sketch add), DataInf's closed form and plain gradient
+dot-product (plain gradients,
 ours' sketch), and Kronfluence's EK-FAC with the LoRA modules as its tracked modules
 (from `pip install -e .[bench]`; reported as not run without it). Last, p50/p95 of one query (backward +
 projection + scoring) against a 1,000-row index, on CPU.
@@ -125,9 +128,9 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
     from gpu_worker.finetune.synthetic import task_rows
     from gpu_worker.finetune.trainer import collate
     from gpu_worker.gradient import lora_influence as influence
-    from gpu_worker.gradient.damping import ADAPTER_CANDIDATES, choose_adapter_damping
+    from gpu_worker.gradient.damping import ADAPTER_SETTINGS, choose_adapter_damping
     from gpu_worker.gradient.echoes import without_echoes
-    from gpu_worker.gradient.readings import PLAIN, READINGS, TOKEN, WITHOUT_ECHOES, Reading
+    from gpu_worker.gradient.readings import PLAIN, READINGS, TOKEN, Reading
 
     rows = task_rows(args.per_task, seed=0, task_set=task_set)
     held = task_rows(args.queries_per_task, seed=1, task_set=task_set)
@@ -141,17 +144,17 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
     timings = {"fine_tune": round(time.perf_counter() - started, 1)}
     model, _ = _peft(CACHE, adapter_dir)
 
-    # every reading's whole gradients (the echo readings mixed from the plain pass and the pass without echoes,
-    # as readings.projections mixes sketches), of the rows, the held-out queries and the rule's check rows
+    # every reading's whole gradients (the echo readings mixed from their two passes, as readings.projections
+    # mixes sketches), of the rows, the held-out queries and the rule's check rows
     check_rows = _examples(task_rows(2, seed=2, task_set=task_set), tokenizer, setting, 2 * 10 ** 6)
     parts = (train, queries, check_rows)
     started = time.perf_counter()
     passes = {r: [influence.per_example_gradients(model, [r.read(e, tokenizer) for e in part], pad,
                                                   token_normalized=r.token_normalized) for part in parts]
-              for r in (TOKEN, PLAIN, WITHOUT_ECHOES)}
+              for r in sorted({p for r in READINGS for p in r.passes}, key=lambda r: r.name)}
     layout = passes[PLAIN][0][0]
     grads = {r: [g for _, g in passes[r]] if r in passes else
-             [r.mixed(w1, w0) for (_, w1), (_, w0) in zip(passes[PLAIN], passes[WITHOUT_ECHOES], strict=True)]
+             [r.mixed(w1, w0) for (_, w1), (_, w0) in zip(*(passes[p] for p in r.passes), strict=True)]
              for r in READINGS}
     timings["gradients"] = round(time.perf_counter() - started, 1)
     k = sketch_dims(len(layout))  # what an index on this adapter sketches to (its modules all read)
@@ -167,25 +170,25 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
                                             {r: sketched(r, 2, dims) for r in kinds},
                                             np.searchsorted(names, tasks), config.learning_rate, SEED) | {"k": dims}
         timings[f"damping_choice_{name}"] = round(time.perf_counter() - started, 1)
-    row_scores, task_scores = {}, {}
+    row_scores, task_scores, effect_scores = {}, {}, {}  # effects: the rule's setting for them (a yardstick: itself)
     for name in (*rule, *YARDSTICKS):
-        choice = rule.get(name, {"token_normalized": False, "echo_weight": 1.0, "damping": 0.0, "k": k})
-        reading, dims = Reading(choice["token_normalized"], choice["echo_weight"]), choice["k"]
-        method = "ours" if name in rule else name
-        blocks = sketched(reading, 0, dims)
-        features = influence.row_features(blocks, influence.operators(blocks, layout, method, choice["damping"]),
-                                          method)
+        choice = rule.get(name, {"token_normalized": False, "echo_weight": 1.0, "damping": 0.0,
+                                 "power": influence.INVERSE, "k": k})
+        method, dims = "ours" if name in rule else name, choice["k"]
+        reading, features = _features(sketched, layout, choice, method, dims)
         row_scores[name] = influence.scores(sketched(reading, 1, dims), features)
         task_means = np.stack([grads[reading][1][held_tasks == t].mean(0) for t in names])
         task_scores[name] = influence.scores(influence.project_layers(task_means, layout, dims, SEED), features)
+        reading, features = _features(sketched, layout, choice.get("effect", choice), method, dims)
+        effect_scores[name] = influence.scores(sketched(reading, 1, dims), features)
 
     every = {}  # every setting the rule weighs, on the held-out rows: where identification and LDS part ways
     for reading in READINGS:
         blocks = sketched(reading, 0, k)
-        for c in ADAPTER_CANDIDATES:
-            features = influence.row_features(blocks, influence.operators(blocks, layout, "ours", c), "ours")
-            every[f"{reading.name} {'cosine' if c == influence.NO_CURVATURE else f'c={c:g}'}"] = influence.scores(
-                sketched(reading, 1, k), features)
+        for c, power in ADAPTER_SETTINGS:
+            features = influence.row_features(blocks, influence.operators(blocks, layout, "ours", c, power), "ours")
+            every[f"{reading.name} {'cosine' if c == influence.NO_CURVATURE else f'c={c:g} p={power:g}'}"] = \
+                influence.scores(sketched(reading, 1, k), features)
 
     same_task, same_row_task = [tasks == t for t in names], [tasks == t for t in held_tasks]
     quality = {name: {"task_query": _identify(task_scores[name], same_task),
@@ -226,25 +229,41 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
                                        for j in range(len(queries))])), 4)
 
     fields = (("lds", outcomes), *([("lds_taught", outcomes_taught)] if setting == "response_only" else []))
-    for name, scores in row_scores.items():
-        quality[name].update({field: lds(scores, measured) for field, measured in fields})
+    for name, scores in row_scores.items():  # the rule's LDS is its effect setting's, what pays' beside it (a
+        # yardstick's are one; Kronfluence, scored apart, has its own alone)
+        quality[name].update({field: lds(effect_scores.get(name, scores), measured) for field, measured in fields},
+                             lds_of_what_pays=lds(scores, outcomes))
     every_setting = {name: {"row_query": _identify(scores, same_row_task),
                             **{field: lds(scores, measured) for field, measured in fields}}
                      for name, scores in every.items()}
 
     return {"rows": len(train), "tasks": len(names), "queries": len(queries), "fine_tune_steps": steps,
             "modules": len(layout), "lora_parameters": int(grads[PLAIN][0].shape[1]),
-            "damping": {name: {key: choice[key] for key in ("damping", "token_normalized", "echo_weight", "k")}
+            "damping": {name: {key: choice[key] for key in ("damping", "power", "token_normalized", "echo_weight",
+                                                           "k", "effect")}
                         for name, choice in rule.items()},
             "damping_evidence": rule["ours"], "methods": quality, "every_setting": every_setting,
             "targets_met": targets_met(quality),
             "seconds": timings, "_latency": (model, layout, rule["ours"], queries)}
 
 
+def _features(sketched, layout, choice: dict, method: str, dims: int):
+    """(the reading, the rows' features) of one setting (`choice`: its reading, damping and power) of `method`;
+    `sketched(reading, part, dims)` gives a part's sketched gradients."""
+    from gpu_worker.gradient import lora_influence as influence
+    from gpu_worker.gradient.readings import Reading
+
+    reading = Reading(choice["token_normalized"], choice["echo_weight"])
+    blocks = sketched(reading, 0, dims)
+    return reading, influence.row_features(
+        blocks, influence.operators(blocks, layout, method, choice["damping"], choice["power"]), method)
+
+
 def targets_met(quality: dict) -> dict:
     """Which targets ours meets, per kind of query: AUC ≥ 0.99 and recall ≥ 0.95 (DataInf's protocol); AUC
-    ≥ 0.95 with AUC and recall above both yardsticks (DataInf's closed form, gradient dot-product); and LDS
-    above every yardstick run (Kronfluence too, when installed) and not below the best of the two."""
+    ≥ 0.95 with AUC and recall above both yardsticks (DataInf's closed form, gradient dot-product) - of the
+    setting that pays -; and LDS - of the setting that predicts effects - above every yardstick run
+    (Kronfluence too, when installed) and not below the best of the two."""
     ours = quality["ours"]
     lds = {n: q["lds"] for n, q in quality.items() if not n.startswith("ours") and "lds" in q}
     met = {kind: {"auc": ours[kind]["auc"] >= 0.99, "recall": ours[kind]["recall"] >= 0.95,
@@ -334,14 +353,15 @@ def _current_index(root: Path) -> bool:
     is kept)."""
     from gpu_worker.adapter_index import GRADIENT_LAYERS, PROJECTION
     from gpu_worker.frozen_base import native_dtype
-    from gpu_worker.gradient.damping import ADAPTER_CANDIDATES, ADAPTER_RULE
+    from gpu_worker.gradient.damping import ADAPTER_RULE, ADAPTER_SETTINGS
     from gpu_worker.gradient.readings import READINGS
 
     meta = root / "attribution.json"
     gradient = json.loads(meta.read_text())["gradient"] if meta.exists() else {}
     choice = gradient.get("damping", {})
     return gradient.get("projection") == PROJECTION and choice.get("rule") == ADAPTER_RULE \
-        and choice.get("candidates") == list(ADAPTER_CANDIDATES) and choice.get("kinds") == [r.name for r in READINGS] \
+        and choice.get("candidates") == [list(setting) for setting in ADAPTER_SETTINGS] \
+        and choice.get("kinds") == [r.name for r in READINGS] \
         and gradient.get("base_dtype", "float32") == native_dtype("cpu") and gradient.get("layers") == GRADIENT_LAYERS
 
 

@@ -5,9 +5,11 @@ the content store as a directory artifact (kind `sdk.artifacts.ATTRIBUTION_INDEX
 hash is the model's `attribution_index_hash` on chain - so every worker serving the adapter fetches the same index and
 checks every byte of it. The directory holds:
     attribution.json      method, span weight, contributions, projection (its kind, seed and k per module),
-                          the chosen reading (`token_normalized`, `echo_weight`: gradient/readings.py)
-                          and damping with their evidence, the modules read (the LoRA modules on the top
-                          `GRADIENT_LAYERS` layers) and the adapter's modules, with their sizes
+                          the reading that pays (`token_normalized`, `echo_weight`: gradient/readings.py),
+                          its damping and curvature `power` with their evidence, the setting that predicts
+                          effects (`effect`) with each contribution's predicted effect on the held-out rows,
+                          the modules read (the LoRA modules on the top `GRADIENT_LAYERS` layers) and the
+                          adapter's modules, with their sizes
     rows.npy              each row's contribution (index into attribution.json's contributions)
     span/                 the suffix-array index over each row's trained tokens (one document per row)
     gradient/features.npy the rows' preconditioned, projected LoRA gradients [rows, Σ k_l]
@@ -131,24 +133,46 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
                     "base_dtype": dtype, "layers": spec.gradient_layers,
                     "modules": [[m.name, m.a_size, m.b_size] for m in layout],
                     "adapter_modules": influence.adapter_layout(laid_out, adapter)}
-        damping, reading = 0.0, chosen_among[0]
+        damping, power, reading = 0.0, influence.INVERSE, chosen_among[0]
         if spec.gradient_method == "ours":
             queries = held_out[:16] or train[:8]
             query_blocks = readings.projections(laid_out, tokenizer, queries, pad, k, spec.seed, adapter,
                                                 chosen_among, traced)[1]
             evidence = choose_adapter_damping(model, adapter, train, queries, pad, layout, sketched, query_blocks,
                                               row_contribution, lr, spec.seed, budget_rows)
-            damping, reading = evidence["damping"], Reading(evidence["token_normalized"], evidence["echo_weight"])
+            damping, power = evidence["damping"], evidence["power"]
+            reading = Reading(evidence["token_normalized"], evidence["echo_weight"])
             gradient["damping"] = evidence
+            gradient["effect"] = evidence["effect"] | _held_out_effects(
+                evidence["effect"], layout, sketched, query_blocks, row_contribution, len(contributions)) | {
+                "queries": len(queries), "held_out": bool(held_out)}
         gradient["token_normalized"], gradient["echo_weight"] = reading.token_normalized, reading.echo_weight
+        if spec.gradient_method == "ours":  # a yardstick's operator has no power
+            gradient["power"] = power
         blocks = sketched[reading]
-        ops = influence.operators(blocks, layout, spec.gradient_method, damping)
+        ops = influence.operators(blocks, layout, spec.gradient_method, damping, power)
         (out / "gradient").mkdir()
         np.save(out / "gradient" / "features.npy",
                 influence.row_features(blocks, ops, spec.gradient_method).astype(np.float32))
         meta["gradient"] = gradient
     (out / "attribution.json").write_text(json.dumps(meta, sort_keys=True, indent=1))
     return meta
+
+
+def _held_out_effects(effect: dict, layout: list, rows: dict, queries: dict, row_contribution: np.ndarray,
+                      contributions: int) -> dict:
+    """What the effect setting (`damping`'s rule, 6) predicts each contribution's rows do to the loss of the
+    check queries (the rows it was chosen with), each read as that setting reads a query: {"contributions": per
+    contribution, its rows' scores summed and averaged over the queries, as a signed share of all
+    contributions' absolute sum} - positive: training on them lowers the held-out loss."""
+    reading = Reading(effect["token_normalized"], effect["echo_weight"])
+    blocks = rows[reading]
+    features = influence.row_features(
+        blocks, influence.operators(blocks, layout, "ours", effect["damping"], effect["power"]), "ours")
+    per_row = influence.scores(queries[reading], features).mean(0)
+    per_contribution = np.bincount(row_contribution, weights=per_row, minlength=contributions)
+    total = float(np.abs(per_contribution).sum())
+    return {"contributions": [round(float(v) / total, 6) if total > 0 else 0.0 for v in per_contribution]}
 
 
 def build_for_publish(model, tokenizer, train: list[Example], held_out: list[Example], out: Path, method: str,
@@ -204,6 +228,8 @@ class AdapterIndex:
                        token_normalized=g["token_normalized"])
             if "echo_weight" in g:  # the reading's echo weight (indexes before it read every token at 1)
                 out["echo_weight"] = g["echo_weight"]
+            if "power" in g:  # the damped Fisher's power (indexes before it inverted it: 1)
+                out["power"] = g["power"]
             if "layers" in g:  # the top layers read (indexes before it read every layer)
                 out["layers"] = g["layers"]
         return out

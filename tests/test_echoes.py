@@ -88,11 +88,13 @@ def test_a_weighted_reading_weighs_the_echoes_alone_and_keeps_the_labels():
     assert Reading(False).read(example, tokenizer) is example and Reading(True).read(example, tokenizer) is example
     plain = Example(example.row, "", (3, 8, 3), (3, 8, 3))
     assert weighted(plain, tokenizer, 0.25).weights == (1.0, 1.0, 1.0)
-    assert [r.name for r in READINGS] == ["token", "plain", "echoes_0.5", "echoes_0.25"]
+    assert [r.name for r in READINGS] == ["token", "plain", "echoes_0.5", "echoes_0.25", "token_echoes_0.5",
+                                          "token_echoes_0.25"]
+    assert Reading(True, 0.25).read(example, tokenizer) == quarter  # token normalisation is the loss's, not here
     with pytest.raises(ValueError, match="a weight per label"):
         Example(example.row, "", example.input_ids, example.labels, weights=(1.0,) * 3)
     with pytest.raises(ValueError, match="a label per token"):
         Example(example.row, "", example.input_ids, example.labels[:-1])
-    for bad, reason in (((False, 1.5), "within 0..1"), ((False, -0.1), "within 0..1"), ((True, 0.5), "no echo weight")):
+    for bad, reason in (((False, 1.5), "within 0..1"), ((False, -0.1), "within 0..1"), ((True, 2.0), "within 0..1")):
         with pytest.raises(ValueError, match=reason):
             Reading(*bad)

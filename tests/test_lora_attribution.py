@@ -92,7 +92,8 @@ def test_the_index_is_rebuilt_to_the_same_bytes_and_refuses_a_foreign_layout(tun
                                    tuned["root"] / f"rebuild-{name}", spec, 1e-3)
         hashes.append(directory_hash(tuned["root"] / f"rebuild-{name}", ATTRIBUTION_INDEX))
     assert hashes[0] == hashes[1]
-    assert meta["gradient"]["damping"]["damping"] in meta["gradient"]["damping"]["candidates"]
+    evidence = meta["gradient"]["damping"]
+    assert [evidence["damping"], evidence["power"]] in evidence["candidates"]
     index = AdapterIndex(tuned["root"] / "rebuild-a")
     index.meta["gradient"]["modules"][0][1] += 1
     with pytest.raises(ValueError, match="another adapter layout"):
@@ -271,29 +272,36 @@ def test_a_reply_the_rows_did_not_teach_earns_the_contributors_nothing(tuned):
     assert np.mean(gains) > 0.2 and sum(found.paid_fraction > 0.05 for _, found in taught) >= 7, gains
 
 
-def test_the_adapter_rule_takes_the_best_identifier_whose_lds_holds_up():
-    """What pays is identification; LDS bounds it. Among (reading, damping) settings whose check LDS is within one
-    standard error of the best or not below the best yardstick's, the one that best finds its rows' own
-    contribution wins - not the best LDS alone (which picked small dampings that rank a query's own task below
-    the yardsticks), and not a better identifier whose LDS falls below both bounds. Without contributions to
-    tell apart, the largest damping in the window (the most conservative inverse); ties go to the reading
-    ranked first (keys are (its rank in readings.READINGS, damping))."""
-    from gpu_worker.gradient.damping import _choose
+def test_what_pays_is_the_best_identifier_that_predicts_retrains_and_effects_take_the_best_lds_at_the_root():
+    """Two uses, two settings. What pays is identification: among (reading, damping, power) settings whose check
+    LDS is above zero by more than its standard error, the one that best finds its rows' own contribution -
+    not a better identifier that the check cannot show predicts anything; with none above, identification
+    alone. Without contributions to tell apart, the largest damping among them (the most conservative);
+    ties go to the larger damping, then the smaller power, then the reading ranked first (keys are (its rank
+    in readings.READINGS, damping, power)). What predicts effects is the best LDS at power 1/2, whatever
+    identifies."""
+    from gpu_worker.gradient.damping import _choose, _most_predictive
 
-    keys = [(0, 0.1), (0, 10.0), (0, 1000.0), (1, 0.1), (1, 10.0)]
-    lds, errors = [0.45, 0.42, 0.30, 0.44, 0.41], [0.05] * 5
-    assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86])] == (1, 10.0)
-    assert keys[_choose(keys, lds, errors, [0.78, 0.88, 0.95, 0.80, 0.86])] == (0, 10.0)
-    assert keys[_choose(keys, lds, errors, [0.78, 0.86, 0.95, 0.80, 0.86])] == (0, 10.0)  # a tie: rank 0
-    assert keys[_choose(keys, lds, errors, [np.nan] * 5)] == (0, 10.0)
-    assert keys[_choose(keys, lds, [0.0] * 5, [0.78, 0.84, 0.95, 0.80, 0.86])] == (0, 0.1)  # no doubt: LDS
-    assert keys[_choose(keys, lds, [0.0] * 5, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.3)] == (0, 1000.0)
-    assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.31)] == (1, 10.0)
-    assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86], yardstick=0.5)] == (1, 10.0)
-    with_cosine = keys + [(1, 0.0)]  # no curvature at all: the most conservative setting of all
-    assert with_cosine[_choose(with_cosine, lds + [0.41], errors + [0.05], [np.nan] * 6)] == (1, 0.0)
-    assert with_cosine[_choose(with_cosine, lds + [0.41], errors + [0.05], [0.78, 0.86, 0.9, 0.8, 0.86, 0.86])] \
-        == (1, 0.0)  # ties with (0, 10.0) and (1, 10.0) at identification
+    keys = [(0, 0.1, 1.0), (0, 10.0, 1.0), (0, 1000.0, 1.0), (1, 0.1, 0.5), (1, 10.0, 0.5)]
+    lds, errors = [0.45, 0.42, 0.03, 0.44, 0.41], [0.05] * 5
+    assert keys[_choose(keys, lds, errors, [0.78, 0.84, 0.95, 0.80, 0.86])] == (1, 10.0, 0.5)  # 0.95: no LDS
+    assert keys[_choose(keys, lds, errors, [0.78, 0.88, 0.95, 0.80, 0.86])] == (0, 10.0, 1.0)
+    assert keys[_choose(keys, lds, errors, [0.78, 0.86, 0.95, 0.80, 0.86])] == (1, 10.0, 0.5)  # a tie: the root
+    assert keys[_choose(keys, lds, errors, [np.nan] * 5)] == (1, 10.0, 0.5)  # no identification: largest c, root
+    assert keys[_choose(keys, lds, [0.0] * 5, [0.78, 0.84, 0.95, 0.80, 0.86])] == (0, 1000.0, 1.0)  # no doubt
+    assert keys[_choose(keys, [-0.1] * 5, errors, [0.78, 0.84, 0.95, 0.80, 0.86])] == (0, 1000.0, 1.0)  # none
+    with_cosine = keys + [(2, 0.0, 1.0)]  # no curvature at all: the most conservative setting of all
+    assert with_cosine[_choose(with_cosine, lds + [0.3], errors + [0.05], [np.nan] * 6)] == (2, 0.0, 1.0)
+    assert with_cosine[_choose(with_cosine, lds + [0.3], errors + [0.05], [0.78, 0.86, 0.9, 0.8, 0.86, 0.86])] \
+        == (2, 0.0, 1.0)  # ties with (0, 10.0) and (1, 10.0) at identification
+    assert keys[_most_predictive(keys, lds)] == (1, 0.1, 0.5)  # the best LDS at power 1 is not a candidate
+    assert keys[_most_predictive(keys, [0.45, 0.42, 0.03, 0.41, 0.41])] == (1, 10.0, 0.5)  # a tie: larger c
+    assert with_cosine[_most_predictive(with_cosine, lds + [0.5])] == (2, 0.0, 1.0)  # cosine: any power's
+    twins = [(0, 10.0, 0.5), (1, 10.0, 0.5)]  # the same c and power, two readings: the one ranked first
+    assert twins[_choose(twins, [0.4, 0.4], [0.05, 0.05], [0.9, 0.9])] == (0, 10.0, 0.5)
+    assert twins[_most_predictive(twins, [0.4, 0.4])] == (0, 10.0, 0.5)
+    # one query's correlation shows nothing: its standard error is unknown, so the other setting pays
+    assert twins[_choose(twins, [0.4, 0.3], [np.nan, 0.05], [0.95, 0.9])] == (1, 10.0, 0.5)
 
 
 def test_leave_one_out_identification_asks_rows_that_have_a_contribution_to_find():
@@ -320,7 +328,7 @@ def test_the_index_records_and_uses_the_setting_its_rule_chose(tuned):
     from gpu_worker.adapter_index import AdapterIndex, IndexSpec, build_adapter_index, sketch_dims
     from gpu_worker.gradient import lora_influence as influence
     from gpu_worker.gradient import readings
-    from gpu_worker.gradient.damping import _choose
+    from gpu_worker.gradient.damping import ADAPTER_SETTINGS, _choose, _most_predictive
 
     model, tokenizer, rows = tuned["model"], tuned["tokenizer"], tuned["train"]
     meta = build_adapter_index(model, tokenizer, rows, tuned["held"][:6], tuned["root"] / "chosen",
@@ -328,32 +336,47 @@ def test_the_index_records_and_uses_the_setting_its_rule_chose(tuned):
     evidence, k = meta["gradient"]["damping"], meta["gradient"]["k"]
     assert evidence["identify_queries"] == 64 and evidence["kinds"] == [r.name for r in readings.READINGS]
     assert k == sketch_dims(len(meta["gradient"]["modules"])) > 64  # a small adapter: larger sketches per module
-    keys = [(rank, c) for rank in range(len(evidence["kinds"])) for c in evidence["candidates"]]
+    assert evidence["candidates"] == [[c, p] for c, p in ADAPTER_SETTINGS]
+    assert {p for _, p in ADAPTER_SETTINGS} == {1.0, 0.5}  # the Fisher's inverse and its inverse square root
+    keys = [(rank, c, p) for rank in range(len(evidence["kinds"])) for c, p in evidence["candidates"]]
     flat = {name: [v for kind in evidence["kinds"] for v in evidence[name][kind]]
             for name in ("lds", "lds_se", "identification")}
-    rank, damping = keys[_choose(keys, flat["lds"], flat["lds_se"], flat["identification"],
-                                 max(evidence["yardstick_lds"].values()))]
+    rank, damping, power = keys[_choose(keys, flat["lds"], flat["lds_se"], flat["identification"])]
     reading = readings.READINGS[rank]
-    assert (reading.token_normalized, reading.echo_weight, damping) == (
-        evidence["token_normalized"], evidence["echo_weight"], evidence["damping"])
+    assert (reading.token_normalized, reading.echo_weight, damping, power) == (
+        evidence["token_normalized"], evidence["echo_weight"], evidence["damping"], evidence["power"])
+    rank, effect_damping, effect_power = keys[_most_predictive(keys, flat["lds"])]
+    effect = meta["gradient"]["effect"]
+    assert effect_power == 0.5 or effect_damping == 0.0  # the root, or cosine (no curvature: any power's)
+    assert (effect["token_normalized"], effect["echo_weight"], effect["damping"], effect["power"]) == (
+        readings.READINGS[rank].token_normalized, readings.READINGS[rank].echo_weight, effect_damping,
+        effect_power)
+    assert effect == evidence["effect"] | {"contributions": effect["contributions"], "queries": 6, "held_out": True}
     index = AdapterIndex(tuned["root"] / "chosen")
     params = index.params()
-    assert (params["token_normalized"], params["echo_weight"], params["damping"], params["k"]) == (
-        reading.token_normalized, reading.echo_weight, damping, k)
+    assert (params["token_normalized"], params["echo_weight"], params["damping"], params["power"], params["k"]) == (
+        reading.token_normalized, reading.echo_weight, damping, power, k)
     layout, blocks = readings.projections(index.prepare(model), tokenizer, rows, tokenizer.pad_token_id, k, 0,
                                           "default", [reading])
-    want = influence.row_features(blocks[reading], influence.operators(blocks[reading], layout, "ours", damping),
-                                  "ours")
+    want = influence.row_features(
+        blocks[reading], influence.operators(blocks[reading], layout, "ours", damping, power), "ours")
     np.testing.assert_allclose(index.features, want.astype(np.float32), rtol=1e-5, atol=1e-6)
+    # the effect setting's prediction for the six held-out rows (one each of the first six tasks): signed shares
+    # whose magnitudes sum to one, largest for the tasks asked about - whose rows teach what those rows answer
+    shares = np.array(effect["contributions"])
+    assert len(shares) == len(index.contributions) == 10 and abs(np.abs(shares).sum() - 1) < 1e-4
+    asked = list(range(6))  # the held-out rows come in task order, and task i is contribution i + 1, the i-th
+    assert shares[asked].mean() > shares[6:].mean() and int(np.argmax(shares)) in asked, shares
 
 
+@pytest.mark.parametrize("token_normalized", [False, True])
 @pytest.mark.parametrize("weight", [0.25, 0.5])
-def test_an_echo_reading_mixed_from_two_passes_is_the_weighted_loss_read_directly(tuned, weight):
-    """An index's rows under an echo reading are mixed from the plain pass and the pass without echoes (the
-    gradient is linear in the tokens' weights); a query is read with its weights in one pass. Both must be
-    the gradient of the same loss: each row's mixed sketch is the directly weighted pass's to float32's
-    rounding, and not the plain one where the row's answer echoes its prompt (the plain one's where it does
-    not)."""
+def test_an_echo_reading_mixed_from_two_passes_is_the_weighted_loss_read_directly(tuned, weight, token_normalized):
+    """An index's rows under an echo reading are mixed from the pass reading every token and the pass without
+    echoes (the gradient is linear in the tokens' weights; token normalisation's scales are held constant); a
+    query is read with its weights in one pass. Both must be the gradient of the same loss: each row's mixed
+    sketch is the directly weighted pass's to float32's rounding, and not the every-token one where the row's
+    answer echoes its prompt (that one's where it does not)."""
     from gpu_worker.gradient import lora_influence as influence
     from gpu_worker.gradient import readings
     from gpu_worker.gradient.echoes import echo_positions
@@ -361,12 +384,12 @@ def test_an_echo_reading_mixed_from_two_passes_is_the_weighted_loss_read_directl
     model, tokenizer, rows = tuned["model"], tuned["tokenizer"], tuned["train"][:24]
     echoing = np.array([bool(echo_positions(e, tokenizer)) for e in rows])
     assert 0 < echoing.sum() < len(rows)
-    reading = readings.Reading(False, weight)
+    reading, every = readings.Reading(token_normalized, weight), readings.Reading(token_normalized)
     _, mixed = readings.projections(model, tokenizer, rows, tokenizer.pad_token_id, 256, 0, "default",
-                                    [reading, readings.PLAIN])
+                                    [reading, every])
     _, direct = influence.per_example_projections(model, [reading.read(e, tokenizer) for e in rows],
-                                                  tokenizer.pad_token_id, 256, 0)
-    got, want, plain = (np.concatenate(b, axis=1) for b in (mixed[reading], direct, mixed[readings.PLAIN]))
+                                                  tokenizer.pad_token_id, 256, 0, token_normalized=token_normalized)
+    got, want, plain = (np.concatenate(b, axis=1) for b in (mixed[reading], direct, mixed[every]))
     error = np.linalg.norm(got - want, axis=1) / np.linalg.norm(want, axis=1)
     assert error.max() < 1e-5, error.max()
     apart = np.linalg.norm(plain - want, axis=1) / np.linalg.norm(want, axis=1)
@@ -398,7 +421,7 @@ def test_an_index_reading_the_top_layers_alone_scores_a_query_by_those_layers(tu
                                                        tokenizer.pad_token_id, k, 0,
                                                        token_normalized=reading.token_normalized, traced=read)
     assert [m.name for m in layout] == read
-    want = influence.row_features(blocks, influence.operators(blocks, layout, "ours", damping), "ours")
+    want = influence.row_features(blocks, influence.operators(blocks, layout, "ours", damping, g["power"]), "ours")
     np.testing.assert_allclose(index.features, want.astype(np.float32), rtol=1e-5, atol=1e-6)
     prompt, output = _generate(model, tokenizer, tuned["held"][0])
     query = Example(tuned["held"][0].row, "", tuple(prompt + output), tuple([IGNORE] * len(prompt) + output))
@@ -416,11 +439,29 @@ def test_an_index_reading_the_top_layers_alone_scores_a_query_by_those_layers(tu
                                 IndexSpec(method="lora-gradient", gradient_layers=depth), 1e-3)
     assert len(whole["gradient"]["modules"]) == len(whole["gradient"]["adapter_modules"]) > len(read)
     now, before = AdapterIndex(tuned["root"] / "all-layers"), AdapterIndex(tuned["root"] / "all-layers")
-    for key in ("layers", "adapter_modules"):
+    for key in ("layers", "adapter_modules", "power"):
         del before.meta["gradient"][key]
-    assert "layers" not in before.params()
+    assert "layers" not in before.params() and "power" not in before.params() and "power" in now.params()
     np.testing.assert_array_equal(before.gradient_scores(prepared, tokenizer, query)[1],
                                   now.gradient_scores(prepared, tokenizer, query)[1])
+
+
+def test_the_root_power_is_the_damped_inverse_square_root_and_other_powers_are_refused():
+    """Power 1/2 (`UPDATE`) is the symmetric square root of the damped inverse - applied twice, the inverse
+    (`INVERSE`) - the preconditioner an Adam step applies; no curvature is the identity at any power."""
+    from gpu_worker.gradient import lora_influence as influence
+
+    rng = np.random.default_rng(5)
+    phi = rng.standard_normal((40, 6)) * np.array([5.0, 2.0, 1.0, 0.5, 0.1, 0.01])
+    root = influence.ours_operator(phi, 0.1, influence.UPDATE)
+    inverse = influence.ours_operator(phi, 0.1, influence.INVERSE)
+    lam = 0.1 * np.trace(influence.fisher(phi)) / 6
+    np.testing.assert_allclose(root @ root, inverse, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(inverse, np.linalg.inv(influence.fisher(phi) + lam * np.eye(6)), rtol=1e-8)
+    np.testing.assert_allclose(root, root.T, atol=1e-12)
+    assert np.array_equal(influence.ours_operator(phi, influence.NO_CURVATURE, influence.UPDATE), np.eye(6))
+    with pytest.raises(ValueError, match="curvature power"):
+        influence.ours_operator(phi, 0.1, 2.0)
 
 
 def test_no_curvature_scores_rows_by_plain_cosine_and_a_large_damping_does_not():

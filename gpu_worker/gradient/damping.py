@@ -17,19 +17,20 @@ factors per candidate). The choice and the evidence for it - candidates, validat
 count, subsets - go into the index manifest, so a verifier rebuilding the index from the same data
 and seed gets the same damping and the same hash.
 
-LoRA adapters (`choose_adapter_damping`, for `lora_influence.ours_operator`) choose their damping c and
-their reading of a row's gradient (`readings`: token-normalised loss, plain, or plain with the answer tokens
-that echo the prompt at a lower weight) together, on the fine-tune's own data, by what the credit is for as
-well as by LDS:
+LoRA adapters (`choose_adapter_damping`, for `lora_influence.ours_operator`) choose their damping c, the
+power of the damped Fisher (its inverse, or its inverse square root: what an Adam step applies) and their
+reading of a row's gradient (`readings`: token-normalised or plain loss, with the answer tokens that echo the
+prompt at a lower weight or not) together, on the fine-tune's own data, by what the credit is for as well as
+by LDS:
 
 1. the queries are the fine-tune's held-out rows (or, without any, a few training rows);
 2. starting from the published adapter, continue training on random halves of the training rows
    (`ADAPTER_SUBSETS` runs of `ADAPTER_STEPS` AdamW steps at the job's learning rate - fewer, down to
    `MIN_ADAPTER_STEPS`, when that would retrain on more rows than the fine-tune did: `retrain_steps`) and
    record each query's loss change;
-3. each setting (reading × candidate c) predicts a query's change as minus the sum of the scores of the rows
-   each retrain actually drew, counted as often as drawn (unit rows after preconditioning,
-   `lora_influence.row_features`) - a short retrain sees only some of its half, and crediting the rows
+3. each setting (reading × candidate c × power, `ADAPTER_SETTINGS`) predicts a query's change as minus the
+   sum of the scores of the rows each retrain actually drew, counted as often as drawn (unit rows after
+   preconditioning, `lora_influence.row_features`) - a short retrain sees only some of its half, and crediting the rows
    it never saw buried the signal (bench/lora_attribution.py's tasks: the best candidate's score rose
    from 0.1-0.27 to about 0.5, and a seed no longer swings the choice from 0.1 to 100); its LDS is the
    mean Spearman correlation over the queries, with that mean's standard error;
@@ -37,29 +38,33 @@ well as by LDS:
    rows (from the seed; rows whose contribution has other rows, when there are several contributions)
    are each asked, leave-one-out, as a query against the other rows, and the setting's score is the mean
    AUC of the asking row's own contribution's rows against the rest;
-5. the same check scores the yardsticks (DataInf's closed form and gradient dot-product, on plain
-   gradients: `YARDSTICKS`); the rule (`_choose`): among the settings whose LDS is within one standard
-   error of the best LDS (the ones the check cannot tell from the best) or not below the better
-   yardstick's, the best at identification wins; without contributions to tell apart, the largest
-   damping in that window. Ties: the larger damping, then the reading first in `readings.READINGS`.
-   The evidence (per setting: LDS, its standard error, identification) goes into the index's
-   `attribution.json`; the chosen reading is the index's `token_normalized` and `echo_weight`, which a
-   query's gradient follows, and the damping and the reading are in `AdapterIndex.params()`, which a
-   signed result records.
+5. what pays (`_choose`): among the settings whose LDS is above zero by more than its standard error - the
+   check shows they predict which way a retrain moves a query's loss - the best at identification; without
+   contributions to tell apart, the largest damping among them;
+6. what predicts effects (`_most_predictive`): the setting with the best LDS at power 1/2 - an Adam step's
+   preconditioner, how the fine-tune (AdamW) moved the adapter for a row - or plain cosine;
+   ties, in both: the larger damping, then the smaller power, then the reading first in `readings.READINGS`.
+   The same check scores the yardsticks (DataInf's closed form and gradient dot-product on plain gradients:
+   `YARDSTICKS`) for the record. The evidence (per setting: LDS, its standard error, identification; the
+   yardsticks' LDS) goes into the index's `attribution.json`; the paying setting's reading is the index's
+   `token_normalized` and `echo_weight`, which a query's gradient follows, and its damping, power and reading
+   are in `AdapterIndex.params()`, which a signed result records; the effect setting is the index's `effect`,
+   with what it predicts each contribution does to the held-out rows' loss.
 
-Why not the best LDS alone: on prompt/response rows a short-retrain LDS prefers small dampings (0.1-1),
-which rank a query's own task's rows below both yardsticks, while identification improves steadily up to
-c ≈ 100 and beyond, and the check cannot tell many of those settings apart, or finds them no worse than the
-yardsticks. Why the reading too: token normalisation (lora_influence's module doc) keeps the rare tokens a
-row teaches from being drowned by surprising free text (the facts set), but on outputs made of copied words
-and one task token (the bench's `separators` set) it weighs the shared, well-predicted tokens as much as
-the task's; weighing the echoes down identifies a row's task best of all, but predicts the loss of the
-whole answer - the copied words' mostly - worse, and the check keeps it out where that matters. Measured
-(bench/lora_attribution.py, one run, row queries AUC / LDS, the rule over two readings at 64 dims per module
-→ this one, DataInf and grad-dot on this one's sketch): response-only distinct tasks 0.908 / 0.228 → 0.943 /
-0.278 (0.881 / 0.209, 0.888 / 0.208); separators 0.802 / 0.204 → 0.901 / 0.222 (0.877 / 0.222, 0.898 /
-0.214); suffixes 0.878 / 0.183 → 0.947 / 0.167 (0.920 / 0.200, 0.936 / 0.209). Echoes at a quarter weight by
-cosine, which the check kept out on all three: 0.952 / 0.240, 0.986 / 0.187, 0.960 / 0.111 (README).
+Why two settings: one setting cannot serve both. What identifies a row's task best reads the answer with its
+echoes weighed down (`readings`), by cosine or a large damping; what predicts a retrained loss best reads
+every copied word - which holds most of an answer's loss - with little damping. The rule before this one
+took the best identifier among the settings whose LDS the check could not tell from the best, or from the
+better yardstick's: over two readings and the inverse alone it ranked a query's own task's rows below both
+yardsticks on two response-only sets, and over every reading and both powers it left the LDS below the better
+yardstick's on two (bench/lora_attribution.py, one run, row AUC / LDS: distinct 0.950 / 0.317, separators
+0.990 / 0.274 against grad-dot's 0.278, suffixes 0.972 / 0.122 against DataInf's 0.140), since a warm-started
+short retrain's LDS (standard errors 0.04-0.10 here) ranks the settings only roughly as retraining from
+scratch does. Why the root for effects: it is how the fine-tune moved the adapter, and the check cannot
+tell the powers apart (its standard errors are larger than their differences); in that run the best by the
+check over both powers was at the root on separators (LDS 0.331), at the inverse on the distinct tasks -
+0.282, level with DataInf's 0.282, where the root's best gave 0.304 - and on suffixes - 0.254, where the
+root's gave 0.192, still above DataInf's 0.140. Figures of this rule: README.
 Both share the scoring (`_per_query`); what differs is what a retrain is, and what else the choice weighs.
 """
 
@@ -74,7 +79,10 @@ from ..datasets import Snapshot
 from ..rows import Example, collate
 from . import influence as inf
 from .lora_influence import (
+    INVERSE,
     NO_CURVATURE,
+    POWERS,
+    UPDATE,
     Module,
     damped_inverse,
     fisher,
@@ -96,12 +104,15 @@ HELD_OUT = (8, 64)     # validation queries: a fifth of the data, within these b
 # best on bench/lora_attribution.py's sets (0.95-0.99 row AUC with echoes at a quarter weight, where c = 1000
 # gave 0.94-0.97: dividing each module by its own λ_l weighs the modules otherwise)
 ADAPTER_CANDIDATES = (1e-1, 1.0, 10.0, 100.0, 1000.0, NO_CURVATURE)
+# every (c, power) an adapter's rule weighs: each damping with the Fisher's inverse and its inverse square root
+# (lora_influence.POWERS); no curvature once, since no power changes the identity
+ADAPTER_SETTINGS = tuple((c, p) for c in ADAPTER_CANDIDATES for p in POWERS if c != NO_CURVATURE or p == INVERSE)
 ADAPTER_SUBSETS, ADAPTER_STEPS, ADAPTER_BATCH = 6, 12, 8
 MIN_ADAPTER_STEPS = 3  # a retrain shorter than this moves the queries' losses too little to rank candidates
 ADAPTER_IDENTIFY_QUERIES = 64  # training rows asked, leave-one-out, to find their own contribution's rows
 # the readings it spans: `readings.READINGS`
-ADAPTER_RULE = "identification-within-one-se-of-best-lds-or-yardstick-lds, over readings"
-YARDSTICKS = ("datainf", "grad_dot")  # what ours must not fall below at LDS, computed in the same check
+ADAPTER_RULE = "pay: identification among lds above zero by one se; effect: best lds at power 1/2"
+YARDSTICKS = ("datainf", "grad_dot")  # scored in the same check, for the record (the index's evidence)
 
 
 def _grads(config: ModelConfig, state, x: np.ndarray, y: np.ndarray, target: str, device) -> tuple:
@@ -133,9 +144,10 @@ def _lds(predicted: np.ndarray, outcomes: np.ndarray, undefined: float = 0.0) ->
 
 
 def _standard_error(values: np.ndarray) -> float:
-    """The standard error of the mean of the defined values (0 with fewer than two)."""
+    """The standard error of the mean of the defined values (NaN with fewer than two: unknown, so a setting
+    with one query's correlation is not shown to predict anything)."""
     defined = values[~np.isnan(values)]
-    return float(np.std(defined, ddof=1) / np.sqrt(len(defined))) if len(defined) > 1 else 0.0
+    return float(np.std(defined, ddof=1) / np.sqrt(len(defined))) if len(defined) > 1 else float("nan")
 
 
 def _best(candidates: tuple[float, ...], scores: list[float]) -> int:
@@ -252,18 +264,31 @@ def _identification_sample(contribution: np.ndarray, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).permutation(eligible)[:ADAPTER_IDENTIFY_QUERIES])
 
 
-def _choose(keys: list[tuple[int, float]], lds: list[float], errors: list[float], identification: list[float],
-            yardstick: float = float("inf")) -> int:
-    """The rule (module doc, 5): among the (reading's rank, c) keys whose LDS is within one standard error of
-    the best one's or not below `yardstick` (the best yardstick's LDS), the best at identification; without
-    identification (NaN), the largest damping (`NO_CURVATURE` the largest of all). Ties: the larger damping,
-    then the reading ranked first (`readings.READINGS`' order: rank 0 first)."""
-    best = max(range(len(keys)), key=lambda i: (round(lds[i], 6), _strength(keys[i][1]), -keys[i][0]))
-    floor = min(round(lds[best] - errors[best], 6), round(yardstick, 6))
-    admissible = [i for i in range(len(keys)) if round(lds[i], 6) >= floor]
+def _caution(key: tuple[int, float, float]) -> tuple[float, float, int]:
+    """How conservative a (reading's rank, c, power) setting is, for breaking ties: the larger damping, then the
+    smaller power (the nearer to no curvature), then the reading ranked first (`readings.READINGS`' order)."""
+    rank, c, power = key
+    return _strength(c), -power, -rank
+
+
+def _choose(keys: list[tuple[int, float, float]], lds: list[float], errors: list[float],
+            identification: list[float]) -> int:
+    """What pays (module doc, 5): among the (reading's rank, c, power) keys whose LDS is above zero by more than
+    its standard error (the check shows they predict which way a retrain moves the losses) - all of them when
+    none is -, the best at identification; without identification (NaN), the largest damping (`NO_CURVATURE`
+    the largest of all). Ties: `_caution`."""
+    predictive = [i for i in range(len(keys)) if round(lds[i] - errors[i], 6) > 0]
+    admissible = predictive or list(range(len(keys)))
     known = [i for i in admissible if not np.isnan(identification[i])]
     return max(known or admissible,
-               key=lambda i: (round(identification[i], 6) if known else 0.0, _strength(keys[i][1]), -keys[i][0]))
+               key=lambda i: (round(identification[i], 6) if known else 0.0, *_caution(keys[i])))
+
+
+def _most_predictive(keys: list[tuple[int, float, float]], lds: list[float]) -> int:
+    """What predicts effects (module doc, 6): the key with the best LDS among those at power `UPDATE` and plain
+    cosine (`NO_CURVATURE`, the identity at every power). Ties: `_caution`."""
+    return max((i for i in range(len(keys)) if keys[i][2] == UPDATE or keys[i][1] == NO_CURVATURE),
+               key=lambda i: (round(lds[i], 6), *_caution(keys[i])))
 
 
 def _strength(damping: float) -> float:
@@ -275,13 +300,14 @@ def choose_adapter_damping(model, adapter: str, train: list[Example], queries: l
                            layout: list[Module], train_blocks: dict[Reading, list[np.ndarray]],
                            query_blocks: dict[Reading, list[np.ndarray]], row_contribution: np.ndarray, lr: float,
                            seed: int, budget_rows: int | None = None) -> dict:
-    """A LoRA adapter's damping and reading: {"damping": chosen c, "token_normalized" and "echo_weight": the
-    chosen reading, "candidates", "kinds" (the readings' names), then per reading × candidate "lds", "lds_se",
-    "identification", and "rule", "subsets", "steps", "queries", "identify_queries", "yardstick_lds"} (see the
-    module doc). `train_blocks` / `query_blocks` hold the rows' and the check queries' sketched gradients per
-    reading (`readings.projections`; the yardsticks take the plain ones, which must be there), `layout` their
-    modules, `row_contribution` each row's contribution; `budget_rows` bounds the retrains' cost
-    (`retrain_steps`). The queries' losses are always of their whole answers: what a retrain is judged by."""
+    """A LoRA adapter's two settings: {"damping": c, "power", "token_normalized" and "echo_weight": the reading -
+    what pays -, "effect": the same four keys of what predicts effects, "candidates" ([c, power] each), "kinds"
+    (the readings' names), then per reading × candidate "lds", "lds_se", "identification", and "rule",
+    "subsets", "steps", "queries", "identify_queries", "yardstick_lds"} (see the module doc). `train_blocks` /
+    `query_blocks` hold the rows' and the check queries' sketched gradients per reading
+    (`readings.projections`; the yardsticks take the plain ones, which must be there), `layout` their modules,
+    `row_contribution` each row's contribution; `budget_rows` bounds the retrains' cost (`retrain_steps`). The
+    queries' losses are always of their whole answers: what a retrain is judged by."""
     steps = retrain_steps(budget_rows)
     model.eval()
     before = _query_losses(model, queries, pad_id)
@@ -300,12 +326,12 @@ def choose_adapter_damping(model, adapter: str, train: list[Example], queries: l
         decompositions = [np.linalg.eigh(fisher(phi)) for phi in blocks]
         query = np.concatenate(query_blocks[kind], axis=1)
         own = np.concatenate([phi[sample] for phi in blocks], axis=1)
-        for c in ADAPTER_CANDIDATES:
-            features = row_features(blocks, [damped_inverse(values, vectors, c) for values, vectors in decompositions],
-                                    "ours")
+        for c, power in ADAPTER_SETTINGS:
+            features = row_features(blocks, [damped_inverse(values, vectors, c, power)
+                                              for values, vectors in decompositions], "ours")
             predicted = -(drawn @ (query @ features.T).T)  # [subsets, queries]: falls by the drawn rows' scores
             per_query = _per_query(predicted, changes)
-            keys.append((rank, c))
+            keys.append((rank, c, power))
             lds.append(_mean(per_query, undefined=float("-inf")))
             errors.append(_standard_error(per_query))
             identification.append(_identification(features, own, sample, np.asarray(row_contribution)))
@@ -314,17 +340,20 @@ def choose_adapter_damping(model, adapter: str, train: list[Example], queries: l
     for name in YARDSTICKS:
         features = row_features(train_blocks[PLAIN], operators(train_blocks[PLAIN], layout, name, 0.0), name)
         yardsticks[name] = _lds(-(drawn @ (plain @ features.T).T), changes, undefined=float("-inf"))
-    chosen = _choose(keys, lds, errors, identification, max(yardsticks.values()))
-    reading = kinds[keys[chosen][0]]
+    chosen, predictive = _choose(keys, lds, errors, identification), _most_predictive(keys, lds)
+    reading, effect = kinds[keys[chosen][0]], kinds[keys[predictive][0]]
 
     def by_kind(values: list[float]) -> dict[str, list[float | None]]:
         return {kind.name: [None if np.isnan(v) else round(v, 6)
-                            for (r, _), v in zip(keys, values, strict=True) if r == rank]
+                            for (r, _, _), v in zip(keys, values, strict=True) if r == rank]
                 for rank, kind in enumerate(kinds)}
 
-    return {"damping": keys[chosen][1], "token_normalized": reading.token_normalized,
-            "echo_weight": reading.echo_weight, "candidates": list(ADAPTER_CANDIDATES),
+    return {"damping": keys[chosen][1], "power": keys[chosen][2], "token_normalized": reading.token_normalized,
+            "echo_weight": reading.echo_weight, "candidates": [list(setting) for setting in ADAPTER_SETTINGS],
             "kinds": [kind.name for kind in kinds], "lds": by_kind(lds), "lds_se": by_kind(errors),
-            "identification": by_kind(identification), "rule": ADAPTER_RULE, "subsets": ADAPTER_SUBSETS,
+            "identification": by_kind(identification), "rule": ADAPTER_RULE,
+            "effect": {"damping": keys[predictive][1], "power": keys[predictive][2],
+                       "token_normalized": effect.token_normalized, "echo_weight": effect.echo_weight},
+            "subsets": ADAPTER_SUBSETS,
             "steps": steps, "queries": len(queries), "identify_queries": len(sample),
             "yardstick_lds": {name: round(v, 6) for name, v in yardsticks.items()}}

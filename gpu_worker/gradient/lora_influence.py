@@ -21,11 +21,18 @@ on i lowers the loss of q:
   its logit gradient, so a few surprising tokens - in a fine-tuning row, usually the free-text words
   it copies - do not drown the tokens that say what the row teaches), of the plain loss, or of the plain
   loss with the answer tokens that echo the prompt weighted down (`readings`: each token's loss times its
-  weight, `Example.weights`), whichever the data chooses; M_l = (G_l + λ_l I)⁻¹, the exact inverse of
-  the damped per-layer empirical Fisher G_l = (1/n) Σ_i φ_l(i)φ_l(i)ᵀ with λ_l = c · (mean eigenvalue of
-  G_l); the reading and c are chosen together from the data, by identification of the rows' own
-  contributions among the settings an LDS check cannot tell from the best (`damping.choose_adapter_damping`;
-  a large c tends to the dot product of each module's gradient scaled by its own λ_l, and c = 0
+  weight, `Example.weights`), whichever the data chooses; M_l = (G_l + λ_l I)^-p, a power of the damped
+  per-layer empirical Fisher G_l = (1/n) Σ_i φ_l(i)φ_l(i)ᵀ with λ_l = c · (mean eigenvalue of G_l): p = 1,
+  its exact inverse (the influence function's Newton step), or p = 1/2, its inverse square root - the
+  preconditioner an Adam step applies (its update divides by the root of the gradients' second moment), so
+  that a row is scored by how the fine-tune's optimizer moved the adapter for it, not by a Newton step it never
+  took (bench/lora_attribution.py, ad-hoc, response-only rows, plain reading: at the same c the root identified
+  a row's task better on every set - row AUC at c = 1 0.85 -> 0.90 separators, 0.84 -> 0.93 suffixes, 0.82 ->
+  0.89 distinct - while its LDS at c = 0.1 went 0.317 -> 0.328, 0.254 -> 0.192 and 0.268 -> 0.304); the
+  reading, c and p are chosen together from the data, twice (`damping.choose_adapter_damping`): what pays by
+  identification of the rows' own contributions among the settings an LDS check shows predict retrains, what
+  predicts effects by that check's LDS;
+  a large c tends to the dot product of each module's gradient scaled by its own λ_l's power, and c = 0
   (`NO_CURVATURE`) is plain cosine, so the data may
   choose it); each row's preconditioned features are scaled to unit norm, so
   a row is credited for the direction of what it teaches, not for how far it is from being learnt
@@ -64,6 +71,10 @@ from .swept_head import SweptHead
 
 METHODS = ("ours", "datainf", "grad_dot")
 NO_CURVATURE = 0.0  # ours' damping that drops the Fisher: plain cosine (`ours_operator`)
+# ours' power of the damped Fisher (module doc): the influence function's inverse, or its square root - the
+# preconditioner an Adam step applies, which is how the fine-tune (AdamW) actually moved the adapter
+INVERSE, UPDATE = 1.0, 0.5
+POWERS = (INVERSE, UPDATE)
 TOKEN_NORMALIZED = {"ours": True, "datainf": False, "grad_dot": False}  # ours: the default; an index chooses
 DATAINF_DAMPING = 0.1
 
@@ -422,20 +433,25 @@ def fisher(phi: np.ndarray) -> np.ndarray:
     return phi.T @ phi / len(phi)
 
 
-def ours_operator(phi: np.ndarray, damping: float) -> np.ndarray:
-    """(G + λI)⁻¹ for the layer's Fisher G (`damped_inverse`)."""
-    return damped_inverse(*np.linalg.eigh(fisher(phi)), damping)
+def ours_operator(phi: np.ndarray, damping: float, power: float = INVERSE) -> np.ndarray:
+    """(G + λI)^-power for the layer's Fisher G (`damped_inverse`)."""
+    return damped_inverse(*np.linalg.eigh(fisher(phi)), damping, power)
 
 
-def damped_inverse(values: np.ndarray, vectors: np.ndarray, damping: float) -> np.ndarray:
-    """(G + λI)⁻¹ from G's eigendecomposition, λ = damping × G's mean eigenvalue (what a damping choice
-    decomposes once and inverts per candidate); damping `NO_CURVATURE` (0): the identity - no Fisher at all,
-    so a row's unit feature is its whole sketched gradient's direction and a query ranks rows by plain cosine
-    (a large damping instead divides each module by its own λ, which weighs the modules otherwise)."""
+def damped_inverse(values: np.ndarray, vectors: np.ndarray, damping: float, power: float = INVERSE) -> np.ndarray:
+    """(G + λI)^-power from G's eigendecomposition, λ = damping × G's mean eigenvalue (what a damping choice
+    decomposes once and inverts per candidate): power `INVERSE` (1) is the influence function's inverse,
+    `UPDATE` (1/2) its square root (module doc); damping `NO_CURVATURE` (0): the identity whatever the
+    power - no Fisher at all, so a row's unit feature is its whole sketched gradient's direction and a query
+    ranks rows by plain cosine (a large damping instead divides each module by its own λ's power, which
+    weighs the modules otherwise)."""
+    if power not in POWERS:
+        raise ValueError(f"a curvature power is one of {POWERS}, not {power}")
     if damping == NO_CURVATURE:
         return np.eye(len(values))
+    values = np.maximum(values, 0.0)  # a Fisher has none below zero: eigh's rounding may leave a few
     lam = damping * max(float(values.mean()), 1e-30)
-    return (vectors / (values + lam)) @ vectors.T
+    return (vectors / (values + lam) ** power) @ vectors.T
 
 
 def datainf_operator(phi: np.ndarray, true_dim: int) -> np.ndarray:
@@ -446,9 +462,10 @@ def datainf_operator(phi: np.ndarray, true_dim: int) -> np.ndarray:
     return (np.eye(phi.shape[1]) - weighted.T @ phi / len(phi)) / lam
 
 
-def operators(blocks: list[np.ndarray], layout: list[Module], method: str, damping: float) -> list[np.ndarray]:
+def operators(blocks: list[np.ndarray], layout: list[Module], method: str, damping: float,
+              power: float = INVERSE) -> list[np.ndarray]:
     if method == "ours":
-        return [ours_operator(phi, damping) for phi in blocks]
+        return [ours_operator(phi, damping, power) for phi in blocks]
     if method == "datainf":
         return [datainf_operator(phi, m.size) for phi, m in zip(blocks, layout, strict=True)]
     if method == "grad_dot":
