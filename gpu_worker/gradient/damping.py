@@ -111,7 +111,7 @@ ADAPTER_SUBSETS, ADAPTER_STEPS, ADAPTER_BATCH = 6, 12, 8
 MIN_ADAPTER_STEPS = 3  # a retrain shorter than this moves the queries' losses too little to rank candidates
 ADAPTER_IDENTIFY_QUERIES = 64  # training rows asked, leave-one-out, to find their own contribution's rows
 # the readings it spans: `readings.READINGS`
-ADAPTER_RULE = "pay: identification among lds above zero by one se; effect: best lds at power 1/2"
+ADAPTER_RULE = "pay: identification among lds above zero by one se; effect: best lds at power 1/2 or cosine"
 YARDSTICKS = ("datainf", "grad_dot")  # scored in the same check, for the record (the index's evidence)
 
 
