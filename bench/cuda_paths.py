@@ -91,7 +91,7 @@ def _measure(base_dir: Path, device: str, steps: int, work: Path) -> dict:
     _sync(device)
     index_s = time.perf_counter() - started
     blocks = influence.project_layers(grads, layout, 64, 0)
-    features = influence.row_features(blocks, influence.operators(blocks, layout, "ours", 100.0), "ours")
+    features = influence.setting_features(blocks, layout, "ours", 100.0)
     features = np.resize(features, (1000, features.shape[1]))
     times = []
     for q in rows[300:330]:

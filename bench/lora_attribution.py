@@ -186,7 +186,7 @@ def evaluate(setting: str, task_set: str, args, tokenizer, work: Path) -> dict:
     for reading in READINGS:
         blocks = sketched(reading, 0, k)
         for c, power in ADAPTER_SETTINGS:
-            features = influence.row_features(blocks, influence.operators(blocks, layout, "ours", c, power), "ours")
+            features = influence.setting_features(blocks, layout, "ours", c, power)
             every[f"{reading.name} {'cosine' if c == influence.NO_CURVATURE else f'c={c:g} p={power:g}'}"] = \
                 influence.scores(sketched(reading, 1, k), features)
 
@@ -253,10 +253,9 @@ def _features(sketched, layout, choice: dict, method: str, dims: int):
     from gpu_worker.gradient import lora_influence as influence
     from gpu_worker.gradient.readings import Reading
 
-    reading = Reading(choice["token_normalized"], choice["echo_weight"])
-    blocks = sketched(reading, 0, dims)
-    return reading, influence.row_features(
-        blocks, influence.operators(blocks, layout, method, choice["damping"], choice["power"]), method)
+    reading = Reading.of(choice)
+    return reading, influence.setting_features(sketched(reading, 0, dims), layout, method, choice["damping"],
+                                               choice["power"])
 
 
 def targets_met(quality: dict) -> dict:
@@ -282,7 +281,7 @@ def query_latency(model, layout, chosen: dict, queries, tokenizer) -> dict:
     from gpu_worker.gradient import lora_influence as influence
     from gpu_worker.gradient.readings import Reading
 
-    reading = Reading(chosen["token_normalized"], chosen["echo_weight"])
+    reading = Reading.of(chosen)
     features = None
     times = []
     for q in queries[:40]:

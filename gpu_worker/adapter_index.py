@@ -141,7 +141,7 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
             evidence = choose_adapter_damping(model, adapter, train, queries, pad, layout, sketched, query_blocks,
                                               row_contribution, lr, spec.seed, budget_rows)
             damping, power = evidence["damping"], evidence["power"]
-            reading = Reading(evidence["token_normalized"], evidence["echo_weight"])
+            reading = Reading.of(evidence)
             gradient["damping"] = evidence
             gradient["effect"] = evidence["effect"] | _held_out_effects(
                 evidence["effect"], layout, sketched, query_blocks, row_contribution, len(contributions)) | {
@@ -150,10 +150,9 @@ def build_adapter_index(model, tokenizer, train: list[Example], held_out: list[E
         if spec.gradient_method == "ours":  # a yardstick's operator has no power
             gradient["power"] = power
         blocks = sketched[reading]
-        ops = influence.operators(blocks, layout, spec.gradient_method, damping, power)
         (out / "gradient").mkdir()
         np.save(out / "gradient" / "features.npy",
-                influence.row_features(blocks, ops, spec.gradient_method).astype(np.float32))
+                influence.setting_features(blocks, layout, spec.gradient_method, damping, power).astype(np.float32))
         meta["gradient"] = gradient
     (out / "attribution.json").write_text(json.dumps(meta, sort_keys=True, indent=1))
     return meta
@@ -165,10 +164,8 @@ def _held_out_effects(effect: dict, layout: list, rows: dict, queries: dict, row
     check queries (the rows it was chosen with), each read as that setting reads a query: {"contributions": per
     contribution, its rows' scores summed and averaged over the queries, as a signed share of all
     contributions' absolute sum} - positive: training on them lowers the held-out loss."""
-    reading = Reading(effect["token_normalized"], effect["echo_weight"])
-    blocks = rows[reading]
-    features = influence.row_features(
-        blocks, influence.operators(blocks, layout, "ours", effect["damping"], effect["power"]), "ours")
+    reading = Reading.of(effect)
+    features = influence.setting_features(rows[reading], layout, "ours", effect["damping"], effect["power"])
     per_row = influence.scores(queries[reading], features).mean(0)
     per_contribution = np.bincount(row_contribution, weights=per_row, minlength=contributions)
     total = float(np.abs(per_contribution).sum())
@@ -210,7 +207,7 @@ class AdapterIndex:
             if "gradient" in self.meta else None
         # how a query is read: as the rows were (indexes before readings read every token fully)
         gradient = self.meta.get("gradient")
-        self.reading = Reading(gradient["token_normalized"], gradient.get("echo_weight", 1.0)) if gradient else None
+        self.reading = Reading.of(gradient) if gradient else None
         # the precision the rows' gradients were computed in, which a query's must share (float32 before
         # indexes recorded it)
         self.base_dtype = self.meta.get("gradient", {}).get("base_dtype", "float32")

@@ -86,9 +86,9 @@ from .lora_influence import (
     Module,
     damped_inverse,
     fisher,
-    operators,
     per_example_loss,
     row_features,
+    setting_features,
     trainable,
 )
 from .readings import PLAIN, READINGS, Reading
@@ -338,7 +338,7 @@ def choose_adapter_damping(model, adapter: str, train: list[Example], queries: l
     plain = np.concatenate(query_blocks[PLAIN], axis=1)
     yardsticks = {}
     for name in YARDSTICKS:
-        features = row_features(train_blocks[PLAIN], operators(train_blocks[PLAIN], layout, name, 0.0), name)
+        features = setting_features(train_blocks[PLAIN], layout, name)
         yardsticks[name] = _lds(-(drawn @ (plain @ features.T).T), changes, undefined=float("-inf"))
     chosen, predictive = _choose(keys, lds, errors, identification), _most_predictive(keys, lds)
     reading, effect = kinds[keys[chosen][0]], kinds[keys[predictive][0]]

@@ -482,6 +482,13 @@ def row_features(blocks: list[np.ndarray], ops: list[np.ndarray], method: str = 
     return features
 
 
+def setting_features(blocks: list[np.ndarray], layout: list[Module], method: str, damping: float = 0.0,
+                     power: float = INVERSE) -> np.ndarray:
+    """The index's rows under one setting of `method` (its damping and power): `row_features` of its
+    `operators`."""
+    return row_features(blocks, operators(blocks, layout, method, damping, power), method)
+
+
 def scores(query_blocks: list[np.ndarray], features: np.ndarray) -> np.ndarray:
     """s(q, i) for every row i: [queries, n]."""
     return np.concatenate(query_blocks, axis=1) @ features.T

@@ -25,7 +25,7 @@ its rows); a query, one generation, is read with its weights directly.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +46,12 @@ class Reading:
     def __post_init__(self) -> None:
         if not 0.0 <= self.echo_weight <= 1.0:
             raise ValueError(f"an echo weight is within 0..1, not {self.echo_weight}")
+
+    @classmethod
+    def of(cls, setting: Mapping) -> Reading:
+        """The reading a recorded setting names (an index's, a rule's choice): its `token_normalized` and
+        `echo_weight` (1 where an index from before echo readings records none)."""
+        return cls(setting["token_normalized"], setting.get("echo_weight", 1.0))
 
     @property
     def name(self) -> str:
