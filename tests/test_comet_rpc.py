@@ -77,10 +77,21 @@ def test_a_batch_goes_in_order_in_few_requests_and_each_extrinsic_hears_its_verd
     sent = [base64.b64decode(call["params"]["tx"]) for post in posts for call in post]
     assert sent == raws and {call["method"] for post in posts for call in post} == {"broadcast_tx_async"}
     assert all(len(json.dumps(post)) < 2 * comet.BATCH_BYTES for post in posts)
-    posts.clear()
+
+
+def test_cometbfts_cap_on_calls_per_array_is_learnt_from_its_refusal(mempool):
+    """CometBFT refuses an array of more calls than its rpc.max_request_batch_size whole (nothing of it ran):
+    the limit is read from that answer, the array resent cut to it, and every later array cut so from the
+    start - no extrinsic hears the refusal."""
+    url, posts = mempool
     small = [b"ok%03d" % i for i in range(25)]
-    assert CometRpc(url).gossip(small) == [None] * 25
-    assert [len(post) for post in posts] == [10, 10, 5]  # CometBFT refuses a batch of more than 10 calls
+    rpc = CometRpc(url)
+    assert rpc.gossip(small) == [None] * 25
+    assert [len(post) for post in posts] == [25, 10, 10, 5]
+    assert [base64.b64decode(call["params"]["tx"]) for post in posts[1:] for call in post] == small
+    posts.clear()
+    assert rpc.gossip(small[:12]) == [None] * 12
+    assert [len(post) for post in posts] == [10, 2]
 
 
 def test_when_cometbft_does_not_answer_no_extrinsic_of_the_batch_counts_as_sent():

@@ -4,7 +4,10 @@ gossips them), and status reads for tools.
 
 One keep-alive HTTP connection per thread, so the node's many gRPC submitters don't open a socket per
 extrinsic; a client's batch goes to the mempool as JSON-RPC batches (arrays of calls, answered in
-order; CometBFT takes at most 10 calls per array by default), not one HTTP request per extrinsic.
+order), not one HTTP request per extrinsic: as many calls as fit BATCH_BYTES, until CometBFT refuses an
+array longer than its `rpc.max_request_batch_size` (10 by default) - then that limit, learnt from its answer,
+cuts every later array. `payable testnet` lifts the limit (0: none; a CometBFT with one parses every array
+twice), so a client's batch is one round trip where 10 calls an array made it one per 10 extrinsics.
 """
 
 from __future__ import annotations
@@ -12,13 +15,16 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 import threading
 from urllib.parse import urlparse
 
 from ..txpool import PoolRejected, Unconfirmed
 
-# a JSON-RPC batch within CometBFT's default limits: rpc.max_request_batch_size (10 calls) and max_body_bytes (1 MB)
-BATCH_CALLS, BATCH_BYTES = 10, 512 * 1024
+# a JSON-RPC batch within CometBFT's default max_body_bytes (1 MB), of at most BATCH_CALLS calls until CometBFT
+# says its rpc.max_request_batch_size (module doc)
+BATCH_CALLS, BATCH_BYTES = 1000, 512 * 1024
+_BATCH_LIMIT = re.compile(r"batch request exceeds maximum \((\d+)\)")
 
 
 class CometUnavailable(ConnectionError):
@@ -38,6 +44,7 @@ class CometRpc:
         self.url, self.host, self.port, self.timeout = url, parsed.hostname, parsed.port, timeout
         self._local = threading.local()
         self._ids = 0
+        self.batch_calls = BATCH_CALLS  # lowered to CometBFT's rpc.max_request_batch_size once it refuses more
 
     def call(self, method: str, **params) -> dict:
         """The `result` of one JSON-RPC call; RuntimeError with CometBFT's message on an RPC error."""
@@ -81,7 +88,7 @@ class CometRpc:
 
     def gossip(self, raws: list[bytes]) -> list[PoolRejected | ConnectionError | None]:
         """Hand extrinsics this node's pool admitted to CometBFT's mempool, to be gossiped, without waiting
-        for CheckTx (`broadcast_tx_async`), in order, as JSON-RPC batches (BATCH_CALLS, BATCH_BYTES). Per
+        for CheckTx (`broadcast_tx_async`), in order, as JSON-RPC batches (module doc). Per
         extrinsic: None, PoolRejected when the mempool refuses it (already held is fine), or
         CometUnavailable when CometBFT did not answer its batch (then neither this batch nor any later one
         counts as sent; an earlier batch's answers stand)."""
@@ -91,7 +98,7 @@ class CometRpc:
             size = 0
             for raw in raws[len(out):]:
                 encoded = base64.b64encode(raw).decode()
-                if len(batch) == BATCH_CALLS or batch and size + len(encoded) > BATCH_BYTES:
+                if len(batch) == self.batch_calls or batch and size + len(encoded) > BATCH_BYTES:
                     break
                 batch.append({"jsonrpc": "2.0", "id": len(batch), "method": "broadcast_tx_async",
                               "params": {"tx": encoded}})
@@ -100,7 +107,11 @@ class CometRpc:
                 replies = self._post(batch, "broadcast_tx_async")
             except CometUnavailable as exc:
                 return out + [exc] * (len(raws) - len(out))
-            if isinstance(replies, dict):  # the batch as a whole was refused (e.g. too large)
+            if isinstance(replies, dict):  # the batch as a whole was refused
+                limit = _batch_limit(replies)
+                if limit is not None and 0 < limit < len(batch):  # longer than CometBFT takes: nothing ran
+                    self.batch_calls = limit
+                    continue
                 replies = [{**replies, "id": request["id"]} for request in batch]
             by_id = {r.get("id"): r for r in replies}
             out += [_refusal(by_id.get(request["id"], {"error": {"message": "no reply to this call"}}))
@@ -121,6 +132,13 @@ def _result(reply: dict) -> dict:
         error = reply["error"]
         raise RuntimeError(f"{error.get('message', '')} {error.get('data', '')}".strip())
     return reply["result"]
+
+
+def _batch_limit(reply: dict) -> int | None:
+    """The calls an array may hold, when CometBFT refused one for holding more (its rpc.max_request_batch_size)."""
+    error = reply.get("error") or {}
+    found = _BATCH_LIMIT.search(f"{error.get('message', '')} {error.get('data', '')}")
+    return int(found.group(1)) if found else None
 
 
 def _refusal(reply: dict) -> PoolRejected | None:

@@ -29,22 +29,24 @@ class FrameReader:
         """Add bytes read from the stream; return every frame now complete, in order."""
         self._buffer += data
         frames: list[bytes] = []
+        at = 0  # frames are read at an offset and the buffer cut once: cutting each off its front moved the rest
         while True:
-            header = self._length()
-            if header is None:
+            header = self._length(at)
+            if header is None or len(self._buffer) - header[1] < header[0]:
+                del self._buffer[:at]
                 return frames
             length, start = header
-            if len(self._buffer) - start < length:
-                return frames
             frames.append(bytes(self._buffer[start:start + length]))
-            del self._buffer[:start + length]
+            at = start + length
 
-    def _length(self) -> tuple[int, int] | None:
-        """(payload length, where the payload starts), or None while the prefix is incomplete."""
+    def _length(self, at: int) -> tuple[int, int] | None:
+        """(payload length, where the payload starts) of the frame at offset `at`, or None while its prefix is
+        incomplete."""
         value = shift = 0
-        for i, byte in enumerate(self._buffer):
-            if i == 10:
+        for i in range(at, len(self._buffer)):
+            if i - at == 10:
                 raise FramingError("a length prefix longer than 10 bytes")
+            byte = self._buffer[i]
             value |= (byte & 0x7F) << shift
             if not byte & 0x80:
                 if value > self.max_frame:
