@@ -247,6 +247,29 @@ def test_the_transfer_bench_counts_only_transfers_that_succeeded(net):
     assert (too_much["succeeded"], too_much["failed"], too_much["finalized_tx_per_s"]) == (0, 4, 0)
 
 
+def test_a_cometbft_capping_json_rpc_arrays_still_takes_a_client_batch_whole(net):
+    """A node whose CometBFT keeps its RPC's default cap of 10 calls an array (an operator's own config;
+    `payable testnet` lifts it) hands a client's batch of 25 on all the same: the node learns the cap from
+    CometBFT's refusal of the longer array and sends it again cut to it - every transfer included once."""
+    import re
+
+    config = Path(net.nodes[1].home) / "config" / "config.toml"
+    text, capped = re.subn(r"^max_request_batch_size = \d+$", "max_request_batch_size = 10", config.read_text(),
+                           flags=re.MULTILINE)
+    assert capped == 1
+    config.write_text(text)
+    net.stop_node(1)
+    net.start_node(1)
+    wait_height(net, [1], height(net, 0) + 1, timeout=90)
+    sender, dest = Keypair.from_uri("//Ferdie"), Keypair.from_uri("//capped-batch-dest").public
+    with Client(net.nodes[1].grpc) as client:
+        first = client.nonce(sender.public)
+        raws = [client.sign(sender, client.call("token", "transfer", dest=dest, amount=ONE_OPEN), nonce=first + n)
+                for n in range(25)]
+        assert [r.error for r in client.submit_batch(raws)] == [""] * 25
+    wait_until(lambda: balance(net, 0, dest) == 25 * ONE_OPEN, 60, "all 25 transfers to be final")
+
+
 def test_a_new_full_node_joins_by_state_sync_and_follows(net):
     """`payable testnet add`: a node that never saw the chain's early blocks takes a validator's
     newest snapshot (CometBFT's light client verifies its app hash), then follows the chain: it has the
