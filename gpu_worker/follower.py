@@ -45,24 +45,19 @@ log = structlog.get_logger("payable.worker.follower")
 
 
 class Submitter:
-    """Signs and pools this worker's extrinsics from any thread, numbering them itself: the chain's nonce
-    lags the pool, so the next nonce is the larger of the chain's and one past the last this worker used."""
+    """Signs and pools this worker's extrinsics from any thread, one at a time, each numbered with the node's
+    next nonce for the key (the chain's, moved past what its pool holds). Not a count of its own: a node
+    that restarts loses its pool, and a nonce counted on past the lost extrinsics would leave every later one
+    waiting for the gap forever - results unsubmitted, the worker slashed for silence."""
 
     def __init__(self, key: Keypair):
         self.key = key
-        self._next = 0
         self._lock = threading.Lock()
 
     def submit(self, client: Client, call: Call) -> bytes:
-        with self._lock:
-            nonce = max(client.nonce(self.key.public), self._next)
-            try:
-                digest = client.submit(client.sign(self.key, call, nonce=nonce))
-            except ClientError:
-                self._next = 0  # re-read the chain's count next time
-                raise
-            self._next = nonce + 1
-            return digest
+        with self._lock:  # the pool admits each before the next is numbered
+            nonce = client.next_nonce(self.key.public)
+            return client.submit(client.sign(self.key, call, nonce=nonce))
 
 
 class Follower:
