@@ -290,8 +290,10 @@ class FinetuneService(worker_pb2_grpc.FinetuneServicer):
         return pb.JobList(jobs=[job_info(j) for j in sorted(self.engine.jobs.values(), key=lambda j: -j.created_at)])
 
     def Watch(self, request, context):
-        updates = self._call(context, self.engine.watch, request.job, request.since)
-        for job, points in updates:
+        # the job looked up before the stream starts: `watch` is a generator, whose own lookup would only fail
+        # once iterated, outside `_call` - an unknown job was UNKNOWN there, not NOT_FOUND
+        self._call(context, self.engine.job, request.job)
+        for job, points in self.engine.watch(request.job, request.since):
             if not context.is_active():
                 return
             yield pb.ProgressUpdate(job=job_info(job), points=[progress_point(p) for p in points])

@@ -251,6 +251,9 @@ def test_abort_stops_a_job_and_a_final_job_refuses_abort_and_resume(stack):
     with pytest.raises(grpc.RpcError) as unknown:
         stub.Status(wp.JobRef(job="nope"), timeout=30)
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as unwatched:  # a stream's first answer says so too, not UNKNOWN
+        next(iter(stub.Watch(wp.WatchRequest(job="nope"), timeout=30)))
+    assert unwatched.value.code() == grpc.StatusCode.NOT_FOUND and "no fine-tuning job" in unwatched.value.details()
     with pytest.raises(grpc.RpcError) as bad:
         _start(stub, _config(stack, rank=0), timeout=30)
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "rank must be within" in bad.value.details()
