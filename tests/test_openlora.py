@@ -103,6 +103,29 @@ def test_adapters_are_identified_by_content_and_corruption_is_refused(models, tm
         read_adapter(copy, expected=good.hash)
 
 
+def test_what_is_no_adapter_or_base_is_refused_as_such_not_as_the_workers_failure(models, tmp_path):
+    """A path that is a file, or a base whose weights are corrupt, is the caller's (or the artifact owner's)
+    error: AdapterError / ArtifactError - what the gRPC service answers INVALID_ARGUMENT and a paid request
+    turns into a signed refusal - never an exception the worker does not expect."""
+    import shutil
+
+    from gpu_worker.errors import ArtifactError
+    from gpu_worker.lora.engine import LoRAEngine
+
+    root, _ = models
+    with pytest.raises(AdapterError, match="is not a readable PEFT adapter directory"):
+        read_adapter(root / "base" / "config.json")  # a file, not a directory
+    broken = tmp_path / "broken-base"
+    shutil.copytree(root / "base", broken)
+    (broken / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header}")
+    engine = LoRAEngine("cpu")
+    with pytest.raises(ArtifactError, match="cannot load base model"):
+        engine.load_base(broken)
+    with pytest.raises(ArtifactError, match="cannot load base model"):
+        engine.serve_base(b"k" * 32, broken)
+    assert engine.bases == {}
+
+
 def test_an_adapter_with_a_lora_outside_the_decoders_projections_is_refused_by_name(models):
     """A LoRA on the head would be left out of every answer OpenLoRA gives: refused before it is served."""
     root, dirs = models

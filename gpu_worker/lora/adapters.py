@@ -55,6 +55,8 @@ def read_adapter(directory: Path, expected: bytes | None = None) -> LoRA:
         weights_bytes = (directory / WEIGHTS).read_bytes()
     except FileNotFoundError as exc:
         raise AdapterError(f"{directory} is not a PEFT adapter directory ({exc.filename} missing)") from exc
+    except OSError as exc:  # not a directory, not readable: refused as such, not as the worker's own failure
+        raise AdapterError(f"{directory} is not a readable PEFT adapter directory: {exc.strerror or exc}") from exc
     digest = adapter_hash(config_bytes, weights_bytes)
     if expected is not None and digest != expected:
         raise AdapterError(f"adapter {directory.name} hashes to {digest.hex()}, not the registered {expected.hex()}")

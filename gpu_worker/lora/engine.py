@@ -11,12 +11,17 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from safetensors import SafetensorError
+
 from ..errors import ArtifactError
 from .adapters import AdapterError, LoRA, read_adapter
 from .batching import Batcher, Request
 from .cache import AdapterCache
 from .model import LlamaRuntime
 from .sampling import Sampler
+
+# what a base directory that cannot be served raises on loading: unreadable, malformed config or weights
+UNSERVABLE = (OSError, ValueError, KeyError, SafetensorError)
 
 
 class LoRAEngine:
@@ -32,7 +37,7 @@ class LoRAEngine:
         once the new one is ready: one that cannot be served leaves the running one serving."""
         try:
             batcher = Batcher(LlamaRuntime(Path(directory), self.device), self.cache, max_batch=max_batch)
-        except (OSError, ValueError, KeyError) as exc:
+        except UNSERVABLE as exc:
             raise ArtifactError(f"cannot load base model: {exc}") from exc
         with self._lock:
             replaced, self.batcher = self.batcher, batcher
@@ -47,7 +52,7 @@ class LoRAEngine:
             try:
                 runtime = LlamaRuntime(Path(directory), self.device, batch_invariant=True)
                 self.bases[key] = Batcher(runtime, self.cache, max_batch=max_batch)
-            except (OSError, ValueError, KeyError) as exc:
+            except UNSERVABLE as exc:
                 raise ArtifactError(f"cannot load base model {key.hex()}: {exc}") from exc
 
     def submit_paid(self, base: bytes, adapter: bytes, prompt: list[int], max_new_tokens: int,

@@ -78,9 +78,9 @@ class ServedModels:
                 fetch_directory(client, model.attribution_index_hash, index_dir, kind=ATTRIBUTION_INDEX,
                                 reader=self.key)
                 config = TrainingConfig.from_json(client.download(model.training_config_hash, reader=self.key))
+                index = AdapterIndex(index_dir)  # the registered bytes, yet perhaps no index: the owner's fault
             except (ValueError, KeyError, OSError) as exc:
                 raise ArtifactError(f"model {model.id}: {exc}") from exc
-            index = AdapterIndex(index_dir)
             want = ADAPTER_METHOD_NAMES.get(model.attribution_method)
             if index.method != want or (want == "span+lora-gradient"
                                         and index.meta["span_weight_bps"] != model.span_weight_bps):
