@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from cli.main import build_parser
 from payable.datanet.v1 import datanet_pb2 as dn
 from runtime.codec import ONE_OPEN
-from runtime.crypto import Keypair
+from runtime.crypto import Keypair, blake2_256
 from studio.app import create_app
 from studio.gateway import Access
 
@@ -402,12 +402,57 @@ def test_a_slow_worker_call_does_not_hold_up_every_other_page(monkeypatch):
         assert finished.is_set()
 
 
+GENESIS = bytes(range(32))  # the chain the uploads below are signed for (its node stood in: `_signed_for`)
+
+
+def _signed_for(monkeypatch, body: bytes, issued_at: int | None = None) -> dict[str, str]:
+    """The headers of an upload of `body` signed by UPLOADER for GENESIS, the chain the studio's node client
+    is made to report (the studio reads the genesis hash from its node to check an upload's signature)."""
+    import time
+
+    from sdk.client import Client
+    from sdk.wire import content_upload_message
+
+    monkeypatch.setattr(Client, "genesis_hash", property(lambda self: GENESIS))
+    digest, stamp = blake2_256(body), int(time.time()) if issued_at is None else issued_at
+    return {"X-Content-Hash": digest.hex(), "X-Uploader": UPLOADER.public.hex(), "X-Issued-At": str(stamp),
+            "X-Signature": UPLOADER.sign(content_upload_message(GENESIS, digest, UPLOADER.public, stamp)).hex()}
+
+
 def test_an_upload_past_the_blob_limit_is_refused_as_it_streams(monkeypatch):
     """Refused once the body passes the limit, not stored whole on the studio's disk and refused after."""
     from studio.routes import datanets
 
     monkeypatch.setattr(datanets, "MAX_UPLOAD_BYTES", 1024)
+    body = b"x" * 5000
     with _studio() as client:
-        signed = {"X-Content-Hash": "00" * 32, "X-Uploader": "00" * 32, "X-Issued-At": "1", "X-Signature": "00" * 64}
-        answer = client.post("/api/upload", content=b"x" * 5000, headers={"X-CSRF-Token": _token(client), **signed})
+        answer = client.post("/api/upload", content=body,
+                             headers={"X-CSRF-Token": _token(client), **_signed_for(monkeypatch, body)})
         assert answer.status_code == 413 and "the largest blob a node stores" in answer.json()["detail"]
+
+
+def test_an_upload_whose_signature_or_time_does_not_check_out_is_refused_before_its_bytes_are_kept(monkeypatch):
+    """A stranger's upload costs the studio no disk: its signature and time are checked before the body is
+    read, each refusal saying what was wrong."""
+    import time
+
+    from studio.routes import datanets
+
+    kept = []
+    real = datanets.tempfile.NamedTemporaryFile
+    monkeypatch.setattr(datanets.tempfile, "NamedTemporaryFile", lambda *a, **k: kept.append(1) or real(*a, **k))
+    body = b"rows" * 1000
+    good = _signed_for(monkeypatch, body)
+    forged = good["X-Signature"][:-2] + ("01" if good["X-Signature"].endswith("00") else "00")
+    with _studio() as client:
+        token = _token(client)
+        for change, status, words in (
+                ({"X-Signature": forged}, 401, "does not verify"),
+                ({"X-Uploader": Keypair.from_uri("//Bob").public.hex()}, 401, "does not verify"),
+                (_signed_for(monkeypatch, body, int(time.time()) - 3600), 401, "sign it afresh"),
+                ({"X-Issued-At": "99999999999999999999999999"}, 400, "uint64"),
+                ({"X-Issued-At": "-1"}, 400, "whole seconds"), ({"X-Issued-At": "1_000"}, 400, "whole seconds"),
+                ({"X-Uploader": "00" * 31}, 400, "32 bytes"), ({"X-Signature": "zz"}, 400, "are hex")):
+            answer = client.post("/api/upload", content=body, headers={"X-CSRF-Token": token, **good, **change})
+            assert answer.status_code == status and words in answer.json()["detail"], (change, answer.text)
+    assert kept == []
