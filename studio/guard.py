@@ -28,6 +28,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .gateway import JSON_TYPES, Access
 
 CSRF_HEADER = "x-csrf-token"
+# the headers the guard decides on: one of each, or the request is refused - the guard and the routes behind
+# it (Starlette reads a repeated header's first value) would otherwise each read another
+DECIDING = ("host", "origin", "content-type", "sec-fetch-site", CSRF_HEADER)
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -88,8 +91,11 @@ class SiteGuardMiddleware:
                 message = {**message, "headers": [*message.get("headers", []), *NOT_FRAMED]}
             await send(message)
 
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        refused = self.guard.refusal(scope["method"], scope.get("scheme", "http"), headers)
+        names = [k.decode("latin-1").lower() for k, _ in scope["headers"]]
+        headers = dict(zip(names, (v.decode("latin-1") for _, v in scope["headers"]), strict=True))
+        doubled = [name for name in DECIDING if names.count(name) > 1]
+        refused = (400, f"the request carries more than one {doubled[0]} header") if doubled else \
+            self.guard.refusal(scope["method"], scope.get("scheme", "http"), headers)
         if refused is None:
             await self.app(scope, receive, not_framed)
             return

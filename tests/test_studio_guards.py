@@ -70,6 +70,23 @@ def test_pages_of_other_origins_and_rebound_hosts_change_nothing():
         assert answer.status_code == 400 and answer.json()["detail"] == "signer is required"
 
 
+def test_a_request_repeating_a_header_the_guard_decides_on_is_refused():
+    """Two Origins, Hosts or Content-Types: the guard and the routes behind it would each read another (the
+    guard judged by the last, Starlette serves the first), so a foreign Origin followed by the studio's own
+    passed. No browser sends one; refused whole, naming the header."""
+    with _studio() as client:
+        token = _token(client)
+        for pair in (("Origin", "http://attacker.example", SITE), ("Origin", SITE, "http://attacker.example"),
+                     ("Content-Type", "text/plain", "application/json"), ("X-CSRF-Token", token, token),
+                     ("Host", "127.0.0.1:8080", "attacker.example:8080")):
+            name, first, second = pair
+            answer = client.post("/api/prepare", content=b"{}", headers=[(name, first), (name, second)])
+            assert answer.status_code == 400, (pair, answer.text)
+            assert answer.json()["detail"] == f"the request carries more than one {name.lower()} header"
+        answer = client.post("/api/prepare", json={}, headers={"Origin": SITE})  # one of each: the route answers
+        assert answer.status_code == 400 and answer.json()["detail"] == "signer is required"
+
+
 def _studio_args(*flags: str):
     return build_parser().parse_args(["studio", "--node", NOWHERE, "--worker", NOWHERE, "--port", str(PORT),
                                       *flags])
