@@ -290,10 +290,33 @@ def get_model(model: str, gateway: GatewayState):
     return guarded(lambda: JSONResponse(gateway.card(gateway.adapter(model)).model_dump(mode="json")))
 
 
+# a /v1 body past this is refused as it arrives (413), not read whole and parsed: far above any prompt a served
+# base's context holds, and any such prompt would go on chain as a blob anyway
+MAX_BODY = 8 << 20
+
+
+async def _body(request: Request) -> bytes:
+    """The request's body, refused with GatewayError 413 once it passes MAX_BODY (declared or as it streams)."""
+    declared = request.headers.get("content-length", "")
+    too_large = GatewayError(413, f"the body is over {MAX_BODY >> 20} MiB: no completion request needs that much",
+                             code="request_too_large")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large
+    parts, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_large
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 async def complete(request: Request, gateway: Gateway, chat: bool):
     """The body is read on the event loop; the blocking chain calls run on the thread pool."""
     try:
-        body = await request.json()
+        body = json.loads(await _body(request))
+    except GatewayError as exc:
+        return exc.response()
     except ValueError as exc:
         return GatewayError(400, f"the body is not JSON: {exc}").response()
     except RecursionError:
