@@ -32,6 +32,11 @@ CSRF_HEADER = "x-csrf-token"
 # it (Starlette reads a repeated header's first value) would otherwise each read another
 DECIDING = ("host", "origin", "content-type", "sec-fetch-site", CSRF_HEADER)
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A body the studio's own routes read whole is refused past this (413) before a route reads it: far above any
+# form or JSON they take. An upload streams its own to disk, to the node's blob limit (routes/datanets.py); /v1
+# has its own, answered in OpenAI's shape (routes/gateway.py).
+MAX_BODY = 8 << 20
+STREAMS_ITS_BODY = frozenset({"/api/upload"})
 
 
 def on_gateway(path: str) -> bool:
@@ -96,6 +101,12 @@ class SiteGuardMiddleware:
         doubled = [name for name in DECIDING if names.count(name) > 1]
         refused = (400, f"the request carries more than one {doubled[0]} header") if doubled else \
             self.guard.refusal(scope["method"], scope.get("scheme", "http"), headers)
+        if refused is None and scope["method"] in UNSAFE and scope["path"] not in STREAMS_ITS_BODY:
+            received = await _body_within(receive, headers.get("content-length", ""))
+            if received is None:
+                refused = 413, f"the body is over {MAX_BODY >> 20} MiB: nothing the studio takes is that large"
+            else:
+                receive = _replaying(received, receive)
         if refused is None:
             await self.app(scope, receive, not_framed)
             return
@@ -104,6 +115,34 @@ class SiteGuardMiddleware:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+async def _body_within(receive: Receive, declared: str) -> list[dict] | None:
+    """The request's body messages as they came, or None once the body passes MAX_BODY (declared, or as it
+    arrives: nothing past the limit is read)."""
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    messages, size = [], 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":  # the client went away: the route hears it
+            return messages
+        size += len(message.get("body", b""))
+        if size > MAX_BODY:
+            return None
+        if not message.get("more_body"):
+            return messages
+
+
+def _replaying(messages: list[dict], receive: Receive) -> Receive:
+    """`receive` with the messages read already given first, in order."""
+    pending = iter(messages)
+
+    async def replayed() -> dict:
+        return next(pending, None) or await receive()
+
+    return replayed
 
 
 class GatewayCors:

@@ -87,6 +87,28 @@ def test_a_request_repeating_a_header_the_guard_decides_on_is_refused():
         assert answer.status_code == 400 and answer.json()["detail"] == "signer is required"
 
 
+def test_a_body_past_the_limit_is_refused_before_a_route_reads_it(monkeypatch):
+    """Found by an outside client: the studio's own routes read any body whole. Past MAX_BODY it is refused
+    413 - declared, or as it arrives without a length - while a body within it reaches its route intact, and an
+    upload (which streams its own to disk, to the node's blob limit) is not held to it."""
+    from studio import guard
+    from studio.routes import datanets
+
+    monkeypatch.setattr(guard, "MAX_BODY", 4096)
+    with _studio() as client:
+        for content in (b"{" + b" " * 5000 + b"}", iter([b"{", *[b" " * 1000] * 5, b"}"])):
+            answer = client.post("/api/prepare", content=content, headers={"Content-Type": "application/json"})
+            assert answer.status_code == 413 and "the body is over" in answer.json()["detail"]
+        within = client.post("/api/prepare", content=iter([b'{"signer"', b': "//Alice"}']),
+                             headers={"Content-Type": "application/json"})
+        assert within.status_code == 400 and within.json()["detail"] == "pallet is required"  # its signer was read
+        body = b"x" * 5000
+        monkeypatch.setattr(datanets, "MAX_UPLOAD_BYTES", 4500)
+        answer = client.post("/api/upload", content=body,
+                             headers={"X-CSRF-Token": _token(client), **_signed_for(monkeypatch, body)})
+        assert answer.status_code == 413 and "the largest blob a node stores" in answer.json()["detail"]
+
+
 def _studio_args(*flags: str):
     return build_parser().parse_args(["studio", "--node", NOWHERE, "--worker", NOWHERE, "--port", str(PORT),
                                       *flags])
