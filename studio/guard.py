@@ -32,9 +32,10 @@ CSRF_HEADER = "x-csrf-token"
 # it (Starlette reads a repeated header's first value) would otherwise each read another
 DECIDING = ("host", "origin", "content-type", "sec-fetch-site", CSRF_HEADER)
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# A body the studio's own routes read whole is refused past this (413) before a route reads it: far above any
-# form or JSON they take. An upload streams its own to disk, to the node's blob limit (routes/datanets.py); /v1
-# has its own, answered in OpenAI's shape (routes/gateway.py).
+# A body read whole is refused past this (413) as it arrives (`body_within`): far above any form or JSON the
+# studio's routes take (refused here, before a route reads it) and any prompt a served base's context holds
+# (refused by /v1 itself, in OpenAI's shape: routes/gateway.py). An upload streams its own to disk, to the
+# node's blob limit (routes/datanets.py).
 MAX_BODY = 8 << 20
 STREAMS_ITS_BODY = frozenset({"/api/upload"})
 
@@ -102,7 +103,7 @@ class SiteGuardMiddleware:
         refused = (400, f"the request carries more than one {doubled[0]} header") if doubled else \
             self.guard.refusal(scope["method"], scope.get("scheme", "http"), headers)
         if refused is None and scope["method"] in UNSAFE and scope["path"] not in STREAMS_ITS_BODY:
-            received = await _body_within(receive, headers.get("content-length", ""))
+            received = await body_within(receive, headers.get("content-length", ""))
             if received is None:
                 refused = 413, f"the body is over {MAX_BODY >> 20} MiB: nothing the studio takes is that large"
             else:
@@ -117,9 +118,10 @@ class SiteGuardMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-async def _body_within(receive: Receive, declared: str) -> list[dict] | None:
-    """The request's body messages as they came, or None once the body passes MAX_BODY (declared, or as it
-    arrives: nothing past the limit is read)."""
+async def body_within(receive: Receive, declared: str) -> list[dict] | None:
+    """The request's body messages as they came (ASGI `receive`; `declared`: its Content-Length header, or
+    empty), or None once the body passes MAX_BODY (declared, or as it arrives: nothing past the limit is
+    read)."""
     if declared.isdigit() and int(declared) > MAX_BODY:
         return None
     messages, size = [], 0

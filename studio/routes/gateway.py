@@ -27,6 +27,7 @@ from sdk.client import ClientError
 
 from ..deps import GatewayState
 from ..gateway import Call, Gateway, Paid
+from ..guard import MAX_BODY, body_within
 from ..openai_protocol import (
     ChatChoice,
     ChatCompletionRequest,
@@ -290,25 +291,13 @@ def get_model(model: str, gateway: GatewayState):
     return guarded(lambda: JSONResponse(gateway.card(gateway.adapter(model)).model_dump(mode="json")))
 
 
-# a /v1 body past this is refused as it arrives (413), not read whole and parsed: far above any prompt a served
-# base's context holds, and any such prompt would go on chain as a blob anyway
-MAX_BODY = 8 << 20
-
-
 async def _body(request: Request) -> bytes:
-    """The request's body, refused with GatewayError 413 once it passes MAX_BODY (declared or as it streams)."""
-    declared = request.headers.get("content-length", "")
-    too_large = GatewayError(413, f"the body is over {MAX_BODY >> 20} MiB: no completion request needs that much",
-                             code="request_too_large")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise too_large
-    parts, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise too_large
-        parts.append(chunk)
-    return b"".join(parts)
+    """The request's body, refused with GatewayError 413 once it passes the studio's MAX_BODY (`body_within`)."""
+    received = await body_within(request.receive, request.headers.get("content-length", ""))
+    if received is None:
+        raise GatewayError(413, f"the body is over {MAX_BODY >> 20} MiB: no completion request needs that much",
+                           code="request_too_large")
+    return b"".join(message.get("body", b"") for message in received if message["type"] == "http.request")
 
 
 async def complete(request: Request, gateway: Gateway, chat: bool):
